@@ -20,7 +20,9 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 
 # RFC 3339 date-time (section 5.6), ASCII digits only, with the day checked against the month and
-# 29 February only in leap years, as a JSON Schema ``format: date-time`` validator does.
+# 29 February only in leap years, as a JSON Schema ``format: date-time`` validator does. Like the
+# validator behind jsonschema's format checker (rfc3339-validator), and like Python's datetime, it refuses
+# year 0000 and leap seconds (``:60``), so every accepted value converts to a datetime.
 _YEAR = "[0-9]{4}"
 _LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
 _MONTH_DAY = (
@@ -28,8 +30,10 @@ _MONTH_DAY = (
     "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
     "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
 )
-_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
-_TIME = "[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+_DATE = f"(?!0000)(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = (
+    "[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
 # msgspec applies patterns with re.search: anchor with \A and \Z (``$`` would let a trailing newline through).
 RFC3339_PATTERN = f"\\A{_DATE}{_TIME}\\Z"
 
@@ -49,17 +53,21 @@ _VENDOR_ID_MAX_LENGTH = 255
 
 
 def dec_hook(type_: type, obj: Any) -> Any:
-    """msgspec decode hook for the types msgspec does not know natively (only :class:`CustomData`)."""
+    """msgspec decode hook for the types msgspec does not know natively (only :class:`CustomData`).
+
+    Errors are raised as TypeError/ValueError so that msgspec adds the path; their texts follow msgspec's
+    own wording, which :mod:`chargeplane.ocpp.validation` maps to OCPP error codes.
+    """
     if type_ is CustomData:
         if not isinstance(obj, dict):
             raise TypeError(f"Expected `object`, got `{type(obj).__name__}`")
         vendor_id = obj.get("vendorId")
         if vendor_id is None:
-            raise msgspec.ValidationError("Object missing required field `vendorId`")
+            raise ValueError("Object missing required field `vendorId`")
         if not isinstance(vendor_id, str):
-            raise TypeError(f"Expected `str`, got `{type(vendor_id).__name__}` - at `vendorId`")
+            raise TypeError(f"Expected `str`, got `{type(vendor_id).__name__}` for `vendorId`")
         if len(vendor_id) > _VENDOR_ID_MAX_LENGTH:
-            raise ValueError(f"Expected `str` of length <= {_VENDOR_ID_MAX_LENGTH} - at `vendorId`")
+            raise ValueError(f"Expected `str` of length <= {_VENDOR_ID_MAX_LENGTH} for `vendorId`")
         return CustomData(obj)
     raise NotImplementedError(f"no decoder for {type_!r}")
 
@@ -69,6 +77,12 @@ class Payload(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True, gc=
 
 
 P = TypeVar("P", bound=Payload)
+T = TypeVar("T")
+
+
+def present(value: T | msgspec.UnsetType) -> T | None:
+    """The value of an optional field, or ``None`` when it is unset."""
+    return None if isinstance(value, msgspec.UnsetType) else value
 
 
 def json_decoder(type_: type[P]) -> msgspec.json.Decoder[P]:
@@ -123,8 +137,9 @@ class ActionSpec:
 def check_multiple_of(value: float, step: str, field: str) -> None:
     """``multipleOf`` in decimal arithmetic, as the schema means it (1.6 charging limits: one decimal).
 
-    Binary floating point would reject ``32.0`` as a multiple of ``0.1``; the decimal text of the value
-    does not have that problem. Called from the ``__post_init__`` of generated Structs.
+    Binary floating point would reject ``6.3`` as a multiple of ``0.1`` (``6.3 / 0.1 == 62.99999999999999``);
+    the decimal text of the value does not have that problem. Called from the ``__post_init__`` of generated
+    Structs.
     """
     if Decimal(repr(value)) % Decimal(step) != 0:
-        raise ValueError(f"Expected `float` that's a multiple of {step} - at `{field}`")
+        raise ValueError(f"Expected `float` that's a multiple of {step} for `{field}`")
