@@ -1,0 +1,252 @@
+"""One OCPP-J connection: the asyncio driver of an :class:`~chargeplane.ocpp.endpoint.RpcEndpoint` over a
+``websockets`` connection, used by both the server and the client.
+
+It feeds received text to the endpoint, writes what the endpoint produces (in order, as text frames), arms
+one timer for the endpoint's deadline, runs a task per incoming CALL in the connection's TaskGroup (so a
+slow handler never blocks reading, and CALLs may cross), and completes the futures of :meth:`call`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from websockets.asyncio.connection import Connection
+from websockets.exceptions import ConnectionClosed
+
+from chargeplane.ocpp.endpoint import RpcEndpoint
+from chargeplane.ocpp.errors import OcppError
+from chargeplane.ocpp.events import (
+    CallAborted,
+    CallReceived,
+    CallTimedOut,
+    ErrorReceived,
+    Event,
+    ResultReceived,
+)
+from chargeplane.ocpp.messages.base import Payload
+from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.versions import Version
+from chargeplane.transport.security import SecurityProfile
+
+log = logging.getLogger(__name__)
+
+
+class CallError(Exception):
+    """A CALL we sent did not succeed."""
+
+
+class CallFailed(CallError):
+    """The peer answered with a CALLERROR, or with a CALLRESULT that broke the schema."""
+
+    def __init__(self, action: str, error: OcppError) -> None:
+        super().__init__(f"{action} failed: {error.code} {error.description}".rstrip())
+        self.error = error
+
+
+class CallTimeout(CallError):
+    """No answer within the call timeout."""
+
+
+class ConnectionLost(CallError):
+    """The connection closed (or was replaced by a newer one) before the answer came.
+
+    ``transmitted`` is False when the CALL never left this side (it was queued behind another), so sending
+    it again cannot make the peer process it twice.
+    """
+
+    def __init__(self, reason: str, transmitted: bool = True) -> None:
+        super().__init__(reason)
+        self.transmitted = transmitted
+
+
+EventListener = Callable[["OcppConnection", Event], None]
+
+
+class OcppConnection:
+    """A live OCPP connection. ``state`` is free for the application (a session object, say)."""
+
+    def __init__(
+        self,
+        websocket: Connection,
+        endpoint: RpcEndpoint,
+        station_id: str,
+        *,
+        router: Router[OcppConnection] | None = None,
+        security_profile: SecurityProfile | None = None,
+        on_event: EventListener | None = None,
+    ) -> None:
+        self.websocket = websocket
+        self.endpoint = endpoint
+        self.station_id = station_id
+        self.security_profile = security_profile
+        self.router = router
+        self.state: Any = None
+        self._on_event = on_event
+        self._waiters: dict[str, asyncio.Future[Payload]] = {}
+        self._write_lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+        self._closed_reason: str | None = None
+        self.idle = asyncio.Event()  # set while no CALL is in flight either way (see ``busy``)
+        self.idle.set()
+
+    @property
+    def version(self) -> Version:
+        return self.endpoint.version
+
+    @property
+    def remote_address(self) -> str:
+        address = self.websocket.remote_address
+        return (
+            f"{address[0]}:{address[1]}" if isinstance(address, tuple) and len(address) >= 2 else str(address)
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self._closed_reason is None
+
+    @property
+    def busy(self) -> bool:
+        """True while a CALL is outstanding or queued in either direction (graceful shutdown waits for it)."""
+        endpoint = self.endpoint
+        return bool(endpoint.outstanding_call or endpoint.queued_calls or endpoint.open_incoming_calls)
+
+    async def call(self, request: Payload) -> Payload:
+        """Send a CALL and return the peer's response Struct.
+
+        Raises :class:`CallFailed`, :class:`CallTimeout`, :class:`ConnectionLost`, or the endpoint's
+        :class:`~chargeplane.ocpp.endpoint.LocalProtocolError` for a request this side may not send.
+        """
+        if self._closed_reason is not None:
+            raise ConnectionLost(self._closed_reason, transmitted=False)
+        loop = asyncio.get_running_loop()
+        message_id = self.endpoint.send_call(request, loop.time())
+        future: asyncio.Future[Payload] = loop.create_future()
+        self._waiters[message_id] = future
+        self._arm_timer()
+        self._update_idle()
+        await self._flush()
+        try:
+            return await future
+        finally:
+            self._waiters.pop(message_id, None)
+
+    async def send_message(self, payload: Payload) -> None:
+        """Send a 2.1 SEND message (never answered)."""
+        if self._closed_reason is not None:
+            raise ConnectionLost(self._closed_reason, transmitted=False)
+        self.endpoint.send_message(payload)
+        await self._flush()
+
+    async def run(self) -> None:
+        """Serve the connection until it closes; then every pending call fails with :class:`ConnectionLost`."""
+        reason = "connection closed"
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                self._tasks = tasks
+                try:
+                    async for message in self.websocket:
+                        self.endpoint.receive(message, asyncio.get_running_loop().time())
+                        self._dispatch()
+                        await self._flush()
+                except ConnectionClosed as closed:
+                    reason = f"connection closed ({closed.rcvd.code if closed.rcvd else 'no close frame'})"
+        finally:
+            self._tasks = None
+            self._shut(reason)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the WebSocket; :meth:`run` then returns."""
+        await self.websocket.close(code, reason)
+
+    def abort_calls(self, reason: str) -> None:
+        """Fail every pending CALL now (the connection is being replaced)."""
+        self.endpoint.abort_calls(reason)
+        self._dispatch()
+
+    # -- internals --------------------------------------------------------------------------------------
+
+    def _shut(self, reason: str) -> None:
+        if self._closed_reason is None:
+            self._closed_reason = reason
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.endpoint.abort_calls(self._closed_reason)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        for event in self.endpoint.events():
+            if isinstance(event, CallReceived):
+                self._start_handler(event)
+            elif isinstance(event, ResultReceived):
+                future = self._waiters.get(event.message_id)
+                if future is not None and not future.done():
+                    future.set_result(event.payload)
+            elif isinstance(event, ErrorReceived):
+                self._fail(event.message_id, CallFailed(event.action, event.error))
+            elif isinstance(event, CallTimedOut):
+                self._fail(event.message_id, CallTimeout(f"{event.action} got no answer in time"))
+            elif isinstance(event, CallAborted):
+                self._fail(event.message_id, ConnectionLost(event.reason, event.transmitted))
+            else:
+                log.info("%s: %s", self.station_id, event)
+            if self._on_event is not None:
+                self._on_event(self, event)
+        self._arm_timer()
+        self._update_idle()
+
+    def _start_handler(self, event: CallReceived) -> None:
+        router = self.router
+        if router is None or self._tasks is None:
+            log.error("%s: no router to handle %s", self.station_id, event.action)
+            return
+        pending = router.dispatch(self.endpoint, event, self)
+        if pending is not None:  # an asynchronous handler; a synchronous one has answered already
+            self._tasks.create_task(self._complete(pending))
+
+    async def _complete(self, pending: Coroutine[Any, Any, None]) -> None:
+        await pending
+        await self._flush()
+        self._update_idle()
+
+    def _update_idle(self) -> None:
+        if self.busy:
+            self.idle.clear()
+        else:
+            self.idle.set()
+
+    def _fail(self, message_id: str, error: CallError) -> None:
+        future = self._waiters.get(message_id)
+        if future is not None and not future.done():
+            future.set_exception(error)
+
+    def _arm_timer(self) -> None:
+        deadline = self.endpoint.get_timer()
+        if self._timer is not None:
+            if deadline is not None and self._timer.when() == deadline:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None and self._closed_reason is None:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.endpoint.handle_timer(asyncio.get_running_loop().time())
+        self._dispatch()
+        if self._tasks is not None:  # a queued CALL may have been released
+            self._tasks.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        if not self.endpoint.has_output:
+            return
+        async with self._write_lock:
+            for data in self.endpoint.data_to_send():
+                try:
+                    await self.websocket.send(data, text=True)
+                except ConnectionClosed:
+                    return  # the reader sees the close and shuts the connection down

@@ -1,0 +1,392 @@
+"""The OCPP-J WebSocket server of the CSMS.
+
+Each upgrade request goes through, in order and before any WebSocket upgrade:
+
+1. the path: ``<prefix>/<stationId>``, the identity percent-decoded and checked as an identifierString
+   (2.0.1 Part 4 §3.1.1): 404 for another path, 400 for a malformed identity;
+2. the subprotocol: the newest of ``ocpp2.1``, ``ocpp2.0.1``, ``ocpp1.6`` offered by both sides; 400 when
+   there is none in common (or none offered and no default is configured);
+3. admission control: 503 with ``Retry-After`` beyond the connection rate or count;
+4. authentication by the station's security profile (:mod:`chargeplane.transport.security`): 404 for an
+   unknown station (J16 §3.2, Part 4 §3.1.1), 401 for anything else, logged as a security event with the
+   remote address.
+
+An authenticated connection for an identity that is already connected replaces the old one: the old socket
+is closed and its pending CALLs fail with :class:`~chargeplane.transport.connection.ConnectionLost` (the
+spec is silent; keeping the old one would lock out a station whose old TCP connection is half-open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import ipaddress
+import logging
+import re
+import ssl
+import urllib.parse
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from chargeplane.ocpp.catalog import CSMS
+from chargeplane.ocpp.endpoint import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, RpcEndpoint
+from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.versions import Version, negotiate
+from chargeplane.transport.admission import AdmissionControl
+from chargeplane.transport.connection import EventListener, OcppConnection
+from chargeplane.transport.security import (
+    SecurityProfile,
+    StationSecurity,
+    TlsSettings,
+    VerifiedPasswordCache,
+    check_client_certificate,
+    parse_basic_auth,
+    server_tls_context,
+    subject_of,
+    verify_password,
+    wire_password_to_configured,
+)
+
+log = logging.getLogger(__name__)
+security_log = logging.getLogger("chargeplane.security")
+
+# identifierString (2.0.1 Part 2 §2.1.4) without ':' (it is the Basic-auth user name), at most 48 characters.
+_IDENTITY = re.compile(r"\A[a-zA-Z0-9*\-_=+|@.]{1,48}\Z")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "0.0.0.0"
+    port: int | None = 9000  # plain ws (profile 1); None: no plain listener
+    tls_port: int | None = 9443  # wss (profiles 2 and 3); used only when ``tls`` is set
+    tls: TlsSettings | None = None
+    path_prefix: str = "/ocpp"
+    versions: tuple[Version, ...] = (Version.V21, Version.V201, Version.V16)
+    default_version: Version | None = None  # for clients that offer no subprotocol; off by default
+    ping_interval: float | None = 60.0  # seconds between WebSocket pings (WebSocketPingInterval)
+    ping_timeout: float | None = 30.0  # a pong later than this closes the connection as dead
+    call_timeout: float = DEFAULT_CALL_TIMEOUT
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    max_queued_calls: int = 100
+    compression: bool = (
+        False  # permessage-deflate (RFC 7692): negotiable when on, costs memory per connection
+    )
+    admission_rate: float = 200.0  # new connections per second
+    admission_burst: int = 400
+    max_connections: int = 20_000
+    allow_unauthenticated: bool = False  # development only: unknown stations connect without credentials
+    open_timeout: float = 10.0
+    close_timeout: float = 5.0  # how long a closing handshake may take before the TCP connection is dropped
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEvent:
+    kind: str  # e.g. AuthenticationFailed, InvalidChargingStationCertificate
+    station_id: str
+    remote_address: str
+    reason: str
+
+
+class StationDirectory(Protocol):
+    """Where the server learns what each station must present; the CSMS backs it with its database."""
+
+    async def security_for(self, station_id: str) -> StationSecurity | None:
+        """The station's security configuration, or ``None`` if the station is unknown."""
+
+
+class Application(Protocol):
+    """What the server needs from the CSMS."""
+
+    def router_for(self, version: Version) -> Router[OcppConnection]: ...
+
+    async def connected(self, connection: OcppConnection) -> None: ...
+
+    async def disconnected(self, connection: OcppConnection) -> None: ...
+
+
+@dataclass(slots=True)
+class _Handshake:
+    station_id: str
+    version: Version
+    profile: SecurityProfile | None = None
+    released: bool = False
+
+
+class OcppServer:
+    """Serves OCPP-J on a plain and/or a TLS listener. Use ``async with`` or :meth:`start` / :meth:`shutdown`."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        application: Application,
+        directory: StationDirectory,
+        *,
+        on_security_event: Callable[[SecurityEvent], Awaitable[None] | None] | None = None,
+        on_event: EventListener | None = None,
+    ) -> None:
+        if settings.allow_unauthenticated and not _is_loopback(settings.host):
+            raise ValueError("allow_unauthenticated is only for servers bound to a loopback address")
+        if settings.port is None and settings.tls is None:
+            raise ValueError("the server needs a plain port or TLS settings")
+        self.settings = settings
+        self.application = application
+        self.directory = directory
+        self._on_security_event = on_security_event
+        self._on_event = on_event
+        self.admission = AdmissionControl(
+            settings.admission_rate, settings.admission_burst, settings.max_connections
+        )
+        self._passwords = VerifiedPasswordCache()
+        self._handshakes: dict[ServerConnection, _Handshake] = {}
+        self._connections: dict[str, OcppConnection] = {}
+        self._servers: list[Server] = []
+        self._prefix = "/" + settings.path_prefix.strip("/") if settings.path_prefix.strip("/") else ""
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        settings = self.settings
+        if settings.port is not None:
+            self._servers.append(await self._listen(settings.port, None))
+        if settings.tls is not None and settings.tls_port is not None:
+            self._servers.append(await self._listen(settings.tls_port, server_tls_context(settings.tls)))
+
+    async def _listen(self, port: int, context: ssl.SSLContext | None) -> Server:
+        settings = self.settings
+        return await serve(
+            self._handle,
+            settings.host,
+            port,
+            ssl=context,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            compression="deflate" if settings.compression else None,
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            max_size=settings.max_message_size,
+            open_timeout=settings.open_timeout,
+            close_timeout=settings.close_timeout,
+            server_header=None,
+        )
+
+    @property
+    def ports(self) -> list[int]:
+        """The bound ports (plain first), useful when the settings asked for port 0."""
+        return [server.sockets[0].getsockname()[1] for server in self._servers if server.sockets]
+
+    async def shutdown(self, deadline: float = 10.0) -> None:
+        """Stop accepting, let in-flight CALLs finish for up to ``deadline`` seconds, then close every
+        connection with 1001 (going away) and wait for the handlers to end."""
+        for server in self._servers:
+            server.close(close_connections=False)
+        idle = asyncio.gather(*(conn.idle.wait() for conn in self._connections.values()))
+        try:
+            await asyncio.wait_for(idle, timeout=deadline)
+        except TimeoutError:
+            log.warning("shutdown: CALLs still in flight after %.1f s; closing anyway", deadline)
+        await asyncio.gather(
+            *(conn.close(1001, "server shutting down") for conn in list(self._connections.values())),
+            return_exceptions=True,
+        )
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+
+    async def __aenter__(self) -> OcppServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+
+    def connection_for(self, station_id: str) -> OcppConnection | None:
+        """The live connection of a station (identities are case-insensitive)."""
+        return self._connections.get(station_id.casefold())
+
+    @property
+    def connections(self) -> list[OcppConnection]:
+        return list(self._connections.values())
+
+    # -- handshake --------------------------------------------------------------------------------------
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        remote = _remote(connection)
+        station_id = self._station_id(request.path)
+        if station_id is None:
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown path\n")
+        if not _IDENTITY.match(station_id):
+            return connection.respond(http.HTTPStatus.BAD_REQUEST, "Invalid charging station identity\n")
+        version = self._negotiate(request.headers)
+        if version is None:
+            return connection.respond(http.HTTPStatus.BAD_REQUEST, "No OCPP version in common\n")
+        refusal = self.admission.try_admit(asyncio.get_running_loop().time())
+        if refusal is not None:
+            response = connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, refusal.reason + "\n")
+            response.headers["Retry-After"] = str(refusal.retry_after)
+            return response
+        handshake = _Handshake(station_id, version)
+        self._handshakes[connection] = handshake
+        connection.connection_lost_waiter.add_done_callback(lambda _: self._release(connection))
+        failure = await self._authenticate(connection, request, handshake)
+        if failure is not None:
+            status, kind, reason = failure
+            await self._security_event(SecurityEvent(kind, station_id, remote, reason))
+            body = "Unauthorized\n" if status == http.HTTPStatus.UNAUTHORIZED else "Unknown station\n"
+            response = connection.respond(status, body)
+            if status == http.HTTPStatus.UNAUTHORIZED:
+                response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+            return response
+        return None
+
+    def _select_subprotocol(
+        self, connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        handshake = self._handshakes.get(connection)
+        if handshake is None or handshake.version.subprotocol not in offered:
+            return None  # no header offered: the configured default applies without echoing one
+        return Subprotocol(handshake.version.subprotocol)
+
+    def _station_id(self, path: str) -> str | None:
+        route = path.split("?", 1)[0]
+        if not route.startswith(self._prefix + "/"):
+            return None
+        segment = route[len(self._prefix) + 1 :]
+        if not segment or "/" in segment:
+            return None
+        return urllib.parse.unquote(segment, errors="strict") if "%" in segment else segment
+
+    def _negotiate(self, headers: Headers) -> Version | None:
+        offered = [
+            name.strip() for value in headers.get_all("Sec-WebSocket-Protocol") for name in value.split(",")
+        ]
+        if not offered:
+            return self.settings.default_version
+        return negotiate(offered, self.settings.versions)
+
+    async def _authenticate(
+        self, connection: ServerConnection, request: Request, handshake: _Handshake
+    ) -> tuple[http.HTTPStatus, str, str] | None:
+        """``(status, security event kind, reason)`` when the station may not connect, else ``None``."""
+        security = await self.directory.security_for(handshake.station_id)
+        if self.settings.allow_unauthenticated and (
+            security is None
+            or (security.profile is SecurityProfile.BASIC_AUTH and security.password_hash is None)
+        ):
+            return None  # development mode: unknown (or auto-registered, password-less) stations come in
+        if security is None:
+            return http.HTTPStatus.NOT_FOUND, "UnknownChargingStation", "unknown charging station identity"
+        ssl_object: ssl.SSLObject | None = connection.transport.get_extra_info("ssl_object")
+        on_tls = ssl_object is not None
+        if security.profile >= SecurityProfile.TLS_BASIC_AUTH and not on_tls:
+            return (
+                http.HTTPStatus.UNAUTHORIZED,
+                "AuthenticationFailed",
+                f"profile {security.profile} requires TLS",
+            )
+        if security.profile is SecurityProfile.TLS_CLIENT_CERTIFICATE:
+            assert ssl_object is not None
+            subject = subject_of(ssl_object.getpeercert())  # verified against the CA by the TLS layer
+            operator = self.settings.tls.operator_name if self.settings.tls else None
+            problem = check_client_certificate(subject, handshake.station_id, operator)
+            if problem is not None:
+                return http.HTTPStatus.UNAUTHORIZED, "InvalidChargingStationCertificate", problem
+        else:
+            problem = await self._check_password(request, handshake.station_id, security)
+            if problem is not None:
+                return http.HTTPStatus.UNAUTHORIZED, "AuthenticationFailed", problem
+        handshake.profile = security.profile
+        return None
+
+    async def _check_password(
+        self, request: Request, station_id: str, security: StationSecurity
+    ) -> str | None:
+        credentials = parse_basic_auth(request.headers.get("Authorization"))
+        if credentials is None:
+            return "no Basic authorization"
+        if credentials.username.casefold() != station_id.casefold():
+            return "Basic-auth user name differs from the station identity"
+        if security.password_hash is None:
+            return "no password configured for this station"
+        password = wire_password_to_configured(credentials.password, security.v16_key_encoding)
+        if self._passwords.contains(station_id, security.password_hash, password):
+            return None
+        if not await asyncio.to_thread(verify_password, password, security.password_hash):
+            return "wrong password"
+        self._passwords.add(station_id, security.password_hash, password)
+        return None
+
+    def _release(self, connection: ServerConnection) -> None:
+        handshake = self._handshakes.pop(connection, None)
+        if handshake is not None and not handshake.released:
+            handshake.released = True
+            self.admission.release()
+
+    async def _security_event(self, event: SecurityEvent) -> None:
+        security_log.warning(
+            "%s: station %r from %s: %s", event.kind, event.station_id, event.remote_address, event.reason
+        )
+        if self._on_security_event is not None:
+            outcome = self._on_security_event(event)
+            if outcome is not None:
+                await outcome
+
+    # -- connections ------------------------------------------------------------------------------------
+
+    async def _handle(self, websocket: ServerConnection) -> None:
+        handshake = self._handshakes[websocket]
+        settings = self.settings
+        router = self.application.router_for(handshake.version)
+        endpoint = RpcEndpoint(
+            handshake.version,
+            CSMS,
+            handled_actions=router.handled_actions,
+            call_timeout=settings.call_timeout,
+            max_message_size=settings.max_message_size,
+            max_queued_calls=settings.max_queued_calls,
+        )
+        connection = OcppConnection(
+            websocket,
+            endpoint,
+            handshake.station_id,
+            router=router,
+            security_profile=handshake.profile,
+            on_event=self._on_event,
+        )
+        key = handshake.station_id.casefold()
+        previous = self._connections.get(key)
+        self._connections[key] = connection
+        if previous is not None:
+            log.info(
+                "%s: new connection from %s replaces the old one",
+                handshake.station_id,
+                connection.remote_address,
+            )
+            previous.abort_calls("replaced by a new connection of the same station")
+            await previous.close(1000, "replaced by a new connection")
+        try:
+            await self.application.connected(connection)
+            await connection.run()
+        finally:
+            if self._connections.get(key) is connection:
+                del self._connections[key]
+            await self.application.disconnected(connection)
+
+
+def _remote(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return f"{address[0]}:{address[1]}" if isinstance(address, tuple) and len(address) >= 2 else str(address)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
