@@ -1,0 +1,47 @@
+"""The operator HTTP API (Litestar): bearer-token auth, OpenAPI at ``/schema/openapi.json``, block routes under
+``/api/v1``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from chargeplane import __version__
+from chargeplane.csms.api.tokens import TokenStore
+
+API_PREFIX = "/api/v1"
+
+
+def bearer_guard(tokens: TokenStore) -> Any:
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token or not tokens.valid(token.strip()):
+            raise NotAuthorizedException("a valid bearer token is required")
+
+    return guard
+
+
+def build_api(tokens: TokenStore, route_handlers: Sequence[Any], debug: bool = False) -> Litestar:
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=list(route_handlers),
+        guards=[bearer_guard(tokens)],
+        security=[{"bearer": []}],
+    )
+    return Litestar(
+        route_handlers=[api],
+        openapi_config=OpenAPIConfig(
+            title="Chargeplane CSMS API",
+            version=__version__,
+            path="/schema",
+            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+        ),
+        debug=debug,
+    )

@@ -1,0 +1,140 @@
+"""The composition root of the CSMS: storage, blocks, OCPP server, HTTP API and background jobs in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Iterator
+
+import uvicorn
+
+from chargeplane.csms.api.app import build_api
+from chargeplane.csms.api.tokens import TokenStore
+from chargeplane.csms.blocks import BLOCKS
+from chargeplane.csms.blocks.context import BlockContext
+from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.bus.commands import LocalCommandRouter
+from chargeplane.csms.bus.events import EventBus
+from chargeplane.csms.session import registration_guard
+from chargeplane.csms.settings import CsmsSettings
+from chargeplane.csms.storage.engine import create_engine
+from chargeplane.csms.storage.migrate import migrate
+from chargeplane.ocpp.catalog import CSMS
+from chargeplane.ocpp.events import CallReceived, Event
+from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.versions import Version
+from chargeplane.transport.connection import OcppConnection
+from chargeplane.transport.security import StationSecurity
+from chargeplane.transport.server import OcppServer
+
+log = logging.getLogger(__name__)
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn inside our event loop: the CSMS owns the signals, not uvicorn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _LateDirectory:
+    """The server needs a station directory before the blocks are installed; provisioning is it."""
+
+    def __init__(self, csms: Csms) -> None:
+        self._csms = csms
+
+    async def security_for(self, station_id: str) -> StationSecurity | None:
+        return await self._csms.provisioning.security_for(station_id)
+
+
+class Csms:
+    def __init__(self, settings: CsmsSettings) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings.database_url)
+        self.events = EventBus()
+        self.tokens = TokenStore(self.engine)
+        self.routers: dict[Version, Router[OcppConnection]] = {
+            version: Router[OcppConnection](version, CSMS, guard=registration_guard) for version in Version
+        }
+        self.server = OcppServer(settings.ocpp, self, _LateDirectory(self), on_event=self._on_ocpp_event)
+        self.commands = LocalCommandRouter(self.server)
+        self.blocks = BlockContext(settings, self.engine, self.events, self.commands, self.routers)
+        for name in BLOCKS:
+            importlib.import_module(f"chargeplane.csms.blocks.{name}.block").install(self.blocks)
+        self.provisioning = self.blocks.require(ProvisioningService)
+        self.api = build_api(self.tokens, self.blocks.routes)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: _EmbeddedUvicorn | None = None
+
+    # -- the OCPP server's Application ------------------------------------------------------------------
+
+    def router_for(self, version: Version) -> Router[OcppConnection]:
+        return self.routers[version]
+
+    async def connected(self, connection: OcppConnection) -> None:
+        await self.provisioning.open_session(connection)
+        for hook in self.blocks.on_connected:
+            await hook(connection)
+
+    async def disconnected(self, connection: OcppConnection) -> None:
+        replaced = self.server.connection_for(connection.station_id) is not None
+        await self.provisioning.close_session(connection, still_current=not replaced)
+        for hook in self.blocks.on_disconnected:
+            await hook(connection)
+
+    def _on_ocpp_event(self, connection: OcppConnection, event: Event) -> None:
+        if isinstance(event, CallReceived):
+            self.provisioning.seen(connection.station_id)
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+
+    async def start(self, *, serve_http: bool = True) -> str | None:
+        """Migrate the database, start the OCPP server, the HTTP API and the jobs.
+
+        Returns the API token created on the very first start (to be shown once), else ``None``.
+        """
+        await migrate(self.engine)
+        token = await self.tokens.ensure_one()
+        await self.server.start()
+        if serve_http:
+            config = uvicorn.Config(
+                self.api,
+                host=self.settings.api_host,
+                port=self.settings.api_port,
+                log_level="warning",
+                lifespan="on",
+            )
+            self._http = _EmbeddedUvicorn(config)
+            self._tasks.append(asyncio.create_task(self._http.serve(), name="http-api"))
+            while not self._http.started:  # so that api_port is known (and bound) when start() returns
+                if self._tasks[-1].done():
+                    self._tasks[-1].result()  # raises what stopped it (port in use...)
+                    raise RuntimeError("the HTTP API stopped while starting")
+                await asyncio.sleep(0.01)
+        self._tasks.extend(
+            asyncio.create_task(job(), name=getattr(job, "__name__", "job")) for job in self.blocks.jobs
+        )
+        return token
+
+    @property
+    def api_port(self) -> int | None:
+        """The bound HTTP API port (useful when the settings asked for port 0)."""
+        if self._http is None or not self._http.servers:
+            return None
+        return int(self._http.servers[0].sockets[0].getsockname()[1])
+
+    async def stop(self, deadline: float = 10.0) -> None:
+        """Graceful stop: the OCPP server first (in-flight calls finish), then the API and jobs, then the database."""
+        await self.server.shutdown(deadline)
+        if self._http is not None:
+            self._http.should_exit = True
+        for task in self._tasks:
+            if task.get_name() != "http-api":
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.provisioning.flush_last_seen()
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""The authorization block (see chargeplane.csms.blocks.BLOCKS)."""

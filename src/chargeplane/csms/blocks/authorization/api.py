@@ -1,0 +1,406 @@
+"""HTTP routes of authorization: id tokens (CRUD, bulk import), the decision log, local lists (D01, D02)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import delete, get, patch, post
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_502_BAD_GATEWAY
+
+from chargeplane.csms.blocks.authorization.local_list import LocalListService, SyncResult
+from chargeplane.csms.blocks.authorization.repository import LogRecord, TokenRecord
+from chargeplane.csms.blocks.authorization.service import (
+    AmbiguousToken,
+    AuthorizationService,
+    TokenExists,
+    UnknownToken,
+)
+from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.bus.commands import StationOffline
+from chargeplane.transport.connection import CallError
+
+TokenValue = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+# 2.1 made IdTokenEnumType an extensible string[20]; the 2.0.1 values are a subset.
+TokenType = Annotated[str, msgspec.Meta(pattern=r"\A[A-Za-z0-9_.\-]{1,20}\Z")]
+# What an operator may store: the AuthorizationStatusEnumType values that describe a token by itself
+# (ConcurrentTx depends on a transaction, Unknown on the token not being stored).
+StoredStatus = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"\A(Accepted|Blocked|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime)\Z"
+    ),
+]
+Language = Annotated[str, msgspec.Meta(min_length=1, max_length=8)]  # RFC 5646 tag (C01.FR.17)
+Priority = Annotated[int, msgspec.Meta(ge=-9, le=9)]
+AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
+Description = Annotated[str, msgspec.Meta(max_length=200)]
+MAX_IMPORT = 10_000
+
+
+class PersonalMessage(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    content: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]  # 512 for 2.0.1 stations
+    format: Annotated[str, msgspec.Meta(pattern=r"\A(ASCII|HTML|URI|UTF8)\Z")] = "UTF8"
+    language: Language | None = None
+
+
+class IdTokenIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    id_token: TokenValue
+    type: TokenType = "ISO14443"
+    status: StoredStatus = "Accepted"
+    expires_at: AwareDateTime | None = None
+    group_id_token: TokenValue | None = None
+    group_id_token_type: TokenType | None = None
+    language1: Language | None = None
+    language2: Language | None = None
+    personal_message: PersonalMessage | None = None
+    charging_priority: Priority | None = None
+    local_list: bool = True
+    description: Description | None = None
+
+
+class IdTokenPatch(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """Absent fields are kept; ``null`` clears an optional field."""
+
+    status: StoredStatus | msgspec.UnsetType = msgspec.UNSET
+    expires_at: AwareDateTime | msgspec.UnsetType | None = msgspec.UNSET
+    group_id_token: TokenValue | msgspec.UnsetType | None = msgspec.UNSET
+    group_id_token_type: TokenType | msgspec.UnsetType | None = msgspec.UNSET
+    language1: Language | msgspec.UnsetType | None = msgspec.UNSET
+    language2: Language | msgspec.UnsetType | None = msgspec.UNSET
+    personal_message: PersonalMessage | msgspec.UnsetType | None = msgspec.UNSET
+    charging_priority: Priority | msgspec.UnsetType | None = msgspec.UNSET
+    local_list: bool | msgspec.UnsetType = msgspec.UNSET
+    description: Description | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class IdTokenOut(msgspec.Struct, rename="camel"):
+    id_token: str
+    type: str
+    status: str
+    expires_at: datetime | None
+    group_id_token: str | None
+    group_id_token_type: str | None
+    language1: str | None
+    language2: str | None
+    personal_message: PersonalMessage | None
+    charging_priority: int | None
+    local_list: bool
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class IdTokenPage(msgspec.Struct, rename="camel"):
+    items: list[IdTokenOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class ImportProblem(msgspec.Struct, rename="camel"):
+    index: int
+    reason: str
+
+
+class ImportResult(msgspec.Struct, rename="camel"):
+    created: int
+    updated: int
+    errors: list[ImportProblem]
+
+
+class LogOut(msgspec.Struct, rename="camel"):
+    id: int
+    station_id: str
+    id_token: str  # KeyCode tokens as a digest (C04.FR.04)
+    token_type: str | None
+    context: str
+    status: str
+    at: datetime
+
+
+class LogPage(msgspec.Struct, rename="camel"):
+    items: list[LogOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class LocalListSync(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    full: bool = False
+
+
+class SentMessageOut(msgspec.Struct, rename="camel"):
+    update_type: str
+    version_number: int
+    entries: int
+    removals: int
+    status: str
+
+
+class SyncOut(msgspec.Struct, rename="camel"):
+    station_id: str
+    requested: str
+    items_per_message: int | None
+    bytes_per_message: int | None
+    station_version_before: int | None
+    version: int | None
+    completed: bool
+    messages: list[SentMessageOut]
+
+
+class LocalListOut(msgspec.Struct, rename="camel"):
+    station_id: str
+    version: int  # 0: no list on record
+    entries: int
+    updated_at: datetime | None
+
+
+class StationVersionOut(msgspec.Struct, rename="camel"):
+    station_id: str
+    version: int  # as the station reports it (D02); 0: no list
+
+
+def token_out(record: TokenRecord) -> IdTokenOut:
+    message = None
+    if record.personal_message_content:
+        message = PersonalMessage(
+            content=record.personal_message_content,
+            format=record.personal_message_format or "UTF8",
+            language=record.personal_message_language,
+        )
+    return IdTokenOut(
+        id_token=record.id_token,
+        type=record.type,
+        status=record.status,
+        expires_at=record.expires_at,
+        group_id_token=record.group_id_token,
+        group_id_token_type=record.group_id_token_type,
+        language1=record.language1,
+        language2=record.language2,
+        personal_message=message,
+        charging_priority=record.charging_priority,
+        local_list=record.local_list,
+        description=record.description,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+def log_out(record: LogRecord) -> LogOut:
+    return LogOut(**asdict(record))
+
+
+def sync_out(result: SyncResult) -> SyncOut:
+    return SyncOut(
+        station_id=result.station_id,
+        requested=result.requested,
+        items_per_message=result.limits.items,
+        bytes_per_message=result.limits.bytes,
+        station_version_before=result.station_version_before,
+        version=result.version,
+        completed=result.completed,
+        messages=[SentMessageOut(**asdict(m)) for m in result.messages],
+    )
+
+
+def _message_columns(message: PersonalMessage | None) -> dict[str, Any]:
+    return {
+        "personal_message_content": message.content if message else None,
+        "personal_message_format": message.format if message else None,
+        "personal_message_language": message.language if message else None,
+    }
+
+
+def token_values(data: IdTokenIn) -> dict[str, Any]:
+    """Table columns of a token to store; raises ValueError on rules beyond the field types."""
+    values = {
+        "id_token": data.id_token,
+        "type": data.type,
+        "status": data.status,
+        "expires_at": data.expires_at,
+        "group_id_token": data.group_id_token,
+        "group_id_token_type": data.group_id_token_type if data.group_id_token else None,
+        "language1": data.language1,
+        "language2": data.language2,
+        "charging_priority": data.charging_priority,
+        "local_list": data.local_list,
+        "description": data.description,
+    } | _message_columns(data.personal_message)
+    check_languages(values["language1"], values["language2"])
+    return values
+
+
+def check_languages(language1: str | None, language2: str | None) -> None:
+    if language2 is not None and language1 is None:
+        raise ValueError("language2 needs language1 (C01.FR.10)")
+    if language1 is not None and language1 == language2:
+        raise ValueError("language1 and language2 must differ (C01.FR.11)")
+
+
+def routes(
+    service: AuthorizationService, local_lists: LocalListService, stations: ProvisioningService
+) -> list[Any]:
+    async def one(id_token: str, token_type: str | None) -> TokenRecord:
+        try:
+            return await service.get_token(id_token, token_type)
+        except UnknownToken:
+            raise NotFoundException(
+                f"no id token {id_token}" + (f" of type {token_type}" if token_type else "")
+            ) from None
+        except AmbiguousToken as error:
+            raise ValidationException(str(error)) from None
+
+    @get("/id-tokens", summary="List id tokens")
+    async def list_tokens(
+        status: str | None = None,
+        group: str | None = None,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> IdTokenPage:
+        records, total = await service.list_tokens(status=status, group=group, offset=offset, limit=limit)
+        return IdTokenPage([token_out(r) for r in records], total, offset, limit)
+
+    @post("/id-tokens", status_code=HTTP_201_CREATED, summary="Create an id token")
+    async def create_token(data: IdTokenIn) -> IdTokenOut:
+        try:
+            record = await service.create_token(token_values(data))
+        except ValueError as error:
+            raise ValidationException(str(error)) from None
+        except TokenExists:
+            raise HTTPException(
+                status_code=HTTP_409_CONFLICT,
+                detail=f"id token {data.id_token} of type {data.type} exists already",
+            ) from None
+        return token_out(record)
+
+    @get("/id-tokens/{id_token:str}", summary="One id token")
+    async def get_token(
+        id_token: str, token_type: Annotated[str | None, Parameter(query="type")] = None
+    ) -> IdTokenOut:
+        return token_out(await one(id_token, token_type))
+
+    @patch("/id-tokens/{id_token:str}", summary="Change an id token")
+    async def update_token(
+        id_token: str, data: IdTokenPatch, token_type: Annotated[str | None, Parameter(query="type")] = None
+    ) -> IdTokenOut:
+        record = await one(id_token, token_type)
+        values: dict[str, Any] = {
+            name: getattr(data, name)
+            for name in IdTokenPatch.__struct_fields__
+            if name != "personal_message" and getattr(data, name) is not msgspec.UNSET
+        }
+        if data.personal_message is not msgspec.UNSET:
+            values |= _message_columns(data.personal_message)
+        if values.get("status", "") is None or values.get("local_list", False) is None:
+            raise ValidationException("status and localList cannot be null")
+        try:
+            check_languages(
+                values.get("language1", record.language1), values.get("language2", record.language2)
+            )
+        except ValueError as error:
+            raise ValidationException(str(error)) from None
+        try:
+            updated = await service.update_token(record.id_token, record.type, values)
+        except UnknownToken:
+            raise NotFoundException(f"no id token {id_token}") from None
+        return token_out(updated)
+
+    @delete("/id-tokens/{id_token:str}", summary="Remove an id token")
+    async def delete_token(
+        id_token: str, token_type: Annotated[str | None, Parameter(query="type")] = None
+    ) -> None:
+        record = await one(id_token, token_type)
+        try:
+            await service.delete_token(record.id_token, record.type)
+        except UnknownToken:
+            raise NotFoundException(f"no id token {id_token}") from None
+
+    @post("/id-tokens/import", status_code=HTTP_200_OK, summary="Create or replace id tokens in bulk")
+    async def import_tokens(data: list[Any]) -> ImportResult:
+        if len(data) > MAX_IMPORT:
+            raise ValidationException(f"at most {MAX_IMPORT} tokens per import")
+        rows: list[dict[str, Any]] = []
+        errors: list[ImportProblem] = []
+        for index, item in enumerate(data):
+            try:
+                rows.append(token_values(msgspec.convert(item, IdTokenIn)))
+            except (msgspec.ValidationError, ValueError) as error:
+                errors.append(ImportProblem(index, str(error)))
+        created, updated = await service.import_tokens(rows)
+        return ImportResult(created, updated, errors)
+
+    @get("/authorization-log", summary="Authorization decisions, newest first")
+    async def authorization_log(
+        station_id: Annotated[str | None, Parameter(query="stationId")] = None,
+        id_token: Annotated[str | None, Parameter(query="idToken")] = None,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> LogPage:
+        records, total = await service.decision_log(
+            station_id=station_id, id_token=id_token, offset=offset, limit=limit
+        )
+        return LogPage([log_out(r) for r in records], total, offset, limit)
+
+    async def known_station(station_id: str) -> str:
+        record = await stations.repository.get(station_id)
+        if record is None:
+            raise NotFoundException(f"no station {station_id}")
+        return record.station_id
+
+    @post(
+        "/stations/{station_id:str}/local-list", status_code=HTTP_200_OK, summary="Send the local list (D01)"
+    )
+    async def sync_local_list(station_id: str, data: LocalListSync) -> SyncOut:
+        station_id = await known_station(station_id)
+        try:
+            result = await local_lists.sync_local_list(station_id, data.full)
+        except StationOffline:
+            raise HTTPException(
+                status_code=HTTP_409_CONFLICT, detail=f"station {station_id} is not connected"
+            ) from None
+        except CallError as error:
+            raise HTTPException(status_code=HTTP_502_BAD_GATEWAY, detail=str(error)) from None
+        return sync_out(result)
+
+    @get("/stations/{station_id:str}/local-list", summary="The local list on record for a station")
+    async def local_list(station_id: str) -> LocalListOut:
+        station_id = await known_station(station_id)
+        summary = await local_lists.repository.list_summary(station_id)
+        if summary is None:
+            return LocalListOut(station_id, 0, 0, None)
+        version, entries, updated_at = summary
+        return LocalListOut(station_id, version, entries, updated_at)
+
+    @get(
+        "/stations/{station_id:str}/local-list/station-version",
+        summary="Ask the station its list version (D02)",
+    )
+    async def station_version(station_id: str) -> StationVersionOut:
+        station_id = await known_station(station_id)
+        try:
+            version = await local_lists.station_version(station_id)
+        except StationOffline:
+            raise HTTPException(
+                status_code=HTTP_409_CONFLICT, detail=f"station {station_id} is not connected"
+            ) from None
+        except CallError as error:
+            raise HTTPException(status_code=HTTP_502_BAD_GATEWAY, detail=str(error)) from None
+        return StationVersionOut(station_id, version)
+
+    return [
+        list_tokens,
+        create_token,
+        import_tokens,
+        get_token,
+        update_token,
+        delete_token,
+        authorization_log,
+        sync_local_list,
+        local_list,
+        station_version,
+    ]

@@ -1,0 +1,275 @@
+"""Id-token decisions (C01-C06, C09, C16; 1.6 Authorize) and the operator's id-token store.
+
+Decisions where the specification leaves the choice to the CSMS:
+
+* 1.6 idTags carry no type. A 1.6 lookup ignores the type; when one value is stored under several types,
+  the ISO14443 record wins, then the first by type name. Tokens that a 1.6 station makes known (unknown-token
+  policy ACCEPT) are recorded as ``ISO14443``: 1.6 idTags are RFID UIDs in practice, and a 2.x station
+  reading the same card presents it as ISO14443, so one record serves both.
+* A group id token without a stored type is sent as type ``Central`` (a group id is an identifier of the
+  CSMS, not of a card).
+* An ``Accepted`` token whose expiry lies in the past is answered ``Expired``; other statuses are kept.
+* Master pass (C16): a token whose group equals ``settings.master_pass_group`` is answered ``Accepted`` with
+  its group (so the station recognises it, C16.FR.01-02); :func:`is_master_pass` tells the transactions
+  block to refuse it for starting (C16.FR.03).
+* NoAuthorization tokens (C02.FR.02) are always ``Accepted`` and never looked up.
+* KeyCode tokens never appear in clear in the decision log or in log output (C04.FR.04).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from msgspec import UNSET
+
+from chargeplane.csms.blocks.authorization.repository import (
+    KEY_CODE,
+    AuthorizationRepository,
+    LogRecord,
+    TokenRecord,
+    logged_token,
+)
+from chargeplane.csms.bus.events import EventBus, StationEvent
+from chargeplane.csms.settings import CsmsSettings, UnknownTokenPolicy
+from chargeplane.ocpp.messages import v16
+from chargeplane.ocpp.timestamps import to_wire
+
+log = logging.getLogger(__name__)
+
+ACCEPTED, EXPIRED, INVALID, UNKNOWN = "Accepted", "Expired", "Invalid", "Unknown"
+NO_AUTHORIZATION = "NoAuthorization"
+V16_TOKEN_TYPE = "ISO14443"
+DEFAULT_GROUP_TYPE = "Central"
+_V16_STATUSES = frozenset({"Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"})
+# 2.0.1 limits that the 2.1 schema widened.
+V201_MESSAGE_CONTENT_MAX = 512
+V201_TOKEN_MAX = 36
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenDecision:
+    status: str  # a 2.x AuthorizationStatusEnumType value: Accepted, Blocked, ConcurrentTx, Expired, Invalid, NoCredit, NotAllowedTypeEVSE, NotAtThisLocation, NotAtThisTime, Unknown
+    group_id_token: str | None = None
+    group_id_token_type: str | None = None
+    cache_expiry: datetime | None = None
+    language1: str | None = None
+    language2: str | None = None
+    personal_message: str | None = None  # content; format UTF8 with language1 if any
+    charging_priority: int | None = None
+    master_pass: bool = False
+
+    def v16_status(self) -> str:
+        """The 1.6 IdTagInfo status: the 2.x-only values (Unknown, NoCredit, NotAt...) become Invalid."""
+        return self.status if self.status in _V16_STATUSES else INVALID
+
+
+def is_master_pass(decision: TokenDecision) -> bool:
+    """C16.FR.03: such a token may be Accepted for Authorize but must never start a transaction."""
+    return decision.master_pass
+
+
+class TokenExists(Exception):
+    pass
+
+
+class UnknownToken(Exception):
+    pass
+
+
+class AmbiguousToken(Exception):
+    def __init__(self, id_token: str, types: list[str]) -> None:
+        super().__init__(f"{id_token} exists with several types ({', '.join(types)}): give its type")
+        self.types = types
+
+
+def decide(record: TokenRecord, now: datetime, master_pass_group: str | None) -> TokenDecision:
+    """The decision for a stored token (pure: no I/O)."""
+    status = record.status
+    if status == ACCEPTED and record.expires_at is not None and record.expires_at <= now:
+        status = EXPIRED
+    group = record.group_id_token
+    master = (
+        master_pass_group is not None
+        and group is not None
+        and group.casefold() == master_pass_group.casefold()
+    )
+    return TokenDecision(
+        status=status,
+        group_id_token=group,
+        group_id_token_type=(record.group_id_token_type or DEFAULT_GROUP_TYPE) if group else None,
+        cache_expiry=record.expires_at,
+        language1=record.language1,
+        language2=record.language2 if record.language1 else None,  # C01.FR.10
+        personal_message=record.personal_message_content,
+        charging_priority=record.charging_priority,
+        master_pass=master,
+    )
+
+
+def id_token_info(decision: TokenDecision, module: Any) -> Any:
+    """``IdTokenInfoType`` of ``module`` (``v201`` or ``v21``) for a decision."""
+    datatypes = module.datatypes
+    v201_schema = module.__name__.endswith("v201")
+    group: Any = UNSET
+    group_id = decision.group_id_token
+    if group_id is not None and (not v201_schema or len(group_id) <= V201_TOKEN_MAX):
+        group_type: Any = decision.group_id_token_type or DEFAULT_GROUP_TYPE
+        if v201_schema:  # 2.1 types outside the 2.0.1 enumeration are sent as Central
+            known = {member.value for member in module.enums.IdTokenEnumType}
+            group_type = module.enums.IdTokenEnumType(
+                group_type if group_type in known else DEFAULT_GROUP_TYPE
+            )
+        group = datatypes.IdTokenType(id_token=group_id, type=group_type)
+    message: Any = UNSET
+    if decision.personal_message:
+        content = decision.personal_message
+        if v201_schema:
+            content = content[:V201_MESSAGE_CONTENT_MAX]
+        message = datatypes.MessageContentType(
+            format=module.enums.MessageFormatEnumType.UTF8,
+            language=decision.language1 if decision.language1 else UNSET,
+            content=content,
+        )
+    return datatypes.IdTokenInfoType(
+        status=module.enums.AuthorizationStatusEnumType(decision.status),
+        cache_expiry_date_time=to_wire(decision.cache_expiry) if decision.cache_expiry else UNSET,
+        charging_priority=decision.charging_priority if decision.charging_priority is not None else UNSET,
+        language1=decision.language1 or UNSET,
+        language2=decision.language2 if decision.language1 and decision.language2 else UNSET,
+        group_id_token=group,
+        personal_message=message,
+    )
+
+
+def id_tag_info(decision: TokenDecision) -> v16.datatypes.IdTagInfo:
+    """1.6 ``IdTagInfo`` for a decision (the group becomes parentIdTag when it fits CiString20)."""
+    parent = decision.group_id_token
+    return v16.datatypes.IdTagInfo(
+        status=v16.enums.AuthorizationStatus(decision.v16_status()),
+        expiry_date=to_wire(decision.cache_expiry) if decision.cache_expiry else UNSET,
+        parent_id_tag=parent if parent is not None and len(parent) <= 20 else UNSET,
+    )
+
+
+class AuthorizationService:
+    def __init__(self, repository: AuthorizationRepository, settings: CsmsSettings, events: EventBus) -> None:
+        self.repository = repository
+        self.settings = settings
+        self.events = events
+
+    # -- decisions --------------------------------------------------------------------------------------
+
+    async def authorize(
+        self, station_id: str, id_token: str, token_type: str | None, *, context: str
+    ) -> TokenDecision:
+        """Decide on a token presented at a station; ``token_type`` is None for 1.6 (the type is ignored).
+        Every decision is logged (``authorization_log``) and published as an ``authorization`` event."""
+        now = utc_now()
+        if token_type == NO_AUTHORIZATION:
+            decision = TokenDecision(status=ACCEPTED)  # C02.FR.02
+        else:
+            records = await self.repository.find(id_token, token_type)
+            if records:
+                decision = decide(records[0], now, self.settings.master_pass_group)
+            elif self.settings.unknown_tokens is UnknownTokenPolicy.ACCEPT:
+                decision = TokenDecision(status=ACCEPTED)
+                await self._record_unknown(id_token, token_type or V16_TOKEN_TYPE, now)
+            else:
+                decision = TokenDecision(status=UNKNOWN)
+        await self.repository.log_decision(station_id, id_token, token_type, context, decision.status, now)
+        shown = logged_token(id_token, token_type)
+        log.debug("%s %s %s (%s): %s", station_id, context, shown, token_type, decision.status)
+        self.events.publish(
+            StationEvent(
+                "authorization",
+                station_id,
+                {
+                    "idToken": shown,
+                    "type": token_type,
+                    "context": context,
+                    "status": decision.status,
+                    "masterPass": decision.master_pass,
+                },
+            )
+        )
+        return decision
+
+    def is_master_pass(self, decision: TokenDecision) -> bool:
+        return is_master_pass(decision)
+
+    async def _record_unknown(self, id_token: str, token_type: str, now: datetime) -> None:
+        """Unknown-token policy ACCEPT: remember the token so that the operator sees (and can block) it."""
+        await self.repository.create_token(
+            {
+                "id_token": id_token,
+                "type": token_type,
+                "status": ACCEPTED,
+                "local_list": False,
+                "description": "recorded by the unknown-token policy",
+            },
+            now,
+        )
+
+    # -- operator actions -------------------------------------------------------------------------------
+
+    async def get_token(self, id_token: str, token_type: str | None) -> TokenRecord:
+        records = await self.repository.find(id_token, token_type)
+        if not records:
+            raise UnknownToken(id_token)
+        if len(records) > 1:
+            raise AmbiguousToken(id_token, [r.type for r in records])
+        return records[0]
+
+    async def create_token(self, values: dict[str, Any]) -> TokenRecord:
+        if not await self.repository.create_token(values, utc_now()):
+            raise TokenExists(values["id_token"])
+        return await self.get_token(values["id_token"], values["type"])
+
+    async def update_token(
+        self, id_token: str, token_type: str | None, values: dict[str, Any]
+    ) -> TokenRecord:
+        record = await self.get_token(id_token, token_type)
+        if values:
+            await self.repository.update_token(record.id_token, record.type, values, utc_now())
+        return await self.get_token(record.id_token, record.type)
+
+    async def delete_token(self, id_token: str, token_type: str | None) -> None:
+        record = await self.get_token(id_token, token_type)
+        if not await self.repository.delete_token(record.id_token, record.type):
+            raise UnknownToken(id_token)
+
+    async def import_tokens(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
+        return await self.repository.upsert_tokens(rows, utc_now())
+
+    async def list_tokens(
+        self, *, status: str | None, group: str | None, offset: int, limit: int
+    ) -> tuple[list[TokenRecord], int]:
+        return await self.repository.list_tokens(status=status, group=group, offset=offset, limit=limit)
+
+    async def decision_log(
+        self, *, station_id: str | None, id_token: str | None, offset: int, limit: int
+    ) -> tuple[list[LogRecord], int]:
+        return await self.repository.list_log(
+            station_id=station_id, id_token=id_token, offset=offset, limit=limit
+        )
+
+
+__all__ = [
+    "KEY_CODE",
+    "AmbiguousToken",
+    "AuthorizationService",
+    "TokenDecision",
+    "TokenExists",
+    "UnknownToken",
+    "decide",
+    "id_tag_info",
+    "id_token_info",
+    "is_master_pass",
+]

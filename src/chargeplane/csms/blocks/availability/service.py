@@ -1,0 +1,162 @@
+"""Availability (G01, G03-G05): the status of stations, EVSEs and connectors, and ChangeAvailability."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chargeplane.csms.blocks.availability.calls import InvalidRequest, checked
+from chargeplane.csms.blocks.availability.repository import (
+    AvailabilityRepository,
+    DeviceEvent,
+    StatusReport,
+)
+from chargeplane.csms.bus.commands import CommandRouter, StationOffline
+from chargeplane.csms.bus.events import EventBus, StationEvent
+from chargeplane.ocpp.messages import v16, v21, v201
+from chargeplane.ocpp.messages.base import present
+from chargeplane.ocpp.timestamps import to_wire
+from chargeplane.ocpp.versions import Version
+
+log = logging.getLogger(__name__)
+
+EventListener = Callable[[str, list[DeviceEvent]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    """The station's answer to ChangeAvailability: Accepted, Rejected or Scheduled (G03.FR.05, G04.FR.06)."""
+
+    status: str
+    reason_code: str | None = None
+    additional_info: str | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AvailabilityService:
+    def __init__(self, repository: AvailabilityRepository, events: EventBus, commands: CommandRouter) -> None:
+        self.repository = repository
+        self.events = events
+        self.commands = commands
+        self._listeners: list[EventListener] = []
+
+    def add_event_listener(self, listener: EventListener) -> None:
+        """Let a later block see the NotifyEvent data this block does not use (the router has one handler
+        per action, and this block owns NotifyEvent)."""
+        self._listeners.append(listener)
+
+    # -- OCPP -------------------------------------------------------------------------------------------
+
+    async def report(self, reports: list[StatusReport]) -> None:
+        """Store reported statuses (history + current state) and tell the consoles."""
+        await self.repository.record(reports, utc_now())
+        for report in reports:
+            data: dict[str, object] = {
+                "evseId": report.evse_id,
+                "connectorId": report.connector_id,
+                "status": report.status,
+                "source": report.source,
+                "timestamp": to_wire(report.status_at),
+            }
+            if report.error_code is not None:
+                data["errorCode"] = report.error_code
+            if report.vendor_error_code is not None:
+                data["vendorErrorCode"] = report.vendor_error_code
+            self.events.publish(StationEvent("status", report.station_id, data))
+
+    async def device_events(self, station_id: str, events: list[DeviceEvent]) -> None:
+        """Keep the other NotifyEvent data as a log, tell the consoles about problems (G05 lock failure),
+        and pass it on to the listeners."""
+        await self.repository.log_events(events, utc_now())
+        for event in events:
+            if event.variable == "Problem" and event.actual_value.lower() == "true" and not event.cleared:
+                self.events.publish(
+                    StationEvent(
+                        "problem",
+                        station_id,
+                        {
+                            "component": event.component,
+                            "evseId": event.evse_id,
+                            "connectorId": event.connector_id,
+                            "techCode": event.tech_code,
+                        },
+                    )
+                )
+        for listener in self._listeners:
+            try:
+                await listener(station_id, events)
+            except Exception:
+                log.exception("NotifyEvent listener failed for %s", station_id)
+
+    # -- operator actions -------------------------------------------------------------------------------
+
+    async def change_availability(
+        self, station_id: str, evse_id: int | None, connector_id: int | None, operational: bool
+    ) -> ChangeResult:
+        """Send ChangeAvailability (G03 for an EVSE/connector, G04 for the whole station).
+
+        2.x: no EVSE (or EVSE 0) is the whole station (G04.FR.01); a connector needs its EVSE.
+        1.6: the target ``connectorId`` is ``evse_id`` if given, else ``connector_id``, else 0 (the whole
+        charge point), following the storage mapping of 1.6 connectors to EVSEs.
+        """
+        version = self.commands.version_of(station_id)
+        if version is None:
+            raise StationOffline(station_id)
+        if version is Version.V16:
+            if evse_id is not None and connector_id is not None and connector_id not in (evse_id, 1, 0):
+                raise InvalidRequest("a 1.6 station has one connector per connectorId: give one of the two")
+            target = evse_id if evse_id is not None else connector_id if connector_id is not None else 0
+            kind = (
+                v16.enums.AvailabilityType.OPERATIVE
+                if operational
+                else v16.enums.AvailabilityType.INOPERATIVE
+            )
+            response = await self.commands.call(
+                station_id, checked(v16.messages.ChangeAvailabilityRequest(connector_id=target, type=kind))
+            )
+            assert isinstance(response, v16.messages.ChangeAvailabilityResponse)
+            result = ChangeResult(str(response.status))
+        else:
+            module: Any = v201 if version is Version.V201 else v21
+            if connector_id is not None and not evse_id:
+                raise InvalidRequest("a connectorId needs the evseId of its EVSE")
+            status = module.enums.OperationalStatusEnumType
+            request = module.messages.ChangeAvailabilityRequest(
+                operational_status=status.OPERATIVE if operational else status.INOPERATIVE,
+                **(
+                    {"evse": module.datatypes.EVSEType(id=evse_id, **_connector(connector_id))}
+                    if evse_id
+                    else {}
+                ),
+            )
+            response = await self.commands.call(station_id, checked(request))
+            assert isinstance(response, module.messages.ChangeAvailabilityResponse)
+            info = present(response.status_info)
+            result = ChangeResult(
+                str(response.status),
+                info.reason_code if info else None,
+                present(info.additional_info) if info else None,
+            )
+        self.events.publish(
+            StationEvent(
+                "availability",
+                station_id,
+                {
+                    "evseId": evse_id,
+                    "connectorId": connector_id,
+                    "operational": operational,
+                    "result": result.status,
+                },
+            )
+        )
+        return result
+
+
+def _connector(connector_id: int | None) -> dict[str, int]:
+    return {"connector_id": connector_id} if connector_id is not None else {}

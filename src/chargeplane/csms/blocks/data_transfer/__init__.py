@@ -1,0 +1,1 @@
+"""Data transfer (P01, P02): vendor-specific DataTransfer in both directions."""

@@ -1,0 +1,92 @@
+"""HTTP routes of data transfer: send one to a station (P01), list the log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import get, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK
+
+from chargeplane.csms.blocks.availability.calls import UnknownStation, station_call_errors
+from chargeplane.csms.blocks.data_transfer.repository import TransferRecord
+from chargeplane.csms.blocks.data_transfer.service import DataTransferService
+from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+
+
+class DataTransferIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    vendor_id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    message_id: Annotated[str, msgspec.Meta(max_length=50)] | None = None
+    data: Any = None
+
+
+class DataTransferOut(msgspec.Struct, rename="camel"):
+    status: str
+    data: Any = None
+    reason_code: str | None = None
+    additional_info: str | None = None
+
+
+class TransferOut(msgspec.Struct, rename="camel"):
+    id: int
+    station_id: str
+    direction: str
+    vendor_id: str
+    message_id: str | None
+    data: Any
+    status: str
+    response_data: Any
+    created_at: datetime
+
+
+class TransferPage(msgspec.Struct, rename="camel"):
+    items: list[TransferOut]
+    total: int
+    offset: int
+    limit: int
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else msgspec.json.decode(text)
+
+
+def _transfer_out(record: TransferRecord) -> TransferOut:
+    return TransferOut(
+        id=record.id,
+        station_id=record.station_id,
+        direction=record.direction,
+        vendor_id=record.vendor_id,
+        message_id=record.message_id,
+        data=_loads(record.data),
+        status=record.status,
+        response_data=_loads(record.response_data),
+        created_at=record.created_at,
+    )
+
+
+def routes(service: DataTransferService, stations: ProvisioningService) -> list[Any]:
+    @post(
+        "/stations/{station_id:str}/data-transfer",
+        status_code=HTTP_200_OK,
+        summary="Send DataTransfer to a station: the station's answer",
+    )
+    async def send_data_transfer(station_id: str, data: DataTransferIn) -> DataTransferOut:
+        with station_call_errors():
+            station = await stations.repository.get(station_id)
+            if station is None:
+                raise UnknownStation(station_id)
+            answer = await service.send(station.station_id, data.vendor_id, data.message_id, data.data)
+        return DataTransferOut(answer.status, answer.data, answer.reason_code, answer.additional_info)
+
+    @get("/data-transfers", summary="Data transfers in both directions, newest first")
+    async def list_data_transfers(
+        station_id: Annotated[str | None, Parameter(query="stationId")] = None,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> TransferPage:
+        records, total = await service.repository.find(station_id, offset, limit)
+        return TransferPage([_transfer_out(r) for r in records], total, offset, limit)
+
+    return [send_data_transfer, list_data_transfers]

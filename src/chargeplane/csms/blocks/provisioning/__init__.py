@@ -1,0 +1,1 @@
+"""Station lifecycle (B01-B04, G02): registration, BootNotification, Heartbeat, presence."""

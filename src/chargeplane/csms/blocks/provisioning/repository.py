@@ -1,0 +1,189 @@
+"""All SQL of the provisioning block."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chargeplane.csms.blocks.provisioning.tables import stations
+
+
+@dataclass(frozen=True, slots=True)
+class StationRecord:
+    station_id: str
+    registration_status: str
+    security_profile: int
+    password_hash: str | None
+    v16_key_encoding: str
+    heartbeat_interval: int | None
+    description: str | None
+    vendor: str | None
+    model: str | None
+    serial_number: str | None
+    firmware_version: str | None
+    iccid: str | None
+    imsi: str | None
+    meter_type: str | None
+    meter_serial_number: str | None
+    boot_reason: str | None
+    last_boot_at: datetime | None
+    connected: bool
+    ocpp_version: str | None
+    connected_security_profile: int | None
+    remote_address: str | None
+    connected_at: datetime | None
+    last_seen_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BootData:
+    vendor: str
+    model: str
+    reason: str
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+
+
+_COLUMNS = [column for column in stations.c if column.name != "key"]
+
+
+def station_key(station_id: str) -> str:
+    return station_id.casefold()
+
+
+class StationRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def get(self, station_id: str) -> StationRecord | None:
+        async with self.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(*_COLUMNS).where(stations.c.key == station_key(station_id))
+                )
+            ).first()
+        return StationRecord(**row._mapping) if row is not None else None
+
+    async def list(self, offset: int, limit: int) -> list[StationRecord]:
+        query = sa.select(*_COLUMNS).order_by(stations.c.key).offset(offset).limit(limit)
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [StationRecord(**row._mapping) for row in rows]
+
+    async def count(self) -> int:
+        async with self.engine.connect() as connection:
+            return int(
+                (await connection.execute(sa.select(sa.func.count()).select_from(stations))).scalar_one()
+            )
+
+    async def create(
+        self,
+        station_id: str,
+        *,
+        registration_status: str,
+        security_profile: int,
+        password_hash: str | None,
+        v16_key_encoding: str,
+        heartbeat_interval: int | None,
+        description: str | None,
+        now: datetime,
+    ) -> bool:
+        """Insert a station; False if the identity exists already."""
+        values: dict[str, Any] = {
+            "key": station_key(station_id),
+            "station_id": station_id,
+            "registration_status": registration_status,
+            "security_profile": security_profile,
+            "password_hash": password_hash,
+            "v16_key_encoding": v16_key_encoding,
+            "heartbeat_interval": heartbeat_interval,
+            "description": description,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(sa.insert(stations).values(values))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    async def update(self, station_id: str, now: datetime, **values: Any) -> bool:
+        """Change the given columns; False if the station does not exist."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                sa.update(stations)
+                .where(stations.c.key == station_key(station_id))
+                .values(updated_at=now, **values)
+            )
+        return result.rowcount > 0
+
+    async def delete(self, station_id: str) -> bool:
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                sa.delete(stations).where(stations.c.key == station_key(station_id))
+            )
+        return result.rowcount > 0
+
+    async def record_boot(self, station_id: str, boot: BootData, now: datetime) -> None:
+        await self.update(
+            station_id,
+            now,
+            vendor=boot.vendor,
+            model=boot.model,
+            serial_number=boot.serial_number,
+            firmware_version=boot.firmware_version,
+            iccid=boot.iccid,
+            imsi=boot.imsi,
+            meter_type=boot.meter_type,
+            meter_serial_number=boot.meter_serial_number,
+            boot_reason=boot.reason,
+            last_boot_at=now,
+            last_seen_at=now,
+        )
+
+    async def set_presence(
+        self,
+        station_id: str,
+        now: datetime,
+        *,
+        connected: bool,
+        version: str | None = None,
+        security_profile: int | None = None,
+        remote_address: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"connected": connected, "last_seen_at": now}
+        if connected:
+            values |= {
+                "ocpp_version": version,
+                "connected_security_profile": security_profile,
+                "remote_address": remote_address,
+                "connected_at": now,
+            }
+        await self.update(station_id, now, **values)
+
+    async def touch(self, last_seen: dict[str, datetime]) -> None:
+        """Write last-seen times in one transaction (called periodically, not per message)."""
+        if not last_seen:
+            return
+        statement = (
+            sa.update(stations)
+            .where(stations.c.key == sa.bindparam("k"))
+            .values(last_seen_at=sa.bindparam("seen"))
+            .execution_options(synchronize_session=False)
+        )
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                statement,
+                [{"k": station_key(station_id), "seen": seen} for station_id, seen in last_seen.items()],
+            )

@@ -1,0 +1,354 @@
+"""HTTP routes of remote control: the generic commands endpoint, the command log and the remote-control
+convenience routes (F01-F03, F05, F06, B11-B12).
+
+Status codes, the same for every command route:
+
+===  ==================================================================================================
+200  the station answered (its response payload is in ``response``, whatever its status says)
+404  no such station
+409  station offline, or Rejected (B03.FR.03: the CSMS initiates nothing)
+422  the CSMS will not send it: unknown action, an action stations send, payload against the schema
+     or the spec (``extra.code`` is the OCPP error code, ``extra.description`` says where)
+502  the station answered with a CALLERROR (``extra.code`` / ``extra.description``) or the connection
+     was lost before the answer
+503  too many commands wait for this station already
+504  no answer within the call timeout
+===  ==================================================================================================
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, get, post
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import Parameter
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_502_BAD_GATEWAY,
+    HTTP_503_SERVICE_UNAVAILABLE,
+    HTTP_504_GATEWAY_TIMEOUT,
+)
+
+from chargeplane.csms.blocks.remote_control.repository import CommandRecord
+from chargeplane.csms.blocks.remote_control.service import (
+    CommandService,
+    InvalidCommand,
+    StationBusy,
+    StationRejected,
+    UnknownStation,
+)
+from chargeplane.csms.bus.commands import StationOffline
+from chargeplane.ocpp.errors import UnknownErrorCode
+from chargeplane.ocpp.messages.base import Payload
+from chargeplane.ocpp.versions import Version
+from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost
+
+# -- bodies -----------------------------------------------------------------------------------------------
+
+
+class CommandOut(msgspec.Struct, rename="camel"):
+    action: str
+    request: dict[str, Any]  # the payload as sent (wire JSON)
+    response: dict[str, Any]  # the station's response payload (wire JSON)
+
+
+class CommandLogOut(msgspec.Struct, rename="camel"):
+    id: int
+    station_id: str
+    action: str
+    version: str | None
+    request: Any
+    response: Any
+    error_code: str | None
+    error_description: str | None
+    outcome: str
+    created_at: datetime
+    duration_ms: int
+
+
+class CommandLogPage(msgspec.Struct, rename="camel"):
+    items: list[CommandLogOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class RemoteStartIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    id_token: str
+    token_type: str | None = None  # 2.x IdToken type; Central when absent (1.6 has no type)
+    evse_id: int | None = None
+    connector_id: int | None = None  # 1.6; in 2.x the station picks the connector of the EVSE
+    remote_start_id: int | None = None  # 2.x; generated when absent (and returned in ``request``)
+
+
+class RemoteStopIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    transaction_id: str | int
+
+
+class UnlockIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    connector_id: int
+    evse_id: int | None = None  # required by 2.x
+
+
+class ResetIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    type: str  # Immediate | OnIdle (2.x; 2.1 also ImmediateAndResume) or Hard | Soft (1.6)
+    evse_id: int | None = None  # 2.x only
+
+
+class TriggerIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    requested_message: str
+    evse_id: int | None = None
+    connector_id: int | None = None
+    custom_trigger: str | None = None  # 2.1 CustomTrigger
+
+
+# The values of 1.6 core TriggerMessage; the others go in the security extension's ExtendedTriggerMessage.
+_V16_CORE_TRIGGERS = frozenset(
+    {
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+    }
+)
+
+Built = tuple[str, dict[str, Any]]  # action, wire payload
+
+
+def _remote_start(data: RemoteStartIn, version: Version) -> Built:
+    if not version.is_2x:  # 1.6 RemoteStartTransaction: no token type, no remoteStartId
+        payload: dict[str, Any] = {"idTag": data.id_token}
+        connector = data.connector_id if data.connector_id is not None else data.evse_id
+        if connector is not None:
+            payload["connectorId"] = connector
+        return "RemoteStartTransaction", payload
+    if data.connector_id is not None and data.evse_id is None:
+        raise InvalidCommand("NotSupported", "OCPP 2.x starts on an EVSE: give evseId, not connectorId")
+    payload = {
+        "idToken": {"idToken": data.id_token, "type": data.token_type or "Central"},
+        "remoteStartId": data.remote_start_id
+        if data.remote_start_id is not None
+        else secrets.randbelow(2**31 - 1) + 1,
+    }
+    if data.evse_id is not None:
+        payload["evseId"] = data.evse_id
+    return "RequestStartTransaction", payload
+
+
+def _remote_stop(data: RemoteStopIn, version: Version) -> Built:
+    if version.is_2x:
+        return "RequestStopTransaction", {"transactionId": str(data.transaction_id)}
+    transaction_id = data.transaction_id
+    if isinstance(transaction_id, str):
+        if not transaction_id.isdigit():
+            raise InvalidCommand(
+                "TypeConstraintViolation", "1.6 transaction ids are integers at $.transactionId"
+            )
+        transaction_id = int(transaction_id)
+    return "RemoteStopTransaction", {"transactionId": transaction_id}
+
+
+def _unlock(data: UnlockIn, version: Version) -> Built:
+    if not version.is_2x:
+        return "UnlockConnector", {"connectorId": data.connector_id}
+    if data.evse_id is None:
+        raise InvalidCommand("OccurrenceConstraintViolation", "OCPP 2.x needs evseId at $.evseId")
+    return "UnlockConnector", {"evseId": data.evse_id, "connectorId": data.connector_id}
+
+
+def _reset(data: ResetIn, version: Version) -> Built:
+    payload: dict[str, Any] = {"type": data.type}
+    if data.evse_id is not None:
+        if not version.is_2x:
+            raise InvalidCommand("NotSupported", "OCPP 1.6 resets the whole charge point: no evseId")
+        payload["evseId"] = data.evse_id
+    return "Reset", payload
+
+
+def _trigger(data: TriggerIn, version: Version) -> Built:
+    payload: dict[str, Any] = {"requestedMessage": data.requested_message}
+    if not version.is_2x:
+        connector = data.connector_id if data.connector_id is not None else data.evse_id
+        if connector is not None:
+            payload["connectorId"] = connector
+        core = data.requested_message in _V16_CORE_TRIGGERS
+        return ("TriggerMessage" if core else "ExtendedTriggerMessage"), payload
+    if data.evse_id is not None:
+        evse: dict[str, Any] = {"id": data.evse_id}
+        if data.connector_id is not None:
+            evse["connectorId"] = data.connector_id
+        payload["evse"] = evse
+    elif data.connector_id is not None:
+        raise InvalidCommand("OccurrenceConstraintViolation", "a connectorId needs its evseId at $.evse.id")
+    if data.custom_trigger is not None:
+        payload["customTrigger"] = data.custom_trigger
+    return "TriggerMessage", payload
+
+
+# -- errors -----------------------------------------------------------------------------------------------
+
+
+def _http_error(error: Exception, station_id: str) -> HTTPException:
+    if isinstance(error, UnknownStation):
+        return NotFoundException(f"no station {station_id}")
+    if isinstance(error, StationOffline):
+        return HTTPException(status_code=HTTP_409_CONFLICT, detail=f"station {station_id} is offline")
+    if isinstance(error, StationRejected):
+        return HTTPException(
+            status_code=HTTP_409_CONFLICT,
+            detail=f"station {station_id} is Rejected: the CSMS initiates nothing (B03.FR.03)",
+        )
+    if isinstance(error, InvalidCommand):
+        return HTTPException(
+            status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+            detail=f"{error.code}: {error.description}",
+            extra={"code": error.code, "description": error.description},
+        )
+    if isinstance(error, CallFailed):
+        ocpp = error.error
+        code = ocpp.received_code if isinstance(ocpp, UnknownErrorCode) else ocpp.code
+        return HTTPException(
+            status_code=HTTP_502_BAD_GATEWAY,
+            detail=f"the station answered {code}",
+            extra={"code": code, "description": ocpp.description},
+        )
+    if isinstance(error, ConnectionLost):
+        return HTTPException(
+            status_code=HTTP_502_BAD_GATEWAY,
+            detail=f"connection lost before the answer: {error}",
+            extra={"code": "ConnectionLost", "transmitted": error.transmitted},
+        )
+    if isinstance(error, CallTimeout):
+        return HTTPException(status_code=HTTP_504_GATEWAY_TIMEOUT, detail="no answer within the call timeout")
+    if isinstance(error, StationBusy):
+        return HTTPException(
+            status_code=HTTP_503_SERVICE_UNAVAILABLE, detail=f"too many commands wait for {station_id}"
+        )
+    raise error
+
+
+_HANDLED = (
+    UnknownStation,
+    StationOffline,
+    StationRejected,
+    InvalidCommand,
+    CallFailed,
+    ConnectionLost,
+    CallTimeout,
+    StationBusy,
+)
+
+
+def _wire(payload: Payload) -> dict[str, Any]:
+    decoded: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(payload))
+    return decoded
+
+
+def _json_or_text(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return text  # a refused body that was not JSON: kept as it came
+
+
+def command_log_out(record: CommandRecord) -> CommandLogOut:
+    return CommandLogOut(
+        id=record.id,
+        station_id=record.station_id,
+        action=record.action,
+        version=record.version,
+        request=_json_or_text(record.request),
+        response=_json_or_text(record.response),
+        error_code=record.error_code,
+        error_description=record.error_description,
+        outcome=record.outcome,
+        created_at=record.created_at,
+        duration_ms=record.duration_ms,
+    )
+
+
+# -- routes -----------------------------------------------------------------------------------------------
+
+
+def routes(service: CommandService) -> list[Any]:
+    async def execute(station_id: str, action: str, body: bytes) -> CommandOut:
+        try:
+            sent = await service.send_action(station_id, action, body)
+        except _HANDLED as error:
+            raise _http_error(error, station_id) from None
+        return CommandOut(action=sent.action, request=_wire(sent.request), response=_wire(sent.response))
+
+    async def convenience(station_id: str, build: Callable[[Version], Built]) -> CommandOut:
+        record = await service.stations.get(station_id)
+        if record is None:
+            raise NotFoundException(f"no station {station_id}")
+        version = service.commands.version_of(record.station_id)
+        if version is None:  # offline: logged as what it would have been in the last version it spoke
+            version = Version(record.ocpp_version) if record.ocpp_version else Version.V201
+        try:
+            action, payload = build(version)
+        except InvalidCommand as error:
+            raise _http_error(error, station_id) from None
+        return await execute(record.station_id, action, msgspec.json.encode(payload))
+
+    @post(
+        "/stations/{station_id:str}/commands/{action:str}",
+        status_code=HTTP_200_OK,
+        summary="Send any CSMS-initiated OCPP action",
+        description="The body is the OCPP request payload (wire JSON) in the station's negotiated version; "
+        "the answer carries the station's response payload.",
+    )
+    async def send_command(station_id: str, action: str, request: Request[Any, Any, Any]) -> CommandOut:
+        return await execute(station_id, action, await request.body())
+
+    @get("/commands", summary="The command log, newest first")
+    async def list_commands(
+        station: str | None = None,
+        action: str | None = None,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> CommandLogPage:
+        records = await service.repository.list(station_id=station, action=action, offset=offset, limit=limit)
+        total = await service.repository.count(station_id=station, action=action)
+        return CommandLogPage([command_log_out(r) for r in records], total, offset, limit)
+
+    @post(
+        "/stations/{station_id:str}/remote-start",
+        status_code=HTTP_200_OK,
+        summary="Remote start (F01/F02; 1.6 RemoteStartTransaction)",
+    )
+    async def remote_start(station_id: str, data: RemoteStartIn) -> CommandOut:
+        return await convenience(station_id, lambda version: _remote_start(data, version))
+
+    @post(
+        "/stations/{station_id:str}/remote-stop",
+        status_code=HTTP_200_OK,
+        summary="Remote stop (F03; 1.6 RemoteStopTransaction)",
+    )
+    async def remote_stop(station_id: str, data: RemoteStopIn) -> CommandOut:
+        return await convenience(station_id, lambda version: _remote_stop(data, version))
+
+    @post("/stations/{station_id:str}/unlock", status_code=HTTP_200_OK, summary="Unlock a connector (F05)")
+    async def unlock(station_id: str, data: UnlockIn) -> CommandOut:
+        return await convenience(station_id, lambda version: _unlock(data, version))
+
+    @post("/stations/{station_id:str}/reset", status_code=HTTP_200_OK, summary="Reset (B11/B12)")
+    async def reset(station_id: str, data: ResetIn) -> CommandOut:
+        return await convenience(station_id, lambda version: _reset(data, version))
+
+    @post("/stations/{station_id:str}/trigger", status_code=HTTP_200_OK, summary="Trigger a message (F06)")
+    async def trigger(station_id: str, data: TriggerIn) -> CommandOut:
+        return await convenience(station_id, lambda version: _trigger(data, version))
+
+    return [send_command, list_commands, remote_start, remote_stop, unlock, reset, trigger]

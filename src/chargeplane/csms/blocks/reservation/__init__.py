@@ -1,0 +1,1 @@
+"""Reservation (H01-H04): ReserveNow, CancelReservation, ReservationStatusUpdate, expiry."""

@@ -1,0 +1,164 @@
+"""HTTP routes of reservations: list, create (ReserveNow), cancel (CancelReservation)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import delete, get, post
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
+
+from chargeplane.csms.blocks.availability.calls import UnknownStation, station_call_errors
+from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.blocks.reservation.repository import NewReservation, ReservationRecord
+from chargeplane.csms.blocks.reservation.service import (
+    STATUSES,
+    ReservationClosed,
+    ReservationNotFound,
+    ReservationService,
+    StationAnswer,
+)
+
+Id = Annotated[int, msgspec.Meta(ge=0)]
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+TokenType = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+
+
+class ReservationIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    id_token: Token
+    expires_at: datetime
+    token_type: TokenType | None = None  # required for 2.x stations (IdTokenType.type)
+    evse_id: Id | None = None
+    connector_id: Id | None = None  # 1.6 only
+    connector_type: Annotated[str, msgspec.Meta(max_length=20)] | None = None  # 2.x only
+    group_id_token: Token | None = None  # 2.x groupIdToken / 1.6 parentIdTag
+    group_token_type: TokenType | None = None
+
+
+class ReservationOut(msgspec.Struct, rename="camel"):
+    id: int
+    station_id: str
+    evse_id: int | None
+    connector_id: int | None
+    connector_type: str | None
+    id_token: str
+    token_type: str | None
+    group_id_token: str | None
+    expires_at: datetime
+    status: str
+    status_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StationAnswerOut(msgspec.Struct, rename="camel"):
+    status: str
+    reason_code: str | None = None
+    additional_info: str | None = None
+
+
+class ReservationResult(msgspec.Struct, rename="camel"):
+    reservation: ReservationOut
+    station_answer: StationAnswerOut
+
+
+class ReservationPage(msgspec.Struct, rename="camel"):
+    items: list[ReservationOut]
+    total: int
+    offset: int
+    limit: int
+
+
+def reservation_out(record: ReservationRecord) -> ReservationOut:
+    return ReservationOut(
+        id=record.id,
+        station_id=record.station_id,
+        evse_id=record.evse_id,
+        connector_id=record.connector_id,
+        connector_type=record.connector_type,
+        id_token=record.id_token,
+        token_type=record.token_type,
+        group_id_token=record.group_id_token,
+        expires_at=record.expires_at,
+        status=record.status,
+        status_reason=record.status_reason,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+def _result(record: ReservationRecord, answer: StationAnswer) -> ReservationResult:
+    return ReservationResult(
+        reservation_out(record),
+        StationAnswerOut(answer.status, answer.reason_code, answer.additional_info),
+    )
+
+
+def routes(service: ReservationService, stations: ProvisioningService) -> list[Any]:
+    @get("/reservations", summary="Reservations, newest first")
+    async def list_reservations(
+        station_id: Annotated[str | None, Parameter(query="stationId")] = None,
+        status: str | None = None,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> ReservationPage:
+        if status is not None and status not in STATUSES:
+            raise ValidationException(f"unknown status {status!r}; one of {', '.join(sorted(STATUSES))}")
+        records, total = await service.repository.find(
+            station_id=station_id, status=status, offset=offset, limit=limit
+        )
+        return ReservationPage([reservation_out(r) for r in records], total, offset, limit)
+
+    @get("/reservations/{reservation_id:int}", summary="One reservation")
+    async def get_reservation(reservation_id: int) -> ReservationOut:
+        record = await service.repository.get(reservation_id)
+        if record is None:
+            raise NotFoundException(f"no reservation {reservation_id}")
+        return reservation_out(record)
+
+    @post(
+        "/stations/{station_id:str}/reservations",
+        status_code=HTTP_201_CREATED,
+        summary="Reserve (ReserveNow): the stored reservation and the station's answer",
+    )
+    async def create_reservation(station_id: str, data: ReservationIn) -> ReservationResult:
+        if data.expires_at.tzinfo is None:
+            raise ValidationException("expiresAt needs a time zone offset")
+        with station_call_errors():
+            station = await stations.repository.get(station_id)
+            if station is None:
+                raise UnknownStation(station_id)
+            record, answer = await service.reserve(
+                NewReservation(
+                    station_id=station.station_id,
+                    id_token=data.id_token,
+                    expires_at=data.expires_at,
+                    token_type=data.token_type,
+                    evse_id=data.evse_id,
+                    connector_id=data.connector_id,
+                    connector_type=data.connector_type,
+                    group_id_token=data.group_id_token,
+                    group_token_type=data.group_token_type,
+                )
+            )
+        return _result(record, answer)
+
+    @delete(
+        "/reservations/{reservation_id:int}",
+        status_code=HTTP_200_OK,
+        summary="Cancel a reservation (CancelReservation): the reservation and the station's answer",
+    )
+    async def cancel_reservation(reservation_id: int) -> ReservationResult:
+        try:
+            with station_call_errors():
+                record, answer = await service.cancel(reservation_id)
+        except ReservationNotFound:
+            raise NotFoundException(f"no reservation {reservation_id}") from None
+        except ReservationClosed as error:
+            raise HTTPException(status_code=HTTP_409_CONFLICT, detail=str(error)) from None
+        return _result(record, answer)
+
+    return [list_reservations, get_reservation, create_reservation, cancel_reservation]

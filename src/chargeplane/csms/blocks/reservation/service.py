@@ -1,0 +1,245 @@
+"""Reservations (H01-H04): ReserveNow and CancelReservation through the command router, the station's
+ReservationStatusUpdate, use by a transaction, and the expiry sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from chargeplane.csms.blocks.availability.calls import InvalidRequest, checked
+from chargeplane.csms.blocks.reservation.repository import (
+    NewReservation,
+    ReservationRecord,
+    ReservationRepository,
+)
+from chargeplane.csms.bus.commands import CommandRouter, StationOffline
+from chargeplane.csms.bus.events import EventBus, StationEvent
+from chargeplane.csms.settings import CsmsSettings
+from chargeplane.ocpp.messages import v16, v21, v201
+from chargeplane.ocpp.messages.base import Payload, present
+from chargeplane.ocpp.timestamps import to_wire
+from chargeplane.ocpp.versions import Version
+from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost
+
+log = logging.getLogger(__name__)
+
+REQUESTED, ACCEPTED, FAILED = "Requested", "Accepted", "Failed"
+CANCELLED, USED, EXPIRED = "Cancelled", "Used", "Expired"
+ACTIVE = frozenset({REQUESTED, ACCEPTED})  # may still hold an EVSE at the station
+# The station's word (ReservationStatusUpdate) and a transaction's use win over the CSMS's own expiry guess.
+_STATION_MAY_CLOSE = ACTIVE | {EXPIRED}
+STATUSES = frozenset(
+    {
+        REQUESTED,
+        ACCEPTED,
+        "Rejected",
+        "Occupied",
+        "Faulted",
+        "Unavailable",
+        FAILED,
+        CANCELLED,
+        USED,
+        EXPIRED,
+        "Removed",
+        "NoTransaction",
+    }
+)
+
+
+class ReservationNotFound(LookupError):
+    pass
+
+
+class ReservationClosed(Exception):
+    """The reservation is no longer active: there is nothing to cancel."""
+
+
+@dataclass(frozen=True, slots=True)
+class StationAnswer:
+    status: str
+    reason_code: str | None = None
+    additional_info: str | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReservationService:
+    def __init__(
+        self,
+        repository: ReservationRepository,
+        events: EventBus,
+        commands: CommandRouter,
+        settings: CsmsSettings,
+    ) -> None:
+        self.repository = repository
+        self.events = events
+        self.commands = commands
+        self.settings = settings
+
+    # -- operator actions -------------------------------------------------------------------------------
+
+    async def reserve(self, new: NewReservation) -> tuple[ReservationRecord, StationAnswer]:
+        """H01: store the reservation (its id is the OCPP id), send ReserveNow, store the station's answer.
+
+        1.6: the ``connectorId`` is ``connector_id``, else ``evse_id``, else 0 (the whole charge point).
+        2.x: an EVSE (``evse_id``) and/or a ``connector_type``, or neither (any EVSE, H01 S1); the token type
+        is required.
+        """
+        version = self.commands.version_of(new.station_id)
+        if version is None:
+            raise StationOffline(new.station_id)
+        if new.expires_at <= utc_now():
+            raise InvalidRequest("expiresAt must be in the future")
+        if version is Version.V16:
+            if new.connector_type is not None:
+                raise InvalidRequest("connectorType is not part of a 1.6 reservation")
+            target = (
+                new.connector_id
+                if new.connector_id is not None
+                else new.evse_id
+                if new.evse_id is not None
+                else 0
+            )
+            new = replace(new, connector_id=target, evse_id=target, token_type=None, group_token_type=None)
+        else:
+            if new.connector_id is not None:
+                raise InvalidRequest(
+                    "a 2.x reservation names an evseId and/or a connectorType, not a connectorId"
+                )
+            if new.token_type is None:
+                raise InvalidRequest("tokenType is required for a 2.x station")
+            if new.group_id_token is not None and new.group_token_type is None:
+                new = replace(new, group_token_type=new.token_type)
+        checked(_reserve_now(version, 0, new))  # refuse what the station could not decode before storing it
+        reservation_id = await self.repository.create(new, REQUESTED, utc_now())
+        try:
+            response: Any = await self.commands.call(
+                new.station_id, _reserve_now(version, reservation_id, new)
+            )
+        except CallFailed as error:
+            await self._set(reservation_id, FAILED, f"{error.error.code} {error.error.description}".strip())
+            raise
+        except (CallTimeout, ConnectionLost) as error:  # unknown outcome: stays Requested until it expires
+            await self._set(reservation_id, REQUESTED, f"no answer: {type(error).__name__}")
+            raise
+        answer = _answer(response)
+        record = await self._set(reservation_id, answer.status, answer.reason_code)
+        return record, answer
+
+    async def cancel(self, reservation_id: int) -> tuple[ReservationRecord, StationAnswer]:
+        """H02: send CancelReservation; Accepted closes the reservation. Rejected (H02.FR.01: the station
+        does not know it) leaves the record as it is."""
+        record = await self.repository.get(reservation_id)
+        if record is None:
+            raise ReservationNotFound(reservation_id)
+        if record.status not in ACTIVE:
+            raise ReservationClosed(f"reservation {reservation_id} is {record.status}")
+        version = self.commands.version_of(record.station_id)
+        if version is None:
+            raise StationOffline(record.station_id)
+        module: Any = {Version.V16: v16, Version.V201: v201, Version.V21: v21}[version]
+        response: Any = await self.commands.call(
+            record.station_id, module.messages.CancelReservationRequest(reservation_id=reservation_id)
+        )
+        answer = _answer(response)
+        if answer.status == "Accepted":
+            record = await self._set(reservation_id, CANCELLED)
+        return record, answer
+
+    # -- from the station and the other blocks --------------------------------------------------------
+
+    async def status_update(self, station_id: str, reservation_id: int, status: str) -> bool:
+        """H04 / H01.FR.16-17: the station ended a reservation (Expired, Removed; 2.1 NoTransaction)."""
+        now = utc_now()
+        changed = await self.repository.set_status(
+            reservation_id, status, now, station_id=station_id, only_from=_STATION_MAY_CLOSE
+        )
+        if changed:
+            self._publish(station_id, reservation_id, status)
+        else:
+            log.info(
+                "%s: ReservationStatusUpdate %s for unknown or closed reservation %s",
+                station_id,
+                status,
+                reservation_id,
+            )
+        return changed
+
+    async def mark_used(self, station_id: str, reservation_id: int) -> bool:
+        """H03.FR.09 / H01.FR.15: a transaction of ``station_id`` referenced the reservation. For the
+        transactions block; False when the station has no such open reservation."""
+        changed = await self.repository.set_status(
+            reservation_id, USED, utc_now(), station_id=station_id, only_from=_STATION_MAY_CLOSE
+        )
+        if changed:
+            self._publish(station_id, reservation_id, USED)
+        return changed
+
+    async def expire_due(self) -> list[ReservationRecord]:
+        """Close active reservations past their expiry (the station may be offline and never tell)."""
+        expired = await self.repository.expire(utc_now(), ACTIVE)
+        for record in expired:
+            self._publish(record.station_id, record.id, EXPIRED)
+        return expired
+
+    async def run_expiry(self) -> None:
+        """Background job: expire reservations every ``reservation_check_interval`` seconds."""
+        while True:
+            await asyncio.sleep(self.settings.reservation_check_interval)
+            try:
+                await self.expire_due()
+            except Exception:
+                log.exception("could not expire reservations")
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    async def _set(self, reservation_id: int, status: str, reason: str | None = None) -> ReservationRecord:
+        await self.repository.set_status(reservation_id, status, utc_now(), reason=reason)
+        record = await self.repository.get(reservation_id)
+        assert record is not None
+        self._publish(record.station_id, reservation_id, status)
+        return record
+
+    def _publish(self, station_id: str, reservation_id: int, status: str) -> None:
+        self.events.publish(StationEvent("reservation", station_id, {"id": reservation_id, "status": status}))
+
+
+def _reserve_now(version: Version, reservation_id: int, new: NewReservation) -> Payload:
+    if version is Version.V16:
+        return v16.messages.ReserveNowRequest(
+            connector_id=new.connector_id or 0,
+            expiry_date=to_wire(new.expires_at),
+            id_tag=new.id_token,
+            reservation_id=reservation_id,
+            **({"parent_id_tag": new.group_id_token} if new.group_id_token is not None else {}),
+        )
+    module: Any = v201 if version is Version.V201 else v21
+    token = module.datatypes.IdTokenType
+    optional: dict[str, Any] = {}
+    if new.evse_id is not None:
+        optional["evse_id"] = new.evse_id
+    if new.connector_type is not None:
+        optional["connector_type"] = new.connector_type
+    if new.group_id_token is not None:
+        optional["group_id_token"] = token(id_token=new.group_id_token, type=new.group_token_type)
+    request: Payload = module.messages.ReserveNowRequest(
+        id=reservation_id,
+        expiry_date_time=to_wire(new.expires_at),
+        id_token=token(id_token=new.id_token, type=new.token_type),
+        **optional,
+    )
+    return request
+
+
+def _answer(response: Any) -> StationAnswer:
+    info = present(getattr(response, "status_info", None))
+    return StationAnswer(
+        str(response.status),
+        info.reason_code if info is not None else None,
+        present(info.additional_info) if info is not None else None,
+    )

@@ -1,0 +1,1 @@
+"""The transactions block (see chargeplane.csms.blocks.BLOCKS)."""

@@ -1,0 +1,222 @@
+"""HTTP routes of transactions and metering: transactions (list, detail) and a station's meter values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import get
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import Parameter
+
+from chargeplane.csms.blocks.transactions.repository import (
+    EventRecord,
+    MeterValueRecord,
+    TransactionFilter,
+    TransactionRecord,
+)
+from chargeplane.csms.blocks.transactions.service import TransactionService
+
+DETAIL_METER_VALUE_LIMIT = 10_000  # sampled values in one transaction's detail
+
+
+class TransactionOut(msgspec.Struct, rename="camel"):
+    id: int  # the CSMS key (1.6: the transactionId)
+    station_id: str
+    transaction_id: str | None
+    ocpp_version: str
+    status: str  # active | ended
+    evse_id: int | None
+    connector_id: int | None
+    id_token: str | None
+    token_type: str | None
+    group_id_token: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    duration_seconds: float | None  # ended transactions only
+    meter_start_wh: float | None
+    meter_stop_wh: float | None
+    energy_wh: float | None
+    charging_state: str | None
+    stop_reason: str | None
+    remote_start_id: int | None
+    reservation_id: int | None
+    first_seq_no: int | None
+    last_seq_no: int | None
+    missing_seq_nos: list[list[int]]  # inclusive [first, last] ranges not received yet (E01.FR.07)
+    started_event_received: bool
+    complete: bool  # Started, Ended and every seqNo in between received
+    offline: bool  # some event was sent offline
+    event_count: int
+    updated_at: datetime
+
+
+class EventOut(msgspec.Struct, rename="camel"):
+    seq_no: int
+    event_type: str
+    trigger_reason: str | None
+    timestamp: datetime
+    offline: bool
+    charging_state: str | None
+    id_token: str | None
+    stopped_reason: str | None
+    meter_value_count: int
+    received_at: datetime
+
+
+class MeterValueOut(msgspec.Struct, rename="camel"):
+    timestamp: datetime
+    measurand: str
+    value: float | None
+    unit: str | None
+    multiplier: int | None
+    phase: str | None
+    location: str | None
+    context: str | None
+    transaction: int | None
+    evse_id: int | None
+    connector_id: int | None
+    signed_data: dict[str, Any] | None
+
+
+class TransactionDetail(msgspec.Struct, rename="camel"):
+    transaction: TransactionOut
+    events: list[EventOut]
+    meter_values: list[MeterValueOut]
+
+
+class TransactionPage(msgspec.Struct, rename="camel"):
+    items: list[TransactionOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class MeterValuePage(msgspec.Struct, rename="camel"):
+    items: list[MeterValueOut]
+    offset: int
+    limit: int
+
+
+def transaction_out(record: TransactionRecord) -> TransactionOut:
+    ended = record.status == "ended"
+    return TransactionOut(
+        id=record.id,
+        station_id=record.station_id,
+        transaction_id=record.transaction_id,
+        ocpp_version=record.ocpp_version,
+        status=record.status,
+        evse_id=record.evse_id,
+        connector_id=record.connector_id,
+        id_token=record.id_token,
+        token_type=record.token_type,
+        group_id_token=record.group_id_token,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+        duration_seconds=(record.ended_at - record.started_at).total_seconds()
+        if record.ended_at is not None
+        else None,
+        meter_start_wh=record.meter_start_wh,
+        meter_stop_wh=record.meter_stop_wh,
+        energy_wh=record.energy_wh,
+        charging_state=record.charging_state,
+        stop_reason=record.stop_reason,
+        remote_start_id=record.remote_start_id,
+        reservation_id=record.reservation_id,
+        first_seq_no=record.first_seq_no,
+        last_seq_no=record.last_seq_no,
+        missing_seq_nos=record.seq_gaps,
+        started_event_received=record.started_seen,
+        complete=ended and record.started_seen and not record.seq_gaps,
+        offline=record.offline,
+        event_count=record.event_count,
+        updated_at=record.updated_at,
+    )
+
+
+def event_out(record: EventRecord) -> EventOut:
+    return EventOut(
+        seq_no=record.seq_no,
+        event_type=record.event_type,
+        trigger_reason=record.trigger_reason,
+        timestamp=record.timestamp,
+        offline=record.offline,
+        charging_state=record.charging_state,
+        id_token=record.id_token,
+        stopped_reason=record.stopped_reason,
+        meter_value_count=record.meter_value_count,
+        received_at=record.received_at,
+    )
+
+
+def meter_value_out(record: MeterValueRecord) -> MeterValueOut:
+    return MeterValueOut(
+        timestamp=record.timestamp,
+        measurand=record.measurand,
+        value=record.value,
+        unit=record.unit,
+        multiplier=record.multiplier,
+        phase=record.phase,
+        location=record.location,
+        context=record.context,
+        transaction=record.transaction_key,
+        evse_id=record.evse_id,
+        connector_id=record.connector_id,
+        signed_data=record.signed_data,
+    )
+
+
+def _check_range(start: datetime | None, end: datetime | None) -> None:
+    for moment in (start, end):
+        if moment is not None and moment.tzinfo is None:
+            raise ValidationException("times need a time zone (for example 2025-01-01T00:00:00Z)")
+    if start is not None and end is not None and end < start:
+        raise ValidationException("'to' is before 'from'")
+
+
+def routes(service: TransactionService) -> list[Any]:
+    repository = service.repository
+
+    @get("/transactions", summary="List transactions, newest first")
+    async def list_transactions(
+        station: str | None = None,
+        status: Annotated[str | None, Parameter(pattern=r"\A(active|ended)\Z")] = None,
+        id_token: Annotated[str | None, Parameter(query="idToken")] = None,
+        started_from: Annotated[datetime | None, Parameter(query="from")] = None,
+        started_to: Annotated[datetime | None, Parameter(query="to")] = None,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> TransactionPage:
+        _check_range(started_from, started_to)
+        where = TransactionFilter(station, status, id_token, started_from, started_to)
+        records, total = await repository.page(where, offset, limit)
+        return TransactionPage([transaction_out(r) for r in records], total, offset, limit)
+
+    @get("/transactions/{key:int}", summary="One transaction with its events and meter values")
+    async def get_transaction(key: int) -> TransactionDetail:
+        record = await repository.get(key)
+        if record is None:
+            raise NotFoundException(f"no transaction {key}")
+        events = await repository.events(key)
+        samples = await repository.transaction_meter_values(key, DETAIL_METER_VALUE_LIMIT)
+        return TransactionDetail(
+            transaction_out(record), [event_out(e) for e in events], [meter_value_out(s) for s in samples]
+        )
+
+    @get("/stations/{station_id:str}/meter-values", summary="A station's sampled values over time")
+    async def station_meter_values(
+        station_id: str,
+        start: Annotated[datetime | None, Parameter(query="from")] = None,
+        end: Annotated[datetime | None, Parameter(query="to")] = None,
+        measurand: Annotated[str | None, Parameter(max_length=48)] = None,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=5000)] = 1000,
+    ) -> MeterValuePage:
+        _check_range(start, end)
+        samples = await repository.station_meter_values(
+            station_id, start=start, end=end, measurand=measurand, offset=offset, limit=limit
+        )
+        return MeterValuePage([meter_value_out(s) for s in samples], offset, limit)
+
+    return [list_transactions, get_transaction, station_meter_values]

@@ -1,0 +1,197 @@
+"""OCPP side of transactions and metering for 1.6, 2.0.1 and 2.1.
+
+2.x: TransactionEvent (E01-E15, J02) and MeterValues (J01), one code path for 2.0.1 and 2.1.
+1.6: StartTransaction, StopTransaction and MeterValues, a thin adapter onto the same service.
+Every handler returns only after the message's writes are committed (the durability rule).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+
+from chargeplane.csms.blocks.authorization.service import id_tag_info, id_token_info
+from chargeplane.csms.blocks.transactions.repository import Sample
+from chargeplane.csms.blocks.transactions.service import ENERGY_REGISTER, EventFacts, TransactionService
+from chargeplane.ocpp.errors import PropertyConstraintViolation
+from chargeplane.ocpp.messages import v16, v21, v201
+from chargeplane.ocpp.messages.base import present
+from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.timestamps import from_wire
+from chargeplane.ocpp.versions import Version
+from chargeplane.transport.connection import OcppConnection
+
+
+def register(routers: dict[Version, Router[OcppConnection]], service: TransactionService) -> None:
+    _register_v16(routers[Version.V16], service)
+    for version, module in ((Version.V201, v201), (Version.V21, v21)):
+        _register_v2x(routers[version], service, module, version.value)
+
+
+def _text(value: Any) -> str | None:
+    value = present(value)
+    return None if value is None else str(value)
+
+
+# -- 2.x ------------------------------------------------------------------------------------------------
+
+
+def samples_v2x(meter_values: Any) -> list[Sample]:
+    """The sampled values of 2.x MeterValueType elements (J02.FR.02, J02.FR.18: one timestamp for all)."""
+    samples: list[Sample] = []
+    for meter_value in present(meter_values) or ():
+        timestamp = from_wire(meter_value.timestamp)
+        for sampled in meter_value.sampled_value:
+            unit = present(sampled.unit_of_measure)
+            signed = present(sampled.signed_meter_value)
+            value = float(sampled.value)
+            samples.append(
+                Sample(
+                    timestamp=timestamp,
+                    measurand=_text(sampled.measurand) or ENERGY_REGISTER,
+                    value=value if math.isfinite(value) else None,
+                    phase=_text(sampled.phase),
+                    location=_text(sampled.location),
+                    context=_text(sampled.context),
+                    unit=_text(unit.unit) if unit is not None else None,
+                    multiplier=present(unit.multiplier) if unit is not None else None,
+                    signed_data=msgspec.to_builtins(signed) if signed is not None else None,
+                )
+            )
+    return samples
+
+
+def _register_v2x(
+    router: Router[OcppConnection], service: TransactionService, module: Any, version: str
+) -> None:
+    messages = module.messages
+
+    async def transaction_event(request: Any, conn: OcppConnection) -> Any:
+        info = request.transaction_info
+        evse = present(request.evse)
+        if evse is not None and evse.id <= 0:
+            raise PropertyConstraintViolation("evse.id must be > 0: a transaction takes place on an EVSE")
+        token = present(request.id_token)
+        facts = EventFacts(
+            transaction_id=info.transaction_id,
+            event_type=str(request.event_type),
+            timestamp=from_wire(request.timestamp),
+            seq_no=request.seq_no,
+            trigger_reason=str(request.trigger_reason),
+            offline=present(request.offline) is True,
+            evse_id=evse.id if evse is not None else None,
+            connector_id=present(evse.connector_id) if evse is not None else None,
+            id_token=token.id_token if token is not None else None,
+            token_type=str(token.type) if token is not None else None,
+            charging_state=_text(info.charging_state),
+            stopped_reason=_text(info.stopped_reason),
+            remote_start_id=present(info.remote_start_id),
+            reservation_id=present(request.reservation_id),
+            samples=samples_v2x(request.meter_value),
+        )
+        outcome = await service.transaction_event(conn.station_id, version, facts)
+        if outcome.decision is None:
+            return messages.TransactionEventResponse()
+        return messages.TransactionEventResponse(id_token_info=id_token_info(outcome.decision, module))
+
+    async def meter_values(request: Any, conn: OcppConnection) -> Any:
+        if request.evse_id < 0:
+            raise PropertyConstraintViolation("evseId must be >= 0")
+        await service.meter_values(conn.station_id, samples_v2x(request.meter_value), evse_id=request.evse_id)
+        return messages.MeterValuesResponse()
+
+    router.register(messages.TransactionEventRequest, transaction_event)
+    router.register(messages.MeterValuesRequest, meter_values)
+
+
+# -- 1.6 ------------------------------------------------------------------------------------------------
+
+
+def samples_v16(meter_values: list[v16.datatypes.MeterValue]) -> list[Sample]:
+    """1.6 sampled values: the value is text; SignedData values are kept as signed data, not numbers."""
+    samples: list[Sample] = []
+    for meter_value in meter_values:
+        timestamp = from_wire(meter_value.timestamp)
+        for sampled in meter_value.sampled_value:
+            signed: dict[str, Any] | None = None
+            number: float | None = None
+            if _text(sampled.format) == "SignedData":
+                signed = {"signedData": sampled.value}
+            else:
+                try:
+                    number = float(sampled.value)
+                except ValueError:
+                    signed = {"raw": sampled.value}  # not a number: kept verbatim
+                if number is not None and not math.isfinite(number):
+                    number, signed = None, {"raw": sampled.value}
+            samples.append(
+                Sample(
+                    timestamp=timestamp,
+                    measurand=_text(sampled.measurand) or ENERGY_REGISTER,
+                    value=number,
+                    phase=_text(sampled.phase),
+                    location=_text(sampled.location),
+                    context=_text(sampled.context),
+                    unit=_text(sampled.unit),
+                    signed_data=signed,
+                )
+            )
+    return samples
+
+
+def _register_v16(router: Router[OcppConnection], service: TransactionService) -> None:
+    messages = v16.messages
+
+    async def start_transaction(
+        request: messages.StartTransactionRequest, conn: OcppConnection
+    ) -> messages.StartTransactionResponse:
+        # C16 §4.8: re-check the idTag, and always answer (sanity checks never refuse the message).
+        outcome = await service.start_v16(
+            conn.station_id,
+            connector_id=request.connector_id,
+            id_tag=request.id_tag,
+            meter_start=request.meter_start,
+            timestamp=from_wire(request.timestamp),
+            reservation_id=present(request.reservation_id),
+        )
+        assert outcome.decision is not None
+        return messages.StartTransactionResponse(
+            id_tag_info=id_tag_info(outcome.decision), transaction_id=outcome.transaction_key
+        )
+
+    async def stop_transaction(
+        request: messages.StopTransactionRequest, conn: OcppConnection
+    ) -> messages.StopTransactionResponse:
+        # C16 §4.10: a stop cannot be refused; an unknown transactionId is answered and recorded.
+        outcome = await service.stop_v16(
+            conn.station_id,
+            transaction_id=request.transaction_id,
+            meter_stop=request.meter_stop,
+            timestamp=from_wire(request.timestamp),
+            id_tag=present(request.id_tag),
+            reason=_text(request.reason),
+            samples=samples_v16(present(request.transaction_data) or []),
+        )
+        if outcome.decision is None:
+            return messages.StopTransactionResponse()
+        return messages.StopTransactionResponse(id_tag_info=id_tag_info(outcome.decision))
+
+    async def meter_values(
+        request: messages.MeterValuesRequest, conn: OcppConnection
+    ) -> messages.MeterValuesResponse:
+        if request.connector_id < 0:
+            raise PropertyConstraintViolation("connectorId must be >= 0")
+        transaction_id = present(request.transaction_id)
+        await service.meter_values(
+            conn.station_id,
+            samples_v16(request.meter_value),
+            transaction_id=str(transaction_id) if transaction_id is not None else None,
+            connector_id=request.connector_id,
+        )
+        return messages.MeterValuesResponse()
+
+    router.register(messages.StartTransactionRequest, start_transaction)
+    router.register(messages.StopTransactionRequest, stop_transaction)
+    router.register(messages.MeterValuesRequest, meter_values)

@@ -1,0 +1,401 @@
+"""All SQL of the transactions block.
+
+Writes go through a :class:`TransactionUnit`: one database transaction per OCPP message, committed before the
+CALLRESULT is sent (the durability rule). The hot path (TransactionEvent) starts with an upsert that returns
+the row, so the unit takes its write lock (SQLite) or row lock (PostgreSQL) at its first statement; the other
+paths read first (on PostgreSQL with ``FOR UPDATE``), which is safe because OCPP allows one outstanding CALL
+per station, so two messages of one station's transaction are never processed at the same time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from chargeplane.csms.blocks.transactions.tables import meter_values, transaction_events, transactions
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRecord:
+    id: int
+    station_id: str
+    transaction_id: str | None
+    ocpp_version: str
+    evse_id: int | None
+    connector_id: int | None
+    id_token: str | None
+    token_type: str | None
+    group_id_token: str | None
+    id_token_at: datetime | None
+    status: str
+    started_seen: bool
+    started_at: datetime
+    ended_at: datetime | None
+    meter_start_wh: float | None
+    meter_start_at: datetime | None
+    meter_stop_wh: float | None
+    last_register_wh: float | None
+    last_register_at: datetime | None
+    energy_wh: float | None
+    charging_state: str | None
+    charging_state_at: datetime | None
+    stop_reason: str | None
+    remote_start_id: int | None
+    reservation_id: int | None
+    first_seq_no: int | None
+    last_seq_no: int | None
+    seq_gaps: list[list[int]]
+    offline: bool
+    event_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    seq_no: int
+    event_type: str
+    trigger_reason: str | None
+    timestamp: datetime
+    offline: bool
+    charging_state: str | None
+    id_token: str | None
+    stopped_reason: str | None
+    meter_value_count: int
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sampled value, version-neutral (J02)."""
+
+    timestamp: datetime
+    measurand: str
+    value: float | None
+    phase: str | None = None
+    location: str | None = None
+    context: str | None = None
+    unit: str | None = None
+    multiplier: int | None = None
+    signed_data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeterValueRecord:
+    transaction_key: int | None
+    evse_id: int | None
+    connector_id: int | None
+    timestamp: datetime
+    measurand: str
+    phase: str | None
+    location: str | None
+    context: str | None
+    unit: str | None
+    multiplier: int | None
+    value: float | None
+    signed_data: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionFilter:
+    station_id: str | None = None
+    status: str | None = None
+    id_token: str | None = None
+    started_from: datetime | None = None
+    started_to: datetime | None = None
+
+
+_EVENT_COLUMNS = [c for c in transaction_events.c if c.name not in ("id", "transaction_key")]
+_METER_COLUMNS = [c for c in meter_values.c if c.name not in ("id", "station_id")]
+
+
+def _transaction(row: sa.Row[Any]) -> TransactionRecord:
+    values = dict(row._mapping)
+    values["seq_gaps"] = [list(gap) for gap in values["seq_gaps"] or []]
+    return TransactionRecord(**values)
+
+
+def _insert(connection: AsyncConnection, table: sa.Table) -> Any:
+    """An INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL share the syntax)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+class TransactionUnit:
+    """The writes of one OCPP message, inside one database transaction."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def get_or_create(
+        self, station_id: str, transaction_id: str, *, version: str, started_at: datetime, now: datetime
+    ) -> TransactionRecord:
+        """The transaction, created (active, no events yet) if unknown, and locked for this unit."""
+        statement = _insert(self.connection, transactions).values(
+            station_id=station_id,
+            transaction_id=transaction_id,
+            ocpp_version=version,
+            status="active",
+            started_at=started_at,
+            seq_gaps=[],
+            created_at=now,
+            updated_at=now,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[transactions.c.station_id, transactions.c.transaction_id],
+            set_={"updated_at": statement.excluded.updated_at},
+        ).returning(*transactions.c)
+        return _transaction((await self.connection.execute(statement)).one())
+
+    async def create_v16(self, station_id: str, values: dict[str, Any], now: datetime) -> TransactionRecord:
+        """A new 1.6 transaction: the key the database assigns is its transactionId."""
+        result = await self.connection.execute(
+            sa.insert(transactions).values(
+                station_id=station_id,
+                ocpp_version="1.6",
+                seq_gaps=[],
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
+        )
+        inserted = result.inserted_primary_key
+        assert inserted is not None
+        key = int(inserted[0])
+        row = (
+            await self.connection.execute(
+                sa.update(transactions)
+                .where(transactions.c.id == key)
+                .values(transaction_id=str(key))
+                .returning(*transactions.c)
+            )
+        ).one()
+        return _transaction(row)
+
+    async def find_v16_start(
+        self, station_id: str, connector_id: int, started_at: datetime, id_token: str
+    ) -> TransactionRecord | None:
+        """The transaction a repeated 1.6 StartTransaction (same connector, time and idTag) already created."""
+        row = (
+            await self.connection.execute(
+                sa.select(*transactions.c).where(
+                    transactions.c.station_id == station_id,
+                    transactions.c.ocpp_version == "1.6",
+                    transactions.c.connector_id == connector_id,
+                    transactions.c.started_at == started_at,
+                    transactions.c.id_token == id_token,
+                )
+            )
+        ).first()
+        return _transaction(row) if row is not None else None
+
+    async def find(self, station_id: str, transaction_id: str) -> TransactionRecord | None:
+        statement = sa.select(*transactions.c).where(
+            transactions.c.station_id == station_id, transactions.c.transaction_id == transaction_id
+        )
+        if self.connection.dialect.name == "postgresql":
+            statement = statement.with_for_update()
+        row = (await self.connection.execute(statement)).first()
+        return _transaction(row) if row is not None else None
+
+    async def add_event(
+        self,
+        key: int,
+        *,
+        seq_no: int,
+        event_type: str,
+        trigger_reason: str | None,
+        timestamp: datetime,
+        offline: bool,
+        charging_state: str | None,
+        id_token: str | None,
+        stopped_reason: str | None,
+        meter_value_count: int,
+        now: datetime,
+    ) -> bool:
+        """Store one event; False if this (transaction, seqNo) is stored already (a repeated message)."""
+        statement = (
+            _insert(self.connection, transaction_events)
+            .values(
+                transaction_key=key,
+                seq_no=seq_no,
+                event_type=event_type,
+                trigger_reason=trigger_reason,
+                timestamp=timestamp,
+                offline=offline,
+                charging_state=charging_state,
+                id_token=id_token,
+                stopped_reason=stopped_reason,
+                meter_value_count=meter_value_count,
+                received_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[transaction_events.c.transaction_key, transaction_events.c.seq_no]
+            )
+        )
+        result = await self.connection.execute(statement)
+        return bool(result.rowcount == 1)
+
+    async def update(self, key: int, values: dict[str, Any]) -> None:
+        if values:
+            await self.connection.execute(
+                sa.update(transactions).where(transactions.c.id == key).values(values)
+            )
+
+    async def add_samples(
+        self,
+        station_id: str,
+        key: int | None,
+        samples: Sequence[Sample],
+        *,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
+    ) -> None:
+        if not samples:
+            return
+        await self.connection.execute(
+            sa.insert(meter_values),
+            [
+                {
+                    "station_id": station_id,
+                    "transaction_key": key,
+                    "evse_id": evse_id,
+                    "connector_id": connector_id,
+                    "timestamp": sample.timestamp,
+                    "measurand": sample.measurand,
+                    "phase": sample.phase,
+                    "location": sample.location,
+                    "context": sample.context,
+                    "unit": sample.unit,
+                    "multiplier": sample.multiplier,
+                    "value": sample.value,
+                    "signed_data": sample.signed_data,
+                }
+                for sample in samples
+            ],
+        )
+
+    async def token_busy_elsewhere(self, id_token: str, key: int) -> bool:
+        """Whether the token has another active transaction (on any station)."""
+        row = (
+            await self.connection.execute(
+                sa.select(transactions.c.id)
+                .where(
+                    transactions.c.id_token == id_token,
+                    transactions.c.status == "active",
+                    transactions.c.id != key,
+                )
+                .limit(1)
+            )
+        ).first()
+        return row is not None
+
+
+class TransactionRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[TransactionUnit]:
+        """One database transaction; committed when the block exits without an exception."""
+        async with self.engine.begin() as connection:
+            yield TransactionUnit(connection)
+
+    # -- reads (the HTTP API) ---------------------------------------------------------------------------
+
+    async def get(self, key: int) -> TransactionRecord | None:
+        async with self.engine.connect() as connection:
+            row = (
+                await connection.execute(sa.select(*transactions.c).where(transactions.c.id == key))
+            ).first()
+        return _transaction(row) if row is not None else None
+
+    @staticmethod
+    def _where(where: TransactionFilter) -> list[sa.ColumnElement[bool]]:
+        conditions: list[sa.ColumnElement[bool]] = []
+        if where.station_id is not None:
+            conditions.append(transactions.c.station_id == where.station_id)
+        if where.status is not None:
+            conditions.append(transactions.c.status == where.status)
+        if where.id_token is not None:
+            conditions.append(transactions.c.id_token == where.id_token)
+        if where.started_from is not None:
+            conditions.append(transactions.c.started_at >= where.started_from)
+        if where.started_to is not None:
+            conditions.append(transactions.c.started_at < where.started_to)
+        return conditions
+
+    async def page(
+        self, where: TransactionFilter, offset: int, limit: int
+    ) -> tuple[list[TransactionRecord], int]:
+        """A page, newest first, and the number of all matching transactions."""
+        conditions = self._where(where)
+        query = (
+            sa.select(*transactions.c)
+            .where(*conditions)
+            .order_by(transactions.c.started_at.desc(), transactions.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        count = sa.select(sa.func.count()).select_from(transactions).where(*conditions)
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+            total = int((await connection.execute(count)).scalar_one())
+        return [_transaction(row) for row in rows], total
+
+    async def events(self, key: int) -> list[EventRecord]:
+        query = (
+            sa.select(*_EVENT_COLUMNS)
+            .where(transaction_events.c.transaction_key == key)
+            .order_by(transaction_events.c.timestamp, transaction_events.c.seq_no)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [EventRecord(**row._mapping) for row in rows]
+
+    async def transaction_meter_values(self, key: int, limit: int) -> list[MeterValueRecord]:
+        query = (
+            sa.select(*_METER_COLUMNS)
+            .where(meter_values.c.transaction_key == key)
+            .order_by(meter_values.c.timestamp, meter_values.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [MeterValueRecord(**row._mapping) for row in rows]
+
+    async def station_meter_values(
+        self,
+        station_id: str,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        measurand: str | None,
+        offset: int,
+        limit: int,
+    ) -> list[MeterValueRecord]:
+        conditions = [meter_values.c.station_id == station_id]
+        if start is not None:
+            conditions.append(meter_values.c.timestamp >= start)
+        if end is not None:
+            conditions.append(meter_values.c.timestamp < end)
+        if measurand is not None:
+            conditions.append(meter_values.c.measurand == measurand)
+        query = (
+            sa.select(*_METER_COLUMNS)
+            .where(*conditions)
+            .order_by(meter_values.c.timestamp, meter_values.c.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [MeterValueRecord(**row._mapping) for row in rows]

@@ -1,0 +1,119 @@
+"""A running CSMS (OCPP server + API app + database) for integration tests, on SQLite and on PostgreSQL.
+
+Every test that takes ``csms`` runs twice: on an SQLite file and on a fresh PostgreSQL database on loopback.
+Without a reachable PostgreSQL the second run is skipped locally, and fails in CI (CI=true).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from chargeplane.csms.app import Csms
+from chargeplane.csms.settings import CsmsSettings
+from chargeplane.transport.server import ServerSettings
+
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "CHARGEPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+PASSWORD = "station-password-0123456789"
+
+
+async def _create_postgres_database() -> str | None:
+    """A new empty database; its SQLAlchemy URL, or ``None`` when PostgreSQL is not reachable."""
+    try:
+        import asyncpg
+
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
+    except (OSError, Exception) as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI but not reachable at {POSTGRES_ADMIN_DSN}: {error}")
+        return None
+    name = f"chargeplane_test_{secrets.token_hex(6)}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+async def _drop_postgres_database(url: str) -> None:
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@dataclass
+class RunningCsms:
+    app: Csms
+    api: httpx.AsyncClient
+    token: str
+
+    @property
+    def ocpp_url(self) -> str:
+        return f"ws://127.0.0.1:{self.app.server.ports[0]}/ocpp"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def add_station(self, station_id: str, **fields: Any) -> dict[str, Any]:
+        body = {"stationId": station_id, "password": PASSWORD} | fields
+        response = await self.api.post("/api/v1/stations", json=body, headers=self.auth)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def basic_auth(station_id: str, password: str = PASSWORD) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{station_id}:{password}".encode()).decode()}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
+        return
+    url = await _create_postgres_database()
+    if url is None:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_DSN} (required in CI)")
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(url)
+
+
+def settings_for(database_url: str, **overrides: Any) -> CsmsSettings:
+    return CsmsSettings(
+        database_url=database_url,
+        ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
+        api_port=0,
+        presence_flush_interval=0.2,
+        reservation_check_interval=0.2,
+    ).with_overrides(overrides)
+
+
+@pytest.fixture
+async def csms(database_url: str) -> AsyncIterator[RunningCsms]:
+    app = Csms(settings_for(database_url))
+    token = await app.start()
+    assert token is not None
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.api_port}") as client:
+            yield RunningCsms(app, client, token)
+    finally:
+        await app.stop(deadline=1.0)

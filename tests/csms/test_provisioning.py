@@ -1,0 +1,128 @@
+"""Station lifecycle (B01-B03, G02) against peer stations from the ``ocpp`` package, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from tests.csms.conftest import RunningCsms, basic_auth
+from tests.csms.peers import MODULES, boot, peer
+
+VERSIONS = ["1.6", "2.0.1", "2.1"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_B01_boot_accepted_persists_boot_data_and_presence(csms: RunningCsms, version: str) -> None:
+    await csms.add_station("CS1", heartbeatInterval=120)
+    async with peer(csms.ocpp_url, "CS1", version) as station:
+        response = await boot(station, version)
+        assert response.status == "Accepted"
+        assert response.interval == 120
+        heartbeat = await station.call(MODULES[version].call.Heartbeat())
+        assert heartbeat.current_time.endswith("Z")
+        record = (await csms.api.get("/api/v1/stations/CS1", headers=csms.auth)).json()
+        assert record["connected"] is True
+        assert record["ocppVersion"] == version
+        assert record["connectedSecurityProfile"] == 1
+        assert (record["vendor"], record["model"]) == ("Acme", "M1")
+        if version != "1.6":
+            assert (record["serialNumber"], record["firmwareVersion"], record["bootReason"]) == (
+                "SN-1",
+                "1.0",
+                "PowerUp",
+            )
+    for _ in range(50):
+        record = (await csms.api.get("/api/v1/stations/CS1", headers=csms.auth)).json()
+        if not record["connected"]:
+            break
+        await asyncio.sleep(0.02)
+    assert record["connected"] is False
+    assert record["lastSeenAt"] is not None
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_B02_pending_then_accepted(csms: RunningCsms, version: str) -> None:
+    await csms.add_station("CS2", registrationStatus="Pending")
+    async with peer(csms.ocpp_url, "CS2", version) as station:
+        response = await boot(station, version)
+        assert response.status == "Pending"
+        assert response.interval == csms.app.settings.boot_retry_interval
+        # B02.FR.09: anything but BootNotification (and solicited messages) gets SecurityError while pending.
+        result = await station.call(MODULES[version].call.Heartbeat(), suppress=False) if False else None
+        assert result is None
+        error = await _call_error(station, MODULES[version].call.Heartbeat())
+        assert error == "SecurityError"
+        patched = await csms.api.patch(
+            "/api/v1/stations/CS2", json={"registrationStatus": "Accepted"}, headers=csms.auth
+        )
+        assert patched.status_code == 200
+        assert (await boot(station, version)).status == "Accepted"
+        assert (await station.call(MODULES[version].call.Heartbeat())).current_time
+
+
+async def test_B03_rejected_station_gets_security_error(csms: RunningCsms) -> None:
+    await csms.add_station("CS3", registrationStatus="Rejected")
+    async with peer(csms.ocpp_url, "CS3", "2.0.1") as station:
+        assert (await boot(station, "2.0.1")).status == "Rejected"
+        assert await _call_error(station, MODULES["2.0.1"].call.Heartbeat()) == "SecurityError"
+
+
+async def test_reconnect_without_boot_keeps_accepted_status(csms: RunningCsms) -> None:
+    await csms.add_station("CS4")
+    async with peer(csms.ocpp_url, "CS4", "2.0.1") as station:
+        await boot(station, "2.0.1")
+    async with peer(csms.ocpp_url, "CS4", "2.0.1") as station:  # Part 4 §5.3: no new boot on reconnect
+        assert (await station.call(MODULES["2.0.1"].call.Heartbeat())).current_time
+
+
+async def test_never_booted_station_must_boot_first(csms: RunningCsms) -> None:
+    await csms.add_station("CS5")
+    async with peer(csms.ocpp_url, "CS5", "2.0.1") as station:
+        assert await _call_error(station, MODULES["2.0.1"].call.Heartbeat()) == "SecurityError"
+
+
+async def test_unknown_station_is_refused_with_404_and_wrong_password_with_401(csms: RunningCsms) -> None:
+    await csms.add_station("CS6")
+    for station_id, password, status in (("NOPE", "x" * 20, 404), ("CS6", "wrong-password-000000", 401)):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(
+                f"{csms.ocpp_url}/{station_id}",
+                subprotocols=["ocpp2.0.1"],
+                additional_headers=basic_auth(station_id, password),
+            ):
+                pass
+        assert refused.value.response.status_code == status
+
+
+async def test_station_api_errors(csms: RunningCsms) -> None:
+    api, auth = csms.api, csms.auth
+    assert (await api.get("/api/v1/stations")).status_code == 401
+    assert (await api.get("/api/v1/stations", headers={"Authorization": "Bearer nope"})).status_code == 401
+    assert (await api.get("/api/v1/stations/NOPE", headers=auth)).status_code == 404
+    created = await api.post("/api/v1/stations", json={"stationId": "CS7"}, headers=auth)
+    assert created.status_code == 201
+    assert len(created.json()["generatedPassword"]) == 40  # shown once
+    assert (await api.post("/api/v1/stations", json={"stationId": "CS7"}, headers=auth)).status_code == 409
+    assert (await api.post("/api/v1/stations", json={"stationId": "bad:id"}, headers=auth)).status_code == 400
+    short = await api.post("/api/v1/stations", json={"stationId": "CS8", "password": "short"}, headers=auth)
+    assert short.status_code == 400
+    assert (
+        await api.patch("/api/v1/stations/NOPE", json={"description": "x"}, headers=auth)
+    ).status_code == 404
+    assert (await api.delete("/api/v1/stations/CS7", headers=auth)).status_code == 204
+    assert (await api.delete("/api/v1/stations/CS7", headers=auth)).status_code == 404
+    page = (await api.get("/api/v1/stations?limit=10", headers=auth)).json()
+    assert page["total"] == 0
+
+
+async def _call_error(station: object, request: object) -> str:
+    from ocpp.exceptions import OCPPError
+
+    try:
+        await station.call(request, suppress=False)  # type: ignore[attr-defined]
+    except OCPPError as error:
+        return str(error.code)
+    return "no error"
