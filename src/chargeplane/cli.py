@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from chargeplane import __version__
 
@@ -12,17 +18,109 @@ from chargeplane import __version__
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chargeplane", description="Open OCPP platform")
     parser.add_argument("--version", action="version", version=f"chargeplane {__version__}")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the CSMS")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the CSMS (OCPP endpoint, HTTP API, database, jobs)",
+        description="Settings come from CHARGEPLANE_* environment variables, overridden by these options.",
+    )
+    serve.add_argument("--database-url", help="default sqlite+aiosqlite:///chargeplane.db")
+    serve.add_argument("--ocpp-host", help="OCPP listen address (default 0.0.0.0)")
+    serve.add_argument("--ocpp-port", type=int, help="plain ws port for profile 1 (default 9000)")
+    serve.add_argument("--ocpp-tls-port", type=int, help="wss port for profiles 2 and 3 (default 9443)")
+    serve.add_argument("--tls-certificate", type=Path, help="CSMS certificate chain (PEM); enables wss")
+    serve.add_argument("--tls-key", type=Path, help="its private key (PEM)")
+    serve.add_argument("--client-ca", type=Path, help="CA bundle for station certificates (profile 3)")
+    serve.add_argument("--operator-name", help="required O of station certificates (profile 3)")
+    serve.add_argument("--api-host", help="HTTP API listen address (default 127.0.0.1)")
+    serve.add_argument("--api-port", type=int, help="HTTP API port (default 8080)")
+    serve.add_argument(
+        "--dev-allow-unauthenticated",
+        action="store_true",
+        help="development only, loopback only: unknown stations connect without credentials",
+    )
+    serve.add_argument(
+        "--unknown-stations",
+        choices=["refuse", "pending", "accept", "reject"],
+        help="BootNotification answer for auto-registered stations (with --dev-allow-unauthenticated)",
+    )
+    from chargeplane.station.commands import add_station_commands
+
+    add_station_commands(commands)  # station, simulate
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "serve":
-        print("chargeplane serve: the CSMS is not built yet; only the protocol core exists.", file=sys.stderr)
-        return 1
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(_serve(args))
+        return 0
+    if args.command in ("station", "simulate"):
+        from chargeplane.station.commands import run_command
+
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(run_command(args))
+        return 0
     return 2
+
+
+def _serve_settings(args: argparse.Namespace) -> Any:
+    from chargeplane.csms.settings import UnknownStationPolicy, from_environment
+    from chargeplane.transport.security import CertificateFiles, TlsSettings
+
+    settings = from_environment()
+    overrides: dict[str, Any] = {
+        "database_url": args.database_url,
+        "api_host": args.api_host,
+        "api_port": args.api_port,
+        "ocpp_host": args.ocpp_host,
+        "ocpp_port": args.ocpp_port,
+        "ocpp_tls_port": args.ocpp_tls_port,
+        "unknown_stations": UnknownStationPolicy(args.unknown_stations) if args.unknown_stations else None,
+    }
+    if args.dev_allow_unauthenticated:
+        overrides["ocpp_allow_unauthenticated"] = True
+        overrides["ocpp_host"] = args.ocpp_host or "127.0.0.1"
+    if args.tls_certificate:
+        if not args.tls_key:
+            raise SystemExit("--tls-certificate needs --tls-key")
+        overrides["ocpp_tls"] = TlsSettings(
+            certificates=(CertificateFiles(args.tls_certificate, args.tls_key),),
+            client_ca=args.client_ca,
+            operator_name=args.operator_name,
+        )
+    return settings.with_overrides(overrides)
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from chargeplane.csms.app import Csms
+
+    settings = _serve_settings(args)
+    csms = Csms(settings)
+    token = await csms.start()
+    ocpp = settings.ocpp
+    print(f"Chargeplane CSMS {__version__}", flush=True)
+    print(f"  OCPP:     ws://{ocpp.host}:{ocpp.port}{ocpp.path_prefix}/<stationId>", flush=True)
+    if ocpp.tls is not None:
+        print(f"            wss://{ocpp.host}:{ocpp.tls_port}{ocpp.path_prefix}/<stationId>", flush=True)
+    print(f"  HTTP API: http://{settings.api_host}:{settings.api_port}/api/v1 (OpenAPI: /schema)", flush=True)
+    print(f"  Database: {settings.database_url}", flush=True)
+    if token is not None:
+        print(f"\n  API token (shown once, store it now): {token}\n", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    print("stopping...", file=sys.stderr, flush=True)
+    await csms.stop()
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""The ``chargeplane station`` and ``chargeplane simulate`` commands (wired into :mod:`chargeplane.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from chargeplane.ocpp.versions import Version
+from chargeplane.transport.security import CertificateFiles
+
+VERSIONS = {v.value: v for v in Version}
+
+
+def add_station_commands(commands: Any) -> None:
+    station = commands.add_parser(
+        "station",
+        help="run a simulated charging station (interactive or scripted)",
+        description="A charging station with simulated hardware. Without --scenario, commands are read from "
+        "standard input (plug, unplug, token ID, fault, clear, offline, status, quit).",
+    )
+    station.add_argument(
+        "--url", required=True, help="CSMS endpoint without the identity, e.g. ws://127.0.0.1:9000/ocpp"
+    )
+    station.add_argument("--id", required=True, dest="station_id", help="charging station identity")
+    station.add_argument("--version", dest="ocpp_version", default="2.0.1", choices=sorted(VERSIONS))
+    station.add_argument("--evses", type=int, default=1, help="number of EVSEs (one connector each)")
+    station.add_argument("--password", help="Basic auth password (security profiles 1 and 2)")
+    station.add_argument("--security-profile", type=int, default=1, choices=[0, 1, 2, 3])
+    station.add_argument("--ca-bundle", type=Path, help="wss: trust these CAs")
+    station.add_argument("--certificate", type=Path, help="profile 3: station certificate chain (PEM)")
+    station.add_argument("--key", type=Path, help="profile 3: its private key (PEM)")
+    station.add_argument(
+        "--database", default=None, help="SQLite file for device model and queue (default <id>.db)"
+    )
+    station.add_argument("--scenario", type=Path, help="run the commands of this file, then exit")
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="run a bounded fleet of simulated stations and print a JSON summary",
+    )
+    simulate.add_argument("--url", required=True)
+    simulate.add_argument("--stations", type=int, default=10)
+    simulate.add_argument("--versions", default="2.0.1", help="comma-separated, e.g. 1.6,2.0.1,2.1")
+    simulate.add_argument("--duration", default="1m", help="e.g. 30s, 10m, 1h")
+    simulate.add_argument("--prefix", default="SIM", help="station ids are PREFIX0001, PREFIX0002, ...")
+    simulate.add_argument("--password", help="Basic auth password shared by every station")
+    simulate.add_argument(
+        "--session-seconds", type=float, default=20.0, help="length of each charging session"
+    )
+
+
+def parse_duration(text: str) -> float:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if match is None:
+        raise ValueError(f"bad duration {text!r}")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+async def run_command(args: argparse.Namespace) -> int:
+    if args.command == "station":
+        return await _station(args)
+    return await _simulate(args)
+
+
+async def _station(args: argparse.Namespace) -> int:
+    from chargeplane.station.control import interactive, run_scenario
+    from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+
+    certificate = None
+    if args.certificate is not None:
+        if args.key is None:
+            raise SystemExit("--certificate needs --key")
+        certificate = CertificateFiles(args.certificate, args.key)
+    settings = RuntimeSettings(
+        url=args.url,
+        station_id=args.station_id,
+        version=VERSIONS[args.ocpp_version],
+        connectors=(1,) * max(1, args.evses),
+        password=args.password,
+        security_profile=args.security_profile,
+        ca_bundle=args.ca_bundle,
+        client_certificate=certificate,
+        database=args.database or f"{args.station_id}.db",
+    )
+    runtime = StationRuntime(settings)
+    task = asyncio.create_task(runtime.run())
+    try:
+        if args.scenario is not None:
+            await run_scenario(runtime, args.scenario.read_text())
+        else:
+            await interactive(runtime)
+    finally:
+        await runtime.stop()
+        await asyncio.wait_for(task, timeout=10)
+    return 0
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    from chargeplane.station.fleet import FleetSettings, run_fleet
+
+    versions = tuple(VERSIONS[v.strip()] for v in args.versions.split(",") if v.strip())
+    summary = await run_fleet(
+        FleetSettings(
+            url=args.url,
+            stations=args.stations,
+            versions=versions,
+            duration_s=parse_duration(args.duration),
+            prefix=args.prefix,
+            password=args.password,
+            session_s=args.session_seconds,
+        )
+    )
+    json.dump(summary, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0

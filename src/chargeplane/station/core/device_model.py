@@ -1,0 +1,561 @@
+"""The 2.0.1 / 2.1 device model: components, variables, attributes and characteristics, persisted.
+
+Theory of operation: every variable is declared once (:class:`VariableDef`) with its characteristics, its
+mutability and its default per attribute type. Values live in :class:`DeviceModel`, keyed by
+:class:`VariableKey` and attribute type; writable values are persisted through the storage interface on
+every change (every writable configuration variable is persistent). GetVariables / SetVariables /
+GetBaseReport go through :meth:`DeviceModel.get`, :meth:`DeviceModel.set` and :meth:`DeviceModel.report`,
+which return plain results that the station turns into version-specific Structs. The 1.6 configuration keys
+are a view on the same values (:mod:`.config16`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from chargeplane.ocpp.timestamps import from_wire
+from chargeplane.station.core.storage import Storage
+
+ACTUAL = "Actual"
+ATTRIBUTE_TYPES = ("Actual", "Target", "MinSet", "MaxSet")
+MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC,Energy.Active.Import.Interval"
+TX_POINTS = "ParkingBayOccupancy,EVConnected,Authorized,DataSigned,PowerPathClosed,EnergyTransfer"
+
+
+class GetStatus(enum.StrEnum):
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+    UNKNOWN_COMPONENT = "UnknownComponent"
+    UNKNOWN_VARIABLE = "UnknownVariable"
+    NOT_SUPPORTED_ATTRIBUTE_TYPE = "NotSupportedAttributeType"
+
+
+class SetStatus(enum.StrEnum):
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+    UNKNOWN_COMPONENT = "UnknownComponent"
+    UNKNOWN_VARIABLE = "UnknownVariable"
+    NOT_SUPPORTED_ATTRIBUTE_TYPE = "NotSupportedAttributeType"
+    REBOOT_REQUIRED = "RebootRequired"
+
+
+@dataclass(frozen=True, slots=True)
+class VariableKey:
+    component: str
+    variable: str
+    component_instance: str | None = None
+    variable_instance: str | None = None
+    evse: int | None = None
+    connector: int | None = None
+
+    def storage_key(self, attribute: str) -> str:
+        parts = (
+            self.component,
+            self.component_instance or "",
+            "" if self.evse is None else str(self.evse),
+            "" if self.connector is None else str(self.connector),
+            self.variable,
+            self.variable_instance or "",
+            attribute,
+        )
+        return "|".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class VariableDef:
+    key: VariableKey
+    data_type: (
+        str  # DataEnumType: string, decimal, integer, dateTime, boolean, OptionList, SequenceList, MemberList
+    )
+    defaults: dict[str, str]  # attribute type -> default value ("" = supported but unset)
+    mutability: str = "ReadWrite"  # ReadOnly, ReadWrite, WriteOnly
+    unit: str | None = None
+    min_limit: float | None = None
+    max_limit: float | None = None
+    values_list: str | None = None
+    reboot_required: bool = False
+    summary: bool = False  # reported in a SummaryInventory (availability and problems)
+
+    @property
+    def writable(self) -> bool:
+        return self.mutability != "ReadOnly"
+
+
+@dataclass(frozen=True, slots=True)
+class GetResult:
+    status: GetStatus
+    attribute: str
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetResult:
+    status: SetStatus
+    attribute: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportItem:
+    definition: VariableDef
+    attributes: tuple[tuple[str, str | None], ...]  # (attribute type, value or None when not reported)
+
+
+@dataclass(frozen=True, slots=True)
+class StationLayout:
+    """The hardware the device model describes: connectors per EVSE (EVSE ids are 1..n)."""
+
+    connectors: tuple[int, ...] = (1,)
+    vendor: str = "Chargeplane"
+    model: str = "SimStation"
+    serial_number: str = "SIM-0001"
+    firmware_version: str = "0.1.0"
+    max_power_w: float = 22080.0
+    supply_phases: int = 3
+    connector_type: str = "cType2"
+    security_profile: int = 1
+
+
+def _var(
+    component: str,
+    variable: str,
+    data_type: str,
+    default: str,
+    mutability: str = "ReadWrite",
+    *,
+    component_instance: str | None = None,
+    variable_instance: str | None = None,
+    evse: int | None = None,
+    connector: int | None = None,
+    unit: str | None = None,
+    min_limit: float | None = None,
+    max_limit: float | None = None,
+    values_list: str | None = None,
+    reboot_required: bool = False,
+    summary: bool = False,
+    extra: dict[str, str] | None = None,
+) -> VariableDef:
+    defaults = {ACTUAL: default}
+    if extra:
+        defaults.update(extra)
+    return VariableDef(
+        VariableKey(component, variable, component_instance, variable_instance, evse, connector),
+        data_type,
+        defaults,
+        mutability,
+        unit,
+        min_limit,
+        max_limit,
+        values_list,
+        reboot_required,
+        summary,
+    )
+
+
+def standard_variables(layout: StationLayout) -> list[VariableDef]:
+    """The minimum required device model (2.0.1 appendix, "Required = yes") plus the optional variables
+    of the blocks this station implements, with our defaults."""
+    ro = "ReadOnly"
+    defs = [
+        # OCPPCommCtrlr (B01-B04, E13, G02)
+        _var("OCPPCommCtrlr", "Enabled", "boolean", "true", ro),
+        _var("OCPPCommCtrlr", "HeartbeatInterval", "integer", "300", unit="s", min_limit=1),
+        _var(
+            "OCPPCommCtrlr",
+            "MessageTimeout",
+            "integer",
+            "30",
+            unit="s",
+            min_limit=1,
+            variable_instance="Default",
+        ),
+        _var("OCPPCommCtrlr", "FileTransferProtocols", "MemberList", "HTTPS", ro, values_list="HTTP,HTTPS"),
+        _var("OCPPCommCtrlr", "NetworkConfigurationPriority", "SequenceList", "0"),
+        _var("OCPPCommCtrlr", "NetworkProfileConnectionAttempts", "integer", "3", min_limit=0),
+        _var("OCPPCommCtrlr", "OfflineThreshold", "integer", "300", unit="s", min_limit=0),
+        _var(
+            "OCPPCommCtrlr",
+            "MessageAttempts",
+            "integer",
+            "3",
+            variable_instance="TransactionEvent",
+            min_limit=0,
+        ),
+        _var(
+            "OCPPCommCtrlr",
+            "MessageAttemptInterval",
+            "integer",
+            "30",
+            variable_instance="TransactionEvent",
+            unit="s",
+            min_limit=0,
+        ),
+        _var("OCPPCommCtrlr", "UnlockOnEVSideDisconnect", "boolean", "true"),
+        _var("OCPPCommCtrlr", "ResetRetries", "integer", "2", min_limit=0),
+        _var("OCPPCommCtrlr", "WebSocketPingInterval", "integer", "60", unit="s", min_limit=0),
+        _var("OCPPCommCtrlr", "RetryBackOffRepeatTimes", "integer", "5", min_limit=0),
+        _var("OCPPCommCtrlr", "RetryBackOffRandomRange", "integer", "10", unit="s", min_limit=0),
+        _var("OCPPCommCtrlr", "RetryBackOffWaitMinimum", "integer", "3", unit="s", min_limit=0),
+        _var("OCPPCommCtrlr", "QueueAllMessages", "boolean", "false", ro),
+        # DeviceDataCtrlr (B05-B07)
+        _var("DeviceDataCtrlr", "Enabled", "boolean", "true", ro),
+        *(
+            _var("DeviceDataCtrlr", name, "integer", default, ro, variable_instance=instance)
+            for instance in ("GetReport", "GetVariables", "SetVariables")
+            for name, default in (("ItemsPerMessage", "50"), ("BytesPerMessage", "65000"))
+        ),
+        _var("DeviceDataCtrlr", "ConfigurationValueSize", "integer", "1000", ro),
+        _var("DeviceDataCtrlr", "ReportingValueSize", "integer", "2500", ro),
+        # ClockCtrlr (G02; DateTime is computed)
+        _var("ClockCtrlr", "Enabled", "boolean", "true", ro),
+        _var("ClockCtrlr", "DateTime", "dateTime", "", ro),
+        _var("ClockCtrlr", "TimeSource", "SequenceList", "Heartbeat", values_list="Heartbeat,RealTimeClock"),
+        # SecurityCtrlr
+        _var("SecurityCtrlr", "Enabled", "boolean", "true", ro),
+        _var("SecurityCtrlr", "OrganizationName", "string", "Chargeplane"),
+        _var("SecurityCtrlr", "CertificateEntries", "integer", "0", ro),
+        _var(
+            "SecurityCtrlr",
+            "SecurityProfile",
+            "integer",
+            str(layout.security_profile),
+            ro,
+            min_limit=0,
+            max_limit=3,
+        ),
+        _var("SecurityCtrlr", "BasicAuthPassword", "string", "", "WriteOnly", reboot_required=True),
+        _var("SecurityCtrlr", "Identity", "string", "", ro),
+        # AuthCtrlr (C01-C16)
+        _var("AuthCtrlr", "Enabled", "boolean", "true"),
+        _var("AuthCtrlr", "AuthorizeRemoteStart", "boolean", "false"),
+        _var("AuthCtrlr", "LocalAuthorizeOffline", "boolean", "true"),
+        _var("AuthCtrlr", "LocalPreAuthorize", "boolean", "true"),
+        _var("AuthCtrlr", "OfflineTxForUnknownIdEnabled", "boolean", "false"),
+        _var("AuthCtrlr", "MasterPassGroupId", "string", ""),
+        _var("AuthCtrlr", "DisableRemoteAuthorization", "boolean", "false"),
+        # AuthCacheCtrlr (C10-C12)
+        _var("AuthCacheCtrlr", "Enabled", "boolean", "true"),
+        _var("AuthCacheCtrlr", "Available", "boolean", "true", ro),
+        _var("AuthCacheCtrlr", "LifeTime", "integer", "86400", unit="s", min_limit=0),
+        _var("AuthCacheCtrlr", "Policy", "OptionList", "LRU", ro, values_list="LRU"),
+        _var("AuthCacheCtrlr", "Storage", "integer", "1000", ro, unit="B"),
+        _var("AuthCacheCtrlr", "DisablePostAuthorize", "boolean", "false"),
+        # LocalAuthListCtrlr (D01-D02)
+        _var("LocalAuthListCtrlr", "Enabled", "boolean", "true"),
+        _var("LocalAuthListCtrlr", "Available", "boolean", "true", ro),
+        _var("LocalAuthListCtrlr", "Entries", "integer", "0", ro),
+        _var("LocalAuthListCtrlr", "ItemsPerMessage", "integer", "100", ro),
+        _var("LocalAuthListCtrlr", "BytesPerMessage", "integer", "65000", ro),
+        _var("LocalAuthListCtrlr", "Storage", "integer", "10000", ro, unit="B"),
+        _var("LocalAuthListCtrlr", "DisablePostAuthorize", "boolean", "false"),
+        # TxCtrlr (E01-E15)
+        _var("TxCtrlr", "Enabled", "boolean", "true", ro),
+        _var("TxCtrlr", "EVConnectionTimeOut", "integer", "60", unit="s", min_limit=0),
+        _var("TxCtrlr", "StopTxOnEVSideDisconnect", "boolean", "true"),
+        _var("TxCtrlr", "StopTxOnInvalidId", "boolean", "true"),
+        _var("TxCtrlr", "MaxEnergyOnInvalidId", "integer", "0", unit="Wh", min_limit=0),
+        _var("TxCtrlr", "TxBeforeAcceptedEnabled", "boolean", "false"),
+        _var("TxCtrlr", "TxStartPoint", "MemberList", "PowerPathClosed", values_list=TX_POINTS),
+        _var("TxCtrlr", "TxStopPoint", "MemberList", "EVConnected,Authorized", values_list=TX_POINTS),
+        # SampledDataCtrlr (J02)
+        _var("SampledDataCtrlr", "Enabled", "boolean", "true"),
+        _var("SampledDataCtrlr", "Available", "boolean", "true", ro),
+        _var(
+            "SampledDataCtrlr",
+            "TxStartedMeasurands",
+            "MemberList",
+            "Energy.Active.Import.Register",
+            values_list=MEASURANDS,
+        ),
+        _var(
+            "SampledDataCtrlr",
+            "TxUpdatedMeasurands",
+            "MemberList",
+            "Energy.Active.Import.Register,Power.Active.Import",
+            values_list=MEASURANDS,
+        ),
+        _var("SampledDataCtrlr", "TxUpdatedInterval", "integer", "60", unit="s", min_limit=0),
+        _var(
+            "SampledDataCtrlr",
+            "TxEndedMeasurands",
+            "MemberList",
+            "Energy.Active.Import.Register",
+            values_list=MEASURANDS,
+        ),
+        _var("SampledDataCtrlr", "TxEndedInterval", "integer", "0", unit="s", min_limit=0),
+        # AlignedDataCtrlr (J01)
+        _var("AlignedDataCtrlr", "Enabled", "boolean", "true"),
+        _var("AlignedDataCtrlr", "Available", "boolean", "true", ro),
+        _var(
+            "AlignedDataCtrlr",
+            "Measurands",
+            "MemberList",
+            "Energy.Active.Import.Register",
+            values_list=MEASURANDS,
+        ),
+        _var("AlignedDataCtrlr", "Interval", "integer", "900", unit="s", min_limit=0),
+        _var(
+            "AlignedDataCtrlr",
+            "TxEndedMeasurands",
+            "MemberList",
+            "Energy.Active.Import.Register",
+            values_list=MEASURANDS,
+        ),
+        _var("AlignedDataCtrlr", "TxEndedInterval", "integer", "0", unit="s", min_limit=0),
+        _var("AlignedDataCtrlr", "SendDuringIdle", "boolean", "false"),
+        # ReservationCtrlr (H01-H04)
+        _var("ReservationCtrlr", "Enabled", "boolean", "true"),
+        _var("ReservationCtrlr", "Available", "boolean", "true", ro),
+        _var("ReservationCtrlr", "NonEvseSpecific", "boolean", "true"),
+        # ChargingStation
+        _var(
+            "ChargingStation",
+            "AvailabilityState",
+            "OptionList",
+            "Available",
+            ro,
+            summary=True,
+            values_list="Available,Occupied,Reserved,Unavailable,Faulted",
+        ),
+        _var("ChargingStation", "Available", "boolean", "true", ro, summary=True),
+        _var("ChargingStation", "SupplyPhases", "integer", str(layout.supply_phases), ro),
+        _var("ChargingStation", "Model", "string", layout.model, ro),
+        _var("ChargingStation", "VendorName", "string", layout.vendor, ro),
+        _var("ChargingStation", "Problem", "boolean", "false", ro, summary=True),
+    ]
+    for evse_id, connector_count in enumerate(layout.connectors, start=1):
+        defs += [
+            _var(
+                "EVSE",
+                "AvailabilityState",
+                "OptionList",
+                "Available",
+                ro,
+                evse=evse_id,
+                summary=True,
+                values_list="Available,Occupied,Reserved,Unavailable,Faulted",
+            ),
+            _var("EVSE", "Available", "boolean", "true", ro, evse=evse_id, summary=True),
+            _var(
+                "EVSE",
+                "Power",
+                "decimal",
+                "0",
+                ro,
+                evse=evse_id,
+                unit="W",
+                max_limit=layout.max_power_w,
+                extra={"MaxSet": str(layout.max_power_w)},
+            ),
+            _var("EVSE", "SupplyPhases", "integer", str(layout.supply_phases), ro, evse=evse_id),
+            _var("EVSE", "Problem", "boolean", "false", ro, evse=evse_id, summary=True),
+        ]
+        for connector_id in range(1, connector_count + 1):
+            defs += [
+                _var(
+                    "Connector",
+                    "AvailabilityState",
+                    "OptionList",
+                    "Available",
+                    ro,
+                    evse=evse_id,
+                    connector=connector_id,
+                    summary=True,
+                    values_list="Available,Occupied,Reserved,Unavailable,Faulted",
+                ),
+                _var("Connector", "Available", "boolean", "true", ro, evse=evse_id, connector=connector_id),
+                _var(
+                    "Connector",
+                    "ConnectorType",
+                    "string",
+                    layout.connector_type,
+                    ro,
+                    evse=evse_id,
+                    connector=connector_id,
+                ),
+                _var(
+                    "Connector",
+                    "SupplyPhases",
+                    "integer",
+                    str(layout.supply_phases),
+                    ro,
+                    evse=evse_id,
+                    connector=connector_id,
+                ),
+            ]
+    return defs
+
+
+class InvalidValue(ValueError):
+    """A value that does not fit a variable's characteristics."""
+
+
+def check_value(definition: VariableDef, value: str) -> None:
+    """Raise :class:`InvalidValue` unless ``value`` fits the data type and limits (B05.FR.02 bad format)."""
+    kind = definition.data_type
+    number: Decimal | None = None
+    if kind == "integer":
+        try:
+            number = Decimal(int(value, 10))
+        except ValueError as exc:
+            raise InvalidValue("not an integer") from exc
+    elif kind == "decimal":
+        try:
+            number = Decimal(value)
+        except InvalidOperation as exc:
+            raise InvalidValue("not a decimal") from exc
+        if not number.is_finite():
+            raise InvalidValue("not a decimal")
+    elif kind == "boolean":
+        if value not in ("true", "false"):
+            raise InvalidValue("not a boolean")
+    elif kind == "dateTime":
+        try:
+            from_wire(value)
+        except ValueError as exc:
+            raise InvalidValue("not a date-time") from exc
+    elif kind in ("OptionList", "MemberList", "SequenceList"):
+        allowed = set(definition.values_list.split(",")) if definition.values_list else None
+        members = [item.strip() for item in value.split(",")] if kind != "OptionList" else [value]
+        if kind == "MemberList" and value == "":
+            members = []
+        if kind == "OptionList" and not value:
+            raise InvalidValue("empty option")
+        if len(set(members)) != len(members):
+            raise InvalidValue("repeated member")
+        if allowed is not None and any(member not in allowed for member in members):
+            raise InvalidValue("not in valuesList")
+    if number is not None:
+        if definition.min_limit is not None and number < Decimal(repr(definition.min_limit)):
+            raise InvalidValue("below minLimit")
+        if definition.max_limit is not None and number > Decimal(repr(definition.max_limit)):
+            raise InvalidValue("above maxLimit")
+
+
+@dataclass
+class DeviceModel:
+    """Values of every declared variable, persisted through ``storage``."""
+
+    definitions: list[VariableDef]
+    storage: Storage
+    _defs: dict[VariableKey, VariableDef] = field(default_factory=dict)
+    _values: dict[tuple[VariableKey, str], str] = field(default_factory=dict)
+    _components: set[tuple[str, str | None, int | None, int | None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        stored = self.storage.load_values()
+        for definition in self.definitions:
+            key = definition.key
+            self._defs[key] = definition
+            self._components.add((key.component, key.component_instance, key.evse, key.connector))
+            for attribute, default in definition.defaults.items():
+                value = stored.get(key.storage_key(attribute), default)
+                self._values[(key, attribute)] = value
+
+    def __iter__(self) -> Iterator[VariableDef]:
+        return iter(self.definitions)
+
+    def definition(self, key: VariableKey) -> VariableDef | None:
+        return self._defs.get(key)
+
+    # Typed accessors for the station logic (Actual values of controller variables).
+    def value(
+        self, component: str, variable: str, instance: str | None = None, evse: int | None = None
+    ) -> str:
+        return self._values.get((VariableKey(component, variable, None, instance, evse), ACTUAL), "")
+
+    def flag(self, component: str, variable: str, instance: str | None = None) -> bool:
+        return self.value(component, variable, instance) == "true"
+
+    def number(self, component: str, variable: str, instance: str | None = None) -> int:
+        try:
+            return int(self.value(component, variable, instance))
+        except ValueError:
+            return 0
+
+    def members(self, component: str, variable: str) -> list[str]:
+        return [item.strip() for item in self.value(component, variable).split(",") if item.strip()]
+
+    def put(self, key: VariableKey, value: str, attribute: str = ACTUAL, persist: bool = False) -> None:
+        """Set a value from the station itself (Actual values it measures: no checks)."""
+        self._values[(key, attribute)] = value
+        if persist:
+            self.storage.save_value(key.storage_key(attribute), value)
+
+    def get(self, key: VariableKey, attribute: str | None) -> GetResult:
+        """B06: the value of one attribute, with the status GetVariables reports."""
+        attribute = attribute or ACTUAL
+        if (key.component, key.component_instance, key.evse, key.connector) not in self._components:
+            return GetResult(GetStatus.UNKNOWN_COMPONENT, attribute)
+        definition = self._defs.get(key)
+        if definition is None:
+            return GetResult(GetStatus.UNKNOWN_VARIABLE, attribute)
+        if attribute not in definition.defaults:
+            return GetResult(GetStatus.NOT_SUPPORTED_ATTRIBUTE_TYPE, attribute)
+        if definition.mutability == "WriteOnly":  # B06.FR.?: a WriteOnly value is never read back
+            return GetResult(GetStatus.REJECTED, attribute)
+        return GetResult(GetStatus.ACCEPTED, attribute, self._values.get((key, attribute), ""))
+
+    def set(self, key: VariableKey, attribute: str | None, value: str, max_length: int = 1000) -> SetResult:
+        """B05: write one attribute; writable values are persisted (B05.FR.?)."""
+        attribute = attribute or ACTUAL
+        if (key.component, key.component_instance, key.evse, key.connector) not in self._components:
+            return SetResult(SetStatus.UNKNOWN_COMPONENT, attribute)
+        definition = self._defs.get(key)
+        if definition is None:
+            return SetResult(SetStatus.UNKNOWN_VARIABLE, attribute)
+        if attribute not in definition.defaults:
+            return SetResult(SetStatus.NOT_SUPPORTED_ATTRIBUTE_TYPE, attribute)
+        if not definition.writable:  # B05.FR.04 read-only
+            return SetResult(SetStatus.REJECTED, attribute, "ReadOnly")
+        if len(value) > max_length:
+            return SetResult(SetStatus.REJECTED, attribute, "TooLarge")
+        try:
+            check_value(definition, value)  # B05.FR.02 format, B05.FR.03 range
+            self._check_target_range(definition, attribute, value)
+        except InvalidValue as exc:
+            return SetResult(SetStatus.REJECTED, attribute, str(exc))
+        self._values[(key, attribute)] = value
+        self.storage.save_value(key.storage_key(attribute), value)
+        if definition.reboot_required:
+            return SetResult(SetStatus.REBOOT_REQUIRED, attribute)
+        return SetResult(SetStatus.ACCEPTED, attribute)
+
+    def _check_target_range(self, definition: VariableDef, attribute: str, value: str) -> None:
+        if definition.data_type not in ("integer", "decimal") or attribute == ACTUAL:
+            return
+        low = self._values.get((definition.key, "MinSet"))
+        high = self._values.get((definition.key, "MaxSet"))
+        number = Decimal(value)
+        if attribute == "Target":
+            if low and number < Decimal(low):
+                raise InvalidValue("below MinSet")
+            if high and number > Decimal(high):
+                raise InvalidValue("above MaxSet")
+
+    def report(self, base: str) -> list[ReportItem] | None:
+        """B07: the items of a base report, or None for a base not supported."""
+        if base == "FullInventory":
+            chosen: Iterable[VariableDef] = self.definitions
+        elif base == "ConfigurationInventory":
+            chosen = (d for d in self.definitions if d.writable)
+        elif base == "SummaryInventory":
+            chosen = (d for d in self.definitions if d.summary)
+        else:
+            return None
+        items = []
+        for definition in chosen:
+            attributes = tuple(
+                (
+                    attribute,
+                    None
+                    if definition.mutability == "WriteOnly"
+                    else self._values.get((definition.key, attribute)),
+                )
+                for attribute in definition.defaults
+            )
+            items.append(ReportItem(definition, attributes))
+        return items

@@ -1,0 +1,148 @@
+"""Plain data of the station core: EVSE and transaction state, tokens, outputs (calls and hardware actions)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chargeplane.ocpp.messages.base import Payload
+
+
+class Registration(enum.StrEnum):
+    """B01-B03 registration status, as the last BootNotification answer said (Unknown: none yet)."""
+
+    UNKNOWN = "Unknown"
+    PENDING = "Pending"
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    value: str
+    type: str = "ISO14443"
+    group: str | None = None
+
+    def same_holder(self, other: Token) -> bool:
+        """C01/C09: the same token, or two tokens of the same non-empty group."""
+        if self.value == other.value and self.type == other.type:
+            return True
+        return self.group is not None and self.group == other.group
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReading:
+    energy_wh: float = 0.0
+    power_w: float = 0.0
+    voltage_v: float = 230.0
+    soc: float | None = None
+
+
+@dataclass
+class Transaction:
+    id: str
+    evse_id: int
+    connector_id: int
+    seq_no: int = 0
+    started_at: str = ""
+    charging_state: str | None = None
+    evse_sent: bool = False
+    token: Token | None = None
+    token_sent: bool = False
+    remote_start_id: int | None = None
+    remote_start_sent: bool = False
+    reservation_id: int | None = None
+    meter_start_wh: float = 0.0
+    ev_seen: bool = False  # the EV was connected during the transaction
+    offline_unknown_token: bool = False  # C15: authorized offline without the CSMS knowing the token
+    invalid_energy_limit_wh: float | None = None  # C15 MaxEnergyOnInvalidId: meter value where to stop
+
+
+@dataclass
+class Reservation:
+    id: int
+    evse_id: int
+    expiry: str  # wire timestamp
+    token: Token
+    group: str | None = None
+
+
+@dataclass
+class Evse:
+    id: int
+    connectors: int
+    plugged: int | None = None  # the connector with an EV cable in it
+    authorized: Token | None = None
+    auth_deadline: datetime | None = None  # EVConnectionTimeOut (E03)
+    pending_remote_start: int | None = None
+    deauth: tuple[str, str] | None = None  # (stoppedReason, triggerReason) when authorization ended
+    forced_stop: tuple[str, str] | None = None
+    tx: Transaction | None = None
+    contactor: bool = False
+    flowing: bool = False
+    flowed_since_close: bool = False
+    suspended_invalid: bool = False  # C15: energy stopped after a non-Accepted idTokenInfo
+    operative: bool = True
+    scheduled_operative: bool | None = None  # G03.FR.05 change scheduled until the transaction ends
+    faulted: bool = False
+    meter: MeterReading = field(default_factory=MeterReading)
+    next_sample: datetime | None = None
+    last_status: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingCall:
+    """A CALL the runtime must send; answer with ``call_result(ref, ...)`` or ``call_failed(ref, ...)``."""
+
+    ref: int
+    request: Payload
+
+
+class Failure(enum.Enum):
+    OFFLINE = "offline"  # never reached the CSMS (or the connection dropped before an answer)
+    ERROR = "error"  # CALLERROR, or a response that broke the schema
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True, slots=True)
+class SetContactor:
+    evse_id: int
+    closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetLock:
+    evse_id: int
+    connector_id: int
+    locked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ShowMessage:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reboot:
+    """Restart the station (Reset): the runtime drops the connection and builds a new core."""
+
+    reason: str
+
+
+HardwareAction = SetContactor | SetLock | ShowMessage | Reboot
+
+
+def tx_to_json(tx: Transaction) -> dict[str, Any]:
+    data = dict(tx.__dict__)
+    data["token"] = None if tx.token is None else [tx.token.value, tx.token.type, tx.token.group]
+    return data
+
+
+def tx_from_json(data: dict[str, Any]) -> Transaction:
+    token = data.pop("token")
+    tx = Transaction(**data)
+    if token is not None:
+        tx.token = Token(token[0], token[1], token[2])
+    return tx

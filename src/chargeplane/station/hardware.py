@@ -1,0 +1,113 @@
+"""Hardware abstraction of a charging station, and simulated implementations.
+
+The runtime talks to hardware only through these small Protocols: it reads the meter, switches the
+contactor and the connector lock, shows text, and receives plug / unplug / card events from the control
+side. :class:`SimulatedStation` implements them all: a meter whose energy register grows with the power
+an :class:`SimulatedEv` draws while the contactor is closed (limited by the EVSE, the EV and its state of
+charge).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from chargeplane.station.core.model import MeterReading
+
+log = logging.getLogger(__name__)
+
+
+class Meter(Protocol):
+    def read(self, elapsed_s: float) -> MeterReading:
+        """The reading now, ``elapsed_s`` seconds after the previous one."""
+        ...
+
+
+class Contactor(Protocol):
+    def set_closed(self, closed: bool) -> None: ...
+
+
+class ConnectorLock(Protocol):
+    def set_locked(self, connector_id: int, locked: bool) -> None: ...
+
+
+class Display(Protocol):
+    def show(self, text: str) -> None: ...
+
+
+class EvseHardware(Meter, Contactor, ConnectorLock, Protocol):
+    """One EVSE: meter, contactor and connector locks."""
+
+
+@dataclass
+class SimulatedEv:
+    """An EV: battery capacity, state of charge and maximum charging power."""
+
+    capacity_wh: float = 60_000.0
+    soc: float = 40.0  # percent
+    max_power_w: float = 11_000.0
+    draws_power: bool = True  # False: behaves like a full or paused car (SuspendedEV)
+
+    def accepted_power(self, offered_w: float) -> float:
+        if not self.draws_power or self.soc >= 100.0:
+            return 0.0
+        taper = 1.0 if self.soc < 80.0 else max(0.1, (100.0 - self.soc) / 20.0)
+        return min(offered_w, self.max_power_w * taper)
+
+    def charge(self, energy_wh: float) -> None:
+        self.soc = min(100.0, self.soc + 100.0 * energy_wh / self.capacity_wh)
+
+
+@dataclass
+class SimulatedEvse:
+    max_power_w: float = 22_080.0
+    voltage_v: float = 230.0
+    energy_wh: float = 0.0
+    closed: bool = False
+    locks: dict[int, bool] = field(default_factory=dict)
+    ev: SimulatedEv | None = None
+    power_w: float = 0.0
+
+    def read(self, elapsed_s: float) -> MeterReading:
+        power = 0.0
+        if self.closed and self.ev is not None:
+            power = self.ev.accepted_power(self.max_power_w)
+        delivered = power * max(0.0, elapsed_s) / 3600.0
+        self.energy_wh += delivered
+        if self.ev is not None:
+            self.ev.charge(delivered)
+        self.power_w = power
+        soc = self.ev.soc if self.ev is not None else None
+        return MeterReading(round(self.energy_wh, 3), round(power, 1), self.voltage_v, soc)
+
+    def set_closed(self, closed: bool) -> None:
+        self.closed = closed
+
+    def set_locked(self, connector_id: int, locked: bool) -> None:
+        self.locks[connector_id] = locked
+
+
+class LogDisplay:
+    """A display that writes to the log (and keeps the last text)."""
+
+    def __init__(self, station_id: str) -> None:
+        self.station_id = station_id
+        self.text = ""
+
+    def show(self, text: str) -> None:
+        self.text = text
+        log.info("%s display: %s", self.station_id, text)
+
+
+@dataclass
+class SimulatedStation:
+    evses: dict[int, SimulatedEvse]
+    display: Display
+
+    @classmethod
+    def build(cls, station_id: str, evse_count: int, max_power_w: float = 22_080.0) -> SimulatedStation:
+        return cls(
+            {i: SimulatedEvse(max_power_w=max_power_w) for i in range(1, evse_count + 1)},
+            LogDisplay(station_id),
+        )

@@ -1,0 +1,180 @@
+"""A CSMS written with the independent ``ocpp`` package (PyPI), for end-to-end tests of the station runtime."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import ocpp.v21
+import ocpp.v201
+from ocpp.routing import on
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from chargeplane.ocpp.timestamps import utc_now
+
+call = ocpp.v201.call
+result = ocpp.v201.call_result
+
+
+@dataclass
+class CsmsBehaviour:
+    boot_statuses: list[str] = field(default_factory=lambda: ["Accepted"])  # one per boot; the last repeats
+    boot_interval: int = 300
+    authorize_status: str = "Accepted"
+    received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    stations: list[Any] = field(default_factory=list)
+
+    def actions(self) -> list[str]:
+        return [action for action, _ in self.received]
+
+    def of(self, action: str) -> list[dict[str, Any]]:
+        return [payload for name, payload in self.received if name == action]
+
+
+def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.ChargePoint) -> type[Any]:
+    module = ocpp.v21 if base is ocpp.v21.ChargePoint else ocpp.v201
+    result = module.call_result
+
+    class PeerCsms(base):  # type: ignore[misc,valid-type]
+        def _record(self, action: str, payload: dict[str, Any]) -> None:
+            behaviour.received.append((action, payload))
+
+        @on("BootNotification")  # type: ignore[misc]
+        async def on_boot(self, **payload: Any) -> Any:
+            self._record("BootNotification", payload)
+            boots = len(behaviour.of("BootNotification"))
+            status = behaviour.boot_statuses[min(boots, len(behaviour.boot_statuses)) - 1]
+            return result.BootNotification(
+                current_time=utc_now(), interval=behaviour.boot_interval, status=status
+            )
+
+        @on("Heartbeat")  # type: ignore[misc]
+        async def on_heartbeat(self, **payload: Any) -> Any:
+            self._record("Heartbeat", payload)
+            return result.Heartbeat(current_time=utc_now())
+
+        @on("StatusNotification")  # type: ignore[misc]
+        async def on_status(self, **payload: Any) -> Any:
+            self._record("StatusNotification", payload)
+            return result.StatusNotification()
+
+        @on("Authorize")  # type: ignore[misc]
+        async def on_authorize(self, **payload: Any) -> Any:
+            self._record("Authorize", payload)
+            return result.Authorize(id_token_info={"status": behaviour.authorize_status})
+
+        @on("TransactionEvent")  # type: ignore[misc]
+        async def on_transaction_event(self, **payload: Any) -> Any:
+            self._record("TransactionEvent", payload)
+            return result.TransactionEvent()
+
+        @on("MeterValues")  # type: ignore[misc]
+        async def on_meter_values(self, **payload: Any) -> Any:
+            self._record("MeterValues", payload)
+            return result.MeterValues()
+
+        @on("NotifyReport")  # type: ignore[misc]
+        async def on_notify_report(self, **payload: Any) -> Any:
+            self._record("NotifyReport", payload)
+            return result.NotifyReport()
+
+    return PeerCsms
+
+
+@asynccontextmanager
+async def peer_csms(behaviour: CsmsBehaviour, subprotocol: str = "ocpp2.0.1") -> AsyncIterator[str]:
+    kind = make_csms_class(
+        behaviour, ocpp.v21.ChargePoint if subprotocol == "ocpp2.1" else ocpp.v201.ChargePoint
+    )
+
+    async def handler(websocket: ServerConnection) -> None:
+        assert websocket.request is not None
+        station = kind(websocket.request.path.rsplit("/", 1)[-1], websocket, response_timeout=5)
+        behaviour.stations.append(station)
+        with suppress(ConnectionClosed):
+            await station.start()
+
+    async with serve(handler, "127.0.0.1", 0, subprotocols=[subprotocol]) as server:  # type: ignore[list-item]
+        port = server.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/ocpp"
+
+
+async def wait_for(predicate: Callable[[], Any], within: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def make_csms16_class(behaviour: CsmsBehaviour) -> type[Any]:
+    import ocpp.v16
+
+    result16 = ocpp.v16.call_result
+
+    class PeerCentralSystem(ocpp.v16.ChargePoint):  # type: ignore[misc]
+        def _record(self, action: str, payload: dict[str, Any]) -> None:
+            behaviour.received.append((action, payload))
+
+        @on("BootNotification")  # type: ignore[misc]
+        async def on_boot(self, **payload: Any) -> Any:
+            self._record("BootNotification", payload)
+            boots = len(behaviour.of("BootNotification"))
+            status = behaviour.boot_statuses[min(boots, len(behaviour.boot_statuses)) - 1]
+            return result16.BootNotification(
+                current_time=utc_now(), interval=behaviour.boot_interval, status=status
+            )
+
+        @on("Heartbeat")  # type: ignore[misc]
+        async def on_heartbeat(self, **payload: Any) -> Any:
+            self._record("Heartbeat", payload)
+            return result16.Heartbeat(current_time=utc_now())
+
+        @on("StatusNotification")  # type: ignore[misc]
+        async def on_status(self, **payload: Any) -> Any:
+            self._record("StatusNotification", payload)
+            return result16.StatusNotification()
+
+        @on("Authorize")  # type: ignore[misc]
+        async def on_authorize(self, **payload: Any) -> Any:
+            self._record("Authorize", payload)
+            return result16.Authorize(id_tag_info={"status": behaviour.authorize_status})
+
+        @on("StartTransaction")  # type: ignore[misc]
+        async def on_start(self, **payload: Any) -> Any:
+            self._record("StartTransaction", payload)
+            number = len(behaviour.of("StartTransaction"))
+            return result16.StartTransaction(transaction_id=500 + number, id_tag_info={"status": "Accepted"})
+
+        @on("StopTransaction")  # type: ignore[misc]
+        async def on_stop(self, **payload: Any) -> Any:
+            self._record("StopTransaction", payload)
+            return result16.StopTransaction()
+
+        @on("MeterValues")  # type: ignore[misc]
+        async def on_meter_values(self, **payload: Any) -> Any:
+            self._record("MeterValues", payload)
+            return result16.MeterValues()
+
+    return PeerCentralSystem
+
+
+@asynccontextmanager
+async def peer_central_system16(behaviour: CsmsBehaviour) -> AsyncIterator[str]:
+    kind = make_csms16_class(behaviour)
+
+    async def handler(websocket: ServerConnection) -> None:
+        assert websocket.request is not None
+        station = kind(websocket.request.path.rsplit("/", 1)[-1], websocket, response_timeout=5)
+        behaviour.stations.append(station)
+        with suppress(ConnectionClosed):
+            await station.start()
+
+    async with serve(handler, "127.0.0.1", 0, subprotocols=["ocpp1.6"]) as server:  # type: ignore[list-item]
+        port = server.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/ocpp"

@@ -1,0 +1,147 @@
+"""Device model (B05-B07) and the 1.6 configuration keys (1.6 §9, §5.3, §5.8)."""
+
+from __future__ import annotations
+
+from chargeplane.station.core import config16
+from chargeplane.station.core.config16 import ChangeStatus16
+from chargeplane.station.core.device_model import DeviceModel, StationLayout, standard_variables
+from chargeplane.station.core.storage import MemoryStorage
+from tests.station.helpers import D, M, make_rig, set_var
+
+
+def _get(rig, component, variable, attribute=None, evse=None, instance=None):  # type: ignore[no-untyped-def]
+    comp = (
+        D.ComponentType(name=component, evse=D.EVSEType(id=evse)) if evse else D.ComponentType(name=component)
+    )
+    var = D.VariableType(name=variable, instance=instance) if instance else D.VariableType(name=variable)
+    data = (
+        D.GetVariableDataType(component=comp, variable=var, attribute_type=attribute)
+        if attribute
+        else D.GetVariableDataType(component=comp, variable=var)
+    )
+    return rig.handle(M.GetVariablesRequest(get_variable_data=[data])).get_variable_result[0]
+
+
+def test_B06_get_variables_statuses() -> None:
+    rig = make_rig()
+    ok = _get(rig, "TxCtrlr", "TxStartPoint")
+    assert (ok.attribute_status, ok.attribute_value, ok.attribute_type) == (
+        "Accepted",
+        "PowerPathClosed",
+        "Actual",
+    )
+    assert _get(rig, "NoSuchCtrlr", "X").attribute_status == "UnknownComponent"
+    assert _get(rig, "TxCtrlr", "NoSuchVariable").attribute_status == "UnknownVariable"
+    unsupported = _get(rig, "TxCtrlr", "TxStartPoint", attribute="Target")
+    assert unsupported.attribute_status == "NotSupportedAttributeType"
+    assert "attribute_value" not in {f for f in unsupported.__struct_fields__ if getattr(unsupported, f)}
+    assert _get(rig, "SecurityCtrlr", "BasicAuthPassword").attribute_status == "Rejected"  # WriteOnly
+    assert _get(rig, "EVSE", "Power", attribute="MaxSet", evse=1).attribute_status == "Accepted"
+    assert _get(rig, "EVSE", "Power", evse=7).attribute_status == "UnknownComponent"
+    assert _get(rig, "DeviceDataCtrlr", "ItemsPerMessage", instance="GetReport").attribute_value == "50"
+
+
+def test_B05_set_variables_statuses_and_persistence() -> None:
+    rig = make_rig()
+    assert set_var(rig, "OCPPCommCtrlr", "HeartbeatInterval", "60") == "Accepted"
+    assert set_var(rig, "OCPPCommCtrlr", "HeartbeatInterval", "sixty") == "Rejected"  # bad format
+    assert set_var(rig, "OCPPCommCtrlr", "HeartbeatInterval", "0") == "Rejected"  # below minLimit
+    assert set_var(rig, "SecurityCtrlr", "CertificateEntries", "3") == "Rejected"  # ReadOnly
+    assert set_var(rig, "TxCtrlr", "TxStartPoint", "EVConnected,Authorized") == "Accepted"
+    assert set_var(rig, "TxCtrlr", "TxStartPoint", "Sunshine") == "Rejected"  # not in valuesList
+    assert set_var(rig, "SecurityCtrlr", "BasicAuthPassword", "s3cret-password-16") == "RebootRequired"
+    assert set_var(rig, "Nope", "X", "1") == "UnknownComponent"
+    assert set_var(rig, "TxCtrlr", "Nope", "1") == "UnknownVariable"
+    # every writable configuration variable is persistent: a new model on the same storage sees it
+    again = DeviceModel(standard_variables(StationLayout()), rig.storage)
+    assert again.value("TxCtrlr", "TxStartPoint") == "EVConnected,Authorized"
+    assert again.value("OCPPCommCtrlr", "HeartbeatInterval") == "60"
+
+
+def test_B05_FR_13_one_result_per_item_echoing_attribute_type() -> None:
+    rig = make_rig()
+    response = rig.handle(
+        M.SetVariablesRequest(
+            set_variable_data=[
+                D.SetVariableDataType(
+                    attribute_value="10",
+                    attribute_type=attribute,
+                    component=D.ComponentType(name="AuthCacheCtrlr"),
+                    variable=D.VariableType(name="LifeTime"),
+                )
+                for attribute in ("Actual", "Target")
+            ]
+        )
+    )
+    assert [(r.attribute_type, r.attribute_status) for r in response.set_variable_result] == [
+        ("Actual", "Accepted"),
+        ("Target", "NotSupportedAttributeType"),
+    ]
+
+
+def test_B07_FR_04_base_report_split_by_items_per_message() -> None:
+    rig = make_rig()
+    rig.core.model.put(
+        rig.core.model.definitions[0].key.__class__("DeviceDataCtrlr", "ItemsPerMessage", None, "GetReport"),
+        "20",
+    )
+    rig.clear()
+    response = rig.handle(M.GetBaseReportRequest(request_id=7, report_base="FullInventory"))
+    assert response.status == "Accepted"
+    parts = rig.of(M.NotifyReportRequest)
+    total = len(rig.core.model.definitions)
+    assert len(parts) == -(-total // 20)
+    assert [p.seq_no for p in parts] == list(range(len(parts)))
+    assert all(p.tbc is True for p in parts[:-1])
+    assert parts[-1].tbc is not True
+    assert all(p.request_id == 7 for p in parts)
+    assert sum(len(p.report_data) for p in parts) == total
+    names = {(r.component.name, r.variable.name) for p in parts for r in p.report_data}
+    for required in [
+        ("OCPPCommCtrlr", "OfflineThreshold"),
+        ("TxCtrlr", "TxStopPoint"),
+        ("ClockCtrlr", "DateTime"),
+    ]:
+        assert required in names
+    password = next(r for p in parts for r in p.report_data if r.variable.name == "BasicAuthPassword")
+    assert not isinstance(password.variable_attribute[0].value, str)  # WriteOnly: no value
+
+
+def test_B07_configuration_and_summary_inventory() -> None:
+    rig = make_rig()
+    rig.clear()
+    rig.handle(M.GetBaseReportRequest(request_id=1, report_base="ConfigurationInventory"))
+    config = [r for p in rig.of(M.NotifyReportRequest) for r in p.report_data]
+    assert all(r.variable_attribute[0].mutability != "ReadOnly" for r in config)
+    rig.clear()
+    rig.handle(M.GetBaseReportRequest(request_id=2, report_base="SummaryInventory"))
+    summary = [r for p in rig.of(M.NotifyReportRequest) for r in p.report_data]
+    assert {r.variable.name for r in summary} <= {"AvailabilityState", "Available", "Problem"}
+
+
+def test_ocpp16_get_configuration_known_and_unknown_keys() -> None:
+    model = DeviceModel(
+        standard_variables(StationLayout()) + config16.ocpp16_variables(StationLayout()), MemoryStorage()
+    )
+    known, unknown = config16.get_configuration(model, ["HeartbeatInterval", "NumberOfConnectors", "Bogus"])
+    assert [(k.key, k.readonly, k.value) for k in known] == [
+        ("HeartbeatInterval", False, "300"),
+        ("NumberOfConnectors", True, "1"),
+    ]
+    assert unknown == ["Bogus"]
+    everything, _ = config16.get_configuration(model, None)
+    assert {"MeterValueSampleInterval", "LocalAuthorizeOffline", "SupportedFeatureProfiles"} <= {
+        k.key for k in everything
+    }
+
+
+def test_ocpp16_change_configuration_statuses_and_shared_values() -> None:
+    model = DeviceModel(
+        standard_variables(StationLayout()) + config16.ocpp16_variables(StationLayout()), MemoryStorage()
+    )
+    assert config16.change_configuration(model, "MeterValueSampleInterval", "15") is ChangeStatus16.ACCEPTED
+    assert model.value("SampledDataCtrlr", "TxUpdatedInterval") == "15"  # one value, two names
+    assert config16.change_configuration(model, "NumberOfConnectors", "4") is ChangeStatus16.REJECTED
+    assert config16.change_configuration(model, "LocalPreAuthorize", "maybe") is ChangeStatus16.REJECTED
+    assert config16.change_configuration(model, "LocalPreAuthorize", "TRUE") is ChangeStatus16.ACCEPTED
+    assert config16.change_configuration(model, "Bogus", "1") is ChangeStatus16.NOT_SUPPORTED

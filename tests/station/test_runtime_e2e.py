@@ -1,0 +1,246 @@
+"""End-to-end: the station runtime (client, timers, SQLite) against a CSMS built with the ``ocpp`` package."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ocpp.exceptions import NotSupportedError
+
+from chargeplane.ocpp.versions import Version
+from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+from chargeplane.transport.backoff import BackOffSettings
+from tests.station.csms_peer import CsmsBehaviour, call, peer_central_system16, peer_csms, wait_for
+
+FAST = BackOffSettings(0.1, 0.0, 1)
+
+
+@asynccontextmanager
+async def running_station(
+    url: str, database: Path | str = ":memory:", **kwargs: Any
+) -> AsyncIterator[StationRuntime]:
+    kwargs.setdefault("backoff", FAST)
+    settings = RuntimeSettings(url=url, station_id="CS001", database=database, meter_tick_s=0.05, **kwargs)
+    runtime = StationRuntime(settings)
+    task = asyncio.create_task(runtime.run())
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+        await asyncio.wait_for(task, timeout=5)
+
+
+def events(behaviour: CsmsBehaviour) -> list[dict[str, Any]]:
+    return behaviour.of("TransactionEvent")
+
+
+async def test_B01_boot_accepted_then_status_notification() -> None:
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url, running_station(url, connectors=(1, 2)):
+        await wait_for(lambda: len(behaviour.of("StatusNotification")) == 3)
+        boot = behaviour.of("BootNotification")[0]
+        assert boot["reason"] == "PowerUp"
+        assert behaviour.actions()[0] == "BootNotification"
+
+
+async def test_B02_boot_pending_answers_get_variables_then_accepted_on_retry() -> None:
+    behaviour = CsmsBehaviour(boot_statuses=["Pending", "Accepted"], boot_interval=1)
+    async with peer_csms(behaviour) as url, running_station(url):
+        await wait_for(lambda: behaviour.stations and len(behaviour.of("BootNotification")) == 1)
+        await asyncio.sleep(0.1)
+        answer = await behaviour.stations[0].call(
+            call.GetVariables(
+                get_variable_data=[
+                    {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}}
+                ]
+            )
+        )
+        assert answer.get_variable_result[0]["attribute_status"] == "Accepted"
+        assert behaviour.actions() == ["BootNotification"]  # B02.FR.02
+        await wait_for(lambda: behaviour.of("StatusNotification"), within=3)
+        assert behaviour.actions()[:2] == ["BootNotification", "BootNotification"]
+
+
+async def test_B03_boot_rejected_sends_nothing_until_interval() -> None:
+    behaviour = CsmsBehaviour(boot_statuses=["Rejected", "Accepted"], boot_interval=1)
+    async with peer_csms(behaviour) as url, running_station(url) as station:
+        await wait_for(lambda: len(behaviour.of("BootNotification")) == 1)
+        station.present_token("AA")
+        await asyncio.sleep(0.5)
+        assert behaviour.actions() == ["BootNotification"]
+        await wait_for(lambda: behaviour.of("StatusNotification"), within=3)
+
+
+async def test_E03_full_session_idtoken_first() -> None:
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url, running_station(url) as station:
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        station.present_token("AABBCCDD")
+        await wait_for(lambda: behaviour.of("Authorize"))
+        await asyncio.sleep(0.05)
+        station.plug(1)
+        await wait_for(
+            lambda: any(e["transaction_info"].get("charging_state") == "Charging" for e in events(behaviour))
+        )
+        await asyncio.sleep(0.2)
+        station.present_token("AABBCCDD")
+        await wait_for(lambda: any(e["event_type"] == "Ended" for e in events(behaviour)))
+        station.unplug(1)
+        tx = events(behaviour)
+        assert tx[0]["event_type"] == "Started"
+        assert tx[0]["trigger_reason"] == "CablePluggedIn"
+        assert tx[0]["id_token"]["id_token"] == "AABBCCDD"
+        assert [e["seq_no"] for e in tx] == list(range(len(tx)))
+        ended = tx[-1]
+        start_wh = tx[0]["meter_value"][0]["sampled_value"][0]["value"]
+        end_wh = ended["meter_value"][0]["sampled_value"][0]["value"]
+        assert end_wh > start_wh  # the simulated EV drew energy
+
+
+async def test_E02_full_session_cable_first() -> None:
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url, running_station(url) as station:
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        station.plug(1)
+        await wait_for(
+            lambda: any(s["connector_status"] == "Occupied" for s in behaviour.of("StatusNotification"))
+        )
+        station.present_token("CARD1")
+        await wait_for(lambda: events(behaviour))
+        assert events(behaviour)[0]["trigger_reason"] == "Authorized"
+        station.unplug(1)
+        await wait_for(lambda: any(e["event_type"] == "Ended" for e in events(behaviour)))
+        assert events(behaviour)[-1]["transaction_info"]["stopped_reason"] == "EVDisconnected"
+
+
+async def test_E11_offline_queue_replayed_after_station_restart(tmp_path: Path) -> None:
+    database = tmp_path / "station.db"
+    behaviour = CsmsBehaviour()
+    variables = {("AuthCtrlr", "OfflineTxForUnknownIdEnabled", None): "true"}
+    async with peer_csms(behaviour) as url:
+        slow = BackOffSettings(60.0, 0.0, 1)
+        async with running_station(url, database, backoff=slow, variables=variables) as station:
+            await wait_for(lambda: behaviour.of("StatusNotification"))
+            await station.go_offline()
+            await wait_for(lambda: not station.connected.is_set())
+            station.plug(1)
+            station.present_token("OFFLINE1")
+            await asyncio.sleep(0.2)
+            station.unplug(1)
+            assert events(behaviour) == []
+        # a new process on the same database
+        async with running_station(url, database):
+            await wait_for(lambda: any(e["event_type"] == "Ended" for e in events(behaviour)))
+        tx = events(behaviour)
+        assert tx[0]["event_type"] == "Started"
+        assert all(e["offline"] is True for e in tx)
+        assert [e["seq_no"] for e in tx] == list(range(len(tx)))
+        assert len(behaviour.of("BootNotification")) == 2
+
+
+async def test_F01_F03_remote_start_and_stop_and_B07_base_report() -> None:
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url, running_station(url) as station:
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        csms = behaviour.stations[0]
+        station.plug(1)
+        answer = await csms.call(
+            call.RequestStartTransaction(id_token={"id_token": "R1", "type": "Central"}, remote_start_id=9)
+        )
+        assert answer.status == "Accepted"
+        await wait_for(lambda: events(behaviour))
+        started = events(behaviour)[0]
+        assert started["transaction_info"]["remote_start_id"] == 9
+        stop = await csms.call(
+            call.RequestStopTransaction(transaction_id=started["transaction_info"]["transaction_id"])
+        )
+        assert stop.status == "Accepted"
+        await wait_for(lambda: any(e["event_type"] == "Ended" for e in events(behaviour)))
+        report = await csms.call(call.GetBaseReport(request_id=3, report_base="FullInventory"))
+        assert report.status == "Accepted"
+        await wait_for(lambda: any(not p.get("tbc") for p in behaviour.of("NotifyReport")))
+        parts = behaviour.of("NotifyReport")
+        assert [p["seq_no"] for p in parts] == list(range(len(parts)))
+
+
+async def test_B05_variables_persist_across_restart(tmp_path: Path) -> None:
+    database = tmp_path / "station.db"
+    behaviour = CsmsBehaviour()
+    variable = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+    async with peer_csms(behaviour) as url:
+        async with running_station(url, database):
+            await wait_for(lambda: behaviour.of("StatusNotification"))
+            answer = await behaviour.stations[-1].call(
+                call.SetVariables(set_variable_data=[{**variable, "attribute_value": "77"}])
+            )
+            assert answer.set_variable_result[0]["attribute_status"] == "Accepted"
+        behaviour.boot_interval = 0  # keep the stored interval this time
+        async with running_station(url, database):
+            await wait_for(
+                lambda: len(behaviour.stations) == 2 and len(behaviour.of("StatusNotification")) == 2
+            )
+            answer = await behaviour.stations[-1].call(call.GetVariables(get_variable_data=[variable]))
+            assert answer.get_variable_result[0]["attribute_value"] == "77"
+
+
+async def test_B11_reset_reboots_with_remote_reset_reason() -> None:
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url, running_station(url):
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        answer = await behaviour.stations[0].call(call.Reset(type="Immediate"))
+        assert answer.status == "Accepted"
+        await wait_for(lambda: len(behaviour.of("BootNotification")) == 2)
+        assert behaviour.of("BootNotification")[1]["reason"] == "RemoteReset"
+
+
+async def test_not_implemented_block_answers_not_supported() -> None:
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url, running_station(url):
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        with pytest.raises(NotSupportedError):  # no handler registered: the endpoint answers NotSupported
+            await behaviour.stations[0].call(call.ClearDisplayMessage(id=1), suppress=False)
+
+
+async def test_ocpp21_session_same_code_path() -> None:
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour, "ocpp2.1") as url, running_station(url, version=Version.V21) as station:
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        station.plug(1)
+        station.present_token("CARD21")
+        await wait_for(lambda: events(behaviour))
+        station.unplug(1)
+        await wait_for(lambda: any(e["event_type"] == "Ended" for e in events(behaviour)))
+        assert events(behaviour)[0]["id_token"]["id_token"] == "CARD21"
+
+
+async def test_ocpp16_session_and_offline_replay(tmp_path: Path) -> None:
+    database = tmp_path / "cp16.db"
+    behaviour = CsmsBehaviour()
+    variables = {("AuthCtrlr", "OfflineTxForUnknownIdEnabled", None): "true"}
+    async with peer_central_system16(behaviour) as url:
+        async with running_station(
+            url, database, version=Version.V16, backoff=BackOffSettings(60.0, 0.0, 1), variables=variables
+        ) as station:
+            await wait_for(lambda: behaviour.of("StatusNotification"))
+            station.plug(1)
+            station.present_token("TAG16")
+            await wait_for(lambda: behaviour.of("StartTransaction"))
+            await asyncio.sleep(0.2)
+            await station.go_offline()
+            await wait_for(lambda: not station.connected.is_set())
+            station.unplug(1)  # StopTransaction waits in the queue
+            station.plug(1)
+            station.present_token("TAG16B")  # a whole offline transaction
+            await asyncio.sleep(0.1)
+            station.unplug(1)
+        async with running_station(url, database, version=Version.V16):
+            await wait_for(lambda: len(behaviour.of("StopTransaction")) == 2)
+        starts = behaviour.of("StartTransaction")
+        stops = behaviour.of("StopTransaction")
+        assert [s["id_tag"] for s in starts] == ["TAG16", "TAG16B"]
+        assert [s["transaction_id"] for s in stops] == [501, 502]  # local id rewritten to the CS's id
+        assert stops[0]["meter_stop"] >= starts[0]["meter_start"]
