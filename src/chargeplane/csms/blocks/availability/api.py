@@ -71,34 +71,11 @@ class AvailabilityOut(msgspec.Struct, rename="camel"):
 
 
 def _connector_out(record: ConnectorRecord) -> ConnectorOut:
-    return ConnectorOut(
-        evse_id=record.evse_id,
-        connector_id=record.connector_id,
-        status=record.status,
-        error_code=record.error_code,
-        info=record.info,
-        vendor_id=record.vendor_id,
-        vendor_error_code=record.vendor_error_code,
-        source=record.source,
-        status_at=record.status_at,
-        updated_at=record.updated_at,
-    )
+    return msgspec.convert(record, ConnectorOut, from_attributes=True)
 
 
 def _history_out(record: HistoryRecord) -> HistoryOut:
-    return HistoryOut(
-        id=record.id,
-        evse_id=record.evse_id,
-        connector_id=record.connector_id,
-        status=record.status,
-        error_code=record.error_code,
-        info=record.info,
-        vendor_id=record.vendor_id,
-        vendor_error_code=record.vendor_error_code,
-        source=record.source,
-        status_at=record.status_at,
-        received_at=record.received_at,
-    )
+    return msgspec.convert(record, HistoryOut, from_attributes=True)
 
 
 def routes(service: AvailabilityService, stations: ProvisioningService) -> list[Any]:

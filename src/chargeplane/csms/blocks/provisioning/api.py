@@ -47,7 +47,6 @@ class StationOut(msgspec.Struct, rename="camel"):
     station_id: str
     registration_status: str
     security_profile: int
-    has_password: bool
     heartbeat_interval: int | None
     description: str | None
     vendor: str | None
@@ -66,6 +65,7 @@ class StationOut(msgspec.Struct, rename="camel"):
     last_seen_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    has_password: bool = False
     generated_password: str | None = None  # only in the answer to a create that generated one
 
 
@@ -77,30 +77,9 @@ class StationPage(msgspec.Struct, rename="camel"):
 
 
 def station_out(record: StationRecord, generated_password: str | None = None) -> StationOut:
-    return StationOut(
-        station_id=record.station_id,
-        registration_status=record.registration_status,
-        security_profile=record.security_profile,
-        has_password=record.password_hash is not None,
-        heartbeat_interval=record.heartbeat_interval,
-        description=record.description,
-        vendor=record.vendor,
-        model=record.model,
-        serial_number=record.serial_number,
-        firmware_version=record.firmware_version,
-        iccid=record.iccid,
-        imsi=record.imsi,
-        boot_reason=record.boot_reason,
-        last_boot_at=record.last_boot_at,
-        connected=record.connected,
-        ocpp_version=record.ocpp_version,
-        connected_security_profile=record.connected_security_profile,
-        remote_address=record.remote_address,
-        connected_at=record.connected_at,
-        last_seen_at=record.last_seen_at,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        generated_password=generated_password,
+    out = msgspec.convert(record, StationOut, from_attributes=True)
+    return msgspec.structs.replace(
+        out, has_password=record.password_hash is not None, generated_password=generated_password
     )
 
 

@@ -73,21 +73,7 @@ class ReservationPage(msgspec.Struct, rename="camel"):
 
 
 def reservation_out(record: ReservationRecord) -> ReservationOut:
-    return ReservationOut(
-        id=record.id,
-        station_id=record.station_id,
-        evse_id=record.evse_id,
-        connector_id=record.connector_id,
-        connector_type=record.connector_type,
-        id_token=record.id_token,
-        token_type=record.token_type,
-        group_id_token=record.group_id_token,
-        expires_at=record.expires_at,
-        status=record.status,
-        status_reason=record.status_reason,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
+    return msgspec.convert(record, ReservationOut, from_attributes=True)
 
 
 def _result(record: ReservationRecord, answer: StationAnswer) -> ReservationResult:
