@@ -25,7 +25,9 @@ async def test_migrations_match_the_metadata_and_rerun_cleanly(database_url: str
 
         async with engine.connect() as connection:
             diff = await connection.run_sync(differences)
-            version = (await connection.execute(sa.text("select version_num from alembic_version"))).scalar_one()
+            version = (
+                await connection.execute(sa.text("select version_num from alembic_version"))
+            ).scalar_one()
         assert diff == []
         assert version == "0001"
     finally:
