@@ -13,7 +13,7 @@ def test_parse_each_message_type() -> None:
     call = frames.parse('[2, "id1", "Heartbeat", {}]')
     assert isinstance(call, frames.Call)
     assert (call.message_id, call.action, bytes(call.payload)) == ("id1", "Heartbeat", b"{}")
-    assert frames.parse('[3, "id1", {}]') == frames.CallResult("id1", msgspec.Raw(b"{}"))
+    assert frames.parse('[ 3, "id1", {}]') == frames.CallResult("id1", msgspec.Raw(b"{}"))  # general path
     result = frames.parse(b'[3,"id1",{"a":1}]')
     assert isinstance(result, frames.CallResult)
     assert bytes(result.payload) == b'{"a":1}'
