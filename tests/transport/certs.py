@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from chargeplane.transport.security import CertificateFiles
@@ -59,8 +59,13 @@ def issue(
     organization: str | None = "Chargeplane Test",
     expired: bool = False,
     server: bool = False,
+    rsa_key: bool = False,
 ) -> CertificateFiles:
-    key = ec.generate_private_key(ec.SECP256R1())
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if rsa_key
+        else ec.generate_private_key(ec.SECP256R1())
+    )
     now = dt.datetime.now(dt.UTC)
     start, end = (
         (now - dt.timedelta(days=10), now - dt.timedelta(days=1))

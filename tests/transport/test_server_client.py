@@ -475,3 +475,49 @@ def test_development_mode_refuses_non_loopback_addresses() -> None:
 
     with pytest.raises(ValueError, match="loopback"):
         OcppServer(ServerSettings(host="0.0.0.0", allow_unauthenticated=True), FakeCsms(), Directory())
+
+
+@pytest.mark.parametrize(
+    "cipher",
+    [
+        # A00.FR.318: the CSMS supports all four TLS 1.2 suites; an RSA and an ECDSA certificate serve them.
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "AES128-GCM-SHA256",
+        "AES256-GCM-SHA384",
+    ],
+)
+async def test_A00_FR_318_required_tls12_cipher_suites(pki: Pki, cipher: str) -> None:
+    import ssl
+
+    from chargeplane.transport.security import TlsSettings, client_tls_context
+
+    rsa_server = certs.issue(pki.ca, pki.directory, "localhost", server=True, rsa_key=True)
+    tls = TlsSettings(certificates=(*pki.tls.certificates, rsa_server), client_ca=pki.ca.path)
+    directory = Directory({"CS2": protected(SecurityProfile.TLS_BASIC_AUTH)})
+    async with running_server(directory, tls=tls) as harness:
+        context = client_tls_context(pki.ca.path)
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(cipher)
+        async with connect(
+            harness.tls_url + "/CS2", ssl=context, subprotocols=["ocpp2.0.1"], additional_headers=basic("CS2")
+        ) as websocket:
+            negotiated = websocket.transport.get_extra_info("ssl_object").cipher()
+            assert negotiated[0] == cipher
+            assert negotiated[1] == "TLSv1.2"
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")  # old versions on purpose
+async def test_A00_FR_306_tls_below_1_2_is_refused(pki: Pki) -> None:
+    import ssl
+
+    from chargeplane.transport.security import client_tls_context
+
+    async with running_server(
+        Directory({"CS2": protected(SecurityProfile.TLS_BASIC_AUTH)}), tls=pki.tls
+    ) as harness:
+        context = client_tls_context(pki.ca.path)
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+        with pytest.raises((OSError, ssl.SSLError)):
+            await connect(harness.tls_url + "/CS2", ssl=context, subprotocols=["ocpp2.0.1"], open_timeout=5)
