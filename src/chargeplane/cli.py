@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "serve":
-        with contextlib.suppress(KeyboardInterrupt):
-            return asyncio.run(_serve(args))
+        with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(_serve(args))
         return 0
     if args.command in ("station", "simulate"):
         from chargeplane.station.commands import run_command
@@ -68,6 +69,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_command(args))
         return 0
     return 2
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when it is installed (not on Windows), else the default asyncio loop.
+
+    CHARGEPLANE_EVENT_LOOP=asyncio forces the default loop (for comparison, or to rule uvloop out)."""
+    if os.environ.get("CHARGEPLANE_EVENT_LOOP", "").lower() == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _serve_settings(args: argparse.Namespace) -> Any:

@@ -136,5 +136,7 @@ class Csms:
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for release in self.blocks.on_stop:
+            release()
         await self.provisioning.flush_last_seen()
         await self.engine.dispose()

@@ -36,6 +36,7 @@ class BlockContext:
     jobs: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)  # run until stop
     on_connected: list[ConnectionHook] = field(default_factory=list)  # after the session is opened
     on_disconnected: list[ConnectionHook] = field(default_factory=list)
+    on_stop: list[Callable[[], None]] = field(default_factory=list)  # release resources, after the jobs end
     _services: dict[type, object] = field(default_factory=dict)
 
     def provide(self, service: object) -> None:

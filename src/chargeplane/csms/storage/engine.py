@@ -29,6 +29,14 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     return create_async_engine(url, **options)
 
 
+def create_sync_sqlite_engine(url: sa.URL) -> sa.Engine:
+    """A synchronous engine (stdlib ``sqlite3``) on the same SQLite file and with the same pragmas, for code
+    that runs a whole batch of statements in one worker thread (the group committer)."""
+    engine = sa.create_engine(url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0)
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):

@@ -11,8 +11,10 @@ from chargeplane.csms.blocks.transactions.service import TransactionService
 
 
 def install(context: BlockContext) -> None:
+    repository = TransactionRepository(context.engine)
+    context.on_stop.append(repository.committer.close)
     service = TransactionService(
-        TransactionRepository(context.engine),
+        repository,
         context.require(AuthorizationService),
         context.events,
         reservation_used=context.require(ReservationService).mark_used,

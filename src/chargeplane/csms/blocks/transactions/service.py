@@ -22,7 +22,8 @@ seq_gaps           the missing seqNo ranges between the lowest and the highest r
 =================  =================================================================================
 
 A repeated event (same transaction and seqNo) is acknowledged and changes nothing. Every accepted message is
-committed in one database transaction before the handler returns its response.
+committed before the handler returns its response: its writes are one unit of work, group-committed with the
+units of other stations' messages that arrive at the same time (see ``storage/group_commit.py``).
 """
 
 from __future__ import annotations
@@ -268,10 +269,10 @@ class TransactionService:
             return dataclasses.replace(decision, status="ConcurrentTx")
         return decision
 
-    async def _busy(self, unit: TransactionUnit, facts: EventFacts, key: int) -> bool:
+    def _busy(self, unit: TransactionUnit, facts: EventFacts, key: int) -> bool:
         if facts.event_type != STARTED or not facts.id_token or facts.token_type in _NO_TOKEN_TYPES:
             return False
-        return await unit.token_busy_elsewhere(facts.id_token, key)
+        return unit.token_busy_elsewhere(facts.id_token, key)
 
     # -- 2.x TransactionEvent ---------------------------------------------------------------------------
 
@@ -279,12 +280,17 @@ class TransactionService:
         decision = await self._authorize(station_id, facts.id_token, facts.token_type, "TransactionEvent")
         group = decision.group_id_token if decision is not None else None
         now = utc_now()
-        async with self.repository.unit() as unit:
-            record = await unit.get_or_create(
+
+        def write(
+            unit: TransactionUnit,
+        ) -> tuple[TransactionRecord, dict[str, Any] | None, bool]:
+            record = unit.get_or_create(
                 station_id, facts.transaction_id, version=version, started_at=facts.timestamp, now=now
             )
-            stored = await self._store_event(unit, station_id, record, facts, group, now)
-            busy = await self._busy(unit, facts, record.id)
+            stored = self._store_event(unit, station_id, record, facts, group, now)
+            return record, stored, self._busy(unit, facts, record.id)
+
+        record, stored, busy = await self.repository.write(write)
         self._publish(station_id, record, facts, stored)
         if stored is not None:
             await self._close_reservation(station_id, facts)
@@ -292,7 +298,7 @@ class TransactionService:
             record.id, facts.transaction_id, stored is None, self._answer(decision, facts, busy)
         )
 
-    async def _store_event(
+    def _store_event(
         self,
         unit: TransactionUnit,
         station_id: str,
@@ -302,7 +308,7 @@ class TransactionService:
         now: datetime,
     ) -> dict[str, Any] | None:
         """Store the event and fold it in; the changes made, or None for a repeated event."""
-        added = await unit.add_event(
+        added = unit.add_event(
             record.id,
             seq_no=facts.seq_no,
             event_type=facts.event_type,
@@ -319,12 +325,10 @@ class TransactionService:
             log.info("%s: repeated event %s of %s", station_id, facts.seq_no, facts.transaction_id)
             return None
         changes = merge_event(record, facts, group)
-        await unit.update(record.id, changes | {"updated_at": now})
+        unit.update(record.id, changes | {"updated_at": now})
         evse_id = facts.evse_id if facts.evse_id is not None else record.evse_id
         connector_id = facts.connector_id if facts.connector_id is not None else record.connector_id
-        await unit.add_samples(
-            station_id, record.id, facts.samples, evse_id=evse_id, connector_id=connector_id
-        )
+        unit.add_samples(station_id, record.id, facts.samples, evse_id=evse_id, connector_id=connector_id)
         return changes
 
     def _publish(
@@ -405,13 +409,18 @@ class TransactionService:
         decision = await self._authorize(station_id, id_tag, None, "StartTransaction")
         group = decision.group_id_token if decision is not None else None
         now = utc_now()
-        async with self.repository.unit() as unit:
-            record = await unit.find_v16_start(station_id, connector_id, timestamp, id_tag)
+
+        def write(
+            unit: TransactionUnit,
+        ) -> tuple[TransactionRecord, dict[str, Any] | None, bool]:
+            record = unit.find_v16_start(station_id, connector_id, timestamp, id_tag)
             changes = None
             if record is None:
-                record = await unit.create_v16(station_id, {"status": ACTIVE, "started_at": timestamp}, now)
-                changes = await self._store_event(unit, station_id, record, facts, group, now)
-            busy = await self._busy(unit, facts, record.id)
+                record = unit.create_v16(station_id, {"status": ACTIVE, "started_at": timestamp}, now)
+                changes = self._store_event(unit, station_id, record, facts, group, now)
+            return record, changes, self._busy(unit, facts, record.id)
+
+        record, changes, busy = await self.repository.write(write)
         assert record.transaction_id is not None
         facts = dataclasses.replace(facts, transaction_id=record.transaction_id)
         self._publish(station_id, record, facts, changes)
@@ -445,15 +454,18 @@ class TransactionService:
         )
         decision = await self._authorize(station_id, id_tag, None, "StopTransaction")
         now = utc_now()
-        async with self.repository.unit() as unit:
-            record = await unit.get_or_create(
+
+        def write(unit: TransactionUnit) -> tuple[TransactionRecord, dict[str, Any] | None]:
+            record = unit.get_or_create(
                 station_id, facts.transaction_id, version="1.6", started_at=timestamp, now=now
             )
-            if record.event_count == 0:
-                log.warning("%s: StopTransaction for unknown transaction %s", station_id, transaction_id)
             # The stop token is not the authorizing one (E07): keep the start token.
             stop_facts = dataclasses.replace(facts, id_token=None) if record.id_token else facts
-            changes = await self._store_event(unit, station_id, record, stop_facts, None, now)
+            return record, self._store_event(unit, station_id, record, stop_facts, None, now)
+
+        record, changes = await self.repository.write(write)
+        if record.event_count == 0:
+            log.warning("%s: StopTransaction for unknown transaction %s", station_id, transaction_id)
         self._publish(station_id, record, facts, changes)
         return EventOutcome(record.id, facts.transaction_id, changes is None, decision)
 
@@ -468,23 +480,27 @@ class TransactionService:
     ) -> None:
         """J01 / 1.6 MeterValues: stored per sampled value, linked to the transaction when one is named."""
         now = utc_now()
-        record: TransactionRecord | None = None
-        async with self.repository.unit() as unit:
+
+        def write(unit: TransactionUnit) -> TransactionRecord | None:
+            record = None
             if transaction_id is not None:
-                record = await unit.find(station_id, transaction_id)
-                if record is None:
-                    log.warning("%s: meter values for unknown transaction %s", station_id, transaction_id)
+                record = unit.find(station_id, transaction_id)
             if record is not None:
                 changes = merge_readings(record, samples)
-                await unit.update(record.id, changes | {"updated_at": now})
+                unit.update(record.id, changes | {"updated_at": now})
                 record = dataclasses.replace(record, **changes)
-            await unit.add_samples(
+            unit.add_samples(
                 station_id,
                 record.id if record is not None else None,
                 samples,
                 evse_id=evse_id,
                 connector_id=connector_id,
             )
+            return record
+
+        record = await self.repository.write(write)
+        if transaction_id is not None and record is None:
+            log.warning("%s: meter values for unknown transaction %s", station_id, transaction_id)
         self._publish_meter_values(
             station_id,
             record.id if record is not None else None,

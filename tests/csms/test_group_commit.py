@@ -1,0 +1,183 @@
+"""The group-commit writer (issue #6): concurrent units share transactions, every caller resumes only after
+its own writes are committed, and one failing unit fails only its own caller. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chargeplane.csms.storage.engine import create_engine
+from chargeplane.csms.storage.group_commit import GroupCommitter
+
+_metadata = sa.MetaData()
+items = sa.Table(
+    "gc_items",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("note", sa.String(32), nullable=False),
+)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(_metadata.create_all)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def insert(key: int, note: str = "x") -> Callable[[sa.Connection], int]:
+    def work(connection: sa.Connection) -> int:
+        connection.execute(sa.insert(items).values(id=key, note=note))
+        return key
+
+    return work
+
+
+async def stored(engine: AsyncEngine) -> dict[int, str]:
+    """What a separate connection sees: only committed rows."""
+    async with engine.connect() as connection:
+        return {row.id: row.note for row in await connection.execute(sa.select(items))}
+
+
+async def test_concurrent_units_share_commits_and_all_are_stored(engine: AsyncEngine) -> None:
+    committer = GroupCommitter(engine)
+    results = await asyncio.gather(*(committer.run(insert(key)) for key in range(200)))
+    assert results == list(range(200))
+    assert set(await stored(engine)) == set(range(200))
+    assert committer.units == 200
+    assert committer.batches < 200 / 4  # batched: far fewer commits than units
+    assert committer.fallbacks == 0
+
+
+async def test_a_lone_unit_is_committed_at_once(engine: AsyncEngine) -> None:
+    committer = GroupCommitter(engine)
+    assert await committer.run(insert(1)) == 1
+    assert await stored(engine) == {1: "x"}
+    assert (committer.batches, committer.units) == (1, 1)
+
+
+async def test_a_failing_unit_fails_only_its_caller(engine: AsyncEngine) -> None:
+    await GroupCommitter(engine).run(insert(7, "first"))
+    committer = GroupCommitter(engine, writers=1)
+
+    def broken(connection: sa.Connection) -> None:
+        raise ValueError("bad message")
+
+    calls: list[Any] = [committer.run(insert(key)) for key in range(100, 120)]
+    calls.insert(5, committer.run(insert(7, "duplicate")))  # IntegrityError
+    calls.insert(12, committer.run(broken))
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+
+    assert isinstance(outcomes[5], IntegrityError)
+    assert isinstance(outcomes[12], ValueError)
+    good = [outcome for index, outcome in enumerate(outcomes) if index not in (5, 12)]
+    assert good == list(range(100, 120))
+    rows = await stored(engine)
+    assert rows == {7: "first"} | {key: "x" for key in range(100, 120)}  # the duplicate changed nothing
+    assert committer.fallbacks >= 1
+
+
+async def test_callers_resume_only_after_the_shared_commit(engine: AsyncEngine) -> None:
+    """Every caller resumes after the COMMIT of its batch, never after just running its own unit."""
+    events: list[str] = []
+
+    class Recording(GroupCommitter):
+        async def _transaction(self, batch: list[Any]) -> list[Any]:
+            results = await super()._transaction(batch)
+            events.append(f"commit {len(batch)}")
+            return results
+
+    committer = Recording(engine, writers=1)
+
+    async def call(key: int) -> None:
+        assert await committer.run(insert(key)) == key
+        events.append(f"resumed {key}")
+        assert key in await stored(engine)  # visible to another connection: committed
+
+    await asyncio.gather(*(call(key) for key in range(30)))
+    assert set(await stored(engine)) == set(range(30))
+    # Walk the log: a caller may only resume once the batch that held it has committed.
+    committed = 0
+    for event in events:
+        if event.startswith("commit"):
+            committed += int(event.split()[1])
+        else:
+            assert committed > 0
+    resumed = [event for event in events if event.startswith("resumed")]
+    assert len(resumed) == 30
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """SQLite only: its committer runs units in its own thread, where a unit can be made to block."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(_metadata.create_all)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def test_a_unit_blocked_in_its_batch_holds_back_every_ack_of_the_batch(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    engine = sqlite_engine
+    committer = GroupCommitter(engine, writers=1)
+    release = threading.Event()
+
+    def slow(connection: sa.Connection) -> int:
+        connection.execute(sa.insert(items).values(id=2, note="slow"))
+        release.wait(10)
+        return 2
+
+    gate = asyncio.ensure_future(committer.run(slow))  # the first batch: just this unit
+    await asyncio.sleep(0.05)
+    first = asyncio.ensure_future(committer.run(insert(1)))
+    await asyncio.sleep(0.1)
+    assert not gate.done()
+    assert not first.done(), "acknowledged before its batch was committed"
+    assert await stored(engine) == {}  # nothing committed while the callers wait
+    release.set()
+    assert await gate == 2
+    assert await first == 1
+    assert await stored(engine) == {1: "x", 2: "slow"}
+
+
+async def test_units_run_in_queue_order_and_see_earlier_writes(engine: AsyncEngine) -> None:
+    committer = GroupCommitter(engine, writers=1)
+    order: list[int] = []
+
+    def step(key: int) -> Callable[[sa.Connection], int]:
+        def work(connection: sa.Connection) -> int:
+            order.append(key)
+            count = connection.execute(sa.select(sa.func.count()).select_from(items)).scalar_one()
+            connection.execute(sa.insert(items).values(id=key, note=str(count)))
+            return int(count)
+
+        return work
+
+    counts = await asyncio.gather(*(committer.run(step(key)) for key in range(10)))
+    assert order == list(range(10))
+    assert counts == list(range(10))
+
+
+async def test_a_cancelled_caller_is_not_written(engine: AsyncEngine) -> None:
+    committer = GroupCommitter(engine, writers=1)
+    gone = asyncio.ensure_future(committer.run(insert(3)))
+    gone.cancel()  # before the writer ran: the station's connection went away
+    assert await committer.run(insert(4)) == 4
+    assert gone.cancelled()
+    assert await stored(engine) == {4: "x"}
