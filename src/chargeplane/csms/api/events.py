@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 from litestar import get
+from litestar.params import FromQuery
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
@@ -67,7 +68,7 @@ class EventStream:
 
     def route(self) -> Any:
         @get("/events", summary="Station events as server-sent events")
-        async def stream_events(station: str | None = None) -> ServerSentEvent:
+        async def stream_events(station: FromQuery[str | None] = None) -> ServerSentEvent:
             return ServerSentEvent(self.events(station))
 
         return stream_events

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import delete, get, patch, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_502_BAD_GATEWAY
 
 from chargeplane.csms.blocks.authorization.local_list import LocalListService, SyncResult
@@ -257,16 +257,16 @@ def routes(
 
     @get("/id-tokens", summary="List id tokens")
     async def list_tokens(
-        status: str | None = None,
-        group: str | None = None,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        status: FromQuery[str | None] = None,
+        group: FromQuery[str | None] = None,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> IdTokenPage:
         records, total = await service.list_tokens(status=status, group=group, offset=offset, limit=limit)
         return IdTokenPage([token_out(r) for r in records], total, offset, limit)
 
     @post("/id-tokens", status_code=HTTP_201_CREATED, summary="Create an id token")
-    async def create_token(data: IdTokenIn) -> IdTokenOut:
+    async def create_token(data: JSONBody[IdTokenIn]) -> IdTokenOut:
         try:
             record = await service.create_token(token_values(data))
         except ValueError as error:
@@ -280,13 +280,15 @@ def routes(
 
     @get("/id-tokens/{id_token:str}", summary="One id token")
     async def get_token(
-        id_token: str, token_type: Annotated[str | None, Parameter(query="type")] = None
+        id_token: FromPath[str], token_type: Annotated[str | None, QueryParameter(name="type")] = None
     ) -> IdTokenOut:
         return token_out(await one(id_token, token_type))
 
     @patch("/id-tokens/{id_token:str}", summary="Change an id token")
     async def update_token(
-        id_token: str, data: IdTokenPatch, token_type: Annotated[str | None, Parameter(query="type")] = None
+        id_token: FromPath[str],
+        data: JSONBody[IdTokenPatch],
+        token_type: Annotated[str | None, QueryParameter(name="type")] = None,
     ) -> IdTokenOut:
         record = await one(id_token, token_type)
         values: dict[str, Any] = {
@@ -312,7 +314,7 @@ def routes(
 
     @delete("/id-tokens/{id_token:str}", summary="Remove an id token")
     async def delete_token(
-        id_token: str, token_type: Annotated[str | None, Parameter(query="type")] = None
+        id_token: FromPath[str], token_type: Annotated[str | None, QueryParameter(name="type")] = None
     ) -> None:
         record = await one(id_token, token_type)
         try:
@@ -321,7 +323,7 @@ def routes(
             raise NotFoundException(f"no id token {id_token}") from None
 
     @post("/id-tokens/import", status_code=HTTP_200_OK, summary="Create or replace id tokens in bulk")
-    async def import_tokens(data: list[Any]) -> ImportResult:
+    async def import_tokens(data: JSONBody[list[Any]]) -> ImportResult:
         if len(data) > MAX_IMPORT:
             raise ValidationException(f"at most {MAX_IMPORT} tokens per import")
         rows: list[dict[str, Any]] = []
@@ -336,10 +338,10 @@ def routes(
 
     @get("/authorization-log", summary="Authorization decisions, newest first")
     async def authorization_log(
-        station_id: Annotated[str | None, Parameter(query="stationId")] = None,
-        id_token: Annotated[str | None, Parameter(query="idToken")] = None,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        station_id: Annotated[str | None, QueryParameter(name="stationId")] = None,
+        id_token: Annotated[str | None, QueryParameter(name="idToken")] = None,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> LogPage:
         records, total = await service.decision_log(
             station_id=station_id, id_token=id_token, offset=offset, limit=limit
@@ -355,7 +357,7 @@ def routes(
     @post(
         "/stations/{station_id:str}/local-list", status_code=HTTP_200_OK, summary="Send the local list (D01)"
     )
-    async def sync_local_list(station_id: str, data: LocalListSync) -> SyncOut:
+    async def sync_local_list(station_id: FromPath[str], data: JSONBody[LocalListSync]) -> SyncOut:
         station_id = await known_station(station_id)
         try:
             result = await local_lists.sync_local_list(station_id, data.full)
@@ -368,7 +370,7 @@ def routes(
         return sync_out(result)
 
     @get("/stations/{station_id:str}/local-list", summary="The local list on record for a station")
-    async def local_list(station_id: str) -> LocalListOut:
+    async def local_list(station_id: FromPath[str]) -> LocalListOut:
         station_id = await known_station(station_id)
         summary = await local_lists.repository.list_summary(station_id)
         if summary is None:
@@ -380,7 +382,7 @@ def routes(
         "/stations/{station_id:str}/local-list/station-version",
         summary="Ask the station its list version (D02)",
     )
-    async def station_version(station_id: str) -> StationVersionOut:
+    async def station_version(station_id: FromPath[str]) -> StationVersionOut:
         station_id = await known_station(station_id)
         try:
             version = await local_lists.station_version(station_id)

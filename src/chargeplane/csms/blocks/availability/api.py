@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from chargeplane.csms.blocks.availability.calls import UnknownStation, station_call_errors
@@ -89,16 +89,16 @@ def routes(service: AvailabilityService, stations: ProvisioningService) -> list[
         "/stations/{station_id:str}/connectors",
         summary="Current status of the station, its EVSEs and connectors",
     )
-    async def list_connectors(station_id: str) -> ConnectorList:
+    async def list_connectors(station_id: FromPath[str]) -> ConnectorList:
         station_id = await known(station_id)
         records = await service.repository.current(station_id)
         return ConnectorList(station_id, [_connector_out(r) for r in records])
 
     @get("/stations/{station_id:str}/status-history", summary="Every reported status, newest first")
     async def status_history(
-        station_id: str,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        station_id: FromPath[str],
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> HistoryPage:
         station_id = await known(station_id)
         records, total = await service.repository.history(station_id, offset, limit)
@@ -109,7 +109,9 @@ def routes(service: AvailabilityService, stations: ProvisioningService) -> list[
         status_code=HTTP_200_OK,
         summary="ChangeAvailability: make the station, an EVSE or a connector (in)operative",
     )
-    async def change_availability(station_id: str, data: AvailabilityIn) -> AvailabilityOut:
+    async def change_availability(
+        station_id: FromPath[str], data: JSONBody[AvailabilityIn]
+    ) -> AvailabilityOut:
         with station_call_errors():
             if await stations.repository.get(station_id) is None:
                 raise UnknownStation(station_id)

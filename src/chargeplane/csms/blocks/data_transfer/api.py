@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from chargeplane.csms.blocks.availability.calls import UnknownStation, station_call_errors
@@ -72,7 +72,9 @@ def routes(service: DataTransferService, stations: ProvisioningService) -> list[
         status_code=HTTP_200_OK,
         summary="Send DataTransfer to a station: the station's answer",
     )
-    async def send_data_transfer(station_id: str, data: DataTransferIn) -> DataTransferOut:
+    async def send_data_transfer(
+        station_id: FromPath[str], data: JSONBody[DataTransferIn]
+    ) -> DataTransferOut:
         with station_call_errors():
             station = await stations.repository.get(station_id)
             if station is None:
@@ -82,9 +84,9 @@ def routes(service: DataTransferService, stations: ProvisioningService) -> list[
 
     @get("/data-transfers", summary="Data transfers in both directions, newest first")
     async def list_data_transfers(
-        station_id: Annotated[str | None, Parameter(query="stationId")] = None,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        station_id: Annotated[str | None, QueryParameter(name="stationId")] = None,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> TransferPage:
         records, total = await service.repository.find(station_id, offset, limit)
         return TransferPage([_transfer_out(r) for r in records], total, offset, limit)

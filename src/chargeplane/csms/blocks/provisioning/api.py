@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import delete, get, patch, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
 
 from chargeplane.csms.blocks.provisioning.repository import StationRecord
@@ -86,13 +86,14 @@ def station_out(record: StationRecord, generated_password: str | None = None) ->
 def routes(service: ProvisioningService) -> list[Any]:
     @get("/stations", summary="List stations")
     async def list_stations(
-        offset: Annotated[int, Parameter(ge=0)] = 0, limit: Annotated[int, Parameter(ge=1, le=500)] = 100
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> StationPage:
         records = await service.repository.list(offset, limit)
         return StationPage([station_out(r) for r in records], await service.repository.count(), offset, limit)
 
     @post("/stations", status_code=HTTP_201_CREATED, summary="Register a station")
-    async def create_station(data: StationIn) -> StationOut:
+    async def create_station(data: JSONBody[StationIn]) -> StationOut:
         try:
             record, generated = await service.create_station(
                 data.station_id,
@@ -118,11 +119,11 @@ def routes(service: ProvisioningService) -> list[Any]:
         return station_out(record)
 
     @get("/stations/{station_id:str}", summary="One station")
-    async def get_station(station_id: str) -> StationOut:
+    async def get_station(station_id: FromPath[str]) -> StationOut:
         return await load(station_id)
 
     @patch("/stations/{station_id:str}", summary="Change a station's registration or security")
-    async def update_station(station_id: str, data: StationPatch) -> StationOut:
+    async def update_station(station_id: FromPath[str], data: JSONBody[StationPatch]) -> StationOut:
         values: dict[str, Any] = {
             name: value
             for name, value in (
@@ -145,7 +146,7 @@ def routes(service: ProvisioningService) -> list[Any]:
         return await load(station_id)
 
     @delete("/stations/{station_id:str}", summary="Remove a station")
-    async def delete_station(station_id: str) -> None:
+    async def delete_station(station_id: FromPath[str]) -> None:
         if not await service.repository.delete(station_id):
             raise NotFoundException(f"no station {station_id}")
 

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import (
     HTTP_200_OK,
     HTTP_409_CONFLICT,
@@ -309,15 +309,17 @@ def routes(service: CommandService) -> list[Any]:
         description="The body is the OCPP request payload (wire JSON) in the station's negotiated version; "
         "the answer carries the station's response payload.",
     )
-    async def send_command(station_id: str, action: str, request: Request[Any, Any, Any]) -> CommandOut:
+    async def send_command(
+        station_id: FromPath[str], action: FromPath[str], request: Request[Any, Any, Any]
+    ) -> CommandOut:
         return await execute(station_id, action, await request.body())
 
     @get("/commands", summary="The command log, newest first")
     async def list_commands(
-        station: str | None = None,
-        action: str | None = None,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        station: FromQuery[str | None] = None,
+        action: FromQuery[str | None] = None,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> CommandLogPage:
         records = await service.repository.list(station_id=station, action=action, offset=offset, limit=limit)
         total = await service.repository.count(station_id=station, action=action)
@@ -328,7 +330,7 @@ def routes(service: CommandService) -> list[Any]:
         status_code=HTTP_200_OK,
         summary="Remote start (F01/F02; 1.6 RemoteStartTransaction)",
     )
-    async def remote_start(station_id: str, data: RemoteStartIn) -> CommandOut:
+    async def remote_start(station_id: FromPath[str], data: JSONBody[RemoteStartIn]) -> CommandOut:
         return await convenience(station_id, lambda version: _remote_start(data, version))
 
     @post(
@@ -336,19 +338,19 @@ def routes(service: CommandService) -> list[Any]:
         status_code=HTTP_200_OK,
         summary="Remote stop (F03; 1.6 RemoteStopTransaction)",
     )
-    async def remote_stop(station_id: str, data: RemoteStopIn) -> CommandOut:
+    async def remote_stop(station_id: FromPath[str], data: JSONBody[RemoteStopIn]) -> CommandOut:
         return await convenience(station_id, lambda version: _remote_stop(data, version))
 
     @post("/stations/{station_id:str}/unlock", status_code=HTTP_200_OK, summary="Unlock a connector (F05)")
-    async def unlock(station_id: str, data: UnlockIn) -> CommandOut:
+    async def unlock(station_id: FromPath[str], data: JSONBody[UnlockIn]) -> CommandOut:
         return await convenience(station_id, lambda version: _unlock(data, version))
 
     @post("/stations/{station_id:str}/reset", status_code=HTTP_200_OK, summary="Reset (B11/B12)")
-    async def reset(station_id: str, data: ResetIn) -> CommandOut:
+    async def reset(station_id: FromPath[str], data: JSONBody[ResetIn]) -> CommandOut:
         return await convenience(station_id, lambda version: _reset(data, version))
 
     @post("/stations/{station_id:str}/trigger", status_code=HTTP_200_OK, summary="Trigger a message (F06)")
-    async def trigger(station_id: str, data: TriggerIn) -> CommandOut:
+    async def trigger(station_id: FromPath[str], data: JSONBody[TriggerIn]) -> CommandOut:
         return await convenience(station_id, lambda version: _trigger(data, version))
 
     return [send_command, list_commands, remote_start, remote_stop, unlock, reset, trigger]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import delete, get, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
 
 from chargeplane.csms.blocks.availability.calls import UnknownStation, station_call_errors
@@ -86,10 +86,10 @@ def _result(record: ReservationRecord, answer: StationAnswer) -> ReservationResu
 def routes(service: ReservationService, stations: ProvisioningService) -> list[Any]:
     @get("/reservations", summary="Reservations, newest first")
     async def list_reservations(
-        station_id: Annotated[str | None, Parameter(query="stationId")] = None,
-        status: str | None = None,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        station_id: Annotated[str | None, QueryParameter(name="stationId")] = None,
+        status: FromQuery[str | None] = None,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> ReservationPage:
         if status is not None and status not in STATUSES:
             raise ValidationException(f"unknown status {status!r}; one of {', '.join(sorted(STATUSES))}")
@@ -99,7 +99,7 @@ def routes(service: ReservationService, stations: ProvisioningService) -> list[A
         return ReservationPage([reservation_out(r) for r in records], total, offset, limit)
 
     @get("/reservations/{reservation_id:int}", summary="One reservation")
-    async def get_reservation(reservation_id: int) -> ReservationOut:
+    async def get_reservation(reservation_id: FromPath[int]) -> ReservationOut:
         record = await service.repository.get(reservation_id)
         if record is None:
             raise NotFoundException(f"no reservation {reservation_id}")
@@ -110,7 +110,9 @@ def routes(service: ReservationService, stations: ProvisioningService) -> list[A
         status_code=HTTP_201_CREATED,
         summary="Reserve (ReserveNow): the stored reservation and the station's answer",
     )
-    async def create_reservation(station_id: str, data: ReservationIn) -> ReservationResult:
+    async def create_reservation(
+        station_id: FromPath[str], data: JSONBody[ReservationIn]
+    ) -> ReservationResult:
         if data.expires_at.tzinfo is None:
             raise ValidationException("expiresAt needs a time zone offset")
         with station_call_errors():
@@ -137,7 +139,7 @@ def routes(service: ReservationService, stations: ProvisioningService) -> list[A
         status_code=HTTP_200_OK,
         summary="Cancel a reservation (CancelReservation): the reservation and the station's answer",
     )
-    async def cancel_reservation(reservation_id: int) -> ReservationResult:
+    async def cancel_reservation(reservation_id: FromPath[int]) -> ReservationResult:
         try:
             with station_call_errors():
                 record, answer = await service.cancel(reservation_id)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import get
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from chargeplane.csms.blocks.transactions.repository import (
     EventRecord,
@@ -180,13 +180,13 @@ def routes(service: TransactionService) -> list[Any]:
 
     @get("/transactions", summary="List transactions, newest first")
     async def list_transactions(
-        station: str | None = None,
-        status: Annotated[str | None, Parameter(pattern=r"\A(active|ended)\Z")] = None,
-        id_token: Annotated[str | None, Parameter(query="idToken")] = None,
-        started_from: Annotated[datetime | None, Parameter(query="from")] = None,
-        started_to: Annotated[datetime | None, Parameter(query="to")] = None,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        station: FromQuery[str | None] = None,
+        status: Annotated[str | None, QueryParameter(pattern=r"\A(active|ended)\Z")] = None,
+        id_token: Annotated[str | None, QueryParameter(name="idToken")] = None,
+        started_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        started_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> TransactionPage:
         _check_range(started_from, started_to)
         where = TransactionFilter(station, status, id_token, started_from, started_to)
@@ -194,7 +194,7 @@ def routes(service: TransactionService) -> list[Any]:
         return TransactionPage([transaction_out(r) for r in records], total, offset, limit)
 
     @get("/transactions/{key:int}", summary="One transaction with its events and meter values")
-    async def get_transaction(key: int) -> TransactionDetail:
+    async def get_transaction(key: FromPath[int]) -> TransactionDetail:
         record = await repository.get(key)
         if record is None:
             raise NotFoundException(f"no transaction {key}")
@@ -206,12 +206,12 @@ def routes(service: TransactionService) -> list[Any]:
 
     @get("/stations/{station_id:str}/meter-values", summary="A station's sampled values over time")
     async def station_meter_values(
-        station_id: str,
-        start: Annotated[datetime | None, Parameter(query="from")] = None,
-        end: Annotated[datetime | None, Parameter(query="to")] = None,
-        measurand: Annotated[str | None, Parameter(max_length=48)] = None,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=5000)] = 1000,
+        station_id: FromPath[str],
+        start: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        end: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        measurand: Annotated[str | None, QueryParameter(max_length=48)] = None,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
     ) -> MeterValuePage:
         _check_range(start, end)
         samples = await repository.station_meter_values(
