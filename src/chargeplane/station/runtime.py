@@ -5,14 +5,21 @@ CSMS CALLs, answers to its own CALLs, meter readings and the single timer the co
 what the core wants done: CALLs to send (each as a task, in order: the connection keeps one outstanding
 CALL and queues the rest) and hardware actions. A Reset (``Reboot`` action) drops the connection and
 builds a new core on the same storage, like a restarted process would.
+
+A simulator runs thousands of these in one process, so a station costs little while it waits: one task
+(the connection), the core's timer and the meter as plain event-loop timers (the meter is read only while
+an EV is plugged in or power flows), routers shared between stations of a version, and, in a fleet, one
+SQLite connection for every station (:class:`SqliteFleetStore`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import bisect
 import logging
+import math
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from chargeplane.ocpp.catalog import STATION
-from chargeplane.ocpp.messages.base import Payload
+from chargeplane.ocpp.endpoint import LocalProtocolError
+from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import StationLayout, VariableKey
@@ -91,6 +99,162 @@ class SqliteStorage:
         self.db.execute("DELETE FROM queue WHERE id = ?", (key,))
 
 
+class SqliteFleetStore:
+    """One SQLite connection for many stations (a simulated fleet): :meth:`station` gives each its
+    :class:`~chargeplane.station.core.storage.Storage`, rows keyed by station id. A connection costs tens of
+    kilobytes, which is more than a whole simulated station otherwise. ``":memory:"`` (the default) keeps
+    nothing after the process; a file survives it (written with ``synchronous=NORMAL``)."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.db = sqlite3.connect(str(path), isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS dm_values (station TEXT NOT NULL, key TEXT NOT NULL,"
+            " value TEXT NOT NULL, PRIMARY KEY (station, key))"
+        )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS state (station TEXT NOT NULL, key TEXT NOT NULL,"
+            " value TEXT NOT NULL, PRIMARY KEY (station, key))"
+        )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS queue (id INTEGER PRIMARY KEY AUTOINCREMENT, station TEXT NOT NULL,"
+            " action TEXT NOT NULL, payload BLOB NOT NULL)"
+        )
+        self.db.execute("CREATE INDEX IF NOT EXISTS queue_station ON queue (station, id)")
+
+    def station(self, station_id: str) -> FleetStationStorage:
+        return FleetStationStorage(self.db, station_id)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class FleetStationStorage:
+    """One station's rows in a :class:`SqliteFleetStore`."""
+
+    __slots__ = ("db", "station")
+
+    def __init__(self, db: sqlite3.Connection, station: str) -> None:
+        self.db = db
+        self.station = station
+
+    def load_values(self) -> dict[str, str]:
+        rows = self.db.execute("SELECT key, value FROM dm_values WHERE station = ?", (self.station,))
+        return dict(rows.fetchall())
+
+    def save_value(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO dm_values (station, key, value) VALUES (?, ?, ?)",
+            (self.station, key, value),
+        )
+
+    def get_state(self, key: str) -> str | None:
+        row = self.db.execute(
+            "SELECT value FROM state WHERE station = ? AND key = ?", (self.station, key)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_state(self, key: str, value: str | None) -> None:
+        if value is None:
+            self.db.execute("DELETE FROM state WHERE station = ? AND key = ?", (self.station, key))
+        else:
+            self.db.execute(
+                "INSERT OR REPLACE INTO state (station, key, value) VALUES (?, ?, ?)",
+                (self.station, key, value),
+            )
+
+    def queue_load(self) -> list[QueuedRecord]:
+        rows = self.db.execute(
+            "SELECT id, action, payload FROM queue WHERE station = ? ORDER BY id", (self.station,)
+        ).fetchall()
+        return [QueuedRecord(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
+    def queue_push(self, action: str, payload: bytes) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO queue (station, action, payload) VALUES (?, ?, ?)", (self.station, action, payload)
+        )
+        return int(cursor.lastrowid or 0)
+
+    def queue_replace(self, key: int, payload: bytes) -> None:
+        self.db.execute("UPDATE queue SET payload = ? WHERE id = ?", (payload, key))
+
+    def queue_remove(self, key: int) -> None:
+        self.db.execute("DELETE FROM queue WHERE id = ?", (key,))
+
+
+class LatencyHistogram:
+    """Call latencies in logarithmic buckets (8 % wide, from 0.1 ms): fixed memory however many calls."""
+
+    RATIO = 1.08
+    BASE = 0.0001  # seconds
+    SIZE = 200  # up to about 480 s
+
+    def __init__(self) -> None:
+        self.counts = [0] * self.SIZE
+        self.count = 0
+
+    def add(self, seconds: float) -> None:
+        index = 0 if seconds <= self.BASE else int(math.log(seconds / self.BASE, self.RATIO)) + 1
+        self.counts[min(index, self.SIZE - 1)] += 1
+        self.count += 1
+
+    def percentile(self, fraction: float) -> float | None:
+        """The upper bound of the bucket holding the ``fraction`` quantile (seconds)."""
+        if not self.count:
+            return None
+        target = max(1, math.ceil(fraction * self.count))
+        running = 0
+        cumulative = []
+        for count in self.counts:
+            running += count
+            cumulative.append(running)
+        index = bisect.bisect_left(cumulative, target)
+        return float(self.BASE * self.RATIO**index)
+
+
+@dataclass
+class CallStats:
+    """What the stations' CALLs came to; one object may be shared by a whole fleet."""
+
+    sent: int = 0
+    answered: int = 0
+    errors: int = 0  # CALLERROR answers, answers that broke the schema, calls this side could not send
+    timeouts: int = 0
+    connection_lost: int = 0  # no answer because the connection closed first
+    abandoned: int = 0  # still waiting for the answer when the station stopped
+    rejected: int = 0  # answered, but refused: status Rejected, or an idToken not Accepted
+    transactions_started: int = 0  # answered StartTransaction / TransactionEvent(Started)
+    transactions_ended: int = 0  # answered StopTransaction / TransactionEvent(Ended)
+    by_action: Counter[str] = field(default_factory=Counter)  # answered calls per action
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    @property
+    def failed(self) -> int:
+        return self.errors + self.timeouts + self.connection_lost
+
+
+def _refused(response: Payload) -> bool:
+    """A negative answer: status Rejected (boot, ...) or an IdTokenInfo / IdTagInfo that is not Accepted."""
+    status = present(getattr(response, "status", None))
+    if status is not None and str(status) == "Rejected":
+        return True
+    info: Any = present(getattr(response, "id_token_info", None)) or present(
+        getattr(response, "id_tag_info", None)
+    )
+    return info is not None and str(info.status) != "Accepted"
+
+
+def _shared_handle(request: Any, connection: OcppConnection) -> Any:
+    runtime: StationRuntime = connection.state
+    return runtime.handle_request(request)
+
+
+# One router per (version, core class), shared by every station: the handler finds its station through
+# ``connection.state``.
+_ROUTERS: dict[tuple[Version, type[StationCore]], Router[OcppConnection]] = {}
+
+
 @dataclass
 class RuntimeSettings:
     url: str
@@ -108,6 +272,7 @@ class RuntimeSettings:
     variables: dict[tuple[str, str, str | None], str] = field(default_factory=dict)  # site configuration
     vendor: str = "Chargeplane"
     model: str = "SimStation"
+    ping_interval: float | None = 60.0  # WebSocket pings from the station; None: only the CSMS pings
 
 
 def utc_now() -> datetime:
@@ -123,6 +288,7 @@ class StationRuntime:
         storage: Storage | None = None,
         hardware: SimulatedStation | None = None,
         clock: Callable[[], datetime] = utc_now,
+        stats: CallStats | None = None,
     ) -> None:
         self.settings = settings
         self.storage: Storage = storage if storage is not None else SqliteStorage(settings.database)
@@ -137,14 +303,31 @@ class StationRuntime:
         )
         self.core = self._new_core()
         self.client: OcppClient | None = None
-        self._wake = asyncio.Event()
+        self.stats = stats if stats is not None else CallStats()
+        self.in_flight = 0  # CALLs sent and not answered yet
         self._stopping = False
         self._rebooting = False
+        self._running = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: datetime | None = None
+        self._meter: asyncio.TimerHandle | None = None
+        self._meter_last = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self.connected = asyncio.Event()
         self.accepted = asyncio.Event()  # connected and accepted by the CSMS (B01)
-        self.calls_sent = 0
-        self.calls_failed = 0
+
+    @property
+    def calls_sent(self) -> int:
+        return self.stats.sent
+
+    @property
+    def calls_failed(self) -> int:
+        return self.stats.failed
+
+    @property
+    def busy(self) -> bool:
+        """CALLs in flight, or transaction messages still queued (a fleet waits for this before stopping)."""
+        return self.in_flight > 0 or bool(self.core.queue)
 
     def _new_core(self) -> StationCore:
         if self.settings.version is Version.V16:
@@ -192,10 +375,20 @@ class StationRuntime:
             self.core = self._new_core()
 
     async def stop(self) -> None:
-        self._stopping = True
+        self.quiesce()
         if self.client is not None:
             await self.client.stop()
-        self._wake.set()
+
+    def quiesce(self) -> None:
+        """Stop the timers (heartbeats, meter values, retries) ahead of :meth:`stop`: from now on the
+        station sends nothing of its own accord; the connection stays up for the answers still due."""
+        self._stopping = True
+        self._running = False
+        for handle in (self._timer, self._meter):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._meter = None
+        self._timer_at = None
 
     async def _run_once(self) -> None:
         settings = self.settings
@@ -206,31 +399,41 @@ class StationRuntime:
             password=settings.password,
             ca_bundle=settings.ca_bundle,
             client_certificate=settings.client_certificate,
+            ping_interval=settings.ping_interval,
             queue_offline=False,  # the core queues (durably) what must survive a connection loss
             backoff=settings.backoff,
             call_timeout=settings.call_timeout,
         )
-        self.client = OcppClient(client_settings, self._router_for, on_state=self._on_state)
-        self._wake = asyncio.Event()
-        client_task = asyncio.create_task(self.client.run())
+        self.client = OcppClient(
+            client_settings, self._router_for, on_state=self._on_state, on_connected=self._on_connected
+        )
+        self._running = not self._stopping
+        self._arm()
         try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._timer_loop(client_task))
-                group.create_task(self._meter_loop(client_task))
-                await client_task
-                self._wake.set()
+            await self.client.run()
         finally:
+            stopping = self._stopping
+            self.quiesce()
+            self._stopping = stopping
             for task in list(self._tasks):
                 task.cancel()
             self.connected.clear()
 
     def _router_for(self, version: Version) -> Router[OcppConnection]:
-        router = Router[OcppConnection](version, STATION)
-        for request_type in self.core.handled_requests():
-            router.register(request_type, self._handle)
+        key = (version, type(self.core))
+        router = _ROUTERS.get(key)
+        if router is None:
+            router = Router[OcppConnection](version, STATION)
+            for request_type in self.core.handled_requests():
+                router.register(request_type, _shared_handle)
+            _ROUTERS[key] = router
         return router
 
-    def _handle(self, request: Any, connection: OcppConnection) -> Any:
+    def _on_connected(self, connection: OcppConnection) -> None:
+        connection.state = self  # for the shared router
+
+    def handle_request(self, request: Any) -> Any:
+        """Answer a CSMS CALL (through the core)."""
         response = self.core.handle(request, self.clock())
         asyncio.get_running_loop().call_soon(self._pump)  # events the request caused go after the answer
         return response
@@ -259,29 +462,57 @@ class StationRuntime:
             self.accepted.set()
         else:
             self.accepted.clear()
-        self._wake.set()
+        self._arm()
 
     async def _send(self, call: OutgoingCall) -> None:
         client = self.client
+        stats = self.stats
         failure: Failure | None = None
         response: Payload | None = None
         if client is None:
             failure = Failure.OFFLINE
         else:
+            loop = asyncio.get_running_loop()
+            stats.sent += 1
+            self.in_flight += 1
+            started = loop.time()
             try:
-                self.calls_sent += 1
                 response = await client.call(call.request)
             except CallFailed as exc:
                 log.warning("%s: %s", self.settings.station_id, exc)
+                stats.errors += 1
                 failure = Failure.ERROR
-            except CallTimeout:
+            except CallTimeout as exc:
+                log.warning("%s: %s", self.settings.station_id, exc)
+                stats.timeouts += 1
                 failure = Failure.TIMEOUT
             except ConnectionLost:
+                stats.connection_lost += 1
                 failure = Failure.OFFLINE
+            except LocalProtocolError as exc:  # e.g. too many CALLs queued: the core must still hear of it
+                log.warning("%s: %s", self.settings.station_id, exc)
+                stats.errors += 1
+                failure = Failure.ERROR
+            except asyncio.CancelledError:
+                stats.abandoned += 1
+                raise
+            finally:
+                self.in_flight -= 1
+            if response is not None:
+                stats.answered += 1
+                stats.latency.add(loop.time() - started)
+                action = type(call.request).__name__.removesuffix("Request")
+                stats.by_action[action] += 1
+                event = str(getattr(call.request, "event_type", ""))
+                if action == "StartTransaction" or event == "Started":
+                    stats.transactions_started += 1
+                elif action == "StopTransaction" or event == "Ended":
+                    stats.transactions_ended += 1
+                if _refused(response):
+                    stats.rejected += 1
         if response is not None:
             self.core.call_result(call.ref, response, self.clock())
         else:
-            self.calls_failed += 1
             self.core.call_failed(call.ref, failure or Failure.ERROR, self.clock())
         self._pump()
 
@@ -299,28 +530,46 @@ class StationRuntime:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    async def _timer_loop(self, client_task: asyncio.Task[None]) -> None:
-        while not client_task.done():
-            self._wake.clear()
-            deadline = self.core.next_deadline()
-            timeout = None if deadline is None else max(0.0, (deadline - self.clock()).total_seconds())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            if client_task.done():
-                return
-            now = self.clock()
-            if deadline is not None and deadline <= now:
-                self.core.handle_timer(now)
-                self._pump()
-
-    async def _meter_loop(self, client_task: asyncio.Task[None]) -> None:
+    # ------------------------------------------------------------------ timers (event-loop handles, no tasks)
+    def _arm(self) -> None:
+        """Arm the core's timer for its next deadline, and the meter while it has something to measure."""
+        if not self._running:
+            return
         loop = asyncio.get_running_loop()
-        last = loop.time()
-        while not client_task.done():
-            await asyncio.sleep(self.settings.meter_tick_s)
-            now = loop.time()
-            for evse_id, evse in self.hardware.evses.items():
-                reading = evse.read(now - last)
-                self.core.update_meter(evse_id, reading, self.clock())
-            last = now
-            self._pump()
+        deadline = self.core.next_deadline()
+        if deadline != self._timer_at or (deadline is not None and self._timer is None):
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._timer_at = deadline
+            if deadline is not None:
+                delay = max(0.0, (deadline - self.clock()).total_seconds())
+                self._timer = loop.call_later(delay, self._on_timer)
+        if self._meter is None and self._metering():
+            self._meter_last = loop.time()
+            self._meter = loop.call_later(self.settings.meter_tick_s, self._on_meter)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        now = self.clock()
+        deadline = self.core.next_deadline()
+        if deadline is not None and deadline <= now:
+            self.core.handle_timer(now)
+        self._pump()
+
+    def _metering(self) -> bool:
+        """An EV is plugged in, the contactor is closed, or the last reading had power: read the meter.
+        (An idle simulated meter does not change, so an idle station costs no timer.)"""
+        return any(
+            evse.ev is not None or evse.closed or evse.power_w > 0 for evse in self.hardware.evses.values()
+        )
+
+    def _on_meter(self) -> None:
+        self._meter = None
+        now = asyncio.get_running_loop().time()
+        elapsed = now - self._meter_last
+        for evse_id, evse in self.hardware.evses.items():
+            self.core.update_meter(evse_id, evse.read(elapsed), self.clock())
+        self._pump()
+        self._meter_last = now

@@ -2,7 +2,9 @@
 
 SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk when it returns, which the durability
 rule needs (an accepted transaction event is committed before its CALLRESULT goes out). Foreign keys are
-switched on, which SQLite does not do by default.
+switched on, which SQLite does not do by default. SQLite has one writer at a time: a writer waits up to
+``busy_timeout`` for the lock (30 s, so that a burst of boots queues instead of failing with "database is
+locked"); the group committer's batches keep the number of transactions low.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def create_sync_sqlite_engine(url: sa.URL) -> sa.Engine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

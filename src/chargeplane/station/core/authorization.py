@@ -17,7 +17,7 @@ from chargeplane.station.core.storage import Storage
 ACCEPTED = "Accepted"
 
 
-@dataclass
+@dataclass(slots=True)
 class AuthEntry:
     token: str
     token_type: str

@@ -11,9 +11,11 @@ are a view on the same values (:mod:`.config16`).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from chargeplane.ocpp.timestamps import from_wire
@@ -155,9 +157,43 @@ def _var(
     )
 
 
-def standard_variables(layout: StationLayout) -> list[VariableDef]:
+class Definitions(list[VariableDef]):
+    """Variable definitions with their lookup tables, built once and shared (read-only) by every station of
+    the same layout: a fleet of thousands of stations keeps one copy, not one per station."""
+
+    _tables: _Tables | None = None
+
+    def tables(self) -> _Tables:
+        if self._tables is None:
+            self._tables = _Tables(self)
+        return self._tables
+
+
+class _Tables:
+    """Definitions by key and the set of declared components."""
+
+    __slots__ = ("components", "defs")
+
+    def __init__(self, definitions: Iterable[VariableDef]) -> None:
+        self.defs: dict[VariableKey, VariableDef] = {}
+        self.components: set[tuple[str, str | None, int | None, int | None]] = set()
+        for definition in definitions:
+            key = definition.key
+            self.defs[key] = definition
+            self.components.add((key.component, key.component_instance, key.evse, key.connector))
+
+
+def standard_variables(layout: StationLayout) -> Definitions:
     """The minimum required device model (2.0.1 appendix, "Required = yes") plus the optional variables
-    of the blocks this station implements, with our defaults."""
+    of the blocks this station implements, with our defaults.
+
+    The result is shared between stations of the same layout (the serial number plays no part): never
+    change it in place; build a new list (``standard_variables(layout) + more``) instead."""
+    return _standard_variables(dataclasses.replace(layout, serial_number=""))
+
+
+@functools.cache
+def _standard_variables(layout: StationLayout) -> Definitions:
     ro = "ReadOnly"
     defs = [
         # OCPPCommCtrlr (B01-B04, E13, G02)
@@ -386,7 +422,7 @@ def standard_variables(layout: StationLayout) -> list[VariableDef]:
                     connector=connector_id,
                 ),
             ]
-    return defs
+    return Definitions(defs)
 
 
 class InvalidValue(ValueError):
@@ -435,25 +471,37 @@ def check_value(definition: VariableDef, value: str) -> None:
             raise InvalidValue("above maxLimit")
 
 
-@dataclass
 class DeviceModel:
-    """Values of every declared variable, persisted through ``storage``."""
+    """Values of every declared variable, persisted through ``storage``.
 
-    definitions: list[VariableDef]
-    storage: Storage
-    _defs: dict[VariableKey, VariableDef] = field(default_factory=dict)
-    _values: dict[tuple[VariableKey, str], str] = field(default_factory=dict)
-    _components: set[tuple[str, str | None, int | None, int | None]] = field(default_factory=set)
+    Only values that differ from a definition's default (stored, set or put ones) are kept per station;
+    the definitions and their lookup tables are shared (see :class:`Definitions`)."""
 
-    def __post_init__(self) -> None:
-        stored = self.storage.load_values()
-        for definition in self.definitions:
-            key = definition.key
-            self._defs[key] = definition
-            self._components.add((key.component, key.component_instance, key.evse, key.connector))
-            for attribute, default in definition.defaults.items():
-                value = stored.get(key.storage_key(attribute), default)
-                self._values[(key, attribute)] = value
+    __slots__ = ("_components", "_defs", "_values", "definitions", "storage")
+
+    def __init__(self, definitions: list[VariableDef], storage: Storage) -> None:
+        self.definitions = definitions
+        self.storage = storage
+        tables = definitions.tables() if isinstance(definitions, Definitions) else _Tables(definitions)
+        self._defs = tables.defs
+        self._components = tables.components
+        self._values: dict[tuple[VariableKey, str], str] = {}
+        stored = storage.load_values()
+        if stored:
+            for definition in definitions:
+                key = definition.key
+                for attribute in definition.defaults:
+                    value = stored.get(key.storage_key(attribute))
+                    if value is not None:
+                        self._values[(key, attribute)] = value
+
+    def _lookup(self, key: VariableKey, attribute: str) -> str | None:
+        """The current value: set or stored, else the definition's default (None: no such attribute)."""
+        value = self._values.get((key, attribute))
+        if value is not None:
+            return value
+        definition = self._defs.get(key)
+        return None if definition is None else definition.defaults.get(attribute)
 
     def __iter__(self) -> Iterator[VariableDef]:
         return iter(self.definitions)
@@ -465,7 +513,7 @@ class DeviceModel:
     def value(
         self, component: str, variable: str, instance: str | None = None, evse: int | None = None
     ) -> str:
-        return self._values.get((VariableKey(component, variable, None, instance, evse), ACTUAL), "")
+        return self._lookup(VariableKey(component, variable, None, instance, evse), ACTUAL) or ""
 
     def flag(self, component: str, variable: str, instance: str | None = None) -> bool:
         return self.value(component, variable, instance) == "true"
@@ -497,7 +545,7 @@ class DeviceModel:
             return GetResult(GetStatus.NOT_SUPPORTED_ATTRIBUTE_TYPE, attribute)
         if definition.mutability == "WriteOnly":  # B06.FR.?: a WriteOnly value is never read back
             return GetResult(GetStatus.REJECTED, attribute)
-        return GetResult(GetStatus.ACCEPTED, attribute, self._values.get((key, attribute), ""))
+        return GetResult(GetStatus.ACCEPTED, attribute, self._lookup(key, attribute) or "")
 
     def set(self, key: VariableKey, attribute: str | None, value: str, max_length: int = 1000) -> SetResult:
         """B05: write one attribute; writable values are persisted (B05.FR.?)."""
@@ -527,8 +575,8 @@ class DeviceModel:
     def _check_target_range(self, definition: VariableDef, attribute: str, value: str) -> None:
         if definition.data_type not in ("integer", "decimal") or attribute == ACTUAL:
             return
-        low = self._values.get((definition.key, "MinSet"))
-        high = self._values.get((definition.key, "MaxSet"))
+        low = self._lookup(definition.key, "MinSet")
+        high = self._lookup(definition.key, "MaxSet")
         number = Decimal(value)
         if attribute == "Target":
             if low and number < Decimal(low):
@@ -551,9 +599,7 @@ class DeviceModel:
             attributes = tuple(
                 (
                     attribute,
-                    None
-                    if definition.mutability == "WriteOnly"
-                    else self._values.get((definition.key, attribute)),
+                    None if definition.mutability == "WriteOnly" else self._lookup(definition.key, attribute),
                 )
                 for attribute in definition.defaults
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ class MeterReading:
     soc: float | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Transaction:
     id: str
     evse_id: int
@@ -60,7 +60,7 @@ class Transaction:
     invalid_energy_limit_wh: float | None = None  # C15 MaxEnergyOnInvalidId: meter value where to stop
 
 
-@dataclass
+@dataclass(slots=True)
 class Reservation:
     id: int
     evse_id: int
@@ -69,7 +69,7 @@ class Reservation:
     group: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Evse:
     id: int
     connectors: int
@@ -135,7 +135,7 @@ HardwareAction = SetContactor | SetLock | ShowMessage | Reboot
 
 
 def tx_to_json(tx: Transaction) -> dict[str, Any]:
-    data = dict(tx.__dict__)
+    data = {f.name: getattr(tx, f.name) for f in fields(tx)}
     data["token"] = None if tx.token is None else [tx.token.value, tx.token.type, tx.token.group]
     return data
 

@@ -74,7 +74,7 @@ TX_ACTIONS = ("TransactionEvent",)
 Callback = Callable[[Any, datetime], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Queued:
     key: int
     action: str
@@ -92,6 +92,41 @@ def _aligned_after(now: datetime, interval_s: int) -> datetime:
 
 
 class StationCore:
+    # thousands of cores run in one simulator process: no per-instance __dict__
+    __slots__ = (
+        "_actions",
+        "_boot_at",
+        "_boot_inflight",
+        "_callbacks",
+        "_calls",
+        "_last_sent",
+        "_next_aligned",
+        "_next_ref",
+        "_offline_since",
+        "_queue_refs",
+        "_report_ids",
+        "_reset_scheduled",
+        "_scheduled_station",
+        "_station_operative",
+        "_triggered",
+        "boot_reason",
+        "cache",
+        "catalog",
+        "clock_offset",
+        "d",
+        "evses",
+        "layout",
+        "local_list",
+        "m",
+        "model",
+        "online",
+        "queue",
+        "registration",
+        "reservations",
+        "storage",
+        "version",
+    )
+
     def __init__(
         self,
         version: Version,
@@ -248,6 +283,7 @@ class StationCore:
             return
         if head.not_before is not None and head.not_before > now:
             return
+        head.not_before = None  # due: no deadline while it is in flight (the timer would spin on it)
         ref = self._next_ref
         self._next_ref += 1
         self._queue_refs[ref] = head

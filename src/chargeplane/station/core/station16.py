@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -28,7 +30,12 @@ from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import config16
 from chargeplane.station.core.authorization import ACCEPTED, AuthEntry
-from chargeplane.station.core.device_model import StationLayout, VariableKey, standard_variables
+from chargeplane.station.core.device_model import (
+    Definitions,
+    StationLayout,
+    VariableKey,
+    standard_variables,
+)
 from chargeplane.station.core.model import Evse, SetLock, Token, tx_to_json
 from chargeplane.station.core.station import StationCore
 from chargeplane.station.core.storage import Storage
@@ -51,7 +58,14 @@ REASONS = {
 }
 
 
+@functools.cache
+def _definitions16(layout: StationLayout) -> Definitions:
+    """The 2.x device model plus the 1.6-only keys, shared by every 1.6 station of the layout."""
+    return Definitions(standard_variables(layout) + config16.ocpp16_variables(layout))
+
+
 class Station16Core(StationCore):
+    __slots__ = ("_finishing", "_tx_map")
     offline_flag = False
 
     def __init__(self, storage: Storage, now: datetime, layout: StationLayout | None = None) -> None:
@@ -62,7 +76,7 @@ class Station16Core(StationCore):
 
     # ------------------------------------------------------------------ hooks
     def _definitions(self) -> list[Any]:
-        return standard_variables(self.layout) + config16.ocpp16_variables(self.layout)
+        return _definitions16(dataclasses.replace(self.layout, serial_number=""))
 
     def _configure(self) -> None:
         self.model.put(VariableKey("TxCtrlr", "TxStartPoint"), "PowerPathClosed")
