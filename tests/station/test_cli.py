@@ -42,14 +42,32 @@ async def test_simulate_fleet_summary(capsys: pytest.CaptureFixture[str]) -> Non
     behaviour = CsmsBehaviour()
     async with peer_csms(behaviour) as url:
         args = build_parser().parse_args(
-            ["simulate", "--url", url, "--stations", "3", "--duration", "1.5s", "--session-seconds", "0.3"]
+            [
+                "simulate",
+                "--url",
+                url,
+                "--stations",
+                "3",
+                "--duration",
+                "1.5s",
+                "--session-seconds",
+                "0.3",
+                "--json",
+            ]
         )
         assert await run_command(args) == 0
-    summary = json.loads(capsys.readouterr().out)
+        human = build_parser().parse_args(
+            ["simulate", "--url", url, "--stations", "2", "--duration", "2.5s", "--prefix", "HUM"]
+        )
+        assert await run_command(human) == 0
+    output = capsys.readouterr()
+    summary = json.loads(output.out[: output.out.index("\n}\n") + 2])
     assert summary["stations"] == 3
     assert summary["accepted"] == 3
     assert summary["sessions_started"] >= 3
-    assert len(behaviour.of("BootNotification")) == 3
+    assert len(behaviour.of("BootNotification")) == 5
+    assert "sessions         " in output.out  # the human-readable summary
+    assert "online 2/2" in output.err  # the live progress line
 
 
 def test_parse_duration() -> None:

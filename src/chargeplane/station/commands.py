@@ -50,8 +50,15 @@ def add_station_commands(commands: Any) -> None:
     simulate.add_argument("--prefix", default="SIM", help="station ids are PREFIX0001, PREFIX0002, ...")
     simulate.add_argument("--password", help="Basic auth password shared by every station")
     simulate.add_argument(
-        "--session-seconds", type=float, default=20.0, help="length of each charging session"
+        "--session-seconds", type=float, default=20.0, help="mean length of a charging session"
     )
+    simulate.add_argument(
+        "--charging-share", type=float, default=1.0, help="share of the stations that run sessions (0 to 1)"
+    )
+    simulate.add_argument("--meter-interval", type=int, help="seconds between meter values in a transaction")
+    simulate.add_argument("--connect-rate", type=float, default=100.0, help="new connections per second")
+    simulate.add_argument("--json", action="store_true", help="print the summary as JSON")
+    simulate.add_argument("--quiet", action="store_true", help="no live progress on standard error")
 
 
 def parse_duration(text: str) -> float:
@@ -113,8 +120,35 @@ async def _simulate(args: argparse.Namespace) -> int:
             prefix=args.prefix,
             password=args.password,
             session_s=args.session_seconds,
+            charging_share=args.charging_share,
+            meter_interval_s=args.meter_interval,
+            connect_rate=args.connect_rate,
+            progress=None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True)),
         )
     )
-    json.dump(summary, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(describe_summary(summary))
+    failures = summary["call_errors"] + summary["call_timeouts"] + summary["connection_lost_during_run"]
+    return 1 if failures else 0
+
+
+def describe_summary(summary: dict[str, Any]) -> str:
+    """The human-readable end-of-run summary of ``chargeplane simulate``."""
+    latency = summary["latency_ms"]
+    return "\n".join(
+        (
+            f"stations         {summary['stations']} ({', '.join(summary['versions'])}),"
+            f" {summary['accepted']} accepted, connected in {summary['connect_s']} s",
+            f"sessions         {summary['sessions_started']} started, {summary['sessions_completed']} completed",
+            f"transactions     {summary['transactions_started']} started, {summary['transactions_ended']} ended",
+            f"messages         {summary['calls_sent']} sent, {summary['calls_answered']} answered"
+            f" ({summary['calls_per_s_during_activity']}/s)",
+            f"errors           {summary['call_errors']} CALLERROR, {summary['call_timeouts']} timeouts,"
+            f" {summary['connection_lost_during_run']} lost connections, {summary['calls_rejected']} refused",
+            f"latency (ms)     p50 {latency['p50']}  p90 {latency['p90']}  p99 {latency['p99']}  max {latency['max']}",
+            f"memory/station   {summary['memory_bytes_per_station']} bytes",
+        )
+    )

@@ -63,6 +63,8 @@ class FleetSettings:
     ping_interval: float | None = None  # station-side WebSocket pings (the CSMS pings anyway)
     database: str | Path = ":memory:"  # one SQLite database for the fleet's device models and queues
     seed: int = 1
+    progress: Callable[[str], None] | None = None  # gets a one-line status every progress_interval_s
+    progress_interval_s: float = 2.0
 
 
 def rss_bytes() -> int | None:
@@ -170,6 +172,23 @@ async def _wait_until(done: Callable[[], bool], within: float, interval: float =
         await asyncio.sleep(interval)
 
 
+async def _report_progress(
+    settings: FleetSettings, runtimes: list[StationRuntime], stats: _Stats, calls: CallStats, started: float
+) -> None:
+    """The live progress line of ``chargeplane simulate``."""
+    assert settings.progress is not None
+    while True:
+        await asyncio.sleep(settings.progress_interval_s)
+        online = sum(1 for r in runtimes if r.connected.is_set())
+        accepted = sum(1 for r in runtimes if r.accepted.is_set())
+        settings.progress(
+            f"{time.monotonic() - started:6.0f}s  online {online}/{len(runtimes)}  accepted {accepted}"
+            f"  sessions {stats.sessions_started} started / {stats.sessions_completed} completed"
+            f"  calls {calls.sent} sent / {calls.answered} answered"
+            f"  errors {calls.errors}  timeouts {calls.timeouts}"
+        )
+
+
 async def run_fleet(settings: FleetSettings) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     rng = random.Random(settings.seed)
@@ -202,6 +221,11 @@ async def run_fleet(settings: FleetSettings) -> dict[str, Any]:
     rss_built = rss_bytes()
     stats = _Stats()
     started = time.monotonic()
+    reporter = (
+        asyncio.create_task(_report_progress(settings, runtimes, stats, calls, started))
+        if settings.progress is not None
+        else None
+    )
 
     # Connect at a bounded rate (a CSMS admits so many connections per second), then wait for the boots.
     tasks: list[asyncio.Task[None]] = []
@@ -245,6 +269,10 @@ async def run_fleet(settings: FleetSettings) -> dict[str, Any]:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=10)
     store.close()
+    if reporter is not None:
+        reporter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reporter
 
     def per_station(after: int | None) -> int | None:
         if rss_before is None or after is None or not settings.stations:
