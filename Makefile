@@ -35,8 +35,10 @@ test: $(VENV)/.installed-dev
 codegen: $(VENV)/.installed-dev
 	$(BIN)/python scripts/codegen.py
 
+# End-to-end suite (issue #6), < 10 min: also reruns bench/codec.py and bench/transport.py; rewrites the
+# "End-to-end (issue #6)" and "Transport" sections of bench/RESULTS.md.
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/codec.py
+	$(BIN)/python bench/e2e.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
