@@ -20,6 +20,7 @@ from chargeplane.csms.bus.events import EventBus
 from chargeplane.csms.session import registration_guard
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.csms.storage.engine import create_engine
+from chargeplane.csms.storage.group_commit import GroupCommitter
 from chargeplane.csms.storage.migrate import migrate
 from chargeplane.ocpp.catalog import CSMS
 from chargeplane.ocpp.events import CallReceived, Event
@@ -61,7 +62,13 @@ class Csms:
         }
         self.server = OcppServer(settings.ocpp, self, _LateDirectory(self), on_event=self._on_ocpp_event)
         self.commands = LocalCommandRouter(self.server)
-        self.blocks = BlockContext(settings, self.engine, self.events, self.commands, self.routers)
+        # One group committer for the whole process: the per-message writes of all blocks share its batches
+        # (and, on SQLite, its single writer connection instead of contending for the write lock).
+        self.committer = GroupCommitter(self.engine)
+        self.blocks = BlockContext(
+            settings, self.engine, self.events, self.commands, self.routers, self.committer
+        )
+        self.blocks.on_stop.append(self.committer.close)
         for name in BLOCKS:
             importlib.import_module(f"chargeplane.csms.blocks.{name}.block").install(self.blocks)
         self.provisioning = self.blocks.require(ProvisioningService)

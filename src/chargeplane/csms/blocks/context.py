@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chargeplane.csms.bus.commands import CommandRouter
 from chargeplane.csms.bus.events import EventBus
 from chargeplane.csms.settings import CsmsSettings
+from chargeplane.csms.storage.group_commit import GroupCommitter
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
@@ -32,6 +33,7 @@ class BlockContext:
     events: EventBus
     commands: CommandRouter
     routers: dict[Version, Router[OcppConnection]]
+    committer: GroupCommitter  # shared by the blocks' per-message writes (one per CSMS process)
     routes: list[Any] = field(default_factory=list)  # Litestar route handlers, mounted under /api/v1
     jobs: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)  # run until stop
     on_connected: list[ConnectionHook] = field(default_factory=list)  # after the session is opened

@@ -1,9 +1,15 @@
-"""All SQL of the availability block."""
+"""All SQL of the availability block.
+
+Status writes (StatusNotification, NotifyEvent AvailabilityState) go through the CSMS's shared
+:class:`~chargeplane.csms.storage.group_commit.GroupCommitter`: the reports of many stations that arrive
+together share one database transaction, each handler answering after the commit of its own reports.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +21,7 @@ from chargeplane.csms.blocks.availability.tables import (
     connectors,
     station_device_events,
 )
+from chargeplane.csms.storage.group_commit import GroupCommitter
 
 
 def station_key(station_id: str) -> str:
@@ -91,14 +98,47 @@ _CONNECTOR_COLUMNS = [c for c in connectors.c if c.name != "station_key"]
 _HISTORY_COLUMNS = [c for c in connector_status_history.c if c.name != "station_key"]
 
 
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(connection: sa.Connection) -> Any:
+    """The connector upsert, built once per dialect (building ``on_conflict_do_update`` with its ``excluded``
+    alias per report cost more than running it): each report becomes the current status of its
+    EVSE/connector unless the stored one has a later timestamp."""
+    name = connection.dialect.name
+    statement = _UPSERTS.get(name)
+    if statement is None:
+        insert = (postgresql.insert if name == "postgresql" else sqlite.insert)(connectors)
+        changed = {
+            column.name: insert.excluded[column.name]
+            for column in connectors.c
+            if column.name not in ("station_key", "evse_id", "connector_id")
+        }
+        statement = _UPSERTS[name] = insert.on_conflict_do_update(
+            index_elements=[connectors.c.station_key, connectors.c.evse_id, connectors.c.connector_id],
+            set_=changed,
+            where=connectors.c.status_at <= insert.excluded.status_at,
+        )
+    return statement
+
+
+def _record(history: list[dict[str, Any]], rows: list[dict[str, Any]], connection: sa.Connection) -> None:
+    """The unit of work of :meth:`AvailabilityRepository.record` (synchronous, run by the group committer)."""
+    connection.execute(sa.insert(connector_status_history), history)
+    upsert = _upsert(connection)
+    for row in rows:  # one by one: a message may report the same connector twice
+        connection.execute(upsert, row)
+
+
 class AvailabilityRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, committer: GroupCommitter | None = None) -> None:
         self.engine = engine
+        self.committer = committer if committer is not None else GroupCommitter(engine)
 
     async def record(self, reports: list[StatusReport], received_at: datetime) -> None:
         """Append every report to the history and make each the current status of its EVSE/connector,
         unless the current one was reported with a later timestamp (a late, queued message must not
-        overwrite a newer status)."""
+        overwrite a newer status). Returns once committed."""
         if not reports:
             return
         rows = [
@@ -108,21 +148,7 @@ class AvailabilityRepository:
         history = [
             {k: v for k, v in row.items() if k != "updated_at"} | {"received_at": received_at} for row in rows
         ]
-        async with self.engine.begin() as connection:
-            await connection.execute(sa.insert(connector_status_history), history)
-            for row in rows:
-                await connection.execute(self._upsert(row))
-
-    def _upsert(self, row: dict[str, Any]) -> Any:
-        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(
-            connectors
-        ).values(row)
-        changed = {k: v for k, v in row.items() if k not in ("station_key", "evse_id", "connector_id")}
-        return insert.on_conflict_do_update(
-            index_elements=[connectors.c.station_key, connectors.c.evse_id, connectors.c.connector_id],
-            set_=changed,
-            where=connectors.c.status_at <= insert.excluded.status_at,
-        )
+        await self.committer.run(partial(_record, history, rows))
 
     async def current(self, station_id: str) -> list[ConnectorRecord]:
         query = (

@@ -9,7 +9,9 @@ from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 
 
 def install(context: BlockContext) -> None:
-    service = ProvisioningService(StationRepository(context.engine), context.settings, context.events)
+    service = ProvisioningService(
+        StationRepository(context.engine, context.committer), context.settings, context.events
+    )
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(service))
     context.jobs.append(service.run_presence_flusher)

@@ -1,15 +1,22 @@
-"""All SQL of the provisioning block."""
+"""All SQL of the provisioning block.
+
+The per-message writes (BootNotification, presence on connect/disconnect) go through the CSMS's shared
+:class:`~chargeplane.csms.storage.group_commit.GroupCommitter`, so that the boots of a reconnection storm
+share transactions; reads and the API's writes stay on the async engine.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargeplane.csms.blocks.provisioning.tables import stations
+from chargeplane.csms.storage.group_commit import GroupCommitter
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +68,18 @@ def station_key(station_id: str) -> str:
     return station_id.casefold()
 
 
+def _update(station_id: str, values: dict[str, Any], connection: sa.Connection) -> bool:
+    """A unit of work for the group committer: change the given columns; False if the station does not exist."""
+    result = connection.execute(
+        sa.update(stations).where(stations.c.key == station_key(station_id)).values(values)
+    )
+    return result.rowcount > 0
+
+
 class StationRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, committer: GroupCommitter | None = None) -> None:
         self.engine = engine
+        self.committer = committer if committer is not None else GroupCommitter(engine)
 
     async def get(self, station_id: str) -> StationRecord | None:
         async with self.engine.connect() as connection:
@@ -136,9 +152,9 @@ class StationRepository:
         return result.rowcount > 0
 
     async def record_boot(self, station_id: str, boot: BootData, now: datetime) -> None:
-        await self.update(
-            station_id,
-            now,
+        """Store a BootNotification's data; returns once committed."""
+        values: dict[str, Any] = dict(
+            updated_at=now,
             vendor=boot.vendor,
             model=boot.model,
             serial_number=boot.serial_number,
@@ -151,6 +167,7 @@ class StationRepository:
             last_boot_at=now,
             last_seen_at=now,
         )
+        await self.committer.run(partial(_update, station_id, values))
 
     async def set_presence(
         self,
@@ -170,7 +187,7 @@ class StationRepository:
                 "remote_address": remote_address,
                 "connected_at": now,
             }
-        await self.update(station_id, now, **values)
+        await self.committer.run(partial(_update, station_id, values | {"updated_at": now}))
 
     async def touch(self, last_seen: dict[str, datetime]) -> None:
         """Write last-seen times in one transaction (called periodically, not per message)."""

@@ -11,8 +11,7 @@ from chargeplane.csms.blocks.transactions.service import TransactionService
 
 
 def install(context: BlockContext) -> None:
-    repository = TransactionRepository(context.engine)
-    context.on_stop.append(repository.committer.close)
+    repository = TransactionRepository(context.engine, context.committer)
     service = TransactionService(
         repository,
         context.require(AuthorizationService),
