@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit codegen bench clean
+.PHONY: run test codegen bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,7 @@ codegen: $(VENV)/.installed-dev
 # "End-to-end (issue #6)" and "Transport" sections of bench/RESULTS.md.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/e2e.py
+	$(BIN)/python bench/plots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

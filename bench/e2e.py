@@ -18,7 +18,8 @@ everything on 127.0.0.1:
 5. the codec and transport benchmarks (``bench/codec.py``, ``bench/transport.py``) rerun.
 
 Run: ``.venv/bin/python bench/e2e.py`` (about 9 minutes with the transport benchmark; writes the
-"## End-to-end (issue #6)" section of bench/RESULTS.md, and transport.py its own section) or ``--quick``
+"## End-to-end (issue #6)" section of bench/RESULTS.md and the raw results to bench/e2e-results.json, which
+``bench/plots.py`` draws; transport.py writes its own section) or ``--quick``
 (under 2 minutes, prints only; transport skipped). PostgreSQL: a fresh database on 127.0.0.1:5432 (user
 postgres, ``--pg-dsn``) is created and dropped; skipped if the server is unreachable. Not a test.
 """
@@ -53,6 +54,7 @@ REPO = BENCH.parent
 PYTHON = sys.executable
 CHARGEPLANE = str(Path(PYTHON).with_name("chargeplane"))
 RESULTS = BENCH / "RESULTS.md"
+RESULTS_JSON = BENCH / "e2e-results.json"  # full mode writes here unless --json says otherwise
 SECTION = "## End-to-end (issue #6)"
 HOST = "127.0.0.1"
 BIG_ADMISSION = {
@@ -733,7 +735,11 @@ def main() -> int:
         default="throughput,idle,storm,codec,transport",
         help="comma-separated subset of throughput,idle,storm,codec,transport",
     )
-    parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument(
+        "--json",
+        help=f"write the raw results here (default in full mode: {RESULTS_JSON.relative_to(REPO)}; "
+        "read by bench/plots.py)",
+    )
     args = parser.parse_args()
     params = QUICK if args.quick else FULL
     only = set(args.only.split(","))
@@ -765,8 +771,11 @@ def main() -> int:
     elapsed = time.monotonic() - started
     section = render(params, command, results, elapsed)
     print(section)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+    results["machine"] = machine() | {"command": command, "elapsed_s": f"{elapsed:.0f}"}
+    json_path = args.json or (None if args.quick else RESULTS_JSON)
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2), encoding="utf-8")
+        log(f"wrote the raw results to {json_path}")
     if not args.quick and not args.no_write:
         write_section(section)
         log(f"wrote the {SECTION!r} section of {RESULTS}")
