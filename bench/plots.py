@@ -172,7 +172,10 @@ def plot_latency(results: dict[str, Any], text: str, path: Path) -> None:
     handles.append(
         matplotlib.lines.Line2D([], [], color="#d62728", linestyle="--", label="goal: p99 < 50 ms")
     )
-    axes[0][-1].legend(handles=handles, loc="upper right", fontsize=8.5)
+    # Below the panels, where no bar or value label can be: tall bars would hide behind a legend inside one.
+    fig.legend(
+        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.07), ncols=len(handles), fontsize=8.5
+    )
     fig.suptitle("TransactionEvent latency percentiles: p50 / p99 / p99.9 (lower is better)", fontsize=13)
     fig.text(
         0.5,
