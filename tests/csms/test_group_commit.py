@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +181,63 @@ async def test_a_cancelled_caller_is_not_written(engine: AsyncEngine) -> None:
     assert await committer.run(insert(4)) == 4
     assert gone.cancelled()
     assert await stored(engine) == {4: "x"}
+
+
+class NoteWriter:
+    """A batch writer: one executemany per batch; a note "bad" fails the whole call."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+
+    def write_batch(self, connection: sa.Connection, batch: Sequence[tuple[int, str]]) -> list[int]:
+        self.calls.append([key for key, _ in batch])
+        if any(note == "bad" for _, note in batch):
+            raise ValueError("bad item")
+        connection.execute(sa.insert(items), [{"id": key, "note": note} for key, note in batch])
+        return [key * 10 for key, _ in batch]
+
+
+async def test_batched_items_are_written_in_one_call_after_the_units(engine: AsyncEngine) -> None:
+    committer = GroupCommitter(engine, writers=1)
+    writer = NoteWriter()
+    order: list[str] = []
+
+    def unit(connection: sa.Connection) -> int:
+        order.append(f"unit, writer calls so far: {len(writer.calls)}")
+        connection.execute(sa.insert(items).values(id=1000, note="unit"))
+        return -1
+
+    calls: list[Any] = [committer.run_batched(writer, (key, "x")) for key in range(50)]
+    calls.insert(20, committer.run(unit))
+    results = await asyncio.gather(*calls)
+    assert results[:20] + results[21:] == [key * 10 for key in range(50)]
+    assert results[20] == -1
+    assert order == ["unit, writer calls so far: 0"]
+    assert writer.calls == [list(range(50))]  # one call for the whole batch
+    assert len(await stored(engine)) == 51
+
+
+async def test_a_failing_batch_call_is_retried_item_by_item(engine: AsyncEngine) -> None:
+    committer = GroupCommitter(engine, writers=1)
+    writer = NoteWriter()
+    calls: list[Any] = [committer.run_batched(writer, (key, "x")) for key in range(10)]
+    calls.insert(4, committer.run_batched(writer, (99, "bad")))
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(results[4], ValueError)
+    assert results[:4] + results[5:] == [key * 10 for key in range(10)]
+    assert set(await stored(engine)) == set(range(10))  # nothing of the failed shared call survived twice
+    assert committer.fallbacks == 1
+    assert len(writer.calls) == 1 + 11  # the shared call, then one call per item
+
+
+async def test_a_batch_writer_returning_the_wrong_number_of_results_fails_its_items(
+    engine: AsyncEngine,
+) -> None:
+    class Short(NoteWriter):
+        def write_batch(self, connection: sa.Connection, batch: Sequence[tuple[int, str]]) -> list[int]:
+            return super().write_batch(connection, batch)[1:]
+
+    committer = GroupCommitter(engine, writers=1)
+    with pytest.raises(RuntimeError, match="0 results for 1 items"):
+        await committer.run_batched(Short(), (1, "x"))
+    assert await stored(engine) == {}

@@ -11,8 +11,8 @@ import pytest
 from ocpp.exceptions import PropertyConstraintViolationError
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
+from chargeplane.csms.blocks.transactions.fold import EventFacts, merge_event, register_wh, track_seq
 from chargeplane.csms.blocks.transactions.repository import Sample, TransactionRecord
-from chargeplane.csms.blocks.transactions.service import EventFacts, merge_event, register_wh, track_seq
 from chargeplane.ocpp.timestamps import to_wire
 from tests.csms.conftest import RunningCsms
 from tests.csms.peers import MODULES, boot, peer

@@ -24,6 +24,12 @@ the units had run one after the other.
 Ordering: units run in the order they were queued (per writer). A station has at most one outstanding CALL,
 so two units of one station are never queued at the same time.
 
+Batch writers: a hot message type may instead hand a plain value to a :class:`BatchWriter`
+(:meth:`GroupCommitter.run_batched`). All the items of one writer in a batch are written by one call, after the
+units of work of that batch, so that their rows go in with a few multi-row statements instead of a few
+statements each. Any serial order of the units and items of one batch is a valid one: they come from
+different stations' outstanding CALLs, none waits for another.
+
 Writer tasks are started on demand and end when the queue is empty, so nothing lingers after a shutdown.
 SQLite takes one writer (it has one write lock anyway); PostgreSQL may run a few in parallel, each with its
 own pooled connection.
@@ -34,9 +40,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,16 +50,34 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+I_contra = TypeVar("I_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
 
 Work = Callable[[sa.Connection], T]
 
 
-class _Item(Generic[T]):
-    __slots__ = ("future", "work")
+class BatchWriter(Protocol[I_contra, R_co]):
+    """Writes many items of one kind in one go, inside the batch's database transaction."""
 
-    def __init__(self, work: Work[T], future: asyncio.Future[T]) -> None:
-        self.work = work
+    def write_batch(self, connection: sa.Connection, items: Sequence[I_contra]) -> Sequence[R_co]:
+        """One result per item, in order; raise to fail them all (each is then retried alone)."""
+        ...
+
+
+class _Item(Generic[T]):
+    __slots__ = ("future", "value", "work", "writer")
+
+    def __init__(
+        self,
+        future: asyncio.Future[T],
+        work: Work[T] | None = None,
+        writer: BatchWriter[Any, T] | None = None,
+        value: Any = None,
+    ) -> None:
         self.future = future
+        self.work = work
+        self.writer = writer
+        self.value = value
 
 
 class GroupCommitter:
@@ -86,13 +110,22 @@ class GroupCommitter:
         Raises what ``work`` raised (then nothing of it was committed), or the commit's error.
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Item(work, future))
+        return await self._submit(_Item(future, work=work))
+
+    async def run_batched(self, writer: BatchWriter[I_contra, T], item: I_contra) -> T:
+        """Have ``writer`` write ``item`` together with the other items of its batch; return the item's
+        result once the batch's transaction is committed (raises as :meth:`run` does)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        return await self._submit(_Item(future, writer=writer, value=item))
+
+    async def _submit(self, item: _Item[T]) -> T:
+        self._queue.append(item)
         if self._running < self.writers:
             self._running += 1
             task = asyncio.create_task(self._writer(), name="group-commit")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await future
+        return await item.future
 
     async def _writer(self) -> None:
         try:
@@ -139,16 +172,15 @@ class GroupCommitter:
 
     async def _transaction(self, batch: list[_Item[Any]]) -> list[Any]:
         """Run the batch in one transaction; returns after the COMMIT (raises if anything failed)."""
-        works = [item.work for item in batch]
         if self._executor is not None:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self._run_sync, works)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._run_sync, batch)
         async with self.engine.begin() as connection:
-            return await connection.run_sync(_run_all, works)
+            return await connection.run_sync(_run_all, batch)
 
-    def _run_sync(self, works: list[Work[Any]]) -> list[Any]:
+    def _run_sync(self, batch: list[_Item[Any]]) -> list[Any]:
         assert self._sync_engine is not None
         with self._sync_engine.begin() as connection:
-            return _run_all(connection, works)
+            return _run_all(connection, batch)
 
     def close(self) -> None:
         """Release the SQLite thread and its connection (the committer stays usable: they come back)."""
@@ -156,5 +188,20 @@ class GroupCommitter:
             self._sync_engine.dispose()
 
 
-def _run_all(connection: sa.Connection, works: list[Work[Any]]) -> list[Any]:
-    return [work(connection) for work in works]
+def _run_all(connection: sa.Connection, batch: list[_Item[Any]]) -> list[Any]:
+    """The units of work in queue order, then each batch writer's items in one call."""
+    results: list[Any] = [None] * len(batch)
+    batched: dict[BatchWriter[Any, Any], list[int]] = {}
+    for index, item in enumerate(batch):
+        if item.work is not None:
+            results[index] = item.work(connection)
+        else:
+            assert item.writer is not None
+            batched.setdefault(item.writer, []).append(index)
+    for writer, indexes in batched.items():
+        written = writer.write_batch(connection, [batch[index].value for index in indexes])
+        if len(written) != len(indexes):
+            raise RuntimeError(f"{writer!r} returned {len(written)} results for {len(indexes)} items")
+        for index, result in zip(indexes, written, strict=True):
+            results[index] = result
+    return results

@@ -13,8 +13,9 @@ from typing import Any
 import msgspec
 
 from chargeplane.csms.blocks.authorization.service import id_tag_info, id_token_info
+from chargeplane.csms.blocks.transactions.fold import ENERGY_REGISTER, EventFacts
 from chargeplane.csms.blocks.transactions.repository import Sample
-from chargeplane.csms.blocks.transactions.service import ENERGY_REGISTER, EventFacts, TransactionService
+from chargeplane.csms.blocks.transactions.service import TransactionService
 from chargeplane.ocpp.errors import PropertyConstraintViolation
 from chargeplane.ocpp.messages import v16, v21, v201
 from chargeplane.ocpp.messages.base import present

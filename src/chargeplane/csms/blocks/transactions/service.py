@@ -3,27 +3,11 @@
 
 Theory of operation
 -------------------
-A transaction's stored row is a *derived* state: every accepted event is stored (``transaction_events``) and
-folded into the row by :func:`merge_event`. Events may arrive in any order (offline queues, retries, E11-E13),
-so the fold never lets state go backwards in time:
-
-=================  =================================================================================
-field              rule
-=================  =================================================================================
-status             ``ended`` as soon as an Ended event is stored; never back to ``active``
-started_at         the Started event's timestamp; before it arrives, the earliest event's timestamp
-charging_state     from the event with the latest timestamp that carried one; an Ended event seals it
-id_token           the token of the earliest event that carried one (the authorizing token; a later
-                   stop token, E07, does not replace it)
-meter_start_wh     the Energy.Active.Import.Register reading with the earliest timestamp (1.6: meterStart)
-last_register_wh   the register reading with the latest timestamp (ties: the larger value, J02.FR.16)
-energy_wh          last_register_wh - meter_start_wh
-seq_gaps           the missing seqNo ranges between the lowest and the highest received (E01.FR.07)
-=================  =================================================================================
-
-A repeated event (same transaction and seqNo) is acknowledged and changes nothing. Every accepted message is
-committed before the handler returns its response: its writes are one unit of work, group-committed with the
-units of other stations' messages that arrive at the same time (see ``storage/group_commit.py``).
+A transaction's stored row is a *derived* state of its events (the rules are in ``fold.py``). Every accepted
+message is committed before the handler returns its response. TransactionEvent writes go through the batch
+writer of ``event_writer.py`` (the events of many stations that arrive together are written with a few
+statements per batch and one commit); the 1.6 and MeterValues paths are units of work of their own, group-
+committed with them (see ``storage/group_commit.py``).
 """
 
 from __future__ import annotations
@@ -31,11 +15,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService, TokenDecision
+from chargeplane.csms.blocks.transactions.event_writer import EventWrite, TransactionEventWriter
+from chargeplane.csms.blocks.transactions.fold import (
+    ACTIVE,
+    ENDED,
+    STARTED,
+    EventFacts,
+    merge_event,
+    merge_readings,
+    register_wh,
+    utc_now,
+)
 from chargeplane.csms.blocks.transactions.repository import (
     Sample,
     TransactionRecord,
@@ -46,168 +41,7 @@ from chargeplane.csms.bus.events import EventBus, StationEvent
 
 log = logging.getLogger(__name__)
 
-ENERGY_REGISTER = "Energy.Active.Import.Register"  # the default measurand (J02)
-STARTED, UPDATED, ENDED = "Started", "Updated", "Ended"
-ACTIVE, FINISHED = "active", "ended"
-_UNIT_FACTORS = {None: 1.0, "Wh": 1.0, "kWh": 1000.0}
 _NO_TOKEN_TYPES = frozenset({"NoAuthorization"})
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def register_wh(sample: Sample) -> float | None:
-    """The energy register value of a sample in Wh, if it is the total imported energy at the outlet."""
-    if sample.measurand != ENERGY_REGISTER or sample.value is None or sample.phase is not None:
-        return None
-    if sample.location not in (None, "Outlet"):
-        return None
-    factor = _UNIT_FACTORS.get(sample.unit)
-    if factor is None:
-        return None
-    return sample.value * factor * 10.0 ** (sample.multiplier or 0)
-
-
-def track_seq(
-    first: int | None, last: int | None, gaps: list[list[int]], seq_no: int
-) -> tuple[int, int, list[list[int]]]:
-    """seqNo bookkeeping (E01.FR.07): the lowest and highest seqNo and the missing [first, last] ranges."""
-    if first is None or last is None:
-        return seq_no, seq_no, []
-    if seq_no > last:
-        return first, seq_no, gaps + ([[last + 1, seq_no - 1]] if seq_no > last + 1 else [])
-    if seq_no < first:
-        return seq_no, last, ([[seq_no + 1, first - 1]] if seq_no < first - 1 else []) + gaps
-    remaining: list[list[int]] = []
-    for low, high in gaps:
-        if low <= seq_no <= high:
-            if low < seq_no:
-                remaining.append([low, seq_no - 1])
-            if seq_no < high:
-                remaining.append([seq_no + 1, high])
-        else:
-            remaining.append([low, high])
-    return first, last, remaining
-
-
-@dataclass(frozen=True, slots=True)
-class EventFacts:
-    """One transaction event, version-neutral (2.x TransactionEvent; 1.6 Start/Stop map onto it)."""
-
-    transaction_id: str
-    event_type: str
-    timestamp: datetime
-    seq_no: int
-    trigger_reason: str | None = None
-    offline: bool = False
-    evse_id: int | None = None
-    connector_id: int | None = None
-    id_token: str | None = None
-    token_type: str | None = None
-    charging_state: str | None = None
-    stopped_reason: str | None = None
-    remote_start_id: int | None = None
-    reservation_id: int | None = None
-    samples: list[Sample] = field(default_factory=list)
-    meter_start_wh: float | None = None  # 1.6 meterStart
-    meter_stop_wh: float | None = None  # 1.6 meterStop
-
-
-def _later(a: tuple[datetime, float], b: tuple[datetime | None, float | None]) -> bool:
-    return b[0] is None or b[1] is None or a > (b[0], b[1])
-
-
-def merge_event(record: TransactionRecord, facts: EventFacts, group_id_token: str | None) -> dict[str, Any]:
-    """The column changes one new (not repeated) event makes to its transaction (see the module docstring)."""
-    at = facts.timestamp
-    first, last, gaps = track_seq(record.first_seq_no, record.last_seq_no, record.seq_gaps, facts.seq_no)
-    values: dict[str, Any] = {
-        "first_seq_no": first,
-        "last_seq_no": last,
-        "seq_gaps": gaps,
-        "event_count": record.event_count + 1,
-    }
-    if facts.offline:
-        values["offline"] = True
-    if facts.event_type == STARTED:
-        values["started_seen"] = True
-        values["started_at"] = at
-    elif not record.started_seen and at < record.started_at:
-        values["started_at"] = at
-    state_at = record.charging_state_at
-    if facts.charging_state is not None and (state_at is None or at >= state_at):
-        values["charging_state"] = facts.charging_state
-        values["charging_state_at"] = state_at = at
-    if facts.event_type == ENDED:
-        values["status"] = FINISHED
-        values["ended_at"] = at if record.ended_at is None else max(at, record.ended_at)
-        values["stop_reason"] = facts.stopped_reason or "Local"  # E06: an absent stoppedReason means Local
-        if state_at is None or at > state_at:
-            values["charging_state_at"] = at  # older events can no longer change the final state
-    if facts.evse_id is not None and record.evse_id is None:
-        values["evse_id"] = facts.evse_id
-    if facts.connector_id is not None and record.connector_id is None:
-        values["connector_id"] = facts.connector_id
-    if facts.id_token is not None and (record.id_token_at is None or at < record.id_token_at):
-        values |= {
-            "id_token": facts.id_token,
-            "token_type": facts.token_type,
-            "group_id_token": group_id_token,
-            "id_token_at": at,
-        }
-    if facts.remote_start_id is not None and record.remote_start_id is None:
-        values["remote_start_id"] = facts.remote_start_id
-    if facts.reservation_id is not None and record.reservation_id is None:
-        values["reservation_id"] = facts.reservation_id
-    # Energy.
-    readings = [(s.timestamp, wh) for s in facts.samples if (wh := register_wh(s)) is not None]
-    if facts.meter_start_wh is not None:
-        readings.append((at, facts.meter_start_wh))
-    stop: tuple[datetime, float] | None = None
-    if facts.meter_stop_wh is not None:
-        stop = (at, facts.meter_stop_wh)
-    elif facts.event_type == ENDED and readings:
-        stop = max(readings)
-    if stop is not None:
-        readings.append(stop)
-        values["meter_stop_wh"] = stop[1]
-    start_wh, start_at = record.meter_start_wh, record.meter_start_at
-    last_wh, last_at = record.last_register_wh, record.last_register_at
-    if readings:
-        earliest, latest = min(readings), max(readings)
-        if facts.meter_start_wh is not None:
-            earliest = (at, facts.meter_start_wh)  # 1.6: meterStart is the start value by definition
-        if start_at is None or start_wh is None or earliest < (start_at, start_wh):
-            start_at, start_wh = earliest
-            values |= {"meter_start_wh": start_wh, "meter_start_at": start_at}
-        if _later(latest, (last_at, last_wh)):
-            last_at, last_wh = latest
-            values |= {"last_register_wh": last_wh, "last_register_at": last_at}
-        if start_wh is not None and last_wh is not None:
-            values["energy_wh"] = max(0.0, last_wh - start_wh)
-    return values
-
-
-def merge_readings(record: TransactionRecord, samples: list[Sample]) -> dict[str, Any]:
-    """The energy changes of meter values linked to a transaction outside its events (1.6 MeterValues)."""
-    readings = [(s.timestamp, wh) for s in samples if (wh := register_wh(s)) is not None]
-    if not readings:
-        return {}
-    values: dict[str, Any] = {}
-    latest = max(readings)
-    last_wh = record.last_register_wh
-    if _later(latest, (record.last_register_at, record.last_register_wh)):
-        last_wh = latest[1]
-        values |= {"last_register_wh": latest[1], "last_register_at": latest[0]}
-    start_wh = record.meter_start_wh
-    if start_wh is None:
-        earliest = min(readings)
-        start_wh = earliest[1]
-        values |= {"meter_start_wh": earliest[1], "meter_start_at": earliest[0]}
-    if values and last_wh is not None:
-        values["energy_wh"] = max(0.0, last_wh - start_wh)
-    return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +64,7 @@ class TransactionService:
         self.authorization = authorization
         self.events = events
         self._reservation_used = reservation_used
+        self._event_writer = TransactionEventWriter()
 
     async def _close_reservation(self, station_id: str, facts: EventFacts) -> None:
         """H03.FR.09 / H01.FR.15: a transaction that names a reservation uses it up. After the commit of
@@ -269,8 +104,14 @@ class TransactionService:
             return dataclasses.replace(decision, status="ConcurrentTx")
         return decision
 
+    @staticmethod
+    def _starts_with_token(facts: EventFacts) -> bool:
+        return (
+            facts.event_type == STARTED and bool(facts.id_token) and facts.token_type not in _NO_TOKEN_TYPES
+        )
+
     def _busy(self, unit: TransactionUnit, facts: EventFacts, key: int) -> bool:
-        if facts.event_type != STARTED or not facts.id_token or facts.token_type in _NO_TOKEN_TYPES:
+        if not self._starts_with_token(facts) or facts.id_token is None:
             return False
         return unit.token_busy_elsewhere(facts.id_token, key)
 
@@ -278,24 +119,23 @@ class TransactionService:
 
     async def transaction_event(self, station_id: str, version: str, facts: EventFacts) -> EventOutcome:
         decision = await self._authorize(station_id, facts.id_token, facts.token_type, "TransactionEvent")
-        group = decision.group_id_token if decision is not None else None
-        now = utc_now()
-
-        def write(
-            unit: TransactionUnit,
-        ) -> tuple[TransactionRecord, dict[str, Any] | None, bool]:
-            record = unit.get_or_create(
-                station_id, facts.transaction_id, version=version, started_at=facts.timestamp, now=now
-            )
-            stored = self._store_event(unit, station_id, record, facts, group, now)
-            return record, stored, self._busy(unit, facts, record.id)
-
-        record, stored, busy = await self.repository.write(write)
-        self._publish(station_id, record, facts, stored)
-        if stored is not None:
+        write = EventWrite(
+            station_id,
+            version,
+            facts,
+            group_id_token=decision.group_id_token if decision is not None else None,
+            check_busy=self._starts_with_token(facts),
+            now=utc_now(),
+        )
+        written = await self.repository.committer.run_batched(self._event_writer, write)
+        self._publish(station_id, written.record, facts, written.changes)
+        if written.changes is not None:
             await self._close_reservation(station_id, facts)
         return EventOutcome(
-            record.id, facts.transaction_id, stored is None, self._answer(decision, facts, busy)
+            written.record.id,
+            facts.transaction_id,
+            written.changes is None,
+            self._answer(decision, facts, written.busy),
         )
 
     def _store_event(
@@ -334,7 +174,7 @@ class TransactionService:
     def _publish(
         self, station_id: str, record: TransactionRecord, facts: EventFacts, changes: dict[str, Any] | None
     ) -> None:
-        if changes is None:
+        if changes is None or not self.events.subscriber_count:
             return
         state = dataclasses.replace(record, **changes)
         kind = {STARTED: "transaction.started", ENDED: "transaction.ended"}.get(

@@ -1,0 +1,293 @@
+"""The batch writer of TransactionEvents (E01-E15, J02): the hot path of a CSMS.
+
+Every 2.x TransactionEvent of a group-commit batch (see ``storage/group_commit.py``) is written by one
+:meth:`TransactionEventWriter.write_batch` call, inside the batch's database transaction, committed before any
+of them is answered. Per batch, whatever its size:
+
+1. the batch's transactions are upserted (created if unknown) and their rows returned and locked: one
+   statement per transaction on SQLite (in-process, cheap), one ``unnest`` statement on PostgreSQL (one round
+   trip), in a fixed order so that parallel writers cannot deadlock;
+2. each event is checked against the seqNo bookkeeping (a repeated event changes nothing, E01.FR.07 / E13)
+   and folded into its transaction in memory (``fold.merge_event``), in queue order, so two events of one
+   transaction in one batch see each other;
+3. the new events, their sampled values and the changed transaction rows are written with one
+   ``executemany`` each (per changed-column set for the rows);
+4. tokens that start a transaction are checked for another active transaction (ConcurrentTx), after the
+   writes, as the unit-of-work path did.
+
+Statements are plain SQL on the DBAPI cursor with the columns' own type conversions (``storage/driver.py``):
+the same rows as the Core statements of ``repository.py`` would write.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from chargeplane.csms.blocks.transactions.fold import EventFacts, merge_event, seq_seen
+from chargeplane.csms.blocks.transactions.repository import TransactionRecord
+from chargeplane.csms.blocks.transactions.tables import meter_values, transaction_events, transactions
+from chargeplane.csms.storage.driver import RowCodec, dbapi_cursor, positional
+
+log = logging.getLogger(__name__)
+
+_ROW = tuple(column.name for column in transactions.c)
+_KEY = ("station_id", "transaction_id", "ocpp_version", "started_at", "created_at", "updated_at")
+_EVENT = (  # the order of the rows _fold appends
+    "transaction_key",
+    "seq_no",
+    "event_type",
+    "trigger_reason",
+    "timestamp",
+    "offline",
+    "charging_state",
+    "id_token",
+    "stopped_reason",
+    "meter_value_count",
+    "received_at",
+)
+_SAMPLE = (
+    "station_id",
+    "transaction_key",
+    "evse_id",
+    "connector_id",
+    "timestamp",
+    "measurand",
+    "phase",
+    "location",
+    "context",
+    "unit",
+    "multiplier",
+    "value",
+    "signed_data",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventWrite:
+    """One TransactionEvent to store."""
+
+    station_id: str
+    version: str
+    facts: EventFacts
+    group_id_token: str | None  # the token's group, kept with the authorizing token
+    check_busy: bool  # a token that starts a transaction: look for another active one (ConcurrentTx)
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventWritten:
+    record: TransactionRecord  # the transaction as it was before this event
+    changes: dict[str, Any] | None  # the columns this event changed; None: a repeated event, nothing stored
+    busy: bool  # check_busy, and the token has another active transaction
+
+
+class _Statements:
+    """The SQL and type conversions of one dialect."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.dialect = dialect
+        self.postgresql = dialect.name == "postgresql"
+        self.row = RowCodec(transactions, _ROW, dialect)
+        self.key = RowCodec(transactions, _KEY, dialect)
+        self.event = RowCodec(transaction_events, _EVENT, dialect)
+        self.sample = RowCodec(meter_values, _SAMPLE, dialect)
+        returning = ", ".join(_ROW)
+        conflict = (
+            "ON CONFLICT (station_id, transaction_id) DO UPDATE SET updated_at = excluded.updated_at "
+            f"RETURNING {returning}"
+        )
+        insert = (
+            "INSERT INTO transactions (station_id, transaction_id, ocpp_version, status, started_at, "
+            "seq_gaps, created_at, updated_at) "
+        )
+        if self.postgresql:
+            self.upsert = positional(
+                dialect,
+                insert + "SELECT u.s, u.t, u.v, 'active', u.st, '[]', u.c, u.u FROM unnest(?::varchar[], "
+                "?::varchar[], ?::varchar[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[]) "
+                "AS u(s, t, v, st, c, u) " + conflict,
+            )
+        else:
+            self.upsert = positional(
+                dialect, insert + "VALUES (?, ?, ?, 'active', ?, '[]', ?, ?) " + conflict
+            )
+        self.insert_event = positional(
+            dialect,
+            f"INSERT INTO transaction_events ({', '.join(_EVENT)}) VALUES ({', '.join('?' * len(_EVENT))}) "
+            "ON CONFLICT (transaction_key, seq_no) DO NOTHING",
+        )
+        self.insert_sample = positional(
+            dialect,
+            f"INSERT INTO meter_values ({', '.join(_SAMPLE)}) VALUES ({', '.join('?' * len(_SAMPLE))})",
+        )
+        self.busy = positional(
+            dialect,
+            "SELECT id FROM transactions WHERE id_token = ? AND status = 'active' AND id <> ? LIMIT 1",
+        )
+        self._updates: dict[tuple[str, ...], tuple[str, RowCodec]] = {}
+
+    def update(self, columns: tuple[str, ...]) -> tuple[str, RowCodec]:
+        """``UPDATE transactions SET <columns> WHERE id = ?`` and the conversions of its parameters."""
+        statement = self._updates.get(columns)
+        if statement is None:
+            assignments = ", ".join(f"{name} = ?" for name in columns)
+            sql = positional(self.dialect, f"UPDATE transactions SET {assignments} WHERE id = ?")
+            statement = self._updates[columns] = (sql, RowCodec(transactions, (*columns, "id"), self.dialect))
+        return statement
+
+
+class TransactionEventWriter:
+    """A :class:`~chargeplane.csms.storage.group_commit.BatchWriter` of :class:`EventWrite` items."""
+
+    def __init__(self) -> None:
+        self._statements: dict[str, _Statements] = {}
+
+    def _for(self, dialect: sa.Dialect) -> _Statements:
+        statements = self._statements.get(dialect.name)
+        if statements is None:
+            statements = self._statements[dialect.name] = _Statements(dialect)
+        return statements
+
+    def write_batch(self, connection: sa.Connection, items: Sequence[EventWrite]) -> list[EventWritten]:
+        sql = self._for(connection.dialect)
+        cursor = dbapi_cursor(connection)
+        try:
+            records = self._upsert(cursor, sql, items)
+            counts = collections.Counter((item.station_id, item.facts.transaction_id) for item in items)
+            repeated = {key for key, count in counts.items() if count > 1}
+            results: list[EventWritten] = []
+            events: list[tuple[Any, ...]] = []
+            samples: list[tuple[Any, ...]] = []
+            updates: dict[int, dict[str, Any]] = {}
+            for item in items:
+                key = (item.station_id, item.facts.transaction_id)
+                record = records[key]
+                changes = self._fold(record, item, events, samples)
+                if changes is not None:
+                    changed = changes | {"updated_at": item.now}
+                    updates[record.id] = updates.get(record.id, {}) | changed
+                    if key in repeated:  # the next event of this transaction in the batch builds on this one
+                        records[key] = dataclasses.replace(record, **changed)
+                results.append(EventWritten(record, changes, False))
+            self._write(cursor, sql, events, samples, updates)
+            for index, item in enumerate(items):
+                if item.check_busy and item.facts.id_token:
+                    record_id = results[index].record.id
+                    cursor.execute(sql.busy, (item.facts.id_token, record_id))
+                    if cursor.fetchone() is not None:
+                        results[index] = dataclasses.replace(results[index], busy=True)
+            return results
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _upsert(
+        cursor: Any, sql: _Statements, items: Sequence[EventWrite]
+    ) -> dict[tuple[str, str], TransactionRecord]:
+        """Every transaction of the batch, created if unknown, as stored before the batch."""
+        first: dict[tuple[str, str], EventWrite] = {}
+        for item in items:
+            first.setdefault((item.station_id, item.facts.transaction_id), item)
+        keys = sorted(first)  # one lock order for every writer
+        parameters = [
+            sql.key.bind((station, transaction, item.version, item.facts.timestamp, item.now, item.now))
+            for (station, transaction), item in ((key, first[key]) for key in keys)
+        ]
+        if sql.postgresql:
+            cursor.execute(sql.upsert, tuple(list(column) for column in zip(*parameters, strict=True)))
+            rows = cursor.fetchall()
+        else:
+            rows = []
+            for parameter in parameters:
+                cursor.execute(sql.upsert, parameter)
+                rows.append(cursor.fetchone())
+        records: dict[tuple[str, str], TransactionRecord] = {}
+        for row in rows:
+            values: dict[str, Any] = sql.row.result(row, cursor.description)
+            values["seq_gaps"] = [list(gap) for gap in values["seq_gaps"] or []]
+            record = TransactionRecord(**values)
+            assert record.transaction_id is not None
+            records[(record.station_id, record.transaction_id)] = record
+        return records
+
+    @staticmethod
+    def _fold(
+        record: TransactionRecord,
+        item: EventWrite,
+        events: list[tuple[Any, ...]],
+        samples: list[tuple[Any, ...]],
+    ) -> dict[str, Any] | None:
+        """The changes the event makes (its rows appended to ``events`` / ``samples``); None if repeated."""
+        facts = item.facts
+        if seq_seen(record.first_seq_no, record.last_seq_no, record.seq_gaps, facts.seq_no):
+            log.info("%s: repeated event %s of %s", item.station_id, facts.seq_no, facts.transaction_id)
+            return None
+        events.append(
+            (
+                record.id,
+                facts.seq_no,
+                facts.event_type,
+                facts.trigger_reason,
+                facts.timestamp,
+                facts.offline,
+                facts.charging_state,
+                facts.id_token,
+                facts.stopped_reason,
+                len(facts.samples),
+                item.now,
+            )
+        )
+        evse_id = facts.evse_id if facts.evse_id is not None else record.evse_id
+        connector_id = facts.connector_id if facts.connector_id is not None else record.connector_id
+        for sample in facts.samples:
+            samples.append(
+                (
+                    item.station_id,
+                    record.id,
+                    evse_id,
+                    connector_id,
+                    sample.timestamp,
+                    sample.measurand,
+                    sample.phase,
+                    sample.location,
+                    sample.context,
+                    sample.unit,
+                    sample.multiplier,
+                    sample.value,
+                    sample.signed_data,
+                )
+            )
+        return merge_event(record, facts, item.group_id_token)
+
+    @staticmethod
+    def _write(
+        cursor: Any,
+        sql: _Statements,
+        events: list[tuple[Any, ...]],
+        samples: list[tuple[Any, ...]],
+        updates: dict[int, dict[str, Any]],
+    ) -> None:
+        if events:
+            cursor.executemany(sql.insert_event, [sql.event.bind(row) for row in events])
+            # The bookkeeping said new: a conflict means it is wrong, and the batch must not be committed.
+            if sql.dialect.supports_sane_multi_rowcount and cursor.rowcount != len(events):
+                raise RuntimeError(
+                    f"{len(events) - cursor.rowcount} of {len(events)} events were stored already"
+                )
+        if samples:
+            cursor.executemany(sql.insert_sample, [sql.sample.bind(row) for row in samples])
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for record_id, changed in updates.items():
+            columns = tuple(sorted(changed))
+            by_columns.setdefault(columns, []).append((*(changed[name] for name in columns), record_id))
+        for columns, rows in by_columns.items():
+            statement, codec = sql.update(columns)
+            cursor.executemany(statement, [codec.bind(row) for row in rows])

@@ -1,0 +1,92 @@
+"""Driver-level statements for the hot paths.
+
+SQLAlchemy Core costs a few hundred microseconds of CPU per statement (statement objects, cache keys,
+parameter processing); on the TransactionEvent path that was most of the server's CPU. The batch writers run
+plain SQL text on the DBAPI cursor of the group committer's connection instead (inside its transaction), with
+the bind and result conversions of the columns' own SQLAlchemy types, so that rows written here are stored
+exactly as Core would store them and read back the same through the Core queries of the HTTP API.
+
+SQL is written with ``?`` placeholders; :func:`positional` turns them into what the driver takes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+Processor = Callable[[Any], Any]
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def positional(dialect: sa.Dialect, sql: str) -> str:
+    """``sql`` with its ``?`` placeholders in the driver's style: sqlite3 takes them as they are, asyncpg
+    wants ``$1, $2, ...``."""
+    if dialect.paramstyle == "qmark":
+        return sql
+    if dialect.paramstyle == "numeric_dollar":
+        numbers = itertools.count(1)
+        return _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
+    raise NotImplementedError(f"paramstyle {dialect.paramstyle}")
+
+
+def dbapi_cursor(connection: sa.Connection) -> Any:
+    """A DBAPI cursor on ``connection``'s driver connection, inside its current transaction."""
+    return connection.connection.cursor()
+
+
+class RowCodec:
+    """The bind and result conversions of some columns of a table, for one dialect.
+
+    Only the columns whose type converts anything cost a call per row."""
+
+    __slots__ = ("_binds", "_dialect", "_results", "_types", "names")
+
+    def __init__(self, table: sa.Table, names: Iterable[str], dialect: sa.Dialect) -> None:
+        self.names = tuple(names)
+        self._dialect = dialect
+        self._types = [table.c[name].type.dialect_impl(dialect) for name in self.names]
+        binds: list[tuple[int, Processor]] = []
+        for index, column_type in enumerate(self._types):
+            bind = column_type.bind_processor(dialect)
+            if bind is not None:
+                binds.append((index, _none_memoized(bind) if isinstance(column_type, sa.JSON) else bind))
+        self._binds = tuple(binds)
+        self._results: tuple[tuple[int, Processor], ...] | None = None  # from the first result's description
+
+    def bind(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        """Python values (in ``names`` order) as the driver takes them."""
+        if not self._binds:
+            return tuple(values)
+        converted = list(values)
+        for index, process in self._binds:
+            converted[index] = process(converted[index])
+        return tuple(converted)
+
+    def result(self, row: Sequence[Any], description: Sequence[Sequence[Any]]) -> dict[str, Any]:
+        """A driver row (in ``names`` order) as Python values by column name; ``description`` is the cursor's
+        (some drivers' conversions depend on the type code it reports)."""
+        if self._results is None:
+            results: list[tuple[int, Processor]] = []
+            for index, (column_type, column) in enumerate(zip(self._types, description, strict=True)):
+                result = column_type.result_processor(self._dialect, column[1])
+                if result is not None:
+                    results.append((index, result))
+            self._results = tuple(results)
+        values = list(row)
+        for index, process in self._results:
+            values[index] = process(values[index])
+        return dict(zip(self.names, values, strict=True))
+
+
+def _none_memoized(process: Processor) -> Processor:
+    """A JSON column's bind conversion with None (stored as JSON ``null``, as Core stores it) computed once."""
+    null = process(None)
+
+    def bind(value: Any) -> Any:
+        return null if value is None else process(value)
+
+    return bind
