@@ -273,3 +273,47 @@ def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
+
+
+async def test_G01_reports_batched_together_end_with_the_latest_per_connector(database_url: str) -> None:
+    """Many messages' reports in one group-commit batch (the StatusWriter): all go into the history; the
+    current status of a connector is the report with the latest timestamp, whatever the queue order."""
+    from datetime import UTC, datetime, timedelta
+
+    from chargeplane.csms.blocks.availability.repository import AvailabilityRepository, StatusReport
+    from chargeplane.csms.storage.engine import create_engine
+    from chargeplane.csms.storage.group_commit import GroupCommitter
+    from chargeplane.csms.storage.migrate import migrate
+
+    engine = create_engine(database_url)
+    await migrate(engine)
+    try:
+        committer = GroupCommitter(engine, writers=1)
+        repository = AvailabilityRepository(engine, committer)
+        t0 = datetime(2025, 1, 1, 10, tzinfo=UTC)
+        received = t0 + timedelta(hours=1)
+
+        def report(station: str, status: str, minutes: int) -> StatusReport:
+            return StatusReport(station, 1, 1, status, "StatusNotification", t0 + timedelta(minutes=minutes))
+
+        await asyncio.gather(
+            repository.record([report("CS-A", "Occupied", 5), report("CS-A", "Available", 1)], received),
+            repository.record([report("CS-B", "Faulted", 1)], received),
+            repository.record([report("CS-B", "Available", 2)], received),
+        )
+        assert committer.batches == 1
+        current = {
+            (r.station_id, r.status, r.status_at)
+            for s in ("CS-A", "CS-B")
+            for r in await repository.current(s)
+        }
+        assert current == {
+            ("CS-A", "Occupied", t0 + timedelta(minutes=5)),
+            ("CS-B", "Available", t0 + timedelta(minutes=2)),
+        }
+        history, total = await repository.history("cs-a", 0, 10)  # identities are case-insensitive
+        assert total == 2
+        assert [r.status for r in history] == ["Available", "Occupied"]  # newest first
+        assert {r.received_at for r in history} == {received}
+    finally:
+        await engine.dispose()

@@ -1,19 +1,19 @@
 """All SQL of the availability block.
 
 Status writes (StatusNotification, NotifyEvent AvailabilityState) go through the CSMS's shared
-:class:`~chargeplane.csms.storage.group_commit.GroupCommitter`: the reports of many stations that arrive
-together share one database transaction, each handler answering after the commit of its own reports.
+:class:`~chargeplane.csms.storage.group_commit.GroupCommitter` and its :class:`StatusWriter`: the reports of
+many stations that arrive together are written with two statements and one commit, each handler answering
+after the commit of its own reports.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargeplane.csms.blocks.availability.tables import (
@@ -21,6 +21,7 @@ from chargeplane.csms.blocks.availability.tables import (
     connectors,
     station_device_events,
 )
+from chargeplane.csms.storage.driver import RowCodec, dbapi_cursor, positional
 from chargeplane.csms.storage.group_commit import GroupCommitter
 
 
@@ -98,57 +99,105 @@ _CONNECTOR_COLUMNS = [c for c in connectors.c if c.name != "station_key"]
 _HISTORY_COLUMNS = [c for c in connector_status_history.c if c.name != "station_key"]
 
 
-_UPSERTS: dict[str, Any] = {}
+_STATUS = (
+    "station_key",
+    "evse_id",
+    "connector_id",
+    "station_id",
+    "status",
+    "error_code",
+    "info",
+    "vendor_id",
+    "vendor_error_code",
+    "source",
+    "status_at",
+)
+_HISTORY = (*_STATUS, "received_at")
+_CURRENT = (*_STATUS, "updated_at")
 
 
-def _upsert(connection: sa.Connection) -> Any:
-    """The connector upsert, built once per dialect (building ``on_conflict_do_update`` with its ``excluded``
-    alias per report cost more than running it): each report becomes the current status of its
-    EVSE/connector unless the stored one has a later timestamp."""
-    name = connection.dialect.name
-    statement = _UPSERTS.get(name)
-    if statement is None:
-        insert = (postgresql.insert if name == "postgresql" else sqlite.insert)(connectors)
-        changed = {
-            column.name: insert.excluded[column.name]
-            for column in connectors.c
-            if column.name not in ("station_key", "evse_id", "connector_id")
-        }
-        statement = _UPSERTS[name] = insert.on_conflict_do_update(
-            index_elements=[connectors.c.station_key, connectors.c.evse_id, connectors.c.connector_id],
-            set_=changed,
-            where=connectors.c.status_at <= insert.excluded.status_at,
+@dataclass(frozen=True, slots=True)
+class StatusWrite:
+    """The status reports of one message, received together."""
+
+    reports: list[StatusReport]
+    received_at: datetime
+
+
+class _StatusStatements:
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.history = RowCodec(connector_status_history, _HISTORY, dialect)
+        self.current = RowCodec(connectors, _CURRENT, dialect)
+        placeholders = ", ".join("?" * len(_CURRENT))
+        changed = ", ".join(f"{name} = excluded.{name}" for name in _CURRENT[3:])
+        self.insert_history = positional(
+            dialect,
+            f"INSERT INTO connector_status_history ({', '.join(_HISTORY)}) "
+            f"VALUES ({', '.join('?' * len(_HISTORY))})",
         )
-    return statement
+        # Each report becomes the current status of its EVSE/connector unless the stored one has a later
+        # timestamp (a late, queued message must not overwrite a newer status).
+        self.upsert_current = positional(
+            dialect,
+            f"INSERT INTO connectors ({', '.join(_CURRENT)}) VALUES ({placeholders}) "
+            f"ON CONFLICT (station_key, evse_id, connector_id) DO UPDATE SET {changed} "
+            "WHERE connectors.status_at <= excluded.status_at",
+        )
 
 
-def _record(history: list[dict[str, Any]], rows: list[dict[str, Any]], connection: sa.Connection) -> None:
-    """The unit of work of :meth:`AvailabilityRepository.record` (synchronous, run by the group committer)."""
-    connection.execute(sa.insert(connector_status_history), history)
-    upsert = _upsert(connection)
-    for row in rows:  # one by one: a message may report the same connector twice
-        connection.execute(upsert, row)
+class StatusWriter:
+    """The :class:`~chargeplane.csms.storage.group_commit.BatchWriter` of status reports: the reports of every
+    message of a batch with two ``executemany`` statements (driver level, see ``storage/driver.py``), in queue
+    order, so a connector reported twice ends with the later report."""
+
+    def __init__(self) -> None:
+        self._statements: dict[str, _StatusStatements] = {}
+
+    def write_batch(self, connection: sa.Connection, items: Sequence[StatusWrite]) -> list[None]:
+        sql = self._statements.get(connection.dialect.name)
+        if sql is None:
+            sql = self._statements[connection.dialect.name] = _StatusStatements(connection.dialect)
+        history: list[tuple[Any, ...]] = []
+        current: list[tuple[Any, ...]] = []
+        for item in items:
+            for report in item.reports:
+                values = (
+                    station_key(report.station_id),
+                    report.evse_id,
+                    report.connector_id,
+                    report.station_id,
+                    report.status,
+                    report.error_code,
+                    report.info,
+                    report.vendor_id,
+                    report.vendor_error_code,
+                    report.source,
+                    report.status_at,
+                )
+                history.append(sql.history.bind((*values, item.received_at)))
+                current.append(sql.current.bind((*values, item.received_at)))
+        cursor = dbapi_cursor(connection)
+        try:
+            if history:
+                cursor.executemany(sql.insert_history, history)
+                cursor.executemany(sql.upsert_current, current)
+        finally:
+            cursor.close()
+        return [None] * len(items)
 
 
 class AvailabilityRepository:
     def __init__(self, engine: AsyncEngine, committer: GroupCommitter | None = None) -> None:
         self.engine = engine
         self.committer = committer if committer is not None else GroupCommitter(engine)
+        self._writer = StatusWriter()
 
     async def record(self, reports: list[StatusReport], received_at: datetime) -> None:
         """Append every report to the history and make each the current status of its EVSE/connector,
         unless the current one was reported with a later timestamp (a late, queued message must not
         overwrite a newer status). Returns once committed."""
-        if not reports:
-            return
-        rows = [
-            asdict(report) | {"station_key": station_key(report.station_id), "updated_at": received_at}
-            for report in reports
-        ]
-        history = [
-            {k: v for k, v in row.items() if k != "updated_at"} | {"received_at": received_at} for row in rows
-        ]
-        await self.committer.run(partial(_record, history, rows))
+        if reports:
+            await self.committer.run_batched(self._writer, StatusWrite(reports, received_at))
 
     async def current(self, station_id: str) -> list[ConnectorRecord]:
         query = (
