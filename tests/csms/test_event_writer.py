@@ -11,7 +11,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chargeplane.csms.blocks.transactions.event_writer import EventWrite, EventWritten, TransactionEventWriter
+from chargeplane.csms.blocks.transactions.event_writer import (
+    EventWrite,
+    EventWritten,
+    MeterValuesWrite,
+    MeterValuesWriter,
+    TransactionEventWriter,
+)
 from chargeplane.csms.blocks.transactions.fold import EventFacts
 from chargeplane.csms.blocks.transactions.repository import Sample, TransactionRepository
 from chargeplane.csms.blocks.transactions.tables import meter_values, transaction_events, transactions
@@ -214,3 +220,37 @@ def test_sqlite_timestamps_use_sqlalchemys_text_and_refuse_naive_values() -> Non
     assert result(None) is None
     with pytest.raises(ValueError, match="naive"):
         bind(datetime(2025, 3, 1))
+
+
+async def test_J01_meter_values_batched_together_fold_into_their_transaction(engine: AsyncEngine) -> None:
+    await write_together(engine, [event("CS1", "TX1", 0, event_type="Started", wh=1000.0)])
+    committer = GroupCommitter(engine, writers=1)
+    writer = MeterValuesWriter()
+
+    def values(station: str, transaction: str | None, wh: float, seconds: int) -> MeterValuesWrite:
+        at = T0 + timedelta(seconds=seconds)
+        sample = Sample(at, "Energy.Active.Import.Register", wh, location="Outlet", unit="Wh")
+        return MeterValuesWrite(station, transaction, [sample], evse_id=None, connector_id=1, now=NOW)
+
+    results = await asyncio.gather(
+        committer.run_batched(writer, values("CS1", "TX1", 1800.0, 60)),
+        committer.run_batched(writer, values("CS1", "TX1", 1200.0, 30)),  # older reading: not the latest
+        committer.run_batched(writer, values("CS1", "TX-UNKNOWN", 5.0, 30)),
+        committer.run_batched(writer, values("CS2", None, 7.0, 30)),
+    )
+    assert (committer.batches, committer.fallbacks) == (1, 0)
+    first, second, unknown, unnamed = results
+    assert first is not None
+    assert second is not None
+    assert (unknown, unnamed) == (None, None)
+    assert (first.last_register_wh, second.last_register_wh, second.energy_wh) == (1800.0, 1800.0, 800.0)
+    repository = TransactionRepository(engine)
+    record = await repository.get(first.id)
+    assert record is not None
+    assert (record.last_register_wh, record.energy_wh, record.updated_at) == (1800.0, 800.0, NOW)
+    linked = await repository.transaction_meter_values(first.id, 10)
+    assert [s.value for s in linked] == [1000.0, 1200.0, 1800.0]  # by timestamp
+    loose = await repository.station_meter_values(
+        "CS2", start=None, end=None, measurand=None, offset=0, limit=10
+    )
+    assert [(s.value, s.transaction_key, s.connector_id) for s in loose] == [(7.0, None, 1)]

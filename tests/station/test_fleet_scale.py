@@ -82,7 +82,9 @@ async def test_fleet_of_1000_stations_runs_without_protocol_errors(tmp_path: Pat
     assert by_action["TransactionEvent"] > 0
     assert summary["sessions_started"] >= 100
     assert summary["sessions_completed"] == summary["sessions_started"]
-    # a session the end cut before its Authorize came back never became a transaction; every other did
-    assert summary["sessions_cut_short"] <= 20, summary
+    # A session the end cut before its Authorize came back never became a transaction; every other did. How
+    # many are cut depends on the Authorize latency at the stop (CSMS and fleet share one event loop, so a
+    # busy machine shows): 1 of 359 alone, 24 of about 360 once inside the full suite on a slow VM.
+    assert summary["sessions_cut_short"] <= summary["sessions_started"] // 10, summary
     transactions = summary["sessions_started"] - summary["sessions_cut_short"]
     assert summary["transactions_started"] == summary["transactions_ended"] == transactions, summary

@@ -31,8 +31,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from chargeplane.csms.blocks.transactions.fold import EventFacts, merge_event, seq_seen
-from chargeplane.csms.blocks.transactions.repository import TransactionRecord
+from chargeplane.csms.blocks.transactions.fold import EventFacts, merge_event, merge_readings, seq_seen
+from chargeplane.csms.blocks.transactions.repository import Sample, TransactionRecord
 from chargeplane.csms.blocks.transactions.tables import meter_values, transaction_events, transactions
 from chargeplane.csms.storage.driver import RowCodec, dbapi_cursor, positional
 
@@ -128,6 +128,11 @@ class _Statements:
             dialect,
             f"INSERT INTO meter_values ({', '.join(_SAMPLE)}) VALUES ({', '.join('?' * len(_SAMPLE))})",
         )
+        # PostgreSQL: lock the row; SQLite has one writer, the group committer, so nothing to lock.
+        lock = " FOR UPDATE" if self.postgresql else ""
+        self.find = positional(
+            dialect, f"SELECT {returning} FROM transactions WHERE station_id = ? AND transaction_id = ?{lock}"
+        )
         self.busy = positional(
             dialect,
             "SELECT id FROM transactions WHERE id_token = ? AND status = 'active' AND id <> ? LIMIT 1",
@@ -144,20 +149,21 @@ class _Statements:
         return statement
 
 
+_STATEMENTS: dict[str, _Statements] = {}
+
+
+def _statements(dialect: sa.Dialect) -> _Statements:
+    statements = _STATEMENTS.get(dialect.name)
+    if statements is None:
+        statements = _STATEMENTS[dialect.name] = _Statements(dialect)
+    return statements
+
+
 class TransactionEventWriter:
     """A :class:`~chargeplane.csms.storage.group_commit.BatchWriter` of :class:`EventWrite` items."""
 
-    def __init__(self) -> None:
-        self._statements: dict[str, _Statements] = {}
-
-    def _for(self, dialect: sa.Dialect) -> _Statements:
-        statements = self._statements.get(dialect.name)
-        if statements is None:
-            statements = self._statements[dialect.name] = _Statements(dialect)
-        return statements
-
     def write_batch(self, connection: sa.Connection, items: Sequence[EventWrite]) -> list[EventWritten]:
-        sql = self._for(connection.dialect)
+        sql = _statements(connection.dialect)
         cursor = dbapi_cursor(connection)
         try:
             records = self._upsert(cursor, sql, items)
@@ -177,7 +183,9 @@ class TransactionEventWriter:
                     if key in repeated:  # the next event of this transaction in the batch builds on this one
                         records[key] = dataclasses.replace(record, **changed)
                 results.append(EventWritten(record, changes, False))
-            self._write(cursor, sql, events, samples, updates)
+            self._insert_events(cursor, sql, events)
+            _insert_samples(cursor, sql, samples)
+            _update_rows(cursor, sql, updates)
             for index, item in enumerate(items):
                 if item.check_busy and item.facts.id_token:
                     record_id = results[index].record.id
@@ -211,9 +219,7 @@ class TransactionEventWriter:
                 rows.append(cursor.fetchone())
         records: dict[tuple[str, str], TransactionRecord] = {}
         for row in rows:
-            values: dict[str, Any] = sql.row.result(row, cursor.description)
-            values["seq_gaps"] = [list(gap) for gap in values["seq_gaps"] or []]
-            record = TransactionRecord(**values)
+            record = _record(sql.row.result(row, cursor.description))
             assert record.transaction_id is not None
             records[(record.station_id, record.transaction_id)] = record
         return records
@@ -247,34 +253,11 @@ class TransactionEventWriter:
         )
         evse_id = facts.evse_id if facts.evse_id is not None else record.evse_id
         connector_id = facts.connector_id if facts.connector_id is not None else record.connector_id
-        for sample in facts.samples:
-            samples.append(
-                (
-                    item.station_id,
-                    record.id,
-                    evse_id,
-                    connector_id,
-                    sample.timestamp,
-                    sample.measurand,
-                    sample.phase,
-                    sample.location,
-                    sample.context,
-                    sample.unit,
-                    sample.multiplier,
-                    sample.value,
-                    sample.signed_data,
-                )
-            )
+        samples.extend(_sample_rows(item.station_id, record.id, evse_id, connector_id, facts.samples))
         return merge_event(record, facts, item.group_id_token)
 
     @staticmethod
-    def _write(
-        cursor: Any,
-        sql: _Statements,
-        events: list[tuple[Any, ...]],
-        samples: list[tuple[Any, ...]],
-        updates: dict[int, dict[str, Any]],
-    ) -> None:
+    def _insert_events(cursor: Any, sql: _Statements, events: list[tuple[Any, ...]]) -> None:
         if events:
             cursor.executemany(sql.insert_event, [sql.event.bind(row) for row in events])
             # The bookkeeping said new: a conflict means it is wrong, and the batch must not be committed.
@@ -282,12 +265,100 @@ class TransactionEventWriter:
                 raise RuntimeError(
                     f"{len(events) - cursor.rowcount} of {len(events)} events were stored already"
                 )
-        if samples:
-            cursor.executemany(sql.insert_sample, [sql.sample.bind(row) for row in samples])
-        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        for record_id, changed in updates.items():
-            columns = tuple(sorted(changed))
-            by_columns.setdefault(columns, []).append((*(changed[name] for name in columns), record_id))
-        for columns, rows in by_columns.items():
-            statement, codec = sql.update(columns)
-            cursor.executemany(statement, [codec.bind(row) for row in rows])
+
+
+@dataclass(frozen=True, slots=True)
+class MeterValuesWrite:
+    """The sampled values of one MeterValues message (J01; 1.6 with or without a transactionId)."""
+
+    station_id: str
+    transaction_id: str | None
+    samples: list[Sample]
+    evse_id: int | None
+    connector_id: int | None
+    now: datetime
+
+
+class MeterValuesWriter:
+    """A :class:`~chargeplane.csms.storage.group_commit.BatchWriter` of :class:`MeterValuesWrite` items: the
+    samples of a batch with one ``executemany``; a named transaction is read (locked on PostgreSQL), its
+    energy readings folded in (``fold.merge_readings``) and its row updated. The result per item is the
+    transaction as it is after the item, or None (none named, or unknown)."""
+
+    def write_batch(
+        self, connection: sa.Connection, items: Sequence[MeterValuesWrite]
+    ) -> list[TransactionRecord | None]:
+        sql = _statements(connection.dialect)
+        cursor = dbapi_cursor(connection)
+        try:
+            records: dict[tuple[str, str], TransactionRecord | None] = {}
+            results: list[TransactionRecord | None] = []
+            samples: list[tuple[Any, ...]] = []
+            updates: dict[int, dict[str, Any]] = {}
+            for item in items:
+                record = None
+                if item.transaction_id is not None:
+                    key = (item.station_id, item.transaction_id)
+                    if key not in records:
+                        cursor.execute(sql.find, key)
+                        row = cursor.fetchone()
+                        records[key] = _record(sql.row.result(row, cursor.description)) if row else None
+                    record = records[key]
+                    if record is not None:
+                        changed = merge_readings(record, item.samples) | {"updated_at": item.now}
+                        updates[record.id] = updates.get(record.id, {}) | changed
+                        record = records[key] = dataclasses.replace(record, **changed)
+                key_id = record.id if record is not None else None
+                samples.extend(
+                    _sample_rows(item.station_id, key_id, item.evse_id, item.connector_id, item.samples)
+                )
+                results.append(record)
+            _insert_samples(cursor, sql, samples)
+            _update_rows(cursor, sql, updates)
+            return results
+        finally:
+            cursor.close()
+
+
+def _record(values: dict[str, Any]) -> TransactionRecord:
+    values["seq_gaps"] = [list(gap) for gap in values["seq_gaps"] or []]
+    return TransactionRecord(**values)
+
+
+def _sample_rows(
+    station_id: str, key: int | None, evse_id: int | None, connector_id: int | None, samples: list[Sample]
+) -> list[tuple[Any, ...]]:
+    return [
+        (
+            station_id,
+            key,
+            evse_id,
+            connector_id,
+            sample.timestamp,
+            sample.measurand,
+            sample.phase,
+            sample.location,
+            sample.context,
+            sample.unit,
+            sample.multiplier,
+            sample.value,
+            sample.signed_data,
+        )
+        for sample in samples
+    ]
+
+
+def _insert_samples(cursor: Any, sql: _Statements, samples: list[tuple[Any, ...]]) -> None:
+    if samples:
+        cursor.executemany(sql.insert_sample, [sql.sample.bind(row) for row in samples])
+
+
+def _update_rows(cursor: Any, sql: _Statements, updates: dict[int, dict[str, Any]]) -> None:
+    """Each transaction row's changed columns, one ``executemany`` per set of changed columns."""
+    by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for record_id, changed in updates.items():
+        columns = tuple(sorted(changed))
+        by_columns.setdefault(columns, []).append((*(changed[name] for name in columns), record_id))
+    for columns, rows in by_columns.items():
+        statement, codec = sql.update(columns)
+        cursor.executemany(statement, [codec.bind(row) for row in rows])

@@ -229,15 +229,6 @@ class TransactionUnit:
         ).first()
         return _transaction(row) if row is not None else None
 
-    def find(self, station_id: str, transaction_id: str) -> TransactionRecord | None:
-        statement = sa.select(*transactions.c).where(
-            transactions.c.station_id == station_id, transactions.c.transaction_id == transaction_id
-        )
-        if self.connection.dialect.name == "postgresql":
-            statement = statement.with_for_update()
-        row = (self.connection.execute(statement)).first()
-        return _transaction(row) if row is not None else None
-
     def add_event(
         self,
         key: int,

@@ -20,14 +20,18 @@ from datetime import datetime
 from typing import Any
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService, TokenDecision
-from chargeplane.csms.blocks.transactions.event_writer import EventWrite, TransactionEventWriter
+from chargeplane.csms.blocks.transactions.event_writer import (
+    EventWrite,
+    MeterValuesWrite,
+    MeterValuesWriter,
+    TransactionEventWriter,
+)
 from chargeplane.csms.blocks.transactions.fold import (
     ACTIVE,
     ENDED,
     STARTED,
     EventFacts,
     merge_event,
-    merge_readings,
     register_wh,
     utc_now,
 )
@@ -65,6 +69,7 @@ class TransactionService:
         self.events = events
         self._reservation_used = reservation_used
         self._event_writer = TransactionEventWriter()
+        self._meter_values_writer = MeterValuesWriter()
 
     async def _close_reservation(self, station_id: str, facts: EventFacts) -> None:
         """H03.FR.09 / H01.FR.15: a transaction that names a reservation uses it up. After the commit of
@@ -209,6 +214,8 @@ class TransactionService:
         state: TransactionRecord | None,
         samples: list[Sample] | None = None,
     ) -> None:
+        if not self.events.subscriber_count:
+            return
         chosen = facts.samples if facts is not None else samples or []
         data: dict[str, Any] = {
             "transaction": key,
@@ -319,26 +326,8 @@ class TransactionService:
         connector_id: int | None = None,
     ) -> None:
         """J01 / 1.6 MeterValues: stored per sampled value, linked to the transaction when one is named."""
-        now = utc_now()
-
-        def write(unit: TransactionUnit) -> TransactionRecord | None:
-            record = None
-            if transaction_id is not None:
-                record = unit.find(station_id, transaction_id)
-            if record is not None:
-                changes = merge_readings(record, samples)
-                unit.update(record.id, changes | {"updated_at": now})
-                record = dataclasses.replace(record, **changes)
-            unit.add_samples(
-                station_id,
-                record.id if record is not None else None,
-                samples,
-                evse_id=evse_id,
-                connector_id=connector_id,
-            )
-            return record
-
-        record = await self.repository.write(write)
+        write = MeterValuesWrite(station_id, transaction_id, samples, evse_id, connector_id, utc_now())
+        record = await self.repository.committer.run_batched(self._meter_values_writer, write)
         if transaction_id is not None and record is None:
             log.warning("%s: meter values for unknown transaction %s", station_id, transaction_id)
         self._publish_meter_values(
