@@ -241,3 +241,21 @@ async def test_a_batch_writer_returning_the_wrong_number_of_results_fails_its_it
     with pytest.raises(RuntimeError, match="0 results for 1 items"):
         await committer.run_batched(Short(), (1, "x"))
     assert await stored(engine) == {}
+
+
+def test_writer_count_comes_from_the_settings_or_the_database(tmp_path: Path) -> None:
+    from chargeplane.csms.app import Csms
+    from chargeplane.csms.settings import from_environment
+
+    settings = from_environment(
+        {
+            "CHARGEPLANE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}",
+            "CHARGEPLANE_DATABASE_WRITERS": "3",
+        }
+    )
+    assert settings.database_writers == 3
+    assert Csms(settings).committer.writers == 3
+    automatic = from_environment({"CHARGEPLANE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"})
+    assert Csms(automatic).committer.writers == 1  # SQLite: one write lock
+    postgres = from_environment({"CHARGEPLANE_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/none"})
+    assert Csms(postgres).committer.writers == 4

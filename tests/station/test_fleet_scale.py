@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from chargeplane.csms.app import Csms
 from chargeplane.csms.settings import CsmsSettings, UnknownStationPolicy, UnknownTokenPolicy
 from chargeplane.ocpp.versions import Version
@@ -20,6 +22,9 @@ from chargeplane.transport.server import ServerSettings
 STATIONS = 1000
 
 
+# Without the coverage tracer: it slows the shared event loop about threefold, and on a slow VM that turned
+# sessions of a few seconds into sessions cut short before their transaction began (24 and 56 of ~360).
+@pytest.mark.no_cover
 async def test_fleet_of_1000_stations_runs_without_protocol_errors(tmp_path: Path) -> None:
     csms = Csms(
         CsmsSettings(
@@ -82,9 +87,9 @@ async def test_fleet_of_1000_stations_runs_without_protocol_errors(tmp_path: Pat
     assert by_action["TransactionEvent"] > 0
     assert summary["sessions_started"] >= 100
     assert summary["sessions_completed"] == summary["sessions_started"]
-    # A session the end cut before its Authorize came back never became a transaction; every other did. How
-    # many are cut depends on the Authorize latency at the stop (CSMS and fleet share one event loop, so a
-    # busy machine shows): 1 of 359 alone, 24 of about 360 once inside the full suite on a slow VM.
+    # A session that ended before its Authorize and TransactionEvent Started came back never became a
+    # transaction; every other did. How many depends on the CSMS's latency (CSMS and fleet share one event
+    # loop): 0-1 of about 360 normally.
     assert summary["sessions_cut_short"] <= summary["sessions_started"] // 10, summary
     transactions = summary["sessions_started"] - summary["sessions_cut_short"]
     assert summary["transactions_started"] == summary["transactions_ended"] == transactions, summary

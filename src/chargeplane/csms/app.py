@@ -64,7 +64,7 @@ class Csms:
         self.commands = LocalCommandRouter(self.server)
         # One group committer for the whole process: the per-message writes of all blocks share its batches
         # (and, on SQLite, its single writer connection instead of contending for the write lock).
-        self.committer = GroupCommitter(self.engine)
+        self.committer = GroupCommitter(self.engine, writers=settings.database_writers or None)
         self.blocks = BlockContext(
             settings, self.engine, self.events, self.commands, self.routers, self.committer
         )

@@ -41,6 +41,9 @@ class CsmsSettings:
     master_pass_group: str | None = (
         None  # C16: tokens of this group may stop any transaction, never start one
     )
+    # Group-commit writers working in parallel, each with its own connection; 0: automatic (1 on SQLite,
+    # which has one write lock anyway; 4 on PostgreSQL).
+    database_writers: int = 0
     presence_flush_interval: float = 15.0  # seconds between writes of last-seen times
     reservation_check_interval: float = 30.0  # seconds between expiry sweeps of reservations
 
