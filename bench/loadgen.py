@@ -182,6 +182,9 @@ class CallFailed(Exception):
 class Stats:
     refused: int = 0  # HTTP 503 (admission control)
     connect_errors: int = 0
+    retried: int = (
+        0  # bring-ups started again, as a station does: connection closed or boot answered in error
+    )
     failures: int = 0  # CALLERROR or unexpected answer
     first_failure: str | None = None
 
@@ -618,12 +621,25 @@ async def cmd_storm(args: argparse.Namespace) -> dict[str, Any]:
     drop(up)
 
     async def reconnect(station: Station) -> None:
-        try:
-            await open_connection(args.url, station, storm_stats, t0 + args.storm_timeout)
-            await boot(station, storm_stats, args.evses)
-        except Exception as exc:
-            storm_stats.fail(f"{type(exc).__name__}: {exc}")
-            return
+        deadline = t0 + args.storm_timeout
+        while True:
+            try:
+                await open_connection(args.url, station, storm_stats, deadline)
+                await boot(station, storm_stats, args.evses)
+                break
+            except (ConnectionClosed, CallFailed) as exc:
+                # A real station reconnects after a close (1013 try again later, ...) and boots again after a
+                # CALLERROR; counted apart from failures.
+                if station.ws is not None:
+                    station.ws.transport.abort()
+                if time.monotonic() + 2.0 > deadline:
+                    storm_stats.fail(f"{type(exc).__name__}: {exc}")
+                    return
+                storm_stats.retried += 1
+                await asyncio.sleep(1.0 + random.random())
+            except Exception as exc:
+                storm_stats.fail(f"{type(exc).__name__}: {exc}")
+                return
         online_at.append(time.monotonic() - t0)
 
     await asyncio.gather(*(reconnect(station) for station in up))
@@ -642,6 +658,7 @@ async def cmd_storm(args: argparse.Namespace) -> dict[str, Any]:
         "half_online_s": online_at[len(online_at) // 2] if online_at else None,
         "refused": storm_stats.refused,
         "connect_errors": storm_stats.connect_errors,
+        "retried": storm_stats.retried,
         "failures": storm_stats.failures,
         "first_failure": storm_stats.first_failure,
         "live_calls": len(live_latencies),

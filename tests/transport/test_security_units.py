@@ -102,6 +102,30 @@ def test_client_certificate_identity_checks() -> None:  # A00.FR.402-403
     assert subject_of({"subject": "odd"}) == CertificateSubject(None, None)
 
 
+def test_admission_sheds_load_while_the_event_loop_lags() -> None:
+    admission = AdmissionControl(rate=1000.0, burst=1000, max_connections=1000, max_lag=0.5)
+    admission.observe_lag(0.01)
+    assert admission.try_admit(0.0) is None
+    admission.observe_lag(1.2)  # a spike counts at once
+    refused = admission.try_admit(0.0)
+    assert refused is not None
+    assert refused.reason == "server busy"
+    assert refused.retry_after == 3  # twice the lag, rounded up
+    admission.observe_lag(0.0)  # one quiet tick is not enough: the figure decays by a fifth per tick
+    assert admission.try_admit(0.0) is not None
+    for _ in range(4):
+        admission.observe_lag(0.0)
+    assert admission.lag == pytest.approx(1.2 * 0.8**5)
+    assert admission.try_admit(0.0) is None  # 0.39 s: below the threshold again
+    admission.observe_lag(100.0)
+    refused = admission.try_admit(0.0)
+    assert refused is not None
+    assert refused.retry_after == 30  # capped
+    assert AdmissionControl(rate=1.0, burst=1, max_connections=1).max_lag is None  # no shedding by default
+    with pytest.raises(ValueError, match="max_lag"):
+        AdmissionControl(rate=1.0, burst=1, max_connections=1, max_lag=0)
+
+
 def test_admission_rate_and_count_with_time_as_argument() -> None:
     admission = AdmissionControl(rate=2.0, burst=3, max_connections=4)
     assert [admission.try_admit(0.0) for _ in range(3)] == [None, None, None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from typing import Any
 
 import pytest
@@ -314,6 +315,51 @@ async def test_burst_beyond_the_rate_gets_503_with_retry_after() -> None:
         assert statuses.count(101) == 5
         assert statuses.count(503) == 15
         assert all(retry and int(retry) >= 1 for status, retry in outcomes if status == 503)
+
+
+async def test_a_lagging_event_loop_sheds_new_connections_with_503() -> None:
+    async with running_server(Directory({"CS1": protected()}), admission_max_lag=0.2) as harness:
+        # Block the event loop, as a CPU-bound burst would: the lag watch sees its timer fire 0.4 s late.
+        block_the_loop(0.5)
+        await asyncio.sleep(0.15)
+        assert harness.server.admission.lag > 0.2
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(
+                harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1")
+            ):
+                pass
+        assert refused.value.response.status_code == 503
+        assert int(refused.value.response.headers["Retry-After"]) >= 1
+        assert b"server busy" in refused.value.response.body
+        await asyncio.sleep(2.0)  # the lag decays once the loop runs on time again
+        assert (
+            await status_of(harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1"))
+            == 101
+        )
+
+
+def block_the_loop(seconds: float) -> None:
+    """A synchronous stall of the calling (event loop) thread."""
+    time.sleep(seconds)
+
+
+async def test_a_session_that_cannot_be_opened_is_closed_with_1013_try_again_later() -> None:
+    async def failing(connection: OcppConnection) -> None:
+        raise TimeoutError("the database pool is exhausted")
+
+    async with running_server(Directory({"CS1": protected()}), app=FakeCsms(on_connect=failing)) as harness:
+        async with connect(
+            harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1")
+        ) as websocket:
+            with pytest.raises(ConnectionClosed) as closed:
+                await websocket.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1013
+        for _ in range(50):  # the server's handler ends just after the close
+            if harness.app.disconnected_ids:
+                break
+            await asyncio.sleep(0.02)
+        assert harness.app.disconnected_ids == ["CS1"]
 
 
 async def test_connection_count_is_capped() -> None:

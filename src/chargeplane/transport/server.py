@@ -79,6 +79,8 @@ class ServerSettings:
     )
     admission_rate: float = 200.0  # new connections per second
     admission_burst: int = 400
+    # Load shedding: refuse new connections while the event loop runs later than this (seconds); None: off.
+    admission_max_lag: float | None = 0.5
     max_connections: int = 20_000
     allow_unauthenticated: bool = False  # development only: unknown stations connect without credentials
     open_timeout: float = 10.0
@@ -140,8 +142,12 @@ class OcppServer:
         self._on_security_event = on_security_event
         self._on_event = on_event
         self.admission = AdmissionControl(
-            settings.admission_rate, settings.admission_burst, settings.max_connections
+            settings.admission_rate,
+            settings.admission_burst,
+            settings.max_connections,
+            settings.admission_max_lag,
         )
+        self._lag_watch: asyncio.Task[None] | None = None
         self._passwords = VerifiedPasswordCache()
         self._handshakes: dict[ServerConnection, _Handshake] = {}
         self._connections: dict[str, OcppConnection] = {}
@@ -152,10 +158,20 @@ class OcppServer:
 
     async def start(self) -> None:
         settings = self.settings
+        if settings.admission_max_lag is not None and self._lag_watch is None:
+            self._lag_watch = asyncio.create_task(self._watch_lag(), name="admission-lag")
         if settings.port is not None:
             self._servers.append(await self._listen(settings.port, None))
         if settings.tls is not None and settings.tls_port is not None:
             self._servers.append(await self._listen(settings.tls_port, server_tls_context(settings.tls)))
+
+    async def _watch_lag(self, interval: float = 0.1) -> None:
+        """Feed admission control with the event loop's lag: how late a short sleep wakes up."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(interval)
+            self.admission.observe_lag(max(0.0, loop.time() - started - interval))
 
     async def _listen(self, port: int, context: ssl.SSLContext | None) -> Server:
         settings = self.settings
@@ -197,6 +213,9 @@ class OcppServer:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        if self._lag_watch is not None:
+            self._lag_watch.cancel()
+            self._lag_watch = None
 
     async def __aenter__(self) -> OcppServer:
         await self.start()
@@ -370,7 +389,17 @@ class OcppServer:
             previous.abort_calls("replaced by a new connection of the same station")
             await previous.close(1000, "replaced by a new connection")
         try:
-            await self.application.connected(connection)
+            try:
+                await self.application.connected(connection)
+            except Exception:
+                # The station will reconnect; an overloaded database must not end in a 1011 and a traceback.
+                log.warning(
+                    "%s: could not open the session; closing with 1013 (try again later)",
+                    handshake.station_id,
+                    exc_info=True,
+                )
+                await connection.close(1013, "try again later")
+                return
             await connection.run()
         finally:
             if self._connections.get(key) is connection:
