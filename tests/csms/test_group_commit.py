@@ -94,8 +94,8 @@ async def test_callers_resume_only_after_the_shared_commit(engine: AsyncEngine) 
     events: list[str] = []
 
     class Recording(GroupCommitter):
-        async def _transaction(self, batch: list[Any]) -> list[Any]:
-            results = await super()._transaction(batch)
+        async def _transaction(self, batch: list[Any], lease: Any) -> list[Any]:
+            results = await super()._transaction(batch, lease)
             events.append(f"commit {len(batch)}")
             return results
 
@@ -259,3 +259,28 @@ def test_writer_count_comes_from_the_settings_or_the_database(tmp_path: Path) ->
     assert Csms(automatic).committer.writers == 1  # SQLite: one write lock
     postgres = from_environment({"CHARGEPLANE_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/none"})
     assert Csms(postgres).committer.writers == 4
+
+
+async def test_a_writer_keeps_its_connection_across_batches_and_replaces_a_broken_one(
+    engine: AsyncEngine,
+) -> None:
+    """PostgreSQL writers lease one pooled connection while their queue has work; after a failed batch the
+    next one starts on a fresh connection (the failed one may be broken). SQLite has its own thread."""
+    committer = GroupCommitter(engine, writers=1)
+    checkouts: list[int] = []
+    sa.event.listen(engine.sync_engine, "checkout", lambda *_: checkouts.append(1))
+
+    def boom(connection: sa.Connection) -> None:
+        raise ValueError("bad")
+
+    calls: list[Any] = [committer.run(insert(key)) for key in range(20)]
+    calls.insert(3, committer.run(boom))
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(results[3], ValueError)
+    assert set(await stored(engine)) == set(range(20))
+    if engine.dialect.name == "postgresql":
+        # The units ran one by one after the failed batch: 20 commits on a handful of leases (a new one after
+        # each failure); -1 for the checkout of stored().
+        assert committer.fallbacks == 1
+        assert committer.batches >= 20
+        assert len(checkouts) - 1 <= 4

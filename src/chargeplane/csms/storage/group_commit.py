@@ -45,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,26 @@ class _Item(Generic[T]):
         self.work = work
         self.writer = writer
         self.value = value
+
+
+class _Lease:
+    """A writer task's pooled connection (PostgreSQL), kept from one batch to the next while the queue has
+    work: checking one out per batch cost a pre-ping and a reset round trip each time."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self) -> None:
+        self._connection: AsyncConnection | None = None
+
+    async def connection(self, engine: AsyncEngine) -> AsyncConnection:
+        if self._connection is None:
+            self._connection = await engine.connect()
+        return self._connection
+
+    async def release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
 
 
 class GroupCommitter:
@@ -134,6 +154,13 @@ class GroupCommitter:
             self._running -= 1  # no await between the empty queue and here: a new unit starts a new writer
 
     async def _drain(self) -> None:
+        lease = _Lease()
+        try:
+            await self._drain_batches(lease)
+        finally:
+            await lease.release()
+
+    async def _drain_batches(self, lease: _Lease) -> None:
         queue = self._queue
         await asyncio.sleep(0)  # let the units that are ready in this loop iteration join the first batch
         while queue:
@@ -144,16 +171,16 @@ class GroupCommitter:
                     batch.append(item)
             if batch:
                 try:
-                    await self._write(batch)
+                    await self._write(batch, lease)
                 except BaseException as error:  # cancelled (shutdown): fail the callers, not silently
                     for item in batch:
                         if not item.future.done():
                             item.future.set_exception(error)
                     raise
 
-    async def _write(self, batch: list[_Item[Any]]) -> None:
+    async def _write(self, batch: list[_Item[Any]], lease: _Lease) -> None:
         try:
-            results = await self._transaction(batch)
+            results = await self._transaction(batch, lease)
         except Exception as error:
             if len(batch) == 1:
                 if not batch[0].future.done():
@@ -162,7 +189,7 @@ class GroupCommitter:
             self.fallbacks += 1
             log.info("group commit of %d units failed (%r); running them one by one", len(batch), error)
             for item in batch:
-                await self._write([item])
+                await self._write([item], lease)
             return
         self.batches += 1
         self.units += len(batch)
@@ -170,12 +197,17 @@ class GroupCommitter:
             if not item.future.done():
                 item.future.set_result(result)
 
-    async def _transaction(self, batch: list[_Item[Any]]) -> list[Any]:
+    async def _transaction(self, batch: list[_Item[Any]], lease: _Lease) -> list[Any]:
         """Run the batch in one transaction; returns after the COMMIT (raises if anything failed)."""
         if self._executor is not None:
             return await asyncio.get_running_loop().run_in_executor(self._executor, self._run_sync, batch)
-        async with self.engine.begin() as connection:
-            return await connection.run_sync(_run_all, batch)
+        connection = await lease.connection(self.engine)
+        try:
+            async with connection.begin():
+                return await connection.run_sync(_run_all, batch)
+        except BaseException:
+            await lease.release()  # it may be broken: the next batch takes a fresh one
+            raise
 
     def _run_sync(self, batch: list[_Item[Any]]) -> list[Any]:
         assert self._sync_engine is not None
