@@ -35,6 +35,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from procstat import cpu_seconds
+
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 POSTGRES_ADMIN_DSN = os.environ.get(
@@ -212,11 +214,6 @@ async def _client(port: int, stations: int, warmup: float, seconds: float) -> No
 # -- orchestrator -----------------------------------------------------------------------------------------
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _create_postgres() -> str:
     import asyncpg
 
@@ -288,9 +285,9 @@ def _run_one(
         for line in client.stdout:
             message = json.loads(line)
             if message.get("phase") == "measure":
-                cpu_start = _cpu_seconds(server.pid)
+                cpu_start = cpu_seconds(server.pid)
             elif message.get("phase") == "end":
-                cpu_end = _cpu_seconds(server.pid)
+                cpu_end = cpu_seconds(server.pid)
             else:
                 result = message
         client.wait(30)

@@ -58,6 +58,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from procstat import cpu_seconds
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
@@ -354,13 +355,23 @@ def drop(stations: list[Station]) -> None:
             station.ws = None
 
 
+async def timed_call(
+    station: Station, template: str, latencies: list[float], stats: Stats, label: str = ""
+) -> bool:
+    """One CALL, its latency recorded; False if the connection failed (the station's loop should end)."""
+    sent = time.perf_counter()
+    try:
+        answer = await station.call(*station.frame(template))
+    except Exception as exc:
+        stats.fail(f"{label}{type(exc).__name__}: {exc}")
+        return False
+    latencies.append(time.perf_counter() - sent)
+    if not ok(answer):
+        stats.fail(answer)
+    return True
+
+
 # -- measurement helpers --------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as file:
-        fields = file.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu() -> float:
@@ -538,15 +549,8 @@ async def cmd_hold(args: argparse.Namespace) -> dict[str, Any]:
     async def beat(station: Station, interval: float) -> None:
         await asyncio.sleep(random.random() * interval)
         while True:
-            sent = time.perf_counter()
-            try:
-                answer = await station.call(*station.frame(HEARTBEAT))
-            except Exception as exc:
-                stats.fail(f"{type(exc).__name__}: {exc}")
+            if not await timed_call(station, HEARTBEAT, latencies, stats):
                 return
-            latencies.append(time.perf_counter() - sent)
-            if not ok(answer):
-                stats.fail(answer)
             await asyncio.sleep(interval)
 
     while True:
@@ -603,14 +607,8 @@ async def cmd_storm(args: argparse.Namespace) -> dict[str, Any]:
     async def live_session(station: Station) -> None:
         while storming:
             sent = time.perf_counter()
-            try:
-                answer = await station.call(*station.frame(UPDATED_201))
-            except Exception as exc:
-                stats.fail(f"live: {type(exc).__name__}: {exc}")
+            if not await timed_call(station, UPDATED_201, live_latencies, stats, "live: "):
                 return
-            live_latencies.append(time.perf_counter() - sent)
-            if not ok(answer):
-                stats.fail(answer)
             await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - sent)))
 
     storm_stats = Stats()

@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from procstat import cpu_model, cpu_seconds
+
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.fleet import FleetSettings, run_fleet
 
@@ -45,24 +47,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def proc_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def proc_rss(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     memory = ""
     try:
         kib = int(Path("/proc/meminfo").read_text().split()[1])
@@ -120,7 +110,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         directory = Path(tmp)
         csms, port = start_csms(directory, args)
         try:
-            csms_cpu = proc_cpu_s(csms.pid)
+            csms_cpu = cpu_seconds(csms.pid)
             started = time.monotonic()
             summary = await run_fleet(
                 FleetSettings(
@@ -138,7 +128,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 )
             )
             elapsed = time.monotonic() - started
-            summary["csms_cpu_share_overall"] = round((proc_cpu_s(csms.pid) - csms_cpu) / elapsed, 3)
+            summary["csms_cpu_share_overall"] = round((cpu_seconds(csms.pid) - csms_cpu) / elapsed, 3)
             summary["csms_rss_bytes_end"] = proc_rss(csms.pid)
         finally:
             csms.terminate()

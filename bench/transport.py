@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from procstat import cpu_model, cpu_seconds, rss_kib
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.typing import Subprotocol
@@ -86,21 +87,6 @@ QUICK = Params(100, 25, 2, 1_000, 100, 1.0, 32, 0.3, 1.0, 2)
 
 
 # -- helpers shared by all roles ------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as file:
-        fields = file.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status", encoding="ascii") as file:
-        for line in file:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 def basic_auth(user: str, password: str) -> str:
@@ -788,15 +774,9 @@ def bench_round_trips(
 
 
 def machine() -> dict[str, str]:
-    model = "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as file:
-        for line in file:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
     return {
         "nproc": str(os.cpu_count()),
-        "cpu": model,
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "websockets": websockets.__version__,
         "loop": event_loop_name(),

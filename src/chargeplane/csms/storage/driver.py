@@ -14,12 +14,27 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
 Processor = Callable[[Any], Any]
+S = TypeVar("S")
 _PLACEHOLDER = re.compile(r"\?")
+
+
+class PerDialect(Generic[S]):
+    """A writer's statements, built once per dialect on first use."""
+
+    def __init__(self, build: Callable[[sa.Dialect], S]) -> None:
+        self._build = build
+        self._built: dict[str, S] = {}
+
+    def __call__(self, dialect: sa.Dialect) -> S:
+        built = self._built.get(dialect.name)
+        if built is None:
+            built = self._built[dialect.name] = self._build(dialect)
+        return built
 
 
 def positional(dialect: sa.Dialect, sql: str) -> str:

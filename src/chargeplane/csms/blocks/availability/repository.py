@@ -21,7 +21,7 @@ from chargeplane.csms.blocks.availability.tables import (
     connectors,
     station_device_events,
 )
-from chargeplane.csms.storage.driver import RowCodec, dbapi_cursor, positional
+from chargeplane.csms.storage.driver import PerDialect, RowCodec, dbapi_cursor, positional
 from chargeplane.csms.storage.group_commit import GroupCommitter
 
 
@@ -150,13 +150,10 @@ class StatusWriter:
     message of a batch with two ``executemany`` statements (driver level, see ``storage/driver.py``), in queue
     order, so a connector reported twice ends with the later report."""
 
-    def __init__(self) -> None:
-        self._statements: dict[str, _StatusStatements] = {}
+    _statements = PerDialect(_StatusStatements)
 
     def write_batch(self, connection: sa.Connection, items: Sequence[StatusWrite]) -> list[None]:
-        sql = self._statements.get(connection.dialect.name)
-        if sql is None:
-            sql = self._statements[connection.dialect.name] = _StatusStatements(connection.dialect)
+        sql = self._statements(connection.dialect)
         history: list[tuple[Any, ...]] = []
         current: list[tuple[Any, ...]] = []
         for item in items:

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from chargeplane.csms.blocks.transactions.fold import EventFacts, merge_event, merge_readings, seq_seen
 from chargeplane.csms.blocks.transactions.repository import Sample, TransactionRecord
 from chargeplane.csms.blocks.transactions.tables import meter_values, transaction_events, transactions
-from chargeplane.csms.storage.driver import RowCodec, dbapi_cursor, positional
+from chargeplane.csms.storage.driver import PerDialect, RowCodec, dbapi_cursor, positional
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +149,7 @@ class _Statements:
         return statement
 
 
-_STATEMENTS: dict[str, _Statements] = {}
-
-
-def _statements(dialect: sa.Dialect) -> _Statements:
-    statements = _STATEMENTS.get(dialect.name)
-    if statements is None:
-        statements = _STATEMENTS[dialect.name] = _Statements(dialect)
-    return statements
+_statements = PerDialect(_Statements)
 
 
 class TransactionEventWriter:
@@ -204,11 +197,11 @@ class TransactionEventWriter:
         first: dict[tuple[str, str], EventWrite] = {}
         for item in items:
             first.setdefault((item.station_id, item.facts.transaction_id), item)
-        keys = sorted(first)  # one lock order for every writer
-        parameters = [
-            sql.key.bind((station, transaction, item.version, item.facts.timestamp, item.now, item.now))
-            for (station, transaction), item in ((key, first[key]) for key in keys)
-        ]
+        parameters = []
+        for station, transaction in sorted(first):  # one lock order for every writer
+            item = first[(station, transaction)]
+            values = (station, transaction, item.version, item.facts.timestamp, item.now, item.now)
+            parameters.append(sql.key.bind(values))
         if sql.postgresql:
             cursor.execute(sql.upsert, tuple(list(column) for column in zip(*parameters, strict=True)))
             rows = cursor.fetchall()

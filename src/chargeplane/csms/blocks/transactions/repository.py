@@ -1,13 +1,12 @@
-"""All SQL of the transactions block.
+"""The Core SQL of the transactions block: the HTTP API's reads and the 1.6 Start/StopTransaction writes.
 
-Writes go through a :class:`TransactionUnit`: the writes of one OCPP message, committed before the CALLRESULT
-is sent (the durability rule). Units run through a :class:`~chargeplane.csms.storage.group_commit.GroupCommitter`
-(:meth:`TransactionRepository.write`): the units of messages that arrive together from many stations share
-one database transaction (one commit), and a unit that fails is retried alone so it fails only its own
-message. The hot path (TransactionEvent) starts with an upsert that returns
-the row, so the unit takes its write lock (SQLite) or row lock (PostgreSQL) at its first statement; the other
-paths read first (on PostgreSQL with ``FOR UPDATE``), which is safe because OCPP allows one outstanding CALL
-per station, so two messages of one station's transaction are never processed at the same time.
+A 1.6 write is a :class:`TransactionUnit`: the writes of one OCPP message, committed before the CALLRESULT is
+sent (the durability rule), run through the CSMS's :class:`~chargeplane.csms.storage.group_commit.GroupCommitter`
+(:meth:`TransactionRepository.write`) so that it shares a transaction with the other messages that arrive at
+the same time, and is retried alone if its batch fails. The hot paths (2.x TransactionEvent, MeterValues)
+are batch writers at driver level instead (``event_writer.py``). A unit reads first (on PostgreSQL with
+``FOR UPDATE`` or an upsert that locks the row), which is safe because OCPP allows one outstanding CALL per
+station, so two messages of one station's transaction are never processed at the same time.
 """
 
 from __future__ import annotations

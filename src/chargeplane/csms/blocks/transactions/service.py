@@ -4,10 +4,10 @@
 Theory of operation
 -------------------
 A transaction's stored row is a *derived* state of its events (the rules are in ``fold.py``). Every accepted
-message is committed before the handler returns its response. TransactionEvent writes go through the batch
-writer of ``event_writer.py`` (the events of many stations that arrive together are written with a few
-statements per batch and one commit); the 1.6 and MeterValues paths are units of work of their own, group-
-committed with them (see ``storage/group_commit.py``).
+message is committed before the handler returns its response. TransactionEvent and MeterValues writes go
+through the batch writers of ``event_writer.py`` (the messages of many stations that arrive together are
+written with a few statements per batch and one commit); 1.6 Start/StopTransaction are units of work of their
+own (``repository.py``), group-committed with them (see ``storage/group_commit.py``).
 """
 
 from __future__ import annotations
