@@ -25,6 +25,8 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/ruff format --check src tests scripts bench
 	$(BIN)/mypy --strict src
+	# Layering contracts (pyproject.toml [tool.importlinter]): sans-I/O cores, transport below, private repositories.
+	$(BIN)/lint-imports
 	$(BIN)/python scripts/codegen.py --check
 	$(BIN)/pytest --cov=chargeplane --cov-report=
 	# The sans-I/O RPC core must stay fully covered (issue #2).

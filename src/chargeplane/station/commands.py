@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.security import CertificateFiles
@@ -35,7 +38,11 @@ def add_station_commands(commands: Any) -> None:
     station.add_argument("--certificate", type=Path, help="profile 3: station certificate chain (PEM)")
     station.add_argument("--key", type=Path, help="profile 3: its private key (PEM)")
     station.add_argument(
-        "--database", default=None, help="SQLite file for device model and queue (default <id>.db)"
+        "--database",
+        type=Path,
+        default=None,
+        help="SQLite file for device model and queue (default: <data dir>/stations/<id>.db, the data dir "
+        "being $CHARGEPLANE_DATA_DIR, else $XDG_DATA_HOME/chargeplane, else ~/.local/share/chargeplane)",
     )
     station.add_argument("--scenario", type=Path, help="run the commands of this file, then exit")
 
@@ -59,6 +66,22 @@ def add_station_commands(commands: Any) -> None:
     simulate.add_argument("--connect-rate", type=float, default=100.0, help="new connections per second")
     simulate.add_argument("--json", action="store_true", help="print the summary as JSON")
     simulate.add_argument("--quiet", action="store_true", help="no live progress on standard error")
+
+
+def data_directory(environ: Mapping[str, str] | None = None) -> Path:
+    """Where a station keeps its state by default: never the working directory, which is often a checkout."""
+    env = os.environ if environ is None else environ
+    if env.get("CHARGEPLANE_DATA_DIR"):
+        return Path(env["CHARGEPLANE_DATA_DIR"])
+    base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
+    return base / "chargeplane"
+
+
+def default_station_database(station_id: str, environ: Mapping[str, str] | None = None) -> Path:
+    """``<data dir>/stations/<id>.db``, its folder created; the id is percent-encoded as in the URL."""
+    folder = data_directory(environ) / "stations"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{quote(station_id, safe='')}.db"
 
 
 def parse_duration(text: str) -> float:
@@ -92,7 +115,7 @@ async def _station(args: argparse.Namespace) -> int:
         security_profile=args.security_profile,
         ca_bundle=args.ca_bundle,
         client_certificate=certificate,
-        database=args.database or f"{args.station_id}.db",
+        database=args.database or default_station_database(args.station_id),
     )
     runtime = StationRuntime(settings)
     task = asyncio.create_task(runtime.run())
