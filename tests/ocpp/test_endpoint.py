@@ -287,7 +287,14 @@ def test_outgoing_message_size_is_limited() -> None:
                 {},
             ],
         ),
-        (Version.V201, '[2,"a",', [4, "-1", "FormatViolation", "Message is not valid JSON", {}]),
+        (Version.V201, '[2,"a",', [4, "a", "FormatViolation", "Message is not valid JSON", {}]),
+        (Version.V201, "[2,", [4, "-1", "RpcFrameworkError", "Message is not valid JSON", {}]),
+        (Version.V16, "[2,", [4, "-1", "FormationViolation", "Message is not valid JSON", {}]),
+        (
+            Version.V201,
+            '[2,"a","Heartbeat",' + "[" * 50_000 + "]" * 50_000 + "]",
+            [4, "a", "FormatViolation", "Message is nested too deeply", {}],
+        ),
         (Version.V16, "{}", [4, "-1", "FormationViolation", "Message is not a JSON array", {}]),
         (Version.V201, "{}", [4, "-1", "RpcFrameworkError", "Message is not a JSON array", {}]),
         (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import msgspec
 import pytest
@@ -130,3 +131,10 @@ def test_decode_payload_reports_broken_json_as_formatviolation() -> None:
 def test_roles_send_and_receive_opposite_directions() -> None:
     assert CSMS.sends == STATION.receives
     assert repr(CSMS) == "Role(CSMS)"
+
+
+def test_decode_payload_reports_nesting_beyond_the_limit_as_formatviolation() -> None:
+    decoder = msgspec.json.Decoder(dict[str, Any])
+    deep = b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(errors.FormatViolation, match="nested too deeply"):
+        decode_payload(decoder, deep, Version.V201)

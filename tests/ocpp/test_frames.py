@@ -32,7 +32,14 @@ def test_parse_each_message_type() -> None:
 @pytest.mark.parametrize(
     ("text", "error", "message_id"),
     [
-        ("not json", FormatViolation, "-1"),
+        # one rule (issue #12): no readable id -> RpcFrameworkError "-1"; readable id -> FormatViolation
+        ("not json", RpcFrameworkError, "-1"),
+        ('[2,"a",', FormatViolation, "a"),
+        ('[2,"a","Heartbeat",{]', FormatViolation, "a"),
+        ("[" * 100_000 + "]" * 100_000, RpcFrameworkError, "-1"),
+        ('[2,"a","Heartbeat",' + "[" * 100_000 + "]" * 100_000 + "]", FormatViolation, "a"),
+        ('[2,"a","Heartbeat",{"x":' + "[" * 100_000 + "]" * 100_000 + "}]", FormatViolation, "a"),
+        ('[4,"a","GenericError","",{"x":' + "[" * 100_000 + "]" * 100_000 + "}]", FormatViolation, "a"),
         ('{"a":1}', RpcFrameworkError, "-1"),
         ('[2,"a"]', RpcFrameworkError, "-1"),
         ('["2","a","X",{}]', RpcFrameworkError, "-1"),

@@ -114,6 +114,7 @@ async def test_client_without_subprotocol_gets_the_configured_default() -> None:
         ("/ocpp/a/b", 404),
         ("/ocpp/bad%3Aid", 400),
         ("/ocpp/" + "x" * 49, 400),
+        ("/ocpp/%ff%fe", 400),  # issue #12: percent-encoded bytes that are not UTF-8 (was a 500)
     ],
 )
 async def test_bad_paths_and_identities_are_refused(path: str, status: int) -> None:
@@ -435,6 +436,19 @@ async def test_oversize_message_closes_with_1009() -> None:
             await ws.recv()
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1009
+
+
+async def test_binary_frame_closes_with_1003_even_when_it_carries_a_call() -> None:
+    """Issue #12: OCPP-J is text only; a binary frame is refused, not guessed at, and nothing is answered."""
+    async with (
+        running_server(Directory({"CS1": protected()})) as harness,
+        connect(harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1")) as ws,
+    ):
+        await ws.send(b'[2,"1","Heartbeat",{}]')
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1003
 
 
 async def test_station_answering_callerror_fails_the_call() -> None:

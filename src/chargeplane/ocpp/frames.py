@@ -12,6 +12,13 @@ SEND               6       ``[6, id, action, payload]``                         
 
 Payloads stay raw JSON (:class:`msgspec.Raw`) here: the endpoint decodes them straight into the typed
 Struct of the action, so each message is parsed once.
+
+One rule says which error a malformed message earns (2.0.1 / 2.1 Part 4 §4.2.3; 1.6 has one code for
+both, FormationViolation): if the message id cannot be read, the message is no RPC message at all:
+RpcFrameworkError, answered with the id ``"-1"``. If the id can be read (the head ``[type, "id"`` is
+intact), what follows is a syntactically incorrect payload: FormatViolation with that id. Nesting deeper
+than the decoder's recursion limit (the interpreter's, about a thousand levels; no OCPP message comes
+close) is syntactically incorrect in the same way, never a crash.
 """
 
 from __future__ import annotations
@@ -132,7 +139,9 @@ def parse(data: str | bytes) -> Frame:
     except msgspec.ValidationError:
         raise FrameError(RpcFrameworkError("Message is not a JSON array")) from None
     except msgspec.DecodeError:
-        raise FrameError(FormatViolation("Message is not valid JSON")) from None
+        raise _unreadable(data, "Message is not valid JSON") from None
+    except RecursionError:
+        raise _unreadable(data, "Message is nested too deeply") from None
     if len(elements) < 3:
         raise FrameError(RpcFrameworkError("Message has too few elements"))
     message_type = _decode_element(_INT, elements[0], "message type")
@@ -177,9 +186,17 @@ def _fast_parse(data: str | bytes) -> Call | CallResult | None:
             _, message_id, payload = _RESULT_FRAME.decode(data)
             if 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH:
                 return CallResult(message_id, payload)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         pass
     return None
+
+
+def _unreadable(data: str | bytes, what: str) -> FrameError:
+    """The error for a message that is not JSON (or too deep to read): the rule of the module docstring."""
+    head = peek_head(data)
+    if head is None:
+        return FrameError(RpcFrameworkError(what))
+    return FrameError(FormatViolation(what), head[1])
 
 
 def _decode_element(

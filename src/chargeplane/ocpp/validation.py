@@ -46,6 +46,8 @@ def decode_payload(decoder: msgspec.json.Decoder[Any], data: bytes, version: Ver
         raise error_for_validation(str(exc), version) from None
     except msgspec.DecodeError:
         raise FormatViolation("Payload is not valid JSON") from None
+    except RecursionError:  # deeper than the decoder's limit (see chargeplane.ocpp.frames)
+        raise FormatViolation("Payload is nested too deeply") from None
 
 
 def error_for_validation(message: str, version: Version) -> OcppError:

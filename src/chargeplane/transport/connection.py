@@ -149,6 +149,9 @@ class OcppConnection:
                 self._tasks = tasks
                 try:
                     async for message in self.websocket:
+                        if isinstance(message, bytes):
+                            reason = await self._refuse_binary()
+                            break
                         self.endpoint.receive(message, asyncio.get_running_loop().time())
                         self._dispatch()
                         await self._flush()
@@ -157,6 +160,14 @@ class OcppConnection:
         finally:
             self._tasks = None
             self._shut(reason)
+
+    async def _refuse_binary(self) -> str:
+        """OCPP-J messages are UTF-8 JSON in text frames (2.0.1 Part 4 §4.1, 1.6 §4.1.2); no conformant peer
+        sends binary ones, so guessing their encoding would only hide a broken peer: close with 1003
+        (RFC 6455 §7.4.1, data it cannot accept)."""
+        log.warning("%s: binary WebSocket frame refused, closing with 1003", self.station_id)
+        await self.websocket.close(1003, "OCPP-J messages are text frames")
+        return "binary frame refused (1003)"
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the WebSocket; :meth:`run` then returns."""

@@ -278,7 +278,12 @@ class OcppServer:
         segment = route[len(self._prefix) + 1 :]
         if not segment or "/" in segment:
             return None
-        return urllib.parse.unquote(segment, errors="strict") if "%" in segment else segment
+        if "%" not in segment:
+            return segment
+        try:
+            return urllib.parse.unquote(segment, errors="strict")
+        except UnicodeDecodeError:  # percent-encoded bytes that are not UTF-8: no identity at all
+            return ""
 
     def _negotiate(self, headers: Headers) -> Version | None:
         offered = [
