@@ -270,6 +270,49 @@ async def test_new_connection_replaces_old_and_fails_its_calls() -> None:
         assert app.connected_ids == ["CS1", "CS1"]
 
 
+async def test_pipelined_calls_are_handled_one_at_a_time_in_order_and_other_stations_go_on() -> None:
+    """Issue #12: a station pipelining CALLs (Part 4 §4.1.1 allows one outstanding) gets them handled in
+    order, never side by side, while another station's CALLs are answered meanwhile."""
+    app = FakeCsms()
+    router = app.router_for(Version.V201)
+    gate = asyncio.Event()
+    running: list[str] = []
+    overlap: list[int] = []
+
+    async def data_transfer(
+        request: v201.messages.DataTransferRequest, conn: OcppConnection
+    ) -> v201.messages.DataTransferResponse:
+        running.append(conn.station_id)
+        overlap.append(running.count(conn.station_id))
+        if conn.station_id == "CS1":
+            await gate.wait()
+        running.remove(conn.station_id)
+        return v201.messages.DataTransferResponse(status=v201.enums.DataTransferStatusEnumType.ACCEPTED)
+
+    router.register(v201.messages.DataTransferRequest, data_transfer)
+    directory = Directory({"CS1": protected(), "CS2": protected()})
+    count = 80  # more than MAX_QUEUED_CALLS: reading pauses, nothing is lost
+    async with running_server(directory, app) as harness:
+        async with connect(
+            harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1")
+        ) as greedy:
+            for n in range(count):
+                await greedy.send(f'[2,"m{n}","DataTransfer",{{"vendorId":"v"}}]')
+            settings = ClientSettings(harness.url, "CS2", password=PASSWORD)
+            try:
+                async with running_client(settings) as other:
+                    await asyncio.wait_for(other.wait_connected(), 5)
+                    request = v201.messages.DataTransferRequest(vendor_id="v")
+                    answer = await asyncio.wait_for(other.call(request), 5)
+                    assert isinstance(answer, v201.messages.DataTransferResponse)
+                assert running == ["CS1"]  # CS1's first CALL holds the gate, the others wait behind it
+            finally:
+                gate.set()
+            replies = [await asyncio.wait_for(greedy.recv(), 5) for _ in range(count)]
+    assert [reply.split('"')[1] for reply in replies] == [f"m{n}" for n in range(count)]
+    assert max(overlap) == 1
+
+
 # -- liveness (Part 4 §5.2, §8.4) -------------------------------------------------------------------------
 
 

@@ -2,14 +2,20 @@
 ``websockets`` connection, used by both the server and the client.
 
 It feeds received text to the endpoint, writes what the endpoint produces (in order, as text frames), arms
-one timer for the endpoint's deadline, runs a task per incoming CALL in the connection's TaskGroup (so a
-slow handler never blocks reading, and CALLs may cross), and completes the futures of :meth:`call`.
+one timer for the endpoint's deadline, runs the handlers of incoming CALLs in the connection's TaskGroup
+(so a slow handler never blocks reading, and CALLs may cross), and completes the futures of :meth:`call`.
+
+A peer's CALLs are handled one at a time, in the order they came (OCPP-J allows one outstanding CALL per
+direction: 2.0.1 Part 4 §4.1.1). A peer that pipelines anyway gets its CALLs queued, not run side by side,
+so it never holds more than one handler's share of the database; past :data:`MAX_QUEUED_CALLS` waiting
+ones the connection stops reading until the queue drains (TCP back-pressure: nothing is dropped).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -32,6 +38,8 @@ from chargeplane.ocpp.versions import Version
 from chargeplane.transport.security import SecurityProfile
 
 log = logging.getLogger(__name__)
+
+MAX_QUEUED_CALLS = 32  # incoming CALLs waiting behind the one being handled before reading pauses
 
 
 class CallError(Exception):
@@ -90,6 +98,10 @@ class OcppConnection:
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._closed_reason: str | None = None
+        self._queued_calls: deque[CallReceived] = deque()  # incoming CALLs behind the one being handled
+        self._handling = False  # an asynchronous handler of this peer's CALLs is running
+        self._accepting = asyncio.Event()  # cleared while too many CALLs wait: reading pauses
+        self._accepting.set()
         self.idle = asyncio.Event()  # set while no CALL is in flight either way (see ``busy``)
         self.idle.set()
 
@@ -155,6 +167,7 @@ class OcppConnection:
                         self.endpoint.receive(message, asyncio.get_running_loop().time())
                         self._dispatch()
                         await self._flush()
+                        await self._accepting.wait()
                 except ConnectionClosed as closed:
                     reason = f"connection closed ({closed.rcvd.code if closed.rcvd else 'no close frame'})"
         finally:
@@ -186,6 +199,8 @@ class OcppConnection:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._queued_calls.clear()  # nobody is left to answer them
+        self._accepting.set()
         self.endpoint.abort_calls(self._closed_reason)
         self._dispatch()
 
@@ -211,16 +226,34 @@ class OcppConnection:
         self._update_idle()
 
     def _start_handler(self, event: CallReceived) -> None:
-        router = self.router
-        if router is None or self._tasks is None:
+        if self.router is None or self._tasks is None:
             log.error("%s: no router to handle %s", self.station_id, event.action)
             return
-        pending = router.dispatch(self.endpoint, event, self)
-        if pending is not None:  # an asynchronous handler; a synchronous one has answered already
-            self._tasks.create_task(self._complete(pending))
+        self._queued_calls.append(event)
+        if len(self._queued_calls) > MAX_QUEUED_CALLS:
+            self._accepting.clear()
+        if not self._handling:
+            self._handle_queued()
+
+    def _handle_queued(self) -> None:
+        """Handle queued CALLs in order: synchronous handlers answer at once, an asynchronous one runs as a
+        task and the rest wait for it."""
+        router, tasks = self.router, self._tasks
+        while self._queued_calls and router is not None and tasks is not None:
+            pending = router.dispatch(self.endpoint, self._queued_calls.popleft(), self)
+            if pending is not None:
+                self._handling = True
+                tasks.create_task(self._complete(pending))
+                break
+        if len(self._queued_calls) <= MAX_QUEUED_CALLS:
+            self._accepting.set()
 
     async def _complete(self, pending: Coroutine[Any, Any, None]) -> None:
-        await pending
+        try:
+            await pending
+        finally:
+            self._handling = False
+        self._handle_queued()
         await self._flush()
         self._update_idle()
 
