@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import logging
 import os
 import signal
 import sys
@@ -15,12 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from chargeplane import __version__
+from chargeplane.logs import FORMATS
+from chargeplane.logs import configure as configure_logs
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chargeplane", description="Open OCPP platform")
     parser.add_argument("--version", action="version", version=f"chargeplane {__version__}")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
+    parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default=os.environ.get("CHARGEPLANE_LOG_FORMAT", "text"),
+        help="text lines or JSON lines on standard error (default text; CHARGEPLANE_LOG_FORMAT)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser(
@@ -56,9 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logs(args.log_level, args.log_format)
     if args.command == "serve":
         with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_serve(args))

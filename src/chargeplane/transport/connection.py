@@ -22,6 +22,7 @@ from typing import Any
 from websockets.asyncio.connection import Connection
 from websockets.exceptions import ConnectionClosed
 
+from chargeplane.logs import current_station
 from chargeplane.ocpp.endpoint import RpcEndpoint
 from chargeplane.ocpp.errors import OcppError
 from chargeplane.ocpp.events import (
@@ -156,6 +157,7 @@ class OcppConnection:
     async def run(self) -> None:
         """Serve the connection until it closes; then every pending call fails with :class:`ConnectionLost`."""
         reason = "connection closed"
+        current_station.set(self.station_id)  # every line logged for this connection names the station
         try:
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
