@@ -10,6 +10,7 @@ import base64
 import os
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,14 @@ def settings_for(database_url: str, **overrides: Any) -> CsmsSettings:
 
 @pytest.fixture
 async def csms(database_url: str) -> AsyncIterator[RunningCsms]:
-    app = Csms(settings_for(database_url))
+    async with running(settings_for(database_url)) as running_csms:
+        yield running_csms
+
+
+@asynccontextmanager
+async def running(settings: CsmsSettings) -> AsyncIterator[RunningCsms]:
+    """A started CSMS with an API client, stopped on exit."""
+    app = Csms(settings)
     token = await app.start()
     assert token is not None
     try:

@@ -90,7 +90,7 @@ async def test_E01_events_of_one_transaction_in_one_batch_fold_in_order(engine: 
     assert [r.changes is not None for r in results] == [True, True, True, True]
     assert results[2].record.event_count == 1  # the second event saw the first one's fold
     assert results[3].record.event_count == 2
-    repository = TransactionRepository(engine)
+    repository = TransactionRepository(engine, GroupCommitter(engine))
     record = await repository.get(results[0].record.id)
     assert record is not None
     assert (record.status, record.event_count, record.first_seq_no, record.last_seq_no) == ("ended", 3, 0, 2)
@@ -244,7 +244,7 @@ async def test_J01_meter_values_batched_together_fold_into_their_transaction(eng
     assert second is not None
     assert (unknown, unnamed) == (None, None)
     assert (first.last_register_wh, second.last_register_wh, second.energy_wh) == (1800.0, 1800.0, 800.0)
-    repository = TransactionRepository(engine)
+    repository = TransactionRepository(engine, GroupCommitter(engine))
     record = await repository.get(first.id)
     assert record is not None
     assert (record.last_register_wh, record.energy_wh, record.updated_at) == (1800.0, 800.0, NOW)

@@ -2,6 +2,9 @@
 
 A token is a high-entropy random string, so a plain digest is enough (no slow KDF needed: nothing to
 brute-force). The first start creates one and prints it once.
+
+An operator-side store, not on the OCPP path: it reads and writes directly on the engine (see the write paths
+in ``storage/group_commit.py``).
 """
 
 from __future__ import annotations

@@ -30,6 +30,28 @@ units of work of that batch, so that their rows go in with a few multi-row state
 statements each. Any serial order of the units and items of one batch is a valid one: they come from
 different stations' outstanding CALLs, none waits for another.
 
+Write paths: the CSMS process has ONE committer (``BlockContext.committer``, built by the app) and every write
+on the OCPP side goes through it; no repository opens a transaction of its own for them. Everything written
+because of OCPP traffic counts: a station's CALL, the answer (or failure) of a CALL the CSMS sent, the
+connection hooks, and the background jobs that serve the stations. Repositories take the committer as a
+required argument. The paths:
+
+- batch writers: 2.x TransactionEvent and MeterValues (``transactions.event_writer``), StatusNotification
+  and NotifyEvent AvailabilityState (``availability.repository.StatusWriter``);
+- units of work: BootNotification and presence (connect, disconnect, the last-seen flush) and stations
+  registered on first contact (provisioning); the authorization decision log, tokens recorded by the
+  unknown-token policy, the local-list state a station accepted (authorization); NotifyEvent device events
+  (availability); reservation status from the station or its answers, and the expiry job (reservation); 1.6
+  Start/StopTransaction (transactions ``write``); the command log (remote_control); the DataTransfer log,
+  both directions (data_transfer).
+
+Only the operator's side writes directly on the engine, and its repositories say so: the HTTP API's changes
+to stations (update, delete) and id tokens (update, delete, import), the reservations it requests (stored
+before ReserveNow is sent), and the API's bearer tokens (``csms.api.tokens``). Station and token creation is
+a unit even from the API: the OCPP side registers unknown stations and tokens with the same method. Reads use
+the engine, outside any batch. ``tests/csms/test_write_path.py`` fails if a write on the OCPP side bypasses the
+committer.
+
 Writer tasks are started on demand and end when the queue is empty, so nothing lingers after a shutdown.
 SQLite takes one writer (it has one write lock anyway); PostgreSQL may run a few in parallel, each with its
 own pooled connection.
@@ -54,6 +76,29 @@ I_contra = TypeVar("I_contra", contravariant=True)
 R_co = TypeVar("R_co", covariant=True)
 
 Work = Callable[[sa.Connection], T]
+
+
+def execute(statement: sa.Executable, rows: Sequence[dict[str, Any]] | None = None) -> Work[int]:
+    """A unit of work that runs one statement (over ``rows``, if given); its result is the statement's
+    rowcount (meaningful for one statement without ``rows``)."""
+
+    def work(connection: sa.Connection) -> int:
+        return connection.execute(statement, rows).rowcount
+
+    return work
+
+
+def insert_absent(table: sa.Table, values: dict[str, Any], *key: sa.ColumnElement[bool]) -> Work[bool]:
+    """A unit of work that inserts a row unless one matching ``key`` exists (then False). Checked rather than
+    caught: a unique violation would fail, and re-run one by one, every unit of the batch."""
+
+    def work(connection: sa.Connection) -> bool:
+        if connection.execute(sa.select(sa.literal(1)).select_from(table).where(*key)).first() is not None:
+            return False
+        connection.execute(sa.insert(table).values(values))
+        return True
+
+    return work
 
 
 class BatchWriter(Protocol[I_contra, R_co]):

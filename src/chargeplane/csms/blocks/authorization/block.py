@@ -11,7 +11,7 @@ from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 
 
 def install(context: BlockContext) -> None:
-    repository = AuthorizationRepository(context.engine)
+    repository = AuthorizationRepository(context.engine, context.committer)
     service = AuthorizationService(repository, context.settings, context.events)
     local_lists = LocalListService(repository, context.settings, context.events, context.commands)
     handlers.register(context.routers, service)

@@ -1,4 +1,11 @@
-"""All SQL of the authorization block: id tokens, the decision log, local list state."""
+"""All SQL of the authorization block: id tokens, the decision log, local list state.
+
+The OCPP-path writes are units of work of the CSMS's group committer: the decision log (Authorize, tokens in
+transactions), :meth:`AuthorizationRepository.create_token` (the unknown-token policy records tokens it
+accepts; the API shares it), and the local-list state a station accepted (or lost). The operator's other
+token changes through the HTTP API (update, delete, bulk import) write directly on the engine; reads use the
+engine.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from chargeplane.csms.blocks.authorization.tables import (
     local_list_entries,
     local_lists,
 )
+from chargeplane.csms.storage.group_commit import GroupCommitter, execute, insert_absent
 
 KEY_CODE = "KeyCode"
 
@@ -89,8 +97,9 @@ def logged_token(id_token: str, token_type: str | None) -> str:
 
 
 class AuthorizationRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, committer: GroupCommitter) -> None:
         self.engine = engine
+        self.committer = committer
 
     # -- id tokens --------------------------------------------------------------------------------------
 
@@ -139,12 +148,11 @@ class AuthorizationRepository:
     async def create_token(self, values: dict[str, Any], now: datetime) -> bool:
         """Insert a token; False if (token, type) exists already."""
         row = dict(values, token_key=token_key(values["id_token"]), created_at=now, updated_at=now)
+        key = (id_tokens.c.token_key == row["token_key"], id_tokens.c.type == row["type"])
         try:
-            async with self.engine.begin() as connection:
-                await connection.execute(sa.insert(id_tokens).values(row))
-        except sa.exc.IntegrityError:
+            return await self.committer.run(insert_absent(id_tokens, row, *key))
+        except sa.exc.IntegrityError:  # PostgreSQL: inserted by a parallel writer since the check
             return False
-        return True
 
     async def update_token(
         self, id_token: str, token_type: str, values: dict[str, Any], now: datetime
@@ -203,8 +211,8 @@ class AuthorizationRepository:
     async def log_decision(
         self, station_id: str, id_token: str, token_type: str | None, context: str, status: str, at: datetime
     ) -> None:
-        async with self.engine.begin() as connection:
-            await connection.execute(
+        await self.committer.run(
+            execute(
                 sa.insert(authorization_log).values(
                     station_id=station_id,
                     id_token=logged_token(id_token, token_type),
@@ -214,6 +222,7 @@ class AuthorizationRepository:
                     at=at,
                 )
             )
+        )
 
     async def list_log(
         self, *, station_id: str | None, id_token: str | None, offset: int, limit: int
@@ -297,33 +306,34 @@ class AuthorizationRepository:
     ) -> None:
         """What a station accepted: a Full update (``replace``) or a Differential one, at ``version``."""
         key = station_key(station_id)
-        async with self.engine.begin() as connection:
-            changed = await connection.execute(
+        entries = local_list_entries.c
+
+        def write(connection: sa.Connection) -> None:
+            changed = connection.execute(
                 sa.update(local_lists)
                 .where(local_lists.c.station_key == key)
                 .values(version=version, updated_at=now, station_id=station_id)
             )
             if changed.rowcount == 0:
-                await connection.execute(
+                connection.execute(
                     sa.insert(local_lists).values(
                         station_key=key, station_id=station_id, version=version, updated_at=now
                     )
                 )
-            entries = local_list_entries.c
             if replace:
-                await connection.execute(sa.delete(local_list_entries).where(entries.station_key == key))
+                connection.execute(sa.delete(local_list_entries).where(entries.station_key == key))
             else:
                 gone = [*removals, *((e.token_key, e.type) for e in upserts)]
                 for start in range(0, len(gone), 200):
                     chunk = gone[start : start + 200]
-                    await connection.execute(
+                    connection.execute(
                         sa.delete(local_list_entries).where(
                             entries.station_key == key,
                             sa.or_(*(sa.and_(entries.token_key == k, entries.type == t) for k, t in chunk)),
                         )
                     )
             if upserts:
-                await connection.execute(
+                connection.execute(
                     sa.insert(local_list_entries),
                     [
                         {
@@ -337,11 +347,14 @@ class AuthorizationRepository:
                     ],
                 )
 
+        await self.committer.run(write)
+
     async def forget_list(self, station_id: str) -> None:
         """The station's list is unknown (a Full update failed): the next sync sends Full."""
         key = station_key(station_id)
-        async with self.engine.begin() as connection:
-            await connection.execute(
-                sa.delete(local_list_entries).where(local_list_entries.c.station_key == key)
-            )
-            await connection.execute(sa.delete(local_lists).where(local_lists.c.station_key == key))
+
+        def forget(connection: sa.Connection) -> None:
+            connection.execute(sa.delete(local_list_entries).where(local_list_entries.c.station_key == key))
+            connection.execute(sa.delete(local_lists).where(local_lists.c.station_key == key))
+
+        await self.committer.run(forget)

@@ -3,7 +3,8 @@
 Status writes (StatusNotification, NotifyEvent AvailabilityState) go through the CSMS's shared
 :class:`~chargeplane.csms.storage.group_commit.GroupCommitter` and its :class:`StatusWriter`: the reports of
 many stations that arrive together are written with two statements and one commit, each handler answering
-after the commit of its own reports.
+after the commit of its own reports. NotifyEvent's other events are a unit of work of the same committer.
+Reads use the engine; nothing here writes outside the committer.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from chargeplane.csms.blocks.availability.tables import (
     station_device_events,
 )
 from chargeplane.csms.storage.driver import PerDialect, RowCodec, dbapi_cursor, positional
-from chargeplane.csms.storage.group_commit import GroupCommitter
+from chargeplane.csms.storage.group_commit import GroupCommitter, execute
 
 
 def station_key(station_id: str) -> str:
@@ -184,9 +185,9 @@ class StatusWriter:
 
 
 class AvailabilityRepository:
-    def __init__(self, engine: AsyncEngine, committer: GroupCommitter | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, committer: GroupCommitter) -> None:
         self.engine = engine
-        self.committer = committer if committer is not None else GroupCommitter(engine)
+        self.committer = committer
         self._writer = StatusWriter()
 
     async def record(self, reports: list[StatusReport], received_at: datetime) -> None:
@@ -233,8 +234,7 @@ class AvailabilityRepository:
             asdict(event) | {"station_key": station_key(event.station_id), "received_at": received_at}
             for event in events
         ]
-        async with self.engine.begin() as connection:
-            await connection.execute(sa.insert(station_device_events), rows)
+        await self.committer.run(execute(sa.insert(station_device_events), rows))
 
     async def events(self, station_id: str, offset: int, limit: int) -> list[DeviceEvent]:
         columns = [c for c in station_device_events.c if c.name not in ("id", "station_key", "received_at")]

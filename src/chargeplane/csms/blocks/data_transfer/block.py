@@ -10,7 +10,9 @@ from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 
 
 def install(context: BlockContext) -> None:
-    service = DataTransferService(DataTransferRepository(context.engine), context.events, context.commands)
+    service = DataTransferService(
+        DataTransferRepository(context.engine, context.committer), context.events, context.commands
+    )
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(service, context.require(ProvisioningService)))
     context.provide(service)

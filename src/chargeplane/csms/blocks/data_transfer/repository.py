@@ -1,4 +1,8 @@
-"""All SQL of the data-transfer block."""
+"""All SQL of the data-transfer block.
+
+Every DataTransfer is logged on the OCPP path (a station's request, the answer to one the CSMS sent): a unit of
+work of the CSMS's group committer, committed before the handler answers. Reads use the engine.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargeplane.csms.blocks.data_transfer.tables import data_transfers
+from chargeplane.csms.storage.group_commit import GroupCommitter, execute
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +33,9 @@ _COLUMNS = [c for c in data_transfers.c if c.name != "station_key"]
 
 
 class DataTransferRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, committer: GroupCommitter) -> None:
         self.engine = engine
+        self.committer = committer
 
     async def log(
         self,
@@ -43,8 +49,8 @@ class DataTransferRepository:
         response_data: str | None,
         now: datetime,
     ) -> None:
-        async with self.engine.begin() as connection:
-            await connection.execute(
+        await self.committer.run(
+            execute(
                 sa.insert(data_transfers).values(
                     station_key=station_id.casefold(),
                     station_id=station_id,
@@ -57,6 +63,7 @@ class DataTransferRepository:
                     created_at=now,
                 )
             )
+        )
 
     async def find(self, station_id: str | None, offset: int, limit: int) -> tuple[list[TransferRecord], int]:
         """Newest first."""

@@ -1,22 +1,24 @@
 """All SQL of the provisioning block.
 
-The per-message writes (BootNotification, presence on connect/disconnect) go through the CSMS's shared
-:class:`~chargeplane.csms.storage.group_commit.GroupCommitter`, so that the boots of a reconnection storm
-share transactions; reads and the API's writes stay on the async engine.
+The OCPP-path writes (BootNotification, presence on connect/disconnect, the periodic last-seen flush, and
+:meth:`StationRepository.create`, which also registers unknown stations on first contact) are units of work
+of the CSMS's shared :class:`~chargeplane.csms.storage.group_commit.GroupCommitter`, so that the boots of a
+reconnection storm share transactions. The operator's changes through the HTTP API
+(:meth:`~StationRepository.update`, :meth:`~StationRepository.delete`) write directly on the engine; reads
+use the engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargeplane.csms.blocks.provisioning.tables import stations
-from chargeplane.csms.storage.group_commit import GroupCommitter
+from chargeplane.csms.storage.group_commit import GroupCommitter, execute, insert_absent
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +70,14 @@ def station_key(station_id: str) -> str:
     return station_id.casefold()
 
 
-def _update(station_id: str, values: dict[str, Any], connection: sa.Connection) -> bool:
-    """A unit of work for the group committer: change the given columns; False if the station does not exist."""
-    result = connection.execute(
-        sa.update(stations).where(stations.c.key == station_key(station_id)).values(values)
-    )
-    return result.rowcount > 0
+def _update(station_id: str, values: dict[str, Any]) -> sa.Update:
+    return sa.update(stations).where(stations.c.key == station_key(station_id)).values(values)
 
 
 class StationRepository:
-    def __init__(self, engine: AsyncEngine, committer: GroupCommitter | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, committer: GroupCommitter) -> None:
         self.engine = engine
-        self.committer = committer if committer is not None else GroupCommitter(engine)
+        self.committer = committer
 
     async def get(self, station_id: str) -> StationRecord | None:
         async with self.engine.connect() as connection:
@@ -114,7 +112,8 @@ class StationRepository:
         description: str | None,
         now: datetime,
     ) -> bool:
-        """Insert a station; False if the identity exists already."""
+        """Insert a station; False if the identity exists already. A unit of work: the operator's API and the
+        registration of unknown stations on first contact (OCPP side) share it."""
         values: dict[str, Any] = {
             "key": station_key(station_id),
             "station_id": station_id,
@@ -128,20 +127,14 @@ class StationRepository:
             "updated_at": now,
         }
         try:
-            async with self.engine.begin() as connection:
-                await connection.execute(sa.insert(stations).values(values))
-        except sa.exc.IntegrityError:
+            return await self.committer.run(insert_absent(stations, values, stations.c.key == values["key"]))
+        except sa.exc.IntegrityError:  # PostgreSQL: inserted by a parallel writer since the check
             return False
-        return True
 
     async def update(self, station_id: str, now: datetime, **values: Any) -> bool:
         """Change the given columns; False if the station does not exist."""
         async with self.engine.begin() as connection:
-            result = await connection.execute(
-                sa.update(stations)
-                .where(stations.c.key == station_key(station_id))
-                .values(updated_at=now, **values)
-            )
+            result = await connection.execute(_update(station_id, values | {"updated_at": now}))
         return result.rowcount > 0
 
     async def delete(self, station_id: str) -> bool:
@@ -167,7 +160,7 @@ class StationRepository:
             last_boot_at=now,
             last_seen_at=now,
         )
-        await self.committer.run(partial(_update, station_id, values))
+        await self.committer.run(execute(_update(station_id, values)))
 
     async def set_presence(
         self,
@@ -187,10 +180,10 @@ class StationRepository:
                 "remote_address": remote_address,
                 "connected_at": now,
             }
-        await self.committer.run(partial(_update, station_id, values | {"updated_at": now}))
+        await self.committer.run(execute(_update(station_id, values | {"updated_at": now})))
 
     async def touch(self, last_seen: dict[str, datetime]) -> None:
-        """Write last-seen times in one transaction (called periodically, not per message)."""
+        """Write last-seen times in one unit of work (called periodically, not per message)."""
         if not last_seen:
             return
         statement = (
@@ -199,8 +192,5 @@ class StationRepository:
             .values(last_seen_at=sa.bindparam("seen"))
             .execution_options(synchronize_session=False)
         )
-        async with self.engine.begin() as connection:
-            await connection.execute(
-                statement,
-                [{"k": station_key(station_id), "seen": seen} for station_id, seen in last_seen.items()],
-            )
+        rows = [{"k": station_key(station_id), "seen": seen} for station_id, seen in last_seen.items()]
+        await self.committer.run(execute(statement, rows))

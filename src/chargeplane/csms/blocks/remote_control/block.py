@@ -20,7 +20,7 @@ def install(context: BlockContext) -> None:
         context.commands.connection_for if isinstance(context.commands, LocalCommandRouter) else None
     )
     service = CommandService(
-        CommandLogRepository(context.engine),
+        CommandLogRepository(context.engine, context.committer),
         context.commands,
         provisioning.repository,
         context.events,

@@ -1,4 +1,8 @@
-"""All SQL of the remote_control block: the command log."""
+"""All SQL of the remote_control block: the command log.
+
+A command is logged when its CALL is answered (or fails, or is refused): an OCPP-path write, so a unit of work
+of the CSMS's group committer. Reads (the commands API) use the engine.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargeplane.csms.blocks.remote_control.tables import command_log
+from chargeplane.csms.storage.group_commit import GroupCommitter
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +37,9 @@ class CommandRecord(CommandEntry):
 
 
 class CommandLogRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, committer: GroupCommitter) -> None:
         self.engine = engine
+        self.committer = committer
 
     async def add(self, entry: CommandEntry) -> int:
         values: dict[str, Any] = {
@@ -48,11 +54,13 @@ class CommandLogRepository:
             "created_at": entry.created_at,
             "duration_ms": entry.duration_ms,
         }
-        async with self.engine.begin() as connection:
-            result = await connection.execute(sa.insert(command_log).values(values))
-            key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+
+        def insert(connection: sa.Connection) -> int:
+            key = connection.execute(sa.insert(command_log).values(values)).inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+        return await self.committer.run(insert)
 
     @staticmethod
     def _filtered(query: Any, station_id: str | None, action: str | None) -> Any:

@@ -12,7 +12,10 @@ from chargeplane.csms.blocks.reservation.service import ReservationService
 
 def install(context: BlockContext) -> None:
     service = ReservationService(
-        ReservationRepository(context.engine), context.events, context.commands, context.settings
+        ReservationRepository(context.engine, context.committer),
+        context.events,
+        context.commands,
+        context.settings,
     )
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(service, context.require(ProvisioningService)))

@@ -1,4 +1,10 @@
-"""All SQL of the reservation block."""
+"""All SQL of the reservation block.
+
+Status changes happen on the OCPP path (the station's answer to ReserveNow / CancelReservation, its
+ReservationStatusUpdate, a transaction that uses the reservation) or in the expiry job: units of work of the
+CSMS's group committer. :meth:`ReservationRepository.create` records the operator's request from the HTTP API
+before ReserveNow is sent, directly on the engine; reads use the engine.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargeplane.csms.blocks.reservation.tables import reservations
+from chargeplane.csms.storage.group_commit import GroupCommitter, execute
 
 
 def station_key(station_id: str) -> str:
@@ -52,8 +59,9 @@ _COLUMNS = [c for c in reservations.c if c.name != "station_key"]
 
 
 class ReservationRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, committer: GroupCommitter) -> None:
         self.engine = engine
+        self.committer = committer
 
     async def create(self, new: NewReservation, status: str, now: datetime) -> int:
         values: dict[str, Any] = {
@@ -123,27 +131,25 @@ class ReservationRepository:
             statement = statement.where(reservations.c.station_key == station_key(station_id))
         if only_from is not None:
             statement = statement.where(reservations.c.status.in_(list(only_from)))
-        async with self.engine.begin() as connection:
-            result = await connection.execute(
-                statement.values(status=status, status_reason=reason, updated_at=now)
-            )
-        return result.rowcount > 0
+        statement = statement.values(status=status, status_reason=reason, updated_at=now)
+        return await self.committer.run(execute(statement)) > 0
 
     async def expire(self, now: datetime, active: Collection[str]) -> list[ReservationRecord]:
         """Mark every active reservation past its expiry Expired; the ones changed."""
-        async with self.engine.begin() as connection:
-            rows = (
-                await connection.execute(
-                    sa.select(*_COLUMNS)
-                    .where(reservations.c.status.in_(list(active)), reservations.c.expires_at <= now)
-                    .with_for_update()
-                )
+
+        def close_expired(connection: sa.Connection) -> list[ReservationRecord]:
+            rows = connection.execute(
+                sa.select(*_COLUMNS)
+                .where(reservations.c.status.in_(list(active)), reservations.c.expires_at <= now)
+                .with_for_update()
             ).all()
             ids = [row.id for row in rows]
             if ids:
-                await connection.execute(
+                connection.execute(
                     sa.update(reservations)
                     .where(reservations.c.id.in_(ids), reservations.c.status.in_(list(active)))
                     .values(status="Expired", updated_at=now)
                 )
-        return [ReservationRecord(**row._mapping) for row in rows]
+            return [ReservationRecord(**row._mapping) for row in rows]
+
+        return await self.committer.run(close_expired)

@@ -314,9 +314,9 @@ class TransactionUnit:
 
 
 class TransactionRepository:
-    def __init__(self, engine: AsyncEngine, committer: GroupCommitter | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, committer: GroupCommitter) -> None:
         self.engine = engine
-        self.committer = committer if committer is not None else GroupCommitter(engine)
+        self.committer = committer
 
     async def write(self, work: Callable[[TransactionUnit], T]) -> T:
         """Run the writes of one message (group-committed); returns their result once they are committed.
