@@ -14,7 +14,6 @@ from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import StationLayout
 from chargeplane.station.core.model import Failure, HardwareAction
 from chargeplane.station.core.station import StationCore
-from chargeplane.station.core.station16 import Station16Core
 from chargeplane.station.core.storage import MemoryStorage
 
 M = v201.messages
@@ -141,11 +140,7 @@ def make_rig(
 ) -> Rig:
     storage = storage or MemoryStorage()
     layout = StationLayout(connectors=connectors)
-    core = (
-        Station16Core(storage, T0, layout)
-        if version is Version.V16
-        else StationCore(version, storage, T0, layout)
-    )
+    core = StationCore(version, storage, T0, layout)
     rig = Rig(core, storage, **kwargs)
     if online:
         rig.do("connection_opened")

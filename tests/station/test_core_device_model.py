@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from chargeplane.station.core import config16
 from chargeplane.station.core.config16 import ChangeStatus16
-from chargeplane.station.core.device_model import DeviceModel, StationLayout, standard_variables
+from chargeplane.station.core.device_model import DeviceModel, StationLayout
+from chargeplane.station.core.station import standard_variables
 from chargeplane.station.core.storage import MemoryStorage
 from tests.station.helpers import D, M, make_rig, set_var
 

@@ -250,9 +250,8 @@ def _shared_handle(request: Any, connection: OcppConnection) -> Any:
     return runtime.handle_request(request)
 
 
-# One router per (version, core class), shared by every station: the handler finds its station through
-# ``connection.state``.
-_ROUTERS: dict[tuple[Version, type[StationCore]], Router[OcppConnection]] = {}
+# One router per version, shared by every station: the handler finds its station through ``connection.state``.
+_ROUTERS: dict[Version, Router[OcppConnection]] = {}
 
 
 @dataclass
@@ -330,12 +329,7 @@ class StationRuntime:
         return self.in_flight > 0 or bool(self.core.queue)
 
     def _new_core(self) -> StationCore:
-        if self.settings.version is Version.V16:
-            from chargeplane.station.core.station16 import Station16Core
-
-            core: StationCore = Station16Core(self.storage, self.clock(), self.layout)
-        else:
-            core = StationCore(self.settings.version, self.storage, self.clock(), self.layout)
+        core = StationCore(self.settings.version, self.storage, self.clock(), self.layout)
         for (component, variable, instance), value in self.settings.variables.items():
             core.model.put(VariableKey(component, variable, None, instance), value, persist=True)
         return core
@@ -420,13 +414,12 @@ class StationRuntime:
             self.connected.clear()
 
     def _router_for(self, version: Version) -> Router[OcppConnection]:
-        key = (version, type(self.core))
-        router = _ROUTERS.get(key)
+        router = _ROUTERS.get(version)
         if router is None:
             router = Router[OcppConnection](version, STATION)
             for request_type in self.core.handled_requests():
                 router.register(request_type, _shared_handle)
-            _ROUTERS[key] = router
+            _ROUTERS[version] = router
         return router
 
     def _on_connected(self, connection: OcppConnection) -> None:

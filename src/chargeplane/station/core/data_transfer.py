@@ -1,0 +1,36 @@
+"""Data transfer (P01; 1.6 §5.6): vendor-specific messages from the CSMS.
+
+Owns DataTransfer from the CSMS. This station knows no vendor extensions, so every vendor id is unknown;
+a vendor block would answer its own vendor id here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chargeplane.ocpp.messages import v16
+from chargeplane.ocpp.messages.v21 import messages as m21
+from chargeplane.ocpp.messages.v201 import messages as m201
+from chargeplane.station.core.context import Controller, route
+from chargeplane.station.core.dialects import Dialect
+
+
+class DataTransfer(Controller):
+    __slots__ = ()
+
+
+def data_transfer(
+    ctl: DataTransfer, ns: Dialect, request: m201.DataTransferRequest | m21.DataTransferRequest, now: datetime
+) -> m201.DataTransferResponse | m21.DataTransferResponse:
+    """P01.FR.06 style: an unknown vendorId is answered UnknownVendorId."""
+    return ns.DataTransferResponse(status=ns.DataTransferStatusEnumType.UNKNOWN_VENDOR_ID)
+
+
+def data_transfer16(
+    ctl: DataTransfer, ns: object, request: v16.messages.DataTransferRequest, now: datetime
+) -> v16.messages.DataTransferResponse:
+    return v16.messages.DataTransferResponse(status=v16.enums.DataTransferStatus.UNKNOWN_VENDOR_ID)
+
+
+DataTransfer.on_2x = (route("DataTransfer", data_transfer),)
+DataTransfer.on_16 = (route("DataTransfer", data_transfer16),)
