@@ -149,7 +149,7 @@ class Adapter2x(Generic[Dialect]):
             tx.charging_state = state
         stopped = (
             event.stopped_reason if event.stopped_reason != "Local" else None
-        )  # E06.FR.08 Local: default
+        )  # E06.FR.09 Local may be left out
         remote_start: int | UnsetType = UNSET
         if tx.remote_start_id is not None and not tx.remote_start_sent:  # F02.FR.01 remoteStartId once
             remote_start = tx.remote_start_id

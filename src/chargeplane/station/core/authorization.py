@@ -35,7 +35,7 @@ CACHE = "AuthCacheCtrlr"
 
 class AuthCache:
     """C10-C12: the latest IdTokenInfo of every token seen, whatever its status; LRU eviction with
-    non-Accepted entries evicted first (C10.FR.?), lifetime counted from last use."""
+    room made by evicting (C10.FR.07) non-Accepted entries first, lifetime counted from last use."""
 
     def __init__(self, storage: Storage, capacity: int = 100) -> None:
         self._storage = storage

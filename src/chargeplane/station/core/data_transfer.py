@@ -22,7 +22,7 @@ class DataTransfer(Controller):
 def data_transfer(
     ctl: DataTransfer, ns: Dialect, request: m201.DataTransferRequest | m21.DataTransferRequest, now: datetime
 ) -> m201.DataTransferResponse | m21.DataTransferResponse:
-    """P01.FR.06 style: an unknown vendorId is answered UnknownVendorId."""
+    """P01.FR.05: no implementation for the vendorId: UnknownVendorId."""
     return ns.DataTransferResponse(status=ns.DataTransferStatusEnumType.UNKNOWN_VENDOR_ID)
 
 

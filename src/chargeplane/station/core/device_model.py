@@ -187,7 +187,8 @@ class InvalidValue(ValueError):
 
 
 def check_value(definition: VariableDef, value: str) -> None:
-    """Raise :class:`InvalidValue` unless ``value`` fits the data type and limits (B05.FR.02 bad format)."""
+    """Raise :class:`InvalidValue` unless ``value`` fits the data type and limits (B05.FR.07 format,
+    B05.FR.08 range)."""
     kind = definition.data_type
     number: Decimal | None = None
     if kind == "integer":
@@ -300,12 +301,13 @@ class DeviceModel:
             return GetResult(GetStatus.UNKNOWN_VARIABLE, attribute)
         if attribute not in definition.defaults:
             return GetResult(GetStatus.NOT_SUPPORTED_ATTRIBUTE_TYPE, attribute)
-        if definition.mutability == "WriteOnly":  # B06.FR.?: a WriteOnly value is never read back
+        if definition.mutability == "WriteOnly":  # B06.FR.09: a WriteOnly value is never read back
             return GetResult(GetStatus.REJECTED, attribute)
         return GetResult(GetStatus.ACCEPTED, attribute, self._lookup(key, attribute) or "")
 
     def set(self, key: VariableKey, attribute: str | None, value: str, max_length: int = 1000) -> SetResult:
-        """B05: write one attribute; writable values are persisted (B05.FR.?)."""
+        """B05: write one attribute; writable values are persisted (Part 2, Referenced Components and Variables:
+        writable means persistent)."""
         attribute = attribute or ACTUAL
         if (key.component, key.component_instance, key.evse, key.connector) not in self._components:
             return SetResult(SetStatus.UNKNOWN_COMPONENT, attribute)
@@ -314,12 +316,12 @@ class DeviceModel:
             return SetResult(SetStatus.UNKNOWN_VARIABLE, attribute)
         if attribute not in definition.defaults:
             return SetResult(SetStatus.NOT_SUPPORTED_ATTRIBUTE_TYPE, attribute)
-        if not definition.writable:  # B05.FR.04 read-only
+        if not definition.writable:  # B05.FR.09 read-only: cannot be set
             return SetResult(SetStatus.REJECTED, attribute, "ReadOnly")
         if len(value) > max_length:
             return SetResult(SetStatus.REJECTED, attribute, "TooLarge")
         try:
-            check_value(definition, value)  # B05.FR.02 format, B05.FR.03 range
+            check_value(definition, value)  # B05.FR.07 format, B05.FR.08 range
             self._check_target_range(definition, attribute, value)
         except InvalidValue as exc:
             return SetResult(SetStatus.REJECTED, attribute, str(exc))

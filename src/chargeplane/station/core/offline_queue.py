@@ -3,7 +3,7 @@
 Owns every transaction-related message from creation to answer: each is persisted before it is sent, sent
 one at a time in order while the station is online and accepted, retried with a growing interval after an
 error and dropped after MessageAttempts (E13), sent again whole after a reconnect. A message created while
-offline carries ``offline`` (2.x, E04.FR.03 style). The answer goes to the version adapter, which hands the
+offline carries ``offline`` (2.x, E04.FR.03). The answer goes to the version adapter, which hands the
 verdict on the token to the transactions controller.
 """
 

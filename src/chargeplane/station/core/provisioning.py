@@ -95,7 +95,7 @@ def get_variables(
 def set_variables(
     ctl: Provisioning, ns: Dialect, request: m201.SetVariablesRequest | m21.SetVariablesRequest, now: datetime
 ) -> m201.SetVariablesResponse | m21.SetVariablesResponse:
-    """B05: exactly one result per item, echoing component, variable and attributeType (B05.FR.13)."""
+    """B05: exactly one result per item, echoing component, variable and attributeType (B05.FR.01-03, B05.FR.12)."""
     model = ctl.ctx.model
     limit = 1000 if ctl.ctx.version is Version.V201 else 2500  # the schema's attributeValue maxLength
     results = []

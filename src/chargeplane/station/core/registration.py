@@ -197,4 +197,4 @@ class Registrar(Controller):
             return
         due = self._heartbeat_due()
         if due is not None and due <= now:
-            self.heartbeat(now)  # G02.FR.01
+            self.heartbeat(now)  # G02.FR.02

@@ -66,7 +66,7 @@ class Remote(Controller):
             evse = found
         evse.pending_remote_start = remote_start_id
         tx_id = None
-        if evse.tx is not None:  # F01.FR.26 cable first: the transaction already exists
+        if evse.tx is not None:  # F01.FR.13 cable first: the transaction already exists
             tx_id = evse.tx.id
             evse.tx.remote_start_id = remote_start_id
         if ctx.model.flag("AuthCtrlr", "AuthorizeRemoteStart"):  # F01.FR.01-02
@@ -76,7 +76,7 @@ class Remote(Controller):
         return "Accepted", tx_id
 
     def stop_transaction(self, transaction_id: str, now: datetime, *, deauth: bool) -> bool:
-        """F03: stop with stoppedReason Remote (E06.FR.09 style); False: no such transaction."""
+        """F03.FR.03: stop with stoppedReason Remote; False: no such transaction."""
         for evse in self.ctx.evses.values():
             if evse.tx is not None and evse.tx.id == transaction_id:
                 evse.authorized = None
@@ -94,11 +94,11 @@ class Remote(Controller):
         ctx = self.ctx
         busy = [e for e in ctx.evses.values() if e.tx is not None]
         if on_idle and busy:
-            self._reset_scheduled = True  # B12.FR.02: Scheduled, reset after the last transaction
+            self._reset_scheduled = True  # B12.FR.01: Scheduled, reset after the last transaction
             return "Scheduled"
         txs = ctx.get(transactions.Transactions)
         for evse in busy:
-            txs.force_stop(evse, reason, "ResetCommand", now)  # B11.FR.04: ended before the reset
+            txs.force_stop(evse, reason, "ResetCommand", now)  # B12.FR.04: ended before the reset
         self.reboot("RemoteReset")
         return "Accepted"
 
@@ -211,7 +211,7 @@ def reset(
     """B11/B12 (EVSE resets are not supported)."""
     if present(request.evse_id) is not None:
         return ns.ResetResponse(status=ns.ResetStatusEnumType.REJECTED)
-    status = ctl.reset(now, on_idle=str(request.type) == "OnIdle", reason="ImmediateReset")  # B12.FR.?
+    status = ctl.reset(now, on_idle=str(request.type) == "OnIdle", reason="ImmediateReset")
     return ns.ResetResponse(status=ns.ResetStatusEnumType(status))
 
 

@@ -3,7 +3,7 @@
 Owns the persisted reservations, ReserveNow (a given EVSE, or any with NonEvseSpecific) and
 CancelReservation, the expiry timer with its ReservationStatusUpdate (2.x; 1.6 has none), which EVSE a token
 may use while reservations exist, and the ReservationCtrlr variables. The transaction that starts with the
-reserving token takes the reservation's id (E01.FR.13 style, see the transactions controller).
+reserving token takes the reservation's id (E01.FR.13 / H01.FR.15, see the transactions controller).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ID_TAG = "idTag"
 
 
 def matches(reservation: Reservation, token: Token) -> bool:
-    """H01: the reserving token itself, or one of its group."""
+    """H03.FR.01 / H03.FR.04: the reserving token itself, or one of its group."""
     if reservation.token.value == token.value:
         return True
     return reservation.group is not None and reservation.group == token.group
@@ -93,7 +93,9 @@ class Reservations(Controller):
                 return "Rejected"
             evse = found
         existing = self.items.get(reservation_id)
-        if existing is None or existing.evse_id != evse.id:  # H01.FR.02: an update of the same EVSE is fine
+        if (
+            existing is None or existing.evse_id != evse.id
+        ):  # H01.FR.02: the same id on the same EVSE replaces it
             if evse.faulted:
                 return "Faulted"
             if not evse.operative or not ctx.station_operative:
@@ -126,7 +128,7 @@ class Reservations(Controller):
             return
         self._save()
         message = ctx.adapter.reservation_update(reservation_id, update) if update is not None else None
-        if message is not None:  # H01.FR.23: an expiry is reported
+        if message is not None:  # H04.FR.01: an expiry is reported
             ctx.send(message, now)
         ctx.get(availability.Availability).update_status(ctx.evses[reservation.evse_id], now)
 
@@ -150,7 +152,7 @@ class Reservations(Controller):
     def handle_timer(self, now: datetime) -> None:
         station_now = self.ctx.station_time(now)
         for reservation in list(self.items.values()):
-            if from_wire(reservation.expiry) <= station_now:  # H01.FR.23: the reservation expired
+            if from_wire(reservation.expiry) <= station_now:  # H04.FR.01: the reservation expired
                 self.remove(reservation.id, now, "Expired")
 
 

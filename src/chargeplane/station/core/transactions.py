@@ -125,7 +125,9 @@ class Transactions(Controller):
             return
         booked = ctx.get(reservation.Reservations).on(evse.id)
         if booked is not None and not reservation.matches(booked, token):
-            ctx.act(ShowMessage("EVSE reserved"))  # H01.FR.09 style: reserved for another token
+            ctx.act(
+                ShowMessage("EVSE reserved")
+            )  # H03.FR.01 / H03.FR.04: reserved for another token or group
             evse.pending_remote_start = None
             return
         evse.authorized = token
@@ -279,12 +281,12 @@ class Transactions(Controller):
         if ctx.model.flag(TX, "StopTxOnInvalidId") or any(
             p in stop_points for p in ("Authorized", "PowerPathClosed")
         ):
-            self.end_authorization(evse, "DeAuthorized", "Deauthorized", now)  # E05.FR.09 / C15.FR.02
+            self.end_authorization(evse, "DeAuthorized", "Deauthorized", now)  # E05.FR.09-10 / C15.FR.03-04
             if evse.tx is not None:
                 self.force_stop(evse, "DeAuthorized", "Deauthorized", now)
             return
         limit = ctx.model.number(TX, "MaxEnergyOnInvalidId")
-        if limit > 0:  # E05.FR.10: go on up to MaxEnergyOnInvalidId
+        if limit > 0:  # E05.FR.03 / C15.FR.07: go on up to MaxEnergyOnInvalidId
             evse.tx.invalid_energy_limit_wh = float(limit)
         else:
             evse.suspended_invalid = True

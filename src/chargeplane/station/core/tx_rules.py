@@ -67,7 +67,7 @@ def may_start(evse: Evse, station_operative: bool) -> bool:
 
 
 def start_due(evse: Evse, start_points: list[str]) -> bool:
-    """E01.FR.01-06 style: any configured start point holds."""
+    """E01.FR.01-06: any configured start point holds."""
     held = conditions(evse)
     return any(held.get(point, False) for point in start_points)
 
@@ -80,7 +80,9 @@ def stop_reason(evse: Evse, stop_points: list[str], stop_on_ev_disconnect: bool)
         return evse.deauth
     seen = evse.tx is not None and evse.tx.ev_seen
     cable_points = any(p in stop_points for p in ("EVConnected", "ParkingBayOccupancy", "PowerPathClosed"))
-    if seen and evse.plugged is None and (cable_points or stop_on_ev_disconnect):  # E10.FR.05
+    if (
+        seen and evse.plugged is None and (cable_points or stop_on_ev_disconnect)
+    ):  # E09.FR.01 (E10: suspend instead)
         return ("EVDisconnected", "EVCommunicationLost")
     if (
         evse.authorized is None
