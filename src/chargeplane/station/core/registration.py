@@ -6,8 +6,8 @@ OCPPCommCtrlr variables of the connection, ClockCtrlr, and SecurityCtrlr (until 
 
 Theory of operation: the registration status changes only through :data:`TRANSITIONS`, a table of
 (status, event) -> status; an event the table does not list is a bug of the station and raises
-:class:`RegistrationError`. Events are the station's own (a boot sent while not accepted, a boot sent again
-while accepted: 1.6 TriggerMessage) and the CSMS's three answers.
+:class:`RegistrationError`. Events are the station's own (a boot of its own accord, only while not accepted;
+a boot the CSMS asked for with TriggerMessage, in any status) and the CSMS's three answers.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ RO = "ReadOnly"
 
 
 class RegistrationEvent(enum.StrEnum):
-    BOOT_SENT = "BootSent"  # a BootNotification while not accepted (B01.FR.01, B02.FR.07, B03.FR.05)
-    BOOT_RESENT = "BootResent"  # one while accepted: only on the CSMS's request (1.6 TriggerMessage)
+    BOOT_SENT = "BootSent"  # of its own accord: at start-up or to retry (B01.FR.01, B02.FR.08, B03.FR.06)
+    BOOT_TRIGGERED = "BootTriggered"  # the CSMS asked (2.x only while not accepted, F06.FR.17; 1.6 always)
     ACCEPTED = "Accepted"
     PENDING = "Pending"
     REJECTED = "Rejected"
@@ -42,7 +42,7 @@ _U, _P, _A, _R = Registration.UNKNOWN, Registration.PENDING, Registration.ACCEPT
 _E = RegistrationEvent
 TRANSITIONS: dict[tuple[Registration, RegistrationEvent], Registration] = {
     **{(state, _E.BOOT_SENT): state for state in (_U, _P, _R)},
-    (_A, _E.BOOT_RESENT): _A,
+    **{(state, _E.BOOT_TRIGGERED): state for state in (_U, _P, _R, _A)},
     **{(state, _E.ACCEPTED): _A for state in (_U, _P, _R, _A)},
     **{(state, _E.PENDING): _P for state in (_U, _P, _R, _A)},
     **{(state, _E.REJECTED): _R for state in (_U, _P, _R, _A)},
@@ -136,8 +136,7 @@ class Registrar(Controller):
             return
         request = ctx.adapter.boot_request(ctx.layout, ctx.boot_reason)
         if ctx.send(request, now, self._on_boot_response, on_failure=self._on_boot_failure, force=True):
-            event = _E.BOOT_RESENT if ctx.registration is Registration.ACCEPTED else _E.BOOT_SENT
-            ctx.registration = transition(ctx.registration, event)
+            ctx.registration = transition(ctx.registration, _E.BOOT_TRIGGERED if again else _E.BOOT_SENT)
             self._boot_inflight = True
             self._boot_at = None
 
