@@ -77,6 +77,9 @@ def v2x_module(header: str, versions: Sequence[VersionNames]) -> str:
         f'Dialect = TypeVar("Dialect", {namespaces})',
         '"""The namespace class of 2.0.1 or of 2.1: ``Generic[Dialect]`` classes hold one (annotate it)."""',
         "",
+        'T = TypeVar("T")',
+        'T_co = TypeVar("T_co", covariant=True)',
+        "",
     ]
     for v in versions:
         members = [f"{v.package}.datatypes.{n}" for n in v.datatypes]
@@ -102,7 +105,9 @@ def v2x_module(header: str, versions: Sequence[VersionNames]) -> str:
     ]
     overloads_of = []
     overloads_for = []
+    calls = []
     for v in versions:
+        calls.append(f"    @overload\n    def __call__(self, dialect: type[{v.package}.Messages], /) -> T_co: ...")
         overloads_of.append(
             f"@overload\ndef dialect_of(payload: {v.package.upper()}Struct) -> type[{v.package}.Messages]: ..."
         )
@@ -140,6 +145,24 @@ def dialect_for(version: Version) -> {namespace_union}:
     if dialect is None:
         raise ValueError(f"OCPP {{version.value}} is not a 2.x version")
     return dialect
+
+
+class DialectFunction(Protocol[T_co]):
+    """A function of one namespace class that is written once for all of them (its parameter is a
+    ``Dialect``), so mypy checks it against each."""
+
+{nl.join(calls)}
+
+
+def with_dialect(version: Version, build: DialectFunction[T]) -> T:
+    """``build`` called with the namespace of a 2.x ``version`` known only at run time. ``build`` is
+    typically a nested function ``def build(ns: v2x.Dialect) -> v2x.ClearCacheRequest`` closing over its
+    arguments; the result is the union of what it returns for each version."""
+    if version is Version.V201:
+        return build(dialect_for(version))
+    if version is Version.V21:
+        return build(dialect_for(version))
+    raise ValueError(f"OCPP {{version.value}} is not a 2.x version")
 '''
     doc = (
         "Typed code written once for OCPP 2.0.1 and 2.1.\n\n"
@@ -148,12 +171,13 @@ def dialect_for(version: Version) -> {namespace_union}:
         "    async def heartbeat(request: v2x.HeartbeatRequestT, conn: Conn) -> v2x.HeartbeatResponse:\n"
         "        ns = v2x.dialect_of(request)  # v201.Messages or v21.Messages, exactly\n"
         "        return ns.HeartbeatResponse(current_time=now())\n\n"
-        "``dialect_for(Version.V201)`` gives the namespace of a version; classes written once take a\n"
-        "``Dialect`` (``Generic[Dialect]``).\n"
+        "``dialect_for(Version.V201)`` gives the namespace of a version, ``with_dialect(version, build)`` calls\n"
+        "a function written once with the namespace of a version known at run time; classes written once\n"
+        "take a ``Dialect`` (``Generic[Dialect]``).\n"
     )
     imports = (
         "from collections.abc import Mapping\n"
-        "from typing import Literal, TypeAlias, TypeVar, overload\n\n"
+        "from typing import Literal, Protocol, TypeAlias, TypeVar, overload\n\n"
         f"from {PACKAGE} import {', '.join(sorted(packages, key=len))}\n"
         f"from {PACKAGE}.base import Payload\n"
         "from chargeplane.ocpp.versions import Version\n"

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from chargeplane.ocpp.messages import registry_for, v2x, v16, v21, v201
-from chargeplane.ocpp.messages.base import Payload
+from chargeplane.ocpp.messages.base import Payload, present, unset_if_none
 from chargeplane.ocpp.versions import Version
 
 
@@ -105,3 +105,19 @@ def test_namespace_builds_what_the_modules_build() -> None:
     response = ns.HeartbeatResponse(current_time="2024-01-01T00:00:00Z")
     assert type(response) is v21.messages.HeartbeatResponse
     assert msgspec.json.encode(response) == b'{"currentTime":"2024-01-01T00:00:00Z"}'
+
+
+def test_with_dialect_calls_the_builder_with_the_versions_namespace() -> None:
+    def build(ns: v2x.Dialect) -> v2x.ClearCacheRequest:
+        return ns.ClearCacheRequest()
+
+    assert type(v2x.with_dialect(Version.V201, build)) is v201.messages.ClearCacheRequest
+    assert type(v2x.with_dialect(Version.V21, build)) is v21.messages.ClearCacheRequest
+    with pytest.raises(ValueError, match=r"not a 2\.x version"):
+        v2x.with_dialect(Version.V16, build)
+
+
+def test_unset_if_none_is_the_inverse_of_present() -> None:
+    assert unset_if_none(None) is msgspec.UNSET
+    assert unset_if_none(0) == 0
+    assert present(unset_if_none("x")) == "x"

@@ -9,12 +9,13 @@ once with the 2.0.1 types and once with the 2.1 types::
         ns = v2x.dialect_of(request)  # v201.Messages or v21.Messages, exactly
         return ns.HeartbeatResponse(current_time=now())
 
-``dialect_for(Version.V201)`` gives the namespace of a version; classes written once take a
-``Dialect`` (``Generic[Dialect]``).
+``dialect_for(Version.V201)`` gives the namespace of a version, ``with_dialect(version, build)`` calls
+a function written once with the namespace of a version known at run time; classes written once
+take a ``Dialect`` (``Generic[Dialect]``).
 """
 
 from collections.abc import Mapping
-from typing import Literal, TypeAlias, TypeVar, overload
+from typing import Literal, Protocol, TypeAlias, TypeVar, overload
 
 from chargeplane.ocpp.messages import v21, v201
 from chargeplane.ocpp.messages.base import Payload
@@ -22,6 +23,9 @@ from chargeplane.ocpp.versions import Version
 
 Dialect = TypeVar("Dialect", type[v201.Messages], type[v21.Messages])
 """The namespace class of 2.0.1 or of 2.1: ``Generic[Dialect]`` classes hold one (annotate it)."""
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 V201Struct: TypeAlias = (
     v201.datatypes.AdditionalInfoType
@@ -1183,3 +1187,24 @@ def dialect_for(version: Version) -> type[v201.Messages] | type[v21.Messages]:
     if dialect is None:
         raise ValueError(f"OCPP {version.value} is not a 2.x version")
     return dialect
+
+
+class DialectFunction(Protocol[T_co]):
+    """A function of one namespace class that is written once for all of them (its parameter is a
+    ``Dialect``), so mypy checks it against each."""
+
+    @overload
+    def __call__(self, dialect: type[v201.Messages], /) -> T_co: ...
+    @overload
+    def __call__(self, dialect: type[v21.Messages], /) -> T_co: ...
+
+
+def with_dialect(version: Version, build: DialectFunction[T]) -> T:
+    """``build`` called with the namespace of a 2.x ``version`` known only at run time. ``build`` is
+    typically a nested function ``def build(ns: v2x.Dialect) -> v2x.ClearCacheRequest`` closing over its
+    arguments; the result is the union of what it returns for each version."""
+    if version is Version.V201:
+        return build(dialect_for(version))
+    if version is Version.V21:
+        return build(dialect_for(version))
+    raise ValueError(f"OCPP {version.value} is not a 2.x version")
