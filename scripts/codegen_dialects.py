@@ -107,7 +107,9 @@ def v2x_module(header: str, versions: Sequence[VersionNames]) -> str:
     overloads_for = []
     calls = []
     for v in versions:
-        calls.append(f"    @overload\n    def __call__(self, dialect: type[{v.package}.Messages], /) -> T_co: ...")
+        calls.append(
+            f"    @overload\n    def __call__(self, dialect: type[{v.package}.Messages], /) -> T_co: ..."
+        )
         overloads_of.append(
             f"@overload\ndef dialect_of(payload: {v.package.upper()}Struct) -> type[{v.package}.Messages]: ..."
         )
