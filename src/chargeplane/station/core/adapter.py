@@ -3,7 +3,7 @@
 Controllers keep version-neutral state (:mod:`.model`) and call the station's :class:`Adapter` to build the
 messages they send and to read the answers they get. There are two implementations, each shared by every
 station of its version (they hold no per-station state): :class:`~.adapter2x.Adapter2x` (written once for
-2.0.1 and 2.1, generic in the :data:`~.dialects.Dialect`) and :class:`~.adapter16.Adapter16`.
+2.0.1 and 2.1, generic in the :data:`~chargeplane.ocpp.messages.v2x.Dialect`) and :class:`~.adapter16.Adapter16`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef
@@ -59,13 +59,22 @@ class TxEvent:
 
 
 Sample = tuple[str, float, str]  # (measurand, value, unit)
+T = TypeVar("T")
+
+
+def narrow(value: object, kind: type[T]) -> T:
+    """``value`` as ``kind``: an answer or a payload the station built, back in its version's type.
+
+    Raises TypeError for a payload of another version: a bug of the station, never the CSMS's doing."""
+    if not isinstance(value, kind):
+        raise TypeError(f"expected {kind.__qualname__}, got {type(value).__qualname__}")
+    return value
 
 
 class Adapter(Protocol):
     """Builds and reads the messages of one OCPP version for the controllers."""
 
     offline_flag: bool  # TransactionEvent carries ``offline`` (2.x)
-    namespace: object  # passed to the handlers of the version family (the 2.x Dialect)
 
     def extra_variables(self, layout: StationLayout) -> list[VariableDef]: ...
 

@@ -27,10 +27,9 @@ from msgspec import UNSET
 from chargeplane.ocpp.messages import v16
 from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.station.core import authorization, config16, metering, offline_queue, transactions, tx_rules
-from chargeplane.station.core.adapter import BootAnswer, IdInfo, Sample, TxEvent, TxEventKind
+from chargeplane.station.core.adapter import BootAnswer, IdInfo, Sample, TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef, VariableKey
-from chargeplane.station.core.dialects import narrow
 from chargeplane.station.core.model import ACCEPTED, Evse, Token, tx_to_json
 
 M = v16.messages
@@ -63,7 +62,6 @@ def _variables16(layout: StationLayout) -> list[VariableDef]:
 
 class Adapter16:
     offline_flag = False
-    namespace: object = None
 
     def extra_variables(self, layout: StationLayout) -> list[VariableDef]:
         """The 1.6-only keys, shared by every 1.6 station of the layout."""

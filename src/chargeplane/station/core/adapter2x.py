@@ -10,19 +10,27 @@ import json
 from datetime import datetime
 from typing import Generic
 
+import msgspec
 from msgspec import UNSET, UnsetType
 
+from chargeplane.ocpp.messages import v21, v201
 from chargeplane.ocpp.messages.base import Payload, present
+from chargeplane.ocpp.messages.v2x import Dialect
 from chargeplane.ocpp.messages.v21 import datatypes as d21
 from chargeplane.ocpp.messages.v201 import datatypes as d201
 from chargeplane.station.core import authorization, metering, offline_queue, transactions, tx_rules
-from chargeplane.station.core.adapter import BootAnswer, IdInfo, Sample, TxEvent, TxEventKind
+from chargeplane.station.core.adapter import BootAnswer, IdInfo, Sample, TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef
-from chargeplane.station.core.dialects import V21, V201, Dialect, narrow
 from chargeplane.station.core.model import ACCEPTED, Evse, Token, tx_to_json
 
 SAMPLED = "SampledDataCtrlr"
+
+
+def _id_token(token: Token) -> dict[str, str]:
+    """An IdTokenType on the wire; converted (and checked) by msgspec because its ``type`` is an enum in
+    2.0.1 and any string in 2.1."""
+    return {"idToken": token.value, "type": token.type}
 
 
 class Adapter2x(Generic[Dialect]):
@@ -30,7 +38,6 @@ class Adapter2x(Generic[Dialect]):
 
     def __init__(self, ns: Dialect) -> None:
         self.ns: Dialect = ns
-        self.namespace: object = ns
 
     def extra_variables(self, layout: StationLayout) -> list[VariableDef]:
         return []
@@ -65,9 +72,7 @@ class Adapter2x(Generic[Dialect]):
     # ------------------------------------------------------------------ authorization
     def authorize_request(self, token: Token) -> Payload:
         ns = self.ns
-        return ns.AuthorizeRequest(
-            id_token=ns.IdTokenType(id_token=token.value, type=ns.id_token_type(token.type))
-        )
+        return ns.AuthorizeRequest(id_token=msgspec.convert(_id_token(token), ns.IdTokenType))
 
     def authorize_answer(self, response: Payload) -> IdInfo:
         return self._info(narrow(response, self.ns.AuthorizeResponse).id_token_info)
@@ -181,9 +186,7 @@ class Adapter2x(Generic[Dialect]):
             seq_no=tx.seq_no,  # E01.FR.07: from 0, +1 per message
             transaction_info=info,
             evse=ns.EVSEType(id=evse.id, connector_id=tx.connector_id) if send_evse else UNSET,
-            id_token=ns.IdTokenType(id_token=token.value, type=ns.id_token_type(token.type))
-            if token
-            else UNSET,
+            id_token=msgspec.convert(_id_token(token), ns.IdTokenType) if token else UNSET,
             reservation_id=reservation if reservation is not None else UNSET,
             meter_value=[narrow(value, ns.MeterValueType)] if value is not None else UNSET,
         )
@@ -210,5 +213,5 @@ class Adapter2x(Generic[Dialect]):
             ctx.get(transactions.Transactions).token_rejected(request.transaction_info.transaction_id, now)
 
 
-ADAPTER_201 = Adapter2x(V201)
-ADAPTER_21 = Adapter2x(V21)
+ADAPTER_201 = Adapter2x(v201.Messages)
+ADAPTER_21 = Adapter2x(v21.Messages)

@@ -16,16 +16,13 @@ import json
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from chargeplane.ocpp.messages import v16
+from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import Payload
-from chargeplane.ocpp.messages.v21 import messages as m21
-from chargeplane.ocpp.messages.v201 import messages as m201
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.station.core import local_list, reservation, transactions
 from chargeplane.station.core.adapter import IdInfo
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
-from chargeplane.station.core.dialects import Dialect
 from chargeplane.station.core.model import ACCEPTED, AuthEntry, Evse, ShowMessage, Token, token_key
 from chargeplane.station.core.storage import Storage
 
@@ -239,15 +236,14 @@ class Authorization(Controller):
 
 
 # ---------------------------------------------------------------------- handlers
-def clear_cache(
-    ctl: Authorization, ns: Dialect, request: m201.ClearCacheRequest | m21.ClearCacheRequest, now: datetime
-) -> m201.ClearCacheResponse | m21.ClearCacheResponse:
+def clear_cache(ctl: Authorization, request: v2x.ClearCacheRequestT, now: datetime) -> v2x.ClearCacheResponse:
+    ns = v2x.dialect_of(request)
     status = "Accepted" if ctl.clear_cache() else "Rejected"
     return ns.ClearCacheResponse(status=ns.ClearCacheStatusEnumType(status))
 
 
 def clear_cache16(
-    ctl: Authorization, ns: object, request: v16.messages.ClearCacheRequest, now: datetime
+    ctl: Authorization, request: v16.messages.ClearCacheRequest, now: datetime
 ) -> v16.messages.ClearCacheResponse:
     """1.6 §5.4."""
     status = "Accepted" if ctl.clear_cache() else "Rejected"

@@ -11,18 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from msgspec import UnsetType
-
-from chargeplane.ocpp.messages import v16
+from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import present
-from chargeplane.ocpp.messages.v21 import datatypes as d21
-from chargeplane.ocpp.messages.v21 import messages as m21
-from chargeplane.ocpp.messages.v201 import datatypes as d201
-from chargeplane.ocpp.messages.v201 import messages as m201
 from chargeplane.station.core import reservation, transactions
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, VariableKey, var
-from chargeplane.station.core.dialects import Dialect
 from chargeplane.station.core.model import Evse
 
 RO = "ReadOnly"
@@ -186,14 +179,12 @@ class Availability(Controller):
 
 
 # ---------------------------------------------------------------------- handlers
-ChangeAvailability2x = m201.ChangeAvailabilityRequest | m21.ChangeAvailabilityRequest
-
-
 def change_availability(
-    ctl: Availability, ns: Dialect, request: ChangeAvailability2x, now: datetime
-) -> m201.ChangeAvailabilityResponse | m21.ChangeAvailabilityResponse:
+    ctl: Availability, request: v2x.ChangeAvailabilityRequestT, now: datetime
+) -> v2x.ChangeAvailabilityResponse:
     """G03 (one EVSE or connector) / G04 (the station)."""
-    evse_ref: d201.EVSEType | d21.EVSEType | None = None if isinstance(_v := request.evse, UnsetType) else _v
+    ns = v2x.dialect_of(request)
+    evse_ref = present(request.evse)
     operative = str(request.operational_status) == "Operative"
     evse_id = evse_ref.id if evse_ref is not None else 0
     connector = present(evse_ref.connector_id) if evse_ref is not None else None
@@ -202,7 +193,7 @@ def change_availability(
 
 
 def change_availability16(
-    ctl: Availability, ns: object, request: v16.messages.ChangeAvailabilityRequest, now: datetime
+    ctl: Availability, request: v16.messages.ChangeAvailabilityRequest, now: datetime
 ) -> v16.messages.ChangeAvailabilityResponse:
     """1.6 §5.2 (connector 0: the whole Charge Point)."""
     operative = str(request.type) == "Operative"

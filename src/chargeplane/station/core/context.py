@@ -31,11 +31,11 @@ OnResult = Callable[[Payload, datetime], None]
 OnFailure = Callable[[datetime], None]
 C = TypeVar("C", bound="Controller")
 R = TypeVar("R", bound=Payload)
-N = TypeVar("N")
 
-# A handler as the dispatch table keeps it: (controller, namespace, request, now) -> response. The handler
-# functions themselves are typed precisely; :func:`route` forgets the types once, at registration.
-ErasedHandler = Callable[[object, object, Payload, datetime], Payload]
+# A handler as the dispatch table keeps it: (controller, request, now) -> response. The handler functions
+# themselves are typed precisely (2.x ones with the request TypeVars of chargeplane.ocpp.messages.v2x, so
+# mypy checks them for 2.0.1 and for 2.1); :func:`route` forgets the types once, at registration.
+ErasedHandler = Callable[[object, Payload, datetime], Payload]
 
 
 class Context:
@@ -177,6 +177,6 @@ class Controller:
         """Called once the earliest deadline of the core has passed (so maybe not this one's: check)."""
 
 
-def route(action: str, handler: Callable[[C, N, R, datetime], Payload]) -> tuple[str, ErasedHandler]:
+def route(action: str, handler: Callable[[C, R, datetime], Payload]) -> tuple[str, ErasedHandler]:
     """One entry of ``on_2x`` / ``on_16``: the action name and its typed handler."""
     return action, cast(ErasedHandler, handler)

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chargeplane.ocpp.messages import v16
-from chargeplane.ocpp.messages.v21 import messages as m21
-from chargeplane.ocpp.messages.v201 import messages as m201
+from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.station.core.context import Controller, route
-from chargeplane.station.core.dialects import Dialect
 
 
 class DataTransfer(Controller):
@@ -20,14 +17,15 @@ class DataTransfer(Controller):
 
 
 def data_transfer(
-    ctl: DataTransfer, ns: Dialect, request: m201.DataTransferRequest | m21.DataTransferRequest, now: datetime
-) -> m201.DataTransferResponse | m21.DataTransferResponse:
+    ctl: DataTransfer, request: v2x.DataTransferRequestT, now: datetime
+) -> v2x.DataTransferResponse:
     """P01.FR.05: no implementation for the vendorId: UnknownVendorId."""
+    ns = v2x.dialect_of(request)
     return ns.DataTransferResponse(status=ns.DataTransferStatusEnumType.UNKNOWN_VENDOR_ID)
 
 
 def data_transfer16(
-    ctl: DataTransfer, ns: object, request: v16.messages.DataTransferRequest, now: datetime
+    ctl: DataTransfer, request: v16.messages.DataTransferRequest, now: datetime
 ) -> v16.messages.DataTransferResponse:
     return v16.messages.DataTransferResponse(status=v16.enums.DataTransferStatus.UNKNOWN_VENDOR_ID)
 

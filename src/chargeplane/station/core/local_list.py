@@ -13,18 +13,11 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from msgspec import UnsetType
-
-from chargeplane.ocpp.messages import v16
+from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import present
-from chargeplane.ocpp.messages.v21 import datatypes as d21
-from chargeplane.ocpp.messages.v21 import messages as m21
-from chargeplane.ocpp.messages.v201 import datatypes as d201
-from chargeplane.ocpp.messages.v201 import messages as m201
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, VariableKey, var
-from chargeplane.station.core.dialects import Dialect
 from chargeplane.station.core.model import ACCEPTED, AuthEntry, token_key
 from chargeplane.station.core.storage import Storage
 
@@ -113,26 +106,20 @@ def _entry(token: str, token_type: str, status: str, expiry: str | None, group: 
 # ---------------------------------------------------------------------- handlers
 def send_local_list(
     ctl: LocalListController,
-    ns: Dialect,
-    request: m201.SendLocalListRequest | m21.SendLocalListRequest,
+    request: v2x.SendLocalListRequestT,
     now: datetime,
-) -> m201.SendLocalListResponse | m21.SendLocalListResponse:
+) -> v2x.SendLocalListResponse:
     """D01: Full / Differential; VersionMismatch for a differential that is not newer (D01.FR.19)."""
+    ns = v2x.dialect_of(request)
     if not ctl.enabled:
         return ns.SendLocalListResponse(status=ns.SendLocalListStatusEnumType.FAILED)
     updates: list[Update] = []
-    listed = request.local_authorization_list
-    items: list[d201.AuthorizationData] | list[d21.AuthorizationData] = (
-        [] if isinstance(listed, UnsetType) else listed
-    )
-    for item in items:
+    for item in present(request.local_authorization_list) or []:
         token = item.id_token
-        info = None if isinstance(_i := item.id_token_info, UnsetType) else _i
+        info = present(item.id_token_info)
         entry = None
         if info is not None:
-            group: d201.IdTokenType | d21.IdTokenType | None = (
-                None if isinstance(_v := info.group_id_token, UnsetType) else _v
-            )
+            group = present(info.group_id_token)
             entry = _entry(
                 token.id_token,
                 str(token.type),
@@ -147,16 +134,16 @@ def send_local_list(
 
 def get_local_list_version(
     ctl: LocalListController,
-    ns: Dialect,
-    request: m201.GetLocalListVersionRequest | m21.GetLocalListVersionRequest,
+    request: v2x.GetLocalListVersionRequestT,
     now: datetime,
-) -> m201.GetLocalListVersionResponse | m21.GetLocalListVersionResponse:
+) -> v2x.GetLocalListVersionResponse:
     """D02: 0 when there is no list."""
+    ns = v2x.dialect_of(request)
     return ns.GetLocalListVersionResponse(version_number=ctl.list.version)
 
 
 def send_local_list16(
-    ctl: LocalListController, ns: object, request: v16.messages.SendLocalListRequest, now: datetime
+    ctl: LocalListController, request: v16.messages.SendLocalListRequest, now: datetime
 ) -> v16.messages.SendLocalListResponse:
     """1.6 §5.15."""
     if not ctl.enabled:
@@ -176,7 +163,7 @@ def send_local_list16(
 
 
 def get_local_list_version16(
-    ctl: LocalListController, ns: object, request: v16.messages.GetLocalListVersionRequest, now: datetime
+    ctl: LocalListController, request: v16.messages.GetLocalListVersionRequest, now: datetime
 ) -> v16.messages.GetLocalListVersionResponse:
     """1.6 §5.10: -1 when the list is disabled, 0 when empty."""
     return v16.messages.GetLocalListVersionResponse(list_version=ctl.list.version if ctl.enabled else -1)

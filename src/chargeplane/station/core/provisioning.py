@@ -11,14 +11,14 @@ from datetime import datetime
 
 from msgspec import UNSET, UnsetType
 
-from chargeplane.ocpp.messages import v16
+from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import present
+from chargeplane.ocpp.messages.v2x import Dialect
 from chargeplane.ocpp.messages.v21 import datatypes as d21
-from chargeplane.ocpp.messages.v21 import messages as m21
 from chargeplane.ocpp.messages.v201 import datatypes as d201
-from chargeplane.ocpp.messages.v201 import messages as m201
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import config16
+from chargeplane.station.core.adapter import narrow
 from chargeplane.station.core.context import Controller, route
 from chargeplane.station.core.device_model import (
     GetStatus,
@@ -28,7 +28,6 @@ from chargeplane.station.core.device_model import (
     VariableKey,
     var,
 )
-from chargeplane.station.core.dialects import Dialect, narrow
 from chargeplane.station.core.model import Registration
 
 DEVICE = "DeviceDataCtrlr"
@@ -59,22 +58,27 @@ class Provisioning(Controller):
 def _key(
     component: d201.ComponentType | d21.ComponentType, variable: d201.VariableType | d21.VariableType
 ) -> VariableKey:
-    evse: d201.EVSEType | d21.EVSEType | None = None if isinstance(_v := component.evse, UnsetType) else _v
+    evse = component.evse
+    if isinstance(evse, UnsetType):
+        return VariableKey(
+            component.name, variable.name, present(component.instance), present(variable.instance)
+        )
     return VariableKey(
         component.name,
         variable.name,
         present(component.instance),
         present(variable.instance),
-        evse.id if evse is not None else None,
-        present(evse.connector_id) if evse is not None else None,
+        evse.id,
+        present(evse.connector_id),
     )
 
 
 # ---------------------------------------------------------------------- 2.x handlers
 def get_variables(
-    ctl: Provisioning, ns: Dialect, request: m201.GetVariablesRequest | m21.GetVariablesRequest, now: datetime
-) -> m201.GetVariablesResponse | m21.GetVariablesResponse:
+    ctl: Provisioning, request: v2x.GetVariablesRequestT, now: datetime
+) -> v2x.GetVariablesResponse:
     """B06: one result per requested item, echoing component and variable."""
+    ns = v2x.dialect_of(request)
     ctl.refresh_clock(now)
     model = ctl.ctx.model
     results = []
@@ -85,17 +89,18 @@ def get_variables(
                 attribute_status=ns.GetVariableStatusEnumType(result.status),
                 attribute_type=ns.AttributeEnumType(result.attribute),
                 attribute_value=(result.value or "") if result.status is GetStatus.ACCEPTED else UNSET,
-                component=narrow(item.component, ns.ComponentType),
-                variable=narrow(item.variable, ns.VariableType),
+                component=item.component,
+                variable=item.variable,
             )
         )
     return ns.GetVariablesResponse(get_variable_result=results)
 
 
 def set_variables(
-    ctl: Provisioning, ns: Dialect, request: m201.SetVariablesRequest | m21.SetVariablesRequest, now: datetime
-) -> m201.SetVariablesResponse | m21.SetVariablesResponse:
+    ctl: Provisioning, request: v2x.SetVariablesRequestT, now: datetime
+) -> v2x.SetVariablesResponse:
     """B05: exactly one result per item, echoing component, variable and attributeType (B05.FR.01-03, B05.FR.12)."""
+    ns = v2x.dialect_of(request)
     model = ctl.ctx.model
     limit = 1000 if ctl.ctx.version is Version.V201 else 2500  # the schema's attributeValue maxLength
     results = []
@@ -110,8 +115,8 @@ def set_variables(
                 attribute_status_info=ns.StatusInfoType(reason_code=result.reason)
                 if result.reason
                 else UNSET,
-                component=narrow(item.component, ns.ComponentType),
-                variable=narrow(item.variable, ns.VariableType),
+                component=item.component,
+                variable=item.variable,
             )
         )
     return ns.SetVariablesResponse(set_variable_result=results)
@@ -119,11 +124,11 @@ def set_variables(
 
 def get_base_report(
     ctl: Provisioning,
-    ns: Dialect,
-    request: m201.GetBaseReportRequest | m21.GetBaseReportRequest,
+    request: v2x.GetBaseReportRequestT,
     now: datetime,
-) -> m201.GetBaseReportResponse | m21.GetBaseReportResponse:
+) -> v2x.GetBaseReportResponse:
     """B07: Accepted, then NotifyReport parts of ItemsPerMessage items, seqNo from 0, tbc on all but the last."""
+    ns = v2x.dialect_of(request)
     ctx = ctl.ctx
     ctl.refresh_clock(now)
     items = ctx.model.report(str(request.report_base))
@@ -182,7 +187,7 @@ def _report_data(ns: Dialect, item: ReportItem) -> d201.ReportDataType | d21.Rep
 
 # ---------------------------------------------------------------------- 1.6 handlers
 def get_configuration16(
-    ctl: Provisioning, ns: object, request: v16.messages.GetConfigurationRequest, now: datetime
+    ctl: Provisioning, request: v16.messages.GetConfigurationRequest, now: datetime
 ) -> v16.messages.GetConfigurationResponse:
     """1.6 §5.8: known keys and the unknown ones."""
     known, unknown = config16.get_configuration(ctl.ctx.model, present(request.key))
@@ -193,7 +198,7 @@ def get_configuration16(
 
 
 def change_configuration16(
-    ctl: Provisioning, ns: object, request: v16.messages.ChangeConfigurationRequest, now: datetime
+    ctl: Provisioning, request: v16.messages.ChangeConfigurationRequest, now: datetime
 ) -> v16.messages.ChangeConfigurationResponse:
     """1.6 §5.3: readonly -> Rejected, unknown -> NotSupported."""
     status = config16.change_configuration(ctl.ctx.model, request.key, request.value)

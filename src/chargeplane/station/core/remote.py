@@ -9,14 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET
 
-from chargeplane.ocpp.messages import v16
+from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import present
-from chargeplane.ocpp.messages.v21 import datatypes as d21
-from chargeplane.ocpp.messages.v21 import messages as m21
-from chargeplane.ocpp.messages.v201 import datatypes as d201
-from chargeplane.ocpp.messages.v201 import messages as m201
 from chargeplane.station.core import (
     authorization,
     availability,
@@ -25,9 +21,8 @@ from chargeplane.station.core import (
     reservation,
     transactions,
 )
-from chargeplane.station.core.adapter import TxEvent, TxEventKind
+from chargeplane.station.core.adapter import TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context, Controller, route
-from chargeplane.station.core.dialects import Dialect, narrow
 from chargeplane.station.core.model import Evse, Reboot, Registration, SetLock, Token
 
 ID_TAG = "idTag"
@@ -115,14 +110,12 @@ class Remote(Controller):
 # ---------------------------------------------------------------------- 2.x handlers
 def request_start(
     ctl: Remote,
-    ns: Dialect,
-    request: m201.RequestStartTransactionRequest | m21.RequestStartTransactionRequest,
+    request: v2x.RequestStartTransactionRequestT,
     now: datetime,
-) -> m201.RequestStartTransactionResponse | m21.RequestStartTransactionResponse:
+) -> v2x.RequestStartTransactionResponse:
     """F01/F02: remote start."""
-    group: d201.IdTokenType | d21.IdTokenType | None = (
-        None if isinstance(_v := request.group_id_token, UnsetType) else _v
-    )
+    ns = v2x.dialect_of(request)
+    group = present(request.group_id_token)
     token = Token(request.id_token.id_token, str(request.id_token.type), group.id_token if group else None)
     status, tx_id = ctl.start_transaction(token, present(request.evse_id), request.remote_start_id, now)
     return ns.RequestStartTransactionResponse(
@@ -132,11 +125,11 @@ def request_start(
 
 def request_stop(
     ctl: Remote,
-    ns: Dialect,
-    request: m201.RequestStopTransactionRequest | m21.RequestStopTransactionRequest,
+    request: v2x.RequestStopTransactionRequestT,
     now: datetime,
-) -> m201.RequestStopTransactionResponse | m21.RequestStopTransactionResponse:
+) -> v2x.RequestStopTransactionResponse:
     """F03: stop the transaction with stoppedReason Remote; Rejected while not accepted."""
+    ns = v2x.dialect_of(request)
     accepted = ctl.ctx.registration is Registration.ACCEPTED
     stopped = accepted and ctl.stop_transaction(request.transaction_id, now, deauth=True)
     return ns.RequestStopTransactionResponse(
@@ -145,9 +138,10 @@ def request_stop(
 
 
 def unlock_connector(
-    ctl: Remote, ns: Dialect, request: m201.UnlockConnectorRequest | m21.UnlockConnectorRequest, now: datetime
-) -> m201.UnlockConnectorResponse | m21.UnlockConnectorResponse:
+    ctl: Remote, request: v2x.UnlockConnectorRequestT, now: datetime
+) -> v2x.UnlockConnectorResponse:
     """F05: not while an authorized transaction runs on the connector."""
+    ns = v2x.dialect_of(request)
     evse = ctl.ctx.evses.get(request.evse_id)
     status = ns.UnlockStatusEnumType
     if evse is None or not 1 <= request.connector_id <= evse.connectors:
@@ -159,13 +153,14 @@ def unlock_connector(
 
 
 def trigger_message(
-    ctl: Remote, ns: Dialect, request: m201.TriggerMessageRequest | m21.TriggerMessageRequest, now: datetime
-) -> m201.TriggerMessageResponse | m21.TriggerMessageResponse:
+    ctl: Remote, request: v2x.TriggerMessageRequestT, now: datetime
+) -> v2x.TriggerMessageResponse:
     """F06: send the requested message after the answer."""
+    ns = v2x.dialect_of(request)
     ctx = ctl.ctx
     status = ns.TriggerMessageStatusEnumType
     what = str(request.requested_message)
-    evse_ref: d201.EVSEType | d21.EVSEType | None = None if isinstance(_v := request.evse, UnsetType) else _v
+    evse_ref = present(request.evse)
     evses = list(ctx.evses.values())
     if evse_ref is not None:
         chosen = ctx.evses.get(evse_ref.id)
@@ -205,10 +200,9 @@ def trigger_message(
     return ns.TriggerMessageResponse(status=status.ACCEPTED)
 
 
-def reset(
-    ctl: Remote, ns: Dialect, request: m201.ResetRequest | m21.ResetRequest, now: datetime
-) -> m201.ResetResponse | m21.ResetResponse:
+def reset(ctl: Remote, request: v2x.ResetRequestT, now: datetime) -> v2x.ResetResponse:
     """B11/B12 (EVSE resets are not supported)."""
+    ns = v2x.dialect_of(request)
     if present(request.evse_id) is not None:
         return ns.ResetResponse(status=ns.ResetStatusEnumType.REJECTED)
     status = ctl.reset(now, on_idle=str(request.type) == "OnIdle", reason="ImmediateReset")
@@ -217,7 +211,7 @@ def reset(
 
 # ---------------------------------------------------------------------- 1.6 handlers
 def remote_start16(
-    ctl: Remote, ns: object, request: v16.messages.RemoteStartTransactionRequest, now: datetime
+    ctl: Remote, request: v16.messages.RemoteStartTransactionRequest, now: datetime
 ) -> v16.messages.RemoteStartTransactionResponse:
     """1.6 §5.11 (AuthorizeRemoteTxRequests decides on an Authorize first)."""
     connector = present(request.connector_id)
@@ -226,7 +220,7 @@ def remote_start16(
 
 
 def remote_stop16(
-    ctl: Remote, ns: object, request: v16.messages.RemoteStopTransactionRequest, now: datetime
+    ctl: Remote, request: v16.messages.RemoteStopTransactionRequest, now: datetime
 ) -> v16.messages.RemoteStopTransactionResponse:
     """1.6 §5.12."""
     stopped = ctl.stop_transaction(str(request.transaction_id), now, deauth=False)
@@ -236,7 +230,7 @@ def remote_stop16(
 
 
 def unlock_connector16(
-    ctl: Remote, ns: object, request: v16.messages.UnlockConnectorRequest, now: datetime
+    ctl: Remote, request: v16.messages.UnlockConnectorRequest, now: datetime
 ) -> v16.messages.UnlockConnectorResponse:
     """1.6 §5.18: a transaction on the connector is stopped first (reason UnlockCommand)."""
     evse = ctl.ctx.evses.get(request.connector_id)
@@ -249,7 +243,7 @@ def unlock_connector16(
 
 
 def trigger_message16(
-    ctl: Remote, ns: object, request: v16.messages.TriggerMessageRequest, now: datetime
+    ctl: Remote, request: v16.messages.TriggerMessageRequest, now: datetime
 ) -> v16.messages.TriggerMessageResponse:
     """1.6 §5.17."""
     ctx = ctl.ctx
@@ -285,9 +279,7 @@ def trigger_message16(
     return v16.messages.TriggerMessageResponse(status=status.ACCEPTED)
 
 
-def reset16(
-    ctl: Remote, ns: object, request: v16.messages.ResetRequest, now: datetime
-) -> v16.messages.ResetResponse:
+def reset16(ctl: Remote, request: v16.messages.ResetRequest, now: datetime) -> v16.messages.ResetResponse:
     """1.6 §5.14: stop every transaction (HardReset / SoftReset), then reboot."""
     reason = "HardReset" if str(request.type) == "Hard" else "SoftReset"
     ctl.reset(now, on_idle=False, reason=reason)

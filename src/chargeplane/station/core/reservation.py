@@ -11,19 +11,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from msgspec import UnsetType
-
-from chargeplane.ocpp.messages import v16
+from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import present
-from chargeplane.ocpp.messages.v21 import datatypes as d21
-from chargeplane.ocpp.messages.v21 import messages as m21
-from chargeplane.ocpp.messages.v201 import datatypes as d201
-from chargeplane.ocpp.messages.v201 import messages as m201
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.station.core import availability
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
-from chargeplane.station.core.dialects import Dialect
 from chargeplane.station.core.model import Evse, Reservation, Token
 
 CTRLR = "ReservationCtrlr"
@@ -157,13 +150,10 @@ class Reservations(Controller):
 
 
 # ---------------------------------------------------------------------- handlers
-def reserve_now(
-    ctl: Reservations, ns: Dialect, request: m201.ReserveNowRequest | m21.ReserveNowRequest, now: datetime
-) -> m201.ReserveNowResponse | m21.ReserveNowResponse:
+def reserve_now(ctl: Reservations, request: v2x.ReserveNowRequestT, now: datetime) -> v2x.ReserveNowResponse:
     """H01."""
-    group: d201.IdTokenType | d21.IdTokenType | None = (
-        None if isinstance(_v := request.group_id_token, UnsetType) else _v
-    )
+    ns = v2x.dialect_of(request)
+    group = present(request.group_id_token)
     token = Token(request.id_token.id_token, str(request.id_token.type))
     status = ctl.reserve(
         request.id,
@@ -178,17 +168,17 @@ def reserve_now(
 
 def cancel_reservation(
     ctl: Reservations,
-    ns: Dialect,
-    request: m201.CancelReservationRequest | m21.CancelReservationRequest,
+    request: v2x.CancelReservationRequestT,
     now: datetime,
-) -> m201.CancelReservationResponse | m21.CancelReservationResponse:
+) -> v2x.CancelReservationResponse:
     """H02."""
+    ns = v2x.dialect_of(request)
     status = "Accepted" if ctl.cancel(request.reservation_id, now) else "Rejected"
     return ns.CancelReservationResponse(status=ns.CancelReservationStatusEnumType(status))
 
 
 def reserve_now16(
-    ctl: Reservations, ns: object, request: v16.messages.ReserveNowRequest, now: datetime
+    ctl: Reservations, request: v16.messages.ReserveNowRequest, now: datetime
 ) -> v16.messages.ReserveNowResponse:
     """1.6 §5.13 (connector 0 = any connector is not supported)."""
     if request.connector_id == 0:
@@ -205,7 +195,7 @@ def reserve_now16(
 
 
 def cancel_reservation16(
-    ctl: Reservations, ns: object, request: v16.messages.CancelReservationRequest, now: datetime
+    ctl: Reservations, request: v16.messages.CancelReservationRequest, now: datetime
 ) -> v16.messages.CancelReservationResponse:
     """1.6 §5.1."""
     status = "Accepted" if ctl.cancel(request.reservation_id, now) else "Rejected"

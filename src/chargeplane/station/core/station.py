@@ -219,7 +219,7 @@ class StationCore:
         if ctx.registration is Registration.REJECTED:
             raise SecurityError("not accepted by the CSMS")
         index, handler = self._table[type(request)]
-        return handler(ctx.controllers[index], ctx.adapter.namespace, request, now)
+        return handler(ctx.controllers[index], request, now)
 
     # ------------------------------------------------------------------ inspection
     @property

@@ -17,14 +17,12 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
+from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.messages.base import present
-from chargeplane.ocpp.messages.v21 import messages as m21
-from chargeplane.ocpp.messages.v201 import messages as m201
 from chargeplane.station.core import availability, metering, offline_queue, reservation, tx_rules
 from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
-from chargeplane.station.core.dialects import Dialect
 from chargeplane.station.core.model import (
     Evse,
     MeterReading,
@@ -320,11 +318,11 @@ class Transactions(Controller):
 # ---------------------------------------------------------------------- handlers
 def get_transaction_status(
     ctl: Transactions,
-    ns: Dialect,
-    request: m201.GetTransactionStatusRequest | m21.GetTransactionStatusRequest,
+    request: v2x.GetTransactionStatusRequestT,
     now: datetime,
-) -> m201.GetTransactionStatusResponse | m21.GetTransactionStatusResponse:
+) -> v2x.GetTransactionStatusResponse:
     """E14: ongoingIndicator only for a given transactionId."""
+    ns = v2x.dialect_of(request)
     queue = ctl.ctx.get(offline_queue.OfflineQueue).items
     tx_id = present(request.transaction_id)
     if tx_id is None:
