@@ -7,7 +7,7 @@ from chargeplane.station.core.config16 import ChangeStatus16
 from chargeplane.station.core.device_model import DeviceModel, StationLayout
 from chargeplane.station.core.station import standard_variables
 from chargeplane.station.core.storage import MemoryStorage
-from tests.station.helpers import D, M, make_rig, set_var
+from tests.station.core.helpers import D, M, make_rig, set_var
 
 
 def _get(rig, component, variable, attribute=None, evse=None, instance=None):  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ import pytest
 from chargeplane.ocpp.errors import SecurityError
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.station.core.model import Registration
-from tests.station.helpers import T0, D, M, make_rig
+from tests.station.core.helpers import T0, D, M, make_rig
 
 
 def test_B01_FR_01_boot_first_then_B01_FR_05_status_for_every_connector() -> None:

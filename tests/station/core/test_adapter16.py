@@ -8,7 +8,7 @@ from typing import Any
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.model import MeterReading
 from chargeplane.station.core.storage import MemoryStorage
-from tests.station.helpers import D16, M16, Rig, make_rig
+from tests.station.core.helpers import D16, M16, Rig, make_rig
 
 
 def rig16(**kwargs: Any) -> Rig:

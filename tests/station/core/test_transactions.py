@@ -6,7 +6,7 @@ from typing import Any
 
 from chargeplane.station.core.model import Failure, MeterReading, SetContactor
 from chargeplane.station.core.storage import MemoryStorage
-from tests.station.helpers import D, M, Rig, make_rig, set_var
+from tests.station.core.helpers import D, M, Rig, make_rig, set_var
 
 
 def _summary(events: list[Any]) -> list[tuple[str, str, int, Any]]:
