@@ -12,7 +12,7 @@ from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import StationLayout
-from chargeplane.station.core.model import Failure, HardwareAction
+from chargeplane.station.core.model import Failure, HardwareAction, MeterReading
 from chargeplane.station.core.station import StationCore
 from chargeplane.station.core.storage import MemoryStorage
 
@@ -161,3 +161,17 @@ def set_var(rig: Rig, component: str, variable: str, value: str, instance: str |
         )
     )
     return str(response.set_variable_result[0].attribute_status)
+
+
+def rig16(**kwargs: Any) -> Rig:
+    """A 1.6 station (Charge Point) against the scripted Central System."""
+    return make_rig(version=Version.V16, **kwargs)
+
+
+def statuses16(rig: Rig) -> list[str]:
+    return [s.status for s in rig.of(M16.StatusNotificationRequest)]
+
+
+def charge(rig: Rig, evse_id: int = 1, energy: float = 1000.0, power: float = 7000.0) -> None:
+    """The meter reads energy flowing."""
+    rig.do("update_meter", evse_id, MeterReading(energy_wh=energy, power_w=power))

@@ -1,31 +1,22 @@
-"""The transaction state machine, metering and the offline queue (E01-E15, J01-J02, C15)."""
+"""The transaction state machine (E01-E10, E05 verdicts, C15): events, start and stop points; its transition table."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chargeplane.station.core.model import Failure, MeterReading, SetContactor
+import pytest
+
+from chargeplane.station.core import tx_rules
+from chargeplane.station.core.adapter import TxEvent, TxEventKind
+from chargeplane.station.core.authorization import AuthEntry
+from chargeplane.station.core.model import Evse, MeterReading, SetContactor, Token, Transaction
 from chargeplane.station.core.storage import MemoryStorage
-from tests.station.core.helpers import D, M, Rig, make_rig, set_var
+from chargeplane.station.core.transactions import Transactions
+from chargeplane.station.core.tx_rules import TransactionStateError, TxPhase
+from tests.station.core.helpers import M16, D, M, charge, make_rig, rig16, set_var, statuses16
 
 
-def _summary(events: list[Any]) -> list[tuple[str, str, int, Any]]:
-    return [
-        (
-            e.event_type,
-            e.trigger_reason,
-            e.seq_no,
-            e.transaction_info.charging_state if isinstance(e.transaction_info.charging_state, str) else None,
-        )
-        for e in events
-    ]
-
-
-def _charge(rig: Rig, evse_id: int = 1, energy: float = 1000.0, power: float = 7000.0) -> None:
-    rig.do("update_meter", evse_id, MeterReading(energy_wh=energy, power_w=power))
-
-
-def test_E02_cable_first_with_power_path_closed() -> None:
+def test_e02_cable_first_with_power_path_closed_and_e03_fr_01_token() -> None:
     rig = make_rig()
     rig.clear()
     rig.do("ev_plugged", 1, 1)
@@ -34,7 +25,7 @@ def test_E02_cable_first_with_power_path_closed() -> None:
     rig.do("token_presented", "AABBCCDD")
     assert len(rig.of(M.AuthorizeRequest)) == 1
     assert SetContactor(1, True) in rig.actions
-    _charge(rig)
+    charge(rig)
     started, charging = rig.events()
     assert (started.event_type, started.trigger_reason, started.seq_no) == ("Started", "Authorized", 0)
     assert started.evse.id == 1
@@ -50,7 +41,7 @@ def test_E02_cable_first_with_power_path_closed() -> None:
     assert not isinstance(charging.id_token, D.IdTokenType)
 
 
-def test_E03_idtoken_first_then_cable() -> None:
+def test_e03_idtoken_first_then_cable() -> None:
     rig = make_rig()
     rig.clear()
     rig.do("token_presented", "T1")
@@ -61,7 +52,7 @@ def test_E03_idtoken_first_then_cable() -> None:
     assert started.id_token.id_token == "T1"
 
 
-def test_E03_FR_05_ev_connection_timeout_ends_authorization() -> None:
+def test_e03_fr_05_ev_connection_timeout_ends_authorization() -> None:
     rig = make_rig()
     set_var(rig, "TxCtrlr", "TxStartPoint", "Authorized")
     set_var(rig, "TxCtrlr", "EVConnectionTimeOut", "30")
@@ -77,7 +68,7 @@ def test_E03_FR_05_ev_connection_timeout_ends_authorization() -> None:
     )
 
 
-def test_E01_FR_01_start_on_ev_connected_and_E03_FR_01_token_sent_once_when_authorized() -> None:
+def test_e01_fr_02_start_on_ev_connected_and_e03_fr_01_token_sent_once_when_authorized() -> None:
     rig = make_rig()
     set_var(rig, "TxCtrlr", "TxStartPoint", "EVConnected")
     rig.clear()
@@ -91,11 +82,11 @@ def test_E01_FR_01_start_on_ev_connected_and_E03_FR_01_token_sent_once_when_auth
     assert authorized.seq_no == 1
 
 
-def test_E07_stop_with_same_token_and_E06_FR_08_local_reason_omitted() -> None:
+def test_e07_fr_02_stop_with_same_token_and_e06_fr_09_local_reason_omitted() -> None:
     rig = make_rig()
     rig.do("ev_plugged", 1, 1)
     rig.do("token_presented", "T1")
-    _charge(rig)
+    charge(rig)
     rig.clear()
     rig.do("token_presented", "T1")
     (ended,) = rig.events()
@@ -107,7 +98,7 @@ def test_E07_stop_with_same_token_and_E06_FR_08_local_reason_omitted() -> None:
     assert ended.meter_value[0].sampled_value[0].context == "Transaction.End"
 
 
-def test_E10_ev_side_disconnect_ends_transaction() -> None:
+def test_e09_fr_01_ev_side_disconnect_ends_transaction() -> None:
     rig = make_rig()
     rig.do("ev_plugged", 1, 1)
     rig.do("token_presented", "T1")
@@ -122,7 +113,7 @@ def test_E10_ev_side_disconnect_ends_transaction() -> None:
     assert rig.of(M.StatusNotificationRequest)[-1].connector_status == "Available"
 
 
-def test_E05_FR_03_csms_deauthorizes_token_in_transaction_event() -> None:
+def test_e05_fr_10_csms_deauthorizes_token_in_transaction_event() -> None:
     def answer(request: Any, now: Any) -> Any:
         if isinstance(request, M.TransactionEventRequest) and isinstance(request.id_token, D.IdTokenType):
             return M.TransactionEventResponse(id_token_info=D.IdTokenInfoType(status="Blocked"))
@@ -131,9 +122,7 @@ def test_E05_FR_03_csms_deauthorizes_token_in_transaction_event() -> None:
     rig = make_rig(answer=answer)
     set_var(rig, "AuthCtrlr", "LocalPreAuthorize", "true")
     rig.core.cache.store(
-        __import__("chargeplane.station.core.authorization", fromlist=["AuthEntry"]).AuthEntry(
-            "T1", "ISO14443", "Accepted"
-        ),
+        AuthEntry("T1", "ISO14443", "Accepted"),
         rig.now,
     )
     rig.do("ev_plugged", 1, 1)
@@ -145,301 +134,7 @@ def test_E05_FR_03_csms_deauthorizes_token_in_transaction_event() -> None:
     assert rig.core.cache.entries["ISO14443:T1"].status == "Blocked"  # C10: the latest info is cached
 
 
-def test_E11_offline_transaction_queued_with_offline_flag_and_sent_in_order() -> None:
-    rig = make_rig()
-    set_var(rig, "AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true")
-    rig.do("connection_closed")
-    rig.clear()
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "UNKNOWN1")  # C15.FR.01 offline unknown id allowed
-    _charge(rig)
-    rig.do("ev_unplugged", 1)
-    assert rig.events() == []
-    assert len(rig.core.queue) == 3
-    rig.do("connection_opened")
-    events = rig.events()
-    assert [e.event_type for e in events] == ["Started", "Updated", "Ended"]
-    assert [e.seq_no for e in events] == [0, 1, 2]
-    assert all(e.offline is True for e in events)
-    assert rig.core.queue == []
-
-
-def test_E13_FR_02_retry_then_discard_after_message_attempts() -> None:
-    failures = {"n": 0}
-
-    def answer(request: Any, now: Any) -> Any:
-        if isinstance(request, M.TransactionEventRequest):
-            failures["n"] += 1
-            return Failure.ERROR
-        return None
-
-    rig = make_rig(answer=answer)
-    set_var(rig, "OCPPCommCtrlr", "MessageAttempts", "3", instance="TransactionEvent")
-    set_var(rig, "OCPPCommCtrlr", "MessageAttemptInterval", "10", instance="TransactionEvent")
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "T1")
-    assert failures["n"] == 1
-    rig.advance(9)
-    assert failures["n"] == 1
-    rig.advance(1)  # 10 s x 1 previous attempt
-    assert failures["n"] == 2
-    rig.advance(19)
-    assert failures["n"] == 2
-    rig.advance(1)  # 10 s x 2
-    assert failures["n"] == 3
-    assert rig.core.queue == []  # discarded after MessageAttempts
-
-
-def test_E04_queue_survives_restart_and_open_transaction_ends_with_power_loss() -> None:
-    storage = MemoryStorage()
-    rig = make_rig(storage=storage)
-    rig.do("connection_closed")
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "T1")  # not in cache, offline, unknown ids not allowed: no tx
-    assert rig.core.transaction(1) is None
-    set_var(rig, "AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true")
-    rig.do("token_presented", "T1")
-    tx = rig.core.transaction(1)
-    assert tx is not None
-    assert len(storage.queue) == 1
-    # power loss: a new core on the same storage
-    again = make_rig(storage=storage)
-    events = again.events()
-    assert [(e.event_type, e.transaction_info.transaction_id) for e in events] == [
-        ("Started", tx.id),
-        ("Ended", tx.id),
-    ]
-    assert events[1].transaction_info.stopped_reason == "PowerLoss"
-    assert events[0].offline is True
-    assert storage.queue == {}
-
-
-def test_J02_periodic_meter_values_during_transaction() -> None:
-    rig = make_rig()
-    set_var(rig, "SampledDataCtrlr", "TxUpdatedInterval", "60")
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "T1")
-    _charge(rig, energy=100.0)
-    rig.clear()
-    rig.advance(60)
-    (periodic,) = rig.events()
-    assert periodic.trigger_reason == "MeterValuePeriodic"
-    sampled = {s.measurand: s.value for s in periodic.meter_value[0].sampled_value}
-    assert sampled == {"Energy.Active.Import.Register": 100.0, "Power.Active.Import": 7000.0}
-    assert periodic.meter_value[0].sampled_value[0].context == "Sample.Periodic"
-
-
-def test_J01_clock_aligned_meter_values_when_idle() -> None:
-    rig = make_rig()
-    set_var(rig, "AlignedDataCtrlr", "Interval", "900")
-    rig.advance(1)  # arms the aligned timer
-    rig.clear()
-    rig.advance(900)
-    (values,) = rig.of(M.MeterValuesRequest)
-    assert values.meter_value[0].sampled_value[0].context == "Sample.Clock"
-    assert values.meter_value[0].timestamp.endswith(":15:00Z")
-
-
-def test_C10_cache_used_offline_and_C10_FR_08_lifetime_expiry() -> None:
-    rig = make_rig()
-    set_var(rig, "AuthCacheCtrlr", "LifeTime", "3600")
-    rig.do("token_presented", "T1")  # online Authorize -> cached
-    rig.do("token_presented", "T1")  # ends that authorization again
-    rig.do("connection_closed")
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "T1")
-    assert rig.core.transaction(1) is not None  # LocalAuthorizeOffline from the cache
-    rig.do("token_presented", "T1")
-    rig.do("ev_unplugged", 1)
-    rig.advance(3601)
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "T1")
-    assert rig.core.transaction(1) is None
-
-
-def test_D01_local_list_full_differential_version_mismatch_and_D02_version() -> None:
-    rig = make_rig()
-    entry = D.AuthorizationData(
-        id_token=D.IdTokenType(id_token="L1", type="ISO14443"),
-        id_token_info=D.IdTokenInfoType(status="Accepted"),
-    )
-    assert rig.handle(M.GetLocalListVersionRequest()).version_number == 0
-    full = rig.handle(
-        M.SendLocalListRequest(version_number=3, update_type="Full", local_authorization_list=[entry])
-    )
-    assert full.status == "Accepted"
-    stale = rig.handle(M.SendLocalListRequest(version_number=3, update_type="Differential"))
-    assert stale.status == "VersionMismatch"
-    assert rig.handle(M.GetLocalListVersionRequest()).version_number == 3
-    rig.do("connection_closed")
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "L1")
-    assert rig.core.transaction(1) is not None
-    removal = M.SendLocalListRequest(
-        version_number=4,
-        update_type="Differential",
-        local_authorization_list=[
-            D.AuthorizationData(id_token=D.IdTokenType(id_token="L1", type="ISO14443"))
-        ],
-    )
-    assert rig.handle(removal).status == "Accepted"
-    assert rig.core.local_list.entries == {}
-
-
-def test_C16_FR_02_master_pass_stops_every_transaction() -> None:
-    def answer(request: Any, now: Any) -> Any:
-        if isinstance(request, M.AuthorizeRequest) and request.id_token.id_token == "BOSS":
-            group = D.IdTokenType(id_token="MASTER", type="Central")
-            return M.AuthorizeResponse(
-                id_token_info=D.IdTokenInfoType(status="Accepted", group_id_token=group)
-            )
-        return None
-
-    rig = make_rig(connectors=(1, 1), answer=answer)
-    set_var(rig, "AuthCtrlr", "MasterPassGroupId", "MASTER")
-    for evse_id, token in ((1, "A"), (2, "B")):
-        rig.do("ev_plugged", evse_id, 1)
-        rig.do("token_presented", token, evse_id=evse_id)
-    rig.clear()
-    rig.do("token_presented", "BOSS")
-    ended = rig.events()
-    assert [e.transaction_info.stopped_reason for e in ended] == ["MasterPass", "MasterPass"]
-
-
-def test_F01_remote_start_F03_remote_stop() -> None:
-    rig = make_rig()
-    rig.do("ev_plugged", 1, 1)
-    rig.clear()
-    response = rig.handle(
-        M.RequestStartTransactionRequest(
-            id_token=D.IdTokenType(id_token="R1", type="Central"), remote_start_id=42, evse_id=1
-        )
-    )
-    assert response.status == "Accepted"
-    (started,) = rig.events()
-    assert started.trigger_reason == "RemoteStart"
-    assert started.transaction_info.remote_start_id == 42  # F02.FR.01
-    tx_id = started.transaction_info.transaction_id
-    assert rig.handle(M.RequestStopTransactionRequest(transaction_id="nope")).status == "Rejected"
-    assert rig.handle(M.RequestStopTransactionRequest(transaction_id=tx_id)).status == "Accepted"
-    ended = rig.events()[-1]
-    assert (ended.trigger_reason, ended.transaction_info.stopped_reason) == ("RemoteStop", "Remote")
-    status = rig.handle(M.GetTransactionStatusRequest(transaction_id=tx_id))
-    assert (status.ongoing_indicator, status.messages_in_queue) == (False, False)
-
-
-def test_F01_cable_first_remote_start_returns_existing_transaction_id() -> None:
-    rig = make_rig()
-    set_var(rig, "TxCtrlr", "TxStartPoint", "EVConnected")
-    rig.do("ev_plugged", 1, 1)
-    tx = rig.core.transaction(1)
-    assert tx is not None
-    response = rig.handle(
-        M.RequestStartTransactionRequest(
-            id_token=D.IdTokenType(id_token="R1", type="Central"), remote_start_id=7
-        )
-    )
-    assert response.transaction_id == tx.id
-
-
-def test_F05_unlock_connector() -> None:
-    rig = make_rig()
-    assert rig.handle(M.UnlockConnectorRequest(evse_id=9, connector_id=1)).status == "UnknownConnector"
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "T1")
-    assert (
-        rig.handle(M.UnlockConnectorRequest(evse_id=1, connector_id=1)).status
-        == "OngoingAuthorizedTransaction"
-    )
-    rig.do("token_presented", "T1")
-    assert rig.handle(M.UnlockConnectorRequest(evse_id=1, connector_id=1)).status == "Unlocked"
-
-
-def test_G03_FR_05_change_availability_scheduled_during_transaction_and_B01_FR_07_persisted() -> None:
-    storage = MemoryStorage()
-    rig = make_rig(storage=storage)
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "T1")
-    request = M.ChangeAvailabilityRequest(operational_status="Inoperative", evse=D.EVSEType(id=1))
-    assert rig.handle(request).status == "Scheduled"
-    rig.clear()
-    rig.do("ev_unplugged", 1)
-    assert rig.of(M.StatusNotificationRequest)[-1].connector_status == "Unavailable"
-    again = make_rig(storage=storage)
-    assert again.of(M.StatusNotificationRequest)[0].connector_status == "Unavailable"
-
-
-def test_B12_reset_on_idle_scheduled_and_B11_immediate_stops_transactions() -> None:
-    rig = make_rig()
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "T1")
-    assert rig.handle(M.ResetRequest(type="OnIdle")).status == "Scheduled"
-    assert rig.handle(M.ResetRequest(type="Immediate")).status == "Accepted"
-    ended = rig.events()[-1]
-    assert (ended.trigger_reason, ended.transaction_info.stopped_reason) == ("ResetCommand", "ImmediateReset")
-    assert any(type(a).__name__ == "Reboot" for a in rig.actions)
-    assert rig.storage.get_state("boot_reason") == "RemoteReset"
-
-
-def test_H01_reservation_blocks_other_tokens_and_is_used_by_its_token() -> None:
-    rig = make_rig()
-    expiry = "2026-01-01T13:00:00Z"
-    response = rig.handle(
-        M.ReserveNowRequest(
-            id=5, expiry_date_time=expiry, id_token=D.IdTokenType(id_token="RES", type="ISO14443"), evse_id=1
-        )
-    )
-    assert response.status == "Accepted"
-    assert rig.of(M.StatusNotificationRequest)[-1].connector_status == "Reserved"
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "OTHER", evse_id=1)
-    assert rig.core.transaction(1) is None
-    rig.do("token_presented", "RES", evse_id=1)
-    started = rig.events()[0]
-    assert started.reservation_id == 5  # E01.FR.13
-
-
-def test_H01_reservation_expires() -> None:
-    rig = make_rig()
-    rig.handle(
-        M.ReserveNowRequest(
-            id=6,
-            expiry_date_time="2026-01-01T12:10:00Z",
-            id_token=D.IdTokenType(id_token="RES", type="ISO14443"),
-        )
-    )
-    rig.advance(601)
-    (update,) = rig.of(M.ReservationStatusUpdateRequest)
-    assert update.reservation_update_status == "Expired"
-    assert rig.of(M.StatusNotificationRequest)[-1].connector_status == "Available"
-    assert rig.handle(M.CancelReservationRequest(reservation_id=6)).status == "Rejected"
-
-
-def test_F06_trigger_transaction_event_and_status() -> None:
-    rig = make_rig()
-    assert rig.handle(M.TriggerMessageRequest(requested_message="TransactionEvent")).status == "Rejected"
-    rig.do("ev_plugged", 1, 1)
-    rig.do("token_presented", "T1")
-    rig.clear()
-    assert rig.handle(M.TriggerMessageRequest(requested_message="TransactionEvent")).status == "Accepted"
-    assert rig.events()[0].trigger_reason == "Trigger"
-    assert rig.handle(M.TriggerMessageRequest(requested_message="StatusNotification")).status == "Accepted"
-    assert (
-        rig.handle(M.TriggerMessageRequest(requested_message="LogStatusNotification")).status
-        == "NotImplemented"
-    )
-
-
-def test_C11_clear_cache_and_P01_data_transfer() -> None:
-    rig = make_rig()
-    rig.do("token_presented", "T1")
-    assert rig.core.cache.entries
-    assert rig.handle(M.ClearCacheRequest()).status == "Accepted"
-    assert rig.core.cache.entries == {}
-    assert rig.handle(M.DataTransferRequest(vendor_id="acme")).status == "UnknownVendorId"
-
-
-def test_E06_FR_16_fault_ends_with_abnormal_condition() -> None:
+def test_e06_fr_16_fault_ends_with_abnormal_condition() -> None:
     rig = make_rig()
     rig.do("ev_plugged", 1, 1)
     rig.do("token_presented", "T1")
@@ -448,3 +143,80 @@ def test_E06_FR_16_fault_ends_with_abnormal_condition() -> None:
     (ended,) = rig.events()
     assert ended.trigger_reason == "AbnormalCondition"
     assert rig.of(M.StatusNotificationRequest)[-1].connector_status == "Faulted"
+
+
+def test_ocpp16_session_start_stop_with_central_system_transaction_id() -> None:
+    rig = rig16()
+    rig.clear()
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "TAG1")
+    rig.do("update_meter", 1, MeterReading(energy_wh=10.0, power_w=7000.0))
+    rig.do("update_meter", 1, MeterReading(energy_wh=500.0, power_w=7000.0))
+    rig.do("token_presented", "TAG1")
+    rig.do("ev_unplugged", 1)
+    (start,) = rig.of(M16.StartTransactionRequest)
+    (stop,) = rig.of(M16.StopTransactionRequest)
+    assert (start.connector_id, start.id_tag, start.meter_start) == (1, "TAG1", 0)
+    assert stop.transaction_id == 1000  # the id the Central System gave
+    assert stop.meter_stop == 500
+    assert not isinstance(stop.reason, str)  # Local: left out
+    assert statuses16(rig) == ["Preparing", "Charging", "Finishing", "Available"]
+
+
+def test_e01_transition_table_opens_updates_and_closes() -> None:
+    phase = tx_rules.transition(TxPhase.IDLE, TxEventKind.STARTED)
+    assert phase is TxPhase.ONGOING
+    assert tx_rules.transition(phase, TxEventKind.UPDATED) is TxPhase.ONGOING
+    assert tx_rules.transition(phase, TxEventKind.ENDED) is TxPhase.IDLE
+
+
+@pytest.mark.parametrize(
+    ("phase", "kind"),
+    [
+        (TxPhase.IDLE, TxEventKind.UPDATED),
+        (TxPhase.IDLE, TxEventKind.ENDED),
+        (TxPhase.ONGOING, TxEventKind.STARTED),
+    ],
+)
+def test_e01_transition_table_refuses_illegal_messages(phase: TxPhase, kind: TxEventKind) -> None:
+    with pytest.raises(TransactionStateError, match=f"{phase.value}: {kind.value}"):
+        tx_rules.transition(phase, kind)
+
+
+def test_e01_emitting_without_a_transaction_is_a_local_error() -> None:
+    rig = make_rig()
+    with pytest.raises(TransactionStateError):
+        rig.core.ctx.get(Transactions).emit(
+            rig.core.evses[1], TxEvent(TxEventKind.UPDATED, "Trigger"), rig.now
+        )
+
+
+def test_e01_fr_02_to_05_start_points_and_e09_stop_points_as_pure_rules() -> None:
+    evse = Evse(1, 1)
+    assert not tx_rules.start_due(evse, ["EVConnected"])
+    evse.plugged = 1
+    assert tx_rules.start_due(evse, ["EVConnected"])  # E01.FR.02
+    assert not tx_rules.start_due(evse, ["PowerPathClosed"])
+    evse.authorized = Token("T1")
+    assert tx_rules.start_due(evse, ["PowerPathClosed"])  # E01.FR.05
+    evse.tx = Transaction("tx", 1, 1, ev_seen=True)
+    assert tx_rules.stop_reason(evse, ["EVConnected", "Authorized"], False) is None
+    evse.plugged = None
+    assert tx_rules.stop_reason(evse, ["Authorized"], True) == ("EVDisconnected", "EVCommunicationLost")
+    assert tx_rules.stop_reason(evse, ["Authorized"], False) is None  # E10: suspended, not ended
+
+
+def test_e01_fr_08_transaction_id_never_reused() -> None:
+    storage = MemoryStorage()
+    rig = make_rig(storage=storage)
+    ids = []
+    for _ in range(2):
+        rig.do("ev_plugged", 1, 1)
+        rig.do("token_presented", "T1")
+        ids.append(rig.events()[-1].transaction_info.transaction_id)
+        rig.do("ev_unplugged", 1)
+    again = make_rig(storage=storage)  # and after a restart
+    again.do("ev_plugged", 1, 1)
+    again.do("token_presented", "T1")
+    ids.append(again.events()[-1].transaction_info.transaction_id)
+    assert len(set(ids)) == 3
