@@ -132,9 +132,6 @@ class Adapter16:
             timestamp=timestamp,
         )
 
-    def reservation_update(self, reservation_id: int, update: str) -> Payload | None:
-        return None  # 1.6 has no ReservationStatusUpdate: the connector simply becomes Available
-
     # ------------------------------------------------------------------ metering (1.6 §4.7)
     def meter_value(self, samples: list[Sample], context: str, timestamp: str) -> Payload | None:
         return self._meter_value(samples, context, timestamp)

@@ -89,7 +89,7 @@ class Adapter2x(Generic[Dialect]):
             tuple(present(info.evse_id) or ()),
         )
 
-    # ------------------------------------------------------------------ availability and reservation
+    # ------------------------------------------------------------------ availability
     def connector_status(self, evse: Evse, connector_id: int, station_operative: bool, reserved: bool) -> str:
         """G01: the 2.x ConnectorStatusEnumType."""
         if evse.faulted:
@@ -107,13 +107,6 @@ class Adapter2x(Generic[Dialect]):
             connector_status=ns.ConnectorStatusEnumType(status),
             evse_id=evse.id,
             connector_id=connector_id,
-        )
-
-    def reservation_update(self, reservation_id: int, update: str) -> Payload | None:
-        ns = self.ns
-        return ns.ReservationStatusUpdateRequest(
-            reservation_id=reservation_id,
-            reservation_update_status=ns.ReservationUpdateStatusEnumType(update),
         )
 
     # ------------------------------------------------------------------ metering

@@ -8,7 +8,13 @@ A :class:`Controller` is one functional block. It declares its device-model vari
 (:meth:`Controller.variables`), its handlers of CSMS CALLs per version family (``on_2x`` / ``on_16``, each a
 tuple of :func:`route` entries), its deadline (:meth:`Controller.next_deadline`) and what it does when that
 deadline has passed (:meth:`Controller.handle_timer`), and how it reacts to the connection coming and going.
-The version-specific wire format stays out of controllers: they call the station's :class:`~.adapter.Adapter`.
+The wire format the blocks share (boot, statuses, meter values, transaction messages) is the station's
+:class:`~.adapter.Adapter`'s. A block's own messages stay in its module: 2.x handlers take the action's
+request TypeVar of :mod:`chargeplane.ocpp.messages.v2x` and answer with ``v2x.dialect_of(request)``; a CALL
+of its own is built with ``v2x.with_dialect(ctx.version, build)`` (2.x) or the ``v16`` types.
+
+Adding a block: a module with a :class:`Controller` subclass (variables, ``on_2x`` / ``on_16``, deadline,
+timer, hooks), its tests, and its class in :data:`chargeplane.station.core.station.CONTROLLERS`.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from datetime import datetime
 from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.timestamps import from_wire
+from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import availability
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
@@ -120,9 +121,8 @@ class Reservations(Controller):
         if reservation is None:
             return
         self._save()
-        message = ctx.adapter.reservation_update(reservation_id, update) if update is not None else None
-        if message is not None:  # H04.FR.01: an expiry is reported
-            ctx.send(message, now)
+        if update is not None and ctx.version is not Version.V16:  # H04.FR.01 (1.6 has no such message)
+            ctx.send(_status_update(ctx.version, reservation_id, update), now)
         ctx.get(availability.Availability).update_status(ctx.evses[reservation.evse_id], now)
 
     def _save(self) -> None:
@@ -147,6 +147,16 @@ class Reservations(Controller):
         for reservation in list(self.items.values()):
             if from_wire(reservation.expiry) <= station_now:  # H04.FR.01: the reservation expired
                 self.remove(reservation.id, now, "Expired")
+
+
+def _status_update(version: Version, reservation_id: int, update: str) -> v2x.ReservationStatusUpdateRequest:
+    def build(ns: v2x.Dialect) -> v2x.ReservationStatusUpdateRequest:
+        status = ns.ReservationUpdateStatusEnumType(update)
+        return ns.ReservationStatusUpdateRequest(
+            reservation_id=reservation_id, reservation_update_status=status
+        )
+
+    return v2x.with_dialect(version, build)
 
 
 # ---------------------------------------------------------------------- handlers
