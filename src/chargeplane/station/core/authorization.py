@@ -31,8 +31,9 @@ CACHE = "AuthCacheCtrlr"
 
 
 class AuthCache:
-    """C10-C12: the latest IdTokenInfo of every token seen, whatever its status; LRU eviction with
-    room made by evicting (C10.FR.07) non-Accepted entries first, lifetime counted from last use."""
+    """C10-C12: the latest IdTokenInfo of every token seen, whatever its status (C10.FR.01). When full,
+    room is made (C10.FR.07) by evicting non-Accepted entries first, then the least recently used; the
+    lifetime counts from the last use (C10.FR.08)."""
 
     def __init__(self, storage: Storage, capacity: int = 100) -> None:
         self._storage = storage

@@ -37,6 +37,8 @@ ACCEPTED = "Accepted"
 
 @dataclass(slots=True)
 class AuthEntry:
+    """A token in the Authorization Cache or the Local Authorization List, version-neutral."""
+
     token: str
     token_type: str
     status: str
