@@ -8,7 +8,10 @@ package ``src/chargeplane/ocpp/messages/<version>/``:
 * ``datatypes.py``: one Struct per object type that is not a whole message;
 * ``messages.py``: one Struct per schema file (the request, response or SEND payload);
 * ``registry.py``: ``ACTIONS``, the :class:`~chargeplane.ocpp.messages.base.ActionSpec` of every action;
+* ``namespace.py``: ``Messages``, a class holding all of the above types (see scripts/codegen_dialects.py);
 * ``__init__.py``.
+
+and ``src/chargeplane/ocpp/messages/v2x.py``, the typed helpers for code written once for 2.0.1 and 2.1.
 
 The conventions of the generated code are those of ``chargeplane/ocpp/messages/base.py``. Usage::
 
@@ -29,6 +32,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # codegen_dialects, also when loaded by path
+import codegen_dialects
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "schemas"
@@ -836,8 +842,26 @@ class Renderer:
             self.header()
             + f'"""{doc}"""\n\n'
             + f"from {self.module} import datatypes, enums, messages\n"
+            + f"from {self.module}.namespace import Messages\n"
             + f"from {self.module}.registry import ACTIONS\n\n"
-            + '__all__ = ["ACTIONS", "datatypes", "enums", "messages"]\n'
+            + '__all__ = ["ACTIONS", "Messages", "datatypes", "enums", "messages"]\n'
+        )
+
+    def names(self) -> codegen_dialects.VersionNames:
+        builder = self.builder
+        actions = {
+            action: (roles["send"].class_name, None)
+            if "send" in roles
+            else (roles["request"].class_name, roles["response"].class_name)
+            for action, roles in builder.actions().items()
+        }
+        return codegen_dialects.VersionNames(
+            self.spec.package,
+            self.spec.title,
+            list(builder.enums),
+            list(builder.datatypes),
+            list(builder.messages),
+            actions,
         )
 
     def files(self) -> dict[str, str]:
@@ -856,6 +880,7 @@ class Renderer:
                 set(builder.messages),
             ),
             "registry.py": self.registry_module(),
+            "namespace.py": codegen_dialects.namespace_module(self.header(), self.names()),
         }
 
 
@@ -881,6 +906,7 @@ def ruff_format(source: str, path: Path) -> str:
 def generate() -> tuple[dict[Path, str], list[str]]:
     outputs: dict[Path, str] = {}
     notes: list[str] = []
+    dialects: list[codegen_dialects.VersionNames] = []
     for spec in VERSIONS:
         builder = Builder(spec)
         try:
@@ -888,9 +914,19 @@ def generate() -> tuple[dict[Path, str], list[str]]:
         except SchemaError as exc:
             raise SystemExit(f"codegen: {exc}") from None
         notes.extend(f"{spec.package}: {note}" for note in builder.notes)
-        for name, source in Renderer(spec, builder).files().items():
+        renderer = Renderer(spec, builder)
+        for name, source in renderer.files().items():
             path = PACKAGE_DIR / spec.package / name
             outputs[path] = ruff_format(source, path)
+        if spec.package in codegen_dialects.DIALECTS:
+            dialects.append(renderer.names())
+    header = (
+        f"{HEADER_START} from the OCA JSON schemas in "
+        + " and ".join(f"schemas/{d.package}/" for d in dialects)
+        + ".\n# Regenerate with `make codegen` (python scripts/codegen.py); `--check` verifies.\n"
+    )
+    path = PACKAGE_DIR / "v2x.py"
+    outputs[path] = ruff_format(codegen_dialects.v2x_module(header, dialects), path)
     return outputs, notes
 
 

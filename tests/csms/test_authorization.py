@@ -127,13 +127,13 @@ def test_C01_FR_10_id_token_info_for_both_2x_versions_and_1_6() -> None:
         personal_message="x" * 600,
         charging_priority=3,
     )
-    info201 = id_token_info(decision, v201)
+    info201 = id_token_info(decision, v201.Messages)
     assert isinstance(info201, v201.datatypes.IdTokenInfoType)
     assert info201.group_id_token.type is v201.enums.IdTokenEnumType.CENTRAL
     assert len(info201.personal_message.content) == 512  # 2.0.1 limit; 2.1 allows 1024
     assert info201.personal_message.language == "nl"
     assert info201.cache_expiry_date_time == "2026-01-01T00:00:00Z"
-    info21 = id_token_info(decision, v21)
+    info21 = id_token_info(decision, v21.Messages)
     assert isinstance(info21, v21.datatypes.IdTokenInfoType)
     assert len(info21.personal_message.content) == 600
     assert (info21.language1, info21.language2, info21.charging_priority) == ("nl", "en", 3)
@@ -141,12 +141,12 @@ def test_C01_FR_10_id_token_info_for_both_2x_versions_and_1_6() -> None:
     assert (tag.status, tag.parent_id_tag, tag.expiry_date) == ("Accepted", "G1", "2026-01-01T00:00:00Z")
     assert id_tag_info(TokenDecision("Accepted", group_id_token="G" * 21)).parent_id_tag is msgspec.UNSET
     odd_group = TokenDecision("Accepted", group_id_token="G2", group_id_token_type="VIN")
-    assert id_token_info(odd_group, v201).group_id_token.type is v201.enums.IdTokenEnumType.CENTRAL
-    assert id_token_info(odd_group, v21).group_id_token.type == "VIN"
+    assert id_token_info(odd_group, v201.Messages).group_id_token.type is v201.enums.IdTokenEnumType.CENTRAL
+    assert id_token_info(odd_group, v21.Messages).group_id_token.type == "VIN"
     long_group = TokenDecision("Accepted", group_id_token="G" * 40)
-    assert id_token_info(long_group, v201).group_id_token is msgspec.UNSET  # does not fit 2.0.1
+    assert id_token_info(long_group, v201.Messages).group_id_token is msgspec.UNSET  # does not fit 2.0.1
     # C01.FR.10: no language2 without language1
-    assert id_token_info(TokenDecision("Accepted", language2="en"), v21).language2 is msgspec.UNSET
+    assert id_token_info(TokenDecision("Accepted", language2="en"), v21.Messages).language2 is msgspec.UNSET
 
 
 def test_C04_FR_04_key_codes_are_not_logged_in_clear() -> None:

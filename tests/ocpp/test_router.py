@@ -12,7 +12,8 @@ from chargeplane.ocpp.catalog import CSMS, STATION
 from chargeplane.ocpp.endpoint import RpcEndpoint
 from chargeplane.ocpp.errors import SecurityError
 from chargeplane.ocpp.events import CallReceived
-from chargeplane.ocpp.router import HandlerRegistrationError, Router
+from chargeplane.ocpp.messages import v2x, v21, v201
+from chargeplane.ocpp.router import HandlerRegistrationError, Router, register_2x
 from chargeplane.ocpp.versions import Version
 from tests.ocpp import fakes
 
@@ -219,3 +220,77 @@ def test_dispatch_answers_sync_handlers_without_a_coroutine() -> None:
     assert not endpoint.has_output
     assert r.dispatch(endpoint, event, "ctx") is None
     assert endpoint.has_output
+
+
+# -- handlers written once for 2.0.1 and 2.1 (return type: the union of both responses) ---------------------
+
+HEARTBEAT = '[2,"1","Heartbeat",{}]'
+
+
+def serve_version(router: Router[str], version: Version, message: str) -> list[bytes]:
+    """Like :func:`serve`, with the version's real catalog."""
+    endpoint = RpcEndpoint(version, CSMS, handled_actions=router.handled_actions)
+    endpoint.receive(message, now=0.0)
+    for event in endpoint.events():
+        if isinstance(event, CallReceived):
+            run(router.handle(endpoint, event, "ctx"))
+    return endpoint.data_to_send()
+
+
+def routers_2x() -> dict[Version, Router[str]]:
+    return {version: Router[str](version, CSMS) for version in (Version.V201, Version.V21)}
+
+
+async def heartbeat(request: v2x.HeartbeatRequestT, context: str) -> v2x.HeartbeatResponse:
+    return v2x.dialect_of(request).HeartbeatResponse(current_time=TIME)
+
+
+def test_union_holding_the_response_is_accepted_and_register_2x_serves_both_versions() -> None:
+    routers = routers_2x()
+    register_2x(routers, (v201.messages.HeartbeatRequest, v21.messages.HeartbeatRequest), heartbeat)
+    for version, router_ in routers.items():
+        assert router_.handled_actions == {"Heartbeat"}
+        assert serve_version(router_, version, HEARTBEAT) == [
+            b'[3,"1",{"currentTime":"2024-01-01T00:00:00Z"}]'
+        ]
+
+
+def test_sync_union_and_awaitable_union_annotations_are_accepted() -> None:
+    def sync(request: v201.messages.HeartbeatRequest, context: str) -> v2x.HeartbeatResponse:
+        return v201.messages.HeartbeatResponse(current_time=TIME)
+
+    def awaitable(request: v201.messages.HeartbeatRequest, context: str) -> Awaitable[v2x.HeartbeatResponse]:
+        raise AssertionError("never called")
+
+    Router[str](Version.V201, CSMS).register(v201.messages.HeartbeatRequest, sync)
+    Router[str](Version.V201, CSMS).register(v201.messages.HeartbeatRequest, awaitable)
+
+
+def test_union_without_the_response_is_refused_at_registration() -> None:
+    def wrong(request: v2x.HeartbeatRequestT, context: str) -> v2x.BootNotificationResponse:
+        raise AssertionError("never called")
+
+    with pytest.raises(
+        HandlerRegistrationError,
+        match=r"returns BootNotificationResponse \| BootNotificationResponse; it must return HeartbeatResponse",
+    ):
+        register_2x(routers_2x(), (v201.messages.HeartbeatRequest, v21.messages.HeartbeatRequest), wrong)
+
+
+def test_register_2x_refuses_request_types_in_the_wrong_order() -> None:
+    with pytest.raises(HandlerRegistrationError, match=r"not a request of OCPP 2\.0\.1"):
+        register_2x(routers_2x(), (v21.messages.HeartbeatRequest, v201.messages.HeartbeatRequest), heartbeat)  # type: ignore[arg-type]
+
+
+def test_handler_returning_the_other_versions_response_gets_internalerror(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def crossed(request: v201.messages.HeartbeatRequest, context: str) -> v2x.HeartbeatResponse:
+        return v21.messages.HeartbeatResponse(current_time=TIME)  # passes the union, not the endpoint
+
+    r = Router[str](Version.V201, CSMS)
+    r.register(v201.messages.HeartbeatRequest, crossed)
+    with caplog.at_level(logging.ERROR):
+        answer = serve_version(r, Version.V201, HEARTBEAT)
+    assert answer == [b'[4,"1","InternalError","An internal error occurred",{}]']
+    assert "handler for Heartbeat failed" in caplog.text

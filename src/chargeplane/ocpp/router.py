@@ -9,8 +9,9 @@ session, say) and returns the response Struct, directly or as an awaitable::
     async def heartbeat(request: v201.HeartbeatRequest, session: Session) -> v201.HeartbeatResponse:
         ...
 
-A handler whose annotated return type is not the action's response type is refused at registration; one
-without annotation is checked on every call (the endpoint refuses a wrong type, the peer gets
+A handler whose annotated return type is neither the action's response type nor a union holding it (a
+handler written once for 2.0.1 and 2.1, see :func:`register_2x`) is refused at registration; every
+response is checked again on each call (the endpoint refuses a wrong type, the peer gets
 InternalError). Handlers raise :class:`~chargeplane.ocpp.errors.OcppError` to answer with a CALLERROR;
 any other exception becomes InternalError with a generic description, and is logged here.
 """
@@ -19,9 +20,10 @@ from __future__ import annotations
 
 import inspect
 import logging
+import types
 import typing
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from chargeplane.ocpp.catalog import ActionCatalog, Role
 from chargeplane.ocpp.endpoint import RpcEndpoint
@@ -35,6 +37,11 @@ log = logging.getLogger(__name__)
 C = TypeVar("C")
 R = TypeVar("R", bound=Payload)
 Handler = Callable[[Any, C], Payload | Awaitable[Payload]]
+R201 = TypeVar("R201", bound=Payload)
+R21 = TypeVar("R21", bound=Payload)
+_C_contra = TypeVar("_C_contra", contravariant=True)
+_R201_contra = TypeVar("_R201_contra", bound=Payload, contravariant=True)
+_R21_contra = TypeVar("_R21_contra", bound=Payload, contravariant=True)
 
 
 class HandlerRegistrationError(TypeError):
@@ -156,6 +163,35 @@ class Router(Generic[C]):
         return spec
 
 
+class Handler2x(Protocol[_R201_contra, _R21_contra, _C_contra]):
+    """A handler written once that takes the request of 2.0.1 and the request of 2.1 (a function whose
+    request parameter is a constrained TypeVar of :mod:`chargeplane.ocpp.messages.v2x`)."""
+
+    @overload
+    def __call__(self, request: _R201_contra, context: _C_contra, /) -> Payload | Awaitable[Payload]: ...
+    @overload
+    def __call__(self, request: _R21_contra, context: _C_contra, /) -> Payload | Awaitable[Payload]: ...
+
+
+def register_2x(
+    routers: Mapping[Version, Router[C]],
+    request_types: tuple[type[R201], type[R21]],
+    handler: Handler2x[R201, R21, C],
+) -> None:
+    """Register ``handler`` for the 2.0.1 request on ``routers[Version.V201]`` and for the 2.1 request on
+    ``routers[Version.V21]``::
+
+        async def heartbeat(request: v2x.HeartbeatRequestT, conn: Conn) -> v2x.HeartbeatResponse: ...
+
+        register_2x(routers, (v201.messages.HeartbeatRequest, v21.messages.HeartbeatRequest), heartbeat)
+
+    mypy checks the handler against both request types; each router checks its request type's version.
+    """
+    request_201, request_21 = request_types
+    routers[Version.V201].register(request_201, handler)
+    routers[Version.V21].register(request_21, handler)
+
+
 def _check_return_annotation(spec: ActionSpec, handler: Callable[..., Any]) -> None:
     try:
         hints = typing.get_type_hints(handler)
@@ -164,9 +200,23 @@ def _check_return_annotation(spec: ActionSpec, handler: Callable[..., Any]) -> N
     returned = hints.get("return")
     if returned is None or returned is Any:
         return
-    if typing.get_origin(returned) is not None and typing.get_args(returned):  # Awaitable[X] and the like
-        returned = typing.get_args(returned)[-1]
-    if returned is not spec.response:
+    # A union passes if the response is one of its members: a handler written once for 2.0.1 and 2.1
+    # returns either version's response; the endpoint still refuses the other version's on each call.
+    candidates = _returned_types(returned)
+    if spec.response not in candidates:
         expected = spec.response.__name__ if spec.response else "nothing"
-        name = getattr(returned, "__name__", repr(returned))
-        raise HandlerRegistrationError(f"handler for {spec.action} returns {name}; it must return {expected}")
+        names = " | ".join(getattr(t, "__name__", repr(t)) for t in candidates)
+        raise HandlerRegistrationError(
+            f"handler for {spec.action} returns {names}; it must return {expected}"
+        )
+
+
+def _returned_types(annotation: Any) -> tuple[Any, ...]:
+    """The types a return annotation may produce: union members, with ``Awaitable[X]`` and the like unwrapped."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return tuple(t for arg in args for t in _returned_types(arg))
+    if origin is not None and args:  # Awaitable[X], Coroutine[Any, Any, X]
+        return _returned_types(args[-1])
+    return (annotation,)

@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chargeplane.ocpp.catalog import STATION
+from chargeplane.ocpp.catalog import STATION, ActionCatalog
 from chargeplane.ocpp.endpoint import LocalProtocolError
 from chargeplane.ocpp.messages.base import Payload, present
-from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import StationLayout, VariableKey
 from chargeplane.station.core.model import (
@@ -41,7 +41,7 @@ from chargeplane.station.core.model import (
     SetLock,
     ShowMessage,
 )
-from chargeplane.station.core.station import StationCore
+from chargeplane.station.core.station import StationCore, handler_table
 from chargeplane.station.core.storage import QueuedRecord, Storage
 from chargeplane.station.hardware import SimulatedEv, SimulatedStation
 from chargeplane.transport.backoff import BackOffSettings
@@ -250,9 +250,23 @@ def _shared_handle(request: Any, connection: OcppConnection) -> Any:
     return runtime.handle_request(request)
 
 
-# One router per (version, core class), shared by every station: the handler finds its station through
-# ``connection.state``.
-_ROUTERS: dict[tuple[Version, type[StationCore]], Router[OcppConnection]] = {}
+# One router per version, shared by every station: the handler finds its station through ``connection.state``.
+_ROUTERS: dict[Version, Router[OcppConnection]] = {}
+
+
+def _build_routers(version: Version) -> dict[Version, Router[OcppConnection]]:
+    """The router of ``version`` (2.x: both 2.x routers at once), every CALL the core handles going to it."""
+    if version is Version.V16:
+        router = Router[OcppConnection](version, STATION)
+        for request_type in handler_table(version):
+            router.register(request_type, _shared_handle)
+        return {version: router}
+    routers = {v: Router[OcppConnection](v, STATION) for v in (Version.V201, Version.V21)}
+    catalog_201, catalog_21 = ActionCatalog.for_version(Version.V201), ActionCatalog.for_version(Version.V21)
+    for request_201 in handler_table(Version.V201):  # the 2.x controllers handle the same actions in both
+        request_21 = catalog_21.actions[catalog_201.by_request[request_201].action].request
+        register_2x(routers, (request_201, request_21), _shared_handle)
+    return routers
 
 
 @dataclass
@@ -330,12 +344,7 @@ class StationRuntime:
         return self.in_flight > 0 or bool(self.core.queue)
 
     def _new_core(self) -> StationCore:
-        if self.settings.version is Version.V16:
-            from chargeplane.station.core.station16 import Station16Core
-
-            core: StationCore = Station16Core(self.storage, self.clock(), self.layout)
-        else:
-            core = StationCore(self.settings.version, self.storage, self.clock(), self.layout)
+        core = StationCore(self.settings.version, self.storage, self.clock(), self.layout)
         for (component, variable, instance), value in self.settings.variables.items():
             core.model.put(VariableKey(component, variable, None, instance), value, persist=True)
         return core
@@ -420,14 +429,9 @@ class StationRuntime:
             self.connected.clear()
 
     def _router_for(self, version: Version) -> Router[OcppConnection]:
-        key = (version, type(self.core))
-        router = _ROUTERS.get(key)
-        if router is None:
-            router = Router[OcppConnection](version, STATION)
-            for request_type in self.core.handled_requests():
-                router.register(request_type, _shared_handle)
-            _ROUTERS[key] = router
-        return router
+        if version not in _ROUTERS:
+            _ROUTERS.update(_build_routers(version))
+        return _ROUTERS[version]
 
     def _on_connected(self, connection: OcppConnection) -> None:
         connection.state = self  # for the shared router

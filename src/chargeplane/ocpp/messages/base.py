@@ -85,6 +85,11 @@ def present(value: T | msgspec.UnsetType) -> T | None:
     return None if isinstance(value, msgspec.UnsetType) else value
 
 
+def unset_if_none(value: T | None) -> T | msgspec.UnsetType:
+    """The inverse of :func:`present`: ``None`` leaves an optional field unset (out of the message)."""
+    return msgspec.UNSET if value is None else value
+
+
 def json_decoder(type_: type[P]) -> msgspec.json.Decoder[P]:
     """A JSON decoder for a generated type, with the hooks the generated types rely on."""
     return msgspec.json.Decoder(type_, dec_hook=dec_hook)

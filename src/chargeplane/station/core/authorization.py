@@ -1,81 +1,39 @@
-"""Authorization data kept on the station: the Authorization Cache (C10-C12) and the Local Authorization
-List (D01-D02), version-neutral and persisted as JSON records through the storage interface.
+"""Authorization (C01-C16): who may charge, decided locally or by the CSMS.
 
-Tokens are keyed by ``type:value`` (1.6 idTags get the type ``ISO14443`` only in name: the key is
-``idTag:value``); statuses are the AuthorizationStatus strings of the version that wrote them.
+Owns what happens when a token is presented (which EVSE it is for, stop by the same token or group, C01 /
+E07), local pre-authorization from the Local Authorization List and the Authorization Cache while online
+(C12-C14) and offline (C15, including unknown tokens), the Authorize request, the master pass (C16), the
+cache itself (C10-C11: ClearCache) and the AuthCtrlr / AuthCacheCtrlr variables. Granting or ending the
+authorization of an EVSE is the transactions controller's (it is a TxStartPoint condition).
+
+Tokens are keyed by ``type:value`` (1.6 idTags have the type ``idTag``); statuses are the
+AuthorizationStatus strings of the version that wrote them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
 
+from chargeplane.ocpp.messages import v2x, v16
+from chargeplane.ocpp.messages.base import Payload
+from chargeplane.ocpp.timestamps import from_wire
+from chargeplane.station.core import local_list, reservation, transactions
+from chargeplane.station.core.adapter import IdInfo
+from chargeplane.station.core.context import Context, Controller, route
+from chargeplane.station.core.device_model import StationLayout, VariableDef, var
+from chargeplane.station.core.model import ACCEPTED, AuthEntry, Evse, ShowMessage, Token, token_key
 from chargeplane.station.core.storage import Storage
 
-ACCEPTED = "Accepted"
-
-
-@dataclass(slots=True)
-class AuthEntry:
-    token: str
-    token_type: str
-    status: str
-    expiry: str | None = None  # ISO 8601 (cacheExpiryDateTime / 1.6 expiryDate)
-    group: str | None = None
-    last_used: str | None = None
-
-    def expired(self, now: datetime) -> bool:
-        return self.expiry is not None and datetime.fromisoformat(self.expiry) <= now
-
-
-def token_key(token: str, token_type: str) -> str:
-    return f"{token_type}:{token}"
-
-
-class LocalList:
-    """D01: the CSMS-owned list (never changed locally, kept in non-volatile memory)."""
-
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
-        raw = storage.get_state("local_list")
-        data: dict[str, Any] = json.loads(raw) if raw else {"version": 0, "entries": []}
-        self.version: int = data["version"]
-        self.entries: dict[str, AuthEntry] = {
-            token_key(e["token"], e["token_type"]): AuthEntry(**e) for e in data["entries"]
-        }
-
-    def lookup(self, token: str, token_type: str) -> AuthEntry | None:
-        return self.entries.get(token_key(token, token_type))
-
-    def apply(self, version: int, full: bool, updates: list[tuple[str, str, AuthEntry | None]]) -> str:
-        """D01.FR.*: Full replaces, Differential adds/updates (or removes entries without info).
-        Returns Accepted, VersionMismatch or Failed."""
-        if not full and version <= self.version:  # D01.FR.19 a differential must be newer
-            return "VersionMismatch"
-        if version <= 0:
-            return "Failed"
-        entries = {} if full else dict(self.entries)
-        for token, token_type, entry in updates:
-            key = token_key(token, token_type)
-            if entry is None:
-                entries.pop(key, None)
-            else:
-                entries[key] = entry
-        self.entries = entries
-        self.version = version
-        self._save()
-        return ACCEPTED
-
-    def _save(self) -> None:
-        payload = {"version": self.version, "entries": [asdict(e) for e in self.entries.values()]}
-        self._storage.set_state("local_list", json.dumps(payload))
+AUTH = "AuthCtrlr"
+CACHE = "AuthCacheCtrlr"
 
 
 class AuthCache:
-    """C10-C12: the latest IdTokenInfo of every token seen, whatever its status; LRU eviction with
-    non-Accepted entries evicted first (C10.FR.?), lifetime counted from last use."""
+    """C10-C12: the latest IdTokenInfo of every token seen, whatever its status (C10.FR.01). When full,
+    room is made (C10.FR.07) by evicting non-Accepted entries first, then the least recently used; the
+    lifetime counts from the last use (C10.FR.08)."""
 
     def __init__(self, storage: Storage, capacity: int = 100) -> None:
         self._storage = storage
@@ -125,3 +83,173 @@ class AuthCache:
 
     def _save(self) -> None:
         self._storage.set_state("auth_cache", json.dumps([asdict(e) for e in self.entries.values()]))
+
+
+class Authorization(Controller):
+    __slots__ = ("cache",)
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.cache = AuthCache(ctx.storage)
+
+    @staticmethod
+    def variables(layout: StationLayout) -> list[VariableDef]:
+        ro = "ReadOnly"
+        return [
+            var(AUTH, "Enabled", "boolean", "true"),
+            var(AUTH, "AuthorizeRemoteStart", "boolean", "false"),
+            var(AUTH, "LocalAuthorizeOffline", "boolean", "true"),
+            var(AUTH, "LocalPreAuthorize", "boolean", "true"),
+            var(AUTH, "OfflineTxForUnknownIdEnabled", "boolean", "false"),
+            var(AUTH, "MasterPassGroupId", "string", ""),
+            var(AUTH, "DisableRemoteAuthorization", "boolean", "false"),
+            var(CACHE, "Enabled", "boolean", "true"),
+            var(CACHE, "Available", "boolean", "true", ro),
+            var(CACHE, "LifeTime", "integer", "86400", unit="s", min_limit=0),
+            var(CACHE, "Policy", "OptionList", "LRU", ro, values_list="LRU"),
+            var(CACHE, "Storage", "integer", "1000", ro, unit="B"),
+            var(CACHE, "DisablePostAuthorize", "boolean", "false"),
+        ]
+
+    def token_presented(self, value: str, token_type: str, evse_id: int | None, now: datetime) -> None:
+        """C01 / E02 / E07: a token at the reader (``evse_id`` None: the station's single reader)."""
+        ctx = self.ctx
+        txs = ctx.get(transactions.Transactions)
+        token = Token(value, token_type)
+        evse = self._evse_for(token, evse_id)
+        if evse is None:
+            ctx.act(ShowMessage("No EVSE available"))
+            return
+        current = txs.holder(evse)
+        if current is not None and current.same_holder(token):  # E07: the same token ends it locally
+            txs.end_authorization(evse, "Local", "StopAuthorized", now)
+            return
+        entry = self._local_entry(token, now)
+        if entry is not None:
+            token = Token(value, token_type, entry.group)
+            if self.is_master_pass(entry.group):
+                self._master_pass(now)
+                return
+            if current is not None and current.same_holder(token):  # C09: a token of the same group
+                txs.end_authorization(evse, "Local", "StopAuthorized", now)
+                return
+        model = ctx.model
+        connected = ctx.accepted
+        local_ok = (connected and model.flag(AUTH, "LocalPreAuthorize")) or (
+            not connected and model.flag(AUTH, "LocalAuthorizeOffline")
+        )
+        if entry is not None and entry.status == ACCEPTED and local_ok:
+            txs.authorize(evse, token, now, "Authorized")  # C12 / C13 local pre-authorization
+            return
+        if connected and not model.flag(AUTH, "DisableRemoteAuthorization"):
+            self.send_authorize(evse, token, now)
+            return
+        if entry is None and model.flag(AUTH, "OfflineTxForUnknownIdEnabled"):  # C15.FR.01
+            txs.authorize(evse, token, now, "Authorized", offline_unknown=True)
+            return
+        ctx.act(ShowMessage(f"Token {value} not authorized"))
+
+    def _evse_for(self, token: Token, evse_id: int | None) -> Evse | None:
+        evses = self.ctx.evses
+        if evse_id is not None:
+            return evses.get(evse_id)
+        holder = self.ctx.get(transactions.Transactions).holder
+        for evse in evses.values():
+            current = holder(evse)
+            if current is not None and current.value == token.value:
+                return evse
+        for evse in evses.values():
+            if evse.plugged is not None and evse.authorized is None:
+                return evse
+        available_for = self.ctx.get(reservation.Reservations).available_for
+        for evse in evses.values():
+            if available_for(evse, token):
+                return evse
+        return next(iter(evses.values()), None)  # a busy EVSE: still good for a master pass
+
+    def _local_entry(self, token: Token, now: datetime) -> AuthEntry | None:
+        """C13/C14 the Local Authorization List first, then C10-C12 the cache."""
+        ctx = self.ctx
+        entry = ctx.get(local_list.LocalListController).lookup(token.value, token.type)
+        if entry is not None:
+            if entry.status == ACCEPTED and entry.expired(ctx.station_time(now)):
+                return AuthEntry(entry.token, entry.token_type, "Expired", entry.expiry, entry.group)
+            return entry
+        if ctx.model.flag(CACHE, "Enabled"):
+            lifetime = ctx.model.number(CACHE, "LifeTime")
+            return self.cache.lookup(token.value, token.type, ctx.station_time(now), lifetime)
+        return None
+
+    def is_master_pass(self, group: str | None) -> bool:
+        master = self.ctx.model.value(AUTH, "MasterPassGroupId")
+        return bool(master) and group == master
+
+    def _master_pass(self, now: datetime) -> None:
+        """C16.FR.02: without a UI, a master pass stops every transaction."""
+        txs = self.ctx.get(transactions.Transactions)
+        for evse in self.ctx.evses.values():
+            if evse.tx is not None:
+                txs.force_stop(evse, "MasterPass", "StopAuthorized", now)
+
+    def send_authorize(self, evse: Evse, token: Token, now: datetime) -> None:
+        """Ask the CSMS (C01); the answer authorizes the EVSE, or ends its authorization."""
+        ctx = self.ctx
+
+        def answered(response: Payload, at: datetime) -> None:
+            info = ctx.adapter.authorize_answer(response)
+            known = Token(token.value, token.type, info.group)
+            self.remember(known, info, at)
+            if self.is_master_pass(info.group):  # C16.FR.01 never starts a transaction
+                self._master_pass(at)
+                return
+            txs = ctx.get(transactions.Transactions)
+            holder = txs.holder(evse)
+            if holder is not None and holder.same_holder(known):
+                txs.end_authorization(evse, "Local", "StopAuthorized", at)
+                return
+            if info.status == ACCEPTED:
+                if info.evse_ids and evse.id not in info.evse_ids:
+                    ctx.act(ShowMessage("Not allowed on this EVSE"))
+                    return
+                trigger = "RemoteStart" if evse.pending_remote_start is not None else "Authorized"
+                txs.authorize(evse, known, at, trigger)
+            else:
+                evse.pending_remote_start = None
+                ctx.act(ShowMessage(f"Token {token.value}: {info.status}"))
+
+        if not ctx.send(ctx.adapter.authorize_request(token), now, answered):
+            ctx.act(ShowMessage("Authorization unavailable"))
+
+    def remember(self, token: Token, info: IdInfo, now: datetime) -> None:
+        """C10.FR.01-05: cache the latest IdTokenInfo of every token, whatever its status."""
+        if not self.ctx.model.flag(CACHE, "Enabled"):
+            return
+        expiry = from_wire(info.expiry).isoformat() if info.expiry else None
+        entry = AuthEntry(token.value, token.type, info.status, expiry, token.group)
+        self.cache.store(entry, self.ctx.station_time(now))
+
+    def clear_cache(self) -> bool:
+        """C11."""
+        if not self.ctx.model.flag(CACHE, "Enabled"):
+            return False
+        self.cache.clear()
+        return True
+
+
+# ---------------------------------------------------------------------- handlers
+def clear_cache(ctl: Authorization, request: v2x.ClearCacheRequestT, now: datetime) -> v2x.ClearCacheResponse:
+    ns = v2x.dialect_of(request)
+    status = "Accepted" if ctl.clear_cache() else "Rejected"
+    return ns.ClearCacheResponse(status=ns.ClearCacheStatusEnumType(status))
+
+
+def clear_cache16(
+    ctl: Authorization, request: v16.messages.ClearCacheRequest, now: datetime
+) -> v16.messages.ClearCacheResponse:
+    """1.6 §5.4."""
+    status = "Accepted" if ctl.clear_cache() else "Rejected"
+    return v16.messages.ClearCacheResponse(status=v16.enums.ClearCacheStatus(status))
+
+
+Authorization.on_2x = (route("ClearCache", clear_cache),)
+Authorization.on_16 = (route("ClearCache", clear_cache16),)

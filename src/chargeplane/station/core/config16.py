@@ -11,13 +11,13 @@ import enum
 from dataclasses import dataclass
 
 from chargeplane.station.core.device_model import (
-    MEASURANDS,
     DeviceModel,
     SetStatus,
     StationLayout,
     VariableDef,
     VariableKey,
 )
+from chargeplane.station.core.metering import MEASURANDS
 
 _K = VariableKey
 

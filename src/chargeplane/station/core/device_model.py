@@ -7,13 +7,14 @@ every change (every writable configuration variable is persistent). GetVariables
 GetBaseReport go through :meth:`DeviceModel.get`, :meth:`DeviceModel.set` and :meth:`DeviceModel.report`,
 which return plain results that the station turns into version-specific Structs. The 1.6 configuration keys
 are a view on the same values (:mod:`.config16`).
+
+The variables themselves are declared by the controllers that use them (each ``variables(layout)``); the core
+joins them into one :class:`Definitions` per layout (:func:`chargeplane.station.core.station.standard_variables`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -23,8 +24,6 @@ from chargeplane.station.core.storage import Storage
 
 ACTUAL = "Actual"
 ATTRIBUTE_TYPES = ("Actual", "Target", "MinSet", "MaxSet")
-MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC,Energy.Active.Import.Interval"
-TX_POINTS = "ParkingBayOccupancy,EVConnected,Authorized,DataSigned,PowerPathClosed,EnergyTransfer"
 
 
 class GetStatus(enum.StrEnum):
@@ -121,7 +120,7 @@ class StationLayout:
     security_profile: int = 1
 
 
-def _var(
+def var(
     component: str,
     variable: str,
     data_type: str,
@@ -183,254 +182,13 @@ class _Tables:
             self.components.add((key.component, key.component_instance, key.evse, key.connector))
 
 
-def standard_variables(layout: StationLayout) -> Definitions:
-    """The minimum required device model (2.0.1 appendix, "Required = yes") plus the optional variables
-    of the blocks this station implements, with our defaults.
-
-    The result is shared between stations of the same layout (the serial number plays no part): never
-    change it in place; build a new list (``standard_variables(layout) + more``) instead."""
-    return _standard_variables(dataclasses.replace(layout, serial_number=""))
-
-
-@functools.cache
-def _standard_variables(layout: StationLayout) -> Definitions:
-    ro = "ReadOnly"
-    defs = [
-        # OCPPCommCtrlr (B01-B04, E13, G02)
-        _var("OCPPCommCtrlr", "Enabled", "boolean", "true", ro),
-        _var("OCPPCommCtrlr", "HeartbeatInterval", "integer", "300", unit="s", min_limit=1),
-        _var(
-            "OCPPCommCtrlr",
-            "MessageTimeout",
-            "integer",
-            "30",
-            unit="s",
-            min_limit=1,
-            variable_instance="Default",
-        ),
-        _var("OCPPCommCtrlr", "FileTransferProtocols", "MemberList", "HTTPS", ro, values_list="HTTP,HTTPS"),
-        _var("OCPPCommCtrlr", "NetworkConfigurationPriority", "SequenceList", "0"),
-        _var("OCPPCommCtrlr", "NetworkProfileConnectionAttempts", "integer", "3", min_limit=0),
-        _var("OCPPCommCtrlr", "OfflineThreshold", "integer", "300", unit="s", min_limit=0),
-        _var(
-            "OCPPCommCtrlr",
-            "MessageAttempts",
-            "integer",
-            "3",
-            variable_instance="TransactionEvent",
-            min_limit=0,
-        ),
-        _var(
-            "OCPPCommCtrlr",
-            "MessageAttemptInterval",
-            "integer",
-            "30",
-            variable_instance="TransactionEvent",
-            unit="s",
-            min_limit=0,
-        ),
-        _var("OCPPCommCtrlr", "UnlockOnEVSideDisconnect", "boolean", "true"),
-        _var("OCPPCommCtrlr", "ResetRetries", "integer", "2", min_limit=0),
-        _var("OCPPCommCtrlr", "WebSocketPingInterval", "integer", "60", unit="s", min_limit=0),
-        _var("OCPPCommCtrlr", "RetryBackOffRepeatTimes", "integer", "5", min_limit=0),
-        _var("OCPPCommCtrlr", "RetryBackOffRandomRange", "integer", "10", unit="s", min_limit=0),
-        _var("OCPPCommCtrlr", "RetryBackOffWaitMinimum", "integer", "3", unit="s", min_limit=0),
-        _var("OCPPCommCtrlr", "QueueAllMessages", "boolean", "false", ro),
-        # DeviceDataCtrlr (B05-B07)
-        _var("DeviceDataCtrlr", "Enabled", "boolean", "true", ro),
-        *(
-            _var("DeviceDataCtrlr", name, "integer", default, ro, variable_instance=instance)
-            for instance in ("GetReport", "GetVariables", "SetVariables")
-            for name, default in (("ItemsPerMessage", "50"), ("BytesPerMessage", "65000"))
-        ),
-        _var("DeviceDataCtrlr", "ConfigurationValueSize", "integer", "1000", ro),
-        _var("DeviceDataCtrlr", "ReportingValueSize", "integer", "2500", ro),
-        # ClockCtrlr (G02; DateTime is computed)
-        _var("ClockCtrlr", "Enabled", "boolean", "true", ro),
-        _var("ClockCtrlr", "DateTime", "dateTime", "", ro),
-        _var("ClockCtrlr", "TimeSource", "SequenceList", "Heartbeat", values_list="Heartbeat,RealTimeClock"),
-        # SecurityCtrlr
-        _var("SecurityCtrlr", "Enabled", "boolean", "true", ro),
-        _var("SecurityCtrlr", "OrganizationName", "string", "Chargeplane"),
-        _var("SecurityCtrlr", "CertificateEntries", "integer", "0", ro),
-        _var(
-            "SecurityCtrlr",
-            "SecurityProfile",
-            "integer",
-            str(layout.security_profile),
-            ro,
-            min_limit=0,
-            max_limit=3,
-        ),
-        _var("SecurityCtrlr", "BasicAuthPassword", "string", "", "WriteOnly", reboot_required=True),
-        _var("SecurityCtrlr", "Identity", "string", "", ro),
-        # AuthCtrlr (C01-C16)
-        _var("AuthCtrlr", "Enabled", "boolean", "true"),
-        _var("AuthCtrlr", "AuthorizeRemoteStart", "boolean", "false"),
-        _var("AuthCtrlr", "LocalAuthorizeOffline", "boolean", "true"),
-        _var("AuthCtrlr", "LocalPreAuthorize", "boolean", "true"),
-        _var("AuthCtrlr", "OfflineTxForUnknownIdEnabled", "boolean", "false"),
-        _var("AuthCtrlr", "MasterPassGroupId", "string", ""),
-        _var("AuthCtrlr", "DisableRemoteAuthorization", "boolean", "false"),
-        # AuthCacheCtrlr (C10-C12)
-        _var("AuthCacheCtrlr", "Enabled", "boolean", "true"),
-        _var("AuthCacheCtrlr", "Available", "boolean", "true", ro),
-        _var("AuthCacheCtrlr", "LifeTime", "integer", "86400", unit="s", min_limit=0),
-        _var("AuthCacheCtrlr", "Policy", "OptionList", "LRU", ro, values_list="LRU"),
-        _var("AuthCacheCtrlr", "Storage", "integer", "1000", ro, unit="B"),
-        _var("AuthCacheCtrlr", "DisablePostAuthorize", "boolean", "false"),
-        # LocalAuthListCtrlr (D01-D02)
-        _var("LocalAuthListCtrlr", "Enabled", "boolean", "true"),
-        _var("LocalAuthListCtrlr", "Available", "boolean", "true", ro),
-        _var("LocalAuthListCtrlr", "Entries", "integer", "0", ro),
-        _var("LocalAuthListCtrlr", "ItemsPerMessage", "integer", "100", ro),
-        _var("LocalAuthListCtrlr", "BytesPerMessage", "integer", "65000", ro),
-        _var("LocalAuthListCtrlr", "Storage", "integer", "10000", ro, unit="B"),
-        _var("LocalAuthListCtrlr", "DisablePostAuthorize", "boolean", "false"),
-        # TxCtrlr (E01-E15)
-        _var("TxCtrlr", "Enabled", "boolean", "true", ro),
-        _var("TxCtrlr", "EVConnectionTimeOut", "integer", "60", unit="s", min_limit=0),
-        _var("TxCtrlr", "StopTxOnEVSideDisconnect", "boolean", "true"),
-        _var("TxCtrlr", "StopTxOnInvalidId", "boolean", "true"),
-        _var("TxCtrlr", "MaxEnergyOnInvalidId", "integer", "0", unit="Wh", min_limit=0),
-        _var("TxCtrlr", "TxBeforeAcceptedEnabled", "boolean", "false"),
-        _var("TxCtrlr", "TxStartPoint", "MemberList", "PowerPathClosed", values_list=TX_POINTS),
-        _var("TxCtrlr", "TxStopPoint", "MemberList", "EVConnected,Authorized", values_list=TX_POINTS),
-        # SampledDataCtrlr (J02)
-        _var("SampledDataCtrlr", "Enabled", "boolean", "true"),
-        _var("SampledDataCtrlr", "Available", "boolean", "true", ro),
-        _var(
-            "SampledDataCtrlr",
-            "TxStartedMeasurands",
-            "MemberList",
-            "Energy.Active.Import.Register",
-            values_list=MEASURANDS,
-        ),
-        _var(
-            "SampledDataCtrlr",
-            "TxUpdatedMeasurands",
-            "MemberList",
-            "Energy.Active.Import.Register,Power.Active.Import",
-            values_list=MEASURANDS,
-        ),
-        _var("SampledDataCtrlr", "TxUpdatedInterval", "integer", "60", unit="s", min_limit=0),
-        _var(
-            "SampledDataCtrlr",
-            "TxEndedMeasurands",
-            "MemberList",
-            "Energy.Active.Import.Register",
-            values_list=MEASURANDS,
-        ),
-        _var("SampledDataCtrlr", "TxEndedInterval", "integer", "0", unit="s", min_limit=0),
-        # AlignedDataCtrlr (J01)
-        _var("AlignedDataCtrlr", "Enabled", "boolean", "true"),
-        _var("AlignedDataCtrlr", "Available", "boolean", "true", ro),
-        _var(
-            "AlignedDataCtrlr",
-            "Measurands",
-            "MemberList",
-            "Energy.Active.Import.Register",
-            values_list=MEASURANDS,
-        ),
-        _var("AlignedDataCtrlr", "Interval", "integer", "900", unit="s", min_limit=0),
-        _var(
-            "AlignedDataCtrlr",
-            "TxEndedMeasurands",
-            "MemberList",
-            "Energy.Active.Import.Register",
-            values_list=MEASURANDS,
-        ),
-        _var("AlignedDataCtrlr", "TxEndedInterval", "integer", "0", unit="s", min_limit=0),
-        _var("AlignedDataCtrlr", "SendDuringIdle", "boolean", "false"),
-        # ReservationCtrlr (H01-H04)
-        _var("ReservationCtrlr", "Enabled", "boolean", "true"),
-        _var("ReservationCtrlr", "Available", "boolean", "true", ro),
-        _var("ReservationCtrlr", "NonEvseSpecific", "boolean", "true"),
-        # ChargingStation
-        _var(
-            "ChargingStation",
-            "AvailabilityState",
-            "OptionList",
-            "Available",
-            ro,
-            summary=True,
-            values_list="Available,Occupied,Reserved,Unavailable,Faulted",
-        ),
-        _var("ChargingStation", "Available", "boolean", "true", ro, summary=True),
-        _var("ChargingStation", "SupplyPhases", "integer", str(layout.supply_phases), ro),
-        _var("ChargingStation", "Model", "string", layout.model, ro),
-        _var("ChargingStation", "VendorName", "string", layout.vendor, ro),
-        _var("ChargingStation", "Problem", "boolean", "false", ro, summary=True),
-    ]
-    for evse_id, connector_count in enumerate(layout.connectors, start=1):
-        defs += [
-            _var(
-                "EVSE",
-                "AvailabilityState",
-                "OptionList",
-                "Available",
-                ro,
-                evse=evse_id,
-                summary=True,
-                values_list="Available,Occupied,Reserved,Unavailable,Faulted",
-            ),
-            _var("EVSE", "Available", "boolean", "true", ro, evse=evse_id, summary=True),
-            _var(
-                "EVSE",
-                "Power",
-                "decimal",
-                "0",
-                ro,
-                evse=evse_id,
-                unit="W",
-                max_limit=layout.max_power_w,
-                extra={"MaxSet": str(layout.max_power_w)},
-            ),
-            _var("EVSE", "SupplyPhases", "integer", str(layout.supply_phases), ro, evse=evse_id),
-            _var("EVSE", "Problem", "boolean", "false", ro, evse=evse_id, summary=True),
-        ]
-        for connector_id in range(1, connector_count + 1):
-            defs += [
-                _var(
-                    "Connector",
-                    "AvailabilityState",
-                    "OptionList",
-                    "Available",
-                    ro,
-                    evse=evse_id,
-                    connector=connector_id,
-                    summary=True,
-                    values_list="Available,Occupied,Reserved,Unavailable,Faulted",
-                ),
-                _var("Connector", "Available", "boolean", "true", ro, evse=evse_id, connector=connector_id),
-                _var(
-                    "Connector",
-                    "ConnectorType",
-                    "string",
-                    layout.connector_type,
-                    ro,
-                    evse=evse_id,
-                    connector=connector_id,
-                ),
-                _var(
-                    "Connector",
-                    "SupplyPhases",
-                    "integer",
-                    str(layout.supply_phases),
-                    ro,
-                    evse=evse_id,
-                    connector=connector_id,
-                ),
-            ]
-    return Definitions(defs)
-
-
 class InvalidValue(ValueError):
     """A value that does not fit a variable's characteristics."""
 
 
 def check_value(definition: VariableDef, value: str) -> None:
-    """Raise :class:`InvalidValue` unless ``value`` fits the data type and limits (B05.FR.02 bad format)."""
+    """Raise :class:`InvalidValue` unless ``value`` fits the data type and limits (B05.FR.07 format,
+    B05.FR.08 range)."""
     kind = definition.data_type
     number: Decimal | None = None
     if kind == "integer":
@@ -543,12 +301,13 @@ class DeviceModel:
             return GetResult(GetStatus.UNKNOWN_VARIABLE, attribute)
         if attribute not in definition.defaults:
             return GetResult(GetStatus.NOT_SUPPORTED_ATTRIBUTE_TYPE, attribute)
-        if definition.mutability == "WriteOnly":  # B06.FR.?: a WriteOnly value is never read back
+        if definition.mutability == "WriteOnly":  # B06.FR.09: a WriteOnly value is never read back
             return GetResult(GetStatus.REJECTED, attribute)
         return GetResult(GetStatus.ACCEPTED, attribute, self._lookup(key, attribute) or "")
 
     def set(self, key: VariableKey, attribute: str | None, value: str, max_length: int = 1000) -> SetResult:
-        """B05: write one attribute; writable values are persisted (B05.FR.?)."""
+        """B05: write one attribute; writable values are persisted (Part 2, Referenced Components and Variables:
+        writable means persistent)."""
         attribute = attribute or ACTUAL
         if (key.component, key.component_instance, key.evse, key.connector) not in self._components:
             return SetResult(SetStatus.UNKNOWN_COMPONENT, attribute)
@@ -557,12 +316,12 @@ class DeviceModel:
             return SetResult(SetStatus.UNKNOWN_VARIABLE, attribute)
         if attribute not in definition.defaults:
             return SetResult(SetStatus.NOT_SUPPORTED_ATTRIBUTE_TYPE, attribute)
-        if not definition.writable:  # B05.FR.04 read-only
+        if not definition.writable:  # B05.FR.09 read-only: cannot be set
             return SetResult(SetStatus.REJECTED, attribute, "ReadOnly")
         if len(value) > max_length:
             return SetResult(SetStatus.REJECTED, attribute, "TooLarge")
         try:
-            check_value(definition, value)  # B05.FR.02 format, B05.FR.03 range
+            check_value(definition, value)  # B05.FR.07 format, B05.FR.08 range
             self._check_target_range(definition, attribute, value)
         except InvalidValue as exc:
             return SetResult(SetStatus.REJECTED, attribute, str(exc))

@@ -32,6 +32,28 @@ class Token:
         return self.group is not None and self.group == other.group
 
 
+ACCEPTED = "Accepted"
+
+
+@dataclass(slots=True)
+class AuthEntry:
+    """A token in the Authorization Cache or the Local Authorization List, version-neutral."""
+
+    token: str
+    token_type: str
+    status: str
+    expiry: str | None = None  # ISO 8601 (cacheExpiryDateTime / 1.6 expiryDate)
+    group: str | None = None
+    last_used: str | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expiry is not None and datetime.fromisoformat(self.expiry) <= now
+
+
+def token_key(token: str, token_type: str) -> str:
+    return f"{token_type}:{token}"
+
+
 @dataclass(frozen=True, slots=True)
 class MeterReading:
     energy_wh: float = 0.0
@@ -87,6 +109,7 @@ class Evse:
     operative: bool = True
     scheduled_operative: bool | None = None  # G03.FR.05 change scheduled until the transaction ends
     faulted: bool = False
+    finishing: bool = False  # 1.6 Finishing: the transaction ended, the cable is still in
     meter: MeterReading = field(default_factory=MeterReading)
     next_sample: datetime | None = None
     last_status: dict[int, str] = field(default_factory=dict)

@@ -7,11 +7,9 @@ out of the answer.
 
 from __future__ import annotations
 
-from typing import Any
-
 from chargeplane.csms.blocks.authorization.service import AuthorizationService, id_tag_info, id_token_info
-from chargeplane.ocpp.messages import v16, v21, v201
-from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
+from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
 
@@ -20,31 +18,27 @@ AUTHORIZE = "Authorize"
 
 def register(routers: dict[Version, Router[OcppConnection]], service: AuthorizationService) -> None:
     _register_v16(routers[Version.V16], service)
-    for version, module in ((Version.V201, v201), (Version.V21, v21)):
-        _register_v2x(routers[version], service, module)
+    _register_v2x(routers, service)
 
 
 def _register_v16(router: Router[OcppConnection], service: AuthorizationService) -> None:
-    messages = v16.messages
-
     async def authorize(
-        request: messages.AuthorizeRequest, conn: OcppConnection
-    ) -> messages.AuthorizeResponse:
+        request: v16.messages.AuthorizeRequest, conn: OcppConnection
+    ) -> v16.messages.AuthorizeResponse:
         decision = await service.authorize(conn.station_id, request.id_tag, None, context=AUTHORIZE)
-        return messages.AuthorizeResponse(id_tag_info=id_tag_info(decision))
+        return v16.messages.AuthorizeResponse(id_tag_info=id_tag_info(decision))
 
-    router.register(messages.AuthorizeRequest, authorize)
+    router.register(v16.messages.AuthorizeRequest, authorize)
 
 
-def _register_v2x(router: Router[OcppConnection], service: AuthorizationService, module: Any) -> None:
-    messages = module.messages
-
-    async def authorize(request: Any, conn: OcppConnection) -> Any:
+def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: AuthorizationService) -> None:
+    async def authorize(request: v2x.AuthorizeRequestT, conn: OcppConnection) -> v2x.AuthorizeResponse:
+        ns = v2x.dialect_of(request)
         token = request.id_token
         # C01.FR.06 / C09.FR.09: the group comes with the answer; C01.FR.07 / C06.FR.04: always a status.
         decision = await service.authorize(
             conn.station_id, token.id_token, str(token.type), context=AUTHORIZE
         )
-        return messages.AuthorizeResponse(id_token_info=id_token_info(decision, module))
+        return ns.AuthorizeResponse(id_token_info=id_token_info(decision, ns))
 
-    router.register(messages.AuthorizeRequest, authorize)
+    register_2x(routers, (v201.messages.AuthorizeRequest, v21.messages.AuthorizeRequest), authorize)

@@ -32,7 +32,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 import msgspec
 
@@ -54,7 +54,7 @@ from chargeplane.csms.blocks.authorization.service import (
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.settings import CsmsSettings
-from chargeplane.ocpp.messages import v16, v21, v201
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import CallError
@@ -66,6 +66,11 @@ _V201_TYPES = frozenset(t.value for t in v201.enums.IdTokenEnumType)
 _MAX_TOKEN_LENGTH = {Version.V16: 20, Version.V201: 36, Version.V21: 255}
 # Bytes of a CALL frame around the payload: [2,"<message id up to 36>","SendLocalList",{...}]
 _FRAME_OVERHEAD = 64
+
+AuthorizationData = (
+    v16.datatypes.AuthorizationData | v201.datatypes.AuthorizationData | v21.datatypes.AuthorizationData
+)
+P = TypeVar("P", bound=Payload)
 
 __all__ = ["ListLimits", "LocalListService", "SentMessage", "StationOffline", "SyncResult"]
 
@@ -99,7 +104,7 @@ class SyncResult:
 @dataclass(frozen=True, slots=True)
 class _Item:
     entry: ListEntry
-    wire: Payload  # AuthorizationData of the station's version
+    wire: AuthorizationData  # of the station's version
     size: int
     removal: bool
 
@@ -127,8 +132,12 @@ class LocalListService:
             answer = await self.commands.call(station_id, v16.messages.GetLocalListVersionRequest())
             assert isinstance(answer, v16.messages.GetLocalListVersionResponse)
             return answer.list_version
-        module = v201 if version is Version.V201 else v21
-        reply: Any = await self.commands.call(station_id, module.messages.GetLocalListVersionRequest())
+
+        def request(ns: v2x.Dialect) -> v2x.GetLocalListVersionRequest:
+            return ns.GetLocalListVersionRequest()
+
+        reply = await self.commands.call(station_id, v2x.with_dialect(version, request))
+        assert isinstance(reply, v2x.GetLocalListVersionResponse)
         return int(reply.version_number)
 
     async def limits(self, station_id: str) -> ListLimits:
@@ -137,7 +146,7 @@ class LocalListService:
         try:
             if version is Version.V16:
                 return await self._v16_limits(station_id)
-            return await self._v2x_limits(station_id, v201 if version is Version.V201 else v21)
+            return await self._v2x_limits(station_id, version)
         except CallError as error:  # the station does not support the query: no known limit
             log.info("%s: cannot read local list limits (%s)", station_id, error)
             return ListLimits()
@@ -152,19 +161,22 @@ class LocalListService:
                 return ListLimits(items=_positive(present(item.value)))
         return ListLimits()
 
-    async def _v2x_limits(self, station_id: str, module: Any) -> ListLimits:
-        datatypes = module.datatypes
+    async def _v2x_limits(self, station_id: str, version: Version) -> ListLimits:
         names = ("ItemsPerMessage", "BytesPerMessage")
-        request = module.messages.GetVariablesRequest(
-            get_variable_data=[
-                datatypes.GetVariableDataType(
-                    component=datatypes.ComponentType(name="LocalAuthListCtrlr"),
-                    variable=datatypes.VariableType(name=name),
-                )
-                for name in names
-            ]
-        )
-        answer: Any = await self.commands.call(station_id, request)
+
+        def request(ns: v2x.Dialect) -> v2x.GetVariablesRequest:
+            return ns.GetVariablesRequest(
+                get_variable_data=[
+                    ns.GetVariableDataType(
+                        component=ns.ComponentType(name="LocalAuthListCtrlr"),
+                        variable=ns.VariableType(name=name),
+                    )
+                    for name in names
+                ]
+            )
+
+        answer = await self.commands.call(station_id, v2x.with_dialect(version, request))
+        assert isinstance(answer, v2x.GetVariablesResponse)
         found: dict[str, int | None] = {}
         for result in answer.get_variable_result:
             if result.component.name == "LocalAuthListCtrlr" and str(result.attribute_status) == "Accepted":
@@ -262,7 +274,8 @@ class LocalListService:
             number = base + index + 1
             update_type = "Full" if full and index == 0 else "Differential"
             request = _request(version, update_type, number, [item.wire for item in chunk])
-            answer: Any = await self.commands.call(station_id, request)
+            answer = await self.commands.call(station_id, request)
+            assert isinstance(answer, v16.messages.SendLocalListResponse | v2x.SendLocalListResponse)
             status = str(answer.status)
             removals = sum(1 for item in chunk if item.removal)
             result.messages.append(SentMessage(update_type, number, len(chunk), removals, status))
@@ -321,7 +334,7 @@ def _fits(record: TokenRecord, version: Version) -> bool:
 
 def _entry(
     version: Version, id_token: str, token_type: str, decision: TokenDecision | None
-) -> tuple[Payload, Payload | None]:
+) -> tuple[AuthorizationData, Payload | None]:
     """AuthorizationData for one token (without idTokenInfo for a removal) and the info it carries."""
     if version is Version.V16:
         tag_info = id_tag_info(decision) if decision is not None else None
@@ -329,30 +342,43 @@ def _entry(
             id_tag=id_token, id_tag_info=tag_info if tag_info is not None else msgspec.UNSET
         )
         return data, tag_info
-    module: Any = v201 if version is Version.V201 else v21
-    kind: Any = module.enums.IdTokenEnumType(token_type) if version is Version.V201 else token_type
-    info = id_token_info(decision, module) if decision is not None else None
-    data = module.datatypes.AuthorizationData(
-        id_token=module.datatypes.IdTokenType(id_token=id_token, type=kind),
-        id_token_info=info if info is not None else msgspec.UNSET,
-    )
-    return data, info
+
+    def build(ns: v2x.Dialect) -> tuple[AuthorizationData, Payload | None]:
+        kind = ns.IdTokenEnumType(token_type) if issubclass(ns, v201.Messages) else token_type
+        info = id_token_info(decision, ns) if decision is not None else None
+        data = ns.AuthorizationData(
+            id_token=ns.IdTokenType(id_token=id_token, type=kind),
+            id_token_info=info if info is not None else msgspec.UNSET,
+        )
+        return data, info
+
+    return v2x.with_dialect(version, build)
 
 
-def _request(version: Version, update_type: str, number: int, entries: list[Payload]) -> Payload:
+def _request(version: Version, update_type: str, number: int, entries: list[AuthorizationData]) -> Payload:
     if version is Version.V16:
         return v16.messages.SendLocalListRequest(
             list_version=number,
             update_type=v16.enums.UpdateType(update_type),
-            local_authorization_list=entries,  # type: ignore[arg-type]
+            local_authorization_list=_all_of(entries, v16.datatypes.AuthorizationData),
         )
-    module: Any = v201 if version is Version.V201 else v21
-    request: Payload = module.messages.SendLocalListRequest(
-        version_number=number,
-        update_type=module.enums.UpdateEnumType(update_type),
-        local_authorization_list=entries if entries else msgspec.UNSET,  # D01.FR.04: Full without list
-    )
-    return request
+
+    def build(ns: v2x.Dialect) -> v2x.SendLocalListRequest:
+        listed = _all_of(entries, ns.AuthorizationData)
+        return ns.SendLocalListRequest(
+            version_number=number,
+            update_type=ns.UpdateEnumType(update_type),
+            local_authorization_list=listed if listed else msgspec.UNSET,  # D01.FR.04: Full without list
+        )
+
+    return v2x.with_dialect(version, build)
+
+
+def _all_of(entries: list[AuthorizationData], kind: type[P]) -> list[P]:
+    """``entries`` as the AuthorizationData of the station's version, which they all are."""
+    typed: list[P] = [entry for entry in entries if isinstance(entry, kind)]
+    assert len(typed) == len(entries)
+    return typed
 
 
 def _split(items: Sequence[_Item], limits: ListLimits, version: Version) -> list[list[_Item]]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from msgspec import UNSET
 
@@ -34,7 +34,7 @@ from chargeplane.csms.blocks.authorization.repository import (
 )
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.settings import CsmsSettings, UnknownTokenPolicy
-from chargeplane.ocpp.messages import v16
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.timestamps import to_wire
 
 log = logging.getLogger(__name__)
@@ -113,32 +113,39 @@ def decide(record: TokenRecord, now: datetime, master_pass_group: str | None) ->
     )
 
 
-def id_token_info(decision: TokenDecision, module: Any) -> Any:
-    """``IdTokenInfoType`` of ``module`` (``v201`` or ``v21``) for a decision."""
-    datatypes = module.datatypes
-    v201_schema = module.__name__.endswith("v201")
-    group: Any = UNSET
+@overload
+def id_token_info(decision: TokenDecision, ns: type[v201.Messages]) -> v201.datatypes.IdTokenInfoType: ...
+@overload
+def id_token_info(decision: TokenDecision, ns: type[v21.Messages]) -> v21.datatypes.IdTokenInfoType: ...
+def id_token_info(
+    decision: TokenDecision, ns: v2x.Dialect
+) -> v201.datatypes.IdTokenInfoType | v21.datatypes.IdTokenInfoType:
+    """``IdTokenInfoType`` of the namespace ``ns`` (2.0.1 or 2.1) for a decision."""
+    v201_schema = issubclass(ns, v201.Messages)
     group_id = decision.group_id_token
-    if group_id is not None and (not v201_schema or len(group_id) <= V201_TOKEN_MAX):
-        group_type: Any = decision.group_id_token_type or DEFAULT_GROUP_TYPE
-        if v201_schema:  # 2.1 types outside the 2.0.1 enumeration are sent as Central
-            known = {member.value for member in module.enums.IdTokenEnumType}
-            group_type = module.enums.IdTokenEnumType(
-                group_type if group_type in known else DEFAULT_GROUP_TYPE
-            )
-        group = datatypes.IdTokenType(id_token=group_id, type=group_type)
-    message: Any = UNSET
-    if decision.personal_message:
-        content = decision.personal_message
-        if v201_schema:
-            content = content[:V201_MESSAGE_CONTENT_MAX]
-        message = datatypes.MessageContentType(
-            format=module.enums.MessageFormatEnumType.UTF8,
+    group_type = decision.group_id_token_type or DEFAULT_GROUP_TYPE
+    if issubclass(ns, v201.Messages):  # 2.1 types outside the 2.0.1 enumeration are sent as Central
+        known = {member.value for member in ns.IdTokenEnumType}
+        kind = ns.IdTokenEnumType(group_type if group_type in known else DEFAULT_GROUP_TYPE)
+    else:
+        kind = group_type
+    group = (
+        ns.IdTokenType(id_token=group_id, type=kind)
+        if group_id is not None and (not v201_schema or len(group_id) <= V201_TOKEN_MAX)
+        else UNSET
+    )
+    content = decision.personal_message
+    message = (
+        ns.MessageContentType(
+            format=ns.MessageFormatEnumType.UTF8,
             language=decision.language1 if decision.language1 else UNSET,
-            content=content,
+            content=content[:V201_MESSAGE_CONTENT_MAX] if v201_schema else content,
         )
-    return datatypes.IdTokenInfoType(
-        status=module.enums.AuthorizationStatusEnumType(decision.status),
+        if content
+        else UNSET
+    )
+    return ns.IdTokenInfoType(
+        status=ns.AuthorizationStatusEnumType(decision.status),
         cache_expiry_date_time=to_wire(decision.cache_expiry) if decision.cache_expiry else UNSET,
         charging_priority=decision.charging_priority if decision.charging_priority is not None else UNSET,
         language1=decision.language1 or UNSET,

@@ -15,11 +15,13 @@ from litestar.status_codes import (
     HTTP_502_BAD_GATEWAY,
     HTTP_504_GATEWAY_TIMEOUT,
 )
+from msgspec import UnsetType
 
 from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.ocpp.endpoint import LocalProtocolError
 from chargeplane.ocpp.errors import UnknownErrorCode
-from chargeplane.ocpp.messages.base import Payload, json_decoder
+from chargeplane.ocpp.messages import v21, v201
+from chargeplane.ocpp.messages.base import Payload, json_decoder, present
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost
 
 P = TypeVar("P", bound=Payload)
@@ -40,6 +42,15 @@ def checked(request: P) -> P:
     except msgspec.ValidationError as error:
         raise InvalidRequest(str(error)) from None
     return request
+
+
+def status_reason(
+    info: v201.datatypes.StatusInfoType | v21.datatypes.StatusInfoType | UnsetType,
+) -> tuple[str | None, str | None]:
+    """``reasonCode`` and ``additionalInfo`` of a 2.x response's ``statusInfo`` (``None`` when absent)."""
+    if isinstance(info, UnsetType):
+        return None, None
+    return info.reason_code, present(info.additional_info)
 
 
 @contextmanager

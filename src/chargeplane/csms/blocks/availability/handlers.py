@@ -7,14 +7,14 @@ connector) is described in :mod:`chargeplane.csms.blocks.availability.tables`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
 from chargeplane.csms.blocks.availability.repository import DeviceEvent, StatusReport
 from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.ocpp.errors import PropertyConstraintViolation
-from chargeplane.ocpp.messages import v16, v21, v201
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import present
-from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
@@ -23,20 +23,19 @@ from chargeplane.transport.connection import OcppConnection
 CONNECTOR_STATUSES = frozenset(str(s) for s in v201.enums.ConnectorStatusEnumType)
 # B01.FR.05 / G01: NotifyEvent AvailabilityState on these components stands for a status notification.
 _AVAILABILITY_COMPONENTS = frozenset({"Connector", "EVSE", "ChargingStation"})
+# Checked by mypy once per version (a union would lose the field types of the nested EVSE).
+EventData = TypeVar("EventData", v201.datatypes.EventDataType, v21.datatypes.EventDataType)
 
 
 def register(routers: dict[Version, Router[OcppConnection]], service: AvailabilityService) -> None:
     _register_v16(routers[Version.V16], service)
-    for version, module in ((Version.V201, v201), (Version.V21, v21)):
-        _register_v2x(routers[version], service, module)
+    _register_v2x(routers, service)
 
 
 def _register_v16(router: Router[OcppConnection], service: AvailabilityService) -> None:
-    messages = v16.messages
-
     async def status_notification(
-        request: messages.StatusNotificationRequest, conn: OcppConnection
-    ) -> messages.StatusNotificationResponse:
+        request: v16.messages.StatusNotificationRequest, conn: OcppConnection
+    ) -> v16.messages.StatusNotificationResponse:
         if request.connector_id < 0:
             raise PropertyConstraintViolation("connectorId must be 0 (the charge point) or a connector id")
         timestamp = present(request.timestamp)
@@ -54,15 +53,15 @@ def _register_v16(router: Router[OcppConnection], service: AvailabilityService) 
             vendor_error_code=present(request.vendor_error_code),
         )
         await service.report([report])
-        return messages.StatusNotificationResponse()
+        return v16.messages.StatusNotificationResponse()
 
-    router.register(messages.StatusNotificationRequest, status_notification)
+    router.register(v16.messages.StatusNotificationRequest, status_notification)
 
 
-def _register_v2x(router: Router[OcppConnection], service: AvailabilityService, module: Any) -> None:
-    messages = module.messages
-
-    async def status_notification(request: Any, conn: OcppConnection) -> Any:
+def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: AvailabilityService) -> None:
+    async def status_notification(
+        request: v2x.StatusNotificationRequestT, conn: OcppConnection
+    ) -> v2x.StatusNotificationResponse:
         # G01: a connector is addressed by its EVSE (ids from 1) and its id within the EVSE (from 1).
         if request.evse_id < 1 or request.connector_id < 1:
             raise PropertyConstraintViolation("evseId and connectorId of a connector start at 1")
@@ -78,9 +77,9 @@ def _register_v2x(router: Router[OcppConnection], service: AvailabilityService, 
                 )
             ]
         )
-        return messages.StatusNotificationResponse()
+        return v2x.dialect_of(request).StatusNotificationResponse()
 
-    async def notify_event(request: Any, conn: OcppConnection) -> Any:
+    async def notify_event(request: v2x.NotifyEventRequestT, conn: OcppConnection) -> v2x.NotifyEventResponse:
         reports: list[StatusReport] = []
         others: list[DeviceEvent] = []
         for event in request.event_data:
@@ -91,13 +90,17 @@ def _register_v2x(router: Router[OcppConnection], service: AvailabilityService, 
                 others.append(_device_event(conn.station_id, event))
         await service.report(reports)
         await service.device_events(conn.station_id, others)
-        return messages.NotifyEventResponse()
+        return v2x.dialect_of(request).NotifyEventResponse()
 
-    router.register(messages.StatusNotificationRequest, status_notification)
-    router.register(messages.NotifyEventRequest, notify_event)
+    register_2x(
+        routers,
+        (v201.messages.StatusNotificationRequest, v21.messages.StatusNotificationRequest),
+        status_notification,
+    )
+    register_2x(routers, (v201.messages.NotifyEventRequest, v21.messages.NotifyEventRequest), notify_event)
 
 
-def _availability_report(station_id: str, event: Any) -> StatusReport | None:
+def _availability_report(station_id: str, event: EventData) -> StatusReport | None:
     """The status an AvailabilityState event reports (G01 alternative, H01 S2, B01.FR.05), else ``None``
     (other variables, values outside ConnectorStatusEnumType, a Connector without its EVSE address)."""
     component, variable = event.component, event.variable
@@ -127,7 +130,7 @@ def _availability_report(station_id: str, event: Any) -> StatusReport | None:
     )
 
 
-def _device_event(station_id: str, event: Any) -> DeviceEvent:
+def _device_event(station_id: str, event: EventData) -> DeviceEvent:
     evse = present(event.component.evse)
     return DeviceEvent(
         station_id=station_id,

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from chargeplane.csms.blocks.availability.calls import InvalidRequest, checked
+from msgspec import UNSET
+
+from chargeplane.csms.blocks.availability.calls import InvalidRequest, checked, status_reason
 from chargeplane.csms.blocks.availability.repository import (
     AvailabilityRepository,
     DeviceEvent,
@@ -16,8 +17,8 @@ from chargeplane.csms.blocks.availability.repository import (
 )
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
-from chargeplane.ocpp.messages import v16, v21, v201
-from chargeplane.ocpp.messages.base import present
+from chargeplane.ocpp.messages import v2x, v16
+from chargeplane.ocpp.messages.base import unset_if_none
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 
@@ -123,26 +124,21 @@ class AvailabilityService:
             assert isinstance(response, v16.messages.ChangeAvailabilityResponse)
             result = ChangeResult(str(response.status))
         else:
-            module: Any = v201 if version is Version.V201 else v21
             if connector_id is not None and not evse_id:
                 raise InvalidRequest("a connectorId needs the evseId of its EVSE")
-            status = module.enums.OperationalStatusEnumType
-            request = module.messages.ChangeAvailabilityRequest(
-                operational_status=status.OPERATIVE if operational else status.INOPERATIVE,
-                **(
-                    {"evse": module.datatypes.EVSEType(id=evse_id, **_connector(connector_id))}
+
+            def request(ns: v2x.Dialect) -> v2x.ChangeAvailabilityRequest:
+                status = ns.OperationalStatusEnumType
+                return ns.ChangeAvailabilityRequest(
+                    operational_status=status.OPERATIVE if operational else status.INOPERATIVE,
+                    evse=ns.EVSEType(id=evse_id, connector_id=unset_if_none(connector_id))
                     if evse_id
-                    else {}
-                ),
-            )
-            response = await self.commands.call(station_id, checked(request))
-            assert isinstance(response, module.messages.ChangeAvailabilityResponse)
-            info = present(response.status_info)
-            result = ChangeResult(
-                str(response.status),
-                info.reason_code if info else None,
-                present(info.additional_info) if info else None,
-            )
+                    else UNSET,
+                )
+
+            response = await self.commands.call(station_id, checked(v2x.with_dialect(version, request)))
+            assert isinstance(response, v2x.ChangeAvailabilityResponse)
+            result = ChangeResult(str(response.status), *status_reason(response.status_info))
         self.events.publish(
             StationEvent(
                 "availability",
@@ -156,7 +152,3 @@ class AvailabilityService:
             )
         )
         return result
-
-
-def _connector(connector_id: int | None) -> dict[str, int]:
-    return {"connector_id": connector_id} if connector_id is not None else {}

@@ -3,51 +3,46 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from chargeplane.csms.blocks.data_transfer.service import DataTransferService
-from chargeplane.ocpp.messages import v16, v21, v201
-from chargeplane.ocpp.messages.base import present
-from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
+from chargeplane.ocpp.messages.base import present, unset_if_none
+from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
 
 
 def register(routers: dict[Version, Router[OcppConnection]], service: DataTransferService) -> None:
     _register_v16(routers[Version.V16], service)
-    for version, module in ((Version.V201, v201), (Version.V21, v21)):
-        _register_v2x(routers[version], service, module)
+    _register_v2x(routers, service)
 
 
 def _register_v16(router: Router[OcppConnection], service: DataTransferService) -> None:
-    messages = v16.messages
-
     async def data_transfer(
-        request: messages.DataTransferRequest, conn: OcppConnection
-    ) -> messages.DataTransferResponse:
+        request: v16.messages.DataTransferRequest, conn: OcppConnection
+    ) -> v16.messages.DataTransferResponse:
         answer = await service.receive(
             conn.station_id, request.vendor_id, present(request.message_id), present(request.data)
         )
-        optional: dict[str, Any] = {}
-        if answer.data is not None:  # 1.6 data is a string: other values go as their JSON text
-            optional["data"] = answer.data if isinstance(answer.data, str) else json.dumps(answer.data)
-        return messages.DataTransferResponse(status=v16.enums.DataTransferStatus(answer.status), **optional)
+        # 1.6 data is a string: other values go as their JSON text
+        data = answer.data if answer.data is None or isinstance(answer.data, str) else json.dumps(answer.data)
+        return v16.messages.DataTransferResponse(
+            status=v16.enums.DataTransferStatus(answer.status), data=unset_if_none(data)
+        )
 
-    router.register(messages.DataTransferRequest, data_transfer)
+    router.register(v16.messages.DataTransferRequest, data_transfer)
 
 
-def _register_v2x(router: Router[OcppConnection], service: DataTransferService, module: Any) -> None:
-    messages, enums = module.messages, module.enums
-
-    async def data_transfer(request: Any, conn: OcppConnection) -> Any:
+def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: DataTransferService) -> None:
+    async def data_transfer(
+        request: v2x.DataTransferRequestT, conn: OcppConnection
+    ) -> v2x.DataTransferResponse:
+        ns = v2x.dialect_of(request)
         answer = await service.receive(
             conn.station_id, request.vendor_id, present(request.message_id), present(request.data)
         )
-        optional: dict[str, Any] = {}
-        if answer.data is not None:
-            optional["data"] = answer.data
-        return messages.DataTransferResponse(
-            status=enums.DataTransferStatusEnumType(answer.status), **optional
+        return ns.DataTransferResponse(
+            status=ns.DataTransferStatusEnumType(answer.status), data=unset_if_none(answer.data)
         )
 
-    router.register(messages.DataTransferRequest, data_transfer)
+    register_2x(routers, (v201.messages.DataTransferRequest, v21.messages.DataTransferRequest), data_transfer)

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chargeplane.csms.blocks.availability.calls import checked
+from chargeplane.csms.blocks.availability.calls import checked, status_reason
 from chargeplane.csms.blocks.data_transfer.repository import DataTransferRepository
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.ocpp.errors import InternalError
-from chargeplane.ocpp.messages import v16, v21, v201
-from chargeplane.ocpp.messages.base import present
+from chargeplane.ocpp.messages import v2x, v16
+from chargeplane.ocpp.messages.base import present, unset_if_none
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost
 
@@ -111,31 +111,33 @@ class DataTransferService:
         version = self.commands.version_of(station_id)
         if version is None:
             raise StationOffline(station_id)
-        optional: dict[str, Any] = {}
-        if message_id is not None:
-            optional["message_id"] = message_id
+        request: v16.messages.DataTransferRequest | v2x.DataTransferRequest
         if version is Version.V16:
-            if data is not None:
-                optional["data"] = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-            request: Any = v16.messages.DataTransferRequest(vendor_id=vendor_id, **optional)
+            text = data if data is None or isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+            request = v16.messages.DataTransferRequest(
+                vendor_id=vendor_id, message_id=unset_if_none(message_id), data=unset_if_none(text)
+            )
         else:
-            if data is not None:
-                optional["data"] = data
-            module: Any = v201 if version is Version.V201 else v21
-            request = module.messages.DataTransferRequest(vendor_id=vendor_id, **optional)
+
+            def build(ns: v2x.Dialect) -> v2x.DataTransferRequest:
+                return ns.DataTransferRequest(
+                    vendor_id=vendor_id, message_id=unset_if_none(message_id), data=unset_if_none(data)
+                )
+
+            request = v2x.with_dialect(version, build)
         checked(request)
         try:
-            response: Any = await self.commands.call(station_id, request)
+            response = await self.commands.call(station_id, request)
         except (CallFailed, CallTimeout, ConnectionLost) as error:
             await self._log(station_id, "out", vendor_id, message_id, data, type(error).__name__, None)
             raise
-        info = present(getattr(response, "status_info", None))
-        answer = TransferAnswer(
-            str(response.status),
-            present(response.data),
-            info.reason_code if info is not None else None,
-            present(info.additional_info) if info is not None else None,
-        )
+        if isinstance(response, v16.messages.DataTransferResponse):
+            answer = TransferAnswer(str(response.status), present(response.data))
+        else:
+            assert isinstance(response, v2x.DataTransferResponse)
+            answer = TransferAnswer(
+                str(response.status), present(response.data), *status_reason(response.status_info)
+            )
         await self._log(station_id, "out", vendor_id, message_id, data, answer.status, answer.data)
         return answer
 

@@ -5,13 +5,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chargeplane.csms.blocks.provisioning.repository import BootData
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
-from chargeplane.ocpp.messages import v16, v21, v201
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import present
-from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.timestamps import utc_now
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
@@ -19,16 +17,13 @@ from chargeplane.transport.connection import OcppConnection
 
 def register(routers: dict[Version, Router[OcppConnection]], service: ProvisioningService) -> None:
     _register_v16(routers[Version.V16], service)
-    for version, module in ((Version.V201, v201), (Version.V21, v21)):
-        _register_v2x(routers[version], service, module)
+    _register_v2x(routers, service)
 
 
 def _register_v16(router: Router[OcppConnection], service: ProvisioningService) -> None:
-    messages = v16.messages
-
     async def boot(
-        request: messages.BootNotificationRequest, conn: OcppConnection
-    ) -> messages.BootNotificationResponse:
+        request: v16.messages.BootNotificationRequest, conn: OcppConnection
+    ) -> v16.messages.BootNotificationResponse:
         data = BootData(
             vendor=request.charge_point_vendor,
             model=request.charge_point_model,
@@ -42,23 +37,26 @@ def _register_v16(router: Router[OcppConnection], service: ProvisioningService) 
             meter_serial_number=present(request.meter_serial_number),
         )
         decision = await service.boot(conn, data)
-        return messages.BootNotificationResponse(
+        return v16.messages.BootNotificationResponse(
             current_time=utc_now(),
             interval=decision.interval,
             status=v16.enums.RegistrationStatus(decision.status),
         )
 
-    def heartbeat(request: messages.HeartbeatRequest, conn: OcppConnection) -> messages.HeartbeatResponse:
-        return messages.HeartbeatResponse(current_time=utc_now())
+    def heartbeat(
+        request: v16.messages.HeartbeatRequest, conn: OcppConnection
+    ) -> v16.messages.HeartbeatResponse:
+        return v16.messages.HeartbeatResponse(current_time=utc_now())
 
-    router.register(messages.BootNotificationRequest, boot)
-    router.register(messages.HeartbeatRequest, heartbeat)
+    router.register(v16.messages.BootNotificationRequest, boot)
+    router.register(v16.messages.HeartbeatRequest, heartbeat)
 
 
-def _register_v2x(router: Router[OcppConnection], service: ProvisioningService, module: Any) -> None:
-    messages, enums = module.messages, module.enums
-
-    async def boot(request: Any, conn: OcppConnection) -> Any:
+def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: ProvisioningService) -> None:
+    async def boot(
+        request: v2x.BootNotificationRequestT, conn: OcppConnection
+    ) -> v2x.BootNotificationResponse:
+        ns = v2x.dialect_of(request)
         station = request.charging_station
         modem = present(station.modem)
         data = BootData(
@@ -71,14 +69,14 @@ def _register_v2x(router: Router[OcppConnection], service: ProvisioningService, 
             imsi=present(modem.imsi) if modem else None,
         )
         decision = await service.boot(conn, data)
-        return messages.BootNotificationResponse(
+        return ns.BootNotificationResponse(
             current_time=utc_now(),
             interval=decision.interval,
-            status=enums.RegistrationStatusEnumType(decision.status),
+            status=ns.RegistrationStatusEnumType(decision.status),
         )
 
-    def heartbeat(request: Any, conn: OcppConnection) -> Any:
-        return messages.HeartbeatResponse(current_time=utc_now())
+    def heartbeat(request: v2x.HeartbeatRequestT, conn: OcppConnection) -> v2x.HeartbeatResponse:
+        return v2x.dialect_of(request).HeartbeatResponse(current_time=utc_now())
 
-    router.register(messages.BootNotificationRequest, boot)
-    router.register(messages.HeartbeatRequest, heartbeat)
+    register_2x(routers, (v201.messages.BootNotificationRequest, v21.messages.BootNotificationRequest), boot)
+    register_2x(routers, (v201.messages.HeartbeatRequest, v21.messages.HeartbeatRequest), heartbeat)

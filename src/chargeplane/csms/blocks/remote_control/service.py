@@ -25,9 +25,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
+from msgspec import UnsetType
 
 from chargeplane.csms.blocks.provisioning.repository import StationRepository
 from chargeplane.csms.blocks.remote_control.repository import CommandEntry, CommandLogRepository
@@ -38,7 +38,7 @@ from chargeplane.csms.session import ACCEPTED, REJECTED, StationSession
 from chargeplane.ocpp.catalog import ActionCatalog
 from chargeplane.ocpp.endpoint import CallQueueFull, LocalProtocolError
 from chargeplane.ocpp.errors import OcppError, UnknownErrorCode
-from chargeplane.ocpp.messages import v16, v21, v201
+from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import Direction, Payload, present
 from chargeplane.ocpp.validation import decode_payload
 from chargeplane.ocpp.versions import Version
@@ -111,23 +111,21 @@ def action_of(request: Payload, version: Version | None = None) -> str:
 
 
 def _v2x_rules(request: Payload) -> None:
-    if isinstance(request, v201.messages.TriggerMessageRequest | v21.messages.TriggerMessageRequest):
-        evse: Any = present(request.evse)  # v201 or v21 EVSEType
+    if isinstance(request, v2x.TriggerMessageRequest):
+        evse = request.evse
         if request.requested_message == "StatusNotification" and (
-            evse is None or present(evse.connector_id) is None
+            isinstance(evse, UnsetType) or present(evse.connector_id) is None
         ):
             raise InvalidCommand(
                 "OccurrenceConstraintViolation",
                 "F06.FR.13: a StatusNotification trigger needs evse.id and evse.connectorId",
             )
-    elif isinstance(
-        request, v201.messages.RequestStartTransactionRequest | v21.messages.RequestStartTransactionRequest
-    ):
+    elif isinstance(request, v2x.RequestStartTransactionRequest):
         evse_id = present(request.evse_id)
         if evse_id is not None and evse_id < 1:
             raise InvalidCommand("PropertyConstraintViolation", "evseId must be > 0 at $.evseId")
-        profile: Any = present(request.charging_profile)  # v201 or v21 ChargingProfileType
-        if profile is not None:
+        profile = request.charging_profile
+        if not isinstance(profile, UnsetType):
             if profile.charging_profile_purpose != "TxProfile":
                 raise InvalidCommand(
                     "PropertyConstraintViolation",

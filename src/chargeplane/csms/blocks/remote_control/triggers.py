@@ -6,9 +6,7 @@ The registration gate (:mod:`chargeplane.csms.session`) lets a Pending station s
 
 from __future__ import annotations
 
-from typing import Any
-
-from chargeplane.ocpp.messages import v16, v21, v201
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import Payload
 
 # 2.0.1 / 2.1 MessageTriggerEnumType. The certificate triggers all ask for a SignCertificate request (A02/A03,
@@ -53,12 +51,17 @@ _V16_EXTENDED = {
     "StatusNotification": "StatusNotification",
 }
 
-_TABLES: dict[type[Any], dict[str, str]] = {
+_TABLES: dict[type[Payload], dict[str, str]] = {
     v16.messages.TriggerMessageRequest: _V16,
     v16.messages.ExtendedTriggerMessageRequest: _V16_EXTENDED,
     v201.messages.TriggerMessageRequest: _V2X,
     v21.messages.TriggerMessageRequest: _V2X,
 }
+Trigger = (
+    v16.messages.TriggerMessageRequest
+    | v16.messages.ExtendedTriggerMessageRequest
+    | v2x.TriggerMessageRequest
+)
 
 
 def is_trigger(request: Payload) -> bool:
@@ -68,6 +71,6 @@ def is_trigger(request: Payload) -> bool:
 def triggered_action(request: Payload) -> str | None:
     """The action a trigger request asks the station to send, or ``None`` (not a trigger, or CustomTrigger)."""
     table = _TABLES.get(type(request))
-    if table is None:
+    if table is None or not isinstance(request, Trigger):
         return None
-    return table.get(str(getattr(request, "requested_message", "")))
+    return table.get(str(request.requested_message))

@@ -3,29 +3,26 @@ reservation ends at the station silently, and the CSMS's expiry sweep or a Start
 
 from __future__ import annotations
 
-from typing import Any
-
 from chargeplane.csms.blocks.reservation.service import ReservationService
-from chargeplane.ocpp.messages import v21, v201
-from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.messages import v2x, v21, v201
+from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
 
 
 def register(routers: dict[Version, Router[OcppConnection]], service: ReservationService) -> None:
-    for version, module in ((Version.V201, v201), (Version.V21, v21)):
-        _register_v2x(routers[version], service, module)
-
-
-def _register_v2x(router: Router[OcppConnection], service: ReservationService, module: Any) -> None:
-    messages = module.messages
-
-    async def reservation_status_update(request: Any, conn: OcppConnection) -> Any:
+    async def reservation_status_update(
+        request: v2x.ReservationStatusUpdateRequestT, conn: OcppConnection
+    ) -> v2x.ReservationStatusUpdateResponse:
         # H04.FR.01 (Expired), H01.FR.16-17 (Removed). An unknown id still gets its (empty) response: the
         # request is valid, and there is nothing the station could do about a CALLERROR.
         await service.status_update(
             conn.station_id, request.reservation_id, str(request.reservation_update_status)
         )
-        return messages.ReservationStatusUpdateResponse()
+        return v2x.dialect_of(request).ReservationStatusUpdateResponse()
 
-    router.register(messages.ReservationStatusUpdateRequest, reservation_status_update)
+    register_2x(
+        routers,
+        (v201.messages.ReservationStatusUpdateRequest, v21.messages.ReservationStatusUpdateRequest),
+        reservation_status_update,
+    )

@@ -7,9 +7,11 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import cast, overload
 
-from chargeplane.csms.blocks.availability.calls import InvalidRequest, checked
+from msgspec import UNSET
+
+from chargeplane.csms.blocks.availability.calls import InvalidRequest, checked, status_reason
 from chargeplane.csms.blocks.reservation.repository import (
     NewReservation,
     ReservationRecord,
@@ -18,8 +20,8 @@ from chargeplane.csms.blocks.reservation.repository import (
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.settings import CsmsSettings
-from chargeplane.ocpp.messages import v16, v21, v201
-from chargeplane.ocpp.messages.base import Payload, present
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
+from chargeplane.ocpp.messages.base import Payload, unset_if_none
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost
@@ -118,9 +120,7 @@ class ReservationService:
         checked(_reserve_now(version, 0, new))  # refuse what the station could not decode before storing it
         reservation_id = await self.repository.create(new, REQUESTED, utc_now())
         try:
-            response: Any = await self.commands.call(
-                new.station_id, _reserve_now(version, reservation_id, new)
-            )
+            response = await self.commands.call(new.station_id, _reserve_now(version, reservation_id, new))
         except CallFailed as error:
             await self._set(reservation_id, FAILED, f"{error.error.code} {error.error.description}".strip())
             raise
@@ -142,9 +142,15 @@ class ReservationService:
         version = self.commands.version_of(record.station_id)
         if version is None:
             raise StationOffline(record.station_id)
-        module: Any = {Version.V16: v16, Version.V201: v201, Version.V21: v21}[version]
-        response: Any = await self.commands.call(
-            record.station_id, module.messages.CancelReservationRequest(reservation_id=reservation_id)
+
+        def request(ns: v2x.Dialect) -> v2x.CancelReservationRequest:
+            return ns.CancelReservationRequest(reservation_id=reservation_id)
+
+        response = await self.commands.call(
+            record.station_id,
+            v16.messages.CancelReservationRequest(reservation_id=reservation_id)
+            if version is Version.V16
+            else v2x.with_dialect(version, request),
         )
         answer = _answer(response)
         if answer.status == "Accepted":
@@ -216,30 +222,43 @@ def _reserve_now(version: Version, reservation_id: int, new: NewReservation) -> 
             expiry_date=to_wire(new.expires_at),
             id_tag=new.id_token,
             reservation_id=reservation_id,
-            **({"parent_id_tag": new.group_id_token} if new.group_id_token is not None else {}),
+            parent_id_tag=unset_if_none(new.group_id_token),
         )
-    module: Any = v201 if version is Version.V201 else v21
-    token = module.datatypes.IdTokenType
-    optional: dict[str, Any] = {}
-    if new.evse_id is not None:
-        optional["evse_id"] = new.evse_id
-    if new.connector_type is not None:
-        optional["connector_type"] = new.connector_type
-    if new.group_id_token is not None:
-        optional["group_id_token"] = token(id_token=new.group_id_token, type=new.group_token_type)
-    request: Payload = module.messages.ReserveNowRequest(
-        id=reservation_id,
-        expiry_date_time=to_wire(new.expires_at),
-        id_token=token(id_token=new.id_token, type=new.token_type),
-        **optional,
-    )
-    return request
+
+    def request(ns: v2x.Dialect) -> v2x.ReserveNowRequest:
+        if issubclass(ns, v201.Messages):  # an enumeration in 2.0.1 only: see _id_token
+            connector_type = cast("v201.enums.ConnectorEnumType | None", new.connector_type)
+        else:
+            connector_type = new.connector_type
+        return ns.ReserveNowRequest(
+            id=reservation_id,
+            expiry_date_time=to_wire(new.expires_at),
+            id_token=_id_token(ns, new.id_token, new.token_type),
+            evse_id=unset_if_none(new.evse_id),
+            connector_type=unset_if_none(connector_type),
+            group_id_token=_id_token(ns, new.group_id_token, new.group_token_type)
+            if new.group_id_token is not None
+            else UNSET,
+        )
+
+    return v2x.with_dialect(version, request)
 
 
-def _answer(response: Any) -> StationAnswer:
-    info = present(getattr(response, "status_info", None))
-    return StationAnswer(
-        str(response.status),
-        info.reason_code if info is not None else None,
-        present(info.additional_info) if info is not None else None,
-    )
+@overload
+def _id_token(ns: type[v201.Messages], id_token: str, kind: str | None) -> v201.datatypes.IdTokenType: ...
+@overload
+def _id_token(ns: type[v21.Messages], id_token: str, kind: str | None) -> v21.datatypes.IdTokenType: ...
+def _id_token(
+    ns: v2x.Dialect, id_token: str, kind: str | None
+) -> v201.datatypes.IdTokenType | v21.datatypes.IdTokenType:
+    # The operator's type goes as given: checked() refuses a value the schema does not allow (HTTP 400).
+    if issubclass(ns, v201.Messages):
+        return ns.IdTokenType(id_token=id_token, type=cast(v201.enums.IdTokenEnumType, kind))
+    return ns.IdTokenType(id_token=id_token, type=cast(str, kind))
+
+
+def _answer(response: Payload) -> StationAnswer:
+    if isinstance(response, v16.messages.ReserveNowResponse | v16.messages.CancelReservationResponse):
+        return StationAnswer(str(response.status))
+    assert isinstance(response, v2x.ReserveNowResponse | v2x.CancelReservationResponse)
+    return StationAnswer(str(response.status), *status_reason(response.status_info))

@@ -8,18 +8,19 @@ Every handler returns only after the message's writes are committed (the durabil
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+from msgspec import UnsetType
 
 from chargeplane.csms.blocks.authorization.service import id_tag_info, id_token_info
 from chargeplane.csms.blocks.transactions.fold import ENERGY_REGISTER, EventFacts
 from chargeplane.csms.blocks.transactions.repository import Sample
 from chargeplane.csms.blocks.transactions.service import TransactionService
 from chargeplane.ocpp.errors import PropertyConstraintViolation
-from chargeplane.ocpp.messages import v16, v21, v201
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import present
-from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
@@ -27,11 +28,10 @@ from chargeplane.transport.connection import OcppConnection
 
 def register(routers: dict[Version, Router[OcppConnection]], service: TransactionService) -> None:
     _register_v16(routers[Version.V16], service)
-    for version, module in ((Version.V201, v201), (Version.V21, v21)):
-        _register_v2x(routers[version], service, module, version.value)
+    _register_v2x(routers, service)
 
 
-def _text(value: Any) -> str | None:
+def _text(value: object) -> str | None:
     value = present(value)
     return None if value is None else str(value)
 
@@ -39,7 +39,11 @@ def _text(value: Any) -> str | None:
 # -- 2.x ------------------------------------------------------------------------------------------------
 
 
-def samples_v2x(meter_values: Any) -> list[Sample]:
+# Checked by mypy once per version (a union would lose the field types of the nested values).
+MeterValue = TypeVar("MeterValue", v201.datatypes.MeterValueType, v21.datatypes.MeterValueType)
+
+
+def samples_v2x(meter_values: list[MeterValue] | UnsetType) -> list[Sample]:
     """The sampled values of 2.x MeterValueType elements (J02.FR.02, J02.FR.18: one timestamp for all)."""
     samples: list[Sample] = []
     for meter_value in present(meter_values) or ():
@@ -64,12 +68,12 @@ def samples_v2x(meter_values: Any) -> list[Sample]:
     return samples
 
 
-def _register_v2x(
-    router: Router[OcppConnection], service: TransactionService, module: Any, version: str
-) -> None:
-    messages = module.messages
-
-    async def transaction_event(request: Any, conn: OcppConnection) -> Any:
+def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: TransactionService) -> None:
+    async def transaction_event(
+        request: v2x.TransactionEventRequestT, conn: OcppConnection
+    ) -> v2x.TransactionEventResponse:
+        ns = v2x.dialect_of(request)
+        version = Version.V201.value if issubclass(ns, v201.Messages) else Version.V21.value
         info = request.transaction_info
         evse = present(request.evse)
         if evse is not None and evse.id <= 0:
@@ -94,17 +98,21 @@ def _register_v2x(
         )
         outcome = await service.transaction_event(conn.station_id, version, facts)
         if outcome.decision is None:
-            return messages.TransactionEventResponse()
-        return messages.TransactionEventResponse(id_token_info=id_token_info(outcome.decision, module))
+            return ns.TransactionEventResponse()
+        return ns.TransactionEventResponse(id_token_info=id_token_info(outcome.decision, ns))
 
-    async def meter_values(request: Any, conn: OcppConnection) -> Any:
+    async def meter_values(request: v2x.MeterValuesRequestT, conn: OcppConnection) -> v2x.MeterValuesResponse:
         if request.evse_id < 0:
             raise PropertyConstraintViolation("evseId must be >= 0")
         await service.meter_values(conn.station_id, samples_v2x(request.meter_value), evse_id=request.evse_id)
-        return messages.MeterValuesResponse()
+        return v2x.dialect_of(request).MeterValuesResponse()
 
-    router.register(messages.TransactionEventRequest, transaction_event)
-    router.register(messages.MeterValuesRequest, meter_values)
+    register_2x(
+        routers,
+        (v201.messages.TransactionEventRequest, v21.messages.TransactionEventRequest),
+        transaction_event,
+    )
+    register_2x(routers, (v201.messages.MeterValuesRequest, v21.messages.MeterValuesRequest), meter_values)
 
 
 # -- 1.6 ------------------------------------------------------------------------------------------------
@@ -143,11 +151,9 @@ def samples_v16(meter_values: list[v16.datatypes.MeterValue]) -> list[Sample]:
 
 
 def _register_v16(router: Router[OcppConnection], service: TransactionService) -> None:
-    messages = v16.messages
-
     async def start_transaction(
-        request: messages.StartTransactionRequest, conn: OcppConnection
-    ) -> messages.StartTransactionResponse:
+        request: v16.messages.StartTransactionRequest, conn: OcppConnection
+    ) -> v16.messages.StartTransactionResponse:
         # C16 §4.8: re-check the idTag, and always answer (sanity checks never refuse the message).
         outcome = await service.start_v16(
             conn.station_id,
@@ -158,13 +164,13 @@ def _register_v16(router: Router[OcppConnection], service: TransactionService) -
             reservation_id=present(request.reservation_id),
         )
         assert outcome.decision is not None
-        return messages.StartTransactionResponse(
+        return v16.messages.StartTransactionResponse(
             id_tag_info=id_tag_info(outcome.decision), transaction_id=outcome.transaction_key
         )
 
     async def stop_transaction(
-        request: messages.StopTransactionRequest, conn: OcppConnection
-    ) -> messages.StopTransactionResponse:
+        request: v16.messages.StopTransactionRequest, conn: OcppConnection
+    ) -> v16.messages.StopTransactionResponse:
         # C16 §4.10: a stop cannot be refused; an unknown transactionId is answered and recorded.
         outcome = await service.stop_v16(
             conn.station_id,
@@ -176,12 +182,12 @@ def _register_v16(router: Router[OcppConnection], service: TransactionService) -
             samples=samples_v16(present(request.transaction_data) or []),
         )
         if outcome.decision is None:
-            return messages.StopTransactionResponse()
-        return messages.StopTransactionResponse(id_tag_info=id_tag_info(outcome.decision))
+            return v16.messages.StopTransactionResponse()
+        return v16.messages.StopTransactionResponse(id_tag_info=id_tag_info(outcome.decision))
 
     async def meter_values(
-        request: messages.MeterValuesRequest, conn: OcppConnection
-    ) -> messages.MeterValuesResponse:
+        request: v16.messages.MeterValuesRequest, conn: OcppConnection
+    ) -> v16.messages.MeterValuesResponse:
         if request.connector_id < 0:
             raise PropertyConstraintViolation("connectorId must be >= 0")
         transaction_id = present(request.transaction_id)
@@ -191,8 +197,8 @@ def _register_v16(router: Router[OcppConnection], service: TransactionService) -
             transaction_id=str(transaction_id) if transaction_id is not None else None,
             connector_id=request.connector_id,
         )
-        return messages.MeterValuesResponse()
+        return v16.messages.MeterValuesResponse()
 
-    router.register(messages.StartTransactionRequest, start_transaction)
-    router.register(messages.StopTransactionRequest, stop_transaction)
-    router.register(messages.MeterValuesRequest, meter_values)
+    router.register(v16.messages.StartTransactionRequest, start_transaction)
+    router.register(v16.messages.StopTransactionRequest, stop_transaction)
+    router.register(v16.messages.MeterValuesRequest, meter_values)

@@ -7,6 +7,7 @@
 """
 
 from chargeplane.ocpp.messages.v21 import datatypes, enums, messages
+from chargeplane.ocpp.messages.v21.namespace import Messages
 from chargeplane.ocpp.messages.v21.registry import ACTIONS
 
-__all__ = ["ACTIONS", "datatypes", "enums", "messages"]
+__all__ = ["ACTIONS", "Messages", "datatypes", "enums", "messages"]

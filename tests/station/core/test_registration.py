@@ -1,4 +1,4 @@
-"""Boot, registration and heartbeat of the sans-I/O core (B01-B04, G02, F06)."""
+"""Registration (B01-B04), heartbeat and clock (G02); the registration transition table."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import pytest
 from chargeplane.ocpp.errors import SecurityError
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.station.core.model import Registration
-from tests.station.helpers import T0, D, M, make_rig
+from chargeplane.station.core.registration import RegistrationError, RegistrationEvent, transition
+from tests.station.core.helpers import M16, T0, D, M, make_rig, rig16
 
 
-def test_B01_FR_01_boot_first_then_B01_FR_05_status_for_every_connector() -> None:
+def test_b01_fr_01_boot_first_then_b01_fr_05_status_for_every_connector() -> None:
     rig = make_rig(connectors=(2, 1))
     assert isinstance(rig.sent[0], M.BootNotificationRequest)
     assert rig.sent[0].reason == "PowerUp"
@@ -25,7 +26,7 @@ def test_B01_FR_01_boot_first_then_B01_FR_05_status_for_every_connector() -> Non
     assert rig.core.registration is Registration.ACCEPTED
 
 
-def test_B01_FR_08_B02_FR_02_nothing_but_boot_while_pending() -> None:
+def test_b01_fr_08_b02_fr_02_nothing_but_boot_while_pending() -> None:
     rig = make_rig(
         answer=lambda r, now: (
             M.BootNotificationResponse(current_time=to_wire(now), interval=60, status="Pending")
@@ -42,7 +43,7 @@ def test_B01_FR_08_B02_FR_02_nothing_but_boot_while_pending() -> None:
     assert [type(m) for m in rig.sent] == [M.BootNotificationRequest] * 2
 
 
-def test_B02_FR_01_pending_answers_get_variables_and_B02_FR_05_rejects_remote_start() -> None:
+def test_b02_fr_01_pending_answers_get_variables_and_b02_fr_05_rejects_remote_start() -> None:
     rig = make_rig(
         answer=lambda r, now: (
             M.BootNotificationResponse(current_time=to_wire(now), interval=60, status="Pending")
@@ -69,7 +70,7 @@ def test_B02_FR_01_pending_answers_get_variables_and_B02_FR_05_rejects_remote_st
     assert start.status == "Rejected"
 
 
-def test_B03_FR_02_rejected_stays_silent_until_interval_and_B03_FR_08_answers_security_error() -> None:
+def test_b03_fr_02_rejected_stays_silent_until_interval_and_b03_fr_08_answers_security_error() -> None:
     statuses = iter(["Rejected", "Accepted"])
     rig = make_rig(
         answer=lambda r, now: (
@@ -87,7 +88,7 @@ def test_B03_FR_02_rejected_stays_silent_until_interval_and_B03_FR_08_answers_se
     assert len(rig.of(M.StatusNotificationRequest)) == 1
 
 
-def test_B01_heartbeat_interval_from_csms_and_G02_FR_01_heartbeat_when_idle() -> None:
+def test_b01_fr_04_heartbeat_interval_from_csms_and_g02_fr_02_heartbeat_when_idle() -> None:
     rig = make_rig()
     rig.clear()
     rig.advance(299)
@@ -98,7 +99,7 @@ def test_B01_heartbeat_interval_from_csms_and_G02_FR_01_heartbeat_when_idle() ->
     assert len(rig.of(M.HeartbeatRequest)) == 2
 
 
-def test_B01_clock_offset_from_boot_current_time() -> None:
+def test_b01_fr_06_clock_offset_from_boot_current_time() -> None:
     ahead = T0 + timedelta(hours=1)
     rig = make_rig(
         answer=lambda r, now: (
@@ -111,16 +112,7 @@ def test_B01_clock_offset_from_boot_current_time() -> None:
     assert from_wire(status.timestamp) == ahead
 
 
-def test_F06_FR_17_trigger_boot_when_accepted_is_rejected() -> None:
-    rig = make_rig()
-    response = rig.handle(M.TriggerMessageRequest(requested_message="BootNotification"))
-    assert response.status == "Rejected"
-    response = rig.handle(M.TriggerMessageRequest(requested_message="Heartbeat"))
-    assert response.status == "Accepted"
-    assert isinstance(rig.sent[-1], M.HeartbeatRequest)
-
-
-def test_B04_FR_02_short_offline_reports_only_changed_connectors() -> None:
+def test_b04_fr_02_short_offline_reports_only_changed_connectors() -> None:
     rig = make_rig(connectors=(1, 1))
     rig.do("connection_closed")
     rig.do("ev_plugged", 2, 1)
@@ -131,10 +123,44 @@ def test_B04_FR_02_short_offline_reports_only_changed_connectors() -> None:
     assert [(s.evse_id, s.connector_status) for s in statuses] == [(2, "Occupied")]
 
 
-def test_B04_FR_01_long_offline_reports_every_connector() -> None:
+def test_b04_fr_01_long_offline_reports_every_connector() -> None:
     rig = make_rig(connectors=(1, 1))
     rig.do("connection_closed")
     rig.clear()
     rig.advance(301)
     rig.do("connection_opened")
     assert len(rig.of(M.StatusNotificationRequest)) == 2
+
+
+def test_ocpp16_boot_then_status_per_connector() -> None:
+    rig = rig16(connectors=(1, 1))
+    assert isinstance(rig.sent[0], M16.BootNotificationRequest)
+    assert rig.sent[0].charge_point_vendor == "Chargeplane"
+    assert [(s.connector_id, s.status, s.error_code) for s in rig.of(M16.StatusNotificationRequest)] == [
+        (1, "Available", "NoError"),
+        (2, "Available", "NoError"),
+    ]
+
+
+def test_registration_table_answers_are_legal_in_every_status() -> None:
+    for state in Registration:
+        assert transition(state, RegistrationEvent.ACCEPTED) is Registration.ACCEPTED
+        assert transition(state, RegistrationEvent.PENDING) is Registration.PENDING
+        assert transition(state, RegistrationEvent.REJECTED) is Registration.REJECTED
+        assert transition(state, RegistrationEvent.BOOT_TRIGGERED) is state  # F06: the CSMS asked
+
+
+def test_b01_fr_01_registration_table_refuses_an_unprompted_boot_once_accepted() -> None:
+    for state in (Registration.UNKNOWN, Registration.PENDING, Registration.REJECTED):
+        assert transition(state, RegistrationEvent.BOOT_SENT) is state
+    with pytest.raises(RegistrationError, match="Accepted: BootSent"):
+        transition(Registration.ACCEPTED, RegistrationEvent.BOOT_SENT)
+
+
+def test_ocpp16_trigger_boot_while_accepted_boots_again() -> None:
+    rig = rig16()
+    rig.clear()
+    assert rig.handle(M16.TriggerMessageRequest(requested_message="BootNotification")).status == "Accepted"
+    assert isinstance(rig.sent[0], M16.BootNotificationRequest)
+    assert [type(m) for m in rig.sent[1:]] == [M16.StatusNotificationRequest]  # B01.FR.05 again
+    assert rig.core.registration is Registration.ACCEPTED

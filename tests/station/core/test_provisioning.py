@@ -1,12 +1,13 @@
-"""Device model (B05-B07) and the 1.6 configuration keys (1.6 §9, §5.3, §5.8)."""
+"""Provisioning (B05-B07) and the 1.6 configuration keys (1.6 §9, §5.3, §5.8)."""
 
 from __future__ import annotations
 
 from chargeplane.station.core import config16
 from chargeplane.station.core.config16 import ChangeStatus16
-from chargeplane.station.core.device_model import DeviceModel, StationLayout, standard_variables
+from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableKey
+from chargeplane.station.core.station import standard_variables
 from chargeplane.station.core.storage import MemoryStorage
-from tests.station.helpers import D, M, make_rig, set_var
+from tests.station.core.helpers import M16, D, M, make_rig, rig16, set_var
 
 
 def _get(rig, component, variable, attribute=None, evse=None, instance=None):  # type: ignore[no-untyped-def]
@@ -22,7 +23,7 @@ def _get(rig, component, variable, attribute=None, evse=None, instance=None):  #
     return rig.handle(M.GetVariablesRequest(get_variable_data=[data])).get_variable_result[0]
 
 
-def test_B06_get_variables_statuses() -> None:
+def test_b06_get_variables_statuses_and_b06_fr_09_write_only_rejected() -> None:
     rig = make_rig()
     ok = _get(rig, "TxCtrlr", "TxStartPoint")
     assert (ok.attribute_status, ok.attribute_value, ok.attribute_type) == (
@@ -41,7 +42,7 @@ def test_B06_get_variables_statuses() -> None:
     assert _get(rig, "DeviceDataCtrlr", "ItemsPerMessage", instance="GetReport").attribute_value == "50"
 
 
-def test_B05_set_variables_statuses_and_persistence() -> None:
+def test_b05_fr_04_to_10_set_variables_statuses_and_persistence() -> None:
     rig = make_rig()
     assert set_var(rig, "OCPPCommCtrlr", "HeartbeatInterval", "60") == "Accepted"
     assert set_var(rig, "OCPPCommCtrlr", "HeartbeatInterval", "sixty") == "Rejected"  # bad format
@@ -58,7 +59,7 @@ def test_B05_set_variables_statuses_and_persistence() -> None:
     assert again.value("OCPPCommCtrlr", "HeartbeatInterval") == "60"
 
 
-def test_B05_FR_13_one_result_per_item_echoing_attribute_type() -> None:
+def test_b05_fr_01_to_03_one_result_per_item_echoing_attribute_type() -> None:
     rig = make_rig()
     response = rig.handle(
         M.SetVariablesRequest(
@@ -79,10 +80,10 @@ def test_B05_FR_13_one_result_per_item_echoing_attribute_type() -> None:
     ]
 
 
-def test_B07_FR_04_base_report_split_by_items_per_message() -> None:
+def test_b07_fr_04_base_report_split_by_items_per_message() -> None:
     rig = make_rig()
     rig.core.model.put(
-        rig.core.model.definitions[0].key.__class__("DeviceDataCtrlr", "ItemsPerMessage", None, "GetReport"),
+        VariableKey("DeviceDataCtrlr", "ItemsPerMessage", None, "GetReport"),
         "20",
     )
     rig.clear()
@@ -107,7 +108,7 @@ def test_B07_FR_04_base_report_split_by_items_per_message() -> None:
     assert not isinstance(password.variable_attribute[0].value, str)  # WriteOnly: no value
 
 
-def test_B07_configuration_and_summary_inventory() -> None:
+def test_b07_configuration_and_summary_inventory() -> None:
     rig = make_rig()
     rig.clear()
     rig.handle(M.GetBaseReportRequest(request_id=1, report_base="ConfigurationInventory"))
@@ -145,3 +146,25 @@ def test_ocpp16_change_configuration_statuses_and_shared_values() -> None:
     assert config16.change_configuration(model, "LocalPreAuthorize", "maybe") is ChangeStatus16.REJECTED
     assert config16.change_configuration(model, "LocalPreAuthorize", "TRUE") is ChangeStatus16.ACCEPTED
     assert config16.change_configuration(model, "Bogus", "1") is ChangeStatus16.NOT_SUPPORTED
+
+
+def test_ocpp16_get_and_change_configuration_through_the_core() -> None:
+    rig = rig16()
+    response = rig.handle(M16.GetConfigurationRequest(key=["HeartbeatInterval", "Nope"]))
+    assert [(k.key, k.value) for k in response.configuration_key] == [("HeartbeatInterval", "300")]
+    assert response.unknown_key == ["Nope"]
+    assert (
+        rig.handle(M16.ChangeConfigurationRequest(key="MeterValueSampleInterval", value="5")).status
+        == "Accepted"
+    )
+    assert (
+        rig.handle(M16.ChangeConfigurationRequest(key="NumberOfConnectors", value="5")).status == "Rejected"
+    )
+    assert rig.handle(M16.ChangeConfigurationRequest(key="Nope", value="5")).status == "NotSupported"
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "TAG1")
+    rig.clear()
+    rig.advance(5)
+    (values,) = rig.of(M16.MeterValuesRequest)
+    assert values.transaction_id == 1000
+    assert values.meter_value[0].sampled_value[0].context == "Sample.Periodic"

@@ -12,9 +12,8 @@ from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import StationLayout
-from chargeplane.station.core.model import Failure, HardwareAction
+from chargeplane.station.core.model import Failure, HardwareAction, MeterReading
 from chargeplane.station.core.station import StationCore
-from chargeplane.station.core.station16 import Station16Core
 from chargeplane.station.core.storage import MemoryStorage
 
 M = v201.messages
@@ -141,11 +140,7 @@ def make_rig(
 ) -> Rig:
     storage = storage or MemoryStorage()
     layout = StationLayout(connectors=connectors)
-    core = (
-        Station16Core(storage, T0, layout)
-        if version is Version.V16
-        else StationCore(version, storage, T0, layout)
-    )
+    core = StationCore(version, storage, T0, layout)
     rig = Rig(core, storage, **kwargs)
     if online:
         rig.do("connection_opened")
@@ -166,3 +161,17 @@ def set_var(rig: Rig, component: str, variable: str, value: str, instance: str |
         )
     )
     return str(response.set_variable_result[0].attribute_status)
+
+
+def rig16(**kwargs: Any) -> Rig:
+    """A 1.6 station (Charge Point) against the scripted Central System."""
+    return make_rig(version=Version.V16, **kwargs)
+
+
+def statuses16(rig: Rig) -> list[str]:
+    return [s.status for s in rig.of(M16.StatusNotificationRequest)]
+
+
+def charge(rig: Rig, evse_id: int = 1, energy: float = 1000.0, power: float = 7000.0) -> None:
+    """The meter reads energy flowing."""
+    rig.do("update_meter", evse_id, MeterReading(energy_wh=energy, power_w=power))

@@ -1,0 +1,151 @@
+"""Metering (J01-J03): which measurands are read, how often, and in which message.
+
+Owns the samples a MeterValue carries (only the measurands this meter has), the periodic values during a
+transaction (J02, TxUpdatedInterval: in the transaction's messages), the clock-aligned values (J01,
+AlignedDataCtrlr.Interval: in the transaction, or as MeterValues for an idle EVSE) and the SampledDataCtrlr /
+AlignedDataCtrlr variables. The adapter turns samples into the version's MeterValue.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chargeplane.ocpp.messages.base import Payload
+from chargeplane.station.core import transactions
+from chargeplane.station.core.adapter import Sample, TxEvent, TxEventKind
+from chargeplane.station.core.context import Context, Controller
+from chargeplane.station.core.device_model import StationLayout, VariableDef, var
+from chargeplane.station.core.model import Evse
+
+MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC,Energy.Active.Import.Interval"
+SAMPLED = "SampledDataCtrlr"
+ALIGNED = "AlignedDataCtrlr"
+ENERGY = "Energy.Active.Import.Register"
+
+
+def aligned_after(now: datetime, interval_s: int) -> datetime:
+    """J01: the next clock-aligned instant (multiples of the interval since midnight UTC)."""
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    elapsed = (now - midnight).total_seconds()
+    steps = int(elapsed // interval_s) + 1
+    return midnight + timedelta(seconds=steps * interval_s)
+
+
+def samples(evse: Evse, measurands: list[str] | tuple[str, ...], supply_phases: int) -> list[Sample]:
+    """(measurand, value, unit) of each requested measurand this meter has (the others are skipped)."""
+    reading = evse.meter
+    found: list[Sample] = []
+    for measurand in measurands:
+        if measurand == "Energy.Active.Import.Register":
+            value, unit = reading.energy_wh, "Wh"
+        elif measurand == "Energy.Active.Import.Interval" and evse.tx is not None:
+            value, unit = reading.energy_wh - evse.tx.meter_start_wh, "Wh"
+        elif measurand == "Power.Active.Import":
+            value, unit = reading.power_w, "W"
+        elif measurand == "Voltage":
+            value, unit = reading.voltage_v, "V"
+        elif measurand == "Current.Import":
+            phases = max(1, supply_phases)
+            value, unit = (reading.power_w / (reading.voltage_v * phases) if reading.voltage_v else 0.0), "A"
+        elif measurand == "SoC" and reading.soc is not None:
+            value, unit = reading.soc, "Percent"
+        else:
+            continue
+        found.append((measurand, round(value, 3), unit))
+    return found
+
+
+class Metering(Controller):
+    __slots__ = ("_next_aligned",)
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._next_aligned: datetime | None = None
+
+    @staticmethod
+    def variables(layout: StationLayout) -> list[VariableDef]:
+        def members(component: str, name: str, default: str) -> VariableDef:
+            return var(component, name, "MemberList", default, values_list=MEASURANDS)
+
+        def interval(component: str, name: str, default: str) -> VariableDef:
+            return var(component, name, "integer", default, unit="s", min_limit=0)
+
+        return [
+            var(SAMPLED, "Enabled", "boolean", "true"),
+            var(SAMPLED, "Available", "boolean", "true", "ReadOnly"),
+            members(SAMPLED, "TxStartedMeasurands", ENERGY),
+            members(SAMPLED, "TxUpdatedMeasurands", f"{ENERGY},Power.Active.Import"),
+            interval(SAMPLED, "TxUpdatedInterval", "60"),
+            members(SAMPLED, "TxEndedMeasurands", ENERGY),
+            interval(SAMPLED, "TxEndedInterval", "0"),
+            var(ALIGNED, "Enabled", "boolean", "true"),
+            var(ALIGNED, "Available", "boolean", "true", "ReadOnly"),
+            members(ALIGNED, "Measurands", ENERGY),
+            interval(ALIGNED, "Interval", "900"),
+            members(ALIGNED, "TxEndedMeasurands", ENERGY),
+            interval(ALIGNED, "TxEndedInterval", "0"),
+            var(ALIGNED, "SendDuringIdle", "boolean", "false"),
+        ]
+
+    def meter_value(
+        self, evse: Evse, measurands: list[str] | tuple[str, ...], context: str, now: datetime
+    ) -> Payload | None:
+        """A MeterValue of the version, or None when the meter has none of the measurands."""
+        ctx = self.ctx
+        found = samples(evse, measurands, ctx.layout.supply_phases)
+        return ctx.adapter.meter_value(found, context, ctx.ts(now)) if found else None
+
+    def transaction_started(self, evse: Evse, now: datetime) -> None:
+        interval = self.ctx.model.number(SAMPLED, "TxUpdatedInterval")
+        evse.next_sample = now + timedelta(seconds=interval) if interval > 0 else None
+
+    def _periodic(self, evse: Evse, now: datetime) -> None:
+        """J02: TxUpdatedMeasurands every TxUpdatedInterval during a transaction (MeterValuePeriodic)."""
+        model = self.ctx.model
+        if evse.tx is None:
+            evse.next_sample = None
+            return
+        self.transaction_started(evse, now)
+        measurands = tuple(model.members(SAMPLED, "TxUpdatedMeasurands"))
+        if measurands:
+            event = TxEvent(
+                TxEventKind.UPDATED, "MeterValuePeriodic", context="Sample.Periodic", measurands=measurands
+            )
+            self.ctx.get(transactions.Transactions).emit(evse, event, now)
+
+    def _aligned(self, now: datetime) -> None:
+        """J01: clock-aligned values (AlignedDataCtrlr.Interval), in the transaction or as MeterValues."""
+        ctx = self.ctx
+        interval = ctx.model.number(ALIGNED, "Interval")
+        if interval <= 0 or not ctx.model.flag(ALIGNED, "Enabled"):
+            self._next_aligned = None
+            return
+        if self._next_aligned is not None and self._next_aligned > now:
+            return
+        first = self._next_aligned is None
+        self._next_aligned = aligned_after(ctx.station_time(now), interval) - ctx.clock_offset
+        measurands = tuple(ctx.model.members(ALIGNED, "Measurands"))
+        if first or not measurands:
+            return
+        for evse in ctx.evses.values():
+            if evse.tx is not None:
+                event = TxEvent(
+                    TxEventKind.UPDATED, "MeterValueClock", context="Sample.Clock", measurands=measurands
+                )
+                ctx.get(transactions.Transactions).emit(evse, event, now)
+            else:
+                value = self.meter_value(evse, measurands, "Sample.Clock", now)
+                if value is not None:
+                    ctx.send(ctx.adapter.idle_meter_values(evse.id, value), now)
+
+    def next_deadline(self) -> datetime | None:
+        due = [e.next_sample for e in self.ctx.evses.values() if e.next_sample is not None]
+        if self._next_aligned is not None:
+            due.append(self._next_aligned)
+        return min(due, default=None)
+
+    def handle_timer(self, now: datetime) -> None:
+        for evse in self.ctx.evses.values():
+            if evse.next_sample is not None and evse.next_sample <= now:
+                self._periodic(evse, now)
+        self._aligned(now)

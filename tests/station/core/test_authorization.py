@@ -1,0 +1,52 @@
+"""Authorization (C01-C16): cache, local pre-authorization, master pass, ClearCache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.station.core.helpers import D, M, make_rig, set_var
+
+
+def test_c10_cache_used_offline_and_c10_fr_08_lifetime_expiry() -> None:
+    rig = make_rig()
+    set_var(rig, "AuthCacheCtrlr", "LifeTime", "3600")
+    rig.do("token_presented", "T1")  # online Authorize -> cached
+    rig.do("token_presented", "T1")  # ends that authorization again
+    rig.do("connection_closed")
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "T1")
+    assert rig.core.transaction(1) is not None  # LocalAuthorizeOffline from the cache
+    rig.do("token_presented", "T1")
+    rig.do("ev_unplugged", 1)
+    rig.advance(3601)
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "T1")
+    assert rig.core.transaction(1) is None
+
+
+def test_c16_fr_02_master_pass_stops_every_transaction() -> None:
+    def answer(request: Any, now: Any) -> Any:
+        if isinstance(request, M.AuthorizeRequest) and request.id_token.id_token == "BOSS":
+            group = D.IdTokenType(id_token="MASTER", type="Central")
+            return M.AuthorizeResponse(
+                id_token_info=D.IdTokenInfoType(status="Accepted", group_id_token=group)
+            )
+        return None
+
+    rig = make_rig(connectors=(1, 1), answer=answer)
+    set_var(rig, "AuthCtrlr", "MasterPassGroupId", "MASTER")
+    for evse_id, token in ((1, "A"), (2, "B")):
+        rig.do("ev_plugged", evse_id, 1)
+        rig.do("token_presented", token, evse_id=evse_id)
+    rig.clear()
+    rig.do("token_presented", "BOSS")
+    ended = rig.events()
+    assert [e.transaction_info.stopped_reason for e in ended] == ["MasterPass", "MasterPass"]
+
+
+def test_c11_clear_cache() -> None:
+    rig = make_rig()
+    rig.do("token_presented", "T1")
+    assert rig.core.cache.entries
+    assert rig.handle(M.ClearCacheRequest()).status == "Accepted"
+    assert rig.core.cache.entries == {}
