@@ -8,6 +8,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from tests.csms.conftest import RunningCsms, basic_auth
 from tests.csms.peers import MODULES, boot, peer
 
@@ -49,7 +50,7 @@ async def test_B02_pending_then_accepted(csms: RunningCsms, version: str) -> Non
     async with peer(csms.ocpp_url, "CS2", version) as station:
         response = await boot(station, version)
         assert response.status == "Pending"
-        assert response.interval == csms.app.settings.boot_retry_interval
+        assert response.interval == csms.app.settings.block(ProvisioningSettings).boot_retry_interval
         # B02.FR.09: anything but BootNotification (and solicited messages) gets SecurityError while pending.
         result = await station.call(MODULES[version].call.Heartbeat(), suppress=False) if False else None
         assert result is None
