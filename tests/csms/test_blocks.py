@@ -15,6 +15,7 @@ from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.declaration import Block, BlockOrderError, NoSettings, install_order
 from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.blocks.reservation.settings import ReservationSettings
+from chargeplane.csms.bus.events import EventBus
 from chargeplane.csms.clock import ManualClock
 from chargeplane.csms.settings import (
     CsmsSettings,
@@ -71,6 +72,26 @@ def test_the_csms_blocks_install_after_what_they_require() -> None:
     assert set(order) >= {"authorization", "availability", "reservation", "transactions", "remote_control"}
     for each in found:
         assert all(order.index(r) < order.index(each.name) for r in each.requires), each.name
+
+
+class _Service:
+    pass
+
+
+def _bare_context() -> BlockContext:
+    """A context without storage or OCPP (only provide/require are used)."""
+    return BlockContext(CsmsSettings(), None, EventBus(), None, {}, None, ManualClock())  # type: ignore[arg-type]
+
+
+def test_a_block_may_require_only_the_services_of_the_blocks_it_declares() -> None:
+    context = _bare_context()
+    provider = Block("a", NoSettings, lambda c, s: c.provide(_Service()))
+    context.install(provider, NoSettings())
+    honest = Block("b", NoSettings, lambda c, s: c.require(_Service), requires=("a",))
+    context.install(honest, NoSettings())
+    sneaky = Block("c", NoSettings, lambda c, s: c.require(_Service))
+    with pytest.raises(RuntimeError, match="block 'c' uses _Service of block 'a': add 'a' to its requires"):
+        context.install(sneaky, NoSettings())
 
 
 # -- settings ---------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ class Csms:
         )
         self.blocks.on_stop.append(self.committer.close)
         for block in discover():
-            block.install(self.blocks, settings.block(block.settings))
+            self.blocks.install(block, settings.block(block.settings))
         self.provisioning = self.blocks.require(ProvisioningService)
         self.api = build_api(self.tokens, self.blocks.routes, self.blocks.dependencies)
         self._tasks: list[asyncio.Task[None]] = []

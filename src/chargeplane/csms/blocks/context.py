@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chargeplane.csms.blocks.declaration import Block
 from chargeplane.csms.bus.commands import CommandRouter
 from chargeplane.csms.bus.events import EventBus
 from chargeplane.csms.clock import Clock
@@ -32,6 +33,7 @@ from chargeplane.transport.connection import OcppConnection
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+S = TypeVar("S")
 ConnectionHook = Callable[[OcppConnection], Awaitable[None]]
 Tick = Callable[[datetime], Awaitable[None]]
 
@@ -69,7 +71,16 @@ class BlockContext:
     on_connected: list[ConnectionHook] = field(default_factory=list)  # after the session is opened
     on_disconnected: list[ConnectionHook] = field(default_factory=list)
     on_stop: list[Callable[[], None]] = field(default_factory=list)  # release resources, after the jobs end
-    _services: dict[type, object] = field(default_factory=dict)
+    _services: dict[type, tuple[object, str | None]] = field(default_factory=dict)  # service, its block
+    _installing: Block[Any] | None = None
+
+    def install(self, block: Block[S], settings: S) -> None:
+        """Install ``block``; while it installs, it may require only services of the blocks it declares."""
+        self._installing = block
+        try:
+            block.install(self, settings)
+        finally:
+            self._installing = None
 
     def every(self, name: str, interval: float, tick: Tick) -> None:
         """Run ``tick(now)`` every ``interval`` seconds while the CSMS runs."""
@@ -80,11 +91,19 @@ class BlockContext:
         kind = type(service)
         if kind in self._services:
             raise RuntimeError(f"{kind.__name__} is provided twice")
-        self._services[kind] = service
+        self._services[kind] = (service, self._installing.name if self._installing else None)
 
     def require(self, kind: type[T]) -> T:
-        service = self._services.get(kind)
-        if service is None:
+        """The service of type ``kind`` that a block installed before provides. A block may require only the
+        services of the blocks in its ``requires``, so that its declaration (and the install order) stays true."""
+        found = self._services.get(kind)
+        if found is None:
             raise RuntimeError(f"{kind.__name__} is required but no block installed before provides it")
+        service, provider = found
+        user = self._installing
+        if user is not None and provider is not None and provider not in user.requires:
+            raise RuntimeError(
+                f"block {user.name!r} uses {kind.__name__} of block {provider!r}: add {provider!r} to its requires"
+            )
         assert isinstance(service, kind)
         return service
