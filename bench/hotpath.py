@@ -63,6 +63,7 @@ def _install_loop(choice: str) -> str:
 
 async def _serve(database_url: str, profile: str | None) -> None:
     from chargeplane.csms.app import Csms
+    from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
     from chargeplane.csms.settings import CsmsSettings, UnknownStationPolicy
     from chargeplane.transport.server import ServerSettings
 
@@ -78,7 +79,7 @@ async def _serve(database_url: str, profile: str | None) -> None:
             ping_interval=None,
         ),
         api_port=0,
-        unknown_stations=UnknownStationPolicy.ACCEPT,
+        blocks=(ProvisioningSettings(unknown_stations=UnknownStationPolicy.ACCEPT),),
     )
     csms = Csms(settings)
     await csms.start(serve_http=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import os
 import signal
@@ -92,10 +93,14 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def _serve_settings(args: argparse.Namespace) -> Any:
-    from chargeplane.csms.settings import UnknownStationPolicy, from_environment
+    from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
+    from chargeplane.csms.settings import SettingsError, UnknownStationPolicy, from_environment
     from chargeplane.transport.security import CertificateFiles, TlsSettings
 
-    settings = from_environment()
+    try:
+        settings = from_environment()
+    except SettingsError as error:
+        raise SystemExit(f"chargeplane serve: {error}") from None
     overrides: dict[str, Any] = {
         "database_url": args.database_url,
         "api_host": args.api_host,
@@ -103,8 +108,11 @@ def _serve_settings(args: argparse.Namespace) -> Any:
         "ocpp_host": args.ocpp_host,
         "ocpp_port": args.ocpp_port,
         "ocpp_tls_port": args.ocpp_tls_port,
-        "unknown_stations": UnknownStationPolicy(args.unknown_stations) if args.unknown_stations else None,
     }
+    if args.unknown_stations:
+        provisioning = settings.block(ProvisioningSettings)
+        policy = UnknownStationPolicy(args.unknown_stations)
+        settings = settings.with_blocks(dataclasses.replace(provisioning, unknown_stations=policy))
     if args.dev_allow_unauthenticated:
         overrides["ocpp_allow_unauthenticated"] = True
         overrides["ocpp_host"] = args.ocpp_host or "127.0.0.1"

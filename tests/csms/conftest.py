@@ -19,6 +19,8 @@ import httpx
 import pytest
 
 from chargeplane.csms.app import Csms
+from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
+from chargeplane.csms.blocks.reservation.settings import ReservationSettings
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.transport.server import ServerSettings
 
@@ -98,14 +100,21 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await _drop_postgres_database(url)
 
 
-def settings_for(database_url: str, **overrides: Any) -> CsmsSettings:
-    return CsmsSettings(
-        database_url=database_url,
-        ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
-        api_port=0,
-        presence_flush_interval=0.2,
-        reservation_check_interval=0.2,
-    ).with_overrides(overrides)
+def settings_for(database_url: str, *blocks: object, **overrides: Any) -> CsmsSettings:
+    """Test settings; ``blocks`` are block settings objects, ``overrides`` global (``ocpp_*``) values."""
+    return (
+        CsmsSettings(
+            database_url=database_url,
+            ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
+            api_port=0,
+            blocks=(
+                ProvisioningSettings(presence_flush_interval=0.2),
+                ReservationSettings(check_interval=0.2),
+            ),
+        )
+        .with_overrides(overrides)
+        .with_blocks(*blocks)
+    )
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from chargeplane.csms.blocks.authorization.service import (
     id_token_info,
     is_master_pass,
 )
+from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
 from chargeplane.csms.settings import UnknownTokenPolicy
 from chargeplane.ocpp.messages import v21, v201
 from tests.csms.conftest import RunningCsms, settings_for
@@ -35,9 +36,9 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @asynccontextmanager
-async def running(database_url: str, **overrides: Any) -> AsyncIterator[RunningCsms]:
+async def running(database_url: str, *blocks: object, **overrides: Any) -> AsyncIterator[RunningCsms]:
     """A CSMS with non-default settings (the ``csms`` fixture has the defaults)."""
-    app = Csms(settings_for(database_url, **overrides))
+    app = Csms(settings_for(database_url, *blocks, **overrides))
     token = await app.start()
     assert token is not None
     try:
@@ -238,7 +239,8 @@ async def test_C04_key_code_C02_no_authorization_C06_local_and_gate(csms: Runnin
 
 async def test_C16_master_pass_and_unknown_token_policy_accept(database_url: str) -> None:
     async with running(
-        database_url, master_pass_group="MASTERS", unknown_tokens=UnknownTokenPolicy.ACCEPT
+        database_url,
+        AuthorizationSettings(master_pass_group="MASTERS", unknown_tokens=UnknownTokenPolicy.ACCEPT),
     ) as csms:
         await add_token(csms, "BOSS", groupIdToken="MASTERS")
         service = csms.app.blocks.require(AuthorizationService)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.csms.conftest import RunningCsms, basic_auth
+from chargeplane.csms.app import Csms
+from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
+from chargeplane.csms.clock import ManualClock
+from tests.csms.conftest import PASSWORD, RunningCsms, basic_auth, settings_for
 from tests.csms.peers import MODULES, boot, peer
 
 VERSIONS = ["1.6", "2.0.1", "2.1"]
@@ -49,7 +53,7 @@ async def test_B02_pending_then_accepted(csms: RunningCsms, version: str) -> Non
     async with peer(csms.ocpp_url, "CS2", version) as station:
         response = await boot(station, version)
         assert response.status == "Pending"
-        assert response.interval == csms.app.settings.boot_retry_interval
+        assert response.interval == csms.app.settings.block(ProvisioningSettings).boot_retry_interval
         # B02.FR.09: anything but BootNotification (and solicited messages) gets SecurityError while pending.
         result = await station.call(MODULES[version].call.Heartbeat(), suppress=False) if False else None
         assert result is None
@@ -126,3 +130,24 @@ async def _call_error(station: object, request: object) -> str:
     except OCPPError as error:
         return str(error.code)
     return "no error"
+
+
+async def test_G02_FR_03_presence_job_writes_last_seen_at_the_clock_time(database_url: str) -> None:
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    # The job's own loop waits an hour: only the tick below writes.
+    settings = settings_for(database_url, ProvisioningSettings(presence_flush_interval=3600))
+    app = Csms(settings, clock=clock)
+    await app.start(serve_http=False)
+    try:
+        service = app.provisioning
+        await service.create_station("CS-P", password=PASSWORD)
+        clock.advance(60)
+        service.seen("CS-P")  # any message is proof of life
+        clock.advance(5)
+        await service.tick(clock.now())  # one pass of the presence job
+        record = await service.get_station("CS-P")
+        assert record is not None
+        assert record.last_seen_at == datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+        assert record.created_at == datetime(2026, 1, 1, tzinfo=UTC)
+    finally:
+        await app.stop(deadline=1.0)

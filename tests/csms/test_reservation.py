@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from ocpp.v201 import call_result as result201
 
 from chargeplane.csms.blocks.reservation.repository import NewReservation
 from chargeplane.csms.blocks.reservation.service import ReservationService
+from chargeplane.csms.clock import ManualClock
 from tests.csms.conftest import RunningCsms
 from tests.csms.peers import MODULES, boot, peer
 
@@ -177,18 +177,18 @@ async def test_H04_FR_01_H01_FR_16_status_update_H03_FR_09_used_and_expiry_job(
 
 async def _expiry_job_closes_reservations_past_expiry(csms: RunningCsms) -> None:
     service = csms.app.blocks.require(ReservationService)
-    past = datetime.now(UTC) - timedelta(seconds=1)
-    now = datetime.now(UTC)
-    due = await service.repository.create(NewReservation("RS2", "T", past), "Accepted", now)
+    clock = ManualClock()  # ahead of the system time that the CSMS's own job loop uses
+    now = clock.now()
+    due = await service.repository.create(
+        NewReservation("RS2", "T", now + timedelta(minutes=1)), "Accepted", now
+    )
     kept = await service.repository.create(
         NewReservation("RS2", "T", now + timedelta(hours=1)), "Accepted", now
     )
-    for _ in range(100):  # reservation_check_interval is 0.2 s in the tests
-        record = await service.repository.get(due)
-        assert record is not None
-        if record.status == "Expired":
-            break
-        await asyncio.sleep(0.02)
+    clock.advance(timedelta(minutes=2))
+    await service.tick(clock.now())  # one pass of the expiry job
+    record = await service.repository.get(due)
+    assert record is not None
     assert record.status == "Expired"
     still = await service.repository.get(kept)
     assert still is not None

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from chargeplane.csms.app import Csms
+from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
+from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.settings import CsmsSettings, UnknownStationPolicy, UnknownTokenPolicy
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.fleet import FleetSettings, run_fleet
@@ -39,9 +41,10 @@ async def test_fleet_of_1000_stations_runs_without_protocol_errors(tmp_path: Pat
                 max_connections=STATIONS + 100,
             ),
             api_port=0,
-            unknown_stations=UnknownStationPolicy.ACCEPT,
-            unknown_tokens=UnknownTokenPolicy.ACCEPT,
-            heartbeat_interval=10,
+            blocks=(
+                ProvisioningSettings(unknown_stations=UnknownStationPolicy.ACCEPT, heartbeat_interval=10),
+                AuthorizationSettings(unknown_tokens=UnknownTokenPolicy.ACCEPT),
+            ),
         )
     )
     await csms.start(serve_http=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import Iterator
 
@@ -12,11 +11,12 @@ import uvicorn
 
 from chargeplane.csms.api.app import build_api
 from chargeplane.csms.api.tokens import TokenStore
-from chargeplane.csms.blocks import BLOCKS
-from chargeplane.csms.blocks.context import BlockContext
+from chargeplane.csms.blocks import discover
+from chargeplane.csms.blocks.context import BlockContext, run_periodic
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.bus.commands import LocalCommandRouter
 from chargeplane.csms.bus.events import EventBus
+from chargeplane.csms.clock import Clock, SystemClock
 from chargeplane.csms.session import registration_guard
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.csms.storage.engine import create_engine
@@ -52,8 +52,9 @@ class _LateDirectory:
 
 
 class Csms:
-    def __init__(self, settings: CsmsSettings) -> None:
+    def __init__(self, settings: CsmsSettings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
         self.engine = create_engine(settings.database_url)
         self.events = EventBus()
         self.tokens = TokenStore(self.engine)
@@ -66,13 +67,13 @@ class Csms:
         # (and, on SQLite, its single writer connection instead of contending for the write lock).
         self.committer = GroupCommitter(self.engine, writers=settings.database_writers or None)
         self.blocks = BlockContext(
-            settings, self.engine, self.events, self.commands, self.routers, self.committer
+            settings, self.engine, self.events, self.commands, self.routers, self.committer, self.clock
         )
         self.blocks.on_stop.append(self.committer.close)
-        for name in BLOCKS:
-            importlib.import_module(f"chargeplane.csms.blocks.{name}.block").install(self.blocks)
+        for block in discover():
+            self.blocks.install(block, settings.block(block.settings))
         self.provisioning = self.blocks.require(ProvisioningService)
-        self.api = build_api(self.tokens, self.blocks.routes)
+        self.api = build_api(self.tokens, self.blocks.routes, self.blocks.dependencies)
         self._tasks: list[asyncio.Task[None]] = []
         self._http: _EmbeddedUvicorn | None = None
 
@@ -123,6 +124,9 @@ class Csms:
                 await asyncio.sleep(0.01)
         self._tasks.extend(
             asyncio.create_task(job(), name=getattr(job, "__name__", "job")) for job in self.blocks.jobs
+        )
+        self._tasks.extend(
+            asyncio.create_task(run_periodic(job, self.clock), name=job.name) for job in self.blocks.periodic
         )
         return token
 

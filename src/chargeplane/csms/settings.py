@@ -1,14 +1,27 @@
-"""CSMS settings: documented defaults, overridden by ``CHARGEPLANE_*`` environment variables and the CLI."""
+"""CSMS settings: documented defaults, overridden by ``CHARGEPLANE_*`` environment variables and the CLI.
+
+:class:`CsmsSettings` holds what is global to the process (database, OCPP server, HTTP API, node). Each block
+declares its own settings dataclass (``blocks/<block>/settings.py``), read from ``CHARGEPLANE_<BLOCK>_<FIELD>``
+(``CHARGEPLANE_RESERVATION_CHECK_INTERVAL``) by the one generic reader :func:`read_dataclass`, which converts
+the text by the field's type. A block's settings may keep older unprefixed names as aliases
+(``ENV_ALIASES``, e.g. ``CHARGEPLANE_HEARTBEAT_INTERVAL``) so that existing deployments keep working.
+"""
 
 from __future__ import annotations
 
 import enum
 import os
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import Any, TypeVar
 
 from chargeplane.transport.server import ServerSettings
+
+D = TypeVar("D")
+
+ENV_PREFIX = "CHARGEPLANE_"
 
 
 class UnknownStationPolicy(enum.Enum):
@@ -26,6 +39,10 @@ class UnknownTokenPolicy(enum.Enum):
     ACCEPT = "accept"  # free charging: any token is Accepted and recorded
 
 
+class SettingsError(ValueError):
+    """A setting whose text does not convert to its field's type (names the variable and the value)."""
+
+
 @dataclass(frozen=True)
 class CsmsSettings:
     database_url: str = "sqlite+aiosqlite:///chargeplane.db"
@@ -33,25 +50,29 @@ class CsmsSettings:
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     node_id: str = "node-1"
-    heartbeat_interval: int = 300  # seconds, sent in BootNotification Accepted (G02)
-    boot_retry_interval: int = 60  # seconds, sent with Pending / Rejected (B02.FR.04, B03.FR.05)
-    default_registration_status: str = "Accepted"  # for stations the operator creates without a status
-    unknown_stations: UnknownStationPolicy = UnknownStationPolicy.REFUSE
-    unknown_tokens: UnknownTokenPolicy = UnknownTokenPolicy.REJECT
-    master_pass_group: str | None = (
-        None  # C16: tokens of this group may stop any transaction, never start one
-    )
     # Group-commit writers working in parallel, each with its own connection; 0: automatic (1 on SQLite,
     # which has one write lock anyway; 4 on PostgreSQL).
     database_writers: int = 0
-    presence_flush_interval: float = 15.0  # seconds between writes of last-seen times
-    reservation_check_interval: float = 30.0  # seconds between expiry sweeps of reservations
+    # The blocks' own settings objects (one per type); a block without one here runs with its defaults.
+    blocks: tuple[object, ...] = ()
+
+    def block(self, kind: type[D]) -> D:
+        """The settings of type ``kind`` given in :attr:`blocks`, else that type's defaults."""
+        for candidate in self.blocks:
+            if isinstance(candidate, kind):
+                return candidate
+        return kind()
+
+    def with_blocks(self, *settings: object) -> CsmsSettings:
+        """A copy where ``settings`` replace the block settings of the same types."""
+        given = {type(s) for s in settings}
+        return replace(self, blocks=tuple(s for s in self.blocks if type(s) not in given) + settings)
 
     def with_overrides(self, values: Mapping[str, Any]) -> CsmsSettings:
         """A copy with the given (non-None) values replaced; ``ocpp_*`` keys go to the OCPP server settings."""
-        own = {f.name for f in fields(self)}
+        own = {f.name for f in fields(self)} - {"ocpp", "blocks"}
         ocpp_names = {f.name for f in fields(ServerSettings)}
-        direct = {k: v for k, v in values.items() if k in own and v is not None and k != "ocpp"}
+        direct = {k: v for k, v in values.items() if k in own and v is not None}
         server = {
             k[5:]: v
             for k, v in values.items()
@@ -60,39 +81,95 @@ class CsmsSettings:
         return replace(self, ocpp=replace(self.ocpp, **server), **direct)
 
 
-_ENV_PREFIX = "CHARGEPLANE_"
-
-
 def from_environment(
     environ: Mapping[str, str] | None = None, base: CsmsSettings | None = None
 ) -> CsmsSettings:
-    """Settings from ``CHARGEPLANE_DATABASE_URL``, ``CHARGEPLANE_API_PORT``, ``CHARGEPLANE_OCPP_PORT``, ..."""
+    """Settings from ``CHARGEPLANE_DATABASE_URL``, ``CHARGEPLANE_API_PORT``, ``CHARGEPLANE_OCPP_PORT``, ... and
+    every block's ``CHARGEPLANE_<BLOCK>_*``."""
+    # Imported here: the blocks' modules import this one (for the policies and CsmsSettings).
+    from chargeplane.csms.blocks import discover
+
     environ = os.environ if environ is None else environ
     base = base or CsmsSettings()
-    values: dict[str, Any] = {}
-    types = {f.name: f.type for f in fields(CsmsSettings)} | {
-        f"ocpp_{f.name}": f.type for f in fields(ServerSettings)
-    }
-    defaults = {f.name: getattr(base, f.name) for f in fields(CsmsSettings)} | {
-        f"ocpp_{f.name}": getattr(base.ocpp, f.name) for f in fields(ServerSettings)
-    }
-    for key, text in environ.items():
-        if not key.startswith(_ENV_PREFIX):
-            continue
-        name = key[len(_ENV_PREFIX) :].lower()
-        if name not in types:
-            continue
-        values[name] = _convert(text, defaults[name])
-    return base.with_overrides(values)
+    settings = read_dataclass(CsmsSettings, environ, ENV_PREFIX, base=base)
+    settings = replace(
+        settings, ocpp=read_dataclass(ServerSettings, environ, ENV_PREFIX + "OCPP_", base=base.ocpp)
+    )
+    return settings.with_blocks(
+        *(
+            read_dataclass(
+                block.settings,
+                environ,
+                f"{ENV_PREFIX}{block.name.upper()}_",
+                base=base.block(block.settings),
+                aliases=getattr(block.settings, "ENV_ALIASES", {}),
+            )
+            for block in discover()
+        )
+    )
 
 
-def _convert(text: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        return text.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(text)
-    if isinstance(default, float):
-        return float(text)
-    if isinstance(default, enum.Enum):
-        return type(default)(text)
-    return text
+def read_dataclass(
+    kind: type[D],
+    environ: Mapping[str, str],
+    prefix: str,
+    *,
+    base: D | None = None,
+    aliases: Mapping[str, str] | None = None,
+) -> D:
+    """``base`` (else ``kind()``) with the fields found in ``environ`` as ``<prefix><FIELD>``.
+
+    ``aliases`` maps further variable names (without :data:`ENV_PREFIX`) to field names; the prefixed name
+    wins when both are set. Scalars only (str, int, float, bool, enums, and ``X | None`` of those, where an
+    empty value or ``none`` is None); a field of another type cannot be set from the environment."""
+    if not is_dataclass(kind):
+        raise TypeError(f"{kind.__name__} is not a dataclass")
+    current = base if base is not None else kind()
+    hints = typing.get_type_hints(kind)
+    names = {f.name for f in fields(kind) if f.init}
+    found: dict[str, tuple[str, str]] = {}
+    for alias, name in (aliases or {}).items():
+        if ENV_PREFIX + alias in environ:
+            found[name] = (ENV_PREFIX + alias, environ[ENV_PREFIX + alias])
+    for name in names:
+        variable = prefix + name.upper()
+        if variable in environ:
+            found[name] = (variable, environ[variable])
+    values = {name: convert(text, hints[name], variable) for name, (variable, text) in found.items()}
+    return replace(current, **values)  # type: ignore[type-var]  # checked by is_dataclass above
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def convert(text: str, kind: Any, variable: str) -> Any:
+    """``text`` as a value of the type ``kind``; :class:`SettingsError` naming ``variable`` if it is not one."""
+    arguments = typing.get_args(kind)
+    if typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in arguments:
+        if text.strip().lower() in ("", "none"):
+            return None
+        inner = [a for a in arguments if a is not type(None)]
+        if len(inner) == 1:
+            return convert(text, inner[0], variable)
+    try:
+        if kind is bool:
+            word = text.strip().lower()
+            if word not in _TRUE | _FALSE:
+                raise ValueError("expected one of " + ", ".join(sorted(_TRUE | _FALSE)))
+            return word in _TRUE
+        if kind in (int, float, str):
+            return kind(text.strip() if kind is not str else text)
+        if isinstance(kind, type) and issubclass(kind, enum.Enum):
+            return kind(text.strip().lower() if _lowercase_values(kind) else text.strip())
+    except ValueError as error:
+        raise SettingsError(f"{variable}={text!r} is not a valid {_type_name(kind)}: {error}") from None
+    raise SettingsError(f"{variable} cannot be set from the environment (type {_type_name(kind)})")
+
+
+def _lowercase_values(kind: type[enum.Enum]) -> bool:
+    return all(isinstance(m.value, str) and m.value == m.value.lower() for m in kind)
+
+
+def _type_name(kind: Any) -> str:
+    return getattr(kind, "__name__", str(kind))

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chargeplane.csms.clock import utc_now
 from chargeplane.csms.storage.metadata import metadata, utc_timestamp
 
 api_tokens = sa.Table(
@@ -47,7 +47,7 @@ class TokenStore:
         token = "cp_" + secrets.token_urlsafe(32)
         async with self.engine.begin() as connection:
             await connection.execute(
-                sa.insert(api_tokens).values(name=name, digest=digest(token), created_at=datetime.now(UTC))
+                sa.insert(api_tokens).values(name=name, digest=digest(token), created_at=utc_now())
             )
         await self.load()
         return token

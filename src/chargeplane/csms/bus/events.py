@@ -10,9 +10,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from chargeplane.csms.clock import utc_now
 from chargeplane.ocpp.timestamps import to_wire
 
 
@@ -21,7 +21,7 @@ class StationEvent:
     kind: str  # connected, disconnected, boot, status, transaction.started/updated/ended, meter_values, ...
     station_id: str
     data: dict[str, Any] = field(default_factory=dict)
-    at: str = field(default_factory=lambda: to_wire(datetime.now(UTC)))
+    at: str = field(default_factory=lambda: to_wire(utc_now()))
 
 
 class EventBus:

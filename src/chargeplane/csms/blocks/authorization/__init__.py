@@ -1,1 +1,1 @@
-"""The authorization block (see chargeplane.csms.blocks.BLOCKS)."""
+"""Authorization (C01-C16, D01-D02): id tokens, Authorize, local authorization lists."""

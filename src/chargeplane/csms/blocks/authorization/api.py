@@ -8,21 +8,16 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import delete, get, patch, post
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_502_BAD_GATEWAY
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from chargeplane.csms.api.pages import Limit, Offset, Page
 from chargeplane.csms.blocks.authorization.local_list import LocalListService, SyncResult
 from chargeplane.csms.blocks.authorization.repository import LogRecord, TokenRecord
-from chargeplane.csms.blocks.authorization.service import (
-    AmbiguousToken,
-    AuthorizationService,
-    TokenExists,
-    UnknownToken,
-)
-from chargeplane.csms.blocks.provisioning.service import ProvisioningService
-from chargeplane.csms.bus.commands import StationOffline
-from chargeplane.transport.connection import CallError
+from chargeplane.csms.blocks.authorization.service import AuthorizationService
+from chargeplane.csms.blocks.provisioning.api import KnownStation
+from chargeplane.csms.errors import Invalid
 
 TokenValue = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 # 2.1 made IdTokenEnumType an extensible string[20]; the 2.0.1 values are a subset.
@@ -95,13 +90,6 @@ class IdTokenOut(msgspec.Struct, rename="camel"):
     updated_at: datetime
 
 
-class IdTokenPage(msgspec.Struct, rename="camel"):
-    items: list[IdTokenOut]
-    total: int
-    offset: int
-    limit: int
-
-
 class ImportProblem(msgspec.Struct, rename="camel"):
     index: int
     reason: str
@@ -121,13 +109,6 @@ class LogOut(msgspec.Struct, rename="camel"):
     context: str
     status: str
     at: datetime
-
-
-class LogPage(msgspec.Struct, rename="camel"):
-    items: list[LogOut]
-    total: int
-    offset: int
-    limit: int
 
 
 class LocalListSync(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -217,7 +198,7 @@ def _message_columns(message: PersonalMessage | None) -> dict[str, Any]:
 
 
 def token_values(data: IdTokenIn) -> dict[str, Any]:
-    """Table columns of a token to store; raises ValueError on rules beyond the field types."""
+    """Table columns of a token to store; raises :class:`Invalid` on rules beyond the field types."""
     values = {
         "id_token": data.id_token,
         "type": data.type,
@@ -237,52 +218,31 @@ def token_values(data: IdTokenIn) -> dict[str, Any]:
 
 def check_languages(language1: str | None, language2: str | None) -> None:
     if language2 is not None and language1 is None:
-        raise ValueError("language2 needs language1 (C01.FR.10)")
+        raise Invalid("language2 needs language1 (C01.FR.10)")
     if language1 is not None and language1 == language2:
-        raise ValueError("language1 and language2 must differ (C01.FR.11)")
+        raise Invalid("language1 and language2 must differ (C01.FR.11)")
 
 
-def routes(
-    service: AuthorizationService, local_lists: LocalListService, stations: ProvisioningService
-) -> list[Any]:
-    async def one(id_token: str, token_type: str | None) -> TokenRecord:
-        try:
-            return await service.get_token(id_token, token_type)
-        except UnknownToken:
-            raise NotFoundException(
-                f"no id token {id_token}" + (f" of type {token_type}" if token_type else "")
-            ) from None
-        except AmbiguousToken as error:
-            raise ValidationException(str(error)) from None
-
+def routes(service: AuthorizationService, local_lists: LocalListService) -> list[Any]:
     @get("/id-tokens", summary="List id tokens")
     async def list_tokens(
         status: FromQuery[str | None] = None,
         group: FromQuery[str | None] = None,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> IdTokenPage:
+        offset: Offset = 0,
+        limit: Limit = 100,
+    ) -> Page[IdTokenOut]:
         records, total = await service.list_tokens(status=status, group=group, offset=offset, limit=limit)
-        return IdTokenPage([token_out(r) for r in records], total, offset, limit)
+        return Page([token_out(r) for r in records], total, offset, limit)
 
     @post("/id-tokens", status_code=HTTP_201_CREATED, summary="Create an id token")
     async def create_token(data: JSONBody[IdTokenIn]) -> IdTokenOut:
-        try:
-            record = await service.create_token(token_values(data))
-        except ValueError as error:
-            raise ValidationException(str(error)) from None
-        except TokenExists:
-            raise HTTPException(
-                status_code=HTTP_409_CONFLICT,
-                detail=f"id token {data.id_token} of type {data.type} exists already",
-            ) from None
-        return token_out(record)
+        return token_out(await service.create_token(token_values(data)))
 
     @get("/id-tokens/{id_token:str}", summary="One id token")
     async def get_token(
         id_token: FromPath[str], token_type: Annotated[str | None, QueryParameter(name="type")] = None
     ) -> IdTokenOut:
-        return token_out(await one(id_token, token_type))
+        return token_out(await service.get_token(id_token, token_type))
 
     @patch("/id-tokens/{id_token:str}", summary="Change an id token")
     async def update_token(
@@ -290,7 +250,7 @@ def routes(
         data: JSONBody[IdTokenPatch],
         token_type: Annotated[str | None, QueryParameter(name="type")] = None,
     ) -> IdTokenOut:
-        record = await one(id_token, token_type)
+        record = await service.get_token(id_token, token_type)
         values: dict[str, Any] = {
             name: getattr(data, name)
             for name in IdTokenPatch.__struct_fields__
@@ -300,27 +260,14 @@ def routes(
             values |= _message_columns(data.personal_message)
         if values.get("status", "") is None or values.get("local_list", False) is None:
             raise ValidationException("status and localList cannot be null")
-        try:
-            check_languages(
-                values.get("language1", record.language1), values.get("language2", record.language2)
-            )
-        except ValueError as error:
-            raise ValidationException(str(error)) from None
-        try:
-            updated = await service.update_token(record.id_token, record.type, values)
-        except UnknownToken:
-            raise NotFoundException(f"no id token {id_token}") from None
-        return token_out(updated)
+        check_languages(values.get("language1", record.language1), values.get("language2", record.language2))
+        return token_out(await service.update_token(record.id_token, record.type, values))
 
     @delete("/id-tokens/{id_token:str}", summary="Remove an id token")
     async def delete_token(
         id_token: FromPath[str], token_type: Annotated[str | None, QueryParameter(name="type")] = None
     ) -> None:
-        record = await one(id_token, token_type)
-        try:
-            await service.delete_token(record.id_token, record.type)
-        except UnknownToken:
-            raise NotFoundException(f"no id token {id_token}") from None
+        await service.delete_token(id_token, token_type)
 
     @post("/id-tokens/import", status_code=HTTP_200_OK, summary="Create or replace id tokens in bulk")
     async def import_tokens(data: JSONBody[list[Any]]) -> ImportResult:
@@ -331,7 +278,7 @@ def routes(
         for index, item in enumerate(data):
             try:
                 rows.append(token_values(msgspec.convert(item, IdTokenIn)))
-            except (msgspec.ValidationError, ValueError) as error:
+            except (msgspec.ValidationError, Invalid) as error:
                 errors.append(ImportProblem(index, str(error)))
         created, updated = await service.import_tokens(rows)
         return ImportResult(created, updated, errors)
@@ -340,59 +287,36 @@ def routes(
     async def authorization_log(
         station_id: Annotated[str | None, QueryParameter(name="stationId")] = None,
         id_token: Annotated[str | None, QueryParameter(name="idToken")] = None,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> LogPage:
+        offset: Offset = 0,
+        limit: Limit = 100,
+    ) -> Page[LogOut]:
         records, total = await service.decision_log(
             station_id=station_id, id_token=id_token, offset=offset, limit=limit
         )
-        return LogPage([log_out(r) for r in records], total, offset, limit)
-
-    async def known_station(station_id: str) -> str:
-        record = await stations.repository.get(station_id)
-        if record is None:
-            raise NotFoundException(f"no station {station_id}")
-        return record.station_id
+        return Page([log_out(r) for r in records], total, offset, limit)
 
     @post(
         "/stations/{station_id:str}/local-list", status_code=HTTP_200_OK, summary="Send the local list (D01)"
     )
-    async def sync_local_list(station_id: FromPath[str], data: JSONBody[LocalListSync]) -> SyncOut:
-        station_id = await known_station(station_id)
-        try:
-            result = await local_lists.sync_local_list(station_id, data.full)
-        except StationOffline:
-            raise HTTPException(
-                status_code=HTTP_409_CONFLICT, detail=f"station {station_id} is not connected"
-            ) from None
-        except CallError as error:
-            raise HTTPException(status_code=HTTP_502_BAD_GATEWAY, detail=str(error)) from None
-        return sync_out(result)
+    async def sync_local_list(known_station: KnownStation, data: JSONBody[LocalListSync]) -> SyncOut:
+        return sync_out(await local_lists.sync_local_list(known_station.station_id, data.full))
 
     @get("/stations/{station_id:str}/local-list", summary="The local list on record for a station")
-    async def local_list(station_id: FromPath[str]) -> LocalListOut:
-        station_id = await known_station(station_id)
-        summary = await local_lists.repository.list_summary(station_id)
+    async def local_list(known_station: KnownStation) -> LocalListOut:
+        summary = await local_lists.summary(known_station.station_id)
         if summary is None:
-            return LocalListOut(station_id, 0, 0, None)
+            return LocalListOut(known_station.station_id, 0, 0, None)
         version, entries, updated_at = summary
-        return LocalListOut(station_id, version, entries, updated_at)
+        return LocalListOut(known_station.station_id, version, entries, updated_at)
 
     @get(
         "/stations/{station_id:str}/local-list/station-version",
         summary="Ask the station its list version (D02)",
     )
-    async def station_version(station_id: FromPath[str]) -> StationVersionOut:
-        station_id = await known_station(station_id)
-        try:
-            version = await local_lists.station_version(station_id)
-        except StationOffline:
-            raise HTTPException(
-                status_code=HTTP_409_CONFLICT, detail=f"station {station_id} is not connected"
-            ) from None
-        except CallError as error:
-            raise HTTPException(status_code=HTTP_502_BAD_GATEWAY, detail=str(error)) from None
-        return StationVersionOut(station_id, version)
+    async def station_version(known_station: KnownStation) -> StationVersionOut:
+        return StationVersionOut(
+            known_station.station_id, await local_lists.station_version(known_station.station_id)
+        )
 
     return [
         list_tokens,

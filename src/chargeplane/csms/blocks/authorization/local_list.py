@@ -32,6 +32,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 import msgspec
@@ -49,11 +50,11 @@ from chargeplane.csms.blocks.authorization.service import (
     decide,
     id_tag_info,
     id_token_info,
-    utc_now,
 )
+from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
-from chargeplane.csms.settings import CsmsSettings
+from chargeplane.csms.clock import Clock
 from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.versions import Version
@@ -113,15 +114,21 @@ class LocalListService:
     def __init__(
         self,
         repository: AuthorizationRepository,
-        settings: CsmsSettings,
+        settings: AuthorizationSettings,
         events: EventBus,
         commands: CommandRouter,
+        clock: Clock,
     ) -> None:
         self.repository = repository
         self.settings = settings
         self.events = events
         self.commands = commands
+        self.clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
+
+    async def summary(self, station_id: str) -> tuple[int, int, datetime] | None:
+        """The list on record for the station: (version, entry count, updated at), or ``None``."""
+        return await self.repository.list_summary(station_id)
 
     # -- reading the station ----------------------------------------------------------------------------
 
@@ -297,12 +304,12 @@ class LocalListService:
                 replace=update_type == "Full",
                 upserts=[item.entry for item in chunk if not item.removal],
                 removals=[(item.entry.token_key, item.entry.type) for item in chunk if item.removal],
-                now=utc_now(),
+                now=self.clock.now(),
             )
         return "Accepted"
 
     async def _wanted(self, version: Version) -> dict[tuple[str, str], _Item]:
-        now = utc_now()
+        now = self.clock.now()
         records = await self.repository.local_list_tokens(EXCLUDED_TYPES)
         wanted: dict[tuple[str, str], _Item] = {}
         seen_v16: set[str] = set()

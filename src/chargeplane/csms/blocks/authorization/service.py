@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, overload
 
 from msgspec import UNSET
@@ -32,8 +32,11 @@ from chargeplane.csms.blocks.authorization.repository import (
     TokenRecord,
     logged_token,
 )
+from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
 from chargeplane.csms.bus.events import EventBus, StationEvent
-from chargeplane.csms.settings import CsmsSettings, UnknownTokenPolicy
+from chargeplane.csms.clock import Clock
+from chargeplane.csms.errors import Conflict, Invalid, NotFound
+from chargeplane.csms.settings import UnknownTokenPolicy
 from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.timestamps import to_wire
 
@@ -47,10 +50,6 @@ _V16_STATUSES = frozenset({"Accepted", "Blocked", "Expired", "Invalid", "Concurr
 # 2.0.1 limits that the 2.1 schema widened.
 V201_MESSAGE_CONTENT_MAX = 512
 V201_TOKEN_MAX = 36
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +74,17 @@ def is_master_pass(decision: TokenDecision) -> bool:
     return decision.master_pass
 
 
-class TokenExists(Exception):
-    pass
+class TokenExists(Conflict):
+    def __init__(self, id_token: str, token_type: str) -> None:
+        super().__init__(f"id token {id_token} of type {token_type} exists already")
 
 
-class UnknownToken(Exception):
-    pass
+class UnknownToken(NotFound):
+    def __init__(self, id_token: str, token_type: str | None = None) -> None:
+        super().__init__(f"no id token {id_token}" + (f" of type {token_type}" if token_type else ""))
 
 
-class AmbiguousToken(Exception):
+class AmbiguousToken(Invalid):
     def __init__(self, id_token: str, types: list[str]) -> None:
         super().__init__(f"{id_token} exists with several types ({', '.join(types)}): give its type")
         self.types = types
@@ -166,10 +167,17 @@ def id_tag_info(decision: TokenDecision) -> v16.datatypes.IdTagInfo:
 
 
 class AuthorizationService:
-    def __init__(self, repository: AuthorizationRepository, settings: CsmsSettings, events: EventBus) -> None:
+    def __init__(
+        self,
+        repository: AuthorizationRepository,
+        settings: AuthorizationSettings,
+        events: EventBus,
+        clock: Clock,
+    ) -> None:
         self.repository = repository
         self.settings = settings
         self.events = events
+        self.clock = clock
 
     # -- decisions --------------------------------------------------------------------------------------
 
@@ -178,7 +186,7 @@ class AuthorizationService:
     ) -> TokenDecision:
         """Decide on a token presented at a station; ``token_type`` is None for 1.6 (the type is ignored).
         Every decision is logged (``authorization_log``) and published as an ``authorization`` event."""
-        now = utc_now()
+        now = self.clock.now()
         if token_type == NO_AUTHORIZATION:
             decision = TokenDecision(status=ACCEPTED)  # C02.FR.02
         else:
@@ -229,14 +237,14 @@ class AuthorizationService:
     async def get_token(self, id_token: str, token_type: str | None) -> TokenRecord:
         records = await self.repository.find(id_token, token_type)
         if not records:
-            raise UnknownToken(id_token)
+            raise UnknownToken(id_token, token_type)
         if len(records) > 1:
             raise AmbiguousToken(id_token, [r.type for r in records])
         return records[0]
 
     async def create_token(self, values: dict[str, Any]) -> TokenRecord:
-        if not await self.repository.create_token(values, utc_now()):
-            raise TokenExists(values["id_token"])
+        if not await self.repository.create_token(values, self.clock.now()):
+            raise TokenExists(values["id_token"], values["type"])
         return await self.get_token(values["id_token"], values["type"])
 
     async def update_token(
@@ -244,7 +252,7 @@ class AuthorizationService:
     ) -> TokenRecord:
         record = await self.get_token(id_token, token_type)
         if values:
-            await self.repository.update_token(record.id_token, record.type, values, utc_now())
+            await self.repository.update_token(record.id_token, record.type, values, self.clock.now())
         return await self.get_token(record.id_token, record.type)
 
     async def delete_token(self, id_token: str, token_type: str | None) -> None:
@@ -253,7 +261,7 @@ class AuthorizationService:
             raise UnknownToken(id_token)
 
     async def import_tokens(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
-        return await self.repository.upsert_tokens(rows, utc_now())
+        return await self.repository.upsert_tokens(rows, self.clock.now())
 
     async def list_tokens(
         self, *, status: str | None, group: str | None, offset: int, limit: int

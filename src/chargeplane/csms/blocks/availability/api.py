@@ -7,14 +7,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import get, post
-from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from chargeplane.csms.blocks.availability.calls import UnknownStation, station_call_errors
+from chargeplane.csms.api.pages import Limit, Offset, Page
 from chargeplane.csms.blocks.availability.repository import ConnectorRecord, HistoryRecord
 from chargeplane.csms.blocks.availability.service import AvailabilityService
-from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.blocks.provisioning.api import KnownStation
 
 Id = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -51,13 +50,6 @@ class HistoryOut(msgspec.Struct, rename="camel"):
     received_at: datetime
 
 
-class HistoryPage(msgspec.Struct, rename="camel"):
-    items: list[HistoryOut]
-    total: int
-    offset: int
-    limit: int
-
-
 class AvailabilityIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     operational: bool
     evse_id: Id | None = None  # none: the whole station (G04)
@@ -78,31 +70,21 @@ def _history_out(record: HistoryRecord) -> HistoryOut:
     return msgspec.convert(record, HistoryOut, from_attributes=True)
 
 
-def routes(service: AvailabilityService, stations: ProvisioningService) -> list[Any]:
-    async def known(station_id: str) -> str:
-        record = await stations.repository.get(station_id)
-        if record is None:
-            raise NotFoundException(f"no station {station_id}")
-        return record.station_id
-
+def routes(service: AvailabilityService) -> list[Any]:
     @get(
         "/stations/{station_id:str}/connectors",
         summary="Current status of the station, its EVSEs and connectors",
     )
-    async def list_connectors(station_id: FromPath[str]) -> ConnectorList:
-        station_id = await known(station_id)
-        records = await service.repository.current(station_id)
-        return ConnectorList(station_id, [_connector_out(r) for r in records])
+    async def list_connectors(known_station: KnownStation) -> ConnectorList:
+        records = await service.connectors(known_station.station_id)
+        return ConnectorList(known_station.station_id, [_connector_out(r) for r in records])
 
     @get("/stations/{station_id:str}/status-history", summary="Every reported status, newest first")
     async def status_history(
-        station_id: FromPath[str],
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> HistoryPage:
-        station_id = await known(station_id)
-        records, total = await service.repository.history(station_id, offset, limit)
-        return HistoryPage([_history_out(r) for r in records], total, offset, limit)
+        known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
+    ) -> Page[HistoryOut]:
+        records, total = await service.status_history(known_station.station_id, offset, limit)
+        return Page([_history_out(r) for r in records], total, offset, limit)
 
     @post(
         "/stations/{station_id:str}/availability",
@@ -110,14 +92,11 @@ def routes(service: AvailabilityService, stations: ProvisioningService) -> list[
         summary="ChangeAvailability: make the station, an EVSE or a connector (in)operative",
     )
     async def change_availability(
-        station_id: FromPath[str], data: JSONBody[AvailabilityIn]
+        known_station: KnownStation, data: JSONBody[AvailabilityIn]
     ) -> AvailabilityOut:
-        with station_call_errors():
-            if await stations.repository.get(station_id) is None:
-                raise UnknownStation(station_id)
-            result = await service.change_availability(
-                station_id, data.evse_id, data.connector_id, data.operational
-            )
+        result = await service.change_availability(
+            known_station.station_id, data.evse_id, data.connector_id, data.operational
+        )
         return AvailabilityOut(result.status, result.reason_code, result.additional_info)
 
     return [list_connectors, status_history, change_availability]

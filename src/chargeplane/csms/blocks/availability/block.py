@@ -1,4 +1,4 @@
-"""Install availability: StatusNotification / NotifyEvent handlers, connector routes, ChangeAvailability."""
+"""Availability (G01-G05): StatusNotification / NotifyEvent handlers, connector routes, ChangeAvailability."""
 
 from __future__ import annotations
 
@@ -6,13 +6,25 @@ from chargeplane.csms.blocks.availability import api, handlers
 from chargeplane.csms.blocks.availability.repository import AvailabilityRepository
 from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.context import BlockContext
-from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.blocks.declaration import Block, NoSettings
 
 
-def install(context: BlockContext) -> None:
+def install(context: BlockContext, settings: NoSettings) -> None:
     service = AvailabilityService(
-        AvailabilityRepository(context.engine, context.committer), context.events, context.commands
+        AvailabilityRepository(context.engine, context.committer),
+        context.events,
+        context.commands,
+        context.clock,
     )
     handlers.register(context.routers, service)
-    context.routes.extend(api.routes(service, context.require(ProvisioningService)))
+    context.routes.extend(api.routes(service))
     context.provide(service)
+
+
+BLOCK = Block(
+    "availability",
+    NoSettings,
+    install,
+    requires=("provisioning",),
+    summary="G01-G05: EVSE/connector status, StatusNotification, NotifyEvent, ChangeAvailability",
+)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from msgspec import UNSET
 
 from chargeplane.csms.blocks.availability.calls import InvalidRequest, checked, status_reason
 from chargeplane.csms.blocks.availability.repository import (
     AvailabilityRepository,
+    ConnectorRecord,
     DeviceEvent,
+    HistoryRecord,
     StatusReport,
 )
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
+from chargeplane.csms.clock import Clock
 from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import unset_if_none
 from chargeplane.ocpp.timestamps import to_wire
@@ -36,15 +38,14 @@ class ChangeResult:
     additional_info: str | None = None
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class AvailabilityService:
-    def __init__(self, repository: AvailabilityRepository, events: EventBus, commands: CommandRouter) -> None:
+    def __init__(
+        self, repository: AvailabilityRepository, events: EventBus, commands: CommandRouter, clock: Clock
+    ) -> None:
         self.repository = repository
         self.events = events
         self.commands = commands
+        self.clock = clock
         self._listeners: list[EventListener] = []
 
     def add_event_listener(self, listener: EventListener) -> None:
@@ -56,7 +57,7 @@ class AvailabilityService:
 
     async def report(self, reports: list[StatusReport]) -> None:
         """Store reported statuses (history + current state) and tell the consoles."""
-        await self.repository.record(reports, utc_now())
+        await self.repository.record(reports, self.clock.now())
         for report in reports:
             data: dict[str, object] = {
                 "evseId": report.evse_id,
@@ -74,7 +75,7 @@ class AvailabilityService:
     async def device_events(self, station_id: str, events: list[DeviceEvent]) -> None:
         """Keep the other NotifyEvent data as a log, tell the consoles about problems (G05 lock failure),
         and pass it on to the listeners."""
-        await self.repository.log_events(events, utc_now())
+        await self.repository.log_events(events, self.clock.now())
         for event in events:
             if event.variable == "Problem" and event.actual_value.lower() == "true" and not event.cleared:
                 self.events.publish(
@@ -94,6 +95,18 @@ class AvailabilityService:
                 await listener(station_id, events)
             except Exception:
                 log.exception("NotifyEvent listener failed for %s", station_id)
+
+    # -- reads ------------------------------------------------------------------------------------------
+
+    async def connectors(self, station_id: str) -> list[ConnectorRecord]:
+        """The current status of the station, its EVSEs and connectors."""
+        return await self.repository.current(station_id)
+
+    async def status_history(
+        self, station_id: str, offset: int, limit: int
+    ) -> tuple[list[HistoryRecord], int]:
+        """Every reported status, newest first, and how many there are."""
+        return await self.repository.history(station_id, offset, limit)
 
     # -- operator actions -------------------------------------------------------------------------------
 

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from chargeplane.csms.blocks.availability.calls import UnknownStation, station_call_errors
+from chargeplane.csms.api.pages import Limit, Offset, Page
 from chargeplane.csms.blocks.data_transfer.repository import TransferRecord
 from chargeplane.csms.blocks.data_transfer.service import DataTransferService
-from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.blocks.provisioning.api import KnownStation
 
 
 class DataTransferIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -41,13 +41,6 @@ class TransferOut(msgspec.Struct, rename="camel"):
     created_at: datetime
 
 
-class TransferPage(msgspec.Struct, rename="camel"):
-    items: list[TransferOut]
-    total: int
-    offset: int
-    limit: int
-
-
 def _loads(text: str | None) -> Any:
     return None if text is None else msgspec.json.decode(text)
 
@@ -66,29 +59,25 @@ def _transfer_out(record: TransferRecord) -> TransferOut:
     )
 
 
-def routes(service: DataTransferService, stations: ProvisioningService) -> list[Any]:
+def routes(service: DataTransferService) -> list[Any]:
     @post(
         "/stations/{station_id:str}/data-transfer",
         status_code=HTTP_200_OK,
         summary="Send DataTransfer to a station: the station's answer",
     )
     async def send_data_transfer(
-        station_id: FromPath[str], data: JSONBody[DataTransferIn]
+        known_station: KnownStation, data: JSONBody[DataTransferIn]
     ) -> DataTransferOut:
-        with station_call_errors():
-            station = await stations.repository.get(station_id)
-            if station is None:
-                raise UnknownStation(station_id)
-            answer = await service.send(station.station_id, data.vendor_id, data.message_id, data.data)
+        answer = await service.send(known_station.station_id, data.vendor_id, data.message_id, data.data)
         return DataTransferOut(answer.status, answer.data, answer.reason_code, answer.additional_info)
 
     @get("/data-transfers", summary="Data transfers in both directions, newest first")
     async def list_data_transfers(
         station_id: Annotated[str | None, QueryParameter(name="stationId")] = None,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> TransferPage:
-        records, total = await service.repository.find(station_id, offset, limit)
-        return TransferPage([_transfer_out(r) for r in records], total, offset, limit)
+        offset: Offset = 0,
+        limit: Limit = 100,
+    ) -> Page[TransferOut]:
+        records, total = await service.find(station_id, offset, limit)
+        return Page([_transfer_out(r) for r in records], total, offset, limit)
 
     return [send_data_transfer, list_data_transfers]

@@ -13,13 +13,13 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from chargeplane.csms.blocks.availability.calls import checked, status_reason
-from chargeplane.csms.blocks.data_transfer.repository import DataTransferRepository
+from chargeplane.csms.blocks.data_transfer.repository import DataTransferRepository, TransferRecord
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
+from chargeplane.csms.clock import Clock
 from chargeplane.ocpp.errors import InternalError
 from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import present, unset_if_none
@@ -43,19 +43,18 @@ class TransferAnswer:
     additional_info: str | None = None
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 class DataTransferService:
-    def __init__(self, repository: DataTransferRepository, events: EventBus, commands: CommandRouter) -> None:
+    def __init__(
+        self, repository: DataTransferRepository, events: EventBus, commands: CommandRouter, clock: Clock
+    ) -> None:
         self.repository = repository
         self.events = events
         self.commands = commands
+        self.clock = clock
         self._handlers: dict[tuple[str, str | None], VendorHandler] = {}
 
     def register(self, vendor_id: str, handler: VendorHandler, message_id: str | None = None) -> None:
@@ -63,6 +62,10 @@ class DataTransferService:
         if key in self._handlers:
             raise ValueError(f"a handler for vendor {vendor_id!r} message {message_id!r} exists already")
         self._handlers[key] = handler
+
+    async def find(self, station_id: str | None, offset: int, limit: int) -> tuple[list[TransferRecord], int]:
+        """Data transfers in both directions, newest first, and how many match."""
+        return await self.repository.find(station_id, offset, limit)
 
     # -- P02: from the station ---------------------------------------------------------------------------
 
@@ -159,5 +162,5 @@ class DataTransferService:
             data=_json(data),
             status=status,
             response_data=_json(response_data),
-            now=utc_now(),
+            now=self.clock.now(),
         )

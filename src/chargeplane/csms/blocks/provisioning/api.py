@@ -1,4 +1,6 @@
-"""HTTP routes of provisioning: stations (CRUD, registration status, security profile and credentials)."""
+"""HTTP routes of provisioning: stations (CRUD, registration status, security profile and credentials), and
+the known-station dependency that every route with a ``{station_id}`` uses: a parameter
+``known_station: KnownStation`` gets the station's record, or the request is answered 404 ``no station <id>``."""
 
 from __future__ import annotations
 
@@ -7,18 +9,18 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import delete, get, patch, post
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.params import FromPath, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_201_CREATED
 
+from chargeplane.csms.api.pages import Limit, Offset, Page
 from chargeplane.csms.blocks.provisioning.repository import StationRecord
-from chargeplane.csms.blocks.provisioning.service import (
-    ProvisioningService,
-    StationExists,
-    UnknownStation,
-    utc_now,
-)
-from chargeplane.transport.security import PasswordRuleError
+from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.errors import UnknownStation
+
+# A route parameter ``known_station: KnownStation`` gets the record of the ``{station_id}`` in the path.
+KnownStation = NamedDependency[StationRecord]
+STATION_DEPENDENCY = "known_station"
 
 StationId = Annotated[str, msgspec.Meta(pattern=r"\A[a-zA-Z0-9*\-_=+|@.]{1,48}\Z")]
 Status = Annotated[str, msgspec.Meta(pattern=r"\A(Accepted|Pending|Rejected)\Z")]  # B01-B03 registration
@@ -69,13 +71,6 @@ class StationOut(msgspec.Struct, rename="camel"):
     generated_password: str | None = None  # only in the answer to a create that generated one
 
 
-class StationPage(msgspec.Struct, rename="camel"):
-    items: list[StationOut]
-    total: int
-    offset: int
-    limit: int
-
-
 def station_out(record: StationRecord, generated_password: str | None = None) -> StationOut:
     out = msgspec.convert(record, StationOut, from_attributes=True)
     return msgspec.structs.replace(
@@ -83,47 +78,43 @@ def station_out(record: StationRecord, generated_password: str | None = None) ->
     )
 
 
+def known_station(service: ProvisioningService) -> Provide:
+    """The known-station dependency (registered once, as :data:`STATION_DEPENDENCY`)."""
+
+    async def station(station_id: FromPath[str]) -> StationRecord:
+        record = await service.get_station(station_id)
+        if record is None:
+            raise UnknownStation(station_id)
+        return record
+
+    return Provide(station)
+
+
 def routes(service: ProvisioningService) -> list[Any]:
     @get("/stations", summary="List stations")
-    async def list_stations(
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> StationPage:
-        records = await service.repository.list(offset, limit)
-        return StationPage([station_out(r) for r in records], await service.repository.count(), offset, limit)
+    async def list_stations(offset: Offset = 0, limit: Limit = 100) -> Page[StationOut]:
+        records, total = await service.list_stations(offset, limit)
+        return Page([station_out(r) for r in records], total, offset, limit)
 
     @post("/stations", status_code=HTTP_201_CREATED, summary="Register a station")
     async def create_station(data: JSONBody[StationIn]) -> StationOut:
-        try:
-            record, generated = await service.create_station(
-                data.station_id,
-                registration_status=data.registration_status,
-                security_profile=data.security_profile,
-                password=data.password,
-                v16_key_encoding=data.v16_key_encoding,
-                heartbeat_interval=data.heartbeat_interval,
-                description=data.description,
-            )
-        except PasswordRuleError as error:
-            raise ValidationException(str(error)) from None
-        except StationExists:
-            raise HTTPException(
-                status_code=HTTP_409_CONFLICT, detail=f"station {data.station_id} exists already"
-            ) from None
+        record, generated = await service.create_station(
+            data.station_id,
+            registration_status=data.registration_status,
+            security_profile=data.security_profile,
+            password=data.password,
+            v16_key_encoding=data.v16_key_encoding,
+            heartbeat_interval=data.heartbeat_interval,
+            description=data.description,
+        )
         return station_out(record, generated)
 
-    async def load(station_id: str) -> StationOut:
-        record = await service.repository.get(station_id)
-        if record is None:
-            raise NotFoundException(f"no station {station_id}")
-        return station_out(record)
-
     @get("/stations/{station_id:str}", summary="One station")
-    async def get_station(station_id: FromPath[str]) -> StationOut:
-        return await load(station_id)
+    async def get_station(known_station: KnownStation) -> StationOut:
+        return station_out(known_station)
 
     @patch("/stations/{station_id:str}", summary="Change a station's registration or security")
-    async def update_station(station_id: FromPath[str], data: JSONBody[StationPatch]) -> StationOut:
+    async def update_station(known_station: KnownStation, data: JSONBody[StationPatch]) -> StationOut:
         values: dict[str, Any] = {
             name: value
             for name, value in (
@@ -134,20 +125,10 @@ def routes(service: ProvisioningService) -> list[Any]:
             )
             if value is not None
         }
-        try:
-            if data.password is not None:
-                await service.set_password(station_id, data.password)
-            if values and not await service.repository.update(station_id, utc_now(), **values):
-                raise UnknownStation(station_id)
-        except PasswordRuleError as error:
-            raise ValidationException(str(error)) from None
-        except UnknownStation:
-            raise NotFoundException(f"no station {station_id}") from None
-        return await load(station_id)
+        return station_out(await service.update_station(known_station.station_id, data.password, values))
 
     @delete("/stations/{station_id:str}", summary="Remove a station")
-    async def delete_station(station_id: FromPath[str]) -> None:
-        if not await service.repository.delete(station_id):
-            raise NotFoundException(f"no station {station_id}")
+    async def delete_station(known_station: KnownStation) -> None:
+        await service.delete_station(known_station.station_id)
 
     return [list_stations, create_station, get_station, update_station, delete_station]

@@ -1,18 +1,24 @@
-"""Install provisioning: the station directory, boot/heartbeat handlers, station routes, presence."""
+"""Provisioning (B01-B04, G02): the station directory, boot/heartbeat handlers, station routes, presence."""
 
 from __future__ import annotations
 
 from chargeplane.csms.blocks.context import BlockContext
+from chargeplane.csms.blocks.declaration import Block
 from chargeplane.csms.blocks.provisioning import api, handlers
 from chargeplane.csms.blocks.provisioning.repository import StationRepository
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 
 
-def install(context: BlockContext) -> None:
+def install(context: BlockContext, settings: ProvisioningSettings) -> None:
     service = ProvisioningService(
-        StationRepository(context.engine, context.committer), context.settings, context.events
+        StationRepository(context.engine, context.committer), settings, context.events, context.clock
     )
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(service))
-    context.jobs.append(service.run_presence_flusher)
+    context.dependencies[api.STATION_DEPENDENCY] = api.known_station(service)
+    context.every("presence-flush", settings.presence_flush_interval, service.tick)
     context.provide(service)
+
+
+BLOCK = Block("provisioning", ProvisioningSettings, install, summary="B01-B04, G02: stations, boot, presence")

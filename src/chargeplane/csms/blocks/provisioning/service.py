@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from chargeplane.csms.blocks.provisioning.repository import BootData, StationRecord, StationRepository
+from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.bus.events import EventBus, StationEvent
+from chargeplane.csms.clock import Clock
+from chargeplane.csms.errors import Conflict, UnknownStation
 from chargeplane.csms.session import ACCEPTED, PENDING, REJECTED, StationSession
-from chargeplane.csms.settings import CsmsSettings, UnknownStationPolicy
+from chargeplane.csms.settings import UnknownStationPolicy
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
 from chargeplane.transport.security import (
@@ -25,12 +28,9 @@ from chargeplane.transport.security import (
 log = logging.getLogger(__name__)
 
 
-class StationExists(Exception):
-    pass
-
-
-class UnknownStation(Exception):
-    pass
+class StationExists(Conflict):
+    def __init__(self, station_id: str) -> None:
+        super().__init__(f"station {station_id} exists already")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +39,31 @@ class BootDecision:
     interval: int
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ProvisioningService:
-    def __init__(self, repository: StationRepository, settings: CsmsSettings, events: EventBus) -> None:
+    def __init__(
+        self, repository: StationRepository, settings: ProvisioningSettings, events: EventBus, clock: Clock
+    ) -> None:
         self.repository = repository
         self.settings = settings
         self.events = events
+        self.clock = clock
         self._last_seen: dict[str, datetime] = {}
+
+    # -- reads ------------------------------------------------------------------------------------------
+
+    async def get_station(self, station_id: str) -> StationRecord | None:
+        """The station (identities compare as the station table does), or ``None``."""
+        return await self.repository.get(station_id)
+
+    async def list_stations(self, offset: int, limit: int) -> tuple[list[StationRecord], int]:
+        """A page of stations and how many there are."""
+        return await self.repository.list(offset, limit), await self.repository.count()
+
+    async def _existing(self, station_id: str) -> StationRecord:
+        record = await self.repository.get(station_id)
+        if record is None:
+            raise UnknownStation(station_id)
+        return record
 
     # -- the transport's StationDirectory ---------------------------------------------------------------
 
@@ -92,17 +107,31 @@ class ProvisioningService:
             v16_key_encoding=V16KeyEncoding(v16_key_encoding).value,
             heartbeat_interval=heartbeat_interval,
             description=description,
-            now=utc_now(),
+            now=self.clock.now(),
         )
         if not created:
             raise StationExists(station_id)
-        record = await self.repository.get(station_id)
-        assert record is not None
-        return record, generated
+        return await self._existing(station_id), generated
+
+    async def update_station(
+        self, station_id: str, password: str | None, values: Mapping[str, object]
+    ) -> StationRecord:
+        """Set the password (when given) and the stored fields in ``values``; the station as it is now."""
+        if password is not None:
+            await self.set_password(station_id, password)
+        if values and not await self.repository.update(station_id, self.clock.now(), **values):
+            raise UnknownStation(station_id)
+        return await self._existing(station_id)
+
+    async def delete_station(self, station_id: str) -> None:
+        if not await self.repository.delete(station_id):
+            raise UnknownStation(station_id)
 
     async def set_password(self, station_id: str, password: str) -> None:
         check_password_rules(password, Version.V21)
-        if not await self.repository.update(station_id, utc_now(), password_hash=hash_password(password)):
+        if not await self.repository.update(
+            station_id, self.clock.now(), password_hash=hash_password(password)
+        ):
             raise UnknownStation(station_id)
 
     # -- OCPP -------------------------------------------------------------------------------------------
@@ -118,7 +147,7 @@ class ProvisioningService:
         if record is not None:
             await self.repository.set_presence(
                 connection.station_id,
-                utc_now(),
+                self.clock.now(),
                 connected=True,
                 version=connection.version.value,
                 security_profile=int(connection.security_profile) if connection.security_profile else None,
@@ -131,14 +160,14 @@ class ProvisioningService:
 
     async def close_session(self, connection: OcppConnection, still_current: bool) -> None:
         if still_current:  # a replaced connection must not mark its successor offline
-            await self.repository.set_presence(connection.station_id, utc_now(), connected=False)
+            await self.repository.set_presence(connection.station_id, self.clock.now(), connected=False)
             self._last_seen.pop(connection.station_id, None)
         self.events.publish(StationEvent("disconnected", connection.station_id, {}))
 
     async def boot(self, connection: OcppConnection, boot: BootData) -> BootDecision:
         """B01-B03: persist the boot data, decide Accepted/Pending/Rejected, and open the gate accordingly."""
         station_id = connection.station_id
-        now = utc_now()
+        now = self.clock.now()
         record = await self.repository.get(station_id)
         if record is None:
             record = await self._auto_register(station_id)
@@ -184,23 +213,18 @@ class ProvisioningService:
             v16_key_encoding="hex",
             heartbeat_interval=None,
             description="auto-registered",
-            now=utc_now(),
+            now=self.clock.now(),
         )
         return await self.repository.get(station_id)
 
     def seen(self, station_id: str) -> None:
         """Any message is proof of life (G02.FR.03); written in batches by :meth:`flush_last_seen`."""
-        self._last_seen[station_id] = utc_now()
+        self._last_seen[station_id] = self.clock.now()
 
     async def flush_last_seen(self) -> None:
         pending, self._last_seen = self._last_seen, {}
         await self.repository.touch(pending)
 
-    async def run_presence_flusher(self) -> None:
-        """Background job: write last-seen times every ``presence_flush_interval`` seconds."""
-        while True:
-            await asyncio.sleep(self.settings.presence_flush_interval)
-            try:
-                await self.flush_last_seen()
-            except Exception:
-                log.exception("could not write last-seen times")
+    async def tick(self, now: datetime) -> None:
+        """One pass of the presence job (every ``presence_flush_interval`` seconds): write last-seen times."""
+        await self.flush_last_seen()

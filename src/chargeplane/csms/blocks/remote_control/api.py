@@ -1,19 +1,9 @@
 """HTTP routes of remote control: the generic commands endpoint, the command log and the remote-control
 convenience routes (F01-F03, F05, F06, B11-B12).
 
-Status codes, the same for every command route:
-
-===  ==================================================================================================
-200  the station answered (its response payload is in ``response``, whatever its status says)
-404  no such station
-409  station offline, or Rejected (B03.FR.03: the CSMS initiates nothing)
-422  the CSMS will not send it: unknown action, an action stations send, payload against the schema
-     or the spec (``extra.code`` is the OCPP error code, ``extra.description`` says where)
-502  the station answered with a CALLERROR (``extra.code`` / ``extra.description``) or the connection
-     was lost before the answer
-503  too many commands wait for this station already
-504  no answer within the call timeout
-===  ==================================================================================================
+200: the station answered (its response payload is in ``response``, whatever its status says); the other
+status codes are those of every route (:mod:`chargeplane.csms.api.errors`): 404 no such station, 409 offline
+or Rejected, 422 the CSMS will not send it, 502 CALLERROR or connection lost, 503 busy, 504 no answer.
 """
 
 from __future__ import annotations
@@ -21,34 +11,19 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Request, get, post
-from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import (
-    HTTP_200_OK,
-    HTTP_409_CONFLICT,
-    HTTP_422_UNPROCESSABLE_ENTITY,
-    HTTP_502_BAD_GATEWAY,
-    HTTP_503_SERVICE_UNAVAILABLE,
-    HTTP_504_GATEWAY_TIMEOUT,
-)
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK
 
+from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.remote_control.repository import CommandRecord
-from chargeplane.csms.blocks.remote_control.service import (
-    CommandService,
-    InvalidCommand,
-    StationBusy,
-    StationRejected,
-    UnknownStation,
-)
-from chargeplane.csms.bus.commands import StationOffline
-from chargeplane.ocpp.errors import UnknownErrorCode
+from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.versions import Version
-from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost
 
 # -- bodies -----------------------------------------------------------------------------------------------
 
@@ -71,13 +46,6 @@ class CommandLogOut(msgspec.Struct, rename="camel"):
     outcome: str
     created_at: datetime
     duration_ms: int
-
-
-class CommandLogPage(msgspec.Struct, rename="camel"):
-    items: list[CommandLogOut]
-    total: int
-    offset: int
-    limit: int
 
 
 class RemoteStartIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -194,60 +162,6 @@ def _trigger(data: TriggerIn, version: Version) -> Built:
     return "TriggerMessage", payload
 
 
-# -- errors -----------------------------------------------------------------------------------------------
-
-
-def _http_error(error: Exception, station_id: str) -> HTTPException:
-    if isinstance(error, UnknownStation):
-        return NotFoundException(f"no station {station_id}")
-    if isinstance(error, StationOffline):
-        return HTTPException(status_code=HTTP_409_CONFLICT, detail=f"station {station_id} is offline")
-    if isinstance(error, StationRejected):
-        return HTTPException(
-            status_code=HTTP_409_CONFLICT,
-            detail=f"station {station_id} is Rejected: the CSMS initiates nothing (B03.FR.03)",
-        )
-    if isinstance(error, InvalidCommand):
-        return HTTPException(
-            status_code=HTTP_422_UNPROCESSABLE_ENTITY,
-            detail=f"{error.code}: {error.description}",
-            extra={"code": error.code, "description": error.description},
-        )
-    if isinstance(error, CallFailed):
-        ocpp = error.error
-        code = ocpp.received_code if isinstance(ocpp, UnknownErrorCode) else ocpp.code
-        return HTTPException(
-            status_code=HTTP_502_BAD_GATEWAY,
-            detail=f"the station answered {code}",
-            extra={"code": code, "description": ocpp.description},
-        )
-    if isinstance(error, ConnectionLost):
-        return HTTPException(
-            status_code=HTTP_502_BAD_GATEWAY,
-            detail=f"connection lost before the answer: {error}",
-            extra={"code": "ConnectionLost", "transmitted": error.transmitted},
-        )
-    if isinstance(error, CallTimeout):
-        return HTTPException(status_code=HTTP_504_GATEWAY_TIMEOUT, detail="no answer within the call timeout")
-    if isinstance(error, StationBusy):
-        return HTTPException(
-            status_code=HTTP_503_SERVICE_UNAVAILABLE, detail=f"too many commands wait for {station_id}"
-        )
-    raise error
-
-
-_HANDLED = (
-    UnknownStation,
-    StationOffline,
-    StationRejected,
-    InvalidCommand,
-    CallFailed,
-    ConnectionLost,
-    CallTimeout,
-    StationBusy,
-)
-
-
 def _wire(payload: Payload) -> dict[str, Any]:
     decoded: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(payload))
     return decoded
@@ -283,24 +197,15 @@ def command_log_out(record: CommandRecord) -> CommandLogOut:
 
 def routes(service: CommandService) -> list[Any]:
     async def execute(station_id: str, action: str, body: bytes) -> CommandOut:
-        try:
-            sent = await service.send_action(station_id, action, body)
-        except _HANDLED as error:
-            raise _http_error(error, station_id) from None
+        sent = await service.send_action(station_id, action, body)
         return CommandOut(action=sent.action, request=_wire(sent.request), response=_wire(sent.response))
 
-    async def convenience(station_id: str, build: Callable[[Version], Built]) -> CommandOut:
-        record = await service.stations.get(station_id)
-        if record is None:
-            raise NotFoundException(f"no station {station_id}")
-        version = service.commands.version_of(record.station_id)
+    async def convenience(known_station: KnownStation, build: Callable[[Version], Built]) -> CommandOut:
+        version = service.commands.version_of(known_station.station_id)
         if version is None:  # offline: logged as what it would have been in the last version it spoke
-            version = Version(record.ocpp_version) if record.ocpp_version else Version.V201
-        try:
-            action, payload = build(version)
-        except InvalidCommand as error:
-            raise _http_error(error, station_id) from None
-        return await execute(record.station_id, action, msgspec.json.encode(payload))
+            version = Version(known_station.ocpp_version) if known_station.ocpp_version else Version.V201
+        action, payload = build(version)
+        return await execute(known_station.station_id, action, msgspec.json.encode(payload))
 
     @post(
         "/stations/{station_id:str}/commands/{action:str}",
@@ -310,47 +215,48 @@ def routes(service: CommandService) -> list[Any]:
         "the answer carries the station's response payload.",
     )
     async def send_command(
-        station_id: FromPath[str], action: FromPath[str], request: Request[Any, Any, Any]
+        known_station: KnownStation, action: FromPath[str], request: Request[Any, Any, Any]
     ) -> CommandOut:
-        return await execute(station_id, action, await request.body())
+        return await execute(known_station.station_id, action, await request.body())
 
     @get("/commands", summary="The command log, newest first")
     async def list_commands(
         station: FromQuery[str | None] = None,
         action: FromQuery[str | None] = None,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> CommandLogPage:
-        records = await service.repository.list(station_id=station, action=action, offset=offset, limit=limit)
-        total = await service.repository.count(station_id=station, action=action)
-        return CommandLogPage([command_log_out(r) for r in records], total, offset, limit)
+        offset: Offset = 0,
+        limit: Limit = 100,
+    ) -> Page[CommandLogOut]:
+        records, total = await service.command_log(
+            station_id=station, action=action, offset=offset, limit=limit
+        )
+        return Page([command_log_out(r) for r in records], total, offset, limit)
 
     @post(
         "/stations/{station_id:str}/remote-start",
         status_code=HTTP_200_OK,
         summary="Remote start (F01/F02; 1.6 RemoteStartTransaction)",
     )
-    async def remote_start(station_id: FromPath[str], data: JSONBody[RemoteStartIn]) -> CommandOut:
-        return await convenience(station_id, lambda version: _remote_start(data, version))
+    async def remote_start(known_station: KnownStation, data: JSONBody[RemoteStartIn]) -> CommandOut:
+        return await convenience(known_station, lambda version: _remote_start(data, version))
 
     @post(
         "/stations/{station_id:str}/remote-stop",
         status_code=HTTP_200_OK,
         summary="Remote stop (F03; 1.6 RemoteStopTransaction)",
     )
-    async def remote_stop(station_id: FromPath[str], data: JSONBody[RemoteStopIn]) -> CommandOut:
-        return await convenience(station_id, lambda version: _remote_stop(data, version))
+    async def remote_stop(known_station: KnownStation, data: JSONBody[RemoteStopIn]) -> CommandOut:
+        return await convenience(known_station, lambda version: _remote_stop(data, version))
 
     @post("/stations/{station_id:str}/unlock", status_code=HTTP_200_OK, summary="Unlock a connector (F05)")
-    async def unlock(station_id: FromPath[str], data: JSONBody[UnlockIn]) -> CommandOut:
-        return await convenience(station_id, lambda version: _unlock(data, version))
+    async def unlock(known_station: KnownStation, data: JSONBody[UnlockIn]) -> CommandOut:
+        return await convenience(known_station, lambda version: _unlock(data, version))
 
     @post("/stations/{station_id:str}/reset", status_code=HTTP_200_OK, summary="Reset (B11/B12)")
-    async def reset(station_id: FromPath[str], data: JSONBody[ResetIn]) -> CommandOut:
-        return await convenience(station_id, lambda version: _reset(data, version))
+    async def reset(known_station: KnownStation, data: JSONBody[ResetIn]) -> CommandOut:
+        return await convenience(known_station, lambda version: _reset(data, version))
 
     @post("/stations/{station_id:str}/trigger", status_code=HTTP_200_OK, summary="Trigger a message (F06)")
-    async def trigger(station_id: FromPath[str], data: JSONBody[TriggerIn]) -> CommandOut:
-        return await convenience(station_id, lambda version: _trigger(data, version))
+    async def trigger(known_station: KnownStation, data: JSONBody[TriggerIn]) -> CommandOut:
+        return await convenience(known_station, lambda version: _trigger(data, version))
 
     return [send_command, list_commands, remote_start, remote_stop, unlock, reset, trigger]

@@ -1,10 +1,11 @@
-"""Install remote control: the CommandService (provided to later blocks), the command routes and the SSE
-event stream."""
+"""Remote control (F01-F06, B11-B12): the CommandService (provided to later blocks), the command routes and
+the SSE event stream."""
 
 from __future__ import annotations
 
 from chargeplane.csms.api.events import EventStream
 from chargeplane.csms.blocks.context import BlockContext
+from chargeplane.csms.blocks.declaration import Block, NoSettings
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.blocks.remote_control import api
 from chargeplane.csms.blocks.remote_control.repository import CommandLogRepository
@@ -12,8 +13,7 @@ from chargeplane.csms.blocks.remote_control.service import CommandService, Conne
 from chargeplane.csms.bus.commands import LocalCommandRouter
 
 
-def install(context: BlockContext) -> None:
-    provisioning = context.require(ProvisioningService)
+def install(context: BlockContext, settings: NoSettings) -> None:
     # The TriggerMessage gate lives in the session of the local connection; a multi-node router will have
     # to apply it on the node that holds the socket.
     connections: ConnectionFinder | None = (
@@ -22,8 +22,9 @@ def install(context: BlockContext) -> None:
     service = CommandService(
         CommandLogRepository(context.engine, context.committer),
         context.commands,
-        provisioning.repository,
+        context.require(ProvisioningService),
         context.events,
+        context.clock,
         connections,
     )
     context.routes.extend(api.routes(service))
@@ -31,3 +32,6 @@ def install(context: BlockContext) -> None:
     context.routes.append(stream.route())
     context.jobs.append(stream.close_on_stop)
     context.provide(service)
+
+
+BLOCK = Block("remote_control", NoSettings, install, requires=("provisioning",), summary="F01-F06, B11-B12")

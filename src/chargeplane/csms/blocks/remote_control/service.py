@@ -24,16 +24,21 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import msgspec
 from msgspec import UnsetType
 
-from chargeplane.csms.blocks.provisioning.repository import StationRepository
-from chargeplane.csms.blocks.remote_control.repository import CommandEntry, CommandLogRepository
+from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.blocks.remote_control.repository import (
+    CommandEntry,
+    CommandLogRepository,
+    CommandRecord,
+)
 from chargeplane.csms.blocks.remote_control.triggers import triggered_action
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
+from chargeplane.csms.clock import Clock
+from chargeplane.csms.errors import Busy, Conflict, UnknownStation, Unsendable
 from chargeplane.csms.session import ACCEPTED, REJECTED, StationSession
 from chargeplane.ocpp.catalog import ActionCatalog
 from chargeplane.ocpp.endpoint import CallQueueFull, LocalProtocolError
@@ -70,30 +75,23 @@ class SentCommand:
     response: Payload
 
 
-class UnknownStation(Exception):
-    """No such station in the station table."""
-
-
-class InvalidCommand(Exception):
+class InvalidCommand(Unsendable):
     """The CSMS refuses to send the command: ``code`` is an OCPP error code where one fits (the payload broke
     the schema) or a short reason (``UnknownAction``, ``NotCsmsAction``, ...)."""
 
-    def __init__(self, code: str, description: str) -> None:
-        super().__init__(f"{code}: {description}")
-        self.code = code
-        self.description = description
 
-
-class StationRejected(Exception):
+class StationRejected(Conflict):
     """The station's registration is Rejected: the CSMS initiates nothing (B03.FR.03)."""
 
+    def __init__(self, station_id: str) -> None:
+        super().__init__(f"station {station_id} is Rejected: the CSMS initiates nothing (B03.FR.03)")
 
-class StationBusy(Exception):
+
+class StationBusy(Busy):
     """Too many commands already wait for the station's outstanding CALL."""
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+    def __init__(self, station_id: str) -> None:
+        super().__init__(f"too many commands wait for {station_id}")
 
 
 def wire_json(payload: Payload) -> str:
@@ -188,15 +186,24 @@ class CommandService:
         self,
         repository: CommandLogRepository,
         commands: CommandRouter,
-        stations: StationRepository,
+        stations: ProvisioningService,
         events: EventBus,
+        clock: Clock,
         connections: ConnectionFinder | None = None,
     ) -> None:
         self.repository = repository
         self.commands = commands
         self.stations = stations
         self.events = events
+        self.clock = clock
         self._connections = connections
+
+    async def command_log(
+        self, *, station_id: str | None, action: str | None, offset: int, limit: int
+    ) -> tuple[list[CommandRecord], int]:
+        """The command log, newest first, and how many entries match."""
+        records = await self.repository.list(station_id=station_id, action=action, offset=offset, limit=limit)
+        return records, await self.repository.count(station_id=station_id, action=action)
 
     # -- sending ------------------------------------------------------------------------------------------
 
@@ -207,7 +214,7 @@ class CommandService:
         and the transport's CallFailed / CallTimeout / ConnectionLost.
         """
         started = time.monotonic()
-        created = utc_now()
+        created = self.clock.now()
         version = self.commands.version_of(station_id)
         action = action_of(request, None)
         request_json = wire_json(request)
@@ -288,13 +295,13 @@ class CommandService:
         :meth:`send` raises; :class:`InvalidCommand` for an action the version does not have or a CSMS does
         not send (``UnknownAction``, ``NotCsmsAction``) and for a payload against the schema (its OCPP code).
         """
-        record = await self.stations.get(station_id)
+        record = await self.stations.get_station(station_id)
         if record is None:
             raise UnknownStation(station_id)
         station_id = record.station_id
         version = self.commands.version_of(station_id)
         raw = payload_json.decode("utf-8", errors="replace")
-        created, started = utc_now(), time.monotonic()
+        created, started = self.clock.now(), time.monotonic()
 
         async def refuse(outcome: str, code: str, description: str) -> None:
             await self._log(

@@ -7,20 +7,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import delete, get, post
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from chargeplane.csms.blocks.availability.calls import UnknownStation, station_call_errors
-from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.reservation.repository import NewReservation, ReservationRecord
-from chargeplane.csms.blocks.reservation.service import (
-    STATUSES,
-    ReservationClosed,
-    ReservationNotFound,
-    ReservationService,
-    StationAnswer,
-)
+from chargeplane.csms.blocks.reservation.service import ReservationService, StationAnswer
 
 Id = Annotated[int, msgspec.Meta(ge=0)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
@@ -65,13 +59,6 @@ class ReservationResult(msgspec.Struct, rename="camel"):
     station_answer: StationAnswerOut
 
 
-class ReservationPage(msgspec.Struct, rename="camel"):
-    items: list[ReservationOut]
-    total: int
-    offset: int
-    limit: int
-
-
 def reservation_out(record: ReservationRecord) -> ReservationOut:
     return msgspec.convert(record, ReservationOut, from_attributes=True)
 
@@ -83,27 +70,20 @@ def _result(record: ReservationRecord, answer: StationAnswer) -> ReservationResu
     )
 
 
-def routes(service: ReservationService, stations: ProvisioningService) -> list[Any]:
+def routes(service: ReservationService) -> list[Any]:
     @get("/reservations", summary="Reservations, newest first")
     async def list_reservations(
         station_id: Annotated[str | None, QueryParameter(name="stationId")] = None,
         status: FromQuery[str | None] = None,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> ReservationPage:
-        if status is not None and status not in STATUSES:
-            raise ValidationException(f"unknown status {status!r}; one of {', '.join(sorted(STATUSES))}")
-        records, total = await service.repository.find(
-            station_id=station_id, status=status, offset=offset, limit=limit
-        )
-        return ReservationPage([reservation_out(r) for r in records], total, offset, limit)
+        offset: Offset = 0,
+        limit: Limit = 100,
+    ) -> Page[ReservationOut]:
+        records, total = await service.find(station_id=station_id, status=status, offset=offset, limit=limit)
+        return Page([reservation_out(r) for r in records], total, offset, limit)
 
     @get("/reservations/{reservation_id:int}", summary="One reservation")
     async def get_reservation(reservation_id: FromPath[int]) -> ReservationOut:
-        record = await service.repository.get(reservation_id)
-        if record is None:
-            raise NotFoundException(f"no reservation {reservation_id}")
-        return reservation_out(record)
+        return reservation_out(await service.get(reservation_id))
 
     @post(
         "/stations/{station_id:str}/reservations",
@@ -111,27 +91,23 @@ def routes(service: ReservationService, stations: ProvisioningService) -> list[A
         summary="Reserve (ReserveNow): the stored reservation and the station's answer",
     )
     async def create_reservation(
-        station_id: FromPath[str], data: JSONBody[ReservationIn]
+        known_station: KnownStation, data: JSONBody[ReservationIn]
     ) -> ReservationResult:
         if data.expires_at.tzinfo is None:
             raise ValidationException("expiresAt needs a time zone offset")
-        with station_call_errors():
-            station = await stations.repository.get(station_id)
-            if station is None:
-                raise UnknownStation(station_id)
-            record, answer = await service.reserve(
-                NewReservation(
-                    station_id=station.station_id,
-                    id_token=data.id_token,
-                    expires_at=data.expires_at,
-                    token_type=data.token_type,
-                    evse_id=data.evse_id,
-                    connector_id=data.connector_id,
-                    connector_type=data.connector_type,
-                    group_id_token=data.group_id_token,
-                    group_token_type=data.group_token_type,
-                )
+        record, answer = await service.reserve(
+            NewReservation(
+                station_id=known_station.station_id,
+                id_token=data.id_token,
+                expires_at=data.expires_at,
+                token_type=data.token_type,
+                evse_id=data.evse_id,
+                connector_id=data.connector_id,
+                connector_type=data.connector_type,
+                group_id_token=data.group_id_token,
+                group_token_type=data.group_token_type,
             )
+        )
         return _result(record, answer)
 
     @delete(
@@ -140,13 +116,7 @@ def routes(service: ReservationService, stations: ProvisioningService) -> list[A
         summary="Cancel a reservation (CancelReservation): the reservation and the station's answer",
     )
     async def cancel_reservation(reservation_id: FromPath[int]) -> ReservationResult:
-        try:
-            with station_call_errors():
-                record, answer = await service.cancel(reservation_id)
-        except ReservationNotFound:
-            raise NotFoundException(f"no reservation {reservation_id}") from None
-        except ReservationClosed as error:
-            raise HTTPException(status_code=HTTP_409_CONFLICT, detail=str(error)) from None
+        record, answer = await service.cancel(reservation_id)
         return _result(record, answer)
 
     return [list_reservations, get_reservation, create_reservation, cancel_reservation]

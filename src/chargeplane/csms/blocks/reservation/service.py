@@ -3,10 +3,9 @@ ReservationStatusUpdate, use by a transaction, and the expiry sweep."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast, overload
 
 from msgspec import UNSET
@@ -17,9 +16,11 @@ from chargeplane.csms.blocks.reservation.repository import (
     ReservationRecord,
     ReservationRepository,
 )
+from chargeplane.csms.blocks.reservation.settings import ReservationSettings
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
-from chargeplane.csms.settings import CsmsSettings
+from chargeplane.csms.clock import Clock
+from chargeplane.csms.errors import Conflict, Invalid, NotFound
 from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import Payload, unset_if_none
 from chargeplane.ocpp.timestamps import to_wire
@@ -51,11 +52,12 @@ STATUSES = frozenset(
 )
 
 
-class ReservationNotFound(LookupError):
-    pass
+class ReservationNotFound(NotFound):
+    def __init__(self, reservation_id: int) -> None:
+        super().__init__(f"no reservation {reservation_id}")
 
 
-class ReservationClosed(Exception):
+class ReservationClosed(Conflict):
     """The reservation is no longer active: there is nothing to cancel."""
 
 
@@ -66,22 +68,36 @@ class StationAnswer:
     additional_info: str | None = None
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ReservationService:
     def __init__(
         self,
         repository: ReservationRepository,
         events: EventBus,
         commands: CommandRouter,
-        settings: CsmsSettings,
+        settings: ReservationSettings,
+        clock: Clock,
     ) -> None:
         self.repository = repository
         self.events = events
         self.commands = commands
         self.settings = settings
+        self.clock = clock
+
+    # -- reads ------------------------------------------------------------------------------------------
+
+    async def find(
+        self, *, station_id: str | None, status: str | None, offset: int, limit: int
+    ) -> tuple[list[ReservationRecord], int]:
+        """Reservations, newest first, and how many match."""
+        if status is not None and status not in STATUSES:
+            raise Invalid(f"unknown status {status!r}; one of {', '.join(sorted(STATUSES))}")
+        return await self.repository.find(station_id=station_id, status=status, offset=offset, limit=limit)
+
+    async def get(self, reservation_id: int) -> ReservationRecord:
+        record = await self.repository.get(reservation_id)
+        if record is None:
+            raise ReservationNotFound(reservation_id)
+        return record
 
     # -- operator actions -------------------------------------------------------------------------------
 
@@ -95,7 +111,7 @@ class ReservationService:
         version = self.commands.version_of(new.station_id)
         if version is None:
             raise StationOffline(new.station_id)
-        if new.expires_at <= utc_now():
+        if new.expires_at <= self.clock.now():
             raise InvalidRequest("expiresAt must be in the future")
         if version is Version.V16:
             if new.connector_type is not None:
@@ -118,7 +134,7 @@ class ReservationService:
             if new.group_id_token is not None and new.group_token_type is None:
                 new = replace(new, group_token_type=new.token_type)
         checked(_reserve_now(version, 0, new))  # refuse what the station could not decode before storing it
-        reservation_id = await self.repository.create(new, REQUESTED, utc_now())
+        reservation_id = await self.repository.create(new, REQUESTED, self.clock.now())
         try:
             response = await self.commands.call(new.station_id, _reserve_now(version, reservation_id, new))
         except CallFailed as error:
@@ -161,7 +177,7 @@ class ReservationService:
 
     async def status_update(self, station_id: str, reservation_id: int, status: str) -> bool:
         """H04 / H01.FR.16-17: the station ended a reservation (Expired, Removed; 2.1 NoTransaction)."""
-        now = utc_now()
+        now = self.clock.now()
         changed = await self.repository.set_status(
             reservation_id, status, now, station_id=station_id, only_from=_STATION_MAY_CLOSE
         )
@@ -180,32 +196,28 @@ class ReservationService:
         """H03.FR.09 / H01.FR.15: a transaction of ``station_id`` referenced the reservation. For the
         transactions block; False when the station has no such open reservation."""
         changed = await self.repository.set_status(
-            reservation_id, USED, utc_now(), station_id=station_id, only_from=_STATION_MAY_CLOSE
+            reservation_id, USED, self.clock.now(), station_id=station_id, only_from=_STATION_MAY_CLOSE
         )
         if changed:
             self._publish(station_id, reservation_id, USED)
         return changed
 
-    async def expire_due(self) -> list[ReservationRecord]:
-        """Close active reservations past their expiry (the station may be offline and never tell)."""
-        expired = await self.repository.expire(utc_now(), ACTIVE)
+    async def expire_due(self, now: datetime) -> list[ReservationRecord]:
+        """Close active reservations past their expiry at ``now`` (the station may be offline and never
+        tell)."""
+        expired = await self.repository.expire(now, ACTIVE)
         for record in expired:
             self._publish(record.station_id, record.id, EXPIRED)
         return expired
 
-    async def run_expiry(self) -> None:
-        """Background job: expire reservations every ``reservation_check_interval`` seconds."""
-        while True:
-            await asyncio.sleep(self.settings.reservation_check_interval)
-            try:
-                await self.expire_due()
-            except Exception:
-                log.exception("could not expire reservations")
+    async def tick(self, now: datetime) -> None:
+        """One pass of the expiry job (every ``check_interval`` seconds)."""
+        await self.expire_due(now)
 
     # -- internals ---------------------------------------------------------------------------------------
 
     async def _set(self, reservation_id: int, status: str, reason: str | None = None) -> ReservationRecord:
-        await self.repository.set_status(reservation_id, status, utc_now(), reason=reason)
+        await self.repository.set_status(reservation_id, status, self.clock.now(), reason=reason)
         record = await self.repository.get(reservation_id)
         assert record is not None
         self._publish(record.station_id, reservation_id, status)

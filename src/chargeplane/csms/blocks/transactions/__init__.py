@@ -1,1 +1,1 @@
-"""The transactions block (see chargeplane.csms.blocks.BLOCKS)."""
+"""Transactions and metering (E01-E15, J01-J03): TransactionEvent, 1.6 Start/Stop, MeterValues."""

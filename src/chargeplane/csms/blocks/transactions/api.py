@@ -7,16 +7,18 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import get
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.blocks.provisioning.api import KnownStation
+from chargeplane.csms.blocks.transactions.queries import TransactionQueries
 from chargeplane.csms.blocks.transactions.repository import (
     EventRecord,
     MeterValueRecord,
     TransactionFilter,
     TransactionRecord,
 )
-from chargeplane.csms.blocks.transactions.service import TransactionService
 
 DETAIL_METER_VALUE_LIMIT = 10_000  # sampled values in one transaction's detail
 
@@ -84,13 +86,6 @@ class TransactionDetail(msgspec.Struct, rename="camel"):
     transaction: TransactionOut
     events: list[EventOut]
     meter_values: list[MeterValueOut]
-
-
-class TransactionPage(msgspec.Struct, rename="camel"):
-    items: list[TransactionOut]
-    total: int
-    offset: int
-    limit: int
 
 
 class MeterValuePage(msgspec.Struct, rename="camel"):
@@ -175,9 +170,7 @@ def _check_range(start: datetime | None, end: datetime | None) -> None:
         raise ValidationException("'to' is before 'from'")
 
 
-def routes(service: TransactionService) -> list[Any]:
-    repository = service.repository
-
+def routes(queries: TransactionQueries) -> list[Any]:
     @get("/transactions", summary="List transactions, newest first")
     async def list_transactions(
         station: FromQuery[str | None] = None,
@@ -185,37 +178,35 @@ def routes(service: TransactionService) -> list[Any]:
         id_token: Annotated[str | None, QueryParameter(name="idToken")] = None,
         started_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         started_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> TransactionPage:
+        offset: Offset = 0,
+        limit: Limit = 100,
+    ) -> Page[TransactionOut]:
         _check_range(started_from, started_to)
         where = TransactionFilter(station, status, id_token, started_from, started_to)
-        records, total = await repository.page(where, offset, limit)
-        return TransactionPage([transaction_out(r) for r in records], total, offset, limit)
+        records, total = await queries.find(where, offset, limit)
+        return Page([transaction_out(r) for r in records], total, offset, limit)
 
     @get("/transactions/{key:int}", summary="One transaction with its events and meter values")
     async def get_transaction(key: FromPath[int]) -> TransactionDetail:
-        record = await repository.get(key)
-        if record is None:
-            raise NotFoundException(f"no transaction {key}")
-        events = await repository.events(key)
-        samples = await repository.transaction_meter_values(key, DETAIL_METER_VALUE_LIMIT)
+        detail = await queries.detail(key, DETAIL_METER_VALUE_LIMIT)
         return TransactionDetail(
-            transaction_out(record), [event_out(e) for e in events], [meter_value_out(s) for s in samples]
+            transaction_out(detail.transaction),
+            [event_out(e) for e in detail.events],
+            [meter_value_out(s) for s in detail.meter_values],
         )
 
     @get("/stations/{station_id:str}/meter-values", summary="A station's sampled values over time")
     async def station_meter_values(
-        station_id: FromPath[str],
+        known_station: KnownStation,
         start: Annotated[datetime | None, QueryParameter(name="from")] = None,
         end: Annotated[datetime | None, QueryParameter(name="to")] = None,
         measurand: Annotated[str | None, QueryParameter(max_length=48)] = None,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Offset = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
     ) -> MeterValuePage:
         _check_range(start, end)
-        samples = await repository.station_meter_values(
-            station_id, start=start, end=end, measurand=measurand, offset=offset, limit=limit
+        samples = await queries.station_meter_values(
+            known_station.station_id, start=start, end=end, measurand=measurand, offset=offset, limit=limit
         )
         return MeterValuePage([meter_value_out(s) for s in samples], offset, limit)
 

@@ -1,23 +1,32 @@
-"""Install transactions and metering: TransactionEvent / Start / Stop / MeterValues handlers and their routes."""
+"""Transactions and metering (E01-E15, J01-J03): TransactionEvent / Start / Stop / MeterValues handlers and
+their routes; marks reservations used."""
 
 from __future__ import annotations
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.context import BlockContext
+from chargeplane.csms.blocks.declaration import Block, NoSettings
 from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.transactions import api, handlers
+from chargeplane.csms.blocks.transactions.queries import TransactionQueries
 from chargeplane.csms.blocks.transactions.repository import TransactionRepository
 from chargeplane.csms.blocks.transactions.service import TransactionService
 
 
-def install(context: BlockContext) -> None:
+def install(context: BlockContext, settings: NoSettings) -> None:
     repository = TransactionRepository(context.engine, context.committer)
     service = TransactionService(
         repository,
         context.require(AuthorizationService),
         context.events,
+        context.clock,
         reservation_used=context.require(ReservationService).mark_used,
     )
     handlers.register(context.routers, service)
-    context.routes.extend(api.routes(service))
+    context.routes.extend(api.routes(TransactionQueries(repository)))
     context.provide(service)
+
+
+BLOCK = Block(
+    "transactions", NoSettings, install, requires=("authorization", "reservation"), summary="E01-E15, J01-J03"
+)

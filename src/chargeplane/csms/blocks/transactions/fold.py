@@ -25,7 +25,7 @@ bookkeeping alone, which is what lets a batch of events be written without readi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chargeplane.csms.blocks.transactions.repository import Sample, TransactionRecord
@@ -34,10 +34,6 @@ ENERGY_REGISTER = "Energy.Active.Import.Register"  # the default measurand (J02)
 STARTED, UPDATED, ENDED = "Started", "Updated", "Ended"
 ACTIVE, FINISHED = "active", "ended"
 _UNIT_FACTORS = {None: 1.0, "Wh": 1.0, "kWh": 1000.0}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def register_wh(sample: Sample) -> float | None:

@@ -33,7 +33,6 @@ from chargeplane.csms.blocks.transactions.fold import (
     EventFacts,
     merge_event,
     register_wh,
-    utc_now,
 )
 from chargeplane.csms.blocks.transactions.repository import (
     Sample,
@@ -42,6 +41,7 @@ from chargeplane.csms.blocks.transactions.repository import (
     TransactionUnit,
 )
 from chargeplane.csms.bus.events import EventBus, StationEvent
+from chargeplane.csms.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,13 @@ class TransactionService:
         repository: TransactionRepository,
         authorization: AuthorizationService,
         events: EventBus,
+        clock: Clock,
         reservation_used: Callable[[str, int], Awaitable[bool]] | None = None,
     ) -> None:
         self.repository = repository
         self.authorization = authorization
         self.events = events
+        self.clock = clock
         self._reservation_used = reservation_used
         self._event_writer = TransactionEventWriter()
         self._meter_values_writer = MeterValuesWriter()
@@ -130,7 +132,7 @@ class TransactionService:
             facts,
             group_id_token=decision.group_id_token if decision is not None else None,
             check_busy=self._starts_with_token(facts),
-            now=utc_now(),
+            now=self.clock.now(),
         )
         written = await self.repository.committer.run_batched(self._event_writer, write)
         self._publish(station_id, written.record, facts, written.changes)
@@ -255,7 +257,7 @@ class TransactionService:
         )
         decision = await self._authorize(station_id, id_tag, None, "StartTransaction")
         group = decision.group_id_token if decision is not None else None
-        now = utc_now()
+        now = self.clock.now()
 
         def write(
             unit: TransactionUnit,
@@ -300,7 +302,7 @@ class TransactionService:
             samples=samples,
         )
         decision = await self._authorize(station_id, id_tag, None, "StopTransaction")
-        now = utc_now()
+        now = self.clock.now()
 
         def write(unit: TransactionUnit) -> tuple[TransactionRecord, dict[str, Any] | None]:
             record = unit.get_or_create(
@@ -326,7 +328,7 @@ class TransactionService:
         connector_id: int | None = None,
     ) -> None:
         """J01 / 1.6 MeterValues: stored per sampled value, linked to the transaction when one is named."""
-        write = MeterValuesWrite(station_id, transaction_id, samples, evse_id, connector_id, utc_now())
+        write = MeterValuesWrite(station_id, transaction_id, samples, evse_id, connector_id, self.clock.now())
         record = await self.repository.committer.run_batched(self._meter_values_writer, write)
         if transaction_id is not None and record is None:
             log.warning("%s: meter values for unknown transaction %s", station_id, transaction_id)

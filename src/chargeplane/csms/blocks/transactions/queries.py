@@ -1,0 +1,63 @@
+"""The reads of the transactions block that the HTTP API needs (a small query object beside the service, which
+keeps the message handling)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from chargeplane.csms.blocks.transactions.repository import (
+    EventRecord,
+    MeterValueRecord,
+    TransactionFilter,
+    TransactionRecord,
+    TransactionRepository,
+)
+from chargeplane.csms.errors import NotFound
+
+
+class UnknownTransaction(NotFound):
+    def __init__(self, key: int) -> None:
+        super().__init__(f"no transaction {key}")
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionDetail:
+    transaction: TransactionRecord
+    events: list[EventRecord]
+    meter_values: list[MeterValueRecord]
+
+
+class TransactionQueries:
+    def __init__(self, repository: TransactionRepository) -> None:
+        self.repository = repository
+
+    async def find(
+        self, where: TransactionFilter, offset: int, limit: int
+    ) -> tuple[list[TransactionRecord], int]:
+        """Transactions, newest first, and how many match."""
+        return await self.repository.page(where, offset, limit)
+
+    async def detail(self, key: int, meter_value_limit: int) -> TransactionDetail:
+        """One transaction with its events and (up to ``meter_value_limit``) sampled values."""
+        record = await self.repository.get(key)
+        if record is None:
+            raise UnknownTransaction(key)
+        events = await self.repository.events(key)
+        samples = await self.repository.transaction_meter_values(key, meter_value_limit)
+        return TransactionDetail(record, events, samples)
+
+    async def station_meter_values(
+        self,
+        station_id: str,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        measurand: str | None,
+        offset: int,
+        limit: int,
+    ) -> list[MeterValueRecord]:
+        """A station's sampled values over time."""
+        return await self.repository.station_meter_values(
+            station_id, start=start, end=end, measurand=measurand, offset=offset, limit=limit
+        )

@@ -1,0 +1,49 @@
+"""The CSMS's one source of the current time.
+
+Services and background jobs ask the :class:`Clock` in their block context instead of reading the system time
+themselves, so that tests can set the time (:class:`ManualClock`) and run a job's pass with ``tick(now)``
+instead of sleeping until the job's loop comes round. :func:`utc_now` stays for the few places that need a
+plain function (defaults of records built outside a service).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return utc_now()
+
+
+class ManualClock:
+    """A clock that moves only when told to (tests)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start if start is not None else utc_now()
+        if self._now.tzinfo is None:
+            raise ValueError("a ManualClock needs a timezone-aware start")
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, by: timedelta | float) -> datetime:
+        """Move forward by ``by`` (a timedelta or seconds); returns the new time."""
+        self._now += by if isinstance(by, timedelta) else timedelta(seconds=by)
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        if moment.tzinfo is None:
+            raise ValueError("a ManualClock needs timezone-aware times")
+        self._now = moment
