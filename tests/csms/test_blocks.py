@@ -187,3 +187,9 @@ def test_manual_clock_moves_only_when_told() -> None:
     assert clock.advance(timedelta(minutes=1)) == start + timedelta(seconds=90)
     with pytest.raises(ValueError, match="timezone-aware"):
         ManualClock(datetime(2026, 1, 1))
+
+
+def test_a_block_setting_given_as_a_global_override_is_refused_not_ignored() -> None:
+    with pytest.raises(ValueError, match="unknown_tokens"):
+        CsmsSettings().with_overrides({"unknown_tokens": "accept", "api_port": 1})
+    assert CsmsSettings().with_overrides({"api_port": 1, "ocpp_port": 2}).ocpp.port == 2

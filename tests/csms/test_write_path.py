@@ -19,7 +19,10 @@ import pytest
 import sqlalchemy as sa
 from ocpp.routing import on
 
+from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
+from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.blocks.reservation.service import ReservationService
+from chargeplane.csms.blocks.reservation.settings import ReservationSettings
 from chargeplane.csms.settings import UnknownStationPolicy, UnknownTokenPolicy
 from chargeplane.csms.storage import group_commit
 from chargeplane.csms.storage.group_commit import GroupCommitter
@@ -97,11 +100,10 @@ async def csms(database_url: str) -> AsyncIterator[RunningCsms]:
     hand so that the committer's counts are exact."""
     settings = settings_for(
         database_url,
+        ProvisioningSettings(unknown_stations=UnknownStationPolicy.ACCEPT, presence_flush_interval=3600.0),
+        AuthorizationSettings(unknown_tokens=UnknownTokenPolicy.ACCEPT),
+        ReservationSettings(check_interval=3600.0),
         ocpp_allow_unauthenticated=True,
-        unknown_stations=UnknownStationPolicy.ACCEPT,
-        unknown_tokens=UnknownTokenPolicy.ACCEPT,
-        presence_flush_interval=3600.0,
-        reservation_check_interval=3600.0,
     )
     async with running(settings) as running_csms:
         yield running_csms
@@ -203,8 +205,9 @@ async def test_ocpp_side_writes_only_through_the_group_committer(
                 call.ReservationStatusUpdate(reservation_id=reserved[1], reservation_update_status="Removed")
             )
             # The jobs of the OCPP side.
-            await csms.app.provisioning.flush_last_seen()
-            await csms.app.blocks.require(ReservationService).expire_due()
+            now = csms.app.clock.now()
+            await csms.app.provisioning.tick(now)
+            await csms.app.blocks.require(ReservationService).tick(now)
         watch.armed = False
         assert watch.bypassed == []
 

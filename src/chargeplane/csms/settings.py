@@ -72,6 +72,11 @@ class CsmsSettings:
         """A copy with the given (non-None) values replaced; ``ocpp_*`` keys go to the OCPP server settings."""
         own = {f.name for f in fields(self)} - {"ocpp", "blocks"}
         ocpp_names = {f.name for f in fields(ServerSettings)}
+        unknown = sorted(
+            k for k in values if k not in own and not (k.startswith("ocpp_") and k[5:] in ocpp_names)
+        )
+        if unknown:  # a block's setting given here would be silently ignored: say so instead
+            raise ValueError(f"not global settings: {', '.join(unknown)} (block settings go in with_blocks)")
         direct = {k: v for k, v in values.items() if k in own and v is not None}
         server = {
             k[5:]: v
