@@ -13,6 +13,7 @@ from chargeplane.ocpp.endpoint import RpcEndpoint
 from chargeplane.ocpp.errors import SecurityError
 from chargeplane.ocpp.events import CallReceived
 from chargeplane.ocpp.messages import v2x, v21, v201
+from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.router import HandlerRegistrationError, Router, register_2x
 from chargeplane.ocpp.versions import Version
 from tests.ocpp import fakes
@@ -89,6 +90,25 @@ def test_unannotated_handler_returning_wrong_type_is_refused_at_first_call() -> 
     r = router()
     r.register(fakes.PingRequest, lambda request, context: fakes.HelloResponse(status="x"))
     assert serve(r, '[2,"1","Ping",{}]') == [b'[4,"1","InternalError","An internal error occurred",{}]']
+
+
+def test_a_forwarding_handler_serves_many_actions_and_is_checked_per_call() -> None:
+    r = router()
+    answers: dict[type[Payload], Payload] = {
+        fakes.PingRequest: fakes.PingResponse(current_time=TIME),
+        fakes.HelloRequest: fakes.PingResponse(current_time=TIME),  # the wrong response for Hello
+    }
+
+    def forward(request: Payload, context: str) -> Payload:
+        return answers[type(request)]
+
+    r.delegate([fakes.PingRequest, fakes.HelloRequest], forward)
+    assert serve(r, '[2,"1","Ping",{}]') == [b'[3,"1",{"currentTime":"2024-01-01T00:00:00Z"}]']
+    assert serve(r, '[2,"2","Hello",{"model":"m"}]') == [
+        b'[4,"2","InternalError","An internal error occurred",{}]'
+    ]
+    with pytest.raises(HandlerRegistrationError, match="already has a handler"):
+        r.delegate([fakes.PingRequest], forward)
 
 
 def test_handler_with_wrong_return_annotation_is_refused_at_registration() -> None:

@@ -22,7 +22,7 @@ import inspect
 import logging
 import types
 import typing
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, Generic, Protocol, TypeVar, overload
 
 from chargeplane.ocpp.catalog import ActionCatalog, Role
@@ -85,6 +85,22 @@ class Router(Generic[C]):
             raise HandlerRegistrationError(f"{spec.action} already has a handler")
         _check_return_annotation(spec, handler)
         self._handlers[spec.action] = handler
+        self._handled = frozenset(self._handlers)
+
+    def delegate(
+        self, request_types: Iterable[type[Payload]], handler: Callable[[Payload, C], Payload]
+    ) -> None:
+        """Route every action of ``request_types`` to one forwarding handler.
+
+        For a driver over a core that keeps its own typed handler table (the station runtime forwards each
+        CALL to ``StationCore.handle``): the forwarder can only promise a Payload, so its response is
+        checked per call (the endpoint refuses a response of another action, the peer gets InternalError).
+        """
+        for request_type in request_types:
+            spec = self._spec_for(request_type)
+            if spec.action in self._handlers:
+                raise HandlerRegistrationError(f"{spec.action} already has a handler")
+            self._handlers[spec.action] = handler
         self._handled = frozenset(self._handlers)
 
     def on(self, request_type: type[R]) -> Callable[[Callable[[R, C], Any]], Callable[[R, C], Any]]:

@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chargeplane.ocpp.catalog import STATION, ActionCatalog
+from chargeplane.ocpp.catalog import STATION
 from chargeplane.ocpp.endpoint import LocalProtocolError
 from chargeplane.ocpp.messages.base import Payload, present
-from chargeplane.ocpp.router import Router, register_2x
+from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import StationLayout, VariableKey
 from chargeplane.station.core.model import (
@@ -245,7 +245,7 @@ def _refused(response: Payload) -> bool:
     return info is not None and str(info.status) != "Accepted"
 
 
-def _shared_handle(request: Any, connection: OcppConnection) -> Any:
+def _shared_handle(request: Payload, connection: OcppConnection) -> Payload:
     runtime: StationRuntime = connection.state
     return runtime.handle_request(request)
 
@@ -256,16 +256,10 @@ _ROUTERS: dict[Version, Router[OcppConnection]] = {}
 
 def _build_routers(version: Version) -> dict[Version, Router[OcppConnection]]:
     """The router of ``version`` (2.x: both 2.x routers at once), every CALL the core handles going to it."""
-    if version is Version.V16:
-        router = Router[OcppConnection](version, STATION)
-        for request_type in handler_table(version):
-            router.register(request_type, _shared_handle)
-        return {version: router}
-    routers = {v: Router[OcppConnection](v, STATION) for v in (Version.V201, Version.V21)}
-    catalog_201, catalog_21 = ActionCatalog.for_version(Version.V201), ActionCatalog.for_version(Version.V21)
-    for request_201 in handler_table(Version.V201):  # the 2.x controllers handle the same actions in both
-        request_21 = catalog_21.actions[catalog_201.by_request[request_201].action].request
-        register_2x(routers, (request_201, request_21), _shared_handle)
+    versions = (version,) if version is Version.V16 else (Version.V201, Version.V21)
+    routers = {v: Router[OcppConnection](v, STATION) for v in versions}
+    for v, router in routers.items():  # the core's own table is typed per action; the runtime forwards
+        router.delegate(handler_table(v), _shared_handle)
     return routers
 
 
@@ -436,7 +430,7 @@ class StationRuntime:
     def _on_connected(self, connection: OcppConnection) -> None:
         connection.state = self  # for the shared router
 
-    def handle_request(self, request: Any) -> Any:
+    def handle_request(self, request: Payload) -> Payload:
         """Answer a CSMS CALL (through the core)."""
         response = self.core.handle(request, self.clock())
         asyncio.get_running_loop().call_soon(self._pump)  # events the request caused go after the answer
