@@ -1,0 +1,138 @@
+"""Block B, Provisioning (Part 6 §3.3).
+
+Readings:
+* TC_B_02: the CSMS is "configured to first respond with Pending"; the adapter configures that, and lets
+  the CSMS accept the station while the tool waits the interval (capped by ``max_boot_wait``; a real OCTT
+  waits the whole interval). The CSMS may send CALLs during the wait; this tool does not answer them yet.
+* TC_B_30: Part 5 gives "C-44 or NOT AQ-6"; AQ-6 is a question of the certification form, so the case needs
+  C-44 only, and the tool configures Pending.
+* No CSMS-side heartbeat case exists in block B; heartbeat is TC_F_20 (block F).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from chargeplane.ocpp.messages.v201 import datatypes as dt
+from chargeplane.ocpp.messages.v201 import enums as en
+from chargeplane.ocpp.messages.v201 import messages as msg
+from chargeplane.tools.conformance.adapter import GetVariables, Reset
+from chargeplane.tools.conformance.case import case
+from chargeplane.tools.conformance.checks import StepFailed, expect_field
+from chargeplane.tools.conformance.messages import (
+    availability_event,
+    boot_notification,
+    send_as,
+    status_notification,
+)
+from chargeplane.tools.conformance.states import booted, notify_connector
+from chargeplane.tools.conformance.steps import CsmsTool
+
+Status = en.ConnectorStatusEnumType
+
+
+@case(
+    "TC_B_01_CSMS",
+    "Cold Boot Charging Station - Accepted",
+    use_cases=("B01",),
+    requirements=("B01.FR.02",),
+    starts_booted=False,
+)
+async def tc_b_01(tool: CsmsTool) -> None:
+    await booted(tool)
+
+
+@case(
+    "TC_B_02_CSMS",
+    "Cold Boot Charging Station - Pending",
+    use_cases=("B02",),
+    requirements=("B02.FR.01", "B02.FR.06"),
+    features=("C-44",),
+    starts_booted=False,
+    timeout=30.0,
+)
+async def tc_b_02(tool: CsmsTool) -> None:
+    await tool.adapter.set_registration(tool.station_id, "Pending")
+    first = await send_as(1, tool, boot_notification(tool.configured), msg.BootNotificationResponse)
+    expect_field(2, first, "status", "Pending")
+    await tool.adapter.set_registration(tool.station_id, "Accepted")
+    wait = first.interval if first.interval > 0 else tool.configured.max_boot_wait
+    await asyncio.sleep(min(wait, tool.configured.max_boot_wait))
+    second = await send_as(3, tool, boot_notification(tool.configured), msg.BootNotificationResponse)
+    expect_field(4, second, "status", "Accepted")
+    await notify_connector(tool, 5, Status.AVAILABLE)
+
+
+@case(
+    "TC_B_30_CSMS",
+    "Cold Boot Charging Station - Pending/Rejected - SecurityError",
+    use_cases=("B02", "B03"),
+    requirements=("B02.FR.09", "B03.FR.07"),
+    features=("C-44",),
+    starts_booted=False,
+)
+async def tc_b_30(tool: CsmsTool) -> None:
+    await tool.adapter.set_registration(tool.station_id, "Pending")
+    try:
+        response = await send_as(1, tool, boot_notification(tool.configured), msg.BootNotificationResponse)
+        expect_field(2, response, "status", "Pending", "Rejected")
+        configured = tool.configured
+        for request in (
+            status_notification(Status.AVAILABLE, configured.evse_id, configured.connector_id),
+            availability_event("Available", "Connector", configured.evse_id, configured.connector_id),
+        ):
+            code = await tool.send_expecting_error(3, request)
+            if code != "SecurityError":
+                raise StepFailed(4, f"CALLERROR {code} to {type(request).__name__}, expected SecurityError")
+    finally:
+        await tool.adapter.set_registration(tool.station_id, "Accepted")
+
+
+@case(
+    "TC_B_06_CSMS",
+    "Get Variables - single value",
+    use_cases=("B06",),
+    requirements=("B06.FR.01", "B06.FR.02", "B06.FR.03", "B06.FR.04", "B06.FR.10", "B06.FR.11"),
+)
+async def tc_b_06(tool: CsmsTool) -> None:
+    tool.manual(GetVariables((("OCPPCommCtrlr", "OfflineThreshold"),)))
+    incoming = await tool.expect(1, msg.GetVariablesRequest)
+    data = incoming.request.get_variable_data
+    if len(data) != 1:
+        raise StepFailed(1, f"GetVariablesRequest.getVariableData has {len(data)} elements, expected 1")
+    expect_field(
+        1,
+        incoming.request,
+        "getVariableData[0].attributeType",
+        "absent",
+        "Actual",
+        "Target",
+        "MinSet",
+        "MaxSet",
+    )
+    expect_field(1, incoming.request, "getVariableData[0].variable.name", "OfflineThreshold")
+    expect_field(1, incoming.request, "getVariableData[0].component.name", "OCPPCommCtrlr")
+    result = dt.GetVariableResultType(
+        attribute_status=en.GetVariableStatusEnumType.ACCEPTED,
+        attribute_value="60",
+        component=data[0].component,
+        variable=data[0].variable,
+    )
+    incoming.answer(msg.GetVariablesResponse(get_variable_result=[result]))
+
+
+@case(
+    "TC_B_20_CSMS",
+    "Reset Charging Station - Without ongoing transaction - OnIdle",
+    use_cases=("B11",),
+    requirements=("B11.FR.04",),
+)
+async def tc_b_20(tool: CsmsTool) -> None:
+    tool.manual(Reset("OnIdle"))
+    incoming = await tool.expect(1, msg.ResetRequest)
+    expect_field(1, incoming.request, "type", "OnIdle")
+    incoming.answer(msg.ResetResponse(status=en.ResetStatusEnumType.ACCEPTED))
+    await tool.settle()
+    await tool.link.close()  # the station reboots
+    await tool.link.connect(3)
+    await booted(tool, en.BootReasonEnumType.REMOTE_RESET)
