@@ -15,7 +15,7 @@ from chargeplane.tools.conformance.case import TestCase
 from chargeplane.tools.conformance.checks import StepFailed
 from chargeplane.tools.conformance.declaration import Declaration
 from chargeplane.tools.conformance.report import CaseResult, judge, not_applicable
-from chargeplane.tools.conformance.states import booted
+from chargeplane.tools.conformance.states import booted, clean_up
 from chargeplane.tools.conformance.steps import CsmsTool, LinkSettings, StationLink
 
 log = logging.getLogger(__name__)
@@ -72,5 +72,10 @@ async def run_csms_case(
         failure = f"tool error: {type(error).__name__}: {error}"
     finally:
         await tool.cancel_actions()
+        try:
+            async with asyncio.timeout(5.0):
+                await clean_up(tool)
+        except (StepFailed, TimeoutError) as error:
+            log.warning("%s: clean-up after the case failed: %s", case.id, error)
         await link.close()
     return judge(case, failure, step, declaration.expected_failures, time.monotonic() - started)

@@ -53,11 +53,18 @@ async def booted(tool: CsmsTool, reason: en.BootReasonEnumType = en.BootReasonEn
     await notify_connector(tool, "Booted/3", Status.AVAILABLE)
 
 
-async def ev_connected_pre_session(tool: CsmsTool) -> None:
+async def ev_connected_pre_session(
+    tool: CsmsTool, *, meter_value: list[dt.MeterValueType] | None = None
+) -> None:
     await notify_connector(tool, "EVConnectedPreSession/1", Status.OCCUPIED)
     event = Event.UPDATED if tool.progress.authorized else Event.STARTED
     await transaction_event(
-        tool, "EVConnectedPreSession/3", event, Trigger.CABLE_PLUGGED_IN, charging_state=Charging.EV_CONNECTED
+        tool,
+        "EVConnectedPreSession/3",
+        event,
+        Trigger.CABLE_PLUGGED_IN,
+        charging_state=Charging.EV_CONNECTED,
+        meter_value=meter_value,
     )
     tool.progress.ev_connected = True
 
@@ -145,3 +152,19 @@ async def unavailable(tool: CsmsTool, evse_id: int) -> None:
     incoming.answer(msg.ChangeAvailabilityResponse(status=en.ChangeAvailabilityStatusEnumType.ACCEPTED))
     await tool.settle()
     await notify_connector(tool, "Unavailable/3", Status.UNAVAILABLE)
+
+
+async def clean_up(tool: CsmsTool) -> None:
+    """After a case, outside its verdict: end the tool's transaction still open, so that the next case's
+    token is not refused as ConcurrentTx (the OCTT too resets the station between cases)."""
+    if tool.transaction is None or not tool.link.connected:
+        return
+    await notify_connector(tool, "clean-up", Status.AVAILABLE)
+    await transaction_event(
+        tool,
+        "clean-up",
+        Event.ENDED,
+        Trigger.EV_COMMUNICATION_LOST,
+        charging_state=Charging.IDLE,
+        stopped_reason=en.ReasonEnumType.EV_DISCONNECTED,
+    )
