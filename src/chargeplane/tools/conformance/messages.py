@@ -53,10 +53,10 @@ def status_notification(
     )
 
 
-def availability_event(
-    value: str, component: str = "Connector", evse_id: int | None = None, connector_id: int | None = None
+def delta_event(
+    component: str, variable: str, value: str, evse_id: int | None = None, connector_id: int | None = None
 ) -> msg.NotifyEventRequest:
-    """NotifyEvent Delta of AvailabilityState, as Part 6 sends it beside every StatusNotification."""
+    """A NotifyEvent reporting a Delta of ``component.variable``."""
     evse = (
         UNSET
         if evse_id is None
@@ -69,9 +69,16 @@ def availability_event(
         actual_value=value,
         event_notification_type=en.EventNotificationEnumType.HARD_WIRED_NOTIFICATION,
         component=dt.ComponentType(name=component, evse=evse),
-        variable=dt.VariableType(name="AvailabilityState"),
+        variable=dt.VariableType(name=variable),
     )
     return msg.NotifyEventRequest(generated_at=utc_now(), seq_no=next(_notify_seq), event_data=[event])
+
+
+def availability_event(
+    value: str, component: str = "Connector", evse_id: int | None = None, connector_id: int | None = None
+) -> msg.NotifyEventRequest:
+    """The AvailabilityState Delta Part 6 sends beside every StatusNotification."""
+    return delta_event(component, "AvailabilityState", value, evse_id, connector_id)
 
 
 def authorize(token: dt.IdTokenType) -> msg.AuthorizeRequest:
