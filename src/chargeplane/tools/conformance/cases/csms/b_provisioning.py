@@ -6,6 +6,9 @@ Readings:
   waits the whole interval). The CSMS may send CALLs during the wait; this tool does not answer them yet.
 * TC_B_30: Part 5 gives "C-44 or NOT AQ-6"; AQ-6 is a question of the certification form, so the case needs
   C-44 only, and the tool configures Pending.
+* TC_B_09's table (converted text) says setVariableData[1] and component "OCPPCommCtrl"; read as the only
+  element, of OCPPCommCtrlr (the name the other cases and Part 2 use).
+* TC_B_21's ResetRequest check says "status OnIdle": read as type OnIdle.
 * No CSMS-side heartbeat case exists in block B; heartbeat is TC_F_20 (block F).
 """
 
@@ -16,7 +19,7 @@ import asyncio
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
-from chargeplane.tools.conformance.adapter import GetVariables, Reset
+from chargeplane.tools.conformance.adapter import GetVariables, Reset, SetVariables
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field
 from chargeplane.tools.conformance.messages import (
@@ -24,8 +27,17 @@ from chargeplane.tools.conformance.messages import (
     boot_notification,
     send_as,
     status_notification,
+    transaction_event,
+    valid_token,
 )
-from chargeplane.tools.conformance.states import booted, notify_connector
+from chargeplane.tools.conformance.states import (
+    Charging,
+    Event,
+    Trigger,
+    booted,
+    energy_transfer_started,
+    notify_connector,
+)
 from chargeplane.tools.conformance.steps import CsmsTool
 
 Status = en.ConnectorStatusEnumType
@@ -136,3 +148,57 @@ async def tc_b_20(tool: CsmsTool) -> None:
     await tool.link.close()  # the station reboots
     await tool.link.connect(3)
     await booted(tool, en.BootReasonEnumType.REMOTE_RESET)
+
+
+@case(
+    "TC_B_09_CSMS",
+    "Set Variables - single value",
+    use_cases=("B05",),
+    requirements=("B05.FR.01", "B05.FR.02", "B05.FR.03", "B05.FR.10", "B05.FR.12"),
+)
+async def tc_b_09(tool: CsmsTool) -> None:
+    tool.manual(SetVariables((("OCPPCommCtrlr", "OfflineThreshold", "123"),)))
+    incoming = await tool.expect(1, msg.SetVariablesRequest)
+    data = incoming.request.set_variable_data
+    if len(data) != 1:
+        raise StepFailed(1, f"SetVariablesRequest.setVariableData has {len(data)} elements, expected 1")
+    expect_field(1, incoming.request, "setVariableData[0].variable.name", "OfflineThreshold")
+    expect_field(1, incoming.request, "setVariableData[0].component.name", "OCPPCommCtrlr")
+    expect_field(1, incoming.request, "setVariableData[0].attributeValue", "123")
+    expect_field(1, incoming.request, "setVariableData[0].attributeType", "absent", "Actual")
+    result = dt.SetVariableResultType(
+        attribute_status=en.SetVariableStatusEnumType.ACCEPTED,
+        component=data[0].component,
+        variable=data[0].variable,
+    )
+    incoming.answer(msg.SetVariablesResponse(set_variable_result=[result]))
+
+
+@case(
+    "TC_B_21_CSMS",
+    "Reset Charging Station - With Ongoing Transaction - OnIdle",
+    use_cases=("B12",),
+    requirements=("B12.FR.01", "B12.FR.03", "E07.FR.03"),
+)
+async def tc_b_21(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    tool.manual(Reset("OnIdle"))
+    incoming = await tool.expect(1, msg.ResetRequest)
+    expect_field(1, incoming.request, "type", "OnIdle")
+    incoming.answer(msg.ResetResponse(status=en.ResetStatusEnumType.SCHEDULED))
+    await tool.settle()
+    token = valid_token(tool.configured)
+    await transaction_event(
+        tool, 3, Event.UPDATED, Trigger.STOP_AUTHORIZED, charging_state=Charging.EV_CONNECTED, token=token
+    )
+    await transaction_event(
+        tool,
+        5,
+        Event.ENDED,
+        Trigger.EV_COMMUNICATION_LOST,
+        charging_state=Charging.IDLE,
+        stopped_reason=en.ReasonEnumType.EV_DISCONNECTED,
+    )
+    await tool.link.close()  # the scheduled reset
+    await tool.link.connect(7)
+    await booted(tool, en.BootReasonEnumType.SCHEDULED_RESET)

@@ -6,6 +6,9 @@ start and stop points a charging station supports, so these cases declare no fea
 Readings:
 * A case whose Before section names a reusable state ("State is EnergyTransferStarted") runs that state
   first, after the general Booted.
+* TC_E_07 and TC_E_15 have the same steps (a local stop ending the transaction); they check different
+  stop points of a charging station (PowerPathClosed, Authorized), which is no difference for a CSMS.
+* TC_E_10's steps are those of Reusable State Authorized, run as such.
 * TC_E_53 checks that the CSMS accepts seqNo 0 at the start of each new transaction: the tool numbers every
   transaction from 0, and the case fails if either Started event is refused.
 """
@@ -25,9 +28,11 @@ from chargeplane.tools.conformance.states import (
     Trigger,
     authorized,
     energy_transfer_started,
+    ev_connected_post_session,
     ev_connected_pre_session,
     ev_disconnected,
     notify_connector,
+    stop_authorized,
 )
 from chargeplane.tools.conformance.steps import CsmsTool
 
@@ -100,6 +105,73 @@ async def tc_e_09(tool: CsmsTool) -> None:
     )
 
 
+async def local_stop(tool: CsmsTool) -> None:
+    """TC_E_07 / TC_E_15: from EnergyTransferStarted, a StopAuthorized event that ends the transaction."""
+    await energy_transfer_started(tool)  # before
+    await transaction_event(
+        tool, 1, Event.ENDED, Trigger.STOP_AUTHORIZED, stopped_reason=en.ReasonEnumType.LOCAL
+    )
+
+
+@case(
+    "TC_E_07_CSMS",
+    "Stop transaction options - PowerPathClosed - Local stop",
+    use_cases=("E06",),
+    requirements=("E06.FR.06",),
+)
+async def tc_e_07(tool: CsmsTool) -> None:
+    await local_stop(tool)
+
+
+@case(
+    "TC_E_08_CSMS",
+    "Stop transaction options - EnergyTransfer stopped - StopAuthorized",
+    use_cases=("E06",),
+    requirements=("E06.FR.07",),
+)
+async def tc_e_08(tool: CsmsTool) -> None:
+    await stop_authorized(tool)  # before
+    await transaction_event(
+        tool,
+        1,
+        Event.ENDED,
+        Trigger.CHARGING_STATE_CHANGED,
+        charging_state=Charging.EV_CONNECTED,
+        stopped_reason=en.ReasonEnumType.LOCAL,
+    )
+
+
+@case(
+    "TC_E_10_CSMS",
+    "Start transaction options - Authorized - Local",
+    use_cases=("E01",),
+    requirements=("E01.FR.03",),
+)
+async def tc_e_10(tool: CsmsTool) -> None:
+    await authorized(tool)
+
+
+@case(
+    "TC_E_12_CSMS",
+    "Start transaction options - ParkingBayOccupied",
+    use_cases=("E01",),
+    requirements=("E01.FR.01",),
+)
+async def tc_e_12(tool: CsmsTool) -> None:
+    await transaction_event(tool, 1, Event.STARTED, Trigger.EV_DETECTED)
+
+
+@case(
+    "TC_E_14_CSMS",
+    "Stop transaction options - EVDisconnected - Charging Station side",
+    use_cases=("E06",),
+    requirements=("E06.FR.02",),
+)
+async def tc_e_14(tool: CsmsTool) -> None:
+    await ev_connected_post_session(tool)  # before
+    await ev_disconnected(tool)
+
+
 @case(
     "TC_E_15_CSMS",
     "Stop transaction options - StopAuthorized - Local",
@@ -107,10 +179,7 @@ async def tc_e_09(tool: CsmsTool) -> None:
     requirements=("E06.FR.03",),
 )
 async def tc_e_15(tool: CsmsTool) -> None:
-    await energy_transfer_started(tool)  # before
-    await transaction_event(
-        tool, 1, Event.ENDED, Trigger.STOP_AUTHORIZED, stopped_reason=en.ReasonEnumType.LOCAL
-    )
+    await local_stop(tool)
 
 
 @case(

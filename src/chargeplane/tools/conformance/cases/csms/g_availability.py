@@ -3,6 +3,9 @@
 Readings:
 * TC_G_04's Memory State "Unavailable for <Configured evseId>" is reached by running Reusable State
   Unavailable first.
+* TC_G_06's manual action says "to Inoperative" but its check wants Operative: read as Operative, from the
+  station made Unavailable first (its Before section).
+* TC_G_08's Memory State (connector Unavailable) is reached by the steps of TC_G_07.
 * TC_G_05 notifies every connector Unavailable; the tool has one. The station stays Inoperative at the
   CSMS afterwards; the cases that follow only send, so they do not depend on it.
 """
@@ -15,15 +18,27 @@ from chargeplane.tools.conformance.adapter import ChangeAvailability
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import expect_absent, expect_field
 from chargeplane.tools.conformance.messages import delta_event, send_as
-from chargeplane.tools.conformance.states import Status, notify_connector, unavailable
+from chargeplane.tools.conformance.states import (
+    Status,
+    energy_transfer_started,
+    ev_connected_post_session,
+    ev_disconnected,
+    notify_connector,
+    stop_authorized,
+    unavailable,
+)
 from chargeplane.tools.conformance.steps import CsmsTool
 
 
-async def change_availability(tool: CsmsTool, action: ChangeAvailability) -> msg.ChangeAvailabilityRequest:
-    """Manual action, then steps 1-2: the CSMS's ChangeAvailabilityRequest, answered Accepted."""
+async def change_availability(
+    tool: CsmsTool,
+    action: ChangeAvailability,
+    answer: en.ChangeAvailabilityStatusEnumType = en.ChangeAvailabilityStatusEnumType.ACCEPTED,
+) -> msg.ChangeAvailabilityRequest:
+    """Manual action, then steps 1-2: the CSMS's ChangeAvailabilityRequest, answered with ``answer``."""
     tool.manual(action)
     incoming = await tool.expect(1, msg.ChangeAvailabilityRequest)
-    incoming.answer(msg.ChangeAvailabilityResponse(status=en.ChangeAvailabilityStatusEnumType.ACCEPTED))
+    incoming.answer(msg.ChangeAvailabilityResponse(status=answer))
     await tool.settle()
     expect_field(
         1, incoming.request, "operationalStatus", "Operative" if action.operational else "Inoperative"
@@ -53,14 +68,52 @@ async def tc_g_05(tool: CsmsTool) -> None:
     await notify_connector(tool, 3, Status.UNAVAILABLE)
 
 
-@case("TC_G_07_CSMS", "Change Availability Connector - Operative to inoperative", use_cases=("G03",))
-async def tc_g_07(tool: CsmsTool) -> None:
+@case("TC_G_06_CSMS", "Change Availability Charging Station - Inoperative to operative", use_cases=("G04",))
+async def tc_g_06(tool: CsmsTool) -> None:
+    await change_availability(tool, ChangeAvailability(operational=False))  # before
+    await notify_connector(tool, "before", Status.UNAVAILABLE)
+    request = await change_availability(tool, ChangeAvailability(operational=True))
+    expect_absent(1, request, "evse")
+    await notify_connector(tool, 3, Status.AVAILABLE)
+
+
+async def connector_inoperative(tool: CsmsTool) -> None:
     c = tool.configured
     action = ChangeAvailability(operational=False, evse_id=c.evse_id, connector_id=c.connector_id)
     request = await change_availability(tool, action)
     expect_field(1, request, "evse.id", c.evse_id)
     expect_field(1, request, "evse.connectorId", c.connector_id)
     await notify_connector(tool, 3, Status.UNAVAILABLE)
+
+
+@case("TC_G_07_CSMS", "Change Availability Connector - Operative to inoperative", use_cases=("G03",))
+async def tc_g_07(tool: CsmsTool) -> None:
+    await connector_inoperative(tool)
+
+
+@case("TC_G_08_CSMS", "Change Availability Connector - Inoperative to operative", use_cases=("G03",))
+async def tc_g_08(tool: CsmsTool) -> None:
+    await connector_inoperative(tool)  # memory state
+    c = tool.configured
+    action = ChangeAvailability(operational=True, evse_id=c.evse_id, connector_id=c.connector_id)
+    request = await change_availability(tool, action)
+    expect_field(1, request, "evse.id", c.evse_id)
+    expect_field(1, request, "evse.connectorId", c.connector_id)
+    await notify_connector(tool, 3, Status.AVAILABLE)
+
+
+@case("TC_G_11_CSMS", "Change Availability EVSE - With ongoing transaction", use_cases=("G03",))
+async def tc_g_11(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    evse = tool.configured.evse_id
+    scheduled = en.ChangeAvailabilityStatusEnumType.SCHEDULED
+    request = await change_availability(tool, ChangeAvailability(operational=False, evse_id=evse), scheduled)
+    expect_field(1, request, "evse.id", evse)
+    expect_absent(1, request, "evse.connectorId")
+    await stop_authorized(tool)
+    await ev_connected_post_session(tool)
+    await ev_disconnected(tool)
+    await notify_connector(tool, 6, Status.UNAVAILABLE)
 
 
 @case(
