@@ -129,9 +129,16 @@ async def ev_disconnected(tool: CsmsTool, *, meter_value: list[dt.MeterValueType
     if not tool.progress.stop_authorized:
         await ev_connected_post_session(tool)
     await notify_connector(tool, "EVDisconnected/1", Status.AVAILABLE)
+    await ev_gone(tool, "EVDisconnected/3", meter_value=meter_value)
+
+
+async def ev_gone(
+    tool: CsmsTool, step: int | str, *, meter_value: list[dt.MeterValueType] | None = None
+) -> None:
+    """The event that ends a transaction when the EV is unplugged (Reusable State EVDisconnected step 3)."""
     await transaction_event(
         tool,
-        "EVDisconnected/3",
+        step,
         Event.ENDED,
         Trigger.EV_COMMUNICATION_LOST,
         charging_state=Charging.IDLE,
@@ -160,11 +167,4 @@ async def clean_up(tool: CsmsTool) -> None:
     if tool.transaction is None or not tool.link.connected:
         return
     await notify_connector(tool, "clean-up", Status.AVAILABLE)
-    await transaction_event(
-        tool,
-        "clean-up",
-        Event.ENDED,
-        Trigger.EV_COMMUNICATION_LOST,
-        charging_state=Charging.IDLE,
-        stopped_reason=en.ReasonEnumType.EV_DISCONNECTED,
-    )
+    await ev_gone(tool, "clean-up")

@@ -36,6 +36,7 @@ from chargeplane.tools.conformance.states import (
     Trigger,
     booted,
     energy_transfer_started,
+    ev_gone,
     notify_connector,
 )
 from chargeplane.tools.conformance.steps import CsmsTool
@@ -191,14 +192,7 @@ async def tc_b_21(tool: CsmsTool) -> None:
     await transaction_event(
         tool, 3, Event.UPDATED, Trigger.STOP_AUTHORIZED, charging_state=Charging.EV_CONNECTED, token=token
     )
-    await transaction_event(
-        tool,
-        5,
-        Event.ENDED,
-        Trigger.EV_COMMUNICATION_LOST,
-        charging_state=Charging.IDLE,
-        stopped_reason=en.ReasonEnumType.EV_DISCONNECTED,
-    )
+    await ev_gone(tool, 5)
     await tool.link.close()  # the scheduled reset
     await tool.link.connect(7)
     await booted(tool, en.BootReasonEnumType.SCHEDULED_RESET)

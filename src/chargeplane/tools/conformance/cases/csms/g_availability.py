@@ -77,29 +77,25 @@ async def tc_g_06(tool: CsmsTool) -> None:
     await notify_connector(tool, 3, Status.AVAILABLE)
 
 
-async def connector_inoperative(tool: CsmsTool) -> None:
+async def connector_availability(tool: CsmsTool, operational: bool) -> None:
+    """TC_G_07 / TC_G_08: the configured connector made (in)operative, then its status notified."""
     c = tool.configured
-    action = ChangeAvailability(operational=False, evse_id=c.evse_id, connector_id=c.connector_id)
+    action = ChangeAvailability(operational=operational, evse_id=c.evse_id, connector_id=c.connector_id)
     request = await change_availability(tool, action)
     expect_field(1, request, "evse.id", c.evse_id)
     expect_field(1, request, "evse.connectorId", c.connector_id)
-    await notify_connector(tool, 3, Status.UNAVAILABLE)
+    await notify_connector(tool, 3, Status.AVAILABLE if operational else Status.UNAVAILABLE)
 
 
 @case("TC_G_07_CSMS", "Change Availability Connector - Operative to inoperative", use_cases=("G03",))
 async def tc_g_07(tool: CsmsTool) -> None:
-    await connector_inoperative(tool)
+    await connector_availability(tool, operational=False)
 
 
 @case("TC_G_08_CSMS", "Change Availability Connector - Inoperative to operative", use_cases=("G03",))
 async def tc_g_08(tool: CsmsTool) -> None:
-    await connector_inoperative(tool)  # memory state
-    c = tool.configured
-    action = ChangeAvailability(operational=True, evse_id=c.evse_id, connector_id=c.connector_id)
-    request = await change_availability(tool, action)
-    expect_field(1, request, "evse.id", c.evse_id)
-    expect_field(1, request, "evse.connectorId", c.connector_id)
-    await notify_connector(tool, 3, Status.AVAILABLE)
+    await connector_availability(tool, operational=False)  # memory state
+    await connector_availability(tool, operational=True)
 
 
 @case("TC_G_11_CSMS", "Change Availability EVSE - With ongoing transaction", use_cases=("G03",))
