@@ -3,6 +3,7 @@ failures, the declaration file, the JUnit and JSON reports, time limits and the 
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -13,7 +14,13 @@ from chargeplane.cli import build_parser
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
-from chargeplane.tools.conformance.adapter import ChargeplaneAdapter, ManualAction
+from chargeplane.tools.conformance.adapter import (
+    ChargeplaneAdapter,
+    InteractiveAdapter,
+    ManualAction,
+    RequestStart,
+    Trigger,
+)
 from chargeplane.tools.conformance.case import Registry, TestCase, case
 from chargeplane.tools.conformance.checks import ABSENT, StepFailed, expect_absent, expect_field, field_value
 from chargeplane.tools.conformance.commands import run_command
@@ -274,3 +281,39 @@ async def test_command_line_needs_one_way_to_perform_manual_actions() -> None:
         ["conformance", "csms", "--url", "ws://127.0.0.1:9/ocpp", "--station-id", "A"]
     )
     assert await run_command(args) == 2
+
+
+async def test_interactive_adapter_asks_the_operator() -> None:
+    asked: list[str] = []
+    out = io.StringIO()
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return ""
+
+    adapter = InteractiveAdapter(ask=ask, out=out)
+    await adapter.prepare("CS1", "secret", Configured())
+    await adapter.set_registration("CS1", "Pending")
+    await adapter.perform("CS1", RequestStart("TOKEN", "ISO14443", 1))
+    assert "CONF-VALID-0001" in asked[0]
+    assert "BootNotification of CS1 with Pending" in asked[1]
+    assert "RequestStartTransaction for id token TOKEN (ISO14443) on EVSE 1" in out.getvalue()
+
+
+async def test_a_call_of_another_type_than_expected_fails_the_step(
+    csms: RunningCsms, adapter: ChargeplaneAdapter
+) -> None:
+    registry = Registry()
+
+    @case("TC_F_91_CSMS", "expects a Reset, gets a TriggerMessage", use_cases=("F06",), registry=registry)
+    async def confused(tool: CsmsTool) -> None:
+        tool.manual(Trigger("Heartbeat"))
+        await tool.expect(1, msg.ResetRequest)
+
+    settings = LinkSettings(csms.ocpp_url, STATION_ID, PASSWORD)
+    await adapter.prepare(STATION_ID, PASSWORD, Configured())
+    result = await run_csms_case(registry.get("TC_F_91_CSMS"), settings, adapter, Declaration())
+    assert (result.outcome, result.detail) == (
+        Outcome.FAIL,
+        "step 1: expected a ResetRequest, the CSMS sent TriggerMessageRequest",
+    )
