@@ -8,6 +8,8 @@ Readings:
   C-44 only, and the tool configures Pending.
 * TC_B_09's table (converted text) says setVariableData[1] and component "OCPPCommCtrl"; read as the only
   element, of OCPPCommCtrlr (the name the other cases and Part 2 use).
+* TC_B_31: as TC_B_02, the adapter makes the CSMS accept the station before the triggered BootNotification.
+* TC_B_22 notifies the configured connector Occupied after the reboot (the EV is still plugged in).
 * TC_B_21's ResetRequest check says "status OnIdle": read as type OnIdle.
 * No CSMS-side heartbeat case exists in block B; heartbeat is TC_F_20 (block F).
 """
@@ -20,6 +22,7 @@ from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.tools.conformance.adapter import GetVariables, Reset, SetVariables
+from chargeplane.tools.conformance.adapter import Trigger as TriggerAction
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field
 from chargeplane.tools.conformance.messages import (
@@ -196,3 +199,60 @@ async def tc_b_21(tool: CsmsTool) -> None:
     await tool.link.close()  # the scheduled reset
     await tool.link.connect(7)
     await booted(tool, en.BootReasonEnumType.SCHEDULED_RESET)
+
+
+@case(
+    "TC_B_22_CSMS",
+    "Reset Charging Station - With Ongoing Transaction - Immediate",
+    use_cases=("B12",),
+)
+async def tc_b_22(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    tool.manual(Reset("Immediate"))
+    incoming = await tool.expect(1, msg.ResetRequest)
+    expect_field(1, incoming.request, "type", "Immediate")
+    incoming.answer(msg.ResetResponse(status=en.ResetStatusEnumType.ACCEPTED))
+    await tool.settle()
+    await transaction_event(
+        tool,
+        3,
+        Event.ENDED,
+        Trigger.RESET_COMMAND,
+        charging_state=Charging.EV_CONNECTED,
+        stopped_reason=en.ReasonEnumType.IMMEDIATE_RESET,
+    )
+    await tool.link.close()  # the immediate reset
+    await tool.link.connect(5)
+    response = await send_as(
+        5,
+        tool,
+        boot_notification(tool.configured, en.BootReasonEnumType.REMOTE_RESET),
+        msg.BootNotificationResponse,
+    )
+    expect_field(6, response, "status", "Accepted")
+    await notify_connector(tool, 7, Status.OCCUPIED)
+
+
+@case(
+    "TC_B_31_CSMS",
+    "Cold Boot Charging Station - Pending/Rejected - TriggerMessage",
+    use_cases=("B02", "F06"),
+    features=("C-44",),
+    starts_booted=False,
+)
+async def tc_b_31(tool: CsmsTool) -> None:
+    await tool.adapter.set_registration(tool.station_id, "Pending")
+    try:
+        first = await send_as(1, tool, boot_notification(tool.configured), msg.BootNotificationResponse)
+        expect_field(2, first, "status", "Pending", "Rejected")
+        tool.manual(TriggerAction("BootNotification"))
+        incoming = await tool.expect(3, msg.TriggerMessageRequest)
+        expect_field(3, incoming.request, "requestedMessage", "BootNotification")
+        incoming.answer(msg.TriggerMessageResponse(status=en.TriggerMessageStatusEnumType.ACCEPTED))
+        await tool.settle()
+    finally:
+        await tool.adapter.set_registration(tool.station_id, "Accepted")
+    triggered = boot_notification(tool.configured, en.BootReasonEnumType.TRIGGERED)
+    second = await send_as(5, tool, triggered, msg.BootNotificationResponse)
+    expect_field(6, second, "status", "Accepted")
+    await notify_connector(tool, 7, Status.AVAILABLE)

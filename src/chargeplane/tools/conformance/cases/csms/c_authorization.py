@@ -12,7 +12,8 @@ from __future__ import annotations
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import expect_field
-from chargeplane.tools.conformance.messages import authorize, id_token, send_as
+from chargeplane.tools.conformance.messages import authorize, id_token, send_as, transaction_event
+from chargeplane.tools.conformance.states import Event, Trigger, ev_connected_pre_session
 from chargeplane.tools.conformance.steps import CsmsTool
 
 
@@ -52,3 +53,17 @@ async def tc_c_06(tool: CsmsTool) -> None:
 async def tc_c_07(tool: CsmsTool) -> None:
     c = tool.configured
     await authorize_expecting(tool, c.expired_idtoken, c.expired_idtoken_type, "Expired", "Invalid")
+
+
+@case(
+    "TC_C_20_CSMS",
+    "Authorization through authorization cache - Invalid",
+    use_cases=("C12",),
+    requirements=("C12.FR.03",),
+)
+async def tc_c_20(tool: CsmsTool) -> None:
+    await ev_connected_pre_session(tool)  # before
+    c = tool.configured
+    token = id_token(c.invalid_idtoken, c.invalid_idtoken_type)
+    answer = await transaction_event(tool, 1, Event.UPDATED, Trigger.AUTHORIZED, token=token)
+    expect_field(2, answer, "idTokenInfo.status", "Invalid", "Unknown")

@@ -9,6 +9,8 @@ Readings:
 * TC_E_07 and TC_E_15 have the same steps (a local stop ending the transaction); they check different
   stop points of a charging station (PowerPathClosed, Authorized), which is no difference for a CSMS.
 * TC_E_10's steps are those of Reusable State Authorized, run as such.
+* TC_E_16 ends with stoppedReason DeAuthorized; TC_E_19 (ParkingBayUnoccupied) is left out: its Before
+  state (EVDisconnected) already ends the transaction in this tool.
 * TC_E_53 checks that the CSMS accepts seqNo 0 at the start of each new transaction: the tool numbers every
   transaction from 0, and the case fails if either Started event is refused.
 """
@@ -20,7 +22,13 @@ from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.tools.conformance.adapter import RequestStop
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field
-from chargeplane.tools.conformance.messages import authorize, send_as, transaction_event, valid_token
+from chargeplane.tools.conformance.messages import (
+    authorize,
+    id_token,
+    send_as,
+    transaction_event,
+    valid_token,
+)
 from chargeplane.tools.conformance.states import (
     Charging,
     Event,
@@ -226,3 +234,46 @@ async def tc_e_53(tool: CsmsTool) -> None:
     for _ in range(2):  # steps 1-2, then 3-4
         await energy_transfer_started(tool)
         await ev_disconnected(tool)
+
+
+@case(
+    "TC_E_16_CSMS",
+    "Stop transaction options - Deauthorized - Invalid idToken",
+    use_cases=("E06",),
+    requirements=("E06.FR.04", "E01.FR.11", "E01.FR.12"),
+)
+async def tc_e_16(tool: CsmsTool) -> None:
+    c = tool.configured
+    token = id_token(c.invalid_idtoken, c.invalid_idtoken_type)
+    answer = await transaction_event(tool, 1, Event.STARTED, Trigger.AUTHORIZED, token=token)
+    expect_field(2, answer, "idTokenInfo.status", "Invalid", "Unknown")
+    await transaction_event(
+        tool, 3, Event.ENDED, Trigger.DEAUTHORIZED, stopped_reason=en.ReasonEnumType.DE_AUTHORIZED
+    )
+
+
+@case(
+    "TC_E_22_CSMS",
+    "Stop transaction options - EnergyTransfer stopped - SuspendedEV",
+    use_cases=("E06",),
+    requirements=("E06.FR.07",),
+)
+async def tc_e_22(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    await transaction_event(
+        tool,
+        1,
+        Event.ENDED,
+        Trigger.CHARGING_STATE_CHANGED,
+        charging_state=Charging.SUSPENDED_EV,
+        stopped_reason=en.ReasonEnumType.STOPPED_BY_EV,
+    )
+
+
+@case("TC_E_38_CSMS", "Local start transaction - EV not ready", use_cases=("E03",))
+async def tc_e_38(tool: CsmsTool) -> None:
+    await authorized(tool)  # before
+    await ev_connected_pre_session(tool)
+    await transaction_event(
+        tool, 2, Event.UPDATED, Trigger.CHARGING_STATE_CHANGED, charging_state=Charging.SUSPENDED_EV
+    )

@@ -8,6 +8,9 @@ Readings:
 * The first TransactionEventRequest after a remote start carries triggerReason RemoteStart and the
   remoteStartId (the general tool rule of §2.1); it carries the id token too, since the transaction is
   authorized by it.
+* TC_F_03 is TC_F_02 without the AuthorizeRequest (the station does not authorize a remote start).
+* TC_F_27 leaves the requested message open; the tool asks for SignCombinedCertificate, which the CSV names
+  for this case, and answers NotImplemented.
 * TC_F_04's last event is Updated with triggerReason EVConnectTimeout, as the table says.
 """
 
@@ -97,6 +100,20 @@ async def tc_f_02(tool: CsmsTool) -> None:
 
 
 @case(
+    "TC_F_03_CSMS",
+    "Remote start transaction - Remote start first - AuthorizationRemoteStart is false",
+    use_cases=("F02",),
+    requirements=("F02.FR.01", "F01.FR.02"),
+)
+async def tc_f_03(tool: CsmsTool) -> None:
+    incoming = await remote_start_request(tool)
+    incoming.answer(msg.RequestStartTransactionResponse(status=ACCEPTED))
+    await tool.settle()
+    await remote_start_event(tool, 3, Event.STARTED, incoming)
+    await energy_transfer_started(tool)
+
+
+@case(
     "TC_F_04_CSMS",
     "Remote start transaction - Remote start first - Cable plugin timeout",
     use_cases=("F02", "E03"),
@@ -118,3 +135,11 @@ async def tc_f_20(tool: CsmsTool) -> None:
     incoming.answer(msg.TriggerMessageResponse(status=en.TriggerMessageStatusEnumType.ACCEPTED))
     await tool.settle()
     await send_as(3, tool, msg.HeartbeatRequest(), msg.HeartbeatResponse)
+
+
+@case("TC_F_27_CSMS", "Trigger message - NotImplemented", use_cases=("F06",), requirements=("F06.FR.08",))
+async def tc_f_27(tool: CsmsTool) -> None:
+    tool.manual(Trigger("SignCombinedCertificate"))
+    incoming = await tool.expect(1, msg.TriggerMessageRequest)
+    incoming.answer(msg.TriggerMessageResponse(status=en.TriggerMessageStatusEnumType.NOT_IMPLEMENTED))
+    await tool.settle()

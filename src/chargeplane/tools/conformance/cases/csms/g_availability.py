@@ -6,6 +6,9 @@ Readings:
 * TC_G_06's manual action says "to Inoperative" but its check wants Operative: read as Operative, from the
   station made Unavailable first (its Before section).
 * TC_G_08's Memory State (connector Unavailable) is reached by the steps of TC_G_07.
+* TC_G_11 / TC_G_14 / TC_G_17: the transaction runs to its end (StopAuthorized, EVConnectedPostSession,
+  EVDisconnected) before the connector is notified Unavailable; the tool has no other, unoccupied connector
+  to notify at TC_G_14's step 3.
 * TC_G_05 notifies every connector Unavailable; the tool has one. The station stays Inoperative at the
   CSMS afterwards; the cases that follow only send, so they do not depend on it.
 """
@@ -98,18 +101,41 @@ async def tc_g_08(tool: CsmsTool) -> None:
     await connector_availability(tool, operational=True)
 
 
-@case("TC_G_11_CSMS", "Change Availability EVSE - With ongoing transaction", use_cases=("G03",))
-async def tc_g_11(tool: CsmsTool) -> None:
+async def inoperative_after_transaction(
+    tool: CsmsTool, action: ChangeAvailability
+) -> msg.ChangeAvailabilityRequest:
+    """TC_G_11/14/17: made inoperative while charging (Scheduled), the transaction ends, then Unavailable."""
     await energy_transfer_started(tool)  # before
-    evse = tool.configured.evse_id
     scheduled = en.ChangeAvailabilityStatusEnumType.SCHEDULED
-    request = await change_availability(tool, ChangeAvailability(operational=False, evse_id=evse), scheduled)
-    expect_field(1, request, "evse.id", evse)
-    expect_absent(1, request, "evse.connectorId")
+    request = await change_availability(tool, action, scheduled)
     await stop_authorized(tool)
     await ev_connected_post_session(tool)
     await ev_disconnected(tool)
-    await notify_connector(tool, 6, Status.UNAVAILABLE)
+    await notify_connector(tool, "last", Status.UNAVAILABLE)
+    return request
+
+
+@case("TC_G_11_CSMS", "Change Availability EVSE - With ongoing transaction", use_cases=("G03",))
+async def tc_g_11(tool: CsmsTool) -> None:
+    evse = tool.configured.evse_id
+    request = await inoperative_after_transaction(tool, ChangeAvailability(operational=False, evse_id=evse))
+    expect_field(1, request, "evse.id", evse)
+    expect_absent(1, request, "evse.connectorId")
+
+
+@case("TC_G_14_CSMS", "Change Availability Charging Station - With ongoing transaction", use_cases=("G04",))
+async def tc_g_14(tool: CsmsTool) -> None:
+    request = await inoperative_after_transaction(tool, ChangeAvailability(operational=False))
+    expect_absent(1, request, "evse")
+
+
+@case("TC_G_17_CSMS", "Change Availability Connector - With ongoing transaction", use_cases=("G03",))
+async def tc_g_17(tool: CsmsTool) -> None:
+    c = tool.configured
+    action = ChangeAvailability(operational=False, evse_id=c.evse_id, connector_id=c.connector_id)
+    request = await inoperative_after_transaction(tool, action)
+    expect_field(1, request, "evse.id", c.evse_id)
+    expect_field(1, request, "evse.connectorId", c.connector_id)
 
 
 @case(
