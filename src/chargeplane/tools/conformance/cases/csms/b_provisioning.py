@@ -17,6 +17,8 @@ Readings:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
@@ -79,6 +81,19 @@ async def tc_b_02(tool: CsmsTool) -> None:
     await notify_connector(tool, 5, Status.AVAILABLE)
 
 
+@contextlib.asynccontextmanager
+async def not_accepted_yet(tool: CsmsTool) -> AsyncIterator[None]:
+    """Steps 1-2 of TC_B_30 / TC_B_31: the CSMS, configured to answer Pending first, answers the boot with
+    Pending or Rejected. On the way out the adapter makes the CSMS accept the station again."""
+    await tool.adapter.set_registration(tool.station_id, "Pending")
+    try:
+        response = await send_as(1, tool, boot_notification(tool.configured), msg.BootNotificationResponse)
+        expect_field(2, response, "status", "Pending", "Rejected")
+        yield
+    finally:
+        await tool.adapter.set_registration(tool.station_id, "Accepted")
+
+
 @case(
     "TC_B_30_CSMS",
     "Cold Boot Charging Station - Pending/Rejected - SecurityError",
@@ -88,10 +103,7 @@ async def tc_b_02(tool: CsmsTool) -> None:
     starts_booted=False,
 )
 async def tc_b_30(tool: CsmsTool) -> None:
-    await tool.adapter.set_registration(tool.station_id, "Pending")
-    try:
-        response = await send_as(1, tool, boot_notification(tool.configured), msg.BootNotificationResponse)
-        expect_field(2, response, "status", "Pending", "Rejected")
+    async with not_accepted_yet(tool):
         configured = tool.configured
         for request in (
             status_notification(Status.AVAILABLE, configured.evse_id, configured.connector_id),
@@ -100,8 +112,6 @@ async def tc_b_30(tool: CsmsTool) -> None:
             code = await tool.send_expecting_error(3, request)
             if code != "SecurityError":
                 raise StepFailed(4, f"CALLERROR {code} to {type(request).__name__}, expected SecurityError")
-    finally:
-        await tool.adapter.set_registration(tool.station_id, "Accepted")
 
 
 @case(
@@ -241,17 +251,12 @@ async def tc_b_22(tool: CsmsTool) -> None:
     starts_booted=False,
 )
 async def tc_b_31(tool: CsmsTool) -> None:
-    await tool.adapter.set_registration(tool.station_id, "Pending")
-    try:
-        first = await send_as(1, tool, boot_notification(tool.configured), msg.BootNotificationResponse)
-        expect_field(2, first, "status", "Pending", "Rejected")
+    async with not_accepted_yet(tool):
         tool.manual(TriggerAction("BootNotification"))
         incoming = await tool.expect(3, msg.TriggerMessageRequest)
         expect_field(3, incoming.request, "requestedMessage", "BootNotification")
         incoming.answer(msg.TriggerMessageResponse(status=en.TriggerMessageStatusEnumType.ACCEPTED))
         await tool.settle()
-    finally:
-        await tool.adapter.set_registration(tool.station_id, "Accepted")
     triggered = boot_notification(tool.configured, en.BootReasonEnumType.TRIGGERED)
     second = await send_as(5, tool, triggered, msg.BootNotificationResponse)
     expect_field(6, second, "status", "Accepted")
