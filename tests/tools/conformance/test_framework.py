@@ -317,3 +317,28 @@ async def test_a_call_of_another_type_than_expected_fails_the_step(
         Outcome.FAIL,
         "step 1: expected a ResetRequest, the CSMS sent TriggerMessageRequest",
     )
+
+
+class RefusingAdapter(NoAdapter):
+    async def perform(self, station_id: str, action: ManualAction) -> None:
+        raise RuntimeError("HTTP 422 the CSMS will not send it")
+
+
+async def test_a_refused_manual_action_fails_the_case_at_once(
+    csms: RunningCsms, adapter: ChargeplaneAdapter
+) -> None:
+    registry = Registry()
+
+    @case("TC_F_92_CSMS", "asks for a trigger the CSMS refuses", use_cases=("F06",), registry=registry)
+    async def refused(tool: CsmsTool) -> None:
+        tool.manual(Trigger("Heartbeat"))
+        await tool.expect(1, msg.TriggerMessageRequest, within=10.0)
+
+    await adapter.prepare(STATION_ID, PASSWORD, Configured())
+    settings = LinkSettings(csms.ocpp_url, STATION_ID, PASSWORD)
+    result = await run_csms_case(registry.get("TC_F_92_CSMS"), settings, RefusingAdapter(), Declaration())
+    assert (result.outcome, result.step) == (Outcome.FAIL, "manual action")
+    assert result.detail == (
+        "step manual action: send TriggerMessage for Heartbeat: HTTP 422 the CSMS will not send it"
+    )
+    assert result.seconds < 5

@@ -69,9 +69,30 @@ class ChangeAvailability:  # G03, G04: ChangeAvailabilityRequest
 class Trigger:  # F06: TriggerMessageRequest
     requested_message: str
     evse_id: int | None = None
+    connector_id: int | None = None  # with evse_id; a StatusNotification trigger needs both (F06.FR.13)
 
     def describe(self) -> str:
-        return f"send TriggerMessage for {self.requested_message}"
+        where = f" of EVSE {self.evse_id}" if self.evse_id is not None else ""
+        where += f" connector {self.connector_id}" if self.connector_id is not None else ""
+        return f"send TriggerMessage for {self.requested_message}{where}"
+
+
+@dataclass(frozen=True)
+class UnlockConnector:  # F05: UnlockConnectorRequest
+    evse_id: int
+    connector_id: int
+
+    def describe(self) -> str:
+        return f"send UnlockConnector for EVSE {self.evse_id} connector {self.connector_id}"
+
+
+@dataclass(frozen=True)
+class GetTransactionStatus:  # E14: GetTransactionStatusRequest
+    transaction_id: str | None = None  # None: ask about queued messages in general
+
+    def describe(self) -> str:
+        which = f"transaction {self.transaction_id}" if self.transaction_id else "no transaction id"
+        return f"send GetTransactionStatus ({which})"
 
 
 @dataclass(frozen=True)
@@ -90,7 +111,17 @@ class SetVariables:  # B05: SetVariablesRequest; (component, variable, value)
         return "send SetVariables " + ", ".join(f"{c}.{v}={x}" for c, v, x in self.variables)
 
 
-ManualAction = RequestStart | RequestStop | Reset | ChangeAvailability | Trigger | GetVariables | SetVariables
+ManualAction = (
+    RequestStart
+    | RequestStop
+    | Reset
+    | ChangeAvailability
+    | Trigger
+    | UnlockConnector
+    | GetTransactionStatus
+    | GetVariables
+    | SetVariables
+)
 
 
 class Adapter(Protocol):
@@ -175,7 +206,12 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
             body = _some(evseId=action.evse_id, connectorId=action.connector_id)
             return "/availability", {"operational": action.operational} | body
         case Trigger():
-            return "/trigger", _some(requestedMessage=action.requested_message, evseId=action.evse_id)
+            body = _some(evseId=action.evse_id, connectorId=action.connector_id)
+            return "/trigger", {"requestedMessage": action.requested_message} | body
+        case UnlockConnector():
+            return "/unlock", {"evseId": action.evse_id, "connectorId": action.connector_id}
+        case GetTransactionStatus():
+            return "/commands/GetTransactionStatus", _some(transactionId=action.transaction_id)
         case GetVariables():
             wanted = [{"component": {"name": c}, "variable": {"name": v}} for c, v in action.variables]
             return "/commands/GetVariables", {"getVariableData": wanted}

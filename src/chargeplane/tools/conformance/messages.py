@@ -113,7 +113,10 @@ async def transaction_event(
     meter_value: list[dt.MeterValueType] | None = None,
     timestamp: str | None = None,
     custom_data: CustomData | None = None,
+    with_evse: bool = False,
 ) -> msg.TransactionEventResponse:
+    """Send a TransactionEventRequest of the tool's transaction (started here for a Started event). The EVSE
+    goes in the first event, or in any with ``with_evse`` (a triggered one, F06.FR.13)."""
     transaction = tool.transaction
     if transaction is None:
         if event_type is not en.TransactionEventEnumType.STARTED:

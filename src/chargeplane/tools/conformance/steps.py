@@ -217,7 +217,23 @@ class CsmsTool:
     async def expect(
         self, step: int | str, request_type: type[R], within: float = DEFAULT_WITHIN
     ) -> Incoming[R]:
-        return await self.link.expect(step, request_type, within)
+        """The next CALL from the CSMS, of ``request_type``; a manual action that fails meanwhile (the CSMS
+        refused to send it) fails the step at once rather than after ``within``."""
+        expecting = asyncio.ensure_future(self.link.expect(step, request_type, within))
+        try:
+            while True:
+                self._raise_failed_action()
+                running = {task for _, task in self._actions if not task.done()}
+                await asyncio.wait({expecting, *running}, return_when=asyncio.FIRST_COMPLETED)
+                if expecting.done():
+                    return expecting.result()
+        finally:
+            expecting.cancel()
+
+    def _raise_failed_action(self) -> None:
+        for action, task in self._actions:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise StepFailed("manual action", f"{action.describe()}: {task.exception()}")
 
     def manual(self, action: ManualAction) -> None:
         """Ask the CSMS (through the adapter) to do something; runs alongside the steps that follow, since an

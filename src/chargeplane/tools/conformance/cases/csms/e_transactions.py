@@ -11,6 +11,8 @@ Readings:
 * TC_E_10's steps are those of Reusable State Authorized, run as such.
 * TC_E_16 ends with stoppedReason DeAuthorized; TC_E_19 (ParkingBayUnoccupied) is left out: its Before
   state (EVDisconnected) already ends the transaction in this tool.
+* TC_E_30 / TC_E_34 (C-16): the CSMS asks for a transaction's status (a manual action); TC_E_29 / TC_E_33,
+  which go offline first, are not implemented yet.
 * TC_E_53 checks that the CSMS accepts seqNo 0 at the start of each new transaction: the tool numbers every
   transaction from 0, and the case fails if either Started event is refused.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
-from chargeplane.tools.conformance.adapter import RequestStop
+from chargeplane.tools.conformance.adapter import GetTransactionStatus, RequestStop
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field
 from chargeplane.tools.conformance.messages import (
@@ -277,3 +279,40 @@ async def tc_e_38(tool: CsmsTool) -> None:
     await transaction_event(
         tool, 2, Event.UPDATED, Trigger.CHARGING_STATE_CHANGED, charging_state=Charging.SUSPENDED_EV
     )
+
+
+async def transaction_status(tool: CsmsTool, transaction_id: str | None, ongoing: bool | None) -> None:
+    """TC_E_30 / TC_E_34: the CSMS's GetTransactionStatusRequest, answered with no message in queue."""
+    tool.manual(GetTransactionStatus(transaction_id))
+    incoming = await tool.expect(1, msg.GetTransactionStatusRequest)
+    expect_field(1, incoming.request, "transactionId", "absent" if transaction_id is None else transaction_id)
+    response = msg.GetTransactionStatusResponse(messages_in_queue=False)
+    if ongoing is not None:
+        response = msg.GetTransactionStatusResponse(ongoing_indicator=ongoing, messages_in_queue=False)
+    incoming.answer(response)
+
+
+@case(
+    "TC_E_30_CSMS",
+    "Check Transaction status - Transaction with id ongoing - without message in queue",
+    use_cases=("E14",),
+    requirements=("E14.FR.02", "E14.FR.05"),
+    features=("C-16",),
+)
+async def tc_e_30(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    transaction = tool.transaction
+    if transaction is None:
+        raise StepFailed("before", "no transaction after EnergyTransferStarted")
+    await transaction_status(tool, transaction.id, ongoing=True)
+
+
+@case(
+    "TC_E_34_CSMS",
+    "Check Transaction status - Without transactionId - without message in queue",
+    use_cases=("E14",),
+    requirements=("E14.FR.06", "E14.FR.08"),
+    features=("C-16",),
+)
+async def tc_e_34(tool: CsmsTool) -> None:
+    await transaction_status(tool, None, ongoing=None)

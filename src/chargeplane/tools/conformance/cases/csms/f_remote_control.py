@@ -11,6 +11,10 @@ Readings:
 * TC_F_03 is TC_F_02 without the AuthorizeRequest (the station does not authorize a remote start).
 * TC_F_27 leaves the requested message open; the tool asks for SignCombinedCertificate, which the CSV names
   for this case, and answers NotImplemented.
+* TC_F_12 says the triggered MeterValuesRequest has no evseId, which its schema requires: the tool sends one
+  per EVSE with its id. TC_F_14 (TransactionEvent for all EVSEs) is not implemented yet.
+* TC_F_23 / TC_F_24 list F06.FR.13: the StatusNotification trigger must name the connector too, so the tool
+  checks evse.connectorId besides evse.id.
 * TC_F_04's last event is Updated with triggerReason EVConnectTimeout, as the table says.
 """
 
@@ -18,17 +22,25 @@ from __future__ import annotations
 
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
-from chargeplane.tools.conformance.adapter import RequestStart, Trigger
+from chargeplane.tools.conformance.adapter import RequestStart, Trigger, UnlockConnector
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import expect_field
 from chargeplane.tools.conformance.messages import (
     authorize,
+    energy_reading,
     send_as,
     start_transaction,
     transaction_event,
     valid_token,
 )
-from chargeplane.tools.conformance.states import Event, energy_transfer_started, ev_connected_pre_session
+from chargeplane.tools.conformance.states import (
+    Charging,
+    Event,
+    Status,
+    energy_transfer_started,
+    ev_connected_pre_session,
+    notify_connector,
+)
 from chargeplane.tools.conformance.states import Trigger as Reason
 from chargeplane.tools.conformance.steps import CsmsTool, Incoming
 
@@ -129,11 +141,7 @@ async def tc_f_04(tool: CsmsTool) -> None:
 
 @case("TC_F_20_CSMS", "Trigger message - Heartbeat", use_cases=("F06",), requirements=("F06.FR.01",))
 async def tc_f_20(tool: CsmsTool) -> None:
-    tool.manual(Trigger("Heartbeat"))
-    incoming = await tool.expect(1, msg.TriggerMessageRequest)
-    expect_field(1, incoming.request, "requestedMessage", "Heartbeat")
-    incoming.answer(msg.TriggerMessageResponse(status=en.TriggerMessageStatusEnumType.ACCEPTED))
-    await tool.settle()
+    await triggered(tool, "Heartbeat", None)
     await send_as(3, tool, msg.HeartbeatRequest(), msg.HeartbeatResponse)
 
 
@@ -143,3 +151,111 @@ async def tc_f_27(tool: CsmsTool) -> None:
     incoming = await tool.expect(1, msg.TriggerMessageRequest)
     incoming.answer(msg.TriggerMessageResponse(status=en.TriggerMessageStatusEnumType.NOT_IMPLEMENTED))
     await tool.settle()
+
+
+@case(
+    "TC_F_06_CSMS",
+    "Remote unlock Connector - Without ongoing transaction - Accepted",
+    use_cases=("F05",),
+    features=("C-11",),
+)
+async def tc_f_06(tool: CsmsTool) -> None:
+    c = tool.configured
+    tool.manual(UnlockConnector(c.evse_id, c.connector_id))
+    incoming = await tool.expect(1, msg.UnlockConnectorRequest)
+    expect_field(1, incoming.request, "evseId", c.evse_id)
+    expect_field(1, incoming.request, "connectorId", c.connector_id)
+    incoming.answer(msg.UnlockConnectorResponse(status=en.UnlockStatusEnumType.UNLOCKED))
+
+
+async def triggered(
+    tool: CsmsTool, requested: str, evse_id: int | None, step: int = 1, connector_id: int | None = None
+) -> None:
+    """Manual action, then the CSMS's TriggerMessageRequest (``step``), answered Accepted (F06 cases)."""
+    tool.manual(Trigger(requested, evse_id, connector_id))
+    incoming = await tool.expect(step, msg.TriggerMessageRequest)
+    expect_field(step, incoming.request, "requestedMessage", requested)
+    if evse_id is not None:
+        expect_field(step, incoming.request, "evse.id", evse_id)
+    if connector_id is not None:
+        expect_field(step, incoming.request, "evse.connectorId", connector_id)
+    incoming.answer(msg.TriggerMessageResponse(status=en.TriggerMessageStatusEnumType.ACCEPTED))
+    await tool.settle()
+
+
+async def triggered_meter_values(tool: CsmsTool) -> None:
+    reading = [energy_reading(en.ReadingContextEnumType.TRIGGER)]
+    request = msg.MeterValuesRequest(evse_id=tool.configured.evse_id, meter_value=reading)
+    await send_as(3, tool, request, msg.MeterValuesResponse)
+
+
+@case(
+    "TC_F_11_CSMS",
+    "Trigger message - MeterValues - Specific EVSE",
+    use_cases=("F06",),
+    requirements=("F06.FR.01", "F06.FR.02"),
+    features=("C-29.1",),
+)
+async def tc_f_11(tool: CsmsTool) -> None:
+    await triggered(tool, "MeterValues", tool.configured.evse_id)
+    await triggered_meter_values(tool)
+
+
+@case(
+    "TC_F_12_CSMS",
+    "Trigger message - MeterValues - All EVSE",
+    use_cases=("F06",),
+    requirements=("F06.FR.01",),
+    features=("C-29.1",),
+)
+async def tc_f_12(tool: CsmsTool) -> None:
+    await triggered(tool, "MeterValues", None)
+    await triggered_meter_values(tool)
+
+
+@case(
+    "TC_F_13_CSMS",
+    "Trigger message - TransactionEvent - Specific EVSE",
+    use_cases=("F06",),
+    requirements=("F06.FR.01", "F06.FR.02"),
+    features=("C-29.2",),
+)
+async def tc_f_13(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    await triggered(tool, "TransactionEvent", tool.configured.evse_id)
+    await transaction_event(
+        tool,
+        3,
+        Event.UPDATED,
+        Reason.TRIGGER,
+        charging_state=Charging.CHARGING,
+        meter_value=[energy_reading(en.ReadingContextEnumType.TRIGGER)],
+        with_evse=True,
+    )
+
+
+@case(
+    "TC_F_23_CSMS",
+    "Trigger message - StatusNotification - Specific EVSE - Available",
+    use_cases=("F06",),
+    requirements=("F06.FR.01", "F06.FR.02", "F06.FR.13"),
+    features=("C-29.5",),
+)
+async def tc_f_23(tool: CsmsTool) -> None:
+    c = tool.configured
+    await triggered(tool, "StatusNotification", c.evse_id, connector_id=c.connector_id)
+    await notify_connector(tool, 3, Status.AVAILABLE)
+
+
+@case(
+    "TC_F_24_CSMS",
+    "Trigger message - StatusNotification - Specific EVSE - Occupied",
+    use_cases=("F06",),
+    requirements=("F06.FR.01", "F06.FR.02", "F06.FR.13"),
+    features=("C-29.5",),
+)
+async def tc_f_24(tool: CsmsTool) -> None:
+    await notify_connector(tool, 1, Status.OCCUPIED)
+    c = tool.configured
+    await triggered(tool, "StatusNotification", c.evse_id, step=3, connector_id=c.connector_id)
+    await notify_connector(tool, 5, Status.OCCUPIED)
