@@ -39,7 +39,7 @@ ANSWER_TIMEOUT = 30.0  # how long a queued CSMS CALL waits for the case to answe
 DEFAULT_WITHIN = 10.0  # how long expect() waits for a CALL from the CSMS
 
 
-@dataclass
+@dataclass(eq=False)  # identity: kept in a set until answered
 class Incoming(Generic[R]):
     """A CALL from the CSMS, waiting for the case's answer."""
 
@@ -70,6 +70,7 @@ class StationLink:
         self._client: OcppClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._incoming: asyncio.Queue[Incoming[Any]] = asyncio.Queue()
+        self._open: set[Incoming[Any]] = set()  # CSMS CALLs not answered yet (taken by a step or queued)
         self._router = self._queueing_router()
 
     def _queueing_router(self) -> Router[OcppConnection]:
@@ -81,11 +82,14 @@ class StationLink:
 
     async def _queue_call(self, request: Payload, connection: OcppConnection) -> Any:
         incoming: Incoming[Any] = Incoming(request, asyncio.get_running_loop().create_future())
+        self._open.add(incoming)
         await self._incoming.put(incoming)
         try:
             return await asyncio.wait_for(asyncio.shield(incoming.reply), ANSWER_TIMEOUT)
         except TimeoutError:
             raise InternalError("the conformance tool did not answer in time") from None
+        finally:
+            self._open.discard(incoming)
 
     @property
     def connected(self) -> bool:
@@ -119,13 +123,15 @@ class StationLink:
         """Close the connection (a station going down); pending CSMS CALLs are dropped."""
         client, task = self._client, self._task
         self._client = self._task = None
+        for incoming in list(self._open):  # their handlers must end for the connection to close
+            incoming.refuse(InternalError("station going down"))
         if client is not None:
             await client.stop()
         if task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 5.0)
         while not self._incoming.empty():
-            self._incoming.get_nowait().refuse(InternalError("station going down"))
+            self._incoming.get_nowait()
 
     async def call(self, step: int | str, request: Payload) -> Payload:
         name = type(request).__name__
