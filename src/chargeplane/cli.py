@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     from chargeplane.station.commands import add_station_commands
 
     add_station_commands(commands)  # station, simulate
+    from chargeplane.tools.conformance.commands import add_conformance_command
+
+    add_conformance_command(commands)
     return parser
 
 
@@ -75,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             return asyncio.run(run_command(args))
         return 0
+    if args.command == "conformance":
+        from chargeplane.tools.conformance.commands import run_command as run_conformance
+
+        return asyncio.run(run_conformance(args))
     return 2
 
 

@@ -1,0 +1,1 @@
+"""Tools built on the Chargeplane stack (conformance testing)."""

@@ -1,0 +1,260 @@
+"""The "Manual Action" rows of Part 6: what a case asks of the CSMS under test besides OCPP.
+
+A case says what it needs (:class:`ManualAction` values: "make the CSMS send a RequestStartTransaction for
+this token"); an :class:`Adapter` makes it happen. :class:`ChargeplaneAdapter` drives Chargeplane's own CSMS
+through its HTTP API; :class:`InteractiveAdapter` asks a person at the terminal, for any other CSMS.
+
+An adapter's :meth:`~Adapter.perform` may return only once the station answered (Chargeplane's command routes
+do), so the tool runs it alongside the steps that answer the CSMS's CALL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO
+
+import httpx
+
+from chargeplane.tools.conformance.declaration import Configured
+
+
+@dataclass(frozen=True)
+class RequestStart:  # F01, F02: RequestStartTransactionRequest
+    id_token: str
+    token_type: str
+    evse_id: int | None = None
+
+    def describe(self) -> str:
+        where = f" on EVSE {self.evse_id}" if self.evse_id is not None else ""
+        return f"send RequestStartTransaction for id token {self.id_token} ({self.token_type}){where}"
+
+
+@dataclass(frozen=True)
+class RequestStop:  # F03: RequestStopTransactionRequest
+    transaction_id: str
+
+    def describe(self) -> str:
+        return f"send RequestStopTransaction for transaction {self.transaction_id}"
+
+
+@dataclass(frozen=True)
+class Reset:  # B11, B12: ResetRequest
+    type: str  # Immediate | OnIdle
+    evse_id: int | None = None
+
+    def describe(self) -> str:
+        return f"send Reset {self.type}" + (f" for EVSE {self.evse_id}" if self.evse_id is not None else "")
+
+
+@dataclass(frozen=True)
+class ChangeAvailability:  # G03, G04: ChangeAvailabilityRequest
+    operational: bool
+    evse_id: int | None = None  # None: the whole station
+    connector_id: int | None = None
+
+    def describe(self) -> str:
+        target = "the charging station"
+        if self.evse_id is not None:
+            target = f"EVSE {self.evse_id}"
+            if self.connector_id is not None:
+                target += f" connector {self.connector_id}"
+        status = "Operative" if self.operational else "Inoperative"
+        return f"send ChangeAvailability making {target} {status}"
+
+
+@dataclass(frozen=True)
+class Trigger:  # F06: TriggerMessageRequest
+    requested_message: str
+    evse_id: int | None = None
+    connector_id: int | None = None  # with evse_id; a StatusNotification trigger needs both (F06.FR.13)
+
+    def describe(self) -> str:
+        where = f" of EVSE {self.evse_id}" if self.evse_id is not None else ""
+        where += f" connector {self.connector_id}" if self.connector_id is not None else ""
+        return f"send TriggerMessage for {self.requested_message}{where}"
+
+
+@dataclass(frozen=True)
+class UnlockConnector:  # F05: UnlockConnectorRequest
+    evse_id: int
+    connector_id: int
+
+    def describe(self) -> str:
+        return f"send UnlockConnector for EVSE {self.evse_id} connector {self.connector_id}"
+
+
+@dataclass(frozen=True)
+class GetTransactionStatus:  # E14: GetTransactionStatusRequest
+    transaction_id: str | None = None  # None: ask about queued messages in general
+
+    def describe(self) -> str:
+        which = f"transaction {self.transaction_id}" if self.transaction_id else "no transaction id"
+        return f"send GetTransactionStatus ({which})"
+
+
+@dataclass(frozen=True)
+class GetVariables:  # B06: GetVariablesRequest; (component, variable) pairs
+    variables: tuple[tuple[str, str], ...]
+
+    def describe(self) -> str:
+        return "send GetVariables for " + ", ".join(f"{c}.{v}" for c, v in self.variables)
+
+
+@dataclass(frozen=True)
+class SetVariables:  # B05: SetVariablesRequest; (component, variable, value)
+    variables: tuple[tuple[str, str, str], ...]
+
+    def describe(self) -> str:
+        return "send SetVariables " + ", ".join(f"{c}.{v}={x}" for c, v, x in self.variables)
+
+
+ManualAction = (
+    RequestStart
+    | RequestStop
+    | Reset
+    | ChangeAvailability
+    | Trigger
+    | UnlockConnector
+    | GetTransactionStatus
+    | GetVariables
+    | SetVariables
+)
+
+
+class Adapter(Protocol):
+    async def prepare(self, station_id: str, password: str | None, configured: Configured) -> None:
+        """Before the run: the station and the configured id tokens are known to the CSMS."""
+
+    async def set_registration(self, station_id: str, status: str) -> None:
+        """The CSMS answers the station's next BootNotification with ``status`` (B02, B03)."""
+
+    async def perform(self, station_id: str, action: ManualAction) -> None:
+        """Make the CSMS send what ``action`` says to the station."""
+
+
+class AdapterError(Exception):
+    pass
+
+
+class ChargeplaneAdapter:
+    """Chargeplane's CSMS through its HTTP API (``/api/v1``, bearer token)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client  # base_url is the API root (http://host:port), auth header set
+
+    @classmethod
+    def connect(cls, api_url: str, token: str) -> ChargeplaneAdapter:
+        root = api_url.rstrip("/").removesuffix("/api/v1")
+        headers = {"Authorization": f"Bearer {token}"}
+        return cls(httpx.AsyncClient(base_url=root, headers=headers, timeout=30.0))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def _request(self, method: str, path: str, body: Any, ok: tuple[int, ...] = (200,)) -> int:
+        response = await self.client.request(method, f"/api/v1{path}", json=body)
+        if response.status_code not in ok:
+            raise AdapterError(f"{method} {path}: HTTP {response.status_code} {response.text[:300]}")
+        return response.status_code
+
+    async def prepare(self, station_id: str, password: str | None, configured: Configured) -> None:
+        station: dict[str, Any] = {"stationId": station_id, "registrationStatus": "Accepted"}
+        if password is not None:
+            station["password"] = password
+        if await self._request("POST", "/stations", station, ok=(201, 409)) == 409:
+            patch = {k: v for k, v in station.items() if k != "stationId"}
+            await self._request("PATCH", f"/stations/{station_id}", patch)
+        for token, token_type, status in (
+            (configured.valid_idtoken, configured.valid_idtoken_type, "Accepted"),
+            (configured.blocked_idtoken, configured.blocked_idtoken_type, "Blocked"),
+            (configured.expired_idtoken, configured.expired_idtoken_type, "Expired"),
+        ):
+            body = {"idToken": token, "type": token_type, "status": status}
+            if await self._request("POST", "/id-tokens", body, ok=(201, 409)) == 409:
+                await self._request("PATCH", f"/id-tokens/{token}?type={token_type}", {"status": status})
+        # The invalid token must be unknown to the CSMS: remove it should an earlier run have stored it.
+        await self._request(
+            "DELETE",
+            f"/id-tokens/{configured.invalid_idtoken}?type={configured.invalid_idtoken_type}",
+            None,
+            ok=(204, 404),
+        )
+
+    async def set_registration(self, station_id: str, status: str) -> None:
+        await self._request("PATCH", f"/stations/{station_id}", {"registrationStatus": status})
+
+    async def perform(self, station_id: str, action: ManualAction) -> None:
+        path, body = _route(action)
+        await self._request("POST", f"/stations/{station_id}{path}", body)
+
+
+def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
+    """The Chargeplane API route and body of ``action`` (remote_control, availability blocks)."""
+    match action:
+        case RequestStart():
+            return "/remote-start", _some(
+                idToken=action.id_token, tokenType=action.token_type, evseId=action.evse_id
+            )
+        case RequestStop():
+            return "/remote-stop", {"transactionId": action.transaction_id}
+        case Reset():
+            return "/reset", _some(type=action.type, evseId=action.evse_id)
+        case ChangeAvailability():
+            body = _some(evseId=action.evse_id, connectorId=action.connector_id)
+            return "/availability", {"operational": action.operational} | body
+        case Trigger():
+            body = _some(evseId=action.evse_id, connectorId=action.connector_id)
+            return "/trigger", {"requestedMessage": action.requested_message} | body
+        case UnlockConnector():
+            return "/unlock", {"evseId": action.evse_id, "connectorId": action.connector_id}
+        case GetTransactionStatus():
+            return "/commands/GetTransactionStatus", _some(transactionId=action.transaction_id)
+        case GetVariables():
+            wanted = [{"component": {"name": c}, "variable": {"name": v}} for c, v in action.variables]
+            return "/commands/GetVariables", {"getVariableData": wanted}
+        case SetVariables():
+            values: list[dict[str, Any]] = [
+                {"component": {"name": c}, "variable": {"name": v}, "attributeValue": x}
+                for c, v, x in action.variables
+            ]
+            return "/commands/SetVariables", {"setVariableData": values}
+
+
+def _some(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class InteractiveAdapter:
+    """Asks the operator at the terminal; the tool then waits for the CSMS's message as usual."""
+
+    def __init__(self, ask: Callable[[str], str] = input, out: TextIO | None = None) -> None:
+        self._ask = ask
+        self._out = out if out is not None else sys.stderr
+
+    def _say(self, text: str) -> None:
+        print(text, file=self._out, flush=True)
+
+    async def _confirm(self, text: str) -> None:
+        await asyncio.to_thread(self._ask, f"{text}\n  press Enter when done: ")
+
+    async def prepare(self, station_id: str, password: str | None, configured: Configured) -> None:
+        await self._confirm(
+            f"Before the run, at the CSMS under test:\n"
+            f"  - station {station_id} is registered (Accepted){' with the given password' if password else ''};\n"
+            f"  - id token {configured.valid_idtoken} ({configured.valid_idtoken_type}) is Accepted;\n"
+            f"  - id token {configured.blocked_idtoken} is Blocked, {configured.expired_idtoken} is Expired;\n"
+            f"  - id token {configured.invalid_idtoken} is unknown."
+        )
+
+    async def set_registration(self, station_id: str, status: str) -> None:
+        await self._confirm(
+            f"Manual action: make the CSMS answer the next BootNotification of {station_id} with {status}."
+        )
+
+    async def perform(self, station_id: str, action: ManualAction) -> None:
+        self._say(
+            f"Manual action: make the CSMS {action.describe()} to {station_id} (the tool is waiting for it)."
+        )

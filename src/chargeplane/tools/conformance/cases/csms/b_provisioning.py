@@ -1,0 +1,263 @@
+"""Block B, Provisioning (Part 6 §3.3).
+
+Readings:
+* TC_B_02: the CSMS is "configured to first respond with Pending"; the adapter configures that, and lets
+  the CSMS accept the station while the tool waits the interval (capped by ``max_boot_wait``; a real OCTT
+  waits the whole interval). The CSMS may send CALLs during the wait; this tool does not answer them yet.
+* TC_B_30: Part 5 gives "C-44 or NOT AQ-6"; AQ-6 is a question of the certification form, so the case needs
+  C-44 only, and the tool configures Pending.
+* TC_B_09's table (converted text) says setVariableData[1] and component "OCPPCommCtrl"; read as the only
+  element, of OCPPCommCtrlr (the name the other cases and Part 2 use).
+* TC_B_31: as TC_B_02, the adapter makes the CSMS accept the station before the triggered BootNotification.
+* TC_B_22 notifies the configured connector Occupied after the reboot (the EV is still plugged in).
+* TC_B_21's ResetRequest check says "status OnIdle": read as type OnIdle.
+* No CSMS-side heartbeat case exists in block B; heartbeat is TC_F_20 (block F).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from chargeplane.ocpp.messages.v201 import datatypes as dt
+from chargeplane.ocpp.messages.v201 import enums as en
+from chargeplane.ocpp.messages.v201 import messages as msg
+from chargeplane.tools.conformance.adapter import GetVariables, Reset, SetVariables
+from chargeplane.tools.conformance.adapter import Trigger as TriggerAction
+from chargeplane.tools.conformance.case import case
+from chargeplane.tools.conformance.checks import StepFailed, expect_field
+from chargeplane.tools.conformance.messages import (
+    availability_event,
+    boot_notification,
+    send_as,
+    status_notification,
+    transaction_event,
+    valid_token,
+)
+from chargeplane.tools.conformance.states import (
+    Charging,
+    Event,
+    Trigger,
+    booted,
+    energy_transfer_started,
+    ev_gone,
+    notify_connector,
+)
+from chargeplane.tools.conformance.steps import CsmsTool
+
+Status = en.ConnectorStatusEnumType
+
+
+@case(
+    "TC_B_01_CSMS",
+    "Cold Boot Charging Station - Accepted",
+    use_cases=("B01",),
+    requirements=("B01.FR.02",),
+    starts_booted=False,
+)
+async def tc_b_01(tool: CsmsTool) -> None:
+    await booted(tool)
+
+
+@case(
+    "TC_B_02_CSMS",
+    "Cold Boot Charging Station - Pending",
+    use_cases=("B02",),
+    requirements=("B02.FR.01", "B02.FR.06"),
+    features=("C-44",),
+    starts_booted=False,
+    timeout=30.0,
+)
+async def tc_b_02(tool: CsmsTool) -> None:
+    await tool.adapter.set_registration(tool.station_id, "Pending")
+    first = await send_as(1, tool, boot_notification(tool.configured), msg.BootNotificationResponse)
+    expect_field(2, first, "status", "Pending")
+    await tool.adapter.set_registration(tool.station_id, "Accepted")
+    wait = first.interval if first.interval > 0 else tool.configured.max_boot_wait
+    await asyncio.sleep(min(wait, tool.configured.max_boot_wait))
+    second = await send_as(3, tool, boot_notification(tool.configured), msg.BootNotificationResponse)
+    expect_field(4, second, "status", "Accepted")
+    await notify_connector(tool, 5, Status.AVAILABLE)
+
+
+@contextlib.asynccontextmanager
+async def not_accepted_yet(tool: CsmsTool) -> AsyncIterator[None]:
+    """Steps 1-2 of TC_B_30 / TC_B_31: the CSMS, configured to answer Pending first, answers the boot with
+    Pending or Rejected. On the way out the adapter makes the CSMS accept the station again."""
+    await tool.adapter.set_registration(tool.station_id, "Pending")
+    try:
+        response = await send_as(1, tool, boot_notification(tool.configured), msg.BootNotificationResponse)
+        expect_field(2, response, "status", "Pending", "Rejected")
+        yield
+    finally:
+        await tool.adapter.set_registration(tool.station_id, "Accepted")
+
+
+@case(
+    "TC_B_30_CSMS",
+    "Cold Boot Charging Station - Pending/Rejected - SecurityError",
+    use_cases=("B02", "B03"),
+    requirements=("B02.FR.09", "B03.FR.07"),
+    features=("C-44",),
+    starts_booted=False,
+)
+async def tc_b_30(tool: CsmsTool) -> None:
+    async with not_accepted_yet(tool):
+        configured = tool.configured
+        for request in (
+            status_notification(Status.AVAILABLE, configured.evse_id, configured.connector_id),
+            availability_event("Available", "Connector", configured.evse_id, configured.connector_id),
+        ):
+            code = await tool.send_expecting_error(3, request)
+            if code != "SecurityError":
+                raise StepFailed(4, f"CALLERROR {code} to {type(request).__name__}, expected SecurityError")
+
+
+@case(
+    "TC_B_06_CSMS",
+    "Get Variables - single value",
+    use_cases=("B06",),
+    requirements=("B06.FR.01", "B06.FR.02", "B06.FR.03", "B06.FR.04", "B06.FR.10", "B06.FR.11"),
+)
+async def tc_b_06(tool: CsmsTool) -> None:
+    tool.manual(GetVariables((("OCPPCommCtrlr", "OfflineThreshold"),)))
+    incoming = await tool.expect(1, msg.GetVariablesRequest)
+    data = incoming.request.get_variable_data
+    if len(data) != 1:
+        raise StepFailed(1, f"GetVariablesRequest.getVariableData has {len(data)} elements, expected 1")
+    expect_field(
+        1,
+        incoming.request,
+        "getVariableData[0].attributeType",
+        "absent",
+        "Actual",
+        "Target",
+        "MinSet",
+        "MaxSet",
+    )
+    expect_field(1, incoming.request, "getVariableData[0].variable.name", "OfflineThreshold")
+    expect_field(1, incoming.request, "getVariableData[0].component.name", "OCPPCommCtrlr")
+    result = dt.GetVariableResultType(
+        attribute_status=en.GetVariableStatusEnumType.ACCEPTED,
+        attribute_value="60",
+        component=data[0].component,
+        variable=data[0].variable,
+    )
+    incoming.answer(msg.GetVariablesResponse(get_variable_result=[result]))
+
+
+@case(
+    "TC_B_20_CSMS",
+    "Reset Charging Station - Without ongoing transaction - OnIdle",
+    use_cases=("B11",),
+    requirements=("B11.FR.04",),
+)
+async def tc_b_20(tool: CsmsTool) -> None:
+    tool.manual(Reset("OnIdle"))
+    incoming = await tool.expect(1, msg.ResetRequest)
+    expect_field(1, incoming.request, "type", "OnIdle")
+    incoming.answer(msg.ResetResponse(status=en.ResetStatusEnumType.ACCEPTED))
+    await tool.settle()
+    await tool.link.close()  # the station reboots
+    await tool.link.connect(3)
+    await booted(tool, en.BootReasonEnumType.REMOTE_RESET)
+
+
+@case(
+    "TC_B_09_CSMS",
+    "Set Variables - single value",
+    use_cases=("B05",),
+    requirements=("B05.FR.01", "B05.FR.02", "B05.FR.03", "B05.FR.10", "B05.FR.12"),
+)
+async def tc_b_09(tool: CsmsTool) -> None:
+    tool.manual(SetVariables((("OCPPCommCtrlr", "OfflineThreshold", "123"),)))
+    incoming = await tool.expect(1, msg.SetVariablesRequest)
+    data = incoming.request.set_variable_data
+    if len(data) != 1:
+        raise StepFailed(1, f"SetVariablesRequest.setVariableData has {len(data)} elements, expected 1")
+    expect_field(1, incoming.request, "setVariableData[0].variable.name", "OfflineThreshold")
+    expect_field(1, incoming.request, "setVariableData[0].component.name", "OCPPCommCtrlr")
+    expect_field(1, incoming.request, "setVariableData[0].attributeValue", "123")
+    expect_field(1, incoming.request, "setVariableData[0].attributeType", "absent", "Actual")
+    result = dt.SetVariableResultType(
+        attribute_status=en.SetVariableStatusEnumType.ACCEPTED,
+        component=data[0].component,
+        variable=data[0].variable,
+    )
+    incoming.answer(msg.SetVariablesResponse(set_variable_result=[result]))
+
+
+@case(
+    "TC_B_21_CSMS",
+    "Reset Charging Station - With Ongoing Transaction - OnIdle",
+    use_cases=("B12",),
+    requirements=("B12.FR.01", "B12.FR.03", "E07.FR.03"),
+)
+async def tc_b_21(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    tool.manual(Reset("OnIdle"))
+    incoming = await tool.expect(1, msg.ResetRequest)
+    expect_field(1, incoming.request, "type", "OnIdle")
+    incoming.answer(msg.ResetResponse(status=en.ResetStatusEnumType.SCHEDULED))
+    await tool.settle()
+    token = valid_token(tool.configured)
+    await transaction_event(
+        tool, 3, Event.UPDATED, Trigger.STOP_AUTHORIZED, charging_state=Charging.EV_CONNECTED, token=token
+    )
+    await ev_gone(tool, 5)
+    await tool.link.close()  # the scheduled reset
+    await tool.link.connect(7)
+    await booted(tool, en.BootReasonEnumType.SCHEDULED_RESET)
+
+
+@case(
+    "TC_B_22_CSMS",
+    "Reset Charging Station - With Ongoing Transaction - Immediate",
+    use_cases=("B12",),
+)
+async def tc_b_22(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    tool.manual(Reset("Immediate"))
+    incoming = await tool.expect(1, msg.ResetRequest)
+    expect_field(1, incoming.request, "type", "Immediate")
+    incoming.answer(msg.ResetResponse(status=en.ResetStatusEnumType.ACCEPTED))
+    await tool.settle()
+    await transaction_event(
+        tool,
+        3,
+        Event.ENDED,
+        Trigger.RESET_COMMAND,
+        charging_state=Charging.EV_CONNECTED,
+        stopped_reason=en.ReasonEnumType.IMMEDIATE_RESET,
+    )
+    await tool.link.close()  # the immediate reset
+    await tool.link.connect(5)
+    response = await send_as(
+        5,
+        tool,
+        boot_notification(tool.configured, en.BootReasonEnumType.REMOTE_RESET),
+        msg.BootNotificationResponse,
+    )
+    expect_field(6, response, "status", "Accepted")
+    await notify_connector(tool, 7, Status.OCCUPIED)
+
+
+@case(
+    "TC_B_31_CSMS",
+    "Cold Boot Charging Station - Pending/Rejected - TriggerMessage",
+    use_cases=("B02", "F06"),
+    features=("C-44",),
+    starts_booted=False,
+)
+async def tc_b_31(tool: CsmsTool) -> None:
+    async with not_accepted_yet(tool):
+        tool.manual(TriggerAction("BootNotification"))
+        incoming = await tool.expect(3, msg.TriggerMessageRequest)
+        expect_field(3, incoming.request, "requestedMessage", "BootNotification")
+        incoming.answer(msg.TriggerMessageResponse(status=en.TriggerMessageStatusEnumType.ACCEPTED))
+        await tool.settle()
+    triggered = boot_notification(tool.configured, en.BootReasonEnumType.TRIGGERED)
+    second = await send_as(5, tool, triggered, msg.BootNotificationResponse)
+    expect_field(6, second, "status", "Accepted")
+    await notify_connector(tool, 7, Status.AVAILABLE)

@@ -1,0 +1,41 @@
+"""Chargeplane's own CSMS, in-process on SQLite and loopback, as the system under test of the csms cases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chargeplane.csms.app import Csms
+from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
+from chargeplane.tools.conformance.runner import load_cases
+from tests.csms.conftest import PASSWORD, RunningCsms, settings_for
+
+load_cases()
+
+STATION_ID = "CONFORMANCE-1"
+
+
+@pytest.fixture
+async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
+    # A short Pending interval so that TC_B_02 does not wait a minute.
+    app = Csms(settings_for(f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}", boot_retry_interval=1))
+    token = await app.start()
+    assert token is not None
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.api_port}") as client:
+            yield RunningCsms(app, client, token)
+    finally:
+        await app.stop(deadline=1.0)
+
+
+@pytest.fixture
+async def adapter(csms: RunningCsms) -> AsyncIterator[ChargeplaneAdapter]:
+    client = httpx.AsyncClient(base_url=str(csms.api.base_url), headers=csms.auth, timeout=15.0)
+    async with client:
+        yield ChargeplaneAdapter(client)
+
+
+__all__ = ["PASSWORD", "STATION_ID"]
