@@ -49,7 +49,7 @@ Only the operator's side writes directly on the engine, and its repositories say
 to stations (update, delete) and id tokens (update, delete, import), the reservations it requests (stored
 before ReserveNow is sent), and the API's bearer tokens (``csms.api.tokens``). Station and token creation is
 a unit even from the API: the OCPP side registers unknown stations and tokens with the same method. Reads use
-the engine, outside any batch. ``tests/csms/test_write_path.py`` fails if a write on the OCPP side bypasses the
+the engine, outside any batch. ``tests/csms/storage/test_write_path.py`` fails if a write on the OCPP side bypasses the
 committer.
 
 Writer tasks are started on demand and end when the queue is empty, so nothing lingers after a shutdown.

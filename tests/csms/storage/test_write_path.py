@@ -26,9 +26,9 @@ from chargeplane.csms.blocks.reservation.settings import ReservationSettings
 from chargeplane.csms.settings import UnknownStationPolicy, UnknownTokenPolicy
 from chargeplane.csms.storage import group_commit
 from chargeplane.csms.storage.group_commit import GroupCommitter
+from tests.csms.blocks.authorization.test_local_list import list_station
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import boot, peer
-from tests.csms.test_local_list import list_station
 
 STATION = "WP-1"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

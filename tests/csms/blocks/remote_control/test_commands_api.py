@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from chargeplane.csms.app import Csms
+from tests.csms.blocks.remote_control.test_remote_control import station
 from tests.csms.conftest import RunningCsms, settings_for
 from tests.csms.peers import boot
-from tests.csms.test_remote_control import station
 
 
 async def command(csms: RunningCsms, station_id: str, action: str, body: object) -> httpx.Response:
