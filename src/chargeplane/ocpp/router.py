@@ -88,7 +88,9 @@ class Router(Generic[C]):
         self._handled = frozenset(self._handlers)
 
     def delegate(
-        self, request_types: Iterable[type[Payload]], handler: Callable[[Payload, C], Payload]
+        self,
+        request_types: Iterable[type[Payload]],
+        handler: Callable[[Payload, C], Payload | Awaitable[Payload]],
     ) -> None:
         """Route every action of ``request_types`` to one forwarding handler.
 

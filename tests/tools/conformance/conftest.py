@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from chargeplane.csms.app import Csms
+from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
 from chargeplane.tools.conformance.runner import load_cases
 from tests.csms.conftest import PASSWORD, RunningCsms, settings_for
@@ -21,7 +22,8 @@ STATION_ID = "CONFORMANCE-1"
 @pytest.fixture
 async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
     # A short Pending interval so that TC_B_02 does not wait a minute.
-    app = Csms(settings_for(f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}", boot_retry_interval=1))
+    database = f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
+    app = Csms(settings_for(database, ProvisioningSettings(boot_retry_interval=1)))
     token = await app.start()
     assert token is not None
     try:

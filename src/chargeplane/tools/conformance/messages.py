@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from msgspec import UNSET
 
-from chargeplane.ocpp.messages.base import CustomData
+from chargeplane.ocpp.messages.base import CustomData, Payload
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
@@ -24,6 +24,8 @@ from chargeplane.tools.conformance.steps import CsmsTool, Transaction
 
 _event_ids = itertools.count(1)
 _notify_seq = itertools.count(0)
+
+R = TypeVar("R", bound=Payload)
 
 
 def id_token(value: str, token_type: str) -> dt.IdTokenType:
@@ -156,7 +158,7 @@ async def transaction_event(
     return response
 
 
-async def send_as(step: int | str, tool: CsmsTool, request: Any, response_type: type[Any]) -> Any:
+async def send_as(step: int | str, tool: CsmsTool, request: Payload, response_type: type[R]) -> R:
     """Send ``request`` and return its response, typed as ``response_type``."""
     response = await tool.send(step, request)
     if not isinstance(response, response_type):

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from chargeplane.ocpp.catalog import STATION, ActionCatalog
 from chargeplane.ocpp.errors import InternalError, OcppError
@@ -69,19 +69,25 @@ class StationLink:
         self.settings = settings
         self._client: OcppClient | None = None
         self._task: asyncio.Task[None] | None = None
-        self._incoming: asyncio.Queue[Incoming[Any]] = asyncio.Queue()
-        self._open: set[Incoming[Any]] = set()  # CSMS CALLs not answered yet (taken by a step or queued)
+        self._incoming: asyncio.Queue[Incoming[Payload]] = asyncio.Queue()
+        self._open: set[Incoming[Payload]] = set()  # CSMS CALLs not answered yet (taken by a step or queued)
         self._router = self._queueing_router()
 
     def _queueing_router(self) -> Router[OcppConnection]:
         router = Router[OcppConnection](Version.V201, STATION)
-        for spec in ActionCatalog.for_version(Version.V201).actions.values():
-            if spec.direction in STATION.receives and not spec.is_send:
-                router.register(spec.request, self._queue_call)
+        catalog = ActionCatalog.for_version(Version.V201)
+        router.delegate(
+            (
+                s.request
+                for s in catalog.actions.values()
+                if s.direction in STATION.receives and not s.is_send
+            ),
+            self._queue_call,
+        )
         return router
 
-    async def _queue_call(self, request: Payload, connection: OcppConnection) -> Any:
-        incoming: Incoming[Any] = Incoming(request, asyncio.get_running_loop().create_future())
+    async def _queue_call(self, request: Payload, connection: OcppConnection) -> Payload:
+        incoming: Incoming[Payload] = Incoming(request, asyncio.get_running_loop().create_future())
         self._open.add(incoming)
         await self._incoming.put(incoming)
         try:
@@ -175,7 +181,7 @@ class StationLink:
                 step,
                 f"expected a {request_type.__name__}, the CSMS sent {type(incoming.request).__name__}",
             )
-        return incoming
+        return cast("Incoming[R]", incoming)  # its request was just checked to be an R
 
 
 @dataclass
