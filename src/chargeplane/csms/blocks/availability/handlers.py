@@ -6,7 +6,6 @@ connector) is described in :mod:`chargeplane.csms.blocks.availability.tables`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from chargeplane.csms.blocks.availability.repository import DeviceEvent, StatusReport
@@ -46,7 +45,7 @@ def _register_v16(router: Router[OcppConnection], service: AvailabilityService) 
             connector_id=1 if evse > 0 else 0,  # 1.6 connector N is EVSE N, connector 1; 0 is the station
             status=str(request.status),
             source="StatusNotification",
-            status_at=from_wire(timestamp) if timestamp else datetime.now(UTC),
+            status_at=from_wire(timestamp) if timestamp else service.clock.now(),
             error_code=str(request.error_code),
             info=present(request.info),
             vendor_id=present(request.vendor_id),

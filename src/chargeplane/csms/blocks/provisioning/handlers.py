@@ -10,7 +10,7 @@ from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.router import Router, register_2x
-from chargeplane.ocpp.timestamps import utc_now
+from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
 
@@ -38,7 +38,7 @@ def _register_v16(router: Router[OcppConnection], service: ProvisioningService) 
         )
         decision = await service.boot(conn, data)
         return v16.messages.BootNotificationResponse(
-            current_time=utc_now(),
+            current_time=to_wire(service.clock.now()),
             interval=decision.interval,
             status=v16.enums.RegistrationStatus(decision.status),
         )
@@ -46,7 +46,7 @@ def _register_v16(router: Router[OcppConnection], service: ProvisioningService) 
     def heartbeat(
         request: v16.messages.HeartbeatRequest, conn: OcppConnection
     ) -> v16.messages.HeartbeatResponse:
-        return v16.messages.HeartbeatResponse(current_time=utc_now())
+        return v16.messages.HeartbeatResponse(current_time=to_wire(service.clock.now()))
 
     router.register(v16.messages.BootNotificationRequest, boot)
     router.register(v16.messages.HeartbeatRequest, heartbeat)
@@ -70,13 +70,13 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Provi
         )
         decision = await service.boot(conn, data)
         return ns.BootNotificationResponse(
-            current_time=utc_now(),
+            current_time=to_wire(service.clock.now()),
             interval=decision.interval,
             status=ns.RegistrationStatusEnumType(decision.status),
         )
 
     def heartbeat(request: v2x.HeartbeatRequestT, conn: OcppConnection) -> v2x.HeartbeatResponse:
-        return v2x.dialect_of(request).HeartbeatResponse(current_time=utc_now())
+        return v2x.dialect_of(request).HeartbeatResponse(current_time=to_wire(service.clock.now()))
 
     register_2x(routers, (v201.messages.BootNotificationRequest, v21.messages.BootNotificationRequest), boot)
     register_2x(routers, (v201.messages.HeartbeatRequest, v21.messages.HeartbeatRequest), heartbeat)
