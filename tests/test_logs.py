@@ -7,11 +7,13 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from chargeplane.cli import build_parser
 from chargeplane.logs import RepeatFilter, configure, current_station
+from tests.csms.conftest import running, settings_for
 
 
 @pytest.fixture
@@ -95,3 +97,15 @@ def test_log_format_option_and_bad_format() -> None:
     assert build_parser().parse_args(["--log-format", "json", "serve"]).log_format == "json"
     with pytest.raises(ValueError, match="log format"):
         configure("INFO", "xml")
+
+
+async def test_a_running_csms_keeps_the_one_log_format(restore_root_logger: None, tmp_path: Path) -> None:
+    """The web framework inside serve must not install a logging setup of its own (it used to)."""
+    out = io.StringIO()
+    handler = configure("INFO", "text", out)
+    async with running(settings_for(f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}")) as csms:
+        assert (await csms.api.get("/api/v1/stations", headers=csms.auth)).status_code == 200
+        logging.getLogger("chargeplane.csms").info("still ours")
+    assert logging.getLogger().handlers == [handler]
+    assert any(line.endswith("Z INFO chargeplane.csms: still ours") for line in out.getvalue().splitlines())
+    assert "alembic.runtime.plugins" not in out.getvalue()

@@ -27,6 +27,8 @@ current_station: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 REPEAT_WINDOW = 60.0  # seconds
 FORMATS = ("text", "json")
+# Libraries that narrate their own start-up at INFO: only their warnings are worth a line.
+QUIET_LOGGERS = ("alembic.runtime.plugins",)
 
 
 class StationFilter(logging.Filter):
@@ -105,6 +107,8 @@ def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     return handler
 
 

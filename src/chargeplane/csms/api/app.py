@@ -54,4 +54,5 @@ def build_api(
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
         ),
         debug=debug,
+        logging_config=None,  # the process's logging is chargeplane.logs' (one format); Litestar's would replace it
     )
