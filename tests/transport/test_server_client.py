@@ -631,14 +631,20 @@ async def test_stop_while_connecting_ends_run_once_the_handshake_completes() -> 
     new connection forever before: ``chargeplane station`` with stdin at end hung, then a TimeoutError)."""
     async with running_server(Directory({"CS1": protected()})) as harness:
         states: list[ConnectionState] = []
+        connecting = asyncio.Event()
+
+        def on_state(state: ConnectionState) -> None:
+            states.append(state)
+            if state is ConnectionState.CONNECTING:
+                connecting.set()
+
         client = OcppClient(
             ClientSettings(harness.url, "CS1", password=PASSWORD),
             lambda version: Router[OcppConnection](version, STATION),
-            on_state=states.append,
+            on_state=on_state,
         )
         task = asyncio.create_task(client.run())
-        while client.state is not ConnectionState.CONNECTING:
-            await asyncio.sleep(0)
+        await connecting.wait()
         await client.stop()  # the handshake is under way: no connection yet
         await asyncio.wait_for(task, 5)
         assert states[-1] is ConnectionState.STOPPED

@@ -4,27 +4,40 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import re
+import shlex
+import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from chargeplane.ocpp.versions import Version
+from chargeplane.station.control import HELP
 from chargeplane.transport.security import CertificateFiles
 
+if TYPE_CHECKING:
+    from chargeplane.station.runtime import StationRuntime
+
 VERSIONS = {v.value: v for v in Version}
+log = logging.getLogger(__name__)
 
 
 def add_station_commands(commands: Any) -> None:
     station = commands.add_parser(
         "station",
         help="run a simulated charging station (interactive or scripted)",
-        description="A charging station with simulated hardware. Without --scenario, commands are read from "
-        "standard input (plug, unplug, token ID, fault, clear, offline, status, quit).",
+        description="A charging station with simulated hardware. Commands (plug, unplug, token ID, fault, clear, "
+        "offline, status, stay, quit; help lists them) come from --scenario, standard input, or the control "
+        "socket (chargeplane station-ctl). End of input stops the station; with --no-input, or when standard "
+        "input is closed or /dev/null (a supervisor), it runs until SIGTERM, SIGINT or `station-ctl quit`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=HELP,
     )
     station.add_argument(
         "--url", required=True, help="CSMS endpoint without the identity, e.g. ws://127.0.0.1:9000/ocpp"
@@ -44,7 +57,29 @@ def add_station_commands(commands: Any) -> None:
         help="SQLite file for device model and queue (default: <data dir>/stations/<id>.db, the data dir "
         "being $CHARGEPLANE_DATA_DIR, else $XDG_DATA_HOME/chargeplane, else ~/.local/share/chargeplane)",
     )
-    station.add_argument("--scenario", type=Path, help="run the commands of this file, then exit")
+    station.add_argument(
+        "--scenario", type=Path, help="run the commands of this file, then stop (or keep running: `stay`)"
+    )
+    station.add_argument(
+        "--no-input", action="store_true", help="read no commands from standard input: run until stopped"
+    )
+    station.add_argument(
+        "--control",
+        type=Path,
+        help="control socket (default: <data dir>/stations/<id>.sock); `--control none` for no socket",
+    )
+
+    ctl = commands.add_parser(
+        "station-ctl",
+        help="send a command to a running station (through its control socket)",
+        description="Send one command to a station started with `chargeplane station`, e.g. "
+        "`chargeplane station-ctl --id CS001 plug 1`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=HELP,
+    )
+    ctl.add_argument("--id", required=True, dest="station_id", help="charging station identity")
+    ctl.add_argument("--control", type=Path, help="control socket (default: <data dir>/stations/<id>.sock)")
+    ctl.add_argument("words", nargs=argparse.REMAINDER, metavar="COMMAND", help="e.g. plug 1, token CARD42")
 
     simulate = commands.add_parser(
         "simulate",
@@ -79,9 +114,18 @@ def data_directory(environ: Mapping[str, str] | None = None) -> Path:
 
 def default_station_database(station_id: str, environ: Mapping[str, str] | None = None) -> Path:
     """``<data dir>/stations/<id>.db``, its folder created; the id is percent-encoded as in the URL."""
+    return _station_file(station_id, ".db", environ)
+
+
+def default_control_socket(station_id: str, environ: Mapping[str, str] | None = None) -> Path:
+    """``<data dir>/stations/<id>.sock``, next to the station's database."""
+    return _station_file(station_id, ".sock", environ)
+
+
+def _station_file(station_id: str, suffix: str, environ: Mapping[str, str] | None) -> Path:
     folder = data_directory(environ) / "stations"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{quote(station_id, safe='')}.db"
+    return folder / f"{quote(station_id, safe='')}{suffix}"
 
 
 def parse_duration(text: str) -> float:
@@ -94,11 +138,18 @@ def parse_duration(text: str) -> float:
 async def run_command(args: argparse.Namespace) -> int:
     if args.command == "station":
         return await _station(args)
+    if args.command == "station-ctl":
+        return await _station_ctl(args)
     return await _simulate(args)
 
 
+STOP_WITHIN_S = 5.0  # a stopping station closes its connection within this; then its task is cancelled
+
+
 async def _station(args: argparse.Namespace) -> int:
-    from chargeplane.station.control import interactive, run_scenario
+    from chargeplane.logs import current_station
+    from chargeplane.station.control_socket import ControlServer
+    from chargeplane.station.events import EventReporter
     from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 
     certificate = None
@@ -117,17 +168,80 @@ async def _station(args: argparse.Namespace) -> int:
         client_certificate=certificate,
         database=args.database or default_station_database(args.station_id),
     )
+    current_station.set(args.station_id)  # every line this station logs names it
     runtime = StationRuntime(settings)
+    runtime.watchers.append(EventReporter())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    control = None
+    if str(args.control) != "none":
+        path = args.control or default_control_socket(args.station_id)
+        control = ControlServer(path, runtime, on_quit=stop.set)
+        try:
+            await control.start()
+        except RuntimeError as exc:
+            raise SystemExit(f"chargeplane station: {exc}") from None
     task = asyncio.create_task(runtime.run())
+    driver = asyncio.create_task(_drive(args, runtime, stop))
+    try:
+        await stop.wait()
+        if driver.done() and driver.exception() is not None:
+            raise SystemExit(f"chargeplane station: {driver.exception()}")
+    finally:
+        driver.cancel()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        if control is not None:
+            await control.close()
+        await _stop_station(runtime, task)
+    return 0
+
+
+async def _drive(args: argparse.Namespace, runtime: StationRuntime, stop: asyncio.Event) -> None:
+    """Feed the station its commands; set ``stop`` when they say quit (or end), or fail."""
+    from chargeplane.station.control import Next, input_absent, interactive, run_scenario
+
+    step = Next.QUIT  # also when the commands fail (_station reports it)
     try:
         if args.scenario is not None:
-            await run_scenario(runtime, args.scenario.read_text())
+            step = await run_scenario(runtime, args.scenario.read_text())
+        elif args.no_input or input_absent():
+            step = Next.STAY
         else:
-            await interactive(runtime)
+            step = await interactive(runtime)
     finally:
-        await runtime.stop()
-        await asyncio.wait_for(task, timeout=10)
-    return 0
+        if step is Next.QUIT:
+            stop.set()
+    if step is Next.STAY:
+        log.info("running until SIGTERM, SIGINT or `chargeplane station-ctl --id %s quit`", args.station_id)
+
+
+async def _stop_station(runtime: StationRuntime, task: asyncio.Task[None]) -> None:
+    await runtime.stop()
+    done, _ = await asyncio.wait({task}, timeout=STOP_WITHIN_S)
+    if not done:
+        log.warning("the connection did not close within %.0f s; stopping anyway", STOP_WITHIN_S)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _station_ctl(args: argparse.Namespace) -> int:
+    from chargeplane.station.control_socket import StationNotRunning, send_command
+
+    if not args.words:
+        raise SystemExit("chargeplane station-ctl: which command? (help lists them)")
+    path = args.control or default_control_socket(args.station_id)
+    try:
+        reply = await send_command(path, shlex.join(args.words))
+    except StationNotRunning as exc:
+        print(f"chargeplane station-ctl: {exc}", file=sys.stderr)
+        return 2
+    if reply.output:
+        print(reply.output, file=sys.stdout if reply.ok else sys.stderr)
+    return 0 if reply.ok else 1
 
 
 async def _simulate(args: argparse.Namespace) -> int:

@@ -323,6 +323,8 @@ class StationRuntime:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.connected = asyncio.Event()
         self.accepted = asyncio.Event()  # connected and accepted by the CSMS (B01)
+        # called after every change the runtime drives (e.g. the console's EventReporter); none in a fleet
+        self.watchers: list[Callable[[StationRuntime], None]] = []
 
     @property
     def calls_sent(self) -> int:
@@ -447,6 +449,11 @@ class StationRuntime:
             self.accepted.clear()
         if state is ConnectionState.CONNECTED:
             asyncio.get_running_loop().call_soon(self._pump)
+        self._notify()
+
+    def _notify(self) -> None:
+        for watcher in self.watchers:
+            watcher(self)
 
     # ------------------------------------------------------------------ draining the core
     def _pump(self) -> None:
@@ -461,6 +468,7 @@ class StationRuntime:
         else:
             self.accepted.clear()
         self._arm()
+        self._notify()
 
     async def _send(self, call: OutgoingCall) -> None:
         client = self.client
