@@ -194,9 +194,28 @@ async def test_simulate_fleet_summary(capsys: pytest.CaptureFixture[str]) -> Non
     summary = json.loads(output.out[: output.out.index("\n}\n") + 2])
     assert summary["stations"] == 3
     assert summary["accepted"] == 3
-    assert summary["sessions_started"] >= 3
-    assert len(behaviour.of("BootNotification")) == 5
+    assert summary["ev_arrivals"] >= 3
+    # a session is a transaction the CSMS accepted (this one accepts every card), completed once ended
+    assert summary["sessions_started"] == summary["transactions_started"] > 0
+    assert summary["sessions_completed"] == summary["sessions_started"]
+    assert summary["sessions_started"] == summary["ev_arrivals"] - summary["sessions_cut_short"]
+    # the counts agree: every CALL sent was answered, failed, or was still in flight at the stop
+    assert summary["calls_sent"] == (
+        summary["calls_answered"] + summary["calls_failed"] + summary["calls_lost_at_stop"]
+    )
+    assert summary["calls_sent_during_activity"] <= summary["calls_sent"]
+    window = summary["activity_s"]
+    assert summary["calls_per_s_during_activity"] == pytest.approx(
+        summary["calls_sent_during_activity"] / window, abs=0.5
+    )
+    assert summary["answers_per_s_during_activity"] == pytest.approx(
+        summary["calls_answered_during_activity"] / window, abs=0.5
+    )
+    tokens = {e["id_token"]["id_token"] for e in behaviour.of("TransactionEvent") if e.get("id_token")}
+    assert tokens <= {"CARD-SIM0001", "CARD-SIM0002", "CARD-SIM0003", "CARD-HUM0001", "CARD-HUM0002"}
     assert "sessions         " in output.out  # the human-readable summary
+    assert "\nmessages         " in output.out
+    assert " answered + " in output.out  # sent = answered + failed + unanswered at stop
     assert "online 2/2" in output.err  # the live progress line
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 import re
+import secrets
 import shlex
 import signal
 import sys
@@ -83,14 +85,31 @@ def add_station_commands(commands: Any) -> None:
 
     simulate = commands.add_parser(
         "simulate",
-        help="run a bounded fleet of simulated stations and print a JSON summary",
+        help="run a bounded fleet of simulated stations and print a summary",
+        description="A fleet of simulated stations: they connect, boot, and run charging sessions (EV plugged "
+        "in, card, charge, card, unplug) for the duration. Station n is PREFIX followed by n in 4 digits "
+        "(SIM0001, SIM0002, ...); its card is CARD-<station id> (CARD-SIM0001, type ISO14443), or, with "
+        "--token, one card shared by all. A CSMS must know the stations and accept the cards: --register "
+        "creates both on a Chargeplane CSMS through its HTTP API. A session counts once the CSMS accepted "
+        "its transaction.",
     )
-    simulate.add_argument("--url", required=True)
+    simulate.add_argument("--url", required=True, help="CSMS endpoint without the identity")
     simulate.add_argument("--stations", type=int, default=10)
     simulate.add_argument("--versions", default="2.0.1", help="comma-separated, e.g. 1.6,2.0.1,2.1")
     simulate.add_argument("--duration", default="1m", help="e.g. 30s, 10m, 1h")
     simulate.add_argument("--prefix", default="SIM", help="station ids are PREFIX0001, PREFIX0002, ...")
     simulate.add_argument("--password", help="Basic auth password shared by every station")
+    simulate.add_argument(
+        "--token", help="one card (id token) for every station, instead of CARD-<station id>"
+    )
+    simulate.add_argument(
+        "--register",
+        action="store_true",
+        help="first create the stations (with --password, else a generated one) and the cards on a "
+        "Chargeplane CSMS through its HTTP API (needs --api and --api-token)",
+    )
+    simulate.add_argument("--api", help="the CSMS's HTTP API, e.g. http://127.0.0.1:8080/api/v1")
+    simulate.add_argument("--api-token", help="a bearer token of that API (chargeplane serve prints one)")
     simulate.add_argument(
         "--session-seconds", type=float, default=20.0, help="mean length of a charging session"
     )
@@ -100,7 +119,9 @@ def add_station_commands(commands: Any) -> None:
     simulate.add_argument("--meter-interval", type=int, help="seconds between meter values in a transaction")
     simulate.add_argument("--connect-rate", type=float, default=100.0, help="new connections per second")
     simulate.add_argument("--json", action="store_true", help="print the summary as JSON")
-    simulate.add_argument("--quiet", action="store_true", help="no live progress on standard error")
+    simulate.add_argument(
+        "--quiet", action="store_true", help="no live progress on standard error (logs still go there)"
+    )
 
 
 def data_directory(environ: Mapping[str, str] | None = None) -> Path:
@@ -245,24 +266,47 @@ async def _station_ctl(args: argparse.Namespace) -> int:
 
 
 async def _simulate(args: argparse.Namespace) -> int:
-    from chargeplane.station.fleet import FleetSettings, run_fleet
+    from chargeplane.station.console import ProgressLine
+    from chargeplane.station.fleet import FleetSettings, cards, run_fleet, station_ids
 
     versions = tuple(VERSIONS[v.strip()] for v in args.versions.split(",") if v.strip())
-    summary = await run_fleet(
-        FleetSettings(
-            url=args.url,
-            stations=args.stations,
-            versions=versions,
-            duration_s=parse_duration(args.duration),
-            prefix=args.prefix,
-            password=args.password,
-            session_s=args.session_seconds,
-            charging_share=args.charging_share,
-            meter_interval_s=args.meter_interval,
-            connect_rate=args.connect_rate,
-            progress=None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True)),
-        )
+    password = args.password
+    if args.register and password is None:
+        password = secrets.token_hex(20)  # 40 hex digits: a valid 1.6 AuthorizationKey and 2.x password
+    settings = FleetSettings(
+        url=args.url,
+        stations=args.stations,
+        versions=versions,
+        duration_s=parse_duration(args.duration),
+        prefix=args.prefix,
+        password=password,
+        token=args.token,
+        session_s=args.session_seconds,
+        charging_share=args.charging_share,
+        meter_interval_s=args.meter_interval,
+        connect_rate=args.connect_rate,
     )
+    longest = max((len(card) for card in cards(settings)), default=0)
+    if longest > (20 if Version.V16 in versions else 36):  # idTag CiString20, IdToken identifierString36
+        raise SystemExit(
+            f"chargeplane simulate: card ids of {longest} characters are too long; shorter --prefix"
+        )
+    if args.register:
+        from chargeplane.station.register import RegistrationError, register_fleet
+
+        if not args.api or not args.api_token:
+            raise SystemExit("chargeplane simulate: --register needs --api and --api-token")
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request: one per failure
+        try:
+            await register_fleet(args.api, args.api_token, station_ids(settings), password, cards(settings))
+        except (RegistrationError, OSError) as exc:
+            raise SystemExit(f"chargeplane simulate: registration failed: {exc}") from None
+    progress = None if args.quiet else ProgressLine(sys.stderr)
+    if progress is None:
+        summary = await run_fleet(settings)
+    else:
+        with progress.around_logs():
+            summary = await run_fleet(dataclasses.replace(settings, progress=progress.show))
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -275,16 +319,24 @@ async def _simulate(args: argparse.Namespace) -> int:
 def describe_summary(summary: dict[str, Any]) -> str:
     """The human-readable end-of-run summary of ``chargeplane simulate``."""
     latency = summary["latency_ms"]
+    refused = ", ".join(f"{action} {count}" for action, count in summary["calls_refused_by_action"].items())
     return "\n".join(
         (
             f"stations         {summary['stations']} ({', '.join(summary['versions'])}),"
             f" {summary['accepted']} accepted, connected in {summary['connect_s']} s",
-            f"sessions         {summary['sessions_started']} started, {summary['sessions_completed']} completed",
+            f"EV arrivals      {summary['ev_arrivals']} (cards: {summary['cards']}),"
+            f" {summary['sessions_cut_short']} left before a transaction began",
+            f"sessions         {summary['sessions_started']} accepted by the CSMS,"
+            f" {summary['sessions_completed']} completed",
             f"transactions     {summary['transactions_started']} started, {summary['transactions_ended']} ended",
-            f"messages         {summary['calls_sent']} sent, {summary['calls_answered']} answered"
-            f" ({summary['calls_per_s_during_activity']}/s)",
+            f"messages         {summary['calls_sent']} sent = {summary['calls_answered']} answered"
+            f" + {summary['calls_failed']} failed + {summary['calls_lost_at_stop']} unanswered at stop",
+            f"activity         {summary['activity_s']} s: {summary['calls_sent_during_activity']} sent"
+            f" ({summary['calls_per_s_during_activity']}/s), {summary['calls_answered_during_activity']}"
+            f" answered ({summary['answers_per_s_during_activity']}/s)",
             f"errors           {summary['call_errors']} CALLERROR, {summary['call_timeouts']} timeouts,"
-            f" {summary['connection_lost_during_run']} lost connections, {summary['calls_rejected']} refused",
+            f" {summary['connection_lost_during_run']} lost connections",
+            f"refused          {summary['calls_rejected']}" + (f" ({refused})" if refused else ""),
             f"latency (ms)     p50 {latency['p50']}  p90 {latency['p90']}  p99 {latency['p99']}  max {latency['max']}",
             f"memory/station   {summary['memory_bytes_per_station']} bytes",
         )
