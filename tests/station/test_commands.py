@@ -67,6 +67,21 @@ async def test_station_scenario_runs_a_session(tmp_path: Path, caplog: pytest.Lo
     assert lines[-1] == "offline"  # the station stopped
 
 
+async def test_a_refused_card_is_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "chargeplane.station.events")
+    scenario = tmp_path / "refused.txt"
+    scenario.write_text("plug 1\ntoken STRANGER\nwait 0.3\n")
+    async with peer_csms(CsmsBehaviour(authorize_status="Invalid")) as url:
+        args = build_parser().parse_args(
+            ["station", "--url", url, "--id", "CS-R", "--scenario", str(scenario), "--control", "none"]
+        )
+        args.database = tmp_path / "r.db"
+        assert await run_command(args) == 0
+    lines = [r.getMessage() for r in caplog.records if r.name == "chargeplane.station.events"]
+    assert "refused by the CSMS: Authorize Invalid" in lines
+    assert not any("authorized" in line or "transaction" in line for line in lines)
+
+
 async def test_help_is_plain_text(tmp_path: Path) -> None:
     assert "``" not in HELP
     assert "::" not in HELP

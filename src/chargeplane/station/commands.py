@@ -169,7 +169,7 @@ STOP_WITHIN_S = 5.0  # a stopping station closes its connection within this; the
 
 async def _station(args: argparse.Namespace) -> int:
     from chargeplane.logs import current_station
-    from chargeplane.station.control_socket import ControlServer
+    from chargeplane.station.control_socket import ControlServer, ControlSocketInUse
     from chargeplane.station.events import EventReporter
     from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 
@@ -202,8 +202,13 @@ async def _station(args: argparse.Namespace) -> int:
         control = ControlServer(path, runtime, on_quit=stop.set)
         try:
             await control.start()
-        except RuntimeError as exc:
+        except ControlSocketInUse as exc:
             raise SystemExit(f"chargeplane station: {exc}") from None
+        except (RuntimeError, OSError) as exc:
+            if args.control is not None:  # asked for: a station without it would not be what was asked
+                raise SystemExit(f"chargeplane station: {exc}") from None
+            log.warning("no control socket (%s); --control PATH puts it elsewhere", exc)
+            control = None
     task = asyncio.create_task(runtime.run())
     driver = asyncio.create_task(_drive(args, runtime, stop))
     try:
@@ -325,7 +330,7 @@ def describe_summary(summary: dict[str, Any]) -> str:
             f"stations         {summary['stations']} ({', '.join(summary['versions'])}),"
             f" {summary['accepted']} accepted, connected in {summary['connect_s']} s",
             f"EV arrivals      {summary['ev_arrivals']} (cards: {summary['cards']}),"
-            f" {summary['sessions_cut_short']} left before a transaction began",
+            f" {summary['sessions_cut_short']} without a transaction when the EV left (refused, or answers late)",
             f"sessions         {summary['sessions_started']} accepted by the CSMS,"
             f" {summary['sessions_completed']} completed",
             f"transactions     {summary['transactions_started']} started, {summary['transactions_ended']} ended",

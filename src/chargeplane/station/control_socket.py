@@ -37,6 +37,10 @@ class StationNotRunning(Exception):
     """Nothing listens on the control socket."""
 
 
+class ControlSocketInUse(RuntimeError):
+    """Another station listens on the control socket already (same id, same data directory)."""
+
+
 class ControlServer:
     """Serves one station's control socket; ``quit`` sets ``on_quit`` (the station stops)."""
 
@@ -47,12 +51,13 @@ class ControlServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        """Listen; raises RuntimeError when another station already listens there, or the path is too long."""
+        """Listen; raises :class:`ControlSocketInUse` when another station listens there, RuntimeError when the
+        path is too long for a UNIX socket."""
         if len(os.fsencode(self.path)) > MAX_PATH:
             raise RuntimeError(f"control socket path too long for a UNIX socket: {self.path}")
         if self.path.exists():
             if _answers(self.path):
-                raise RuntimeError(f"a station already runs with the control socket {self.path}")
+                raise ControlSocketInUse(f"a station already runs with the control socket {self.path}")
             self.path.unlink()  # left by a process that ended without cleaning up
         self.path.parent.mkdir(parents=True, exist_ok=True)
         old = os.umask(0o177)  # created 0600, never briefly open to others

@@ -1,5 +1,5 @@
 """What a station's owner wants to see happen (``chargeplane station``): connected, boot status, EV plugged,
-authorized, transaction started and ended (its id, the energy), offline; one log line each.
+authorized (or refused), transaction started and ended (its id, the energy), offline; one log line each.
 
 The lines go through logging (logger ``chargeplane.station.events``, INFO), not print: one stream with
 the warnings, in order, with time stamps and the station id, and JSON lines with ``--log-format json``;
@@ -12,6 +12,7 @@ sans-I/O core needs no hook and a fleet without a reporter pays nothing.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 
 from chargeplane.station.core.model import Registration, Transaction
@@ -36,6 +37,7 @@ class EventReporter:
         self.online = False
         self.registration = Registration.UNKNOWN
         self.evses: dict[int, _Seen] = {}
+        self.refused: Counter[str] = Counter()  # "<action> <status>" answers seen so far
 
     def __call__(self, runtime: StationRuntime) -> None:
         core = runtime.core
@@ -51,6 +53,12 @@ class EventReporter:
         if core.registration is not self.registration and core.registration is not Registration.UNKNOWN:
             self.log.info("boot: %s", core.registration.value)
         self.registration = core.registration
+        if runtime.stats.rejected != self.refused.total():  # a card refused (Authorize, transaction start)
+            for refusal, count in (runtime.stats.refused_by_action - self.refused).items():
+                if refusal.startswith("BootNotification"):
+                    continue  # said by the boot line
+                self.log.info("refused by the CSMS: %s%s", refusal, f" ({count} times)" if count > 1 else "")
+            self.refused = Counter(runtime.stats.refused_by_action)
         for evse in core.evses.values():
             seen = self.evses.setdefault(evse.id, _Seen())
             if evse.plugged != seen.plugged:

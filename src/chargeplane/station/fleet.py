@@ -107,7 +107,7 @@ def cards(settings: FleetSettings) -> list[str]:
 class _Stats:
     arrivals: int = 0  # an EV plugged in and a card presented
     departures: int = 0  # card presented again, EV unplugged
-    sessions_cut_short: int = 0  # ended before a transaction began (card refused, or answers late)
+    sessions_cut_short: int = 0  # no transaction when the EV left (card refused, or the answers late)
 
 
 class _Sessions:

@@ -29,6 +29,15 @@ class RegistrationError(Exception):
 async def register_fleet(
     api_url: str, api_token: str, stations: Sequence[str], password: str, cards: Sequence[str]
 ) -> None:
+    try:
+        await _register(api_url, api_token, stations, password, cards)
+    except httpx.HTTPError as exc:  # could not connect, timed out, ...
+        raise RegistrationError(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def _register(
+    api_url: str, api_token: str, stations: Sequence[str], password: str, cards: Sequence[str]
+) -> None:
     root = api_url.rstrip("/").removesuffix(API_PREFIX)
     headers = {"Authorization": f"Bearer {api_token}"}
     async with httpx.AsyncClient(base_url=root + API_PREFIX, headers=headers, timeout=30.0) as client:
