@@ -106,7 +106,6 @@ def cards(settings: FleetSettings) -> list[str]:
 @dataclass
 class _Stats:
     arrivals: int = 0  # an EV plugged in and a card presented
-    departures: int = 0  # card presented again, EV unplugged
     sessions_cut_short: int = 0  # no transaction when the EV left (card refused, or the answers late)
 
 
@@ -175,7 +174,6 @@ class _Sessions:
             self.stats.sessions_cut_short += 1
         runtime.present_token(card_of(runtime.settings.station_id, self.settings))
         runtime.unplug(1)
-        self.stats.departures += 1
 
     def end_all(self) -> None:
         for index in list(self.charging):
@@ -290,6 +288,7 @@ async def run_fleet(settings: FleetSettings) -> dict[str, Any]:
         calls.errors,
         calls.timeouts,
     )
+    sessions_started, sessions_completed = calls.sessions_started, calls.sessions_completed
     in_flight = sum(r.in_flight for r in runtimes)
     await asyncio.gather(*(r.stop() for r in runtimes), return_exceptions=True)
     with contextlib.suppress(TimeoutError):
@@ -323,8 +322,8 @@ async def run_fleet(settings: FleetSettings) -> dict[str, Any]:
         "accepted": accepted,
         "cards": "shared" if settings.token is not None else "one per station",
         "ev_arrivals": stats.arrivals,
-        "sessions_started": calls.sessions_started,
-        "sessions_completed": calls.sessions_completed,
+        "sessions_started": sessions_started,
+        "sessions_completed": sessions_completed,
         "sessions_cut_short": stats.sessions_cut_short,
         "transactions_started": calls.transactions_started,
         "transactions_ended": calls.transactions_ended,
