@@ -171,7 +171,8 @@ def report(summary: dict[str, Any], args: argparse.Namespace, command: str) -> s
         f"activity), {summary['calls_answered']} answered: "
         + ", ".join(f"{k} {v}" for k, v in summary["calls_by_action"].items())
         + ".",
-        f"- Sessions: {summary['sessions_started']} started, {summary['sessions_completed']} completed; "
+        f"- EV arrivals: {summary['ev_arrivals']}; sessions (transactions the CSMS accepted): "
+        f"{summary['sessions_started']} started, {summary['sessions_completed']} completed; "
         f"transactions {summary['transactions_started']} started, {summary['transactions_ended']} ended.",
         f"- Errors: {summary['call_errors']} CALLERRORs, {summary['call_timeouts']} timeouts, "
         f"{summary['calls_rejected']} refusals, {summary['connection_lost_during_run']} calls lost to a "

@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,6 @@ import pytest
 from chargeplane.cli import build_parser
 from chargeplane.logs import RepeatFilter, configure, current_station
 from tests.csms.conftest import running, settings_for
-
-
-@pytest.fixture
-def restore_root_logger() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def test_text_lines_carry_utc_time_level_logger_and_station(restore_root_logger: None) -> None:

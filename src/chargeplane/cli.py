@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_serve(args))
         return 0
-    if args.command in ("station", "simulate"):
+    if args.command in ("station", "station-ctl", "simulate"):
         from chargeplane.station.commands import run_command
 
         with contextlib.suppress(KeyboardInterrupt):

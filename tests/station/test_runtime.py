@@ -12,7 +12,7 @@ import pytest
 from ocpp.exceptions import NotSupportedError
 
 from chargeplane.ocpp.versions import Version
-from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+from chargeplane.station.runtime import LatencyHistogram, RuntimeSettings, StationRuntime
 from chargeplane.transport.backoff import BackOffSettings
 from tests.station.csms_peer import CsmsBehaviour, call, peer_central_system16, peer_csms, wait_for
 
@@ -244,3 +244,24 @@ async def test_ocpp16_session_and_offline_replay(tmp_path: Path) -> None:
         assert [s["id_tag"] for s in starts] == ["TAG16", "TAG16B"]
         assert [s["transaction_id"] for s in stops] == [501, 502]  # local id rewritten to the CS's id
         assert stops[0]["meter_stop"] >= starts[0]["meter_start"]
+
+
+def test_latency_percentiles_are_interpolated_and_max_is_exact() -> None:
+    narrow = LatencyHistogram()  # a spread sample inside one 8 % bucket: p90 was its upper bound, = max
+    for i in range(1000):
+        narrow.add(0.0050 + 0.0003 * i / 999)
+    p50, p90, top = narrow.percentile(0.5), narrow.percentile(0.9), narrow.percentile(1.0)
+    assert p50 is not None
+    assert p90 is not None
+    assert top == 0.0050 + 0.0003  # the largest value itself
+    assert p50 < p90 < top
+
+    wide = LatencyHistogram()  # 1 ms ... 1000 ms
+    for ms in range(1, 1001):
+        wide.add(ms / 1000)
+    for fraction in (0.5, 0.9, 0.99):
+        value = wide.percentile(fraction)
+        assert value is not None
+        assert abs(value - fraction) <= 0.08 * fraction, (fraction, value)
+    assert wide.percentile(1.0) == 1.0
+    assert LatencyHistogram().percentile(0.5) is None

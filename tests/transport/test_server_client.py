@@ -624,3 +624,28 @@ async def test_A00_FR_306_tls_below_1_2_is_refused(pki: Pki) -> None:
         context.maximum_version = ssl.TLSVersion.TLSv1_1
         with pytest.raises((OSError, ssl.SSLError)):
             await connect(harness.tls_url + "/CS2", ssl=context, subprotocols=["ocpp2.0.1"], open_timeout=5)
+
+
+async def test_stop_while_connecting_ends_run_once_the_handshake_completes() -> None:
+    """``stop()`` during the handshake finds no connection to close; ``run()`` must still end (it served the
+    new connection forever before: ``chargeplane station`` with stdin at end hung, then a TimeoutError)."""
+    async with running_server(Directory({"CS1": protected()})) as harness:
+        states: list[ConnectionState] = []
+        connecting = asyncio.Event()
+
+        def on_state(state: ConnectionState) -> None:
+            states.append(state)
+            if state is ConnectionState.CONNECTING:
+                connecting.set()
+
+        client = OcppClient(
+            ClientSettings(harness.url, "CS1", password=PASSWORD),
+            lambda version: Router[OcppConnection](version, STATION),
+            on_state=on_state,
+        )
+        task = asyncio.create_task(client.run())
+        await connecting.wait()
+        await client.stop()  # the handshake is under way: no connection yet
+        await asyncio.wait_for(task, 5)
+        assert states[-1] is ConnectionState.STOPPED
+        assert ConnectionState.CONNECTED not in states

@@ -1,31 +1,43 @@
-"""Commands that drive a running station by hand or from a scenario file (``chargeplane station``).
-
-One command per line; ``#`` starts a comment::
-
-    plug [EVSE] [CONNECTOR]     an EV is connected (simulated EV: 60 kWh, 40 %, 11 kW)
-    unplug [EVSE]
-    token ID [EVSE]             a card at the reader (no EVSE: the station's reader)
-    fault [EVSE] / clear [EVSE] a hardware fault starts / ends
-    offline                     drop the connection (the station reconnects after back-off)
-    wait SECONDS                scenario files: let time pass
-    status                      print EVSE and transaction state
-    quit
-"""
+"""The command language that drives a running station (``chargeplane station``): typed at the terminal,
+read from a scenario file, or sent through the station's control socket (``chargeplane station-ctl``).
+:data:`HELP` lists the commands; :func:`execute` runs one line and says what comes next."""
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import os
 import shlex
+import stat
 import sys
+import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from chargeplane.station.runtime import StationRuntime
+if TYPE_CHECKING:  # at run time only the objects matter: the CLI reads HELP without loading the runtime
+    from chargeplane.station.runtime import StationRuntime
 
-HELP = __doc__ or ""
+HELP = """\
+commands (one per line, # starts a comment):
+  plug [EVSE] [CONNECTOR]       an EV is connected (simulated EV: 60 kWh, 40 %, 11 kW)
+  unplug [EVSE]                 the EV leaves
+  token ID [EVSE]               a card at the reader (no EVSE: the station's reader)
+  fault [EVSE]                  a hardware fault starts
+  clear [EVSE]                  the fault ends
+  offline                       drop the connection (the station reconnects after back-off)
+  wait SECONDS                  let time pass (scenario files)
+  status                        EVSE and transaction state
+  stay                          end of the scenario: keep the station connected until it is stopped
+  help                          this text
+  quit                          stop the station"""
 
 
-class Quit(Exception):
-    """The ``quit`` command."""
+class Next(enum.Enum):
+    """What the reader of commands does after one."""
+
+    CONTINUE = "continue"
+    STAY = "stay"  # stop reading commands, keep the station running
+    QUIT = "quit"  # stop the station
 
 
 def describe(runtime: StationRuntime) -> str:
@@ -42,24 +54,26 @@ def describe(runtime: StationRuntime) -> str:
     return "\n".join(lines)
 
 
-async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None] = print) -> None:
-    """Run one command line; raises :class:`Quit` on ``quit`` and ValueError on a bad command."""
+async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None] = print) -> Next:
+    """Run one command line; raises ValueError on a bad command."""
     words = shlex.split(line.split("#", 1)[0])
     if not words:
-        return
+        return Next.CONTINUE
     command, args = words[0].lower(), words[1:]
     numbers = [int(a) for a in args if a.isdigit()]
+    evse = numbers[0] if numbers else 1
+    if evse not in runtime.hardware.evses and command in ("plug", "unplug", "fault", "clear"):
+        raise ValueError(f"no EVSE {evse} (this station has {len(runtime.hardware.evses)})")
     if command == "plug":
-        runtime.plug(numbers[0] if numbers else 1, numbers[1] if len(numbers) > 1 else 1)
+        runtime.plug(evse, numbers[1] if len(numbers) > 1 else 1)
     elif command == "unplug":
-        runtime.unplug(numbers[0] if numbers else 1)
+        runtime.unplug(evse)
     elif command == "token":
         if not args:
             raise ValueError("token needs an id")
-        evse = int(args[1]) if len(args) > 1 else None
-        runtime.present_token(args[0], evse)
+        runtime.present_token(args[0], int(args[1]) if len(args) > 1 else None)
     elif command in ("fault", "clear"):
-        runtime.fault(numbers[0] if numbers else 1, command == "fault")
+        runtime.fault(evse, command == "fault")
     elif command == "offline":
         await runtime.go_offline()
     elif command == "wait":
@@ -68,35 +82,63 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         out(describe(runtime))
     elif command in ("help", "?"):
         out(HELP)
+    elif command in ("stay", "keep"):
+        return Next.STAY
     elif command in ("quit", "exit"):
-        raise Quit
+        return Next.QUIT
     else:
         raise ValueError(f"unknown command {command!r} (try help)")
+    return Next.CONTINUE
 
 
-async def run_scenario(runtime: StationRuntime, text: str, out: Callable[[str], None] = print) -> None:
-    """Run a scenario file's commands in order, waiting for the first connection before the first one."""
+async def run_scenario(runtime: StationRuntime, text: str, out: Callable[[str], None] = print) -> Next:
+    """Run a scenario file's commands in order, waiting for the first connection before the first one.
+    :attr:`Next.STAY` when it ended with ``stay``, else :attr:`Next.QUIT`."""
     await runtime.accepted.wait()
     for number, line in enumerate(text.splitlines(), start=1):
         try:
-            await execute(runtime, line, out)
-        except Quit:
-            return
+            step = await execute(runtime, line, out)
         except ValueError as exc:
             raise ValueError(f"line {number}: {exc}") from exc
+        if step is not Next.CONTINUE:
+            return step
+    return Next.QUIT
 
 
-async def interactive(runtime: StationRuntime, out: Callable[[str], None] = print) -> None:
-    """Read commands from standard input until ``quit`` or end of input."""
+def input_absent() -> bool:
+    """No standard input to read: closed, or ``/dev/null`` (what systemd, docker without ``-i`` and nohup
+    give a service). Input that ends later (a pipe, a file) is a script, and its end means quit."""
+    if sys.stdin is None:
+        return True
+    try:
+        mode = os.fstat(sys.stdin.fileno())
+        null = os.stat(os.devnull)
+    except (OSError, ValueError):  # no file descriptor (closed, or replaced by a test runner)
+        return True
+    return stat.S_ISCHR(mode.st_mode) and mode.st_rdev == null.st_rdev
+
+
+def _read_lines(queue: asyncio.Queue[str], loop: asyncio.AbstractEventLoop) -> None:
+    for line in iter(sys.stdin.readline, ""):
+        loop.call_soon_threadsafe(queue.put_nowait, line)
+    loop.call_soon_threadsafe(queue.put_nowait, "")  # end of input
+
+
+async def interactive(runtime: StationRuntime, out: Callable[[str], None] = print) -> Next:
+    """Read commands from standard input until ``quit``, ``stay`` or end of input (quit).
+
+    The reading thread is a daemon: a blocking ``readline`` must not hold up the end of the process when
+    the station is stopped by a signal (the default executor would be waited for)."""
     loop = asyncio.get_running_loop()
-    out("commands: plug, unplug, token ID, fault, clear, offline, status, quit (help for more)")
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            return
+    lines: asyncio.Queue[str] = asyncio.Queue()
+    threading.Thread(target=_read_lines, args=(lines, loop), name="stdin", daemon=True).start()
+    out("commands: plug, unplug, token ID, fault, clear, offline, status, stay, quit (help for more)")
+    while line := await lines.get():
         try:
-            await execute(runtime, line, out)
-        except Quit:
-            return
+            step = await execute(runtime, line, out)
         except ValueError as exc:
             out(str(exc))
+            continue
+        if step is not Next.CONTINUE:
+            return step
+    return Next.QUIT

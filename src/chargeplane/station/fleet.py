@@ -2,6 +2,14 @@
 boot, heartbeat, and some run charging sessions (plug, card, charge, card, unplug) until the duration ends;
 the result is a JSON-ready summary.
 
+Names: station ``n`` (from 1) is ``<prefix><n:04d>`` (SIM0001, ...); its card is ``CARD-<station id>``
+(CARD-SIM0001, type ISO14443), or, with ``token``, one card shared by every station. A CSMS that knows
+neither the stations nor the cards refuses them: register both first (``chargeplane simulate --register``,
+or :func:`station_ids` and :func:`cards` through the CSMS's own means).
+
+A session counts once the CSMS accepted its transaction (the start answered, its token Accepted), and
+completes when the end is answered too; an EV arrival whose card was refused is an arrival, not a session.
+
 Theory of operation
 -------------------
 Every station is a :class:`~chargeplane.station.runtime.StationRuntime` (one task each: its connection);
@@ -52,6 +60,7 @@ class FleetSettings:
     versions: tuple[Version, ...] = (Version.V201,)
     duration_s: float = 60.0  # activity, from the moment every station had its chance to connect
     prefix: str = "SIM"
+    token: str | None = None  # one card for every station; None: each its own, CARD-<station id>
     password: str | None = None
     session_s: float = 20.0  # mean session length (uniform 0.5x to 1.5x)
     idle_s: float = 1.25  # mean time between sessions of a charging station (exponential)
@@ -81,11 +90,23 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def station_ids(settings: FleetSettings) -> list[str]:
+    return [f"{settings.prefix}{index + 1:04d}" for index in range(settings.stations)]
+
+
+def card_of(station_id: str, settings: FleetSettings) -> str:
+    return settings.token if settings.token is not None else f"CARD-{station_id}"
+
+
+def cards(settings: FleetSettings) -> list[str]:
+    """Every card the fleet presents (one when shared)."""
+    return sorted({card_of(station_id, settings) for station_id in station_ids(settings)})
+
+
 @dataclass
 class _Stats:
-    sessions_started: int = 0
-    sessions_completed: int = 0
-    sessions_cut_short: int = 0  # ended before the authorization came back: no transaction
+    arrivals: int = 0  # an EV plugged in and a card presented
+    sessions_cut_short: int = 0  # no transaction when the EV left (card refused, or the answers late)
 
 
 class _Sessions:
@@ -99,8 +120,7 @@ class _Sessions:
         self.rng = rng
         self.stats = stats
         self.heap: list[tuple[float, int, bool]] = []
-        self.charging: dict[int, str] = {}  # station index -> token of its running session
-        self.numbers = [0] * len(runtimes)
+        self.charging: set[int] = set()  # stations in a session
 
     def schedule(self, now: float, indexes: list[int]) -> None:
         """Start in the steady state: a station is in a session with probability session / (session +
@@ -141,22 +161,19 @@ class _Sessions:
             await asyncio.sleep(end - loop.time())
 
     def _start(self, index: int, runtime: StationRuntime) -> None:
-        self.numbers[index] += 1
-        token = f"{runtime.settings.station_id[-10:]}T{self.numbers[index]}"
-        self.charging[index] = token
+        self.charging.add(index)
         runtime.plug(1)
-        runtime.present_token(token)
-        self.stats.sessions_started += 1
+        runtime.present_token(card_of(runtime.settings.station_id, self.settings))
+        self.stats.arrivals += 1
 
     def _end(self, index: int, runtime: StationRuntime) -> None:
-        token = self.charging.pop(index, None)
-        if token is None:
+        if index not in self.charging:
             return
+        self.charging.discard(index)
         if runtime.core.evses[1].tx is None:
             self.stats.sessions_cut_short += 1
-        runtime.present_token(token)
+        runtime.present_token(card_of(runtime.settings.station_id, self.settings))
         runtime.unplug(1)
-        self.stats.sessions_completed += 1
 
     def end_all(self) -> None:
         for index in list(self.charging):
@@ -183,9 +200,9 @@ async def _report_progress(
         accepted = sum(1 for r in runtimes if r.accepted.is_set())
         settings.progress(
             f"{time.monotonic() - started:6.0f}s  online {online}/{len(runtimes)}  accepted {accepted}"
-            f"  sessions {stats.sessions_started} started / {stats.sessions_completed} completed"
-            f"  calls {calls.sent} sent / {calls.answered} answered"
-            f"  errors {calls.errors}  timeouts {calls.timeouts}"
+            f"  EVs {stats.arrivals}  sessions {calls.sessions_started} started / {calls.sessions_completed}"
+            f" completed  calls {calls.sent} sent / {calls.answered} answered"
+            f"  refused {calls.rejected}  errors {calls.errors}  timeouts {calls.timeouts}"
         )
 
 
@@ -200,8 +217,7 @@ async def run_fleet(settings: FleetSettings) -> dict[str, Any]:
         variables[("SampledDataCtrlr", "TxUpdatedInterval", None)] = str(settings.meter_interval_s)
     backoff = BackOffSettings(3.0, 2.0, 5)
     runtimes: list[StationRuntime] = []
-    for index in range(settings.stations):
-        station_id = f"{settings.prefix}{index + 1:04d}"
+    for index, station_id in enumerate(station_ids(settings)):
         runtimes.append(
             StationRuntime(
                 RuntimeSettings(
@@ -241,7 +257,7 @@ async def run_fleet(settings: FleetSettings) -> dict[str, Any]:
     # Activity.
     activity_started = loop.time()
     cpu_activity = _cpu_s()
-    sent_activity = calls.sent
+    sent_activity, answered_activity = calls.sent, calls.answered
     connect_latency, calls.latency = calls.latency, LatencyHistogram()  # the boot burst apart
     end = activity_started + settings.duration_s
     sessions = _Sessions(runtimes, settings, rng, stats)
@@ -253,6 +269,7 @@ async def run_fleet(settings: FleetSettings) -> dict[str, Any]:
     cpu_used = _cpu_s() - cpu_activity
     active_s = loop.time() - activity_started
     sent_in_activity = calls.sent - sent_activity
+    answered_in_activity = calls.answered - answered_activity
     connected = sum(1 for r in runtimes if r.connected.is_set())
     accepted = sum(1 for r in runtimes if r.core.registration.value == "Accepted")
 
@@ -263,7 +280,15 @@ async def run_fleet(settings: FleetSettings) -> dict[str, Any]:
         runtime.quiesce()  # no heartbeat may slip out between the drain and the stop
     await _wait_until(lambda: not any(r.in_flight for r in runtimes), 5.0)
     queued = sum(len(r.core.queue) for r in runtimes)
-    failed_before_stop = calls.failed
+    # The counts of the summary, all taken now: sent == answered + failed + in flight (lost at stop).
+    sent, answered, failed, errors, timeouts = (
+        calls.sent,
+        calls.answered,
+        calls.failed + calls.abandoned,
+        calls.errors,
+        calls.timeouts,
+    )
+    sessions_started, sessions_completed = calls.sessions_started, calls.sessions_completed
     in_flight = sum(r.in_flight for r in runtimes)
     await asyncio.gather(*(r.stop() for r in runtimes), return_exceptions=True)
     with contextlib.suppress(TimeoutError):
@@ -295,21 +320,27 @@ async def run_fleet(settings: FleetSettings) -> dict[str, Any]:
         "duration_s": round(time.monotonic() - started, 1),
         "connected_at_end": connected,
         "accepted": accepted,
-        "sessions_started": stats.sessions_started,
-        "sessions_completed": stats.sessions_completed,
+        "cards": "shared" if settings.token is not None else "one per station",
+        "ev_arrivals": stats.arrivals,
+        "sessions_started": sessions_started,
+        "sessions_completed": sessions_completed,
         "sessions_cut_short": stats.sessions_cut_short,
         "transactions_started": calls.transactions_started,
         "transactions_ended": calls.transactions_ended,
-        "calls_sent": calls.sent,
-        "calls_answered": calls.answered,
-        "calls_per_s_during_activity": round(sent_in_activity / active_s, 1) if active_s > 0 else None,
-        "calls_by_action": dict(sorted(calls.by_action.items())),
-        "call_errors": calls.errors,
-        "call_timeouts": calls.timeouts,
-        "calls_rejected": calls.rejected,
-        "connection_lost_during_run": failed_before_stop - calls.errors - calls.timeouts,
+        "calls_sent": sent,
+        "calls_answered": answered,
+        "calls_failed": failed,
         "calls_lost_at_stop": in_flight,
-        "calls_failed": failed_before_stop,
+        "calls_sent_during_activity": sent_in_activity,
+        "calls_answered_during_activity": answered_in_activity,
+        "calls_per_s_during_activity": round(sent_in_activity / active_s, 1) if active_s > 0 else None,
+        "answers_per_s_during_activity": round(answered_in_activity / active_s, 1) if active_s > 0 else None,
+        "calls_by_action": dict(sorted(calls.by_action.items())),
+        "calls_refused_by_action": dict(sorted(calls.refused_by_action.items())),
+        "call_errors": errors,
+        "call_timeouts": timeouts,
+        "calls_rejected": calls.rejected,
+        "connection_lost_during_run": failed - errors - timeouts,
         "transaction_messages_still_queued": queued,
         "latency_ms": ms(calls.latency),  # from the start of the activity to the stop
         "latency_ms_connecting": ms(connect_latency),  # boots and first statuses

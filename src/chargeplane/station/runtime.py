@@ -15,7 +15,6 @@ SQLite connection for every station (:class:`SqliteFleetStore`).
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import math
 import sqlite3
@@ -184,7 +183,9 @@ class FleetStationStorage:
 
 
 class LatencyHistogram:
-    """Call latencies in logarithmic buckets (8 % wide, from 0.1 ms): fixed memory however many calls."""
+    """Call latencies in logarithmic buckets (8 % wide, from 0.1 ms): fixed memory however many calls.
+    The exact smallest and largest values are kept too, so ``max`` is the real maximum and no percentile
+    lies outside what was seen."""
 
     RATIO = 1.08
     BASE = 0.0001  # seconds
@@ -193,29 +194,40 @@ class LatencyHistogram:
     def __init__(self) -> None:
         self.counts = [0] * self.SIZE
         self.count = 0
+        self.min = math.inf
+        self.max = 0.0
 
     def add(self, seconds: float) -> None:
         index = 0 if seconds <= self.BASE else int(math.log(seconds / self.BASE, self.RATIO)) + 1
         self.counts[min(index, self.SIZE - 1)] += 1
         self.count += 1
+        self.min = min(self.min, seconds)
+        self.max = max(self.max, seconds)
 
     def percentile(self, fraction: float) -> float | None:
-        """The upper bound of the bucket holding the ``fraction`` quantile (seconds)."""
+        """The ``fraction`` quantile (seconds): linear within its bucket, as a histogram quantile is
+        (the bucket's upper bound made p90 equal max whenever both fell into the same 8 % bucket)."""
         if not self.count:
             return None
-        target = max(1, math.ceil(fraction * self.count))
-        running = 0
-        cumulative = []
-        for count in self.counts:
-            running += count
-            cumulative.append(running)
-        index = bisect.bisect_left(cumulative, target)
-        return float(self.BASE * self.RATIO**index)
+        if fraction >= 1.0:
+            return self.max
+        rank = max(0.0, fraction) * self.count  # how many values lie at or below the quantile
+        below = 0
+        for index, count in enumerate(self.counts):
+            if count and below + count >= rank:
+                low = max(self.min, self.BASE * self.RATIO ** (index - 1) if index else 0.0)
+                high = self.max if index == self.SIZE - 1 else min(self.max, self.BASE * self.RATIO**index)
+                return low + (high - low) * (rank - below) / count
+            below += count
+        return self.max
 
 
 @dataclass
 class CallStats:
-    """What the stations' CALLs came to; one object may be shared by a whole fleet."""
+    """What the stations' CALLs came to; one object may be shared by a whole fleet.
+
+    Every CALL sent is, at any moment, answered, failed or in flight: ``sent == answered + failed +
+    abandoned + in_flight`` (``in_flight`` being the stations' own counters)."""
 
     sent: int = 0
     answered: int = 0
@@ -226,23 +238,59 @@ class CallStats:
     rejected: int = 0  # answered, but refused: status Rejected, or an idToken not Accepted
     transactions_started: int = 0  # answered StartTransaction / TransactionEvent(Started)
     transactions_ended: int = 0  # answered StopTransaction / TransactionEvent(Ended)
+    sessions_started: int = 0  # transactions the CSMS accepted: start answered, its token (if any) Accepted
+    sessions_completed: int = 0  # of those, the end answered too
     by_action: Counter[str] = field(default_factory=Counter)  # answered calls per action
+    refused_by_action: Counter[str] = field(default_factory=Counter)  # "<action> <status>": count
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    open_sessions: set[str] = field(default_factory=set)  # "<station>/<transaction id>" accepted, not ended
 
     @property
     def failed(self) -> int:
         return self.errors + self.timeouts + self.connection_lost
 
+    def record_answer(self, station_id: str, request: Payload, response: Payload, seconds: float) -> None:
+        self.answered += 1
+        self.latency.add(seconds)
+        action = type(request).__name__.removesuffix("Request")
+        self.by_action[action] += 1
+        refused = _refusal(response)
+        if refused is not None:
+            self.rejected += 1
+            self.refused_by_action[f"{action} {refused}"] += 1
+        event = str(getattr(request, "event_type", ""))
+        if action == "StartTransaction" or event == "Started":
+            self.transactions_started += 1
+            if refused is None:
+                self.sessions_started += 1
+                self.open_sessions.add(f"{station_id}/{_transaction_id(request, response)}")
+        elif action == "StopTransaction" or event == "Ended":
+            self.transactions_ended += 1
+            key = f"{station_id}/{_transaction_id(request, response)}"
+            if key in self.open_sessions:
+                self.open_sessions.discard(key)
+                self.sessions_completed += 1
 
-def _refused(response: Payload) -> bool:
-    """A negative answer: status Rejected (boot, ...) or an IdTokenInfo / IdTagInfo that is not Accepted."""
+
+def _transaction_id(request: Payload, response: Payload) -> str:
+    """2.x: the request's transactionInfo; 1.6: StopTransaction's id, or the one StartTransaction got."""
+    info: Any = present(getattr(request, "transaction_info", None))
+    if info is not None:
+        return str(info.transaction_id)
+    own = present(getattr(request, "transaction_id", None))
+    return str(own if own is not None else getattr(response, "transaction_id", ""))
+
+
+def _refusal(response: Payload) -> str | None:
+    """The status of a negative answer: Rejected (boot, ...) or that of an IdTokenInfo / IdTagInfo that is
+    not Accepted (Invalid, ConcurrentTx, ...); None for any other answer."""
     status = present(getattr(response, "status", None))
     if status is not None and str(status) == "Rejected":
-        return True
+        return "Rejected"
     info: Any = present(getattr(response, "id_token_info", None)) or present(
         getattr(response, "id_tag_info", None)
     )
-    return info is not None and str(info.status) != "Accepted"
+    return None if info is None or str(info.status) == "Accepted" else str(info.status)
 
 
 def _shared_handle(request: Payload, connection: OcppConnection) -> Payload:
@@ -323,6 +371,8 @@ class StationRuntime:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.connected = asyncio.Event()
         self.accepted = asyncio.Event()  # connected and accepted by the CSMS (B01)
+        # called after every change the runtime drives (e.g. the console's EventReporter); none in a fleet
+        self.watchers: list[Callable[[StationRuntime], None]] = []
 
     @property
     def calls_sent(self) -> int:
@@ -447,6 +497,11 @@ class StationRuntime:
             self.accepted.clear()
         if state is ConnectionState.CONNECTED:
             asyncio.get_running_loop().call_soon(self._pump)
+        self._notify()
+
+    def _notify(self) -> None:
+        for watcher in self.watchers:
+            watcher(self)
 
     # ------------------------------------------------------------------ draining the core
     def _pump(self) -> None:
@@ -461,6 +516,7 @@ class StationRuntime:
         else:
             self.accepted.clear()
         self._arm()
+        self._notify()
 
     async def _send(self, call: OutgoingCall) -> None:
         client = self.client
@@ -497,17 +553,7 @@ class StationRuntime:
             finally:
                 self.in_flight -= 1
             if response is not None:
-                stats.answered += 1
-                stats.latency.add(loop.time() - started)
-                action = type(call.request).__name__.removesuffix("Request")
-                stats.by_action[action] += 1
-                event = str(getattr(call.request, "event_type", ""))
-                if action == "StartTransaction" or event == "Started":
-                    stats.transactions_started += 1
-                elif action == "StopTransaction" or event == "Ended":
-                    stats.transactions_ended += 1
-                if _refused(response):
-                    stats.rejected += 1
+                stats.record_answer(self.settings.station_id, call.request, response, loop.time() - started)
         if response is not None:
             self.core.call_result(call.ref, response, self.clock())
         else:

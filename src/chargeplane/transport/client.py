@@ -173,6 +173,9 @@ class OcppClient:
             open_timeout=settings.open_timeout,
             user_agent_header=None,
         )
+        if self._stopping.is_set():  # stop() came while connecting: it found no connection to close
+            await websocket.close(1000, "station stopping")
+            return
         version = Version.from_subprotocol(websocket.subprotocol or "")
         if version is None or version not in settings.versions:
             await websocket.close(1002, "no OCPP subprotocol agreed")
