@@ -75,7 +75,7 @@ class Setting:
     @property
     def toml(self) -> str:
         table = self.section.table
-        return f"[{table}] {self.field}" if table else self.field
+        return f"[{table}] {self.field}" if table else self.name
 
 
 def sections() -> list[Section]:
