@@ -10,7 +10,9 @@ import socket
 from collections.abc import Iterator
 
 import uvicorn
+from litestar.middleware import DefineMiddleware
 
+from chargeplane.csms.api.access_log import AccessLog
 from chargeplane.csms.api.app import build_api
 from chargeplane.csms.api.tokens import TokenStore
 from chargeplane.csms.blocks import discover
@@ -111,7 +113,8 @@ class Csms:
         for block in discover():
             self.blocks.install(block, settings.block(block.settings))
         self.provisioning = self.blocks.require(ProvisioningService)
-        self.api = build_api(self.tokens, self.blocks.routes, self.blocks.dependencies)
+        access_log = [DefineMiddleware(AccessLog)] if settings.api_access_log else []
+        self.api = build_api(self.tokens, self.blocks.routes, self.blocks.dependencies, middleware=access_log)
         self._tasks: list[asyncio.Task[None]] = []
         self._http: _EmbeddedUvicorn | None = None
 
@@ -153,6 +156,8 @@ class Csms:
                 host=self.settings.api_host,
                 port=self.settings.api_port,
                 log_level="warning",
+                log_config=None,  # uvicorn's own lines through our log setup (one format)
+                access_log=False,  # ours is AccessLog, when asked for
                 lifespan="on",
             )
             self._http = _EmbeddedUvicorn(config)

@@ -118,5 +118,8 @@ def build_api(
         openapi_config=openapi_config(),
         middleware=list(middleware),
         request_class=LimitedRequest,
+        # Litestar's default replaces the root logger's handlers when the app starts: every line of the
+        # process would change format then. Ours (chargeplane.logs) stays.
+        logging_config=None,
         debug=debug,
     )
