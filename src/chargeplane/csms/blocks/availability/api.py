@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import get, post
@@ -12,12 +12,12 @@ from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 
 from chargeplane.csms.api.app import OPERATOR
 from chargeplane.csms.api.errors import STATION_CALL, error_responses
-from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.pages import Count, Limit, Offset, Page
 from chargeplane.csms.blocks.availability.repository import ConnectorRecord, HistoryRecord
 from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 
-Id = Annotated[int, msgspec.Meta(ge=0)]
+Id = Count
 
 
 class ConnectorOut(msgspec.Struct, rename="camel"):

@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
 from chargeplane.csms.api.errors import error_responses
-from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.pages import INT32_MAX, Limit, Offset, Page
 from chargeplane.csms.blocks.provisioning.repository import StationRecord
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.errors import UnknownStation
@@ -34,7 +34,7 @@ class StationIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     security_profile: Profile = 1
     password: str | None = None
     v16_key_encoding: Annotated[str, msgspec.Meta(pattern=r"\A(hex|raw)\Z")] = "hex"
-    heartbeat_interval: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    heartbeat_interval: Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)] | None = None
     description: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
@@ -42,7 +42,7 @@ class StationPatch(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     registration_status: Status | None = None
     security_profile: Profile | None = None
     password: str | None = None
-    heartbeat_interval: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    heartbeat_interval: Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)] | None = None
     description: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 

@@ -8,17 +8,17 @@ from typing import Annotated, Any
 import msgspec
 from litestar import delete, get, post
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_404_NOT_FOUND
 
 from chargeplane.csms.api.app import OPERATOR
 from chargeplane.csms.api.errors import STATION_CALL, error_responses
-from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.pages import Count, Limit, Offset, Page, PathId
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.reservation.repository import NewReservation, ReservationRecord
 from chargeplane.csms.blocks.reservation.service import ReservationService, StationAnswer
 
-Id = Annotated[int, msgspec.Meta(ge=0)]
+Id = Count
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 TokenType = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 
@@ -89,7 +89,7 @@ def routes(service: ReservationService) -> list[Any]:
         summary="One reservation",
         responses=error_responses(HTTP_404_NOT_FOUND),
     )
-    async def get_reservation(reservation_id: FromPath[int]) -> ReservationOut:
+    async def get_reservation(reservation_id: PathId) -> ReservationOut:
         """The reservation with this id (the OCPP reservation id)."""
         return reservation_out(await service.get(reservation_id))
 
@@ -128,7 +128,7 @@ def routes(service: ReservationService) -> list[Any]:
         responses=error_responses(*STATION_CALL),
         opt=OPERATOR,
     )
-    async def cancel_reservation(reservation_id: FromPath[int]) -> ReservationResult:
+    async def cancel_reservation(reservation_id: PathId) -> ReservationResult:
         """Sends CancelReservation (H02); 409 when the reservation is no longer active."""
         record, answer = await service.cancel(reservation_id)
         return _result(record, answer)

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 import msgspec
 from litestar import get
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from chargeplane.csms.api.errors import error_responses
-from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
 from chargeplane.csms.blocks.transactions.repository import (
@@ -194,7 +194,7 @@ def routes(queries: TransactionQueries) -> list[Any]:
         summary="One transaction with its events and meter values",
         responses=error_responses(HTTP_404_NOT_FOUND),
     )
-    async def get_transaction(key: FromPath[int]) -> TransactionDetail:
+    async def get_transaction(key: PathId) -> TransactionDetail:
         """The transaction by its CSMS key, its events and its sampled values (at most 10,000)."""
         detail = await queries.detail(key, DETAIL_METER_VALUE_LIMIT)
         return TransactionDetail(
