@@ -116,3 +116,11 @@ async def test_the_openapi_document_is_served_without_a_token(csms: RunningCsms)
     response = await csms.api.get("/schema/openapi.json")
     assert response.status_code == 200
     assert isinstance(response.json()["paths"], dict)
+
+
+def test_every_post_and_patch_documents_its_body(document: dict[str, Any]) -> None:
+    for method, path, operation in operations(document):
+        if method in ("post", "patch"):
+            body = operation.get("requestBody")
+            assert body, (method, path)
+            assert body["content"]["application/json"]["schema"], (method, path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,15 @@ from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+)
 from litestar.static_files import create_static_files_router
 
 from chargeplane import __version__
@@ -37,6 +46,21 @@ ASSETS_PATH = f"{SCHEMA_PATH}/assets"
 OPERATOR: dict[str, Any] = {"scope": Scope.OPERATOR}  # opt= of a route that acts on stations
 ADMIN: dict[str, Any] = {"scope": Scope.ADMIN}
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass
+class RawJsonOperation(Operation):
+    """``operation_class=`` of a route that reads its body raw (to check it itself): documents the body as a
+    JSON object, which Litestar cannot see without a ``data`` parameter."""
+
+    def __post_init__(self) -> None:
+        if self.request_body is None:
+            schema = Schema(type=OpenAPIType.OBJECT, additional_properties=True)
+            self.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=schema)},
+                description="the OCPP request payload (wire JSON) of the action, in the station's version",
+                required=True,
+            )
 
 
 def required_scope(method: str, handler: BaseRouteHandler) -> Scope:

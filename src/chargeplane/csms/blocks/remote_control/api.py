@@ -18,7 +18,7 @@ from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from chargeplane.csms.api.app import OPERATOR
+from chargeplane.csms.api.app import OPERATOR, RawJsonOperation
 from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
 from chargeplane.csms.blocks.provisioning.api import KnownStation
@@ -217,6 +217,7 @@ def routes(service: CommandService) -> list[Any]:
         "the answer carries the station's response payload.",
         responses=error_responses(*STATION_CALL),
         opt=OPERATOR,
+        operation_class=RawJsonOperation,
     )
     async def send_command(
         known_station: KnownStation, action: FromPath[str], request: Request[Any, Any, Any]
