@@ -3,6 +3,8 @@ deeply nested JSON; now 4xx, the nesting measured before any decoder runs."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from chargeplane.csms.api.limits import MAX_JSON_DEPTH, json_depth
@@ -59,3 +61,12 @@ def test_the_depth_counts_brackets_outside_strings_only() -> None:
     assert json_depth(b'{"a": [1, {"b": "[[[[{{{"}]}') == 3
     assert json_depth(b'"\\"[["') == 0
     assert json_depth(b"[" * (MAX_JSON_DEPTH + 1)) == MAX_JSON_DEPTH + 1
+
+
+@pytest.mark.parametrize(
+    "body", [b'["' + b'\\"' * 200_000, b'["' + b'\\"' * 200_000 + b"\\", b"[" * 40 + b'"' * 200_001]
+)
+def test_the_depth_is_measured_in_linear_time_on_any_body(body: bytes) -> None:
+    started = time.perf_counter()
+    json_depth(body)
+    assert time.perf_counter() - started < 1.0
