@@ -12,11 +12,14 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chargeplane import __version__
 from chargeplane.logs import FORMATS
 from chargeplane.logs import configure as configure_logs
+
+if TYPE_CHECKING:
+    from chargeplane.csms.settings import CsmsSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,12 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
+    from chargeplane.csms.config import help_epilog
+
     serve = commands.add_parser(
         "serve",
         help="run the CSMS (OCPP endpoint, HTTP API, database, jobs)",
-        description="Settings come from CHARGEPLANE_* environment variables, overridden by these options.",
+        description="Settings: defaults < --config file < CHARGEPLANE_* environment variables < these options "
+        "(every setting is listed below and in docs/SETTINGS.md).",
+        epilog=help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("--database-url", help="default sqlite+aiosqlite:///chargeplane.db")
+    _add_settings_options(serve)
     serve.add_argument("--ocpp-host", help="OCPP listen address (default 0.0.0.0)")
     serve.add_argument("--ocpp-port", type=int, help="plain ws port for profile 1 (default 9000)")
     serve.add_argument("--ocpp-tls-port", type=int, help="wss port for profiles 2 and 3 (default 9443)")
@@ -56,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["refuse", "pending", "accept", "reject"],
         help="BootNotification answer for auto-registered stations (with --dev-allow-unauthenticated)",
     )
+    serve.add_argument(
+        "--access-log", action="store_true", default=None, help="log one line per HTTP API request"
+    )
+    from chargeplane.csms.commands import add_token_command
+
+    add_token_command(commands, _add_settings_options)
     from chargeplane.station.commands import add_station_commands
 
     add_station_commands(commands)  # station, simulate
@@ -65,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_settings_options(parser: argparse.ArgumentParser) -> None:
+    """The options that locate the settings, shared by serve and token."""
+    parser.add_argument("--config", type=Path, help="settings file (TOML, names as in docs/SETTINGS.md)")
+    parser.add_argument("--database-url", help="default sqlite+aiosqlite:///chargeplane.db")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logs(args.log_level, args.log_format)
@@ -72,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_serve(args))
         return 0
+    if args.command == "token":
+        from chargeplane.csms.commands import run_token_command
+
+        return asyncio.run(run_token_command(args, _settings(args, {"database_url": args.database_url})))
     if args.command in ("station", "station-ctl", "simulate"):
         from chargeplane.station.commands import run_command
 
@@ -99,39 +123,42 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
-def _serve_settings(args: argparse.Namespace) -> Any:
-    from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
-    from chargeplane.csms.settings import SettingsError, UnknownStationPolicy, from_environment
-    from chargeplane.transport.security import CertificateFiles, TlsSettings
+def _settings(args: argparse.Namespace, overrides: dict[str, Any]) -> CsmsSettings:
+    from chargeplane.csms.config import load_settings
+    from chargeplane.csms.settings import SettingsError
 
     try:
-        settings = from_environment()
+        return load_settings(os.environ, args.config, overrides)
     except SettingsError as error:
-        raise SystemExit(f"chargeplane serve: {error}") from None
+        raise SystemExit(f"chargeplane {args.command}: {error}") from None
+
+
+def _serve_settings(args: argparse.Namespace) -> CsmsSettings:
+    from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
+    from chargeplane.csms.settings import UnknownStationPolicy
+
     overrides: dict[str, Any] = {
         "database_url": args.database_url,
         "api_host": args.api_host,
         "api_port": args.api_port,
+        "api_access_log": args.access_log,
         "ocpp_host": args.ocpp_host,
         "ocpp_port": args.ocpp_port,
         "ocpp_tls_port": args.ocpp_tls_port,
+        "tls_certificate": args.tls_certificate,
+        "tls_key": args.tls_key,
+        "client_ca": args.client_ca,
+        "operator_name": args.operator_name,
     }
+    if args.dev_allow_unauthenticated:
+        overrides["ocpp_allow_unauthenticated"] = True
+        overrides["ocpp_host"] = args.ocpp_host or "127.0.0.1"
+    settings = _settings(args, overrides)
     if args.unknown_stations:
         provisioning = settings.block(ProvisioningSettings)
         policy = UnknownStationPolicy(args.unknown_stations)
         settings = settings.with_blocks(dataclasses.replace(provisioning, unknown_stations=policy))
-    if args.dev_allow_unauthenticated:
-        overrides["ocpp_allow_unauthenticated"] = True
-        overrides["ocpp_host"] = args.ocpp_host or "127.0.0.1"
-    if args.tls_certificate:
-        if not args.tls_key:
-            raise SystemExit("--tls-certificate needs --tls-key")
-        overrides["ocpp_tls"] = TlsSettings(
-            certificates=(CertificateFiles(args.tls_certificate, args.tls_key),),
-            client_ca=args.client_ca,
-            operator_name=args.operator_name,
-        )
-    return settings.with_overrides(overrides)
+    return settings
 
 
 def _tune_garbage_collector() -> None:
@@ -151,11 +178,19 @@ def _tune_garbage_collector() -> None:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from chargeplane.csms.app import Csms
+    from chargeplane.csms.app import Csms, PortInUse
 
     settings = _serve_settings(args)
     csms = Csms(settings)
-    token = await csms.start()
+    try:
+        token = await csms.start()
+    except OSError as error:  # a port in use, an address that is not ours: one line, no traceback
+        print(f"chargeplane serve: {error.strerror or error}", file=sys.stderr, flush=True)
+        if isinstance(error, PortInUse):  # found before anything was created or started
+            await csms.engine.dispose()
+        else:
+            await csms.stop(deadline=0)
+        return 1
     _tune_garbage_collector()
     ocpp = settings.ocpp
     print(f"Chargeplane CSMS {__version__}", flush=True)

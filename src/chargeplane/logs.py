@@ -2,7 +2,8 @@
 
 * One format for the whole process, text (``2026-12-07T01:02:03.456Z WARNING chargeplane.transport.server
   [CS001] message``) or JSON lines (``--log-format json``: ``ts``, ``level``, ``logger``, ``station``,
-  ``message`` and ``exception``), for people and for log shippers alike.
+  ``message``, ``fields`` when the line has structured values, and ``exception``), for people and for log
+  shippers alike.
 * The station: :data:`current_station` is set by each connection's task (``OcppConnection.run``) and by
   each simulated station, and tasks started from there inherit it, so every line logged while serving a
   station names it without every call site passing it.
@@ -89,6 +90,9 @@ class JsonFormatter(logging.Formatter):
             "station": getattr(record, "station", None),
             "message": record.getMessage(),
         }
+        fields = getattr(record, "fields", None)  # structured values of a line (e.g. the access log)
+        if isinstance(fields, dict):
+            line["fields"] = fields
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)

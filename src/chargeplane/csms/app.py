@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
 from collections.abc import Iterator
 
 import uvicorn
+from litestar.middleware import DefineMiddleware
 
+from chargeplane.csms.api.access_log import AccessLog
 from chargeplane.csms.api.app import build_api
 from chargeplane.csms.api.tokens import TokenStore
 from chargeplane.csms.blocks import discover
@@ -31,6 +35,42 @@ from chargeplane.transport.security import StationSecurity
 from chargeplane.transport.server import OcppServer
 
 log = logging.getLogger(__name__)
+
+
+class PortInUse(OSError):
+    """A listener of the CSMS cannot bind its address: one line for the operator, found before anything is
+    created (database, first API token)."""
+
+
+def listeners(settings: CsmsSettings) -> list[tuple[str, str, int]]:
+    """(what, host, port) of every listener the settings ask for; port 0 (any free port) is left out."""
+    ocpp = settings.ocpp
+    wanted = [("OCPP", ocpp.host, ocpp.port), ("HTTP API", settings.api_host, settings.api_port)]
+    if ocpp.tls is not None:
+        wanted.insert(1, ("OCPP TLS", ocpp.host, ocpp.tls_port))
+    return [(what, host, port) for what, host, port in wanted if port]
+
+
+def check_ports(settings: CsmsSettings) -> None:
+    """Bind and release every listener's address as the servers will (SO_REUSEADDR, every address the host
+    resolves to); raise :class:`PortInUse` naming the first that fails."""
+    for what, host, port in listeners(settings):
+        try:
+            addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        except socket.gaierror as error:
+            raise PortInUse(
+                errno.EADDRNOTAVAIL, f"cannot listen on {host}:{port} ({what}): {error}"
+            ) from None
+        for family, kind, protocol, _, address in addresses:
+            with socket.socket(family, kind, protocol) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(address)
+                except OSError as error:
+                    reason = error.strerror or str(error)
+                    raise PortInUse(
+                        error.errno, f"cannot listen on {host}:{port} ({what}): {reason}"
+                    ) from None
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -73,7 +113,8 @@ class Csms:
         for block in discover():
             self.blocks.install(block, settings.block(block.settings))
         self.provisioning = self.blocks.require(ProvisioningService)
-        self.api = build_api(self.tokens, self.blocks.routes, self.blocks.dependencies)
+        access_log = [DefineMiddleware(AccessLog)] if settings.api_access_log else []
+        self.api = build_api(self.tokens, self.blocks.routes, self.blocks.dependencies, middleware=access_log)
         self._tasks: list[asyncio.Task[None]] = []
         self._http: _EmbeddedUvicorn | None = None
 
@@ -100,12 +141,14 @@ class Csms:
     # -- lifecycle --------------------------------------------------------------------------------------
 
     async def start(self, *, serve_http: bool = True) -> str | None:
-        """Migrate the database, start the OCPP server, the HTTP API and the jobs.
+        """Check the ports, migrate the database, start the OCPP server, the HTTP API and the jobs.
 
-        Returns the API token created on the very first start (to be shown once), else ``None``.
+        Returns the API token created on the very first start (to be shown once), else ``None``. It is created
+        once everything listens, so that a start that fails never leaves a token nobody saw.
         """
+        check_ports(self.settings)
         await migrate(self.engine)
-        token = await self.tokens.ensure_one()
+        await self.tokens.load()
         await self.server.start()
         if serve_http:
             config = uvicorn.Config(
@@ -113,6 +156,8 @@ class Csms:
                 host=self.settings.api_host,
                 port=self.settings.api_port,
                 log_level="warning",
+                log_config=None,  # uvicorn's own lines through our log setup (one format)
+                access_log=False,  # ours is AccessLog, when asked for
                 lifespan="on",
             )
             self._http = _EmbeddedUvicorn(config)
@@ -122,6 +167,7 @@ class Csms:
                     self._tasks[-1].result()  # raises what stopped it (port in use...)
                     raise RuntimeError("the HTTP API stopped while starting")
                 await asyncio.sleep(0.01)
+        token = await self.tokens.ensure_one()
         self._tasks.extend(
             asyncio.create_task(job(), name=getattr(job, "__name__", "job")) for job in self.blocks.jobs
         )

@@ -15,8 +15,12 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
+from typing_extensions import Doc
+
+from chargeplane.transport.security import CertificateFiles, TlsSettings
 from chargeplane.transport.server import ServerSettings
 
 D = TypeVar("D")
@@ -44,15 +48,47 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class TlsFiles:
+    """The OCPP server's TLS (wss, security profiles 2 and 3) as files: ``CHARGEPLANE_TLS_CERTIFICATE``, ..."""
+
+    tls_certificate: Annotated[Path | None, Doc("CSMS certificate chain (PEM); enables wss")] = None
+    tls_key: Annotated[Path | None, Doc("its private key (PEM)")] = None
+    client_ca: Annotated[Path | None, Doc("CA bundle for station certificates (profile 3)")] = None
+    operator_name: Annotated[str | None, Doc("required O (organization) of station certificates")] = None
+
+    def server_tls(self) -> TlsSettings | None:
+        if self.tls_certificate is None:
+            if self.tls_key is not None or self.client_ca is not None:
+                raise SettingsError("tls_key and client_ca need tls_certificate")
+            return None
+        if self.tls_key is None:
+            raise SettingsError("tls_certificate needs tls_key")
+        return TlsSettings(
+            certificates=(CertificateFiles(self.tls_certificate, self.tls_key),),
+            client_ca=self.client_ca,
+            operator_name=self.operator_name,
+        )
+
+
+@dataclass(frozen=True)
 class CsmsSettings:
-    database_url: str = "sqlite+aiosqlite:///chargeplane.db"
+    database_url: Annotated[
+        str, Doc("SQLAlchemy URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://user@host/db")
+    ] = "sqlite+aiosqlite:///chargeplane.db"
     ocpp: ServerSettings = field(default_factory=ServerSettings)
-    api_host: str = "127.0.0.1"
-    api_port: int = 8080
-    node_id: str = "node-1"
-    # Group-commit writers working in parallel, each with its own connection; 0: automatic (1 on SQLite,
-    # which has one write lock anyway; 4 on PostgreSQL).
-    database_writers: int = 0
+    api_host: Annotated[str, Doc("HTTP API listen address")] = "127.0.0.1"
+    api_port: Annotated[int, Doc("HTTP API port")] = 8080
+    api_access_log: Annotated[
+        bool, Doc("log one line per HTTP API request (logger chargeplane.api.access)")
+    ] = False
+    node_id: Annotated[str, Doc("this node's name")] = "node-1"
+    database_writers: Annotated[
+        int,
+        Doc(
+            "group-commit writers working in parallel, each with its own connection; 0: automatic (1 on "
+            "SQLite, which has one write lock anyway; 4 on PostgreSQL)"
+        ),
+    ] = 0
     # The blocks' own settings objects (one per type); a block without one here runs with its defaults.
     blocks: tuple[object, ...] = ()
 
@@ -165,6 +201,10 @@ def convert(text: str, kind: Any, variable: str) -> Any:
             return word in _TRUE
         if kind in (int, float, str):
             return kind(text.strip() if kind is not str else text)
+        if kind is Path:
+            return Path(text.strip()).expanduser()
+        if typing.get_origin(kind) is tuple and arguments[1:] == (Ellipsis,):
+            return tuple(convert(item, arguments[0], variable) for item in text.split(",") if item.strip())
         if isinstance(kind, type) and issubclass(kind, enum.Enum):
             return kind(text.strip().lower() if _lowercase_values(kind) else text.strip())
     except ValueError as error:
@@ -178,3 +218,22 @@ def _lowercase_values(kind: type[enum.Enum]) -> bool:
 
 def _type_name(kind: Any) -> str:
     return getattr(kind, "__name__", str(kind))
+
+
+def convert_value(value: object, kind: Any, name: str) -> Any:
+    """A typed value (of a TOML file) as a value of ``kind``; text goes through :func:`convert`."""
+    if isinstance(value, str):
+        return convert(value, kind, name)
+    arguments = typing.get_args(kind)
+    if typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in arguments:
+        inner = [a for a in arguments if a is not type(None)]
+        kind = inner[0] if len(inner) == 1 else kind
+    if kind is bool and isinstance(value, bool):
+        return value
+    if kind in (int, float) and isinstance(value, int) and not isinstance(value, bool):
+        return kind(value)
+    if kind is float and isinstance(value, float):
+        return value
+    if typing.get_origin(kind) is tuple and isinstance(value, list):
+        return tuple(convert_value(item, typing.get_args(kind)[0], name) for item in value)
+    raise SettingsError(f"{name} = {value!r} is not a valid {_type_name(kind)}")

@@ -27,8 +27,9 @@ import ssl
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
 
+from typing_extensions import Doc
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -62,29 +63,49 @@ _IDENTITY = re.compile(r"\A[a-zA-Z0-9*\-_=+|@.]{1,48}\Z")
 
 @dataclass(frozen=True)
 class ServerSettings:
-    host: str = "0.0.0.0"
-    port: int | None = 9000  # plain ws (profile 1); None: no plain listener
-    tls_port: int | None = 9443  # wss (profiles 2 and 3); used only when ``tls`` is set
-    tls: TlsSettings | None = None
-    path_prefix: str = "/ocpp"
-    versions: tuple[Version, ...] = (Version.V21, Version.V201, Version.V16)
-    default_version: Version | None = None  # for clients that offer no subprotocol; off by default
-    ping_interval: float | None = 60.0  # seconds between WebSocket pings (WebSocketPingInterval)
-    ping_timeout: float | None = 30.0  # a pong later than this closes the connection as dead
-    call_timeout: float = DEFAULT_CALL_TIMEOUT
-    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
-    max_queued_calls: int = 100
-    compression: bool = (
-        False  # permessage-deflate (RFC 7692): negotiable when on, costs memory per connection
+    """The OCPP server's settings (``CHARGEPLANE_OCPP_<FIELD>``); each field's ``Doc`` is its reference text."""
+
+    host: Annotated[str, Doc("OCPP listen address; 127.0.0.1 keeps OCPP on loopback")] = "0.0.0.0"
+    port: Annotated[int | None, Doc("plain ws port (security profile 1); none: no plain listener")] = 9000
+    tls_port: Annotated[int | None, Doc("wss port (profiles 2 and 3), used when a certificate is set")] = 9443
+    tls: TlsSettings | None = None  # set through the TLS settings of the CSMS (certificate, key, client CA)
+    path_prefix: Annotated[str, Doc("URL path before /<stationId>")] = "/ocpp"
+    versions: Annotated[tuple[Version, ...], Doc("OCPP versions offered, comma-separated")] = (
+        Version.V21,
+        Version.V201,
+        Version.V16,
     )
-    admission_rate: float = 200.0  # new connections per second
-    admission_burst: int = 400
-    # Load shedding: refuse new connections while the event loop runs later than this (seconds); None: off.
-    admission_max_lag: float | None = 0.5
-    max_connections: int = 20_000
-    allow_unauthenticated: bool = False  # development only: unknown stations connect without credentials
-    open_timeout: float = 10.0
-    close_timeout: float = 5.0  # how long a closing handshake may take before the TCP connection is dropped
+    default_version: Annotated[
+        Version | None, Doc("version for clients that offer no subprotocol; none: refuse them")
+    ] = None
+    ping_interval: Annotated[float | None, Doc("seconds between WebSocket pings (WebSocketPingInterval)")] = (
+        60.0
+    )
+    ping_timeout: Annotated[float | None, Doc("seconds to wait for a pong before closing as dead")] = 30.0
+    call_timeout: Annotated[float, Doc("seconds to wait for a station's answer to a CALL")] = (
+        DEFAULT_CALL_TIMEOUT
+    )
+    max_message_size: Annotated[int, Doc("largest accepted WebSocket message, bytes")] = (
+        DEFAULT_MAX_MESSAGE_SIZE
+    )
+    max_queued_calls: Annotated[int, Doc("CALLs that may wait for one station")] = 100
+    compression: Annotated[bool, Doc("offer permessage-deflate (RFC 7692); costs memory per connection")] = (
+        False
+    )
+    admission_rate: Annotated[float, Doc("new connections per second")] = 200.0
+    admission_burst: Annotated[int, Doc("new connections in a burst above the rate")] = 400
+    admission_max_lag: Annotated[
+        float | None,
+        Doc("refuse new connections while the event loop runs this many seconds late; none: off"),
+    ] = 0.5
+    max_connections: Annotated[int, Doc("open OCPP connections at most")] = 20_000
+    allow_unauthenticated: Annotated[
+        bool, Doc("development only, loopback only: unknown stations connect without credentials")
+    ] = False
+    open_timeout: Annotated[float, Doc("seconds a WebSocket opening handshake may take")] = 10.0
+    close_timeout: Annotated[
+        float, Doc("seconds a closing handshake may take before the TCP connection is dropped")
+    ] = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,8 @@ class Sample:
     mode: Mode = Mode.SLOW
     limit: float | None = 2.0
     tags: tuple[str, ...] = ()
+    sizes: tuple[int, ...] = ()
+    pair: tuple[int, int] = (0, 0)
 
 
 def test_the_reader_converts_by_field_type() -> None:
@@ -126,11 +128,21 @@ def test_the_reader_converts_by_field_type() -> None:
     assert read_dataclass(Sample, environ, "P_") == Sample(3, 1.5, "y", True, Mode.FAST, None)
     assert read_dataclass(Sample, {"P_LIMIT": "7"}, "P_").limit == 7.0
     assert read_dataclass(Sample, {}, "P_", base=Sample(count=5)) == Sample(count=5)
+    # Lists are comma-separated (CHARGEPLANE_OCPP_VERSIONS=2.0.1,1.6), each item by the item type.
+    listed = read_dataclass(Sample, {"P_TAGS": "a,b", "P_SIZES": "1,2"}, "P_")
+    assert (listed.tags, listed.sizes) == (("a", "b"), (1, 2))
 
 
 @pytest.mark.parametrize(
     ("variable", "text"),
-    [("P_COUNT", "three"), ("P_RATIO", "x"), ("P_ON", "maybe"), ("P_MODE", "medium"), ("P_TAGS", "a,b")],
+    [
+        ("P_COUNT", "three"),
+        ("P_RATIO", "x"),
+        ("P_ON", "maybe"),
+        ("P_MODE", "medium"),
+        ("P_SIZES", "1,x"),
+        ("P_PAIR", "1,2"),
+    ],
 )
 def test_a_bad_value_names_the_variable(variable: str, text: str) -> None:
     with pytest.raises(SettingsError, match=variable):

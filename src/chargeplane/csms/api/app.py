@@ -1,34 +1,122 @@
-"""The operator HTTP API (Litestar): bearer-token auth, OpenAPI at ``/schema/openapi.json``, block routes under
+"""The operator HTTP API (Litestar): bearer-token auth with scopes, OpenAPI at ``/schema/openapi.json`` and its
+docs page at ``/schema`` (served offline: the Swagger UI assets come with the product), block routes under
 ``/api/v1``, the blocks' shared dependencies (the known station) and one mapping of errors to status codes
-(:mod:`chargeplane.csms.api.errors`)."""
+(:mod:`chargeplane.csms.api.errors`).
+
+A route's scope: ``opt=OPERATOR`` (or ``opt=ADMIN``) in its decorator; without one, GET needs ``read`` and
+everything else ``admin`` (see :mod:`chargeplane.csms.api.tokens`).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Router
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.handlers.http_handlers import HTTPRouteHandler
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+)
+from litestar.static_files import create_static_files_router
 
 from chargeplane import __version__
-from chargeplane.csms.api.errors import exception_handlers
-from chargeplane.csms.api.tokens import TokenStore
+from chargeplane.csms.api.errors import COMMON, error_responses, exception_handlers
+from chargeplane.csms.api.limits import LimitedRequest
+from chargeplane.csms.api.tokens import Scope, TokenStore
 
 API_PREFIX = "/api/v1"
+SCHEMA_PATH = "/schema"
+ASSETS_PATH = f"{SCHEMA_PATH}/assets"
+OPERATOR: dict[str, Any] = {"scope": Scope.OPERATOR}  # opt= of a route that acts on stations
+ADMIN: dict[str, Any] = {"scope": Scope.ADMIN}
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass
+class RawJsonOperation(Operation):
+    """``operation_class=`` of a route that reads its body raw (to check it itself): documents the body as a
+    JSON object, which Litestar cannot see without a ``data`` parameter."""
+
+    def __post_init__(self) -> None:
+        if self.request_body is None:
+            schema = Schema(type=OpenAPIType.OBJECT, additional_properties=True)
+            self.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=schema)},
+                description="the OCPP request payload (wire JSON) of the action, in the station's version",
+                required=True,
+            )
+
+
+def required_scope(method: str, handler: BaseRouteHandler) -> Scope:
+    declared = handler.opt.get("scope")
+    if isinstance(declared, Scope):
+        return declared
+    return Scope.READ if method.upper() in _SAFE_METHODS else Scope.ADMIN
 
 
 def bearer_guard(tokens: TokenStore) -> Any:
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token or not tokens.valid(token.strip()):
+        scope = await tokens.scope_of(token.strip()) if scheme.lower() == "bearer" and token else None
+        if scope is None:
             raise NotAuthorizedException("a valid bearer token is required")
+        needed = required_scope(str(connection.scope.get("method", "GET")), handler)
+        if not scope.allows(needed):
+            raise PermissionDeniedException(f"this route needs a token with scope {needed.value}")
 
     return guard
+
+
+def _documented(handlers: Sequence[Any]) -> list[Any]:
+    """The statuses every route may answer (bad input, no token, scope) on top of the route's own."""
+    for handler in handlers:
+        if isinstance(handler, HTTPRouteHandler):
+            handler.responses = error_responses(*COMMON) | dict(handler.responses or {})
+    return list(handlers)
+
+
+def swagger_assets() -> Path:
+    """The Swagger UI files shipped by the ``swagger-ui-py`` package (found without importing it)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the swagger-ui-py package is missing: reinstall chargeplane")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+def openapi_config() -> OpenAPIConfig:
+    swagger = SwaggerRenderPlugin(
+        js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+        css_url=f"{ASSETS_PATH}/swagger-ui.css",
+        standalone_preset_js_url=f"{ASSETS_PATH}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{ASSETS_PATH}/favicon-32x32.png'>",
+        path=["/", "/swagger"],
+    )
+    return OpenAPIConfig(
+        title="Chargeplane CSMS API",
+        version=__version__,
+        description="The operator API of the Chargeplane CSMS. Every route needs a bearer token "
+        "(`chargeplane token create`); errors share one body (ErrorBody).",
+        path=SCHEMA_PATH,
+        use_handler_docstrings=True,
+        render_plugins=[swagger],
+        components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+    )
 
 
 def build_api(
@@ -36,23 +124,26 @@ def build_api(
     route_handlers: Sequence[Any],
     dependencies: Mapping[str, Provide] | None = None,
     debug: bool = False,
+    middleware: Sequence[DefineMiddleware] = (),
 ) -> Litestar:
     api = Router(
         path=API_PREFIX,
-        route_handlers=list(route_handlers),
+        route_handlers=_documented(route_handlers),
         guards=[bearer_guard(tokens)],
         security=[{"bearer": []}],
         dependencies=dict(dependencies or {}),
     )
+    assets = create_static_files_router(
+        path=ASSETS_PATH, directories=[swagger_assets()], include_in_schema=False
+    )
     return Litestar(
-        route_handlers=[api],
+        route_handlers=[api, assets],
         exception_handlers=exception_handlers(),
-        openapi_config=OpenAPIConfig(
-            title="Chargeplane CSMS API",
-            version=__version__,
-            path="/schema",
-            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
-        ),
+        openapi_config=openapi_config(),
+        middleware=list(middleware),
+        request_class=LimitedRequest,
+        # Litestar's default replaces the root logger's handlers when the app starts: every line of the
+        # process would change format then. Ours (chargeplane.logs) stays.
+        logging_config=None,
         debug=debug,
-        logging_config=None,  # the process's logging is chargeplane.logs' (one format); Litestar's would replace it
     )

@@ -14,7 +14,10 @@
 504  no answer within the call timeout
 ===  ==================================================================================================
 
-The body is Litestar's error body (``status_code``, ``detail``, ``extra``), as for its own exceptions.
+The body is Litestar's error body (``status_code``, ``detail``, ``extra``), as for its own exceptions
+(:class:`ErrorBody`). Besides these, every route may answer 400 (a body or parameter against its schema), 401
+(no valid bearer token) and 403 (the token's scope does not allow the route). Routes document theirs with
+``responses=error_responses(...)``; the statuses common to every route are added by ``build_api``.
 """
 
 from __future__ import annotations
@@ -22,11 +25,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.exceptions.responses import create_exception_response
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
@@ -116,3 +123,58 @@ def _handle(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
 def exception_handlers() -> ExceptionHandlersMap:
     """For ``Litestar(exception_handlers=...)``: Litestar picks the handler by the exception's class."""
     return dict.fromkeys(_MAPPING, _handle)
+
+
+# -- the OpenAPI side of the same mapping ------------------------------------------------------------------
+
+
+class InvalidField(msgspec.Struct):
+    """One complaint of a 400 about the request's body or parameters."""
+
+    message: str
+    key: str | None = None
+    source: str | None = None  # body, query, path, header
+
+
+class ErrorBody(msgspec.Struct):
+    """Every error answer (Litestar's error body): ``extra`` holds the OCPP error of a 422 or 502 as
+    ``{"code", "description"}``, the complaints of a 400 as a list."""
+
+    status_code: int
+    detail: str
+    extra: dict[str, Any] | list[InvalidField] | None = None
+
+
+STATUS_DESCRIPTIONS: dict[int, str] = {
+    HTTP_400_BAD_REQUEST: "A body or parameter against its schema, or a rule beyond it (``detail`` says which)",
+    HTTP_401_UNAUTHORIZED: "No valid bearer token",
+    HTTP_403_FORBIDDEN: "The token's scope does not allow this route",
+    HTTP_404_NOT_FOUND: "No such station (or other resource named in the path)",
+    HTTP_409_CONFLICT: "Conflict: the resource exists already, or the station is offline or Rejected",
+    HTTP_422_UNPROCESSABLE_ENTITY: "The CSMS will not send this to the station: ``extra.code`` is the OCPP "
+    "error code, ``extra.description`` says where",
+    HTTP_502_BAD_GATEWAY: "The station answered with a CALLERROR (``extra.code``, ``extra.description``) or "
+    "the connection was lost before the answer",
+    HTTP_503_SERVICE_UNAVAILABLE: "Too many commands wait for this station already",
+    HTTP_504_GATEWAY_TIMEOUT: "The station did not answer within the call timeout",
+}
+COMMON = (HTTP_400_BAD_REQUEST, HTTP_401_UNAUTHORIZED, HTTP_403_FORBIDDEN)  # every route
+# A route that sends a CALL to a station: what the command router and the station may answer.
+STATION_CALL = (
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_502_BAD_GATEWAY,
+    HTTP_503_SERVICE_UNAVAILABLE,
+    HTTP_504_GATEWAY_TIMEOUT,
+)
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """``responses=`` for a route decorator: these statuses with the error body and their meaning."""
+    return {
+        status: ResponseSpec(
+            data_container=ErrorBody, generate_examples=False, description=STATUS_DESCRIPTIONS[status]
+        )
+        for status in statuses
+    }

@@ -69,6 +69,8 @@ class EventStream:
     def route(self) -> Any:
         @get("/events", summary="Station events as server-sent events")
         async def stream_events(station: FromQuery[str | None] = None) -> ServerSentEvent:
+            """Server-sent events: ``event: <kind>``, ``data: {"stationId", "at", "data"}``; ``station`` keeps
+            one station's events."""
             return ServerSentEvent(self.events(station))
 
         return stream_events

@@ -8,10 +8,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import delete, get, patch, post
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.openapi.spec import Reference
+from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
+from chargeplane.csms.api.app import OPERATOR
+from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
 from chargeplane.csms.blocks.authorization.local_list import LocalListService, SyncResult
 from chargeplane.csms.blocks.authorization.repository import LogRecord, TokenRecord
@@ -35,6 +39,14 @@ Priority = Annotated[int, msgspec.Meta(ge=-9, le=9)]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Description = Annotated[str, msgspec.Meta(max_length=200)]
 MAX_IMPORT = 10_000
+# Decoded item by item (each invalid one is reported by its index), documented as what each item must be.
+ImportBody = Annotated[
+    list[Any],
+    Body(
+        media_type=RequestEncodingType.JSON,
+        schema_extra={"items": Reference(ref="#/components/schemas/IdTokenIn"), "max_items": MAX_IMPORT},
+    ),
+]
 
 
 class PersonalMessage(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -231,25 +243,38 @@ def routes(service: AuthorizationService, local_lists: LocalListService) -> list
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[IdTokenOut]:
+        """Stored id tokens, optionally by status or group."""
         records, total = await service.list_tokens(status=status, group=group, offset=offset, limit=limit)
         return Page([token_out(r) for r in records], total, offset, limit)
 
-    @post("/id-tokens", status_code=HTTP_201_CREATED, summary="Create an id token")
+    @post(
+        "/id-tokens",
+        status_code=HTTP_201_CREATED,
+        summary="Create an id token",
+        responses=error_responses(HTTP_409_CONFLICT),
+    )
     async def create_token(data: JSONBody[IdTokenIn]) -> IdTokenOut:
+        """A token stations may present (C01); 409 if the token (value and type) exists."""
         return token_out(await service.create_token(token_values(data)))
 
-    @get("/id-tokens/{id_token:str}", summary="One id token")
+    @get("/id-tokens/{id_token:str}", summary="One id token", responses=error_responses(HTTP_404_NOT_FOUND))
     async def get_token(
         id_token: FromPath[str], token_type: Annotated[str | None, QueryParameter(name="type")] = None
     ) -> IdTokenOut:
+        """The token with this value (and ``type`` when several tokens share the value)."""
         return token_out(await service.get_token(id_token, token_type))
 
-    @patch("/id-tokens/{id_token:str}", summary="Change an id token")
+    @patch(
+        "/id-tokens/{id_token:str}",
+        summary="Change an id token",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
     async def update_token(
         id_token: FromPath[str],
         data: JSONBody[IdTokenPatch],
         token_type: Annotated[str | None, QueryParameter(name="type")] = None,
     ) -> IdTokenOut:
+        """Absent fields are kept; ``null`` clears an optional field."""
         record = await service.get_token(id_token, token_type)
         values: dict[str, Any] = {
             name: getattr(data, name)
@@ -263,14 +288,25 @@ def routes(service: AuthorizationService, local_lists: LocalListService) -> list
         check_languages(values.get("language1", record.language1), values.get("language2", record.language2))
         return token_out(await service.update_token(record.id_token, record.type, values))
 
-    @delete("/id-tokens/{id_token:str}", summary="Remove an id token")
+    @delete(
+        "/id-tokens/{id_token:str}",
+        summary="Remove an id token",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
     async def delete_token(
         id_token: FromPath[str], token_type: Annotated[str | None, QueryParameter(name="type")] = None
     ) -> None:
+        """The token is no longer accepted (and leaves the local lists at their next update)."""
         await service.delete_token(id_token, token_type)
 
-    @post("/id-tokens/import", status_code=HTTP_200_OK, summary="Create or replace id tokens in bulk")
-    async def import_tokens(data: JSONBody[list[Any]]) -> ImportResult:
+    @post(
+        "/id-tokens/import",
+        status_code=HTTP_200_OK,
+        summary="Create or replace id tokens in bulk",
+    )
+    async def import_tokens(data: ImportBody) -> ImportResult:
+        """An array of id tokens (the body of a create each); the valid ones are stored, the others reported
+        by their index."""
         if len(data) > MAX_IMPORT:
             raise ValidationException(f"at most {MAX_IMPORT} tokens per import")
         rows: list[dict[str, Any]] = []
@@ -290,19 +326,30 @@ def routes(service: AuthorizationService, local_lists: LocalListService) -> list
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[LogOut]:
+        """Each Authorize decision and token check, with the station and the answer."""
         records, total = await service.decision_log(
             station_id=station_id, id_token=id_token, offset=offset, limit=limit
         )
         return Page([log_out(r) for r in records], total, offset, limit)
 
     @post(
-        "/stations/{station_id:str}/local-list", status_code=HTTP_200_OK, summary="Send the local list (D01)"
+        "/stations/{station_id:str}/local-list",
+        status_code=HTTP_200_OK,
+        summary="Send the local list (D01)",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
     )
     async def sync_local_list(known_station: KnownStation, data: JSONBody[LocalListSync]) -> SyncOut:
+        """Sends SendLocalList: the changes since the version the station has, or the full list (``full``)."""
         return sync_out(await local_lists.sync_local_list(known_station.station_id, data.full))
 
-    @get("/stations/{station_id:str}/local-list", summary="The local list on record for a station")
+    @get(
+        "/stations/{station_id:str}/local-list",
+        summary="The local list on record for a station",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
     async def local_list(known_station: KnownStation) -> LocalListOut:
+        """The version and size of the list last sent to the station (0: none)."""
         summary = await local_lists.summary(known_station.station_id)
         if summary is None:
             return LocalListOut(known_station.station_id, 0, 0, None)
@@ -312,8 +359,11 @@ def routes(service: AuthorizationService, local_lists: LocalListService) -> list
     @get(
         "/stations/{station_id:str}/local-list/station-version",
         summary="Ask the station its list version (D02)",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
     )
     async def station_version(known_station: KnownStation) -> StationVersionOut:
+        """Sends GetLocalListVersion and answers the station's version (0: no list)."""
         return StationVersionOut(
             known_station.station_id, await local_lists.station_version(known_station.station_id)
         )

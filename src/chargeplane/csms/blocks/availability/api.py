@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import get, post
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 
-from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.app import OPERATOR
+from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.pages import Count, Limit, Offset, Page
 from chargeplane.csms.blocks.availability.repository import ConnectorRecord, HistoryRecord
 from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 
-Id = Annotated[int, msgspec.Meta(ge=0)]
+Id = Count
 
 
 class ConnectorOut(msgspec.Struct, rename="camel"):
@@ -74,15 +76,22 @@ def routes(service: AvailabilityService) -> list[Any]:
     @get(
         "/stations/{station_id:str}/connectors",
         summary="Current status of the station, its EVSEs and connectors",
+        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_connectors(known_station: KnownStation) -> ConnectorList:
+        """The last reported status of each EVSE and connector (StatusNotification, NotifyEvent)."""
         records = await service.connectors(known_station.station_id)
         return ConnectorList(known_station.station_id, [_connector_out(r) for r in records])
 
-    @get("/stations/{station_id:str}/status-history", summary="Every reported status, newest first")
+    @get(
+        "/stations/{station_id:str}/status-history",
+        summary="Every reported status, newest first",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
     async def status_history(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[HistoryOut]:
+        """Each status the station reported, as received."""
         records, total = await service.status_history(known_station.station_id, offset, limit)
         return Page([_history_out(r) for r in records], total, offset, limit)
 
@@ -90,10 +99,13 @@ def routes(service: AvailabilityService) -> list[Any]:
         "/stations/{station_id:str}/availability",
         status_code=HTTP_200_OK,
         summary="ChangeAvailability: make the station, an EVSE or a connector (in)operative",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
     )
     async def change_availability(
         known_station: KnownStation, data: JSONBody[AvailabilityIn]
     ) -> AvailabilityOut:
+        """Sends ChangeAvailability (G03, G04) and answers the station's status: Accepted, Rejected or Scheduled."""
         result = await service.change_availability(
             known_station.station_id, data.evse_id, data.connector_id, data.operational
         )

@@ -10,6 +10,8 @@ from litestar import get, post
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
+from chargeplane.csms.api.app import OPERATOR
+from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
 from chargeplane.csms.blocks.data_transfer.repository import TransferRecord
 from chargeplane.csms.blocks.data_transfer.service import DataTransferService
@@ -64,10 +66,13 @@ def routes(service: DataTransferService) -> list[Any]:
         "/stations/{station_id:str}/data-transfer",
         status_code=HTTP_200_OK,
         summary="Send DataTransfer to a station: the station's answer",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
     )
     async def send_data_transfer(
         known_station: KnownStation, data: JSONBody[DataTransferIn]
     ) -> DataTransferOut:
+        """Sends DataTransfer (P01) with this vendor id, message id and data; the answer is the station's."""
         answer = await service.send(known_station.station_id, data.vendor_id, data.message_id, data.data)
         return DataTransferOut(answer.status, answer.data, answer.reason_code, answer.additional_info)
 
@@ -77,6 +82,7 @@ def routes(service: DataTransferService) -> list[Any]:
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[TransferOut]:
+        """Every DataTransfer received from or sent to stations."""
         records, total = await service.find(station_id, offset, limit)
         return Page([_transfer_out(r) for r in records], total, offset, limit)
 

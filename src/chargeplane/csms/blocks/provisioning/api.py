@@ -11,9 +11,10 @@ import msgspec
 from litestar import delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
-from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.errors import error_responses
+from chargeplane.csms.api.pages import INT32_MAX, Limit, Offset, Page
 from chargeplane.csms.blocks.provisioning.repository import StationRecord
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.errors import UnknownStation
@@ -33,7 +34,7 @@ class StationIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     security_profile: Profile = 1
     password: str | None = None
     v16_key_encoding: Annotated[str, msgspec.Meta(pattern=r"\A(hex|raw)\Z")] = "hex"
-    heartbeat_interval: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    heartbeat_interval: Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)] | None = None
     description: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
@@ -41,7 +42,7 @@ class StationPatch(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     registration_status: Status | None = None
     security_profile: Profile | None = None
     password: str | None = None
-    heartbeat_interval: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    heartbeat_interval: Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)] | None = None
     description: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
@@ -93,11 +94,19 @@ def known_station(service: ProvisioningService) -> Provide:
 def routes(service: ProvisioningService) -> list[Any]:
     @get("/stations", summary="List stations")
     async def list_stations(offset: Offset = 0, limit: Limit = 100) -> Page[StationOut]:
+        """Registered stations with their registration, security profile, boot data and presence."""
         records, total = await service.list_stations(offset, limit)
         return Page([station_out(r) for r in records], total, offset, limit)
 
-    @post("/stations", status_code=HTTP_201_CREATED, summary="Register a station")
+    @post(
+        "/stations",
+        status_code=HTTP_201_CREATED,
+        summary="Register a station",
+        responses=error_responses(HTTP_409_CONFLICT),
+    )
     async def create_station(data: JSONBody[StationIn]) -> StationOut:
+        """A station may connect only once registered. Without a password (profiles 1 and 2), one is generated and
+        returned once in ``generatedPassword``; 409 if the station exists."""
         record, generated = await service.create_station(
             data.station_id,
             registration_status=data.registration_status,
@@ -109,12 +118,18 @@ def routes(service: ProvisioningService) -> list[Any]:
         )
         return station_out(record, generated)
 
-    @get("/stations/{station_id:str}", summary="One station")
+    @get("/stations/{station_id:str}", summary="One station", responses=error_responses(HTTP_404_NOT_FOUND))
     async def get_station(known_station: KnownStation) -> StationOut:
+        """The station's record: registration, security, boot data, connection and presence."""
         return station_out(known_station)
 
-    @patch("/stations/{station_id:str}", summary="Change a station's registration or security")
+    @patch(
+        "/stations/{station_id:str}",
+        summary="Change a station's registration or security",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
     async def update_station(known_station: KnownStation, data: JSONBody[StationPatch]) -> StationOut:
+        """Absent fields are kept; a new password replaces the old one."""
         values: dict[str, Any] = {
             name: value
             for name, value in (
@@ -127,8 +142,13 @@ def routes(service: ProvisioningService) -> list[Any]:
         }
         return station_out(await service.update_station(known_station.station_id, data.password, values))
 
-    @delete("/stations/{station_id:str}", summary="Remove a station")
+    @delete(
+        "/stations/{station_id:str}",
+        summary="Remove a station",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
     async def delete_station(known_station: KnownStation) -> None:
+        """The station can no longer connect; its history stays."""
         await service.delete_station(known_station.station_id)
 
     return [list_stations, create_station, get_station, update_station, delete_station]

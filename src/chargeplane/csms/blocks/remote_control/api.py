@@ -18,6 +18,8 @@ from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
+from chargeplane.csms.api.app import OPERATOR, RawJsonOperation
+from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.remote_control.repository import CommandRecord
@@ -213,6 +215,9 @@ def routes(service: CommandService) -> list[Any]:
         summary="Send any CSMS-initiated OCPP action",
         description="The body is the OCPP request payload (wire JSON) in the station's negotiated version; "
         "the answer carries the station's response payload.",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
+        operation_class=RawJsonOperation,
     )
     async def send_command(
         known_station: KnownStation, action: FromPath[str], request: Request[Any, Any, Any]
@@ -226,6 +231,7 @@ def routes(service: CommandService) -> list[Any]:
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[CommandLogOut]:
+        """Every CSMS-initiated CALL with its request, answer or error and duration."""
         records, total = await service.command_log(
             station_id=station, action=action, offset=offset, limit=limit
         )
@@ -235,28 +241,55 @@ def routes(service: CommandService) -> list[Any]:
         "/stations/{station_id:str}/remote-start",
         status_code=HTTP_200_OK,
         summary="Remote start (F01/F02; 1.6 RemoteStartTransaction)",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
     )
     async def remote_start(known_station: KnownStation, data: JSONBody[RemoteStartIn]) -> CommandOut:
+        """RequestStartTransaction (2.x) or RemoteStartTransaction (1.6), built for the station's version."""
         return await convenience(known_station, lambda version: _remote_start(data, version))
 
     @post(
         "/stations/{station_id:str}/remote-stop",
         status_code=HTTP_200_OK,
         summary="Remote stop (F03; 1.6 RemoteStopTransaction)",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
     )
     async def remote_stop(known_station: KnownStation, data: JSONBody[RemoteStopIn]) -> CommandOut:
+        """RequestStopTransaction (2.x) or RemoteStopTransaction (1.6)."""
         return await convenience(known_station, lambda version: _remote_stop(data, version))
 
-    @post("/stations/{station_id:str}/unlock", status_code=HTTP_200_OK, summary="Unlock a connector (F05)")
+    @post(
+        "/stations/{station_id:str}/unlock",
+        status_code=HTTP_200_OK,
+        summary="Unlock a connector (F05)",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
+    )
     async def unlock(known_station: KnownStation, data: JSONBody[UnlockIn]) -> CommandOut:
+        """UnlockConnector; 2.x needs ``evseId``."""
         return await convenience(known_station, lambda version: _unlock(data, version))
 
-    @post("/stations/{station_id:str}/reset", status_code=HTTP_200_OK, summary="Reset (B11/B12)")
+    @post(
+        "/stations/{station_id:str}/reset",
+        status_code=HTTP_200_OK,
+        summary="Reset (B11/B12)",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
+    )
     async def reset(known_station: KnownStation, data: JSONBody[ResetIn]) -> CommandOut:
+        """Reset: Immediate or OnIdle (2.x), Hard or Soft (1.6)."""
         return await convenience(known_station, lambda version: _reset(data, version))
 
-    @post("/stations/{station_id:str}/trigger", status_code=HTTP_200_OK, summary="Trigger a message (F06)")
+    @post(
+        "/stations/{station_id:str}/trigger",
+        status_code=HTTP_200_OK,
+        summary="Trigger a message (F06)",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
+    )
     async def trigger(known_station: KnownStation, data: JSONBody[TriggerIn]) -> CommandOut:
+        """TriggerMessage (1.6 ExtendedTriggerMessage for the security extension's messages)."""
         return await convenience(known_station, lambda version: _trigger(data, version))
 
     return [send_command, list_commands, remote_start, remote_stop, unlock, reset, trigger]

@@ -8,15 +8,17 @@ from typing import Annotated, Any
 import msgspec
 from litestar import delete, get, post
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_404_NOT_FOUND
 
-from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.app import OPERATOR
+from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.pages import Count, Limit, Offset, Page, PathId
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.reservation.repository import NewReservation, ReservationRecord
 from chargeplane.csms.blocks.reservation.service import ReservationService, StationAnswer
 
-Id = Annotated[int, msgspec.Meta(ge=0)]
+Id = Count
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 TokenType = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 
@@ -78,21 +80,30 @@ def routes(service: ReservationService) -> list[Any]:
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[ReservationOut]:
+        """Reservations of every station, or of one (``stationId``), optionally by status."""
         records, total = await service.find(station_id=station_id, status=status, offset=offset, limit=limit)
         return Page([reservation_out(r) for r in records], total, offset, limit)
 
-    @get("/reservations/{reservation_id:int}", summary="One reservation")
-    async def get_reservation(reservation_id: FromPath[int]) -> ReservationOut:
+    @get(
+        "/reservations/{reservation_id:int}",
+        summary="One reservation",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
+    async def get_reservation(reservation_id: PathId) -> ReservationOut:
+        """The reservation with this id (the OCPP reservation id)."""
         return reservation_out(await service.get(reservation_id))
 
     @post(
         "/stations/{station_id:str}/reservations",
         status_code=HTTP_201_CREATED,
         summary="Reserve (ReserveNow): the stored reservation and the station's answer",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
     )
     async def create_reservation(
         known_station: KnownStation, data: JSONBody[ReservationIn]
     ) -> ReservationResult:
+        """Stores the reservation and sends ReserveNow (H01); ``expiresAt`` needs a time zone."""
         if data.expires_at.tzinfo is None:
             raise ValidationException("expiresAt needs a time zone offset")
         record, answer = await service.reserve(
@@ -114,8 +125,11 @@ def routes(service: ReservationService) -> list[Any]:
         "/reservations/{reservation_id:int}",
         status_code=HTTP_200_OK,
         summary="Cancel a reservation (CancelReservation): the reservation and the station's answer",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
     )
-    async def cancel_reservation(reservation_id: FromPath[int]) -> ReservationResult:
+    async def cancel_reservation(reservation_id: PathId) -> ReservationResult:
+        """Sends CancelReservation (H02); 409 when the reservation is no longer active."""
         record, answer = await service.cancel(reservation_id)
         return _result(record, answer)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from typing_extensions import Doc
 
 
 @dataclass(frozen=True)
 class ReservationSettings:
-    check_interval: float = 30.0  # seconds between expiry sweeps (CHARGEPLANE_RESERVATION_CHECK_INTERVAL)
+    check_interval: Annotated[float, Doc("seconds between reservation expiry sweeps")] = 30.0

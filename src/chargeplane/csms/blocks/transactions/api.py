@@ -8,9 +8,11 @@ from typing import Annotated, Any
 import msgspec
 from litestar import get
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, QueryParameter
+from litestar.status_codes import HTTP_404_NOT_FOUND
 
-from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.errors import error_responses
+from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
 from chargeplane.csms.blocks.transactions.repository import (
@@ -181,13 +183,19 @@ def routes(queries: TransactionQueries) -> list[Any]:
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[TransactionOut]:
+        """Transactions of every station or one, by status, token or start time (``from``, ``to``)."""
         _check_range(started_from, started_to)
         where = TransactionFilter(station, status, id_token, started_from, started_to)
         records, total = await queries.find(where, offset, limit)
         return Page([transaction_out(r) for r in records], total, offset, limit)
 
-    @get("/transactions/{key:int}", summary="One transaction with its events and meter values")
-    async def get_transaction(key: FromPath[int]) -> TransactionDetail:
+    @get(
+        "/transactions/{key:int}",
+        summary="One transaction with its events and meter values",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
+    async def get_transaction(key: PathId) -> TransactionDetail:
+        """The transaction by its CSMS key, its events and its sampled values (at most 10,000)."""
         detail = await queries.detail(key, DETAIL_METER_VALUE_LIMIT)
         return TransactionDetail(
             transaction_out(detail.transaction),
@@ -195,7 +203,11 @@ def routes(queries: TransactionQueries) -> list[Any]:
             [meter_value_out(s) for s in detail.meter_values],
         )
 
-    @get("/stations/{station_id:str}/meter-values", summary="A station's sampled values over time")
+    @get(
+        "/stations/{station_id:str}/meter-values",
+        summary="A station's sampled values over time",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
     async def station_meter_values(
         known_station: KnownStation,
         start: Annotated[datetime | None, QueryParameter(name="from")] = None,
@@ -204,6 +216,7 @@ def routes(queries: TransactionQueries) -> list[Any]:
         offset: Offset = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
     ) -> MeterValuePage:
+        """Sampled values of the station in and out of transactions, oldest first."""
         _check_range(start, end)
         samples = await queries.station_meter_values(
             known_station.station_id, start=start, end=end, measurand=measurand, offset=offset, limit=limit
