@@ -28,7 +28,7 @@ class TransactionOut(msgspec.Struct, rename="camel"):
     station_id: str
     transaction_id: str | None
     ocpp_version: str
-    status: str  # active | ended
+    status: str  # active | ended | refused (its start was refused: never counted as active)
     evse_id: int | None
     connector_id: int | None
     id_token: str | None
@@ -174,7 +174,7 @@ def routes(queries: TransactionQueries) -> list[Any]:
     @get("/transactions", summary="List transactions, newest first")
     async def list_transactions(
         station: FromQuery[str | None] = None,
-        status: Annotated[str | None, QueryParameter(pattern=r"\A(active|ended)\Z")] = None,
+        status: Annotated[str | None, QueryParameter(pattern=r"\A(active|ended|refused)\Z")] = None,
         id_token: Annotated[str | None, QueryParameter(name="idToken")] = None,
         started_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         started_to: Annotated[datetime | None, QueryParameter(name="to")] = None,

@@ -7,7 +7,8 @@ so the fold never lets state go backwards in time:
 =================  =================================================================================
 field              rule
 =================  =================================================================================
-status             ``ended`` as soon as an Ended event is stored; never back to ``active``
+status             ``ended`` as soon as an Ended event is stored; never back to ``active``; ``refused``
+                   when its start was refused (``concurrency.py``): it never counts as active
 started_at         the Started event's timestamp; before it arrives, the earliest event's timestamp
 charging_state     from the event with the latest timestamp that carried one; an Ended event seals it
 id_token           the token of the earliest event that carried one (the authorizing token; a later
@@ -28,11 +29,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chargeplane.csms.blocks.transactions.concurrency import ACTIVE as ACTIVE
+from chargeplane.csms.blocks.transactions.concurrency import REFUSED as REFUSED
 from chargeplane.csms.blocks.transactions.repository import Sample, TransactionRecord
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"  # the default measurand (J02)
 STARTED, UPDATED, ENDED = "Started", "Updated", "Ended"
-ACTIVE, FINISHED = "active", "ended"
+FINISHED = "ended"
 _UNIT_FACTORS = {None: 1.0, "Wh": 1.0, "kWh": 1000.0}
 
 

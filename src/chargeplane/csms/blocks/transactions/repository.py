@@ -297,21 +297,6 @@ class TransactionUnit:
             ],
         )
 
-    def token_busy_elsewhere(self, id_token: str, key: int) -> bool:
-        """Whether the token has another active transaction (on any station)."""
-        row = (
-            self.connection.execute(
-                sa.select(transactions.c.id)
-                .where(
-                    transactions.c.id_token == id_token,
-                    transactions.c.status == "active",
-                    transactions.c.id != key,
-                )
-                .limit(1)
-            )
-        ).first()
-        return row is not None
-
 
 class TransactionRepository:
     def __init__(self, engine: AsyncEngine, committer: GroupCommitter) -> None:

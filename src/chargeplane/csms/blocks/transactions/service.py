@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService, TokenDecision
+from chargeplane.csms.blocks.transactions.concurrency import REFUSED, Start, admit, needs_check
 from chargeplane.csms.blocks.transactions.event_writer import (
     EventWrite,
     MeterValuesWrite,
@@ -101,7 +102,7 @@ class TransactionService:
     @staticmethod
     def _answer(decision: TokenDecision | None, facts: EventFacts, busy: bool) -> TokenDecision | None:
         """The token status to answer: C16.FR.03 master-pass tokens may not start a transaction (Invalid);
-        ConcurrentTx only when the token starts a transaction while it has another active one."""
+        ConcurrentTx only in the answer to a start over the token's limit (``concurrency.py``)."""
         if decision is None or decision.status != "Accepted":
             return decision
         starts = facts.event_type == STARTED or facts.trigger_reason == "Authorized"
@@ -117,22 +118,29 @@ class TransactionService:
             facts.event_type == STARTED and bool(facts.id_token) and facts.token_type not in _NO_TOKEN_TYPES
         )
 
-    def _busy(self, unit: TransactionUnit, facts: EventFacts, key: int) -> bool:
-        if not self._starts_with_token(facts) or facts.id_token is None:
-            return False
-        return unit.token_busy_elsewhere(facts.id_token, key)
+    def _start_check(self, decision: TokenDecision | None, facts: EventFacts) -> tuple[int | None, bool]:
+        """For a start with a token: its limit of transactions at once (None: none), and whether the token
+        was refused outright (then the transaction is ``refused`` and never counts as active)."""
+        if decision is None or not self._starts_with_token(facts):
+            return None, False
+        answer = self._answer(decision, facts, busy=False)
+        if answer is None or answer.status != "Accepted":
+            return None, True
+        return self.authorization.concurrency_limit(decision), False
 
     # -- 2.x TransactionEvent ---------------------------------------------------------------------------
 
     async def transaction_event(self, station_id: str, version: str, facts: EventFacts) -> EventOutcome:
         decision = await self._authorize(station_id, facts.id_token, facts.token_type, "TransactionEvent")
+        limit, refuse = self._start_check(decision, facts)
         write = EventWrite(
             station_id,
             version,
             facts,
             group_id_token=decision.group_id_token if decision is not None else None,
-            check_busy=self._starts_with_token(facts),
             now=self.clock.now(),
+            limit=limit,
+            refuse=refuse,
         )
         written = await self.repository.committer.run_batched(self._event_writer, write)
         self._publish(station_id, written.record, facts, written.changes)
@@ -257,6 +265,7 @@ class TransactionService:
         )
         decision = await self._authorize(station_id, id_tag, None, "StartTransaction")
         group = decision.group_id_token if decision is not None else None
+        limit, refuse = self._start_check(decision, facts)
         now = self.clock.now()
 
         def write(
@@ -267,7 +276,13 @@ class TransactionService:
             if record is None:
                 record = unit.create_v16(station_id, {"status": ACTIVE, "started_at": timestamp}, now)
                 changes = self._store_event(unit, station_id, record, facts, group, now)
-            return record, changes, self._busy(unit, facts, record.id)
+            if not needs_check(limit, refuse):
+                return record, changes, False
+            start = Start(record.id, record.status, changes is None, limit, refuse)
+            busy, refused = admit(unit.connection, id_tag, [start])
+            if changes is not None and record.id in refused:
+                changes = changes | {"status": REFUSED}
+            return record, changes, busy[0]
 
         record, changes, busy = await self.repository.write(write)
         assert record.transaction_id is not None
