@@ -42,6 +42,9 @@ class TransactionOut(msgspec.Struct, rename="camel"):
     energy_wh: float | None
     charging_state: str | None
     stop_reason: str | None
+    # Set when the CSMS closed the transaction because the station showed it was over without ending it:
+    # StationRebooted, EvseAvailable or ReplacedOnEvse (also the stopReason until the station says more).
+    closed_reason: str | None
     remote_start_id: int | None
     reservation_id: int | None
     first_seq_no: int | None
@@ -117,6 +120,7 @@ def transaction_out(record: TransactionRecord) -> TransactionOut:
         energy_wh=record.energy_wh,
         charging_state=record.charging_state,
         stop_reason=record.stop_reason,
+        closed_reason=record.closed_reason,
         remote_start_id=record.remote_start_id,
         reservation_id=record.reservation_id,
         first_seq_no=record.first_seq_no,

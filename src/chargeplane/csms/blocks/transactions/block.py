@@ -4,8 +4,10 @@ their routes; marks reservations used."""
 from __future__ import annotations
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
+from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.declaration import Block, NoSettings
+from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.transactions import api, handlers
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
@@ -22,11 +24,17 @@ def install(context: BlockContext, settings: NoSettings) -> None:
         context.clock,
         reservation_used=context.require(ReservationService).mark_used,
     )
+    context.require(ProvisioningService).add_boot_listener(service.station_rebooted)
+    context.require(AvailabilityService).add_status_listener(service.statuses_reported)
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(TransactionQueries(repository)))
     context.provide(service)
 
 
 BLOCK = Block(
-    "transactions", NoSettings, install, requires=("authorization", "reservation"), summary="E01-E15, J01-J03"
+    "transactions",
+    NoSettings,
+    install,
+    requires=("provisioning", "authorization", "availability", "reservation"),
+    summary="E01-E15, J01-J03",
 )

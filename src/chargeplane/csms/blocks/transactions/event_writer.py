@@ -39,7 +39,12 @@ from chargeplane.csms.blocks.transactions.fold import (
     merge_readings,
     seq_seen,
 )
-from chargeplane.csms.blocks.transactions.repository import Sample, TransactionRecord
+from chargeplane.csms.blocks.transactions.repository import (
+    Sample,
+    Stale,
+    TransactionRecord,
+    close_stale,
+)
 from chargeplane.csms.blocks.transactions.tables import meter_values, transaction_events, transactions
 from chargeplane.csms.storage.driver import PerDialect, RowCodec, dbapi_cursor, positional
 
@@ -95,6 +100,7 @@ class EventWritten:
     record: TransactionRecord  # the transaction as it was before this event
     changes: dict[str, Any] | None  # the columns this event changed; None: a repeated event, nothing stored
     busy: bool  # the start is over its token's limit (answered ConcurrentTx)
+    closed: tuple[TransactionRecord, ...] = ()  # stale transactions a start closed (ReplacedOnEvse)
 
 
 class _Statements:
@@ -185,6 +191,7 @@ class TransactionEventWriter:
             _update_rows(cursor, sql, updates)
         finally:
             cursor.close()
+        _close_replaced(connection, items, results)
         _admit(connection, items, results)
         return results
 
@@ -310,6 +317,20 @@ class MeterValuesWriter:
             return results
         finally:
             cursor.close()
+
+
+def _close_replaced(
+    connection: sa.Connection, items: Sequence[EventWrite], results: list[EventWritten]
+) -> None:
+    """A new transaction on an EVSE shows that older ones still active there are over (before the
+    ConcurrentTx check, so that a stale transaction of the same card does not count)."""
+    for index, item in enumerate(items):
+        facts, written = item.facts, results[index]
+        if facts.event_type == STARTED and facts.evse_id is not None and written.changes is not None:
+            stale = Stale.replaced(item.station_id, facts.evse_id, facts.timestamp, written.record.id)
+            closed = close_stale(connection, stale, item.now)
+            if closed:
+                results[index] = dataclasses.replace(written, closed=tuple(closed))
 
 
 def _admit(connection: sa.Connection, items: Sequence[EventWrite], results: list[EventWritten]) -> None:

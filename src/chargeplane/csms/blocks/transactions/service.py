@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService, TokenDecision
+from chargeplane.csms.blocks.availability.service import StatusReport
 from chargeplane.csms.blocks.transactions.concurrency import REFUSED, Start, admit, needs_check
 from chargeplane.csms.blocks.transactions.event_writer import (
     EventWrite,
@@ -36,10 +37,14 @@ from chargeplane.csms.blocks.transactions.fold import (
     register_wh,
 )
 from chargeplane.csms.blocks.transactions.repository import (
+    EVSE_AVAILABLE,
+    STATION_REBOOTED,
     Sample,
+    Stale,
     TransactionRecord,
     TransactionRepository,
     TransactionUnit,
+    close_stale,
 )
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
@@ -143,6 +148,7 @@ class TransactionService:
             refuse=refuse,
         )
         written = await self.repository.committer.run_batched(self._event_writer, write)
+        self._publish_closed(written.closed)
         self._publish(station_id, written.record, facts, written.changes)
         if written.changes is not None:
             await self._close_reservation(station_id, facts)
@@ -270,21 +276,26 @@ class TransactionService:
 
         def write(
             unit: TransactionUnit,
-        ) -> tuple[TransactionRecord, dict[str, Any] | None, bool]:
+        ) -> tuple[TransactionRecord, dict[str, Any] | None, bool, list[TransactionRecord]]:
             record = unit.find_v16_start(station_id, connector_id, timestamp, id_tag)
-            changes = None
+            changes, closed = None, []
             if record is None:
                 record = unit.create_v16(station_id, {"status": ACTIVE, "started_at": timestamp}, now)
                 changes = self._store_event(unit, station_id, record, facts, group, now)
+                # Before the ConcurrentTx check: a stale transaction of the same card must not count.
+                closed = close_stale(
+                    unit.connection, Stale.replaced(station_id, connector_id, timestamp, record.id), now
+                )
             if not needs_check(limit, refuse):
-                return record, changes, False
+                return record, changes, False, closed
             start = Start(record.id, record.status, changes is None, limit, refuse)
             busy, refused = admit(unit.connection, id_tag, [start])
             if changes is not None and record.id in refused:
                 changes = changes | {"status": REFUSED}
-            return record, changes, busy[0]
+            return record, changes, busy[0], closed
 
-        record, changes, busy = await self.repository.write(write)
+        record, changes, busy, closed = await self.repository.write(write)
+        self._publish_closed(closed)
         assert record.transaction_id is not None
         facts = dataclasses.replace(facts, transaction_id=record.transaction_id)
         self._publish(station_id, record, facts, changes)
@@ -332,6 +343,55 @@ class TransactionService:
             log.warning("%s: StopTransaction for unknown transaction %s", station_id, transaction_id)
         self._publish(station_id, record, facts, changes)
         return EventOutcome(record.id, facts.transaction_id, changes is None, decision)
+
+    # -- stale transactions ---------------------------------------------------------------------------------
+
+    async def close_stale(self, stale: Stale) -> list[TransactionRecord]:
+        """Close the active transactions the station showed to be over without ending them; each is published
+        as ``transaction.closed`` with its reason."""
+        now = self.clock.now()
+        closed = await self.repository.write(lambda unit: close_stale(unit.connection, stale, now))
+        self._publish_closed(closed)
+        return closed
+
+    async def station_rebooted(self, station_id: str, at: datetime) -> None:
+        """A rebooted station has none of its transactions left running (they were ended by the reboot; the
+        station may still send their Ended events, which then give the real end)."""
+        await self.close_stale(Stale(station_id, STATION_REBOOTED, at))
+
+    async def statuses_reported(self, reports: list[StatusReport]) -> None:
+        """An EVSE (1.6: a connector) that reports Available has no transaction running on it (from then on:
+        a transaction started later is not touched)."""
+        for report in reports:
+            if report.status == "Available" and report.evse_id > 0:
+                stale = Stale(
+                    report.station_id,
+                    EVSE_AVAILABLE,
+                    report.status_at,
+                    evse_id=report.evse_id,
+                    connector_id=report.connector_id,
+                    started_before=report.status_at,
+                    inclusive=True,
+                )
+                await self.close_stale(stale)
+
+    def _publish_closed(self, closed: Sequence[TransactionRecord]) -> None:
+        for record in closed:
+            data = {
+                "id": record.id,
+                "transactionId": record.transaction_id,
+                "evseId": record.evse_id,
+                "connectorId": record.connector_id,
+                "closedReason": record.closed_reason,
+                "energyWh": record.energy_wh,
+            }
+            log.info(
+                "%s: transaction %s closed: %s",
+                record.station_id,
+                record.transaction_id,
+                record.closed_reason,
+            )
+            self.events.publish(StationEvent("transaction.closed", record.station_id, data))
 
     async def meter_values(
         self,
