@@ -55,6 +55,7 @@ class CommandLogOut(msgspec.Struct, rename="camel"):
     outcome: str
     created_at: datetime
     duration_ms: int
+    follow_up: str | None  # what became of it (a remote start whose transaction failed right away)
 
 
 def _wire(payload: Payload) -> dict[str, Any]:
@@ -84,6 +85,7 @@ def command_log_out(record: CommandRecord) -> CommandLogOut:
         outcome=record.outcome,
         created_at=record.created_at,
         duration_ms=record.duration_ms,
+        follow_up=record.follow_up,
     )
 
 

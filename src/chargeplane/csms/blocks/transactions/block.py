@@ -8,6 +8,7 @@ from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.declaration import Block, NoSettings
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.transactions import api, handlers
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
@@ -23,6 +24,7 @@ def install(context: BlockContext, settings: NoSettings) -> None:
         context.events,
         context.clock,
         reservation_used=context.require(ReservationService).mark_used,
+        commands=context.require(CommandService),
     )
     context.require(ProvisioningService).add_boot_listener(service.station_rebooted)
     context.require(AvailabilityService).add_status_listener(service.statuses_reported)
@@ -35,6 +37,6 @@ BLOCK = Block(
     "transactions",
     NoSettings,
     install,
-    requires=("provisioning", "authorization", "availability", "reservation"),
+    requires=("provisioning", "authorization", "availability", "reservation", "remote_control"),
     summary="E01-E15, J01-J03",
 )

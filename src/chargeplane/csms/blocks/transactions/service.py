@@ -16,11 +16,12 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService, TokenDecision
 from chargeplane.csms.blocks.availability.service import StatusReport
+from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.blocks.transactions.concurrency import REFUSED, Start, admit, needs_check
 from chargeplane.csms.blocks.transactions.event_writer import (
     EventWrite,
@@ -31,6 +32,7 @@ from chargeplane.csms.blocks.transactions.event_writer import (
 from chargeplane.csms.blocks.transactions.fold import (
     ACTIVE,
     ENDED,
+    FINISHED,
     STARTED,
     EventFacts,
     merge_event,
@@ -62,6 +64,31 @@ class EventOutcome:
     decision: TokenDecision | None  # what to answer in idTokenInfo / idTagInfo, when a token was presented
 
 
+# A transaction that ends this soon after its start without energy (or DeAuthorized) failed right away.
+REMOTE_START_GRACE = timedelta(minutes=2)
+# How long before the transaction its remote start may have been sent: 1.6 finds it by idTag alone, so only
+# just before; 2.x by its remoteStartId, which the station keeps while it waits for the EV.
+REMOTE_START_WINDOW = timedelta(minutes=2)
+REMOTE_START_WAIT = timedelta(days=1)
+
+
+def failed_start(state: TransactionRecord, answered: str | None) -> str | None:
+    """Why a transaction failed right away (its start's token answered other than Accepted, or it ended at
+    once), or None."""
+    name = state.transaction_id
+    if answered is not None and answered != "Accepted":
+        return f"transaction {name}: its token was answered {answered}"
+    if state.status != FINISHED or state.ended_at is None:
+        return None
+    seconds = (state.ended_at - state.started_at).total_seconds()
+    if seconds > REMOTE_START_GRACE.total_seconds():
+        return None
+    if state.stop_reason != "DeAuthorized" and state.energy_wh:
+        return None
+    energy = state.energy_wh or 0.0
+    return f"transaction {name} ended right away: {state.stop_reason} after {seconds:.0f} s, {energy:.0f} Wh"
+
+
 class TransactionService:
     def __init__(
         self,
@@ -70,12 +97,14 @@ class TransactionService:
         events: EventBus,
         clock: Clock,
         reservation_used: Callable[[str, int], Awaitable[bool]] | None = None,
+        commands: CommandService | None = None,
     ) -> None:
         self.repository = repository
         self.authorization = authorization
         self.events = events
         self.clock = clock
         self._reservation_used = reservation_used
+        self._commands = commands
         self._event_writer = TransactionEventWriter()
         self._meter_values_writer = MeterValuesWriter()
 
@@ -150,14 +179,11 @@ class TransactionService:
         written = await self.repository.committer.run_batched(self._event_writer, write)
         self._publish_closed(written.closed)
         self._publish(station_id, written.record, facts, written.changes)
+        answer = self._answer(decision, facts, written.busy)
         if written.changes is not None:
             await self._close_reservation(station_id, facts)
-        return EventOutcome(
-            written.record.id,
-            facts.transaction_id,
-            written.changes is None,
-            self._answer(decision, facts, written.busy),
-        )
+            await self._follow_remote_start(station_id, written.record, written.changes, facts, answer)
+        return EventOutcome(written.record.id, facts.transaction_id, written.changes is None, answer)
 
     def _store_event(
         self,
@@ -299,11 +325,11 @@ class TransactionService:
         assert record.transaction_id is not None
         facts = dataclasses.replace(facts, transaction_id=record.transaction_id)
         self._publish(station_id, record, facts, changes)
+        answer = self._answer(decision, facts, busy)
         if changes is not None:
             await self._close_reservation(station_id, facts)
-        return EventOutcome(
-            record.id, record.transaction_id, changes is None, self._answer(decision, facts, busy)
-        )
+            await self._follow_remote_start(station_id, record, changes, facts, answer)
+        return EventOutcome(record.id, record.transaction_id, changes is None, answer)
 
     async def stop_v16(
         self,
@@ -342,7 +368,40 @@ class TransactionService:
         if record.event_count == 0:
             log.warning("%s: StopTransaction for unknown transaction %s", station_id, transaction_id)
         self._publish(station_id, record, facts, changes)
+        if changes is not None:
+            await self._follow_remote_start(station_id, record, changes, facts, None)
         return EventOutcome(record.id, facts.transaction_id, changes is None, decision)
+
+    # -- remote starts that failed -------------------------------------------------------------------------
+
+    async def _follow_remote_start(
+        self,
+        station_id: str,
+        record: TransactionRecord,
+        changes: dict[str, Any],
+        facts: EventFacts,
+        answer: TokenDecision | None,
+    ) -> None:
+        """A remotely started transaction that failed right away is noted against its command (the API had
+        reported the command Accepted). 2.x: found by its remoteStartId; 1.6: by its idTag, shortly before."""
+        state = dataclasses.replace(record, **changes)
+        v16 = state.ocpp_version == "1.6"
+        if self._commands is None or (state.remote_start_id is None and not v16):
+            return
+        answered = None
+        if answer is not None and facts.event_type == STARTED:  # as the station got it
+            answered = answer.v16_status() if v16 else answer.status
+        note = failed_start(state, answered)
+        if note is None:
+            return
+        since = state.created_at - (REMOTE_START_WINDOW if v16 else REMOTE_START_WAIT)
+        await self._commands.remote_start_failed(
+            station_id,
+            remote_start_id=state.remote_start_id,
+            id_tag=state.id_token if v16 else None,
+            since=since,
+            note=note,
+        )
 
     # -- stale transactions ---------------------------------------------------------------------------------
 
