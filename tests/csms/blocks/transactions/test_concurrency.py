@@ -14,7 +14,7 @@ import pytest
 from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
 from chargeplane.csms.blocks.transactions.fold import STARTED, EventFacts
 from chargeplane.csms.blocks.transactions.service import TransactionService
-from chargeplane.csms.settings import SettingsError
+from chargeplane.csms.settings import SettingsError, from_environment
 from tests.csms.blocks.transactions.test_transactions import T0, V2X, add_token, at, tx_event
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
@@ -69,6 +69,12 @@ def test_E02_limit_settings_default_none_group_override_and_bad_text() -> None:
     assert settings.concurrency_limit("staff") == 1
     with pytest.raises(SettingsError):
         AuthorizationSettings(group_concurrent_transactions="FLEET")
+    environ = {
+        "CHARGEPLANE_AUTHORIZATION_CONCURRENT_TRANSACTIONS": "1",
+        "CHARGEPLANE_AUTHORIZATION_GROUP_CONCURRENT_TRANSACTIONS": "FLEET=0",
+    }
+    read = from_environment(environ).block(AuthorizationSettings)
+    assert (read.concurrency_limit(None), read.concurrency_limit("fleet")) == (1, None)
 
 
 @pytest.mark.parametrize("version", ALL)
