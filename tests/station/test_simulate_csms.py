@@ -81,7 +81,6 @@ async def test_fleet_of_16_and_201_stations_registers_and_completes_sessions_wit
     assert refusals <= {"StartTransaction ConcurrentTx", "TransactionEvent ConcurrentTx"}, summary
 
 
-@pytest.mark.xfail(strict=True, reason="ConcurrentTx policy: branch fr-csms")
 async def test_one_shared_card_charges_on_every_station_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

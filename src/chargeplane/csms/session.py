@@ -35,6 +35,7 @@ class StationSession:
     station_id: str
     registration_status: str | None  # None: never booted
     triggered: set[str] = field(default_factory=set)  # actions requested by TriggerMessage, allowed once
+    booted: bool = False  # a BootNotification came on this connection (a later one is no reboot)
 
     def refusal(self, action: str) -> OcppError | None:
         status = self.registration_status

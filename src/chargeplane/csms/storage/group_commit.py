@@ -42,7 +42,7 @@ required argument. The paths:
   registered on first contact (provisioning); the authorization decision log, tokens recorded by the
   unknown-token policy, the local-list state a station accepted (authorization); NotifyEvent device events
   (availability); reservation status from the station or its answers, and the expiry job (reservation); 1.6
-  Start/StopTransaction (transactions ``write``); the command log (remote_control); the DataTransfer log,
+  Start/StopTransaction and stale transactions closed on boot or EVSE Available (transactions ``write``); the command log (remote_control); the DataTransfer log,
   both directions (data_transfer).
 
 Only the operator's side writes directly on the engine, and its repositories say so: the HTTP API's changes

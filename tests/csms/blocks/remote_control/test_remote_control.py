@@ -11,6 +11,7 @@ import ocpp.exceptions
 import pytest
 from ocpp.routing import after, on
 
+from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.remote_control.service import InvalidCommand, check_rules
 from chargeplane.csms.blocks.remote_control.triggers import triggered_action
 from chargeplane.csms.session import session_of
@@ -188,10 +189,13 @@ async def test_F01_F02_F03_F05_B11_B12_remote_control_returns_the_station_respon
     csms: RunningCsms, version: str
 ) -> None:
     await csms.add_station("RC1")
+    await csms.app.blocks.require(AuthorizationService).create_token(
+        {"id_token": "TOKEN1", "type": "Central", "status": "Accepted"}
+    )
     async with station(csms, "RC1", version) as peer_station:
         await boot(peer_station, version)
 
-        # F01/F02 remote start
+        # F01/F02 remote start (2.x: the stored token's type)
         started = await post(csms, "/stations/RC1/remote-start", {"idToken": "TOKEN1", "evseId": 1})
         assert started.status_code == 200, started.text
         body = started.json()
@@ -237,7 +241,9 @@ async def test_F01_F02_F03_F05_B11_B12_remote_control_returns_the_station_respon
             assert peer_station.received[-1] == ("RequestStopTransaction", {"transaction_id": "tx-1"})
 
         # F05 unlock
-        unlocked = await post(csms, "/stations/RC1/unlock", {"evseId": 1, "connectorId": 2})
+        unlocked = await post(
+            csms, "/stations/RC1/unlock", {"connectorId": 2} | ({} if version == "1.6" else {"evseId": 1})
+        )
         assert unlocked.status_code == 200, unlocked.text
         assert unlocked.json()["response"] == {"status": "Unlocked"}
         expected = {"connector_id": 2} if version == "1.6" else {"evse_id": 1, "connector_id": 2}
@@ -272,13 +278,13 @@ async def test_remote_control_routes_per_version_and_refusals(csms: RunningCsms)
             await post(csms, "/stations/RC3/reset", {"type": "Soft", "evseId": 1}),  # 1.6 resets everything
             await post(csms, "/stations/RC4/unlock", {"connectorId": 1}),  # 2.x needs the EVSE
             await post(csms, "/stations/RC4/remote-start", {"idToken": "T", "connectorId": 1}),
-            await post(csms, "/stations/RC4/reset", {"type": "Hard"}),  # a 1.6 value on 2.0.1
+            await post(csms, "/stations/RC4/reset", {"type": "ImmediateAndResume"}),  # a 2.1 value on 2.0.1
             await post(
                 csms, "/stations/RC4/trigger", {"requestedMessage": "StatusNotification", "evseId": 1}
             ),
         ]
         assert [r.status_code for r in refused] == [422] * 6, [r.text for r in refused]
-        assert refused[4].json()["extra"]["code"] == "PropertyConstraintViolation"
+        assert refused[4].json()["extra"]["code"] == "NoEquivalent"
         assert "F06.FR.13" in refused[5].json()["extra"]["description"]
         assert v16_station.received == []
         assert v2_station.received == []

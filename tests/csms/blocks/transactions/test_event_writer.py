@@ -47,7 +47,7 @@ def event(
     event_type: str = "Updated",
     wh: float | None = None,
     id_token: str | None = None,
-    check_busy: bool = False,
+    limit: int | None = None,
 ) -> EventWrite:
     at = T0 + timedelta(seconds=seq_no)
     samples = (
@@ -66,7 +66,7 @@ def event(
         charging_state="Charging",
         samples=samples,
     )
-    return EventWrite(station, "2.0.1", facts, group_id_token=None, check_busy=check_busy, now=NOW)
+    return EventWrite(station, "2.0.1", facts, group_id_token=None, now=NOW, limit=limit)
 
 
 async def write_together(engine: AsyncEngine, writes: list[EventWrite]) -> list[EventWritten]:
@@ -141,16 +141,19 @@ async def test_E01_a_gap_filled_later_is_not_taken_for_a_repeat(engine: AsyncEng
     assert results[1].changes["seq_gaps"] == []
 
 
-async def test_E05_busy_token_is_reported_only_for_a_second_active_transaction(engine: AsyncEngine) -> None:
+async def test_E05_busy_token_is_reported_only_over_its_limit(engine: AsyncEngine) -> None:
     await write_together(engine, [event("CS1", "TX1", 0, event_type="Started", id_token="TOKEN")])
     results = await write_together(
         engine,
         [
-            event("CS2", "TX2", 0, event_type="Started", id_token="TOKEN", check_busy=True),
-            event("CS3", "TX3", 0, event_type="Started", id_token="OTHER", check_busy=True),
+            event("CS2", "TX2", 0, event_type="Started", id_token="TOKEN", limit=1),
+            event("CS3", "TX3", 0, event_type="Started", id_token="OTHER", limit=1),
+            event("CS4", "TX4", 0, event_type="Started", id_token="TOKEN", limit=2),
+            event("CS5", "TX5", 0, event_type="Started", id_token="OTHER"),
         ],
     )
-    assert [r.busy for r in results] == [True, False]
+    assert [r.busy for r in results] == [True, False, False, False]
+    assert [(r.changes or {}).get("status") for r in results] == ["refused", None, None, None]
 
 
 async def test_rows_are_stored_as_the_core_statements_store_them(engine: AsyncEngine) -> None:
@@ -159,7 +162,7 @@ async def test_rows_are_stored_as_the_core_statements_store_them(engine: AsyncEn
     at = datetime(2025, 3, 1, 14, 0, 0, 5, tzinfo=timezone(timedelta(hours=2)))
     write = event("CS1", "TX1", 0, wh=1.0)
     facts = _facts_at(write, at)
-    await write_together(engine, [EventWrite("CS1", "2.0.1", facts, None, False, NOW)])
+    await write_together(engine, [EventWrite("CS1", "2.0.1", facts, None, NOW)])
     async with engine.begin() as connection:
         key = (await connection.execute(sa.select(transactions.c.id))).scalar_one()
         await connection.execute(

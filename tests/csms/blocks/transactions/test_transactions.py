@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,10 +12,11 @@ import pytest
 from ocpp.exceptions import PropertyConstraintViolationError
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
+from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
 from chargeplane.csms.blocks.transactions.fold import EventFacts, merge_event, register_wh, track_seq
 from chargeplane.csms.blocks.transactions.repository import Sample, TransactionRecord
 from chargeplane.ocpp.timestamps import to_wire
-from tests.csms.conftest import RunningCsms
+from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
 
 V2X = ["2.0.1", "2.1"]
@@ -53,6 +55,13 @@ def tx_event(
         transaction_info={"transaction_id": transaction_id} | (info or {}),
         **fields,
     )
+
+
+@pytest.fixture
+async def one_at_a_time(database_url: str) -> AsyncIterator[RunningCsms]:
+    """A CSMS whose tokens may have one transaction at once (the default is no limit)."""
+    async with running(settings_for(database_url, AuthorizationSettings(concurrent_transactions=1))) as csms:
+        yield csms
 
 
 async def add_token(csms: RunningCsms, token: str, status: str = "Accepted", **values: Any) -> None:
@@ -294,8 +303,9 @@ async def test_E01_updated_before_started_creates_the_transaction(csms: RunningC
 
 @pytest.mark.parametrize("version", V2X)
 async def test_E02_FR_04_blocked_token_answered_and_concurrent_tx_only_in_started(
-    csms: RunningCsms, version: str
+    one_at_a_time: RunningCsms, version: str
 ) -> None:
+    csms = one_at_a_time
     await add_token(csms, "TAG-B", status="Blocked")
     await add_token(csms, "TAG-C")
     blocked = {"id_token": "TAG-B", "type": "ISO14443"}
@@ -452,7 +462,8 @@ async def test_16_start_meter_values_stop_with_transaction_data(csms: RunningCsm
     assert loose[0]["value"] == 99
 
 
-async def test_16_concurrent_tx_and_unknown_transaction_in_stop(csms: RunningCsms) -> None:
+async def test_16_concurrent_tx_and_unknown_transaction_in_stop(one_at_a_time: RunningCsms) -> None:
+    csms = one_at_a_time
     await add_token(csms, "TAG-X")
     call = MODULES["1.6"].call
     async with await connected(csms, "CS17", "1.6") as station:

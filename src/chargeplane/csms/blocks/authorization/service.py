@@ -219,6 +219,10 @@ class AuthorizationService:
     def is_master_pass(self, decision: TokenDecision) -> bool:
         return is_master_pass(decision)
 
+    def concurrency_limit(self, decision: TokenDecision) -> int | None:
+        """How many transactions the token may have at once (its group's limit, else the default); None: any."""
+        return self.settings.concurrency_limit(decision.group_id_token)
+
     async def _record_unknown(self, id_token: str, token_type: str, now: datetime) -> None:
         """Unknown-token policy ACCEPT: remember the token so that the operator sees (and can block) it."""
         await self.repository.create_token(

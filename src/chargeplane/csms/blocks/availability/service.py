@@ -14,8 +14,8 @@ from chargeplane.csms.blocks.availability.repository import (
     ConnectorRecord,
     DeviceEvent,
     HistoryRecord,
-    StatusReport,
 )
+from chargeplane.csms.blocks.availability.repository import StatusReport as StatusReport  # for listeners
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
@@ -27,6 +27,7 @@ from chargeplane.ocpp.versions import Version
 log = logging.getLogger(__name__)
 
 EventListener = Callable[[str, list[DeviceEvent]], Awaitable[None]]
+StatusListener = Callable[[list[StatusReport]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +48,17 @@ class AvailabilityService:
         self.commands = commands
         self.clock = clock
         self._listeners: list[EventListener] = []
+        self._status_listeners: list[StatusListener] = []
 
     def add_event_listener(self, listener: EventListener) -> None:
         """Let a later block see the NotifyEvent data this block does not use (the router has one handler
         per action, and this block owns NotifyEvent)."""
         self._listeners.append(listener)
+
+    def add_status_listener(self, listener: StatusListener) -> None:
+        """Let a later block act on reported statuses once they are stored (the transactions block closes
+        transactions on an EVSE that reports Available)."""
+        self._status_listeners.append(listener)
 
     # -- OCPP -------------------------------------------------------------------------------------------
 
@@ -71,6 +78,11 @@ class AvailabilityService:
             if report.vendor_error_code is not None:
                 data["vendorErrorCode"] = report.vendor_error_code
             self.events.publish(StationEvent("status", report.station_id, data))
+        for listener in self._status_listeners:
+            try:
+                await listener(reports)
+            except Exception:  # the station's answer matters more
+                log.exception("a status listener failed")
 
     async def device_events(self, station_id: str, events: list[DeviceEvent]) -> None:
         """Keep the other NotifyEvent data as a log, tell the consoles about problems (G05 lock failure),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +27,8 @@ from chargeplane.transport.security import (
 
 log = logging.getLogger(__name__)
 
+BootListener = Callable[[str, datetime], Awaitable[None]]  # station id, when the CSMS got the boot
+
 
 class StationExists(Conflict):
     def __init__(self, station_id: str) -> None:
@@ -48,6 +50,7 @@ class ProvisioningService:
         self.events = events
         self.clock = clock
         self._last_seen: dict[str, datetime] = {}
+        self._boot_listeners: list[BootListener] = []
 
     # -- reads ------------------------------------------------------------------------------------------
 
@@ -164,6 +167,17 @@ class ProvisioningService:
             self._last_seen.pop(connection.station_id, None)
         self.events.publish(StationEvent("disconnected", connection.station_id, {}))
 
+    def add_boot_listener(self, listener: BootListener) -> None:
+        """Let a later block act on a station's reboot (the transactions block closes what it left open)."""
+        self._boot_listeners.append(listener)
+
+    async def _rebooted(self, station_id: str, now: datetime) -> None:
+        for listener in self._boot_listeners:
+            try:
+                await listener(station_id, now)
+            except Exception:  # the station's answer matters more
+                log.exception("%s: a boot listener failed", station_id)
+
     async def boot(self, connection: OcppConnection, boot: BootData) -> BootDecision:
         """B01-B03: persist the boot data, decide Accepted/Pending/Rejected, and open the gate accordingly."""
         station_id = connection.station_id
@@ -177,8 +191,14 @@ class ProvisioningService:
             await self.repository.record_boot(station_id, boot, now)
             status = record.registration_status
         session = connection.state
+        # A reboot: the first boot of this connection (a boot repeated on a live connection was asked for by
+        # TriggerMessage, which 2.x also says as its reason) of a station the CSMS knows.
+        first = not isinstance(session, StationSession) or not session.booted
+        if record is not None and first and boot.reason != "Triggered":
+            await self._rebooted(station_id, now)
         if isinstance(session, StationSession):
             session.registration_status = status
+            session.booted = True
         interval = (
             (
                 record.heartbeat_interval

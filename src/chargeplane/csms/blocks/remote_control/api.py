@@ -8,7 +8,6 @@ or Rejected, 422 the CSMS will not send it, 502 CALLERROR or connection lost, 50
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,17 @@ from litestar.status_codes import HTTP_200_OK
 from chargeplane.csms.api.app import OPERATOR, RawJsonOperation
 from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.blocks.authorization.service import AmbiguousToken, AuthorizationService, UnknownToken
 from chargeplane.csms.blocks.provisioning.api import KnownStation
+from chargeplane.csms.blocks.remote_control import convenience as build
+from chargeplane.csms.blocks.remote_control.convenience import (
+    Built,
+    RemoteStartIn,
+    RemoteStopIn,
+    ResetIn,
+    TriggerIn,
+    UnlockIn,
+)
 from chargeplane.csms.blocks.remote_control.repository import CommandRecord
 from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
 from chargeplane.ocpp.messages.base import Payload
@@ -48,120 +57,7 @@ class CommandLogOut(msgspec.Struct, rename="camel"):
     outcome: str
     created_at: datetime
     duration_ms: int
-
-
-class RemoteStartIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    id_token: str
-    token_type: str | None = None  # 2.x IdToken type; Central when absent (1.6 has no type)
-    evse_id: int | None = None
-    connector_id: int | None = None  # 1.6; in 2.x the station picks the connector of the EVSE
-    remote_start_id: int | None = None  # 2.x; generated when absent (and returned in ``request``)
-
-
-class RemoteStopIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    transaction_id: str | int
-
-
-class UnlockIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    connector_id: int
-    evse_id: int | None = None  # required by 2.x
-
-
-class ResetIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    type: str  # Immediate | OnIdle (2.x; 2.1 also ImmediateAndResume) or Hard | Soft (1.6)
-    evse_id: int | None = None  # 2.x only
-
-
-class TriggerIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    requested_message: str
-    evse_id: int | None = None
-    connector_id: int | None = None
-    custom_trigger: str | None = None  # 2.1 CustomTrigger
-
-
-# The values of 1.6 core TriggerMessage; the others go in the security extension's ExtendedTriggerMessage.
-_V16_CORE_TRIGGERS = frozenset(
-    {
-        "BootNotification",
-        "DiagnosticsStatusNotification",
-        "FirmwareStatusNotification",
-        "Heartbeat",
-        "MeterValues",
-        "StatusNotification",
-    }
-)
-
-Built = tuple[str, dict[str, Any]]  # action, wire payload
-
-
-def _remote_start(data: RemoteStartIn, version: Version) -> Built:
-    if not version.is_2x:  # 1.6 RemoteStartTransaction: no token type, no remoteStartId
-        payload: dict[str, Any] = {"idTag": data.id_token}
-        connector = data.connector_id if data.connector_id is not None else data.evse_id
-        if connector is not None:
-            payload["connectorId"] = connector
-        return "RemoteStartTransaction", payload
-    if data.connector_id is not None and data.evse_id is None:
-        raise InvalidCommand("NotSupported", "OCPP 2.x starts on an EVSE: give evseId, not connectorId")
-    payload = {
-        "idToken": {"idToken": data.id_token, "type": data.token_type or "Central"},
-        "remoteStartId": data.remote_start_id
-        if data.remote_start_id is not None
-        else secrets.randbelow(2**31 - 1) + 1,
-    }
-    if data.evse_id is not None:
-        payload["evseId"] = data.evse_id
-    return "RequestStartTransaction", payload
-
-
-def _remote_stop(data: RemoteStopIn, version: Version) -> Built:
-    if version.is_2x:
-        return "RequestStopTransaction", {"transactionId": str(data.transaction_id)}
-    transaction_id = data.transaction_id
-    if isinstance(transaction_id, str):
-        if not transaction_id.isdigit():
-            raise InvalidCommand(
-                "TypeConstraintViolation", "1.6 transaction ids are integers at $.transactionId"
-            )
-        transaction_id = int(transaction_id)
-    return "RemoteStopTransaction", {"transactionId": transaction_id}
-
-
-def _unlock(data: UnlockIn, version: Version) -> Built:
-    if not version.is_2x:
-        return "UnlockConnector", {"connectorId": data.connector_id}
-    if data.evse_id is None:
-        raise InvalidCommand("OccurrenceConstraintViolation", "OCPP 2.x needs evseId at $.evseId")
-    return "UnlockConnector", {"evseId": data.evse_id, "connectorId": data.connector_id}
-
-
-def _reset(data: ResetIn, version: Version) -> Built:
-    payload: dict[str, Any] = {"type": data.type}
-    if data.evse_id is not None:
-        if not version.is_2x:
-            raise InvalidCommand("NotSupported", "OCPP 1.6 resets the whole charge point: no evseId")
-        payload["evseId"] = data.evse_id
-    return "Reset", payload
-
-
-def _trigger(data: TriggerIn, version: Version) -> Built:
-    payload: dict[str, Any] = {"requestedMessage": data.requested_message}
-    if not version.is_2x:
-        connector = data.connector_id if data.connector_id is not None else data.evse_id
-        if connector is not None:
-            payload["connectorId"] = connector
-        core = data.requested_message in _V16_CORE_TRIGGERS
-        return ("TriggerMessage" if core else "ExtendedTriggerMessage"), payload
-    if data.evse_id is not None:
-        evse: dict[str, Any] = {"id": data.evse_id}
-        if data.connector_id is not None:
-            evse["connectorId"] = data.connector_id
-        payload["evse"] = evse
-    elif data.connector_id is not None:
-        raise InvalidCommand("OccurrenceConstraintViolation", "a connectorId needs its evseId at $.evse.id")
-    if data.custom_trigger is not None:
-        payload["customTrigger"] = data.custom_trigger
-    return "TriggerMessage", payload
+    follow_up: str | None  # what became of it (a remote start whose transaction failed right away)
 
 
 def _wire(payload: Payload) -> dict[str, Any]:
@@ -191,23 +87,42 @@ def command_log_out(record: CommandRecord) -> CommandLogOut:
         outcome=record.outcome,
         created_at=record.created_at,
         duration_ms=record.duration_ms,
+        follow_up=record.follow_up,
     )
 
 
 # -- routes -----------------------------------------------------------------------------------------------
 
 
-def routes(service: CommandService) -> list[Any]:
+def routes(service: CommandService, tokens: AuthorizationService) -> list[Any]:
     async def execute(station_id: str, action: str, body: bytes) -> CommandOut:
         sent = await service.send_action(station_id, action, body)
         return CommandOut(action=sent.action, request=_wire(sent.request), response=_wire(sent.response))
 
-    async def convenience(known_station: KnownStation, build: Callable[[Version], Built]) -> CommandOut:
+    def version_of(known_station: KnownStation) -> Version:
         version = service.commands.version_of(known_station.station_id)
         if version is None:  # offline: logged as what it would have been in the last version it spoke
             version = Version(known_station.ocpp_version) if known_station.ocpp_version else Version.V201
-        action, payload = build(version)
+        return version
+
+    async def convenience(known_station: KnownStation, build: Callable[[Version], Built]) -> CommandOut:
+        action, payload = build(version_of(known_station))
         return await execute(known_station.station_id, action, msgspec.json.encode(payload))
+
+    async def start_token_type(data: RemoteStartIn, version: Version) -> str:
+        """The IdToken type of a remote start: the one given, else the stored token's. Never a guess: a
+        token sent as Central that the CSMS stores as ISO14443 is then rated Unknown by the CSMS itself."""
+        if data.token_type is not None or not version.is_2x:
+            return data.token_type or ""
+        try:
+            return (await tokens.get_token(data.id_token, None)).type
+        except UnknownToken:
+            raise InvalidCommand(
+                "UnknownToken",
+                f"no stored id token {data.id_token}: give its tokenType (Central for a token of the CSMS)",
+            ) from None
+        except AmbiguousToken as error:
+            raise InvalidCommand("AmbiguousToken", str(error)) from None
 
     @post(
         "/stations/{station_id:str}/commands/{action:str}",
@@ -245,8 +160,11 @@ def routes(service: CommandService) -> list[Any]:
         opt=OPERATOR,
     )
     async def remote_start(known_station: KnownStation, data: JSONBody[RemoteStartIn]) -> CommandOut:
-        """RequestStartTransaction (2.x) or RemoteStartTransaction (1.6), built for the station's version."""
-        return await convenience(known_station, lambda version: _remote_start(data, version))
+        """RequestStartTransaction (2.x) or RemoteStartTransaction (1.6), built for the station's version; with no
+        tokenType, the stored token's type."""
+        version = version_of(known_station)
+        token_type = await start_token_type(data, version)
+        return await convenience(known_station, lambda version: build.remote_start(data, version, token_type))
 
     @post(
         "/stations/{station_id:str}/remote-stop",
@@ -257,7 +175,7 @@ def routes(service: CommandService) -> list[Any]:
     )
     async def remote_stop(known_station: KnownStation, data: JSONBody[RemoteStopIn]) -> CommandOut:
         """RequestStopTransaction (2.x) or RemoteStopTransaction (1.6)."""
-        return await convenience(known_station, lambda version: _remote_stop(data, version))
+        return await convenience(known_station, lambda version: build.remote_stop(data, version))
 
     @post(
         "/stations/{station_id:str}/unlock",
@@ -267,8 +185,8 @@ def routes(service: CommandService) -> list[Any]:
         opt=OPERATOR,
     )
     async def unlock(known_station: KnownStation, data: JSONBody[UnlockIn]) -> CommandOut:
-        """UnlockConnector; 2.x needs ``evseId``."""
-        return await convenience(known_station, lambda version: _unlock(data, version))
+        """UnlockConnector; 2.x needs ``evseId``; on 1.6 the connector is the EVSE."""
+        return await convenience(known_station, lambda version: build.unlock(data, version))
 
     @post(
         "/stations/{station_id:str}/reset",
@@ -278,8 +196,9 @@ def routes(service: CommandService) -> list[Any]:
         opt=OPERATOR,
     )
     async def reset(known_station: KnownStation, data: JSONBody[ResetIn]) -> CommandOut:
-        """Reset: Immediate or OnIdle (2.x), Hard or Soft (1.6)."""
-        return await convenience(known_station, lambda version: _reset(data, version))
+        """Reset translated to the station's version: Immediate / OnIdle (2.x, ImmediateAndResume on 2.1),
+        Hard / Soft (1.6); a value with no equivalent is refused with 422."""
+        return await convenience(known_station, lambda version: build.reset(data, version))
 
     @post(
         "/stations/{station_id:str}/trigger",
@@ -289,7 +208,8 @@ def routes(service: CommandService) -> list[Any]:
         opt=OPERATOR,
     )
     async def trigger(known_station: KnownStation, data: JSONBody[TriggerIn]) -> CommandOut:
-        """TriggerMessage (1.6 ExtendedTriggerMessage for the security extension's messages)."""
-        return await convenience(known_station, lambda version: _trigger(data, version))
+        """TriggerMessage (1.6 ExtendedTriggerMessage for the security extension's messages), translated per
+        version."""
+        return await convenience(known_station, lambda version: build.trigger(data, version))
 
     return [send_command, list_commands, remote_start, remote_stop, unlock, reset, trigger]

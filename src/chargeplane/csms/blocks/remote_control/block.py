@@ -4,6 +4,7 @@ the SSE event stream."""
 from __future__ import annotations
 
 from chargeplane.csms.api.events import EventStream
+from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.declaration import Block, NoSettings
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
@@ -27,11 +28,17 @@ def install(context: BlockContext, settings: NoSettings) -> None:
         context.clock,
         connections,
     )
-    context.routes.extend(api.routes(service))
+    context.routes.extend(api.routes(service, context.require(AuthorizationService)))
     stream = EventStream(context.events)
     context.routes.append(stream.route())
     context.jobs.append(stream.close_on_stop)
     context.provide(service)
 
 
-BLOCK = Block("remote_control", NoSettings, install, requires=("provisioning",), summary="F01-F06, B11-B12")
+BLOCK = Block(
+    "remote_control",
+    NoSettings,
+    install,
+    requires=("provisioning", "authorization"),
+    summary="F01-F06, B11-B12",
+)

@@ -6,7 +6,7 @@ of the CSMS's group committer. Reads (the commands API) use the engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,8 @@ class CommandEntry:
     outcome: str
     created_at: datetime
     duration_ms: int
+    correlation: str | None = field(default=None, kw_only=True)  # what to find it by (a remote start)
+    follow_up: str | None = field(default=None, kw_only=True)  # what became of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class CommandLogRepository:
             "outcome": entry.outcome,
             "created_at": entry.created_at,
             "duration_ms": entry.duration_ms,
+            "correlation": entry.correlation,
         }
 
         def insert(connection: sa.Connection) -> int:
@@ -61,6 +64,37 @@ class CommandLogRepository:
             return int(key[0])
 
         return await self.committer.run(insert)
+
+    async def follow_up(
+        self, station_id: str, correlation: str, since: datetime, note: str
+    ) -> CommandRecord | None:
+        """Note (added to any before) what became of the newest answered command about ``correlation`` sent
+        since ``since``."""
+
+        def update(connection: sa.Connection) -> CommandRecord | None:
+            c = command_log.c
+            newest = (
+                sa.select(c.id)
+                .where(
+                    c.station_id == station_id,
+                    c.correlation == correlation,
+                    c.outcome == "ok",
+                    c.created_at >= since,
+                )
+                .order_by(c.created_at.desc(), c.id.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            statement = (
+                sa.update(command_log)
+                .where(c.id == newest)
+                .values(follow_up=sa.func.substr(sa.func.coalesce(c.follow_up + "; ", "") + note, 1, 500))
+                .returning(*command_log.c)
+            )
+            row = connection.execute(statement).first()
+            return CommandRecord(**row._mapping) if row is not None else None
+
+        return await self.committer.run(update)
 
     @staticmethod
     def _filtered(query: Any, station_id: str | None, action: str | None) -> Any:

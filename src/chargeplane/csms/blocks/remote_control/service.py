@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import msgspec
 from msgspec import UnsetType
@@ -106,6 +107,21 @@ def action_of(request: Payload, version: Version | None = None) -> str:
         if spec is not None:
             return spec.action
     raise InvalidCommand("UnknownAction", f"{type(request).__name__} is not an OCPP request")
+
+
+def _start_correlation(remote_start_id: int | None, id_tag: str | None) -> str | None:
+    if remote_start_id is not None:
+        return f"remoteStartId:{remote_start_id}"
+    return f"idTag:{id_tag.casefold()}" if id_tag else None  # 1.6: the idTag is all a transaction shows
+
+
+def correlation_of(request: Payload) -> str | None:
+    """What a command is found by when something follows from it (remote starts: their transaction)."""
+    if isinstance(request, v2x.RequestStartTransactionRequest):
+        return _start_correlation(request.remote_start_id, None)
+    if isinstance(request, v16.messages.RemoteStartTransactionRequest):
+        return _start_correlation(None, request.id_tag)
+    return None
 
 
 def _v2x_rules(request: Payload) -> None:
@@ -239,6 +255,7 @@ class CommandService:
                     outcome=outcome,
                     created_at=created,
                     duration_ms=round((time.monotonic() - started) * 1000),
+                    correlation=correlation_of(request),
                 )
             )
 
@@ -339,6 +356,26 @@ class CommandService:
             raise InvalidCommand(code, error.description) from None
         response = await self.send(station_id, request)
         return SentCommand(station_id, spec.action, request, response)
+
+    async def remote_start_failed(
+        self, station_id: str, *, remote_start_id: int | None, id_tag: str | None, since: datetime, note: str
+    ) -> CommandRecord | None:
+        """A transaction that a remote start began failed right away: note it against that command (found by
+        its remoteStartId, in 1.6 by its idTag among the commands since ``since``) and publish a
+        ``command.follow_up`` event, so that the operator sees what became of an Accepted remote start."""
+        correlation = _start_correlation(remote_start_id, id_tag)
+        if correlation is None:
+            return None
+        try:
+            record = await self.repository.follow_up(station_id, correlation, since, note[:_MAX_DESCRIPTION])
+        except Exception:  # the station's answer matters more than the note
+            log.exception("%s: could not note what became of a remote start", station_id)
+            return None
+        if record is not None:
+            log.warning("%s: remote start (command %s) failed: %s", station_id, record.id, note)
+            data = {"commandId": record.id, "action": record.action, "followUp": record.follow_up}
+            self.events.publish(StationEvent("command.follow_up", station_id, data))
+        return record
 
     # -- the log ----------------------------------------------------------------------------------------
 

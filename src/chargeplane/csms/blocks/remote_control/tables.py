@@ -24,7 +24,12 @@ command_log = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=False),
     utc_timestamp("created_at", nullable=False),
     sa.Column("duration_ms", sa.Integer, nullable=False),
+    # What the command is about, to find it again from what follows (a remote start: its remoteStartId, in
+    # 1.6 its idTag), and what became of it (a remote start whose transaction failed right away).
+    sa.Column("correlation", sa.String(300)),
+    sa.Column("follow_up", sa.String(500)),
     sa.Index("ix_command_log_created_at", "created_at"),
     sa.Index("ix_command_log_station_created", "station_id", "created_at"),
     sa.Index("ix_command_log_action_created", "action", "created_at"),
+    sa.Index("ix_command_log_station_correlation", "station_id", "correlation"),
 )

@@ -30,7 +30,7 @@ class TransactionOut(msgspec.Struct, rename="camel"):
     station_id: str
     transaction_id: str | None
     ocpp_version: str
-    status: str  # active | ended
+    status: str  # active | ended | refused (its start was refused: never counted as active)
     evse_id: int | None
     connector_id: int | None
     id_token: str | None
@@ -44,6 +44,9 @@ class TransactionOut(msgspec.Struct, rename="camel"):
     energy_wh: float | None
     charging_state: str | None
     stop_reason: str | None
+    # Set when the CSMS closed the transaction because the station showed it was over without ending it:
+    # StationRebooted, EvseAvailable or ReplacedOnEvse (also the stopReason until the station says more).
+    closed_reason: str | None
     remote_start_id: int | None
     reservation_id: int | None
     first_seq_no: int | None
@@ -119,6 +122,7 @@ def transaction_out(record: TransactionRecord) -> TransactionOut:
         energy_wh=record.energy_wh,
         charging_state=record.charging_state,
         stop_reason=record.stop_reason,
+        closed_reason=record.closed_reason,
         remote_start_id=record.remote_start_id,
         reservation_id=record.reservation_id,
         first_seq_no=record.first_seq_no,
@@ -176,7 +180,7 @@ def routes(queries: TransactionQueries) -> list[Any]:
     @get("/transactions", summary="List transactions, newest first")
     async def list_transactions(
         station: FromQuery[str | None] = None,
-        status: Annotated[str | None, QueryParameter(pattern=r"\A(active|ended)\Z")] = None,
+        status: Annotated[str | None, QueryParameter(pattern=r"\A(active|ended|refused)\Z")] = None,
         id_token: Annotated[str | None, QueryParameter(name="idToken")] = None,
         started_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         started_to: Annotated[datetime | None, QueryParameter(name="to")] = None,

@@ -4,8 +4,11 @@ their routes; marks reservations used."""
 from __future__ import annotations
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
+from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.declaration import Block, NoSettings
+from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.transactions import api, handlers
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
@@ -21,12 +24,19 @@ def install(context: BlockContext, settings: NoSettings) -> None:
         context.events,
         context.clock,
         reservation_used=context.require(ReservationService).mark_used,
+        commands=context.require(CommandService),
     )
+    context.require(ProvisioningService).add_boot_listener(service.station_rebooted)
+    context.require(AvailabilityService).add_status_listener(service.statuses_reported)
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(TransactionQueries(repository)))
     context.provide(service)
 
 
 BLOCK = Block(
-    "transactions", NoSettings, install, requires=("authorization", "reservation"), summary="E01-E15, J01-J03"
+    "transactions",
+    NoSettings,
+    install,
+    requires=("provisioning", "authorization", "availability", "reservation", "remote_control"),
+    summary="E01-E15, J01-J03",
 )

@@ -12,8 +12,8 @@ of them is answered. Per batch, whatever its size:
    transaction in one batch see each other;
 3. the new events, their sampled values and the changed transaction rows are written with one
    ``executemany`` each (per changed-column set for the rows);
-4. tokens that start a transaction are checked for another active transaction (ConcurrentTx), after the
-   writes, as the unit-of-work path did.
+4. tokens that start a transaction are checked against their limit of transactions at once (ConcurrentTx),
+   after the writes, token by token in a fixed order and each start in queue order (``concurrency.py``).
 
 Statements are plain SQL on the DBAPI cursor with the columns' own type conversions (``storage/driver.py``):
 the same rows as the Core statements of ``repository.py`` would write.
@@ -31,8 +31,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from chargeplane.csms.blocks.transactions.fold import EventFacts, merge_event, merge_readings, seq_seen
-from chargeplane.csms.blocks.transactions.repository import Sample, TransactionRecord
+from chargeplane.csms.blocks.transactions.concurrency import REFUSED, Start, admit, needs_check
+from chargeplane.csms.blocks.transactions.fold import (
+    STARTED,
+    EventFacts,
+    merge_event,
+    merge_readings,
+    seq_seen,
+)
+from chargeplane.csms.blocks.transactions.repository import (
+    Sample,
+    Stale,
+    TransactionRecord,
+    close_stale,
+)
 from chargeplane.csms.blocks.transactions.tables import meter_values, transaction_events, transactions
 from chargeplane.csms.storage.driver import PerDialect, RowCodec, dbapi_cursor, positional
 
@@ -78,15 +90,17 @@ class EventWrite:
     version: str
     facts: EventFacts
     group_id_token: str | None  # the token's group, kept with the authorizing token
-    check_busy: bool  # a token that starts a transaction: look for another active one (ConcurrentTx)
     now: datetime
+    limit: int | None = None  # a token that starts a transaction: its limit of transactions at once
+    refuse: bool = False  # a token that starts a transaction and is not Accepted: the transaction is refused
 
 
 @dataclass(frozen=True, slots=True)
 class EventWritten:
     record: TransactionRecord  # the transaction as it was before this event
     changes: dict[str, Any] | None  # the columns this event changed; None: a repeated event, nothing stored
-    busy: bool  # check_busy, and the token has another active transaction
+    busy: bool  # the start is over its token's limit (answered ConcurrentTx)
+    closed: tuple[TransactionRecord, ...] = ()  # stale transactions a start closed (ReplacedOnEvse)
 
 
 class _Statements:
@@ -133,10 +147,6 @@ class _Statements:
         self.find = positional(
             dialect, f"SELECT {returning} FROM transactions WHERE station_id = ? AND transaction_id = ?{lock}"
         )
-        self.busy = positional(
-            dialect,
-            "SELECT id FROM transactions WHERE id_token = ? AND status = 'active' AND id <> ? LIMIT 1",
-        )
         self._updates: dict[tuple[str, ...], tuple[str, RowCodec]] = {}
 
     def update(self, columns: tuple[str, ...]) -> tuple[str, RowCodec]:
@@ -179,15 +189,11 @@ class TransactionEventWriter:
             self._insert_events(cursor, sql, events)
             _insert_samples(cursor, sql, samples)
             _update_rows(cursor, sql, updates)
-            for index, item in enumerate(items):
-                if item.check_busy and item.facts.id_token:
-                    record_id = results[index].record.id
-                    cursor.execute(sql.busy, (item.facts.id_token, record_id))
-                    if cursor.fetchone() is not None:
-                        results[index] = dataclasses.replace(results[index], busy=True)
-            return results
         finally:
             cursor.close()
+        _close_replaced(connection, items, results)
+        _admit(connection, items, results)
+        return results
 
     @staticmethod
     def _upsert(
@@ -311,6 +317,51 @@ class MeterValuesWriter:
             return results
         finally:
             cursor.close()
+
+
+def _close_replaced(
+    connection: sa.Connection, items: Sequence[EventWrite], results: list[EventWritten]
+) -> None:
+    """A new transaction on an EVSE shows that older ones still active there are over (before the
+    ConcurrentTx check, so that a stale transaction of the same card does not count)."""
+    for index, item in enumerate(items):
+        facts, written = item.facts, results[index]
+        if facts.event_type == STARTED and facts.evse_id is not None and written.changes is not None:
+            stale = Stale.replaced(item.station_id, facts.evse_id, facts.timestamp, written.record.id)
+            closed = close_stale(connection, stale, item.now)
+            if closed:
+                results[index] = dataclasses.replace(written, closed=tuple(closed))
+
+
+def _admit(connection: sa.Connection, items: Sequence[EventWrite], results: list[EventWritten]) -> None:
+    """ConcurrentTx and refused starts (``concurrency.py``), token by token in one order for every writer."""
+    by_token: dict[str, list[int]] = {}
+    checked: set[str] = set()
+    for index, item in enumerate(items):
+        token = item.facts.id_token
+        if token and item.facts.event_type == STARTED:  # the unlimited ones too: later starts must see them
+            by_token.setdefault(token, []).append(index)
+            if needs_check(item.limit, item.refuse):
+                checked.add(token)
+    for token in sorted(checked):
+        indexes = by_token[token]
+        starts = [
+            Start(
+                key=results[i].record.id,
+                status=results[i].record.status,
+                repeated=results[i].changes is None,
+                limit=items[i].limit,
+                refuse=items[i].refuse,
+            )
+            for i in indexes
+        ]
+        busy, refused = admit(connection, token, starts)
+        for i, over in zip(indexes, busy, strict=True):
+            written = results[i]
+            changes = written.changes
+            if changes is not None and written.record.id in refused:
+                changes = changes | {"status": REFUSED}
+            results[i] = dataclasses.replace(written, changes=changes, busy=over)
 
 
 def _record(values: dict[str, Any]) -> TransactionRecord:

@@ -7,7 +7,9 @@ so the fold never lets state go backwards in time:
 =================  =================================================================================
 field              rule
 =================  =================================================================================
-status             ``ended`` as soon as an Ended event is stored; never back to ``active``
+status             ``ended`` as soon as an Ended event is stored; never back to ``active`` (except a
+                   transaction the CSMS closed as stale, ``closed_reason``, when a later event shows it
+                   goes on); ``refused`` when its start was refused (``concurrency.py``): never active
 started_at         the Started event's timestamp; before it arrives, the earliest event's timestamp
 charging_state     from the event with the latest timestamp that carried one; an Ended event seals it
 id_token           the token of the earliest event that carried one (the authorizing token; a later
@@ -28,11 +30,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chargeplane.csms.blocks.transactions.concurrency import ACTIVE as ACTIVE
+from chargeplane.csms.blocks.transactions.concurrency import REFUSED as REFUSED
 from chargeplane.csms.blocks.transactions.repository import Sample, TransactionRecord
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"  # the default measurand (J02)
 STARTED, UPDATED, ENDED = "Started", "Updated", "Ended"
-ACTIVE, FINISHED = "active", "ended"
+FINISHED = "ended"
 _UNIT_FACTORS = {None: 1.0, "Wh": 1.0, "kWh": 1000.0}
 
 
@@ -126,9 +130,15 @@ def merge_event(record: TransactionRecord, facts: EventFacts, group_id_token: st
     if facts.charging_state is not None and (state_at is None or at >= state_at):
         values["charging_state"] = facts.charging_state
         values["charging_state_at"] = state_at = at
+    closed = record.closed_reason is not None and record.status == FINISHED  # by the CSMS, as stale
+    if closed and facts.event_type != ENDED and record.ended_at is not None and at > record.ended_at:
+        # The station shows the transaction goes on (2.1 E17 TxResumed, a boot that was no reboot...).
+        values |= {"status": ACTIVE, "ended_at": None, "stop_reason": None, "closed_reason": None}
     if facts.event_type == ENDED:
         values["status"] = FINISHED
-        values["ended_at"] = at if record.ended_at is None else max(at, record.ended_at)
+        # The station's own end replaces the time the CSMS inferred (closed_reason keeps what it did).
+        keep = record.ended_at is not None and not closed
+        values["ended_at"] = max(at, record.ended_at) if keep and record.ended_at is not None else at
         values["stop_reason"] = facts.stopped_reason or "Local"  # E06: an absent stoppedReason means Local
         if state_at is None or at > state_at:
             values["charging_state_at"] = at  # older events can no longer change the final state

@@ -51,6 +51,7 @@ class TransactionRecord:
     charging_state: str | None
     charging_state_at: datetime | None
     stop_reason: str | None
+    closed_reason: str | None
     remote_start_id: int | None
     reservation_id: int | None
     first_seq_no: int | None
@@ -297,20 +298,58 @@ class TransactionUnit:
             ],
         )
 
-    def token_busy_elsewhere(self, id_token: str, key: int) -> bool:
-        """Whether the token has another active transaction (on any station)."""
-        row = (
-            self.connection.execute(
-                sa.select(transactions.c.id)
-                .where(
-                    transactions.c.id_token == id_token,
-                    transactions.c.status == "active",
-                    transactions.c.id != key,
-                )
-                .limit(1)
-            )
-        ).first()
-        return row is not None
+
+# Why the CSMS closed a transaction the station never ended (``closed_reason`` and ``stop_reason``).
+STATION_REBOOTED, EVSE_AVAILABLE, REPLACED_ON_EVSE = "StationRebooted", "EvseAvailable", "ReplacedOnEvse"
+
+
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """Which of a station's active transactions the station showed to be over, and why."""
+
+    station_id: str
+    reason: str  # StationRebooted | EvseAvailable | ReplacedOnEvse
+    at: datetime  # when the station showed it (the end the CSMS records)
+    evse_id: int | None = None  # only those on this EVSE (1.6: this connector)
+    connector_id: int | None = None  # 2.x: and this connector of it (or none known)
+    started_before: datetime | None = None  # only those started before this moment
+    inclusive: bool = False  # ... or at it
+    keep: int | None = None  # never this one (the new transaction)
+
+    @classmethod
+    def replaced(cls, station_id: str, evse_id: int, started_at: datetime, key: int) -> Stale:
+        """The transactions a new one (``key``, 1.6: on connector ``evse_id``) replaces on its EVSE."""
+        return cls(station_id, REPLACED_ON_EVSE, started_at, evse_id, started_before=started_at, keep=key)
+
+
+def close_stale(connection: sa.Connection, stale: Stale, now: datetime) -> list[TransactionRecord]:
+    """Close the matching active transactions (one statement: parallel writers close each at most once)."""
+    c = transactions.c
+    conditions = [c.station_id == stale.station_id, c.status == "active"]
+    if stale.evse_id is not None:
+        v16 = c.ocpp_version == "1.6"
+        on_evse = sa.and_(~v16, c.evse_id == stale.evse_id)
+        if stale.connector_id is not None:
+            on_evse = sa.and_(on_evse, sa.or_(c.connector_id.is_(None), c.connector_id == stale.connector_id))
+        conditions.append(sa.or_(sa.and_(v16, c.connector_id == stale.evse_id), on_evse))
+    if stale.started_before is not None:
+        before = stale.started_before
+        conditions.append(c.started_at <= before if stale.inclusive else c.started_at < before)
+    if stale.keep is not None:
+        conditions.append(c.id != stale.keep)
+    statement = (
+        sa.update(transactions)
+        .where(*conditions)
+        .values(
+            status="ended",
+            ended_at=sa.case((c.started_at > stale.at, c.started_at), else_=stale.at),  # clocks differ
+            stop_reason=stale.reason,
+            closed_reason=stale.reason,
+            updated_at=now,
+        )
+        .returning(*transactions.c)
+    )
+    return [_transaction(row) for row in connection.execute(statement)]
 
 
 class TransactionRepository:

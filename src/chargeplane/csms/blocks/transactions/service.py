@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService, TokenDecision
+from chargeplane.csms.blocks.availability.service import StatusReport
+from chargeplane.csms.blocks.remote_control.service import CommandService
+from chargeplane.csms.blocks.transactions.concurrency import REFUSED, Start, admit, needs_check
 from chargeplane.csms.blocks.transactions.event_writer import (
     EventWrite,
     MeterValuesWrite,
@@ -29,16 +32,21 @@ from chargeplane.csms.blocks.transactions.event_writer import (
 from chargeplane.csms.blocks.transactions.fold import (
     ACTIVE,
     ENDED,
+    FINISHED,
     STARTED,
     EventFacts,
     merge_event,
     register_wh,
 )
 from chargeplane.csms.blocks.transactions.repository import (
+    EVSE_AVAILABLE,
+    STATION_REBOOTED,
     Sample,
+    Stale,
     TransactionRecord,
     TransactionRepository,
     TransactionUnit,
+    close_stale,
 )
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
@@ -56,6 +64,31 @@ class EventOutcome:
     decision: TokenDecision | None  # what to answer in idTokenInfo / idTagInfo, when a token was presented
 
 
+# A transaction that ends this soon after its start without energy (or DeAuthorized) failed right away.
+REMOTE_START_GRACE = timedelta(minutes=2)
+# How long before the transaction its remote start may have been sent: 1.6 finds it by idTag alone, so only
+# just before; 2.x by its remoteStartId, which the station keeps while it waits for the EV.
+REMOTE_START_WINDOW = timedelta(minutes=2)
+REMOTE_START_WAIT = timedelta(days=1)
+
+
+def failed_start(state: TransactionRecord, answered: str | None) -> str | None:
+    """Why a transaction failed right away (its start's token answered other than Accepted, or it ended at
+    once), or None."""
+    name = state.transaction_id
+    if answered is not None and answered != "Accepted":
+        return f"transaction {name}: its token was answered {answered}"
+    if state.status != FINISHED or state.ended_at is None:
+        return None
+    seconds = (state.ended_at - state.started_at).total_seconds()
+    if seconds > REMOTE_START_GRACE.total_seconds():
+        return None
+    if state.stop_reason != "DeAuthorized" and state.energy_wh:
+        return None
+    energy = state.energy_wh or 0.0
+    return f"transaction {name} ended right away: {state.stop_reason} after {seconds:.0f} s, {energy:.0f} Wh"
+
+
 class TransactionService:
     def __init__(
         self,
@@ -64,12 +97,14 @@ class TransactionService:
         events: EventBus,
         clock: Clock,
         reservation_used: Callable[[str, int], Awaitable[bool]] | None = None,
+        commands: CommandService | None = None,
     ) -> None:
         self.repository = repository
         self.authorization = authorization
         self.events = events
         self.clock = clock
         self._reservation_used = reservation_used
+        self._commands = commands
         self._event_writer = TransactionEventWriter()
         self._meter_values_writer = MeterValuesWriter()
 
@@ -101,7 +136,7 @@ class TransactionService:
     @staticmethod
     def _answer(decision: TokenDecision | None, facts: EventFacts, busy: bool) -> TokenDecision | None:
         """The token status to answer: C16.FR.03 master-pass tokens may not start a transaction (Invalid);
-        ConcurrentTx only when the token starts a transaction while it has another active one."""
+        ConcurrentTx only in the answer to a start over the token's limit (``concurrency.py``)."""
         if decision is None or decision.status != "Accepted":
             return decision
         starts = facts.event_type == STARTED or facts.trigger_reason == "Authorized"
@@ -117,33 +152,38 @@ class TransactionService:
             facts.event_type == STARTED and bool(facts.id_token) and facts.token_type not in _NO_TOKEN_TYPES
         )
 
-    def _busy(self, unit: TransactionUnit, facts: EventFacts, key: int) -> bool:
-        if not self._starts_with_token(facts) or facts.id_token is None:
-            return False
-        return unit.token_busy_elsewhere(facts.id_token, key)
+    def _start_check(self, decision: TokenDecision | None, facts: EventFacts) -> tuple[int | None, bool]:
+        """For a start with a token: its limit of transactions at once (None: none), and whether the token
+        was refused outright (then the transaction is ``refused`` and never counts as active)."""
+        if decision is None or not self._starts_with_token(facts):
+            return None, False
+        answer = self._answer(decision, facts, busy=False)
+        if answer is None or answer.status != "Accepted":
+            return None, True
+        return self.authorization.concurrency_limit(decision), False
 
     # -- 2.x TransactionEvent ---------------------------------------------------------------------------
 
     async def transaction_event(self, station_id: str, version: str, facts: EventFacts) -> EventOutcome:
         decision = await self._authorize(station_id, facts.id_token, facts.token_type, "TransactionEvent")
+        limit, refuse = self._start_check(decision, facts)
         write = EventWrite(
             station_id,
             version,
             facts,
             group_id_token=decision.group_id_token if decision is not None else None,
-            check_busy=self._starts_with_token(facts),
             now=self.clock.now(),
+            limit=limit,
+            refuse=refuse,
         )
         written = await self.repository.committer.run_batched(self._event_writer, write)
+        self._publish_closed(written.closed)
         self._publish(station_id, written.record, facts, written.changes)
+        answer = self._answer(decision, facts, written.busy)
         if written.changes is not None:
             await self._close_reservation(station_id, facts)
-        return EventOutcome(
-            written.record.id,
-            facts.transaction_id,
-            written.changes is None,
-            self._answer(decision, facts, written.busy),
-        )
+            await self._follow_remote_start(station_id, written.record, written.changes, facts, answer)
+        return EventOutcome(written.record.id, facts.transaction_id, written.changes is None, answer)
 
     def _store_event(
         self,
@@ -257,27 +297,39 @@ class TransactionService:
         )
         decision = await self._authorize(station_id, id_tag, None, "StartTransaction")
         group = decision.group_id_token if decision is not None else None
+        limit, refuse = self._start_check(decision, facts)
         now = self.clock.now()
 
         def write(
             unit: TransactionUnit,
-        ) -> tuple[TransactionRecord, dict[str, Any] | None, bool]:
+        ) -> tuple[TransactionRecord, dict[str, Any] | None, bool, list[TransactionRecord]]:
             record = unit.find_v16_start(station_id, connector_id, timestamp, id_tag)
-            changes = None
+            changes, closed = None, []
             if record is None:
                 record = unit.create_v16(station_id, {"status": ACTIVE, "started_at": timestamp}, now)
                 changes = self._store_event(unit, station_id, record, facts, group, now)
-            return record, changes, self._busy(unit, facts, record.id)
+                # Before the ConcurrentTx check: a stale transaction of the same card must not count.
+                closed = close_stale(
+                    unit.connection, Stale.replaced(station_id, connector_id, timestamp, record.id), now
+                )
+            if not needs_check(limit, refuse):
+                return record, changes, False, closed
+            start = Start(record.id, record.status, changes is None, limit, refuse)
+            busy, refused = admit(unit.connection, id_tag, [start])
+            if changes is not None and record.id in refused:
+                changes = changes | {"status": REFUSED}
+            return record, changes, busy[0], closed
 
-        record, changes, busy = await self.repository.write(write)
+        record, changes, busy, closed = await self.repository.write(write)
+        self._publish_closed(closed)
         assert record.transaction_id is not None
         facts = dataclasses.replace(facts, transaction_id=record.transaction_id)
         self._publish(station_id, record, facts, changes)
+        answer = self._answer(decision, facts, busy)
         if changes is not None:
             await self._close_reservation(station_id, facts)
-        return EventOutcome(
-            record.id, record.transaction_id, changes is None, self._answer(decision, facts, busy)
-        )
+            await self._follow_remote_start(station_id, record, changes, facts, answer)
+        return EventOutcome(record.id, record.transaction_id, changes is None, answer)
 
     async def stop_v16(
         self,
@@ -316,7 +368,89 @@ class TransactionService:
         if record.event_count == 0:
             log.warning("%s: StopTransaction for unknown transaction %s", station_id, transaction_id)
         self._publish(station_id, record, facts, changes)
+        if changes is not None:
+            await self._follow_remote_start(station_id, record, changes, facts, None)
         return EventOutcome(record.id, facts.transaction_id, changes is None, decision)
+
+    # -- remote starts that failed -------------------------------------------------------------------------
+
+    async def _follow_remote_start(
+        self,
+        station_id: str,
+        record: TransactionRecord,
+        changes: dict[str, Any],
+        facts: EventFacts,
+        answer: TokenDecision | None,
+    ) -> None:
+        """A remotely started transaction that failed right away is noted against its command (the API had
+        reported the command Accepted). 2.x: found by its remoteStartId; 1.6: by its idTag, shortly before."""
+        state = dataclasses.replace(record, **changes)
+        v16 = state.ocpp_version == "1.6"
+        if self._commands is None or (state.remote_start_id is None and not v16):
+            return
+        answered = None
+        if answer is not None and facts.event_type == STARTED:  # as the station got it
+            answered = answer.v16_status() if v16 else answer.status
+        note = failed_start(state, answered)
+        if note is None:
+            return
+        since = state.created_at - (REMOTE_START_WINDOW if v16 else REMOTE_START_WAIT)
+        await self._commands.remote_start_failed(
+            station_id,
+            remote_start_id=state.remote_start_id,
+            id_tag=state.id_token if v16 else None,
+            since=since,
+            note=note,
+        )
+
+    # -- stale transactions ---------------------------------------------------------------------------------
+
+    async def close_stale(self, stale: Stale) -> list[TransactionRecord]:
+        """Close the active transactions the station showed to be over without ending them; each is published
+        as ``transaction.closed`` with its reason."""
+        now = self.clock.now()
+        closed = await self.repository.write(lambda unit: close_stale(unit.connection, stale, now))
+        self._publish_closed(closed)
+        return closed
+
+    async def station_rebooted(self, station_id: str, at: datetime) -> None:
+        """A rebooted station has none of its transactions left running (they were ended by the reboot; the
+        station may still send their Ended events, which then give the real end)."""
+        await self.close_stale(Stale(station_id, STATION_REBOOTED, at))
+
+    async def statuses_reported(self, reports: list[StatusReport]) -> None:
+        """An EVSE (1.6: a connector) that reports Available has no transaction running on it (from then on:
+        a transaction started later is not touched)."""
+        for report in reports:
+            if report.status == "Available" and report.evse_id > 0:
+                stale = Stale(
+                    report.station_id,
+                    EVSE_AVAILABLE,
+                    report.status_at,
+                    evse_id=report.evse_id,
+                    connector_id=report.connector_id,
+                    started_before=report.status_at,
+                    inclusive=True,
+                )
+                await self.close_stale(stale)
+
+    def _publish_closed(self, closed: Sequence[TransactionRecord]) -> None:
+        for record in closed:
+            data = {
+                "id": record.id,
+                "transactionId": record.transaction_id,
+                "evseId": record.evse_id,
+                "connectorId": record.connector_id,
+                "closedReason": record.closed_reason,
+                "energyWh": record.energy_wh,
+            }
+            log.info(
+                "%s: transaction %s closed: %s",
+                record.station_id,
+                record.transaction_id,
+                record.closed_reason,
+            )
+            self.events.publish(StationEvent("transaction.closed", record.station_id, data))
 
     async def meter_values(
         self,

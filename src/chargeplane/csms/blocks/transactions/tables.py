@@ -38,6 +38,9 @@ transactions = sa.Table(
     sa.Column("charging_state", sa.String(16)),
     utc_timestamp("charging_state_at"),
     sa.Column("stop_reason", sa.String(32)),
+    # Set when the CSMS closed the transaction because the station showed it was over without ending it
+    # (StationRebooted, EvseAvailable, ReplacedOnEvse); a later event of the station still counts.
+    sa.Column("closed_reason", sa.String(32)),
     sa.Column("remote_start_id", sa.Integer),
     sa.Column("reservation_id", sa.Integer),
     # seqNo bookkeeping (E01.FR.07): lowest and highest received, and the missing ranges between them
