@@ -32,7 +32,7 @@ def every_field() -> list[tuple[str, str]]:
         (section.kind.__name__, item.name)
         for section in sections()
         for item in fields(section.kind)
-        if (section.kind, item.name) not in CONTAINERS
+        if item.init and (section.kind, item.name) not in CONTAINERS  # derived fields are no settings
     ]
 
 
