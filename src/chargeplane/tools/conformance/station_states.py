@@ -3,7 +3,7 @@
 A station's messages depend on its TxStartPoint / TxStopPoint, which the tables cover with "this step needs
 to be executed when ..." notes. The tool waits for what every configuration sends (the StatusNotification,
 the event that shows charging) and checks the optional messages that did come (through
-:meth:`~.station_steps.StationTool.seen`) rather than requiring them.
+``StationTool.seen``) rather than requiring them.
 
 How ambiguous rows were read:
 
@@ -111,17 +111,17 @@ async def authorized_remote(tool: StationTool, remote_start_id: int = 4711) -> N
     expect_field("Authorized/2", response, "status", "Accepted")
     tool.progress.add("Authorized")
     tool.remote_start_id = remote_start_id
+    tool.remote_started_at = len(tool.seen)
 
 
 def first_event_after_remote_start(tool: StationTool, step: int | str) -> None:
     """General rule: the first TransactionEvent after a RequestStartTransaction has triggerReason RemoteStart
     and the remoteStartId."""
-    for event in transaction_events(tool):
-        if field_value(event, "triggerReason") == en.TriggerReasonEnumType.REMOTE_START:
-            expect_field(step, event, "transactionInfo.remoteStartId", tool.remote_start_id)
-            return
-    seen = ", ".join(f"{e.event_type.value}/{e.trigger_reason.value}" for e in transaction_events(tool))
-    raise StepFailed(step, f"no TransactionEventRequest with triggerReason RemoteStart (seen: {seen})")
+    after = [m for m in tool.seen[tool.remote_started_at :] if isinstance(m, TxEvent)]
+    if not after:
+        raise StepFailed(step, "no TransactionEventRequest after the RequestStartTransaction")
+    expect_field(step, after[0], "triggerReason", "RemoteStart")
+    expect_field(step, after[0], "transactionInfo.remoteStartId", tool.remote_start_id)
 
 
 def _charging(event: TxEvent) -> bool:

@@ -238,6 +238,7 @@ class StationTool:
         self.seen: list[Payload] = []  # every station CALL of the case, in order
         self.progress: set[str] = set()  # the reusable states reached (EVConnected, Authorized, ...)
         self.remote_start_id: int | None = None
+        self.remote_started_at = 0  # len(seen) when the tool's RequestStartTransaction was accepted
 
     async def send(self, step: int | str, request: Payload) -> Payload:
         return await self.endpoint.call(step, request)
