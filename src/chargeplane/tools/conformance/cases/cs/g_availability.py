@@ -5,6 +5,8 @@ Readings:
   station (TC_G_05) no EVSE is given; TC_G_07 names the configured connector.
 * The "Unavailable" memory state of TC_G_04 / G_06 / G_08 is entered with the same request first.
 * Every case puts the station back to Operative at its end, outside the verdict (general preconditions).
+* Same-state cases (TC_G_09/G_12/G_15 Operative again, TC_G_10/G_13/G_16 Inoperative again) check the
+  response only: the tables ask for no new StatusNotification.
 """
 
 from __future__ import annotations
@@ -45,11 +47,10 @@ async def tc_g_02_cs(tool: StationTool) -> None:
     tool.progress.clear()
 
 
-async def change_availability(
-    tool: StationTool, step: int | str, status: Operational, scope: str, *, check: bool = True
-) -> None:
-    """ChangeAvailability of the ``scope`` (station, evse, connector) holding the configured connector, then
-    the connector's StatusNotification."""
+async def send_availability(
+    tool: StationTool, step: int | str, status: Operational, scope: str
+) -> msg.ChangeAvailabilityResponse:
+    """ChangeAvailability of the ``scope`` (station, evse, connector) holding the configured connector."""
     configured = tool.configured
     evse = {
         "station": None,
@@ -61,7 +62,14 @@ async def change_availability(
         if evse is None
         else msg.ChangeAvailabilityRequest(operational_status=status, evse=evse)
     )
-    response = await tool.send_as(step, request, msg.ChangeAvailabilityResponse)
+    return await tool.send_as(step, request, msg.ChangeAvailabilityResponse)
+
+
+async def change_availability(
+    tool: StationTool, step: int | str, status: Operational, scope: str, *, check: bool = True
+) -> None:
+    """:func:`send_availability`, then the connector's StatusNotification."""
+    response = await send_availability(tool, step, status, scope)
     if check:
         expect_field(step, response, "status", "Accepted")
     connector = Status.UNAVAILABLE if status is Operational.INOPERATIVE else Status.AVAILABLE
@@ -138,3 +146,74 @@ async def tc_g_07_cs(tool: StationTool) -> None:
 )
 async def tc_g_08_cs(tool: StationTool) -> None:
     await back_to_operative(tool, "connector")
+
+
+async def same_state(tool: StationTool, scope: str, status: Operational) -> None:
+    if status is Operational.INOPERATIVE:
+        await change_availability(tool, "before", Operational.INOPERATIVE, scope)
+    try:
+        response = await send_availability(tool, 1, status, scope)
+        expect_field(2, response, "status", "Accepted")
+    finally:
+        if status is Operational.INOPERATIVE:
+            await change_availability(tool, "after", Operational.OPERATIVE, scope, check=False)
+
+
+@case(
+    "TC_G_09_CS",
+    "Change Availability EVSE - Operative to operative",
+    use_cases=("G03",),
+    requirements=("G03.FR.01",),
+)
+async def tc_g_09_cs(tool: StationTool) -> None:
+    await same_state(tool, "evse", Operational.OPERATIVE)
+
+
+@case(
+    "TC_G_10_CS",
+    "Change Availability EVSE - Inoperative to inoperative",
+    use_cases=("G03",),
+    requirements=("G03.FR.01",),
+)
+async def tc_g_10_cs(tool: StationTool) -> None:
+    await same_state(tool, "evse", Operational.INOPERATIVE)
+
+
+@case(
+    "TC_G_12_CS",
+    "Change Availability Charging Station - Operative to operative",
+    use_cases=("G04",),
+    requirements=("G04.FR.01",),
+)
+async def tc_g_12_cs(tool: StationTool) -> None:
+    await same_state(tool, "station", Operational.OPERATIVE)
+
+
+@case(
+    "TC_G_13_CS",
+    "Change Availability Charging Station - Inoperative to inoperative",
+    use_cases=("G04",),
+    requirements=("G04.FR.01",),
+)
+async def tc_g_13_cs(tool: StationTool) -> None:
+    await same_state(tool, "station", Operational.INOPERATIVE)
+
+
+@case(
+    "TC_G_15_CS",
+    "Change Availability Connector - Operative to operative",
+    use_cases=("G03",),
+    requirements=("G03.FR.01",),
+)
+async def tc_g_15_cs(tool: StationTool) -> None:
+    await same_state(tool, "connector", Operational.OPERATIVE)
+
+
+@case(
+    "TC_G_16_CS",
+    "Change Availability Connector - Inoperative to inoperative",
+    use_cases=("G03",),
+    requirements=("G03.FR.01",),
+)
+async def tc_g_16_cs(tool: StationTool) -> None:
+    await same_state(tool, "connector", Operational.INOPERATIVE)
