@@ -40,4 +40,15 @@ async def adapter(csms: RunningCsms) -> AsyncIterator[ChargeplaneAdapter]:
         yield ChargeplaneAdapter(client)
 
 
+class Operator:
+    """Stands in for the person at the terminal of an interactive adapter: records each prompt, presses Enter."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(self, prompt: str) -> str:
+        self.asked.append(prompt)
+        return ""
+
+
 __all__ = ["PASSWORD", "STATION_ID"]

@@ -15,7 +15,7 @@ from tests.csms.conftest import RunningCsms
 from tests.tools.conformance.conftest import PASSWORD, STATION_ID
 
 # What Chargeplane's CSMS supports of the CSMS-side optional features (Part 5).
-FEATURES = frozenset({"C-11", "C-16", "C-29.1", "C-29.2", "C-29.5", "C-44"})
+FEATURES = frozenset({"C-11", "C-16", "C-29.1", "C-29.2", "C-29.5", "C-44", "LA-2"})
 EXPECTED_FAILURES: dict[str, str] = {}
 
 

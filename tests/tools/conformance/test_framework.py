@@ -35,7 +35,7 @@ from chargeplane.tools.conformance.report import Outcome, exit_status, judge, to
 from chargeplane.tools.conformance.runner import run_csms_case, run_csms_cases
 from chargeplane.tools.conformance.steps import CsmsTool, LinkSettings
 from tests.csms.conftest import RunningCsms
-from tests.tools.conformance.conftest import PASSWORD, STATION_ID
+from tests.tools.conformance.conftest import PASSWORD, STATION_ID, Operator
 
 
 class NoAdapter:
@@ -284,14 +284,10 @@ async def test_command_line_needs_one_way_to_perform_manual_actions() -> None:
 
 
 async def test_interactive_adapter_asks_the_operator() -> None:
-    asked: list[str] = []
+    operator = Operator()
+    asked = operator.asked
     out = io.StringIO()
-
-    def ask(prompt: str) -> str:
-        asked.append(prompt)
-        return ""
-
-    adapter = InteractiveAdapter(ask=ask, out=out)
+    adapter = InteractiveAdapter(ask=operator, out=out)
     await adapter.prepare("CS1", "secret", Configured())
     await adapter.set_registration("CS1", "Pending")
     await adapter.perform("CS1", RequestStart("TOKEN", "ISO14443", 1))

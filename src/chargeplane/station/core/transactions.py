@@ -246,6 +246,8 @@ class Transactions(Controller):
         ):
             tx.reservation_id = booked.id  # E01.FR.13 reservationId once
             reservations.use(booked.id)
+        if tx.remote_start_id is not None:  # F02: the first event after a remote start says so (Part 6)
+            trigger = "RemoteStart"
         evse.pending_remote_start = None
         evse.tx = tx
         ctx.adapter.transaction_event(ctx, evse, TxEvent(STARTED, trigger, context="Transaction.Begin"), now)

@@ -111,6 +111,39 @@ class SetVariables:  # B05: SetVariablesRequest; (component, variable, value)
         return "send SetVariables " + ", ".join(f"{c}.{v}={x}" for c, v, x in self.variables)
 
 
+@dataclass(frozen=True)
+class SendLocalList:  # D01: SendLocalListRequest (full, or differential)
+    full: bool
+
+    def describe(self) -> str:
+        return f"send a {'Full' if self.full else 'Differential'} SendLocalList"
+
+
+@dataclass(frozen=True)
+class GetLocalListVersion:  # D02: GetLocalListVersionRequest
+    def describe(self) -> str:
+        return "send GetLocalListVersion"
+
+
+@dataclass(frozen=True)
+class ReserveNow:  # H01: ReserveNowRequest for a specific EVSE
+    id_token: str
+    token_type: str
+    evse_id: int
+    expires_at: str  # wire timestamp
+
+    def describe(self) -> str:
+        return f"send ReserveNow of EVSE {self.evse_id} for id token {self.id_token} until {self.expires_at}"
+
+
+@dataclass(frozen=True)
+class CancelReservation:  # H02: CancelReservationRequest
+    reservation_id: int
+
+    def describe(self) -> str:
+        return f"send CancelReservation for reservation {self.reservation_id}"
+
+
 ManualAction = (
     RequestStart
     | RequestStop
@@ -121,6 +154,10 @@ ManualAction = (
     | GetTransactionStatus
     | GetVariables
     | SetVariables
+    | SendLocalList
+    | GetLocalListVersion
+    | ReserveNow
+    | CancelReservation
 )
 
 
@@ -187,13 +224,25 @@ class ChargeplaneAdapter:
         await self._request("PATCH", f"/stations/{station_id}", {"registrationStatus": status})
 
     async def perform(self, station_id: str, action: ManualAction) -> None:
-        path, body = _route(action)
-        await self._request("POST", f"/stations/{station_id}{path}", body)
+        match action:  # the routes that are not a POST under the station
+            case GetLocalListVersion():
+                await self._request("GET", f"/stations/{station_id}/local-list/station-version", None)
+            case CancelReservation():
+                await self._request("DELETE", f"/reservations/{action.reservation_id}", None)
+            case _:
+                path, body = _route(action)
+                await self._request("POST", f"/stations/{station_id}{path}", body, ok=(200, 201))
 
 
 def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
-    """The Chargeplane API route and body of ``action`` (remote_control, availability blocks)."""
+    """The Chargeplane API route and body of ``action`` (remote_control, availability, authorization and
+    reservation blocks)."""
     match action:
+        case SendLocalList():
+            return "/local-list", {"full": action.full}
+        case ReserveNow():
+            body = {"idToken": action.id_token, "tokenType": action.token_type, "evseId": action.evse_id}
+            return "/reservations", body | {"expiresAt": action.expires_at}
         case RequestStart():
             return "/remote-start", _some(
                 idToken=action.id_token, tokenType=action.token_type, evseId=action.evse_id
@@ -221,6 +270,8 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
                 for c, v, x in action.variables
             ]
             return "/commands/SetVariables", {"setVariableData": values}
+        case GetLocalListVersion() | CancelReservation():
+            raise AdapterError(f"{action.describe()}: not a POST route")
 
 
 def _some(**values: Any) -> dict[str, Any]:

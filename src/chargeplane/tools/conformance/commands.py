@@ -1,28 +1,38 @@
 """The ``chargeplane conformance`` command (wired into :mod:`chargeplane.cli`).
 
-``conformance csms``: the tool plays a charging station against the CSMS under test. ``conformance station``
-(the tool plays the CSMS) will sit beside it, on the same cases, declaration and reports.
+``conformance csms``: the tool plays a charging station against the CSMS under test. ``conformance station``:
+the tool plays the CSMS, the station under test connects to it. Both share the cases' registry, the
+declaration file and the reports.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from pathlib import Path
 from typing import Any
 
 from chargeplane.tools.conformance.adapter import Adapter, ChargeplaneAdapter, InteractiveAdapter
-from chargeplane.tools.conformance.case import REGISTRY, Side
-from chargeplane.tools.conformance.declaration import DeclarationError, load_declaration
-from chargeplane.tools.conformance.report import console_line, exit_status, summary_lines, write_reports
-from chargeplane.tools.conformance.runner import load_cases, run_csms_cases
+from chargeplane.tools.conformance.case import REGISTRY, Side, TestCase
+from chargeplane.tools.conformance.declaration import Declaration, DeclarationError, load_declaration
+from chargeplane.tools.conformance.report import (
+    CaseResult,
+    console_line,
+    exit_status,
+    summary_lines,
+    write_reports,
+)
+from chargeplane.tools.conformance.runner import load_cases, run_csms_cases, run_station_cases
+from chargeplane.tools.conformance.station_adapter import InteractiveStationAdapter
+from chargeplane.tools.conformance.station_steps import CsmsEndpoint, ListenSettings
 from chargeplane.tools.conformance.steps import LinkSettings
 
 
 def add_conformance_command(commands: Any) -> None:
     conformance = commands.add_parser(
         "conformance",
-        help="run OCPP 2.0.1 Part 6 conformance test cases against a CSMS",
+        help="run OCPP 2.0.1 Part 6 conformance test cases against a CSMS or a charging station",
         description="Exit status 0 only when no applicable case failed (expected failures aside).",
     )
     sides = conformance.add_subparsers(dest="side", required=True)
@@ -30,17 +40,7 @@ def add_conformance_command(commands: Any) -> None:
     csms.add_argument(
         "--url", required=True, help="OCPP endpoint without the identity, e.g. ws://host:9000/ocpp"
     )
-    csms.add_argument("--station-id", required=True, help="the identity the tool connects as")
-    csms.add_argument("--password", help="Basic auth password of that station (security profile 1)")
-    csms.add_argument(
-        "--features",
-        type=Path,
-        help="declaration file (TOML): features, configured values, expected failures",
-    )
-    csms.add_argument("--cases", default="", help="comma-separated id patterns, e.g. 'TC_B_*,TC_E_0?_CSMS'")
-    csms.add_argument("--junit", type=Path, help="write a JUnit XML report here")
-    csms.add_argument("--json", type=Path, help="write a JSON report here")
-    csms.add_argument("--list", action="store_true", help="list the selected cases and exit")
+    _common_arguments(csms)
     csms.add_argument(
         "--api", help="Chargeplane CSMS: HTTP API root (e.g. http://127.0.0.1:8080) for manual actions"
     )
@@ -49,10 +49,33 @@ def add_conformance_command(commands: Any) -> None:
         "--interactive", action="store_true", help="any CSMS: ask for manual actions at the terminal"
     )
 
+    station = sides.add_parser("station", help="test a charging station: the tool plays the CSMS")
+    station.add_argument(
+        "--listen",
+        required=True,
+        help="HOST:PORT the tool listens on; the station connects to ws://HOST:PORT/ocpp/<station-id>",
+    )
+    _common_arguments(station)
+
+
+def _common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--station-id", required=True, help="the station identity (the tool's or the SUT's)")
+    parser.add_argument("--password", help="Basic auth password of that station (security profile 1)")
+    parser.add_argument(
+        "--features",
+        type=Path,
+        help="declaration file (TOML): features, configured values, expected failures",
+    )
+    parser.add_argument("--cases", default="", help="comma-separated id patterns, e.g. 'TC_B_*,TC_E_0?_CS*'")
+    parser.add_argument("--junit", type=Path, help="write a JUnit XML report here")
+    parser.add_argument("--json", type=Path, help="write a JSON report here")
+    parser.add_argument("--list", action="store_true", help="list the selected cases and exit")
+
 
 async def run_command(args: argparse.Namespace) -> int:
     load_cases()
-    selected = REGISTRY.select(Side.CSMS, args.cases.split(","))
+    side = Side.CSMS if args.side == "csms" else Side.STATION
+    selected = REGISTRY.select(side, args.cases.split(","))
     if args.list:
         for test_case in selected:
             features = f"  [needs {', '.join(test_case.features)}]" if test_case.features else ""
@@ -66,6 +89,8 @@ async def run_command(args: argparse.Namespace) -> int:
     except (OSError, DeclarationError) as error:
         print(f"--features: {error}", file=sys.stderr)
         return 2
+    if side is Side.STATION:
+        return await _test_station(args, selected, declaration)
     adapter: Adapter
     if args.interactive == bool(args.api):
         print("give either --api URL --api-token TOKEN (Chargeplane) or --interactive", file=sys.stderr)
@@ -85,7 +110,42 @@ async def run_command(args: argparse.Namespace) -> int:
     finally:
         if isinstance(adapter, ChargeplaneAdapter):
             await adapter.aclose()
+    return _finish(args, results, "csms")
+
+
+def _finish(args: argparse.Namespace, results: list[CaseResult], direction: str) -> int:
     for line in summary_lines(results):
         print(line)
-    write_reports(results, "csms", args.junit, args.json)
+    write_reports(results, direction, args.junit, args.json)
     return exit_status(results)
+
+
+async def _test_station(args: argparse.Namespace, selected: list[TestCase], declaration: Declaration) -> int:
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit():
+        print("--listen takes HOST:PORT, e.g. 0.0.0.0:9000", file=sys.stderr)
+        return 2
+    if args.password is None and not _loopback(host):
+        print("--password is required unless the tool listens on a loopback address", file=sys.stderr)
+        return 2
+    endpoint = CsmsEndpoint(ListenSettings(host, int(port), args.station_id, args.password))
+    await endpoint.start()
+    print(f"waiting for station {args.station_id} at {endpoint.url}/{args.station_id}", file=sys.stderr)
+    try:
+        results = await run_station_cases(
+            selected,
+            endpoint,
+            InteractiveStationAdapter(),
+            declaration,
+            on_result=lambda r: print(console_line(r), flush=True),
+        )
+    finally:
+        await endpoint.stop()
+    return _finish(args, results, "station")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

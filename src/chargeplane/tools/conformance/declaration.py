@@ -53,6 +53,8 @@ class Configured:
     aligned_interval: int = 60  # clock-aligned meter values interval, seconds (J01)
     sampled_interval: int = 60  # sampled meter values interval, seconds (J02)
     max_boot_wait: float = 10.0  # cap on waiting a Pending BootNotification interval (B02), seconds
+    boot_interval: int = 5  # station cases: interval of a Pending / Rejected BootNotificationResponse (B03)
+    ev_connection_timeout: int = 10  # station cases: TxCtrlr.EVConnectionTimeOut the tool sets (TC_F_04_CS)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,21 @@ class Incoming(Generic[R]):
             self.reply.set_exception(error)
 
 
+async def queue_and_wait(
+    request: Payload, queue: asyncio.Queue[Incoming[Payload]], unanswered: set[Incoming[Payload]]
+) -> Payload:
+    """A router handler's body on either side: queue the peer's CALL for the steps, wait for their answer."""
+    incoming: Incoming[Payload] = Incoming(request, asyncio.get_running_loop().create_future())
+    unanswered.add(incoming)
+    await queue.put(incoming)
+    try:
+        return await asyncio.wait_for(asyncio.shield(incoming.reply), ANSWER_TIMEOUT)
+    except TimeoutError:
+        raise InternalError("the conformance tool did not answer in time") from None
+    finally:
+        unanswered.discard(incoming)
+
+
 @dataclass(frozen=True)
 class LinkSettings:
     url: str  # without the identity, e.g. ws://127.0.0.1:9000/ocpp
@@ -87,15 +102,7 @@ class StationLink:
         return router
 
     async def _queue_call(self, request: Payload, connection: OcppConnection) -> Payload:
-        incoming: Incoming[Payload] = Incoming(request, asyncio.get_running_loop().create_future())
-        self._open.add(incoming)
-        await self._incoming.put(incoming)
-        try:
-            return await asyncio.wait_for(asyncio.shield(incoming.reply), ANSWER_TIMEOUT)
-        except TimeoutError:
-            raise InternalError("the conformance tool did not answer in time") from None
-        finally:
-            self._open.discard(incoming)
+        return await queue_and_wait(request, self._incoming, self._open)
 
     @property
     def connected(self) -> bool:

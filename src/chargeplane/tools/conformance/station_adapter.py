@@ -1,0 +1,76 @@
+"""The "Manual Action" rows of the charging-station cases: what a person does at the station under test.
+
+A case says what it needs (:data:`StationAction` values: "connect the EV", "present this id token",
+"power cycle the station"); a :class:`StationAdapter` makes it happen. :class:`InteractiveStationAdapter`
+asks a person at the terminal; the tests implement the protocol by driving Chargeplane's own station
+in-process (the tools may not import the station, they meet it on the wire only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TextIO
+
+
+@dataclass(frozen=True)
+class PlugIn:  # connect the EV and the EVSE (cable plugged in at both ends)
+    evse_id: int
+    connector_id: int
+
+    def describe(self) -> str:
+        return f"connect the EV to EVSE {self.evse_id} connector {self.connector_id}"
+
+
+@dataclass(frozen=True)
+class Unplug:  # disconnect the cable (EV and station side)
+    evse_id: int
+    connector_id: int
+
+    def describe(self) -> str:
+        return f"disconnect the EV from EVSE {self.evse_id} connector {self.connector_id}"
+
+
+@dataclass(frozen=True)
+class PresentToken:  # present an id token (an RFID card) at the station
+    id_token: str
+    token_type: str
+    evse_id: int | None = None
+
+    def describe(self) -> str:
+        where = f" at EVSE {self.evse_id}" if self.evse_id is not None else ""
+        return f"present id token {self.id_token} ({self.token_type}){where}"
+
+
+@dataclass(frozen=True)
+class PowerCycle:  # switch the station off and on (Reusable State Booted, manual variant)
+    def describe(self) -> str:
+        return "power cycle the charging station"
+
+
+@dataclass(frozen=True)
+class MakeIdle:  # between cases, outside any verdict: no EV connected, no transaction
+    def describe(self) -> str:
+        return "make the station idle: no EV connected, no transaction"
+
+
+StationAction = PlugIn | Unplug | PresentToken | PowerCycle | MakeIdle
+
+
+class StationAdapter(Protocol):
+    async def perform(self, action: StationAction) -> None:
+        """Do ``action`` at the station; returns once it is done (the station's messages follow)."""
+
+
+class InteractiveStationAdapter:
+    """Asks the person at the station; returns when they press Enter."""
+
+    def __init__(self, ask: Callable[[str], str] = input, out: TextIO | None = None) -> None:
+        self._ask = ask
+        self._out = out if out is not None else sys.stderr
+
+    async def perform(self, action: StationAction) -> None:
+        print(f"Manual action: {action.describe()}.", file=self._out, flush=True)
+        await asyncio.to_thread(self._ask, "  press Enter when done: ")

@@ -1,0 +1,181 @@
+"""The reusable states of Part 6 §2.18 (charging-station side), as shared async functions.
+
+A station's messages depend on its TxStartPoint / TxStopPoint, which the tables cover with "this step needs
+to be executed when ..." notes. The tool waits for what every configuration sends (the StatusNotification,
+the event that shows charging) and checks the optional messages that did come (through
+``StationTool.seen``) rather than requiring them.
+
+How ambiguous rows were read:
+
+* Booted: the tool sends ResetRequest Immediate (steps 1-2) instead of asking for a power cycle; the
+  SecurityEventNotification of steps 7-8 is required (A04 asks for it at every boot).
+* Authorized (remote), step 5 (StatusNotification Occupied with no EV connected) is not required.
+* "All connectors": the configured EVSE and connector.
+"""
+
+from __future__ import annotations
+
+from chargeplane.ocpp.messages.base import Payload
+from chargeplane.ocpp.messages.v201 import datatypes as dt
+from chargeplane.ocpp.messages.v201 import enums as en
+from chargeplane.ocpp.messages.v201 import messages as msg
+from chargeplane.tools.conformance.checks import StepFailed, expect_field, field_value
+from chargeplane.tools.conformance.station_adapter import PlugIn, PresentToken, Unplug
+from chargeplane.tools.conformance.station_steps import StationTool, token_info
+
+Status = en.ConnectorStatusEnumType
+TxEvent = msg.TransactionEventRequest
+BOOT_WITHIN = 60.0  # a reboot, then the station's reconnect back-off
+
+
+def valid_token(tool: StationTool) -> dt.IdTokenType:
+    configured = tool.configured
+    return dt.IdTokenType(
+        id_token=configured.valid_idtoken, type=en.IdTokenEnumType(configured.valid_idtoken_type)
+    )
+
+
+def transaction_events(tool: StationTool) -> list[TxEvent]:
+    return [m for m in tool.seen if isinstance(m, TxEvent)]
+
+
+def transaction_id(tool: StationTool, step: int | str) -> str:
+    """The id of the station's latest transaction, as its TransactionEvents gave it."""
+    events = transaction_events(tool)
+    if not events:
+        raise StepFailed(step, "the station has sent no TransactionEventRequest")
+    return events[-1].transaction_info.transaction_id
+
+
+def transaction_ended(tool: StationTool) -> bool:
+    events = transaction_events(tool)
+    return bool(events) and events[-1].event_type is en.TransactionEventEnumType.ENDED
+
+
+async def connector_status(tool: StationTool, step: int | str, status: Status, within: float = 10.0) -> None:
+    """The StatusNotification of the configured connector with ``status`` (its NotifyEvent is answered on
+    the way, if the station sends one)."""
+    configured = tool.configured
+    await tool.expect_answered(
+        step,
+        msg.StatusNotificationRequest,
+        within,
+        where=lambda r: (
+            r.evse_id == configured.evse_id
+            and r.connector_id == configured.connector_id
+            and r.connector_status is status
+        ),
+    )
+
+
+async def booted(tool: StationTool) -> None:
+    response = await tool.send_as(
+        "Booted/1", msg.ResetRequest(type=en.ResetEnumType.IMMEDIATE), msg.ResetResponse
+    )
+    expect_field("Booted/2", response, "status", "Accepted")
+    await after_boot(tool, "Booted/3")
+
+
+async def after_boot(tool: StationTool, step: str) -> None:
+    """Booted steps 3-8: the BootNotification (answered Accepted), the connectors' state, the security event."""
+    tool.answers.registration = en.RegistrationStatusEnumType.ACCEPTED
+    await tool.expect_answered(step, msg.BootNotificationRequest, BOOT_WITHIN)
+    await connector_status(tool, "Booted/5", Status.AVAILABLE)
+    event = await tool.expect_answered("Booted/7", msg.SecurityEventNotificationRequest, 5.0)
+    expect_field("Booted/7", event, "type", "StartupOfTheDevice", "ResetOrReboot")
+
+
+async def ev_connected_pre_session(tool: StationTool) -> None:
+    configured = tool.configured
+    await tool.manual(PlugIn(configured.evse_id, configured.connector_id))
+    await connector_status(tool, "EVConnectedPreSession/1", Status.OCCUPIED)
+    tool.progress.add("EVConnected")
+
+
+async def authorized_local(tool: StationTool) -> None:
+    configured = tool.configured
+    await tool.manual(PresentToken(configured.valid_idtoken, configured.valid_idtoken_type))
+    incoming = await tool.expect("Authorized/1", msg.AuthorizeRequest)
+    expect_field("Authorized/1", incoming.request, "idToken.idToken", configured.valid_idtoken)
+    expect_field("Authorized/1", incoming.request, "idToken.type", configured.valid_idtoken_type)
+    incoming.answer(msg.AuthorizeResponse(id_token_info=token_info(incoming.request.id_token, tool.answers)))
+    tool.progress.add("Authorized")
+
+
+async def authorized_remote(tool: StationTool, remote_start_id: int = 4711) -> None:
+    configured = tool.configured
+    request = msg.RequestStartTransactionRequest(
+        id_token=valid_token(tool), evse_id=configured.evse_id, remote_start_id=remote_start_id
+    )
+    response = await tool.send_as("Authorized/1", request, msg.RequestStartTransactionResponse)
+    expect_field("Authorized/2", response, "status", "Accepted")
+    tool.progress.add("Authorized")
+    tool.remote_start_id = remote_start_id
+    tool.remote_started_at = len(tool.seen)
+
+
+def first_event_after_remote_start(tool: StationTool, step: int | str) -> None:
+    """General rule: the first TransactionEvent after a RequestStartTransaction has triggerReason RemoteStart
+    and the remoteStartId."""
+    after = [m for m in tool.seen[tool.remote_started_at :] if isinstance(m, TxEvent)]
+    if not after:
+        raise StepFailed(step, "no TransactionEventRequest after the RequestStartTransaction")
+    expect_field(step, after[0], "triggerReason", "RemoteStart")
+    expect_field(step, after[0], "transactionInfo.remoteStartId", tool.remote_start_id)
+
+
+def _charging(event: TxEvent) -> bool:
+    return bool(field_value(event, "transactionInfo.chargingState") == en.ChargingStateEnumType.CHARGING)
+
+
+async def energy_transfer_started(tool: StationTool) -> None:
+    """Part 1 (connect the EV) when not connected yet; then the event that shows energy flowing."""
+    if "EVConnected" not in tool.progress:
+        configured = tool.configured
+        await tool.manual(PlugIn(configured.evse_id, configured.connector_id))
+        await connector_status(tool, "EnergyTransferStarted/1", Status.OCCUPIED)
+        tool.progress.add("EVConnected")
+    if not any(_charging(e) for e in transaction_events(tool)):
+        await tool.expect_answered("EnergyTransferStarted/9", TxEvent, where=_charging)
+    tool.progress.add("EnergyTransfer")
+
+
+async def stop_authorized_local(tool: StationTool) -> None:
+    configured = tool.configured
+    await tool.manual(PresentToken(configured.valid_idtoken, configured.valid_idtoken_type))
+    event = await tool.expect_answered(
+        "StopAuthorized/1",
+        TxEvent,
+        where=lambda e: e.trigger_reason is en.TriggerReasonEnumType.STOP_AUTHORIZED,
+    )
+    token = field_value(event, "idToken.idToken")
+    if token != configured.valid_idtoken and str(token) != "absent":
+        raise StepFailed("StopAuthorized/1", f"idToken.idToken is {token}, expected the one that started it")
+    tool.progress.add("StopAuthorized")
+
+
+async def stop_authorized_remote(tool: StationTool) -> None:
+    tx = transaction_id(tool, "StopAuthorized/1")
+    request = msg.RequestStopTransactionRequest(transaction_id=tx)
+    response = await tool.send_as("StopAuthorized/1", request, msg.RequestStopTransactionResponse)
+    expect_field("StopAuthorized/2", response, "status", "Accepted")
+    await tool.expect_answered(
+        "StopAuthorized/3", TxEvent, where=lambda e: e.trigger_reason is en.TriggerReasonEnumType.REMOTE_STOP
+    )
+    tool.progress.add("StopAuthorized")
+
+
+async def ev_disconnected(tool: StationTool) -> None:
+    configured = tool.configured
+    await tool.manual(Unplug(configured.evse_id, configured.connector_id))
+    await connector_status(tool, "EVDisconnected/1", Status.AVAILABLE)
+    if not transaction_ended(tool):
+        event = await tool.expect_answered(
+            "EVDisconnected/3", TxEvent, where=lambda e: e.event_type is en.TransactionEventEnumType.ENDED
+        )
+        expect_field("EVDisconnected/3", event, "transactionInfo.chargingState", "Idle", "absent")
+    tool.progress.clear()
+
+
+def received(tool: StationTool, message_type: type[Payload]) -> list[Payload]:
+    return [m for m in tool.seen if isinstance(m, message_type)]

@@ -1,0 +1,321 @@
+"""The tool as a CSMS: the endpoint a charging station under test connects to, and the context a ``_CS``
+case runs in.
+
+The tool listens with Chargeplane's own OCPP-J server (:class:`~chargeplane.transport.server.OcppServer`),
+admits the one configured identity (Basic auth when a password is given, security profile 1) and speaks
+OCPP 2.0.1 only, so every message of the station is decoded against the OCA schemas.
+
+The station's CALLs are queued as they come; a step takes the next one of the type it wants with
+:meth:`StationTool.expect` and answers it. Part 6 lets a station send its messages in another order than a
+table lists (a StatusNotification and its NotifyEvent, a queued TransactionEvent), so a CALL of another type
+met on the way is answered with the tool's default answer (:func:`default_answer`) and kept in
+:attr:`StationTool.seen` for the post-scenario checks, as the OCTT does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
+
+from chargeplane.ocpp.catalog import CSMS, ActionCatalog
+from chargeplane.ocpp.errors import InternalError
+from chargeplane.ocpp.messages.base import Payload
+from chargeplane.ocpp.messages.v201 import datatypes as dt
+from chargeplane.ocpp.messages.v201 import enums as en
+from chargeplane.ocpp.messages.v201 import messages as msg
+from chargeplane.ocpp.router import Router
+from chargeplane.ocpp.timestamps import utc_now
+from chargeplane.ocpp.versions import Version
+from chargeplane.tools.conformance.checks import StepFailed
+from chargeplane.tools.conformance.declaration import Configured
+from chargeplane.tools.conformance.station_adapter import StationAction, StationAdapter
+from chargeplane.tools.conformance.steps import CALL_TIMEOUT, DEFAULT_WITHIN, Incoming, queue_and_wait
+from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
+from chargeplane.transport.security import SecurityProfile, StationSecurity, hash_password
+from chargeplane.transport.server import OcppServer, ServerSettings
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=Payload)
+HEARTBEAT_INTERVAL = 300  # the <Configured heartbeatInterval> the tool answers boots with
+
+
+@dataclass(frozen=True)
+class ListenSettings:
+    host: str
+    port: int  # 0: any free port (tests)
+    station_id: str
+    password: str | None = None  # None: no Basic auth (loopback only)
+    path_prefix: str = "/ocpp"
+
+
+class _OneStation:
+    """The server's directory: only the configured identity may connect."""
+
+    def __init__(self, station_id: str, password: str | None) -> None:
+        self._station_id = station_id.casefold()
+        self._hash = None if password is None else hash_password(password)
+
+    async def security_for(self, station_id: str) -> StationSecurity | None:
+        if station_id.casefold() != self._station_id:
+            return None
+        return StationSecurity(SecurityProfile.BASIC_AUTH, self._hash)
+
+
+class CsmsEndpoint:
+    """The listening side: one station at a time, its CALLs queued for the cases."""
+
+    def __init__(self, settings: ListenSettings) -> None:
+        self.settings = settings
+        self._incoming: asyncio.Queue[Incoming[Payload]] = asyncio.Queue()
+        self._open: set[Incoming[Payload]] = set()
+        self._connection: OcppConnection | None = None
+        self._connected = asyncio.Event()
+        self.connections = 0  # how many times the station connected (a reboot reconnects)
+        self._router = Router[OcppConnection](Version.V201, CSMS)
+        catalog = ActionCatalog.for_version(Version.V201)
+        self._router.delegate(
+            (s.request for s in catalog.actions.values() if s.direction in CSMS.receives and not s.is_send),
+            self._queue_call,
+        )
+        server_settings = ServerSettings(
+            host=settings.host,
+            port=settings.port,
+            tls_port=None,
+            path_prefix=settings.path_prefix,
+            versions=(Version.V201,),
+            allow_unauthenticated=settings.password is None,
+            admission_max_lag=None,
+            ping_interval=None,
+        )
+        self.server = OcppServer(server_settings, self, _OneStation(settings.station_id, settings.password))
+
+    # the server's Application
+    def router_for(self, version: Version) -> Router[OcppConnection]:
+        return self._router
+
+    async def connected(self, connection: OcppConnection) -> None:
+        self._connection = connection
+        self.connections += 1
+        self._connected.set()
+
+    async def disconnected(self, connection: OcppConnection) -> None:
+        if self._connection is connection:
+            self._connection = None
+            self._connected.clear()
+
+    async def _queue_call(self, request: Payload, connection: OcppConnection) -> Payload:
+        return await queue_and_wait(request, self._incoming, self._open)
+
+    @property
+    def port(self) -> int:
+        return self.server.ports[0]
+
+    @property
+    def url(self) -> str:
+        """What the station under test is configured with (without its identity)."""
+        return f"ws://{self.settings.host}:{self.port}{self.settings.path_prefix}"
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connection is not None and self._connection.is_open
+
+    async def start(self) -> None:
+        await self.server.start()
+
+    async def stop(self) -> None:
+        for incoming in list(self._open):
+            incoming.refuse(InternalError("the tool is stopping"))
+        await self.server.shutdown(deadline=1.0)
+
+    async def wait_connected(self, step: int | str, within: float) -> None:
+        try:
+            await asyncio.wait_for(self._connected.wait(), within)
+        except TimeoutError:
+            raise StepFailed(
+                step, f"station {self.settings.station_id} did not connect within {within:g} s"
+            ) from None
+
+    async def next_call(self, within: float) -> Incoming[Payload] | None:
+        try:
+            return await asyncio.wait_for(self._incoming.get(), within)
+        except TimeoutError:
+            return None
+
+    async def call(self, step: int | str, request: Payload) -> Payload:
+        name = type(request).__name__
+        connection = self._connection
+        if connection is None:
+            raise StepFailed(step, f"cannot send {name}: the station is not connected")
+        try:
+            return await asyncio.wait_for(connection.call(request), CALL_TIMEOUT)
+        except CallFailed as failed:
+            error = failed.error
+            raise StepFailed(
+                step, f"the station answered {name} with CALLERROR {error.code} {error.description}".rstrip()
+            ) from None
+        except (CallTimeout, TimeoutError):
+            raise StepFailed(step, f"no answer to {name} within {CALL_TIMEOUT:g} s") from None
+        except ConnectionLost as lost:
+            raise StepFailed(step, f"connection lost while sending {name}: {lost}") from None
+
+    async def call_error(self, step: int | str, request: Payload) -> str:
+        """Send ``request`` expecting a CALLERROR; returns its code."""
+        connection = self._connection
+        if connection is None:
+            raise StepFailed(step, "the station is not connected")
+        try:
+            response = await asyncio.wait_for(connection.call(request), CALL_TIMEOUT)
+        except CallFailed as failed:
+            return failed.error.code
+        except (CallTimeout, TimeoutError, ConnectionLost) as error:
+            raise StepFailed(step, f"{type(request).__name__}: expected a CALLERROR, got {error!r}") from None
+        raise StepFailed(step, f"expected a CALLERROR, the station answered with {type(response).__name__}")
+
+
+@dataclass
+class Answers:
+    """How the tool answers what a step does not look at itself; a case may change it."""
+
+    registration: en.RegistrationStatusEnumType = en.RegistrationStatusEnumType.ACCEPTED
+    interval: int = HEARTBEAT_INTERVAL
+    valid_tokens: set[str] = field(default_factory=set)  # Accepted; any other token is Invalid
+
+
+def token_info(token: dt.IdTokenType | None, answers: Answers) -> dt.IdTokenInfoType:
+    accepted = token is not None and token.id_token in answers.valid_tokens
+    status = en.AuthorizationStatusEnumType.ACCEPTED if accepted else en.AuthorizationStatusEnumType.INVALID
+    return dt.IdTokenInfoType(status=status)
+
+
+def default_answer(request: Payload, answers: Answers) -> Payload | None:
+    """The tool's answer to a station CALL no step is waiting for (None: the tool refuses it)."""
+    match request:
+        case msg.BootNotificationRequest():
+            return msg.BootNotificationResponse(
+                current_time=utc_now(), interval=answers.interval, status=answers.registration
+            )
+        case msg.HeartbeatRequest():
+            return msg.HeartbeatResponse(current_time=utc_now())
+        case msg.StatusNotificationRequest():
+            return msg.StatusNotificationResponse()
+        case msg.NotifyEventRequest():
+            return msg.NotifyEventResponse()
+        case msg.NotifyReportRequest():
+            return msg.NotifyReportResponse()
+        case msg.MeterValuesRequest():
+            return msg.MeterValuesResponse()
+        case msg.SecurityEventNotificationRequest():
+            return msg.SecurityEventNotificationResponse()
+        case msg.FirmwareStatusNotificationRequest():
+            return msg.FirmwareStatusNotificationResponse()
+        case msg.LogStatusNotificationRequest():
+            return msg.LogStatusNotificationResponse()
+        case msg.AuthorizeRequest():
+            return msg.AuthorizeResponse(id_token_info=token_info(request.id_token, answers))
+        case msg.TransactionEventRequest():
+            token = request.id_token if isinstance(request.id_token, dt.IdTokenType) else None
+            if token is None:
+                return msg.TransactionEventResponse()
+            return msg.TransactionEventResponse(id_token_info=token_info(token, answers))
+        case msg.DataTransferRequest():
+            return msg.DataTransferResponse(status=en.DataTransferStatusEnumType.UNKNOWN_VENDOR_ID)
+    return None
+
+
+class StationTool:
+    """What a ``_CS`` case works with: the endpoint, the configured values, the manual-action adapter, and
+    every station CALL seen so far in the case."""
+
+    def __init__(self, endpoint: CsmsEndpoint, adapter: StationAdapter, configured: Configured) -> None:
+        self.endpoint = endpoint
+        self.adapter = adapter
+        self.configured = configured
+        self.answers = Answers(valid_tokens={configured.valid_idtoken})
+        self.seen: list[Payload] = []  # every station CALL of the case, in order
+        self.progress: set[str] = set()  # the reusable states reached (EVConnected, Authorized, ...)
+        self.remote_start_id: int | None = None
+        self.remote_started_at = 0  # len(seen) when the tool's RequestStartTransaction was accepted
+
+    async def send(self, step: int | str, request: Payload) -> Payload:
+        return await self.endpoint.call(step, request)
+
+    async def send_as(self, step: int | str, request: Payload, response_type: type[R]) -> R:
+        response = await self.send(step, request)
+        if not isinstance(response, response_type):
+            raise StepFailed(step, f"unexpected {type(response).__name__}")
+        return response
+
+    async def send_expecting_error(self, step: int | str, request: Payload) -> str:
+        return await self.endpoint.call_error(step, request)
+
+    async def manual(self, action: StationAction) -> None:
+        """Ask for a manual action at the station (a person, or the test's driver of our own station)."""
+        await self.adapter.perform(action)
+
+    def answer_default(self, incoming: Incoming[R]) -> None:
+        answer = default_answer(incoming.request, self.answers)
+        if answer is None:
+            incoming.refuse(
+                InternalError(f"the conformance tool does not answer {type(incoming.request).__name__}")
+            )
+        else:
+            incoming.answer(answer)
+
+    async def expect(
+        self,
+        step: int | str,
+        request_type: type[R],
+        within: float = DEFAULT_WITHIN,
+        where: Callable[[R], bool] | None = None,
+    ) -> Incoming[R]:
+        """The next station CALL of ``request_type`` (for which ``where`` holds), within ``within`` seconds;
+        the others met meanwhile get the default answer."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            incoming = await self.endpoint.next_call(max(left, 0.0)) if left > 0 else None
+            if incoming is None:
+                which = f"a {request_type.__name__}" + (" as the step describes" if where else "")
+                raise StepFailed(step, f"expected {which} from the station within {within:g} s, none came")
+            self.seen.append(incoming.request)
+            if isinstance(incoming.request, request_type):
+                typed = cast("Incoming[R]", incoming)
+                if where is None or where(typed.request):
+                    return typed
+            self.answer_default(incoming)
+
+    async def expect_answered(
+        self,
+        step: int | str,
+        request_type: type[R],
+        within: float = DEFAULT_WITHIN,
+        where: Callable[[R], bool] | None = None,
+    ) -> R:
+        """As :meth:`expect`, answering with the default answer: for steps whose answer says nothing."""
+        incoming = await self.expect(step, request_type, within, where)
+        self.answer_default(incoming)
+        return incoming.request
+
+    async def expect_none(self, step: int | str, request_type: type[Payload], within: float) -> None:
+        """Fail if the station sends a ``request_type`` within ``within`` seconds (others are answered)."""
+        try:
+            incoming = await self.expect(step, request_type, within)
+        except StepFailed:
+            return
+        self.answer_default(incoming)
+        raise StepFailed(step, f"the station sent a {request_type.__name__}, expected none")
+
+    async def drain(self, within: float = 0.3, limit: float = 15.0) -> None:
+        """Answer whatever the station sends until ``within`` seconds of quiet, or ``limit`` seconds in all
+        (a station may send heartbeats or meter values more often than ``within``)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + max(limit, within)
+        while (left := until - loop.time()) > 0 and (
+            incoming := await self.endpoint.next_call(min(within, left))
+        ) is not None:
+            self.seen.append(incoming.request)
+            self.answer_default(incoming)

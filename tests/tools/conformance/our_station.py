@@ -1,0 +1,81 @@
+"""Chargeplane's own charging station, in-process, as the system under test of the ``_CS`` cases: the manual
+actions of the cases drive its simulated hardware (the tools meet the station on the wire only, so this
+adapter lives with the tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+from chargeplane.tools.conformance.station_adapter import (
+    MakeIdle,
+    PlugIn,
+    PowerCycle,
+    PresentToken,
+    StationAction,
+    Unplug,
+)
+from chargeplane.transport.backoff import BackOffSettings
+
+FAST = BackOffSettings(0.2, 0.1, 1)  # reconnect at once after a reboot
+
+
+class OurStation:
+    """The :class:`~chargeplane.tools.conformance.station_adapter.StationAdapter` of our station runtime."""
+
+    def __init__(self, url: str, station_id: str, password: str, database: Path) -> None:
+        self.settings = RuntimeSettings(
+            url=url,
+            station_id=station_id,
+            password=password,
+            database=database,  # a file: a power cycle keeps the device model, like a real station
+            meter_tick_s=0.2,
+            backoff=FAST,
+            call_timeout=10.0,
+        )
+        self.runtime: StationRuntime | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.runtime = StationRuntime(self.settings)
+        self._task = asyncio.create_task(self.runtime.run())
+
+    async def stop(self) -> None:
+        runtime, task = self.runtime, self._task
+        self.runtime = self._task = None
+        if runtime is not None:
+            await runtime.stop()
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 5.0)
+
+    @property
+    def station(self) -> StationRuntime:
+        assert self.runtime is not None, "the station is not running"
+        return self.runtime
+
+    async def perform(self, action: StationAction) -> None:
+        match action:
+            case PlugIn():
+                self.station.plug(action.evse_id, action.connector_id)
+            case Unplug():
+                self.station.unplug(action.evse_id)
+            case PresentToken():
+                self.station.present_token(action.id_token, action.evse_id, action.token_type)
+            case PowerCycle():
+                await self.stop()
+                await self.start()
+            case MakeIdle():
+                await self._make_idle()
+
+    async def _make_idle(self) -> None:
+        station = self.station
+        for evse_id, evse in station.hardware.evses.items():
+            if evse.ev is not None:
+                station.unplug(evse_id)
+        await asyncio.sleep(0.3)
+        evses = station.core.evses.values()
+        if any(e.tx is not None or e.authorized is not None or e.pending_remote_start for e in evses):
+            await self.perform(PowerCycle())  # what the unplug did not end (a stop point, an authorization)

@@ -1,0 +1,103 @@
+"""The station direction of the framework: the command line, the interactive station adapter and the tool's
+default answers."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from chargeplane.cli import build_parser
+from chargeplane.ocpp.messages.v201 import datatypes as dt
+from chargeplane.ocpp.messages.v201 import enums as en
+from chargeplane.ocpp.messages.v201 import messages as msg
+from chargeplane.tools.conformance.commands import run_command
+from chargeplane.tools.conformance.station_adapter import InteractiveStationAdapter, PlugIn, PresentToken
+from chargeplane.tools.conformance.station_steps import Answers, default_answer
+from tests.tools.conformance.conftest import Operator
+from tests.tools.conformance.our_station import OurStation
+
+STATION_ID = "CONFORMANCE-CS-2"
+PASSWORD = "another-long-password-12"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_command_line_tests_a_station_that_connects_to_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = _free_port()
+    report = tmp_path / "report.json"
+    args = build_parser().parse_args(
+        [
+            "conformance", "station", "--listen", f"127.0.0.1:{port}", "--station-id", STATION_ID,
+            "--password", PASSWORD, "--cases", "TC_F_20_CS,TC_E_28_CS,TC_F_23_CS", "--json", str(report),
+        ]
+    )  # fmt: skip
+    station = OurStation(f"ws://127.0.0.1:{port}/ocpp", STATION_ID, PASSWORD, tmp_path / "station.db")
+    command = asyncio.create_task(run_command(args))
+    await asyncio.sleep(0.3)  # the tool listens first, as a CSMS would
+    await station.start()
+    try:
+        assert await asyncio.wait_for(command, 60) == 0
+    finally:
+        await station.stop()
+    out = capsys.readouterr().out
+    assert "PASS  TC_F_20_CS" in out
+    assert "PASS  TC_E_28_CS" in out
+    assert "N/A   TC_F_23_CS" in out  # C-29.5 not declared
+    outcomes = {c["id"]: c["outcome"] for c in json.loads(report.read_text())["cases"]}
+    assert outcomes == {"TC_E_28_CS": "PASS", "TC_F_20_CS": "PASS", "TC_F_23_CS": "N/A"}
+
+
+@pytest.mark.parametrize(
+    ("listen", "password"), [("nowhere", "a-long-password-123456"), ("192.0.2.1:9000", None)]
+)
+async def test_command_line_checks_where_it_listens(listen: str, password: str | None) -> None:
+    argv = ["conformance", "station", "--listen", listen, "--station-id", "A"]
+    args = build_parser().parse_args(argv + (["--password", password] if password else []))
+    assert await run_command(args) == 2  # a bad address; no password off loopback
+
+
+async def test_interactive_station_adapter_asks_the_person_at_the_station() -> None:
+    operator = Operator()
+    asked = operator.asked
+    out = io.StringIO()
+    adapter = InteractiveStationAdapter(ask=operator, out=out)
+    await adapter.perform(PlugIn(1, 2))
+    await adapter.perform(PresentToken("CARD", "ISO14443"))
+    assert "connect the EV to EVSE 1 connector 2" in out.getvalue()
+    assert "present id token CARD (ISO14443)" in out.getvalue()
+    assert len(asked) == 2
+
+
+def test_default_answers_accept_the_valid_token_only() -> None:
+    answers = Answers(valid_tokens={"GOOD"})
+
+    def status(token: str) -> str:
+        request = msg.AuthorizeRequest(
+            id_token=dt.IdTokenType(id_token=token, type=en.IdTokenEnumType.ISO14443)
+        )
+        answer = default_answer(request, answers)
+        assert isinstance(answer, msg.AuthorizeResponse)
+        return str(answer.id_token_info.status)
+
+    assert status("GOOD") == "Accepted"
+    assert status("OTHER") == "Invalid"
+    boot = default_answer(
+        msg.BootNotificationRequest(
+            charging_station=dt.ChargingStationType(model="M", vendor_name="V"),
+            reason=en.BootReasonEnumType.POWER_UP,
+        ),
+        Answers(registration=en.RegistrationStatusEnumType.REJECTED, interval=7),
+    )
+    assert isinstance(boot, msg.BootNotificationResponse)
+    assert (boot.status, boot.interval) == (en.RegistrationStatusEnumType.REJECTED, 7)
