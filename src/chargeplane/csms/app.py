@@ -32,7 +32,7 @@ from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
 from chargeplane.transport.security import StationSecurity
-from chargeplane.transport.server import OcppServer
+from chargeplane.transport.server import OcppServer, SecurityEvent
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,13 @@ class Csms:
         self.routers: dict[Version, Router[OcppConnection]] = {
             version: Router[OcppConnection](version, CSMS, guard=registration_guard) for version in Version
         }
-        self.server = OcppServer(settings.ocpp, self, _LateDirectory(self), on_event=self._on_ocpp_event)
+        self.server = OcppServer(
+            settings.ocpp,
+            self,
+            _LateDirectory(self),
+            on_event=self._on_ocpp_event,
+            on_security_event=self._on_security_event,
+        )
         self.commands = LocalCommandRouter(self.server)
         # One group committer for the whole process: the per-message writes of all blocks share its batches
         # (and, on SQLite, its single writer connection instead of contending for the write lock).
@@ -137,6 +143,13 @@ class Csms:
     def _on_ocpp_event(self, connection: OcppConnection, event: Event) -> None:
         if isinstance(event, CallReceived):
             self.provisioning.seen(connection.station_id)
+
+    async def _on_security_event(self, event: SecurityEvent) -> None:
+        for hook in self.blocks.on_security_event:
+            try:
+                await hook(event)
+            except Exception:  # the refusal stands even if a hook (its log write) fails
+                log.exception("security event hook failed for %s", event.kind)
 
     # -- lifecycle --------------------------------------------------------------------------------------
 

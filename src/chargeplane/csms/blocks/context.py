@@ -29,6 +29,7 @@ from chargeplane.csms.storage.group_commit import GroupCommitter
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
+from chargeplane.transport.server import SecurityEvent
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ class BlockContext:
     periodic: list[PeriodicJob] = field(default_factory=list)  # see every()
     on_connected: list[ConnectionHook] = field(default_factory=list)  # after the session is opened
     on_disconnected: list[ConnectionHook] = field(default_factory=list)
+    on_security_event: list[Callable[[SecurityEvent], Awaitable[None]]] = field(
+        default_factory=list
+    )  # transport's
     on_stop: list[Callable[[], None]] = field(default_factory=list)  # release resources, after the jobs end
     _services: dict[type, tuple[object, str | None]] = field(default_factory=dict)  # service, its block
     _installing: Block[Any] | None = None
