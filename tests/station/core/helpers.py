@@ -61,6 +61,8 @@ def default_answer(request: Payload, now: datetime) -> Payload | None:
         return M.NotifyReportResponse()
     if isinstance(request, M.ReservationStatusUpdateRequest):
         return M.ReservationStatusUpdateResponse()
+    if isinstance(request, M.SecurityEventNotificationRequest):
+        return M.SecurityEventNotificationResponse()
     return None
 
 

@@ -24,9 +24,7 @@ STATION_ID = "CONFORMANCE-CS-1"
 PASSWORD = "a-long-password-456789"
 # What our station supports of the charging-station optional features (Part 5).
 FEATURES = frozenset({"C-29.5", "C-48.1", "C-48.2", "HFS-1"})
-EXPECTED_FAILURES: dict[str, str] = {
-    "TC_B_01_CS": "no SecurityEventNotification StartupOfTheDevice / ResetOrReboot at boot (A04, not implemented)",
-}
+EXPECTED_FAILURES: dict[str, str] = {}
 # Short waits: our station retries a rejected boot and times out a cable plugin as configured.
 CONFIGURED = Configured(boot_interval=2, ev_connection_timeout=3)
 

@@ -57,6 +57,7 @@ from chargeplane.station.core.provisioning import Provisioning
 from chargeplane.station.core.registration import Registrar
 from chargeplane.station.core.remote import Remote
 from chargeplane.station.core.reservation import Reservations
+from chargeplane.station.core.security import Security
 from chargeplane.station.core.storage import Storage
 from chargeplane.station.core.transactions import Transactions
 
@@ -74,6 +75,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Availability,
     Remote,
     DataTransfer,
+    Security,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
