@@ -82,6 +82,11 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
             self._record("NotifyReport", payload)
             return result.NotifyReport()
 
+        @on("SecurityEventNotification")  # type: ignore[misc]
+        async def on_security_event(self, **payload: Any) -> Any:
+            self._record("SecurityEventNotification", payload)
+            return result.SecurityEventNotification()
+
     return PeerCsms
 
 
