@@ -7,7 +7,8 @@ It knows no controller by name: a controller finds another one with :meth:`Conte
 A :class:`Controller` is one functional block. It declares its device-model variables
 (:meth:`Controller.variables`), its handlers of CSMS CALLs per version family (``on_2x`` / ``on_16``, each a
 tuple of :func:`route` entries), its deadline (:meth:`Controller.next_deadline`) and what it does when that
-deadline has passed (:meth:`Controller.handle_timer`), and how it reacts to the connection coming and going.
+deadline has passed (:meth:`Controller.handle_timer`), and how it reacts to the connection coming and going
+and to an accepted boot (:meth:`Controller.registration_accepted`).
 The wire format the blocks share (boot, statuses, meter values, transaction messages) is the station's
 :class:`~.adapter.Adapter`'s. A block's own messages stay in its module: 2.x handlers take the action's
 request TypeVar of :mod:`chargeplane.ocpp.messages.v2x` and answer with ``v2x.dialect_of(request)``; a CALL
@@ -172,6 +173,9 @@ class Controller:
 
     def connection_closed(self, now: datetime) -> None:
         """The connection is down; CALLs in flight will never be answered."""
+
+    def registration_accepted(self, now: datetime) -> None:
+        """The CSMS accepted a boot (after the statuses of B01.FR.05 and the queued transaction messages)."""
 
     def transaction_ended(self, evse: Evse, now: datetime) -> None:
         """A transaction ended on ``evse`` (changes that waited for it may go ahead)."""

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import from_wire
-from chargeplane.station.core import availability, offline_queue, security
+from chargeplane.station.core import availability, offline_queue
 from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.device_model import StationLayout, VariableDef, VariableKey, var
 from chargeplane.station.core.model import Registration
@@ -157,7 +157,8 @@ class Registrar(Controller):
             self._offline_since = None
             ctx.get(availability.Availability).report_all(now, again=True)  # B01.FR.05
             ctx.get(offline_queue.OfflineQueue).pump(now)
-            ctx.get(security.Security).registration_accepted(now)  # A04: the boot's security event
+            for controller in ctx.controllers:  # then every block that acts on an accepted boot (A04, ...)
+                controller.registration_accepted(now)
             return
         wait = answer.interval if answer.interval > 0 else DEFAULT_RETRY_S  # B02.FR.07-08, B03.FR.05-06
         self._boot_at = now + timedelta(seconds=wait)
