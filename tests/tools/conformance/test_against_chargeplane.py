@@ -1,9 +1,12 @@
-"""Every implemented csms case against Chargeplane's own CSMS: each passes, or is an expected failure whose
-reason is written here (and in docs/CONFORMANCE.md)."""
+"""Every implemented csms case against Chargeplane's own CSMS, one functional block per test: each case passes,
+or is an expected failure whose reason is written in ``expectations.py``."""
 
 from __future__ import annotations
 
+import os
 import time
+
+import pytest
 
 from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
 from chargeplane.tools.conformance.case import REGISTRY, Side
@@ -13,16 +16,21 @@ from chargeplane.tools.conformance.runner import run_csms_cases
 from chargeplane.tools.conformance.steps import LinkSettings
 from tests.csms.conftest import RunningCsms
 from tests.tools.conformance.conftest import PASSWORD, STATION_ID
+from tests.tools.conformance.expectations import CSMS_EXPECTED_FAILURES, CSMS_FEATURES
 
-# What Chargeplane's CSMS supports of the CSMS-side optional features (Part 5).
-FEATURES = frozenset({"C-11", "C-16", "C-29.1", "C-29.2", "C-29.5", "C-44", "LA-2"})
-EXPECTED_FAILURES: dict[str, str] = {}
+BLOCKS = sorted({c.block for c in REGISTRY.select(Side.CSMS)})
+BLOCK_BOUND_S = 90  # a whole block against our CSMS on loopback
 
 
-async def test_every_csms_case_against_chargeplane(csms: RunningCsms, adapter: ChargeplaneAdapter) -> None:
-    selected = REGISTRY.select(Side.CSMS)
-    assert len(selected) >= 3
-    declaration = Declaration(features=FEATURES, expected_failures=EXPECTED_FAILURES)
+@pytest.mark.parametrize("block", BLOCKS)
+async def test_csms_cases_against_chargeplane(
+    block: str, csms: RunningCsms, adapter: ChargeplaneAdapter
+) -> None:
+    patterns = [p for p in os.environ.get("CONFORMANCE_CASES", "").split(",") if p.strip()]
+    selected = [c for c in REGISTRY.select(Side.CSMS, patterns) if c.block == block]
+    if not selected:
+        pytest.skip(f"CONFORMANCE_CASES selects no case of block {block}")
+    declaration = Declaration(features=CSMS_FEATURES, expected_failures=dict(CSMS_EXPECTED_FAILURES))
     started = time.monotonic()
     results = await run_csms_cases(
         selected, LinkSettings(csms.ocpp_url, STATION_ID, PASSWORD), adapter, declaration
@@ -31,4 +39,8 @@ async def test_every_csms_case_against_chargeplane(csms: RunningCsms, adapter: C
     report = "\n".join(console_line(r) for r in results)
     print(report)
     assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL) for r in results), report
-    assert elapsed < 60, f"the suite took {elapsed:.0f} s"
+    assert elapsed < BLOCK_BOUND_S, f"block {block} took {elapsed:.0f} s"
+
+
+def test_every_block_has_cases() -> None:
+    assert len(REGISTRY.select(Side.CSMS)) >= 60

@@ -1,6 +1,6 @@
-"""Every implemented ``_CS`` case against Chargeplane's own charging station: each passes, or is an expected
-failure whose reason is written here (and in docs/CONFORMANCE.md). The list may only shrink: an expected
-failure that passes fails this test too."""
+"""Every implemented ``_CS`` case against Chargeplane's own charging station, one functional block per test (a
+fresh tool and station each): each case passes, or is an expected failure whose reason is written in
+``expectations.py``."""
 
 from __future__ import annotations
 
@@ -16,17 +16,17 @@ from chargeplane.tools.conformance.declaration import Configured, Declaration
 from chargeplane.tools.conformance.report import Outcome, console_line
 from chargeplane.tools.conformance.runner import load_cases, run_station_cases
 from chargeplane.tools.conformance.station_steps import CsmsEndpoint, ListenSettings
+from tests.tools.conformance.expectations import STATION_EXPECTED_FAILURES, STATION_FEATURES
 from tests.tools.conformance.our_station import OurStation
 
 load_cases()
 
 STATION_ID = "CONFORMANCE-CS-1"
 PASSWORD = "a-long-password-456789"
-# What our station supports of the charging-station optional features (Part 5).
-FEATURES = frozenset({"C-29.5", "C-48.1", "C-48.2", "HFS-1"})
-EXPECTED_FAILURES: dict[str, str] = {}
 # Short waits: our station retries a rejected boot and times out a cable plugin as configured.
 CONFIGURED = Configured(boot_interval=2, ev_connection_timeout=3)
+BLOCKS = sorted({c.block for c in REGISTRY.select(Side.STATION)})
+BLOCK_BOUND_S = 150  # a whole block against our station on loopback
 
 
 @pytest.fixture
@@ -49,10 +49,15 @@ async def station(endpoint: CsmsEndpoint, tmp_path: Path) -> AsyncIterator[OurSt
         await ours.stop()
 
 
-async def test_every_station_case_against_our_station(endpoint: CsmsEndpoint, station: OurStation) -> None:
-    selected = REGISTRY.select(Side.STATION, os.environ.get("CONFORMANCE_CASES", "").split(","))
-    assert selected
-    declaration = Declaration(FEATURES, CONFIGURED, EXPECTED_FAILURES)
+@pytest.mark.parametrize("block", BLOCKS)
+async def test_station_cases_against_our_station(
+    block: str, endpoint: CsmsEndpoint, station: OurStation
+) -> None:
+    patterns = [p for p in os.environ.get("CONFORMANCE_CASES", "").split(",") if p.strip()]
+    selected = [c for c in REGISTRY.select(Side.STATION, patterns) if c.block == block]
+    if not selected:
+        pytest.skip(f"CONFORMANCE_CASES selects no case of block {block}")
+    declaration = Declaration(STATION_FEATURES, CONFIGURED, dict(STATION_EXPECTED_FAILURES))
     started = time.monotonic()
     results = await run_station_cases(
         selected, endpoint, station, declaration, on_result=lambda r: print(console_line(r), flush=True)
@@ -60,4 +65,4 @@ async def test_every_station_case_against_our_station(endpoint: CsmsEndpoint, st
     elapsed = time.monotonic() - started
     report = "\n".join(console_line(r) for r in results)
     assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL) for r in results), report
-    assert elapsed < 120, f"the suite took {elapsed:.0f} s"
+    assert elapsed < BLOCK_BOUND_S, f"block {block} took {elapsed:.0f} s"

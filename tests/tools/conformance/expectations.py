@@ -1,0 +1,18 @@
+"""What Chargeplane declares to its own conformance suite: the Part 5 optional features each side supports and
+the cases each side is known to fail, with the reason (docs/CONFORMANCE.md's tables are generated from these
+and the case registry: ``scripts/conformance_doc.py``).
+
+The expected-failure lists may only shrink: an expected failure that passes (XPASS) fails the run.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+# What Chargeplane's CSMS supports of the CSMS-side optional features (Part 5).
+CSMS_FEATURES = frozenset({"C-11", "C-16", "C-29.1", "C-29.2", "C-29.5", "C-44", "LA-2"})
+CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})
+
+# What Chargeplane's station supports of the charging-station optional features (Part 5).
+STATION_FEATURES = frozenset({"C-29.5", "C-48.1", "C-48.2", "HFS-1"})
+STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})
