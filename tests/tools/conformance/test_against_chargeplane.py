@@ -1,4 +1,4 @@
-"""Every implemented csms case against Chargeplane's own CSMS, one functional block per test: each case passes,
+"""Every implemented csms case against Chargeplane's own CSMS, one case module (of one functional block) per test: each case passes,
 or is an expected failure whose reason is written in ``expectations.py``."""
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ from tests.csms.conftest import RunningCsms
 from tests.tools.conformance.conftest import PASSWORD, STATION_ID
 from tests.tools.conformance.expectations import CSMS_EXPECTED_FAILURES, CSMS_FEATURES
 
-BLOCKS = sorted({c.block for c in REGISTRY.select(Side.CSMS)})
-BLOCK_BOUND_S = 90  # a whole block against our CSMS on loopback
+MODULES = sorted({c.module for c in REGISTRY.select(Side.CSMS)})
+MODULE_BOUND_S = 90  # a whole case module against our CSMS on loopback
 
 
-@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("module", MODULES)
 async def test_csms_cases_against_chargeplane(
-    block: str, csms: RunningCsms, adapter: ChargeplaneAdapter
+    module: str, csms: RunningCsms, adapter: ChargeplaneAdapter
 ) -> None:
     patterns = [p for p in os.environ.get("CONFORMANCE_CASES", "").split(",") if p.strip()]
-    selected = [c for c in REGISTRY.select(Side.CSMS, patterns) if c.block == block]
+    selected = [c for c in REGISTRY.select(Side.CSMS, patterns) if c.module == module]
     if not selected:
-        pytest.skip(f"CONFORMANCE_CASES selects no case of block {block}")
+        pytest.skip(f"CONFORMANCE_CASES selects no case of {module}")
     declaration = Declaration(features=CSMS_FEATURES, expected_failures=dict(CSMS_EXPECTED_FAILURES))
     started = time.monotonic()
     results = await run_csms_cases(
@@ -39,7 +39,7 @@ async def test_csms_cases_against_chargeplane(
     report = "\n".join(console_line(r) for r in results)
     print(report)
     assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL) for r in results), report
-    assert elapsed < BLOCK_BOUND_S, f"block {block} took {elapsed:.0f} s"
+    assert elapsed < MODULE_BOUND_S, f"{module} took {elapsed:.0f} s"
 
 
 def test_every_block_has_cases() -> None:

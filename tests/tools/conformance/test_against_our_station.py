@@ -1,4 +1,4 @@
-"""Every implemented ``_CS`` case against Chargeplane's own charging station, one functional block per test (a
+"""Every implemented ``_CS`` case against Chargeplane's own charging station, one case module (of one functional block) per test (a
 fresh tool and station each): each case passes, or is an expected failure whose reason is written in
 ``expectations.py``."""
 
@@ -25,8 +25,8 @@ STATION_ID = "CONFORMANCE-CS-1"
 PASSWORD = "a-long-password-456789"
 # Short waits: our station retries a rejected boot and times out a cable plugin as configured.
 CONFIGURED = Configured(boot_interval=2, ev_connection_timeout=3)
-BLOCKS = sorted({c.block for c in REGISTRY.select(Side.STATION)})
-BLOCK_BOUND_S = 150  # a whole block against our station on loopback
+MODULES = sorted({c.module for c in REGISTRY.select(Side.STATION)})
+MODULE_BOUND_S = 150  # a whole case module against our station on loopback
 
 
 @pytest.fixture
@@ -49,14 +49,14 @@ async def station(endpoint: CsmsEndpoint, tmp_path: Path) -> AsyncIterator[OurSt
         await ours.stop()
 
 
-@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("module", MODULES)
 async def test_station_cases_against_our_station(
-    block: str, endpoint: CsmsEndpoint, station: OurStation
+    module: str, endpoint: CsmsEndpoint, station: OurStation
 ) -> None:
     patterns = [p for p in os.environ.get("CONFORMANCE_CASES", "").split(",") if p.strip()]
-    selected = [c for c in REGISTRY.select(Side.STATION, patterns) if c.block == block]
+    selected = [c for c in REGISTRY.select(Side.STATION, patterns) if c.module == module]
     if not selected:
-        pytest.skip(f"CONFORMANCE_CASES selects no case of block {block}")
+        pytest.skip(f"CONFORMANCE_CASES selects no case of {module}")
     declaration = Declaration(STATION_FEATURES, CONFIGURED, dict(STATION_EXPECTED_FAILURES))
     started = time.monotonic()
     results = await run_station_cases(
@@ -65,4 +65,4 @@ async def test_station_cases_against_our_station(
     elapsed = time.monotonic() - started
     report = "\n".join(console_line(r) for r in results)
     assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL) for r in results), report
-    assert elapsed < BLOCK_BOUND_S, f"block {block} took {elapsed:.0f} s"
+    assert elapsed < MODULE_BOUND_S, f"{module} took {elapsed:.0f} s"

@@ -68,6 +68,11 @@ class TestCase:
         """The functional block letter (B, C, E, ...)."""
         return self.id.split("_")[1]
 
+    @property
+    def module(self) -> str:
+        """The case module it is declared in, e.g. ``cs/g_availability`` (one module: one block, one side)."""
+        return "/".join(self.body.__module__.split(".")[-2:])
+
     def missing_features(self, declared: Iterable[str]) -> tuple[str, ...]:
         available = set(declared)
         return tuple(f for f in self.features if f not in available)
