@@ -1,5 +1,5 @@
-"""Every implemented ``_CS`` case against Chargeplane's own charging station, one case module (of one functional block) per test (a
-fresh tool and station each): each case passes, or is an expected failure whose reason is written in
+"""Every implemented ``_CS`` case against Chargeplane's own charging station, one case module (of one
+functional block) per test, with a fresh tool and station each: each case passes, or is an expected failure whose reason is written in
 ``expectations.py``."""
 
 from __future__ import annotations
