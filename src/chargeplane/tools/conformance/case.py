@@ -21,6 +21,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from chargeplane.tools.conformance.catalog import profiles_of
+
 # The context a body receives depends on the side (a CsmsTool for _CSMS cases), hence Any here.
 CaseBody = Callable[[Any], Awaitable[None]]
 
@@ -118,25 +120,27 @@ def case(
     *,
     use_cases: tuple[str, ...],
     requirements: tuple[str, ...] = (),
-    profiles: tuple[str, ...] = ("Core",),
+    profiles: tuple[str, ...] | None = None,
     features: tuple[str, ...] = (),
     timeout: float = DEFAULT_TIMEOUT,
     starts_booted: bool = True,
     registry: Registry | None = None,
 ) -> Callable[[CaseBody], CaseBody]:
-    """Declare the decorated async function as test case ``case_id`` (and register it)."""
+    """Declare the decorated async function as test case ``case_id`` (and register it). Its profiles are
+    Part 5's for that case unless given (``tests/tools/conformance`` checks the two agree)."""
     if not CASE_ID.match(case_id):
         raise ValueError(f"bad test case id {case_id!r} (expected e.g. TC_B_01_CSMS)")
+    chosen_profiles = profiles if profiles is not None else profiles_of(case_id) or ("Core",)
     for feature in features:
         if not FEATURE_ID.match(feature):
             raise ValueError(f"{case_id}: bad feature id {feature!r} (expected e.g. C-44)")
-    for profile in profiles:
+    for profile in chosen_profiles:
         if profile not in PROFILES:
             raise ValueError(f"{case_id}: unknown certification profile {profile!r}")
 
     def declare(body: CaseBody) -> CaseBody:
         test_case = TestCase(
-            case_id, name, use_cases, requirements, profiles, features, body, timeout, starts_booted
+            case_id, name, use_cases, requirements, chosen_profiles, features, body, timeout, starts_booted
         )
         (registry if registry is not None else REGISTRY).add(test_case)
         return body
