@@ -27,6 +27,18 @@ def _applicability(cell: str) -> tuple[str, str]:
     return "C", cell
 
 
+def _case_id(row: dict[str, str]) -> str:
+    """The case's id, with the CSV's two misprints put right: the "Show costs to EV Driver" cases (block I,
+    tariff and cost, as in Part 6's TC_I_02/TC_I_07) are printed TC_L_xx, and the display-message cases of
+    block O are printed with a zero (TC_0_06)."""
+    case = row["case"].strip()
+    if row["use_case_group"].strip() == "Show costs to EV Driver" and case.startswith("TC_L_"):
+        return "TC_I_" + case.removeprefix("TC_L_")
+    if case.startswith("TC_0_"):
+        return "TC_O_" + case.removeprefix("TC_0_")
+    return case
+
+
 def render(rows: list[dict[str, str]]) -> str:
     lines = [
         '"""Part 5 (OCPP 2.0.1 certification profiles): which test case belongs to which profile, and whether',
@@ -54,7 +66,7 @@ def render(rows: list[dict[str, str]]) -> str:
         )
         if not cs and not csms:
             continue  # a row with neither side (TC_H_05 in the CSV): nothing to run
-        fields = (row["profile"], row["case"], cs, csms, condition)
+        fields = (row["profile"], _case_id(row), cs, csms, condition)
         lines.append("    (" + ", ".join(repr(f) for f in fields) + "),")
     lines.append(")")
     return "\n".join(lines) + "\n"

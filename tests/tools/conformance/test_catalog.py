@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chargeplane.tools.conformance.case import PROFILES, REGISTRY, Side
+from chargeplane.tools.conformance.case import CASE_ID, PROFILES, REGISTRY, Side
 from chargeplane.tools.conformance.catalog import CATALOG, case_ids, entry, profiles_of
 from chargeplane.tools.conformance.runner import load_cases
 
@@ -43,3 +43,10 @@ def test_a_condition_written_in_a_side_cell_is_kept() -> None:
     unlock = entry("Core", "TC_F_06_CS")
     assert unlock.cs is not None
     assert "HFS-1" in unlock.condition
+
+
+def test_every_catalog_id_is_a_valid_case_id_after_the_csv_misprints_are_put_right() -> None:
+    bad = [i for e in CATALOG for i in e.ids() if not CASE_ID.match(i)]
+    assert not bad
+    assert profiles_of("TC_L_01_CS") == ("Core",)  # firmware; the cost display case is TC_I_01
+    assert profiles_of("TC_I_01_CS") == ("Advanced User Interface",)

@@ -338,3 +338,33 @@ async def test_a_refused_manual_action_fails_the_case_at_once(
         "step manual action: send TriggerMessage for Heartbeat: HTTP 422 the CSMS will not send it"
     )
     assert result.seconds < 5
+
+
+async def test_command_line_lists_a_profile_with_what_the_tool_lacks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["conformance", "station", "--listen", "127.0.0.1:9", "--station-id", "A", "--list"]
+    args = build_parser().parse_args([*argv, "--profile", "core", "--profile", "advanced user interface"])
+    assert args.profile == ["Core", "Advanced User Interface"]
+    assert await run_command(args) == 0
+    out = capsys.readouterr().out
+    assert "TC_B_01_CS " in out
+    assert "TC_D_01_CS " not in out  # Local Authorization List Management, not Core
+    assert "Advanced User Interface: 33 case(s) of Part 5 not in this tool yet: TC_I_01_CS," in out
+
+
+def test_command_line_refuses_an_unknown_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(
+            [
+                "conformance",
+                "csms",
+                "--url",
+                "ws://127.0.0.1:9/ocpp",
+                "--station-id",
+                "A",
+                "--profile",
+                "Gold",
+            ]
+        )
+    assert "unknown profile 'Gold'" in capsys.readouterr().err

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from chargeplane.tools.conformance.adapter import Adapter, ChargeplaneAdapter, InteractiveAdapter
-from chargeplane.tools.conformance.case import REGISTRY, Side, TestCase
+from chargeplane.tools.conformance.case import PROFILES, REGISTRY, Side, TestCase
+from chargeplane.tools.conformance.catalog import case_ids
 from chargeplane.tools.conformance.declaration import Declaration, DeclarationError, load_declaration
 from chargeplane.tools.conformance.report import (
     CaseResult,
@@ -67,6 +68,14 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
         help="declaration file (TOML): features, configured values, expected failures",
     )
     parser.add_argument("--cases", default="", help="comma-separated id patterns, e.g. 'TC_B_*,TC_E_0?_CS*'")
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        type=_profile,
+        metavar="PROFILE",
+        help=f"only the cases of this certification profile (repeatable): {', '.join(map(repr, PROFILES))}",
+    )
     parser.add_argument("--junit", type=Path, help="write a JUnit XML report here")
     parser.add_argument("--json", type=Path, help="write a JSON report here")
     parser.add_argument("--list", action="store_true", help="list the selected cases and exit")
@@ -76,10 +85,10 @@ async def run_command(args: argparse.Namespace) -> int:
     load_cases()
     side = Side.CSMS if args.side == "csms" else Side.STATION
     selected = REGISTRY.select(side, args.cases.split(","))
+    if args.profile:
+        selected = [c for c in selected if set(c.profiles) & set(args.profile)]
     if args.list:
-        for test_case in selected:
-            features = f"  [needs {', '.join(test_case.features)}]" if test_case.features else ""
-            print(f"{test_case.id:<14} {test_case.name}{features}")
+        _list(side, selected, args.profile)
         return 0
     if not selected:
         print(f"no case matches {args.cases!r}", file=sys.stderr)
@@ -111,6 +120,25 @@ async def run_command(args: argparse.Namespace) -> int:
         if isinstance(adapter, ChargeplaneAdapter):
             await adapter.aclose()
     return _finish(args, results, "csms")
+
+
+def _profile(name: str) -> str:
+    """A profile's name as Part 5 writes it, from any spelling of its case ("core", "reservation")."""
+    for profile in PROFILES:
+        if profile.casefold() == name.strip().casefold():
+            return profile
+    raise argparse.ArgumentTypeError(f"unknown profile {name!r}; one of {', '.join(PROFILES)}")
+
+
+def _list(side: Side, selected: list[TestCase], profiles: list[str]) -> None:
+    for test_case in selected:
+        features = f"  [needs {', '.join(test_case.features)}]" if test_case.features else ""
+        print(f"{test_case.id:<14} {test_case.name}{features}")
+    implemented = {c.id for c in REGISTRY.select(side)}
+    for profile in profiles:
+        missing = [i for i in case_ids(profile, side.value) if i not in implemented]
+        if missing:
+            print(f"{profile}: {len(missing)} case(s) of Part 5 not in this tool yet: {', '.join(missing)}")
 
 
 def _finish(args: argparse.Namespace, results: list[CaseResult], direction: str) -> int:
