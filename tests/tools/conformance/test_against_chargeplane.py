@@ -38,7 +38,9 @@ async def test_csms_cases_against_chargeplane(
     elapsed = time.monotonic() - started
     report = "\n".join(console_line(r) for r in results)
     print(report)
-    assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL) for r in results), report
+    # N/A: a case needs a Part 5 option our CSMS does not declare (e.g. C-14, customer information by
+    # customerIdentifier, until issue #14); CSMS_FEATURES says what it supports.
+    assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL, Outcome.NA) for r in results), report
     assert elapsed < MODULE_BOUND_S, f"{module} took {elapsed:.0f} s"
 
 

@@ -144,6 +144,50 @@ class CancelReservation:  # H02: CancelReservationRequest
         return f"send CancelReservation for reservation {self.reservation_id}"
 
 
+# -- Local list changes (D01), logs (N01) and customer information (N09, N10) --------------------------------
+@dataclass(frozen=True)
+class ChangeLocalList:  # D01: a change of the CSMS's tokens, then the SendLocalList that carries it
+    change: str  # "add": the token joins the list; "remove": it leaves it; "clear": no token is left on it
+    id_token: str = ""  # the token added or removed (not used by "clear")
+    token_type: str = "ISO14443"
+
+    def describe(self) -> str:
+        if self.change == "add":
+            return f"add id token {self.id_token} ({self.token_type}) to the local list and send a Differential SendLocalList"
+        if self.change == "remove":
+            return f"remove id token {self.id_token} ({self.token_type}) from the local list and send a Differential SendLocalList"
+        return "empty the local list and send a Full SendLocalList without entries"
+
+
+@dataclass(frozen=True)
+class GetLog:  # N01: GetLogRequest
+    log_type: str  # DiagnosticsLog | SecurityLog
+    remote_location: str
+    request_id: int
+
+    def describe(self) -> str:
+        return f"send GetLog for the {self.log_type} (upload to {self.remote_location})"
+
+
+@dataclass(frozen=True)
+class CustomerInformation:  # N09, N10: CustomerInformationRequest about an id token or a customer identifier
+    request_id: int
+    report: bool
+    clear: bool
+    id_token: str | None = None
+    token_type: str | None = None
+    customer_identifier: str | None = None
+
+    def describe(self) -> str:
+        what = " and ".join(w for w, on in (("report", self.report), ("clear", self.clear)) if on)
+        about = (
+            f"customer {self.customer_identifier}"
+            if self.customer_identifier is not None
+            else f"id token {self.id_token} ({self.token_type})"
+        )
+        return f"send CustomerInformation ({what or 'no report, no clear'}) about {about}"
+
+
 ManualAction = (
     RequestStart
     | RequestStop
@@ -158,6 +202,9 @@ ManualAction = (
     | GetLocalListVersion
     | ReserveNow
     | CancelReservation
+    | ChangeLocalList
+    | GetLog
+    | CustomerInformation
 )
 
 
@@ -229,9 +276,52 @@ class ChargeplaneAdapter:
                 await self._request("GET", f"/stations/{station_id}/local-list/station-version", None)
             case CancelReservation():
                 await self._request("DELETE", f"/reservations/{action.reservation_id}", None)
+            case ChangeLocalList():
+                await self._change_local_list(station_id, action)
             case _:
                 path, body = _route(action)
                 await self._request("POST", f"/stations/{station_id}{path}", body, ok=(200, 201))
+
+    async def _change_local_list(self, station_id: str, action: ChangeLocalList) -> None:
+        """The token change (authorization block's id-token routes), then the local-list sync route."""
+        if action.change == "clear":
+            listed = await self._listed_tokens()
+            for token, token_type in listed:
+                await self._request("PATCH", f"/id-tokens/{token}?type={token_type}", {"localList": False})
+            try:
+                await self._request("POST", f"/stations/{station_id}/local-list", {"full": True})
+            finally:  # the token store as it was; the next sync puts the tokens back on the list
+                for token, token_type in listed:
+                    await self._request("PATCH", f"/id-tokens/{token}?type={token_type}", {"localList": True})
+            return
+        path = f"/id-tokens/{action.id_token}?type={action.token_type}"
+        if action.change == "add":
+            found = await self.client.get(f"/api/v1{path}")
+            if found.status_code == 404:
+                body = {"idToken": action.id_token, "type": action.token_type, "status": "Accepted"}
+                await self._request("POST", "/id-tokens", body | {"localList": True}, ok=(201,))
+            else:
+                # Another charging priority: an entry that changes, even if the token was on the list.
+                priority = found.json().get("chargingPriority") or 0
+                change = {"localList": True, "chargingPriority": (priority + 10) % 19 - 9}
+                await self._request("PATCH", path, change)
+        else:
+            await self._request("PATCH", path, {"localList": False})
+        await self._request("POST", f"/stations/{station_id}/local-list", {"full": False})
+
+    async def _listed_tokens(self) -> list[tuple[str, str]]:
+        """The stored tokens that go on local lists (all pages)."""
+        listed: list[tuple[str, str]] = []
+        offset, total = 0, 1
+        while offset < total:
+            response = await self.client.get("/api/v1/id-tokens", params={"offset": offset, "limit": 500})
+            if response.status_code != 200:
+                raise AdapterError(f"GET /id-tokens: HTTP {response.status_code} {response.text[:300]}")
+            page = response.json()
+            listed += [(t["idToken"], t["type"]) for t in page["items"] if t["localList"]]
+            total = page["total"]
+            offset += len(page["items"]) or total
+        return listed
 
 
 def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
@@ -270,7 +360,21 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
                 for c, v, x in action.variables
             ]
             return "/commands/SetVariables", {"setVariableData": values}
-        case GetLocalListVersion() | CancelReservation():
+        case GetLog():
+            log = {"remoteLocation": action.remote_location}
+            return "/commands/GetLog", {
+                "log": log,
+                "logType": action.log_type,
+                "requestId": action.request_id,
+            }
+        case CustomerInformation():
+            body = {"requestId": action.request_id, "report": action.report, "clear": action.clear}
+            if action.id_token is not None:
+                body["idToken"] = {"idToken": action.id_token, "type": action.token_type or "ISO14443"}
+            if action.customer_identifier is not None:
+                body["customerIdentifier"] = action.customer_identifier
+            return "/commands/CustomerInformation", body
+        case GetLocalListVersion() | CancelReservation() | ChangeLocalList():
             raise AdapterError(f"{action.describe()}: not a POST route")
 
 

@@ -55,6 +55,14 @@ class Configured:
     max_boot_wait: float = 10.0  # cap on waiting a Pending BootNotification interval (B02), seconds
     boot_interval: int = 5  # station cases: interval of a Pending / Rejected BootNotificationResponse (B03)
     ev_connection_timeout: int = 10  # station cases: TxCtrlr.EVConnectionTimeOut the tool sets (TC_F_04_CS)
+    # Blocks D, F, L, N (local list, triggers, firmware, logs): values Part 6 leaves to the declaration
+    local_list_version: int = 2  # <Configured versionNumber> of a local list (TC_D_*_CS; > 1 for TC_D_06)
+    valid_idtoken2: str = "CONF-VALID-0002"  # a second valid token (TC_D_02 differential updates)
+    valid_idtoken2_type: str = "ISO14443"
+    log_location: str = "ftp://127.0.0.1/logs/"  # <Configured log_location>, where a station uploads a log
+    firmware_location: str = "http://127.0.0.1/firmware.bin"  # <Configured firmware_location>
+    firmware_signing_certificate: str = ""  # PEM; empty: left out of UpdateFirmware
+    firmware_signature: str = ""  # base64; empty: left out of UpdateFirmware
 
 
 @dataclass(frozen=True)
