@@ -75,7 +75,7 @@ def test_f06_trigger_transaction_event_and_status() -> None:
     assert rig.events()[0].trigger_reason == "Trigger"
     assert rig.handle(M.TriggerMessageRequest(requested_message="StatusNotification")).status == "Accepted"
     assert (
-        rig.handle(M.TriggerMessageRequest(requested_message="LogStatusNotification")).status
+        rig.handle(M.TriggerMessageRequest(requested_message="FirmwareStatusNotification")).status
         == "NotImplemented"
     )
 
@@ -128,6 +128,6 @@ def test_ocpp16_soft_reset_stops_the_transaction_and_reboots() -> None:
 def test_ocpp16_trigger_status_and_not_implemented() -> None:
     rig = rig16()
     assert rig.handle(M16.TriggerMessageRequest(requested_message="StatusNotification")).status == "Accepted"
-    assert rig.handle(
-        M16.TriggerMessageRequest(requested_message="DiagnosticsStatusNotification")
-    ).status == ("NotImplemented")
+    assert rig.handle(M16.TriggerMessageRequest(requested_message="FirmwareStatusNotification")).status == (
+        "NotImplemented"
+    )

@@ -154,7 +154,22 @@ class Reboot:
     reason: str
 
 
-HardwareAction = SetContactor | SetLock | ShowMessage | Reboot
+@dataclass(frozen=True, slots=True)
+class UploadLog:
+    """Upload a file (N01): the runtime reports the outcome with ``StationCore.upload_finished``."""
+
+    upload_id: int
+    location: str
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CancelUpload:
+    upload_id: int
+
+
+HardwareAction = SetContactor | SetLock | ShowMessage | Reboot | UploadLog | CancelUpload
 
 
 def tx_to_json(tx: Transaction) -> dict[str, Any]:
