@@ -9,8 +9,10 @@ import httpx
 import pytest
 
 from chargeplane.csms.app import Csms
+from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
 from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
+from chargeplane.tools.conformance.declaration import Configured
 from chargeplane.tools.conformance.runner import load_cases
 from tests.csms.conftest import PASSWORD, RunningCsms, settings_for
 
@@ -21,9 +23,10 @@ STATION_ID = "CONFORMANCE-1"
 
 @pytest.fixture
 async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
-    # A short Pending interval so that TC_B_02 does not wait a minute.
+    # A short Pending interval so that TC_B_02 does not wait a minute; the master pass group of the C16 cases.
     database = f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
-    app = Csms(settings_for(database, ProvisioningSettings(boot_retry_interval=1)))
+    master_pass = AuthorizationSettings(master_pass_group=Configured().master_pass_group_id)
+    app = Csms(settings_for(database, ProvisioningSettings(boot_retry_interval=1), master_pass))
     token = await app.start()
     assert token is not None
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
 import httpx
@@ -144,6 +144,20 @@ class CancelReservation:  # H02: CancelReservationRequest
         return f"send CancelReservation for reservation {self.reservation_id}"
 
 
+# -- Added for the rest of the CSMS-side Core cases (ClearCache, GetBaseReport, SetNetworkProfile, certificates,
+# password update): any CSMS-initiated action with its wire payload.
+@dataclass(frozen=True)
+class SendCommand:
+    action: str  # the OCPP action, e.g. ClearCache
+    payload: dict[str, Any] = field(
+        default_factory=dict
+    )  # its request, wire JSON (what Chargeplane's API sends)
+    what: str = ""  # what the operator is asked for, beside the action's name
+
+    def describe(self) -> str:
+        return f"send {self.action}" + (f" ({self.what})" if self.what else "")
+
+
 ManualAction = (
     RequestStart
     | RequestStop
@@ -158,6 +172,7 @@ ManualAction = (
     | GetLocalListVersion
     | ReserveNow
     | CancelReservation
+    | SendCommand
 )
 
 
@@ -219,6 +234,20 @@ class ChargeplaneAdapter:
             None,
             ok=(204, 404),
         )
+        # C09 / C16 cases: both valid tokens share a group; the master pass token is of the master pass group.
+        for token, token_type, group in (
+            (configured.valid_idtoken, configured.valid_idtoken_type, configured.group_idtoken),
+            (configured.valid_idtoken2, configured.valid_idtoken2_type, configured.group_idtoken),
+            (
+                configured.masterpass_idtoken,
+                configured.masterpass_idtoken_type,
+                configured.master_pass_group_id,
+            ),
+        ):
+            values = {"status": "Accepted", "groupIdToken": group}
+            body = {"idToken": token, "type": token_type} | values
+            if await self._request("POST", "/id-tokens", body, ok=(201, 409)) == 409:
+                await self._request("PATCH", f"/id-tokens/{token}?type={token_type}", values)
 
     async def set_registration(self, station_id: str, status: str) -> None:
         await self._request("PATCH", f"/stations/{station_id}", {"registrationStatus": status})
@@ -229,6 +258,10 @@ class ChargeplaneAdapter:
                 await self._request("GET", f"/stations/{station_id}/local-list/station-version", None)
             case CancelReservation():
                 await self._request("DELETE", f"/reservations/{action.reservation_id}", None)
+            case SendCommand():
+                await self._request(
+                    "POST", f"/stations/{station_id}/commands/{action.action}", action.payload
+                )
             case _:
                 path, body = _route(action)
                 await self._request("POST", f"/stations/{station_id}{path}", body, ok=(200, 201))
@@ -270,7 +303,7 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
                 for c, v, x in action.variables
             ]
             return "/commands/SetVariables", {"setVariableData": values}
-        case GetLocalListVersion() | CancelReservation():
+        case GetLocalListVersion() | CancelReservation() | SendCommand():
             raise AdapterError(f"{action.describe()}: not a POST route")
 
 
@@ -297,7 +330,11 @@ class InteractiveAdapter:
             f"  - station {station_id} is registered (Accepted){' with the given password' if password else ''};\n"
             f"  - id token {configured.valid_idtoken} ({configured.valid_idtoken_type}) is Accepted;\n"
             f"  - id token {configured.blocked_idtoken} is Blocked, {configured.expired_idtoken} is Expired;\n"
-            f"  - id token {configured.invalid_idtoken} is unknown."
+            f"  - id token {configured.invalid_idtoken} is unknown;\n"
+            f"  - id tokens {configured.valid_idtoken} and {configured.valid_idtoken2} are Accepted, of group"
+            f" {configured.group_idtoken};\n"
+            f"  - id token {configured.masterpass_idtoken} is Accepted, of the master pass group"
+            f" {configured.master_pass_group_id}."
         )
 
     async def set_registration(self, station_id: str, status: str) -> None:

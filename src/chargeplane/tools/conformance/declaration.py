@@ -55,6 +55,15 @@ class Configured:
     max_boot_wait: float = 10.0  # cap on waiting a Pending BootNotification interval (B02), seconds
     boot_interval: int = 5  # station cases: interval of a Pending / Rejected BootNotificationResponse (B03)
     ev_connection_timeout: int = 10  # station cases: TxCtrlr.EVConnectionTimeOut the tool sets (TC_F_04_CS)
+    # CSMS cases of group ids (C09), master pass (C16) and the offline transaction status (E14):
+    valid_idtoken2: str = "CONF-VALID-0002"  # accepted, same group as valid_idtoken
+    valid_idtoken2_type: str = "ISO14443"
+    group_idtoken: str = "CONF-GROUP-0001"  # the group id token of both valid tokens
+    masterpass_idtoken: str = "CONF-MASTER-0001"  # accepted, of the master pass group
+    masterpass_idtoken_type: str = "ISO14443"
+    master_pass_group_id: str = "CONF-MASTERPASS"  # the CSMS's master pass group (MasterPassGroupId)
+    second_evse_id: int = 2  # the other EVSE of the cases "for EVSE 1 and EVSE 2" (TC_C_47 / C_49)
+    transaction_duration: float = 1.0  # <Configured Transaction Duration>: how long the tool stays offline
 
 
 @dataclass(frozen=True)
