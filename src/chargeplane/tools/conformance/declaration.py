@@ -64,6 +64,12 @@ class Configured:
     master_pass_group_id: str = "CONF-MASTERPASS"  # the CSMS's master pass group (MasterPassGroupId)
     second_evse_id: int = 2  # the other EVSE of the cases "for EVSE 1 and EVSE 2" (TC_C_47 / C_49)
     transaction_duration: float = 1.0  # <Configured Transaction Duration>: how long the tool stays offline
+    # The network connection profile the CSMS is asked to send (TC_B_42 / B_44)
+    configuration_slot: int = 1
+    message_timeout: int = 30
+    ocpp_csms_url: str = "wss://127.0.0.1:9443/ocpp"
+    ocpp_interface: str = "Wired0"
+    security_profile: int = 2
 
 
 @dataclass(frozen=True)
