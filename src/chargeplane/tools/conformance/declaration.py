@@ -70,6 +70,9 @@ class Configured:
     ocpp_csms_url: str = "wss://127.0.0.1:9443/ocpp"
     ocpp_interface: str = "Wired0"
     security_profile: int = 2
+    # <Configured certificate> of the CA certificate cases (block M), PEM; empty: the tool makes one per run
+    csms_root_certificate: str = ""
+    manufacturer_root_certificate: str = ""
 
 
 @dataclass(frozen=True)
