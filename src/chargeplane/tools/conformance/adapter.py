@@ -149,9 +149,8 @@ class CancelReservation:  # H02: CancelReservationRequest
 @dataclass(frozen=True)
 class SendCommand:
     action: str  # the OCPP action, e.g. ClearCache
-    payload: dict[str, Any] = field(
-        default_factory=dict
-    )  # its request, wire JSON (what Chargeplane's API sends)
+    # its request as wire JSON (what Chargeplane's command API sends as given)
+    payload: dict[str, Any] = field(default_factory=dict)
     what: str = ""  # what the operator is asked for, beside the action's name
 
     def describe(self) -> str:

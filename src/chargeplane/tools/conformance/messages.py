@@ -181,7 +181,7 @@ def signed_meter_value(
     """An OCMF container (signed_meter_values-v10-1 §2.2.2 / §3) of one energy reading, signed with a fresh
     ECDSA secp256r1 key; the signing method is in the container, the public key goes beside it (§3.2.2)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    reading = {"TM": f"{timestamp} U", "TX": _OCMF_TX.get(context, "T"), "RV": wh / 1000, "RU": "kWh"}
+    reading = {"TM": f"{timestamp} U", "TX": _OCMF_TX.get(context, "C"), "RV": wh / 1000, "RU": "kWh"}
     payload = json.dumps(
         {
             "FV": "1.0",
