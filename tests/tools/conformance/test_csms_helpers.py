@@ -21,7 +21,8 @@ from tests.tools.conformance.conftest import Operator
 
 def test_the_signed_meter_value_is_an_ocmf_container_its_public_key_verifies() -> None:
     value = signed_meter_value(1234.0, "2026-01-01T00:00:00Z", en.ReadingContextEnumType.TRANSACTION_END)
-    assert value.encoding_method == "OCMF" and value.signing_method == ""
+    assert value.encoding_method == "OCMF"
+    assert value.signing_method == ""  # in the container
     marker, payload, signature = base64.b64decode(value.signed_meter_data).decode().split("|")
     assert marker == "OCMF"
     assert json.loads(payload)["RD"][0]["RV"] == 1.234
