@@ -53,3 +53,5 @@ async def test_an_operator_is_told_any_command_by_name() -> None:
     adapter = InteractiveAdapter(ask=Operator(), out=out)
     await adapter.perform("CS1", SendCommand("ClearCache", what="clear the authorization cache"))
     assert "send ClearCache (clear the authorization cache) to CS1" in out.getvalue()
+    await adapter.perform("CS1", SendCommand("InstallCertificate", {"certificate": "-----BEGIN"}))
+    assert '{"certificate": "-----BEGIN"}' in out.getvalue()  # the operator needs what to send

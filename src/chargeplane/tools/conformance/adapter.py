@@ -11,6 +11,7 @@ do), so the tool runs it alongside the steps that answer the CSMS's CALL.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -345,3 +346,5 @@ class InteractiveAdapter:
         self._say(
             f"Manual action: make the CSMS {action.describe()} to {station_id} (the tool is waiting for it)."
         )
+        if isinstance(action, SendCommand) and action.payload:  # e.g. the certificate it is to install
+            self._say(f"  with this request: {json.dumps(action.payload)}")

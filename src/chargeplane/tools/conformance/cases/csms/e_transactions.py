@@ -21,7 +21,8 @@ Readings:
   ``transaction_duration`` and reconnects without a new BootNotification (a dropped connection, not a
   reboot); the CSMS's GetTransactionStatusRequest is a manual action after the reconnection. TC_E_31's
   check is labelled step 5 and is that of step 7 (the request); its events 9 and 11 carry the two seqNo
-  values the Ended event of step 5 skipped.
+  values the Ended event of step 5 skipped. The queued event of TC_E_29 / E_33 names no trigger: it is a
+  periodic meter value (MeterValuePeriodic, a Sample.Periodic reading).
 * TC_E_11 (DataSigned) sends an OCMF container signed with a fresh key (the CSMS must take it, not read
   it), energy 0.0 Wh, and the token in the Started event.
 * TC_E_53 checks that the CSMS accepts seqNo 0 at the start of each new transaction: the tool numbers every
