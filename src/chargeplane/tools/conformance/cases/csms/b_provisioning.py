@@ -382,6 +382,7 @@ async def base_report(tool: CsmsTool, report_base: en.ReportBaseEnumType) -> Non
     "Get Base Report - ConfigurationInventory",
     use_cases=("B07",),
     requirements=("B07.FR.07",),
+    profiles=("Core", "Advanced Device Management"),  # the CSV lists it in both
     features=("C-17",),
 )
 async def tc_b_12(tool: CsmsTool) -> None:

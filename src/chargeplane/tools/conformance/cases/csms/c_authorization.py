@@ -8,6 +8,7 @@ Readings:
 * TC_C_08: the token "in the authorization cache" is the configured valid one (the cache is the station's;
   the CSMS only sees the TransactionEvent).
 * TC_C_37 / C_38: the CSMS's ClearCacheRequest is a manual action; the tool answers Accepted / Rejected.
+* TC_C_39's CSV name says "Groupld" (damaged): named "GroupId" as C_40 / C_43.
 * TC_C_39 / C_40 / C_43 (C09): "<Configured groupIdToken>" is the group both valid tokens are stored with.
   TC_C_43 is named "Invalid status" but its steps and checks are those of a success (all Accepted, the
   group in every answer): the tool follows the table. Its check "ActivateResponse" is the AuthorizeResponse

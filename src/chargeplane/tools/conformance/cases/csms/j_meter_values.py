@@ -13,7 +13,8 @@ Readings:
   signed with a fresh key; the CSMS must take it, not read it). TC_J_11 speaks of the "clock-aligned Tx
   ended interval" for sampled readings: read as the sampled interval.
 * TC_J_08 (EVSE not known): the transaction starts at Authorized without an EVSE; the EVSE comes in the
-  EVConnectedPreSession event, which carries the Transaction.Begin reading.
+  EVConnectedPreSession event, which carries the Transaction.Begin reading (the CSV's name says
+  "Transaction.Start", the table Transaction.Begin, the only such context).
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ async def tc_j_04(tool: CsmsTool) -> None:
 
 @case(
     "TC_J_08_CSMS",
-    "Sampled Meter Values - Context Transaction.Begin - EVSE not known",
+    "Sampled Meter Values - Context Transaction.Start - EVSE not known",
     use_cases=("J02",),
     requirements=("J02.FR.19",),
 )
