@@ -15,7 +15,7 @@ from chargeplane.tools.conformance.report import Outcome, console_line
 from chargeplane.tools.conformance.runner import run_csms_cases
 from chargeplane.tools.conformance.steps import LinkSettings
 from tests.csms.conftest import RunningCsms
-from tests.tools.conformance.conftest import PASSWORD, STATION_ID
+from tests.tools.conformance.conftest import PASSWORD, STATION_ID, CsmsTls
 from tests.tools.conformance.expectations import CSMS_EXPECTED_FAILURES, CSMS_FEATURES
 
 MODULES = sorted({c.module for c in REGISTRY.select(Side.CSMS)})
@@ -24,7 +24,7 @@ MODULE_BOUND_S = 90  # a whole case module against our CSMS on loopback
 
 @pytest.mark.parametrize("module", MODULES)
 async def test_csms_cases_against_chargeplane(
-    module: str, csms: RunningCsms, adapter: ChargeplaneAdapter
+    module: str, csms: RunningCsms, adapter: ChargeplaneAdapter, csms_tls: CsmsTls
 ) -> None:
     patterns = [p for p in os.environ.get("CONFORMANCE_CASES", "").split(",") if p.strip()]
     selected = [c for c in REGISTRY.select(Side.CSMS, patterns) if c.module == module]
@@ -33,7 +33,10 @@ async def test_csms_cases_against_chargeplane(
     declaration = Declaration(features=CSMS_FEATURES, expected_failures=dict(CSMS_EXPECTED_FAILURES))
     started = time.monotonic()
     results = await run_csms_cases(
-        selected, LinkSettings(csms.ocpp_url, STATION_ID, PASSWORD), adapter, declaration
+        selected,
+        LinkSettings(csms.ocpp_url, STATION_ID, PASSWORD, ca_file=csms_tls.ca_file, tls_url=csms_tls.tls_url),
+        adapter,
+        declaration,
     )
     elapsed = time.monotonic() - started
     report = "\n".join(console_line(r) for r in results)

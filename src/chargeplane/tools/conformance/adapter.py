@@ -11,9 +11,10 @@ do), so the tool runs it alongside the steps that answer the CSMS's CALL.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
 import httpx
@@ -188,6 +189,19 @@ class CustomerInformation:  # N09, N10: CustomerInformationRequest about an id t
         return f"send CustomerInformation ({what or 'no report, no clear'}) about {about}"
 
 
+# -- Added for the rest of the CSMS-side Core cases (ClearCache, GetBaseReport, SetNetworkProfile, certificates,
+# password update): any CSMS-initiated action with its wire payload.
+@dataclass(frozen=True)
+class SendCommand:
+    action: str  # the OCPP action, e.g. ClearCache
+    # its request as wire JSON (what Chargeplane's command API sends as given)
+    payload: dict[str, Any] = field(default_factory=dict)
+    what: str = ""  # what the operator is asked for, beside the action's name
+
+    def describe(self) -> str:
+        return f"send {self.action}" + (f" ({self.what})" if self.what else "")
+
+
 ManualAction = (
     RequestStart
     | RequestStop
@@ -205,6 +219,7 @@ ManualAction = (
     | ChangeLocalList
     | GetLog
     | CustomerInformation
+    | SendCommand
 )
 
 
@@ -266,6 +281,20 @@ class ChargeplaneAdapter:
             None,
             ok=(204, 404),
         )
+        # C09 / C16 cases: both valid tokens share a group; the master pass token is of the master pass group.
+        for token, token_type, group in (
+            (configured.valid_idtoken, configured.valid_idtoken_type, configured.group_idtoken),
+            (configured.valid_idtoken2, configured.valid_idtoken2_type, configured.group_idtoken),
+            (
+                configured.masterpass_idtoken,
+                configured.masterpass_idtoken_type,
+                configured.master_pass_group_id,
+            ),
+        ):
+            values = {"status": "Accepted", "groupIdToken": group}
+            body = {"idToken": token, "type": token_type} | values
+            if await self._request("POST", "/id-tokens", body, ok=(201, 409)) == 409:
+                await self._request("PATCH", f"/id-tokens/{token}?type={token_type}", values)
 
     async def set_registration(self, station_id: str, status: str) -> None:
         await self._request("PATCH", f"/stations/{station_id}", {"registrationStatus": status})
@@ -278,6 +307,10 @@ class ChargeplaneAdapter:
                 await self._request("DELETE", f"/reservations/{action.reservation_id}", None)
             case ChangeLocalList():
                 await self._change_local_list(station_id, action)
+            case SendCommand():
+                await self._request(
+                    "POST", f"/stations/{station_id}/commands/{action.action}", action.payload
+                )
             case _:
                 path, body = _route(action)
                 await self._request("POST", f"/stations/{station_id}{path}", body, ok=(200, 201))
@@ -374,7 +407,7 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
             if action.customer_identifier is not None:
                 body["customerIdentifier"] = action.customer_identifier
             return "/commands/CustomerInformation", body
-        case GetLocalListVersion() | CancelReservation() | ChangeLocalList():
+        case GetLocalListVersion() | CancelReservation() | ChangeLocalList() | SendCommand():
             raise AdapterError(f"{action.describe()}: not a POST route")
 
 
@@ -401,7 +434,11 @@ class InteractiveAdapter:
             f"  - station {station_id} is registered (Accepted){' with the given password' if password else ''};\n"
             f"  - id token {configured.valid_idtoken} ({configured.valid_idtoken_type}) is Accepted;\n"
             f"  - id token {configured.blocked_idtoken} is Blocked, {configured.expired_idtoken} is Expired;\n"
-            f"  - id token {configured.invalid_idtoken} is unknown."
+            f"  - id token {configured.invalid_idtoken} is unknown;\n"
+            f"  - id tokens {configured.valid_idtoken} and {configured.valid_idtoken2} are Accepted, of group"
+            f" {configured.group_idtoken};\n"
+            f"  - id token {configured.masterpass_idtoken} is Accepted, of the master pass group"
+            f" {configured.master_pass_group_id}."
         )
 
     async def set_registration(self, station_id: str, status: str) -> None:
@@ -413,3 +450,5 @@ class InteractiveAdapter:
         self._say(
             f"Manual action: make the CSMS {action.describe()} to {station_id} (the tool is waiting for it)."
         )
+        if isinstance(action, SendCommand) and action.payload:  # e.g. the certificate it is to install
+            self._say(f"  with this request: {json.dumps(action.payload)}")

@@ -49,6 +49,12 @@ def add_conformance_command(commands: Any) -> None:
     csms.add_argument(
         "--interactive", action="store_true", help="any CSMS: ask for manual actions at the terminal"
     )
+    csms.add_argument(  # TLS (security profile 2): a wss --url, or --tls-url beside a ws one
+        "--ca-file", type=Path, help="wss: trust the CA certificates of this PEM file (default: the system's)"
+    )
+    csms.add_argument(
+        "--tls-url", help="the CSMS's wss endpoint for the TLS cases (TC_A_04, A_06, A_19) when --url is ws"
+    )
 
     station = sides.add_parser("station", help="test a charging station: the tool plays the CSMS")
     station.add_argument(
@@ -111,7 +117,7 @@ async def run_command(args: argparse.Namespace) -> int:
         adapter = ChargeplaneAdapter.connect(args.api, args.api_token)
     else:
         adapter = InteractiveAdapter()
-    link = LinkSettings(args.url, args.station_id, args.password)
+    link = LinkSettings(args.url, args.station_id, args.password, ca_file=args.ca_file, tls_url=args.tls_url)
     try:
         results = await run_csms_cases(
             selected, link, adapter, declaration, on_result=lambda r: print(console_line(r), flush=True)

@@ -63,6 +63,23 @@ class Configured:
     firmware_location: str = "http://127.0.0.1/firmware.bin"  # <Configured firmware_location>
     firmware_signing_certificate: str = ""  # PEM; empty: left out of UpdateFirmware
     firmware_signature: str = ""  # base64; empty: left out of UpdateFirmware
+    # CSMS cases of group ids (C09), master pass (C16) and the offline transaction status (E14); the second
+    # valid token above is in the same group as the first
+    group_idtoken: str = "CONF-GROUP-0001"  # the group id token of both valid tokens
+    masterpass_idtoken: str = "CONF-MASTER-0001"  # accepted, of the master pass group
+    masterpass_idtoken_type: str = "ISO14443"
+    master_pass_group_id: str = "CONF-MASTERPASS"  # the CSMS's master pass group (MasterPassGroupId)
+    second_evse_id: int = 2  # the other EVSE of the cases "for EVSE 1 and EVSE 2" (TC_C_47 / C_49)
+    transaction_duration: float = 1.0  # <Configured Transaction Duration>: how long the tool stays offline
+    # The network connection profile the CSMS is asked to send (TC_B_42 / B_44)
+    configuration_slot: int = 1
+    message_timeout: int = 30
+    ocpp_csms_url: str = "wss://127.0.0.1:9443/ocpp"
+    ocpp_interface: str = "Wired0"
+    security_profile: int = 2
+    # <Configured certificate> of the CA certificate cases (block M), PEM; empty: the tool makes one per run
+    csms_root_certificate: str = ""
+    manufacturer_root_certificate: str = ""
 
 
 @dataclass(frozen=True)
