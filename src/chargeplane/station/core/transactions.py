@@ -129,6 +129,10 @@ class Transactions(Controller):
             evse.pending_remote_start = None
             return
         evse.authorized = token
+        evse.reservation_used = None
+        if booked is not None:  # H03.FR.09 / H03.FR.10: the reservation is consumed now, the connector freed
+            evse.reservation_used = booked.id
+            ctx.get(reservation.Reservations).use(booked.id)
         evse.deauth = None
         evse.suspended_invalid = False
         if evse.plugged is None:
@@ -246,6 +250,9 @@ class Transactions(Controller):
         ):
             tx.reservation_id = booked.id  # E01.FR.13 reservationId once
             reservations.use(booked.id)
+        elif evse.reservation_used is not None:  # consumed when its token authorized the EVSE
+            tx.reservation_id = evse.reservation_used
+        evse.reservation_used = None
         if tx.remote_start_id is not None:  # F02: the first event after a remote start says so (Part 6)
             trigger = "RemoteStart"
         evse.pending_remote_start = None

@@ -55,6 +55,13 @@ class Configured:
     max_boot_wait: float = 10.0  # cap on waiting a Pending BootNotification interval (B02), seconds
     boot_interval: int = 5  # station cases: interval of a Pending / Rejected BootNotificationResponse (B03)
     ev_connection_timeout: int = 10  # station cases: TxCtrlr.EVConnectionTimeOut the tool sets (TC_F_04_CS)
+    # Reservation (block H, station side): a second valid token (another driver), the group id token the tool
+    # gives it, the connector type of the configured connector, how long an expiring reservation lasts (s)
+    valid_idtoken2: str = "CONF-VALID-0002"
+    valid_idtoken2_type: str = "ISO14443"
+    group_idtoken: str = "CONF-GROUP-0001"
+    connector_type: str = "cType2"
+    reservation_expiry: int = 60
 
 
 @dataclass(frozen=True)
