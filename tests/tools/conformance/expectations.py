@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 # What Chargeplane's CSMS supports of the CSMS-side optional features (Part 5).
-CSMS_FEATURES = frozenset({"C-11", "C-16", "C-29.1", "C-29.2", "C-29.5", "C-44", "LA-2"})
+CSMS_FEATURES = frozenset({"C-11", "C-16", "C-29.1", "C-29.2", "C-29.5", "C-44", "LA-2", "R-1", "R-2"})
 CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})
 
 # What Chargeplane's station supports of the charging-station optional features (Part 5).

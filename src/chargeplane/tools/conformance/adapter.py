@@ -126,14 +126,20 @@ class GetLocalListVersion:  # D02: GetLocalListVersionRequest
 
 
 @dataclass(frozen=True)
-class ReserveNow:  # H01: ReserveNowRequest for a specific EVSE
+class ReserveNow:  # H01: ReserveNowRequest for a specific EVSE (or, evse_id None, any EVSE / a connector type)
     id_token: str
     token_type: str
-    evse_id: int
+    evse_id: int | None
     expires_at: str  # wire timestamp
+    connector_type: str | None = None  # H01 S3 (TC_H_15)
+    group_id_token: str | None = None  # H03 groupIdToken (TC_H_19)
 
     def describe(self) -> str:
-        return f"send ReserveNow of EVSE {self.evse_id} for id token {self.id_token} until {self.expires_at}"
+        what = f"EVSE {self.evse_id}" if self.evse_id is not None else "an unspecified EVSE"
+        if self.connector_type is not None:
+            what += f" with a connector of type {self.connector_type}"
+        group = f" (group id token {self.group_id_token})" if self.group_id_token is not None else ""
+        return f"send ReserveNow of {what} for id token {self.id_token}{group} until {self.expires_at}"
 
 
 @dataclass(frozen=True)
@@ -241,8 +247,10 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
         case SendLocalList():
             return "/local-list", {"full": action.full}
         case ReserveNow():
-            body = {"idToken": action.id_token, "tokenType": action.token_type, "evseId": action.evse_id}
-            return "/reservations", body | {"expiresAt": action.expires_at}
+            body = {"idToken": action.id_token, "tokenType": action.token_type}
+            return "/reservations", body | {"expiresAt": action.expires_at} | _some(
+                evseId=action.evse_id, connectorType=action.connector_type, groupIdToken=action.group_id_token
+            )
         case RequestStart():
             return "/remote-start", _some(
                 idToken=action.id_token, tokenType=action.token_type, evseId=action.evse_id

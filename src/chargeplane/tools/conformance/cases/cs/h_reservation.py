@@ -592,7 +592,7 @@ async def tc_h_18_cs(tool: StationTool) -> None:
 
 @case(
     "TC_H_21_CS",
-    "Charging Station cancels reservation when Unavailable",
+    "Cancel reservation of an EVSE - Charging Station cancels reservation when Unavailable",
     use_cases=("H01",),
     requirements=("H01.FR.17",),
     profiles=PROFILE,
