@@ -150,6 +150,26 @@ class CancelReservation:  # H02: CancelReservationRequest
         return f"send CancelReservation for reservation {self.reservation_id}"
 
 
+@dataclass(frozen=True)
+class UpdateFirmware:  # L01: UpdateFirmwareRequest (a generic command route of Chargeplane's API)
+    request_id: int
+    location: str
+    retrieve_at: str  # wire timestamp
+    install_at: str | None = None  # a scheduled installation (TC_L_02)
+    signing_certificate: str | None = None
+    signature: str | None = None
+
+    def describe(self) -> str:
+        when = f", install at {self.install_at}" if self.install_at is not None else ""
+        signed = (
+            ", with the configured signing certificate and signature" if self.signature is not None else ""
+        )
+        return (
+            f"send UpdateFirmware (requestId {self.request_id}) of {self.location}, retrieve at "
+            f"{self.retrieve_at}{when}{signed}"
+        )
+
+
 ManualAction = (
     RequestStart
     | RequestStop
@@ -164,6 +184,7 @@ ManualAction = (
     | GetLocalListVersion
     | ReserveNow
     | CancelReservation
+    | UpdateFirmware
 )
 
 
@@ -278,6 +299,13 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
                 for c, v, x in action.variables
             ]
             return "/commands/SetVariables", {"setVariableData": values}
+        case UpdateFirmware():
+            firmware = {"location": action.location, "retrieveDateTime": action.retrieve_at} | _some(
+                installDateTime=action.install_at,
+                signingCertificate=action.signing_certificate,
+                signature=action.signature,
+            )
+            return "/commands/UpdateFirmware", {"requestId": action.request_id, "firmware": firmware}
         case GetLocalListVersion() | CancelReservation():
             raise AdapterError(f"{action.describe()}: not a POST route")
 

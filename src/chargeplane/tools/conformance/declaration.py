@@ -62,6 +62,15 @@ class Configured:
     group_idtoken: str = "CONF-GROUP-0001"
     connector_type: str = "cType2"
     reservation_expiry: int = 60
+    # Firmware (block L, CSMS side): what the CSMS is set up to send in its UpdateFirmwareRequest, how far ahead
+    # a scheduled download / install is asked for (s), and the <configured transaction duration> of TC_L_13 (s)
+    firmware_location: str = "http://127.0.0.1/firmware/conformance-1.1.bin"
+    firmware_signing_certificate: str = (
+        "-----BEGIN CERTIFICATE-----\nQ29uZm9ybWFuY2UgZmlybXdhcmUgc2lnbmluZw==\n-----END CERTIFICATE-----\n"
+    )
+    firmware_signature: str = "Q29uZm9ybWFuY2Ugc2lnbmF0dXJl"
+    firmware_delay: int = 5
+    transaction_duration: int = 5
 
 
 @dataclass(frozen=True)
