@@ -85,3 +85,14 @@ def test_h03_fr_10_the_reserving_token_frees_the_connector_and_the_transaction_k
     rig.do("ev_plugged", 1, 1)
     started = rig.events()[0]
     assert started.reservation_id == 9  # H01.FR.15, though consumed at the authorization (H03.FR.09)
+
+
+def test_ocpp16_reservation_ends_with_the_transaction_not_the_authorization() -> None:
+    rig = rig16()
+    reserve = M16.ReserveNowRequest(
+        connector_id=1, expiry_date="2026-01-01T13:00:00Z", id_tag="RES", reservation_id=4
+    )
+    assert rig.handle(reserve).status == "Accepted"
+    rig.do("token_presented", "RES", evse_id=1)
+    # 1.6 §5.13: the reservation lasts until the transaction starts
+    assert rig.handle(M16.CancelReservationRequest(reservation_id=4)).status == "Accepted"

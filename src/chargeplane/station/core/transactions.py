@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.messages.base import present
+from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import availability, metering, offline_queue, reservation, tx_rules
 from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Controller, route
@@ -130,7 +131,8 @@ class Transactions(Controller):
             return
         evse.authorized = token
         evse.reservation_used = None
-        if booked is not None:  # H03.FR.09 / H03.FR.10: the reservation is consumed now, the connector freed
+        if booked is not None and ctx.version is not Version.V16:
+            # H03.FR.09 / H03.FR.10: consumed now, the connector freed (1.6 §5.13: at the transaction's start)
             evse.reservation_used = booked.id
             ctx.get(reservation.Reservations).use(booked.id)
         evse.deauth = None
