@@ -141,7 +141,7 @@ async def status_update(tool: StationTool, step: int, reservation_id: int, statu
     expect_field(step, update, "reservationUpdateStatus", status)
 
 
-async def set_reservation_variable(tool: StationTool, name: str, value: str) -> str:
+async def set_reservation_variable(tool: StationTool, step: str, name: str, value: str) -> str:
     """SetVariables ReservationCtrlr.<name>; returns the station's attributeStatus."""
     data = dt.SetVariableDataType(
         attribute_value=value,
@@ -149,7 +149,7 @@ async def set_reservation_variable(tool: StationTool, name: str, value: str) -> 
         variable=dt.VariableType(name=name),
     )
     response = await tool.send_as(
-        "before", msg.SetVariablesRequest(set_variable_data=[data]), msg.SetVariablesResponse
+        step, msg.SetVariablesRequest(set_variable_data=[data]), msg.SetVariablesResponse
     )
     return str(response.set_variable_result[0].attribute_status)
 
@@ -157,7 +157,7 @@ async def set_reservation_variable(tool: StationTool, name: str, value: str) -> 
 async def availability(
     tool: StationTool, step: int | str, status: Operational, *, station: bool = False
 ) -> None:
-    """ChangeAvailability of the configured EVSE (or the whole station), Accepted."""
+    """ChangeAvailability of the configured EVSE (or the whole station) at ``step``, Accepted (``step`` + 1)."""
     configured = tool.configured
     request = (
         msg.ChangeAvailabilityRequest(operational_status=status)
@@ -165,7 +165,7 @@ async def availability(
         else msg.ChangeAvailabilityRequest(operational_status=status, evse=dt.EVSEType(id=configured.evse_id))
     )
     response = await tool.send_as(step, request, msg.ChangeAvailabilityResponse)
-    expect_field(step, response, "status", "Accepted")
+    expect_field(step + 1 if isinstance(step, int) else step, response, "status", "Accepted")
 
 
 async def unavailable(tool: StationTool, *, station: bool = False) -> None:
@@ -327,7 +327,7 @@ async def tc_h_07_cs(tool: StationTool) -> None:
 async def tc_h_22_cs(tool: StationTool) -> None:
     reservation_id = next(_ids)
     try:
-        set_to = await set_reservation_variable(tool, "Enabled", "false")
+        set_to = await set_reservation_variable(tool, "before", "Enabled", "false")
         if set_to != "Accepted":
             raise StepFailed("before", f"setting ReservationCtrlr.Enabled false: {set_to}")
         await expect_reserve(
@@ -335,7 +335,7 @@ async def tc_h_22_cs(tool: StationTool) -> None:
         )
     finally:
         with contextlib.suppress(StepFailed):
-            await set_reservation_variable(tool, "Enabled", "true")
+            await set_reservation_variable(tool, "after", "Enabled", "true")
         await clean_up(tool, reservation_id)
 
 
@@ -470,11 +470,12 @@ async def tc_h_12_cs(tool: StationTool) -> None:
 async def tc_h_13_cs(tool: StationTool) -> None:
     reservation_id = next(_ids)
     try:
-        await set_reservation_variable(tool, "NonEvseSpecific", "false")  # any answer: see the readings
+        # Whatever the answer (a station without the variable rejects anyway): see the readings.
+        await set_reservation_variable(tool, "before", "NonEvseSpecific", "false")
         await expect_reserve(tool, 1, "Rejected", reservation_id, valid_token(tool))
     finally:
         with contextlib.suppress(StepFailed):
-            await set_reservation_variable(tool, "NonEvseSpecific", "true")
+            await set_reservation_variable(tool, "after", "NonEvseSpecific", "true")
         await clean_up(tool, reservation_id)
 
 
