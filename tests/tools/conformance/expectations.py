@@ -2,8 +2,9 @@
 the cases each side is known to fail, with the reason (docs/CONFORMANCE.md's tables are generated from these
 and the case registry: ``scripts/conformance_doc.py``).
 
-A case that needs a feature not declared here is N/A (never run). The expected-failure lists may only shrink:
-an expected failure that passes (XPASS) fails the run.
+A case that needs a feature not declared here is N/A (never run): a feature is declared only when the product
+really has it. The expected-failure lists may only shrink: an expected failure that passes (XPASS) fails the
+run.
 """
 
 from __future__ import annotations
@@ -25,16 +26,27 @@ CSMS_FEATURES = frozenset(
         "C-46",
         "C-50.2",
         "LA-2",
+        "R-1",
+        "R-2",
     }
 )
 _NO_LOG_STATUS = "LogStatusNotification is answered NotSupported: log retrieval is issue #14"
 _NO_CUSTOMER_REPORT = "NotifyCustomerInformation is answered NotSupported: customer information is issue #14"
+# The CSMS sends UpdateFirmware (generic command route) but answers FirmwareStatusNotification NotSupported.
+_NO_FIRMWARE_STATUS = "FirmwareStatusNotification is answered NotSupported: firmware management is issue #14"
 CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
     {
         "TC_A_09_CSMS": "no password rotation: the CSMS sends BasicAuthPassword but keeps the old one: issue #13",
         "TC_A_19_CSMS": "no security profile upgrade: the CSMS keeps accepting profile 1 afterwards: issue #13",
-        # csms/n_diagnostics: the CSMS sends GetLog / CustomerInformation (generic command route) but takes
-        # no report back
+        "TC_L_01_CSMS": _NO_FIRMWARE_STATUS,
+        "TC_L_06_CSMS": _NO_FIRMWARE_STATUS,
+        "TC_L_07_CSMS": _NO_FIRMWARE_STATUS,
+        "TC_L_08_CSMS": _NO_FIRMWARE_STATUS,
+        "TC_L_09_CSMS": _NO_FIRMWARE_STATUS,
+        "TC_L_10_CSMS": _NO_FIRMWARE_STATUS,
+        "TC_L_11_CSMS": _NO_FIRMWARE_STATUS,
+        "TC_L_13_CSMS": _NO_FIRMWARE_STATUS,
+        # the CSMS sends GetLog / CustomerInformation (generic command route) but takes no report back
         "TC_N_25_CSMS": _NO_LOG_STATUS,
         "TC_N_35_CSMS": _NO_LOG_STATUS,
         "TC_N_36_CSMS": _NO_LOG_STATUS,
@@ -48,5 +60,7 @@ CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
 )
 
 # What Chargeplane's station supports of the charging-station optional features (Part 5).
-STATION_FEATURES = frozenset({"C-29.1", "C-29.2", "C-29.5", "C-29.6", "C-48.1", "C-48.2", "HFS-1"})
+STATION_FEATURES = frozenset(
+    {"C-29.1", "C-29.2", "C-29.5", "C-29.6", "C-48.1", "C-48.2", "HFS-1", "R-2", "R-3"}
+)
 STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})

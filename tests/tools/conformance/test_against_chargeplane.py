@@ -10,7 +10,7 @@ import pytest
 
 from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
 from chargeplane.tools.conformance.case import REGISTRY, Side
-from chargeplane.tools.conformance.declaration import Declaration
+from chargeplane.tools.conformance.declaration import Configured, Declaration
 from chargeplane.tools.conformance.report import Outcome, console_line
 from chargeplane.tools.conformance.runner import run_csms_cases
 from chargeplane.tools.conformance.steps import LinkSettings
@@ -20,6 +20,7 @@ from tests.tools.conformance.expectations import CSMS_EXPECTED_FAILURES, CSMS_FE
 
 MODULES = sorted({c.module for c in REGISTRY.select(Side.CSMS)})
 MODULE_BOUND_S = 90  # a whole case module against our CSMS on loopback
+CONFIGURED = Configured(reservation_expiry=3)  # TC_H_07: a short reservation, waited for
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -30,7 +31,9 @@ async def test_csms_cases_against_chargeplane(
     selected = [c for c in REGISTRY.select(Side.CSMS, patterns) if c.module == module]
     if not selected:
         pytest.skip(f"CONFORMANCE_CASES selects no case of {module}")
-    declaration = Declaration(features=CSMS_FEATURES, expected_failures=dict(CSMS_EXPECTED_FAILURES))
+    declaration = Declaration(
+        features=CSMS_FEATURES, configured=CONFIGURED, expected_failures=dict(CSMS_EXPECTED_FAILURES)
+    )
     started = time.monotonic()
     results = await run_csms_cases(
         selected,

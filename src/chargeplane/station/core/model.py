@@ -113,6 +113,7 @@ class Evse:
     meter: MeterReading = field(default_factory=MeterReading)
     next_sample: datetime | None = None
     last_status: dict[int, str] = field(default_factory=dict)
+    reservation_used: int | None = None  # H03.FR.09: the reservation the authorization consumed, for the tx
 
 
 @dataclass(frozen=True, slots=True)

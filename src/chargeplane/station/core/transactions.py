@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.messages.base import present
+from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import availability, metering, offline_queue, reservation, tx_rules
 from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Controller, route
@@ -129,6 +130,11 @@ class Transactions(Controller):
             evse.pending_remote_start = None
             return
         evse.authorized = token
+        evse.reservation_used = None
+        if booked is not None and ctx.version is not Version.V16:
+            # H03.FR.09 / H03.FR.10: consumed now, the connector freed (1.6 §5.13: at the transaction's start)
+            evse.reservation_used = booked.id
+            ctx.get(reservation.Reservations).use(booked.id)
         evse.deauth = None
         evse.suspended_invalid = False
         if evse.plugged is None:
@@ -246,6 +252,9 @@ class Transactions(Controller):
         ):
             tx.reservation_id = booked.id  # E01.FR.13 reservationId once
             reservations.use(booked.id)
+        elif evse.reservation_used is not None:  # consumed when its token authorized the EVSE
+            tx.reservation_id = evse.reservation_used
+        evse.reservation_used = None
         if tx.remote_start_id is not None:  # F02: the first event after a remote start says so (Part 6)
             trigger = "RemoteStart"
         evse.pending_remote_start = None

@@ -127,14 +127,20 @@ class GetLocalListVersion:  # D02: GetLocalListVersionRequest
 
 
 @dataclass(frozen=True)
-class ReserveNow:  # H01: ReserveNowRequest for a specific EVSE
+class ReserveNow:  # H01: ReserveNowRequest for a specific EVSE (or, evse_id None, any EVSE / a connector type)
     id_token: str
     token_type: str
-    evse_id: int
+    evse_id: int | None
     expires_at: str  # wire timestamp
+    connector_type: str | None = None  # H01 S3 (TC_H_15)
+    group_id_token: str | None = None  # H03 groupIdToken (TC_H_19)
 
     def describe(self) -> str:
-        return f"send ReserveNow of EVSE {self.evse_id} for id token {self.id_token} until {self.expires_at}"
+        what = f"EVSE {self.evse_id}" if self.evse_id is not None else "an unspecified EVSE"
+        if self.connector_type is not None:
+            what += f" with a connector of type {self.connector_type}"
+        group = f" (group id token {self.group_id_token})" if self.group_id_token is not None else ""
+        return f"send ReserveNow of {what} for id token {self.id_token}{group} until {self.expires_at}"
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,26 @@ class SendCommand:
         return f"send {self.action}" + (f" ({self.what})" if self.what else "")
 
 
+@dataclass(frozen=True)
+class UpdateFirmware:  # L01: UpdateFirmwareRequest (a generic command route of Chargeplane's API)
+    request_id: int
+    location: str
+    retrieve_at: str  # wire timestamp
+    install_at: str | None = None  # a scheduled installation (TC_L_02)
+    signing_certificate: str | None = None
+    signature: str | None = None
+
+    def describe(self) -> str:
+        when = f", install at {self.install_at}" if self.install_at is not None else ""
+        signed = (
+            ", with the configured signing certificate and signature" if self.signature is not None else ""
+        )
+        return (
+            f"send UpdateFirmware (requestId {self.request_id}) of {self.location}, retrieve at "
+            f"{self.retrieve_at}{when}{signed}"
+        )
+
+
 ManualAction = (
     RequestStart
     | RequestStop
@@ -220,6 +246,7 @@ ManualAction = (
     | GetLog
     | CustomerInformation
     | SendCommand
+    | UpdateFirmware
 )
 
 
@@ -364,8 +391,10 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
         case SendLocalList():
             return "/local-list", {"full": action.full}
         case ReserveNow():
-            body = {"idToken": action.id_token, "tokenType": action.token_type, "evseId": action.evse_id}
-            return "/reservations", body | {"expiresAt": action.expires_at}
+            body = {"idToken": action.id_token, "tokenType": action.token_type}
+            return "/reservations", body | {"expiresAt": action.expires_at} | _some(
+                evseId=action.evse_id, connectorType=action.connector_type, groupIdToken=action.group_id_token
+            )
         case RequestStart():
             return "/remote-start", _some(
                 idToken=action.id_token, tokenType=action.token_type, evseId=action.evse_id
@@ -401,12 +430,23 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
                 "requestId": action.request_id,
             }
         case CustomerInformation():
-            body = {"requestId": action.request_id, "report": action.report, "clear": action.clear}
+            asked: dict[str, Any] = {
+                "requestId": action.request_id,
+                "report": action.report,
+                "clear": action.clear,
+            }
             if action.id_token is not None:
-                body["idToken"] = {"idToken": action.id_token, "type": action.token_type or "ISO14443"}
+                asked["idToken"] = {"idToken": action.id_token, "type": action.token_type or "ISO14443"}
             if action.customer_identifier is not None:
-                body["customerIdentifier"] = action.customer_identifier
-            return "/commands/CustomerInformation", body
+                asked["customerIdentifier"] = action.customer_identifier
+            return "/commands/CustomerInformation", asked
+        case UpdateFirmware():
+            firmware = {"location": action.location, "retrieveDateTime": action.retrieve_at} | _some(
+                installDateTime=action.install_at,
+                signingCertificate=action.signing_certificate,
+                signature=action.signature,
+            )
+            return "/commands/UpdateFirmware", {"requestId": action.request_id, "firmware": firmware}
         case GetLocalListVersion() | CancelReservation() | ChangeLocalList() | SendCommand():
             raise AdapterError(f"{action.describe()}: not a POST route")
 

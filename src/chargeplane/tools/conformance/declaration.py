@@ -60,9 +60,18 @@ class Configured:
     valid_idtoken2: str = "CONF-VALID-0002"  # a second valid token (TC_D_02 differential updates)
     valid_idtoken2_type: str = "ISO14443"
     log_location: str = "ftp://127.0.0.1/logs/"  # <Configured log_location>, where a station uploads a log
-    firmware_location: str = "http://127.0.0.1/firmware.bin"  # <Configured firmware_location>
-    firmware_signing_certificate: str = ""  # PEM; empty: left out of UpdateFirmware
-    firmware_signature: str = ""  # base64; empty: left out of UpdateFirmware
+    # Firmware (block L): what the CSMS is set up to send in its UpdateFirmwareRequest (and what the tool sends
+    # a station), how far ahead a scheduled download / install is asked for (s)
+    firmware_location: str = "http://127.0.0.1/firmware/conformance-1.1.bin"
+    firmware_signing_certificate: str = (
+        "-----BEGIN CERTIFICATE-----\nQ29uZm9ybWFuY2UgZmlybXdhcmUgc2lnbmluZw==\n-----END CERTIFICATE-----\n"
+    )
+    firmware_signature: str = "Q29uZm9ybWFuY2Ugc2lnbmF0dXJl"
+    firmware_delay: int = 5
+    # Reservation (block H, station side): the connector type of the configured connector, how long an expiring
+    # reservation lasts (s)
+    connector_type: str = "cType2"
+    reservation_expiry: int = 60
     # CSMS cases of group ids (C09), master pass (C16) and the offline transaction status (E14); the second
     # valid token above is in the same group as the first
     group_idtoken: str = "CONF-GROUP-0001"  # the group id token of both valid tokens
@@ -70,7 +79,9 @@ class Configured:
     masterpass_idtoken_type: str = "ISO14443"
     master_pass_group_id: str = "CONF-MASTERPASS"  # the CSMS's master pass group (MasterPassGroupId)
     second_evse_id: int = 2  # the other EVSE of the cases "for EVSE 1 and EVSE 2" (TC_C_47 / C_49)
-    transaction_duration: float = 1.0  # <Configured Transaction Duration>: how long the tool stays offline
+    transaction_duration: float = (
+        1.0  # <Configured Transaction Duration>: offline time (E14), a charge (TC_L_13)
+    )
     # The network connection profile the CSMS is asked to send (TC_B_42 / B_44)
     configuration_slot: int = 1
     message_timeout: int = 30

@@ -183,11 +183,16 @@ class Answers:
     registration: en.RegistrationStatusEnumType = en.RegistrationStatusEnumType.ACCEPTED
     interval: int = HEARTBEAT_INTERVAL
     valid_tokens: set[str] = field(default_factory=set)  # Accepted; any other token is Invalid
+    groups: dict[str, str] = field(default_factory=dict)  # token -> its groupIdToken (reservation cases)
 
 
 def token_info(token: dt.IdTokenType | None, answers: Answers) -> dt.IdTokenInfoType:
     accepted = token is not None and token.id_token in answers.valid_tokens
     status = en.AuthorizationStatusEnumType.ACCEPTED if accepted else en.AuthorizationStatusEnumType.INVALID
+    group = answers.groups.get(token.id_token) if token is not None else None
+    if group is not None:  # a member of a group (H03.FR.04: a reservation for the group is its own)
+        group_token = dt.IdTokenType(id_token=group, type=en.IdTokenEnumType.CENTRAL)
+        return dt.IdTokenInfoType(status=status, group_id_token=group_token)
     return dt.IdTokenInfoType(status=status)
 
 
@@ -214,6 +219,8 @@ def default_answer(request: Payload, answers: Answers) -> Payload | None:
             return msg.FirmwareStatusNotificationResponse()
         case msg.LogStatusNotificationRequest():
             return msg.LogStatusNotificationResponse()
+        case msg.ReservationStatusUpdateRequest():  # reservation cases (block H)
+            return msg.ReservationStatusUpdateResponse()
         case msg.AuthorizeRequest():
             return msg.AuthorizeResponse(id_token_info=token_info(request.id_token, answers))
         case msg.TransactionEventRequest():
