@@ -10,12 +10,16 @@ from pathlib import Path
 
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.tools.conformance.station_adapter import (
+    EnterParkingBay,
+    EvSuspends,
+    LeaveParkingBay,
     MakeIdle,
     PlugIn,
     PowerCycle,
     PresentToken,
     StationAction,
     Unplug,
+    UnplugEvSide,
 )
 from chargeplane.transport.backoff import BackOffSettings
 
@@ -69,6 +73,16 @@ class OurStation:
                 await self.start()
             case MakeIdle():
                 await self._make_idle()
+            # the EV side (block E): our simulated EVSE only knows whether an EV is there, so a disconnect
+            # on the EV side is its unplug (it unlocks or not as UnlockOnEVSideDisconnect says)
+            case UnplugEvSide():
+                self.station.unplug(action.evse_id)
+            case EvSuspends():
+                ev = self.station.hardware.evses[action.evse_id].ev
+                assert ev is not None, "no EV connected to suspend"
+                ev.draws_power = False  # the meter then reads 0 W: the station sees the EV suspend
+            case EnterParkingBay() | LeaveParkingBay():
+                pass  # no parking bay sensor: our station declares neither C-09.6 nor C-10.5
 
     async def _make_idle(self) -> None:
         station = self.station

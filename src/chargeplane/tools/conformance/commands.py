@@ -78,7 +78,8 @@ async def run_command(args: argparse.Namespace) -> int:
     selected = REGISTRY.select(side, args.cases.split(","))
     if args.list:
         for test_case in selected:
-            features = f"  [needs {', '.join(test_case.features)}]" if test_case.features else ""
+            needs = (*test_case.features, *((test_case.condition,) if test_case.condition else ()))
+            features = f"  [needs {', '.join(needs)}]" if needs else ""
             print(f"{test_case.id:<14} {test_case.name}{features}")
         return 0
     if not selected:
