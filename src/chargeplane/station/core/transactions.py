@@ -260,6 +260,9 @@ class Transactions(Controller):
         event = TxEvent(
             ENDED, trigger, stopped_reason=reason, context="Transaction.End", with_token=with_token
         )
+        # the Ended event's chargingState is the state after the end: an EV still connected to an open power
+        # path is EVConnected, not SuspendedEVSE (the authorization ends with the transaction)
+        evse.authorized = None
         self.emit(evse, event, now)
         evse.tx = None
         evse.next_sample = None
