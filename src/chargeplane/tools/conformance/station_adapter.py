@@ -80,6 +80,14 @@ class EvSuspends:  # the EV stops taking energy while it stays connected (a full
 
 
 @dataclass(frozen=True)
+class EvNotReady:  # before it connects: the EV will connect but not take energy (TC_E_38)
+    evse_id: int
+
+    def describe(self) -> str:
+        return f"set the EV for EVSE {self.evse_id} to a state in which it is not ready to take energy"
+
+
+@dataclass(frozen=True)
 class EnterParkingBay:  # the EV drives into the parking bay of the EVSE (a bay occupancy sensor sees it)
     evse_id: int
 
@@ -103,6 +111,7 @@ StationAction = (
     | MakeIdle
     | UnplugEvSide
     | EvSuspends
+    | EvNotReady
     | EnterParkingBay
     | LeaveParkingBay
 )

@@ -154,6 +154,18 @@ async def status_since(tool: StationTool, mark: int, step: int | str, status: St
     await connector_status(tool, step, status)
 
 
+async def parking_bay_unoccupied(tool: StationTool) -> None:
+    """Reusable State ParkingBayUnoccupied: only a transaction still running (TxStopPoint
+    ParkingBayOccupancy) needs the EV to drive away, and then ends with triggerReason EVDeparted."""
+    if transaction_ended(tool) or not transaction_events(tool):
+        return
+    await tool.manual(LeaveParkingBay(tool.configured.evse_id))
+    step = "ParkingBayUnoccupied/1"
+    event = await ended_event(tool, step)
+    expect_field(step, event, "triggerReason", "EVDeparted")
+    expect_local_reason(step, event)
+
+
 # -- EVConnected ----------------------------------------------------------------------------------------
 
 
