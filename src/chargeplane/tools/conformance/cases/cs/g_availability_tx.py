@@ -122,7 +122,7 @@ async def tc_g_17_cs(tool: StationTool) -> None:
 
 
 async def reset_and_boot_unavailable(
-    tool: StationTool, reset: str, boot: str, status: str, event: str
+    tool: StationTool, reset: int | str, boot: int | str, status: int | str, event: int | str
 ) -> None:
     """ResetRequest Immediate (Accepted), then the BootNotification (Accepted), the configured connector
     Unavailable, and the SecurityEventNotification of the boot."""
