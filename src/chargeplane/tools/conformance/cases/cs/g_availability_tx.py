@@ -20,6 +20,7 @@ Readings:
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
@@ -63,7 +64,7 @@ async def inoperative_during_transaction(tool: StationTool, scope: str, first: i
         response = await send_availability(tool, 1, Operational.INOPERATIVE, scope)  # 1. / 2.
         expect_field(2, response, "status", "Scheduled")
         mark = len(tool.seen)
-        sequence = (
+        sequence: tuple[Callable[[], Awaitable[None]], ...] = (
             lambda: stop_authorized_local(tool),
             lambda: ev_connected_post_session(tool, mark),
             lambda: unplug(tool),
