@@ -139,6 +139,26 @@ def test_e06_fr_07_energy_transfer_stop_point_ends_on_stop_authorization_and_on_
     assert ended.transaction_info.charging_state == "EVConnected"  # not SuspendedEVSE: the session is over
 
 
+# Found by TC_E_26_CS (conformance): the EV reconnected to a suspended transaction was reported with
+# triggerReason ChargingStateChanged.
+def test_e10_cable_plugged_into_a_running_transaction_says_cable_plugged_in() -> None:
+    rig = make_rig()
+    assert set_var(rig, "TxCtrlr", "TxStopPoint", "Authorized") == "Accepted"
+    assert set_var(rig, "TxCtrlr", "StopTxOnEVSideDisconnect", "false") == "Accepted"
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "T1")
+    charge(rig)
+    rig.clear()
+    rig.do("ev_unplugged", 1)  # E10: suspended, not ended
+    (suspended,) = rig.events()
+    assert (suspended.event_type, suspended.trigger_reason) == ("Updated", "EVCommunicationLost")
+    rig.clear()
+    rig.do("ev_plugged", 1, 1)
+    (plugged,) = rig.events()
+    assert (plugged.event_type, plugged.trigger_reason) == ("Updated", "CablePluggedIn")
+    assert plugged.transaction_info.charging_state == "EVConnected"
+
+
 def test_e05_fr_10_csms_deauthorizes_token_in_transaction_event() -> None:
     def answer(request: Any, now: Any) -> Any:
         if isinstance(request, M.TransactionEventRequest) and isinstance(request.id_token, D.IdTokenType):

@@ -201,7 +201,10 @@ class Transactions(Controller):
                 sent = True
         current = evse.tx
         if current is not None and not sent and tx_rules.charging_state(evse) != current.charging_state:
-            reason = "ChargingStateChanged" if trigger != "EnergyLimitReached" else trigger
+            # the cable plugged into a running transaction (started earlier, or suspended by an EV-side
+            # disconnect, E10) is its own trigger (Part 6 EnergyTransferStarted step 3, TC_E_26)
+            kept = ("EnergyLimitReached", "CablePluggedIn")
+            reason = trigger if trigger in kept else "ChargingStateChanged"
             self.emit(evse, TxEvent(UPDATED, reason), now)
         ctx.get(availability.Availability).update_status(evse, now)
 
