@@ -6,8 +6,9 @@ start / stop option cases of the other modules too.
 
 Readings:
 * Conditions: the CSV's formulas are declared as ``condition=``; their terms on local authorization options
-  (C-30..C-35) and "ISO 15118 support" are taken as held (every station of this tool reads the configured
-  card, as in the other modules); a "Product Subtype Mode 1/2-only" term is taken as false.
+  (C-30..C-35) are taken as held (every station of this tool reads the configured card, as in the other
+  modules), and with them TC_E_10's "(C-30 - C-35 or ISO 15118 support)"; a "Product Subtype Mode
+  1/2-only" term is taken as false.
 * "TxStartPoint contains X" (Configuration State) is read as TxStartPoint = X, which is what makes the start
   point under test the one that starts the transaction.
 * "AuthCtrl.AuthEnabled true (if implemented and ReadWrite)" / "DisableRemoteAuthorization false (if
