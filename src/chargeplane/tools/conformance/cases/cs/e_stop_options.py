@@ -7,8 +7,7 @@ values back at the end; the station's TxStartPoint is left as it is.
 Readings:
 * Conditions as in ``e_start_options`` (local authorization options held, "Mode 1/2-only" false); TC_E_20's
   "C.06.1" is C-06.1; TC_E_54's "HFS-4 OR ISO15118 support" is read as HFS-4 (DC, high-level
-  communication), the ISO 15118 profile not being a feature id; TC_E_16's "C-30 - C-32 or ISO 15118 support"
-  would hold like the other local authorization terms.
+  communication), the ISO 15118 profile not being a feature id.
 * "TxStopPoint contains X" is read as TxStopPoint = X (the CSV asks that the other values can be left out);
   TC_E_17's "PowerPathClosed AND/OR Authorized" as Authorized.
 * stoppedReason Local may be left out (Part 2: omitted means Local): "must be Local" accepts an absent one.
