@@ -73,7 +73,7 @@ def render() -> str:
                 "| --- | --- | --- | --- | --- |",
             ]
             for c, result in zip(implemented, outcomes, strict=True):
-                needs = ", ".join(c.features) or "-"
+                needs = ", ".join((*c.features, *((c.condition,) if c.condition else ()))) or "-"
                 sections.append(
                     f"| {c.id} | {_cell(c.name)} | {', '.join(c.use_cases)} | {needs} | {_cell(result)} |"
                 )

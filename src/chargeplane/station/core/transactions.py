@@ -207,7 +207,10 @@ class Transactions(Controller):
                 sent = True
         current = evse.tx
         if current is not None and not sent and tx_rules.charging_state(evse) != current.charging_state:
-            reason = "ChargingStateChanged" if trigger != "EnergyLimitReached" else trigger
+            # the cable plugged into a running transaction (started earlier, or suspended by an EV-side
+            # disconnect, E10) is its own trigger (Part 6 EnergyTransferStarted step 3, TC_E_26)
+            kept = ("EnergyLimitReached", "CablePluggedIn")
+            reason = trigger if trigger in kept else "ChargingStateChanged"
             self.emit(evse, TxEvent(UPDATED, reason), now)
         ctx.get(availability.Availability).update_status(evse, now)
 
@@ -269,6 +272,9 @@ class Transactions(Controller):
         event = TxEvent(
             ENDED, trigger, stopped_reason=reason, context="Transaction.End", with_token=with_token
         )
+        # the Ended event's chargingState is the state after the end: an EV still connected to an open power
+        # path is EVConnected, not SuspendedEVSE (the authorization ends with the transaction)
+        evse.authorized = None
         self.emit(evse, event, now)
         evse.tx = None
         evse.next_sample = None

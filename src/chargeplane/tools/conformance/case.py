@@ -14,6 +14,7 @@ tool plays the charging station), ``_CS`` cases test a charging station (the too
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import fnmatch
 import re
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chargeplane.tools.conformance.catalog import profiles_of
+from chargeplane.tools.conformance.feature_condition import holds, parse
 
 # The context a body receives depends on the side (a CsmsTool for _CSMS cases), hence Any here.
 CaseBody = Callable[[Any], Awaitable[None]]
@@ -60,6 +62,9 @@ class TestCase:
     body: CaseBody
     timeout: float = DEFAULT_TIMEOUT
     starts_booted: bool = True  # the runner executes Reusable State Booted first (general precondition)
+    # A boolean formula over feature ids (feature_condition.py) for the CSV conditions ``features`` cannot
+    # state, e.g. "C-09.4 and (C-51 or not C-09.1)"; "" when there is none.
+    condition: str = ""
 
     @property
     def side(self) -> Side:
@@ -77,7 +82,10 @@ class TestCase:
 
     def missing_features(self, declared: Iterable[str]) -> tuple[str, ...]:
         available = set(declared)
-        return tuple(f for f in self.features if f not in available)
+        missing = tuple(f for f in self.features if f not in available)
+        if self.condition and not holds(self.condition, available):
+            missing += (self.condition,)  # reported as a whole: which term fails depends on the others
+        return missing
 
 
 class DuplicateCase(ValueError):
@@ -125,6 +133,7 @@ def case(
     timeout: float = DEFAULT_TIMEOUT,
     starts_booted: bool = True,
     registry: Registry | None = None,
+    condition: str = "",
 ) -> Callable[[CaseBody], CaseBody]:
     """Declare the decorated async function as test case ``case_id`` (and register it). Its profiles are
     Part 5's for that case unless given (``tests/tools/conformance`` checks the two agree)."""
@@ -137,11 +146,15 @@ def case(
     for profile in chosen_profiles:
         if profile not in PROFILES:
             raise ValueError(f"{case_id}: unknown certification profile {profile!r}")
+    if condition:
+        parse(condition)  # a malformed formula is a declaration error (ConditionError is a ValueError)
 
     def declare(body: CaseBody) -> CaseBody:
         test_case = TestCase(
             case_id, name, use_cases, requirements, chosen_profiles, features, body, timeout, starts_booted
         )
+        if condition:
+            test_case = dataclasses.replace(test_case, condition=condition)
         (registry if registry is not None else REGISTRY).add(test_case)
         return body
 

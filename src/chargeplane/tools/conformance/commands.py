@@ -138,7 +138,8 @@ def _profile(name: str) -> str:
 
 def _list(side: Side, selected: list[TestCase], profiles: list[str]) -> None:
     for test_case in selected:
-        features = f"  [needs {', '.join(test_case.features)}]" if test_case.features else ""
+        needs = (*test_case.features, *((test_case.condition,) if test_case.condition else ()))
+        features = f"  [needs {', '.join(needs)}]" if needs else ""
         print(f"{test_case.id:<14} {test_case.name}{features}")
     implemented = {c.id for c in REGISTRY.select(side)}
     for profile in profiles:

@@ -56,7 +56,65 @@ class MakeIdle:  # between cases, outside any verdict: no EV connected, no trans
         return "make the station idle: no EV connected, no transaction"
 
 
-StationAction = PlugIn | Unplug | PresentToken | PowerCycle | MakeIdle
+# -- the EV side and the parking bay (transaction start / stop options, EV-side disconnect: block E) --------
+
+
+@dataclass(frozen=True)
+class UnplugEvSide:  # the cable leaves the EV only; a detachable cable stays in the station's socket
+    evse_id: int
+    connector_id: int
+
+    def describe(self) -> str:
+        return (
+            f"disconnect the cable on the EV side only (EVSE {self.evse_id} connector {self.connector_id} "
+            "loses the EV; leave the cable in the station)"
+        )
+
+
+@dataclass(frozen=True)
+class EvSuspends:  # the EV stops taking energy while it stays connected (a full or paused car)
+    evse_id: int
+
+    def describe(self) -> str:
+        return f"make the EV at EVSE {self.evse_id} suspend the energy transfer (stay connected)"
+
+
+@dataclass(frozen=True)
+class EvNotReady:  # before it connects: the EV will connect but not take energy (TC_E_38)
+    evse_id: int
+
+    def describe(self) -> str:
+        return f"set the EV for EVSE {self.evse_id} to a state in which it is not ready to take energy"
+
+
+@dataclass(frozen=True)
+class EnterParkingBay:  # the EV drives into the parking bay of the EVSE (a bay occupancy sensor sees it)
+    evse_id: int
+
+    def describe(self) -> str:
+        return f"drive the EV into the parking bay of EVSE {self.evse_id}"
+
+
+@dataclass(frozen=True)
+class LeaveParkingBay:
+    evse_id: int
+
+    def describe(self) -> str:
+        return f"drive the EV out of the parking bay of EVSE {self.evse_id}"
+
+
+StationAction = (
+    PlugIn
+    | Unplug
+    | PresentToken
+    | PowerCycle
+    | MakeIdle
+    | UnplugEvSide
+    | EvSuspends
+    | EvNotReady
+    | EnterParkingBay
+    | LeaveParkingBay
+)
 
 
 class StationAdapter(Protocol):
