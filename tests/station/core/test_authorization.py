@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from tests.station.core.helpers import D, M, make_rig, set_var
 
 
@@ -42,6 +44,31 @@ def test_c16_fr_02_master_pass_stops_every_transaction() -> None:
     rig.do("token_presented", "BOSS")
     ended = rig.events()
     assert [e.transaction_info.stopped_reason for e in ended] == ["MasterPass", "MasterPass"]
+    assert all(e.id_token is msgspec.UNSET for e in ended)  # not the holders' tokens (Part 6 TC_C_49)
+
+
+def _grouped(statuses: dict[str, str]) -> Any:
+    def answer(request: Any, now: Any) -> Any:
+        if isinstance(request, M.AuthorizeRequest) and request.id_token.id_token in statuses:
+            group = D.IdTokenType(id_token="FAMILY", type="Central")
+            status = statuses[request.id_token.id_token]
+            return M.AuthorizeResponse(id_token_info=D.IdTokenInfoType(status=status, group_id_token=group))
+        return None
+
+    return answer
+
+
+def test_c09_fr_11_a_refused_token_of_the_same_group_does_not_stop() -> None:
+    rig = make_rig(answer=_grouped({"A": "Accepted", "B": "Invalid", "C": "Accepted"}))
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "A")
+    assert rig.core.transaction(1) is not None
+    rig.do("token_presented", "B")  # asked online: Invalid, same group
+    assert rig.core.transaction(1) is not None
+    rig.do("token_presented", "B")  # now cached as Invalid with the group: still not a stop
+    assert rig.core.transaction(1) is not None
+    rig.do("token_presented", "C")  # an Accepted token of the group stops it (C09.FR.03)
+    assert rig.core.transaction(1) is None
 
 
 def test_c11_clear_cache() -> None:

@@ -130,7 +130,8 @@ class Authorization(Controller):
             if self.is_master_pass(entry.group):
                 self._master_pass(now)
                 return
-            if current is not None and current.same_holder(token):  # C09: a token of the same group
+            # C09.FR.07 / FR.11: a valid token of the same group ends it; a refused one does not
+            if entry.status == ACCEPTED and current is not None and current.same_holder(token):
                 txs.end_authorization(evse, "Local", "StopAuthorized", now)
                 return
         model = ctx.model
@@ -204,7 +205,8 @@ class Authorization(Controller):
                 return
             txs = ctx.get(transactions.Transactions)
             holder = txs.holder(evse)
-            if holder is not None and holder.same_holder(known):
+            # C09.FR.11: a token of the holder's group stops the transaction only when Accepted
+            if holder is not None and info.status == ACCEPTED and holder.same_holder(known):
                 txs.end_authorization(evse, "Local", "StopAuthorized", at)
                 return
             if info.status == ACCEPTED:
