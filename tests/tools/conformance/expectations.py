@@ -14,5 +14,9 @@ CSMS_FEATURES = frozenset({"C-11", "C-16", "C-29.1", "C-29.2", "C-29.5", "C-44",
 CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})
 
 # What Chargeplane's station supports of the charging-station optional features (Part 5).
-STATION_FEATURES = frozenset({"C-29.5", "C-48.1", "C-48.2", "HFS-1"})
+STATION_FEATURES = frozenset(
+    {"C-29.5", "C-48.1", "C-48.2", "HFS-1"}
+    # block C: the authorization cache (C-49) with its lifetime (C-53), a master pass without a UI (C-08)
+    | {"C-08", "C-49", "C-53"}
+)
 STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})

@@ -11,6 +11,7 @@ from pathlib import Path
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.tools.conformance.station_adapter import (
     MakeIdle,
+    MasterPassStop,
     PlugIn,
     PowerCycle,
     PresentToken,
@@ -69,6 +70,8 @@ class OurStation:
                 await self.start()
             case MakeIdle():
                 await self._make_idle()
+            case MasterPassStop():
+                pass  # our station has no UI: a master pass stops every transaction at once (C16.FR.02)
 
     async def _make_idle(self) -> None:
         station = self.station

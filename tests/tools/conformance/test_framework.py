@@ -153,6 +153,16 @@ async def test_a_case_whose_feature_is_not_declared_is_not_applicable_never_pass
     assert exit_status([result]) == 0
 
 
+def test_a_case_needing_one_of_several_features_applies_when_any_is_declared() -> None:
+    registry = Registry()
+    either = declare(registry, "TC_C_91_CS", any_features=("C-07", "C-08"), features=("C-49",))
+    assert either.missing_features({"C-49", "C-08"}) == ()
+    assert either.missing_features({"C-49"}) == ("C-07 or C-08",)
+    assert either.missing_features({"C-07"}) == ("C-49",)
+    with pytest.raises(ValueError, match="bad feature id"):
+        declare(registry, "TC_C_92_CS", any_features=("master pass",))
+
+
 def test_expected_failures_must_fail_and_anything_else_must_pass() -> None:
     registry = Registry()
     listed = declare(registry, "TC_B_92_CSMS")

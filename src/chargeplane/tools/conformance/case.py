@@ -58,6 +58,8 @@ class TestCase:
     body: CaseBody
     timeout: float = DEFAULT_TIMEOUT
     starts_booted: bool = True  # the runner executes Reusable State Booted first (general precondition)
+    # Part 5 features of which the SUT must declare at least one (a condition "C-07 or C-08"), else N/A
+    any_features: tuple[str, ...] = ()
 
     @property
     def side(self) -> Side:
@@ -75,7 +77,10 @@ class TestCase:
 
     def missing_features(self, declared: Iterable[str]) -> tuple[str, ...]:
         available = set(declared)
-        return tuple(f for f in self.features if f not in available)
+        missing = tuple(f for f in self.features if f not in available)
+        if self.any_features and not available.intersection(self.any_features):
+            missing += (" or ".join(self.any_features),)
+        return missing
 
 
 class DuplicateCase(ValueError):
@@ -122,12 +127,13 @@ def case(
     features: tuple[str, ...] = (),
     timeout: float = DEFAULT_TIMEOUT,
     starts_booted: bool = True,
+    any_features: tuple[str, ...] = (),
     registry: Registry | None = None,
 ) -> Callable[[CaseBody], CaseBody]:
     """Declare the decorated async function as test case ``case_id`` (and register it)."""
     if not CASE_ID.match(case_id):
         raise ValueError(f"bad test case id {case_id!r} (expected e.g. TC_B_01_CSMS)")
-    for feature in features:
+    for feature in features + any_features:
         if not FEATURE_ID.match(feature):
             raise ValueError(f"{case_id}: bad feature id {feature!r} (expected e.g. C-44)")
     for profile in profiles:
@@ -136,7 +142,16 @@ def case(
 
     def declare(body: CaseBody) -> CaseBody:
         test_case = TestCase(
-            case_id, name, use_cases, requirements, profiles, features, body, timeout, starts_booted
+            case_id,
+            name,
+            use_cases,
+            requirements,
+            profiles,
+            features,
+            body,
+            timeout,
+            starts_booted,
+            any_features,
         )
         (registry if registry is not None else REGISTRY).add(test_case)
         return body

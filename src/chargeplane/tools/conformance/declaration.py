@@ -55,6 +55,16 @@ class Configured:
     max_boot_wait: float = 10.0  # cap on waiting a Pending BootNotification interval (B02), seconds
     boot_interval: int = 5  # station cases: interval of a Pending / Rejected BootNotificationResponse (B03)
     ev_connection_timeout: int = 10  # station cases: TxCtrlr.EVConnectionTimeOut the tool sets (TC_F_04_CS)
+    # station cases of block C (authorization): a second valid token, the group they share, the master pass
+    valid_idtoken2: str = "CONF-VALID-0002"
+    valid_idtoken2_type: str = "ISO14443"
+    group_idtoken: str = "CONF-GROUP-0001"  # the groupIdToken the tool gives the tokens of TC_C_39 etc.
+    group_idtoken_type: str = "Central"
+    masterpass_idtoken: str = "CONF-MASTER-0001"
+    masterpass_idtoken_type: str = "ISO14443"
+    master_pass_group_id: str = "CONF-MASTERPASS"  # AuthCtrlr.MasterPassGroupId the tool sets (C16)
+    message_timeout: float = 5.0  # how long the tool waits to see that the station sends nothing, seconds
+    transaction_duration: int = 5  # <Configured TransactionDuration>, e.g. AuthCacheCtrlr.LifeTime (TC_C_46)
 
 
 @dataclass(frozen=True)

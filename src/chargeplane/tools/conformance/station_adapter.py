@@ -56,7 +56,17 @@ class MakeIdle:  # between cases, outside any verdict: no EV connected, no trans
         return "make the station idle: no EV connected, no transaction"
 
 
-StationAction = PlugIn | Unplug | PresentToken | PowerCycle | MakeIdle
+# block C (C16, master pass with a UI): the choice made at the station's UI after a master pass was presented
+@dataclass(frozen=True)
+class MasterPassStop:
+    evse_id: int | None = None  # None: stop all transactions
+
+    def describe(self) -> str:
+        which = "all transactions" if self.evse_id is None else f"the transaction on EVSE {self.evse_id}"
+        return f"at the station's master pass screen, choose to stop {which}"
+
+
+StationAction = PlugIn | Unplug | PresentToken | PowerCycle | MakeIdle | MasterPassStop
 
 
 class StationAdapter(Protocol):

@@ -183,11 +183,19 @@ class Answers:
     registration: en.RegistrationStatusEnumType = en.RegistrationStatusEnumType.ACCEPTED
     interval: int = HEARTBEAT_INTERVAL
     valid_tokens: set[str] = field(default_factory=set)  # Accepted; any other token is Invalid
+    # block C: a status other than Accepted / Invalid for a token, and the groupIdToken the tool gives a token
+    statuses: dict[str, en.AuthorizationStatusEnumType] = field(default_factory=dict)
+    groups: dict[str, dt.IdTokenType] = field(default_factory=dict)
 
 
 def token_info(token: dt.IdTokenType | None, answers: Answers) -> dt.IdTokenInfoType:
     accepted = token is not None and token.id_token in answers.valid_tokens
     status = en.AuthorizationStatusEnumType.ACCEPTED if accepted else en.AuthorizationStatusEnumType.INVALID
+    if token is not None:
+        status = answers.statuses.get(token.id_token, status)
+        group = answers.groups.get(token.id_token)
+        if group is not None:
+            return dt.IdTokenInfoType(status=status, group_id_token=group)
     return dt.IdTokenInfoType(status=status)
 
 
