@@ -77,3 +77,28 @@ def test_c11_clear_cache() -> None:
     assert rig.core.cache.entries
     assert rig.handle(M.ClearCacheRequest()).status == "Accepted"
     assert rig.core.cache.entries == {}
+
+
+def test_disable_post_authorize_refuses_a_cached_or_listed_refused_token_without_asking() -> None:
+    rig = make_rig(answer=_grouped({"BAD": "Invalid", "LISTED": "Accepted"}))
+    set_var(rig, "AuthCtrlr", "LocalPreAuthorize", "true")
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "BAD")  # cached as Invalid
+    set_var(rig, "AuthCacheCtrlr", "DisablePostAuthorize", "true")
+    rig.clear()
+    rig.do("token_presented", "BAD")
+    assert not rig.of(M.AuthorizeRequest)
+    set_var(rig, "AuthCacheCtrlr", "DisablePostAuthorize", "false")
+    rig.do("token_presented", "BAD")  # C12.FR.05: asked again
+    assert rig.of(M.AuthorizeRequest)
+    entry = D.AuthorizationData(
+        id_token=D.IdTokenType(id_token="LISTED", type="ISO14443"),
+        id_token_info=D.IdTokenInfoType(status="Blocked"),
+    )
+    request = M.SendLocalListRequest(version_number=1, update_type="Full", local_authorization_list=[entry])
+    assert rig.handle(request).status == "Accepted"
+    set_var(rig, "LocalAuthListCtrlr", "DisablePostAuthorize", "true")
+    rig.clear()
+    rig.do("token_presented", "LISTED")
+    assert not rig.of(M.AuthorizeRequest)
+    assert rig.core.transaction(1) is None

@@ -142,6 +142,14 @@ class Authorization(Controller):
         if entry is not None and entry.status == ACCEPTED and local_ok:
             txs.authorize(evse, token, now, "Authorized")  # C12 / C13 local pre-authorization
             return
+        if (
+            entry is not None
+            and entry.status != ACCEPTED
+            and connected
+            and self._post_authorize_disabled(token)
+        ):
+            ctx.act(ShowMessage(f"Token {value}: {entry.status}"))  # DisablePostAuthorize: not asked again
+            return
         if connected and not model.flag(AUTH, "DisableRemoteAuthorization"):
             self.send_authorize(evse, token, now)
             return
@@ -180,6 +188,13 @@ class Authorization(Controller):
             lifetime = ctx.model.number(CACHE, "LifeTime")
             return self.cache.lookup(token.value, token.type, ctx.station_time(now), lifetime)
         return None
+
+    def _post_authorize_disabled(self, token: Token) -> bool:
+        """LocalAuthListCtrlr / AuthCacheCtrlr.DisablePostAuthorize, of where the token's entry came from: true
+        turns off asking the CSMS about a token stored with a status other than Accepted (C14.FR.03,
+        C10.FR.03 / C12.FR.05)."""
+        listed = self.ctx.get(local_list.LocalListController).lookup(token.value, token.type) is not None
+        return self.ctx.model.flag(local_list.CTRLR if listed else CACHE, "DisablePostAuthorize")
 
     def is_master_pass(self, group: str | None) -> bool:
         master = self.ctx.model.value(AUTH, "MasterPassGroupId")
