@@ -16,8 +16,8 @@ CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})
 # What Chargeplane's station supports of the charging-station optional features (Part 5).
 STATION_FEATURES = frozenset(
     {"C-29.5", "C-48.1", "C-48.2", "HFS-1"}
-    # block C: the authorization cache (C-49) with its lifetime (C-53), a master pass without a UI (C-08),
-    # DisablePostAuthorize of the cache (C-59) and of the Local Authorization List (LA-3)
-    | {"C-08", "C-49", "C-53", "C-59", "LA-3"}
+    # block C: the authorization cache (C-49) with its lifetime (C-53), MaxEnergyOnInvalidId (C-03), a master
+    # pass without a UI (C-08), DisablePostAuthorize of the cache (C-59) and of the local list (LA-3)
+    | {"C-03", "C-08", "C-49", "C-53", "C-59", "LA-3"}
 )
 STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})

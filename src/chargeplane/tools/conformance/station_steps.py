@@ -58,9 +58,10 @@ class _OneStation:
     def __init__(self, station_id: str, password: str | None) -> None:
         self._station_id = station_id.casefold()
         self._hash = None if password is None else hash_password(password)
+        self.refusing = False  # the tool is "offline": it does not accept a reconnect (block C offline cases)
 
     async def security_for(self, station_id: str) -> StationSecurity | None:
-        if station_id.casefold() != self._station_id:
+        if station_id.casefold() != self._station_id or self.refusing:
             return None
         return StationSecurity(SecurityProfile.BASIC_AUTH, self._hash)
 
@@ -91,7 +92,8 @@ class CsmsEndpoint:
             admission_max_lag=None,
             ping_interval=None,
         )
-        self.server = OcppServer(server_settings, self, _OneStation(settings.station_id, settings.password))
+        self._directory = _OneStation(settings.station_id, settings.password)
+        self.server = OcppServer(server_settings, self, self._directory)
 
     # the server's Application
     def router_for(self, version: Version) -> Router[OcppConnection]:
@@ -161,6 +163,19 @@ class CsmsEndpoint:
             raise StepFailed(step, f"no answer to {name} within {CALL_TIMEOUT:g} s") from None
         except ConnectionLost as lost:
             raise StepFailed(step, f"connection lost while sending {name}: {lost}") from None
+
+    # block C (authorization through the cache while offline, TC_C_15..C_18): "the OCTT closes the WebSocket
+    # connection AND does not accept a reconnect", then "accepts the reconnection attempt"
+    async def close_and_refuse(self) -> None:
+        self._directory.refusing = True
+        connection = self._connection
+        if connection is not None:
+            await connection.close(1001, "the conformance tool goes offline")
+        self._connection = None
+        self._connected.clear()
+
+    def accept_reconnect(self) -> None:
+        self._directory.refusing = False
 
     async def call_error(self, step: int | str, request: Payload) -> str:
         """Send ``request`` expecting a CALLERROR; returns its code."""

@@ -18,7 +18,7 @@ Readings:
   cached Accepted token is authorized locally with the EV connected, which opens or updates the transaction.
 * TC_C_41 / C_44: the tokens are cached with the group. TC_C_41 step 4 (StopAuthorized, C09.FR.07: no
   AuthorizeRequest) may carry either token or none.
-* TC_C_15 to C_18 (offline, the tool refusing reconnects) are not implemented here.
+* TC_C_15 to C_18 (the cache while offline) are in ``c_auth_cache_offline``.
 """
 
 from __future__ import annotations
