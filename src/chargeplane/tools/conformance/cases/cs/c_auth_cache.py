@@ -210,6 +210,7 @@ async def tc_c_33_cs(tool: StationTool) -> None:
         expect_field(12, event, "idToken.idToken", value)
         expect_field(12, event, "idToken.type", token_type)
         tool.answer_default(incoming)  # 13. idTokenInfo.status Invalid
+        check_authorized_events(tool, 12, value, token_type)  # Started, or Updated in a started one
         if any(isinstance(m, msg.AuthorizeRequest) for m in tool.seen[seen_before:]):
             no_authorize_for(tool, 12, value)
 

@@ -11,6 +11,7 @@ Readings:
   station must send no TransactionEventRequest carrying the refused token (TC_C_04: none with an idToken).
 * Optional TransactionEventRequests ("when TxStartPoint contains Authorized ...") are not required; those
   that came are checked (triggerReason Authorized: the presented token).
+* TC_C_42's step 6 validation names the valid token: read as the invalid token presented at that step.
 * TC_C_39 step 8 validates the first token: the StopAuthorized event may carry the token presented to stop
   (the second one) or the first; absent is accepted too (StopAuthorized state, step 1).
 * TC_C_45 step 1 and the master pass cases name the valid token in their validations: read as the master
