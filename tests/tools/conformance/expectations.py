@@ -68,5 +68,8 @@ STATION_FEATURES = frozenset(
     # DisableRemoteAuthorization (C-58) and the authorization cache (C-49)
     | {"C-09.1", "C-09.2", "C-09.4", "C-09.5", "C-51", "C-10.1", "C-10.2", "C-10.3", "C-10.4", "C-52"}
     | {"C-06.1", "C-06.2", "C-12.1", "C-12.2", "AQ-9", "C-58", "C-49"}
+    # block C: the authorization cache (C-49) with its lifetime (C-53), MaxEnergyOnInvalidId (C-03), a master
+    # pass without a UI (C-08), DisablePostAuthorize of the cache (C-59) and of the local list (LA-3)
+    | {"C-03", "C-08", "C-53", "C-59", "LA-3"}
 )
 STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})

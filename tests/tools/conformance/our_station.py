@@ -16,6 +16,7 @@ from chargeplane.tools.conformance.station_adapter import (
     EvSuspends,
     LeaveParkingBay,
     MakeIdle,
+    MasterPassStop,
     PlugIn,
     PowerCycle,
     PresentToken,
@@ -90,6 +91,8 @@ class OurStation:
                 self._ev_not_ready = True  # the next EV plugged in takes no energy
             case EnterParkingBay() | LeaveParkingBay():
                 pass  # no parking bay sensor: our station declares neither C-09.6 nor C-10.5
+            case MasterPassStop():
+                pass  # our station has no UI: a master pass stops every transaction at once (C16.FR.02)
 
     async def _make_idle(self) -> None:
         station = self.station

@@ -20,7 +20,7 @@ from tests.tools.conformance.expectations import CSMS_EXPECTED_FAILURES, CSMS_FE
 
 MODULES = sorted({c.module for c in REGISTRY.select(Side.CSMS)})
 MODULE_BOUND_S = 90  # a whole case module against our CSMS on loopback
-CONFIGURED = Configured(reservation_expiry=3)  # TC_H_07: a short reservation, waited for
+CONFIGURED = Configured(reservation_expiry=3, transaction_duration=1)  # short waits: TC_H_07, TC_E_29/31/33
 
 
 @pytest.mark.parametrize("module", MODULES)

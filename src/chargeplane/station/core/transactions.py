@@ -268,7 +268,13 @@ class Transactions(Controller):
     def _end(self, evse: Evse, now: datetime, reason: str, trigger: str) -> None:
         tx = evse.tx
         assert tx is not None
-        with_token = tx.token is not None and tx.token_sent and trigger in ("StopAuthorized", "Deauthorized")
+        # E07.FR.02: the token that ended it; a master pass stop is not the holder's doing (C16), so none then
+        with_token = (
+            tx.token is not None
+            and tx.token_sent
+            and trigger in ("StopAuthorized", "Deauthorized")
+            and reason != "MasterPass"
+        )
         event = TxEvent(
             ENDED, trigger, stopped_reason=reason, context="Transaction.End", with_token=with_token
         )

@@ -79,9 +79,8 @@ class Configured:
     masterpass_idtoken_type: str = "ISO14443"
     master_pass_group_id: str = "CONF-MASTERPASS"  # the CSMS's master pass group (MasterPassGroupId)
     second_evse_id: int = 2  # the other EVSE of the cases "for EVSE 1 and EVSE 2" (TC_C_47 / C_49)
-    transaction_duration: float = (
-        1.0  # <Configured Transaction Duration>: offline time (E14), a charge (TC_L_13)
-    )
+    # <Configured Transaction Duration>: offline time (E14), a charge (TC_L_13), AuthCacheCtrlr.LifeTime (TC_C_46)
+    transaction_duration: int = 5
     # The network connection profile the CSMS is asked to send (TC_B_42 / B_44)
     configuration_slot: int = 1
     message_timeout: int = 30
@@ -91,6 +90,8 @@ class Configured:
     # <Configured certificate> of the CA certificate cases (block M), PEM; empty: the tool makes one per run
     csms_root_certificate: str = ""
     manufacturer_root_certificate: str = ""
+    group_idtoken_type: str = "Central"
+    silence_wait: float = 5.0  # how long the tool waits to see that the station sends nothing, seconds
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,16 @@ class LeaveParkingBay:
         return f"drive the EV out of the parking bay of EVSE {self.evse_id}"
 
 
+# block C (C16, master pass with a UI): the choice made at the station's UI after a master pass was presented
+@dataclass(frozen=True)
+class MasterPassStop:
+    evse_id: int | None = None  # None: stop all transactions
+
+    def describe(self) -> str:
+        which = "all transactions" if self.evse_id is None else f"the transaction on EVSE {self.evse_id}"
+        return f"at the station's master pass screen, choose to stop {which}"
+
+
 StationAction = (
     PlugIn
     | Unplug
@@ -114,6 +124,7 @@ StationAction = (
     | EvNotReady
     | EnterParkingBay
     | LeaveParkingBay
+    | MasterPassStop
 )
 
 

@@ -58,9 +58,10 @@ class _OneStation:
     def __init__(self, station_id: str, password: str | None) -> None:
         self._station_id = station_id.casefold()
         self._hash = None if password is None else hash_password(password)
+        self.refusing = False  # the tool is "offline": it does not accept a reconnect (block C offline cases)
 
     async def security_for(self, station_id: str) -> StationSecurity | None:
-        if station_id.casefold() != self._station_id:
+        if station_id.casefold() != self._station_id or self.refusing:
             return None
         return StationSecurity(SecurityProfile.BASIC_AUTH, self._hash)
 
@@ -91,7 +92,8 @@ class CsmsEndpoint:
             admission_max_lag=None,
             ping_interval=None,
         )
-        self.server = OcppServer(server_settings, self, _OneStation(settings.station_id, settings.password))
+        self._directory = _OneStation(settings.station_id, settings.password)
+        self.server = OcppServer(server_settings, self, self._directory)
 
     # the server's Application
     def router_for(self, version: Version) -> Router[OcppConnection]:
@@ -162,6 +164,19 @@ class CsmsEndpoint:
         except ConnectionLost as lost:
             raise StepFailed(step, f"connection lost while sending {name}: {lost}") from None
 
+    # block C (authorization through the cache while offline, TC_C_15..C_18): "the OCTT closes the WebSocket
+    # connection AND does not accept a reconnect", then "accepts the reconnection attempt"
+    async def close_and_refuse(self) -> None:
+        self._directory.refusing = True
+        connection = self._connection
+        if connection is not None:
+            await connection.close(1001, "the conformance tool goes offline")
+        self._connection = None
+        self._connected.clear()
+
+    def accept_reconnect(self) -> None:
+        self._directory.refusing = False
+
     async def call_error(self, step: int | str, request: Payload) -> str:
         """Send ``request`` expecting a CALLERROR; returns its code."""
         connection = self._connection
@@ -183,16 +198,19 @@ class Answers:
     registration: en.RegistrationStatusEnumType = en.RegistrationStatusEnumType.ACCEPTED
     interval: int = HEARTBEAT_INTERVAL
     valid_tokens: set[str] = field(default_factory=set)  # Accepted; any other token is Invalid
-    groups: dict[str, str] = field(default_factory=dict)  # token -> its groupIdToken (reservation cases)
+    # block C: a status other than Accepted / Invalid for a token, and the groupIdToken the tool gives a token
+    statuses: dict[str, en.AuthorizationStatusEnumType] = field(default_factory=dict)
+    groups: dict[str, dt.IdTokenType] = field(default_factory=dict)
 
 
 def token_info(token: dt.IdTokenType | None, answers: Answers) -> dt.IdTokenInfoType:
     accepted = token is not None and token.id_token in answers.valid_tokens
     status = en.AuthorizationStatusEnumType.ACCEPTED if accepted else en.AuthorizationStatusEnumType.INVALID
-    group = answers.groups.get(token.id_token) if token is not None else None
-    if group is not None:  # a member of a group (H03.FR.04: a reservation for the group is its own)
-        group_token = dt.IdTokenType(id_token=group, type=en.IdTokenEnumType.CENTRAL)
-        return dt.IdTokenInfoType(status=status, group_id_token=group_token)
+    if token is not None:
+        status = answers.statuses.get(token.id_token, status)
+        group = answers.groups.get(token.id_token)
+        if group is not None:
+            return dt.IdTokenInfoType(status=status, group_id_token=group)
     return dt.IdTokenInfoType(status=status)
 
 

@@ -380,7 +380,7 @@ async def tc_h_19_cs(tool: StationTool) -> None:
         )
         await connector_status(tool, 3, Status.RESERVED)  # 3. / 4.
         other = token2(tool)
-        tool.answers.groups[other.id_token] = group.id_token  # the Authorize answer tells its group
+        tool.answers.groups[other.id_token] = group  # the Authorize answer tells its group
         await authorized_with(tool, 5, other)  # 5.
         await charging_with_reservation(tool, 6, reservation_id)  # 6.
     finally:
@@ -511,7 +511,7 @@ async def tc_h_24_cs(tool: StationTool) -> None:
         await expect_reserve(tool, 1, "Accepted", reservation_id, valid_token(tool), group=group)  # 1. / 2.
         await connector_status(tool, 3, Status.RESERVED)  # 3. / 4.
         other = token2(tool)
-        tool.answers.groups[other.id_token] = group.id_token
+        tool.answers.groups[other.id_token] = group
         await authorized_with(tool, 5, other)  # 5. a member of the group
         await charging_with_reservation(tool, 6, reservation_id)  # 6.
     finally:
