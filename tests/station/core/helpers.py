@@ -69,6 +69,8 @@ def default_answer(request: Payload, now: datetime) -> Payload | None:
         return M.SecurityEventNotificationResponse()
     if isinstance(request, M.LogStatusNotificationRequest):
         return M.LogStatusNotificationResponse()
+    if isinstance(request, M.NotifyCustomerInformationRequest):
+        return M.NotifyCustomerInformationResponse()
     return None
 
 

@@ -69,6 +69,13 @@ class AuthCache:
     def touch(self, entry: AuthEntry, now: datetime) -> None:
         self.store(entry, now)
 
+    def forget(self, token: str, token_type: str) -> AuthEntry | None:
+        """N10: remove one token's entry (returned, or None when there was none)."""
+        entry = self.entries.pop(token_key(token, token_type), None)
+        if entry is not None:
+            self._save()
+        return entry
+
     def clear(self) -> None:
         """C11: ClearCache."""
         self.entries.clear()

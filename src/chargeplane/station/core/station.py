@@ -38,6 +38,7 @@ from chargeplane.station.core.adapter16 import ADAPTER_16
 from chargeplane.station.core.authorization import AuthCache, Authorization
 from chargeplane.station.core.availability import Availability
 from chargeplane.station.core.context import Context, Controller, ErasedHandler
+from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
 from chargeplane.station.core.device_model import Definitions, DeviceModel, StationLayout
 from chargeplane.station.core.diagnostics import Diagnostics
@@ -78,6 +79,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     DataTransfer,
     Security,
     Diagnostics,
+    CustomerInformation,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
