@@ -58,6 +58,9 @@ class TestCase:
     body: CaseBody
     timeout: float = DEFAULT_TIMEOUT
     starts_booted: bool = True  # the runner executes Reusable State Booted first (general precondition)
+    # Conditions "NOT C-13", "NOT Smart Charging": the case is N/A when the SUT declares any of these.
+    unless_features: tuple[str, ...] = ()
+    unless_profiles: tuple[str, ...] = ()
 
     @property
     def side(self) -> Side:
@@ -76,6 +79,11 @@ class TestCase:
     def missing_features(self, declared: Iterable[str]) -> tuple[str, ...]:
         available = set(declared)
         return tuple(f for f in self.features if f not in available)
+
+    def excluded_by(self, features: Iterable[str], profiles: Iterable[str] = ()) -> tuple[str, ...]:
+        """The declared features and profiles that make this case N/A (its "NOT ..." conditions)."""
+        declared = set(features) | set(profiles)
+        return tuple(x for x in (*self.unless_features, *self.unless_profiles) if x in declared)
 
 
 class DuplicateCase(ValueError):
@@ -122,21 +130,33 @@ def case(
     features: tuple[str, ...] = (),
     timeout: float = DEFAULT_TIMEOUT,
     starts_booted: bool = True,
+    unless_features: tuple[str, ...] = (),
+    unless_profiles: tuple[str, ...] = (),
     registry: Registry | None = None,
 ) -> Callable[[CaseBody], CaseBody]:
     """Declare the decorated async function as test case ``case_id`` (and register it)."""
     if not CASE_ID.match(case_id):
         raise ValueError(f"bad test case id {case_id!r} (expected e.g. TC_B_01_CSMS)")
-    for feature in features:
+    for feature in (*features, *unless_features):
         if not FEATURE_ID.match(feature):
             raise ValueError(f"{case_id}: bad feature id {feature!r} (expected e.g. C-44)")
-    for profile in profiles:
+    for profile in (*profiles, *unless_profiles):
         if profile not in PROFILES:
             raise ValueError(f"{case_id}: unknown certification profile {profile!r}")
 
     def declare(body: CaseBody) -> CaseBody:
         test_case = TestCase(
-            case_id, name, use_cases, requirements, profiles, features, body, timeout, starts_booted
+            case_id,
+            name,
+            use_cases,
+            requirements,
+            profiles,
+            features,
+            body,
+            timeout,
+            starts_booted,
+            unless_features,
+            unless_profiles,
         )
         (registry if registry is not None else REGISTRY).add(test_case)
         return body

@@ -11,6 +11,9 @@
     valid_idtoken_type = "ISO14443"
     evse_id = 1
 
+    # Certification profiles supported besides Core (a case for implementations without one is then N/A)
+    profiles = ["Reservation"]
+
     # Cases known to fail, with the reason; a case listed here that passes fails the run too
     [expected-failures]
     TC_B_02_CSMS = "pending registration is not implemented yet"
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chargeplane.tools.conformance.case import CASE_ID, FEATURE_ID
+from chargeplane.tools.conformance.case import CASE_ID, FEATURE_ID, PROFILES
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Declaration:
     features: frozenset[str] = frozenset()
     configured: Configured = field(default_factory=Configured)
     expected_failures: dict[str, str] = field(default_factory=dict)  # case id -> reason
+    # Certification profiles supported besides Core (for conditions such as "NOT Smart Charging").
+    profiles: frozenset[str] = frozenset()
 
 
 class DeclarationError(ValueError):
@@ -73,7 +78,7 @@ def parse_declaration(text: str) -> Declaration:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise DeclarationError(f"not TOML: {error}") from None
-    unknown = set(data) - {"features", "configured", "expected-failures"}
+    unknown = set(data) - {"features", "configured", "expected-failures", "profiles"}
     if unknown:
         raise DeclarationError(f"unknown keys: {', '.join(sorted(unknown))}")
     features = data.get("features", [])
@@ -88,7 +93,15 @@ def parse_declaration(text: str) -> Declaration:
     bad = [k for k in failures if not CASE_ID.match(k)]
     if bad:
         raise DeclarationError(f"not test case ids: {', '.join(bad)}")
-    return Declaration(frozenset(features), _configured(data.get("configured", {})), dict(failures))
+    profiles = data.get("profiles", [])
+    if not isinstance(profiles, list) or not all(isinstance(p, str) and p in PROFILES for p in profiles):
+        raise DeclarationError(f"profiles must be a list of certification profiles: {', '.join(PROFILES)}")
+    return Declaration(
+        frozenset(features),
+        _configured(data.get("configured", {})),
+        dict(failures),
+        frozenset(profiles),
+    )
 
 
 def _configured(values: Any) -> Configured:
