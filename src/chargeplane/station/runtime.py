@@ -396,6 +396,7 @@ class StationRuntime:
     # ------------------------------------------------------------------ control (simulated hardware)
     def plug(self, evse_id: int = 1, connector_id: int = 1, ev: SimulatedEv | None = None) -> None:
         self.hardware.evses[evse_id].ev = ev or SimulatedEv()
+        self.hardware.evses[evse_id].ev_connector = connector_id
         self.core.ev_plugged(evse_id, connector_id, self.clock())
         self._pump()
 
@@ -426,6 +427,10 @@ class StationRuntime:
                 break
             log.info("%s: rebooting", self.settings.station_id)
             self.core = self._new_core()
+            # an EV still plugged in across the reset: the new core senses it (connector Occupied, B11/B12)
+            for evse_id, evse in self.hardware.evses.items():
+                if evse.ev is not None:
+                    self.core.ev_plugged(evse_id, evse.ev_connector, self.clock())
 
     async def stop(self) -> None:
         self.quiesce()
@@ -570,9 +575,19 @@ class StationRuntime:
         elif isinstance(action, Reboot):
             self._rebooting = True
             if self.client is not None:
-                task = asyncio.create_task(self.client.stop())
+                task = asyncio.create_task(self._reboot(self.client))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+
+    async def _reboot(self, client: OcppClient) -> None:
+        """Close the connection for the reboot once what the reset itself sent (the Ended events of an
+        Immediate reset, B12.FR.02) is delivered, within one CALL timeout: they come before the boot."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.settings.call_timeout
+        await asyncio.sleep(0)  # the Reset response and the queued events go out first
+        while self.busy and self.client is client and loop.time() < until:
+            await asyncio.sleep(0.05)
+        await client.stop()
 
     # ------------------------------------------------------------------ timers (event-loop handles, no tasks)
     def _arm(self) -> None:
