@@ -216,7 +216,8 @@ async def test_B12_immediate_reset_delivers_ended_before_the_reboot_and_senses_t
             for i, (a, p) in enumerate(behaviour.received)
             if a == "TransactionEvent" and p["event_type"] == "Ended"
         ]
-        assert ended and ended[0] < second_boot
+        assert ended
+        assert ended[0] < second_boot
 
 
 async def test_not_implemented_block_answers_not_supported() -> None:

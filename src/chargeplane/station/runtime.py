@@ -582,11 +582,12 @@ class StationRuntime:
     async def _reboot(self, client: OcppClient) -> None:
         """Close the connection for the reboot once what the reset itself sent (the Ended events of an
         Immediate reset, B12.FR.02) is delivered, within one CALL timeout: they come before the boot."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + self.settings.call_timeout
+        tick = 0.05
         await asyncio.sleep(0)  # the Reset response and the queued events go out first
-        while self.busy and self.client is client and loop.time() < until:
-            await asyncio.sleep(0.05)
+        for _ in range(math.ceil(self.settings.call_timeout / tick)):  # polled: busy has no event of its own
+            if not self.busy or self.client is not client:
+                break
+            await asyncio.sleep(tick)
         await client.stop()
 
     # ------------------------------------------------------------------ timers (event-loop handles, no tasks)
