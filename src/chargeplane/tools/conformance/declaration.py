@@ -58,6 +58,9 @@ class Configured:
     max_boot_wait: float = 10.0  # cap on waiting a Pending BootNotification interval (B02), seconds
     boot_interval: int = 5  # station cases: interval of a Pending / Rejected BootNotificationResponse (B03)
     ev_connection_timeout: int = 10  # station cases: TxCtrlr.EVConnectionTimeOut the tool sets (TC_F_04_CS)
+    # station cases, charging profiles the tool sends (TC_K_38_CS): <Configured numberPhases / chargingRateUnit>
+    number_phases: int = 3
+    charging_rate_unit: str = "A"  # A or W
 
 
 @dataclass(frozen=True)
