@@ -61,6 +61,14 @@ class Configured:
     # station cases, charging profiles the tool sends (TC_K_38_CS): <Configured numberPhases / chargingRateUnit>
     number_phases: int = 3
     charging_rate_unit: str = "A"  # A or W
+    # station cases, network connection profiles (TC_B_43..B_49): the two slots the tool may use, and the
+    # connectionData values of the profile it sends
+    configuration_slot: int = 1
+    configuration_slot2: int = 2
+    message_timeout: int = 30
+    ocpp_interface: str = "Wired0"
+    security_profile: int = 1  # this tool listens with plain ws:// and Basic auth
+    retry_backoff_wait_minimum: int = 2  # OCPPCommCtrlr.RetryBackOffWaitMinimum the tool sets (TC_B_49_CS)
 
 
 @dataclass(frozen=True)

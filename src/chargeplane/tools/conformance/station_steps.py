@@ -15,8 +15,9 @@ met on the way is answered with the tool's default answer (:func:`default_answer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
@@ -58,9 +59,13 @@ class _OneStation:
     def __init__(self, station_id: str, password: str | None) -> None:
         self._station_id = station_id.casefold()
         self._hash = None if password is None else hash_password(password)
+        self.refusals = 0  # connection attempts still to refuse (network profile fallback cases)
 
     async def security_for(self, station_id: str) -> StationSecurity | None:
         if station_id.casefold() != self._station_id:
+            return None
+        if self.refusals > 0:
+            self.refusals -= 1
             return None
         return StationSecurity(SecurityProfile.BASIC_AUTH, self._hash)
 
@@ -91,7 +96,8 @@ class CsmsEndpoint:
             admission_max_lag=None,
             ping_interval=None,
         )
-        self.server = OcppServer(server_settings, self, _OneStation(settings.station_id, settings.password))
+        self._directory = _OneStation(settings.station_id, settings.password)
+        self.server = OcppServer(server_settings, self, self._directory)
 
     # the server's Application
     def router_for(self, version: Version) -> Router[OcppConnection]:
@@ -161,6 +167,15 @@ class CsmsEndpoint:
             raise StepFailed(step, f"no answer to {name} within {CALL_TIMEOUT:g} s") from None
         except ConnectionLost as lost:
             raise StepFailed(step, f"connection lost while sending {name}: {lost}") from None
+
+    # -- additions for the network profile cases (TC_B_45..B_50) ------------------------------------------
+    def refuse_connections(self, count: int) -> None:
+        """Refuse the station's next ``count`` connection attempts (as an unreachable CSMS would)."""
+        self._directory.refusals = count
+
+    @property
+    def refusals_left(self) -> int:
+        return self._directory.refusals
 
     async def call_error(self, step: int | str, request: Payload) -> str:
         """Send ``request`` expecting a CALLERROR; returns its code."""
@@ -319,3 +334,19 @@ class StationTool:
         ) is not None:
             self.seen.append(incoming.request)
             self.answer_default(incoming)
+
+
+# -- addition for the network profile cases (TC_B_45..B_50): a second CSMS address -------------------------
+@contextlib.asynccontextmanager
+async def alternate_endpoint(endpoint: CsmsEndpoint) -> AsyncIterator[CsmsEndpoint]:
+    """A second listening endpoint on the same host (any free port), for the same identity and password:
+    the "ocppCsmsUrl that is not currently active" of a new network connection profile."""
+    settings = endpoint.settings
+    other = CsmsEndpoint(
+        ListenSettings(settings.host, 0, settings.station_id, settings.password, "/ocpp-alt")
+    )
+    await other.start()
+    try:
+        yield other
+    finally:
+        await other.stop()
