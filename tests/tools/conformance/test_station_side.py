@@ -17,7 +17,13 @@ from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.tools.conformance.commands import run_command
 from chargeplane.tools.conformance.station_adapter import InteractiveStationAdapter, PlugIn, PresentToken
-from chargeplane.tools.conformance.station_steps import Answers, default_answer
+from chargeplane.tools.conformance.station_steps import (
+    Answers,
+    CsmsEndpoint,
+    ListenSettings,
+    alternate_endpoint,
+    default_answer,
+)
 from tests.tools.conformance.conftest import Operator
 from tests.tools.conformance.our_station import OurStation
 
@@ -101,3 +107,29 @@ def test_default_answers_accept_the_valid_token_only() -> None:
     )
     assert isinstance(boot, msg.BootNotificationResponse)
     assert (boot.status, boot.interval) == (en.RegistrationStatusEnumType.REJECTED, 7)
+
+
+async def test_the_tool_refuses_connections_and_listens_on_a_second_address(tmp_path: Path) -> None:
+    # what the network profile cases (TC_B_45/B_46/B_49_CS) need of the tool
+    endpoint = CsmsEndpoint(ListenSettings("127.0.0.1", 0, STATION_ID, PASSWORD))
+    await endpoint.start()
+    try:
+        endpoint.refuse_connections(1)
+        station = OurStation(endpoint.url, STATION_ID, PASSWORD, tmp_path / "station.db")
+        await station.start()
+        try:
+            await endpoint.wait_connected("test", 20)
+            assert (endpoint.refusals_left, endpoint.connections) == (0, 1)  # refused once, then let in
+        finally:
+            await station.stop()
+        async with alternate_endpoint(endpoint) as other:
+            assert other.url != endpoint.url
+            assert other.settings.station_id == STATION_ID
+            elsewhere = OurStation(other.url, STATION_ID, PASSWORD, tmp_path / "other.db")
+            await elsewhere.start()
+            try:
+                await other.wait_connected("test", 20)
+            finally:
+                await elsewhere.stop()
+    finally:
+        await endpoint.stop()
