@@ -42,6 +42,7 @@ from chargeplane.tools.conformance.station_states import (
     energy_transfer_started,
     stop_authorized_local,
     transaction_ended,
+    transaction_events,
 )
 from chargeplane.tools.conformance.station_steps import StationTool
 
@@ -176,15 +177,23 @@ async def charging_on(tool: StationTool, evse_id: int, step: str) -> str:
     )
     tool.progress.add("EVConnected")
     await tool.manual(PresentToken(configured.valid_idtoken, configured.valid_idtoken_type, evse_id))
-    event = await tool.expect_answered(
-        step,
-        TxEvent,
-        where=lambda e: (
-            field_value(e, "evse.id") == evse_id
-            and field_value(e, "transactionInfo.chargingState") == en.ChargingStateEnumType.CHARGING
-        ),
-    )
-    return event.transaction_info.transaction_id
+    # the EVSE is named in the transaction's first event only: its id tells the later ones apart
+    on_evse = [e for e in transaction_events(tool) if field_value(e, "evse.id") == evse_id]
+    first = on_evse[-1] if on_evse else None
+    if first is None:
+        first = await tool.expect_answered(
+            step, TxEvent, where=lambda e: field_value(e, "evse.id") == evse_id
+        )
+    tx_id = first.transaction_info.transaction_id
+    if not any(e.transaction_info.transaction_id == tx_id and _charging(e) for e in transaction_events(tool)):
+        await tool.expect_answered(
+            step, TxEvent, where=lambda e: e.transaction_info.transaction_id == tx_id and _charging(e)
+        )
+    return tx_id
+
+
+def _charging(event: TxEvent) -> bool:
+    return bool(field_value(event, "transactionInfo.chargingState") == en.ChargingStateEnumType.CHARGING)
 
 
 def connector_is(evse_id: int, status: Status) -> Callable[[msg.StatusNotificationRequest], bool]:
