@@ -69,6 +69,12 @@ class Configured:
     ocpp_interface: str = "Wired0"
     security_profile: int = 1  # this tool listens with plain ws:// and Basic auth
     retry_backoff_wait_minimum: int = 2  # OCPPCommCtrlr.RetryBackOffWaitMinimum the tool sets (TC_B_49_CS)
+    # station cases with a new CSMS root (TC_B_47 / B_50), PEM file paths: the old and the new root, and the
+    # server certificate (with its key) the tool's second address presents, signed by the new root
+    csms_root_certificate: str = ""
+    csms_root_certificate2: str = ""
+    alternate_certificate: str = ""
+    alternate_private_key: str = ""
 
 
 @dataclass(frozen=True)

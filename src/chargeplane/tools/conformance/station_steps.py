@@ -35,7 +35,7 @@ from chargeplane.tools.conformance.declaration import Configured
 from chargeplane.tools.conformance.station_adapter import StationAction, StationAdapter
 from chargeplane.tools.conformance.steps import CALL_TIMEOUT, DEFAULT_WITHIN, Incoming, queue_and_wait
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
-from chargeplane.transport.security import SecurityProfile, StationSecurity, hash_password
+from chargeplane.transport.security import SecurityProfile, StationSecurity, TlsSettings, hash_password
 from chargeplane.transport.server import OcppServer, ServerSettings
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class ListenSettings:
     station_id: str
     password: str | None = None  # None: no Basic auth (loopback only)
     path_prefix: str = "/ocpp"
+    tls: TlsSettings | None = None  # addition: wss:// on ``port`` instead of ws:// (TC_B_47 / B_50)
 
 
 class _OneStation:
@@ -88,8 +89,9 @@ class CsmsEndpoint:
         )
         server_settings = ServerSettings(
             host=settings.host,
-            port=settings.port,
-            tls_port=None,
+            port=settings.port if settings.tls is None else None,
+            tls_port=None if settings.tls is None else settings.port,
+            tls=settings.tls,
             path_prefix=settings.path_prefix,
             versions=(Version.V201,),
             allow_unauthenticated=settings.password is None,
@@ -123,7 +125,8 @@ class CsmsEndpoint:
     @property
     def url(self) -> str:
         """What the station under test is configured with (without its identity)."""
-        return f"ws://{self.settings.host}:{self.port}{self.settings.path_prefix}"
+        scheme = "ws" if self.settings.tls is None else "wss"
+        return f"{scheme}://{self.settings.host}:{self.port}{self.settings.path_prefix}"
 
     @property
     def is_connected(self) -> bool:
@@ -338,12 +341,22 @@ class StationTool:
 
 # -- addition for the network profile cases (TC_B_45..B_50): a second CSMS address -------------------------
 @contextlib.asynccontextmanager
-async def alternate_endpoint(endpoint: CsmsEndpoint) -> AsyncIterator[CsmsEndpoint]:
+async def alternate_endpoint(
+    endpoint: CsmsEndpoint, tls: TlsSettings | None = None
+) -> AsyncIterator[CsmsEndpoint]:
     """A second listening endpoint on the same host (any free port), for the same identity and password:
-    the "ocppCsmsUrl that is not currently active" of a new network connection profile."""
+    the "ocppCsmsUrl that is not currently active" of a new network connection profile. It speaks TLS
+    with ``tls`` when given, else as ``endpoint`` does."""
     settings = endpoint.settings
     other = CsmsEndpoint(
-        ListenSettings(settings.host, 0, settings.station_id, settings.password, "/ocpp-alt")
+        ListenSettings(
+            settings.host,
+            0,
+            settings.station_id,
+            settings.password,
+            "/ocpp-alt",
+            tls if tls is not None else settings.tls,
+        )
     )
     await other.start()
     try:

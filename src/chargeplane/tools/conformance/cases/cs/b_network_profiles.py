@@ -23,13 +23,28 @@ Readings:
 * After each case (outside the verdict) the tool puts back NetworkConfigurationPriority and the variables it
   changed, and resets the station OnIdle when it is connected to the second endpoint, so that it comes
   back to the first one.
-* TC_B_47 / TC_B_50 (a new CSMS root certificate, security profile 2 or 3) are not implemented: this tool
-  listens with plain ws:// only.
+* TC_B_47 / TC_B_50 (a new CSMS root certificate): the tool must itself listen with wss:// (its
+  declaration's TLS settings) and the station run security profile 2 or 3 (SecurityCtrlr.SecurityProfile,
+  read before step 1); the roots and the second address's certificate are PEM files the declaration names
+  (``csms_root_certificate``, ``csms_root_certificate2``, ``alternate_certificate`` /
+  ``alternate_private_key``). The Memory State installs the new root with InstallCertificate (Accepted).
+  TC_B_50's second address presents the certificate signed by the new root; TC_B_47's presents the one of
+  the first address (signed by the old root), so that the station's check fails there and it falls back.
+  Both send step 5's Reset OnIdle in any case (the tables have no note there).
+* TC_B_47 step 11's "GetInstalledCertificatesRequest" is GetInstalledCertificateIdsRequest; 2.0.1 answers
+  with hash data, not certificates: the entry must carry the old root's issuerNameHash, issuerKeyHash and
+  serialNumber (hex, compared without case or leading zeros) in the hashAlgorithm it names.
 """
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
@@ -39,6 +54,7 @@ from chargeplane.tools.conformance.cases.cs.b_device_model import current_value,
 from chargeplane.tools.conformance.checks import StepFailed, expect_field
 from chargeplane.tools.conformance.station_states import BOOT_WITHIN, after_boot
 from chargeplane.tools.conformance.station_steps import CsmsEndpoint, StationTool, alternate_endpoint
+from chargeplane.transport.security import CertificateFiles, TlsSettings
 
 COMM = "OCPPCommCtrlr"
 PRIORITY = "NetworkConfigurationPriority"
@@ -218,3 +234,145 @@ async def tc_b_49_cs(tool: StationTool) -> None:
         finally:
             tool.endpoint.refuse_connections(0)
             await put_back(tool, {PRIORITY: previous, **originals})
+
+
+# ------------------------------------------------------------------ a new CSMS root (TC_B_47, TC_B_50)
+def read_pem(path: str, what: str) -> str:
+    if not path:
+        raise StepFailed("before", f"the declaration names no {what} ([configured])")
+    return Path(path).read_text(encoding="ascii")
+
+
+async def require_tls_profile(tool: StationTool) -> None:
+    """Prerequisite: the station is connected with security profile 2 or 3."""
+    profile_now = await current_value(tool, "before", "SecurityCtrlr", "SecurityProfile")
+    if profile_now not in ("2", "3") or tool.endpoint.settings.tls is None:
+        raise StepFailed(
+            "before",
+            f"the case needs security profile 2 or 3 over wss:// (SecurityCtrlr.SecurityProfile is {profile_now})",
+        )
+
+
+async def install_new_root(tool: StationTool) -> None:
+    """Memory State CertificateInstalled: the new CSMS root certificate."""
+    pem = read_pem(tool.configured.csms_root_certificate2, "csms_root_certificate2")
+    request = msg.InstallCertificateRequest(
+        certificate_type=en.InstallCertificateUseEnumType.CSMS_ROOT_CERTIFICATE, certificate=pem
+    )
+    response = await tool.send_as("before", request, msg.InstallCertificateResponse)
+    expect_field("before", response, "status", "Accepted")
+
+
+async def reset_on_idle(tool: StationTool) -> None:
+    response = await tool.send_as(5, msg.ResetRequest(type=en.ResetEnumType.ON_IDLE), msg.ResetResponse)
+    expect_field(6, response, "status", "Accepted")
+
+
+HASHES: dict[str, hashes.HashAlgorithm] = {
+    "SHA256": hashes.SHA256(),
+    "SHA384": hashes.SHA384(),
+    "SHA512": hashes.SHA512(),
+}
+
+
+def hash_data(pem: str, algorithm: str) -> tuple[str, str, str]:
+    """(issuerNameHash, issuerKeyHash, serialNumber) of a self-signed root, as CertificateHashDataType has
+    them: hashes of the issuer's DER name and of its public key bits, the serial in hex."""
+    certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    key = certificate.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        key_bits = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    elif isinstance(key, rsa.RSAPublicKey):
+        key_bits = key.public_bytes(Encoding.DER, PublicFormat.PKCS1)
+    else:
+        raise StepFailed("post", f"the old CSMS root has a {type(key).__name__}: not comparable")
+
+    def digest(data: bytes) -> str:
+        h = hashes.Hash(HASHES[algorithm])
+        h.update(data)
+        return h.finalize().hex()
+
+    return digest(certificate.issuer.public_bytes()), digest(key_bits), format(certificate.serial_number, "x")
+
+
+@case(
+    "TC_B_47_CS",
+    "Migrate to new ConnectionProfile - Fallback after NetworkProfileConnectionAttempts per "
+    "NetworkConfigurationPriority failed - New CSMS Root - New CSMS",
+    use_cases=("B09", "B10", "M05"),
+    requirements=("B10.FR.07", "M05.FR.15", "M05.FR.16"),
+    features=("AS-2", "C-47"),
+    timeout=150.0,
+)
+async def tc_b_47_cs(tool: StationTool) -> None:
+    await require_tls_profile(tool)
+    old_root = read_pem(tool.configured.csms_root_certificate, "csms_root_certificate")
+    attempts = await current_value(tool, "before", COMM, ATTEMPTS)
+    result = await set_variables(tool, "before", set_data(COMM, ATTEMPTS, "1"))
+    expect_field("before", result, "setVariableResult[0].attributeStatus", "Accepted")
+    await install_new_root(tool)
+    async with alternate_endpoint(tool.endpoint) as other:  # 7. a certificate signed by the old root
+        previous: str | None = None
+        try:
+            previous, _ = await set_profile(tool, other.url)
+            since = tool.endpoint.connections
+            await reset_on_idle(tool)
+            await reconnected(tool.endpoint, since, 9, BOOT_WITHIN * 2)  # 8. fails, 9. the old profile
+            if other.connections:
+                raise StepFailed(8, "the station accepted a CSMS certificate that its new root does not sign")
+            await after_boot(tool, "Booted/3")  # 10.
+            request = msg.GetInstalledCertificateIdsRequest(
+                certificate_type=[en.GetCertificateIdUseEnumType.CSMS_ROOT_CERTIFICATE]
+            )
+            response = await tool.send_as(11, request, msg.GetInstalledCertificateIdsResponse)
+            expect_field(12, response, "status", "Accepted")
+            chain = (
+                response.certificate_hash_data_chain
+                if isinstance(response.certificate_hash_data_chain, list)
+                else []
+            )
+            found = False
+            for entry in chain:
+                data = entry.certificate_hash_data
+                name, key, serial = hash_data(old_root, str(data.hash_algorithm))
+                found = found or (
+                    entry.certificate_type is en.GetCertificateIdUseEnumType.CSMS_ROOT_CERTIFICATE
+                    and data.issuer_name_hash.lower() == name
+                    and data.issuer_key_hash.lower() == key
+                    and data.serial_number.lower().lstrip("0") == serial.lstrip("0")
+                )
+            if not found:
+                raise StepFailed(12, "certificateHashDataChain has no entry for the old CSMS root")
+        finally:
+            await put_back(tool, {PRIORITY: previous, ATTEMPTS: attempts})
+
+
+@case(
+    "TC_B_50_CS",
+    "Migrate to new ConnectionProfile - Success - New CSMS Root - New CSMS",
+    use_cases=("B10", "M05"),
+    requirements=("M05.FR.13",),
+    timeout=150.0,
+)
+async def tc_b_50_cs(tool: StationTool) -> None:
+    await require_tls_profile(tool)
+    configured = tool.configured
+    for path, what in (
+        (configured.alternate_certificate, "alternate_certificate"),
+        (configured.alternate_private_key, "alternate_private_key"),
+    ):
+        read_pem(path, what)  # fail before the station is changed
+    await install_new_root(tool)
+    files = CertificateFiles(Path(configured.alternate_certificate), Path(configured.alternate_private_key))
+    async with alternate_endpoint(tool.endpoint, TlsSettings(certificates=(files,))) as other:
+        alternate = StationTool(other, tool.adapter, tool.configured)
+        previous: str | None = None
+        try:
+            previous, _ = await set_profile(tool, other.url)
+            await reset_on_idle(tool)
+            await other.wait_connected(7, BOOT_WITHIN)  # 7. / 8. the certificate of the new root
+            await after_boot(alternate, "Booted/3")  # 9.
+        finally:
+            await back_home(tool, alternate, previous)
+            if not other.is_connected:
+                await put_back(tool, {PRIORITY: previous})
