@@ -79,6 +79,8 @@ async def run_command(args: argparse.Namespace) -> int:
     if args.list:
         for test_case in selected:
             features = f"  [needs {', '.join(test_case.features)}]" if test_case.features else ""
+            unless = (*test_case.unless_features, *test_case.unless_profiles)
+            features += f"  [not with {', '.join(unless)}]" if unless else ""
             print(f"{test_case.id:<14} {test_case.name}{features}")
         return 0
     if not selected:
