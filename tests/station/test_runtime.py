@@ -199,6 +199,29 @@ async def test_B11_reset_reboots_with_remote_reset_reason() -> None:
         assert behaviour.of("BootNotification")[1]["reason"] == "RemoteReset"
 
 
+async def test_B12_immediate_reset_delivers_ended_before_the_reboot_and_senses_the_ev_after_it() -> None:
+    # TC_B_22_CS: Ended (ResetCommand) before the new BootNotification; the EV still plugged in: Occupied
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url, running_station(url) as station:
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        station.plug(1)
+        station.present_token("CARD22")
+        await wait_for(lambda: events(behaviour))
+        answer = await behaviour.stations[-1].call(call.Reset(type="Immediate"))
+        assert answer.status == "Accepted"
+        await wait_for(lambda: len(behaviour.of("BootNotification")) == 2)
+        await wait_for(lambda: behaviour.of("StatusNotification")[-1]["connector_status"] == "Occupied")
+        actions = behaviour.actions()
+        second_boot = [i for i, a in enumerate(actions) if a == "BootNotification"][1]
+        ended = [
+            i
+            for i, (a, p) in enumerate(behaviour.received)
+            if a == "TransactionEvent" and p["event_type"] == "Ended"
+        ]
+        assert ended
+        assert ended[0] < second_boot
+
+
 async def test_not_implemented_block_answers_not_supported() -> None:
     behaviour = CsmsBehaviour()
     async with peer_csms(behaviour) as url, running_station(url):

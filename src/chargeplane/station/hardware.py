@@ -68,6 +68,7 @@ class SimulatedEvse:
     locks: dict[int, bool] = field(default_factory=dict)
     ev: SimulatedEv | None = None
     power_w: float = 0.0
+    ev_connector: int = 1  # the connector the EV is plugged into (a reboot reads it back)
 
     def read(self, elapsed_s: float) -> MeterReading:
         power = 0.0

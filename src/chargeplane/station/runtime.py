@@ -404,6 +404,7 @@ class StationRuntime:
     # ------------------------------------------------------------------ control (simulated hardware)
     def plug(self, evse_id: int = 1, connector_id: int = 1, ev: SimulatedEv | None = None) -> None:
         self.hardware.evses[evse_id].ev = ev or SimulatedEv()
+        self.hardware.evses[evse_id].ev_connector = connector_id
         self.core.ev_plugged(evse_id, connector_id, self.clock())
         self._pump()
 
@@ -434,6 +435,10 @@ class StationRuntime:
                 break
             log.info("%s: rebooting", self.settings.station_id)
             self.core = self._new_core()
+            # an EV still plugged in across the reset: the new core senses it (connector Occupied, B11/B12)
+            for evse_id, evse in self.hardware.evses.items():
+                if evse.ev is not None:
+                    self.core.ev_plugged(evse_id, evse.ev_connector, self.clock())
 
     async def stop(self) -> None:
         self.quiesce()
@@ -587,7 +592,7 @@ class StationRuntime:
         elif isinstance(action, Reboot):
             self._rebooting = True
             if self.client is not None:
-                task = asyncio.create_task(self.client.stop())
+                task = asyncio.create_task(self._reboot(self.client))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
@@ -611,6 +616,17 @@ class StationRuntime:
             self._uploads.pop(action.upload_id, None)
         self.core.upload_finished(action.upload_id, ok, self.clock())
         self._pump()
+
+    async def _reboot(self, client: OcppClient) -> None:
+        """Close the connection for the reboot once what the reset itself sent (the Ended events of an
+        Immediate reset, B12.FR.02) is delivered, within one CALL timeout: they come before the boot."""
+        tick = 0.05
+        await asyncio.sleep(0)  # the Reset response and the queued events go out first
+        for _ in range(math.ceil(self.settings.call_timeout / tick)):  # polled: busy has no event of its own
+            if not self.busy or self.client is not client:
+                break
+            await asyncio.sleep(tick)
+        await client.stop()
 
     # ------------------------------------------------------------------ timers (event-loop handles, no tasks)
     def _arm(self) -> None:

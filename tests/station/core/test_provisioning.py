@@ -59,6 +59,22 @@ def test_b05_fr_04_to_10_set_variables_statuses_and_persistence() -> None:
     assert again.value("OCPPCommCtrlr", "HeartbeatInterval") == "60"
 
 
+def test_part2_names_and_mutability_of_required_variables() -> None:
+    # TC_B_07/B_10_CS read AuthCtrlr.LocalAuthorizationOffline; TC_B_39_CS expects MessageTimeout read-only
+    rig = make_rig()
+    assert _get(rig, "AuthCtrlr", "LocalAuthorizationOffline").attribute_value == "true"
+    assert set_var(rig, "AuthCtrlr", "LocalAuthorizationOffline", "false") == "Accepted"
+    assert set_var(rig, "OCPPCommCtrlr", "MessageTimeout", "10", instance="Default") == "Rejected"
+    assert _get(rig, "OCPPCommCtrlr", "MessageTimeout", instance="Default").attribute_value == "30"
+
+
+def test_every_list_variable_reports_its_values_list() -> None:
+    # TC_B_12/B_13_CS: a variable of a list type without valuesList fails the base report checks
+    lists = [d for d in standard_variables(StationLayout()) if d.data_type.endswith("List")]
+    assert lists
+    assert [d.key for d in lists if not d.values_list] == []
+
+
 def test_b05_fr_01_to_03_one_result_per_item_echoing_attribute_type() -> None:
     rig = make_rig()
     response = rig.handle(

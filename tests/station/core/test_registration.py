@@ -70,6 +70,19 @@ def test_b02_fr_01_pending_answers_get_variables_and_b02_fr_05_rejects_remote_st
     assert start.status == "Rejected"
 
 
+def test_f06_a_triggered_boot_while_pending_has_reason_triggered() -> None:
+    rig = make_rig(
+        answer=lambda r, now: (
+            M.BootNotificationResponse(current_time=to_wire(now), interval=60, status="Pending")
+            if isinstance(r, M.BootNotificationRequest)
+            else None
+        )
+    )
+    assert rig.handle(M.TriggerMessageRequest(requested_message="BootNotification")).status == "Accepted"
+    boots = rig.of(M.BootNotificationRequest)
+    assert [b.reason for b in boots] == ["PowerUp", "Triggered"]
+
+
 def test_b03_fr_02_rejected_stays_silent_until_interval_and_b03_fr_08_answers_security_error() -> None:
     statuses = iter(["Rejected", "Accepted"])
     rig = make_rig(

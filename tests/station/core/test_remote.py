@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from msgspec import UNSET
 
-from tests.station.core.helpers import M16, D, M, make_rig, rig16, set_var
+from tests.station.core.helpers import M16, D, M, charge, make_rig, rig16, set_var
 
 
 def test_f01_remote_start_f02_fr_01_remote_start_id_f03_fr_03_remote_stop() -> None:
@@ -101,6 +101,25 @@ def test_b12_fr_01_reset_on_idle_scheduled_and_b12_fr_04_immediate_stops_transac
     assert (ended.trigger_reason, ended.transaction_info.stopped_reason) == ("ResetCommand", "ImmediateReset")
     assert any(type(a).__name__ == "Reboot" for a in rig.actions)
     assert rig.storage.get_state("boot_reason") == "RemoteReset"
+
+
+def test_b12_immediate_reset_ends_with_ev_connected_and_a_waited_reset_boots_as_scheduled() -> None:
+    # TC_B_22_CS: the Ended event of an immediate reset, the EV still plugged in, says EVConnected
+    rig = make_rig()
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "T1")
+    charge(rig)
+    assert rig.events()[-1].transaction_info.charging_state == "Charging"
+    assert rig.handle(M.ResetRequest(type="Immediate")).status == "Accepted"
+    assert rig.events()[-1].transaction_info.charging_state == "EVConnected"
+    # TC_B_21_CS: an OnIdle reset that waited for the transaction boots with reason ScheduledReset
+    rig = make_rig()
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "T1")
+    assert rig.handle(M.ResetRequest(type="OnIdle")).status == "Scheduled"
+    rig.do("ev_unplugged", 1)
+    assert rig.events()[-1].event_type == "Ended"
+    assert rig.storage.get_state("boot_reason") == "ScheduledReset"
 
 
 def test_ocpp16_remote_start_stop_and_unlock() -> None:

@@ -64,7 +64,7 @@ async def test_station_cases_against_our_station(
     )
     elapsed = time.monotonic() - started
     report = "\n".join(console_line(r) for r in results)
-    # N/A: a case needs a Part 5 option our station does not have (not in STATION_FEATURES), e.g. a parking
-    # bay sensor, or the TriggerMessage of firmware status until issue #14.
+    # N/A: a case for optional features our station does not declare (not in STATION_FEATURES), e.g. a parking
+    # bay sensor, or for stations without one it has (NOT C-13)
     assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL, Outcome.NA) for r in results), report
     assert elapsed < MODULE_BOUND_S, f"{module} took {elapsed:.0f} s"

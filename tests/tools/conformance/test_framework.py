@@ -174,6 +174,21 @@ async def test_a_case_whose_condition_formula_fails_is_not_applicable() -> None:
             declare(registry, "TC_E_93_CS", condition=bad)
 
 
+async def test_a_case_for_implementations_without_a_declared_feature_or_profile_is_not_applicable() -> None:
+    registry = Registry()
+    without_c13 = declare(registry, "TC_B_97_CSMS", condition="not C-13")
+    without_sc = declare(registry, "TC_K_97_CSMS", unless_profiles=("Smart Charging",))
+    link = LinkSettings("ws://127.0.0.1:9/ocpp", "NOBODY")  # never dialled: nothing applicable runs
+    declaration = Declaration(frozenset({"C-13"}), profiles=frozenset({"Smart Charging"}))
+    results = await run_csms_cases([without_c13, without_sc], link, NoAdapter(), declaration)
+    assert [r.outcome for r in results] == [Outcome.NA, Outcome.NA]
+    assert "C-13" in results[0].detail
+    assert "Smart Charging" in results[1].detail
+    assert without_sc.excluded_by(("Reservation",)) == ()
+    with pytest.raises(ValueError, match="unknown certification profile"):
+        declare(registry, "TC_B_99_CSMS", unless_profiles=("Smart",))
+
+
 def test_expected_failures_must_fail_and_anything_else_must_pass() -> None:
     registry = Registry()
     listed = declare(registry, "TC_B_92_CSMS")
@@ -201,7 +216,9 @@ def test_declaration_file() -> None:
     assert declaration.features == {"C-44", "C-29.1"}
     assert (declaration.configured.valid_idtoken, declaration.configured.evse_id) == ("ABC", 2)
     assert declaration.expected_failures == {"TC_B_02_CSMS": "pending not implemented"}
+    assert parse_declaration('profiles = ["Smart Charging"]').profiles == {"Smart Charging"}
     for bad in (
+        'profiles = ["Gold"]',
         'features = ["Pending"]',
         "colour = 1",
         '[configured]\nevse_id = "one"',

@@ -4,22 +4,34 @@ default answers."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import socket
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chargeplane.cli import build_parser
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
+from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+from chargeplane.tools.conformance.cases.cs.b_network_profiles import hash_data
 from chargeplane.tools.conformance.commands import run_command
 from chargeplane.tools.conformance.station_adapter import InteractiveStationAdapter, PlugIn, PresentToken
-from chargeplane.tools.conformance.station_steps import Answers, default_answer
+from chargeplane.tools.conformance.station_steps import (
+    Answers,
+    CsmsEndpoint,
+    ListenSettings,
+    alternate_endpoint,
+    default_answer,
+)
+from chargeplane.transport.security import TlsSettings
 from tests.tools.conformance.conftest import Operator
 from tests.tools.conformance.our_station import OurStation
+from tests.transport.certs import issue, make_ca
 
 STATION_ID = "CONFORMANCE-CS-2"
 PASSWORD = "another-long-password-12"
@@ -101,3 +113,61 @@ def test_default_answers_accept_the_valid_token_only() -> None:
     )
     assert isinstance(boot, msg.BootNotificationResponse)
     assert (boot.status, boot.interval) == (en.RegistrationStatusEnumType.REJECTED, 7)
+
+
+async def test_the_tool_refuses_connections_and_listens_on_a_second_address(tmp_path: Path) -> None:
+    # what the network profile cases (TC_B_45/B_46/B_49_CS) need of the tool
+    endpoint = CsmsEndpoint(ListenSettings("127.0.0.1", 0, STATION_ID, PASSWORD))
+    await endpoint.start()
+    try:
+        endpoint.refuse_connections(1)
+        station = OurStation(endpoint.url, STATION_ID, PASSWORD, tmp_path / "station.db")
+        await station.start()
+        try:
+            await endpoint.wait_connected("test", 20)
+            assert (endpoint.refusals_left, endpoint.connections) == (0, 1)  # refused once, then let in
+        finally:
+            await station.stop()
+        async with alternate_endpoint(endpoint) as other:
+            assert other.url != endpoint.url
+            assert other.settings.station_id == STATION_ID
+            elsewhere = OurStation(other.url, STATION_ID, PASSWORD, tmp_path / "other.db")
+            await elsewhere.start()
+            try:
+                await other.wait_connected("test", 20)
+            finally:
+                await elsewhere.stop()
+    finally:
+        await endpoint.stop()
+
+
+async def test_the_second_address_speaks_tls_and_root_hash_data(tmp_path: Path) -> None:
+    # TC_B_47/B_50_CS: a wss:// second address with a certificate of a new root; the root's hash data
+    root = make_ca(tmp_path, "root2")
+    files = issue(root, tmp_path, "localhost", server=True)
+    endpoint = CsmsEndpoint(ListenSettings("127.0.0.1", 0, STATION_ID, PASSWORD))
+    await endpoint.start()
+    try:
+        async with alternate_endpoint(endpoint, TlsSettings(certificates=(files,))) as other:
+            assert other.url.startswith("wss://127.0.0.1:")
+            settings = RuntimeSettings(
+                url=other.url,
+                station_id=STATION_ID,
+                password=PASSWORD,
+                security_profile=2,
+                ca_bundle=root.path,
+            )
+            runtime = StationRuntime(settings)
+            task = asyncio.create_task(runtime.run())
+            try:
+                await other.wait_connected("test", 20)
+            finally:
+                await runtime.stop()
+                await asyncio.wait_for(task, 5)
+    finally:
+        await endpoint.stop()
+    name, key, serial = hash_data(root.path.read_text(), "SHA256")
+    spki = root.certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    assert key == hashlib.sha256(spki[-65:]).hexdigest()  # the BIT STRING: P-256's uncompressed point
+    assert name == hashlib.sha256(root.certificate.issuer.public_bytes()).hexdigest()
+    assert int(serial, 16) == root.certificate.serial_number

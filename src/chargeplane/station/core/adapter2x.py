@@ -141,7 +141,7 @@ class Adapter2x(Generic[Dialect]):
         ns = self.ns
         tx = evse.tx
         assert tx is not None
-        state = tx_rules.charging_state(evse)
+        state = tx_rules.charging_state(evse, ended=event.kind is TxEventKind.ENDED)
         changed = state != tx.charging_state or event.kind is TxEventKind.STARTED  # E01.FR.18 when it changes
         if changed:
             tx.charging_state = state

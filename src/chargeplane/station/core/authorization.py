@@ -105,7 +105,7 @@ class Authorization(Controller):
         return [
             var(AUTH, "Enabled", "boolean", "true"),
             var(AUTH, "AuthorizeRemoteStart", "boolean", "false"),
-            var(AUTH, "LocalAuthorizeOffline", "boolean", "true"),
+            var(AUTH, "LocalAuthorizationOffline", "boolean", "true"),  # Part 2 name
             var(AUTH, "LocalPreAuthorize", "boolean", "true"),
             var(AUTH, "OfflineTxForUnknownIdEnabled", "boolean", "false"),
             var(AUTH, "MasterPassGroupId", "string", ""),
@@ -144,7 +144,7 @@ class Authorization(Controller):
         model = ctx.model
         connected = ctx.accepted
         local_ok = (connected and model.flag(AUTH, "LocalPreAuthorize")) or (
-            not connected and model.flag(AUTH, "LocalAuthorizeOffline")
+            not connected and model.flag(AUTH, "LocalAuthorizationOffline")
         )
         if entry is not None and entry.status == ACCEPTED and local_ok:
             txs.authorize(evse, token, now, "Authorized")  # C12 / C13 local pre-authorization

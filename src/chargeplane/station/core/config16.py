@@ -43,7 +43,7 @@ ALIASES: dict[str, VariableKey] = {
     "MeterValuesAlignedData": _K("AlignedDataCtrlr", "Measurands"),
     "StopTxnAlignedData": _K("AlignedDataCtrlr", "TxEndedMeasurands"),
     "AuthorizeRemoteTxRequests": _K("AuthCtrlr", "AuthorizeRemoteStart"),
-    "LocalAuthorizeOffline": _K("AuthCtrlr", "LocalAuthorizeOffline"),
+    "LocalAuthorizeOffline": _K("AuthCtrlr", "LocalAuthorizationOffline"),
     "LocalPreAuthorize": _K("AuthCtrlr", "LocalPreAuthorize"),
     "AllowOfflineTxForUnknownId": _K("AuthCtrlr", "OfflineTxForUnknownIdEnabled"),
     "AuthorizationCacheEnabled": _K("AuthCacheCtrlr", "Enabled"),

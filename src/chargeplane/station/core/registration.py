@@ -71,9 +71,19 @@ class Registrar(Controller):
         return [
             var(comm, "Enabled", "boolean", "true", RO),
             var(comm, "HeartbeatInterval", "integer", "300", unit="s", min_limit=1),
-            var(comm, "MessageTimeout", "integer", "30", unit="s", min_limit=1, variable_instance="Default"),
+            var(
+                comm,
+                "MessageTimeout",
+                "integer",
+                "30",
+                "ReadOnly",
+                unit="s",
+                min_limit=1,
+                variable_instance="Default",
+            ),
             var(comm, "FileTransferProtocols", "MemberList", "HTTPS", RO, values_list="HTTP,HTTPS"),
-            var(comm, "NetworkConfigurationPriority", "SequenceList", "0"),
+            # Part 2 §2.1.6: the slots available are reported as the valuesList (one: the configured URL)
+            var(comm, "NetworkConfigurationPriority", "SequenceList", "0", values_list="0"),
             var(comm, "NetworkProfileConnectionAttempts", "integer", "3", min_limit=0),
             var(comm, "OfflineThreshold", "integer", "300", unit="s", min_limit=0),
             var(comm, "ResetRetries", "integer", "2", min_limit=0),
@@ -134,7 +144,8 @@ class Registrar(Controller):
             self._boot_inflight = False
         if self._boot_inflight:
             return
-        request = ctx.adapter.boot_request(ctx.layout, ctx.boot_reason)
+        # a boot the CSMS asked for says so (BootReasonEnumType Triggered; TC_B_02_CS step 15)
+        request = ctx.adapter.boot_request(ctx.layout, "Triggered" if again else ctx.boot_reason)
         if ctx.send(request, now, self._on_boot_response, on_failure=self._on_boot_failure, force=True):
             ctx.registration = transition(ctx.registration, _E.BOOT_TRIGGERED if again else _E.BOOT_SENT)
             self._boot_inflight = True

@@ -101,7 +101,7 @@ class Remote(Controller):
     def transaction_ended(self, evse: Evse, now: datetime) -> None:
         if self._reset_scheduled and all(e.tx is None for e in self.ctx.evses.values()):
             self._reset_scheduled = False
-            self.reboot("RemoteReset")
+            self.reboot("ScheduledReset")  # an OnIdle reset that waited (TC_B_21_CS step 7)
 
     def reboot(self, reason: str) -> None:
         self.ctx.storage.set_state("boot_reason", reason)

@@ -110,14 +110,15 @@ def contactor_closed(evse: Evse, stopping: bool, station_operative: bool) -> boo
     )
 
 
-def charging_state(evse: Evse) -> str:
-    """The 2.x ChargingStateEnumType of the EVSE now."""
+def charging_state(evse: Evse, ended: bool = False) -> str:
+    """The 2.x ChargingStateEnumType of the EVSE now; ``ended``: for the event that ends the transaction,
+    where an EV still connected is EVConnected, not suspended by the EVSE (TC_B_22_CS, E07)."""
     if evse.plugged is None:
         return "Idle"
     if evse.contactor:
         if evse.flowing:
             return "Charging"
         return "SuspendedEV" if evse.flowed_since_close else "EVConnected"
-    if evse.authorized is not None:
+    if evse.authorized is not None and not ended:
         return "SuspendedEVSE"
     return "EVConnected"

@@ -14,7 +14,6 @@ tool plays the charging station), ``_CS`` cases test a charging station (the too
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import fnmatch
 import re
@@ -65,6 +64,8 @@ class TestCase:
     # A boolean formula over feature ids (feature_condition.py) for the CSV conditions ``features`` cannot
     # state, e.g. "C-09.4 and (C-51 or not C-09.1)"; "" when there is none.
     condition: str = ""
+    # Condition "NOT <profile>" (e.g. NOT Smart Charging): N/A when the SUT declares that profile.
+    unless_profiles: tuple[str, ...] = ()
 
     @property
     def side(self) -> Side:
@@ -86,6 +87,11 @@ class TestCase:
         if self.condition and not holds(self.condition, available):
             missing += (self.condition,)  # reported as a whole: which term fails depends on the others
         return missing
+
+    def excluded_by(self, profiles: Iterable[str]) -> tuple[str, ...]:
+        """The declared profiles that make this case N/A (its "NOT <profile>" conditions)."""
+        declared = set(profiles)
+        return tuple(p for p in self.unless_profiles if p in declared)
 
 
 class DuplicateCase(ValueError):
@@ -132,6 +138,7 @@ def case(
     features: tuple[str, ...] = (),
     timeout: float = DEFAULT_TIMEOUT,
     starts_booted: bool = True,
+    unless_profiles: tuple[str, ...] = (),
     registry: Registry | None = None,
     condition: str = "",
 ) -> Callable[[CaseBody], CaseBody]:
@@ -143,7 +150,7 @@ def case(
     for feature in features:
         if not FEATURE_ID.match(feature):
             raise ValueError(f"{case_id}: bad feature id {feature!r} (expected e.g. C-44)")
-    for profile in chosen_profiles:
+    for profile in (*chosen_profiles, *unless_profiles):
         if profile not in PROFILES:
             raise ValueError(f"{case_id}: unknown certification profile {profile!r}")
     if condition:
@@ -151,10 +158,18 @@ def case(
 
     def declare(body: CaseBody) -> CaseBody:
         test_case = TestCase(
-            case_id, name, use_cases, requirements, chosen_profiles, features, body, timeout, starts_booted
+            case_id,
+            name,
+            use_cases,
+            requirements,
+            chosen_profiles,
+            features,
+            body,
+            timeout,
+            starts_booted,
+            condition=condition,
+            unless_profiles=unless_profiles,
         )
-        if condition:
-            test_case = dataclasses.replace(test_case, condition=condition)
         (registry if registry is not None else REGISTRY).add(test_case)
         return body
 

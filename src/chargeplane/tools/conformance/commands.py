@@ -140,6 +140,8 @@ def _list(side: Side, selected: list[TestCase], profiles: list[str]) -> None:
     for test_case in selected:
         needs = (*test_case.features, *((test_case.condition,) if test_case.condition else ()))
         features = f"  [needs {', '.join(needs)}]" if needs else ""
+        if test_case.unless_profiles:
+            features += f"  [not with {', '.join(test_case.unless_profiles)}]"
         print(f"{test_case.id:<14} {test_case.name}{features}")
     implemented = {c.id for c in REGISTRY.select(side)}
     for profile in profiles:

@@ -11,6 +11,9 @@
     valid_idtoken_type = "ISO14443"
     evse_id = 1
 
+    # Certification profiles supported besides Core (a case for implementations without one is then N/A)
+    profiles = ["Reservation"]
+
     # Cases known to fail, with the reason; a case listed here that passes fails the run too
     [expected-failures]
     TC_B_02_CSMS = "pending registration is not implemented yet"
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chargeplane.tools.conformance.case import CASE_ID, FEATURE_ID
+from chargeplane.tools.conformance.case import CASE_ID, FEATURE_ID, PROFILES
 
 
 @dataclass(frozen=True)
@@ -81,12 +84,24 @@ class Configured:
     second_evse_id: int = 2  # the other EVSE of the cases "for EVSE 1 and EVSE 2" (TC_C_47 / C_49)
     # <Configured Transaction Duration>: offline time (E14), a charge (TC_L_13), AuthCacheCtrlr.LifeTime (TC_C_46)
     transaction_duration: int = 5
-    # The network connection profile the CSMS is asked to send (TC_B_42 / B_44)
+    # The network connection profile the CSMS is asked to send (TC_B_42 / B_44), and the one the tool sends a
+    # station (TC_B_43..B_49: the two slots it may use; this tool listens with plain ws:// and Basic auth)
     configuration_slot: int = 1
+    configuration_slot2: int = 2
     message_timeout: int = 30
     ocpp_csms_url: str = "wss://127.0.0.1:9443/ocpp"
     ocpp_interface: str = "Wired0"
-    security_profile: int = 2
+    security_profile: int = 1
+    retry_backoff_wait_minimum: int = 2  # OCPPCommCtrlr.RetryBackOffWaitMinimum the tool sets (TC_B_49_CS)
+    # station cases with a new CSMS root (TC_B_47 / B_50), PEM file paths: the old and the new root, and the
+    # server certificate (with its key) the tool's second address presents, signed by the new root
+    csms_root_certificate_file: str = ""
+    csms_root_certificate2_file: str = ""
+    alternate_certificate: str = ""
+    alternate_private_key: str = ""
+    # station cases, charging profiles the tool sends (TC_K_38_CS): <Configured numberPhases / chargingRateUnit>
+    number_phases: int = 3
+    charging_rate_unit: str = "A"  # A or W
     # <Configured certificate> of the CA certificate cases (block M), PEM; empty: the tool makes one per run
     csms_root_certificate: str = ""
     manufacturer_root_certificate: str = ""
@@ -99,6 +114,8 @@ class Declaration:
     features: frozenset[str] = frozenset()
     configured: Configured = field(default_factory=Configured)
     expected_failures: dict[str, str] = field(default_factory=dict)  # case id -> reason
+    # Certification profiles supported besides Core (for conditions such as "NOT Smart Charging").
+    profiles: frozenset[str] = frozenset()
 
 
 class DeclarationError(ValueError):
@@ -110,7 +127,7 @@ def parse_declaration(text: str) -> Declaration:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise DeclarationError(f"not TOML: {error}") from None
-    unknown = set(data) - {"features", "configured", "expected-failures"}
+    unknown = set(data) - {"features", "configured", "expected-failures", "profiles"}
     if unknown:
         raise DeclarationError(f"unknown keys: {', '.join(sorted(unknown))}")
     features = data.get("features", [])
@@ -125,7 +142,15 @@ def parse_declaration(text: str) -> Declaration:
     bad = [k for k in failures if not CASE_ID.match(k)]
     if bad:
         raise DeclarationError(f"not test case ids: {', '.join(bad)}")
-    return Declaration(frozenset(features), _configured(data.get("configured", {})), dict(failures))
+    profiles = data.get("profiles", [])
+    if not isinstance(profiles, list) or not all(isinstance(p, str) and p in PROFILES for p in profiles):
+        raise DeclarationError(f"profiles must be a list of certification profiles: {', '.join(PROFILES)}")
+    return Declaration(
+        frozenset(features),
+        _configured(data.get("configured", {})),
+        dict(failures),
+        frozenset(profiles),
+    )
 
 
 def _configured(values: Any) -> Configured:

@@ -59,6 +59,11 @@ def not_applicable(case: TestCase, missing: Sequence[str]) -> CaseResult:
     return CaseResult(case, Outcome.NA, f"needs optional feature(s) {', '.join(missing)}, not declared")
 
 
+def excluded(case: TestCase, declared: Sequence[str]) -> CaseResult:
+    """N/A for a case whose condition is NOT a feature or profile the SUT declares (e.g. NOT C-13)."""
+    return CaseResult(case, Outcome.NA, f"only for implementations without {', '.join(declared)}")
+
+
 def exit_status(results: Sequence[CaseResult]) -> int:
     return 1 if any(r.outcome.fails_run for r in results) else 0
 

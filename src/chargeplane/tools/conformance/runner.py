@@ -17,7 +17,7 @@ from chargeplane.tools.conformance.adapter import Adapter
 from chargeplane.tools.conformance.case import TestCase
 from chargeplane.tools.conformance.checks import StepFailed
 from chargeplane.tools.conformance.declaration import Declaration
-from chargeplane.tools.conformance.report import CaseResult, judge, not_applicable
+from chargeplane.tools.conformance.report import CaseResult, excluded, judge, not_applicable
 from chargeplane.tools.conformance.states import booted, clean_up
 from chargeplane.tools.conformance.station_adapter import MakeIdle, StationAdapter
 from chargeplane.tools.conformance.station_states import transaction_ended, transaction_events
@@ -42,7 +42,13 @@ async def _run_all(
     results = []
     for case in selected:
         missing = case.missing_features(declaration.features)
-        result = not_applicable(case, missing) if missing else await run_one(case)
+        barred = case.excluded_by(declaration.profiles)
+        if missing:
+            result = not_applicable(case, missing)
+        elif barred:
+            result = excluded(case, barred)
+        else:
+            result = await run_one(case)
         results.append(result)
         if on_result is not None:
             on_result(result)

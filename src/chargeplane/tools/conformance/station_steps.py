@@ -15,8 +15,9 @@ met on the way is answered with the tool's default answer (:func:`default_answer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
@@ -34,7 +35,7 @@ from chargeplane.tools.conformance.declaration import Configured
 from chargeplane.tools.conformance.station_adapter import StationAction, StationAdapter
 from chargeplane.tools.conformance.steps import CALL_TIMEOUT, DEFAULT_WITHIN, Incoming, queue_and_wait
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
-from chargeplane.transport.security import SecurityProfile, StationSecurity, hash_password
+from chargeplane.transport.security import SecurityProfile, StationSecurity, TlsSettings, hash_password
 from chargeplane.transport.server import OcppServer, ServerSettings
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class ListenSettings:
     station_id: str
     password: str | None = None  # None: no Basic auth (loopback only)
     path_prefix: str = "/ocpp"
+    tls: TlsSettings | None = None  # addition: wss:// on ``port`` instead of ws:// (TC_B_47 / B_50)
 
 
 class _OneStation:
@@ -59,9 +61,13 @@ class _OneStation:
         self._station_id = station_id.casefold()
         self._hash = None if password is None else hash_password(password)
         self.refusing = False  # the tool is "offline": it does not accept a reconnect (block C offline cases)
+        self.refusals = 0  # connection attempts still to refuse (network profile fallback cases)
 
     async def security_for(self, station_id: str) -> StationSecurity | None:
         if station_id.casefold() != self._station_id or self.refusing:
+            return None
+        if self.refusals > 0:
+            self.refusals -= 1
             return None
         return StationSecurity(SecurityProfile.BASIC_AUTH, self._hash)
 
@@ -84,8 +90,9 @@ class CsmsEndpoint:
         )
         server_settings = ServerSettings(
             host=settings.host,
-            port=settings.port,
-            tls_port=None,
+            port=settings.port if settings.tls is None else None,
+            tls_port=None if settings.tls is None else settings.port,
+            tls=settings.tls,
             path_prefix=settings.path_prefix,
             versions=(Version.V201,),
             allow_unauthenticated=settings.password is None,
@@ -119,7 +126,8 @@ class CsmsEndpoint:
     @property
     def url(self) -> str:
         """What the station under test is configured with (without its identity)."""
-        return f"ws://{self.settings.host}:{self.port}{self.settings.path_prefix}"
+        scheme = "ws" if self.settings.tls is None else "wss"
+        return f"{scheme}://{self.settings.host}:{self.port}{self.settings.path_prefix}"
 
     @property
     def is_connected(self) -> bool:
@@ -176,6 +184,15 @@ class CsmsEndpoint:
 
     def accept_reconnect(self) -> None:
         self._directory.refusing = False
+
+    # -- additions for the network profile cases (TC_B_45..B_50) ------------------------------------------
+    def refuse_connections(self, count: int) -> None:
+        """Refuse the station's next ``count`` connection attempts (as an unreachable CSMS would)."""
+        self._directory.refusals = count
+
+    @property
+    def refusals_left(self) -> int:
+        return self._directory.refusals
 
     async def call_error(self, step: int | str, request: Payload) -> str:
         """Send ``request`` expecting a CALLERROR; returns its code."""
@@ -344,3 +361,29 @@ class StationTool:
         ) is not None:
             self.seen.append(incoming.request)
             self.answer_default(incoming)
+
+
+# -- addition for the network profile cases (TC_B_45..B_50): a second CSMS address -------------------------
+@contextlib.asynccontextmanager
+async def alternate_endpoint(
+    endpoint: CsmsEndpoint, tls: TlsSettings | None = None
+) -> AsyncIterator[CsmsEndpoint]:
+    """A second listening endpoint on the same host (any free port), for the same identity and password:
+    the "ocppCsmsUrl that is not currently active" of a new network connection profile. It speaks TLS
+    with ``tls`` when given, else as ``endpoint`` does."""
+    settings = endpoint.settings
+    other = CsmsEndpoint(
+        ListenSettings(
+            settings.host,
+            0,
+            settings.station_id,
+            settings.password,
+            "/ocpp-alt",
+            tls if tls is not None else settings.tls,
+        )
+    )
+    await other.start()
+    try:
+        yield other
+    finally:
+        await other.stop()
