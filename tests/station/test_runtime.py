@@ -370,3 +370,70 @@ async def test_N01_FR_10_an_upload_the_store_refuses_is_reported_after_the_retri
         "UploadFailure",
     ]
     assert len(store.received) == 2
+
+
+async def test_B09_B10_the_station_migrates_to_a_new_csms_and_falls_back_when_it_is_gone() -> None:
+    first, second = CsmsBehaviour(), CsmsBehaviour()
+    async with peer_csms(first) as url1, peer_csms(second) as url2, running_station(url1) as station:
+        await wait_for(lambda: first.of("StatusNotification"))
+        csms = first.stations[0]
+        answer = await csms.call(
+            call.SetNetworkProfile(
+                configuration_slot=1,
+                connection_data={
+                    "ocpp_version": "OCPP20",
+                    "ocpp_transport": "JSON",
+                    "ocpp_csms_url": url2,
+                    "message_timeout": 30,
+                    "security_profile": 1,
+                    "ocpp_interface": "Wired0",
+                },
+            )
+        )
+        assert answer.status == "Accepted"
+        priority = {
+            "component": {"name": "OCPPCommCtrlr"},
+            "variable": {"name": "NetworkConfigurationPriority"},
+            "attribute_value": "1,0",
+        }
+        result = await csms.call(call.SetVariables(set_variable_data=[priority]))
+        assert result.set_variable_result[0]["attribute_status"] == "RebootRequired"
+        assert (await csms.call(call.Reset(type="OnIdle"))).status == "Accepted"
+        await wait_for(lambda: second.of("BootNotification"))  # B10: the new CSMS, after the reboot
+        assert station.client is not None
+        assert station.client.uri.startswith(url2)
+    assert len(first.of("BootNotification")) == 1
+
+
+async def test_B10_FR_07_all_attempts_on_the_new_profile_fail_back_to_the_last_good_one(
+    tmp_path: Path,
+) -> None:
+    behaviour = CsmsBehaviour()
+    database = tmp_path / "station.db"
+    async with peer_csms(behaviour) as url:
+        async with running_station(url, database) as station:
+            await wait_for(lambda: behaviour.of("StatusNotification"))
+            csms = behaviour.stations[0]
+            dead = "ws://127.0.0.1:9/ocpp"  # the discard port: nobody listens
+            data = {
+                "ocpp_version": "OCPP20",
+                "ocpp_transport": "JSON",
+                "ocpp_csms_url": dead,
+                "message_timeout": 30,
+                "security_profile": 1,
+                "ocpp_interface": "Wired0",
+            }
+            await csms.call(call.SetNetworkProfile(configuration_slot=1, connection_data=data))
+            settings = [
+                ("NetworkConfigurationPriority", "1,0"),
+                ("NetworkProfileConnectionAttempts", "1"),
+            ]
+            items = [
+                {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": n}, "attribute_value": v}
+                for n, v in settings
+            ]
+            await csms.call(call.SetVariables(set_variable_data=items))
+            await csms.call(call.Reset(type="OnIdle"))
+            await wait_for(lambda: len(behaviour.of("BootNotification")) == 2, within=10)
+            assert station.client is not None
+            assert station.client.uri.startswith(url)  # back on the factory profile

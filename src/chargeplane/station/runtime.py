@@ -471,7 +471,11 @@ class StationRuntime:
             call_timeout=settings.call_timeout,
         )
         self.client = OcppClient(
-            client_settings, self._router_for, on_state=self._on_state, on_connected=self._on_connected
+            client_settings,
+            self._router_for,
+            on_state=self._on_state,
+            on_connected=self._on_connected,
+            choose_url=lambda: self.core.next_url(settings.url),
         )
         self._running = not self._stopping
         self._arm()

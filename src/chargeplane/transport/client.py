@@ -74,7 +74,10 @@ class OcppClient:
         on_event: EventListener | None = None,
         backoff: BackOff | None = None,
         on_connected: Callable[[OcppConnection], None] | None = None,
+        choose_url: Callable[[], str] | None = None,
     ) -> None:
+        """``choose_url``: asked before every connection attempt for the endpoint to dial (a station's network
+        connection profiles); without it, always ``settings.url``."""
         self.settings = settings
         self.router_for = router_for
         self.backoff = backoff if backoff is not None else BackOff(settings.backoff)
@@ -86,10 +89,12 @@ class OcppClient:
         self._online = asyncio.Event()
         self._stopping = asyncio.Event()
         self._waiting = 0
+        self._choose_url = choose_url
+        self._url = settings.url
 
     @property
     def uri(self) -> str:
-        return self.settings.url.rstrip("/") + "/" + urllib.parse.quote(self.settings.station_id, safe="")
+        return self._url.rstrip("/") + "/" + urllib.parse.quote(self.settings.station_id, safe="")
 
     async def call(self, request: Payload) -> Payload:
         """Send a CALL on the current connection, waiting for one first if offline (see ``queue_offline``)."""
@@ -124,6 +129,8 @@ class OcppClient:
         try:
             while not self._stopping.is_set():
                 self._set_state(ConnectionState.CONNECTING)
+                if self._choose_url is not None:
+                    self._url = self._choose_url()
                 try:
                     await self._connect_and_serve()
                 except (OSError, InvalidHandshake, TimeoutError) as exc:

@@ -72,14 +72,11 @@ STATION_FEATURES = frozenset(
     # pass without a UI (C-08), DisablePostAuthorize of the cache (C-59) and of the local list (LA-3)
     | {"C-03", "C-08", "C-53", "C-59", "LA-3"}
     | {"C-56"}  # SummaryInventory
+    | {"C-47"}  # network profiles: NetworkProfileConnectionAttempts per slot, then the next one (B10.FR.03)
 )
 STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
     {
-        # network connection profiles (SetNetworkProfile, slots, fallback): issue #14
-        "TC_B_43_CS": "SetNetworkProfile not supported yet (network connection profiles, issue #14)",
-        "TC_B_45_CS": "SetNetworkProfile not supported yet (network connection profiles, issue #14)",
-        "TC_B_46_CS": "SetNetworkProfile not supported yet (network connection profiles, issue #14)",
         "TC_B_50_CS": "runs security profile 1 only, no InstallCertificate (TLS profiles / certificates, "
-        "issue #13) nor SetNetworkProfile (issue #14)",
+        "issue #13)",
     }
 )

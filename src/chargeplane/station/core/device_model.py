@@ -15,7 +15,7 @@ joins them into one :class:`Definitions` per layout (:func:`chargeplane.station.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -235,7 +235,7 @@ class DeviceModel:
     Only values that differ from a definition's default (stored, set or put ones) are kept per station;
     the definitions and their lookup tables are shared (see :class:`Definitions`)."""
 
-    __slots__ = ("_components", "_defs", "_values", "definitions", "storage")
+    __slots__ = ("_components", "_defs", "_values", "definitions", "storage", "validators")
 
     def __init__(self, definitions: list[VariableDef], storage: Storage) -> None:
         self.definitions = definitions
@@ -244,6 +244,9 @@ class DeviceModel:
         self._defs = tables.defs
         self._components = tables.components
         self._values: dict[tuple[VariableKey, str], str] = {}
+        # Rules of a block beyond type and range, by (component, variable): the reason a value is refused, or
+        # None (e.g. NetworkConfigurationPriority may name only slots that hold a profile, B10.FR.02)
+        self.validators: dict[tuple[str, str], Callable[[str], str | None]] = {}
         stored = storage.load_values()
         if stored:
             for definition in definitions:
@@ -325,6 +328,10 @@ class DeviceModel:
             self._check_target_range(definition, attribute, value)
         except InvalidValue as exc:
             return SetResult(SetStatus.REJECTED, attribute, str(exc))
+        validator = self.validators.get((key.component, key.variable))
+        refusal = validator(value) if validator is not None else None
+        if refusal is not None:
+            return SetResult(SetStatus.REJECTED, attribute, refusal)
         self._values[(key, attribute)] = value
         self.storage.save_value(key.storage_key(attribute), value)
         if definition.reboot_required:

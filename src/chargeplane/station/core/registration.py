@@ -83,7 +83,16 @@ class Registrar(Controller):
             ),
             var(comm, "FileTransferProtocols", "MemberList", "HTTPS", RO, values_list="HTTP,HTTPS"),
             # Part 2 §2.1.6: the slots available are reported as the valuesList (one: the configured URL)
-            var(comm, "NetworkConfigurationPriority", "SequenceList", "0", values_list="0"),
+            # B09.FR.06: at least two slots; slot 0 is the factory profile (network.py); a new order applies
+            # from the next boot (B10.FR.04)
+            var(
+                comm,
+                "NetworkConfigurationPriority",
+                "SequenceList",
+                "0",
+                values_list="0,1,2",
+                reboot_required=True,
+            ),
             var(comm, "NetworkProfileConnectionAttempts", "integer", "3", min_limit=0),
             var(comm, "OfflineThreshold", "integer", "300", unit="s", min_limit=0),
             var(comm, "ResetRetries", "integer", "2", min_limit=0),

@@ -54,6 +54,7 @@ from chargeplane.station.core.model import (
     Reservation,
     Transaction,
 )
+from chargeplane.station.core.network import NetworkProfiles
 from chargeplane.station.core.offline_queue import OfflineQueue, Queued
 from chargeplane.station.core.provisioning import Provisioning
 from chargeplane.station.core.registration import Registrar
@@ -80,6 +81,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Security,
     Diagnostics,
     CustomerInformation,
+    NetworkProfiles,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -207,6 +209,10 @@ class StationCore:
 
     def fault(self, evse_id: int, faulted: bool, now: datetime) -> None:
         self.ctx.get(Transactions).fault(self.ctx.evses[evse_id], faulted, now)
+
+    def next_url(self, factory_url: str) -> str:
+        """The CSMS URL of the next connection attempt (B10: the priority of the network profiles)."""
+        return self.ctx.get(NetworkProfiles).next_url(factory_url)
 
     def upload_finished(self, upload_id: int, ok: bool, now: datetime) -> None:
         """The runtime's outcome of an :class:`~.model.UploadLog` attempt."""
