@@ -55,6 +55,15 @@ class Configured:
     max_boot_wait: float = 10.0  # cap on waiting a Pending BootNotification interval (B02), seconds
     boot_interval: int = 5  # station cases: interval of a Pending / Rejected BootNotificationResponse (B03)
     ev_connection_timeout: int = 10  # station cases: TxCtrlr.EVConnectionTimeOut the tool sets (TC_F_04_CS)
+    # Station cases of offline periods, message retries and meter values: the values the tool sets (short
+    # ones keep each case to seconds; a station that needs longer ones gets them from the declaration).
+    retry_backoff_wait_minimum: int = 3  # OCPPCommCtrlr.RetryBackOffWaitMinimum (B_57, E_40, E_29, ...)
+    offline_threshold: int = 4  # OCPPCommCtrlr.OfflineThreshold (B_51 / B_52)
+    message_attempts: int = 3  # OCPPCommCtrlr.MessageAttempts.TransactionEvent (E_41, E_42, E_50, E_51)
+    message_attempt_interval: int = 1  # OCPPCommCtrlr.MessageAttemptInterval.TransactionEvent, seconds
+    station_aligned_interval: int = 2  # AlignedDataCtrlr.Interval / TxEndedInterval (J_01 to J_06), seconds
+    station_sampled_interval: int = 1  # SampledDataCtrlr.TxUpdatedInterval / TxEndedInterval (E_40, J_09...)
+    transaction_duration: int = 5  # <Configured Transaction Duration>: how long a case lets a transaction run
 
 
 @dataclass(frozen=True)
