@@ -63,7 +63,7 @@ class Configured:
     message_attempt_interval: int = 1  # OCPPCommCtrlr.MessageAttemptInterval.TransactionEvent, seconds
     station_aligned_interval: int = 2  # AlignedDataCtrlr.Interval / TxEndedInterval (J_01 to J_06), seconds
     station_sampled_interval: int = 1  # SampledDataCtrlr.TxUpdatedInterval / TxEndedInterval (E_40, J_09...)
-    transaction_duration: int = 5  # <Configured Transaction Duration>: how long a case lets a transaction run
+    transaction_duration: int = 3  # <Configured Transaction Duration>: how long a case lets a transaction run
 
 
 @dataclass(frozen=True)

@@ -307,3 +307,33 @@ async def receive_queue(tool: StationTool, step: int | str, quiet: float = 1.0, 
 
 def wall_clock() -> datetime:
     return datetime.now(UTC)
+
+
+async def charging_from_idle(tool: StationTool) -> None:
+    """Reusable State EnergyTransferStarted from an idle station, with what it needs first: the EV connected
+    (EVConnectedPreSession) and the valid token presented (Authorized, local)."""
+    await ev_connected_pre_session(tool)
+    await authorized_local(tool)
+    await energy_transfer_started(tool)
+
+
+def offline_settings(tool: StationTool, extra_wait: int = 0) -> list[Setting]:
+    """The configuration state the offline cases share: a reconnection wait of RetryBackOffWaitMinimum
+    (+ ``extra_wait``) without random part, and an OfflineThreshold well above it."""
+    wait = tool.configured.retry_backoff_wait_minimum + extra_wait
+    comm = "OCPPCommCtrlr"
+    return [
+        (comm, "OfflineThreshold", None, str(wait + 60), True),
+        (comm, "RetryBackOffWaitMinimum", None, str(wait), True),
+        (comm, "RetryBackOffRandomRange", None, "0", True),
+    ]
+
+
+def sampled_settings(tool: StationTool) -> list[Setting]:
+    """Periodic meter values during a transaction every ``station_sampled_interval`` seconds."""
+    interval = str(tool.configured.station_sampled_interval)
+    return [
+        ("SampledDataCtrlr", "Enabled", None, "true", False),
+        ("SampledDataCtrlr", "TxUpdatedMeasurands", None, "Energy.Active.Import.Register", True),
+        ("SampledDataCtrlr", "TxUpdatedInterval", None, interval, True),
+    ]
