@@ -14,5 +14,9 @@ CSMS_FEATURES = frozenset({"C-11", "C-16", "C-29.1", "C-29.2", "C-29.5", "C-44",
 CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})
 
 # What Chargeplane's station supports of the charging-station optional features (Part 5).
-STATION_FEATURES = frozenset({"C-29.5", "C-48.1", "C-48.2", "HFS-1"})
+STATION_FEATURES = frozenset(
+    {"C-29.5", "C-48.1", "C-48.2", "HFS-1"}
+    # TxStartPoint Authorized (TC_J_08), AlignedDataCtrlr.SendDuringIdle (TC_J_06)
+    | {"C-09.2", "C-28"}
+)
 STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})
