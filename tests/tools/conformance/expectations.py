@@ -16,8 +16,8 @@ CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})
 # What Chargeplane's station supports of the charging-station optional features (Part 5).
 STATION_FEATURES = frozenset(
     {"C-29.5", "C-48.1", "C-48.2", "HFS-1"}
-    # TxStartPoint Authorized (TC_J_08), AlignedDataCtrlr.SendDuringIdle (TC_J_06), OfflineTxForUnknownIdEnabled
-    # (TC_C_26)
-    | {"C-09.2", "C-28", "C-02"}
+    # TxStartPoint Authorized (TC_J_08), AlignedDataCtrlr.SendDuringIdle (TC_J_06), offline authorization
+    # (TC_E_43), OfflineTxForUnknownIdEnabled (TC_C_26), the authorization cache (TC_E_45)
+    | {"C-09.2", "C-28", "C-01", "C-02", "C-49"}
 )
 STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})

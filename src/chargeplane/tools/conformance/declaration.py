@@ -63,6 +63,9 @@ class Configured:
     message_attempt_interval: int = 1  # OCPPCommCtrlr.MessageAttemptInterval.TransactionEvent, seconds
     station_aligned_interval: int = 2  # AlignedDataCtrlr.Interval / TxEndedInterval (J_01 to J_06), seconds
     station_sampled_interval: int = 1  # SampledDataCtrlr.TxUpdatedInterval / TxEndedInterval (E_40, J_09...)
+    valid_idtoken2: str = "CONF-VALID-0002"  # station cases: a second valid token (<valid idtoken fields2>)
+    valid_idtoken2_type: str = "ISO14443"
+    group_idtoken: str = "CONF-GROUP-0001"  # station cases: <Configured GroupIdToken> of both valid tokens
     transaction_duration: int = 3  # <Configured Transaction Duration>: how long a case lets a transaction run
 
 

@@ -249,11 +249,17 @@ class Answers:
     registration: en.RegistrationStatusEnumType = en.RegistrationStatusEnumType.ACCEPTED
     interval: int = HEARTBEAT_INTERVAL
     valid_tokens: set[str] = field(default_factory=set)  # Accepted; any other token is Invalid
+    groups: dict[str, str] = field(default_factory=dict)  # token -> the groupIdToken its answers carry
 
 
 def token_info(token: dt.IdTokenType | None, answers: Answers) -> dt.IdTokenInfoType:
     accepted = token is not None and token.id_token in answers.valid_tokens
     status = en.AuthorizationStatusEnumType.ACCEPTED if accepted else en.AuthorizationStatusEnumType.INVALID
+    group = answers.groups.get(token.id_token) if token is not None else None
+    if group is not None:  # Authorized with a GroupIdToken (TC_E_45_CS)
+        return dt.IdTokenInfoType(
+            status=status, group_id_token=dt.IdTokenType(id_token=group, type=en.IdTokenEnumType.CENTRAL)
+        )
     return dt.IdTokenInfoType(status=status)
 
 
