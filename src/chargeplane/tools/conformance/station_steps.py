@@ -311,7 +311,6 @@ class StationTool:
         self.progress: set[str] = set()  # the reusable states reached (EVConnected, Authorized, ...)
         self.remote_start_id: int | None = None
         self.remote_started_at = 0  # len(seen) when the tool's RequestStartTransaction was accepted
-        self.received_at: dict[int, float] = {}  # id() of a request in ``seen`` -> when it arrived
         self.offline_at = 0  # len(seen) when the tool last took the station offline
 
     async def send(self, step: int | str, request: Payload) -> Payload:
@@ -397,11 +396,6 @@ class StationTool:
     # ------------------------------------------------------------------ offline periods, unanswered CALLs
     def _keep(self, incoming: Incoming[Payload]) -> None:
         self.seen.append(incoming.request)
-        self.received_at[id(incoming.request)] = incoming.received_at
-
-    def arrival(self, request: Payload) -> float:
-        """When a request of ``seen`` arrived (event loop time)."""
-        return self.received_at[id(request)]
 
     async def go_offline(self, step: int | str) -> None:
         """Close the connection and refuse the station's reconnections (until :meth:`come_online`). CALLs of

@@ -11,8 +11,9 @@ Readings:
   Step 4 of both takes the first StatusNotification of the configured connector after the reconnection, which
   must say Occupied (the EV was connected offline); the NotifyEvent the tables list beside it is the device
   model's form of the same report and is not required. With one EVSE (the tool's configured one) "all connectors" is that connector (B_51's prerequisite says so).
-* TC_B_51_CS's validations are partly damaged (an "Available" AvailabilityState for the other connectors):
-  with one connector, only the configured connector's Occupied state is checked.
+* The other connectors (none with the one configured EVSE): after B_51's long offline period their reports
+  must say Available; after B_52's short one they must not be reported (their state did not change). The
+  tool looks at what comes within a second of the configured connector's report.
 * TC_B_57_CS: "the reconnection time" is taken from the closing of the connection (or from the refused
   attempt, step 7) to the station's next attempt; step 7 compares with twice the configured minimum (what
   step 5 waited when on time), with half a second of slack for timer granularity either way.
@@ -92,8 +93,11 @@ async def tc_b_57_cs(tool: StationTool) -> None:
             endpoint.refusing = False
 
 
-async def status_after_offline(tool: StationTool, step: int, wait_minimum: int, accept_after: float) -> None:
-    """B_51 / B_52 steps 1-5: offline, the EV connected meanwhile, back online, the connector's state."""
+async def status_after_offline(
+    tool: StationTool, step: int, wait_minimum: int, accept_after: float, *, report_all: bool
+) -> None:
+    """B_51 / B_52 steps 1-5: offline, the EV connected meanwhile, back online, the connector's state; the
+    other connectors (unchanged, Available) are reported after a long offline period only."""
     configured = tool.configured
     threshold = configured.offline_threshold
     settings: list[Setting] = [
@@ -115,6 +119,18 @@ async def status_after_offline(tool: StationTool, step: int, wait_minimum: int, 
             where=lambda r: r.evse_id == configured.evse_id and r.connector_id == configured.connector_id,
         )
         expect_field(step, report, "connectorStatus", "Occupied")
+        start = len(tool.seen)
+        await tool.drain(within=1.0, limit=3.0)
+        for other in tool.seen[start:]:
+            if not isinstance(other, msg.StatusNotificationRequest) or (
+                other.evse_id == configured.evse_id and other.connector_id == configured.connector_id
+            ):
+                continue
+            if not report_all:
+                raise StepFailed(
+                    step, f"EVSE {other.evse_id} connector {other.connector_id} reported unchanged"
+                )
+            expect_field(step, other, "connectorStatus", "Available")
 
 
 @case(
@@ -126,7 +142,7 @@ async def status_after_offline(tool: StationTool, step: int, wait_minimum: int, 
 )
 async def tc_b_51_cs(tool: StationTool) -> None:
     threshold = tool.configured.offline_threshold
-    await status_after_offline(tool, 4, threshold + 2, accept_after=threshold + 0.5)
+    await status_after_offline(tool, 4, threshold + 2, accept_after=threshold + 0.5, report_all=True)
 
 
 @case(
@@ -138,4 +154,4 @@ async def tc_b_51_cs(tool: StationTool) -> None:
 )
 async def tc_b_52_cs(tool: StationTool) -> None:
     threshold = tool.configured.offline_threshold
-    await status_after_offline(tool, 4, max(threshold - 2, 1), accept_after=0.0)
+    await status_after_offline(tool, 4, max(threshold - 2, 1), accept_after=0.0, report_all=False)
