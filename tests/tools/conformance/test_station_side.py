@@ -12,12 +12,20 @@ from pathlib import Path
 import pytest
 
 from chargeplane.cli import build_parser
+from chargeplane.ocpp.errors import InternalError
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.tools.conformance.commands import run_command
+from chargeplane.tools.conformance.declaration import Configured
 from chargeplane.tools.conformance.station_adapter import InteractiveStationAdapter, PlugIn, PresentToken
-from chargeplane.tools.conformance.station_steps import Answers, default_answer
+from chargeplane.tools.conformance.station_steps import (
+    Answers,
+    CsmsEndpoint,
+    ListenSettings,
+    StationTool,
+    default_answer,
+)
 from tests.tools.conformance.conftest import Operator
 from tests.tools.conformance.our_station import OurStation
 
@@ -101,3 +109,37 @@ def test_default_answers_accept_the_valid_token_only() -> None:
     )
     assert isinstance(boot, msg.BootNotificationResponse)
     assert (boot.status, boot.interval) == (en.RegistrationStatusEnumType.REJECTED, 7)
+
+
+async def test_the_tool_takes_the_station_offline_and_leaves_a_call_unanswered(tmp_path: Path) -> None:
+    """The infrastructure of the offline and retry cases: reconnections refused then accepted (each attempt
+    recorded), and a held CALL released once the station's next CALL shows it timed out."""
+    endpoint = CsmsEndpoint(ListenSettings("127.0.0.1", 0, STATION_ID, PASSWORD))
+    await endpoint.start()
+    station = OurStation(endpoint.url, STATION_ID, PASSWORD, tmp_path / "station.db")
+    station.settings.call_timeout = 1.0  # the held CALL times out at the station at once
+    await station.start()
+    tool = StationTool(endpoint, station, Configured())
+    try:
+        await endpoint.wait_connected("test", 10.0)
+        await tool.expect_answered("test", msg.BootNotificationRequest, 10.0)
+        async with tool.offline("test"):
+            assert not endpoint.is_connected
+            await asyncio.sleep(1.0)  # our station retries every fraction of a second
+        assert any(not accepted for _, accepted in endpoint.attempts)
+        await tool.come_online("test", 10.0)
+        assert endpoint.attempts[-1][1] is True
+
+        trigger = msg.TriggerMessageRequest(requested_message=en.MessageTriggerEnumType.HEARTBEAT)
+        await tool.send("test", trigger)
+        held = await tool.expect("test", msg.HeartbeatRequest)
+        tool.withhold(held)
+        await tool.send("test", trigger)  # answered by the station while its Heartbeat waits
+        second = await tool.expect("test", msg.HeartbeatRequest, within=5.0)
+        assert held.reply.done()
+        assert isinstance(held.reply.exception(), InternalError)  # the late CALLERROR the station ignores
+        assert second.received_at - held.received_at >= 1.0  # the station waited its call timeout
+        tool.answer_default(second)
+    finally:
+        await station.stop()
+        await endpoint.stop()
