@@ -86,3 +86,15 @@ def test_j01_aligned_tx_ended_readings_go_in_the_ended_event() -> None:
     (ended,) = [e for e in rig.events() if e.event_type == "Ended"]
     assert [v.sampled_value[0].context for v in ended.meter_value] == ["Sample.Clock", "Sample.Clock"]
     assert [v.timestamp for v in ended.meter_value] == ["2026-01-01T12:00:10Z", "2026-01-01T12:00:20Z"]
+
+
+def test_j01_aligned_values_disabled_leave_no_timer_due() -> None:
+    """AlignedDataCtrlr.Enabled false: nothing clock-aligned is scheduled (no timer due again and again)."""
+    rig = make_rig()
+    set_var(rig, "AlignedDataCtrlr", "Enabled", "false")
+    set_var(rig, "AlignedDataCtrlr", "TxEndedInterval", "10")
+    deadline = rig.core.next_deadline()
+    assert deadline is None or deadline > rig.now
+    rig.clear()
+    rig.advance(900)
+    assert rig.of(M.MeterValuesRequest) == []

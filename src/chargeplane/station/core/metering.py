@@ -129,7 +129,7 @@ class Metering(Controller):
         """J01: AlignedDataCtrlr.TxEndedMeasurands at every clock-aligned TxEndedInterval, for the Ended event."""
         ctx = self.ctx
         interval = ctx.model.number(ALIGNED, "TxEndedInterval")
-        if interval <= 0:
+        if interval <= 0 or not ctx.model.flag(ALIGNED, "Enabled"):
             self._next_ended_aligned = None
             return
         due = self._next_ended_aligned
@@ -191,11 +191,12 @@ class Metering(Controller):
         due += [e.next_ended_sample for e in evses if e.next_ended_sample is not None]
         model = self.ctx.model
         # a changed interval applies at once: wake up to realign on it (the old deadline may be far)
+        enabled = model.flag(ALIGNED, "Enabled")
         for deadline, used, component, variable in (
             (self._next_aligned, self._aligned_for, ALIGNED, "Interval"),
             (self._next_ended_aligned, self._ended_aligned_for, ALIGNED, "TxEndedInterval"),
         ):
-            interval = model.number(component, variable)
+            interval = model.number(component, variable) if enabled else 0
             if deadline is not None or interval > 0:  # not scheduled yet: schedule it now
                 due.append(deadline if deadline is not None and interval == used else EPOCH)
         return min(due, default=None)
