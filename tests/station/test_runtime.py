@@ -144,6 +144,29 @@ async def test_E11_offline_queue_replayed_after_station_restart(tmp_path: Path) 
         assert len(behaviour.of("BootNotification")) == 2
 
 
+async def test_reconnect_back_off_follows_the_device_model_once_set() -> None:
+    """Part 4 §5.3: RetryBackOff* set through the device model (SetVariables, site configuration) replace the
+    runtime's own back-off; unset, the runtime's stays."""
+    variables = {
+        ("OCPPCommCtrlr", "RetryBackOffWaitMinimum", None): "7",
+        ("OCPPCommCtrlr", "RetryBackOffRandomRange", None): "0",
+    }
+    async with peer_csms(CsmsBehaviour()) as url:
+        async with running_station(url, variables=variables) as station:
+            await wait_for(station.accepted.is_set)
+            await station.go_offline()
+            await wait_for(lambda: not station.connected.is_set())
+            assert station.client is not None
+            assert station.client.backoff.settings == BackOffSettings(7.0, 0.0, FAST.repeat_times)
+        async with running_station(url) as station:
+            await wait_for(station.accepted.is_set)
+            await station.go_offline()
+            await wait_for(lambda: not station.connected.is_set())
+            await wait_for(station.connected.is_set)  # FAST: back within a fraction of a second
+            assert station.client is not None
+            assert station.client.backoff.settings == FAST
+
+
 async def test_F01_F03_remote_start_and_stop_and_B07_base_report() -> None:
     behaviour = CsmsBehaviour()
     async with peer_csms(behaviour) as url, running_station(url) as station:

@@ -512,9 +512,27 @@ class StationRuntime:
             self.core.connection_closed(now)
             self.connected.clear()
             self.accepted.clear()
+            if self.client is not None:  # the wait before the next attempt follows the device model
+                self.client.backoff.settings = self._backoff_settings()
         if state is ConnectionState.CONNECTED:
             asyncio.get_running_loop().call_soon(self._pump)
         self._notify()
+
+    def _backoff_settings(self) -> BackOffSettings:
+        """Part 4 §5.3: OCPPCommCtrlr.RetryBackOff* once the CSMS (or the site configuration) set them; the
+        runtime's own back-off otherwise."""
+        base = self.settings.backoff
+        model = self.core.model
+        comm = "OCPPCommCtrlr"
+
+        def pick(variable: str, fallback: float) -> float:
+            return float(model.number(comm, variable)) if model.is_set(comm, variable) else fallback
+
+        return BackOffSettings(
+            pick("RetryBackOffWaitMinimum", base.wait_minimum),
+            pick("RetryBackOffRandomRange", base.random_range),
+            int(pick("RetryBackOffRepeatTimes", base.repeat_times)),
+        )
 
     def _notify(self) -> None:
         for watcher in self.watchers:

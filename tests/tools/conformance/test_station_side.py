@@ -14,17 +14,20 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chargeplane.cli import build_parser
+from chargeplane.ocpp.errors import InternalError
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.tools.conformance.cases.cs.b_network_profiles import hash_data
 from chargeplane.tools.conformance.commands import run_command
+from chargeplane.tools.conformance.declaration import Configured
 from chargeplane.tools.conformance.station_adapter import InteractiveStationAdapter, PlugIn, PresentToken
 from chargeplane.tools.conformance.station_steps import (
     Answers,
     CsmsEndpoint,
     ListenSettings,
+    StationTool,
     alternate_endpoint,
     default_answer,
 )
@@ -171,3 +174,37 @@ async def test_the_second_address_speaks_tls_and_root_hash_data(tmp_path: Path) 
     assert key == hashlib.sha256(spki[-65:]).hexdigest()  # the BIT STRING: P-256's uncompressed point
     assert name == hashlib.sha256(root.certificate.issuer.public_bytes()).hexdigest()
     assert int(serial, 16) == root.certificate.serial_number
+
+
+async def test_the_tool_takes_the_station_offline_and_leaves_a_call_unanswered(tmp_path: Path) -> None:
+    """The infrastructure of the offline and retry cases: reconnections refused then accepted (each attempt
+    recorded), and a held CALL released once the station's next CALL shows it timed out."""
+    endpoint = CsmsEndpoint(ListenSettings("127.0.0.1", 0, STATION_ID, PASSWORD))
+    await endpoint.start()
+    station = OurStation(endpoint.url, STATION_ID, PASSWORD, tmp_path / "station.db")
+    station.settings.call_timeout = 1.0  # the held CALL times out at the station at once
+    await station.start()
+    tool = StationTool(endpoint, station, Configured())
+    try:
+        await endpoint.wait_connected("test", 10.0)
+        await tool.expect_answered("test", msg.BootNotificationRequest, 10.0)
+        async with tool.offline("test"):
+            assert not endpoint.is_connected
+            await asyncio.sleep(1.0)  # our station retries every fraction of a second
+        assert any(not accepted for _, accepted in endpoint.attempts)
+        await tool.come_online("test", 10.0)
+        assert endpoint.attempts[-1][1] is True
+
+        trigger = msg.TriggerMessageRequest(requested_message=en.MessageTriggerEnumType.HEARTBEAT)
+        await tool.send("test", trigger)
+        held = await tool.expect("test", msg.HeartbeatRequest)
+        tool.withhold(held)
+        await tool.send("test", trigger)  # answered by the station while its Heartbeat waits
+        second = await tool.expect("test", msg.HeartbeatRequest, within=5.0)
+        assert held.reply.done()
+        assert isinstance(held.reply.exception(), InternalError)  # the late CALLERROR the station ignores
+        assert second.received_at - held.received_at >= 1.0  # the station waited its call timeout
+        tool.answer_default(second)
+    finally:
+        await station.stop()
+        await endpoint.stop()

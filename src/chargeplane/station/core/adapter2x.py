@@ -172,6 +172,10 @@ class Adapter2x(Generic[Dialect]):
         if measurands:
             found = metering.samples(evse, measurands, ctx.layout.supply_phases)
             value = self._meter_value(found, event.context or "Sample.Periodic", ctx.ts(now))
+        values = [narrow(value, ns.MeterValueType)] if value is not None else []
+        if event.kind is TxEventKind.ENDED:  # J01/J02: the TxEndedInterval readings, then the end value
+            kept = [self._meter_value(list(s), context, ts) for context, ts, s in tx.ended_readings]
+            values = [narrow(v, ns.MeterValueType) for v in kept if v is not None] + values
         reservation = tx.reservation_id if event.kind is TxEventKind.STARTED else None
         request = ns.TransactionEventRequest(
             event_type=ns.TransactionEventEnumType(event.kind),
@@ -182,7 +186,7 @@ class Adapter2x(Generic[Dialect]):
             evse=ns.EVSEType(id=evse.id, connector_id=tx.connector_id) if send_evse else UNSET,
             id_token=msgspec.convert(_id_token(token), ns.IdTokenType) if token else UNSET,
             reservation_id=reservation if reservation is not None else UNSET,
-            meter_value=[narrow(value, ns.MeterValueType)] if value is not None else UNSET,
+            meter_value=values if values else UNSET,
         )
         tx.seq_no += 1
         if event.kind is not TxEventKind.ENDED:

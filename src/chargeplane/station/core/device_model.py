@@ -288,6 +288,10 @@ class DeviceModel:
     def members(self, component: str, variable: str) -> list[str]:
         return [item.strip() for item in self.value(component, variable).split(",") if item.strip()]
 
+    def is_set(self, component: str, variable: str, instance: str | None = None) -> bool:
+        """Whether the Actual value was set, stored or put (False: still the definition's default)."""
+        return (VariableKey(component, variable, None, instance), ACTUAL) in self._values
+
     def put(self, key: VariableKey, value: str, attribute: str = ACTUAL, persist: bool = False) -> None:
         """Set a value from the station itself (Actual values it measures: no checks)."""
         self._values[(key, attribute)] = value

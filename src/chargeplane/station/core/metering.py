@@ -21,6 +21,7 @@ MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,V
 SAMPLED = "SampledDataCtrlr"
 ALIGNED = "AlignedDataCtrlr"
 ENERGY = "Energy.Active.Import.Register"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a deadline already due
 
 
 def aligned_after(now: datetime, interval_s: int) -> datetime:
@@ -56,11 +57,14 @@ def samples(evse: Evse, measurands: list[str] | tuple[str, ...], supply_phases: 
 
 
 class Metering(Controller):
-    __slots__ = ("_next_aligned",)
+    __slots__ = ("_aligned_for", "_ended_aligned_for", "_next_aligned", "_next_ended_aligned")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._next_aligned: datetime | None = None
+        self._aligned_for = 0  # the AlignedDataCtrlr.Interval _next_aligned was computed with
+        self._next_ended_aligned: datetime | None = None  # AlignedDataCtrlr.TxEndedInterval
+        self._ended_aligned_for = 0
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -98,6 +102,45 @@ class Metering(Controller):
     def transaction_started(self, evse: Evse, now: datetime) -> None:
         interval = self.ctx.model.number(SAMPLED, "TxUpdatedInterval")
         evse.next_sample = now + timedelta(seconds=interval) if interval > 0 else None
+        if evse.next_ended_sample is None:
+            self._schedule_ended(evse, now)
+
+    def _schedule_ended(self, evse: Evse, now: datetime) -> None:
+        interval = self.ctx.model.number(SAMPLED, "TxEndedInterval")
+        evse.next_ended_sample = now + timedelta(seconds=interval) if interval > 0 else None
+
+    def _keep_for_end(self, evse: Evse, component: str, context: str, now: datetime) -> None:
+        """J01/J02: a reading of TxEndedMeasurands kept for the Ended event (the TxEndedInterval ones)."""
+        ctx = self.ctx
+        if evse.tx is None:
+            return
+        found = samples(evse, ctx.model.members(component, "TxEndedMeasurands"), ctx.layout.supply_phases)
+        if found:
+            evse.tx.ended_readings.append((context, ctx.ts(now), found))
+
+    def _ended_sample(self, evse: Evse, now: datetime) -> None:
+        if evse.tx is None:
+            evse.next_ended_sample = None
+            return
+        self._schedule_ended(evse, now)
+        self._keep_for_end(evse, SAMPLED, "Sample.Periodic", now)
+
+    def _ended_aligned(self, now: datetime) -> None:
+        """J01: AlignedDataCtrlr.TxEndedMeasurands at every clock-aligned TxEndedInterval, for the Ended event."""
+        ctx = self.ctx
+        interval = ctx.model.number(ALIGNED, "TxEndedInterval")
+        if interval <= 0 or not ctx.model.flag(ALIGNED, "Enabled"):
+            self._next_ended_aligned = None
+            return
+        due = self._next_ended_aligned
+        if due is not None and due > now and interval == self._ended_aligned_for:
+            return
+        first = due is None or interval != self._ended_aligned_for
+        self._ended_aligned_for = interval
+        self._next_ended_aligned = aligned_after(ctx.station_time(now), interval) - ctx.clock_offset
+        if not first:
+            for evse in ctx.evses.values():
+                self._keep_for_end(evse, ALIGNED, "Sample.Clock", now)
 
     def _periodic(self, evse: Evse, now: datetime) -> None:
         """J02: TxUpdatedMeasurands every TxUpdatedInterval during a transaction (MeterValuePeriodic)."""
@@ -120,13 +163,17 @@ class Metering(Controller):
         if interval <= 0 or not ctx.model.flag(ALIGNED, "Enabled"):
             self._next_aligned = None
             return
-        if self._next_aligned is not None and self._next_aligned > now:
+        if self._next_aligned is not None and self._next_aligned > now and interval == self._aligned_for:
             return
-        first = self._next_aligned is None
+        first = self._next_aligned is None or interval != self._aligned_for  # a new interval: realign first
+        self._aligned_for = interval
         self._next_aligned = aligned_after(ctx.station_time(now), interval) - ctx.clock_offset
         measurands = tuple(ctx.model.members(ALIGNED, "Measurands"))
         if first or not measurands:
             return
+        busy = any(evse.tx is not None for evse in ctx.evses.values())
+        if busy and ctx.model.flag(ALIGNED, "SendDuringIdle"):
+            return  # J01: only while no transaction is ongoing
         for evse in ctx.evses.values():
             if evse.tx is not None:
                 event = TxEvent(
@@ -139,13 +186,26 @@ class Metering(Controller):
                     ctx.send(ctx.adapter.idle_meter_values(evse.id, value), now)
 
     def next_deadline(self) -> datetime | None:
-        due = [e.next_sample for e in self.ctx.evses.values() if e.next_sample is not None]
-        if self._next_aligned is not None:
-            due.append(self._next_aligned)
+        evses = self.ctx.evses.values()
+        due = [e.next_sample for e in evses if e.next_sample is not None]
+        due += [e.next_ended_sample for e in evses if e.next_ended_sample is not None]
+        model = self.ctx.model
+        # a changed interval applies at once: wake up to realign on it (the old deadline may be far)
+        enabled = model.flag(ALIGNED, "Enabled")
+        for deadline, used, component, variable in (
+            (self._next_aligned, self._aligned_for, ALIGNED, "Interval"),
+            (self._next_ended_aligned, self._ended_aligned_for, ALIGNED, "TxEndedInterval"),
+        ):
+            interval = model.number(component, variable) if enabled else 0
+            if deadline is not None or interval > 0:  # not scheduled yet: schedule it now
+                due.append(deadline if deadline is not None and interval == used else EPOCH)
         return min(due, default=None)
 
     def handle_timer(self, now: datetime) -> None:
         for evse in self.ctx.evses.values():
             if evse.next_sample is not None and evse.next_sample <= now:
                 self._periodic(evse, now)
+            if evse.next_ended_sample is not None and evse.next_ended_sample <= now:
+                self._ended_sample(evse, now)
         self._aligned(now)
+        self._ended_aligned(now)

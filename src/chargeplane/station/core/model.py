@@ -80,6 +80,8 @@ class Transaction:
     ev_seen: bool = False  # the EV was connected during the transaction
     offline_unknown_token: bool = False  # C15: authorized offline without the CSMS knowing the token
     invalid_energy_limit_wh: float | None = None  # C15 MaxEnergyOnInvalidId: meter value where to stop
+    # J01/J02 TxEndedInterval: the readings kept for the Ended event, as (context, timestamp, samples)
+    ended_readings: list[tuple[str, str, list[tuple[str, float, str]]]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -112,6 +114,7 @@ class Evse:
     finishing: bool = False  # 1.6 Finishing: the transaction ended, the cable is still in
     meter: MeterReading = field(default_factory=MeterReading)
     next_sample: datetime | None = None
+    next_ended_sample: datetime | None = None  # J02 SampledDataCtrlr.TxEndedInterval
     last_status: dict[int, str] = field(default_factory=dict)
     reservation_used: int | None = None  # H03.FR.09: the reservation the authorization consumed, for the tx
 
@@ -181,7 +184,9 @@ def tx_to_json(tx: Transaction) -> dict[str, Any]:
 
 def tx_from_json(data: dict[str, Any]) -> Transaction:
     token = data.pop("token")
+    readings = data.pop("ended_readings", [])
     tx = Transaction(**data)
+    tx.ended_readings = [(c, t, [(m, v, u) for m, v, u in s]) for c, t, s in readings]
     if token is not None:
         tx.token = Token(token[0], token[1], token[2])
     return tx

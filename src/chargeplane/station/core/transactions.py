@@ -284,6 +284,7 @@ class Transactions(Controller):
         self.emit(evse, event, now)
         evse.tx = None
         evse.next_sample = None
+        evse.next_ended_sample = None
         evse.forced_stop = None
         evse.authorized = None
         evse.auth_deadline = None

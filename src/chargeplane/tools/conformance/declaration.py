@@ -92,7 +92,8 @@ class Configured:
     ocpp_csms_url: str = "wss://127.0.0.1:9443/ocpp"
     ocpp_interface: str = "Wired0"
     security_profile: int = 1
-    retry_backoff_wait_minimum: int = 2  # OCPPCommCtrlr.RetryBackOffWaitMinimum the tool sets (TC_B_49_CS)
+    # OCPPCommCtrlr.RetryBackOffWaitMinimum the tool sets (TC_B_49, B_57, E_40, E_29, ...)
+    retry_backoff_wait_minimum: int = 3
     # station cases with a new CSMS root (TC_B_47 / B_50), PEM file paths: the old and the new root, and the
     # server certificate (with its key) the tool's second address presents, signed by the new root
     csms_root_certificate_file: str = ""
@@ -107,6 +108,13 @@ class Configured:
     manufacturer_root_certificate: str = ""
     group_idtoken_type: str = "Central"
     silence_wait: float = 5.0  # how long the tool waits to see that the station sends nothing, seconds
+    # Station cases of offline periods, message retries and meter values: the values the tool sets (short
+    # ones keep each case to seconds; a station that needs longer ones gets them from the declaration).
+    offline_threshold: int = 4  # OCPPCommCtrlr.OfflineThreshold (B_51 / B_52)
+    message_attempts: int = 3  # OCPPCommCtrlr.MessageAttempts.TransactionEvent (E_41, E_42, E_50, E_51)
+    message_attempt_interval: int = 1  # OCPPCommCtrlr.MessageAttemptInterval.TransactionEvent, seconds
+    station_aligned_interval: int = 2  # AlignedDataCtrlr.Interval / TxEndedInterval (J_01 to J_06), seconds
+    station_sampled_interval: int = 1  # SampledDataCtrlr.TxUpdatedInterval / TxEndedInterval (E_40, J_09...)
 
 
 @dataclass(frozen=True)

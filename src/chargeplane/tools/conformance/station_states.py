@@ -15,17 +15,24 @@ How ambiguous rows were read:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+
+from msgspec import UNSET
 
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
-from chargeplane.ocpp.timestamps import to_wire
+from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.tools.conformance.checks import StepFailed, expect_field, field_value
 from chargeplane.tools.conformance.station_adapter import PlugIn, PresentToken, Unplug
 from chargeplane.tools.conformance.station_steps import StationTool, token_info
 
+log = logging.getLogger(__name__)
 Status = en.ConnectorStatusEnumType
 TxEvent = msg.TransactionEventRequest
 BOOT_WITHIN = 60.0  # a reboot, then the station's reconnect back-off
@@ -210,3 +217,151 @@ async def reserved(
     response = await tool.send_as(f"{step}/1", request, msg.ReserveNowResponse)
     expect_field(f"{step}/2", response, "status", "Accepted")
     await connector_status(tool, f"{step}/3", Status.RESERVED)
+
+
+# ---------------------------------------------------------------------- configuration state (SetVariables)
+# A case's "Configuration State": (component, variable, instance, value, required). A variable marked
+# "(If implemented)" in a table is not required: the station may answer it as unknown.
+Setting = tuple[str, str, str | None, str, bool]
+
+
+def _variable(
+    component: str, variable: str, instance: str | None
+) -> tuple[dt.ComponentType, dt.VariableType]:
+    return dt.ComponentType(name=component), dt.VariableType(
+        name=variable, instance=UNSET if instance is None else instance
+    )
+
+
+async def get_variable(
+    tool: StationTool, step: int | str, component: str, variable: str, instance: str | None = None
+) -> str | None:
+    """The Actual value of a variable (None when the station does not know it)."""
+    comp, var = _variable(component, variable, instance)
+    request = msg.GetVariablesRequest(
+        get_variable_data=[dt.GetVariableDataType(component=comp, variable=var)]
+    )
+    response = await tool.send_as(step, request, msg.GetVariablesResponse)
+    result = response.get_variable_result[0]
+    if result.attribute_status is not en.GetVariableStatusEnumType.ACCEPTED:
+        return None
+    value = result.attribute_value
+    return None if value is UNSET else str(value)
+
+
+async def set_variables(tool: StationTool, step: int | str, settings: list[Setting]) -> None:
+    """SetVariables for a configuration state; a required value must be Accepted (RebootRequired fails:
+    the cases here cannot reboot in their preparations)."""
+    data = []
+    for component, variable, instance, value, _ in settings:
+        comp, var = _variable(component, variable, instance)
+        data.append(dt.SetVariableDataType(attribute_value=value, component=comp, variable=var))
+    response = await tool.send_as(
+        step, msg.SetVariablesRequest(set_variable_data=data), msg.SetVariablesResponse
+    )
+    by_name = {(r.component.name, r.variable.name): r for r in response.set_variable_result}
+    for component, variable, _, value, required in settings:
+        result = by_name.get((component, variable))
+        status = None if result is None else result.attribute_status
+        if required and status is not en.SetVariableStatusEnumType.ACCEPTED:
+            shown = "no result" if status is None else status.value
+            raise StepFailed(step, f"setting {component}.{variable} to {value!r}: {shown}, expected Accepted")
+
+
+@contextlib.asynccontextmanager
+async def configuration(tool: StationTool, step: int | str, settings: list[Setting]) -> AsyncIterator[None]:
+    """The configuration state of a case, put back as it was when the block is left (outside the verdict:
+    the tool cleans up after itself, and a restore that fails is only logged)."""
+    before: list[Setting] = []
+    for component, variable, instance, _, _ in settings:
+        value = await get_variable(tool, step, component, variable, instance)
+        if value is not None:
+            before.append((component, variable, instance, value, False))
+    await set_variables(tool, step, settings)
+    try:
+        yield
+    finally:
+        if before:
+            try:
+                async with asyncio.timeout(10.0):
+                    await tool.endpoint.wait_connected("restore", 10.0)
+                    await set_variables(tool, "restore", before)
+            except (StepFailed, TimeoutError) as error:
+                log.warning("putting the configuration back: %s", error)
+
+
+# ---------------------------------------------------------------------- after an offline period
+def offline_events(tool: StationTool, reconnected_at: datetime) -> list[TxEvent]:
+    """The TransactionEvents the station queued while offline: those it sent after the offline period began
+    with a timestamp before the reconnection. A message already seen before (in flight when the connection
+    closed, sent again as it was) is left out."""
+    earlier = {(e.transaction_info.transaction_id, e.seq_no) for e in transaction_events_before(tool)}
+    return [
+        e
+        for e in tool.seen[tool.offline_at :]
+        if isinstance(e, TxEvent)
+        and (e.transaction_info.transaction_id, e.seq_no) not in earlier
+        and from_wire(e.timestamp) < reconnected_at
+    ]
+
+
+def transaction_events_before(tool: StationTool) -> list[TxEvent]:
+    return [m for m in tool.seen[: tool.offline_at] if isinstance(m, TxEvent)]
+
+
+def expect_all_offline(step: int | str, events: list[TxEvent]) -> None:
+    """Every queued TransactionEvent carries offline true (E04.FR.03, E11.FR.06, E12.FR.06)."""
+    if not events:
+        raise StepFailed(step, "the station sent no TransactionEventRequest queued while offline")
+    for event in events:
+        expect_field(step, event, "offline", True)
+
+
+def expect_seq_no_order(step: int | str, events: list[TxEvent]) -> None:
+    """Per transaction, seqNo grows in the order the messages came (E01.FR.07; the queue keeps its order)."""
+    last: dict[str, int] = {}
+    for event in events:
+        tx = event.transaction_info.transaction_id
+        if tx in last and event.seq_no <= last[tx]:
+            raise StepFailed(step, f"transaction {tx}: seqNo {event.seq_no} came after {last[tx]}")
+        last[tx] = event.seq_no
+
+
+async def receive_queue(tool: StationTool, step: int | str, quiet: float = 1.0, limit: float = 10.0) -> None:
+    """Take what the station sends after reconnecting (its queue first) until ``quiet`` seconds without a
+    message, ``limit`` seconds at most; everything is answered with the tool's default answer."""
+    await tool.drain(within=quiet, limit=limit)
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+async def charging_from_idle(tool: StationTool) -> None:
+    """Reusable State EnergyTransferStarted from an idle station, with what it needs first: the EV connected
+    (EVConnectedPreSession) and the valid token presented (Authorized, local)."""
+    await ev_connected_pre_session(tool)
+    await authorized_local(tool)
+    await energy_transfer_started(tool)
+
+
+def offline_settings(tool: StationTool, extra_wait: int = 0) -> list[Setting]:
+    """The configuration state the offline cases share: a reconnection wait of RetryBackOffWaitMinimum
+    (+ ``extra_wait``) without random part, and an OfflineThreshold well above it."""
+    wait = tool.configured.retry_backoff_wait_minimum + extra_wait
+    comm = "OCPPCommCtrlr"
+    return [
+        (comm, "OfflineThreshold", None, str(wait + 60), True),
+        (comm, "RetryBackOffWaitMinimum", None, str(wait), True),
+        (comm, "RetryBackOffRandomRange", None, "0", True),
+    ]
+
+
+def sampled_settings(tool: StationTool) -> list[Setting]:
+    """Periodic meter values during a transaction every ``station_sampled_interval`` seconds."""
+    interval = str(tool.configured.station_sampled_interval)
+    return [
+        ("SampledDataCtrlr", "Enabled", None, "true", False),
+        ("SampledDataCtrlr", "TxUpdatedMeasurands", None, "Energy.Active.Import.Register", True),
+        ("SampledDataCtrlr", "TxUpdatedInterval", None, interval, True),
+    ]

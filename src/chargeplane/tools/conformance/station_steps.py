@@ -23,6 +23,7 @@ from typing import TypeVar, cast
 
 from chargeplane.ocpp.catalog import CSMS, ActionCatalog
 from chargeplane.ocpp.errors import InternalError
+from chargeplane.ocpp.events import CallReceived, Event
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
@@ -60,15 +61,18 @@ class _OneStation:
     def __init__(self, station_id: str, password: str | None) -> None:
         self._station_id = station_id.casefold()
         self._hash = None if password is None else hash_password(password)
-        self.refusing = False  # the tool is "offline": it does not accept a reconnect (block C offline cases)
+        self.refusing = False  # the tool is "offline": it refuses the identity (offline periods)
         self.refusals = 0  # connection attempts still to refuse (network profile fallback cases)
+        self.attempts: list[tuple[float, bool]] = []  # every attempt: (event loop time, accepted)
 
     async def security_for(self, station_id: str) -> StationSecurity | None:
-        if station_id.casefold() != self._station_id or self.refusing:
+        if station_id.casefold() != self._station_id:
             return None
-        if self.refusals > 0:
-            self.refusals -= 1
-            return None
+        refused = self.refusing or self.refusals > 0
+        self.refusals = max(0, self.refusals - 1)
+        self.attempts.append((asyncio.get_running_loop().time(), not refused))
+        if refused:
+            return None  # answered as an unknown station: the connection attempt fails
         return StationSecurity(SecurityProfile.BASIC_AUTH, self._hash)
 
 
@@ -82,6 +86,8 @@ class CsmsEndpoint:
         self._connection: OcppConnection | None = None
         self._connected = asyncio.Event()
         self.connections = 0  # how many times the station connected (a reboot reconnects)
+        self._held: list[Incoming[Payload]] = []  # CALLs the tool leaves unanswered (see hold())
+        self._closed = asyncio.Event()  # set while no station is connected (drop_connection waits for it)
         self._router = Router[OcppConnection](Version.V201, CSMS)
         catalog = ActionCatalog.for_version(Version.V201)
         self._router.delegate(
@@ -99,8 +105,8 @@ class CsmsEndpoint:
             admission_max_lag=None,
             ping_interval=None,
         )
-        self._directory = _OneStation(settings.station_id, settings.password)
-        self.server = OcppServer(server_settings, self, self._directory)
+        self.directory = _OneStation(settings.station_id, settings.password)
+        self.server = OcppServer(server_settings, self, self.directory, on_event=self._on_event)
 
     # the server's Application
     def router_for(self, version: Version) -> Router[OcppConnection]:
@@ -108,6 +114,7 @@ class CsmsEndpoint:
 
     async def connected(self, connection: OcppConnection) -> None:
         self._connection = connection
+        self._closed.clear()
         self.connections += 1
         self._connected.set()
 
@@ -115,9 +122,62 @@ class CsmsEndpoint:
         if self._connection is connection:
             self._connection = None
             self._connected.clear()
+            self._closed.set()
 
     async def _queue_call(self, request: Payload, connection: OcppConnection) -> Payload:
         return await queue_and_wait(request, self._incoming, self._open)
+
+    # ------------------------------------------------------------------ offline periods, unanswered CALLs
+    def _on_event(self, connection: OcppConnection, event: Event) -> None:
+        """A station sends its next CALL only once the one before is answered or timed out (Part 4 §4.1.1):
+        a new CALL means a held one timed out at the station."""
+        if isinstance(event, CallReceived) and self._held:
+            self.release_held()
+
+    def hold(self, incoming: Incoming[Payload]) -> None:
+        """Leave ``incoming`` unanswered, as a CSMS that does not reply (E13). The server handles a station's
+        CALLs one after another, so the held one is released with a late CALLERROR (which the station,
+        having timed out, ignores) as soon as the station's next CALL arrives."""
+        self._held.append(incoming)
+
+    def release_held(self) -> None:
+        held, self._held = self._held, []
+        for incoming in held:
+            incoming.refuse(InternalError("the conformance tool did not answer this CALL in time"))
+
+    @property
+    def refusing(self) -> bool:
+        return self.directory.refusing
+
+    @refusing.setter
+    def refusing(self, value: bool) -> None:
+        self.directory.refusing = value
+
+    @property
+    def attempts(self) -> list[tuple[float, bool]]:
+        """Every connection attempt of the station: (event loop time, accepted)."""
+        return self.directory.attempts
+
+    async def drop_connection(self, step: int | str, *, refuse: bool) -> None:
+        """Close the station's WebSocket (1001, going away); with ``refuse`` its reconnections fail until
+        ``refusing`` is set back to False."""
+        self.refusing = refuse
+        self.release_held()
+        connection = self._connection
+        if connection is None:
+            return
+        await connection.close(1001, "the conformance tool closes the connection")
+        try:
+            await asyncio.wait_for(self._closed.wait(), 5.0)
+        except TimeoutError:
+            raise StepFailed(step, "the connection to the station did not close") from None
+
+    def take_queued(self) -> list[Incoming[Payload]]:
+        """The CALLs queued and not taken by a step yet (e.g. those of a connection just closed)."""
+        taken = []
+        while not self._incoming.empty():
+            taken.append(self._incoming.get_nowait())
+        return taken
 
     @property
     def port(self) -> int:
@@ -172,27 +232,14 @@ class CsmsEndpoint:
         except ConnectionLost as lost:
             raise StepFailed(step, f"connection lost while sending {name}: {lost}") from None
 
-    # block C (authorization through the cache while offline, TC_C_15..C_18): "the OCTT closes the WebSocket
-    # connection AND does not accept a reconnect", then "accepts the reconnection attempt"
-    async def close_and_refuse(self) -> None:
-        self._directory.refusing = True
-        connection = self._connection
-        if connection is not None:
-            await connection.close(1001, "the conformance tool goes offline")
-        self._connection = None
-        self._connected.clear()
-
-    def accept_reconnect(self) -> None:
-        self._directory.refusing = False
-
     # -- additions for the network profile cases (TC_B_45..B_50) ------------------------------------------
     def refuse_connections(self, count: int) -> None:
         """Refuse the station's next ``count`` connection attempts (as an unreachable CSMS would)."""
-        self._directory.refusals = count
+        self.directory.refusals = count
 
     @property
     def refusals_left(self) -> int:
-        return self._directory.refusals
+        return self.directory.refusals
 
     async def call_error(self, step: int | str, request: Payload) -> str:
         """Send ``request`` expecting a CALLERROR; returns its code."""
@@ -281,6 +328,7 @@ class StationTool:
         self.progress: set[str] = set()  # the reusable states reached (EVConnected, Authorized, ...)
         self.remote_start_id: int | None = None
         self.remote_started_at = 0  # len(seen) when the tool's RequestStartTransaction was accepted
+        self.offline_at = 0  # len(seen) when the tool last took the station offline
 
     async def send(self, step: int | str, request: Payload) -> Payload:
         return await self.endpoint.call(step, request)
@@ -323,7 +371,7 @@ class StationTool:
             if incoming is None:
                 which = f"a {request_type.__name__}" + (" as the step describes" if where else "")
                 raise StepFailed(step, f"expected {which} from the station within {within:g} s, none came")
-            self.seen.append(incoming.request)
+            self._keep(incoming)
             if isinstance(incoming.request, request_type):
                 typed = cast("Incoming[R]", incoming)
                 if where is None or where(typed.request):
@@ -359,8 +407,41 @@ class StationTool:
         while (left := until - loop.time()) > 0 and (
             incoming := await self.endpoint.next_call(min(within, left))
         ) is not None:
-            self.seen.append(incoming.request)
+            self._keep(incoming)
             self.answer_default(incoming)
+
+    # ------------------------------------------------------------------ offline periods, unanswered CALLs
+    def _keep(self, incoming: Incoming[Payload]) -> None:
+        self.seen.append(incoming.request)
+
+    async def go_offline(self, step: int | str) -> None:
+        """Close the connection and refuse the station's reconnections (until :meth:`come_online`). CALLs of
+        the closed connection not taken yet are kept in ``seen`` (their answers can no longer reach the
+        station: it sends them again)."""
+        await self.endpoint.drop_connection(step, refuse=True)
+        for incoming in self.endpoint.take_queued():
+            self._keep(incoming)
+            incoming.refuse(InternalError("the connection is closed"))
+        self.offline_at = len(self.seen)
+
+    async def come_online(self, step: int | str, within: float = 30.0) -> None:
+        """Accept the station's reconnection again and wait for it."""
+        self.endpoint.refusing = False
+        await self.endpoint.wait_connected(step, within)
+
+    @contextlib.asynccontextmanager
+    async def offline(self, step: int | str) -> AsyncIterator[None]:
+        """The station is offline inside the block (its reconnections refused); leaving the block, however
+        it is left, accepts them again (:meth:`come_online` then waits for the connection)."""
+        await self.go_offline(step)
+        try:
+            yield
+        finally:
+            self.endpoint.refusing = False
+
+    def withhold(self, incoming: Incoming[R]) -> None:
+        """Do not answer ``incoming`` (a CSMS that does not reply within the station's MessageTimeout)."""
+        self.endpoint.hold(cast("Incoming[Payload]", incoming))
 
 
 # -- addition for the network profile cases (TC_B_45..B_50): a second CSMS address -------------------------

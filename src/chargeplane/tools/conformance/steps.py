@@ -46,6 +46,7 @@ class Incoming(Generic[R]):
 
     request: R
     reply: asyncio.Future[Payload] = field(repr=False)
+    received_at: float = 0.0  # the event loop's time when the CALL was queued (retry and back-off timing)
 
     def answer(self, response: Payload) -> None:
         if not self.reply.done():
@@ -60,7 +61,8 @@ async def queue_and_wait(
     request: Payload, queue: asyncio.Queue[Incoming[Payload]], unanswered: set[Incoming[Payload]]
 ) -> Payload:
     """A router handler's body on either side: queue the peer's CALL for the steps, wait for their answer."""
-    incoming: Incoming[Payload] = Incoming(request, asyncio.get_running_loop().create_future())
+    loop = asyncio.get_running_loop()
+    incoming: Incoming[Payload] = Incoming(request, loop.create_future(), loop.time())
     unanswered.add(incoming)
     await queue.put(incoming)
     try:

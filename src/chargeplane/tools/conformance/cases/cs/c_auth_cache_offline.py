@@ -51,7 +51,7 @@ def offline_settings(stop_on_invalid: bool, max_energy: int) -> tuple[Setting, .
     chosen = [
         CACHE_ON,
         local_pre_authorize(True),
-        (AUTH, "LocalAuthorizeOffline", "true"),
+        (AUTH, "LocalAuthorizationOffline", "true"),
         (AUTH, "OfflineTxForUnknownIdEnabled", "true"),
         (TX, "StopTxOnInvalidId", "true" if stop_on_invalid else "false"),
         (TX, "MaxEnergyOnInvalidId", str(max_energy)),
@@ -78,13 +78,10 @@ async def offline_cached_start(
     async with Configuration(tool, *settings):
         await ev_connected_pre_session(tool)
         answer_as(tool, value, Status.INVALID)
-        await tool.endpoint.close_and_refuse()  # 1.
-        try:
+        async with tool.offline(1):  # 1. offline; 2. leaving the block: the reconnection is accepted
             await present(tool, value, token_type)
             tool.progress.add("Authorized")
             await asyncio.sleep(wait)
-        finally:
-            tool.endpoint.accept_reconnect()  # 2.
         await tool.endpoint.wait_connected(2, 30.0)
         charging = await tool.expect_answered(  # 3. / 4.
             3,
