@@ -10,24 +10,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 # What Chargeplane's CSMS supports of the CSMS-side optional features (Part 5).
-CSMS_FEATURES = frozenset({"C-11", "C-16", "C-29.1", "C-29.2", "C-29.5", "C-44", "LA-2"})
-_NO_LOG_STATUS = "LogStatusNotification is answered NotSupported: log retrieval is issue #14"
-_NO_CUSTOMER_REPORT = "NotifyCustomerInformation is answered NotSupported: customer information is issue #14"
-CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
-    {
-        # csms/n_diagnostics: the CSMS sends GetLog / CustomerInformation (generic command route) but takes
-        # no report back
-        "TC_N_25_CSMS": _NO_LOG_STATUS,
-        "TC_N_35_CSMS": _NO_LOG_STATUS,
-        "TC_N_36_CSMS": _NO_LOG_STATUS,
-        "TC_N_27_CSMS": _NO_CUSTOMER_REPORT,
-        "TC_N_28_CSMS": _NO_CUSTOMER_REPORT,
-        "TC_N_30_CSMS": _NO_CUSTOMER_REPORT,
-        "TC_N_31_CSMS": _NO_CUSTOMER_REPORT,
-        "TC_N_32_CSMS": _NO_CUSTOMER_REPORT,
-        "TC_N_46_CSMS": _NO_CUSTOMER_REPORT + ", nor does a clear update the local lists",
-    }
-)
+CSMS_FEATURES = frozenset({"C-11", "C-14", "C-16", "C-29.1", "C-29.2", "C-29.5", "C-44", "LA-2"})
+CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})
 
 # What Chargeplane's station supports of the charging-station optional features (Part 5).
 STATION_FEATURES = frozenset({"C-29.1", "C-29.2", "C-29.5", "C-29.6", "C-48.1", "C-48.2", "HFS-1"})

@@ -361,19 +361,15 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
             ]
             return "/commands/SetVariables", {"setVariableData": values}
         case GetLog():
-            log = {"remoteLocation": action.remote_location}
-            return "/commands/GetLog", {
-                "log": log,
-                "logType": action.log_type,
-                "requestId": action.request_id,
-            }
+            # The diagnostics block's route: the CSMS makes its own upload URL and requestId.
+            return "/logs", {"logType": action.log_type}
         case CustomerInformation():
-            body = {"requestId": action.request_id, "report": action.report, "clear": action.clear}
+            body = {"report": action.report, "clear": action.clear}
             if action.id_token is not None:
                 body["idToken"] = {"idToken": action.id_token, "type": action.token_type or "ISO14443"}
             if action.customer_identifier is not None:
                 body["customerIdentifier"] = action.customer_identifier
-            return "/commands/CustomerInformation", body
+            return "/customer-information", body
         case GetLocalListVersion() | CancelReservation() | ChangeLocalList():
             raise AdapterError(f"{action.describe()}: not a POST route")
 

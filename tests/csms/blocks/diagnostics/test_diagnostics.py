@@ -317,6 +317,16 @@ async def test_N09_a_customer_report_in_two_parts_is_assembled(csms: RunningCsms
     assert [(r["requestId"], r["data"]) for r in listed["items"]] == [(answer["requestId"], None)]
 
 
+async def _local_list_done(csms: RunningCsms, station_id: str, request_id: int) -> dict[str, Any]:
+    async with asyncio.timeout(5):
+        while True:
+            url = f"/stations/{station_id}/customer-information/{request_id}"
+            record: dict[str, Any] = await _json(csms, "GET", url)
+            if record["localList"] != "queued":
+                return record
+            await asyncio.sleep(0.05)
+
+
 async def test_N10_FR_02_a_clear_takes_the_id_token_off_the_local_list(csms: RunningCsms) -> None:
     await csms.add_station("DG6")
     for token in ("CLEARME", "KEEPME"):
@@ -329,6 +339,9 @@ async def test_N10_FR_02_a_clear_takes_the_id_token_off_the_local_list(csms: Run
         )
     async with peer(csms.ocpp_url, "DG6", "2.0.1", station_class=station_class("2.0.1")) as station:
         await boot(station, "2.0.1")
+        clear_keep = {"clear": True, "idToken": {"idToken": "KEEPME", "type": "ISO14443"}}
+        before = await _json(csms, "POST", "/stations/DG6/customer-information", json=clear_keep)
+        assert before["localList"] == "not on the station's local list"  # it holds no list yet
         await _json(csms, "POST", "/stations/DG6/local-list", json={"full": True})
         assert len(station.local_lists[0]["local_authorization_list"]) == 2
         answer = await _json(
@@ -338,19 +351,17 @@ async def test_N10_FR_02_a_clear_takes_the_id_token_off_the_local_list(csms: Run
             json={"report": False, "clear": True, "idToken": {"idToken": "CLEARME", "type": "ISO14443"}},
         )
         assert answer["localList"] == "queued"
-        async with asyncio.timeout(5):
-            while not (
-                record := await _json(
-                    csms, "GET", f"/stations/DG6/customer-information/{answer['requestId']}"
-                )
-            )["localList"].startswith("removed"):
-                await asyncio.sleep(0.05)
+        record = await _local_list_done(csms, "DG6", answer["requestId"])
+    assert record["localList"].startswith("removed"), record["localList"]
     assert record["data"] == "cleared"
     update = station.local_lists[-1]
     assert update["update_type"] == "Differential"
     assert update["local_authorization_list"] == [{"id_token": {"id_token": "CLEARME", "type": "ISO14443"}}]
+    assert len(station.local_lists) == 2  # the full list, then the removal
     token = await _json(csms, "GET", "/id-tokens/CLEARME?type=ISO14443")
     assert token["localList"] is False
+    kept = await _json(csms, "GET", "/id-tokens/KEEPME?type=ISO14443")
+    assert kept["localList"] is True
 
 
 async def test_bad_requests_are_answered_with_a_reason(csms: RunningCsms) -> None:

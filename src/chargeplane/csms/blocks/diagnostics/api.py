@@ -89,7 +89,7 @@ class UploadOut(msgspec.Struct, rename="camel"):
     sha256: str
 
 
-class IdTokenIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+class CustomerTokenIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     id_token: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
     type: Annotated[str, msgspec.Meta(pattern=TOKEN_TYPE)]
 
@@ -107,7 +107,7 @@ class CustomerInformationIn(msgspec.Struct, rename="camel", forbid_unknown_field
 
     report: bool = False
     clear: bool = False
-    id_token: IdTokenIn | None = None
+    id_token: CustomerTokenIn | None = None
     customer_identifier: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     customer_certificate: CertificateIn | None = None
 
@@ -125,7 +125,7 @@ class CustomerInformationOut(msgspec.Struct, rename="camel"):
     kind: str  # requested | unsolicited (a report nobody asked this CSMS for)
     report: bool
     clear: bool
-    id_token: IdTokenIn | None
+    id_token: CustomerTokenIn | None
     customer_identifier: str | None
     customer_certificate: Any  # as sent
     status: str  # requested | receiving | complete | refused | failed
@@ -182,7 +182,7 @@ def _customer_out(record: CustomerRecord, with_data: bool) -> CustomerInformatio
     token = (
         None
         if record.id_token is None or record.id_token_type is None
-        else IdTokenIn(record.id_token, record.id_token_type)
+        else CustomerTokenIn(record.id_token, record.id_token_type)
     )
     certificate = (
         None if record.customer_certificate is None else msgspec.json.decode(record.customer_certificate)

@@ -12,10 +12,11 @@ Log requests
 Customer information
     CustomerInformation names the customer by exactly one of idToken, customerCertificate and
     customerIdentifier (N09.FR.04, N10.FR.08); the NotifyCustomerInformation parts are stored per requestId and
-    read back in seqNo order. A clear about an id token the station accepted also takes that token off the
-    local authorization lists (N10.FR.02: only the CSMS changes a local list): the token's ``localList`` flag
-    is cleared in the token store and the station gets a Differential SendLocalList through the authorization
-    block's :class:`LocalListService`. This runs in the background, after the answer, because the local-list
+    read back in seqNo order. A clear about an id token the station accepted, when the station's local list
+    (as last accepted) holds that token, also takes it off the list (N10.FR.02: only the CSMS changes a local
+    list): the token's ``localList`` flag is cleared in the token store (the token stays valid online; the
+    other stations lose it at their next synchronisation) and the station gets a Differential SendLocalList
+    through the authorization block's :class:`LocalListService`. This runs in the background, after the answer, because the local-list
     synchronisation asks the station questions of its own.
 """
 
@@ -275,8 +276,14 @@ class DiagnosticsService:
         await self.repository.customer_answered(station_id, request_id, status, self.clock.now())
         if query.clear and status == "Accepted" and query.id_token is not None:
             assert query.id_token_type is not None
-            await self.repository.note_local_list(station_id, request_id, "queued")
-            self._removals.put_nowait(_Removal(station_id, request_id, query.id_token, query.id_token_type))
+            if await self.local_lists.holds(station_id, query.id_token, query.id_token_type):
+                await self.repository.note_local_list(station_id, request_id, "queued")
+                removal = _Removal(station_id, request_id, query.id_token, query.id_token_type)
+                self._removals.put_nowait(removal)
+            else:
+                await self.repository.note_local_list(
+                    station_id, request_id, "not on the station's local list"
+                )
         record = await self.repository.customer_record(station_id, request_id)
         assert record is not None
         return record
