@@ -11,7 +11,15 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, get, post, route
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, JSONBody
 from litestar.response import File
 from litestar.status_codes import (
@@ -25,7 +33,7 @@ from litestar.status_codes import (
 
 from chargeplane.csms.api.app import OPERATOR, PUBLIC
 from chargeplane.csms.api.errors import STATION_CALL, error_responses
-from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
 from chargeplane.csms.blocks.diagnostics.repository import CustomerRecord, LogRecord
 from chargeplane.csms.blocks.diagnostics.service import CustomerQuery, DiagnosticsService, LogRequest
 from chargeplane.csms.blocks.diagnostics.uploads import BadUpload, UploadTooLarge
@@ -144,7 +152,7 @@ class UploadOperation(Operation):
 
     def __post_init__(self) -> None:
         if self.request_body is None:
-            binary = Schema(type=OpenAPIType.STRING, format="binary")  # type: ignore[arg-type]
+            binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
             form = Schema(type=OpenAPIType.OBJECT, properties={"file": binary})
             self.request_body = RequestBody(
                 content={
@@ -154,6 +162,17 @@ class UploadOperation(Operation):
                 description="the log file: the raw body, or a multipart/form-data form with one file field",
                 required=False,
             )
+
+
+@dataclass
+class FileOperation(Operation):
+    """Documents the download's 200 as a binary file (its error answers stay JSON, as everywhere)."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse):
+            binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+            ok.content = {"application/octet-stream": OpenAPIMediaType(schema=binary)}
 
 
 def _log_out(record: LogRecord) -> LogOut:
@@ -244,10 +263,10 @@ def routes(service: DiagnosticsService) -> list[Any]:
     @get(
         "/logs/{log_id:int}/file",
         summary="Download an uploaded log",
-        media_type="application/octet-stream",
+        operation_class=FileOperation,
         responses=error_responses(HTTP_404_NOT_FOUND),
     )
-    async def log_file(log_id: FromPath[int]) -> File:
+    async def log_file(log_id: PathId) -> File:
         """The file the station uploaded for the log ``id`` (from the log's record); 404 while there is none."""
         record = await service.log(log_id)
         path = None if record is None else service.file_path(record)
@@ -348,7 +367,7 @@ def routes(service: DiagnosticsService) -> list[Any]:
         responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def one_customer_information(
-        known_station: KnownStation, request_id: FromPath[int]
+        known_station: KnownStation, request_id: PathId
     ) -> CustomerInformationOut:
         """The status and the report assembled from its parts in seqNo order; 404 when there is none."""
         record = await service.customer_record(known_station.station_id, request_id)
