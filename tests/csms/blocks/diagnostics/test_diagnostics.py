@@ -144,7 +144,7 @@ def station_class(version: str, *, multipart: bool = False) -> Any:
 
 
 async def _log_done(csms: RunningCsms, station_id: str, log_id: int, status: str) -> dict[str, Any]:
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(15):
         while True:
             page = await _json(csms, "GET", f"/stations/{station_id}/logs")
             found: dict[str, Any] = next(item for item in page["items"] if item["id"] == log_id)
@@ -213,6 +213,8 @@ async def test_N01_an_upload_url_expires_and_refuses_a_log_over_the_limit(
             # The refused upload gave the URL back: a log within the limit still goes, by POST too.
             fits = await upload(station.locations[0], b"y" * 1000, multipart=False, method="POST")
             assert fits.status_code == 201, fits.text
+            again = await upload(station.locations[0], b"z", multipart=False)
+            assert again.status_code == 410  # used now
             station.uploading = None  # no AcceptedCanceled for the next request
             await _json(csms, "POST", "/stations/DG2/logs", json={"logType": "SecurityLog"})
             clock.advance(61)
@@ -224,6 +226,41 @@ async def test_N01_an_upload_url_expires_and_refuses_a_log_over_the_limit(
     by_id = {item["id"]: item for item in logs["items"]}
     assert by_id[first["id"]]["file"]["size"] == 1000
     assert not list((tmp_path / "uploads").glob(".upload-*"))  # nothing left of the refused upload
+
+
+async def chunks(total: int) -> AsyncIterator[bytes]:
+    for _ in range(total // 100):
+        yield b"c" * 100
+
+
+async def test_N01_an_upload_without_a_length_is_counted_and_a_form_without_a_file_is_refused(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with running(database_url, tmp_path / "uploads", max_upload_bytes=1000) as csms:
+        await csms.add_station("DG8")
+        async with peer(csms.ocpp_url, "DG8", "2.0.1", station_class=station_class("2.0.1")) as station:
+            await boot(station, "2.0.1")
+            station.hold.clear()
+            answer = await _json(csms, "POST", "/stations/DG8/logs", json={"logType": "DiagnosticsLog"})
+            url = station.locations[0]
+            async with httpx.AsyncClient() as client:
+                chunked = await client.put(url, content=chunks(1100))  # no Content-Length: chunked
+                assert chunked.status_code == 413, chunked.text
+                no_file = await client.post(
+                    url,
+                    content=b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\nx\r\n--b\r\n"
+                    b"Content-Disposition: form-data; name=c\r\n\r\ny\r\n--b--\r\n",
+                    headers={"Content-Type": "multipart/form-data; boundary=b"},
+                )
+                assert no_file.status_code == 400
+                assert "no file part" in no_file.json()["detail"]
+                fits = await client.put(url, content=chunks(1000))
+                assert fits.status_code == 201, fits.text
+            station.hold.set()
+        logs = await _json(csms, "GET", "/stations/DG8/logs")
+    assert logs["items"][0]["id"] == answer["id"]
+    assert logs["items"][0]["file"]["size"] == 1000
+    assert [p.name for p in (tmp_path / "uploads").iterdir()] == [f"log-{answer['id']}"]
 
 
 async def test_N01_FR_12_a_second_request_while_uploading_cancels_the_first(csms: RunningCsms) -> None:
@@ -260,6 +297,37 @@ def v16_station_class() -> Any:
     return DiagnosticsStation16
 
 
+def v16_security_station_class() -> Any:
+    module = MODULES["1.6"]
+
+    class SecurityLogStation16(module.ChargePoint):  # type: ignore[misc,name-defined]
+        @on("GetLog")
+        def get_log(self, log: dict[str, Any], log_type: str, request_id: int, **_: Any) -> Any:
+            return module.call_result.GetLog(status="Accepted", filename="security.log")
+
+        @after("GetLog")
+        async def send(self, log: dict[str, Any], request_id: int, **_: Any) -> None:
+            await self.call(module.call.LogStatusNotification(status="Uploading", request_id=request_id))
+            await upload(log["remote_location"], LOG, multipart=False)
+            await self.call(module.call.LogStatusNotification(status="Uploaded", request_id=request_id))
+
+    return SecurityLogStation16
+
+
+async def test_1_6_security_extension_GetLog_for_the_security_log(csms: RunningCsms) -> None:
+    await csms.add_station("DG9")
+    async with peer(csms.ocpp_url, "DG9", "1.6", station_class=v16_security_station_class()) as station:
+        await boot(station, "1.6")
+        answer = await _json(csms, "POST", "/stations/DG9/logs", json={"logType": "SecurityLog"})
+        assert (answer["method"], answer["stationStatus"]) == ("GetLog", "Accepted")
+        done = await _log_done(csms, "DG9", answer["id"], "uploaded")
+    assert [(e["message"], e["status"]) for e in done["notifications"]] == [
+        ("LogStatusNotification", "Uploading"),
+        ("LogStatusNotification", "Uploaded"),
+    ]
+    assert done["file"]["sha256"] == hashlib.sha256(LOG).hexdigest()
+
+
 async def test_1_6_GetDiagnostics_with_its_status_notifications(csms: RunningCsms) -> None:
     await csms.add_station("DG4")
     async with peer(csms.ocpp_url, "DG4", "1.6", station_class=v16_station_class()) as station:
@@ -288,7 +356,7 @@ async def test_1_6_GetDiagnostics_with_its_status_notifications(csms: RunningCsm
 
 
 async def _customer_complete(csms: RunningCsms, station_id: str, request_id: int) -> dict[str, Any]:
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(15):
         while True:
             record: dict[str, Any] = await _json(
                 csms, "GET", f"/stations/{station_id}/customer-information/{request_id}"
@@ -318,7 +386,7 @@ async def test_N09_a_customer_report_in_two_parts_is_assembled(csms: RunningCsms
 
 
 async def _local_list_done(csms: RunningCsms, station_id: str, request_id: int) -> dict[str, Any]:
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(15):
         while True:
             url = f"/stations/{station_id}/customer-information/{request_id}"
             record: dict[str, Any] = await _json(csms, "GET", url)

@@ -298,15 +298,16 @@ def routes(service: DiagnosticsService) -> list[Any]:
             raise HTTPException(status_code=HTTP_410_GONE, detail=f"this upload URL is {slot}")
         limit = service.settings.max_upload_bytes
         declared = request.headers.get("content-length", "")
+        too_large = f"the upload is larger than {limit} bytes"
+        if declared.isdigit() and int(declared) > limit:  # refused before reading: the URL stays usable
+            await service.release_upload(slot)
+            raise HTTPException(status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=too_large)
         try:
-            if declared.isdigit() and int(declared) > limit:
-                raise UploadTooLarge(f"the upload is larger than {limit} bytes")
             record = await service.receive_upload(
                 slot, request.headers.get("content-type", ""), request.stream()
             )
-        except UploadTooLarge as error:
-            await service.repository.release_upload(slot.log_id)
-            raise HTTPException(status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=str(error)) from None
+        except UploadTooLarge:  # counted while streaming (no or a false Content-Length)
+            raise HTTPException(status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=too_large) from None
         except BadUpload as error:
             raise Invalid(str(error)) from None
         assert record.file is not None

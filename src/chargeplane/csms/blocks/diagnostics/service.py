@@ -207,13 +207,17 @@ class DiagnosticsService:
         """What the token opens, or why it opens nothing (``unknown``, ``used``, ``expired``)."""
         return await self.repository.claim_upload(uploads.token_hash(token), self.clock.now())
 
+    async def release_upload(self, slot: UploadSlot) -> None:
+        """Give back a claimed slot whose upload was refused before it was read."""
+        await self.repository.release_upload(slot.log_id)
+
     async def receive_upload(
         self, slot: UploadSlot, content_type: str, chunks: AsyncIterator[bytes]
     ) -> LogRecord:
         """Store the upload of a claimed slot; an upload that fails gives the token back."""
         try:
             boundary = uploads.boundary_of(content_type)
-            name = f"{slot.station_key}-{slot.log_id}.log"
+            name = f"log-{slot.log_id}"  # the station's names stay in the record, never in a path
             received = await uploads.receive(
                 chunks, self.files_dir, name, boundary, self.settings.max_upload_bytes
             )

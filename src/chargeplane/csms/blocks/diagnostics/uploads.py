@@ -11,7 +11,8 @@ The OCPP specifications leave the transfer open; stations upload with HTTP PUT o
 the raw body or a ``multipart/form-data`` form with one file field. Both are taken: the body is streamed to a
 temporary file in the uploads directory (refused with 413 beyond ``max_upload_bytes``, counted as it comes, so
 a lying or missing Content-Length changes nothing); a form's file part is then cut out of it without reading
-the whole body into memory. The stored file is named after the log id and its sha256 is kept with its size.
+the whole body into memory. The stored file is named after the log id (``log-<id>``; the names the station
+gave are kept in the record only) and its sha256 is kept with its size.
 """
 
 from __future__ import annotations
