@@ -211,7 +211,16 @@ async def test_N01_an_upload_url_expires_and_refuses_a_log_over_the_limit(
             too_large = await upload(station.locations[0], b"x" * 1001, multipart=False)
             assert too_large.status_code == 413
             # The refused upload gave the URL back: a log within the limit still goes, by POST too.
-            fits = await upload(station.locations[0], b"y" * 1000, multipart=False, method="POST")
+            # N01.FR.19: a POST names its file in Content-Disposition.
+            async with httpx.AsyncClient() as client:
+                fits = await client.post(
+                    station.locations[0],
+                    content=b"y" * 1000,
+                    headers={
+                        "Content-Type": "application/octet-stream",
+                        "Content-Disposition": 'attachment; filename="../security-1.log"',
+                    },
+                )
             assert fits.status_code == 201, fits.text
             again = await upload(station.locations[0], b"z", multipart=False)
             assert again.status_code == 410  # used now
@@ -224,7 +233,10 @@ async def test_N01_an_upload_url_expires_and_refuses_a_log_over_the_limit(
             station.hold.set()
         logs = await _json(csms, "GET", "/stations/DG2/logs")
     by_id = {item["id"]: item for item in logs["items"]}
-    assert by_id[first["id"]]["file"]["size"] == 1000
+    assert (by_id[first["id"]]["file"]["size"], by_id[first["id"]]["file"]["name"]) == (
+        1000,
+        "security-1.log",
+    )
     assert not list((tmp_path / "uploads").glob(".upload-*"))  # nothing left of the refused upload
 
 
@@ -254,12 +266,12 @@ async def test_N01_an_upload_without_a_length_is_counted_and_a_form_without_a_fi
                 )
                 assert no_file.status_code == 400
                 assert "no file part" in no_file.json()["detail"]
-                fits = await client.put(url, content=chunks(1000))
+                fits = await client.put(f"{url}/named.log", content=chunks(1000))  # N01.FR.21
                 assert fits.status_code == 201, fits.text
             station.hold.set()
         logs = await _json(csms, "GET", "/stations/DG8/logs")
     assert logs["items"][0]["id"] == answer["id"]
-    assert logs["items"][0]["file"]["size"] == 1000
+    assert (logs["items"][0]["file"]["size"], logs["items"][0]["file"]["name"]) == (1000, "named.log")
     assert [p.name for p in (tmp_path / "uploads").iterdir()] == [f"log-{answer['id']}"]
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import Message
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 import msgspec
@@ -175,6 +177,17 @@ class FileOperation(Operation):
             ok.content = {"application/octet-stream": OpenAPIMediaType(schema=binary)}
 
 
+def disposition_filename(header: str) -> str | None:
+    """The filename of a Content-Disposition header (RFC 6266, with RFC 2231 ``filename*``), if any."""
+    if not header:
+        return None
+    message = Message()
+    message["content-disposition"] = header
+    name = message.get_filename()
+    base = PurePosixPath(name.replace("\\", "/")).name if name else ""
+    return base[:255] or None
+
+
 def _log_out(record: LogRecord) -> LogOut:
     stored = record.file
     return LogOut(
@@ -275,22 +288,7 @@ def routes(service: DiagnosticsService) -> list[Any]:
         name = (record.file.name if record.file else None) or path.name
         return File(path, filename=name, media_type="application/octet-stream")
 
-    @route(
-        "/uploads/{token:str}",
-        http_method=["PUT", "POST"],
-        status_code=HTTP_201_CREATED,
-        summary="Where a station uploads a log it was asked for (no bearer token: the path's one-time token)",
-        responses=error_responses(
-            HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_410_GONE, HTTP_413_REQUEST_ENTITY_TOO_LARGE
-        ),
-        operation_class=UploadOperation,
-        request_max_body_size=None,  # counted while streaming, against the setting
-        opt=PUBLIC,
-    )
-    async def upload(token: FromPath[str], request: Request[Any, Any, Any]) -> UploadOut:
-        """The URL comes in the GetLog / GetDiagnostics the CSMS sent; it takes one upload (HTTP PUT or POST, the
-        file as the body or a multipart/form-data form with one file field) before it expires. 404 unknown
-        token, 410 used or expired, 413 larger than the limit."""
+    async def receive(token: str, request: Request[Any, Any, Any], name_in_path: str | None) -> UploadOut:
         slot = await service.claim_upload(token)
         if slot == "unknown":
             raise NotFoundException("no such upload")
@@ -302,9 +300,11 @@ def routes(service: DiagnosticsService) -> list[Any]:
         if declared.isdigit() and int(declared) > limit:  # refused before reading: the URL stays usable
             await service.release_upload(slot)
             raise HTTPException(status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=too_large)
+        # N01.FR.19: a POST names the file in Content-Disposition; N01.FR.21: or the path does.
+        name = disposition_filename(request.headers.get("content-disposition", "")) or name_in_path
         try:
             record = await service.receive_upload(
-                slot, request.headers.get("content-type", ""), request.stream()
+                slot, request.headers.get("content-type", ""), request.stream(), name
             )
         except UploadTooLarge:  # counted while streaming (no or a false Content-Length)
             raise HTTPException(status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=too_large) from None
@@ -312,6 +312,42 @@ def routes(service: DiagnosticsService) -> list[Any]:
             raise Invalid(str(error)) from None
         assert record.file is not None
         return UploadOut(record.id, record.file.size, record.file.sha256)
+
+    upload_statuses = error_responses(
+        HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_410_GONE, HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    )
+
+    @route(
+        "/uploads/{token:str}",
+        http_method=["PUT", "POST"],
+        status_code=HTTP_201_CREATED,
+        summary="Where a station uploads a log it was asked for (no bearer token: the path's one-time token)",
+        responses=upload_statuses,
+        operation_class=UploadOperation,
+        request_max_body_size=None,  # counted while streaming, against the setting
+        opt=PUBLIC,
+    )
+    async def upload(token: FromPath[str], request: Request[Any, Any, Any]) -> UploadOut:
+        """The URL comes in the GetLog / GetDiagnostics the CSMS sent; it takes one upload (HTTP PUT or POST,
+        N01.FR.18; the file as the body, named by Content-Disposition, or a multipart/form-data form with one
+        file field) before it expires. 404 unknown token, 410 used or expired, 413 larger than the limit."""
+        return await receive(token, request, None)
+
+    @route(
+        "/uploads/{token:str}/{filename:str}",
+        http_method=["PUT", "POST"],
+        status_code=HTTP_201_CREATED,
+        summary="The upload URL with the file's name appended (as stations do with a location ending in /)",
+        responses=upload_statuses,
+        operation_class=UploadOperation,
+        request_max_body_size=None,
+        opt=PUBLIC,
+    )
+    async def upload_named(
+        token: FromPath[str], filename: FromPath[str], request: Request[Any, Any, Any]
+    ) -> UploadOut:
+        """As the upload URL itself, for stations that append the file name to every location they get."""
+        return await receive(token, request, filename)
 
     @post(
         "/stations/{station_id:str}/customer-information",
@@ -383,6 +419,7 @@ def routes(service: DiagnosticsService) -> list[Any]:
         list_logs,
         log_file,
         upload,
+        upload_named,
         request_customer_information,
         list_customer_information,
         one_customer_information,

@@ -212,21 +212,22 @@ class DiagnosticsService:
         await self.repository.release_upload(slot.log_id)
 
     async def receive_upload(
-        self, slot: UploadSlot, content_type: str, chunks: AsyncIterator[bytes]
+        self, slot: UploadSlot, content_type: str, chunks: AsyncIterator[bytes], name: str | None = None
     ) -> LogRecord:
-        """Store the upload of a claimed slot; an upload that fails gives the token back."""
+        """Store the upload of a claimed slot (``name``: the file's name the request gave, if any); an upload
+        that fails gives the token back."""
         try:
             boundary = uploads.boundary_of(content_type)
-            name = f"log-{slot.log_id}"  # the station's names stay in the record, never in a path
+            target = f"log-{slot.log_id}"  # the station's names stay in the record, never in a path
             received = await uploads.receive(
-                chunks, self.files_dir, name, boundary, self.settings.max_upload_bytes
+                chunks, self.files_dir, target, boundary, self.settings.max_upload_bytes
             )
         except BaseException:
             await self.repository.release_upload(slot.log_id)
             raise
         now = self.clock.now()
         stored = StoredFile(
-            received.path.name, received.name or slot.filename, received.size, received.sha256, now
+            received.path.name, received.name or name or slot.filename, received.size, received.sha256, now
         )
         await self.repository.file_stored(slot.log_id, stored, now)
         record = await self.repository.log(slot.log_id)
