@@ -77,6 +77,7 @@ def station_class(version: str, *, multipart: bool = False) -> Any:
             self.hold.set()
             self.list_version = 0
             self.local_lists: list[dict[str, Any]] = []
+            self.certificates: list[dict[str, Any]] = []
 
         @on("GetLog")
         def get_log(self, log: dict[str, Any], log_type: str, request_id: int, **_: Any) -> Any:
@@ -101,7 +102,11 @@ def station_class(version: str, *, multipart: bool = False) -> Any:
             await self.call(call.LogStatusNotification(status="Uploaded", request_id=request_id))
 
         @on("CustomerInformation")
-        def customer_information(self, request_id: int, report: bool, clear: bool, **_: Any) -> Any:
+        def customer_information(
+            self, request_id: int, report: bool, clear: bool, customer_certificate: Any = None, **_: Any
+        ) -> Any:
+            if customer_certificate is not None:
+                self.certificates.append(customer_certificate)
             return module.call_result.CustomerInformation(status="Accepted")
 
         @after("CustomerInformation")
@@ -391,10 +396,34 @@ async def test_N09_a_customer_report_in_two_parts_is_assembled(csms: RunningCsms
         )
         assert (answer["stationStatus"], answer["customerIdentifier"]) == ("Accepted", "customer-42")
         record = await _customer_complete(csms, "DG5", answer["requestId"])
+        certificate = {
+            "hashAlgorithm": "SHA256",
+            "issuerNameHash": "a" * 64,
+            "issuerKeyHash": "b" * 64,
+            "serialNumber": "0123",
+        }
+        by_certificate = await _json(
+            csms,
+            "POST",
+            "/stations/DG5/customer-information",
+            json={"report": True, "clear": True, "customerCertificate": certificate},
+        )
+        assert station.certificates == [
+            {
+                "hash_algorithm": "SHA256",
+                "issuer_name_hash": "a" * 64,
+                "issuer_key_hash": "b" * 64,
+                "serial_number": "0123",
+            }
+        ]
     assert (record["parts"], record["data"]) == (2, "sessions: 2; last: 2026-12-06")
     assert [(p["seqNo"], p["tbc"]) for p in record["items"]] == [(0, True), (1, False)]
+    assert (by_certificate["customerCertificate"], by_certificate["localList"]) == (certificate, None)
     listed = await _json(csms, "GET", "/stations/DG5/customer-information")
-    assert [(r["requestId"], r["data"]) for r in listed["items"]] == [(answer["requestId"], None)]
+    assert [(r["requestId"], r["data"]) for r in listed["items"]] == [
+        (by_certificate["requestId"], None),
+        (answer["requestId"], None),
+    ]
 
 
 async def _local_list_done(csms: RunningCsms, station_id: str, request_id: int) -> dict[str, Any]:
