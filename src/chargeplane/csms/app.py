@@ -115,6 +115,7 @@ class Csms:
         self.blocks = BlockContext(
             settings, self.engine, self.events, self.commands, self.routers, self.committer, self.clock
         )
+        self.blocks.api_port = lambda: self.api_port
         self.blocks.on_stop.append(self.committer.close)
         for block in discover():
             self.blocks.install(block, settings.block(block.settings))

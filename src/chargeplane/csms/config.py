@@ -43,7 +43,8 @@ PROCESS_VARIABLES = {
     "CHARGEPLANE_LOG_FORMAT": "text or json log lines (also --log-format)",
     "CHARGEPLANE_GC": "default: keep CPython's garbage-collector settings (serve tunes them otherwise)",
     "CHARGEPLANE_EVENT_LOOP": "asyncio: the default event loop instead of uvloop",
-    "CHARGEPLANE_DATA_DIR": "where `chargeplane station` keeps its state (default ~/.local/share/chargeplane)",
+    "CHARGEPLANE_DATA_DIR": "where `chargeplane station` keeps its state and the CSMS the logs stations upload (default "
+    "~/.local/share/chargeplane)",
 }
 
 

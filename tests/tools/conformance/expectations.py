@@ -16,10 +16,12 @@ CSMS_FEATURES = frozenset(
     {
         "C-11",
         "C-13",
+        "C-14",
         "C-16",
         "C-17",
         "C-29.1",
         "C-29.2",
+        "C-29.3",
         "C-29.5",
         "C-44",
         "C-45",
@@ -30,8 +32,6 @@ CSMS_FEATURES = frozenset(
         "R-2",
     }
 )
-_NO_LOG_STATUS = "LogStatusNotification is answered NotSupported: log retrieval is issue #14"
-_NO_CUSTOMER_REPORT = "NotifyCustomerInformation is answered NotSupported: customer information is issue #14"
 # The CSMS sends UpdateFirmware (generic command route) but answers FirmwareStatusNotification NotSupported.
 _NO_FIRMWARE_STATUS = "FirmwareStatusNotification is answered NotSupported: firmware management is issue #14"
 CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
@@ -46,16 +46,6 @@ CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
         "TC_L_10_CSMS": _NO_FIRMWARE_STATUS,
         "TC_L_11_CSMS": _NO_FIRMWARE_STATUS,
         "TC_L_13_CSMS": _NO_FIRMWARE_STATUS,
-        # the CSMS sends GetLog / CustomerInformation (generic command route) but takes no report back
-        "TC_N_25_CSMS": _NO_LOG_STATUS,
-        "TC_N_35_CSMS": _NO_LOG_STATUS,
-        "TC_N_36_CSMS": _NO_LOG_STATUS,
-        "TC_N_27_CSMS": _NO_CUSTOMER_REPORT,
-        "TC_N_28_CSMS": _NO_CUSTOMER_REPORT,
-        "TC_N_30_CSMS": _NO_CUSTOMER_REPORT,
-        "TC_N_31_CSMS": _NO_CUSTOMER_REPORT,
-        "TC_N_32_CSMS": _NO_CUSTOMER_REPORT,
-        "TC_N_46_CSMS": _NO_CUSTOMER_REPORT + ", nor does a clear update the local lists",
     }
 )
 

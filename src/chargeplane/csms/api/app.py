@@ -4,7 +4,8 @@ docs page at ``/schema`` (served offline: the Swagger UI assets come with the pr
 (:mod:`chargeplane.csms.api.errors`).
 
 A route's scope: ``opt=OPERATOR`` (or ``opt=ADMIN``) in its decorator; without one, GET needs ``read`` and
-everything else ``admin`` (see :mod:`chargeplane.csms.api.tokens`).
+everything else ``admin`` (see :mod:`chargeplane.csms.api.tokens`). ``opt=PUBLIC``: no bearer token, the route
+guards itself (a station's log upload, by the one-time token in its path).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ SCHEMA_PATH = "/schema"
 ASSETS_PATH = f"{SCHEMA_PATH}/assets"
 OPERATOR: dict[str, Any] = {"scope": Scope.OPERATOR}  # opt= of a route that acts on stations
 ADMIN: dict[str, Any] = {"scope": Scope.ADMIN}
+# opt= of a route that needs no bearer token because something else guards it (a station's log upload: the
+# one-time token in its path).
+PUBLIC: dict[str, Any] = {"public": True}
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -72,6 +76,8 @@ def required_scope(method: str, handler: BaseRouteHandler) -> Scope:
 
 def bearer_guard(tokens: TokenStore) -> Any:
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        if handler.opt.get("public") is True:
+            return
         scheme, _, token = connection.headers.get("authorization", "").partition(" ")
         scope = await tokens.scope_of(token.strip()) if scheme.lower() == "bearer" and token else None
         if scope is None:

@@ -36,6 +36,8 @@ from litestar.status_codes import (
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
+    HTTP_410_GONE,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_502_BAD_GATEWAY,
     HTTP_503_SERVICE_UNAVAILABLE,
@@ -151,6 +153,8 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     HTTP_403_FORBIDDEN: "The token's scope does not allow this route",
     HTTP_404_NOT_FOUND: "No such station (or other resource named in the path)",
     HTTP_409_CONFLICT: "Conflict: the resource exists already, or the station is offline or Rejected",
+    HTTP_410_GONE: "The one-time URL was used already or has expired",
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE: "The body is larger than the limit",
     HTTP_422_UNPROCESSABLE_ENTITY: "The CSMS will not send this to the station: ``extra.code`` is the OCPP "
     "error code, ``extra.description`` says where",
     HTTP_502_BAD_GATEWAY: "The station answered with a CALLERROR (``extra.code``, ``extra.description``) or "

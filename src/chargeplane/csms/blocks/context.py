@@ -65,6 +65,8 @@ class BlockContext:
     routers: dict[Version, Router[OcppConnection]]
     committer: GroupCommitter  # shared by the blocks' per-message writes (one per CSMS process)
     clock: Clock
+    # The bound HTTP API port once the API listens (the settings may ask for port 0), else None.
+    api_port: Callable[[], int | None] = lambda: None
     routes: list[Any] = field(default_factory=list)  # Litestar route handlers, mounted under /api/v1
     dependencies: dict[str, Provide] = field(default_factory=dict)  # for every route, by parameter name
     jobs: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)  # run until stop

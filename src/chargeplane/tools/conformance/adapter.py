@@ -423,23 +423,15 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
             ]
             return "/commands/SetVariables", {"setVariableData": values}
         case GetLog():
-            log = {"remoteLocation": action.remote_location}
-            return "/commands/GetLog", {
-                "log": log,
-                "logType": action.log_type,
-                "requestId": action.request_id,
-            }
+            # The diagnostics block's route: the CSMS makes its own upload URL and requestId.
+            return "/logs", {"logType": action.log_type}
         case CustomerInformation():
-            asked: dict[str, Any] = {
-                "requestId": action.request_id,
-                "report": action.report,
-                "clear": action.clear,
-            }
+            asked: dict[str, Any] = {"report": action.report, "clear": action.clear}
             if action.id_token is not None:
                 asked["idToken"] = {"idToken": action.id_token, "type": action.token_type or "ISO14443"}
             if action.customer_identifier is not None:
                 asked["customerIdentifier"] = action.customer_identifier
-            return "/commands/CustomerInformation", asked
+            return "/customer-information", asked
         case UpdateFirmware():
             firmware = {"location": action.location, "retrieveDateTime": action.retrieve_at} | _some(
                 installDateTime=action.install_at,

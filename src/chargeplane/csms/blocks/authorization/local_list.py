@@ -130,6 +130,11 @@ class LocalListService:
         """The list on record for the station: (version, entry count, updated at), or ``None``."""
         return await self.repository.list_summary(station_id)
 
+    async def holds(self, station_id: str, id_token: str, token_type: str) -> bool:
+        """Whether the list the station last accepted holds this token (N10.FR.02's precondition)."""
+        state = await self.repository.list_state(station_id)
+        return state is not None and (token_key(id_token), token_type) in state.entries
+
     # -- reading the station ----------------------------------------------------------------------------
 
     async def station_version(self, station_id: str) -> int:
