@@ -15,6 +15,7 @@ from chargeplane.tools.conformance.station_adapter import (
     PowerCycle,
     PresentToken,
     StationAction,
+    StoreCustomerIdentifier,
     Unplug,
 )
 from chargeplane.transport.backoff import BackOffSettings
@@ -69,6 +70,8 @@ class OurStation:
                 await self.start()
             case MakeIdle():
                 await self._make_idle()
+            case StoreCustomerIdentifier():
+                pass  # our station keeps no data under customer identifiers (C-14, not declared; issue #14)
 
     async def _make_idle(self) -> None:
         station = self.station

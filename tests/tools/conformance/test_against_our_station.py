@@ -64,5 +64,6 @@ async def test_station_cases_against_our_station(
     )
     elapsed = time.monotonic() - started
     report = "\n".join(console_line(r) for r in results)
-    assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL) for r in results), report
+    # N/A: a case of an optional feature our station does not declare (STATION_FEATURES)
+    assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL, Outcome.NA) for r in results), report
     assert elapsed < MODULE_BOUND_S, f"{module} took {elapsed:.0f} s"

@@ -55,6 +55,10 @@ class Configured:
     max_boot_wait: float = 10.0  # cap on waiting a Pending BootNotification interval (B02), seconds
     boot_interval: int = 5  # station cases: interval of a Pending / Rejected BootNotificationResponse (B03)
     ev_connection_timeout: int = 10  # station cases: TxCtrlr.EVConnectionTimeOut the tool sets (TC_F_04_CS)
+    # Station cases of blocks N and L (logs, customer information, firmware).
+    log_type: str = "DiagnosticsLog"  # <Configured logType> of TC_N_36_CS
+    log_retry_interval: int = 5  # <Configured retryInterval> of a failing log upload (TC_N_26_CS), seconds
+    customer_identifier: str = "CONF-CUSTOMER-0001"  # <Configured customerIdentifiers> (TC_N_62_CS)
 
 
 @dataclass(frozen=True)

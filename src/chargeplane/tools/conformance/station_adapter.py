@@ -56,7 +56,16 @@ class MakeIdle:  # between cases, outside any verdict: no EV connected, no trans
         return "make the station idle: no EV connected, no transaction"
 
 
-StationAction = PlugIn | Unplug | PresentToken | PowerCycle | MakeIdle
+# Block N: the memory state of TC_N_62_CS.
+@dataclass(frozen=True)
+class StoreCustomerIdentifier:  # store customer data under this identifier at the station (by local means)
+    identifier: str
+
+    def describe(self) -> str:
+        return f"store customer information under the customer identifier {self.identifier} at the station"
+
+
+StationAction = PlugIn | Unplug | PresentToken | PowerCycle | MakeIdle | StoreCustomerIdentifier
 
 
 class StationAdapter(Protocol):

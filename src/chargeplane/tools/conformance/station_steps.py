@@ -31,6 +31,8 @@ from chargeplane.ocpp.timestamps import utc_now
 from chargeplane.ocpp.versions import Version
 from chargeplane.tools.conformance.checks import StepFailed
 from chargeplane.tools.conformance.declaration import Configured
+from chargeplane.tools.conformance.file_server import FileServer
+from chargeplane.tools.conformance.pki import TestPki
 from chargeplane.tools.conformance.station_adapter import StationAction, StationAdapter
 from chargeplane.tools.conformance.steps import CALL_TIMEOUT, DEFAULT_WITHIN, Incoming, queue_and_wait
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
@@ -92,6 +94,9 @@ class CsmsEndpoint:
             ping_interval=None,
         )
         self.server = OcppServer(server_settings, self, _OneStation(settings.station_id, settings.password))
+        # Made on first use by the cases that need them (logs, firmware, certificates), kept for the run.
+        self.files: FileServer | None = None
+        self.pki: TestPki | None = None
 
     # the server's Application
     def router_for(self, version: Version) -> Router[OcppConnection]:
@@ -130,6 +135,8 @@ class CsmsEndpoint:
         for incoming in list(self._open):
             incoming.refuse(InternalError("the tool is stopping"))
         await self.server.shutdown(deadline=1.0)
+        if self.files is not None:
+            await self.files.stop()
 
     async def wait_connected(self, step: int | str, within: float) -> None:
         try:
@@ -223,6 +230,9 @@ def default_answer(request: Payload, answers: Answers) -> Payload | None:
             return msg.TransactionEventResponse(id_token_info=token_info(token, answers))
         case msg.DataTransferRequest():
             return msg.DataTransferResponse(status=en.DataTransferStatusEnumType.UNKNOWN_VENDOR_ID)
+        # Blocks N (customer information) and A (security): answers that say nothing.
+        case msg.NotifyCustomerInformationRequest():
+            return msg.NotifyCustomerInformationResponse()
     return None
 
 
@@ -242,6 +252,19 @@ class StationTool:
 
     async def send(self, step: int | str, request: Payload) -> Payload:
         return await self.endpoint.call(step, request)
+
+    # Blocks A, L, M, N: the tool's file server and test PKI, started on first use and kept for the run.
+    async def file_server(self) -> FileServer:
+        if self.endpoint.files is None:
+            files = FileServer(self.endpoint.settings.host)
+            await files.start()
+            self.endpoint.files = files
+        return self.endpoint.files
+
+    def pki(self) -> TestPki:
+        if self.endpoint.pki is None:
+            self.endpoint.pki = TestPki()
+        return self.endpoint.pki
 
     async def send_as(self, step: int | str, request: Payload, response_type: type[R]) -> R:
         response = await self.send(step, request)

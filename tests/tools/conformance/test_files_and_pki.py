@@ -1,0 +1,81 @@
+"""The tool's file server (firmware downloads, log uploads) and its test PKI (blocks A, L, M, N)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from chargeplane.tools.conformance.file_server import FileServer
+from chargeplane.tools.conformance.pki import TestPki, hash_data, same_certificate, sign
+
+
+@pytest.fixture
+async def files() -> AsyncIterator[FileServer]:
+    server = FileServer("127.0.0.1")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_file_server_serves_published_firmware_only(files: FileServer) -> None:
+    files.store.firmware["image.bin"] = b"\x00firmware"
+    async with httpx.AsyncClient() as client:
+        found = await client.get(files.firmware_url("image.bin"))
+        missing = await client.get(files.firmware_url("other.bin"))
+    assert (found.status_code, found.content) == (200, b"\x00firmware")
+    assert missing.status_code == 404
+
+
+async def test_file_server_records_uploads_unless_told_to_refuse(files: FileServer) -> None:
+    async with httpx.AsyncClient() as client:
+        put = await client.put(files.upload_url(), content=b"log one")
+        files.store.refuse_uploads = True
+        refused = await client.post(files.upload_url(), content=b"log two")
+    assert (put.status_code, refused.status_code) == (201, 403)
+    assert [u.body for u in files.store.uploads] == [b"log one"]
+    assert files.store.upload_attempts == 2
+
+
+async def test_file_server_holds_uploads_until_released(files: FileServer) -> None:
+    files.store.hold.clear()
+    async with httpx.AsyncClient() as client:
+        upload = asyncio.create_task(client.put(files.upload_url(), content=b"held"))
+        await asyncio.sleep(0.3)
+        assert not upload.done()
+        assert not files.store.uploads
+        files.store.hold.set()
+        assert (await upload).status_code == 201
+    assert files.store.uploads[0].body == b"held"
+
+
+def test_pki_signs_firmware_that_the_signing_certificate_verifies() -> None:
+    pki = TestPki()
+    signature = base64.b64decode(sign(b"image", pki.firmware_signer))
+    key = pki.firmware_signer.certificate.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    key.verify(signature, b"image", ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(InvalidSignature):
+        key.verify(signature, b"other image", ec.ECDSA(hashes.SHA256()))
+    assert pki.firmware_signer.certificate.issuer == pki.manufacturer_root.certificate.subject
+
+
+def test_pki_hash_data_tells_certificates_apart() -> None:
+    pki = TestPki()
+    root = hash_data(pki.csms_root.certificate)
+    assert same_certificate(root, hash_data(pki.csms_root.certificate))
+    assert not same_certificate(root, hash_data(pki.csms_root_new.certificate, pki.csms_root.certificate))
+    assert not same_certificate(root, pki.unknown_hash_data())
+    assert len(root.issuer_name_hash) == 64
+    assert root.hash_algorithm == "SHA256"
+    now = datetime.datetime.now(datetime.UTC)
+    assert pki.expired_root.certificate.not_valid_after_utc < now
