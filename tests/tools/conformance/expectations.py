@@ -28,5 +28,19 @@ STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
         "TC_N_31_CS": "the station has no customer information (CustomerInformation); issue #14",
         "TC_N_32_CS": "the station has no customer information (CustomerInformation); issue #14",
         "TC_N_62_CS": "the station has no customer information (CustomerInformation); issue #14",
+        # Block M: CA certificate management (issue #13).
+        "TC_M_01_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_02_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_07_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_09_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_12_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_13_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_17_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_18_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_19_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_20_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_22_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_30_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
+        "TC_M_31_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
     }
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import ssl
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from chargeplane.tools.conformance.file_server import FileServer
 from chargeplane.tools.conformance.pki import TestPki, hash_data, same_certificate, sign
+from chargeplane.tools.conformance.tls_front import TlsFront
 
 
 @pytest.fixture
@@ -79,3 +81,35 @@ def test_pki_hash_data_tells_certificates_apart() -> None:
     assert root.hash_algorithm == "SHA256"
     now = datetime.datetime.now(datetime.UTC)
     assert pki.expired_root.certificate.not_valid_after_utc < now
+
+
+async def test_tls_front_presents_the_chosen_certificate_and_pipes_to_the_endpoint() -> None:
+    received: list[bytes] = []
+
+    async def endpoint(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read(100))
+        writer.write(b"pong")
+        await writer.drain()
+        writer.close()
+
+    plain = await asyncio.start_server(endpoint, "127.0.0.1", 0)
+    pki = TestPki()
+    front = TlsFront("127.0.0.1", plain.sockets[0].getsockname()[1], pki)
+    await front.start()
+    trusting = ssl.create_default_context(cafile=pki.files(pki.csms_root)[0])
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", front.port, ssl=trusting)
+        writer.write(b"ping")
+        assert await reader.read(100) == b"pong"
+        writer.close()
+        front.present(pki.untrusted_server)
+        with pytest.raises(ssl.SSLError):
+            await asyncio.open_connection("127.0.0.1", front.port, ssl=trusting)
+        await asyncio.sleep(0.2)
+    finally:
+        await front.stop()
+        plain.close()
+    assert received == [b"ping"]
+    assert [h.ok for h in front.handshakes] == [True, False]
+    assert front.handshakes[0].version in ("TLSv1.2", "TLSv1.3")
+    assert front.url("/ocpp") == f"wss://127.0.0.1:{front.port}/ocpp"

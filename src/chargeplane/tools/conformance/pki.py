@@ -106,16 +106,25 @@ def issue(
     return Issued(builder.sign(signer, hashes.SHA256()), key)
 
 
+ALGORITHMS: dict[en.HashAlgorithmEnumType, type[hashes.HashAlgorithm]] = {
+    en.HashAlgorithmEnumType.SHA256: hashes.SHA256,
+    en.HashAlgorithmEnumType.SHA384: hashes.SHA384,
+    en.HashAlgorithmEnumType.SHA512: hashes.SHA512,
+}
+
+
 def hash_data(
-    certificate: x509.Certificate, issuer: x509.Certificate | None = None
+    certificate: x509.Certificate,
+    issuer: x509.Certificate | None = None,
+    algorithm: en.HashAlgorithmEnumType = en.HashAlgorithmEnumType.SHA256,
 ) -> dt.CertificateHashDataType:
-    """The certificateHashData of ``certificate``: SHA-256 of its issuer's name (DER) and of its issuer's
+    """The certificateHashData of ``certificate``: the hash of its issuer's name (DER) and of its issuer's
     public key bits (as RFC 6960 hashes them), its serial in hex; a root is its own issuer."""
     parent = issuer if issuer is not None else certificate
     return dt.CertificateHashDataType(
-        hash_algorithm=en.HashAlgorithmEnumType.SHA256,
-        issuer_name_hash=hashes_hex(certificate.issuer.public_bytes()),
-        issuer_key_hash=hashes_hex(_public_key_bits(parent)),
+        hash_algorithm=algorithm,
+        issuer_name_hash=hashes_hex(certificate.issuer.public_bytes(), algorithm),
+        issuer_key_hash=hashes_hex(_public_key_bits(parent), algorithm),
         serial_number=format(certificate.serial_number, "x"),
     )
 
@@ -128,8 +137,8 @@ def _public_key_bits(certificate: x509.Certificate) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
 
 
-def hashes_hex(data: bytes) -> str:
-    digest = hashes.Hash(hashes.SHA256())
+def hashes_hex(data: bytes, algorithm: en.HashAlgorithmEnumType = en.HashAlgorithmEnumType.SHA256) -> str:
+    digest = hashes.Hash(ALGORITHMS[algorithm]())
     digest.update(data)
     return digest.finalize().hex()
 
@@ -156,6 +165,7 @@ class TestPki:
     def __init__(self, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> None:
         self.csms_root = issue("Conformance CSMS root (old)", ca=True)
         self.csms_server = issue(hosts[0], self.csms_root, ca=False, hosts=hosts)
+        self.csms_root_2 = issue("Conformance CSMS root 2", ca=True)  # self-signed: what M05 installs
         self.csms_root_new = issue("Conformance CSMS root (new)", self.csms_root, ca=True)
         self.csms_server_new = issue(hosts[0], self.csms_root_new, ca=False, hosts=hosts)
         self.unknown_root = issue("Conformance unknown root", ca=True)

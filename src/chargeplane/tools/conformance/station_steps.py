@@ -35,6 +35,7 @@ from chargeplane.tools.conformance.file_server import FileServer
 from chargeplane.tools.conformance.pki import TestPki
 from chargeplane.tools.conformance.station_adapter import StationAction, StationAdapter
 from chargeplane.tools.conformance.steps import CALL_TIMEOUT, DEFAULT_WITHIN, Incoming, queue_and_wait
+from chargeplane.tools.conformance.tls_front import TlsFront
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
 from chargeplane.transport.security import SecurityProfile, StationSecurity, hash_password
 from chargeplane.transport.server import OcppServer, ServerSettings
@@ -52,6 +53,9 @@ class ListenSettings:
     station_id: str
     password: str | None = None  # None: no Basic auth (loopback only)
     path_prefix: str = "/ocpp"
+    # The wss listener of the TLS cases (blocks A, M): its port (0: any free one), started with the endpoint;
+    # None: started on a free port when a case first needs it.
+    tls_port: int | None = None
 
 
 class _OneStation:
@@ -97,6 +101,7 @@ class CsmsEndpoint:
         # Made on first use by the cases that need them (logs, firmware, certificates), kept for the run.
         self.files: FileServer | None = None
         self.pki: TestPki | None = None
+        self.tls: TlsFront | None = None
 
     # the server's Application
     def router_for(self, version: Version) -> Router[OcppConnection]:
@@ -130,6 +135,23 @@ class CsmsEndpoint:
 
     async def start(self) -> None:
         await self.server.start()
+        if self.settings.tls_port is not None:
+            await self.start_tls()
+
+    async def start_tls(self) -> TlsFront:
+        """The wss listener (blocks A, M), in front of this endpoint; started once."""
+        if self.tls is None:
+            if self.pki is None:
+                self.pki = TestPki()
+            front = TlsFront(self.settings.host, self.port, self.pki, self.settings.tls_port or 0)
+            await front.start()
+            self.tls = front
+        return self.tls
+
+    @property
+    def tls_url(self) -> str | None:
+        """What a station on security profile 2 or 3 is configured with (without its identity)."""
+        return None if self.tls is None else self.tls.url(self.settings.path_prefix)
 
     async def stop(self) -> None:
         for incoming in list(self._open):
@@ -137,6 +159,8 @@ class CsmsEndpoint:
         await self.server.shutdown(deadline=1.0)
         if self.files is not None:
             await self.files.stop()
+        if self.tls is not None:
+            await self.tls.stop()
 
     async def wait_connected(self, step: int | str, within: float) -> None:
         try:
