@@ -28,6 +28,15 @@ STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
         "TC_N_31_CS": "the station has no customer information (CustomerInformation); issue #14",
         "TC_N_32_CS": "the station has no customer information (CustomerInformation); issue #14",
         "TC_N_62_CS": "the station has no customer information (CustomerInformation); issue #14",
+        # Block A: security profiles, password rotation (issue #13).
+        "TC_A_04_CS": "the station has no TLS security profiles (2, 3) nor SetNetworkProfile; issue #13",
+        "TC_A_05_CS": "the station has no TLS security profiles (2, 3) nor SetNetworkProfile; issue #13",
+        "TC_A_06_CS": "the station has no TLS security profiles (2, 3) nor SetNetworkProfile; issue #13",
+        "TC_A_09_CS": "the station does not connect with a BasicAuthPassword set through SetVariables (password rotation); issue #13",
+        "TC_A_10_CS": "the station accepts a BasicAuthPassword shorter than 16 characters (password rotation); issue #13",
+        "TC_A_19_CS": "the station has no CA certificates (InstallCertificate) nor TLS security profiles; issue #13",
+        "TC_A_20_CS": "the station has no CA certificates (GetInstalledCertificateIds) nor SetNetworkProfile; issue #13",
+        "TC_A_22_CS": "the station has security profile 1 only (no TLS profiles, no SetNetworkProfile); issue #13",
         # Block M: CA certificate management (issue #13).
         "TC_M_01_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",
         "TC_M_02_CS": "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate); issue #13",

@@ -59,6 +59,12 @@ class Configured:
     log_type: str = "DiagnosticsLog"  # <Configured logType> of TC_N_36_CS
     log_retry_interval: int = 5  # <Configured retryInterval> of a failing log upload (TC_N_26_CS), seconds
     customer_identifier: str = "CONF-CUSTOMER-0001"  # <Configured customerIdentifiers> (TC_N_62_CS)
+    # Station cases of block A (security profiles): the station's network connection profile as it is.
+    security_profile: int = 1  # <Configured securityProfile>: of the active connection profile
+    configuration_slot: int = 1  # <Configured configurationSlot>: the slot in use
+    configuration_slot2: int = 2  # the free slot the tool writes a new connection profile to
+    message_timeout: int = 30  # <Configured messageTimeout> of a new connection profile, seconds
+    ocpp_interface: str = "Wired0"  # <Configured ocppInterface> of a new connection profile
 
 
 @dataclass(frozen=True)

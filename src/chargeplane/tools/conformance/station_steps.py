@@ -38,7 +38,7 @@ from chargeplane.tools.conformance.steps import CALL_TIMEOUT, DEFAULT_WITHIN, In
 from chargeplane.tools.conformance.tls_front import TlsFront
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
 from chargeplane.transport.security import SecurityProfile, StationSecurity, hash_password
-from chargeplane.transport.server import OcppServer, ServerSettings
+from chargeplane.transport.server import OcppServer, SecurityEvent, ServerSettings
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ class _OneStation:
             return None
         return StationSecurity(SecurityProfile.BASIC_AUTH, self._hash)
 
+    def set_password(self, password: str | None) -> None:  # TC_A_09_CS: the password the tool gave
+        self._hash = None if password is None else hash_password(password)
+
 
 class CsmsEndpoint:
     """The listening side: one station at a time, its CALLs queued for the cases."""
@@ -97,11 +100,16 @@ class CsmsEndpoint:
             admission_max_lag=None,
             ping_interval=None,
         )
-        self.server = OcppServer(server_settings, self, _OneStation(settings.station_id, settings.password))
+        self._directory = _OneStation(settings.station_id, settings.password)
+        self.refused: list[SecurityEvent] = []  # connection attempts the server refused (a wrong password)
+        self.server = OcppServer(
+            server_settings, self, self._directory, on_security_event=self.refused.append
+        )
         # Made on first use by the cases that need them (logs, firmware, certificates), kept for the run.
         self.files: FileServer | None = None
         self.pki: TestPki | None = None
         self.tls: TlsFront | None = None
+        self.security_profile: int | None = None  # as TC_A_19_CS left it (None: as declared)
 
     # the server's Application
     def router_for(self, version: Version) -> Router[OcppConnection]:
@@ -137,6 +145,10 @@ class CsmsEndpoint:
         await self.server.start()
         if self.settings.tls_port is not None:
             await self.start_tls()
+
+    def set_password(self, password: str | None) -> None:
+        """The Basic-auth password the next connections must present (TC_A_09_CS changes it)."""
+        self._directory.set_password(password)
 
     async def start_tls(self) -> TlsFront:
         """The wss listener (blocks A, M), in front of this endpoint; started once."""

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import warnings
 from dataclasses import dataclass
 
 from chargeplane.tools.conformance.pki import Issued, TestPki
@@ -52,9 +53,11 @@ class TlsFront:
 
     def _context(self, certificate: Issued, *, legacy: bool) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        if legacy:  # A_06: offer TLS 1.0 / 1.1 only (the station must refuse)
-            context.minimum_version = ssl.TLSVersion.TLSv1
-            context.maximum_version = ssl.TLSVersion.TLSv1_1
+        if legacy:  # A_06: offer TLS 1.0 / 1.1 only (the station must refuse); deprecated on purpose
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                context.minimum_version = ssl.TLSVersion.TLSv1
+                context.maximum_version = ssl.TLSVersion.TLSv1_1
             with contextlib.suppress(ssl.SSLError):
                 context.set_ciphers("ALL:@SECLEVEL=0")
         else:
