@@ -59,6 +59,12 @@ class Configured:
     log_type: str = "DiagnosticsLog"  # <Configured logType> of TC_N_36_CS
     log_retry_interval: int = 5  # <Configured retryInterval> of a failing log upload (TC_N_26_CS), seconds
     customer_identifier: str = "CONF-CUSTOMER-0001"  # <Configured customerIdentifiers> (TC_N_62_CS)
+    firmware_offset: int = (
+        10  # <Configured Install / Download Offset Period> (TC_L_02_CS, TC_L_03_CS), seconds
+    )
+    second_evse_id: int = (
+        2  # <Configured second Connector>: connector 1 of this EVSE (TC_L_12_CS, TC_L_14_CS)
+    )
     # Station cases of block A (security profiles): the station's network connection profile as it is.
     security_profile: int = 1  # <Configured securityProfile>: of the active connection profile
     configuration_slot: int = 1  # <Configured configurationSlot>: the slot in use

@@ -3,7 +3,8 @@ log files it uploads (N01).
 
 A small HTTP server (Litestar on uvicorn) on the tool's listen address: ``GET /firmware/<name>`` serves what a
 case published, ``PUT`` or ``POST /logs/<name>`` records what the station uploads (the body as it came,
-multipart or not), unless the case told it to refuse uploads (the "upload failed" cases). Bodies are bounded.
+multipart or not), unless the case told it to refuse uploads (the "upload failed" cases). A case may hold
+transfers open (a download or upload for the station to cancel). Bodies are bounded.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class FileStore:
     refuse_uploads: bool = False  # answer uploads 403 (nothing is recorded)
     upload_attempts: int = 0  # refused ones included
     arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set at each accepted upload
-    hold: asyncio.Event = field(default_factory=asyncio.Event)  # cleared: uploads wait (one to cancel)
+    hold: asyncio.Event = field(default_factory=asyncio.Event)  # cleared: transfers wait (one to cancel)
 
     def __post_init__(self) -> None:
         self.hold.set()
@@ -46,8 +47,9 @@ class FileStore:
 
 def _app(store: FileStore) -> Litestar:
     # path parameters read from the request: the same on every Litestar 2.x
-    @get("/firmware/{name:str}", sync_to_thread=False)
-    def firmware(request: Request[Any, Any, Any]) -> Response[bytes]:
+    @get("/firmware/{name:str}")
+    async def firmware(request: Request[Any, Any, Any]) -> Response[bytes]:
+        await store.hold.wait()
         image = store.firmware.get(str(request.path_params["name"]))
         if image is None:
             return Response(b"", status_code=404)
