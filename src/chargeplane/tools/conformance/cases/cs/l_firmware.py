@@ -16,7 +16,9 @@ Readings:
   FirmwareUpdated required.
 * TC_L_05_CS: the "invalid" signing certificate is one the station cannot chain to a root it knows (the
   tool's rogue signer); the table's "should be trusted" cannot hold for an invalid certificate.
-* TC_L_08_CS: the firmware that fails installation is random bytes, validly signed.
+* TC_L_08_CS: the firmware that fails installation is random bytes, validly signed (the tool's other images
+  begin with a marker line, ``FIRMWARE_MARK``; a station cannot install either, a test double can tell them
+  apart).
 * TC_L_10_CS / TC_L_11_CS: the file server holds the first download open until the second UpdateFirmware was
   answered, so that the first update is still downloading.
 * Conditions on NOT C-60 / NOT C-43 / NOT AQ-7 and HFS-8 > 1 are comments at each case (the declaration of
@@ -67,10 +69,13 @@ def seconds_ahead(seconds: int) -> str:
     return to_wire(datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds))
 
 
-async def publish(tool: StationTool, name: str) -> tuple[str, bytes]:
+FIRMWARE_MARK = b"CHARGEPLANE-CONFORMANCE-FIRMWARE\n"  # how the tool's test images begin (not L_08's)
+
+
+async def publish(tool: StationTool, name: str, *, installable: bool = True) -> tuple[str, bytes]:
     """A fresh firmware image on the tool's file server; its URL and bytes."""
     files = await tool.file_server()
-    image = b"CHARGEPLANE-CONFORMANCE-FIRMWARE\n" + os.urandom(4096)
+    image = (FIRMWARE_MARK if installable else b"") + os.urandom(4096)
     files.store.firmware[name] = image
     return files.firmware_url(name), image
 
@@ -121,10 +126,11 @@ async def signed_update(
     *,
     retrieve: str | None = None,
     install: str | None = None,
+    installable: bool = True,
 ) -> msg.UpdateFirmwareResponse:
     """Steps 1 / 2 with the configured (valid) firmware, certificate and signature."""
     await offer_manufacturer_root(tool)
-    location, image = await publish(tool, name)
+    location, image = await publish(tool, name, installable=installable)
     signer = tool.pki().firmware_signer
     signature = sign(image, signer)
     return await update_firmware(
@@ -383,7 +389,7 @@ async def tc_l_07_cs(tool: StationTool) -> None:
     timeout=UPDATE_TIMEOUT,
 )
 async def tc_l_08_cs(tool: StationTool) -> None:
-    response = await signed_update(tool, 1, 108, "l08-not-a-firmware.bin")
+    response = await signed_update(tool, 1, 108, "l08-not-a-firmware.bin", installable=False)
     expect_field(2, response, "status", "Accepted")
     await downloaded_and_verified(tool, 108, 3)
     steps = tail(9) | {"installed": 16}
