@@ -7,6 +7,7 @@ import base64
 import datetime
 import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,9 +15,17 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from chargeplane.tools.conformance.case import REGISTRY, Side
+from chargeplane.tools.conformance.declaration import Declaration
 from chargeplane.tools.conformance.file_server import FileServer
 from chargeplane.tools.conformance.pki import TestPki, hash_data, same_certificate, sign
+from chargeplane.tools.conformance.report import Outcome
+from chargeplane.tools.conformance.runner import load_cases, run_station_cases
+from chargeplane.tools.conformance.station_steps import CsmsEndpoint, ListenSettings
 from chargeplane.tools.conformance.tls_front import TlsFront
+from tests.tools.conformance.our_station import OurStation
+
+load_cases()
 
 
 @pytest.fixture
@@ -113,3 +122,36 @@ async def test_tls_front_presents_the_chosen_certificate_and_pipes_to_the_endpoi
     assert [h.ok for h in front.handshakes] == [True, False]
     assert front.handshakes[0].version in ("TLSv1.2", "TLSv1.3")
     assert front.url("/ocpp") == f"wss://127.0.0.1:{front.port}/ocpp"
+
+
+def test_pki_kept_in_a_directory_is_the_same_next_run(tmp_path: Path) -> None:
+    first = TestPki(directory=tmp_path / "pki")
+    again = TestPki(directory=tmp_path / "pki")
+    assert again.csms_root.certificate == first.csms_root.certificate
+    assert again.firmware_signer.pem == first.firmware_signer.pem
+    assert (tmp_path / "pki" / "manufacturer_root.crt").read_text() == first.manufacturer_root.pem
+    assert TestPki().csms_root.certificate != first.csms_root.certificate
+
+
+async def test_tls_cases_pass_against_our_station_given_the_wss_url(tmp_path: Path) -> None:
+    """Our station cannot be moved to security profile 2 over OCPP yet (issue #13), but its client speaks
+    wss when configured so: the TLS cases then pass through the tool's wss listener."""
+    password = "a-long-password-456789"
+    endpoint = CsmsEndpoint(ListenSettings("127.0.0.1", 0, "CS-TLS", password, tls_port=0))
+    await endpoint.start()
+    assert endpoint.tls_url is not None
+    station = OurStation(endpoint.tls_url, "CS-TLS", password, tmp_path / "station.db")
+    station.settings.ca_bundle = endpoint.test_pki().files(endpoint.test_pki().csms_root)[0]
+    await station.start()
+    try:
+        cases = REGISTRY.select(Side.STATION, ["TC_A_04_CS", "TC_A_06_CS"])
+        results = await run_station_cases(cases, endpoint, station, Declaration())
+    finally:
+        await station.stop()
+        await endpoint.stop()
+    assert [(r.case.id, r.outcome) for r in results] == [
+        ("TC_A_04_CS", Outcome.PASS),
+        ("TC_A_06_CS", Outcome.PASS),
+    ]
+    assert endpoint.tls is not None
+    assert any(not h.ok for h in endpoint.tls.handshakes)  # A_06's TLS 1.1 offer was refused

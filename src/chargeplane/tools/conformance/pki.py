@@ -17,6 +17,7 @@ import datetime
 import ipaddress
 import secrets
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,26 +159,68 @@ def sign(image: bytes, signer: Issued) -> str:
 
 
 class TestPki:
-    """Made on first use by a case and kept for the run (the station keeps what it installed)."""
+    """Made on first use by a case and kept for the run (the station keeps what it installed). With a
+    ``directory``, the certificates and keys are written there and read back by later runs, so that a
+    station can be given the tool's roots (``csms_root.crt``, ``manufacturer_root.crt``) beforehand."""
 
     __test__ = False  # not a pytest class, whatever its name
 
-    def __init__(self, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> None:
-        self.csms_root = issue("Conformance CSMS root (old)", ca=True)
-        self.csms_server = issue(hosts[0], self.csms_root, ca=False, hosts=hosts)
-        self.csms_root_2 = issue("Conformance CSMS root 2", ca=True)  # self-signed: what M05 installs
-        self.csms_root_new = issue("Conformance CSMS root (new)", self.csms_root, ca=True)
-        self.csms_server_new = issue(hosts[0], self.csms_root_new, ca=False, hosts=hosts)
-        self.unknown_root = issue("Conformance unknown root", ca=True)
-        self.untrusted_server = issue(hosts[0], self.unknown_root, ca=False, hosts=hosts)
-        self.manufacturer_root = issue("Conformance manufacturer root", ca=True)
-        self.firmware_signer = issue(
-            "Conformance firmware signing", self.manufacturer_root, ca=False, code_signing=True
+    def __init__(
+        self, hosts: tuple[str, ...] = ("127.0.0.1", "localhost"), directory: Path | None = None
+    ) -> None:
+        self.directory = directory
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        get = self._kept
+        self.csms_root = get("csms_root", lambda: issue("Conformance CSMS root (old)", ca=True))
+        self.csms_server = get("csms_server", lambda: issue(hosts[0], self.csms_root, ca=False, hosts=hosts))
+        # self-signed: what M05 installs
+        self.csms_root_2 = get("csms_root_2", lambda: issue("Conformance CSMS root 2", ca=True))
+        self.csms_root_new = get(
+            "csms_root_new", lambda: issue("Conformance CSMS root (new)", self.csms_root, ca=True)
         )
-        self.rogue_signer = issue("Conformance rogue signing", self.unknown_root, ca=False, code_signing=True)
+        self.csms_server_new = get(
+            "csms_server_new", lambda: issue(hosts[0], self.csms_root_new, ca=False, hosts=hosts)
+        )
+        self.unknown_root = get("unknown_root", lambda: issue("Conformance unknown root", ca=True))
+        self.untrusted_server = get(
+            "untrusted_server", lambda: issue(hosts[0], self.unknown_root, ca=False, hosts=hosts)
+        )
+        self.manufacturer_root = get(
+            "manufacturer_root", lambda: issue("Conformance manufacturer root", ca=True)
+        )
+        self.firmware_signer = get(
+            "firmware_signer",
+            lambda: issue(
+                "Conformance firmware signing", self.manufacturer_root, ca=False, code_signing=True
+            ),
+        )
+        self.rogue_signer = get(
+            "rogue_signer",
+            lambda: issue("Conformance rogue signing", self.unknown_root, ca=False, code_signing=True),
+        )
         now = datetime.datetime.now(datetime.UTC)
-        self.expired_root = issue("Conformance expired root", ca=True, not_after=now - DAY)
+        self.expired_root = get(
+            "expired_root", lambda: issue("Conformance expired root", ca=True, not_after=now - DAY)
+        )
         self._directory = tempfile.TemporaryDirectory(prefix="chargeplane-conformance-pki-")
+
+    def _kept(self, name: str, make: Callable[[], Issued]) -> Issued:
+        """``name`` from the directory when it is there, else made (and written there)."""
+        if self.directory is None:
+            return make()
+        certificate_file = self.directory / f"{name}.crt"
+        key_file = self.directory / f"{name}.key"
+        if certificate_file.exists() and key_file.exists():
+            key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise ValueError(f"{key_file}: not an EC private key")
+            return Issued(x509.load_pem_x509_certificate(certificate_file.read_bytes()), key)
+        issued = make()
+        certificate_file.write_text(issued.pem)
+        key_file.write_text(issued.key_pem)
+        key_file.chmod(0o600)
+        return issued
 
     def unknown_hash_data(self) -> dt.CertificateHashDataType:
         """Hash data of a certificate the station cannot have (M_22): a random serial under a fresh root."""

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar, cast
 
 from chargeplane.ocpp.catalog import CSMS, ActionCatalog
@@ -56,6 +57,8 @@ class ListenSettings:
     # The wss listener of the TLS cases (blocks A, M): its port (0: any free one), started with the endpoint;
     # None: started on a free port when a case first needs it.
     tls_port: int | None = None
+    tls_names: tuple[str, ...] = ()  # host names / addresses of the wss server certificate (default: host)
+    pki_dir: Path | None = None  # where the tool's test PKI is kept between runs (None: made per run)
 
 
 class _OneStation:
@@ -153,12 +156,18 @@ class CsmsEndpoint:
     async def start_tls(self) -> TlsFront:
         """The wss listener (blocks A, M), in front of this endpoint; started once."""
         if self.tls is None:
-            if self.pki is None:
-                self.pki = TestPki()
-            front = TlsFront(self.settings.host, self.port, self.pki, self.settings.tls_port or 0)
+            front = TlsFront(self.settings.host, self.port, self.test_pki(), self.settings.tls_port or 0)
             await front.start()
             self.tls = front
         return self.tls
+
+    def test_pki(self) -> TestPki:
+        """The tool's test PKI (blocks A, L, M), made on first use."""
+        if self.pki is None:
+            settings = self.settings
+            names = settings.tls_names or (settings.host, "localhost")
+            self.pki = TestPki(names, settings.pki_dir)
+        return self.pki
 
     @property
     def tls_url(self) -> str | None:
@@ -298,9 +307,7 @@ class StationTool:
         return self.endpoint.files
 
     def pki(self) -> TestPki:
-        if self.endpoint.pki is None:
-            self.endpoint.pki = TestPki()
-        return self.endpoint.pki
+        return self.endpoint.test_pki()
 
     async def send_as(self, step: int | str, request: Payload, response_type: type[R]) -> R:
         response = await self.send(step, request)
