@@ -13,7 +13,7 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from chargeplane.ocpp.catalog import STATION
@@ -22,7 +22,7 @@ from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.ocpp.router import Router
-from chargeplane.ocpp.timestamps import utc_now
+from chargeplane.ocpp.timestamps import from_wire, utc_now
 from chargeplane.ocpp.versions import Version
 from chargeplane.tools.conformance.case import REGISTRY, Side
 from chargeplane.tools.conformance.cases.cs.l_firmware import FIRMWARE_MARK
@@ -43,22 +43,42 @@ PASSWORD = "scripted-password-0123"
 Fw = en.FirmwareStatusEnumType
 
 
+def _report(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        print(f"scripted station: {task.exception()!r}")  # shown with the failing test's output
+
+
 class ScriptedStation:
     """Logs, customer information, CA certificates and signed firmware, the way Part 2 describes them."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, directory: Path) -> None:
         self.url = url
+        self.directory = directory
         factory_root = issue("Scripted factory CSMS root", ca=True).certificate  # what it connects with
         self.certificates: dict[str, list[x509.Certificate]] = {"CSMSRootCertificate": [factory_root]}
         self.tasks: set[asyncio.Task[None]] = set()
         self.customers: set[str] = set()  # data kept under customer identifiers (N10)
         self.upload: asyncio.Task[None] | None = None  # the log upload going on
+        self.updating: asyncio.Task[None] | None = None  # the firmware update going on
+        self.profiles: dict[int, dt.NetworkConnectionProfileType] = {}  # B09 / A05
+        self.security_profile = 1
+        self.pending_url: str | None = None  # the slot NetworkConfigurationPriority put first, until a reset
         self.client = self._client()
         self._run: asyncio.Task[None] | None = None
 
-    def _client(self, password: str = PASSWORD) -> OcppClient:
+    def _client(self, password: str = PASSWORD, *, trust: bool = False) -> OcppClient:
+        bundle = None
+        if trust:  # the CSMS roots installed, as one bundle
+            bundle = self.directory / "csms-roots.pem"
+            roots = self.certificates.get("CSMSRootCertificate", [])
+            bundle.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in roots))
         settings = ClientSettings(
-            self.url, STATION_ID, password=password, backoff=BackOffSettings(0.2, 0.1, 1), ping_interval=None
+            self.url,
+            STATION_ID,
+            password=password,
+            ca_bundle=bundle,
+            backoff=BackOffSettings(0.2, 0.1, 1),
+            ping_interval=None,
         )
         return OcppClient(settings, self._router)
 
@@ -66,6 +86,8 @@ class ScriptedStation:
         router = Router[OcppConnection](version, STATION)
         router.register(msg.SetVariablesRequest, self.set_variables)
         router.register(msg.ResetRequest, self.reset)
+        router.register(msg.SetNetworkProfileRequest, self.set_network_profile)
+        router.register(msg.GetVariablesRequest, self.get_variables)
         router.register(msg.GetLogRequest, self.get_log)
         router.register(msg.CustomerInformationRequest, self.customer_information)
         router.register(msg.InstallCertificateRequest, self.install_certificate)
@@ -93,7 +115,29 @@ class ScriptedStation:
         task: asyncio.Task[None] = asyncio.create_task(job)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(_report)
         return task
+
+    def set_network_profile(
+        self, request: msg.SetNetworkProfileRequest, _: OcppConnection
+    ) -> msg.SetNetworkProfileResponse:
+        if request.connection_data.security_profile < self.security_profile:  # B09.FR.04: no downgrade
+            return msg.SetNetworkProfileResponse(status=en.SetNetworkProfileStatusEnumType.REJECTED)
+        self.profiles[request.configuration_slot] = request.connection_data
+        return msg.SetNetworkProfileResponse(status=en.SetNetworkProfileStatusEnumType.ACCEPTED)
+
+    def get_variables(self, request: msg.GetVariablesRequest, _: OcppConnection) -> msg.GetVariablesResponse:
+        values = {"SecurityProfile": str(self.security_profile), "NetworkConfigurationPriority": "2"}
+        results = [
+            dt.GetVariableResultType(
+                attribute_status=en.GetVariableStatusEnumType.ACCEPTED,
+                attribute_value=values.get(d.variable.name, ""),
+                component=d.component,
+                variable=d.variable,
+            )
+            for d in request.get_variable_data
+        ]
+        return msg.GetVariablesResponse(get_variable_result=results)
 
     def reset(self, request: msg.ResetRequest, _: OcppConnection) -> msg.ResetResponse:
         self.later(self._reboot())
@@ -101,7 +145,11 @@ class ScriptedStation:
 
     async def _reboot(self) -> None:
         await asyncio.sleep(0.2)
-        await self.client.disconnect()
+        if self.pending_url is not None:  # the new connection profile: wss, trusting the installed roots
+            self.url, self.pending_url = self.pending_url, None
+            await self._restart(self._client(PASSWORD, trust=True))
+        else:
+            await self.client.disconnect()
         boot = msg.BootNotificationRequest(
             charging_station=dt.ChargingStationType(model="Scripted", vendor_name="Chargeplane"),
             reason=en.BootReasonEnumType.REMOTE_RESET,
@@ -123,9 +171,15 @@ class ScriptedStation:
         results = []
         for data in request.set_variable_data:
             status = en.SetVariableStatusEnumType.ACCEPTED
-            if (
-                data.variable.name == "BasicAuthPassword"
-            ):  # A01: 16-40 characters, used from the next connection
+            if data.variable.name == "NetworkConfigurationPriority":  # used from the next boot
+                profile = self.profiles.get(int(data.attribute_value.split(",")[0]))
+                trusted = bool(self.certificates.get("CSMSRootCertificate"))
+                if profile is None or (profile.security_profile > 1 and not trusted):
+                    status = en.SetVariableStatusEnumType.REJECTED  # A05.FR.02
+                else:
+                    self.pending_url, self.security_profile = profile.ocpp_csms_url, profile.security_profile
+                    status = en.SetVariableStatusEnumType.REBOOT_REQUIRED
+            elif data.variable.name == "BasicAuthPassword":  # A01: 16-40 characters, from the next connection
                 if 16 <= len(data.attribute_value) <= 40:
                     self.later(self._reconnect(data.attribute_value))
                 else:
@@ -139,8 +193,11 @@ class ScriptedStation:
 
     async def _reconnect(self, password: str) -> None:
         await asyncio.sleep(0.2)  # the response goes out first
+        await self._restart(self._client(password))
+
+    async def _restart(self, client: OcppClient) -> None:
         old, run = self.client, self._run
-        self.client = self._client(password)
+        self.client = client
         await old.stop()
         if run is not None:
             await run
@@ -262,8 +319,12 @@ class ScriptedStation:
                 )
             )
             return msg.UpdateFirmwareResponse(status=en.UpdateFirmwareStatusEnumType.INVALID_CERTIFICATE)
-        self.later(self._update(request, signer, firmware.signature))
-        return msg.UpdateFirmwareResponse(status=en.UpdateFirmwareStatusEnumType.ACCEPTED)
+        status = en.UpdateFirmwareStatusEnumType.ACCEPTED
+        if self.updating is not None and not self.updating.done():  # L01.FR.24: cancel the one going on
+            self.updating.cancel()
+            status = en.UpdateFirmwareStatusEnumType.ACCEPTED_CANCELED
+        self.updating = self.later(self._update(request, signer, firmware.signature))
+        return msg.UpdateFirmwareResponse(status=status)
 
     async def _status(self, status: Fw, request_id: int) -> None:
         await self.call(msg.FirmwareStatusNotificationRequest(status=status, request_id=request_id))
@@ -272,6 +333,10 @@ class ScriptedStation:
         self, request: msg.UpdateFirmwareRequest, signer: x509.Certificate, signature: str
     ) -> None:
         request_id = request.request_id
+        retrieve = from_wire(request.firmware.retrieve_date_time)
+        if (wait := (retrieve - datetime.datetime.now(datetime.UTC)).total_seconds()) > 0:
+            await self._status(Fw.DOWNLOAD_SCHEDULED, request_id)
+            await asyncio.sleep(wait)
         await self._status(Fw.DOWNLOADING, request_id)
         async with httpx.AsyncClient() as http:
             answer = await http.get(request.firmware.location)
@@ -290,6 +355,13 @@ class ScriptedStation:
             )
             return
         await self._status(Fw.SIGNATURE_VERIFIED, request_id)
+        install = request.firmware.install_date_time
+        if (
+            isinstance(install, str)
+            and (wait := (from_wire(install) - datetime.datetime.now(datetime.UTC)).total_seconds()) > 0
+        ):
+            await self._status(Fw.INSTALL_SCHEDULED, request_id)
+            await asyncio.sleep(wait)
         await self._status(Fw.INSTALLING, request_id)
         if not answer.content.startswith(FIRMWARE_MARK):
             await self._status(Fw.INSTALL_VERIFICATION_FAILED, request_id)
@@ -308,7 +380,7 @@ class ScriptedStation:
 async def scripted(tmp_path: Path) -> AsyncIterator[tuple[CsmsEndpoint, ScriptedStation]]:
     endpoint = CsmsEndpoint(ListenSettings("127.0.0.1", 0, STATION_ID, PASSWORD))
     await endpoint.start()
-    station = ScriptedStation(endpoint.url)
+    station = ScriptedStation(endpoint.url, tmp_path)
     await station.start()
     try:
         yield endpoint, station
@@ -323,7 +395,8 @@ async def scripted(tmp_path: Path) -> AsyncIterator[tuple[CsmsEndpoint, Scripted
         "TC_N_*",
         "TC_A_09_CS,TC_A_10_CS",
         "TC_M_*",
-        "TC_L_01_CS,TC_L_05_CS,TC_L_06_CS,TC_L_07_CS,TC_L_08_CS,TC_L_18_CS",
+        "TC_L_01_CS,TC_L_02_CS,TC_L_03_CS,TC_L_05_CS,TC_L_06_CS,TC_L_07_CS,TC_L_08_CS,TC_L_10_CS,TC_L_18_CS",
+        "TC_A_19_CS,TC_A_22_CS",  # A_22 after A_19 (profile 2)
     ],
 )
 async def test_cases_pass_against_a_station_that_does_what_they_ask(
@@ -331,7 +404,8 @@ async def test_cases_pass_against_a_station_that_does_what_they_ask(
 ) -> None:
     endpoint, station = scripted
     selected = REGISTRY.select(Side.STATION, patterns.split(","))
-    declaration = Declaration(frozenset({"C-57", "C-14"}), Configured(log_retry_interval=1))
+    configured = Configured(log_retry_interval=1, firmware_offset=2)
+    declaration = Declaration(frozenset({"C-57", "C-14", "C-60"}), configured)
     results = await run_station_cases(selected, endpoint, station, declaration)
     report = "\n".join(console_line(r) for r in results)
     assert all(r.outcome in (Outcome.PASS, Outcome.NA) for r in results), report

@@ -17,7 +17,8 @@ Readings:
   the listener fails step 1 (it must be on security profile 2 or 3, which its declaration's
   ``security_profile`` says). The cipher rule of A_04 is judged on the suites the station offered that the
   tool supports (OpenSSL's shared ciphers); TLS 1.3 satisfies "1.2 or above".
-* TC_A_04_CS step 9: the StatusNotification Available (or the NotifyEvent of AvailabilityState Available).
+* TC_A_04_CS step 9 (and A_05 / A_06 step 12): the StatusNotification Available, as in Booted (the table's
+  alternative, a NotifyEvent of AvailabilityState, is answered but not enough).
 * TC_A_05_CS / TC_A_06_CS: the tool presents the bad certificate (signed by a root the station does not know) /
   offers TLS below 1.2 until one handshake failed, then the configured certificate. The security events may
   come in any order with the boot; A_06's InvalidTLSVersion event is optional.
