@@ -393,7 +393,7 @@ async def scripted(tmp_path: Path) -> AsyncIterator[tuple[CsmsEndpoint, Scripted
     "patterns",
     [
         "TC_N_*",
-        "TC_A_09_CS,TC_A_10_CS",
+        "TC_A_09_CS,TC_A_10_CS,TC_A_20_CS",
         "TC_M_*",
         "TC_L_01_CS,TC_L_02_CS,TC_L_03_CS,TC_L_05_CS,TC_L_06_CS,TC_L_07_CS,TC_L_08_CS,TC_L_10_CS,TC_L_18_CS",
         "TC_A_19_CS,TC_A_22_CS",  # A_22 after A_19 (profile 2)
@@ -405,7 +405,7 @@ async def test_cases_pass_against_a_station_that_does_what_they_ask(
     endpoint, station = scripted
     selected = REGISTRY.select(Side.STATION, patterns.split(","))
     configured = Configured(log_retry_interval=1, firmware_offset=2)
-    declaration = Declaration(frozenset({"C-57", "C-14", "C-60"}), configured)
+    declaration = Declaration(frozenset({"C-57", "C-14", "C-60", "AQ-1"}), configured)
     results = await run_station_cases(selected, endpoint, station, declaration)
     report = "\n".join(console_line(r) for r in results)
     assert all(r.outcome in (Outcome.PASS, Outcome.NA) for r in results), report
