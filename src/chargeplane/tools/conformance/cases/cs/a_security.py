@@ -5,7 +5,7 @@ Readings:
 * "SecurityCtrl" / "OCPPCommCtrl" are the SecurityCtrlr / OCPPCommCtrlr components.
 * TC_A_01_CS: the server admits only the configured identity and password (Basic auth), so a station that
   completes Booted presented them; the tool checks the password's own rules (16-40 characters of
-  identifierString) on the configured value, and refuses to judge a run without a password.
+  passwordString) on the configured value, and refuses to judge a run without a password.
 * TC_A_09_CS: from step 2 on the tool accepts the new password only (A01.FR.04: the old one stays valid when
   the change was not accepted). When the answer is RebootRequired the tool sends ResetRequest Immediate (the
   table has no step for the reboot that its steps 5-8 follow). A refused connection attempt (the old
@@ -34,6 +34,7 @@ Readings:
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 
@@ -46,8 +47,9 @@ from chargeplane.tools.conformance.station_states import BOOT_WITHIN, after_boot
 from chargeplane.tools.conformance.station_steps import StationTool
 from chargeplane.tools.conformance.tls_front import REQUIRED_SUITE_PAIRS, TlsFront
 
+log = logging.getLogger(__name__)
 Status = en.ConnectorStatusEnumType
-# identifierString (Part 2 §2.1.4) without ':', which cannot be in a Basic-auth user name's password safely
+# passwordString (Part 2 §2.1.4), 16 to 40 characters (A00.FR.205)
 PASSWORD = re.compile(r"\A[a-zA-Z0-9*\-_=:+|@.]{16,40}\Z")
 SLACK = 0.2  # seconds between polls of the tool's endpoint
 
@@ -79,12 +81,16 @@ async def get_variable(tool: StationTool, step: int | str, component: str, varia
 
 
 async def reconnected(
-    tool: StationTool, step: int | str, connections: int, within: float = BOOT_WITHIN
+    tool: StationTool,
+    step: int | str,
+    connections: int,
+    within: float = BOOT_WITHIN,
+    refused: int | None = None,
 ) -> None:
     """Wait for a new connection of the station (more than ``connections`` so far); a refused attempt (a
-    wrong password) fails ``step`` at once."""
+    wrong password) since ``refused`` attempts (default: now) fails ``step`` at once."""
     endpoint = tool.endpoint
-    refused = len(endpoint.refused)
+    refused = len(endpoint.refused) if refused is None else refused
     loop = asyncio.get_running_loop()
     until = loop.time() + within
     while not (endpoint.connections > connections and endpoint.is_connected):
@@ -128,7 +134,7 @@ async def tc_a_01_cs(tool: StationTool) -> None:
     if password is None:
         raise StepFailed(1, "the tool runs without a password: Basic auth cannot be judged (give --password)")
     if not PASSWORD.match(password):
-        raise StepFailed(1, "BasicAuthPassword must be 16-40 characters of identifierString")
+        raise StepFailed(1, "BasicAuthPassword must be 16-40 characters of passwordString")
     connections = tool.endpoint.connections
     await booted(tool)  # the server admits the station only with its identity and this password
     if tool.endpoint.connections <= connections:
@@ -136,7 +142,7 @@ async def tc_a_01_cs(tool: StationTool) -> None:
 
 
 def new_password() -> str:
-    return "Conf-" + secrets.token_hex(12)  # 29 characters of identifierString
+    return "Conf-" + secrets.token_hex(12)  # 29 characters of passwordString
 
 
 async def restore_password(tool: StationTool, new: str | None) -> None:
@@ -174,16 +180,18 @@ async def tc_a_09_cs(tool: StationTool) -> None:
             )
         changed = True
         endpoint.set_password(password)
-        connections = endpoint.connections
+        connections, refused = endpoint.connections, len(endpoint.refused)
         if status == "RebootRequired":
             await tool.send("2", msg.ResetRequest(type=en.ResetEnumType.IMMEDIATE))
-        await reconnected(tool, 3, connections)  # 3. / 4. with the new password
+        await reconnected(tool, 3, connections, refused=refused)  # 3. / 4. with the new password
         if status == "RebootRequired":
             await after_boot(tool, "5")  # 5.-8.
     finally:
         try:
             if changed:
                 await restore_password(tool, password)
+        except StepFailed as failed:  # outside the verdict
+            log.warning("TC_A_09_CS: putting the configured password back failed: %s", failed)
         finally:
             endpoint.set_password(endpoint.settings.password)
 
