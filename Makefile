@@ -29,6 +29,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/codegen.py --check
 	$(BIN)/python scripts/settings_doc.py --check
+	$(BIN)/python scripts/conformance_doc.py --check
 	$(BIN)/pytest --cov=chargeplane --cov-report=
 	# The sans-I/O RPC core must stay fully covered (issue #2).
 	$(BIN)/coverage report --show-missing --fail-under=100 \

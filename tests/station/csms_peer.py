@@ -87,6 +87,11 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
             self._record("SecurityEventNotification", payload)
             return result.SecurityEventNotification()
 
+        @on("LogStatusNotification")  # type: ignore[misc]
+        async def on_log_status(self, **payload: Any) -> Any:
+            self._record("LogStatusNotification", payload)
+            return result.LogStatusNotification()
+
     return PeerCsms
 
 

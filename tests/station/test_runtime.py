@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -265,3 +267,83 @@ def test_latency_percentiles_are_interpolated_and_max_is_exact() -> None:
         assert abs(value - fraction) <= 0.08 * fraction, (fraction, value)
     assert wide.percentile(1.0) == 1.0
     assert LatencyHistogram().percentile(0.5) is None
+
+
+class _UploadServer:
+    """A log store on loopback (stdlib HTTP server in a thread): records each upload, answers ``status``."""
+
+    def __init__(self, status: int = 200) -> None:
+        store = self
+        self.status = status
+        self.received: list[tuple[str, bytes]] = []  # (content type, body)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                store.received.append((self.headers.get("Content-Type", ""), body))
+                self.send_response(store.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/logs"
+
+    def __enter__(self) -> _UploadServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_N01_the_runtime_uploads_the_log_as_multipart_and_reports_it() -> None:
+    behaviour = CsmsBehaviour()
+    with _UploadServer() as store:
+        async with peer_csms(behaviour) as url, running_station(url):
+            await wait_for(lambda: behaviour.of("StatusNotification"))
+            answer = await behaviour.stations[0].call(
+                call.GetLog(log={"remote_location": store.url}, log_type="DiagnosticsLog", request_id=11)
+            )
+            assert answer.status == "Accepted"
+            await wait_for(lambda: len(behaviour.of("LogStatusNotification")) == 2)
+    assert [(p["status"], p["request_id"]) for p in behaviour.of("LogStatusNotification")] == [
+        ("Uploading", 11),
+        ("Uploaded", 11),
+    ]
+    [(content_type, body)] = store.received
+    assert content_type.startswith("multipart/form-data")
+    assert f'filename="{answer.filename}"'.encode() in body  # N01.FR.19
+    assert b'"ocppVersion": "2.0.1"' in body
+
+
+async def test_N01_FR_10_an_upload_the_store_refuses_is_reported_after_the_retries() -> None:
+    behaviour = CsmsBehaviour()
+    with _UploadServer(status=500) as store:
+        async with peer_csms(behaviour) as url, running_station(url):
+            await wait_for(lambda: behaviour.of("StatusNotification"))
+            await behaviour.stations[0].call(
+                call.GetLog(
+                    log={"remote_location": store.url},
+                    log_type="SecurityLog",
+                    request_id=12,
+                    retries=1,
+                    retry_interval=1,
+                )
+            )
+            await wait_for(
+                lambda: any(p["status"] == "UploadFailure" for p in behaviour.of("LogStatusNotification"))
+            )
+    assert [p["status"] for p in behaviour.of("LogStatusNotification")] == [
+        "Uploading",
+        "Uploading",
+        "UploadFailure",
+    ]
+    assert len(store.received) == 2

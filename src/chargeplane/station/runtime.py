@@ -18,12 +18,15 @@ import asyncio
 import logging
 import math
 import sqlite3
+import ssl
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from chargeplane.ocpp.catalog import STATION
 from chargeplane.ocpp.endpoint import LocalProtocolError
@@ -32,6 +35,7 @@ from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import StationLayout, VariableKey
 from chargeplane.station.core.model import (
+    CancelUpload,
     Failure,
     OutgoingCall,
     Reboot,
@@ -39,6 +43,7 @@ from chargeplane.station.core.model import (
     SetContactor,
     SetLock,
     ShowMessage,
+    UploadLog,
 )
 from chargeplane.station.core.station import StationCore, handler_table
 from chargeplane.station.core.storage import QueuedRecord, Storage
@@ -49,6 +54,8 @@ from chargeplane.transport.connection import CallFailed, CallTimeout, Connection
 from chargeplane.transport.security import CertificateFiles
 
 log = logging.getLogger(__name__)
+
+UPLOAD_TIMEOUT_S = 60.0  # one attempt of a log upload (connect, send, answer)
 
 
 class SqliteStorage:
@@ -369,6 +376,7 @@ class StationRuntime:
         self._meter: asyncio.TimerHandle | None = None
         self._meter_last = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._uploads: dict[int, asyncio.Task[None]] = {}  # log uploads in flight, by upload id
         self.connected = asyncio.Event()
         self.accepted = asyncio.Event()  # connected and accepted by the CSMS (B01)
         # called after every change the runtime drives (e.g. the console's EventReporter); none in a fleet
@@ -567,12 +575,42 @@ class StationRuntime:
             self.hardware.evses[action.evse_id].set_locked(action.connector_id, action.locked)
         elif isinstance(action, ShowMessage):
             self.hardware.display.show(action.text)
+        elif isinstance(action, UploadLog):
+            task = asyncio.create_task(self._upload(action))
+            self._uploads[action.upload_id] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif isinstance(action, CancelUpload):
+            upload = self._uploads.pop(action.upload_id, None)
+            if upload is not None:
+                upload.cancel()
         elif isinstance(action, Reboot):
             self._rebooting = True
             if self.client is not None:
                 task = asyncio.create_task(self.client.stop())
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+
+    async def _upload(self, action: UploadLog) -> None:
+        """One attempt of a log upload (N01): HTTP(S) POST, multipart form data naming the file (N01.FR.19),
+        trusting the CSMS's CA bundle when the station has one, else the system's (N01.FR.15/16)."""
+        verify: ssl.SSLContext | bool = True
+        if self.settings.ca_bundle is not None:
+            verify = ssl.create_default_context(cafile=str(self.settings.ca_bundle))
+        files = {"uploadfile": (action.filename, action.content, "application/octet-stream")}
+        ok = False
+        try:
+            async with httpx.AsyncClient(verify=verify, timeout=UPLOAD_TIMEOUT_S) as client:
+                response = await client.post(action.location, files=files)
+            ok = response.is_success
+            if not ok:
+                log.warning("%s: log upload refused: HTTP %s", self.settings.station_id, response.status_code)
+        except httpx.HTTPError as error:
+            log.warning("%s: log upload failed: %s", self.settings.station_id, error)
+        finally:
+            self._uploads.pop(action.upload_id, None)
+        self.core.upload_finished(action.upload_id, ok, self.clock())
+        self._pump()
 
     # ------------------------------------------------------------------ timers (event-loop handles, no tasks)
     def _arm(self) -> None:

@@ -39,6 +39,10 @@ def default_answer16(request: Payload, now: datetime) -> Payload | None:
         return M16.StopTransactionResponse()
     if isinstance(request, M16.MeterValuesRequest):
         return M16.MeterValuesResponse()
+    if isinstance(request, M16.DiagnosticsStatusNotificationRequest):
+        return M16.DiagnosticsStatusNotificationResponse()
+    if isinstance(request, M16.LogStatusNotificationRequest):
+        return M16.LogStatusNotificationResponse()
     return None
 
 
@@ -63,6 +67,10 @@ def default_answer(request: Payload, now: datetime) -> Payload | None:
         return M.ReservationStatusUpdateResponse()
     if isinstance(request, M.SecurityEventNotificationRequest):
         return M.SecurityEventNotificationResponse()
+    if isinstance(request, M.LogStatusNotificationRequest):
+        return M.LogStatusNotificationResponse()
+    if isinstance(request, M.NotifyCustomerInformationRequest):
+        return M.NotifyCustomerInformationResponse()
     return None
 
 

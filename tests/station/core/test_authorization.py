@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from tests.station.core.helpers import D, M, make_rig, set_var
 
 
@@ -42,6 +44,31 @@ def test_c16_fr_02_master_pass_stops_every_transaction() -> None:
     rig.do("token_presented", "BOSS")
     ended = rig.events()
     assert [e.transaction_info.stopped_reason for e in ended] == ["MasterPass", "MasterPass"]
+    assert all(e.id_token is msgspec.UNSET for e in ended)  # not the holders' tokens (Part 6 TC_C_49)
+
+
+def _grouped(statuses: dict[str, str]) -> Any:
+    def answer(request: Any, now: Any) -> Any:
+        if isinstance(request, M.AuthorizeRequest) and request.id_token.id_token in statuses:
+            group = D.IdTokenType(id_token="FAMILY", type="Central")
+            status = statuses[request.id_token.id_token]
+            return M.AuthorizeResponse(id_token_info=D.IdTokenInfoType(status=status, group_id_token=group))
+        return None
+
+    return answer
+
+
+def test_c09_fr_11_a_refused_token_of_the_same_group_does_not_stop() -> None:
+    rig = make_rig(answer=_grouped({"A": "Accepted", "B": "Invalid", "C": "Accepted"}))
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "A")
+    assert rig.core.transaction(1) is not None
+    rig.do("token_presented", "B")  # asked online: Invalid, same group
+    assert rig.core.transaction(1) is not None
+    rig.do("token_presented", "B")  # now cached as Invalid with the group: still not a stop
+    assert rig.core.transaction(1) is not None
+    rig.do("token_presented", "C")  # an Accepted token of the group stops it (C09.FR.03)
+    assert rig.core.transaction(1) is None
 
 
 def test_c11_clear_cache() -> None:
@@ -50,3 +77,28 @@ def test_c11_clear_cache() -> None:
     assert rig.core.cache.entries
     assert rig.handle(M.ClearCacheRequest()).status == "Accepted"
     assert rig.core.cache.entries == {}
+
+
+def test_disable_post_authorize_refuses_a_cached_or_listed_refused_token_without_asking() -> None:
+    rig = make_rig(answer=_grouped({"BAD": "Invalid", "LISTED": "Accepted"}))
+    set_var(rig, "AuthCtrlr", "LocalPreAuthorize", "true")
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "BAD")  # cached as Invalid
+    set_var(rig, "AuthCacheCtrlr", "DisablePostAuthorize", "true")
+    rig.clear()
+    rig.do("token_presented", "BAD")
+    assert not rig.of(M.AuthorizeRequest)
+    set_var(rig, "AuthCacheCtrlr", "DisablePostAuthorize", "false")
+    rig.do("token_presented", "BAD")  # C12.FR.05: asked again
+    assert rig.of(M.AuthorizeRequest)
+    entry = D.AuthorizationData(
+        id_token=D.IdTokenType(id_token="LISTED", type="ISO14443"),
+        id_token_info=D.IdTokenInfoType(status="Blocked"),
+    )
+    request = M.SendLocalListRequest(version_number=1, update_type="Full", local_authorization_list=[entry])
+    assert rig.handle(request).status == "Accepted"
+    set_var(rig, "LocalAuthListCtrlr", "DisablePostAuthorize", "true")
+    rig.clear()
+    rig.do("token_presented", "LISTED")
+    assert not rig.of(M.AuthorizeRequest)
+    assert rig.core.transaction(1) is None

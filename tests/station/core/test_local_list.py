@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.station.core.helpers import D16, M16, D, M, make_rig, rig16
+from tests.station.core.helpers import D16, M16, D, M, make_rig, rig16, set_var
 
 
 def test_d01_fr_19_local_list_full_differential_version_mismatch_and_d02_version() -> None:
@@ -32,6 +32,20 @@ def test_d01_fr_19_local_list_full_differential_version_mismatch_and_d02_version
     )
     assert rig.handle(removal).status == "Accepted"
     assert rig.core.local_list.entries == {}
+
+
+def test_d02_fr_03_version_is_0_while_the_list_is_disabled() -> None:
+    rig = make_rig()
+    entry = D.AuthorizationData(
+        id_token=D.IdTokenType(id_token="L1", type="ISO14443"),
+        id_token_info=D.IdTokenInfoType(status="Accepted"),
+    )
+    full = M.SendLocalListRequest(version_number=5, update_type="Full", local_authorization_list=[entry])
+    assert rig.handle(full).status == "Accepted"
+    assert set_var(rig, "LocalAuthListCtrlr", "Enabled", "false") == "Accepted"
+    assert rig.handle(M.GetLocalListVersionRequest()).version_number == 0
+    assert set_var(rig, "LocalAuthListCtrlr", "Enabled", "true") == "Accepted"
+    assert rig.handle(M.GetLocalListVersionRequest()).version_number == 5  # the list was kept
 
 
 def test_ocpp16_local_list_full_then_stale_differential_and_version() -> None:

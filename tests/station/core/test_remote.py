@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from msgspec import UNSET
+
 from tests.station.core.helpers import M16, D, M, make_rig, rig16, set_var
 
 
@@ -73,9 +75,20 @@ def test_f06_trigger_transaction_event_and_status() -> None:
     assert rig.events()[0].trigger_reason == "Trigger"
     assert rig.handle(M.TriggerMessageRequest(requested_message="StatusNotification")).status == "Accepted"
     assert (
-        rig.handle(M.TriggerMessageRequest(requested_message="LogStatusNotification")).status
+        rig.handle(M.TriggerMessageRequest(requested_message="FirmwareStatusNotification")).status
         == "NotImplemented"
     )
+
+
+def test_f06_fr_07_triggered_transaction_event_carries_the_charging_state() -> None:
+    rig = make_rig()
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "T1")
+    rig.clear()
+    assert rig.handle(M.TriggerMessageRequest(requested_message="TransactionEvent")).status == "Accepted"
+    triggered = rig.events()[0]
+    assert triggered.trigger_reason == "Trigger"
+    assert triggered.transaction_info.charging_state is not UNSET  # unchanged, yet sent (F06.FR.07)
 
 
 def test_b12_fr_01_reset_on_idle_scheduled_and_b12_fr_04_immediate_stops_transactions() -> None:
@@ -115,6 +128,6 @@ def test_ocpp16_soft_reset_stops_the_transaction_and_reboots() -> None:
 def test_ocpp16_trigger_status_and_not_implemented() -> None:
     rig = rig16()
     assert rig.handle(M16.TriggerMessageRequest(requested_message="StatusNotification")).status == "Accepted"
-    assert rig.handle(
-        M16.TriggerMessageRequest(requested_message="DiagnosticsStatusNotification")
-    ).status == ("NotImplemented")
+    assert rig.handle(M16.TriggerMessageRequest(requested_message="FirmwareStatusNotification")).status == (
+        "NotImplemented"
+    )

@@ -113,6 +113,52 @@ def test_e09_fr_01_ev_side_disconnect_ends_transaction() -> None:
     assert rig.of(M.StatusNotificationRequest)[-1].connector_status == "Available"
 
 
+# Found by TC_E_08_CS / TC_E_22_CS (conformance): with TxStopPoint EnergyTransfer, a stop authorization
+# left the transaction open, and an EV suspending ended it with chargingState SuspendedEVSE.
+def test_e06_fr_07_energy_transfer_stop_point_ends_on_stop_authorization_and_on_ev_suspending() -> None:
+    rig = make_rig()
+    assert set_var(rig, "TxCtrlr", "TxStopPoint", "EnergyTransfer") == "Accepted"
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "T1")
+    charge(rig)
+    rig.clear()
+    rig.do("token_presented", "T1")  # the driver stops: the power path opens, the energy transfer stops
+    (ended,) = rig.events()
+    assert (ended.event_type, ended.trigger_reason) == ("Ended", "StopAuthorized")
+    assert ended.transaction_info.charging_state == "EVConnected"
+
+    rig.do("ev_unplugged", 1)
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "T1")
+    charge(rig, energy=2000.0)
+    rig.clear()
+    rig.do("update_meter", 1, MeterReading(energy_wh=2000.0, power_w=0.0))  # the EV suspends
+    (ended,) = rig.events()
+    assert (ended.event_type, ended.trigger_reason) == ("Ended", "ChargingStateChanged")
+    assert ended.transaction_info.stopped_reason == "StoppedByEV"
+    assert ended.transaction_info.charging_state == "EVConnected"  # not SuspendedEVSE: the session is over
+
+
+# Found by TC_E_26_CS (conformance): the EV reconnected to a suspended transaction was reported with
+# triggerReason ChargingStateChanged.
+def test_e10_cable_plugged_into_a_running_transaction_says_cable_plugged_in() -> None:
+    rig = make_rig()
+    assert set_var(rig, "TxCtrlr", "TxStopPoint", "Authorized") == "Accepted"
+    assert set_var(rig, "TxCtrlr", "StopTxOnEVSideDisconnect", "false") == "Accepted"
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "T1")
+    charge(rig)
+    rig.clear()
+    rig.do("ev_unplugged", 1)  # E10: suspended, not ended
+    (suspended,) = rig.events()
+    assert (suspended.event_type, suspended.trigger_reason) == ("Updated", "EVCommunicationLost")
+    rig.clear()
+    rig.do("ev_plugged", 1, 1)
+    (plugged,) = rig.events()
+    assert (plugged.event_type, plugged.trigger_reason) == ("Updated", "CablePluggedIn")
+    assert plugged.transaction_info.charging_state == "EVConnected"
+
+
 def test_e05_fr_10_csms_deauthorizes_token_in_transaction_event() -> None:
     def answer(request: Any, now: Any) -> Any:
         if isinstance(request, M.TransactionEventRequest) and isinstance(request.id_token, D.IdTokenType):

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from chargeplane.csms.app import Csms
+from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
 from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
+from chargeplane.tools.conformance.declaration import Configured
 from chargeplane.tools.conformance.runner import load_cases
+from chargeplane.transport.security import TlsSettings
 from tests.csms.conftest import PASSWORD, RunningCsms, settings_for
+from tests.transport import certs
 
 load_cases()
 
@@ -21,9 +27,14 @@ STATION_ID = "CONFORMANCE-1"
 
 @pytest.fixture
 async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
-    # A short Pending interval so that TC_B_02 does not wait a minute.
+    # A short Pending interval so that TC_B_02 does not wait a minute; the master pass group of the C16 cases.
     database = f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
-    app = Csms(settings_for(database, ProvisioningSettings(boot_retry_interval=1)))
+    master_pass = AuthorizationSettings(master_pass_group=Configured().master_pass_group_id)
+    settings = settings_for(database, ProvisioningSettings(boot_retry_interval=1), master_pass)
+    # A wss listener beside the ws one, for the TLS cases (TC_A_04, A_06, A_19): see the csms_tls fixture.
+    server = certs.issue(certs.make_ca(tmp_path, TLS_CA), tmp_path, "localhost", server=True)
+    tls = dataclasses.replace(settings.ocpp, tls_port=0, tls=TlsSettings(certificates=(server,)))
+    app = Csms(dataclasses.replace(settings, ocpp=tls))
     token = await app.start()
     assert token is not None
     try:
@@ -31,6 +42,20 @@ async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
             yield RunningCsms(app, client, token)
     finally:
         await app.stop(deadline=1.0)
+
+
+TLS_CA = "conformance-root"
+
+
+@dataclass(frozen=True)
+class CsmsTls:
+    tls_url: str  # the CSMS's wss endpoint
+    ca_file: Path  # the CA its server certificate is issued by
+
+
+@pytest.fixture
+def csms_tls(csms: RunningCsms, tmp_path: Path) -> CsmsTls:
+    return CsmsTls(f"wss://127.0.0.1:{csms.app.server.ports[1]}/ocpp", tmp_path / f"{TLS_CA}.pem")
 
 
 @pytest.fixture

@@ -8,15 +8,22 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+from chargeplane.station.hardware import SimulatedEv
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.tools.conformance.station_adapter import (
+    EnterParkingBay,
+    EvNotReady,
+    EvSuspends,
+    LeaveParkingBay,
     MakeIdle,
+    MasterPassStop,
     PlugIn,
     PowerCycle,
     PresentToken,
     StationAction,
     StoreCustomerIdentifier,
     Unplug,
+    UnplugEvSide,
 )
 from chargeplane.transport.backoff import BackOffSettings
 
@@ -38,6 +45,7 @@ class OurStation:
         )
         self.runtime: StationRuntime | None = None
         self._task: asyncio.Task[None] | None = None
+        self._ev_not_ready = False  # EvNotReady: the next PlugIn connects an EV that takes no energy
 
     async def start(self) -> None:
         self.runtime = StationRuntime(self.settings)
@@ -60,7 +68,9 @@ class OurStation:
     async def perform(self, action: StationAction) -> None:
         match action:
             case PlugIn():
-                self.station.plug(action.evse_id, action.connector_id)
+                ev = SimulatedEv(draws_power=False) if self._ev_not_ready else None
+                self._ev_not_ready = False
+                self.station.plug(action.evse_id, action.connector_id, ev)
             case Unplug():
                 self.station.unplug(action.evse_id)
             case PresentToken():
@@ -70,6 +80,20 @@ class OurStation:
                 await self.start()
             case MakeIdle():
                 await self._make_idle()
+            # the EV side (block E): our simulated EVSE only knows whether an EV is there, so a disconnect
+            # on the EV side is its unplug (it unlocks or not as UnlockOnEVSideDisconnect says)
+            case UnplugEvSide():
+                self.station.unplug(action.evse_id)
+            case EvSuspends():
+                ev = self.station.hardware.evses[action.evse_id].ev
+                assert ev is not None, "no EV connected to suspend"
+                ev.draws_power = False  # the meter then reads 0 W: the station sees the EV suspend
+            case EvNotReady():
+                self._ev_not_ready = True  # the next EV plugged in takes no energy
+            case EnterParkingBay() | LeaveParkingBay():
+                pass  # no parking bay sensor: our station declares neither C-09.6 nor C-10.5
+            case MasterPassStop():
+                pass  # our station has no UI: a master pass stops every transaction at once (C16.FR.02)
             case StoreCustomerIdentifier():
                 pass  # our station keeps no data under customer identifiers (C-14, not declared; issue #14)
 

@@ -10,35 +10,43 @@ import pytest
 
 from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
 from chargeplane.tools.conformance.case import REGISTRY, Side
-from chargeplane.tools.conformance.declaration import Declaration
+from chargeplane.tools.conformance.declaration import Configured, Declaration
 from chargeplane.tools.conformance.report import Outcome, console_line
 from chargeplane.tools.conformance.runner import run_csms_cases
 from chargeplane.tools.conformance.steps import LinkSettings
 from tests.csms.conftest import RunningCsms
-from tests.tools.conformance.conftest import PASSWORD, STATION_ID
+from tests.tools.conformance.conftest import PASSWORD, STATION_ID, CsmsTls
 from tests.tools.conformance.expectations import CSMS_EXPECTED_FAILURES, CSMS_FEATURES
 
 MODULES = sorted({c.module for c in REGISTRY.select(Side.CSMS)})
 MODULE_BOUND_S = 90  # a whole case module against our CSMS on loopback
+CONFIGURED = Configured(reservation_expiry=3, transaction_duration=1)  # short waits: TC_H_07, TC_E_29/31/33
 
 
 @pytest.mark.parametrize("module", MODULES)
 async def test_csms_cases_against_chargeplane(
-    module: str, csms: RunningCsms, adapter: ChargeplaneAdapter
+    module: str, csms: RunningCsms, adapter: ChargeplaneAdapter, csms_tls: CsmsTls
 ) -> None:
     patterns = [p for p in os.environ.get("CONFORMANCE_CASES", "").split(",") if p.strip()]
     selected = [c for c in REGISTRY.select(Side.CSMS, patterns) if c.module == module]
     if not selected:
         pytest.skip(f"CONFORMANCE_CASES selects no case of {module}")
-    declaration = Declaration(features=CSMS_FEATURES, expected_failures=dict(CSMS_EXPECTED_FAILURES))
+    declaration = Declaration(
+        features=CSMS_FEATURES, configured=CONFIGURED, expected_failures=dict(CSMS_EXPECTED_FAILURES)
+    )
     started = time.monotonic()
     results = await run_csms_cases(
-        selected, LinkSettings(csms.ocpp_url, STATION_ID, PASSWORD), adapter, declaration
+        selected,
+        LinkSettings(csms.ocpp_url, STATION_ID, PASSWORD, ca_file=csms_tls.ca_file, tls_url=csms_tls.tls_url),
+        adapter,
+        declaration,
     )
     elapsed = time.monotonic() - started
     report = "\n".join(console_line(r) for r in results)
     print(report)
-    assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL) for r in results), report
+    # N/A: a case needs a Part 5 option our CSMS does not declare (e.g. C-14, customer information by
+    # customerIdentifier, until issue #14); CSMS_FEATURES says what it supports.
+    assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL, Outcome.NA) for r in results), report
     assert elapsed < MODULE_BOUND_S, f"{module} took {elapsed:.0f} s"
 
 

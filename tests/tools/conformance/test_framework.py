@@ -153,6 +153,27 @@ async def test_a_case_whose_feature_is_not_declared_is_not_applicable_never_pass
     assert exit_status([result]) == 0
 
 
+# A condition formula (feature_condition.py), for the CSV conditions a plain feature list cannot state.
+async def test_a_case_whose_condition_formula_fails_is_not_applicable() -> None:
+    registry = Registry()
+    formula = "C-09.4 and (C-51 or NOT (C-09.1 or C-09.2))"
+    conditional = declare(registry, "TC_E_91_CS", condition=formula)
+    assert conditional.missing_features({"C-09.4", "C-51", "C-09.1"}) == ()
+    assert conditional.missing_features({"C-09.4"}) == ()  # no other start point: the NOT branch holds
+    assert conditional.missing_features({"C-09.4", "C-09.2"}) == (formula,)
+    assert conditional.missing_features({"C-51"}) == (formula,)
+    both = declare(registry, "TC_E_92_CS", features=("HFS-1",), condition="not C-09.5")
+    assert both.missing_features({"C-09.5"}) == ("HFS-1", "not C-09.5")
+    assert both.missing_features({"HFS-1"}) == ()
+    link = LinkSettings("ws://127.0.0.1:9/ocpp", "NOBODY")  # never dialled: nothing applicable runs
+    [result] = await run_csms_cases([conditional], link, NoAdapter(), Declaration())
+    assert result.outcome is Outcome.NA
+    assert formula in result.detail
+    for bad in ("C-09.4 and", "C-09.4 (C-51)", "(C-09.4", "C-09.4 or pending", "C-09.4 & C-51"):
+        with pytest.raises(ValueError, match="condition"):
+            declare(registry, "TC_E_93_CS", condition=bad)
+
+
 def test_expected_failures_must_fail_and_anything_else_must_pass() -> None:
     registry = Registry()
     listed = declare(registry, "TC_B_92_CSMS")
@@ -338,3 +359,33 @@ async def test_a_refused_manual_action_fails_the_case_at_once(
         "step manual action: send TriggerMessage for Heartbeat: HTTP 422 the CSMS will not send it"
     )
     assert result.seconds < 5
+
+
+async def test_command_line_lists_a_profile_with_what_the_tool_lacks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["conformance", "station", "--listen", "127.0.0.1:9", "--station-id", "A", "--list"]
+    args = build_parser().parse_args([*argv, "--profile", "core", "--profile", "advanced user interface"])
+    assert args.profile == ["Core", "Advanced User Interface"]
+    assert await run_command(args) == 0
+    out = capsys.readouterr().out
+    assert "TC_B_01_CS " in out
+    assert "TC_D_01_CS " not in out  # Local Authorization List Management, not Core
+    assert "Advanced User Interface: 33 case(s) of Part 5 not in this tool yet: TC_I_01_CS," in out
+
+
+def test_command_line_refuses_an_unknown_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(
+            [
+                "conformance",
+                "csms",
+                "--url",
+                "ws://127.0.0.1:9/ocpp",
+                "--station-id",
+                "A",
+                "--profile",
+                "Gold",
+            ]
+        )
+    assert "unknown profile 'Gold'" in capsys.readouterr().err

@@ -404,8 +404,8 @@ async def test_cases_pass_against_a_station_that_does_what_they_ask(
 ) -> None:
     endpoint, station = scripted
     selected = REGISTRY.select(Side.STATION, patterns.split(","))
-    configured = Configured(log_retry_interval=1, firmware_offset=2)
-    declaration = Declaration(frozenset({"C-57", "C-14", "C-60", "AQ-1"}), configured)
+    configured = Configured(log_retry_interval=1, firmware_delay=2)
+    declaration = Declaration(frozenset({"C-57", "C-14", "C-60", "AQ-1", "C-49"}), configured)
     results = await run_station_cases(selected, endpoint, station, declaration)
     report = "\n".join(console_line(r) for r in results)
     assert all(r.outcome in (Outcome.PASS, Outcome.NA) for r in results), report

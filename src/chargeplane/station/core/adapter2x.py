@@ -145,6 +145,7 @@ class Adapter2x(Generic[Dialect]):
         changed = state != tx.charging_state or event.kind is TxEventKind.STARTED  # E01.FR.18 when it changes
         if changed:
             tx.charging_state = state
+        with_state = changed or event.trigger == "Trigger"  # F06.FR.07: a triggered event always has it
         stopped = (
             event.stopped_reason if event.stopped_reason != "Local" else None
         )  # E06.FR.09 Local may be left out
@@ -154,7 +155,7 @@ class Adapter2x(Generic[Dialect]):
             tx.remote_start_sent = True
         info = ns.TransactionType(
             transaction_id=tx.id,
-            charging_state=ns.ChargingStateEnumType(state) if changed else UNSET,
+            charging_state=ns.ChargingStateEnumType(state) if with_state else UNSET,
             stopped_reason=ns.ReasonEnumType(stopped) if stopped is not None else UNSET,
             remote_start_id=remote_start,
         )

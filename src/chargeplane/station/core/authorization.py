@@ -69,6 +69,13 @@ class AuthCache:
     def touch(self, entry: AuthEntry, now: datetime) -> None:
         self.store(entry, now)
 
+    def forget(self, token: str, token_type: str) -> AuthEntry | None:
+        """N10: remove one token's entry (returned, or None when there was none)."""
+        entry = self.entries.pop(token_key(token, token_type), None)
+        if entry is not None:
+            self._save()
+        return entry
+
     def clear(self) -> None:
         """C11: ClearCache."""
         self.entries.clear()
@@ -130,7 +137,8 @@ class Authorization(Controller):
             if self.is_master_pass(entry.group):
                 self._master_pass(now)
                 return
-            if current is not None and current.same_holder(token):  # C09: a token of the same group
+            # C09.FR.07 / FR.11: a valid token of the same group ends it; a refused one does not
+            if entry.status == ACCEPTED and current is not None and current.same_holder(token):
                 txs.end_authorization(evse, "Local", "StopAuthorized", now)
                 return
         model = ctx.model
@@ -140,6 +148,14 @@ class Authorization(Controller):
         )
         if entry is not None and entry.status == ACCEPTED and local_ok:
             txs.authorize(evse, token, now, "Authorized")  # C12 / C13 local pre-authorization
+            return
+        if (
+            entry is not None
+            and entry.status != ACCEPTED
+            and connected
+            and self._post_authorize_disabled(token)
+        ):
+            ctx.act(ShowMessage(f"Token {value}: {entry.status}"))  # DisablePostAuthorize: not asked again
             return
         if connected and not model.flag(AUTH, "DisableRemoteAuthorization"):
             self.send_authorize(evse, token, now)
@@ -180,6 +196,13 @@ class Authorization(Controller):
             return self.cache.lookup(token.value, token.type, ctx.station_time(now), lifetime)
         return None
 
+    def _post_authorize_disabled(self, token: Token) -> bool:
+        """LocalAuthListCtrlr / AuthCacheCtrlr.DisablePostAuthorize, of where the token's entry came from: true
+        turns off asking the CSMS about a token stored with a status other than Accepted (C14.FR.03,
+        C10.FR.03 / C12.FR.05)."""
+        listed = self.ctx.get(local_list.LocalListController).lookup(token.value, token.type) is not None
+        return self.ctx.model.flag(local_list.CTRLR if listed else CACHE, "DisablePostAuthorize")
+
     def is_master_pass(self, group: str | None) -> bool:
         master = self.ctx.model.value(AUTH, "MasterPassGroupId")
         return bool(master) and group == master
@@ -204,7 +227,8 @@ class Authorization(Controller):
                 return
             txs = ctx.get(transactions.Transactions)
             holder = txs.holder(evse)
-            if holder is not None and holder.same_holder(known):
+            # C09.FR.11: a token of the holder's group stops the transaction only when Accepted
+            if holder is not None and info.status == ACCEPTED and holder.same_holder(known):
                 txs.end_authorization(evse, "Local", "StopAuthorized", at)
                 return
             if info.status == ACCEPTED:

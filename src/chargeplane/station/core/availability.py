@@ -119,6 +119,11 @@ class Availability(Controller):
                 evse.last_status[connector_id] = status
         evse_status = self.connector_status(evse, evse.plugged or 1)
         ctx.model.put(VariableKey("EVSE", "AvailabilityState", evse=evse.id), evse_status)
+        reservations = ctx.get(reservation.Reservations)
+        booked = reservations.on(evse.id)
+        if booked is not None and (evse.faulted or not evse.operative or not ctx.station_operative):
+            # H01.FR.16 / H01.FR.17: a Faulted or Unavailable EVSE loses its reservation (after its status)
+            reservations.remove(booked.id, now, "Removed")
 
     def report_all(self, now: datetime, *, again: bool) -> None:
         """After a reconnect: every connector when ``again`` (B01.FR.05, B04.FR.01), else only changes."""

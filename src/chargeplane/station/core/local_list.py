@@ -137,9 +137,9 @@ def get_local_list_version(
     request: v2x.GetLocalListVersionRequestT,
     now: datetime,
 ) -> v2x.GetLocalListVersionResponse:
-    """D02: 0 when there is no list."""
+    """D02: 0 when there is no list, or when the list is disabled (D02.FR.03)."""
     ns = v2x.dialect_of(request)
-    return ns.GetLocalListVersionResponse(version_number=ctl.list.version)
+    return ns.GetLocalListVersionResponse(version_number=ctl.list.version if ctl.enabled else 0)
 
 
 def send_local_list16(

@@ -113,6 +113,7 @@ class Evse:
     meter: MeterReading = field(default_factory=MeterReading)
     next_sample: datetime | None = None
     last_status: dict[int, str] = field(default_factory=dict)
+    reservation_used: int | None = None  # H03.FR.09: the reservation the authorization consumed, for the tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,22 @@ class Reboot:
     reason: str
 
 
-HardwareAction = SetContactor | SetLock | ShowMessage | Reboot
+@dataclass(frozen=True, slots=True)
+class UploadLog:
+    """Upload a file (N01): the runtime reports the outcome with ``StationCore.upload_finished``."""
+
+    upload_id: int
+    location: str
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CancelUpload:
+    upload_id: int
+
+
+HardwareAction = SetContactor | SetLock | ShowMessage | Reboot | UploadLog | CancelUpload
 
 
 def tx_to_json(tx: Transaction) -> dict[str, Any]:

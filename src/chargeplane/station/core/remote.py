@@ -16,6 +16,7 @@ from chargeplane.ocpp.messages.base import present
 from chargeplane.station.core import (
     authorization,
     availability,
+    diagnostics,
     metering,
     registration,
     reservation,
@@ -195,6 +196,8 @@ def trigger_message(
         event = TxEvent(TxEventKind.UPDATED, "Trigger", context="Trigger", measurands=updated)
         for evse in busy:
             ctx.get(transactions.Transactions).emit(evse, event, now)
+    elif what == "LogStatusNotification":
+        ctx.get(diagnostics.Diagnostics).send_status(now, force=pending)
     else:
         return ns.TriggerMessageResponse(status=status.NOT_IMPLEMENTED)
     return ns.TriggerMessageResponse(status=status.ACCEPTED)
@@ -274,6 +277,8 @@ def trigger_message16(
                 transaction_id=int(evse.tx.id) if evse.tx is not None else UNSET,
             )
             ctx.send(values, now)
+    elif what == "DiagnosticsStatusNotification":
+        ctx.get(diagnostics.Diagnostics).send_status(now, force=True, legacy=True)
     else:
         return v16.messages.TriggerMessageResponse(status=status.NOT_IMPLEMENTED)
     return v16.messages.TriggerMessageResponse(status=status.ACCEPTED)

@@ -79,7 +79,7 @@ class Reservations(Controller):
                 return "Rejected"
             candidates = [e for e in ctx.evses.values() if self.available_for(e, None) and e.plugged is None]
             if not candidates:
-                return "Occupied"
+                return _none_free(ctx)
             evse = candidates[0]
         else:
             found = ctx.evses.get(evse_id)
@@ -147,6 +147,16 @@ class Reservations(Controller):
         for reservation in list(self.items.values()):
             if from_wire(reservation.expiry) <= station_now:  # H04.FR.01: the reservation expired
                 self.remove(reservation.id, now, "Expired")
+
+
+def _none_free(ctx: Context) -> str:
+    """H01.FR.11 / FR.12 / FR.14: why no EVSE can take a reservation without evseId."""
+    evses = list(ctx.evses.values())
+    if evses and all(e.faulted for e in evses):
+        return "Faulted"
+    if not ctx.station_operative or all(e.faulted or not e.operative for e in evses):
+        return "Unavailable"
+    return "Occupied"
 
 
 def _status_update(version: Version, reservation_id: int, update: str) -> v2x.ReservationStatusUpdateRequest:

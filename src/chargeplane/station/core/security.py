@@ -12,6 +12,7 @@ from datetime import datetime
 from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.context import Context, Controller
+from chargeplane.station.core.diagnostics import Diagnostics
 
 STARTUP, RESET = "StartupOfTheDevice", "ResetOrReboot"
 RESET_REASONS = frozenset({"RemoteReset", "LocalReset", "ScheduledReset", "ApplicationReset"})
@@ -34,6 +35,7 @@ class Security(Controller):
     def report(self, event_type: str, now: datetime, tech_info: str | None = None) -> bool:
         """Send one security event (2.x only); False when not sent (1.6, offline or not accepted)."""
         ctx = self.ctx
+        ctx.get(Diagnostics).record_security_event(event_type, ctx.station_time(now), tech_info)  # N01 log
         if ctx.version is Version.V16:
             return False
         timestamp = ctx.ts(now)

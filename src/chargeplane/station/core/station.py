@@ -38,8 +38,10 @@ from chargeplane.station.core.adapter16 import ADAPTER_16
 from chargeplane.station.core.authorization import AuthCache, Authorization
 from chargeplane.station.core.availability import Availability
 from chargeplane.station.core.context import Context, Controller, ErasedHandler
+from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
 from chargeplane.station.core.device_model import Definitions, DeviceModel, StationLayout
+from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.local_list import LocalList, LocalListController
 from chargeplane.station.core.metering import Metering
 from chargeplane.station.core.model import (
@@ -76,6 +78,8 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Remote,
     DataTransfer,
     Security,
+    Diagnostics,
+    CustomerInformation,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -203,6 +207,10 @@ class StationCore:
 
     def fault(self, evse_id: int, faulted: bool, now: datetime) -> None:
         self.ctx.get(Transactions).fault(self.ctx.evses[evse_id], faulted, now)
+
+    def upload_finished(self, upload_id: int, ok: bool, now: datetime) -> None:
+        """The runtime's outcome of an :class:`~.model.UploadLog` attempt."""
+        self.ctx.get(Diagnostics).upload_finished(upload_id, ok, now)
 
     def token_presented(
         self, value: str, now: datetime, token_type: str = "ISO14443", evse_id: int | None = None

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.messages.base import present
+from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import availability, metering, offline_queue, reservation, tx_rules
 from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Controller, route
@@ -129,6 +130,11 @@ class Transactions(Controller):
             evse.pending_remote_start = None
             return
         evse.authorized = token
+        evse.reservation_used = None
+        if booked is not None and ctx.version is not Version.V16:
+            # H03.FR.09 / H03.FR.10: consumed now, the connector freed (1.6 §5.13: at the transaction's start)
+            evse.reservation_used = booked.id
+            ctx.get(reservation.Reservations).use(booked.id)
         evse.deauth = None
         evse.suspended_invalid = False
         if evse.plugged is None:
@@ -201,7 +207,10 @@ class Transactions(Controller):
                 sent = True
         current = evse.tx
         if current is not None and not sent and tx_rules.charging_state(evse) != current.charging_state:
-            reason = "ChargingStateChanged" if trigger != "EnergyLimitReached" else trigger
+            # the cable plugged into a running transaction (started earlier, or suspended by an EV-side
+            # disconnect, E10) is its own trigger (Part 6 EnergyTransferStarted step 3, TC_E_26)
+            kept = ("EnergyLimitReached", "CablePluggedIn")
+            reason = trigger if trigger in kept else "ChargingStateChanged"
             self.emit(evse, TxEvent(UPDATED, reason), now)
         ctx.get(availability.Availability).update_status(evse, now)
 
@@ -246,6 +255,9 @@ class Transactions(Controller):
         ):
             tx.reservation_id = booked.id  # E01.FR.13 reservationId once
             reservations.use(booked.id)
+        elif evse.reservation_used is not None:  # consumed when its token authorized the EVSE
+            tx.reservation_id = evse.reservation_used
+        evse.reservation_used = None
         if tx.remote_start_id is not None:  # F02: the first event after a remote start says so (Part 6)
             trigger = "RemoteStart"
         evse.pending_remote_start = None
@@ -256,10 +268,19 @@ class Transactions(Controller):
     def _end(self, evse: Evse, now: datetime, reason: str, trigger: str) -> None:
         tx = evse.tx
         assert tx is not None
-        with_token = tx.token is not None and tx.token_sent and trigger in ("StopAuthorized", "Deauthorized")
+        # E07.FR.02: the token that ended it; a master pass stop is not the holder's doing (C16), so none then
+        with_token = (
+            tx.token is not None
+            and tx.token_sent
+            and trigger in ("StopAuthorized", "Deauthorized")
+            and reason != "MasterPass"
+        )
         event = TxEvent(
             ENDED, trigger, stopped_reason=reason, context="Transaction.End", with_token=with_token
         )
+        # the Ended event's chargingState is the state after the end: an EV still connected to an open power
+        # path is EVConnected, not SuspendedEVSE (the authorization ends with the transaction)
+        evse.authorized = None
         self.emit(evse, event, now)
         evse.tx = None
         evse.next_sample = None

@@ -87,7 +87,9 @@ def stop_reason(evse: Evse, stop_points: list[str], stop_on_ev_disconnect: bool)
     if (
         evse.authorized is None
         and evse.deauth is not None
-        and any(p in stop_points for p in ("Authorized", "PowerPathClosed"))
+        # E06.FR.07: with EnergyTransfer, the end of the authorization opens the power path, which stops the
+        # energy transfer (the contactor's opening resets flowed_since_close, so the rule below cannot see it)
+        and any(p in stop_points for p in ("Authorized", "PowerPathClosed", "EnergyTransfer"))
     ):
         return evse.deauth
     if "EnergyTransfer" in stop_points and evse.flowed_since_close and not evse.flowing:

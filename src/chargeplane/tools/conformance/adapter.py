@@ -11,9 +11,10 @@ do), so the tool runs it alongside the steps that answer the CSMS's CALL.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
 import httpx
@@ -126,14 +127,20 @@ class GetLocalListVersion:  # D02: GetLocalListVersionRequest
 
 
 @dataclass(frozen=True)
-class ReserveNow:  # H01: ReserveNowRequest for a specific EVSE
+class ReserveNow:  # H01: ReserveNowRequest for a specific EVSE (or, evse_id None, any EVSE / a connector type)
     id_token: str
     token_type: str
-    evse_id: int
+    evse_id: int | None
     expires_at: str  # wire timestamp
+    connector_type: str | None = None  # H01 S3 (TC_H_15)
+    group_id_token: str | None = None  # H03 groupIdToken (TC_H_19)
 
     def describe(self) -> str:
-        return f"send ReserveNow of EVSE {self.evse_id} for id token {self.id_token} until {self.expires_at}"
+        what = f"EVSE {self.evse_id}" if self.evse_id is not None else "an unspecified EVSE"
+        if self.connector_type is not None:
+            what += f" with a connector of type {self.connector_type}"
+        group = f" (group id token {self.group_id_token})" if self.group_id_token is not None else ""
+        return f"send ReserveNow of {what} for id token {self.id_token}{group} until {self.expires_at}"
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,83 @@ class CancelReservation:  # H02: CancelReservationRequest
 
     def describe(self) -> str:
         return f"send CancelReservation for reservation {self.reservation_id}"
+
+
+# -- Local list changes (D01), logs (N01) and customer information (N09, N10) --------------------------------
+@dataclass(frozen=True)
+class ChangeLocalList:  # D01: a change of the CSMS's tokens, then the SendLocalList that carries it
+    change: str  # "add": the token joins the list; "remove": it leaves it; "clear": no token is left on it
+    id_token: str = ""  # the token added or removed (not used by "clear")
+    token_type: str = "ISO14443"
+
+    def describe(self) -> str:
+        if self.change == "add":
+            return f"add id token {self.id_token} ({self.token_type}) to the local list and send a Differential SendLocalList"
+        if self.change == "remove":
+            return f"remove id token {self.id_token} ({self.token_type}) from the local list and send a Differential SendLocalList"
+        return "empty the local list and send a Full SendLocalList without entries"
+
+
+@dataclass(frozen=True)
+class GetLog:  # N01: GetLogRequest
+    log_type: str  # DiagnosticsLog | SecurityLog
+    remote_location: str
+    request_id: int
+
+    def describe(self) -> str:
+        return f"send GetLog for the {self.log_type} (upload to {self.remote_location})"
+
+
+@dataclass(frozen=True)
+class CustomerInformation:  # N09, N10: CustomerInformationRequest about an id token or a customer identifier
+    request_id: int
+    report: bool
+    clear: bool
+    id_token: str | None = None
+    token_type: str | None = None
+    customer_identifier: str | None = None
+
+    def describe(self) -> str:
+        what = " and ".join(w for w, on in (("report", self.report), ("clear", self.clear)) if on)
+        about = (
+            f"customer {self.customer_identifier}"
+            if self.customer_identifier is not None
+            else f"id token {self.id_token} ({self.token_type})"
+        )
+        return f"send CustomerInformation ({what or 'no report, no clear'}) about {about}"
+
+
+# -- Added for the rest of the CSMS-side Core cases (ClearCache, GetBaseReport, SetNetworkProfile, certificates,
+# password update): any CSMS-initiated action with its wire payload.
+@dataclass(frozen=True)
+class SendCommand:
+    action: str  # the OCPP action, e.g. ClearCache
+    # its request as wire JSON (what Chargeplane's command API sends as given)
+    payload: dict[str, Any] = field(default_factory=dict)
+    what: str = ""  # what the operator is asked for, beside the action's name
+
+    def describe(self) -> str:
+        return f"send {self.action}" + (f" ({self.what})" if self.what else "")
+
+
+@dataclass(frozen=True)
+class UpdateFirmware:  # L01: UpdateFirmwareRequest (a generic command route of Chargeplane's API)
+    request_id: int
+    location: str
+    retrieve_at: str  # wire timestamp
+    install_at: str | None = None  # a scheduled installation (TC_L_02)
+    signing_certificate: str | None = None
+    signature: str | None = None
+
+    def describe(self) -> str:
+        when = f", install at {self.install_at}" if self.install_at is not None else ""
+        signed = (
+            ", with the configured signing certificate and signature" if self.signature is not None else ""
+        )
+        return (
+            f"send UpdateFirmware (requestId {self.request_id}) of {self.location}, retrieve at "
+            f"{self.retrieve_at}{when}{signed}"
+        )
 
 
 ManualAction = (
@@ -158,6 +242,11 @@ ManualAction = (
     | GetLocalListVersion
     | ReserveNow
     | CancelReservation
+    | ChangeLocalList
+    | GetLog
+    | CustomerInformation
+    | SendCommand
+    | UpdateFirmware
 )
 
 
@@ -219,6 +308,20 @@ class ChargeplaneAdapter:
             None,
             ok=(204, 404),
         )
+        # C09 / C16 cases: both valid tokens share a group; the master pass token is of the master pass group.
+        for token, token_type, group in (
+            (configured.valid_idtoken, configured.valid_idtoken_type, configured.group_idtoken),
+            (configured.valid_idtoken2, configured.valid_idtoken2_type, configured.group_idtoken),
+            (
+                configured.masterpass_idtoken,
+                configured.masterpass_idtoken_type,
+                configured.master_pass_group_id,
+            ),
+        ):
+            values = {"status": "Accepted", "groupIdToken": group}
+            body = {"idToken": token, "type": token_type} | values
+            if await self._request("POST", "/id-tokens", body, ok=(201, 409)) == 409:
+                await self._request("PATCH", f"/id-tokens/{token}?type={token_type}", values)
 
     async def set_registration(self, station_id: str, status: str) -> None:
         await self._request("PATCH", f"/stations/{station_id}", {"registrationStatus": status})
@@ -229,9 +332,56 @@ class ChargeplaneAdapter:
                 await self._request("GET", f"/stations/{station_id}/local-list/station-version", None)
             case CancelReservation():
                 await self._request("DELETE", f"/reservations/{action.reservation_id}", None)
+            case ChangeLocalList():
+                await self._change_local_list(station_id, action)
+            case SendCommand():
+                await self._request(
+                    "POST", f"/stations/{station_id}/commands/{action.action}", action.payload
+                )
             case _:
                 path, body = _route(action)
                 await self._request("POST", f"/stations/{station_id}{path}", body, ok=(200, 201))
+
+    async def _change_local_list(self, station_id: str, action: ChangeLocalList) -> None:
+        """The token change (authorization block's id-token routes), then the local-list sync route."""
+        if action.change == "clear":
+            listed = await self._listed_tokens()
+            for token, token_type in listed:
+                await self._request("PATCH", f"/id-tokens/{token}?type={token_type}", {"localList": False})
+            try:
+                await self._request("POST", f"/stations/{station_id}/local-list", {"full": True})
+            finally:  # the token store as it was; the next sync puts the tokens back on the list
+                for token, token_type in listed:
+                    await self._request("PATCH", f"/id-tokens/{token}?type={token_type}", {"localList": True})
+            return
+        path = f"/id-tokens/{action.id_token}?type={action.token_type}"
+        if action.change == "add":
+            found = await self.client.get(f"/api/v1{path}")
+            if found.status_code == 404:
+                body = {"idToken": action.id_token, "type": action.token_type, "status": "Accepted"}
+                await self._request("POST", "/id-tokens", body | {"localList": True}, ok=(201,))
+            else:
+                # Another charging priority: an entry that changes, even if the token was on the list.
+                priority = found.json().get("chargingPriority") or 0
+                change = {"localList": True, "chargingPriority": (priority + 10) % 19 - 9}
+                await self._request("PATCH", path, change)
+        else:
+            await self._request("PATCH", path, {"localList": False})
+        await self._request("POST", f"/stations/{station_id}/local-list", {"full": False})
+
+    async def _listed_tokens(self) -> list[tuple[str, str]]:
+        """The stored tokens that go on local lists (all pages)."""
+        listed: list[tuple[str, str]] = []
+        offset, total = 0, 1
+        while offset < total:
+            response = await self.client.get("/api/v1/id-tokens", params={"offset": offset, "limit": 500})
+            if response.status_code != 200:
+                raise AdapterError(f"GET /id-tokens: HTTP {response.status_code} {response.text[:300]}")
+            page = response.json()
+            listed += [(t["idToken"], t["type"]) for t in page["items"] if t["localList"]]
+            total = page["total"]
+            offset += len(page["items"]) or total
+        return listed
 
 
 def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
@@ -241,8 +391,10 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
         case SendLocalList():
             return "/local-list", {"full": action.full}
         case ReserveNow():
-            body = {"idToken": action.id_token, "tokenType": action.token_type, "evseId": action.evse_id}
-            return "/reservations", body | {"expiresAt": action.expires_at}
+            body = {"idToken": action.id_token, "tokenType": action.token_type}
+            return "/reservations", body | {"expiresAt": action.expires_at} | _some(
+                evseId=action.evse_id, connectorType=action.connector_type, groupIdToken=action.group_id_token
+            )
         case RequestStart():
             return "/remote-start", _some(
                 idToken=action.id_token, tokenType=action.token_type, evseId=action.evse_id
@@ -270,7 +422,32 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
                 for c, v, x in action.variables
             ]
             return "/commands/SetVariables", {"setVariableData": values}
-        case GetLocalListVersion() | CancelReservation():
+        case GetLog():
+            log = {"remoteLocation": action.remote_location}
+            return "/commands/GetLog", {
+                "log": log,
+                "logType": action.log_type,
+                "requestId": action.request_id,
+            }
+        case CustomerInformation():
+            asked: dict[str, Any] = {
+                "requestId": action.request_id,
+                "report": action.report,
+                "clear": action.clear,
+            }
+            if action.id_token is not None:
+                asked["idToken"] = {"idToken": action.id_token, "type": action.token_type or "ISO14443"}
+            if action.customer_identifier is not None:
+                asked["customerIdentifier"] = action.customer_identifier
+            return "/commands/CustomerInformation", asked
+        case UpdateFirmware():
+            firmware = {"location": action.location, "retrieveDateTime": action.retrieve_at} | _some(
+                installDateTime=action.install_at,
+                signingCertificate=action.signing_certificate,
+                signature=action.signature,
+            )
+            return "/commands/UpdateFirmware", {"requestId": action.request_id, "firmware": firmware}
+        case GetLocalListVersion() | CancelReservation() | ChangeLocalList() | SendCommand():
             raise AdapterError(f"{action.describe()}: not a POST route")
 
 
@@ -297,7 +474,11 @@ class InteractiveAdapter:
             f"  - station {station_id} is registered (Accepted){' with the given password' if password else ''};\n"
             f"  - id token {configured.valid_idtoken} ({configured.valid_idtoken_type}) is Accepted;\n"
             f"  - id token {configured.blocked_idtoken} is Blocked, {configured.expired_idtoken} is Expired;\n"
-            f"  - id token {configured.invalid_idtoken} is unknown."
+            f"  - id token {configured.invalid_idtoken} is unknown;\n"
+            f"  - id tokens {configured.valid_idtoken} and {configured.valid_idtoken2} are Accepted, of group"
+            f" {configured.group_idtoken};\n"
+            f"  - id token {configured.masterpass_idtoken} is Accepted, of the master pass group"
+            f" {configured.master_pass_group_id}."
         )
 
     async def set_registration(self, station_id: str, status: str) -> None:
@@ -309,3 +490,5 @@ class InteractiveAdapter:
         self._say(
             f"Manual action: make the CSMS {action.describe()} to {station_id} (the tool is waiting for it)."
         )
+        if isinstance(action, SendCommand) and action.payload:  # e.g. the certificate it is to install
+            self._say(f"  with this request: {json.dumps(action.payload)}")

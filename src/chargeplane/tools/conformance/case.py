@@ -14,12 +14,16 @@ tool plays the charging station), ``_CS`` cases test a charging station (the too
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import fnmatch
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from chargeplane.tools.conformance.catalog import profiles_of
+from chargeplane.tools.conformance.feature_condition import holds, parse
 
 # The context a body receives depends on the side (a CsmsTool for _CSMS cases), hence Any here.
 CaseBody = Callable[[Any], Awaitable[None]]
@@ -58,6 +62,9 @@ class TestCase:
     body: CaseBody
     timeout: float = DEFAULT_TIMEOUT
     starts_booted: bool = True  # the runner executes Reusable State Booted first (general precondition)
+    # A boolean formula over feature ids (feature_condition.py) for the CSV conditions ``features`` cannot
+    # state, e.g. "C-09.4 and (C-51 or not C-09.1)"; "" when there is none.
+    condition: str = ""
 
     @property
     def side(self) -> Side:
@@ -75,7 +82,10 @@ class TestCase:
 
     def missing_features(self, declared: Iterable[str]) -> tuple[str, ...]:
         available = set(declared)
-        return tuple(f for f in self.features if f not in available)
+        missing = tuple(f for f in self.features if f not in available)
+        if self.condition and not holds(self.condition, available):
+            missing += (self.condition,)  # reported as a whole: which term fails depends on the others
+        return missing
 
 
 class DuplicateCase(ValueError):
@@ -118,26 +128,33 @@ def case(
     *,
     use_cases: tuple[str, ...],
     requirements: tuple[str, ...] = (),
-    profiles: tuple[str, ...] = ("Core",),
+    profiles: tuple[str, ...] | None = None,
     features: tuple[str, ...] = (),
     timeout: float = DEFAULT_TIMEOUT,
     starts_booted: bool = True,
     registry: Registry | None = None,
+    condition: str = "",
 ) -> Callable[[CaseBody], CaseBody]:
-    """Declare the decorated async function as test case ``case_id`` (and register it)."""
+    """Declare the decorated async function as test case ``case_id`` (and register it). Its profiles are
+    Part 5's for that case unless given (``tests/tools/conformance`` checks the two agree)."""
     if not CASE_ID.match(case_id):
         raise ValueError(f"bad test case id {case_id!r} (expected e.g. TC_B_01_CSMS)")
+    chosen_profiles = profiles if profiles is not None else profiles_of(case_id) or ("Core",)
     for feature in features:
         if not FEATURE_ID.match(feature):
             raise ValueError(f"{case_id}: bad feature id {feature!r} (expected e.g. C-44)")
-    for profile in profiles:
+    for profile in chosen_profiles:
         if profile not in PROFILES:
             raise ValueError(f"{case_id}: unknown certification profile {profile!r}")
+    if condition:
+        parse(condition)  # a malformed formula is a declaration error (ConditionError is a ValueError)
 
     def declare(body: CaseBody) -> CaseBody:
         test_case = TestCase(
-            case_id, name, use_cases, requirements, profiles, features, body, timeout, starts_booted
+            case_id, name, use_cases, requirements, chosen_profiles, features, body, timeout, starts_booted
         )
+        if condition:
+            test_case = dataclasses.replace(test_case, condition=condition)
         (registry if registry is not None else REGISTRY).add(test_case)
         return body
 

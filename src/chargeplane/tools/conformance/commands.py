@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from chargeplane.tools.conformance.adapter import Adapter, ChargeplaneAdapter, InteractiveAdapter
-from chargeplane.tools.conformance.case import REGISTRY, Side, TestCase
+from chargeplane.tools.conformance.case import PROFILES, REGISTRY, Side, TestCase
+from chargeplane.tools.conformance.catalog import case_ids
 from chargeplane.tools.conformance.declaration import Declaration, DeclarationError, load_declaration
 from chargeplane.tools.conformance.report import (
     CaseResult,
@@ -47,6 +48,12 @@ def add_conformance_command(commands: Any) -> None:
     csms.add_argument("--api-token", help="its bearer token")
     csms.add_argument(
         "--interactive", action="store_true", help="any CSMS: ask for manual actions at the terminal"
+    )
+    csms.add_argument(  # TLS (security profile 2): a wss --url, or --tls-url beside a ws one
+        "--ca-file", type=Path, help="wss: trust the CA certificates of this PEM file (default: the system's)"
+    )
+    csms.add_argument(
+        "--tls-url", help="the CSMS's wss endpoint for the TLS cases (TC_A_04, A_06, A_19) when --url is ws"
     )
 
     station = sides.add_parser("station", help="test a charging station: the tool plays the CSMS")
@@ -81,6 +88,14 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
         help="declaration file (TOML): features, configured values, expected failures",
     )
     parser.add_argument("--cases", default="", help="comma-separated id patterns, e.g. 'TC_B_*,TC_E_0?_CS*'")
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        type=_profile,
+        metavar="PROFILE",
+        help=f"only the cases of this certification profile (repeatable): {', '.join(map(repr, PROFILES))}",
+    )
     parser.add_argument("--junit", type=Path, help="write a JUnit XML report here")
     parser.add_argument("--json", type=Path, help="write a JSON report here")
     parser.add_argument("--list", action="store_true", help="list the selected cases and exit")
@@ -90,10 +105,10 @@ async def run_command(args: argparse.Namespace) -> int:
     load_cases()
     side = Side.CSMS if args.side == "csms" else Side.STATION
     selected = REGISTRY.select(side, args.cases.split(","))
+    if args.profile:
+        selected = [c for c in selected if set(c.profiles) & set(args.profile)]
     if args.list:
-        for test_case in selected:
-            features = f"  [needs {', '.join(test_case.features)}]" if test_case.features else ""
-            print(f"{test_case.id:<14} {test_case.name}{features}")
+        _list(side, selected, args.profile)
         return 0
     if not selected:
         print(f"no case matches {args.cases!r}", file=sys.stderr)
@@ -116,7 +131,7 @@ async def run_command(args: argparse.Namespace) -> int:
         adapter = ChargeplaneAdapter.connect(args.api, args.api_token)
     else:
         adapter = InteractiveAdapter()
-    link = LinkSettings(args.url, args.station_id, args.password)
+    link = LinkSettings(args.url, args.station_id, args.password, ca_file=args.ca_file, tls_url=args.tls_url)
     try:
         results = await run_csms_cases(
             selected, link, adapter, declaration, on_result=lambda r: print(console_line(r), flush=True)
@@ -125,6 +140,26 @@ async def run_command(args: argparse.Namespace) -> int:
         if isinstance(adapter, ChargeplaneAdapter):
             await adapter.aclose()
     return _finish(args, results, "csms")
+
+
+def _profile(name: str) -> str:
+    """A profile's name as Part 5 writes it, from any spelling of its case ("core", "reservation")."""
+    for profile in PROFILES:
+        if profile.casefold() == name.strip().casefold():
+            return profile
+    raise argparse.ArgumentTypeError(f"unknown profile {name!r}; one of {', '.join(PROFILES)}")
+
+
+def _list(side: Side, selected: list[TestCase], profiles: list[str]) -> None:
+    for test_case in selected:
+        needs = (*test_case.features, *((test_case.condition,) if test_case.condition else ()))
+        features = f"  [needs {', '.join(needs)}]" if needs else ""
+        print(f"{test_case.id:<14} {test_case.name}{features}")
+    implemented = {c.id for c in REGISTRY.select(side)}
+    for profile in profiles:
+        missing = [i for i in case_ids(profile, side.value) if i not in implemented]
+        if missing:
+            print(f"{profile}: {len(missing)} case(s) of Part 5 not in this tool yet: {', '.join(missing)}")
 
 
 def _finish(args: argparse.Namespace, results: list[CaseResult], direction: str) -> int:

@@ -55,22 +55,53 @@ class Configured:
     max_boot_wait: float = 10.0  # cap on waiting a Pending BootNotification interval (B02), seconds
     boot_interval: int = 5  # station cases: interval of a Pending / Rejected BootNotificationResponse (B03)
     ev_connection_timeout: int = 10  # station cases: TxCtrlr.EVConnectionTimeOut the tool sets (TC_F_04_CS)
-    # Station cases of blocks N and L (logs, customer information, firmware).
+    # Blocks D, F, L, N (local list, triggers, firmware, logs): values Part 6 leaves to the declaration
+    local_list_version: int = 2  # <Configured versionNumber> of a local list (TC_D_*_CS; > 1 for TC_D_06)
+    valid_idtoken2: str = "CONF-VALID-0002"  # a second valid token (TC_D_02 differential updates)
+    valid_idtoken2_type: str = "ISO14443"
+    log_location: str = "ftp://127.0.0.1/logs/"  # <Configured log_location>, where a station uploads a log
+    # Firmware (block L): what the CSMS is set up to send in its UpdateFirmwareRequest (and what the tool sends
+    # a station), how far ahead a scheduled download / install is asked for (s)
+    firmware_location: str = "http://127.0.0.1/firmware/conformance-1.1.bin"
+    firmware_signing_certificate: str = (
+        "-----BEGIN CERTIFICATE-----\nQ29uZm9ybWFuY2UgZmlybXdhcmUgc2lnbmluZw==\n-----END CERTIFICATE-----\n"
+    )
+    firmware_signature: str = "Q29uZm9ybWFuY2Ugc2lnbmF0dXJl"
+    firmware_delay: int = 5
+    # Reservation (block H, station side): the connector type of the configured connector, how long an expiring
+    # reservation lasts (s)
+    connector_type: str = "cType2"
+    reservation_expiry: int = 60
+    # CSMS cases of group ids (C09), master pass (C16) and the offline transaction status (E14); the second
+    # valid token above is in the same group as the first
+    group_idtoken: str = "CONF-GROUP-0001"  # the group id token of both valid tokens
+    masterpass_idtoken: str = "CONF-MASTER-0001"  # accepted, of the master pass group
+    masterpass_idtoken_type: str = "ISO14443"
+    master_pass_group_id: str = "CONF-MASTERPASS"  # the CSMS's master pass group (MasterPassGroupId)
+    second_evse_id: int = 2  # the other EVSE of the cases "for EVSE 1 and EVSE 2" (TC_C_47 / C_49)
+    # <Configured Transaction Duration>: offline time (E14), a charge (TC_L_13), AuthCacheCtrlr.LifeTime (TC_C_46)
+    transaction_duration: int = 5
+    # The network connection profile the CSMS is asked to send (TC_B_42 / B_44)
+    configuration_slot: int = 1
+    message_timeout: int = 30
+    ocpp_csms_url: str = "wss://127.0.0.1:9443/ocpp"
+    ocpp_interface: str = "Wired0"
+    security_profile: int = 2
+    # <Configured certificate> of the CA certificate cases (block M), PEM; empty: the tool makes one per run
+    csms_root_certificate: str = ""
+    manufacturer_root_certificate: str = ""
+    group_idtoken_type: str = "Central"
+    silence_wait: float = 5.0  # how long the tool waits to see that the station sends nothing, seconds
+    # Station cases of blocks N and L (logs, customer information, firmware); firmware_delay above is their
+    # Install / Download Offset Period, second_evse_id their second connector (TC_L_12_CS, TC_L_14_CS)
     log_type: str = "DiagnosticsLog"  # <Configured logType> of TC_N_36_CS
     log_retry_interval: int = 5  # <Configured retryInterval> of a failing log upload (TC_N_26_CS), seconds
     customer_identifier: str = "CONF-CUSTOMER-0001"  # <Configured customerIdentifiers> (TC_N_62_CS)
-    firmware_offset: int = (
-        10  # <Configured Install / Download Offset Period> (TC_L_02_CS, TC_L_03_CS), seconds
-    )
-    second_evse_id: int = (
-        2  # <Configured second Connector>: connector 1 of this EVSE (TC_L_12_CS, TC_L_14_CS)
-    )
-    # Station cases of block A (security profiles): the station's network connection profile as it is.
-    security_profile: int = 1  # <Configured securityProfile>: of the active connection profile
-    configuration_slot: int = 1  # <Configured configurationSlot>: the slot in use
-    configuration_slot2: int = 2  # the free slot the tool writes a new connection profile to
-    message_timeout: int = 30  # <Configured messageTimeout> of a new connection profile, seconds
-    ocpp_interface: str = "Wired0"  # <Configured ocppInterface> of a new connection profile
+    # Station cases of block A: the station's active network connection profile (message_timeout and
+    # ocpp_interface above go into the new one the tool writes to the free slot)
+    station_security_profile: int = 1  # <Configured securityProfile> of the station under test
+    station_configuration_slot: int = 1  # <Configured configurationSlot>: the slot in use
+    station_configuration_slot2: int = 2  # the free slot the tool writes a new connection profile to
 
 
 @dataclass(frozen=True)

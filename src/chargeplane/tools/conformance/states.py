@@ -102,6 +102,20 @@ async def energy_transfer_started(tool: CsmsTool) -> None:
     tool.progress.energy_transfer = True
 
 
+async def energy_transfer_suspended(tool: CsmsTool) -> None:
+    """Reusable State EnergyTransferSuspended: the EV suspends the energy transfer. The state's wait of
+    <Configured Transaction Duration> is left out (nothing is checked during it)."""
+    if not tool.progress.energy_transfer:
+        await energy_transfer_started(tool)
+    await transaction_event(
+        tool,
+        "EnergyTransferSuspended/1",
+        Event.UPDATED,
+        Trigger.CHARGING_STATE_CHANGED,
+        charging_state=Charging.SUSPENDED_EV,
+    )
+
+
 async def stop_authorized(tool: CsmsTool) -> None:
     if not tool.progress.energy_transfer:
         await energy_transfer_started(tool)

@@ -56,6 +56,63 @@ class MakeIdle:  # between cases, outside any verdict: no EV connected, no trans
         return "make the station idle: no EV connected, no transaction"
 
 
+# -- the EV side and the parking bay (transaction start / stop options, EV-side disconnect: block E) --------
+
+
+@dataclass(frozen=True)
+class UnplugEvSide:  # the cable leaves the EV only; a detachable cable stays in the station's socket
+    evse_id: int
+    connector_id: int
+
+    def describe(self) -> str:
+        return (
+            f"disconnect the cable on the EV side only (EVSE {self.evse_id} connector {self.connector_id} "
+            "loses the EV; leave the cable in the station)"
+        )
+
+
+@dataclass(frozen=True)
+class EvSuspends:  # the EV stops taking energy while it stays connected (a full or paused car)
+    evse_id: int
+
+    def describe(self) -> str:
+        return f"make the EV at EVSE {self.evse_id} suspend the energy transfer (stay connected)"
+
+
+@dataclass(frozen=True)
+class EvNotReady:  # before it connects: the EV will connect but not take energy (TC_E_38)
+    evse_id: int
+
+    def describe(self) -> str:
+        return f"set the EV for EVSE {self.evse_id} to a state in which it is not ready to take energy"
+
+
+@dataclass(frozen=True)
+class EnterParkingBay:  # the EV drives into the parking bay of the EVSE (a bay occupancy sensor sees it)
+    evse_id: int
+
+    def describe(self) -> str:
+        return f"drive the EV into the parking bay of EVSE {self.evse_id}"
+
+
+@dataclass(frozen=True)
+class LeaveParkingBay:
+    evse_id: int
+
+    def describe(self) -> str:
+        return f"drive the EV out of the parking bay of EVSE {self.evse_id}"
+
+
+# block C (C16, master pass with a UI): the choice made at the station's UI after a master pass was presented
+@dataclass(frozen=True)
+class MasterPassStop:
+    evse_id: int | None = None  # None: stop all transactions
+
+    def describe(self) -> str:
+        which = "all transactions" if self.evse_id is None else f"the transaction on EVSE {self.evse_id}"
+        return f"at the station's master pass screen, choose to stop {which}"
+
+
 # Block N: the memory state of TC_N_62_CS.
 @dataclass(frozen=True)
 class StoreCustomerIdentifier:  # store customer data under this identifier at the station (by local means)
@@ -65,7 +122,20 @@ class StoreCustomerIdentifier:  # store customer data under this identifier at t
         return f"store customer information under the customer identifier {self.identifier} at the station"
 
 
-StationAction = PlugIn | Unplug | PresentToken | PowerCycle | MakeIdle | StoreCustomerIdentifier
+StationAction = (
+    PlugIn
+    | Unplug
+    | PresentToken
+    | PowerCycle
+    | MakeIdle
+    | UnplugEvSide
+    | EvSuspends
+    | EvNotReady
+    | EnterParkingBay
+    | LeaveParkingBay
+    | MasterPassStop
+    | StoreCustomerIdentifier
+)
 
 
 class StationAdapter(Protocol):

@@ -15,10 +15,13 @@ How ambiguous rows were read:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
+from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.tools.conformance.checks import StepFailed, expect_field, field_value
 from chargeplane.tools.conformance.station_adapter import PlugIn, PresentToken, Unplug
 from chargeplane.tools.conformance.station_steps import StationTool, token_info
@@ -179,3 +182,31 @@ async def ev_disconnected(tool: StationTool) -> None:
 
 def received(tool: StationTool, message_type: type[Payload]) -> list[Payload]:
     return [m for m in tool.seen if isinstance(m, message_type)]
+
+
+# ---------------------------------------------------------------------- Reservation (block H)
+def expiry_in(seconds: float) -> str:
+    """An expiryDateTime ``seconds`` from now (wire form)."""
+    return to_wire(datetime.now(UTC) + timedelta(seconds=seconds))
+
+
+async def reserved(
+    tool: StationTool,
+    reservation_id: int,
+    token: dt.IdTokenType | None = None,
+    evse_id: int | None = None,
+    expires_in: float = 3600.0,
+    step: str = "Reserved",
+) -> None:
+    """Reusable State Reserved: ReserveNow for the specified EVSE (the configured one by default) and token
+    (the valid one by default), then the connector's StatusNotification Reserved."""
+    configured = tool.configured
+    request = msg.ReserveNowRequest(
+        id=reservation_id,
+        expiry_date_time=expiry_in(expires_in),
+        id_token=token if token is not None else valid_token(tool),
+        evse_id=evse_id if evse_id is not None else configured.evse_id,
+    )
+    response = await tool.send_as(f"{step}/1", request, msg.ReserveNowResponse)
+    expect_field(f"{step}/2", response, "status", "Accepted")
+    await connector_status(tool, f"{step}/3", Status.RESERVED)

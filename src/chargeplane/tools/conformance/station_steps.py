@@ -67,9 +67,10 @@ class _OneStation:
     def __init__(self, station_id: str, password: str | None) -> None:
         self._station_id = station_id.casefold()
         self._hash = None if password is None else hash_password(password)
+        self.refusing = False  # the tool is "offline": it does not accept a reconnect (block C offline cases)
 
     async def security_for(self, station_id: str) -> StationSecurity | None:
-        if station_id.casefold() != self._station_id:
+        if station_id.casefold() != self._station_id or self.refusing:
             return None
         return StationSecurity(SecurityProfile.BASIC_AUTH, self._hash)
 
@@ -214,6 +215,19 @@ class CsmsEndpoint:
         except ConnectionLost as lost:
             raise StepFailed(step, f"connection lost while sending {name}: {lost}") from None
 
+    # block C (authorization through the cache while offline, TC_C_15..C_18): "the OCTT closes the WebSocket
+    # connection AND does not accept a reconnect", then "accepts the reconnection attempt"
+    async def close_and_refuse(self) -> None:
+        self._directory.refusing = True
+        connection = self._connection
+        if connection is not None:
+            await connection.close(1001, "the conformance tool goes offline")
+        self._connection = None
+        self._connected.clear()
+
+    def accept_reconnect(self) -> None:
+        self._directory.refusing = False
+
     async def call_error(self, step: int | str, request: Payload) -> str:
         """Send ``request`` expecting a CALLERROR; returns its code."""
         connection = self._connection
@@ -235,11 +249,19 @@ class Answers:
     registration: en.RegistrationStatusEnumType = en.RegistrationStatusEnumType.ACCEPTED
     interval: int = HEARTBEAT_INTERVAL
     valid_tokens: set[str] = field(default_factory=set)  # Accepted; any other token is Invalid
+    # block C: a status other than Accepted / Invalid for a token, and the groupIdToken the tool gives a token
+    statuses: dict[str, en.AuthorizationStatusEnumType] = field(default_factory=dict)
+    groups: dict[str, dt.IdTokenType] = field(default_factory=dict)
 
 
 def token_info(token: dt.IdTokenType | None, answers: Answers) -> dt.IdTokenInfoType:
     accepted = token is not None and token.id_token in answers.valid_tokens
     status = en.AuthorizationStatusEnumType.ACCEPTED if accepted else en.AuthorizationStatusEnumType.INVALID
+    if token is not None:
+        status = answers.statuses.get(token.id_token, status)
+        group = answers.groups.get(token.id_token)
+        if group is not None:
+            return dt.IdTokenInfoType(status=status, group_id_token=group)
     return dt.IdTokenInfoType(status=status)
 
 
@@ -266,6 +288,8 @@ def default_answer(request: Payload, answers: Answers) -> Payload | None:
             return msg.FirmwareStatusNotificationResponse()
         case msg.LogStatusNotificationRequest():
             return msg.LogStatusNotificationResponse()
+        case msg.ReservationStatusUpdateRequest():  # reservation cases (block H)
+            return msg.ReservationStatusUpdateResponse()
         case msg.AuthorizeRequest():
             return msg.AuthorizeResponse(id_token_info=token_info(request.id_token, answers))
         case msg.TransactionEventRequest():

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Generic, TypeVar, cast
 
 from chargeplane.ocpp.catalog import STATION, ActionCatalog
@@ -75,6 +76,10 @@ class LinkSettings:
     url: str  # without the identity, e.g. ws://127.0.0.1:9000/ocpp
     station_id: str
     password: str | None = None
+    # TLS (security profile 2): the CAs a wss URL is checked against (None: the system's), and the CSMS's wss
+    # endpoint for the TLS cases when ``url`` is plain ws (TC_A_04, A_06, A_19)
+    ca_file: Path | None = None
+    tls_url: str | None = None
 
 
 class StationLink:
@@ -116,6 +121,7 @@ class StationLink:
                 url=settings.url,
                 station_id=settings.station_id,
                 password=settings.password,
+                ca_bundle=settings.ca_file,
                 call_timeout=CALL_TIMEOUT,
                 queue_offline=False,
                 backoff=BackOffSettings(wait_minimum=1.0, random_range=0.5),

@@ -15,7 +15,7 @@ Readings:
 * TLS cases (A_04, A_05, A_06, and A_19's reconnection): the tool's wss listener (``tls_front.py``) in front of
   its endpoint. "Booting" is a ResetRequest Immediate. A station whose new connection does not come through
   the listener fails step 1 (it must be on security profile 2 or 3, which its declaration's
-  ``security_profile`` says). The cipher rule of A_04 is judged on the suites the station offered that the
+  ``station_security_profile`` says). The cipher rule of A_04 is judged on the suites the station offered that the
   tool supports (OpenSSL's shared ciphers); TLS 1.3 satisfies "1.2 or above".
 * TC_A_04_CS step 9 (and A_05 / A_06 step 12): the StatusNotification Available, as in Booted (the table's
   alternative, a NotifyEvent of AvailabilityState, is answered but not enough).
@@ -105,7 +105,7 @@ async def reconnected(
 
 
 def active_profile(tool: StationTool) -> int:
-    return tool.endpoint.security_profile or tool.configured.security_profile
+    return tool.endpoint.security_profile or tool.configured.station_security_profile
 
 
 # --- Basic authentication (A00, A01) ---
@@ -372,7 +372,7 @@ async def tc_a_06_cs(tool: StationTool) -> None:
 def network_profile(tool: StationTool, url: str, security_profile: int) -> msg.SetNetworkProfileRequest:
     configured = tool.configured
     return msg.SetNetworkProfileRequest(
-        configuration_slot=configured.configuration_slot2,
+        configuration_slot=configured.station_configuration_slot2,
         connection_data=dt.NetworkConnectionProfileType(
             ocpp_version=en.OCPPVersionEnumType.OCPP20,
             ocpp_transport=en.OCPPTransportEnumType.JSON,
@@ -385,7 +385,7 @@ def network_profile(tool: StationTool, url: str, security_profile: int) -> msg.S
 
 
 def priority(tool: StationTool) -> str:
-    return f"{tool.configured.configuration_slot2},{tool.configured.configuration_slot}"
+    return f"{tool.configured.station_configuration_slot2},{tool.configured.station_configuration_slot}"
 
 
 @case(
@@ -431,7 +431,7 @@ async def tc_a_19_cs(tool: StationTool) -> None:
     if value != str(profile + 1):
         raise StepFailed(11, f"SecurityCtrlr.SecurityProfile is {value}, expected {profile + 1}")
     slots = await get_variable(tool, 12, "OCPPCommCtrlr", "NetworkConfigurationPriority")
-    if str(tool.configured.configuration_slot) in [s.strip() for s in slots.split(",")]:
+    if str(tool.configured.station_configuration_slot) in [s.strip() for s in slots.split(",")]:
         raise StepFailed(13, f"NetworkConfigurationPriority {slots} still contains the old slot")
 
 

@@ -8,6 +8,10 @@ Readings:
   (a station where it is ReadOnly with the other value declares only one of C-48.1 / C-48.2).
 * TC_F_04_CS sets TxCtrlr.EVConnectionTimeOut to the declaration's ``ev_connection_timeout`` first, and
   puts the station's previous value back at the end.
+* TC_F_05 / F_07 / F_10 (UnlockConnector) share TC_F_06's condition (HFS-1, a detachable cable). TC_F_05's
+  "Transaction is ongoing ... EnergyTransferStarted" is entered with a local authorization (Authorized, then
+  EnergyTransferStarted); TC_F_07's "no cable connected" is the idle state every case starts from.
+  TC_F_10's "evseld" is read as evseId (the configured EVSE, connector 999).
 """
 
 from __future__ import annotations
@@ -157,6 +161,40 @@ async def tc_f_06_cs(tool: StationTool) -> None:
     expect_field(2, response, "status", "Unlocked")
 
 
+async def unlock(tool: StationTool, connector_id: int | None = None) -> msg.UnlockConnectorResponse:
+    configured = tool.configured
+    connector = configured.connector_id if connector_id is None else connector_id
+    request = msg.UnlockConnectorRequest(evse_id=configured.evse_id, connector_id=connector)
+    return await tool.send_as(1, request, msg.UnlockConnectorResponse)
+
+
+@case(
+    "TC_F_05_CS",
+    "Remote unlock Connector - With ongoing transaction",
+    use_cases=("F05",),
+    requirements=("F05.FR.01", "F05.FR.02"),
+    features=("HFS-1",),
+    timeout=40.0,
+)
+async def tc_f_05_cs(tool: StationTool) -> None:
+    await authorized_local(tool)
+    await energy_transfer_started(tool)
+    response = await unlock(tool)
+    expect_field(2, response, "status", "OngoingAuthorizedTransaction")
+
+
+@case(
+    "TC_F_07_CS",
+    "Remote unlock Connector - Without ongoing transaction - No cable connected",
+    use_cases=("F05",),
+    requirements=("F05.FR.01", "F05.FR.06"),
+    features=("HFS-1",),
+)
+async def tc_f_07_cs(tool: StationTool) -> None:
+    response = await unlock(tool)
+    expect_field(2, response, "status", "Unlocked")
+
+
 @case(
     "TC_F_08_CS",
     "Remote stop transaction - Success",
@@ -195,6 +233,18 @@ async def trigger(tool: StationTool, message: str, *, evse: dt.EVSEType | None =
 
 def configured_evse(tool: StationTool) -> dt.EVSEType:
     return dt.EVSEType(id=tool.configured.evse_id, connector_id=tool.configured.connector_id)
+
+
+@case(
+    "TC_F_10_CS",
+    "Remote unlock Connector - Without ongoing transaction - UnknownConnector",
+    use_cases=("F05",),
+    requirements=("F05.FR.03",),
+    features=("HFS-1",),
+)
+async def tc_f_10_cs(tool: StationTool) -> None:
+    response = await unlock(tool, connector_id=999)
+    expect_field(2, response, "status", "UnknownConnector")
 
 
 @case("TC_F_20_CS", "Trigger message - Heartbeat", use_cases=("F06",), requirements=("F06.FR.04",))

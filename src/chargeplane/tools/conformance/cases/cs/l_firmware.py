@@ -6,7 +6,7 @@ Readings:
   offers that root with InstallCertificate (ManufacturerRootCertificate), not judged: a station must know it
   to verify the signature (it may have been given it otherwise).
 * "<Current DateTime - 2 hours>" is taken literally; the Install / Download Offset Periods of L_02 / L_03 are
-  ``firmware_offset`` of the declaration.
+  ``firmware_delay`` of the declaration.
 * Every FirmwareStatusNotification must carry the request's requestId (L_10: the second one's from step 6 on).
 * The end of an update (from "connectors Unavailable" to the FirmwareUpdated event) is taken as the tables
   allow it: any order; the reboots optional, each BootNotification with reason FirmwareUpdate; Installing
@@ -21,8 +21,8 @@ Readings:
   apart).
 * TC_L_10_CS / TC_L_11_CS: the file server holds the first download open until the second UpdateFirmware was
   answered, so that the first update is still downloading.
-* Conditions on NOT C-60 / NOT C-43 / NOT AQ-7 and HFS-8 > 1 are comments at each case (the declaration of
-  NOT-features is wired elsewhere). L_12 and L_14 use a second EVSE (``second_evse_id`` of the declaration).
+* Conditions are the CSV's formulas (``condition=``), but for "HFS-8 > 1" (more than one EVSE), which is
+  not a feature: L_12 and L_14 use the declaration's ``second_evse_id``.
 * ParkingBayUnoccupied: EVDisconnected (the cable unplugged, the transaction's Ended event if it was still
   running); a station without parking bay sensor has nothing more to report. The connector's status is not
   required to be Available there (a station with a pending update may set it Unavailable).
@@ -294,7 +294,7 @@ async def tc_l_01_cs(tool: StationTool) -> None:
     timeout=UPDATE_TIMEOUT,
 )  # fmt: skip
 async def tc_l_02_cs(tool: StationTool) -> None:
-    offset = tool.configured.firmware_offset
+    offset = tool.configured.firmware_delay
     response = await signed_update(tool, 1, 102, "l02.bin", install=seconds_ahead(offset))
     expect_field(2, response, "status", "Accepted")
     await downloaded_and_verified(tool, 102, 3)
@@ -313,7 +313,7 @@ async def tc_l_02_cs(tool: StationTool) -> None:
     timeout=UPDATE_TIMEOUT,
 )  # fmt: skip
 async def tc_l_03_cs(tool: StationTool) -> None:
-    offset = tool.configured.firmware_offset
+    offset = tool.configured.firmware_delay
     response = await signed_update(tool, 1, 103, "l03.bin", retrieve=seconds_ahead(offset))
     expect_field(2, response, "status", "Accepted")
     await firmware_status(tool, 3, 103, Fw.DOWNLOAD_SCHEDULED)
@@ -439,8 +439,9 @@ async def tc_l_10_cs(tool: StationTool) -> None:
     "Secure Firmware Update - Unable to cancel",
     use_cases=("L01",),
     requirements=("L01.FR.01", "L01.FR.10", "L01.FR.20", "L01.FR.27"),
+    condition="not C-60",
     timeout=UPDATE_TIMEOUT,
-)  # condition: NOT C-60
+)
 async def tc_l_11_cs(tool: StationTool) -> None:
     files = await tool.file_server()
     files.store.hold.clear()  # the first download stays open
@@ -532,9 +533,9 @@ async def parking_bay_unoccupied(tool: StationTool, step: int, evse_id: int | No
     "AllowNewSessionsPendingFirmwareUpdate is true",
     use_cases=("L01",),
     requirements=("L01.FR.01", "L01.FR.06", "L01.FR.07", "L01.FR.10", "L01.FR.20"),
-    features=("C-20",),
+    condition="C-20 and not C-43 and not AQ-7",  # and HFS-8 > 1: the declaration's second_evse_id
     timeout=UPDATE_TIMEOUT,
-)  # condition: C-20 and NOT C-43 and NOT AQ-7 and HFS-8 > 1
+)
 async def tc_l_12_cs(tool: StationTool) -> None:
     await allow_new_sessions(tool, "true", required=False)
     await charging(tool)
@@ -554,8 +555,9 @@ async def tc_l_12_cs(tool: StationTool) -> None:
     "AllowNewSessionsPendingFirmwareUpdate is false",
     use_cases=("L01",),
     requirements=("L01.FR.01", "L01.FR.06", "L01.FR.07", "L01.FR.10", "L01.FR.20"),
+    condition="not C-43 and not AQ-7",
     timeout=UPDATE_TIMEOUT,
-)  # condition: NOT C-43 and NOT AQ-7
+)
 async def tc_l_13_cs(tool: StationTool) -> None:
     await allow_new_sessions(tool, "false", required=True)
     await charging(tool)
@@ -585,9 +587,9 @@ async def scheduled_or_installing(tool: StationTool, request_id: int) -> bool:
     "AllowNewSessionsPendingFirmwareUpdate is true",
     use_cases=("L01",),
     requirements=("L01.FR.01", "L01.FR.06", "L01.FR.07", "L01.FR.10", "L01.FR.20"),
-    features=("C-20", "AQ-7"),
+    condition="C-20 and not C-43 and AQ-7",  # and HFS-8 > 1: the declaration's second_evse_id
     timeout=UPDATE_TIMEOUT + 30.0,
-)  # condition: C-20 and NOT C-43 and AQ-7 and HFS-8 > 1
+)
 async def tc_l_14_cs(tool: StationTool) -> None:
     await allow_new_sessions(tool, "true", required=False)
     await charging(tool)
@@ -609,9 +611,9 @@ async def tc_l_14_cs(tool: StationTool) -> None:
     "AllowNewSessionsPendingFirmwareUpdate is false",
     use_cases=("L01",),
     requirements=("L01.FR.01", "L01.FR.06", "L01.FR.07", "L01.FR.10", "L01.FR.20"),
-    features=("AQ-7",),
+    condition="not C-43 and AQ-7",
     timeout=UPDATE_TIMEOUT + 30.0,
-)  # condition: NOT C-43 and AQ-7
+)
 async def tc_l_15_cs(tool: StationTool) -> None:
     await allow_new_sessions(tool, "false", required=True)
     await charging(tool)

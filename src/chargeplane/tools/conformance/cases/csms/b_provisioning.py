@@ -12,6 +12,15 @@ Readings:
 * TC_B_22 notifies the configured connector Occupied after the reboot (the EV is still plugged in).
 * TC_B_21's ResetRequest check says "status OnIdle": read as type OnIdle.
 * No CSMS-side heartbeat case exists in block B; heartbeat is TC_F_20 (block F).
+* TC_B_07 lists "AuthCtrlr授权RemoteStart" (damaged) and checks AuthorizationRemoteStart; TC_B_10 says
+  AuthorizeRemoteStart. Both read as AuthCtrlr.AuthorizeRemoteStart, the variable of Part 2. Their checks
+  accept the elements in any order; TC_B_10's setVariableData[1] / [2] are the two elements.
+* TC_B_12 / B_13: the post-scenario check (the CSMS takes every NotifyReportRequest of the request) is run:
+  the tool sends the report, one NotifyReportRequest (tbc false) of the request's requestId, and expects a
+  NotifyReportResponse.
+* TC_B_25: nothing follows the ResetResponse (an EVSE reset does not reboot the station).
+* TC_B_42 / B_44: the CSMS is asked for a profile of the configured values (slot, timeout, URL, interface,
+  security profile), transport JSON and version OCPP20; TC_B_44 checks nothing of the request.
 """
 
 from __future__ import annotations
@@ -23,7 +32,8 @@ from collections.abc import AsyncIterator
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
-from chargeplane.tools.conformance.adapter import GetVariables, Reset, SetVariables
+from chargeplane.ocpp.timestamps import utc_now
+from chargeplane.tools.conformance.adapter import GetVariables, Reset, SendCommand, SetVariables
 from chargeplane.tools.conformance.adapter import Trigger as TriggerAction
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field
@@ -261,3 +271,238 @@ async def tc_b_31(tool: CsmsTool) -> None:
     second = await send_as(5, tool, triggered, msg.BootNotificationResponse)
     expect_field(6, second, "status", "Accepted")
     await notify_connector(tool, 7, Status.AVAILABLE)
+
+
+ATTRIBUTE_TYPES = ("absent", "Actual", "Target", "MinSet", "MaxSet")
+
+
+def in_any_order(step: int, items: list[tuple[str, str]], wanted: list[tuple[str, str]]) -> None:
+    """The (component, variable) pairs of a Get/SetVariablesRequest are the wanted ones, in any order."""
+    if sorted(items) != sorted(wanted):
+        raise StepFailed(step, f"the request is about {sorted(items)}, expected {sorted(wanted)}")
+
+
+@case(
+    "TC_B_07_CSMS",
+    "Get Variables - multiple values",
+    use_cases=("B06",),
+    requirements=("B06.FR.01", "B06.FR.02", "B06.FR.03"),
+    features=("C-45",),
+)
+async def tc_b_07(tool: CsmsTool) -> None:
+    wanted = [("OCPPCommCtrlr", "OfflineThreshold"), ("AuthCtrlr", "AuthorizeRemoteStart")]
+    tool.manual(GetVariables(tuple(wanted)))
+    incoming = await tool.expect(1, msg.GetVariablesRequest)
+    data = incoming.request.get_variable_data
+    in_any_order(1, [(d.component.name, d.variable.name) for d in data], wanted)
+    for index in range(len(data)):
+        expect_field(1, incoming.request, f"getVariableData[{index}].attributeType", *ATTRIBUTE_TYPES)
+    values = {"OfflineThreshold": "60", "AuthorizeRemoteStart": "true"}
+    results = [
+        dt.GetVariableResultType(
+            attribute_status=en.GetVariableStatusEnumType.ACCEPTED,
+            attribute_value=values[d.variable.name],
+            component=d.component,
+            variable=d.variable,
+        )
+        for d in data
+    ]
+    incoming.answer(msg.GetVariablesResponse(get_variable_result=results))
+    await tool.settle()
+
+
+@case(
+    "TC_B_10_CSMS",
+    "Set Variables - multiple values",
+    use_cases=("B05",),
+    requirements=("B05.FR.01", "B05.FR.02", "B05.FR.03"),
+    features=("C-46",),
+)
+async def tc_b_10(tool: CsmsTool) -> None:
+    values = {("OCPPCommCtrlr", "OfflineThreshold"): "123", ("AuthCtrlr", "AuthorizeRemoteStart"): "false"}
+    tool.manual(SetVariables(tuple((c, v, x) for (c, v), x in values.items())))
+    incoming = await tool.expect(1, msg.SetVariablesRequest)
+    data = incoming.request.set_variable_data
+    in_any_order(1, [(d.component.name, d.variable.name) for d in data], list(values))
+    for index, item in enumerate(data):
+        wanted = values[(item.component.name, item.variable.name)]
+        expect_field(1, incoming.request, f"setVariableData[{index}].attributeValue", wanted)
+        expect_field(1, incoming.request, f"setVariableData[{index}].attributeType", "absent", "Actual")
+    results = [
+        dt.SetVariableResultType(
+            attribute_status=en.SetVariableStatusEnumType.ACCEPTED, component=d.component, variable=d.variable
+        )
+        for d in data
+    ]
+    incoming.answer(msg.SetVariablesResponse(set_variable_result=results))
+    await tool.settle()
+
+
+async def base_report(tool: CsmsTool, report_base: en.ReportBaseEnumType) -> None:
+    """TC_B_12 / B_13: the CSMS asks for a base report; the tool accepts and sends it (post scenario)."""
+    what = f"a {report_base.value} report"
+    tool.manual(SendCommand("GetBaseReport", {"requestId": 1, "reportBase": report_base.value}, what))
+    incoming = await tool.expect(1, msg.GetBaseReportRequest)
+    request = incoming.request
+    expect_field(1, request, "reportBase", report_base.value)
+    if request.request_id < 0:
+        raise StepFailed(1, f"GetBaseReportRequest.requestId is {request.request_id}, expected >= 0")
+    incoming.answer(msg.GetBaseReportResponse(status=en.GenericDeviceModelStatusEnumType.ACCEPTED))
+    await tool.settle()
+    report = [
+        dt.ReportDataType(
+            component=dt.ComponentType(name="OCPPCommCtrlr"),
+            variable=dt.VariableType(name="OfflineThreshold"),
+            variable_attribute=[
+                dt.VariableAttributeType(
+                    type=en.AttributeEnumType.ACTUAL, value="60", mutability=en.MutabilityEnumType.READ_WRITE
+                )
+            ],
+        ),
+        dt.ReportDataType(
+            component=dt.ComponentType(name="AuthCtrlr"),
+            variable=dt.VariableType(name="AuthorizeRemoteStart"),
+            variable_attribute=[
+                dt.VariableAttributeType(
+                    type=en.AttributeEnumType.ACTUAL,
+                    value="true",
+                    mutability=en.MutabilityEnumType.READ_WRITE,
+                )
+            ],
+        ),
+    ]
+    notify = msg.NotifyReportRequest(
+        request_id=request.request_id, generated_at=utc_now(), seq_no=0, tbc=False, report_data=report
+    )
+    await send_as("post", tool, notify, msg.NotifyReportResponse)
+
+
+@case(
+    "TC_B_12_CSMS",
+    "Get Base Report - ConfigurationInventory",
+    use_cases=("B07",),
+    requirements=("B07.FR.07",),
+    profiles=("Core", "Advanced Device Management"),  # the CSV lists it in both
+    features=("C-17",),
+)
+async def tc_b_12(tool: CsmsTool) -> None:
+    await base_report(tool, en.ReportBaseEnumType.CONFIGURATION_INVENTORY)
+
+
+@case(
+    "TC_B_13_CSMS",
+    "Get Base Report - FullInventory",
+    use_cases=("B07",),
+    requirements=("B07.FR.08",),
+    features=("C-50.2",),
+)
+async def tc_b_13(tool: CsmsTool) -> None:
+    await base_report(tool, en.ReportBaseEnumType.FULL_INVENTORY)
+
+
+async def evse_reset(tool: CsmsTool, reset_type: str, status: en.ResetStatusEnumType) -> None:
+    """Manual action, steps 1-2 of TC_B_25 / B_26 / B_27: the CSMS resets the configured EVSE."""
+    evse_id = tool.configured.evse_id
+    tool.manual(Reset(reset_type, evse_id))
+    incoming = await tool.expect(1, msg.ResetRequest)
+    expect_field(1, incoming.request, "type", reset_type)
+    expect_field(1, incoming.request, "evseId", evse_id)
+    incoming.answer(msg.ResetResponse(status=status))
+    await tool.settle()
+
+
+@case(
+    "TC_B_25_CSMS",
+    "Reset EVSE - Without ongoing transaction",
+    use_cases=("B11",),
+    requirements=("B11.FR.04",),
+    features=("C-13",),
+)
+async def tc_b_25(tool: CsmsTool) -> None:
+    await evse_reset(tool, "OnIdle", en.ResetStatusEnumType.ACCEPTED)
+
+
+@case(
+    "TC_B_26_CSMS",
+    "Reset EVSE - With Ongoing Transaction - OnIdle",
+    use_cases=("B12",),
+    requirements=("B12.FR.07",),
+    features=("C-13",),
+)
+async def tc_b_26(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    await evse_reset(tool, "OnIdle", en.ResetStatusEnumType.SCHEDULED)
+    token = valid_token(tool.configured)
+    await transaction_event(
+        tool, 3, Event.UPDATED, Trigger.STOP_AUTHORIZED, charging_state=Charging.EV_CONNECTED, token=token
+    )
+    await ev_gone(tool, 5)
+
+
+@case(
+    "TC_B_27_CSMS",
+    "Reset EVSE - With Ongoing Transaction - Immediate",
+    use_cases=("B12",),
+    features=("C-13",),
+)
+async def tc_b_27(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    await evse_reset(tool, "Immediate", en.ResetStatusEnumType.ACCEPTED)
+    await transaction_event(
+        tool,
+        3,
+        Event.ENDED,
+        Trigger.RESET_COMMAND,
+        charging_state=Charging.EV_CONNECTED,
+        stopped_reason=en.ReasonEnumType.IMMEDIATE_RESET,
+    )
+    tool.progress = type(tool.progress)()
+
+
+async def network_profile(
+    tool: CsmsTool, status: en.SetNetworkProfileStatusEnumType
+) -> msg.SetNetworkProfileRequest:
+    """Manual action, steps 1-2 of TC_B_42 / B_44: the CSMS sends the configured connection profile."""
+    c = tool.configured
+    data = {
+        "ocppVersion": "OCPP20",
+        "ocppTransport": "JSON",
+        "ocppCsmsUrl": c.ocpp_csms_url,
+        "messageTimeout": c.message_timeout,
+        "securityProfile": c.security_profile,
+        "ocppInterface": c.ocpp_interface,
+    }
+    payload = {"configurationSlot": c.configuration_slot, "connectionData": data}
+    tool.manual(SendCommand("SetNetworkProfile", payload, f"slot {c.configuration_slot}: {c.ocpp_csms_url}"))
+    incoming = await tool.expect(1, msg.SetNetworkProfileRequest)
+    incoming.answer(msg.SetNetworkProfileResponse(status=status))
+    await tool.settle()
+    return incoming.request
+
+
+@case(
+    "TC_B_42_CSMS",
+    "Set new NetworkConnectionProfile - Accepted",
+    use_cases=("B09",),
+    requirements=("B09.FR.01",),
+)
+async def tc_b_42(tool: CsmsTool) -> None:
+    request = await network_profile(tool, en.SetNetworkProfileStatusEnumType.ACCEPTED)
+    c = tool.configured
+    expect_field(1, request, "configurationSlot", c.configuration_slot)
+    expect_field(1, request, "connectionData.messageTimeout", c.message_timeout)
+    expect_field(1, request, "connectionData.ocppCsmsUrl", c.ocpp_csms_url)
+    expect_field(1, request, "connectionData.ocppInterface", c.ocpp_interface)
+    expect_field(1, request, "connectionData.ocppTransport", "JSON")
+    expect_field(1, request, "connectionData.ocppVersion", "OCPP20")
+    expect_field(1, request, "connectionData.securityProfile", c.security_profile)
+
+
+@case(
+    "TC_B_44_CSMS",
+    "Set new NetworkConnectionProfile - Failed",
+    use_cases=("B09",),
+    requirements=("B09.FR.03",),
+)
+async def tc_b_44(tool: CsmsTool) -> None:
+    await network_profile(tool, en.SetNetworkProfileStatusEnumType.FAILED)

@@ -9,10 +9,16 @@ Readings:
 * TC_E_07 and TC_E_15 have the same steps (a local stop ending the transaction); they check different
   stop points of a charging station (PowerPathClosed, Authorized), which is no difference for a CSMS.
 * TC_E_10's steps are those of Reusable State Authorized, run as such.
-* TC_E_16 ends with stoppedReason DeAuthorized; TC_E_19 (ParkingBayUnoccupied) is left out: its Before
-  state (EVDisconnected) already ends the transaction in this tool.
-* TC_E_30 / TC_E_34 (C-16): the CSMS asks for a transaction's status (a manual action); TC_E_29 / TC_E_33,
-  which go offline first, are not implemented yet.
+* TC_E_16 ends with stoppedReason DeAuthorized.
+* TC_E_19 (ParkingBayUnoccupied): its Before state EVDisconnected would end the transaction, and its step 1
+  ends it again. With the stop point ParkingBayOccupancy unplugging does not end a transaction, so the tool
+  runs EVDisconnected with an Updated event (trigger EVCommunicationLost, Idle), then the Ended of step 1.
+* TC_E_20 (EV side disconnect) runs the steps of EVDisconnected from EnergyTransferSuspended, not its Before
+  (EVConnectedPostSession would stop-authorize the transaction, which the EV's disconnection does here).
+* The state EnergyTransferSuspended (TC_E_17, E_20, E_26) does not wait <Configured Transaction Duration>.
+* The transaction status cases (E14: TC_E_29..E_34) are in ``e_transaction_status``.
+* TC_E_11 (DataSigned) sends an OCMF container signed with a fresh key (the CSMS must take it, not read
+  it), energy 0.0 Wh, and the token in the Started event.
 * TC_E_53 checks that the CSMS accepts seqNo 0 at the start of each new transaction: the tool numbers every
   transaction from 0, and the case fails if either Started event is refused.
 """
@@ -21,13 +27,14 @@ from __future__ import annotations
 
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
-from chargeplane.tools.conformance.adapter import GetTransactionStatus, RequestStop
+from chargeplane.tools.conformance.adapter import RequestStop
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field
 from chargeplane.tools.conformance.messages import (
     authorize,
     id_token,
     send_as,
+    signed_energy_reading,
     transaction_event,
     valid_token,
 )
@@ -38,9 +45,11 @@ from chargeplane.tools.conformance.states import (
     Trigger,
     authorized,
     energy_transfer_started,
+    energy_transfer_suspended,
     ev_connected_post_session,
     ev_connected_pre_session,
     ev_disconnected,
+    ev_gone,
     notify_connector,
     stop_authorized,
 )
@@ -281,38 +290,86 @@ async def tc_e_38(tool: CsmsTool) -> None:
     )
 
 
-async def transaction_status(tool: CsmsTool, transaction_id: str | None, ongoing: bool | None) -> None:
-    """TC_E_30 / TC_E_34: the CSMS's GetTransactionStatusRequest, answered with no message in queue."""
-    tool.manual(GetTransactionStatus(transaction_id))
-    incoming = await tool.expect(1, msg.GetTransactionStatusRequest)
-    expect_field(1, incoming.request, "transactionId", "absent" if transaction_id is None else transaction_id)
-    response = msg.GetTransactionStatusResponse(messages_in_queue=False)
-    if ongoing is not None:
-        response = msg.GetTransactionStatusResponse(ongoing_indicator=ongoing, messages_in_queue=False)
-    incoming.answer(response)
+@case(
+    "TC_E_11_CSMS",
+    "Start transaction options - DataSigned",
+    use_cases=("E01",),
+    requirements=("E01.FR.04",),
+)
+async def tc_e_11(tool: CsmsTool) -> None:
+    token = valid_token(tool.configured)
+    response = await send_as(1, tool, authorize(token), msg.AuthorizeResponse)
+    expect_field(2, response, "idTokenInfo.status", "Accepted")
+    await notify_connector(tool, 3, Status.OCCUPIED)
+    answer = await transaction_event(
+        tool,
+        5,
+        Event.STARTED,
+        Trigger.SIGNED_DATA_RECEIVED,
+        token=token,
+        meter_value=[signed_energy_reading(en.ReadingContextEnumType.TRANSACTION_BEGIN, 0.0)],
+    )
+    expect_field(6, answer, "idTokenInfo.status", "Accepted")
+    await transaction_event(
+        tool, 7, Event.UPDATED, Trigger.CHARGING_STATE_CHANGED, charging_state=Charging.CHARGING
+    )
+    tool.progress.authorized = tool.progress.ev_connected = tool.progress.energy_transfer = True
 
 
 @case(
-    "TC_E_30_CSMS",
-    "Check Transaction status - Transaction with id ongoing - without message in queue",
-    use_cases=("E14",),
-    requirements=("E14.FR.02", "E14.FR.05"),
-    features=("C-16",),
+    "TC_E_17_CSMS",
+    "Stop transaction options - Deauthorized - EV side disconnect",
+    use_cases=("E06",),
+    requirements=("E06.FR.04",),
 )
-async def tc_e_30(tool: CsmsTool) -> None:
-    await energy_transfer_started(tool)  # before
-    transaction = tool.transaction
-    if transaction is None:
-        raise StepFailed("before", "no transaction after EnergyTransferStarted")
-    await transaction_status(tool, transaction.id, ongoing=True)
+async def tc_e_17(tool: CsmsTool) -> None:
+    await energy_transfer_suspended(tool)  # before
+    await ev_gone(tool, 1)
 
 
 @case(
-    "TC_E_34_CSMS",
-    "Check Transaction status - Without transactionId - without message in queue",
-    use_cases=("E14",),
-    requirements=("E14.FR.06", "E14.FR.08"),
-    features=("C-16",),
+    "TC_E_19_CSMS",
+    "Stop transaction options - ParkingBayUnoccupied",
+    use_cases=("E06",),
+    requirements=("E06.FR.01",),
 )
-async def tc_e_34(tool: CsmsTool) -> None:
-    await transaction_status(tool, None, ongoing=None)
+async def tc_e_19(tool: CsmsTool) -> None:
+    await ev_connected_post_session(tool)  # before: EVDisconnected, the transaction going on
+    await notify_connector(tool, "EVDisconnected/1", Status.AVAILABLE)
+    await transaction_event(
+        tool, "EVDisconnected/3", Event.UPDATED, Trigger.EV_COMMUNICATION_LOST, charging_state=Charging.IDLE
+    )
+    await transaction_event(tool, 1, Event.ENDED, Trigger.EV_DEPARTED, stopped_reason=en.ReasonEnumType.LOCAL)
+    tool.progress = type(tool.progress)()
+
+
+@case(
+    "TC_E_20_CSMS",
+    "Stop transaction options - EVDisconnected - EV side (able to charge IEC 61851-1 EV)",
+    use_cases=("E06", "E10"),
+    requirements=("E06.FR.02",),
+)
+async def tc_e_20(tool: CsmsTool) -> None:
+    await energy_transfer_suspended(tool)  # before
+    await notify_connector(tool, "EVDisconnected/1", Status.AVAILABLE)  # 1: EVDisconnected, its steps
+    await ev_gone(tool, "EVDisconnected/3")
+
+
+@case(
+    "TC_E_26_CSMS",
+    "Disconnect cable on EV-side - Suspend transaction",
+    use_cases=("E10",),
+    requirements=("E10.FR.01",),
+)
+async def tc_e_26(tool: CsmsTool) -> None:
+    await energy_transfer_suspended(tool)  # before
+    await transaction_event(
+        tool, 1, Event.UPDATED, Trigger.EV_COMMUNICATION_LOST, charging_state=Charging.IDLE
+    )
+    await notify_connector(tool, 3, Status.AVAILABLE)
+    await transaction_event(
+        tool, 5, Event.UPDATED, Trigger.CABLE_PLUGGED_IN, charging_state=Charging.EV_CONNECTED
+    )
+    await transaction_event(
+        tool, 7, Event.UPDATED, Trigger.CHARGING_STATE_CHANGED, charging_state=Charging.CHARGING
+    )

@@ -12,7 +12,11 @@ Readings:
 * TC_F_27 leaves the requested message open; the tool asks for SignCombinedCertificate, which the CSV names
   for this case, and answers NotImplemented.
 * TC_F_12 says the triggered MeterValuesRequest has no evseId, which its schema requires: the tool sends one
-  per EVSE with its id. TC_F_14 (TransactionEvent for all EVSEs) is not implemented yet.
+  per EVSE with its id.
+* TC_F_14 (TransactionEvent for all EVSEs): "evse.id omitted" is the evse field left out (the transaction
+  is known by its id); "Chargimg" reads Charging; the tool has one EVSE, so one event.
+* TC_F_15 / F_18: the status notifications of an idle station (no upload, no firmware update): status Idle;
+  FirmwareStatusNotification's requestId is left out (no update ongoing).
 * TC_F_23 / TC_F_24 list F06.FR.13: the StatusNotification trigger must name the connector too, so the tool
   checks evse.connectorId besides evse.id.
 * TC_F_04's last event is Updated with triggerReason EVConnectTimeout, as the table says.
@@ -259,3 +263,49 @@ async def tc_f_24(tool: CsmsTool) -> None:
     c = tool.configured
     await triggered(tool, "StatusNotification", c.evse_id, step=3, connector_id=c.connector_id)
     await notify_connector(tool, 5, Status.OCCUPIED)
+
+
+@case(
+    "TC_F_14_CSMS",
+    "Trigger message - TransactionEvent - All EVSE",
+    use_cases=("F06",),
+    requirements=("F06.FR.01",),
+    features=("C-29.2",),
+)
+async def tc_f_14(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    await triggered(tool, "TransactionEvent", None)
+    await transaction_event(
+        tool,
+        3,
+        Event.UPDATED,
+        Reason.TRIGGER,
+        charging_state=Charging.CHARGING,
+        meter_value=[energy_reading(en.ReadingContextEnumType.TRIGGER)],
+    )
+
+
+@case(
+    "TC_F_15_CSMS",
+    "Trigger message - LogStatusNotification - Idle",
+    use_cases=("F06",),
+    requirements=("F06.FR.01",),
+    features=("C-29.3",),
+)
+async def tc_f_15(tool: CsmsTool) -> None:
+    await triggered(tool, "LogStatusNotification", None)
+    request = msg.LogStatusNotificationRequest(status=en.UploadLogStatusEnumType.IDLE)
+    await send_as(3, tool, request, msg.LogStatusNotificationResponse)
+
+
+@case(
+    "TC_F_18_CSMS",
+    "Trigger message - FirmwareStatusNotification - Idle",
+    use_cases=("F06",),
+    requirements=("F06.FR.01",),
+    features=("C-29.4",),
+)
+async def tc_f_18(tool: CsmsTool) -> None:
+    await triggered(tool, "FirmwareStatusNotification", None)
+    request = msg.FirmwareStatusNotificationRequest(status=en.FirmwareStatusEnumType.IDLE)
+    await send_as(3, tool, request, msg.FirmwareStatusNotificationResponse)

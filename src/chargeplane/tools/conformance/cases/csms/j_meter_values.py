@@ -9,6 +9,12 @@ Readings:
 * TC_J_01 / TC_J_02 also mention a NotifyEvent (trigger Periodic, component FiscalMetering) whose variable
   the table leaves out; the tool sends the MeterValues only.
 * TC_J_02 says context "Sample.Circle": read as Sample.Clock (converted text).
+* TC_J_04 / J_11 (signed): the readings of the Ended event each carry a signedMeterValue (an OCMF container
+  signed with a fresh key; the CSMS must take it, not read it). TC_J_11 speaks of the "clock-aligned Tx
+  ended interval" for sampled readings: read as the sampled interval.
+* TC_J_08 (EVSE not known): the transaction starts at Authorized without an EVSE; the EVSE comes in the
+  EVConnectedPreSession event, which carries the Transaction.Begin reading (the CSV's name says
+  "Transaction.Start", the table Transaction.Begin, the only such context).
 """
 
 from __future__ import annotations
@@ -20,13 +26,25 @@ from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.tools.conformance.case import case
-from chargeplane.tools.conformance.messages import energy_reading, send_as, transaction_event
+from chargeplane.tools.conformance.checks import expect_field
+from chargeplane.tools.conformance.messages import (
+    authorize,
+    energy_reading,
+    send_as,
+    signed_energy_reading,
+    start_transaction,
+    transaction_event,
+    valid_token,
+)
 from chargeplane.tools.conformance.states import (
+    Charging,
     Event,
+    Status,
     Trigger,
     energy_transfer_started,
     ev_connected_pre_session,
     ev_disconnected,
+    notify_connector,
 )
 from chargeplane.tools.conformance.steps import CsmsTool
 
@@ -132,3 +150,52 @@ async def tc_j_10(tool: CsmsTool) -> None:
     await ev_disconnected(
         tool, meter_value=readings(Context.SAMPLE_PERIODIC, times, last=Context.TRANSACTION_END)
     )
+
+
+def signed_readings(context: Context, times: list[str]) -> list[dt.MeterValueType]:
+    """``readings`` with their signatures, the last one Transaction.End."""
+    values = [signed_energy_reading(context, 1000.0 + 100 * i, t) for i, t in enumerate(times)]
+    end = signed_energy_reading(Context.TRANSACTION_END, 1000.0 + 100 * len(times), times[-1])
+    return [*values, end]
+
+
+@case("TC_J_04_CSMS", "Clock-aligned Meter Values - Signed", use_cases=("J01",), requirements=("J01.FR.21",))
+async def tc_j_04(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    times = spaced_times(tool.configured.aligned_interval, aligned=True)
+    await ev_disconnected(tool, meter_value=signed_readings(Context.SAMPLE_CLOCK, times))  # 1
+
+
+@case(
+    "TC_J_08_CSMS",
+    "Sampled Meter Values - Context Transaction.Start - EVSE not known",
+    use_cases=("J02",),
+    requirements=("J02.FR.19",),
+)
+async def tc_j_08(tool: CsmsTool) -> None:
+    token = valid_token(tool.configured)  # 1: Authorized, the EVSE not known yet
+    response = await send_as("Authorized/1", tool, authorize(token), msg.AuthorizeResponse)
+    expect_field("Authorized/2", response, "idTokenInfo.status", "Accepted")
+    start_transaction(tool).evse_sent = True  # the Started event goes without an EVSE
+    answer = await transaction_event(tool, "Authorized/3", Event.STARTED, Trigger.AUTHORIZED, token=token)
+    expect_field("Authorized/4", answer, "idTokenInfo.status", "Accepted")
+    tool.progress.authorized = True
+    await notify_connector(tool, "EVConnectedPreSession/1", Status.OCCUPIED)  # 2
+    await transaction_event(
+        tool,
+        "EVConnectedPreSession/3",
+        Event.UPDATED,
+        Trigger.CABLE_PLUGGED_IN,
+        charging_state=Charging.EV_CONNECTED,
+        meter_value=[energy_reading(Context.TRANSACTION_BEGIN)],
+        with_evse=True,
+    )
+    tool.progress.ev_connected = True
+    await energy_transfer_started(tool)  # 3
+
+
+@case("TC_J_11_CSMS", "Sampled Meter Values - Signed", use_cases=("J02",), requirements=("J02.FR.21",))
+async def tc_j_11(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    times = spaced_times(tool.configured.sampled_interval)
+    await ev_disconnected(tool, meter_value=signed_readings(Context.SAMPLE_PERIODIC, times))  # 1
