@@ -66,10 +66,44 @@ STATION_FEATURES = frozenset(
     # AlignedDataCtrlr.SendDuringIdle (TC_J_06), offline authorization (TC_E_43), OfflineTxForUnknownIdEnabled
     # (TC_C_26)
     | {"C-28", "C-01", "C-02"}
+    # block N: a new GetLog cancels the upload going on (C-57)
+    | {"C-57"}
+)
+_NO_TLS = "the station has no TLS security profiles (2, 3); issue #13"
+_NO_FIRMWARE = "the station has no firmware update (UpdateFirmware); issue #14"
+_NO_FIRMWARE_SESSIONS = (
+    "the station has no firmware update (AllowNewSessionsPendingFirmwareUpdate, UpdateFirmware); issue #14"
+)
+_NO_CERTS = (
+    "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, "
+    "DeleteCertificate); issue #13"
 )
 STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
     {
         "TC_B_50_CS": "runs security profile 1 only, no InstallCertificate (TLS profiles / certificates, "
         "issue #13)",
+        # Block N: customer identifiers (C-14, not declared: the case is N/A; it fails at step 7).
+        "TC_N_62_CS": "the station keeps no data under customer identifiers (C-14); issue #14",
+        # Block A: security profiles, password rotation (issue #13).
+        "TC_A_04_CS": _NO_TLS,
+        "TC_A_05_CS": _NO_TLS,
+        "TC_A_06_CS": _NO_TLS,
+        "TC_A_09_CS": "the station does not reconnect with a BasicAuthPassword set through SetVariables "
+        "(password rotation); issue #13",
+        "TC_A_10_CS": "the station accepts a BasicAuthPassword shorter than 16 characters (password rotation); "
+        "issue #13",
+        "TC_A_19_CS": "the station has no CA certificates (InstallCertificate) nor TLS security profiles; issue #13",
+        "TC_A_20_CS": "the station has no CA certificates (GetInstalledCertificateIds); issue #13",
+        "TC_A_22_CS": "the station has security profile 1 only (no TLS profiles); issue #13",
+        # Block L: firmware update (issue #14).
+        **dict.fromkeys(
+            (f"TC_L_{n:02}_CS" for n in (1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 14, 16, 18)), _NO_FIRMWARE
+        ),
+        "TC_L_13_CS": _NO_FIRMWARE_SESSIONS,
+        "TC_L_15_CS": _NO_FIRMWARE_SESSIONS,
+        # Block M: CA certificate management (issue #13).
+        **dict.fromkeys(
+            (f"TC_M_{n:02}_CS" for n in (1, 2, 7, 9, 12, 13, 17, 18, 19, 20, 22, 30, 31)), _NO_CERTS
+        ),
     }
 )

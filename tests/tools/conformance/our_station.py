@@ -21,6 +21,7 @@ from chargeplane.tools.conformance.station_adapter import (
     PowerCycle,
     PresentToken,
     StationAction,
+    StoreCustomerIdentifier,
     Unplug,
     UnplugEvSide,
 )
@@ -93,6 +94,8 @@ class OurStation:
                 pass  # no parking bay sensor: our station declares neither C-09.6 nor C-10.5
             case MasterPassStop():
                 pass  # our station has no UI: a master pass stops every transaction at once (C16.FR.02)
+            case StoreCustomerIdentifier():
+                pass  # our station keeps no data under customer identifiers (C-14, not declared; issue #14)
 
     async def _make_idle(self) -> None:
         station = self.station

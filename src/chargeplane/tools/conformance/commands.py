@@ -62,6 +62,20 @@ def add_conformance_command(commands: Any) -> None:
         required=True,
         help="HOST:PORT the tool listens on; the station connects to ws://HOST:PORT/ocpp/<station-id>",
     )
+    # The TLS cases (blocks A, M): a wss listener and the tool's test PKI, kept for the station to trust.
+    station.add_argument("--tls-port", type=int, help="also listen for wss on this port (security profile 2)")
+    station.add_argument(
+        "--tls-name",
+        action="append",
+        default=[],
+        help="a host name or address of the wss server certificate (repeatable; default: the --listen host)",
+    )
+    station.add_argument(
+        "--pki-dir",
+        type=Path,
+        help="keep the tool's test certificates here between runs (install csms_root.crt and "
+        "manufacturer_root.crt at the station)",
+    )
     _common_arguments(station)
 
 
@@ -165,9 +179,20 @@ async def _test_station(args: argparse.Namespace, selected: list[TestCase], decl
     if args.password is None and not _loopback(host):
         print("--password is required unless the tool listens on a loopback address", file=sys.stderr)
         return 2
-    endpoint = CsmsEndpoint(ListenSettings(host, int(port), args.station_id, args.password))
+    settings = ListenSettings(
+        host,
+        int(port),
+        args.station_id,
+        args.password,
+        tls_port=args.tls_port,
+        tls_names=tuple(args.tls_name),
+        pki_dir=args.pki_dir,
+    )
+    endpoint = CsmsEndpoint(settings)
     await endpoint.start()
     print(f"waiting for station {args.station_id} at {endpoint.url}/{args.station_id}", file=sys.stderr)
+    if endpoint.tls_url is not None:
+        print(f"wss (security profile 2): {endpoint.tls_url}/{args.station_id}", file=sys.stderr)
     try:
         results = await run_station_cases(
             selected,

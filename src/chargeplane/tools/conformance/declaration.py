@@ -115,6 +115,16 @@ class Configured:
     message_attempt_interval: int = 1  # OCPPCommCtrlr.MessageAttemptInterval.TransactionEvent, seconds
     station_aligned_interval: int = 2  # AlignedDataCtrlr.Interval / TxEndedInterval (J_01 to J_06), seconds
     station_sampled_interval: int = 1  # SampledDataCtrlr.TxUpdatedInterval / TxEndedInterval (E_40, J_09...)
+    # Station cases of blocks N and L (logs, customer information, firmware); firmware_delay above is their
+    # Install / Download Offset Period, second_evse_id their second connector (TC_L_12_CS, TC_L_14_CS)
+    log_type: str = "DiagnosticsLog"  # <Configured logType> of TC_N_36_CS
+    log_retry_interval: int = 5  # <Configured retryInterval> of a failing log upload (TC_N_26_CS), seconds
+    customer_identifier: str = "CONF-CUSTOMER-0001"  # <Configured customerIdentifiers> (TC_N_62_CS)
+    # Station cases of block A: the station's active network connection profile (message_timeout and
+    # ocpp_interface above go into the new one the tool writes to the free slot)
+    station_security_profile: int = 1  # <Configured securityProfile> of the station under test
+    station_configuration_slot: int = 1  # <Configured configurationSlot>: the slot in use
+    station_configuration_slot2: int = 2  # the free slot the tool writes a new connection profile to
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,15 @@ class MasterPassStop:
         return f"at the station's master pass screen, choose to stop {which}"
 
 
+# Block N: the memory state of TC_N_62_CS.
+@dataclass(frozen=True)
+class StoreCustomerIdentifier:  # store customer data under this identifier at the station (by local means)
+    identifier: str
+
+    def describe(self) -> str:
+        return f"store customer information under the customer identifier {self.identifier} at the station"
+
+
 StationAction = (
     PlugIn
     | Unplug
@@ -125,6 +134,7 @@ StationAction = (
     | EnterParkingBay
     | LeaveParkingBay
     | MasterPassStop
+    | StoreCustomerIdentifier
 )
 
 

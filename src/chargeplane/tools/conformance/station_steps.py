@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar, cast
 
 from chargeplane.ocpp.catalog import CSMS, ActionCatalog
@@ -33,11 +34,14 @@ from chargeplane.ocpp.timestamps import utc_now
 from chargeplane.ocpp.versions import Version
 from chargeplane.tools.conformance.checks import StepFailed
 from chargeplane.tools.conformance.declaration import Configured
+from chargeplane.tools.conformance.file_server import FileServer
+from chargeplane.tools.conformance.pki import TestPki
 from chargeplane.tools.conformance.station_adapter import StationAction, StationAdapter
 from chargeplane.tools.conformance.steps import CALL_TIMEOUT, DEFAULT_WITHIN, Incoming, queue_and_wait
+from chargeplane.tools.conformance.tls_front import TlsFront
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
 from chargeplane.transport.security import SecurityProfile, StationSecurity, TlsSettings, hash_password
-from chargeplane.transport.server import OcppServer, ServerSettings
+from chargeplane.transport.server import OcppServer, SecurityEvent, ServerSettings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,11 @@ class ListenSettings:
     password: str | None = None  # None: no Basic auth (loopback only)
     path_prefix: str = "/ocpp"
     tls: TlsSettings | None = None  # addition: wss:// on ``port`` instead of ws:// (TC_B_47 / B_50)
+    # The wss listener of the TLS cases (blocks A, M): its port (0: any free one), started with the endpoint;
+    # None: started on a free port when a case first needs it.
+    tls_port: int | None = None
+    tls_names: tuple[str, ...] = ()  # host names / addresses of the wss server certificate (default: host)
+    pki_dir: Path | None = None  # where the tool's test PKI is kept between runs (None: made per run)
 
 
 class _OneStation:
@@ -74,6 +83,9 @@ class _OneStation:
         if refused:
             return None  # answered as an unknown station: the connection attempt fails
         return StationSecurity(SecurityProfile.BASIC_AUTH, self._hash)
+
+    def set_password(self, password: str | None) -> None:  # TC_A_09_CS: the password the tool gave
+        self._hash = None if password is None else hash_password(password)
 
 
 class CsmsEndpoint:
@@ -106,7 +118,19 @@ class CsmsEndpoint:
             ping_interval=None,
         )
         self.directory = _OneStation(settings.station_id, settings.password)
-        self.server = OcppServer(server_settings, self, self.directory, on_event=self._on_event)
+        self.refused: list[SecurityEvent] = []  # connection attempts the server refused (a wrong password)
+        self.server = OcppServer(
+            server_settings,
+            self,
+            self.directory,
+            on_event=self._on_event,
+            on_security_event=self.refused.append,
+        )
+        # Made on first use by the cases that need them (logs, firmware, certificates), kept for the run.
+        self.files: FileServer | None = None
+        self.pki: TestPki | None = None
+        self.tls: TlsFront | None = None
+        self.security_profile: int | None = None  # as TC_A_19_CS left it (None: as declared)
 
     # the server's Application
     def router_for(self, version: Version) -> Router[OcppConnection]:
@@ -195,11 +219,42 @@ class CsmsEndpoint:
 
     async def start(self) -> None:
         await self.server.start()
+        if self.settings.tls_port is not None:
+            await self.start_tls()
+
+    def set_password(self, password: str | None) -> None:
+        """The Basic-auth password the next connections must present (TC_A_09_CS changes it)."""
+        self.directory.set_password(password)
+
+    async def start_tls(self) -> TlsFront:
+        """The wss listener (blocks A, M), in front of this endpoint; started once."""
+        if self.tls is None:
+            front = TlsFront(self.settings.host, self.port, self.test_pki(), self.settings.tls_port or 0)
+            await front.start()
+            self.tls = front
+        return self.tls
+
+    def test_pki(self) -> TestPki:
+        """The tool's test PKI (blocks A, L, M), made on first use."""
+        if self.pki is None:
+            settings = self.settings
+            names = settings.tls_names or (settings.host, "localhost")
+            self.pki = TestPki(names, settings.pki_dir)
+        return self.pki
+
+    @property
+    def tls_url(self) -> str | None:
+        """What a station on security profile 2 or 3 is configured with (without its identity)."""
+        return None if self.tls is None else self.tls.url(self.settings.path_prefix)
 
     async def stop(self) -> None:
         for incoming in list(self._open):
             incoming.refuse(InternalError("the tool is stopping"))
         await self.server.shutdown(deadline=1.0)
+        if self.files is not None:
+            await self.files.stop()
+        if self.tls is not None:
+            await self.tls.stop()
 
     async def wait_connected(self, step: int | str, within: float) -> None:
         try:
@@ -312,6 +367,9 @@ def default_answer(request: Payload, answers: Answers) -> Payload | None:
             return msg.TransactionEventResponse(id_token_info=token_info(token, answers))
         case msg.DataTransferRequest():
             return msg.DataTransferResponse(status=en.DataTransferStatusEnumType.UNKNOWN_VENDOR_ID)
+        # Blocks N (customer information) and A (security): answers that say nothing.
+        case msg.NotifyCustomerInformationRequest():
+            return msg.NotifyCustomerInformationResponse()
     return None
 
 
@@ -332,6 +390,17 @@ class StationTool:
 
     async def send(self, step: int | str, request: Payload) -> Payload:
         return await self.endpoint.call(step, request)
+
+    # Blocks A, L, M, N: the tool's file server and test PKI, started on first use and kept for the run.
+    async def file_server(self) -> FileServer:
+        if self.endpoint.files is None:
+            files = FileServer(self.endpoint.settings.host)
+            await files.start()
+            self.endpoint.files = files
+        return self.endpoint.files
+
+    def pki(self) -> TestPki:
+        return self.endpoint.test_pki()
 
     async def send_as(self, step: int | str, request: Payload, response_type: type[R]) -> R:
         response = await self.send(step, request)

@@ -1,0 +1,141 @@
+"""The tool's wss listener for the TLS cases (A00, A05, M05): TLS terminated in front of the tool's plain
+endpoint, so that a case controls the handshake itself: which server certificate it presents (valid, signed by
+an unknown root, signed by the new or the old CSMS root) and which TLS versions it offers (A_06: below 1.2).
+
+Each accepted connection is piped to the plain endpoint on loopback (the OCPP server there checks the Basic
+auth as usual); what each handshake gave (failed, version, cipher, the cipher suites both sides share) is
+recorded for the cases to judge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import warnings
+from dataclasses import dataclass
+
+from chargeplane.tools.conformance.pki import Issued, TestPki
+
+log = logging.getLogger(__name__)
+
+MAX_SESSIONS = 4  # one station, plus its reconnects while an old session drains
+HANDSHAKE_TIMEOUT = 10.0
+CHUNK = 64 * 1024
+# A00.FR.318/319 (ECDSA) and A00.FR.421/422 (RSA): what a station must offer, in OpenSSL names.
+REQUIRED_SUITE_PAIRS = (
+    ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"),
+    ("AES128-GCM-SHA256", "AES256-GCM-SHA384"),
+)
+
+
+@dataclass(frozen=True)
+class Handshake:
+    ok: bool
+    version: str | None = None  # "TLSv1.2", ...
+    cipher: str | None = None
+    shared_ciphers: tuple[str, ...] = ()  # the client's offer, as far as the server supports it
+    error: str = ""
+
+
+class TlsFront:
+    def __init__(self, host: str, target_port: int, pki: TestPki, port: int = 0) -> None:
+        self.host = host
+        self.target_port = target_port
+        self.pki = pki
+        self._port = port
+        self.handshakes: list[Handshake] = []
+        self.active = 0  # sessions piped right now
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+        self.context = self._context(pki.csms_server, legacy=False)
+
+    def _context(self, certificate: Issued, *, legacy: bool) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if legacy:  # A_06: offer TLS 1.0 / 1.1 only (the station must refuse); deprecated on purpose
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                context.minimum_version = ssl.TLSVersion.TLSv1
+                context.maximum_version = ssl.TLSVersion.TLSv1_1
+            with contextlib.suppress(ssl.SSLError):
+                context.set_ciphers("ALL:@SECLEVEL=0")
+        else:
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(*self.pki.files(certificate))
+        return context
+
+    def present(self, certificate: Issued, *, legacy: bool = False) -> None:
+        """The server certificate (and TLS versions) of the next handshakes."""
+        self.context = self._context(certificate, legacy=legacy)
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def url(self, path_prefix: str) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"wss://{host}:{self._port}{path_prefix}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self._port, limit=CHUNK)
+        self._port = int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for task in list(self._sessions):
+            task.cancel()
+        for task in list(self._sessions):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is None or len(self._sessions) >= MAX_SESSIONS:
+            writer.close()
+            return
+        self._sessions.add(task)
+        try:
+            await self._session(reader, writer)
+        finally:
+            self._sessions.discard(task)
+            writer.close()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await writer.start_tls(self.context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+        except (ssl.SSLError, OSError, TimeoutError) as error:
+            self.handshakes.append(Handshake(ok=False, error=str(error)))
+            log.info("TLS handshake with the station failed: %s", error)
+            return
+        ssl_object = writer.get_extra_info("ssl_object")
+        assert isinstance(ssl_object, ssl.SSLObject)
+        cipher = ssl_object.cipher()
+        shared = tuple(c[0] for c in ssl_object.shared_ciphers() or ())
+        self.handshakes.append(Handshake(True, ssl_object.version(), cipher[0] if cipher else None, shared))
+        try:
+            target_reader, target_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError as error:
+            log.warning("TLS front: cannot reach the tool's endpoint: %s", error)
+            return
+        self.active += 1
+        try:
+            pipes = (_pipe(reader, target_writer), _pipe(target_reader, writer))
+            await asyncio.gather(*pipes)
+        finally:
+            self.active -= 1
+            target_writer.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(CHUNK):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, ssl.SSLError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.write_eof() if writer.can_write_eof() else writer.close()
