@@ -21,6 +21,10 @@ Readings:
   Authorization List Management or C-49": this tool caches the tokens, and lists them too when the station
   has a list): the first token is Authorized with <Configured GroupIdToken> in the tool's answers, the second
   (<valid idtoken fields2>) is cached and listed with the same group, and stops the transaction offline.
+* TC_E_16_CS (condition "(C-10.2 or C-10.3) and C-01"; the local start authorization means count as held):
+  Reusable State StartOfflineTransaction is the EV connected and the cached valid token presented while the
+  tool refuses reconnections; the queued event carrying the token is answered Invalid, and the Ended event
+  the station then sends online (step 3) is told apart from the queued ones by not being one of them.
 * Local authorization lists the cases send are emptied afterwards (outside the verdict).
 """
 
@@ -240,5 +244,65 @@ async def tc_e_45_cs(tool: StationTool) -> None:
 
             queued = await queue_after_offline(tool, 3, stop)  # 1. - 4.
             expect_one(3, queued, en.TransactionEventEnumType.ENDED)
+    finally:
+        await empty_list(tool)
+
+
+@case(
+    "TC_E_16_CS",
+    "Stop transaction options - Deauthorized - Invalid idToken",
+    use_cases=("E06",),
+    requirements=("E06.FR.04", "E06.FR.15", "C15.FR.04"),
+    condition="(C-10.2 or C-10.3) and C-01",
+    timeout=60.0,
+)
+async def tc_e_16_cs(tool: StationTool) -> None:
+    """Reusable State StartOfflineTransaction: the valid token (cached, and listed when the station has a list)
+    starts a transaction offline; back online, the queued event that carries the token is answered Invalid and
+    the station, with StopTxOnInvalidId true, ends the transaction as Deauthorized."""
+    configured = tool.configured
+    token, token_type = configured.valid_idtoken, configured.valid_idtoken_type
+    settings = [
+        ("TxCtrlr", "TxStopPoint", None, "Authorized", False),
+        ("TxCtrlr", "StopTxOnInvalidId", None, "true", True),
+        ("AuthCtrlr", "DisableRemoteAuthorization", None, "false", False),
+        ("AuthCtrlr", "OfflineTxForUnknownIdEnabled", None, "true", False),
+        *offline_settings(tool),
+    ]
+    try:
+        async with configuration(tool, "before", settings):
+            await cached(tool, token, token_type)  # Memory State IdTokenCached
+            await list_if_implemented(tool, "IdTokenLocalAuthList", [entry(token, token_type)])
+            await tool.drain()
+
+            async def start_offline() -> None:  # StartOfflineTransaction
+                await tool.manual(PlugIn(configured.evse_id, configured.connector_id))
+                await tool.manual(PresentToken(token, token_type))
+
+            tool.answers.statuses[token] = en.AuthorizationStatusEnumType.INVALID  # 2. the CSMS's answer
+            try:
+                queued = await queue_after_offline(tool, 1, start_offline)  # 1. / 2.
+            finally:
+                tool.answers.statuses.pop(token, None)
+            if not any(isinstance(e.id_token, dt.IdTokenType) for e in queued):
+                raise StepFailed(1, "no queued TransactionEventRequest carries the idToken")
+            queued_keys = {(e.transaction_info.transaction_id, e.seq_no) for e in queued}
+            ended = [
+                e
+                for e in tool.seen[tool.offline_at :]
+                if isinstance(e, TxEvent)
+                and (e.transaction_info.transaction_id, e.seq_no) not in queued_keys
+                and e.event_type is en.TransactionEventEnumType.ENDED
+            ]
+            if not ended:
+                event = await tool.expect_answered(
+                    3, TxEvent, 15.0, where=lambda e: e.event_type is en.TransactionEventEnumType.ENDED
+                )
+            else:
+                event = ended[0]
+            expect_field(3, event, "eventType", "Ended")  # 3. / 4.
+            expect_field(3, event, "triggerReason", "Deauthorized")
+            expect_field(3, event, "transactionInfo.stoppedReason", "DeAuthorized")
+            await tool.manual(Unplug(configured.evse_id, configured.connector_id))
     finally:
         await empty_list(tool)

@@ -11,9 +11,9 @@ Readings:
 * TC_F_13 / F_14 enter EnergyTransferStarted with a local authorization. TC_F_14 asks evse.id to be the
   configured one while TC_F_13 also allows it omitted; both allow it omitted, since a station sends the EVSE
   in the first TransactionEvent of a transaction only (E01.FR.16).
-* TC_F_16 / F_19 need an upload / a download in progress: GetLog of <Configured logType> to the declaration's
-  ``log_location``, UpdateFirmware from ``firmware_location`` (signing certificate and signature when
-  declared); their request ids are the tool's own.
+* TC_F_16 / F_19 need an upload / a download in progress: GetLog to the tool's file server, which holds the
+  upload open until the triggered status came (so the station is still Uploading), and UpdateFirmware from
+  ``firmware_location`` (signing certificate and signature when declared); their request ids are the tool's.
 * TC_F_26 triggers a BootNotification while the station is Accepted: the answer must be Rejected
   (F06.FR.17), no BootNotification follows.
 """
@@ -159,17 +159,21 @@ async def tc_f_15_cs(tool: StationTool) -> None:
     features=("C-29.3",),
 )
 async def tc_f_16_cs(tool: StationTool) -> None:
-    configured = tool.configured
-    request = msg.GetLogRequest(
-        log=dt.LogParametersType(remote_location=configured.log_location),
-        log_type=en.LogEnumType.DIAGNOSTICS_LOG,
-        request_id=LOG_REQUEST_ID,
-    )
-    response = await tool.send_as(1, request, msg.GetLogResponse)
-    expect_field(2, response, "status", "Accepted")
-    await expect_status(tool, 3, msg.LogStatusNotificationRequest, "Uploading")
-    await trigger(tool, 5, "LogStatusNotification")
-    await expect_status(tool, 7, msg.LogStatusNotificationRequest, "Uploading")
+    files = await tool.file_server()
+    files.store.hold.clear()  # the upload stays open while the trigger comes: the station is Uploading
+    try:
+        request = msg.GetLogRequest(
+            log=dt.LogParametersType(remote_location=files.upload_url()),
+            log_type=en.LogEnumType.DIAGNOSTICS_LOG,
+            request_id=LOG_REQUEST_ID,
+        )
+        response = await tool.send_as(1, request, msg.GetLogResponse)
+        expect_field(2, response, "status", "Accepted")
+        await expect_status(tool, 3, msg.LogStatusNotificationRequest, "Uploading")
+        await trigger(tool, 5, "LogStatusNotification")
+        await expect_status(tool, 7, msg.LogStatusNotificationRequest, "Uploading")
+    finally:
+        files.store.hold.set()  # the upload ends (outside the verdict)
 
 
 @case(
