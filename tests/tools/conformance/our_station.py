@@ -41,7 +41,7 @@ class OurStation:
             database=database,  # a file: a power cycle keeps the device model, like a real station
             meter_tick_s=0.2,
             backoff=FAST,
-            call_timeout=10.0,
+            call_timeout=4.0,  # how long an unanswered CALL waits (the retry cases wait for it)
         )
         self.runtime: StationRuntime | None = None
         self._task: asyncio.Task[None] | None = None

@@ -24,7 +24,7 @@ load_cases()
 STATION_ID = "CONFORMANCE-CS-1"
 PASSWORD = "a-long-password-456789"
 # Short waits: our station retries a rejected boot and times out a cable plugin as configured.
-CONFIGURED = Configured(boot_interval=2, ev_connection_timeout=3, reservation_expiry=3)
+CONFIGURED = Configured(boot_interval=2, ev_connection_timeout=3, reservation_expiry=3, silence_wait=2.0)
 MODULES = sorted({c.module for c in REGISTRY.select(Side.STATION)})
 MODULE_BOUND_S = 150  # a whole case module against our station on loopback
 
