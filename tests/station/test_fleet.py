@@ -27,6 +27,7 @@ STATIONS = 1000
 # Without the coverage tracer: it slows the shared event loop about threefold, and on a slow VM that turned
 # sessions of a few seconds into sessions cut short before their transaction began (24 and 56 of ~360).
 @pytest.mark.no_cover
+@pytest.mark.serial
 async def test_fleet_of_1000_stations_runs_without_protocol_errors(tmp_path: Path) -> None:
     csms = Csms(
         CsmsSettings(

@@ -23,7 +23,7 @@ async def shared_card_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     csms = Csms(
         CsmsSettings(
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
-            ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
+            ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None, admission_max_lag=None),
             api_port=0,
             blocks=(ProvisioningSettings(presence_flush_interval=0.2),),
         )

@@ -114,6 +114,7 @@ async def running_server(
     settings.setdefault("host", "127.0.0.1")
     settings.setdefault("port", 0)
     settings.setdefault("tls_port", 0)
+    settings.setdefault("admission_max_lag", None)  # load shedding only where a test asks for it
     app = app or FakeCsms()
     directory = directory or Directory()
     events: list[SecurityEvent] = []

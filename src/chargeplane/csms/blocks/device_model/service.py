@@ -162,7 +162,7 @@ class DeviceModelService:
         """The station's id as stored; refused when it speaks 1.6 (no device model there: its configuration
         keys are read with GetConfiguration through the commands route)."""
         record = await self.commands.stations.get_station(station_id)
-        version = self.commands.commands.version_of(record.station_id) if record is not None else None
+        version = self.commands.version_of(record.station_id) if record is not None else None
         if version is Version.V16:
             raise InvalidCommand(
                 "NotSupportedByVersion",

@@ -353,7 +353,7 @@ class DiagnosticsService:
         record = await self.commands.stations.get_station(station_id)
         if record is None:
             return station_id, None
-        return record.station_id, self.commands.commands.version_of(record.station_id)
+        return record.station_id, self.commands.version_of(record.station_id)
 
     @staticmethod
     async def _new_id(used: set[int]) -> int:

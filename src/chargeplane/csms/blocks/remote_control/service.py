@@ -221,6 +221,10 @@ class CommandService:
         records = await self.repository.list(station_id=station_id, action=action, offset=offset, limit=limit)
         return records, await self.repository.count(station_id=station_id, action=action)
 
+    def version_of(self, station_id: str) -> Version | None:
+        """The OCPP version of the station's live connection (``None`` when it is not connected here)."""
+        return self.commands.version_of(station_id)
+
     # -- sending ------------------------------------------------------------------------------------------
 
     async def send(self, station_id: str, request: Payload) -> Payload:
