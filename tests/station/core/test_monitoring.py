@@ -354,6 +354,22 @@ def test_N07_transaction_monitor_only_while_charging() -> None:
     assert event.transaction_id
 
 
+def test_N07_a_fault_is_a_hard_wired_notification_and_sets_Problem() -> None:
+    rig = make_rig()
+    rig.do("fault", 1, True)
+    rig.do("fault", 1, True)  # no change: nothing more
+    rig.do("fault", 1, False)
+    raised, cleared = events(rig)
+    assert (raised.event_notification_type, raised.component.name, raised.variable.name) == (
+        "HardWiredNotification",
+        "EVSE",
+        "Problem",
+    )
+    assert (raised.actual_value, raised.variable_monitoring_id, raised.cleared) == ("true", UNSET, UNSET)
+    assert (cleared.actual_value, cleared.cleared) == ("false", True)
+    assert rig.core.model.value("EVSE", "Problem", evse=1) == "false"
+
+
 # ---------------------------------------------------------------------- N08 Periodic events
 def test_N08_FR_04_05_06_periodic_from_the_time_set() -> None:
     rig = make_rig()

@@ -46,7 +46,7 @@ from msgspec import UNSET, UnsetType
 
 from chargeplane.ocpp.errors import OccurrenceConstraintViolation
 from chargeplane.ocpp.messages import v2x, v21, v201
-from chargeplane.ocpp.messages.base import present
+from chargeplane.ocpp.messages.base import present, unset_if_none
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import (
@@ -63,6 +63,7 @@ CTRLR = "MonitoringCtrlr"
 STATION = "ChargingStation"
 SET, CLEAR = "SetVariableMonitoring", "ClearVariableMonitoring"
 HARD, PRE, CUSTOM = "HardWiredMonitor", "PreconfiguredMonitor", "CustomMonitor"
+HARD_NOTE = "HardWiredNotification"
 UPPER, LOWER, DELTA = "UpperThreshold", "LowerThreshold", "Delta"
 PERIODIC, ALIGNED = "Periodic", "PeriodicClockAligned"
 TARGET_DELTA, TARGET_RELATIVE = "TargetDelta", "TargetDeltaRelative"
@@ -162,7 +163,10 @@ class Event:
     trigger: str  # Alerting, Delta, Periodic
     actual: str
     cleared: bool
-    monitor: Monitor
+    key: VariableKey
+    monitor_id: int | None  # None: a hard-wired notification, no monitor
+    kind: str  # EventNotificationEnumType
+    severity: int
     transaction_id: str | None
 
 
@@ -271,7 +275,8 @@ class Monitoring(Controller):
             self._install(monitor, now)
         self.ctx.model.observer = self._changed
         self._watch()
-        self._dirty.update(m.key for m in monitors if m.type in THRESHOLDS)  # N07.FR.14 after a reboot
+        # N07.FR.14: a threshold exceeded before the reboot may be cleared now; a Delta sees what changed
+        self._dirty.update(m.key for m in monitors if m.type not in PERIODICS)
         self.handle_timer(now)
 
     def registration_accepted(self, now: datetime) -> None:
@@ -294,6 +299,22 @@ class Monitoring(Controller):
     def measured_temperature(self, celsius: float, now: datetime) -> None:
         self.ctx.model.put(TEMPERATURE, _text(celsius))
         self.handle_timer(now)
+
+    def problem(self, evse: Evse, faulted: bool, now: datetime) -> None:
+        """A hardware fault of an EVSE starts or ends: EVSE.Problem follows, and a hard-wired notification
+        (no monitor) reports it, severity 1 (hardware failure); its end is the ``cleared`` one."""
+        key = VariableKey("EVSE", "Problem", evse=evse.id)
+        model = self.ctx.model
+        value = "true" if faulted else "false"
+        if self.ctx.version is Version.V16 or model.actual(key) == value:
+            return
+        model.put(key, value)
+        self._event_id += 1
+        tx = evse.tx.id if evse.tx is not None else None
+        event = Event(
+            self._event_id, self.ctx.ts(now), "Alerting", value, not faulted, key, None, HARD_NOTE, 1, tx
+        )
+        self._report([event], now)
 
     # ------------------------------------------------------------------ timer
     def next_deadline(self) -> datetime | None:
@@ -511,21 +532,32 @@ class Monitoring(Controller):
         actual = "" if write_only else (self.ctx.model.actual(monitor.key) or "")  # N07.FR.10
         evse = self.ctx.evses.get(monitor.key.evse) if monitor.key.evse is not None else None
         tx = evse.tx.id if evse is not None and evse.tx is not None else None
-        return Event(self._event_id, self.ctx.ts(now), trigger, actual[:2500], cleared, monitor, tx)
+        return Event(
+            self._event_id,
+            self.ctx.ts(now),
+            trigger,
+            actual[:2500],
+            cleared,
+            monitor.key,
+            monitor.id,
+            monitor.kind,
+            monitor.severity,
+            tx,
+        )
 
     def _report(self, events: list[Event], now: datetime) -> None:
         model = self.ctx.model
         if not model.flag(CTRLR, "Enabled"):
             return
         level = model.number(CTRLR, "ActiveMonitoringLevel")
-        events = [e for e in events if e.monitor.severity <= level]  # N05.FR.03, N07.FR.15
+        events = [e for e in events if e.severity <= level]  # N05.FR.03, N07.FR.15
         if not events:
             return
         if self.ctx.accepted:
             self._send(events, now)
             return
         limit = model.number(CTRLR, "OfflineQueuingSeverity")
-        self.queued += [e for e in events if e.monitor.severity <= limit]  # N07.FR.04, N08.FR.03
+        self.queued += [e for e in events if e.severity <= limit]  # N07.FR.04, N08.FR.03
         del self.queued[:-MAX_QUEUED]
 
     def _flush(self, now: datetime) -> None:
@@ -685,7 +717,7 @@ def _notify201(events: list[Event], seq: int, tbc: bool, generated: str) -> v201
     dt, en = v201.datatypes, v201.enums
     data = []
     for e in events:
-        component, variable = _component201(e.monitor.key)
+        component, variable = _component201(e.key)
         data.append(
             dt.EventDataType(
                 event_id=e.event_id,
@@ -695,8 +727,8 @@ def _notify201(events: list[Event], seq: int, tbc: bool, generated: str) -> v201
                 cleared=True if e.cleared else UNSET,
                 transaction_id=e.transaction_id if e.transaction_id is not None else UNSET,
                 component=component,
-                variable_monitoring_id=e.monitor.id,  # N07.FR.06
-                event_notification_type=en.EventNotificationEnumType(e.monitor.kind),
+                variable_monitoring_id=unset_if_none(e.monitor_id),  # N07.FR.06
+                event_notification_type=en.EventNotificationEnumType(e.kind),
                 variable=variable,
             )
         )
@@ -709,7 +741,7 @@ def _notify21(events: list[Event], seq: int, tbc: bool, generated: str) -> v21.m
     dt, en = v21.datatypes, v21.enums
     data = []
     for e in events:
-        component, variable = _component21(e.monitor.key)
+        component, variable = _component21(e.key)
         data.append(
             dt.EventDataType(
                 event_id=e.event_id,
@@ -719,10 +751,10 @@ def _notify21(events: list[Event], seq: int, tbc: bool, generated: str) -> v21.m
                 cleared=True if e.cleared else UNSET,
                 transaction_id=e.transaction_id if e.transaction_id is not None else UNSET,
                 component=component,
-                variable_monitoring_id=e.monitor.id,
-                event_notification_type=en.EventNotificationEnumType(e.monitor.kind),
+                variable_monitoring_id=unset_if_none(e.monitor_id),
+                event_notification_type=en.EventNotificationEnumType(e.kind),
                 variable=variable,
-                severity=e.monitor.severity,  # 2.1 N07.FR.20
+                severity=e.severity,  # 2.1 N07.FR.20, N07.FR.21
             )
         )
     return v21.messages.NotifyEventRequest(

@@ -216,6 +216,7 @@ class StationCore:
 
     def fault(self, evse_id: int, faulted: bool, now: datetime) -> None:
         self.ctx.get(Transactions).fault(self.ctx.evses[evse_id], faulted, now)
+        self.ctx.get(Monitoring).problem(self.ctx.evses[evse_id], faulted, now)
 
     def next_url(self, factory_url: str) -> str:
         """The CSMS URL of the next connection attempt (B10: the priority of the network profiles)."""
