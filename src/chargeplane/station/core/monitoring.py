@@ -18,12 +18,15 @@ reports the value every ``value`` seconds from the time it was set, or on the cl
 What the simulated station ships with (the manufacturer defines the bases, N03):
 
 * hard-wired (always active, cannot be replaced or cleared, N04.FR.18, N06.FR.03): the station's temperature
-  sensor (ChargingStation.Temperature) above 70 °C (severity 2) and below -25 °C (severity 4);
-* FactoryDefault: the hard-wired ones and, per EVSE, EVSE.Power above the EVSE's rating (severity 4);
-* All: FactoryDefault plus Delta monitors on the AvailabilityState of the station and of every EVSE
-  (severity 6), ChargingStation.Power every 900 s (Periodic, severity 8) and the temperature on the
-  hour (PeriodicClockAligned, severity 8). They stay out of FactoryDefault so that a station out of the box
-  does not double its status traffic with NotifyEvents.
+  sensor (ChargingStation.Temperature) above 70 °C (severity 2) and below -25 °C (severity 4); and a hardware
+  fault of an EVSE is a hard-wired notification (no monitor) on EVSE.Problem, severity 1;
+* preconfigured (All and FactoryDefault, the same set: FactoryDefault also deletes the custom monitors, All
+  keeps them): per EVSE, EVSE.Power above the EVSE's rating (severity 4) and a Delta on its AvailabilityState
+  (severity 8); a Delta on the station's AvailabilityState (8), ChargingStation.Power every 900 s (Periodic,
+  8) and the temperature on the hour (PeriodicClockAligned, 8).
+
+The monitoring level starts at 5: the informational monitors report nothing until the CSMS raises it, so a
+station out of the box does not double its status traffic with NotifyEvents.
 
 Events whose monitor's severity is above the active monitoring level are not reported (N05.FR.03,
 N07.FR.15). While the station cannot send (offline, or not accepted yet), events of a severity up to
@@ -78,6 +81,7 @@ CRITERIA = {
     "PeriodicMonitoring": PERIODICS,  # N02.FR.14
     "TargetDeltaMonitoring": frozenset({TARGET_DELTA, TARGET_RELATIVE}),  # 2.1 N02.FR.23
 }
+DEFAULT_LEVEL = "5"  # Alert and worse are reported out of the box; Warning to Debug once the CSMS asks (N05)
 FIRST_CUSTOM_ID = 1000  # the ids below are the factory's
 MAX_QUEUED = 500  # events kept while offline
 TEMPERATURE = VariableKey(STATION, "Temperature")
@@ -171,26 +175,28 @@ class Event:
 
 
 def factory_monitors(layout: StationLayout, base: str) -> list[Monitor]:
-    """The monitors a base activates (HardWiredOnly: only the hard-wired ones)."""
+    """The monitors a base activates: the hard-wired ones, and but for HardWiredOnly the preconfigured ones
+    (the same set for All and FactoryDefault: they differ in what happens to the custom monitors, N03)."""
     monitors = [
         Monitor(1, TEMPERATURE, UPPER, 70.0, 2, HARD),
         Monitor(2, TEMPERATURE, LOWER, -25.0, 4, HARD),
     ]
     if base == HARD_ONLY:
         return monitors
-    for evse in range(1, len(layout.connectors) + 1):
-        monitors.append(
-            Monitor(100 + evse, VariableKey("EVSE", "Power", evse=evse), UPPER, layout.max_power_w, 4, PRE)
-        )
-    if base == ALL:
-        monitors += [
-            Monitor(10, VariableKey(STATION, "AvailabilityState"), DELTA, 1.0, 6, PRE),
-            Monitor(11, VariableKey(STATION, "Power"), PERIODIC, 900.0, 8, PRE),
-            Monitor(12, TEMPERATURE, ALIGNED, 3600.0, 8, PRE),
-        ]
-        for evse in range(1, len(layout.connectors) + 1):
-            key = VariableKey("EVSE", "AvailabilityState", evse=evse)
-            monitors.append(Monitor(200 + evse, key, DELTA, 1.0, 6, PRE))
+    evses = range(1, len(layout.connectors) + 1)
+    monitors += [
+        Monitor(10, VariableKey(STATION, "AvailabilityState"), DELTA, 1.0, 8, PRE),
+        Monitor(11, VariableKey(STATION, "Power"), PERIODIC, 900.0, 8, PRE),
+        Monitor(12, TEMPERATURE, ALIGNED, 3600.0, 8, PRE),
+        *(
+            Monitor(100 + n, VariableKey("EVSE", "Power", evse=n), UPPER, layout.max_power_w, 4, PRE)
+            for n in evses
+        ),
+        *(
+            Monitor(200 + n, VariableKey("EVSE", "AvailabilityState", evse=n), DELTA, 1.0, 8, PRE)
+            for n in evses
+        ),
+    ]
     return monitors
 
 
@@ -212,7 +218,7 @@ class Monitoring(Controller):
         self.monitors: dict[int, Monitor] = {}
         self.queued: list[Event] = []  # waiting for the connection (N07.FR.04, N08.FR.03)
         self._dirty: set[VariableKey] = set()
-        self._watched: set[VariableKey] = set()
+        self._watched: dict[VariableKey, str | None] = {}  # watched variable -> its value last evaluated
         self._next_id = FIRST_CUSTOM_ID
         self._event_id = 0
         self._clock: datetime | None = None  # the latest time this controller saw
@@ -229,9 +235,9 @@ class Monitoring(Controller):
             var(CTRLR, "BytesPerMessage", "integer", "4000", ro, variable_instance=CLEAR),
             var(CTRLR, "OfflineQueuingSeverity", "integer", "4", min_limit=0, max_limit=9),
             var(CTRLR, "ActiveMonitoringBase", "OptionList", FACTORY, ro, values_list=BASES),
-            var(CTRLR, "ActiveMonitoringLevel", "integer", "9", ro, min_limit=0, max_limit=9),
+            var(CTRLR, "ActiveMonitoringLevel", "integer", DEFAULT_LEVEL, ro, min_limit=0, max_limit=9),
             var(CTRLR, "MonitoringBase", "OptionList", FACTORY, ro, values_list=BASES),
-            var(CTRLR, "MonitoringLevel", "integer", "9", ro, min_limit=0, max_limit=9),
+            var(CTRLR, "MonitoringLevel", "integer", DEFAULT_LEVEL, ro, min_limit=0, max_limit=9),
             # the simulated hardware's sensors and meters (see StationCore.sensor / update_meter)
             var(
                 STATION,
@@ -332,6 +338,9 @@ class Monitoring(Controller):
             return
         events: list[Event] = []
         dirty, self._dirty = self._dirty, set()
+        for key in dirty:
+            if key in self._watched:
+                self._watched[key] = self.ctx.model.actual(key)
         for monitor in sorted(self.monitors.values(), key=lambda m: m.id):
             if monitor.key in dirty and monitor.type not in PERIODICS:
                 event = self._evaluate(monitor, now)
@@ -458,11 +467,14 @@ class Monitoring(Controller):
 
     # ------------------------------------------------------------------ internals
     def _changed(self, key: VariableKey) -> None:
-        if key in self._watched:
+        watched = self._watched
+        if key in watched and watched[key] != self.ctx.model.actual(key):
             self._dirty.add(key)
 
     def _watch(self) -> None:
-        self._watched = {m.key for m in self.monitors.values() if m.type not in PERIODICS}
+        model, old = self.ctx.model, self._watched
+        keys = {m.key for m in self.monitors.values() if m.type not in PERIODICS}
+        self._watched = {key: old[key] if key in old else model.actual(key) for key in keys}
 
     def _install(self, monitor: Monitor, now: datetime) -> None:
         if monitor.type == DELTA and monitor.reference is None:
@@ -877,7 +889,7 @@ def set_monitoring_level(
     if accepted:
         return ns.SetMonitoringLevelResponse(status=ns.GenericStatusEnumType.ACCEPTED)
     return ns.SetMonitoringLevelResponse(
-        status=ns.GenericStatusEnumType.REJECTED, status_info=ns.StatusInfoType(reason_code="OutOfRange")
+        status=ns.GenericStatusEnumType.REJECTED, status_info=ns.StatusInfoType(reason_code="ValueOutOfRange")
     )
 
 
