@@ -4,10 +4,12 @@ Theory of operation
 -------------------
 A :class:`Monitor` watches one variable of the device model: a threshold (UpperThreshold / LowerThreshold,
 and 2.1's TargetDelta / TargetDeltaRelative against the Target attribute), a Delta, or a period (Periodic,
-PeriodicClockAligned). The device model tells this controller which variable changed (its ``observer``);
-a changed watched variable is evaluated at the core's next timer tick, which is due at once (the runtime
-fires it right after the input that changed the value, the sans-I/O tests call ``handle_timer``), with the
-time of that tick as the event's timestamp.
+PeriodicClockAligned). The device model tells this controller which watched variable changed (its
+``observer``). The inputs of this block (the meters, the temperature sensor, a fault, the monitoring
+requests) evaluate the monitors at once; a change another block makes (an AvailabilityState, a SetVariables)
+makes this block's deadline due at once, and the core's next timer tick evaluates it (the runtime fires it
+right after the input; sans-I/O tests call ``handle_timer``), with the time of that tick as the event's
+timestamp.
 
 Thresholds have hysteresis: crossing raises one Alerting event; the next event of that monitor is the one
 with ``cleared`` once the value is back within the limit (N07.FR.02, N07.FR.16, N07.FR.17). A Delta monitor
