@@ -305,6 +305,7 @@ def test_N07_FR_10_write_only_variable_reports_no_actual_value() -> None:
     rig.advance(0)
     [event] = events(rig)
     assert (event.actual_value, event.variable_monitoring_id) == ("", result.id)
+    assert "a-new-secret" not in str(rig.storage.get_state("monitoring"))  # only a digest is persisted
 
 
 def test_N07_FR_11_changing_a_threshold_clears_or_raises() -> None:

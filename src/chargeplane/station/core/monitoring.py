@@ -40,6 +40,7 @@ the others are dropped (N07.FR.04, N08.FR.03). Monitors, their trigger state and
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -240,7 +241,7 @@ class Monitoring(Controller):
             var(CTRLR, "ActiveMonitoringLevel", "integer", DEFAULT_LEVEL, ro, min_limit=0, max_limit=9),
             var(CTRLR, "MonitoringBase", "OptionList", FACTORY, ro, values_list=BASES),
             var(CTRLR, "MonitoringLevel", "integer", DEFAULT_LEVEL, ro, min_limit=0, max_limit=9),
-            # the simulated hardware's sensors and meters (see StationCore.sensor / update_meter)
+            # the simulated hardware's sensor and meters (StationCore.set_temperature / update_meter)
             var(
                 STATION,
                 "Temperature",
@@ -397,10 +398,8 @@ class Monitoring(Controller):
                 return "Duplicate", None, None
         if existing is None:
             monitor_id, self._next_id = self._next_id, self._next_id + 1  # N04.FR.11
-        else:
-            monitor_id = (
-                existing.id
-            )  # N04.FR.12 replace; N04.FR.15 a replaced preconfigured one is custom now
+        else:  # N04.FR.12 replace; N04.FR.15 a replaced preconfigured one is custom now
+            monitor_id = existing.id
         monitor = Monitor(
             monitor_id,
             key,
@@ -476,11 +475,19 @@ class Monitoring(Controller):
     def _watch(self) -> None:
         model, old = self.ctx.model, self._watched
         keys = {m.key for m in self.monitors.values() if m.type not in PERIODICS}
-        self._watched = {key: old[key] if key in old else model.actual(key) for key in keys}
+        self._watched = {key: old[key] if key in old else model.actual(key) for key in keys}  # in memory only
+
+    def _observed(self, key: VariableKey) -> str | None:
+        """The value a Delta compares: a WriteOnly one only as its digest (the monitors are persisted)."""
+        value = self.ctx.model.actual(key)
+        definition = self.ctx.model.definition(key)
+        if value is not None and definition is not None and definition.mutability == "WriteOnly":
+            return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+        return value
 
     def _install(self, monitor: Monitor, now: datetime) -> None:
         if monitor.type == DELTA and monitor.reference is None:
-            monitor.reference = self.ctx.model.actual(monitor.key)
+            monitor.reference = self._observed(monitor.key)
         if monitor.type in PERIODICS:
             monitor.due = self._next_due(monitor, now)
         self.monitors[monitor.id] = monitor
@@ -505,7 +512,7 @@ class Monitoring(Controller):
 
     def _evaluate(self, monitor: Monitor, now: datetime) -> Event | None:
         model = self.ctx.model
-        text = model.actual(monitor.key)
+        text = self._observed(monitor.key)
         kind = monitor.type
         if kind == DELTA:
             definition = model.definition(monitor.key)
