@@ -491,3 +491,41 @@ def test_periodic_monitor_keeps_a_deadline() -> None:
     deadline = core.next_deadline()
     assert deadline is not None
     assert deadline <= T0 + timedelta(seconds=900)
+
+
+def test_N06_FR_06_more_ids_than_ItemsPerMessage_is_a_callerror() -> None:
+    rig = make_rig()
+    with pytest.raises(OccurrenceConstraintViolation):
+        rig.handle(M.ClearVariableMonitoringRequest(id=list(range(5000, 5021))))
+
+
+def test_N03_base_refused_while_monitoring_is_disabled() -> None:
+    rig = make_rig()
+    set_var(rig, "MonitoringCtrlr", "Enabled", "false")
+    assert rig.handle(M.SetMonitoringBaseRequest(monitoring_base="HardWiredOnly")).status == "Rejected"
+    assert set(monitoring(rig).monitors) >= {10, 101}
+
+
+def test_21_N02_FR_23_target_delta_criterion() -> None:
+    rig = rig21()
+    request = M21.SetVariableMonitoringRequest(
+        set_monitoring_data=[
+            D21.SetMonitoringDataType(
+                value=5,
+                type="TargetDelta",
+                severity=5,
+                component=D21.ComponentType(name="ChargingStation"),
+                variable=D21.VariableType(name="Temperature"),
+            )
+        ]
+    )
+    [result] = rig.handle(request).set_monitoring_result
+    rig.clear()
+    answer = rig.handle(
+        M21.GetMonitoringReportRequest(request_id=9, monitoring_criteria=["TargetDeltaMonitoring"])
+    )
+    assert answer.status == "Accepted"
+    [part] = rig.of(M21.NotifyMonitoringReportRequest)
+    assert [(vm.id, vm.type) for m in part.monitor for vm in m.variable_monitoring] == [
+        (result.id, "TargetDelta")
+    ]
