@@ -3,6 +3,9 @@ the running station, the simulated temperature sensor crosses it, and the Notify
 
 from __future__ import annotations
 
+import ocpp.v21.call
+
+from chargeplane.ocpp.versions import Version
 from chargeplane.station.control import execute
 from tests.station.csms_peer import CsmsBehaviour, call, peer_csms, wait_for
 from tests.station.test_runtime import running_station
@@ -54,3 +57,35 @@ async def test_N04_N07_a_monitor_set_by_the_ocpp_package_raises_notify_event_onc
         ids = {vm["id"] for part in parts for m in part["monitor"] for vm in m["variable_monitoring"]}
         assert monitor_id in ids
         assert all(part["request_id"] == 5 for part in parts)
+
+
+async def test_21_N07_FR_20_the_event_of_a_2_1_station_carries_the_severity() -> None:
+    behaviour = CsmsBehaviour()
+    async with (
+        peer_csms(behaviour, "ocpp2.1") as url,
+        running_station(url, version=Version.V21) as station,
+    ):
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        answer = await behaviour.stations[0].call(
+            ocpp.v21.call.SetVariableMonitoring(
+                set_monitoring_data=[
+                    {
+                        "value": 5.0,
+                        "type": "TargetDelta",
+                        "severity": 4,
+                        "component": {"name": "ChargingStation"},
+                        "variable": {"name": "Temperature"},
+                    }
+                ]
+            )
+        )
+        [result] = answer.set_monitoring_result
+        assert result["status"] == "Accepted"
+        station.set_temperature(31.0)  # the Target is 25: 6 degrees off
+        await wait_for(lambda: behaviour.of("NotifyEvent"))
+        [event] = behaviour.of("NotifyEvent")[0]["event_data"]
+        assert (event["variable_monitoring_id"], event["severity"], event["trigger"]) == (
+            result["id"],
+            4,
+            "Alerting",
+        )
