@@ -44,7 +44,11 @@ class Next(enum.Enum):
 
 def describe(runtime: StationRuntime) -> str:
     core = runtime.core
-    lines = [f"registration={core.registration.value} online={core.online} queued={len(core.queue)}"]
+    temperature = core.model.value("ChargingStation", "Temperature")
+    lines = [
+        f"registration={core.registration.value} online={core.online} queued={len(core.queue)}"
+        f" temperature={temperature}C"
+    ]
     for evse in core.evses.values():
         meter = runtime.hardware.evses[evse.id]
         tx = evse.tx
