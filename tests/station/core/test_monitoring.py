@@ -529,3 +529,17 @@ def test_21_N02_FR_23_target_delta_criterion() -> None:
     assert [(vm.id, vm.type) for m in part.monitor for vm in m.variable_monitoring] == [
         (result.id, "TargetDelta")
     ]
+
+
+def test_21_a_monitor_with_a_periodic_event_stream_is_refused() -> None:
+    rig = rig21()
+    item = D21.SetMonitoringDataType(
+        value=60,
+        type="Periodic",
+        severity=5,
+        component=D21.ComponentType(name="ChargingStation"),
+        variable=D21.VariableType(name="Power"),
+        periodic_event_stream=D21.PeriodicEventStreamParamsType(interval=10),
+    )
+    [result] = rig.handle(M21.SetVariableMonitoringRequest(set_monitoring_data=[item])).set_monitoring_result
+    assert (result.status, result.status_info.reason_code) == ("Rejected", "UnsupportedParam")

@@ -846,7 +846,14 @@ def set_variable_monitoring(
         raise OccurrenceConstraintViolation(f"more than {limit} setMonitoringData elements")
     results = []
     for item in request.set_monitoring_data:
-        status, monitor_id, reason = ctl.set_monitor(item, now)
+        outcome: tuple[str, int | None, str | None]
+        if isinstance(item, v21.datatypes.SetMonitoringDataType) and not isinstance(
+            item.periodic_event_stream, UnsetType
+        ):
+            outcome = ("Rejected", None, "UnsupportedParam")  # no periodic event streams (N11-N15)
+        else:
+            outcome = ctl.set_monitor(item, now)
+        status, monitor_id, reason = outcome
         results.append(
             ns.SetMonitoringResultType(
                 id=monitor_id if monitor_id is not None else UNSET,
