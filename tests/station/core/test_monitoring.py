@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from msgspec import UNSET
 
-from chargeplane.ocpp.errors import OccurrenceConstraintViolation
+from chargeplane.ocpp.errors import FormatViolation, OccurrenceConstraintViolation
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import to_wire
@@ -543,3 +543,15 @@ def test_21_a_monitor_with_a_periodic_event_stream_is_refused() -> None:
     )
     [result] = rig.handle(M21.SetVariableMonitoringRequest(set_monitoring_data=[item])).set_monitoring_result
     assert (result.status, result.status_info.reason_code) == ("Rejected", "UnsupportedParam")
+
+
+def test_N06_FR_07_a_request_over_BytesPerMessage_is_a_format_violation() -> None:
+    rig = make_rig()
+    rig.core.model.put(
+        VariableKey("MonitoringCtrlr", "BytesPerMessage", None, "ClearVariableMonitoring"), "20"
+    )
+    with pytest.raises(FormatViolation):
+        rig.handle(M.ClearVariableMonitoringRequest(id=[1000, 1001, 1002, 1003]))
+    assert (
+        rig.handle(M.ClearVariableMonitoringRequest(id=[7])).clear_monitoring_result[0].status == "NotFound"
+    )

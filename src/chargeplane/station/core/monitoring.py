@@ -50,9 +50,9 @@ from typing import Protocol
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from chargeplane.ocpp.errors import OccurrenceConstraintViolation
+from chargeplane.ocpp.errors import FormatViolation, OccurrenceConstraintViolation
 from chargeplane.ocpp.messages import v2x, v21, v201
-from chargeplane.ocpp.messages.base import present, unset_if_none
+from chargeplane.ocpp.messages.base import Payload, present, unset_if_none
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import (
@@ -835,6 +835,14 @@ def _check_enabled(ctl: Monitoring) -> bool:
     return model.flag(CTRLR, "Enabled") and model.flag(CTRLR, "Available")
 
 
+def _check_bytes(ctl: Monitoring, request: Payload, instance: str) -> None:
+    """BytesPerMessage of the request (its JSON payload, as encoded): FormatViolation beyond it (N06.FR.07)."""
+    limit = ctl.ctx.model.number(CTRLR, "BytesPerMessage", instance)
+    size = len(msgspec.json.encode(request))
+    if limit and size > limit:
+        raise FormatViolation(f"{size} bytes, more than BytesPerMessage {limit}")
+
+
 def set_variable_monitoring(
     ctl: Monitoring, request: v2x.SetVariableMonitoringRequestT, now: datetime
 ) -> v2x.SetVariableMonitoringResponse:
@@ -844,6 +852,7 @@ def set_variable_monitoring(
     limit = ctl.ctx.model.number(CTRLR, "ItemsPerMessage", SET)
     if limit and len(request.set_monitoring_data) > limit:  # N04.FR.09
         raise OccurrenceConstraintViolation(f"more than {limit} setMonitoringData elements")
+    _check_bytes(ctl, request, SET)
     results = []
     for item in request.set_monitoring_data:
         outcome: tuple[str, int | None, str | None]
@@ -877,6 +886,7 @@ def clear_variable_monitoring(
     limit = ctl.ctx.model.number(CTRLR, "ItemsPerMessage", CLEAR)
     if limit and len(request.id) > limit:
         raise OccurrenceConstraintViolation(f"more than {limit} ids")
+    _check_bytes(ctl, request, CLEAR)  # N06.FR.07
     results = [
         ns.ClearMonitoringResultType(id=i, status=ns.ClearMonitoringStatusEnumType(ctl.clear_monitor(i)))
         for i in request.id
