@@ -40,6 +40,8 @@ the others are dropped (N07.FR.04, N08.FR.03). Monitors, their trigger state and
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import math
 from collections.abc import Sequence
@@ -180,27 +182,31 @@ class Event:
 def factory_monitors(layout: StationLayout, base: str) -> list[Monitor]:
     """The monitors a base activates: the hard-wired ones, and but for HardWiredOnly the preconfigured ones
     (the same set for All and FactoryDefault: they differ in what happens to the custom monitors, N03)."""
-    monitors = [
-        Monitor(1, TEMPERATURE, UPPER, 70.0, 2, HARD),
-        Monitor(2, TEMPERATURE, LOWER, -25.0, 4, HARD),
+    return [
+        Monitor(*spec) for spec in _factory(dataclasses.replace(layout, serial_number=""), base != HARD_ONLY)
     ]
-    if base == HARD_ONLY:
-        return monitors
+
+
+@functools.cache
+def _factory(
+    layout: StationLayout, preconfigured: bool
+) -> tuple[tuple[int, VariableKey, str, float, int, str], ...]:
+    """The factory monitors of a layout (shared by the stations of a fleet: their keys too)."""
+    specs = [
+        (1, TEMPERATURE, UPPER, 70.0, 2, HARD),
+        (2, TEMPERATURE, LOWER, -25.0, 4, HARD),
+    ]
+    if not preconfigured:
+        return tuple(specs)
     evses = range(1, len(layout.connectors) + 1)
-    monitors += [
-        Monitor(10, VariableKey(STATION, "AvailabilityState"), DELTA, 1.0, 8, PRE),
-        Monitor(11, VariableKey(STATION, "Power"), PERIODIC, 900.0, 8, PRE),
-        Monitor(12, TEMPERATURE, ALIGNED, 3600.0, 8, PRE),
-        *(
-            Monitor(100 + n, VariableKey("EVSE", "Power", evse=n), UPPER, layout.max_power_w, 4, PRE)
-            for n in evses
-        ),
-        *(
-            Monitor(200 + n, VariableKey("EVSE", "AvailabilityState", evse=n), DELTA, 1.0, 8, PRE)
-            for n in evses
-        ),
+    specs += [
+        (10, VariableKey(STATION, "AvailabilityState"), DELTA, 1.0, 8, PRE),
+        (11, VariableKey(STATION, "Power"), PERIODIC, 900.0, 8, PRE),
+        (12, TEMPERATURE, ALIGNED, 3600.0, 8, PRE),
+        *((100 + n, VariableKey("EVSE", "Power", evse=n), UPPER, layout.max_power_w, 4, PRE) for n in evses),
+        *((200 + n, VariableKey("EVSE", "AvailabilityState", evse=n), DELTA, 1.0, 8, PRE) for n in evses),
     ]
-    return monitors
+    return tuple(specs)
 
 
 def _number(text: str | None) -> float | None:
