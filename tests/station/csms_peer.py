@@ -92,6 +92,16 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
             self._record("LogStatusNotification", payload)
             return result.LogStatusNotification()
 
+        @on("NotifyEvent")  # type: ignore[misc]
+        async def on_notify_event(self, **payload: Any) -> Any:
+            self._record("NotifyEvent", payload)
+            return result.NotifyEvent()
+
+        @on("NotifyMonitoringReport")  # type: ignore[misc]
+        async def on_notify_monitoring_report(self, **payload: Any) -> Any:
+            self._record("NotifyMonitoringReport", payload)
+            return result.NotifyMonitoringReport()
+
     return PeerCsms
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import math
 import os
 import shlex
 import stat
@@ -24,6 +25,7 @@ commands (one per line, # starts a comment):
   token ID [EVSE]               a card at the reader (no EVSE: the station's reader)
   fault [EVSE]                  a hardware fault starts
   clear [EVSE]                  the fault ends
+  temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
   offline                       drop the connection (the station reconnects after back-off)
   wait SECONDS                  let time pass (scenario files)
   status                        EVSE and transaction state
@@ -42,7 +44,11 @@ class Next(enum.Enum):
 
 def describe(runtime: StationRuntime) -> str:
     core = runtime.core
-    lines = [f"registration={core.registration.value} online={core.online} queued={len(core.queue)}"]
+    temperature = core.model.value("ChargingStation", "Temperature")
+    lines = [
+        f"registration={core.registration.value} online={core.online} queued={len(core.queue)}"
+        f" temperature={temperature}C"
+    ]
     for evse in core.evses.values():
         meter = runtime.hardware.evses[evse.id]
         tx = evse.tx
@@ -74,6 +80,8 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         runtime.present_token(args[0], int(args[1]) if len(args) > 1 else None)
     elif command in ("fault", "clear"):
         runtime.fault(evse, command == "fault")
+    elif command == "temperature":
+        runtime.set_temperature(_celsius(args))
     elif command == "offline":
         await runtime.go_offline()
     elif command == "wait":
@@ -89,6 +97,16 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     else:
         raise ValueError(f"unknown command {command!r} (try help)")
     return Next.CONTINUE
+
+
+def _celsius(args: list[str]) -> float:
+    try:
+        celsius = float(args[0]) if args else math.nan
+    except ValueError:
+        celsius = math.nan
+    if not math.isfinite(celsius):
+        raise ValueError("temperature needs a number of degrees Celsius")
+    return celsius
 
 
 async def run_scenario(runtime: StationRuntime, text: str, out: Callable[[str], None] = print) -> Next:

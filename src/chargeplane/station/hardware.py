@@ -105,6 +105,7 @@ class LogDisplay:
 class SimulatedStation:
     evses: dict[int, SimulatedEvse]
     display: Display
+    temperature_c: float | None = None  # the temperature sensor, once driven (None: the model's default)
 
     @classmethod
     def build(cls, station_id: str, evse_count: int, max_power_w: float = 22_080.0) -> SimulatedStation:

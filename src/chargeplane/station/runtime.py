@@ -421,6 +421,12 @@ class StationRuntime:
         self.core.fault(evse_id, faulted, self.clock())
         self._pump()
 
+    def set_temperature(self, celsius: float) -> None:
+        """The station's temperature sensor reads ``celsius`` (ChargingStation.Temperature, monitored)."""
+        self.hardware.temperature_c = celsius
+        self.core.set_temperature(celsius, self.clock())
+        self._pump()
+
     async def go_offline(self) -> None:
         """Drop the connection (the client reconnects after back-off)."""
         if self.client is not None:
@@ -439,6 +445,8 @@ class StationRuntime:
             for evse_id, evse in self.hardware.evses.items():
                 if evse.ev is not None:
                     self.core.ev_plugged(evse_id, evse.ev_connector, self.clock())
+            if self.hardware.temperature_c is not None:  # the sensor still reads what it read
+                self.core.set_temperature(self.hardware.temperature_c, self.clock())
 
     async def stop(self) -> None:
         self.quiesce()

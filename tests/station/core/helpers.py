@@ -71,6 +71,10 @@ def default_answer(request: Payload, now: datetime) -> Payload | None:
         return M.LogStatusNotificationResponse()
     if isinstance(request, M.NotifyCustomerInformationRequest):
         return M.NotifyCustomerInformationResponse()
+    if isinstance(request, M.NotifyEventRequest):
+        return M.NotifyEventResponse()
+    if isinstance(request, M.NotifyMonitoringReportRequest):
+        return M.NotifyMonitoringReportResponse()
     return None
 
 

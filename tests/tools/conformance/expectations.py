@@ -68,6 +68,8 @@ STATION_FEATURES = frozenset(
     | {"C-28", "C-01", "C-02"}
     # block N: a new GetLog cancels the upload going on (C-57); TriggerMessage LogStatusNotification (C-29.3)
     | {"C-57", "C-29.3"}
+    # block N, monitoring: hard-wired monitors (AQ-5) and OfflineQueuingSeverity (DM-3)
+    | {"AQ-5", "DM-3"}
 )
 _NO_TLS = "the station has no TLS security profiles (2, 3); issue #13"
 _NO_FIRMWARE = "the station has no firmware update (UpdateFirmware); issue #14"

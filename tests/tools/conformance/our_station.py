@@ -14,6 +14,7 @@ from chargeplane.tools.conformance.station_adapter import (
     EnterParkingBay,
     EvNotReady,
     EvSuspends,
+    HardwareFault,
     LeaveParkingBay,
     MakeIdle,
     MasterPassStop,
@@ -94,6 +95,8 @@ class OurStation:
                 pass  # no parking bay sensor: our station declares neither C-09.6 nor C-10.5
             case MasterPassStop():
                 pass  # our station has no UI: a master pass stops every transaction at once (C16.FR.02)
+            case HardwareFault():
+                self.station.fault(action.evse_id, action.faulted)
             case StoreCustomerIdentifier():
                 pass  # our station keeps no data under customer identifiers (C-14, not declared; issue #14)
 

@@ -235,7 +235,7 @@ class DeviceModel:
     Only values that differ from a definition's default (stored, set or put ones) are kept per station;
     the definitions and their lookup tables are shared (see :class:`Definitions`)."""
 
-    __slots__ = ("_components", "_defs", "_values", "definitions", "storage", "validators")
+    __slots__ = ("_components", "_defs", "_values", "definitions", "observer", "storage", "validators")
 
     def __init__(self, definitions: list[VariableDef], storage: Storage) -> None:
         self.definitions = definitions
@@ -247,6 +247,8 @@ class DeviceModel:
         # Rules of a block beyond type and range, by (component, variable): the reason a value is refused, or
         # None (e.g. NetworkConfigurationPriority may name only slots that hold a profile, B10.FR.02)
         self.validators: dict[tuple[str, str], Callable[[str], str | None]] = {}
+        # Told the key of every value put or set (the monitoring block watches the variables it monitors)
+        self.observer: Callable[[VariableKey], None] | None = None
         stored = storage.load_values()
         if stored:
             for definition in definitions:
@@ -269,6 +271,10 @@ class DeviceModel:
 
     def definition(self, key: VariableKey) -> VariableDef | None:
         return self._defs.get(key)
+
+    def actual(self, key: VariableKey) -> str | None:
+        """The Actual value of any variable, WriteOnly ones included (None: no such variable)."""
+        return self._lookup(key, ACTUAL)
 
     # Typed accessors for the station logic (Actual values of controller variables).
     def value(
@@ -297,6 +303,8 @@ class DeviceModel:
         self._values[(key, attribute)] = value
         if persist:
             self.storage.save_value(key.storage_key(attribute), value)
+        if self.observer is not None:
+            self.observer(key)
 
     def get(self, key: VariableKey, attribute: str | None) -> GetResult:
         """B06: the value of one attribute, with the status GetVariables reports."""
@@ -338,6 +346,8 @@ class DeviceModel:
             return SetResult(SetStatus.REJECTED, attribute, refusal)
         self._values[(key, attribute)] = value
         self.storage.save_value(key.storage_key(attribute), value)
+        if self.observer is not None:
+            self.observer(key)
         if definition.reboot_required:
             return SetResult(SetStatus.REBOOT_REQUIRED, attribute)
         return SetResult(SetStatus.ACCEPTED, attribute)

@@ -176,7 +176,7 @@ def _report_data(ns: Dialect, item: ReportItem) -> d201.ReportDataType | d21.Rep
         variable_attribute=attributes,
         variable_characteristics=ns.VariableCharacteristicsType(
             data_type=ns.DataEnumType(definition.data_type),
-            supports_monitoring=False,
+            supports_monitoring=True,  # every variable takes Delta and periodic monitors (monitoring.py)
             unit=definition.unit or UNSET,
             min_limit=definition.min_limit if definition.min_limit is not None else UNSET,
             max_limit=definition.max_limit if definition.max_limit is not None else UNSET,

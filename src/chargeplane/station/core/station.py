@@ -54,6 +54,7 @@ from chargeplane.station.core.model import (
     Reservation,
     Transaction,
 )
+from chargeplane.station.core.monitoring import Monitoring
 from chargeplane.station.core.network import NetworkProfiles
 from chargeplane.station.core.offline_queue import OfflineQueue, Queued
 from chargeplane.station.core.provisioning import Provisioning
@@ -82,6 +83,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Diagnostics,
     CustomerInformation,
     NetworkProfiles,
+    Monitoring,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -206,9 +208,15 @@ class StationCore:
 
     def update_meter(self, evse_id: int, reading: MeterReading, now: datetime) -> None:
         self.ctx.get(Transactions).meter(self.ctx.evses[evse_id], reading, now)
+        self.ctx.get(Monitoring).metered(self.ctx.evses[evse_id], reading, now)
+
+    def set_temperature(self, celsius: float, now: datetime) -> None:
+        """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""
+        self.ctx.get(Monitoring).measured_temperature(celsius, now)
 
     def fault(self, evse_id: int, faulted: bool, now: datetime) -> None:
         self.ctx.get(Transactions).fault(self.ctx.evses[evse_id], faulted, now)
+        self.ctx.get(Monitoring).problem(self.ctx.evses[evse_id], faulted, now)
 
     def next_url(self, factory_url: str) -> str:
         """The CSMS URL of the next connection attempt (B10: the priority of the network profiles)."""

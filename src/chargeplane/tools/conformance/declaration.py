@@ -120,6 +120,19 @@ class Configured:
     log_type: str = "DiagnosticsLog"  # <Configured logType> of TC_N_36_CS
     log_retry_interval: int = 5  # <Configured retryInterval> of a failing log upload (TC_N_26_CS), seconds
     customer_identifier: str = "CONF-CUSTOMER-0001"  # <Configured customerIdentifiers> (TC_N_62_CS)
+    # Station cases of monitoring (TC_N_01..N_56_CS): <Configured severity>; the threshold monitor's numeric
+    # variable, which a charge raises above threshold_value and its end drops below threshold_value2; an
+    # UpperThreshold outside the variable's range; the preconfigured monitor (AQ-6: a Delta on the configured
+    # EVSE's AvailabilityState) and its severity
+    monitor_severity: int = 5
+    threshold_component: str = "EVSE"
+    threshold_variable: str = "Power"
+    threshold_value: float = 100.0
+    threshold_value2: float = 10.0
+    threshold_unreached: float = 22079.0  # an UpperThreshold a charge stays below (TC_N_51_CS: maxLimit - 1)
+    threshold_out_of_range: float = 1.0e9
+    preconfigured_monitor_id: int = 201
+    preconfigured_severity: int = 8
     # Station cases of block A: the station's active network connection profile (message_timeout and
     # ocpp_interface above go into the new one the tool writes to the free slot)
     station_security_profile: int = 1  # <Configured securityProfile> of the station under test

@@ -122,6 +122,17 @@ class StoreCustomerIdentifier:  # store customer data under this identifier at t
         return f"store customer information under the customer identifier {self.identifier} at the station"
 
 
+# Block N (monitoring): a hardware fault of an EVSE, which the station reports as a hard-wired notification
+@dataclass(frozen=True)
+class HardwareFault:
+    evse_id: int
+    faulted: bool = True  # False: the fault ends
+
+    def describe(self) -> str:
+        change = "starts" if self.faulted else "ends"
+        return f"make a hardware fault of EVSE {self.evse_id} that the station reports ({change})"
+
+
 StationAction = (
     PlugIn
     | Unplug
@@ -135,6 +146,7 @@ StationAction = (
     | LeaveParkingBay
     | MasterPassStop
     | StoreCustomerIdentifier
+    | HardwareFault
 )
 
 

@@ -348,6 +348,8 @@ def default_answer(request: Payload, answers: Answers) -> Payload | None:
             return msg.NotifyEventResponse()
         case msg.NotifyReportRequest():
             return msg.NotifyReportResponse()
+        case msg.NotifyMonitoringReportRequest():
+            return msg.NotifyMonitoringReportResponse()
         case msg.MeterValuesRequest():
             return msg.MeterValuesResponse()
         case msg.SecurityEventNotificationRequest():
