@@ -41,7 +41,6 @@ MonitorType = Annotated[str, msgspec.Meta(pattern=wire.MONITOR_TYPE)]
 Criterion = Annotated[str, msgspec.Meta(pattern=wire.MONITORING_CRITERION)]
 Pattern = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 StationName = Annotated[str, msgspec.Meta(min_length=1, max_length=48)]
-AlertState = Annotated[str, QueryParameter(pattern=r"\A(open|closed)\Z")]
 MonitorId = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 
 
@@ -403,7 +402,7 @@ def station_routes(service: MonitoringService) -> list[Any]:
         component: Annotated[str | None, QueryParameter(max_length=50)] = None,
         variable: Annotated[str | None, QueryParameter(max_length=50)] = None,
         max_severity: Annotated[int | None, QueryParameter(name="maxSeverity", ge=0, le=9)] = None,
-        cleared: bool | None = None,
+        cleared: Annotated[bool | None, QueryParameter()] = None,
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[EventOut]:
@@ -431,7 +430,7 @@ def alert_routes(service: MonitoringService) -> list[Any]:
     @get("/alerts", summary="Alerts, newest first")
     async def list_alerts(
         station_id: Annotated[str | None, QueryParameter(name="stationId", max_length=48)] = None,
-        state: AlertState | None = None,
+        alert_state: Annotated[str | None, QueryParameter(name="state", pattern=r"\A(open|closed)\Z")] = None,
         rule_id: Annotated[int | None, QueryParameter(name="ruleId")] = None,
         max_severity: Annotated[int | None, QueryParameter(name="maxSeverity", ge=0, le=9)] = None,
         offset: Offset = 0,
@@ -439,7 +438,7 @@ def alert_routes(service: MonitoringService) -> list[Any]:
     ) -> Page[AlertOut]:
         """Opened by an event that matched a rule; closed by the station's ``cleared`` event about the same
         variable (and monitor) or by an operator's acknowledgement."""
-        where = AlertFilter(station_id, state, rule_id, max_severity)
+        where = AlertFilter(station_id, alert_state, rule_id, max_severity)
         records, total = await service.alerts(where, offset, limit)
         return Page([_alert_out(r) for r in records], total, offset, limit)
 
