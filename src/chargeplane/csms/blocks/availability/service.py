@@ -12,9 +12,9 @@ from chargeplane.csms.blocks.availability.calls import InvalidRequest, checked, 
 from chargeplane.csms.blocks.availability.repository import (
     AvailabilityRepository,
     ConnectorRecord,
-    DeviceEvent,
     HistoryRecord,
 )
+from chargeplane.csms.blocks.availability.repository import DeviceEvent as DeviceEvent  # for listeners
 from chargeplane.csms.blocks.availability.repository import StatusReport as StatusReport  # for listeners
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent

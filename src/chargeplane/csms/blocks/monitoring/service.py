@@ -27,7 +27,7 @@ from typing import TypeVar
 
 import msgspec
 
-from chargeplane.csms.blocks.availability.repository import DeviceEvent
+from chargeplane.csms.blocks.availability.service import DeviceEvent
 from chargeplane.csms.blocks.device_model import wire as dm
 from chargeplane.csms.blocks.device_model.service import DeviceModelService
 from chargeplane.csms.blocks.monitoring import wire
