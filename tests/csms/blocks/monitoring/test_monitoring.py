@@ -521,10 +521,16 @@ async def test_alerts_are_acknowledged_and_rules_managed(csms: RunningCsms) -> N
         page = await _json(csms, "GET", "/alerts?state=open")
         assert page["total"] == 1
         alert_id = page["items"][0]["id"]
-        acknowledged = await _json(csms, "POST", f"/alerts/{alert_id}/acknowledge")
-        assert (acknowledged["state"], acknowledged["closedBy"]) == ("closed", "acknowledged")
+        acknowledged = await _json(
+            csms, "POST", f"/alerts/{alert_id}/acknowledge", json={"note": "sent a tech"}
+        )
+        assert (acknowledged["state"], acknowledged["closedBy"], acknowledged["note"]) == (
+            "closed",
+            "acknowledged",
+            "sent a tech",
+        )
         assert (await _next(subscription, "alert.cleared")).data["alertId"] == alert_id
-        again = await _json(csms, "POST", f"/alerts/{alert_id}/acknowledge")
+        again = await _json(csms, "POST", f"/alerts/{alert_id}/acknowledge", json={})
         assert again["closedAt"] == acknowledged["closedAt"]
     changed = await _json(
         csms, "PATCH", f"/alert-rules/{rule['id']}", json={"maxSeverity": 2, "component": "EVSE"}
@@ -543,7 +549,7 @@ async def test_alerts_are_acknowledged_and_rules_managed(csms: RunningCsms) -> N
     await _json(csms, "DELETE", f"/alert-rules/{rule['id']}", status=404)
     await _json(csms, "GET", f"/alert-rules/{rule['id']}", status=404)
     assert (await _json(csms, "GET", f"/alerts?ruleId={rule['id']}"))["total"] == 1  # its alerts stay
-    await _json(csms, "POST", "/alerts/999999/acknowledge", status=404)
+    await _json(csms, "POST", "/alerts/999999/acknowledge", status=404, json={})
 
 
 async def test_bad_requests_and_1_6_stations_are_refused(csms: RunningCsms) -> None:

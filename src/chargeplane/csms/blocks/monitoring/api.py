@@ -13,12 +13,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import delete, get, patch, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_404_NOT_FOUND
 
 from chargeplane.csms.api.app import OPERATOR
 from chargeplane.csms.api.errors import STATION_CALL, error_responses
-from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.pages import INT32_MAX, Limit, Offset, Page, PathId
 from chargeplane.csms.blocks.device_model import wire as dm
 from chargeplane.csms.blocks.monitoring import wire
 from chargeplane.csms.blocks.monitoring.alerting import Rule
@@ -41,7 +41,8 @@ MonitorType = Annotated[str, msgspec.Meta(pattern=wire.MONITOR_TYPE)]
 Criterion = Annotated[str, msgspec.Meta(pattern=wire.MONITORING_CRITERION)]
 Pattern = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 StationName = Annotated[str, msgspec.Meta(min_length=1, max_length=48)]
-MonitorId = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+MonitorId = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
+RequestId = Annotated[int, PathParameter(ge=-INT32_MAX - 1, le=INT32_MAX)]
 
 
 class MonitorIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -80,6 +81,10 @@ class ReportIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
         default_factory=list
     )
     component_variable: list[dm.ComponentVariable] = msgspec.field(default_factory=list)
+
+
+class AcknowledgeIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=500)] | None = None
 
 
 class StationMonitoringOut(msgspec.Struct, rename="camel"):
@@ -184,6 +189,7 @@ class AlertOut(msgspec.Struct, rename="camel"):
     event_id: int
     state: str  # open | closed
     closed_by: str | None  # cleared (the station's cleared event) | acknowledged (an operator)
+    note: str | None  # the operator's note with the acknowledgement
     raised_at: datetime
     closed_at: datetime | None
 
@@ -343,7 +349,7 @@ def station_routes(service: MonitoringService) -> list[Any]:
         known_station: KnownStation,
         component: Annotated[str | None, QueryParameter(max_length=50)] = None,
         variable: Annotated[str | None, QueryParameter(max_length=50)] = None,
-        evse_id: Annotated[int | None, QueryParameter(name="evseId", ge=0)] = None,
+        evse_id: Annotated[int | None, QueryParameter(name="evseId", ge=0, le=INT32_MAX)] = None,
         monitor_type: Annotated[str | None, QueryParameter(name="type", pattern=wire.MONITOR_TYPE)] = None,
         offset: Offset = 0,
         limit: Limit = 100,
@@ -385,7 +391,7 @@ def station_routes(service: MonitoringService) -> list[Any]:
         summary="One monitoring report",
         responses=error_responses(HTTP_404_NOT_FOUND),
     )
-    async def one_report(known_station: KnownStation, request_id: FromPath[int]) -> ReportOut:
+    async def one_report(known_station: KnownStation, request_id: RequestId) -> ReportOut:
         """A report by its requestId; 404 when the station has no such report."""
         record = await service.report(known_station.station_id, request_id)
         if record is None:
@@ -431,7 +437,7 @@ def alert_routes(service: MonitoringService) -> list[Any]:
     async def list_alerts(
         station_id: Annotated[str | None, QueryParameter(name="stationId", max_length=48)] = None,
         alert_state: Annotated[str | None, QueryParameter(name="state", pattern=r"\A(open|closed)\Z")] = None,
-        rule_id: Annotated[int | None, QueryParameter(name="ruleId")] = None,
+        rule_id: Annotated[int | None, QueryParameter(name="ruleId", ge=0, le=INT32_MAX)] = None,
         max_severity: Annotated[int | None, QueryParameter(name="maxSeverity", ge=0, le=9)] = None,
         offset: Offset = 0,
         limit: Limit = 100,
@@ -443,7 +449,7 @@ def alert_routes(service: MonitoringService) -> list[Any]:
         return Page([_alert_out(r) for r in records], total, offset, limit)
 
     @get("/alerts/{alert_id:int}", summary="One alert", responses=error_responses(HTTP_404_NOT_FOUND))
-    async def one_alert(alert_id: FromPath[int]) -> AlertOut:
+    async def one_alert(alert_id: PathId) -> AlertOut:
         """404 when there is no such alert."""
         return _alert_out(await service.alert(alert_id))
 
@@ -454,10 +460,10 @@ def alert_routes(service: MonitoringService) -> list[Any]:
         responses=error_responses(HTTP_404_NOT_FOUND),
         opt=OPERATOR,
     )
-    async def acknowledge(alert_id: FromPath[int]) -> AlertOut:
-        """An open alert is closed (``closedBy`` acknowledged, ``alert.cleared`` on the event stream); a
+    async def acknowledge(alert_id: PathId, data: JSONBody[AcknowledgeIn]) -> AlertOut:
+        """An open alert is closed (``closedBy`` acknowledged, with the optional ``note``; ``alert.cleared`` on the event stream); a
         closed one is returned as it is."""
-        return _alert_out(await service.acknowledge(alert_id))
+        return _alert_out(await service.acknowledge(alert_id, data.note))
 
     @get("/alert-rules", summary="Alert rules")
     async def list_rules(offset: Offset = 0, limit: Limit = 100) -> Page[RuleOut]:
@@ -481,7 +487,7 @@ def alert_routes(service: MonitoringService) -> list[Any]:
     @get(
         "/alert-rules/{rule_id:int}", summary="One alert rule", responses=error_responses(HTTP_404_NOT_FOUND)
     )
-    async def one_rule(rule_id: FromPath[int]) -> RuleOut:
+    async def one_rule(rule_id: PathId) -> RuleOut:
         """404 when there is no such rule."""
         return _rule_out(await service.rule(rule_id))
 
@@ -490,7 +496,7 @@ def alert_routes(service: MonitoringService) -> list[Any]:
         summary="Change an alert rule",
         responses=error_responses(HTTP_404_NOT_FOUND),
     )
-    async def change_rule(rule_id: FromPath[int], data: JSONBody[RulePatch]) -> RuleOut:
+    async def change_rule(rule_id: PathId, data: JSONBody[RulePatch]) -> RuleOut:
         """Absent fields are kept; ``null`` clears ``stationId``, ``component`` or ``variable``."""
         values = {
             n: getattr(data, n) for n in RulePatch.__struct_fields__ if getattr(data, n) is not msgspec.UNSET
@@ -506,7 +512,7 @@ def alert_routes(service: MonitoringService) -> list[Any]:
         summary="Remove an alert rule",
         responses=error_responses(HTTP_404_NOT_FOUND),
     )
-    async def delete_rule(rule_id: FromPath[int]) -> None:
+    async def delete_rule(rule_id: PathId) -> None:
         """Its alerts stay."""
         await service.delete_rule(rule_id)
 

@@ -118,6 +118,7 @@ class AlertRecord:
     event_id: int
     state: str
     closed_by: str | None
+    note: str | None
     raised_at: datetime
     closed_at: datetime | None
 
@@ -539,7 +540,9 @@ class MonitoringRepository:
             ).first()
         return None if row is None else _record(AlertRecord, row)
 
-    async def acknowledge(self, alert_id: int, now: datetime) -> tuple[AlertRecord, bool] | None:
+    async def acknowledge(
+        self, alert_id: int, note: str | None, now: datetime
+    ) -> tuple[AlertRecord, bool] | None:
         """Close an open alert (``True``); an alert closed already is returned as it is (``False``)."""
 
         def unit(connection: sa.Connection) -> tuple[AlertRecord, bool] | None:
@@ -549,7 +552,7 @@ class MonitoringRepository:
             alert = _record(AlertRecord, row)
             if alert.state != OPEN:
                 return alert, False
-            return _close(connection, alert, ACKNOWLEDGED, now), True
+            return _close(connection, alert, ACKNOWLEDGED, now, note), True
 
         return await self.committer.run(unit)
 
@@ -618,10 +621,13 @@ def _prune_after_full_report(connection: sa.Connection, station_key: str, reques
         )
 
 
-def _close(connection: sa.Connection, alert: AlertRecord, closed_by: str, at: datetime) -> AlertRecord:
+def _close(
+    connection: sa.Connection, alert: AlertRecord, closed_by: str, at: datetime, note: str | None = None
+) -> AlertRecord:
+    closed = dataclasses.replace(alert, state=CLOSED, closed_by=closed_by, closed_at=at, note=note)
     connection.execute(
         sa.update(alerts)
         .where(alerts.c.id == alert.id)
-        .values(state=CLOSED, closed_by=closed_by, closed_at=at)
+        .values(state=CLOSED, closed_by=closed_by, closed_at=at, note=note)
     )
-    return dataclasses.replace(alert, state=CLOSED, closed_by=closed_by, closed_at=at)
+    return closed

@@ -397,9 +397,10 @@ class MonitoringService:
             raise NotFound(f"no alert {alert_id}")
         return found
 
-    async def acknowledge(self, alert_id: int) -> AlertRecord:
-        """The operator closes an open alert (an alert closed already stays as it was)."""
-        done = await self.repository.acknowledge(alert_id, self.clock.now())
+    async def acknowledge(self, alert_id: int, note: str | None = None) -> AlertRecord:
+        """The operator closes an open alert, with an optional note (an alert closed already stays as it
+        was)."""
+        done = await self.repository.acknowledge(alert_id, note, self.clock.now())
         if done is None:
             raise NotFound(f"no alert {alert_id}")
         alert, changed = done
@@ -506,4 +507,6 @@ def alert_data(alert: AlertRecord) -> dict[str, object]:
     if alert.closed_at is not None:
         data["closedBy"] = alert.closed_by
         data["closedAt"] = to_wire(alert.closed_at)
+        if alert.note is not None:
+            data["note"] = alert.note
     return data

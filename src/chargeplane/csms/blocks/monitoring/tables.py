@@ -126,6 +126,7 @@ alerts = sa.Table(
     sa.Column("event_id", sa.Integer, nullable=False),  # the event that raised it
     sa.Column("state", sa.String(8), nullable=False),  # open | closed
     sa.Column("closed_by", sa.String(16)),  # cleared (the station's cleared event) | acknowledged (operator)
+    sa.Column("note", sa.String(500)),  # the operator's, with the acknowledgement
     sa.Column("raised_event", _ID, nullable=False),  # monitoring_events.id
     utc_timestamp("raised_at", nullable=False),
     utc_timestamp("closed_at"),

@@ -134,6 +134,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(length=8), nullable=False),
         sa.Column("closed_by", sa.String(length=16), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=True),
         sa.Column("raised_event", _ID, nullable=False),
         _at("raised_at", nullable=False),
         _at("closed_at", nullable=True),
