@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from ocpp.exceptions import NotSupportedError
 from ocpp.routing import after, on
 
 from chargeplane.csms.bus.events import StationEvent
@@ -49,10 +50,13 @@ def station_class(version: str) -> Any:
             }
             self.calls: list[tuple[str, Any]] = []
             self.level_range = range(0, 10)
+            self.tells_limits = True
 
         @on("GetVariables")
         def get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
             self.calls.append(("GetVariables", get_variable_data))
+            if not self.tells_limits:
+                raise NotSupportedError("no GetVariables here")
             results = []
             for item in get_variable_data:
                 known = item["component"]["name"] == "MonitoringCtrlr"
@@ -271,6 +275,36 @@ async def test_N04_N06_monitors_set_and_cleared_within_the_station_limits(
             ("ClearVariableMonitoring", [HARD_WIRED_ID]),
         ]
     assert set(await _monitors(csms, "MON1")) == {11}
+
+
+async def test_N04_a_station_that_cannot_tell_its_limits_gets_one_message_and_a_2_1_type_is_not_sent_to_2_0_1(
+    csms: RunningCsms,
+) -> None:
+    await csms.add_station("MON9")
+    async with peer(csms.ocpp_url, "MON9", "2.0.1", station_class=station_class("2.0.1")) as station:
+        await boot(station, "2.0.1")
+        station.tells_limits = False
+        items = [
+            EVSE_AVAILABILITY | {"type": "Delta", "severity": 8},
+            STATION_POWER | {"type": "Periodic", "value": 60, "severity": 9},
+            TEMPERATURE | {"type": "LowerThreshold", "value": -20, "severity": 2},
+        ]
+        results = await _json(
+            csms, "POST", "/stations/MON9/monitoring/monitors", json={"setMonitoringData": items}
+        )
+        assert [r["status"] for r in results] == ["Accepted"] * 3
+        assert [(name, len(data)) for name, data in station.calls] == [
+            ("GetVariables", 2),
+            ("SetVariableMonitoring", 3),
+        ]
+        target = STATION_POWER | {"type": "TargetDelta", "value": 5, "severity": 9}
+        await _json(
+            csms,
+            "POST",
+            "/stations/MON9/monitoring/monitors",
+            status=422,
+            json={"setMonitoringData": [target]},
+        )
 
 
 @pytest.mark.parametrize("version", VERSIONS)

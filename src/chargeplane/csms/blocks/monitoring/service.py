@@ -57,7 +57,7 @@ from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import NotFound, UnknownStation
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
-from chargeplane.transport.connection import CallError
+from chargeplane.transport.connection import CallFailed
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -471,7 +471,7 @@ class MonitoringService:
         ]
         try:
             results = await self.device_model.get_variables(station_id, wanted)
-        except CallError as error:  # the station cannot tell: no known limit
+        except CallFailed as error:  # the station cannot tell (a CALLERROR): no known limit
             log.info("%s: cannot read the %s limits (%s)", station_id, instance, error)
             return Limits()
         found = {
