@@ -217,16 +217,11 @@ class MonitoringService:
         """Send the monitors (in as many messages as the station's limits ask, N04.FR.09); the accepted ones
         are stored with the id the station gave them. The results come in the order of ``items``' messages."""
         station_id = await self._station_2x(station_id)
-        limits = await self._limits(station_id, "SetVariableMonitoring") if len(items) > 1 else Limits()
-
-        def size(part: Sequence[wire.SetMonitoringData]) -> int:
-            return len(msgspec.json.encode({"setMonitoringData": part})) + _FRAME_OVERHEAD
-
         results: list[wire.SetMonitoringResult] = []
-        for part in chunks(items, size, limits):
-            sent = await self.commands.send_action(
-                station_id, "SetVariableMonitoring", msgspec.json.encode({"setMonitoringData": part})
-            )
+        for part, payload in await self._parts(
+            station_id, "SetVariableMonitoring", "setMonitoringData", items
+        ):
+            sent = await self.commands.send_action(station_id, "SetVariableMonitoring", payload)
             answered = dm.read(sent.response, wire.SetVariableMonitoringAnswer).set_monitoring_result
             accepted = [
                 monitor_record(
@@ -257,20 +252,12 @@ class MonitoringService:
         """Clear monitors by id, in messages within the station's limits (N06.FR.04); those the station cleared
         or does not hold (NotFound) leave the inventory, a Rejected one (N06.FR.03) stays."""
         station_id = await self._station_2x(station_id)
-        limits = (
-            await self._limits(station_id, "ClearVariableMonitoring") if len(monitor_ids) > 1 else Limits()
-        )
-
-        def size(part: Sequence[int]) -> int:
-            return len(msgspec.json.encode({"id": part})) + _FRAME_OVERHEAD
-
         results: list[wire.ClearMonitoringResult] = []
-        for part in chunks(monitor_ids, size, limits):
-            sent = await self.commands.send_action(
-                station_id, "ClearVariableMonitoring", msgspec.json.encode({"id": part})
-            )
+        for part, payload in await self._parts(station_id, "ClearVariableMonitoring", "id", monitor_ids):
+            sent = await self.commands.send_action(station_id, "ClearVariableMonitoring", payload)
             answered = dm.read(sent.response, wire.ClearVariableMonitoringAnswer).clear_monitoring_result
-            await self.repository.remove_monitors(station_id, [r.id for r in answered if r.status in _GONE])
+            gone = [r.id for r in answered if r.status in _GONE and r.id in part]  # only what it was asked
+            await self.repository.remove_monitors(station_id, gone)
             results.extend(answered)
         return results
 
@@ -461,6 +448,18 @@ class MonitoringService:
                 "NotSupportedByVersion", f"{station_id} speaks OCPP 1.6, which has no monitoring"
             )
         return station_id
+
+    async def _parts(
+        self, station_id: str, action: str, field: str, items: Sequence[T]
+    ) -> list[tuple[list[T], bytes]]:
+        """``items`` in the payloads (``{field: part}``) of as many ``action`` messages as the station's limits
+        ask (read first when there is more than one item: one item always goes)."""
+        limits = await self._limits(station_id, action) if len(items) > 1 else Limits()
+
+        def size(part: Sequence[T]) -> int:
+            return len(msgspec.json.encode({field: part})) + _FRAME_OVERHEAD
+
+        return [(part, msgspec.json.encode({field: part})) for part in chunks(items, size, limits)]
 
     async def _limits(self, station_id: str, instance: str) -> Limits:
         """ItemsPerMessage / BytesPerMessage of ``instance`` (MonitoringCtrlr), read with GetVariables."""
