@@ -228,6 +228,29 @@ class UpdateFirmware:  # L01: UpdateFirmwareRequest (a generic command route of 
         )
 
 
+@dataclass(frozen=True)
+class Monitoring:  # N02-N06: GetMonitoringReport, SetMonitoringBase, SetVariableMonitoring, ...
+    action: str  # SetVariableMonitoring | ClearVariableMonitoring | SetMonitoringBase | SetMonitoringLevel
+    # | GetMonitoringReport
+    # the request as wire JSON, without the requestId of a GetMonitoringReport (the CSMS chooses it); a Delta
+    # monitor may leave out its value (the CSMS then sends the recommended 1, N04.FR.17)
+    payload: dict[str, Any] = field(default_factory=dict)
+    what: str = ""
+
+    def describe(self) -> str:
+        return f"send {self.action}" + (f" ({self.what})" if self.what else "")
+
+
+# Monitoring's routes of Chargeplane's API (under /stations/{id}) and how each takes the wire payload.
+_MONITORING_ROUTES: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "SetVariableMonitoring": ("/monitoring/monitors", lambda p: p),
+    "ClearVariableMonitoring": ("/monitoring/clear", lambda p: {"ids": p["id"]}),
+    "SetMonitoringBase": ("/monitoring/base", lambda p: p),
+    "SetMonitoringLevel": ("/monitoring/level", lambda p: p),
+    "GetMonitoringReport": ("/monitoring/reports", lambda p: p),
+}
+
+
 ManualAction = (
     RequestStart
     | RequestStop
@@ -247,6 +270,7 @@ ManualAction = (
     | CustomerInformation
     | SendCommand
     | UpdateFirmware
+    | Monitoring
 )
 
 
@@ -432,6 +456,11 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
             if action.customer_identifier is not None:
                 asked["customerIdentifier"] = action.customer_identifier
             return "/customer-information", asked
+        case Monitoring():
+            if action.action not in _MONITORING_ROUTES:
+                raise AdapterError(f"{action.describe()}: no such monitoring request")
+            route, take = _MONITORING_ROUTES[action.action]
+            return route, take(action.payload)
         case UpdateFirmware():
             firmware = {"location": action.location, "retrieveDateTime": action.retrieve_at} | _some(
                 installDateTime=action.install_at,
@@ -482,5 +511,7 @@ class InteractiveAdapter:
         self._say(
             f"Manual action: make the CSMS {action.describe()} to {station_id} (the tool is waiting for it)."
         )
-        if isinstance(action, SendCommand) and action.payload:  # e.g. the certificate it is to install
+        if (
+            isinstance(action, SendCommand | Monitoring) and action.payload
+        ):  # e.g. the certificate it is to install
             self._say(f"  with this request: {json.dumps(action.payload)}")

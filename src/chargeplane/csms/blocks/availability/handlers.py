@@ -81,14 +81,16 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Avail
     async def notify_event(request: v2x.NotifyEventRequestT, conn: OcppConnection) -> v2x.NotifyEventResponse:
         reports: list[StatusReport] = []
         others: list[DeviceEvent] = []
+        every: list[DeviceEvent] = []
         for event in request.event_data:
             report = _availability_report(conn.station_id, event)
+            every.append(_device_event(conn.station_id, event))
             if report is not None:
                 reports.append(report)
             else:
-                others.append(_device_event(conn.station_id, event))
+                others.append(every[-1])
         await service.report(reports)
-        await service.device_events(conn.station_id, others)
+        await service.device_events(conn.station_id, others, every)
         return v2x.dialect_of(request).NotifyEventResponse()
 
     register_2x(
@@ -147,4 +149,8 @@ def _device_event(station_id: str, event: EventData) -> DeviceEvent:
         tech_info=present(event.tech_info),
         transaction_id=present(event.transaction_id),
         event_at=from_wire(event.timestamp),
+        cause=present(event.cause),
+        variable_monitoring_id=present(event.variable_monitoring_id),
+        event_notification_type=str(event.event_notification_type),
+        severity=present(event.severity) if isinstance(event, v21.datatypes.EventDataType) else None,
     )

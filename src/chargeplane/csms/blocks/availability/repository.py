@@ -94,8 +94,14 @@ class DeviceEvent:
     tech_info: str | None
     transaction_id: str | None
     event_at: datetime
+    # What the event log does not keep, for the listeners (the monitoring block): N07.FR.06, 2.1's severity
+    cause: int | None = None
+    variable_monitoring_id: int | None = None
+    event_notification_type: str | None = None
+    severity: int | None = None
 
 
+_LOGGED = frozenset(c.name for c in station_device_events.c)
 _CONNECTOR_COLUMNS = [c for c in connectors.c if c.name != "station_key"]
 _HISTORY_COLUMNS = [c for c in connector_status_history.c if c.name != "station_key"]
 
@@ -231,7 +237,8 @@ class AvailabilityRepository:
         if not events:
             return
         rows = [
-            asdict(event) | {"station_key": station_key(event.station_id), "received_at": received_at}
+            {k: v for k, v in asdict(event).items() if k in _LOGGED}
+            | {"station_key": station_key(event.station_id), "received_at": received_at}
             for event in events
         ]
         await self.committer.run(execute(sa.insert(station_device_events), rows))

@@ -12,9 +12,9 @@ from chargeplane.csms.blocks.availability.calls import InvalidRequest, checked, 
 from chargeplane.csms.blocks.availability.repository import (
     AvailabilityRepository,
     ConnectorRecord,
-    DeviceEvent,
     HistoryRecord,
 )
+from chargeplane.csms.blocks.availability.repository import DeviceEvent as DeviceEvent  # for listeners
 from chargeplane.csms.blocks.availability.repository import StatusReport as StatusReport  # for listeners
 from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
@@ -84,9 +84,12 @@ class AvailabilityService:
             except Exception:  # the station's answer matters more
                 log.exception("a status listener failed")
 
-    async def device_events(self, station_id: str, events: list[DeviceEvent]) -> None:
+    async def device_events(
+        self, station_id: str, events: list[DeviceEvent], every: list[DeviceEvent] | None = None
+    ) -> None:
         """Keep the other NotifyEvent data as a log, tell the consoles about problems (G05 lock failure),
-        and pass it on to the listeners."""
+        and pass the whole NotifyEvent (``every``: the status events too, a monitor may watch them) on to the
+        listeners."""
         await self.repository.log_events(events, self.clock.now())
         for event in events:
             if event.variable == "Problem" and event.actual_value.lower() == "true" and not event.cleared:
@@ -104,7 +107,7 @@ class AvailabilityService:
                 )
         for listener in self._listeners:
             try:
-                await listener(station_id, events)
+                await listener(station_id, events if every is None else every)
             except Exception:
                 log.exception("NotifyEvent listener failed for %s", station_id)
 
