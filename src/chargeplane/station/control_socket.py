@@ -84,6 +84,10 @@ class ControlServer:
                 await writer.drain()
         except (ConnectionError, ValueError):  # the client went away, or sent a line over MAX_LINE
             pass
+        except asyncio.CancelledError:
+            # The station is stopping (`quit` arrives on this very connection) and the loop cancels what is
+            # left. Ending quietly: on 3.11 a cancelled client_connected_cb task makes asyncio log a traceback.
+            return
         finally:
             writer.close()
 
