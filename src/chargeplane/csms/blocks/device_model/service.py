@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
 
 import msgspec
 
@@ -144,6 +145,11 @@ class DeviceModelService:
                 values.append((ref, asked[ref.key()]))
         await self.repository.store_values(station_id, values, SET, self.clock.now())
         return results
+
+    async def values(self, station_id: str, keys: list[str]) -> dict[str, tuple[str | None, datetime]]:
+        """The last known value of each attribute of ``keys`` (:meth:`VariableRef.key`) the inventory holds,
+        with when it was learnt (from a report, a GetVariables or an accepted SetVariables)."""
+        return await self.repository.values(station_id, keys)
 
     async def variables(
         self, station_id: str, where: VariableFilter, offset: int, limit: int
