@@ -10,6 +10,7 @@ from chargeplane.csms.blocks.desired_configuration.repository import DesiredRepo
 from chargeplane.csms.blocks.desired_configuration.service import DesiredConfigurationService
 from chargeplane.csms.blocks.device_model.service import DeviceModelService
 from chargeplane.csms.blocks.groups.service import StationGroupService
+from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.blocks.remote_control.service import CommandService
 
 
@@ -23,7 +24,7 @@ def install(context: BlockContext, settings: NoSettings) -> None:
         context.clock,
     )
     context.routes.extend(api.routes(service))
-    context.jobs.append(service.watch_boots)
+    context.require(ProvisioningService).add_accepted_listener(service.schedule)
     context.jobs.append(service.work)
     context.provide(service)
 
@@ -32,6 +33,6 @@ BLOCK = Block(
     "desired_configuration",
     NoSettings,
     install,
-    requires=("groups", "device_model", "remote_control"),
+    requires=("provisioning", "groups", "device_model", "remote_control"),
     summary="desired configuration of station groups, drift",
 )

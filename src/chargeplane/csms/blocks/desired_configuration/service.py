@@ -1,7 +1,7 @@
 """Desired configuration for station groups: the operator states the values a group's stations must have; the
 CSMS applies them and shows, per station and per group, where the stations stand (drift).
 
-When: after every accepted boot of a member station (the ``boot`` event), when a station joins a group, when a
+When: after every accepted boot of a member station (the provisioning block's accepted-boot listener), when a station joins a group, when a
 group's desired set changes (its connected members), and on the operator's request. How: the values are read
 first (GetVariables on 2.0.1 / 2.1 through the device model, which keeps them in its inventory; GetConfiguration
 on 1.6) and only those that differ are written (SetVariables; ChangeConfiguration, one key per call); every
@@ -258,14 +258,6 @@ class DesiredConfigurationService:
                 log.exception("%s: applying the desired configuration failed", station_id)
             finally:
                 self._queue.waiting.task_done()
-
-    async def watch_boots(self) -> None:
-        """The background job that applies after each accepted boot (the provisioning block's event)."""
-        async with self.events.subscribe() as events:
-            while True:
-                event: StationEvent = await events.get()
-                if event.kind == "boot" and event.data.get("status") == "Accepted":
-                    self.schedule(event.station_id)
 
     async def apply(self, station_id: str) -> StationDrift:
         """Read the station's values of its desired targets and write those that differ; record the answers.
