@@ -214,7 +214,7 @@ async def test_desired_variables_applied_after_boot_with_drift_and_priority(csms
 
         # applied on request: only the value that differs is written
         station.sets.clear()
-        applied = await _call(csms, "POST", "/stations/DC1/desired-configuration/apply")
+        applied = await _call(csms, "POST", "/stations/DC1/desired-configuration/apply", json={})
         assert sorted(station.sets) == sorted([OFFLINE_KEY, NOPE_KEY])
         assert _by_target(applied)[OFFLINE_KEY]["state"] == "in_sync"
         assert station.values[OFFLINE_KEY] == "90"
@@ -236,7 +236,7 @@ async def test_desired_variables_applied_after_boot_with_drift_and_priority(csms
         assert set(entries) == {OFFLINE_KEY, HEARTBEAT_KEY}  # fleet's HeartbeatInterval stays
 
     # offline: applying now is refused, the state stays what was learnt
-    await _call(csms, "POST", "/stations/DC1/desired-configuration/apply", 409)
+    await _call(csms, "POST", "/stations/DC1/desired-configuration/apply", 409, json={})
     await _call(csms, "DELETE", "/groups/fleet", 204)
     entries = _by_target(await _call(csms, "GET", "/stations/DC1/desired-configuration"))
     assert set(entries) == {OFFLINE_KEY}
@@ -277,8 +277,11 @@ async def test_desired_keys_applied_to_an_ocpp16_station(csms: RunningCsms) -> N
         assert entries[HEARTBEAT_KEY]["state"] == "pending"  # a 2.x variable: never sent to a 1.6 station
         # nothing differs any more but the refused ones: only those are asked again
         station.changes.clear()
-        await _call(csms, "POST", "/stations/K16/desired-configuration/apply")
+        await _call(csms, "POST", "/stations/K16/desired-configuration/apply", json={})
         assert sorted(station.changes) == ["NoSuchKey", "NumberOfConnectors"]
+        station.changes.clear()
+        await _call(csms, "POST", "/stations/K16/desired-configuration/apply", json={"force": True})
+        assert len(station.changes) == 4  # every desired key, unread
 
 
 async def test_desired_configuration_bad_input(csms: RunningCsms) -> None:

@@ -57,6 +57,10 @@ class DesiredSet(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     )
 
 
+class ApplyIn(msgspec.Struct, forbid_unknown_fields=True):
+    force: bool = False  # write every desired value, without reading the station's values first
+
+
 class ResultOut(msgspec.Struct, rename="camel"):
     value: str  # the value sent
     group: str
@@ -197,9 +201,9 @@ def routes(service: DesiredConfigurationService) -> list[Any]:
         responses=error_responses(*STATION_CALL),
         opt=OPERATOR,
     )
-    async def apply(known_station: KnownStation) -> StationDriftOut:
-        """Reads the station's values and writes those that differ; answers with the drift afterwards (409 when
-        the station is offline)."""
-        return _station_out(await service.apply(known_station.station_id))
+    async def apply(known_station: KnownStation, data: JSONBody[ApplyIn]) -> StationDriftOut:
+        """Reads the station's values and writes those that differ (``force``: writes them all); answers with the
+        drift afterwards (409 when the station is offline)."""
+        return _station_out(await service.apply(known_station.station_id, data.force))
 
     return [get_desired, put_desired, clear_desired, group_drift, station_drift, apply]

@@ -259,9 +259,9 @@ class DesiredConfigurationService:
             finally:
                 self._queue.waiting.task_done()
 
-    async def apply(self, station_id: str) -> StationDrift:
-        """Read the station's values of its desired targets and write those that differ; record the answers.
-        Raises :class:`StationOffline` when it is not connected."""
+    async def apply(self, station_id: str, force: bool = False) -> StationDrift:
+        """Read the station's values of its desired targets and write those that differ (``force``: write them
+        all, unread); record the answers. Raises :class:`StationOffline` when it is not connected."""
         version = self.commands.commands.version_of(station_id)
         if version is None:
             raise StationOffline(station_id)
@@ -269,17 +269,17 @@ class DesiredConfigurationService:
         async with lock:
             effective = await self.effective(station_id)
             if version is Version.V16:
-                await self._apply16(station_id, [e for e in effective if e.setting.kind == KEY16])
+                await self._apply16(station_id, [e for e in effective if e.setting.kind == KEY16], force)
             else:
-                await self._apply2x(station_id, [e for e in effective if e.setting.kind == VARIABLE])
+                await self._apply2x(station_id, [e for e in effective if e.setting.kind == VARIABLE], force)
         self.events.publish(StationEvent("desired_configuration.applied", station_id, {}))
         return await self.drift(station_id)
 
-    async def _apply2x(self, station_id: str, wanted: list[Effective]) -> None:
+    async def _apply2x(self, station_id: str, wanted: list[Effective], force: bool) -> None:
         now = self.clock.now()
         known: dict[str, str | None] = {}
         try:
-            for chunk in _chunks(wanted):
+            for chunk in [] if force else _chunks(wanted):
                 results = await self.device_model.get_variables(
                     station_id, [_get_data(e.setting) for e in chunk]
                 )
@@ -315,11 +315,11 @@ class DesiredConfigurationService:
                 recorded.append(_result(item, status, detail, now))
             await self.repository.record(station_id, recorded)
 
-    async def _apply16(self, station_id: str, wanted: list[Effective]) -> None:
+    async def _apply16(self, station_id: str, wanted: list[Effective], force: bool) -> None:
         now = self.clock.now()
         read: dict[str, str | None] = {}
         try:
-            for chunk in _chunks(wanted):
+            for chunk in [] if force else _chunks(wanted):
                 payload = {"key": [e.setting.target for e in chunk]}
                 sent = await self.commands.send_action(
                     station_id, "GetConfiguration", msgspec.json.encode(payload)
@@ -333,7 +333,7 @@ class DesiredConfigurationService:
         await self.repository.store_known16(station_id, list(read.items()), now)
         for item in wanted:
             setting = item.setting
-            if read.get(setting.target) == setting.value:
+            if not force and read.get(setting.target) == setting.value:
                 continue
             change = {"key": setting.target, "value": setting.value}
             try:
