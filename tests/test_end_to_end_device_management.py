@@ -190,3 +190,61 @@ async def test_N09_N10_customer_information_report_and_clear_between_our_station
         assert again.status_code == 200, again.text
         record = await until(lambda: complete(again.json()["requestId"]), "the second report")
         assert "Authorization Cache" not in (record["data"] or "")
+
+
+async def test_desired_configuration_and_custom_report_between_our_station_and_our_csms(
+    tmp_path: Path,
+) -> None:
+    """(c) a group's desired value reaches our station (SetVariables), the drift says in_sync; a B08 custom
+    report from the API is assembled from our station's NotifyReport parts."""
+    async with csms_and_station(tmp_path, Version.V201) as (api, station):
+        assert (await api.post("/groups", json={"name": "e2e"})).status_code == 201
+        assert (await api.put("/groups/e2e/members/E2E1")).status_code == 200
+        desired = {
+            "variables": [
+                {
+                    "component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "OfflineThreshold"},
+                    "value": "77",
+                },
+                {"component": {"name": "ClockCtrlr"}, "variable": {"name": "NoSuchVariable"}, "value": "1"},
+            ]
+        }
+        assert (await api.put("/groups/e2e/desired-configuration", json=desired)).status_code == 200
+
+        async def settled() -> dict[str, Any] | None:
+            drift: dict[str, Any] = (await api.get("/stations/E2E1/desired-configuration")).json()
+            return drift if drift["states"]["pending"] == 0 else None
+
+        drift = await until(settled, "the desired configuration applied")
+        states = {e["target"]: e["state"] for e in drift["entries"]}
+        assert states == {
+            "OCPPCommCtrlr/OfflineThreshold:Actual": "in_sync",
+            "ClockCtrlr/NoSuchVariable:Actual": "rejected",
+        }
+        assert station.core.model.value("OCPPCommCtrlr", "OfflineThreshold") == "77"
+
+        asked = await api.post(
+            "/stations/E2E1/reports",
+            json={
+                "componentCriteria": ["Available"],
+                "componentVariable": [{"component": {"name": "EVSE", "evse": {"id": 1}}}],
+            },
+        )
+        assert asked.status_code == 200, asked.text
+        request_id = asked.json()["requestId"]
+
+        async def complete() -> dict[str, Any] | None:
+            report: dict[str, Any] = (await api.get(f"/stations/E2E1/reports/{request_id}")).json()
+            return report if report["status"] == "complete" else None
+
+        report = await until(complete, "the custom report")
+        assert report["items"] > 0
+        inventory = (await api.get("/stations/E2E1/variables?component=EVSE&evseId=1")).json()
+        assert "AvailabilityState" in {v["variable"]["name"] for v in inventory["items"]}
+        empty = await api.post(
+            "/stations/E2E1/reports",
+            json={"componentCriteria": ["Problem"], "componentVariable": [{"component": {"name": "EVSE"}}]},
+        )
+        assert empty.json()["stationStatus"] == "EmptyResultSet"
+        assert empty.json()["status"] == "complete"
