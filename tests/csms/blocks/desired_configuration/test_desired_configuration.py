@@ -27,6 +27,7 @@ HEARTBEAT_KEY = "OCPPCommCtrlr/HeartbeatInterval:Actual"
 OFFLINE_KEY = "OCPPCommCtrlr/OfflineThreshold:Actual"
 POWER_KEY = "EVSE@1/Power:MaxSet"
 NOPE_KEY = "OCPPCommCtrlr/NoSuchThing:Actual"
+ITEMS_KEY = "DeviceDataCtrlr/ItemsPerMessage[GetVariables]:Actual"
 
 
 def station201() -> Any:
@@ -46,7 +47,10 @@ def station201() -> Any:
             component = item["component"]["name"]
             if "evse" in item["component"]:
                 component += f"@{item['component']['evse']['id']}"
-            return f"{component}/{item['variable']['name']}:{item.get('attribute_type', 'Actual')}"
+            variable = item["variable"]["name"]
+            if "instance" in item["variable"]:
+                variable += f"[{item['variable']['instance']}]"
+            return f"{component}/{variable}:{item.get('attribute_type', 'Actual')}"
 
         @on("GetVariables")
         def get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
@@ -212,10 +216,19 @@ async def test_desired_variables_applied_after_boot_with_drift_and_priority(csms
         # HeartbeatInterval is fleet's: not counted for depot
         assert HEARTBEAT_KEY not in {e["target"] for e in group["stations"][0]["entries"]}
 
-        # applied on request: only the value that differs is written
+        # applied on request: read ItemsPerMessageGetVariables items at a time (B06.FR.05), only the value that
+        # differs is written
+        station.values[ITEMS_KEY] = "1"
+        items = {
+            "component": {"name": "DeviceDataCtrlr"},
+            "variable": {"name": "ItemsPerMessage", "instance": "GetVariables"},
+        }
+        await _call(csms, "POST", "/stations/DC1/variables/get", json={"getVariableData": [items]})
         station.sets.clear()
+        station.gets = 0
         applied = await _call(csms, "POST", "/stations/DC1/desired-configuration/apply", json={})
         assert sorted(station.sets) == sorted([OFFLINE_KEY, NOPE_KEY])
+        assert station.gets == 4  # one GetVariables per desired target
         assert _by_target(applied)[OFFLINE_KEY]["state"] == "in_sync"
         assert station.values[OFFLINE_KEY] == "90"
 

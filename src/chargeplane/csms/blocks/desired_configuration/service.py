@@ -275,11 +275,29 @@ class DesiredConfigurationService:
         self.events.publish(StationEvent("desired_configuration.applied", station_id, {}))
         return await self.drift(station_id)
 
+    async def _per_message(self, station_id: str) -> tuple[int, int]:
+        """How many items a Get / SetVariables may carry: ItemsPerMessageGet/SetVariables when the inventory
+        knows them (B06.FR.05: a CSMS sends no more), at most :data:`_CHUNK`."""
+        keys = [
+            f"DeviceDataCtrlr/ItemsPerMessage[{kind}]:Actual" for kind in ("GetVariables", "SetVariables")
+        ]
+        known = await self.device_model.values(station_id, keys)
+        sizes = []
+        for key in keys:
+            value = known.get(key, (None, None))[0]
+            sizes.append(
+                min(_CHUNK, int(value))
+                if value is not None and value.isdigit() and int(value) > 0
+                else _CHUNK
+            )
+        return sizes[0], sizes[1]
+
     async def _apply2x(self, station_id: str, wanted: list[Effective], force: bool) -> None:
         now = self.clock.now()
         known: dict[str, str | None] = {}
+        get_size, set_size = await self._per_message(station_id)
         try:
-            for chunk in [] if force else _chunks(wanted):
+            for chunk in [] if force else _chunks(wanted, get_size):
                 results = await self.device_model.get_variables(
                     station_id, [_get_data(e.setting) for e in chunk]
                 )
@@ -291,13 +309,13 @@ class DesiredConfigurationService:
             await self._failed(station_id, VARIABLE, wanted, error)
             return
         differing = [e for e in wanted if known.get(e.setting.target) != e.setting.value]
-        for index, chunk in enumerate(_chunks(differing)):
+        for index, chunk in enumerate(_chunks(differing, set_size)):
             try:
                 answered = await self.device_model.set_variables(
                     station_id, [_set_data(e.setting) for e in chunk]
                 )
             except _SEND_ERRORS as error:
-                await self._failed(station_id, VARIABLE, differing[index * _CHUNK :], error)
+                await self._failed(station_id, VARIABLE, differing[index * set_size :], error)
                 return
             answers = {wire.ref_of(r.component, r.variable, r.attribute_type).key(): r for r in answered}
             recorded = []
@@ -355,8 +373,8 @@ class DesiredConfigurationService:
         await self.repository.record(station_id, [_result(e, FAILED, detail, now) for e in items])
 
 
-def _chunks(items: list[Effective]) -> list[list[Effective]]:
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+def _chunks(items: list[Effective], size: int = _CHUNK) -> list[list[Effective]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _result(item: Effective, status: str, detail: str | None, now: datetime) -> Result:
