@@ -248,3 +248,28 @@ async def test_desired_configuration_and_custom_report_between_our_station_and_o
         )
         assert empty.json()["stationStatus"] == "EmptyResultSet"
         assert empty.json()["status"] == "complete"
+
+
+async def test_desired_keys_reach_our_ocpp16_station(tmp_path: Path) -> None:
+    """(d) the same for a 1.6 station of ours: GetConfiguration, then ChangeConfiguration of what differs."""
+    async with csms_and_station(tmp_path, Version.V16) as (api, station):
+        assert (await api.post("/groups", json={"name": "legacy"})).status_code == 201
+        desired = {
+            "keys16": [
+                {"key": "ClockAlignedDataInterval", "value": "900"},
+                {"key": "NumberOfConnectors", "value": "4"},  # read-only: Rejected
+            ]
+        }
+        assert (await api.put("/groups/legacy/desired-configuration", json=desired)).status_code == 200
+        assert (await api.put("/groups/legacy/members/E2E1")).status_code == 200
+
+        async def settled() -> dict[str, Any] | None:
+            drift: dict[str, Any] = (await api.get("/stations/E2E1/desired-configuration")).json()
+            return drift if drift["states"]["pending"] == 0 else None
+
+        drift = await until(settled, "the desired keys applied")
+        entries = {e["target"]: e for e in drift["entries"]}
+        assert entries["ClockAlignedDataInterval"]["state"] == "in_sync"
+        assert entries["NumberOfConnectors"]["state"] == "rejected"
+        assert entries["NumberOfConnectors"]["known"] == "1"
+        assert station.core.model.value("AlignedDataCtrlr", "Interval") == "900"
