@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import inspect
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,10 @@ class RecordingStation(StationRuntime):
 
 @asynccontextmanager
 async def csms_and_station(
-    tmp_path: Path, version: Version
+    tmp_path: Path, version: Version, prepare: Callable[[httpx.AsyncClient], Awaitable[None]] | None = None
 ) -> AsyncIterator[tuple[httpx.AsyncClient, RecordingStation]]:
+    """Our CSMS with the station E2E1 registered (then ``prepare`` run on the API), and our station connected
+    and accepted."""
     csms = Csms(
         CsmsSettings(
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
@@ -76,6 +78,8 @@ async def csms_and_station(
         ) as api:
             created = await api.post("/stations", json={"stationId": "E2E1", "password": PASSWORD})
             assert created.status_code == 201, created.text
+            if prepare is not None:
+                await prepare(api)
             settings = RuntimeSettings(
                 url=f"ws://127.0.0.1:{csms.server.ports[0]}/ocpp",
                 station_id="E2E1",
@@ -195,9 +199,10 @@ async def test_N09_N10_customer_information_report_and_clear_between_our_station
 async def test_desired_configuration_and_custom_report_between_our_station_and_our_csms(
     tmp_path: Path,
 ) -> None:
-    """(c) a group's desired value reaches our station (SetVariables), the drift says in_sync; a B08 custom
-    report from the API is assembled from our station's NotifyReport parts."""
-    async with csms_and_station(tmp_path, Version.V201) as (api, station):
+    """(c) a group's desired value reaches our station at its boot (SetVariables), the drift says in_sync; a B08
+    custom report from the API is assembled from our station's NotifyReport parts."""
+
+    async def prepare(api: httpx.AsyncClient) -> None:
         assert (await api.post("/groups", json={"name": "e2e"})).status_code == 201
         assert (await api.put("/groups/e2e/members/E2E1")).status_code == 200
         desired = {
@@ -211,6 +216,8 @@ async def test_desired_configuration_and_custom_report_between_our_station_and_o
             ]
         }
         assert (await api.put("/groups/e2e/desired-configuration", json=desired)).status_code == 200
+
+    async with csms_and_station(tmp_path, Version.V201, prepare) as (api, station):
 
         async def settled() -> dict[str, Any] | None:
             drift: dict[str, Any] = (await api.get("/stations/E2E1/desired-configuration")).json()
