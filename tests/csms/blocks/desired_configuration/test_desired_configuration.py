@@ -248,11 +248,29 @@ async def test_desired_variables_applied_after_boot_with_drift_and_priority(csms
         assert entries[OFFLINE_KEY]["lastResult"]["status"] == "Rejected"
         assert set(entries) == {OFFLINE_KEY, HEARTBEAT_KEY}  # fleet's HeartbeatInterval stays
 
+        # depot outranks fleet now: its HeartbeatInterval wins and is applied at once
+        waiting = asyncio.create_task(_settled(csms, "DC1"))
+        await asyncio.sleep(0)
+        await _call(
+            csms,
+            "PUT",
+            "/groups/depot/desired-configuration",
+            json={"variables": [HEARTBEAT | {"value": "120"}]},
+        )
+        await waiting
+        assert station.values[HEARTBEAT_KEY] == "600"  # fleet's value still wins
+        waiting = asyncio.create_task(_settled(csms, "DC1"))
+        await asyncio.sleep(0)
+        await _call(csms, "PATCH", "/groups/depot", json={"priority": 10})
+        entries = _by_target(await waiting)
+        assert station.values[HEARTBEAT_KEY] == "120"
+        assert (entries[HEARTBEAT_KEY]["group"], entries[HEARTBEAT_KEY]["overridden"]) == ("depot", ["fleet"])
+
     # offline: applying now is refused, the state stays what was learnt
     await _call(csms, "POST", "/stations/DC1/desired-configuration/apply", 409, json={})
     await _call(csms, "DELETE", "/groups/fleet", 204)
     entries = _by_target(await _call(csms, "GET", "/stations/DC1/desired-configuration"))
-    assert set(entries) == {OFFLINE_KEY}
+    assert set(entries) == {HEARTBEAT_KEY}
 
 
 async def test_desired_keys_applied_to_an_ocpp16_station(csms: RunningCsms) -> None:

@@ -1,8 +1,9 @@
 """Desired configuration for station groups: the operator states the values a group's stations must have; the
 CSMS applies them and shows, per station and per group, where the stations stand (drift).
 
-When: after every accepted boot of a member station (the provisioning block's accepted-boot listener), when a station joins a group, when a
-group's desired set changes (its connected members), and on the operator's request. How: the values are read
+When: after every accepted boot of a member station (the provisioning block's accepted-boot listener), when a
+station joins a group or a group's priority changes, when a group's desired set changes (its connected members),
+and on the operator's request. How: the values are read
 first (GetVariables on 2.0.1 / 2.1 through the device model, which keeps them in its inventory; GetConfiguration
 on 1.6) and only those that differ are written (SetVariables; ChangeConfiguration, one key per call); every
 answer is recorded per station and target.
@@ -170,7 +171,7 @@ class DesiredConfigurationService:
     async def _group_changed(self, change: GroupChange) -> None:
         if change.kind == "deleted":
             await self.repository.replace(change.group, [], self.clock.now())
-        elif change.kind == "joined":
+        elif change.kind in ("joined", "reprioritised"):
             for station_id in change.station_ids:
                 self.schedule(station_id)
 

@@ -29,7 +29,8 @@ class GroupExists(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class GroupChange:
-    """What changed: ``joined`` / ``left`` (one station), ``deleted`` (the group and the members it had)."""
+    """What changed: ``joined`` / ``left`` (one station), ``deleted`` (the group and the members it had),
+    ``reprioritised`` (a new priority; every member)."""
 
     kind: str
     group: str
@@ -76,7 +77,10 @@ class StationGroupService:
     async def update(self, name: str, values: dict[str, object]) -> GroupRecord:
         if values and not await self.repository.update(name, values):
             raise UnknownGroup(name)
-        return await self.get(name)
+        record = await self.get(name)
+        if "priority" in values:  # who wins a conflict may have changed
+            await self._changed(GroupChange("reprioritised", record.name, tuple(await self.members(name))))
+        return record
 
     async def delete(self, name: str) -> None:
         record = await self.get(name)
