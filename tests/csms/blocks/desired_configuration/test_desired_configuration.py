@@ -152,6 +152,14 @@ async def _settled(csms: RunningCsms, station_id: str, applications: int = 1) ->
     return await _call(csms, "GET", f"/stations/{station_id}/desired-configuration")
 
 
+async def _change_settled(csms: RunningCsms, station_id: str, method: str, url: str, body: Any = None) -> Any:
+    """Make a change through the API and return the station's drift once the application it causes is done."""
+    waiting = asyncio.create_task(_settled(csms, station_id))
+    await asyncio.sleep(0)
+    await _call(csms, method, url, json=body)
+    return await waiting
+
+
 def _by_target(drift: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["target"]: e for e in drift["entries"]}
 
@@ -234,35 +242,20 @@ async def test_desired_variables_applied_after_boot_with_drift_and_priority(csms
 
         # a new desired set is applied to the connected members at once; a value the station refuses
         station.sets.clear()
-        waiting = asyncio.create_task(_settled(csms, "DC1"))
-        await asyncio.sleep(0)
-        await _call(
-            csms,
-            "PUT",
-            "/groups/depot/desired-configuration",
-            json={"variables": [OFFLINE | {"value": "abc"}]},
+        refused = {"variables": [OFFLINE | {"value": "abc"}]}
+        entries = _by_target(
+            await _change_settled(csms, "DC1", "PUT", "/groups/depot/desired-configuration", refused)
         )
-        entries = _by_target(await waiting)
         assert station.sets == [OFFLINE_KEY]
         assert entries[OFFLINE_KEY]["state"] == "rejected"
         assert entries[OFFLINE_KEY]["lastResult"]["status"] == "Rejected"
         assert set(entries) == {OFFLINE_KEY, HEARTBEAT_KEY}  # fleet's HeartbeatInterval stays
 
         # depot outranks fleet now: its HeartbeatInterval wins and is applied at once
-        waiting = asyncio.create_task(_settled(csms, "DC1"))
-        await asyncio.sleep(0)
-        await _call(
-            csms,
-            "PUT",
-            "/groups/depot/desired-configuration",
-            json={"variables": [HEARTBEAT | {"value": "120"}]},
-        )
-        await waiting
+        lower = {"variables": [HEARTBEAT | {"value": "120"}]}
+        await _change_settled(csms, "DC1", "PUT", "/groups/depot/desired-configuration", lower)
         assert station.values[HEARTBEAT_KEY] == "600"  # fleet's value still wins
-        waiting = asyncio.create_task(_settled(csms, "DC1"))
-        await asyncio.sleep(0)
-        await _call(csms, "PATCH", "/groups/depot", json={"priority": 10})
-        entries = _by_target(await waiting)
+        entries = _by_target(await _change_settled(csms, "DC1", "PATCH", "/groups/depot", {"priority": 10}))
         assert station.values[HEARTBEAT_KEY] == "120"
         assert (entries[HEARTBEAT_KEY]["group"], entries[HEARTBEAT_KEY]["overridden"]) == ("depot", ["fleet"])
 
@@ -292,10 +285,7 @@ async def test_desired_keys_applied_to_an_ocpp16_station(csms: RunningCsms) -> N
         await boot(station, "1.6")
         assert (await waiting)["entries"] == []  # in no group yet
         # joining the group while connected applies at once
-        waiting = asyncio.create_task(_settled(csms, "K16"))
-        await asyncio.sleep(0)
-        await _call(csms, "PUT", "/groups/legacy/members/K16")
-        drift = await waiting
+        drift = await _change_settled(csms, "K16", "PUT", "/groups/legacy/members/K16")
         entries = _by_target(drift)
         assert station.values["HeartbeatInterval"] == "900"
         assert entries["HeartbeatInterval"]["state"] == "in_sync"
