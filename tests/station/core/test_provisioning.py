@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from chargeplane.station.core import config16
 from chargeplane.station.core.config16 import ChangeStatus16
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableKey
@@ -184,3 +186,154 @@ def test_ocpp16_get_and_change_configuration_through_the_core() -> None:
     (values,) = rig.of(M16.MeterValuesRequest)
     assert values.transaction_id == 1000
     assert values.meter_value[0].sampled_value[0].context == "Sample.Periodic"
+
+
+# ---------------------------------------------------------------------- B08 GetReport
+def _cv(component: str, variable: str | None = None, *, evse: int | None = None, instance: str | None = None):  # type: ignore[no-untyped-def]
+    comp = (
+        D.ComponentType(name=component, evse=D.EVSEType(id=evse)) if evse else D.ComponentType(name=component)
+    )
+    if variable is None:
+        return D.ComponentVariableType(component=comp)
+    var = D.VariableType(name=variable, instance=instance) if instance else D.VariableType(name=variable)
+    return D.ComponentVariableType(component=comp, variable=var)
+
+
+def _report(rig, **fields):  # type: ignore[no-untyped-def]
+    rig.clear()
+    response = rig.handle(M.GetReportRequest(request_id=9, **fields))
+    items = [r for p in rig.of(M.NotifyReportRequest) for r in p.report_data]
+    return response, items
+
+
+def _names(items):  # type: ignore[no-untyped-def]
+    return {
+        (r.component.name, r.component.evse.id if r.component.evse else None, r.variable.name) for r in items
+    }
+
+
+def test_b08_fr_11_component_variable_of_one_evse_TC_B_17() -> None:
+    rig = make_rig(connectors=(1, 1))
+    response, items = _report(rig, component_variable=[_cv("EVSE", "AvailabilityState", evse=1)])
+    assert response.status == "Accepted"
+    assert _names(items) == {("EVSE", 1, "AvailabilityState")}
+    (item,) = items
+    assert item.variable_characteristics.data_type == "OptionList"  # B08.FR.12
+    assert item.variable_attribute[0].mutability == "ReadOnly"
+    parts = rig.of(M.NotifyReportRequest)
+    assert [p.seq_no for p in parts] == [0]
+    assert parts[0].request_id == 9  # B08.FR.04, B08.FR.14
+
+
+def test_b08_fr_23_no_evse_reports_every_evse_TC_B_56() -> None:
+    rig = make_rig(connectors=(1, 1, 1))
+    _, items = _report(rig, component_variable=[_cv("EVSE", "AvailabilityState")])
+    assert _names(items) == {("EVSE", n, "AvailabilityState") for n in (1, 2, 3)}
+
+
+def test_b08_fr_20_21_no_variable_or_no_instance_TC_B_54_TC_B_55() -> None:
+    rig = make_rig()
+    _, items = _report(rig, component_variable=[_cv("DeviceDataCtrlr", "ItemsPerMessage")])
+    assert {r.variable.instance for r in items} == {"GetReport", "GetVariables", "SetVariables"}
+    _, items = _report(
+        rig, component_variable=[_cv("DeviceDataCtrlr", "ItemsPerMessage", instance="GetReport")]
+    )
+    assert [(r.variable.name, r.variable.instance) for r in items] == [("ItemsPerMessage", "GetReport")]
+    _, items = _report(rig, component_variable=[_cv("DeviceDataCtrlr")])
+    assert {r.variable.name for r in items} >= {"ItemsPerMessage", "BytesPerMessage", "Enabled"}
+
+
+def test_b08_fr_05_15_criteria_with_component_variable_TC_B_18() -> None:
+    rig = make_rig()
+    selection = [_cv("EVSE", "AvailabilityState", evse=1)]
+    response, items = _report(rig, component_criteria=["Available"], component_variable=selection)
+    assert response.status == "Accepted"
+    assert _names(items) == {("EVSE", 1, "AvailabilityState")}
+    response, items = _report(rig, component_criteria=["Problem"], component_variable=selection)
+    assert response.status == "EmptyResultSet"
+    assert items == []  # B08.FR.15: no report follows
+    assert response.status_info.reason_code == "NotFound"
+
+
+def test_b08_fr_09_13_enabled_criterion_and_or_TC_B_16() -> None:
+    rig = make_rig()
+    set_var(rig, "AlignedDataCtrlr", "Enabled", "false")
+    _, items = _report(rig, component_criteria=["Enabled"])
+    components = {r.component.name for r in items}
+    assert "AuthCacheCtrlr" in components  # Enabled true
+    assert "AlignedDataCtrlr" not in components  # Enabled false
+    assert "ClockCtrlr" in components  # no Enabled variable: met (B08.FR.09)
+    assert all(r.variable_attribute[0].value == "true" for r in items if r.variable.name == "Enabled")
+    # B08.FR.10: Problem is met only when true; OR with Enabled (B08.FR.13) brings no more than Enabled alone
+    _, problem = _report(rig, component_criteria=["Problem"])
+    assert problem == []
+    _, both = _report(rig, component_criteria=["Enabled", "Problem"])
+    assert _names(both) == _names(items)
+
+
+def test_b08_fr_07_08_active_and_available_criteria() -> None:
+    rig = make_rig()
+    rig.handle(M.ChangeAvailabilityRequest(operational_status="Inoperative", evse=D.EVSEType(id=1)))
+    _, items = _report(rig, component_criteria=["Available"], component_variable=[_cv("EVSE")])
+    assert items == []  # EVSE 1 not Available
+    _, items = _report(rig, component_criteria=["Active"], component_variable=[_cv("EVSE")])
+    assert ("EVSE", 1, "AvailabilityState") in _names(items)  # no Active variable: met
+
+
+def test_b08_fr_17_18_items_and_bytes_per_message_get_report() -> None:
+    import pytest
+
+    from chargeplane.ocpp.errors import FormatViolation, OccurrenceConstraintViolation
+
+    rig = make_rig()
+    rig.core.model.put(VariableKey("DeviceDataCtrlr", "ItemsPerMessage", None, "GetReport"), "2")
+    with pytest.raises(OccurrenceConstraintViolation):
+        rig.handle(M.GetReportRequest(request_id=1, component_variable=[_cv("EVSE")] * 3))
+    rig.core.model.put(VariableKey("DeviceDataCtrlr", "BytesPerMessage", None, "GetReport"), "60")
+    with pytest.raises(FormatViolation):
+        rig.handle(M.GetReportRequest(request_id=1, component_variable=[_cv("EVSE", "AvailabilityState")]))
+
+
+def test_b08_report_parts_split_by_items_and_bytes_per_message() -> None:
+    rig = make_rig()
+    model = rig.core.model
+    model.put(VariableKey("DeviceDataCtrlr", "ItemsPerMessage", None, "GetReport"), "1000")
+    model.put(VariableKey("DeviceDataCtrlr", "BytesPerMessage", None, "GetReport"), "2000")
+    rig.clear()
+    assert rig.handle(M.GetReportRequest(request_id=4, component_criteria=["Enabled"])).status == "Accepted"
+    parts = rig.of(M.NotifyReportRequest)
+    assert len(parts) > 1
+    assert [p.seq_no for p in parts] == list(range(len(parts)))
+    assert all(p.tbc is True for p in parts[:-1])
+    assert parts[-1].tbc is not True
+    for part in parts:
+        assert len(msgspec.json.encode(part)) <= 2000
+    rig.handle(M.GetBaseReportRequest(request_id=5, report_base="FullInventory"))
+    assert all(len(msgspec.json.encode(p)) <= 2000 for p in rig.of(M.NotifyReportRequest))
+
+
+def test_b08_get_report_on_ocpp21() -> None:
+    from datetime import datetime
+
+    from chargeplane.ocpp.messages import v21
+    from chargeplane.ocpp.messages.base import Payload
+    from chargeplane.ocpp.timestamps import to_wire
+    from chargeplane.ocpp.versions import Version
+
+    def answer21(request: Payload, now: datetime) -> Payload | None:
+        if isinstance(request, v21.messages.BootNotificationRequest):
+            return v21.messages.BootNotificationResponse(
+                current_time=to_wire(now), interval=60, status="Accepted"
+            )
+        if isinstance(request, v21.messages.NotifyReportRequest):
+            return v21.messages.NotifyReportResponse()
+        return None
+
+    rig = make_rig(version=Version.V21, answer=answer21)
+    comp = v21.datatypes.ComponentType(name="EVSE", evse=v21.datatypes.EVSEType(id=1))
+    selection = [v21.datatypes.ComponentVariableType(component=comp)]
+    rig.clear()
+    response = rig.handle(v21.messages.GetReportRequest(request_id=3, component_variable=selection))
+    assert response.status == "Accepted"
+    parts = [m for m in rig.sent if isinstance(m, v21.messages.NotifyReportRequest)]
+    assert {r.component.evse.id for p in parts for r in p.report_data} == {1}

@@ -106,6 +106,35 @@ class ReportItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Selector:
+    """One componentVariable of a GetReport (B08): a field left None matches every value of it (B08.FR.20-25:
+    no variable, every variable of the component; no instance, every instance; no EVSE, every EVSE and the
+    component without one; an EVSE without connector, every connector of it and the EVSE-level component)."""
+
+    component: str
+    component_instance: str | None = None
+    evse: int | None = None
+    connector: int | None = None
+    variable: str | None = None
+    variable_instance: str | None = None
+
+    def matches(self, key: VariableKey) -> bool:
+        return (
+            key.component == self.component
+            and (self.component_instance is None or key.component_instance == self.component_instance)
+            and (self.evse is None or key.evse == self.evse)
+            and (self.connector is None or key.connector == self.connector)
+            and (self.variable is None or key.variable == self.variable)
+            and (self.variable_instance is None or key.variable_instance == self.variable_instance)
+        )
+
+
+# B08.FR.07-10: a component meets a criterion when its variable of that name is "true"; Active, Available and
+# Enabled are met too by a component without that variable, Problem only by a Problem set to true.
+CRITERIA = ("Active", "Available", "Enabled", "Problem")
+
+
+@dataclass(frozen=True, slots=True)
 class StationLayout:
     """The hardware the device model describes: connectors per EVSE (EVSE ids are 1..n)."""
 
@@ -364,6 +393,39 @@ class DeviceModel:
             if high and number > Decimal(high):
                 raise InvalidValue("above MaxSet")
 
+    def custom_report(self, criteria: Iterable[str], selectors: Iterable[Selector]) -> list[ReportItem]:
+        """B08: the items of a GetReport: the variables of the components meeting at least one criterion
+        (B08.FR.13: OR), limited to the selectors when there are some (B08.FR.05, B08.FR.11); with neither,
+        every variable. Empty: EmptyResultSet (B08.FR.15)."""
+        wanted = tuple(criteria)
+        chosen = tuple(selectors)
+        return [
+            self._item(definition)
+            for definition in self.definitions
+            if (not wanted or self._meets(definition.key, wanted))
+            and (not chosen or any(s.matches(definition.key) for s in chosen))
+        ]
+
+    def _meets(self, key: VariableKey, criteria: tuple[str, ...]) -> bool:
+        for criterion in criteria:
+            flag = VariableKey(
+                key.component, criterion, key.component_instance, None, key.evse, key.connector
+            )
+            value = self._lookup(flag, ACTUAL) if flag in self._defs else None
+            if value == "true" or (value is None and criterion != "Problem"):
+                return True
+        return False
+
+    def _item(self, definition: VariableDef) -> ReportItem:
+        attributes = tuple(
+            (
+                attribute,
+                None if definition.mutability == "WriteOnly" else self._lookup(definition.key, attribute),
+            )
+            for attribute in definition.defaults
+        )
+        return ReportItem(definition, attributes)
+
     def report(self, base: str) -> list[ReportItem] | None:
         """B07: the items of a base report, or None for a base not supported."""
         if base == "FullInventory":
@@ -374,14 +436,4 @@ class DeviceModel:
             chosen = (d for d in self.definitions if d.summary)
         else:
             return None
-        items = []
-        for definition in chosen:
-            attributes = tuple(
-                (
-                    attribute,
-                    None if definition.mutability == "WriteOnly" else self._lookup(definition.key, attribute),
-                )
-                for attribute in definition.defaults
-            )
-            items.append(ReportItem(definition, attributes))
-        return items
+        return [self._item(definition) for definition in chosen]

@@ -1,6 +1,7 @@
 """Provisioning (B05-B07): the device model as the CSMS reads and writes it.
 
-Owns GetVariables (B06), SetVariables (B05) and GetBaseReport with its NotifyReport parts (B07), the 1.6
+Owns GetVariables (B06), SetVariables (B05), GetBaseReport (B07) and GetReport (B08) with their NotifyReport
+parts, the 1.6
 GetConfiguration / ChangeConfiguration view on the same values (1.6 §5.3, §5.8, through :mod:`.config16`),
 and the DeviceDataCtrlr variables. The values and their checks live in :class:`~.device_model.DeviceModel`.
 """
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import msgspec
 from msgspec import UNSET, UnsetType
 
+from chargeplane.ocpp.errors import FormatViolation, OccurrenceConstraintViolation
 from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.messages.v2x import Dialect
@@ -23,6 +26,7 @@ from chargeplane.station.core.context import Controller, route
 from chargeplane.station.core.device_model import (
     GetStatus,
     ReportItem,
+    Selector,
     StationLayout,
     VariableDef,
     VariableKey,
@@ -129,18 +133,77 @@ def get_base_report(
 ) -> v2x.GetBaseReportResponse:
     """B07: Accepted, then NotifyReport parts of ItemsPerMessage items, seqNo from 0, tbc on all but the last."""
     ns = v2x.dialect_of(request)
-    ctx = ctl.ctx
     ctl.refresh_clock(now)
-    items = ctx.model.report(str(request.report_base))
+    items = ctl.ctx.model.report(str(request.report_base))
     if items is None:
         return ns.GetBaseReportResponse(status=ns.GenericDeviceModelStatusEnumType.NOT_SUPPORTED)
+    _send_report(ctl, ns, request.request_id, items, now)
+    return ns.GetBaseReportResponse(status=ns.GenericDeviceModelStatusEnumType.ACCEPTED)
+
+
+def get_report(ctl: Provisioning, request: v2x.GetReportRequestT, now: datetime) -> v2x.GetReportResponse:
+    """B08: the variables of the components meeting the criteria and/or the componentVariables, in
+    NotifyReport parts as for a base report (B08.FR.03/04/14); EmptyResultSet and no report when nothing
+    matches (B08.FR.15). Every criterion of the enumeration is supported, so NotSupported (B08.FR.02) is never
+    the answer. More componentVariables than ItemsPerMessageGetReport: OccurrenceConstraintViolation
+    (B08.FR.17); a request longer than BytesPerMessageGetReport: FormatViolation (B08.FR.18)."""
+    ns = v2x.dialect_of(request)
+    model = ctl.ctx.model
+    selectors = [_selector(cv) for cv in present(request.component_variable) or ()]
+    if len(selectors) > max(1, model.number(DEVICE, "ItemsPerMessage", "GetReport")):
+        raise OccurrenceConstraintViolation("more componentVariable than ItemsPerMessageGetReport")
+    if len(msgspec.json.encode(request)) > model.number(DEVICE, "BytesPerMessage", "GetReport"):
+        raise FormatViolation("GetReportRequest longer than BytesPerMessageGetReport")
+    ctl.refresh_clock(now)
+    criteria = [str(c) for c in present(request.component_criteria) or ()]
+    items = model.custom_report(criteria, selectors)
+    if not items:
+        return ns.GetReportResponse(
+            status=ns.GenericDeviceModelStatusEnumType.EMPTY_RESULT_SET,
+            status_info=ns.StatusInfoType(reason_code="NotFound"),
+        )
+    _send_report(ctl, ns, request.request_id, items, now)
+    return ns.GetReportResponse(status=ns.GenericDeviceModelStatusEnumType.ACCEPTED)
+
+
+def _selector(item: d201.ComponentVariableType | d21.ComponentVariableType) -> Selector:
+    component, variable, evse = item.component, item.variable, item.component.evse
+    evse_id = connector_id = None
+    if not isinstance(evse, UnsetType):
+        evse_id, connector_id = evse.id, present(evse.connector_id)
+    name = instance = None
+    if not isinstance(variable, UnsetType):
+        name, instance = variable.name, present(variable.instance)
+    return Selector(component.name, present(component.instance), evse_id, connector_id, name, instance)
+
+
+# What a NotifyReportRequest carries besides its reportData (requestId, generatedAt, seqNo, tbc, the frame).
+_PART_OVERHEAD = 200
+
+
+def _send_report(
+    ctl: Provisioning, ns: Dialect, request_id: int, items: list[ReportItem], now: datetime
+) -> None:
+    """NotifyReport parts of at most ItemsPerMessageGetReport items and BytesPerMessageGetReport bytes (an
+    item larger than that alone still goes, in a part of its own), seqNo from 0, tbc on all but the last
+    (B07.FR.04/10, B08.FR.04/14)."""
+    ctx = ctl.ctx
     per_message = max(1, ctx.model.number(DEVICE, "ItemsPerMessage", "GetReport"))
-    chunks = [items[i : i + per_message] for i in range(0, len(items), per_message)] or [[]]
+    budget = ctx.model.number(DEVICE, "BytesPerMessage", "GetReport") - _PART_OVERHEAD
+    chunks: list[list[ReportItem]] = [[]]
+    size = 0
+    for item in items:
+        length = len(msgspec.json.encode(_report_data(ns, item))) + 1
+        if chunks[-1] and (len(chunks[-1]) >= per_message or size + length > budget):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += length
     generated_at = ctx.ts(now)
     for seq_no, chunk in enumerate(chunks):
         data = [narrow(_report_data(ns, item), ns.ReportDataType) for item in chunk]
         part = ns.NotifyReportRequest(
-            request_id=request.request_id,
+            request_id=request_id,
             generated_at=generated_at,
             seq_no=seq_no,
             report_data=data if data else UNSET,
@@ -148,7 +211,6 @@ def get_base_report(
         )
         # B02.FR.02: NotifyReport is allowed while Pending when the CSMS asked for it
         ctx.send(part, now, force=ctx.registration is Registration.PENDING)
-    return ns.GetBaseReportResponse(status=ns.GenericDeviceModelStatusEnumType.ACCEPTED)
 
 
 def _report_data(ns: Dialect, item: ReportItem) -> d201.ReportDataType | d21.ReportDataType:
@@ -209,6 +271,7 @@ Provisioning.on_2x = (
     route("GetVariables", get_variables),
     route("SetVariables", set_variables),
     route("GetBaseReport", get_base_report),
+    route("GetReport", get_report),
 )
 Provisioning.on_16 = (
     route("GetConfiguration", get_configuration16),

@@ -217,6 +217,27 @@ async def test_B08_an_empty_result_set_completes_the_report_and_a_refusal_is_kep
     assert reports["total"] == 2
 
 
+async def test_B08_FR_06_no_more_component_variables_than_items_per_message_get_report(
+    csms: RunningCsms,
+) -> None:
+    await csms.add_station("DM6")
+    async with peer(csms.ocpp_url, "DM6", "2.0.1", station_class=station_class("2.0.1")) as station:
+        await boot(station, "2.0.1")
+        station.values["DeviceDataCtrlr/ItemsPerMessage"] = "2"
+        items = {
+            "component": {"name": "DeviceDataCtrlr"},
+            "variable": {"name": "ItemsPerMessage", "instance": "GetReport"},
+        }
+        await _json(csms, "POST", "/stations/DM6/variables/get", json={"getVariableData": [items]})
+        three = [{"component": {"name": n}} for n in ("EVSE", "Connector", "ChargingStation")]
+        refused = await _json(
+            csms, "POST", "/stations/DM6/reports", status=400, json={"componentVariable": three}
+        )
+        assert "ItemsPerMessageGetReport" in refused["detail"]
+        sent = await _json(csms, "POST", "/stations/DM6/reports", json={"componentVariable": three[:2]})
+        assert sent["stationStatus"] == "EmptyResultSet"
+
+
 async def test_a_report_nobody_asked_for_is_stored_as_unsolicited(csms: RunningCsms) -> None:
     await csms.add_station("DM4")
     call = MODULES["2.0.1"].call

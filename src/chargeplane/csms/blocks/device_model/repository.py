@@ -351,6 +351,16 @@ class DeviceModelRepository:
         if values:
             await self.committer.run(unit)
 
+    async def values(self, station_id: str, keys: Sequence[str]) -> dict[str, tuple[str | None, datetime]]:
+        """The stored value (and when it was stored) of each of ``keys`` the inventory has."""
+        c = device_model_variables.c
+        query = sa.select(c.key, c.value, c.updated_at).where(
+            c.station_key == station_id.casefold(), c.key.in_(list(keys))
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all() if keys else []
+        return {row.key: (row.value, row.updated_at) for row in rows}
+
     async def variables(
         self, station_id: str, where: VariableFilter, offset: int, limit: int
     ) -> tuple[list[VariableRecord], int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
 
 import msgspec
 
@@ -29,6 +30,7 @@ from chargeplane.csms.blocks.device_model.repository import (
 from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
+from chargeplane.csms.errors import Invalid
 from chargeplane.ocpp.versions import Version
 
 # A value the station took: stored as the attribute's value (RebootRequired: taken, active after a reboot).
@@ -58,6 +60,7 @@ class DeviceModelService:
     async def request_report(self, station_id: str, request: ReportRequest) -> ReportRecord:
         """Send GetBaseReport or GetReport with a new requestId; the report record tells what came of it."""
         station_id = await self._station_2x(station_id)
+        await self._within_items_per_message(station_id, len(request.component_variables))
         request_id = await self._new_request_id(station_id)
         payload: dict[str, object] = {"requestId": request_id}
         if request.report_base is not None:
@@ -145,6 +148,11 @@ class DeviceModelService:
         await self.repository.store_values(station_id, values, SET, self.clock.now())
         return results
 
+    async def values(self, station_id: str, keys: list[str]) -> dict[str, tuple[str | None, datetime]]:
+        """The last known value of each attribute of ``keys`` (:meth:`VariableRef.key`) the inventory holds,
+        with when it was learnt (from a report, a GetVariables or an accepted SetVariables)."""
+        return await self.repository.values(station_id, keys)
+
     async def variables(
         self, station_id: str, where: VariableFilter, offset: int, limit: int
     ) -> tuple[list[VariableRecord], int]:
@@ -170,6 +178,14 @@ class DeviceModelService:
                 "ChangeConfiguration through /stations/{id}/commands",
             )
         return record.station_id if record is not None else station_id
+
+    async def _within_items_per_message(self, station_id: str, count: int) -> None:
+        """B08.FR.06: no more componentVariables than the station's ItemsPerMessageGetReport, when the inventory
+        knows it (400 otherwise)."""
+        key = "DeviceDataCtrlr/ItemsPerMessage[GetReport]:Actual"
+        value = (await self.repository.values(station_id, [key])).get(key, (None, None))[0]
+        if count and value is not None and value.isdigit() and count > int(value):
+            raise Invalid(f"{count} componentVariable, the station takes {value} (ItemsPerMessageGetReport)")
 
     async def _new_request_id(self, station_id: str) -> int:
         used = await self.repository.used_request_ids(station_id)

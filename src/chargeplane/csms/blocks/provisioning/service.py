@@ -51,6 +51,7 @@ class ProvisioningService:
         self.clock = clock
         self._last_seen: dict[str, datetime] = {}
         self._boot_listeners: list[BootListener] = []
+        self._accepted_listeners: list[Callable[[str], None]] = []
 
     # -- reads ------------------------------------------------------------------------------------------
 
@@ -171,6 +172,11 @@ class ProvisioningService:
         """Let a later block act on a station's reboot (the transactions block closes what it left open)."""
         self._boot_listeners.append(listener)
 
+    def add_accepted_listener(self, listener: Callable[[str], None]) -> None:
+        """Let a later block act after every boot answered Accepted (the desired configuration applies its
+        values). Called before the answer is sent and without awaiting: a listener only schedules its work."""
+        self._accepted_listeners.append(listener)
+
     async def _rebooted(self, station_id: str, now: datetime) -> None:
         for listener in self._boot_listeners:
             try:
@@ -216,6 +222,9 @@ class ProvisioningService:
                 {"status": status, "reason": boot.reason, "vendor": boot.vendor, "model": boot.model},
             )
         )
+        if status == ACCEPTED:
+            for accepted in self._accepted_listeners:
+                accepted(station_id)
         return BootDecision(status, interval)
 
     async def _auto_register(self, station_id: str) -> StationRecord | None:

@@ -1,4 +1,4 @@
-"""Block B, Provisioning: base reports (Part 6 §2.3, B07), charging-station side.
+"""Block B, Provisioning: base reports (B07) and custom reports (B08), charging-station side (Part 6 §2.3).
 
 Readings:
 * "<Generated requestId>": the tool draws a fresh id per case; every NotifyReportRequest must carry it.
@@ -17,12 +17,30 @@ Readings:
   components (EVSE, Connector) are checked for the configured EVSE and connector.
 * TC_B_15 (Part 5: NOT C-56) is N/A for a station that declares C-56 (SummaryInventory); it waits 2 s for
   a NotifyReportRequest that must not come.
+* TC_B_14: the summary must hold ChargingStation.AvailabilityState and the configured EVSE's
+  AvailabilityState (the tool knows no other EVSE); components "in an abnormal state" cannot be known to
+  the tool, so that part of the post-scenario check is not made.
+* TC_B_16: the table checks "variable.name is Enabled" on every reported item, but B08.FR.07-09 make a
+  station report every variable of each component that meets the criterion, including the components that
+  have no Enabled variable at all. The requirement is followed: every reported Enabled variable must be
+  "true", and every Enabled variable a FullInventory reports "true" must be in the custom report (the post
+  scenario check, with the FullInventory fetched first as steps 0a/0b). Step 5 reads every reported
+  Enabled variable back with one GetVariables.
+* TC_B_17 / B_18: the valuesList is compared as a set of comma-separated members (the table writes it with
+  spaces after the commas); TC_B_18's damaged "reportData:Evse.type = ReadOnly / attribute.mutability =
+  Actual" is read as mutability ReadOnly and type Actual, as in TC_B_17.
+* TC_B_54 writes "DeviceDataCtrl" and variable instance "GetVariable": read as DeviceDataCtrlr and the
+  instances of Part 2 (GetReport, GetVariables); both must be reported, in any order.
+* TC_B_56's "<Configured EVSE count>": the number of EVSE components with an AvailabilityState in a
+  FullInventory of the same station (fetched first, steps 0a/0b), each reported once.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+
+import msgspec
 
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
@@ -259,3 +277,286 @@ async def tc_b_53_cs(tool: StationTool) -> None:
     items = await base_report(tool, 1, en.ReportBaseEnumType.FULL_INVENTORY)
     check_required(tool, "post", items, writable_only=False)
     check_characteristics("post", items, values=True)
+
+
+async def custom_report(
+    tool: StationTool, step: int, request: msg.GetReportRequest
+) -> tuple[msg.GetReportResponse, list[dt.ReportDataType]]:
+    """Steps ``step`` .. ``step + 3`` of a GetReport: its answer, and (Accepted) every NotifyReport part in
+    sequence (B08.FR.04, B08.FR.14). Every reported variable has its characteristics (B08.FR.12)."""
+    response = await tool.send_as(step, request, msg.GetReportResponse)
+    items: list[dt.ReportDataType] = []
+    if show(response.status) != "Accepted":
+        return response, items
+    seq_no = 0
+    while True:
+        part = await tool.expect_answered(
+            step + 2,
+            msg.NotifyReportRequest,
+            REPORT_PART_WITHIN,
+            where=lambda r: r.request_id == request.request_id,
+        )
+        expect_field(step + 2, part, "seqNo", seq_no)
+        items.extend(part.report_data if isinstance(part.report_data, list) else [])
+        if field_value(part, "tbc") is not True:
+            check_characteristics(step + 2, items, values=True)
+            return response, items
+        seq_no += 1
+
+
+def accepted(step: int, response: msg.GetReportResponse) -> None:
+    expect_field(step, response, "status", "Accepted")
+    expect_field(step, response, "statusInfo.reasonCode", "absent", "NoError")
+
+
+def evse_of(item: dt.ReportDataType) -> int | None:
+    evse = item.component.evse
+    return evse.id if isinstance(evse, dt.EVSEType) else None
+
+
+def component_variable(
+    component: str, variable: str | None = None, *, evse: int | None = None, instance: str | None = None
+) -> dt.ComponentVariableType:
+    comp = dt.ComponentType(name=component, evse=dt.EVSEType(id=evse)) if evse is not None else None
+    chosen = comp or dt.ComponentType(name=component)
+    if variable is None:
+        return dt.ComponentVariableType(component=chosen)
+    var = dt.VariableType(name=variable, instance=instance) if instance else dt.VariableType(name=variable)
+    return dt.ComponentVariableType(component=chosen, variable=var)
+
+
+def check_availability_state(step: int, item: dt.ReportDataType, evse_id: int) -> None:
+    """TC_B_17 / B_18 step 3: EVSE #evse_id AvailabilityState, an OptionList of the five states, Actual and
+    ReadOnly."""
+    if (item.component.name, evse_of(item), item.variable.name) != ("EVSE", evse_id, "AvailabilityState"):
+        raise StepFailed(
+            step, f"reported {name_of(item)} (EVSE {evse_of(item)}), expected EVSE.AvailabilityState"
+        )
+    characteristics = item.variable_characteristics
+    assert isinstance(characteristics, dt.VariableCharacteristicsType)  # check_characteristics made sure
+    expect_field(step, characteristics, "dataType", "OptionList")
+    listed = characteristics.values_list if isinstance(characteristics.values_list, str) else ""
+    wanted = {"Available", "Occupied", "Reserved", "Unavailable", "Faulted"}
+    if {m.strip() for m in listed.split(",")} != wanted:
+        raise StepFailed(
+            step, f"AvailabilityState valuesList is {listed!r}, expected {', '.join(sorted(wanted))}"
+        )
+    for attribute in item.variable_attribute:
+        expect_field(step, attribute, "type", "absent", "Actual")
+        expect_field(step, attribute, "mutability", "absent", "ReadOnly")
+
+
+@case(
+    "TC_B_14_CS",
+    "Get Base Report - SummaryInventory",
+    use_cases=("B07",),
+    requirements=("B07.FR.01", "B07.FR.03", "B07.FR.04", "B07.FR.09", "B07.FR.10", "B07.FR.12"),
+    condition="C-56",
+    timeout=40.0,
+)
+async def tc_b_14_cs(tool: StationTool) -> None:
+    items = await base_report(tool, 1, en.ReportBaseEnumType.SUMMARY_INVENTORY)
+    check_characteristics("post", items, values=True)
+    reported = {(i.component.name, evse_of(i), i.variable.name) for i in items}
+    for wanted in (
+        ("ChargingStation", None, "AvailabilityState"),
+        ("EVSE", tool.configured.evse_id, "AvailabilityState"),
+    ):
+        if wanted not in reported:
+            where = f" (EVSE {wanted[1]})" if wanted[1] is not None else ""
+            raise StepFailed("post", f"{wanted[0]}.{wanted[2]}{where} not in the SummaryInventory")
+
+
+@case(
+    "TC_B_16_CS",
+    "Get Custom Report - with component criteria",
+    use_cases=("B08",),
+    requirements=(
+        "B08.FR.01",
+        "B08.FR.03",
+        "B08.FR.04",
+        "B08.FR.07",
+        "B08.FR.09",
+        "B08.FR.10",
+        "B08.FR.12",
+        "B08.FR.13",
+        "B08.FR.14",
+    ),
+    timeout=60.0,
+)
+async def tc_b_16_cs(tool: StationTool) -> None:
+    full = await base_report(tool, 0, en.ReportBaseEnumType.FULL_INVENTORY)
+
+    def enabled(items: list[dt.ReportDataType]) -> dict[tuple[str, str | None, int | None], str | None]:
+        found = {}
+        for item in items:
+            if item.variable.name != "Enabled" or isinstance(item.variable.instance, str):
+                continue
+            instance = item.component.instance if isinstance(item.component.instance, str) else None
+            actual = [a for a in item.variable_attribute if show(a.type) in ("absent", "Actual")]
+            value = actual[0].value if actual and isinstance(actual[0].value, str) else None
+            found[(item.component.name, instance, evse_of(item))] = value
+        return found
+
+    request = msg.GetReportRequest(
+        request_id=new_request_id(), component_criteria=[en.ComponentCriterionEnumType.ENABLED]
+    )
+    response, items = await custom_report(tool, 1, request)
+    accepted(2, response)
+    reported = enabled(items)
+    for (component, _, evse), value in reported.items():
+        if value != "true":
+            raise StepFailed(3, f"{component} (EVSE {evse}) Enabled is {value!r} in a report for Enabled")
+    missing = [c for c, v in enabled(full).items() if v == "true" and c not in reported]
+    if missing:
+        raise StepFailed("post", f"Enabled components of the FullInventory not reported: {missing}")
+    if not reported:
+        return
+    asked = [
+        dt.GetVariableDataType(
+            component=dt.ComponentType(
+                name=component,
+                instance=instance if instance is not None else msgspec.UNSET,
+                evse=dt.EVSEType(id=evse) if evse is not None else msgspec.UNSET,
+            ),
+            variable=dt.VariableType(name="Enabled"),
+        )
+        for component, instance, evse in reported
+    ]
+    answer = await tool.send_as(5, msg.GetVariablesRequest(get_variable_data=asked), msg.GetVariablesResponse)
+    for result in answer.get_variable_result:
+        expect_field(6, result, "attributeStatus", "Accepted")
+        expect_field(6, result, "attributeValue", "true")
+
+
+@case(
+    "TC_B_17_CS",
+    "Get Custom Report - with component/variable",
+    use_cases=("B08",),
+    requirements=("B08.FR.01", "B08.FR.03", "B08.FR.04", "B08.FR.11", "B08.FR.12", "B08.FR.14"),
+)
+async def tc_b_17_cs(tool: StationTool) -> None:
+    evse_id = tool.configured.evse_id
+    request = msg.GetReportRequest(
+        request_id=new_request_id(),
+        component_variable=[component_variable("EVSE", "AvailabilityState", evse=evse_id)],
+    )
+    response, items = await custom_report(tool, 1, request)
+    accepted(2, response)
+    if not items:
+        raise StepFailed(3, "the report holds no reportData")
+    for item in items:
+        check_availability_state(3, item, evse_id)
+
+
+@case(
+    "TC_B_18_CS",
+    "Get Custom Report - with component criteria and component/variable",
+    use_cases=("B08",),
+    requirements=(
+        "B08.FR.01",
+        "B08.FR.03",
+        "B08.FR.04",
+        "B08.FR.05",
+        "B08.FR.11",
+        "B08.FR.12",
+        "B08.FR.14",
+        "B08.FR.15",
+    ),
+)
+async def tc_b_18_cs(tool: StationTool) -> None:
+    evse_id = tool.configured.evse_id
+    selection = [component_variable("EVSE", "AvailabilityState", evse=evse_id)]
+    request = msg.GetReportRequest(
+        request_id=new_request_id(),
+        component_criteria=[en.ComponentCriterionEnumType.AVAILABLE],
+        component_variable=selection,
+    )
+    response, items = await custom_report(tool, 1, request)
+    accepted(2, response)
+    if not items:
+        raise StepFailed(3, "the report holds no reportData")
+    for item in items:
+        check_availability_state(3, item, evse_id)
+    request = msg.GetReportRequest(
+        request_id=new_request_id(),
+        component_criteria=[en.ComponentCriterionEnumType.PROBLEM],
+        component_variable=selection,
+    )
+    response = await tool.send_as(5, request, msg.GetReportResponse)
+    expect_field(6, response, "status", "EmptyResultSet")
+    expect_field(6, response, "statusInfo.reasonCode", "absent", "NotFound")
+    await tool.expect_none(6, msg.NotifyReportRequest, 1.0)  # B08.FR.15: no report follows
+
+
+def items_per_message(items: list[dt.ReportDataType], step: int, instances: set[str]) -> None:
+    """TC_B_54 / B_55 step 3: DeviceDataCtrlr.ItemsPerMessage, exactly the ``instances``."""
+    found = set()
+    for item in items:
+        if (item.component.name, item.variable.name) != ("DeviceDataCtrlr", "ItemsPerMessage"):
+            raise StepFailed(step, f"reported {name_of(item)}, expected DeviceDataCtrlr.ItemsPerMessage")
+        found.add(item.variable.instance if isinstance(item.variable.instance, str) else "")
+    if not instances <= found:
+        raise StepFailed(step, f"ItemsPerMessage instances {sorted(found)}, expected {sorted(instances)}")
+    if len(instances) == 1 and found != instances:
+        raise StepFailed(
+            step, f"ItemsPerMessage instances {sorted(found)}, expected only {sorted(instances)}"
+        )
+
+
+@case(
+    "TC_B_54_CS",
+    "Get Custom Report - with component/variable, but no instance",
+    use_cases=("B08",),
+    requirements=("B08.FR.01", "B08.FR.03", "B08.FR.04", "B08.FR.11", "B08.FR.12", "B08.FR.14"),
+)
+async def tc_b_54_cs(tool: StationTool) -> None:
+    request = msg.GetReportRequest(
+        request_id=new_request_id(),
+        component_variable=[component_variable("DeviceDataCtrlr", "ItemsPerMessage")],
+    )
+    response, items = await custom_report(tool, 1, request)
+    accepted(2, response)
+    items_per_message(items, 3, {"GetReport", "GetVariables"})
+
+
+@case(
+    "TC_B_55_CS",
+    "Get Custom Report - with component/variable/instance",
+    use_cases=("B08",),
+    requirements=("B08.FR.01", "B08.FR.03", "B08.FR.04", "B08.FR.11", "B08.FR.12", "B08.FR.14"),
+)
+async def tc_b_55_cs(tool: StationTool) -> None:
+    request = msg.GetReportRequest(
+        request_id=new_request_id(),
+        component_variable=[component_variable("DeviceDataCtrlr", "ItemsPerMessage", instance="GetReport")],
+    )
+    response, items = await custom_report(tool, 1, request)
+    accepted(2, response)
+    items_per_message(items, 3, {"GetReport"})
+
+
+@case(
+    "TC_B_56_CS",
+    "Get Custom Report - with component/variable, but no evseId",
+    use_cases=("B08",),
+    requirements=("B08.FR.01", "B08.FR.03", "B08.FR.04", "B08.FR.11", "B08.FR.12", "B08.FR.14"),
+    timeout=60.0,
+)
+async def tc_b_56_cs(tool: StationTool) -> None:
+    full = await base_report(tool, 0, en.ReportBaseEnumType.FULL_INVENTORY)
+    configured = {
+        evse_of(i) for i in full if (i.component.name, i.variable.name) == ("EVSE", "AvailabilityState")
+    }
+    request = msg.GetReportRequest(
+        request_id=new_request_id(), component_variable=[component_variable("EVSE", "AvailabilityState")]
+    )
+    response, items = await custom_report(tool, 1, request)
+    accepted(2, response)
+    reported = []
+    for item in items:
+        if (item.component.name, item.variable.name) != ("EVSE", "AvailabilityState"):
+            raise StepFailed(3, f"reported {name_of(item)}, expected EVSE.AvailabilityState")
+        reported.append(evse_of(item))
+    if sorted(reported, key=str) != sorted(configured, key=str):
+        raise StepFailed(3, f"EVSEs reported {reported}, expected each of {sorted(configured, key=str)} once")

@@ -21,6 +21,9 @@ Readings:
 * TC_B_25: nothing follows the ResetResponse (an EVSE reset does not reboot the station).
 * TC_B_42 / B_44: the CSMS is asked for a profile of the configured values (slot, timeout, URL, interface,
   security profile), transport JSON and version OCPP20; TC_B_44 checks nothing of the request.
+* TC_B_14 as TC_B_12 / B_13 with a SummaryInventory. TC_B_18: the operator asks for EVSE #<configured
+  evse>::AvailabilityState of the Problem components (the tool answers EmptyResultSet), then of the Available
+  ones (Accepted, and the tool reports the state in one NotifyReportRequest, step 5).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from chargeplane.tools.conformance.states import (
     ev_gone,
     notify_connector,
 )
-from chargeplane.tools.conformance.steps import CsmsTool
+from chargeplane.tools.conformance.steps import CsmsTool, Incoming
 
 Status = en.ConnectorStatusEnumType
 
@@ -398,6 +401,80 @@ async def tc_b_12(tool: CsmsTool) -> None:
 )
 async def tc_b_13(tool: CsmsTool) -> None:
     await base_report(tool, en.ReportBaseEnumType.FULL_INVENTORY)
+
+
+@case(
+    "TC_B_14_CSMS",
+    "Get Base Report - SummaryInventory",
+    use_cases=("B07",),
+    requirements=("B07.FR.09",),
+)
+async def tc_b_14(tool: CsmsTool) -> None:
+    await base_report(tool, en.ReportBaseEnumType.SUMMARY_INVENTORY)
+
+
+async def custom_report(
+    tool: CsmsTool, step: int, criterion: en.ComponentCriterionEnumType
+) -> Incoming[msg.GetReportRequest]:
+    """TC_B_18 steps 1 / 3: the CSMS asks for EVSE #<configured>::AvailabilityState of the components meeting
+    ``criterion``; the request is checked and returned unanswered to the caller."""
+    evse_id = tool.configured.evse_id
+    wanted = {
+        "component": {"name": "EVSE", "evse": {"id": evse_id}},
+        "variable": {"name": "AvailabilityState"},
+    }
+    payload = {"requestId": step, "componentCriteria": [criterion.value], "componentVariable": [wanted]}
+    tool.manual(
+        SendCommand(
+            "GetReport", payload, f"EVSE #{evse_id} AvailabilityState of {criterion.value} components"
+        )
+    )
+    incoming = await tool.expect(step, msg.GetReportRequest)
+    request = incoming.request
+    criteria = request.component_criteria if isinstance(request.component_criteria, list) else []
+    if [c.value for c in criteria] != [criterion.value]:
+        raise StepFailed(
+            step, f"componentCriteria is {[c.value for c in criteria]}, expected [{criterion.value}]"
+        )
+    expect_field(step, request, "componentVariable[0].component.name", "EVSE")
+    expect_field(step, request, "componentVariable[0].component.evse.id", evse_id)
+    expect_field(step, request, "componentVariable[0].variable.name", "AvailabilityState")
+    return incoming
+
+
+@case(
+    "TC_B_18_CSMS",
+    "Get Custom Report - with componentCriteria and component/variables",
+    use_cases=("B08",),
+    requirements=("B08.FR.01", "B08.FR.03"),
+)
+async def tc_b_18(tool: CsmsTool) -> None:
+    empty = await custom_report(tool, 1, en.ComponentCriterionEnumType.PROBLEM)
+    empty.answer(msg.GetReportResponse(status=en.GenericDeviceModelStatusEnumType.EMPTY_RESULT_SET))
+    await tool.settle()
+    incoming = await custom_report(tool, 3, en.ComponentCriterionEnumType.AVAILABLE)
+    incoming.answer(msg.GetReportResponse(status=en.GenericDeviceModelStatusEnumType.ACCEPTED))
+    await tool.settle()
+    state = dt.ReportDataType(
+        component=dt.ComponentType(name="EVSE", evse=dt.EVSEType(id=tool.configured.evse_id)),
+        variable=dt.VariableType(name="AvailabilityState"),
+        variable_attribute=[
+            dt.VariableAttributeType(
+                type=en.AttributeEnumType.ACTUAL,
+                value="Available",
+                mutability=en.MutabilityEnumType.READ_ONLY,
+            )
+        ],
+        variable_characteristics=dt.VariableCharacteristicsType(
+            data_type=en.DataEnumType.OPTION_LIST,
+            supports_monitoring=False,
+            values_list="Available,Occupied,Reserved,Unavailable,Faulted",
+        ),
+    )
+    notify = msg.NotifyReportRequest(
+        request_id=incoming.request.request_id, generated_at=utc_now(), seq_no=0, report_data=[state]
+    )
+    await send_as(5, tool, notify, msg.NotifyReportResponse)
 
 
 async def evse_reset(tool: CsmsTool, reset_type: str, status: en.ResetStatusEnumType) -> None:
