@@ -20,7 +20,7 @@ import math
 import sqlite3
 import ssl
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,9 @@ from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import StationLayout, VariableKey
 from chargeplane.station.core.model import (
+    CancelDownload,
     CancelUpload,
+    DownloadFirmware,
     Failure,
     OutgoingCall,
     Reboot,
@@ -56,6 +58,8 @@ from chargeplane.transport.security import CertificateFiles
 log = logging.getLogger(__name__)
 
 UPLOAD_TIMEOUT_S = 60.0  # one attempt of a log upload (connect, send, answer)
+DOWNLOAD_TIMEOUT_S = 60.0  # one attempt of a firmware download, between two reads
+MAX_FIRMWARE_BYTES = 64 * 1024 * 1024  # a simulated station's flash
 
 
 class SqliteStorage:
@@ -336,6 +340,11 @@ class RuntimeSettings:
     vendor: str = "Chargeplane"
     model: str = "SimStation"
     ping_interval: float | None = 60.0  # WebSocket pings from the station; None: only the CSMS pings
+    # L01 trust seam: the ManufacturerRootCertificates (PEM) a firmware signing certificate must chain to;
+    # the factory-installed ones, or a provider asked at each UpdateFirmware (it wins when set)
+    manufacturer_roots: tuple[str, ...] = ()
+    manufacturer_roots_provider: Callable[[], Sequence[str]] | None = None
+    allow_unsigned_firmware: bool = False  # L02: accept a 2.x UpdateFirmware without signature
 
 
 def utc_now() -> datetime:
@@ -377,6 +386,7 @@ class StationRuntime:
         self._meter_last = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._uploads: dict[int, asyncio.Task[None]] = {}  # log uploads in flight, by upload id
+        self._downloads: dict[int, asyncio.Task[None]] = {}  # firmware downloads in flight, by download id
         self.connected = asyncio.Event()
         self.accepted = asyncio.Event()  # connected and accepted by the CSMS (B01)
         # called after every change the runtime drives (e.g. the console's EventReporter); none in a fleet
@@ -399,6 +409,10 @@ class StationRuntime:
         core = StationCore(self.settings.version, self.storage, self.clock(), self.layout)
         for (component, variable, instance), value in self.settings.variables.items():
             core.model.put(VariableKey(component, variable, None, instance), value, persist=True)
+        settings = self.settings
+        factory = settings.manufacturer_roots
+        core.firmware.trust_roots = settings.manufacturer_roots_provider or (lambda: factory)
+        core.firmware.allow_unsigned = settings.allow_unsigned_firmware
         return core
 
     # ------------------------------------------------------------------ control (simulated hardware)
@@ -611,6 +625,15 @@ class StationRuntime:
             upload = self._uploads.pop(action.upload_id, None)
             if upload is not None:
                 upload.cancel()
+        elif isinstance(action, DownloadFirmware):
+            task = asyncio.create_task(self._download(action))
+            self._downloads[action.download_id] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif isinstance(action, CancelDownload):
+            download = self._downloads.pop(action.download_id, None)
+            if download is not None:
+                download.cancel()
         elif isinstance(action, Reboot):
             self._rebooting = True
             if self.client is not None:
@@ -637,6 +660,38 @@ class StationRuntime:
         finally:
             self._uploads.pop(action.upload_id, None)
         self.core.upload_finished(action.upload_id, ok, self.clock())
+        self._pump()
+
+    async def _download(self, action: DownloadFirmware) -> None:
+        """One attempt of a firmware download (L01): HTTP(S) GET, at most :data:`MAX_FIRMWARE_BYTES`,
+        trusting the CSMS's CA bundle when the station has one, else the system's."""
+        verify: ssl.SSLContext | bool = True
+        if self.settings.ca_bundle is not None:
+            verify = ssl.create_default_context(cafile=str(self.settings.ca_bundle))
+        image: bytes | None = None
+        try:
+            async with (
+                httpx.AsyncClient(verify=verify, timeout=DOWNLOAD_TIMEOUT_S) as client,
+                client.stream("GET", action.location) as response,
+            ):
+                if response.is_success:
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > MAX_FIRMWARE_BYTES:
+                            raise httpx.DecodingError("firmware image too large")
+                        chunks.append(chunk)
+                    image = b"".join(chunks)
+                else:
+                    log.warning(
+                        "%s: firmware download: HTTP %s", self.settings.station_id, response.status_code
+                    )
+        except httpx.HTTPError as error:
+            log.warning("%s: firmware download failed: %s", self.settings.station_id, error)
+        finally:
+            self._downloads.pop(action.download_id, None)
+        self.core.download_finished(action.download_id, image, self.clock())
         self._pump()
 
     async def _reboot(self, client: OcppClient) -> None:

@@ -43,6 +43,12 @@ def default_answer16(request: Payload, now: datetime) -> Payload | None:
         return M16.DiagnosticsStatusNotificationResponse()
     if isinstance(request, M16.LogStatusNotificationRequest):
         return M16.LogStatusNotificationResponse()
+    if isinstance(request, M16.FirmwareStatusNotificationRequest):
+        return M16.FirmwareStatusNotificationResponse()
+    if isinstance(request, M16.SignedFirmwareStatusNotificationRequest):
+        return M16.SignedFirmwareStatusNotificationResponse()
+    if isinstance(request, M16.SecurityEventNotificationRequest):
+        return M16.SecurityEventNotificationResponse()
     return None
 
 
@@ -71,6 +77,8 @@ def default_answer(request: Payload, now: datetime) -> Payload | None:
         return M.LogStatusNotificationResponse()
     if isinstance(request, M.NotifyCustomerInformationRequest):
         return M.NotifyCustomerInformationResponse()
+    if isinstance(request, M.FirmwareStatusNotificationRequest):
+        return M.FirmwareStatusNotificationResponse()
     return None
 
 

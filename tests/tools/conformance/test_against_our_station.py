@@ -30,8 +30,9 @@ MODULE_BOUND_S = 150  # a whole case module against our station on loopback
 
 
 @pytest.fixture
-async def endpoint() -> AsyncIterator[CsmsEndpoint]:
-    tool = CsmsEndpoint(ListenSettings("127.0.0.1", 0, STATION_ID, PASSWORD))
+async def endpoint(tmp_path: Path) -> AsyncIterator[CsmsEndpoint]:
+    # the tool's PKI kept in files: our station trusts its manufacturer root from there (block L)
+    tool = CsmsEndpoint(ListenSettings("127.0.0.1", 0, STATION_ID, PASSWORD, pki_dir=tmp_path / "pki"))
     await tool.start()
     try:
         yield tool
@@ -41,7 +42,9 @@ async def endpoint() -> AsyncIterator[CsmsEndpoint]:
 
 @pytest.fixture
 async def station(endpoint: CsmsEndpoint, tmp_path: Path) -> AsyncIterator[OurStation]:
-    ours = OurStation(endpoint.url, STATION_ID, PASSWORD, tmp_path / "station.db")
+    ours = OurStation(
+        endpoint.url, STATION_ID, PASSWORD, tmp_path / "station.db", manufacturer_roots=tmp_path / "pki"
+    )
     await ours.start()
     try:
         yield ours

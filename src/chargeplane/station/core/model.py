@@ -173,7 +173,29 @@ class CancelUpload:
     upload_id: int
 
 
-HardwareAction = SetContactor | SetLock | ShowMessage | Reboot | UploadLog | CancelUpload
+@dataclass(frozen=True, slots=True)
+class DownloadFirmware:
+    """Download a firmware image (L01): the runtime reports it with ``StationCore.download_finished``."""
+
+    download_id: int
+    location: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelDownload:
+    download_id: int
+
+
+HardwareAction = (
+    SetContactor
+    | SetLock
+    | ShowMessage
+    | Reboot
+    | UploadLog
+    | CancelUpload
+    | DownloadFirmware
+    | CancelDownload
+)
 
 
 def tx_to_json(tx: Transaction) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
 from chargeplane.station.core.device_model import Definitions, DeviceModel, StationLayout
 from chargeplane.station.core.diagnostics import Diagnostics
+from chargeplane.station.core.firmware import VERSION_KEY, Firmware
 from chargeplane.station.core.local_list import LocalList, LocalListController
 from chargeplane.station.core.metering import Metering
 from chargeplane.station.core.model import (
@@ -82,6 +83,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Diagnostics,
     CustomerInformation,
     NetworkProfiles,
+    Firmware,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -139,6 +141,9 @@ class StationCore:
         boot_reason: str | None = None,
     ) -> None:
         layout = layout or StationLayout()
+        installed = storage.get_state(VERSION_KEY)  # L01: the version a firmware update installed
+        if installed is not None:
+            layout = dataclasses.replace(layout, firmware_version=installed)
         adapter = ADAPTERS[version]
         model = DeviceModel(_definitions(version, dataclasses.replace(layout, serial_number="")), storage)
         adapter.configure(model)
@@ -217,6 +222,15 @@ class StationCore:
     def upload_finished(self, upload_id: int, ok: bool, now: datetime) -> None:
         """The runtime's outcome of an :class:`~.model.UploadLog` attempt."""
         self.ctx.get(Diagnostics).upload_finished(upload_id, ok, now)
+
+    def download_finished(self, download_id: int, image: bytes | None, now: datetime) -> None:
+        """The runtime's outcome of a :class:`~.model.DownloadFirmware` attempt (None: it failed)."""
+        self.ctx.get(Firmware).download_finished(download_id, image, now)
+
+    @property
+    def firmware(self) -> Firmware:
+        """The firmware controller (its ``trust_roots`` is the trust seam of L01)."""
+        return self.ctx.get(Firmware)
 
     def token_presented(
         self, value: str, now: datetime, token_type: str = "ISO14443", evse_id: int | None = None
