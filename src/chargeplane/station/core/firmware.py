@@ -297,10 +297,7 @@ class Firmware(Controller):
         self.ctx.storage.set_state(PENDING_KEY, None)
         flavour = str(report["flavour"])
         request_id = report["requestId"]
-        done = Update(
-            request_id if isinstance(request_id, int) else None, flavour, "", now, None, None, None, 0, 0
-        )
-        self._notify(done, "Installed", now)
+        self._send(flavour, request_id if isinstance(request_id, int) else None, "Installed", now)
         if flavour != LEGACY_16:
             self._security_event(
                 "FirmwareUpdated", now, f"firmwareVersion {self.ctx.layout.firmware_version}"
@@ -406,14 +403,18 @@ class Firmware(Controller):
 
     # ------------------------------------------------------------------ messages
     def _notify(self, update: Update, status: str, now: datetime) -> None:
-        if update.flavour == LEGACY_16 and status not in LEGACY_STATUSES:
+        self._send(update.flavour, update.request_id, status, now)
+
+    def _send(self, flavour: str, request_id: int | None, status: str, now: datetime) -> None:
+        """L01.FR.01 / L01.FR.10: the new status, with the update's requestId."""
+        if flavour == LEGACY_16 and status not in LEGACY_STATUSES:
             return  # 1.6 UpdateFirmware knows fewer states (no DownloadScheduled)
-        self.last_status = (status, update.request_id)
+        self.last_status = (status, request_id)
         ctx = self.ctx
-        if update.flavour == SECURE_2X:
-            ctx.send(_request2x(ctx.version, status, update.request_id), now)
+        if flavour == SECURE_2X:
+            ctx.send(_request2x(ctx.version, status, request_id), now)
         else:
-            ctx.send(_request16(update.flavour, status, update.request_id), now)
+            ctx.send(_request16(flavour, status, request_id), now)
 
     def _security_event(self, event_type: str, now: datetime, tech_info: str | None) -> None:
         ctx = self.ctx
