@@ -92,6 +92,11 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
             self._record("LogStatusNotification", payload)
             return result.LogStatusNotification()
 
+        @on("FirmwareStatusNotification")  # type: ignore[misc]
+        async def on_firmware_status(self, **payload: Any) -> Any:
+            self._record("FirmwareStatusNotification", payload)
+            return result.FirmwareStatusNotification()
+
     return PeerCsms
 
 
@@ -170,6 +175,11 @@ def make_csms16_class(behaviour: CsmsBehaviour) -> type[Any]:
         async def on_meter_values(self, **payload: Any) -> Any:
             self._record("MeterValues", payload)
             return result16.MeterValues()
+
+        @on("FirmwareStatusNotification")  # type: ignore[misc]
+        async def on_firmware_status(self, **payload: Any) -> Any:
+            self._record("FirmwareStatusNotification", payload)
+            return result16.FirmwareStatusNotification()
 
     return PeerCentralSystem
 
