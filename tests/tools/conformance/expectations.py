@@ -74,10 +74,6 @@ STATION_FEATURES = frozenset(
     | {"C-60", "C-29.4"}
 )
 _NO_TLS = "the station has no TLS security profiles (2, 3); issue #13"
-_NO_FIRMWARE = "the station has no firmware update (UpdateFirmware); issue #14"
-_NO_FIRMWARE_SESSIONS = (
-    "the station has no firmware update (AllowNewSessionsPendingFirmwareUpdate, UpdateFirmware); issue #14"
-)
 _NO_CERTS = (
     "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, "
     "DeleteCertificate); issue #13"
