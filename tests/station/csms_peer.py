@@ -97,6 +97,11 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
             self._record("FirmwareStatusNotification", payload)
             return result.FirmwareStatusNotification()
 
+        @on("PublishFirmwareStatusNotification")  # type: ignore[misc]
+        async def on_publish_firmware_status(self, **payload: Any) -> Any:
+            self._record("PublishFirmwareStatusNotification", payload)
+            return result.PublishFirmwareStatusNotification()
+
     return PeerCsms
 
 

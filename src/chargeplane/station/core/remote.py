@@ -19,6 +19,7 @@ from chargeplane.station.core import (
     diagnostics,
     firmware,
     metering,
+    publish,
     registration,
     reservation,
     transactions,
@@ -201,6 +202,8 @@ def trigger_message(
         ctx.get(diagnostics.Diagnostics).send_status(now, force=pending)
     elif what == "FirmwareStatusNotification":  # L01.FR.25 / L01.FR.26
         ctx.get(firmware.Firmware).send_status(now, force=pending)
+    elif what == "PublishFirmwareStatusNotification":  # L03.FR.10 / L03.FR.11
+        ctx.get(publish.FirmwarePublisher).send_status(now, force=pending)
     else:
         return ns.TriggerMessageResponse(status=status.NOT_IMPLEMENTED)
     return ns.TriggerMessageResponse(status=status.ACCEPTED)

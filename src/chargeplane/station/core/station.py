@@ -58,6 +58,8 @@ from chargeplane.station.core.model import (
 from chargeplane.station.core.network import NetworkProfiles
 from chargeplane.station.core.offline_queue import OfflineQueue, Queued
 from chargeplane.station.core.provisioning import Provisioning
+from chargeplane.station.core.publish import PURPOSE as PUBLISH
+from chargeplane.station.core.publish import FirmwarePublisher
 from chargeplane.station.core.registration import Registrar
 from chargeplane.station.core.remote import Remote
 from chargeplane.station.core.reservation import Reservations
@@ -84,6 +86,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     CustomerInformation,
     NetworkProfiles,
     Firmware,
+    FirmwarePublisher,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -223,9 +226,19 @@ class StationCore:
         """The runtime's outcome of an :class:`~.model.UploadLog` attempt."""
         self.ctx.get(Diagnostics).upload_finished(upload_id, ok, now)
 
-    def download_finished(self, download_id: int, image: bytes | None, now: datetime) -> None:
+    def download_finished(
+        self, download_id: int, image: bytes | None, now: datetime, purpose: str = "update"
+    ) -> None:
         """The runtime's outcome of a :class:`~.model.DownloadFirmware` attempt (None: it failed)."""
-        self.ctx.get(Firmware).download_finished(download_id, image, now)
+        if purpose == PUBLISH:
+            self.ctx.get(FirmwarePublisher).download_finished(download_id, image, now)
+        else:
+            self.ctx.get(Firmware).download_finished(download_id, image, now)
+
+    def publish_finished(self, checksum: str, urls: list[str] | None, now: datetime) -> None:
+        """The runtime's outcome of a :class:`~.model.PublishFile` (the URIs it serves the file at; None:
+        it could not)."""
+        self.ctx.get(FirmwarePublisher).publish_finished(checksum, urls, now)
 
     @property
     def firmware(self) -> Firmware:
