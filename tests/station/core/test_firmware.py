@@ -311,18 +311,49 @@ def test_L01_FR_07_C_20_new_sessions_allowed_while_the_update_waits(
     assert len(downloads(rig)) == 1
 
 
-def test_L01_FR_06_installation_waits_for_a_transaction_started_during_the_download(
+def test_L01_FR_14_a_transaction_pauses_the_download_which_resumes_once_it_ended(
     pki: tuple[Issued, Issued, Issued],
 ) -> None:
     rig = firmware_rig(pki)
     rig.handle(update(7, pki[1]))
+    first = downloads(rig)[-1]
     rig.do("ev_plugged", 1, 1)
     rig.do("token_presented", "AABBCCDD")
     assert rig.core.transaction(1) is not None
-    rig.do("download_finished", downloads(rig)[-1].download_id, IMAGE)
-    assert statuses(rig)[-1] == ("SignatureVerified", 7)
+    assert CancelDownload(first.download_id) in rig.actions
+    assert statuses(rig) == [("Downloading", 7), ("DownloadPaused", 7)]
+    rig.do("download_finished", first.download_id, IMAGE)  # the canceled attempt's late outcome: ignored
+    assert statuses(rig)[-1] == ("DownloadPaused", 7)
     rig.do("ev_unplugged", 1)
-    assert statuses(rig)[-2:] == [("Installing", 7), ("InstallRebooting", 7)]
+    second = downloads(rig)[-1]
+    assert second.download_id != first.download_id
+    rig.do("download_finished", second.download_id, IMAGE)
+    assert statuses(rig)[2:] == [
+        ("Downloading", 7),
+        ("Downloaded", 7),
+        ("SignatureVerified", 7),
+        ("Installing", 7),
+        ("InstallRebooting", 7),
+    ]
+
+
+def test_L01_FR_06_the_installation_waits_for_a_transaction_started_after_the_download(
+    pki: tuple[Issued, Issued, Issued],
+) -> None:
+    rig = firmware_rig(pki, connectors=(1, 1))
+    rig.handle(update(8, pki[1], install=T0 + timedelta(seconds=60)))
+    rig.do("download_finished", downloads(rig)[-1].download_id, IMAGE)
+    assert statuses(rig)[-1] == ("InstallScheduled", 8)
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "AABBCCDD")
+    rig.advance(61)
+    assert not any(isinstance(a, Reboot) for a in rig.actions)
+    # L01.FR.07: AllowNewSessionsPendingFirmwareUpdate false: the idle EVSE is Unavailable meanwhile
+    assert (2, "Unavailable") in [
+        (s.evse_id, s.connector_status) for s in rig.of(M.StatusNotificationRequest)
+    ]
+    rig.do("ev_unplugged", 1)
+    assert statuses(rig)[-2:] == [("Installing", 8), ("InstallRebooting", 8)]
 
 
 # ---------------------------------------------------------------------- TriggerMessage (F06)

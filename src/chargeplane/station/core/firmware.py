@@ -15,7 +15,9 @@ The steps of one update (each status sent with the request's requestId, L01.FR.0
    non-secure updates (L02; TC_L_18_CS). An update going on is canceled (AcceptedCanceled, L01.FR.24) unless
    it is already rebooting into the new image (Rejected, L01.FR.27).
 2. DownloadScheduled while retrieveDateTime is ahead or a transaction runs (L01.FR.13: this station does
-   not download while charging), then Downloading, Downloaded.
+   not download while charging), then Downloading, Downloaded. A transaction that starts during the
+   download (or between two attempts) pauses it: DownloadPaused (L01.FR.14), Downloading again once the
+   transactions have ended.
 3. The signature (base64; ECDSA, RSA-PSS or RSA PKCS#1 v1.5, over SHA-256 of the whole image) verified with
    the signing certificate's key (L01.FR.04, L01.FR.12): SignatureVerified, or InvalidSignature and the
    security event InvalidFirmwareSignature (L01.FR.03).
@@ -76,6 +78,7 @@ LEGACY_STATUSES = frozenset(s.value for s in v16.enums.FirmwareStatus)
 SCHEDULED = "download-scheduled"  # waiting for retrieveDateTime or for the transactions to end
 DOWNLOADING = "downloading"  # an attempt in flight
 RETRY = "download-retry"  # waiting for the next attempt
+PAUSED = "download-paused"  # a transaction started: the download waits for the transactions to end
 INSTALL_SCHEDULED = "install-scheduled"  # waiting for installDateTime
 INSTALL_WAITING = "install-waiting"  # waiting for the transactions to end
 REBOOTING = "rebooting"  # installed, rebooting into the new image: cannot be canceled any more
@@ -303,9 +306,16 @@ class Firmware(Controller):
                 "FirmwareUpdated", now, f"firmwareVersion {self.ctx.layout.firmware_version}"
             )
 
+    def transaction_started(self, evse: Evse, now: datetime) -> None:
+        """A download going on (or waiting for its next attempt) pauses for the transaction (L01.FR.14)."""
+        update = self.update
+        if update is not None and update.phase in (DOWNLOADING, RETRY):
+            self._pause(update, now)
+            self._hold_idle(update, now)
+
     def transaction_ended(self, evse: Evse, now: datetime) -> None:
         update = self.update
-        if update is None or update.phase not in (SCHEDULED, INSTALL_WAITING):
+        if update is None or update.phase not in (SCHEDULED, PAUSED, INSTALL_WAITING):
             return
         self._hold_idle(update, now)  # L01.FR.07: an EVSE that becomes available is set Unavailable
         self._advance(now)
@@ -326,22 +336,21 @@ class Firmware(Controller):
         if update is None:
             return
         busy = any(evse.tx is not None for evse in self.ctx.evses.values())
-        if update.phase in (SCHEDULED, RETRY):
-            if update.phase == SCHEDULED and (update.retrieve_at > now or busy):
-                if update.retrieve_at > now:
-                    update.next_at = update.retrieve_at
-                if busy:
-                    self._hold_idle(update, now)
-                if not update.scheduled_sent:
-                    update.scheduled_sent = True
-                    self._notify(update, "DownloadScheduled", now)  # L01.FR.13
-                return
+        if update.phase in (SCHEDULED, RETRY, PAUSED):
             if update.phase == RETRY and update.next_at is not None:
+                return  # the next attempt is not due yet
+            if update.phase == SCHEDULED and update.retrieve_at > now:
+                update.next_at = update.retrieve_at
+            elif not busy:
+                self._download(update, now)
                 return
-            update.phase, update.next_at = DOWNLOADING, None
-            update.download_id, self._next_download = self._next_download, self._next_download + 1
-            self._notify(update, "Downloading", now)  # at every attempt (allowed by L01.FR.30)
-            self.ctx.act(DownloadFirmware(update.download_id, update.location))
+            if busy:  # this station does not download while charging
+                self._hold_idle(update, now)
+                if update.phase == RETRY:
+                    self._pause(update, now)
+            if update.phase == SCHEDULED and not update.scheduled_sent:
+                update.scheduled_sent = True
+                self._notify(update, "DownloadScheduled", now)  # L01.FR.13
             return
         if update.phase == INSTALL_SCHEDULED and update.next_at is not None:
             return  # installDateTime still ahead
@@ -351,6 +360,19 @@ class Firmware(Controller):
                 self._hold_idle(update, now)
                 return
             self._install(update, now)
+
+    def _download(self, update: Update, now: datetime) -> None:
+        update.phase, update.next_at = DOWNLOADING, None
+        update.download_id, self._next_download = self._next_download, self._next_download + 1
+        self._notify(update, "Downloading", now)  # at every attempt (allowed by L01.FR.30)
+        self.ctx.act(DownloadFirmware(update.download_id, update.location))
+
+    def _pause(self, update: Update, now: datetime) -> None:
+        """L01.FR.14: charging comes first; the download resumes once the transactions have ended."""
+        if update.phase == DOWNLOADING:
+            self.ctx.act(CancelDownload(update.download_id))
+        update.phase, update.next_at = PAUSED, None
+        self._notify(update, "DownloadPaused", now)
 
     def _install(self, update: Update, now: datetime) -> None:
         for evse in self.ctx.evses.values():
