@@ -282,7 +282,9 @@ def test_L01_FR_06_07_TC_L_13_CS_waits_for_the_transaction_with_idle_evses_unava
     rig.do("ev_plugged", 2, 1)
     assert rig.core.transaction(2) is None  # no new session on an Unavailable EVSE
     rig.do("ev_unplugged", 2)
-    rig.do("ev_unplugged", 1)  # the transaction ends: EVSE 1 becomes Unavailable, the download starts
+    rig.do("ev_unplugged", 1)  # the transaction ends: EVSE 1 becomes Unavailable
+    assert statuses(rig)[-1] == ("DownloadScheduled", 113)  # until its Ended event is delivered
+    rig.advance(1)
     assert (1, "Unavailable") in [
         (s.evse_id, s.connector_status) for s in rig.of(M.StatusNotificationRequest)
     ]
@@ -308,6 +310,7 @@ def test_L01_FR_07_C_20_new_sessions_allowed_while_the_update_waits(
     rig.do("ev_unplugged", 1)
     assert downloads(rig) == []  # one transaction still runs
     rig.do("ev_unplugged", 2)
+    rig.advance(1)  # the Ended event went out first
     assert len(downloads(rig)) == 1
 
 
@@ -325,6 +328,7 @@ def test_L01_FR_14_a_transaction_pauses_the_download_which_resumes_once_it_ended
     rig.do("download_finished", first.download_id, IMAGE)  # the canceled attempt's late outcome: ignored
     assert statuses(rig)[-1] == ("DownloadPaused", 7)
     rig.do("ev_unplugged", 1)
+    rig.advance(1)  # the Ended event went out first
     second = downloads(rig)[-1]
     assert second.download_id != first.download_id
     rig.do("download_finished", second.download_id, IMAGE)
@@ -353,6 +357,7 @@ def test_L01_FR_06_the_installation_waits_for_a_transaction_started_after_the_do
         (s.evse_id, s.connector_status) for s in rig.of(M.StatusNotificationRequest)
     ]
     rig.do("ev_unplugged", 1)
+    rig.advance(1)  # the Ended event went out first
     assert statuses(rig)[-2:] == [("Installing", 8), ("InstallRebooting", 8)]
 
 

@@ -63,11 +63,13 @@ from chargeplane.station.core import availability, security
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.model import CancelDownload, DownloadFirmware, Evse, Reboot
+from chargeplane.station.core.offline_queue import OfflineQueue
 
 SCHEMES = frozenset({"http", "https"})  # what the runtime downloads from
 FACTORY_MANUFACTURER_ROOTS: tuple[str, ...] = ()  # PEM; a simulated station comes with none unless told
 PENDING_KEY = "firmware_installed"  # storage: the update to report after the reboot into the new image
 VERSION_KEY = "firmware_version"  # storage: the installed version (StationCore puts it into the layout)
+SETTLE = timedelta(seconds=1)  # how often to look whether the transaction messages are delivered
 ALLOW_NEW_SESSIONS = ("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate")
 
 # Flavours: which messages an update speaks
@@ -336,11 +338,16 @@ class Firmware(Controller):
         if update is None:
             return
         busy = any(evse.tx is not None for evse in self.ctx.evses.values())
+        # the transactions' last messages go out first (their end before the download or the reboot)
+        settling = not busy and bool(self.ctx.get(OfflineQueue).items)
         if update.phase in (SCHEDULED, RETRY, PAUSED):
             if update.phase == RETRY and update.next_at is not None:
                 return  # the next attempt is not due yet
             if update.phase == SCHEDULED and update.retrieve_at > now:
                 update.next_at = update.retrieve_at
+            elif settling:
+                update.next_at = now + SETTLE
+                return
             elif not busy:
                 self._download(update, now)
                 return
@@ -358,6 +365,9 @@ class Firmware(Controller):
             if busy:  # L01.FR.06: wait for the transactions to end
                 update.phase = INSTALL_WAITING
                 self._hold_idle(update, now)
+                return
+            if settling:
+                update.phase, update.next_at = INSTALL_WAITING, now + SETTLE
                 return
             self._install(update, now)
 

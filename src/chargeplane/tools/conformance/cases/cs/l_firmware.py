@@ -501,9 +501,14 @@ async def charging_on_second(tool: StationTool, step: int) -> None:
     await tool.manual(PresentToken(configured.valid_idtoken, configured.valid_idtoken_type, evse))
     tool.progress.add("Second")
 
+    on_evse: set[str] = set()  # the transactions of that EVSE (its evse field may come once, E01.FR.16)
+
     def on_second(event: msg.TransactionEventRequest) -> bool:
+        transaction = str(field_value(event, "transactionInfo.transactionId"))
+        if field_value(event, "evse.id") == evse:
+            on_evse.add(transaction)
         charging = field_value(event, "transactionInfo.chargingState") == en.ChargingStateEnumType.CHARGING
-        return bool(field_value(event, "evse.id") == evse and charging)
+        return charging and transaction in on_evse
 
     await tool.expect_answered(step, msg.TransactionEventRequest, where=on_second)
 
