@@ -101,6 +101,15 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
         async def on_notify_monitoring_report(self, **payload: Any) -> Any:
             self._record("NotifyMonitoringReport", payload)
             return result.NotifyMonitoringReport()
+        @on("FirmwareStatusNotification")  # type: ignore[misc]
+        async def on_firmware_status(self, **payload: Any) -> Any:
+            self._record("FirmwareStatusNotification", payload)
+            return result.FirmwareStatusNotification()
+
+        @on("PublishFirmwareStatusNotification")  # type: ignore[misc]
+        async def on_publish_firmware_status(self, **payload: Any) -> Any:
+            self._record("PublishFirmwareStatusNotification", payload)
+            return result.PublishFirmwareStatusNotification()
 
     return PeerCsms
 
@@ -180,6 +189,11 @@ def make_csms16_class(behaviour: CsmsBehaviour) -> type[Any]:
         async def on_meter_values(self, **payload: Any) -> Any:
             self._record("MeterValues", payload)
             return result16.MeterValues()
+
+        @on("FirmwareStatusNotification")  # type: ignore[misc]
+        async def on_firmware_status(self, **payload: Any) -> Any:
+            self._record("FirmwareStatusNotification", payload)
+            return result16.FirmwareStatusNotification()
 
     return PeerCentralSystem
 

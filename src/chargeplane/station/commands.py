@@ -60,6 +60,18 @@ def add_station_commands(commands: Any) -> None:
         "being $CHARGEPLANE_DATA_DIR, else $XDG_DATA_HOME/chargeplane, else ~/.local/share/chargeplane)",
     )
     station.add_argument(
+        "--manufacturer-root",
+        type=Path,
+        action="append",
+        default=[],
+        help="a ManufacturerRootCertificate (PEM) firmware signing certificates must chain to (L01); repeatable",
+    )
+    station.add_argument(
+        "--allow-unsigned-firmware",
+        action="store_true",
+        help="accept a 2.x UpdateFirmware without signing certificate and signature (L02)",
+    )
+    station.add_argument(
         "--scenario", type=Path, help="run the commands of this file, then stop (or keep running: `stay`)"
     )
     station.add_argument(
@@ -188,6 +200,8 @@ async def _station(args: argparse.Namespace) -> int:
         ca_bundle=args.ca_bundle,
         client_certificate=certificate,
         database=args.database or default_station_database(args.station_id),
+        manufacturer_roots=tuple(path.read_text() for path in args.manufacturer_root),
+        allow_unsigned_firmware=args.allow_unsigned_firmware,
     )
     current_station.set(args.station_id)  # every line this station logs names it
     runtime = StationRuntime(settings)

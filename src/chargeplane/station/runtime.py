@@ -20,7 +20,7 @@ import math
 import sqlite3
 import ssl
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,14 +35,18 @@ from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import StationLayout, VariableKey
 from chargeplane.station.core.model import (
+    CancelDownload,
     CancelUpload,
+    DownloadFirmware,
     Failure,
     OutgoingCall,
+    PublishFile,
     Reboot,
     Registration,
     SetContactor,
     SetLock,
     ShowMessage,
+    UnpublishFile,
     UploadLog,
 )
 from chargeplane.station.core.station import StationCore, handler_table
@@ -56,6 +60,59 @@ from chargeplane.transport.security import CertificateFiles
 log = logging.getLogger(__name__)
 
 UPLOAD_TIMEOUT_S = 60.0  # one attempt of a log upload (connect, send, answer)
+DOWNLOAD_TIMEOUT_S = 60.0  # one attempt of a firmware download, between two reads
+MAX_FIRMWARE_BYTES = 64 * 1024 * 1024  # a simulated station's flash
+
+
+class PublishedFiles:
+    """The Local Controller's firmware files (L03) on a minimal HTTP/1.1 server: ``GET /firmware/<name>``
+    answers the file, anything else 404. Started on the first publication, on loopback by default."""
+
+    MAX_REQUEST = 8192  # request line and headers
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.files: dict[str, tuple[str, bytes]] = {}  # checksum -> (name, content)
+        self._server: asyncio.Server | None = None
+
+    async def publish(self, checksum: str, name: str, content: bytes) -> str:
+        if self._server is None:
+            self._server = await asyncio.start_server(self._serve, self.host, 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.files[checksum] = (name, content)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{port}/firmware/{name}"
+
+    def remove(self, checksum: str) -> None:
+        self.files.pop(checksum, None)
+
+    async def close(self) -> None:
+        self.files.clear()
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10.0)
+            method, _, rest = head[: self.MAX_REQUEST].partition(b" ")
+            path = rest.partition(b" ")[0].decode("latin-1")
+            name = path.removeprefix("/firmware/")
+            content = next((c for n, c in self.files.values() if n == name), None)
+            if method != b"GET" or content is None:
+                writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            else:
+                header = (
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                    f"Content-Length: {len(content)}\r\nConnection: close\r\n\r\n"
+                )
+                writer.write(header.encode() + content)
+            await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass
+        finally:
+            writer.close()
 
 
 class SqliteStorage:
@@ -336,6 +393,12 @@ class RuntimeSettings:
     vendor: str = "Chargeplane"
     model: str = "SimStation"
     ping_interval: float | None = 60.0  # WebSocket pings from the station; None: only the CSMS pings
+    # L01 trust seam: the ManufacturerRootCertificates (PEM) a firmware signing certificate must chain to;
+    # the factory-installed ones, or a provider asked at each UpdateFirmware (it wins when set)
+    manufacturer_roots: tuple[str, ...] = ()
+    manufacturer_roots_provider: Callable[[], Sequence[str]] | None = None
+    allow_unsigned_firmware: bool = False  # L02: accept a 2.x UpdateFirmware without signature
+    publish_host: str = "127.0.0.1"  # L03: where the Local Controller serves the firmware it publishes
 
 
 def utc_now() -> datetime:
@@ -377,6 +440,8 @@ class StationRuntime:
         self._meter_last = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._uploads: dict[int, asyncio.Task[None]] = {}  # log uploads in flight, by upload id
+        self._downloads: dict[tuple[str, int], asyncio.Task[None]] = {}  # downloads in flight (purpose, id)
+        self.files = PublishedFiles(settings.publish_host)  # L03: what this Local Controller publishes
         self.connected = asyncio.Event()
         self.accepted = asyncio.Event()  # connected and accepted by the CSMS (B01)
         # called after every change the runtime drives (e.g. the console's EventReporter); none in a fleet
@@ -399,6 +464,10 @@ class StationRuntime:
         core = StationCore(self.settings.version, self.storage, self.clock(), self.layout)
         for (component, variable, instance), value in self.settings.variables.items():
             core.model.put(VariableKey(component, variable, None, instance), value, persist=True)
+        settings = self.settings
+        factory = settings.manufacturer_roots
+        core.firmware.trust_roots = settings.manufacturer_roots_provider or (lambda: factory)
+        core.firmware.allow_unsigned = settings.allow_unsigned_firmware
         return core
 
     # ------------------------------------------------------------------ control (simulated hardware)
@@ -440,6 +509,7 @@ class StationRuntime:
             if not self._rebooting:
                 break
             log.info("%s: rebooting", self.settings.station_id)
+            await self.files.close()  # a reboot forgets what the Local Controller published
             self.core = self._new_core()
             # an EV still plugged in across the reset: the new core senses it (connector Occupied, B11/B12)
             for evse_id, evse in self.hardware.evses.items():
@@ -450,6 +520,7 @@ class StationRuntime:
 
     async def stop(self) -> None:
         self.quiesce()
+        await self.files.close()
         if self.client is not None:
             await self.client.stop()
 
@@ -619,6 +690,21 @@ class StationRuntime:
             upload = self._uploads.pop(action.upload_id, None)
             if upload is not None:
                 upload.cancel()
+        elif isinstance(action, DownloadFirmware):
+            task = asyncio.create_task(self._download(action))
+            self._downloads[action.purpose, action.download_id] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif isinstance(action, CancelDownload):
+            download = self._downloads.pop((action.purpose, action.download_id), None)
+            if download is not None:
+                download.cancel()
+        elif isinstance(action, PublishFile):
+            task = asyncio.create_task(self._publish(action))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif isinstance(action, UnpublishFile):
+            self.files.remove(action.checksum)
         elif isinstance(action, Reboot):
             self._rebooting = True
             if self.client is not None:
@@ -645,6 +731,48 @@ class StationRuntime:
         finally:
             self._uploads.pop(action.upload_id, None)
         self.core.upload_finished(action.upload_id, ok, self.clock())
+        self._pump()
+
+    async def _download(self, action: DownloadFirmware) -> None:
+        """One attempt of a firmware download (L01): HTTP(S) GET, at most :data:`MAX_FIRMWARE_BYTES`,
+        trusting the CSMS's CA bundle when the station has one, else the system's."""
+        verify: ssl.SSLContext | bool = True
+        if self.settings.ca_bundle is not None:
+            verify = ssl.create_default_context(cafile=str(self.settings.ca_bundle))
+        image: bytes | None = None
+        try:
+            async with (
+                httpx.AsyncClient(verify=verify, timeout=DOWNLOAD_TIMEOUT_S) as client,
+                client.stream("GET", action.location) as response,
+            ):
+                if response.is_success:
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > MAX_FIRMWARE_BYTES:
+                            raise httpx.DecodingError("firmware image too large")
+                        chunks.append(chunk)
+                    image = b"".join(chunks)
+                else:
+                    log.warning(
+                        "%s: firmware download: HTTP %s", self.settings.station_id, response.status_code
+                    )
+        except httpx.HTTPError as error:
+            log.warning("%s: firmware download failed: %s", self.settings.station_id, error)
+        finally:
+            self._downloads.pop((action.purpose, action.download_id), None)
+        self.core.download_finished(action.download_id, image, self.clock(), action.purpose)
+        self._pump()
+
+    async def _publish(self, action: PublishFile) -> None:
+        """L03: serve the file on the loopback HTTP server (started on the first publication)."""
+        urls: list[str] | None = None
+        try:
+            urls = [await self.files.publish(action.checksum, action.name, action.content)]
+        except OSError as error:
+            log.warning("%s: cannot publish firmware: %s", self.settings.station_id, error)
+        self.core.publish_finished(action.checksum, urls, self.clock())
         self._pump()
 
     async def _reboot(self, client: OcppClient) -> None:

@@ -43,6 +43,12 @@ def default_answer16(request: Payload, now: datetime) -> Payload | None:
         return M16.DiagnosticsStatusNotificationResponse()
     if isinstance(request, M16.LogStatusNotificationRequest):
         return M16.LogStatusNotificationResponse()
+    if isinstance(request, M16.FirmwareStatusNotificationRequest):
+        return M16.FirmwareStatusNotificationResponse()
+    if isinstance(request, M16.SignedFirmwareStatusNotificationRequest):
+        return M16.SignedFirmwareStatusNotificationResponse()
+    if isinstance(request, M16.SecurityEventNotificationRequest):
+        return M16.SecurityEventNotificationResponse()
     return None
 
 
@@ -75,6 +81,8 @@ def default_answer(request: Payload, now: datetime) -> Payload | None:
         return M.NotifyEventResponse()
     if isinstance(request, M.NotifyMonitoringReportRequest):
         return M.NotifyMonitoringReportResponse()
+    if isinstance(request, M.FirmwareStatusNotificationRequest):
+        return M.FirmwareStatusNotificationResponse()
     return None
 
 

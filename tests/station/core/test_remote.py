@@ -75,8 +75,7 @@ def test_f06_trigger_transaction_event_and_status() -> None:
     assert rig.events()[0].trigger_reason == "Trigger"
     assert rig.handle(M.TriggerMessageRequest(requested_message="StatusNotification")).status == "Accepted"
     assert (
-        rig.handle(M.TriggerMessageRequest(requested_message="FirmwareStatusNotification")).status
-        == "NotImplemented"
+        rig.handle(M.TriggerMessageRequest(requested_message="SignV2GCertificate")).status == "NotImplemented"
     )
 
 
@@ -144,9 +143,11 @@ def test_ocpp16_soft_reset_stops_the_transaction_and_reboots() -> None:
     assert rig.storage.get_state("boot_reason") == "RemoteReset"
 
 
-def test_ocpp16_trigger_status_and_not_implemented() -> None:
+def test_ocpp16_trigger_status_and_firmware_status() -> None:
     rig = rig16()
     assert rig.handle(M16.TriggerMessageRequest(requested_message="StatusNotification")).status == "Accepted"
+    # every 1.6 requestedMessage is implemented now (FirmwareStatusNotification: Idle)
     assert rig.handle(M16.TriggerMessageRequest(requested_message="FirmwareStatusNotification")).status == (
-        "NotImplemented"
+        "Accepted"
     )
+    assert rig.of(M16.FirmwareStatusNotificationRequest)[-1].status == "Idle"

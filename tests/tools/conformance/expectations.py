@@ -70,12 +70,12 @@ STATION_FEATURES = frozenset(
     | {"C-57", "C-29.3"}
     # block N, monitoring: hard-wired monitors (AQ-5) and OfflineQueuingSeverity (DM-3)
     | {"AQ-5", "DM-3"}
+    # block L: a new UpdateFirmware cancels the update going on (C-60), TriggerMessage
+    # FirmwareStatusNotification (C-29.4); no download while charging (not AQ-7), no installation with
+    # ongoing transactions (not C-43)
+    | {"C-60", "C-29.4"}
 )
 _NO_TLS = "the station has no TLS security profiles (2, 3); issue #13"
-_NO_FIRMWARE = "the station has no firmware update (UpdateFirmware); issue #14"
-_NO_FIRMWARE_SESSIONS = (
-    "the station has no firmware update (AllowNewSessionsPendingFirmwareUpdate, UpdateFirmware); issue #14"
-)
 _NO_CERTS = (
     "the station has no CA certificate management (InstallCertificate, GetInstalledCertificateIds, "
     "DeleteCertificate); issue #13"
@@ -97,12 +97,6 @@ STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
         "TC_A_19_CS": "the station has no CA certificates (InstallCertificate) nor TLS security profiles; issue #13",
         "TC_A_20_CS": "the station has no CA certificates (GetInstalledCertificateIds); issue #13",
         "TC_A_22_CS": "the station has security profile 1 only (no TLS profiles); issue #13",
-        # Block L: firmware update (issue #14).
-        **dict.fromkeys(
-            (f"TC_L_{n:02}_CS" for n in (1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 14, 16, 18)), _NO_FIRMWARE
-        ),
-        "TC_L_13_CS": _NO_FIRMWARE_SESSIONS,
-        "TC_L_15_CS": _NO_FIRMWARE_SESSIONS,
         # Block M: CA certificate management (issue #13).
         **dict.fromkeys(
             (f"TC_M_{n:02}_CS" for n in (1, 2, 7, 9, 12, 13, 17, 18, 19, 20, 22, 30, 31)), _NO_CERTS

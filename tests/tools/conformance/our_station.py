@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from chargeplane.station.hardware import SimulatedEv
@@ -31,10 +32,22 @@ from chargeplane.transport.backoff import BackOffSettings
 FAST = BackOffSettings(0.2, 0.1, 1)  # reconnect at once after a reboot
 
 
+def _roots_in(directory: Path) -> Callable[[], list[str]]:
+    """The manufacturer root the tool's PKI wrote into ``directory`` (none before the tool made it)."""
+
+    def roots() -> list[str]:
+        root = directory / "manufacturer_root.crt"
+        return [root.read_text()] if root.exists() else []
+
+    return roots
+
+
 class OurStation:
     """The :class:`~chargeplane.tools.conformance.station_adapter.StationAdapter` of our station runtime."""
 
-    def __init__(self, url: str, station_id: str, password: str, database: Path) -> None:
+    def __init__(
+        self, url: str, station_id: str, password: str, database: Path, manufacturer_roots: Path | None = None
+    ) -> None:
         self.settings = RuntimeSettings(
             url=url,
             station_id=station_id,
@@ -43,6 +56,9 @@ class OurStation:
             meter_tick_s=0.2,
             backoff=FAST,
             call_timeout=4.0,  # how long an unanswered CALL waits (the retry cases wait for it)
+            # L01: the tool's manufacturer root, given beforehand (the tool's PKI directory, as its own
+            # readings allow) until InstallCertificate ManufacturerRootCertificate reaches the station
+            manufacturer_roots_provider=_roots_in(manufacturer_roots) if manufacturer_roots else None,
         )
         self.runtime: StationRuntime | None = None
         self._task: asyncio.Task[None] | None = None

@@ -4,6 +4,8 @@ functional block) per test, with a fresh tool and station each: each case passes
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import os
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +15,7 @@ import pytest
 
 from chargeplane.tools.conformance.case import REGISTRY, Side
 from chargeplane.tools.conformance.declaration import Configured, Declaration
+from chargeplane.tools.conformance.pki import TestPki, sign
 from chargeplane.tools.conformance.report import Outcome, console_line
 from chargeplane.tools.conformance.runner import load_cases, run_station_cases
 from chargeplane.tools.conformance.station_steps import CsmsEndpoint, ListenSettings
@@ -30,8 +33,33 @@ MODULE_BOUND_S = 150  # a whole case module against our station on loopback
 
 
 @pytest.fixture
-async def endpoint() -> AsyncIterator[CsmsEndpoint]:
-    tool = CsmsEndpoint(ListenSettings("127.0.0.1", 0, STATION_ID, PASSWORD))
+async def configured(tmp_path: Path) -> AsyncIterator[Configured]:
+    """CONFIGURED, with the firmware TC_F_19_CS sends: signed by the tool's PKI (made here, in the directory the
+    tool and our station read it from) and at a loopback address that accepts the download and never answers,
+    so that the station is still Downloading when triggered."""
+
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the station gives up (or the test ends)
+        writer.close()
+
+    server = await asyncio.start_server(stall, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    signer = TestPki(directory=tmp_path / "pki").firmware_signer
+    try:
+        yield dataclasses.replace(
+            CONFIGURED,
+            firmware_location=f"http://127.0.0.1:{port}/firmware/conformance-1.1.bin",
+            firmware_signing_certificate=signer.pem,
+            firmware_signature=sign(b"never served", signer),
+        )
+    finally:
+        server.close()
+
+
+@pytest.fixture
+async def endpoint(tmp_path: Path) -> AsyncIterator[CsmsEndpoint]:
+    # the tool's PKI kept in files: our station trusts its manufacturer root from there (block L)
+    tool = CsmsEndpoint(ListenSettings("127.0.0.1", 0, STATION_ID, PASSWORD, pki_dir=tmp_path / "pki"))
     await tool.start()
     try:
         yield tool
@@ -41,7 +69,9 @@ async def endpoint() -> AsyncIterator[CsmsEndpoint]:
 
 @pytest.fixture
 async def station(endpoint: CsmsEndpoint, tmp_path: Path) -> AsyncIterator[OurStation]:
-    ours = OurStation(endpoint.url, STATION_ID, PASSWORD, tmp_path / "station.db")
+    ours = OurStation(
+        endpoint.url, STATION_ID, PASSWORD, tmp_path / "station.db", manufacturer_roots=tmp_path / "pki"
+    )
     await ours.start()
     try:
         yield ours
@@ -51,13 +81,13 @@ async def station(endpoint: CsmsEndpoint, tmp_path: Path) -> AsyncIterator[OurSt
 
 @pytest.mark.parametrize("module", MODULES)
 async def test_station_cases_against_our_station(
-    module: str, endpoint: CsmsEndpoint, station: OurStation
+    module: str, endpoint: CsmsEndpoint, station: OurStation, configured: Configured
 ) -> None:
     patterns = [p for p in os.environ.get("CONFORMANCE_CASES", "").split(",") if p.strip()]
     selected = [c for c in REGISTRY.select(Side.STATION, patterns) if c.module == module]
     if not selected:
         pytest.skip(f"CONFORMANCE_CASES selects no case of {module}")
-    declaration = Declaration(STATION_FEATURES, CONFIGURED, dict(STATION_EXPECTED_FAILURES))
+    declaration = Declaration(STATION_FEATURES, configured, dict(STATION_EXPECTED_FAILURES))
     started = time.monotonic()
     results = await run_station_cases(
         selected, endpoint, station, declaration, on_result=lambda r: print(console_line(r), flush=True)

@@ -177,6 +177,9 @@ class Controller:
     def registration_accepted(self, now: datetime) -> None:
         """The CSMS accepted a boot (after the statuses of B01.FR.05 and the queued transaction messages)."""
 
+    def transaction_started(self, evse: Evse, now: datetime) -> None:
+        """A transaction started on ``evse`` (its Started event is out)."""
+
     def transaction_ended(self, evse: Evse, now: datetime) -> None:
         """A transaction ended on ``evse`` (changes that waited for it may go ahead)."""
 

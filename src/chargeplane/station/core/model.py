@@ -173,7 +173,49 @@ class CancelUpload:
     upload_id: int
 
 
-HardwareAction = SetContactor | SetLock | ShowMessage | Reboot | UploadLog | CancelUpload
+@dataclass(frozen=True, slots=True)
+class DownloadFirmware:
+    """Download a firmware image (L01; L03 with purpose ``publish``): the runtime reports it with
+    ``StationCore.download_finished``."""
+
+    download_id: int
+    location: str
+    purpose: str = "update"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelDownload:
+    download_id: int
+    purpose: str = "update"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishFile:
+    """Serve a firmware file to the stations behind this Local Controller (L03): the runtime reports the URIs
+    with ``StationCore.publish_finished``."""
+
+    checksum: str
+    name: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UnpublishFile:
+    checksum: str
+
+
+HardwareAction = (
+    SetContactor
+    | SetLock
+    | ShowMessage
+    | Reboot
+    | UploadLog
+    | CancelUpload
+    | DownloadFirmware
+    | CancelDownload
+    | PublishFile
+    | UnpublishFile
+)
 
 
 def tx_to_json(tx: Transaction) -> dict[str, Any]:

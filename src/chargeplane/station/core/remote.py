@@ -17,7 +17,9 @@ from chargeplane.station.core import (
     authorization,
     availability,
     diagnostics,
+    firmware,
     metering,
+    publish,
     registration,
     reservation,
     transactions,
@@ -198,6 +200,10 @@ def trigger_message(
             ctx.get(transactions.Transactions).emit(evse, event, now)
     elif what == "LogStatusNotification":
         ctx.get(diagnostics.Diagnostics).send_status(now, force=pending)
+    elif what == "FirmwareStatusNotification":  # L01.FR.25 / L01.FR.26
+        ctx.get(firmware.Firmware).send_status(now, force=pending)
+    elif what == "PublishFirmwareStatusNotification":  # L03.FR.10 / L03.FR.11
+        ctx.get(publish.FirmwarePublisher).send_status(now, force=pending)
     else:
         return ns.TriggerMessageResponse(status=status.NOT_IMPLEMENTED)
     return ns.TriggerMessageResponse(status=status.ACCEPTED)
@@ -279,6 +285,8 @@ def trigger_message16(
             ctx.send(values, now)
     elif what == "DiagnosticsStatusNotification":
         ctx.get(diagnostics.Diagnostics).send_status(now, force=True, legacy=True)
+    elif what == "FirmwareStatusNotification":
+        ctx.get(firmware.Firmware).send_status(now, force=True)
     else:
         return v16.messages.TriggerMessageResponse(status=status.NOT_IMPLEMENTED)
     return v16.messages.TriggerMessageResponse(status=status.ACCEPTED)

@@ -42,6 +42,7 @@ from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
 from chargeplane.station.core.device_model import Definitions, DeviceModel, StationLayout
 from chargeplane.station.core.diagnostics import Diagnostics
+from chargeplane.station.core.firmware import VERSION_KEY, Firmware
 from chargeplane.station.core.local_list import LocalList, LocalListController
 from chargeplane.station.core.metering import Metering
 from chargeplane.station.core.model import (
@@ -58,6 +59,8 @@ from chargeplane.station.core.monitoring import Monitoring
 from chargeplane.station.core.network import NetworkProfiles
 from chargeplane.station.core.offline_queue import OfflineQueue, Queued
 from chargeplane.station.core.provisioning import Provisioning
+from chargeplane.station.core.publish import PURPOSE as PUBLISH
+from chargeplane.station.core.publish import FirmwarePublisher
 from chargeplane.station.core.registration import Registrar
 from chargeplane.station.core.remote import Remote
 from chargeplane.station.core.reservation import Reservations
@@ -84,6 +87,8 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     CustomerInformation,
     NetworkProfiles,
     Monitoring,
+    Firmware,
+    FirmwarePublisher,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -141,6 +146,9 @@ class StationCore:
         boot_reason: str | None = None,
     ) -> None:
         layout = layout or StationLayout()
+        installed = storage.get_state(VERSION_KEY)  # L01: the version a firmware update installed
+        if installed is not None:
+            layout = dataclasses.replace(layout, firmware_version=installed)
         adapter = ADAPTERS[version]
         model = DeviceModel(_definitions(version, dataclasses.replace(layout, serial_number="")), storage)
         adapter.configure(model)
@@ -225,6 +233,25 @@ class StationCore:
     def upload_finished(self, upload_id: int, ok: bool, now: datetime) -> None:
         """The runtime's outcome of an :class:`~.model.UploadLog` attempt."""
         self.ctx.get(Diagnostics).upload_finished(upload_id, ok, now)
+
+    def download_finished(
+        self, download_id: int, image: bytes | None, now: datetime, purpose: str = "update"
+    ) -> None:
+        """The runtime's outcome of a :class:`~.model.DownloadFirmware` attempt (None: it failed)."""
+        if purpose == PUBLISH:
+            self.ctx.get(FirmwarePublisher).download_finished(download_id, image, now)
+        else:
+            self.ctx.get(Firmware).download_finished(download_id, image, now)
+
+    def publish_finished(self, checksum: str, urls: list[str] | None, now: datetime) -> None:
+        """The runtime's outcome of a :class:`~.model.PublishFile` (the URIs it serves the file at; None:
+        it could not)."""
+        self.ctx.get(FirmwarePublisher).publish_finished(checksum, urls, now)
+
+    @property
+    def firmware(self) -> Firmware:
+        """The firmware controller (its ``trust_roots`` is the trust seam of L01)."""
+        return self.ctx.get(Firmware)
 
     def token_presented(
         self, value: str, now: datetime, token_type: str = "ISO14443", evse_id: int | None = None

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.versions import Version
-from chargeplane.station.core import availability, metering, offline_queue, reservation, tx_rules
+from chargeplane.station.core import availability, offline_queue, reservation, tx_rules
 from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
@@ -263,7 +263,8 @@ class Transactions(Controller):
         evse.pending_remote_start = None
         evse.tx = tx
         ctx.adapter.transaction_event(ctx, evse, TxEvent(STARTED, trigger, context="Transaction.Begin"), now)
-        ctx.get(metering.Metering).transaction_started(evse, now)
+        for controller in ctx.controllers:  # the metering starts its samples; a firmware download pauses
+            controller.transaction_started(evse, now)
 
     def _end(self, evse: Evse, now: datetime, reason: str, trigger: str) -> None:
         tx = evse.tx

@@ -42,7 +42,7 @@ from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.tools.conformance.case import case
-from chargeplane.tools.conformance.checks import StepFailed, expect_field, field_value
+from chargeplane.tools.conformance.checks import ABSENT, StepFailed, expect_field, field_value
 from chargeplane.tools.conformance.pki import Issued, sign
 from chargeplane.tools.conformance.station_adapter import PlugIn, PresentToken, Unplug
 from chargeplane.tools.conformance.station_states import (
@@ -501,9 +501,14 @@ async def charging_on_second(tool: StationTool, step: int) -> None:
     await tool.manual(PresentToken(configured.valid_idtoken, configured.valid_idtoken_type, evse))
     tool.progress.add("Second")
 
+    on_evse: set[str] = set()  # the transactions of that EVSE (its evse field may come once, E01.FR.16)
+
     def on_second(event: msg.TransactionEventRequest) -> bool:
+        transaction = str(field_value(event, "transactionInfo.transactionId"))
+        if field_value(event, "evse.id") == evse:
+            on_evse.add(transaction)
         charging = field_value(event, "transactionInfo.chargingState") == en.ChargingStateEnumType.CHARGING
-        return bool(field_value(event, "evse.id") == evse and charging)
+        return charging and transaction in on_evse
 
     await tool.expect_answered(step, msg.TransactionEventRequest, where=on_second)
 
@@ -515,9 +520,10 @@ async def parking_bay_unoccupied(tool: StationTool, step: int, evse_id: int | No
     await tool.manual(Unplug(evse, 1 if evse_id is not None else configured.connector_id))
 
     def ended(event: msg.TransactionEventRequest) -> bool:
+        # the evse field is sent once per transaction (E01.FR.16): an Ended event may leave it out
         return event.event_type is en.TransactionEventEnumType.ENDED and field_value(event, "evse.id") in (
             evse,
-            "absent",
+            ABSENT,
         )
 
     if evse_id is not None or not transaction_ended(tool):
