@@ -47,7 +47,7 @@ def _record(kind: type[R], row: Any, **extra: Any) -> R:
     """A record dataclass from a row holding (at least) its fields."""
     names = [f.name for f in fields(kind)]  # type: ignore[arg-type]
     mapping = row._mapping
-    return kind(**{name: mapping[name] for name in names if name not in extra}, **extra)
+    return kind(**{name: mapping[name] for name in names if name in mapping and name not in extra}, **extra)
 
 
 @dataclass(frozen=True, slots=True)
