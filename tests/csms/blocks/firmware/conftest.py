@@ -29,8 +29,10 @@ IMAGE = bytes(range(256)) * 2048 + b"firmware 2.0 tail"  # 512 KiB and a bit
 
 @asynccontextmanager
 async def running(
-    database_url: str, tmp_path: Path, clock: Clock | None = None, **settings: Any
+    database_url: str, tmp_path: Path, clock: Clock | None = None, token: str | None = None, **settings: Any
 ) -> AsyncIterator[RunningCsms]:
+    """A CSMS with its files under ``tmp_path``; ``token``: the API token of an earlier start on the same
+    database (a restart makes none)."""
     firmware = FirmwareSettings(
         files_dir=tmp_path / "firmware",
         signing_dir=tmp_path / "signing",
@@ -39,7 +41,7 @@ async def running(
     )
     diagnostics = DiagnosticsSettings(files_dir=tmp_path / "uploads")
     app = Csms(settings_for(database_url, diagnostics, firmware), clock)
-    token = await app.start()
+    token = await app.start() or token
     assert token is not None
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.api_port}") as client:
@@ -153,7 +155,8 @@ def station_class(
                 await send(fail_with)
             elif reboots is not None:
                 await send("InstallRebooting")
-                reboots.put_nowait((self.id, request_id))
+                reboots.put_nowait((self.id, request_id))  # the rebooted station is done once Installed
+                return
             else:
                 await send("Installed")
             self.done.set()
