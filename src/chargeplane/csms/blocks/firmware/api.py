@@ -489,9 +489,9 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
         notifications, and the notifications about no update of this CSMS."""
         found = await service.station_firmware(known_station.station_id, limit)
         return StationFirmwareOut(
-            found.station.station_id,
-            found.station.firmware_version,
-            found.station.last_boot_at,
+            found.station_id,
+            found.firmware_version,
+            found.last_boot_at,
             [_update_out(u) for u in found.updates],
             _events_out(found.unmatched),
         )

@@ -53,7 +53,6 @@ from chargeplane.csms.blocks.firmware.repository import (
 )
 from chargeplane.csms.blocks.firmware.settings import FirmwareSettings
 from chargeplane.csms.blocks.firmware.signing import KeyInfo, Signer, SigningKeys
-from chargeplane.csms.blocks.provisioning.repository import StationRecord
 from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
@@ -94,7 +93,9 @@ class UpdateOptions:
 
 @dataclass(frozen=True, slots=True)
 class StationFirmware:
-    station: StationRecord  # its firmwareVersion and last boot, as the provisioning block keeps them
+    station_id: str
+    firmware_version: str | None  # from its last BootNotification, as the provisioning block keeps it
+    last_boot_at: datetime | None
     updates: list[UpdateRecord]  # newest first
     unmatched: list[StatusEvent]  # notifications about no update of this CSMS (Idle, ...)
 
@@ -320,7 +321,9 @@ class FirmwareService:
             raise UnknownStation(station_id)
         updates, _ = await self.repository.updates(record.station_id, 0, limit)
         unmatched = await self.repository.unmatched_events(record.station_id, limit)
-        return StationFirmware(record, updates, unmatched)
+        return StationFirmware(
+            record.station_id, record.firmware_version, record.last_boot_at, updates, unmatched
+        )
 
     async def updates(self, station_id: str, offset: int, limit: int) -> tuple[list[UpdateRecord], int]:
         return await self.repository.updates(station_id, offset, limit)
