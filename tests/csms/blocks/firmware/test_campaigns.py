@@ -107,7 +107,7 @@ async def test_a_campaign_in_batches_aborts_when_failures_pass_the_threshold(
         station = await api(csms, "GET", "/stations/CP0/firmware")
         assert station["firmwareVersion"] == "2.0"
         assert station["updates"][0]["campaignId"] == campaign["id"]
-        await api(csms, "POST", f"/firmware/campaigns/{campaign['id']}/resume", 409)
+        await api(csms, "PATCH", f"/firmware/campaigns/{campaign['id']}", 409, json={"state": "running"})
         # An image an active campaign uses cannot go; this one ended.
         await api(csms, "DELETE", f"/firmware/{image['id']}", 204)
     kinds = [e.kind for e in events]
@@ -139,12 +139,12 @@ async def test_pause_resume_an_offline_station_and_a_restart(database_url: str, 
             }
             created = await api(csms, "POST", "/firmware/campaigns", 201, json=body)
             campaign_id = created["id"]
-            paused = await api(csms, "POST", f"/firmware/campaigns/{campaign_id}/pause")
+            paused = await api(csms, "PATCH", f"/firmware/campaigns/{campaign_id}", json={"state": "paused"})
             assert paused["state"] == "paused"
-            await api(csms, "POST", f"/firmware/campaigns/{campaign_id}/pause", 409)
+            await api(csms, "PATCH", f"/firmware/campaigns/{campaign_id}", 409, json={"state": "paused"})
             campaign = await _tick(csms, clock)
             assert campaign["batchesStarted"] == 0  # paused: no batch
-            await api(csms, "POST", f"/firmware/campaigns/{campaign_id}/resume")
+            await api(csms, "PATCH", f"/firmware/campaigns/{campaign_id}", json={"state": "running"})
             campaign = await _tick(csms, clock)
             assert _states(campaign) == {"PR0": "updating", "PR1": "updating", "PR2": "pending"}
             await _flows_done(fleet, ["PR0", "PR1"])
@@ -206,8 +206,8 @@ async def test_a_campaign_refuses_bad_requests(csms: RunningCsms) -> None:
     )
     created = await api(csms, "POST", "/firmware/campaigns", 201, json=base | {"batchSize": 1})
     await api(csms, "DELETE", f"/firmware/{image['id']}", 409)  # an active campaign rolls it out
-    aborted = await api(csms, "POST", f"/firmware/campaigns/{created['id']}/abort")
+    aborted = await api(csms, "PATCH", f"/firmware/campaigns/{created['id']}", json={"state": "aborted"})
     assert aborted["state"] == "aborted"
     assert aborted["counts"]["skipped"] == 1
-    await api(csms, "POST", f"/firmware/campaigns/{created['id']}/abort", 409)
+    await api(csms, "PATCH", f"/firmware/campaigns/{created['id']}", 409, json={"state": "aborted"})
     await api(csms, "GET", "/firmware/campaigns/999", 404)

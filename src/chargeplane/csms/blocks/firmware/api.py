@@ -8,7 +8,7 @@ from datetime import datetime, time
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, delete, get, post, put
+from litestar import Request, Response, delete, get, patch, post, put
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import File
@@ -184,6 +184,11 @@ class CampaignIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     retries: Count | None = None
     retry_interval: Seconds | None = None
     v16_signed: bool = False
+
+
+class CampaignChangeIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    state: Annotated[str, msgspec.Meta(pattern=r"\A(paused|running|aborted)\Z")]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None  # of an abort
 
 
 class CampaignStationOut(msgspec.Struct, rename="camel"):
@@ -582,41 +587,23 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
         """Each station's state, batch and outcome, and the counts per state."""
         return _campaign_out(await campaigns.campaign(campaign_id), full=True)
 
-    campaign_change = error_responses(HTTP_404_NOT_FOUND, HTTP_409_CONFLICT)
-
-    @post(
-        "/firmware/campaigns/{campaign_id:int}/pause",
-        status_code=HTTP_200_OK,
-        summary="Pause a campaign",
-        responses=campaign_change,
+    @patch(
+        "/firmware/campaigns/{campaign_id:int}",
+        summary="Pause, resume or abort a campaign",
+        responses=error_responses(HTTP_404_NOT_FOUND, HTTP_409_CONFLICT),
         opt=OPERATOR,
     )
-    async def pause(campaign_id: PathId) -> CampaignOut:
-        """No new batch and no new update until it is resumed; the updates under way are still followed.
-        409 unless it is running."""
-        return _campaign_out(await campaigns.pause(campaign_id), full=True)
-
-    @post(
-        "/firmware/campaigns/{campaign_id:int}/resume",
-        status_code=HTTP_200_OK,
-        summary="Resume a paused campaign",
-        responses=campaign_change,
-        opt=OPERATOR,
-    )
-    async def resume(campaign_id: PathId) -> CampaignOut:
-        """409 unless it is paused."""
-        return _campaign_out(await campaigns.resume(campaign_id), full=True)
-
-    @post(
-        "/firmware/campaigns/{campaign_id:int}/abort",
-        status_code=HTTP_200_OK,
-        summary="Abort a campaign",
-        responses=campaign_change,
-        opt=OPERATOR,
-    )
-    async def abort(campaign_id: PathId) -> CampaignOut:
-        """It ends: the stations whose turn has not come are skipped. 409 when it has ended already."""
-        return _campaign_out(await campaigns.abort(campaign_id), full=True)
+    async def change_campaign(campaign_id: PathId, data: JSONBody[CampaignChangeIn]) -> CampaignOut:
+        """``paused``: no new batch and no new update until it runs again, the updates under way are still
+        followed (409 unless it is running); ``running``: it resumes (409 unless it is paused); ``aborted``: it
+        ends, the stations whose turn has not come are skipped (409 when it has ended already)."""
+        if data.state == "paused":
+            record = await campaigns.pause(campaign_id)
+        elif data.state == "running":
+            record = await campaigns.resume(campaign_id)
+        else:
+            record = await campaigns.abort(campaign_id, data.reason or "aborted by the operator")
+        return _campaign_out(record, full=True)
 
     return [
         upload_image,
@@ -636,7 +623,5 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
         create_campaign,
         list_campaigns,
         one_campaign,
-        pause,
-        resume,
-        abort,
+        change_campaign,
     ]

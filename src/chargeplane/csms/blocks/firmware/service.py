@@ -122,17 +122,16 @@ class FirmwareService:
         self.clock = clock
         self.images_dir = settings.images_dir()
         self.keys = SigningKeys(settings.keys_dir(), settings.signing_key_type, settings.organization)
-        self._signer: Signer | None = None
         self._signer_lock = asyncio.Lock()
 
     # -- the signing key ------------------------------------------------------------------------------------
 
     async def signer(self) -> Signer:
-        """The signing key, made on first use when there is none."""
+        """The signing key, made on first use when there is none. Read from its files each time (a few small
+        files, read for an upload): a key imported with ``chargeplane firmware signing-key import`` while the
+        CSMS runs is used from the next upload on."""
         async with self._signer_lock:
-            if self._signer is None:
-                self._signer = await asyncio.to_thread(self.keys.load_or_create, self.clock.now())
-            return self._signer
+            return await asyncio.to_thread(self.keys.load_or_create, self.clock.now())
 
     async def signing_key(self) -> KeyInfo:
         return (await self.signer()).info()
@@ -140,8 +139,8 @@ class FirmwareService:
     async def import_signing_key(self, key: bytes, certificate: bytes, root: bytes) -> KeyInfo:
         """Replace the signing key; images uploaded from now on are signed with it (earlier ones keep theirs)."""
         async with self._signer_lock:
-            self._signer = await asyncio.to_thread(self.keys.import_key, key, certificate, root)
-            return self._signer.info()
+            signer = await asyncio.to_thread(self.keys.import_key, key, certificate, root)
+            return signer.info()
 
     # -- the repository -------------------------------------------------------------------------------------
 
