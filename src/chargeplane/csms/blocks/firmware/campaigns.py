@@ -58,7 +58,7 @@ from chargeplane.csms.blocks.firmware.service import FirmwareService, UpdateOpti
 from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
-from chargeplane.csms.errors import Busy, Conflict, Invalid, NotFound, UnknownStation
+from chargeplane.csms.errors import Busy, Conflict, Invalid, NotFound, UnknownStation, Unsendable
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost
 
 log = logging.getLogger(__name__)
@@ -294,6 +294,9 @@ class CampaignService:
                     return  # tried again at the next pass, until the station's timeout
                 except CallFailed as error:
                     await self._finish(campaign, member, FAILED, f"CALLERROR {error.error.code}", now)
+                    return
+                except (NotFound, Conflict, Unsendable) as error:  # deleted, Rejected (B03.FR.03), ...
+                    await self._finish(campaign, member, FAILED, str(error), now)
                     return
             if update.state in (ACCEPTED, INSTALLED):
                 await self.repository.set_member(member.id, UPDATING, now, update_id=update.id)

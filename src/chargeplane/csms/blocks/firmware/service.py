@@ -54,6 +54,7 @@ from chargeplane.csms.blocks.firmware.repository import (
 from chargeplane.csms.blocks.firmware.settings import FirmwareSettings
 from chargeplane.csms.blocks.firmware.signing import KeyInfo, Signer, SigningKeys
 from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
+from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Conflict, NotFound, UnknownStation
@@ -245,6 +246,8 @@ class FirmwareService:
         station_id = record.station_id
         image = await self.image(options.image_id)
         version = self.online(station_id)
+        if version is None:  # refused before anything is recorded
+            raise StationOffline(station_id)
         now = self.clock.now()
         retrieve = options.retrieve_at or now
         location = await self._download_url(image, station_id, retrieve)
@@ -337,6 +340,8 @@ class FirmwareService:
         station_id, version = await self._station(station_id)
         if version is Version.V16:
             raise InvalidCommand("NotSupportedByVersion", f"{station_id} speaks OCPP 1.6: no PublishFirmware")
+        if version is None:
+            raise StationOffline(station_id)
         image = await self.image(image_id)
         location = await self._download_url(image, station_id, self.clock.now())
         request_id = await self._new_id(station_id)
