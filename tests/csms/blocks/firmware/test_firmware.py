@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from ocpp.routing import on
 
 from chargeplane.csms.blocks.firmware.signing import SigningKeys, verify_signature
+from chargeplane.csms.clock import ManualClock
 from tests.csms.blocks.firmware.conftest import (
     IMAGE,
     api,
@@ -297,3 +299,25 @@ async def test_bad_requests(csms: RunningCsms) -> None:
     # Refused before anything was recorded.
     updates = (await api(csms, "GET", "/stations/FW9/firmware"))["updates"]
     assert updates == []
+
+
+async def test_a_download_url_expires_after_the_retrieval_time_and_serves_no_deleted_image(
+    database_url: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(datetime(2026, 12, 7, 3, 0, tzinfo=UTC))
+    async with running(database_url, tmp_path, clock, download_url_lifetime=60) as csms:
+        image = await upload_image(csms)
+        await csms.add_station("DL1")
+        kind = station_class("2.0.1")
+        async with peer(csms.ocpp_url, "DL1", "2.0.1", station_class=kind) as station:
+            await boot_with(station, "2.0.1", "1.0")
+            later = {"firmwareId": image["id"], "retrieveDateTime": "2026-12-07T04:00:00Z"}
+            update = await api(csms, "POST", "/stations/DL1/firmware/update", json=later)
+            await station.done.wait()
+        async with httpx.AsyncClient() as client:
+            clock.set(datetime(2026, 12, 7, 4, 0, 59, tzinfo=UTC))  # valid until retrieval + 60 s
+            assert (await client.get(update["location"])).content == IMAGE
+            clock.advance(2)
+            expired = await client.get(update["location"])
+            assert expired.status_code == 410
+            assert "expired" in expired.json()["detail"]
