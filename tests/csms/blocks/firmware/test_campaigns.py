@@ -6,11 +6,11 @@ wait until their timeout, a restart that carries on; on SQLite and PostgreSQL.""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
-from chargeplane.csms.blocks.firmware.campaigns import CampaignService
+from chargeplane.csms.blocks.firmware.campaigns import CampaignService, Window, in_window
 from chargeplane.csms.bus.events import StationEvent
 from chargeplane.csms.clock import ManualClock
 from tests.csms.blocks.firmware.conftest import Fleet, api, eventually, running, upload_image
@@ -200,6 +200,10 @@ async def test_a_campaign_refuses_bad_requests(csms: RunningCsms) -> None:
     )
     await api(csms, "POST", "/firmware/campaigns", 404, json=base | {"batchSize": 1, "stationIds": ["NOPE"]})
     await api(csms, "POST", "/firmware/campaigns", 404, json=base | {"batchSize": 1, "firmwareId": 999})
+    empty = {"start": "01:00", "end": "01:00"}
+    await api(
+        csms, "POST", "/firmware/campaigns", 400, json=base | {"batchSize": 1, "maintenanceWindows": [empty]}
+    )
     window = {"start": "25:00", "end": "01:00"}
     await api(
         csms, "POST", "/firmware/campaigns", 400, json=base | {"batchSize": 1, "maintenanceWindows": [window]}
@@ -211,3 +215,21 @@ async def test_a_campaign_refuses_bad_requests(csms: RunningCsms) -> None:
     assert aborted["counts"]["skipped"] == 1
     await api(csms, "PATCH", f"/firmware/campaigns/{created['id']}", 409, json={"state": "aborted"})
     await api(csms, "GET", "/firmware/campaigns/999", 404)
+
+
+def test_maintenance_windows_are_daily_utc_ranges_and_may_run_past_midnight() -> None:
+    night = Window(time(22, 0), time(2, 0))
+    day = Window(time(9, 30), time(11, 0))
+
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 12, 7, hour, minute, tzinfo=UTC)
+
+    assert night.contains(at(23))
+    assert night.contains(at(1, 59))
+    assert not night.contains(at(2))
+    assert not night.contains(at(12))
+    assert day.contains(at(9, 30))
+    assert not day.contains(at(11))
+    assert in_window([night, day], at(10))
+    assert not in_window([night, day], at(15))
+    assert in_window([], at(15))  # no window: any time

@@ -150,6 +150,8 @@ class CampaignService:
             raise Invalid("a campaign needs at least one station")
         if (spec.batch_size is None) == (spec.batch_percent is None):
             raise Invalid("give exactly one of batchSize and batchPercent")
+        if any(w.start == w.end for w in spec.windows):
+            raise Invalid("a maintenance window needs an end other than its start")
         await self.firmware.image(spec.image_id)
         names: list[str] = []
         for station_id in spec.station_ids:
