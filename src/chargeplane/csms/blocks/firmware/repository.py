@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chargeplane.csms.blocks.firmware.tables import (
     firmware_campaign_stations,
@@ -24,6 +24,9 @@ from chargeplane.csms.blocks.firmware.tables import (
     firmware_updates,
 )
 from chargeplane.csms.storage.group_commit import GroupCommitter, execute
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # Updates: requested -> accepted -> installed; rejected, failed, no_answer, canceled.
 REQUESTED, ACCEPTED, INSTALLED, REJECTED = "requested", "accepted", "installed", "rejected"
@@ -40,12 +43,12 @@ PUBLISH_FAILURES = frozenset({"DownloadFailed", "InvalidChecksum", "PublishFaile
 RUNNING, PAUSED, COMPLETED, ABORTED = "running", "paused", "completed", "aborted"
 ACTIVE = (RUNNING, PAUSED)
 PENDING, WAITING, UPDATING, SKIPPED = "pending", "waiting", "updating", "skipped"
-R = TypeVar("R")
+R = TypeVar("R", bound="DataclassInstance")
 
 
-def _record(kind: type[R], row: Any, **extra: Any) -> R:
+def _record(kind: type[R], row: sa.Row[*tuple[Any, ...]], **extra: object) -> R:
     """A record dataclass from a row holding (at least) its fields."""
-    names = [f.name for f in fields(kind)]  # type: ignore[arg-type]
+    names = [f.name for f in fields(kind)]
     mapping = row._mapping
     return kind(**{name: mapping[name] for name in names if name in mapping and name not in extra}, **extra)
 
@@ -463,7 +466,9 @@ class FirmwareRepository:
         return [_record(StatusEvent, r) for r in rows]
 
     @staticmethod
-    async def _events(connection: Any, column: Any, ids: list[int]) -> dict[int, tuple[StatusEvent, ...]]:
+    async def _events(
+        connection: AsyncConnection, column: sa.Column[Any], ids: list[int]
+    ) -> dict[int, tuple[StatusEvent, ...]]:
         if not ids:
             return {}
         e = firmware_status_events.c
