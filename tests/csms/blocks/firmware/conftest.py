@@ -274,9 +274,13 @@ class Fleet:
             station_id, request_id = await self.reboots.get()
             await self._stacks.pop(station_id).aclose()
             station = await self.connect(station_id, self.new_version)
-            await station.call(
-                module.call.FirmwareStatusNotification(status="Installed", request_id=request_id)
-            )
+            if self.version == "1.6":  # the security extension's (SignedUpdateFirmware)
+                installed = module.call.SignedFirmwareStatusNotification(
+                    status="Installed", request_id=request_id
+                )
+            else:
+                installed = module.call.FirmwareStatusNotification(status="Installed", request_id=request_id)
+            await station.call(installed)
             station.done.set()
 
     async def __aenter__(self) -> Fleet:

@@ -233,3 +233,36 @@ def test_maintenance_windows_are_daily_utc_ranges_and_may_run_past_midnight() ->
     assert in_window([night, day], at(10))
     assert not in_window([night, day], at(15))
     assert in_window([], at(15))  # no window: any time
+
+
+async def test_a_campaign_over_1_6_stations_with_SignedUpdateFirmware_completes(
+    database_url: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(START)
+    async with running(database_url, tmp_path, clock) as csms:
+        image = await upload_image(csms, version="2.0")
+        ids = ["V16A", "V16B", "V16C"]
+        for station_id in ids:
+            await csms.add_station(station_id)
+        async with Fleet(csms.ocpp_url, "1.6", "2.0") as fleet:
+            for station_id in ids:
+                await fleet.connect(station_id, "1.0")
+            body = {
+                "name": "1.6",
+                "firmwareId": image["id"],
+                "stationIds": ids,
+                "batchSize": 3,
+                "v16Signed": True,
+            }
+            await api(csms, "POST", "/firmware/campaigns", 201, json=body)
+            campaign = await _tick(csms, clock)
+            assert set(_states(campaign).values()) == {"updating"}
+            await _flows_done(fleet, ids)
+            campaign = await _tick(csms, clock)
+            assert set(_states(campaign).values()) == {"installed"}
+            campaign = await _tick(csms, clock)
+            assert campaign["state"] == "completed"
+            assert fleet.stations["V16A"].requests == []  # the rebooted connection got nothing more
+        updates = (await api(csms, "GET", "/stations/V16A/firmware"))["updates"]
+        assert updates[0]["method"] == "SignedUpdateFirmware"
+        assert updates[0]["state"] == "installed"
