@@ -202,6 +202,9 @@ async def test_TC_L_10_CSMS_AcceptedCanceled_cancels_the_update_going_on(csms: R
         await station.call(
             module.call.FirmwareStatusNotification(status="DownloadFailed", request_id=first["requestId"])
         )
+    page = await api(csms, "GET", "/stations/FW2/firmware/updates?limit=2")
+    assert page["total"] == 3
+    assert [u["id"] for u in page["items"]] == [third["id"], second["id"]]
     states = {u["id"]: u for u in (await api(csms, "GET", "/stations/FW2/firmware"))["updates"]}
     assert states[first["id"]]["state"] == "canceled"
     assert states[first["id"]]["firmwareStatus"] == "DownloadFailed"

@@ -501,6 +501,18 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
             _events_out(found.unmatched),
         )
 
+    @get(
+        "/stations/{station_id:str}/firmware/updates",
+        summary="A station's firmware updates, newest first, page by page",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
+    async def list_updates(
+        known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
+    ) -> Page[UpdateOut]:
+        """Each update with the station's answer and every status notification about it."""
+        records, total = await service.updates(known_station.station_id, offset, limit)
+        return Page([_update_out(r) for r in records], total, offset, limit)
+
     @post(
         "/stations/{station_id:str}/firmware/publish",
         status_code=HTTP_200_OK,
@@ -617,6 +629,7 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
         download,
         update_firmware,
         station_firmware,
+        list_updates,
         publish,
         unpublish,
         publications,
