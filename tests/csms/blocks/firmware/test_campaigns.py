@@ -79,6 +79,7 @@ async def test_a_campaign_in_batches_aborts_when_failures_pass_the_threshold(
             campaign = await _tick(csms, clock)
             states = _states(campaign)
             assert [states[s] for s in first] == ["installed"] * 3
+            assert {s["firmwareStatus"] for s in campaign["stations"][:3]} == {"Installed"}
             second = ["CP3", "CP4", "CP5"]
             assert [states[s] for s in second] == ["updating"] * 3
             await _flows_done(fleet, second)

@@ -4,6 +4,7 @@ every station call (:mod:`chargeplane.csms.api.errors`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Annotated, Any
 
@@ -196,6 +197,7 @@ class CampaignStationOut(msgspec.Struct, rename="camel"):
     batch: int | None
     state: str  # pending | waiting | updating | installed | failed | skipped
     update_id: int | None
+    firmware_status: str | None  # the last status notification of its update, as it comes in
     detail: str | None
     turn_at: datetime | None
     finished_at: datetime | None
@@ -296,13 +298,30 @@ def _publication_out(record: PublicationRecord) -> PublicationOut:
     )
 
 
-def _campaign_out(record: CampaignRecord, full: bool) -> CampaignOut:
+def _campaign_out(
+    record: CampaignRecord, full: bool, updates: Mapping[int, UpdateRecord] | None = None
+) -> CampaignOut:
     windows = [
         WindowOut(w.start.isoformat("minutes"), w.end.isoformat("minutes"))
         for w in windows_of(record.windows)
     ]
+    found = updates or {}
+
+    def last_status(update_id: int | None) -> str | None:
+        update = None if update_id is None else found.get(update_id)
+        return None if update is None else update.firmware_status
+
     stations = [
-        CampaignStationOut(m.station_id, m.batch, m.state, m.update_id, m.detail, m.turn_at, m.finished_at)
+        CampaignStationOut(
+            m.station_id,
+            m.batch,
+            m.state,
+            m.update_id,
+            last_status(m.update_id),
+            m.detail,
+            m.turn_at,
+            m.finished_at,
+        )
         for m in record.stations
     ]
     return CampaignOut(
@@ -597,7 +616,8 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
     )
     async def one_campaign(campaign_id: PathId) -> CampaignOut:
         """Each station's state, batch and outcome, and the counts per state."""
-        return _campaign_out(await campaigns.campaign(campaign_id), full=True)
+        record, updates = await campaigns.progress(campaign_id)
+        return _campaign_out(record, full=True, updates=updates)
 
     @patch(
         "/firmware/campaigns/{campaign_id:int}",

@@ -187,6 +187,13 @@ class CampaignService:
             raise UnknownCampaign(campaign_id)
         return record
 
+    async def progress(self, campaign_id: int) -> tuple[CampaignRecord, dict[int, UpdateRecord]]:
+        """The campaign with the updates its stations got (their status notifications come in between the
+        job's passes)."""
+        record = await self.campaign(campaign_id)
+        ids = [m.update_id for m in record.stations if m.update_id is not None]
+        return record, await self.repository.updates_by_id(ids)
+
     async def campaigns(self, offset: int, limit: int) -> tuple[list[CampaignRecord], int]:
         return await self.repository.campaigns(offset, limit)
 
