@@ -15,7 +15,11 @@ from chargeplane.csms.settings import CsmsSettings
 from tests.csms.conftest import RunningCsms
 
 METHODS = {"get", "post", "put", "patch", "delete"}
-FILE_BODIES = {"/api/v1/uploads/{token}", "/api/v1/uploads/{token}/{filename}"}  # a station's log upload
+FILE_BODIES = {
+    "/api/v1/uploads/{token}",
+    "/api/v1/uploads/{token}/{filename}",  # a station's log upload
+    "/api/v1/firmware",  # a firmware image
+}
 
 
 @pytest.fixture(scope="module")

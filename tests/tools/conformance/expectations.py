@@ -17,11 +17,13 @@ CSMS_FEATURES = frozenset(
         "C-11",
         "C-13",
         "C-14",
+        "C-15",  # scheduled firmware updates: retrieveDateTime / installDateTime (the firmware block)
         "C-16",
         "C-17",
         "C-29.1",
         "C-29.2",
         "C-29.3",
+        "C-29.4",  # TriggerMessage FirmwareStatusNotification: the firmware block stores it
         "C-29.5",
         "C-44",
         "C-45",
@@ -32,20 +34,10 @@ CSMS_FEATURES = frozenset(
         "R-2",
     }
 )
-# The CSMS sends UpdateFirmware (generic command route) but answers FirmwareStatusNotification NotSupported.
-_NO_FIRMWARE_STATUS = "FirmwareStatusNotification is answered NotSupported: firmware management is issue #14"
 CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
     {
         "TC_A_09_CSMS": "no password rotation: the CSMS sends BasicAuthPassword but keeps the old one: issue #13",
         "TC_A_19_CSMS": "no security profile upgrade: the CSMS keeps accepting profile 1 afterwards: issue #13",
-        "TC_L_01_CSMS": _NO_FIRMWARE_STATUS,
-        "TC_L_06_CSMS": _NO_FIRMWARE_STATUS,
-        "TC_L_07_CSMS": _NO_FIRMWARE_STATUS,
-        "TC_L_08_CSMS": _NO_FIRMWARE_STATUS,
-        "TC_L_09_CSMS": _NO_FIRMWARE_STATUS,
-        "TC_L_10_CSMS": _NO_FIRMWARE_STATUS,
-        "TC_L_11_CSMS": _NO_FIRMWARE_STATUS,
-        "TC_L_13_CSMS": _NO_FIRMWARE_STATUS,
     }
 )
 
