@@ -101,6 +101,7 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
         async def on_notify_monitoring_report(self, **payload: Any) -> Any:
             self._record("NotifyMonitoringReport", payload)
             return result.NotifyMonitoringReport()
+
         @on("FirmwareStatusNotification")  # type: ignore[misc]
         async def on_firmware_status(self, **payload: Any) -> Any:
             self._record("FirmwareStatusNotification", payload)

@@ -209,6 +209,17 @@ async def test_a_campaign_refuses_bad_requests(csms: RunningCsms) -> None:
     await api(
         csms, "POST", "/firmware/campaigns", 400, json=base | {"batchSize": 1, "maintenanceWindows": [window]}
     )
+    # a group instead of a list: exactly one of them; an unknown group 404, an empty one 400
+    await api(csms, "POST", "/firmware/campaigns", 400, json=base | {"batchSize": 1, "group": "G"})
+    by_group = {"name": "g", "firmwareId": image["id"], "batchSize": 1}
+    await api(csms, "POST", "/firmware/campaigns", 400, json=by_group)
+    await api(csms, "POST", "/firmware/campaigns", 404, json=by_group | {"group": "NOPE"})
+    await api(csms, "POST", "/groups", 201, json={"name": "G"})
+    await api(csms, "POST", "/firmware/campaigns", 400, json=by_group | {"group": "G"})
+    await api(csms, "PUT", "/groups/G/members/BR0", 200)
+    grouped = await api(csms, "POST", "/firmware/campaigns", 201, json=by_group | {"group": "G"})
+    assert [s["stationId"] for s in grouped["stations"]] == ["BR0"]
+    await api(csms, "PATCH", f"/firmware/campaigns/{grouped['id']}", json={"state": "aborted"})
     created = await api(csms, "POST", "/firmware/campaigns", 201, json=base | {"batchSize": 1})
     await api(csms, "DELETE", f"/firmware/{image['id']}", 409)  # an active campaign rolls it out
     aborted = await api(csms, "PATCH", f"/firmware/campaigns/{created['id']}", json={"state": "aborted"})

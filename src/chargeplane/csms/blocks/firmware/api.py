@@ -175,7 +175,8 @@ class CampaignIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
     firmware_id: int
-    station_ids: Annotated[list[StationId], msgspec.Meta(min_length=1, max_length=10000)]
+    station_ids: Annotated[list[StationId], msgspec.Meta(max_length=10000)] = []
+    group: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None  # instead of stationIds
     batch_size: Annotated[int, msgspec.Meta(ge=1)] | None = None
     batch_percent: Annotated[float, msgspec.Meta(gt=0, le=100)] | None = None
     failure_threshold: Annotated[float, msgspec.Meta(ge=0, le=100)] = 20.0  # percent of finished stations
@@ -583,11 +584,13 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
         """Running at once: the first batch starts at the job's next pass (inside a maintenance window). A
         station counts as done when it reported Installed and booted with the image's version; it fails on a
         failure status, a refusal or its timeout (also when it stays offline). 400: batchSize and
-        batchPercent both or neither, a station listed twice; 404: unknown image or station."""
+        batchPercent both or neither, stationIds and group both or neither, a station listed twice; 404: unknown
+        image, station or group (a group's members are taken when the campaign is created)."""
         spec = CampaignSpec(
             name=data.name,
             image_id=data.firmware_id,
             station_ids=data.station_ids,
+            group=data.group,
             batch_size=data.batch_size,
             batch_percent=data.batch_percent,
             failure_threshold=data.failure_threshold,

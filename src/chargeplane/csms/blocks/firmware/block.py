@@ -12,6 +12,7 @@ from chargeplane.csms.blocks.firmware.campaigns import CampaignService
 from chargeplane.csms.blocks.firmware.repository import FirmwareRepository
 from chargeplane.csms.blocks.firmware.service import FirmwareService
 from chargeplane.csms.blocks.firmware.settings import FirmwareSettings
+from chargeplane.csms.blocks.groups.service import StationGroupService
 from chargeplane.csms.blocks.remote_control.service import CommandService
 
 
@@ -25,7 +26,9 @@ def install(context: BlockContext, settings: FirmwareSettings) -> None:
     service = FirmwareService(
         repository, context.require(CommandService), settings, base_url, context.events, context.clock
     )
-    campaigns = CampaignService(repository, service, context.events, context.clock)
+    campaigns = CampaignService(
+        repository, service, context.require(StationGroupService), context.events, context.clock
+    )
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(service, campaigns))
     context.every("firmware campaigns", settings.campaign_interval, campaigns.tick)
@@ -37,6 +40,6 @@ BLOCK = Block(
     "firmware",
     FirmwareSettings,
     install,
-    requires=("provisioning", "remote_control", "diagnostics"),
+    requires=("provisioning", "remote_control", "diagnostics", "groups"),
     summary="L01-L04 and rollout campaigns (CSMS side)",
 )

@@ -55,6 +55,7 @@ from chargeplane.csms.blocks.firmware.repository import (
     UpdateRecord,
 )
 from chargeplane.csms.blocks.firmware.service import FirmwareService, UpdateOptions
+from chargeplane.csms.blocks.groups.service import StationGroupService
 from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
@@ -89,7 +90,8 @@ class Window:
 class CampaignSpec:
     name: str
     image_id: int
-    station_ids: Sequence[str]
+    station_ids: Sequence[str] = ()
+    group: str | None = None  # or every station of a group (its members when the campaign is created)
     batch_size: int | None = None
     batch_percent: float | None = None
     failure_threshold: float = 20.0  # percent of the finished stations
@@ -132,10 +134,16 @@ def _update_outcome(
 
 class CampaignService:
     def __init__(
-        self, repository: FirmwareRepository, firmware: FirmwareService, events: EventBus, clock: Clock
+        self,
+        repository: FirmwareRepository,
+        firmware: FirmwareService,
+        groups: StationGroupService,
+        events: EventBus,
+        clock: Clock,
     ) -> None:
         self.repository = repository
         self.firmware = firmware
+        self.groups = groups
         self.events = events
         self.clock = clock
         self._lock = asyncio.Lock()  # one pass at a time (the job, and the API's nudges)
@@ -144,17 +152,21 @@ class CampaignService:
 
     async def create(self, spec: CampaignSpec) -> CampaignRecord:
         """A new running campaign; its first batch starts at the next pass. Raises :class:`Invalid` (an empty
-        or repeated station list, a batch both or neither by size and percent), :class:`UnknownStation`,
+        or repeated station list, both or neither of a list and a group, a batch both or neither by size and
+        percent), :class:`UnknownStation`, ``UnknownGroup``,
         ``UnknownImage``."""
-        if not spec.station_ids:
-            raise Invalid("a campaign needs at least one station")
+        if (spec.group is None) == (not spec.station_ids):
+            raise Invalid("give exactly one of stationIds and group")
+        station_ids = spec.station_ids if spec.group is None else await self.groups.members(spec.group)
+        if not station_ids:
+            raise Invalid(f"group {spec.group} has no stations")
         if (spec.batch_size is None) == (spec.batch_percent is None):
             raise Invalid("give exactly one of batchSize and batchPercent")
         if any(w.start == w.end for w in spec.windows):
             raise Invalid("a maintenance window needs an end other than its start")
         await self.firmware.image(spec.image_id)
         names: list[str] = []
-        for station_id in spec.station_ids:
+        for station_id in station_ids:
             record = await self.firmware.commands.stations.get_station(station_id)
             if record is None:
                 raise UnknownStation(station_id)
