@@ -71,6 +71,8 @@ def default_answer(request: Payload, now: datetime) -> Payload | None:
         return M.LogStatusNotificationResponse()
     if isinstance(request, M.NotifyCustomerInformationRequest):
         return M.NotifyCustomerInformationResponse()
+    if isinstance(request, M.NotifyDisplayMessagesRequest):
+        return M.NotifyDisplayMessagesResponse()
     return None
 
 

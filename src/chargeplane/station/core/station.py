@@ -42,6 +42,7 @@ from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
 from chargeplane.station.core.device_model import Definitions, DeviceModel, StationLayout
 from chargeplane.station.core.diagnostics import Diagnostics
+from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.local_list import LocalList, LocalListController
 from chargeplane.station.core.metering import Metering
 from chargeplane.station.core.model import (
@@ -82,6 +83,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Diagnostics,
     CustomerInformation,
     NetworkProfiles,
+    DisplayMessages,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
