@@ -68,6 +68,8 @@ STATION_FEATURES = frozenset(
     | {"C-28", "C-01", "C-02"}
     # block N: a new GetLog cancels the upload going on (C-57); TriggerMessage LogStatusNotification (C-29.3)
     | {"C-57", "C-29.3"}
+    # block O: every message priority (UI-1.x); ASCII and UTF8 of the formats (UI-2.1, UI-2.4)
+    | {"UI-1", "UI-1.1", "UI-1.2", "UI-1.3", "UI-2", "UI-2.1", "UI-2.4"}
 )
 _NO_TLS = "the station has no TLS security profiles (2, 3); issue #13"
 _NO_FIRMWARE = "the station has no firmware update (UpdateFirmware); issue #14"

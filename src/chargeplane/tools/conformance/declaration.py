@@ -120,6 +120,8 @@ class Configured:
     log_type: str = "DiagnosticsLog"  # <Configured logType> of TC_N_36_CS
     log_retry_interval: int = 5  # <Configured retryInterval> of a failing log upload (TC_N_26_CS), seconds
     customer_identifier: str = "CONF-CUSTOMER-0001"  # <Configured customerIdentifiers> (TC_N_62_CS)
+    # Block O: the "60 seconds" of a display message's start / end time (TC_O_13/14/27/28), seconds
+    display_message_window: int = 3
     # Station cases of block A: the station's active network connection profile (message_timeout and
     # ocpp_interface above go into the new one the tool writes to the free slot)
     station_security_profile: int = 1  # <Configured securityProfile> of the station under test
