@@ -14,7 +14,8 @@ Readings:
 * GetDisplayMessages answered Accepted must be followed by NotifyDisplayMessages with the request's requestId,
   followed while tbc is true; the messages asked for by id must be in them.
 * TC_O_24 / O_32 (001.FR.16): the second AlwaysFront message replaces the first, which is then Unknown.
-* TC_O_19: the unsupported format is one that DisplayMessageCtrlr.SupportedFormats does not list.
+* TC_O_17 / O_19: the unsupported priority / format is one that DisplayMessageCtrlr.SupportedPriorities /
+  SupportedFormats does not list.
 * TC_O_15 (the EV driver's language) is not implemented: the tool cannot observe the language shown.
 """
 
@@ -159,7 +160,13 @@ async def charging(tool: StationTool) -> None:
 # --- O01 / O06: set and replace ---
 
 
-@case("TC_O_01_CS", "Set Display Message - Success", use_cases=("O01",), requirements=("O01.FR.12",))
+@case(
+    "TC_O_01_CS",
+    "Set Display Message - Success",
+    use_cases=("O01",),
+    requirements=("O01.FR.12",),
+    condition="UI-1 and UI-2",
+)
 async def tc_o_01_cs(tool: StationTool) -> None:
     async with Cleanup(tool) as messages:
         await messages.set(1, message_info(101, "TC_O_01 message"))
@@ -220,6 +227,7 @@ async def tc_o_14_cs(tool: StationTool) -> None:
     "Set Display Message - NotSupportedMessageFormat",
     use_cases=("O01",),
     requirements=("O01.FR.03", "O02.FR.05"),
+    condition="not (UI-2.1 and UI-2.2 and UI-2.3 and UI-2.4)",
 )
 async def tc_o_19_cs(tool: StationTool) -> None:
     reported = await get_variable(tool, "before", "DisplayMessageCtrlr", "SupportedFormats") or ""
@@ -230,6 +238,23 @@ async def tc_o_19_cs(tool: StationTool) -> None:
     await set_message(
         tool, 1, message_info(119, "<b>TC_O_19</b>", format=unsupported[0]), "NotSupportedMessageFormat"
     )
+
+
+@case(
+    "TC_O_17_CS",
+    "Set Display Message - NotSupportedPriority",
+    use_cases=("O01",),
+    requirements=("O01.FR.01", "O02.FR.03"),
+    condition="not (UI-1.1 and UI-1.2 and UI-1.3)",
+)
+async def tc_o_17_cs(tool: StationTool) -> None:
+    reported = await get_variable(tool, "before", "DisplayMessageCtrlr", "SupportedPriorities") or ""
+    supported = {p.strip() for p in reported.split(",")}
+    unsupported = [p for p in Priority if p not in supported]
+    if not unsupported:
+        raise StepFailed(1, "the station reports every priority as supported")
+    info = message_info(117, "TC_O_17", unsupported[0])
+    await set_message(tool, 1, info, "NotSupportedPriority")
 
 
 @case(
@@ -251,6 +276,7 @@ async def tc_o_20_cs(tool: StationTool) -> None:
     "Set Display Message - Multiple In front priority",
     use_cases=("O01",),
     requirements=("O01.FR.14",),
+    condition="UI-1.2",
 )
 async def tc_o_22_cs(tool: StationTool) -> None:
     async with Cleanup(tool) as messages:
@@ -265,6 +291,7 @@ async def tc_o_22_cs(tool: StationTool) -> None:
     "Set Display Message - Second Alwaysfront priority",
     use_cases=("O01",),
     requirements=("O01.FR.16",),
+    condition="UI-1.1",
 )
 async def tc_o_24_cs(tool: StationTool) -> None:
     async with Cleanup(tool) as messages:
@@ -382,6 +409,7 @@ async def tc_o_28_cs(tool: StationTool) -> None:
     use_cases=("O02",),
     requirements=("O02.FR.16",),
     timeout=60.0,
+    condition="UI-1.2",
 )
 async def tc_o_30_cs(tool: StationTool) -> None:
     await charging(tool)
@@ -404,6 +432,7 @@ async def tc_o_30_cs(tool: StationTool) -> None:
     use_cases=("O02",),
     requirements=("O02.FR.18",),
     timeout=60.0,
+    condition="UI-1.1",
 )
 async def tc_o_32_cs(tool: StationTool) -> None:
     await charging(tool)
@@ -465,6 +494,7 @@ async def tc_o_07_cs(tool: StationTool) -> None:
     "Get a Specific Display Message - Priority",
     use_cases=("O04",),
     requirements=("O04.FR.01", "O04.FR.03", "O04.FR.04", "O04.FR.05", "O04.FR.06"),
+    condition="UI-1",
 )
 async def tc_o_08_cs(tool: StationTool) -> None:
     async with Cleanup(tool) as messages:
@@ -530,6 +560,7 @@ async def tc_o_34_cs(tool: StationTool) -> None:
     "Get a Specific Display Message - Known Id, but not matching Priority",
     use_cases=("O04",),
     requirements=("O04.FR.02",),
+    condition="(UI-1.1 and UI-1.2) or (UI-1.2 and UI-1.3) or (UI-1.3 and UI-1.1)",
 )
 async def tc_o_35_cs(tool: StationTool) -> None:
     async with Cleanup(tool) as messages:
