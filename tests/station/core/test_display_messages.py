@@ -264,3 +264,38 @@ def test_16_has_no_display_messages() -> None:
     rig = make_rig(version=Version.V16)
     names = {kind.__name__ for kind in rig.core.handled_requests()}
     assert not any("Display" in name for name in names)
+
+
+def answer21(request: Any, now: Any) -> Any:
+    """A 2.1 CSMS: boot accepted, the driver's token accepted with Dutch as their language."""
+    if isinstance(request, M21.BootNotificationRequest):
+        return M21.BootNotificationResponse(current_time=to_wire(now), interval=300, status="Accepted")
+    if isinstance(request, M21.AuthorizeRequest):
+        return M21.AuthorizeResponse(id_token_info=D21.IdTokenInfoType(status="Accepted", language1="nl"))
+    for name in ("StatusNotification", "TransactionEvent", "SecurityEventNotification", "MeterValues"):
+        if type(request).__name__ == f"{name}Request":
+            return getattr(M21, f"{name}Response")()
+    return None
+
+
+def test_O01_FR_08_FR_09_TC_O_15_CS_the_drivers_language_then_english() -> None:
+    rig = make_rig(version=Version.V21, online=False, answer=answer21)
+    rig.do("connection_opened")
+
+    def content(text: str, language: str) -> Any:
+        return D21.MessageContentType(format="UTF8", language=language, content=text)
+
+    info = D21.MessageInfoType(
+        id=1,
+        priority="InFront",
+        message=content("welcome", "en"),
+        message_extra=[content("welkom", "nl"), content("willkommen", "de")],
+    )
+    assert put21(rig, info) == "Accepted"
+    assert shown(rig) == "welcome"
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "CARD-NL")
+    assert rig.core.transaction(1) is not None
+    assert shown(rig) == "welkom"  # the driver's preferred language (idTokenInfo.language1)
+    rig.do("ev_unplugged", 1)
+    assert shown(rig) == "welcome"  # the session ended: the station's language again

@@ -105,13 +105,14 @@ def on_display(
 
 
 class DisplayMessages(Controller):
-    __slots__ = ("items", "seen", "shown")
+    __slots__ = ("items", "languages", "seen", "shown")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.items: dict[int, DisplayMessage] = {}
         self.shown: str | None = None  # the text on the display (None: nothing of ours)
         self.seen: datetime | None = None  # the latest moment the display was computed for
+        self.languages: dict[int, str] = {}  # EVSE id -> its driver's preferred language (O01.FR.08)
         for wire in json.loads(ctx.storage.get_state(STATE_KEY) or "[]"):
             message = DisplayMessage.from_wire(wire)
             self.items[message.id] = message
@@ -192,11 +193,25 @@ class DisplayMessages(Controller):
         at = self.ctx.station_time(now)
         return on_display(list(self.items.values()), self.station_state(), at, self.cycle())
 
+    def driver_language(self, evse_id: int, language: str | None, now: datetime) -> None:
+        """The language of the driver authorized at ``evse_id`` (idTokenInfo.language1), None: not known."""
+        if language:
+            self.languages[evse_id] = language
+        else:
+            self.languages.pop(evse_id, None)
+        self.refresh(now)
+
+    def language(self) -> str | None:
+        """O01.FR.08: the preferred language of a driver at the station, else the station's own."""
+        if self.languages:  # kept from the accepted Authorize to the end of the session
+            return self.languages[min(self.languages)]
+        return self.ctx.model.value(CTRLR, "Language") or None
+
     def refresh(self, now: datetime) -> None:
         """Show what should be shown now, if that changed."""
         self.seen = now
         message = self.current(now)
-        text = None if message is None else message.text(self.ctx.model.value(CTRLR, "Language") or None)
+        text = None if message is None else message.text(self.language())
         if text != self.shown:
             self.shown = text
             self.ctx.act(ShowMessage(text or ""))
@@ -280,6 +295,7 @@ class DisplayMessages(Controller):
             self._save(now)
 
     def transaction_ended(self, evse: Evse, now: datetime) -> None:
+        self.languages.pop(evse.id, None)
         ongoing = self.ongoing()
         bound = [m.id for m in self.items.values() if m.transaction_id and m.transaction_id not in ongoing]
         if bound:  # O02.FR.02
