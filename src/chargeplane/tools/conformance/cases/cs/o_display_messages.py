@@ -16,7 +16,8 @@ Readings:
 * TC_O_24 / O_32 (001.FR.16): the second AlwaysFront message replaces the first, which is then Unknown.
 * TC_O_17 / O_19: the unsupported priority / format is one that DisplayMessageCtrlr.SupportedPriorities /
   SupportedFormats does not list.
-* TC_O_15 (the EV driver's language) is not implemented: the tool cannot observe the language shown.
+* TC_O_15: <Configured language> is "nl"; the message is in that language. The tool cannot see which
+  language is shown: the steps and their validations are run as written.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import msgspec
+
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
@@ -32,21 +35,24 @@ from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.cases.cs.g_availability import change_availability
 from chargeplane.tools.conformance.checks import StepFailed, expect_field
+from chargeplane.tools.conformance.station_adapter import PresentToken
 from chargeplane.tools.conformance.station_states import (
     authorized_local,
     booted,
     energy_transfer_started,
+    ev_connected_pre_session,
     ev_disconnected,
     get_variable,
     stop_authorized_local,
     transaction_id,
     wall_clock,
 )
-from chargeplane.tools.conformance.station_steps import StationTool
+from chargeplane.tools.conformance.station_steps import StationTool, token_info
 
 Priority = en.MessagePriorityEnumType
 State = en.MessageStateEnumType
 NOTIFY_WITHIN = 10.0
+LANGUAGE = "nl"  # <Configured language> of TC_O_15
 
 
 def message_info(
@@ -238,6 +244,32 @@ async def tc_o_19_cs(tool: StationTool) -> None:
     await set_message(
         tool, 1, message_info(119, "<b>TC_O_19</b>", format=unsupported[0]), "NotSupportedMessageFormat"
     )
+
+
+@case(
+    "TC_O_15_CS",
+    "Set Display Message - Language preference of the EV Driver",
+    use_cases=("O01",),
+    requirements=("O01.FR.08",),
+    timeout=60.0,
+)
+async def tc_o_15_cs(tool: StationTool) -> None:
+    configured = tool.configured
+    await ev_connected_pre_session(tool)
+    await tool.manual(PresentToken(configured.valid_idtoken, configured.valid_idtoken_type))
+    incoming = await tool.expect(1, msg.AuthorizeRequest)
+    expect_field(1, incoming.request, "idToken.idToken", configured.valid_idtoken)
+    expect_field(1, incoming.request, "idToken.type", configured.valid_idtoken_type)
+    info = token_info(incoming.request.id_token, tool.answers)
+    incoming.answer(msg.AuthorizeResponse(id_token_info=msgspec.structs.replace(info, language1=LANGUAGE)))
+    tool.progress.add("Authorized")
+    await energy_transfer_started(tool)
+    async with Cleanup(tool) as messages:
+        content = dt.MessageContentType(
+            format=en.MessageFormatEnumType.ASCII, language=LANGUAGE, content="Welkom"
+        )
+        await messages.set(4, dt.MessageInfoType(id=115, priority=Priority.NORMAL_CYCLE, message=content))
+    await end_session(tool)
 
 
 @case(
