@@ -212,3 +212,33 @@ async def test_an_unrequested_report_is_kept_as_unsolicited(csms: RunningCsms) -
     [record] = requests["items"]
     assert (record["action"], record["requestId"], record["complete"]) == ("Unsolicited", 77, True)
     assert await _held(csms, "DM5") == [(3, "Reported", "hi")]
+
+
+async def test_21_message_extra_goes_to_a_21_station_and_2_0_1_refuses_it(csms: RunningCsms) -> None:
+    body = _message("hello", messageExtra=[{"format": "UTF8", "language": "nl", "content": "hallo"}])
+    await csms.add_station("DM6")
+    async with peer(csms.ocpp_url, "DM6", "2.1", station_class=station_class("2.1")) as station:
+        await boot(station, "2.1")
+        answer = await _json(csms, "POST", "/stations/DM6/display-messages", json=body)
+        assert answer["status"] == "Accepted"
+        assert station.requests[0]["message_extra"][0]["content"] == "hallo"
+    await csms.add_station("DM7")
+    async with peer(csms.ocpp_url, "DM7", "2.0.1", station_class=station_class("2.0.1")) as station:
+        await boot(station, "2.0.1")
+        refused = await _json(csms, "POST", "/stations/DM7/display-messages", 422, json=body)
+        assert station.requests == []
+    assert "messageExtra" in refused["detail"]
+    requests = await _json(csms, "GET", "/stations/DM7/display-messages/requests")
+    assert requests["items"][0]["status"] is not None  # the refusal is recorded
+
+
+async def test_an_offline_station_is_refused_and_the_attempt_recorded(csms: RunningCsms) -> None:
+    await csms.add_station("DM8")
+    response = await csms.api.post(
+        "/api/v1/stations/DM8/display-messages", json=_message("hi"), headers=csms.auth
+    )
+    assert response.status_code in (409, 503), response.text
+    requests = await _json(csms, "GET", "/stations/DM8/display-messages/requests")
+    assert [r["status"] for r in requests["items"]] == ["StationOffline"]
+    missing = await csms.api.get("/api/v1/stations/NOPE/display-messages", headers=csms.auth)
+    assert missing.status_code == 404
