@@ -10,7 +10,7 @@ from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import VariableKey
-from chargeplane.station.core.display_messages import CTRLR, DisplayMessages
+from chargeplane.station.core.display_messages import CTRLR, DisplayMessages, ShowDisplayMessage
 from chargeplane.station.core.model import ShowMessage
 from chargeplane.station.core.storage import MemoryStorage
 from tests.station.core.helpers import D, M, Rig, charge, make_rig
@@ -45,7 +45,7 @@ def shown(rig: Rig) -> str | None:
 def test_TC_O_01_CS_set_then_get_by_id_reports_the_message_and_the_display_shows_it() -> None:
     rig = make_rig()
     assert put(rig, 7, "Welcome") == "Accepted"
-    assert ShowMessage("Welcome") in rig.actions
+    assert ShowDisplayMessage("Welcome") in rig.actions
     rig.clear()
     assert rig.handle(M.GetDisplayMessagesRequest(request_id=42, id=[7])).status == "Accepted"
     [notify] = rig.of(M.NotifyDisplayMessagesRequest)
@@ -95,7 +95,7 @@ def test_O05_clear_accepted_then_unknown_TC_O_04_05_CS() -> None:
     rig = make_rig()
     put(rig, 5, "bye")
     assert rig.handle(M.ClearDisplayMessageRequest(id=5)).status == "Accepted"
-    assert ShowMessage("") in rig.actions  # the display is empty again
+    assert ShowDisplayMessage("") in rig.actions  # the display is empty again
     assert rig.handle(M.ClearDisplayMessageRequest(id=5)).status == "Unknown"
     assert get(rig, id=[5]) == ("Unknown", [])
     assert rig.core.model.value(CTRLR, "DisplayMessages") == "0"
@@ -299,3 +299,30 @@ def test_O01_FR_08_FR_09_TC_O_15_CS_the_drivers_language_then_english() -> None:
     assert shown(rig) == "welkom"  # the driver's preferred language (idTokenInfo.language1)
     rig.do("ev_unplugged", 1)
     assert shown(rig) == "welcome"  # the session ended: the station's language again
+
+
+def refuse(request: Any, now: Any) -> Any:
+    if isinstance(request, M.AuthorizeRequest):
+        return M.AuthorizeResponse(id_token_info=D.IdTokenInfoType(status="Invalid"))
+    return None
+
+
+def test_O01_FR_15_the_stations_own_texts_do_not_replace_an_always_front_message() -> None:
+    rig = make_rig(answer=refuse)
+    put(rig, 1, "always", priority="AlwaysFront")
+    rig.clear()
+    rig.do("token_presented", "BAD1")
+    assert rig.of(M.AuthorizeRequest)
+    assert [a for a in rig.actions if isinstance(a, ShowMessage)] == []
+    assert shown(rig) == "always"
+
+
+def test_a_normal_message_comes_back_after_a_text_of_the_station() -> None:
+    rig = make_rig(answer=refuse)
+    put(rig, 1, "normal")
+    rig.clear()
+    rig.do("token_presented", "BAD1")
+    texts = [a.text for a in rig.actions if isinstance(a, ShowMessage)]
+    assert texts == ["Token BAD1: Invalid"]
+    rig.advance(5)
+    assert [a.text for a in rig.actions if isinstance(a, ShowMessage)][-1] == "normal"

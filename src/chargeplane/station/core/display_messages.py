@@ -31,7 +31,7 @@ from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, VariableKey, var
-from chargeplane.station.core.model import Evse, ShowMessage
+from chargeplane.station.core.model import Evse, HardwareAction, ShowMessage
 
 CTRLR = "DisplayMessageCtrlr"
 STATE_KEY = "display_messages"
@@ -42,6 +42,11 @@ FORMATS = "ASCII,UTF8"  # a text display: no HTML, URI or QR code rendering
 STATES_201 = ("Charging", "Faulted", "Idle", "Unavailable")
 STATES_21 = (*STATES_201, "Suspended")  # no V2X: Discharging is not supported
 LANGUAGES = "en,nl,de,fr"
+
+
+@dataclass(frozen=True, slots=True)
+class ShowDisplayMessage(ShowMessage):
+    """A display message of the CSMS on the display (the station's own texts are plain ShowMessage)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +110,7 @@ def on_display(
 
 
 class DisplayMessages(Controller):
-    __slots__ = ("items", "languages", "seen", "shown")
+    __slots__ = ("always_front", "interrupted", "items", "languages", "seen", "shown")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -113,6 +118,8 @@ class DisplayMessages(Controller):
         self.shown: str | None = None  # the text on the display (None: nothing of ours)
         self.seen: datetime | None = None  # the latest moment the display was computed for
         self.languages: dict[int, str] = {}  # EVSE id -> its driver's preferred language (O01.FR.08)
+        self.always_front = False  # the message shown is AlwaysFront: the station's own texts wait
+        self.interrupted = False  # a text of the station's own replaced ours: show ours again
         for wire in json.loads(ctx.storage.get_state(STATE_KEY) or "[]"):
             message = DisplayMessage.from_wire(wire)
             self.items[message.id] = message
@@ -212,9 +219,24 @@ class DisplayMessages(Controller):
         self.seen = now
         message = self.current(now)
         text = None if message is None else message.text(self.language())
-        if text != self.shown:
+        self.always_front = message is not None and message.priority == "AlwaysFront"
+        if text != self.shown or (self.interrupted and text is not None):
             self.shown = text
-            self.ctx.act(ShowMessage(text or ""))
+            self.ctx.act(ShowDisplayMessage(text or ""))
+        self.interrupted = False
+
+    def screen(self, actions: list[HardwareAction]) -> list[HardwareAction]:
+        """The hardware actions as the display lets them through: while an AlwaysFront message is shown the
+        station's own texts do not replace it (O01.FR.15 / O02.FR.17); another message is shown again at
+        the next cycle step after one."""
+        kept: list[HardwareAction] = []
+        for action in actions:
+            if isinstance(action, ShowMessage) and not isinstance(action, ShowDisplayMessage):
+                if self.always_front:
+                    continue
+                self.interrupted = self.shown is not None
+            kept.append(action)
+        return kept
 
     # ------------------------------------------------------------------ the CSMS's requests
     def set_message(self, wire: dict[str, Any], now: datetime) -> str:
@@ -315,7 +337,11 @@ class DisplayMessages(Controller):
         ]
         moments += [m.end - offset for m in self.items.values() if m.end is not None]
         # the next cycle step, and a look at the station's state, when anything may be shown
-        if self.shown is not None or any(m.state is not None for m in self.items.values()):
+        if (
+            self.shown is not None
+            or self.interrupted
+            or any(m.state is not None for m in self.items.values())
+        ):
             moments.append(_next_step(self.ctx, self.seen, self.cycle()))
         return min(moments) if moments else None
 

@@ -159,7 +159,7 @@ class StationCore:
 
     def take_actions(self) -> list[HardwareAction]:
         actions, self.ctx.actions = self.ctx.actions, []
-        return actions
+        return self.ctx.get(DisplayMessages).screen(actions)  # O01.FR.15: AlwaysFront stays in front
 
     def station_time(self, now: datetime) -> datetime:
         return self.ctx.station_time(now)
