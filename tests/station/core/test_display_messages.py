@@ -326,3 +326,9 @@ def test_a_normal_message_comes_back_after_a_text_of_the_station() -> None:
     assert texts == ["Token BAD1: Invalid"]
     rig.advance(5)
     assert [a.text for a in rig.actions if isinstance(a, ShowMessage)][-1] == "normal"
+
+
+def test_21_O05_FR_03_a_disabled_display_rejects_a_clear() -> None:
+    rig = make_rig(version=Version.V21)
+    rig.core.model.put(VariableKey(CTRLR, "Enabled"), "false")
+    assert rig.handle(M21.ClearDisplayMessageRequest(id=1)).status == "Rejected"

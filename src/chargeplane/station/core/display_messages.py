@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from chargeplane.ocpp.messages import v2x
+from chargeplane.ocpp.messages import v2x, v21
 from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.ocpp.versions import Version
@@ -394,6 +394,10 @@ def clear_display_message(
 ) -> v2x.ClearDisplayMessageResponse:
     ns = v2x.dialect_of(request)
     status = ns.ClearMessageStatusEnumType
+    if not ctl.ctx.model.flag(CTRLR, "Enabled") and issubclass(ns, v21.Messages):
+        return ns.ClearDisplayMessageResponse(
+            status=v21.enums.ClearMessageStatusEnumType.REJECTED
+        )  # O05.FR.03
     return ns.ClearDisplayMessageResponse(
         status=status.ACCEPTED if ctl.clear(request.id, now) else status.UNKNOWN
     )
