@@ -215,13 +215,14 @@ async def test_an_unrequested_report_is_kept_as_unsolicited(csms: RunningCsms) -
 
 
 async def test_21_message_extra_goes_to_a_21_station_and_2_0_1_refuses_it(csms: RunningCsms) -> None:
-    body = _message("hello", messageExtra=[{"format": "UTF8", "language": "nl", "content": "hallo"}])
+    extra = [{"format": "UTF8", "language": "nl", "content": "hallo"}, {"format": "ASCII", "content": "hi"}]
+    body = _message("hello", messageExtra=extra)
     await csms.add_station("DM6")
     async with peer(csms.ocpp_url, "DM6", "2.1", station_class=station_class("2.1")) as station:
         await boot(station, "2.1")
         answer = await _json(csms, "POST", "/stations/DM6/display-messages", json=body)
         assert answer["status"] == "Accepted"
-        assert station.requests[0]["message_extra"][0]["content"] == "hallo"
+        assert [e["content"] for e in station.requests[0]["message_extra"]] == ["hallo", "hi"]
     await csms.add_station("DM7")
     async with peer(csms.ocpp_url, "DM7", "2.0.1", station_class=station_class("2.0.1")) as station:
         await boot(station, "2.0.1")

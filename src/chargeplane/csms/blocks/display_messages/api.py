@@ -75,12 +75,18 @@ class RequestOut(msgspec.Struct, rename="camel"):
     messages: list[dict[str, Any]]
 
 
+def _unset_left_out(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unset_left_out(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_unset_left_out(v) for v in value]
+    return value
+
+
 def wire_info(data: MessageIn) -> dict[str, Any]:
     """The body as a MessageInfo in wire form: unset fields left out, times in RFC 3339."""
-    built: dict[str, Any] = msgspec.to_builtins(data)
-    return {key: value for key, value in built.items() if value is not None} | {
-        "message": {k: v for k, v in built["message"].items() if v is not None}
-    }
+    info: dict[str, Any] = _unset_left_out(msgspec.to_builtins(data))
+    return info
 
 
 def _held_out(held: HeldMessage) -> HeldOut:
