@@ -112,6 +112,11 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
             self._record("PublishFirmwareStatusNotification", payload)
             return result.PublishFirmwareStatusNotification()
 
+        @on("NotifyDisplayMessages")  # type: ignore[misc]
+        async def on_notify_display_messages(self, **payload: Any) -> Any:
+            self._record("NotifyDisplayMessages", payload)
+            return result.NotifyDisplayMessages()
+
     return PeerCsms
 
 

@@ -250,7 +250,9 @@ async def test_not_implemented_block_answers_not_supported() -> None:
     async with peer_csms(behaviour) as url, running_station(url):
         await wait_for(lambda: behaviour.of("StatusNotification"))
         with pytest.raises(NotSupportedError):  # no handler registered: the endpoint answers NotSupported
-            await behaviour.stations[0].call(call.ClearDisplayMessage(id=1), suppress=False)
+            await behaviour.stations[0].call(
+                call.CostUpdated(total_cost=1.5, transaction_id="T1"), suppress=False
+            )
 
 
 async def test_ocpp21_session_same_code_path() -> None:
@@ -460,3 +462,26 @@ async def test_B10_FR_07_all_attempts_on_the_new_profile_fail_back_to_the_last_g
             await wait_for(lambda: len(behaviour.of("BootNotification")) == 2, within=10)
             assert station.client is not None
             assert station.client.uri.startswith(url)  # back on the factory profile
+
+
+async def test_O01_O04_display_messages_from_an_ocpp_package_csms_survive_a_restart(tmp_path: Path) -> None:
+    """O01.FR.10: the messages are in the station's database; O04: the report reaches the CSMS."""
+    database = tmp_path / "display.db"
+    message = {"id": 5, "priority": "InFront", "message": {"format": "UTF8", "content": "Welcome"}}
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url:
+        async with running_station(url, database) as station:
+            await wait_for(lambda: behaviour.of("StatusNotification"))
+            answer = await behaviour.stations[-1].call(call.SetDisplayMessage(message=message))
+            assert answer.status == "Accepted"
+            assert station.hardware.display.text == "Welcome"
+        async with running_station(url, database):
+            await wait_for(lambda: len(behaviour.of("BootNotification")) == 2)
+            answer = await behaviour.stations[-1].call(call.GetDisplayMessages(request_id=8, id=[5]))
+            assert answer.status == "Accepted"
+            await wait_for(lambda: behaviour.of("NotifyDisplayMessages"))
+            cleared = await behaviour.stations[-1].call(call.ClearDisplayMessage(id=5))
+            assert cleared.status == "Accepted"
+    [report] = behaviour.of("NotifyDisplayMessages")
+    assert report["request_id"] == 8
+    assert [(m["id"], m["message"]["content"]) for m in report["message_info"]] == [(5, "Welcome")]

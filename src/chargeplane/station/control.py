@@ -57,6 +57,11 @@ def describe(runtime: StationRuntime) -> str:
             f" contactor={evse.contactor} power={meter.power_w:.0f}W energy={meter.energy_wh:.1f}Wh"
             f" tx={tx.id if tx else None}"
         )
+    from chargeplane.station.core.display_messages import DisplayMessages  # see TYPE_CHECKING above
+
+    display = core.ctx.get(DisplayMessages)
+    if display.items:  # O01-O06: what the CSMS's display messages put on the display now
+        lines.append(f"  display: {display.shown!r} ({len(display.items)} display message(s))")
     return "\n".join(lines)
 
 

@@ -1,5 +1,7 @@
 """What a station's owner wants to see happen (``chargeplane station``): connected, boot status, EV plugged,
-authorized (or refused), transaction started and ended (its id, the energy), offline; one log line each.
+authorized (or refused), transaction started and ended (its id, the energy), offline, and what the display
+shows (the CSMS's display messages, O01-O06, as the display-message controller picks them); one log line
+each.
 
 The lines go through logging (logger ``chargeplane.station.events``, INFO), not print: one stream with
 the warnings, in order, with time stamps and the station id, and JSON lines with ``--log-format json``;
@@ -15,6 +17,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
+from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.model import Registration, Transaction
 from chargeplane.station.runtime import StationRuntime
 
@@ -38,6 +41,7 @@ class EventReporter:
         self.registration = Registration.UNKNOWN
         self.evses: dict[int, _Seen] = {}
         self.refused: Counter[str] = Counter()  # "<action> <status>" answers seen so far
+        self.display: str | None = None  # the display message on the display
 
     def __call__(self, runtime: StationRuntime) -> None:
         core = runtime.core
@@ -75,6 +79,10 @@ class EventReporter:
                     self.log.info("EVSE %d: authorized %s", evse.id, token)
                 seen.authorized = token
             self._transaction(evse.id, evse.tx, evse.meter.energy_wh, seen)
+        shown = core.ctx.get(DisplayMessages).shown
+        if shown != self.display:
+            self.log.info("display: %s", shown if shown is not None else "(no display message)")
+            self.display = shown
 
     def _transaction(self, evse_id: int, tx: Transaction | None, energy_wh: float, seen: _Seen) -> None:
         if tx is not None and seen.tx is not None:

@@ -98,7 +98,7 @@ class LogDisplay:
 
     def show(self, text: str) -> None:
         self.text = text
-        log.info("%s display: %s", self.station_id, text)
+        log.debug("%s display: %s", self.station_id, text)  # the event lines say it (events.py)
 
 
 @dataclass

@@ -83,6 +83,8 @@ def default_answer(request: Payload, now: datetime) -> Payload | None:
         return M.NotifyMonitoringReportResponse()
     if isinstance(request, M.FirmwareStatusNotificationRequest):
         return M.FirmwareStatusNotificationResponse()
+    if isinstance(request, M.NotifyDisplayMessagesRequest):
+        return M.NotifyDisplayMessagesResponse()
     return None
 
 

@@ -66,6 +66,8 @@ STATION_FEATURES = frozenset(
     # FirmwareStatusNotification (C-29.4); no download while charging (not AQ-7), no installation with
     # ongoing transactions (not C-43)
     | {"C-60", "C-29.4"}
+    # block O: every message priority (UI-1.x); ASCII and UTF8 of the formats (UI-2.1, UI-2.4)
+    | {"UI-1", "UI-1.1", "UI-1.2", "UI-1.3", "UI-2", "UI-2.1", "UI-2.4"}
 )
 _NO_TLS = "the station has no TLS security profiles (2, 3); issue #13"
 _NO_CERTS = (

@@ -29,6 +29,7 @@ class IdInfo:
     group: str | None = None
     expiry: str | None = None  # wire timestamp
     evse_ids: tuple[int, ...] = ()
+    language: str | None = None  # 2.x language1: the driver's preferred language (O01.FR.08)
 
 
 @dataclass(frozen=True, slots=True)

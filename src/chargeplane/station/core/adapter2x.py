@@ -87,6 +87,7 @@ class Adapter2x(Generic[Dialect]):
             group.id_token if group is not None else None,
             present(info.cache_expiry_date_time),
             tuple(present(info.evse_id) or ()),
+            present(info.language1),
         )
 
     # ------------------------------------------------------------------ availability

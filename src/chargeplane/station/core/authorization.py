@@ -23,6 +23,7 @@ from chargeplane.station.core import local_list, reservation, transactions
 from chargeplane.station.core.adapter import IdInfo
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
+from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.model import ACCEPTED, AuthEntry, Evse, ShowMessage, Token, token_key
 from chargeplane.station.core.storage import Storage
 
@@ -220,6 +221,8 @@ class Authorization(Controller):
 
         def answered(response: Payload, at: datetime) -> None:
             info = ctx.adapter.authorize_answer(response)
+            language = info.language if info.status == ACCEPTED else None
+            ctx.get(DisplayMessages).driver_language(evse.id, language, at)  # O01.FR.08
             known = Token(token.value, token.type, info.group)
             self.remember(known, info, at)
             if self.is_master_pass(info.group):  # C16.FR.01 never starts a transaction

@@ -42,6 +42,7 @@ from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
 from chargeplane.station.core.device_model import Definitions, DeviceModel, StationLayout
 from chargeplane.station.core.diagnostics import Diagnostics
+from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.firmware import VERSION_KEY, Firmware
 from chargeplane.station.core.local_list import LocalList, LocalListController
 from chargeplane.station.core.metering import Metering
@@ -89,6 +90,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Monitoring,
     Firmware,
     FirmwarePublisher,
+    DisplayMessages,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -167,7 +169,7 @@ class StationCore:
 
     def take_actions(self) -> list[HardwareAction]:
         actions, self.ctx.actions = self.ctx.actions, []
-        return actions
+        return self.ctx.get(DisplayMessages).screen(actions)  # O01.FR.15: AlwaysFront stays in front
 
     def station_time(self, now: datetime) -> datetime:
         return self.ctx.station_time(now)

@@ -251,6 +251,36 @@ _MONITORING_ROUTES: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, An
 }
 
 
+# -- Block O: display messages (the display_messages block's routes)
+@dataclass(frozen=True)
+class SetDisplayMessage:  # O01, O02, O06: SetDisplayMessageRequest
+    message: dict[str, Any]  # the MessageInfo as wire JSON
+
+    def describe(self) -> str:
+        fields = ", ".join(f"{k} {v}" for k, v in self.message.items() if k != "message")
+        return f"send SetDisplayMessage ({fields})"
+
+
+@dataclass(frozen=True)
+class GetDisplayMessages:  # O03, O04: GetDisplayMessagesRequest (no filter: all messages)
+    ids: tuple[int, ...] = ()
+    priority: str | None = None
+    state: str | None = None
+
+    def describe(self) -> str:
+        filters = [f"ids {list(self.ids)}"] if self.ids else []
+        filters += [f"{k} {v}" for k, v in (("priority", self.priority), ("state", self.state)) if v]
+        return "send GetDisplayMessages" + (f" ({', '.join(filters)})" if filters else " (all messages)")
+
+
+@dataclass(frozen=True)
+class ClearDisplayMessage:  # O05: ClearDisplayMessageRequest
+    message_id: int
+
+    def describe(self) -> str:
+        return f"send ClearDisplayMessage of message {self.message_id}"
+
+
 ManualAction = (
     RequestStart
     | RequestStop
@@ -271,6 +301,9 @@ ManualAction = (
     | SendCommand
     | UpdateFirmware
     | Monitoring
+    | SetDisplayMessage
+    | GetDisplayMessages
+    | ClearDisplayMessage
 )
 
 
@@ -361,6 +394,10 @@ class ChargeplaneAdapter:
             case SendCommand():
                 await self._request(
                     "POST", f"/stations/{station_id}/commands/{action.action}", action.payload
+                )
+            case ClearDisplayMessage():
+                await self._request(
+                    "DELETE", f"/stations/{station_id}/display-messages/{action.message_id}", None
                 )
             case _:
                 path, body = _route(action)
@@ -468,7 +505,19 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
                 signature=action.signature,
             )
             return "/commands/UpdateFirmware", {"requestId": action.request_id, "firmware": firmware}
-        case GetLocalListVersion() | CancelReservation() | ChangeLocalList() | SendCommand():
+        case SetDisplayMessage():
+            return "/display-messages", action.message
+        case GetDisplayMessages():
+            return "/display-messages/query", _some(
+                ids=list(action.ids) or None, priority=action.priority, state=action.state
+            )
+        case (
+            GetLocalListVersion()
+            | CancelReservation()
+            | ChangeLocalList()
+            | SendCommand()
+            | ClearDisplayMessage()
+        ):
             raise AdapterError(f"{action.describe()}: not a POST route")
 
 

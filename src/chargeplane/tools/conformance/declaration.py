@@ -133,6 +133,8 @@ class Configured:
     threshold_out_of_range: float = 1.0e9
     preconfigured_monitor_id: int = 201
     preconfigured_severity: int = 8
+    # Block O: the "60 seconds" of a display message's start / end time (TC_O_13/14/27/28), seconds
+    display_message_window: int = 3
     # Station cases of block A: the station's active network connection profile (message_timeout and
     # ocpp_interface above go into the new one the tool writes to the free slot)
     station_security_profile: int = 1  # <Configured securityProfile> of the station under test

@@ -372,6 +372,8 @@ def default_answer(request: Payload, answers: Answers) -> Payload | None:
         # Blocks N (customer information) and A (security): answers that say nothing.
         case msg.NotifyCustomerInformationRequest():
             return msg.NotifyCustomerInformationResponse()
+        case msg.NotifyDisplayMessagesRequest():
+            return msg.NotifyDisplayMessagesResponse()
     return None
 
 

@@ -1,0 +1,1 @@
+"""Display messages (O01-O06), CSMS side."""
