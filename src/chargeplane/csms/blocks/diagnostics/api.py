@@ -203,7 +203,8 @@ def _log_out(record: LogRecord) -> LogOut:
         filename=record.filename,
         file=None
         if stored is None
-        else LogFileOut(stored.name, stored.size, stored.sha256, stored.uploaded_at),
+        # a station may upload before its GetLog answer (which names the file) is stored: the answer's name then
+        else LogFileOut(stored.name or record.filename, stored.size, stored.sha256, stored.uploaded_at),
         notifications=[LogEventOut(e.status, e.message, e.received_at) for e in record.events],
         requested_at=record.requested_at,
         updated_at=record.updated_at,
@@ -285,7 +286,7 @@ def routes(service: DiagnosticsService) -> list[Any]:
         path = None if record is None else service.file_path(record)
         if record is None or path is None:
             raise NotFoundException(f"no uploaded file for log {log_id}")
-        name = (record.file.name if record.file else None) or path.name
+        name = (record.file.name if record.file else None) or record.filename or path.name
         return File(path, filename=name, media_type="application/octet-stream")
 
     async def receive(token: str, request: Request[Any, Any, Any], name_in_path: str | None) -> UploadOut:
