@@ -39,6 +39,7 @@ from chargeplane.station.core.model import (
     Failure,
     OutgoingCall,
     Reboot,
+    Reconnect,
     Registration,
     SetContactor,
     SetLock,
@@ -476,6 +477,7 @@ class StationRuntime:
             on_state=self._on_state,
             on_connected=self._on_connected,
             choose_url=lambda: self.core.next_url(settings.url),
+            choose_password=lambda: self.core.basic_auth_password(settings.password),
         )
         self._running = not self._stopping
         self._arm()
@@ -611,6 +613,11 @@ class StationRuntime:
             upload = self._uploads.pop(action.upload_id, None)
             if upload is not None:
                 upload.cancel()
+        elif isinstance(action, Reconnect):
+            if self.client is not None:
+                task = asyncio.create_task(self._reconnect(self.client))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         elif isinstance(action, Reboot):
             self._rebooting = True
             if self.client is not None:
@@ -639,15 +646,25 @@ class StationRuntime:
         self.core.upload_finished(action.upload_id, ok, self.clock())
         self._pump()
 
-    async def _reboot(self, client: OcppClient) -> None:
-        """Close the connection for the reboot once what the reset itself sent (the Ended events of an
-        Immediate reset, B12.FR.02) is delivered, within one CALL timeout: they come before the boot."""
+    async def _reconnect(self, client: OcppClient) -> None:
+        """A01 steps 3-4 / A02.FR.08: once what was sent before is answered (within one CALL timeout), drop the
+        connection and connect again at once with the new credentials."""
+        await self._settle(client)
+        if self.client is client:
+            await client.reconnect()
+
+    async def _settle(self, client: OcppClient) -> None:
         tick = 0.05
-        await asyncio.sleep(0)  # the Reset response and the queued events go out first
+        await asyncio.sleep(0)  # the answer that led here goes out first
         for _ in range(math.ceil(self.settings.call_timeout / tick)):  # polled: busy has no event of its own
             if not self.busy or self.client is not client:
                 break
             await asyncio.sleep(tick)
+
+    async def _reboot(self, client: OcppClient) -> None:
+        """Close the connection for the reboot once what the reset itself sent (the Ended events of an
+        Immediate reset, B12.FR.02) is delivered, within one CALL timeout: they come before the boot."""
+        await self._settle(client)
         await client.stop()
 
     # ------------------------------------------------------------------ timers (event-loop handles, no tasks)

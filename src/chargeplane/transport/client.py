@@ -75,9 +75,11 @@ class OcppClient:
         backoff: BackOff | None = None,
         on_connected: Callable[[OcppConnection], None] | None = None,
         choose_url: Callable[[], str] | None = None,
+        choose_password: Callable[[], str | bytes | None] | None = None,
     ) -> None:
         """``choose_url``: asked before every connection attempt for the endpoint to dial (a station's network
-        connection profiles); without it, always ``settings.url``."""
+        connection profiles); without it, always ``settings.url``. ``choose_password``: likewise the Basic-auth
+        password (a station's BasicAuthPassword as the CSMS last set it); without it, ``settings.password``."""
         self.settings = settings
         self.router_for = router_for
         self.backoff = backoff if backoff is not None else BackOff(settings.backoff)
@@ -90,7 +92,9 @@ class OcppClient:
         self._stopping = asyncio.Event()
         self._waiting = 0
         self._choose_url = choose_url
+        self._choose_password = choose_password
         self._url = settings.url
+        self._at_once = False  # the next attempt skips the back-off (reconnect())
 
     @property
     def uri(self) -> str:
@@ -140,6 +144,9 @@ class OcppClient:
                 self._set_state(ConnectionState.DISCONNECTED)
                 if self._stopping.is_set():
                     break
+                if self._at_once:
+                    self._at_once = False
+                    continue
                 wait = self.backoff.next_wait()
                 log.info("%s: reconnecting in %.1f s", self.settings.station_id, wait)
                 with contextlib.suppress(TimeoutError):
@@ -161,11 +168,19 @@ class OcppClient:
         if connection is not None:
             await connection.close(1001, "going offline")
 
+    async def reconnect(self) -> None:
+        """Close the connection and connect again without waiting (new credentials to present)."""
+        connection = self.connection
+        if connection is not None and connection.is_open:
+            self._at_once = True
+            await connection.close(1000, "reconnecting")
+
     async def _connect_and_serve(self) -> None:
         settings = self.settings
         headers = {}
-        if settings.password is not None:
-            headers["Authorization"] = basic_auth_header(settings.station_id, settings.password)
+        password = self._choose_password() if self._choose_password is not None else settings.password
+        if password is not None:
+            headers["Authorization"] = basic_auth_header(settings.station_id, password)
         secure = self.uri.startswith("wss:")
         ssl_context = client_tls_context(settings.ca_bundle, settings.client_certificate) if secure else None
         websocket: ClientConnection = await connect(

@@ -173,7 +173,14 @@ class CancelUpload:
     upload_id: int
 
 
-HardwareAction = SetContactor | SetLock | ShowMessage | Reboot | UploadLog | CancelUpload
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """Close the connection and connect again at once (new credentials: a password, A01; a certificate, A02)."""
+
+    reason: str
+
+
+HardwareAction = SetContactor | SetLock | ShowMessage | Reboot | UploadLog | CancelUpload | Reconnect
 
 
 def tx_to_json(tx: Transaction) -> dict[str, Any]:

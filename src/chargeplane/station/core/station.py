@@ -37,6 +37,7 @@ from chargeplane.station.core.adapter2x import ADAPTER_21, ADAPTER_201
 from chargeplane.station.core.adapter16 import ADAPTER_16
 from chargeplane.station.core.authorization import AuthCache, Authorization
 from chargeplane.station.core.availability import Availability
+from chargeplane.station.core.certificates import Certificates
 from chargeplane.station.core.context import Context, Controller, ErasedHandler
 from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
@@ -82,6 +83,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Diagnostics,
     CustomerInformation,
     NetworkProfiles,
+    Certificates,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -213,6 +215,10 @@ class StationCore:
     def next_url(self, factory_url: str) -> str:
         """The CSMS URL of the next connection attempt (B10: the priority of the network profiles)."""
         return self.ctx.get(NetworkProfiles).next_url(factory_url)
+
+    def basic_auth_password(self, factory: str | None) -> str | None:
+        """The Basic-auth password of the next connection attempt (A01: the one the CSMS set, if any)."""
+        return self.ctx.get(Security).basic_auth_password(factory)
 
     def upload_finished(self, upload_id: int, ok: bool, now: datetime) -> None:
         """The runtime's outcome of an :class:`~.model.UploadLog` attempt."""
