@@ -16,8 +16,8 @@ Readings where the specification leaves a choice:
 * Hash data (M03.FR.04): SHA256 over the issuer's DER name and the issuer's public key bits (RFC 6960's
   CertID), the serial in hex without leading zeros. The issuer of an installed certificate is the installed one
   whose subject is its issuer name (a root is its own issuer); without one, the certificate's own key is used.
-* Install (M05.FR.07): Rejected for an unreadable PEM, a certificate outside its validity period, or one that is
-  not a CA (basicConstraints cA). Rejected too when CertificateEntries would pass its maxLimit (M05.FR.06).
+* Install (M05.FR.07): Rejected for an unreadable PEM, an expired certificate, or one that is not a CA
+  (basicConstraints cA); a root whose validity starts later is kept for then. Rejected too when CertificateEntries would pass its maxLimit (M05.FR.06).
 * Delete (M04.FR.03 note): the last CSMSRootCertificate is refused (Failed) only while the station runs a TLS
   security profile (2 or 3), which needs it to connect; on profile 1 it may go.
 * CertificateSigned (A02.FR.06): the chain is readable, within MaxCertificateChainSize, each certificate signed
@@ -240,8 +240,8 @@ class Certificates(Controller):
             certificate = load_chain(pem)[0]
         except ValueError:
             return "Rejected"  # M05.FR.07: not a certificate
-        if not within_validity(certificate, self.ctx.station_time(now)) or not is_ca(certificate):
-            return "Rejected"  # M05.FR.07: expired (or not yet valid), or no CA certificate
+        if certificate.not_valid_after_utc < self.ctx.station_time(now) or not is_ca(certificate):
+            return "Rejected"  # M05.FR.07: expired, or no CA certificate (one valid later may wait here)
         try:
             key_bits(certificate.public_key())
         except ValueError:
@@ -304,15 +304,16 @@ class Certificates(Controller):
             for own in self.own:
                 if own.kind != V2G_CERTIFICATE:
                     continue
-                chain = own.chain
-                children = [
-                    hash_data(chain[i], chain[i + 1] if i + 1 < len(chain) else None, "SHA256")
-                    for i in range(1, min(len(chain), 5))
-                ]
-                found.append(
-                    (V2G_CHAIN, hash_data(own.leaf, chain[1] if len(chain) > 1 else None, "SHA256"), children)
-                )
+                leaf, *children = self._chain_hashes(own.chain[:5], "SHA256")
+                found.append((V2G_CHAIN, leaf, children))
         return found
+
+    def _chain_hashes(self, chain: tuple[x509.Certificate, ...], algorithm: str) -> list[HashData]:
+        """The hash data of each certificate of a chain (leaf first); the last one's issuer is looked up."""
+        return [
+            hash_data(c, chain[i + 1] if i + 1 < len(chain) else self.issuer_of(c), algorithm)
+            for i, c in enumerate(chain)
+        ]
 
     # ------------------------------------------------------------------ M04 delete
     def delete(self, wanted: HashData) -> str:
@@ -321,8 +322,7 @@ class Certificates(Controller):
         if wanted.algorithm not in _ALGORITHMS:
             return "NotFound"
         for own in self.own:
-            chain = own.chain
-            if wanted.same(hash_data(own.leaf, chain[1] if len(chain) > 1 else None, wanted.algorithm)):
+            if wanted.same(self._chain_hashes(own.chain[:1] + own.chain[1:2], wanted.algorithm)[0]):
                 return "Failed"  # M04.FR.06
         for item in self.installed:
             if not wanted.same(

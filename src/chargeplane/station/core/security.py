@@ -34,16 +34,17 @@ _AT_ONCE = datetime.min.replace(tzinfo=UTC)  # a deadline already passed: the ne
 
 
 def password_problem(password: str, version: Version) -> str | None:
-    """Why ``password`` is no Basic-auth password for ``version`` (A00.FR.205), or None."""
-    if version is Version.V16:
+    """Why ``password`` is no Basic-auth password for ``version`` (A00.FR.205), as a reasonCode (at most 20
+    characters), or None."""
+    if version is Version.V16:  # an AuthorizationKey: 16 to 20 bytes as 32 to 40 hex digits
         if not _HEX.match(password) or not 32 <= len(password) <= 40 or len(password) % 2:
-            return "an AuthorizationKey is 16 to 20 bytes as 32 to 40 hex digits"
+            return "InvalidKey"
         return None
     maximum = 40 if version is Version.V201 else 64
     if not 16 <= len(password) <= maximum:
-        return f"a password has 16 to {maximum} characters"
+        return "InvalidLength"
     if version is Version.V201 and not _PASSWORD_STRING.match(password):
-        return "a password uses only a-z A-Z 0-9 * - _ = : + | @ ."
+        return "InvalidCharacters"  # passwordString: a-z A-Z 0-9 * - _ = : + | @ .
     return None
 
 
