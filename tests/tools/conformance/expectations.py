@@ -36,7 +36,6 @@ CSMS_FEATURES = frozenset(
 _NO_FIRMWARE_STATUS = "FirmwareStatusNotification is answered NotSupported: firmware management is issue #14"
 CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
     {
-        "TC_A_09_CSMS": "no password rotation: the CSMS sends BasicAuthPassword but keeps the old one: issue #13",
         "TC_A_19_CSMS": "no security profile upgrade: the CSMS keeps accepting profile 1 afterwards: issue #13",
         "TC_L_01_CSMS": _NO_FIRMWARE_STATUS,
         "TC_L_06_CSMS": _NO_FIRMWARE_STATUS,
