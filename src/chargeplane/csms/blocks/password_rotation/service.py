@@ -26,7 +26,7 @@ from chargeplane.csms.bus.commands import CommandRouter, StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Invalid, UnknownStation
-from chargeplane.ocpp.messages import v16, v21, v201
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import CallFailed, OcppConnection
@@ -41,27 +41,16 @@ def password_request(version: Version, password: str) -> Payload:
     """The request that sets the station's Basic-auth password in ``version``."""
     if version is Version.V16:
         return v16.messages.ChangeConfigurationRequest(key="AuthorizationKey", value=password)
-    if version is Version.V201:
-        d201 = v201.datatypes
-        return v201.messages.SetVariablesRequest(
-            set_variable_data=[
-                d201.SetVariableDataType(
-                    attribute_value=password,
-                    component=d201.ComponentType(name="SecurityCtrlr"),
-                    variable=d201.VariableType(name="BasicAuthPassword"),
-                )
-            ]
+
+    def build(ns: v2x.Dialect) -> v2x.SetVariablesRequest:
+        item = ns.SetVariableDataType(
+            attribute_value=password,
+            component=ns.ComponentType(name="SecurityCtrlr"),
+            variable=ns.VariableType(name="BasicAuthPassword"),
         )
-    d21 = v21.datatypes
-    return v21.messages.SetVariablesRequest(
-        set_variable_data=[
-            d21.SetVariableDataType(
-                attribute_value=password,
-                component=d21.ComponentType(name="SecurityCtrlr"),
-                variable=d21.VariableType(name="BasicAuthPassword"),
-            )
-        ]
-    )
+        return ns.SetVariablesRequest(set_variable_data=[item])
+
+    return v2x.with_dialect(version, build)
 
 
 def answer_status(response: Payload) -> str:
