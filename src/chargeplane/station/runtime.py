@@ -19,6 +19,7 @@ import logging
 import math
 import sqlite3
 import ssl
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -378,6 +379,7 @@ class StationRuntime:
         self._meter_last = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._uploads: dict[int, asyncio.Task[None]] = {}  # log uploads in flight, by upload id
+        self._tls_dir: Path | None = None  # where the station certificate is written for the ssl context
         self.connected = asyncio.Event()
         self.accepted = asyncio.Event()  # connected and accepted by the CSMS (B01)
         # called after every change the runtime drives (e.g. the console's EventReporter); none in a fleet
@@ -478,6 +480,7 @@ class StationRuntime:
             on_connected=self._on_connected,
             choose_url=lambda: self.core.next_url(settings.url),
             choose_password=lambda: self.core.basic_auth_password(settings.password),
+            choose_certificate=self._client_certificate,
         )
         self._running = not self._stopping
         self._arm()
@@ -490,6 +493,26 @@ class StationRuntime:
             for task in list(self._tasks):
                 task.cancel()
             self.connected.clear()
+
+    def _client_certificate(self) -> CertificateFiles | None:
+        """The station certificate the CSMS last signed (A02), as the files an ssl context loads; None: the
+        factory one of the settings. Written beside the database (a temporary directory for one in memory),
+        the key readable by the owner only."""
+        own = self.core.station_certificate(self.clock())
+        if own is None:
+            return None
+        if self._tls_dir is None:
+            database = self.settings.database
+            if str(database) == ":memory:":
+                self._tls_dir = Path(tempfile.mkdtemp(prefix="chargeplane-station-"))
+            else:
+                self._tls_dir = Path(database).parent / f"{Path(database).name}.tls"
+                self._tls_dir.mkdir(mode=0o700, exist_ok=True)
+        certificate, key = self._tls_dir / "station.crt", self._tls_dir / "station.key"
+        key.touch(mode=0o600)
+        key.write_text(own.key_pem)
+        certificate.write_text(own.chain_pem)
+        return CertificateFiles(certificate, key)
 
     def _router_for(self, version: Version) -> Router[OcppConnection]:
         if version not in _ROUTERS:

@@ -76,10 +76,13 @@ class OcppClient:
         on_connected: Callable[[OcppConnection], None] | None = None,
         choose_url: Callable[[], str] | None = None,
         choose_password: Callable[[], str | bytes | None] | None = None,
+        choose_certificate: Callable[[], CertificateFiles | None] | None = None,
     ) -> None:
         """``choose_url``: asked before every connection attempt for the endpoint to dial (a station's network
         connection profiles); without it, always ``settings.url``. ``choose_password``: likewise the Basic-auth
-        password (a station's BasicAuthPassword as the CSMS last set it); without it, ``settings.password``."""
+        password (a station's BasicAuthPassword as the CSMS last set it); without it, ``settings.password``.
+        ``choose_certificate``: likewise the TLS client certificate (a station's newest certificate, A02.FR.09);
+        without it, or when it gives None, ``settings.client_certificate``."""
         self.settings = settings
         self.router_for = router_for
         self.backoff = backoff if backoff is not None else BackOff(settings.backoff)
@@ -93,6 +96,7 @@ class OcppClient:
         self._waiting = 0
         self._choose_url = choose_url
         self._choose_password = choose_password
+        self._choose_certificate = choose_certificate
         self._url = settings.url
         self._at_once = False  # the next attempt skips the back-off (reconnect())
 
@@ -182,7 +186,10 @@ class OcppClient:
         if password is not None:
             headers["Authorization"] = basic_auth_header(settings.station_id, password)
         secure = self.uri.startswith("wss:")
-        ssl_context = client_tls_context(settings.ca_bundle, settings.client_certificate) if secure else None
+        ssl_context = None
+        if secure:
+            chosen = self._choose_certificate() if self._choose_certificate is not None else None
+            ssl_context = client_tls_context(settings.ca_bundle, chosen or settings.client_certificate)
         websocket: ClientConnection = await connect(
             self.uri,
             subprotocols=[Subprotocol(version.subprotocol) for version in settings.versions],
