@@ -444,3 +444,22 @@ def test_1_6_extended_trigger_sign_charge_point_certificate() -> None:
         rig.handle(M16.ExtendedTriggerMessageRequest(requested_message="FirmwareStatusNotification")).status
         == "NotImplemented"
     )
+
+
+def test_2_1_request_id_sent_and_echo_checked() -> None:
+    rig = make_rig(version=Version.V21)
+    root = issue("CSMS root")
+    trigger = v21.messages.TriggerMessageRequest(requested_message="SignChargingStationCertificate")
+    assert rig.handle(trigger).status == "Accepted"
+    [request] = rig.of(v21.messages.SignCertificateRequest)
+    assert isinstance(request.request_id, int)
+    signed = _sign(x509.load_pem_x509_csr(request.csr.encode()), root)
+    wrong = v21.messages.CertificateSignedRequest(
+        certificate_chain=signed.pem, request_id=request.request_id + 1
+    )
+    assert rig.handle(wrong).status == "Rejected"
+    assert rig.handle(trigger).status == "Accepted"
+    request = rig.of(v21.messages.SignCertificateRequest)[-1]
+    signed = _sign(x509.load_pem_x509_csr(request.csr.encode()), root)
+    right = v21.messages.CertificateSignedRequest(certificate_chain=signed.pem, request_id=request.request_id)
+    assert rig.handle(right).status == "Accepted"

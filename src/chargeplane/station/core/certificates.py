@@ -25,7 +25,8 @@ Readings where the specification leaves a choice:
   station's; when the station holds CSMS root certificates the chain must end at one of them (for a V2G
   certificate: at a V2G root, when it holds any). A station without any such root cannot check the hierarchy
   and accepts on the other checks.
-* A03: a ChargingStationCertificate that expires within 30 days starts a renewal, once per certificate.
+* A03: a ChargingStationCertificate or V2GCertificate that expires within 30 days starts a renewal, once
+  per certificate (and boot).
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def within_validity(certificate: x509.Certificate, at: datetime) -> bool:
 
 
 class Certificates(Controller):
-    __slots__ = ("_fallback", "_renewed_for", "_switch_at", "installed", "own", "pending")
+    __slots__ = ("_fallback", "_next_request_id", "_renewed_for", "_switch_at", "installed", "own", "pending")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -201,6 +202,7 @@ class Certificates(Controller):
         self._fallback: Installed | None = None  # M05.FR.12: the replaced CSMS root
         self._renewed_for: set[int] = set()  # serials of station certificates already renewed (A03)
         self._switch_at: datetime | None = None  # A02.FR.08: reconnect with the new certificate then
+        self._next_request_id = 1  # 2.1 SignCertificate's requestId
         raw = ctx.storage.get_state(_STORE)
         for item in json.loads(raw) if raw else []:
             self.installed.append(Installed(item["use"], load_chain(item["pem"])[0]))
@@ -356,8 +358,7 @@ class Certificates(Controller):
         key_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
-        previous = self.pending.get(kind)
-        request_id = previous.request_id + 1 if previous is not None else len(self._renewed_for) + 1
+        request_id, self._next_request_id = self._next_request_id, self._next_request_id + 1
         self.pending[kind] = SigningRequest(
             kind,
             key_pem,
@@ -401,9 +402,12 @@ class Certificates(Controller):
 
         return ctx.send(request, now, answered, on_failure=failed, force=force)
 
-    def certificate_signed(self, chain_pem: str, kind: str, now: datetime) -> str:
-        """A02.FR.06-07 / A03.FR.06-07: Accepted and stored, or Rejected (with the security event)."""
-        problem = self._check_signed(chain_pem, kind, now)
+    def certificate_signed(
+        self, chain_pem: str, kind: str, now: datetime, request_id: int | None = None
+    ) -> str:
+        """A02.FR.06-07 / A03.FR.06-07: Accepted and stored, or Rejected (with the security event). 2.1: the
+        ``request_id`` echoed must be the signing request's."""
+        problem = self._check_signed(chain_pem, kind, now, request_id)
         if problem is not None:
             self.pending.pop(kind, None)  # A02.FR.20: no resend until triggered again
             self._security_event("InvalidChargingStationCertificate", now, problem)
@@ -418,10 +422,12 @@ class Certificates(Controller):
             self._switch_at = max(own.leaf.not_valid_before_utc - self.ctx.clock_offset, now)  # A02.FR.08
         return "Accepted"
 
-    def _check_signed(self, chain_pem: str, kind: str, now: datetime) -> str | None:
+    def _check_signed(self, chain_pem: str, kind: str, now: datetime, request_id: int | None) -> str | None:
         pending = self.pending.get(kind)
         if pending is None:
             return f"no {kind} signing request is waiting"
+        if request_id is not None and request_id != pending.request_id:
+            return "the requestId is not the signing request's"
         if len(chain_pem) > self.ctx.model.number(SECURITY, "MaxCertificateChainSize"):
             return "the chain exceeds MaxCertificateChainSize"  # A02.FR.16
         try:
@@ -460,9 +466,9 @@ class Certificates(Controller):
         times = [p.resend_at for p in self.pending.values() if p.resend_at is not None]
         if self._switch_at is not None:
             times.append(self._switch_at)
-        renewal = self._renewal_due()
-        if renewal is not None:
-            times.append(renewal)
+        times += [
+            d for k in (STATION_CERTIFICATE, V2G_CERTIFICATE) if (d := self._renewal_due(k)) is not None
+        ]
         return min(times, default=None)
 
     def handle_timer(self, now: datetime) -> None:
@@ -480,21 +486,24 @@ class Certificates(Controller):
         if self._switch_at is not None and self._switch_at <= now:
             self._switch_at = None
             ctx.act(Reconnect("ChargingStationCertificate renewed"))
-        due = self._renewal_due()
-        if due is not None and due <= now and ctx.accepted:
-            current = self.station_certificate(STATION_CERTIFICATE, now)
-            if current is not None:
-                self._renewed_for.add(current.leaf.serial_number)
-                self.request_signing(STATION_CERTIFICATE, now)  # A03.FR.02
+        for kind in (STATION_CERTIFICATE, V2G_CERTIFICATE):
+            due = self._renewal_due(kind)
+            if due is not None and due <= now:
+                newest = self._newest(kind)
+                assert newest is not None  # a renewal is due only for a certificate the station has
+                self._renewed_for.add(newest.leaf.serial_number)
+                self.request_signing(kind, now)  # A03.FR.02: a month before it expires
 
-    def _renewal_due(self) -> datetime | None:
-        if STATION_CERTIFICATE in self.pending or not self.ctx.accepted:
-            return None
-        newest = max(
-            (c for c in self.own if c.kind == STATION_CERTIFICATE),
-            key=lambda c: c.leaf.not_valid_before_utc,
-            default=None,
+    def _newest(self, kind: str) -> OwnCertificate | None:
+        return max(
+            (c for c in self.own if c.kind == kind), key=lambda c: c.leaf.not_valid_before_utc, default=None
         )
+
+    def _renewal_due(self, kind: str) -> datetime | None:
+        """When the newest certificate of ``kind`` is to be renewed (once per certificate), or None."""
+        if kind in self.pending or not self.ctx.accepted:
+            return None
+        newest = self._newest(kind)
         if newest is None or newest.leaf.serial_number in self._renewed_for:
             return None
         return newest.leaf.not_valid_after_utc - RENEW_BEFORE - self.ctx.clock_offset
@@ -588,8 +597,11 @@ def certificate_signed(
     """A02.FR.06-08, A02.FR.16 (certificateType absent: the ChargingStationCertificate)."""
     ns = v2x.dialect_of(request)
     kind = present(request.certificate_type)
+    request_id = (
+        present(request.request_id) if isinstance(request, v21.messages.CertificateSignedRequest) else None
+    )
     status = ctl.certificate_signed(
-        request.certificate_chain, str(kind) if kind is not None else STATION_CERTIFICATE, now
+        request.certificate_chain, str(kind) if kind is not None else STATION_CERTIFICATE, now, request_id
     )
     return ns.CertificateSignedResponse(status=ns.CertificateSignedStatusEnumType(status))
 
