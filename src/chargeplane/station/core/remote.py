@@ -211,8 +211,7 @@ def trigger_message(
 SIGN_TRIGGERS = {
     "SignChargingStationCertificate": (certificates.STATION_CERTIFICATE,),
     "SignV2GCertificate": (certificates.V2G_CERTIFICATE,),
-    "SignCombinedCertificate": (certificates.STATION_CERTIFICATE, certificates.V2G_CERTIFICATE),  # 2.1
-}
+}  # SignCombinedCertificate: NotImplemented, this station keeps separate certificates (TC_F_27_CS)
 
 
 def reset(ctl: Remote, request: v2x.ResetRequestT, now: datetime) -> v2x.ResetResponse:
