@@ -8,6 +8,7 @@ from chargeplane.csms.blocks.password_rotation import api
 from chargeplane.csms.blocks.password_rotation.repository import RotationRepository
 from chargeplane.csms.blocks.password_rotation.service import PasswordRotationService
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.blocks.security.service import SecurityService
 
 
@@ -17,7 +18,7 @@ def install(context: BlockContext, settings: NoSettings) -> None:
         RotationRepository(context.engine, context.committer),
         stations,
         context.require(SecurityService),
-        context.commands,
+        context.require(CommandService),
         context.events,
         context.clock,
     )
@@ -31,6 +32,6 @@ BLOCK = Block(
     "password_rotation",
     NoSettings,
     install,
-    requires=("provisioning", "security"),
+    requires=("provisioning", "security", "remote_control"),
     summary="A01 (CSMS side): password rotation",
 )

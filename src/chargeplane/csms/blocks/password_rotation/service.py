@@ -4,9 +4,10 @@
    password for the station's OCPP version (A01.FR.06-07), or takes the operator's after the version's rules.
 2. Its salted hash is stored as *pending* beside the current one (A01.FR.08) before it is sent, so that the
    station may come back with it at once; the password itself is never stored, logged nor answered
-   (A01.FR.09), and it does not go through the command log.
+   (A01.FR.09).
 3. SetVariables SecurityCtrlr.BasicAuthPassword (2.0.1, 2.1; A01.FR.02) or ChangeConfiguration
-   AuthorizationKey (1.6 security extension).
+   AuthorizationKey (1.6 security extension), through the command service (B03.FR.03: not to a Rejected
+   station), whose log shows the request without the password.
 4. Accepted (or RebootRequired): both passwords are accepted until the station has connected with the new
    one; that connection retires the old one (the new hash becomes the station's). Any other answer: the
    pending password is dropped and the old one stays (A01.FR.04). No answer (timeout, lost connection): the
@@ -21,8 +22,9 @@ import logging
 
 from chargeplane.csms.blocks.password_rotation.repository import RotationRecord, RotationRepository
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.blocks.security.service import SecurityService
-from chargeplane.csms.bus.commands import CommandRouter, StationOffline
+from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Invalid, UnknownStation
@@ -34,6 +36,7 @@ from chargeplane.transport.security import check_password_rules, generate_passwo
 
 log = logging.getLogger(__name__)
 EVENT = "ReconfigurationOfSecurityParameters"
+HIDDEN = "(not logged)"  # what the command log shows of the password
 ACCEPTED = frozenset({"Accepted", "RebootRequired"})
 
 
@@ -69,7 +72,7 @@ class PasswordRotationService:
         repository: RotationRepository,
         stations: ProvisioningService,
         security: SecurityService,
-        commands: CommandRouter,
+        commands: CommandService,
         events: EventBus,
         clock: Clock,
     ) -> None:
@@ -89,7 +92,7 @@ class PasswordRotationService:
         station_id = record.station_id
         if record.security_profile == 3:
             raise Invalid("the station authenticates with a client certificate (profile 3): no password")
-        version = self.commands.version_of(station_id)
+        version = self.commands.commands.version_of(station_id)
         if version is None:
             raise StationOffline(station_id)
         if password is None:
@@ -98,7 +101,9 @@ class PasswordRotationService:
         pending = hash_password(password)
         await self.repository.start(station_id, pending, self.clock.now())
         try:
-            response = await self.commands.call(station_id, password_request(version, password))
+            response = await self.commands.send(
+                station_id, password_request(version, password), logged=password_request(version, HIDDEN)
+            )
         except CallFailed:  # a CALLERROR: the station did not take it
             await self._settle(station_id, "failed", None, "the station answered with a CALLERROR")
             raise
