@@ -19,7 +19,7 @@ from chargeplane.ocpp.versions import Version
 from chargeplane.transport.backoff import BackOff, BackOffSettings
 from chargeplane.transport.client import ClientSettings, ConnectionState, OcppClient
 from chargeplane.transport.connection import CallFailed, ConnectionLost, OcppConnection
-from chargeplane.transport.security import CertificateFiles, SecurityProfile, StationSecurity
+from chargeplane.transport.security import CertificateFiles, SecurityProfile, StationSecurity, hash_password
 from tests.transport import certs
 from tests.transport.conftest import (
     PASSWORD,
@@ -29,6 +29,7 @@ from tests.transport.conftest import (
     protected,
     running_client,
     running_server,
+    station_router,
 )
 
 BOOT = v201.messages.BootNotificationRequest(
@@ -649,3 +650,60 @@ async def test_stop_while_connecting_ends_run_once_the_handshake_completes() -> 
         await asyncio.wait_for(task, 5)
         assert states[-1] is ConnectionState.STOPPED
         assert ConnectionState.CONNECTED not in states
+
+
+# -- A01 password rotation: the pending password, the client's immediate reconnection -------------------
+
+
+async def test_A01_pending_password_admitted_beside_the_current_one_and_marked() -> None:
+    new = "rotated-password-0123456789"
+    security = StationSecurity(
+        SecurityProfile.BASIC_AUTH, hash_password(PASSWORD), pending_password_hash=hash_password(new)
+    )
+    marks: list[bool] = []
+
+    async def on_connect(connection: OcppConnection) -> None:
+        marks.append(connection.pending_password)
+
+    async with running_server(Directory({"CS1": security}), FakeCsms(on_connect=on_connect)) as harness:
+        url = harness.url + "/CS1"
+        assert await status_of(url, subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1")) == 101
+        assert await status_of(url, subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1", new)) == 101
+        wrong = basic("CS1", "neither-of-the-two-0123")
+        assert await status_of(url, subprotocols=["ocpp2.0.1"], additional_headers=wrong) == 401
+        for _ in range(100):
+            if len(marks) == 2:
+                break
+            await asyncio.sleep(0.02)
+    assert marks == [False, True]
+
+
+async def test_A01_client_reconnects_at_once_with_the_password_it_is_given_now() -> None:
+    new = "rotated-password-0123456789"
+    security = StationSecurity(
+        SecurityProfile.BASIC_AUTH, hash_password(PASSWORD), pending_password_hash=hash_password(new)
+    )
+    marks: list[bool] = []
+
+    async def on_connect(connection: OcppConnection) -> None:
+        marks.append(connection.pending_password)
+
+    password = [PASSWORD]
+    async with running_server(Directory({"CS1": security}), FakeCsms(on_connect=on_connect)) as harness:
+        settings = ClientSettings(harness.url, "CS1", backoff=BackOffSettings(30.0, 0.0, 5))  # a long wait
+        client = OcppClient(settings, station_router, choose_password=lambda: password[0])
+        task = asyncio.create_task(client.run())
+        try:
+            await asyncio.wait_for(client.wait_connected(), 5)
+            password[0] = new
+            started = time.monotonic()
+            await client.reconnect()
+            for _ in range(100):
+                if len(marks) == 2:
+                    break
+                await asyncio.sleep(0.02)
+            assert time.monotonic() - started < 5  # no back-off wait
+            assert marks == [False, True]
+        finally:
+            await client.stop()
+            await asyncio.wait_for(task, 5)
