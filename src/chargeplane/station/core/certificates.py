@@ -237,7 +237,8 @@ class Certificates(Controller):
 
     # ------------------------------------------------------------------ M05 install
     def install(self, use: str, pem: str, now: datetime) -> str:
-        """M05: Accepted, Rejected (invalid, too many, AdditionalRootCertificateCheck) or Failed."""
+        """M05: Accepted or Rejected (invalid, too many, AdditionalRootCertificateCheck). Never Failed
+        (M05.FR.03): the store is the station's own state, written with the answer."""
         try:
             certificate = load_chain(pem)[0]
         except ValueError:

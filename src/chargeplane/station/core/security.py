@@ -2,7 +2,8 @@
 
 Once per boot, when the CSMS first accepts the registration, the station reports how it came up: ResetOrReboot
 when the boot follows a reset, StartupOfTheDevice otherwise (A04.FR.01). A 1.6 station reports nothing (the
-1.6 security extension is not implemented on the station side).
+security extension's SecurityEventNotification is not implemented on the station side; its events go to
+the security log only).
 
 A01 (and the 1.6 AuthorizationKey, ChangeConfiguration): a new SecurityCtrlr.BasicAuthPassword is checked
 against the version's rules (2.0.1: a passwordString of 16 to 40 characters; 2.1: 16 to 64 characters;
