@@ -402,6 +402,11 @@ class StationRuntime:
         core = StationCore(self.settings.version, self.storage, self.clock(), self.layout)
         for (component, variable, instance), value in self.settings.variables.items():
             core.model.put(VariableKey(component, variable, None, instance), value, persist=True)
+        if self.settings.ca_bundle is not None:  # the roots it was set up with: its first CSMS roots (M03)
+            try:
+                core.provision_csms_roots(self.settings.ca_bundle.read_text(), self.clock())
+            except (OSError, ValueError) as error:
+                log.warning("%s: CA bundle not taken as CSMS roots: %s", self.settings.station_id, error)
         return core
 
     # ------------------------------------------------------------------ control (simulated hardware)

@@ -463,3 +463,17 @@ def test_2_1_request_id_sent_and_echo_checked() -> None:
     signed = _sign(x509.load_pem_x509_csr(request.csr.encode()), root)
     right = v21.messages.CertificateSignedRequest(certificate_chain=signed.pem, request_id=request.request_id)
     assert rig.handle(right).status == "Accepted"
+
+
+def test_M03_provisioned_roots_listed_once_in_a_life() -> None:
+    storage = MemoryStorage()
+    rig = make_rig(storage=storage)
+    factory = issue("Factory CSMS root")
+    bundle = factory.pem + issue("another root").pem
+    assert rig.core.provision_csms_roots(bundle, rig.now) == 2
+    [(_, data), _] = entries(listed(rig, "CSMSRootCertificate"))
+    assert same_certificate(data, hash_data(factory.certificate))
+    assert _delete(rig, data) == "Accepted"
+    again = make_rig(storage=storage)  # a restart with the same bundle: what the CSMS deleted stays deleted
+    assert again.core.provision_csms_roots(bundle, again.now) == 0
+    assert len(entries(listed(again, "CSMSRootCertificate"))) == 1

@@ -98,7 +98,5 @@ STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
         "TC_L_15_CS": _NO_FIRMWARE_SESSIONS,
         # Block M: the reconnection with a new CSMS root needs TLS on the station (issue #13).
         **dict.fromkeys((f"TC_M_{n:02}_CS" for n in (9, 30, 31)), _NO_TLS_ROOTS),
-        "TC_M_22_CS": "our station runs security profile 1 and has no CSMSRootCertificate of its own: once "
-        "TC_M_20_CS deleted the tool's, step 1 finds none (NotFound); issue #13",
     }
 )

@@ -41,7 +41,9 @@ async def endpoint() -> AsyncIterator[CsmsEndpoint]:
 
 @pytest.fixture
 async def station(endpoint: CsmsEndpoint, tmp_path: Path) -> AsyncIterator[OurStation]:
-    ours = OurStation(endpoint.url, STATION_ID, PASSWORD, tmp_path / "station.db")
+    root = tmp_path / "csms_root.crt"  # the tool's CSMS root, as a station is set up with (TC_M_22_CS)
+    root.write_text(endpoint.test_pki().csms_root.pem)
+    ours = OurStation(endpoint.url, STATION_ID, PASSWORD, tmp_path / "station.db", ca_bundle=root)
     await ours.start()
     try:
         yield ours

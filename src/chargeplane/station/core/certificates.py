@@ -5,7 +5,9 @@ Two stores, both kept in the station's persistent state (``storage.get_state``):
 * the CA certificates the CSMS installs (M05): CSMSRootCertificate, ManufacturerRootCertificate,
   V2GRootCertificate, MORootCertificate (2.1 adds OEMRootCertificate); listed by GetInstalledCertificateIds
   (M03) with their certificateHashData and deleted by DeleteCertificate (M04). Other blocks read them with
-  :meth:`Certificates.roots` (the firmware block takes the ManufacturerRootCertificates from it);
+  :meth:`Certificates.roots` (the firmware block takes the ManufacturerRootCertificates from it). The CA
+  bundle a station is set up with becomes its first CSMSRootCertificates (:meth:`Certificates.provision`,
+  once in its life);
 * the station's own certificates (A02/A03): ChargingStationCertificate and V2GCertificate, each a chain with
   its private key, made from a key pair and a CSR of this station (SignCertificate) and signed by the CSMS's CA
   (CertificateSigned). :meth:`Certificates.station_certificate` gives the newest valid one (A02.FR.09) to the
@@ -71,7 +73,7 @@ USE_TO_16 = {use: name for name, use in USE_16.items()}
 SECURITY = "SecurityCtrlr"
 MAX_ENTRIES = 24  # CertificateEntries' maxLimit
 RENEW_BEFORE = timedelta(days=30)  # A03.FR.02: one month before expiry
-_STORE, _OWN = "certificates", "station_certificates"
+_STORE, _OWN, _PROVISIONED = "certificates", "station_certificates", "certificates_provisioned"
 _ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {
     "SHA256": hashes.SHA256,
     "SHA384": hashes.SHA384,
@@ -266,6 +268,20 @@ class Certificates(Controller):
         self.installed.append(Installed(use, certificate))
         self._save()
         return "Accepted"
+
+    def provision(self, use: str, pem: str, now: datetime) -> int:
+        """The certificates a station is set up with (a factory CA bundle), installed once in its life: later
+        the store is the CSMS's to change (a root it deletes stays deleted). Returns how many were taken."""
+        storage = self.ctx.storage
+        if storage.get_state(_PROVISIONED) is not None:
+            return 0
+        chain = load_chain(pem)
+        storage.set_state(_PROVISIONED, "1")
+        taken = 0
+        for certificate in chain:
+            text = certificate.public_bytes(serialization.Encoding.PEM).decode()
+            taken += self.install(use, text, now) == "Accepted"
+        return taken
 
     def _replace_csms_root(self, certificate: x509.Certificate) -> str:
         """M05.FR.09-12: one CSMS root (plus the fallback); the new one signed by the old one replaces it."""

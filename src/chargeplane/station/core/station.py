@@ -37,7 +37,12 @@ from chargeplane.station.core.adapter2x import ADAPTER_21, ADAPTER_201
 from chargeplane.station.core.adapter16 import ADAPTER_16
 from chargeplane.station.core.authorization import AuthCache, Authorization
 from chargeplane.station.core.availability import Availability
-from chargeplane.station.core.certificates import STATION_CERTIFICATE, Certificates, OwnCertificate
+from chargeplane.station.core.certificates import (
+    CSMS_ROOT,
+    STATION_CERTIFICATE,
+    Certificates,
+    OwnCertificate,
+)
 from chargeplane.station.core.context import Context, Controller, ErasedHandler
 from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
@@ -219,6 +224,10 @@ class StationCore:
     def basic_auth_password(self, factory: str | None) -> str | None:
         """The Basic-auth password of the next connection attempt (A01: the one the CSMS set, if any)."""
         return self.ctx.get(Security).basic_auth_password(factory)
+
+    def provision_csms_roots(self, pem: str, now: datetime) -> int:
+        """The CA bundle the station was set up with, as its CSMSRootCertificates (once in its life)."""
+        return self.ctx.get(Certificates).provision(CSMS_ROOT, pem, now)
 
     def station_certificate(self, now: datetime) -> OwnCertificate | None:
         """The newest valid ChargingStationCertificate with its key (A02.FR.09), for a TLS client (profile 3)."""
