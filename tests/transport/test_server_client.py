@@ -17,7 +17,7 @@ from chargeplane.ocpp.messages import v16, v21, v201
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.backoff import BackOff, BackOffSettings
-from chargeplane.transport.client import ClientSettings, ConnectionState, OcppClient
+from chargeplane.transport.client import ClientSettings, ConnectionState, Credentials, OcppClient
 from chargeplane.transport.connection import CallFailed, ConnectionLost, OcppConnection
 from chargeplane.transport.security import CertificateFiles, SecurityProfile, StationSecurity, hash_password
 from tests.transport import certs
@@ -691,7 +691,9 @@ async def test_A01_client_reconnects_at_once_with_the_password_it_is_given_now()
     password = [PASSWORD]
     async with running_server(Directory({"CS1": security}), FakeCsms(on_connect=on_connect)) as harness:
         settings = ClientSettings(harness.url, "CS1", backoff=BackOffSettings(30.0, 0.0, 5))  # a long wait
-        client = OcppClient(settings, station_router, choose_password=lambda: password[0])
+        client = OcppClient(
+            settings, station_router, choose_credentials=lambda: Credentials(password=password[0])
+        )
         task = asyncio.create_task(client.run())
         try:
             await asyncio.wait_for(client.wait_connected(), 5)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
 
 from chargeplane.ocpp.catalog import STATION
 from chargeplane.ocpp.endpoint import LocalProtocolError
@@ -51,7 +52,7 @@ from chargeplane.station.core.station import StationCore, handler_table
 from chargeplane.station.core.storage import QueuedRecord, Storage
 from chargeplane.station.hardware import SimulatedEv, SimulatedStation
 from chargeplane.transport.backoff import BackOffSettings
-from chargeplane.transport.client import ClientSettings, ConnectionState, OcppClient
+from chargeplane.transport.client import ClientSettings, ConnectionState, Credentials, OcppClient
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
 from chargeplane.transport.security import CertificateFiles
 
@@ -484,8 +485,7 @@ class StationRuntime:
             on_state=self._on_state,
             on_connected=self._on_connected,
             choose_url=lambda: self.core.next_url(settings.url),
-            choose_password=lambda: self.core.basic_auth_password(settings.password),
-            choose_certificate=self._client_certificate,
+            choose_credentials=self._credentials,
         )
         self._running = not self._stopping
         self._arm()
@@ -499,13 +499,17 @@ class StationRuntime:
                 task.cancel()
             self.connected.clear()
 
-    def _client_certificate(self) -> CertificateFiles | None:
-        """The station certificate the CSMS last signed (A02), as the files an ssl context loads; None: the
-        factory one of the settings. Written beside the database (a temporary directory for one in memory),
-        the key readable by the owner only."""
-        own = self.core.station_certificate(self.clock())
-        if own is None:
-            return None
+    def _credentials(self) -> Credentials:
+        """What the next connection attempt presents and trusts: the BasicAuthPassword the CSMS set (A01), the
+        installed CSMS roots (M05) and the newest station certificate (A02); the settings' otherwise."""
+        return Credentials(
+            self.core.basic_auth_password(self.settings.password),
+            self._trust_bundle(),
+            self._client_certificate(),
+        )
+
+    def _tls_directory(self) -> Path:
+        """Where the TLS files are written: beside the database (a temporary directory for one in memory)."""
         if self._tls_dir is None:
             database = self.settings.database
             if str(database) == ":memory:":
@@ -513,7 +517,26 @@ class StationRuntime:
             else:
                 self._tls_dir = Path(database).parent / f"{Path(database).name}.tls"
                 self._tls_dir.mkdir(mode=0o700, exist_ok=True)
-        certificate, key = self._tls_dir / "station.crt", self._tls_dir / "station.key"
+        return self._tls_dir
+
+    def _trust_bundle(self) -> Path | None:
+        """The installed CSMS roots (M05; a replaced one kept as fallback too, M05.FR.12) as a CA bundle. None:
+        no root installed (the settings' bundle, else the system's)."""
+        roots = self.core.csms_roots()
+        if not roots:
+            return None
+        bundle = self._tls_directory() / "csms_roots.pem"
+        bundle.write_bytes(b"".join(root.public_bytes(serialization.Encoding.PEM) for root in roots))
+        return bundle
+
+    def _client_certificate(self) -> CertificateFiles | None:
+        """The station certificate the CSMS last signed (A02), as the files an ssl context loads; None: the
+        factory one of the settings. The key is readable by the owner only."""
+        own = self.core.station_certificate(self.clock())
+        if own is None:
+            return None
+        directory = self._tls_directory()
+        certificate, key = directory / "station.crt", directory / "station.key"
         key.touch(mode=0o600)
         key.write_text(own.key_pem)
         certificate.write_text(own.chain_pem)

@@ -87,9 +87,7 @@ STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
         "TC_A_04_CS": _NO_TLS,
         "TC_A_05_CS": _NO_TLS,
         "TC_A_06_CS": _NO_TLS,
-        "TC_A_19_CS": "the station has no CA certificates (InstallCertificate) nor TLS security profiles; issue #13",
         "TC_A_20_CS": "the station has no CA certificates (GetInstalledCertificateIds); issue #13",
-        "TC_A_22_CS": "the station has security profile 1 only (no TLS profiles); issue #13",
         # Block L: firmware update (issue #14).
         **dict.fromkeys(
             (f"TC_L_{n:02}_CS" for n in (1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 14, 16, 18)), _NO_FIRMWARE

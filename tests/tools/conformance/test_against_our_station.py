@@ -24,7 +24,15 @@ load_cases()
 STATION_ID = "CONFORMANCE-CS-1"
 PASSWORD = "a-long-password-456789"
 # Short waits: our station retries a rejected boot and times out a cable plugin as configured.
-CONFIGURED = Configured(boot_interval=2, ev_connection_timeout=3, reservation_expiry=3, silence_wait=2.0)
+# Our station's factory connection profile is slot 0, slot 1 is free (TC_A_19_CS writes the wss profile there).
+CONFIGURED = Configured(
+    boot_interval=2,
+    ev_connection_timeout=3,
+    reservation_expiry=3,
+    silence_wait=2.0,
+    station_configuration_slot=0,
+    station_configuration_slot2=1,
+)
 MODULES = sorted({c.module for c in REGISTRY.select(Side.STATION)})
 MODULE_BOUND_S = 150  # a whole case module against our station on loopback
 

@@ -28,6 +28,8 @@ import dataclasses
 import functools
 from datetime import datetime
 
+from cryptography import x509
+
 from chargeplane.ocpp.catalog import ActionCatalog
 from chargeplane.ocpp.errors import SecurityError
 from chargeplane.ocpp.messages.base import Payload
@@ -228,6 +230,10 @@ class StationCore:
     def provision_csms_roots(self, pem: str, now: datetime) -> int:
         """The CA bundle the station was set up with, as its CSMSRootCertificates (once in its life)."""
         return self.ctx.get(Certificates).provision(CSMS_ROOT, pem, now)
+
+    def csms_roots(self) -> list[x509.Certificate]:
+        """M05: the installed CSMSRootCertificates, which a TLS connection verifies the server with."""
+        return self.ctx.get(Certificates).roots(CSMS_ROOT)
 
     def station_certificate(self, now: datetime) -> OwnCertificate | None:
         """The newest valid ChargingStationCertificate with its key (A02.FR.09), for a TLS client (profile 3)."""
