@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ from tests.transport.conftest import (
     PASSWORD,
     Directory,
     FakeCsms,
+    Harness,
     Pki,
     protected,
     running_client,
@@ -655,10 +658,14 @@ async def test_stop_while_connecting_ends_run_once_the_handshake_completes() -> 
 # -- A01 password rotation: the pending password, the client's immediate reconnection -------------------
 
 
-async def test_A01_pending_password_admitted_beside_the_current_one_and_marked() -> None:
-    new = "rotated-password-0123456789"
+ROTATED = "rotated-password-0123456789"
+
+
+@asynccontextmanager
+async def rotating_server() -> AsyncIterator[tuple[Harness, list[bool]]]:
+    """A server whose station CS1 has PASSWORD and the pending ROTATED; each connection's pending mark."""
     security = StationSecurity(
-        SecurityProfile.BASIC_AUTH, hash_password(PASSWORD), pending_password_hash=hash_password(new)
+        SecurityProfile.BASIC_AUTH, hash_password(PASSWORD), pending_password_hash=hash_password(ROTATED)
     )
     marks: list[bool] = []
 
@@ -666,30 +673,32 @@ async def test_A01_pending_password_admitted_beside_the_current_one_and_marked()
         marks.append(connection.pending_password)
 
     async with running_server(Directory({"CS1": security}), FakeCsms(on_connect=on_connect)) as harness:
+        yield harness, marks
+
+
+async def _marks(marks: list[bool], count: int) -> list[bool]:
+    for _ in range(100):
+        if len(marks) >= count:
+            break
+        await asyncio.sleep(0.02)
+    return marks
+
+
+async def test_A01_pending_password_admitted_beside_the_current_one_and_marked() -> None:
+    async with rotating_server() as (harness, marks):
         url = harness.url + "/CS1"
         assert await status_of(url, subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1")) == 101
-        assert await status_of(url, subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1", new)) == 101
+        assert (
+            await status_of(url, subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1", ROTATED)) == 101
+        )
         wrong = basic("CS1", "neither-of-the-two-0123")
         assert await status_of(url, subprotocols=["ocpp2.0.1"], additional_headers=wrong) == 401
-        for _ in range(100):
-            if len(marks) == 2:
-                break
-            await asyncio.sleep(0.02)
-    assert marks == [False, True]
+        assert await _marks(marks, 2) == [False, True]
 
 
 async def test_A01_client_reconnects_at_once_with_the_password_it_is_given_now() -> None:
-    new = "rotated-password-0123456789"
-    security = StationSecurity(
-        SecurityProfile.BASIC_AUTH, hash_password(PASSWORD), pending_password_hash=hash_password(new)
-    )
-    marks: list[bool] = []
-
-    async def on_connect(connection: OcppConnection) -> None:
-        marks.append(connection.pending_password)
-
     password = [PASSWORD]
-    async with running_server(Directory({"CS1": security}), FakeCsms(on_connect=on_connect)) as harness:
+    async with rotating_server() as (harness, marks):
         settings = ClientSettings(harness.url, "CS1", backoff=BackOffSettings(30.0, 0.0, 5))  # a long wait
         client = OcppClient(
             settings, station_router, choose_credentials=lambda: Credentials(password=password[0])
@@ -697,15 +706,11 @@ async def test_A01_client_reconnects_at_once_with_the_password_it_is_given_now()
         task = asyncio.create_task(client.run())
         try:
             await asyncio.wait_for(client.wait_connected(), 5)
-            password[0] = new
+            password[0] = ROTATED
             started = time.monotonic()
             await client.reconnect()
-            for _ in range(100):
-                if len(marks) == 2:
-                    break
-                await asyncio.sleep(0.02)
+            assert await _marks(marks, 2) == [False, True]
             assert time.monotonic() - started < 5  # no back-off wait
-            assert marks == [False, True]
         finally:
             await client.stop()
             await asyncio.wait_for(task, 5)
