@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -17,18 +19,20 @@ from chargeplane.ocpp.messages import v16, v21, v201
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.backoff import BackOff, BackOffSettings
-from chargeplane.transport.client import ClientSettings, ConnectionState, OcppClient
+from chargeplane.transport.client import ClientSettings, ConnectionState, Credentials, OcppClient
 from chargeplane.transport.connection import CallFailed, ConnectionLost, OcppConnection
-from chargeplane.transport.security import CertificateFiles, SecurityProfile, StationSecurity
+from chargeplane.transport.security import CertificateFiles, SecurityProfile, StationSecurity, hash_password
 from tests.transport import certs
 from tests.transport.conftest import (
     PASSWORD,
     Directory,
     FakeCsms,
+    Harness,
     Pki,
     protected,
     running_client,
     running_server,
+    station_router,
 )
 
 BOOT = v201.messages.BootNotificationRequest(
@@ -649,3 +653,64 @@ async def test_stop_while_connecting_ends_run_once_the_handshake_completes() -> 
         await asyncio.wait_for(task, 5)
         assert states[-1] is ConnectionState.STOPPED
         assert ConnectionState.CONNECTED not in states
+
+
+# -- A01 password rotation: the pending password, the client's immediate reconnection -------------------
+
+
+ROTATED = "rotated-password-0123456789"
+
+
+@asynccontextmanager
+async def rotating_server() -> AsyncIterator[tuple[Harness, list[bool]]]:
+    """A server whose station CS1 has PASSWORD and the pending ROTATED; each connection's pending mark."""
+    security = StationSecurity(
+        SecurityProfile.BASIC_AUTH, hash_password(PASSWORD), pending_password_hash=hash_password(ROTATED)
+    )
+    marks: list[bool] = []
+
+    async def on_connect(connection: OcppConnection) -> None:
+        marks.append(connection.pending_password)
+
+    async with running_server(Directory({"CS1": security}), FakeCsms(on_connect=on_connect)) as harness:
+        yield harness, marks
+
+
+async def _marks(marks: list[bool], count: int) -> list[bool]:
+    for _ in range(100):
+        if len(marks) >= count:
+            break
+        await asyncio.sleep(0.02)
+    return marks
+
+
+async def test_A01_pending_password_admitted_beside_the_current_one_and_marked() -> None:
+    async with rotating_server() as (harness, marks):
+        url = harness.url + "/CS1"
+        assert await status_of(url, subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1")) == 101
+        assert (
+            await status_of(url, subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1", ROTATED)) == 101
+        )
+        wrong = basic("CS1", "neither-of-the-two-0123")
+        assert await status_of(url, subprotocols=["ocpp2.0.1"], additional_headers=wrong) == 401
+        assert await _marks(marks, 2) == [False, True]
+
+
+async def test_A01_client_reconnects_at_once_with_the_password_it_is_given_now() -> None:
+    password = [PASSWORD]
+    async with rotating_server() as (harness, marks):
+        settings = ClientSettings(harness.url, "CS1", backoff=BackOffSettings(30.0, 0.0, 5))  # a long wait
+        client = OcppClient(
+            settings, station_router, choose_credentials=lambda: Credentials(password=password[0])
+        )
+        task = asyncio.create_task(client.run())
+        try:
+            await asyncio.wait_for(client.wait_connected(), 5)
+            password[0] = ROTATED
+            started = time.monotonic()
+            await client.reconnect()
+            assert await _marks(marks, 2) == [False, True]
+            assert time.monotonic() - started < 5  # no back-off wait
+        finally:
+            await client.stop()
+            await asyncio.wait_for(task, 5)

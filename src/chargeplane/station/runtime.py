@@ -19,6 +19,7 @@ import logging
 import math
 import sqlite3
 import ssl
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
 
 from chargeplane.ocpp.catalog import STATION
 from chargeplane.ocpp.endpoint import LocalProtocolError
@@ -42,6 +44,7 @@ from chargeplane.station.core.model import (
     OutgoingCall,
     PublishFile,
     Reboot,
+    Reconnect,
     Registration,
     SetContactor,
     SetLock,
@@ -53,7 +56,7 @@ from chargeplane.station.core.station import StationCore, handler_table
 from chargeplane.station.core.storage import QueuedRecord, Storage
 from chargeplane.station.hardware import SimulatedEv, SimulatedStation
 from chargeplane.transport.backoff import BackOffSettings
-from chargeplane.transport.client import ClientSettings, ConnectionState, OcppClient
+from chargeplane.transport.client import ClientSettings, ConnectionState, Credentials, OcppClient
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
 from chargeplane.transport.security import CertificateFiles
 
@@ -442,6 +445,7 @@ class StationRuntime:
         self._uploads: dict[int, asyncio.Task[None]] = {}  # log uploads in flight, by upload id
         self._downloads: dict[tuple[str, int], asyncio.Task[None]] = {}  # downloads in flight (purpose, id)
         self.files = PublishedFiles(settings.publish_host)  # L03: what this Local Controller publishes
+        self._tls_dir: Path | None = None  # where the station certificate is written for the ssl context
         self.connected = asyncio.Event()
         self.accepted = asyncio.Event()  # connected and accepted by the CSMS (B01)
         # called after every change the runtime drives (e.g. the console's EventReporter); none in a fleet
@@ -468,6 +472,11 @@ class StationRuntime:
         factory = settings.manufacturer_roots
         core.firmware.trust_roots = settings.manufacturer_roots_provider or (lambda: factory)
         core.firmware.allow_unsigned = settings.allow_unsigned_firmware
+        if self.settings.ca_bundle is not None:  # the roots it was set up with: its first CSMS roots (M03)
+            try:
+                core.provision_csms_roots(self.settings.ca_bundle.read_text(), self.clock())
+            except (OSError, ValueError) as error:
+                log.warning("%s: CA bundle not taken as CSMS roots: %s", self.settings.station_id, error)
         return core
 
     # ------------------------------------------------------------------ control (simulated hardware)
@@ -555,6 +564,7 @@ class StationRuntime:
             on_state=self._on_state,
             on_connected=self._on_connected,
             choose_url=lambda: self.core.next_url(settings.url),
+            choose_credentials=self._credentials,
         )
         self._running = not self._stopping
         self._arm()
@@ -567,6 +577,49 @@ class StationRuntime:
             for task in list(self._tasks):
                 task.cancel()
             self.connected.clear()
+
+    def _credentials(self) -> Credentials:
+        """What the next connection attempt presents and trusts: the BasicAuthPassword the CSMS set (A01), the
+        installed CSMS roots (M05) and the newest station certificate (A02); the settings' otherwise."""
+        return Credentials(
+            self.core.basic_auth_password(self.settings.password),
+            self._trust_bundle(),
+            self._client_certificate(),
+        )
+
+    def _tls_directory(self) -> Path:
+        """Where the TLS files are written: beside the database (a temporary directory for one in memory)."""
+        if self._tls_dir is None:
+            database = self.settings.database
+            if str(database) == ":memory:":
+                self._tls_dir = Path(tempfile.mkdtemp(prefix="chargeplane-station-"))
+            else:
+                self._tls_dir = Path(database).parent / f"{Path(database).name}.tls"
+                self._tls_dir.mkdir(mode=0o700, exist_ok=True)
+        return self._tls_dir
+
+    def _trust_bundle(self) -> Path | None:
+        """The installed CSMS roots (M05; a replaced one kept as fallback too, M05.FR.12) as a CA bundle. None:
+        no root installed (the settings' bundle, else the system's)."""
+        roots = self.core.csms_roots()
+        if not roots:
+            return None
+        bundle = self._tls_directory() / "csms_roots.pem"
+        bundle.write_bytes(b"".join(root.public_bytes(serialization.Encoding.PEM) for root in roots))
+        return bundle
+
+    def _client_certificate(self) -> CertificateFiles | None:
+        """The station certificate the CSMS last signed (A02), as the files an ssl context loads; None: the
+        factory one of the settings. The key is readable by the owner only."""
+        own = self.core.station_certificate(self.clock())
+        if own is None:
+            return None
+        directory = self._tls_directory()
+        certificate, key = directory / "station.crt", directory / "station.key"
+        key.touch(mode=0o600)
+        key.write_text(own.key_pem)
+        certificate.write_text(own.chain_pem)
+        return CertificateFiles(certificate, key)
 
     def _router_for(self, version: Version) -> Router[OcppConnection]:
         if version not in _ROUTERS:
@@ -705,6 +758,11 @@ class StationRuntime:
             task.add_done_callback(self._tasks.discard)
         elif isinstance(action, UnpublishFile):
             self.files.remove(action.checksum)
+        elif isinstance(action, Reconnect):
+            if self.client is not None:
+                task = asyncio.create_task(self._reconnect(self.client))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         elif isinstance(action, Reboot):
             self._rebooting = True
             if self.client is not None:
@@ -775,15 +833,25 @@ class StationRuntime:
         self.core.publish_finished(action.checksum, urls, self.clock())
         self._pump()
 
-    async def _reboot(self, client: OcppClient) -> None:
-        """Close the connection for the reboot once what the reset itself sent (the Ended events of an
-        Immediate reset, B12.FR.02) is delivered, within one CALL timeout: they come before the boot."""
+    async def _reconnect(self, client: OcppClient) -> None:
+        """A01 steps 3-4 / A02.FR.08: once what was sent before is answered (within one CALL timeout), drop the
+        connection and connect again at once with the new credentials."""
+        await self._settle(client)
+        if self.client is client:
+            await client.reconnect()
+
+    async def _settle(self, client: OcppClient) -> None:
         tick = 0.05
-        await asyncio.sleep(0)  # the Reset response and the queued events go out first
+        await asyncio.sleep(0)  # the answer that led here goes out first
         for _ in range(math.ceil(self.settings.call_timeout / tick)):  # polled: busy has no event of its own
             if not self.busy or self.client is not client:
                 break
             await asyncio.sleep(tick)
+
+    async def _reboot(self, client: OcppClient) -> None:
+        """Close the connection for the reboot once what the reset itself sent (the Ended events of an
+        Immediate reset, B12.FR.02) is delivered, within one CALL timeout: they come before the boot."""
+        await self._settle(client)
         await client.stop()
 
     # ------------------------------------------------------------------ timers (event-loop handles, no tasks)

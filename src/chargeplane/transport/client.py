@@ -60,6 +60,15 @@ class ClientSettings:
     open_timeout: float = 10.0
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """What a connection attempt presents and trusts; a None field: the settings' value."""
+
+    password: str | bytes | None = None  # Basic auth (a station's BasicAuthPassword as the CSMS last set it)
+    ca_bundle: Path | None = None  # the CSMS roots to verify the server with (a station's installed ones)
+    client_certificate: CertificateFiles | None = None  # profile 3 (a station's newest certificate)
+
+
 class OfflineQueueFull(ConnectionLost):
     """More calls wait for a connection than ``max_offline_calls`` allows."""
 
@@ -75,9 +84,12 @@ class OcppClient:
         backoff: BackOff | None = None,
         on_connected: Callable[[OcppConnection], None] | None = None,
         choose_url: Callable[[], str] | None = None,
+        choose_credentials: Callable[[], Credentials] | None = None,
     ) -> None:
         """``choose_url``: asked before every connection attempt for the endpoint to dial (a station's network
-        connection profiles); without it, always ``settings.url``."""
+        connection profiles); without it, always ``settings.url``. ``choose_credentials``: likewise what the
+        attempt presents and trusts (:class:`Credentials`); without it, the settings'. ``last_error`` is why
+        the last attempt failed (None after a connection)."""
         self.settings = settings
         self.router_for = router_for
         self.backoff = backoff if backoff is not None else BackOff(settings.backoff)
@@ -90,7 +102,10 @@ class OcppClient:
         self._stopping = asyncio.Event()
         self._waiting = 0
         self._choose_url = choose_url
+        self._choose_credentials = choose_credentials
         self._url = settings.url
+        self.last_error: BaseException | None = None
+        self._at_once = False  # the next attempt skips the back-off (reconnect())
 
     @property
     def uri(self) -> str:
@@ -134,12 +149,16 @@ class OcppClient:
                 try:
                     await self._connect_and_serve()
                 except (OSError, InvalidHandshake, TimeoutError) as exc:
+                    self.last_error = exc
                     log.warning(
                         "%s: connection to %s failed: %s", self.settings.station_id, self.uri, _describe(exc)
                     )
                 self._set_state(ConnectionState.DISCONNECTED)
                 if self._stopping.is_set():
                     break
+                if self._at_once:
+                    self._at_once = False
+                    continue
                 wait = self.backoff.next_wait()
                 log.info("%s: reconnecting in %.1f s", self.settings.station_id, wait)
                 with contextlib.suppress(TimeoutError):
@@ -161,13 +180,27 @@ class OcppClient:
         if connection is not None:
             await connection.close(1001, "going offline")
 
+    async def reconnect(self) -> None:
+        """Close the connection and connect again without waiting (new credentials to present)."""
+        connection = self.connection
+        if connection is not None and connection.is_open:
+            self._at_once = True
+            await connection.close(1000, "reconnecting")
+
     async def _connect_and_serve(self) -> None:
         settings = self.settings
         headers = {}
-        if settings.password is not None:
-            headers["Authorization"] = basic_auth_header(settings.station_id, settings.password)
+        chosen = self._choose_credentials() if self._choose_credentials is not None else Credentials()
+        password = chosen.password if chosen.password is not None else settings.password
+        if password is not None:
+            headers["Authorization"] = basic_auth_header(settings.station_id, password)
         secure = self.uri.startswith("wss:")
-        ssl_context = client_tls_context(settings.ca_bundle, settings.client_certificate) if secure else None
+        ssl_context = None
+        if secure:
+            ssl_context = client_tls_context(
+                chosen.ca_bundle or settings.ca_bundle,
+                chosen.client_certificate or settings.client_certificate,
+            )
         websocket: ClientConnection = await connect(
             self.uri,
             subprotocols=[Subprotocol(version.subprotocol) for version in settings.versions],
@@ -200,6 +233,7 @@ class OcppClient:
             websocket, endpoint, settings.station_id, router=router, on_event=self._on_event
         )
         self.connection = connection
+        self.last_error = None
         self.backoff.reset()  # 2.0.1 errata 2025-04: a successful connection restarts from the minimum
         self._set_state(ConnectionState.CONNECTED)
         if self._on_connected is not None:

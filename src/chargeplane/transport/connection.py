@@ -91,6 +91,9 @@ class OcppConnection:
         self.endpoint = endpoint
         self.station_id = station_id
         self.security_profile = security_profile
+        self.pending_password = (
+            False  # the server admitted it with a rotated password not yet confirmed (A01)
+        )
         self.router = router
         self.state: Any = None
         self._on_event = on_event

@@ -195,6 +195,9 @@ class StationSecurity:
     profile: SecurityProfile
     password_hash: str | None = None  # profiles 1 and 2
     v16_key_encoding: V16KeyEncoding = V16KeyEncoding.HEX
+    # A01 password rotation: a new password sent to the station, accepted beside the current one until the
+    # station has connected with it
+    pending_password_hash: str | None = None
 
 
 # -- TLS --------------------------------------------------------------------------------------------------

@@ -139,6 +139,7 @@ class _Handshake:
     version: Version
     profile: SecurityProfile | None = None
     released: bool = False
+    pending_password: bool = False  # authenticated with StationSecurity.pending_password_hash
 
 
 class OcppServer:
@@ -342,15 +343,16 @@ class OcppServer:
             if problem is not None:
                 return http.HTTPStatus.UNAUTHORIZED, "InvalidChargingStationCertificate", problem
         else:
-            problem = await self._check_password(request, handshake.station_id, security)
+            problem = await self._check_password(request, handshake, security)
             if problem is not None:
                 return http.HTTPStatus.UNAUTHORIZED, "AuthenticationFailed", problem
         handshake.profile = security.profile
         return None
 
     async def _check_password(
-        self, request: Request, station_id: str, security: StationSecurity
+        self, request: Request, handshake: _Handshake, security: StationSecurity
     ) -> str | None:
+        station_id = handshake.station_id
         credentials = parse_basic_auth(request.headers.get("Authorization"))
         if credentials is None:
             return "no Basic authorization"
@@ -359,12 +361,21 @@ class OcppServer:
         if security.password_hash is None:
             return "no password configured for this station"
         password = wire_password_to_configured(credentials.password, security.v16_key_encoding)
-        if self._passwords.contains(station_id, security.password_hash, password):
+        if await self._password_matches(station_id, security.password_hash, password):
             return None
-        if not await asyncio.to_thread(verify_password, password, security.password_hash):
-            return "wrong password"
-        self._passwords.add(station_id, security.password_hash, password)
-        return None
+        pending = security.pending_password_hash  # A01: the new password, not yet confirmed by a connection
+        if pending is not None and await self._password_matches(station_id, pending, password):
+            handshake.pending_password = True
+            return None
+        return "wrong password"
+
+    async def _password_matches(self, station_id: str, stored: str, password: bytes) -> bool:
+        if self._passwords.contains(station_id, stored, password):
+            return True
+        if not await asyncio.to_thread(verify_password, password, stored):
+            return False
+        self._passwords.add(station_id, stored, password)
+        return True
 
     def _release(self, connection: ServerConnection) -> None:
         handshake = self._handshakes.pop(connection, None)
@@ -403,6 +414,7 @@ class OcppServer:
             security_profile=handshake.profile,
             on_event=self._on_event,
         )
+        connection.pending_password = handshake.pending_password
         key = handshake.station_id.casefold()
         previous = self._connections.get(key)
         self._connections[key] = connection

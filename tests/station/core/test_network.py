@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from chargeplane.ocpp.messages import v201
 from tests.station.core.helpers import M, make_rig, set_var
+from tests.station.core.pki import issue
 
 D = v201.datatypes
 FACTORY = "ws://127.0.0.1:9000/ocpp"
@@ -87,3 +88,54 @@ def test_profiles_survive_a_reboot() -> None:
     set_var(rig, "OCPPCommCtrlr", "NetworkConfigurationPriority", "1,0")
     again = make_rig(storage=rig.storage)
     assert again.core.next_url(FACTORY) == NEW
+
+
+TLS = "wss://127.0.0.1:9443/ocpp"
+
+
+def _csms_root_pem() -> str:
+    return issue("CSMS root").pem
+
+
+def test_TC_A_20_A05_FR_02_no_upgrade_to_tls_without_a_csms_root() -> None:
+    rig = make_rig()
+    assert set_profile(rig, 1, profile(url=TLS, security_profile=2)) == "Accepted"
+    response = rig.handle(
+        M.SetVariablesRequest(
+            set_variable_data=[
+                D.SetVariableDataType(
+                    attribute_value="1,0",
+                    component=D.ComponentType(name="OCPPCommCtrlr"),
+                    variable=D.VariableType(name="NetworkConfigurationPriority"),
+                )
+            ]
+        )
+    )
+    [result] = response.set_variable_result
+    assert result.attribute_status == "Rejected"
+    assert result.attribute_status_info.reason_code == "NoCsmsRoot"
+    rig.handle(
+        M.InstallCertificateRequest(certificate_type="CSMSRootCertificate", certificate=_csms_root_pem())
+    )
+    assert (
+        set_var(rig, "OCPPCommCtrlr", "NetworkConfigurationPriority", "1,0") == "RebootRequired"
+    )  # A05.FR.04
+
+
+def test_TC_A_19_A05_FR_05_06_connected_on_the_higher_profile_the_lower_slots_go() -> None:
+    rig = make_rig()
+    rig.handle(
+        M.InstallCertificateRequest(certificate_type="CSMSRootCertificate", certificate=_csms_root_pem())
+    )
+    set_profile(rig, 1, profile(url=TLS, security_profile=2))
+    set_var(rig, "OCPPCommCtrlr", "NetworkConfigurationPriority", "1,0")
+    rig.do("connection_closed")
+    assert rig.core.next_url(FACTORY) == TLS  # A05.FR.05: the first entry
+    rig.do("connection_opened")
+    model = rig.core.model
+    assert model.value("SecurityCtrlr", "SecurityProfile") == "2"  # A05.FR.06
+    assert model.value("OCPPCommCtrlr", "NetworkConfigurationPriority") == "1"
+    # B09.FR.04 from now on: no way back to profile 1
+    assert set_profile(rig, 2, profile(url=NEW, security_profile=1)) == "Rejected"
+    rig.do("connection_closed")
+    assert rig.core.next_url(FACTORY) == TLS

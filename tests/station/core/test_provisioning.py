@@ -52,7 +52,7 @@ def test_b05_fr_04_to_10_set_variables_statuses_and_persistence() -> None:
     assert set_var(rig, "SecurityCtrlr", "CertificateEntries", "3") == "Rejected"  # ReadOnly
     assert set_var(rig, "TxCtrlr", "TxStartPoint", "EVConnected,Authorized") == "Accepted"
     assert set_var(rig, "TxCtrlr", "TxStartPoint", "Sunshine") == "Rejected"  # not in valuesList
-    assert set_var(rig, "SecurityCtrlr", "BasicAuthPassword", "s3cret-password-16") == "RebootRequired"
+    assert set_var(rig, "OCPPCommCtrlr", "NetworkConfigurationPriority", "0") == "RebootRequired"  # B10.FR.04
     assert set_var(rig, "Nope", "X", "1") == "UnknownComponent"
     assert set_var(rig, "TxCtrlr", "Nope", "1") == "UnknownVariable"
     # every writable configuration variable is persistent: a new model on the same storage sees it

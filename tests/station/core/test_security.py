@@ -8,8 +8,9 @@ from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
+from chargeplane.station.core.model import Reconnect
 from chargeplane.station.core.storage import MemoryStorage
-from tests.station.core.helpers import M16, T0, M, make_rig, rig16
+from tests.station.core.helpers import M16, T0, M, make_rig, rig16, set_var
 
 
 def test_A04_FR_01_startup_of_the_device_after_the_boot_is_accepted() -> None:
@@ -68,3 +69,73 @@ def test_A04_2_1_station_reports_too() -> None:
 def test_ocpp16_station_sends_no_security_event() -> None:
     rig = rig16()
     assert not rig.of(M16.SecurityEventNotificationRequest)
+
+
+# ---------------------------------------------------------------------- A01: BasicAuthPassword
+
+
+def _reconnects(rig: object) -> list[Reconnect]:
+    return [a for a in rig.actions if isinstance(a, Reconnect)]  # type: ignore[attr-defined]
+
+
+def test_TC_A_09_A01_FR_01_11_password_accepted_logged_then_reconnect() -> None:
+    rig = make_rig()
+    rig.clear()
+    password = "Rotated-Password_0123456789"
+    assert set_var(rig, "SecurityCtrlr", "BasicAuthPassword", password) == "Accepted"
+    assert _reconnects(rig) == []  # not before the answer is out
+    rig.advance(0)
+    [event] = rig.of(M.SecurityEventNotificationRequest)
+    assert event.type == "ReconfigurationOfSecurityParameters"
+    assert password not in str(event.tech_info)  # A01.FR.12
+    assert len(_reconnects(rig)) == 1
+    assert rig.core.basic_auth_password("factory-password-0000") == password
+    rig.advance(60)
+    assert len(_reconnects(rig)) == 1  # once
+
+
+def test_A01_FR_01_factory_password_until_one_is_set_and_kept_across_restarts() -> None:
+    storage = MemoryStorage()
+    rig = make_rig(storage=storage)
+    assert rig.core.basic_auth_password("factory-password-0000") == "factory-password-0000"
+    set_var(rig, "SecurityCtrlr", "BasicAuthPassword", "A" * 40)
+    again = make_rig(storage=storage)
+    assert again.core.basic_auth_password("factory-password-0000") == "A" * 40
+
+
+def test_TC_A_10_A00_FR_205_invalid_passwords_rejected() -> None:
+    rig = make_rig()
+    for bad in ("Short-Pass12", "x" * 41, "has spaces in it 1234", "ümlaut-password-123456"):
+        assert set_var(rig, "SecurityCtrlr", "BasicAuthPassword", bad) == "Rejected"
+    rig.advance(0)
+    assert _reconnects(rig) == []
+    assert rig.core.basic_auth_password("factory-password-0000") == "factory-password-0000"
+
+
+def test_A00_FR_205_2_1_allows_up_to_64_characters() -> None:
+    rig = make_rig(version=Version.V21)
+    request = v21.messages.SetVariablesRequest(
+        set_variable_data=[
+            v21.datatypes.SetVariableDataType(
+                attribute_value="ü" * 64,
+                component=v21.datatypes.ComponentType(name="SecurityCtrlr"),
+                variable=v21.datatypes.VariableType(name="BasicAuthPassword"),
+            )
+        ]
+    )
+    assert rig.handle(request).set_variable_result[0].attribute_status == "Accepted"
+
+
+def test_1_6_authorization_key_change_configuration() -> None:
+    rig = rig16()
+    rig.clear()
+    change = M16.ChangeConfigurationRequest
+    assert rig.handle(change(key="AuthorizationKey", value="short")).status == "Rejected"
+    assert rig.handle(change(key="AuthorizationKey", value="zz" * 20)).status == "Rejected"  # not hex
+    key = "0123456789abcdef0123456789abcdef01234567"
+    assert rig.handle(change(key="AuthorizationKey", value=key)).status == "Accepted"
+    rig.advance(0)
+    assert len(_reconnects(rig)) == 1
+    assert rig.core.basic_auth_password(None) == key
+    shown = rig.handle(M16.GetConfigurationRequest(key=["AuthorizationKey"]))
+    assert key not in str(shown.configuration_key)  # write-only

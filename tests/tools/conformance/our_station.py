@@ -46,12 +46,19 @@ class OurStation:
     """The :class:`~chargeplane.tools.conformance.station_adapter.StationAdapter` of our station runtime."""
 
     def __init__(
-        self, url: str, station_id: str, password: str, database: Path, manufacturer_roots: Path | None = None
+        self,
+        url: str,
+        station_id: str,
+        password: str,
+        database: Path,
+        manufacturer_roots: Path | None = None,
+        ca_bundle: Path | None = None,
     ) -> None:
         self.settings = RuntimeSettings(
             url=url,
             station_id=station_id,
             password=password,
+            ca_bundle=ca_bundle,  # the CSMS root it is set up with (its first CSMSRootCertificate)
             database=database,  # a file: a power cycle keeps the device model, like a real station
             meter_tick_s=0.2,
             backoff=FAST,

@@ -27,7 +27,15 @@ load_cases()
 STATION_ID = "CONFORMANCE-CS-1"
 PASSWORD = "a-long-password-456789"
 # Short waits: our station retries a rejected boot and times out a cable plugin as configured.
-CONFIGURED = Configured(boot_interval=2, ev_connection_timeout=3, reservation_expiry=3, silence_wait=2.0)
+# Our station's factory connection profile is slot 0, slot 1 is free (TC_A_19_CS writes the wss profile there).
+CONFIGURED = Configured(
+    boot_interval=2,
+    ev_connection_timeout=3,
+    reservation_expiry=3,
+    silence_wait=2.0,
+    station_configuration_slot=0,
+    station_configuration_slot2=1,
+)
 MODULES = sorted({c.module for c in REGISTRY.select(Side.STATION)})
 MODULE_BOUND_S = 150  # a whole case module against our station on loopback
 
@@ -69,8 +77,15 @@ async def endpoint(tmp_path: Path) -> AsyncIterator[CsmsEndpoint]:
 
 @pytest.fixture
 async def station(endpoint: CsmsEndpoint, tmp_path: Path) -> AsyncIterator[OurStation]:
+    root = tmp_path / "csms_root.crt"  # the tool's CSMS root, as a station is set up with (TC_M_22_CS)
+    root.write_text(endpoint.test_pki().csms_root.pem)
     ours = OurStation(
-        endpoint.url, STATION_ID, PASSWORD, tmp_path / "station.db", manufacturer_roots=tmp_path / "pki"
+        endpoint.url,
+        STATION_ID,
+        PASSWORD,
+        tmp_path / "station.db",
+        manufacturer_roots=tmp_path / "pki",
+        ca_bundle=root,
     )
     await ours.start()
     try:

@@ -48,6 +48,7 @@ ALIASES: dict[str, VariableKey] = {
     "AllowOfflineTxForUnknownId": _K("AuthCtrlr", "OfflineTxForUnknownIdEnabled"),
     "AuthorizationCacheEnabled": _K("AuthCacheCtrlr", "Enabled"),
     "LocalAuthListEnabled": _K("LocalAuthListCtrlr", "Enabled"),
+    "AuthorizationKey": _K("SecurityCtrlr", "BasicAuthPassword"),  # security extension, write-only
 }
 
 

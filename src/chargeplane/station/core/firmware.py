@@ -30,7 +30,8 @@ The steps of one update (each status sent with the request's requestId, L01.FR.0
 6. After the new boot is accepted: Installed (L01.FR.32 option a) and the security event FirmwareUpdated
    (L01.FR.31).
 
-Trust seam: the ManufacturerRootCertificates come from :attr:`Firmware.trust_roots`, a function giving PEM
+Trust: the ManufacturerRootCertificates installed in the station's certificate store (M05,
+``certificates.Certificates``), and the factory roots of :attr:`Firmware.trust_roots`, a function giving PEM
 texts (default: :data:`FACTORY_MANUFACTURER_ROOTS`, the roots a simulated station is built with; the runtime
 sets it from its settings, tests and the simulator set it directly).
 """
@@ -51,7 +52,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from msgspec import UnsetType
 
@@ -60,6 +61,7 @@ from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import availability, security
+from chargeplane.station.core.certificates import Certificates
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.model import CancelDownload, DownloadFirmware, Evse, Reboot
@@ -190,6 +192,14 @@ class Firmware(Controller):
         self.trust_roots: Callable[[], Sequence[str]] = lambda: FACTORY_MANUFACTURER_ROOTS
         self.allow_unsigned = False  # L02: accept a 2.x update without certificate and signature
 
+    def manufacturer_roots(self) -> list[str]:
+        """L01.FR.22: the roots a signing certificate may chain to: those installed (InstallCertificate
+        ManufacturerRootCertificate) and the factory's."""
+        installed = self.ctx.get(Certificates).roots("ManufacturerRootCertificate")
+        return [c.public_bytes(serialization.Encoding.PEM).decode() for c in installed] + list(
+            self.trust_roots()
+        )
+
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
         # L01.FR.07 (C-20): false keeps EVSEs Unavailable while an update waits for the transactions
@@ -223,7 +233,7 @@ class Firmware(Controller):
                     flavour == SECURE_2X and self.allow_unsigned and certificate is None and signature is None
                 ):
                     return "Rejected"  # TC_L_18_CS: a secure station refuses an unsigned update
-            elif not certificate_chains(certificate, self.trust_roots(), self.ctx.station_time(now)):
+            elif not certificate_chains(certificate, self.manufacturer_roots(), self.ctx.station_time(now)):
                 # L01.FR.22 / L01.FR.02
                 self._security_event(
                     "InvalidFirmwareSigningCertificate",

@@ -204,6 +204,13 @@ class UnpublishFile:
     checksum: str
 
 
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """Close the connection and connect again at once (new credentials: a password, A01; a certificate, A02)."""
+
+    reason: str
+
+
 HardwareAction = (
     SetContactor
     | SetLock
@@ -215,6 +222,7 @@ HardwareAction = (
     | CancelDownload
     | PublishFile
     | UnpublishFile
+    | Reconnect
 )
 
 

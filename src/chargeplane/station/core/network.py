@@ -8,6 +8,10 @@ a new order must name only slots that hold a profile (B10.FR.02) and takes effec
 that order (B10.FR.03) and, when all failed, goes back to the slot of its last successful connection and
 keeps reconnecting there (B10.FR.07). The runtime asks :meth:`NetworkProfiles.next_url` before every
 connection attempt; the core learns of a success from the connection coming up.
+
+A05 (security profile upgrade): a priority naming a slot of a higher TLS profile is refused while no
+CSMSRootCertificate is installed (A05.FR.02); once the station has connected on a slot of a higher profile,
+SecurityCtrlr.SecurityProfile takes it and the slots of lower profiles leave the priority (A05.FR.06).
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from urllib.parse import urlsplit
 
 from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.versions import Version
+from chargeplane.station.core.certificates import CSMS_ROOT, Certificates
 from chargeplane.station.core.context import Context, Controller, route
+from chargeplane.station.core.device_model import VariableKey
 
 COMM = "OCPPCommCtrlr"
 PRIORITY = "NetworkConfigurationPriority"
 ATTEMPTS = "NetworkProfileConnectionAttempts"
 FACTORY_SLOT = 0
+SECURITY, PROFILE = "SecurityCtrlr", "SecurityProfile"
 _STATE = "network_profiles"
 _VERSIONS = {Version.V201: frozenset({"OCPP20"}), Version.V21: frozenset({"OCPP20", "OCPP201", "OCPP21"})}
 
@@ -83,12 +90,25 @@ class NetworkProfiles(Controller):
         return "Accepted"
 
     def _check_priority(self, value: str) -> str | None:
-        """B10.FR.02: every slot named must hold a profile (slot 0: the factory one)."""
+        """B10.FR.02: every slot named must hold a profile (slot 0: the factory one); A05.FR.02: an upgrade to a
+        TLS profile needs a CSMS root certificate."""
+        current = self.ctx.model.number(SECURITY, PROFILE)
         for entry in value.split(","):
             slot = int(entry)
             if slot != FACTORY_SLOT and slot not in self.profiles:
                 return f"slot {slot} holds no network connection profile"
+            upgrade = self._security_profile(slot)
+            if upgrade > current and upgrade >= 2 and not self.ctx.get(Certificates).roots(CSMS_ROOT):
+                return "NoCsmsRoot"  # A05.FR.02: no CSMSRootCertificate installed
         return None
+
+    def _security_profile(self, slot: int) -> int:
+        profile = self.profiles.get(slot)
+        return (
+            profile.security_profile
+            if slot != FACTORY_SLOT and profile is not None
+            else self.ctx.layout.security_profile
+        )
 
     # ------------------------------------------------------------------ connection targets
     def next_url(self, factory_url: str) -> str:
@@ -108,6 +128,23 @@ class NetworkProfiles(Controller):
         self._last_good = slot
         self.ctx.storage.set_state("network_last_good_slot", str(slot))
         self._attempts = 0  # a later loss starts over on the same slot
+        self._upgraded(slot)
+
+    def _upgraded(self, slot: int) -> None:
+        """A05.FR.06: connected on a slot of a higher security profile: SecurityProfile takes it, the slots of
+        lower profiles go (profiles and priority)."""
+        model = self.ctx.model
+        profile = self._security_profile(slot)
+        if profile <= model.number(SECURITY, PROFILE):
+            return
+        model.put(VariableKey(SECURITY, PROFILE), str(profile), persist=True)
+        lower = [s for s in self.order() if self._security_profile(s) < profile]
+        for gone in lower:
+            self.profiles.pop(gone, None)
+        self._save()
+        kept = [str(s) for s in self.order() if s not in lower] or [str(slot)]
+        model.put(VariableKey(COMM, PRIORITY), ",".join(kept), persist=True)
+        self._index = kept.index(str(slot)) if str(slot) in kept else 0
 
     def _url(self, slot: int, factory_url: str) -> str:
         profile = self.profiles.get(slot)

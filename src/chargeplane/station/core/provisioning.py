@@ -116,7 +116,7 @@ def set_variables(
             ns.SetVariableResultType(
                 attribute_status=ns.SetVariableStatusEnumType(result.status),
                 attribute_type=ns.AttributeEnumType(result.attribute),
-                attribute_status_info=ns.StatusInfoType(reason_code=result.reason)
+                attribute_status_info=narrow(_status_info(ns, result.reason), ns.StatusInfoType)
                 if result.reason
                 else UNSET,
                 component=item.component,
@@ -124,6 +124,14 @@ def set_variables(
             )
         )
     return ns.SetVariablesResponse(set_variable_result=results)
+
+
+def _status_info(ns: Dialect, reason: str) -> d201.StatusInfoType | d21.StatusInfoType:
+    """A refusal's reason: as reasonCode when it fits (20 characters), else InvalidValue with it as
+    additionalInfo."""
+    if len(reason) <= 20:
+        return ns.StatusInfoType(reason_code=reason)
+    return ns.StatusInfoType(reason_code="InvalidValue", additional_info=reason[:512])
 
 
 def get_base_report(

@@ -109,7 +109,7 @@ class Registrar(Controller):
             # SecurityCtrlr: the connection's credentials
             var("SecurityCtrlr", "Enabled", "boolean", "true", RO),
             var("SecurityCtrlr", "OrganizationName", "string", "Chargeplane"),
-            var("SecurityCtrlr", "CertificateEntries", "integer", "0", RO),
+            var("SecurityCtrlr", "CertificateEntries", "integer", "0", RO, max_limit=24),  # certificates.py
             var(
                 "SecurityCtrlr",
                 "SecurityProfile",
@@ -119,7 +119,8 @@ class Registrar(Controller):
                 min_limit=0,
                 max_limit=3,
             ),
-            var("SecurityCtrlr", "BasicAuthPassword", "string", "", "WriteOnly", reboot_required=True),
+            # A01: used from the next connection, which the station opens at once (security.py)
+            var("SecurityCtrlr", "BasicAuthPassword", "string", "", "WriteOnly"),
             var("SecurityCtrlr", "Identity", "string", "", RO),
         ]
 

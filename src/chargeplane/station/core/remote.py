@@ -16,6 +16,7 @@ from chargeplane.ocpp.messages.base import present
 from chargeplane.station.core import (
     authorization,
     availability,
+    certificates,
     diagnostics,
     firmware,
     metering,
@@ -204,9 +205,19 @@ def trigger_message(
         ctx.get(firmware.Firmware).send_status(now, force=pending)
     elif what == "PublishFirmwareStatusNotification":  # L03.FR.10 / L03.FR.11
         ctx.get(publish.FirmwarePublisher).send_status(now, force=pending)
+    elif what in SIGN_TRIGGERS:  # A02.FR.02: a new key pair and CSR after this answer (allowed while Pending)
+        signer = ctx.get(certificates.Certificates)
+        for kind in SIGN_TRIGGERS[what]:
+            signer.request_signing(kind, now, force=pending)
     else:
         return ns.TriggerMessageResponse(status=status.NOT_IMPLEMENTED)
     return ns.TriggerMessageResponse(status=status.ACCEPTED)
+
+
+SIGN_TRIGGERS = {
+    "SignChargingStationCertificate": (certificates.STATION_CERTIFICATE,),
+    "SignV2GCertificate": (certificates.V2G_CERTIFICATE,),
+}  # SignCombinedCertificate: NotImplemented, this station keeps separate certificates (TC_F_27_CS)
 
 
 def reset(ctl: Remote, request: v2x.ResetRequestT, now: datetime) -> v2x.ResetResponse:
@@ -292,6 +303,30 @@ def trigger_message16(
     return v16.messages.TriggerMessageResponse(status=status.ACCEPTED)
 
 
+def extended_trigger16(
+    ctl: Remote, request: v16.messages.ExtendedTriggerMessageRequest, now: datetime
+) -> v16.messages.ExtendedTriggerMessageResponse:
+    """Security whitepaper ExtendedTriggerMessage: SignChargePointCertificate (A02) and LogStatusNotification
+    here, the core triggers as TriggerMessage; FirmwareStatusNotification is not implemented."""
+    status = v16.enums.TriggerMessageStatusEnumType
+    what = str(request.requested_message)
+    if what == "SignChargePointCertificate":
+        ctl.ctx.get(certificates.Certificates).request_signing(
+            certificates.STATION_CERTIFICATE, now, force=True
+        )
+        return v16.messages.ExtendedTriggerMessageResponse(status=status.ACCEPTED)
+    if what == "LogStatusNotification":
+        ctl.ctx.get(diagnostics.Diagnostics).send_status(now, force=True)
+        return v16.messages.ExtendedTriggerMessageResponse(status=status.ACCEPTED)
+    if what == "FirmwareStatusNotification":
+        return v16.messages.ExtendedTriggerMessageResponse(status=status.NOT_IMPLEMENTED)
+    core = v16.messages.TriggerMessageRequest(
+        requested_message=v16.enums.MessageTrigger(what), connector_id=request.connector_id
+    )
+    answer = trigger_message16(ctl, core, now)
+    return v16.messages.ExtendedTriggerMessageResponse(status=status(str(answer.status)))
+
+
 def reset16(ctl: Remote, request: v16.messages.ResetRequest, now: datetime) -> v16.messages.ResetResponse:
     """1.6 §5.14: stop every transaction (HardReset / SoftReset), then reboot."""
     reason = "HardReset" if str(request.type) == "Hard" else "SoftReset"
@@ -311,5 +346,6 @@ Remote.on_16 = (
     route("RemoteStopTransaction", remote_stop16),
     route("UnlockConnector", unlock_connector16),
     route("TriggerMessage", trigger_message16),
+    route("ExtendedTriggerMessage", extended_trigger16),
     route("Reset", reset16),
 )

@@ -2,28 +2,85 @@
 
 Once per boot, when the CSMS first accepts the registration, the station reports how it came up: ResetOrReboot
 when the boot follows a reset, StartupOfTheDevice otherwise (A04.FR.01). A 1.6 station reports nothing (the
-1.6 security extension is not implemented on the station side).
+security extension's SecurityEventNotification is not implemented on the station side; its events go to
+the security log only).
+
+A01 (and the 1.6 AuthorizationKey, ChangeConfiguration): a new SecurityCtrlr.BasicAuthPassword is checked
+against the version's rules (2.0.1: a passwordString of 16 to 40 characters; 2.1: 16 to 64 characters;
+1.6: 16 to 20 bytes as 32 to 40 hex digits) and refused (Rejected) otherwise; once stored, the station logs
+the change in its security log without the password (A01.FR.11-12: ReconfigurationOfSecurityParameters) and
+drops the connection to connect again with the new password (A01 scenario steps 3-4): a :class:`Reconnect`
+action once the SetVariables answer has gone. The runtime takes the password for every connection attempt
+from :meth:`Security.basic_auth_password`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.diagnostics import Diagnostics
+from chargeplane.station.core.model import Reconnect
 
 STARTUP, RESET = "StartupOfTheDevice", "ResetOrReboot"
 RESET_REASONS = frozenset({"RemoteReset", "LocalReset", "ScheduledReset", "ApplicationReset"})
+RECONFIGURED = "ReconfigurationOfSecurityParameters"
+PASSWORD = ("SecurityCtrlr", "BasicAuthPassword")
+_PASSWORD_STRING = re.compile(r"\A[a-zA-Z0-9*\-_=:+|@.]+\Z")  # 2.0.1 passwordString (Part 2 §2.1.4)
+_HEX = re.compile(r"\A[0-9a-fA-F]+\Z")
+_AT_ONCE = datetime.min.replace(tzinfo=UTC)  # a deadline already passed: the next timer pass
+
+
+def password_problem(password: str, version: Version) -> str | None:
+    """Why ``password`` is no Basic-auth password for ``version`` (A00.FR.205), as a reasonCode (at most 20
+    characters), or None."""
+    if version is Version.V16:  # an AuthorizationKey: 16 to 20 bytes as 32 to 40 hex digits
+        if not _HEX.match(password) or not 32 <= len(password) <= 40 or len(password) % 2:
+            return "InvalidKey"
+        return None
+    maximum = 40 if version is Version.V201 else 64
+    if not 16 <= len(password) <= maximum:
+        return "InvalidLength"
+    if version is Version.V201 and not _PASSWORD_STRING.match(password):
+        return "InvalidCharacters"  # passwordString: a-z A-Z 0-9 * - _ = : + | @ .
+    return None
 
 
 class Security(Controller):
-    __slots__ = ("_boot_reported",)
+    __slots__ = ("_boot_reported", "_password_changed")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._boot_reported = False  # the core lives as long as one boot
+        self._password_changed = False  # A01: report and reconnect at the next timer pass
+
+    def start(self, now: datetime) -> None:
+        self.ctx.model.validators[PASSWORD] = self._check_password
+
+    def _check_password(self, value: str) -> str | None:
+        """The device model's last check before it stores a BasicAuthPassword (A01)."""
+        problem = password_problem(value, self.ctx.version)
+        if problem is None:
+            self._password_changed = True  # stored next: act once the answer is out
+        return problem
+
+    def basic_auth_password(self, factory: str | None) -> str | None:
+        """The password of the next connection: the one the CSMS set (A01.FR.01), else the factory one."""
+        model = self.ctx.model
+        return model.value(*PASSWORD) if model.is_set(*PASSWORD) else factory
+
+    def next_deadline(self) -> datetime | None:
+        return _AT_ONCE if self._password_changed else None
+
+    def handle_timer(self, now: datetime) -> None:
+        if not self._password_changed:
+            return
+        self._password_changed = False
+        self.report(RECONFIGURED, now, "BasicAuthPassword changed")  # A01.FR.11 (never the value, FR.12)
+        self.ctx.act(Reconnect("BasicAuthPassword changed"))  # A01 steps 3-4
 
     def registration_accepted(self, now: datetime) -> None:
         """The registration was accepted: report the boot, the first time in this boot only."""

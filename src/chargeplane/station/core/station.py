@@ -28,6 +28,8 @@ import dataclasses
 import functools
 from datetime import datetime
 
+from cryptography import x509
+
 from chargeplane.ocpp.catalog import ActionCatalog
 from chargeplane.ocpp.errors import SecurityError
 from chargeplane.ocpp.messages.base import Payload
@@ -37,6 +39,12 @@ from chargeplane.station.core.adapter2x import ADAPTER_21, ADAPTER_201
 from chargeplane.station.core.adapter16 import ADAPTER_16
 from chargeplane.station.core.authorization import AuthCache, Authorization
 from chargeplane.station.core.availability import Availability
+from chargeplane.station.core.certificates import (
+    CSMS_ROOT,
+    STATION_CERTIFICATE,
+    Certificates,
+    OwnCertificate,
+)
 from chargeplane.station.core.context import Context, Controller, ErasedHandler
 from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
@@ -91,6 +99,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Firmware,
     FirmwarePublisher,
     DisplayMessages,
+    Certificates,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -231,6 +240,22 @@ class StationCore:
     def next_url(self, factory_url: str) -> str:
         """The CSMS URL of the next connection attempt (B10: the priority of the network profiles)."""
         return self.ctx.get(NetworkProfiles).next_url(factory_url)
+
+    def basic_auth_password(self, factory: str | None) -> str | None:
+        """The Basic-auth password of the next connection attempt (A01: the one the CSMS set, if any)."""
+        return self.ctx.get(Security).basic_auth_password(factory)
+
+    def provision_csms_roots(self, pem: str, now: datetime) -> int:
+        """The CA bundle the station was set up with, as its CSMSRootCertificates (once in its life)."""
+        return self.ctx.get(Certificates).provision(CSMS_ROOT, pem, now)
+
+    def csms_roots(self) -> list[x509.Certificate]:
+        """M05: the installed CSMSRootCertificates, which a TLS connection verifies the server with."""
+        return self.ctx.get(Certificates).roots(CSMS_ROOT)
+
+    def station_certificate(self, now: datetime) -> OwnCertificate | None:
+        """The newest valid ChargingStationCertificate with its key (A02.FR.09), for a TLS client (profile 3)."""
+        return self.ctx.get(Certificates).station_certificate(STATION_CERTIFICATE, now)
 
     def upload_finished(self, upload_id: int, ok: bool, now: datetime) -> None:
         """The runtime's outcome of an :class:`~.model.UploadLog` attempt."""

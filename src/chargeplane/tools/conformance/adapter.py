@@ -322,6 +322,20 @@ class AdapterError(Exception):
     pass
 
 
+def _new_password(action: SendCommand) -> str | None:
+    """The password of a SetVariables that sets only SecurityCtrlr.BasicAuthPassword (TC_A_09 / A_10), else
+    None."""
+    if action.action != "SetVariables":
+        return None
+    data = action.payload.get("setVariableData")
+    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
+        return None
+    item = data[0]
+    named = (item.get("component", {}).get("name"), item.get("variable", {}).get("name"))
+    value = item.get("attributeValue")
+    return value if named == ("SecurityCtrlr", "BasicAuthPassword") and isinstance(value, str) else None
+
+
 class ChargeplaneAdapter:
     """Chargeplane's CSMS through its HTTP API (``/api/v1``, bearer token)."""
 
@@ -391,6 +405,11 @@ class ChargeplaneAdapter:
                 await self._request("DELETE", f"/reservations/{action.reservation_id}", None)
             case ChangeLocalList():
                 await self._change_local_list(station_id, action)
+            case SendCommand() if (password := _new_password(action)) is not None:
+                # A01: the password rotation route, which keeps the new password pending beside the old
+                await self._request(
+                    "POST", f"/stations/{station_id}/password-rotation", {"password": password}
+                )
             case SendCommand():
                 await self._request(
                     "POST", f"/stations/{station_id}/commands/{action.action}", action.payload

@@ -52,6 +52,8 @@ class ProvisioningService:
         self._last_seen: dict[str, datetime] = {}
         self._boot_listeners: list[BootListener] = []
         self._accepted_listeners: list[Callable[[str], None]] = []
+        # A01: where a password rotation keeps the new password's hash while it is pending (a later block)
+        self.pending_password: Callable[[str], Awaitable[str | None]] | None = None
 
     # -- reads ------------------------------------------------------------------------------------------
 
@@ -75,10 +77,12 @@ class ProvisioningService:
         record = await self.repository.get(station_id)
         if record is None:
             return None
+        pending = await self.pending_password(record.station_id) if self.pending_password else None
         return StationSecurity(
             SecurityProfile(record.security_profile),
             record.password_hash,
             V16KeyEncoding(record.v16_key_encoding),
+            pending,
         )
 
     # -- operator actions -------------------------------------------------------------------------------
@@ -136,6 +140,11 @@ class ProvisioningService:
         if not await self.repository.update(
             station_id, self.clock.now(), password_hash=hash_password(password)
         ):
+            raise UnknownStation(station_id)
+
+    async def set_password_hash(self, station_id: str, password_hash: str) -> None:
+        """A password already checked and hashed (A01: a rotated one the station has connected with)."""
+        if not await self.repository.update(station_id, self.clock.now(), password_hash=password_hash):
             raise UnknownStation(station_id)
 
     # -- OCPP -------------------------------------------------------------------------------------------

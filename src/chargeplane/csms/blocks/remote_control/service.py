@@ -227,8 +227,9 @@ class CommandService:
 
     # -- sending ------------------------------------------------------------------------------------------
 
-    async def send(self, station_id: str, request: Payload) -> Payload:
-        """Send a typed request to a connected station and return its response; log the outcome.
+    async def send(self, station_id: str, request: Payload, *, logged: Payload | None = None) -> Payload:
+        """Send a typed request to a connected station and return its response; log the outcome (``logged``:
+        what the command log shows of the request instead, e.g. without a password, A01.FR.09).
 
         Raises :class:`StationOffline`, :class:`StationRejected`, :class:`InvalidCommand`, :class:`StationBusy`
         and the transport's CallFailed / CallTimeout / ConnectionLost.
@@ -237,7 +238,7 @@ class CommandService:
         created = self.clock.now()
         version = self.commands.version_of(station_id)
         action = action_of(request, None)
-        request_json = wire_json(request)
+        request_json = wire_json(logged if logged is not None else request)
 
         async def record(
             outcome: str,

@@ -38,6 +38,10 @@ class SecurityService:
         """The OCPP server's hook: a failed handshake, stored as a CSMS-side event at the time it is seen."""
         await self._add(event.station_id[:48], CSMS, event.kind, self.clock.now(), _reason(event))
 
+    async def csms_event(self, station_id: str, type: str, tech_info: str | None) -> None:
+        """An event of the CSMS's own about a station (e.g. a password rotation, A01), as it happens."""
+        await self._add(station_id, CSMS, type, self.clock.now(), tech_info)
+
     async def find(
         self, where: SecurityEventFilter, offset: int, limit: int
     ) -> tuple[list[SecurityEventRecord], int]:
