@@ -413,10 +413,10 @@ def test_1_6_extended_trigger_sign_charge_point_certificate() -> None:
     assert rig.handle(M16.CertificateSignedRequest(certificate_chain=signed.pem)).status == "Accepted"
     heartbeat = rig.handle(M16.ExtendedTriggerMessageRequest(requested_message="Heartbeat"))
     assert heartbeat.status == "Accepted"
-    assert (
-        rig.handle(M16.ExtendedTriggerMessageRequest(requested_message="FirmwareStatusNotification")).status
-        == "NotImplemented"
-    )
+    # the whitepaper's FirmwareStatusNotification trigger: a SignedFirmwareStatusNotification (Idle: no update)
+    firmware = rig.handle(M16.ExtendedTriggerMessageRequest(requested_message="FirmwareStatusNotification"))
+    assert firmware.status == "Accepted"
+    assert [m.status for m in rig.of(M16.SignedFirmwareStatusNotificationRequest)] == ["Idle"]
 
 
 def test_2_1_request_id_sent_and_echo_checked() -> None:

@@ -307,7 +307,7 @@ def extended_trigger16(
     ctl: Remote, request: v16.messages.ExtendedTriggerMessageRequest, now: datetime
 ) -> v16.messages.ExtendedTriggerMessageResponse:
     """Security whitepaper ExtendedTriggerMessage: SignChargePointCertificate (A02) and LogStatusNotification
-    here, the core triggers as TriggerMessage; FirmwareStatusNotification is not implemented."""
+    here, FirmwareStatusNotification as a SignedFirmwareStatusNotification, the core triggers as TriggerMessage."""
     status = v16.enums.TriggerMessageStatusEnumType
     what = str(request.requested_message)
     if what == "SignChargePointCertificate":
@@ -318,8 +318,9 @@ def extended_trigger16(
     if what == "LogStatusNotification":
         ctl.ctx.get(diagnostics.Diagnostics).send_status(now, force=True)
         return v16.messages.ExtendedTriggerMessageResponse(status=status.ACCEPTED)
-    if what == "FirmwareStatusNotification":
-        return v16.messages.ExtendedTriggerMessageResponse(status=status.NOT_IMPLEMENTED)
+    if what == "FirmwareStatusNotification":  # the whitepaper's answer: SignedFirmwareStatusNotification
+        ctl.ctx.get(firmware.Firmware).send_status(now, force=True, signed16=True)
+        return v16.messages.ExtendedTriggerMessageResponse(status=status.ACCEPTED)
     core = v16.messages.TriggerMessageRequest(
         requested_message=v16.enums.MessageTrigger(what), connector_id=request.connector_id
     )
