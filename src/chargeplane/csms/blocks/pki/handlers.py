@@ -1,0 +1,72 @@
+"""OCPP side of the PKI: SignCertificate (1.6 security extension, 2.0.1, 2.1; A02/A03) and GetCertificateStatus
+(2.0.1, 2.1; M06). Each request is recorded before it is answered; the CertificateSigned that follows an
+accepted CSR is sent by the service's background job, after the answer."""
+
+from __future__ import annotations
+
+from chargeplane.csms.blocks.pki.service import CHARGING_STATION, PkiService
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
+from chargeplane.ocpp.messages.base import present
+from chargeplane.ocpp.router import Router, register_2x
+from chargeplane.ocpp.versions import Version
+from chargeplane.pki.hashes import HashData
+from chargeplane.transport.connection import OcppConnection
+
+
+def register(routers: dict[Version, Router[OcppConnection]], service: PkiService) -> None:
+    _register_v16(routers[Version.V16], service)
+    _register_v2x(routers, service)
+
+
+def _register_v16(router: Router[OcppConnection], service: PkiService) -> None:
+    async def sign_certificate(
+        request: v16.messages.SignCertificateRequest, conn: OcppConnection
+    ) -> v16.messages.SignCertificateResponse:
+        # The security extension signs the charge point's certificate only (its CSR's CN: the identity).
+        status, _ = await service.sign_certificate(conn.station_id, request.csr, CHARGING_STATION, None)
+        return v16.messages.SignCertificateResponse(status=v16.enums.GenericStatusEnumType(status))
+
+    router.register(v16.messages.SignCertificateRequest, sign_certificate)
+
+
+def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: PkiService) -> None:
+    async def sign_certificate(
+        request: v2x.SignCertificateRequestT, conn: OcppConnection
+    ) -> v2x.SignCertificateResponse:
+        ns = v2x.dialect_of(request)
+        # A02.FR.02 / A03: no certificateType means a ChargingStationCertificate.
+        certificate_type = present(request.certificate_type)
+        kind = CHARGING_STATION if certificate_type is None else str(certificate_type)
+        request_id = (
+            present(request.request_id) if isinstance(request, v21.messages.SignCertificateRequest) else None
+        )
+        status, reason = await service.sign_certificate(conn.station_id, request.csr, kind, request_id)
+        if reason is None:
+            return ns.SignCertificateResponse(status=ns.GenericStatusEnumType(status))
+        info = ns.StatusInfoType(reason_code="InvalidCSR", additional_info=reason[:512])
+        return ns.SignCertificateResponse(status=ns.GenericStatusEnumType(status), status_info=info)
+
+    async def get_certificate_status(
+        request: v2x.GetCertificateStatusRequestT, conn: OcppConnection
+    ) -> v2x.GetCertificateStatusResponse:
+        ns = v2x.dialect_of(request)
+        data = request.ocsp_request_data
+        hash_data = HashData(
+            str(data.hash_algorithm), data.issuer_name_hash, data.issuer_key_hash, data.serial_number
+        )
+        status, result = await service.certificate_status(hash_data, data.responder_url)
+        answer = ns.GetCertificateStatusEnumType(status)
+        if result is None:
+            return ns.GetCertificateStatusResponse(status=answer)
+        return ns.GetCertificateStatusResponse(status=answer, ocsp_result=result)
+
+    register_2x(
+        routers,
+        (v201.messages.SignCertificateRequest, v21.messages.SignCertificateRequest),
+        sign_certificate,
+    )
+    register_2x(
+        routers,
+        (v201.messages.GetCertificateStatusRequest, v21.messages.GetCertificateStatusRequest),
+        get_certificate_status,
+    )
