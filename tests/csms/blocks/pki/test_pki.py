@@ -171,7 +171,8 @@ async def test_A03_sign_certificate_is_checked_signed_and_delivered_with_the_cha
     if version != "1.6":
         assert delivered["certificate_type"] == "ChargingStationCertificate"
     usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
-    assert usage.digital_signature and not usage.key_cert_sign
+    assert usage.digital_signature
+    assert not usage.key_cert_sign
     with pytest.raises(x509.ExtensionNotFound):  # A00.FR.513: no extended key usage
         leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     inventory = await _json(pki_csms, "GET", "/api/v1/stations/PKI1/certificates")
@@ -260,7 +261,7 @@ async def test_renew_route_and_v2g_certificate(pki_csms: RunningCsms) -> None:
         assert answer == {"status": "Accepted"}
         delivered = await asyncio.wait_for(station.chains.get(), 5)
     assert station.triggers == ["SignV2GCertificate"]
-    leaf, sub = _chain(delivered["chain"])
+    _, sub = _chain(delivered["chain"])
     assert sub == _ca(pki_csms, "v2g").sub
     assert delivered["certificate_type"] == "V2GCertificate"
 
