@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     from chargeplane.csms.commands import add_token_command
 
     add_token_command(commands, _add_settings_options)
+    from chargeplane.csms.blocks.pki.commands import add_ca_command
+
+    add_ca_command(commands, _add_settings_options)
     from chargeplane.station.commands import add_station_commands
 
     add_station_commands(commands)  # station, simulate
@@ -96,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from chargeplane.csms.commands import run_token_command
 
         return asyncio.run(run_token_command(args, _settings(args, {"database_url": args.database_url})))
+    if args.command == "ca":
+        from chargeplane.csms.blocks.pki.commands import run_ca_command
+
+        return asyncio.run(run_ca_command(args, _settings(args, {"database_url": args.database_url})))
     if args.command in ("station", "station-ctl", "simulate"):
         from chargeplane.station.commands import run_command
 

@@ -28,6 +28,18 @@ D = TypeVar("D")
 ENV_PREFIX = "CHARGEPLANE_"
 
 
+def csms_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the CSMS keeps files (the blocks' subdirectories): ``$CHARGEPLANE_DATA_DIR/csms``, else
+    ``$XDG_DATA_HOME/chargeplane/csms``, else ``~/.local/share/chargeplane/csms``."""
+    env = os.environ if environ is None else environ
+    if env.get("CHARGEPLANE_DATA_DIR"):
+        base = Path(env["CHARGEPLANE_DATA_DIR"])
+    else:
+        data = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
+        base = data / "chargeplane"
+    return base / "csms"
+
+
 class UnknownStationPolicy(enum.Enum):
     """What BootNotification answers a station that connected without a record (development mode only:
     with authentication on, an unknown station never gets past the handshake)."""

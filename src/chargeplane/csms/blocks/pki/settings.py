@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,19 +9,13 @@ from typing import Annotated
 
 from typing_extensions import Doc
 
-from chargeplane.csms.settings import SettingsError
+from chargeplane.csms.settings import SettingsError, csms_data_dir
 
 
 def default_ca_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``$CHARGEPLANE_DATA_DIR/csms/ca``, else ``$XDG_DATA_HOME/chargeplane/csms/ca``, else
     ``~/.local/share/chargeplane/csms/ca``."""
-    env = os.environ if environ is None else environ
-    if env.get("CHARGEPLANE_DATA_DIR"):
-        base = Path(env["CHARGEPLANE_DATA_DIR"])
-    else:
-        data = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
-        base = data / "chargeplane"
-    return base / "csms" / "ca"
+    return csms_data_dir(environ) / "ca"
 
 
 @dataclass(frozen=True)
