@@ -107,6 +107,8 @@ class Configured:
     csms_root_certificate: str = ""
     manufacturer_root_certificate: str = ""
     group_idtoken_type: str = "Central"
+    # <Configured Organization> of the CSRs the tool sends (A02): the CSMS's CA signs only this O (A00.FR.509)
+    organization_name: str = "Chargeplane Conformance"
     silence_wait: float = 5.0  # how long the tool waits to see that the station sends nothing, seconds
     # Station cases of offline periods, message retries and meter values: the values the tool sets (short
     # ones keep each case to seconds; a station that needs longer ones gets them from the declaration).
