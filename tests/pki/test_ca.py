@@ -208,3 +208,14 @@ def test_hash_data_of_a_root_is_its_own_and_normalises() -> None:
     assert (
         HashData("SHA256", data.issuer_name_hash.upper(), data.issuer_key_hash, "0ABC").normalised() == data
     )
+
+
+def test_ocsp_about_the_sub_ca_is_answered_by_the_root(ca: CertificateAuthority) -> None:
+    request = ocsp.OCSPRequestBuilder().add_certificate(ca.sub, ca.root, hashes.SHA256()).build()
+    der = request.public_bytes(serialization.Encoding.DER)
+    reloaded = CertificateAuthority.load(ca.directory)  # the root's key comes from its file
+    response = ocsp.load_der_ocsp_response(
+        reloaded.ocsp_response(der, lambda _: CertStatus(Status.REVOKED), now=NOW, next_update=NOW)
+    )
+    assert response.certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert response.certificates == [ca.root]

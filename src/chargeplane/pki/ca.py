@@ -259,15 +259,22 @@ class Urls:
 
 
 class CertificateAuthority:
-    """A loaded CA directory: the root, the sub-CA and the sub-CA's key (the root's key stays in its file)."""
+    """A loaded CA directory: the root, the sub-CA and the sub-CA's key; the root's key when the directory has
+    it (an imported CA has none), for the OCSP answers about the sub-CA itself."""
 
     def __init__(
-        self, directory: Path, root: x509.Certificate, sub: x509.Certificate, key: PrivateKey
+        self,
+        directory: Path,
+        root: x509.Certificate,
+        sub: x509.Certificate,
+        key: PrivateKey,
+        root_key: PrivateKey | None = None,
     ) -> None:
         self.directory = directory
         self.root = root
         self.sub = sub
         self._key = key
+        self._root_key = root_key
 
     # -- creating, importing, loading -----------------------------------------------------------------------
 
@@ -298,7 +305,7 @@ class CertificateAuthority:
         _write_private(directory / SUB_KEY, sub_key)
         (directory / ROOT_CERT).write_bytes(root.public_bytes(serialization.Encoding.PEM))
         (directory / SUB_CERT).write_bytes(sub.public_bytes(serialization.Encoding.PEM))
-        return cls(directory, root, sub, sub_key)
+        return cls(directory, root, sub, sub_key, root_key)
 
     @classmethod
     def import_files(
@@ -340,9 +347,10 @@ class CertificateAuthority:
             root = x509.load_pem_x509_certificate(paths[0].read_bytes())
             sub = x509.load_pem_x509_certificate(paths[1].read_bytes())
             key = _load_key(paths[2])
+            root_key = _load_key(directory / ROOT_KEY) if (directory / ROOT_KEY).is_file() else None
         except ValueError as error:
             raise CaError(f"{directory}: unreadable PEM: {error}") from None
-        return cls(directory, root, sub, key)
+        return cls(directory, root, sub, key, root_key)
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -429,7 +437,8 @@ class CertificateAuthority:
         next_update: datetime,
     ) -> bytes:
         """The DER OCSPResponse to a DER OCSPRequest (RFC 6960): signed by the sub-CA for the certificates it
-        issued; ``malformedRequest`` for an unreadable request, ``unauthorized`` for another issuer's."""
+        issued (their status from ``status_of``), by the root for the sub-CA itself (good; when the root's key is
+        here); ``malformedRequest`` for an unreadable request, ``unauthorized`` for another issuer's."""
         try:
             request = ocsp.load_der_ocsp_request(request_der)
         except ValueError:
@@ -437,18 +446,26 @@ class CertificateAuthority:
         algorithm = request.hash_algorithm
         if not isinstance(algorithm, (hashes.SHA1, *STRONG_HASHES)):
             return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-        name_hash, key_hash = issuer_hashes(self.sub, algorithm)
-        if (request.issuer_name_hash, request.issuer_key_hash) != (name_hash, key_hash):
+        asked = (request.issuer_name_hash, request.issuer_key_hash)
+        if asked == issuer_hashes(self.sub, algorithm):
+            issuer, key, found = self.sub, self._key, status_of(request.serial_number)
+        elif asked == issuer_hashes(self.root, algorithm) and self._root_key is not None:
+            good = request.serial_number == self.sub.serial_number
+            issuer, key, found = (
+                self.root,
+                self._root_key,
+                CertStatus(Status.GOOD if good else Status.UNKNOWN),
+            )
+        else:
             return _unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
-        found = status_of(request.serial_number)
         status = {
             Status.GOOD: ocsp.OCSPCertStatus.GOOD,
             Status.REVOKED: ocsp.OCSPCertStatus.REVOKED,
             Status.UNKNOWN: ocsp.OCSPCertStatus.UNKNOWN,
         }[found.status]
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
-            issuer_name_hash=name_hash,
-            issuer_key_hash=key_hash,
+            issuer_name_hash=asked[0],
+            issuer_key_hash=asked[1],
             serial_number=request.serial_number,
             algorithm=algorithm,
             cert_status=status,
@@ -457,11 +474,11 @@ class CertificateAuthority:
             revocation_time=found.revoked_at if found.status is Status.REVOKED else None,
             revocation_reason=found.reason if found.status is Status.REVOKED else None,
         )
-        builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, self.sub).certificates([self.sub])
+        builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, issuer).certificates([issuer])
         for extension in request.extensions:  # the nonce comes back (RFC 8954)
             if isinstance(extension.value, x509.OCSPNonce):
                 builder = builder.add_extension(extension.value, critical=False)
-        response = builder.sign(self._key, hashes.SHA256())
+        response = builder.sign(key, hashes.SHA256())
         return response.public_bytes(serialization.Encoding.DER)
 
 
