@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
@@ -22,10 +32,10 @@ from chargeplane.csms.api.pages import Limit, Offset, Page
 from chargeplane.csms.blocks.pki.repository import CertificateRecord, InstalledRecord
 from chargeplane.csms.blocks.pki.service import REASONS, PkiService, pem_of
 from chargeplane.csms.blocks.provisioning.api import KnownStation
-from chargeplane.csms.errors import Invalid
+from chargeplane.csms.errors import Invalid, NotFound
 from chargeplane.pki.hashes import HashData
 
-KIND = r"\A(station|v2g)\Z"
+KIND_ERRORS = (HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT)
 HASH_ALGORITHM = r"\A(SHA256|SHA384|SHA512)\Z"
 SIGN_TYPE = r"\A(ChargingStationCertificate|V2GCertificate)\Z"
 CA_TYPE = (
@@ -34,6 +44,11 @@ CA_TYPE = (
 )
 REASON = "\\A(" + "|".join(REASONS) + ")\\Z"
 HEX = r"\A[0-9a-fA-F]{1,128}\Z"
+CRL_TYPE, OCSP_REQUEST, OCSP_RESPONSE = (
+    "application/pkix-crl",
+    "application/ocsp-request",
+    "application/ocsp-response",
+)
 MAX_OCSP_REQUEST = 10_000  # bytes: one OCSP request with a few certificates is far below
 
 
@@ -161,14 +176,42 @@ def _installed_out(record: InstalledRecord) -> InstalledOut:
 
 def _check_kind(kind: str) -> None:
     if kind not in ("station", "v2g"):
-        raise Invalid(f"kind {kind!r}: station or v2g")
+        raise NotFound(f"no CA kind {kind!r} (station, v2g)")
+
+
+def _binary(media_type: str) -> OpenAPIMediaType:
+    return OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))
+
+
+@dataclass
+class CrlOperation(Operation):
+    """Documents the 200 as a DER CRL (errors stay JSON, as everywhere)."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse):
+            ok.content = {CRL_TYPE: _binary(CRL_TYPE)}
+
+
+@dataclass
+class OcspOperation(Operation):
+    """Documents the 200 as a DER OCSPResponse and, for POST, the body as a DER OCSPRequest."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse):
+            ok.content = {OCSP_RESPONSE: _binary(OCSP_RESPONSE)}
+        if self.request_body is None and self.operation_id and "post" in self.operation_id.lower():
+            self.request_body = RequestBody(
+                content={OCSP_REQUEST: _binary(OCSP_REQUEST)}, description="a DER OCSPRequest", required=True
+            )
 
 
 def routes(service: PkiService) -> list[Any]:
     @get(
         "/pki/{kind:str}/ca",
         summary="The root and sub-CA certificates of a CA",
-        responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT),
+        responses=error_responses(HTTP_404_NOT_FOUND, HTTP_409_CONFLICT),
     )
     async def authority(kind: FromPath[str]) -> AuthorityOut:
         """The CA's certificates (PEM) and where its CRL and OCSP responder are; never a private key. 409
@@ -181,23 +224,25 @@ def routes(service: PkiService) -> list[Any]:
     @get(
         "/pki/{kind:str}/crl",
         summary="The CRL of a CA (DER)",
-        responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT),
+        responses=error_responses(*KIND_ERRORS),
         opt=PUBLIC,
-        media_type="application/pkix-crl",
+        media_type=CRL_TYPE,
+        operation_class=CrlOperation,
     )
     async def crl(kind: FromPath[str]) -> Response[bytes]:
         """The sub-CA's certificate revocation list, signed now, valid for ``revocation_validity`` seconds;
         no bearer token (relying parties fetch it from the certificates' CRL distribution point)."""
         _check_kind(kind)
-        return Response(await service.crl(kind), media_type="application/pkix-crl")
+        return Response(await service.crl(kind), media_type=CRL_TYPE)
 
     @post(
         "/pki/{kind:str}/ocsp",
         summary="The OCSP responder of a CA (RFC 6960, POST)",
-        responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT),
+        responses=error_responses(*KIND_ERRORS),
         opt=PUBLIC,
         status_code=200,
-        media_type="application/ocsp-response",
+        media_type=OCSP_RESPONSE,
+        operation_class=OcspOperation,
     )
     async def ocsp_post(kind: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
         """The body is a DER OCSPRequest (``application/ocsp-request``); the answer a DER OCSPResponse: good or
@@ -207,14 +252,15 @@ def routes(service: PkiService) -> list[Any]:
         body = await request.body()
         if len(body) > MAX_OCSP_REQUEST:
             raise Invalid("OCSP request too large")
-        return Response(await service.ocsp(kind, body), media_type="application/ocsp-response")
+        return Response(await service.ocsp(kind, body), media_type=OCSP_RESPONSE)
 
     @get(
         "/pki/{kind:str}/ocsp/{encoded:path}",
         summary="The OCSP responder of a CA (RFC 6960, GET)",
-        responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT),
+        responses=error_responses(*KIND_ERRORS),
         opt=PUBLIC,
-        media_type="application/ocsp-response",
+        media_type=OCSP_RESPONSE,
+        operation_class=OcspOperation,
     )
     async def ocsp_get(kind: FromPath[str], encoded: FromPath[str]) -> Response[bytes]:
         """The base64 (URL-encoded) DER OCSPRequest in the path (RFC 6960 appendix A.1). No bearer token."""
@@ -226,7 +272,7 @@ def routes(service: PkiService) -> list[Any]:
             body = base64.b64decode(text + "=" * (-len(text) % 4), validate=False)
         except (binascii.Error, ValueError):
             raise Invalid("the path is not a base64 OCSP request") from None
-        return Response(await service.ocsp(kind, body), media_type="application/ocsp-response")
+        return Response(await service.ocsp(kind, body), media_type=OCSP_RESPONSE)
 
     @get("/pki/certificates", summary="Certificates our CA issued, newest first")
     async def certificates(
