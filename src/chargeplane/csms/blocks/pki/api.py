@@ -179,7 +179,7 @@ def _check_kind(kind: str) -> None:
         raise NotFound(f"no CA kind {kind!r} (station, v2g)")
 
 
-def _binary(media_type: str) -> OpenAPIMediaType:
+def _binary() -> OpenAPIMediaType:
     return OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))
 
 
@@ -190,7 +190,7 @@ class CrlOperation(Operation):
     def __post_init__(self) -> None:
         ok = (self.responses or {}).get("200")
         if isinstance(ok, OpenAPIResponse):
-            ok.content = {CRL_TYPE: _binary(CRL_TYPE)}
+            ok.content = {CRL_TYPE: _binary()}
 
 
 @dataclass
@@ -200,10 +200,10 @@ class OcspOperation(Operation):
     def __post_init__(self) -> None:
         ok = (self.responses or {}).get("200")
         if isinstance(ok, OpenAPIResponse):
-            ok.content = {OCSP_RESPONSE: _binary(OCSP_RESPONSE)}
+            ok.content = {OCSP_RESPONSE: _binary()}
         if self.request_body is None and self.operation_id and "post" in self.operation_id.lower():
             self.request_body = RequestBody(
-                content={OCSP_REQUEST: _binary(OCSP_REQUEST)}, description="a DER OCSPRequest", required=True
+                content={OCSP_REQUEST: _binary()}, description="a DER OCSPRequest", required=True
             )
 
 
@@ -226,7 +226,6 @@ def routes(service: PkiService) -> list[Any]:
         summary="The CRL of a CA (DER)",
         responses=error_responses(*KIND_ERRORS),
         opt=PUBLIC,
-        media_type=CRL_TYPE,
         operation_class=CrlOperation,
     )
     async def crl(kind: FromPath[str]) -> Response[bytes]:
@@ -241,7 +240,6 @@ def routes(service: PkiService) -> list[Any]:
         responses=error_responses(*KIND_ERRORS),
         opt=PUBLIC,
         status_code=200,
-        media_type=OCSP_RESPONSE,
         operation_class=OcspOperation,
     )
     async def ocsp_post(kind: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -259,7 +257,6 @@ def routes(service: PkiService) -> list[Any]:
         summary="The OCSP responder of a CA (RFC 6960, GET)",
         responses=error_responses(*KIND_ERRORS),
         opt=PUBLIC,
-        media_type=OCSP_RESPONSE,
         operation_class=OcspOperation,
     )
     async def ocsp_get(kind: FromPath[str], encoded: FromPath[str]) -> Response[bytes]:
