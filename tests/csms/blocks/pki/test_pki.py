@@ -393,3 +393,44 @@ async def test_no_ca_rejects_and_api_says_so(database_url: str, tmp_path: Path) 
             await boot(station, "2.0.1")
             assert (await station.sign("ChargingStationCertificate")).status == "Rejected"
         await _json(csms, "GET", "/api/v1/pki/station/ca", status=409)
+
+
+class OperatorCa:
+    """An operator's own CA (the ExternalCa protocol), made by ``external_ca = "<this module>:operator_ca"``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.ca = CertificateAuthority.init(directory, ORG, name="Operator", now=utc_now())
+        self.signed: list[tuple[str, str]] = []
+
+    def sign(
+        self, csr: x509.CertificateSigningRequest, certificate_type: str, station_id: str
+    ) -> list[x509.Certificate]:
+        self.signed.append((certificate_type, station_id))
+        return [self.ca.issue(csr, now=utc_now(), days=10), self.ca.sub]
+
+
+OPERATOR_CAS: list[OperatorCa] = []
+
+
+def operator_ca(settings: PkiSettings) -> OperatorCa:
+    assert settings.ca_dir is not None
+    made = OperatorCa(settings.ca_dir / "operator")
+    OPERATOR_CAS.append(made)
+    return made
+
+
+async def test_an_external_ca_signs_the_checked_csr(database_url: str, tmp_path: Path) -> None:
+    pki = PkiSettings(ca_dir=tmp_path / "ca", organisation=ORG, external_ca=f"{__name__}:operator_ca")
+    async with running(settings_for(database_url, pki)) as csms:
+        external = OPERATOR_CAS[-1]
+        await csms.add_station("PKI10")
+        async with peer(csms.ocpp_url, "PKI10", "2.0.1", station_class=station_class("2.0.1")) as station:
+            await boot(station, "2.0.1")
+            assert (await station.sign("ChargingStationCertificate")).status == "Accepted"
+            delivered = await asyncio.wait_for(station.chains.get(), 5)
+            station.organisation = "Evil"
+            assert (await station.sign("ChargingStationCertificate")).status == "Rejected"  # checked first
+    leaf, sub = _chain(delivered["chain"])
+    assert sub == external.ca.sub
+    leaf.verify_directly_issued_by(external.ca.sub)
+    assert external.signed == [("ChargingStationCertificate", "PKI10")]

@@ -58,6 +58,15 @@ class PkiSettings:
         ),
     ] = None
 
+    external_ca: Annotated[
+        str | None,
+        Doc(
+            "an operator's own CA for station certificates instead of the built-in one: `module:factory`, a "
+            "callable that takes these settings and returns a chargeplane.pki.ca.ExternalCa (its sign(csr, "
+            "certificateType, stationId) gives the chain, leaf first); CSRs are checked before it is called"
+        ),
+    ] = None
+
     def __post_init__(self) -> None:
         if self.certificate_days < 1:
             raise SettingsError("certificate_days must be >= 1")
@@ -67,6 +76,8 @@ class PkiSettings:
             raise SettingsError("renewal_interval, revocation_validity and ocsp_timeout must be > 0")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("public_url must start with http:// or https://")
+        if self.external_ca is not None and ":" not in self.external_ca:
+            raise SettingsError("external_ca must be module:factory")
 
     def directory(self) -> Path:
         return self.ca_dir if self.ca_dir is not None else default_ca_dir()
