@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ocpp-tls-port", type=int, help="wss port for profiles 2 and 3 (default 9443)")
     serve.add_argument("--tls-certificate", type=Path, help="CSMS certificate chain (PEM); enables wss")
     serve.add_argument("--tls-key", type=Path, help="its private key (PEM)")
+    serve.add_argument(
+        "--tls-certificate2",
+        type=Path,
+        help="a second chain of the other key type (RSA / ECDSA), offered too",
+    )
+    serve.add_argument("--tls-key2", type=Path, help="the second certificate's private key (PEM)")
     serve.add_argument("--client-ca", type=Path, help="CA bundle for station certificates (profile 3)")
     serve.add_argument("--operator-name", help="required O of station certificates (profile 3)")
     serve.add_argument("--api-host", help="HTTP API listen address (default 127.0.0.1)")
@@ -154,6 +160,8 @@ def _serve_settings(args: argparse.Namespace) -> CsmsSettings:
         "ocpp_tls_port": args.ocpp_tls_port,
         "tls_certificate": args.tls_certificate,
         "tls_key": args.tls_key,
+        "tls_certificate2": args.tls_certificate2,
+        "tls_key2": args.tls_key2,
         "client_ca": args.client_ca,
         "operator_name": args.operator_name,
     }

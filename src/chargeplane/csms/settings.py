@@ -67,16 +67,29 @@ class TlsFiles:
     tls_key: Annotated[Path | None, Doc("its private key (PEM)")] = None
     client_ca: Annotated[Path | None, Doc("CA bundle for station certificates (profile 3)")] = None
     operator_name: Annotated[str | None, Doc("required O (organization) of station certificates")] = None
+    tls_certificate2: Annotated[
+        Path | None,
+        Doc(
+            "a second CSMS certificate chain (PEM) of the other key type: an RSA and an ECDSA certificate "
+            "together serve all four cipher suites of A00.FR.318 / 321"
+        ),
+    ] = None
+    tls_key2: Annotated[Path | None, Doc("the second certificate's private key (PEM)")] = None
 
     def server_tls(self) -> TlsSettings | None:
         if self.tls_certificate is None:
-            if self.tls_key is not None or self.client_ca is not None:
-                raise SettingsError("tls_key and client_ca need tls_certificate")
+            if self.tls_key is not None or self.client_ca is not None or self.tls_certificate2 is not None:
+                raise SettingsError("tls_key, tls_certificate2 and client_ca need tls_certificate")
             return None
         if self.tls_key is None:
             raise SettingsError("tls_certificate needs tls_key")
+        if (self.tls_certificate2 is None) != (self.tls_key2 is None):
+            raise SettingsError("tls_certificate2 and tls_key2 go together")
+        certificates = [CertificateFiles(self.tls_certificate, self.tls_key)]
+        if self.tls_certificate2 is not None and self.tls_key2 is not None:
+            certificates.append(CertificateFiles(self.tls_certificate2, self.tls_key2))
         return TlsSettings(
-            certificates=(CertificateFiles(self.tls_certificate, self.tls_key),),
+            certificates=tuple(certificates),
             client_ca=self.client_ca,
             operator_name=self.operator_name,
         )
