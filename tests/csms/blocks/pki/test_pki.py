@@ -434,3 +434,42 @@ async def test_an_external_ca_signs_the_checked_csr(database_url: str, tmp_path:
     assert sub == external.ca.sub
     leaf.verify_directly_issued_by(external.ca.sub)
     assert external.signed == [("ChargingStationCertificate", "PKI10")]
+
+
+async def test_M07_certificate_chain_status_through_ocsp_and_crl(pki_csms: RunningCsms) -> None:
+    """2.1 GetCertificateChainStatus: OCSP (M07.FR.01-03) and CRL (M07.FR.04-07) against our own responder and
+    CRL; a URL that does not answer gives Failed (M07.FR.02 / 05); each entry names what it answers."""
+    await pki_csms.add_station("PKI11")
+    ca = _ca(pki_csms)
+    call = MODULES["2.1"].call
+    async with peer(pki_csms.ocpp_url, "PKI11", "2.1", station_class=station_class("2.1")) as station:
+        await boot(station, "2.1")
+        await station.sign("ChargingStationCertificate")
+        leaf, _ = _chain((await asyncio.wait_for(station.chains.get(), 5))["chain"])
+        await asyncio.sleep(0.2)
+        urls = pki_csms.app.blocks.require(PkiService).urls("station")
+        data = hash_data(leaf, ca.sub)
+        hash_wire = {
+            "hash_algorithm": "SHA256",
+            "issuer_name_hash": data.issuer_name_hash,
+            "issuer_key_hash": data.issuer_key_hash,
+            "serial_number": data.serial_number,
+        }
+
+        async def ask(*entries: tuple[str, list[str]]) -> list[dict[str, Any]]:
+            requests = [{"certificate_hash_data": hash_wire, "source": s, "urls": u} for s, u in entries]
+            answer = await station.call(call.GetCertificateChainStatus(certificate_status_requests=requests))
+            return list(answer.certificate_status)
+
+        dead = "http://127.0.0.1:9/nothing"
+        good = await ask(("OCSP", [dead, str(urls.ocsp)]), ("CRL", [str(urls.crl)]), ("CRL", [dead]))
+        assert [(a["source"], a["status"]) for a in good] == [
+            ("OCSP", "Good"),
+            ("CRL", "Good"),
+            ("CRL", "Failed"),
+        ]
+        assert all(a["certificate_hash_data"]["serial_number"] == data.serial_number for a in good)
+        serial = format(leaf.serial_number, "x")
+        await _json(pki_csms, "POST", f"/api/v1/pki/station/certificates/{serial}/revoke", json={})
+        revoked = await ask(("OCSP", [str(urls.ocsp)]), ("CRL", [str(urls.crl)]))
+        assert [a["status"] for a in revoked] == ["Revoked", "Revoked"]

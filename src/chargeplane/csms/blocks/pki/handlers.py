@@ -8,6 +8,7 @@ from chargeplane.csms.blocks.pki.service import CHARGING_STATION, PkiService
 from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.router import Router, register_2x
+from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.pki.hashes import HashData
 from chargeplane.transport.connection import OcppConnection
@@ -16,6 +17,32 @@ from chargeplane.transport.connection import OcppConnection
 def register(routers: dict[Version, Router[OcppConnection]], service: PkiService) -> None:
     _register_v16(routers[Version.V16], service)
     _register_v2x(routers, service)
+    _register_v21(routers[Version.V21], service)
+
+
+def _register_v21(router: Router[OcppConnection], service: PkiService) -> None:
+    async def chain_status(
+        request: v21.messages.GetCertificateChainStatusRequest, conn: OcppConnection
+    ) -> v21.messages.GetCertificateChainStatusResponse:
+        """M07: each certificate checked through OCSP or its CRL (M07.FR.01-08)."""
+        answers = []
+        for item in request.certificate_status_requests:
+            data = item.certificate_hash_data
+            hash_data = HashData(
+                str(data.hash_algorithm), data.issuer_name_hash, data.issuer_key_hash, data.serial_number
+            )
+            status, next_update = await service.chain_status(hash_data, str(item.source), list(item.urls))
+            answers.append(
+                v21.datatypes.CertificateStatusType(
+                    certificate_hash_data=data,
+                    source=item.source,
+                    status=v21.enums.CertificateStatusEnumType(status),
+                    next_update=to_wire(next_update),
+                )
+            )
+        return v21.messages.GetCertificateChainStatusResponse(certificate_status=answers)
+
+    router.register(v21.messages.GetCertificateChainStatusRequest, chain_status)
 
 
 def _register_v16(router: Router[OcppConnection], service: PkiService) -> None:

@@ -39,11 +39,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import msgspec
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
@@ -74,7 +75,10 @@ from chargeplane.pki.ca import (
     Urls,
     check_csr,
 )
-from chargeplane.pki.hashes import HashData, hash_data, ocsp_request
+from chargeplane.pki.hashes import HASH_ALGORITHMS, HashData, hash_data, ocsp_request
+
+if TYPE_CHECKING:  # the type behind cryptography.x509.ocsp.OCSPResponse, an alias mypy cannot use
+    from cryptography.hazmat.bindings._rust.ocsp import OCSPResponse
 
 log = logging.getLogger(__name__)
 
@@ -440,38 +444,100 @@ class PkiService:
         cached = self._ocsp_cache.get(key)
         if cached is not None and cached.until > now:
             return "Accepted", cached.response
-        try:
-            request = ocsp_request(data)
-        except (ValueError, KeyError):
+        fetched = await self._fetch_ocsp(data, responder_url)
+        if fetched is None:
             return "Failed", None
-        if not responder_url.startswith(("http://", "https://")):
-            return "Failed", None
-        try:
-            async with httpx.AsyncClient(timeout=self.settings.ocsp_timeout) as client:
-                answer = await client.post(
-                    responder_url, content=request, headers={"Content-Type": "application/ocsp-request"}
-                )
-        except httpx.HTTPError as error:
-            log.info("OCSP responder %s: %s", responder_url, error)
-            return "Failed", None
-        if answer.status_code != 200:
-            return "Failed", None
-        try:
-            response = ocsp.load_der_ocsp_response(answer.content)
-            if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
-                return "Failed", None
-            if response.serial_number != int(data.serial_number, 16):
-                return "Failed", None  # not about the certificate asked
-            next_update = response.next_update_utc
-        except ValueError:
-            return "Failed", None
-        encoded = base64.b64encode(answer.content).decode()
+        der, response = fetched
+        encoded = base64.b64encode(der).decode()
+        next_update = response.next_update_utc
         if next_update is not None and next_update > now:
             if len(self._ocsp_cache) >= OCSP_CACHE_LIMIT:
                 self._ocsp_cache = {k: v for k, v in self._ocsp_cache.items() if v.until > now}
             if len(self._ocsp_cache) < OCSP_CACHE_LIMIT:
                 self._ocsp_cache[key] = _Cached(encoded, next_update)
         return "Accepted", encoded
+
+    async def _fetch_ocsp(self, data: HashData, url: str) -> tuple[bytes, OCSPResponse] | None:
+        """A successful OCSP response about the certificate ``data`` names, from the responder at ``url``."""
+        try:
+            request = ocsp_request(data)
+        except (ValueError, KeyError):
+            return None
+        if not url.startswith(("http://", "https://")):
+            return None
+        try:
+            async with httpx.AsyncClient(timeout=self.settings.ocsp_timeout) as client:
+                answer = await client.post(
+                    url, content=request, headers={"Content-Type": "application/ocsp-request"}
+                )
+        except httpx.HTTPError as error:
+            log.info("OCSP responder %s: %s", url, error)
+            return None
+        if answer.status_code != 200:
+            return None
+        try:
+            response = ocsp.load_der_ocsp_response(answer.content)
+            if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+                return None
+            if response.serial_number != int(data.serial_number, 16):
+                return None  # not about the certificate asked
+        except ValueError:
+            return None
+        return answer.content, response
+
+    # -- M07 (2.1): GetCertificateChainStatus ---------------------------------------------------------------
+
+    async def chain_status(self, data: HashData, source: str, urls: list[str]) -> tuple[str, datetime]:
+        """The status of one certificate of a chain and until when it holds: from an OCSP responder of
+        ``urls`` (M07.FR.01-03) or from a CRL downloaded from one of them (M07.FR.04-07); the URLs are tried in
+        turn, Failed when none answers (M07.FR.02 / 05)."""
+        now = self.clock.now()
+        for url in urls:
+            if source == "OCSP":
+                fetched = await self._fetch_ocsp(data, url)
+                if fetched is None:
+                    continue
+                _, response = fetched
+                status = {
+                    ocsp.OCSPCertStatus.GOOD: "Good",
+                    ocsp.OCSPCertStatus.REVOKED: "Revoked",
+                    ocsp.OCSPCertStatus.UNKNOWN: "Unknown",
+                }[response.certificate_status]
+                return status, response.next_update_utc or now
+            crl = await self._fetch_crl(data, url)
+            if crl is None:
+                continue
+            revoked = crl.get_revoked_certificate_by_serial_number(int(data.serial_number, 16)) is not None
+            return ("Revoked" if revoked else "Good"), crl.next_update_utc or now
+        return "Failed", now
+
+    async def _fetch_crl(self, data: HashData, url: str) -> x509.CertificateRevocationList | None:
+        """The CRL at ``url`` (DER or PEM) when its issuer is the issuer ``data`` names."""
+        if not url.startswith(("http://", "https://")):
+            return None
+        try:
+            async with httpx.AsyncClient(timeout=self.settings.ocsp_timeout) as client:
+                answer = await client.get(url)
+        except httpx.HTTPError as error:
+            log.info("CRL %s: %s", url, error)
+            return None
+        if answer.status_code != 200:
+            return None
+        try:
+            body = answer.content
+            crl = (
+                x509.load_pem_x509_crl(body)
+                if body.lstrip().startswith(b"-----")
+                else x509.load_der_x509_crl(body)
+            )
+            algorithm = HASH_ALGORITHMS[data.hash_algorithm]()
+        except (ValueError, KeyError):
+            return None
+        digest = hashes.Hash(algorithm)
+        digest.update(crl.issuer.public_bytes())
+        if digest.finalize().hex() != data.issuer_name_hash.lower():
+            return None  # another issuer's list says nothing about this certificate
+        return crl
 
     # -- M03-M05: the station's CA certificates -------------------------------------------------------------
 
