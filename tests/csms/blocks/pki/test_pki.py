@@ -21,6 +21,7 @@ from chargeplane.csms.blocks.pki.service import PkiService
 from chargeplane.csms.blocks.pki.settings import PkiSettings
 from chargeplane.csms.clock import ManualClock, utc_now
 from chargeplane.pki.ca import CertificateAuthority, PrivateKey, generate_key
+from chargeplane.pki.contract import ContractAnswer, ContractRequest
 from chargeplane.pki.hashes import hash_data
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
@@ -473,3 +474,66 @@ async def test_M07_certificate_chain_status_through_ocsp_and_crl(pki_csms: Runni
         await _json(pki_csms, "POST", f"/api/v1/pki/station/certificates/{serial}/revoke", json={})
         revoked = await ask(("OCSP", [str(urls.ocsp)]), ("CRL", [str(urls.crl)]))
         assert [a["status"] for a in revoked] == ["Revoked", "Revoked"]
+
+
+class RecordingBackend:
+    """A contract-certificate backend for the test: answers an EXI response made from what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[ContractRequest] = []
+
+    async def certificate(self, request: ContractRequest) -> ContractAnswer:
+        self.asked.append(request)
+        return ContractAnswer(
+            True, base64.b64encode(b"res:" + base64.b64decode(request.exi_request)).decode()
+        )
+
+
+BACKENDS: list[RecordingBackend] = []
+SCHEMA = "urn:iso:15118:2:2013:MsgDef"
+
+
+def recording_backend(settings: PkiSettings) -> RecordingBackend:
+    BACKENDS.append(RecordingBackend())
+    return BACKENDS[-1]
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "2.1"])
+async def test_M01_M02_ev_certificate_requests_go_to_the_contract_backend(
+    database_url: str, tmp_path: Path, version: str
+) -> None:
+    pki = PkiSettings(ca_dir=tmp_path / "ca", contract_backend=f"{__name__}:recording_backend")
+    call = MODULES[version].call
+    exi = base64.b64encode(b"CertificateInstallationReq").decode()
+    async with running(settings_for(database_url, pki)) as csms:
+        backend = BACKENDS[-1]
+        await csms.add_station("PKI12")
+        async with peer(csms.ocpp_url, "PKI12", version) as station:
+            await boot(station, version)
+            for action in ("Install", "Update"):
+                schema = {
+                    "iso_15118_schema_version" if version == "2.1" else "iso15118_schema_version": SCHEMA
+                }
+                answer = await station.call(
+                    call.Get15118EVCertificate(action=action, exi_request=exi, **schema)
+                )
+                assert answer.status == "Accepted"
+                assert base64.b64decode(answer.exi_response) == b"res:CertificateInstallationReq"
+    assert [(r.station_id, r.action, r.exi_request) for r in backend.asked] == [
+        ("PKI12", "Install", exi),
+        ("PKI12", "Update", exi),
+    ]
+
+
+async def test_M01_without_a_contract_backend_the_answer_is_failed(pki_csms: RunningCsms) -> None:
+    await pki_csms.add_station("PKI13")
+    call = MODULES["2.0.1"].call
+    async with peer(pki_csms.ocpp_url, "PKI13", "2.0.1") as station:
+        await boot(station, "2.0.1")
+        answer = await station.call(
+            call.Get15118EVCertificate(
+                iso15118_schema_version="urn:iso:15118:2:2013:MsgDef", action="Install", exi_request="AA=="
+            )
+        )
+    assert answer.status == "Failed"
+    assert answer.status_info["reason_code"] == "NoContractCert"

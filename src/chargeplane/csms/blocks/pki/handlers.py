@@ -10,6 +10,7 @@ from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
+from chargeplane.pki.contract import ContractRequest
 from chargeplane.pki.hashes import HashData
 from chargeplane.transport.connection import OcppConnection
 
@@ -87,10 +88,39 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: PkiSe
             return ns.GetCertificateStatusResponse(status=answer)
         return ns.GetCertificateStatusResponse(status=answer, ocsp_result=result)
 
+    async def ev_certificate(
+        request: v2x.Get15118EVCertificateRequestT, conn: OcppConnection
+    ) -> v2x.Get15118EVCertificateResponse:
+        ns = v2x.dialect_of(request)
+        limit = None
+        emaids: tuple[str, ...] = ()
+        if isinstance(request, v21.messages.Get15118EVCertificateRequest):
+            limit = present(request.maximum_contract_certificate_chains)
+            emaids = tuple(present(request.prioritized_emai_ds) or ())
+        contract = ContractRequest(
+            conn.station_id,
+            request.iso15118_schema_version,
+            str(request.action),
+            request.exi_request,
+            limit,
+            emaids,
+        )
+        answer = await service.contract_certificate(contract)
+        status = ns.Iso15118EVCertificateStatusEnumType("Accepted" if answer.accepted else "Failed")
+        if answer.accepted:
+            return ns.Get15118EVCertificateResponse(status=status, exi_response=answer.exi_response)
+        info = ns.StatusInfoType(reason_code="NoContractCert")
+        return ns.Get15118EVCertificateResponse(status=status, exi_response="", status_info=info)
+
     register_2x(
         routers,
         (v201.messages.SignCertificateRequest, v21.messages.SignCertificateRequest),
         sign_certificate,
+    )
+    register_2x(
+        routers,
+        (v201.messages.Get15118EVCertificateRequest, v21.messages.Get15118EVCertificateRequest),
+        ev_certificate,
     )
     register_2x(
         routers,

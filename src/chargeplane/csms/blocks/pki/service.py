@@ -75,6 +75,7 @@ from chargeplane.pki.ca import (
     Urls,
     check_csr,
 )
+from chargeplane.pki.contract import ContractAnswer, ContractCertificateBackend, ContractRequest
 from chargeplane.pki.hashes import HASH_ALGORITHMS, HashData, hash_data, ocsp_request
 
 if TYPE_CHECKING:  # the type behind cryptography.x509.ocsp.OCSPResponse, an alias mypy cannot use
@@ -177,6 +178,7 @@ class PkiService:
         events: EventBus | None,
         clock: Clock,
         external: dict[str, ExternalCa] | None = None,
+        contracts: ContractCertificateBackend | None = None,
     ) -> None:
         self.repository = repository
         self._commands = commands
@@ -185,6 +187,7 @@ class PkiService:
         self.events = events
         self.clock = clock
         self.external = external or {}
+        self.contracts = contracts
         self.directory: Path = settings.directory()
         self._authorities: dict[str, CertificateAuthority] = {}
         self._queue: asyncio.Queue[_Delivery] = asyncio.Queue()
@@ -484,6 +487,25 @@ class PkiService:
         except ValueError:
             return None
         return answer.content, response
+
+    # -- M01 / M02: Get15118EVCertificate ------------------------------------------------------------------
+
+    async def contract_certificate(self, request: ContractRequest) -> ContractAnswer:
+        """The EV's EXI request forwarded to the contract-certificate backend; Failed without one, or when it
+        fails (the station then tells the EV, M01.FR.xx)."""
+        if self.contracts is None:
+            return ContractAnswer(False, "")
+        try:
+            answer = await self.contracts.certificate(request)
+        except Exception:
+            log.exception("%s: the contract-certificate backend failed", request.station_id)
+            answer = ContractAnswer(False, "")
+        self._publish(
+            "pki.contract_certificate",
+            request.station_id,
+            {"action": request.action, "accepted": answer.accepted},
+        )
+        return answer
 
     # -- M07 (2.1): GetCertificateChainStatus ---------------------------------------------------------------
 

@@ -67,6 +67,15 @@ class PkiSettings:
         ),
     ] = None
 
+    contract_backend: Annotated[
+        str | None,
+        Doc(
+            "the contract-certificate backend that answers Get15118EVCertificate (M01/M02): `module:factory`, "
+            "a callable that takes these settings and returns a chargeplane.pki.contract."
+            "ContractCertificateBackend; without one the CSMS answers Failed"
+        ),
+    ] = None
+
     def __post_init__(self) -> None:
         if self.certificate_days < 1:
             raise SettingsError("certificate_days must be >= 1")
@@ -76,8 +85,10 @@ class PkiSettings:
             raise SettingsError("renewal_interval, revocation_validity and ocsp_timeout must be > 0")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("public_url must start with http:// or https://")
-        if self.external_ca is not None and ":" not in self.external_ca:
-            raise SettingsError("external_ca must be module:factory")
+        for name in ("external_ca", "contract_backend"):
+            value = getattr(self, name)
+            if value is not None and ":" not in value:
+                raise SettingsError(f"{name} must be module:factory")
 
     def directory(self) -> Path:
         return self.ca_dir if self.ca_dir is not None else default_ca_dir()
