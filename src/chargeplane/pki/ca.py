@@ -146,7 +146,11 @@ def check_csr(pem: str, policy: CsrPolicy) -> x509.CertificateSigningRequest:
     names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if len(names) != 1:
         raise CsrRefused("the subject needs exactly one CN")
-    if policy.common_name is not None and names[0].value != policy.common_name:
+    # the transport compares a station certificate's CN with the identity casefolded: so does this check
+    common_name = names[0].value
+    if policy.common_name is not None and (
+        not isinstance(common_name, str) or common_name.casefold() != policy.common_name.casefold()
+    ):
         raise CsrRefused(f"CN {names[0].value!r} is not the station's identity {policy.common_name!r}")
     if policy.organisation is not None:
         organisations = [a.value for a in csr.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
