@@ -301,7 +301,7 @@ class CertificateAuthority:
         root_key, sub_key = generate_key(algorithm), generate_key(algorithm)
         org = x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation)
         root_name = x509.Name([org, x509.NameAttribute(NameOID.COMMON_NAME, f"{name} Root CA")])
-        sub_name = x509.Name([org, x509.NameAttribute(NameOID.COMMON_NAME, f"{name} Station Sub-CA")])
+        sub_name = x509.Name([org, x509.NameAttribute(NameOID.COMMON_NAME, f"{name} Sub-CA")])
         root_public, sub_public = root_key.public_key(), sub_key.public_key()
         root = _ca_certificate(root_name, root_public, root_name, root_key, root_public, now, root_days, 1)
         sub = _ca_certificate(sub_name, sub_public, root_name, root_key, root_public, now, sub_days, 0)

@@ -63,6 +63,15 @@ def test_ca_init_issue_revoke_list(
     code, out, _ = run(capsys, "ca", "revoke", serial, "--reason", "keyCompromise")
     assert (code, out.strip()) == (0, f"revoked station {serial} (keyCompromise)")
     assert run(capsys, "ca", "list", "--station", "cs1")[1].split("\t")[2] == "revoked"
+    # the development MO CA issues contract certificates (CN: the eMAID, O: the MO's)
+    assert run(capsys, "ca", "init", "--kind", "mo", "--organisation", "Acme MO")[0] == 0
+    contract = tmp_path / "contract.csr"
+    contract.write_text(make_csr("NLACME0000001", "Acme MO"))
+    code, chain_pem, _ = run(capsys, "ca", "issue", str(contract), "--type", "ContractCertificate")
+    assert code == 0
+    leaf, mo_sub = x509.load_pem_x509_certificates(chain_pem.encode())
+    assert "NLACME0000001" in leaf.subject.rfc4514_string()
+    assert "mo" in mo_sub.subject.rfc4514_string()
     code, _, err = run(capsys, "ca", "revoke", "abcdef")
     assert code == 1
     assert "no station certificate" in err

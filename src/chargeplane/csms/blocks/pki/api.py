@@ -30,7 +30,7 @@ from chargeplane.csms.api.app import OPERATOR, PUBLIC
 from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
 from chargeplane.csms.blocks.pki.repository import CertificateRecord, InstalledRecord
-from chargeplane.csms.blocks.pki.service import REASONS, PkiService, pem_of
+from chargeplane.csms.blocks.pki.service import KINDS, REASONS, PkiService, pem_of
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.errors import Invalid, NotFound
 from chargeplane.pki.hashes import HashData
@@ -175,8 +175,8 @@ def _installed_out(record: InstalledRecord) -> InstalledOut:
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in ("station", "v2g"):
-        raise NotFound(f"no CA kind {kind!r} (station, v2g)")
+    if kind not in KINDS:
+        raise NotFound(f"no CA kind {kind!r} ({', '.join(KINDS)})")
 
 
 def _binary() -> OpenAPIMediaType:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chargeplane.csms.blocks.pki.repository import PkiRepository
-from chargeplane.csms.blocks.pki.service import KIND_OF, KINDS, REASONS, PkiService, pem_of
+from chargeplane.csms.blocks.pki.service import ISSUED_BY, KINDS, REASONS, PkiService, pem_of
 from chargeplane.csms.blocks.pki.settings import PkiSettings
 from chargeplane.csms.clock import SystemClock, utc_now
 from chargeplane.csms.errors import Conflict, Invalid, NotFound
@@ -38,10 +38,10 @@ def add_ca_command(commands: Any, add_settings_options: Any) -> None:
     add_settings_options(ca)
     actions = ca.add_subparsers(dest="ca_action", required=True)
     init = actions.add_parser("init", help="make a new root and sub-CA")
-    init.add_argument("--kind", choices=KINDS, default="station", help="station (default) or v2g")
+    init.add_argument("--kind", choices=KINDS, default="station", help="station (default), v2g or mo")
     init.add_argument("--organisation", help="the O of the CA (default: the pki organisation setting)")
     init.add_argument("--algorithm", choices=KEY_ALGORITHMS, default="ec-p256", help="default ec-p256")
-    init.add_argument("--name", default="Chargeplane", help="the start of the CAs' common names")
+    init.add_argument("--name", help="the start of the CAs' common names (default: Chargeplane and the kind)")
     imported = actions.add_parser("import", help="take an existing sub-CA (certificate, key) and its root")
     imported.add_argument("--kind", choices=KINDS, default="station")
     imported.add_argument("--root", type=Path, required=True, help="the root certificate (PEM)")
@@ -51,9 +51,11 @@ def add_ca_command(commands: Any, add_settings_options: Any) -> None:
     )
     issue = actions.add_parser("issue", help="sign a CSR file (checked as a SignCertificate is)")
     issue.add_argument("csr", type=Path, help="the PKCS#10 request (PEM)")
-    issue.add_argument("--station", help="the station it is for: its CN must be the station's identity")
     issue.add_argument(
-        "--type", choices=sorted(KIND_OF), default="ChargingStationCertificate", dest="certificate_type"
+        "--station", help="the station it is for: the CN of a station certificate must be its identity"
+    )
+    issue.add_argument(
+        "--type", choices=sorted(ISSUED_BY), default="ChargingStationCertificate", dest="certificate_type"
     )
     issue.add_argument("--out", type=Path, help="write the chain here instead of standard output")
     revoke = actions.add_parser("revoke", help="revoke a certificate the CA issued")
@@ -84,7 +86,11 @@ async def run_ca_command(args: argparse.Namespace, settings: CsmsSettings) -> in
                 )
                 return 2
             ca = CertificateAuthority.init(
-                directory / args.kind, organisation, algorithm=args.algorithm, name=args.name, now=utc_now()
+                directory / args.kind,
+                organisation,
+                algorithm=args.algorithm,
+                name=args.name or f"Chargeplane {args.kind}",
+                now=utc_now(),
             )
             print(f"{args.kind} CA in {ca.directory}: root {ca.root.subject.rfc4514_string()}")
             return 0
@@ -114,7 +120,7 @@ async def run_ca_command(args: argparse.Namespace, settings: CsmsSettings) -> in
 
 async def _with_database(args: argparse.Namespace, service: PkiService) -> int:
     if args.ca_action == "issue":
-        kind = KIND_OF[args.certificate_type]
+        kind = ISSUED_BY[args.certificate_type]
         service.require_authority(kind)
         csr = check_csr(args.csr.read_text(), service.policy(kind, args.station))
         _, chain = await service.issue(csr, kind, args.certificate_type, args.station, "cli")

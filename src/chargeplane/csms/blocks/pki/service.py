@@ -87,7 +87,11 @@ CHARGING_STATION = "ChargingStationCertificate"
 V2G = "V2GCertificate"
 # The CA that signs each SignCertificate certificateType (1.6 has none: a charge point certificate).
 KIND_OF = {CHARGING_STATION: "station", V2G: "v2g", "V2G20Certificate": "v2g"}
-KINDS = ("station", "v2g")
+# station: the operator's CA for station certificates; v2g: a V2G root and CPO sub-CA (SECC certificates); mo:
+# a mobility operator's root and sub-CA for contract certificates (development and tests: `ca issue --type
+# ContractCertificate`; no station asks for one with SignCertificate)
+KINDS = ("station", "v2g", "mo")
+ISSUED_BY = KIND_OF | {"ContractCertificate": "mo"}
 TRIGGER_2X = {CHARGING_STATION: "SignChargingStationCertificate", V2G: "SignV2GCertificate"}
 PKI_PATH = "/api/v1/pki"
 REASONS = {flag.value: flag for flag in x509.ReasonFlags}
@@ -214,7 +218,7 @@ class PkiService:
 
     def require_authority(self, kind: str) -> CertificateAuthority:
         if kind not in KINDS:
-            raise UnknownCertificate(f"no CA kind {kind!r} (station, v2g)")
+            raise UnknownCertificate(f"no CA kind {kind!r} ({', '.join(KINDS)})")
         found = self.authority(kind)
         if found is None:
             raise NoAuthority(
@@ -228,7 +232,7 @@ class PkiService:
 
     def policy(self, kind: str, station_id: str | None) -> CsrPolicy:
         authority = self.authority(kind)
-        organisation = self.settings.organisation
+        organisation = self.settings.organisation if kind != "mo" else None  # a contract's O is the MO's
         if organisation is None and authority is not None:
             organisation = organisation_of(authority.sub)
         # A00.FR.510: the CN of a station certificate is the station's identity; a V2G (SECC) one is not.

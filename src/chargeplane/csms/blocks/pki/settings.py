@@ -23,8 +23,9 @@ class PkiSettings:
     ca_dir: Annotated[
         Path | None,
         Doc(
-            "the CA directory: station/ (the operator's root and station sub-CA) and v2g/ (the V2G root and "
-            "CPO sub-CA), made by `chargeplane ca init`; private keys in files of mode 0600 (default: csms/ca "
+            "the CA directory: station/ (the operator's root and station sub-CA), v2g/ (the V2G root and "
+            "CPO sub-CA) and mo/ (an MO root and sub-CA for contract certificates, development), made by "
+            "`chargeplane ca init --kind`; private keys in files of mode 0600 (default: csms/ca "
             "under $CHARGEPLANE_DATA_DIR, else under $XDG_DATA_HOME/chargeplane or ~/.local/share/chargeplane)"
         ),
     ] = None
