@@ -92,7 +92,11 @@ KIND_OF = {CHARGING_STATION: "station", V2G: "v2g", "V2G20Certificate": "v2g"}
 # ContractCertificate`; no station asks for one with SignCertificate)
 KINDS = ("station", "v2g", "mo")
 ISSUED_BY = KIND_OF | {"ContractCertificate": "mo"}
-TRIGGER_2X = {CHARGING_STATION: "SignChargingStationCertificate", V2G: "SignV2GCertificate"}
+TRIGGER_2X = {
+    CHARGING_STATION: "SignChargingStationCertificate",
+    V2G: "SignV2GCertificate",
+    "V2G20Certificate": "SignV2G20Certificate",  # 2.1
+}
 PKI_PATH = "/api/v1/pki"
 REASONS = {flag.value: flag for flag in x509.ReasonFlags}
 OCSP_CACHE_LIMIT = 10_000
