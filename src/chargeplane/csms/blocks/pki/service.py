@@ -474,17 +474,8 @@ class PkiService:
             request = ocsp_request(data)
         except (ValueError, KeyError):
             return None
-        if not url.startswith(("http://", "https://")):
-            return None
-        try:
-            async with httpx.AsyncClient(timeout=self.settings.ocsp_timeout) as client:
-                answer = await client.post(
-                    url, content=request, headers={"Content-Type": "application/ocsp-request"}
-                )
-        except httpx.HTTPError as error:
-            log.info("OCSP responder %s: %s", url, error)
-            return None
-        if answer.status_code != 200:
+        answer = await self._http(url, request)
+        if answer is None:
             return None
         try:
             response = ocsp.load_der_ocsp_response(answer.content)
@@ -541,17 +532,26 @@ class PkiService:
             return ("Revoked" if revoked else "Good"), crl.next_update_utc or now
         return "Failed", now
 
-    async def _fetch_crl(self, data: HashData, url: str) -> x509.CertificateRevocationList | None:
-        """The CRL at ``url`` (DER or PEM) when its issuer is the issuer ``data`` names."""
+    async def _http(self, url: str, ocsp_request_der: bytes | None) -> httpx.Response | None:
+        """GET ``url``, or POST an OCSP request to it; the answer when it is a 200, else None (logged)."""
         if not url.startswith(("http://", "https://")):
             return None
         try:
             async with httpx.AsyncClient(timeout=self.settings.ocsp_timeout) as client:
-                answer = await client.get(url)
+                if ocsp_request_der is None:
+                    answer = await client.get(url)
+                else:
+                    headers = {"Content-Type": "application/ocsp-request"}
+                    answer = await client.post(url, content=ocsp_request_der, headers=headers)
         except httpx.HTTPError as error:
-            log.info("CRL %s: %s", url, error)
+            log.info("%s: %s", url, error)
             return None
-        if answer.status_code != 200:
+        return answer if answer.status_code == 200 else None
+
+    async def _fetch_crl(self, data: HashData, url: str) -> x509.CertificateRevocationList | None:
+        """The CRL at ``url`` (DER or PEM) when its issuer is the issuer ``data`` names."""
+        answer = await self._http(url, None)
+        if answer is None:
             return None
         try:
             body = answer.content
