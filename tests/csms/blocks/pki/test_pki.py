@@ -537,3 +537,41 @@ async def test_M01_without_a_contract_backend_the_answer_is_failed(pki_csms: Run
         )
     assert answer.status == "Failed"
     assert answer.status_info["reason_code"] == "NoContractCert"
+
+
+async def test_A02_FR_27_hash_root_certificate_names_the_pki(pki_csms: RunningCsms) -> None:
+    """2.1: a V2G CSR with hashRootCertificate is signed when it names our V2G root, refused otherwise; the
+    CertificateSigned echoes the requestId (A02.FR.25)."""
+    await pki_csms.add_station("PKI14")
+    call = MODULES["2.1"].call
+    root = hash_data(_ca(pki_csms, "v2g").root, None, "SHA384").wire()
+    ours = {
+        "hash_algorithm": root["hashAlgorithm"],
+        "issuer_name_hash": root["issuerNameHash"],
+        "issuer_key_hash": root["issuerKeyHash"],
+        "serial_number": root["serialNumber"],
+    }
+    other = dict(ours, serial_number="1234")
+    async with peer(pki_csms.ocpp_url, "PKI14", "2.1", station_class=station_class("2.1")) as station:
+        await boot(station, "2.1")
+        refused = await station.call(
+            call.SignCertificate(
+                csr=make_csr("SECC-1"),
+                certificate_type="V2GCertificate",
+                hash_root_certificate=other,
+                request_id=7,
+            )
+        )
+        assert refused.status == "Rejected"
+        accepted = await station.call(
+            call.SignCertificate(
+                csr=make_csr("SECC-1"),
+                certificate_type="V2GCertificate",
+                hash_root_certificate=ours,
+                request_id=8,
+            )
+        )
+        assert accepted.status == "Accepted"
+        delivered = await asyncio.wait_for(station.chains.get(), 5)
+    assert delivered["request_id"] == 8
+    assert delivered["certificate_type"] == "V2GCertificate"

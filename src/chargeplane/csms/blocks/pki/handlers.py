@@ -65,10 +65,18 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: PkiSe
         # A02.FR.02 / A03: no certificateType means a ChargingStationCertificate.
         certificate_type = present(request.certificate_type)
         kind = CHARGING_STATION if certificate_type is None else str(certificate_type)
-        request_id = (
-            present(request.request_id) if isinstance(request, v21.messages.SignCertificateRequest) else None
-        )
-        status, reason = await service.sign_certificate(conn.station_id, request.csr, kind, request_id)
+        request_id, root = None, None
+        if isinstance(request, v21.messages.SignCertificateRequest):
+            request_id = present(request.request_id)
+            given = present(request.hash_root_certificate)
+            if given is not None:
+                root = HashData(
+                    str(given.hash_algorithm),
+                    given.issuer_name_hash,
+                    given.issuer_key_hash,
+                    given.serial_number,
+                )
+        status, reason = await service.sign_certificate(conn.station_id, request.csr, kind, request_id, root)
         if reason is None:
             return ns.SignCertificateResponse(status=ns.GenericStatusEnumType(status))
         info = ns.StatusInfoType(reason_code="InvalidCSR", additional_info=reason[:512])

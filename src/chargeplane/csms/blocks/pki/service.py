@@ -279,17 +279,26 @@ class PkiService:
     # -- A02 / A03: SignCertificate -> CertificateSigned -----------------------------------------------------
 
     async def sign_certificate(
-        self, station_id: str, csr_pem: str, certificate_type: str, request_id: int | None
+        self,
+        station_id: str,
+        csr_pem: str,
+        certificate_type: str,
+        request_id: int | None,
+        root: HashData | None = None,
     ) -> tuple[str, str | None]:
-        """The answer to a SignCertificate: (Accepted, None) with the signing queued, or (Rejected, why)."""
+        """The answer to a SignCertificate: (Accepted, None) with the signing queued, or (Rejected, why).
+        ``root``: 2.1's hashRootCertificate, the PKI the station asks for (A02.FR.27): ours or Rejected."""
         now = self.clock.now()
         kind = KIND_OF.get(certificate_type)
         reason: str | None = None
         csr = None
+        authority = None if kind is None else self.authority(kind)
         if kind is None:
             reason = f"certificateType {certificate_type} is not signed here"
-        elif kind not in self.external and self.authority(kind) is None:
+        elif kind not in self.external and authority is None:
             reason = f"no {kind} CA configured"
+        elif root is not None and not _is_root(authority, root):
+            reason = "hashRootCertificate names a root this CSMS does not sign under"
         else:
             try:
                 csr = check_csr(csr_pem, self.policy(kind, station_id))
@@ -666,6 +675,13 @@ class PkiService:
     def _publish(self, kind: str, station_id: str, data: dict[str, object]) -> None:
         if self.events is not None:
             self.events.publish(StationEvent(kind, station_id, data))
+
+
+def _is_root(authority: CertificateAuthority | None, root: HashData) -> bool:
+    """Whether ``root`` is the hash data of ``authority``'s root (in the algorithm it uses)."""
+    if authority is None or root.hash_algorithm not in HASH_ALGORITHMS:
+        return False
+    return hash_data(authority.root, None, root.hash_algorithm) == root.normalised()
 
 
 def _revocation(record: CertificateRecord) -> RevocationEntry:
