@@ -575,3 +575,25 @@ async def test_A02_FR_27_hash_root_certificate_names_the_pki(pki_csms: RunningCs
         delivered = await asyncio.wait_for(station.chains.get(), 5)
     assert delivered["request_id"] == 8
     assert delivered["certificate_type"] == "V2GCertificate"
+
+
+async def test_an_accepted_csr_is_signed_after_a_restart(pki_csms: RunningCsms) -> None:
+    """The CSR is stored with its Accepted answer: a delivery job that starts (after a restart) signs the
+    accepted CSRs not signed yet."""
+    service = pki_csms.app.blocks.require(PkiService)
+    await pki_csms.add_station("PKI15")
+    async with peer(pki_csms.ocpp_url, "PKI15", "2.0.1", station_class=station_class("2.0.1")) as station:
+        await boot(station, "2.0.1")
+        now = service.clock.now()
+        await service.repository.add_sign_request(
+            "PKI15", "ChargingStationCertificate", None, "Accepted", None, now, make_csr("PKI15")
+        )
+        job = asyncio.create_task(service.deliver())  # as at the start of a CSMS
+        try:
+            delivered = await asyncio.wait_for(station.chains.get(), 5)
+            await asyncio.sleep(0.2)
+        finally:
+            job.cancel()
+    leaf, _ = _chain(delivered["chain"])
+    assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "PKI15"
+    assert await service.repository.pending_sign_requests() == []

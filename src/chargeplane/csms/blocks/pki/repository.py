@@ -115,10 +115,12 @@ class PkiRepository:
         status: str,
         reason: str | None,
         now: datetime,
+        csr: str | None = None,
     ) -> int:
         def unit(connection: sa.Connection) -> int:
             result = connection.execute(
                 sa.insert(pki_sign_requests).values(
+                    csr=csr,
                     station_key=station_id.casefold(),
                     certificate_type=certificate_type,
                     request_id=request_id,
@@ -136,7 +138,7 @@ class PkiRepository:
     async def sign_outcome(
         self, sign_id: int, outcome: str, reason: str | None, certificate_id: int | None, now: datetime
     ) -> None:
-        values: dict[str, Any] = {"outcome": outcome, "completed_at": now}
+        values: dict[str, Any] = {"outcome": outcome, "completed_at": now, "csr": None}
         if reason is not None:
             values["reason"] = reason[:255]
         if certificate_id is not None:
@@ -145,6 +147,18 @@ class PkiRepository:
         await self.committer.run(
             execute(sa.update(pki_sign_requests).where(c.id == sign_id).values(**values))
         )
+
+    async def pending_sign_requests(self) -> list[tuple[SignRequestRecord, str]]:
+        """Accepted CSRs not yet signed (a restart came between the answer and the signing), oldest first."""
+        c = pki_sign_requests.c
+        query = (
+            sa.select(*_SIGN_COLUMNS, c.csr)
+            .where(c.status == "Accepted", c.outcome.is_(None), c.csr.is_not(None))
+            .order_by(c.id)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [(SignRequestRecord(**{n: r._mapping[n] for n in _SIGN_FIELDS}), r.csr) for r in rows]
 
     async def add_certificate(self, new: NewCertificate, now: datetime) -> int:
         def unit(connection: sa.Connection) -> int:

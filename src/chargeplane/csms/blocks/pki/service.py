@@ -306,7 +306,7 @@ class PkiService:
                 reason = refused.reason
         status = "Rejected" if csr is None else "Accepted"
         sign_id = await self.repository.add_sign_request(
-            station_id, certificate_type, request_id, status, reason, now
+            station_id, certificate_type, request_id, status, reason, now, None if csr is None else csr_pem
         )
         self._publish(
             "pki.sign_request",
@@ -320,7 +320,16 @@ class PkiService:
         return status, None
 
     async def deliver(self) -> None:
-        """The background job: sign each accepted CSR and send CertificateSigned, one at a time."""
+        """The background job: sign each accepted CSR and send CertificateSigned, one at a time; first the
+        ones a restart interrupted (stored with their CSR before the station got its Accepted)."""
+        for record, pem in await self.repository.pending_sign_requests():
+            station = await self.commands.stations.get_station(record.station_key)
+            if station is None:
+                continue
+            csr = x509.load_pem_x509_csr(pem.strip().encode())
+            self._queue.put_nowait(
+                _Delivery(record.id, station.station_id, csr, record.certificate_type, record.request_id)
+            )
         while True:
             delivery = await self._queue.get()
             try:

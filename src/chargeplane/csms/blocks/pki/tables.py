@@ -45,7 +45,8 @@ pki_sign_requests = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),  # Accepted | Rejected (the answer)
     sa.Column("reason", sa.String(255)),  # why it was rejected, or why signing failed
     sa.Column("certificate_id", _ID),  # the issued certificate
-    sa.Column("outcome", sa.String(32)),  # signed | failed | the CertificateSigned answer
+    sa.Column("outcome", sa.String(32)),  # failed | undelivered | the CertificateSigned answer
+    sa.Column("csr", sa.Text),  # an accepted CSR (PEM) until it is signed: signed after a restart too
     utc_timestamp("received_at", nullable=False),
     utc_timestamp("completed_at"),
     sa.Index("ix_pki_sign_requests_station", "station_key", "id"),

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=255), nullable=True),
         sa.Column("certificate_id", _ID, nullable=True),
         sa.Column("outcome", sa.String(length=32), nullable=True),
+        sa.Column("csr", sa.Text(), nullable=True),
         sa.Column("received_at", _TS, nullable=False),
         sa.Column("completed_at", _TS, nullable=True),
         sa.PrimaryKeyConstraint("id"),
