@@ -395,8 +395,8 @@ class PkiService:
                 continue  # offline (or gone): a later pass asks
             try:
                 status = await self.trigger(station.station_id, record.certificate_type)
-            except StationOffline:
-                continue
+            except (StationOffline, Conflict):
+                continue  # offline, or Rejected (B03.FR.03: the CSMS initiates nothing): a later pass asks
             except Exception:
                 log.exception("%s: asking for a new certificate failed", station.station_id)
                 continue
