@@ -84,12 +84,8 @@ def station_class(version: str) -> Any:
 
         @after(trigger)
         async def after_trigger(self, requested_message: str, **_: Any) -> None:
-            kind = (
-                "V2GCertificate"
-                if requested_message == "SignV2GCertificate"
-                else "ChargingStationCertificate"
-            )
-            await self.sign(kind)
+            kinds = {"SignV2GCertificate": "V2GCertificate", "SignCombinedCertificate": None}
+            await self.sign(kinds.get(requested_message, "ChargingStationCertificate"))
 
         @on("CertificateSigned")
         def certificate_signed(self, certificate_chain: str, **rest: Any) -> Any:
@@ -597,3 +593,22 @@ async def test_an_accepted_csr_is_signed_after_a_restart(pki_csms: RunningCsms) 
     leaf, _ = _chain(delivered["chain"])
     assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "PKI15"
     assert await service.repository.pending_sign_requests() == []
+
+
+async def test_A02_combined_certificate_without_certificate_type(pki_csms: RunningCsms) -> None:
+    """No certificateType: one certificate for both connections, signed by the station CA; CertificateSigned
+    carries no certificateType either (A02.FR.14); renewed with SignCombinedCertificate."""
+    await pki_csms.add_station("PKI16")
+    async with peer(pki_csms.ocpp_url, "PKI16", "2.0.1", station_class=station_class("2.0.1")) as station:
+        await boot(station, "2.0.1")
+        body = {"certificateType": "CombinedCertificate"}
+        answer = await _json(pki_csms, "POST", "/api/v1/stations/PKI16/certificates/renew", json=body)
+        assert answer == {"status": "Accepted"}
+        delivered = await asyncio.wait_for(station.chains.get(), 5)
+        await asyncio.sleep(0.2)
+    assert station.triggers == ["SignCombinedCertificate"]
+    assert delivered.get("certificate_type") is None
+    _, sub = _chain(delivered["chain"])
+    assert sub == _ca(pki_csms).sub
+    [issued] = (await _json(pki_csms, "GET", "/api/v1/stations/PKI16/certificates"))["issued"]
+    assert (issued["certificateType"], issued["deliveryStatus"]) == ("CombinedCertificate", "Accepted")

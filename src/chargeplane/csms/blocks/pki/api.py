@@ -37,7 +37,7 @@ from chargeplane.pki.hashes import HashData
 
 KIND_ERRORS = (HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT)
 HASH_ALGORITHM = r"\A(SHA256|SHA384|SHA512)\Z"
-SIGN_TYPE = r"\A(ChargingStationCertificate|V2GCertificate)\Z"
+SIGN_TYPE = r"\A(ChargingStationCertificate|V2GCertificate|V2G20Certificate|CombinedCertificate)\Z"
 CA_TYPE = (
     r"\A(V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate"
     r"|OEMRootCertificate|CentralSystemRootCertificate|V2GCertificateChain)\Z"

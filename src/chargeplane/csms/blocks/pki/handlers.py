@@ -4,7 +4,7 @@ accepted CSR is sent by the service's background job, after the answer."""
 
 from __future__ import annotations
 
-from chargeplane.csms.blocks.pki.service import CHARGING_STATION, PkiService
+from chargeplane.csms.blocks.pki.service import CHARGING_STATION, COMBINED, PkiService
 from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.router import Router, register_2x
@@ -62,9 +62,9 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: PkiSe
         request: v2x.SignCertificateRequestT, conn: OcppConnection
     ) -> v2x.SignCertificateResponse:
         ns = v2x.dialect_of(request)
-        # A02.FR.02 / A03: no certificateType means a ChargingStationCertificate.
+        # no certificateType: one certificate for both connections (the service's COMBINED)
         certificate_type = present(request.certificate_type)
-        kind = CHARGING_STATION if certificate_type is None else str(certificate_type)
+        kind = COMBINED if certificate_type is None else str(certificate_type)
         request_id, root = None, None
         if isinstance(request, v21.messages.SignCertificateRequest):
             request_id = present(request.request_id)

@@ -85,8 +85,12 @@ log = logging.getLogger(__name__)
 
 CHARGING_STATION = "ChargingStationCertificate"
 V2G = "V2GCertificate"
+# A 2.x SignCertificate without certificateType: one certificate for both the CSMS and the 15118 connection
+# (the "combined" certificate of Part 2); signed by the station CA, CertificateSigned without certificateType,
+# renewed with TriggerMessage SignCombinedCertificate. The name is the CSMS's own, never on the wire.
+COMBINED = "CombinedCertificate"
 # The CA that signs each SignCertificate certificateType (1.6 has none: a charge point certificate).
-KIND_OF = {CHARGING_STATION: "station", V2G: "v2g", "V2G20Certificate": "v2g"}
+KIND_OF = {CHARGING_STATION: "station", V2G: "v2g", "V2G20Certificate": "v2g", COMBINED: "station"}
 # station: the operator's CA for station certificates; v2g: a V2G root and CPO sub-CA (SECC certificates); mo:
 # a mobility operator's root and sub-CA for contract certificates (development and tests: `ca issue --type
 # ContractCertificate`; no station asks for one with SignCertificate)
@@ -96,6 +100,7 @@ TRIGGER_2X = {
     CHARGING_STATION: "SignChargingStationCertificate",
     V2G: "SignV2GCertificate",
     "V2G20Certificate": "SignV2G20Certificate",  # 2.1
+    COMBINED: "SignCombinedCertificate",
 }
 PKI_PATH = "/api/v1/pki"
 REASONS = {flag.value: flag for flag in x509.ReasonFlags}
@@ -347,8 +352,8 @@ class PkiService:
         )
         payload: dict[str, object] = {"certificateChain": "".join(pem_of(c) for c in chain)}
         version = self.commands.commands.version_of(delivery.station_id)
-        if version is not None and version is not Version.V16:
-            payload["certificateType"] = delivery.certificate_type
+        if version is not None and version is not Version.V16 and delivery.certificate_type != COMBINED:
+            payload["certificateType"] = delivery.certificate_type  # A02.FR.14: the type asked for
             if version is Version.V21 and delivery.request_id is not None:
                 payload["requestId"] = delivery.request_id  # 2.1: echoed
         try:
