@@ -30,6 +30,7 @@ CSMS_FEATURES = frozenset(
         "LA-2",
         "R-1",
         "R-2",
+        "ISO-3",  # combined certificates: a SignCertificate without certificateType (pki block)
     }
 )
 # The CSMS sends UpdateFirmware (generic command route) but answers FirmwareStatusNotification NotSupported.

@@ -2,7 +2,8 @@
 
 Readings:
 * Reusable State RenewChargingStationCertificate, CSMS side: the manual action has the CSMS send the
-  TriggerMessageRequest (SignChargingStationCertificate, or SignV2GCertificate for TC_A_12); the tool answers
+  TriggerMessageRequest (SignChargingStationCertificate; SignV2GCertificate for TC_A_12, SignCombinedCertificate
+  for TC_A_13, whose SignCertificateRequest has no certificateType: "<Configured CSR>"); the tool answers
   Accepted, sends a SignCertificateRequest with a CSR it makes (a new P-256 key; CN the station identity, O
   ``<Configured organization_name>``), and answers the CSMS's CertificateSignedRequest.
 * Step 5's certificate checks are not part of the verdict (Part 6: the CSMS may not make the certificate
@@ -49,7 +50,7 @@ def station_csr(tool: CsmsTool) -> tuple[str, bytes]:
 async def renew_certificate(
     tool: CsmsTool,
     trigger: str,
-    certificate_type: en.CertificateSigningUseEnumType,
+    certificate_type: en.CertificateSigningUseEnumType | None,
     answer: en.CertificateSignedStatusEnumType,
 ) -> None:
     """Steps 1-6 of TC_A_11 / A_12 / A_14 (the Reusable State RenewChargingStationCertificate)."""
@@ -59,11 +60,16 @@ async def renew_certificate(
     incoming.answer(msg.TriggerMessageResponse(status=en.TriggerMessageStatusEnumType.ACCEPTED))
     await tool.settle()
     csr, public_key = station_csr(tool)
-    response = await tool.send(3, msg.SignCertificateRequest(csr=csr, certificate_type=certificate_type))
+    request = (
+        msg.SignCertificateRequest(csr=csr)
+        if certificate_type is None  # a combined certificate: no type (TC_A_13)
+        else msg.SignCertificateRequest(csr=csr, certificate_type=certificate_type)
+    )
+    response = await tool.send(3, request)
     expect_field(4, response, "status", "Accepted")
     signed = await tool.expect(5, msg.CertificateSignedRequest)
     given = present(signed.request.certificate_type)
-    if given is not None and given != certificate_type:
+    if given is not None and certificate_type is not None and given != certificate_type:
         raise StepFailed(
             5, f"CertificateSignedRequest.certificateType is {given}, expected {certificate_type}"
         )
@@ -102,6 +108,19 @@ async def tc_a_11(tool: CsmsTool) -> None:
 )
 async def tc_a_12(tool: CsmsTool) -> None:
     await renew_certificate(tool, "SignV2GCertificate", V2G, en.CertificateSignedStatusEnumType.ACCEPTED)
+
+
+@case(
+    "TC_A_13_CSMS",
+    "Update Charging Station Certificate by request of CSMS - Success - Combined Certificate",
+    use_cases=("A02",),
+    requirements=("A02.FR.11",),
+    features=("ISO-3",),
+)
+async def tc_a_13(tool: CsmsTool) -> None:
+    await renew_certificate(
+        tool, "SignCombinedCertificate", None, en.CertificateSignedStatusEnumType.ACCEPTED
+    )
 
 
 @case(
