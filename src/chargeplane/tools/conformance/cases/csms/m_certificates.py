@@ -309,17 +309,6 @@ async def tc_m_04(tool: CsmsTool) -> None:
 
 
 @case(
-    "TC_M_12_CSMS",
-    "Retrieve certificates from Charging Station - CSMSRootCertificate",
-    use_cases=("M03",),
-    requirements=("M03.FR.01",),
-)
-async def tc_m_12(tool: CsmsTool) -> None:
-    for step, algorithm in enumerate(HASHES, start=1):  # SHA256, SHA384, SHA512
-        await installed_ids(tool, step, [CSMS_ROOT], [installed(tool, CSMS_ROOT, algorithm)])
-
-
-@case(
     "TC_M_14_CSMS",
     "Retrieve certificates from Charging Station - V2GRootCertificate",
     use_cases=("M03",),
