@@ -379,6 +379,15 @@ async def test_M03_M04_M05_install_query_delete_follow_the_answers(
         assert [op["action"] for op in inventory["operations"]][-1] == "InstallCertificate"
     bad = {"certificateType": root_type, "certificate": "not a certificate"}
     await _json(pki_csms, "POST", "/api/v1/stations/PKI8/certificates/install", status=400, json=bad)
+    leaf = _ca(pki_csms).issue(x509.load_pem_x509_csr(make_csr("PKI8").encode()), now=utc_now(), days=1)
+    body = {
+        "certificateType": root_type,
+        "certificate": leaf.public_bytes(serialization.Encoding.PEM).decode(),
+    }
+    answer = await _json(
+        pki_csms, "POST", "/api/v1/stations/PKI8/certificates/install", status=400, json=body
+    )
+    assert "not a CA certificate" in answer["detail"]  # a station certificate is no CA certificate
     await _json(pki_csms, "GET", "/api/v1/stations/NOPE/certificates", status=404)
 
 

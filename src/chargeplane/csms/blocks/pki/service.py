@@ -599,6 +599,12 @@ class PkiService:
             certificate = x509.load_pem_x509_certificate(pem.strip().encode())
         except ValueError:
             raise Invalid("certificate: not a PEM X.509 certificate") from None
+        try:
+            is_ca = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:  # M05: the types InstallCertificate takes are all (root) CA certificates
+            raise Invalid("certificate: not a CA certificate (basicConstraints cA)")
         station_id, _ = await self._station(station_id)
         payload = {"certificateType": certificate_type, "certificate": pem}
         status = await self._send(station_id, "InstallCertificate", payload, certificate_type)
