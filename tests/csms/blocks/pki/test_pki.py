@@ -621,3 +621,41 @@ async def test_A02_combined_certificate_without_certificate_type(pki_csms: Runni
     assert sub == _ca(pki_csms).sub
     [issued] = (await _json(pki_csms, "GET", "/api/v1/stations/PKI16/certificates"))["issued"]
     assert (issued["certificateType"], issued["deliveryStatus"]) == ("CombinedCertificate", "Accepted")
+
+
+class ChainStation(MODULES["2.0.1"].ChargePoint):  # type: ignore[misc,name-defined]
+    """Holds a V2G certificate chain: its leaf and one sub-CA (childCertificateHashData)."""
+
+    @on("GetInstalledCertificateIds")
+    def installed_ids(self, certificate_type: Any = None, **_: Any) -> Any:
+        def data(serial: str) -> dict[str, str]:
+            return {
+                "hash_algorithm": "SHA256",
+                "issuer_name_hash": "AA" * 32,
+                "issuer_key_hash": "BB" * 32,
+                "serial_number": serial,
+            }
+
+        chain = {
+            "certificate_type": "V2GCertificateChain",
+            "certificate_hash_data": data("0A1"),
+            "child_certificate_hash_data": [data("B2")],
+        }
+        return MODULES["2.0.1"].call_result.GetInstalledCertificateIds(
+            status="Accepted", certificate_hash_data_chain=[chain]
+        )
+
+
+async def test_M03_FR_05_a_v2g_chain_is_kept_with_its_sub_cas(pki_csms: RunningCsms) -> None:
+    await pki_csms.add_station("PKI17")
+    async with peer(pki_csms.ocpp_url, "PKI17", "2.0.1", station_class=ChainStation) as station:
+        await boot(station, "2.0.1")
+        body = {"certificateTypes": ["V2GCertificateChain"]}
+        assert await _json(pki_csms, "POST", "/api/v1/stations/PKI17/certificates/query", json=body) == {
+            "status": "Accepted"
+        }
+    installed = (await _json(pki_csms, "GET", "/api/v1/stations/PKI17/certificates"))["installed"]
+    assert [(i["serialNumber"], i["childOf"], i["issuerNameHash"]) for i in installed] == [
+        ("a1", None, "aa" * 32),  # normalised: lower case, no leading zeros
+        ("b2", "a1", "aa" * 32),
+    ]

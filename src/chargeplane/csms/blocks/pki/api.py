@@ -86,12 +86,13 @@ class HashDataIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 
 
 class InstalledOut(msgspec.Struct, rename="camel"):
-    certificate_type: str | None  # None: a 1.6 report
+    certificate_type: str | None
     hash_algorithm: str
     issuer_name_hash: str
     issuer_key_hash: str
     serial_number: str
     reported_at: datetime
+    child_of: str | None  # a sub-CA of a V2GCertificateChain: the serial of the chain's leaf (M03.FR.05)
 
 
 class SignRequestOut(msgspec.Struct, rename="camel"):
@@ -171,6 +172,7 @@ def _installed_out(record: InstalledRecord) -> InstalledOut:
         data.issuer_key_hash,
         data.serial_number,
         record.reported_at,
+        record.child_of,
     )
 
 

@@ -74,6 +74,16 @@ class InstalledRecord:
     certificate_type: str | None
     hash_data: HashData
     reported_at: datetime
+    child_of: str | None = None  # a chain's sub-CA: the serial of the chain's leaf
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """One certificate of a GetInstalledCertificateIds answer, with its chain's sub-CAs (2.x, M03.FR.05)."""
+
+    certificate_type: str | None
+    hash_data: HashData
+    children: tuple[HashData, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +107,7 @@ def _certificate(row: sa.Row[Any]) -> CertificateRecord:
 def _installed(row: sa.Row[Any]) -> InstalledRecord:
     m = row._mapping
     data = HashData(m["hash_algorithm"], m["issuer_name_hash"], m["issuer_key_hash"], m["serial_number"])
-    return InstalledRecord(m["certificate_type"], data, m["reported_at"])
+    return InstalledRecord(m["certificate_type"], data, m["reported_at"], m["child_of"])
 
 
 class PkiRepository:
@@ -280,7 +290,7 @@ class PkiRepository:
         self,
         station_id: str,
         types: list[str] | None,
-        reported: list[tuple[str | None, HashData]],
+        reported: list[Reported],
         now: datetime,
     ) -> None:
         """A GetInstalledCertificateIds answer: the station holds exactly ``reported`` of ``types`` (None: of
@@ -293,12 +303,13 @@ class PkiRepository:
             if types is not None:
                 where.append(i.certificate_type.in_(types))
             connection.execute(sa.delete(pki_installed).where(*where))
-            for certificate_type, data in reported:
-                connection.execute(
-                    sa.insert(pki_installed).values(
-                        **_installed_values(station_key, certificate_type, data, now)
-                    )
-                )
+            for item in reported:
+                values = _installed_values(station_key, item.certificate_type, item.hash_data, now)
+                connection.execute(sa.insert(pki_installed).values(**values))
+                for child in item.children:
+                    child_values = _installed_values(station_key, item.certificate_type, child, now)
+                    child_values["child_of"] = values["serial_number"]
+                    connection.execute(sa.insert(pki_installed).values(**child_values))
 
         await self.committer.run(unit)
 

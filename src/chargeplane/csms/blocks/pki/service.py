@@ -54,6 +54,7 @@ from chargeplane.csms.blocks.pki.repository import (
     NewCertificate,
     OperationRecord,
     PkiRepository,
+    Reported,
     SignRequestRecord,
 )
 from chargeplane.csms.blocks.pki.settings import PkiSettings
@@ -155,6 +156,7 @@ class _HashData(msgspec.Struct, rename="camel"):
 class _Chain(msgspec.Struct, rename="camel"):
     certificate_type: str
     certificate_hash_data: _HashData
+    child_certificate_hash_data: list[_HashData] = []
 
 
 class _Installed2x(msgspec.Struct, rename="camel"):
@@ -630,9 +632,7 @@ class PkiService:
                 answer = msgspec.convert(msgspec.to_builtins(sent), _Installed16)
                 statuses.append(answer.status)
                 if answer.status in ("Accepted", "NotFound"):
-                    reported: list[tuple[str | None, HashData]] = [
-                        (certificate_type, h.data()) for h in answer.certificate_hash_data
-                    ]
+                    reported = [Reported(certificate_type, h.data()) for h in answer.certificate_hash_data]
                     await self.repository.replace_installed(
                         station_id, [certificate_type], reported, self.clock.now()
                     )
@@ -643,7 +643,11 @@ class PkiService:
         answer2x = msgspec.convert(msgspec.to_builtins(sent), _Installed2x)
         if answer2x.status in ("Accepted", "NotFound"):
             reported = [
-                (c.certificate_type, c.certificate_hash_data.data())
+                Reported(
+                    c.certificate_type,
+                    c.certificate_hash_data.data(),
+                    tuple(child.data() for child in c.child_certificate_hash_data),
+                )
                 for c in answer2x.certificate_hash_data_chain
             ]
             await self.repository.replace_installed(station_id, types, reported, self.clock.now())

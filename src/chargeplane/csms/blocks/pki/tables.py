@@ -62,6 +62,9 @@ pki_installed = sa.Table(
     sa.Column("issuer_name_hash", sa.String(128), nullable=False),
     sa.Column("issuer_key_hash", sa.String(128), nullable=False),
     sa.Column("serial_number", sa.String(40), nullable=False),
+    sa.Column(
+        "child_of", sa.String(40)
+    ),  # a V2GCertificateChain's sub-CA: the serial of its leaf (M03.FR.05)
     utc_timestamp("reported_at", nullable=False),
     sa.Index("ix_pki_installed_station", "station_key", "certificate_type"),
 )

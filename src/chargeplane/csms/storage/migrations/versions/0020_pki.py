@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.Column("issuer_name_hash", sa.String(length=128), nullable=False),
         sa.Column("issuer_key_hash", sa.String(length=128), nullable=False),
         sa.Column("serial_number", sa.String(length=40), nullable=False),
+        sa.Column("child_of", sa.String(length=40), nullable=True),
         sa.Column("reported_at", _TS, nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )

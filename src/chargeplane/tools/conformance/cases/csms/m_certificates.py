@@ -41,6 +41,7 @@ CSMS_ROOT = "CSMSRootCertificate"
 MANUFACTURER_ROOT = "ManufacturerRootCertificate"
 V2G_ROOT = "V2GRootCertificate"
 MO_ROOT = "MORootCertificate"
+V2G_CHAIN = "V2GCertificateChain"
 HASHES: dict[en.HashAlgorithmEnumType, type[hashes.HashAlgorithm]] = {
     en.HashAlgorithmEnumType.SHA256: hashes.SHA256,
     en.HashAlgorithmEnumType.SHA384: hashes.SHA384,
@@ -316,6 +317,34 @@ async def tc_m_04(tool: CsmsTool) -> None:
 )
 async def tc_m_14(tool: CsmsTool) -> None:
     await installed_ids(tool, "GetInstalledCertificates/1", [V2G_ROOT], [installed(tool, V2G_ROOT, SHA256)])
+
+
+@case(
+    "TC_M_15_CSMS",
+    "Retrieve certificates from Charging Station - V2GCertificateChain",
+    use_cases=("M03",),
+    requirements=("M03.FR.01", "M03.FR.05"),
+)
+async def tc_m_15(tool: CsmsTool) -> None:
+    # the chain's leaf (a V2G certificate the tool makes) with the V2G root among its childCertificateHashData
+    leaf = hash_data(self_signed("Chargeplane conformance V2GCertificate"), SHA256)
+    child = hash_data(configured_certificate(tool, V2G_ROOT), SHA256)
+    chain = dt.CertificateHashDataChainType(
+        certificate_type=en.GetCertificateIdUseEnumType.V2G_CERTIFICATE_CHAIN,
+        certificate_hash_data=leaf,
+        child_certificate_hash_data=[child],
+    )
+    tool.manual(SendCommand("GetInstalledCertificateIds", {"certificateType": [V2G_CHAIN]}, V2G_CHAIN))
+    incoming = await tool.expect("GetInstalledCertificates/1", msg.GetInstalledCertificateIdsRequest)
+    asked = incoming.request.certificate_type
+    if not isinstance(asked, list) or [t.value for t in asked] != [V2G_CHAIN]:
+        raise StepFailed("GetInstalledCertificates/1", f"certificateType is not [{V2G_CHAIN}]")
+    incoming.answer(
+        msg.GetInstalledCertificateIdsResponse(
+            status=en.GetInstalledCertificateStatusEnumType.ACCEPTED, certificate_hash_data_chain=[chain]
+        )
+    )
+    await tool.settle()
 
 
 @case(
