@@ -68,9 +68,12 @@ def station_class(version: str) -> Any:
             self.organisation = ORG
             self.installed: list[tuple[str, str]] = []
             self.deleted: list[dict[str, Any]] = []
+            self.keys: list[PrivateKey] = []
 
         async def sign(self, certificate_type: str | None = None) -> Any:
-            csr = make_csr(self.id, self.organisation)
+            key = generate_key("ec-p256")
+            self.keys.append(key)  # the new key pair stays on the station (A02.FR.02)
+            csr = make_csr(self.id, self.organisation, key)
             if version == "1.6":
                 return await self.call(call.SignCertificate(csr=csr))
             return await self.call(call.SignCertificate(csr=csr, certificate_type=certificate_type))
