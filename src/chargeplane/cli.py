@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ocpp-tls-port", type=int, help="wss port for profiles 2 and 3 (default 9443)")
     serve.add_argument("--tls-certificate", type=Path, help="CSMS certificate chain (PEM); enables wss")
     serve.add_argument("--tls-key", type=Path, help="its private key (PEM)")
+    serve.add_argument(
+        "--tls-certificate2",
+        type=Path,
+        help="a second chain of the other key type (RSA / ECDSA), offered too",
+    )
+    serve.add_argument("--tls-key2", type=Path, help="the second certificate's private key (PEM)")
     serve.add_argument("--client-ca", type=Path, help="CA bundle for station certificates (profile 3)")
     serve.add_argument("--operator-name", help="required O of station certificates (profile 3)")
     serve.add_argument("--api-host", help="HTTP API listen address (default 127.0.0.1)")
@@ -73,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     from chargeplane.csms.blocks.firmware.commands import add_firmware_command
 
     add_firmware_command(commands, _add_settings_options)
+    from chargeplane.csms.blocks.pki.commands import add_ca_command
+
+    add_ca_command(commands, _add_settings_options)
     from chargeplane.station.commands import add_station_commands
 
     add_station_commands(commands)  # station, simulate
@@ -103,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from chargeplane.csms.blocks.firmware.commands import run_firmware_command
 
         return run_firmware_command(args, _settings(args, {"database_url": args.database_url}))
+    if args.command == "ca":
+        from chargeplane.csms.blocks.pki.commands import run_ca_command
+
+        return asyncio.run(run_ca_command(args, _settings(args, {"database_url": args.database_url})))
     if args.command in ("station", "station-ctl", "simulate"):
         from chargeplane.station.commands import run_command
 
@@ -154,6 +167,8 @@ def _serve_settings(args: argparse.Namespace) -> CsmsSettings:
         "ocpp_tls_port": args.ocpp_tls_port,
         "tls_certificate": args.tls_certificate,
         "tls_key": args.tls_key,
+        "tls_certificate2": args.tls_certificate2,
+        "tls_key2": args.tls_key2,
         "client_ca": args.client_ca,
         "operator_name": args.operator_name,
     }

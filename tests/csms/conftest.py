@@ -21,6 +21,7 @@ import pytest
 from chargeplane.csms.app import Csms
 from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.blocks.reservation.settings import ReservationSettings
+from chargeplane.csms.clock import Clock
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.transport.server import ServerSettings
 
@@ -126,9 +127,9 @@ async def csms(database_url: str) -> AsyncIterator[RunningCsms]:
 
 
 @asynccontextmanager
-async def running(settings: CsmsSettings) -> AsyncIterator[RunningCsms]:
+async def running(settings: CsmsSettings, clock: Clock | None = None) -> AsyncIterator[RunningCsms]:
     """A started CSMS with an API client, stopped on exit."""
-    app = Csms(settings)
+    app = Csms(settings, clock)
     token = await app.start()
     assert token is not None
     try:

@@ -181,7 +181,15 @@ def _tls_files_of(settings: CsmsSettings) -> TlsFiles:
     if tls is None or not tls.certificates:
         return TlsFiles()
     first = tls.certificates[0]
-    return TlsFiles(first.certificate, first.private_key, tls.client_ca, tls.operator_name)
+    second = tls.certificates[1] if len(tls.certificates) > 1 else None
+    return TlsFiles(
+        first.certificate,
+        first.private_key,
+        tls.client_ca,
+        tls.operator_name,
+        None if second is None else second.certificate,
+        None if second is None else second.private_key,
+    )
 
 
 # -- the reference ----------------------------------------------------------------------------------------

@@ -28,6 +28,18 @@ D = TypeVar("D")
 ENV_PREFIX = "CHARGEPLANE_"
 
 
+def csms_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the CSMS keeps files (the blocks' subdirectories): ``$CHARGEPLANE_DATA_DIR/csms``, else
+    ``$XDG_DATA_HOME/chargeplane/csms``, else ``~/.local/share/chargeplane/csms``."""
+    env = os.environ if environ is None else environ
+    if env.get("CHARGEPLANE_DATA_DIR"):
+        base = Path(env["CHARGEPLANE_DATA_DIR"])
+    else:
+        data = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
+        base = data / "chargeplane"
+    return base / "csms"
+
+
 class UnknownStationPolicy(enum.Enum):
     """What BootNotification answers a station that connected without a record (development mode only:
     with authentication on, an unknown station never gets past the handshake)."""
@@ -55,16 +67,29 @@ class TlsFiles:
     tls_key: Annotated[Path | None, Doc("its private key (PEM)")] = None
     client_ca: Annotated[Path | None, Doc("CA bundle for station certificates (profile 3)")] = None
     operator_name: Annotated[str | None, Doc("required O (organization) of station certificates")] = None
+    tls_certificate2: Annotated[
+        Path | None,
+        Doc(
+            "a second CSMS certificate chain (PEM) of the other key type: an RSA and an ECDSA certificate "
+            "together serve all four cipher suites of A00.FR.318 / 321"
+        ),
+    ] = None
+    tls_key2: Annotated[Path | None, Doc("the second certificate's private key (PEM)")] = None
 
     def server_tls(self) -> TlsSettings | None:
         if self.tls_certificate is None:
-            if self.tls_key is not None or self.client_ca is not None:
-                raise SettingsError("tls_key and client_ca need tls_certificate")
+            if self.tls_key is not None or self.client_ca is not None or self.tls_certificate2 is not None:
+                raise SettingsError("tls_key, tls_certificate2 and client_ca need tls_certificate")
             return None
         if self.tls_key is None:
             raise SettingsError("tls_certificate needs tls_key")
+        if (self.tls_certificate2 is None) != (self.tls_key2 is None):
+            raise SettingsError("tls_certificate2 and tls_key2 go together")
+        certificates = [CertificateFiles(self.tls_certificate, self.tls_key)]
+        if self.tls_certificate2 is not None and self.tls_key2 is not None:
+            certificates.append(CertificateFiles(self.tls_certificate2, self.tls_key2))
         return TlsSettings(
-            certificates=(CertificateFiles(self.tls_certificate, self.tls_key),),
+            certificates=tuple(certificates),
             client_ca=self.client_ca,
             operator_name=self.operator_name,
         )

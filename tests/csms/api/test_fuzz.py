@@ -44,6 +44,8 @@ CHECKS = [
 # The token import stores the valid items and reports the others by index (200): by design, it does not
 # reject the whole body for one bad item.
 ACCEPTS_INVALID_ITEMS = {("POST", "/api/v1/id-tokens/import")}
+# The OCSP responder's body is a DER OCSPRequest: sent as the raw bytes, like a file.
+schemathesis.serializer.alias("application/ocsp-request", "application/octet-stream")
 
 
 def rejects_invalid(case: Any) -> bool:

@@ -12,7 +12,10 @@ import pytest
 
 from chargeplane.csms.app import Csms
 from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
+from chargeplane.csms.blocks.pki.settings import PkiSettings
 from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
+from chargeplane.csms.clock import utc_now
+from chargeplane.pki.ca import CertificateAuthority
 from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
 from chargeplane.tools.conformance.declaration import Configured
 from chargeplane.tools.conformance.runner import load_cases
@@ -30,7 +33,11 @@ async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
     # A short Pending interval so that TC_B_02 does not wait a minute; the master pass group of the C16 cases.
     database = f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
     master_pass = AuthorizationSettings(master_pass_group=Configured().master_pass_group_id)
-    settings = settings_for(database, ProvisioningSettings(boot_retry_interval=1), master_pass)
+    # The CSMS's CA (A02 cases): station and V2G sub-CAs of the organisation the tool's CSRs name.
+    for kind in ("station", "v2g"):
+        CertificateAuthority.init(tmp_path / "ca" / kind, Configured().organization_name, now=utc_now())
+    pki = PkiSettings(ca_dir=tmp_path / "ca")
+    settings = settings_for(database, ProvisioningSettings(boot_retry_interval=1), master_pass, pki)
     # A wss listener beside the ws one, for the TLS cases (TC_A_04, A_06, A_19): see the csms_tls fixture.
     server = certs.issue(certs.make_ca(tmp_path, TLS_CA), tmp_path, "localhost", server=True)
     tls = dataclasses.replace(settings.ocpp, tls_port=0, tls=TlsSettings(certificates=(server,)))

@@ -32,6 +32,7 @@ CSMS_FEATURES = frozenset(
         "LA-2",
         "R-1",
         "R-2",
+        "ISO-3",  # combined certificates: a SignCertificate without certificateType (pki block)
     }
 )
 CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(

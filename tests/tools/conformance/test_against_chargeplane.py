@@ -3,11 +3,13 @@ or is an expected failure whose reason is written in ``expectations.py``."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
 import pytest
 
+from chargeplane.csms.blocks.pki.service import PkiService, pem_of
 from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
 from chargeplane.tools.conformance.case import REGISTRY, Side
 from chargeplane.tools.conformance.declaration import Configured, Declaration
@@ -32,7 +34,9 @@ async def test_csms_cases_against_chargeplane(
     if not selected:
         pytest.skip(f"CONFORMANCE_CASES selects no case of {module}")
     declaration = Declaration(
-        features=CSMS_FEATURES, configured=CONFIGURED, expected_failures=dict(CSMS_EXPECTED_FAILURES)
+        features=CSMS_FEATURES,
+        configured=_with_v2g_chain(csms),
+        expected_failures=dict(CSMS_EXPECTED_FAILURES),
     )
     started = time.monotonic()
     results = await run_csms_cases(
@@ -48,6 +52,20 @@ async def test_csms_cases_against_chargeplane(
     # customerIdentifier, until issue #14); CSMS_FEATURES says what it supports.
     assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL, Outcome.NA) for r in results), report
     assert elapsed < MODULE_BOUND_S, f"{module} took {elapsed:.0f} s"
+
+
+def _with_v2g_chain(csms: RunningCsms) -> Configured:
+    """The V2G chain of the CSMS's own CA and its OCSP responder (TC_M_24)."""
+    pki = csms.app.blocks.require(PkiService)
+    ca = pki.require_authority("v2g")
+    url = pki.urls("v2g").ocsp
+    assert url is not None
+    return dataclasses.replace(
+        CONFIGURED,
+        v2g_root_certificate=pem_of(ca.root),
+        v2g_sub_ca_certificate=pem_of(ca.sub),
+        ocsp_responder_url=url,
+    )
 
 
 def test_every_block_has_cases() -> None:

@@ -88,6 +88,18 @@ class BlockContext:
         finally:
             self._installing = None
 
+    def api_base_url(self, public_url: str | None = None) -> str:
+        """The HTTP API's base URL as stations reach it: ``public_url`` when set, else the API's listen address
+        (127.0.0.1 when it listens on every address) and bound port."""
+        if public_url is not None:
+            return public_url
+        host = self.settings.api_host
+        if host in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.api_port() or self.settings.api_port}"
+
     def every(self, name: str, interval: float, tick: Tick) -> None:
         """Run ``tick(now)`` every ``interval`` seconds while the CSMS runs."""
         self.periodic.append(PeriodicJob(name, interval, tick))

@@ -107,6 +107,13 @@ class Configured:
     csms_root_certificate: str = ""
     manufacturer_root_certificate: str = ""
     group_idtoken_type: str = "Central"
+    # <Configured Organization> of the CSRs the tool sends (A02): the CSMS's CA signs only this O (A00.FR.509)
+    organization_name: str = "Chargeplane Conformance"
+    # <Configured (V2G) certificate chain> of TC_M_24 (PEM: the sub-CA and the root that issued it) and the OCSP
+    # responder that answers for the sub-CA (GetCertificateStatus's responderURL)
+    v2g_root_certificate: str = ""
+    v2g_sub_ca_certificate: str = ""
+    ocsp_responder_url: str = ""
     silence_wait: float = 5.0  # how long the tool waits to see that the station sends nothing, seconds
     # Station cases of offline periods, message retries and meter values: the values the tool sets (short
     # ones keep each case to seconds; a station that needs longer ones gets them from the declaration).

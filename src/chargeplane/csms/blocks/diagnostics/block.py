@@ -16,14 +16,7 @@ from chargeplane.csms.blocks.remote_control.service import CommandService
 
 def install(context: BlockContext, settings: DiagnosticsSettings) -> None:
     def base_url() -> str:
-        if settings.public_url is not None:
-            return settings.public_url
-        host = context.settings.api_host
-        if host in ("", "0.0.0.0", "::"):
-            host = "127.0.0.1"
-        elif ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{context.api_port() or context.settings.api_port}"
+        return context.api_base_url(settings.public_url)
 
     service = DiagnosticsService(
         DiagnosticsRepository(context.engine, context.committer),

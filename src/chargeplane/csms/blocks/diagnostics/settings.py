@@ -3,7 +3,6 @@ URLs handed to stations are made."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Annotated
 
 from typing_extensions import Doc
 
-from chargeplane.csms.settings import SettingsError
+from chargeplane.csms.settings import SettingsError, csms_data_dir
 
 MIB = 1024 * 1024
 
@@ -19,13 +18,7 @@ MIB = 1024 * 1024
 def default_files_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``$CHARGEPLANE_DATA_DIR/csms/uploads``, else ``$XDG_DATA_HOME/chargeplane/csms/uploads``, else
     ``~/.local/share/chargeplane/csms/uploads``."""
-    env = os.environ if environ is None else environ
-    if env.get("CHARGEPLANE_DATA_DIR"):
-        base = Path(env["CHARGEPLANE_DATA_DIR"])
-    else:
-        data = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
-        base = data / "chargeplane"
-    return base / "csms" / "uploads"
+    return csms_data_dir(environ) / "uploads"
 
 
 @dataclass(frozen=True)

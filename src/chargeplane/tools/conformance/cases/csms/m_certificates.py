@@ -14,6 +14,8 @@ Readings:
 * TC_M_20 / M_21: the DeleteCertificateRequest must carry exactly the hash data reported before.
 * TC_M_05's table ends after the response (no checks): the tool checks the certificate type it asked for.
 * TC_M_18: "all certificates stored at the OCTT truststore" are the tool's two configured CA certificates.
+* TC_M_03 / M_04 / M_14 / M_16 (ISO 15118): the configured V2G root (``v2g_root_certificate``), else, as for
+  the MO root, a self-signed one the tool makes for the run.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from chargeplane.tools.conformance.steps import CsmsTool
 
 CSMS_ROOT = "CSMSRootCertificate"
 MANUFACTURER_ROOT = "ManufacturerRootCertificate"
+V2G_ROOT = "V2GRootCertificate"
+MO_ROOT = "MORootCertificate"
+V2G_CHAIN = "V2GCertificateChain"
 HASHES: dict[en.HashAlgorithmEnumType, type[hashes.HashAlgorithm]] = {
     en.HashAlgorithmEnumType.SHA256: hashes.SHA256,
     en.HashAlgorithmEnumType.SHA384: hashes.SHA384,
@@ -68,7 +73,11 @@ def configured_certificate(tool: CsmsTool, certificate_type: str) -> str:
     c = tool.configured
     if certificate_type == CSMS_ROOT:
         return c.csms_root_certificate or self_signed("Chargeplane conformance CSMS root")
-    return c.manufacturer_root_certificate or self_signed("Chargeplane conformance manufacturer root")
+    if certificate_type == MANUFACTURER_ROOT:
+        return c.manufacturer_root_certificate or self_signed("Chargeplane conformance manufacturer root")
+    if certificate_type == V2G_ROOT and c.v2g_root_certificate:
+        return c.v2g_root_certificate
+    return self_signed(f"Chargeplane conformance {certificate_type}")
 
 
 def hash_data(pem: str, algorithm: en.HashAlgorithmEnumType) -> dt.CertificateHashDataType:
@@ -278,3 +287,71 @@ async def tc_m_21(tool: CsmsTool) -> None:
     reported = installed(tool, CSMS_ROOT, SHA256)
     await installed_ids(tool, 1, [CSMS_ROOT], [reported], allowed=([CSMS_ROOT], None))
     await delete_certificate(tool, 3, reported, en.DeleteCertificateStatusEnumType.FAILED)
+
+
+@case(
+    "TC_M_03_CSMS",
+    "Install CA certificate - V2GRootCertificate",
+    use_cases=("M05",),
+    requirements=("M05.FR.01",),
+)
+async def tc_m_03(tool: CsmsTool) -> None:
+    await certificate_installed(tool, V2G_ROOT, ACCEPTED, "CertificateInstalled/1")
+
+
+@case(
+    "TC_M_04_CSMS",
+    "Install CA certificate - MORootCertificate",
+    use_cases=("M05",),
+    requirements=("M05.FR.01",),
+)
+async def tc_m_04(tool: CsmsTool) -> None:
+    await certificate_installed(tool, MO_ROOT, ACCEPTED, "CertificateInstalled/1")
+
+
+@case(
+    "TC_M_14_CSMS",
+    "Retrieve certificates from Charging Station - V2GRootCertificate",
+    use_cases=("M03",),
+    requirements=("M03.FR.01",),
+)
+async def tc_m_14(tool: CsmsTool) -> None:
+    await installed_ids(tool, "GetInstalledCertificates/1", [V2G_ROOT], [installed(tool, V2G_ROOT, SHA256)])
+
+
+@case(
+    "TC_M_15_CSMS",
+    "Retrieve certificates from Charging Station - V2GCertificateChain",
+    use_cases=("M03",),
+    requirements=("M03.FR.01", "M03.FR.05"),
+)
+async def tc_m_15(tool: CsmsTool) -> None:
+    # the chain's leaf (a V2G certificate the tool makes) with the V2G root among its childCertificateHashData
+    leaf = hash_data(self_signed("Chargeplane conformance V2GCertificate"), SHA256)
+    child = hash_data(configured_certificate(tool, V2G_ROOT), SHA256)
+    chain = dt.CertificateHashDataChainType(
+        certificate_type=en.GetCertificateIdUseEnumType.V2G_CERTIFICATE_CHAIN,
+        certificate_hash_data=leaf,
+        child_certificate_hash_data=[child],
+    )
+    tool.manual(SendCommand("GetInstalledCertificateIds", {"certificateType": [V2G_CHAIN]}, V2G_CHAIN))
+    incoming = await tool.expect("GetInstalledCertificates/1", msg.GetInstalledCertificateIdsRequest)
+    asked = incoming.request.certificate_type
+    if not isinstance(asked, list) or [t.value for t in asked] != [V2G_CHAIN]:
+        raise StepFailed("GetInstalledCertificates/1", f"certificateType is not [{V2G_CHAIN}]")
+    incoming.answer(
+        msg.GetInstalledCertificateIdsResponse(
+            status=en.GetInstalledCertificateStatusEnumType.ACCEPTED, certificate_hash_data_chain=[chain]
+        )
+    )
+    await tool.settle()
+
+
+@case(
+    "TC_M_16_CSMS",
+    "Retrieve certificates from Charging Station - MORootCertificate",
+    use_cases=("M03",),
+    requirements=("M03.FR.01",),
+)
+async def tc_m_16(tool: CsmsTool) -> None:
+    await installed_ids(tool, "GetInstalledCertificates/1", [MO_ROOT], [installed(tool, MO_ROOT, SHA256)])
