@@ -245,6 +245,16 @@ async def rollout(api: httpx.AsyncClient, fleet: list[StationRuntime]) -> None:
             assert at(update["requestedAt"]) >= finished, (number, member)
             assert min(at(n["receivedAt"]) for n in update["notifications"]) >= finished, (number, member)
 
+    # each station's new firmware reported the security event FirmwareUpdated (L01.FR.31)
+    everyone = sorted(m["stationId"] for m in campaign["stations"])
+
+    async def reported() -> bool:
+        page = await api.get("/security-events", params={"type": "FirmwareUpdated", "limit": 100})
+        assert page.status_code == 200, page.text
+        return sorted(e["stationId"] for e in page.json()["items"]) == everyone
+
+    await until(reported, "FirmwareUpdated from every station", 10.0)
+
     # the 1.6 stations spoke the security extension's messages, the 2.x stations L01's
     by_id = {r.settings.station_id: r for r in fleet}
     for members in batches.values():
@@ -269,15 +279,22 @@ def tamper(images: Path, sha256: str) -> None:
 
 
 async def tampered(api: httpx.AsyncClient, fleet: list[StationRuntime], images: Path) -> None:
-    """An image whose stored bytes changed after the CSMS signed them, to one 2.0.1 station (L01.FR.03)."""
+    """An image whose stored bytes changed after the CSMS signed them (L01.FR.03), to one 2.0.1 station, and
+    (SignedUpdateFirmware) to one 1.6 station."""
     uploaded = await upload(api, TAMPERED)
     await asyncio.to_thread(tamper, images, uploaded["sha256"])
+    assert [r.settings.version for r in fleet[:3]] == [Version.V201, Version.V21, Version.V16]
+    await refused(api, fleet[0], uploaded["id"])
+    await refused(api, fleet[2], uploaded["id"])
 
-    runtime = fleet[0]
-    assert runtime.settings.version is Version.V201
+
+async def refused(api: httpx.AsyncClient, runtime: StationRuntime, firmware_id: int) -> None:
+    """The station downloads the tampered image, finds the signature wrong, reports it and stays."""
     target = runtime.settings.station_id
     before = await station_firmware(api, target)
-    sent = await api.post(f"/stations/{target}/firmware/update", json={"firmwareId": uploaded["id"]})
+    sent = await api.post(
+        f"/stations/{target}/firmware/update", json={"firmwareId": firmware_id, "v16Signed": True}
+    )
     assert sent.status_code == 200, sent.text
     assert (sent.json()["stationStatus"], sent.json()["state"]) == ("Accepted", "accepted")
     update_id = sent.json()["id"]
