@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from chargeplane.csms.app import Csms
 from chargeplane.csms.blocks.diagnostics.settings import DiagnosticsSettings
@@ -164,6 +165,8 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+# 50 stations and the CSMS on one event loop: sized for a core of its own (about 20 s), like the fleet test
+@pytest.mark.serial
 async def test_L01_TC_L_01_a_campaign_to_50_of_our_stations_in_batches_then_a_tampered_image(
     tmp_path: Path,
 ) -> None:
