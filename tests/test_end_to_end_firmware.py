@@ -34,7 +34,12 @@ from chargeplane.csms.blocks.firmware.settings import FirmwareSettings
 from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.ocpp.versions import Version
-from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+from chargeplane.station.runtime import (
+    FleetStationStorage,
+    RuntimeSettings,
+    SqliteFleetStore,
+    StationRuntime,
+)
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.server import ServerSettings
 from tests.test_end_to_end_device_management import until
@@ -60,8 +65,8 @@ class RebootingStation(StationRuntime):
     """Our station runtime whose simulated hardware takes ``REBOOT_S`` to come back after a reboot (offline
     meanwhile), so that an update lasts over several passes of the campaign job, as a real one does."""
 
-    def __init__(self, settings: RuntimeSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: RuntimeSettings, storage: FleetStationStorage) -> None:
+        super().__init__(settings, storage)
         self.starts = 0
 
     async def _run_once(self) -> None:
@@ -117,19 +122,22 @@ async def our_csms(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, str
 
 @asynccontextmanager
 async def our_fleet(url: str, roots: tuple[str, ...]) -> AsyncIterator[list[StationRuntime]]:
-    """The stations, connected a batch at a time (as a fleet does), all accepted; stopped on exit."""
-    runtimes = [
+    """The stations, sharing one SQLite store and connected ten at a time (as ``chargeplane simulate``'s fleet
+    does), all accepted; stopped on exit."""
+    store = SqliteFleetStore(":memory:")
+    runtimes: list[StationRuntime] = [
         RebootingStation(
             RuntimeSettings(
                 url=url,
                 station_id=station_id(index),
                 version=VERSIONS[index % len(VERSIONS)],
                 password=PASSWORD,
-                backoff=BackOffSettings(0.1, 0.2, 1),  # the reconnection after the firmware's reboot
+                backoff=BackOffSettings(0.1, 0.2, 1),  # a failed connection is tried again soon
                 call_timeout=20.0,
                 ping_interval=None,
                 manufacturer_roots=roots,  # factory-installed: the CSMS's firmware root
-            )
+            ),
+            store.station(station_id(index)),
         )
         for index in range(STATIONS)
     ]
@@ -140,6 +148,7 @@ async def our_fleet(url: str, roots: tuple[str, ...]) -> AsyncIterator[list[Stat
             await asyncio.gather(*(r.stop() for r in runtimes), return_exceptions=True)
             await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=10)
 
+        stack.callback(store.close)
         stack.push_async_callback(stop_all)
         for index, runtime in enumerate(runtimes):
             tasks.append(asyncio.create_task(runtime.run()))
