@@ -10,9 +10,12 @@ a campaign rolls it out to the stations' group in batches of 10 (L01 / 1.6 secur
 * each station's status sequence is the spec's (L01.FR.01, L01.FR.15, L01.FR.32 option a): Downloading,
   Downloaded, SignatureVerified, Installing, InstallRebooting, Installed.
 
-Then one tampered image (its stored file changed after it was signed) to one station: InvalidSignature
-(L01.FR.03), the station stays on its version, and its SecurityEventNotification InvalidFirmwareSignature is in
-the CSMS's security log.
+Then one tampered image (its stored file changed after it was signed) to one 2.0.1 station, and to one 1.6
+station with SignedUpdateFirmware: InvalidSignature (L01.FR.03, as TC_L_06_CS), the station stays on its
+version, and its SecurityEventNotification InvalidFirmwareSignature is in the CSMS's security log.
+
+The stations' simulated hardware takes a second to reboot (offline meanwhile), so that an update spans several
+passes of the campaign job and a batch started too early would show.
 """
 
 from __future__ import annotations
@@ -176,7 +179,7 @@ def at(text: str) -> datetime:
 
 # 50 stations and the CSMS on one event loop: sized for a core of its own (about 20 s), like the fleet test
 @pytest.mark.serial
-async def test_L01_TC_L_01_a_campaign_to_50_of_our_stations_in_batches_then_a_tampered_image(
+async def test_L01_TC_L_01_TC_L_06_a_campaign_to_50_of_our_stations_in_batches_then_a_tampered_image(
     tmp_path: Path,
 ) -> None:
     async with our_csms(tmp_path) as (api, url):
