@@ -11,21 +11,25 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from chargeplane.cli import build_parser
+from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.station.commands import (
     data_directory,
     default_control_socket,
     default_station_database,
+    manufacturer_roots,
     parse_duration,
     run_command,
 )
 from chargeplane.station.control import HELP
 from chargeplane.station.control_socket import send_command
-from tests.station.csms_peer import CsmsBehaviour, peer_csms, wait_for
+from chargeplane.tools.conformance.pki import Issued, issue, sign
+from tests.station.csms_peer import CsmsBehaviour, call, peer_csms, wait_for
 
 
 async def test_station_scenario_runs_a_session(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -232,6 +236,71 @@ async def test_simulate_fleet_summary(capsys: pytest.CaptureFixture[str]) -> Non
     assert "\nmessages         " in output.out
     assert " answered + " in output.out  # sent = answered + failed + unanswered at stop
     assert "online 2/2" in output.err  # the live progress line
+
+
+async def test_L01_FR_21_simulate_manufacturer_roots_reach_every_station(tmp_path: Path) -> None:
+    """``simulate --manufacturer-root FILE`` (repeatable): each station of the fleet trusts firmware signing
+    certificates of either root (UpdateFirmware Accepted), and no other (InvalidCertificate, L01.FR.22)."""
+    first, second, stranger = (issue(f"Fleet root {n}", ca=True) for n in (1, 2, 3))
+    paths = []
+    for number, root in enumerate((first, second)):
+        paths.append(tmp_path / f"root{number}.pem")
+        paths[-1].write_text(root.pem)
+    image = b"CHARGEPLANE-SIM-FIRMWARE 9.9\n"
+
+    def update(request_id: int, root_of: Issued) -> call.UpdateFirmware:
+        signer = issue("Fleet firmware signer", root_of, ca=False, code_signing=True)
+        firmware = {
+            "location": "http://127.0.0.1:9/fw.bin",  # nothing listens: the download fails later
+            "retrieve_date_time": to_wire(datetime.now(UTC) + timedelta(hours=1)),
+            "signing_certificate": signer.pem,
+            "signature": sign(image, signer),
+        }
+        return call.UpdateFirmware(request_id=request_id, firmware=firmware)
+
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url:
+        options = ["--manufacturer-root", str(paths[0]), "--manufacturer-root", str(paths[1])]
+        args = build_parser().parse_args(
+            [
+                "simulate",
+                "--url",
+                url,
+                "--stations",
+                "2",
+                "--duration",
+                "3s",
+                "--charging-share",
+                "0",
+                *options,
+            ]
+        )
+        fleet = asyncio.create_task(run_command(args))
+        await wait_for(lambda: len(behaviour.of("StatusNotification")) == 2, within=10.0)
+        answers = []
+        for station in behaviour.stations:
+            for request_id, root in enumerate((first, second, stranger), start=1):
+                answers.append((await station.call(update(request_id, root))).status)
+        assert await asyncio.wait_for(fleet, timeout=30) == 0
+    assert answers == ["Accepted", "AcceptedCanceled", "InvalidCertificate"] * 2
+    rejected = [
+        e
+        for e in behaviour.of("SecurityEventNotification")
+        if e["type"] == "InvalidFirmwareSigningCertificate"
+    ]
+    assert len(rejected) == 2
+
+
+def test_manufacturer_root_files_are_read_and_checked(tmp_path: Path) -> None:
+    root = issue("A root", ca=True)
+    (tmp_path / "root.pem").write_text(root.pem)
+    (tmp_path / "note.txt").write_text("not a certificate")
+    assert manufacturer_roots([tmp_path / "root.pem"], "simulate") == (root.pem,)
+    assert manufacturer_roots([], "simulate") == ()
+    with pytest.raises(SystemExit, match="no PEM certificate"):
+        manufacturer_roots([tmp_path / "note.txt"], "simulate")
+    with pytest.raises(SystemExit, match=r"missing\.pem"):
+        manufacturer_roots([tmp_path / "missing.pem"], "simulate")
 
 
 def test_parse_duration() -> None:

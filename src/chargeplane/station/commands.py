@@ -130,10 +130,34 @@ def add_station_commands(commands: Any) -> None:
     )
     simulate.add_argument("--meter-interval", type=int, help="seconds between meter values in a transaction")
     simulate.add_argument("--connect-rate", type=float, default=100.0, help="new connections per second")
+    simulate.add_argument(
+        "--manufacturer-root",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a ManufacturerRootCertificate (PEM) every station trusts for firmware signing certificates "
+        "(L01), e.g. a Chargeplane CSMS's GET /api/v1/firmware/root-certificate; repeatable",
+    )
     simulate.add_argument("--json", action="store_true", help="print the summary as JSON")
     simulate.add_argument(
         "--quiet", action="store_true", help="no live progress on standard error (logs still go there)"
     )
+
+
+def manufacturer_roots(paths: list[Path], command: str) -> tuple[str, ...]:
+    """The PEM texts of ``--manufacturer-root`` files; a file that cannot be read or holds no certificate ends
+    the command with a message."""
+    roots: list[str] = []
+    for path in paths:
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SystemExit(f"chargeplane {command}: --manufacturer-root {path}: {exc}") from None
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise SystemExit(f"chargeplane {command}: --manufacturer-root {path}: no PEM certificate in it")
+        roots.append(text)
+    return tuple(roots)
 
 
 def data_directory(environ: Mapping[str, str] | None = None) -> Path:
@@ -200,7 +224,7 @@ async def _station(args: argparse.Namespace) -> int:
         ca_bundle=args.ca_bundle,
         client_certificate=certificate,
         database=args.database or default_station_database(args.station_id),
-        manufacturer_roots=tuple(path.read_text() for path in args.manufacturer_root),
+        manufacturer_roots=manufacturer_roots(args.manufacturer_root, "station"),
         allow_unsigned_firmware=args.allow_unsigned_firmware,
     )
     current_station.set(args.station_id)  # every line this station logs names it
@@ -304,6 +328,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         charging_share=args.charging_share,
         meter_interval_s=args.meter_interval,
         connect_rate=args.connect_rate,
+        manufacturer_roots=manufacturer_roots(args.manufacturer_root, "simulate"),
     )
     longest = max((len(card) for card in cards(settings)), default=0)
     if longest > (20 if Version.V16 in versions else 36):  # idTag CiString20, IdToken identifierString36

@@ -71,6 +71,9 @@ class FleetSettings:
     drain_s: float = 30.0  # how long the end waits for outstanding answers and queued messages
     ping_interval: float | None = None  # station-side WebSocket pings (the CSMS pings anyway)
     database: str | Path = ":memory:"  # one SQLite database for the fleet's device models and queues
+    manufacturer_roots: tuple[
+        str, ...
+    ] = ()  # PEM: every station's factory ManufacturerRootCertificates (L01)
     seed: int = 1
     progress: Callable[[str], None] | None = None  # gets a one-line status every progress_interval_s
     progress_interval_s: float = 2.0
@@ -229,6 +232,7 @@ async def run_fleet(settings: FleetSettings) -> dict[str, Any]:
                     backoff=backoff,
                     variables=variables,
                     ping_interval=settings.ping_interval,
+                    manufacturer_roots=settings.manufacturer_roots,
                 ),
                 storage=store.station(station_id),
                 stats=calls,
