@@ -62,7 +62,7 @@ async def run_user_command(
                 print(f"{user.username}\t{user.role.value}")
             return 0
         try:
-            password = read_password(stdin)
+            password = read_password(sys.stdin)
             if args.user_action == "create":
                 user = await store.create(args.username, password, Role(args.role))
                 print(f"created {user.username} ({user.role.value})")

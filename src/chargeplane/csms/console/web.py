@@ -26,6 +26,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
+from litestar.params import FromPath
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, ServerSentEvent
 from litestar.static_files import create_static_files_router
@@ -337,7 +338,7 @@ class Console:
             return await console.page(request, build)
 
         @get("/stations/{station_id:str}", include_in_schema=False)
-        async def station(request: AnyRequest, station_id: str) -> Response[Any]:
+        async def station(request: AnyRequest, station_id: FromPath[str]) -> Response[Any]:
             async def build(session: Session) -> Response[Any]:
                 shown = await console.views.station(station_id)
                 return console.render(
@@ -347,14 +348,14 @@ class Console:
             return await console.page(request, build)
 
         @get("/fragments/stations/{station_id:str}", include_in_schema=False)
-        async def station_fragment(request: AnyRequest, station_id: str) -> Response[Any]:
+        async def station_fragment(request: AnyRequest, station_id: FromPath[str]) -> Response[Any]:
             async def build(session: Session) -> Response[Any]:
                 return console.render("_station.html", **await console.views.station(station_id))
 
             return await console.page(request, build)
 
         @post("/stations/{station_id:str}/commands/{kind:str}", include_in_schema=False)
-        async def command(request: AnyRequest, station_id: str, kind: str) -> Response[Any]:
+        async def command(request: AnyRequest, station_id: FromPath[str], kind: FromPath[str]) -> Response[Any]:
             session, form = await console.checked_post(request)
             result = await console.run_command(session, station_id, kind, form)
             if "application/json" in request.headers.get("accept", ""):
@@ -394,7 +395,7 @@ class Console:
             return await console.page(request, build)
 
         @get("/transactions/{key:int}", include_in_schema=False)
-        async def transaction(request: AnyRequest, key: int) -> Response[Any]:
+        async def transaction(request: AnyRequest, key: FromPath[int]) -> Response[Any]:
             async def build(session: Session) -> Response[Any]:
                 detail, series = await console.views.transaction(key)
                 chart = msgspec.json.encode(series.as_json()).decode().replace("</", "<\\/")
@@ -403,7 +404,7 @@ class Console:
             return await console.page(request, build)
 
         @get("/transactions/{key:int}/chart", include_in_schema=False)
-        async def transaction_chart(request: AnyRequest, key: int) -> Response[Any]:
+        async def transaction_chart(request: AnyRequest, key: FromPath[int]) -> Response[Any]:
             async def build(session: Session) -> Response[Any]:
                 detail, series = await console.views.transaction(key)
                 body = series.as_json() | {
