@@ -69,10 +69,12 @@ def test_user_errors_are_one_line_and_exit_2(
     code, _, err = run(
         capsys, monkeypatch, "first-password-1\n", "user", "--database-url", url, "create", "OPS"
     )
-    assert code == 2 and "exists already" in err
+    assert code == 2
+    assert "exists already" in err
     code, _, err = run(
         capsys, monkeypatch, "first-password-1\n", "user", "--database-url", url, "reset-password", "nobody"
     )
-    assert code == 2 and "no user nobody" in err
+    assert code == 2
+    assert "no user nobody" in err
     code, out, _ = run(capsys, monkeypatch, "", "user", "--database-url", url, "list")
     assert out == "ops\tviewer\n"  # the default role

@@ -34,7 +34,8 @@ async def store(tmp_path: Path) -> AsyncIterator[UserStore]:
 
 
 def test_roles_include_the_ones_below() -> None:
-    assert Role.ADMIN.allows(Role.OPERATOR) and Role.OPERATOR.allows(Role.VIEWER)
+    assert Role.ADMIN.allows(Role.OPERATOR)
+    assert Role.OPERATOR.allows(Role.VIEWER)
     assert not Role.VIEWER.allows(Role.OPERATOR)
     assert [role.can_command for role in Role] == [False, True, True]
 
@@ -77,9 +78,12 @@ async def test_session_is_stored_as_a_digest_and_expires(store: UserStore) -> No
     cookie, session = await store.open_session(user)
     async with store.engine.connect() as connection:
         stored = (await connection.exec_driver_sql("SELECT digest FROM console_sessions")).scalar_one()
-    assert stored == session_digest(cookie) and cookie not in stored
+    assert stored == session_digest(cookie)
+    assert cookie not in stored
     found = await store.session(cookie)
-    assert found is not None and found.user == user and found.csrf_token == session.csrf_token
+    assert found is not None
+    assert found.user == user
+    assert found.csrf_token == session.csrf_token
     assert await store.session(cookie + "x") is None
     assert await store.session(None) is None
     assert isinstance(store.clock, ManualClock)

@@ -26,8 +26,8 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
-from litestar.params import FromPath
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEvent
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_403_FORBIDDEN, HTTP_404_NOT_FOUND
@@ -355,7 +355,9 @@ class Console:
             return await console.page(request, build)
 
         @post("/stations/{station_id:str}/commands/{kind:str}", include_in_schema=False)
-        async def command(request: AnyRequest, station_id: FromPath[str], kind: FromPath[str]) -> Response[Any]:
+        async def command(
+            request: AnyRequest, station_id: FromPath[str], kind: FromPath[str]
+        ) -> Response[Any]:
             session, form = await console.checked_post(request)
             result = await console.run_command(session, station_id, kind, form)
             if "application/json" in request.headers.get("accept", ""):
