@@ -169,13 +169,15 @@ class Console:
             raise HTTPException(status_code=HTTP_403_FORBIDDEN, detail="missing or wrong CSRF token")
         return session, form
 
-    def login_page(self, request: AnyRequest, message: str | None = None, status: int = 200) -> Response[str]:
+    def login_page(
+        self, request: AnyRequest, target: str | None, message: str | None = None, status: int = 200
+    ) -> Response[str]:
         token = secrets.token_urlsafe(24)
         response = self.render(
             "login.html",
             status,
             token=token,
-            next=_local_path(request.query_params.get("next")),
+            next=_local_path(target),
             message=message,
         )
         response.set_cookie(
@@ -238,7 +240,7 @@ class Console:
         async def login_form(request: AnyRequest) -> Response[Any]:
             if await console.session(request) is not None:
                 return Redirect(_local_path(request.query_params.get("next")), status_code=HTTP_303_SEE_OTHER)
-            return console.login_page(request)
+            return console.login_page(request, request.query_params.get("next"))
 
         @post("/login", include_in_schema=False)
         async def login(request: AnyRequest) -> Response[Any]:
@@ -250,7 +252,10 @@ class Console:
                 str(form.get("username", "")), str(form.get("password", ""))
             )
             if user is None:
-                return console.login_page(request, "Wrong username or password.", 401)
+                target = form.get("next")
+                return console.login_page(
+                    request, target if isinstance(target, str) else None, "Wrong username or password.", 401
+                )
             cookie, _ = await console.users.open_session(user)
             response = Redirect(_local_path(str(form.get("next", "/"))), status_code=HTTP_303_SEE_OTHER)
             response.cookies.append(

@@ -67,6 +67,12 @@
 
   function startCommands() {
     const box = document.getElementById("command-result");
+    // The remote stop's transaction: the first one in progress, once one shows up live.
+    const stop = document.getElementById("stop-tx");
+    document.addEventListener("live-updated", () => {
+      const running = document.querySelector("#active-list [data-transaction-id]");
+      if (stop && !stop.value && running) stop.value = running.dataset.transactionId;
+    });
     document.querySelectorAll("form[data-command]").forEach((form) => {
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
@@ -81,9 +87,9 @@
             body: new URLSearchParams(new FormData(form)),
           });
           const type = answer.headers.get("content-type") || "";
-          const result = type.includes("json") ? await answer.json()
-            : { ok: false, status: answer.status, error: (await answer.text()).slice(0, 200) };
-          showResult(box, result);
+          const body = type.includes("json") ? await answer.json() : { detail: (await answer.text()).slice(0, 200) };
+          // The command's result, or an error of the console itself (403: no CSRF token, a viewer's session).
+          showResult(box, "ok" in body ? body : { ok: false, status: answer.status, error: body.detail });
         } catch (error) {
           showResult(box, { ok: false, status: 0, error: String(error) });
         } finally {
@@ -102,7 +108,7 @@
   }
 
   function drawChart(box, data) {
-    const width = 800, height = 280, left = 56, right = 56, top = 12, bottom = 34;
+    const width = 800, height = 280, left = 70, right = 60, top = 12, bottom = 34;
     const energy = data.energy.map(([at, wh]) => [Date.parse(at), wh / 1000]);
     const power = data.power.map(([at, w]) => [Date.parse(at), w / 1000]);
     const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", "aria-hidden": "true" });
@@ -125,10 +131,13 @@
     svg.append(el("line", { class: "axis", x1: left, y1: height - bottom, x2: width - right, y2: height - bottom }));
     svg.append(el("line", { class: "axis", x1: left, y1: top, x2: left, y2: height - bottom }));
     svg.append(el("line", { class: "axis", x1: width - right, y1: top, x2: width - right, y2: height - bottom }));
+    // Energy ticks in Wh while the range is under 1 kWh, else in kWh; power in kW.
+    const small = eMax - eMin < 1;
+    const energyTick = (v) => (small ? (v * 1000).toFixed(0) + " Wh" : v.toFixed(2) + " kWh");
     for (let i = 0; i <= 4; i++) {
       const e = eMin + ((eMax - eMin) * i) / 4, p = (pMax * i) / 4;
-      svg.append(el("text", { x: left - 6, y: yE(e) + 4, "text-anchor": "end" }, e.toFixed(2)));
-      svg.append(el("text", { x: width - right + 6, y: yP(p) + 4 }, p.toFixed(1)));
+      svg.append(el("text", { x: left - 6, y: yE(e) + 4, "text-anchor": "end" }, energyTick(e)));
+      svg.append(el("text", { x: width - right + 6, y: yP(p) + 4 }, p.toFixed(1) + " kW"));
     }
     const clock = (t) => new Date(t).toISOString().slice(11, 19);
     svg.append(el("text", { x: left, y: height - 12 }, clock(t0)));
