@@ -152,18 +152,18 @@ async def test_station_comes_online_without_reload(browser: Any, csms: RunningCs
     overview = page
     stations = await page.context.new_page()
     await stations.goto("/stations")
-    row = stations.locator('tr[data-station="CS-DEPOT-1"]')
+    row = stations.locator('tr[data-station="CS-DEPOT-2"]')  # not the first row: the page hears every station
     await playwright_api.expect(row.locator(".badge")).to_have_text("offline")
     await stations.locator('#live-state[data-state="open"]').wait_for()
     for tab in (overview, stations):
         await tab.evaluate("window.notReloaded = true")
-    async with station(csms):
+    async with station(csms, "CS-DEPOT-2"):
         await playwright_api.expect(row.locator(".badge")).to_have_text("online")
         await playwright_api.expect(overview.locator("#stations-online")).to_have_text("1")
         await playwright_api.expect(overview.locator("#stations-offline")).to_have_text("1")
         for tab in (overview, stations):
             assert await tab.evaluate("window.notReloaded") is True  # live, not reloaded
-        await stations.get_by_label("Search stations").fill("bay 1")
+        await stations.get_by_label("Search stations").fill("bay 2")
         await stations.get_by_label("Search stations").press("Enter")
         await playwright_api.expect(stations.locator("tbody tr")).to_have_count(1)
         await stations.goto("/stations")

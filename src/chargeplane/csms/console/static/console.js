@@ -34,15 +34,17 @@
     const chart = document.getElementById("chart");
     const state = document.getElementById("live-state");
     if (!state) return;
-    const scoped = document.querySelector("[data-station]");
-    const station = regions.length <= 1 && scoped ? scoped.dataset.station : null;
+    // A page about one station (its detail, one of its transactions) listens to that station only.
+    const scoped = document.querySelector("[data-events-station]");
+    const station = scoped ? scoped.dataset.eventsStation : null;
     const url = "/console/events" + (station ? "?station=" + encodeURIComponent(station) : "");
     const source = new EventSource(url);
     source.onopen = () => { state.dataset.state = "open"; state.textContent = "Live updates: on"; };
     source.onerror = () => { state.dataset.state = "retrying"; state.textContent = "Live updates: reconnecting…"; };
     const onEvent = () => {
-      regions.forEach((region, index) => later("region" + index, () => refresh(region), 200));
-      if (chart) later("chart", () => reloadChart(chart), 200);
+      // At most one re-read per region every half second, however many events arrive.
+      regions.forEach((region, index) => later("region" + index, () => refresh(region), 500));
+      if (chart) later("chart", () => reloadChart(chart), 500);
     };
     KINDS.forEach((kind) => source.addEventListener(kind, onEvent));
     window.addEventListener("pagehide", () => source.close());
