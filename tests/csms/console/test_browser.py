@@ -168,7 +168,6 @@ async def test_station_comes_online_without_reload(browser: Any, csms: RunningCs
         await playwright_api.expect(stations.locator("tbody tr")).to_have_count(1)
         await stations.goto("/stations")
         await stations.locator('#live-state[data-state="open"]').wait_for()
-        await shot(overview, "overview")
         await shot(stations, "stations")
 
 
@@ -209,6 +208,10 @@ async def test_remote_start_from_the_panel_and_the_chart_grows(browser: Any, csm
         assert await page.evaluate("window.notReloaded") is True  # the chart grew live
         assert await chart.locator("svg polyline.energy").count() == 1
         await shot(page, "transaction")
+        await page.goto("/")
+        await playwright_api.expect(page.locator("#evses-charging")).to_have_text("1")
+        await playwright_api.expect(page.locator("#energy-today")).not_to_have_text("0.00 kWh")
+        await shot(page, "overview")
         await page.goto("/transactions")
         await playwright_api.expect(page.locator("#transactions tbody tr")).to_have_count(1)
         await shot(page, "transactions")

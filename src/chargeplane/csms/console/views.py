@@ -23,6 +23,7 @@ RECENT = 10
 CHART_SAMPLES = 10_000
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
+_PHASES = frozenset({"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"})
 _TO_BASE = {"Wh": 1.0, "kWh": 1000.0, "W": 1.0, "kW": 1000.0}
 
 
@@ -85,7 +86,7 @@ def chart_series(samples: Iterable[Sampled]) -> Series:
         at = sample.timestamp.isoformat().replace("+00:00", "Z")
         if sample.phase is None:
             totals[sample.measurand][at] = value
-        elif not sample.phase.endswith("-N") or sample.phase in ("L1-N", "L2-N", "L3-N"):
+        elif sample.phase in _PHASES:  # per phase: adds up to the total (not N, not line to line)
             bucket = per_phase[sample.measurand]
             bucket[at] = bucket.get(at, 0.0) + value
     points = {measurand: sorted((totals[measurand] or per_phase[measurand]).items()) for measurand in totals}
