@@ -27,6 +27,9 @@ from tests.csms.console.helpers import PASSWORDS, add_users
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
+# A browser beside two other test workers on two cores makes live-update waits a matter of luck: alone.
+pytestmark = pytest.mark.serial
+
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "console"
 TABLET = {"width": 1024, "height": 768}

@@ -12,6 +12,7 @@ from chargeplane.csms.clock import ManualClock
 from chargeplane.csms.console.users import (
     SESSION_LIFETIME,
     AccountError,
+    LoginThrottle,
     Role,
     UserStore,
     csrf_matches,
@@ -128,3 +129,31 @@ async def test_csrf_token_must_match_the_session(store: UserStore) -> None:
     assert not csrf_matches(session, None)
     assert not csrf_matches(session, "")
     assert not csrf_matches(session, other.csrf_token)
+
+
+def test_login_throttle_counts_failures_per_key_within_the_window() -> None:
+    clock = ManualClock(datetime(2026, 12, 7, 8, tzinfo=UTC))
+    throttle = LoginThrottle(clock, limit=3, window=timedelta(minutes=15))
+    for _ in range(2):
+        throttle.failed("user:alice", "address:10.0.0.1")
+    assert not throttle.blocked("user:alice")
+    throttle.failed("user:alice", "address:10.0.0.2")
+    assert throttle.blocked("user:alice")  # three failures for the name, from two addresses
+    assert not throttle.blocked("address:10.0.0.2")
+    assert throttle.blocked("user:bob", "address:10.0.0.1") is False
+    clock.advance(timedelta(minutes=15))
+    assert not throttle.blocked("user:alice")  # the failures left the window
+    for _ in range(3):
+        throttle.failed("user:alice")
+    throttle.succeeded("user:alice")
+    assert not throttle.blocked("user:alice")
+
+
+def test_login_throttle_is_bounded() -> None:
+    throttle = LoginThrottle(ManualClock(datetime(2026, 12, 7, 8, tzinfo=UTC)), limit=1, capacity=2)
+    throttle.failed("a")
+    throttle.failed("b")
+    throttle.failed("c")
+    assert not throttle.blocked("a")  # forgotten first
+    assert throttle.blocked("b")
+    assert throttle.blocked("c")

@@ -250,3 +250,18 @@ async def test_pages_render(csms: RunningCsms, client: httpx.AsyncClient) -> Non
     asset = await client.get("/static/console/console.js")
     assert asset.status_code == 200
     assert "EventSource" in asset.text
+
+
+async def test_repeated_wrong_passwords_are_throttled(client: httpx.AsyncClient) -> None:
+    async def attempt(password: str) -> httpx.Response:
+        form = await client.get("/login")
+        return await client.post(
+            "/login", data={"login_token": login_token(form.text), "username": "viewer", "password": password}
+        )
+
+    for _ in range(5):
+        assert (await attempt("not-the-password")).status_code == 401
+    refused = await attempt(PASSWORDS[Role.VIEWER])  # even the right one, for a while
+    assert refused.status_code == 429
+    assert "Too many failed logins" in refused.text
+    assert SESSION_COOKIE not in refused.cookies

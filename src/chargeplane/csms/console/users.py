@@ -227,3 +227,43 @@ class UserStore:
             await connection.execute(
                 sa.delete(console_sessions).where(console_sessions.c.digest == session_digest(cookie))
             )
+
+
+class LoginThrottle:
+    """Failed logins counted per username and per client address, in memory: after ``limit`` failures
+    within ``window``, that name or address is refused (HTTP 429) until its oldest failure leaves the window.
+    A successful login clears the name's count. Bounded: at most ``capacity`` keys are remembered (the
+    oldest are forgotten first)."""
+
+    def __init__(
+        self, clock: Clock, limit: int = 5, window: timedelta = timedelta(minutes=15), capacity: int = 10_000
+    ) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.window = window
+        self.capacity = capacity
+        self._failures: dict[str, list[datetime]] = {}
+
+    def _recent(self, key: str, now: datetime) -> list[datetime]:
+        kept = [moment for moment in self._failures.get(key, []) if now - moment < self.window]
+        if kept:
+            self._failures[key] = kept
+        else:
+            self._failures.pop(key, None)
+        return kept
+
+    def blocked(self, *keys: str) -> bool:
+        now = self.clock.now()
+        return any(len(self._recent(key, now)) >= self.limit for key in keys)
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock.now()
+        for key in keys:
+            moments = self._recent(key, now)
+            self._failures.pop(key, None)  # re-inserted last: the dict's order is the age of its keys
+            self._failures[key] = [*moments, now][-self.limit :]
+        while len(self._failures) > self.capacity:
+            del self._failures[next(iter(self._failures))]
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)

@@ -46,6 +46,7 @@ from chargeplane.csms.blocks.transactions.queries import TransactionQueries
 from chargeplane.csms.console.users import (
     SESSION_LIFETIME,
     AccountError,
+    LoginThrottle,
     Session,
     UserStore,
     csrf_matches,
@@ -127,6 +128,7 @@ class Console:
         self.views = views
         self.commands = commands
         self.stream = stream
+        self.throttle = LoginThrottle(users.clock)
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("chargeplane.csms.console", "templates"),
             autoescape=True,
@@ -248,16 +250,20 @@ class Console:
             offered, expected = form.get("login_token"), request.cookies.get(LOGIN_COOKIE)
             if not isinstance(offered, str) or not expected or not secrets.compare_digest(offered, expected):
                 raise HTTPException(status_code=HTTP_403_FORBIDDEN, detail="missing or wrong CSRF token")
-            user = await console.users.authenticate(
-                str(form.get("username", "")), str(form.get("password", ""))
+            username, target = str(form.get("username", "")), str(form.get("next", "/"))
+            keys = (
+                "user:" + username.strip().casefold(),
+                "address:" + (request.client.host if request.client else ""),
             )
+            if console.throttle.blocked(*keys):  # before the password is even checked
+                return console.login_page(request, target, "Too many failed logins: try again later.", 429)
+            user = await console.users.authenticate(username, str(form.get("password", "")))
             if user is None:
-                target = form.get("next")
-                return console.login_page(
-                    request, target if isinstance(target, str) else None, "Wrong username or password.", 401
-                )
+                console.throttle.failed(*keys)
+                return console.login_page(request, target, "Wrong username or password.", 401)
+            console.throttle.succeeded(keys[0])
             cookie, _ = await console.users.open_session(user)
-            response = Redirect(_local_path(str(form.get("next", "/"))), status_code=HTTP_303_SEE_OTHER)
+            response = Redirect(_local_path(target), status_code=HTTP_303_SEE_OTHER)
             response.cookies.append(
                 Cookie(
                     key=SESSION_COOKIE,
