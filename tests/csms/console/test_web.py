@@ -265,3 +265,22 @@ async def test_repeated_wrong_passwords_are_throttled(client: httpx.AsyncClient)
     assert refused.status_code == 429
     assert "Too many failed logins" in refused.text
     assert SESSION_COOKIE not in refused.cookies
+
+
+async def test_cookie_is_secure_when_served_over_tls(csms: RunningCsms) -> None:
+    await add_users(csms.app)
+    transport = httpx.ASGITransport(app=csms.app.api)  # the app in this event loop, asked over https
+    async with httpx.AsyncClient(transport=transport, base_url="https://console.test") as tls:
+        form = await tls.get("/login")
+        assert "secure" in [p.strip().lower() for p in form.headers["set-cookie"].split(";")]
+        answer = await tls.post(
+            "/login",
+            data={
+                "login_token": login_token(form.text),
+                "username": "viewer",
+                "password": PASSWORDS[Role.VIEWER],
+            },
+        )
+        assert answer.status_code == 303
+        cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE + "="))
+        assert "secure" in [part.strip().lower() for part in cookie.split(";")]
