@@ -9,6 +9,7 @@ import pytest
 
 from chargeplane.csms.console.users import Role
 from chargeplane.csms.console.web import LOGIN_COOKIE, SESSION_COOKIE
+from tests.csms.blocks.remote_control.test_remote_control import STATIONS
 from tests.csms.conftest import RunningCsms
 from tests.csms.console.helpers import PASSWORDS, add_users, login_token, sign_in
 from tests.csms.peers import boot, peer
@@ -127,27 +128,22 @@ async def test_viewer_cannot_send_commands(csms: RunningCsms, client: httpx.Asyn
     assert log.json()["total"] == 0  # nothing was sent
 
 
-async def test_operator_command_shows_the_station_answer(
-    csms: RunningCsms, client: httpx.AsyncClient
+@pytest.mark.parametrize("version", ["1.6", "2.0.1", "2.1"])
+async def test_operator_commands_reach_the_station_in_its_version(
+    csms: RunningCsms, client: httpx.AsyncClient, version: str
 ) -> None:
+    """The panel's commands go through the remote-control block's translation: the station (the ``ocpp``
+    package) receives its version's request, and the page shows its actual answer."""
     await csms.add_station("CS1")
     csrf = await sign_in(client, Role.OPERATOR)
-    async with peer(csms.ocpp_url, "CS1", "2.0.1") as station:
-        from ocpp.routing import on
-        from ocpp.v201 import call_result
-
-        @on("TriggerMessage")
-        def trigger(requested_message: str, **_: object) -> call_result.TriggerMessage:
-            return call_result.TriggerMessage(
-                status="Rejected" if requested_message == "MeterValues" else "Accepted"
-            )
-
-        station.route_map["TriggerMessage"] = {"_on_action": trigger, "_skip_schema_validation": False}
-        await boot(station, "2.0.1")
+    json = {"Accept": "application/json"}
+    async with peer(csms.ocpp_url, "CS1", version, station_class=STATIONS[version]) as station:
+        await boot(station, version)
+        station.reject_triggers.add("MeterValues")
         answer = await client.post(
             "/stations/CS1/commands/trigger",
             data={"requested_message": "MeterValues", "csrf_token": csrf},
-            headers={"Accept": "application/json"},
+            headers=json,
         )
         assert answer.status_code == 200, answer.text
         assert answer.json() == {
@@ -158,15 +154,36 @@ async def test_operator_command_shows_the_station_answer(
             "response": {"status": "Rejected"},
             "error": None,
         }
+        start = await client.post(
+            "/stations/CS1/commands/remote-start",
+            data={"id_token": "TAG1", "token_type": "Central", "evse_id": "1", "csrf_token": csrf},
+            headers=json,
+        )
+        assert start.status_code == 200, start.text
+        assert start.json()["response"]["status"] == "Accepted"
+        reset = await client.post(
+            "/stations/CS1/commands/reset", data={"type": "Immediate", "csrf_token": csrf}, headers=json
+        )
+        assert reset.json()["request"] == {"type": "Hard" if version == "1.6" else "Immediate"}
+        stop = await client.post(
+            "/stations/CS1/commands/remote-stop",
+            data={"transaction_id": "42", "csrf_token": csrf},
+            headers=json,
+        )
+        assert stop.json()["request"] == {"transactionId": 42 if version == "1.6" else "42"}
+        received = dict(station.received)
+        if version == "1.6":
+            assert received["RemoteStartTransaction"] == {"id_tag": "TAG1", "connector_id": 1}
+        else:
+            assert received["RequestStartTransaction"]["id_token"] == {"id_token": "TAG1", "type": "Central"}
+            assert received["RequestStartTransaction"]["evse_id"] == 1
         page = await client.post(
             "/stations/CS1/commands/trigger", data={"requested_message": "Heartbeat", "csrf_token": csrf}
         )
         assert page.status_code == 200
         assert "TriggerMessage: the station answered" in page.text
-        assert "&#34;Accepted&#34;" in page.text or '"Accepted"' in page.text
         detail = await client.get("/stations/CS1")
-        assert "TriggerMessage" in detail.text
-        assert "online" in detail.text
+        assert "RequestStartTransaction" in detail.text or "RemoteStartTransaction" in detail.text
 
 
 async def test_bad_command_input_is_refused_with_the_reason(
