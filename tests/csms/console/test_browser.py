@@ -11,7 +11,7 @@ import asyncio
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -117,17 +117,24 @@ async def station(csms: RunningCsms, station_id: str = "CS-DEPOT-1") -> AsyncIte
         await asyncio.wait_for(task, timeout=5)
 
 
-async def energy_points(chart: Any, at_least: int) -> int:
-    """The chart's energy points once there are ``at_least`` (read from its data attribute: the page's
-    Content-Security-Policy forbids the eval behind Playwright's wait_for_function)."""
+async def at_least(count: Callable[[], Awaitable[int]], wanted: int, what: str) -> int:
+    """``count()`` once it reaches ``wanted`` (polled from Python: the page's Content-Security-Policy forbids
+    the eval behind Playwright's wait_for_function)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TIMEOUT_MS / 1000
     while True:
-        points = int(await chart.get_attribute("data-energy-points") or 0)
-        if points >= at_least or loop.time() > deadline:
-            assert points >= at_least, f"{points} energy points, expected {at_least}"
-            return points
+        found = await count()
+        if found >= wanted or loop.time() > deadline:
+            assert found >= wanted, f"{found} {what}, expected at least {wanted}"
+            return found
         await asyncio.sleep(0.1)
+
+
+async def energy_points(chart: Any, wanted: int) -> int:
+    async def count() -> int:
+        return int(await chart.get_attribute("data-energy-points") or 0)
+
+    return await at_least(count, wanted, "energy points")
 
 
 async def test_wrong_password_is_refused_then_login(browser: Any, csms: RunningCsms) -> None:
@@ -205,9 +212,12 @@ async def test_remote_start_from_the_panel_and_the_chart_grows(browser: Any, csm
         chart = page.locator("#chart")
         await page.locator('#live-state[data-state="open"]').wait_for()
         await playwright_api.expect(page.locator("#tx-status")).to_have_text("active")
-        before = await energy_points(chart, at_least=2)
+        before = await energy_points(chart, 2)
+        events = page.locator("#transaction-events tbody tr")
+        rows = await events.count()
         await page.evaluate("window.notReloaded = true")
-        await energy_points(chart, at_least=before + 2)
+        await energy_points(chart, before + 2)
+        await at_least(events.count, rows + 1, "event rows")  # the events table grows live too
         assert await page.evaluate("window.notReloaded") is True  # the chart grew live
         assert await chart.locator("svg polyline.energy").count() == 1
         await shot(page, "transaction")

@@ -416,15 +416,24 @@ class Console:
 
             return await console.page(request, build)
 
+        @get("/fragments/transactions/{key:int}/{part:str}", include_in_schema=False)
+        async def transaction_fragment(
+            request: AnyRequest, key: FromPath[int], part: FromPath[str]
+        ) -> Response[Any]:
+            if part not in ("facts", "events"):
+                raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail=f"no part {part}")
+
+            async def build(session: Session) -> Response[Any]:
+                detail, _ = await console.views.transaction(key)
+                return console.render(f"_transaction_{part}.html", detail=detail)
+
+            return await console.page(request, build)
+
         @get("/transactions/{key:int}/chart", include_in_schema=False)
         async def transaction_chart(request: AnyRequest, key: FromPath[int]) -> Response[Any]:
             async def build(session: Session) -> Response[Any]:
-                detail, series = await console.views.transaction(key)
-                body = series.as_json() | {
-                    "energyWh": detail.transaction.energy_wh,
-                    "status": detail.transaction.status,
-                }
-                return Response(body, headers=HEADERS)
+                _, series = await console.views.transaction(key)
+                return Response(series.as_json(), headers=HEADERS)
 
             return await console.page(request, build)
 
@@ -454,6 +463,7 @@ class Console:
             command,
             transactions,
             transaction,
+            transaction_fragment,
             transaction_chart,
             events,
             assets,

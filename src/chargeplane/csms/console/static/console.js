@@ -156,10 +156,6 @@
       if (!answer.ok || answer.redirected) return;
       const data = await answer.json();
       drawChart(box, data);
-      const energy = document.getElementById("tx-energy");
-      if (energy && data.energyWh !== null) energy.textContent = (data.energyWh / 1000).toFixed(2) + " kWh";
-      const status = document.getElementById("tx-status");
-      if (status && data.status) { status.textContent = data.status; status.className = "badge tx-" + data.status; }
     } catch (error) { /* the next event tries again */ }
   }
 
