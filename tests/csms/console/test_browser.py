@@ -33,6 +33,7 @@ pytestmark = pytest.mark.serial
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "console"
 TABLET = {"width": 1024, "height": 768}
+TABLET_PORTRAIT = {"width": 768, "height": 1024}
 TIMEOUT_MS = 10_000
 
 
@@ -69,8 +70,8 @@ async def browser(chromium: Path) -> AsyncIterator[Any]:
             await launched.close()
 
 
-async def open_page(browser: Any, csms: RunningCsms) -> Any:
-    context = await browser.new_context(base_url=str(csms.api.base_url), viewport=TABLET)
+async def open_page(browser: Any, csms: RunningCsms, viewport: dict[str, int] = TABLET) -> Any:
+    context = await browser.new_context(base_url=str(csms.api.base_url), viewport=viewport)
     context.set_default_timeout(TIMEOUT_MS)
     return await context.new_page()
 
@@ -232,10 +233,13 @@ async def test_remote_start_from_the_panel_and_the_chart_grows(browser: Any, csm
 
 async def test_viewer_cannot_send_commands(browser: Any, csms: RunningCsms) -> None:
     await csms.add_station("CS-DEPOT-1")
-    page = await open_page(browser, csms)
+    page = await open_page(browser, csms, TABLET_PORTRAIT)
     await log_in(page, Role.VIEWER, "/stations/CS-DEPOT-1")
     await playwright_api.expect(page.locator("#viewer-note")).to_be_visible()
     assert await page.locator("form[data-command]").count() == 0
+    # Usable at a tablet's portrait width: nothing wider than the window.
+    assert await page.evaluate("document.documentElement.scrollWidth") <= TABLET_PORTRAIT["width"]
+    await shot(page, "station-viewer-portrait")
     # Not only hidden: the server refuses the viewer's POST even with the session's CSRF token.
     token = await page.locator('meta[name="csrf-token"]').get_attribute("content")
     answer = await page.request.post(
