@@ -53,7 +53,7 @@ from chargeplane.csms.console.users import (
     session_digest,
 )
 from chargeplane.csms.console.views import ConsoleViews
-from chargeplane.csms.errors import NotFound
+from chargeplane.csms.errors import NotFound, UnknownStation
 
 SESSION_COOKIE = "cp_session"
 LOGIN_COOKIE = "cp_login"  # the login form's double-submit CSRF token
@@ -109,21 +109,24 @@ def _local_path(target: str | None) -> str:
     return target
 
 
-def _form_int(value: str | None) -> int | None:
-    value = (value or "").strip()
-    if not value:
+def _text(value: object) -> str | None:
+    """A form field's text, stripped; ``None`` when it is empty or not text (a file)."""
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _form_int(value: object) -> int | None:
+    text = _text(value)
+    if text is None:
         return None
-    if not value.isdigit():
-        raise HTTPException(status_code=400, detail=f"not a number: {value[:20]}")
-    return int(value)
-
-
-def _text(value: str | None) -> str | None:
-    return (value or "").strip() or None
+    if not text.isdigit() or len(text) > 9:
+        raise HTTPException(status_code=400, detail=f"not a number: {text[:20]}")
+    return int(text)
 
 
 class Console:
-    def __init__(self, users: UserStore, views: ConsoleViews, commands: StationCommands, stream: EventStream):
+    def __init__(
+        self, users: UserStore, views: ConsoleViews, commands: StationCommands, stream: EventStream
+    ) -> None:
         self.users = users
         self.views = views
         self.commands = commands
@@ -195,7 +198,7 @@ class Console:
         try:
             station = await self.views.stations.get_station(station_id)
             if station is None:
-                raise NotFound(f"no station {station_id}")
+                raise UnknownStation(station_id)
             sent: SentCommand
             if kind == "remote-start":
                 id_token = _text(form.get("id_token"))
