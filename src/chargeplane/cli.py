@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     from chargeplane.csms.blocks.pki.commands import add_ca_command
 
     add_ca_command(commands, _add_settings_options)
+    from chargeplane.csms.console.commands import add_user_command
+
+    add_user_command(commands, _add_settings_options)
     from chargeplane.station.commands import add_station_commands
 
     add_station_commands(commands)  # station, simulate
@@ -92,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_settings_options(parser: argparse.ArgumentParser) -> None:
-    """The options that locate the settings, shared by serve and token."""
+    """The options that locate the settings, shared by serve, token and user."""
     parser.add_argument("--config", type=Path, help="settings file (TOML, names as in docs/SETTINGS.md)")
     parser.add_argument("--database-url", help="default sqlite+aiosqlite:///chargeplane.db")
 
@@ -116,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from chargeplane.csms.blocks.pki.commands import run_ca_command
 
         return asyncio.run(run_ca_command(args, _settings(args, {"database_url": args.database_url})))
+    if args.command == "user":
+        from chargeplane.csms.console.commands import run_user_command
+
+        return asyncio.run(run_user_command(args, _settings(args, {"database_url": args.database_url})))
     if args.command in ("station", "station-ctl", "simulate"):
         from chargeplane.station.commands import run_command
 
@@ -220,6 +227,10 @@ async def _serve(args: argparse.Namespace) -> int:
     if ocpp.tls is not None:
         print(f"            wss://{ocpp.host}:{ocpp.tls_port}{ocpp.path_prefix}/<stationId>", flush=True)
     print(f"  HTTP API: http://{settings.api_host}:{settings.api_port}/api/v1 (OpenAPI: /schema)", flush=True)
+    print(
+        f"  Console:  http://{settings.api_host}:{settings.api_port}/ (accounts: chargeplane user)",
+        flush=True,
+    )
     print(f"  Database: {settings.database_url}", flush=True)
     if token is not None:
         print(f"\n  API token (shown once, store it now): {token}\n", flush=True)

@@ -21,6 +21,8 @@ from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.bus.commands import LocalCommandRouter
 from chargeplane.csms.bus.events import EventBus
 from chargeplane.csms.clock import Clock, SystemClock
+from chargeplane.csms.console.users import UserStore
+from chargeplane.csms.console.web import console_for
 from chargeplane.csms.session import registration_guard
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.csms.storage.engine import create_engine
@@ -120,8 +122,16 @@ class Csms:
         for block in discover():
             self.blocks.install(block, settings.block(block.settings))
         self.provisioning = self.blocks.require(ProvisioningService)
+        self.users = UserStore(self.engine, self.clock)
+        self.console = console_for(self.blocks, self.users)  # the operator web console at /
         access_log = [DefineMiddleware(AccessLog)] if settings.api_access_log else []
-        self.api = build_api(self.tokens, self.blocks.routes, self.blocks.dependencies, middleware=access_log)
+        self.api = build_api(
+            self.tokens,
+            self.blocks.routes,
+            self.blocks.dependencies,
+            middleware=access_log,
+            pages=self.console.routes(),
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._http: _EmbeddedUvicorn | None = None
 

@@ -131,7 +131,10 @@ def build_api(
     dependencies: Mapping[str, Provide] | None = None,
     debug: bool = False,
     middleware: Sequence[DefineMiddleware] = (),
+    pages: Sequence[Any] = (),
 ) -> Litestar:
+    """The app: the API routes under ``/api/v1`` behind bearer tokens, and ``pages`` (the console's, which
+    guard themselves with a session) at the root."""
     api = Router(
         path=API_PREFIX,
         route_handlers=_documented(route_handlers),
@@ -143,7 +146,7 @@ def build_api(
         path=ASSETS_PATH, directories=[swagger_assets()], include_in_schema=False
     )
     return Litestar(
-        route_handlers=[api, assets],
+        route_handlers=[api, assets, *pages],
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),
         middleware=list(middleware),

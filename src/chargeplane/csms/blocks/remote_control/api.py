@@ -8,7 +8,6 @@ or Rejected, 422 the CSMS will not send it, 502 CALLERROR or connection lost, 50
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,21 +19,18 @@ from litestar.status_codes import HTTP_200_OK
 from chargeplane.csms.api.app import OPERATOR, RawJsonOperation
 from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
-from chargeplane.csms.blocks.authorization.service import AmbiguousToken, AuthorizationService, UnknownToken
 from chargeplane.csms.blocks.provisioning.api import KnownStation
-from chargeplane.csms.blocks.remote_control import convenience as build
 from chargeplane.csms.blocks.remote_control.convenience import (
-    Built,
     RemoteStartIn,
     RemoteStopIn,
     ResetIn,
     TriggerIn,
     UnlockIn,
 )
+from chargeplane.csms.blocks.remote_control.operations import StationCommands
 from chargeplane.csms.blocks.remote_control.repository import CommandRecord
-from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
+from chargeplane.csms.blocks.remote_control.service import CommandService, SentCommand
 from chargeplane.ocpp.messages.base import Payload
-from chargeplane.ocpp.versions import Version
 
 # -- bodies -----------------------------------------------------------------------------------------------
 
@@ -94,35 +90,9 @@ def command_log_out(record: CommandRecord) -> CommandLogOut:
 # -- routes -----------------------------------------------------------------------------------------------
 
 
-def routes(service: CommandService, tokens: AuthorizationService) -> list[Any]:
-    async def execute(station_id: str, action: str, body: bytes) -> CommandOut:
-        sent = await service.send_action(station_id, action, body)
+def routes(service: CommandService, commands: StationCommands) -> list[Any]:
+    def out(sent: SentCommand) -> CommandOut:
         return CommandOut(action=sent.action, request=_wire(sent.request), response=_wire(sent.response))
-
-    def version_of(known_station: KnownStation) -> Version:
-        version = service.commands.version_of(known_station.station_id)
-        if version is None:  # offline: logged as what it would have been in the last version it spoke
-            version = Version(known_station.ocpp_version) if known_station.ocpp_version else Version.V201
-        return version
-
-    async def convenience(known_station: KnownStation, build: Callable[[Version], Built]) -> CommandOut:
-        action, payload = build(version_of(known_station))
-        return await execute(known_station.station_id, action, msgspec.json.encode(payload))
-
-    async def start_token_type(data: RemoteStartIn, version: Version) -> str:
-        """The IdToken type of a remote start: the one given, else the stored token's. Never a guess: a
-        token sent as Central that the CSMS stores as ISO14443 is then rated Unknown by the CSMS itself."""
-        if data.token_type is not None or not version.is_2x:
-            return data.token_type or ""
-        try:
-            return (await tokens.get_token(data.id_token, None)).type
-        except UnknownToken:
-            raise InvalidCommand(
-                "UnknownToken",
-                f"no stored id token {data.id_token}: give its tokenType (Central for a token of the CSMS)",
-            ) from None
-        except AmbiguousToken as error:
-            raise InvalidCommand("AmbiguousToken", str(error)) from None
 
     @post(
         "/stations/{station_id:str}/commands/{action:str}",
@@ -137,7 +107,7 @@ def routes(service: CommandService, tokens: AuthorizationService) -> list[Any]:
     async def send_command(
         known_station: KnownStation, action: FromPath[str], request: Request[Any, Any, Any]
     ) -> CommandOut:
-        return await execute(known_station.station_id, action, await request.body())
+        return out(await service.send_action(known_station.station_id, action, await request.body()))
 
     @get("/commands", summary="The command log, newest first")
     async def list_commands(
@@ -162,9 +132,7 @@ def routes(service: CommandService, tokens: AuthorizationService) -> list[Any]:
     async def remote_start(known_station: KnownStation, data: JSONBody[RemoteStartIn]) -> CommandOut:
         """RequestStartTransaction (2.x) or RemoteStartTransaction (1.6), built for the station's version; with no
         tokenType, the stored token's type."""
-        version = version_of(known_station)
-        token_type = await start_token_type(data, version)
-        return await convenience(known_station, lambda version: build.remote_start(data, version, token_type))
+        return out(await commands.remote_start(known_station, data))
 
     @post(
         "/stations/{station_id:str}/remote-stop",
@@ -175,7 +143,7 @@ def routes(service: CommandService, tokens: AuthorizationService) -> list[Any]:
     )
     async def remote_stop(known_station: KnownStation, data: JSONBody[RemoteStopIn]) -> CommandOut:
         """RequestStopTransaction (2.x) or RemoteStopTransaction (1.6)."""
-        return await convenience(known_station, lambda version: build.remote_stop(data, version))
+        return out(await commands.remote_stop(known_station, data))
 
     @post(
         "/stations/{station_id:str}/unlock",
@@ -186,7 +154,7 @@ def routes(service: CommandService, tokens: AuthorizationService) -> list[Any]:
     )
     async def unlock(known_station: KnownStation, data: JSONBody[UnlockIn]) -> CommandOut:
         """UnlockConnector; 2.x needs ``evseId``; on 1.6 the connector is the EVSE."""
-        return await convenience(known_station, lambda version: build.unlock(data, version))
+        return out(await commands.unlock(known_station, data))
 
     @post(
         "/stations/{station_id:str}/reset",
@@ -198,7 +166,7 @@ def routes(service: CommandService, tokens: AuthorizationService) -> list[Any]:
     async def reset(known_station: KnownStation, data: JSONBody[ResetIn]) -> CommandOut:
         """Reset translated to the station's version: Immediate / OnIdle (2.x, ImmediateAndResume on 2.1),
         Hard / Soft (1.6); a value with no equivalent is refused with 422."""
-        return await convenience(known_station, lambda version: build.reset(data, version))
+        return out(await commands.reset(known_station, data))
 
     @post(
         "/stations/{station_id:str}/trigger",
@@ -210,6 +178,6 @@ def routes(service: CommandService, tokens: AuthorizationService) -> list[Any]:
     async def trigger(known_station: KnownStation, data: JSONBody[TriggerIn]) -> CommandOut:
         """TriggerMessage (1.6 ExtendedTriggerMessage for the security extension's messages), translated per
         version."""
-        return await convenience(known_station, lambda version: build.trigger(data, version))
+        return out(await commands.trigger(known_station, data))
 
     return [send_command, list_commands, remote_start, remote_stop, unlock, reset, trigger]

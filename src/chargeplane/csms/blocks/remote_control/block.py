@@ -9,6 +9,7 @@ from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.declaration import Block, NoSettings
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.blocks.remote_control import api, network_profiles
+from chargeplane.csms.blocks.remote_control.operations import StationCommands
 from chargeplane.csms.blocks.remote_control.repository import CommandLogRepository
 from chargeplane.csms.blocks.remote_control.service import CommandService, ConnectionFinder
 from chargeplane.csms.bus.commands import LocalCommandRouter
@@ -28,12 +29,14 @@ def install(context: BlockContext, settings: NoSettings) -> None:
         context.clock,
         connections,
     )
-    context.routes.extend(api.routes(service, context.require(AuthorizationService)))
+    commands = StationCommands(service, context.require(AuthorizationService))
+    context.routes.extend(api.routes(service, commands))
     context.routes.extend(network_profiles.routes(service))
     stream = EventStream(context.events)
     context.routes.append(stream.route())
     context.jobs.append(stream.close_on_stop)
     context.provide(service)
+    context.provide(commands)
 
 
 BLOCK = Block(

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from chargeplane.csms.blocks.security.repository import (
-    SecurityEventFilter,
+    SecurityEventFilter as SecurityEventFilter,  # re-exported: the filter of find(), for other packages
+)
+from chargeplane.csms.blocks.security.repository import (
     SecurityEventRecord,
     SecurityRepository,
 )

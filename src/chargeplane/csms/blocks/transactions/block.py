@@ -29,8 +29,10 @@ def install(context: BlockContext, settings: NoSettings) -> None:
     context.require(ProvisioningService).add_boot_listener(service.station_rebooted)
     context.require(AvailabilityService).add_status_listener(service.statuses_reported)
     handlers.register(context.routers, service)
-    context.routes.extend(api.routes(TransactionQueries(repository)))
+    queries = TransactionQueries(repository)
+    context.routes.extend(api.routes(queries))
     context.provide(service)
+    context.provide(queries)  # the reads, for the operator console
 
 
 BLOCK = Block(

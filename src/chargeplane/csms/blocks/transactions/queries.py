@@ -9,9 +9,11 @@ from datetime import datetime
 from chargeplane.csms.blocks.transactions.repository import (
     EventRecord,
     MeterValueRecord,
-    TransactionFilter,
     TransactionRecord,
     TransactionRepository,
+)
+from chargeplane.csms.blocks.transactions.repository import (
+    TransactionFilter as TransactionFilter,  # re-exported: the filter of find(), for other packages
 )
 from chargeplane.csms.errors import NotFound
 

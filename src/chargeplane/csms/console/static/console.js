@@ -1,0 +1,173 @@
+// Chargeplane console: live regions over server-sent events, the command panel and the transaction chart.
+// Our own code, no framework; the pages work without it (forms post, pages reload).
+"use strict";
+
+(function () {
+  const KINDS = ["connected", "disconnected", "boot", "status", "transaction.started", "transaction.updated",
+    "transaction.ended", "transaction.closed", "meter_values", "command", "command.follow_up", "security.event"];
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function csrfToken() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  // -- live regions -----------------------------------------------------------------------------------------
+  const timers = new Map();
+  function later(key, fn, ms) {
+    if (timers.has(key)) return;
+    timers.set(key, setTimeout(() => { timers.delete(key); fn(); }, ms));
+  }
+
+  async function refresh(region) {
+    try {
+      const answer = await fetch(region.dataset.live, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (answer.ok && !answer.redirected) {
+        region.innerHTML = await answer.text();
+        region.dispatchEvent(new CustomEvent("live-updated", { bubbles: true }));
+      }
+    } catch (error) { /* the next event tries again */ }
+  }
+
+  function startLive() {
+    const regions = Array.from(document.querySelectorAll("[data-live]"));
+    const chart = document.getElementById("chart");
+    const state = document.getElementById("live-state");
+    if (!state) return;
+    // A page about one station (its detail, one of its transactions) listens to that station only.
+    const scoped = document.querySelector("[data-events-station]");
+    const station = scoped ? scoped.dataset.eventsStation : null;
+    const url = "/console/events" + (station ? "?station=" + encodeURIComponent(station) : "");
+    const source = new EventSource(url);
+    source.onopen = () => { state.dataset.state = "open"; state.textContent = "Live updates: on"; };
+    source.onerror = () => { state.dataset.state = "retrying"; state.textContent = "Live updates: reconnecting…"; };
+    const onEvent = () => {
+      // At most one re-read per region every half second, however many events arrive.
+      regions.forEach((region, index) => later("region" + index, () => refresh(region), 500));
+      if (chart) later("chart", () => reloadChart(chart), 500);
+    };
+    KINDS.forEach((kind) => source.addEventListener(kind, onEvent));
+    window.addEventListener("pagehide", () => source.close());
+  }
+
+  // -- command panel ----------------------------------------------------------------------------------------
+  function showResult(box, result) {
+    box.replaceChildren();
+    const line = document.createElement("p");
+    if (result.ok) {
+      line.className = "ok";
+      line.textContent = result.action + ": the station answered";
+      const body = document.createElement("pre");
+      body.textContent = JSON.stringify(result.response, null, 2);
+      box.append(line, body);
+    } else {
+      line.className = "error";
+      line.textContent = "Refused (" + result.status + "): " + (result.error || "");
+      box.append(line);
+    }
+  }
+
+  function startCommands() {
+    const box = document.getElementById("command-result");
+    // The remote stop's transaction: the first one in progress, once one shows up live.
+    const stop = document.getElementById("stop-tx");
+    document.addEventListener("live-updated", () => {
+      const running = document.querySelector("#active-list [data-transaction-id]");
+      if (stop && !stop.value && running) stop.value = running.dataset.transactionId;
+    });
+    document.querySelectorAll("form[data-command]").forEach((form) => {
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const button = form.querySelector("button[type=submit]");
+        button.disabled = true;
+        box.replaceChildren(Object.assign(document.createElement("p"), { textContent: "Waiting for the station…" }));
+        try {
+          const answer = await fetch(form.action, {
+            method: "POST",
+            credentials: "same-origin",
+            headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
+            body: new URLSearchParams(new FormData(form)),
+          });
+          const type = answer.headers.get("content-type") || "";
+          const body = type.includes("json") ? await answer.json() : { detail: (await answer.text()).slice(0, 200) };
+          // The command's result, or an error of the console itself (403: no CSRF token, a viewer's session).
+          showResult(box, "ok" in body ? body : { ok: false, status: answer.status, error: body.detail });
+        } catch (error) {
+          showResult(box, { ok: false, status: 0, error: String(error) });
+        } finally {
+          button.disabled = false;
+        }
+      });
+    });
+  }
+
+  // -- chart ------------------------------------------------------------------------------------------------
+  function el(name, attributes, text) {
+    const node = document.createElementNS(SVG, name);
+    Object.entries(attributes || {}).forEach(([key, value]) => node.setAttribute(key, value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function drawChart(box, data) {
+    const width = 800, height = 280, left = 70, right = 60, top = 12, bottom = 34;
+    const energy = data.energy.map(([at, wh]) => [Date.parse(at), wh / 1000]);
+    const power = data.power.map(([at, w]) => [Date.parse(at), w / 1000]);
+    const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", "aria-hidden": "true" });
+    const all = energy.concat(power);
+    box.dataset.points = String(energy.length + power.length);
+    box.dataset.energyPoints = String(energy.length);
+    if (!all.length) {
+      svg.append(el("text", { x: width / 2, y: height / 2, "text-anchor": "middle" }, "No meter values yet"));
+      box.replaceChildren(svg);
+      return;
+    }
+    const t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]), t0 + 1000);
+    const top0 = energy.length ? energy[0][1] : 0;
+    const eMin = energy.length ? Math.min(...energy.map((p) => p[1])) : 0;
+    const eMax = Math.max(eMin + 0.001, ...energy.map((p) => p[1]), top0);
+    const pMax = Math.max(0.001, ...power.map((p) => p[1]));
+    const x = (t) => left + ((t - t0) / (t1 - t0)) * (width - left - right);
+    const yE = (v) => top + (1 - (v - eMin) / (eMax - eMin)) * (height - top - bottom);
+    const yP = (v) => top + (1 - v / pMax) * (height - top - bottom);
+    svg.append(el("line", { class: "axis", x1: left, y1: height - bottom, x2: width - right, y2: height - bottom }));
+    svg.append(el("line", { class: "axis", x1: left, y1: top, x2: left, y2: height - bottom }));
+    svg.append(el("line", { class: "axis", x1: width - right, y1: top, x2: width - right, y2: height - bottom }));
+    // Energy ticks in Wh while the range is under 1 kWh, else in kWh; power in kW.
+    const small = eMax - eMin < 1;
+    const energyTick = (v) => (small ? (v * 1000).toFixed(0) + " Wh" : v.toFixed(2) + " kWh");
+    for (let i = 0; i <= 4; i++) {
+      const e = eMin + ((eMax - eMin) * i) / 4, p = (pMax * i) / 4;
+      svg.append(el("text", { x: left - 6, y: yE(e) + 4, "text-anchor": "end" }, energyTick(e)));
+      svg.append(el("text", { x: width - right + 6, y: yP(p) + 4 }, p.toFixed(1) + " kW"));
+    }
+    const clock = (t) => new Date(t).toISOString().slice(11, 19);
+    svg.append(el("text", { x: left, y: height - 12 }, clock(t0)));
+    svg.append(el("text", { x: width - right, y: height - 12, "text-anchor": "end" }, clock(t1)));
+    const path = (points, y) => points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+    if (energy.length) svg.append(el("polyline", { class: "energy", points: path(energy, yE) }));
+    if (power.length) svg.append(el("polyline", { class: "power", points: path(power, yP) }));
+    box.replaceChildren(svg);
+  }
+
+  async function reloadChart(box) {
+    try {
+      const answer = await fetch(box.dataset.chart, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!answer.ok || answer.redirected) return;
+      const data = await answer.json();
+      drawChart(box, data);
+    } catch (error) { /* the next event tries again */ }
+  }
+
+  function startChart() {
+    const box = document.getElementById("chart");
+    const data = document.getElementById("chart-data");
+    if (box && data) drawChart(box, JSON.parse(data.textContent));
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    startChart();
+    startCommands();
+    startLive();
+  });
+})();

@@ -1,0 +1,171 @@
+"""What the console's pages show, read through the services the blocks provide (the same the HTTP API
+calls; no HTTP to itself, no SQL of its own on the blocks' tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any, Protocol
+
+from chargeplane.csms.blocks.availability.service import AvailabilityService
+from chargeplane.csms.blocks.provisioning.service import ProvisioningService
+from chargeplane.csms.blocks.remote_control.service import CommandService
+from chargeplane.csms.blocks.security.service import SecurityEventFilter, SecurityService
+from chargeplane.csms.blocks.transactions.queries import TransactionFilter, TransactionQueries
+from chargeplane.csms.clock import Clock
+from chargeplane.csms.errors import UnknownStation
+
+MAX_STATIONS = 5000  # stations one list or overview reads
+MAX_TODAY = 10_000  # transactions of today the overview adds up
+PAGE = 50
+RECENT = 10
+CHART_SAMPLES = 10_000
+ENERGY = "Energy.Active.Import.Register"
+POWER = "Power.Active.Import"
+_PHASES = frozenset({"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"})
+_TO_BASE = {"Wh": 1.0, "kWh": 1000.0, "W": 1.0, "kW": 1000.0}
+
+
+class Sampled(Protocol):
+    """A sampled value as the transactions block reads it."""
+
+    @property
+    def timestamp(self) -> datetime: ...
+    @property
+    def measurand(self) -> str: ...
+    @property
+    def phase(self) -> str | None: ...
+    @property
+    def unit(self) -> str | None: ...
+    @property
+    def multiplier(self) -> int | None: ...
+    @property
+    def value(self) -> float | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    online: int
+    offline: int
+    charging: int  # EVSEs with a transaction that is charging
+    energy_today_wh: float  # of the transactions started today (UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """The chart of a transaction: (time, value) points, energy in Wh and power in W."""
+
+    energy: list[tuple[str, float]] = field(default_factory=list)
+    power: list[tuple[str, float]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"energy": self.energy, "power": self.power}
+
+
+def _base_value(sample: Sampled) -> float | None:
+    if sample.value is None:
+        return None
+    scale = _TO_BASE.get(sample.unit or ("Wh" if sample.measurand == ENERGY else "W"))
+    if scale is None:
+        return None  # varh, kvar...: not what the chart shows
+    return sample.value * 10.0 ** (sample.multiplier or 0) * scale
+
+
+def chart_series(samples: Iterable[Sampled]) -> Series:
+    """Energy (the register, Wh) and power (W) over time, from the samples without a phase (the totals);
+    a measurand sampled per phase only is added up per timestamp."""
+    totals: dict[str, dict[str, float]] = {ENERGY: {}, POWER: {}}
+    per_phase: dict[str, dict[str, float]] = {ENERGY: {}, POWER: {}}
+    for sample in samples:
+        if sample.measurand not in totals:
+            continue
+        value = _base_value(sample)
+        if value is None:
+            continue
+        at = sample.timestamp.isoformat().replace("+00:00", "Z")
+        if sample.phase is None:
+            totals[sample.measurand][at] = value
+        elif sample.phase in _PHASES:  # per phase: adds up to the total (not N, not line to line)
+            bucket = per_phase[sample.measurand]
+            bucket[at] = bucket.get(at, 0.0) + value
+    points = {measurand: sorted((totals[measurand] or per_phase[measurand]).items()) for measurand in totals}
+    return Series(points[ENERGY], points[POWER])
+
+
+def start_of_day(moment: datetime) -> datetime:
+    return datetime.combine(moment.date(), time(0), tzinfo=moment.tzinfo)
+
+
+def matches(search: str, *texts: str | None) -> bool:
+    wanted = search.strip().casefold()
+    return not wanted or any(wanted in text.casefold() for text in texts if text)
+
+
+class ConsoleViews:
+    def __init__(
+        self,
+        stations: ProvisioningService,
+        availability: AvailabilityService,
+        transactions: TransactionQueries,
+        commands: CommandService,
+        security: SecurityService,
+        clock: Clock,
+    ) -> None:
+        self.stations = stations
+        self.availability = availability
+        self.transactions = transactions
+        self.commands = commands
+        self.security = security
+        self.clock = clock
+
+    async def overview(self) -> Overview:
+        records, _ = await self.stations.list_stations(0, MAX_STATIONS)
+        online = sum(1 for record in records if record.connected)
+        active, _ = await self.transactions.find(TransactionFilter(status="active"), 0, MAX_STATIONS * 4)
+        charging = {
+            (record.station_id, record.evse_id)
+            for record in active
+            if record.charging_state in (None, "Charging")  # 1.6 has no charging state: its transaction
+        }
+        today = TransactionFilter(started_from=start_of_day(self.clock.now()))
+        started, _ = await self.transactions.find(today, 0, MAX_TODAY)
+        energy = sum(record.energy_wh or 0.0 for record in started if record.status != "refused")
+        return Overview(online, len(records) - online, len(charging), energy)
+
+    async def station_list(self, search: str = "") -> Sequence[Any]:
+        records, _ = await self.stations.list_stations(0, MAX_STATIONS)
+        return [
+            record
+            for record in records
+            if matches(search, record.station_id, record.description, record.vendor, record.model)
+        ]
+
+    async def station(self, station_id: str) -> dict[str, Any]:
+        record = await self.stations.get_station(station_id)
+        if record is None:
+            raise UnknownStation(station_id)
+        name = record.station_id
+        commands, _ = await self.commands.command_log(station_id=name, action=None, offset=0, limit=RECENT)
+        security, _ = await self.security.find(SecurityEventFilter(station_id=name), 0, RECENT)
+        active, _ = await self.transactions.find(TransactionFilter(station_id=name, status="active"), 0, PAGE)
+        connectors = await self.availability.connectors(name)
+        return {
+            "station": record,
+            "connectors": [c for c in connectors if c.evse_id > 0],
+            "station_status": next((c for c in connectors if c.evse_id == 0), None),
+            "commands": commands,
+            "security_events": security,
+            "active": active,
+        }
+
+    async def transaction_list(
+        self, station: str | None, status: str | None, offset: int
+    ) -> tuple[Sequence[Any], int]:
+        where = TransactionFilter(station_id=station or None, status=status or None)
+        records, total = await self.transactions.find(where, offset, PAGE)
+        return records, total
+
+    async def transaction(self, key: int) -> tuple[Any, Series]:
+        detail = await self.transactions.detail(key, CHART_SAMPLES)
+        return detail, chart_series(detail.meter_values)
