@@ -75,7 +75,8 @@ def test_f06_trigger_transaction_event_and_status() -> None:
     assert rig.events()[0].trigger_reason == "Trigger"
     assert rig.handle(M.TriggerMessageRequest(requested_message="StatusNotification")).status == "Accepted"
     assert (
-        rig.handle(M.TriggerMessageRequest(requested_message="SignV2GCertificate")).status == "NotImplemented"
+        rig.handle(M.TriggerMessageRequest(requested_message="SignCombinedCertificate")).status
+        == "NotImplemented"
     )
 
 
