@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from ocpp.routing import on
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from chargeplane.csms.blocks.password_rotation.service import PasswordRotationService
 from tests.csms.conftest import PASSWORD, RunningCsms, basic_auth
 from tests.csms.peers import MODULES, boot, peer
 
@@ -171,3 +173,18 @@ async def test_offline_or_unknown_station(csms: RunningCsms) -> None:
     assert (await _rotate(csms, "NOSUCH")).status_code == 404
     missing = await csms.api.get("/api/v1/stations/ROTOFF/password-rotation", headers=csms.auth)
     assert missing.status_code == 404
+
+
+async def test_A01_back_with_the_new_password_before_the_answer_is_recorded(csms: RunningCsms) -> None:
+    """Our station answers, drops the connection and comes back with the new password at once; under load the
+    new connection can complete the rotation before the answer is recorded: the completion stands and the
+    answer is recorded beside it (seen as a flaky end-to-end test)."""
+    await csms.add_station("ROTFAST")
+    repository = csms.app.blocks.require(PasswordRotationService).repository
+    now = datetime.now(UTC)
+    await repository.start("ROTFAST", "pending-hash", now)
+    assert await repository.complete("ROTFAST", "pending-hash", now)
+    await repository.answered("ROTFAST", "accepted", "Accepted", now)
+    record = await repository.get("ROTFAST")
+    assert record is not None
+    assert (record.status, record.station_status) == ("completed", "Accepted")

@@ -221,7 +221,7 @@ class DesiredConfigurationService:
                     result=result,
                 )
             )
-        version = self.commands.commands.version_of(station_id)
+        version = self.commands.version_of(station_id)
         return StationDrift(station_id, version.value if version else None, entries)
 
     async def group_drift(self, group: str) -> list[StationDrift]:
@@ -239,7 +239,7 @@ class DesiredConfigurationService:
     def schedule(self, station_id: str) -> None:
         """Apply to ``station_id`` in the background (once, however often asked before it is done); a station
         that is not connected is left for its next accepted boot."""
-        if self.commands.commands.version_of(station_id) is None or station_id in self._queue.queued:
+        if self.commands.version_of(station_id) is None or station_id in self._queue.queued:
             return
         self._queue.queued.add(station_id)
         self._queue.waiting.put_nowait(station_id)
@@ -263,7 +263,7 @@ class DesiredConfigurationService:
     async def apply(self, station_id: str, force: bool = False) -> StationDrift:
         """Read the station's values of its desired targets and write those that differ (``force``: write them
         all, unread); record the answers. Raises :class:`StationOffline` when it is not connected."""
-        version = self.commands.commands.version_of(station_id)
+        version = self.commands.version_of(station_id)
         if version is None:
             raise StationOffline(station_id)
         lock = self._locks.setdefault(station_id.casefold(), asyncio.Lock())

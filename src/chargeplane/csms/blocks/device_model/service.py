@@ -27,11 +27,10 @@ from chargeplane.csms.blocks.device_model.repository import (
     VariableFilter,
     VariableRecord,
 )
-from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
+from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Invalid
-from chargeplane.ocpp.versions import Version
 
 # A value the station took: stored as the attribute's value (RebootRequired: taken, active after a reboot).
 _SET_TAKEN = frozenset({"Accepted", "RebootRequired"})
@@ -167,17 +166,11 @@ class DeviceModelService:
     # -- helpers --------------------------------------------------------------------------------------------
 
     async def _station_2x(self, station_id: str) -> str:
-        """The station's id as stored; refused when it speaks 1.6 (no device model there: its configuration
-        keys are read with GetConfiguration through the commands route)."""
-        record = await self.commands.stations.get_station(station_id)
-        version = self.commands.version_of(record.station_id) if record is not None else None
-        if version is Version.V16:
-            raise InvalidCommand(
-                "NotSupportedByVersion",
-                f"{station_id} speaks OCPP 1.6, which has no device model: use GetConfiguration / "
-                "ChangeConfiguration through /stations/{id}/commands",
-            )
-        return record.station_id if record is not None else station_id
+        """1.6 has no device model: its configuration keys are read with GetConfiguration / ChangeConfiguration
+        through /stations/{id}/commands."""
+        return await self.commands.station_2x(
+            station_id, "device model (use GetConfiguration / ChangeConfiguration)"
+        )
 
     async def _within_items_per_message(self, station_id: str, count: int) -> None:
         """B08.FR.06: no more componentVariables than the station's ItemsPerMessageGetReport, when the inventory

@@ -26,7 +26,6 @@ from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import NotFound
-from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost
 
 
@@ -58,13 +57,7 @@ class DisplayMessageService:
         self.clock = clock
 
     async def _station_2x(self, station_id: str) -> str:
-        record = await self.commands.stations.get_station(station_id)
-        version = self.commands.commands.version_of(record.station_id) if record is not None else None
-        if version is Version.V16:
-            raise InvalidCommand(
-                "NotSupportedByVersion", f"{station_id} speaks OCPP 1.6, which has no display messages"
-            )
-        return record.station_id if record is not None else station_id
+        return await self.commands.station_2x(station_id, "display messages")
 
     async def _send(self, station_id: str, row_id: int, action: str, payload: dict[str, Any]) -> str:
         """Send one request; its status, or the failure recorded and raised."""

@@ -235,7 +235,7 @@ class FirmwareService:
 
     def online(self, station_id: str) -> Version | None:
         """The version the station speaks on its connection, None when it is not connected."""
-        return self.commands.commands.version_of(station_id)
+        return self.commands.version_of(station_id)
 
     async def update_firmware(self, station_id: str, options: UpdateOptions) -> UpdateRecord:
         """Send the update (with a new download URL) and record it with the station's answer. Raises

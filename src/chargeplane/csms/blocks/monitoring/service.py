@@ -51,12 +51,11 @@ from chargeplane.csms.blocks.monitoring.repository import (
     RuleChange,
     StationMonitoring,
 )
-from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
+from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
-from chargeplane.csms.errors import NotFound, UnknownStation
+from chargeplane.csms.errors import NotFound
 from chargeplane.ocpp.timestamps import to_wire
-from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import CallFailed
 
 log = logging.getLogger(__name__)
@@ -435,19 +434,11 @@ class MonitoringService:
     # -- helpers --------------------------------------------------------------------------------------------
 
     async def _known(self, station_id: str) -> str:
-        record = await self.commands.stations.get_station(station_id)
-        if record is None:
-            raise UnknownStation(station_id)
-        return record.station_id
+        station_id, _ = await self.commands.station(station_id)
+        return station_id
 
     async def _station_2x(self, station_id: str) -> str:
-        """The station's id as stored; refused when it speaks 1.6, which has no monitoring."""
-        station_id = await self._known(station_id)
-        if self.commands.commands.version_of(station_id) is Version.V16:
-            raise InvalidCommand(
-                "NotSupportedByVersion", f"{station_id} speaks OCPP 1.6, which has no monitoring"
-            )
-        return station_id
+        return await self.commands.station_2x(station_id, "monitoring")
 
     async def _parts(
         self, station_id: str, action: str, field: str, items: Sequence[T]

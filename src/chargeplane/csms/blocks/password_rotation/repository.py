@@ -60,9 +60,15 @@ class RotationRepository:
         values: dict[str, object] = {"status": status, "station_status": station_status, "answered_at": now}
         if status not in OPEN:
             values["pending_hash"] = None
+        mine = t.c.station_key == _key(station_id)
         async with self.engine.begin() as connection:
+            await connection.execute(sa.update(t).where(mine, t.c.status == "sent").values(values))
+            # the station may reconnect with the new password before its answer is processed here: the
+            # completion stands, the answer is recorded beside it
             await connection.execute(
-                sa.update(t).where(t.c.station_key == _key(station_id), t.c.status == "sent").values(values)
+                sa.update(t)
+                .where(mine, t.c.status == "completed", t.c.station_status.is_(None))
+                .values(station_status=station_status, answered_at=now)
             )
 
     async def pending_hash(self, station_id: str) -> str | None:

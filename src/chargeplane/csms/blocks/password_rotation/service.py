@@ -92,7 +92,7 @@ class PasswordRotationService:
         station_id = record.station_id
         if record.security_profile == 3:
             raise Invalid("the station authenticates with a client certificate (profile 3): no password")
-        version = self.commands.commands.version_of(station_id)
+        version = self.commands.version_of(station_id)
         if version is None:
             raise StationOffline(station_id)
         if password is None:

@@ -62,7 +62,7 @@ from chargeplane.csms.blocks.remote_control.service import CommandService, Inval
 from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
-from chargeplane.csms.errors import Conflict, Invalid, NotFound, UnknownStation
+from chargeplane.csms.errors import Conflict, Invalid, NotFound
 from chargeplane.ocpp.versions import Version
 from chargeplane.pki.ca import (
     CaError,
@@ -353,7 +353,7 @@ class PkiService:
             delivery.csr, kind, delivery.certificate_type, delivery.station_id, "ocpp"
         )
         payload: dict[str, object] = {"certificateChain": "".join(pem_of(c) for c in chain)}
-        version = self.commands.commands.version_of(delivery.station_id)
+        version = self.commands.version_of(delivery.station_id)
         if version is not None and version is not Version.V16 and delivery.certificate_type != COMBINED:
             payload["certificateType"] = delivery.certificate_type  # A02.FR.14: the type asked for
             if version is Version.V21 and delivery.request_id is not None:
@@ -398,7 +398,7 @@ class PkiService:
         for record in due:
             assert record.station_key is not None
             station = await self.commands.stations.get_station(record.station_key)
-            if station is None or self.commands.commands.version_of(station.station_id) is None:
+            if station is None or self.commands.version_of(station.station_id) is None:
                 continue  # offline (or gone): a later pass asks
             try:
                 status = await self.trigger(station.station_id, record.certificate_type)
@@ -674,10 +674,7 @@ class PkiService:
     # -- helpers --------------------------------------------------------------------------------------------
 
     async def _station(self, station_id: str) -> tuple[str, Version | None]:
-        record = await self.commands.stations.get_station(station_id)
-        if record is None:
-            raise UnknownStation(station_id)
-        return record.station_id, self.commands.commands.version_of(record.station_id)
+        return await self.commands.station(station_id)
 
     async def _send_raw(
         self, station_id: str, action: str, payload: Mapping[str, object], detail: str

@@ -225,6 +225,24 @@ class CommandService:
         """The OCPP version of the station's live connection (``None`` when it is not connected here)."""
         return self.commands.version_of(station_id)
 
+    async def station(self, station_id: str) -> tuple[str, Version | None]:
+        """The station's id as registered and the version of its live connection; :class:`UnknownStation` for an
+        id nobody registered."""
+        record = await self.stations.get_station(station_id)
+        if record is None:
+            raise UnknownStation(station_id)
+        return record.station_id, self.version_of(record.station_id)
+
+    async def station_2x(self, station_id: str, lacking: str) -> str:
+        """The station's id as registered, for a block 1.6 does not have (``lacking``: what 1.6 has no such
+        thing as, for the refusal): :class:`InvalidCommand` ``NotSupportedByVersion`` when it speaks 1.6."""
+        station_id, version = await self.station(station_id)
+        if version is Version.V16:
+            raise InvalidCommand(
+                "NotSupportedByVersion", f"{station_id} speaks OCPP 1.6, which has no {lacking}"
+            )
+        return station_id
+
     # -- sending ------------------------------------------------------------------------------------------
 
     async def send(self, station_id: str, request: Payload, *, logged: Payload | None = None) -> Payload:
