@@ -645,7 +645,8 @@ def _tls_connection_class(server: OcppServer, context: ssl.SSLContext) -> type[S
                 raw.abort()
                 await server._tls_refused(error, host, remote)
                 return
-            except (OSError, TimeoutError):  # the peer went away or never spoke TLS: nothing to record
+            except (OSError, TimeoutError) as error:  # the peer went away or never spoke TLS
+                log.debug("TLS handshake from %s ended: %r", remote, error)
                 raw.abort()
                 return
             if tls is None:
