@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from chargeplane.transport.security import (
     client_tls_context,
 )
 from tests.transport import certs
-from tests.transport.conftest import PASSWORD, Directory, Harness, Pki, protected, running_server
+from tests.transport.conftest import Directory, Harness, Pki, protected, running_server
 from tests.transport.test_server_client import basic
 
 SUB = {"subprotocols": ["ocpp2.0.1"]}
@@ -40,7 +39,7 @@ async def answer(url: str, **options: Any) -> tuple[int, bytes, str | None]:
 
 
 @pytest.fixture
-def hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every password hash the server computes (the stored hash it was checked against)."""
     seen: list[str] = []
     real = server_module.verify_password
@@ -50,7 +49,7 @@ def hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return real(password, stored)
 
     monkeypatch.setattr(server_module, "verify_password", counting)
-    yield seen
+    return seen
 
 
 async def test_brute_force_locks_the_identity_without_hashing_and_the_right_password_works_after(
@@ -136,7 +135,9 @@ async def test_an_address_that_only_fails_gets_429_and_other_addresses_are_unaff
         for i in range(3):
             assert (await answer(harness.url + f"/X{i}", additional_headers=basic(f"X{i}")))[0] == 401
         status, _, retry = await answer(harness.url + "/CS1", additional_headers=basic("CS1"))
-        assert status == 429 and retry is not None and int(retry) >= 1
+        assert status == 429
+        assert retry is not None
+        assert int(retry) >= 1
         assert len(hashes) == 3  # refused before any work
         local = {"local_addr": ("127.0.0.2", 0)}
         assert (await answer(harness.url + "/CS1", additional_headers=basic("CS1"), **local))[0] == 101
@@ -182,8 +183,8 @@ async def tls_attempt(harness: Harness, pki: Pki, files: CertificateFiles | None
         return 0
 
 
-async def until(condition: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
+async def until(condition: Any) -> None:
+    deadline = time.monotonic() + 5.0
     while not condition():
         assert time.monotonic() < deadline
         await asyncio.sleep(0.01)

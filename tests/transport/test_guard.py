@@ -20,7 +20,8 @@ def test_a_station_is_locked_after_the_threshold_and_each_further_failure_double
     assert g.failed("CS1", "10.0.0.1", 2.3)[0].duration == 4.0
     assert g.failed("CS1", "10.0.0.1", 6.4)[0].duration == 8.0
     assert g.failed("CS1", "10.0.0.1", 14.5)[0].duration == 10.0  # capped
-    assert g.counters.lockouts == 4 and g.counters.failures == 6
+    assert g.counters.lockouts == 4
+    assert g.counters.failures == 6
 
 
 def test_a_success_clears_the_count_and_old_failures_are_forgotten() -> None:
@@ -50,7 +51,8 @@ def test_an_address_is_locked_after_its_failures_on_many_identities() -> None:
     assert g.refuse_source("10.0.0.9", 3.0) == 4  # Retry-After: the rest of the lockout
     assert g.refuse_source("10.0.0.8", 3.0) is None
     assert g.refuse_source("10.0.0.9", 7.5) is None
-    assert g.unlock(SOURCE, "10.0.0.9") is True and g.lockouts(3.0) == []
+    assert g.unlock(SOURCE, "10.0.0.9") is True
+    assert g.lockouts(3.0) == []
 
 
 def test_the_failure_budget_refuses_an_address_that_only_fails_and_refills_with_time() -> None:
