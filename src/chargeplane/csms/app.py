@@ -14,6 +14,7 @@ from litestar.middleware import DefineMiddleware
 
 from chargeplane.csms.api.access_log import AccessLog
 from chargeplane.csms.api.app import build_api
+from chargeplane.csms.api.audit import AuditLog
 from chargeplane.csms.api.tokens import TokenStore
 from chargeplane.csms.blocks import discover
 from chargeplane.csms.blocks.context import BlockContext, run_periodic
@@ -35,6 +36,8 @@ from chargeplane.transport.security import StationSecurity
 from chargeplane.transport.server import OcppServer, SecurityEvent
 
 log = logging.getLogger(__name__)
+
+API_AUTH_FAILED = "ApiAuthenticationFailed"  # a security event type of ours (see blocks/security/catalog.py)
 
 
 class PortInUse(OSError):
@@ -116,12 +119,21 @@ class Csms:
             settings, self.engine, self.events, self.commands, self.routers, self.committer, self.clock
         )
         self.blocks.api_port = lambda: self.api_port
+        self.blocks.guard = self.server.guard
         self.blocks.on_stop.append(self.committer.close)
         for block in discover():
             self.blocks.install(block, settings.block(block.settings))
         self.provisioning = self.blocks.require(ProvisioningService)
         access_log = [DefineMiddleware(AccessLog)] if settings.api_access_log else []
-        self.api = build_api(self.tokens, self.blocks.routes, self.blocks.dependencies, middleware=access_log)
+        self.audit_log = AuditLog(self.engine)
+        self.api = build_api(
+            self.tokens,
+            self.blocks.routes,
+            self.blocks.dependencies,
+            middleware=access_log,
+            audit_log=self.audit_log,
+            on_auth_failure=self._on_api_auth_failure,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._http: _EmbeddedUvicorn | None = None
 
@@ -151,6 +163,10 @@ class Csms:
                 await hook(event)
             except Exception:  # the refusal stands even if a hook (its log write) fails
                 log.exception("security event hook failed for %s", event.kind)
+
+    async def _on_api_auth_failure(self, client: str, reason: str) -> None:
+        """A refused bearer token on the operator API: a CSMS security event like a refused station."""
+        await self._on_security_event(SecurityEvent(API_AUTH_FAILED, "", client, reason))
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
