@@ -144,6 +144,8 @@ async def test_an_address_that_only_fails_gets_429_and_other_addresses_are_unaff
 
 
 async def test_strangers_cannot_spend_the_admission_budget_of_registered_stations() -> None:
+    """Issue #13: admission is checked once the identity is known to be registered or not; unknown ones
+    have their own small budget."""
     stations = {f"CS{i}": protected() for i in range(5)}
     async with running_server(
         Directory(stations),
@@ -155,7 +157,10 @@ async def test_strangers_cannot_spend_the_admission_budget_of_registered_station
         lockout_source_failures=0,
     ) as harness:
         strangers = await asyncio.gather(*(answer(harness.url + f"/STRANGER{i}") for i in range(20)))
-        assert sorted(status for status, _, _ in strangers) == [401] * 2 + [503] * 18
+        # All get the 401 of a failed login (a 503 would tell the identity is unknown), but only the two
+        # of the unknown budget were looked at further.
+        assert {status for status, _, _ in strangers} == {401}
+        assert len(harness.security_events) == 2
         for station in stations:
             assert (await answer(harness.url + f"/{station}", additional_headers=basic(station)))[0] == 101
 
@@ -230,3 +235,37 @@ async def test_an_address_locked_by_tls_failures_is_dropped_before_the_handshake
         assert await tls_attempt(harness, pki, certs.issue(pki.ca, pki.directory, "CS3")) == 0
         assert harness.server.guard.counters.refused_source == 1
         assert len(harness.security_events) == 3  # no event per refused attempt
+
+
+async def test_with_404_for_unknown_identities_the_unknown_budget_answers_503() -> None:
+    async with running_server(
+        Directory({"CS1": protected()}),
+        uniform_auth_failures=False,
+        unknown_admission_rate=0.01,
+        unknown_admission_burst=1,
+        source_failure_rate=0,
+    ) as harness:
+        assert (await answer(harness.url + "/X1"))[0] == 404
+        status, _, retry = await answer(harness.url + "/X2")
+        assert status == 503
+        assert retry is not None
+        assert (await answer(harness.url + "/CS1", additional_headers=basic("CS1")))[0] == 101
+
+
+async def test_locked_refusals_spend_no_admission_token_and_take_as_long_as_a_check() -> None:
+    async with running_server(
+        Directory({"CS1": protected()}),
+        lockout_station_failures=1,
+        lockout_base=60,
+        admission_rate=0.01,
+        admission_burst=3,
+        source_failure_rate=0,
+    ) as harness:
+        url = harness.url + "/CS1"
+        assert (await answer(url, additional_headers=basic("CS1", "wrong-password-000000")))[0] == 401
+        for _ in range(10):  # beyond the admission burst: still 401, not 503
+            started = time.perf_counter()
+            assert (await answer(url, additional_headers=basic("CS1", "wrong-password-000000")))[0] == 401
+            assert time.perf_counter() - started >= 0.5 * harness.server._check_seconds
+        assert harness.server.admission.connections <= 1
+        assert harness.server.guard.counters.refused_locked == 10

@@ -78,3 +78,10 @@ def test_tables_are_bounded() -> None:
     for i in range(100):
         g.failed(f"X{i}", f"10.0.0.{i}", 0.0)
     assert len(g.lockouts(0.1)) == 20
+
+
+def test_unknown_identities_refused_by_admission_spend_the_failure_budget() -> None:
+    g = guard(source_rate=1.0, source_burst=2)
+    g.refused_unknown("s", 0.0)
+    g.refused_unknown("s", 0.0)
+    assert g.refuse_source("s", 0.0) == 1

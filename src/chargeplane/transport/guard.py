@@ -171,8 +171,11 @@ class AttackGuard:
         """Seconds left of the identity's lockout, or ``None``."""
         return self.stations.locked(station_id.casefold(), now)
 
-    def refused_while_locked(self) -> None:
+    def refused_while_locked(self, source: str, now: float) -> None:
+        """An attempt refused (without a password check) because its identity is locked: it spends the
+        source's failure budget, so that a brute force soon gets the cheaper 429."""
         self.counters.refused_locked += 1
+        self.budget.spend(source, now)
 
     def failed(self, station_id: str | None, source: str, now: float) -> list[Lockout]:
         """A failed authentication (or TLS handshake: no identity yet); the lockouts it starts."""
@@ -184,6 +187,11 @@ class AttackGuard:
         lockouts = [lockout for lockout in started if lockout is not None]
         self.counters.lockouts += len(lockouts)
         return lockouts
+
+    def refused_unknown(self, source: str, now: float) -> None:
+        """An attempt for an unknown identity refused by admission control (its budget spent): it costs
+        the source's failure budget too, so that one stranger soon gets the cheaper 429."""
+        self.budget.spend(source, now)
 
     def succeeded(self, station_id: str, source: str) -> None:
         self.stations.succeeded(station_id.casefold())

@@ -34,10 +34,11 @@ import logging
 import re
 import secrets
 import ssl
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Final, Protocol, cast
+from typing import Annotated, Protocol, cast
 
 from typing_extensions import Doc
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -234,7 +235,9 @@ class OcppServer:
         )
         self._lag_watch: asyncio.Task[None] | None = None
         self._passwords = VerifiedPasswordCache()
+        started = time.perf_counter()
         self._dummy_hash = hash_password(secrets.token_urlsafe(24))  # checked for unknown identities
+        self._check_seconds = time.perf_counter() - started  # how long a password check takes, smoothed
         self._tls_tasks: set[asyncio.Task[None]] = set()
         self._handshakes: dict[ServerConnection, _Handshake] = {}
         self._connections: dict[str, OcppConnection] = {}
@@ -347,30 +350,58 @@ class OcppServer:
                 connection, http.HTTPStatus.TOO_MANY_REQUESTS, "Too many failed attempts\n", wait
             )
         security = await self.directory.security_for(station_id)
+        credentials = parse_basic_auth(request.headers.get("Authorization"))
+        if self._locked_out(station_id, credentials, security):
+            # No hash, no admission token: the same 401 as a wrong password, after as long as a check takes.
+            self.guard.refused_while_locked(source, self.now())
+            await asyncio.sleep(self._check_seconds)
+            return _unauthorized(connection)
         known = security is not None or self.settings.allow_unauthenticated
         admission = self.admission if known else self.unknown_admission
         refusal = admission.try_admit(self.now())
         if refusal is not None:
+            if not known:
+                self.guard.refused_unknown(source, self.now())
+                if self.settings.uniform_auth_failures:  # a 503 would tell the identity is unknown
+                    await asyncio.sleep(self._check_seconds)
+                    return _unauthorized(connection)
             return _retry_later(
                 connection, http.HTTPStatus.SERVICE_UNAVAILABLE, refusal.reason + "\n", refusal.retry_after
             )
         handshake = _Handshake(station_id, version, admission)
         self._handshakes[connection] = handshake
         connection.connection_lost_waiter.add_done_callback(lambda _: self._release(connection))
-        failure = await self._authenticate(connection, request, handshake, security)
+        failure = await self._authenticate(connection, credentials, handshake, security)
         if failure is None:
             self.guard.succeeded(station_id, source)
             return None
         status, kind, reason = failure
-        if kind is not None:  # None: refused while locked out, neither counted nor logged again
-            await self._security_event(SecurityEvent(kind, station_id, remote, reason))
-            for lockout in self.guard.failed(station_id, source, self.now()):
-                await self._lockout_event(lockout, station_id, remote)
+        await self._security_event(SecurityEvent(kind, station_id, remote, reason))
+        for lockout in self.guard.failed(station_id, source, self.now()):
+            await self._lockout_event(lockout, station_id, remote)
         if status == http.HTTPStatus.NOT_FOUND:
             return connection.respond(status, "Unknown station\n")
-        response = connection.respond(status, _UNAUTHORIZED_BODY)
-        response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
-        return response
+        return _unauthorized(connection)
+
+    def _locked_out(
+        self, station_id: str, credentials: BasicCredentials | None, security: StationSecurity | None
+    ) -> bool:
+        """Whether this attempt is refused because the identity is locked out. A password verified recently
+        (in the cache: an HMAC away, no hash) still opens, so that a station already known to be genuine
+        keeps reconnecting while an attacker hammers its identity; so does a client certificate (no hash
+        to spend: the TLS layer checked it)."""
+        if self.guard.station_locked(station_id, self.now()) is None:
+            return False
+        if security is None:
+            return not self.settings.allow_unauthenticated
+        if security.profile is SecurityProfile.TLS_CLIENT_CERTIFICATE:
+            return False
+        if credentials is None or security.password_hash is None:
+            return True
+        if credentials.username.casefold() != station_id.casefold():
+            return True
+        password = wire_password_to_configured(credentials.password, security.v16_key_encoding)
+        return not self._passwords.contains(station_id, security.password_hash, password)
 
     async def _tls_refused(self, error: ssl.SSLError, host: str, remote: str) -> None:
         """A TLS handshake failed (wrong CA, expired or self-signed client certificate, old TLS...)."""
@@ -418,12 +449,11 @@ class OcppServer:
     async def _authenticate(
         self,
         connection: ServerConnection,
-        request: Request,
+        credentials: BasicCredentials | None,
         handshake: _Handshake,
         security: StationSecurity | None,
-    ) -> tuple[http.HTTPStatus, str | None, str] | None:
-        """``(status, security event kind, reason)`` when the station may not connect, else ``None``; the kind
-        is ``None`` for an attempt refused because the identity is locked out.
+    ) -> tuple[http.HTTPStatus, str, str] | None:
+        """``(status, security event kind, reason)`` when the station may not connect, else ``None``.
 
         Unknown identities and wrong passwords look alike (``uniform_auth_failures``): the same 401, after
         the same work (a password hash is checked against a dummy one when a known station's would be)."""
@@ -433,8 +463,6 @@ class OcppServer:
         ):
             return None  # development mode: unknown (or auto-registered, password-less) stations come in
         station_id = handshake.station_id
-        credentials = parse_basic_auth(request.headers.get("Authorization"))
-        locked = self.guard.station_locked(station_id, self.now()) is not None
         if security is None:
             if not self.settings.uniform_auth_failures:
                 return (
@@ -442,11 +470,8 @@ class OcppServer:
                     "UnknownChargingStation",
                     "unknown charging station identity",
                 )
-            if locked:
-                self.guard.refused_while_locked()
-                return http.HTTPStatus.UNAUTHORIZED, None, "locked out"
             if credentials is not None and credentials.username.casefold() == station_id.casefold():
-                await asyncio.to_thread(verify_password, credentials.password, self._dummy_hash)
+                await self._verify(credentials.password, self._dummy_hash)
             return http.HTTPStatus.UNAUTHORIZED, "UnknownChargingStation", "unknown charging station identity"
         ssl_object: ssl.SSLObject | None = connection.transport.get_extra_info("ssl_object")
         on_tls = ssl_object is not None
@@ -464,37 +489,38 @@ class OcppServer:
             if problem is not None:
                 return http.HTTPStatus.UNAUTHORIZED, "InvalidChargingStationCertificate", problem
         else:
-            problem = await self._check_password(credentials, station_id, security, locked)
-            if problem is _LOCKED:
-                self.guard.refused_while_locked()
-                return http.HTTPStatus.UNAUTHORIZED, None, "locked out"
+            problem = await self._check_password(credentials, station_id, security)
             if problem is not None:
                 return http.HTTPStatus.UNAUTHORIZED, "AuthenticationFailed", problem
         handshake.profile = security.profile
         return None
 
     async def _check_password(
-        self, credentials: BasicCredentials | None, station_id: str, security: StationSecurity, locked: bool
+        self, credentials: BasicCredentials | None, station_id: str, security: StationSecurity
     ) -> str | None:
-        """Why the Basic credentials do not fit, :data:`_LOCKED`, or ``None``. While the identity is locked
-        out no hash is computed: only a password verified recently (in the cache, an HMAC away) still
-        opens, so that a station already known to be genuine keeps reconnecting during a brute force."""
+        """Why the Basic credentials do not fit, or ``None``."""
         if credentials is None:
             return "no Basic authorization"
         if credentials.username.casefold() != station_id.casefold():
             return "Basic-auth user name differs from the station identity"
         if security.password_hash is None:
-            await asyncio.to_thread(verify_password, credentials.password, self._dummy_hash)
+            await self._verify(credentials.password, self._dummy_hash)
             return "no password configured for this station"
         password = wire_password_to_configured(credentials.password, security.v16_key_encoding)
         if self._passwords.contains(station_id, security.password_hash, password):
             return None
-        if locked:
-            return _LOCKED
-        if not await asyncio.to_thread(verify_password, password, security.password_hash):
+        if not await self._verify(password, security.password_hash):
             return "wrong password"
         self._passwords.add(station_id, security.password_hash, password)
         return None
+
+    async def _verify(self, password: bytes, stored: str) -> bool:
+        """A password check in a worker thread; its duration feeds :attr:`_check_seconds` (how long a
+        refusal without a check waits, so that its time does not tell it apart)."""
+        started = time.perf_counter()
+        verified = await asyncio.to_thread(verify_password, password, stored)
+        self._check_seconds = 0.8 * self._check_seconds + 0.2 * (time.perf_counter() - started)
+        return verified
 
     def _release(self, connection: ServerConnection) -> None:
         handshake = self._handshakes.pop(connection, None)
@@ -577,7 +603,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-_LOCKED: Final = "locked out"  # _check_password's answer while the identity is locked (compared by identity)
+def _unauthorized(connection: ServerConnection) -> Response:
+    """The one answer of every failed login, whatever the reason (unknown identity included)."""
+    response = connection.respond(http.HTTPStatus.UNAUTHORIZED, _UNAUTHORIZED_BODY)
+    response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+    return response
 
 
 def _retry_later(connection: ServerConnection, status: http.HTTPStatus, body: str, seconds: int) -> Response:

@@ -11,6 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from tests.csms.api.test_events_stream import open_stream, read_events
 from tests.csms.blocks.security.test_security import _security_events
 from tests.csms.conftest import RunningCsms, basic_auth, running, settings_for
 from tests.csms.peers import boot, peer
@@ -132,3 +133,22 @@ def _scope(name: str) -> Any:
     from chargeplane.csms.api.tokens import Scope
 
     return Scope(name)
+
+
+async def test_security_events_stream_as_sse_with_their_critical_flag(guarded: RunningCsms) -> None:
+    csms = guarded
+    await csms.add_station("ATT2")
+    async with csms.api.stream("GET", "/api/v1/events?kind=security", headers=csms.auth) as stream:
+        lines = stream.aiter_lines()
+        await open_stream(lines)
+        async with peer(csms.ocpp_url, "ATT2", "2.0.1") as station:  # its connected/boot events: left out
+            await boot(station, "2.0.1")
+        for _ in range(2):
+            assert await _status(f"{csms.ocpp_url}/ATT2", basic_auth("ATT2", "wrong-password-000000")) == 401
+        seen = await read_events(lines, until="security.event")
+        seen += await read_events(lines, until="security.event")
+    assert {kind for kind, _ in seen} == {"security.event"}
+    assert [(data["data"]["type"], data["data"]["critical"]) for _, data in seen] == [
+        ("AuthenticationFailed", False),
+        ("AuthenticationFailed", False),
+    ]
