@@ -32,6 +32,7 @@ from chargeplane.ocpp.events import CallReceived, Event
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
+from chargeplane.transport.guard import FailureBudget
 from chargeplane.transport.security import StationSecurity
 from chargeplane.transport.server import OcppServer, SecurityEvent
 
@@ -126,6 +127,7 @@ class Csms:
         self.provisioning = self.blocks.require(ProvisioningService)
         access_log = [DefineMiddleware(AccessLog)] if settings.api_access_log else []
         self.audit_log = AuditLog(self.engine)
+        self._api_failures = FailureBudget(rate=1.0, burst=20, max_tracked=10_000)
         self.api = build_api(
             self.tokens,
             self.blocks.routes,
@@ -165,7 +167,13 @@ class Csms:
                 log.exception("security event hook failed for %s", event.kind)
 
     async def _on_api_auth_failure(self, client: str, reason: str) -> None:
-        """A refused bearer token on the operator API: a CSMS security event like a refused station."""
+        """A refused bearer token on the operator API: a CSMS security event like a refused station. At most
+        a burst of 20 then one a second per client address are written, so that a flood of bad tokens
+        cannot flood the log (tokens are 32 random bytes: nothing to brute-force)."""
+        now = asyncio.get_running_loop().time()
+        if self._api_failures.retry_after(client, now) is not None:
+            return
+        self._api_failures.spend(client, now)
         await self._on_security_event(SecurityEvent(API_AUTH_FAILED, "", client, reason))
 
     # -- lifecycle --------------------------------------------------------------------------------------

@@ -669,7 +669,12 @@ def _tls_connection_class(server: OcppServer, context: ssl.SSLContext) -> type[S
         async def _start_tls(self, raw: asyncio.Transport, host: str, remote: str) -> None:
             try:
                 tls = await self.loop.start_tls(
-                    raw, self, context, server_side=True, ssl_handshake_timeout=server.settings.open_timeout
+                    raw,
+                    self,
+                    context,
+                    server_side=True,
+                    ssl_handshake_timeout=server.settings.open_timeout,
+                    ssl_shutdown_timeout=server.settings.close_timeout,
                 )
             except ssl.SSLError as error:
                 raw.abort()

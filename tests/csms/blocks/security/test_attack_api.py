@@ -152,3 +152,11 @@ async def test_security_events_stream_as_sse_with_their_critical_flag(guarded: R
         ("AuthenticationFailed", False),
         ("AuthenticationFailed", False),
     ]
+
+
+async def test_a_flood_of_bad_tokens_writes_a_bounded_number_of_events(csms: RunningCsms) -> None:
+    bad = {"Authorization": "Bearer cp_flood"}
+    for _ in range(30):
+        assert (await csms.api.get("/api/v1/stations", headers=bad)).status_code == 401
+    page = await _json(csms, "GET", "/security-events?type=ApiAuthenticationFailed&limit=1")
+    assert 20 <= page["total"] < 30  # a burst of 20, then one a second
