@@ -289,19 +289,29 @@ def report(all_figures: list[Figures]) -> str:
         cells = [str(pick(f)) if f is not None else "-" for f in (off, on)]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
 
-    row("brute force: attempts / seconds", lambda f: f"{f.brute_force['attempts']} / {f.brute_force['seconds']}")
+    row(
+        "brute force: attempts / seconds",
+        lambda f: f"{f.brute_force['attempts']} / {f.brute_force['seconds']}",
+    )
     row("brute force: passwords really checked", lambda f: f.brute_force["password_checks"])
     row("brute force: answers", lambda f: f.brute_force["statuses"])
     row("brute force: genuine station meanwhile", lambda f: f.brute_force["genuine_station_during_attack"])
     for group in ("unknown", "known"):
         row(
             f"enumeration: {group} id (wrong password)",
-            lambda f, g=group: f"{f.enumeration[g]['statuses']} {f.enumeration[g]['bodies']} "
-            f"median {f.enumeration[g]['median_ms']} ms, p90 {f.enumeration[g]['p90_ms']} ms",
+            lambda f, g=group: (
+                f"{f.enumeration[g]['statuses']} {f.enumeration[g]['bodies']} "
+                f"median {f.enumeration[g]['median_ms']} ms, p90 {f.enumeration[g]['p90_ms']} ms"
+            ),
         )
     for name in ("one_address", "200_addresses"):
-        row(f"flood from {name.replace('_', ' ')}: handshakes/s", lambda f, n=name: f.flood[n]["handshakes_per_s"])
-        row(f"flood from {name.replace('_', ' ')}: answers", lambda f, n=name: f.flood[n]["stranger_statuses"])
+        row(
+            f"flood from {name.replace('_', ' ')}: handshakes/s",
+            lambda f, n=name: f.flood[n]["handshakes_per_s"],
+        )
+        row(
+            f"flood from {name.replace('_', ' ')}: answers", lambda f, n=name: f.flood[n]["stranger_statuses"]
+        )
         row(
             f"flood from {name.replace('_', ' ')}: genuine logins OK",
             lambda f, n=name: f"{f.flood[n]['genuine_logins_ok']} {f.flood[n]['genuine_statuses']}",
@@ -310,7 +320,9 @@ def report(all_figures: list[Figures]) -> str:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--attempts", type=int, default=1000)
     parser.add_argument("--probes", type=int, default=40)
     parser.add_argument("--flood-seconds", type=float, default=6.0)

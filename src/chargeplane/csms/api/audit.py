@@ -2,7 +2,8 @@
 ended.
 
 One row per request with a method other than GET/HEAD/OPTIONS that reached a route under ``/api/v1``: the
-time, the token's name (``-`` when no valid token was given), the method, the route template and the path,
+time, the token's name (``-`` when no valid token was given), the method, the route template and the path
+(only the template for a public route, whose path holds its one-time secret),
 the station (``station_id`` path parameter) when there is one, the client address and the answer's status
 (refusals included: 401, 403, 4xx of bad input). Nothing of the body or the token is stored.
 
@@ -153,12 +154,16 @@ class AuditMiddleware:
         params: dict[str, Any] = dict(scope.get("path_params") or {})
         client = scope.get("client")
         station = params.get("station_id")
+        route = scope.get("path_template") or scope["path"]
+        handler = scope.get("route_handler")
+        # A public route's path carries its secret (a one-time upload token): only its template is kept.
+        public = handler is not None and handler.opt.get("public") is True
         try:
             await self.store.add(
                 token_name=str(state.get(TOKEN_NAME_KEY) or NO_TOKEN),
                 method=method,
-                route=scope.get("path_template") or scope["path"],
-                path=scope["path"],
+                route=route,
+                path=route if public else scope["path"],
                 station_id=str(station) if station is not None else None,
                 client=client[0] if client else None,
                 status=status,

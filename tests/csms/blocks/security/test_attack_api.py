@@ -160,3 +160,12 @@ async def test_a_flood_of_bad_tokens_writes_a_bounded_number_of_events(csms: Run
         assert (await csms.api.get("/api/v1/stations", headers=bad)).status_code == 401
     page = await _json(csms, "GET", "/security-events?type=ApiAuthenticationFailed&limit=1")
     assert 20 <= page["total"] < 30  # a burst of 20, then one a second
+
+
+async def test_audit_log_keeps_only_the_template_of_a_public_route(csms: RunningCsms) -> None:
+    response = await csms.api.put("/api/v1/uploads/not-a-real-secret", content=b"log")
+    assert response.status_code == 404
+    [entry] = (await _json(csms, "GET", "/audit-log"))["items"]
+    assert entry["path"] == entry["route"]
+    assert "not-a-real-secret" not in entry["path"]
+    assert (entry["tokenName"], entry["method"], entry["status"]) == ("-", "PUT", 404)
