@@ -269,3 +269,14 @@ async def test_locked_refusals_spend_no_admission_token_and_take_as_long_as_a_ch
             assert time.perf_counter() - started >= 0.5 * harness.server._check_seconds
         assert harness.server.admission.connections <= 1
         assert harness.server.guard.counters.refused_locked == 10
+
+
+async def test_refusals_before_the_password_check_still_take_a_check(hashes: list[str]) -> None:
+    """A profile-2 station's credentials on the plain port are refused without checking its password, but
+    after a dummy check: otherwise the time would tell a known identity from an unknown one."""
+    directory = Directory({"CS2": protected(SecurityProfile.TLS_BASIC_AUTH)})
+    async with running_server(directory, source_failure_rate=0) as harness:
+        assert (await answer(harness.url + "/CS2", additional_headers=basic("CS2")))[0] == 401
+        assert len(hashes) == 1
+        assert hashes[0] != directory.stations["CS2"].password_hash
+        assert harness.security_events[0].reason == "profile 2 requires TLS"

@@ -470,12 +470,12 @@ class OcppServer:
                     "UnknownChargingStation",
                     "unknown charging station identity",
                 )
-            if credentials is not None and credentials.username.casefold() == station_id.casefold():
-                await self._verify(credentials.password, self._dummy_hash)
+            await self._as_long_as_a_check(credentials, station_id)
             return http.HTTPStatus.UNAUTHORIZED, "UnknownChargingStation", "unknown charging station identity"
         ssl_object: ssl.SSLObject | None = connection.transport.get_extra_info("ssl_object")
         on_tls = ssl_object is not None
         if security.profile >= SecurityProfile.TLS_BASIC_AUTH and not on_tls:
+            await self._as_long_as_a_check(credentials, station_id)
             return (
                 http.HTTPStatus.UNAUTHORIZED,
                 "AuthenticationFailed",
@@ -487,6 +487,8 @@ class OcppServer:
             operator = self.settings.tls.operator_name if self.settings.tls else None
             problem = check_client_certificate(subject, station_id, operator)
             if problem is not None:
+                if subject is None:  # a password instead of a certificate: as long as its check would take
+                    await self._as_long_as_a_check(credentials, station_id)
                 return http.HTTPStatus.UNAUTHORIZED, "InvalidChargingStationCertificate", problem
         else:
             problem = await self._check_password(credentials, station_id, security)
@@ -504,7 +506,7 @@ class OcppServer:
         if credentials.username.casefold() != station_id.casefold():
             return "Basic-auth user name differs from the station identity"
         if security.password_hash is None:
-            await self._verify(credentials.password, self._dummy_hash)
+            await self._as_long_as_a_check(credentials, station_id)
             return "no password configured for this station"
         password = wire_password_to_configured(credentials.password, security.v16_key_encoding)
         if self._passwords.contains(station_id, security.password_hash, password):
@@ -513,6 +515,13 @@ class OcppServer:
             return "wrong password"
         self._passwords.add(station_id, security.password_hash, password)
         return None
+
+    async def _as_long_as_a_check(self, credentials: BasicCredentials | None, station_id: str) -> None:
+        """Where a known station's password would be checked (credentials for this identity), check it
+        against a dummy hash: a refusal for another reason (unknown identity, TLS required, ...) must not be
+        told apart by its time."""
+        if credentials is not None and credentials.username.casefold() == station_id.casefold():
+            await self._verify(credentials.password, self._dummy_hash)
 
     async def _verify(self, password: bytes, stored: str) -> bool:
         """A password check in a worker thread; its duration feeds :attr:`_check_seconds` (how long a
