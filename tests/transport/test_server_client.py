@@ -148,7 +148,7 @@ async def test_profile_1_basic_auth_failures_get_401_and_a_security_event() -> N
         assert await status_of(url, additional_headers={"Authorization": "Basic !!!"}, **sub) == 401
         assert await status_of(url, additional_headers=basic("CS1"), **sub) == 101
         assert await status_of(url, additional_headers=basic("CS1"), **sub) == 101  # cached verification
-        assert await status_of(harness.url + "/UNKNOWN", additional_headers=basic("UNKNOWN"), **sub) == 404
+        assert await status_of(harness.url + "/UNKNOWN", additional_headers=basic("UNKNOWN"), **sub) == 401
         kinds = [(event.kind, event.reason) for event in harness.security_events]
         assert kinds == [
             ("AuthenticationFailed", "no Basic authorization"),

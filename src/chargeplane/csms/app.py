@@ -14,6 +14,7 @@ from litestar.middleware import DefineMiddleware
 
 from chargeplane.csms.api.access_log import AccessLog
 from chargeplane.csms.api.app import build_api
+from chargeplane.csms.api.audit import AuditLog
 from chargeplane.csms.api.tokens import TokenStore
 from chargeplane.csms.blocks import discover
 from chargeplane.csms.blocks.context import BlockContext, run_periodic
@@ -33,10 +34,13 @@ from chargeplane.ocpp.events import CallReceived, Event
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
+from chargeplane.transport.guard import FailureBudget
 from chargeplane.transport.security import StationSecurity
 from chargeplane.transport.server import OcppServer, SecurityEvent
 
 log = logging.getLogger(__name__)
+
+API_AUTH_FAILED = "ApiAuthenticationFailed"  # a security event type of ours (see blocks/security/catalog.py)
 
 
 class PortInUse(OSError):
@@ -118,6 +122,7 @@ class Csms:
             settings, self.engine, self.events, self.commands, self.routers, self.committer, self.clock
         )
         self.blocks.api_port = lambda: self.api_port
+        self.blocks.guard = self.server.guard
         self.blocks.on_stop.append(self.committer.close)
         for block in discover():
             self.blocks.install(block, settings.block(block.settings))
@@ -125,12 +130,16 @@ class Csms:
         self.users = UserStore(self.engine, self.clock)
         self.console = console_for(self.blocks, self.users)  # the operator web console at /
         access_log = [DefineMiddleware(AccessLog)] if settings.api_access_log else []
+        self.audit_log = AuditLog(self.engine)
+        self._api_failures = FailureBudget(rate=1.0, burst=20, max_tracked=10_000)
         self.api = build_api(
             self.tokens,
             self.blocks.routes,
             self.blocks.dependencies,
             middleware=access_log,
             pages=self.console.routes(),
+            audit_log=self.audit_log,
+            on_auth_failure=self._on_api_auth_failure,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._http: _EmbeddedUvicorn | None = None
@@ -161,6 +170,16 @@ class Csms:
                 await hook(event)
             except Exception:  # the refusal stands even if a hook (its log write) fails
                 log.exception("security event hook failed for %s", event.kind)
+
+    async def _on_api_auth_failure(self, client: str, reason: str) -> None:
+        """A refused bearer token on the operator API: a CSMS security event like a refused station. At most
+        a burst of 20 then one a second per client address are written, so that a flood of bad tokens
+        cannot flood the log (tokens are 32 random bytes: nothing to brute-force)."""
+        now = asyncio.get_running_loop().time()
+        if self._api_failures.retry_after(client, now) is not None:
+            return
+        self._api_failures.spend(client, now)
+        await self._on_security_event(SecurityEvent(API_AUTH_FAILED, "", client, reason))
 
     # -- lifecycle --------------------------------------------------------------------------------------
 

@@ -6,10 +6,19 @@ Each upgrade request goes through, in order and before any WebSocket upgrade:
    (2.0.1 Part 4 §3.1.1): 404 for another path, 400 for a malformed identity;
 2. the subprotocol: the newest of ``ocpp2.1``, ``ocpp2.0.1``, ``ocpp1.6`` offered by both sides; 400 when
    there is none in common (or none offered and no default is configured);
-3. admission control: 503 with ``Retry-After`` beyond the connection rate or count;
-4. authentication by the station's security profile (:mod:`chargeplane.transport.security`): 404 for an
-   unknown station (J16 §3.2, Part 4 §3.1.1), 401 for anything else, logged as a security event with the
-   remote address.
+3. admission control: 503 with ``Retry-After`` beyond the connection rate or count (after the identity
+   is looked up, see below);
+4. authentication by the station's security profile (:mod:`chargeplane.transport.security`): 401, logged
+   as a security event with the remote address. An unknown station gets the same 401 after the same work
+   (a dummy password check), so that neither status nor time tells which identities exist; with
+   ``uniform_auth_failures`` off it gets 404 (J16 §3.2, Part 4 §3.1.1 say SHOULD).
+
+Defences against hostile clients (:mod:`chargeplane.transport.guard`): before any work, an address that
+only fails is refused with 429 once its failure budget is spent or it is locked out; an identity locked
+out after repeated failures is refused without any password hash computed; admission control (3.) takes
+place after the identity is looked up, with a separate small budget for unknown identities, so that
+strangers cannot spend the budget of the registered stations. On the TLS port the handshake is done by
+the connection itself, so that a refused one (bad client certificate...) becomes a security event.
 
 An authenticated connection for an identity that is already connected replaces the old one: the old socket
 is closed and its pending CALLs fail with :class:`~chargeplane.transport.connection.ConnectionLost` (the
@@ -23,11 +32,13 @@ import http
 import ipaddress
 import logging
 import re
+import secrets
 import ssl
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, Protocol, cast
 
 from typing_extensions import Doc
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -41,12 +52,15 @@ from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version, negotiate
 from chargeplane.transport.admission import AdmissionControl
 from chargeplane.transport.connection import EventListener, OcppConnection
+from chargeplane.transport.guard import STATION, AttackGuard, GuardSettings, Lockout
 from chargeplane.transport.security import (
+    BasicCredentials,
     SecurityProfile,
     StationSecurity,
     TlsSettings,
     VerifiedPasswordCache,
     check_client_certificate,
+    hash_password,
     parse_basic_auth,
     server_tls_context,
     subject_of,
@@ -103,6 +117,29 @@ class ServerSettings:
         bool, Doc("development only, loopback only: unknown stations connect without credentials")
     ] = False
     open_timeout: Annotated[float, Doc("seconds a WebSocket opening handshake may take")] = 10.0
+    lockout_station_failures: Annotated[
+        int, Doc("failed logins of one station identity before it is locked out; 0: no lockout")
+    ] = 5
+    lockout_source_failures: Annotated[
+        int, Doc("failed logins (or TLS handshakes) from one address before it is locked out; 0: none")
+    ] = 50
+    lockout_base: Annotated[float, Doc("seconds of a first lockout, doubled by each further failure")] = 2.0
+    lockout_max: Annotated[float, Doc("the longest lockout, seconds")] = 900.0
+    lockout_forget: Annotated[float, Doc("seconds without a failure after which failures are forgotten")] = (
+        900.0
+    )
+    source_failure_rate: Annotated[
+        float, Doc("failed handshakes per second one address may spend before it gets 429; 0: no limit")
+    ] = 5.0
+    source_failure_burst: Annotated[int, Doc("failed handshakes one address may spend in a burst")] = 50
+    unknown_admission_rate: Annotated[
+        float,
+        Doc("handshakes per second for unknown identities, apart from the stations' budget; 0: shared"),
+    ] = 20.0
+    unknown_admission_burst: Annotated[int, Doc("handshakes in a burst for unknown identities")] = 20
+    uniform_auth_failures: Annotated[
+        bool, Doc("answer unknown identities 401 like a wrong password, in the same time; false: 404")
+    ] = True
     close_timeout: Annotated[
         float, Doc("seconds a closing handshake may take before the TCP connection is dropped")
     ] = 5.0
@@ -137,9 +174,18 @@ class Application(Protocol):
 class _Handshake:
     station_id: str
     version: Version
+    admission: AdmissionControl
     profile: SecurityProfile | None = None
     released: bool = False
     pending_password: bool = False  # authenticated with StationSecurity.pending_password_hash
+
+
+# A CSMS-side security event that is not in the spec's list: a station identity or an address locked out.
+LOCKOUT_EVENT = "AuthenticationLockout"
+_UNAUTHORIZED_BODY = "Unauthorized\n"
+_TLS_VERSION_REASONS = frozenset(
+    {"UNSUPPORTED_PROTOCOL", "WRONG_VERSION_NUMBER", "TLSV1_ALERT_PROTOCOL_VERSION", "VERSION_TOO_LOW"}
+)
 
 
 class OcppServer:
@@ -169,8 +215,31 @@ class OcppServer:
             settings.max_connections,
             settings.admission_max_lag,
         )
+        # Unknown identities get their own small budget, so strangers cannot spend the stations' one.
+        self.unknown_admission = (
+            AdmissionControl(
+                settings.unknown_admission_rate, settings.unknown_admission_burst, settings.max_connections
+            )
+            if settings.unknown_admission_rate > 0
+            else self.admission
+        )
+        self.guard = AttackGuard(
+            GuardSettings(
+                station_failures=settings.lockout_station_failures,
+                source_failures=settings.lockout_source_failures,
+                lockout_base=settings.lockout_base,
+                lockout_max=settings.lockout_max,
+                forget_after=settings.lockout_forget,
+                source_rate=settings.source_failure_rate,
+                source_burst=settings.source_failure_burst,
+            )
+        )
         self._lag_watch: asyncio.Task[None] | None = None
         self._passwords = VerifiedPasswordCache()
+        started = time.perf_counter()
+        self._dummy_hash = hash_password(secrets.token_urlsafe(24))  # checked for unknown identities
+        self._check_seconds = time.perf_counter() - started  # how long a password check takes, smoothed
+        self._tls_tasks: set[asyncio.Task[None]] = set()
         self._handshakes: dict[ServerConnection, _Handshake] = {}
         self._connections: dict[str, OcppConnection] = {}
         self._servers: list[Server] = []
@@ -187,6 +256,10 @@ class OcppServer:
         if settings.tls is not None and settings.tls_port is not None:
             self._servers.append(await self._listen(settings.tls_port, server_tls_context(settings.tls)))
 
+    def now(self) -> float:
+        """The clock of admission control and of the guard (the event loop's, monotonic)."""
+        return asyncio.get_running_loop().time()
+
     async def _watch_lag(self, interval: float = 0.1) -> None:
         """Feed admission control with the event loop's lag: how late a short sleep wakes up."""
         loop = asyncio.get_running_loop()
@@ -196,12 +269,14 @@ class OcppServer:
             self.admission.observe_lag(max(0.0, loop.time() - started - interval))
 
     async def _listen(self, port: int, context: ssl.SSLContext | None) -> Server:
+        """A listener; TLS is set up by :class:`_TlsServerConnection` (not by asyncio's server) so that a
+        refused TLS handshake is seen, with the peer's address, and recorded."""
         settings = self.settings
         return await serve(
             self._handle,
             settings.host,
             port,
-            ssl=context,
+            create_connection=_tls_connection_class(self, context) if context is not None else None,
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
             compression="deflate" if settings.compression else None,
@@ -235,6 +310,8 @@ class OcppServer:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        for task in list(self._tls_tasks):
+            task.cancel()
         if self._lag_watch is not None:
             self._lag_watch.cancel()
             self._lag_watch = None
@@ -258,6 +335,7 @@ class OcppServer:
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         remote = _remote(connection)
+        source = _host(connection)
         station_id = self._station_id(request.path)
         if station_id is None:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown path\n")
@@ -266,24 +344,78 @@ class OcppServer:
         version = self._negotiate(request.headers)
         if version is None:
             return connection.respond(http.HTTPStatus.BAD_REQUEST, "No OCPP version in common\n")
-        refusal = self.admission.try_admit(asyncio.get_running_loop().time())
+        # Before any work (no database read, no hash): an address that only fails is slowed down.
+        wait = self.guard.refuse_source(source, self.now())
+        if wait is not None:
+            return _retry_later(
+                connection, http.HTTPStatus.TOO_MANY_REQUESTS, "Too many failed attempts\n", wait
+            )
+        security = await self.directory.security_for(station_id)
+        credentials = parse_basic_auth(request.headers.get("Authorization"))
+        if self._locked_out(station_id, credentials, security):
+            # No hash, no admission token: the same 401 as a wrong password, after as long as a check takes.
+            self.guard.refused_while_locked(source, self.now())
+            await asyncio.sleep(self._check_seconds)
+            return _unauthorized(connection)
+        known = security is not None or self.settings.allow_unauthenticated
+        admission = self.admission if known else self.unknown_admission
+        refusal = admission.try_admit(self.now())
         if refusal is not None:
-            response = connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, refusal.reason + "\n")
-            response.headers["Retry-After"] = str(refusal.retry_after)
-            return response
-        handshake = _Handshake(station_id, version)
+            if not known:
+                self.guard.refused_unknown(source, self.now())
+                if self.settings.uniform_auth_failures:  # a 503 would tell the identity is unknown
+                    await asyncio.sleep(self._check_seconds)
+                    return _unauthorized(connection)
+            return _retry_later(
+                connection, http.HTTPStatus.SERVICE_UNAVAILABLE, refusal.reason + "\n", refusal.retry_after
+            )
+        handshake = _Handshake(station_id, version, admission)
         self._handshakes[connection] = handshake
         connection.connection_lost_waiter.add_done_callback(lambda _: self._release(connection))
-        failure = await self._authenticate(connection, request, handshake)
-        if failure is not None:
-            status, kind, reason = failure
-            await self._security_event(SecurityEvent(kind, station_id, remote, reason))
-            body = "Unauthorized\n" if status == http.HTTPStatus.UNAUTHORIZED else "Unknown station\n"
-            response = connection.respond(status, body)
-            if status == http.HTTPStatus.UNAUTHORIZED:
-                response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
-            return response
-        return None
+        failure = await self._authenticate(connection, credentials, handshake, security)
+        if failure is None:
+            self.guard.succeeded(station_id, source)
+            return None
+        status, kind, reason = failure
+        await self._security_event(SecurityEvent(kind, station_id, remote, reason))
+        for lockout in self.guard.failed(station_id, source, self.now()):
+            await self._lockout_event(lockout, station_id, remote)
+        if status == http.HTTPStatus.NOT_FOUND:
+            return connection.respond(status, "Unknown station\n")
+        return _unauthorized(connection)
+
+    def _locked_out(
+        self, station_id: str, credentials: BasicCredentials | None, security: StationSecurity | None
+    ) -> bool:
+        """Whether this attempt is refused because the identity is locked out. A password verified recently
+        (in the cache: an HMAC away, no hash) still opens, so that a station already known to be genuine
+        keeps reconnecting while an attacker hammers its identity; so does a client certificate (no hash
+        to spend: the TLS layer checked it)."""
+        if self.guard.station_locked(station_id, self.now()) is None:
+            return False
+        if security is None:
+            return not self.settings.allow_unauthenticated
+        if security.profile is SecurityProfile.TLS_CLIENT_CERTIFICATE:
+            return False
+        if credentials is None or security.password_hash is None:
+            return True
+        if credentials.username.casefold() != station_id.casefold():
+            return True
+        password = wire_password_to_configured(credentials.password, security.v16_key_encoding)
+        return not self._passwords.contains(station_id, security.password_hash, password)
+
+    async def _tls_refused(self, error: ssl.SSLError, host: str, remote: str) -> None:
+        """A TLS handshake failed (wrong CA, expired or self-signed client certificate, old TLS...)."""
+        await self._security_event(SecurityEvent(tls_event_kind(error), "", remote, _tls_reason(error)))
+        for lockout in self.guard.failed(None, host, self.now()):
+            await self._lockout_event(lockout, "", remote)
+
+    async def _lockout_event(self, lockout: Lockout, station_id: str, remote: str) -> None:
+        what = f"station {station_id}" if lockout.kind == STATION else f"address {lockout.key}"
+        reason = f"{what} locked out for {lockout.duration:g} s after {lockout.failures} failed attempts"
+        await self._security_event(
+            SecurityEvent(LOCKOUT_EVENT, station_id if lockout.kind == STATION else "", remote, reason)
+        )
 
     def _select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[Subprotocol]
@@ -316,20 +448,35 @@ class OcppServer:
         return negotiate(offered, self.settings.versions)
 
     async def _authenticate(
-        self, connection: ServerConnection, request: Request, handshake: _Handshake
+        self,
+        connection: ServerConnection,
+        credentials: BasicCredentials | None,
+        handshake: _Handshake,
+        security: StationSecurity | None,
     ) -> tuple[http.HTTPStatus, str, str] | None:
-        """``(status, security event kind, reason)`` when the station may not connect, else ``None``."""
-        security = await self.directory.security_for(handshake.station_id)
+        """``(status, security event kind, reason)`` when the station may not connect, else ``None``.
+
+        Unknown identities and wrong passwords look alike (``uniform_auth_failures``): the same 401, after
+        the same work (a password hash is checked against a dummy one when a known station's would be)."""
         if self.settings.allow_unauthenticated and (
             security is None
             or (security.profile is SecurityProfile.BASIC_AUTH and security.password_hash is None)
         ):
             return None  # development mode: unknown (or auto-registered, password-less) stations come in
+        station_id = handshake.station_id
         if security is None:
-            return http.HTTPStatus.NOT_FOUND, "UnknownChargingStation", "unknown charging station identity"
+            if not self.settings.uniform_auth_failures:
+                return (
+                    http.HTTPStatus.NOT_FOUND,
+                    "UnknownChargingStation",
+                    "unknown charging station identity",
+                )
+            await self._as_long_as_a_check(credentials, station_id)
+            return http.HTTPStatus.UNAUTHORIZED, "UnknownChargingStation", "unknown charging station identity"
         ssl_object: ssl.SSLObject | None = connection.transport.get_extra_info("ssl_object")
         on_tls = ssl_object is not None
         if security.profile >= SecurityProfile.TLS_BASIC_AUTH and not on_tls:
+            await self._as_long_as_a_check(credentials, station_id)
             return (
                 http.HTTPStatus.UNAUTHORIZED,
                 "AuthenticationFailed",
@@ -339,26 +486,29 @@ class OcppServer:
             assert ssl_object is not None
             subject = subject_of(ssl_object.getpeercert())  # verified against the CA by the TLS layer
             operator = self.settings.tls.operator_name if self.settings.tls else None
-            problem = check_client_certificate(subject, handshake.station_id, operator)
+            problem = check_client_certificate(subject, station_id, operator)
             if problem is not None:
+                if subject is None:  # a password instead of a certificate: as long as its check would take
+                    await self._as_long_as_a_check(credentials, station_id)
                 return http.HTTPStatus.UNAUTHORIZED, "InvalidChargingStationCertificate", problem
         else:
-            problem = await self._check_password(request, handshake, security)
+            problem = await self._check_password(credentials, handshake, security)
             if problem is not None:
                 return http.HTTPStatus.UNAUTHORIZED, "AuthenticationFailed", problem
         handshake.profile = security.profile
         return None
 
     async def _check_password(
-        self, request: Request, handshake: _Handshake, security: StationSecurity
+        self, credentials: BasicCredentials | None, handshake: _Handshake, security: StationSecurity
     ) -> str | None:
+        """Why the Basic credentials do not fit, or ``None``."""
         station_id = handshake.station_id
-        credentials = parse_basic_auth(request.headers.get("Authorization"))
         if credentials is None:
             return "no Basic authorization"
         if credentials.username.casefold() != station_id.casefold():
             return "Basic-auth user name differs from the station identity"
         if security.password_hash is None:
+            await self._as_long_as_a_check(credentials, station_id)
             return "no password configured for this station"
         password = wire_password_to_configured(credentials.password, security.v16_key_encoding)
         if await self._password_matches(station_id, security.password_hash, password):
@@ -372,16 +522,31 @@ class OcppServer:
     async def _password_matches(self, station_id: str, stored: str, password: bytes) -> bool:
         if self._passwords.contains(station_id, stored, password):
             return True
-        if not await asyncio.to_thread(verify_password, password, stored):
+        if not await self._verify(password, stored):
             return False
         self._passwords.add(station_id, stored, password)
         return True
+
+    async def _as_long_as_a_check(self, credentials: BasicCredentials | None, station_id: str) -> None:
+        """Where a known station's password would be checked (credentials for this identity), check it
+        against a dummy hash: a refusal for another reason (unknown identity, TLS required, ...) must not be
+        told apart by its time."""
+        if credentials is not None and credentials.username.casefold() == station_id.casefold():
+            await self._verify(credentials.password, self._dummy_hash)
+
+    async def _verify(self, password: bytes, stored: str) -> bool:
+        """A password check in a worker thread; its duration feeds :attr:`_check_seconds` (how long a
+        refusal without a check waits, so that its time does not tell it apart)."""
+        started = time.perf_counter()
+        verified = await asyncio.to_thread(verify_password, password, stored)
+        self._check_seconds = 0.8 * self._check_seconds + 0.2 * (time.perf_counter() - started)
+        return verified
 
     def _release(self, connection: ServerConnection) -> None:
         handshake = self._handshakes.pop(connection, None)
         if handshake is not None and not handshake.released:
             handshake.released = True
-            self.admission.release()
+            handshake.admission.release()
 
     async def _security_event(self, event: SecurityEvent) -> None:
         security_log.warning(
@@ -457,3 +622,118 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _unauthorized(connection: ServerConnection) -> Response:
+    """The one answer of every failed login, whatever the reason (unknown identity included)."""
+    response = connection.respond(http.HTTPStatus.UNAUTHORIZED, _UNAUTHORIZED_BODY)
+    response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+    return response
+
+
+def _retry_later(connection: ServerConnection, status: http.HTTPStatus, body: str, seconds: int) -> Response:
+    response = connection.respond(status, body)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def _host(connection: ServerConnection) -> str:
+    """The peer's address without its port: what per-source limits count."""
+    address = connection.remote_address
+    return str(address[0]) if isinstance(address, tuple) and address else str(address)
+
+
+def tls_event_kind(error: ssl.SSLError) -> str:
+    """The security event of a refused TLS handshake (names from the spec's security events list where one
+    fits: a bad client certificate, an old TLS version, no common cipher suite)."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return "InvalidChargingStationCertificate"
+    if error.reason in _TLS_VERSION_REASONS:
+        return "InvalidTLSVersion"
+    if error.reason == "NO_SHARED_CIPHER":
+        return "InvalidTLSCipherSuite"
+    return "TlsHandshakeFailed"
+
+
+def _tls_reason(error: ssl.SSLError) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError) and error.verify_message:
+        return f"TLS handshake refused: client certificate: {error.verify_message}"
+    return f"TLS handshake refused: {error.reason or error}"
+
+
+def _tls_connection_class(server: OcppServer, context: ssl.SSLContext) -> type[ServerConnection]:
+    """A WebSocket connection that first does its TLS handshake itself (``loop.start_tls``).
+
+    asyncio's own TLS server drops a failed handshake without a trace (only a debug log); here the failure
+    is recorded as a CSMS security event with the peer's address and counted by the guard. An address
+    locked out (or out of its failure budget) is dropped at once, before any TLS work.
+    """
+
+    class TlsServerConnection(ServerConnection):
+        _ready = False
+        _early: list[bytes] | None = None
+        _early_eof = False
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            raw = cast(asyncio.Transport, transport)
+            peer = raw.get_extra_info("peername")
+            host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
+            if server.guard.refuse_source(host, server.now()) is not None:
+                raw.abort()
+                return
+            raw.pause_reading()
+            self._early = []
+            task = self.loop.create_task(self._start_tls(raw, host, _peer_text(peer)))
+            server._tls_tasks.add(task)
+            task.add_done_callback(server._tls_tasks.discard)
+
+        async def _start_tls(self, raw: asyncio.Transport, host: str, remote: str) -> None:
+            try:
+                tls = await self.loop.start_tls(
+                    raw,
+                    self,
+                    context,
+                    server_side=True,
+                    ssl_handshake_timeout=server.settings.open_timeout,
+                    ssl_shutdown_timeout=server.settings.close_timeout,
+                )
+            except ssl.SSLError as error:
+                raw.abort()
+                await server._tls_refused(error, host, remote)
+                return
+            except (OSError, TimeoutError) as error:  # the peer went away or never spoke TLS
+                log.debug("TLS handshake from %s ended: %r", remote, error)
+                raw.abort()
+                return
+            if tls is None:
+                raw.abort()
+                return
+            self._ready = True
+            super().connection_made(tls)
+            early, self._early = self._early or [], None
+            for data in early:
+                super().data_received(data)
+            if self._early_eof:
+                super().eof_received()
+
+        def data_received(self, data: bytes) -> None:
+            if self._early is not None:  # decrypted data delivered before connection_made ran
+                self._early.append(data)
+            elif self._ready:
+                super().data_received(data)
+
+        def eof_received(self) -> None:
+            if self._early is not None:
+                self._early_eof = True
+            elif self._ready:
+                super().eof_received()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._ready:
+                super().connection_lost(exc)
+
+    return TlsServerConnection
+
+
+def _peer_text(peer: object) -> str:
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)

@@ -11,7 +11,7 @@ guards itself (a station's log upload, by the one-time token in its path).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from litestar.openapi.spec import (
 from litestar.static_files import create_static_files_router
 
 from chargeplane import __version__
+from chargeplane.csms.api import audit
 from chargeplane.csms.api.errors import COMMON, error_responses, exception_handlers
 from chargeplane.csms.api.limits import LimitedRequest
 from chargeplane.csms.api.tokens import Scope, TokenStore
@@ -50,6 +51,8 @@ ADMIN: dict[str, Any] = {"scope": Scope.ADMIN}
 # one-time token in its path).
 PUBLIC: dict[str, Any] = {"public": True}
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Told of each refused bearer token (missing, unknown): the client's address and why. A security event.
+AuthFailureHook = Callable[[str, str], Awaitable[None]]
 
 
 @dataclass
@@ -74,14 +77,22 @@ def required_scope(method: str, handler: BaseRouteHandler) -> Scope:
     return Scope.READ if method.upper() in _SAFE_METHODS else Scope.ADMIN
 
 
-def bearer_guard(tokens: TokenStore) -> Any:
+def bearer_guard(tokens: TokenStore, on_failure: AuthFailureHook | None = None) -> Any:
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         if handler.opt.get("public") is True:
             return
         scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-        scope = await tokens.scope_of(token.strip()) if scheme.lower() == "bearer" and token else None
-        if scope is None:
+        found = await tokens.identify(token.strip()) if scheme.lower() == "bearer" and token else None
+        if found is None:
+            if on_failure is not None:
+                client = connection.client.host if connection.client else "-"
+                reason = "unknown bearer token" if token else "no bearer token"
+                await on_failure(
+                    client, f"{reason}: {connection.scope.get('method', '')} {connection.url.path}"
+                )
             raise NotAuthorizedException("a valid bearer token is required")
+        name, scope = found
+        connection.scope.setdefault("state", {})[audit.TOKEN_NAME_KEY] = name
         needed = required_scope(str(connection.scope.get("method", "GET")), handler)
         if not scope.allows(needed):
             raise PermissionDeniedException(f"this route needs a token with scope {needed.value}")
@@ -132,13 +143,21 @@ def build_api(
     debug: bool = False,
     middleware: Sequence[DefineMiddleware] = (),
     pages: Sequence[Any] = (),
+    audit_log: audit.AuditLog | None = None,
+    on_auth_failure: AuthFailureHook | None = None,
 ) -> Litestar:
     """The app: the API routes under ``/api/v1`` behind bearer tokens, and ``pages`` (the console's, which
-    guard themselves with a session) at the root."""
+    guard themselves with a session) at the root; with ``audit_log``, every state-changing call is recorded
+    and ``/audit-log`` served; ``on_auth_failure`` hears of every refused bearer token."""
+    handlers = list(route_handlers)
+    route_middleware: list[DefineMiddleware] = []
+    if audit_log is not None:
+        handlers.extend(audit.routes(audit_log, ADMIN))
+        route_middleware.append(DefineMiddleware(audit.AuditMiddleware, log_store=audit_log))
     api = Router(
         path=API_PREFIX,
-        route_handlers=_documented(route_handlers),
-        guards=[bearer_guard(tokens)],
+        route_handlers=_documented(handlers),
+        guards=[bearer_guard(tokens, on_auth_failure)],
         security=[{"bearer": []}],
         dependencies=dict(dependencies or {}),
     )
@@ -149,7 +168,7 @@ def build_api(
         route_handlers=[api, assets, *pages],
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),
-        middleware=list(middleware),
+        middleware=[*middleware, *route_middleware],
         request_class=LimitedRequest,
         # Litestar's default replaces the root logger's handlers when the app starts: every line of the
         # process would change format then. Ours (chargeplane.logs) stays.

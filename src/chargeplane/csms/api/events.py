@@ -1,7 +1,9 @@
 """``GET /api/v1/events``: the EventBus as server-sent events, for consoles and integrations.
 
 Each event is ``event: <kind>`` with ``data: {"stationId", "at", "data"}``; ``?station=`` keeps one station's
-events (identities compare case-insensitively). A comment line opens the stream (the subscription is live
+events (identities compare case-insensitively), ``?kind=`` one kind of event or a family of them
+(``kind=security`` keeps ``security.event``: the security events of both sources, each with its critical
+flag). A comment line opens the stream (the subscription is live
 from then on) and another one goes out every ``heartbeat`` seconds without events, so that proxies keep the
 connection open. Streams end when the CSMS stops.
 """
@@ -43,7 +45,9 @@ class EventStream:
         self.heartbeat = heartbeat
         self._closing = asyncio.Event()
 
-    async def events(self, station: str | None) -> AsyncIterator[ServerSentEventMessage]:
+    async def events(
+        self, station: str | None, kind: str | None = None
+    ) -> AsyncIterator[ServerSentEventMessage]:
         wanted = station.casefold() if station else None
         closing = asyncio.ensure_future(self._closing.wait())
         try:
@@ -61,17 +65,19 @@ class EventStream:
                         yield ServerSentEventMessage(data=None, comment="keep-alive")
                         continue
                     event = getting.result()
-                    if wanted is None or event.station_id.casefold() == wanted:
+                    if (wanted is None or event.station_id.casefold() == wanted) and _of_kind(event, kind):
                         yield encode_event(event)
         finally:
             closing.cancel()
 
     def route(self) -> Any:
         @get("/events", summary="Station events as server-sent events")
-        async def stream_events(station: FromQuery[str | None] = None) -> ServerSentEvent:
+        async def stream_events(
+            station: FromQuery[str | None] = None, kind: FromQuery[str | None] = None
+        ) -> ServerSentEvent:
             """Server-sent events: ``event: <kind>``, ``data: {"stationId", "at", "data"}``; ``station`` keeps
-            one station's events."""
-            return ServerSentEvent(self.events(station))
+            one station's events, ``kind`` one kind (``security.event``) or family (``security``)."""
+            return ServerSentEvent(self.events(station, kind))
 
         return stream_events
 
@@ -82,3 +88,7 @@ class EventStream:
             await asyncio.Event().wait()
         finally:
             self._closing.set()
+
+
+def _of_kind(event: StationEvent, kind: str | None) -> bool:
+    return kind is None or event.kind == kind or event.kind.startswith(kind + ".")

@@ -77,12 +77,15 @@ class TokenStore:
         self.engine = engine
         self.refresh_seconds = refresh_seconds
         self._scopes: dict[str, Scope] = {}  # digest -> scope
+        self._names: dict[str, str] = {}  # digest -> name (who made a call, for the audit log)
         self._loaded_at = float("-inf")
 
     async def load(self) -> None:
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(sa.select(api_tokens.c.digest, api_tokens.c.scope))).all()
+            query = sa.select(api_tokens.c.digest, api_tokens.c.scope, api_tokens.c.name)
+            rows = (await connection.execute(query)).all()
         self._scopes = {row.digest: Scope(row.scope) for row in rows}
+        self._names = {row.digest: row.name for row in rows}
         self._loaded_at = time.monotonic()
 
     async def create(self, name: str, scope: Scope = Scope.ADMIN) -> str:
@@ -125,19 +128,24 @@ class TokenStore:
 
     async def scope_of(self, token: str) -> Scope | None:
         """The scope of a valid token, else ``None``; rereads the table when the answer may be stale."""
+        found = await self.identify(token)
+        return found[1] if found is not None else None
+
+    async def identify(self, token: str) -> tuple[str, Scope] | None:
+        """The name and scope of a valid token, else ``None`` (see :meth:`scope_of`)."""
         if time.monotonic() - self._loaded_at >= self.refresh_seconds:
             await self.load()
-        scope = self._lookup(token)
+        found = self._lookup(token)
         # Created a moment ago? Reread, at most once a second (unknown tokens must not cost a query each).
-        if scope is None and time.monotonic() - self._loaded_at >= min(1.0, self.refresh_seconds):
+        if found is None and time.monotonic() - self._loaded_at >= min(1.0, self.refresh_seconds):
             await self.load()
-            scope = self._lookup(token)
-        return scope
+            found = self._lookup(token)
+        return found
 
-    def _lookup(self, token: str) -> Scope | None:
+    def _lookup(self, token: str) -> tuple[str, Scope] | None:
         candidate = digest(token)
-        found: Scope | None = None
+        found: tuple[str, Scope] | None = None
         for known, scope in self._scopes.items():  # compare with every digest: no early exit to time
             if hmac.compare_digest(candidate, known):
-                found = scope
+                found = self._names.get(known, ""), scope
         return found

@@ -29,6 +29,7 @@ from chargeplane.csms.storage.group_commit import GroupCommitter
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
+from chargeplane.transport.guard import AttackGuard
 from chargeplane.transport.server import SecurityEvent
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class BlockContext:
     clock: Clock
     # The bound HTTP API port once the API listens (the settings may ask for port 0), else None.
     api_port: Callable[[], int | None] = lambda: None
+    guard: AttackGuard | None = None  # the OCPP server's lockouts and counters (issue #13), when it has one
     routes: list[Any] = field(default_factory=list)  # Litestar route handlers, mounted under /api/v1
     dependencies: dict[str, Provide] = field(default_factory=dict)  # for every route, by parameter name
     jobs: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)  # run until stop

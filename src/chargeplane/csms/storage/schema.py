@@ -10,7 +10,11 @@ import sqlalchemy as sa
 from chargeplane.csms.blocks import discover
 from chargeplane.csms.storage.metadata import metadata
 
-OTHER_TABLE_MODULES = ("chargeplane.csms.api.tokens", "chargeplane.csms.console.tables")
+OTHER_TABLE_MODULES = (
+    "chargeplane.csms.api.tokens",
+    "chargeplane.csms.console.tables",
+    "chargeplane.csms.api.audit",
+)
 
 
 def full_metadata() -> sa.MetaData:

@@ -116,6 +116,13 @@ class CsmsEndpoint:
             allow_unauthenticated=settings.password is None,
             admission_max_lag=None,
             ping_interval=None,
+            # A test CSMS: it refuses the station on purpose (offline cases) and must keep answering as the
+            # spec describes (404 for an identity it does not take), with no lockout in the way.
+            uniform_auth_failures=False,
+            lockout_station_failures=0,
+            lockout_source_failures=0,
+            source_failure_rate=0.0,
+            unknown_admission_rate=0.0,
         )
         self.directory = _OneStation(settings.station_id, settings.password)
         self.refused: list[SecurityEvent] = []  # connection attempts the server refused (a wrong password)

@@ -88,9 +88,11 @@ async def test_never_booted_station_must_boot_first(csms: RunningCsms) -> None:
         assert await _call_error(station, MODULES["2.0.1"].call.Heartbeat()) == "SecurityError"
 
 
-async def test_unknown_station_is_refused_with_404_and_wrong_password_with_401(csms: RunningCsms) -> None:
+async def test_unknown_station_and_wrong_password_get_the_same_401(csms: RunningCsms) -> None:
+    """Issue #13: no enumeration of identities by the status or the body of the refusal."""
     await csms.add_station("CS6")
-    for station_id, password, status in (("NOPE", "x" * 20, 404), ("CS6", "wrong-password-000000", 401)):
+    answers = []
+    for station_id, password in (("NOPE", "x" * 20), ("CS6", "wrong-password-000000")):
         with pytest.raises(InvalidStatus) as refused:
             async with connect(
                 f"{csms.ocpp_url}/{station_id}",
@@ -98,7 +100,10 @@ async def test_unknown_station_is_refused_with_404_and_wrong_password_with_401(c
                 additional_headers=basic_auth(station_id, password),
             ):
                 pass
-        assert refused.value.response.status_code == status
+        response = refused.value.response
+        answers.append((response.status_code, response.body, response.headers.get("WWW-Authenticate")))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 401
 
 
 async def test_station_api_errors(csms: RunningCsms) -> None:

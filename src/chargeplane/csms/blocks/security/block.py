@@ -15,6 +15,8 @@ def install(context: BlockContext, settings: NoSettings) -> None:
     )
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(service))
+    if context.guard is not None:
+        context.routes.extend(api.guard_routes(context.guard, context.clock))
     context.on_security_event.append(service.transport_event)
     context.provide(service)
 

@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chargeplane.csms.blocks.security.catalog import CRITICAL_TYPES
 from chargeplane.csms.blocks.security.tables import security_events
 from chargeplane.csms.storage.group_commit import GroupCommitter, execute
 
@@ -34,6 +35,14 @@ class SecurityEventFilter:
     source: str | None = None
     since: datetime | None = None  # timestamp >= since
     until: datetime | None = None  # timestamp < until
+    critical: bool | None = None  # only the critical ones (True) or only the others (False)
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEventCount:
+    type: str
+    source: str
+    count: int
 
 
 _COLUMNS = [c for c in security_events.c if c.name != "station_key"]
@@ -73,20 +82,44 @@ class SecurityRepository:
     ) -> tuple[list[SecurityEventRecord], int]:
         """Newest first (by arrival)."""
         c = security_events.c
-        conditions: list[sa.ColumnElement[bool]] = []
-        if where.station_id is not None:
-            conditions.append(c.station_key == where.station_id.casefold())
-        if where.type is not None:
-            conditions.append(c.type == where.type)
-        if where.source is not None:
-            conditions.append(c.source == where.source)
-        if where.since is not None:
-            conditions.append(c.timestamp >= where.since)
-        if where.until is not None:
-            conditions.append(c.timestamp < where.until)
+        conditions = _conditions(where)
         query = sa.select(*_COLUMNS).where(*conditions).order_by(c.id.desc()).offset(offset).limit(limit)
         count = sa.select(sa.func.count()).select_from(security_events).where(*conditions)
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
             total = int((await connection.execute(count)).scalar_one())
         return [SecurityEventRecord(**row._mapping) for row in rows], total
+
+    async def count_by_type(self, where: SecurityEventFilter) -> list[SecurityEventCount]:
+        """How many events of each type and source match, most frequent first."""
+        c = security_events.c
+        number = sa.func.count().label("count")
+        query = (
+            sa.select(c.type, c.source, number)
+            .where(*_conditions(where))
+            .group_by(c.type, c.source)
+            .order_by(number.desc(), c.type, c.source)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [SecurityEventCount(row[0], row[1], int(row[2])) for row in rows]
+
+
+def _conditions(where: SecurityEventFilter) -> list[sa.ColumnElement[bool]]:
+    c = security_events.c
+    conditions: list[sa.ColumnElement[bool]] = []
+    if where.station_id is not None:
+        conditions.append(c.station_key == where.station_id.casefold())
+    if where.type is not None:
+        conditions.append(c.type == where.type)
+    if where.source is not None:
+        conditions.append(c.source == where.source)
+    if where.since is not None:
+        conditions.append(c.timestamp >= where.since)
+    if where.until is not None:
+        conditions.append(c.timestamp < where.until)
+    if where.critical is True:
+        conditions.append(c.type.in_(sorted(CRITICAL_TYPES)))
+    elif where.critical is False:
+        conditions.append(c.type.not_in(sorted(CRITICAL_TYPES)))
+    return conditions

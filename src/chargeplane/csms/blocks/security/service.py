@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chargeplane.csms.blocks.security.catalog import is_critical
 from chargeplane.csms.blocks.security.repository import (
-    SecurityEventFilter as SecurityEventFilter,  # re-exported: the filter of find(), for other packages
-)
-from chargeplane.csms.blocks.security.repository import (
+    SecurityEventCount,
     SecurityEventRecord,
     SecurityRepository,
+)
+from chargeplane.csms.blocks.security.repository import (
+    SecurityEventFilter as SecurityEventFilter,  # re-exported: the filter of find(), for other packages
 )
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
@@ -50,6 +52,10 @@ class SecurityService:
         """Security events of both sources, newest first, and how many match."""
         return await self.repository.find(where, offset, limit)
 
+    async def counts(self, where: SecurityEventFilter) -> list[SecurityEventCount]:
+        """How many events of each type and source match the filter."""
+        return await self.repository.count_by_type(where)
+
     async def _add(
         self, station_id: str, source: str, type: str, timestamp: datetime, tech_info: str | None
     ) -> None:
@@ -65,7 +71,13 @@ class SecurityService:
             StationEvent(
                 EVENT_KIND,
                 station_id,
-                {"source": source, "type": type, "timestamp": to_wire(timestamp), "techInfo": tech_info},
+                {
+                    "source": source,
+                    "type": type,
+                    "critical": is_critical(type),
+                    "timestamp": to_wire(timestamp),
+                    "techInfo": tech_info,
+                },
             )
         )
 
