@@ -131,7 +131,11 @@ def build_api(
     dependencies: Mapping[str, Provide] | None = None,
     debug: bool = False,
     middleware: Sequence[DefineMiddleware] = (),
+    top_level: Sequence[Any] = (),
+    before_send: Sequence[Any] = (),
 ) -> Litestar:
+    """The API app: ``route_handlers`` under ``/api/v1``; ``top_level`` routes at the root (``/metrics``, ...),
+    behind the same bearer guard (``opt=PUBLIC`` opens one); ``before_send`` hooks see every response."""
     api = Router(
         path=API_PREFIX,
         route_handlers=_documented(route_handlers),
@@ -142,8 +146,10 @@ def build_api(
     assets = create_static_files_router(
         path=ASSETS_PATH, directories=[swagger_assets()], include_in_schema=False
     )
+    root = Router(path="/", route_handlers=list(top_level), guards=[bearer_guard(tokens)])
     return Litestar(
-        route_handlers=[api, assets],
+        route_handlers=[api, assets, root],
+        before_send=list(before_send),
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),
         middleware=list(middleware),
