@@ -205,6 +205,10 @@ async def _serve(args: argparse.Namespace) -> int:
     if ocpp.tls is not None:
         print(f"            wss://{ocpp.host}:{ocpp.tls_port}{ocpp.path_prefix}/<stationId>", flush=True)
     print(f"  HTTP API: http://{settings.api_host}:{settings.api_port}/api/v1 (OpenAPI: /schema)", flush=True)
+    print(
+        f"  Metrics:  http://{settings.api_host}:{settings.api_port}/metrics (probes: /healthz, /readyz)",
+        flush=True,
+    )
     print(f"  Database: {settings.database_url}", flush=True)
     if token is not None:
         print(f"\n  API token (shown once, store it now): {token}\n", flush=True)
