@@ -2,9 +2,10 @@
 
 Two kinds of figures:
 
-- counted where they happen (the hot path): OCPP messages by action, direction and outcome, handler and
-  end-to-end latency, group-commit batches, event-loop lag, API requests. Each update is a dictionary lookup
-  of a cached labelled child and one ``inc`` / ``observe`` (a few microseconds; see bench/RESULTS.md);
+- counted where they happen: OCPP messages by action, direction and outcome, handler and end-to-end latency,
+  group-commit batches (the hot path: lock-free figures of the event loop, :mod:`.loop_metrics`: a dict
+  lookup and an addition or a ``bisect`` per update; see bench/RESULTS.md), event-loop lag, API requests
+  and failed handshakes (``prometheus_client``'s own metrics);
 - read when scraped (:class:`StateCollector`): connected stations by version and security profile, admission
   refusals by reason, the group committer's totals. Nothing on the hot path for those.
 
@@ -21,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from chargeplane.csms.observability.loop_metrics import LoopMetrics, child_counter, child_histogram
 from chargeplane.ocpp.catalog import ActionCatalog
 from chargeplane.ocpp.events import (
     CallAborted,
@@ -75,40 +77,41 @@ class CsmsMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.messages = Counter(
+        hot = LoopMetrics()
+        self._messages = hot.counter(
             f"{PREFIX}_ocpp_messages",
             "OCPP CALLs by version, action, direction (in: from a station, out: to a station) and outcome "
             "(result, error, timeout, aborted)",
             ("version", "action", "direction", "outcome"),
-            registry=r,
         )
-        self.handler_seconds = Histogram(
+        self._handler_seconds = hot.histogram(
             f"{PREFIX}_ocpp_handler_seconds",
             "time in the CSMS handler of an incoming CALL (database writes included), by version and action",
             ("version", "action"),
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.call_seconds = Histogram(
+        self._call_seconds = hot.histogram(
             f"{PREFIX}_ocpp_call_seconds",
             "end-to-end time of an incoming CALL: from its frame read off the WebSocket to its answer ready "
             "to go out (waiting behind the station's earlier CALLs, decoding, handler, encoding), by action",
             ("action",),
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.batch_units = Histogram(
+        batch_units = hot.histogram(
             f"{PREFIX}_group_commit_batch_units",
             "units of work (and batch-writer items) per committed group-commit batch",
-            buckets=BATCH_BUCKETS,
-            registry=r,
+            (),
+            BATCH_BUCKETS,
         )
-        self.batch_seconds = Histogram(
+        batch_seconds = hot.histogram(
             f"{PREFIX}_group_commit_seconds",
             "time of one group-commit batch, from its start to its COMMIT",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            (),
+            LATENCY_BUCKETS,
         )
+        self._batch_units = child_histogram(batch_units, (), BATCH_BUCKETS)
+        self._batch_seconds = child_histogram(batch_seconds, (), LATENCY_BUCKETS)
+        r.register(hot)
         self.loop_lag = Histogram(
             f"{PREFIX}_event_loop_lag_seconds",
             "how late a short timer of the event loop fired (measured every lag interval)",
@@ -134,11 +137,6 @@ class CsmsMetrics:
         self.admission_view: AdmissionView | None = None
         self.committer_view: CommitterView | None = None
         r.register(StateCollector(self))
-        # Cached labelled children: the hot path pays one dict lookup instead of prometheus_client's
-        # label validation and lock per update.
-        self._message_children: dict[tuple[str, str, str, str], Counter] = {}
-        self._handler_children: dict[tuple[str, str], Histogram] = {}
-        self._call_children: dict[str, Histogram] = {}
         self._actions = {
             version: frozenset(ActionCatalog.for_version(version).actions) for version in Version
         }
@@ -147,24 +145,25 @@ class CsmsMetrics:
 
     def message(self, version: Version, action: str, direction: str, outcome: str) -> None:
         key = (version.value, action, direction, outcome)
-        child = self._message_children.get(key)
+        child = self._messages.get(key)
         if child is None:
-            child = self._message_children[key] = self.messages.labels(*key)
-        child.inc()
+            child = child_counter(self._messages, key)
+        child.value += 1
 
     def handled(self, version: Version, action: str, outcome: str, seconds: float) -> None:
         """An incoming CALL answered by its handler (``result``) or refused or failed (``error``)."""
         self.message(version, action, IN, outcome)
         key = (version.value, action)
-        child = self._handler_children.get(key)
+        child = self._handler_seconds.get(key)
         if child is None:
-            child = self._handler_children[key] = self.handler_seconds.labels(*key)
+            child = child_histogram(self._handler_seconds, key, LATENCY_BUCKETS)
         child.observe(seconds)
 
     def answered(self, action: str, seconds: float) -> None:
-        child = self._call_children.get(action)
+        key = (action,)
+        child = self._call_seconds.get(key)
         if child is None:
-            child = self._call_children[action] = self.call_seconds.labels(action)
+            child = child_histogram(self._call_seconds, key, LATENCY_BUCKETS)
         child.observe(seconds)
 
     def ocpp_event(self, version: Version, event: Event) -> None:
@@ -185,8 +184,8 @@ class CsmsMetrics:
             self.message(version, event.action if known else "unknown", IN, ERROR)
 
     def batch(self, units: int, seconds: float) -> None:
-        self.batch_units.observe(units)
-        self.batch_seconds.observe(seconds)
+        self._batch_units.observe(units)
+        self._batch_seconds.observe(seconds)
 
     def lag(self, seconds: float) -> None:
         self.loop_lag.observe(seconds)
