@@ -25,7 +25,9 @@ def test_same_exposition_as_prometheus_client() -> None:
         histogram.labels(action).observe(value)
         child_counter(counters, (action, "result")).inc()
         counter.labels(action, "result").inc()
-    expected = sorted(line for line in generate_latest(theirs).decode().splitlines() if "_created" not in line)
+    expected = sorted(
+        line for line in generate_latest(theirs).decode().splitlines() if "_created" not in line
+    )
     assert sorted(generate_latest(ours).decode().splitlines()) == expected
 
 
