@@ -113,6 +113,8 @@ class CsmsSettings:
                 f"metrics_public needs api_host on a loopback address, not {self.api_host!r}: "
                 "off loopback /metrics needs a bearer token of scope read"
             )
+        if self.readiness_timeout <= 0 or self.loop_lag_interval <= 0:
+            raise SettingsError("readiness_timeout and loop_lag_interval must be > 0")
 
     def block(self, kind: type[D]) -> D:
         """The settings of type ``kind`` given in :attr:`blocks`, else that type's defaults."""

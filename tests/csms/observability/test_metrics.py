@@ -180,6 +180,10 @@ async def test_public_metrics_only_on_loopback(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="loopback"):
         settings_for(url).with_overrides({"api_host": "192.0.2.1", "metrics_public": True})
     assert CsmsSettings(api_host="::1", metrics_public=True).metrics_public
+    with pytest.raises(SettingsError, match="> 0"):
+        CsmsSettings(loop_lag_interval=0)
+    with pytest.raises(SettingsError, match="> 0"):
+        CsmsSettings(readiness_timeout=-1)
 
 
 async def test_healthz_and_readyz_need_no_token(csms: RunningCsms) -> None:
