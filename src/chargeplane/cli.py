@@ -229,6 +229,7 @@ async def _serve(args: argparse.Namespace) -> int:
     print(f"  HTTP API: http://{settings.api_host}:{settings.api_port}/api/v1 (OpenAPI: /schema)", flush=True)
     print(
         f"  Console:  http://{settings.api_host}:{settings.api_port}/ (accounts: chargeplane user)",
+        f"  Metrics:  http://{settings.api_host}:{settings.api_port}/metrics (probes: /healthz, /readyz)",
         flush=True,
     )
     print(f"  Database: {settings.database_url}", flush=True)

@@ -160,3 +160,23 @@ def test_backoff_jitter_stays_in_range() -> None:
     backoff = BackOff(BackOffSettings(wait_minimum=5, random_range=2, repeat_times=0))
     waits = [backoff.next_wait() for _ in range(200)]
     assert all(5 <= wait <= 7 for wait in waits)
+
+
+def test_admission_counts_its_refusals_by_kind() -> None:
+    admission = AdmissionControl(rate=1.0, burst=1, max_connections=2, max_lag=0.5)
+    assert admission.try_admit(0.0) is None
+    refused = admission.try_admit(0.0)  # no token left
+    assert refused is not None
+    assert refused.kind == "rate"
+    admission.observe_lag(2.0)
+    busy = admission.try_admit(5.0)
+    assert busy is not None
+    assert busy.kind == "overload"
+    admission.observe_lag(0.0)
+    for _ in range(20):
+        admission.observe_lag(0.0)
+    assert admission.try_admit(10.0) is None
+    full = admission.try_admit(20.0)
+    assert full is not None
+    assert full.kind == "limit"
+    assert admission.refusals == {"rate": 1, "overload": 1, "limit": 1}

@@ -24,6 +24,11 @@ from chargeplane.csms.bus.events import EventBus
 from chargeplane.csms.clock import Clock, SystemClock
 from chargeplane.csms.console.users import UserStore
 from chargeplane.csms.console.web import console_for
+from chargeplane.csms.observability.health import database_check, listening_check
+from chargeplane.csms.observability.http import observability_routes, request_counter
+from chargeplane.csms.observability.loop_lag import watch_loop_lag
+from chargeplane.csms.observability.metrics import CsmsMetrics
+from chargeplane.csms.observability.router import MeteredRouter
 from chargeplane.csms.session import registration_guard
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.csms.storage.engine import create_engine
@@ -104,8 +109,10 @@ class Csms:
         self.engine = create_engine(settings.database_url)
         self.events = EventBus()
         self.tokens = TokenStore(self.engine)
+        self.metrics = CsmsMetrics()
         self.routers: dict[Version, Router[OcppConnection]] = {
-            version: Router[OcppConnection](version, CSMS, guard=registration_guard) for version in Version
+            version: MeteredRouter(version, CSMS, self.metrics, guard=registration_guard)
+            for version in Version
         }
         self.server = OcppServer(
             settings.ocpp,
@@ -113,11 +120,16 @@ class Csms:
             _LateDirectory(self),
             on_event=self._on_ocpp_event,
             on_security_event=self._on_security_event,
+            on_answered=self._on_answered,
         )
+        self.metrics.connections_view = lambda: self.server.connections
+        self.metrics.admission_view = self.server.admission
         self.commands = LocalCommandRouter(self.server)
         # One group committer for the whole process: the per-message writes of all blocks share its batches
         # (and, on SQLite, its single writer connection instead of contending for the write lock).
         self.committer = GroupCommitter(self.engine, writers=settings.database_writers or None)
+        self.committer.observer = self.metrics.batch
+        self.metrics.committer_view = self.committer
         self.blocks = BlockContext(
             settings, self.engine, self.events, self.commands, self.routers, self.committer, self.clock
         )
@@ -132,6 +144,7 @@ class Csms:
         access_log = [DefineMiddleware(AccessLog)] if settings.api_access_log else []
         self.audit_log = AuditLog(self.engine)
         self._api_failures = FailureBudget(rate=1.0, burst=20, max_tracked=10_000)
+        checks = {"database": database_check(self.engine), "bus": listening_check(lambda: self.server.ports)}
         self.api = build_api(
             self.tokens,
             self.blocks.routes,
@@ -140,6 +153,13 @@ class Csms:
             pages=self.console.routes(),
             audit_log=self.audit_log,
             on_auth_failure=self._on_api_auth_failure,
+            top_level=observability_routes(
+                self.metrics,
+                checks,
+                public_metrics=settings.metrics_public,
+                timeout=settings.readiness_timeout,
+            ),
+            before_send=[request_counter(self.metrics)],
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._http: _EmbeddedUvicorn | None = None
@@ -163,8 +183,14 @@ class Csms:
     def _on_ocpp_event(self, connection: OcppConnection, event: Event) -> None:
         if isinstance(event, CallReceived):
             self.provisioning.seen(connection.station_id)
+        else:
+            self.metrics.ocpp_event(connection.version, event)
+
+    def _on_answered(self, connection: OcppConnection, action: str, seconds: float) -> None:
+        self.metrics.answered(action, seconds)
 
     async def _on_security_event(self, event: SecurityEvent) -> None:
+        self.metrics.handshake_failures.labels(event.kind).inc()
         for hook in self.blocks.on_security_event:
             try:
                 await hook(event)
@@ -211,6 +237,11 @@ class Csms:
                     raise RuntimeError("the HTTP API stopped while starting")
                 await asyncio.sleep(0.01)
         token = await self.tokens.ensure_one()
+        self._tasks.append(
+            asyncio.create_task(
+                watch_loop_lag(self.metrics.lag, self.settings.loop_lag_interval), name="loop-lag"
+            )
+        )
         self._tasks.extend(
             asyncio.create_task(job(), name=getattr(job, "__name__", "job")) for job in self.blocks.jobs
         )

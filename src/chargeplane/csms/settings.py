@@ -10,6 +10,7 @@ the text by the field's type. A block's settings may keep older unprefixed names
 from __future__ import annotations
 
 import enum
+import ipaddress
 import os
 import types
 import typing
@@ -114,8 +115,31 @@ class CsmsSettings:
             "SQLite, which has one write lock anyway; 4 on PostgreSQL)"
         ),
     ] = 0
+    metrics_public: Annotated[
+        bool,
+        Doc(
+            "serve /metrics without a bearer token (else a token of scope read is needed); allowed only "
+            "with api_host on a loopback address"
+        ),
+    ] = False
+    readiness_timeout: Annotated[
+        float, Doc("seconds each /readyz check (database query, OCPP server) may take before it fails")
+    ] = 2.0
+    loop_lag_interval: Annotated[
+        float, Doc("seconds between two event-loop lag measurements (chargeplane_event_loop_lag_seconds)")
+    ] = 0.5
     # The blocks' own settings objects (one per type); a block without one here runs with its defaults.
     blocks: tuple[object, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Nothing open on a non-loopback interface without authentication (docs/METRICS.md).
+        if self.metrics_public and not is_loopback(self.api_host):
+            raise SettingsError(
+                f"metrics_public needs api_host on a loopback address, not {self.api_host!r}: "
+                "off loopback /metrics needs a bearer token of scope read"
+            )
+        if self.readiness_timeout <= 0 or self.loop_lag_interval <= 0:
+            raise SettingsError("readiness_timeout and loop_lag_interval must be > 0")
 
     def block(self, kind: type[D]) -> D:
         """The settings of type ``kind`` given in :attr:`blocks`, else that type's defaults."""
@@ -145,6 +169,16 @@ class CsmsSettings:
             if k.startswith("ocpp_") and k[5:] in ocpp_names and v is not None
         }
         return replace(self, ocpp=replace(self.ocpp, **server), **direct)
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def from_environment(

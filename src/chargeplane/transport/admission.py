@@ -23,6 +23,7 @@ from dataclasses import dataclass
 class Refusal:
     reason: str
     retry_after: int  # seconds, for the Retry-After header
+    kind: str = "other"  # a short fixed name of the reason (a metrics label): limit, overload, rate
 
 
 class AdmissionControl:
@@ -39,6 +40,7 @@ class AdmissionControl:
         self._updated: float | None = None
         self.connections = 0
         self.lag = 0.0  # seconds; the recent event-loop lag, see observe_lag
+        self.refusals: dict[str, int] = {}  # refusals so far by Refusal.kind (for /metrics)
 
     def observe_lag(self, late: float) -> None:
         """One measurement of how late a timer fired (seconds). A spike counts at once; the figure then
@@ -47,17 +49,32 @@ class AdmissionControl:
 
     def try_admit(self, now: float) -> Refusal | None:
         """Admit one new connection (``None``), or say why not. An admitted one must be :meth:`release`\\ d."""
-        self._refill(now)
-        if self.connections >= self.max_connections:
-            return Refusal("connection limit reached", retry_after=max(1, math.ceil(self.burst / self.rate)))
-        if self.max_lag is not None and self.lag > self.max_lag:
-            return Refusal("server busy", retry_after=min(30, max(1, math.ceil(2 * self.lag))))
-        if self._tokens < 1:
-            return Refusal(
-                "connection rate limit reached", retry_after=max(1, math.ceil((1 - self._tokens) / self.rate))
-            )
+        refusal = self._refusal(now)
+        if refusal is not None:
+            self.refusals[refusal.kind] = self.refusals.get(refusal.kind, 0) + 1
+            return refusal
         self._tokens -= 1
         self.connections += 1
+        return None
+
+    def _refusal(self, now: float) -> Refusal | None:
+        self._refill(now)
+        if self.connections >= self.max_connections:
+            return Refusal(
+                "connection limit reached",
+                retry_after=max(1, math.ceil(self.burst / self.rate)),
+                kind="limit",
+            )
+        if self.max_lag is not None and self.lag > self.max_lag:
+            return Refusal(
+                "server busy", retry_after=min(30, max(1, math.ceil(2 * self.lag))), kind="overload"
+            )
+        if self._tokens < 1:
+            return Refusal(
+                "connection rate limit reached",
+                retry_after=max(1, math.ceil((1 - self._tokens) / self.rate)),
+                kind="rate",
+            )
         return None
 
     def release(self) -> None:

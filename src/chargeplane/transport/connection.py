@@ -72,6 +72,9 @@ class ConnectionLost(CallError):
 
 
 EventListener = Callable[["OcppConnection", Event], None]
+# Told (connection, action, seconds) when the answer to a peer's CALL is ready to go out: the time from the
+# frame read off the WebSocket to its CALLRESULT/CALLERROR, queueing behind earlier CALLs included.
+AnswerListener = Callable[["OcppConnection", str, float], None]
 
 
 class OcppConnection:
@@ -86,6 +89,7 @@ class OcppConnection:
         router: Router[OcppConnection] | None = None,
         security_profile: SecurityProfile | None = None,
         on_event: EventListener | None = None,
+        on_answered: AnswerListener | None = None,
     ) -> None:
         self.websocket = websocket
         self.endpoint = endpoint
@@ -97,12 +101,15 @@ class OcppConnection:
         self.router = router
         self.state: Any = None
         self._on_event = on_event
+        self._on_answered = on_answered
+        self._received_at = 0.0  # loop time of the frame being dispatched
         self._waiters: dict[str, asyncio.Future[Payload]] = {}
         self._write_lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._closed_reason: str | None = None
-        self._queued_calls: deque[CallReceived] = deque()  # incoming CALLs behind the one being handled
+        # incoming CALLs behind the one being handled, with the loop time of their frame
+        self._queued_calls: deque[tuple[CallReceived, float]] = deque()
         self._handling = False  # an asynchronous handler of this peer's CALLs is running
         self._accepting = asyncio.Event()  # cleared while too many CALLs wait: reading pauses
         self._accepting.set()
@@ -169,7 +176,8 @@ class OcppConnection:
                         if isinstance(message, bytes):
                             reason = await self._refuse_binary()
                             break
-                        self.endpoint.receive(message, asyncio.get_running_loop().time())
+                        self._received_at = now = asyncio.get_running_loop().time()
+                        self.endpoint.receive(message, now)
                         self._dispatch()
                         await self._flush()
                         await self._accepting.wait()
@@ -234,7 +242,7 @@ class OcppConnection:
         if self.router is None or self._tasks is None:
             log.error("%s: no router to handle %s", self.station_id, event.action)
             return
-        self._queued_calls.append(event)
+        self._queued_calls.append((event, self._received_at))
         if len(self._queued_calls) > MAX_QUEUED_CALLS:
             self._accepting.clear()
         if not self._handling:
@@ -245,19 +253,24 @@ class OcppConnection:
         task and the rest wait for it."""
         router, tasks = self.router, self._tasks
         while self._queued_calls and router is not None and tasks is not None:
-            pending = router.dispatch(self.endpoint, self._queued_calls.popleft(), self)
+            call, received = self._queued_calls.popleft()
+            pending = router.dispatch(self.endpoint, call, self)
             if pending is not None:
                 self._handling = True
-                tasks.create_task(self._complete(pending))
+                tasks.create_task(self._complete(pending, call.action, received))
                 break
+            if self._on_answered is not None:
+                self._on_answered(self, call.action, asyncio.get_running_loop().time() - received)
         if len(self._queued_calls) <= MAX_QUEUED_CALLS:
             self._accepting.set()
 
-    async def _complete(self, pending: Coroutine[Any, Any, None]) -> None:
+    async def _complete(self, pending: Coroutine[Any, Any, None], action: str, received: float) -> None:
         try:
             await pending
         finally:
             self._handling = False
+        if self._on_answered is not None:
+            self._on_answered(self, action, asyncio.get_running_loop().time() - received)
         self._handle_queued()
         await self._flush()
         self._update_idle()

@@ -51,7 +51,7 @@ from chargeplane.ocpp.endpoint import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_MESSAGE_
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version, negotiate
 from chargeplane.transport.admission import AdmissionControl
-from chargeplane.transport.connection import EventListener, OcppConnection
+from chargeplane.transport.connection import AnswerListener, EventListener, OcppConnection
 from chargeplane.transport.guard import STATION, AttackGuard, GuardSettings, Lockout
 from chargeplane.transport.security import (
     BasicCredentials,
@@ -199,6 +199,7 @@ class OcppServer:
         *,
         on_security_event: Callable[[SecurityEvent], Awaitable[None] | None] | None = None,
         on_event: EventListener | None = None,
+        on_answered: AnswerListener | None = None,
     ) -> None:
         if settings.allow_unauthenticated and not _is_loopback(settings.host):
             raise ValueError("allow_unauthenticated is only for servers bound to a loopback address")
@@ -209,6 +210,7 @@ class OcppServer:
         self.directory = directory
         self._on_security_event = on_security_event
         self._on_event = on_event
+        self._on_answered = on_answered
         self.admission = AdmissionControl(
             settings.admission_rate,
             settings.admission_burst,
@@ -578,6 +580,7 @@ class OcppServer:
             router=router,
             security_profile=handshake.profile,
             on_event=self._on_event,
+            on_answered=self._on_answered,
         )
         connection.pending_password = handshake.pending_password
         key = handshake.station_id.casefold()

@@ -284,3 +284,16 @@ async def test_a_writer_keeps_its_connection_across_batches_and_replaces_a_broke
         assert committer.fallbacks == 1
         assert committer.batches >= 20
         assert len(checkouts) - 1 <= 4
+
+
+async def test_the_observer_is_told_each_committed_batch_its_size_and_time(engine: AsyncEngine) -> None:
+    committer = GroupCommitter(engine, writers=1)
+    told: list[tuple[int, float]] = []
+    committer.observer = lambda units, seconds: told.append((units, seconds))
+    await asyncio.gather(*(committer.run(insert(key)) for key in range(50)))
+    assert sum(units for units, _ in told) == 50 == committer.units
+    assert len(told) == committer.batches
+    assert all(seconds > 0 for _, seconds in told)
+    with pytest.raises(IntegrityError):  # a failed batch (here: of one unit) is not reported
+        await committer.run(insert(1))
+    assert sum(units for units, _ in told) == 50

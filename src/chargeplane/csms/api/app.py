@@ -145,10 +145,14 @@ def build_api(
     pages: Sequence[Any] = (),
     audit_log: audit.AuditLog | None = None,
     on_auth_failure: AuthFailureHook | None = None,
+    top_level: Sequence[Any] = (),
+    before_send: Sequence[Any] = (),
 ) -> Litestar:
-    """The app: the API routes under ``/api/v1`` behind bearer tokens, and ``pages`` (the console's, which
-    guard themselves with a session) at the root; with ``audit_log``, every state-changing call is recorded
-    and ``/audit-log`` served; ``on_auth_failure`` hears of every refused bearer token."""
+    """The app: the API routes under ``/api/v1`` behind bearer tokens; ``top_level`` routes at the root
+    (``/metrics``, ...) behind the same guard (``opt=PUBLIC`` opens one); ``pages`` (the console's, which guard
+    themselves with a session) at the root; with ``audit_log``, every state-changing call is recorded and
+    ``/audit-log`` served; ``on_auth_failure`` hears of every refused bearer token; ``before_send`` hooks see
+    every response."""
     handlers = list(route_handlers)
     route_middleware: list[DefineMiddleware] = []
     if audit_log is not None:
@@ -164,8 +168,10 @@ def build_api(
     assets = create_static_files_router(
         path=ASSETS_PATH, directories=[swagger_assets()], include_in_schema=False
     )
+    root = Router(path="/", route_handlers=list(top_level), guards=[bearer_guard(tokens, on_auth_failure)])
     return Litestar(
-        route_handlers=[api, assets, *pages],
+        route_handlers=[api, assets, root, *pages],
+        before_send=list(before_send),
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),
         middleware=[*middleware, *route_middleware],
