@@ -144,13 +144,16 @@ async def test_an_invalid_payload_counts_as_an_error(csms: RunningCsms) -> None:
 async def test_admission_refusals_and_failed_handshakes_by_reason(database_url: str) -> None:
     settings = settings_for(database_url, ocpp_admission_rate=0.001, ocpp_admission_burst=1)
     async with running(settings) as csms:
-        url = f"{csms.ocpp_url}/NOPE"
-        with pytest.raises(InvalidStatus) as unknown:  # admitted, then refused: no such station
-            async with connect(url, subprotocols=["ocpp2.0.1"], additional_headers=basic_auth("NOPE")):
+        # a registered station's connections spend the main budget (unknown ids have a budget of their own)
+        await csms.add_station("KNOWN1")
+        url = f"{csms.ocpp_url}/KNOWN1"
+        wrong = basic_auth("KNOWN1", "not-the-password-0123")
+        with pytest.raises(InvalidStatus) as unknown:  # admitted, then refused: a wrong password
+            async with connect(url, subprotocols=["ocpp2.0.1"], additional_headers=wrong):
                 pass
-        assert unknown.value.response.status_code in (401, 404)
+        assert unknown.value.response.status_code == 401
         with pytest.raises(InvalidStatus) as refused:  # the one token of the bucket is spent
-            async with connect(url, subprotocols=["ocpp2.0.1"], additional_headers=basic_auth("NOPE")):
+            async with connect(url, subprotocols=["ocpp2.0.1"], additional_headers=basic_auth("KNOWN1")):
                 pass
         assert refused.value.response.status_code == 503
         text = await scrape(csms)

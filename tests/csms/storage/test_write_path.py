@@ -33,8 +33,9 @@ from tests.csms.peers import boot, peer
 STATION = "WP-1"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 # Writes of the operator's side that are allowed to be direct (documented in their repositories) and that
-# the scenario reaches: POST /reservations records the request before sending ReserveNow.
-OPERATOR_WRITES = ("INSERT INTO reservations",)
+# the scenario reaches: POST /reservations records the request before sending ReserveNow; the audit log
+# records every state-changing API call (csms/api/audit.py).
+OPERATOR_WRITES = ("INSERT INTO reservations", "INSERT INTO audit_log")
 
 
 class Station(list_station(ocpp.v201)):  # type: ignore[misc]
