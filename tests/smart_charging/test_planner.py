@@ -93,6 +93,30 @@ def test_phases_single_phase_vehicle_uses_its_phase_only() -> None:
     assert currents["a"][0] + currents["c"][0] == pytest.approx(32)
 
 
+def test_minimum_charging_rate_zero_or_at_least_the_minimum() -> None:
+    # The LP optimum would be 16 A in the cheap slot and 3 A in the next; with a 10 A minimum two slots
+    # deliver at least 20 A-slots (too much) and one at most 16: 3 A-slots stay unmet.
+    slot_kwh = 16 * 3 * VOLTAGE / 1000 / 4  # 16 A three-phase for 15 minutes
+    need = slot_kwh * 19 / 16
+    free = plan(simple_site(), [Vehicle("a", need, 16)], Horizon(900, [0.1, 0.2, 0.3]))
+    assert by_id(free)["a"] == pytest.approx((16, 3, 0))
+    result = plan(simple_site(), [Vehicle("a", need, 16, minimum=10)], Horizon(900, [0.1, 0.2, 0.3]))
+    assert by_id(result)["a"] == pytest.approx((16, 0, 0))
+    assert result.vehicles[0].unmet == pytest.approx(slot_kwh * 3 / 16)
+    # A minimum above what the EVSE allows: it cannot charge at all.
+    blocked = plan(simple_site(), [Vehicle("a", need, 16, minimum=40)], Horizon(900, [0.1, 0.2, 0.3]))
+    assert by_id(blocked)["a"] == (0.0, 0.0, 0.0)
+
+
+def test_delay_cost_pulls_charging_earlier() -> None:
+    prices = [0.20, 0.20, 0.19]
+    need = KWH_PER_16A_HOUR
+    cheap = plan(simple_site(), [Vehicle("a", need, 16)], Horizon(HOUR, prices))
+    assert by_id(cheap)["a"] == pytest.approx((0, 0, 16))
+    early = plan(simple_site(), [Vehicle("a", need, 16)], Horizon(HOUR, prices, delay_cost=0.02))
+    assert by_id(early)["a"] == pytest.approx((16, 0, 0))  # 0.01 saved is less than 2 h x 0.02 of waiting
+
+
 def test_schedule_for_a_tx_profile() -> None:
     prices = [0.30, 0.10, 0.10, 0.20]
     result = plan(simple_site(), [Vehicle("a", KWH_PER_16A_HOUR / 2, 16)], Horizon(900, prices))
@@ -141,6 +165,7 @@ def instances(draw: st.DrawFn) -> tuple[Site, list[Vehicle], Horizon]:
                     maximum=draw(limit),
                     arrival=arrival,
                     departure=draw(st.integers(arrival, slots)),
+                    minimum=draw(st.sampled_from([0.0, 0.0, 6.0])),
                 )
             )
     floats = st.floats(0, 20_000, allow_nan=False)
@@ -182,6 +207,7 @@ def test_property_the_plan_never_exceeds_a_limit(instance: tuple[Site, list[Vehi
         departure = horizon.slots if vehicle.departure is None else vehicle.departure
         for t, current in enumerate(vp.currents):
             assert current <= min(vehicle.maximum, site.evses[vp.evse_id].limit) + tolerance
+            assert current <= tolerance or current >= vehicle.minimum - tolerance
             if not vehicle.arrival <= t < departure:
                 assert current == pytest.approx(0, abs=tolerance)
         assert vp.energy <= vehicle.energy + 1e-6

@@ -15,8 +15,10 @@ Objective: the cost of the energy imported (price per slot), minus what exported
 default nothing), plus the penalty for energy missed. Among equal costs the earlier slot wins (a tiny
 tie-break), so that an EV is not kept waiting for nothing.
 
-The minimum charging rate is not modelled (an LP cannot say "zero or at least the minimum"): the live
-allocator (``site.allocate``) applies it when the plan's limits are sent. Pure: no clock, no I/O.
+A vehicle's minimum charging rate (``minChargingRate``: below it the EV does not charge) makes its currents
+semi-continuous, zero or between the minimum and the maximum; the programme is then a mixed-integer one,
+which HiGHS solves by branch and bound (``mip_rel_gap`` bounds the distance to the optimum; within
+``time_limit`` the best plan found is returned). Without minimums it stays a pure LP. Pure: no clock, no I/O.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Vehicle:
     maximum: float  # amperes per phase the EV takes
     arrival: int = 0  # first slot it is plugged in (slot index)
     departure: int | None = None  # first slot it is gone; None: stays to the end of the horizon
+    minimum: float = 0.0  # amperes per phase below which it does not charge; 0: any current
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,11 @@ class Horizon:
     solar: Sequence[float] | None = None  # watts produced on site, per slot
     feed_in: Sequence[float] | None = None  # per kWh exported; default min(0, price)
     penalty: float = DEFAULT_PENALTY
+    # Per kWh and hour of waiting: a price on delay, so that energy is not all pushed to the last cheap slots
+    # (which later arrivals, unknown to this plan, will want too). 0: cost only.
+    delay_cost: float = 0.0
+    mip_rel_gap: float = 1e-3  # with minimums: how far from the optimum the plan may be (relative)
+    time_limit: float = 20.0  # seconds, with minimums: then the best plan found so far
 
     @property
     def slots(self) -> int:
@@ -128,6 +136,7 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
     lower = np.zeros(columns)
     upper = np.full(columns, highspy.kHighsInf)
     cost = np.zeros(columns)
+    semi: list[int] = []  # columns that are 0 or at least the vehicle's minimum
     kwh_per_amp: list[float] = []  # kWh one ampere per phase delivers in one slot, per vehicle
     for i, vehicle in enumerate(vehicles):
         evse = site.evses[vehicle.evse_id]
@@ -135,8 +144,14 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
         departure = slots if vehicle.departure is None else min(slots, vehicle.departure)
         for t in range(slots):
             plugged = vehicle.arrival <= t < departure
-            upper[x(i, t)] = min(vehicle.maximum, evse.limit) if plugged else 0.0
-            cost[x(i, t)] = TIE_BREAK * t * kwh_per_amp[i]
+            top = min(vehicle.maximum, evse.limit) if plugged else 0.0
+            if vehicle.minimum > top:
+                top = 0.0  # it cannot charge here at all
+            elif vehicle.minimum > 0 and top > 0:
+                lower[x(i, t)] = vehicle.minimum
+                semi.append(x(i, t))
+            upper[x(i, t)] = top
+            cost[x(i, t)] = (TIE_BREAK + horizon.delay_cost * hours) * t * kwh_per_amp[i]
         cost[unmet0 + i] = horizon.penalty
     for t in range(slots):
         cost[import0 + t] = prices[t] * hours / 1000  # per watt over the slot
@@ -202,9 +217,21 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
         np.array(indices, dtype=np.int32),
         np.array(values),
     )
+    if semi:
+        highs.changeColsIntegrality(
+            len(semi),
+            np.array(semi, dtype=np.int32),
+            np.full(len(semi), highspy.HighsVarType.kSemiContinuous.value, dtype=np.uint8),
+        )
+        highs.setOptionValue("mip_rel_gap", horizon.mip_rel_gap)
+        highs.setOptionValue("time_limit", horizon.time_limit)
     highs.run()
-    status = highs.modelStatusToString(highs.getModelStatus())
-    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    model_status = highs.getModelStatus()
+    status = highs.modelStatusToString(model_status)
+    found = highs.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
+    if model_status != highspy.HighsModelStatus.kOptimal and not (
+        model_status == highspy.HighsModelStatus.kTimeLimit and found
+    ):
         raise RuntimeError(f"the site plan has no solution: {status}")
     solution = list(highs.getSolution().col_value)
     result: list[VehiclePlan] = []
