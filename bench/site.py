@@ -253,14 +253,14 @@ def main() -> None:
     base = runs[0].cost
     print(f"seed {args.seed}: {len(all_sessions)} sessions, {need:.0f} kWh needed; {machine}\n")
     print(
-        "| run | peak at the grid (kW) | worst phase (A) | limit | delivered (kWh) | of needs | sessions served | EV energy cost | vs unmanaged | run time (s) |"
+        "| run | peak at the grid (kW) | worst phase (A) | limit | delivered (kWh) | of needs | sessions served | EV energy cost | per kWh | vs unmanaged | run time (s) |"
     )
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for run in runs:
         print(
             f"| {run.name} | {max(run.grid_kw):.1f} | {run.worst_phase_a:.1f} | {GRID_KW:.0f} kW / {GRID_A:.1f} A "
             f"| {run.delivered:.0f} | {100 * run.delivered / need:.1f} % | {run.served}/{len(all_sessions)} "
-            f"| {run.cost:.2f} | {100 * run.cost / base:.0f} % | {run.seconds:.1f} |"
+            f"| {run.cost:.2f} | {run.cost / run.delivered:.3f} | {100 * run.cost / base:.0f} % | {run.seconds:.1f} |"
         )
     for run in runs[1:]:
         if run.worst_phase_a > GRID_A + 1e-6:
