@@ -117,6 +117,23 @@ def test_delay_cost_pulls_charging_earlier() -> None:
     assert by_id(early)["a"] == pytest.approx((16, 0, 0))  # 0.01 saved is less than 2 h x 0.02 of waiting
 
 
+def test_single_phase_ev_on_a_three_phase_evse() -> None:
+    # "a" draws on L1 only: it shares L1 with "c" (32 A at the grid) and its kWh per ampere is a third.
+    need = 32 * VOLTAGE / 1000  # one hour at 32 A on one phase
+    result = plan(
+        simple_site(),
+        [Vehicle("a", need, 32, phases=(0,)), Vehicle("c", need, 32)],
+        Horizon(HOUR, [0.1, 0.1]),
+    )
+    currents = by_id(result)
+    # Both needs fill L1 exactly over the two hours; three phases would have needed only a third for "a".
+    assert [currents["a"][t] + currents["c"][t] for t in range(2)] == pytest.approx([32, 32])
+    assert sum(currents["a"]) == pytest.approx(32)  # the whole need at 230 V x 1 phase
+    assert all(vehicle.unmet == pytest.approx(0, abs=1e-6) for vehicle in result.vehicles)
+    with pytest.raises(ValueError, match="some of the EVSE's"):
+        plan(simple_site(), [Vehicle("c", 1, 32, phases=(1,))], Horizon(HOUR, [0.1]))
+
+
 def test_schedule_for_a_tx_profile() -> None:
     prices = [0.30, 0.10, 0.10, 0.20]
     result = plan(simple_site(), [Vehicle("a", KWH_PER_16A_HOUR / 2, 16)], Horizon(900, prices))

@@ -91,8 +91,26 @@ def test_phases_single_phase_evs_on_different_phases_do_not_compete() -> None:
     allocation = allocate(site, [Demand("l1", 32), Demand("l2", 32), Demand("l3", 32), Demand("tri", 32)])
     # L3 (20 A) is the bottleneck of l3 and tri: 10 each; on L1 and L2, l1 and l2 take the rest, 22.
     assert allocation.currents == pytest.approx({"l1": 22, "l2": 22, "l3": 10, "tri": 10})
-    assert allocation.power(site, "tri") == pytest.approx(10 * 3 * 230)
-    assert allocation.power(site, "l1") == pytest.approx(22 * 230)
+    assert allocation.power("tri") == pytest.approx(10 * 3 * 230)
+    assert allocation.power("l1") == pytest.approx(22 * 230)
+
+
+def test_single_phase_ev_on_a_three_phase_evse_counts_on_its_phase_only() -> None:
+    site = Site(Circuit("grid", (32, 32, 20), (Evse("l3", 32, (2,)), Evse("tri", 32, (2, 0, 1), fallback=4))))
+    # An EV on "tri" that draws on the EVSE's first phase only (site L3): it shares L3 with "l3".
+    allocation = allocate(site, [Demand("l3", 32), Demand("tri", 32, phases=(2,))])
+    assert allocation.currents == pytest.approx({"l3": 10, "tri": 10})
+    assert allocation.load["grid"] == pytest.approx((0, 0, 20))
+    assert allocation.power("tri") == pytest.approx(10 * 230)
+    # Counted on L1 only, it does not compete with "l3" at all.
+    allocation = allocate(site, [Demand("l3", 32), Demand("tri", 32, phases=(0,))])
+    assert allocation.currents == pytest.approx({"l3": 20, "tri": 32})
+    # Offline: counted on all the EVSE's phases at its fallback, whatever the EV was seen to draw on.
+    allocation = allocate(site, [Demand("l3", 32), Demand("tri", 32, phases=(0,), reachable=False)])
+    assert allocation.currents == pytest.approx({"l3": 16, "tri": 4})
+    assert allocation.load["grid"] == pytest.approx((4, 4, 20))
+    with pytest.raises(ValueError, match="some of the EVSE's"):
+        allocate(site, [Demand("l3", 32, phases=(0,))])
 
 
 def test_unreachable_station_counted_at_its_fallback() -> None:
@@ -181,6 +199,7 @@ def cases(draw: st.DrawFn, uniform_phases: bool = False, one_priority: bool = Fa
                     minimum=draw(st.sampled_from([0.0, min(maximum, 6.0), min(maximum, 10.0)])),
                     priority=0 if one_priority else draw(st.integers(0, 2)),
                     reachable=draw(st.integers(0, 9)) > 0,
+                    phases=draw(st.sampled_from([None, None, site.evses[evse_id].phases[:1]])),
                 )
             )
     fallback_at_root = site.fallback_load()["grid"]
@@ -188,12 +207,18 @@ def cases(draw: st.DrawFn, uniform_phases: bool = False, one_priority: bool = Fa
     return Case(site, demands, (grid[0], grid[1], grid[2]))
 
 
-def loads(site: Site, allocation: Allocation) -> dict[tuple[str, int], float]:
+def ev_phases(site: Site, demand: Demand) -> tuple[int, ...]:
+    evse_phases = site.evses[demand.evse_id].phases
+    return evse_phases if demand.phases is None or not demand.reachable else demand.phases
+
+
+def loads(site: Site, demands: list[Demand], allocation: Allocation) -> dict[tuple[str, int], float]:
     """Recomputed from the currents, independently of the allocator's own bookkeeping."""
     load = {(circuit_id, phase): 0.0 for circuit_id in site.circuits for phase in range(PHASES)}
+    by_id = {demand.evse_id: demand for demand in demands}
     for evse_id, current in allocation.currents.items():
         for circuit_id in site.paths[evse_id]:
-            for phase in site.evses[evse_id].phases:
+            for phase in ev_phases(site, by_id[evse_id]):
                 load[circuit_id, phase] += current
     return load
 
@@ -207,7 +232,7 @@ def minimums_fit(case: Case) -> bool:
         if demand.reachable and demand.minimum > min(demand.maximum, evse.limit):
             return False
         for circuit_id in case.site.paths[demand.evse_id]:
-            for phase in evse.phases:
+            for phase in ev_phases(case.site, demand):
                 need[circuit_id, phase] += amount
     return all(need[row] <= capacity[row] for row in capacity)
 
@@ -217,7 +242,7 @@ def minimums_fit(case: Case) -> bool:
 def test_property_no_circuit_exceeded_no_ev_above_its_maximum(case: Case) -> None:
     allocation = allocate(case.site, case.demands, case.grid)
     capacity = capacity_of(case.site, case.grid)
-    for row, load in loads(case.site, allocation).items():
+    for row, load in loads(case.site, case.demands, allocation).items():
         assert load <= capacity[row] + TOLERANCE, row
     for demand in case.demands:
         current = allocation.currents[demand.evse_id]
@@ -247,7 +272,7 @@ def test_property_max_min_fair_within_a_priority(case: Case) -> None:
     gets more (except one held up by its own minimum) and every lower priority is at its minimum."""
     allocation = allocate(case.site, case.demands, case.grid)
     capacity = capacity_of(case.site, case.grid)
-    load = loads(case.site, allocation)
+    load = loads(case.site, case.demands, allocation)
     by_id = {d.evse_id: d for d in case.demands}
     live = [d for d in case.demands if d.reachable and d.evse_id not in allocation.paused]
     for demand in live:
@@ -255,7 +280,7 @@ def test_property_max_min_fair_within_a_priority(case: Case) -> None:
         evse = case.site.evses[demand.evse_id]
         if x >= min(demand.maximum, evse.limit) - TOLERANCE:
             continue
-        rows = [(c, p) for c in case.site.paths[demand.evse_id] for p in evse.phases]
+        rows = [(c, p) for c in case.site.paths[demand.evse_id] for p in ev_phases(case.site, demand)]
 
         def bottleneck(row: tuple[str, int], x: float = x, demand: Demand = demand) -> bool:
             if load[row] < capacity[row] - 1e-5:
@@ -265,10 +290,7 @@ def test_property_max_min_fair_within_a_priority(case: Case) -> None:
                 other = by_id.get(other_id)
                 if other is None or not other.reachable or other_id in allocation.paused:
                     continue
-                if (
-                    circuit_id not in case.site.paths[other_id]
-                    or phase not in case.site.evses[other_id].phases
-                ):
+                if circuit_id not in case.site.paths[other_id] or phase not in ev_phases(case.site, other):
                     continue
                 y = allocation.currents[other_id]
                 if y <= other.minimum + TOLERANCE:

@@ -44,6 +44,7 @@ class Vehicle:
     arrival: int = 0  # first slot it is plugged in (slot index)
     departure: int | None = None  # first slot it is gone; None: stays to the end of the horizon
     minimum: float = 0.0  # amperes per phase below which it does not charge; 0: any current
+    phases: tuple[int, ...] | None = None  # site phases it draws on, if fewer than the EVSE's (site.Demand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,11 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
             raise ValueError(f"unknown EVSE {vehicle.evse_id}")
         if vehicle.energy < 0 or vehicle.maximum < 0:
             raise ValueError(f"EVSE {vehicle.evse_id}: energy and maximum must not be negative")
+        if vehicle.phases is not None and (
+            not vehicle.phases or not set(vehicle.phases) <= set(site.evses[vehicle.evse_id].phases)
+        ):
+            raise ValueError(f"EVSE {vehicle.evse_id}: the EV's phases must be some of the EVSE's")
+    phases = [site.evses[v.evse_id].phases if v.phases is None else v.phases for v in vehicles]
     if len({vehicle.evse_id for vehicle in vehicles}) != len(vehicles):
         raise ValueError("one vehicle per EVSE")
 
@@ -140,7 +146,7 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
     kwh_per_amp: list[float] = []  # kWh one ampere per phase delivers in one slot, per vehicle
     for i, vehicle in enumerate(vehicles):
         evse = site.evses[vehicle.evse_id]
-        kwh_per_amp.append(VOLTAGE * len(evse.phases) * hours / 1000)
+        kwh_per_amp.append(VOLTAGE * len(phases[i]) * hours / 1000)
         departure = slots if vehicle.departure is None else min(slots, vehicle.departure)
         for t in range(slots):
             plugged = vehicle.arrival <= t < departure
@@ -187,7 +193,7 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
     root = site.root.id
     for circuit_id, members in below.items():
         for phase in range(PHASES):
-            on_phase = [i for i in members if phase in site.evses[vehicles[i].evse_id].phases]
+            on_phase = [i for i in members if phase in phases[i]]
             if not on_phase:
                 continue
             for t in range(slots):
@@ -200,7 +206,7 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
                     row(entries, -highspy.kHighsInf, capacity[circuit_id, phase])
     # Grid balance in watts: import - export = site load - solar + EV power.
     for t in range(slots):
-        ev_power = [(x(i, t), -VOLTAGE * len(site.evses[v.evse_id].phases)) for i, v in enumerate(vehicles)]
+        ev_power = [(x(i, t), -VOLTAGE * len(phases[i])) for i in range(n)]
         balance = site_load[t] - solar[t]
         row([(import0 + t, 1.0), (export0 + t, -1.0), *ev_power], balance, balance)
 

@@ -126,6 +126,9 @@ class Demand:
     minimum: float = 0.0
     priority: int = 0  # higher first
     reachable: bool = True  # False: the station is offline, it runs on its fallback
+    # The site phases the EV draws on, when known to be fewer than the EVSE's (a single-phase EV on a
+    # three-phase EVSE: the first phase of the EVSE's wiring, seen in its meter values). None: the EVSE's.
+    phases: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +136,11 @@ class Allocation:
     currents: Mapping[str, float]  # per EVSE with a demand: amperes per phase it draws on
     paused: frozenset[str]  # EVSEs whose minimum did not fit: 0 A (a TxProfile of 0 suspends them)
     load: Mapping[str, tuple[float, float, float]]  # per circuit: the current per phase it then carries
+    phases: Mapping[str, tuple[int, ...]]  # per EVSE with a demand: the site phases it was counted on
 
-    def power(self, site: Site, evse_id: str, voltage: float = VOLTAGE) -> float:
+    def power(self, evse_id: str, voltage: float = VOLTAGE) -> float:
         """Watts at the EVSE: amperes per phase times the phases in use times the voltage."""
-        return self.currents[evse_id] * len(site.evses[evse_id].phases) * voltage
+        return self.currents[evse_id] * len(self.phases[evse_id]) * voltage
 
 
 def _capacities(
@@ -194,13 +198,22 @@ def allocate(
             raise ValueError(f"two demands for EVSE {demand.evse_id}")
         if not 0 <= demand.minimum <= demand.maximum:
             raise ValueError(f"EVSE {demand.evse_id}: need 0 <= minimum <= maximum")
+        if demand.phases is not None and (
+            not demand.phases or not set(demand.phases) <= set(site.evses[demand.evse_id].phases)
+        ):
+            raise ValueError(f"EVSE {demand.evse_id}: the EV's phases must be some of the EVSE's")
         seen.add(demand.evse_id)
 
     capacity = _capacities(site, grid_limit, base_load)
     # Constraints each EVSE takes part in: (circuit, phase) pairs on its path.
+    # An unreachable station is counted on all its EVSE's phases: what its EV draws is not known now.
+    phases = {
+        d.evse_id: site.evses[d.evse_id].phases if d.phases is None or not d.reachable else d.phases
+        for d in demands
+    }
     rows = {
-        evse_id: [(circuit_id, phase) for circuit_id in site.paths[evse_id] for phase in evse.phases]
-        for evse_id, evse in site.evses.items()
+        evse_id: [(circuit_id, phase) for circuit_id in site.paths[evse_id] for phase in in_use]
+        for evse_id, in_use in phases.items()
     }
     used = dict.fromkeys(capacity, 0.0)
     currents: dict[str, float] = {}
@@ -277,7 +290,7 @@ def allocate(
         circuit_id: (used[circuit_id, 0], used[circuit_id, 1], used[circuit_id, 2])
         for circuit_id in site.circuits
     }
-    return Allocation(currents=currents, paused=frozenset(paused), load=load)
+    return Allocation(currents=currents, paused=frozenset(paused), load=load, phases=phases)
 
 
 def capacity_of(
