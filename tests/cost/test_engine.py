@@ -56,8 +56,8 @@ def test_I12_time_of_day_energy_split_at_the_condition_boundary() -> None:
     assert result.total.incl_tax == D("4.29")
     assert result.energy_wh == 12000
     assert [(p.start, p.energy_wh) for p in result.periods] == [
-        (T0, 6000),
-        (T0 + timedelta(minutes=30), 6000),
+        (T0, D(6000)),
+        (T0 + timedelta(minutes=30), D(6000)),
     ]
 
 
