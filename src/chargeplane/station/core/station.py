@@ -67,6 +67,7 @@ from chargeplane.station.core.remote import Remote
 from chargeplane.station.core.reservation import Reservations
 from chargeplane.station.core.security import Security
 from chargeplane.station.core.storage import Storage
+from chargeplane.station.core.tariff_cost import TariffCost
 from chargeplane.station.core.transactions import Transactions
 
 # The blocks of every station, in the order they see connection changes and timers (and their variables
@@ -91,6 +92,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Firmware,
     FirmwarePublisher,
     DisplayMessages,
+    TariffCost,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -131,6 +133,8 @@ def handler_table(version: Version) -> Table:
     table: Table = {}
     for kind in CONTROLLERS:
         for action, handler in kind.on_16 if version is Version.V16 else kind.on_2x:
+            if action not in catalog.actions:
+                continue  # a 2.1-only action on 2.0.1
             table[catalog.actions[action].request] = (kind.index, handler)
     return table
 

@@ -109,7 +109,9 @@ async def test_tariff_crud_default_and_refusals(csms: RunningCsms) -> None:
     created = await _json(
         csms, "POST", "/tariffs", 201, json={"tariff": OFFICE_TARIFF, "default": True, "groups": ["FLEET"]}
     )
-    assert created["default"] and created["groups"] == ["FLEET"] and created["currency"] == "EUR"
+    assert created["default"]
+    assert created["groups"] == ["FLEET"]
+    assert created["currency"] == "EUR"
     await _json(csms, "POST", "/tariffs", 409, json={"tariff": OFFICE_TARIFF})
     power = {**FLAT_TARIFF, "energy": {"prices": [{"priceKwh": 1, "conditions": {"maxPower": 11000}}]}}
     refused = await _json(csms, "POST", "/tariffs", 400, json={"tariff": power})
@@ -166,7 +168,8 @@ async def test_TC_I_02_CSMS_I01_I02_I03_driver_tariff_running_and_final_cost(
     page = await _json(csms, "GET", "/transactions?station=CS1")
     receipt = await _json(csms, "GET", f"/transactions/{page['items'][0]['id']}/cost")
     assert (receipt["status"], receipt["tariffId"], receipt["totalInclTax"]) == ("ended", "office", "4.29")
-    assert receipt["totalExclTax"] == "3.90" and receipt["currency"] == "EUR"
+    assert receipt["totalExclTax"] == "3.90"
+    assert receipt["currency"] == "EUR"
     periods = receipt["costDetails"]["chargingPeriods"]
     assert [p["startPeriod"] for p in periods] == [at(0), at(1800)]
 
@@ -200,7 +203,8 @@ async def test_I07_I11_I12_local_cost_commands_and_station_cost_checked(csms: Ru
     async with peer(csms.ocpp_url, "CS3", "2.1", station_class=station_class("2.1")) as station:
         await boot(station, "2.1")
         answer = await _json(csms, "POST", "/stations/CS3/tariffs/default", json={"tariffId": "flat"})
-        assert answer["status"] == "Accepted" and "flat" in station.tariffs
+        assert answer["status"] == "Accepted"
+        assert "flat" in station.tariffs
         again = await _json(csms, "POST", "/stations/CS3/tariffs/default", json={"tariffId": "flat"})
         assert again["status"] == "DuplicateTariffId"
         await _json(csms, "POST", "/stations/CS3/tariffs/default", 404, json={"tariffId": "nope"})

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chargeplane.cost.samples import Reading
 from chargeplane.csms.blocks.tariffs.tables import (
     tariff_assignments,
     tariff_samples,
@@ -61,13 +62,6 @@ class CostRecord:
     last_sent_cost: Decimal | None
     last_sent_at: datetime | None
     updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SampleRow:
-    at: datetime
-    energy_wh: float | None
-    charging: bool | None
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -237,7 +231,7 @@ class TariffRepository:
             )
             return [_cost(r) for r in rows]
 
-    async def samples(self, transaction_key: int) -> list[SampleRow]:
+    async def samples(self, transaction_key: int) -> list[Reading]:
         s = tariff_samples.c
         async with self.engine.connect() as connection:
             rows = await connection.execute(
@@ -245,13 +239,13 @@ class TariffRepository:
                 .where(s.transaction_key == transaction_key)
                 .order_by(s.at, s.id)
             )
-            return [SampleRow(r.at, r.energy_wh, r.charging) for r in rows]
+            return [Reading(r.at, r.energy_wh, r.charging) for r in rows]
 
     async def record_event(
         self,
         transaction_key: int,
         opening: dict[str, Any] | None,
-        samples: list[SampleRow],
+        samples: list[Reading],
         changes: dict[str, Any],
         now: datetime,
     ) -> None:

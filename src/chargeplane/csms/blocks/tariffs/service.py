@@ -34,7 +34,8 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from chargeplane.cost.engine import cost
-from chargeplane.cost.model import Breakdown, MeterSample, TariffSpan, UnsupportedCondition
+from chargeplane.cost.model import Breakdown, TariffSpan, UnsupportedCondition
+from chargeplane.cost.samples import Reading, meter_samples
 from chargeplane.cost.wire import cost_details, reported_total, tariff_from_wire
 from chargeplane.csms.blocks.authorization.service import AuthorizeExtras, TokenDecision
 from chargeplane.csms.blocks.device_model.service import DeviceModelService
@@ -43,7 +44,6 @@ from chargeplane.csms.blocks.tariffs.repository import (
     ACTIVE,
     ENDED,
     CostRecord,
-    SampleRow,
     TariffRecord,
     TariffRepository,
     cost_changes,
@@ -138,40 +138,6 @@ def tariff_text(tariff: dict[str, Any], language: str | None) -> str:
     if fixed:
         parts.append(f"{fixed[0]['priceFixed']} {currency} per session")
     return ", ".join(parts) or f"tariff {tariff.get('tariffId')}"
-
-
-def engine_samples(rows: Sequence[SampleRow], until: datetime | None = None) -> list[MeterSample]:
-    """The stored rows as engine samples: a row without a reading gets the reading interpolated between its
-    neighbours (the last one after the last reading); an unknown charging state the previous one, or at the
-    start whether the energy rises."""
-    known = [(r.at, r.energy_wh) for r in rows if r.energy_wh is not None]
-    out: list[MeterSample] = []
-    state: bool | None = None
-    for index, row in enumerate(rows):
-        energy = row.energy_wh
-        if energy is None:
-            before = [k for k in known if k[0] <= row.at]
-            after = [k for k in known if k[0] > row.at]
-            if before and after:
-                (t0, e0), (t1, e1) = before[-1], after[0]
-                share = (row.at - t0) / (t1 - t0)
-                energy = e0 + (e1 - e0) * share
-            elif before:
-                energy = before[-1][1]
-            elif after:
-                energy = after[0][1]
-            else:
-                energy = 0.0
-        if row.charging is not None:
-            state = row.charging
-        elif state is None:
-            later = [r.energy_wh for r in rows[index + 1 :] if r.energy_wh is not None]
-            state = bool(later) and later[-1] > energy
-        out.append(MeterSample(row.at, Decimal(repr(float(energy))), state))
-    if until is not None and out and until > out[-1].at:
-        last = out[-1]
-        out.append(MeterSample(until, last.energy_wh, last.charging))
-    return out
 
 
 def _spans(record: CostRecord) -> list[TariffSpan]:
@@ -384,25 +350,25 @@ class TariffService:
         return None
 
     @staticmethod
-    def _samples(facts: EventFacts) -> list[SampleRow]:
+    def _samples(facts: EventFacts) -> list[Reading]:
         charging = None if facts.charging_state is None else facts.charging_state == CHARGING
         readings: dict[datetime, float] = {}
         for sample in facts.samples:
             wh = register_wh(sample)
             if wh is not None:
                 readings[sample.timestamp] = wh
-        rows = [SampleRow(at, wh, None) for at, wh in sorted(readings.items())]
+        rows = [Reading(at, wh, None) for at, wh in sorted(readings.items())]
         at_event = [r for r in rows if r.at == facts.timestamp]
         if at_event:
-            rows[rows.index(at_event[0])] = SampleRow(facts.timestamp, at_event[0].energy_wh, charging)
+            rows[rows.index(at_event[0])] = Reading(facts.timestamp, at_event[0].energy_wh, charging)
         else:
-            rows.append(SampleRow(facts.timestamp, None, charging))
+            rows.append(Reading(facts.timestamp, None, charging))
             rows.sort(key=lambda r: r.at)
         return rows
 
     async def _calculate(self, record: CostRecord, until: datetime | None) -> Breakdown:
         rows = await self.repository.samples(record.transaction_key)
-        return cost(_spans(record), engine_samples(rows, until), tz=self.tz)
+        return cost(_spans(record), meter_samples(rows, until), tz=self.tz)
 
     # -- I02: CostUpdated ------------------------------------------------------------------------------------
 

@@ -71,7 +71,9 @@ def upgrade() -> None:
         sa.Column("charging", sa.Boolean(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tariff_samples")),
     )
-    op.create_index("ix_tariff_samples_transaction", "tariff_samples", ["transaction_key", "at"], unique=False)
+    op.create_index(
+        "ix_tariff_samples_transaction", "tariff_samples", ["transaction_key", "at"], unique=False
+    )
 
 
 def downgrade() -> None:
