@@ -259,7 +259,9 @@ class TariffService:
         changes: dict[str, Any] = {}
         new_text: str | None = None
         if record is None:
-            tariff = await self.repository.applicable(facts.id_token, group)
+            # a 2.1 station names the tariff it applies (I12); else the token's, its group's or the default
+            named = await self.repository.tariff(facts.tariff_id) if facts.tariff_id else None
+            tariff = named or await self.repository.applicable(facts.id_token, group)
             if tariff is None:
                 return None  # no tariff: the cost is not known (I03.FR.02 does not apply)
             opening = opening_values(station_id, facts.transaction_id, version, tariff, facts.id_token)
@@ -277,6 +279,11 @@ class TariffService:
                 changes["tariff_id"] = tariff.tariff_id
                 new_text = tariff_text(tariff.tariff, None)  # I06.FR.02
             changes["id_token"] = facts.id_token
+        elif record.status == ACTIVE and facts.trigger_reason == "TariffChanged" and facts.tariff_id:
+            spans = record.tariff["spans"]
+            if spans[-1]["tariff"].get("tariffId") == facts.tariff_id:  # I11.FR.07: applied from this event
+                spans[-1]["from"] = to_wire(facts.timestamp)
+                changes["tariff"] = msgspec.json.encode({"spans": spans}).decode()
         if outcome.duplicate:
             return self._extras(record, facts) if record is not None else None
         samples = self._samples(facts)
