@@ -194,6 +194,15 @@ class TariffRepository:
             result = await connection.execute(sa.delete(tariffs).where(tariffs.c.tariff_id == tariff_id))
         return bool(result.rowcount)
 
+    async def anything_to_price(self) -> bool:
+        """Whether any tariff exists, or any ongoing transaction has one."""
+        async with self.engine.connect() as connection:
+            if (await connection.execute(sa.select(tariffs.c.tariff_id).limit(1))).first() is not None:
+                return True
+            c = transaction_costs.c
+            found = await connection.execute(sa.select(c.transaction_key).where(c.status == ACTIVE).limit(1))
+            return found.first() is not None
+
     async def applicable(self, id_token: str | None, group: str | None) -> TariffRecord | None:
         """The token's tariff, else its group's, else the default tariff."""
         a, t = tariff_assignments.c, tariffs.c

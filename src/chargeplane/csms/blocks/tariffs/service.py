@@ -24,6 +24,7 @@ compared with the CSMS's: a difference beyond ``mismatch_tolerance`` is recorded
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -64,6 +65,7 @@ from chargeplane.transport.connection import CallFailed, CallTimeout, Connection
 log = logging.getLogger(__name__)
 
 V16 = "1.6"
+_ANY_TARIFF_TTL = 5.0
 CHARGING = "Charging"
 # I01.FR.02: what a station reports when it can show a tariff text
 _CAN_SHOW = (
@@ -173,6 +175,15 @@ class TariffService:
         self.clock = clock
         self.tz: tzinfo = UTC if settings.time_zone == "UTC" else ZoneInfo(settings.time_zone)
         self.tolerance = Decimal(settings.mismatch_tolerance)
+        self._any_tariff: tuple[float, bool] | None = None  # (monotonic time, whether any tariff exists)
+
+    async def _anything_to_price(self) -> bool:
+        """Whether any tariff exists or any ongoing transaction has one (read at most every few seconds: it
+        spares each event of a CSMS without tariffs its look-ups; this node's own changes count at once)."""
+        now = time.monotonic()
+        if self._any_tariff is None or now - self._any_tariff[0] > _ANY_TARIFF_TTL:
+            self._any_tariff = (now, await self.repository.anything_to_price())
+        return self._any_tariff[1]
 
     # -- the operator's tariffs ------------------------------------------------------------------------------
 
@@ -188,6 +199,7 @@ class TariffService:
             self.clock.now(),
             create=True,
         )
+        self._any_tariff = None
         if not saved:
             raise TariffExists(wire.tariff_id)
         return await self.get(wire.tariff_id)
@@ -252,6 +264,8 @@ class TariffService:
         if version == V16:
             return None  # 1.6 carries no cost
         key = outcome.transaction_key
+        if not await self._anything_to_price():
+            return None  # no tariffs and no transaction with one: no cost
         record = await self.repository.cost(key)
         now = self.clock.now()
         group = outcome.decision.group_id_token if outcome.decision is not None else None
