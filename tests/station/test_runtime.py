@@ -251,7 +251,15 @@ async def test_not_implemented_block_answers_not_supported() -> None:
         await wait_for(lambda: behaviour.of("StatusNotification"))
         with pytest.raises(NotSupportedError):  # no handler registered: the endpoint answers NotSupported
             await behaviour.stations[0].call(
-                call.CostUpdated(total_cost=1.5, transaction_id="T1"), suppress=False
+                call.DeleteCertificate(
+                    certificate_hash_data={
+                        "hash_algorithm": "SHA256",
+                        "issuer_name_hash": "a" * 64,
+                        "issuer_key_hash": "b" * 64,
+                        "serial_number": "01",
+                    }
+                ),
+                suppress=False,
             )
 
 

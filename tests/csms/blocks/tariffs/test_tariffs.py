@@ -251,3 +251,26 @@ async def test_I01_FR_02_no_tariff_text_when_the_station_cannot_show_it(database
             assert (
                 "personal_message" not in answer.id_token_info
             )  # the inventory does not say it can show one
+
+
+async def test_I01_FR_02_I08_tariff_text_and_driver_tariff_when_the_station_calculates_locally(
+    database_url: str,
+) -> None:
+    from chargeplane.csms.blocks.device_model.repository import VariableRef
+    from chargeplane.csms.blocks.device_model.service import DeviceModelService
+
+    async with running(settings_for(database_url, TariffsSettings(tariff_text=TariffText.AUTO))) as csms:
+        await csms.app.blocks.require(AuthorizationService).create_token(
+            {"id_token": "TAG-3", "type": "ISO14443", "status": "Accepted", "local_list": False}
+        )
+        await _json(csms, "POST", "/tariffs", 201, json={"tariff": OFFICE_TARIFF, "idTokens": ["TAG-3"]})
+        await csms.add_station("CS5")
+        inventory = csms.app.blocks.require(DeviceModelService).repository
+        enabled = VariableRef("TariffCostCtrlr", "Enabled", variable_instance="Tariff")
+        await inventory.store_values("CS5", [(enabled, "true")], "get", datetime.now(UTC))
+        async with peer(csms.ocpp_url, "CS5", "2.1") as station:
+            await boot(station, "2.1")
+            token = {"id_token": "TAG-3", "type": "ISO14443"}
+            answer = await station.call(MODULES["2.1"].call.Authorize(id_token=token))
+            assert answer.id_token_info["personal_message"]["content"] == "0.40 EUR/kWh 08-18h, else 0.25"
+            assert answer.tariff["tariff_id"] == "office"  # I08: the driver's tariff for local calculation
