@@ -250,17 +250,7 @@ async def test_not_implemented_block_answers_not_supported() -> None:
     async with peer_csms(behaviour) as url, running_station(url):
         await wait_for(lambda: behaviour.of("StatusNotification"))
         with pytest.raises(NotSupportedError):  # no handler registered: the endpoint answers NotSupported
-            await behaviour.stations[0].call(
-                call.DeleteCertificate(
-                    certificate_hash_data={
-                        "hash_algorithm": "SHA256",
-                        "issuer_name_hash": "a" * 64,
-                        "issuer_key_hash": "b" * 64,
-                        "serial_number": "01",
-                    }
-                ),
-                suppress=False,
-            )
+            await behaviour.stations[0].call(call.ClearChargingProfile(), suppress=False)
 
 
 async def test_ocpp21_session_same_code_path() -> None:
