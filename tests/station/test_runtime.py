@@ -250,9 +250,7 @@ async def test_not_implemented_block_answers_not_supported() -> None:
     async with peer_csms(behaviour) as url, running_station(url):
         await wait_for(lambda: behaviour.of("StatusNotification"))
         with pytest.raises(NotSupportedError):  # no handler registered: the endpoint answers NotSupported
-            await behaviour.stations[0].call(
-                call.CostUpdated(total_cost=1.5, transaction_id="T1"), suppress=False
-            )
+            await behaviour.stations[0].call(call.ClearChargingProfile(), suppress=False)
 
 
 async def test_ocpp21_session_same_code_path() -> None:

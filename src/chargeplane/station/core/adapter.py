@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef
@@ -30,6 +30,8 @@ class IdInfo:
     expiry: str | None = None  # wire timestamp
     evse_ids: tuple[int, ...] = ()
     language: str | None = None  # 2.x language1: the driver's preferred language (O01.FR.08)
+    personal_message: str | None = None  # 2.x personalMessage content (I01: the driver's tariff text)
+    tariff: dict[str, Any] | None = None  # 2.1 AuthorizeResponse tariff in wire form (I08)
 
 
 @dataclass(frozen=True, slots=True)

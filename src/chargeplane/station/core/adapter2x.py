@@ -6,6 +6,7 @@ adds optional fields the station does not send, so one body serves both.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from typing import Generic
@@ -18,7 +19,14 @@ from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.messages.v2x import Dialect
 from chargeplane.ocpp.messages.v21 import datatypes as d21
 from chargeplane.ocpp.messages.v201 import datatypes as d201
-from chargeplane.station.core import authorization, metering, offline_queue, transactions, tx_rules
+from chargeplane.station.core import (
+    authorization,
+    metering,
+    offline_queue,
+    tariff_cost,
+    transactions,
+    tx_rules,
+)
 from chargeplane.station.core.adapter import BootAnswer, IdInfo, Sample, TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef
@@ -31,6 +39,10 @@ def _id_token(token: Token) -> dict[str, str]:
     """An IdTokenType on the wire; converted (and checked) by msgspec because its ``type`` is an enum in
     2.0.1 and any string in 2.1."""
     return {"idToken": token.value, "type": token.type}
+
+
+def _content(message: d201.MessageContentType | d21.MessageContentType | UnsetType) -> str | None:
+    return None if isinstance(message, UnsetType) else message.content
 
 
 class Adapter2x(Generic[Dialect]):
@@ -75,7 +87,11 @@ class Adapter2x(Generic[Dialect]):
         return ns.AuthorizeRequest(id_token=msgspec.convert(_id_token(token), ns.IdTokenType))
 
     def authorize_answer(self, response: Payload) -> IdInfo:
-        return self._info(narrow(response, self.ns.AuthorizeResponse).id_token_info)
+        answer = narrow(response, self.ns.AuthorizeResponse)
+        info = self._info(answer.id_token_info)
+        if isinstance(answer, v21.messages.AuthorizeResponse) and present(answer.tariff) is not None:
+            return dataclasses.replace(info, tariff=msgspec.to_builtins(answer.tariff))  # I08
+        return info
 
     @staticmethod
     def _info(info: d201.IdTokenInfoType | d21.IdTokenInfoType) -> IdInfo:
@@ -88,6 +104,7 @@ class Adapter2x(Generic[Dialect]):
             present(info.cache_expiry_date_time),
             tuple(present(info.evse_id) or ()),
             present(info.language1),
+            _content(info.personal_message),
         )
 
     # ------------------------------------------------------------------ availability
@@ -189,10 +206,13 @@ class Adapter2x(Generic[Dialect]):
             reservation_id=reservation if reservation is not None else UNSET,
             meter_value=values if values else UNSET,
         )
+        queued: Payload = request
+        if isinstance(request, v21.messages.TransactionEventRequest):  # I12: tariffId, costDetails
+            queued = ctx.get(tariff_cost.TariffCost).decorate(evse, request, now)
         tx.seq_no += 1
         if event.kind is not TxEventKind.ENDED:
             ctx.storage.set_state(f"tx:{evse.id}", json.dumps(tx_to_json(tx)))
-        ctx.get(offline_queue.OfflineQueue).push(request, now)
+        ctx.get(offline_queue.OfflineQueue).push(queued, now)
 
     def transaction_answered(
         self, ctx: Context, request: Payload, response: Payload, now: datetime, key: int
@@ -201,6 +221,7 @@ class Adapter2x(Generic[Dialect]):
         ns = self.ns
         if not isinstance(request, ns.TransactionEventRequest):
             return
+        ctx.get(tariff_cost.TariffCost).answered(request, response, now)  # I02.FR.04, I03.FR.03, I06.FR.03
         info = present(narrow(response, ns.TransactionEventResponse).id_token_info)
         token = present(request.id_token)
         if info is None or token is None:

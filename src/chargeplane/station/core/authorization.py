@@ -26,6 +26,7 @@ from chargeplane.station.core.device_model import StationLayout, VariableDef, va
 from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.model import ACCEPTED, AuthEntry, Evse, ShowMessage, Token, token_key
 from chargeplane.station.core.storage import Storage
+from chargeplane.station.core.tariff_cost import TariffCost
 
 AUTH = "AuthCtrlr"
 CACHE = "AuthCacheCtrlr"
@@ -223,6 +224,7 @@ class Authorization(Controller):
             info = ctx.adapter.authorize_answer(response)
             language = info.language if info.status == ACCEPTED else None
             ctx.get(DisplayMessages).driver_language(evse.id, language, at)  # O01.FR.08
+            ctx.get(TariffCost).authorized(evse, info, at)  # I01.FR.03 / I04.FR.01 / I08
             known = Token(token.value, token.type, info.group)
             self.remember(known, info, at)
             if self.is_master_pass(info.group):  # C16.FR.01 never starts a transaction

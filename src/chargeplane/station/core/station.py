@@ -75,6 +75,7 @@ from chargeplane.station.core.remote import Remote
 from chargeplane.station.core.reservation import Reservations
 from chargeplane.station.core.security import Security
 from chargeplane.station.core.storage import Storage
+from chargeplane.station.core.tariff_cost import TariffCost
 from chargeplane.station.core.transactions import Transactions
 
 # The blocks of every station, in the order they see connection changes and timers (and their variables
@@ -100,6 +101,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     FirmwarePublisher,
     DisplayMessages,
     Certificates,
+    TariffCost,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -140,6 +142,8 @@ def handler_table(version: Version) -> Table:
     table: Table = {}
     for kind in CONTROLLERS:
         for action, handler in kind.on_16 if version is Version.V16 else kind.on_2x:
+            if action not in catalog.actions:
+                continue  # a 2.1-only action on 2.0.1
             table[catalog.actions[action].request] = (kind.index, handler)
     return table
 

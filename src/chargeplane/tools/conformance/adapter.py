@@ -379,6 +379,9 @@ class ChargeplaneAdapter:
             None,
             ok=(204, 404),
         )
+        # Block I cases: a default tariff, so that the CSMS knows the cost of the tool's transactions.
+        tariff = {"tariffId": "conformance", "currency": "EUR", "energy": {"prices": [{"priceKwh": 0.25}]}}
+        await self._request("POST", "/tariffs", {"tariff": tariff, "default": True}, ok=(201, 409))
         # C09 / C16 cases: both valid tokens share a group; the master pass token is of the master pass group.
         for token, token_type, group in (
             (configured.valid_idtoken, configured.valid_idtoken_type, configured.group_idtoken),

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar, cast
 
+from msgspec import UNSET
+
 from chargeplane.ocpp.catalog import CSMS, ActionCatalog
 from chargeplane.ocpp.errors import InternalError
 from chargeplane.ocpp.events import CallReceived, Event
@@ -327,6 +329,9 @@ class Answers:
     # block C: a status other than Accepted / Invalid for a token, and the groupIdToken the tool gives a token
     statuses: dict[str, en.AuthorizationStatusEnumType] = field(default_factory=dict)
     groups: dict[str, dt.IdTokenType] = field(default_factory=dict)
+    # block I: the totalCost and updatedPersonalMessage of every TransactionEvent answer, when set
+    total_cost: float | None = None
+    updated_message: str | None = None
 
 
 def token_info(token: dt.IdTokenType | None, answers: Answers) -> dt.IdTokenInfoType:
@@ -371,9 +376,17 @@ def default_answer(request: Payload, answers: Answers) -> Payload | None:
             return msg.AuthorizeResponse(id_token_info=token_info(request.id_token, answers))
         case msg.TransactionEventRequest():
             token = request.id_token if isinstance(request.id_token, dt.IdTokenType) else None
-            if token is None:
-                return msg.TransactionEventResponse()
-            return msg.TransactionEventResponse(id_token_info=token_info(token, answers))
+            cost = UNSET if answers.total_cost is None else answers.total_cost
+            text = answers.updated_message
+            message = (
+                UNSET
+                if text is None
+                else dt.MessageContentType(format=en.MessageFormatEnumType.UTF8, content=text)
+            )
+            info = UNSET if token is None else token_info(token, answers)
+            return msg.TransactionEventResponse(
+                id_token_info=info, total_cost=cost, updated_personal_message=message
+            )
         case msg.DataTransferRequest():
             return msg.DataTransferResponse(status=en.DataTransferStatusEnumType.UNKNOWN_VENDOR_ID)
         # Blocks N (customer information) and A (security): answers that say nothing.

@@ -7,7 +7,14 @@ out of the answer.
 
 from __future__ import annotations
 
-from chargeplane.csms.blocks.authorization.service import AuthorizationService, id_tag_info, id_token_info
+import msgspec
+
+from chargeplane.csms.blocks.authorization.service import (
+    AuthorizationService,
+    id_tag_info,
+    id_token_info,
+    with_message,
+)
 from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.versions import Version
@@ -39,6 +46,11 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Autho
         decision = await service.authorize(
             conn.station_id, token.id_token, str(token.type), context=AUTHORIZE
         )
+        extras = await service.authorize_extras(conn.station_id, token.id_token, decision)
+        decision = with_message(decision, extras)
+        if issubclass(ns, v21.Messages) and extras.tariff is not None:
+            tariff = msgspec.convert(extras.tariff, v21.datatypes.TariffType)
+            return ns.AuthorizeResponse(id_token_info=id_token_info(decision, ns), tariff=tariff)
         return ns.AuthorizeResponse(id_token_info=id_token_info(decision, ns))
 
     register_2x(routers, (v201.messages.AuthorizeRequest, v21.messages.AuthorizeRequest), authorize)

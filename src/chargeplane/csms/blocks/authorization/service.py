@@ -19,7 +19,8 @@ Decisions where the specification leaves the choice to the CSMS:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, overload
 
@@ -74,6 +75,20 @@ def is_master_pass(decision: TokenDecision) -> bool:
     return decision.master_pass
 
 
+@dataclass(frozen=True, slots=True)
+class AuthorizeExtras:
+    """What another block adds to an Authorize answer (the tariffs block: the driver's tariff text in
+    personalMessage, I01.FR.01; 2.1: the driver's tariff, I08)."""
+
+    personal_message: str | None = None
+    language: str | None = None
+    tariff: dict[str, Any] | None = None  # a 2.1 TariffType in wire form
+
+
+# Asked for every Authorize decision: (station id, id token, the decision); None adds nothing.
+AuthorizeListener = Callable[[str, str, TokenDecision], Awaitable[AuthorizeExtras | None]]
+
+
 class TokenExists(Conflict):
     def __init__(self, id_token: str, token_type: str) -> None:
         super().__init__(f"id token {id_token} of type {token_type} exists already")
@@ -111,6 +126,15 @@ def decide(record: TokenRecord, now: datetime, master_pass_group: str | None) ->
         personal_message=record.personal_message_content,
         charging_priority=record.charging_priority,
         master_pass=master,
+    )
+
+
+def with_message(decision: TokenDecision, extras: AuthorizeExtras) -> TokenDecision:
+    """The decision with the extras' personal message, unless the token has its own (C01: the operator's)."""
+    if decision.personal_message or not extras.personal_message:
+        return decision
+    return replace(
+        decision, personal_message=extras.personal_message, language1=decision.language1 or extras.language
     )
 
 
@@ -178,6 +202,20 @@ class AuthorizationService:
         self.settings = settings
         self.events = events
         self.clock = clock
+        self._authorize_listeners: list[AuthorizeListener] = []
+
+    def add_authorize_listener(self, listener: AuthorizeListener) -> None:
+        self._authorize_listeners.append(listener)
+
+    async def authorize_extras(
+        self, station_id: str, id_token: str, decision: TokenDecision
+    ) -> AuthorizeExtras:
+        """The listeners' additions to an Authorize answer (the first one that adds something wins)."""
+        for listener in self._authorize_listeners:
+            extras = await listener(station_id, id_token, decision)
+            if extras is not None:
+                return extras
+        return AuthorizeExtras()
 
     # -- decisions --------------------------------------------------------------------------------------
 

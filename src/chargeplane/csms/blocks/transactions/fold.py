@@ -103,6 +103,8 @@ class EventFacts:
     samples: list[Sample] = field(default_factory=list)
     meter_start_wh: float | None = None  # 1.6 meterStart
     meter_stop_wh: float | None = None  # 1.6 meterStop
+    tariff_id: str | None = None  # 2.1 transactionInfo.tariffId
+    cost_details: dict[str, Any] | None = None  # 2.1 costDetails in wire form (the station's own cost, I12)
 
 
 def _later(a: tuple[datetime, float], b: tuple[datetime | None, float | None]) -> bool:

@@ -7,11 +7,12 @@ Every handler returns only after the message's writes are committed (the durabil
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, TypeVar
 
 import msgspec
-from msgspec import UnsetType
+from msgspec import UNSET, UnsetType
 
 from chargeplane.csms.blocks.authorization.service import id_tag_info, id_token_info
 from chargeplane.csms.blocks.transactions.fold import ENERGY_REGISTER, EventFacts
@@ -96,10 +97,29 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Trans
             reservation_id=present(request.reservation_id),
             samples=samples_v2x(request.meter_value),
         )
+        if isinstance(request, v21.messages.TransactionEventRequest):
+            cost = present(request.cost_details)
+            facts = dataclasses.replace(
+                facts,
+                tariff_id=present(request.transaction_info.tariff_id),
+                cost_details=msgspec.to_builtins(cost) if cost is not None else None,
+            )
         outcome = await service.transaction_event(conn.station_id, version, facts)
-        if outcome.decision is None:
-            return ns.TransactionEventResponse()
-        return ns.TransactionEventResponse(id_token_info=id_token_info(outcome.decision, ns))
+        extras = await service.response_extras(conn.station_id, version, facts, outcome)
+        message = (
+            ns.MessageContentType(
+                format=ns.MessageFormatEnumType.UTF8,
+                content=extras.personal_message[:512],
+                language=extras.language or UNSET,
+            )
+            if extras.personal_message
+            else UNSET
+        )
+        return ns.TransactionEventResponse(
+            id_token_info=id_token_info(outcome.decision, ns) if outcome.decision is not None else UNSET,
+            total_cost=float(extras.total_cost) if extras.total_cost is not None else UNSET,
+            updated_personal_message=message,
+        )
 
     async def meter_values(request: v2x.MeterValuesRequestT, conn: OcppConnection) -> v2x.MeterValuesResponse:
         if request.evse_id < 0:

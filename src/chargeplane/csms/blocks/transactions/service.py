@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService, TokenDecision
@@ -64,6 +65,20 @@ class EventOutcome:
     decision: TokenDecision | None  # what to answer in idTokenInfo / idTagInfo, when a token was presented
 
 
+@dataclass(frozen=True, slots=True)
+class ResponseExtras:
+    """What another block adds to a TransactionEventResponse / StopTransaction answer (the tariffs block:
+    totalCost, I02.FR.01 / I03.FR.02; updatedPersonalMessage, I06.FR.02)."""
+
+    total_cost: Decimal | None = None
+    personal_message: str | None = None
+    language: str | None = None
+
+
+# Told of every transaction event once it is committed (station id, OCPP version, the event, its outcome).
+EventListener = Callable[[str, str, EventFacts, EventOutcome], Awaitable[ResponseExtras | None]]
+
+
 # A transaction that ends this soon after its start without energy (or DeAuthorized) failed right away.
 REMOTE_START_GRACE = timedelta(minutes=2)
 # How long before the transaction its remote start may have been sent: 1.6 finds it by idTag alone, so only
@@ -107,6 +122,26 @@ class TransactionService:
         self._commands = commands
         self._event_writer = TransactionEventWriter()
         self._meter_values_writer = MeterValuesWriter()
+        self._event_listeners: list[EventListener] = []
+
+    def add_event_listener(self, listener: EventListener) -> None:
+        """``listener`` is awaited after every committed transaction event; what it returns goes into the answer."""
+        self._event_listeners.append(listener)
+
+    async def response_extras(
+        self, station_id: str, version: str, facts: EventFacts, outcome: EventOutcome
+    ) -> ResponseExtras:
+        """The listeners' additions to the answer of one event (the later listener wins a field)."""
+        merged = ResponseExtras()
+        for listener in self._event_listeners:
+            extras = await listener(station_id, version, facts, outcome)
+            if extras is not None:
+                merged = ResponseExtras(
+                    extras.total_cost if extras.total_cost is not None else merged.total_cost,
+                    extras.personal_message or merged.personal_message,
+                    extras.language or merged.language,
+                )
+        return merged
 
     async def _close_reservation(self, station_id: str, facts: EventFacts) -> None:
         """H03.FR.09 / H01.FR.15: a transaction that names a reservation uses it up. After the commit of
