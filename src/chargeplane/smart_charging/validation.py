@@ -16,6 +16,7 @@ Pure: no clock, no I/O.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -66,9 +67,7 @@ def replaced(profile: Profile, installed: Iterable[Profile], *, legacy: bool) ->
     also the one with the same stackLevel, purpose and connector."""
     out = []
     for old in installed:
-        if old.id == profile.id:
-            out.append(old)
-        elif (
+        if old.id == profile.id or (
             legacy
             and old.stack_level == profile.stack_level
             and old.purpose is profile.purpose
@@ -114,7 +113,7 @@ def _check_schedule(profile: Profile, caps: Capabilities, *, legacy: bool) -> Ve
     periods = schedule.periods
     if not periods or periods[0].start != 0:
         return _no("InvalidSchedule", "the first startPeriod is 0 (K01.FR.31)")
-    if any(b.start <= a.start for a, b in zip(periods, periods[1:], strict=False)):
+    if any(b.start <= a.start for a, b in itertools.pairwise(periods)):
         return _no("InvalidSchedule", "startPeriods ascend (K01.FR.35)")
     if len(periods) > caps.max_periods:
         return _no("TooManyPeriods", f"more than {caps.max_periods} periods (PeriodsPerSchedule)")
