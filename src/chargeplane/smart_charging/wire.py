@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypeAlias
 
-from chargeplane.ocpp.messages import v2x, v16, v21, v201
-from chargeplane.ocpp.messages.base import present, unset_if_none
+from chargeplane.ocpp.messages import v16, v21, v201
+from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.smart_charging.model import (
     Composite,
@@ -29,7 +29,6 @@ from chargeplane.smart_charging.model import (
 Profile2x: TypeAlias = v201.datatypes.ChargingProfileType | v21.datatypes.ChargingProfileType
 Schedule2x: TypeAlias = v201.datatypes.ChargingScheduleType | v21.datatypes.ChargingScheduleType
 Period2x: TypeAlias = v201.datatypes.ChargingSchedulePeriodType | v21.datatypes.ChargingSchedulePeriodType
-Composite2x: TypeAlias = v201.datatypes.CompositeScheduleType | v21.datatypes.CompositeScheduleType
 
 PURPOSE_16 = {
     "ChargePointMaxProfile": Purpose.CHARGING_STATION_MAX,
@@ -161,17 +160,8 @@ def composite_16(composite: Composite) -> v16.datatypes.ChargingSchedule:
     )
 
 
-def composite_2x(ns: v2x.Dialect, composite: Composite, evse_id: int) -> Composite2x:
-    """2.0.1 / 2.1 CompositeScheduleType (K08.FR.04: the unit asked for, the phases each piece assumes)."""
-    return ns.CompositeScheduleType(
-        evse_id=evse_id,
-        duration=composite.duration,
-        schedule_start=to_wire(composite.start),
-        charging_rate_unit=ns.ChargingRateUnitEnumType(composite.unit.value),
-        charging_schedule_period=[
-            ns.ChargingSchedulePeriodType(
-                start_period=i.start, limit=_limit(i.limit), number_phases=unset_if_none(i.number_phases)
-            )
-            for i in composite.intervals
-        ],
-    )
+def composite_periods(composite: Composite) -> list[tuple[int, float, int]]:
+    """The pieces of a composite as 2.x ``chargingSchedulePeriod`` values (startPeriod, limit, numberPhases):
+    the caller builds its dialect's ``CompositeScheduleType`` around them (K08.FR.04: the unit asked for,
+    the phases each piece assumes)."""
+    return [(i.start, _limit(i.limit), i.number_phases) for i in composite.intervals]

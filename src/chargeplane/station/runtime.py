@@ -42,6 +42,7 @@ from chargeplane.station.core.model import (
     Registration,
     SetContactor,
     SetLock,
+    SetPowerLimit,
     ShowMessage,
     UploadLog,
 )
@@ -610,6 +611,8 @@ class StationRuntime:
             self.hardware.evses[action.evse_id].set_locked(action.connector_id, action.locked)
         elif isinstance(action, ShowMessage):
             self.hardware.display.show(action.text)
+        elif isinstance(action, SetPowerLimit):
+            self.hardware.evses[action.evse_id].set_limit(action.limit_w)
         elif isinstance(action, UploadLog):
             task = asyncio.create_task(self._upload(action))
             self._uploads[action.upload_id] = task

@@ -48,6 +48,8 @@ ALIASES: dict[str, VariableKey] = {
     "AllowOfflineTxForUnknownId": _K("AuthCtrlr", "OfflineTxForUnknownIdEnabled"),
     "AuthorizationCacheEnabled": _K("AuthCacheCtrlr", "Enabled"),
     "LocalAuthListEnabled": _K("LocalAuthListCtrlr", "Enabled"),
+    "ChargeProfileMaxStackLevel": _K("SmartChargingCtrlr", "ProfileStackLevel"),
+    "ChargingScheduleMaxPeriods": _K("SmartChargingCtrlr", "PeriodsPerSchedule"),
 }
 
 
@@ -59,7 +61,7 @@ def ocpp16_variables(layout: StationLayout) -> list[VariableDef]:
 
     return [
         ro("NumberOfConnectors", "integer", str(len(layout.connectors))),
-        ro("SupportedFeatureProfiles", "string", "Core,LocalAuthListManagement,Reservation,RemoteTrigger"),
+        ro("SupportedFeatureProfiles", "string", "Core,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging"),
         ro("GetConfigurationMaxKeys", "integer", "100"),
         ro("LocalAuthListMaxLength", "integer", "1000"),
         ro("SendLocalListMaxLength", "integer", "100"),
@@ -67,6 +69,8 @@ def ocpp16_variables(layout: StationLayout) -> list[VariableDef]:
         ro("MeterValuesSampledDataMaxLength", "integer", "6"),
         ro("ConnectorPhaseRotation", "string", "0.RST"),
         ro("SupportedMeasurands", "string", MEASURANDS),
+        ro("ChargingScheduleAllowedChargingRateUnit", "string", "Current,Power"),  # Smart Charging (§9.4)
+        ro("MaxChargingProfilesInstalled", "integer", "32"),
     ]
 
 

@@ -173,7 +173,15 @@ class CancelUpload:
     upload_id: int
 
 
-HardwareAction = SetContactor | SetLock | ShowMessage | Reboot | UploadLog | CancelUpload
+@dataclass(frozen=True, slots=True)
+class SetPowerLimit:
+    """Smart charging (K01/K08; 1.6 §3.13): the EVSE offers at most ``limit_w`` (None: its own maximum)."""
+
+    evse_id: int
+    limit_w: float | None
+
+
+HardwareAction = SetContactor | SetLock | ShowMessage | Reboot | UploadLog | CancelUpload | SetPowerLimit
 
 
 def tx_to_json(tx: Transaction) -> dict[str, Any]:

@@ -62,6 +62,7 @@ from chargeplane.station.core.registration import Registrar
 from chargeplane.station.core.remote import Remote
 from chargeplane.station.core.reservation import Reservations
 from chargeplane.station.core.security import Security
+from chargeplane.station.core.smart_charging import SmartCharging
 from chargeplane.station.core.storage import Storage
 from chargeplane.station.core.transactions import Transactions
 
@@ -84,6 +85,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     CustomerInformation,
     NetworkProfiles,
     Monitoring,
+    SmartCharging,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -209,6 +211,7 @@ class StationCore:
     def update_meter(self, evse_id: int, reading: MeterReading, now: datetime) -> None:
         self.ctx.get(Transactions).meter(self.ctx.evses[evse_id], reading, now)
         self.ctx.get(Monitoring).metered(self.ctx.evses[evse_id], reading, now)
+        self.ctx.get(SmartCharging).metered(self.ctx.evses[evse_id], now)
 
     def set_temperature(self, celsius: float, now: datetime) -> None:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""
