@@ -1,0 +1,120 @@
+"""End-to-end smart charging: a CSMS built with the independent ``ocpp`` package (which checks every answer
+against the OCA schemas) sets, reads and clears charging profiles on the station runtime, and the simulated
+EV's power, as the meter values report it, follows the limit (K01, K08, K10; 1.6 §5.5, §5.7, §5.16)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import ocpp.v16
+
+from chargeplane.ocpp.timestamps import to_wire
+from chargeplane.ocpp.versions import Version
+from tests.station.csms_peer import CsmsBehaviour, call, peer_central_system16, peer_csms, wait_for
+from tests.station.test_runtime import running_station
+
+EVERY_SECOND = {("SampledDataCtrlr", "TxUpdatedInterval", None): "1"}
+EV_MAX_W = 11_000.0  # SimulatedEv's default maximum: the limit must cut below it to show
+
+
+def powers(messages: list[dict[str, Any]]) -> list[float]:
+    """Power.Active.Import of every meter value the CSMS received, in order."""
+    found = []
+    for message in messages:
+        for value in message.get("meter_value", []):
+            for sample in value.get("sampled_value", []):
+                if sample.get("measurand") == "Power.Active.Import":
+                    found.append(float(sample["value"]))
+    return found
+
+
+def limited(messages: list[dict[str, Any]], watts: float) -> bool:
+    values = powers(messages)
+    return bool(values) and abs(values[-1] - watts) < 1.0
+
+
+async def test_K01_K08_K10_ocpp201_csms_limits_the_station_and_the_meter_values_follow() -> None:
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url, running_station(url, variables=EVERY_SECOND) as station:
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        station.plug(1)
+        station.present_token("SC1")
+        tx_events = lambda: behaviour.of("TransactionEvent")  # noqa: E731
+        await wait_for(lambda: limited(tx_events(), EV_MAX_W), within=5)
+        csms = behaviour.stations[0]
+        schedule = {
+            "id": 1,
+            "start_schedule": to_wire(datetime.now(UTC) - timedelta(seconds=1)),
+            "charging_rate_unit": "A",
+            "charging_schedule_period": [{"start_period": 0, "limit": 6.0}],
+        }
+        tx_default = {
+            "id": 11,
+            "stack_level": 0,
+            "charging_profile_purpose": "TxDefaultProfile",
+            "charging_profile_kind": "Absolute",
+            "charging_schedule": [schedule],
+        }
+        answer = await csms.call(call.SetChargingProfile(evse_id=0, charging_profile=tx_default))
+        assert answer.status == "Accepted"
+        unknown = await csms.call(call.SetChargingProfile(evse_id=5, charging_profile=tx_default))
+        assert (unknown.status, unknown.status_info["reason_code"]) == (
+            "Rejected",
+            "UnknownEVSE",
+        )  # K01.FR.28
+        composite = await csms.call(
+            call.GetCompositeSchedule(duration=300, evse_id=1, charging_rate_unit="A")
+        )
+        assert composite.status == "Accepted"
+        assert composite.schedule["charging_schedule_period"][0]["limit"] == 6.0
+        rejected = await csms.call(call.GetCompositeSchedule(duration=300, evse_id=4))
+        assert rejected.status == "Rejected"
+        await wait_for(lambda: limited(tx_events(), 6 * 230 * 3), within=5)  # 4140 W: the EV obeys
+        cleared = await csms.call(call.ClearChargingProfile(charging_profile_id=11))
+        assert cleared.status == "Accepted"
+        await wait_for(lambda: limited(tx_events(), EV_MAX_W), within=5)
+        again = await csms.call(call.ClearChargingProfile(charging_profile_id=11))
+        assert again.status == "Unknown"
+
+
+async def test_ocpp16_central_system_limits_the_charge_point_and_the_meter_values_follow() -> None:
+    behaviour = CsmsBehaviour()
+    call16 = ocpp.v16.call
+    async with (
+        peer_central_system16(behaviour) as url,
+        running_station(url, version=Version.V16, variables=EVERY_SECOND) as station,
+    ):
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        station.plug(1)
+        station.present_token("SC16")
+        await wait_for(lambda: behaviour.of("StartTransaction"))
+        meter_values = lambda: behaviour.of("MeterValues")  # noqa: E731
+        await wait_for(lambda: limited(meter_values(), EV_MAX_W), within=5)
+        csms = behaviour.stations[0]
+        profile = {
+            "charging_profile_id": 3,
+            "stack_level": 0,
+            "charging_profile_purpose": "TxProfile",
+            "charging_profile_kind": "Relative",
+            "charging_schedule": {
+                "charging_rate_unit": "W",
+                "charging_schedule_period": [{"start_period": 0, "limit": 5000.0}],
+            },
+        }
+        answer = await csms.call(call16.SetChargingProfile(connector_id=1, cs_charging_profiles=profile))
+        assert answer.status == "Accepted"
+        max_on_1 = dict(
+            profile, charging_profile_purpose="ChargePointMaxProfile", charging_profile_kind="Absolute"
+        )
+        refused = await csms.call(call16.SetChargingProfile(connector_id=1, cs_charging_profiles=max_on_1))
+        assert refused.status == "Rejected"
+        composite = await csms.call(
+            call16.GetCompositeSchedule(connector_id=1, duration=120, charging_rate_unit="W")
+        )
+        assert composite.status == "Accepted"
+        assert composite.charging_schedule["charging_schedule_period"][0]["limit"] == 5000.0
+        await wait_for(lambda: limited(meter_values(), 5000.0), within=5)
+        cleared = await csms.call(call16.ClearChargingProfile(id=3))
+        assert cleared.status == "Accepted"
+        await wait_for(lambda: limited(meter_values(), EV_MAX_W), within=5)
