@@ -71,6 +71,9 @@ STATION_FEATURES = frozenset(
     # block N, monitoring: hard-wired monitors (AQ-5) and OfflineQueuingSeverity (DM-3)
     | {"AQ-5", "DM-3"}
 )
+# The certification profiles (Part 5) Chargeplane's station supports besides Core: cases for stations without
+# one ("NOT Smart Charging", TC_K_38_CS) are N/A.
+STATION_PROFILES = frozenset({"Smart Charging"})
 _NO_TLS = "the station has no TLS security profiles (2, 3); issue #13"
 _NO_FIRMWARE = "the station has no firmware update (UpdateFirmware); issue #14"
 _NO_FIRMWARE_SESSIONS = (

@@ -11,46 +11,87 @@ Readings:
   EVConnected station, from EVConnectedPreSession).
 * Step 5's TransactionEvent is the first one after the request (triggerReason RemoteStart, with the
   remoteStartId), as in the other remote start cases; step 7 is Reusable State EnergyTransferStarted.
+
+Smart Charging cases (K01, K05, K08, K09, K10):
+* <Configured chargingProfileId> is ``PROFILE_ID``; stack levels are 0 unless a table gives one. A profile whose
+  kind the table leaves open is Absolute with startSchedule "now" (K01.FR.40 needs one), its duration
+  ``DURATION``; one period from 0 s with 6 A or 6000 W after the declaration's unit and its numberPhases.
+* Before each case the tool clears every profile the station holds (a ClearChargingProfileRequest without
+  criteria, its answer not judged), so the Memory States "N/a" and "no profile installed" hold.
+* "EVSECount + 1" (TC_K_14, TC_K_47) is read as ``NO_SUCH_EVSE``, an id no station under test has.
+* A reported profile is "the profile set" when its id, purpose, kind, stack level and periods are those sent
+  (a station may add the transactionId it bound a remote-start profile to, K05.FR.03).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from msgspec import UNSET
+
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
+from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.tools.conformance.case import case
-from chargeplane.tools.conformance.checks import expect_field, expect_present
+from chargeplane.tools.conformance.checks import StepFailed, expect_absent, expect_field, expect_present
 from chargeplane.tools.conformance.station_states import (
     TxEvent,
+    charging_from_idle,
     energy_transfer_started,
     ev_connected_pre_session,
     first_event_after_remote_start,
     transaction_events,
+    transaction_id,
     valid_token,
 )
 from chargeplane.tools.conformance.station_steps import StationTool
 
 REMOTE_START_ID = 3838
+PROFILE_ID = 1
+DURATION = 300
+NO_SUCH_EVSE = 999
+Purpose = en.ChargingProfilePurposeEnumType
+Kind = en.ChargingProfileKindEnumType
 
 
-def tx_profile(tool: StationTool) -> dt.ChargingProfileType:
+def charging_profile(
+    tool: StationTool,
+    purpose: Purpose,
+    kind: Kind = Kind.ABSOLUTE,
+    *,
+    profile_id: int = PROFILE_ID,
+    stack_level: int = 0,
+    amps: float = 6.0,
+    transaction_id: str | None = None,
+) -> dt.ChargingProfileType:
+    """A profile as the tables describe it: one period from 0 s, ``amps`` A or 1000 x ``amps`` W."""
     configured = tool.configured
     watts = configured.charging_rate_unit == "W"
     period = dt.ChargingSchedulePeriodType(
-        start_period=0, limit=6000.0 if watts else 6.0, number_phases=configured.number_phases
+        start_period=0, limit=amps * 1000 if watts else amps, number_phases=configured.number_phases
     )
+    absolute = kind is not Kind.RELATIVE
     schedule = dt.ChargingScheduleType(
-        id=1,
+        id=profile_id,
         charging_rate_unit=en.ChargingRateUnitEnumType.W if watts else en.ChargingRateUnitEnumType.A,
         charging_schedule_period=[period],
+        start_schedule=to_wire(datetime.now(UTC)) if absolute else UNSET,
+        duration=DURATION if absolute else UNSET,
     )
     return dt.ChargingProfileType(
-        id=1,
-        stack_level=0,
-        charging_profile_purpose=en.ChargingProfilePurposeEnumType.TX_PROFILE,
-        charging_profile_kind=en.ChargingProfileKindEnumType.RELATIVE,
+        id=profile_id,
+        stack_level=stack_level,
+        charging_profile_purpose=purpose,
+        charging_profile_kind=kind,
         charging_schedule=[schedule],
+        transaction_id=transaction_id if transaction_id is not None else UNSET,
     )
+
+
+def tx_profile(tool: StationTool) -> dt.ChargingProfileType:
+    """TC_K_37 / TC_K_38: the TxProfile of a remote start (kind Relative, id 1, stack level 0)."""
+    return charging_profile(tool, Purpose.TX_PROFILE, Kind.RELATIVE)
 
 
 @case(
@@ -62,13 +103,19 @@ def tx_profile(tool: StationTool) -> dt.ChargingProfileType:
     timeout=40.0,
 )
 async def tc_k_38_cs(tool: StationTool) -> None:
+    await remote_start_with_profile(tool)
+
+
+async def remote_start_with_profile(tool: StationTool) -> dt.ChargingProfileType:
+    """Steps 1-7 of TC_K_37 / TC_K_38: the remote start with a TxProfile, up to EnergyTransferStarted."""
     await ev_connected_pre_session(tool)
     running = transaction_events(tool)
+    profile = tx_profile(tool)
     request = msg.RequestStartTransactionRequest(
         id_token=valid_token(tool),
         evse_id=tool.configured.evse_id,
         remote_start_id=REMOTE_START_ID,
-        charging_profile=tx_profile(tool),
+        charging_profile=profile,
     )
     tool.remote_started_at = len(tool.seen)
     response = await tool.send_as(1, request, msg.RequestStartTransactionResponse)
@@ -84,3 +131,285 @@ async def tc_k_38_cs(tool: StationTool) -> None:
         expect_field(3, authorize, "idToken.type", tool.configured.valid_idtoken_type)
     first = next(e for e in tool.seen[tool.remote_started_at :] if isinstance(e, TxEvent))
     expect_present(5, first, "transactionInfo.remoteStartId")
+    return profile
+
+
+@case(
+    "TC_K_37_CS",
+    "Remote start transaction with charging profile - Success",
+    use_cases=("K05",),
+    requirements=("K05.FR.02", "K05.FR.03"),
+    timeout=40.0,
+)
+async def tc_k_37_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    profile = await remote_start_with_profile(tool)
+    found = await reports(
+        tool, 8, dt.ChargingProfileCriterionType(charging_profile_id=[profile.id]), request_id=137
+    )
+    expect_profile(10, found, profile)
+
+
+# --- helpers of the Smart Charging cases ---
+
+REPORT_WITHIN = 10.0
+
+
+async def clear_all(tool: StationTool) -> None:
+    """Before a case: no profile on the station (answer not judged)."""
+    await tool.send(
+        "before", msg.ClearChargingProfileRequest(charging_profile_criteria=dt.ClearChargingProfileType())
+    )
+
+
+async def set_profile(
+    tool: StationTool,
+    step: int | str,
+    evse_id: int,
+    profile: dt.ChargingProfileType,
+    status: str = "Accepted",
+) -> None:
+    request = msg.SetChargingProfileRequest(evse_id=evse_id, charging_profile=profile)
+    response = await tool.send_as(step, request, msg.SetChargingProfileResponse)
+    expect_field(step, response, "status", status)
+
+
+async def reports(
+    tool: StationTool,
+    get_step: int,
+    criteria: dt.ChargingProfileCriterionType,
+    *,
+    request_id: int,
+    evse_id: int | None = None,
+) -> list[dt.ChargingProfileType]:
+    """GetChargingProfiles answered Accepted, then every ReportChargingProfiles part (tbc) with its requestId
+    (K09.FR.01/02); the profiles reported, each checked against ``evse_id`` when given."""
+    request = msg.GetChargingProfilesRequest(
+        request_id=request_id, charging_profile=criteria, evse_id=evse_id if evse_id is not None else UNSET
+    )
+    response = await tool.send_as(get_step, request, msg.GetChargingProfilesResponse)
+    expect_field(get_step, response, "status", "Accepted")
+    found: list[dt.ChargingProfileType] = []
+    while True:
+        report = await tool.expect_answered(get_step + 1, msg.ReportChargingProfilesRequest, REPORT_WITHIN)
+        expect_field(get_step + 1, report, "requestId", request_id)
+        found += report.charging_profile
+        if report.tbc is not True:
+            return found
+
+
+def expect_profile(
+    step: int | str, found: list[dt.ChargingProfileType], sent: dt.ChargingProfileType, evse_ok: bool = True
+) -> None:
+    """The profile set is among those reported (see the readings)."""
+    for profile in found:
+        if profile.id != sent.id:
+            continue
+        same = (
+            profile.charging_profile_purpose == sent.charging_profile_purpose
+            and profile.charging_profile_kind == sent.charging_profile_kind
+            and profile.stack_level == sent.stack_level
+            and [
+                (p.start_period, p.limit)
+                for s in profile.charging_schedule
+                for p in s.charging_schedule_period
+            ]
+            == [(p.start_period, p.limit) for s in sent.charging_schedule for p in s.charging_schedule_period]
+        )
+        if same and evse_ok:
+            return
+        raise StepFailed(step, f"the reported profile {profile.id} is not the one set")
+    raise StepFailed(step, f"profile {sent.id} was not reported")
+
+
+async def report_of_one(
+    tool: StationTool, get_step: int, sent: dt.ChargingProfileType, evse_id: int, request_id: int
+) -> None:
+    """Steps 3-6 of the K01 cases: GetChargingProfiles by id, the report on ``evse_id`` holds the profile."""
+    request = msg.GetChargingProfilesRequest(
+        request_id=request_id, charging_profile=dt.ChargingProfileCriterionType(charging_profile_id=[sent.id])
+    )
+    response = await tool.send_as(get_step, request, msg.GetChargingProfilesResponse)
+    expect_field(get_step, response, "status", "Accepted")
+    report = await tool.expect_answered(get_step + 1, msg.ReportChargingProfilesRequest, REPORT_WITHIN)
+    expect_field(get_step + 1, report, "requestId", request_id)
+    expect_field(get_step + 1, report, "evseId", evse_id)
+    expect_profile(get_step + 1, report.charging_profile, sent)
+
+
+# --- K01 SetChargingProfile ---
+
+
+@case(
+    "TC_K_01_CS",
+    "Set Charging Profile - TxDefaultProfile - Specific EVSE",
+    use_cases=("K01",),
+    requirements=("K01.FR.07", "K01.FR.15"),
+)
+async def tc_k_01_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    evse_id = tool.configured.evse_id
+    profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE)
+    await set_profile(tool, 1, evse_id, profile)
+    await report_of_one(tool, 3, profile, evse_id, 101)
+
+
+@case(
+    "TC_K_10_CS",
+    "Set Charging Profile - TxDefaultProfile - All EVSE",
+    use_cases=("K01",),
+    requirements=("K01.FR.07", "K01.FR.14"),
+)
+async def tc_k_10_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE)
+    await set_profile(tool, 1, 0, profile)
+    await report_of_one(tool, 3, profile, 0, 110)
+
+
+@case("TC_K_03_CS", "Set Charging Profile - ChargingStationMaxProfile", use_cases=("K01",))
+async def tc_k_03_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    profile = charging_profile(tool, Purpose.CHARGING_STATION_MAX_PROFILE)
+    await set_profile(tool, 1, 0, profile)
+    await report_of_one(tool, 3, profile, 0, 103)
+
+
+@case(
+    "TC_K_02_CS",
+    "Set Charging Profile - TxProfile without ongoing transaction on the specified EVSE",
+    use_cases=("K01",),
+    requirements=("K01.FR.04", "K01.FR.07", "K01.FR.09"),
+)
+async def tc_k_02_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    profile = charging_profile(
+        tool, Purpose.TX_PROFILE, Kind.RELATIVE, transaction_id="UNKNOWN-TRANSACTION-ID"
+    )
+    await set_profile(tool, 1, tool.configured.evse_id, profile, "Rejected")
+
+
+@case(
+    "TC_K_04_CS",
+    "Replace charging profile - With chargingProfileId",
+    use_cases=("K01",),
+    requirements=("K01.FR.05",),
+)
+async def tc_k_04_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    evse_id = tool.configured.evse_id
+    await set_profile(tool, "memory", evse_id, charging_profile(tool, Purpose.TX_DEFAULT_PROFILE))
+    replacement = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE, amps=10.0)
+    await set_profile(tool, 1, evse_id, replacement)
+    await report_of_one(tool, 3, replacement, evse_id, 104)
+
+
+@case(
+    "TC_K_14_CS", "Set Charging Profile - Unexisting EVSEid", use_cases=("K01",), requirements=("K01.FR.28",)
+)
+async def tc_k_14_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    await set_profile(tool, 1, NO_SUCH_EVSE, charging_profile(tool, Purpose.TX_DEFAULT_PROFILE), "Rejected")
+
+
+@case(
+    "TC_K_60_CS",
+    "Set Charging Profile - TxProfile with ongoing transaction on the specified EVSE",
+    use_cases=("K01",),
+    requirements=("K01.FR.04", "K01.FR.07", "K01.FR.15"),
+    timeout=40.0,
+)
+async def tc_k_60_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    await charging_from_idle(tool)
+    tx_id = transaction_id(tool, 1)
+    profile = charging_profile(tool, Purpose.TX_PROFILE, Kind.RELATIVE, transaction_id=tx_id)
+    await set_profile(tool, 1, tool.configured.evse_id, profile)
+    found = await reports(
+        tool, 3, dt.ChargingProfileCriterionType(charging_profile_id=[profile.id]), request_id=160
+    )
+    expect_profile(5, found, profile)
+
+
+# --- K10 ClearChargingProfile ---
+
+
+@case(
+    "TC_K_05_CS",
+    "Clear Charging Profile - With chargingProfileId",
+    use_cases=("K10",),
+    requirements=("K10.FR.03",),
+)
+async def tc_k_05_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE)
+    await set_profile(tool, "memory", tool.configured.evse_id, profile)
+    cleared = await tool.send_as(
+        1, msg.ClearChargingProfileRequest(charging_profile_id=profile.id), msg.ClearChargingProfileResponse
+    )
+    expect_field(2, cleared, "status", "Accepted")
+    request = msg.GetChargingProfilesRequest(
+        request_id=105, charging_profile=dt.ChargingProfileCriterionType(charging_profile_id=[profile.id])
+    )
+    response = await tool.send_as(3, request, msg.GetChargingProfilesResponse)
+    expect_field(4, response, "status", "NoProfiles")
+
+
+@case(
+    "TC_K_08_CS",
+    "Clear Charging Profile - Without previous charging profile",
+    use_cases=("K10",),
+    requirements=("K10.FR.01",),
+)
+async def tc_k_08_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    request = msg.ClearChargingProfileRequest(charging_profile_id=PROFILE_ID + 807)
+    cleared = await tool.send_as(1, request, msg.ClearChargingProfileResponse)
+    expect_field(2, cleared, "status", "Unknown")
+
+
+# --- K09 GetChargingProfiles ---
+
+
+@case("TC_K_32_CS", "Get Charging Profile - chargingProfileId", use_cases=("K09",))
+async def tc_k_32_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    station_max = charging_profile(tool, Purpose.CHARGING_STATION_MAX_PROFILE, profile_id=321)
+    default = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE, profile_id=322)
+    await set_profile(tool, "memory", 0, station_max)
+    await set_profile(tool, "memory", tool.configured.evse_id, default)
+    found = await reports(tool, 1, dt.ChargingProfileCriterionType(charging_profile_id=[321]), request_id=132)
+    expect_profile(3, found, station_max)
+    if any(p.id != station_max.id for p in found):
+        raise StepFailed(3, "profiles other than the one asked for were reported")
+
+
+# --- K08 GetCompositeSchedule ---
+
+
+@case(
+    "TC_K_39_CS",
+    "Get Composite Schedule - No ChargingProfile installed on Charging Station",
+    use_cases=("K08",),
+)
+async def tc_k_39_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    unit = en.ChargingRateUnitEnumType(tool.configured.charging_rate_unit)
+    request = msg.GetCompositeScheduleRequest(duration=DURATION, evse_id=0, charging_rate_unit=unit)
+    response = await tool.send_as(1, request, msg.GetCompositeScheduleResponse)
+    expect_field(2, response, "status", "Accepted")
+    expect_field(2, response, "schedule.evseId", 0)
+    expect_field(2, response, "schedule.duration", DURATION)
+    expect_field(2, response, "schedule.chargingRateUnit", unit)
+    expect_field(2, response, "schedule.chargingSchedulePeriod[0].startPeriod", 0)
+
+
+@case("TC_K_47_CS", "Get Composite Schedule - Unknown EVSEId", use_cases=("K08",))
+async def tc_k_47_cs(tool: StationTool) -> None:
+    unit = en.ChargingRateUnitEnumType(tool.configured.charging_rate_unit)
+    request = msg.GetCompositeScheduleRequest(
+        duration=DURATION, evse_id=NO_SUCH_EVSE, charging_rate_unit=unit
+    )
+    response = await tool.send_as(1, request, msg.GetCompositeScheduleResponse)
+    expect_field(2, response, "status", "Rejected")
+    expect_absent(2, response, "schedule")
