@@ -61,7 +61,11 @@ def ocpp16_variables(layout: StationLayout) -> list[VariableDef]:
 
     return [
         ro("NumberOfConnectors", "integer", str(len(layout.connectors))),
-        ro("SupportedFeatureProfiles", "string", "Core,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging"),
+        ro(
+            "SupportedFeatureProfiles",
+            "string",
+            "Core,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging",
+        ),
         ro("GetConfigurationMaxKeys", "integer", "100"),
         ro("LocalAuthListMaxLength", "integer", "1000"),
         ro("SendLocalListMaxLength", "integer", "100"),
