@@ -37,6 +37,7 @@ from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_absent, expect_field, expect_present
 from chargeplane.tools.conformance.station_states import (
     TxEvent,
+    booted,
     charging_from_idle,
     energy_transfer_started,
     ev_connected_pre_session,
@@ -413,3 +414,93 @@ async def tc_k_47_cs(tool: StationTool) -> None:
     response = await tool.send_as(1, request, msg.GetCompositeScheduleResponse)
     expect_field(2, response, "status", "Rejected")
     expect_absent(2, response, "schedule")
+
+
+# --- K09 GetChargingProfiles with criteria (TC_K_30..K_36: a station maximum and a TxDefault on the EVSE) ---
+
+STATION_MAX_ID, TX_DEFAULT_ID, STACK_LEVEL = 301, 302, 1
+
+
+async def two_profiles(tool: StationTool) -> tuple[dt.ChargingProfileType, dt.ChargingProfileType]:
+    """The Memory State: <Generated Id1> a ChargingStationMaxProfile, <Generated Id2> a TxDefaultProfile on
+    the configured EVSE, both at stack level ``STACK_LEVEL`` (<Configured stackLevel> and stackLevel2)."""
+    await clear_all(tool)
+    station_max = charging_profile(
+        tool, Purpose.CHARGING_STATION_MAX_PROFILE, profile_id=STATION_MAX_ID, stack_level=STACK_LEVEL
+    )
+    default = charging_profile(
+        tool, Purpose.TX_DEFAULT_PROFILE, profile_id=TX_DEFAULT_ID, stack_level=STACK_LEVEL
+    )
+    await set_profile(tool, "memory", 0, station_max)
+    await set_profile(tool, "memory", tool.configured.evse_id, default)
+    return station_max, default
+
+
+def only(step: int, found: list[dt.ChargingProfileType], *wanted: dt.ChargingProfileType) -> None:
+    """Exactly ``wanted`` were reported (K09.FR.04-06: the profiles that match every criterion)."""
+    for profile in wanted:
+        expect_profile(step, found, profile)
+    extra = sorted({p.id for p in found} - {p.id for p in wanted})
+    if extra:
+        raise StepFailed(step, f"profiles that do not match the criteria were reported: {extra}")
+
+
+@case("TC_K_30_CS", "Get Charging Profile - EvseId > 0", use_cases=("K09",), requirements=("K09.FR.04",))
+async def tc_k_30_cs(tool: StationTool) -> None:
+    _, default = await two_profiles(tool)
+    criteria = dt.ChargingProfileCriterionType()
+    found = await reports(tool, 1, criteria, request_id=130, evse_id=tool.configured.evse_id)
+    only(3, found, default)
+
+
+@case("TC_K_31_CS", "Get Charging Profile - No EvseId", use_cases=("K09",), requirements=("K09.FR.06",))
+async def tc_k_31_cs(tool: StationTool) -> None:
+    station_max, default = await two_profiles(tool)
+    found = await reports(tool, 1, dt.ChargingProfileCriterionType(), request_id=131)
+    only(3, found, station_max, default)
+
+
+@case("TC_K_33_CS", "Get Charging Profile - EvseId > 0 + stackLevel", use_cases=("K09",))
+async def tc_k_33_cs(tool: StationTool) -> None:
+    _, default = await two_profiles(tool)
+    criteria = dt.ChargingProfileCriterionType(stack_level=STACK_LEVEL)
+    found = await reports(tool, 1, criteria, request_id=133, evse_id=tool.configured.evse_id)
+    only(3, found, default)
+
+
+@case("TC_K_35_CS", "Get Charging Profile - EvseId > 0 + chargingProfilePurpose", use_cases=("K09",))
+async def tc_k_35_cs(tool: StationTool) -> None:
+    _, default = await two_profiles(tool)
+    criteria = dt.ChargingProfileCriterionType(charging_profile_purpose=Purpose.TX_DEFAULT_PROFILE)
+    found = await reports(tool, 1, criteria, request_id=135, evse_id=tool.configured.evse_id)
+    only(3, found, default)
+
+
+@case(
+    "TC_K_36_CS",
+    "Get Charging Profile - EvseId > 0 + chargingProfilePurpose + stackLevel",
+    use_cases=("K09",),
+)
+async def tc_k_36_cs(tool: StationTool) -> None:
+    _, default = await two_profiles(tool)
+    criteria = dt.ChargingProfileCriterionType(
+        charging_profile_purpose=Purpose.TX_DEFAULT_PROFILE, stack_level=STACK_LEVEL
+    )
+    found = await reports(tool, 1, criteria, request_id=136, evse_id=tool.configured.evse_id)
+    only(3, found, default)
+
+
+@case(
+    "TC_K_13_CS",
+    "Set Charging Profile - Persistent over reboot",
+    use_cases=("K01",),
+    requirements=("K01.FR.27",),
+    timeout=90.0,
+)
+async def tc_k_13_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    evse_id = tool.configured.evse_id
+    profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE)
+    await set_profile(tool, 1, evse_id, profile)
+    await booted(tool)  # 3.
+    await report_of_one(tool, 4, profile, evse_id, 113)
