@@ -124,6 +124,7 @@ def test_K01_FR_52_53_tx_default_stack_level_on_evse_0_and_an_evse() -> None:
     assert reason(make(3, evse=0, level=2), installed=(on_evse,)) == "DuplicateProfile"  # K01.FR.52
     assert reason(make(3, evse=2, level=2), installed=(on_station,)) == "DuplicateProfile"  # K01.FR.53
     assert reason(make(1, evse=0, level=2), installed=(on_evse,)) == "Accepted"  # the same id: replaced
+    assert reason(make(3, evse=0, level=2), installed=(on_evse,), legacy=True) == "Accepted"  # not in 1.6
 
 
 def test_K01_FR_06_overlapping_duplicates_refused_in_2x_replaced_in_16() -> None:

@@ -6,7 +6,8 @@ the new one takes the place of. Both are written once, version-neutral; the few 
 and 2.x take ``legacy`` (1.6):
 
 * 1.6 replaces a profile with the same stackLevel / purpose / connector (§3.13.1); 2.x refuses it when the
-  validity periods overlap (K01.FR.06, K01.FR.39; reasonCode DuplicateProfile);
+  validity periods overlap (K01.FR.06, K01.FR.39; reasonCode DuplicateProfile), and refuses TxDefaultProfiles
+  on EVSE 0 and on an EVSE at one stack level (K01.FR.52/53), which 1.6 does not;
 * 1.6 TxProfiles may leave the transactionId out (the running transaction of the connector is meant); 2.x
   needs it (K01.FR.03);
 * 2.x forbids a startSchedule on a Relative profile (K01.FR.41); 1.6 ignores it.
@@ -154,11 +155,11 @@ def _check_installed(
     for old in others:
         if old.stack_level != profile.stack_level or old.purpose is not profile.purpose:
             continue
+        if legacy:  # 1.6 has neither rule: the connector's own profile leads on equal levels
+            continue
         if profile.purpose is Purpose.TX_DEFAULT and (old.evse_id == 0) != (profile.evse_id == 0):
             # K01.FR.52 (new on EVSE 0, one on an EVSE) and K01.FR.53 (new on an EVSE, one on EVSE 0)
             return _no("DuplicateProfile", f"TxDefaultProfile {old.id} has stackLevel {old.stack_level}")
-        if legacy:
-            continue
         if profile.purpose is Purpose.TX:
             if old.transaction_id == profile.transaction_id:  # K01.FR.39
                 return _no("DuplicateProfile", f"TxProfile {old.id} has this stackLevel and transaction")
