@@ -25,14 +25,15 @@ Smart Charging cases (K01, K05, K08, K09, K10):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import msgspec
 from msgspec import UNSET
 
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
-from chargeplane.ocpp.timestamps import to_wire
+from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_absent, expect_field, expect_present
 from chargeplane.tools.conformance.station_states import (
@@ -504,3 +505,50 @@ async def tc_k_13_cs(tool: StationTool) -> None:
     await set_profile(tool, 1, evse_id, profile)
     await booted(tool)  # 3.
     await report_of_one(tool, 4, profile, evse_id, 113)
+
+
+@case("TC_K_19_CS", "Set Charging Profile - ChargingProfileKind is Recurring", use_cases=("K01",))
+async def tc_k_19_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    recurring = msgspec.structs.replace(
+        charging_profile(tool, Purpose.TX_DEFAULT_PROFILE, Kind.RECURRING),
+        recurrency_kind=en.RecurrencyKindEnumType.DAILY,  # <Configured RecurrencyKind>
+    )
+    await set_profile(tool, 1, tool.configured.evse_id, recurring)
+
+
+@case("TC_K_21_CS", "Set Charging Profile - ValidFrom", use_cases=("K01",), requirements=("K01.FR.36",))
+async def tc_k_21_cs(tool: StationTool) -> None:
+    """The profile starts 300 s after the request; x (from the request to scheduleStart) gets the time the
+    exchange took, plus a second of rounding."""
+    await clear_all(tool)
+    evse_id = tool.configured.evse_id
+    sent_at = datetime.now(UTC)
+    later = msgspec.structs.replace(
+        charging_profile(tool, Purpose.TX_DEFAULT_PROFILE, Kind.RELATIVE),
+        valid_from=to_wire(sent_at + timedelta(seconds=300)),
+    )
+    await set_profile(tool, 1, evse_id, later)
+    unit = en.ChargingRateUnitEnumType(tool.configured.charging_rate_unit)
+    request = msg.GetCompositeScheduleRequest(duration=400, evse_id=evse_id, charging_rate_unit=unit)
+    response = await tool.send_as(3, request, msg.GetCompositeScheduleResponse)
+    expect_field(4, response, "status", "Accepted")
+    expect_field(4, response, "schedule.evseId", evse_id)
+    expect_field(4, response, "schedule.chargingRateUnit", unit)
+    expect_field(4, response, "schedule.duration", 400)
+    expect_field(4, response, "schedule.chargingSchedulePeriod[0].startPeriod", 0)
+    schedule = response.schedule
+    if isinstance(schedule, msgspec.UnsetType) or len(schedule.charging_schedule_period) < 2:
+        raise StepFailed(4, "the composite schedule has no second period")
+    second = schedule.charging_schedule_period[1]
+    x = (from_wire(schedule.schedule_start) - sent_at).total_seconds()
+    if not 300 - x - 2 <= second.start_period <= 300 - x + 2:
+        raise StepFailed(
+            4, f"chargingSchedulePeriod[1].startPeriod is {second.start_period}, expected {300 - x:.0f}"
+        )
+    expect_field(
+        4,
+        response,
+        "schedule.chargingSchedulePeriod[1].limit",
+        later.charging_schedule[0].charging_schedule_period[0].limit,
+    )
