@@ -248,6 +248,18 @@ def test_K08_composite_schedule_in_the_unit_asked_and_rejected_for_an_unknown_ev
     assert (unknown.status, unknown.status_info.reason_code) == ("Rejected", "UnknownEVSE")
 
 
+def test_K08_FR_03_evse_0_reports_the_station_total_capped_by_the_station_maximum() -> None:
+    rig = make_rig(connectors=(1, 1))
+    set_profile(
+        rig, 0, profile(1, periods=[(0, 10.0)])
+    )  # TxDefault for every EVSE (K08.FR.06: no transaction)
+    set_profile(rig, 0, profile(2, "ChargingStationMaxProfile", [(0, 32.0), (300, 16.0)]))
+    schedule = rig.handle(
+        M.GetCompositeScheduleRequest(duration=600, evse_id=0, charging_rate_unit=A)
+    ).schedule
+    assert [(p.start_period, p.limit) for p in schedule.charging_schedule_period] == [(0, 20.0), (300, 16.0)]
+
+
 # ---------------------------------------------------------------------- K09 GetChargingProfiles
 def test_K09_FR_01_02_04_05_report_per_evse_with_the_request_id_and_no_profiles() -> None:
     rig = make_rig(connectors=(1, 1))

@@ -30,7 +30,7 @@ from chargeplane.ocpp.messages.base import Payload, dec_hook, present
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging import validation, wire
-from chargeplane.smart_charging.composite import Fallback, composite_schedule, limit_at
+from chargeplane.smart_charging.composite import Fallback, composite_schedule, limit_at, station_total
 from chargeplane.smart_charging.model import Composite, Profile, Purpose, RateUnit
 from chargeplane.station.core.adapter import narrow
 from chargeplane.station.core.context import Context, Controller, route
@@ -296,7 +296,14 @@ class SmartCharging(Controller):
         return evse.tx.id, started
 
     def composite(self, evse_id: int, duration: int, unit: RateUnit, now: datetime) -> Composite:
-        """K08 / 1.6 §5.7: from now (station time) for ``duration`` seconds."""
+        """K08 / 1.6 §5.7: from now (station time) for ``duration`` seconds; EVSE 0: the station's total
+        (K08.FR.03), the sum of its EVSEs capped by the station-wide profiles."""
+        own = self._composite(evse_id, duration, unit, now)
+        if evse_id != 0:
+            return own
+        return station_total([self._composite(e, duration, unit, now) for e in self.ctx.evses], own)
+
+    def _composite(self, evse_id: int, duration: int, unit: RateUnit, now: datetime) -> Composite:
         tx_id, tx_start = self._transaction(evse_id)
         return composite_schedule(
             self.profiles(),
