@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ocpp.v16
+import ocpp.v21
 
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
@@ -118,3 +119,40 @@ async def test_ocpp16_central_system_limits_the_charge_point_and_the_meter_value
         cleared = await csms.call(call16.ClearChargingProfile(id=3))
         assert cleared.status == "Accepted"
         await wait_for(lambda: limited(meter_values(), EV_MAX_W), within=5)
+
+
+async def test_K01_K08_ocpp21_csms_sets_a_profile_and_reads_the_composite() -> None:
+    behaviour = CsmsBehaviour()
+    call21 = ocpp.v21.call
+    async with (
+        peer_csms(behaviour, "ocpp2.1") as url,
+        running_station(url, version=Version.V21, variables=EVERY_SECOND) as station,
+    ):
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        station.plug(1)
+        station.present_token("SC21")
+        tx_events = lambda: behaviour.of("TransactionEvent")  # noqa: E731
+        await wait_for(lambda: limited(tx_events(), EV_MAX_W), within=5)
+        csms = behaviour.stations[0]
+        station_max = {
+            "id": 21,
+            "stack_level": 0,
+            "charging_profile_purpose": "ChargingStationMaxProfile",
+            "charging_profile_kind": "Absolute",
+            "charging_schedule": [
+                {
+                    "id": 1,
+                    "start_schedule": to_wire(datetime.now(UTC) - timedelta(seconds=1)),
+                    "charging_rate_unit": "W",
+                    "charging_schedule_period": [{"start_period": 0, "limit": 3000.0}],
+                }
+            ],
+        }
+        answer = await csms.call(call21.SetChargingProfile(evse_id=0, charging_profile=station_max))
+        assert answer.status == "Accepted"
+        composite = await csms.call(
+            call21.GetCompositeSchedule(duration=60, evse_id=1, charging_rate_unit="W")
+        )
+        assert composite.status == "Accepted"
+        assert composite.schedule["charging_schedule_period"][0]["limit"] == 3000.0
+        await wait_for(lambda: limited(tx_events(), 3000.0), within=5)
