@@ -422,6 +422,11 @@ class StationRuntime:
         self.core.fault(evse_id, faulted, self.clock())
         self._pump()
 
+    def external_limit(self, evse_id: int, limit: float | None, unit: str = "W", source: str = "EMS") -> None:
+        """An external system's charging limit (K11-K13), None lifting it."""
+        self.core.external_limit(evse_id, limit, unit, self.clock(), source)
+        self._pump()
+
     def set_temperature(self, celsius: float) -> None:
         """The station's temperature sensor reads ``celsius`` (ChargingStation.Temperature, monitored)."""
         self.hardware.temperature_c = celsius

@@ -451,3 +451,49 @@ def test_ocpp16_tx_profile_on_the_running_transaction_and_remote_start_with_a_pr
     assert (
         rig.handle(M16.ClearChargingProfileRequest(charging_profile_purpose="TxProfile")).status == "Unknown"
     )
+
+
+# ---------------------------------------------------------------------- K11-K13 external limits
+def test_K11_FR_01_02_04_06_external_limit_obeyed_notified_and_reported_as_external_constraints() -> None:
+    rig, _ = running_rig()
+    set_var(rig, "SmartChargingCtrlr", "NotifyChargingLimitWithSchedules", "true")
+    rig.clear()
+    rig.do("external_limit", 1, 4000.0, "W")
+    assert limits(rig)[-1] == SetPowerLimit(1, 4000.0)  # K11.FR.01
+    [notify] = rig.of(M.NotifyChargingLimitRequest)  # K11.FR.02, not CSO (K11.FR.05)
+    assert (notify.evse_id, notify.charging_limit.charging_limit_source) == (1, "EMS")
+    assert notify.charging_schedule[0].charging_schedule_period[0].limit == 4000.0  # K11.FR.03
+    [event] = rig.events()
+    assert event.trigger_reason == "ChargingRateChanged"  # K11.FR.04
+    rig.clear()
+    rig.do("external_limit", 1, 4020.0, "W")  # within LimitChangeSignificance (1 %): obeyed, not notified
+    assert limits(rig)[-1] == SetPowerLimit(1, 4020.0)
+    assert rig.of(M.NotifyChargingLimitRequest) == []
+    assert rig.events() == []
+    criteria = D.ChargingProfileCriterionType(charging_limit_source=["EMS"])
+    rig.handle(M.GetChargingProfilesRequest(request_id=3, charging_profile=criteria))
+    [report] = rig.of(M.ReportChargingProfilesRequest)
+    assert report.charging_limit_source == "EMS"
+    assert (
+        report.charging_profile[0].charging_profile_purpose == "ChargingStationExternalConstraints"
+    )  # K11.FR.06
+    assert rig.handle(
+        M.ClearChargingProfileRequest(charging_profile_id=report.charging_profile[0].id)
+    ).status == (
+        "Unknown"  # K10.FR.09: not the CSMS's to clear
+    )
+
+
+def test_K12_K13_external_limit_without_transaction_then_lifted() -> None:
+    rig = make_rig()
+    rig.do("external_limit", 0, 10.0, "A")
+    assert rig.of(M.NotifyChargingLimitRequest)[0].charging_limit.charging_limit_source == "EMS"  # K12.FR.02
+    schedule = rig.handle(
+        M.GetCompositeScheduleRequest(duration=60, evse_id=1, charging_rate_unit=A)
+    ).schedule
+    assert schedule.charging_schedule_period[0].limit == 10.0  # K12.FR.01
+    rig.clear()
+    rig.do("external_limit", 0, None, "A")
+    [cleared] = rig.of(M.ClearedChargingLimitRequest)
+    assert (cleared.charging_limit_source, cleared.evse_id) == ("EMS", 0)
+    assert limits(rig)[-1] == SetPowerLimit(1, None)

@@ -31,8 +31,10 @@ from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging import validation, wire
 from chargeplane.smart_charging.composite import Fallback, composite_schedule, limit_at, station_total
-from chargeplane.smart_charging.model import Composite, Profile, Purpose, RateUnit
-from chargeplane.station.core.adapter import narrow
+from chargeplane.smart_charging.model import Composite, Kind, Period, Profile, Purpose, RateUnit, Schedule
+from chargeplane.smart_charging.wire import Profile2x, Schedule2x
+from chargeplane.station.core import transactions
+from chargeplane.station.core.adapter import TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, VariableKey, var
 from chargeplane.station.core.model import Evse, SetPowerLimit
@@ -44,6 +46,8 @@ MAX_PERIODS = 24
 MAX_PROFILES = 32
 REPORT_PER_MESSAGE = 8  # profiles per ReportChargingProfiles (K09.FR.02: tbc on all but the last)
 WAIT_MARGIN_S = 60
+CSO = "CSO"
+EXTERNAL_ID_BASE = 1_000_000  # the id of an external limit's profile: this plus the EVSE id
 UNITS_16 = {"Current": RateUnit.AMPERE, "Power": RateUnit.WATT}
 
 
@@ -51,6 +55,7 @@ UNITS_16 = {"Current": RateUnit.AMPERE, "Power": RateUnit.WATT}
 class Installed:
     profile: Profile  # version-neutral, what the engine reads
     wire: Payload  # as received: v16 ChargingProfile or the 2.x ChargingProfileType
+    source: str = CSO  # chargingLimitSource: the CSMS, or the external system of a K11/K12 limit
 
 
 @dataclass(slots=True)
@@ -84,6 +89,7 @@ class SmartCharging(Controller):
             var(CTRLR, "LimitChangeSignificance", "decimal", "1.0", unit="Percent"),
             var(CTRLR, "ExternalControlSignalsEnabled", "boolean", "false", ro),
             var(CTRLR, "ACPhaseSwitchingSupported", "boolean", "false", ro),
+            var(CTRLR, "NotifyChargingLimitWithSchedules", "boolean", "false"),
         ]
 
     # ------------------------------------------------------------------ state
@@ -121,9 +127,10 @@ class SmartCharging(Controller):
         return [i.profile for i in self.installed]
 
     def _save(self) -> None:
-        records = [
+        records = [  # an external system's limits are its to send again after a reboot
             {"evse": i.profile.evse_id, "tx": i.profile.transaction_id, "profile": i.wire}
             for i in self.installed
+            if i.source == CSO
         ]
         self.ctx.storage.set_state(STATE_KEY, msgspec.json.encode(records).decode() if records else None)
         self.ctx.model.put(
@@ -282,6 +289,136 @@ class SmartCharging(Controller):
             and (not ids or i.profile.id in ids)
         ]
 
+    # ------------------------------------------------------------------ external limits (K11-K13)
+    def external_limit(
+        self, evse_id: int, limit: float | None, unit: RateUnit, now: datetime, source: str = "EMS"
+    ) -> None:
+        """An external system (an EMS, the grid operator) limits EVSE ``evse_id`` (0: the whole station) from
+        now on, or lifts its limit (``limit`` None). It becomes a ChargingStationExternalConstraints profile
+        (K11.FR.06 / K12.FR.05) that the composite honours (K11.FR.01 / K12.FR.01). A change by more than
+        LimitChangeSignificance percent is notified (K11.FR.02, K12.FR.02; never as CSO, K11.FR.05) and
+        every transaction it touches gets an event with trigger ChargingRateChanged (K11.FR.04); a lifted
+        limit is reported with ClearedChargingLimit (K13)."""
+        profile_id = EXTERNAL_ID_BASE + evse_id
+        old = next((i for i in self.installed if i.profile.id == profile_id), None)
+        self.installed = [i for i in self.installed if i.profile.id != profile_id]
+        at = self.ctx.station_time(now)
+        if limit is None:
+            if old is None:
+                return
+            self._save()
+            self.obey(now)
+            self._cleared(evse_id, old.source, now)
+            self._rate_changed(evse_id, now)
+            return
+        profile = Profile(
+            id=profile_id,
+            stack_level=0,
+            purpose=Purpose.EXTERNAL_CONSTRAINTS,
+            kind=Kind.ABSOLUTE,
+            schedule=Schedule(unit, (Period(0, limit),), None, at.replace(microsecond=0)),
+            evse_id=evse_id,
+        )
+        self.installed.append(Installed(profile, self._external_wire(profile), source))
+        self._save()
+        self.obey(now)
+        before = None if old is None else old.profile.schedule.periods[0].limit
+        significance = float(self.ctx.model.value(CTRLR, "LimitChangeSignificance") or 0)
+        if before is not None and abs(limit - before) <= before * significance / 100:
+            return
+        self._notify_limit(profile, source, now)
+        self._rate_changed(evse_id, now)
+
+    def _external_wire(self, profile: Profile) -> Payload:
+        """The external limit as a wire profile of the station's version (what reports show)."""
+        period = profile.schedule.periods[0]
+        start = to_wire(profile.schedule.start) if profile.schedule.start is not None else UNSET
+        if self.legacy:  # 1.6 has no such purpose; the profile is never reported nor persisted there
+            return v16.datatypes.ChargingProfile(
+                charging_profile_id=profile.id,
+                stack_level=0,
+                charging_profile_purpose=v16.enums.ChargingProfilePurposeType.CHARGE_POINT_MAX_PROFILE,
+                charging_profile_kind=v16.enums.ChargingProfileKindType.ABSOLUTE,
+                charging_schedule=v16.datatypes.ChargingSchedule(
+                    start_schedule=start,
+                    charging_rate_unit=v16.enums.ChargingRateUnitType(profile.schedule.unit.value),
+                    charging_schedule_period=[
+                        v16.datatypes.ChargingSchedulePeriod(start_period=0, limit=period.limit)
+                    ],
+                ),
+            )
+
+        def build(ns: v2x.Dialect) -> Profile2x:
+            return ns.ChargingProfileType(
+                id=profile.id,
+                stack_level=0,
+                charging_profile_purpose=ns.ChargingProfilePurposeEnumType.CHARGING_STATION_EXTERNAL_CONSTRAINTS,
+                charging_profile_kind=ns.ChargingProfileKindEnumType.ABSOLUTE,
+                charging_schedule=[narrow(self._schedule_2x(ns, profile), ns.ChargingScheduleType)],
+            )
+
+        return v2x.with_dialect(self.ctx.version, build)
+
+    @staticmethod
+    def _schedule_2x(ns: v2x.Dialect, profile: Profile) -> Schedule2x:
+        period = profile.schedule.periods[0]
+        start = profile.schedule.start
+        return ns.ChargingScheduleType(
+            id=1,
+            start_schedule=to_wire(start) if start is not None else UNSET,
+            charging_rate_unit=ns.ChargingRateUnitEnumType(profile.schedule.unit.value),
+            charging_schedule_period=[ns.ChargingSchedulePeriodType(start_period=0, limit=period.limit)],
+        )
+
+    def _notify_limit(self, profile: Profile, source: str, now: datetime) -> None:
+        if self.legacy:
+            return  # 1.6 has no NotifyChargingLimit
+        with_schedule = self.ctx.model.flag(CTRLR, "NotifyChargingLimitWithSchedules")  # K11.FR.03
+        evse_id = profile.evse_id
+        if self.ctx.version is Version.V201:
+            n201 = v201.Messages
+            request: Payload = n201.NotifyChargingLimitRequest(
+                charging_limit=n201.ChargingLimitType(
+                    charging_limit_source=v201.enums.ChargingLimitSourceEnumType(source)
+                ),
+                evse_id=evse_id,
+                charging_schedule=[narrow(self._schedule_2x(n201, profile), n201.ChargingScheduleType)]
+                if with_schedule
+                else UNSET,
+            )
+        else:
+            n21 = v21.Messages
+            request = n21.NotifyChargingLimitRequest(
+                charging_limit=n21.ChargingLimitType(charging_limit_source=source),
+                evse_id=evse_id,
+                charging_schedule=[narrow(self._schedule_2x(n21, profile), n21.ChargingScheduleType)]
+                if with_schedule
+                else UNSET,
+            )
+        self.ctx.send(request, now)
+
+    def _cleared(self, evse_id: int, source: str, now: datetime) -> None:
+        if self.ctx.version is Version.V201:
+            self.ctx.send(
+                v201.messages.ClearedChargingLimitRequest(
+                    charging_limit_source=v201.enums.ChargingLimitSourceEnumType(source), evse_id=evse_id
+                ),
+                now,
+            )
+        elif self.ctx.version is Version.V21:
+            self.ctx.send(
+                v21.messages.ClearedChargingLimitRequest(charging_limit_source=source, evse_id=evse_id), now
+            )
+
+    def _rate_changed(self, evse_id: int, now: datetime) -> None:
+        """K11.FR.04: every running transaction the limit applies to (EVSE 0: all) gets ChargingRateChanged."""
+        if self.legacy:
+            return
+        event = TxEvent(TxEventKind.UPDATED, "ChargingRateChanged")
+        for evse in self.ctx.evses.values():
+            if evse.tx is not None and evse_id in (0, evse.id):
+                self.ctx.get(transactions.Transactions).emit(evse, event, now)
+
     # ------------------------------------------------------------------ the composite and the hardware
     def _fallback(self, evse_id: int) -> Fallback:
         layout = self.ctx.layout
@@ -389,11 +526,11 @@ def set_charging_profile(
     )
 
 
-def _reports_201(request_id: int, evse_id: int, parts: list[list[Installed]]) -> list[Payload]:
+def _reports_201(request_id: int, evse_id: int, source: str, parts: list[list[Installed]]) -> list[Payload]:
     return [
         v201.messages.ReportChargingProfilesRequest(
             request_id=request_id,
-            charging_limit_source=v201.enums.ChargingLimitSourceEnumType.CSO,
+            charging_limit_source=v201.enums.ChargingLimitSourceEnumType(source),
             charging_profile=[narrow(i.wire, v201.datatypes.ChargingProfileType) for i in part],
             evse_id=evse_id,
         )
@@ -401,11 +538,11 @@ def _reports_201(request_id: int, evse_id: int, parts: list[list[Installed]]) ->
     ]
 
 
-def _reports_21(request_id: int, evse_id: int, parts: list[list[Installed]]) -> list[Payload]:
+def _reports_21(request_id: int, evse_id: int, source: str, parts: list[list[Installed]]) -> list[Payload]:
     return [
         v21.messages.ReportChargingProfilesRequest(
             request_id=request_id,
-            charging_limit_source="CSO",
+            charging_limit_source=source,
             charging_profile=[narrow(i.wire, v21.datatypes.ChargingProfileType) for i in part],
             evse_id=evse_id,
         )
@@ -428,16 +565,17 @@ def get_charging_profiles(
         present(criteria.stack_level),
         present(criteria.charging_profile_id),
     )
-    if sources is not None and "CSO" not in [str(s) for s in sources]:
-        found = []  # every profile of ours came from the CSMS (source CSO)
+    if sources is not None:
+        wanted = {str(s) for s in sources}
+        found = [i for i in found if i.source in wanted]
     if not found:
         return ns.GetChargingProfilesResponse(status=ns.GetChargingProfileStatusEnumType.NO_PROFILES)
     reports: list[Payload] = []
-    for evse_id in sorted({i.profile.evse_id for i in found}):
-        mine = [i for i in found if i.profile.evse_id == evse_id]
+    for evse_id, source in sorted({(i.profile.evse_id, i.source) for i in found}):
+        mine = [i for i in found if (i.profile.evse_id, i.source) == (evse_id, source)]
         parts = [mine[k : k + REPORT_PER_MESSAGE] for k in range(0, len(mine), REPORT_PER_MESSAGE)]
         build = _reports_201 if ctl.ctx.version is Version.V201 else _reports_21
-        reports += build(request.request_id, evse_id, parts)
+        reports += build(request.request_id, evse_id, source, parts)
     for index, report in enumerate(reports):
         if index < len(reports) - 1:
             report = msgspec.structs.replace(report, tbc=True)

@@ -32,6 +32,7 @@ from chargeplane.ocpp.catalog import ActionCatalog
 from chargeplane.ocpp.errors import SecurityError
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.versions import Version
+from chargeplane.smart_charging.model import RateUnit
 from chargeplane.station.core.adapter import Adapter
 from chargeplane.station.core.adapter2x import ADAPTER_21, ADAPTER_201
 from chargeplane.station.core.adapter16 import ADAPTER_16
@@ -220,6 +221,13 @@ class StationCore:
     def fault(self, evse_id: int, faulted: bool, now: datetime) -> None:
         self.ctx.get(Transactions).fault(self.ctx.evses[evse_id], faulted, now)
         self.ctx.get(Monitoring).problem(self.ctx.evses[evse_id], faulted, now)
+
+    def external_limit(
+        self, evse_id: int, limit: float | None, unit: str, now: datetime, source: str = "EMS"
+    ) -> None:
+        """K11-K13: an external system limits EVSE ``evse_id`` (0: the station) to ``limit`` in ``unit``
+        ("A" or "W"); None lifts its limit."""
+        self.ctx.get(SmartCharging).external_limit(evse_id, limit, RateUnit(unit), now, source)
 
     def next_url(self, factory_url: str) -> str:
         """The CSMS URL of the next connection attempt (B10: the priority of the network profiles)."""
