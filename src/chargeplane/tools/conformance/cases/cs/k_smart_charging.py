@@ -43,6 +43,7 @@ from chargeplane.tools.conformance.station_states import (
     energy_transfer_started,
     ev_connected_pre_session,
     first_event_after_remote_start,
+    set_variables,
     transaction_events,
     transaction_id,
     valid_token,
@@ -552,3 +553,68 @@ async def tc_k_21_cs(tool: StationTool) -> None:
         "schedule.chargingSchedulePeriod[1].limit",
         later.charging_schedule[0].charging_schedule_period[0].limit,
     )
+
+
+@case("TC_K_29_CS", "Get Charging Profile - EvseId 0", use_cases=("K09",), requirements=("K09.FR.05",))
+async def tc_k_29_cs(tool: StationTool) -> None:
+    """The Memory State (not in the table) is read from the validations: the station maximum and a TxDefault
+    on the configured EVSE, as in TC_K_30..K_36; EVSE 0 reports the station maximum only."""
+    station_max, _ = await two_profiles(tool)
+    found = await reports(tool, 1, dt.ChargingProfileCriterionType(), request_id=129, evse_id=0)
+    only(3, found, station_max)
+
+
+@case(
+    "TC_K_11_CS",
+    "Set Charging Profile - Unable to set TxProfile on all EVSE at once",
+    use_cases=("K01",),
+    requirements=("K01.FR.16",),
+)
+async def tc_k_11_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    profile = charging_profile(tool, Purpose.TX_PROFILE, Kind.RELATIVE)
+    await set_profile(tool, 1, 0, profile, "Rejected")
+
+
+@case(
+    "TC_K_16_CS",
+    "Set Charging Profile - Unknown transactionId",
+    use_cases=("K01",),
+    requirements=("K01.FR.33",),
+    timeout=40.0,
+)
+async def tc_k_16_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    await charging_from_idle(tool)
+    profile = charging_profile(
+        tool, Purpose.TX_PROFILE, Kind.RELATIVE, transaction_id="UNKNOWN-TRANSACTION-ID"
+    )
+    await set_profile(tool, 1, tool.configured.evse_id, profile, "Rejected")
+
+
+@case(
+    "TC_K_28_CS",
+    "Set Charging Profile - TxDefaultProfile with transaction ongoing",
+    use_cases=("K01",),
+    requirements=("K01.FR.32",),
+    timeout=40.0,
+)
+async def tc_k_28_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    await set_variables(
+        tool, "before", [("SmartChargingCtrlr", "LimitChangeSignificance", None, "1.0", True)]
+    )
+    await charging_from_idle(tool)
+    evse_id = tool.configured.evse_id
+    profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE)
+    await set_profile(tool, 1, evse_id, profile)
+    unit = en.ChargingRateUnitEnumType(tool.configured.charging_rate_unit)
+    request = msg.GetCompositeScheduleRequest(duration=DURATION, evse_id=evse_id, charging_rate_unit=unit)
+    response = await tool.send_as(3, request, msg.GetCompositeScheduleResponse)
+    expect_field(4, response, "status", "Accepted")
+    expect_field(4, response, "schedule.evseId", evse_id)
+    expect_field(4, response, "schedule.duration", DURATION)
+    expect_field(4, response, "schedule.chargingRateUnit", unit)
+    expect_field(4, response, "schedule.chargingSchedulePeriod[0].startPeriod", 0)
+    limit = profile.charging_schedule[0].charging_schedule_period[0].limit
+    expect_field(4, response, "schedule.chargingSchedulePeriod[0].limit", limit)
