@@ -14,7 +14,8 @@ Readings:
 
 Smart Charging cases (K01, K05, K08, K09, K10):
 * <Configured chargingProfileId> is ``PROFILE_ID``; stack levels are 0 unless a table gives one. A profile whose
-  kind the table leaves open is Absolute with startSchedule "now" (K01.FR.40 needs one), its duration
+  kind the table leaves open is Absolute with startSchedule "now" minus <Configured max time deviation>
+  (``MAX_TIME_DEVIATION``, as the tables that give one put it; K01.FR.40 needs one), its duration
   ``DURATION``; one period from 0 s with 6 A or 6000 W after the declaration's unit and its numberPhases.
 * Before each case the tool clears every profile the station holds (a ClearChargingProfileRequest without
   criteria, its answer not judged), so the Memory States "N/a" and "no profile installed" hold.
@@ -54,6 +55,7 @@ REMOTE_START_ID = 3838
 PROFILE_ID = 1
 DURATION = 300
 NO_SUCH_EVSE = 999
+MAX_TIME_DEVIATION = timedelta(seconds=5)  # <Configured max time deviation>: the clocks' difference
 Purpose = en.ChargingProfilePurposeEnumType
 Kind = en.ChargingProfileKindEnumType
 
@@ -79,7 +81,7 @@ def charging_profile(
         id=profile_id,
         charging_rate_unit=en.ChargingRateUnitEnumType.W if watts else en.ChargingRateUnitEnumType.A,
         charging_schedule_period=[period],
-        start_schedule=to_wire(datetime.now(UTC)) if absolute else UNSET,
+        start_schedule=to_wire(datetime.now(UTC) - MAX_TIME_DEVIATION) if absolute else UNSET,
         duration=DURATION if absolute else UNSET,
     )
     return dt.ChargingProfileType(
@@ -618,3 +620,57 @@ async def tc_k_28_cs(tool: StationTool) -> None:
     expect_field(4, response, "schedule.chargingSchedulePeriod[0].startPeriod", 0)
     limit = profile.charging_schedule[0].charging_schedule_period[0].limit
     expect_field(4, response, "schedule.chargingSchedulePeriod[0].limit", limit)
+
+
+@case(
+    "TC_K_06_CS",
+    "Clear Charging Profile - With stackLevel/purpose combination for one profile",
+    use_cases=("K10",),
+    requirements=("K10.FR.04",),
+    timeout=40.0,
+)
+async def tc_k_06_cs(tool: StationTool) -> None:
+    """<Configured chargingProfilePurpose> / <Configured stackLevel>: TxDefaultProfile / ``STACK_LEVEL``."""
+    await clear_all(tool)
+    profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE, stack_level=STACK_LEVEL)
+    await set_profile(tool, "memory", tool.configured.evse_id, profile)
+    await charging_from_idle(tool)
+    criteria = dt.ClearChargingProfileType(
+        charging_profile_purpose=Purpose.TX_DEFAULT_PROFILE, stack_level=STACK_LEVEL
+    )
+    cleared = await tool.send_as(
+        1,
+        msg.ClearChargingProfileRequest(charging_profile_criteria=criteria),
+        msg.ClearChargingProfileResponse,
+    )
+    expect_field(2, cleared, "status", "Accepted")
+    query = dt.ChargingProfileCriterionType(
+        charging_profile_purpose=Purpose.TX_DEFAULT_PROFILE, stack_level=STACK_LEVEL
+    )
+    response = await tool.send_as(
+        3,
+        msg.GetChargingProfilesRequest(request_id=106, charging_profile=query),
+        msg.GetChargingProfilesResponse,
+    )
+    expect_field(4, response, "status", "NoProfiles")
+
+
+@case(
+    "TC_K_07_CS",
+    "Clear Charging Profile - With unknown stackLevel/purpose combination",
+    use_cases=("K10",),
+    requirements=("K10.FR.01",),
+)
+async def tc_k_07_cs(tool: StationTool) -> None:
+    await clear_all(tool)
+    profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE, stack_level=1)
+    await set_profile(tool, "memory", tool.configured.evse_id, profile)
+    criteria = dt.ClearChargingProfileType(
+        charging_profile_purpose=Purpose.CHARGING_STATION_MAX_PROFILE, stack_level=0
+    )
+    cleared = await tool.send_as(
+        1,
+        msg.ClearChargingProfileRequest(charging_profile_criteria=criteria),
+        msg.ClearChargingProfileResponse,
+    )
+    expect_field(2, cleared, "status", "Unknown")
