@@ -242,6 +242,23 @@ async def report_of_one(
     expect_profile(get_step + 1, report.charging_profile, sent)
 
 
+async def composite(
+    tool: StationTool, step: int, evse_id: int, duration: int
+) -> msg.GetCompositeScheduleResponse:
+    """GetCompositeSchedule in the configured unit; the answer (step + 1) Accepted, for the EVSE, duration
+    and unit asked, its first period from 0."""
+    unit = en.ChargingRateUnitEnumType(tool.configured.charging_rate_unit)
+    request = msg.GetCompositeScheduleRequest(duration=duration, evse_id=evse_id, charging_rate_unit=unit)
+    response = await tool.send_as(step, request, msg.GetCompositeScheduleResponse)
+    answer = step + 1
+    expect_field(answer, response, "status", "Accepted")
+    expect_field(answer, response, "schedule.evseId", evse_id)
+    expect_field(answer, response, "schedule.duration", duration)
+    expect_field(answer, response, "schedule.chargingRateUnit", unit)
+    expect_field(answer, response, "schedule.chargingSchedulePeriod[0].startPeriod", 0)
+    return response
+
+
 # --- K01 SetChargingProfile ---
 
 
@@ -399,14 +416,7 @@ async def tc_k_32_cs(tool: StationTool) -> None:
 )
 async def tc_k_39_cs(tool: StationTool) -> None:
     await clear_all(tool)
-    unit = en.ChargingRateUnitEnumType(tool.configured.charging_rate_unit)
-    request = msg.GetCompositeScheduleRequest(duration=DURATION, evse_id=0, charging_rate_unit=unit)
-    response = await tool.send_as(1, request, msg.GetCompositeScheduleResponse)
-    expect_field(2, response, "status", "Accepted")
-    expect_field(2, response, "schedule.evseId", 0)
-    expect_field(2, response, "schedule.duration", DURATION)
-    expect_field(2, response, "schedule.chargingRateUnit", unit)
-    expect_field(2, response, "schedule.chargingSchedulePeriod[0].startPeriod", 0)
+    await composite(tool, 1, 0, DURATION)
 
 
 @case("TC_K_47_CS", "Get Composite Schedule - Unknown EVSEId", use_cases=("K08",))
@@ -532,14 +542,7 @@ async def tc_k_21_cs(tool: StationTool) -> None:
         valid_from=to_wire(sent_at + timedelta(seconds=300)),
     )
     await set_profile(tool, 1, evse_id, later)
-    unit = en.ChargingRateUnitEnumType(tool.configured.charging_rate_unit)
-    request = msg.GetCompositeScheduleRequest(duration=400, evse_id=evse_id, charging_rate_unit=unit)
-    response = await tool.send_as(3, request, msg.GetCompositeScheduleResponse)
-    expect_field(4, response, "status", "Accepted")
-    expect_field(4, response, "schedule.evseId", evse_id)
-    expect_field(4, response, "schedule.chargingRateUnit", unit)
-    expect_field(4, response, "schedule.duration", 400)
-    expect_field(4, response, "schedule.chargingSchedulePeriod[0].startPeriod", 0)
+    response = await composite(tool, 3, evse_id, 400)
     schedule = response.schedule
     if isinstance(schedule, msgspec.UnsetType) or len(schedule.charging_schedule_period) < 2:
         raise StepFailed(4, "the composite schedule has no second period")
@@ -610,14 +613,7 @@ async def tc_k_28_cs(tool: StationTool) -> None:
     evse_id = tool.configured.evse_id
     profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE)
     await set_profile(tool, 1, evse_id, profile)
-    unit = en.ChargingRateUnitEnumType(tool.configured.charging_rate_unit)
-    request = msg.GetCompositeScheduleRequest(duration=DURATION, evse_id=evse_id, charging_rate_unit=unit)
-    response = await tool.send_as(3, request, msg.GetCompositeScheduleResponse)
-    expect_field(4, response, "status", "Accepted")
-    expect_field(4, response, "schedule.evseId", evse_id)
-    expect_field(4, response, "schedule.duration", DURATION)
-    expect_field(4, response, "schedule.chargingRateUnit", unit)
-    expect_field(4, response, "schedule.chargingSchedulePeriod[0].startPeriod", 0)
+    response = await composite(tool, 3, evse_id, DURATION)
     limit = profile.charging_schedule[0].charging_schedule_period[0].limit
     expect_field(4, response, "schedule.chargingSchedulePeriod[0].limit", limit)
 
