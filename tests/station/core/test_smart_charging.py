@@ -497,3 +497,14 @@ def test_K12_K13_external_limit_without_transaction_then_lifted() -> None:
     [cleared] = rig.of(M.ClearedChargingLimitRequest)
     assert (cleared.charging_limit_source, cleared.evse_id) == ("EMS", 0)
     assert limits(rig)[-1] == SetPowerLimit(1, None)
+
+
+def test_K01_FR_27_profiles_of_another_version_are_not_applied_after_a_restart() -> None:
+    storage = MemoryStorage()
+    rig = make_rig(storage)
+    assert set_profile(rig, 0, profile(5)).status == "Accepted"
+    restarted = rig16(storage=storage)  # the same station, now speaking 1.6
+    answer = restarted.handle(
+        M16.GetCompositeScheduleRequest(connector_id=1, duration=60, charging_rate_unit="A")
+    )
+    assert answer.charging_schedule.charging_schedule_period[0].limit == 32.0  # the EVSE's own maximum

@@ -134,7 +134,7 @@ class SmartCharging(Controller):
         ]
         self.ctx.storage.set_state(STATE_KEY, msgspec.json.encode(records).decode() if records else None)
         self.ctx.model.put(
-            VariableKey(CTRLR, "Entries", variable_instance="ChargingProfiles"), str(len(records))
+            VariableKey(CTRLR, "Entries", variable_instance="ChargingProfiles"), str(len(self.installed))
         )
 
     def _wire_type(self) -> type[Payload]:
@@ -159,9 +159,12 @@ class SmartCharging(Controller):
         running = self.running()
         records: list[dict[str, Any]] = msgspec.json.decode(text)
         for record in records:
-            raw = msgspec.convert(record["profile"], self._wire_type(), dec_hook=dec_hook)
-            evse_id = int(record["evse"])
-            profile = replace(self._convert(raw, evse_id), transaction_id=record["tx"])
+            try:
+                raw = msgspec.convert(record["profile"], self._wire_type(), dec_hook=dec_hook)
+                evse_id = int(record["evse"])
+                profile = replace(self._convert(raw, evse_id), transaction_id=record["tx"])
+            except (msgspec.ValidationError, wire.Unconvertible, KeyError, TypeError, ValueError):
+                continue  # written by another OCPP version of this station: not ours to apply
             current = running.get(evse_id)
             if profile.purpose is Purpose.TX and (
                 current is None or profile.transaction_id not in (None, current)
