@@ -477,19 +477,19 @@ class SmartCharging(Controller):
     def obey(self, now: datetime) -> None:
         """Tell the hardware of every EVSE whose limit changed."""
         for evse_id in self.ctx.evses:
-            limit = self.limit_w(evse_id, now)
-            if self._limits.get(evse_id) != limit:
-                self._limits[evse_id] = limit
-                self.ctx.act(SetPowerLimit(evse_id, limit))
+            self._tell(evse_id, now)
+
+    def _tell(self, evse_id: int, now: datetime) -> None:
+        limit = self.limit_w(evse_id, now)
+        if self._limits.get(evse_id) != limit:
+            self._limits[evse_id] = limit
+            self.ctx.act(SetPowerLimit(evse_id, limit))
 
     def metered(self, evse: Evse, now: datetime) -> None:
         """Every meter reading: bind a waiting remote-start profile, follow the schedule second by second."""
         self._bind(evse, now)
         if self.installed or self._limits.get(evse.id) is not None:
-            limit = self.limit_w(evse.id, now)
-            if self._limits.get(evse.id) != limit:
-                self._limits[evse.id] = limit
-                self.ctx.act(SetPowerLimit(evse.id, limit))
+            self._tell(evse.id, now)
 
     def transaction_ended(self, evse: Evse, now: datetime) -> None:
         """TxProfiles end with their transaction (K01: a TxProfile applies to one transaction only)."""
