@@ -9,9 +9,11 @@ from typing import Any
 
 import ocpp.v16
 import ocpp.v21
+import pytest
 
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
+from chargeplane.station.control import execute
 from tests.station.csms_peer import CsmsBehaviour, call, peer_central_system16, peer_csms, wait_for
 from tests.station.test_runtime import running_station
 
@@ -71,6 +73,13 @@ async def test_K01_K08_K10_ocpp201_csms_limits_the_station_and_the_meter_values_
         assert composite.schedule["charging_schedule_period"][0]["limit"] == 6.0
         rejected = await csms.call(call.GetCompositeSchedule(duration=300, evse_id=4))
         assert rejected.status == "Rejected"
+        listed = await csms.call(
+            call.GetChargingProfiles(request_id=7, charging_profile={"charging_profile_id": [11]})
+        )
+        assert listed.status == "Accepted"
+        await wait_for(lambda: behaviour.of("ReportChargingProfiles"))
+        [report] = behaviour.of("ReportChargingProfiles")  # K09.FR.01
+        assert (report["request_id"], report["evse_id"], report["charging_profile"][0]["id"]) == (7, 0, 11)
         await wait_for(lambda: limited(tx_events(), 6 * 230 * 3), within=5)  # 4140 W: the EV obeys
         cleared = await csms.call(call.ClearChargingProfile(charging_profile_id=11))
         assert cleared.status == "Accepted"
@@ -156,3 +165,26 @@ async def test_K01_K08_ocpp21_csms_sets_a_profile_and_reads_the_composite() -> N
         assert composite.status == "Accepted"
         assert composite.schedule["charging_schedule_period"][0]["limit"] == 3000.0
         await wait_for(lambda: limited(tx_events(), 3000.0), within=5)
+
+
+async def test_K11_the_console_limit_command_caps_the_ev_and_the_csms_is_notified() -> None:
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url, running_station(url, variables=EVERY_SECOND) as station:
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        station.plug(1)
+        station.present_token("EMS1")
+        tx_events = lambda: behaviour.of("TransactionEvent")  # noqa: E731
+        await wait_for(lambda: limited(tx_events(), EV_MAX_W), within=5)
+        await execute(station, "limit 1 2500")
+        await wait_for(lambda: limited(tx_events(), 2500.0), within=5)
+        [notify] = behaviour.of("NotifyChargingLimit")
+        assert (notify["evse_id"], notify["charging_limit"]["charging_limit_source"]) == (1, "EMS")
+        assert any(e["trigger_reason"] == "ChargingRateChanged" for e in tx_events())
+        shown: list[str] = []
+        await execute(station, "status", shown.append)
+        assert "limit=2500W" in shown[0]
+        await execute(station, "limit 1 off")
+        await wait_for(lambda: behaviour.of("ClearedChargingLimit"))
+        await wait_for(lambda: limited(tx_events(), EV_MAX_W), within=5)
+        with pytest.raises(ValueError, match="watts"):
+            await execute(station, "limit 1 lots")
