@@ -4,6 +4,7 @@ EV's power, as the meter values report it, follows the limit (K01, K08, K10; 1.6
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.control import execute
+from chargeplane.station.runtime import StationRuntime
 from tests.station.csms_peer import CsmsBehaviour, call, peer_central_system16, peer_csms, wait_for
 from tests.station.test_runtime import running_station
 
@@ -37,14 +39,25 @@ def limited(messages: list[dict[str, Any]], watts: float) -> bool:
     return bool(values) and abs(values[-1] - watts) < 1.0
 
 
+async def charging(
+    behaviour: CsmsBehaviour, station: StationRuntime, token: str
+) -> Callable[[], list[dict[str, Any]]]:
+    """Plug in and authorize EVSE 1; once the EV draws its full power, the TransactionEvents received."""
+    await wait_for(lambda: behaviour.of("StatusNotification"))
+    station.plug(1)
+    station.present_token(token)
+
+    def tx_events() -> list[dict[str, Any]]:
+        return behaviour.of("TransactionEvent")
+
+    await wait_for(lambda: limited(tx_events(), EV_MAX_W), within=5)
+    return tx_events
+
+
 async def test_K01_K08_K10_ocpp201_csms_limits_the_station_and_the_meter_values_follow() -> None:
     behaviour = CsmsBehaviour()
     async with peer_csms(behaviour) as url, running_station(url, variables=EVERY_SECOND) as station:
-        await wait_for(lambda: behaviour.of("StatusNotification"))
-        station.plug(1)
-        station.present_token("SC1")
-        tx_events = lambda: behaviour.of("TransactionEvent")  # noqa: E731
-        await wait_for(lambda: limited(tx_events(), EV_MAX_W), within=5)
+        tx_events = await charging(behaviour, station, "SC1")
         csms = behaviour.stations[0]
         schedule = {
             "id": 1,
@@ -137,11 +150,7 @@ async def test_K01_K08_ocpp21_csms_sets_a_profile_and_reads_the_composite() -> N
         peer_csms(behaviour, "ocpp2.1") as url,
         running_station(url, version=Version.V21, variables=EVERY_SECOND) as station,
     ):
-        await wait_for(lambda: behaviour.of("StatusNotification"))
-        station.plug(1)
-        station.present_token("SC21")
-        tx_events = lambda: behaviour.of("TransactionEvent")  # noqa: E731
-        await wait_for(lambda: limited(tx_events(), EV_MAX_W), within=5)
+        tx_events = await charging(behaviour, station, "SC21")
         csms = behaviour.stations[0]
         station_max = {
             "id": 21,
@@ -170,11 +179,7 @@ async def test_K01_K08_ocpp21_csms_sets_a_profile_and_reads_the_composite() -> N
 async def test_K11_the_console_limit_command_caps_the_ev_and_the_csms_is_notified() -> None:
     behaviour = CsmsBehaviour()
     async with peer_csms(behaviour) as url, running_station(url, variables=EVERY_SECOND) as station:
-        await wait_for(lambda: behaviour.of("StatusNotification"))
-        station.plug(1)
-        station.present_token("EMS1")
-        tx_events = lambda: behaviour.of("TransactionEvent")  # noqa: E731
-        await wait_for(lambda: limited(tx_events(), EV_MAX_W), within=5)
+        tx_events = await charging(behaviour, station, "EMS1")
         await execute(station, "limit 1 2500")
         await wait_for(lambda: limited(tx_events(), 2500.0), within=5)
         [notify] = behaviour.of("NotifyChargingLimit")
