@@ -36,7 +36,13 @@ from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.tools.conformance.case import case
-from chargeplane.tools.conformance.checks import StepFailed, expect_absent, expect_field, expect_present
+from chargeplane.tools.conformance.checks import (
+    StepFailed,
+    expect_absent,
+    expect_field,
+    expect_present,
+    field_value,
+)
 from chargeplane.tools.conformance.station_states import (
     TxEvent,
     booted,
@@ -670,3 +676,36 @@ async def tc_k_07_cs(tool: StationTool) -> None:
         msg.ClearChargingProfileResponse,
     )
     expect_field(2, cleared, "status", "Unknown")
+
+
+@case(
+    "TC_K_09_CS",
+    "Clear Charging Profile - Clearing a TxDefaultProfile - With ongoing transaction",
+    use_cases=("K10",),
+    requirements=("K10.FR.07",),
+    timeout=40.0,
+)
+async def tc_k_09_cs(tool: StationTool) -> None:
+    """Step 1's duration, not in the table, is the 300 s its validations give."""
+    await clear_all(tool)
+    await set_variables(
+        tool, "before", [("SmartChargingCtrlr", "LimitChangeSignificance", None, "1.0", True)]
+    )
+    evse_id = tool.configured.evse_id
+    profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE)
+    await set_profile(tool, "memory", evse_id, profile)
+    await charging_from_idle(tool)
+    limit = profile.charging_schedule[0].charging_schedule_period[0].limit
+    before = await composite(tool, 1, evse_id, DURATION)
+    expect_field(2, before, "schedule.chargingSchedulePeriod[0].limit", limit)
+    criteria = dt.ClearChargingProfileType(charging_profile_purpose=Purpose.TX_DEFAULT_PROFILE)
+    cleared = await tool.send_as(
+        3,
+        msg.ClearChargingProfileRequest(charging_profile_criteria=criteria),
+        msg.ClearChargingProfileResponse,
+    )
+    expect_field(4, cleared, "status", "Accepted")
+    # the table numbers the request 6 and the answer 5; its validations judge "step 5", the answer
+    after = await composite(tool, 4, evse_id, DURATION)
+    if field_value(after, "schedule.chargingSchedulePeriod[0].limit") == limit:
+        raise StepFailed(5, f"the limit is still {limit} after the TxDefaultProfile was cleared (K10.FR.07)")
