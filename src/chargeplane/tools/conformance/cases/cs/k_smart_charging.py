@@ -44,6 +44,7 @@ from chargeplane.tools.conformance.checks import (
     field_value,
 )
 from chargeplane.tools.conformance.station_states import (
+    Setting,
     TxEvent,
     booted,
     charging_from_idle,
@@ -61,6 +62,8 @@ REMOTE_START_ID = 3838
 PROFILE_ID = 1
 DURATION = 300
 NO_SUCH_EVSE = 999
+# the Configuration State of TC_K_09 / TC_K_28: SmartChargingCtrlr.LimitChangeSignificance 1.0
+SIGNIFICANCE: list[Setting] = [("SmartChargingCtrlr", "LimitChangeSignificance", None, "1.0", True)]
 MAX_TIME_DEVIATION = timedelta(seconds=5)  # <Configured max time deviation>: the clocks' difference
 Purpose = en.ChargingProfilePurposeEnumType
 Kind = en.ChargingProfileKindEnumType
@@ -612,9 +615,7 @@ async def tc_k_16_cs(tool: StationTool) -> None:
 )
 async def tc_k_28_cs(tool: StationTool) -> None:
     await clear_all(tool)
-    await set_variables(
-        tool, "before", [("SmartChargingCtrlr", "LimitChangeSignificance", None, "1.0", True)]
-    )
+    await set_variables(tool, "before", SIGNIFICANCE)
     await charging_from_idle(tool)
     evse_id = tool.configured.evse_id
     profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE)
@@ -688,9 +689,7 @@ async def tc_k_07_cs(tool: StationTool) -> None:
 async def tc_k_09_cs(tool: StationTool) -> None:
     """Step 1's duration, not in the table, is the 300 s its validations give."""
     await clear_all(tool)
-    await set_variables(
-        tool, "before", [("SmartChargingCtrlr", "LimitChangeSignificance", None, "1.0", True)]
-    )
+    await set_variables(tool, "before", SIGNIFICANCE)
     evse_id = tool.configured.evse_id
     profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE)
     await set_profile(tool, "memory", evse_id, profile)
