@@ -552,21 +552,56 @@ async def tc_k_21_cs(tool: StationTool) -> None:
     )
     await set_profile(tool, 1, evse_id, later)
     response = await composite(tool, 3, evse_id, 400)
+    expect_later_period(4, response, sent_at, 300, later)
+
+
+def expect_later_period(
+    step: int,
+    response: msg.GetCompositeScheduleResponse,
+    sent_at: datetime,
+    after_s: float,
+    profile: dt.ChargingProfileType,
+    slack_s: float = 2.0,
+) -> None:
+    """The composite's second period starts ``after_s`` - x seconds in (x: from the request to the
+    scheduleStart), give or take ``slack_s``, with the limit of ``profile``."""
     schedule = response.schedule
     if isinstance(schedule, msgspec.UnsetType) or len(schedule.charging_schedule_period) < 2:
-        raise StepFailed(4, "the composite schedule has no second period")
+        raise StepFailed(step, "the composite schedule has no second period")
     second = schedule.charging_schedule_period[1]
     x = (from_wire(schedule.schedule_start) - sent_at).total_seconds()
-    if not 300 - x - 2 <= second.start_period <= 300 - x + 2:
+    if abs(second.start_period - (after_s - x)) > slack_s:
         raise StepFailed(
-            4, f"chargingSchedulePeriod[1].startPeriod is {second.start_period}, expected {300 - x:.0f}"
+            step,
+            f"chargingSchedulePeriod[1].startPeriod is {second.start_period}, expected {after_s - x:.0f}",
         )
-    expect_field(
-        4,
-        response,
-        "schedule.chargingSchedulePeriod[1].limit",
-        later.charging_schedule[0].charging_schedule_period[0].limit,
+    limit = profile.charging_schedule[0].charging_schedule_period[0].limit
+    expect_field(step, response, "schedule.chargingSchedulePeriod[1].limit", limit)
+
+
+@case("TC_K_23_CS", "Set Charging Profile - StartSchedule", use_cases=("K01",), requirements=("K01.FR.30",))
+async def tc_k_23_cs(tool: StationTool) -> None:
+    """The table's times are now - <max time deviation> + 50 s (validFrom), + 60 s (startSchedule) and now +
+    <max time deviation> + 400 s (validTo), but it expects the limit at 60 - x: the deviation is allowed
+    either way."""
+    await clear_all(tool)
+    evse_id = tool.configured.evse_id
+    sent_at = datetime.now(UTC)
+    base = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE)
+    schedule = msgspec.structs.replace(
+        base.charging_schedule[0],
+        start_schedule=to_wire(sent_at - MAX_TIME_DEVIATION + timedelta(seconds=60)),
     )
+    later = msgspec.structs.replace(
+        base,
+        valid_from=to_wire(sent_at - MAX_TIME_DEVIATION + timedelta(seconds=50)),
+        valid_to=to_wire(sent_at + MAX_TIME_DEVIATION + timedelta(seconds=400)),
+        charging_schedule=[schedule],
+    )
+    await set_profile(tool, 1, evse_id, later)
+    response = await composite(tool, 3, evse_id, DURATION)
+    deviation = MAX_TIME_DEVIATION.total_seconds()
+    expect_later_period(4, response, sent_at, 60 - deviation, later, slack_s=deviation + 2)
 
 
 @case("TC_K_29_CS", "Get Charging Profile - EvseId 0", use_cases=("K09",), requirements=("K09.FR.05",))
