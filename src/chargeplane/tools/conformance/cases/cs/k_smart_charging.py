@@ -660,6 +660,20 @@ async def tc_k_28_cs(tool: StationTool) -> None:
     expect_field(4, response, "schedule.chargingSchedulePeriod[0].limit", limit)
 
 
+async def clear_defaults_at_stack_level(tool: StationTool, request_id: int) -> None:
+    """Steps 1-4 of TC_K_06 / TC_K_24: clear by purpose TxDefaultProfile and ``STACK_LEVEL`` (Accepted), then
+    no profile matches them (NoProfiles)."""
+    purpose = Purpose.TX_DEFAULT_PROFILE
+    criteria = dt.ClearChargingProfileType(charging_profile_purpose=purpose, stack_level=STACK_LEVEL)
+    request = msg.ClearChargingProfileRequest(charging_profile_criteria=criteria)
+    cleared = await tool.send_as(1, request, msg.ClearChargingProfileResponse)
+    expect_field(2, cleared, "status", "Accepted")
+    query = dt.ChargingProfileCriterionType(charging_profile_purpose=purpose, stack_level=STACK_LEVEL)
+    get = msg.GetChargingProfilesRequest(request_id=request_id, charging_profile=query)
+    response = await tool.send_as(3, get, msg.GetChargingProfilesResponse)
+    expect_field(4, response, "status", "NoProfiles")
+
+
 @case(
     "TC_K_06_CS",
     "Clear Charging Profile - With stackLevel/purpose combination for one profile",
@@ -673,24 +687,7 @@ async def tc_k_06_cs(tool: StationTool) -> None:
     profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE, stack_level=STACK_LEVEL)
     await set_profile(tool, "memory", tool.configured.evse_id, profile)
     await charging_from_idle(tool)
-    criteria = dt.ClearChargingProfileType(
-        charging_profile_purpose=Purpose.TX_DEFAULT_PROFILE, stack_level=STACK_LEVEL
-    )
-    cleared = await tool.send_as(
-        1,
-        msg.ClearChargingProfileRequest(charging_profile_criteria=criteria),
-        msg.ClearChargingProfileResponse,
-    )
-    expect_field(2, cleared, "status", "Accepted")
-    query = dt.ChargingProfileCriterionType(
-        charging_profile_purpose=Purpose.TX_DEFAULT_PROFILE, stack_level=STACK_LEVEL
-    )
-    response = await tool.send_as(
-        3,
-        msg.GetChargingProfilesRequest(request_id=106, charging_profile=query),
-        msg.GetChargingProfilesResponse,
-    )
-    expect_field(4, response, "status", "NoProfiles")
+    await clear_defaults_at_stack_level(tool, 106)
 
 
 @case(
@@ -743,3 +740,22 @@ async def tc_k_09_cs(tool: StationTool) -> None:
     after = await composite(tool, 4, evse_id, DURATION)
     if field_value(after, "schedule.chargingSchedulePeriod[0].limit") == limit:
         raise StepFailed(5, f"the limit is still {limit} after the TxDefaultProfile was cleared (K10.FR.07)")
+
+
+@case(
+    "TC_K_24_CS",
+    "Clear Charging Profile - With stackLevel/purpose combination for multiple profiles",
+    use_cases=("K10",),
+    requirements=("K10.FR.04",),
+    features=("HFS-8",),
+)
+async def tc_k_24_cs(tool: StationTool) -> None:
+    """ "HFS-8 > 1" is declared as the feature HFS-8 (as TC_B_41_CS does), the second EVSE being the
+    declaration's ``second_evse_id``; the profiles are TxDefault at ``STACK_LEVEL`` on both EVSEs."""
+    await clear_all(tool)
+    for number, evse_id in enumerate((tool.configured.evse_id, tool.configured.second_evse_id)):
+        profile = charging_profile(
+            tool, Purpose.TX_DEFAULT_PROFILE, profile_id=240 + number, stack_level=STACK_LEVEL
+        )
+        await set_profile(tool, "memory", evse_id, profile)
+    await clear_defaults_at_stack_level(tool, 124)
