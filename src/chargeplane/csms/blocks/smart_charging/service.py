@@ -484,7 +484,9 @@ class SmartChargingService:
         while True:
             station_id = await self._reconcile.get()
             try:
-                await self.request_report(station_id, Criteria(), reconcile=True)
+                # Nothing stored, nothing to compare: a station the CSMS never gave a profile is not asked.
+                if await self.repository.profiles(station_id):
+                    await self.request_report(station_id, Criteria(), reconcile=True)
             except Exception:
                 log.exception("%s: reconciling the charging profiles failed", station_id)
             finally:
