@@ -25,6 +25,15 @@ async def _json(csms: RunningCsms, method: str, url: str, status: int = 200, **k
     return response.json()
 
 
+async def _received(station: Any, count: int) -> None:
+    """Until the peer station got ``count`` SetChargingProfile requests."""
+    async with asyncio.timeout(10):
+        while True:
+            if len(station.received) >= count:
+                return
+            await asyncio.sleep(0.05)
+
+
 def profile_2x(
     profile_id: int, limit: float, *, purpose: str = "TxDefaultProfile", level: int = 0
 ) -> dict[str, Any]:
@@ -310,3 +319,104 @@ async def test_K11_K15_limits_and_ev_needs_are_recorded_and_answered(csms: Runni
         csms, "GET", "/stations/SC4/charging-limits", params={"message": "NotifyChargingLimit"}
     )
     assert only["total"] == 1
+
+
+async def test_K15_needs_with_a_transaction_get_a_TxProfile_from_the_csms_composite(
+    csms: RunningCsms,
+) -> None:
+    await csms.add_station("SC5")
+    module = MODULES["2.0.1"]
+    kind = station_class("2.0.1")
+    async with peer(csms.ocpp_url, "SC5", "2.0.1", station_class=kind) as station:
+        await boot(station, "2.0.1")
+        await _json(
+            csms,
+            "POST",
+            "/stations/SC5/charging-profiles",
+            json={"evseId": 0, "chargingProfile": profile_2x(21, 16.0)},
+        )
+        await station.call(
+            module.call.TransactionEvent(
+                event_type="Started",
+                timestamp="2026-12-07T10:00:00Z",
+                trigger_reason="CablePluggedIn",
+                seq_no=0,
+                transaction_info={"transaction_id": "TX-SC5"},
+                evse={"id": 1, "connector_id": 1},
+            )
+        )
+        needs = await station.call(
+            module.call.NotifyEVChargingNeeds(
+                evse_id=1,
+                max_schedule_tuples=4,
+                charging_needs={
+                    "requested_energy_transfer": "AC_three_phase",
+                    "ac_charging_parameters": {
+                        "energy_amount": 20000,
+                        "ev_min_current": 6,
+                        "ev_max_current": 32,
+                        "ev_max_voltage": 400,
+                    },
+                },
+            )
+        )
+        assert needs.status == "Accepted"  # K15.FR.03
+        await _received(station, 2)  # K15.FR.07/08: the TxProfile follows
+        sent = station.received[1]
+        tx_profile = sent["charging_profile"]
+        assert sent["evse_id"] == 1
+        assert (tx_profile["charging_profile_purpose"], tx_profile["transaction_id"]) == (
+            "TxProfile",
+            "TX-SC5",
+        )
+        periods = tx_profile["charging_schedule"][0]["charging_schedule_period"]
+        assert periods[0]["limit"] == 16.0  # the TxDefaultProfile's limit: the CSMS's composite
+        stored = await _json(csms, "GET", "/stations/SC5/charging-profiles")
+        assert {p["purpose"] for p in stored} == {"TxDefaultProfile", "TxProfile"}
+        # K15.FR.11/12: 16 A fits the TxProfile; 20 A from the second minute does not.
+        schedule: dict[str, Any] = {
+            "id": 1,
+            "charging_rate_unit": "A",
+            "duration": 600,
+            "charging_schedule_period": [{"start_period": 0, "limit": 16.0}],
+        }
+        now = tx_profile["charging_schedule"][0]["start_schedule"]
+        ok = await station.call(
+            module.call.NotifyEVChargingSchedule(time_base=now, charging_schedule=schedule, evse_id=1)
+        )
+        assert ok.status == "Accepted"
+        schedule["charging_schedule_period"] = [
+            {"start_period": 0, "limit": 10.0},
+            {"start_period": 60, "limit": 20.0},
+        ]
+        over = await station.call(
+            module.call.NotifyEVChargingSchedule(time_base=now, charging_schedule=schedule, evse_id=1)
+        )
+        assert over.status == "Rejected"
+    limits = await _json(
+        csms, "GET", "/stations/SC5/charging-limits", params={"message": "NotifyEVChargingNeeds"}
+    )
+    assert (limits["items"][0]["answer"], limits["items"][0]["transactionId"]) == ("Accepted", "TX-SC5")
+
+
+async def test_K09_a_profile_missing_after_a_reconnect_is_resent(database_url: str) -> None:
+    settings = settings_for(database_url, SmartChargingSettings(resend_on_drift=True))
+    async with running(settings) as csms:
+        await csms.add_station("SC6")
+        kind = station_class("2.0.1")
+        async with peer(csms.ocpp_url, "SC6", "2.0.1", station_class=kind) as station:
+            await boot(station, "2.0.1")
+            body = {"evseId": 0, "chargingProfile": profile_2x(31, 10.0, purpose="ChargingStationMaxProfile")}
+            await _json(csms, "POST", "/stations/SC6/charging-profiles", json=body)
+        async with peer(csms.ocpp_url, "SC6", "2.0.1", station_class=kind) as station:
+            station.held = {32: (0, profile_2x(32, 8.0, level=3))}  # 31 was lost (a reset)
+            await boot(station, "2.0.1")
+            await _received(station, 1)
+            assert station.received[0]["charging_profile"]["id"] == 31
+            async with asyncio.timeout(10):
+                while True:
+                    stored = {p["id"]: p for p in await _json(csms, "GET", "/stations/SC6/charging-profiles")}
+                    if stored.get(31, {}).get("state") == "installed":
+                        break
+                    await asyncio.sleep(0.05)
+    assert stored[32]["state"] == "reported"

@@ -192,6 +192,22 @@ def _differs(a: Composite, b: Composite) -> bool:
     return any(abs(a.limit_at(t).limit - b.limit_at(t).limit) > _TOLERANCE for t in points)
 
 
+def _within(periods: Sequence[_Period], ours: Composite, duration: int) -> bool:
+    """Whether every EV period stays at or below the composite wherever the two overlap (each piece of the
+    composite that begins inside a period counts, not only the one in force at its start)."""
+    ordered = sorted(periods, key=lambda p: p.start_period)
+    for n, period in enumerate(ordered):
+        end = ordered[n + 1].start_period if n + 1 < len(ordered) else duration
+        if period.limit is None or period.start_period >= duration:
+            continue
+        points = {period.start_period} | {
+            i.start for i in ours.intervals if period.start_period < i.start < end
+        }
+        if any(period.limit > ours.limit_at(t).limit + _TOLERANCE for t in points):
+            return False
+    return True
+
+
 class SmartChargingService:
     def __init__(
         self,
@@ -743,12 +759,7 @@ class SmartChargingService:
         starts = [p.start_period for p in ev.charging_schedule_period]
         duration = ev.duration or (max(starts) + 3600)
         ours = await self.own_composite(station_id, version, evse_id, start, max(duration, 1), unit)
-        within = all(
-            p.limit is None
-            or p.start_period >= duration
-            or p.limit <= ours.limit_at(p.start_period).limit + _TOLERANCE
-            for p in ev.charging_schedule_period
-        )
+        within = _within(ev.charging_schedule_period, ours, duration)
         status = "Accepted" if within else "Rejected"
         await self.limit_event(
             station_id, version, "NotifyEVChargingSchedule", evse_id, None, data, answer=status
