@@ -27,10 +27,14 @@ class RequestStart:  # F01, F02: RequestStartTransactionRequest
     id_token: str
     token_type: str
     evse_id: int | None = None
+    charging_profile: dict[str, Any] | None = None  # K05: a TxProfile with the start (wire JSON)
 
     def describe(self) -> str:
         where = f" on EVSE {self.evse_id}" if self.evse_id is not None else ""
-        return f"send RequestStartTransaction for id token {self.id_token} ({self.token_type}){where}"
+        profile = " with a charging profile" if self.charging_profile is not None else ""
+        return (
+            f"send RequestStartTransaction for id token {self.id_token} ({self.token_type}){where}{profile}"
+        )
 
 
 @dataclass(frozen=True)
@@ -546,7 +550,10 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
             )
         case RequestStart():
             return "/remote-start", _some(
-                idToken=action.id_token, tokenType=action.token_type, evseId=action.evse_id
+                idToken=action.id_token,
+                tokenType=action.token_type,
+                evseId=action.evse_id,
+                chargingProfile=action.charging_profile,
             )
         case RequestStop():
             return "/remote-stop", {"transactionId": action.transaction_id}

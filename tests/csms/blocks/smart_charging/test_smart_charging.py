@@ -420,3 +420,50 @@ async def test_K09_a_profile_missing_after_a_reconnect_is_resent(database_url: s
                         break
                     await asyncio.sleep(0.05)
     assert stored[32]["state"] == "reported"
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_K05_remote_start_carries_a_TxProfile(csms: RunningCsms, version: str) -> None:
+    await csms.add_station("SC7")
+    await _json(
+        csms, "POST", "/id-tokens", 201, json={"idToken": "TOK7", "type": "ISO14443", "status": "Accepted"}
+    )
+    module = MODULES[version]
+    action = "RemoteStartTransaction" if version == "1.6" else "RequestStartTransaction"
+    started: list[dict[str, Any]] = []
+
+    class Starter(module.ChargePoint):  # type: ignore[misc,name-defined]
+        @on(action)
+        def remote_start(self, **kwargs: Any) -> Any:
+            started.append(kwargs)
+            return getattr(module.call_result, action)(status="Accepted")
+
+    if version == "1.6":
+        tx = {
+            "chargingProfileId": 41,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10}],
+            },
+        }
+    else:
+        tx = profile_2x(41, 10.0, purpose="TxProfile") | {"chargingProfileKind": "Relative"}
+        del tx["chargingSchedule"][0]["startSchedule"]
+    async with peer(csms.ocpp_url, "SC7", version, station_class=Starter) as station:
+        await boot(station, version)
+        body = {"idToken": "TOK7", "evseId": 1, "chargingProfile": tx}
+        await _json(csms, "POST", "/stations/SC7/remote-start", json=body)
+        # The command's rules: a TxProfile only, without transactionId (K05.FR.02 / F01).
+        refused = await _json(
+            csms,
+            "POST",
+            "/stations/SC7/remote-start",
+            422,
+            json=body | {"chargingProfile": tx | {"chargingProfilePurpose": "TxDefaultProfile"}},
+        )
+        assert "chargingProfilePurpose" in refused["detail"]
+    assert len(started) == 1
+    assert started[0]["charging_profile"]["charging_profile_purpose"] == "TxProfile"

@@ -12,6 +12,9 @@ Readings:
   tool reports one TxProfile-less ChargingStationMaxProfile, id 1).
 * K_30 / K_31: the tool reports one profile per EVSE (one EVSE: one part with tbc false).
 * K_43 / K_44: the tool answers a composite of 10 A (10000 W) over the asked duration.
+* K_60: the table's profile as a TxProfile for the transaction of the EnergyTransferStarted state.
+* K_37: the remote start's TxProfile is Relative (no validity, no startSchedule: K01.FR.41); the tool starts
+  the transaction with the CSMS's remoteStartId (steps 3 / 4).
 """
 
 from __future__ import annotations
@@ -27,11 +30,19 @@ from chargeplane.tools.conformance.adapter import (
     ClearChargingProfile,
     GetChargingProfiles,
     GetCompositeSchedule,
+    RequestStart,
     SetChargingProfile,
 )
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import ABSENT, expect_absent, expect_field, field_value
-from chargeplane.tools.conformance.messages import send_as
+from chargeplane.tools.conformance.messages import (
+    send_as,
+    start_transaction,
+    transaction_event,
+    valid_token,
+)
+from chargeplane.tools.conformance.states import Event, energy_transfer_started
+from chargeplane.tools.conformance.states import Trigger as Reason
 from chargeplane.tools.conformance.steps import CsmsTool
 
 PROFILE_ID = 1
@@ -267,3 +278,61 @@ async def tc_k_43(tool: CsmsTool) -> None:
 @case("TC_K_44_CSMS", "Get Composite Schedule - Charging Station", use_cases=("K08",))
 async def tc_k_44(tool: CsmsTool) -> None:
     await composite(tool, 0)
+
+
+@case(
+    "TC_K_60_CSMS",
+    "Set Charging Profile - TxProfile with ongoing transaction on the specified EVSE",
+    use_cases=("K01",),
+    requirements=("K01.FR.03", "K01.FR.31"),
+)
+async def tc_k_60(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    assert tool.transaction is not None
+    evse = tool.configured.evse_id
+    body = profile(tool, "TxProfile") | {"transactionId": tool.transaction.id}
+    tool.manual(SetChargingProfile(evse, body))
+    incoming = await tool.expect(1, msg.SetChargingProfileRequest)
+    expect_field(1, incoming.request, "evseId", evse)
+    expect_field(1, incoming.request, "chargingProfile.chargingProfilePurpose", "TxProfile")
+    expect_field(1, incoming.request, "chargingProfile.transactionId", tool.transaction.id)
+    incoming.answer(msg.SetChargingProfileResponse(status=en.ChargingProfileStatusEnumType.ACCEPTED))
+    await tool.settle()
+
+
+@case(
+    "TC_K_37_CSMS",
+    "Remote start transaction with charging profile - Success",
+    use_cases=("K05", "F01"),
+    requirements=("K05.FR.02", "F01.FR.08", "F01.FR.09", "F01.FR.11"),
+)
+async def tc_k_37(tool: CsmsTool) -> None:
+    c = tool.configured
+    relative = profile(tool, "TxProfile", kind="Relative")
+    relative.pop("validFrom")
+    relative.pop("validTo")
+    relative["chargingSchedule"][0].pop("startSchedule")  # K01.FR.41: Relative has none
+    tool.manual(RequestStart(c.valid_idtoken, c.valid_idtoken_type, c.evse_id, relative))
+    incoming = await tool.expect(1, msg.RequestStartTransactionRequest)
+    request = incoming.request
+    expect_field(1, request, "idToken.idToken", c.valid_idtoken)
+    expect_field(1, request, "idToken.type", c.valid_idtoken_type)
+    expect_field(1, request, "evseId", c.evse_id)
+    expect_field(1, request, "chargingProfile.chargingProfilePurpose", "TxProfile")
+    expect_absent(1, request, "chargingProfile.transactionId")
+    expect_field(1, request, "chargingProfile.chargingProfileKind", "Relative")
+    transaction = start_transaction(tool)
+    incoming.answer(
+        msg.RequestStartTransactionResponse(
+            status=en.RequestStartStopStatusEnumType.ACCEPTED, transaction_id=transaction.id
+        )
+    )
+    await tool.settle()
+    await transaction_event(
+        tool,
+        3,
+        Event.STARTED,
+        Reason.REMOTE_START,
+        remote_start_id=request.remote_start_id,
+        token=valid_token(c),
+    )
