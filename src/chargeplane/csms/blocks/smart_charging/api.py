@@ -225,6 +225,7 @@ def routes(service: SmartChargingService) -> list[Any]:
         responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def get_report(known_station: KnownStation, request_id: FromPath[int]) -> ReportOut:
+        """The GetChargingProfiles of ``requestId`` with every ReportChargingProfiles part received so far."""
         record = await service.report(known_station.station_id, request_id)
         if record is None:
             raise NotFoundException(f"no report {request_id}")
@@ -262,6 +263,7 @@ def routes(service: SmartChargingService) -> list[Any]:
         limit: Limit = 100,
         message: Annotated[str | None, QueryParameter(pattern=MESSAGE)] = None,
     ) -> Page[LimitEventOut]:
+        """Each notification as the station sent it, with the EVSE's transaction and what the CSMS answered."""
         events, total = await service.limit_events(known_station.station_id, offset, limit, message)
         return Page([_limit_out(e) for e in events], total, offset, limit)
 
