@@ -12,6 +12,9 @@ Readings:
   tool reports one TxProfile-less ChargingStationMaxProfile, id 1).
 * K_30 / K_31: the tool reports one profile per EVSE (one EVSE: one part with tbc false).
 * K_43 / K_44: the tool answers a composite of 10 A (10000 W) over the asked duration.
+* K_29: <Configured chargingProfilePurpose> is ChargingStationMaxProfile, asked during a charge.
+* K_15: the tool refuses the SetChargingProfile with a CALLERROR NotSupported; the CSMS's API then answers
+  its operator 502, which the case does not judge (it validates the request).
 * K_60: the table's profile as a TxProfile for the transaction of the EnergyTransferStarted state.
 * K_37: the remote start's TxProfile is Relative (no validity, no startSchedule: K01.FR.41); the tool starts
   the transaction with the CSMS's remoteStartId (steps 3 / 4).
@@ -22,6 +25,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chargeplane.ocpp.errors import NotSupported
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
@@ -34,7 +38,13 @@ from chargeplane.tools.conformance.adapter import (
     SetChargingProfile,
 )
 from chargeplane.tools.conformance.case import case
-from chargeplane.tools.conformance.checks import ABSENT, expect_absent, expect_field, field_value
+from chargeplane.tools.conformance.checks import (
+    ABSENT,
+    expect_absent,
+    expect_field,
+    expect_present,
+    field_value,
+)
 from chargeplane.tools.conformance.messages import (
     send_as,
     start_transaction,
@@ -209,10 +219,12 @@ def reported(tool: CsmsTool) -> dt.ChargingProfileType:
     )
 
 
-async def get_profiles(tool: CsmsTool, step: int, evse_id: int | None) -> None:
+async def get_profiles(tool: CsmsTool, step: int, evse_id: int | None, purpose: str | None = None) -> None:
     """Steps ``step`` .. ``step + 3``: the CSMS's GetChargingProfiles, Accepted, one report (tbc false)."""
-    tool.manual(GetChargingProfiles(evse_id=evse_id))
+    tool.manual(GetChargingProfiles(evse_id=evse_id, purpose=purpose))
     incoming = await tool.expect(step, msg.GetChargingProfilesRequest)
+    if purpose is not None:
+        expect_field(step, incoming.request, "chargingProfile.chargingProfilePurpose", purpose)
     if evse_id is None:
         expect_absent(step, incoming.request, "evseId")
     else:
@@ -227,6 +239,28 @@ async def get_profiles(tool: CsmsTool, step: int, evse_id: int | None) -> None:
     )
     await send_as(step + 2, tool, report, msg.ReportChargingProfilesResponse)
     await tool.settle()
+
+
+@case("TC_K_29_CSMS", "Get Charging Profile - EvseId 0", use_cases=("K09",))
+async def tc_k_29(tool: CsmsTool) -> None:
+    await energy_transfer_started(tool)  # before
+    await get_profiles(tool, 1, 0, "ChargingStationMaxProfile")
+
+
+@case("TC_K_15_CSMS", "Set Charging Profile - Not Supported", use_cases=("K01",))
+async def tc_k_15(tool: CsmsTool) -> None:
+    evse = tool.configured.evse_id
+    tool.manual(SetChargingProfile(evse, profile(tool, "TxDefaultProfile")))
+    incoming = await tool.expect(1, msg.SetChargingProfileRequest)
+    request = incoming.request
+    expect_field(1, request, "evseId", evse)
+    expect_field(1, request, "chargingProfile.chargingProfilePurpose", "TxDefaultProfile")
+    expect_field(1, request, "chargingProfile.chargingProfileKind", "Absolute")
+    for path in ("validFrom", "validTo", "chargingSchedule[0].startSchedule"):
+        expect_present(1, request, f"chargingProfile.{path}")
+    incoming.refuse(NotSupported("smart charging is not supported"))
+    # The CSMS's API answers its operator 502 (the station's CALLERROR): the case validates the request only.
+    await tool.cancel_actions()
 
 
 @case("TC_K_30_CSMS", "Get Charging Profile - EvseId > 0", use_cases=("K09",))
