@@ -316,6 +316,7 @@ class GetChargingProfiles:  # K09: GetChargingProfilesRequest
     evse_id: int | None = None
     purpose: str | None = None
     stack_level: int | None = None
+    source: str | None = None  # chargingLimitSource
 
     def describe(self) -> str:
         return f"send GetChargingProfiles ({_criteria_text(self)})"
@@ -611,7 +612,9 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
         case ClearChargingProfile():
             return "/charging-profiles/clear", _criteria_body(action)
         case GetChargingProfiles():
-            return "/charging-profiles/report", _criteria_body(action)
+            return "/charging-profiles/report", _criteria_body(action) | _some(
+                chargingLimitSource=action.source
+            )
         case (
             GetLocalListVersion()
             | CancelReservation()

@@ -5,6 +5,7 @@ to the station answer with the status codes of every station call (:mod:`chargep
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from chargeplane.smart_charging.model import Composite, RateUnit
 
 PURPOSE = r"\A(ChargingStationMaxProfile|TxDefaultProfile|TxProfile|ChargingStationExternalConstraints)\Z"
 UNIT = r"\A(A|W)\Z"
+SOURCE = r"\A(EMS|Other|SO|CSO)\Z"
 MESSAGE = r"\A(NotifyChargingLimit|ClearedChargingLimit|NotifyEVChargingNeeds|NotifyEVChargingSchedule)\Z"
 Evse = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 
@@ -68,6 +70,7 @@ class CriteriaIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 
 
 class ReportIn(CriteriaIn, forbid_unknown_fields=True):
+    charging_limit_source: Annotated[str, msgspec.Meta(pattern=SOURCE)] | None = None
     wait: Annotated[float, msgspec.Meta(ge=0, le=60)] = 10.0  # seconds to wait for the last part
 
 
@@ -216,7 +219,8 @@ def routes(service: SmartChargingService) -> list[Any]:
     async def request_report(known_station: KnownStation, data: JSONBody[ReportIn]) -> ReportOut:
         """Waits up to ``wait`` seconds for the last ReportChargingProfiles; the report is read later by its
         requestId. 1.6 has no GetChargingProfiles (422)."""
-        record = await service.request_report(known_station.station_id, _criteria(data), wait=data.wait)
+        criteria = dataclasses.replace(_criteria(data), source=data.charging_limit_source)
+        record = await service.request_report(known_station.station_id, criteria, wait=data.wait)
         return _report_out(record)
 
     @get(

@@ -109,6 +109,7 @@ class Criteria:
     evse_id: int | None = None
     purpose: str | None = None  # 2.x names (ChargingStationMaxProfile, ...)
     stack_level: int | None = None
+    source: str | None = None  # chargingLimitSource (GetChargingProfiles only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,6 +426,8 @@ class SmartChargingService:
             selection["stackLevel"] = criteria.stack_level
         if criteria.profile_id is not None:
             selection["chargingProfileId"] = [criteria.profile_id]
+        if criteria.source is not None:
+            selection["chargingLimitSource"] = [criteria.source]
         payload: dict[str, object] = {"requestId": request_id, "chargingProfile": selection}
         if criteria.evse_id is not None:
             payload["evseId"] = criteria.evse_id

@@ -10,6 +10,8 @@ Readings:
 * K_01 / K_10 / K_03 / K_19 / K_04 validate the request's fields; the tool answers Accepted.
 * K_06 / K_08 clear by purpose, EVSE and stack level; K_05 by id only after the memory state's report (the
   tool reports one TxProfile-less ChargingStationMaxProfile, id 1).
+* K_32..K_36: the criteria of the tables (<Received chargingProfileId> 1, <Configured chargingLimitSource>
+  CSO, <Configured chargingProfilePurpose> TxDefaultProfile); K_70: stack levels 0 and 1.
 * K_30 / K_31: the tool reports one profile per EVSE (one EVSE: one part with tbc false).
 * K_43 / K_44: the tool answers a composite of 10 A (10000 W) over the asked duration.
 * K_29: <Configured chargingProfilePurpose> is ChargingStationMaxProfile, asked during a charge.
@@ -160,6 +162,20 @@ async def tc_k_19(tool: CsmsTool) -> None:
     expect_field(1, request, "chargingProfile.recurrencyKind", "Daily")
 
 
+@case("TC_K_70_CSMS", "Set Charging Profile - Multiple Profiles", use_cases=("K01",))
+async def tc_k_70(tool: CsmsTool) -> None:
+    await set_profile(tool, 0, "ChargingStationMaxProfile")
+    # A second profile: another id and stack level (<Configured stackLevel2> 1).
+    second = profile(tool, "ChargingStationMaxProfile", profile_id=PROFILE_ID + 1, limit=8.0)
+    second["stackLevel"] = STACK_LEVEL + 1
+    tool.manual(SetChargingProfile(0, second))
+    incoming = await tool.expect(3, msg.SetChargingProfileRequest)
+    expect_field(3, incoming.request, "chargingProfile.id", PROFILE_ID + 1)
+    expect_field(3, incoming.request, "chargingProfile.stackLevel", STACK_LEVEL + 1)
+    incoming.answer(msg.SetChargingProfileResponse(status=en.ChargingProfileStatusEnumType.ACCEPTED))
+    await tool.settle()
+
+
 @case("TC_K_04_CSMS", "Replace charging profile - With chargingProfileId", use_cases=("K01",))
 async def tc_k_04(tool: CsmsTool) -> None:
     await set_profile(tool, tool.configured.evse_id, "TxDefaultProfile")
@@ -219,16 +235,25 @@ def reported(tool: CsmsTool) -> dt.ChargingProfileType:
     )
 
 
-async def get_profiles(tool: CsmsTool, step: int, evse_id: int | None, purpose: str | None = None) -> None:
-    """Steps ``step`` .. ``step + 3``: the CSMS's GetChargingProfiles, Accepted, one report (tbc false)."""
-    tool.manual(GetChargingProfiles(evse_id=evse_id, purpose=purpose))
+async def get_profiles(tool: CsmsTool, step: int, asked: GetChargingProfiles) -> None:
+    """Steps ``step`` .. ``step + 3``: the CSMS's GetChargingProfiles with the criteria asked, Accepted, one
+    report (tbc false)."""
+    tool.manual(asked)
     incoming = await tool.expect(step, msg.GetChargingProfilesRequest)
-    if purpose is not None:
-        expect_field(step, incoming.request, "chargingProfile.chargingProfilePurpose", purpose)
-    if evse_id is None:
-        expect_absent(step, incoming.request, "evseId")
+    request = incoming.request
+    if asked.evse_id is None:
+        expect_absent(step, request, "evseId")
     else:
-        expect_field(step, incoming.request, "evseId", evse_id)
+        expect_field(step, request, "evseId", asked.evse_id)
+    for path, value in (
+        ("chargingProfilePurpose", asked.purpose),
+        ("stackLevel", asked.stack_level),
+        ("chargingProfileId[0]", asked.profile_id),
+        ("chargingLimitSource[0]", asked.source),
+    ):
+        if value is not None:
+            expect_field(step, request, f"chargingProfile.{path}", value)
+    evse_id = asked.evse_id
     incoming.answer(msg.GetChargingProfilesResponse(status=en.GetChargingProfileStatusEnumType.ACCEPTED))
     report = msg.ReportChargingProfilesRequest(
         request_id=incoming.request.request_id,
@@ -244,7 +269,7 @@ async def get_profiles(tool: CsmsTool, step: int, evse_id: int | None, purpose: 
 @case("TC_K_29_CSMS", "Get Charging Profile - EvseId 0", use_cases=("K09",))
 async def tc_k_29(tool: CsmsTool) -> None:
     await energy_transfer_started(tool)  # before
-    await get_profiles(tool, 1, 0, "ChargingStationMaxProfile")
+    await get_profiles(tool, 1, GetChargingProfiles(evse_id=0, purpose="ChargingStationMaxProfile"))
 
 
 @case("TC_K_15_CSMS", "Set Charging Profile - Not Supported", use_cases=("K01",))
@@ -265,17 +290,53 @@ async def tc_k_15(tool: CsmsTool) -> None:
 
 @case("TC_K_30_CSMS", "Get Charging Profile - EvseId > 0", use_cases=("K09",))
 async def tc_k_30(tool: CsmsTool) -> None:
-    await get_profiles(tool, 1, tool.configured.evse_id)
+    await get_profiles(tool, 1, GetChargingProfiles(evse_id=tool.configured.evse_id))
 
 
 @case("TC_K_31_CSMS", "Get Charging Profile - No EvseId", use_cases=("K09",))
 async def tc_k_31(tool: CsmsTool) -> None:
-    await get_profiles(tool, 1, None)
+    await get_profiles(tool, 1, GetChargingProfiles())
+
+
+@case("TC_K_32_CSMS", "Get Charging Profile - chargingProfileId", use_cases=("K09",))
+async def tc_k_32(tool: CsmsTool) -> None:
+    await get_profiles(tool, 1, GetChargingProfiles(profile_id=PROFILE_ID))
+
+
+@case("TC_K_33_CSMS", "Get Charging Profile - EvseId > 0 + stackLevel", use_cases=("K09",))
+async def tc_k_33(tool: CsmsTool) -> None:
+    asked = GetChargingProfiles(evse_id=tool.configured.evse_id, stack_level=STACK_LEVEL)
+    await get_profiles(tool, 1, asked)
+
+
+@case("TC_K_34_CSMS", "Get Charging Profile - EvseId > 0 + chargingLimitSource", use_cases=("K09",))
+async def tc_k_34(tool: CsmsTool) -> None:
+    await get_profiles(tool, 1, GetChargingProfiles(evse_id=tool.configured.evse_id, source="CSO"))
+
+
+@case("TC_K_35_CSMS", "Get Charging Profile - EvseId > 0 + chargingProfilePurpose", use_cases=("K09",))
+async def tc_k_35(tool: CsmsTool) -> None:
+    asked = GetChargingProfiles(evse_id=tool.configured.evse_id, purpose="TxDefaultProfile")
+    await get_profiles(tool, 1, asked)
+
+
+@case(
+    "TC_K_36_CSMS",
+    "Get Charging Profile - EvseId > 0 + chargingProfilePurpose + stackLevel",
+    use_cases=("K09",),
+)
+async def tc_k_36(tool: CsmsTool) -> None:
+    asked = GetChargingProfiles(
+        evse_id=tool.configured.evse_id, purpose="TxDefaultProfile", stack_level=STACK_LEVEL
+    )
+    await get_profiles(tool, 1, asked)
 
 
 @case("TC_K_05_CSMS", "Clear Charging Profile - With chargingProfileId", use_cases=("K10",))
 async def tc_k_05(tool: CsmsTool) -> None:
-    await get_profiles(tool, 1, None)  # the memory state: the CSMS learns the profile from the report
+    await get_profiles(
+        tool, 1, GetChargingProfiles()
+    )  # the memory state: the CSMS learns the profile from the report
     tool.manual(ClearChargingProfile(profile_id=PROFILE_ID))
     incoming = await tool.expect(1, msg.ClearChargingProfileRequest)
     expect_field(1, incoming.request, "chargingProfileId", PROFILE_ID)
