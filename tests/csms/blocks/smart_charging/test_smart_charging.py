@@ -467,3 +467,69 @@ async def test_K05_remote_start_carries_a_TxProfile(csms: RunningCsms, version: 
         assert "chargingProfilePurpose" in refused["detail"]
     assert len(started) == 1
     assert started[0]["charging_profile"]["charging_profile_purpose"] == "TxProfile"
+
+
+async def test_1_6_composite_side_by_side_and_clear_by_purpose_with_events(csms: RunningCsms) -> None:
+    await csms.add_station("SC8")
+    module = MODULES["1.6"]
+    cleared: list[dict[str, Any]] = []
+
+    class Station16(module.ChargePoint):  # type: ignore[misc,name-defined]
+        @on("SetChargingProfile")
+        def set_profile(self, **_: Any) -> Any:
+            return module.call_result.SetChargingProfile(status="Accepted")
+
+        @on("GetCompositeSchedule")
+        def composite(self, connector_id: int, duration: int, **_: Any) -> Any:
+            return module.call_result.GetCompositeSchedule(
+                status="Accepted",
+                connector_id=connector_id,
+                schedule_start="2026-12-07T10:00:00Z",
+                charging_schedule={
+                    "duration": duration,
+                    "charging_rate_unit": "A",
+                    "charging_schedule_period": [{"start_period": 0, "limit": 10.0}],
+                },
+            )
+
+        @on("ClearChargingProfile")
+        def clear(self, **kwargs: Any) -> Any:
+            cleared.append(kwargs)
+            return module.call_result.ClearChargingProfile(status="Accepted")
+
+    profile = {
+        "chargingProfileId": 5,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "ChargePointMaxProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "startSchedule": START,
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}],
+        },
+    }
+    async with csms.app.events.subscribe() as events:
+        async with peer(csms.ocpp_url, "SC8", "1.6", station_class=Station16) as station:
+            await boot(station, "1.6")
+            body = {"evseId": 0, "chargingProfile": profile}
+            await _json(csms, "POST", "/stations/SC8/charging-profiles", json=body)
+            view = await _json(
+                csms, "GET", "/stations/SC8/composite-schedule", params={"evseId": 1, "duration": 300}
+            )
+            # The station and the store agree: 10 A from the ChargePointMaxProfile.
+            assert view["station"]["chargingSchedulePeriod"][0]["limit"] == 10.0
+            assert view["csms"]["chargingSchedulePeriod"] == [
+                {"startPeriod": 0, "limit": 10.0, "numberPhases": 3}
+            ]
+            assert view["drift"] is False
+            clear = {"chargingProfilePurpose": "ChargingStationMaxProfile"}
+            answer = await _json(csms, "POST", "/stations/SC8/charging-profiles/clear", json=clear)
+            assert answer == {"status": "Accepted", "removed": [5]}
+        kinds = []
+        async with asyncio.timeout(5):
+            while "charging_profile.cleared" not in kinds:
+                event = await events.get()
+                if event.station_id == "SC8":
+                    kinds.append(event.kind)
+    assert cleared == [{"charging_profile_purpose": "ChargePointMaxProfile"}]
+    assert "charging_profile.installed" in kinds
