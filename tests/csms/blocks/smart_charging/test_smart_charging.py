@@ -63,6 +63,7 @@ def station_class(version: str) -> Any:
             super().__init__(*args, **kwargs)
             self.held: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (evse, wire profile, camelCase)
             self.received: list[dict[str, Any]] = []
+            self.criteria: list[dict[str, Any]] = []
 
         @on("SetChargingProfile")
         def set_profile(self, **kwargs: Any) -> Any:
@@ -76,7 +77,8 @@ def station_class(version: str) -> Any:
             return module.call_result.ClearChargingProfile(status="Accepted" if known else "Unknown")
 
         @on("GetChargingProfiles")
-        def get_profiles(self, request_id: int, **_: Any) -> Any:
+        def get_profiles(self, request_id: int, charging_profile: dict[str, Any], **_: Any) -> Any:
+            self.criteria.append(charging_profile)
             return module.call_result.GetChargingProfiles(status="Accepted" if self.held else "NoProfiles")
 
         @after("GetChargingProfiles")
@@ -160,6 +162,8 @@ async def test_K01_K09_K10_a_profile_is_checked_stored_reported_and_cleared(
         report = await _json(csms, "POST", "/stations/SC1/charging-profiles/report", json={"wait": 10})
         assert (report["status"], report["parts"]) == ("complete", 2)
         assert sorted(p["chargingProfile"]["id"] for p in report["profiles"]) == [7, 9]
+        # K09.FR.03: "all profiles" is asked as every chargingLimitSource.
+        assert station.criteria == [{"charging_limit_source": ["EMS", "Other", "SO", "CSO"]}]
         again = await _json(csms, "GET", f"/stations/SC1/charging-profiles/reports/{report['requestId']}")
         assert again["parts"] == 2
         # K08: the station's composite next to the CSMS's (12 A from profile 7): they differ.

@@ -71,6 +71,7 @@ from chargeplane.smart_charging.validation import Capabilities, check_set, repla
 log = logging.getLogger(__name__)
 
 CSO = "CSO"  # chargingLimitSource of the profiles this CSMS sets
+ALL_SOURCES = ("EMS", "Other", "SO", CSO)
 _TOLERANCE = 0.1  # wire limits carry one decimal
 
 
@@ -428,6 +429,8 @@ class SmartChargingService:
             selection["chargingProfileId"] = [criteria.profile_id]
         if criteria.source is not None:
             selection["chargingLimitSource"] = [criteria.source]
+        if not selection:  # K09.FR.03 wants a criterion: every source is every profile
+            selection["chargingLimitSource"] = list(ALL_SOURCES)
         payload: dict[str, object] = {"requestId": request_id, "chargingProfile": selection}
         if criteria.evse_id is not None:
             payload["evseId"] = criteria.evse_id
@@ -443,7 +446,7 @@ class SmartChargingService:
                 await self.repository.report_answered(station_id, request_id, FAILED, self.clock.now())
                 raise
             status = msgspec.convert(msgspec.to_builtins(sent.response), _Status).status
-            if status != "Accepted":  # NoProfiles: no report follows (K09.FR.04)
+            if status != "Accepted":  # NoProfiles: no report follows
                 await self.repository.report_answered(station_id, request_id, EMPTY, self.clock.now())
                 if reconcile:
                     await self._reconcile_with(station_id, [])
