@@ -377,6 +377,26 @@ async def test_K15_needs_with_a_transaction_get_a_TxProfile_from_the_csms_compos
         assert periods[0]["limit"] == 16.0  # the TxDefaultProfile's limit: the CSMS's composite
         stored = await _json(csms, "GET", "/stations/SC5/charging-profiles")
         assert {p["purpose"] for p in stored} == {"TxDefaultProfile", "TxProfile"}
+        # K17: renewed needs of the transaction replace that TxProfile (same id), not a duplicate.
+        renewed = await station.call(
+            module.call.NotifyEVChargingNeeds(
+                evse_id=1,
+                charging_needs={
+                    "requested_energy_transfer": "AC_three_phase",
+                    "ac_charging_parameters": {
+                        "energy_amount": 10000,
+                        "ev_min_current": 6,
+                        "ev_max_current": 16,
+                        "ev_max_voltage": 400,
+                    },
+                },
+            )
+        )
+        assert renewed.status == "Accepted"
+        await _received(station, 3)
+        # Sent at all: a second TxProfile of the transaction at that stack level would have been refused
+        # before sending (K01.FR.39).
+        assert station.received[2]["charging_profile"]["id"] == tx_profile["id"]
         # K15.FR.11/12: 16 A fits the TxProfile; 20 A from the second minute does not.
         schedule: dict[str, Any] = {
             "id": 1,

@@ -727,9 +727,22 @@ class SmartChargingService:
                 {"startPeriod": start, "limit": limit, "numberPhases": phases}
                 for start, limit, phases in wire.composite_periods(composite)[:most]
             ]
-            used = {p.profile_id for p in await self.repository.profiles(station_id)}
+            stored = await self.repository.profiles(station_id)
+            # K17 (renegotiation): new needs of the same transaction replace the CSMS's earlier TxProfile
+            # (same id, K01.FR.05) rather than meeting it at the same stack level (K01.FR.39).
+            earlier = next(
+                (
+                    p.profile_id
+                    for p in stored
+                    if p.purpose == Purpose.TX.value
+                    and p.transaction_id == transaction_id
+                    and p.stack_level == self.settings.max_stack_level
+                ),
+                None,
+            )
+            profile_id = earlier or await self._new_id({p.profile_id for p in stored})
             profile = {
-                "id": await self._new_id(used),
+                "id": profile_id,
                 "stackLevel": self.settings.max_stack_level,
                 "chargingProfilePurpose": "TxProfile",
                 "chargingProfileKind": "Absolute",
