@@ -38,6 +38,9 @@ def outcome(test_case: TestCase) -> str:
     missing = test_case.missing_features(features)
     if missing:
         return f"N/A (needs {', '.join(missing)})"
+    barred = test_case.excluded_by(expectations.STATION_PROFILES) if test_case.side is Side.STATION else ()
+    if barred:
+        return f"N/A (for stations without {', '.join(barred)})"
     if test_case.id in expected_failures:
         return f"XFAIL: {expected_failures[test_case.id]}"
     return "PASS"

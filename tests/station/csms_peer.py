@@ -117,6 +117,21 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
             self._record("NotifyDisplayMessages", payload)
             return result.NotifyDisplayMessages()
 
+        @on("NotifyChargingLimit")  # type: ignore[misc]
+        async def on_notify_charging_limit(self, **payload: Any) -> Any:
+            self._record("NotifyChargingLimit", payload)
+            return result.NotifyChargingLimit()
+
+        @on("ClearedChargingLimit")  # type: ignore[misc]
+        async def on_cleared_charging_limit(self, **payload: Any) -> Any:
+            self._record("ClearedChargingLimit", payload)
+            return result.ClearedChargingLimit()
+
+        @on("ReportChargingProfiles")  # type: ignore[misc]
+        async def on_report_charging_profiles(self, **payload: Any) -> Any:
+            self._record("ReportChargingProfiles", payload)
+            return result.ReportChargingProfiles()
+
     return PeerCsms
 
 

@@ -225,3 +225,19 @@ def composite_schedule(
             continue
         intervals.append(Interval(offset, limit, phases))
     return Composite(start, duration, unit, tuple(intervals))
+
+
+def station_total(per_evse: Sequence[Composite], station: Composite) -> Composite:
+    """The composite of EVSE 0 (K08.FR.03): what the whole station expects to draw from the grid, the sum of
+    its EVSEs' composites, capped by the station's own (``station``: ``composite_schedule`` of EVSE 0, which
+    holds ChargingStationMaxProfile and the external constraints). All in one unit, over the same window."""
+    points = sorted({i.start for c in (*per_evse, station) for i in c.intervals})
+    intervals: list[Interval] = []
+    for offset in points:
+        cap = station.limit_at(offset)
+        total = sum(c.limit_at(offset).limit for c in per_evse)
+        limit = min(total, cap.limit) if per_evse else cap.limit
+        if intervals and intervals[-1].limit == limit and intervals[-1].number_phases == cap.number_phases:
+            continue
+        intervals.append(Interval(offset, limit, cap.number_phases))
+    return Composite(station.start, station.duration, station.unit, tuple(intervals))

@@ -26,6 +26,7 @@ commands (one per line, # starts a comment):
   fault [EVSE]                  a hardware fault starts
   clear [EVSE]                  the fault ends
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
+  limit EVSE WATTS|off          an external system (EMS) limits EVSE (0: the station), or lifts it (K11-K13)
   offline                       drop the connection (the station reconnects after back-off)
   wait SECONDS                  let time pass (scenario files)
   status                        EVSE and transaction state
@@ -55,6 +56,7 @@ def describe(runtime: StationRuntime) -> str:
         lines.append(
             f"  EVSE {evse.id}: plugged={evse.plugged} authorized={evse.authorized.value if evse.authorized else None}"
             f" contactor={evse.contactor} power={meter.power_w:.0f}W energy={meter.energy_wh:.1f}Wh"
+            f" limit={'-' if meter.limit_w is None else f'{meter.limit_w:.0f}W'}"
             f" tx={tx.id if tx else None}"
         )
     from chargeplane.station.core.display_messages import DisplayMessages  # see TYPE_CHECKING above
@@ -87,6 +89,8 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         runtime.fault(evse, command == "fault")
     elif command == "temperature":
         runtime.set_temperature(_celsius(args))
+    elif command == "limit":
+        runtime.external_limit(*_external_limit(runtime, args))
     elif command == "offline":
         await runtime.go_offline()
     elif command == "wait":
@@ -102,6 +106,23 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     else:
         raise ValueError(f"unknown command {command!r} (try help)")
     return Next.CONTINUE
+
+
+def _external_limit(runtime: StationRuntime, args: list[str]) -> tuple[int, float | None]:
+    if len(args) != 2 or not args[0].isdigit():
+        raise ValueError("limit needs an EVSE (0: the station) and watts or off")
+    evse = int(args[0])
+    if evse != 0 and evse not in runtime.hardware.evses:
+        raise ValueError(f"no EVSE {evse} (this station has {len(runtime.hardware.evses)})")
+    if args[1].lower() == "off":
+        return evse, None
+    try:
+        watts = float(args[1])
+    except ValueError:
+        watts = math.nan
+    if not math.isfinite(watts) or watts < 0:
+        raise ValueError("limit needs a number of watts (or off)")
+    return evse, watts
 
 
 def _celsius(args: list[str]) -> float:

@@ -36,8 +36,14 @@ class Display(Protocol):
     def show(self, text: str) -> None: ...
 
 
-class EvseHardware(Meter, Contactor, ConnectorLock, Protocol):
-    """One EVSE: meter, contactor and connector locks."""
+class PowerLimiter(Protocol):
+    def set_limit(self, limit_w: float | None) -> None:
+        """Offer the EV at most ``limit_w`` (None: the EVSE's maximum): smart charging."""
+        ...
+
+
+class EvseHardware(Meter, Contactor, ConnectorLock, PowerLimiter, Protocol):
+    """One EVSE: meter, contactor, connector locks and the power it offers."""
 
 
 @dataclass
@@ -69,11 +75,16 @@ class SimulatedEvse:
     ev: SimulatedEv | None = None
     power_w: float = 0.0
     ev_connector: int = 1  # the connector the EV is plugged into (a reboot reads it back)
+    limit_w: float | None = None  # smart charging: what the station's composite schedule allows
+
+    def offered_w(self) -> float:
+        """What the EVSE offers the EV: its maximum, capped by the charging limit."""
+        return self.max_power_w if self.limit_w is None else min(self.max_power_w, self.limit_w)
 
     def read(self, elapsed_s: float) -> MeterReading:
         power = 0.0
         if self.closed and self.ev is not None:
-            power = self.ev.accepted_power(self.max_power_w)
+            power = self.ev.accepted_power(self.offered_w())
         delivered = power * max(0.0, elapsed_s) / 3600.0
         self.energy_wh += delivered
         if self.ev is not None:
@@ -87,6 +98,9 @@ class SimulatedEvse:
 
     def set_locked(self, connector_id: int, locked: bool) -> None:
         self.locks[connector_id] = locked
+
+    def set_limit(self, limit_w: float | None) -> None:
+        self.limit_w = limit_w
 
 
 class LogDisplay:

@@ -48,6 +48,7 @@ from chargeplane.station.core.model import (
     Registration,
     SetContactor,
     SetLock,
+    SetPowerLimit,
     ShowMessage,
     UnpublishFile,
     UploadLog,
@@ -499,6 +500,11 @@ class StationRuntime:
         self.core.fault(evse_id, faulted, self.clock())
         self._pump()
 
+    def external_limit(self, evse_id: int, limit: float | None, unit: str = "W", source: str = "EMS") -> None:
+        """An external system's charging limit (K11-K13), None lifting it."""
+        self.core.external_limit(evse_id, limit, unit, self.clock(), source)
+        self._pump()
+
     def set_temperature(self, celsius: float) -> None:
         """The station's temperature sensor reads ``celsius`` (ChargingStation.Temperature, monitored)."""
         self.hardware.temperature_c = celsius
@@ -734,6 +740,8 @@ class StationRuntime:
             self.hardware.evses[action.evse_id].set_locked(action.connector_id, action.locked)
         elif isinstance(action, ShowMessage):
             self.hardware.display.show(action.text)
+        elif isinstance(action, SetPowerLimit):
+            self.hardware.evses[action.evse_id].set_limit(action.limit_w)
         elif isinstance(action, UploadLog):
             task = asyncio.create_task(self._upload(action))
             self._uploads[action.upload_id] = task

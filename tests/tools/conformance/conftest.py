@@ -14,6 +14,7 @@ from chargeplane.csms.app import Csms
 from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
 from chargeplane.csms.blocks.pki.settings import PkiSettings
 from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
+from chargeplane.csms.blocks.smart_charging.settings import SmartChargingSettings
 from chargeplane.csms.clock import utc_now
 from chargeplane.pki.ca import CertificateAuthority
 from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
@@ -37,7 +38,10 @@ async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
     for kind in ("station", "v2g"):
         CertificateAuthority.init(tmp_path / "ca" / kind, Configured().organization_name, now=utc_now())
     pki = PkiSettings(ca_dir=tmp_path / "ca")
-    settings = settings_for(database, ProvisioningSettings(boot_retry_interval=1), master_pass, pki)
+    # The tool expects each case's messages only: no GetChargingProfiles after a boot (a certification run
+    # turns the reconciliation off likewise).
+    smart = SmartChargingSettings(reconcile_on_boot=False)
+    settings = settings_for(database, ProvisioningSettings(boot_retry_interval=1), master_pass, pki, smart)
     # A wss listener beside the ws one, for the TLS cases (TC_A_04, A_06, A_19): see the csms_tls fixture.
     server = certs.issue(certs.make_ca(tmp_path, TLS_CA), tmp_path, "localhost", server=True)
     tls = dataclasses.replace(settings.ocpp, tls_port=0, tls=TlsSettings(certificates=(server,)))

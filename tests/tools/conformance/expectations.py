@@ -69,6 +69,9 @@ STATION_FEATURES = frozenset(
     # block O: every message priority (UI-1.x); ASCII and UTF8 of the formats (UI-2.1, UI-2.4)
     | {"UI-1", "UI-1.1", "UI-1.2", "UI-1.3", "UI-2", "UI-2.1", "UI-2.4"}
 )
+# The certification profiles (Part 5) Chargeplane's station supports besides Core: cases for stations without
+# one ("NOT Smart Charging", TC_K_38_CS) are N/A.
+STATION_PROFILES = frozenset({"Smart Charging"})
 _NO_TLS = "the station has no TLS security profiles (2, 3); issue #13"
 _NO_TLS_ROOTS = (
     "AdditionalRootCertificateCheck (AS-2, not declared): the station keeps one CSMS root and its fallback, "

@@ -19,7 +19,11 @@ from chargeplane.tools.conformance.pki import TestPki, sign
 from chargeplane.tools.conformance.report import Outcome, console_line
 from chargeplane.tools.conformance.runner import load_cases, run_station_cases
 from chargeplane.tools.conformance.station_steps import CsmsEndpoint, ListenSettings
-from tests.tools.conformance.expectations import STATION_EXPECTED_FAILURES, STATION_FEATURES
+from tests.tools.conformance.expectations import (
+    STATION_EXPECTED_FAILURES,
+    STATION_FEATURES,
+    STATION_PROFILES,
+)
 from tests.tools.conformance.our_station import OurStation
 
 load_cases()
@@ -102,7 +106,7 @@ async def test_station_cases_against_our_station(
     selected = [c for c in REGISTRY.select(Side.STATION, patterns) if c.module == module]
     if not selected:
         pytest.skip(f"CONFORMANCE_CASES selects no case of {module}")
-    declaration = Declaration(STATION_FEATURES, configured, dict(STATION_EXPECTED_FAILURES))
+    declaration = Declaration(STATION_FEATURES, configured, dict(STATION_EXPECTED_FAILURES), STATION_PROFILES)
     started = time.monotonic()
     results = await run_station_cases(
         selected, endpoint, station, declaration, on_result=lambda r: print(console_line(r), flush=True)

@@ -49,6 +49,8 @@ ALIASES: dict[str, VariableKey] = {
     "AuthorizationCacheEnabled": _K("AuthCacheCtrlr", "Enabled"),
     "LocalAuthListEnabled": _K("LocalAuthListCtrlr", "Enabled"),
     "AuthorizationKey": _K("SecurityCtrlr", "BasicAuthPassword"),  # security extension, write-only
+    "ChargeProfileMaxStackLevel": _K("SmartChargingCtrlr", "ProfileStackLevel"),
+    "ChargingScheduleMaxPeriods": _K("SmartChargingCtrlr", "PeriodsPerSchedule"),
 }
 
 
@@ -63,7 +65,7 @@ def ocpp16_variables(layout: StationLayout) -> list[VariableDef]:
         ro(
             "SupportedFeatureProfiles",
             "string",
-            "Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger",
+            "Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging",
         ),
         ro("GetConfigurationMaxKeys", "integer", "100"),
         ro("LocalAuthListMaxLength", "integer", "1000"),
@@ -72,6 +74,8 @@ def ocpp16_variables(layout: StationLayout) -> list[VariableDef]:
         ro("MeterValuesSampledDataMaxLength", "integer", "6"),
         ro("ConnectorPhaseRotation", "string", "0.RST"),
         ro("SupportedMeasurands", "string", MEASURANDS),
+        ro("ChargingScheduleAllowedChargingRateUnit", "string", "Current,Power"),  # Smart Charging (§9.4)
+        ro("MaxChargingProfilesInstalled", "integer", "32"),
     ]
 
 

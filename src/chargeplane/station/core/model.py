@@ -211,6 +211,14 @@ class Reconnect:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class SetPowerLimit:
+    """Smart charging (K01/K08; 1.6 §3.13): the EVSE offers at most ``limit_w`` (None: its own maximum)."""
+
+    evse_id: int
+    limit_w: float | None
+
+
 HardwareAction = (
     SetContactor
     | SetLock
@@ -223,6 +231,7 @@ HardwareAction = (
     | PublishFile
     | UnpublishFile
     | Reconnect
+    | SetPowerLimit
 )
 
 

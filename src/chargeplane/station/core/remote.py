@@ -23,6 +23,7 @@ from chargeplane.station.core import (
     publish,
     registration,
     reservation,
+    smart_charging,
     transactions,
 )
 from chargeplane.station.core.adapter import TxEvent, TxEventKind, narrow
@@ -41,27 +42,27 @@ class Remote(Controller):
 
     def start_transaction(
         self, token: Token, evse_id: int | None, remote_start_id: int | None, now: datetime
-    ) -> tuple[str, str | None]:
-        """Accepted or Rejected, and the id of a transaction that already runs; Rejected while Pending
-        (B02.FR.05)."""
+    ) -> tuple[str, str | None, Evse | None]:
+        """Accepted or Rejected, the id of a transaction that already runs and the EVSE chosen; Rejected
+        while Pending (B02.FR.05)."""
         ctx = self.ctx
         if ctx.registration is not Registration.ACCEPTED:
-            return "Rejected", None
+            return "Rejected", None, None
         reservations = ctx.get(reservation.Reservations)
         if evse_id is not None:
             evse = ctx.evses.get(evse_id)
             if evse is None or evse.authorized is not None or evse.faulted or not evse.operative:
-                return "Rejected", None
+                return "Rejected", None, None
             booked = reservations.on(evse.id)
             if booked is not None and not reservation.matches(booked, token):
-                return "Rejected", None
+                return "Rejected", None, None
         else:
             found = next((e for e in ctx.evses.values() if e.plugged and e.authorized is None), None)
             found = found or next(
                 (e for e in ctx.evses.values() if reservations.available_for(e, token)), None
             )
             if found is None:
-                return "Rejected", None
+                return "Rejected", None, None
             evse = found
         evse.pending_remote_start = remote_start_id
         tx_id = None
@@ -72,7 +73,7 @@ class Remote(Controller):
             ctx.get(authorization.Authorization).send_authorize(evse, token, now)
         else:
             ctx.get(transactions.Transactions).authorize(evse, token, now, "RemoteStart")
-        return "Accepted", tx_id
+        return "Accepted", tx_id, evse
 
     def stop_transaction(self, transaction_id: str, now: datetime, *, deauth: bool) -> bool:
         """F03.FR.03: stop with stoppedReason Remote; False: no such transaction."""
@@ -121,7 +122,20 @@ def request_start(
     ns = v2x.dialect_of(request)
     group = present(request.group_id_token)
     token = Token(request.id_token.id_token, str(request.id_token.type), group.id_token if group else None)
-    status, tx_id = ctl.start_transaction(token, present(request.evse_id), request.remote_start_id, now)
+    evse_id = present(request.evse_id)
+    raw = present(request.charging_profile)
+    sc = ctl.ctx.get(smart_charging.SmartCharging)
+    profile = None
+    if raw is not None and sc.enabled:  # K05.FR.04: ignored without smart charging
+        profile, verdict = sc.remote_profile(raw, evse_id or 0)
+        if not verdict.accepted:  # K05.FR.05
+            return ns.RequestStartTransactionResponse(
+                status=ns.RequestStartStopStatusEnumType.REJECTED,
+                status_info=ns.StatusInfoType(reason_code="InvalidProfile"),
+            )
+    status, tx_id, chosen = ctl.start_transaction(token, evse_id, request.remote_start_id, now)
+    if chosen is not None and raw is not None and profile is not None:
+        sc.remote_started(chosen, profile, raw, now)
     return ns.RequestStartTransactionResponse(
         status=ns.RequestStartStopStatusEnumType(status), transaction_id=tx_id if tx_id is not None else UNSET
     )
@@ -235,7 +249,18 @@ def remote_start16(
 ) -> v16.messages.RemoteStartTransactionResponse:
     """1.6 §5.11 (AuthorizeRemoteTxRequests decides on an Authorize first)."""
     connector = present(request.connector_id)
-    status, _ = ctl.start_transaction(Token(request.id_tag, ID_TAG), connector or None, None, now)
+    raw = present(request.charging_profile)
+    sc = ctl.ctx.get(smart_charging.SmartCharging)
+    profile = None
+    if raw is not None and sc.enabled:  # §5.11: only a TxProfile
+        profile, verdict = sc.remote_profile(raw, connector or 0)
+        if not verdict.accepted:
+            return v16.messages.RemoteStartTransactionResponse(
+                status=v16.enums.RemoteStartStopStatus.REJECTED
+            )
+    status, _, chosen = ctl.start_transaction(Token(request.id_tag, ID_TAG), connector or None, None, now)
+    if chosen is not None and raw is not None and profile is not None:
+        sc.remote_started(chosen, profile, raw, now)
     return v16.messages.RemoteStartTransactionResponse(status=v16.enums.RemoteStartStopStatus(status))
 
 

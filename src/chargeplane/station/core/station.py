@@ -34,6 +34,7 @@ from chargeplane.ocpp.catalog import ActionCatalog
 from chargeplane.ocpp.errors import SecurityError
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.versions import Version
+from chargeplane.smart_charging.model import RateUnit
 from chargeplane.station.core.adapter import Adapter
 from chargeplane.station.core.adapter2x import ADAPTER_21, ADAPTER_201
 from chargeplane.station.core.adapter16 import ADAPTER_16
@@ -74,6 +75,7 @@ from chargeplane.station.core.registration import Registrar
 from chargeplane.station.core.remote import Remote
 from chargeplane.station.core.reservation import Reservations
 from chargeplane.station.core.security import Security
+from chargeplane.station.core.smart_charging import SmartCharging
 from chargeplane.station.core.storage import Storage
 from chargeplane.station.core.tariff_cost import TariffCost
 from chargeplane.station.core.transactions import Transactions
@@ -102,6 +104,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     DisplayMessages,
     Certificates,
     TariffCost,
+    SmartCharging,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -232,6 +235,7 @@ class StationCore:
     def update_meter(self, evse_id: int, reading: MeterReading, now: datetime) -> None:
         self.ctx.get(Transactions).meter(self.ctx.evses[evse_id], reading, now)
         self.ctx.get(Monitoring).metered(self.ctx.evses[evse_id], reading, now)
+        self.ctx.get(SmartCharging).metered(self.ctx.evses[evse_id], now)
 
     def set_temperature(self, celsius: float, now: datetime) -> None:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""
@@ -240,6 +244,13 @@ class StationCore:
     def fault(self, evse_id: int, faulted: bool, now: datetime) -> None:
         self.ctx.get(Transactions).fault(self.ctx.evses[evse_id], faulted, now)
         self.ctx.get(Monitoring).problem(self.ctx.evses[evse_id], faulted, now)
+
+    def external_limit(
+        self, evse_id: int, limit: float | None, unit: str, now: datetime, source: str = "EMS"
+    ) -> None:
+        """K11-K13: an external system limits EVSE ``evse_id`` (0: the station) to ``limit`` in ``unit``
+        ("A" or "W"); None lifts its limit."""
+        self.ctx.get(SmartCharging).external_limit(evse_id, limit, RateUnit(unit), now, source)
 
     def next_url(self, factory_url: str) -> str:
         """The CSMS URL of the next connection attempt (B10: the priority of the network profiles)."""

@@ -27,10 +27,14 @@ class RequestStart:  # F01, F02: RequestStartTransactionRequest
     id_token: str
     token_type: str
     evse_id: int | None = None
+    charging_profile: dict[str, Any] | None = None  # K05: a TxProfile with the start (wire JSON)
 
     def describe(self) -> str:
         where = f" on EVSE {self.evse_id}" if self.evse_id is not None else ""
-        return f"send RequestStartTransaction for id token {self.id_token} ({self.token_type}){where}"
+        profile = " with a charging profile" if self.charging_profile is not None else ""
+        return (
+            f"send RequestStartTransaction for id token {self.id_token} ({self.token_type}){where}{profile}"
+        )
 
 
 @dataclass(frozen=True)
@@ -281,6 +285,69 @@ class ClearDisplayMessage:  # O05: ClearDisplayMessageRequest
         return f"send ClearDisplayMessage of message {self.message_id}"
 
 
+# -- Block K: smart charging (the smart_charging block's routes)
+@dataclass(frozen=True)
+class SetChargingProfile:  # K01: SetChargingProfileRequest (the profile as wire JSON)
+    evse_id: int
+    profile: dict[str, Any]
+
+    def describe(self) -> str:
+        p = self.profile
+        return (
+            f"send SetChargingProfile (evseId {self.evse_id}, id {p.get('id')}, "
+            f"{p.get('chargingProfilePurpose')} {p.get('chargingProfileKind')}, stackLevel {p.get('stackLevel')})"
+        )
+
+
+@dataclass(frozen=True)
+class ClearChargingProfile:  # K10: ClearChargingProfileRequest by id and/or criteria
+    profile_id: int | None = None
+    evse_id: int | None = None
+    purpose: str | None = None
+    stack_level: int | None = None
+
+    def describe(self) -> str:
+        return f"send ClearChargingProfile ({_criteria_text(self)})"
+
+
+@dataclass(frozen=True)
+class GetChargingProfiles:  # K09: GetChargingProfilesRequest
+    profile_id: int | None = None
+    evse_id: int | None = None
+    purpose: str | None = None
+    stack_level: int | None = None
+    source: str | None = None  # chargingLimitSource
+
+    def describe(self) -> str:
+        return f"send GetChargingProfiles ({_criteria_text(self)})"
+
+
+@dataclass(frozen=True)
+class GetCompositeSchedule:  # K08: GetCompositeScheduleRequest
+    evse_id: int
+    duration: int
+    unit: str
+
+    def describe(self) -> str:
+        return f"send GetCompositeSchedule (evseId {self.evse_id}, duration {self.duration}, {self.unit})"
+
+
+def _criteria_text(c: ClearChargingProfile | GetChargingProfiles) -> str:
+    named = (
+        ("id", c.profile_id),
+        ("evseId", c.evse_id),
+        ("purpose", c.purpose),
+        ("stackLevel", c.stack_level),
+    )
+    return ", ".join(f"{k} {v}" for k, v in named if v is not None) or "all"
+
+
+def _criteria_body(c: ClearChargingProfile | GetChargingProfiles) -> dict[str, Any]:
+    return _some(
+        id=c.profile_id, evseId=c.evse_id, chargingProfilePurpose=c.purpose, stackLevel=c.stack_level
+    )
+
+
 ManualAction = (
     RequestStart
     | RequestStop
@@ -304,6 +371,10 @@ ManualAction = (
     | SetDisplayMessage
     | GetDisplayMessages
     | ClearDisplayMessage
+    | SetChargingProfile
+    | ClearChargingProfile
+    | GetChargingProfiles
+    | GetCompositeSchedule
 )
 
 
@@ -421,6 +492,9 @@ class ChargeplaneAdapter:
                 await self._request(
                     "DELETE", f"/stations/{station_id}/display-messages/{action.message_id}", None
                 )
+            case GetCompositeSchedule():
+                query = f"evseId={action.evse_id}&duration={action.duration}&unit={action.unit}"
+                await self._request("GET", f"/stations/{station_id}/composite-schedule?{query}", None)
             case _:
                 path, body = _route(action)
                 await self._request("POST", f"/stations/{station_id}{path}", body, ok=(200, 201))
@@ -480,7 +554,10 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
             )
         case RequestStart():
             return "/remote-start", _some(
-                idToken=action.id_token, tokenType=action.token_type, evseId=action.evse_id
+                idToken=action.id_token,
+                tokenType=action.token_type,
+                evseId=action.evse_id,
+                chargingProfile=action.charging_profile,
             )
         case RequestStop():
             return "/remote-stop", {"transactionId": action.transaction_id}
@@ -533,12 +610,21 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
             return "/display-messages/query", _some(
                 ids=list(action.ids) or None, priority=action.priority, state=action.state
             )
+        case SetChargingProfile():
+            return "/charging-profiles", {"evseId": action.evse_id, "chargingProfile": action.profile}
+        case ClearChargingProfile():
+            return "/charging-profiles/clear", _criteria_body(action)
+        case GetChargingProfiles():
+            return "/charging-profiles/report", _criteria_body(action) | _some(
+                chargingLimitSource=action.source
+            )
         case (
             GetLocalListVersion()
             | CancelReservation()
             | ChangeLocalList()
             | SendCommand()
             | ClearDisplayMessage()
+            | GetCompositeSchedule()
         ):
             raise AdapterError(f"{action.describe()}: not a POST route")
 

@@ -362,6 +362,8 @@ def default_answer(request: Payload, answers: Answers) -> Payload | None:
             return msg.NotifyReportResponse()
         case msg.NotifyMonitoringReportRequest():
             return msg.NotifyMonitoringReportResponse()
+        case msg.ReportChargingProfilesRequest():
+            return msg.ReportChargingProfilesResponse()
         case msg.MeterValuesRequest():
             return msg.MeterValuesResponse()
         case msg.SecurityEventNotificationRequest():

@@ -8,7 +8,7 @@ The payloads are then checked against the version's schema like any command (len
 route          translation
 =============  =======================================================================================
 remote-start   1.6 RemoteStartTransaction {idTag, connectorId}; 2.x RequestStartTransaction {idToken
-               {idToken, type}, remoteStartId, evseId}. The type is resolved by the route (the stored
+               {idToken, type}, remoteStartId, evseId}; either with chargingProfile (K05, as given). The type is resolved by the route (the stored
                token's). 2.x has no connectorId; 1.6 has no remoteStartId.
 remote-stop    1.6 transactionId is an integer; 2.x a string.
 unlock         1.6 connectorId is the EVSE (connector N is EVSE N, connector 1, as ``availability`` maps
@@ -47,6 +47,9 @@ class RemoteStartIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     evse_id: int | None = None
     connector_id: int | None = None  # 1.6 only: 2.x starts on an EVSE and the station picks the connector
     remote_start_id: int | None = None  # 2.x; generated when absent (and returned in ``request``)
+    # K05 / 1.6 §5.11: a TxProfile for the transaction, in the wire form of the station's version (checked
+    # with the command's rules: TxProfile, no transactionId)
+    charging_profile: dict[str, Any] | None = None
 
 
 class RemoteStopIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -93,6 +96,8 @@ def remote_start(data: RemoteStartIn, version: Version, token_type: str) -> Buil
         connector = _v16_connector(data.evse_id, data.connector_id)
         if connector is not None:
             payload["connectorId"] = connector
+        if data.charging_profile is not None:
+            payload["chargingProfile"] = data.charging_profile
         return "RemoteStartTransaction", payload
     if data.connector_id is not None:
         raise InvalidCommand("NotSupported", "OCPP 2.x starts on an EVSE: give evseId, not connectorId")
@@ -104,6 +109,8 @@ def remote_start(data: RemoteStartIn, version: Version, token_type: str) -> Buil
     }
     if data.evse_id is not None:
         payload["evseId"] = data.evse_id
+    if data.charging_profile is not None:
+        payload["chargingProfile"] = data.charging_profile
     return "RequestStartTransaction", payload
 
 

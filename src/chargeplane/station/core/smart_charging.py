@@ -1,0 +1,705 @@
+"""Smart charging (block K: K01 SetChargingProfile, K05 remote start with a profile, K08 GetCompositeSchedule,
+K09 GetChargingProfiles, K10 ClearChargingProfile; 1.6 Smart Charging profile §3.13, §5.5, §5.7, §5.11, §5.16).
+
+The profiles the CSMS sets are checked (:mod:`chargeplane.smart_charging.validation`), kept as received (so
+that GetChargingProfiles reports them verbatim) with their version-neutral form, and persisted in the
+station's storage (K01.FR.27). The shared engine (:mod:`chargeplane.smart_charging.composite`) gives the
+limit of every EVSE; the station obeys it: on every meter reading the limit in force is worked out again and,
+when it changed, put out as a :class:`~.model.SetPowerLimit` action for the hardware (K01.FR.07, K10.FR.05).
+
+TxProfiles belong to a transaction: one set with RequestStartTransaction / RemoteStartTransaction waits for
+the transaction the request starts and is bound to it (K05.FR.03); every TxProfile is removed when its
+transaction ends.
+
+Decisions where the spec leaves room: the EVSE's own maximum (``StationLayout.max_power_w``, EVSE 0: the sum
+of the EVSEs) fills the composite where no profile limits it; SmartChargingCtrlr.Enabled false makes the
+station answer Rejected (reasonCode Disabled) and ignore a remote-start profile (K05.FR.04).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from chargeplane.ocpp.messages import v2x, v16, v21, v201
+from chargeplane.ocpp.messages.base import Payload, dec_hook, present
+from chargeplane.ocpp.timestamps import from_wire, to_wire
+from chargeplane.ocpp.versions import Version
+from chargeplane.smart_charging import validation, wire
+from chargeplane.smart_charging.composite import Fallback, composite_schedule, limit_at, station_total
+from chargeplane.smart_charging.model import Composite, Kind, Period, Profile, Purpose, RateUnit, Schedule
+from chargeplane.smart_charging.wire import Profile2x, Schedule2x
+from chargeplane.station.core import transactions
+from chargeplane.station.core.adapter import TxEvent, TxEventKind, narrow
+from chargeplane.station.core.context import Context, Controller, route
+from chargeplane.station.core.device_model import StationLayout, VariableDef, VariableKey, var
+from chargeplane.station.core.model import Evse, SetPowerLimit
+
+CTRLR = "SmartChargingCtrlr"
+STATE_KEY = "charging_profiles"
+MAX_STACK_LEVEL = 10
+MAX_PERIODS = 24
+MAX_PROFILES = 32
+REPORT_PER_MESSAGE = 8  # profiles per ReportChargingProfiles (K09.FR.02: tbc on all but the last)
+WAIT_MARGIN_S = 60
+CSO = "CSO"
+EXTERNAL_ID_BASE = 1_000_000  # the id of an external limit's profile: this plus the EVSE id
+UNITS_16 = {"Current": RateUnit.AMPERE, "Power": RateUnit.WATT}
+
+
+@dataclass(slots=True)
+class Installed:
+    profile: Profile  # version-neutral, what the engine reads
+    wire: Payload  # as received: v16 ChargingProfile or the 2.x ChargingProfileType
+    source: str = CSO  # chargingLimitSource: the CSMS, or the external system of a K11/K12 limit
+
+
+@dataclass(slots=True)
+class Waiting:
+    """K05: a remote start's TxProfile, until the transaction it starts exists."""
+
+    profile: Profile
+    wire: Payload
+    until: datetime
+
+
+class SmartCharging(Controller):
+    __slots__ = ("_limits", "installed", "waiting")
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.installed: list[Installed] = []
+        self.waiting: dict[int, Waiting] = {}
+        self._limits: dict[int, float | None] = {}  # the limit each EVSE was last told
+
+    @staticmethod
+    def variables(layout: StationLayout) -> list[VariableDef]:
+        ro = "ReadOnly"
+        return [
+            var(CTRLR, "Enabled", "boolean", "true"),
+            var(CTRLR, "Available", "boolean", "true", ro),
+            var(CTRLR, "ProfileStackLevel", "integer", str(MAX_STACK_LEVEL), ro),
+            var(CTRLR, "RateUnit", "MemberList", "A,W", ro, values_list="A,W"),
+            var(CTRLR, "PeriodsPerSchedule", "integer", str(MAX_PERIODS), ro),
+            var(
+                CTRLR,
+                "Entries",
+                "integer",
+                "0",
+                ro,
+                variable_instance="ChargingProfiles",
+                max_limit=MAX_PROFILES,
+            ),
+            var(CTRLR, "LimitChangeSignificance", "decimal", "1.0", unit="Percent"),
+            var(CTRLR, "ExternalControlSignalsEnabled", "boolean", "false", ro),
+            var(CTRLR, "ACPhaseSwitchingSupported", "boolean", "false", ro),
+            var(CTRLR, "NotifyChargingLimitWithSchedules", "boolean", "false"),
+        ]
+
+    # ------------------------------------------------------------------ state
+    @property
+    def enabled(self) -> bool:
+        return self.ctx.model.flag(CTRLR, "Enabled")
+
+    @property
+    def legacy(self) -> bool:
+        return self.ctx.version is Version.V16
+
+    def caps(self) -> validation.Capabilities:
+        model = self.ctx.model
+        if self.legacy:
+            units = frozenset(
+                UNITS_16[u] for u in model.members("OCPP16", "ChargingScheduleAllowedChargingRateUnit")
+            )
+            max_profiles = model.number("OCPP16", "MaxChargingProfilesInstalled")
+        else:
+            units = frozenset(RateUnit(u) for u in model.members(CTRLR, "RateUnit"))
+            max_profiles = MAX_PROFILES
+        return validation.Capabilities(
+            evse_ids=frozenset(self.ctx.evses),
+            rate_units=units,
+            max_stack_level=model.number(CTRLR, "ProfileStackLevel"),
+            max_periods=model.number(CTRLR, "PeriodsPerSchedule"),
+            max_profiles=max_profiles,
+            phase_switching=model.flag(CTRLR, "ACPhaseSwitchingSupported"),
+        )
+
+    def running(self) -> dict[int, str]:
+        return {e.id: e.tx.id for e in self.ctx.evses.values() if e.tx is not None}
+
+    def profiles(self) -> list[Profile]:
+        return [i.profile for i in self.installed]
+
+    def _save(self) -> None:
+        records = [  # an external system's limits are its to send again after a reboot
+            {"evse": i.profile.evse_id, "tx": i.profile.transaction_id, "profile": i.wire}
+            for i in self.installed
+            if i.source == CSO
+        ]
+        self.ctx.storage.set_state(STATE_KEY, msgspec.json.encode(records).decode() if records else None)
+        self.ctx.model.put(
+            VariableKey(CTRLR, "Entries", variable_instance="ChargingProfiles"), str(len(self.installed))
+        )
+
+    def _wire_type(self) -> type[Payload]:
+        if self.legacy:
+            return v16.datatypes.ChargingProfile
+        if self.ctx.version is Version.V201:
+            return v201.datatypes.ChargingProfileType
+        return v21.datatypes.ChargingProfileType
+
+    def _convert(self, raw: Payload, evse_id: int) -> Profile:
+        if isinstance(raw, v16.datatypes.ChargingProfile):
+            return wire.from_16(raw, evse_id)
+        if isinstance(raw, v201.datatypes.ChargingProfileType | v21.datatypes.ChargingProfileType):
+            return wire.from_2x(raw, evse_id)
+        raise TypeError(f"not a charging profile: {type(raw).__qualname__}")
+
+    def start(self, now: datetime) -> None:
+        """K01.FR.27: the profiles survive a reboot; TxProfiles only with their transaction still running."""
+        text = self.ctx.storage.get_state(STATE_KEY)
+        if not text:
+            return
+        running = self.running()
+        records: list[dict[str, Any]] = msgspec.json.decode(text)
+        for record in records:
+            try:
+                raw = msgspec.convert(record["profile"], self._wire_type(), dec_hook=dec_hook)
+                evse_id = int(record["evse"])
+                profile = replace(self._convert(raw, evse_id), transaction_id=record["tx"])
+            except (msgspec.ValidationError, wire.Unconvertible, KeyError, TypeError, ValueError):
+                continue  # written by another OCPP version of this station: not ours to apply
+            current = running.get(evse_id)
+            if profile.purpose is Purpose.TX and (
+                current is None or profile.transaction_id not in (None, current)
+            ):
+                continue
+            self.installed.append(Installed(profile, raw))
+        self._save()
+
+    # ------------------------------------------------------------------ operations
+    def set_profile(self, profile: Profile, raw: Payload, now: datetime) -> validation.Verdict:
+        """K01: check, replace (K01.FR.05 / 1.6 §3.13.1), persist (K01.FR.27) and obey (K01.FR.07)."""
+        if not self.enabled:
+            return validation.Verdict(False, "Disabled", "SmartChargingCtrlr.Enabled is false")
+        profiles = self.profiles()
+        running = self.running()
+        verdict = validation.check_set(
+            profile, installed=profiles, running=running, caps=self.caps(), legacy=self.legacy
+        )
+        if not verdict.accepted:
+            return verdict
+        if self.legacy:  # 1.6: the connector's running transaction, whose id may still change (local -> real)
+            profile = replace(profile, transaction_id=None)
+        self._install(profile, raw, now)
+        return verdict
+
+    def _install(self, profile: Profile, raw: Payload, now: datetime) -> None:
+        gone = validation.replaced(profile, self.profiles(), legacy=self.legacy)
+        self.installed = [i for i in self.installed if i.profile not in gone]
+        self.installed.append(Installed(profile, raw))
+        self._save()
+        self.obey(now)
+
+    def remote_profile(self, raw: Payload, evse_id: int) -> tuple[Profile | None, validation.Verdict]:
+        """The profile of a remote start (``evse_id`` 0: the station picks the EVSE), checked (K05.FR.05)."""
+        try:
+            profile = self._convert(raw, evse_id)
+        except wire.Unconvertible as error:
+            return None, validation.Verdict(False, "InvalidProfile", error.detail)
+        if (
+            isinstance(raw, v201.datatypes.ChargingProfileType | v21.datatypes.ChargingProfileType)
+            and len(raw.charging_schedule) > 1
+        ):
+            return None, validation.Verdict(False, "InvalidProfile", "one chargingSchedule (K01.FR.34)")
+        return profile, self.check_remote(profile)
+
+    def check_remote(self, profile: Profile) -> validation.Verdict:
+        """K05 / F01.FR.09-11: a TxProfile without transactionId, otherwise as SetChargingProfile."""
+        if profile.purpose is not Purpose.TX or profile.transaction_id is not None:
+            return validation.Verdict(False, "InvalidProfile", "a TxProfile without transactionId")
+        caps = self.caps()
+        # the transaction does not exist yet: check against a placeholder on an EVSE of the station
+        evse_id = profile.evse_id if profile.evse_id in caps.evse_ids else min(caps.evse_ids, default=1)
+        probe = replace(profile, evse_id=evse_id, transaction_id="remote-start")
+        others = [p for p in self.profiles() if p.purpose is not Purpose.TX]
+        verdict = validation.check_set(
+            probe, installed=others, running={evse_id: "remote-start"}, caps=caps, legacy=self.legacy
+        )
+        if not verdict.accepted:
+            return validation.Verdict(False, "InvalidProfile", verdict.detail)
+        return verdict
+
+    def remote_started(self, evse: Evse, profile: Profile, raw: Payload, now: datetime) -> None:
+        """K05.FR.03: the profile waits for the transaction the remote start begins on ``evse`` (at most
+        EVConnectionTimeOut and a minute: after that the remote start came to nothing)."""
+        wait = max(0, self.ctx.model.number("TxCtrlr", "EVConnectionTimeOut")) + WAIT_MARGIN_S
+        self.waiting[evse.id] = Waiting(replace(profile, evse_id=evse.id), raw, now + timedelta(seconds=wait))
+        self._bind(evse, now)
+
+    def _bind(self, evse: Evse, now: datetime) -> None:
+        waiting = self.waiting.get(evse.id)
+        if waiting is None:
+            return
+        if evse.tx is None:
+            if now >= waiting.until:
+                del self.waiting[evse.id]
+            return
+        del self.waiting[evse.id]
+        raw = waiting.wire
+        if isinstance(raw, v201.datatypes.ChargingProfileType | v21.datatypes.ChargingProfileType):
+            raw = msgspec.structs.replace(raw, transaction_id=evse.tx.id)
+            self._install(replace(waiting.profile, transaction_id=evse.tx.id), raw, now)
+        else:  # 1.6: the connector's running transaction (see set_profile)
+            self._install(waiting.profile, raw, now)
+
+    def clear(
+        self,
+        profile_id: int | None,
+        evse_id: int | None,
+        purpose: Purpose | None,
+        stack_level: int | None,
+        now: datetime,
+    ) -> bool:
+        """K10 / 1.6 §5.5: by id, else by the criteria (all of them, AND); never an external constraints
+        profile (K10.FR.03/04/08/09). False: nothing matched (Unknown, K10.FR.01)."""
+
+        def matches(p: Profile) -> bool:
+            if p.purpose is Purpose.EXTERNAL_CONSTRAINTS:
+                return False
+            if profile_id is not None:
+                return p.id == profile_id
+            return (
+                (evse_id is None or p.evse_id == evse_id)
+                and (purpose is None or p.purpose is purpose)
+                and (stack_level is None or p.stack_level == stack_level)
+            )
+
+        kept = [i for i in self.installed if not matches(i.profile)]
+        if len(kept) == len(self.installed):
+            return False
+        self.installed = kept
+        self._save()
+        self.obey(now)
+        return True
+
+    def select(
+        self, evse_id: int | None, purpose: str | None, stack_level: int | None, ids: list[int] | None
+    ) -> list[Installed]:
+        """K09.FR.04-06: the installed profiles on ``evse_id`` (None: all) matching every criterion given."""
+        return [
+            i
+            for i in self.installed
+            if (evse_id is None or i.profile.evse_id == evse_id)
+            and (purpose is None or i.profile.purpose.value == purpose)
+            and (stack_level is None or i.profile.stack_level == stack_level)
+            and (not ids or i.profile.id in ids)
+        ]
+
+    # ------------------------------------------------------------------ external limits (K11-K13)
+    def external_limit(
+        self, evse_id: int, limit: float | None, unit: RateUnit, now: datetime, source: str = "EMS"
+    ) -> None:
+        """An external system (an EMS, the grid operator) limits EVSE ``evse_id`` (0: the whole station) from
+        now on, or lifts its limit (``limit`` None). It becomes a ChargingStationExternalConstraints profile
+        (K11.FR.06 / K12.FR.05) that the composite honours (K11.FR.01 / K12.FR.01). A change by more than
+        LimitChangeSignificance percent is notified (K11.FR.02, K12.FR.02; never as CSO, K11.FR.05) and
+        every transaction it touches gets an event with trigger ChargingRateChanged (K11.FR.04); a lifted
+        limit is reported with ClearedChargingLimit (K13)."""
+        profile_id = EXTERNAL_ID_BASE + evse_id
+        old = next((i for i in self.installed if i.profile.id == profile_id), None)
+        self.installed = [i for i in self.installed if i.profile.id != profile_id]
+        at = self.ctx.station_time(now)
+        if limit is None:
+            if old is None:
+                return
+            self._save()
+            self.obey(now)
+            self._cleared(evse_id, old.source, now)
+            self._rate_changed(evse_id, now)
+            return
+        profile = Profile(
+            id=profile_id,
+            stack_level=0,
+            purpose=Purpose.EXTERNAL_CONSTRAINTS,
+            kind=Kind.ABSOLUTE,
+            schedule=Schedule(unit, (Period(0, limit),), None, at.replace(microsecond=0)),
+            evse_id=evse_id,
+        )
+        self.installed.append(Installed(profile, self._external_wire(profile), source))
+        self._save()
+        self.obey(now)
+        before = None if old is None else old.profile.schedule.periods[0].limit
+        significance = float(self.ctx.model.value(CTRLR, "LimitChangeSignificance") or 0)
+        if before is not None and abs(limit - before) <= before * significance / 100:
+            return
+        self._notify_limit(profile, source, now)
+        self._rate_changed(evse_id, now)
+
+    def _external_wire(self, profile: Profile) -> Payload:
+        """The external limit as a wire profile of the station's version (what reports show)."""
+        period = profile.schedule.periods[0]
+        start = to_wire(profile.schedule.start) if profile.schedule.start is not None else UNSET
+        if self.legacy:  # 1.6 has no such purpose; the profile is never reported nor persisted there
+            return v16.datatypes.ChargingProfile(
+                charging_profile_id=profile.id,
+                stack_level=0,
+                charging_profile_purpose=v16.enums.ChargingProfilePurposeType.CHARGE_POINT_MAX_PROFILE,
+                charging_profile_kind=v16.enums.ChargingProfileKindType.ABSOLUTE,
+                charging_schedule=v16.datatypes.ChargingSchedule(
+                    start_schedule=start,
+                    charging_rate_unit=v16.enums.ChargingRateUnitType(profile.schedule.unit.value),
+                    charging_schedule_period=[
+                        v16.datatypes.ChargingSchedulePeriod(start_period=0, limit=period.limit)
+                    ],
+                ),
+            )
+
+        def build(ns: v2x.Dialect) -> Profile2x:
+            return ns.ChargingProfileType(
+                id=profile.id,
+                stack_level=0,
+                charging_profile_purpose=ns.ChargingProfilePurposeEnumType.CHARGING_STATION_EXTERNAL_CONSTRAINTS,
+                charging_profile_kind=ns.ChargingProfileKindEnumType.ABSOLUTE,
+                charging_schedule=[narrow(self._schedule_2x(ns, profile), ns.ChargingScheduleType)],
+            )
+
+        return v2x.with_dialect(self.ctx.version, build)
+
+    @staticmethod
+    def _schedule_2x(ns: v2x.Dialect, profile: Profile) -> Schedule2x:
+        period = profile.schedule.periods[0]
+        start = profile.schedule.start
+        return ns.ChargingScheduleType(
+            id=1,
+            start_schedule=to_wire(start) if start is not None else UNSET,
+            charging_rate_unit=ns.ChargingRateUnitEnumType(profile.schedule.unit.value),
+            charging_schedule_period=[ns.ChargingSchedulePeriodType(start_period=0, limit=period.limit)],
+        )
+
+    def _notify_limit(self, profile: Profile, source: str, now: datetime) -> None:
+        if self.legacy:
+            return  # 1.6 has no NotifyChargingLimit
+        with_schedule = self.ctx.model.flag(CTRLR, "NotifyChargingLimitWithSchedules")  # K11.FR.03
+        evse_id = profile.evse_id
+        if self.ctx.version is Version.V201:
+            n201 = v201.Messages
+            request: Payload = n201.NotifyChargingLimitRequest(
+                charging_limit=n201.ChargingLimitType(
+                    charging_limit_source=v201.enums.ChargingLimitSourceEnumType(source)
+                ),
+                evse_id=evse_id,
+                charging_schedule=[narrow(self._schedule_2x(n201, profile), n201.ChargingScheduleType)]
+                if with_schedule
+                else UNSET,
+            )
+        else:
+            n21 = v21.Messages
+            request = n21.NotifyChargingLimitRequest(
+                charging_limit=n21.ChargingLimitType(charging_limit_source=source),
+                evse_id=evse_id,
+                charging_schedule=[narrow(self._schedule_2x(n21, profile), n21.ChargingScheduleType)]
+                if with_schedule
+                else UNSET,
+            )
+        self.ctx.send(request, now)
+
+    def _cleared(self, evse_id: int, source: str, now: datetime) -> None:
+        if self.ctx.version is Version.V201:
+            self.ctx.send(
+                v201.messages.ClearedChargingLimitRequest(
+                    charging_limit_source=v201.enums.ChargingLimitSourceEnumType(source), evse_id=evse_id
+                ),
+                now,
+            )
+        elif self.ctx.version is Version.V21:
+            self.ctx.send(
+                v21.messages.ClearedChargingLimitRequest(charging_limit_source=source, evse_id=evse_id), now
+            )
+
+    def _rate_changed(self, evse_id: int, now: datetime) -> None:
+        """K11.FR.04: every running transaction the limit applies to (EVSE 0: all) gets ChargingRateChanged."""
+        if self.legacy:
+            return
+        event = TxEvent(TxEventKind.UPDATED, "ChargingRateChanged")
+        for evse in self.ctx.evses.values():
+            if evse.tx is not None and evse_id in (0, evse.id):
+                self.ctx.get(transactions.Transactions).emit(evse, event, now)
+
+    # ------------------------------------------------------------------ the composite and the hardware
+    def _fallback(self, evse_id: int) -> Fallback:
+        layout = self.ctx.layout
+        count = len(self.ctx.evses) if evse_id == 0 else 1
+        return Fallback(layout.max_power_w * count, RateUnit.WATT, layout.supply_phases)
+
+    def _transaction(self, evse_id: int) -> tuple[str | None, datetime | None]:
+        evse = self.ctx.evses.get(evse_id)
+        if evse is None or evse.tx is None:
+            return None, None
+        started = from_wire(evse.tx.started_at) if evse.tx.started_at else None
+        return evse.tx.id, started
+
+    def composite(self, evse_id: int, duration: int, unit: RateUnit, now: datetime) -> Composite:
+        """K08 / 1.6 §5.7: from now (station time) for ``duration`` seconds; EVSE 0: the station's total
+        (K08.FR.03), the sum of its EVSEs capped by the station-wide profiles."""
+        own = self._composite(evse_id, duration, unit, now)
+        if evse_id != 0:
+            return own
+        return station_total([self._composite(e, duration, unit, now) for e in self.ctx.evses], own)
+
+    def _composite(self, evse_id: int, duration: int, unit: RateUnit, now: datetime) -> Composite:
+        tx_id, tx_start = self._transaction(evse_id)
+        return composite_schedule(
+            self.profiles(),
+            start=self.ctx.station_time(now),
+            duration=max(1, duration),
+            evse_id=evse_id,
+            unit=unit,
+            fallback=self._fallback(evse_id),
+            transaction_id=tx_id,
+            transaction_start=tx_start,
+        )
+
+    def limit_w(self, evse_id: int, now: datetime) -> float | None:
+        """The composite limit of an EVSE now, in watts (None: no profile applies, the EVSE's own maximum)."""
+        if not self.installed:
+            return None
+        at = self.ctx.station_time(now)
+        tx_id, tx_start = self._transaction(evse_id)
+        fallback = self._fallback(evse_id)
+        limit, _ = limit_at(
+            self.profiles(),
+            at,
+            evse_id=evse_id,
+            unit=RateUnit.WATT,
+            fallback=fallback,
+            anchor=tx_start or at,
+            transaction_id=tx_id,
+        )
+        return None if limit >= fallback.limit else round(limit, 1)
+
+    def obey(self, now: datetime) -> None:
+        """Tell the hardware of every EVSE whose limit changed."""
+        for evse_id in self.ctx.evses:
+            self._tell(evse_id, now)
+
+    def _tell(self, evse_id: int, now: datetime) -> None:
+        limit = self.limit_w(evse_id, now)
+        if self._limits.get(evse_id) != limit:
+            self._limits[evse_id] = limit
+            self.ctx.act(SetPowerLimit(evse_id, limit))
+
+    def metered(self, evse: Evse, now: datetime) -> None:
+        """Every meter reading: bind a waiting remote-start profile, follow the schedule second by second."""
+        self._bind(evse, now)
+        if self.installed or self._limits.get(evse.id) is not None:
+            self._tell(evse.id, now)
+
+    def transaction_ended(self, evse: Evse, now: datetime) -> None:
+        """TxProfiles end with their transaction (K01: a TxProfile applies to one transaction only)."""
+        self.waiting.pop(evse.id, None)
+        before = len(self.installed)
+        self.installed = [
+            i
+            for i in self.installed
+            if not (i.profile.purpose is Purpose.TX and i.profile.evse_id == evse.id)
+        ]
+        if len(self.installed) != before:
+            self._save()
+        self.obey(now)
+
+
+# ---------------------------------------------------------------------- 2.x handlers
+def set_charging_profile(
+    ctl: SmartCharging, request: v2x.SetChargingProfileRequestT, now: datetime
+) -> v2x.SetChargingProfileResponse:
+    """K01."""
+    ns = v2x.dialect_of(request)
+    raw = request.charging_profile
+    if len(raw.charging_schedule) > 1:  # K01.FR.34: more than one is for ISO 15118 (K15-K17)
+        verdict = validation.Verdict(False, "TooManySchedules", "one chargingSchedule without ISO 15118")
+    else:
+        try:
+            verdict = ctl.set_profile(wire.from_2x(raw, request.evse_id), raw, now)
+        except wire.Unconvertible as error:
+            verdict = validation.Verdict(False, error.reason, error.detail)
+    info = (
+        ns.StatusInfoType(reason_code=verdict.reason, additional_info=(verdict.detail or "-")[:512])
+        if verdict.reason is not None
+        else UNSET
+    )
+    return ns.SetChargingProfileResponse(
+        status=ns.ChargingProfileStatusEnumType(verdict.status), status_info=info
+    )
+
+
+def _reports_201(request_id: int, evse_id: int, source: str, parts: list[list[Installed]]) -> list[Payload]:
+    return [
+        v201.messages.ReportChargingProfilesRequest(
+            request_id=request_id,
+            charging_limit_source=v201.enums.ChargingLimitSourceEnumType(source),
+            charging_profile=[narrow(i.wire, v201.datatypes.ChargingProfileType) for i in part],
+            evse_id=evse_id,
+        )
+        for part in parts
+    ]
+
+
+def _reports_21(request_id: int, evse_id: int, source: str, parts: list[list[Installed]]) -> list[Payload]:
+    return [
+        v21.messages.ReportChargingProfilesRequest(
+            request_id=request_id,
+            charging_limit_source=source,
+            charging_profile=[narrow(i.wire, v21.datatypes.ChargingProfileType) for i in part],
+            evse_id=evse_id,
+        )
+        for part in parts
+    ]
+
+
+def get_charging_profiles(
+    ctl: SmartCharging, request: v2x.GetChargingProfilesRequestT, now: datetime
+) -> v2x.GetChargingProfilesResponse:
+    """K09: Accepted and ReportChargingProfiles after the answer (one EVSE per report, at most
+    REPORT_PER_MESSAGE profiles each, tbc on all but the last, K09.FR.01/02); NoProfiles when none match."""
+    ns = v2x.dialect_of(request)
+    criteria = request.charging_profile
+    purpose = present(criteria.charging_profile_purpose)
+    sources = present(criteria.charging_limit_source)
+    found = ctl.select(
+        present(request.evse_id),
+        None if purpose is None else str(purpose),
+        present(criteria.stack_level),
+        present(criteria.charging_profile_id),
+    )
+    if sources is not None:
+        wanted = {str(s) for s in sources}
+        found = [i for i in found if i.source in wanted]
+    if not found:
+        return ns.GetChargingProfilesResponse(status=ns.GetChargingProfileStatusEnumType.NO_PROFILES)
+    reports: list[Payload] = []
+    for evse_id, source in sorted({(i.profile.evse_id, i.source) for i in found}):
+        mine = [i for i in found if (i.profile.evse_id, i.source) == (evse_id, source)]
+        parts = [mine[k : k + REPORT_PER_MESSAGE] for k in range(0, len(mine), REPORT_PER_MESSAGE)]
+        build = _reports_201 if ctl.ctx.version is Version.V201 else _reports_21
+        reports += build(request.request_id, evse_id, source, parts)
+    for index, report in enumerate(reports):
+        if index < len(reports) - 1:
+            report = msgspec.structs.replace(report, tbc=True)
+        ctl.ctx.send(report, now)
+    return ns.GetChargingProfilesResponse(status=ns.GetChargingProfileStatusEnumType.ACCEPTED)
+
+
+def clear_charging_profile(
+    ctl: SmartCharging, request: v2x.ClearChargingProfileRequestT, now: datetime
+) -> v2x.ClearChargingProfileResponse:
+    """K10."""
+    ns = v2x.dialect_of(request)
+    status = ns.ClearChargingProfileStatusEnumType
+    criteria = present(request.charging_profile_criteria)
+    name = present(criteria.charging_profile_purpose) if criteria is not None else None
+    if name is not None and str(name) not in _PURPOSES:
+        return ns.ClearChargingProfileResponse(status=status.UNKNOWN)  # a 2.1 purpose we never hold
+    cleared = ctl.clear(
+        present(request.charging_profile_id),
+        present(criteria.evse_id) if criteria is not None else None,
+        None if name is None else Purpose(str(name)),
+        present(criteria.stack_level) if criteria is not None else None,
+        now,
+    )
+    return ns.ClearChargingProfileResponse(status=status.ACCEPTED if cleared else status.UNKNOWN)
+
+
+_PURPOSES = frozenset(p.value for p in Purpose)
+
+
+def get_composite_schedule(
+    ctl: SmartCharging, request: v2x.GetCompositeScheduleRequestT, now: datetime
+) -> v2x.GetCompositeScheduleResponse:
+    """K08: Rejected for an unknown EVSE (K08.FR.05) or a unit the station does not support."""
+    ns = v2x.dialect_of(request)
+    unit_name = present(request.charging_rate_unit)
+    unit = RateUnit.AMPERE if unit_name is None else RateUnit(str(unit_name))
+    known = request.evse_id == 0 or request.evse_id in ctl.ctx.evses
+    if not known or unit not in ctl.caps().rate_units or request.duration <= 0:
+        reason = "UnknownEVSE" if not known else "InvalidValue"
+        return ns.GetCompositeScheduleResponse(
+            status=ns.GenericStatusEnumType.REJECTED, status_info=ns.StatusInfoType(reason_code=reason)
+        )
+    composite = ctl.composite(request.evse_id, request.duration, unit, now)
+    schedule = ns.CompositeScheduleType(
+        evse_id=request.evse_id,
+        duration=composite.duration,
+        schedule_start=to_wire(composite.start),
+        charging_rate_unit=ns.ChargingRateUnitEnumType(composite.unit.value),
+        charging_schedule_period=[
+            ns.ChargingSchedulePeriodType(start_period=start, limit=limit, number_phases=phases)
+            for start, limit, phases in wire.composite_periods(composite)
+        ],
+    )
+    return ns.GetCompositeScheduleResponse(status=ns.GenericStatusEnumType.ACCEPTED, schedule=schedule)
+
+
+# ---------------------------------------------------------------------- 1.6 handlers
+def set_charging_profile16(
+    ctl: SmartCharging, request: v16.messages.SetChargingProfileRequest, now: datetime
+) -> v16.messages.SetChargingProfileResponse:
+    """1.6 §5.16 (§3.13.1: TxDefaultProfile on connector 0 for all, TxProfile only with a transaction)."""
+    raw = request.cs_charging_profiles
+    try:
+        verdict = ctl.set_profile(wire.from_16(raw, request.connector_id), raw, now)
+    except wire.Unconvertible:
+        verdict = validation.Verdict(False)
+    return v16.messages.SetChargingProfileResponse(status=v16.enums.ChargingProfileStatus(verdict.status))
+
+
+def clear_charging_profile16(
+    ctl: SmartCharging, request: v16.messages.ClearChargingProfileRequest, now: datetime
+) -> v16.messages.ClearChargingProfileResponse:
+    """1.6 §5.5: by id, else by connector / purpose / stack level (none: all)."""
+    purpose = present(request.charging_profile_purpose)
+    cleared = ctl.clear(
+        present(request.id),
+        present(request.connector_id),
+        None if purpose is None else wire.PURPOSE_16[str(purpose)],
+        present(request.stack_level),
+        now,
+    )
+    status = v16.enums.ClearChargingProfileStatus
+    return v16.messages.ClearChargingProfileResponse(status=status.ACCEPTED if cleared else status.UNKNOWN)
+
+
+def get_composite_schedule16(
+    ctl: SmartCharging, request: v16.messages.GetCompositeScheduleRequest, now: datetime
+) -> v16.messages.GetCompositeScheduleResponse:
+    """1.6 §5.7: Rejected for an unknown connector or a unit not allowed."""
+    name = present(request.charging_rate_unit)
+    unit = RateUnit.AMPERE if name is None else RateUnit(str(name))
+    connector = request.connector_id
+    status = v16.enums.GetCompositeScheduleStatus
+    if (connector != 0 and connector not in ctl.ctx.evses) or unit not in ctl.caps().rate_units:
+        return v16.messages.GetCompositeScheduleResponse(status=status.REJECTED)
+    composite = ctl.composite(connector, request.duration, unit, now)
+    return v16.messages.GetCompositeScheduleResponse(
+        status=status.ACCEPTED,
+        connector_id=connector,
+        schedule_start=to_wire(composite.start),
+        charging_schedule=wire.composite_16(composite),
+    )
+
+
+SmartCharging.on_2x = (
+    route("SetChargingProfile", set_charging_profile),
+    route("GetChargingProfiles", get_charging_profiles),
+    route("ClearChargingProfile", clear_charging_profile),
+    route("GetCompositeSchedule", get_composite_schedule),
+)
+SmartCharging.on_16 = (
+    route("SetChargingProfile", set_charging_profile16),
+    route("ClearChargingProfile", clear_charging_profile16),
+    route("GetCompositeSchedule", get_composite_schedule16),
+)
