@@ -154,6 +154,8 @@ class Csms:
     def _on_ocpp_event(self, connection: OcppConnection, event: Event) -> None:
         if isinstance(event, CallReceived):
             self.provisioning.seen(connection.station_id)
+        for hook in self.blocks.on_ocpp_event:
+            hook(connection, event)
 
     async def _on_security_event(self, event: SecurityEvent) -> None:
         for hook in self.blocks.on_security_event:

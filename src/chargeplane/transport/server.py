@@ -333,20 +333,23 @@ class OcppServer:
             return (
                 http.HTTPStatus.UNAUTHORIZED,
                 "AuthenticationFailed",
-                f"profile {security.profile} requires TLS",
+                f"profile {security.profile} requires TLS",  # A05.FR.07: no connection below the recorded one
             )
+        operator = self.settings.tls.operator_name if self.settings.tls else None
+        subject = subject_of(ssl_object.getpeercert()) if ssl_object is not None else None
+        # a client certificate the TLS layer verified against the CA: profile 3 (A05: also an upgrade to it)
+        if subject is not None and check_client_certificate(subject, handshake.station_id, operator) is None:
+            handshake.profile = SecurityProfile.TLS_CLIENT_CERTIFICATE
+            return None
         if security.profile is SecurityProfile.TLS_CLIENT_CERTIFICATE:
-            assert ssl_object is not None
-            subject = subject_of(ssl_object.getpeercert())  # verified against the CA by the TLS layer
-            operator = self.settings.tls.operator_name if self.settings.tls else None
             problem = check_client_certificate(subject, handshake.station_id, operator)
-            if problem is not None:
-                return http.HTTPStatus.UNAUTHORIZED, "InvalidChargingStationCertificate", problem
-        else:
-            problem = await self._check_password(request, handshake, security)
-            if problem is not None:
-                return http.HTTPStatus.UNAUTHORIZED, "AuthenticationFailed", problem
-        handshake.profile = security.profile
+            assert problem is not None
+            return http.HTTPStatus.UNAUTHORIZED, "InvalidChargingStationCertificate", problem
+        problem = await self._check_password(request, handshake, security)
+        if problem is not None:
+            return http.HTTPStatus.UNAUTHORIZED, "AuthenticationFailed", problem
+        # A05: TLS with Basic auth is profile 2 even for a station recorded at 1 (an upgrade to it)
+        handshake.profile = SecurityProfile.TLS_BASIC_AUTH if on_tls else SecurityProfile.BASIC_AUTH
         return None
 
     async def _check_password(

@@ -37,7 +37,6 @@ CSMS_FEATURES = frozenset(
 )
 CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
     {
-        "TC_A_19_CSMS": "no security profile upgrade: the CSMS keeps accepting profile 1 afterwards: issue #13",
     }
 )
 
