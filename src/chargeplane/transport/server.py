@@ -25,10 +25,13 @@ import logging
 import re
 import ssl
 import urllib.parse
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from typing_extensions import Doc
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -48,6 +51,7 @@ from chargeplane.transport.security import (
     VerifiedPasswordCache,
     check_client_certificate,
     parse_basic_auth,
+    presented_certificate,
     server_tls_context,
     subject_of,
     verify_password,
@@ -106,6 +110,11 @@ class ServerSettings:
     close_timeout: Annotated[
         float, Doc("seconds a closing handshake may take before the TCP connection is dropped")
     ] = 5.0
+
+
+_ALERT, _HANDSHAKE = 21, 22  # TLS record content types
+_CERTIFICATE = 11  # the handshake message carrying the client's certificate chain
+_CERTIFICATE_REVOKED = 44  # the alert the server sends when the CRL lists the client certificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +183,13 @@ class OcppServer:
         self._handshakes: dict[ServerConnection, _Handshake] = {}
         self._connections: dict[str, OcppConnection] = {}
         self._servers: list[Server] = []
+        self._client_crl: bytes | None = None
+        self._tls_context: ssl.SSLContext | None = None  # the current one; a new handshake switches to it
+        self._listener_context: ssl.SSLContext | None = None  # the one the TLS listener was made with
+        self._presented: weakref.WeakKeyDictionary[ssl.SSLObject, x509.Certificate] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._background: set[asyncio.Task[None]] = set()
         self._prefix = "/" + settings.path_prefix.strip("/") if settings.path_prefix.strip("/") else ""
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -185,7 +201,69 @@ class OcppServer:
         if settings.port is not None:
             self._servers.append(await self._listen(settings.port, None))
         if settings.tls is not None and settings.tls_port is not None:
-            self._servers.append(await self._listen(settings.tls_port, server_tls_context(settings.tls)))
+            self._listener_context = self._new_tls_context()
+            self._servers.append(await self._listen(settings.tls_port, self._listener_context))
+
+    # -- the TLS door: revocation --------------------------------------------------------------------------
+
+    def set_client_crl(self, crl_pem: bytes | None) -> None:
+        """Check client certificates against this CRL (PEM) from the next handshake on (None: no CRL check).
+
+        The listener keeps its first context; each handshake switches to the newest one in its SNI callback,
+        which OpenSSL calls for every ClientHello (with or without a server name)."""
+        if crl_pem == self._client_crl:
+            return
+        self._client_crl = crl_pem
+        if self.settings.tls is not None and self._listener_context is not None:
+            self._tls_context = self._new_tls_context()
+            # a connection copies its verification flags from the listener's context when it is made (only the
+            # CRL store comes from the context it switches to): the listener's context carries the CRL check
+            if crl_pem is not None:
+                self._listener_context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+            else:
+                self._listener_context.verify_flags &= ~ssl.VERIFY_CRL_CHECK_LEAF
+
+    def _new_tls_context(self) -> ssl.SSLContext:
+        assert self.settings.tls is not None
+        context = server_tls_context(self.settings.tls, self._client_crl)
+        context.sni_callback = self._switch_context
+        # a refused client certificate never reaches the HTTP handshake: the TLS messages tell which one it was
+        setattr(context, "_msg_callback", self._tls_message)  # noqa: B010 (CPython's debug hook, no public API)
+        self._tls_context = context
+        return context
+
+    def _switch_context(
+        self, connection: ssl.SSLObject, server_name: str | None, context: ssl.SSLContext
+    ) -> None:
+        if self._tls_context is not None and context is not self._tls_context:
+            connection.context = self._tls_context
+
+    def _tls_message(
+        self,
+        connection: ssl.SSLObject,
+        direction: str,
+        version: object,
+        content_type: int,
+        kind: int,
+        data: bytes,
+    ) -> None:
+        if content_type == _HANDSHAKE and kind == _CERTIFICATE and direction == "read":
+            presented = presented_certificate(data, version == ssl.TLSVersion.TLSv1_3)
+            if presented is not None:
+                self._presented[connection] = presented
+        elif content_type == _ALERT and kind == _CERTIFICATE_REVOKED and direction == "write":
+            certificate = self._presented.pop(connection, None)
+            names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME) if certificate else []
+            station_id = str(names[0].value) if names else "?"
+            serial = format(certificate.serial_number, "x") if certificate else "?"
+            reason = f"client certificate {serial} is revoked (CRL): refused in the TLS handshake"
+            task = asyncio.get_running_loop().create_task(
+                self._security_event(
+                    SecurityEvent("InvalidChargingStationCertificate", station_id, "?", reason)
+                )
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def _watch_lag(self, interval: float = 0.1) -> None:
         """Feed admission control with the event loop's lag: how late a short sleep wakes up."""
