@@ -118,6 +118,10 @@ class Csms:
             settings, self.engine, self.events, self.commands, self.routers, self.committer, self.clock
         )
         self.blocks.api_port = lambda: self.api_port
+        self.blocks.set_client_crl = self.server.set_client_crl
+        self.blocks.tls_client_ca = lambda: (
+            settings.ocpp.tls is not None and settings.ocpp.tls.client_ca is not None
+        )
         self.blocks.on_stop.append(self.committer.close)
         for block in discover():
             self.blocks.install(block, settings.block(block.settings))

@@ -81,6 +81,9 @@ class BlockContext:
     on_ocpp_event: list[Callable[[OcppConnection, Event], None]] = field(
         default_factory=list
     )  # every RPC event
+    # The OCPP server's TLS door: the CRL (PEM) client certificates are checked against (None: no CRL check)
+    set_client_crl: Callable[[bytes | None], None] = lambda _: None
+    tls_client_ca: Callable[[], bool] = lambda: False  # whether the TLS listener asks for client certificates
     _services: dict[type, tuple[object, str | None]] = field(default_factory=dict)  # service, its block
     _installing: Block[Any] | None = None
 

@@ -16,9 +16,15 @@ the safe side: the station is still accepted on the higher profile, since higher
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
 
 import msgspec
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
+from chargeplane.csms.blocks.pki.service import PkiService
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.blocks.security.service import SecurityService
 from chargeplane.ocpp.events import Event, ResultReceived
@@ -28,6 +34,7 @@ from chargeplane.transport.connection import OcppConnection
 log = logging.getLogger(__name__)
 
 RAISED = "SecurityProfileRaised"  # our own security event types (A04 lets the CSMS log its own)
+REVOKED = "CertificateRevoked"
 
 
 def upgrade_target(version: Version, action: str, request: object, response: object) -> int | None:
@@ -48,10 +55,33 @@ def upgrade_target(version: Version, action: str, request: object, response: obj
     return None
 
 
+class Revocation(Protocol):
+    """What this block reads of a certificate the PKI block revoked (its record)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def serial(self) -> str: ...
+    @property
+    def station_key(self) -> str | None: ...
+    @property
+    def certificate_type(self) -> str: ...
+    @property
+    def revocation_reason(self) -> str | None: ...
+
+
 class SecurityUpgradeService:
-    def __init__(self, stations: ProvisioningService, security: SecurityService) -> None:
+    def __init__(
+        self,
+        stations: ProvisioningService,
+        security: SecurityService,
+        pki: PkiService,
+        set_client_crl: Callable[[bytes | None], None] | None,
+    ) -> None:
         self.stations = stations
         self.security = security
+        self.pki = pki
+        self._set_client_crl = set_client_crl  # None: the TLS door checks no CRL
         self._targets: dict[str, int] = {}  # station key -> the profile it agreed to move to
 
     def pending(self, station_id: str) -> int | None:
@@ -88,3 +118,27 @@ class SecurityUpgradeService:
         )
         log.info("%s: %s", record.station_id, info)
         await self.security.csms_event(record.station_id, RAISED, info)
+
+    # -- the TLS door: revoked station certificates ----------------------------------------------------------
+
+    async def load_crl(self) -> None:
+        """At start: the TLS door checks the CRL from the first handshakes on (the periodic job renews it)."""
+        await self.refresh_crl()
+
+    async def refresh_crl(self, now: datetime | None = None) -> None:
+        """Put the station CA's current CRL into the TLS listener (a pass of the periodic job)."""
+        if self._set_client_crl is None or self.pki.authority("station") is None:
+            return
+        crl = x509.load_der_x509_crl(await self.pki.crl("station"))
+        self._set_client_crl(crl.public_bytes(serialization.Encoding.PEM))
+
+    async def revoked(self, record: Revocation) -> None:
+        """A certificate of our CA was revoked: the TLS door refuses it from the next handshake on."""
+        if record.kind == "station":
+            await self.refresh_crl()
+        if record.station_key is not None:
+            station = await self.stations.get_station(record.station_key)
+            info = f"{record.certificate_type} {record.serial} revoked ({record.revocation_reason})"
+            await self.security.csms_event(
+                station.station_id if station else record.station_key, REVOKED, info
+            )
