@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from typing_extensions import Doc
@@ -26,3 +27,14 @@ class SecurityUpgradeSettings:
             "revocation_validity, after which an unrefreshed CRL would refuse every client certificate"
         ),
     ] = 60.0
+    csms_root_file: Annotated[
+        Path | None,
+        Doc(
+            "PEM file of the root CA the CSMS's TLS server certificate chains to: the CSMSRootCertificate an "
+            "upgrade installs first (a request may give its own)"
+        ),
+    ] = None
+    step_timeout: Annotated[
+        float,
+        Doc("seconds each step of an upgrade may take (the station's answer, its certificate, its return)"),
+    ] = 120.0
