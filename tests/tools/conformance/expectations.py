@@ -35,10 +35,7 @@ CSMS_FEATURES = frozenset(
         "ISO-3",  # combined certificates: a SignCertificate without certificateType (pki block)
     }
 )
-CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
-    {
-    }
-)
+CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})
 
 # What Chargeplane's station supports of the charging-station optional features (Part 5).
 STATION_FEATURES = frozenset(

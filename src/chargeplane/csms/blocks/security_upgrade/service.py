@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from chargeplane.csms.blocks.pki.service import PkiService
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
@@ -248,6 +248,14 @@ class SecurityUpgradeService:
             )
             self._expect(status, "Accepted")  # A05.FR.02: the station refuses the upgrade without it
             if upgrade.target_profile == 3:  # A05.FR.03: a certificate of our CA first
+                authority = self.pki.authority("station")
+                operator_root = (
+                    authority.root.public_bytes(serialization.Encoding.PEM).decode() if authority else None
+                )
+                if operator_root is not None and _fingerprint(operator_root) != _fingerprint(root):
+                    # the station accepts a certificate only from a hierarchy it trusts (A02.FR.06): our CA's root
+                    install = self.pki.install(station_id, "CSMSRootCertificate", operator_root)
+                    self._expect(await self._step(upgrade, "InstallOperatorRoot", install), "Accepted")
                 await self._step(upgrade, "StationCertificate", self._station_certificate(station_id))
             slot = await self._step(upgrade, "ChooseSlot", self._free_slot(upgrade))
             upgrade.configuration_slot = slot
@@ -368,6 +376,10 @@ class SecurityUpgradeService:
     @staticmethod
     async def _wait(waiter: asyncio.Future[int]) -> int:
         return await waiter
+
+
+def _fingerprint(pem: str) -> bytes:
+    return x509.load_pem_x509_certificate(pem.strip().encode()).fingerprint(hashes.SHA256())
 
 
 def _signed_for(event: StationEvent, station_id: str) -> bool:

@@ -1,7 +1,7 @@
 """Security profile upgrade (A05): the workflow of each station's latest upgrade.
 
 Revision ID: 0023_security_upgrade
-Revises: 0014_diagnostics
+Revises: 0022_console_users
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_security_upgrade"
-down_revision = "0014_diagnostics"
+down_revision = "0022_console_users"
 branch_labels = None
 depends_on = None
 
