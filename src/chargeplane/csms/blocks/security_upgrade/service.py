@@ -243,10 +243,9 @@ class SecurityUpgradeService:
     async def _run(self, upgrade: UpgradeRecord, root: str, interface: str) -> None:
         station_id = upgrade.station_id
         try:
-            status = await self._step(
-                upgrade, "InstallCsmsRoot", self.pki.install(station_id, "CSMSRootCertificate", root)
-            )
-            self._expect(status, "Accepted")  # A05.FR.02: the station refuses the upgrade without it
+            ok = ("Accepted",)
+            install = self.pki.install(station_id, "CSMSRootCertificate", root)
+            await self._step(upgrade, "InstallCsmsRoot", install, ok)  # A05.FR.02: needed by the station
             if upgrade.target_profile == 3:  # A05.FR.03: a certificate of our CA first
                 authority = self.pki.authority("station")
                 operator_root = (
@@ -255,7 +254,7 @@ class SecurityUpgradeService:
                 if operator_root is not None and _fingerprint(operator_root) != _fingerprint(root):
                     # the station accepts a certificate only from a hierarchy it trusts (A02.FR.06): our CA's root
                     install = self.pki.install(station_id, "CSMSRootCertificate", operator_root)
-                    self._expect(await self._step(upgrade, "InstallOperatorRoot", install), "Accepted")
+                    await self._step(upgrade, "InstallOperatorRoot", install, ok)
                 await self._step(upgrade, "StationCertificate", self._station_certificate(station_id))
             slot = await self._step(upgrade, "ChooseSlot", self._free_slot(upgrade))
             upgrade.configuration_slot = slot
@@ -269,21 +268,18 @@ class SecurityUpgradeService:
             if self.commands.version_of(station_id) is Version.V201:
                 data["ocppVersion"] = "OCPP20"
             payload = {"configurationSlot": slot, "connectionData": data}
-            status = await self._step(
-                upgrade, "SetNetworkProfile", self._status_of("SetNetworkProfile", station_id, payload)
-            )
-            self._expect(status, "Accepted")
+            network = self._status_of("SetNetworkProfile", station_id, payload)
+            await self._step(upgrade, "SetNetworkProfile", network, ok)
             order = await self._priority(station_id)
             value = ",".join(str(s) for s in [slot, *(s for s in order if s != slot)])
-            status = await self._step(
-                upgrade, "NetworkConfigurationPriority", self._set_priority(station_id, value)
+            priority = self._set_priority(station_id, value)
+            await self._step(
+                upgrade, "NetworkConfigurationPriority", priority, ("Accepted", "RebootRequired")
             )
-            self._expect(status, "Accepted", "RebootRequired")
             waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             self._reconnected[station_id.casefold()] = waiter
-            reset = {"type": upgrade.reset_type}
-            status = await self._step(upgrade, "Reset", self._status_of("Reset", station_id, reset))
-            self._expect(status, "Accepted", "Scheduled")
+            reset = self._status_of("Reset", station_id, {"type": upgrade.reset_type})
+            await self._step(upgrade, "Reset", reset, ("Accepted", "Scheduled"))
             upgrade.connected_profile = await self._step(upgrade, "Reconnect", self._wait(waiter))
             upgrade.status = "completed"
         except StepFailed:
@@ -297,8 +293,11 @@ class SecurityUpgradeService:
             with contextlib.suppress(Exception):
                 await self.repository.save(upgrade)
 
-    async def _step(self, upgrade: UpgradeRecord, name: str, work: Awaitable[_T]) -> _T:
-        """Run one step, its state persisted before and after; its outcome is a security event."""
+    async def _step(
+        self, upgrade: UpgradeRecord, name: str, work: Awaitable[_T], expect: tuple[str, ...] = ()
+    ) -> _T:
+        """Run one step, its state persisted before and after; its outcome is a security event. A station's
+        answer not in ``expect`` (when given) fails it."""
         step = Step(name, "running", None, self.clock.now())
         upgrade.steps.append(step)
         await self.repository.save(upgrade)
@@ -314,15 +313,15 @@ class SecurityUpgradeService:
             await self.repository.save(upgrade)
             await self.security.csms_event(upgrade.station_id, STEP, f"{name} failed: {reason}")
             raise StepFailed(name) from error
-        step.status, step.detail, step.at = "done", str(result), self.clock.now()
+        good = not expect or str(result) in expect
+        step.status, step.detail, step.at = "done" if good else "failed", str(result), self.clock.now()
         await self.repository.save(upgrade)
-        await self.security.csms_event(upgrade.station_id, STEP, f"{name}: {result}")
+        await self.security.csms_event(
+            upgrade.station_id, STEP, f"{name}{'' if good else ' failed'}: {result}"
+        )
+        if not good:
+            raise StepFailed(name)
         return result
-
-    @staticmethod
-    def _expect(status: str, *good: str) -> None:
-        if status not in good:
-            raise StepFailed(status)
 
     async def _answer(self, action: str, station_id: str, payload: Mapping[str, object]) -> dict[str, object]:
         sent = await self.commands.send_action(station_id, action, msgspec.json.encode(payload))
