@@ -201,8 +201,10 @@ class OcppServer:
         if settings.port is not None:
             self._servers.append(await self._listen(settings.port, None))
         if settings.tls is not None and settings.tls_port is not None:
-            self._listener_context = self._new_tls_context()
-            self._servers.append(await self._listen(settings.tls_port, self._listener_context))
+            listener = self._listener_context = self._new_tls_context()
+            setattr(listener, "_msg_callback", self._tls_message)  # noqa: B010 (see _new_tls_context)
+            self._tls_context = self._new_tls_context()  # every handshake switches to the current one
+            self._servers.append(await self._listen(settings.tls_port, listener))
 
     # -- the TLS door: revocation --------------------------------------------------------------------------
 
@@ -227,9 +229,11 @@ class OcppServer:
         assert self.settings.tls is not None
         context = server_tls_context(self.settings.tls, self._client_crl)
         context.sni_callback = self._switch_context
-        # a refused client certificate never reaches the HTTP handshake: the TLS messages tell which one it was
-        setattr(context, "_msg_callback", self._tls_message)  # noqa: B010 (CPython's debug hook, no public API)
-        self._tls_context = context
+        # A refused client certificate never reaches the HTTP handshake: the TLS messages tell which one it was
+        # (CPython's message hook, no public API). OpenSSL calls the hook when the listener's context has one;
+        # CPython then asks the connection's current context, so a context without the CRL costs nothing.
+        if self._client_crl is not None:
+            setattr(context, "_msg_callback", self._tls_message)  # noqa: B010
         return context
 
     def _switch_context(
