@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from ocpp.routing import on
 
-from chargeplane.csms.blocks.security_upgrade.service import upgrade_target
+from chargeplane.csms.blocks.security_upgrade.repository import Step, UpgradeRecord
+from chargeplane.csms.blocks.security_upgrade.service import SecurityUpgradeService, upgrade_target
+from chargeplane.csms.clock import utc_now
 from chargeplane.ocpp.versions import Version
 from tests.csms.conftest import RunningCsms
 from tests.csms.peers import MODULES, boot, peer
@@ -106,3 +108,18 @@ def test_A05_which_answers_make_an_upgrade_pending() -> None:
     assert upgrade_target(Version.V16, "ChangeConfiguration", change, {"status": "RebootRequired"}) is None
     other = {"key": "HeartbeatInterval", "value": "2"}
     assert upgrade_target(Version.V16, "ChangeConfiguration", other, {"status": "Accepted"}) is None
+
+
+async def test_an_upgrade_a_stop_interrupted_is_failed_at_start(csms: RunningCsms) -> None:
+    service = csms.app.blocks.require(SecurityUpgradeService)
+    await csms.add_station("UPGINT")
+    running = UpgradeRecord("UPGINT", 3, "wss://127.0.0.1:1/ocpp", 1, "Immediate", "running", utc_now())
+    running.steps.append(Step("Reset", "done", "Accepted", utc_now()))
+    await service.repository.save(running)
+    await service.fail_interrupted()
+    state = (await csms.api.get(PATH.format("UPGINT"), headers=csms.auth)).json()
+    assert state["status"] == "failed"
+    assert [(s["name"], s["status"]) for s in state["steps"]] == [
+        ("Reset", "done"),
+        ("Interrupted", "failed"),
+    ]
