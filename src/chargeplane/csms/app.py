@@ -135,6 +135,10 @@ class Csms:
         )
         self.blocks.api_port = lambda: self.api_port
         self.blocks.guard = self.server.guard
+        self.blocks.set_client_crl = self.server.set_client_crl
+        self.blocks.tls_client_ca = lambda: (
+            settings.ocpp.tls is not None and settings.ocpp.tls.client_ca is not None
+        )
         self.blocks.on_stop.append(self.committer.close)
         for block in discover():
             self.blocks.install(block, settings.block(block.settings))
@@ -185,6 +189,8 @@ class Csms:
             self.provisioning.seen(connection.station_id)
         else:
             self.metrics.ocpp_event(connection.version, event)
+        for hook in self.blocks.on_ocpp_event:
+            hook(connection, event)
 
     def _on_answered(self, connection: OcppConnection, action: str, seconds: float) -> None:
         self.metrics.answered(action, seconds)

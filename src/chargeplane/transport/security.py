@@ -26,11 +26,14 @@ import hmac
 import re
 import secrets
 import ssl
+import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
 
 from chargeplane.ocpp.versions import Version
 
@@ -232,8 +235,11 @@ class TlsSettings:
     operator_name: str | None = None  # when set, a station certificate's O must equal it (A00.FR.403)
 
 
-def server_tls_context(settings: TlsSettings) -> ssl.SSLContext:
-    """TLS 1.2+, the spec's cipher suites, no TLS compression; client certificates requested when a CA is set."""
+def server_tls_context(settings: TlsSettings, client_crl: bytes | None = None) -> ssl.SSLContext:
+    """TLS 1.2+, the spec's cipher suites, no TLS compression; client certificates requested when a CA is set.
+
+    ``client_crl`` (PEM): the CRL of the CA that signs station certificates; a client certificate it lists is
+    refused in the handshake (its issuer's CRL is then required: ``VERIFY_CRL_CHECK_LEAF``)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(TLS12_CIPHERS)
@@ -243,7 +249,33 @@ def server_tls_context(settings: TlsSettings) -> ssl.SSLContext:
     if settings.client_ca is not None:
         context.load_verify_locations(cafile=settings.client_ca)
         context.verify_mode = ssl.CERT_OPTIONAL  # profile-2 stations present none; profile 3 is checked later
+        if client_crl is not None:
+            with tempfile.TemporaryDirectory(prefix="chargeplane-crl-") as directory:
+                path = Path(directory) / "client.crl.pem"
+                path.write_bytes(client_crl)
+                context.load_verify_locations(
+                    cafile=path
+                )  # a PEM file may hold CRLs: OpenSSL's store takes them
+            context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     return context
+
+
+def presented_certificate(handshake_message: bytes, tls13: bool) -> x509.Certificate | None:
+    """The first (leaf) certificate of a TLS Certificate handshake message (with its 4-byte header), or None.
+
+    TLS 1.2: a 3-byte list length, then 3-byte-length-prefixed DER certificates; TLS 1.3 puts a 1-byte-length
+    request context before the list (RFC 8446 §4.4.2)."""
+    at = 4
+    try:
+        if tls13:
+            at += 1 + handshake_message[at]
+        at += 3
+        length = int.from_bytes(handshake_message[at : at + 3], "big")
+        at += 3
+        der = handshake_message[at : at + length]
+        return x509.load_der_x509_certificate(der) if length and len(der) == length else None
+    except (IndexError, ValueError):
+        return None
 
 
 def client_tls_context(

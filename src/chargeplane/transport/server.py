@@ -36,10 +36,13 @@ import secrets
 import ssl
 import time
 import urllib.parse
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Protocol, cast
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from typing_extensions import Doc
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -62,6 +65,7 @@ from chargeplane.transport.security import (
     check_client_certificate,
     hash_password,
     parse_basic_auth,
+    presented_certificate,
     server_tls_context,
     subject_of,
     verify_password,
@@ -143,6 +147,11 @@ class ServerSettings:
     close_timeout: Annotated[
         float, Doc("seconds a closing handshake may take before the TCP connection is dropped")
     ] = 5.0
+
+
+_ALERT, _HANDSHAKE = 21, 22  # TLS record content types
+_CERTIFICATE = 11  # the handshake message carrying the client's certificate chain
+_CERTIFICATE_REVOKED = 44  # the alert the server sends when the CRL lists the client certificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +254,13 @@ class OcppServer:
         self._handshakes: dict[ServerConnection, _Handshake] = {}
         self._connections: dict[str, OcppConnection] = {}
         self._servers: list[Server] = []
+        self._client_crl: bytes | None = None
+        self._tls_context: ssl.SSLContext | None = None  # the current one; a new handshake switches to it
+        self._listener_context: ssl.SSLContext | None = None  # the one the TLS listener was made with
+        self._presented: weakref.WeakKeyDictionary[ssl.SSLObject, x509.Certificate] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._background: set[asyncio.Task[None]] = set()
         self._prefix = "/" + settings.path_prefix.strip("/") if settings.path_prefix.strip("/") else ""
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -256,7 +272,73 @@ class OcppServer:
         if settings.port is not None:
             self._servers.append(await self._listen(settings.port, None))
         if settings.tls is not None and settings.tls_port is not None:
-            self._servers.append(await self._listen(settings.tls_port, server_tls_context(settings.tls)))
+            listener = self._listener_context = self._new_tls_context()
+            setattr(listener, "_msg_callback", self._tls_message)  # noqa: B010 (see _new_tls_context)
+            self._tls_context = self._new_tls_context()  # every handshake switches to the current one
+            self._servers.append(await self._listen(settings.tls_port, listener))
+
+    # -- the TLS door: revocation --------------------------------------------------------------------------
+
+    def set_client_crl(self, crl_pem: bytes | None) -> None:
+        """Check client certificates against this CRL (PEM) from the next handshake on (None: no CRL check).
+
+        The listener keeps its first context; each handshake switches to the newest one in its SNI callback,
+        which OpenSSL calls for every ClientHello (with or without a server name)."""
+        if crl_pem == self._client_crl:
+            return
+        self._client_crl = crl_pem
+        if self.settings.tls is not None and self._listener_context is not None:
+            self._tls_context = self._new_tls_context()
+            # a connection copies its verification flags from the listener's context when it is made (only the
+            # CRL store comes from the context it switches to): the listener's context carries the CRL check
+            if crl_pem is not None:
+                self._listener_context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+            else:
+                self._listener_context.verify_flags &= ~ssl.VERIFY_CRL_CHECK_LEAF
+
+    def _new_tls_context(self) -> ssl.SSLContext:
+        assert self.settings.tls is not None
+        context = server_tls_context(self.settings.tls, self._client_crl)
+        context.sni_callback = self._switch_context
+        # A refused client certificate never reaches the HTTP handshake: the TLS messages tell which one it was
+        # (CPython's message hook, no public API). OpenSSL calls the hook when the listener's context has one;
+        # CPython then asks the connection's current context, so a context without the CRL costs nothing.
+        if self._client_crl is not None:
+            setattr(context, "_msg_callback", self._tls_message)  # noqa: B010
+        return context
+
+    def _switch_context(
+        self, connection: ssl.SSLObject, server_name: str | None, context: ssl.SSLContext
+    ) -> None:
+        if self._tls_context is not None and context is not self._tls_context:
+            connection.context = self._tls_context
+
+    def _tls_message(
+        self,
+        connection: ssl.SSLObject,
+        direction: str,
+        version: object,
+        content_type: int,
+        kind: int,
+        data: bytes,
+    ) -> None:
+        if content_type == _HANDSHAKE and kind == _CERTIFICATE and direction == "read":
+            presented = presented_certificate(data, version == ssl.TLSVersion.TLSv1_3)
+            if presented is not None:
+                self._presented[connection] = presented
+        elif content_type == _ALERT and kind == _CERTIFICATE_REVOKED and direction == "write":
+            certificate = self._presented.pop(connection, None)
+            names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME) if certificate else []
+            station_id = str(names[0].value) if names else "?"
+            serial = format(certificate.serial_number, "x") if certificate else "?"
+            reason = f"client certificate {serial} is revoked (CRL): refused in the TLS handshake"
+            task = asyncio.get_running_loop().create_task(
+                self._security_event(
+                    SecurityEvent("InvalidChargingStationCertificate", station_id, "?", reason)
+                )
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def now(self) -> float:
         """The clock of admission control and of the guard (the event loop's, monotonic)."""
@@ -407,8 +489,13 @@ class OcppServer:
         return not self._passwords.contains(station_id, security.password_hash, password)
 
     async def _tls_refused(self, error: ssl.SSLError, host: str, remote: str) -> None:
-        """A TLS handshake failed (wrong CA, expired or self-signed client certificate, old TLS...)."""
-        await self._security_event(SecurityEvent(tls_event_kind(error), "", remote, _tls_reason(error)))
+        """A TLS handshake failed (wrong CA, expired or self-signed client certificate, old TLS...). A revoked
+        certificate's event is recorded by the TLS message hook (:meth:`_tls_message`), which knows the station
+        and the serial: counted here, not recorded twice."""
+        if not (
+            isinstance(error, ssl.SSLCertVerificationError) and error.verify_code == _X509_V_ERR_CERT_REVOKED
+        ):
+            await self._security_event(SecurityEvent(tls_event_kind(error), "", remote, _tls_reason(error)))
         for lockout in self.guard.failed(None, host, self.now()):
             await self._lockout_event(lockout, "", remote)
 
@@ -482,22 +569,25 @@ class OcppServer:
             return (
                 http.HTTPStatus.UNAUTHORIZED,
                 "AuthenticationFailed",
-                f"profile {security.profile} requires TLS",
+                f"profile {security.profile} requires TLS",  # A05.FR.07: no connection below the recorded one
             )
+        operator = self.settings.tls.operator_name if self.settings.tls else None
+        subject = subject_of(ssl_object.getpeercert()) if ssl_object is not None else None
+        # a client certificate the TLS layer verified against the CA: profile 3 (A05: also an upgrade to it)
+        if subject is not None and check_client_certificate(subject, handshake.station_id, operator) is None:
+            handshake.profile = SecurityProfile.TLS_CLIENT_CERTIFICATE
+            return None
         if security.profile is SecurityProfile.TLS_CLIENT_CERTIFICATE:
-            assert ssl_object is not None
-            subject = subject_of(ssl_object.getpeercert())  # verified against the CA by the TLS layer
-            operator = self.settings.tls.operator_name if self.settings.tls else None
             problem = check_client_certificate(subject, station_id, operator)
-            if problem is not None:
-                if subject is None:  # a password instead of a certificate: as long as its check would take
-                    await self._as_long_as_a_check(credentials, station_id)
-                return http.HTTPStatus.UNAUTHORIZED, "InvalidChargingStationCertificate", problem
-        else:
-            problem = await self._check_password(credentials, handshake, security)
-            if problem is not None:
-                return http.HTTPStatus.UNAUTHORIZED, "AuthenticationFailed", problem
-        handshake.profile = security.profile
+            assert problem is not None
+            if subject is None:  # a password instead of a certificate: as long as its check would take
+                await self._as_long_as_a_check(credentials, station_id)
+            return http.HTTPStatus.UNAUTHORIZED, "InvalidChargingStationCertificate", problem
+        problem = await self._check_password(credentials, handshake, security)
+        if problem is not None:
+            return http.HTTPStatus.UNAUTHORIZED, "AuthenticationFailed", problem
+        # A05: TLS with Basic auth is profile 2 even for a station recorded at 1 (an upgrade to it)
+        handshake.profile = SecurityProfile.TLS_BASIC_AUTH if on_tls else SecurityProfile.BASIC_AUTH
         return None
 
     async def _check_password(
@@ -656,6 +746,9 @@ def tls_event_kind(error: ssl.SSLError) -> str:
     if error.reason == "NO_SHARED_CIPHER":
         return "InvalidTLSCipherSuite"
     return "TlsHandshakeFailed"
+
+
+_X509_V_ERR_CERT_REVOKED = 23  # OpenSSL's verify code of a certificate the CRL revokes
 
 
 def _tls_reason(error: ssl.SSLError) -> str:

@@ -35,11 +35,7 @@ CSMS_FEATURES = frozenset(
         "ISO-3",  # combined certificates: a SignCertificate without certificateType (pki block)
     }
 )
-CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
-    {
-        "TC_A_19_CSMS": "no security profile upgrade: the CSMS keeps accepting profile 1 afterwards: issue #13",
-    }
-)
+CSMS_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})
 
 # What Chargeplane's station supports of the charging-station optional features (Part 5).
 STATION_FEATURES = frozenset(

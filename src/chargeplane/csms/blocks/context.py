@@ -26,6 +26,7 @@ from chargeplane.csms.bus.events import EventBus
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.csms.storage.group_commit import GroupCommitter
+from chargeplane.ocpp.events import Event
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
@@ -79,6 +80,12 @@ class BlockContext:
         default_factory=list
     )  # transport's
     on_stop: list[Callable[[], None]] = field(default_factory=list)  # release resources, after the jobs end
+    on_ocpp_event: list[Callable[[OcppConnection, Event], None]] = field(
+        default_factory=list
+    )  # every RPC event
+    # The OCPP server's TLS door: the CRL (PEM) client certificates are checked against (None: no CRL check)
+    set_client_crl: Callable[[bytes | None], None] = lambda _: None
+    tls_client_ca: Callable[[], bool] = lambda: False  # whether the TLS listener asks for client certificates
     _services: dict[type, tuple[object, str | None]] = field(default_factory=dict)  # service, its block
     _installing: Block[Any] | None = None
 

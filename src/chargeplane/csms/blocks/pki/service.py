@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -207,6 +207,7 @@ class PkiService:
         self._authorities: dict[str, CertificateAuthority] = {}
         self._queue: asyncio.Queue[_Delivery] = asyncio.Queue()
         self._ocsp_cache: dict[tuple[HashData, str], _Cached] = {}
+        self.revocation_listeners: list[Callable[[CertificateRecord], Awaitable[None]]] = []  # after a revoke
 
     @property
     def commands(self) -> CommandService:
@@ -437,6 +438,8 @@ class PkiService:
         )
         if record is None:
             raise UnknownCertificate(f"no {kind} certificate with serial {serial}")
+        for listener in self.revocation_listeners:
+            await listener(record)
         return record
 
     async def crl(self, kind: str) -> bytes:
