@@ -9,13 +9,10 @@ locally without them, failed in CI (CI=true).
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -29,26 +26,6 @@ from tests.csms.conftest import (
     settings_for,
 )
 from tests.csms.peers import boot, peer
-
-NATS_URL = os.environ.get("CHARGEPLANE_TEST_NATS", "nats://127.0.0.1:4222")
-
-
-def _nats_reachable() -> bool:
-    address = urlsplit(NATS_URL)
-    try:
-        with socket.create_connection((address.hostname or "127.0.0.1", address.port or 4222), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def nats_url() -> str:
-    if not _nats_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"NATS (JetStream) is required in CI but not reachable at {NATS_URL}")
-        pytest.skip(f"NATS not reachable at {NATS_URL} (required in CI)")
-    return NATS_URL
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import re
 
@@ -16,6 +17,25 @@ from chargeplane.csms.cluster.presence import PresenceRegistry
 from chargeplane.transport.connection import OcppConnection
 
 log = logging.getLogger(__name__)
+
+CONNECT_WITHIN = 10.0  # seconds the start waits for NATS
+
+
+class ClusterUnavailable(OSError):
+    """NATS cannot be reached when the node starts."""
+
+
+async def _log_error(error: Exception) -> None:
+    log.warning("NATS: %s", error)
+
+
+async def _log_disconnected() -> None:
+    log.warning("NATS: disconnected; reconnecting")
+
+
+async def _log_reconnected() -> None:
+    log.warning("NATS: reconnected")
+
 
 _NODE_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")  # one NATS subject token
 
@@ -44,7 +64,23 @@ class ClusterNode:
         self._closing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._nats = await nats.connect(self.nats_url, name=f"chargeplane-{self.node_id}")
+        # Reconnect for as long as it takes once joined (a NATS restart must not leave the node cut off), but
+        # a NATS that is not there at the start ends the start, in one line.
+        try:
+            async with asyncio.timeout(CONNECT_WITHIN):
+                self._nats = await nats.connect(
+                    self.nats_url,
+                    name=f"chargeplane-{self.node_id}",
+                    connect_timeout=2,
+                    max_reconnect_attempts=-1,
+                    error_cb=_log_error,
+                    disconnected_cb=_log_disconnected,
+                    reconnected_cb=_log_reconnected,
+                )
+        except TimeoutError:
+            raise ClusterUnavailable(
+                errno.ECONNREFUSED, f"cannot reach NATS at {self.nats_url} (CHARGEPLANE_NATS_URL)"
+            ) from None
         js = self._nats.jetstream()
         await self.presence.start(js)
         await self.events.start(js)

@@ -139,7 +139,8 @@ class PresenceRegistry:
                 log.warning("presence refresh failed", exc_info=True)
 
     async def _lost(self, key: str, station_id: str) -> None:
-        self._held.pop(key, None)
+        if self._held.pop(key, None) is None:
+            return  # already given up (the watcher and a refresh may both notice)
         holder = self.holder(station_id)
         await self._on_taken(station_id, holder.node if holder is not None else "another node")
 
