@@ -174,3 +174,33 @@ async def test_sse_on_node_b_sees_the_events_of_a_station_on_node_a(
 
                 await asyncio.wait_for(read_until_boot(), 5)
         assert seen[:2] == ["connected", "boot"], seen
+
+
+async def test_the_holding_node_applies_the_session_rules_to_commands_of_other_nodes(
+    shared_database: str, nats_url: str
+) -> None:
+    """B03.FR.03 (the CSMS initiates nothing towards a Rejected station) and the F06 trigger gate live in the
+    session of the node holding the socket: a command through another node meets them there."""
+    rejected_id, pending_id = f"CL-{secrets.token_hex(4)}", f"CL-{secrets.token_hex(4)}"
+    async with three_nodes(shared_database, nats_url) as (a, b, _):
+        await a.add_station(rejected_id, registrationStatus="Rejected")
+        await a.add_station(pending_id, registrationStatus="Pending")
+        async with station_on(a, rejected_id) as rejected, station_on(a, pending_id) as pending:
+            assert (await boot(rejected, "2.0.1")).status == "Rejected"
+            assert (await boot(pending, "2.0.1")).status == "Pending"
+            await eventually(
+                lambda: held_by(b, rejected_id) is not None and held_by(b, pending_id) is not None
+            )
+
+            refused = await command(b, rejected_id, "Reset", {"type": "OnIdle"})
+            assert refused.status_code == 409, refused.text
+            assert "B03.FR.03" in refused.json()["detail"]
+            assert rejected.received == []  # nothing went to the station
+            log = (await b.api.get(f"/api/v1/commands?station={rejected_id}", headers=b.auth)).json()
+            assert log["items"][0]["errorCode"] == "StationRejected"
+
+            # B02.FR.02/F06: the triggered message of a Pending station is accepted once, on node A.
+            triggered = await command(b, pending_id, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+            assert triggered.status_code == 200, triggered.text
+            await eventually(lambda: len(pending.triggered) == 1)
+            assert not isinstance(pending.triggered[0], Exception), pending.triggered  # not a SecurityError

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 import msgspec
@@ -22,17 +23,27 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from chargeplane.csms.bus.commands import ConnectionLookup, LocalCommandRouter, StationOffline
 from chargeplane.csms.cluster.presence import PresenceRegistry
+from chargeplane.csms.errors import Conflict
 from chargeplane.ocpp.catalog import ActionCatalog
 from chargeplane.ocpp.endpoint import CallQueueFull, LocalProtocolError
 from chargeplane.ocpp.errors import OcppError, error_from_wire
 from chargeplane.ocpp.messages.base import ActionSpec, Payload
 from chargeplane.ocpp.validation import decode_payload
 from chargeplane.ocpp.versions import Version
-from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost
+from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
 
 log = logging.getLogger(__name__)
 
 REPLY_MARGIN = 5.0  # seconds the asking node waits beyond the holder's call timeout
+
+
+HolderGate = Callable[[OcppConnection, Payload], Awaitable[Payload]]
+"""How the holding node sends a request that came from another node on its connection: where the rules that
+need the connection's session apply (the remote control block's: B03.FR.03, the TriggerMessage gate)."""
+
+
+async def _plain_call(connection: OcppConnection, request: Payload) -> Payload:
+    return await connection.call(request)
 
 
 def call_subject(node_id: str) -> str:
@@ -48,7 +59,7 @@ class CallRequest(msgspec.Struct, frozen=True):
 
 class CallReply(msgspec.Struct, frozen=True, omit_defaults=True):
     """The holder's answer: ``payload`` or the kind of ``error`` (offline, failed, timeout, lost, queue_full,
-    protocol) with what the asking node needs to raise it again."""
+    protocol, conflict) with what the asking node needs to raise it again."""
 
     payload: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"null"))
     error: str | None = None
@@ -74,6 +85,8 @@ def _reply_for(error: Exception, action: str) -> CallReply:
     """What the holder sends back for a call that raised ``error``."""
     if isinstance(error, StationOffline):
         return CallReply(error="offline")
+    if isinstance(error, Conflict):  # a session rule on the holder (a Rejected station: B03.FR.03)
+        return CallReply(error="conflict", message=str(error))
     if isinstance(error, CallFailed):
         ocpp = error.error
         code = getattr(ocpp, "received_code", ocpp.code)
@@ -98,6 +111,8 @@ def raise_reply_error(reply: CallReply, station_id: str) -> NoReturn:
     kind = reply.error
     if kind == "offline":
         raise StationOffline(station_id)
+    if kind == "conflict":
+        raise Conflict(reply.message)
     if kind == "failed":
         raise CallFailed(reply.action, error_from_wire(reply.code, reply.description, reply.details))
     if kind == "timeout":
@@ -122,6 +137,7 @@ class ClusterCommandRouter(LocalCommandRouter):
         self._nats: Nats | None = None
         self._subscription: Subscription | None = None
         self._serving: set[asyncio.Task[None]] = set()
+        self.holder_gate: HolderGate = _plain_call
 
     async def start(self, nats: Nats) -> None:
         self._nats = nats
@@ -205,7 +221,7 @@ class ClusterCommandRouter(LocalCommandRouter):
                     f"{request.action} is not an action of OCPP {connection.version.value}"
                 )
             payload = decode_payload(spec.request_decoder, bytes(request.payload), connection.version)
-            response = await connection.call(payload)
+            response = await self.holder_gate(connection, payload)
         except Exception as error:
             return _reply_for(error, request.action)
         return CallReply(payload=msgspec.Raw(_encoder.encode(response)))
