@@ -149,3 +149,38 @@ async def test_a_newer_claim_on_another_node_takes_the_station_over(nats_url: st
         await x.stop()
         await y.stop()
         await client.drain()
+
+
+async def test_every_event_of_one_node_reaches_the_subscribers_of_another_in_order(nats_url: str) -> None:
+    import nats
+
+    from chargeplane.csms.bus.events import StationEvent
+    from chargeplane.csms.cluster.events import ClusterEventBus
+
+    client = await nats.connect(nats_url)
+    run = secrets.token_hex(3)
+    sender, receiver = ClusterEventBus(f"s-{run}"), ClusterEventBus(f"r-{run}")
+    station_id = f"EV-{run}"
+    try:
+        await sender.start(client.jetstream())
+        await receiver.start(client.jetstream())
+        async with receiver.subscribe() as remote, sender.subscribe() as local:
+            for number in range(600):  # more than one export batch
+                sender.publish(StationEvent("meter_values", station_id, {"n": number}))
+            assert local.qsize() == 600  # the node's own subscribers at once, not through the stream
+
+            async def ours() -> list[int]:
+                numbers: list[int] = []
+                while len(numbers) < 600:
+                    event = await remote.get()
+                    if event.station_id == station_id:  # other test runs may share this NATS
+                        numbers.append(event.data["n"])
+                return numbers
+
+            assert await asyncio.wait_for(ours(), 10) == list(range(600))
+            await asyncio.sleep(0.2)
+            assert local.qsize() == 600  # its own events do not come back to the sender a second time
+    finally:
+        await sender.stop()
+        await receiver.stop()
+        await client.drain()

@@ -201,8 +201,10 @@ class ClusterCommandRouter(LocalCommandRouter):
     async def _serve(self, message: Msg) -> None:
         try:
             request = msgspec.json.decode(message.data, type=CallRequest)
-        except msgspec.DecodeError:
-            log.warning("a cluster call that does not decode; ignored")
+        except msgspec.DecodeError as error:  # another version of the product on the other node?
+            await message.respond(
+                _encoder.encode(CallReply(error="protocol", message=f"bad cluster call: {error}"))
+            )
             return
         reply = await self._answer(request)
         try:
