@@ -184,3 +184,17 @@ async def test_every_event_of_one_node_reaches_the_subscribers_of_another_in_ord
         await sender.stop()
         await receiver.stop()
         await client.drain()
+
+
+def test_an_entry_mirrored_late_keeps_its_age_within_the_ttl() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    async def ignore(station_id: str, holder: str) -> None:
+        return None
+
+    registry = PresenceRegistry("x", 15.0, ignore)
+    now = datetime.now(UTC)
+    assert 4.5 < registry._age(now - timedelta(seconds=5)) < 6.0
+    assert registry._age(now + timedelta(seconds=30)) == 0.0  # another node's clock ahead
+    assert registry._age(now - timedelta(hours=1)) == 15.0
+    assert registry._age(None) == 0.0

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import msgspec
 from nats.js.client import JetStreamContext
@@ -161,10 +162,18 @@ class PresenceRegistry:
             except msgspec.DecodeError:
                 log.warning("presence entry %s is not ours; ignored", update.key)
                 continue
-            self._mirror[update.key] = _Mirrored(entry, time.monotonic())
+            self._mirror[update.key] = _Mirrored(entry, time.monotonic() - self._age(update.created))
             held = self._held.get(update.key)
             if held is not None and entry.node != self.node_id:
                 await self._lost(update.key, entry.station_id)  # 3: a newer connection on another node
+
+    def _age(self, created: object) -> float:
+        """How old an entry was when it came (the entries that existed when the watch began may be near
+        their end), within [0, ttl]: the nodes' clocks need not agree."""
+        if not isinstance(created, datetime):  # nats-py gives the stream's timestamp as a datetime
+            return 0.0
+        age = (datetime.now(UTC) - created).total_seconds()
+        return min(max(age, 0.0), self.ttl)
 
     def _bucket(self) -> KeyValue:
         if self._kv is None:
