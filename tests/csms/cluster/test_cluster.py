@@ -15,9 +15,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from chargeplane.csms.app import Csms
+from chargeplane.csms.cluster.presence import PresenceEntry, presence_key
 from tests.csms.blocks.remote_control.test_remote_control import STATIONS, eventually
 from tests.csms.conftest import (
     RunningCsms,
@@ -129,6 +131,16 @@ async def test_a_command_through_node_b_reaches_the_station_on_node_a_and_follow
         # The station left C: no node holds it, commands through any node are 409.
         await eventually(lambda: held_by(b, station_id) is None)
         assert (await command(a, station_id, "Reset", {"type": "OnIdle"})).status_code == 409
+
+        # A node that died leaves its entry until the TTL: nobody answers on its subject, so 409 at once.
+        assert b.app.cluster is not None
+        ghost = PresenceEntry(station_id, f"ghost-{secrets.token_hex(3)}", "2.0.1")
+        await b.app.cluster.presence._bucket().put(presence_key(station_id), msgspec.json.encode(ghost))
+        await eventually(lambda: held_by(a, station_id) == ghost.node)
+        started = asyncio.get_running_loop().time()
+        assert (await command(a, station_id, "Reset", {"type": "OnIdle"})).status_code == 409
+        assert asyncio.get_running_loop().time() - started < 2.0
+        await b.app.cluster.presence._bucket().delete(presence_key(station_id))
 
 
 async def test_a_station_that_does_not_answer_in_time_is_a_504_on_the_asking_node(
