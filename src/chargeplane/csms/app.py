@@ -8,6 +8,7 @@ import errno
 import logging
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import uvicorn
 from litestar.middleware import DefineMiddleware
@@ -42,6 +43,9 @@ from chargeplane.transport.connection import OcppConnection
 from chargeplane.transport.guard import FailureBudget
 from chargeplane.transport.security import StationSecurity
 from chargeplane.transport.server import OcppServer, SecurityEvent
+
+if TYPE_CHECKING:
+    from chargeplane.csms.cluster.node import ClusterNode
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +106,33 @@ class _LateDirectory:
         return await self._csms.provisioning.security_for(station_id)
 
 
+class _LateConnections:
+    """The cluster node needs the server's connections before the server exists."""
+
+    def __init__(self, csms: Csms) -> None:
+        self._csms = csms
+
+    def connection_for(self, station_id: str) -> OcppConnection | None:
+        return self._csms.server.connection_for(station_id)
+
+
 class Csms:
     def __init__(self, settings: CsmsSettings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.engine = create_engine(settings.database_url)
-        self.events = EventBus()
+        self.cluster: ClusterNode | None = None
+        if settings.nats_url:  # several nodes: commands and events through NATS (csms/cluster)
+            from chargeplane.csms.cluster.node import ClusterNode
+
+            self.cluster = ClusterNode(
+                settings.nats_url,
+                settings.node_id,
+                _LateConnections(self),
+                call_timeout=settings.ocpp.call_timeout,
+                presence_ttl=settings.presence_ttl,
+            )
+        self.events: EventBus = self.cluster.events if self.cluster is not None else EventBus()
         self.tokens = TokenStore(self.engine)
         self.metrics = CsmsMetrics()
         self.routers: dict[Version, Router[OcppConnection]] = {
@@ -124,7 +149,7 @@ class Csms:
         )
         self.metrics.connections_view = lambda: self.server.connections
         self.metrics.admission_view = self.server.admission
-        self.commands = LocalCommandRouter(self.server)
+        self.commands = self.cluster.commands if self.cluster is not None else LocalCommandRouter(self.server)
         # One group committer for the whole process: the per-message writes of all blocks share its batches
         # (and, on SQLite, its single writer connection instead of contending for the write lock).
         self.committer = GroupCommitter(self.engine, writers=settings.database_writers or None)
@@ -174,12 +199,17 @@ class Csms:
         return self.routers[version]
 
     async def connected(self, connection: OcppConnection) -> None:
+        if self.cluster is not None:  # first: the node that held it before closes its connection
+            await self.cluster.connected(connection)
         await self.provisioning.open_session(connection)
         for hook in self.blocks.on_connected:
             await hook(connection)
 
     async def disconnected(self, connection: OcppConnection) -> None:
         replaced = self.server.connection_for(connection.station_id) is not None
+        if self.cluster is not None:
+            replaced = replaced or self.cluster.replaced_elsewhere(connection.station_id)
+            await self.cluster.disconnected(connection)
         await self.provisioning.close_session(connection, still_current=not replaced)
         for hook in self.blocks.on_disconnected:
             await hook(connection)
@@ -224,6 +254,8 @@ class Csms:
         check_ports(self.settings)
         await migrate(self.engine)
         await self.tokens.load()
+        if self.cluster is not None:
+            await self.cluster.start()
         await self.server.start()
         if serve_http:
             config = uvicorn.Config(
@@ -273,6 +305,8 @@ class Csms:
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.cluster is not None:
+            await self.cluster.stop()
         for release in self.blocks.on_stop:
             release()
         await self.provisioning.flush_last_seen()

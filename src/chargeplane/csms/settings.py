@@ -107,7 +107,19 @@ class CsmsSettings:
     api_access_log: Annotated[
         bool, Doc("log one line per HTTP API request (logger chargeplane.api.access)")
     ] = False
-    node_id: Annotated[str, Doc("this node's name")] = "node-1"
+    node_id: Annotated[str, Doc("this node's name (unique per node with NATS: letters, digits, - and _)")] = (
+        "node-1"
+    )
+    nats_url: Annotated[
+        str | None,
+        Doc(
+            "NATS server (with JetStream) of a cluster of CSMS nodes, e.g. nats://127.0.0.1:4222; unset: one "
+            "node, in-process bus"
+        ),
+    ] = None
+    presence_ttl: Annotated[
+        float, Doc("seconds a node's claim on a station's socket lasts without refresh (with NATS)")
+    ] = 15.0
     database_writers: Annotated[
         int,
         Doc(

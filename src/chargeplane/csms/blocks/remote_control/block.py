@@ -13,11 +13,12 @@ from chargeplane.csms.blocks.remote_control.operations import StationCommands
 from chargeplane.csms.blocks.remote_control.repository import CommandLogRepository
 from chargeplane.csms.blocks.remote_control.service import CommandService, ConnectionFinder
 from chargeplane.csms.bus.commands import LocalCommandRouter
+from chargeplane.csms.cluster.commands import ClusterCommandRouter
 
 
 def install(context: BlockContext, settings: NoSettings) -> None:
-    # The TriggerMessage gate lives in the session of the local connection; a multi-node router will have
-    # to apply it on the node that holds the socket.
+    # The TriggerMessage gate lives in the session of the local connection; with several nodes the node that
+    # holds the socket applies it to the commands of the others (holder_gate).
     connections: ConnectionFinder | None = (
         context.commands.connection_for if isinstance(context.commands, LocalCommandRouter) else None
     )
@@ -29,6 +30,8 @@ def install(context: BlockContext, settings: NoSettings) -> None:
         context.clock,
         connections,
     )
+    if isinstance(context.commands, ClusterCommandRouter):  # commands from other nodes: the session is here
+        context.commands.holder_gate = service.call_held_here
     commands = StationCommands(service, context.require(AuthorizationService))
     context.routes.extend(api.routes(service, commands))
     context.routes.extend(network_profiles.routes(service))

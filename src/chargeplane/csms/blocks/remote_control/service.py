@@ -197,6 +197,23 @@ def _close_gate(session: StationSession | None, action: str | None) -> None:
         session.triggered.discard(action)
 
 
+async def _gated(session: StationSession | None, request: Payload, sending: Awaitable[Payload]) -> Payload:
+    """``sending`` with the session's trigger gate around it (F06 + B02.FR.02): opened before the CALL goes
+    out, as the triggered message may follow the answer at once."""
+    opened = _open_gate(session, request)
+    try:
+        response = await sending
+    except BaseException:
+        _close_gate(session, opened)
+        raise
+    # Not Accepted: nothing will come. Accepted by an accepted station: its gate is open anyway.
+    if getattr(response, "status", None) != "Accepted" or (
+        session is not None and session.registration_status == ACCEPTED
+    ):
+        _close_gate(session, opened)
+    return response
+
+
 class CommandService:
     def __init__(
         self,
@@ -308,25 +325,26 @@ class CommandService:
             await record(INVALID, code=error.code, description=error.description)
             raise
 
-        # F06 + B02.FR.02: open the gate before sending; the triggered message may follow the answer at once.
-        opened = _open_gate(session, request)
         try:
-            response = await self.commands.call(station_id, request)
+            response = await _gated(session, request, self.commands.call(station_id, request))
         except BaseException as error:
-            _close_gate(session, opened)
             await self._record_failure(record, error)
             if isinstance(error, CallQueueFull):
                 raise StationBusy(station_id) from error
             if isinstance(error, LocalProtocolError):
                 raise InvalidCommand(type(error).__name__, str(error)) from error
             raise
-        # Not Accepted: nothing will come. Accepted by an accepted station: its gate is open anyway.
-        if getattr(response, "status", None) != "Accepted" or (
-            session is not None and session.registration_status == ACCEPTED
-        ):
-            _close_gate(session, opened)
         await record(OK, response=wire_json(response))
         return response
+
+    async def call_held_here(self, connection: OcppConnection, request: Payload) -> Payload:
+        """Send a command that another CSMS node asked for on this node's connection (several nodes: the
+        session lives here). B03.FR.03 and the TriggerMessage gate apply here; the asking node logs it."""
+        state = connection.state
+        session = state if isinstance(state, StationSession) else None
+        if session is not None and session.registration_status == REJECTED:
+            raise StationRejected(connection.station_id)
+        return await _gated(session, request, connection.call(request))
 
     async def send_action(self, station_id: str, action: str, payload_json: bytes) -> SentCommand:
         """Validate a wire-JSON payload as ``action`` in the station's negotiated version and send it.
@@ -418,6 +436,8 @@ class CommandService:
             await record(INVALID, code="StationBusy", description=str(error))
         elif isinstance(error, LocalProtocolError):
             await record(INVALID, code=type(error).__name__, description=str(error))
+        elif isinstance(error, Conflict):  # the node holding the socket refused it (B03.FR.03 there)
+            await record(INVALID, code="StationRejected", description=str(error))
 
     async def _log(self, entry: CommandEntry) -> None:
         try:

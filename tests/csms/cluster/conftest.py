@@ -1,0 +1,29 @@
+"""NATS for the cluster tests: skipped locally when absent, failed in CI (CI=true), as PostgreSQL is."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+NATS_URL = os.environ.get("CHARGEPLANE_TEST_NATS", "nats://127.0.0.1:4222")
+
+
+def _nats_reachable() -> bool:
+    address = urlsplit(NATS_URL)
+    try:
+        with socket.create_connection((address.hostname or "127.0.0.1", address.port or 4222), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def nats_url() -> str:
+    if not _nats_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"NATS (JetStream) is required in CI but not reachable at {NATS_URL}")
+        pytest.skip(f"NATS not reachable at {NATS_URL} (required in CI)")
+    return NATS_URL
