@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from msgspec import UNSET
@@ -249,7 +249,7 @@ async def get_variable(
     return None if value is UNSET else str(value)
 
 
-async def set_variables(tool: StationTool, step: int | str, settings: list[Setting]) -> None:
+async def set_variables(tool: StationTool, step: int | str, settings: Sequence[Setting]) -> None:
     """SetVariables for a configuration state; a required value must be Accepted (RebootRequired fails:
     the cases here cannot reboot in their preparations)."""
     data = []
@@ -269,7 +269,9 @@ async def set_variables(tool: StationTool, step: int | str, settings: list[Setti
 
 
 @contextlib.asynccontextmanager
-async def configuration(tool: StationTool, step: int | str, settings: list[Setting]) -> AsyncIterator[None]:
+async def configuration(
+    tool: StationTool, step: int | str, settings: Sequence[Setting]
+) -> AsyncIterator[None]:
     """The configuration state of a case, put back as it was when the block is left (outside the verdict:
     the tool cleans up after itself, and a restore that fails is only logged)."""
     before: list[Setting] = []

@@ -24,6 +24,7 @@ Readings:
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
@@ -47,6 +48,7 @@ from chargeplane.tools.conformance.station_states import (
     TxEvent,
     authorized_local,
     booted,
+    configuration,
     energy_transfer_started,
     ev_connected_pre_session,
     ev_disconnected,
@@ -59,46 +61,10 @@ CACHE = "AuthCacheCtrlr"
 Setting = tuple[str, str, str]  # component, variable, value
 
 
-async def _set(tool: StationTool, step: str, settings: list[Setting]) -> list[Setting]:
-    """SetVariables for each setting the station accepts; returns what to put back (the previous values)."""
-    get = msg.GetVariablesRequest(
-        get_variable_data=[
-            dt.GetVariableDataType(component=dt.ComponentType(name=c), variable=dt.VariableType(name=v))
-            for c, v, _ in settings
-        ]
-    )
-    current = await tool.send_as(step, get, msg.GetVariablesResponse)
-    previous: list[Setting] = []
-    for (component, variable, _), result in zip(settings, current.get_variable_result, strict=True):
-        if result.attribute_status is en.GetVariableStatusEnumType.ACCEPTED:
-            previous.append((component, variable, str(result.attribute_value or "")))
-    set_request = msg.SetVariablesRequest(
-        set_variable_data=[
-            dt.SetVariableDataType(
-                attribute_value=value, component=dt.ComponentType(name=c), variable=dt.VariableType(name=v)
-            )
-            for c, v, value in settings
-        ]
-    )
-    await tool.send_as(step, set_request, msg.SetVariablesResponse)
-    return previous
-
-
-class Configuration:
-    """A case's Configuration State, put back when the case ends (pass or fail)."""
-
-    def __init__(self, tool: StationTool, *settings: Setting) -> None:
-        self.tool = tool
-        self.settings = list(settings)
-        self.previous: list[Setting] = []
-
-    async def __aenter__(self) -> Configuration:
-        self.previous = await _set(self.tool, "before", self.settings)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self.previous and self.tool.endpoint.is_connected:
-            await _set(self.tool, "after", self.previous)
+def config_state(tool: StationTool, *settings: Setting) -> AbstractAsyncContextManager[None]:
+    """A case's Configuration State, put back when the case ends (pass or fail); the station's answers are not
+    judged here (a case checks what it relies on)."""
+    return configuration(tool, "before", [(c, v, None, value, False) for c, v, value in settings])
 
 
 def local_pre_authorize(value: bool) -> Setting:
@@ -165,7 +131,7 @@ async def cached_accepted_start(tool: StationTool, step: int) -> None:
 async def tc_c_32_cs(tool: StationTool) -> None:
     value, token_type = valid(tool)
     await id_token_cached(tool, value, token_type, Status.ACCEPTED)
-    async with Configuration(tool, CACHE_ON, local_pre_authorize(True)):
+    async with config_state(tool, CACHE_ON, local_pre_authorize(True)):
         await booted(tool)  # 1.
         seen_before = len(tool.seen)
         await present(tool, value, token_type)
@@ -189,7 +155,7 @@ async def tc_c_33_cs(tool: StationTool) -> None:
     value, token_type = valid(tool)
     await clear_cache(tool, "before")
     settings = (CACHE_ON, local_pre_authorize(True), ("LocalAuthListCtrlr", "Enabled", "true"))
-    async with Configuration(tool, *settings):
+    async with config_state(tool, *settings):
         await ev_connected_pre_session(tool)
         answer_as(tool, value, Status.ACCEPTED)
         await present(tool, value, token_type)
@@ -227,7 +193,7 @@ async def tc_c_34_cs(tool: StationTool) -> None:
     value, token_type = valid(tool)
     await id_token_cached(tool, value, token_type, Status.ACCEPTED)
     settings = (CACHE_ON, local_pre_authorize(True), ("LocalAuthListCtrlr", "Enabled", "true"))
-    async with Configuration(tool, *settings):
+    async with config_state(tool, *settings):
         await ev_connected_pre_session(tool)
         answer_as(tool, value, Status.INVALID)
         await present(tool, value, token_type)
@@ -256,7 +222,7 @@ async def tc_c_34_cs(tool: StationTool) -> None:
 async def tc_c_36_cs(tool: StationTool) -> None:
     value, token_type = valid(tool)
     await id_token_cached(tool, value, token_type, Status.ACCEPTED)
-    async with Configuration(tool, CACHE_ON, local_pre_authorize(False)):
+    async with config_state(tool, CACHE_ON, local_pre_authorize(False)):
         answer_as(tool, value, Status.INVALID)
         await present(tool, value, token_type)
         await authorized_answered(tool, 1, value, token_type)  # 1. / 2.
@@ -275,7 +241,7 @@ async def tc_c_46_cs(tool: StationTool) -> None:
     duration = tool.configured.transaction_duration
     await id_token_cached(tool, value, token_type, Status.ACCEPTED)
     lifetime: Setting = (CACHE, "LifeTime", str(duration))
-    async with Configuration(tool, lifetime, local_pre_authorize(True)):
+    async with config_state(tool, lifetime, local_pre_authorize(True)):
         await ev_connected_pre_session(tool)
         await asyncio.sleep(duration + 1.0)  # 1. (past the lifetime since the token's last use)
         await authorized_local(tool)  # 2. the entry is gone: the station asks again
@@ -293,7 +259,7 @@ async def tc_c_46_cs(tool: StationTool) -> None:
 async def tc_c_37_cs(tool: StationTool) -> None:
     value, token_type = valid(tool)
     await id_token_cached(tool, value, token_type, Status.ACCEPTED)
-    async with Configuration(tool, CACHE_ON):
+    async with config_state(tool, CACHE_ON):
         response = await clear_cache(tool, 1)  # 1. / 2.
         expect_field(2, response, "status", "Accepted")
         await ev_connected_pre_session(tool)  # 3. / 4.
@@ -318,7 +284,7 @@ async def tc_c_37_cs(tool: StationTool) -> None:
 async def tc_c_38_cs(tool: StationTool) -> None:
     value, token_type = valid(tool)
     await id_token_cached(tool, value, token_type, Status.ACCEPTED)
-    async with Configuration(tool, (CACHE, "Enabled", "false")):
+    async with config_state(tool, (CACHE, "Enabled", "false")):
         response = await clear_cache(tool, 1)  # 1. / 2.
         expect_field(2, response, "status", "Rejected")
 
@@ -338,7 +304,7 @@ async def tc_c_41_cs(tool: StationTool) -> None:
     value2, token_type2 = configured.valid_idtoken2, configured.valid_idtoken2_type
     await id_token_cached(tool, value, token_type, Status.ACCEPTED, group_token(tool))
     await id_token_cached(tool, value2, token_type2, Status.ACCEPTED, group_token(tool))
-    async with Configuration(tool, CACHE_ON, local_pre_authorize(True)):
+    async with config_state(tool, CACHE_ON, local_pre_authorize(True)):
         await ev_connected_pre_session(tool)
         await cached_accepted_start(tool, 1)  # 1. / 2. (optional), 3.
         seen_before = len(tool.seen)
@@ -365,7 +331,7 @@ async def tc_c_44_cs(tool: StationTool) -> None:
     bad, bad_type = invalid(tool)
     await id_token_cached(tool, value, token_type, Status.ACCEPTED, group_token(tool))
     await id_token_cached(tool, bad, bad_type, Status.INVALID, group_token(tool))
-    async with Configuration(tool, CACHE_ON, local_pre_authorize(True)):
+    async with config_state(tool, CACHE_ON, local_pre_authorize(True)):
         await ev_connected_pre_session(tool)
         await cached_accepted_start(tool, 1)  # 1. / 2. (optional), 3.
         await present(tool, bad, bad_type)
@@ -399,7 +365,7 @@ async def tc_c_44_cs(tool: StationTool) -> None:
 async def tc_c_08_cs(tool: StationTool) -> None:
     value, token_type = valid(tool)
     await id_token_cached(tool, value, token_type, Status.ACCEPTED)
-    async with Configuration(tool, CACHE_ON, local_pre_authorize(True)):
+    async with config_state(tool, CACHE_ON, local_pre_authorize(True)):
         await ev_connected_pre_session(tool)
         await cached_accepted_start(tool, 1)  # 1. Authorized (cached), 2. EnergyTransferStarted
 
@@ -409,7 +375,7 @@ async def cached_refused(tool: StationTool, value: str, token_type: str, status:
     station asks (C10.FR.03), the tool refuses it again."""
     await id_token_cached(tool, value, token_type, status)
     settings = (CACHE_ON, local_pre_authorize(True), (CACHE, "DisablePostAuthorize", "false"))
-    async with Configuration(tool, *settings):
+    async with config_state(tool, *settings):
         await ev_connected_pre_session(tool)
         await present(tool, value, token_type)
         await authorized_answered(tool, 1, value, token_type)  # 1. / 2.
@@ -473,7 +439,7 @@ async def tc_c_12_cs(tool: StationTool) -> None:
     value, token_type = invalid(tool)
     await id_token_cached(tool, value, token_type, Status.INVALID)
     settings = (CACHE_ON, local_pre_authorize(True), (CACHE, "DisablePostAuthorize", "false"))
-    async with Configuration(tool, *settings):
+    async with config_state(tool, *settings):
         await ev_connected_pre_session(tool)
         answer_as(tool, value, Status.ACCEPTED)  # the CSMS knows better than the cache now
         tool.answers.statuses.pop(value, None)
@@ -494,7 +460,7 @@ async def tc_c_12_cs(tool: StationTool) -> None:
 async def tc_c_13_cs(tool: StationTool) -> None:
     value, token_type = valid(tool)
     await id_token_cached(tool, value, token_type, Status.ACCEPTED)
-    async with Configuration(tool, CACHE_ON, local_pre_authorize(True)):
+    async with config_state(tool, CACHE_ON, local_pre_authorize(True)):
         seen_before = len(tool.seen)
         await present(tool, value, token_type)
         tool.progress.add("Authorized")
@@ -517,7 +483,7 @@ async def tc_c_57_cs(tool: StationTool) -> None:
     value, token_type = invalid(tool)
     await id_token_cached(tool, value, token_type, Status.INVALID)
     settings = (CACHE_ON, local_pre_authorize(True), (CACHE, "DisablePostAuthorize", "true"))
-    async with Configuration(tool, *settings):
+    async with config_state(tool, *settings):
         await ev_connected_pre_session(tool)
         await present(tool, value, token_type)
         await expect_no(  # 1.

@@ -25,8 +25,8 @@ from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.cases.cs.c_auth_cache import (
     AUTH,
     CACHE_ON,
-    Configuration,
     Setting,
+    config_state,
     id_token_cached,
     local_pre_authorize,
     valid,
@@ -75,7 +75,7 @@ async def offline_cached_start(
     back online, the queued events (the token answered Invalid now), then ``then``."""
     value, token_type = valid(tool)
     await id_token_cached(tool, value, token_type, Status.ACCEPTED)
-    async with Configuration(tool, *settings):
+    async with config_state(tool, *settings):
         await ev_connected_pre_session(tool)
         answer_as(tool, value, Status.INVALID)
         async with tool.offline(1):  # 1. offline; 2. leaving the block: the reconnection is accepted

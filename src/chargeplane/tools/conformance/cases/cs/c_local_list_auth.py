@@ -30,9 +30,9 @@ from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.cases.cs.c_auth_cache import (
-    Configuration,
     Setting,
     cached_accepted_start,
+    config_state,
     local_pre_authorize,
 )
 from chargeplane.tools.conformance.cases.cs.c_authorization import (
@@ -114,7 +114,7 @@ async def listed_refused(tool: StationTool, value: str, token_type: str, status:
     answer_as(tool, value, status)
     async with (
         in_local_list(tool, (value, token_type, status, None)),
-        Configuration(tool, *settings(disable_post_authorize=False)),
+        config_state(tool, *settings(disable_post_authorize=False)),
     ):
         await ev_connected_pre_session(tool)
         await present(tool, value, token_type)
@@ -140,7 +140,7 @@ async def listed_refused(tool: StationTool, value: str, token_type: str, status:
 async def tc_c_27_cs(tool: StationTool) -> None:
     configured = tool.configured
     value, token_type = configured.valid_idtoken, configured.valid_idtoken_type
-    async with in_local_list(tool, valid_entry(tool)), Configuration(tool, *settings()):
+    async with in_local_list(tool, valid_entry(tool)), config_state(tool, *settings()):
         seen_before = len(tool.seen)
         await present(tool, value, token_type)
         tool.progress.add("Authorized")
@@ -207,7 +207,7 @@ async def tc_c_31_cs(tool: StationTool) -> None:
     value, token_type = configured.invalid_idtoken, configured.invalid_idtoken_type
     async with (
         in_local_list(tool, (value, token_type, Status.INVALID, None)),
-        Configuration(tool, *settings(disable_post_authorize=False)),
+        config_state(tool, *settings(disable_post_authorize=False)),
     ):
         answer_as(tool, value, Status.ACCEPTED)  # the CSMS accepts it now
         tool.answers.statuses.pop(value, None)
@@ -232,7 +232,7 @@ async def tc_c_58_cs(tool: StationTool) -> None:
     value, token_type = configured.invalid_idtoken, configured.invalid_idtoken_type
     async with (
         in_local_list(tool, (value, token_type, Status.INVALID, None)),
-        Configuration(tool, *settings(disable_post_authorize=True)),
+        config_state(tool, *settings(disable_post_authorize=True)),
     ):
         await present(tool, value, token_type)
         await expect_no(  # 1.
@@ -261,7 +261,7 @@ async def tc_c_40_cs(tool: StationTool) -> None:
     second: Entry = (value2, token_type2, Status.ACCEPTED, group)
     answer_as(tool, configured.valid_idtoken, Status.ACCEPTED, group)
     answer_as(tool, value2, Status.ACCEPTED, group)
-    async with in_local_list(tool, valid_entry(tool, group), second), Configuration(tool, *settings()):
+    async with in_local_list(tool, valid_entry(tool, group), second), config_state(tool, *settings()):
         await ev_connected_pre_session(tool)
         await cached_accepted_start(tool, 1)  # 1. / 2. (optional), 3.
         seen_before = len(tool.seen)
@@ -290,7 +290,7 @@ async def tc_c_43_cs(tool: StationTool) -> None:
     answer_as(tool, configured.valid_idtoken, Status.ACCEPTED, group)
     answer_as(tool, bad, Status.INVALID, group)
     listed = (valid_entry(tool, group), (bad, bad_type, Status.INVALID, group))
-    async with in_local_list(tool, *listed), Configuration(tool, *settings()):
+    async with in_local_list(tool, *listed), config_state(tool, *settings()):
         await ev_connected_pre_session(tool)
         await cached_accepted_start(tool, 1)  # 1. / 2. (optional), 3.
         await present(tool, bad, bad_type)

@@ -28,8 +28,7 @@ Readings:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from chargeplane.ocpp.messages.v201 import datatypes as dt
@@ -42,6 +41,7 @@ from chargeplane.tools.conformance.station_states import (
     Status,
     TxEvent,
     authorized_local,
+    configuration,
     connector_status,
     valid_token,
 )
@@ -92,36 +92,11 @@ async def read_variable(tool: StationTool, setting: Setting) -> str | None:
     return str(field_value(result, "attributeValue"))
 
 
-async def _write(tool: StationTool, step: str, setting: Setting, value: str) -> None:
-    data = dt.SetVariableDataType(
-        attribute_value=value,
-        component=dt.ComponentType(name=setting.component),
-        variable=dt.VariableType(name=setting.variable),
-    )
-    response = await tool.send_as(
-        step, msg.SetVariablesRequest(set_variable_data=[data]), msg.SetVariablesResponse
-    )
-    expect_field(step, response, "setVariableResult[0].attributeStatus", "Accepted")
-
-
-@asynccontextmanager
-async def tx_configuration(tool: StationTool, *settings: Setting) -> AsyncIterator[None]:
+def tx_configuration(tool: StationTool, *settings: Setting) -> AbstractAsyncContextManager[None]:
     """The Configuration State of a case: ``settings`` applied before, the previous values put back after
-    (outside the verdict: a failed restore is logged)."""
-    changed: list[tuple[Setting, str]] = []
-    try:
-        for setting in settings:
-            previous = await read_variable(tool, setting)
-            if previous is not None and previous != setting.value:
-                await _write(tool, "before", setting, setting.value)
-                changed.append((setting, previous))
-        yield
-    finally:
-        for setting, previous in reversed(changed):
-            try:
-                await _write(tool, "after", setting, previous)
-            except StepFailed as failed:
-                log.warning("putting back %s.%s: %s", setting.component, setting.variable, failed)
+    (outside the verdict: a failed restore is logged); a setting "(if implemented)" may be unknown."""
+    rows = [(s.component, s.variable, None, s.value, not s.optional) for s in settings]
+    return configuration(tool, "before", rows)
 
 
 def no_transaction_event(tool: StationTool, step: int | str) -> None:
