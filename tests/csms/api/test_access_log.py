@@ -25,12 +25,22 @@ async def test_each_request_is_one_line_with_method_path_status_and_time(
     async with running(settings_for(sqlite(tmp_path), api_access_log=True)) as csms:
         await csms.api.get("/api/v1/stations?limit=5", headers=csms.auth)
         await csms.api.get("/api/v1/stations/NOPE", headers=csms.auth)
+        await csms.api.get("/api/v1/id-tokens/SECRETCARD7", headers=csms.auth)
+        await csms.api.get("/api/v1/transactions?idToken=SECRETCARD7&limit=5", headers=csms.auth)
+        await csms.add_station("CS-LOG1")
+        await csms.api.get("/api/v1/stations/CS-LOG1", headers=csms.auth)
+        await csms.api.get(
+            "/api/v1/stations", headers=csms.auth
+        )  # a line is written once its answer went out
     records = [r for r in caplog.records if r.name == "chargeplane.api.access"]
     lines = [r.getMessage() for r in records]
-    assert lines[0].startswith("GET /api/v1/stations?limit=5 200 ")
+    assert lines[0].startswith("GET /api/v1/stations?limit 200 ")  # the names of the query, not its values
     assert lines[0].endswith("from 127.0.0.1")
-    assert lines[1].startswith("GET /api/v1/stations/NOPE 404 ")
-    assert all(csms.token not in line for line in lines)
+    assert lines[1].startswith("GET /api/v1/stations/NOPE 404 ")  # the station id stays
+    assert lines[2].startswith("GET /api/v1/id-tokens/{id_token")  # an id token is personal data
+    assert lines[3].startswith("GET /api/v1/transactions?idToken&limit ")
+    assert [line for line in lines if line.startswith("GET /api/v1/stations/CS-LOG1 200 ")], lines
+    assert all(csms.token not in line and "SECRETCARD7" not in line for line in lines)
     text = TextFormatter().format(records[0])
     assert text.count("\n") == 0
     assert "chargeplane.api.access" in text
