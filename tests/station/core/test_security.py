@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload
@@ -10,6 +11,7 @@ from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.model import Reconnect
+from chargeplane.station.core.registration import Registrar
 from chargeplane.station.core.security import CRITICAL, QUEUE_MAX, Security
 from chargeplane.station.core.storage import MemoryStorage
 from tests.station.core.helpers import M16, T0, M, Rig, make_rig, rig16, set_var
@@ -230,3 +232,41 @@ def test_1_6_authorization_key_change_configuration() -> None:
     assert event.type == "ReconfigurationOfSecurityParameters"
     shown = rig.handle(M16.GetConfigurationRequest(key=["AuthorizationKey"]))
     assert key not in str(shown.configuration_key)  # write-only
+
+
+# ---------------------------------------------------------------------- A04: SettingSystemTime
+
+
+def _clock_jump(seconds: float) -> Any:
+    def answer(request: Payload, now: datetime) -> Payload | None:
+        if isinstance(request, M.HeartbeatRequest):
+            return M.HeartbeatResponse(current_time=to_wire(now + timedelta(seconds=seconds)))
+        return None
+
+    return answer
+
+
+def test_A04_setting_system_time_beyond_the_threshold_reported() -> None:
+    rig = make_rig(answer=_clock_jump(120))
+    assert set_var(rig, "ClockCtrlr", "TimeAdjustmentReportingThreshold", "60") == "Accepted"
+    rig.clear()
+    rig.core.ctx.get(Registrar).heartbeat(rig.now)
+    rig.pump()
+    [event] = rig.of(M.SecurityEventNotificationRequest)
+    assert event.type == "SettingSystemTime"
+    rig.clear()
+    rig.core.ctx.get(Registrar).heartbeat(rig.now)  # the same offset again: no new jump
+    rig.pump()
+    assert rig.of(M.SecurityEventNotificationRequest) == []
+
+
+def test_A04_setting_system_time_small_or_unconfigured_not_reported() -> None:
+    rig = make_rig(answer=_clock_jump(30))
+    rig.clear()
+    rig.core.ctx.get(Registrar).heartbeat(rig.now)  # threshold 0 (default): not reported
+    rig.pump()
+    set_var(rig, "ClockCtrlr", "TimeAdjustmentReportingThreshold", "60")
+    rig.answer = _clock_jump(80)  # a 50 s step
+    rig.core.ctx.get(Registrar).heartbeat(rig.now)
+    rig.pump()
+    assert rig.of(M.SecurityEventNotificationRequest) == []

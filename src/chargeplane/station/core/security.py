@@ -4,6 +4,9 @@ Once per boot, when the CSMS first accepts the registration, the station reports
 when the boot follows a reset, StartupOfTheDevice otherwise (A04.FR.01). A 1.6 station sends the security
 extension's SecurityEventNotification for the same events.
 
+SettingSystemTime: when the CSMS's time (boot answer, heartbeat with TimeSource Heartbeat) moves the station clock
+by more than ClockCtrlr.TimeAdjustmentReportingThreshold seconds (0, the default: not reported).
+
 Every event goes to the station's own security log first (A04.FR.04, kept by :class:`Diagnostics` for GetLog).
 An event that cannot go out (offline, or the registration not yet accepted) is dropped unless it is critical
 (the Critical column of the spec's security events appendix, :data:`CRITICAL`); critical ones wait in a queue
@@ -24,13 +27,14 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from msgspec import UNSET, UnsetType
 
 from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.context import Context, Controller
+from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.model import Reconnect
 
@@ -97,6 +101,20 @@ class Security(Controller):
         self._boot_reported = False  # the core lives as long as one boot
         self._password_changed = False  # A01: report and reconnect at the next timer pass
         self.queued: deque[QueuedEvent] = deque(maxlen=QUEUE_MAX)  # A04.FR.02
+
+    @staticmethod
+    def variables(layout: StationLayout) -> list[VariableDef]:
+        # A04 SettingSystemTime: adjustments of more seconds than this are reported (0: none are, our default)
+        return [var("ClockCtrlr", "TimeAdjustmentReportingThreshold", "integer", "0", unit="s", min_limit=0)]
+
+    def set_clock(self, offset: timedelta, now: datetime) -> None:
+        """The CSMS's time sets the station clock (B01 / G02); a jump beyond the threshold is a security event."""
+        ctx = self.ctx
+        jump = abs((offset - ctx.clock_offset).total_seconds())
+        ctx.clock_offset = offset
+        threshold = ctx.model.number("ClockCtrlr", "TimeAdjustmentReportingThreshold")
+        if threshold > 0 and jump > threshold:
+            self.report("SettingSystemTime", now, f"clock adjusted by {jump:.0f} s")
 
     def start(self, now: datetime) -> None:
         self.ctx.model.validators[PASSWORD] = self._check_password
