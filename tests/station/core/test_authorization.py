@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from chargeplane.station.core.model import ContractHash
 from tests.station.core.helpers import D, M, make_rig, set_var
 
 
@@ -101,4 +102,59 @@ def test_disable_post_authorize_refuses_a_cached_or_listed_refused_token_without
     rig.clear()
     rig.do("token_presented", "LISTED")
     assert not rig.of(M.AuthorizeRequest)
+    assert rig.core.transaction(1) is None
+
+
+# ---------------------------------------------------------------------- C07: ISO 15118 contract certificate
+
+CONTRACT = (
+    ContractHash("SHA256", "aa" * 32, "bb" * 32, "1f2e3d", "http://127.0.0.1:8180/api/v1/pki/mo/ocsp"),
+)
+
+
+def _contract_answer(certificate_status: str, status: str) -> Any:
+    def answer(request: Any, now: Any) -> Any:
+        if isinstance(request, M.AuthorizeRequest) and request.id_token.type == "eMAID":
+            return M.AuthorizeResponse(
+                id_token_info=D.IdTokenInfoType(status=status), certificate_status=certificate_status
+            )
+        return None
+
+    return answer
+
+
+def test_C07_FR_01_02_contract_sent_with_the_emaid_and_its_ocsp_data() -> None:
+    rig = make_rig(answer=_contract_answer("Accepted", "Accepted"))
+    rig.do("ev_plugged", 1, 1)
+    rig.do("contract_presented", "DECPLC1234567", CONTRACT)
+    [request] = rig.of(M.AuthorizeRequest)
+    assert (request.id_token.id_token, request.id_token.type) == ("DECPLC1234567", "eMAID")
+    [data] = request.iso15118_certificate_hash_data
+    assert (data.serial_number, data.responder_url) == ("1f2e3d", CONTRACT[0].responder_url)
+    assert rig.core.transaction(1) is not None  # C07.FR.14: accepted, charging
+
+
+def test_C07_FR_01_always_asks_the_csms_even_for_a_cached_emaid() -> None:
+    rig = make_rig(answer=_contract_answer("Accepted", "Accepted"))
+    rig.do("contract_presented", "DECPLC1234567", CONTRACT)
+    rig.do("token_presented", "DECPLC1234567", token_type="eMAID")  # ends it again
+    rig.do("contract_presented", "DECPLC1234567", CONTRACT)
+    assert len(rig.of(M.AuthorizeRequest)) == 2
+
+
+def test_C07_FR_16_revoked_contract_not_charging() -> None:
+    rig = make_rig(answer=_contract_answer("CertificateRevoked", "Invalid"))
+    rig.do("ev_plugged", 1, 1)
+    rig.do("contract_presented", "DECPLC1234567", CONTRACT)
+    assert len(rig.of(M.AuthorizeRequest)) == 1
+    assert rig.core.transaction(1) is None
+
+
+def test_C07_FR_07_offline_no_charging_with_a_contract() -> None:
+    rig = make_rig()
+    rig.do("connection_closed")
+    rig.do("ev_plugged", 1, 1)
+    rig.clear()
+    rig.do("contract_presented", "DECPLC1234567", CONTRACT)
+    assert rig.of(M.AuthorizeRequest) == []
     assert rig.core.transaction(1) is None

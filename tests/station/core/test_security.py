@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
+from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.model import Reconnect
+from chargeplane.station.core.registration import Registrar
+from chargeplane.station.core.security import CRITICAL, QUEUE_MAX, Security
 from chargeplane.station.core.storage import MemoryStorage
-from tests.station.core.helpers import M16, T0, M, make_rig, rig16, set_var
+from tests.station.core.helpers import M16, T0, M, Rig, make_rig, rig16, set_var
 
 
 def test_A04_FR_01_startup_of_the_device_after_the_boot_is_accepted() -> None:
@@ -66,9 +70,96 @@ def test_A04_2_1_station_reports_too() -> None:
     assert event.type == "StartupOfTheDevice"
 
 
-def test_ocpp16_station_sends_no_security_event() -> None:
+def test_A04_FR_01_ocpp16_security_extension_reports_the_boot() -> None:
     rig = rig16()
-    assert not rig.of(M16.SecurityEventNotificationRequest)
+    [event] = rig.of(M16.SecurityEventNotificationRequest)
+    assert event.type == "StartupOfTheDevice"
+    assert event.timestamp == to_wire(T0)
+
+
+# ---------------------------------------------------------------------- A04.FR.02 / FR.04: queue and log
+
+
+def _security(rig: Rig) -> Security:
+    return rig.core.ctx.get(Security)
+
+
+def test_A04_critical_flags_follow_the_appendix() -> None:
+    assert {"StartupOfTheDevice", "FirmwareUpdated", "InvalidCsmsCertificate"} <= CRITICAL
+    assert (
+        not {"ReconfigurationOfSecurityParameters", "FailedToAuthenticateAtCsms", "InvalidMessages"}
+        & CRITICAL
+    )
+
+
+def test_A04_FR_02_critical_event_offline_sent_after_reconnect_with_its_time() -> None:
+    rig = make_rig()
+    rig.do("connection_closed")
+    rig.clear()
+    happened = rig.now
+    assert _security(rig).report("TamperDetectionActivated", rig.now, "lid opened") is False
+    assert rig.of(M.SecurityEventNotificationRequest) == []
+    rig.advance(30)
+    rig.do("connection_opened")  # the boot again, accepted: the queue goes out
+    [event] = rig.of(M.SecurityEventNotificationRequest)
+    assert (event.type, event.timestamp, event.tech_info) == (
+        "TamperDetectionActivated",
+        to_wire(happened),
+        "lid opened",
+    )
+    assert not _security(rig).queued
+    rig.do("connection_closed")
+    rig.do("connection_opened")
+    assert len(rig.of(M.SecurityEventNotificationRequest)) == 1  # sent once
+
+
+def test_A04_FR_02_critical_events_before_the_first_acceptance_go_first_in_order() -> None:
+    rig = make_rig(online=False)
+    _security(rig).report("InvalidCsmsCertificate", rig.now)
+    _security(rig).report("InvalidTLSVersion", rig.now)
+    rig.do("connection_opened")
+    types = [e.type for e in rig.of(M.SecurityEventNotificationRequest)]
+    assert types == ["InvalidCsmsCertificate", "InvalidTLSVersion", "StartupOfTheDevice"]
+
+
+def test_A04_FR_02_non_critical_event_offline_only_logged_A04_FR_04() -> None:
+    rig = make_rig()
+    rig.do("connection_closed")
+    rig.clear()
+    assert set_var(rig, "SecurityCtrlr", "BasicAuthPassword", "Rotated-Password_0123456789") == "Accepted"
+    rig.advance(0)  # ReconfigurationOfSecurityParameters: not critical
+    assert not _security(rig).queued
+    rig.do("connection_opened")
+    assert rig.of(M.SecurityEventNotificationRequest) == []
+    logged = [r.type for r in rig.core.ctx.get(Diagnostics).security_log]
+    assert logged == ["StartupOfTheDevice", "ReconfigurationOfSecurityParameters"]
+
+
+def test_A04_FR_02_queue_is_bounded_oldest_dropped() -> None:
+    rig = make_rig(online=False)
+    for n in range(QUEUE_MAX + 5):
+        _security(rig).report("TamperDetectionActivated", rig.now, str(n))
+    assert len(_security(rig).queued) == QUEUE_MAX
+    assert _security(rig).queued[0].tech_info == "5"
+
+
+def test_A04_tech_info_cut_to_255_characters() -> None:
+    rig = make_rig()
+    rig.clear()
+    _security(rig).report("InvalidMessages", rig.now, "x" * 400)
+    rig.pump()
+    [event] = rig.of(M.SecurityEventNotificationRequest)
+    assert event.tech_info == "x" * 255
+
+
+def test_A04_ocpp16_critical_event_queued_while_offline() -> None:
+    rig = rig16()
+    rig.do("connection_closed")
+    rig.clear()
+    _security(rig).report("SecurityLogWasCleared", rig.now)
+    _security(rig).report("InvalidMessages", rig.now)  # not critical: dropped
+    rig.do("connection_opened")
+    assert [e.type for e in rig.of(M16.SecurityEventNotificationRequest)] == ["SecurityLogWasCleared"]
 
 
 # ---------------------------------------------------------------------- A01: BasicAuthPassword
@@ -137,5 +228,45 @@ def test_1_6_authorization_key_change_configuration() -> None:
     rig.advance(0)
     assert len(_reconnects(rig)) == 1
     assert rig.core.basic_auth_password(None) == key
+    [event] = rig.of(M16.SecurityEventNotificationRequest)  # the security extension reports it too
+    assert event.type == "ReconfigurationOfSecurityParameters"
     shown = rig.handle(M16.GetConfigurationRequest(key=["AuthorizationKey"]))
     assert key not in str(shown.configuration_key)  # write-only
+
+
+# ---------------------------------------------------------------------- A04: SettingSystemTime
+
+
+def _clock_jump(seconds: float) -> Any:
+    def answer(request: Payload, now: datetime) -> Payload | None:
+        if isinstance(request, M.HeartbeatRequest):
+            return M.HeartbeatResponse(current_time=to_wire(now + timedelta(seconds=seconds)))
+        return None
+
+    return answer
+
+
+def test_A04_setting_system_time_beyond_the_threshold_reported() -> None:
+    rig = make_rig(answer=_clock_jump(120))
+    assert set_var(rig, "ClockCtrlr", "TimeAdjustmentReportingThreshold", "60") == "Accepted"
+    rig.clear()
+    rig.core.ctx.get(Registrar).heartbeat(rig.now)
+    rig.pump()
+    [event] = rig.of(M.SecurityEventNotificationRequest)
+    assert event.type == "SettingSystemTime"
+    rig.clear()
+    rig.core.ctx.get(Registrar).heartbeat(rig.now)  # the same offset again: no new jump
+    rig.pump()
+    assert rig.of(M.SecurityEventNotificationRequest) == []
+
+
+def test_A04_setting_system_time_small_or_unconfigured_not_reported() -> None:
+    rig = make_rig(answer=_clock_jump(30))
+    rig.clear()
+    rig.core.ctx.get(Registrar).heartbeat(rig.now)  # threshold 0 (default): not reported
+    rig.pump()
+    set_var(rig, "ClockCtrlr", "TimeAdjustmentReportingThreshold", "60")
+    rig.answer = _clock_jump(80)  # a 50 s step
+    rig.core.ctx.get(Registrar).heartbeat(rig.now)
+    rig.pump()
+    assert rig.of(M.SecurityEventNotificationRequest) == []

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef
-from chargeplane.station.core.model import Evse, Token
+from chargeplane.station.core.model import ContractHash, Evse, Token
 
 if TYPE_CHECKING:
     from chargeplane.station.core.context import Context
@@ -93,7 +93,7 @@ class Adapter(Protocol):
 
     def current_time(self, response: Payload) -> str: ...
 
-    def authorize_request(self, token: Token) -> Payload: ...
+    def authorize_request(self, token: Token, contract: tuple[ContractHash, ...] = ()) -> Payload: ...
 
     def authorize_answer(self, response: Payload) -> IdInfo: ...
 

@@ -30,7 +30,7 @@ from chargeplane.station.core import authorization, config16, metering, offline_
 from chargeplane.station.core.adapter import BootAnswer, IdInfo, Sample, TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef, VariableKey
-from chargeplane.station.core.model import ACCEPTED, Evse, Token, tx_to_json
+from chargeplane.station.core.model import ACCEPTED, ContractHash, Evse, Token, tx_to_json
 
 M = v16.messages
 D = v16.datatypes
@@ -95,8 +95,8 @@ class Adapter16:
         return narrow(response, M.HeartbeatResponse).current_time
 
     # ------------------------------------------------------------------ authorization (1.6 §4.1)
-    def authorize_request(self, token: Token) -> Payload:
-        return M.AuthorizeRequest(id_tag=token.value)
+    def authorize_request(self, token: Token, contract: tuple[ContractHash, ...] = ()) -> Payload:
+        return M.AuthorizeRequest(id_tag=token.value)  # no ISO 15118 contract in 1.6
 
     def authorize_answer(self, response: Payload) -> IdInfo:
         return self._info(narrow(response, M.AuthorizeResponse).id_tag_info)

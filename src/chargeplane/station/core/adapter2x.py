@@ -30,7 +30,7 @@ from chargeplane.station.core import (
 from chargeplane.station.core.adapter import BootAnswer, IdInfo, Sample, TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef
-from chargeplane.station.core.model import ACCEPTED, Evse, Token, tx_to_json
+from chargeplane.station.core.model import ACCEPTED, ContractHash, Evse, Token, tx_to_json
 
 SAMPLED = "SampledDataCtrlr"
 
@@ -82,9 +82,22 @@ class Adapter2x(Generic[Dialect]):
         return narrow(response, self.ns.HeartbeatResponse).current_time
 
     # ------------------------------------------------------------------ authorization
-    def authorize_request(self, token: Token) -> Payload:
+    def authorize_request(self, token: Token, contract: tuple[ContractHash, ...] = ()) -> Payload:
         ns = self.ns
-        return ns.AuthorizeRequest(id_token=msgspec.convert(_id_token(token), ns.IdTokenType))
+        id_token = msgspec.convert(_id_token(token), ns.IdTokenType)
+        if not contract:
+            return ns.AuthorizeRequest(id_token=id_token)
+        chain = [  # C07.FR.02: the eMAID and the OCSP data of the contract chain
+            ns.OCSPRequestDataType(
+                hash_algorithm=ns.HashAlgorithmEnumType(c.hash_algorithm),
+                issuer_name_hash=c.issuer_name_hash,
+                issuer_key_hash=c.issuer_key_hash,
+                serial_number=c.serial_number,
+                responder_url=c.responder_url,
+            )
+            for c in contract
+        ]
+        return ns.AuthorizeRequest(id_token=id_token, iso15118_certificate_hash_data=chain)
 
     def authorize_answer(self, response: Payload) -> IdInfo:
         answer = narrow(response, self.ns.AuthorizeResponse)

@@ -19,12 +19,21 @@ from datetime import datetime, timedelta
 from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import from_wire
+from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import local_list, reservation, transactions
 from chargeplane.station.core.adapter import IdInfo
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.display_messages import DisplayMessages
-from chargeplane.station.core.model import ACCEPTED, AuthEntry, Evse, ShowMessage, Token, token_key
+from chargeplane.station.core.model import (
+    ACCEPTED,
+    AuthEntry,
+    ContractHash,
+    Evse,
+    ShowMessage,
+    Token,
+    token_key,
+)
 from chargeplane.station.core.storage import Storage
 from chargeplane.station.core.tariff_cost import TariffCost
 
@@ -167,6 +176,21 @@ class Authorization(Controller):
             return
         ctx.act(ShowMessage(f"Token {value} not authorized"))
 
+    def contract_presented(
+        self, emaid: str, contract: tuple[ContractHash, ...], evse_id: int | None, now: datetime
+    ) -> None:
+        """C07 (ISO 15118 Plug & Charge): the EV presents its contract certificate. Online, the CSMS checks the
+        certificate chain and the eMAID, so the station always asks (C07.FR.01-02; never the local list or
+        cache); offline this station does not validate contracts itself (ContractValidationOffline false), so
+        no charging (C07.FR.07). 1.6 has no ISO 15118 authorization."""
+        ctx = self.ctx
+        token = Token(emaid, "eMAID")
+        evse = self._evse_for(token, evse_id)
+        if evse is None or ctx.version is Version.V16 or not ctx.accepted:
+            ctx.act(ShowMessage(f"Contract {emaid} not authorized"))
+            return
+        self.send_authorize(evse, token, now, contract)
+
     def _evse_for(self, token: Token, evse_id: int | None) -> Evse | None:
         evses = self.ctx.evses
         if evse_id is not None:
@@ -216,7 +240,9 @@ class Authorization(Controller):
             if evse.tx is not None:
                 txs.force_stop(evse, "MasterPass", "StopAuthorized", now)
 
-    def send_authorize(self, evse: Evse, token: Token, now: datetime) -> None:
+    def send_authorize(
+        self, evse: Evse, token: Token, now: datetime, contract: tuple[ContractHash, ...] = ()
+    ) -> None:
         """Ask the CSMS (C01); the answer authorizes the EVSE, or ends its authorization."""
         ctx = self.ctx
 
@@ -246,7 +272,7 @@ class Authorization(Controller):
                 evse.pending_remote_start = None
                 ctx.act(ShowMessage(f"Token {token.value}: {info.status}"))
 
-        if not ctx.send(ctx.adapter.authorize_request(token), now, answered):
+        if not ctx.send(ctx.adapter.authorize_request(token, contract), now, answered):
             ctx.act(ShowMessage("Authorization unavailable"))
 
     def remember(self, token: Token, info: IdInfo, now: datetime) -> None:

@@ -459,17 +459,7 @@ class Firmware(Controller):
             ctx.send(_request16(flavour, status, request_id), now)
 
     def _security_event(self, event_type: str, now: datetime, tech_info: str | None) -> None:
-        ctx = self.ctx
-        ctx.get(security.Security).report(event_type, now, tech_info)  # 2.x, and the N01 security log
-        if ctx.version is Version.V16:  # the 1.6 security extension's SecurityEventNotification
-            request = (
-                v16.messages.SecurityEventNotificationRequest(type=event_type, timestamp=ctx.ts(now))
-                if tech_info is None
-                else v16.messages.SecurityEventNotificationRequest(
-                    type=event_type, timestamp=ctx.ts(now), tech_info=tech_info[:255]
-                )
-            )
-            ctx.send(request, now)
+        self.ctx.get(security.Security).report(event_type, now, tech_info)  # 2.x and 1.6, the security log
 
 
 def _request2x(

@@ -20,6 +20,17 @@ class Registration(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ContractHash:
+    """C07: the OCSP data of one certificate of an EV's contract certificate chain (OCSPRequestDataType)."""
+
+    hash_algorithm: str
+    issuer_name_hash: str
+    issuer_key_hash: str
+    serial_number: str
+    responder_url: str
+
+
+@dataclass(frozen=True, slots=True)
 class Token:
     value: str
     type: str = "ISO14443"

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import from_wire
-from chargeplane.station.core import availability, offline_queue
+from chargeplane.station.core import availability, offline_queue, security
 from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.device_model import StationLayout, VariableDef, VariableKey, var
 from chargeplane.station.core.model import Registration
@@ -169,7 +169,7 @@ class Registrar(Controller):
         ctx = self.ctx
         answer = ctx.adapter.boot_answer(response)
         self._boot_inflight = False
-        ctx.clock_offset = from_wire(answer.current_time) - now
+        ctx.get(security.Security).set_clock(from_wire(answer.current_time) - now, now)
         event = {"Accepted": _E.ACCEPTED, "Pending": _E.PENDING}.get(answer.status, _E.REJECTED)
         ctx.registration = transition(ctx.registration, event)
         if event is _E.ACCEPTED:
@@ -191,7 +191,7 @@ class Registrar(Controller):
     def _on_heartbeat(self, response: Payload, now: datetime) -> None:
         ctx = self.ctx
         if "Heartbeat" in ctx.model.members("ClockCtrlr", "TimeSource"):
-            ctx.clock_offset = from_wire(ctx.adapter.current_time(response)) - now
+            ctx.get(security.Security).set_clock(from_wire(ctx.adapter.current_time(response)) - now, now)
 
     def _heartbeat_due(self) -> datetime | None:
         ctx = self.ctx

@@ -56,6 +56,7 @@ from chargeplane.station.core.firmware import VERSION_KEY, Firmware
 from chargeplane.station.core.local_list import LocalList, LocalListController
 from chargeplane.station.core.metering import Metering
 from chargeplane.station.core.model import (
+    ContractHash,
     Evse,
     Failure,
     HardwareAction,
@@ -301,6 +302,12 @@ class StationCore:
         """C01 / E02 / E07: a token at the reader (``evse_id`` None: the station's single reader)."""
         ctx = self.ctx
         ctx.get(Authorization).token_presented(value, ctx.adapter.token_type(token_type), evse_id, now)
+
+    def contract_presented(
+        self, emaid: str, contract: tuple[ContractHash, ...], now: datetime, evse_id: int | None = None
+    ) -> None:
+        """C07: an EV presents its ISO 15118 contract certificate (its eMAID and the chain's OCSP data)."""
+        self.ctx.get(Authorization).contract_presented(emaid, contract, evse_id, now)
 
     # ------------------------------------------------------------------ CSMS-initiated CALLs
     def handled_requests(self) -> list[type[Payload]]:

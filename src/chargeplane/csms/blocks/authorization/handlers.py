@@ -1,8 +1,9 @@
 """OCPP side of authorization: Authorize for 1.6, 2.0.1 and 2.1.
 
-2.0.1 and 2.1 share one code path; 1.6 is a thin adapter. The ISO 15118 certificate fields of a 2.x
-Authorize (C07/C08) are not verified here: the token itself is decided, and ``certificateStatus`` is left
-out of the answer.
+2.0.1 and 2.1 share one code path; 1.6 is a thin adapter. A 2.x Authorize with iso15118CertificateHashData
+(C07, ISO 15118 Plug & Charge) has the contract chain checked by OCSP (real-time or cached, C07.FR.05, through
+the PKI block's :attr:`AuthorizationService.contract_check`) and the answer carries ``certificateStatus``
+(C07.FR.13-17). A PEM ``certificate`` alone (C07.FR.06) is not verified here: answered CertChainError.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import msgspec
 
 from chargeplane.csms.blocks.authorization.service import (
     AuthorizationService,
+    contract_answer,
     id_tag_info,
     id_token_info,
     with_message,
@@ -18,6 +20,7 @@ from chargeplane.csms.blocks.authorization.service import (
 from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.versions import Version
+from chargeplane.pki.hashes import HashData
 from chargeplane.transport.connection import OcppConnection
 
 AUTHORIZE = "Authorize"
@@ -46,11 +49,35 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Autho
         decision = await service.authorize(
             conn.station_id, token.id_token, str(token.type), context=AUTHORIZE
         )
+        certificate_status: str | None = None
+        if request.iso15118_certificate_hash_data or request.certificate:  # C07
+            chain = [
+                (
+                    HashData(str(d.hash_algorithm), d.issuer_name_hash, d.issuer_key_hash, d.serial_number),
+                    d.responder_url,
+                )
+                for d in request.iso15118_certificate_hash_data or []
+            ]
+            check = service.contract_check
+            chain_status = await check(chain) if chain and check is not None else "CertChainError"
+            decision, certificate_status = contract_answer(decision, chain_status)
         extras = await service.authorize_extras(conn.station_id, token.id_token, decision)
         decision = with_message(decision, extras)
+        info = id_token_info(decision, ns)
         if issubclass(ns, v21.Messages) and extras.tariff is not None:
             tariff = msgspec.convert(extras.tariff, v21.datatypes.TariffType)
-            return ns.AuthorizeResponse(id_token_info=id_token_info(decision, ns), tariff=tariff)
-        return ns.AuthorizeResponse(id_token_info=id_token_info(decision, ns))
+            if certificate_status is not None:
+                return ns.AuthorizeResponse(
+                    id_token_info=info,
+                    tariff=tariff,
+                    certificate_status=ns.AuthorizeCertificateStatusEnumType(certificate_status),
+                )
+            return ns.AuthorizeResponse(id_token_info=info, tariff=tariff)
+        if certificate_status is not None:
+            return ns.AuthorizeResponse(
+                id_token_info=info,
+                certificate_status=ns.AuthorizeCertificateStatusEnumType(certificate_status),
+            )
+        return ns.AuthorizeResponse(id_token_info=info)
 
     register_2x(routers, (v201.messages.AuthorizeRequest, v21.messages.AuthorizeRequest), authorize)

@@ -40,6 +40,7 @@ from chargeplane.csms.errors import Conflict, Invalid, NotFound
 from chargeplane.csms.settings import UnknownTokenPolicy
 from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.timestamps import to_wire
+from chargeplane.pki.hashes import HashData
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,21 @@ _V16_STATUSES = frozenset({"Accepted", "Blocked", "Expired", "Invalid", "Concurr
 # 2.0.1 limits that the 2.1 schema widened.
 V201_MESSAGE_CONTENT_MAX = 512
 V201_TOKEN_MAX = 36
+
+
+# (hash data, responder URL) of each certificate of the contract chain -> Accepted | CertificateRevoked |
+# CertChainError (the AuthorizeCertificateStatusEnumType values an OCSP answer can give)
+ContractCheck = Callable[[list[tuple[HashData, str]]], Awaitable[str]]
+REJECTED_TOKEN = frozenset({"Blocked", "Expired", "Invalid", "Unknown"})
+
+
+def contract_answer(decision: TokenDecision, chain_status: str) -> tuple[TokenDecision, str]:
+    """The token decision and certificateStatus of an Authorize with a contract certificate (C07)."""
+    if chain_status == "Accepted":  # C07.FR.13 / 14: a valid chain, the eMAID decides
+        return decision, ("ContractCancelled" if decision.status in REJECTED_TOKEN else "Accepted")
+    if chain_status == "CertificateExpired":  # C07.FR.15
+        return replace(decision, status=EXPIRED), chain_status
+    return replace(decision, status=INVALID), chain_status  # C07.FR.16 revoked / C07.FR.17 chain error
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +219,9 @@ class AuthorizationService:
         self.events = events
         self.clock = clock
         self._authorize_listeners: list[AuthorizeListener] = []
+        # C07.FR.05: the status of an ISO 15118 contract certificate chain from its OCSP data (the PKI block
+        # sets it); None: no way to verify, so CertChainError (C07.FR.17)
+        self.contract_check: ContractCheck | None = None
 
     def add_authorize_listener(self, listener: AuthorizeListener) -> None:
         self._authorize_listeners.append(listener)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 from typing import cast
 
+from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.declaration import Block
 from chargeplane.csms.blocks.pki import api, handlers
@@ -62,6 +63,7 @@ def install(context: BlockContext, settings: PkiSettings) -> None:
     context.routes.extend(api.routes(service))
     context.jobs.append(service.deliver)
     context.every("pki.renewal", settings.renewal_interval, service.renew)
+    context.require(AuthorizationService).contract_check = service.contract_status  # C07.FR.05
     context.provide(service)
 
 
@@ -69,6 +71,6 @@ BLOCK = Block(
     "pki",
     PkiSettings,
     install,
-    requires=("provisioning", "remote_control"),
+    requires=("provisioning", "remote_control", "authorization"),
     summary="A02, A03, M03-M06 (CSMS side)",
 )

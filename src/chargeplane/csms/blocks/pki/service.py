@@ -496,6 +496,21 @@ class PkiService:
                 self._ocsp_cache[key] = _Cached(encoded, next_update)
         return "Accepted", encoded
 
+    async def contract_status(self, chain: list[tuple[HashData, str]]) -> str:
+        """C07.FR.05: an ISO 15118 contract certificate chain checked by OCSP, each certificate at the responder
+        it names (cached answers until their nextUpdate): Accepted when every one is good, CertificateRevoked
+        when one is revoked, CertChainError when one is unknown or cannot be checked (C07.FR.16-17)."""
+        for data, url in chain:
+            _, encoded = await self.certificate_status(data, url)
+            if encoded is None:
+                return "CertChainError"
+            answer = ocsp.load_der_ocsp_response(base64.b64decode(encoded)).certificate_status
+            if answer is ocsp.OCSPCertStatus.REVOKED:
+                return "CertificateRevoked"
+            if answer is not ocsp.OCSPCertStatus.GOOD:
+                return "CertChainError"
+        return "Accepted"
+
     async def _fetch_ocsp(self, data: HashData, url: str) -> tuple[bytes, OCSPResponse] | None:
         """A successful OCSP response about the certificate ``data`` names, from the responder at ``url``."""
         try:

@@ -1,0 +1,113 @@
+"""C07 (ISO 15118 Plug & Charge authorization), CSMS side: an Authorize with iso15118CertificateHashData has the
+contract certificate checked by OCSP at our MO CA's responder, against peer stations of the ``ocpp`` package."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+
+from chargeplane.csms.blocks.authorization.service import TokenDecision, contract_answer
+from chargeplane.csms.blocks.pki.service import PkiService
+from chargeplane.csms.blocks.pki.settings import PkiSettings
+from chargeplane.csms.clock import ManualClock, utc_now
+from chargeplane.pki.ca import CertificateAuthority, generate_key
+from chargeplane.pki.hashes import hash_data
+from tests.csms.conftest import RunningCsms, running, settings_for
+from tests.csms.peers import MODULES, boot, peer
+
+VERSIONS = ["2.0.1", "2.1"]
+EMAID = "DECPLC1234567"
+
+
+@pytest.fixture
+async def mo_csms(database_url: str, tmp_path: Path) -> AsyncIterator[RunningCsms]:
+    ca_dir = tmp_path / "ca"
+    CertificateAuthority.init(ca_dir / "station", "Acme Charging", now=utc_now())
+    CertificateAuthority.init(ca_dir / "mo", "Mobility Op", name="MO", now=utc_now())
+    async with running(settings_for(database_url, PkiSettings(ca_dir=ca_dir)), ManualClock()) as csms:
+        yield csms
+
+
+async def contract_hash_data(csms: RunningCsms, emaid: str) -> list[dict[str, str]]:
+    """A contract certificate from our MO CA (the EV's), as the station passes it on (C07.FR.02)."""
+    service = csms.app.blocks.require(PkiService)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, emaid),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Mobility Op"),
+        ]
+    )
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(name)
+        .sign(generate_key("ec-p256"), hashes.SHA256())
+    )
+    pem = csr.public_bytes(serialization.Encoding.PEM)
+    _, chain = await service.issue(x509.load_pem_x509_csr(pem), "mo", "ContractCertificate", None, "test")
+    data = hash_data(chain[0], chain[1])
+    url = service.urls("mo").ocsp
+    assert url is not None
+    return [
+        {
+            "hash_algorithm": "SHA256",
+            "issuer_name_hash": data.issuer_name_hash,
+            "issuer_key_hash": data.issuer_key_hash,
+            "serial_number": data.serial_number,
+            "responder_url": url,
+        }
+    ]
+
+
+async def authorize(station: Any, version: str, emaid: str, chain: list[dict[str, str]] | None) -> Any:
+    call = MODULES[version].call
+    token = {"id_token": emaid, "type": "eMAID"}
+    if chain is None:
+        return await station.call(call.Authorize(id_token=token))
+    field = "iso_15118_certificate_hash_data" if version == "2.1" else "iso15118_certificate_hash_data"
+    return await station.call(call.Authorize(id_token=token, **{field: chain}))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_C07_FR_05_13_14_16_17_contract_checked_by_ocsp(mo_csms: RunningCsms, version: str) -> None:
+    await mo_csms.add_station("PNC1")
+    response = await mo_csms.api.post(
+        "/api/v1/id-tokens", json={"idToken": EMAID, "type": "eMAID"}, headers=mo_csms.auth
+    )
+    assert response.status_code == 201, response.text
+    chain = await contract_hash_data(mo_csms, EMAID)
+    service = mo_csms.app.blocks.require(PkiService)
+    async with peer(mo_csms.ocpp_url, "PNC1", version) as station:
+        await boot(station, version)
+        good = await authorize(station, version, EMAID, chain)  # C07.FR.14
+        assert (good.certificate_status, good.id_token_info["status"]) == ("Accepted", "Accepted")
+        unknown = await authorize(station, version, "DECPLC0000000", chain)  # C07.FR.13: eMAID not accepted
+        assert unknown.certificate_status == "ContractCancelled"
+        assert unknown.id_token_info["status"] != "Accepted"
+        plain = await authorize(station, version, EMAID, None)  # no certificate: no certificateStatus
+        assert plain.certificate_status is None
+        broken = [dict(chain[0], responder_url="http://127.0.0.1:9/ocsp")]  # C07.FR.17: cannot be verified
+        failed = await authorize(station, version, EMAID, broken)
+        assert (failed.certificate_status, failed.id_token_info["status"]) == ("CertChainError", "Invalid")
+        await service.revoke("mo", chain[0]["serial_number"], "keyCompromise")
+        service._ocsp_cache.clear()  # the cached good answer would last till its nextUpdate (C07.FR.05)
+        revoked = await authorize(station, version, EMAID, chain)  # C07.FR.16
+        assert (revoked.certificate_status, revoked.id_token_info["status"]) == (
+            "CertificateRevoked",
+            "Invalid",
+        )
+
+
+def test_C07_FR_13_to_17_answer_rules() -> None:
+    accepted, blocked = TokenDecision(status="Accepted"), TokenDecision(status="Blocked")
+    assert contract_answer(accepted, "Accepted") == (accepted, "Accepted")
+    assert contract_answer(TokenDecision(status="NotAtThisLocation"), "Accepted")[1] == "Accepted"
+    assert contract_answer(blocked, "Accepted") == (blocked, "ContractCancelled")
+    assert contract_answer(accepted, "CertificateExpired")[0].status == "Expired"
+    assert contract_answer(accepted, "CertificateRevoked")[0].status == "Invalid"
+    assert contract_answer(accepted, "CertChainError") == (TokenDecision(status="Invalid"), "CertChainError")
