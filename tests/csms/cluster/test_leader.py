@@ -13,9 +13,15 @@ import pytest
 
 from chargeplane.csms.blocks.context import PeriodicJob, Tick, run_periodic
 from chargeplane.csms.cluster.leader import LeaderElection
+from chargeplane.csms.cluster.node import ClusterNode
 from tests.csms.blocks.remote_control.test_remote_control import eventually
 
 TTL = 1.0  # seconds: short, so that a takeover is quick
+
+
+class _NoConnections:
+    def connection_for(self, station_id: str) -> None:
+        return None
 
 
 class _FixedClock:
@@ -154,3 +160,75 @@ async def test_a_leader_whose_lease_was_taken_steps_down(
     await a.attempt()
     assert not a.is_leader
     assert _leaders(two_nodes) == [b.node_id]
+
+
+async def test_two_cluster_nodes_one_leader_and_a_takeover_within_the_ttl(nats_url: str) -> None:
+    """Through ClusterNode (as the CSMS wires it): one of two nodes runs the job; when it stops, the other."""
+    run = secrets.token_hex(3)
+    bucket = f"chargeplane_leader_test_{run}"
+    nodes = [
+        ClusterNode(nats_url, f"{name}-{run}", _NoConnections(), call_timeout=1, presence_ttl=3)
+        for name in ("a", "b")
+    ]
+    for node in nodes:
+        node.leader = LeaderElection(node.node_id, TTL, bucket=bucket)  # a bucket of this test's own
+    counts = {node.node_id: 0 for node in nodes}
+    tasks = [
+        asyncio.create_task(
+            run_periodic(
+                PeriodicJob("firmware campaigns", 0.02, _counting(counts, node.node_id)),
+                _FixedClock(),
+                node.is_leader,
+            )
+        )
+        for node in nodes
+    ]
+    a, b = nodes
+    try:
+        await a.start()
+        await b.start()
+        await asyncio.sleep(TTL)
+        assert (a.is_leader(), b.is_leader()) == (True, False)
+        assert counts[a.node_id] > 0
+        assert counts[b.node_id] == 0
+        await a.stop()
+        stopped = asyncio.get_running_loop().time()
+        await eventually(b.is_leader, within=TTL)
+        assert asyncio.get_running_loop().time() - stopped <= TTL
+        ran = counts[a.node_id]
+        await eventually(lambda: counts[b.node_id] > 0)
+        assert counts[a.node_id] == ran  # a runs nothing any more
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await b.stop()
+        await a.stop()
+        await _drop_bucket(nats_url, bucket)
+
+
+async def _drop_bucket(nats_url: str, bucket: str) -> None:
+    import nats
+
+    client = await nats.connect(nats_url)
+    try:
+        await client.jetstream().delete_key_value(bucket)
+    finally:
+        await client.close()
+
+
+async def test_a_node_goes_by_the_lease_ttl_of_the_existing_bucket(
+    two_nodes: tuple[LeaderElection, LeaderElection], nats_url: str
+) -> None:
+    import nats
+
+    a, _ = two_nodes
+    client = await nats.connect(nats_url)
+    try:
+        late = LeaderElection("late", 5 * TTL, bucket=a.bucket)  # configured otherwise than the first node
+        await late.start(client.jetstream())
+        assert late.ttl == TTL  # a longer belief than the bucket's expiry could make two leaders
+        assert not late.is_leader
+        await late.stop()
+    finally:
+        await client.close()

@@ -56,6 +56,18 @@ class LeaderElection:
             self._kv = await js.key_value(self.bucket)
         except BucketNotFoundError:
             self._kv = await js.create_key_value(bucket=self.bucket, ttl=self.ttl, history=1)
+        else:
+            # The bucket's TTL is what removes a dead leader's lease: believing in a longer one here could
+            # make two leaders, so the node goes by the bucket's (created by the first node up).
+            bucket_ttl = (await self._kv.status()).ttl
+            if bucket_ttl and abs(bucket_ttl - self.ttl) > 1e-3:
+                log.warning(
+                    "leader lease: the bucket %s has a TTL of %.1f s, not %.1f s; using the bucket's",
+                    self.bucket,
+                    bucket_ttl,
+                    self.ttl,
+                )
+                self.ttl = bucket_ttl
         await self.attempt()  # the first node up leads at once
         self._task = asyncio.create_task(self._run(), name="leader-election")
 
