@@ -147,13 +147,16 @@ async def test_a_delivery_failing_n_times_is_a_dead_letter_and_can_be_retried(da
 
         target.fail = 0
         response = await csms.api.post(
-            f"/api/v1/webhooks/dead-letters/{letter['id']}/retry", headers=csms.auth
+            "/api/v1/webhooks/dead-letters/retry", json={"ids": [letter["id"], 999999]}, headers=csms.auth
         )
-        assert response.status_code == 202
+        assert response.status_code == 200
+        assert response.json() == {"retried": [letter["id"]], "notFound": [999999]}
         await eventually(lambda: len(target.accepted) == 1, within=5)
         assert await dead_letters() == []
-        missing = await csms.api.post("/api/v1/webhooks/dead-letters/999999/retry", headers=csms.auth)
-        assert missing.status_code == 404
+        empty = await csms.api.post(
+            "/api/v1/webhooks/dead-letters/retry", json={"ids": []}, headers=csms.auth
+        )
+        assert empty.status_code == 400
 
 
 async def test_pending_deliveries_survive_a_restart(database_url: str) -> None:

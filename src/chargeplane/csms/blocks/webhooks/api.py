@@ -10,15 +10,15 @@ import msgspec
 from litestar import delete, get, post
 from litestar.params import JSONBody
 from litestar.status_codes import (
+    HTTP_200_OK,
     HTTP_201_CREATED,
-    HTTP_202_ACCEPTED,
     HTTP_400_BAD_REQUEST,
     HTTP_404_NOT_FOUND,
 )
 
 from chargeplane.csms.api.app import ADMIN
 from chargeplane.csms.api.errors import error_responses
-from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
+from chargeplane.csms.api.pages import Count, Limit, Offset, Page, PathId
 from chargeplane.csms.blocks.webhooks.repository import Delivery, Webhook
 from chargeplane.csms.blocks.webhooks.service import WebhookService
 
@@ -41,6 +41,15 @@ class WebhookOut(msgspec.Struct, rename="camel"):
     events: list[str]
     created_at: datetime
     secret: str | None = None  # only in the answer to the registration
+
+
+class RetryIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    ids: Annotated[list[Count], msgspec.Meta(min_length=1, max_length=500)]  # dead letters' ids
+
+
+class RetryOut(msgspec.Struct, rename="camel"):
+    retried: list[int]
+    not_found: list[int]
 
 
 class DeadLetterOut(msgspec.Struct, rename="camel"):
@@ -102,14 +111,19 @@ def routes(service: WebhookService) -> list[Any]:
         return Page([_dead_out(r) for r in records], total, offset, limit)
 
     @post(
-        "/webhooks/dead-letters/{delivery_id:int}/retry",
-        status_code=HTTP_202_ACCEPTED,
-        summary="Try a dead letter again",
-        responses=error_responses(HTTP_404_NOT_FOUND),
+        "/webhooks/dead-letters/retry",
+        status_code=HTTP_200_OK,
+        summary="Try dead letters again",
+        responses=error_responses(HTTP_400_BAD_REQUEST),
         opt=ADMIN,
     )
-    async def retry_dead_letter(delivery_id: PathId) -> None:
-        """It is pending again, with all its attempts."""
-        await service.retry(delivery_id)
+    async def retry_dead_letters(data: JSONBody[RetryIn]) -> RetryOut:
+        """Each given dead letter is pending again, with all its attempts; ``notFound``: the ids that are no
+        dead letter (unknown, or delivered or pending meanwhile)."""
+        retried: list[int] = []
+        missing: list[int] = []
+        for delivery_id in dict.fromkeys(data.ids):
+            (retried if await service.retry(delivery_id) else missing).append(delivery_id)
+        return RetryOut(retried, missing)
 
-    return [register_webhook, list_webhooks, remove_webhook, dead_letters, retry_dead_letter]
+    return [register_webhook, list_webhooks, remove_webhook, dead_letters, retry_dead_letters]

@@ -112,9 +112,9 @@ class WebhookService:
     async def dead_letters(self, limit: int, offset: int) -> tuple[list[Delivery], int]:
         return await self.repository.deliveries(DEAD, limit, offset)
 
-    async def retry(self, delivery_id: int) -> None:
-        if not await self.repository.retry(delivery_id, self.clock.now()):
-            raise NotFound(f"no dead letter {delivery_id}")
+    async def retry(self, delivery_id: int) -> bool:
+        """The dead letter pending again; False when ``delivery_id`` is no dead letter."""
+        return await self.repository.retry(delivery_id, self.clock.now())
 
     # -- events in: pending deliveries --------------------------------------------------------------------
 
