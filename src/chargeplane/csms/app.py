@@ -131,6 +131,7 @@ class Csms:
                 _LateConnections(self),
                 call_timeout=settings.ocpp.call_timeout,
                 presence_ttl=settings.presence_ttl,
+                leader_ttl=settings.leader_ttl,
             )
         self.events: EventBus = self.cluster.events if self.cluster is not None else EventBus()
         self.tokens = TokenStore(self.engine)
@@ -284,9 +285,14 @@ class Csms:
             asyncio.create_task(job(), name=getattr(job, "__name__", "job")) for job in self.blocks.jobs
         )
         self._tasks.extend(
-            asyncio.create_task(run_periodic(job, self.clock), name=job.name) for job in self.blocks.periodic
+            asyncio.create_task(run_periodic(job, self.clock, self.is_leader), name=job.name)
+            for job in self.blocks.periodic
         )
         return token
+
+    def is_leader(self) -> bool:
+        """Whether the cluster-wide jobs run here: one process is always the leader."""
+        return self.cluster is None or self.cluster.is_leader()
 
     @property
     def api_port(self) -> int | None:

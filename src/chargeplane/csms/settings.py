@@ -120,6 +120,13 @@ class CsmsSettings:
     presence_ttl: Annotated[
         float, Doc("seconds a node's claim on a station's socket lasts without refresh (with NATS)")
     ] = 15.0
+    leader_ttl: Annotated[
+        float,
+        Doc(
+            "seconds the leader's lease lasts without renewal (with NATS): the periodic jobs run on the leader "
+            "only, and another node takes over at most this long (plus a third) after the leader died"
+        ),
+    ] = 10.0
     database_writers: Annotated[
         int,
         Doc(

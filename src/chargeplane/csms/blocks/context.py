@@ -46,12 +46,16 @@ class PeriodicJob:
     name: str
     interval: float  # seconds between passes
     tick: Tick  # one pass at the given time
+    each_node: bool = False  # True: a pass on every node of a cluster; False: on the leader only
 
 
-async def run_periodic(job: PeriodicJob, clock: Clock) -> None:
-    """The thin loop around a job: a pass every ``interval`` seconds; a failed pass is logged, not fatal."""
+async def run_periodic(job: PeriodicJob, clock: Clock, leader: Callable[[], bool] = lambda: True) -> None:
+    """The thin loop around a job: a pass every ``interval`` seconds; a failed pass is logged, not fatal.
+    With several nodes, ``leader`` says whether this node is the leader: a cluster-wide job passes only there."""
     while True:
         await asyncio.sleep(job.interval)
+        if not job.each_node and not leader():
+            continue
         try:
             await job.tick(clock.now())
         except Exception:
@@ -109,9 +113,10 @@ class BlockContext:
             host = f"[{host}]"
         return f"http://{host}:{self.api_port() or self.settings.api_port}"
 
-    def every(self, name: str, interval: float, tick: Tick) -> None:
-        """Run ``tick(now)`` every ``interval`` seconds while the CSMS runs."""
-        self.periodic.append(PeriodicJob(name, interval, tick))
+    def every(self, name: str, interval: float, tick: Tick, *, each_node: bool = False) -> None:
+        """Run ``tick(now)`` every ``interval`` seconds while the CSMS runs: with several nodes on the leader
+        only (once across the cluster), or on every node with ``each_node`` (a job about the node itself)."""
+        self.periodic.append(PeriodicJob(name, interval, tick, each_node))
 
     def provide(self, service: object) -> None:
         """Offer a block's service (one per type) to the blocks installed later."""

@@ -7,6 +7,8 @@
   kind of error;
 * :mod:`.events` - :class:`ClusterEventBus`: station events go to a JetStream stream too, so that SSE on any
   node sees every node's events;
+* :mod:`.leader` - :class:`LeaderElection`: a lease key with a TTL in a key-value bucket; the cluster-wide
+  periodic jobs (``BlockContext.every``) run on the node holding it only;
 * :mod:`.node` - :class:`ClusterNode`: the NATS connection and the three parts, started and stopped by the
   CSMS (``CHARGEPLANE_NATS_URL``).
 

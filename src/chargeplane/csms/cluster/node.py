@@ -13,6 +13,7 @@ from nats.aio.client import Client as Nats
 from chargeplane.csms.bus.commands import ConnectionLookup
 from chargeplane.csms.cluster.commands import ClusterCommandRouter
 from chargeplane.csms.cluster.events import ClusterEventBus
+from chargeplane.csms.cluster.leader import LeaderElection
 from chargeplane.csms.cluster.presence import PresenceRegistry
 from chargeplane.transport.connection import OcppConnection
 
@@ -49,6 +50,7 @@ class ClusterNode:
         *,
         call_timeout: float,
         presence_ttl: float,
+        leader_ttl: float = 10.0,
     ) -> None:
         if not _NODE_ID.match(node_id):
             raise ValueError(
@@ -60,6 +62,7 @@ class ClusterNode:
         self.presence = PresenceRegistry(node_id, presence_ttl, self._taken)
         self.commands = ClusterCommandRouter(connections, self.presence, call_timeout)
         self.events = ClusterEventBus(node_id)
+        self.leader = LeaderElection(node_id, leader_ttl)
         self._nats: Nats | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -85,17 +88,23 @@ class ClusterNode:
         await self.presence.start(js)
         await self.events.start(js)
         await self.commands.start(self._nats)
+        await self.leader.start(js)
         log.info("node %s joined the cluster at %s", self.node_id, self.nats_url)
 
     async def stop(self) -> None:
         """After the OCPP server stopped: leave the registry, publish the last events, disconnect."""
         if self._nats is None:
             return
+        await self.leader.stop()
         await self.commands.stop()
         await self.events.stop()
         await self.presence.stop()
         await self._nats.drain()
         self._nats = None
+
+    def is_leader(self) -> bool:
+        """Whether the cluster-wide periodic jobs run on this node now."""
+        return self.leader.is_leader
 
     # -- the OCPP server's connections --------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ def install(context: BlockContext, settings: ProvisioningSettings) -> None:
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(service))
     context.dependencies[api.STATION_DEPENDENCY] = api.known_station(service)
-    context.every("presence-flush", settings.presence_flush_interval, service.tick)
+    context.every("presence-flush", settings.presence_flush_interval, service.tick, each_node=True)
     context.provide(service)
 
 

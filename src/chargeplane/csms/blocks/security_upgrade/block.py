@@ -35,7 +35,7 @@ def install(context: BlockContext, settings: SecurityUpgradeSettings) -> None:
     context.on_stop.append(service.stop)
     pki.revocation_listeners.append(service.revoked)
     context.jobs.append(service.load_crl)
-    context.every("security_upgrade.crl", settings.crl_refresh_interval, service.refresh_crl)
+    context.every("security_upgrade.crl", settings.crl_refresh_interval, service.refresh_crl, each_node=True)
     context.on_ocpp_event.append(service.ocpp_event)
     context.on_connected.append(service.connected)
     context.provide(service)

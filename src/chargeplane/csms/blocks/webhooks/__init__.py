@@ -1,0 +1,1 @@
+"""Webhooks: station events POSTed to operator-registered URLs, signed, retried, dead-lettered."""
