@@ -100,6 +100,9 @@ async def test_N11_N13_N15_stream_opened_values_stored_as_periodic_events_then_c
             ("Periodic", 6, monitor_id)
         }  # N15.FR.03
         assert events[0]["component"] == {"name": "ChargingStation"}
+        async with asyncio.timeout(5):  # the stream's counters are written after the events
+            while (await _json(csms, "GET", "/stations/STR1/monitoring/streams"))[0]["received"] < 2:
+                await asyncio.sleep(0.05)
         [stream] = await _json(csms, "GET", "/stations/STR1/monitoring/streams")
         assert (stream["id"], stream["status"], stream["received"], stream["values"]) == (7, "Open", 2, 2)
 
@@ -119,7 +122,7 @@ async def test_N12_N14_refresh_and_adjust_from_the_api(csms: RunningCsms) -> Non
     async with peer(csms.ocpp_url, "STR2", "2.1", station_class=stream_station()) as station:
         await boot(station, "2.1")
         station.streams = [{"id": 3, "variable_monitoring_id": 1, "params": {"interval": 60}}]
-        [stream] = await _json(csms, "POST", "/stations/STR2/monitoring/streams/refresh")
+        [stream] = await _json(csms, "POST", "/stations/STR2/monitoring/streams/refresh", json={})
         assert (stream["id"], stream["variableMonitoringId"], stream["interval"], stream["status"]) == (
             3,
             1,
@@ -137,5 +140,6 @@ async def test_N12_N14_refresh_and_adjust_from_the_api(csms: RunningCsms) -> Non
         await _json(csms, "POST", "/stations/STR2/monitoring/streams/3/adjust", 400, json={})
         station.streams = []
         assert [
-            s["status"] for s in await _json(csms, "POST", "/stations/STR2/monitoring/streams/refresh")
+            s["status"]
+            for s in await _json(csms, "POST", "/stations/STR2/monitoring/streams/refresh", json={})
         ] == ["Closed"]

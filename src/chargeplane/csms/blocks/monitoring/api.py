@@ -535,6 +535,10 @@ class StreamOut(msgspec.Struct, rename="camel"):
     updated_at: datetime
 
 
+class RefreshStreamsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """GetPeriodicEventStream has no parameters: the body is ``{}``."""
+
+
 class AdjustStreamIn(msgspec.Struct, forbid_unknown_fields=True):
     interval: Annotated[int, msgspec.Meta(ge=0)] | None = None
     values: Annotated[int, msgspec.Meta(ge=0)] | None = None
@@ -568,7 +572,9 @@ def stream_routes(streams: StreamService) -> list[Any]:
         responses=error_responses(*STATION_CALL),
         opt=OPERATOR,
     )
-    async def refresh_streams(known_station: KnownStation) -> list[StreamOut]:
+    async def refresh_streams(
+        known_station: KnownStation, data: JSONBody[RefreshStreamsIn]
+    ) -> list[StreamOut]:
         """What the station answers replaces what this CSMS knew: the streams it does not list are closed."""
         return [_stream_out(r) for r in await streams.refresh(known_station.station_id)]
 
