@@ -101,9 +101,11 @@ async def test_N11_N13_N15_stream_opened_values_stored_as_periodic_events_then_c
         }  # N15.FR.03
         assert events[0]["component"] == {"name": "ChargingStation"}
         async with asyncio.timeout(5):  # the stream's counters are written after the events
-            while (await _json(csms, "GET", "/stations/STR1/monitoring/streams"))[0]["received"] < 2:
+            while True:
+                [stream] = await _json(csms, "GET", "/stations/STR1/monitoring/streams")
+                if stream["received"] >= 2:
+                    break
                 await asyncio.sleep(0.05)
-        [stream] = await _json(csms, "GET", "/stations/STR1/monitoring/streams")
         assert (stream["id"], stream["status"], stream["received"], stream["values"]) == (7, "Open", 2, 2)
 
         await station.call(V21.call.ClosePeriodicEventStream(id=7))  # N13.FR.02
