@@ -71,6 +71,7 @@ class Router(Generic[C]):
         self.guard = guard
         self._handlers: dict[str, Handler[C]] = {}
         self._handled: frozenset[str] = frozenset()
+        self._send_handlers: dict[str, Callable[[Payload, C], Awaitable[None]]] = {}
 
     @property
     def handled_actions(self) -> frozenset[str]:
@@ -86,6 +87,24 @@ class Router(Generic[C]):
         _check_return_annotation(spec, handler)
         self._handlers[spec.action] = handler
         self._handled = frozenset(self._handlers)
+
+    def register_send(self, message_type: type[R], handler: Callable[[R, C], Awaitable[None]]) -> None:
+        """A consumer of a 2.1 SEND message (never answered, not even when the consumer fails)."""
+        spec = self.catalog.by_request.get(message_type)
+        if spec is None or not spec.is_send or spec.direction not in self.role.receives:
+            raise HandlerRegistrationError(f"{message_type.__name__} is not a SEND this side receives")
+        self._send_handlers[spec.action] = typing.cast(Callable[[Payload, C], Awaitable[None]], handler)
+
+    async def consume(self, action: str, payload: Payload, context: C) -> None:
+        """Give a received SEND to its consumer, if any; failures are logged, never answered."""
+        handler = self._send_handlers.get(action)
+        if handler is None:
+            log.info("SEND %s without a consumer: dropped", action)
+            return
+        try:
+            await handler(payload, context)
+        except Exception:
+            log.exception("consumer of %s failed", action)
 
     def delegate(
         self,

@@ -15,6 +15,7 @@ SQLite connection for every station (:class:`SqliteFleetStore`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import sqlite3
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 
 from chargeplane.ocpp.catalog import STATION
 from chargeplane.ocpp.endpoint import LocalProtocolError
+from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
@@ -693,6 +695,12 @@ class StationRuntime:
 
     async def _send(self, call: OutgoingCall) -> None:
         client = self.client
+        if isinstance(call.request, v21.messages.NotifyPeriodicEventStream):  # a 2.1 SEND: never answered
+            connection = client.connection if client is not None else None
+            if connection is not None and connection.is_open:
+                with contextlib.suppress(ConnectionLost):
+                    await connection.send_message(call.request)
+            return
         stats = self.stats
         failure: Failure | None = None
         response: Payload | None = None

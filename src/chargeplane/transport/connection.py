@@ -32,6 +32,7 @@ from chargeplane.ocpp.events import (
     ErrorReceived,
     Event,
     ResultReceived,
+    SendReceived,
 )
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.router import Router
@@ -231,6 +232,9 @@ class OcppConnection:
                 self._fail(event.message_id, CallTimeout(f"{event.action} got no answer in time"))
             elif isinstance(event, CallAborted):
                 self._fail(event.message_id, ConnectionLost(event.reason, event.transmitted))
+            elif isinstance(event, SendReceived):  # 2.1: consumed, never answered (N15.FR.02)
+                if self.router is not None and self._tasks is not None:
+                    self._tasks.create_task(self.router.consume(event.action, event.payload, self))
             else:
                 log.info("%s: %s", self.station_id, event)
             if self._on_event is not None:

@@ -532,20 +532,6 @@ def test_21_N02_FR_23_target_delta_criterion() -> None:
     ]
 
 
-def test_21_a_monitor_with_a_periodic_event_stream_is_refused() -> None:
-    rig = rig21()
-    item = D21.SetMonitoringDataType(
-        value=60,
-        type="Periodic",
-        severity=5,
-        component=D21.ComponentType(name="ChargingStation"),
-        variable=D21.VariableType(name="Power"),
-        periodic_event_stream=D21.PeriodicEventStreamParamsType(interval=10),
-    )
-    [result] = rig.handle(M21.SetVariableMonitoringRequest(set_monitoring_data=[item])).set_monitoring_result
-    assert (result.status, result.status_info.reason_code) == ("Rejected", "UnsupportedParam")
-
-
 def test_N06_FR_07_a_request_over_BytesPerMessage_is_a_format_violation() -> None:
     rig = make_rig()
     rig.core.model.put(

@@ -45,7 +45,7 @@ import functools
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -105,6 +105,7 @@ class Monitor:
     triggered: bool = False  # a threshold is exceeded and its clearing not reported yet
     reference: str | None = None  # Delta: the value when set or last reported
     due: datetime | None = None  # periodic: the next report
+    stream: tuple[int, int] | None = None  # 2.1 periodicEventStream (interval s, values; 0 = not given)
 
     def stored(self) -> _Stored:
         key = self.key
@@ -126,6 +127,7 @@ class Monitor:
             self.transaction,
             self.triggered,
             self.reference,
+            self.stream,
         )
 
 
@@ -141,6 +143,7 @@ class _Stored(msgspec.Struct, array_like=True):
     transaction: bool
     triggered: bool
     reference: str | None
+    stream: tuple[int, int] | None = None  # N11: persisted like the monitor (a state without it still loads)
 
     def monitor(self) -> Monitor:
         key = VariableKey(*self.key)
@@ -154,7 +157,35 @@ class _Stored(msgspec.Struct, array_like=True):
             self.transaction,
             self.triggered,
             self.reference,
+            stream=self.stream,
         )
+
+
+@dataclass(slots=True)
+class Stream:
+    """2.1 periodic event stream of one monitor (N11-N15); its id is the monitor's id."""
+
+    monitor_id: int
+    interval: int  # flush at least every interval s (N15.FR.06), 0: not by time
+    values: int  # flush when this many are buffered, and never more at a time (N15.FR.07/08), 0: no limit
+    asked: bool = False  # OpenPeriodicEventStream sent, answer awaited or received
+    open: bool = False  # the CSMS accepted it (N11.FR.06)
+    flushed: datetime | None = None
+    buffer: list[tuple[datetime, str]] = field(default_factory=list)
+
+    def constant(self, key: int) -> v21.datatypes.ConstantStreamDataType:
+        return v21.datatypes.ConstantStreamDataType(
+            id=key, params=_params(self.interval, self.values), variable_monitoring_id=self.monitor_id
+        )
+
+
+def _params(interval: int, values: int) -> v21.datatypes.PeriodicEventStreamParamsType:
+    return v21.datatypes.PeriodicEventStreamParamsType(
+        interval=interval if interval else UNSET, values=values if values else UNSET
+    )
+
+
+MAX_BUFFERED = 1000  # per stream, while the station cannot send (the oldest values go first)
 
 
 class _State(msgspec.Struct):
@@ -220,7 +251,7 @@ def _number(text: str | None) -> float | None:
 
 
 class Monitoring(Controller):
-    __slots__ = ("_clock", "_dirty", "_event_id", "_next_id", "_watched", "monitors", "queued")
+    __slots__ = ("_clock", "_dirty", "_event_id", "_next_id", "_watched", "monitors", "queued", "streams")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -231,6 +262,7 @@ class Monitoring(Controller):
         self._next_id = FIRST_CUSTOM_ID
         self._event_id = 0
         self._clock: datetime | None = None  # the latest time this controller saw
+        self.streams: dict[int, Stream] = {}  # 2.1 periodic event streams by id (= monitor id)
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -288,6 +320,8 @@ class Monitoring(Controller):
             monitors += [m for m in factory_monitors(self.ctx.layout, HARD_ONLY) if m.id not in hard]
         for monitor in monitors:
             self._install(monitor, now)
+            if monitor.stream is not None and self.ctx.version is Version.V21:
+                self.streams[monitor.id] = Stream(monitor.id, *monitor.stream)  # opened once accepted
         self.ctx.model.observer = self._changed
         self._watch()
         # N07.FR.14: a threshold exceeded before the reboot may be cleared now; a Delta sees what changed
@@ -296,6 +330,9 @@ class Monitoring(Controller):
 
     def registration_accepted(self, now: datetime) -> None:
         self._flush(now)
+        for stream in list(self.streams.values()):
+            if not stream.asked:
+                self._open(stream, now)
 
     def connection_opened(self, now: datetime) -> None:
         self._clock = now
@@ -336,6 +373,11 @@ class Monitoring(Controller):
         if self._dirty and self._clock is not None:
             return self._clock
         due = [m.due for m in self.monitors.values() if m.due is not None]
+        due += [
+            s.flushed + timedelta(seconds=s.interval)
+            for s in self.streams.values()
+            if s.open and s.interval > 0 and s.flushed is not None and s.buffer
+        ]
         return min(due) if due else None
 
     def handle_timer(self, now: datetime) -> None:
@@ -361,11 +403,24 @@ class Monitoring(Controller):
                     events.append(self._event(monitor, PERIODIC, False, now))
         if events:
             self._save()
-            self._report(events, now)
+            reported = []
+            for event in events:
+                stream = self.streams.get(event.monitor_id) if event.monitor_id is not None else None
+                if stream is not None and stream.open:  # N15: into the stream's buffer, with its time
+                    stream.buffer.append((now, event.actual))
+                    del stream.buffer[:-MAX_BUFFERED]
+                else:  # no stream, or not (yet) accepted: NotifyEvent (N11.FR.07)
+                    reported.append(event)
+            if reported:
+                self._report(reported, now)
+        self._flush_streams(now)
 
     # ------------------------------------------------------------------ requests
-    def set_monitor(self, item: _SetData, now: datetime) -> tuple[str, int | None, str | None]:
-        """N04 for one setMonitoringData: (status, monitor id, reason)."""
+    def set_monitor(
+        self, item: _SetData, now: datetime, stream: tuple[int, int] | None = None
+    ) -> tuple[str, int | None, str | None]:
+        """N04 for one setMonitoringData: (status, monitor id, reason); ``stream``: its 2.1
+        periodicEventStream (N11.FR.01)."""
         self._clock = now
         key = _key(item.component, item.variable)
         model = self.ctx.model
@@ -414,7 +469,10 @@ class Monitoring(Controller):
             item.severity,
             CUSTOM,
             present(item.transaction) or False,
+            stream=stream,
         )
+        if existing is not None:
+            self._close(existing.id, now)  # N13.FR.06 (a replaced stream is opened again below)
         if existing is not None and existing.type == kind and kind in THRESHOLDS:
             monitor.triggered = existing.triggered  # N07.FR.11: the new threshold may clear the old one
         self._install(monitor, now)
@@ -422,15 +480,19 @@ class Monitoring(Controller):
         if kind not in PERIODICS:
             self._dirty.add(key)  # evaluated at once (N07.FR.11)
         self._save()
+        if stream is not None:
+            self.streams[monitor_id] = Stream(monitor_id, *stream)
+            self._open(self.streams[monitor_id], now)  # N11.FR.02
         return "Accepted", monitor_id, None
 
-    def clear_monitor(self, monitor_id: int) -> str:
-        """N06 for one id."""
+    def clear_monitor(self, monitor_id: int, now: datetime) -> str:
+        """N06 for one id; its event stream is closed too (N13.FR.05)."""
         monitor = self.monitors.get(monitor_id)
         if monitor is None:
             return "NotFound"  # N06.FR.02
         if monitor.kind == HARD:
             return "Rejected"  # N06.FR.03
+        self._close(monitor_id, now)
         del self.monitors[monitor_id]  # N07.FR.12: no cleared event for a removed exceeded threshold
         self._watch()
         self._save()
@@ -440,6 +502,8 @@ class Monitoring(Controller):
         """N03: HardWiredOnly and FactoryDefault drop the custom monitors; All keeps them (N03.FR.03-05)."""
         self._clock = now
         if base != ALL:
+            for gone in [i for i, m in self.monitors.items() if m.kind != HARD]:
+                self._close(gone, now)  # N13.FR.05
             self.monitors = {i: m for i, m in self.monitors.items() if m.kind == HARD}
         for monitor in factory_monitors(self.ctx.layout, base):
             if monitor.id not in self.monitors:
@@ -605,6 +669,86 @@ class Monitoring(Controller):
             else:
                 request = _notify201(part, seq, tbc, generated)
             ctx.send(request, now)
+
+    # ------------------------------------------------------------------ periodic event streams (2.1)
+    def adjust_stream(self, stream_id: int, interval: int, values: int, now: datetime) -> str | None:
+        """N14: None when applied (N14.FR.03), else the reason of the rejection (N14.FR.02)."""
+        stream = self.streams.get(stream_id)
+        if stream is None or not stream.open:
+            return "UnknownStream"
+        if not interval and not values:
+            return "NoParams"  # nothing to flush by: the stream could never send
+        stream.interval, stream.values = interval, values
+        monitor = self.monitors.get(stream.monitor_id)
+        if monitor is not None:
+            monitor.stream = (interval, values)
+            self._save()
+        self._flush_streams(now)
+        return None
+
+    def _open(self, stream: Stream, now: datetime) -> None:
+        """N11.FR.02: ask the CSMS; values go by NotifyEvent until it accepts (N11.FR.07 if it does not)."""
+
+        def answered(response: Payload, at: datetime) -> None:
+            if self.streams.get(stream.monitor_id) is not stream:
+                return  # closed or replaced meanwhile
+            if (
+                isinstance(response, v21.messages.OpenPeriodicEventStreamResponse)
+                and str(response.status) == "Accepted"
+            ):
+                stream.open, stream.flushed = True, at  # N11.FR.06
+                return
+            del self.streams[stream.monitor_id]  # N11.FR.05 / N11.FR.07: NotifyEvent for this monitor
+            monitor = self.monitors.get(stream.monitor_id)
+            if monitor is not None:
+                monitor.stream = None
+                self._save()
+
+        def failed(at: datetime) -> None:
+            stream.asked = False  # asked again after the next registration
+
+        request = v21.messages.OpenPeriodicEventStreamRequest(
+            constant_stream_data=stream.constant(stream.monitor_id)
+        )
+        stream.asked = self.ctx.send(request, now, answered, on_failure=failed)
+
+    def _close(self, stream_id: int, now: datetime) -> None:
+        """N13.FR.01: the buffered values first (N13.FR.03), then ClosePeriodicEventStream; NotifyEvent for
+        the monitor from now on (N13.FR.04)."""
+        stream = self.streams.pop(stream_id, None)
+        if stream is None or not stream.open or not self.ctx.accepted:
+            return
+        while stream.buffer:
+            self._notify_stream(stream_id, stream, now)
+        self.ctx.send(v21.messages.ClosePeriodicEventStreamRequest(id=stream_id), now)
+
+    def _flush_streams(self, now: datetime) -> None:
+        if not self.ctx.accepted:
+            return  # kept in the buffers (bounded) until the station may send
+        for stream_id, stream in self.streams.items():
+            if not stream.open:
+                continue
+            while stream.values and len(stream.buffer) >= stream.values:  # N15.FR.08
+                self._notify_stream(stream_id, stream, now)
+            assert stream.flushed is not None
+            if stream.interval and now - stream.flushed >= timedelta(seconds=stream.interval):
+                if stream.buffer:
+                    self._notify_stream(stream_id, stream, now)  # N15.FR.06
+                else:
+                    stream.flushed = now
+
+    def _notify_stream(self, stream_id: int, stream: Stream, now: datetime) -> None:
+        """One NotifyPeriodicEventStream (a SEND, N15.FR.01) of at most ``values`` values (N15.FR.07); basetime is
+        the first value's time (N15.FR.09); pending: what stays buffered (N15.FR.04)."""
+        cut = stream.values or len(stream.buffer)
+        chunk, stream.buffer = stream.buffer[:cut], stream.buffer[cut:]
+        base = chunk[0][0]
+        data = [v21.datatypes.StreamDataElementType(t=(at - base).total_seconds(), v=v) for at, v in chunk]
+        message = v21.messages.NotifyPeriodicEventStream(
+            data=data, id=stream_id, pending=len(stream.buffer), basetime=self.ctx.ts(base)
+        )
+        self.ctx.emit(message, now)  # never answered: no callback
+        stream.flushed = now
 
     def _save(self) -> None:
         state = _State(self._next_id, self._event_id, [m.stored() for m in self.monitors.values()])
@@ -865,7 +1009,12 @@ def set_variable_monitoring(
         if isinstance(item, v21.datatypes.SetMonitoringDataType) and not isinstance(
             item.periodic_event_stream, UnsetType
         ):
-            outcome = ("Rejected", None, "UnsupportedParam")  # no periodic event streams (N11-N15)
+            params = item.periodic_event_stream
+            interval, values = present(params.interval) or 0, present(params.values) or 0
+            if not interval and not values:
+                outcome = ("Rejected", None, "NoParams")  # N11.FR.09: interval or values or both
+            else:
+                outcome = ctl.set_monitor(item, now, (interval, values))  # N11.FR.01
         else:
             outcome = ctl.set_monitor(item, now)
         status, monitor_id, reason = outcome
@@ -894,7 +1043,7 @@ def clear_variable_monitoring(
         raise OccurrenceConstraintViolation(f"more than {limit} ids")
     _check_bytes(ctl, request, CLEAR)  # N06.FR.07
     results = [
-        ns.ClearMonitoringResultType(id=i, status=ns.ClearMonitoringStatusEnumType(ctl.clear_monitor(i)))
+        ns.ClearMonitoringResultType(id=i, status=ns.ClearMonitoringStatusEnumType(ctl.clear_monitor(i, now)))
         for i in request.id
     ]
     return ns.ClearVariableMonitoringResponse(clear_monitoring_result=results)
@@ -966,10 +1115,34 @@ def get_monitoring_report(
     return ns.GetMonitoringReportResponse(status=ns.GenericDeviceModelStatusEnumType.ACCEPTED)
 
 
+def get_periodic_event_stream(
+    ctl: Monitoring, request: v21.messages.GetPeriodicEventStreamRequest, now: datetime
+) -> v21.messages.GetPeriodicEventStreamResponse:
+    """N12.FR.01: the constant data of every open stream (none: the field is left out, it has minItems 1)."""
+    found = [s.constant(i) for i, s in sorted(ctl.streams.items()) if s.open]
+    return v21.messages.GetPeriodicEventStreamResponse(constant_stream_data=found or UNSET)
+
+
+def adjust_periodic_event_stream(
+    ctl: Monitoring, request: v21.messages.AdjustPeriodicEventStreamRequest, now: datetime
+) -> v21.messages.AdjustPeriodicEventStreamResponse:
+    """N14.FR.02 / N14.FR.03."""
+    params = request.params
+    reason = ctl.adjust_stream(request.id, present(params.interval) or 0, present(params.values) or 0, now)
+    status = v21.enums.GenericStatusEnumType
+    if reason is None:
+        return v21.messages.AdjustPeriodicEventStreamResponse(status=status.ACCEPTED)
+    return v21.messages.AdjustPeriodicEventStreamResponse(
+        status=status.REJECTED, status_info=v21.datatypes.StatusInfoType(reason_code=reason)
+    )
+
+
 Monitoring.on_2x = (
     route("SetVariableMonitoring", set_variable_monitoring),
     route("ClearVariableMonitoring", clear_variable_monitoring),
     route("SetMonitoringBase", set_monitoring_base),
     route("SetMonitoringLevel", set_monitoring_level),
     route("GetMonitoringReport", get_monitoring_report),
+    route("GetPeriodicEventStream", get_periodic_event_stream),  # 2.1 only
+    route("AdjustPeriodicEventStream", adjust_periodic_event_stream),
 )

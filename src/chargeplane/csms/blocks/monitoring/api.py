@@ -33,6 +33,7 @@ from chargeplane.csms.blocks.monitoring.repository import (
     RuleChange,
 )
 from chargeplane.csms.blocks.monitoring.service import MonitoringService, ReportCriteria
+from chargeplane.csms.blocks.monitoring.streams import StreamParams, StreamRecord, StreamService
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.errors import Invalid, NotFound
 
@@ -56,6 +57,7 @@ class MonitorIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     value: float | None = None
     id: MonitorId | None = None
     transaction: bool | None = None
+    periodic_event_stream: wire.EventStreamParams | None = None  # 2.1 only (N11)
 
 
 class SetMonitorsIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -209,8 +211,11 @@ def _monitor_data(item: MonitorIn) -> wire.SetMonitoringData:
         value = wire.DELTA_DEFAULT_VALUE
     if item.type == "Delta" and value < 0:
         raise Invalid("a Delta monitor's value cannot be negative (N04.FR.14)")
+    stream = item.periodic_event_stream
+    if stream is not None and not stream.interval and not stream.values:
+        raise Invalid("a periodicEventStream needs an interval or values or both (N11.FR.09)")
     return wire.SetMonitoringData(
-        value, item.type, item.severity, item.component, item.variable, item.id, item.transaction
+        value, item.type, item.severity, item.component, item.variable, item.id, item.transaction, stream
     )
 
 
@@ -519,5 +524,79 @@ def alert_routes(service: MonitoringService) -> list[Any]:
     return [list_alerts, one_alert, acknowledge, list_rules, add_rule, one_rule, change_rule, delete_rule]
 
 
-def routes(service: MonitoringService) -> list[Any]:
-    return station_routes(service) + alert_routes(service)
+class StreamOut(msgspec.Struct, rename="camel"):
+    id: int
+    variable_monitoring_id: int
+    interval: int | None
+    values: int | None
+    status: str  # Open | Closed
+    pending: int  # of the last NotifyPeriodicEventStream: growing means the stream falls behind (N15.FR.05)
+    received: int
+    updated_at: datetime
+
+
+class RefreshStreamsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """GetPeriodicEventStream has no parameters: the body is ``{}``."""
+
+
+class AdjustStreamIn(msgspec.Struct, forbid_unknown_fields=True):
+    interval: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    values: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class AdjustStreamOut(msgspec.Struct, rename="camel", omit_defaults=True):
+    status: str  # Accepted | Rejected
+    status_info: dm.StatusInfo | None = None
+
+
+def _stream_out(r: StreamRecord) -> StreamOut:
+    return StreamOut(
+        r.stream_id, r.monitor_id, r.interval, r.values, r.status, r.pending, r.received, r.updated_at
+    )
+
+
+def stream_routes(streams: StreamService) -> list[Any]:
+    @get(
+        "/stations/{station_id:str}/monitoring/streams",
+        summary="A station's periodic event streams (2.1 N11-N15)",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
+    async def list_streams(known_station: KnownStation) -> list[StreamOut]:
+        """The streams the station opened (its values are stored as the monitor's Periodic events)."""
+        return [_stream_out(r) for r in await streams.streams(known_station.station_id)]
+
+    @post(
+        "/stations/{station_id:str}/monitoring/streams/refresh",
+        status_code=HTTP_200_OK,
+        summary="Ask a station which periodic event streams are open (N12 GetPeriodicEventStream)",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
+    )
+    async def refresh_streams(
+        known_station: KnownStation, data: JSONBody[RefreshStreamsIn]
+    ) -> list[StreamOut]:
+        """What the station answers replaces what this CSMS knew: the streams it does not list are closed."""
+        return [_stream_out(r) for r in await streams.refresh(known_station.station_id)]
+
+    @post(
+        "/stations/{station_id:str}/monitoring/streams/{stream_id:int}/adjust",
+        status_code=HTTP_200_OK,
+        summary="Change how often a periodic event stream is flushed (N14 AdjustPeriodicEventStream)",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
+    )
+    async def adjust_stream(
+        known_station: KnownStation, stream_id: PathId, data: JSONBody[AdjustStreamIn]
+    ) -> AdjustStreamOut:
+        """Interval (s) and/or values; 404 for a stream that is not open, the station's Rejected with its
+        reason (N14.FR.02)."""
+        refusal = await streams.adjust(
+            known_station.station_id, stream_id, StreamParams(data.interval, data.values)
+        )
+        return AdjustStreamOut("Accepted") if refusal is None else AdjustStreamOut("Rejected", refusal)
+
+    return [list_streams, refresh_streams, adjust_stream]
+
+
+def routes(service: MonitoringService, streams: StreamService) -> list[Any]:
+    return station_routes(service) + alert_routes(service) + stream_routes(streams)

@@ -12,6 +12,7 @@ from chargeplane.csms.blocks.device_model.service import DeviceModelService
 from chargeplane.csms.blocks.monitoring import api, handlers
 from chargeplane.csms.blocks.monitoring.repository import MonitoringRepository
 from chargeplane.csms.blocks.monitoring.service import MonitoringService
+from chargeplane.csms.blocks.monitoring.streams import StreamRepository, StreamService
 from chargeplane.csms.blocks.remote_control.service import CommandService
 
 
@@ -23,9 +24,10 @@ def install(context: BlockContext, settings: NoSettings) -> None:
         context.events,
         context.clock,
     )
-    handlers.register(context.routers, service)
+    streams = StreamService(StreamRepository(context.engine, context.committer), service)
+    handlers.register(context.routers, service, streams)
     context.require(AvailabilityService).add_event_listener(service.device_events)
-    context.routes.extend(api.routes(service))
+    context.routes.extend(api.routes(service, streams))
     context.provide(service)
 
 

@@ -361,11 +361,12 @@ class MonitoringService:
 
     async def device_events(self, station_id: str, device_events: list[DeviceEvent]) -> None:
         """The availability block's NotifyEvent listener: store every event, open and close alerts."""
-        if not device_events:
-            return
-        changes = await self.repository.record_events(
-            station_id, [event_of(e) for e in device_events], self.clock.now()
-        )
+        if device_events:
+            await self.record(station_id, [event_of(e) for e in device_events])
+
+    async def record(self, station_id: str, events: list[Event]) -> None:
+        """Store events (NotifyEvent's, or a periodic event stream's: N15.FR.03), open and close alerts."""
+        changes = await self.repository.record_events(station_id, events, self.clock.now())
         for alert in changes.raised:
             self.events.publish(StationEvent("alert.raised", alert.station_id, alert_data(alert)))
         for alert in changes.closed:
@@ -436,6 +437,10 @@ class MonitoringService:
     async def _known(self, station_id: str) -> str:
         station_id, _ = await self.commands.station(station_id)
         return station_id
+
+    async def known(self, station_id: str) -> str:
+        """The station's id as registered (404 when unknown)."""
+        return await self._station_2x(station_id)
 
     async def _station_2x(self, station_id: str) -> str:
         return await self.commands.station_2x(station_id, "monitoring")

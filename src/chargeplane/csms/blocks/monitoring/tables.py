@@ -133,3 +133,18 @@ alerts = sa.Table(
     sa.Index("ix_alerts_open", "station_key", "subject", "state"),
     sa.Index("ix_alerts_state", "state", "id"),
 )
+
+# 2.1 periodic event streams (N11-N15): opened and closed by the station, adjusted from the API
+monitoring_event_streams = sa.Table(
+    "monitoring_event_streams",
+    metadata,
+    sa.Column("station_key", sa.String(48), primary_key=True),
+    sa.Column("stream_id", sa.Integer, primary_key=True),  # the station's id of the stream
+    sa.Column("monitor_id", sa.Integer, nullable=False),  # variableMonitoringId (N11.FR.04)
+    sa.Column("interval", sa.Integer),  # params.interval (s), None: not given
+    sa.Column("values", sa.Integer),  # params.values, None: not given
+    sa.Column("status", sa.String(8), nullable=False),  # Open | Closed
+    sa.Column("pending", sa.Integer, nullable=False),  # the last NotifyPeriodicEventStream's pending
+    sa.Column("received", sa.Integer, nullable=False),  # values received on the stream
+    utc_timestamp("updated_at", nullable=False),
+)

@@ -33,6 +33,14 @@ class SetMonitoringData(msgspec.Struct, rename="camel", omit_defaults=True):
     variable: Variable
     id: int | None = None
     transaction: bool | None = None
+    periodic_event_stream: EventStreamParams | None = None  # 2.1 (N11): report by a periodic event stream
+
+
+class EventStreamParams(msgspec.Struct, rename="camel", omit_defaults=True):
+    """2.1 PeriodicEventStreamParamsType: flush every ``interval`` s and/or after ``values`` values."""
+
+    interval: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    values: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
 
 class SetMonitoringResult(msgspec.Struct, rename="camel", omit_defaults=True):
