@@ -1,7 +1,7 @@
 """2.1 periodic event streams (N11-N15) of the monitoring block.
 
 Revision ID: 0029_event_streams
-Revises: 0026_security_upgrade
+Revises: 0028_webhooks
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0029_event_streams"
-down_revision = "0026_security_upgrade"
+down_revision = "0028_webhooks"
 branch_labels = None
 depends_on = None
 
