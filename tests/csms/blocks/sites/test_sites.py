@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -127,6 +128,27 @@ async def test_site_allocation_follows_transactions_and_the_grid_limit(database_
             await _until(lambda: station.tx(3) == 25.0 and station.tx(1) == 5.0)
             assert max(station.sums) <= FEEDER  # at no step, whatever the order of the sends
             assert station.tx(1) + station.tx(3) <= 30.0  # type: ignore[operator]
+            # The measured load per node: the latest Current.Import per phase, summed up the tree.
+            now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            await station.call(
+                MODULE.call.MeterValues(
+                    evse_id=3,
+                    meter_value=[
+                        {
+                            "timestamp": now,
+                            "sampled_value": [
+                                {"value": value, "measurand": "Current.Import", "phase": phase}
+                                for value, phase in ((24.0, "L1"), (23.0, "L2"), (22.0, "L3"))
+                            ],
+                        }
+                    ],
+                )
+            )
+            view = await _json(csms, "GET", "/sites/s1/allocation")
+            assert {s["nodeId"]: s["measured"] for s in view["evses"]}["e3"] == [24.0, 23.0, 22.0]
+            loads = {c["nodeId"]: c for c in view["circuits"]}
+            assert loads["feeder"]["measured"] == loads["grid"]["measured"] == [24.0, 23.0, 22.0]
+            assert loads["grid"]["capacity"] == [30.0, 30.0, 30.0]
         # Offline: counted at its fallback.
         async with asyncio.timeout(10):
             while True:
@@ -140,3 +162,47 @@ async def test_site_allocation_follows_transactions_and_the_grid_limit(database_
         }
         await _json(csms, "DELETE", "/sites/s1", 204)
         assert await _json(csms, "GET", "/sites") == []
+
+
+async def test_site_allocation_on_a_16_station_by_connector(database_url: str) -> None:
+    module = MODULES["1.6"]
+
+    class Station16(module.ChargePoint):  # type: ignore[misc,name-defined]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.in_force: dict[tuple[int, str], float] = {}
+
+        @on("SetChargingProfile")
+        def set_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
+            schedule = cs_charging_profiles["charging_schedule"]
+            limit = schedule["charging_schedule_period"][0]["limit"]
+            self.in_force[connector_id, cs_charging_profiles["charging_profile_purpose"]] = limit
+            return module.call_result.SetChargingProfile(status="Accepted")
+
+    settings = settings_for(database_url, SitesSettings(min_interval=0.05))
+    async with running(settings) as csms:
+        await csms.add_station("SITE16")
+        tree = {
+            "id": "grid",
+            "limit": [20.0],
+            "evses": [
+                {"id": f"c{n}", "stationId": "SITE16", "evseId": n, "limit": 16.0, "fallback": 6.0}
+                for n in (1, 2)
+            ],
+        }
+        await _json(csms, "PUT", "/sites/s16", 201, json=tree)
+        for connector in (1, 2):
+            await _json(csms, "POST", "/id-tokens", 201, json={"idToken": f"TAG{connector}"})
+        async with peer(csms.ocpp_url, "SITE16", "1.6", station_class=Station16) as station:
+            await boot(station, "1.6")
+            await _until(lambda: station.in_force.get((2, "TxDefaultProfile")) == 6.0)
+            for connector in (1, 2):
+                await station.call(
+                    module.call.StartTransaction(
+                        connector_id=connector,
+                        id_tag=f"TAG{connector}",
+                        meter_start=0,
+                        timestamp="2026-12-07T10:00:00Z",
+                    )
+                )
+            await _until(lambda: all(station.in_force.get((n, "TxProfile")) == 10.0 for n in (1, 2)))

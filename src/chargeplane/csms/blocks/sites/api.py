@@ -54,12 +54,14 @@ class ShareOut(msgspec.Struct, rename="camel"):
     reachable: bool
     current: float | None  # amperes per phase; None: no transaction
     paused: bool
+    measured: list[float]  # amperes per site phase: the latest Current.Import the station sent
 
 
 class NodeLoadOut(msgspec.Struct, rename="camel"):
     node_id: str
     allocated: list[float]  # amperes per phase the EVs are given below this circuit
     capacity: list[float]  # amperes per phase it may carry for the EVs
+    measured: list[float]  # amperes per phase its EVSEs measured lately (Current.Import)
 
 
 class AllocationOut(msgspec.Struct, rename="camel"):
@@ -80,11 +82,25 @@ def _allocation_out(view: AllocationView) -> AllocationOut:
         view.allocated_at,
         None if view.grid_limit is None else list(view.grid_limit),
         [
-            ShareOut(s.node_id, s.station_id, s.evse_id, s.transaction_id, s.reachable, s.current, s.paused)
+            ShareOut(
+                s.node_id,
+                s.station_id,
+                s.evse_id,
+                s.transaction_id,
+                s.reachable,
+                s.current,
+                s.paused,
+                list(view.measured.get(s.node_id, (0.0, 0.0, 0.0))),
+            )
             for s in view.evses
         ],
         [
-            NodeLoadOut(node, list(view.load.get(node, (0.0, 0.0, 0.0))), list(capacity))
+            NodeLoadOut(
+                node,
+                list(view.load.get(node, (0.0, 0.0, 0.0))),
+                list(capacity),
+                list(view.measured.get(node, (0.0, 0.0, 0.0))),
+            )
             for node, capacity in view.capacity.items()
         ],
     )

@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 # one (K01.FR.05) instead of stacking on it.
 TX_PROFILE_BASE = 1_900_000_000
 FALLBACK_PROFILE_BASE = 1_910_000_000
+CURRENT = "Current.Import"
+WIRE_PHASES = ("L1", "L2", "L3")
+MEASURED_WINDOW = timedelta(minutes=5)
 TRIGGERS = frozenset(
     {
         "transaction.started",
@@ -158,6 +161,7 @@ class AllocationView:
     evses: list[NodeShare]
     load: dict[str, tuple[float, float, float]]  # per circuit: the allocated current per phase
     capacity: dict[str, tuple[float, float, float]]  # per circuit: what it may carry for the EVs
+    measured: dict[str, tuple[float, float, float]]  # per node: the latest Current.Import per site phase
 
 
 class SitesService:
@@ -268,14 +272,16 @@ class SitesService:
         self.events.publish(StationEvent(kind, site_id, data))
 
     async def _running(self, station_id: str) -> dict[int, str]:
+        """The running transactions per EVSE (1.6: per connector, a leaf's ``evseId`` is its connectorId)."""
         records, _ = await self.transactions.find(
             TransactionFilter(station_id=station_id, status="active"), 0, 100
         )
-        return {
-            r.evse_id: r.transaction_id
-            for r in records
-            if r.evse_id is not None and r.transaction_id is not None
-        }
+        running: dict[int, str] = {}
+        for r in records:
+            evse = r.connector_id if r.ocpp_version == Version.V16.value else r.evse_id
+            if evse is not None and r.transaction_id is not None:
+                running[evse] = r.transaction_id
+        return running
 
     async def allocate_all(self) -> None:
         """One pass: every site allocated again, the changed shares sent."""
@@ -329,25 +335,11 @@ class SitesService:
         fresh = timedelta(seconds=self.settings.profile_duration / 2)
         if last is not None and last[0] == limit and last[1] == transaction and now - last[2] < fresh:
             return
-        start = now.replace(microsecond=0)
-        profile = {
-            "id": TX_PROFILE_BASE + leaf.evse_id,
-            "stackLevel": self.settings.stack_level,
-            "chargingProfilePurpose": "TxProfile",
-            "chargingProfileKind": "Absolute",
-            "transactionId": transaction,
-            "chargingSchedule": [
-                {
-                    "id": 1,
-                    "startSchedule": to_wire(start),
-                    "duration": self.settings.profile_duration,
-                    "chargingRateUnit": "A",
-                    "chargingSchedulePeriod": [
-                        {"startPeriod": 0, "limit": limit, "numberPhases": len(leaf.phases)}
-                    ],
-                }
-            ],
+        schedule: dict[str, object] = {
+            "startSchedule": to_wire(now.replace(microsecond=0)),
+            "duration": self.settings.profile_duration,
         }
+        profile = self._profile(leaf, TX_PROFILE_BASE, "TxProfile", "Absolute", limit, transaction, schedule)
         try:
             outcome = await self.smart.set_profile(leaf.station_id, leaf.evse_id, profile)
         except Exception as error:  # offline, refused, no answer: tried again at the next pass
@@ -361,6 +353,37 @@ class SitesService:
         else:
             self._sent.pop(key, None)
 
+    def _profile(
+        self,
+        leaf: EvseNode,
+        base: int,
+        purpose: str,
+        kind: str,
+        limit: float,
+        transaction: str | None,
+        schedule: dict[str, object],
+    ) -> dict[str, object]:
+        """One period of ``limit`` amperes per phase, in the wire form of the station's version (1.6
+        csChargingProfiles: one schedule, chargingProfileId, an integer transactionId; 2.x: a list)."""
+        body = schedule | {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit, "numberPhases": len(leaf.phases)}],
+        }
+        profile: dict[str, object] = {
+            "stackLevel": self.settings.stack_level,
+            "chargingProfilePurpose": purpose,
+            "chargingProfileKind": kind,
+        }
+        if self.smart.commands.version_of(leaf.station_id) is Version.V16:
+            profile |= {"chargingProfileId": base + leaf.evse_id, "chargingSchedule": body}
+            if transaction is not None:
+                profile["transactionId"] = int(transaction)
+        else:
+            profile |= {"id": base + leaf.evse_id, "chargingSchedule": [{"id": 1} | body]}
+            if transaction is not None:
+                profile["transactionId"] = transaction
+        return profile
+
     async def send_fallbacks(self, station_id: str) -> None:
         """A TxDefaultProfile per EVSE of the station in a site at its fallback current: what the EVSE keeps
         to when the site's TxProfile runs out and the CSMS cannot reach the station."""
@@ -368,21 +391,9 @@ class SitesService:
             for leaf in live.leaves.values():
                 if leaf.station_id.casefold() != station_id.casefold():
                     continue
-                profile = {
-                    "id": FALLBACK_PROFILE_BASE + leaf.evse_id,
-                    "stackLevel": self.settings.stack_level,
-                    "chargingProfilePurpose": "TxDefaultProfile",
-                    "chargingProfileKind": "Relative",
-                    "chargingSchedule": [
-                        {
-                            "id": 1,
-                            "chargingRateUnit": "A",
-                            "chargingSchedulePeriod": [
-                                {"startPeriod": 0, "limit": leaf.fallback, "numberPhases": len(leaf.phases)}
-                            ],
-                        }
-                    ],
-                }
+                profile = self._profile(
+                    leaf, FALLBACK_PROFILE_BASE, "TxDefaultProfile", "Relative", leaf.fallback, None, {}
+                )
                 try:
                     await self.smart.set_profile(leaf.station_id, leaf.evse_id, profile)
                 except Exception as error:
@@ -392,7 +403,7 @@ class SitesService:
 
     def station_accepted(self, station_id: str) -> None:
         """The accepted-boot listener: the fallbacks, then a new allocation (the station is back)."""
-        if self.smart.commands.version_of(station_id) in (Version.V201, Version.V21):
+        if self.smart.commands.version_of(station_id) is not None:
             self._fallbacks.put_nowait(station_id)
         self.trigger()
 
@@ -400,7 +411,7 @@ class SitesService:
         while True:
             station_id = await self._fallbacks.get()
             try:
-                if self.smart.commands.version_of(station_id) in (Version.V201, Version.V21):
+                if self.smart.commands.version_of(station_id) is not None:
                     await self.send_fallbacks(station_id)
             except Exception:
                 log.exception("%s: sending the site fallbacks failed", station_id)
@@ -430,6 +441,40 @@ class SitesService:
 
     # -- the view ---------------------------------------------------------------------------------------------
 
+    async def measured(self, live: _Live) -> dict[str, tuple[float, float, float]]:
+        """Per node the current per site phase the stations measured lately (Current.Import, J02): the latest
+        sample per EVSE and phase of the last ``MEASURED_WINDOW``; a circuit carries the sum of its EVSEs. A
+        sample without phase counts on each phase the EVSE draws on; L1..L3 are the EVSE's wiring order."""
+        since = self.clock.now() - MEASURED_WINDOW
+        latest: dict[tuple[str, int], dict[str | None, float]] = {}
+        for station in {leaf.station_id for leaf in live.leaves.values()}:
+            samples = await self.transactions.station_meter_values(
+                station, start=since, end=None, measurand=CURRENT, offset=0, limit=5000
+            )
+            for sample in samples:  # oldest first: a later sample replaces an earlier one
+                if sample.evse_id is None or sample.value is None:
+                    continue
+                if sample.location not in (None, "Outlet"):
+                    continue
+                value = sample.value * 10.0 ** (sample.multiplier or 0)
+                latest.setdefault((station.casefold(), sample.evse_id), {})[sample.phase] = value
+        load: dict[str, list[float]] = {node: [0.0, 0.0, 0.0] for node in (*live.site.circuits, *live.leaves)}
+        for node_id, leaf in live.leaves.items():
+            phases = latest.get((leaf.station_id.casefold(), leaf.evse_id), {})
+            per_site_phase = [0.0, 0.0, 0.0]
+            for phase, value in phases.items():
+                if phase is None:
+                    if any(p in phases for p in WIRE_PHASES):
+                        continue  # per-phase samples are more precise
+                    for site_phase in leaf.phases:
+                        per_site_phase[site_phase] += value
+                elif phase in WIRE_PHASES and WIRE_PHASES.index(phase) < len(leaf.phases):
+                    per_site_phase[leaf.phases[WIRE_PHASES.index(phase)]] += value
+            for node in (node_id, *live.site.paths[node_id]):
+                for site_phase in range(3):
+                    load[node][site_phase] += per_site_phase[site_phase]
+        return {node: (v[0], v[1], v[2]) for node, v in load.items()}
+
     async def allocation(self, site_id: str) -> AllocationView:
         live = (await self._live()).get(site_id)
         if live is None:
@@ -458,4 +503,5 @@ class SitesService:
                 circuit: (capacity[circuit, 0], capacity[circuit, 1], capacity[circuit, 2])
                 for circuit in live.site.circuits
             },
+            await self.measured(live),
         )
