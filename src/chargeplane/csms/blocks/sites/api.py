@@ -109,16 +109,18 @@ def _allocation_out(view: AllocationView) -> AllocationOut:
 def routes(service: SitesService) -> list[Any]:
     @get("/sites", summary="The sites")
     async def list_sites() -> list[SiteOut]:
+        """Every site with its tree and dynamic grid limit, by id."""
         return [_site_out(v) for v in await service.sites()]
 
     @get("/sites/{site_id:str}", summary="A site", responses=error_responses(HTTP_404_NOT_FOUND))
     async def get_site(site_id: FromPath[str]) -> SiteOut:
+        """The site's tree of circuits and EVSEs and its dynamic grid limit."""
         return _site_out(await service.site(site_id))
 
     @put(
         "/sites/{site_id:str}",
         summary="Create or replace a site's tree of circuits",
-        responses=error_responses(HTTP_400_BAD_REQUEST),
+        responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND),
         opt=OPERATOR,
     )
     async def put_site(site_id: FromPath[SiteId], data: JSONBody[CircuitNode]) -> Response[SiteOut]:
@@ -155,7 +157,7 @@ def routes(service: SitesService) -> list[Any]:
         "/site-ev-needs/{transaction_id:str}",
         status_code=HTTP_204_NO_CONTENT,
         summary="Set an EV's needs for the site allocation (per transaction)",
-        responses=error_responses(HTTP_400_BAD_REQUEST),
+        responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND),
         opt=OPERATOR,
     )
     async def put_needs(transaction_id: FromPath[str], data: JSONBody[EvNeedsIn]) -> None:

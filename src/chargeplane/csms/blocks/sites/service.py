@@ -183,6 +183,7 @@ class SitesService:
         self._sites: dict[str, _Live] | None = None
         self._needs: dict[str, EvNeeds] = {}
         self._dirty = asyncio.Event()
+        self._has_sites = asyncio.Event()
         # What was last sent per (station key, evse): (limit, transaction, when), not re-sent unchanged.
         self._sent: dict[tuple[str, int], tuple[float, str, datetime]] = {}
         self._lock = asyncio.Lock()
@@ -199,6 +200,8 @@ class SitesService:
                 site, leaves = to_site(tree)
                 loaded[row.site_id] = _Live(row, tree, site, leaves)
             self._sites = loaded
+            if loaded:
+                self._has_sites.set()
             self._needs = await self.repository.needs()
         return self._sites
 
@@ -225,6 +228,7 @@ class SitesService:
         row = SiteRow(site_id, msgspec.json.encode(tree), None if old is None else old.row.grid_limit)
         created = await self.repository.put(row, self.clock.now())
         current[site_id] = _Live(row, tree, site, leaves)
+        self._has_sites.set()
         self._publish(site_id, "site.changed", {})
         for station in {leaf.station_id for leaf in leaves.values()}:
             self._fallbacks.put_nowait(station)
@@ -236,6 +240,8 @@ class SitesService:
         if site_id not in current or not await self.repository.delete(site_id):
             raise UnknownSite(site_id)
         del current[site_id]
+        if not current:
+            self._has_sites.clear()
 
     async def set_grid_limit(self, site_id: str, limit: Sequence[float] | None) -> SiteView:
         """The grid operator's limit on the connection per phase (None: none, the root's own limit)."""
@@ -419,12 +425,20 @@ class SitesService:
                 self._fallbacks.task_done()
 
     async def event_job(self) -> None:
-        """Marks the allocation dirty on the events that change it."""
-        async with self.events.subscribe() as queue:
-            while True:
-                event = await queue.get()
-                if event.kind in TRIGGERS:
-                    self.trigger()
+        """Marks the allocation dirty on the events that change it; listens to the bus only while there are
+        sites (a subscriber makes the transactions block publish its events)."""
+        await self._live()
+        while True:
+            await self._has_sites.wait()
+            async with self.events.subscribe() as queue:
+                while self._has_sites.is_set():
+                    try:
+                        async with asyncio.timeout(1.0):
+                            event = await queue.get()
+                    except TimeoutError:
+                        continue
+                    if event.kind in TRIGGERS:
+                        self.trigger()
 
     async def allocation_job(self) -> None:
         """Allocates when dirty, at most once per ``min_interval``, and at least every half profile duration."""
