@@ -99,7 +99,7 @@ async def test_site_allocation_follows_transactions_and_the_grid_limit(database_
         bad = await _json(csms, "PUT", "/sites/s1", 400, json=_tree(fallback=20.0))
         assert "fallback" in bad["detail"]
         await _json(csms, "GET", "/sites/s1", 404)
-        created = await _json(csms, "PUT", "/sites/s1", 201, json=_tree())
+        created = await _json(csms, "PUT", "/sites/s1", json=_tree())
         assert created["root"]["circuits"][0]["evses"][2]["evseId"] == 3
         async with peer(csms.ocpp_url, "SITE1", "2.0.1", station_class=SiteStation) as station:
             await boot(station, "2.0.1")
@@ -190,7 +190,7 @@ async def test_site_allocation_on_a_16_station_by_connector(database_url: str) -
                 for n in (1, 2)
             ],
         }
-        await _json(csms, "PUT", "/sites/s16", 201, json=tree)
+        await _json(csms, "PUT", "/sites/s16", json=tree)
         for connector in (1, 2):
             await _json(csms, "POST", "/id-tokens", 201, json={"idToken": f"TAG{connector}"})
         async with peer(csms.ocpp_url, "SITE16", "1.6", station_class=Station16) as station:

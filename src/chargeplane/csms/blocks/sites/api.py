@@ -8,11 +8,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Response, delete, get, put
+from litestar import delete, get, put
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import (
-    HTTP_200_OK,
-    HTTP_201_CREATED,
     HTTP_204_NO_CONTENT,
     HTTP_400_BAD_REQUEST,
     HTTP_404_NOT_FOUND,
@@ -23,7 +21,6 @@ from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.blocks.sites.repository import EvNeeds
 from chargeplane.csms.blocks.sites.service import AllocationView, CircuitNode, SitesService, SiteView
 
-SiteId = Annotated[str, msgspec.Meta(pattern=r"\A[A-Za-z0-9_.-]{1,64}\Z")]
 Amperes = Annotated[float, msgspec.Meta(ge=0, le=100_000)]
 
 
@@ -123,14 +120,13 @@ def routes(service: SitesService) -> list[Any]:
         responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND),
         opt=OPERATOR,
     )
-    async def put_site(site_id: FromPath[SiteId], data: JSONBody[CircuitNode]) -> Response[SiteOut]:
+    async def put_site(site_id: FromPath[str], data: JSONBody[CircuitNode]) -> SiteOut:
         """The root is the grid connection; each circuit has a limit per phase, circuits and EVSEs below it.
-        400 when a node id is used twice, an EVSE is in two sites, or the EVSEs' fallbacks together exceed a
-        circuit (losing the stations would overload it). The sites are allocated again at once."""
-        created = await service.put_site(site_id, data)
-        return Response(
-            _site_out(await service.site(site_id)), status_code=HTTP_201_CREATED if created else HTTP_200_OK
-        )
+        400 when the site id is not 1-64 letters, digits, ``_.-``, a node id is used twice, an EVSE is in two
+        sites, or the EVSEs' fallbacks together exceed a circuit (losing the stations would overload it). The
+        sites are allocated again at once."""
+        await service.put_site(site_id, data)
+        return _site_out(await service.site(site_id))
 
     @delete(
         "/sites/{site_id:str}",

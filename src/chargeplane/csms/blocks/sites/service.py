@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from chargeplane.csms.errors import Invalid, NotFound
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging.site import (
+    PHASES,
     Allocation,
     Circuit,
     Demand,
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 TX_PROFILE_BASE = 1_900_000_000
 FALLBACK_PROFILE_BASE = 1_910_000_000
 CURRENT = "Current.Import"
+SITE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_AMPERES = 100_000.0
 WIRE_PHASES = ("L1", "L2", "L3")
 MEASURED_WINDOW = timedelta(minutes=5)
 TRIGGERS = frozenset(
@@ -102,16 +106,20 @@ def to_site(tree: CircuitNode) -> tuple[Site, dict[str, EvseNode]]:
     seen: set[tuple[str, int]] = set()
 
     def build(node: CircuitNode) -> Circuit:
+        if len(node.limit) not in (1, PHASES):
+            raise ValueError(f"circuit {node.id}: a limit is one value or one per phase")
         limit = per_phase(node.limit[0] if len(node.limit) == 1 else node.limit)
-        if any(value < 0 for value in limit):
-            raise ValueError(f"circuit {node.id}: a limit is >= 0")
+        if not all(0 <= value <= MAX_AMPERES for value in limit):
+            raise ValueError(f"circuit {node.id}: a limit is 0 to {MAX_AMPERES} A")
         children: list[Circuit | Evse] = [build(child) for child in node.circuits]
         for leaf in node.evses:
             key = (leaf.station_id.casefold(), leaf.evse_id)
             if key in seen:
                 raise ValueError(f"EVSE {leaf.evse_id} of {leaf.station_id} is in the tree twice")
-            if leaf.evse_id < 1:
+            if not 1 <= leaf.evse_id < 2**31:
                 raise ValueError(f"node {leaf.id}: evseId is >= 1")
+            if not 0 <= leaf.fallback <= leaf.limit <= MAX_AMPERES:
+                raise ValueError(f"node {leaf.id}: need 0 <= fallback <= limit <= {MAX_AMPERES} A")
             seen.add(key)
             leaves[leaf.id] = leaf
             children.append(Evse(leaf.id, leaf.limit, tuple(leaf.phases), leaf.fallback))
@@ -215,6 +223,8 @@ class SitesService:
         return SiteView(site_id, live.tree, live.row.grid_limit)
 
     async def put_site(self, site_id: str, tree: CircuitNode) -> bool:
+        if not SITE_ID.fullmatch(site_id):
+            raise InvalidSite("a site id is 1-64 letters, digits, '_', '.' or '-'")
         site, leaves = to_site(tree)
         current = await self._live()
         for other_id, other in current.items():
