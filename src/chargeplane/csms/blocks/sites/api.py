@@ -1,0 +1,175 @@
+"""HTTP routes of site energy management: sites (their tree of circuits down to the stations' EVSEs) created,
+replaced, read and deleted; the grid operator's dynamic limit; the EV needs of a transaction; the current
+allocation and load per node. A tree the allocator cannot hold is answered 400 with the reason."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import delete, get, put
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import (
+    HTTP_204_NO_CONTENT,
+    HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
+)
+
+from chargeplane.csms.api.app import OPERATOR
+from chargeplane.csms.api.errors import error_responses
+from chargeplane.csms.blocks.sites.repository import EvNeeds
+from chargeplane.csms.blocks.sites.service import AllocationView, CircuitNode, SitesService, SiteView
+
+Amperes = Annotated[float, msgspec.Meta(ge=0, le=100_000)]
+
+
+class SiteOut(msgspec.Struct, rename="camel"):
+    site_id: str
+    root: CircuitNode
+    grid_limit: list[float] | None  # amperes per phase, the grid operator's; None: none
+
+
+class GridLimitIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """Amperes per phase (one value: the same on each); null lifts the limit."""
+
+    limit: Annotated[list[Amperes], msgspec.Meta(min_length=1, max_length=3)] | None
+
+
+class EvNeedsIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    maximum: Amperes | None = None  # what the EV takes per phase; None: the EVSE's limit
+    minimum: Amperes = 0.0  # minChargingRate: below it the EV is paused rather than charged
+    priority: Annotated[int, msgspec.Meta(ge=-1000, le=1000)] = 0
+    departure: datetime | None = None
+
+
+class ShareOut(msgspec.Struct, rename="camel"):
+    node_id: str
+    station_id: str
+    evse_id: int
+    transaction_id: str | None
+    reachable: bool
+    current: float | None  # amperes per phase; None: no transaction
+    paused: bool
+    measured: list[float]  # amperes per site phase: the latest Current.Import the station sent
+
+
+class NodeLoadOut(msgspec.Struct, rename="camel"):
+    node_id: str
+    allocated: list[float]  # amperes per phase the EVs are given below this circuit
+    capacity: list[float]  # amperes per phase it may carry for the EVs
+    measured: list[float]  # amperes per phase its EVSEs measured lately (Current.Import)
+
+
+class AllocationOut(msgspec.Struct, rename="camel"):
+    site_id: str
+    allocated_at: datetime | None
+    grid_limit: list[float] | None
+    evses: list[ShareOut]
+    circuits: list[NodeLoadOut]
+
+
+def _site_out(view: SiteView) -> SiteOut:
+    return SiteOut(view.site_id, view.tree, None if view.grid_limit is None else list(view.grid_limit))
+
+
+def _allocation_out(view: AllocationView) -> AllocationOut:
+    return AllocationOut(
+        view.site_id,
+        view.allocated_at,
+        None if view.grid_limit is None else list(view.grid_limit),
+        [
+            ShareOut(
+                s.node_id,
+                s.station_id,
+                s.evse_id,
+                s.transaction_id,
+                s.reachable,
+                s.current,
+                s.paused,
+                list(view.measured.get(s.node_id, (0.0, 0.0, 0.0))),
+            )
+            for s in view.evses
+        ],
+        [
+            NodeLoadOut(
+                node,
+                list(view.load.get(node, (0.0, 0.0, 0.0))),
+                list(capacity),
+                list(view.measured.get(node, (0.0, 0.0, 0.0))),
+            )
+            for node, capacity in view.capacity.items()
+        ],
+    )
+
+
+def routes(service: SitesService) -> list[Any]:
+    @get("/sites", summary="The sites")
+    async def list_sites() -> list[SiteOut]:
+        """Every site with its tree and dynamic grid limit, by id."""
+        return [_site_out(v) for v in await service.sites()]
+
+    @get("/sites/{site_id:str}", summary="A site", responses=error_responses(HTTP_404_NOT_FOUND))
+    async def get_site(site_id: FromPath[str]) -> SiteOut:
+        """The site's tree of circuits and EVSEs and its dynamic grid limit."""
+        return _site_out(await service.site(site_id))
+
+    @put(
+        "/sites/{site_id:str}",
+        summary="Create or replace a site's tree of circuits",
+        responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND),
+        opt=OPERATOR,
+    )
+    async def put_site(site_id: FromPath[str], data: JSONBody[CircuitNode]) -> SiteOut:
+        """The root is the grid connection; each circuit has a limit per phase, circuits and EVSEs below it.
+        400 when the site id is not 1-64 letters, digits, ``_.-``, a node id is used twice, an EVSE is in two
+        sites, or the EVSEs' fallbacks together exceed a circuit (losing the stations would overload it). The
+        sites are allocated again at once."""
+        await service.put_site(site_id, data)
+        return _site_out(await service.site(site_id))
+
+    @delete(
+        "/sites/{site_id:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete a site",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+        opt=OPERATOR,
+    )
+    async def delete_site(site_id: FromPath[str]) -> None:
+        """The stations keep the profiles they have until they run out."""
+        await service.delete_site(site_id)
+
+    @put(
+        "/sites/{site_id:str}/grid-limit",
+        summary="Set the dynamic grid limit of a site (grid operator signal)",
+        responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND),
+        opt=OPERATOR,
+    )
+    async def put_grid_limit(site_id: FromPath[str], data: JSONBody[GridLimitIn]) -> SiteOut:
+        """On top of the connection's own limit; the site is allocated again at once."""
+        return _site_out(await service.set_grid_limit(site_id, data.limit))
+
+    @put(
+        "/site-ev-needs/{transaction_id:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Set an EV's needs for the site allocation (per transaction)",
+        responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND),
+        opt=OPERATOR,
+    )
+    async def put_needs(transaction_id: FromPath[str], data: JSONBody[EvNeedsIn]) -> None:
+        """Its maximum and minimum current per phase, its priority and departure; allocated again at once."""
+        await service.set_needs(
+            EvNeeds(transaction_id, data.maximum, data.minimum, data.priority, data.departure)
+        )
+
+    @get(
+        "/sites/{site_id:str}/allocation",
+        summary="A site's current allocation and load per node",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
+    async def get_allocation(site_id: FromPath[str]) -> AllocationOut:
+        """Per EVSE its running transaction, whether its station is reachable and its share (an unreachable
+        station counted at its fallback); per circuit the allocated current and its capacity per phase."""
+        return _allocation_out(await service.allocation(site_id))
+
+    return [list_sites, get_site, put_site, delete_site, put_grid_limit, put_needs, get_allocation]

@@ -1,0 +1,531 @@
+"""Site energy management wired to live stations (issue #15 item 4).
+
+A site is a tree of circuits (grid connection -> feeders -> EVSEs of stations) with a limit per phase on each
+node; the grid operator may lower the connection's limit at any time (a dynamic grid limit, 2.1 Q external
+constraints). The allocation (:func:`chargeplane.smart_charging.site.allocate`) runs again after the events
+that change it -- a transaction started or ended, meter values, a limit changed, a station gone offline or
+back -- at most once per ``min_interval`` (events in between are batched), and every ``profile_duration / 2``
+seconds in any case.
+
+Each EVSE with a running transaction gets its share as a TxProfile (2.0.1 K01, through the smart charging
+block's checked SetChargingProfile) that lasts ``profile_duration`` seconds; an unchanged share is not
+re-sent before half of that. When a station's boot is accepted it gets a TxDefaultProfile per EVSE at the
+EVSE's fallback current: an EVSE whose station loses the CSMS falls back to it by itself once its TxProfile
+runs out, which is what the allocator counts an unreachable station at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import msgspec
+
+from chargeplane.csms.blocks.sites.repository import EvNeeds, SiteRow, SitesRepository
+from chargeplane.csms.blocks.sites.settings import SitesSettings
+from chargeplane.csms.blocks.smart_charging.service import SmartChargingService
+from chargeplane.csms.blocks.transactions.queries import TransactionFilter, TransactionQueries
+from chargeplane.csms.bus.events import EventBus, StationEvent
+from chargeplane.csms.clock import Clock
+from chargeplane.csms.errors import Invalid, NotFound
+from chargeplane.ocpp.timestamps import to_wire
+from chargeplane.ocpp.versions import Version
+from chargeplane.smart_charging.site import (
+    PHASES,
+    Allocation,
+    Circuit,
+    Demand,
+    Evse,
+    Site,
+    allocate,
+    capacity_of,
+    per_phase,
+)
+
+log = logging.getLogger(__name__)
+
+# Profile ids of this block (per station, one per EVSE): stable so that a new share replaces the last
+# one (K01.FR.05) instead of stacking on it.
+TX_PROFILE_BASE = 1_900_000_000
+FALLBACK_PROFILE_BASE = 1_910_000_000
+CURRENT = "Current.Import"
+SITE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_AMPERES = 100_000.0
+WIRE_PHASES = ("L1", "L2", "L3")
+MEASURED_WINDOW = timedelta(minutes=5)
+TRIGGERS = frozenset(
+    {
+        "transaction.started",
+        "transaction.ended",
+        "transaction.closed",
+        "meter_values",
+        "connected",
+        "disconnected",
+    }
+)
+
+
+class UnknownSite(NotFound):
+    def __init__(self, site_id: str) -> None:
+        super().__init__(f"no site {site_id}")
+
+
+class InvalidSite(Invalid):
+    """The tree breaks a rule of the allocator (ids used twice, fallbacks above a circuit, ...)."""
+
+
+# -- the tree as the API and the store hold it ----------------------------------------------------------------
+
+
+class EvseNode(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """A leaf: EVSE ``evse_id`` of station ``station_id``."""
+
+    id: str
+    station_id: str
+    evse_id: int
+    limit: float  # amperes per phase
+    phases: list[int] = msgspec.field(default_factory=lambda: [0, 1, 2])
+    fallback: float = 0.0
+
+
+class CircuitNode(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    id: str
+    limit: list[float]  # amperes per phase (one value: the same on each phase)
+    circuits: list[CircuitNode] = msgspec.field(default_factory=list)
+    evses: list[EvseNode] = msgspec.field(default_factory=list)
+
+
+def to_site(tree: CircuitNode) -> tuple[Site, dict[str, EvseNode]]:
+    """The allocator's site of ``tree`` and its leaves by node id; InvalidSite when it breaks a rule."""
+    leaves: dict[str, EvseNode] = {}
+    seen: set[tuple[str, int]] = set()
+
+    def build(node: CircuitNode) -> Circuit:
+        if len(node.limit) not in (1, PHASES):
+            raise ValueError(f"circuit {node.id}: a limit is one value or one per phase")
+        limit = per_phase(node.limit[0] if len(node.limit) == 1 else node.limit)
+        if not all(0 <= value <= MAX_AMPERES for value in limit):
+            raise ValueError(f"circuit {node.id}: a limit is 0 to {MAX_AMPERES} A")
+        children: list[Circuit | Evse] = [build(child) for child in node.circuits]
+        for leaf in node.evses:
+            key = (leaf.station_id.casefold(), leaf.evse_id)
+            if key in seen:
+                raise ValueError(f"EVSE {leaf.evse_id} of {leaf.station_id} is in the tree twice")
+            if not 1 <= leaf.evse_id < 2**31:
+                raise ValueError(f"node {leaf.id}: evseId is >= 1")
+            if not 0 <= leaf.fallback <= leaf.limit <= MAX_AMPERES:
+                raise ValueError(f"node {leaf.id}: need 0 <= fallback <= limit <= {MAX_AMPERES} A")
+            seen.add(key)
+            leaves[leaf.id] = leaf
+            children.append(Evse(leaf.id, leaf.limit, tuple(leaf.phases), leaf.fallback))
+        return Circuit(node.id, limit, tuple(children))
+
+    try:
+        return Site(build(tree)), leaves
+    except ValueError as error:
+        raise InvalidSite(str(error)) from None
+
+
+@dataclass
+class _Live:
+    row: SiteRow
+    tree: CircuitNode
+    site: Site
+    leaves: dict[str, EvseNode]
+    allocation: Allocation | None = None
+    transactions: dict[str, str] = field(default_factory=dict)  # leaf -> running transaction id
+    reachable: dict[str, bool] = field(default_factory=dict)  # leaf -> station connected
+    allocated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteView:
+    site_id: str
+    tree: CircuitNode
+    grid_limit: tuple[float, float, float] | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeShare:
+    node_id: str
+    station_id: str
+    evse_id: int
+    transaction_id: str | None
+    reachable: bool
+    current: float | None  # amperes per phase allocated (fallback when unreachable); None: no transaction
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationView:
+    site_id: str
+    allocated_at: datetime | None
+    grid_limit: tuple[float, float, float] | None
+    evses: list[NodeShare]
+    load: dict[str, tuple[float, float, float]]  # per circuit: the allocated current per phase
+    capacity: dict[str, tuple[float, float, float]]  # per circuit: what it may carry for the EVs
+    measured: dict[str, tuple[float, float, float]]  # per node: the latest Current.Import per site phase
+
+
+class SitesService:
+    def __init__(
+        self,
+        repository: SitesRepository,
+        smart: SmartChargingService,
+        transactions: TransactionQueries,
+        settings: SitesSettings,
+        events: EventBus,
+        clock: Clock,
+    ) -> None:
+        self.repository = repository
+        self.smart = smart
+        self.transactions = transactions
+        self.settings = settings
+        self.events = events
+        self.clock = clock
+        self._sites: dict[str, _Live] | None = None
+        self._needs: dict[str, EvNeeds] = {}
+        self._dirty = asyncio.Event()
+        self._has_sites = asyncio.Event()
+        # What was last sent per (station key, evse): (limit, transaction, when), not re-sent unchanged.
+        self._sent: dict[tuple[str, int], tuple[float, str, datetime]] = {}
+        self._lock = asyncio.Lock()
+        self._fallbacks: asyncio.Queue[str] = asyncio.Queue()
+        self.passes = 0  # allocation passes done (tests)
+
+    # -- the sites --------------------------------------------------------------------------------------------
+
+    async def _live(self) -> dict[str, _Live]:
+        if self._sites is None:
+            loaded: dict[str, _Live] = {}
+            for row in await self.repository.all():
+                tree = msgspec.json.decode(row.tree, type=CircuitNode)
+                site, leaves = to_site(tree)
+                loaded[row.site_id] = _Live(row, tree, site, leaves)
+            self._sites = loaded
+            if loaded:
+                self._has_sites.set()
+            self._needs = await self.repository.needs()
+        return self._sites
+
+    async def sites(self) -> list[SiteView]:
+        return [SiteView(s, live.tree, live.row.grid_limit) for s, live in (await self._live()).items()]
+
+    async def site(self, site_id: str) -> SiteView:
+        live = (await self._live()).get(site_id)
+        if live is None:
+            raise UnknownSite(site_id)
+        return SiteView(site_id, live.tree, live.row.grid_limit)
+
+    async def put_site(self, site_id: str, tree: CircuitNode) -> bool:
+        if not SITE_ID.fullmatch(site_id):
+            raise InvalidSite("a site id is 1-64 letters, digits, '_', '.' or '-'")
+        site, leaves = to_site(tree)
+        current = await self._live()
+        for other_id, other in current.items():
+            if other_id == site_id:
+                continue
+            taken = {(e.station_id.casefold(), e.evse_id) for e in other.leaves.values()}
+            for leaf in leaves.values():
+                if (leaf.station_id.casefold(), leaf.evse_id) in taken:
+                    raise InvalidSite(f"EVSE {leaf.evse_id} of {leaf.station_id} belongs to site {other_id}")
+        old = current.get(site_id)
+        row = SiteRow(site_id, msgspec.json.encode(tree), None if old is None else old.row.grid_limit)
+        created = await self.repository.put(row, self.clock.now())
+        current[site_id] = _Live(row, tree, site, leaves)
+        self._has_sites.set()
+        self._publish(site_id, "site.changed", {})
+        for station in {leaf.station_id for leaf in leaves.values()}:
+            self._fallbacks.put_nowait(station)
+        self.trigger()
+        return created
+
+    async def delete_site(self, site_id: str) -> None:
+        current = await self._live()
+        if site_id not in current or not await self.repository.delete(site_id):
+            raise UnknownSite(site_id)
+        del current[site_id]
+        if not current:
+            self._has_sites.clear()
+
+    async def set_grid_limit(self, site_id: str, limit: Sequence[float] | None) -> SiteView:
+        """The grid operator's limit on the connection per phase (None: none, the root's own limit)."""
+        live = (await self._live()).get(site_id)
+        if live is None:
+            raise UnknownSite(site_id)
+        value = None
+        if limit is not None:
+            value = per_phase(limit[0] if len(limit) == 1 else limit)
+            if any(v < 0 for v in value):
+                raise Invalid("a grid limit is >= 0")
+        live.row = SiteRow(site_id, live.row.tree, value)
+        await self.repository.put(live.row, self.clock.now())
+        self._publish(site_id, "site.grid_limit", {"limit": None if value is None else list(value)})
+        self.trigger()
+        return SiteView(site_id, live.tree, value)
+
+    async def set_needs(self, needs: EvNeeds) -> None:
+        if needs.maximum is not None and not 0 <= needs.minimum <= needs.maximum:
+            raise Invalid("need 0 <= minimum <= maximum")
+        if needs.minimum < 0:
+            raise Invalid("minimum is >= 0")
+        await self._live()
+        await self.repository.put_needs(needs, self.clock.now())
+        self._needs[needs.transaction_id] = needs
+        self.trigger()
+
+    # -- the allocation ---------------------------------------------------------------------------------------
+
+    def trigger(self) -> None:
+        self._dirty.set()
+
+    def _publish(self, site_id: str, kind: str, data: dict[str, object]) -> None:
+        self.events.publish(StationEvent(kind, site_id, data))
+
+    async def _running(self, station_id: str) -> dict[int, str]:
+        """The running transactions per EVSE (1.6: per connector, a leaf's ``evseId`` is its connectorId)."""
+        records, _ = await self.transactions.find(
+            TransactionFilter(station_id=station_id, status="active"), 0, 100
+        )
+        running: dict[int, str] = {}
+        for r in records:
+            evse = r.connector_id if r.ocpp_version == Version.V16.value else r.evse_id
+            if evse is not None and r.transaction_id is not None:
+                running[evse] = r.transaction_id
+        return running
+
+    async def allocate_all(self) -> None:
+        """One pass: every site allocated again, the changed shares sent."""
+        async with self._lock:
+            self.passes += 1
+            for site_id, live in (await self._live()).items():
+                try:
+                    await self._allocate(site_id, live)
+                except Exception:
+                    log.exception("site %s: the allocation failed", site_id)
+
+    async def _allocate(self, site_id: str, live: _Live) -> None:
+        running: dict[str, dict[int, str]] = {}
+        demands: list[Demand] = []
+        transactions: dict[str, str] = {}
+        reachable: dict[str, bool] = {}
+        for node_id, leaf in live.leaves.items():
+            key = leaf.station_id.casefold()
+            if key not in running:
+                running[key] = await self._running(leaf.station_id)
+            online = self.smart.commands.version_of(leaf.station_id) is not None
+            reachable[node_id] = online
+            transaction = running[key].get(leaf.evse_id)
+            if transaction is None:
+                continue
+            transactions[node_id] = transaction
+            needs = self._needs.get(transaction)
+            maximum = leaf.limit if needs is None or needs.maximum is None else needs.maximum
+            minimum = 0.0 if needs is None else min(needs.minimum, maximum)
+            priority = 0 if needs is None else needs.priority
+            demands.append(Demand(node_id, maximum, minimum, priority, reachable=online))
+        allocation = allocate(live.site, demands, live.row.grid_limit)
+        live.allocation, live.transactions, live.reachable = allocation, transactions, reachable
+        live.allocated_at = self.clock.now()
+
+        # Lowered shares first, raised ones after: between two profiles no circuit carries more than before.
+        def change(node_id: str) -> float:
+            leaf = live.leaves[node_id]
+            last = self._sent.get((leaf.station_id.casefold(), leaf.evse_id))
+            return allocation.currents[node_id] - (leaf.fallback if last is None else last[0])
+
+        for node_id in sorted((n for n in transactions if reachable[n]), key=change):
+            await self._push(live.leaves[node_id], transactions[node_id], allocation.currents[node_id])
+
+    async def _push(self, leaf: EvseNode, transaction: str, current: float) -> None:
+        """The EVSE's share as a TxProfile of its transaction (K01), unless the same was sent lately."""
+        now = self.clock.now()
+        key = (leaf.station_id.casefold(), leaf.evse_id)
+        limit = math.floor(current * 10 + 1e-6) / 10  # wire limits carry one decimal: never above the share
+        last = self._sent.get(key)
+        fresh = timedelta(seconds=self.settings.profile_duration / 2)
+        if last is not None and last[0] == limit and last[1] == transaction and now - last[2] < fresh:
+            return
+        schedule: dict[str, object] = {
+            "startSchedule": to_wire(now.replace(microsecond=0)),
+            "duration": self.settings.profile_duration,
+        }
+        profile = self._profile(leaf, TX_PROFILE_BASE, "TxProfile", "Absolute", limit, transaction, schedule)
+        try:
+            outcome = await self.smart.set_profile(leaf.station_id, leaf.evse_id, profile)
+        except Exception as error:  # offline, refused, no answer: tried again at the next pass
+            log.warning(
+                "%s EVSE %d: the site's TxProfile was not set: %s", leaf.station_id, leaf.evse_id, error
+            )
+            self._sent.pop(key, None)
+            return
+        if outcome.status == "Accepted":
+            self._sent[key] = (limit, transaction, now)
+        else:
+            self._sent.pop(key, None)
+
+    def _profile(
+        self,
+        leaf: EvseNode,
+        base: int,
+        purpose: str,
+        kind: str,
+        limit: float,
+        transaction: str | None,
+        schedule: dict[str, object],
+    ) -> dict[str, object]:
+        """One period of ``limit`` amperes per phase, in the wire form of the station's version (1.6
+        csChargingProfiles: one schedule, chargingProfileId, an integer transactionId; 2.x: a list)."""
+        body = schedule | {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit, "numberPhases": len(leaf.phases)}],
+        }
+        profile: dict[str, object] = {
+            "stackLevel": self.settings.stack_level,
+            "chargingProfilePurpose": purpose,
+            "chargingProfileKind": kind,
+        }
+        if self.smart.commands.version_of(leaf.station_id) is Version.V16:
+            profile |= {"chargingProfileId": base + leaf.evse_id, "chargingSchedule": body}
+            if transaction is not None:
+                profile["transactionId"] = int(transaction)
+        else:
+            profile |= {"id": base + leaf.evse_id, "chargingSchedule": [{"id": 1} | body]}
+            if transaction is not None:
+                profile["transactionId"] = transaction
+        return profile
+
+    async def send_fallbacks(self, station_id: str) -> None:
+        """A TxDefaultProfile per EVSE of the station in a site at its fallback current: what the EVSE keeps
+        to when the site's TxProfile runs out and the CSMS cannot reach the station."""
+        for live in (await self._live()).values():
+            for leaf in live.leaves.values():
+                if leaf.station_id.casefold() != station_id.casefold():
+                    continue
+                profile = self._profile(
+                    leaf, FALLBACK_PROFILE_BASE, "TxDefaultProfile", "Relative", leaf.fallback, None, {}
+                )
+                try:
+                    await self.smart.set_profile(leaf.station_id, leaf.evse_id, profile)
+                except Exception as error:
+                    log.warning(
+                        "%s EVSE %d: the fallback profile was not set: %s", station_id, leaf.evse_id, error
+                    )
+
+    def station_accepted(self, station_id: str) -> None:
+        """The accepted-boot listener: the fallbacks, then a new allocation (the station is back)."""
+        if self.smart.commands.version_of(station_id) is not None:
+            self._fallbacks.put_nowait(station_id)
+        self.trigger()
+
+    async def fallback_job(self) -> None:
+        while True:
+            station_id = await self._fallbacks.get()
+            try:
+                if self.smart.commands.version_of(station_id) is not None:
+                    await self.send_fallbacks(station_id)
+            except Exception:
+                log.exception("%s: sending the site fallbacks failed", station_id)
+            finally:
+                self._fallbacks.task_done()
+
+    async def event_job(self) -> None:
+        """Marks the allocation dirty on the events that change it; listens to the bus only while there are
+        sites (a subscriber makes the transactions block publish its events)."""
+        await self._live()
+        while True:
+            await self._has_sites.wait()
+            async with self.events.subscribe() as queue:
+                while self._has_sites.is_set():
+                    try:
+                        async with asyncio.timeout(1.0):
+                            event = await queue.get()
+                    except TimeoutError:
+                        continue
+                    if event.kind in TRIGGERS:
+                        self.trigger()
+
+    async def allocation_job(self) -> None:
+        """Allocates when dirty, at most once per ``min_interval``, and at least every half profile duration."""
+        refresh = self.settings.profile_duration / 2
+        while True:
+            try:
+                async with asyncio.timeout(refresh):
+                    await self._dirty.wait()
+            except TimeoutError:
+                pass
+            self._dirty.clear()
+            await self.allocate_all()
+            await asyncio.sleep(self.settings.min_interval)
+
+    # -- the view ---------------------------------------------------------------------------------------------
+
+    async def measured(self, live: _Live) -> dict[str, tuple[float, float, float]]:
+        """Per node the current per site phase the stations measured lately (Current.Import, J02): the latest
+        sample per EVSE and phase of the last ``MEASURED_WINDOW``; a circuit carries the sum of its EVSEs. A
+        sample without phase counts on each phase the EVSE draws on; L1..L3 are the EVSE's wiring order."""
+        since = self.clock.now() - MEASURED_WINDOW
+        latest: dict[tuple[str, int], dict[str | None, float]] = {}
+        for station in {leaf.station_id for leaf in live.leaves.values()}:
+            samples = await self.transactions.station_meter_values(
+                station, start=since, end=None, measurand=CURRENT, offset=0, limit=5000
+            )
+            for sample in samples:  # oldest first: a later sample replaces an earlier one
+                if sample.evse_id is None or sample.value is None:
+                    continue
+                if sample.location not in (None, "Outlet"):
+                    continue
+                value = sample.value * 10.0 ** (sample.multiplier or 0)
+                latest.setdefault((station.casefold(), sample.evse_id), {})[sample.phase] = value
+        load: dict[str, list[float]] = {node: [0.0, 0.0, 0.0] for node in (*live.site.circuits, *live.leaves)}
+        for node_id, leaf in live.leaves.items():
+            phases = latest.get((leaf.station_id.casefold(), leaf.evse_id), {})
+            per_site_phase = [0.0, 0.0, 0.0]
+            for phase, value in phases.items():
+                if phase is None:
+                    if any(p in phases for p in WIRE_PHASES):
+                        continue  # per-phase samples are more precise
+                    for site_phase in leaf.phases:
+                        per_site_phase[site_phase] += value
+                elif phase in WIRE_PHASES and WIRE_PHASES.index(phase) < len(leaf.phases):
+                    per_site_phase[leaf.phases[WIRE_PHASES.index(phase)]] += value
+            for node in (node_id, *live.site.paths[node_id]):
+                for site_phase in range(3):
+                    load[node][site_phase] += per_site_phase[site_phase]
+        return {node: (v[0], v[1], v[2]) for node, v in load.items()}
+
+    async def allocation(self, site_id: str) -> AllocationView:
+        live = (await self._live()).get(site_id)
+        if live is None:
+            raise UnknownSite(site_id)
+        allocation = live.allocation
+        shares = [
+            NodeShare(
+                node_id,
+                leaf.station_id,
+                leaf.evse_id,
+                live.transactions.get(node_id),
+                live.reachable.get(node_id, False),
+                None if allocation is None else allocation.currents.get(node_id),
+                allocation is not None and node_id in allocation.paused,
+            )
+            for node_id, leaf in live.leaves.items()
+        ]
+        capacity = capacity_of(live.site, live.row.grid_limit)
+        return AllocationView(
+            site_id,
+            live.allocated_at,
+            live.row.grid_limit,
+            shares,
+            {} if allocation is None else dict(allocation.load),
+            {
+                circuit: (capacity[circuit, 0], capacity[circuit, 1], capacity[circuit, 2])
+                for circuit in live.site.circuits
+            },
+            await self.measured(live),
+        )
