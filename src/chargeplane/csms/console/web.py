@@ -14,6 +14,7 @@ fragments (``/fragments/...``) when an event that concerns them arrives.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ HEADERS = {
 COMMANDS = ("remote-start", "remote-stop", "reset", "trigger")
 TRIGGERS = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent")
 RESETS = ("Immediate", "OnIdle", "Hard", "Soft")
+STATION_ID = re.compile(r"\A[a-zA-Z0-9*\-_=+|@.]{1,48}\Z")  # the API's StationIn rule
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -236,6 +238,32 @@ class Console:
             return CommandResult(False, answer.status_code, None, None, None, answer.detail)
         return CommandResult(True, 200, sent.action, _wire(sent.request), _wire(sent.response), None)
 
+    async def register_station(self, session: Session, form: Any) -> tuple[int, str | None, str | None]:
+        """Registers a station from the register form: (HTTP status, message, generated password or None).
+        Operators and admins only, checked here; the password is generated (profiles 1 and 2) and shown once."""
+        if not session.user.role.can_command:
+            raise HTTPException(status_code=HTTP_403_FORBIDDEN, detail="viewers cannot register stations")
+        station_id = _text(form.get("station_id")) or ""
+        if not STATION_ID.match(station_id):
+            return 400, "A station id is 1 to 48 letters, digits or * - _ = + | @ .", None
+        profile = _form_int(form.get("security_profile")) or 1
+        if profile not in (1, 2, 3):
+            return 400, "The security profile is 1, 2 or 3.", None
+        description = _text(form.get("description"))
+        if description is not None and len(description) > 200:
+            return 400, "The description is at most 200 characters.", None
+        try:
+            _, generated = await self.views.stations.create_station(
+                station_id, security_profile=profile, description=description
+            )
+        except Exception as error:
+            try:
+                answer = http_error(error)  # StationExists is a Conflict: 409 with the API's reason
+            except TypeError:
+                raise error from None
+            return answer.status_code, str(answer.detail), None
+        return 201, None, generated
+
     # -- routes -------------------------------------------------------------------------------------------
 
     def routes(self) -> list[Any]:
@@ -387,6 +415,31 @@ class Console:
                 **shown,
             )
 
+        @get("/register", include_in_schema=False)
+        async def register_form(request: AnyRequest) -> Response[Any]:
+            async def build(session: Session) -> Response[Any]:
+                return console.render("register.html", session=session, message=None, created=None)
+
+            return await console.page(request, build)
+
+        @post("/register", include_in_schema=False)
+        async def register(request: AnyRequest) -> Response[Any]:
+            session, form = await console.checked_post(request)
+            status, message, generated = await console.register_station(session, form)
+            created = None
+            if status == 201:
+                created = await console.views.stations.get_station(str(_text(form.get("station_id"))))
+            response = console.render(
+                "register.html",
+                status,
+                session=session,
+                message=message,
+                created=created,
+                generated=generated,
+            )
+            response.headers["Cache-Control"] = "no-store"  # the password is shown once, never cached
+            return response
+
         @get("/transactions", include_in_schema=False)
         async def transactions(request: AnyRequest) -> Response[Any]:
             station_id = request.query_params.get("station", "")
@@ -464,6 +517,8 @@ class Console:
             station,
             station_fragment,
             command,
+            register_form,
+            register,
             transactions,
             transaction,
             transaction_fragment,
