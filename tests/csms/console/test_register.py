@@ -34,7 +34,8 @@ async def test_operator_registers_a_station_that_then_boots_with_the_shown_passw
     csrf = await sign_in(client, Role.OPERATOR)
     assert 'href="/register"' in (await client.get("/stations")).text
     form = await client.get("/register")
-    assert form.status_code == 200 and 'name="station_id"' in form.text
+    assert form.status_code == 200
+    assert 'name="station_id"' in form.text
     answer = await client.post(
         "/register",
         data={"csrf_token": csrf, "station_id": "NEW-1", "security_profile": "1", "description": "yard"},
@@ -43,7 +44,9 @@ async def test_operator_registers_a_station_that_then_boots_with_the_shown_passw
     assert answer.headers["cache-control"] == "no-store"
     password = shown_password(answer.text)
     record = (await csms.api.get("/api/v1/stations/NEW-1", headers=csms.auth)).json()
-    assert record["securityProfile"] == 1 and record["hasPassword"] and record["description"] == "yard"
+    assert record["securityProfile"] == 1
+    assert record["hasPassword"]
+    assert record["description"] == "yard"
     assert password not in (await client.get("/stations/NEW-1")).text  # shown once, nowhere else
     async with peer(csms.ocpp_url, "NEW-1", "2.0.1", password=password) as station:
         assert (await boot(station, "2.0.1")).status == "Accepted"
@@ -62,7 +65,8 @@ async def test_profile_3_gets_no_password_and_a_second_registration_is_409(
         "/register", data={"csrf_token": csrf, "station_id": "TLS-1", "security_profile": "1"}
     )
     assert again.status_code == 409
-    assert "TLS-1" in again.text and 'role="alert"' in again.text
+    assert "TLS-1" in again.text
+    assert 'role="alert"' in again.text
 
 
 @pytest.mark.parametrize(
