@@ -36,14 +36,18 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_403_FORBIDDEN, HTTP_4
 from chargeplane import __version__
 from chargeplane.csms.api.errors import http_error
 from chargeplane.csms.api.events import EventStream
+from chargeplane.csms.api.tokens import TokenStore
+from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.blocks.remote_control.convenience import RemoteStartIn, RemoteStopIn, ResetIn, TriggerIn
 from chargeplane.csms.blocks.remote_control.operations import StationCommands
 from chargeplane.csms.blocks.remote_control.service import CommandService, SentCommand
+from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.security.service import SecurityService
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
+from chargeplane.csms.console.manage import ManagePages
 from chargeplane.csms.console.users import (
     SESSION_LIFETIME,
     AccountError,
@@ -134,6 +138,7 @@ class Console:
         self.commands = commands
         self.stream = stream
         self.throttle = LoginThrottle(users.clock)
+        self.manage: ManagePages | None = None  # id tokens, reservations, security events, API tokens
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("chargeplane.csms.console", "templates"),
             autoescape=True,
@@ -524,11 +529,12 @@ class Console:
             transaction_fragment,
             transaction_chart,
             events,
+            *(self.manage.routes() if self.manage is not None else []),
             assets,
         ]
 
 
-def console_for(context: BlockContext, users: UserStore) -> Console:
+def console_for(context: BlockContext, users: UserStore, api_tokens: TokenStore | None = None) -> Console:
     """The console over the services the blocks provide; its event stream ends when the CSMS stops."""
     views = ConsoleViews(
         context.require(ProvisioningService),
@@ -540,4 +546,12 @@ def console_for(context: BlockContext, users: UserStore) -> Console:
     )
     stream = EventStream(context.events)
     context.jobs.append(stream.close_on_stop)
-    return Console(users, views, context.require(StationCommands), stream)
+    console = Console(users, views, context.require(StationCommands), stream)
+    console.manage = ManagePages(
+        console,
+        context.require(AuthorizationService),
+        context.require(ReservationService),
+        context.require(SecurityService),
+        api_tokens,
+    )
+    return console
