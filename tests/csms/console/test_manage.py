@@ -3,11 +3,13 @@ events and API tokens; each change checked by role on the server and CSRF-protec
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import ocpp.v21
 import ocpp.v201
 import pytest
 
@@ -209,3 +211,75 @@ async def test_only_admins_manage_api_tokens(
     data = {"csrf_token": csrf, "name": "sneaky", "scope": "admin"}
     assert (await client.post("/api-tokens", data=data)).status_code == 403
     assert (await client.post("/api-tokens/revoke", data={"csrf_token": csrf, "id": "1"})).status_code == 403
+
+
+async def test_alerts_are_listed_and_an_operator_acknowledges_one(
+    csms: RunningCsms, client: httpx.AsyncClient
+) -> None:
+    """N07: an event matching an alert rule opens an alert; the console lists it and closes it with a note."""
+    rule = await csms.api.post(
+        "/api/v1/alert-rules", json={"name": "all", "maxSeverity": 9}, headers=csms.auth
+    )
+    assert rule.status_code == 201, rule.text
+    await csms.add_station("MON1")
+    async with peer(csms.ocpp_url, "MON1", "2.1") as station:
+        await boot(station, "2.1")
+        await station.call(
+            ocpp.v21.call.NotifyEvent(
+                generated_at=datetime.now(UTC).isoformat(),
+                seq_no=0,
+                event_data=[
+                    {
+                        "event_id": 1,
+                        "timestamp": datetime.now(UTC).isoformat(),
+                        "trigger": "Alerting",
+                        "actual_value": "61",
+                        "event_notification_type": "CustomMonitor",
+                        "severity": 2,
+                        "component": {"name": "TemperatureSensor"},
+                        "variable": {"name": "Temperature"},
+                    }
+                ],
+            )
+        )
+    for _ in range(50):
+        listed = await csms.api.get("/api/v1/alerts?state=open", headers=csms.auth)
+        if listed.json()["total"]:
+            break
+        await asyncio.sleep(0.1)
+    alert_id = listed.json()["items"][0]["id"]
+    viewer = await sign_in(client, Role.VIEWER)
+    page = await client.get("/alerts")
+    assert "TemperatureSensor/Temperature" in page.text
+    assert "Acknowledge" not in page.text
+    data = {"csrf_token": viewer, "id": str(alert_id)}
+    assert (await client.post("/alerts/acknowledge", data=data)).status_code == 403
+    async with httpx.AsyncClient(base_url=str(client.base_url)) as other:
+        csrf = await sign_in(other, Role.OPERATOR)
+        done = await other.post(
+            "/alerts/acknowledge", data={"csrf_token": csrf, "id": str(alert_id), "note": "ok"}
+        )
+        assert done.status_code == 200
+        assert f"Alert {alert_id} acknowledged." in done.text
+        assert "No alerts." in done.text  # the open list is empty now
+        closed = await other.get("/alerts?state=closed")
+        assert "TemperatureSensor/Temperature" in closed.text
+        missing = await other.post("/alerts/acknowledge", data={"csrf_token": csrf, "id": "999"})
+        assert missing.status_code == 404
+        bad = await other.post("/alerts/acknowledge", data={"csrf_token": csrf, "id": "x"})
+        assert bad.status_code == 400
+
+
+async def test_firmware_images_are_listed(csms: RunningCsms, client: httpx.AsyncClient) -> None:
+    await sign_in(client, Role.VIEWER)
+    assert "No firmware images." in (await client.get("/firmware")).text
+    uploaded = await csms.api.post(
+        "/api/v1/firmware?name=depot-fw&version=2.4.1",
+        content=b"firmware bytes",
+        headers=csms.auth | {"Content-Type": "application/octet-stream"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    page = (await client.get("/firmware")).text
+    assert "depot-fw" in page
+    assert "2.4.1" in page
+    assert "14 bytes" in page

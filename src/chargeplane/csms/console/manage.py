@@ -20,6 +20,9 @@ from chargeplane.csms.api.errors import http_error
 from chargeplane.csms.api.tokens import Scope, TokenStore
 from chargeplane.csms.blocks.authorization.api import MAX_IMPORT, IdTokenIn, token_values
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
+from chargeplane.csms.blocks.firmware.service import FirmwareService
+from chargeplane.csms.blocks.monitoring.repository import AlertFilter
+from chargeplane.csms.blocks.monitoring.service import MonitoringService
 from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.security.repository import SecurityEventFilter
 from chargeplane.csms.blocks.security.service import SecurityService
@@ -133,7 +136,11 @@ class ManagePages:
         reservations: ReservationService,
         security: SecurityService,
         api_tokens: TokenStore | None,
+        monitoring: MonitoringService,
+        firmware: FirmwareService,
     ) -> None:
+        self.monitoring = monitoring
+        self.firmware = firmware
         self.console = console
         self.tokens = tokens
         self.reservations = reservations
@@ -270,6 +277,68 @@ class ManagePages:
 
             return await console.page(request, build)
 
+        @get("/alerts", include_in_schema=False)
+        async def alerts(request: AnyRequest) -> Response[Any]:
+            offset = _offset(request.query_params.get("offset"))
+            state = request.query_params.get("state", "open")
+            state = state if state in ("open", "closed", "") else "open"
+
+            async def build(session: Session) -> Response[Any]:
+                found, total = await pages.monitoring.alerts(AlertFilter(state=state or None), offset, PAGE)
+                return console.render(
+                    "alerts.html",
+                    session=session,
+                    alerts=found,
+                    total=total,
+                    offset=offset,
+                    page=PAGE,
+                    state=state,
+                    message=None,
+                )
+
+            return await console.page(request, build)
+
+        @post("/alerts/acknowledge", include_in_schema=False)
+        async def acknowledge_alert(request: AnyRequest) -> Response[Any]:
+            session, form = await console.checked_post(request)
+            _needs(session, Role.OPERATOR, "acknowledging alerts")
+            which, note = _text(form.get("id")) or "", _text(form.get("note"))
+            status, message = 200, None
+            if not which.isdigit() or len(which) > 9:
+                status, message = 400, "which alert?"
+            elif note is not None and len(note) > 500:
+                status, message = 400, "a note has at most 500 characters"
+            else:
+                try:
+                    await pages.monitoring.acknowledge(int(which), note)
+                    message = f"Alert {which} acknowledged."
+                except Exception as error:
+                    try:
+                        answer = http_error(error)
+                    except TypeError:
+                        raise error from None
+                    status, message = answer.status_code, str(answer.detail)
+            found, total = await pages.monitoring.alerts(AlertFilter(state="open"), 0, PAGE)
+            return console.render(
+                "alerts.html",
+                status,
+                session=session,
+                alerts=found,
+                total=total,
+                offset=0,
+                page=PAGE,
+                state="open",
+                message=message,
+            )
+
+        @get("/firmware", include_in_schema=False)
+        async def firmware(request: AnyRequest) -> Response[Any]:
+            async def build(session: Session) -> Response[Any]:
+                images, total = await pages.firmware.images(0, PAGE)
+                return console.render("firmware.html", session=session, images=images, total=total)
+
+            return await console.page(request, build)
+
         async def api_token_page(
             session: Session, status: int = 200, message: str | None = None, secret: str | None = None
         ) -> Response[str]:
@@ -327,6 +396,9 @@ class ManagePages:
             import_id_tokens,
             reservations,
             security_events,
+            alerts,
+            acknowledge_alert,
+            firmware,
             api_tokens,
             create_api_token,
             revoke_api_token,

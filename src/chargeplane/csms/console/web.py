@@ -40,6 +40,8 @@ from chargeplane.csms.api.tokens import TokenStore
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.context import BlockContext
+from chargeplane.csms.blocks.firmware.service import FirmwareService
+from chargeplane.csms.blocks.monitoring.service import MonitoringService
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.blocks.remote_control.convenience import RemoteStartIn, RemoteStopIn, ResetIn, TriggerIn
 from chargeplane.csms.blocks.remote_control.operations import StationCommands
@@ -553,5 +555,7 @@ def console_for(context: BlockContext, users: UserStore, api_tokens: TokenStore 
         context.require(ReservationService),
         context.require(SecurityService),
         api_tokens,
+        context.require(MonitoringService),
+        context.require(FirmwareService),
     )
     return console
