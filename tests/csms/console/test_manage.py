@@ -16,7 +16,7 @@ import pytest
 from chargeplane.csms.console.users import Role
 from tests.csms.blocks.reservation.test_reservation import Station201
 from tests.csms.conftest import RunningCsms
-from tests.csms.console.helpers import add_users, sign_in
+from tests.csms.console.helpers import add_users, csrf_token, sign_in
 from tests.csms.peers import boot, peer
 
 
@@ -283,3 +283,20 @@ async def test_firmware_images_are_listed(csms: RunningCsms, client: httpx.Async
     assert "depot-fw" in page
     assert "2.4.1" in page
     assert "14 bytes" in page
+    assert 'action="/firmware"' not in page  # viewers upload nothing
+    async with httpx.AsyncClient(base_url=str(client.base_url)) as other:
+        csrf = await sign_in(other, Role.OPERATOR)
+        files = {"file": ("fw.bin", b"new image bytes", "application/octet-stream")}
+        form = {"csrf_token": csrf, "name": "depot-fw", "version": "2.5.0"}
+        done = await other.post("/firmware", data=form, files=files)
+        assert done.status_code == 201, done.text
+        assert "Uploaded depot-fw 2.5.0" in done.text
+        images = (await csms.api.get("/api/v1/firmware", headers=csms.auth)).json()["items"]
+        assert {(i["version"], i["size"]) for i in images} == {("2.4.1", 14), ("2.5.0", 15)}
+        again = await other.post("/firmware", data=form, files=files)
+        assert again.status_code == 409
+        nameless = await other.post("/firmware", data=form | {"name": ""}, files=files)
+        assert nameless.status_code == 400
+    viewer_csrf = csrf_token((await client.get("/")).text)
+    form = {"csrf_token": viewer_csrf, "name": "x", "version": "1"}
+    assert (await client.post("/firmware", data=form, files=files)).status_code == 403

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -20,6 +20,7 @@ from chargeplane.csms.api.errors import http_error
 from chargeplane.csms.api.tokens import Scope, TokenStore
 from chargeplane.csms.blocks.authorization.api import MAX_IMPORT, IdTokenIn, token_values
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
+from chargeplane.csms.blocks.diagnostics.uploads import BadUpload, UploadTooLarge
 from chargeplane.csms.blocks.firmware.service import FirmwareService
 from chargeplane.csms.blocks.monitoring.repository import AlertFilter
 from chargeplane.csms.blocks.monitoring.service import MonitoringService
@@ -331,13 +332,66 @@ class ManagePages:
                 message=message,
             )
 
+        async def firmware_page(
+            session: Session, status: int = 200, message: str | None = None, done: str | None = None
+        ) -> Response[str]:
+            images, total = await pages.firmware.images(0, PAGE)
+            return console.render(
+                "firmware.html",
+                status,
+                session=session,
+                images=images,
+                total=total,
+                message=message,
+                done=done,
+            )
+
         @get("/firmware", include_in_schema=False)
         async def firmware(request: AnyRequest) -> Response[Any]:
             async def build(session: Session) -> Response[Any]:
-                images, total = await pages.firmware.images(0, PAGE)
-                return console.render("firmware.html", session=session, images=images, total=total)
+                return await firmware_page(session)
 
             return await console.page(request, build)
+
+        @post("/firmware", include_in_schema=False)
+        async def upload_firmware(request: AnyRequest) -> Response[Any]:
+            """The API's upload (stored, hashed and signed with the firmware signing key), from a form."""
+            session, form = await console.checked_post(request)
+            _needs(session, Role.OPERATOR, "uploading firmware")
+            name, version = _text(form.get("name")) or "", _text(form.get("version")) or ""
+            upload = form.get("file")
+            read = getattr(upload, "read", None)
+            if not 1 <= len(name) <= 255 or not 1 <= len(version) <= 50:
+                return await firmware_page(session, 400, "a name (1-255) and a version (1-50) are needed")
+            if read is None:
+                return await firmware_page(session, 400, "choose an image file to upload")
+            content = await read()
+
+            async def chunks() -> AsyncIterator[bytes]:
+                yield content
+
+            file_name = getattr(upload, "filename", None)
+            try:
+                image = await pages.firmware.upload_image(
+                    name,
+                    version,
+                    "application/octet-stream",
+                    chunks(),
+                    file_name if isinstance(file_name, str) else None,
+                )
+            except UploadTooLarge:
+                return await firmware_page(session, 413, "the image is larger than the limit")
+            except BadUpload as error:
+                return await firmware_page(session, 400, str(error))
+            except Exception as error:
+                try:
+                    answer = http_error(error)  # ImageExists: 409
+                except TypeError:
+                    raise error from None
+                return await firmware_page(session, answer.status_code, str(answer.detail))
+            return await firmware_page(
+                session, 201, done=f"Uploaded {image.name} {image.version} (id {image.id})."
+            )
 
         async def api_token_page(
             session: Session, status: int = 200, message: str | None = None, secret: str | None = None
@@ -399,6 +453,7 @@ class ManagePages:
             alerts,
             acknowledge_alert,
             firmware,
+            upload_firmware,
             api_tokens,
             create_api_token,
             revoke_api_token,
