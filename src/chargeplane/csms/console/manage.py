@@ -22,11 +22,9 @@ from chargeplane.csms.blocks.authorization.api import MAX_IMPORT, IdTokenIn, tok
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.diagnostics.uploads import BadUpload, UploadTooLarge
 from chargeplane.csms.blocks.firmware.service import FirmwareService
-from chargeplane.csms.blocks.monitoring.repository import AlertFilter
-from chargeplane.csms.blocks.monitoring.service import MonitoringService
+from chargeplane.csms.blocks.monitoring.service import AlertFilter, MonitoringService
 from chargeplane.csms.blocks.reservation.service import ReservationService
-from chargeplane.csms.blocks.security.repository import SecurityEventFilter
-from chargeplane.csms.blocks.security.service import SecurityService
+from chargeplane.csms.blocks.security.service import SecurityEventFilter, SecurityService
 from chargeplane.csms.console.users import Role, Session
 from chargeplane.csms.errors import Invalid
 
