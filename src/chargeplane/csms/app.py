@@ -170,7 +170,7 @@ class Csms:
             self.blocks.install(block, settings.block(block.settings))
         self.provisioning = self.blocks.require(ProvisioningService)
         self.users = UserStore(self.engine, self.clock)
-        self.console = console_for(self.blocks, self.users)  # the operator web console at /
+        self.console = console_for(self.blocks, self.users, self.tokens)  # the operator web console at /
         access_log = [DefineMiddleware(AccessLog)] if settings.api_access_log else []
         self.audit_log = AuditLog(self.engine)
         self._api_failures = FailureBudget(rate=1.0, burst=20, max_tracked=10_000)

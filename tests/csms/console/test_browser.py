@@ -96,13 +96,15 @@ async def shot(page: Any, name: str) -> None:
 
 
 @asynccontextmanager
-async def station(csms: RunningCsms, station_id: str = "CS-DEPOT-1") -> AsyncIterator[StationRuntime]:
+async def station(
+    csms: RunningCsms, station_id: str = "CS-DEPOT-1", password: str = PASSWORD
+) -> AsyncIterator[StationRuntime]:
     settings = RuntimeSettings(
         url=csms.ocpp_url,
         station_id=station_id,
         version=Version.V201,
         connectors=(1, 1),
-        password=PASSWORD,
+        password=password,
         meter_tick_s=0.1,
         backoff=BackOffSettings(0.1, 0.0, 1),
         variables={
@@ -234,6 +236,51 @@ async def test_remote_start_from_the_panel_and_the_chart_grows(browser: Any, csm
         await page.goto("/transactions")
         await playwright_api.expect(page.locator("#transactions tbody tr")).to_have_count(1)
         await shot(page, "transactions")
+
+
+async def test_first_time_operator_registers_a_station_and_charges_without_curl(
+    browser: Any, csms: RunningCsms
+) -> None:
+    """Everything in the console: register the station (its password shown once), add the driver's id token,
+    watch the station (our StationRuntime, configured with that password) boot, start a session from the
+    command panel and read the energy chart."""
+    page = await open_page(browser, csms)
+    await log_in(page, Role.OPERATOR, "/stations")
+    await page.get_by_role("link", name="Register a station").click()
+    await page.get_by_label("Station id").fill("CS-NEW-1")
+    await page.get_by_label("Security profile").select_option("1")
+    await page.get_by_label("Description (optional)").fill("Car park, level 2")
+    await page.get_by_role("button", name="Register").click()
+    password = (await page.locator("#generated-password").text_content() or "").strip()
+    assert len(password) >= 16
+    await shot(page, "register")
+    await page.get_by_role("link", name="Id tokens").click()
+    await page.get_by_label("Token", exact=True).fill("DRIVER-0100")
+    await page.get_by_role("button", name="Create").click()
+    await playwright_api.expect(page.locator("#done")).to_have_text("Id token DRIVER-0100 created.")
+    await shot(page, "id_tokens")
+    await page.goto("/stations/CS-NEW-1")
+    await page.locator('#live-state[data-state="open"]').wait_for()
+    await playwright_api.expect(page.locator("#station-badge")).to_have_text("offline")
+    async with station(csms, "CS-NEW-1", password) as runtime:
+        await playwright_api.expect(page.locator("#station-badge")).to_have_text("online")  # booted, live
+        runtime.plug(1)
+        await playwright_api.expect(page.locator('#connectors tr[data-evse="1"] .badge')).to_have_text(
+            "Occupied"
+        )
+        await page.get_by_label("Id token").fill("DRIVER-0100")
+        await page.get_by_role("button", name="Start").click()
+        await playwright_api.expect(page.locator("#command-result pre")).to_contain_text(
+            '"status": "Accepted"'
+        )
+        link = page.locator("#active-list a").first
+        await playwright_api.expect(link).to_be_visible()
+        await link.click()
+        await page.locator('#live-state[data-state="open"]').wait_for()
+        chart = page.locator("#chart")
+        before = await energy_points(chart, 2)
+        await energy_points(chart, before + 1)
+        assert await chart.locator("svg polyline.energy").count() == 1
 
 
 async def test_viewer_cannot_send_commands(browser: Any, csms: RunningCsms) -> None:

@@ -14,6 +14,7 @@ fragments (``/fragments/...``) when an event that concerns them arrives.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,14 +36,20 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_403_FORBIDDEN, HTTP_4
 from chargeplane import __version__
 from chargeplane.csms.api.errors import http_error
 from chargeplane.csms.api.events import EventStream
+from chargeplane.csms.api.tokens import TokenStore
+from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.context import BlockContext
+from chargeplane.csms.blocks.firmware.service import FirmwareService
+from chargeplane.csms.blocks.monitoring.service import MonitoringService
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.blocks.remote_control.convenience import RemoteStartIn, RemoteStopIn, ResetIn, TriggerIn
 from chargeplane.csms.blocks.remote_control.operations import StationCommands
 from chargeplane.csms.blocks.remote_control.service import CommandService, SentCommand
+from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.security.service import SecurityService
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
+from chargeplane.csms.console.manage import ManagePages
 from chargeplane.csms.console.users import (
     SESSION_LIFETIME,
     AccountError,
@@ -70,6 +77,7 @@ HEADERS = {
 COMMANDS = ("remote-start", "remote-stop", "reset", "trigger")
 TRIGGERS = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent")
 RESETS = ("Immediate", "OnIdle", "Hard", "Soft")
+STATION_ID = re.compile(r"\A[a-zA-Z0-9*\-_=+|@.]{1,48}\Z")  # the API's StationIn rule
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -132,6 +140,7 @@ class Console:
         self.commands = commands
         self.stream = stream
         self.throttle = LoginThrottle(users.clock)
+        self.manage: ManagePages | None = None  # id tokens, reservations, security events, API tokens
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("chargeplane.csms.console", "templates"),
             autoescape=True,
@@ -235,6 +244,32 @@ class Console:
                 raise error from None
             return CommandResult(False, answer.status_code, None, None, None, answer.detail)
         return CommandResult(True, 200, sent.action, _wire(sent.request), _wire(sent.response), None)
+
+    async def register_station(self, session: Session, form: Any) -> tuple[int, str | None, str | None]:
+        """Registers a station from the register form: (HTTP status, message, generated password or None).
+        Operators and admins only, checked here; the password is generated (profiles 1 and 2) and shown once."""
+        if not session.user.role.can_command:
+            raise HTTPException(status_code=HTTP_403_FORBIDDEN, detail="viewers cannot register stations")
+        station_id = _text(form.get("station_id")) or ""
+        if not STATION_ID.match(station_id):
+            return 400, "A station id is 1 to 48 letters, digits or * - _ = + | @ .", None
+        profile = _form_int(form.get("security_profile")) or 1
+        if profile not in (1, 2, 3):
+            return 400, "The security profile is 1, 2 or 3.", None
+        description = _text(form.get("description"))
+        if description is not None and len(description) > 200:
+            return 400, "The description is at most 200 characters.", None
+        try:
+            _, generated = await self.views.stations.create_station(
+                station_id, security_profile=profile, description=description
+            )
+        except Exception as error:
+            try:
+                answer = http_error(error)  # StationExists is a Conflict: 409 with the API's reason
+            except TypeError:
+                raise error from None
+            return answer.status_code, str(answer.detail), None
+        return 201, None, generated
 
     # -- routes -------------------------------------------------------------------------------------------
 
@@ -387,6 +422,31 @@ class Console:
                 **shown,
             )
 
+        @get("/register", include_in_schema=False)
+        async def register_form(request: AnyRequest) -> Response[Any]:
+            async def build(session: Session) -> Response[Any]:
+                return console.render("register.html", session=session, message=None, created=None)
+
+            return await console.page(request, build)
+
+        @post("/register", include_in_schema=False)
+        async def register(request: AnyRequest) -> Response[Any]:
+            session, form = await console.checked_post(request)
+            status, message, generated = await console.register_station(session, form)
+            created = None
+            if status == 201:
+                created = await console.views.stations.get_station(str(_text(form.get("station_id"))))
+            response = console.render(
+                "register.html",
+                status,
+                session=session,
+                message=message,
+                created=created,
+                generated=generated,
+            )
+            response.headers["Cache-Control"] = "no-store"  # the password is shown once, never cached
+            return response
+
         @get("/transactions", include_in_schema=False)
         async def transactions(request: AnyRequest) -> Response[Any]:
             station_id = request.query_params.get("station", "")
@@ -464,16 +524,19 @@ class Console:
             station,
             station_fragment,
             command,
+            register_form,
+            register,
             transactions,
             transaction,
             transaction_fragment,
             transaction_chart,
             events,
+            *(self.manage.routes() if self.manage is not None else []),
             assets,
         ]
 
 
-def console_for(context: BlockContext, users: UserStore) -> Console:
+def console_for(context: BlockContext, users: UserStore, api_tokens: TokenStore | None = None) -> Console:
     """The console over the services the blocks provide; its event stream ends when the CSMS stops."""
     views = ConsoleViews(
         context.require(ProvisioningService),
@@ -485,4 +548,14 @@ def console_for(context: BlockContext, users: UserStore) -> Console:
     )
     stream = EventStream(context.events)
     context.jobs.append(stream.close_on_stop)
-    return Console(users, views, context.require(StationCommands), stream)
+    console = Console(users, views, context.require(StationCommands), stream)
+    console.manage = ManagePages(
+        console,
+        context.require(AuthorizationService),
+        context.require(ReservationService),
+        context.require(SecurityService),
+        api_tokens,
+        context.require(MonitoringService),
+        context.require(FirmwareService),
+    )
+    return console

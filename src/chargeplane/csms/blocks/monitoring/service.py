@@ -40,7 +40,6 @@ from chargeplane.csms.blocks.monitoring.repository import (
     REPORT,
     REPORTED,
     SET,
-    AlertFilter,
     AlertRecord,
     EventFilter,
     EventRecord,
@@ -50,6 +49,9 @@ from chargeplane.csms.blocks.monitoring.repository import (
     ReportRecord,
     RuleChange,
     StationMonitoring,
+)
+from chargeplane.csms.blocks.monitoring.repository import (
+    AlertFilter as AlertFilter,  # re-exported: the filter of alerts(), for other packages
 )
 from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.bus.events import EventBus, StationEvent
