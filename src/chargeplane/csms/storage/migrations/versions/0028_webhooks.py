@@ -1,7 +1,7 @@
 """Webhooks: the operator's registrations and one delivery per (webhook, event).
 
 Revision ID: 0028_webhooks
-Revises: 0026_security_upgrade
+Revises: 0027_sites
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0028_webhooks"
-down_revision = "0026_security_upgrade"
+down_revision = "0027_sites"
 branch_labels = None
 depends_on = None
 
