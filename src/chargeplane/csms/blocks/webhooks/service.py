@@ -40,6 +40,7 @@ from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Invalid, NotFound
 
 log = logging.getLogger(__name__)
+_RECHECK = 1.0  # seconds: how often the collector looks for webhooks registered elsewhere
 
 SIGNATURE = "X-Chargeplane-Signature"
 TIMESTAMP = "X-Chargeplane-Timestamp"
@@ -88,6 +89,7 @@ class WebhookService:
         self.clock = clock
         self.settings = settings
         self._client = client
+        self._registered = asyncio.Event()  # a registration on this node: listen to the bus at once
 
     # -- the operator's registrations --------------------------------------------------------------------
 
@@ -97,9 +99,11 @@ class WebhookService:
             raise Invalid(f"{url!r} is not an http(s) URL")
         if not events:
             raise Invalid("events: at least one event kind (or '*')")
-        return await self.repository.add(
+        webhook = await self.repository.add(
             url, sorted(set(events)), secret or secrets.token_urlsafe(32), self.clock.now()
         )
+        self._registered.set()
+        return webhook
 
     async def webhooks(self) -> list[Webhook]:
         # Read for each batch of events, not cached: a webhook registered or removed on another node counts at once.
@@ -119,17 +123,35 @@ class WebhookService:
     # -- events in: pending deliveries --------------------------------------------------------------------
 
     async def collect(self) -> None:
-        """Run until stop: each event of the bus becomes one pending delivery per matching webhook."""
-        async with self.events.subscribe() as queue:
-            while True:
-                event = await queue.get()
-                batch = [event]
-                while not queue.empty():
-                    batch.append(queue.get_nowait())
+        """Run until stop: each event of the bus becomes one pending delivery per matching webhook. The bus is
+        listened to only while webhooks exist (a subscriber makes the transactions block build and publish
+        every event's changes, a cost on the hot path): a registration on this node starts it at once, one on
+        another node within :data:`_RECHECK` seconds."""
+        while True:
+            if not await self.webhooks():
                 try:
-                    await self.enqueue(batch)
-                except Exception:
-                    log.exception("webhooks: %d events not queued", len(batch))
+                    async with asyncio.timeout(_RECHECK):
+                        await self._registered.wait()
+                except TimeoutError:
+                    pass
+                self._registered.clear()
+                continue
+            async with self.events.subscribe() as queue:
+                while True:
+                    try:
+                        async with asyncio.timeout(_RECHECK):
+                            event = await queue.get()
+                    except TimeoutError:
+                        if not await self.webhooks():
+                            break  # the last one was removed: stop listening
+                        continue
+                    batch = [event]
+                    while not queue.empty():
+                        batch.append(queue.get_nowait())
+                    try:
+                        await self.enqueue(batch)
+                    except Exception:
+                        log.exception("webhooks: %d events not queued", len(batch))
 
     async def enqueue(self, events: list[StationEvent]) -> None:
         registered = await self.webhooks()
