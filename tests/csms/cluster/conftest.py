@@ -27,3 +27,12 @@ def nats_url() -> str:
             pytest.fail(f"NATS (JetStream) is required in CI but not reachable at {NATS_URL}")
         pytest.skip(f"NATS not reachable at {NATS_URL} (required in CI)")
     return NATS_URL
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The nodes of these tests share the NATS server's buckets and streams (presence, leader lease, events):
+    two tests at once on parallel workers would see each other's nodes, so they run alone (``serial``)."""
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(pytest.mark.serial)
