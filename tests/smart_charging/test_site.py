@@ -311,7 +311,8 @@ def test_property_max_min_fair_within_a_priority(case: Case) -> None:
 def test_property_monotone_in_the_grid_limit(case: Case, extra: float) -> None:
     """Raising the grid limit never lowers the total; with one priority (and the minimums fitting) it lowers
     no EV either. (Not per EV across priorities: a higher priority may take a feeder's room from a lower; nor
-    with EVs on different phases: a three-phase EV let in by the higher limit shares a single-phase EV's phase.)"""
+    with EVs on different phases: a three-phase EV the higher limit lets in shares a single-phase EV's
+    phase.)"""
     assume(minimums_fit(case))
     lower = allocate(case.site, case.demands, case.grid)
     higher = allocate(case.site, case.demands, tuple(g + extra for g in case.grid))
