@@ -314,3 +314,28 @@ def test_handler_returning_the_other_versions_response_gets_internalerror(
         answer = serve_version(r, Version.V201, HEARTBEAT)
     assert answer == [b'[4,"1","InternalError","An internal error occurred",{}]']
     assert "handler for Heartbeat failed" in caplog.text
+
+
+async def test_send_consumers_refuse_what_is_no_send_drop_the_unconsumed_and_log_failures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """2.1 SEND messages (N15 NotifyPeriodicEventStream): only a SEND this side receives gets a consumer; one
+    without a consumer is dropped; a consumer's failure is logged, never answered (there is no answer)."""
+    r = Router[str](Version.V21, CSMS)
+    with pytest.raises(HandlerRegistrationError, match="not a SEND"):
+        r.register_send(v21.messages.BootNotificationRequest, _never)
+    caplog.set_level(logging.INFO, logger="chargeplane.ocpp.router")
+    stream = v21.messages.NotifyPeriodicEventStream(id=1, pending=0, basetime="2026-12-07T08:00:00Z", data=[])
+    await r.consume("NotifyPeriodicEventStream", stream, "CS1")  # no consumer yet: dropped
+    assert "without a consumer" in caplog.text
+
+    async def failing(message: v21.messages.NotifyPeriodicEventStream, station: str) -> None:
+        raise RuntimeError("consumer broke")
+
+    r.register_send(v21.messages.NotifyPeriodicEventStream, failing)
+    await r.consume("NotifyPeriodicEventStream", stream, "CS1")
+    assert "consumer of NotifyPeriodicEventStream failed" in caplog.text
+
+
+async def _never(message: Payload, station: str) -> None:  # pragma: no cover (never registered)
+    raise AssertionError
