@@ -166,7 +166,7 @@ async def test_pending_deliveries_survive_a_restart(database_url: str) -> None:
             await _register(csms, target.url, ["status"])
             csms.app.events.publish(StationEvent("status", "CS2", {"status": "Faulted"}))
             repository = csms.app.blocks.require(WebhookService).repository
-            for _ in range(100):
+            for _ in range(250):
                 _, total = await repository.deliveries(PENDING, 10, 0)
                 if total:
                     break

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -90,6 +91,8 @@ class WebhookService:
         self.settings = settings
         self._client = client
         self._registered = asyncio.Event()  # a registration on this node: listen to the bus at once
+        self._listening = asyncio.Event()  # the collector is subscribed to the bus
+        self._collecting = False
 
     # -- the operator's registrations --------------------------------------------------------------------
 
@@ -103,6 +106,11 @@ class WebhookService:
             url, sorted(set(events)), secret or secrets.token_urlsafe(32), self.clock.now()
         )
         self._registered.set()
+        if self._collecting:
+            # The 201 promises that the next event is delivered: wait (bounded) until the collector listens.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_RECHECK):
+                    await self._listening.wait()
         return webhook
 
     async def webhooks(self) -> list[Webhook]:
@@ -127,6 +135,14 @@ class WebhookService:
         listened to only while webhooks exist (a subscriber makes the transactions block build and publish
         every event's changes, a cost on the hot path): a registration on this node starts it at once, one on
         another node within :data:`_RECHECK` seconds."""
+        self._collecting = True
+        try:
+            await self._collect()
+        finally:
+            self._collecting = False
+            self._listening.clear()
+
+    async def _collect(self) -> None:
         while True:
             if not await self.webhooks():
                 try:
@@ -137,12 +153,14 @@ class WebhookService:
                 self._registered.clear()
                 continue
             async with self.events.subscribe() as queue:
+                self._listening.set()
                 while True:
                     try:
                         async with asyncio.timeout(_RECHECK):
                             event = await queue.get()
                     except TimeoutError:
                         if not await self.webhooks():
+                            self._listening.clear()
                             break  # the last one was removed: stop listening
                         continue
                     batch = [event]
