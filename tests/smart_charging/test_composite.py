@@ -78,10 +78,16 @@ def test_K08_higher_stack_level_leads_only_where_it_has_a_period() -> None:
     assert pieces([base, top]) == [(0, 10.0), (600, 16.0)]
 
 
-def test_K08_tx_profile_replaces_tx_default_while_it_has_a_period() -> None:
+def test_K08_a_valid_tx_profile_overrules_tx_default_even_after_its_schedule_ends() -> None:
+    """Part 2 §3.5: while a TxProfile is valid the TxDefaultProfile is left out, so once the TxProfile's
+    schedule ends the EVSE's own maximum applies (TC_K_41_CS), and the TxDefault comes back at validTo."""
     default = profile(1, Purpose.TX_DEFAULT, [(0, 8.0)], level=5)
     tx = profile(2, Purpose.TX, [(0, 20.0)], level=0, tx="T1", duration=1200)
-    assert pieces([default, tx], transaction_id="T1") == [(0, 20.0), (1200, 8.0)]
+    assert pieces([default, tx], transaction_id="T1") == [(0, 20.0), (1200, 32.0)]
+    until = profile(2, Purpose.TX, [(0, 20.0)], tx="T1", duration=1200, valid_to=T0 + timedelta(seconds=1800))
+    assert pieces([default, until], transaction_id="T1") == [(0, 20.0), (1200, 32.0), (1800, 8.0)]
+    later = profile(2, Purpose.TX, [(0, 20.0)], tx="T1", valid_from=T0 + timedelta(seconds=600))
+    assert pieces([default, later], transaction_id="T1") == [(0, 8.0), (600, 20.0)]
     # another transaction's TxProfile, or none running: TxDefault only
     assert pieces([default, tx], transaction_id="T2") == [(0, 8.0)]
     assert pieces([default, tx]) == [(0, 8.0)]
@@ -209,12 +215,19 @@ def _reference(
         [p for p in profiles if p.purpose is Purpose.EXTERNAL_CONSTRAINTS and p.evse_id == 1],
     ]
     chosen = [x for g in groups if (x := lead(g)) is not None]
-    tx_lead = lead(
-        [p for p in profiles if p.purpose is Purpose.TX and p.evse_id == 1 and tx and p.transaction_id == tx]
+    tx_profiles = [
+        p for p in profiles if p.purpose is Purpose.TX and p.evse_id == 1 and tx and p.transaction_id == tx
+    ]
+    # a valid TxProfile (validFrom <= at < validTo) leaves every TxDefaultProfile out, period or not
+    overruled = any(
+        (p.valid_from is None or p.valid_from <= at) and (p.valid_to is None or at < p.valid_to)
+        for p in tx_profiles
     )
-    default_lead = lead([p for p in profiles if p.purpose is Purpose.TX_DEFAULT])
-    if tx_lead or default_lead:
-        chosen.append(tx_lead or default_lead)  # type: ignore[arg-type]
+    transaction_lead = lead(
+        tx_profiles if overruled else [p for p in profiles if p.purpose is Purpose.TX_DEFAULT]
+    )
+    if transaction_lead is not None:
+        chosen.append(transaction_lead)
     if not chosen:
         return 32.0 if unit is A else 32.0 * 230.0 * 3
     best = min(chosen, key=lambda pq: watts(*pq))

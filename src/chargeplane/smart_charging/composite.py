@@ -4,8 +4,10 @@ valid profile it is subject to.
 Within one purpose the profile with the highest stack level that has a period at time *t* leads (K08 /
 1.6 stacking; a higher level without a period at *t* lets the next one through). Across purposes the lowest
 limit wins, converted between amperes and watts with the phases of each period; a TxProfile of the running
-transaction replaces the TxDefaultProfile while it has a period (1.6 §3.13.2; 2.0.1 K01 "TxProfile
-overrules TxDefaultProfile"). ChargingStationMaxProfile and ChargingStationExternalConstraints on EVSE 0
+transaction replaces the TxDefaultProfile while it is valid (validFrom / validTo), even where its schedule
+has no period: 2.0.1 Part 2 §3.5 leaves the TxDefaultProfile out whenever a TxProfile is valid, and 1.6
+§3.13.2 for the rest of the transaction (TC_K_41_CS expects no TxDefault limit after the TxProfile's
+schedule ends). ChargingStationMaxProfile and ChargingStationExternalConstraints on EVSE 0
 cap every EVSE. Where no profile has a limit, the EVSE's own maximum applies (``fallback``).
 
 Pure: the clock is an argument. The result is piecewise constant; its pieces start at the points where any
@@ -64,11 +66,16 @@ def occurrence_start(profile: Profile, at: datetime, anchor: datetime) -> dateti
     return base if base <= at else None
 
 
+def is_valid(profile: Profile, at: datetime) -> bool:
+    """K01.FR.36 / K01.FR.37: validFrom <= ``at`` < validTo (a bound left out does not limit)."""
+    return (profile.valid_from is None or profile.valid_from <= at) and (
+        profile.valid_to is None or at < profile.valid_to
+    )
+
+
 def period_at(profile: Profile, at: datetime, anchor: datetime) -> Period | None:
     """The period of ``profile`` in force at ``at`` (``None``: the profile has nothing to say then)."""
-    if profile.valid_from is not None and at < profile.valid_from:
-        return None
-    if profile.valid_to is not None and at >= profile.valid_to:
+    if not is_valid(profile, at):
         return None
     base = occurrence_start(profile, at, anchor)
     if base is None:
@@ -102,8 +109,8 @@ def _leading(profiles: Sequence[Profile], at: datetime, anchor: datetime) -> tup
 
 
 def _layers(profiles: Iterable[Profile], evse_id: int) -> list[list[Profile]]:
-    """The groups whose leading limits are combined by minimum. On an EVSE the last group is the
-    transaction's: its TxProfiles, else (where they have no period) the TxDefaultProfiles."""
+    """The groups whose leading limits are combined by minimum. On an EVSE :func:`limit_at` adds the
+    transaction's: its TxProfiles, else (where none of them is valid) the TxDefaultProfiles."""
     profiles = list(profiles)
     external = [p for p in profiles if p.purpose is Purpose.EXTERNAL_CONSTRAINTS]
     layers = [
@@ -146,7 +153,8 @@ def limit_at(
     chosen = [lead for layer in _layers(profiles, evse_id) if (lead := _leading(layer, at, anchor))]
     if evse_id != 0:
         tx, default = _transaction_layers(profiles, evse_id, transaction_id)
-        lead = _leading(tx, at, anchor) or _leading(default, at, anchor)
+        overruled = any(is_valid(p, at) for p in tx)  # the TxDefaultProfiles do not count then
+        lead = _leading(tx, at, anchor) if overruled else _leading(default, at, anchor)
         if lead is not None:
             chosen.append(lead)
     if not chosen:

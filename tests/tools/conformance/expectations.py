@@ -64,6 +64,8 @@ STATION_FEATURES = frozenset(
     | {"C-60", "C-29.4"}
     # block O: every message priority (UI-1.x); ASCII and UTF8 of the formats (UI-2.1, UI-2.4)
     | {"UI-1", "UI-1.1", "UI-1.2", "UI-1.3", "UI-2", "UI-2.1", "UI-2.4"}
+    # block K: both charging rate units (SmartChargingCtrlr.RateUnit "A,W"), so TC_K_12 / K_42 are N/A
+    | {"SC-2.1", "SC-2.2"}
 )
 # The certification profiles (Part 5) Chargeplane's station supports besides Core: cases for stations without
 # one ("NOT Smart Charging", TC_K_38_CS) are N/A.

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from chargeplane.station.core.device_model import VariableKey
 from chargeplane.tools.conformance.case import REGISTRY, Side
 from chargeplane.tools.conformance.declaration import Configured, Declaration
 from chargeplane.tools.conformance.pki import TestPki, sign
@@ -117,3 +118,64 @@ async def test_station_cases_against_our_station(
     # bay sensor, or for stations without one it has (NOT C-13)
     assert all(r.outcome in (Outcome.PASS, Outcome.XFAIL, Outcome.NA) for r in results), report
     assert elapsed < MODULE_BOUND_S, f"{module} took {elapsed:.0f} s"
+
+
+# Smart Charging in watts: the cases whose composite schedules a table gives, with <Configured chargingRateUnit> W
+# (the profiles and the composites in W; the limits are 1000 times the tables' amperes).
+WATT_CASES = ("TC_K_21_CS", "TC_K_22_CS", "TC_K_23_CS", "TC_K_28_CS", "TC_K_40_CS", "TC_K_41_CS")
+
+
+async def test_smart_charging_composites_in_watts(
+    endpoint: CsmsEndpoint, station: OurStation, configured: Configured
+) -> None:
+    declaration = Declaration(
+        STATION_FEATURES,
+        dataclasses.replace(configured, charging_rate_unit="W"),
+        dict(STATION_EXPECTED_FAILURES),
+        STATION_PROFILES,
+    )
+    selected = REGISTRY.select(Side.STATION, WATT_CASES)
+    results = await run_station_cases(selected, endpoint, station, declaration)
+    report = "\n".join(console_line(r) for r in results)
+    assert len(results) == len(WATT_CASES), report
+    assert all(r.outcome is Outcome.PASS for r in results), report
+
+
+async def test_one_rate_unit_cases_run_against_a_station_with_amperes_only(
+    endpoint: CsmsEndpoint, station: OurStation, configured: Configured
+) -> None:
+    """TC_K_12 / TC_K_42 are N/A for our station, which supports A and W (SC-2.1, SC-2.2). Set up with A only
+    (its SmartChargingCtrlr.RateUnit, as a manufacturer would ship it) and declared so, it refuses W as the
+    cases want; declared with A only while it still takes W, it fails them."""
+    features = STATION_FEATURES - {"SC-2.2"}
+    declaration = Declaration(features, configured, {}, STATION_PROFILES)
+    selected = REGISTRY.select(Side.STATION, ("TC_K_12_CS", "TC_K_42_CS"))
+    assert len(selected) == 2
+
+    wrongly_declared = await run_station_cases(selected, endpoint, station, declaration)
+    assert [r.outcome for r in wrongly_declared] == [Outcome.FAIL, Outcome.FAIL]
+
+    station.station.core.ctx.model.put(VariableKey("SmartChargingCtrlr", "RateUnit"), "A")
+    results = await run_station_cases(selected, endpoint, station, declaration)
+    report = "\n".join(console_line(r) for r in results)
+    assert all(r.outcome is Outcome.PASS for r in results), report
+
+
+async def test_valid_to_on_a_station_with_two_evses(
+    endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path
+) -> None:
+    """TC_K_22_CS asks every EVSE's composite and EVSE 0's, which sums them: on a station of two EVSEs the
+    TxDefaultProfile's 6 A gives 12 A on EVSE 0."""
+    ours = OurStation(endpoint.url, STATION_ID, PASSWORD, tmp_path / "two-evses.db")
+    ours.settings = dataclasses.replace(ours.settings, connectors=(1, 1))
+    declaration = Declaration(
+        STATION_FEATURES, dataclasses.replace(configured, evse_count=2), {}, STATION_PROFILES
+    )
+    await ours.start()
+    try:
+        results = await run_station_cases(
+            REGISTRY.select(Side.STATION, ("TC_K_22_CS",)), endpoint, ours, declaration
+        )
+    finally:
+        await ours.stop()
+    assert [r.outcome for r in results] == [Outcome.PASS], "\n".join(console_line(r) for r in results)

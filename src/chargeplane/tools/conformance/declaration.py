@@ -103,6 +103,9 @@ class Configured:
     # station cases, charging profiles the tool sends (TC_K_38_CS): <Configured numberPhases / chargingRateUnit>
     number_phases: int = 3
     charging_rate_unit: str = "A"  # A or W
+    # TC_K_12 / K_42 (a station that supports one unit only): the unit it does not support; "": the other one
+    unsupported_charging_rate_unit: str = ""
+    evse_count: int = 1  # <Configured number of evse>: the station's EVSEs are 1..evse_count (TC_K_22_CS)
     # <Configured certificate> of the CA certificate cases (block M), PEM; empty: the tool makes one per run
     csms_root_certificate: str = ""
     manufacturer_root_certificate: str = ""

@@ -26,6 +26,8 @@ Smart Charging cases (K01, K05, K08, K09, K10):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -78,20 +80,55 @@ def charging_profile(
     stack_level: int = 0,
     amps: float = 6.0,
     transaction_id: str | None = None,
+    unit: str | None = None,
 ) -> dt.ChargingProfileType:
-    """A profile as the tables describe it: one period from 0 s, ``amps`` A or 1000 x ``amps`` W."""
-    configured = tool.configured
-    watts = configured.charging_rate_unit == "W"
-    period = dt.ChargingSchedulePeriodType(
-        start_period=0, limit=amps * 1000 if watts else amps, number_phases=configured.number_phases
-    )
+    """A profile as the tables describe it: one period from 0 s, ``amps`` A or 1000 x ``amps`` W (``unit``,
+    else the configured one)."""
     absolute = kind is not Kind.RELATIVE
+    return profile_of(
+        tool,
+        purpose,
+        [(0, amps)],
+        kind=kind,
+        profile_id=profile_id,
+        stack_level=stack_level,
+        start=datetime.now(UTC) - MAX_TIME_DEVIATION if absolute else None,
+        duration=DURATION if absolute else None,
+        transaction_id=transaction_id,
+        unit=unit,
+    )
+
+
+def profile_of(
+    tool: StationTool,
+    purpose: Purpose,
+    periods: Sequence[tuple[int, float]],
+    *,
+    kind: Kind = Kind.ABSOLUTE,
+    profile_id: int = PROFILE_ID,
+    stack_level: int = 0,
+    start: datetime | None = None,
+    duration: int | None = None,
+    valid_from: datetime | None = None,
+    valid_to: datetime | None = None,
+    transaction_id: str | None = None,
+    unit: str | None = None,
+) -> dt.ChargingProfileType:
+    """A profile with ``periods`` (start in s, limit in A) in ``unit`` (else the configured one; in W the
+    limits are 1000 times the amperes, as the tables note), each with the configured numberPhases."""
+    rate_unit = en.ChargingRateUnitEnumType(unit or tool.configured.charging_rate_unit)
+    factor = 1000 if rate_unit is en.ChargingRateUnitEnumType.W else 1
     schedule = dt.ChargingScheduleType(
         id=profile_id,
-        charging_rate_unit=en.ChargingRateUnitEnumType.W if watts else en.ChargingRateUnitEnumType.A,
-        charging_schedule_period=[period],
-        start_schedule=to_wire(datetime.now(UTC) - MAX_TIME_DEVIATION) if absolute else UNSET,
-        duration=DURATION if absolute else UNSET,
+        charging_rate_unit=rate_unit,
+        charging_schedule_period=[
+            dt.ChargingSchedulePeriodType(
+                start_period=offset, limit=amps * factor, number_phases=tool.configured.number_phases
+            )
+            for offset, amps in periods
+        ],
+        start_schedule=UNSET if start is None else to_wire(start),
+        duration=UNSET if duration is None else duration,
     )
     return dt.ChargingProfileType(
         id=profile_id,
@@ -99,6 +136,8 @@ def charging_profile(
         charging_profile_purpose=purpose,
         charging_profile_kind=kind,
         charging_schedule=[schedule],
+        valid_from=UNSET if valid_from is None else to_wire(valid_from),
+        valid_to=UNSET if valid_to is None else to_wire(valid_to),
         transaction_id=transaction_id if transaction_id is not None else UNSET,
     )
 
@@ -541,8 +580,8 @@ async def tc_k_19_cs(tool: StationTool) -> None:
 
 @case("TC_K_21_CS", "Set Charging Profile - ValidFrom", use_cases=("K01",), requirements=("K01.FR.36",))
 async def tc_k_21_cs(tool: StationTool) -> None:
-    """The profile starts 300 s after the request; x (from the request to scheduleStart) gets the time the
-    exchange took, plus a second of rounding."""
+    """The profile becomes valid 300 s after the request: the composite's second period starts there (the
+    table's 300 - x) with its limit; the first one, the local limit, is not judged."""
     await clear_all(tool)
     evse_id = tool.configured.evse_id
     sent_at = datetime.now(UTC)
@@ -552,56 +591,78 @@ async def tc_k_21_cs(tool: StationTool) -> None:
     )
     await set_profile(tool, 1, evse_id, later)
     response = await composite(tool, 3, evse_id, 400)
-    expect_later_period(4, response, sent_at, 300, later)
+    expect_periods(4, tool, response, [Expected(), Expected(sent_at + timedelta(seconds=300), 6.0)])
 
 
-def expect_later_period(
+# --- composite schedules as the tables expect them ---
+
+ROUNDING_S = 2.0  # whole seconds of the station's periods and the milliseconds of the wire times
+LIMIT_TOLERANCE = 0.01  # a limit written back as a decimal
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A period a table expects in a composite: from ``at`` (None: the composite's start; an instant: the
+    tables' "n - x") with ``amps`` A, 1000 x ``amps`` W (None: "not validated")."""
+
+    at: datetime | None = None
+    amps: float | None = None
+
+
+def expect_periods(
     step: int,
+    tool: StationTool,
     response: msg.GetCompositeScheduleResponse,
-    sent_at: datetime,
-    after_s: float,
-    profile: dt.ChargingProfileType,
-    slack_s: float = 2.0,
+    expected: Sequence[Expected],
+    *,
+    exact: bool = False,
 ) -> None:
-    """The composite's second period starts ``after_s`` - x seconds in (x: from the request to the
-    scheduleStart), give or take ``slack_s``, with the limit of ``profile``."""
+    """The composite's first periods are ``expected``, in order (``exact``: and no others; otherwise periods
+    after the table's list are not judged). A period's start is checked against the instant it is due, taken
+    from the scheduleStart the station reports, so a difference between the two clocks cancels out; the
+    tables' x is that scheduleStart minus the time of the request."""
     schedule = response.schedule
-    if isinstance(schedule, msgspec.UnsetType) or len(schedule.charging_schedule_period) < 2:
-        raise StepFailed(step, "the composite schedule has no second period")
-    second = schedule.charging_schedule_period[1]
-    x = (from_wire(schedule.schedule_start) - sent_at).total_seconds()
-    if abs(second.start_period - (after_s - x)) > slack_s:
-        raise StepFailed(
-            step,
-            f"chargingSchedulePeriod[1].startPeriod is {second.start_period}, expected {after_s - x:.0f}",
-        )
-    limit = profile.charging_schedule[0].charging_schedule_period[0].limit
-    expect_field(step, response, "schedule.chargingSchedulePeriod[1].limit", limit)
+    if isinstance(schedule, msgspec.UnsetType):
+        raise StepFailed(step, "the composite schedule is missing")
+    start = from_wire(schedule.schedule_start)
+    factor = 1000 if tool.configured.charging_rate_unit == "W" else 1
+    wanted = [
+        (0.0 if e.at is None else (e.at - start).total_seconds(), None if e.amps is None else e.amps * factor)
+        for e in expected
+    ]
+    periods = schedule.charging_schedule_period
+    got = [(p.start_period, p.limit) for p in periods]
+    matches = len(got) == len(wanted) if exact else len(got) >= len(wanted)
+    for (offset, limit), (want_offset, want_limit) in zip(got, wanted, strict=False):
+        if abs(offset - want_offset) > ROUNDING_S:
+            matches = False
+        if want_limit is not None and abs(limit - want_limit) > LIMIT_TOLERANCE:
+            matches = False
+    if not matches:
+        shown = ", ".join(f"{o:.0f}: {'any' if w is None else w}" for o, w in wanted)
+        raise StepFailed(step, f"composite periods (startPeriod: limit) {got}, expected {shown}")
 
 
 @case("TC_K_23_CS", "Set Charging Profile - StartSchedule", use_cases=("K01",), requirements=("K01.FR.30",))
 async def tc_k_23_cs(tool: StationTool) -> None:
     """The table's times are now - <max time deviation> + 50 s (validFrom), + 60 s (startSchedule) and now +
-    <max time deviation> + 400 s (validTo), but it expects the limit at 60 - x: the deviation is allowed
-    either way."""
+    <max time deviation> + 400 s (validTo); the limit is expected from the startSchedule on (its 60 - x)."""
     await clear_all(tool)
     evse_id = tool.configured.evse_id
     sent_at = datetime.now(UTC)
-    base = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE)
-    schedule = msgspec.structs.replace(
-        base.charging_schedule[0],
-        start_schedule=to_wire(sent_at - MAX_TIME_DEVIATION + timedelta(seconds=60)),
-    )
-    later = msgspec.structs.replace(
-        base,
-        valid_from=to_wire(sent_at - MAX_TIME_DEVIATION + timedelta(seconds=50)),
-        valid_to=to_wire(sent_at + MAX_TIME_DEVIATION + timedelta(seconds=400)),
-        charging_schedule=[schedule],
+    begins = sent_at - MAX_TIME_DEVIATION + timedelta(seconds=60)
+    later = profile_of(
+        tool,
+        Purpose.TX_DEFAULT_PROFILE,
+        [(0, 6.0)],
+        start=begins,
+        duration=DURATION,
+        valid_from=sent_at - MAX_TIME_DEVIATION + timedelta(seconds=50),
+        valid_to=sent_at + MAX_TIME_DEVIATION + timedelta(seconds=400),
     )
     await set_profile(tool, 1, evse_id, later)
     response = await composite(tool, 3, evse_id, DURATION)
-    deviation = MAX_TIME_DEVIATION.total_seconds()
-    expect_later_period(4, response, sent_at, 60 - deviation, later, slack_s=deviation + 2)
+    expect_periods(4, tool, response, [Expected(), Expected(begins, 6.0)])
 
 
 @case("TC_K_29_CS", "Get Charging Profile - EvseId 0", use_cases=("K09",), requirements=("K09.FR.05",))
@@ -759,3 +820,211 @@ async def tc_k_24_cs(tool: StationTool) -> None:
         )
         await set_profile(tool, "memory", evse_id, profile)
     await clear_defaults_at_stack_level(tool, 124)
+
+
+# --- charging rate units (TC_K_12, TC_K_42: a station that supports only one of A and W) ---
+
+ONE_RATE_UNIT = "not (SC-2.1 and SC-2.2)"  # Part 5's condition: not both SC-2.1 (A) and SC-2.2 (W)
+
+
+def unsupported_unit(tool: StationTool) -> str:
+    """<Configured unsupported chargingRateUnit>: as declared, else the unit other than the configured one."""
+    configured = tool.configured
+    return configured.unsupported_charging_rate_unit or ("W" if configured.charging_rate_unit == "A" else "A")
+
+
+@case(
+    "TC_K_12_CS",
+    "Set Charging Profile - ChargerRateUnit Rejected",
+    use_cases=("K01",),
+    requirements=("K01.FR.26",),
+    condition=ONE_RATE_UNIT,
+)
+async def tc_k_12_cs(tool: StationTool) -> None:
+    """The profile, its purpose not given by the table, is the TxDefaultProfile of TC_K_01 on the configured
+    EVSE, in the unit the station does not support."""
+    await clear_all(tool)
+    profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE, unit=unsupported_unit(tool))
+    await set_profile(tool, 1, tool.configured.evse_id, profile, "Rejected")
+
+
+@case(
+    "TC_K_42_CS",
+    "Get Composite Schedule - chargingRateUnit not supported",
+    use_cases=("K08",),
+    requirements=("K08.FR.07",),
+    condition=ONE_RATE_UNIT,
+)
+async def tc_k_42_cs(tool: StationTool) -> None:
+    unit = en.ChargingRateUnitEnumType(unsupported_unit(tool))
+    request = msg.GetCompositeScheduleRequest(duration=DURATION, evse_id=0, charging_rate_unit=unit)
+    response = await tool.send_as(1, request, msg.GetCompositeScheduleResponse)
+    expect_field(2, response, "status", "Rejected")
+    expect_absent(2, response, "schedule")
+
+
+# --- K01 validTo, K09 by chargingLimitSource ---
+
+
+def whole_second_now() -> datetime:
+    """The tables' <current dateTime>, on a whole second so that every period edge is one."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@case("TC_K_22_CS", "Set Charging Profile - ValidTo", use_cases=("K01",), requirements=("K01.FR.37",))
+async def tc_k_22_cs(tool: StationTool) -> None:
+    """A TxDefaultProfile for every EVSE (evseId 0) without a duration, valid for 300 s: every EVSE's
+    composite has its limit (EVSE 0: the sum over the ``evse_count`` EVSEs), then from validTo (the table's
+    300 - x) the local limit, whose value is not judged."""
+    await clear_all(tool)
+    now = whole_second_now()
+    valid_to = now + timedelta(seconds=300)
+    profile = profile_of(
+        tool,
+        Purpose.TX_DEFAULT_PROFILE,
+        [(0, 6.0)],
+        start=now,
+        valid_from=now - MAX_TIME_DEVIATION,
+        valid_to=valid_to,
+    )
+    await set_profile(tool, 1, 0, profile)
+    count = tool.configured.evse_count
+    for evse_id in range(count + 1):  # 3. / 4. for EVSE 0 and each EVSE
+        response = await composite(tool, 3, evse_id, 400)
+        amps = 6.0 * (count if evse_id == 0 else 1)
+        expect_periods(4, tool, response, [Expected(amps=amps), Expected(valid_to)])
+
+
+@case(
+    "TC_K_34_CS",
+    "Get Charging Profile - EvseId > 0 + chargingLimitSource",
+    use_cases=("K09",),
+    requirements=("K09.FR.02", "K09.FR.04"),
+)
+async def tc_k_34_cs(tool: StationTool) -> None:
+    """<Configured chargingLimitSource> is CSO (the profiles the tool sets), chargingLimitSource2 EMS: the
+    case starts with no external limit on the station (the Memory State asks for none)."""
+    await clear_all(tool)
+    evse_id = tool.configured.evse_id
+    profile = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE, profile_id=340, stack_level=STACK_LEVEL + 1)
+    await set_profile(tool, "memory", evse_id, profile)
+    source = en.ChargingLimitSourceEnumType
+    criteria = dt.ChargingProfileCriterionType(charging_limit_source=[source.CSO])
+    found = await reports(tool, 1, criteria, request_id=134, evse_id=evse_id)
+    only(3, found, profile)
+    other = msg.GetChargingProfilesRequest(
+        request_id=1340,
+        evse_id=evse_id,
+        charging_profile=dt.ChargingProfileCriterionType(charging_limit_source=[source.EMS]),
+    )
+    response = await tool.send_as(5, other, msg.GetChargingProfilesResponse)
+    expect_field(6, response, "status", "NoProfiles")
+
+
+# --- K08 GetCompositeSchedule of stacked and combined profiles ---
+
+
+@case(
+    "TC_K_40_CS",
+    "Get Composite Schedule - Stacking ChargingProfiles",
+    use_cases=("K08",),
+    requirements=("K08.FR.02", "K08.FR.06"),
+)
+async def tc_k_40_cs(tool: StationTool) -> None:
+    """Two TxDefaultProfiles on the configured EVSE, stack levels 0 and 1 (ids 401, 402); no transaction, so
+    the composite is the one a transaction would get (K08.FR.06). The level-1 profile leads while it lasts
+    (150 + deviation s from its start, the table's 150 - x), then the level-0 one."""
+    await clear_all(tool)
+    evse_id = tool.configured.evse_id
+    now = whole_second_now()
+    start, deviation = now - MAX_TIME_DEVIATION, int(MAX_TIME_DEVIATION.total_seconds())
+    valid_to = now + timedelta(seconds=deviation + 401)
+    default = Purpose.TX_DEFAULT_PROFILE
+    lower = profile_of(
+        tool,
+        default,
+        [(0, 6.0), (100, 8.0), (200, 10.0)],
+        profile_id=401,
+        duration=400 + deviation,
+        start=start,
+        valid_from=start,
+        valid_to=valid_to,
+    )
+    upper = profile_of(
+        tool,
+        default,
+        [(0, 7.0), (100, 9.0)],
+        profile_id=402,
+        stack_level=1,
+        duration=150 + deviation,
+        start=start,
+        valid_from=start,
+        valid_to=valid_to,
+    )
+    await set_profile(tool, "memory", evse_id, lower)
+    await set_profile(tool, "memory", evse_id, upper)
+    response = await composite(tool, 1, evse_id, 350)
+    expected = [
+        Expected(amps=7.0),
+        Expected(start + timedelta(seconds=100), 9.0),
+        Expected(start + timedelta(seconds=150 + deviation), 8.0),
+        Expected(start + timedelta(seconds=200), 10.0),
+    ]
+    expect_periods(2, tool, response, expected, exact=True)
+
+
+@case(
+    "TC_K_41_CS",
+    "Get Composite Schedule - Combining chargingProfilePurposes",
+    use_cases=("K08",),
+    requirements=("K08.FR.02", "K08.FR.04"),
+    timeout=40.0,
+)
+async def tc_k_41_cs(tool: StationTool) -> None:
+    """A station maximum of 10 (id 411), a TxDefaultProfile (412) and a TxProfile (413). A TxProfile needs
+    a transaction on its EVSE (K01.FR.03, K01.FR.09), which the Memory State leaves out: the case starts
+    with EnergyTransferStarted and the TxProfile carries its transactionId. The TxProfile overrules the
+    TxDefaultProfile while it is valid (Part 2 §3.5), also after its schedule ends at 260 s, and the maximum
+    caps it: the table's four periods are the whole composite."""
+    await clear_all(tool)
+    await charging_from_idle(tool)
+    tx_id = transaction_id(tool, "before")
+    evse_id = tool.configured.evse_id
+    now = whole_second_now()
+    start = now - MAX_TIME_DEVIATION
+    valid_to = now + MAX_TIME_DEVIATION + timedelta(seconds=401)
+    station_max = profile_of(
+        tool, Purpose.CHARGING_STATION_MAX_PROFILE, [(0, 10.0)], profile_id=411, start=start, duration=86400
+    )
+    default = profile_of(
+        tool,
+        Purpose.TX_DEFAULT_PROFILE,
+        [(0, 6.0), (60, 10.0), (120, 8.0), (180, 15.0), (260, 8.0)],
+        profile_id=412,
+        duration=300,
+        start=start,
+        valid_from=start,
+        valid_to=valid_to,
+    )
+    tx = profile_of(
+        tool,
+        Purpose.TX_PROFILE,
+        [(0, 8.0), (50, 11.0), (140, 16.0), (200, 6.0), (240, 12.0)],
+        profile_id=413,
+        duration=260,
+        transaction_id=tx_id,
+        start=start,
+        valid_from=start,
+        valid_to=valid_to,
+    )
+    await set_profile(tool, "memory", 0, station_max)
+    await set_profile(tool, "memory", evse_id, default)
+    await set_profile(tool, "memory", evse_id, tx)
+    response = await composite(tool, 1, evse_id, 400)
+    expected = [
+        Expected(amps=8.0),
+        Expected(start + timedelta(seconds=50), 10.0),
+        Expected(start + timedelta(seconds=200), 6.0),
+        Expected(start + timedelta(seconds=240), 10.0),
+    ]
+    expect_periods(2, tool, response, expected, exact=True)
