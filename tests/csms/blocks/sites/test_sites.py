@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from ocpp.routing import on
 
 from chargeplane.csms.blocks.sites.settings import SitesSettings
+from chargeplane.ocpp.timestamps import from_wire
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
 
@@ -34,6 +35,7 @@ class SiteStation(MODULE.ChargePoint):  # type: ignore[misc,name-defined]
         super().__init__(*args, **kwargs)
         self.in_force: dict[tuple[int, str], float] = {}
         self.sums: list[float] = []
+        self.windows: list[tuple[datetime, datetime]] = []  # each TxProfile: its schedule's end, its validTo
 
     @on("SetChargingProfile")
     def set_profile(self, evse_id: int, charging_profile: dict[str, Any]) -> Any:
@@ -42,6 +44,9 @@ class SiteStation(MODULE.ChargePoint):  # type: ignore[misc,name-defined]
         self.in_force[evse_id, purpose] = limit
         if purpose == "TxProfile":
             self.sums.append(self.tx_sum())
+            schedule = charging_profile["charging_schedule"][0]
+            ends = from_wire(schedule["start_schedule"]) + timedelta(seconds=schedule["duration"])
+            self.windows.append((ends, from_wire(charging_profile.get("valid_to", "1970-01-01T00:00:00Z"))))
         return MODULE.call_result.SetChargingProfile(status="Accepted")
 
     def tx_sum(self) -> float:
@@ -110,6 +115,10 @@ async def test_site_allocation_follows_transactions_and_the_grid_limit(database_
             # 40 A among three EVs that take 32 A each: 13.3 A each, never more than the feeder in force.
             await _until(lambda: all(station.tx(n) == 13.3 for n in (1, 2, 3)))
             assert max(station.sums) <= FEEDER
+            # Each valid no longer than its schedule: a valid TxProfile keeps the TxDefaultProfile (the
+            # fallback) out even after its schedule ends (2.0.1 Part 2 §3.5).
+            assert station.windows
+            assert all(ends == valid_to for ends, valid_to in station.windows)
             allocation = await _json(csms, "GET", "/sites/s1/allocation")
             shares = {s["nodeId"]: s for s in allocation["evses"]}
             assert {s["transactionId"] for s in shares.values()} == {"TX1", "TX2", "TX3"}

@@ -11,7 +11,7 @@ Each EVSE with a running transaction gets its share as a TxProfile (2.0.1 K01, t
 block's checked SetChargingProfile) that lasts ``profile_duration`` seconds; an unchanged share is not
 re-sent before half of that. When a station's boot is accepted it gets a TxDefaultProfile per EVSE at the
 EVSE's fallback current: an EVSE whose station loses the CSMS falls back to it by itself once its TxProfile
-runs out, which is what the allocator counts an unreachable station at.
+runs out (its validTo, the end of its schedule), which is what the allocator counts an unreachable station at.
 """
 
 from __future__ import annotations
@@ -351,11 +351,16 @@ class SitesService:
         fresh = timedelta(seconds=self.settings.profile_duration / 2)
         if last is not None and last[0] == limit and last[1] == transaction and now - last[2] < fresh:
             return
+        start = now.replace(microsecond=0)
+        lasts = timedelta(seconds=self.settings.profile_duration)
         schedule: dict[str, object] = {
-            "startSchedule": to_wire(now.replace(microsecond=0)),
+            "startSchedule": to_wire(start),
             "duration": self.settings.profile_duration,
         }
         profile = self._profile(leaf, TX_PROFILE_BASE, "TxProfile", "Absolute", limit, transaction, schedule)
+        # valid only while its schedule lasts: a valid TxProfile keeps the TxDefaultProfile out even after its
+        # schedule ends (2.0.1 Part 2 §3.5, 1.6 §3.13.2), and the fallback must apply then
+        profile["validTo"] = to_wire(start + lasts)
         try:
             outcome = await self.smart.set_profile(leaf.station_id, leaf.evse_id, profile)
         except Exception as error:  # offline, refused, no answer: tried again at the next pass
