@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 import pytest
 
 from chargeplane.ocpp.messages import v21
@@ -56,6 +57,12 @@ def profile(
         **({"transaction_id": tx} if tx is not None else {}),
         **extra,
     )
+
+
+def lasting(charging_profile: D.ChargingProfileType, seconds: int) -> D.ChargingProfileType:
+    """The profile with its schedule's duration."""
+    schedule = msgspec.structs.replace(charging_profile.charging_schedule[0], duration=seconds)
+    return msgspec.structs.replace(charging_profile, charging_schedule=[schedule])
 
 
 def set_profile(rig: Rig, evse_id: int, charging_profile: D.ChargingProfileType) -> Any:
@@ -246,6 +253,25 @@ def test_K08_composite_schedule_in_the_unit_asked_and_rejected_for_an_unknown_ev
     assert watts.charging_schedule_period[0].limit == 16 * 230 * 3
     unknown = rig.handle(M.GetCompositeScheduleRequest(duration=60, evse_id=9))
     assert (unknown.status, unknown.status_info.reason_code) == ("Rejected", "UnknownEVSE")
+
+
+def test_K08_FR_04_a_valid_tx_profile_keeps_the_tx_default_out_after_its_schedule_ends() -> None:
+    """Part 2 §3.5 (TC_K_41_CS): while the TxProfile is valid the TxDefaultProfile does not count, so past
+    the TxProfile's 260 s the station maximum alone caps the EVSE, in the composite and at the hardware."""
+    rig, tx_id = running_rig()
+    start, until = to_wire(rig.now), {"valid_to": to_wire(rig.now + timedelta(seconds=406))}
+    set_profile(rig, 0, profile(1, "ChargingStationMaxProfile", [(0, 10.0)], start=start))
+    default = [(0, 6.0), (60, 10.0), (120, 8.0), (180, 15.0), (260, 8.0)]
+    set_profile(rig, 1, lasting(profile(2, periods=default, start=start, **until), 300))
+    tx = [(0, 8.0), (50, 11.0), (140, 16.0), (200, 6.0), (240, 12.0)]
+    tx_profile = lasting(profile(3, "TxProfile", tx, start=start, tx=tx_id, **until), 260)
+    assert set_profile(rig, 1, tx_profile).status == "Accepted"
+    answer = rig.handle(M.GetCompositeScheduleRequest(duration=400, evse_id=1, charging_rate_unit=A))
+    periods = [(p.start_period, p.limit) for p in answer.schedule.charging_schedule_period]
+    assert periods == [(0, 8.0), (50, 10.0), (200, 6.0), (240, 10.0)]
+    rig.now += timedelta(seconds=270)  # past the TxProfile's schedule: not the TxDefaultProfile's 8 A
+    rig.do("update_meter", 1, MeterReading(energy_wh=10, power_w=6900))
+    assert limits(rig)[-1] == SetPowerLimit(1, 10 * 230 * 3)
 
 
 def test_K08_FR_03_evse_0_reports_the_station_total_capped_by_the_station_maximum() -> None:
