@@ -22,6 +22,9 @@ Smart Charging cases (K01, K05, K08, K09, K10):
 * "EVSECount + 1" (TC_K_14, TC_K_47) is read as ``NO_SUCH_EVSE``, an id no station under test has.
 * A reported profile is "the profile set" when its id, purpose, kind, stack level and periods are those sent
   (a station may add the transactionId it bound a remote-start profile to, K05.FR.03).
+* A composite period the tables give as "n - x" (x: from the request to the scheduleStart) is checked at the
+  instant it is due by the profiles sent, counted from the scheduleStart the station reports (so the two
+  clocks need not agree), give or take ``ROUNDING_S``; limits in W are 1000 times the tables' amperes.
 """
 
 from __future__ import annotations
