@@ -49,7 +49,10 @@ from chargeplane.csms.blocks.remote_control.service import CommandService, SentC
 from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.security.service import SecurityService
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
+from chargeplane.csms.bus.commands import LocalCommandRouter
 from chargeplane.csms.console.manage import ManagePages
+from chargeplane.csms.console.panel_pages import PanelPages
+from chargeplane.csms.console.trace import MessageTrace
 from chargeplane.csms.console.users import (
     SESSION_LIFETIME,
     AccountError,
@@ -141,6 +144,7 @@ class Console:
         self.stream = stream
         self.throttle = LoginThrottle(users.clock)
         self.manage: ManagePages | None = None  # id tokens, reservations, security events, API tokens
+        self.panel: PanelPages | None = None  # the generated command panel, command log, message trace
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("chargeplane.csms.console", "templates"),
             autoescape=True,
@@ -532,6 +536,7 @@ class Console:
             transaction_chart,
             events,
             *(self.manage.routes() if self.manage is not None else []),
+            *(self.panel.routes() if self.panel is not None else []),
             assets,
         ]
 
@@ -558,4 +563,9 @@ def console_for(context: BlockContext, users: UserStore, api_tokens: TokenStore 
         context.require(MonitoringService),
         context.require(FirmwareService),
     )
+    if isinstance(context.commands, LocalCommandRouter):  # the trace taps this node's own connections
+        trace = MessageTrace(context.commands.connection_for, context.clock)
+        context.on_connected.append(trace.on_connected)
+        context.jobs.append(trace.close_on_stop)
+        console.panel = PanelPages(console, context.require(CommandService), trace)
     return console
