@@ -13,14 +13,20 @@ def test_basic_auth_password_in_set_variables_is_hidden() -> None:
                 "component": {"name": "SecurityCtrlr"},
                 "variable": {"name": "BasicAuthPassword"},
             },
-            {"attributeValue": "300", "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}},
+            {
+                "attributeValue": "300",
+                "component": {"name": "OCPPCommCtrlr"},
+                "variable": {"name": "HeartbeatInterval"},
+            },
         ]
     }
     hidden = redact(payload)
     assert hidden["setVariableData"][0]["attributeValue"] == HIDDEN
     assert hidden["setVariableData"][0]["variable"] == {"name": "BasicAuthPassword"}  # what it was stays
     assert hidden["setVariableData"][1]["attributeValue"] == "300"
-    assert payload["setVariableData"][0]["attributeValue"] == "s3cret-password-1234"  # the input is not changed
+    assert (
+        payload["setVariableData"][0]["attributeValue"] == "s3cret-password-1234"
+    )  # the input is not changed
 
 
 def test_authorization_key_of_16_is_hidden_both_ways() -> None:
@@ -30,11 +36,16 @@ def test_authorization_key_of_16_is_hidden_both_ways() -> None:
     }
     answer = {"configurationKey": [{"key": "AuthorizationKey", "readonly": False, "value": "x" * 16}]}
     assert redact(answer)["configurationKey"][0]["value"] == HIDDEN
-    assert redact({"key": "HeartbeatInterval", "value": "300"}) == {"key": "HeartbeatInterval", "value": "300"}
+    assert redact({"key": "HeartbeatInterval", "value": "300"}) == {
+        "key": "HeartbeatInterval",
+        "value": "300",
+    }
 
 
 def test_password_fields_and_nested_report_values_are_hidden() -> None:
-    profile = {"connectionData": {"apn": {"apn": "internet", "apnPassword": "pw"}, "basicAuthPassword": "pw2"}}
+    profile = {
+        "connectionData": {"apn": {"apn": "internet", "apnPassword": "pw"}, "basicAuthPassword": "pw2"}
+    }
     hidden = redact(profile)
     assert hidden["connectionData"]["apn"] == {"apn": "internet", "apnPassword": HIDDEN}
     assert hidden["connectionData"]["basicAuthPassword"] == HIDDEN
@@ -56,7 +67,9 @@ def test_private_key_blocks_are_cut_out_of_pem_text() -> None:
         "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n"
     )
     hidden = redact({"certificateChain": pem})["certificateChain"]
-    assert "MIIB" in hidden and "MHcCAQEE" not in hidden and HIDDEN in hidden
+    assert "MIIB" in hidden
+    assert "MHcCAQEE" not in hidden
+    assert HIDDEN in hidden
     assert redact({"certificate": "-----BEGIN CERTIFICATE-----\nMIIB"}) == {
         "certificate": "-----BEGIN CERTIFICATE-----\nMIIB"
     }

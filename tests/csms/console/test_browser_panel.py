@@ -11,19 +11,12 @@ import pytest
 from chargeplane.csms.console.users import Role
 from tests.csms.blocks.remote_control.test_remote_control import STATIONS
 from tests.csms.conftest import RunningCsms
-from tests.csms.console.test_browser import (  # noqa: F401  (fixtures)
-    browser,
-    chromium,
-    csms,
-    log_in,
-    open_page,
-    playwright_api,
-    shot,
-    station,
-)
+from tests.csms.console import test_browser as shared
+from tests.csms.console.test_browser import log_in, open_page, playwright_api, shot, station
 from tests.csms.peers import boot, peer
 
 pytestmark = pytest.mark.serial
+chromium, browser, csms = shared.chromium, shared.browser, shared.csms  # the same fixtures
 expect = playwright_api.expect
 
 
@@ -36,7 +29,9 @@ async def test_operator_sends_get_variables_from_the_generated_panel(browser: An
         await page.get_by_role("link", name="Every command of its OCPP version").click()
         await page.locator('#trace-state[data-state="open"]').wait_for()
         await expect(page.locator("#panel-title")).to_contain_text("OCPP 2.0.1")
-        await page.get_by_label("Command", exact=True).select_option("GetVariables")  # the form comes without a reload
+        await page.get_by_label("Command", exact=True).select_option(
+            "GetVariables"
+        )  # the form comes without a reload
         form = page.locator("form[data-panel]")
         await expect(form.locator("h3")).to_contain_text("GetVariables")
         await page.locator("#cf-getVariableData-0-component-name").fill("OCPPCommCtrlr")
@@ -84,8 +79,10 @@ async def test_a_16_station_gets_its_own_actions_and_the_trace_hides_secrets(
         await page.locator('#trace-state[data-state="open"]').wait_for()
         await expect(page.locator("#panel-title")).to_contain_text("OCPP 1.6")
         options = await page.locator("#panel-action option").all_text_contents()
-        assert "ChangeConfiguration" in options and "RemoteStartTransaction" in options
-        assert "GetVariables" not in options and "RequestStartTransaction" not in options
+        assert "ChangeConfiguration" in options
+        assert "RemoteStartTransaction" in options
+        assert "GetVariables" not in options
+        assert "RequestStartTransaction" not in options
         await page.get_by_label("Command", exact=True).select_option("ChangeConfiguration")
         await page.locator("#cf-key").fill("AuthorizationKey")
         await page.locator("#cf-value").fill("0011223344556677")
@@ -95,4 +92,8 @@ async def test_a_16_station_gets_its_own_actions_and_the_trace_hides_secrets(
         call = page.locator('#trace-rows tr[data-action="ChangeConfiguration"][data-kind="CALL"]')
         await expect(call).to_contain_text('"value": "***"')
         await expect(page.locator("#trace")).not_to_contain_text("0011223344556677")
+        logged = page.locator("#command-log tbody tr").first  # live, with its secret hidden too
+        await expect(logged).to_contain_text("callerror")
+        await expect(logged).to_contain_text('"value":"***"')
+        await expect(page.locator("#command-log")).not_to_contain_text("0011223344556677")
         await shot(page, "command-panel-16")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -30,7 +30,7 @@ V201 = MODULES["2.0.1"]
 class PanelStation(V201.ChargePoint):  # type: ignore[misc,name-defined]
     """A 2.0.1 peer that answers GetVariables and ChangeAvailability, and records what it got."""
 
-    received: list[tuple[str, dict[str, Any]]] = []
+    received: ClassVar[list[tuple[str, dict[str, Any]]]] = []
 
     @on("GetVariables")
     def get_variables(self, get_variable_data: list[dict[str, Any]], **kwargs: Any) -> Any:
@@ -57,28 +57,38 @@ class PanelStation(V201.ChargePoint):  # type: ignore[misc,name-defined]
 
 def test_actions_are_the_csms_initiated_ones_of_each_version() -> None:
     v16, v201 = csms_actions(Version.V16), csms_actions(Version.V201)
-    assert "ChangeConfiguration" in v16 and "GetVariables" not in v16
-    assert "GetVariables" in v201 and "ChangeConfiguration" not in v201
+    assert "ChangeConfiguration" in v16
+    assert "GetVariables" not in v16
+    assert "GetVariables" in v201
+    assert "ChangeConfiguration" not in v201
     for station_side in ("BootNotification", "Authorize", "Heartbeat", "StatusNotification"):
-        assert station_side not in v16 and station_side not in v201
-    assert "DataTransfer" in v16 and "DataTransfer" in v201  # both directions
+        assert station_side not in v16
+        assert station_side not in v201
+    assert "DataTransfer" in v16
+    assert "DataTransfer" in v201
     assert "NotifyPeriodicEventStream" not in csms_actions(Version.V21)  # a SEND, never a CSMS CALL
-    assert len(v16) == 26 and len(v201) == 40
+    assert len(v16) == 26
+    assert len(v201) == 40
 
 
 def test_form_of_get_variables_follows_its_schema() -> None:
     form = request_form(Version.V201, "GetVariables")
-    assert form is not None and form.kind == "object"
+    assert form is not None
+    assert form.kind == "object"
     (data,) = form.children  # customData is left out
     assert (data.name, data.kind, data.required, data.min_items) == ("getVariableData", "array", True, 1)
     item = data.item
-    assert item is not None and item.kind == "object"
+    assert item is not None
+    assert item.kind == "object"
     fields = {child.name: child for child in item.children}
-    assert fields["attributeType"].kind == "enum" and not fields["attributeType"].required
+    assert fields["attributeType"].kind == "enum"
+    assert not fields["attributeType"].required
     assert fields["attributeType"].options == ("Actual", "Target", "MinSet", "MaxSet")
     component = {child.name: child for child in fields["component"].children}
-    assert component["name"].required and component["name"].max_length == 50
-    assert component["evse"].kind == "object" and not component["evse"].required
+    assert component["name"].required
+    assert component["name"].max_length == 50
+    assert component["evse"].kind == "object"
+    assert not component["evse"].required
     assert {c.name: c.kind for c in component["evse"].children} == {"id": "integer", "connectorId": "integer"}
     assert request_form(Version.V201, "BootNotification") is None  # the station sends it, not the CSMS
 
@@ -92,15 +102,18 @@ def test_form_kinds_dates_booleans_numbers() -> None:
     schedule = fields["chargingSchedule"]
     assert (schedule.kind, schedule.min_items, schedule.max_items) == ("array", 1, 3)
     period = {c.name: c for c in schedule.item.children}["chargingSchedulePeriod"]  # type: ignore[union-attr]
-    assert period.item is not None and period.item.depth == 2  # nested arrays: their own placeholder
+    assert period.item is not None
+    assert period.item.depth == 2
     assert {c.name: c.kind for c in period.item.children}["limit"] == "number"
     reset = request_form(Version.V16, "GetDiagnostics")
     assert reset is not None
     assert {c.name: c.kind for c in reset.children}["retries"] == "integer"
     data = request_form(Version.V201, "DataTransfer")
-    assert data is not None and {c.name: c.kind for c in data.children}["data"] == "json"
+    assert data is not None
+    assert {c.name: c.kind for c in data.children}["data"] == "json"
     clear = request_form(Version.V16, "ClearChargingProfile")
-    assert clear is not None and {c.name: c.kind for c in clear.children}["stackLevel"] == "integer"
+    assert clear is not None
+    assert {c.name: c.kind for c in clear.children}["stackLevel"] == "integer"
 
 
 def test_parse_form_builds_wire_json() -> None:
@@ -160,7 +173,9 @@ def test_parse_form_reports_every_mistake_at_its_field() -> None:
             "f.chargingProfile.chargingSchedule.0.chargingSchedulePeriod.0.limit": "nan",
         },
     )
-    assert parsed.errors["chargingProfile.chargingSchedule.0.chargingSchedulePeriod.0.limit"] == "Not a number."
+    assert (
+        parsed.errors["chargingProfile.chargingSchedule.0.chargingSchedulePeriod.0.limit"] == "Not a number."
+    )
     assert parsed.errors["chargingProfile.id"] == "Required."
     assert parsed.payload["chargingProfile"]["validFrom"] == "2026-12-07T10:00:00Z"  # datetime-local: UTC
 
@@ -225,12 +240,19 @@ async def test_operator_sends_get_variables_and_sees_the_answer(
         ]
         log = await csms.api.get("/api/v1/commands", params={"station": "CS1"}, headers=csms.auth)
         (entry,) = log.json()["items"]
-        assert (entry["action"], entry["outcome"], entry["initiator"]) == ("GetVariables", "ok", "console:operator")
+        assert (entry["action"], entry["outcome"], entry["initiator"]) == (
+            "GetVariables",
+            "ok",
+            "console:operator",
+        )
         fragment = await client.get("/fragments/stations/CS1/command-log")
-        assert "console:operator" in fragment.text and "GetVariables" in fragment.text
+        assert "console:operator" in fragment.text
+        assert "GetVariables" in fragment.text
 
 
-async def test_malformed_fields_are_refused_next_to_them(csms: RunningCsms, client: httpx.AsyncClient) -> None:
+async def test_malformed_fields_are_refused_next_to_them(
+    csms: RunningCsms, client: httpx.AsyncClient
+) -> None:
     await csms.add_station("CS1")
     csrf = await sign_in(client, Role.OPERATOR)
     async with peer(csms.ocpp_url, "CS1", "2.0.1", station_class=PanelStation) as station:
@@ -256,7 +278,8 @@ async def test_malformed_fields_are_refused_next_to_them(csms: RunningCsms, clie
         assert answer.status_code == 400
         assert "<!doctype html>" in answer.text  # without X-Fragment: the whole page
         error = _field_error(answer.text, "getVariableData.0.component.name")
-        assert "length &lt;= 50" in error and "PropertyConstraintViolation" in error
+        assert "length &lt;= 50" in error
+        assert "PropertyConstraintViolation" in error
         answer = await client.post(
             "/stations/CS1/panel/ChangeAvailability",
             data={"csrf_token": csrf, "f.operationalStatus": "Sideways"},
@@ -298,7 +321,8 @@ async def test_viewers_and_forged_posts_cannot_send(csms: RunningCsms, client: h
     await csms.add_station("CS1")
     csrf = await sign_in(client, Role.VIEWER)
     page = await client.get("/stations/CS1/panel?action=ClearCache")
-    assert page.status_code == 200 and "Your role cannot send commands." in page.text
+    assert page.status_code == 200
+    assert "Your role cannot send commands." in page.text
     answer = await client.post("/stations/CS1/panel/ClearCache", data={"csrf_token": csrf})
     assert answer.status_code == 403
     async with httpx.AsyncClient(base_url=str(client.base_url)) as operator:
@@ -320,7 +344,8 @@ async def test_a_16_station_gets_the_16_actions(csms: RunningCsms, client: httpx
         await boot(station, "1.6")
         page = await client.get("/stations/CS16/panel?action=ChangeConfiguration")
         assert page.status_code == 200
-        assert "OCPP 1.6" in page.text and 'name="f.key"' in page.text
+        assert "OCPP 1.6" in page.text
+        assert 'name="f.key"' in page.text
         assert "<option>GetVariables</option>" not in page.text
         assert (await client.get("/fragments/stations/CS16/panel/GetVariables")).status_code == 404
 
@@ -329,7 +354,9 @@ async def test_api_commands_name_their_token(csms: RunningCsms) -> None:
     await csms.add_station("CS1")
     async with peer(csms.ocpp_url, "CS1", "2.0.1", station_class=STATIONS["2.0.1"]) as station:
         await boot(station, "2.0.1")
-        sent = await csms.api.post("/api/v1/stations/CS1/commands/Reset", json={"type": "OnIdle"}, headers=csms.auth)
+        sent = await csms.api.post(
+            "/api/v1/stations/CS1/commands/Reset", json={"type": "OnIdle"}, headers=csms.auth
+        )
         assert sent.status_code == 200, sent.text
     log = await csms.api.get("/api/v1/commands", headers=csms.auth)
     (entry,) = log.json()["items"]

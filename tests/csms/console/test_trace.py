@@ -71,7 +71,8 @@ def test_secrets_are_hidden_and_the_buffer_is_bounded() -> None:
     for index in range(KEPT + 10):
         trace.record("CS1", IN, frame(2, f"h{index}", "Heartbeat", {}))
     kept = trace.frames("CS1")
-    assert len(kept) == KEPT and kept[-1].message_id == f"h{KEPT + 9}"
+    assert len(kept) == KEPT
+    assert kept[-1].message_id == f"h{KEPT + 9}"
 
 
 async def test_the_tap_is_set_only_while_someone_watches() -> None:
@@ -82,7 +83,8 @@ async def test_the_tap_is_set_only_while_someone_watches() -> None:
     trace.record("CS1", IN, frame(2, "old", "Heartbeat", {}))
     stream = trace.watch("CS1", direction=IN)
     opened = await anext(stream)
-    assert isinstance(opened, ServerSentEventMessage) and opened.comment == "subscribed"
+    assert isinstance(opened, ServerSentEventMessage)
+    assert opened.comment == "subscribed"
     assert connection.tap == trace.tap
     kept = await anext(stream)  # the kept frames first
     assert json.loads(str(kept.data))["messageId"] == "old"
@@ -94,7 +96,8 @@ async def test_the_tap_is_set_only_while_someone_watches() -> None:
     await trace.on_connected(replacement)  # type: ignore[arg-type]
     assert replacement.tap == trace.tap  # a reconnect of a watched station is traced at once
     await stream.aclose()
-    assert connection.tap is None and not trace.watched("CS1")
+    assert connection.tap is None
+    assert not trace.watched("CS1")
 
 
 async def test_a_real_stations_frames_pass_through_the_trace(csms: RunningCsms) -> None:
@@ -104,7 +107,8 @@ async def test_a_real_stations_frames_pass_through_the_trace(csms: RunningCsms) 
     async with peer(csms.ocpp_url, "CS1", "2.0.1") as station:
         await boot(station, "2.0.1")
         connection = csms.app.server.connection_for("CS1")
-        assert connection is not None and connection.tap is None
+        assert connection is not None
+        assert connection.tap is None
         stream = panel.trace.watch("CS1")
         assert (await anext(stream)).comment == "subscribed"
         assert connection.tap is not None
