@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
@@ -20,7 +21,7 @@ from chargeplane.csms.console.command_panel import (
 from chargeplane.csms.console.users import Role
 from chargeplane.ocpp.versions import Version
 from tests.csms.blocks.remote_control.test_remote_control import STATIONS
-from tests.csms.conftest import RunningCsms
+from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.console.helpers import add_users, sign_in
 from tests.csms.peers import MODULES, boot, peer
 
@@ -277,6 +278,7 @@ async def test_malformed_fields_are_refused_next_to_them(
         )
         assert answer.status_code == 400
         assert "<!doctype html>" in answer.text  # without X-Fragment: the whole page
+        assert "Not sent:" in answer.text  # above the form too
         error = _field_error(answer.text, "getVariableData.0.component.name")
         assert "length &lt;= 50" in error
         assert "PropertyConstraintViolation" in error
@@ -315,6 +317,27 @@ async def test_call_error_and_offline_are_shown(csms: RunningCsms, client: httpx
         )
         assert answer.status_code == 502
         assert "GenericError: cache on fire" in answer.text
+
+
+async def test_a_station_that_does_not_answer_in_time_is_shown(tmp_path: Path) -> None:
+    settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}", ocpp_call_timeout=0.3)
+    async with running(settings) as csms, httpx.AsyncClient(base_url=str(csms.api.base_url)) as client:
+        await add_users(csms.app)
+        await csms.add_station("CS1")
+        csrf = await sign_in(client, Role.OPERATOR)
+        async with peer(csms.ocpp_url, "CS1", "2.0.1", station_class=STATIONS["2.0.1"]) as station:
+            await boot(station, "2.0.1")  # its GetVariables answers after 2 s
+            answer = await client.post(
+                "/stations/CS1/panel/GetVariables",
+                data={
+                    "csrf_token": csrf,
+                    "f.getVariableData.0.component.name": "OCPPCommCtrlr",
+                    "f.getVariableData.0.variable.name": "HeartbeatInterval",
+                },
+                headers={"X-Fragment": "1"},
+            )
+            assert answer.status_code == 504
+            assert 'id="panel-refusal">GetVariables (504)' in answer.text
 
 
 async def test_viewers_and_forged_posts_cannot_send(csms: RunningCsms, client: httpx.AsyncClient) -> None:

@@ -318,5 +318,7 @@ async def send_form(
         sent = await commands.send_action(station_id, action, msgspec.json.encode(parsed.payload))
     except InvalidCommand as error:
         path, message = refusal_field(error.description)
-        return None, {path: f"{message} ({error.code})"}, nested_values(values)
+        # At its field, and above the form too: the path may name a field the form does not show.
+        errors = {path: f"{message} ({error.code})", "": f"Not sent: {error.description} ({error.code})"}
+        return None, errors, nested_values(values)
     return answered(sent), {}, nested_values(values)
