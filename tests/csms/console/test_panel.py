@@ -310,6 +310,10 @@ async def test_call_error_and_offline_are_shown(csms: RunningCsms, client: httpx
     )
     assert offline.status_code == 409
     assert "offline" in offline.text
+    quick = await client.post("/stations/CS1/commands/reset", data={"csrf_token": csrf, "type": "OnIdle"})
+    assert quick.status_code == 409  # the quick actions too: every console POST names its user
+    log = await csms.api.get("/api/v1/commands", params={"station": "CS1"}, headers=csms.auth)
+    assert [entry["initiator"] for entry in log.json()["items"]] == ["console:operator"] * 2
     async with peer(csms.ocpp_url, "CS1", "2.0.1", station_class=STATIONS["2.0.1"]) as station:
         await boot(station, "2.0.1")
         answer = await client.post(

@@ -24,7 +24,6 @@ from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_404_NOT_FOUND
 
 from chargeplane.csms.api.errors import http_error
 from chargeplane.csms.blocks.remote_control.service import CommandService
-from chargeplane.csms.bus.commands import initiator
 from chargeplane.csms.console import command_panel as panel
 from chargeplane.csms.console.trace import IN, KEPT, OUT, MessageTrace
 from chargeplane.csms.console.users import Session
@@ -132,8 +131,7 @@ class PanelPages:
             raise HTTPException(
                 status_code=HTTP_404_NOT_FOUND, detail=f"OCPP {version.value} has no CSMS action {action}"
             )
-        token = initiator.set(f"console:{session.user.username}")
-        try:
+        try:  # the command log's "by whom": set by Console.checked_post for every console POST
             result, errors, values = await panel.send_form(
                 self.commands, record.station_id, version, action, form
             )
@@ -147,8 +145,6 @@ class PanelPages:
             message = str(extra.get("description") or answer.detail)
             result = panel.PanelResult(False, answer.status_code, action, code=code, message=message)
             values, errors = panel.nested_values(panel.form_values(form)), {}
-        finally:
-            initiator.reset(token)
         status = result.status if result is not None else 400
         shown = self._form(session, record.station_id, version, action, values=values, errors=errors)
         shown["result"] = result

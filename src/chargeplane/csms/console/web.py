@@ -49,7 +49,7 @@ from chargeplane.csms.blocks.remote_control.service import CommandService, SentC
 from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.security.service import SecurityService
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
-from chargeplane.csms.bus.commands import LocalCommandRouter
+from chargeplane.csms.bus.commands import LocalCommandRouter, initiator
 from chargeplane.csms.console.manage import ManagePages
 from chargeplane.csms.console.panel_pages import PanelPages
 from chargeplane.csms.console.trace import MessageTrace
@@ -185,6 +185,7 @@ class Console:
         offered = request.headers.get("x-csrf-token") or form.get("csrf_token")
         if not csrf_matches(session, offered if isinstance(offered, str) else None):
             raise HTTPException(status_code=HTTP_403_FORBIDDEN, detail="missing or wrong CSRF token")
+        initiator.set(f"console:{session.user.username}")  # the command log's "by whom" for this request
         return session, form
 
     def login_page(
