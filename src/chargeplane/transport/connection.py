@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUED_CALLS = 32  # incoming CALLs waiting behind the one being handled before reading pauses
 
+# A watcher of a connection's frames: (connection, received, the frame's text). Set on a connection only while
+# someone watches it (the console's message trace): unset, a frame costs one ``is None`` test.
+FrameTap = Callable[["OcppConnection", bool, "str | bytes"], None]
+
 
 class CallError(Exception):
     """A CALL we sent did not succeed."""
@@ -116,6 +120,7 @@ class OcppConnection:
         self._accepting.set()
         self.idle = asyncio.Event()  # set while no CALL is in flight either way (see ``busy``)
         self.idle.set()
+        self.tap: FrameTap | None = None  # see FrameTap
 
     @property
     def version(self) -> Version:
@@ -177,6 +182,8 @@ class OcppConnection:
                         if isinstance(message, bytes):
                             reason = await self._refuse_binary()
                             break
+                        if self.tap is not None:
+                            self.tap(self, True, message)
                         self._received_at = now = asyncio.get_running_loop().time()
                         self.endpoint.receive(message, now)
                         self._dispatch()
@@ -312,6 +319,8 @@ class OcppConnection:
             return
         async with self._write_lock:
             for data in self.endpoint.data_to_send():
+                if self.tap is not None:
+                    self.tap(self, False, data)
                 try:
                     await self.websocket.send(data, text=True)
                 except ConnectionClosed:

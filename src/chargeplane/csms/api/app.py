@@ -41,6 +41,7 @@ from chargeplane.csms.api import audit
 from chargeplane.csms.api.errors import COMMON, error_responses, exception_handlers
 from chargeplane.csms.api.limits import LimitedRequest
 from chargeplane.csms.api.tokens import Scope, TokenStore
+from chargeplane.csms.bus.commands import initiator
 
 API_PREFIX = "/api/v1"
 SCHEMA_PATH = "/schema"
@@ -93,6 +94,7 @@ def bearer_guard(tokens: TokenStore, on_failure: AuthFailureHook | None = None) 
             raise NotAuthorizedException("a valid bearer token is required")
         name, scope = found
         connection.scope.setdefault("state", {})[audit.TOKEN_NAME_KEY] = name
+        initiator.set(f"api:{name}")  # the command log's "by whom" for what this request sends
         needed = required_scope(str(connection.scope.get("method", "GET")), handler)
         if not scope.allows(needed):
             raise PermissionDeniedException(f"this route needs a token with scope {needed.value}")

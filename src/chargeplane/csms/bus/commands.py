@@ -7,11 +7,16 @@ the same request to the node holding the socket, behind the same interface.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Protocol
 
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import OcppConnection
+
+# Who asks for the commands sent in this context, for the command log: ``api:<token name>`` (set by the API's
+# bearer guard), ``console:<username>`` (set by the console); unset (None) for the CSMS's own commands.
+initiator: ContextVar[str | None] = ContextVar("command_initiator", default=None)
 
 
 class StationOffline(Exception):

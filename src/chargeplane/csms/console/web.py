@@ -49,7 +49,10 @@ from chargeplane.csms.blocks.remote_control.service import CommandService, SentC
 from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.security.service import SecurityService
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
+from chargeplane.csms.bus.commands import LocalCommandRouter, initiator
 from chargeplane.csms.console.manage import ManagePages
+from chargeplane.csms.console.panel_pages import PanelPages
+from chargeplane.csms.console.trace import MessageTrace
 from chargeplane.csms.console.users import (
     SESSION_LIFETIME,
     AccountError,
@@ -141,6 +144,7 @@ class Console:
         self.stream = stream
         self.throttle = LoginThrottle(users.clock)
         self.manage: ManagePages | None = None  # id tokens, reservations, security events, API tokens
+        self.panel: PanelPages | None = None  # the generated command panel, command log, message trace
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("chargeplane.csms.console", "templates"),
             autoescape=True,
@@ -181,6 +185,7 @@ class Console:
         offered = request.headers.get("x-csrf-token") or form.get("csrf_token")
         if not csrf_matches(session, offered if isinstance(offered, str) else None):
             raise HTTPException(status_code=HTTP_403_FORBIDDEN, detail="missing or wrong CSRF token")
+        initiator.set(f"console:{session.user.username}")  # the command log's "by whom" for this request
         return session, form
 
     def login_page(
@@ -532,6 +537,7 @@ class Console:
             transaction_chart,
             events,
             *(self.manage.routes() if self.manage is not None else []),
+            *(self.panel.routes() if self.panel is not None else []),
             assets,
         ]
 
@@ -558,4 +564,9 @@ def console_for(context: BlockContext, users: UserStore, api_tokens: TokenStore 
         context.require(MonitoringService),
         context.require(FirmwareService),
     )
+    if isinstance(context.commands, LocalCommandRouter):  # the trace taps this node's own connections
+        trace = MessageTrace(context.commands.connection_for, context.clock)
+        context.on_connected.append(trace.on_connected)
+        context.jobs.append(trace.close_on_stop)
+        console.panel = PanelPages(console, context.require(CommandService), trace)
     return console

@@ -30,13 +30,15 @@ from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Invalid, UnknownStation
 from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import Payload
+from chargeplane.ocpp.redaction import (
+    HIDDEN,
+)  # what the command log shows of the password (it hides it anyway)
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import CallFailed, OcppConnection
 from chargeplane.transport.security import check_password_rules, generate_password, hash_password
 
 log = logging.getLogger(__name__)
 EVENT = "ReconfigurationOfSecurityParameters"
-HIDDEN = "(not logged)"  # what the command log shows of the password
 ACCEPTED = frozenset({"Accepted", "RebootRequired"})
 
 

@@ -54,6 +54,7 @@ class CommandLogOut(msgspec.Struct, rename="camel"):
     created_at: datetime
     duration_ms: int
     follow_up: str | None  # what became of it (a remote start whose transaction failed right away)
+    initiator: str | None = None  # who asked: api:<token name>, console:<username>; none: the CSMS itself
 
 
 def _wire(payload: Payload) -> dict[str, Any]:
@@ -84,6 +85,7 @@ def command_log_out(record: CommandRecord) -> CommandLogOut:
         created_at=record.created_at,
         duration_ms=record.duration_ms,
         follow_up=record.follow_up,
+        initiator=record.initiator,
     )
 
 

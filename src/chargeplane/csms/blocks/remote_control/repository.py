@@ -31,6 +31,7 @@ class CommandEntry:
     duration_ms: int
     correlation: str | None = field(default=None, kw_only=True)  # what to find it by (a remote start)
     follow_up: str | None = field(default=None, kw_only=True)  # what became of it
+    initiator: str | None = field(default=None, kw_only=True)  # who asked: api:<token>, console:<user>
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class CommandLogRepository:
             "created_at": entry.created_at,
             "duration_ms": entry.duration_ms,
             "correlation": entry.correlation,
+            "initiator": entry.initiator,
         }
 
         def insert(connection: sa.Connection) -> int:

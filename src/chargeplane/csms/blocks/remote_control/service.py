@@ -36,7 +36,7 @@ from chargeplane.csms.blocks.remote_control.repository import (
     CommandRecord,
 )
 from chargeplane.csms.blocks.remote_control.triggers import triggered_action
-from chargeplane.csms.bus.commands import CommandRouter, StationOffline
+from chargeplane.csms.bus.commands import CommandRouter, StationOffline, initiator
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Busy, Conflict, UnknownStation, Unsendable
@@ -46,6 +46,7 @@ from chargeplane.ocpp.endpoint import CallQueueFull, LocalProtocolError
 from chargeplane.ocpp.errors import OcppError, UnknownErrorCode
 from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import Direction, Payload, present
+from chargeplane.ocpp.redaction import redact
 from chargeplane.ocpp.validation import decode_payload
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
@@ -95,8 +96,17 @@ class StationBusy(Busy):
         super().__init__(f"too many commands wait for {station_id}")
 
 
-def wire_json(payload: Payload) -> str:
-    return msgspec.json.encode(payload).decode()
+def logged_json(payload: Payload) -> str:
+    """The wire JSON the command log keeps: secrets (passwords, AuthorizationKey...) hidden."""
+    return msgspec.json.encode(redact(msgspec.to_builtins(payload))).decode()
+
+
+def _logged_raw(raw: str) -> str:
+    """A refused payload as given, its secrets hidden when it is JSON at all."""
+    try:
+        return msgspec.json.encode(redact(msgspec.json.decode(raw))).decode()
+    except (msgspec.DecodeError, RecursionError):
+        return raw
 
 
 def action_of(request: Payload, version: Version | None = None) -> str:
@@ -273,7 +283,7 @@ class CommandService:
         created = self.clock.now()
         version = self.commands.version_of(station_id)
         action = action_of(request, None)
-        request_json = wire_json(logged if logged is not None else request)
+        request_json = logged_json(logged if logged is not None else request)
 
         async def record(
             outcome: str,
@@ -296,6 +306,7 @@ class CommandService:
                     created_at=created,
                     duration_ms=round((time.monotonic() - started) * 1000),
                     correlation=correlation_of(request),
+                    initiator=initiator.get(),
                 )
             )
 
@@ -334,7 +345,7 @@ class CommandService:
             if isinstance(error, LocalProtocolError):
                 raise InvalidCommand(type(error).__name__, str(error)) from error
             raise
-        await record(OK, response=wire_json(response))
+        await record(OK, response=logged_json(response))
         return response
 
     async def call_held_here(self, connection: OcppConnection, request: Payload) -> Payload:
@@ -367,13 +378,14 @@ class CommandService:
                     station_id=station_id,
                     action=action[:64],
                     version=version.value if version else None,
-                    request=raw,
+                    request=_logged_raw(raw),
                     response=None,
                     error_code=code,
                     error_description=description[:_MAX_DESCRIPTION],
                     outcome=outcome,
                     created_at=created,
                     duration_ms=round((time.monotonic() - started) * 1000),
+                    initiator=initiator.get(),
                 )
             )
 

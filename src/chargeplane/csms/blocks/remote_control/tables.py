@@ -28,6 +28,8 @@ command_log = sa.Table(
     # 1.6 its idTag), and what became of it (a remote start whose transaction failed right away).
     sa.Column("correlation", sa.String(300)),
     sa.Column("follow_up", sa.String(500)),
+    # Who asked for it: api:<token name>, console:<username>; NULL for the CSMS's own commands.
+    sa.Column("initiator", sa.String(120)),
     sa.Index("ix_command_log_created_at", "created_at"),
     sa.Index("ix_command_log_station_created", "station_id", "created_at"),
     sa.Index("ix_command_log_action_created", "action", "created_at"),

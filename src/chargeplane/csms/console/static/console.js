@@ -101,6 +101,127 @@
     });
   }
 
+  // -- generated command panel (console/command_panel.py) ---------------------------------------------------
+  function panelHolder() { return document.getElementById("command-form"); }
+
+  async function swapPanel(answer) {
+    const type = answer.headers.get("content-type") || "";
+    if (type.includes("text/html") && !answer.redirected) {
+      panelHolder().outerHTML = await answer.text();
+      return;
+    }
+    // An error of the console itself (403: a viewer, a missing CSRF token; 404): its detail, in the result box.
+    let detail = "";
+    try { detail = type.includes("json") ? (await answer.json()).detail : (await answer.text()).slice(0, 200); } catch (error) { /* none */ }
+    const box = document.getElementById("panel-result");
+    box.replaceChildren(Object.assign(document.createElement("p"), { className: "error", id: "panel-refusal", textContent: "Refused (" + answer.status + "): " + (detail || "") }));
+  }
+
+  function startPanel() {
+    const picker = document.getElementById("panel-action");
+    if (!picker) return;
+    picker.addEventListener("change", async () => {
+      const action = picker.value;
+      if (!action) return;
+      try {
+        const answer = await fetch(picker.dataset.fragment + encodeURIComponent(action), { credentials: "same-origin", headers: { Accept: "text/html" } });
+        if (answer.ok && !answer.redirected) {
+          panelHolder().outerHTML = await answer.text();
+          history.replaceState(null, "", "?action=" + encodeURIComponent(action));
+        }
+      } catch (error) { /* the Open button still works */ }
+    });
+    document.addEventListener("click", (event) => {
+      const add = event.target.closest("[data-add]");
+      if (add) {
+        // A new item from the array's template: its placeholder index becomes the next free one.
+        const array = add.closest("[data-array]");
+        const template = array.querySelector(":scope > template");
+        const next = Number(array.dataset.next || "0");
+        array.dataset.next = String(next + 1);
+        const html = template.innerHTML.split(array.dataset.placeholder).join(String(next));
+        array.querySelector(":scope > .items").insertAdjacentHTML("beforeend", html);
+        return;
+      }
+      const remove = event.target.closest("[data-remove]");
+      if (remove) remove.closest("[data-item]").remove();
+    });
+    document.addEventListener("submit", async (event) => {
+      const form = event.target.closest("form[data-panel]");
+      if (!form) return;
+      event.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      if (button) button.disabled = true;
+      document.getElementById("panel-result").replaceChildren(Object.assign(document.createElement("p"), { textContent: "Waiting for the station…" }));
+      try {
+        const answer = await fetch(form.action, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { Accept: "text/html", "X-CSRF-Token": csrfToken(), "X-Fragment": "1" },
+          body: new URLSearchParams(new FormData(form)),
+        });
+        await swapPanel(answer);
+      } catch (error) {
+        document.getElementById("panel-result").textContent = "Refused: " + String(error);
+      } finally {
+        if (button && button.isConnected) button.disabled = false;
+      }
+    });
+  }
+
+  // -- message trace (console/trace.py) ---------------------------------------------------------------------
+  const TRACE_ROWS = 200;
+
+  function traceRow(frame) {
+    const row = document.createElement("tr");
+    row.dataset.direction = frame.direction;
+    row.dataset.kind = frame.kind;
+    row.dataset.action = frame.action || "";
+    row.dataset.messageId = frame.messageId;
+    let payload = frame.payload;
+    try { payload = JSON.stringify(JSON.parse(frame.payload), null, 1); } catch (error) { /* cut: shown as it is */ }
+    const cells = [frame.at.slice(11, 23), frame.direction === "in" ? "← in" : "→ out", frame.kind, frame.action || "", frame.messageId];
+    cells.forEach((text) => row.append(Object.assign(document.createElement("td"), { textContent: text })));
+    const body = document.createElement("td");
+    body.append(Object.assign(document.createElement("pre"), { textContent: payload }));
+    row.append(body);
+    return row;
+  }
+
+  function startTrace() {
+    const filter = document.getElementById("trace-filter");
+    if (!filter) return;
+    const rows = document.getElementById("trace-rows");
+    const state = document.getElementById("trace-state");
+    let source = null;
+    let last = 0; // a reconnected stream sends the kept frames again: shown once
+    const open = () => {
+      if (source) source.close();
+      rows.replaceChildren();
+      last = 0;
+      const params = new URLSearchParams();
+      const action = filter.elements.action.value.trim();
+      const direction = filter.elements.direction.value;
+      if (action) params.set("action", action);
+      if (direction) params.set("direction", direction);
+      const query = params.toString();
+      source = new EventSource(filter.dataset.trace + (query ? "?" + query : ""));
+      source.onopen = () => { state.dataset.state = "open"; state.textContent = "live"; };
+      source.onerror = () => { state.dataset.state = "retrying"; state.textContent = "reconnecting…"; };
+      source.addEventListener("frame", (event) => {
+        const frame = JSON.parse(event.data);
+        if (frame.seq <= last) return;
+        last = frame.seq;
+        rows.prepend(traceRow(frame)); // newest first
+        while (rows.children.length > TRACE_ROWS) rows.lastElementChild.remove();
+      });
+    };
+    filter.addEventListener("submit", (event) => { event.preventDefault(); open(); });
+    filter.elements.direction.addEventListener("change", open);
+    window.addEventListener("pagehide", () => { if (source) source.close(); });
+    open();
+  }
+
   // -- chart ------------------------------------------------------------------------------------------------
   function el(name, attributes, text) {
     const node = document.createElementNS(SVG, name);
@@ -168,6 +289,8 @@
   document.addEventListener("DOMContentLoaded", () => {
     startChart();
     startCommands();
+    startPanel();
+    startTrace();
     startLive();
   });
 })();
