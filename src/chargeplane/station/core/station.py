@@ -53,6 +53,7 @@ from chargeplane.station.core.device_model import Definitions, DeviceModel, Stat
 from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.firmware import VERSION_KEY, Firmware
+from chargeplane.station.core.iso15118 import Iso15118
 from chargeplane.station.core.local_list import LocalList, LocalListController
 from chargeplane.station.core.metering import Metering
 from chargeplane.station.core.model import (
@@ -104,6 +105,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     FirmwarePublisher,
     DisplayMessages,
     Certificates,
+    Iso15118,
     TariffCost,
     SmartCharging,
 )
@@ -308,6 +310,11 @@ class StationCore:
     ) -> None:
         """C07: an EV presents its ISO 15118 contract certificate (its eMAID and the chain's OCSP data)."""
         self.ctx.get(Authorization).contract_presented(emaid, contract, evse_id, now)
+
+    def ev_certificate_request(self, evse_id: int, action: str, exi_request: str, now: datetime) -> None:
+        """M01/M02: the EV at ``evse_id`` asks for a contract certificate (``Install``) or a new one
+        (``Update``); its base64 EXI request goes to the CSMS, the answer comes back as an action."""
+        self.ctx.get(Iso15118).ev_certificate(evse_id, action, exi_request, now)
 
     # ------------------------------------------------------------------ CSMS-initiated CALLs
     def handled_requests(self) -> list[type[Payload]]:
