@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from chargeplane.station.hardware import SimulatedEv
+from chargeplane.station.core.model import ContractHash
+from chargeplane.station.hardware import SimulatedContract, SimulatedEv
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+from chargeplane.tools.conformance.pki import hash_data, issue
 from chargeplane.tools.conformance.station_adapter import (
     EnterParkingBay,
     EvNotReady,
@@ -20,6 +23,7 @@ from chargeplane.tools.conformance.station_adapter import (
     MakeIdle,
     MasterPassStop,
     PlugIn,
+    PlugInIso15118Ev,
     PowerCycle,
     PresentToken,
     StationAction,
@@ -30,6 +34,27 @@ from chargeplane.tools.conformance.station_adapter import (
 from chargeplane.transport.backoff import BackOffSettings
 
 FAST = BackOffSettings(0.2, 0.1, 1)  # reconnect at once after a reboot
+EMAID = "NLCPOC1234567A"  # the simulated Plug & Charge EV's contract
+
+
+def _contract(certificate: str | None, now: datetime) -> SimulatedContract:
+    """A Plug & Charge EV's contract: a contract certificate under an MO root of its own (the OCSP data it
+    presents, C07); none yet for ``Install``, one that expires within weeks for ``Update``."""
+    mo_root = issue("Simulated MO root", ca=True)
+    data = hash_data(issue(EMAID, mo_root, ca=False).certificate, mo_root.certificate)
+    chain = (
+        ContractHash(
+            data.hash_algorithm.value,
+            data.issuer_name_hash,
+            data.issuer_key_hash,
+            data.serial_number,
+            "http://127.0.0.1:9/ocsp",
+        ),
+    )
+    valid_until = {"Install": None, "Update": now + timedelta(days=10)}.get(
+        certificate or "", now + timedelta(days=365)
+    )
+    return SimulatedContract(EMAID, chain, valid_until)
 
 
 def _roots_in(directory: Path) -> Callable[[], list[str]]:
@@ -94,6 +119,9 @@ class OurStation:
             case PlugIn():
                 ev = SimulatedEv(draws_power=False) if self._ev_not_ready else None
                 self._ev_not_ready = False
+                self.station.plug(action.evse_id, action.connector_id, ev)
+            case PlugInIso15118Ev():
+                ev = SimulatedEv(contract=_contract(action.certificate, self.station.clock()))
                 self.station.plug(action.evse_id, action.connector_id, ev)
             case Unplug():
                 self.station.unplug(action.evse_id)
