@@ -35,7 +35,7 @@ class FakeContractService:
         response = base64.b64encode(b"res:" + str(request["action"]).encode() + b":" + exi).decode()
         return 200, json.dumps({"status": "Accepted", "exiResponse": response}).encode()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
@@ -63,7 +63,7 @@ class FakeContractService:
 @asynccontextmanager
 async def contract_service() -> AsyncIterator[FakeContractService]:
     fake = FakeContractService()
-    server = await asyncio.start_server(fake._serve, "127.0.0.1", 0)
+    server = await asyncio.start_server(fake.serve, "127.0.0.1", 0)
     fake.port = server.sockets[0].getsockname()[1]
     try:
         yield fake
