@@ -53,8 +53,8 @@ CONTRACT_LIFETIME = timedelta(days=730)
 
 @dataclass
 class SimulatedContract:
-    """An ISO 15118 Plug & Charge EV's contract: its eMAID and the OCSP data of its contract certificate chain
-    (presented at authorization, C07), until when its contract certificate holds (None: it has none yet), and
+    """An ISO 15118 Plug & Charge EV's contract: its eMAID, the OCSP data of its contract certificate chain
+    and the chain itself (presented at authorization, C07), until when its contract certificate holds (None: it has none yet), and
     the EXI request it sends for one. The EXI is opaque to the station (it only forwards it), so the simulated
     EV sends bytes of its own and takes an Accepted answer as its new contract certificate."""
 
@@ -62,6 +62,7 @@ class SimulatedContract:
     chain: tuple[ContractHash, ...] = ()
     valid_until: datetime | None = None
     exi_request: bytes = b"chargeplane simulated EV: certificate request"
+    certificate_pem: str | None = None  # its contract certificate chain, leaf first (C07.FR.06 / FR.08)
     answers: list[tuple[str, bool, str]] = field(default_factory=list)  # (action, accepted, exiResponse)
 
     def certificate_action(self, now: datetime) -> str | None:

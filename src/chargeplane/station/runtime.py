@@ -497,7 +497,9 @@ class StationRuntime:
         if contract is not None:
             action = contract.certificate_action(now)
             if action is None:
-                self.core.contract_presented(contract.emaid, contract.chain, now, evse_id)
+                self.core.contract_presented(
+                    contract.emaid, contract.chain, now, evse_id, contract.certificate_pem
+                )
             else:
                 exi = base64.b64encode(contract.exi_request).decode()
                 self.core.ev_certificate_request(evse_id, action, exi, now)
@@ -812,7 +814,9 @@ class StationRuntime:
         now = self.clock()
         contract.certificate_answer(answer.action, answer.accepted, answer.exi_response, now)
         if answer.accepted:
-            self.core.contract_presented(contract.emaid, contract.chain, now, answer.evse_id)
+            self.core.contract_presented(
+                contract.emaid, contract.chain, now, answer.evse_id, contract.certificate_pem
+            )
             self._pump()  # the Authorize it made goes out now
 
     async def _upload(self, action: UploadLog) -> None:

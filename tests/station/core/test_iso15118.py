@@ -10,15 +10,17 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from msgspec import UNSET
 
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.versions import Version
+from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.core.iso15118 import Iso15118
-from chargeplane.station.core.model import EvCertificateAnswer, Failure
+from chargeplane.station.core.model import ContractHash, EvCertificateAnswer, Failure
 from chargeplane.station.core.storage import MemoryStorage
 from chargeplane.tools.conformance.pki import Issued, hash_data, same_certificate
-from tests.station.core.helpers import M, Rig, make_rig, set_var
-from tests.station.core.pki import issue
+from tests.station.core.helpers import T0, M, Rig, make_rig, set_var
+from tests.station.core.pki import DAY, issue
 
 EXI = base64.b64encode(b"CertificateInstallationReq").decode()
 OCSP = base64.b64encode(b"\x30\x03\x0a\x01\x00").decode()  # DER-shaped (a SEQUENCE)
@@ -139,3 +141,70 @@ def test_no_iso15118_on_1_6() -> None:
     rig = make_rig(version=Version.V16)
     rig.do("ev_certificate_request", 1, "Install", EXI)
     assert rig.actions[-1] == EvCertificateAnswer(1, "Install", False, "")
+
+
+# ---------------------------------------------------------------------- C07: the station's check of the chain
+
+CONTRACT = (ContractHash("SHA256", "aa" * 32, "bb" * 32, "1f2e3d", URL),)
+
+
+def _contract(**kwargs: object) -> tuple[Issued, str]:
+    mo_root = issue("MO root")
+    leaf = issue("DECPLC1234567", mo_root, ca=False, **kwargs)  # type: ignore[arg-type]
+    return mo_root, leaf.pem
+
+
+def _present(rig: Rig, pem: str) -> None:
+    rig.do("ev_plugged", 1, 1)
+    rig.do("contract_presented", "DECPLC1234567", CONTRACT, evse_id=1, certificate=pem)
+
+
+def test_C07_FR_02_a_chain_the_station_validates_goes_as_ocsp_data_only() -> None:
+    rig = make_rig()
+    mo_root, pem = _contract()
+    rig.handle(M.InstallCertificateRequest(certificate_type="MORootCertificate", certificate=mo_root.pem))
+    _present(rig, pem)
+    [request] = rig.of(M.AuthorizeRequest)
+    assert request.id_token.type == "eMAID"
+    assert [d.serial_number for d in request.iso15118_certificate_hash_data] == ["1f2e3d"]
+    assert request.certificate is UNSET
+
+
+def test_C07_FR_06_without_the_root_the_chain_goes_to_the_csms_when_allowed() -> None:
+    rig = make_rig()
+    _, pem = _contract()
+    _present(rig, pem)
+    assert rig.of(M.AuthorizeRequest) == []  # CentralContractValidationAllowed false: refused locally
+    rig.do("ev_unplugged", 1)
+    set_var(rig, "ISO15118Ctrlr", "CentralContractValidationAllowed", "true")
+    _present(rig, pem)
+    [request] = rig.of(M.AuthorizeRequest)
+    assert request.certificate == pem
+
+
+def test_C07_an_expired_contract_or_pnc_disabled_is_refused_locally() -> None:
+    rig = make_rig()
+    mo_root, pem = _contract(not_after=T0 - DAY)
+    rig.handle(M.InstallCertificateRequest(certificate_type="MORootCertificate", certificate=mo_root.pem))
+    _present(rig, pem)
+    assert rig.of(M.AuthorizeRequest) == []
+    rig.do("ev_unplugged", 1)
+    set_var(rig, "ISO15118Ctrlr", "PnCEnabled", "false")
+    rig.do("ev_plugged", 1, 1)
+    rig.do("contract_presented", "DECPLC1234567", CONTRACT, evse_id=1)
+    assert rig.of(M.AuthorizeRequest) == []
+
+
+def test_C07_FR_08_12_offline_a_valid_contract_is_an_unknown_id() -> None:
+    rig = make_rig()
+    mo_root, pem = _contract()
+    rig.handle(M.InstallCertificateRequest(certificate_type="MORootCertificate", certificate=mo_root.pem))
+    set_var(rig, "AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true")
+    rig.do("connection_closed")
+    _present(rig, pem)
+    assert rig.core.transaction(1) is None  # C07.FR.07: ContractValidationOffline false
+    rig.do("ev_unplugged", 1)
+    rig.core.model.put(VariableKey("ISO15118Ctrlr", "ContractValidationOffline"), "true")
+    _present(rig, pem)
+    assert rig.core.transaction(1) is not None  # C07.FR.12
+    assert rig.of(M.AuthorizeRequest) == []

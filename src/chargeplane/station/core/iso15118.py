@@ -8,6 +8,10 @@ Readings where the specification leaves a choice:
   goes back to the EV as an :class:`~.model.EvCertificateAnswer`. No answer (timeout, connection lost) or not
   online: failure to the EV (the use cases' error handling). ISO15118Ctrlr.ContractCertificateInstallationEnabled
   false: the station refuses the EV's request itself and asks nothing.
+* C07: the station checks an EV's contract chain itself when the EV gave it (signatures, validity, an installed
+  MO or V2G root as anchor): online it then sends the OCSP data (C07.FR.02), or the chain itself when no root
+  of its own anchors it and CentralContractValidationAllowed is true (C07.FR.06); offline only with
+  ContractValidationOffline (C07.FR.07-12).
 * M06: every certificate of the newest V2G certificate chain but a self-signed root is asked about, one
   GetCertificateStatus each (M06 remark), at the responder its Authority Information Access names (one without
   is skipped: the CSMS could not ask anyone). A new V2G certificate starts it at once (M06.FR.07), then at least
@@ -27,7 +31,16 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.versions import Version
-from chargeplane.station.core.certificates import V2G_CERTIFICATE, Certificates, hash_data
+from chargeplane.station.core.certificates import (
+    MO_ROOT,
+    V2G_CERTIFICATE,
+    V2G_ROOT,
+    Certificates,
+    hash_data,
+    issued_by,
+    load_chain,
+    within_validity,
+)
 from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.model import EvCertificateAnswer
@@ -37,6 +50,7 @@ SCHEMA_15118_2 = "urn:iso:15118:2:2013:MsgDef"
 REFRESH = timedelta(days=7)  # M06.FR.10
 RETRY = timedelta(hours=1)
 _CACHE = "v2g_ocsp"
+VALID, NO_ROOT, INVALID = "Valid", "NoRoot", "Invalid"  # validate_contract
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +85,12 @@ class Iso15118(Controller):
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
-        return [var(CTRLR, "ContractCertificateInstallationEnabled", "boolean", "true")]
+        return [
+            var(CTRLR, "ContractCertificateInstallationEnabled", "boolean", "true"),
+            var(CTRLR, "PnCEnabled", "boolean", "true"),
+            var(CTRLR, "CentralContractValidationAllowed", "boolean", "false"),
+            var(CTRLR, "ContractValidationOffline", "boolean", "false"),
+        ]
 
     def start(self, now: datetime) -> None:
         raw = self.ctx.storage.get_state(_CACHE)
@@ -110,6 +129,26 @@ class Iso15118(Controller):
 
         if not ctx.send(v2x.with_dialect(ctx.version, build), now, answered, on_failure=refuse):
             refuse()
+
+    # ------------------------------------------------------------------ C07: the EV's contract chain
+    def validate_contract(self, chain_pem: str, now: datetime) -> str:
+        """The station's own check of an EV's contract certificate chain (PEM, leaf first): ``Valid`` when
+        each certificate is signed by the next, the leaf is within its validity and the chain ends at an
+        installed MORootCertificate (or V2GRootCertificate); ``NoRoot`` when no installed root is its
+        anchor (C07.FR.06: the CSMS may validate it); ``Invalid`` otherwise."""
+        try:
+            chain = load_chain(chain_pem)
+        except ValueError:
+            return INVALID
+        if not chain or not all(issued_by(chain[i], chain[i + 1]) for i in range(len(chain) - 1)):
+            return INVALID
+        certificates = self.ctx.get(Certificates)
+        roots = certificates.roots(MO_ROOT) + certificates.roots(V2G_ROOT)
+        top = chain[-1]
+        if not any(issued_by(top, root) or top == root for root in roots):
+            return NO_ROOT
+        at = self.ctx.station_time(now)
+        return VALID if all(within_validity(c, at) for c in chain) else INVALID
 
     # ------------------------------------------------------------------ M06
     def ocsp_response(self, serial: str) -> str | None:

@@ -306,10 +306,16 @@ class StationCore:
         ctx.get(Authorization).token_presented(value, ctx.adapter.token_type(token_type), evse_id, now)
 
     def contract_presented(
-        self, emaid: str, contract: tuple[ContractHash, ...], now: datetime, evse_id: int | None = None
+        self,
+        emaid: str,
+        contract: tuple[ContractHash, ...],
+        now: datetime,
+        evse_id: int | None = None,
+        certificate: str | None = None,
     ) -> None:
-        """C07: an EV presents its ISO 15118 contract certificate (its eMAID and the chain's OCSP data)."""
-        self.ctx.get(Authorization).contract_presented(emaid, contract, evse_id, now)
+        """C07: an EV presents its ISO 15118 contract certificate (its eMAID, the chain's OCSP data and, when
+        the EV gave it, the chain itself in PEM)."""
+        self.ctx.get(Authorization).contract_presented(emaid, contract, evse_id, now, certificate)
 
     def ev_certificate_request(self, evse_id: int, action: str, exi_request: str, now: datetime) -> None:
         """M01/M02: the EV at ``evse_id`` asks for a contract certificate (``Install``) or a new one
