@@ -13,6 +13,8 @@ Readings:
 * Post scenario validations "shall not charge": no TransactionEvent with triggerReason Authorized or
   chargingState Charging in the case, waited for 3 s after the last step. TC_C_55_CS waits the configured
   transaction duration offline, then as long again online.
+* TC_C_54_CS: the queued TransactionEvents and the status may come in any order after the reconnection; the
+  tool answers the eMAID the station authorized offline as Accepted (step 8) whichever event carries it first.
 """
 
 from __future__ import annotations
@@ -212,3 +214,50 @@ async def tc_c_55_cs(tool: StationTool) -> None:
         await tool.come_online(2, configured.retry_backoff_wait_minimum * 4 + 10)
         await connector_status(tool, 3, Status.OCCUPIED)
         await not_charging(tool, 7, within=max(NO_CHARGING_WITHIN, configured.transaction_duration))
+
+
+@case(
+    "TC_C_54_CS",
+    "Authorization using Contract Certificates 15118 - Offline - ContractValidationOffline is true",
+    use_cases=("C07",),
+    requirements=("C07.FR.08", "C07.FR.09", "C07.FR.10", "C07.FR.11", "C07.FR.12"),
+    timeout=60.0,
+)
+async def tc_c_54_cs(tool: StationTool) -> None:
+    configured = tool.configured
+    async with configuration(tool, "before", offline_contract_settings(tool, validate_offline=True)):
+        await roots_installed(tool)
+        async with tool.offline(1):
+            await tool.manual(PlugInIso15118Ev(configured.evse_id, configured.connector_id))
+            tool.progress.add("EVConnected")
+            await asyncio.sleep(configured.transaction_duration)
+        await tool.come_online(2, configured.retry_backoff_wait_minimum * 4 + 10)
+        # the queued events come in any order with the status: each eMAID the station authorized offline
+        # is answered Accepted (step 8), until the Authorized one
+        authorized = None
+        while authorized is None:
+            incoming = await tool.expect(7, TxEvent, within=15.0)
+            event = incoming.request
+            token = event.id_token
+            if isinstance(token, dt.IdTokenType) and token.type == "eMAID":
+                tool.answers.valid_tokens.add(token.id_token)
+            tool.answer_default(incoming)
+            if event.trigger_reason is en.TriggerReasonEnumType.AUTHORIZED:
+                authorized = event
+        expect_field(7, authorized, "offline", True)
+        occupied = [
+            s
+            for s in tool.seen
+            if isinstance(s, msg.StatusNotificationRequest) and s.connector_status is Status.OCCUPIED
+        ]
+        if not occupied:
+            await connector_status(tool, 3, Status.OCCUPIED)
+        plugged = [
+            e
+            for e in transaction_events(tool)
+            if e.trigger_reason is en.TriggerReasonEnumType.CABLE_PLUGGED_IN
+        ]
+        if plugged:  # step 5: only when TxStartPoint holds EVConnected
+            expect_field(5, plugged[-1], "transactionInfo.chargingState", "EVConnected")
+            expect_field(5, plugged[-1], "offline", True)
+        await energy_transfer_started(tool)
