@@ -208,3 +208,27 @@ def test_C07_FR_08_12_offline_a_valid_contract_is_an_unknown_id() -> None:
     _present(rig, pem)
     assert rig.core.transaction(1) is not None  # C07.FR.12
     assert rig.of(M.AuthorizeRequest) == []
+
+
+def test_a_lost_connection_fails_the_waiting_ev_and_retries_the_ocsp_refresh() -> None:
+    rig = make_rig()
+    rig.auto = False
+    rig.do("ev_certificate_request", 1, "Install", EXI)
+    _, _, leaf = _v2g_chain_unanswered(rig)
+    rig.advance(1)
+    assert len(rig.of(M.GetCertificateStatusRequest)) == 2
+    rig.do("connection_closed")
+    assert EvCertificateAnswer(1, "Install", False, "") in rig.actions
+    rig.auto = True
+    rig.answer = _ocsp_answer("Accepted")
+    rig.do("connection_opened")
+    rig.advance(3600 + 1)
+    assert rig.core.ctx.get(Iso15118).ocsp_response(format(leaf.certificate.serial_number, "x")) == OCSP
+
+
+def _v2g_chain_unanswered(rig: Rig) -> tuple[Issued, Issued, Issued]:
+    """:func:`_v2g_chain` while the rig does not answer by itself: its own CALLs answered by hand."""
+    rig.auto = True
+    chain = _v2g_chain(rig)
+    rig.auto = False
+    return chain

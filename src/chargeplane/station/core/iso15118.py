@@ -74,7 +74,7 @@ class StatusRequest:
 
 
 class Iso15118(Controller):
-    __slots__ = ("_asked_for", "_due", "_in_flight", "cache")
+    __slots__ = ("_asked_for", "_due", "_ev_waiting", "_in_flight", "cache")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -82,6 +82,7 @@ class Iso15118(Controller):
         self._asked_for: int | None = None  # serial of the V2G leaf the cache was last refreshed for
         self._due: datetime | None = None  # the next weekly refresh or retry
         self._in_flight = 0  # GetCertificateStatus CALLs not answered yet
+        self._ev_waiting: dict[int, str] = {}  # EVSE -> action of a Get15118EVCertificate not answered yet
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -109,6 +110,7 @@ class Iso15118(Controller):
         ctx = self.ctx
 
         def refuse(_: datetime | None = None) -> None:
+            self._ev_waiting.pop(evse_id, None)
             ctx.act(EvCertificateAnswer(evse_id, action, False, ""))
 
         if ctx.version is Version.V16 or not ctx.model.flag(CTRLR, "ContractCertificateInstallationEnabled"):
@@ -125,10 +127,23 @@ class Iso15118(Controller):
         def answered(response: Payload, at: datetime) -> None:
             status = str(getattr(response, "status", ""))
             exi = str(getattr(response, "exi_response", "") or "")
+            self._ev_waiting.pop(evse_id, None)
             ctx.act(EvCertificateAnswer(evse_id, action, status == "Accepted" and bool(exi), exi))
 
-        if not ctx.send(v2x.with_dialect(ctx.version, build), now, answered, on_failure=refuse):
+        if ctx.send(v2x.with_dialect(ctx.version, build), now, answered, on_failure=refuse):
+            self._ev_waiting[evse_id] = action
+        else:
             refuse()
+
+    def connection_closed(self, now: datetime) -> None:
+        """No answer will come to what is in flight: the waiting EVs are told it failed (the use cases' error
+        handling), the OCSP refresh is tried again later."""
+        for evse_id, action in self._ev_waiting.items():
+            self.ctx.act(EvCertificateAnswer(evse_id, action, False, ""))
+        self._ev_waiting.clear()
+        if self._in_flight:
+            self._in_flight = 0
+            self._retry(now)
 
     # ------------------------------------------------------------------ C07: the EV's contract chain
     def validate_contract(self, chain_pem: str, now: datetime) -> str:
