@@ -125,6 +125,34 @@ async def not_charging(tool: StationTool, step: int | str, within: float = NO_CH
         )
 
 
+async def online_case(tool: StationTool, *, central: bool, accepted: bool) -> None:
+    """TC_C_50 - C_53: the contract validated by the station (its MO root installed) or by the CSMS (no MO
+    root at the station), the CSMS accepting it or not."""
+    async with configuration(tool, "before", online_settings(central)):
+        await (mo_roots_removed(tool) if central else roots_installed(tool))
+        await pnc_ev_connected(tool)
+        if accepted:
+            status = en.AuthorizationStatusEnumType.ACCEPTED
+            await contract_authorize(tool, central=central, status=status, certificate_status="Accepted")
+            await authorized_and_charging(tool)
+            return
+        refused = "CertificateRevoked" if central else "ContractCancelled"
+        status = en.AuthorizationStatusEnumType.INVALID
+        await contract_authorize(tool, central=central, status=status, certificate_status=refused)
+        await not_charging(tool, "post")
+
+
+async def pnc_ev_connected_offline(tool: StationTool) -> None:
+    """TC_C_54 / C_55 steps 1-2: offline, the Plug & Charge EV connected, the transaction duration waited,
+    then back online."""
+    configured = tool.configured
+    async with tool.offline(1):
+        await tool.manual(PlugInIso15118Ev(configured.evse_id, configured.connector_id))
+        tool.progress.add("EVConnected")
+        await asyncio.sleep(configured.transaction_duration)
+    await tool.come_online(2, configured.retry_backoff_wait_minimum * 4 + 10)
+
+
 @case(
     "TC_C_50_CS",
     "Authorization using Contract Certificates 15118 - Online - Local contract certificate validation - Accepted",
@@ -132,12 +160,7 @@ async def not_charging(tool: StationTool, step: int | str, within: float = NO_CH
     requirements=("C07.FR.01", "C07.FR.02"),
 )
 async def tc_c_50_cs(tool: StationTool) -> None:
-    async with configuration(tool, "before", online_settings(central=False)):
-        await roots_installed(tool)
-        await pnc_ev_connected(tool)
-        accepted = en.AuthorizationStatusEnumType.ACCEPTED
-        await contract_authorize(tool, central=False, status=accepted, certificate_status="Accepted")
-        await authorized_and_charging(tool)
+    await online_case(tool, central=False, accepted=True)
 
 
 @case(
@@ -147,12 +170,7 @@ async def tc_c_50_cs(tool: StationTool) -> None:
     requirements=("C07.FR.01", "C07.FR.02"),
 )
 async def tc_c_51_cs(tool: StationTool) -> None:
-    async with configuration(tool, "before", online_settings(central=False)):
-        await roots_installed(tool)
-        await pnc_ev_connected(tool)
-        invalid = en.AuthorizationStatusEnumType.INVALID
-        await contract_authorize(tool, central=False, status=invalid, certificate_status="ContractCancelled")
-        await not_charging(tool, "post")
+    await online_case(tool, central=False, accepted=False)
 
 
 @case(
@@ -163,12 +181,7 @@ async def tc_c_51_cs(tool: StationTool) -> None:
     features=("ISO-5",),
 )
 async def tc_c_52_cs(tool: StationTool) -> None:
-    async with configuration(tool, "before", online_settings(central=True)):
-        await mo_roots_removed(tool)
-        await pnc_ev_connected(tool)
-        accepted = en.AuthorizationStatusEnumType.ACCEPTED
-        await contract_authorize(tool, central=True, status=accepted, certificate_status="Accepted")
-        await authorized_and_charging(tool)
+    await online_case(tool, central=True, accepted=True)
 
 
 @case(
@@ -178,12 +191,7 @@ async def tc_c_52_cs(tool: StationTool) -> None:
     features=("ISO-5",),
 )
 async def tc_c_53_cs(tool: StationTool) -> None:
-    async with configuration(tool, "before", online_settings(central=True)):
-        await mo_roots_removed(tool)
-        await pnc_ev_connected(tool)
-        invalid = en.AuthorizationStatusEnumType.INVALID
-        await contract_authorize(tool, central=True, status=invalid, certificate_status="CertificateRevoked")
-        await not_charging(tool, "post")
+    await online_case(tool, central=True, accepted=False)
 
 
 def offline_contract_settings(tool: StationTool, validate_offline: bool) -> list[Setting]:
@@ -207,11 +215,7 @@ async def tc_c_55_cs(tool: StationTool) -> None:
     configured = tool.configured
     async with configuration(tool, "before", offline_contract_settings(tool, validate_offline=False)):
         await roots_installed(tool)
-        async with tool.offline(1):
-            await tool.manual(PlugInIso15118Ev(configured.evse_id, configured.connector_id))
-            tool.progress.add("EVConnected")
-            await asyncio.sleep(configured.transaction_duration)
-        await tool.come_online(2, configured.retry_backoff_wait_minimum * 4 + 10)
+        await pnc_ev_connected_offline(tool)
         await connector_status(tool, 3, Status.OCCUPIED)
         await not_charging(tool, 7, within=max(NO_CHARGING_WITHIN, configured.transaction_duration))
 
@@ -224,14 +228,9 @@ async def tc_c_55_cs(tool: StationTool) -> None:
     timeout=60.0,
 )
 async def tc_c_54_cs(tool: StationTool) -> None:
-    configured = tool.configured
     async with configuration(tool, "before", offline_contract_settings(tool, validate_offline=True)):
         await roots_installed(tool)
-        async with tool.offline(1):
-            await tool.manual(PlugInIso15118Ev(configured.evse_id, configured.connector_id))
-            tool.progress.add("EVConnected")
-            await asyncio.sleep(configured.transaction_duration)
-        await tool.come_online(2, configured.retry_backoff_wait_minimum * 4 + 10)
+        await pnc_ev_connected_offline(tool)
         # the queued events come in any order with the status: each eMAID the station authorized offline
         # is answered Accepted (step 8), until the Authorized one
         authorized = None
