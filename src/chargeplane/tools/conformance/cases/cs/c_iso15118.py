@@ -13,7 +13,10 @@ Readings:
 * Post scenario validations "shall not charge": no TransactionEvent with triggerReason Authorized or
   chargingState Charging in the case, waited for 3 s after the last step. TC_C_55_CS waits the configured
   transaction duration offline, then as long again online.
-* TC_C_54_CS: the queued TransactionEvents and the status may come in any order after the reconnection; the
+* TC_C_54_CS: the authorization cache is cleared first: earlier cases cached the eMAID as Invalid, which
+  offline would refuse it (C07.FR.11); unknown, it is charged by OfflineTxForUnknownIdEnabled (C07.FR.12).
+  The memory states IdTokenCached / IdTokenLocalAuthList of the valid id token are not made (they play no
+  part for the eMAID). The queued TransactionEvents and the status may come in any order after the reconnection; the
   tool answers the eMAID the station authorized offline as Accepted (step 8) whichever event carries it first.
 """
 
@@ -230,6 +233,8 @@ async def tc_c_55_cs(tool: StationTool) -> None:
 async def tc_c_54_cs(tool: StationTool) -> None:
     async with configuration(tool, "before", offline_contract_settings(tool, validate_offline=True)):
         await roots_installed(tool)
+        cleared = await tool.send_as("before", msg.ClearCacheRequest(), msg.ClearCacheResponse)
+        expect_field("before", cleared, "status", "Accepted")
         await pnc_ev_connected_offline(tool)
         # the queued events come in any order with the status: each eMAID the station authorized offline
         # is answered Accepted (step 8), until the Authorized one
