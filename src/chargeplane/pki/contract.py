@@ -27,6 +27,8 @@ class ContractAnswer:
     accepted: bool
     exi_response: str  # base64 EXI for the EV (empty when not accepted)
     remaining_chains: int | None = None  # 2.1 remainingContractCertificateChains
+    reason: str | None = None  # not accepted: the statusInfo reasonCode (default NoContractCert)
+    detail: str | None = None  # not accepted: the statusInfo additionalInfo (why, for the operator)
 
 
 class ContractCertificateBackend(Protocol):

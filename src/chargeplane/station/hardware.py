@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from chargeplane.station.core.model import MeterReading
+from chargeplane.station.core.model import ContractHash, MeterReading
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +47,46 @@ class EvseHardware(Meter, Contactor, ConnectorLock, PowerLimiter, Protocol):
     """One EVSE: meter, contactor, connector locks and the power it offers."""
 
 
+UPDATE_BEFORE = timedelta(days=30)  # a simulated EV renews its contract certificate this long before expiry
+CONTRACT_LIFETIME = timedelta(days=730)
+
+
+@dataclass
+class SimulatedContract:
+    """An ISO 15118 Plug & Charge EV's contract: its eMAID, the OCSP data of its contract certificate chain
+    and the chain itself (presented at authorization, C07), until when its contract certificate holds (None: it has none yet), and
+    the EXI request it sends for one. The EXI is opaque to the station (it only forwards it), so the simulated
+    EV sends bytes of its own and takes an Accepted answer as its new contract certificate."""
+
+    emaid: str
+    chain: tuple[ContractHash, ...] = ()
+    valid_until: datetime | None = None
+    exi_request: bytes = b"chargeplane simulated EV: certificate request"
+    certificate_pem: str | None = None  # its contract certificate chain, leaf first (C07.FR.06 / FR.08)
+    answers: list[tuple[str, bool, str]] = field(default_factory=list)  # (action, accepted, exiResponse)
+
+    def certificate_action(self, now: datetime) -> str | None:
+        """M01 ``Install`` without a contract certificate, M02 ``Update`` when it expires soon, else None."""
+        if self.valid_until is None:
+            return "Install"
+        return "Update" if self.valid_until - now <= UPDATE_BEFORE else None
+
+    def certificate_answer(self, action: str, accepted: bool, exi_response: str, now: datetime) -> None:
+        self.answers.append((action, accepted, exi_response))
+        if accepted:
+            self.valid_until = now + CONTRACT_LIFETIME
+
+
 @dataclass
 class SimulatedEv:
-    """An EV: battery capacity, state of charge and maximum charging power."""
+    """An EV: battery capacity, state of charge and maximum charging power; a Plug & Charge EV has a
+    contract."""
 
     capacity_wh: float = 60_000.0
     soc: float = 40.0  # percent
     max_power_w: float = 11_000.0
     draws_power: bool = True  # False: behaves like a full or paused car (SuspendedEV)
+    contract: SimulatedContract | None = None
 
     def accepted_power(self, offered_w: float) -> float:
         if not self.draws_power or self.soc >= 100.0:

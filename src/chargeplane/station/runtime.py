@@ -15,6 +15,7 @@ SQLite connection for every station (:class:`SqliteFleetStore`).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import math
@@ -42,6 +43,7 @@ from chargeplane.station.core.model import (
     CancelDownload,
     CancelUpload,
     DownloadFirmware,
+    EvCertificateAnswer,
     Failure,
     OutgoingCall,
     PublishFile,
@@ -484,9 +486,23 @@ class StationRuntime:
 
     # ------------------------------------------------------------------ control (simulated hardware)
     def plug(self, evse_id: int = 1, connector_id: int = 1, ev: SimulatedEv | None = None) -> None:
-        self.hardware.evses[evse_id].ev = ev or SimulatedEv()
+        """An EV connects. A Plug & Charge EV then talks ISO 15118: it asks for a contract certificate when it
+        has none or it expires soon (M01/M02), else presents its contract (C07)."""
+        ev = ev or SimulatedEv()
+        self.hardware.evses[evse_id].ev = ev
         self.hardware.evses[evse_id].ev_connector = connector_id
-        self.core.ev_plugged(evse_id, connector_id, self.clock())
+        now = self.clock()
+        self.core.ev_plugged(evse_id, connector_id, now)
+        contract = ev.contract
+        if contract is not None:
+            action = contract.certificate_action(now)
+            if action is None:
+                self.core.contract_presented(
+                    contract.emaid, contract.chain, now, evse_id, contract.certificate_pem
+                )
+            else:
+                exi = base64.b64encode(contract.exi_request).decode()
+                self.core.ev_certificate_request(evse_id, action, exi, now)
         self._pump()
 
     def unplug(self, evse_id: int = 1) -> None:
@@ -750,6 +766,8 @@ class StationRuntime:
             self.hardware.display.show(action.text)
         elif isinstance(action, SetPowerLimit):
             self.hardware.evses[action.evse_id].set_limit(action.limit_w)
+        elif isinstance(action, EvCertificateAnswer):
+            self._ev_certificate_answer(action)
         elif isinstance(action, UploadLog):
             task = asyncio.create_task(self._upload(action))
             self._uploads[action.upload_id] = task
@@ -785,6 +803,21 @@ class StationRuntime:
                 task = asyncio.create_task(self._reboot(self.client))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+
+    def _ev_certificate_answer(self, answer: EvCertificateAnswer) -> None:
+        """M01/M02: the answer goes to the EV still plugged in; with its new contract certificate it goes on
+        to authorize (C07), after a failure it does not."""
+        ev = self.hardware.evses[answer.evse_id].ev
+        contract = ev.contract if ev is not None else None
+        if contract is None:
+            return  # the EV left meanwhile
+        now = self.clock()
+        contract.certificate_answer(answer.action, answer.accepted, answer.exi_response, now)
+        if answer.accepted:
+            self.core.contract_presented(
+                contract.emaid, contract.chain, now, answer.evse_id, contract.certificate_pem
+            )
+            self._pump()  # the Authorize it made goes out now
 
     async def _upload(self, action: UploadLog) -> None:
         """One attempt of a log upload (N01): HTTP(S) POST, multipart form data naming the file (N01.FR.19),

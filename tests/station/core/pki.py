@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from chargeplane.tools.conformance.pki import Issued
 from tests.station.core.helpers import T0
@@ -24,6 +24,7 @@ def issue(
     not_after: datetime = T0 + 365 * DAY,
     key: ec.EllipticCurvePrivateKey | None = None,
     public_key: ec.EllipticCurvePublicKey | None = None,
+    ocsp_url: str | None = None,
 ) -> Issued:
     key = key or ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
@@ -37,4 +38,9 @@ def issue(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
+    if ocsp_url is not None:
+        access = x509.AccessDescription(
+            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+        )
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
     return Issued(builder.sign(issuer.key if issuer else key, hashes.SHA256()), key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
 from chargeplane.tools.conformance.declaration import Configured
 from chargeplane.tools.conformance.runner import load_cases
 from chargeplane.transport.security import TlsSettings
+from tests.csms.blocks.pki.contract_fake import FakeContractService
 from tests.csms.conftest import PASSWORD, RunningCsms, settings_for
 from tests.transport import certs
 
@@ -37,7 +39,11 @@ async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
     # The CSMS's CA (A02 cases): station and V2G sub-CAs of the organisation the tool's CSRs name.
     for kind in ("station", "v2g"):
         CertificateAuthority.init(tmp_path / "ca" / kind, Configured().organization_name, now=utc_now())
-    pki = PkiSettings(ca_dir=tmp_path / "ca")
+    # M01/M02 (TC_M_26 / M_28): the CSMS forwards Get15118EVCertificate to a loopback contract-certificate service
+    contracts = FakeContractService()
+    contract_server = await asyncio.start_server(contracts.serve, "127.0.0.1", 0)
+    contracts.port = contract_server.sockets[0].getsockname()[1]
+    pki = PkiSettings(ca_dir=tmp_path / "ca", contract_service_url=contracts.url)
     # The tool expects each case's messages only: no GetChargingProfiles after a boot (a certification run
     # turns the reconciliation off likewise).
     smart = SmartChargingSettings(reconcile_on_boot=False)
@@ -53,6 +59,7 @@ async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
             yield RunningCsms(app, client, token)
     finally:
         await app.stop(deadline=1.0)
+        contract_server.close()
 
 
 TLS_CA = "conformance-root"

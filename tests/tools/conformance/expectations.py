@@ -50,6 +50,9 @@ STATION_FEATURES = frozenset(
     # pass without a UI (C-08), DisablePostAuthorize of the cache (C-59) and of the local list (LA-3)
     | {"C-03", "C-08", "C-53", "C-59", "LA-3"}
     | {"C-56"}  # SummaryInventory
+    | {
+        "ISO-5"
+    }  # C07.FR.06: a contract chain without a root of the station's goes to the CSMS (Central...Allowed)
     | {"C-47"}  # network profiles: NetworkProfileConnectionAttempts per slot, then the next one (B10.FR.03)
     # AlignedDataCtrlr.SendDuringIdle (TC_J_06), offline authorization (TC_E_43), OfflineTxForUnknownIdEnabled
     # (TC_C_26)

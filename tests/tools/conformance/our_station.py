@@ -7,10 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from chargeplane.station.hardware import SimulatedEv
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from chargeplane.station.core.model import ContractHash
+from chargeplane.station.hardware import SimulatedContract, SimulatedEv
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+from chargeplane.tools.conformance.pki import Issued, hash_data, issue
 from chargeplane.tools.conformance.station_adapter import (
     EnterParkingBay,
     EvNotReady,
@@ -20,6 +27,7 @@ from chargeplane.tools.conformance.station_adapter import (
     MakeIdle,
     MasterPassStop,
     PlugIn,
+    PlugInIso15118Ev,
     PowerCycle,
     PresentToken,
     StationAction,
@@ -30,6 +38,33 @@ from chargeplane.tools.conformance.station_adapter import (
 from chargeplane.transport.backoff import BackOffSettings
 
 FAST = BackOffSettings(0.2, 0.1, 1)  # reconnect at once after a reboot
+EMAID = "NLCPOC1234567A"  # the simulated Plug & Charge EV's contract
+
+
+def _contract(certificate: str | None, now: datetime, pki: Path | None) -> SimulatedContract:
+    """A Plug & Charge EV's contract: a contract certificate under the tool's MO root (from the tool's PKI
+    directory; one of its own before the tool made it), its OCSP data and chain (C07); none yet for
+    ``Install``, one that expires within weeks for ``Update``."""
+    mo_root = issue("Simulated MO root", ca=True)
+    if pki is not None and (pki / "mo_root.key").exists():
+        key = serialization.load_pem_private_key((pki / "mo_root.key").read_bytes(), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        mo_root = Issued(x509.load_pem_x509_certificate((pki / "mo_root.crt").read_bytes()), key)
+    leaf = issue(EMAID, mo_root, ca=False)
+    data = hash_data(leaf.certificate, mo_root.certificate)
+    chain = (
+        ContractHash(
+            data.hash_algorithm.value,
+            data.issuer_name_hash,
+            data.issuer_key_hash,
+            data.serial_number,
+            "http://127.0.0.1:9/ocsp",
+        ),
+    )
+    valid_until = {"Install": None, "Update": now + timedelta(days=10)}.get(
+        certificate or "", now + timedelta(days=365)
+    )
+    return SimulatedContract(EMAID, chain, valid_until, certificate_pem=leaf.pem)
 
 
 def _roots_in(directory: Path) -> Callable[[], list[str]]:
@@ -70,6 +105,7 @@ class OurStation:
         self.runtime: StationRuntime | None = None
         self._task: asyncio.Task[None] | None = None
         self._ev_not_ready = False  # EvNotReady: the next PlugIn connects an EV that takes no energy
+        self._pki = manufacturer_roots  # the tool's PKI directory: its MO root issues the EV's contract
 
     async def start(self) -> None:
         self.runtime = StationRuntime(self.settings)
@@ -94,6 +130,9 @@ class OurStation:
             case PlugIn():
                 ev = SimulatedEv(draws_power=False) if self._ev_not_ready else None
                 self._ev_not_ready = False
+                self.station.plug(action.evse_id, action.connector_id, ev)
+            case PlugInIso15118Ev():
+                ev = SimulatedEv(contract=_contract(action.certificate, self.station.clock(), self._pki))
                 self.station.plug(action.evse_id, action.connector_id, ev)
             case Unplug():
                 self.station.unplug(action.evse_id)

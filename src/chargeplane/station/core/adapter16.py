@@ -95,7 +95,9 @@ class Adapter16:
         return narrow(response, M.HeartbeatResponse).current_time
 
     # ------------------------------------------------------------------ authorization (1.6 §4.1)
-    def authorize_request(self, token: Token, contract: tuple[ContractHash, ...] = ()) -> Payload:
+    def authorize_request(
+        self, token: Token, contract: tuple[ContractHash, ...] = (), certificate: str | None = None
+    ) -> Payload:
         return M.AuthorizeRequest(id_tag=token.value)  # no ISO 15118 contract in 1.6
 
     def authorize_answer(self, response: Payload) -> IdInfo:

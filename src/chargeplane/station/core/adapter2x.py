@@ -82,11 +82,11 @@ class Adapter2x(Generic[Dialect]):
         return narrow(response, self.ns.HeartbeatResponse).current_time
 
     # ------------------------------------------------------------------ authorization
-    def authorize_request(self, token: Token, contract: tuple[ContractHash, ...] = ()) -> Payload:
+    def authorize_request(
+        self, token: Token, contract: tuple[ContractHash, ...] = (), certificate: str | None = None
+    ) -> Payload:
         ns = self.ns
         id_token = msgspec.convert(_id_token(token), ns.IdTokenType)
-        if not contract:
-            return ns.AuthorizeRequest(id_token=id_token)
         chain = [  # C07.FR.02: the eMAID and the OCSP data of the contract chain
             ns.OCSPRequestDataType(
                 hash_algorithm=ns.HashAlgorithmEnumType(c.hash_algorithm),
@@ -97,6 +97,14 @@ class Adapter2x(Generic[Dialect]):
             )
             for c in contract
         ]
+        if certificate is not None:  # C07.FR.06: the contract chain (PEM) for the CSMS to validate
+            if not chain:
+                return ns.AuthorizeRequest(id_token=id_token, certificate=certificate)
+            return ns.AuthorizeRequest(
+                id_token=id_token, certificate=certificate, iso15118_certificate_hash_data=chain
+            )
+        if not chain:
+            return ns.AuthorizeRequest(id_token=id_token)
         return ns.AuthorizeRequest(id_token=id_token, iso15118_certificate_hash_data=chain)
 
     def authorize_answer(self, response: Payload) -> IdInfo:

@@ -20,7 +20,7 @@ from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.ocpp.versions import Version
-from chargeplane.station.core import local_list, reservation, transactions
+from chargeplane.station.core import iso15118, local_list, reservation, transactions
 from chargeplane.station.core.adapter import IdInfo
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
@@ -177,19 +177,50 @@ class Authorization(Controller):
         ctx.act(ShowMessage(f"Token {value} not authorized"))
 
     def contract_presented(
-        self, emaid: str, contract: tuple[ContractHash, ...], evse_id: int | None, now: datetime
+        self,
+        emaid: str,
+        contract: tuple[ContractHash, ...],
+        evse_id: int | None,
+        now: datetime,
+        certificate: str | None = None,
     ) -> None:
-        """C07 (ISO 15118 Plug & Charge): the EV presents its contract certificate. Online, the CSMS checks the
-        certificate chain and the eMAID, so the station always asks (C07.FR.01-02; never the local list or
-        cache); offline this station does not validate contracts itself (ContractValidationOffline false), so
-        no charging (C07.FR.07). 1.6 has no ISO 15118 authorization."""
+        """C07 (ISO 15118 Plug & Charge): the EV presents its contract (its eMAID, the OCSP data of its chain
+        and, when the EV gave it, the chain itself, PEM). Online the CSMS always decides (C07.FR.01; never the
+        local list or cache), after the station's own check of the chain (``Iso15118.validate_contract``);
+        offline only ContractValidationOffline lets the station decide (C07.FR.07-12). 1.6 has no ISO 15118
+        authorization."""
         ctx = self.ctx
         token = Token(emaid, "eMAID")
         evse = self._evse_for(token, evse_id)
-        if evse is None or ctx.version is Version.V16 or not ctx.accepted:
+        model = ctx.model
+        if evse is None or ctx.version is Version.V16 or not model.flag(iso15118.CTRLR, "PnCEnabled"):
             ctx.act(ShowMessage(f"Contract {emaid} not authorized"))
             return
-        self.send_authorize(evse, token, now, contract)
+        verdict = (
+            None if certificate is None else ctx.get(iso15118.Iso15118).validate_contract(certificate, now)
+        )
+        if ctx.accepted:
+            if verdict is None or verdict == iso15118.VALID:
+                self.send_authorize(evse, token, now, contract)  # C07.FR.02
+            elif verdict == iso15118.NO_ROOT and model.flag(
+                iso15118.CTRLR, "CentralContractValidationAllowed"
+            ):
+                self.send_authorize(evse, token, now, contract, certificate)  # C07.FR.06
+            else:
+                ctx.act(ShowMessage(f"Contract {emaid} not valid"))
+            return
+        if verdict != iso15118.VALID or not model.flag(iso15118.CTRLR, "ContractValidationOffline"):
+            ctx.act(ShowMessage(f"Contract {emaid} not authorized"))  # C07.FR.07
+            return
+        # C07.FR.09-12: a valid contract offline is an id token like any other (local list, cache, unknown)
+        entry = self._local_entry(token, now) if model.flag(AUTH, "LocalAuthorizationOffline") else None
+        txs = ctx.get(transactions.Transactions)
+        if entry is not None and entry.status == ACCEPTED:
+            txs.authorize(evse, Token(emaid, "eMAID", entry.group), now, "Authorized")
+        elif entry is None and model.flag(AUTH, "OfflineTxForUnknownIdEnabled"):
+            txs.authorize(evse, token, now, "Authorized", offline_unknown=True)
+        else:
+            ctx.act(ShowMessage(f"Contract {emaid} not authorized"))
 
     def _evse_for(self, token: Token, evse_id: int | None) -> Evse | None:
         evses = self.ctx.evses
@@ -241,7 +272,12 @@ class Authorization(Controller):
                 txs.force_stop(evse, "MasterPass", "StopAuthorized", now)
 
     def send_authorize(
-        self, evse: Evse, token: Token, now: datetime, contract: tuple[ContractHash, ...] = ()
+        self,
+        evse: Evse,
+        token: Token,
+        now: datetime,
+        contract: tuple[ContractHash, ...] = (),
+        certificate: str | None = None,
     ) -> None:
         """Ask the CSMS (C01); the answer authorizes the EVSE, or ends its authorization."""
         ctx = self.ctx
@@ -272,7 +308,7 @@ class Authorization(Controller):
                 evse.pending_remote_start = None
                 ctx.act(ShowMessage(f"Token {token.value}: {info.status}"))
 
-        if not ctx.send(ctx.adapter.authorize_request(token, contract), now, answered):
+        if not ctx.send(ctx.adapter.authorize_request(token, contract, certificate), now, answered):
             ctx.act(ShowMessage("Authorization unavailable"))
 
     def remember(self, token: Token, info: IdInfo, now: datetime) -> None:

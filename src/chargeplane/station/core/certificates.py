@@ -511,6 +511,10 @@ class Certificates(Controller):
                 self._renewed_for.add(newest.leaf.serial_number)
                 self.request_signing(kind, now)  # A03.FR.02: a month before it expires
 
+    def newest(self, kind: str) -> OwnCertificate | None:
+        """The newest certificate of ``kind`` the station holds (valid or not yet), or None."""
+        return self._newest(kind)
+
     def _newest(self, kind: str) -> OwnCertificate | None:
         return max(
             (c for c in self.own if c.kind == kind), key=lambda c: c.leaf.not_valid_before_utc, default=None

@@ -230,8 +230,20 @@ class SetPowerLimit:
     limit_w: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class EvCertificateAnswer:
+    """M01/M02: what the CSMS answered for the EV's contract certificate request, for the EV (its ISO 15118
+    CertificateInstallationRes / CertificateUpdateRes, base64 EXI; accepted False: tell the EV it failed)."""
+
+    evse_id: int
+    action: str  # Install | Update
+    accepted: bool
+    exi_response: str
+
+
 HardwareAction = (
     SetContactor
+    | EvCertificateAnswer
     | SetLock
     | ShowMessage
     | Reboot

@@ -53,6 +53,7 @@ from chargeplane.station.core.device_model import Definitions, DeviceModel, Stat
 from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.firmware import VERSION_KEY, Firmware
+from chargeplane.station.core.iso15118 import Iso15118
 from chargeplane.station.core.local_list import LocalList, LocalListController
 from chargeplane.station.core.metering import Metering
 from chargeplane.station.core.model import (
@@ -104,6 +105,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     FirmwarePublisher,
     DisplayMessages,
     Certificates,
+    Iso15118,
     TariffCost,
     SmartCharging,
 )
@@ -304,10 +306,21 @@ class StationCore:
         ctx.get(Authorization).token_presented(value, ctx.adapter.token_type(token_type), evse_id, now)
 
     def contract_presented(
-        self, emaid: str, contract: tuple[ContractHash, ...], now: datetime, evse_id: int | None = None
+        self,
+        emaid: str,
+        contract: tuple[ContractHash, ...],
+        now: datetime,
+        evse_id: int | None = None,
+        certificate: str | None = None,
     ) -> None:
-        """C07: an EV presents its ISO 15118 contract certificate (its eMAID and the chain's OCSP data)."""
-        self.ctx.get(Authorization).contract_presented(emaid, contract, evse_id, now)
+        """C07: an EV presents its ISO 15118 contract certificate (its eMAID, the chain's OCSP data and, when
+        the EV gave it, the chain itself in PEM)."""
+        self.ctx.get(Authorization).contract_presented(emaid, contract, evse_id, now, certificate)
+
+    def ev_certificate_request(self, evse_id: int, action: str, exi_request: str, now: datetime) -> None:
+        """M01/M02: the EV at ``evse_id`` asks for a contract certificate (``Install``) or a new one
+        (``Update``); its base64 EXI request goes to the CSMS, the answer comes back as an action."""
+        self.ctx.get(Iso15118).ev_certificate(evse_id, action, exi_request, now)
 
     # ------------------------------------------------------------------ CSMS-initiated CALLs
     def handled_requests(self) -> list[type[Payload]]:

@@ -203,6 +203,10 @@ class TestPki:
         self.expired_root = get(
             "expired_root", lambda: issue("Conformance expired root", ca=True, not_after=now - DAY)
         )
+        # block M, ISO 15118: the V2G root with the sub-CA that signs the station's V2G certificates, the MO root
+        self.v2g_root = get("v2g_root", lambda: issue("Conformance V2G root", ca=True))
+        self.v2g_sub = get("v2g_sub", lambda: issue("Conformance V2G CPO sub-CA", self.v2g_root, ca=True))
+        self.mo_root = get("mo_root", lambda: issue("Conformance MO root", ca=True))
         self._directory = tempfile.TemporaryDirectory(prefix="chargeplane-conformance-pki-")
 
     def _kept(self, name: str, make: Callable[[], Issued]) -> Issued:

@@ -56,6 +56,25 @@ class MakeIdle:  # between cases, outside any verdict: no EV connected, no trans
         return "make the station idle: no EV connected, no transaction"
 
 
+@dataclass(frozen=True)
+class PlugInIso15118Ev:  # connect an ISO 15118 EV that authorizes by Plug & Charge (its contract certificate)
+    evse_id: int
+    connector_id: int
+    certificate: str | None = None  # "Install" / "Update": the EV first asks for a (new) contract certificate
+
+    def describe(self) -> str:
+        first = (
+            f" that first asks for a contract certificate ({self.certificate}, CertificateInstallationReq / "
+            "CertificateUpdateReq)"
+            if self.certificate
+            else ""
+        )
+        return (
+            f"connect an ISO 15118 EV using Plug & Charge to EVSE {self.evse_id} connector {self.connector_id}"
+            + first
+        )
+
+
 # -- the EV side and the parking bay (transaction start / stop options, EV-side disconnect: block E) --------
 
 
@@ -139,6 +158,7 @@ StationAction = (
     | PresentToken
     | PowerCycle
     | MakeIdle
+    | PlugInIso15118Ev
     | UnplugEvSide
     | EvSuspends
     | EvNotReady

@@ -10,7 +10,7 @@ from typing import cast
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.declaration import Block
-from chargeplane.csms.blocks.pki import api, handlers
+from chargeplane.csms.blocks.pki import api, contract_service, handlers
 from chargeplane.csms.blocks.pki.repository import PkiRepository
 from chargeplane.csms.blocks.pki.service import PkiService
 from chargeplane.csms.blocks.pki.settings import PkiSettings
@@ -40,8 +40,11 @@ def load_external_ca(settings: PkiSettings) -> ExternalCa:
     return cast(ExternalCa, _plugin(settings, "external_ca", "sign"))
 
 
-def load_contract_backend(settings: PkiSettings) -> ContractCertificateBackend:
-    """The contract-certificate backend named by ``contract_backend`` (``module:factory``)."""
+def load_contract_backend(settings: PkiSettings) -> ContractCertificateBackend | None:
+    """The contract-certificate backend named by ``contract_backend`` (``module:factory``); without one, the
+    HTTP backend when a contract-certificate service is configured, else None."""
+    if settings.contract_backend is None:
+        return None if settings.contract_service_url is None else contract_service.from_settings(settings)
     return cast(ContractCertificateBackend, _plugin(settings, "contract_backend", "certificate"))
 
 
@@ -57,7 +60,7 @@ def install(context: BlockContext, settings: PkiSettings) -> None:
         context.events,
         context.clock,
         external=None if settings.external_ca is None else {"station": load_external_ca(settings)},
-        contracts=None if settings.contract_backend is None else load_contract_backend(settings),
+        contracts=load_contract_backend(settings),
     )
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(service))

@@ -10,7 +10,7 @@ from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
-from chargeplane.pki.contract import ContractRequest
+from chargeplane.pki.contract import ContractAnswer, ContractRequest
 from chargeplane.pki.hashes import HashData
 from chargeplane.transport.connection import OcppConnection
 
@@ -114,10 +114,22 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: PkiSe
             emaids,
         )
         answer = await service.contract_certificate(contract)
+        room = 17000 if isinstance(request, v21.messages.Get15118EVCertificateRequest) else 5600
+        if len(answer.exi_response) > room:  # exiResponse's maxLength in each version's schema
+            answer = ContractAnswer(False, "", reason="InvalidResponse", detail="the exiResponse is too long")
         status = ns.Iso15118EVCertificateStatusEnumType("Accepted" if answer.accepted else "Failed")
         if answer.accepted:
+            if isinstance(request, v21.messages.Get15118EVCertificateRequest) and answer.remaining_chains:
+                return v21.messages.Get15118EVCertificateResponse(
+                    status=v21.enums.Iso15118EVCertificateStatusEnumType.ACCEPTED,
+                    exi_response=answer.exi_response,
+                    remaining_contracts=answer.remaining_chains,
+                )
             return ns.Get15118EVCertificateResponse(status=status, exi_response=answer.exi_response)
-        info = ns.StatusInfoType(reason_code="NoContractCert")
+        reason = (answer.reason or "NoContractCert")[:20]  # reasonCode's maxLength
+        info = ns.StatusInfoType(reason_code=reason)
+        if answer.detail:
+            info = ns.StatusInfoType(reason_code=reason, additional_info=answer.detail[:512])
         return ns.Get15118EVCertificateResponse(status=status, exi_response="", status_info=info)
 
     register_2x(

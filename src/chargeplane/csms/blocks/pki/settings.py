@@ -73,17 +73,38 @@ class PkiSettings:
         Doc(
             "the contract-certificate backend that answers Get15118EVCertificate (M01/M02): `module:factory`, "
             "a callable that takes these settings and returns a chargeplane.pki.contract."
-            "ContractCertificateBackend; without one the CSMS answers Failed"
+            "ContractCertificateBackend; default: the HTTP backend when contract_service_url is set, else none "
+            "(the CSMS answers Failed)"
         ),
     ] = None
+
+    contract_service_url: Annotated[
+        str | None,
+        Doc(
+            "an operator's contract-certificate service (a mobility operator's PKI or a contract certificate "
+            "pool) that the CSMS forwards Get15118EVCertificate to: POST JSON {exiRequest, "
+            "iso15118SchemaVersion, action, stationId} answered {status, exiResponse}"
+        ),
+    ] = None
+
+    contract_service_timeout: Annotated[
+        float,
+        Doc("seconds to wait for the contract-certificate service (ISO 15118-2 gives the EV 5 s in all)"),
+    ] = 4.0
 
     def __post_init__(self) -> None:
         if self.certificate_days < 1:
             raise SettingsError("certificate_days must be >= 1")
         if self.renew_before_days < 0:
             raise SettingsError("renew_before_days must be >= 0")
-        if self.renewal_interval <= 0 or self.revocation_validity <= 0 or self.ocsp_timeout <= 0:
-            raise SettingsError("renewal_interval, revocation_validity and ocsp_timeout must be > 0")
+        timeouts = (self.ocsp_timeout, self.contract_service_timeout)
+        if self.renewal_interval <= 0 or self.revocation_validity <= 0 or min(timeouts) <= 0:
+            raise SettingsError(
+                "renewal_interval, revocation_validity, ocsp_timeout and contract_service_timeout must be > 0"
+            )
+        url = self.contract_service_url
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise SettingsError("contract_service_url must start with http:// or https://")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("public_url must start with http:// or https://")
         for name in ("external_ca", "contract_backend"):
