@@ -66,6 +66,24 @@ def listeners(settings: CsmsSettings) -> list[tuple[str, str, int]]:
     return [(what, host, port) for what, host, port in wanted if port]
 
 
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound with SO_REUSEPORT (not yet listening) on the first address ``host`` resolves to,
+    as uvicorn binds one; the server starts listening on it."""
+    family, kind, protocol, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, protocol)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(False)
+    return sock
+
+
 def check_ports(settings: CsmsSettings) -> None:
     """Bind and release every listener's address as the servers will (SO_REUSEADDR, every address the host
     resolves to); raise :class:`PortInUse` naming the first that fails."""
@@ -79,6 +97,8 @@ def check_ports(settings: CsmsSettings) -> None:
         for family, kind, protocol, _, address in addresses:
             with socket.socket(family, kind, protocol) as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if settings.ocpp.reuse_port:  # the other workers' listeners are no conflict
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 try:
                     probe.bind(address)
                 except OSError as error:
@@ -193,6 +213,7 @@ class Csms:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._http: _EmbeddedUvicorn | None = None
+        self._reuse_port = settings.ocpp.reuse_port
 
     # -- the OCPP server's Application ------------------------------------------------------------------
 
@@ -269,7 +290,11 @@ class Csms:
                 lifespan="on",
             )
             self._http = _EmbeddedUvicorn(config)
-            self._tasks.append(asyncio.create_task(self._http.serve(), name="http-api"))
+            # uvicorn has no SO_REUSEPORT option: the workers of `serve --workers` hand it a socket bound so.
+            sockets = (
+                [shared_socket(self.settings.api_host, self.settings.api_port)] if self._reuse_port else None
+            )
+            self._tasks.append(asyncio.create_task(self._http.serve(sockets), name="http-api"))
             while not self._http.started:  # so that api_port is known (and bound) when start() returns
                 if self._tasks[-1].done():
                     self._tasks[-1].result()  # raises what stopped it (port in use...)
