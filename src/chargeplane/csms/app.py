@@ -30,6 +30,7 @@ from chargeplane.csms.observability.http import observability_routes, request_co
 from chargeplane.csms.observability.loop_lag import watch_loop_lag
 from chargeplane.csms.observability.metrics import CsmsMetrics
 from chargeplane.csms.observability.router import MeteredRouter
+from chargeplane.csms.observability.tracing import message_tracer
 from chargeplane.csms.session import registration_guard
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.csms.storage.engine import create_engine
@@ -156,6 +157,7 @@ class Csms:
         self.events: EventBus = self.cluster.events if self.cluster is not None else EventBus()
         self.tokens = TokenStore(self.engine)
         self.metrics = CsmsMetrics()
+        self.tracer = message_tracer(settings.otel_traces)  # None unless asked for and installed
         self.routers: dict[Version, Router[OcppConnection]] = {
             version: MeteredRouter(version, CSMS, self.metrics, guard=registration_guard)
             for version in Version
@@ -244,8 +246,10 @@ class Csms:
         for hook in self.blocks.on_ocpp_event:
             hook(connection, event)
 
-    def _on_answered(self, connection: OcppConnection, action: str, seconds: float) -> None:
-        self.metrics.answered(action, seconds)
+    def _on_answered(self, connection: OcppConnection, call: CallReceived, seconds: float) -> None:
+        self.metrics.answered(call.action, seconds)
+        if self.tracer is not None:
+            self.tracer.answered(connection, call, seconds)
 
     async def _on_security_event(self, event: SecurityEvent) -> None:
         self.metrics.handshake_failures.labels(event.kind).inc()
