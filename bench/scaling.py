@@ -176,7 +176,13 @@ def render(command: str, results: dict[str, Any], elapsed: float, load: tuple[fl
         f"Command: `{command}` ({info['date']}, commit {info['git']}; took {elapsed / 60:.1f} min). Machine: "
         f"{info['nproc']} CPUs ({info['cpu']}), Python {info['python']}; load average before the run "
         f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min). Everything on 127.0.0.1, "
-        "PostgreSQL and NATS on the same machine.",
+        "PostgreSQL and NATS on the same machine."
+        + (
+            " **The machine was busy with other jobs** (load average above its CPU count): the figures are "
+            "noisy and say little about scaling; compare the rows of one run only."
+            if load[0] > (os.cpu_count() or 1)
+            else ""
+        ),
         "",
         f"{STATIONS} stations in closed loop (TransactionEvent Updated, 4 sampled values; {WARMUP:.0f} s "
         f"warm-up, {DURATION:.0f} s measured), the same load client for every row; admission control off. Our CSMS answers a "
