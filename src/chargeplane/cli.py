@@ -293,7 +293,11 @@ async def _supervise(args: argparse.Namespace, settings: CsmsSettings) -> int:
     except PortInUse as error:
         print(f"chargeplane serve: {error.strerror or error}", file=sys.stderr, flush=True)
         return 1
-    token = await prepare(settings)
+    try:
+        token = await prepare(settings)
+    except OSError as error:  # the database is not there: one line, as a single process says it
+        print(f"chargeplane serve: database: {error.strerror or error}", file=sys.stderr, flush=True)
+        return 1
     _banner(settings, token, args.workers)
     command = [sys.executable, "-m", "chargeplane.cli", *args.argv]
     supervisor = Supervisor(lambda index: [*command, "--worker-index", str(index)], args.workers)

@@ -16,6 +16,7 @@ import pytest
 from chargeplane.cli import main
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.csms.workers import CONFIG_ERROR, Supervisor, refusal, worker_settings
+from tests.csms.cluster.processes import free_port
 
 PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/unused"
 
@@ -55,6 +56,30 @@ def test_serve_refuses_workers_it_cannot_run(
         monkeypatch.setenv("CHARGEPLANE_NATS_URL", "nats://127.0.0.1:4222")
     assert main(["serve", "--workers", "2", *argv]) == CONFIG_ERROR
     assert reason in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_serve_workers_without_a_database_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHARGEPLANE_NATS_URL", "nats://127.0.0.1:4222")
+    closed = "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"  # port 1: refused at once
+    ports = [str(free_port()), str(free_port())]
+    argv = [
+        "serve",
+        "--workers",
+        "2",
+        "--database-url",
+        closed,
+        "--ocpp-port",
+        ports[0],
+        "--api-port",
+        ports[1],
+    ]
+    assert main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("chargeplane serve: database: ")
+    assert "Traceback" not in error
 
 
 def test_refusal_and_worker_settings() -> None:
