@@ -168,7 +168,12 @@ def ours(
     if database_url.startswith("sqlite"):
         server.database = database_url.split(":///", 1)[1]
     try:
-        wait_port(port, process)
+        try:
+            wait_port(port, process)
+        except (RuntimeError, TimeoutError) as error:  # why, from its own words
+            logfile.flush()
+            tail = (workdir / f"{name}.log").read_text(errors="replace")[-1500:]
+            raise RuntimeError(f"{name}: {error}; its output ends:\n{tail}") from None
         yield server
     finally:
         server.stop()
