@@ -19,9 +19,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from chargeplane.csms.workers import prepare
 from tests.csms.cluster.processes import start_node, stopped_at_end, until
 from tests.csms.cluster.streaming_station import StreamingStation, stop_all
-from tests.csms.conftest import POSTGRES_ADMIN_DSN
+from tests.csms.conftest import POSTGRES_ADMIN_DSN, settings_for
 
 
 async def stored_seq_nos(database_url: str) -> dict[str, set[int]]:
@@ -44,15 +45,13 @@ async def test_sigkill_of_a_node_loses_no_acknowledged_transaction_event(
     shared_database: str, nats_url: str, tmp_path: Path
 ) -> None:
     run = secrets.token_hex(3)  # other runs may share this NATS
-    a = start_node(f"a-{run}", shared_database, nats_url, tmp_path)
-    nodes = [a]
+    # Migrated and given its first API token here, as `serve --workers` does: the three start at once.
+    token = await prepare(settings_for(shared_database))
+    assert token is not None
+    nodes = [start_node(f"{name}-{run}", shared_database, nats_url, tmp_path) for name in ("a", "b", "c")]
+    a, b, c = nodes
     with stopped_at_end(nodes):
-        await a.ready()  # A migrates the database and creates the API token first
-        token = a.token()
-        assert token is not None, a.text()
-        nodes += [start_node(f"{name}-{run}", shared_database, nats_url, tmp_path) for name in ("b", "c")]
-        b, c = nodes[1], nodes[2]
-        await asyncio.gather(b.ready(), c.ready())
+        await asyncio.gather(*(node.ready() for node in nodes))
 
         # Two stations per node; of A's two, one falls over to B, the other to C.
         order = {0: [a, b, c], 1: [b, c, a], 2: [c, a, b], 3: [a, c, b], 4: [b, a, c], 5: [c, b, a]}
