@@ -42,10 +42,12 @@ test: $(VENV)/.installed-dev
 codegen: $(VENV)/.installed-dev
 	$(BIN)/python scripts/codegen.py
 
-# End-to-end suite (issue #6), < 10 min: also reruns bench/codec.py and bench/transport.py; rewrites the
-# "End-to-end (issue #6)" and "Transport" sections of bench/RESULTS.md.
+# End-to-end suite (issue #6): also reruns bench/codec.py and bench/transport.py; rewrites the
+# "End-to-end (issue #6)" and "Transport" sections of bench/RESULTS.md. Then the scaling figures (issue #19:
+# 1-3 nodes on NATS + PostgreSQL, serve --workers 1/2, beside the peer; "Scaling" section, about 3 min).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/e2e.py
+	$(BIN)/python bench/scaling.py
 	$(BIN)/python bench/plots.py
 
 clean:

@@ -132,7 +132,14 @@ class Server:
 
 
 @contextlib.contextmanager
-def ours(name: str, database_url: str, workdir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+def ours(
+    name: str,
+    database_url: str,
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    extra: tuple[str, ...] = (),
+) -> Iterator[Server]:
+    """``chargeplane serve`` (``extra``: more options, e.g. ``--workers 2``) until its OCPP port listens."""
     port, api_port = free_port(), free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEPLANE_")} | (env or {})
     logfile = (workdir / f"{name}.log").open("ab")
@@ -149,6 +156,7 @@ def ours(name: str, database_url: str, workdir: Path, env: dict[str, str] | None
             "--dev-allow-unauthenticated",
             "--unknown-stations",
             "accept",
+            *extra,
         ],
         cwd=workdir,
         env=environment,
@@ -160,7 +168,12 @@ def ours(name: str, database_url: str, workdir: Path, env: dict[str, str] | None
     if database_url.startswith("sqlite"):
         server.database = database_url.split(":///", 1)[1]
     try:
-        wait_port(port, process)
+        try:
+            wait_port(port, process)
+        except (RuntimeError, TimeoutError) as error:  # why, from its own words
+            logfile.flush()
+            tail = (workdir / f"{name}.log").read_text(errors="replace")[-1500:]
+            raise RuntimeError(f"{name}: {error}; its output ends:\n{tail}") from None
         yield server
     finally:
         server.stop()
@@ -695,10 +708,10 @@ def _table_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("|")]
 
 
-def write_section(section: str) -> None:
-    """Replace (or append) this section of RESULTS.md, leaving every other section alone."""
+def write_section(section: str, heading: str = SECTION) -> None:
+    """Replace (or append) the section under ``heading`` of RESULTS.md, leaving every other section alone."""
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^" + re.escape(SECTION) + r"[ \t]*\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    pattern = re.compile(r"^" + re.escape(heading) + r"[ \t]*\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
     body = section.rstrip("\n") + "\n"
     if pattern.search(text):
         text = pattern.sub(lambda _: body + "\n", text, count=1).rstrip("\n") + "\n"

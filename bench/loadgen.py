@@ -317,14 +317,17 @@ async def bring_up(
     transaction: bool = False,
     heartbeat: bool = False,
 ) -> list[Station]:
-    """Connect and boot stations (``concurrency`` at a time); returns those that made it before the deadline."""
+    """Connect and boot stations (``concurrency`` at a time); returns those that made it before the deadline.
+
+    ``url`` may list several servers, comma-separated (nodes of a cluster): station i goes to the i-th modulo."""
+    urls = url.split(",")
     semaphore = asyncio.Semaphore(concurrency)
     up: list[Station] = []
 
     async def one(station: Station) -> None:
         async with semaphore:
             try:
-                await open_connection(url, station, stats, deadline)
+                await open_connection(urls[station.index % len(urls)], station, stats, deadline)
                 await boot(station, stats, evses, transaction)
                 if heartbeat:
                     answer = await station.call(*station.frame(HEARTBEAT))
@@ -674,7 +677,11 @@ def main() -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", required=True, help="e.g. ws://127.0.0.1:9000/ocpp (station id appended)")
+    common.add_argument(
+        "--url",
+        required=True,
+        help="e.g. ws://127.0.0.1:9000/ocpp (station id appended); run: several comma-separated, round-robin",
+    )
     common.add_argument("--stations", type=int, default=100)
     common.add_argument("--prefix", default="lg-", help="station id prefix (unique per run)")
     common.add_argument("--connect-concurrency", type=int, default=200)

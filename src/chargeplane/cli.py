@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
+import logging
 import os
 import signal
 import sys
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from chargeplane import __version__
 from chargeplane.logs import FORMATS
 from chargeplane.logs import configure as configure_logs
+
+log = logging.getLogger("chargeplane.serve")
 
 if TYPE_CHECKING:
     from chargeplane.csms.settings import CsmsSettings
@@ -73,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--access-log", action="store_true", default=None, help="log one line per HTTP API request"
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the ports (SO_REUSEPORT), one cluster node each: needs PostgreSQL and "
+        "CHARGEPLANE_NATS_URL (default 1: one process, no NATS needed)",
+    )
+    serve.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)  # set by the supervisor
     from chargeplane.csms.commands import add_token_command
 
     add_token_command(commands, _add_settings_options)
@@ -101,7 +112,9 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # what the workers of `serve --workers` are started with
     configure_logs(args.log_level, args.log_format)
     if args.command == "serve":
         with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as runner:
@@ -208,8 +221,17 @@ def _tune_garbage_collector() -> None:
 
 async def _serve(args: argparse.Namespace) -> int:
     from chargeplane.csms.app import Csms, PortInUse
+    from chargeplane.csms.workers import CONFIG_ERROR, refusal, watch_parent, worker_settings
 
     settings = _serve_settings(args)
+    reason = refusal(settings, args.workers)
+    if reason is not None:
+        print(f"chargeplane serve: {reason}", file=sys.stderr, flush=True)
+        return CONFIG_ERROR
+    if args.worker_index is None and args.workers > 1:
+        return await _supervise(args, settings)
+    if args.worker_index is not None:
+        settings = worker_settings(settings, args.worker_index)
     csms = Csms(settings)
     try:
         token = await csms.start()
@@ -221,6 +243,24 @@ async def _serve(args: argparse.Namespace) -> int:
             await csms.stop(deadline=0)
         return 1
     _tune_garbage_collector()
+    stop = asyncio.Event()
+    if args.worker_index is not None:  # the supervisor printed the banner and the token
+        parent_watch = asyncio.create_task(watch_parent(os.getppid(), stop))
+        log.info("worker %d: node %s", args.worker_index, settings.node_id)
+    else:
+        _banner(settings, token)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    if args.worker_index is not None:
+        parent_watch.cancel()
+    print("stopping...", file=sys.stderr, flush=True)
+    await csms.stop()
+    return 0
+
+
+def _banner(settings: CsmsSettings, token: str | None, workers: int = 1) -> None:
     ocpp = settings.ocpp
     print(f"Chargeplane CSMS {__version__}", flush=True)
     print(f"  OCPP:     ws://{ocpp.host}:{ocpp.port}{ocpp.path_prefix}/<stationId>", flush=True)
@@ -230,19 +270,43 @@ async def _serve(args: argparse.Namespace) -> int:
     print(
         f"  Console:  http://{settings.api_host}:{settings.api_port}/ (accounts: chargeplane user)",
         f"  Metrics:  http://{settings.api_host}:{settings.api_port}/metrics (probes: /healthz, /readyz)",
+        sep="\n",
         flush=True,
     )
     print(f"  Database: {settings.database_url}", flush=True)
+    if workers > 1:
+        print(
+            f"  Workers:  {workers} (nodes {settings.node_id}-w0..w{workers - 1}, {settings.nats_url})",
+            flush=True,
+        )
     if token is not None:
         print(f"\n  API token (shown once, store it now): {token}\n", flush=True)
-    stop = asyncio.Event()
+
+
+async def _supervise(args: argparse.Namespace, settings: CsmsSettings) -> int:
+    """The parent of ``serve --workers N``: prepare once, start the workers, keep them running."""
+    from chargeplane.csms.app import PortInUse, check_ports
+    from chargeplane.csms.workers import Supervisor, prepare
+
+    try:
+        check_ports(settings.with_overrides({"ocpp_reuse_port": True}))
+    except PortInUse as error:
+        print(f"chargeplane serve: {error.strerror or error}", file=sys.stderr, flush=True)
+        return 1
+    try:
+        token = await prepare(settings)
+    except OSError as error:  # the database is not there: one line, as a single process says it
+        print(f"chargeplane serve: database: {error.strerror or error}", file=sys.stderr, flush=True)
+        return 1
+    _banner(settings, token, args.workers)
+    command = [sys.executable, "-m", "chargeplane.cli", *args.argv]
+    supervisor = Supervisor(lambda index: [*command, "--worker-index", str(index)], args.workers)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    print("stopping...", file=sys.stderr, flush=True)
-    await csms.stop()
-    return 0
+        loop.add_signal_handler(signum, supervisor.stop)
+    code = await supervisor.run()
+    print("stopped", file=sys.stderr, flush=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from chargeplane.csms.observability.http import observability_routes, request_co
 from chargeplane.csms.observability.loop_lag import watch_loop_lag
 from chargeplane.csms.observability.metrics import CsmsMetrics
 from chargeplane.csms.observability.router import MeteredRouter
+from chargeplane.csms.observability.tracing import message_tracer
 from chargeplane.csms.session import registration_guard
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.csms.storage.engine import create_engine
@@ -66,6 +67,24 @@ def listeners(settings: CsmsSettings) -> list[tuple[str, str, int]]:
     return [(what, host, port) for what, host, port in wanted if port]
 
 
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound with SO_REUSEPORT (not yet listening) on the first address ``host`` resolves to,
+    as uvicorn binds one; the server starts listening on it."""
+    family, kind, protocol, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, protocol)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(False)
+    return sock
+
+
 def check_ports(settings: CsmsSettings) -> None:
     """Bind and release every listener's address as the servers will (SO_REUSEADDR, every address the host
     resolves to); raise :class:`PortInUse` naming the first that fails."""
@@ -79,6 +98,8 @@ def check_ports(settings: CsmsSettings) -> None:
         for family, kind, protocol, _, address in addresses:
             with socket.socket(family, kind, protocol) as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if settings.ocpp.reuse_port:  # the other workers' listeners are no conflict
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 try:
                     probe.bind(address)
                 except OSError as error:
@@ -136,6 +157,7 @@ class Csms:
         self.events: EventBus = self.cluster.events if self.cluster is not None else EventBus()
         self.tokens = TokenStore(self.engine)
         self.metrics = CsmsMetrics()
+        self.tracer = message_tracer(settings.otel_traces)  # None unless asked for and installed
         self.routers: dict[Version, Router[OcppConnection]] = {
             version: MeteredRouter(version, CSMS, self.metrics, guard=registration_guard)
             for version in Version
@@ -193,6 +215,7 @@ class Csms:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._http: _EmbeddedUvicorn | None = None
+        self._reuse_port = settings.ocpp.reuse_port
 
     # -- the OCPP server's Application ------------------------------------------------------------------
 
@@ -223,8 +246,10 @@ class Csms:
         for hook in self.blocks.on_ocpp_event:
             hook(connection, event)
 
-    def _on_answered(self, connection: OcppConnection, action: str, seconds: float) -> None:
-        self.metrics.answered(action, seconds)
+    def _on_answered(self, connection: OcppConnection, call: CallReceived, seconds: float) -> None:
+        self.metrics.answered(call.action, seconds)
+        if self.tracer is not None:
+            self.tracer.answered(connection, call, seconds)
 
     async def _on_security_event(self, event: SecurityEvent) -> None:
         self.metrics.handshake_failures.labels(event.kind).inc()
@@ -269,7 +294,11 @@ class Csms:
                 lifespan="on",
             )
             self._http = _EmbeddedUvicorn(config)
-            self._tasks.append(asyncio.create_task(self._http.serve(), name="http-api"))
+            # uvicorn has no SO_REUSEPORT option: the workers of `serve --workers` hand it a socket bound so.
+            sockets = (
+                [shared_socket(self.settings.api_host, self.settings.api_port)] if self._reuse_port else None
+            )
+            self._tasks.append(asyncio.create_task(self._http.serve(sockets), name="http-api"))
             while not self._http.started:  # so that api_port is known (and bound) when start() returns
                 if self._tasks[-1].done():
                     self._tasks[-1].result()  # raises what stopped it (port in use...)

@@ -147,6 +147,13 @@ class CsmsSettings:
     loop_lag_interval: Annotated[
         float, Doc("seconds between two event-loop lag measurements (chargeplane_event_loop_lag_seconds)")
     ] = 0.5
+    otel_traces: Annotated[
+        bool,
+        Doc(
+            "an OpenTelemetry span per OCPP CALL handled (station id, action, message id) to the global tracer "
+            "provider; needs the extra otel (opentelemetry-api), exporter set up the OpenTelemetry way"
+        ),
+    ] = False
     # The blocks' own settings objects (one per type); a block without one here runs with its defaults.
     blocks: tuple[object, ...] = ()
 

@@ -77,9 +77,9 @@ class ConnectionLost(CallError):
 
 
 EventListener = Callable[["OcppConnection", Event], None]
-# Told (connection, action, seconds) when the answer to a peer's CALL is ready to go out: the time from the
+# Told (connection, the CALL, seconds) when the answer to a peer's CALL is ready to go out: the time from the
 # frame read off the WebSocket to its CALLRESULT/CALLERROR, queueing behind earlier CALLs included.
-AnswerListener = Callable[["OcppConnection", str, float], None]
+AnswerListener = Callable[["OcppConnection", CallReceived, float], None]
 
 
 class OcppConnection:
@@ -268,20 +268,22 @@ class OcppConnection:
             pending = router.dispatch(self.endpoint, call, self)
             if pending is not None:
                 self._handling = True
-                tasks.create_task(self._complete(pending, call.action, received))
+                tasks.create_task(self._complete(pending, call, received))
                 break
             if self._on_answered is not None:
-                self._on_answered(self, call.action, asyncio.get_running_loop().time() - received)
+                self._on_answered(self, call, asyncio.get_running_loop().time() - received)
         if len(self._queued_calls) <= MAX_QUEUED_CALLS:
             self._accepting.set()
 
-    async def _complete(self, pending: Coroutine[Any, Any, None], action: str, received: float) -> None:
+    async def _complete(
+        self, pending: Coroutine[Any, Any, None], call: CallReceived, received: float
+    ) -> None:
         try:
             await pending
         finally:
             self._handling = False
         if self._on_answered is not None:
-            self._on_answered(self, action, asyncio.get_running_loop().time() - received)
+            self._on_answered(self, call, asyncio.get_running_loop().time() - received)
         self._handle_queued()
         await self._flush()
         self._update_idle()

@@ -121,6 +121,13 @@ class ServerSettings:
         bool, Doc("development only, loopback only: unknown stations connect without credentials")
     ] = False
     open_timeout: Annotated[float, Doc("seconds a WebSocket opening handshake may take")] = 10.0
+    reuse_port: Annotated[
+        bool,
+        Doc(
+            "bind the OCPP ports and the HTTP API port with SO_REUSEPORT: processes of one user on this host "
+            "share them, the kernel spreads new connections (set for each worker by serve --workers)"
+        ),
+    ] = False
     lockout_station_failures: Annotated[
         int, Doc("failed logins of one station identity before it is locked out; 0: no lockout")
     ] = 5
@@ -370,6 +377,7 @@ class OcppServer:
             open_timeout=settings.open_timeout,
             close_timeout=settings.close_timeout,
             server_header=None,
+            reuse_port=settings.reuse_port,
         )
 
     @property

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.csms.conftest import _create_postgres_database, _drop_postgres_database
 
 NATS_URL = os.environ.get("CHARGEPLANE_TEST_NATS", "nats://127.0.0.1:4222")
 
@@ -27,6 +30,18 @@ def nats_url() -> str:
             pytest.fail(f"NATS (JetStream) is required in CI but not reachable at {NATS_URL}")
         pytest.skip(f"NATS not reachable at {NATS_URL} (required in CI)")
     return NATS_URL
+
+
+@pytest.fixture
+async def shared_database() -> AsyncIterator[str]:
+    """One new PostgreSQL database for all the nodes of a test."""
+    url = await _create_postgres_database()
+    if url is None:
+        pytest.skip("PostgreSQL not reachable (required in CI): the nodes share one database")
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(url)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

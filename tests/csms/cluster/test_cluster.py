@@ -16,29 +16,12 @@ from typing import Any
 
 import httpx
 import msgspec
-import pytest
 
 from chargeplane.csms.app import Csms
 from chargeplane.csms.cluster.presence import PresenceEntry, presence_key
 from tests.csms.blocks.remote_control.test_remote_control import STATIONS, eventually
-from tests.csms.conftest import (
-    RunningCsms,
-    _create_postgres_database,
-    _drop_postgres_database,
-    settings_for,
-)
+from tests.csms.conftest import RunningCsms, settings_for
 from tests.csms.peers import boot, peer
-
-
-@pytest.fixture
-async def shared_database() -> AsyncIterator[str]:
-    url = await _create_postgres_database()
-    if url is None:
-        pytest.skip("PostgreSQL not reachable (required in CI): the nodes share one database")
-    try:
-        yield url
-    finally:
-        await _drop_postgres_database(url)
 
 
 @asynccontextmanager

@@ -13,7 +13,13 @@ from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.cluster import node as node_module
 from chargeplane.csms.cluster.commands import CallReply, _reply_for, raise_reply_error
 from chargeplane.csms.cluster.node import ClusterNode, ClusterUnavailable
-from chargeplane.csms.cluster.presence import PresenceRegistry, TakenCallback, presence_key
+from chargeplane.csms.cluster.presence import (
+    BUCKET,
+    PresenceEntry,
+    PresenceRegistry,
+    TakenCallback,
+    presence_key,
+)
 from chargeplane.csms.settings import from_environment
 from chargeplane.ocpp.endpoint import CallQueueFull, LocalProtocolError
 from chargeplane.ocpp.errors import GenericError, UnknownErrorCode
@@ -148,6 +154,41 @@ async def test_a_newer_claim_on_another_node_takes_the_station_over(nats_url: st
     finally:
         await x.stop()
         await y.stop()
+        await client.drain()
+
+
+async def test_an_entry_gone_before_its_refresh_is_written_again_not_given_up(nats_url: str) -> None:
+    """An event loop running late can miss a refresh until the bucket's max_age removed the entry: the
+    socket is still on this node, so the refresh writes the entry again instead of closing the connection
+    as if another node had taken the station (seen under load in bench/scaling.py)."""
+    import nats
+
+    client = await nats.connect(nats_url)
+    taken: list[tuple[str, str]] = []
+
+    async def record(station_id: str, holder: str) -> None:
+        taken.append((station_id, holder))
+
+    run = secrets.token_hex(3)
+    x = PresenceRegistry(f"x-{run}", 3.0, record)
+    stations = [f"GONE-{run}-{i}" for i in range(3)]
+    try:
+        await x.start(client.jetstream())
+        for station_id in stations:
+            await x.claim(station_id, "2.0.1")
+        bucket = await client.jetstream().key_value(BUCKET)
+        await bucket.purge(presence_key(stations[0]))  # as max_age would (no entry at all)
+        await bucket.delete(presence_key(stations[1]))  # a delete marker
+        await x.refresh()
+        await x.refresh()  # the rewritten revisions are the ones refreshed next
+        assert taken == []
+        for station_id in stations:
+            entry = await bucket.get(presence_key(station_id))
+            assert entry.value is not None
+            assert msgspec.json.decode(entry.value, type=PresenceEntry).node == x.node_id
+        await eventually(lambda: all(x.holder(s) is not None for s in stations))
+    finally:
+        await x.stop()
         await client.drain()
 
 

@@ -30,6 +30,7 @@ from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 log = logging.getLogger(__name__)
 
 BUCKET = "chargeplane_presence"
+REFRESH_CONCURRENCY = 64  # compare-and-set writes in flight at once during a refresh round
 
 
 class PresenceEntry(msgspec.Struct, frozen=True):
@@ -121,15 +122,50 @@ class PresenceRegistry:
             del self._mirror[key]
 
     async def refresh(self) -> None:
-        """Rewrite this node's entries (compare-and-set): an entry another node wrote meanwhile is theirs."""
-        for key, (entry, revision) in list(self._held.items()):
+        """Rewrite this node's entries (compare-and-set, :data:`REFRESH_CONCURRENCY` at a time, so that a
+        round over thousands of stations stays well inside the TTL): an entry another node wrote meanwhile
+        is theirs."""
+        limit = asyncio.Semaphore(REFRESH_CONCURRENCY)
+
+        async def one(key: str, entry: PresenceEntry, revision: int) -> None:
+            async with limit:
+                await self._refresh_one(key, entry, revision)
+
+        await asyncio.gather(
+            *(one(key, entry, revision) for key, (entry, revision) in list(self._held.items()))
+        )
+
+    async def _refresh_one(self, key: str, entry: PresenceEntry, revision: int) -> None:
+        try:
+            new_revision = await self._bucket().update(key, msgspec.json.encode(entry), last=revision)
+        except KeyWrongLastSequenceError:
+            await self._refresh_refused(key, entry, revision)
+            return
+        if self._held.get(key, (entry, -1))[1] == revision:  # not claimed again here meanwhile
+            self._held[key] = (entry, new_revision)
+
+    async def _refresh_refused(self, key: str, entry: PresenceEntry, revision: int) -> None:
+        """The entry is not the one this node wrote last. Claimed again here meanwhile (a reconnect): that
+        write stands. Gone (it expired: an event loop that ran late missed its refresh): the socket is still
+        here, so the entry is created again. Another node's: the station is theirs now."""
+        held = self._held.get(key)
+        if held is None or held[1] != revision:
+            return
+        try:
+            current = await self._bucket().get(key)
+        except NotFoundError:
+            current = None
+        if current is None or current.value is None:
             try:
-                new_revision = await self._bucket().update(key, msgspec.json.encode(entry), last=revision)
-            except KeyWrongLastSequenceError:
+                created = await self._bucket().create(key, msgspec.json.encode(entry))
+            except KeyWrongLastSequenceError:  # written by another node in between
                 await self._lost(key, entry.station_id)
-                continue
-            if key in self._held:
-                self._held[key] = (entry, new_revision)
+                return
+            log.warning("%s: presence entry expired before its refresh; written again", entry.station_id)
+            if self._held.get(key, (entry, -1))[1] == revision:
+                self._held[key] = (entry, created)
+            return
+        await self._lost(key, entry.station_id)
 
     async def _refresh_periodically(self) -> None:
         while True:
