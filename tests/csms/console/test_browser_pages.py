@@ -8,7 +8,7 @@ import asyncio
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from chargeplane.csms.console.users import Role
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.console.helpers import add_users
 from tests.csms.console.test_browser import (  # the browser fixtures and helpers
+    at_least,
     browser,  # noqa: F401
     chromium,  # noqa: F401
     log_in,
@@ -48,6 +49,13 @@ async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
         yield running_csms
 
 
+def soc_points(page: Any) -> Callable[[], Awaitable[int]]:
+    async def count() -> int:
+        return int(await page.locator("#soc-chart").get_attribute("data-points") or 0)
+
+    return count
+
+
 async def _api(csms: RunningCsms, method: str, url: str, **kwargs: Any) -> Any:
     headers = csms.auth | kwargs.pop("headers", {})
     answer = await csms.api.request(method, f"/api/v1{url}", headers=headers, **kwargs)
@@ -74,6 +82,7 @@ async def test_filter_transactions_export_csv_and_soc_chart(browser: Any, csms: 
         await page.locator('#live-state[data-state="open"]').wait_for()
         await expect(page.locator("#soc-card")).to_be_visible()
         await expect(page.locator("#soc-chart svg polyline.soc")).to_have_count(1)
+        await at_least(soc_points(page), 2, "SoC points")  # a line, not a dot, in the screenshot
         runtime.unplug(1)  # the driver leaves: the transaction ends, its stop reason shows live
         await expect(page.locator("#tx-status")).to_have_text("ended")
         await expect(page.locator("#tx-stop-reason")).not_to_have_text(NONE)

@@ -174,6 +174,10 @@
     svg.append(el("text", { x: width - right, y: height - 12, "text-anchor": "end" }, clock(t1)));
     const points = soc.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
     svg.append(el("polyline", { class: "soc", points: points }));
+    // The latest value, marked and written: a single sample is a dot, not an invisible line.
+    const [tn, vn] = soc[soc.length - 1];
+    svg.append(el("circle", { class: "soc", cx: x(tn).toFixed(1), cy: y(vn).toFixed(1), r: 4 }));
+    svg.append(el("text", { x: width - right + 6, y: y(vn) + 4 }, vn.toFixed(0) + " %"));
     box.replaceChildren(svg);
   }
 
