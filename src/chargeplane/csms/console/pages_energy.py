@@ -20,8 +20,7 @@ from litestar.params import FromPath
 
 from chargeplane.csms.blocks.sites.api import GridLimitIn
 from chargeplane.csms.blocks.sites.service import AllocationView, CircuitNode, NodeShare, SitesService
-from chargeplane.csms.blocks.transactions.queries import TransactionQueries
-from chargeplane.csms.blocks.transactions.repository import MeterValueRecord
+from chargeplane.csms.blocks.transactions.queries import MeterValueRecord, TransactionQueries
 from chargeplane.csms.console.forms import needs, refusal, text
 from chargeplane.csms.console.users import Role, Session
 from chargeplane.csms.console.views import POWER, base_value

@@ -14,8 +14,13 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from chargeplane.csms.blocks.firmware.api import CampaignIn, campaign_spec
-from chargeplane.csms.blocks.firmware.campaigns import CampaignService, counts, windows_of
-from chargeplane.csms.blocks.firmware.repository import CampaignRecord, UpdateRecord
+from chargeplane.csms.blocks.firmware.campaigns import (
+    CampaignRecord,
+    CampaignService,
+    UpdateRecord,
+    counts,
+    windows_of,
+)
 from chargeplane.csms.blocks.firmware.service import FirmwareService
 from chargeplane.csms.blocks.groups.service import StationGroupService
 from chargeplane.csms.console.forms import needs, offset, refusal, text

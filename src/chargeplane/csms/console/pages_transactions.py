@@ -21,10 +21,12 @@ from litestar.params import FromPath
 from litestar.response import Stream
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
-from chargeplane.csms.blocks.tariffs.repository import CostRecord
-from chargeplane.csms.blocks.tariffs.service import NoCost, TariffService
-from chargeplane.csms.blocks.transactions.queries import TransactionFilter, TransactionQueries
-from chargeplane.csms.blocks.transactions.repository import TransactionRecord
+from chargeplane.csms.blocks.tariffs.service import CostRecord, NoCost, TariffService
+from chargeplane.csms.blocks.transactions.queries import (
+    TransactionFilter,
+    TransactionQueries,
+    TransactionRecord,
+)
 from chargeplane.csms.console.forms import moment, offset, text
 from chargeplane.csms.console.users import Session
 from chargeplane.csms.console.web import HEADERS
