@@ -17,8 +17,8 @@ import pytest
 from chargeplane.csms.blocks.firmware.settings import FirmwareSettings
 from chargeplane.csms.blocks.sites.settings import SitesSettings
 from chargeplane.csms.console.users import Role
-from tests.csms.conftest import RunningCsms, running, settings_for
-from tests.csms.console.helpers import add_users
+from tests.csms.conftest import RunningCsms
+from tests.csms.console.helpers import sqlite_csms
 from tests.csms.console.test_browser import (  # the browser fixtures and helpers
     at_least,
     browser,  # noqa: F401
@@ -39,13 +39,8 @@ NONE = "\u2013"  # what the pages show for no value
 @pytest.fixture
 async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
     """SQLite; the campaign job and the site allocation run often, so that their pages change within a test."""
-    settings = settings_for(
-        f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
-        FirmwareSettings(campaign_interval=0.2),
-        SitesSettings(min_interval=0.1),
-    )
-    async with running(settings) as running_csms:
-        await add_users(running_csms.app)
+    blocks = (FirmwareSettings(campaign_interval=0.2), SitesSettings(min_interval=0.1))
+    async with sqlite_csms(tmp_path, *blocks) as running_csms:
         yield running_csms
 
 

@@ -15,8 +15,8 @@ import pytest
 from ocpp.routing import on
 
 from chargeplane.csms.console.users import Role
-from tests.csms.conftest import RunningCsms, running, settings_for
-from tests.csms.console.helpers import add_users, sign_in
+from tests.csms.conftest import RunningCsms
+from tests.csms.console.helpers import sign_in, sqlite_csms
 from tests.csms.peers import MODULES, boot, peer
 
 V201 = MODULES["2.0.1"]
@@ -24,9 +24,7 @@ V201 = MODULES["2.0.1"]
 
 @pytest.fixture
 async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
-    """SQLite: the pages read through the blocks' services, whose storage is tested elsewhere."""
-    async with running(settings_for(f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}")) as running_csms:
-        await add_users(running_csms.app)
+    async with sqlite_csms(tmp_path) as running_csms:
         yield running_csms
 
 
