@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 from ocpp.routing import on
 
 from chargeplane.csms.console.users import Role
+from tests.csms.blocks.tariffs.test_tariffs import FLAT_TARIFF
+from tests.csms.blocks.tariffs.test_tariffs import event as tariff_event
 from tests.csms.conftest import RunningCsms
 from tests.csms.console.helpers import sign_in, sqlite_csms
 from tests.csms.peers import MODULES, boot, peer
@@ -279,3 +282,25 @@ async def test_site_page_and_the_grid_limit(csms: RunningCsms, client: httpx.Asy
         assert "Set grid limit" not in shown.text
         refused = await viewer.post("/sites/depot/grid-limit", data={"csrf_token": token, "limit": "10"})
         assert refused.status_code == 403
+
+
+async def test_transaction_detail_shows_its_cost(csms: RunningCsms, client: httpx.AsyncClient) -> None:
+    await _api(csms, "POST", "/tariffs", 201, json={"tariff": FLAT_TARIFF, "default": True})
+    await _api(csms, "POST", "/id-tokens", 201, json={"idToken": "TAG-1", "type": "ISO14443"})
+    await csms.add_station("CS1")
+    async with peer(csms.ocpp_url, "CS1", "2.0.1") as station:
+        await boot(station, "2.0.1")
+        token = {"id_token": "TAG-1", "type": "ISO14443"}
+        await station.call(tariff_event("2.0.1", "Started", 0, 0, 1000, id_token=token, trigger="Authorized"))
+        ended = tariff_event("2.0.1", "Ended", 1, 3600, 3000, info={"stopped_reason": "Local"})
+        await station.call(ended)
+    key = (await _api(csms, "GET", "/transactions?stationId=CS1", 200))["items"][0]["id"]
+    receipt = await _api(csms, "GET", f"/transactions/{key}/cost", 200)
+    total = receipt["totalInclTax"] or receipt["totalExclTax"]
+    assert Decimal(total) == Decimal("0.60")  # 2 kWh at 0.30 EUR
+    await sign_in(client, Role.VIEWER)
+    detail = await client.get(f"/transactions/{key}")
+    assert f'id="tx-cost">{total} EUR' in detail.text
+    assert 'id="tx-stop-reason">Local' in detail.text
+    facts = await client.get(f"/fragments/transactions/{key}/facts")  # the live part shows it too
+    assert f'id="tx-cost">{total} EUR' in facts.text
