@@ -115,7 +115,9 @@ async def test_transaction_filters_and_csv_export(csms: RunningCsms, client: htt
     # A time that is not one, or a range that ends before it starts: 400, not a crash.
     assert (await client.get("/transactions.csv", params={"from": "soon"})).status_code == 400
     backwards = {"from": day_ago, "to": (now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")}
-    assert (await client.get("/transactions", params=backwards)).status_code == 400
+    refused = await client.get("/transactions", params=backwards)
+    assert refused.status_code == 400
+    assert 'id="refused">the time range ends before it starts' in refused.text
     # The detail shows the stop reason and says when no cost is known (no tariff).
     key = (await _api(csms, "GET", "/transactions?stationId=CS-2", 200))["items"][0]["id"]
     detail = await client.get(f"/transactions/{key}")

@@ -178,9 +178,14 @@ class TransactionPages:
             at = offset(request.query_params.get("offset"))
 
             async def build(session: Session) -> Response[Any]:
-                found, total = await pages.queries.find(filters.where(), at, PAGE)
+                status, message = 200, None
+                try:
+                    found, total = await pages.queries.find(filters.where(), at, PAGE)
+                except HTTPException as error:  # a bad time: the form again, with the reason
+                    (found, total), status, message = ([], 0), error.status_code, str(error.detail)
                 return console.render(
                     "transactions.html",
+                    status,
                     session=session,
                     transactions=found,
                     total=total,
@@ -189,15 +194,17 @@ class TransactionPages:
                     filters=filters,
                     query=filters.query(),
                     states=STATES,
+                    message=message,
                 )
 
             return await console.page(request, build)
 
         @get("/transactions.csv", include_in_schema=False)
         async def transactions_csv(request: AnyRequest) -> Response[Any]:
-            where = Filters.of(request).where()
+            filters = Filters.of(request)
 
             async def build(session: Session) -> Response[Any]:
+                where = filters.where()  # 400 for a bad time, once signed in
                 stamp = console.views.clock.now().strftime("%Y%m%dT%H%M%SZ")
                 return Stream(
                     pages.csv_lines(where),
