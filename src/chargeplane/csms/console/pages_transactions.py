@@ -1,9 +1,10 @@
 """The console's transaction pages: the list with its filters (station, id token, start time range, state),
 the same filtered list as a CSV download, and one transaction with its charts, stop reason and cost.
 
-The CSV is streamed a page of rows at a time (never the whole list in memory); every text cell that a
-spreadsheet would read as a formula (starting with = + - @, or a tab / carriage return) is prefixed with a
-single quote, since station ids, id tokens and stop reasons come from stations and drivers."""
+The CSV is streamed a page of rows at a time (never the whole list in memory; at most ``MAX_CSV_ROWS``
+rows, narrow the filters for more); every text cell that a spreadsheet would read as a formula (starting
+with = + - @, or a tab / carriage return) is prefixed with a single quote, since station ids, id tokens and
+stop reasons come from stations and drivers."""
 
 from __future__ import annotations
 
