@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 
 from chargeplane.csms.app import Csms
 from chargeplane.csms.console.users import Role
+from tests.csms.conftest import RunningCsms, running, settings_for
 
 PASSWORDS = {
     Role.ADMIN: "admin-password-1",
@@ -47,3 +51,11 @@ async def sign_in(client: httpx.AsyncClient, role: Role) -> str:
     )
     assert answer.status_code == 303, answer.text
     return csrf_token((await client.get("/")).text)
+
+
+@asynccontextmanager
+async def sqlite_csms(directory: Path, *blocks: object) -> AsyncIterator[RunningCsms]:
+    """A running CSMS on SQLite with the console accounts: the pages are tested here, the database elsewhere."""
+    async with running(settings_for(f"sqlite+aiosqlite:///{directory / 'csms.db'}", *blocks)) as csms:
+        await add_users(csms.app)
+        yield csms

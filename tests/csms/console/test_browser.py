@@ -97,7 +97,10 @@ async def shot(page: Any, name: str) -> None:
 
 @asynccontextmanager
 async def station(
-    csms: RunningCsms, station_id: str = "CS-DEPOT-1", password: str = PASSWORD
+    csms: RunningCsms,
+    station_id: str = "CS-DEPOT-1",
+    password: str = PASSWORD,
+    measurands: str = "Energy.Active.Import.Register,Power.Active.Import",
 ) -> AsyncIterator[StationRuntime]:
     settings = RuntimeSettings(
         url=csms.ocpp_url,
@@ -113,7 +116,7 @@ async def station(
                 "SampledDataCtrlr",
                 "TxUpdatedMeasurands",
                 None,
-            ): "Energy.Active.Import.Register,Power.Active.Import",
+            ): measurands,
         },
     )
     runtime = StationRuntime(settings)

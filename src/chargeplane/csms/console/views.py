@@ -23,6 +23,7 @@ RECENT = 10
 CHART_SAMPLES = 10_000
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
+SOC = "SoC"  # percent, as the EV reports it
 _PHASES = frozenset({"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"})
 _TO_BASE = {"Wh": 1.0, "kWh": 1000.0, "W": 1.0, "kW": 1000.0}
 
@@ -54,16 +55,17 @@ class Overview:
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """The chart of a transaction: (time, value) points, energy in Wh and power in W."""
+    """The charts of a transaction: (time, value) points, energy in Wh, power in W, state of charge in %."""
 
     energy: list[tuple[str, float]] = field(default_factory=list)
     power: list[tuple[str, float]] = field(default_factory=list)
+    soc: list[tuple[str, float]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"energy": self.energy, "power": self.power}
+        return {"energy": self.energy, "power": self.power, "soc": self.soc}
 
 
-def _base_value(sample: Sampled) -> float | None:
+def base_value(sample: Sampled) -> float | None:
     if sample.value is None:
         return None
     scale = _TO_BASE.get(sample.unit or ("Wh" if sample.measurand == ENERGY else "W"))
@@ -72,15 +74,30 @@ def _base_value(sample: Sampled) -> float | None:
     return sample.value * 10.0 ** (sample.multiplier or 0) * scale
 
 
+def _soc(sample: Sampled) -> float | None:
+    """A state of charge in percent (the only unit it has), within 0-100; anything else is left out."""
+    if sample.value is None or sample.unit not in (None, "Percent"):
+        return None
+    value = sample.value * 10.0 ** (sample.multiplier or 0)
+    return value if 0.0 <= value <= 100.0 else None
+
+
 def chart_series(samples: Iterable[Sampled]) -> Series:
     """Energy (the register, Wh) and power (W) over time, from the samples without a phase (the totals);
-    a measurand sampled per phase only is added up per timestamp."""
+    a measurand sampled per phase only is added up per timestamp. The state of charge when the meter values
+    carry it (an EV's, not per phase)."""
     totals: dict[str, dict[str, float]] = {ENERGY: {}, POWER: {}}
     per_phase: dict[str, dict[str, float]] = {ENERGY: {}, POWER: {}}
+    soc: dict[str, float] = {}
     for sample in samples:
+        if sample.measurand == SOC:
+            percent = _soc(sample)
+            if percent is not None:
+                soc[sample.timestamp.isoformat().replace("+00:00", "Z")] = percent
+            continue
         if sample.measurand not in totals:
             continue
-        value = _base_value(sample)
+        value = base_value(sample)
         if value is None:
             continue
         at = sample.timestamp.isoformat().replace("+00:00", "Z")
@@ -90,7 +107,7 @@ def chart_series(samples: Iterable[Sampled]) -> Series:
             bucket = per_phase[sample.measurand]
             bucket[at] = bucket.get(at, 0.0) + value
     points = {measurand: sorted((totals[measurand] or per_phase[measurand]).items()) for measurand in totals}
-    return Series(points[ENERGY], points[POWER])
+    return Series(points[ENERGY], points[POWER], sorted(soc.items()))
 
 
 def start_of_day(moment: datetime) -> datetime:
@@ -158,13 +175,6 @@ class ConsoleViews:
             "security_events": security,
             "active": active,
         }
-
-    async def transaction_list(
-        self, station: str | None, status: str | None, offset: int
-    ) -> tuple[Sequence[Any], int]:
-        where = TransactionFilter(station_id=station or None, status=status or None)
-        records, total = await self.transactions.find(where, offset, PAGE)
-        return records, total
 
     async def transaction(self, key: int) -> tuple[Any, Series]:
         detail = await self.transactions.detail(key, CHART_SAMPLES)

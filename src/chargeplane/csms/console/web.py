@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import jinja2
@@ -85,6 +85,10 @@ STATION_ID = re.compile(r"\A[a-zA-Z0-9*\-_=+|@.]{1,48}\Z")  # the API's StationI
 AnyRequest = Request[Any, Any, Any]
 
 
+class PageModule(Protocol):
+    def routes(self) -> list[Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     ok: bool
@@ -145,6 +149,7 @@ class Console:
         self.throttle = LoginThrottle(users.clock)
         self.manage: ManagePages | None = None  # id tokens, reservations, security events, API tokens
         self.panel: PanelPages | None = None  # the generated command panel, command log, message trace
+        self.pages: list[PageModule] = []  # the pages of console/pages_*.py
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("chargeplane.csms.console", "templates"),
             autoescape=True,
@@ -452,51 +457,6 @@ class Console:
             response.headers["Cache-Control"] = "no-store"  # the password is shown once, never cached
             return response
 
-        @get("/transactions", include_in_schema=False)
-        async def transactions(request: AnyRequest) -> Response[Any]:
-            station_id = request.query_params.get("station", "")
-            status = request.query_params.get("status", "")
-            if status not in ("", "active", "ended", "refused"):
-                status = ""
-            offset = _form_int(request.query_params.get("offset")) or 0
-
-            async def build(session: Session) -> Response[Any]:
-                found, total = await console.views.transaction_list(station_id, status, offset)
-                return console.render(
-                    "transactions.html",
-                    session=session,
-                    transactions=found,
-                    total=total,
-                    offset=offset,
-                    page=len(found),
-                    station=station_id,
-                    status_filter=status,
-                )
-
-            return await console.page(request, build)
-
-        @get("/transactions/{key:int}", include_in_schema=False)
-        async def transaction(request: AnyRequest, key: FromPath[int]) -> Response[Any]:
-            async def build(session: Session) -> Response[Any]:
-                detail, series = await console.views.transaction(key)
-                chart = msgspec.json.encode(series.as_json()).decode().replace("</", "<\\/")
-                return console.render("transaction.html", session=session, detail=detail, chart=chart)
-
-            return await console.page(request, build)
-
-        @get("/fragments/transactions/{key:int}/{part:str}", include_in_schema=False)
-        async def transaction_fragment(
-            request: AnyRequest, key: FromPath[int], part: FromPath[str]
-        ) -> Response[Any]:
-            if part not in ("facts", "events"):
-                raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail=f"no part {part}")
-
-            async def build(session: Session) -> Response[Any]:
-                detail, _ = await console.views.transaction(key)
-                return console.render(f"_transaction_{part}.html", detail=detail)
-
-            return await console.page(request, build)
-
         @get("/transactions/{key:int}/chart", include_in_schema=False)
         async def transaction_chart(request: AnyRequest, key: FromPath[int]) -> Response[Any]:
             async def build(session: Session) -> Response[Any]:
@@ -531,13 +491,11 @@ class Console:
             command,
             register_form,
             register,
-            transactions,
-            transaction,
-            transaction_fragment,
             transaction_chart,
             events,
             *(self.manage.routes() if self.manage is not None else []),
             *(self.panel.routes() if self.panel is not None else []),
+            *(route for pages in self.pages for route in pages.routes()),
             assets,
         ]
 
@@ -569,4 +527,7 @@ def console_for(context: BlockContext, users: UserStore, api_tokens: TokenStore 
         context.on_connected.append(trace.on_connected)
         context.jobs.append(trace.close_on_stop)
         console.panel = PanelPages(console, context.require(CommandService), trace)
+    from chargeplane.csms.console.pages import page_modules  # they import this module
+
+    console.pages = page_modules(console, context)
     return console

@@ -130,6 +130,13 @@ class LocalListService:
         """The list on record for the station: (version, entry count, updated at), or ``None``."""
         return await self.repository.list_summary(station_id)
 
+    async def entries(self, station_id: str) -> list[ListEntry]:
+        """The entries of the list the station last accepted, by token (none: no list on record)."""
+        state = await self.repository.list_state(station_id)
+        if state is None:
+            return []
+        return sorted(state.entries.values(), key=lambda entry: (entry.token_key, entry.type))
+
     async def holds(self, station_id: str, id_token: str, token_type: str) -> bool:
         """Whether the list the station last accepted holds this token (N10.FR.02's precondition)."""
         state = await self.repository.list_state(station_id)

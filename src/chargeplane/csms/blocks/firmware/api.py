@@ -229,6 +229,27 @@ class CampaignOut(msgspec.Struct, rename="camel"):
     finished_at: datetime | None
 
 
+def campaign_spec(data: CampaignIn) -> CampaignSpec:
+    """The campaign the service creates from the API's checked input (the console's form goes through it too)."""
+    return CampaignSpec(
+        name=data.name,
+        image_id=data.firmware_id,
+        station_ids=data.station_ids,
+        group=data.group,
+        batch_size=data.batch_size,
+        batch_percent=data.batch_percent,
+        failure_threshold=data.failure_threshold,
+        min_finished=data.min_finished,
+        station_timeout=data.station_timeout,
+        windows=[
+            Window(time.fromisoformat(w.start), time.fromisoformat(w.end)) for w in data.maintenance_windows
+        ],
+        retries=data.retries,
+        retry_interval=data.retry_interval,
+        v16_signed=data.v16_signed,
+    )
+
+
 def _image_out(record: ImageRecord) -> ImageOut:
     return ImageOut(
         record.id,
@@ -586,25 +607,7 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
         failure status, a refusal or its timeout (also when it stays offline). 400: batchSize and
         batchPercent both or neither, stationIds and group both or neither, a station listed twice; 404: unknown
         image, station or group (a group's members are taken when the campaign is created)."""
-        spec = CampaignSpec(
-            name=data.name,
-            image_id=data.firmware_id,
-            station_ids=data.station_ids,
-            group=data.group,
-            batch_size=data.batch_size,
-            batch_percent=data.batch_percent,
-            failure_threshold=data.failure_threshold,
-            min_finished=data.min_finished,
-            station_timeout=data.station_timeout,
-            windows=[
-                Window(time.fromisoformat(w.start), time.fromisoformat(w.end))
-                for w in data.maintenance_windows
-            ],
-            retries=data.retries,
-            retry_interval=data.retry_interval,
-            v16_signed=data.v16_signed,
-        )
-        return _campaign_out(await campaigns.create(spec), full=True)
+        return _campaign_out(await campaigns.create(campaign_spec(data)), full=True)
 
     @get("/firmware/campaigns", summary="The rollout campaigns, newest first")
     async def list_campaigns(offset: Offset = 0, limit: Limit = 100) -> Page[CampaignOut]:

@@ -47,12 +47,16 @@ from chargeplane.csms.blocks.firmware.repository import (
     RUNNING,
     UPDATING,
     WAITING,
-    CampaignRecord,
     CampaignStation,
     FirmwareRepository,
     ImageRecord,
     NewCampaign,
-    UpdateRecord,
+)
+from chargeplane.csms.blocks.firmware.repository import (  # re-exported: what progress() returns
+    CampaignRecord as CampaignRecord,
+)
+from chargeplane.csms.blocks.firmware.repository import (
+    UpdateRecord as UpdateRecord,
 )
 from chargeplane.csms.blocks.firmware.service import FirmwareService, UpdateOptions
 from chargeplane.csms.blocks.groups.service import StationGroupService

@@ -44,12 +44,14 @@ from chargeplane.csms.blocks.remote_control.service import CommandService, Inval
 from chargeplane.csms.blocks.tariffs.repository import (
     ACTIVE,
     ENDED,
-    CostRecord,
     TariffRecord,
     TariffRepository,
     cost_changes,
     opening_values,
     station_cost_changes,
+)
+from chargeplane.csms.blocks.tariffs.repository import (
+    CostRecord as CostRecord,  # re-exported: a receipt's record, for other packages
 )
 from chargeplane.csms.blocks.tariffs.settings import TariffsSettings, TariffText
 from chargeplane.csms.blocks.transactions.fold import EventFacts, register_wh

@@ -8,12 +8,16 @@ from datetime import datetime
 
 from chargeplane.csms.blocks.transactions.repository import (
     EventRecord,
-    MeterValueRecord,
-    TransactionRecord,
     TransactionRepository,
+)
+from chargeplane.csms.blocks.transactions.repository import (  # re-exported: what find() and reads return
+    MeterValueRecord as MeterValueRecord,
 )
 from chargeplane.csms.blocks.transactions.repository import (
     TransactionFilter as TransactionFilter,  # re-exported: the filter of find(), for other packages
+)
+from chargeplane.csms.blocks.transactions.repository import (
+    TransactionRecord as TransactionRecord,
 )
 from chargeplane.csms.errors import NotFound
 

@@ -4,7 +4,10 @@
 
 (function () {
   const KINDS = ["connected", "disconnected", "boot", "status", "transaction.started", "transaction.updated",
-    "transaction.ended", "transaction.closed", "meter_values", "command", "command.follow_up", "security.event"];
+    "transaction.ended", "transaction.closed", "meter_values", "command", "command.follow_up", "security.event",
+    "local_list", "site.changed", "site.grid_limit", "firmware.status", "firmware.campaign.created",
+    "firmware.campaign.paused", "firmware.campaign.resumed", "firmware.campaign.aborted",
+    "firmware.campaign.batch_started", "firmware.campaign.station"];
   const SVG = "http://www.w3.org/2000/svg";
 
   function csrfToken() {
@@ -271,19 +274,51 @@
     box.replaceChildren(svg);
   }
 
+  // The EV's state of charge (0-100 %), shown once the meter values carry it.
+  function drawSoc(data) {
+    const box = document.getElementById("soc-chart");
+    const card = document.getElementById("soc-card");
+    const soc = (data.soc || []).map(([at, percent]) => [Date.parse(at), percent]);
+    if (!box || !card || !soc.length) return;
+    card.hidden = false;
+    const width = 800, height = 200, left = 70, right = 60, top = 12, bottom = 34;
+    const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", "aria-hidden": "true" });
+    box.dataset.points = String(soc.length);
+    const t0 = soc[0][0], t1 = Math.max(soc[soc.length - 1][0], t0 + 1000);
+    const x = (t) => left + ((t - t0) / (t1 - t0)) * (width - left - right);
+    const y = (v) => top + (1 - v / 100) * (height - top - bottom);
+    svg.append(el("line", { class: "axis", x1: left, y1: height - bottom, x2: width - right, y2: height - bottom }));
+    svg.append(el("line", { class: "axis", x1: left, y1: top, x2: left, y2: height - bottom }));
+    for (let i = 0; i <= 4; i++) svg.append(el("text", { x: left - 6, y: y(i * 25) + 4, "text-anchor": "end" }, i * 25 + " %"));
+    const clock = (t) => new Date(t).toISOString().slice(11, 19);
+    svg.append(el("text", { x: left, y: height - 12 }, clock(t0)));
+    svg.append(el("text", { x: width - right, y: height - 12, "text-anchor": "end" }, clock(t1)));
+    const points = soc.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+    svg.append(el("polyline", { class: "soc", points: points }));
+    // The latest value, marked and written: a single sample is a dot, not an invisible line.
+    const [tn, vn] = soc[soc.length - 1];
+    svg.append(el("circle", { class: "soc", cx: x(tn).toFixed(1), cy: y(vn).toFixed(1), r: 4 }));
+    svg.append(el("text", { x: width - right + 6, y: y(vn) + 4 }, vn.toFixed(0) + " %"));
+    box.replaceChildren(svg);
+  }
+
   async function reloadChart(box) {
     try {
       const answer = await fetch(box.dataset.chart, { credentials: "same-origin", headers: { Accept: "application/json" } });
       if (!answer.ok || answer.redirected) return;
       const data = await answer.json();
       drawChart(box, data);
+      drawSoc(data);
     } catch (error) { /* the next event tries again */ }
   }
 
   function startChart() {
     const box = document.getElementById("chart");
     const data = document.getElementById("chart-data");
-    if (box && data) drawChart(box, JSON.parse(data.textContent));
+    if (!box || !data) return;
+    const parsed = JSON.parse(data.textContent);
+    drawChart(box, parsed);
+    drawSoc(parsed);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
