@@ -260,6 +260,7 @@ class OcppServer:
         self._presented: weakref.WeakKeyDictionary[ssl.SSLObject, x509.Certificate] = (
             weakref.WeakKeyDictionary()
         )
+        self._handshaking: dict[asyncio.Transport, str] = {}  # TLS handshakes going on: the peer's address
         self._background: set[asyncio.Task[None]] = set()
         self._prefix = "/" + settings.path_prefix.strip("/") if settings.path_prefix.strip("/") else ""
 
@@ -332,13 +333,22 @@ class OcppServer:
             station_id = str(names[0].value) if names else "?"
             serial = format(certificate.serial_number, "x") if certificate else "?"
             reason = f"client certificate {serial} is revoked (CRL): refused in the TLS handshake"
+            remote = self._handshaking_peer(connection)
             task = asyncio.get_running_loop().create_task(
                 self._security_event(
-                    SecurityEvent("InvalidChargingStationCertificate", station_id, "?", reason)
+                    SecurityEvent("InvalidChargingStationCertificate", station_id, remote, reason)
                 )
             )
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+
+    def _handshaking_peer(self, connection: ssl.SSLObject) -> str:
+        """The address of the TLS handshake going on in ``connection`` ("?" when not found): asyncio's TLS
+        protocol, the raw transport's protocol during the handshake, holds it (no public accessor)."""
+        for raw, remote in self._handshaking.items():
+            if getattr(raw.get_protocol(), "_sslobj", None) is connection:
+                return remote
+        return "?"
 
     def now(self) -> float:
         """The clock of admission control and of the guard (the event loop's, monotonic)."""
@@ -784,6 +794,7 @@ def _tls_connection_class(server: OcppServer, context: ssl.SSLContext) -> type[S
             task.add_done_callback(server._tls_tasks.discard)
 
         async def _start_tls(self, raw: asyncio.Transport, host: str, remote: str) -> None:
+            server._handshaking[raw] = remote  # the revocation hook names the peer from here
             try:
                 tls = await self.loop.start_tls(
                     raw,
@@ -801,6 +812,8 @@ def _tls_connection_class(server: OcppServer, context: ssl.SSLContext) -> type[S
                 log.debug("TLS handshake from %s ended: %r", remote, error)
                 raw.abort()
                 return
+            finally:
+                server._handshaking.pop(raw, None)
             if tls is None:
                 raw.abort()
                 return
