@@ -57,6 +57,7 @@ from chargeplane.transport.admission import AdmissionControl
 from chargeplane.transport.connection import AnswerListener, EventListener, OcppConnection
 from chargeplane.transport.guard import STATION, AttackGuard, GuardSettings, Lockout
 from chargeplane.transport.security import (
+    TLS_VERSION_REASONS,
     BasicCredentials,
     SecurityProfile,
     StationSecurity,
@@ -192,9 +193,6 @@ class _Handshake:
 # A CSMS-side security event that is not in the spec's list: a station identity or an address locked out.
 LOCKOUT_EVENT = "AuthenticationLockout"
 _UNAUTHORIZED_BODY = "Unauthorized\n"
-_TLS_VERSION_REASONS = frozenset(
-    {"UNSUPPORTED_PROTOCOL", "WRONG_VERSION_NUMBER", "TLSV1_ALERT_PROTOCOL_VERSION", "VERSION_TOO_LOW"}
-)
 
 
 class OcppServer:
@@ -751,7 +749,7 @@ def tls_event_kind(error: ssl.SSLError) -> str:
     fits: a bad client certificate, an old TLS version, no common cipher suite)."""
     if isinstance(error, ssl.SSLCertVerificationError):
         return "InvalidChargingStationCertificate"
-    if error.reason in _TLS_VERSION_REASONS:
+    if error.reason in TLS_VERSION_REASONS:
         return "InvalidTLSVersion"
     if error.reason == "NO_SHARED_CIPHER":
         return "InvalidTLSCipherSuite"

@@ -80,9 +80,6 @@ STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
         # Block N: customer identifiers (C-14, not declared: the case is N/A; it fails at step 7).
         "TC_N_62_CS": "the station keeps no data under customer identifiers (C-14); issue #14",
         # Block A: security profiles, password rotation (issue #13).
-        "TC_A_04_CS": _NO_TLS,
-        "TC_A_05_CS": _NO_TLS,
-        "TC_A_06_CS": _NO_TLS,
         "TC_A_20_CS": "the station has no CA certificates (GetInstalledCertificateIds); issue #13",
         # Block M: the reconnection with a new CSMS root needs TLS on the station (issue #13).
         **dict.fromkeys((f"TC_M_{n:02}_CS" for n in (9, 30, 31)), _NO_TLS_ROOTS),

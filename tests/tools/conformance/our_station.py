@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+from chargeplane.station.core.device_model import ACTUAL, VariableKey
 from chargeplane.station.hardware import SimulatedEv
-from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+from chargeplane.station.runtime import RuntimeSettings, SqliteStorage, StationRuntime
 from chargeplane.tools.conformance.station_adapter import (
     EnterParkingBay,
     EvNotReady,
@@ -22,12 +24,14 @@ from chargeplane.tools.conformance.station_adapter import (
     PlugIn,
     PowerCycle,
     PresentToken,
+    SetUpConnection,
     StationAction,
     StoreCustomerIdentifier,
     Unplug,
     UnplugEvSide,
 )
 from chargeplane.transport.backoff import BackOffSettings
+from chargeplane.transport.security import CertificateFiles
 
 FAST = BackOffSettings(0.2, 0.1, 1)  # reconnect at once after a reboot
 
@@ -122,6 +126,41 @@ class OurStation:
                 self.station.fault(action.evse_id, action.faulted)
             case StoreCustomerIdentifier():
                 pass  # our station keeps no data under customer identifiers (C-14, not declared; issue #14)
+            case SetUpConnection():
+                await self.stop()
+                self._set_up(action)
+                await self.start()
+
+    def _set_up(self, action: SetUpConnection) -> None:
+        """What an installer does: the factory connection (URL, security profile, the CSMS root to trust, the
+        station certificate) and the connection's variables back to that factory profile alone."""
+        directory = self.settings.database.parent if isinstance(self.settings.database, Path) else Path(".")
+        ca_bundle = self.settings.ca_bundle
+        if action.csms_root:
+            ca_bundle = directory / "set_up_csms_root.crt"
+            ca_bundle.write_text(action.csms_root)
+        client = None
+        if action.certificate:
+            client = CertificateFiles(directory / "set_up_station.crt", directory / "set_up_station.key")
+            client.certificate.write_text(action.certificate)
+            client.private_key.write_text(action.private_key)
+        self.settings = dataclasses.replace(
+            self.settings,
+            url=action.url,
+            security_profile=action.security_profile,
+            ca_bundle=ca_bundle,
+            client_certificate=client,
+        )
+        storage = SqliteStorage(self.settings.database)
+        try:
+            for key, value in (
+                (VariableKey("SecurityCtrlr", "SecurityProfile"), str(action.security_profile)),
+                (VariableKey("OCPPCommCtrlr", "NetworkConfigurationPriority"), "0"),
+            ):
+                storage.save_value(key.storage_key(ACTUAL), value)
+            storage.set_state("network_last_good_slot", "0")
+        finally:
+            storage.close()
 
     async def _make_idle(self) -> None:
         station = self.station

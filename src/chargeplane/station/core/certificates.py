@@ -194,7 +194,16 @@ def within_validity(certificate: x509.Certificate, at: datetime) -> bool:
 
 
 class Certificates(Controller):
-    __slots__ = ("_fallback", "_next_request_id", "_renewed_for", "_switch_at", "installed", "own", "pending")
+    __slots__ = (
+        "_fallback",
+        "_new_root_refused",
+        "_next_request_id",
+        "_renewed_for",
+        "_switch_at",
+        "installed",
+        "own",
+        "pending",
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -202,6 +211,7 @@ class Certificates(Controller):
         self.own: list[OwnCertificate] = []  # newest first
         self.pending: dict[str, SigningRequest] = {}  # by certificate type
         self._fallback: Installed | None = None  # M05.FR.12: the replaced CSMS root
+        self._new_root_refused = False  # M05.FR.14: the new CSMS root failed to verify the CSMS (this boot)
         self._renewed_for: set[int] = set()  # serials of station certificates already renewed (A03)
         self._switch_at: datetime | None = None  # A02.FR.08: reconnect with the new certificate then
         self._next_request_id = 1  # 2.1 SignCertificate's requestId
@@ -295,6 +305,23 @@ class Certificates(Controller):
         self.installed.append(Installed(CSMS_ROOT, certificate))
         self._save()
         return "Accepted"
+
+    def csms_trust(self) -> tuple[list[x509.Certificate], bool]:
+        """The CSMS roots the next TLS connection verifies the server with, and whether they are a new root on
+        trial: while a fallback is kept (M05.FR.12) the new root alone, until it failed once (M05.FR.14: then
+        the old one too)."""
+        trial = self._fallback is not None and not self._new_root_refused
+        chosen = [
+            item
+            for item in self.installed
+            if item.use == CSMS_ROOT and not (trial and item is self._fallback)
+        ]
+        return [item.certificate for item in chosen], trial
+
+    def new_root_refused(self) -> None:
+        """M05.FR.14: the CSMS's certificate did not verify with the new root alone: try the fallback too."""
+        if self._fallback is not None:
+            self._new_root_refused = True
 
     def connected_with_new_root(self) -> None:
         """M05.FR.13: the connection verified with the new CSMS root works: the fallback goes."""

@@ -1,6 +1,7 @@
 """The tool's wss listener for the TLS cases (A00, A05, M05): TLS terminated in front of the tool's plain
 endpoint, so that a case controls the handshake itself: which server certificate it presents (valid, signed by
-an unknown root, signed by the new or the old CSMS root) and which TLS versions it offers (A_06: below 1.2).
+an unknown root, signed by the new or the old CSMS root), which TLS versions it offers (A_06: below 1.2) and,
+on security profile 3, which CA a station certificate must chain to.
 
 Each accepted connection is piped to the plain endpoint on loopback (the OCPP server there checks the Basic
 auth as usual); what each handshake gave (failed, version, cipher, the cipher suites both sides share) is
@@ -15,6 +16,8 @@ import logging
 import ssl
 import warnings
 from dataclasses import dataclass
+
+from cryptography import x509
 
 from chargeplane.tools.conformance.pki import Issued, TestPki
 
@@ -37,6 +40,7 @@ class Handshake:
     cipher: str | None = None
     shared_ciphers: tuple[str, ...] = ()  # the client's offer, as far as the server supports it
     error: str = ""
+    client_certificate: x509.Certificate | None = None  # profile 3: what the station presented (verified)
 
 
 class TlsFront:
@@ -49,6 +53,8 @@ class TlsFront:
         self.active = 0  # sessions piped right now
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        self._certificate, self._legacy = pki.csms_server, False
+        self._client_ca: Issued | None = None  # profile 3: the CA station certificates must chain to
         self.context = self._context(pki.csms_server, legacy=False)
 
     def _context(self, certificate: Issued, *, legacy: bool) -> ssl.SSLContext:
@@ -63,11 +69,22 @@ class TlsFront:
         else:
             context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(*self.pki.files(certificate))
+        if self._client_ca is not None:  # profile 3: no handshake without a station certificate of this CA
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # the CA is under the CSMS root
+            context.load_verify_locations(cadata=self._client_ca.pem)
         return context
 
     def present(self, certificate: Issued, *, legacy: bool = False) -> None:
         """The server certificate (and TLS versions) of the next handshakes."""
+        self._certificate, self._legacy = certificate, legacy
         self.context = self._context(certificate, legacy=legacy)
+
+    def require_client_certificates(self, ca: Issued | None) -> None:
+        """Security profile 3 from the next handshake on: a station certificate issued by ``ca`` is required
+        (None: profile 2, none asked for)."""
+        self._client_ca = ca
+        self.context = self._context(self._certificate, legacy=self._legacy)
 
     @property
     def port(self) -> int:
@@ -114,7 +131,11 @@ class TlsFront:
         assert isinstance(ssl_object, ssl.SSLObject)
         cipher = ssl_object.cipher()
         shared = tuple(c[0] for c in ssl_object.shared_ciphers() or ())
-        self.handshakes.append(Handshake(True, ssl_object.version(), cipher[0] if cipher else None, shared))
+        der = ssl_object.getpeercert(binary_form=True)
+        presented = x509.load_der_x509_certificate(der) if der else None
+        self.handshakes.append(
+            Handshake(True, ssl_object.version(), cipher[0] if cipher else None, shared, "", presented)
+        )
         try:
             target_reader, target_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError as error:

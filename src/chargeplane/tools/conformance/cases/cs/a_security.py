@@ -45,6 +45,7 @@ from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field, field_value
 from chargeplane.tools.conformance.station_states import BOOT_WITHIN, after_boot, booted, connector_status
 from chargeplane.tools.conformance.station_steps import StationTool
+from chargeplane.tools.conformance.station_tls import active_profile, on_security_profile
 from chargeplane.tools.conformance.tls_front import REQUIRED_SUITE_PAIRS, TlsFront
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,9 @@ async def reconnected(
         await asyncio.sleep(SLACK)
 
 
-def active_profile(tool: StationTool) -> int:
-    return tool.endpoint.security_profile or tool.configured.station_security_profile
+def tls_profile(tool: StationTool) -> int:
+    """The TLS profile of the A00 server-certificate cases: 3 on a station declared on it, else 2."""
+    return 3 if tool.configured.station_security_profile == 3 else 2
 
 
 # --- Basic authentication (A00, A01) ---
@@ -309,17 +311,14 @@ async def security_event(tool: StationTool, step: int, *kinds: str, within: floa
         "A00.FR.412",
         "A00.FR.422",
     ),
-    timeout=2 * BOOT_WITHIN,
+    timeout=4 * BOOT_WITHIN,
 )
 async def tc_a_04_cs(tool: StationTool) -> None:
-    front = await tool.endpoint.start_tls()
-    front.present(tool.pki().csms_server)
-    connections, handshakes = await booting_over_tls(tool, front)
-    await boot_and_status(tool, 7, 9)  # 7. / 8.; 9. / 10.
-    await connected_over_tls(
-        tool, 1, front, connections, handshakes
-    )  # 1.-6., judged once the station is back
-    check_suites(2, front, handshakes)
+    async with on_security_profile(tool, tls_profile(tool)) as front:
+        connections, handshakes = await booting_over_tls(tool, front)
+        await boot_and_status(tool, 7, 9)  # 7. / 8.; 9. / 10.
+        await connected_over_tls(tool, 1, front, connections, handshakes)  # 1.-6., once the station is back
+        check_suites(2, front, handshakes)
 
 
 @case(
@@ -327,21 +326,21 @@ async def tc_a_04_cs(tool: StationTool) -> None:
     "TLS - server-side certificate - Invalid certificate",
     use_cases=("A00",),
     requirements=("A00.FR.309", "A00.FR.310", "A00.FR.311", "A00.FR.412", "A00.FR.413", "A00.FR.414"),
-    timeout=2 * BOOT_WITHIN,
+    timeout=4 * BOOT_WITHIN,
 )
 async def tc_a_05_cs(tool: StationTool) -> None:
     pki = tool.pki()
-    await set_variable(tool, "before", "OCPPCommCtrlr", "NetworkProfileConnectionAttempts", "2")
-    front = await tool.endpoint.start_tls()
-    front.present(pki.untrusted_server)  # 2.: signed by a root the station does not know
-    try:
-        connections, handshakes = await booting_over_tls(tool, front)
-        await bad_handshake(tool, 3, front, (connections, handshakes))
-    finally:
-        front.present(pki.csms_server)  # 5.
-    await boot_and_status(tool, 10, 12)
-    await connected_over_tls(tool, 4, front, connections, handshakes)
-    await security_event(tool, 14, "InvalidCsmsCertificate")
+    async with on_security_profile(tool, tls_profile(tool)) as front:
+        await set_variable(tool, "before", "OCPPCommCtrlr", "NetworkProfileConnectionAttempts", "2")
+        front.present(pki.untrusted_server)  # 2.: signed by a root the station does not know
+        try:
+            connections, handshakes = await booting_over_tls(tool, front)
+            await bad_handshake(tool, 3, front, (connections, handshakes))
+        finally:
+            front.present(pki.csms_server)  # 5.
+        await boot_and_status(tool, 10, 12)
+        await connected_over_tls(tool, 4, front, connections, handshakes)
+        await security_event(tool, 14, "InvalidCsmsCertificate")
 
 
 @case(
@@ -349,21 +348,22 @@ async def tc_a_05_cs(tool: StationTool) -> None:
     "TLS - server-side certificate - TLS version too low",
     use_cases=("A00",),
     requirements=("A00.FR.314", "A00.FR.316", "A00.FR.416", "A00.FR.417", "A00.FR.419"),
-    timeout=2 * BOOT_WITHIN,
+    timeout=4 * BOOT_WITHIN,
 )
 async def tc_a_06_cs(tool: StationTool) -> None:
     pki = tool.pki()
-    await set_variable(tool, "before", "OCPPCommCtrlr", "NetworkProfileConnectionAttempts", "1")
-    front = await tool.endpoint.start_tls()
-    front.present(pki.csms_server, legacy=True)  # 2.: TLS below 1.2 only
-    try:
-        connections, handshakes = await booting_over_tls(tool, front)
-        await bad_handshake(tool, 3, front, (connections, handshakes))
-    finally:
-        front.present(pki.csms_server)  # 5.
-    await boot_and_status(tool, 10, 12)
-    await connected_over_tls(tool, 4, front, connections, handshakes)
-    await security_event(tool, 14, "StartupOfTheDevice", "ResetOrReboot")  # 16. InvalidTLSVersion is optional
+    async with on_security_profile(tool, tls_profile(tool)) as front:
+        await set_variable(tool, "before", "OCPPCommCtrlr", "NetworkProfileConnectionAttempts", "1")
+        front.present(pki.csms_server, legacy=True)  # 2.: TLS below 1.2 only
+        try:
+            connections, handshakes = await booting_over_tls(tool, front)
+            await bad_handshake(tool, 3, front, (connections, handshakes))
+        finally:
+            front.present(pki.csms_server)  # 5.
+        await boot_and_status(tool, 10, 12)
+        await connected_over_tls(tool, 4, front, connections, handshakes)
+        # 16. InvalidTLSVersion is optional
+        await security_event(tool, 14, "StartupOfTheDevice", "ResetOrReboot")
 
 
 # --- Upgrade the security profile (A05, B09) ---
