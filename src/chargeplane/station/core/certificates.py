@@ -241,6 +241,10 @@ class Certificates(Controller):
         """The installed certificates of one use (e.g. ManufacturerRootCertificate), oldest first."""
         return [item.certificate for item in self.installed if item.use == use]
 
+    def holds(self, kind: str) -> bool:
+        """Whether the station holds a certificate of its own of ``kind`` (signed by the CSMS, A02)."""
+        return any(c.kind == kind for c in self.own)
+
     def station_certificate(self, kind: str, now: datetime) -> OwnCertificate | None:
         """A02.FR.09 / A02.FR.15: the newest certificate of ``kind`` valid at ``now``."""
         at = self.ctx.station_time(now)
@@ -409,7 +413,9 @@ class Certificates(Controller):
             csr.public_bytes(serialization.Encoding.PEM).decode(),
             request_id,
             max(1, ctx.model.number(SECURITY, "CertSigningWaitMinimum")),
-            max(0, ctx.model.number(SECURITY, "CertSigningRepeatTimes")),
+            # the first resend waits CertSigningWaitMinimum, each later one twice the previous wait; the
+            # variable counts the doublings (A02.FR.18/19), so one resend more than it says (TC_A_23_CS)
+            max(0, ctx.model.number(SECURITY, "CertSigningRepeatTimes")) + 1,
         )
         return self._send_csr(kind, now, force=force)
 
