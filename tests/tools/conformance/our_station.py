@@ -159,6 +159,7 @@ class OurStation:
             ):
                 storage.save_value(key.storage_key(ACTUAL), value)
             storage.set_state("network_last_good_slot", "0")
+            storage.set_state("certificates_provisioned", None)  # the CSMS root given is installed anew
         finally:
             storage.close()
 

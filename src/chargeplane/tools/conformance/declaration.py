@@ -145,6 +145,9 @@ class Configured:
     # Station cases of block A: the station's active network connection profile (message_timeout and
     # ocpp_interface above go into the new one the tool writes to the free slot)
     station_security_profile: int = 1  # <Configured securityProfile> of the station under test
+    cert_signing_wait_minimum: int = (
+        3  # <Configured CertSigningWaitMinimum> the tool sets (TC_A_23_CS), seconds
+    )
     station_configuration_slot: int = 1  # <Configured configurationSlot>: the slot in use
     station_configuration_slot2: int = 2  # the free slot the tool writes a new connection profile to
 

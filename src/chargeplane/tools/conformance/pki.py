@@ -237,6 +237,7 @@ class TestPki:
         # profile 3 and A02: the CA of station certificates, under the CSMS root (a station checks that a chain
         # it is sent ends at its CSMS root)
         self.station_ca = get("station_ca", lambda: issue("Conformance station CA", self.csms_root, ca=True))
+        self.v2g_root = get("v2g_root", lambda: issue("Conformance V2G root", ca=True))  # A02 V2G cases
         self.manufacturer_root = get(
             "manufacturer_root", lambda: issue("Conformance manufacturer root", ca=True)
         )

@@ -27,8 +27,11 @@ Readings:
   identity. Booted (step 9) is the boot after the reconnection.
 * TC_A_20_CS (AQ-1): the precondition "no valid CSMS root" is made by deleting every CSMSRootCertificate the
   station lists.
-* TC_A_22_CS: the lower profile is the active one minus 1; a station on profile 1 cannot meet the
-  prerequisite (profile 2 or 3 active) and fails before step 1.
+* TC_A_21_CS (AQ-1): the precondition "no valid ChargingStationCertificate" is the station's (not checked by
+  the tool; a station that renewed one in an earlier case keeps it).
+* TC_A_20_CS / TC_A_22_CS: their prerequisites (profile 1 / profile 2 or 3 active) are configuration states
+  (``station_tls.py``): a station on another profile is set up on the one needed, and as declared afterwards.
+  A_22's lower profile is the active one minus 1.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field, field_value
 from chargeplane.tools.conformance.station_states import BOOT_WITHIN, after_boot, booted, connector_status
 from chargeplane.tools.conformance.station_steps import StationTool
-from chargeplane.tools.conformance.station_tls import active_profile, on_security_profile
+from chargeplane.tools.conformance.station_tls import active_profile, listener, on_security_profile
 from chargeplane.tools.conformance.tls_front import REQUIRED_SUITE_PAIRS, TlsFront
 
 log = logging.getLogger(__name__)
@@ -441,20 +444,48 @@ async def tc_a_19_cs(tool: StationTool) -> None:
     use_cases=("A05",),
     requirements=("A05.FR.02",),
     features=("AQ-1",),
+    timeout=3 * BOOT_WITHIN,  # set up on profile 1 and back
 )
 async def tc_a_20_cs(tool: StationTool) -> None:
-    kind = en.GetCertificateIdUseEnumType.CSMS_ROOT_CERTIFICATE
-    roots = await tool.send_as(
-        "before",
-        msg.GetInstalledCertificateIdsRequest(certificate_type=[kind]),
-        msg.GetInstalledCertificateIdsResponse,
+    async with on_security_profile(tool, 1):  # an upgrade to profile 2 is from profile 1
+        kind = en.GetCertificateIdUseEnumType.CSMS_ROOT_CERTIFICATE
+        roots = await tool.send_as(
+            "before",
+            msg.GetInstalledCertificateIdsRequest(certificate_type=[kind]),
+            msg.GetInstalledCertificateIdsResponse,
+        )
+        for entry in roots.certificate_hash_data_chain or []:
+            request = msg.DeleteCertificateRequest(certificate_hash_data=entry.certificate_hash_data)
+            await tool.send_as("before", request, msg.DeleteCertificateResponse)
+        front = await tool.endpoint.start_tls()
+        url = front.url(tool.endpoint.settings.path_prefix)
+        response = await tool.send_as(1, network_profile(tool, url, 2), msg.SetNetworkProfileResponse)
+        expect_field(2, response, "status", "Accepted")
+        status = await set_variable(tool, 3, "OCPPCommCtrlr", "NetworkConfigurationPriority", priority(tool))
+        if status != "Rejected":
+            raise StepFailed(
+                4,
+                f"SetVariablesResponse.setVariableResult[0].attributeStatus is {status}, expected Rejected",
+            )
+
+
+@case(
+    "TC_A_21_CS",
+    "Upgrade Charging Station Security Profile - No valid ChargingStationCertificate installed",
+    use_cases=("A05",),
+    requirements=("A05.FR.03",),
+    features=("AQ-1",),
+)
+async def tc_a_21_cs(tool: StationTool) -> None:
+    install = msg.InstallCertificateRequest(
+        certificate_type=en.InstallCertificateUseEnumType.CSMS_ROOT_CERTIFICATE,
+        certificate=tool.pki().csms_root.pem,
     )
-    for entry in roots.certificate_hash_data_chain or []:
-        request = msg.DeleteCertificateRequest(certificate_hash_data=entry.certificate_hash_data)
-        await tool.send_as("before", request, msg.DeleteCertificateResponse)
-    front = await tool.endpoint.start_tls()
+    installed = await tool.send_as("before", install, msg.InstallCertificateResponse)  # a valid CSMS root
+    expect_field("before", installed, "status", "Accepted")
+    front = await listener(tool, 3)  # the ocppCsmsUrl not in use: the wss listener
     url = front.url(tool.endpoint.settings.path_prefix)
-    response = await tool.send_as(1, network_profile(tool, url, 2), msg.SetNetworkProfileResponse)
+    response = await tool.send_as(1, network_profile(tool, url, 3), msg.SetNetworkProfileResponse)
     expect_field(2, response, "status", "Accepted")
     status = await set_variable(tool, 3, "OCPPCommCtrlr", "NetworkConfigurationPriority", priority(tool))
     if status != "Rejected":
@@ -468,12 +499,12 @@ async def tc_a_20_cs(tool: StationTool) -> None:
     "Upgrade Charging Station Security Profile - Downgrade security profile - Rejected",
     use_cases=("A05", "B09"),
     requirements=("B09.FR.04",),
+    timeout=3 * BOOT_WITHIN,  # set up on a TLS profile and back
 )
 async def tc_a_22_cs(tool: StationTool) -> None:
-    profile = active_profile(tool)
-    if profile < 2:
-        raise StepFailed("before", f"the station is on security profile {profile}; the case needs 2 or 3")
-    response = await tool.send_as(
-        1, network_profile(tool, tool.endpoint.url, profile - 1), msg.SetNetworkProfileResponse
-    )
-    expect_field(2, response, "status", "Rejected")
+    async with on_security_profile(tool, max(2, active_profile(tool))):
+        profile = active_profile(tool)
+        response = await tool.send_as(
+            1, network_profile(tool, tool.endpoint.url, profile - 1), msg.SetNetworkProfileResponse
+        )
+        expect_field(2, response, "status", "Rejected")
