@@ -134,6 +134,7 @@ def test_M05_FR_13_14_the_new_root_on_trial_then_the_fallback() -> None:
     assert install(rig, "CSMSRootCertificate", new) == "Accepted"
     assert rig.core.csms_trust() == ([new.certificate], True)  # M05.FR.13: the new root alone first
     rig.core.tls_refused("InvalidCsmsCertificate", True, T0, "certificate verify failed")
+    assert not [e for e in rig.core.ctx.get(Diagnostics).security_log if e.type == "InvalidCsmsCertificate"]
     roots, trial = rig.core.csms_trust()  # M05.FR.14: the old one too from now on
     assert not trial
     assert set(roots) == {old.certificate, new.certificate}
@@ -143,6 +144,19 @@ def test_M05_FR_13_14_the_new_root_on_trial_then_the_fallback() -> None:
     assert again.core.csms_trust() == ([new.certificate], True)
     again.core.tls_connected(True)  # M05.FR.13: it worked, the fallback goes
     assert again.core.csms_roots() == [new.certificate]
+
+
+def test_reprovision_replaces_the_csms_roots_and_their_fallback() -> None:
+    rig = make_rig()
+    old = issue("CSMS root old")
+    install(rig, "CSMSRootCertificate", old)
+    install(rig, "ManufacturerRootCertificate", issue("Manufacturer root"))
+    rig.core.model.put(VariableKey("SecurityCtrlr", "AdditionalRootCertificateCheck"), "true")
+    install(rig, "CSMSRootCertificate", issue("CSMS root new", old))  # the old one kept as fallback
+    other = issue("Another CSMS root")
+    assert rig.core.reprovision_csms_roots(other.pem, T0) == 1
+    assert rig.core.csms_trust() == ([other.certificate], False)  # no fallback left to try
+    assert len(rig.core.ctx.get(Certificates).roots("ManufacturerRootCertificate")) == 1
 
 
 def test_A00_FR_310_316_tls_refusals_reported_once_until_connected() -> None:

@@ -64,9 +64,9 @@ STATION_FEATURES = frozenset(
     | {"C-60", "C-29.4"}
     # block O: every message priority (UI-1.x); ASCII and UTF8 of the formats (UI-2.1, UI-2.4)
     | {"UI-1", "UI-1.1", "UI-1.2", "UI-1.3", "UI-2", "UI-2.1", "UI-2.4"}
-    # Advanced Security: the CSR resend back-off (AS-3); the last CSMS root may go on profile 1 (AQ-1: on
-    # profiles 2 and 3 it is kept, M04.FR.03)
-    | {"AS-3", "AQ-1"}
+    # Advanced Security: AdditionalRootCertificateCheck (AS-2, a site configuration: the cases turn it on), the
+    # CSR resend back-off (AS-3); the last CSMS root may go on profile 1 (AQ-1: on 2 and 3 it stays, M04.FR.03)
+    | {"AS-2", "AS-3", "AQ-1"}
 )
 # The certification profiles (Part 5) Chargeplane's station supports besides Core: cases for stations without
 # one ("NOT Smart Charging", TC_K_38_CS) are N/A.
@@ -83,7 +83,5 @@ STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
         # Block N: customer identifiers (C-14, not declared: the case is N/A; it fails at step 7).
         "TC_N_62_CS": "the station keeps no data under customer identifiers (C-14); issue #14",
         # Block A: security profiles, password rotation (issue #13).
-        # Block M: the reconnection with a new CSMS root needs TLS on the station (issue #13).
-        **dict.fromkeys((f"TC_M_{n:02}_CS" for n in (9, 30, 31)), _NO_TLS_ROOTS),
     }
 )

@@ -14,6 +14,7 @@ from chargeplane.station.core.device_model import ACTUAL, VariableKey
 from chargeplane.station.hardware import SimulatedEv
 from chargeplane.station.runtime import RuntimeSettings, SqliteStorage, StationRuntime
 from chargeplane.tools.conformance.station_adapter import (
+    ConfigureRootCertificateCheck,
     EnterParkingBay,
     EvNotReady,
     EvSuspends,
@@ -34,6 +35,7 @@ from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.security import CertificateFiles
 
 FAST = BackOffSettings(0.2, 0.1, 1)  # reconnect at once after a reboot
+ROOT_CHECK = ("SecurityCtrlr", "AdditionalRootCertificateCheck", None)  # M05 (AS-2)
 
 
 def _roots_in(directory: Path) -> Callable[[], list[str]]:
@@ -74,9 +76,13 @@ class OurStation:
         self.runtime: StationRuntime | None = None
         self._task: asyncio.Task[None] | None = None
         self._ev_not_ready = False  # EvNotReady: the next PlugIn connects an EV that takes no energy
+        self._trust: str | None = None  # SetUpConnection's CSMS root, for the next start
 
     async def start(self) -> None:
         self.runtime = StationRuntime(self.settings)
+        if self._trust is not None:  # a set-up: the CSMS roots become the one given
+            self.runtime.core.reprovision_csms_roots(self._trust, self.runtime.clock())
+            self._trust = None
         self._task = asyncio.create_task(self.runtime.run())
 
     async def stop(self) -> None:
@@ -126,6 +132,12 @@ class OurStation:
                 self.station.fault(action.evse_id, action.faulted)
             case StoreCustomerIdentifier():
                 pass  # our station keeps no data under customer identifiers (C-14, not declared; issue #14)
+            case ConfigureRootCertificateCheck():  # a read-only variable: the site configuration, then a boot
+                await self.stop()
+                variables = dict(self.settings.variables)
+                variables[ROOT_CHECK] = str(action.enabled).lower()
+                self.settings = dataclasses.replace(self.settings, variables=variables)
+                await self.start()
             case SetUpConnection():
                 await self.stop()
                 self._set_up(action)
@@ -144,6 +156,7 @@ class OurStation:
             client = CertificateFiles(directory / "set_up_station.crt", directory / "set_up_station.key")
             client.certificate.write_text(action.certificate)
             client.private_key.write_text(action.private_key)
+        self._trust = action.csms_root or None  # installed in place of the CSMS roots at the start
         self.settings = dataclasses.replace(
             self.settings,
             url=action.url,
@@ -159,7 +172,6 @@ class OurStation:
             ):
                 storage.save_value(key.storage_key(ACTUAL), value)
             storage.set_state("network_last_good_slot", "0")
-            storage.set_state("certificates_provisioned", None)  # the CSMS root given is installed anew
         finally:
             storage.close()
 

@@ -297,6 +297,19 @@ class Certificates(Controller):
             taken += self.install(use, text, now) == "Accepted"
         return taken
 
+    def reprovision(self, use: str, pem: str, now: datetime) -> int:
+        """An installer's reset of one trust store: the certificates of ``use`` become those of ``pem`` (a
+        replaced CSMS root's fallback goes too). Returns how many were taken."""
+        chain = load_chain(pem)
+        at = self.ctx.station_time(now)
+        self.installed = [item for item in self.installed if item.use != use]
+        if self._fallback is not None and self._fallback.use == use:
+            self._fallback = None
+        taken = [c for c in chain if is_ca(c) and within_validity(c, at)][: MAX_ENTRIES - len(self.installed)]
+        self.installed += [Installed(use, c) for c in taken]
+        self._save()
+        return len(taken)
+
     def _replace_csms_root(self, certificate: x509.Certificate) -> str:
         """M05.FR.09-12: one CSMS root (plus the fallback); the new one signed by the old one replaces it."""
         current = [item for item in self.installed if item.use == CSMS_ROOT and item is not self._fallback]

@@ -145,10 +145,21 @@ class SetUpConnection:
     def describe(self) -> str:
         what = f"set the station up to connect to {self.url} on security profile {self.security_profile}"
         if self.csms_root:
-            what += ", trusting the tool's CSMS root certificate (csms_root.crt of its PKI directory)"
+            what += (
+                ", with the tool's CSMS root certificate (csms_root.crt of its PKI directory) as its only one"
+            )
         if self.certificate:
             what += ", presenting the station certificate the tool issued (station_certificate.crt / .key)"
         return what
+
+
+# Block M (AS-2): the station's configuration of SecurityCtrlr.AdditionalRootCertificateCheck (read-only)
+@dataclass(frozen=True)
+class ConfigureRootCertificateCheck:
+    enabled: bool
+
+    def describe(self) -> str:
+        return f"configure SecurityCtrlr.AdditionalRootCertificateCheck {str(self.enabled).lower()} at the station"
 
 
 StationAction = (
@@ -166,6 +177,7 @@ StationAction = (
     | StoreCustomerIdentifier
     | HardwareFault
     | SetUpConnection
+    | ConfigureRootCertificateCheck
 )
 
 

@@ -48,7 +48,12 @@ from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field, field_value
 from chargeplane.tools.conformance.station_states import BOOT_WITHIN, after_boot, booted, connector_status
 from chargeplane.tools.conformance.station_steps import StationTool
-from chargeplane.tools.conformance.station_tls import active_profile, listener, on_security_profile
+from chargeplane.tools.conformance.station_tls import (
+    active_profile,
+    listener,
+    on_security_profile,
+    tls_profile,
+)
 from chargeplane.tools.conformance.tls_front import REQUIRED_SUITE_PAIRS, TlsFront
 
 log = logging.getLogger(__name__)
@@ -106,11 +111,6 @@ async def reconnected(
         if loop.time() > until:
             raise StepFailed(step, f"the station did not connect again within {within:g} s")
         await asyncio.sleep(SLACK)
-
-
-def tls_profile(tool: StationTool) -> int:
-    """The TLS profile of the A00 server-certificate cases: 3 on a station declared on it, else 2."""
-    return 3 if tool.configured.station_security_profile == 3 else 2
 
 
 # --- Basic authentication (A00, A01) ---
