@@ -71,15 +71,8 @@ STATION_FEATURES = frozenset(
 # The certification profiles (Part 5) Chargeplane's station supports besides Core: cases for stations without
 # one ("NOT Smart Charging", TC_K_38_CS) are N/A.
 STATION_PROFILES = frozenset({"Smart Charging"})
-_NO_TLS = "the station has no TLS security profiles (2, 3); issue #13"
-_NO_TLS_ROOTS = (
-    "AdditionalRootCertificateCheck (AS-2, not declared): the station keeps one CSMS root and its fallback, "
-    "but its connection has no TLS to try the new root on; issue #13"
-)
 STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
     {
-        "TC_B_50_CS": "runs security profile 1 only, no InstallCertificate (TLS profiles / certificates, "
-        "issue #13)",
         # Block N: customer identifiers (C-14, not declared: the case is N/A; it fails at step 7).
         "TC_N_62_CS": "the station keeps no data under customer identifiers (C-14); issue #14",
         # Block A: security profiles, password rotation (issue #13).
