@@ -75,6 +75,5 @@ STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
     {
         # Block N: customer identifiers (C-14, not declared: the case is N/A; it fails at step 7).
         "TC_N_62_CS": "the station keeps no data under customer identifiers (C-14); issue #14",
-        # Block A: security profiles, password rotation (issue #13).
     }
 )
