@@ -100,6 +100,10 @@ class Configured:
     csms_root_certificate2_file: str = ""
     alternate_certificate: str = ""
     alternate_private_key: str = ""
+    # csms cases of security profile 3 (TC_A_07 / A_08), PEM file paths: <Configured client certificate> (the
+    # chain, leaf first, issued for the station identity by a CA the CSMS trusts) and its private key
+    client_certificate_file: str = ""
+    client_private_key_file: str = ""
     # station cases, charging profiles the tool sends (TC_K_38_CS): <Configured numberPhases / chargingRateUnit>
     number_phases: int = 3
     charging_rate_unit: str = "A"  # A or W
