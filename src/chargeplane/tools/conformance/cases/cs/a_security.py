@@ -46,6 +46,7 @@ from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field, field_value
+from chargeplane.tools.conformance.pki import Issued
 from chargeplane.tools.conformance.station_states import BOOT_WITHIN, after_boot, booted, connector_status
 from chargeplane.tools.conformance.station_steps import StationTool
 from chargeplane.tools.conformance.station_tls import (
@@ -301,6 +302,23 @@ async def security_event(tool: StationTool, step: int, *kinds: str, within: floa
     )
 
 
+async def refused_then_good(
+    tool: StationTool, front: TlsFront, attempts: int, certificate: Issued, *, legacy: bool = False
+) -> None:
+    """Steps 1-12 of TC_A_05 / A_06: with NetworkProfileConnectionAttempts ``attempts``, the tool presents
+    ``certificate`` (``legacy``: TLS below 1.2 only) until the station refused a handshake, then the
+    configured certificate: the station boots through the listener."""
+    await set_variable(tool, "before", "OCPPCommCtrlr", "NetworkProfileConnectionAttempts", str(attempts))
+    front.present(certificate, legacy=legacy)
+    try:
+        connections, handshakes = await booting_over_tls(tool, front)
+        await bad_handshake(tool, 3, front, (connections, handshakes))
+    finally:
+        front.present(tool.pki().csms_server)  # 5.
+    await boot_and_status(tool, 10, 12)
+    await connected_over_tls(tool, 4, front, connections, handshakes)
+
+
 @case(
     "TC_A_04_CS",
     "TLS - server-side certificate - Valid certificate",
@@ -332,17 +350,9 @@ async def tc_a_04_cs(tool: StationTool) -> None:
     timeout=4 * BOOT_WITHIN,
 )
 async def tc_a_05_cs(tool: StationTool) -> None:
-    pki = tool.pki()
     async with on_security_profile(tool, tls_profile(tool)) as front:
-        await set_variable(tool, "before", "OCPPCommCtrlr", "NetworkProfileConnectionAttempts", "2")
-        front.present(pki.untrusted_server)  # 2.: signed by a root the station does not know
-        try:
-            connections, handshakes = await booting_over_tls(tool, front)
-            await bad_handshake(tool, 3, front, (connections, handshakes))
-        finally:
-            front.present(pki.csms_server)  # 5.
-        await boot_and_status(tool, 10, 12)
-        await connected_over_tls(tool, 4, front, connections, handshakes)
+        # 2.: a certificate signed by a root the station does not know
+        await refused_then_good(tool, front, 2, tool.pki().untrusted_server)
         await security_event(tool, 14, "InvalidCsmsCertificate")
 
 
@@ -354,17 +364,8 @@ async def tc_a_05_cs(tool: StationTool) -> None:
     timeout=4 * BOOT_WITHIN,
 )
 async def tc_a_06_cs(tool: StationTool) -> None:
-    pki = tool.pki()
     async with on_security_profile(tool, tls_profile(tool)) as front:
-        await set_variable(tool, "before", "OCPPCommCtrlr", "NetworkProfileConnectionAttempts", "1")
-        front.present(pki.csms_server, legacy=True)  # 2.: TLS below 1.2 only
-        try:
-            connections, handshakes = await booting_over_tls(tool, front)
-            await bad_handshake(tool, 3, front, (connections, handshakes))
-        finally:
-            front.present(pki.csms_server)  # 5.
-        await boot_and_status(tool, 10, 12)
-        await connected_over_tls(tool, 4, front, connections, handshakes)
+        await refused_then_good(tool, front, 1, tool.pki().csms_server, legacy=True)  # 2.: TLS below 1.2 only
         # 16. InvalidTLSVersion is optional
         await security_event(tool, 14, "StartupOfTheDevice", "ResetOrReboot")
 
