@@ -155,6 +155,7 @@ class OurStation:
         if action.certificate:
             client = CertificateFiles(directory / "set_up_station.crt", directory / "set_up_station.key")
             client.certificate.write_text(action.certificate)
+            client.private_key.touch(mode=0o600)
             client.private_key.write_text(action.private_key)
         self._trust = action.csms_root or None  # installed in place of the CSMS roots at the start
         self.settings = dataclasses.replace(
