@@ -77,6 +77,7 @@ async def test_revoked_client_certificate_refused_in_the_handshake_after_a_crl_r
         assert revoked[0].station_id == "CSR1"
         assert revoked[0].kind == "InvalidChargingStationCertificate"
         assert format(serial_of(files), "x") in revoked[0].reason
+        assert revoked[0].remote_address.startswith("127.0.0.1")  # the peer the handshake came from
 
 
 async def test_the_profile_a_station_authenticated_with(pki: Pki) -> None:

@@ -63,7 +63,7 @@ from chargeplane.station.hardware import SimulatedEv, SimulatedStation
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.client import ClientSettings, ConnectionState, Credentials, OcppClient
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
-from chargeplane.transport.security import CertificateFiles
+from chargeplane.transport.security import CertificateFiles, csms_refusal_event
 
 log = logging.getLogger(__name__)
 
@@ -451,6 +451,7 @@ class StationRuntime:
         self._downloads: dict[tuple[str, int], asyncio.Task[None]] = {}  # downloads in flight (purpose, id)
         self.files = PublishedFiles(settings.publish_host)  # L03: what this Local Controller publishes
         self._tls_dir: Path | None = None  # where the station certificate is written for the ssl context
+        self._root_trial = False  # the last attempt verified the CSMS with a new CSMS root alone (M05.FR.13)
         self.connected = asyncio.Event()
         self.accepted = asyncio.Event()  # connected and accepted by the CSMS (B01)
         # called after every change the runtime drives (e.g. the console's EventReporter); none in a fleet
@@ -623,9 +624,9 @@ class StationRuntime:
         return self._tls_dir
 
     def _trust_bundle(self) -> Path | None:
-        """The installed CSMS roots (M05; a replaced one kept as fallback too, M05.FR.12) as a CA bundle. None:
-        no root installed (the settings' bundle, else the system's)."""
-        roots = self.core.csms_roots()
+        """The installed CSMS roots (M05) as a CA bundle: a new one on trial alone, then with the one it
+        replaced (M05.FR.13/14). None: no root installed (the settings' bundle, else the system's)."""
+        roots, self._root_trial = self.core.csms_trust()
         if not roots:
             return None
         bundle = self._tls_directory() / "csms_roots.pem"
@@ -661,10 +662,17 @@ class StationRuntime:
 
     def _on_state(self, state: ConnectionState) -> None:
         now = self.clock()
+        client = self.client
         if state is ConnectionState.CONNECTED:
+            if client is not None and client.uri.startswith("wss:"):
+                self.core.tls_connected(self._root_trial)
             self.core.connection_opened(now)
             self.connected.set()
         elif state in (ConnectionState.DISCONNECTED, ConnectionState.STOPPED):
+            refused = client.last_error if client is not None else None
+            event = csms_refusal_event(refused) if refused is not None else None
+            if event is not None:  # A00: this attempt ended in the TLS handshake
+                self.core.tls_refused(event, self._root_trial, now, str(refused))
             self.core.connection_closed(now)
             self.connected.clear()
             self.accepted.clear()

@@ -278,16 +278,36 @@ def presented_certificate(handshake_message: bytes, tls13: bool) -> x509.Certifi
         return None
 
 
+# OpenSSL's reasons of a handshake that failed on the TLS version (one side offers only what the other refuses)
+TLS_VERSION_REASONS = frozenset(
+    {"UNSUPPORTED_PROTOCOL", "WRONG_VERSION_NUMBER", "TLSV1_ALERT_PROTOCOL_VERSION", "VERSION_TOO_LOW"}
+)
+
+
 def client_tls_context(
     ca_bundle: Path | None, client_certificate: CertificateFiles | None = None
 ) -> ssl.SSLContext:
-    """The station side: verify the CSMS chain and host name (A00.FR.312-315), TLS 1.2+, optional client cert."""
+    """The station side: verify the CSMS chain and host name (A00.FR.312-315), TLS 1.2+, optional client cert.
+
+    Every certificate of the bundle is a trust anchor, self-signed or not: a CSMS root installed under
+    AdditionalRootCertificateCheck is signed by the root it replaces (M05.FR.10) and must verify alone."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_bundle)
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.options |= ssl.OP_NO_COMPRESSION
     if client_certificate is not None:
         context.load_cert_chain(client_certificate.certificate, client_certificate.private_key)
     return context
+
+
+def csms_refusal_event(error: BaseException) -> str | None:
+    """The station's security event (A00) of a connection attempt that failed in the TLS handshake: the CSMS
+    certificate did not verify, or the CSMS offered no TLS version of 1.2 or above; None for other failures."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return "InvalidCsmsCertificate"  # A00.FR.310 / A00.FR.413
+    if isinstance(error, ssl.SSLError) and error.reason in TLS_VERSION_REASONS:
+        return "InvalidTLSVersion"  # A00.FR.316 / A00.FR.419
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ from chargeplane.transport.admission import AdmissionControl
 from chargeplane.transport.connection import AnswerListener, EventListener, OcppConnection
 from chargeplane.transport.guard import STATION, AttackGuard, GuardSettings, Lockout
 from chargeplane.transport.security import (
+    TLS_VERSION_REASONS,
     BasicCredentials,
     SecurityProfile,
     StationSecurity,
@@ -199,9 +200,6 @@ class _Handshake:
 # A CSMS-side security event that is not in the spec's list: a station identity or an address locked out.
 LOCKOUT_EVENT = "AuthenticationLockout"
 _UNAUTHORIZED_BODY = "Unauthorized\n"
-_TLS_VERSION_REASONS = frozenset(
-    {"UNSUPPORTED_PROTOCOL", "WRONG_VERSION_NUMBER", "TLSV1_ALERT_PROTOCOL_VERSION", "VERSION_TOO_LOW"}
-)
 
 
 class OcppServer:
@@ -267,6 +265,7 @@ class OcppServer:
         self._presented: weakref.WeakKeyDictionary[ssl.SSLObject, x509.Certificate] = (
             weakref.WeakKeyDictionary()
         )
+        self._handshaking: dict[asyncio.Transport, str] = {}  # TLS handshakes going on: the peer's address
         self._background: set[asyncio.Task[None]] = set()
         self._prefix = "/" + settings.path_prefix.strip("/") if settings.path_prefix.strip("/") else ""
 
@@ -339,13 +338,22 @@ class OcppServer:
             station_id = str(names[0].value) if names else "?"
             serial = format(certificate.serial_number, "x") if certificate else "?"
             reason = f"client certificate {serial} is revoked (CRL): refused in the TLS handshake"
+            remote = self._handshaking_peer(connection)
             task = asyncio.get_running_loop().create_task(
                 self._security_event(
-                    SecurityEvent("InvalidChargingStationCertificate", station_id, "?", reason)
+                    SecurityEvent("InvalidChargingStationCertificate", station_id, remote, reason)
                 )
             )
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+
+    def _handshaking_peer(self, connection: ssl.SSLObject) -> str:
+        """The address of the TLS handshake going on in ``connection`` ("?" when not found): asyncio's TLS
+        protocol, the raw transport's protocol during the handshake, holds it (no public accessor)."""
+        for raw, remote in self._handshaking.items():
+            if getattr(raw.get_protocol(), "_sslobj", None) is connection:
+                return remote
+        return "?"
 
     def now(self) -> float:
         """The clock of admission control and of the guard (the event loop's, monotonic)."""
@@ -749,7 +757,7 @@ def tls_event_kind(error: ssl.SSLError) -> str:
     fits: a bad client certificate, an old TLS version, no common cipher suite)."""
     if isinstance(error, ssl.SSLCertVerificationError):
         return "InvalidChargingStationCertificate"
-    if error.reason in _TLS_VERSION_REASONS:
+    if error.reason in TLS_VERSION_REASONS:
         return "InvalidTLSVersion"
     if error.reason == "NO_SHARED_CIPHER":
         return "InvalidTLSCipherSuite"
@@ -792,6 +800,7 @@ def _tls_connection_class(server: OcppServer, context: ssl.SSLContext) -> type[S
             task.add_done_callback(server._tls_tasks.discard)
 
         async def _start_tls(self, raw: asyncio.Transport, host: str, remote: str) -> None:
+            server._handshaking[raw] = remote  # the revocation hook names the peer from here
             try:
                 tls = await self.loop.start_tls(
                     raw,
@@ -809,6 +818,8 @@ def _tls_connection_class(server: OcppServer, context: ssl.SSLContext) -> type[S
                 log.debug("TLS handshake from %s ended: %r", remote, error)
                 raw.abort()
                 return
+            finally:
+                server._handshaking.pop(raw, None)
             if tls is None:
                 raw.abort()
                 return

@@ -14,6 +14,7 @@ from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.certificates import Certificates
 from chargeplane.station.core.device_model import VariableKey
+from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.model import Reconnect
 from chargeplane.station.core.storage import MemoryStorage
 from chargeplane.tools.conformance.pki import Issued, hash_data, same_certificate
@@ -121,6 +122,52 @@ def test_M05_FR_10_12_additional_root_certificate_check() -> None:
     assert {r.subject for r in roots} == {old.certificate.subject, new.certificate.subject}
     rig.core.ctx.get(Certificates).connected_with_new_root()  # M05.FR.13
     assert rig.core.ctx.get(Certificates).roots("CSMSRootCertificate") == [new.certificate]
+
+
+def test_M05_FR_13_14_the_new_root_on_trial_then_the_fallback() -> None:
+    rig = make_rig()
+    old = issue("CSMS root old")
+    install(rig, "CSMSRootCertificate", old)
+    rig.core.model.put(VariableKey("SecurityCtrlr", "AdditionalRootCertificateCheck"), "true")
+    assert rig.core.csms_trust() == ([old.certificate], False)  # no fallback: nothing on trial
+    new = issue("CSMS root new", old)
+    assert install(rig, "CSMSRootCertificate", new) == "Accepted"
+    assert rig.core.csms_trust() == ([new.certificate], True)  # M05.FR.13: the new root alone first
+    rig.core.tls_refused("InvalidCsmsCertificate", True, T0, "certificate verify failed")
+    assert not [e for e in rig.core.ctx.get(Diagnostics).security_log if e.type == "InvalidCsmsCertificate"]
+    roots, trial = rig.core.csms_trust()  # M05.FR.14: the old one too from now on
+    assert not trial
+    assert set(roots) == {old.certificate, new.certificate}
+    rig.core.tls_connected(False)  # verified with both: the fallback stays
+    assert len(rig.core.csms_roots()) == 2
+    again = make_rig(storage=rig.storage)  # the next boot tries the new root alone again
+    assert again.core.csms_trust() == ([new.certificate], True)
+    again.core.tls_connected(True)  # M05.FR.13: it worked, the fallback goes
+    assert again.core.csms_roots() == [new.certificate]
+
+
+def test_reprovision_replaces_the_csms_roots_and_their_fallback() -> None:
+    rig = make_rig()
+    old = issue("CSMS root old")
+    install(rig, "CSMSRootCertificate", old)
+    install(rig, "ManufacturerRootCertificate", issue("Manufacturer root"))
+    rig.core.model.put(VariableKey("SecurityCtrlr", "AdditionalRootCertificateCheck"), "true")
+    install(rig, "CSMSRootCertificate", issue("CSMS root new", old))  # the old one kept as fallback
+    other = issue("Another CSMS root")
+    assert rig.core.reprovision_csms_roots(other.pem, T0) == 1
+    assert rig.core.csms_trust() == ([other.certificate], False)  # no fallback left to try
+    assert len(rig.core.ctx.get(Certificates).roots("ManufacturerRootCertificate")) == 1
+
+
+def test_A00_FR_310_316_tls_refusals_reported_once_until_connected() -> None:
+    rig = make_rig()
+    for _ in range(3):
+        rig.core.tls_refused("InvalidCsmsCertificate", False, T0, "certificate verify failed")
+    rig.core.tls_refused("InvalidTLSVersion", False, T0, "unsupported protocol")
+    rig.do("connection_opened")
+    rig.core.tls_refused("InvalidCsmsCertificate", False, T0, "certificate verify failed")
+    logged = [e.type for e in rig.core.ctx.get(Diagnostics).security_log if e.type.startswith("Invalid")]
+    assert logged == ["InvalidCsmsCertificate", "InvalidTLSVersion", "InvalidCsmsCertificate"]
 
 
 def test_certificates_survive_a_restart() -> None:
@@ -335,8 +382,12 @@ def test_A02_FR_17_19_resend_with_doubling_back_off_then_stop() -> None:
     assert len(rig.of(M.SignCertificateRequest)) == 2
     rig.advance(2)  # then 20 s later (t = 30 s) the second
     assert len(rig.of(M.SignCertificateRequest)) == 3
-    rig.advance(100)  # A02.FR.19: no more
+    rig.advance(38)
     assert len(rig.of(M.SignCertificateRequest)) == 3
+    rig.advance(2)  # the back-off doubled twice (RepeatTimes 2): 40 s later (t = 70 s) the third
+    assert len(rig.of(M.SignCertificateRequest)) == 4
+    rig.advance(200)  # A02.FR.19: no more
+    assert len(rig.of(M.SignCertificateRequest)) == 4
     csrs = {r.csr for r in rig.of(M.SignCertificateRequest)}
     assert len(csrs) == 1  # the same CSR each time
 

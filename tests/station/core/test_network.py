@@ -122,6 +122,17 @@ def test_TC_A_20_A05_FR_02_no_upgrade_to_tls_without_a_csms_root() -> None:
     )  # A05.FR.04
 
 
+def test_TC_A_21_A05_FR_03_no_upgrade_to_profile_3_without_a_station_certificate() -> None:
+    rig = make_rig()
+    rig.handle(
+        M.InstallCertificateRequest(certificate_type="CSMSRootCertificate", certificate=_csms_root_pem())
+    )
+    assert set_profile(rig, 1, profile(url=TLS, security_profile=3)) == "Accepted"
+    assert set_var(rig, "OCPPCommCtrlr", "NetworkConfigurationPriority", "1,0") == "Rejected"
+    assert set_profile(rig, 2, profile(url=TLS, security_profile=2)) == "Accepted"
+    assert set_var(rig, "OCPPCommCtrlr", "NetworkConfigurationPriority", "2,0") == "RebootRequired"
+
+
 def test_TC_A_19_A05_FR_05_06_connected_on_the_higher_profile_the_lower_slots_go() -> None:
     rig = make_rig()
     rig.handle(

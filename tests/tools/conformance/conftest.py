@@ -10,6 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from chargeplane.csms.app import Csms
 from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
@@ -17,11 +21,11 @@ from chargeplane.csms.blocks.pki.settings import PkiSettings
 from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.blocks.smart_charging.settings import SmartChargingSettings
 from chargeplane.csms.clock import utc_now
-from chargeplane.pki.ca import CertificateAuthority
+from chargeplane.pki.ca import ROOT_CERT, CertificateAuthority
 from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
 from chargeplane.tools.conformance.declaration import Configured
 from chargeplane.tools.conformance.runner import load_cases
-from chargeplane.transport.security import TlsSettings
+from chargeplane.transport.security import CertificateFiles, TlsSettings
 from tests.csms.blocks.pki.contract_fake import FakeContractService
 from tests.csms.conftest import PASSWORD, RunningCsms, settings_for
 from tests.transport import certs
@@ -48,9 +52,15 @@ async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
     # turns the reconciliation off likewise).
     smart = SmartChargingSettings(reconcile_on_boot=False)
     settings = settings_for(database, ProvisioningSettings(boot_retry_interval=1), master_pass, pki, smart)
-    # A wss listener beside the ws one, for the TLS cases (TC_A_04, A_06, A_19): see the csms_tls fixture.
-    server = certs.issue(certs.make_ca(tmp_path, TLS_CA), tmp_path, "localhost", server=True)
-    tls = dataclasses.replace(settings.ocpp, tls_port=0, tls=TlsSettings(certificates=(server,)))
+    # A wss listener beside the ws one, for the TLS cases (TC_A_04, A_06, A_07, A_19): see the csms_tls fixture.
+    # An ECDSA and an RSA server certificate (all four cipher suites, A00.FR.421); station certificates of
+    # the CSMS's station CA are asked for (security profile 3, TC_A_07 / A_08).
+    authority = certs.make_ca(tmp_path, TLS_CA)
+    server = certs.issue(authority, tmp_path, "localhost", server=True)
+    server_rsa = certs.issue(authority, tmp_path, "localhost-rsa", server=True, rsa_key=True)
+    client_ca = tmp_path / "ca" / "station" / ROOT_CERT
+    tls_settings = TlsSettings(certificates=(server, server_rsa), client_ca=client_ca)
+    tls = dataclasses.replace(settings.ocpp, tls_port=0, tls=tls_settings)
     app = Csms(dataclasses.replace(settings, ocpp=tls))
     token = await app.start()
     assert token is not None
@@ -69,11 +79,30 @@ TLS_CA = "conformance-root"
 class CsmsTls:
     tls_url: str  # the CSMS's wss endpoint
     ca_file: Path  # the CA its server certificate is issued by
+    client_certificate: CertificateFiles  # a station certificate of the CSMS's station CA (profile 3)
 
 
 @pytest.fixture
 def csms_tls(csms: RunningCsms, tmp_path: Path) -> CsmsTls:
-    return CsmsTls(f"wss://127.0.0.1:{csms.app.server.ports[1]}/ocpp", tmp_path / f"{TLS_CA}.pem")
+    authority = CertificateAuthority.load(tmp_path / "ca" / "station")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, Configured().organization_name),
+            x509.NameAttribute(NameOID.COMMON_NAME, STATION_ID),
+        ]
+    )
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    leaf = authority.issue(csr, now=utc_now(), days=30)
+    files = CertificateFiles(tmp_path / "station_client.crt", tmp_path / "station_client.key")
+    files.certificate.write_text(authority.chain(leaf))
+    files.private_key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    url = f"wss://127.0.0.1:{csms.app.server.ports[1]}/ocpp"
+    return CsmsTls(url, tmp_path / f"{TLS_CA}.pem", files)
 
 
 @pytest.fixture

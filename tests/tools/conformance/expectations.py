@@ -69,27 +69,16 @@ STATION_FEATURES = frozenset(
     | {"UI-1", "UI-1.1", "UI-1.2", "UI-1.3", "UI-2", "UI-2.1", "UI-2.4"}
     # block K: both charging rate units (SmartChargingCtrlr.RateUnit "A,W"), so TC_K_12 / K_42 are N/A
     | {"SC-2.1", "SC-2.2"}
+    # Advanced Security: AdditionalRootCertificateCheck (AS-2, a site configuration: the cases turn it on), the
+    # CSR resend back-off (AS-3); the last CSMS root may go on profile 1 (AQ-1: on 2 and 3 it stays, M04.FR.03)
+    | {"AS-2", "AS-3", "AQ-1"}
 )
 # The certification profiles (Part 5) Chargeplane's station supports besides Core: cases for stations without
 # one ("NOT Smart Charging", TC_K_38_CS) are N/A.
 STATION_PROFILES = frozenset({"Smart Charging"})
-_NO_TLS = "the station has no TLS security profiles (2, 3); issue #13"
-_NO_TLS_ROOTS = (
-    "AdditionalRootCertificateCheck (AS-2, not declared): the station keeps one CSMS root and its fallback, "
-    "but its connection has no TLS to try the new root on; issue #13"
-)
 STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
     {
-        "TC_B_50_CS": "runs security profile 1 only, no InstallCertificate (TLS profiles / certificates, "
-        "issue #13)",
         # Block N: customer identifiers (C-14, not declared: the case is N/A; it fails at step 7).
         "TC_N_62_CS": "the station keeps no data under customer identifiers (C-14); issue #14",
-        # Block A: security profiles, password rotation (issue #13).
-        "TC_A_04_CS": _NO_TLS,
-        "TC_A_05_CS": _NO_TLS,
-        "TC_A_06_CS": _NO_TLS,
-        "TC_A_20_CS": "the station has no CA certificates (GetInstalledCertificateIds); issue #13",
-        # Block M: the reconnection with a new CSMS root needs TLS on the station (issue #13).
-        **dict.fromkeys((f"TC_M_{n:02}_CS" for n in (9, 30, 31)), _NO_TLS_ROOTS),
     }
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,11 +15,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from chargeplane.station.core.device_model import ACTUAL, VariableKey
 from chargeplane.station.core.model import ContractHash
 from chargeplane.station.hardware import SimulatedContract, SimulatedEv
-from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+from chargeplane.station.runtime import RuntimeSettings, SqliteStorage, StationRuntime
 from chargeplane.tools.conformance.pki import Issued, hash_data, issue
 from chargeplane.tools.conformance.station_adapter import (
+    ConfigureRootCertificateCheck,
     EnterParkingBay,
     EvNotReady,
     EvSuspends,
@@ -30,12 +33,14 @@ from chargeplane.tools.conformance.station_adapter import (
     PlugInIso15118Ev,
     PowerCycle,
     PresentToken,
+    SetUpConnection,
     StationAction,
     StoreCustomerIdentifier,
     Unplug,
     UnplugEvSide,
 )
 from chargeplane.transport.backoff import BackOffSettings
+from chargeplane.transport.security import CertificateFiles
 
 FAST = BackOffSettings(0.2, 0.1, 1)  # reconnect at once after a reboot
 EMAID = "NLCPOC1234567A"  # the simulated Plug & Charge EV's contract
@@ -65,6 +70,9 @@ def _contract(certificate: str | None, now: datetime, pki: Path | None) -> Simul
         certificate or "", now + timedelta(days=365)
     )
     return SimulatedContract(EMAID, chain, valid_until, certificate_pem=leaf.pem)
+
+
+ROOT_CHECK = ("SecurityCtrlr", "AdditionalRootCertificateCheck", None)  # M05 (AS-2)
 
 
 def _roots_in(directory: Path) -> Callable[[], list[str]]:
@@ -106,9 +114,13 @@ class OurStation:
         self._task: asyncio.Task[None] | None = None
         self._ev_not_ready = False  # EvNotReady: the next PlugIn connects an EV that takes no energy
         self._pki = manufacturer_roots  # the tool's PKI directory: its MO root issues the EV's contract
+        self._trust: str | None = None  # SetUpConnection's CSMS root, for the next start
 
     async def start(self) -> None:
         self.runtime = StationRuntime(self.settings)
+        if self._trust is not None:  # a set-up: the CSMS roots become the one given
+            self.runtime.core.reprovision_csms_roots(self._trust, self.runtime.clock())
+            self._trust = None
         self._task = asyncio.create_task(self.runtime.run())
 
     async def stop(self) -> None:
@@ -161,6 +173,49 @@ class OurStation:
                 self.station.fault(action.evse_id, action.faulted)
             case StoreCustomerIdentifier():
                 pass  # our station keeps no data under customer identifiers (C-14, not declared; issue #14)
+            case ConfigureRootCertificateCheck():  # a read-only variable: the site configuration, then a boot
+                await self.stop()
+                variables = dict(self.settings.variables)
+                variables[ROOT_CHECK] = str(action.enabled).lower()
+                self.settings = dataclasses.replace(self.settings, variables=variables)
+                await self.start()
+            case SetUpConnection():
+                await self.stop()
+                self._set_up(action)
+                await self.start()
+
+    def _set_up(self, action: SetUpConnection) -> None:
+        """What an installer does: the factory connection (URL, security profile, the CSMS root to trust, the
+        station certificate) and the connection's variables back to that factory profile alone."""
+        directory = self.settings.database.parent if isinstance(self.settings.database, Path) else Path(".")
+        ca_bundle = self.settings.ca_bundle
+        if action.csms_root:
+            ca_bundle = directory / "set_up_csms_root.crt"
+            ca_bundle.write_text(action.csms_root)
+        client = None
+        if action.certificate:
+            client = CertificateFiles(directory / "set_up_station.crt", directory / "set_up_station.key")
+            client.certificate.write_text(action.certificate)
+            client.private_key.touch(mode=0o600)
+            client.private_key.write_text(action.private_key)
+        self._trust = action.csms_root or None  # installed in place of the CSMS roots at the start
+        self.settings = dataclasses.replace(
+            self.settings,
+            url=action.url,
+            security_profile=action.security_profile,
+            ca_bundle=ca_bundle,
+            client_certificate=client,
+        )
+        storage = SqliteStorage(self.settings.database)
+        try:
+            for key, value in (
+                (VariableKey("SecurityCtrlr", "SecurityProfile"), str(action.security_profile)),
+                (VariableKey("OCPPCommCtrlr", "NetworkConfigurationPriority"), "0"),
+            ):
+                storage.save_value(key.storage_key(ACTUAL), value)
+            storage.set_state("network_last_good_slot", "0")
+        finally:
+            storage.close()
 
     async def _make_idle(self) -> None:
         station = self.station

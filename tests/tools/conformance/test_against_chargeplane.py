@@ -33,10 +33,13 @@ async def test_csms_cases_against_chargeplane(
     selected = [c for c in REGISTRY.select(Side.CSMS, patterns) if c.module == module]
     if not selected:
         pytest.skip(f"CONFORMANCE_CASES selects no case of {module}")
+    configured = dataclasses.replace(
+        _with_v2g_chain(csms),
+        client_certificate_file=str(csms_tls.client_certificate.certificate),
+        client_private_key_file=str(csms_tls.client_certificate.private_key),
+    )
     declaration = Declaration(
-        features=CSMS_FEATURES,
-        configured=_with_v2g_chain(csms),
-        expected_failures=dict(CSMS_EXPECTED_FAILURES),
+        features=CSMS_FEATURES, configured=configured, expected_failures=dict(CSMS_EXPECTED_FAILURES)
     )
     started = time.monotonic()
     results = await run_csms_cases(

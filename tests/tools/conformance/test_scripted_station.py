@@ -396,7 +396,7 @@ async def scripted(tmp_path: Path) -> AsyncIterator[tuple[CsmsEndpoint, Scripted
         "TC_N_25_CS,TC_N_26_CS,TC_N_27_CS,TC_N_28_CS,TC_N_30_CS,TC_N_31_CS,TC_N_32_CS,TC_N_35_CS,TC_N_36_CS,TC_N_62_CS",
         "TC_A_09_CS,TC_A_10_CS,TC_A_20_CS",
         # block M's CA certificates (the V2G chain's and the EV's contract cases run against our own station)
-        "TC_M_0*,TC_M_1[2-46-9]_CS,TC_M_2[02]_CS,TC_M_3*",
+        "TC_M_0*,TC_M_1[2-46-9]_CS,TC_M_2[02]_CS,TC_M_3*",  # not TC_M_23_CS: it renews a station certificate (A02)
         "TC_L_01_CS,TC_L_02_CS,TC_L_03_CS,TC_L_05_CS,TC_L_06_CS,TC_L_07_CS,TC_L_08_CS,TC_L_10_CS,TC_L_18_CS",
         "TC_A_19_CS,TC_A_22_CS",  # A_22 after A_19 (profile 2)
     ],

@@ -194,7 +194,16 @@ def within_validity(certificate: x509.Certificate, at: datetime) -> bool:
 
 
 class Certificates(Controller):
-    __slots__ = ("_fallback", "_next_request_id", "_renewed_for", "_switch_at", "installed", "own", "pending")
+    __slots__ = (
+        "_fallback",
+        "_new_root_refused",
+        "_next_request_id",
+        "_renewed_for",
+        "_switch_at",
+        "installed",
+        "own",
+        "pending",
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -202,6 +211,7 @@ class Certificates(Controller):
         self.own: list[OwnCertificate] = []  # newest first
         self.pending: dict[str, SigningRequest] = {}  # by certificate type
         self._fallback: Installed | None = None  # M05.FR.12: the replaced CSMS root
+        self._new_root_refused = False  # M05.FR.14: the new CSMS root failed to verify the CSMS (this boot)
         self._renewed_for: set[int] = set()  # serials of station certificates already renewed (A03)
         self._switch_at: datetime | None = None  # A02.FR.08: reconnect with the new certificate then
         self._next_request_id = 1  # 2.1 SignCertificate's requestId
@@ -230,6 +240,10 @@ class Certificates(Controller):
     def roots(self, use: str) -> list[x509.Certificate]:
         """The installed certificates of one use (e.g. ManufacturerRootCertificate), oldest first."""
         return [item.certificate for item in self.installed if item.use == use]
+
+    def holds(self, kind: str) -> bool:
+        """Whether the station holds a certificate of its own of ``kind`` (signed by the CSMS, A02)."""
+        return any(c.kind == kind for c in self.own)
 
     def station_certificate(self, kind: str, now: datetime) -> OwnCertificate | None:
         """A02.FR.09 / A02.FR.15: the newest certificate of ``kind`` valid at ``now``."""
@@ -283,6 +297,19 @@ class Certificates(Controller):
             taken += self.install(use, text, now) == "Accepted"
         return taken
 
+    def reprovision(self, use: str, pem: str, now: datetime) -> int:
+        """An installer's reset of one trust store: the certificates of ``use`` become those of ``pem`` (a
+        replaced CSMS root's fallback goes too). Returns how many were taken."""
+        chain = load_chain(pem)
+        at = self.ctx.station_time(now)
+        self.installed = [item for item in self.installed if item.use != use]
+        if self._fallback is not None and self._fallback.use == use:
+            self._fallback = None
+        taken = [c for c in chain if is_ca(c) and within_validity(c, at)][: MAX_ENTRIES - len(self.installed)]
+        self.installed += [Installed(use, c) for c in taken]
+        self._save()
+        return len(taken)
+
     def _replace_csms_root(self, certificate: x509.Certificate) -> str:
         """M05.FR.09-12: one CSMS root (plus the fallback); the new one signed by the old one replaces it."""
         current = [item for item in self.installed if item.use == CSMS_ROOT and item is not self._fallback]
@@ -295,6 +322,23 @@ class Certificates(Controller):
         self.installed.append(Installed(CSMS_ROOT, certificate))
         self._save()
         return "Accepted"
+
+    def csms_trust(self) -> tuple[list[x509.Certificate], bool]:
+        """The CSMS roots the next TLS connection verifies the server with, and whether they are a new root on
+        trial: while a fallback is kept (M05.FR.12) the new root alone, until it failed once (M05.FR.14: then
+        the old one too)."""
+        trial = self._fallback is not None and not self._new_root_refused
+        chosen = [
+            item
+            for item in self.installed
+            if item.use == CSMS_ROOT and not (trial and item is self._fallback)
+        ]
+        return [item.certificate for item in chosen], trial
+
+    def new_root_refused(self) -> None:
+        """M05.FR.14: the CSMS's certificate did not verify with the new root alone: try the fallback too."""
+        if self._fallback is not None:
+            self._new_root_refused = True
 
     def connected_with_new_root(self) -> None:
         """M05.FR.13: the connection verified with the new CSMS root works: the fallback goes."""
@@ -382,7 +426,9 @@ class Certificates(Controller):
             csr.public_bytes(serialization.Encoding.PEM).decode(),
             request_id,
             max(1, ctx.model.number(SECURITY, "CertSigningWaitMinimum")),
-            max(0, ctx.model.number(SECURITY, "CertSigningRepeatTimes")),
+            # the first resend waits CertSigningWaitMinimum, each later one twice the previous wait; the
+            # variable counts the doublings (A02.FR.18/19), so one resend more than it says (TC_A_23_CS)
+            max(0, ctx.model.number(SECURITY, "CertSigningRepeatTimes")) + 1,
         )
         return self._send_csr(kind, now, force=force)
 

@@ -10,7 +10,8 @@ keeps reconnecting there (B10.FR.07). The runtime asks :meth:`NetworkProfiles.ne
 connection attempt; the core learns of a success from the connection coming up.
 
 A05 (security profile upgrade): a priority naming a slot of a higher TLS profile is refused while no
-CSMSRootCertificate is installed (A05.FR.02); once the station has connected on a slot of a higher profile,
+CSMSRootCertificate is installed (A05.FR.02), one of profile 3 while the station holds no ChargingStationCertificate
+signed by the CSMS (A05.FR.03; its validity is checked when a connection presents it); once the station has connected on a slot of a higher profile,
 SecurityCtrlr.SecurityProfile takes it and the slots of lower profiles leave the priority (A05.FR.06).
 """
 
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.versions import Version
-from chargeplane.station.core.certificates import CSMS_ROOT, Certificates
+from chargeplane.station.core.certificates import CSMS_ROOT, STATION_CERTIFICATE, Certificates
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import VariableKey
 
@@ -98,8 +99,11 @@ class NetworkProfiles(Controller):
             if slot != FACTORY_SLOT and slot not in self.profiles:
                 return f"slot {slot} holds no network connection profile"
             upgrade = self._security_profile(slot)
-            if upgrade > current and upgrade >= 2 and not self.ctx.get(Certificates).roots(CSMS_ROOT):
+            certificates = self.ctx.get(Certificates)
+            if upgrade > current and upgrade >= 2 and not certificates.roots(CSMS_ROOT):
                 return "NoCsmsRoot"  # A05.FR.02: no CSMSRootCertificate installed
+            if upgrade > current and upgrade == 3 and not certificates.holds(STATION_CERTIFICATE):
+                return "NoCertificate"  # A05.FR.03: no ChargingStationCertificate to present
         return None
 
     def _security_profile(self, slot: int) -> int:

@@ -20,6 +20,10 @@ the change in its security log without the password (A01.FR.11-12: Reconfigurati
 drops the connection to connect again with the new password (A01 scenario steps 3-4): a :class:`Reconnect`
 action once the SetVariables answer has gone. The runtime takes the password for every connection attempt
 from :meth:`Security.basic_auth_password`.
+
+A00: a connection attempt the station ends in the TLS handshake (the CSMS certificate does not verify, or the
+CSMS offers no TLS 1.2 or above) is an InvalidCsmsCertificate / InvalidTLSVersion event (critical: queued until
+the next accepted registration), reported once per kind until a connection succeeds.
 """
 
 from __future__ import annotations
@@ -94,13 +98,14 @@ def password_problem(password: str, version: Version) -> str | None:
 
 
 class Security(Controller):
-    __slots__ = ("_boot_reported", "_password_changed", "queued")
+    __slots__ = ("_boot_reported", "_password_changed", "_tls_reported", "queued")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._boot_reported = False  # the core lives as long as one boot
         self._password_changed = False  # A01: report and reconnect at the next timer pass
         self.queued: deque[QueuedEvent] = deque(maxlen=QUEUE_MAX)  # A04.FR.02
+        self._tls_reported: set[str] = set()  # handshake refusals reported since the last connection
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -141,8 +146,17 @@ class Security(Controller):
         self.report(RECONFIGURED, now, "BasicAuthPassword changed")  # A01.FR.11 (never the value, FR.12)
         self.ctx.act(Reconnect("BasicAuthPassword changed"))  # A01 steps 3-4
 
+    def tls_refused(self, event_type: str, now: datetime, tech_info: str) -> None:
+        """A connection attempt this station ended in the TLS handshake (A00.FR.310/413: the CSMS certificate
+        did not verify; A00.FR.316/419: no TLS 1.2 or above): the security event, once per kind until a
+        connection succeeds (the notes of A00.FR.316/419: repeated attempts must not flood the queue)."""
+        if event_type not in self._tls_reported:
+            self._tls_reported.add(event_type)
+            self.report(event_type, now, tech_info)
+
     def connection_opened(self, now: datetime) -> None:
         """Back online in a boot already accepted (no new BootNotification): the queue goes out (A04.FR.02)."""
+        self._tls_reported.clear()
         if self.ctx.accepted:
             self._flush(now)
 

@@ -267,9 +267,32 @@ class StationCore:
         """The CA bundle the station was set up with, as its CSMSRootCertificates (once in its life)."""
         return self.ctx.get(Certificates).provision(CSMS_ROOT, pem, now)
 
+    def reprovision_csms_roots(self, pem: str, now: datetime) -> int:
+        """An installer's reset of the CSMS trust: the CSMSRootCertificates become the bundle ``pem``."""
+        return self.ctx.get(Certificates).reprovision(CSMS_ROOT, pem, now)
+
     def csms_roots(self) -> list[x509.Certificate]:
-        """M05: the installed CSMSRootCertificates, which a TLS connection verifies the server with."""
+        """M05: the installed CSMSRootCertificates."""
         return self.ctx.get(Certificates).roots(CSMS_ROOT)
+
+    def csms_trust(self) -> tuple[list[x509.Certificate], bool]:
+        """The CSMS roots the next TLS connection verifies the server with, and whether they are a new root on
+        trial (M05.FR.13/14, AdditionalRootCertificateCheck)."""
+        return self.ctx.get(Certificates).csms_trust()
+
+    def tls_connected(self, trial: bool) -> None:
+        """A TLS connection came up; ``trial``: verified with the new CSMS root alone (M05.FR.13)."""
+        if trial:
+            self.ctx.get(Certificates).connected_with_new_root()
+
+    def tls_refused(self, event_type: str, trial: bool, now: datetime, tech_info: str) -> None:
+        """A connection attempt ended in the TLS handshake with ``event_type`` (InvalidCsmsCertificate,
+        InvalidTLSVersion); ``trial``: the CSMS certificate was checked with the new CSMS root alone. A
+        certificate the new root alone did not verify is no event yet: the fallback root decides next."""
+        if trial and event_type == "InvalidCsmsCertificate":
+            self.ctx.get(Certificates).new_root_refused()  # M05.FR.14: the fallback next time
+            return
+        self.ctx.get(Security).tls_refused(event_type, now, tech_info)
 
     def station_certificate(self, now: datetime) -> OwnCertificate | None:
         """The newest valid ChargingStationCertificate with its key (A02.FR.09), for a TLS client (profile 3)."""

@@ -100,6 +100,10 @@ class Configured:
     csms_root_certificate2_file: str = ""
     alternate_certificate: str = ""
     alternate_private_key: str = ""
+    # csms cases of security profile 3 (TC_A_07 / A_08), PEM file paths: <Configured client certificate> (the
+    # chain, leaf first, issued for the station identity by a CA the CSMS trusts) and its private key
+    client_certificate_file: str = ""
+    client_private_key_file: str = ""
     # station cases, charging profiles the tool sends (TC_K_38_CS): <Configured numberPhases / chargingRateUnit>
     number_phases: int = 3
     charging_rate_unit: str = "A"  # A or W
@@ -148,6 +152,9 @@ class Configured:
     # Station cases of block A: the station's active network connection profile (message_timeout and
     # ocpp_interface above go into the new one the tool writes to the free slot)
     station_security_profile: int = 1  # <Configured securityProfile> of the station under test
+    cert_signing_wait_minimum: int = (
+        3  # <Configured CertSigningWaitMinimum> the tool sets (TC_A_23_CS), seconds
+    )
     station_configuration_slot: int = 1  # <Configured configurationSlot>: the slot in use
     station_configuration_slot2: int = 2  # the free slot the tool writes a new connection profile to
 

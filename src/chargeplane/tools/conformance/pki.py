@@ -107,6 +107,54 @@ def issue(
     return Issued(builder.sign(signer, hashes.SHA256()), key)
 
 
+def _client_certificate(
+    subject: x509.Name, public_key: ec.EllipticCurvePublicKey, issuer: Issued, days: int = 365
+) -> x509.Certificate:
+    """A station (TLS client) certificate for ``subject`` and ``public_key``, signed by ``issuer``."""
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.certificate.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - DAY)
+        .not_valid_after(now + days * DAY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
+        )
+        .sign(issuer.key, hashes.SHA256())
+    )
+
+
+def station_name(station_id: str, organization: str) -> x509.Name:
+    """A00.FR.404/405: a station certificate names the CSO (O) and the station (CN)."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.COMMON_NAME, station_id),
+        ]
+    )
+
+
+def sign_csr(csr_pem: str, issuer: Issued) -> x509.Certificate:
+    """A02: the certificate of a station's CSR (its subject and key), signed by ``issuer``. ValueError: not a
+    PEM CSR with a valid signature and an EC key."""
+    csr = x509.load_pem_x509_csr(csr_pem.encode())
+    if not csr.is_signature_valid:
+        raise ValueError("the CSR's signature does not verify")
+    key = csr.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError("the CSR's key is not an EC key")
+    return _client_certificate(csr.subject, key, issuer)
+
+
+def chain_pem(*certificates: x509.Certificate) -> str:
+    return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates)
+
+
 ALGORITHMS: dict[en.HashAlgorithmEnumType, type[hashes.HashAlgorithm]] = {
     en.HashAlgorithmEnumType.SHA256: hashes.SHA256,
     en.HashAlgorithmEnumType.SHA384: hashes.SHA384,
@@ -186,6 +234,9 @@ class TestPki:
         self.untrusted_server = get(
             "untrusted_server", lambda: issue(hosts[0], self.unknown_root, ca=False, hosts=hosts)
         )
+        # profile 3 and A02: the CA of station certificates, under the CSMS root (a station checks that a chain
+        # it is sent ends at its CSMS root)
+        self.station_ca = get("station_ca", lambda: issue("Conformance station CA", self.csms_root, ca=True))
         self.manufacturer_root = get(
             "manufacturer_root", lambda: issue("Conformance manufacturer root", ca=True)
         )
@@ -203,7 +254,8 @@ class TestPki:
         self.expired_root = get(
             "expired_root", lambda: issue("Conformance expired root", ca=True, not_after=now - DAY)
         )
-        # block M, ISO 15118: the V2G root with the sub-CA that signs the station's V2G certificates, the MO root
+        # block M, ISO 15118 (and A02's V2G cases): the V2G root with the sub-CA that signs the station's V2G
+        # certificates, the MO root
         self.v2g_root = get("v2g_root", lambda: issue("Conformance V2G root", ca=True))
         self.v2g_sub = get("v2g_sub", lambda: issue("Conformance V2G CPO sub-CA", self.v2g_root, ca=True))
         self.mo_root = get("mo_root", lambda: issue("Conformance MO root", ca=True))
@@ -235,6 +287,19 @@ class TestPki:
             issuer_key_hash=data.issuer_key_hash,
             serial_number=secrets.token_hex(8),
         )
+
+    def station_certificate(self, station_id: str, organization: str) -> Issued:
+        """A station certificate (profile 3) for ``station_id`` of ``organization``, under the station CA:
+        what an installer gives a station (kept in the directory as ``station_certificate``)."""
+
+        def make() -> Issued:
+            key = ec.generate_private_key(ec.SECP256R1())
+            name = station_name(station_id, organization)
+            return Issued(_client_certificate(name, key.public_key(), self.station_ca), key)
+
+        kept = self._kept("station_certificate", make)
+        names = kept.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return kept if names and names[0].value == station_id else make()
 
     def files(self, issued: Issued) -> tuple[Path, Path]:
         """``issued`` as PEM files (certificate, key), for an ssl context."""

@@ -152,6 +152,35 @@ class HardwareFault:
         return f"make a hardware fault of EVSE {self.evse_id} that the station reports ({change})"
 
 
+# Blocks A and M: the connection the station is installed with, as a TLS case's prerequisite wants it
+@dataclass(frozen=True)
+class SetUpConnection:
+    url: str  # the CSMS URL, without the station's identity (ws:// on profile 1, wss:// on 2 and 3)
+    security_profile: int
+    csms_root: str = ""  # PEM: the CSMS root certificate to verify the CSMS with (profiles 2 and 3)
+    certificate: str = ""  # profile 3: the station certificate chain (PEM, leaf first) and its private key
+    private_key: str = ""
+
+    def describe(self) -> str:
+        what = f"set the station up to connect to {self.url} on security profile {self.security_profile}"
+        if self.csms_root:
+            what += (
+                ", with the tool's CSMS root certificate (csms_root.crt of its PKI directory) as its only one"
+            )
+        if self.certificate:
+            what += ", presenting the station certificate the tool issued (station_certificate.crt / .key)"
+        return what
+
+
+# Block M (AS-2): the station's configuration of SecurityCtrlr.AdditionalRootCertificateCheck (read-only)
+@dataclass(frozen=True)
+class ConfigureRootCertificateCheck:
+    enabled: bool
+
+    def describe(self) -> str:
+        return f"configure SecurityCtrlr.AdditionalRootCertificateCheck {str(self.enabled).lower()} at the station"
+
+
 StationAction = (
     PlugIn
     | Unplug
@@ -167,6 +196,8 @@ StationAction = (
     | MasterPassStop
     | StoreCustomerIdentifier
     | HardwareFault
+    | SetUpConnection
+    | ConfigureRootCertificateCheck
 )
 
 

@@ -30,6 +30,7 @@ from chargeplane.tools.conformance.declaration import Configured
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.client import ClientSettings, OcppClient
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
+from chargeplane.transport.security import CertificateFiles
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ class LinkSettings:
     # endpoint for the TLS cases when ``url`` is plain ws (TC_A_04, A_06, A_19)
     ca_file: Path | None = None
     tls_url: str | None = None
+    client_certificate: CertificateFiles | None = (
+        None  # presented on wss (security profile 3: TC_A_07 / A_08)
+    )
 
 
 class StationLink:
@@ -124,6 +128,7 @@ class StationLink:
                 station_id=settings.station_id,
                 password=settings.password,
                 ca_bundle=settings.ca_file,
+                client_certificate=settings.client_certificate,
                 call_timeout=CALL_TIMEOUT,
                 queue_offline=False,
                 backoff=BackOffSettings(wait_minimum=1.0, random_range=0.5),

@@ -27,8 +27,11 @@ Readings:
   identity. Booted (step 9) is the boot after the reconnection.
 * TC_A_20_CS (AQ-1): the precondition "no valid CSMS root" is made by deleting every CSMSRootCertificate the
   station lists.
-* TC_A_22_CS: the lower profile is the active one minus 1; a station on profile 1 cannot meet the
-  prerequisite (profile 2 or 3 active) and fails before step 1.
+* TC_A_21_CS (AQ-1): the precondition "no valid ChargingStationCertificate" is the station's (not checked by
+  the tool; a station that renewed one in an earlier case keeps it).
+* TC_A_20_CS / TC_A_22_CS: their prerequisites (profile 1 / profile 2 or 3 active) are configuration states
+  (``station_tls.py``): a station on another profile is set up on the one needed, and as declared afterwards.
+  A_22's lower profile is the active one minus 1.
 """
 
 from __future__ import annotations
@@ -43,8 +46,15 @@ from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field, field_value
+from chargeplane.tools.conformance.pki import Issued
 from chargeplane.tools.conformance.station_states import BOOT_WITHIN, after_boot, booted, connector_status
 from chargeplane.tools.conformance.station_steps import StationTool
+from chargeplane.tools.conformance.station_tls import (
+    active_profile,
+    listener,
+    on_security_profile,
+    tls_profile,
+)
 from chargeplane.tools.conformance.tls_front import REQUIRED_SUITE_PAIRS, TlsFront
 
 log = logging.getLogger(__name__)
@@ -102,10 +112,6 @@ async def reconnected(
         if loop.time() > until:
             raise StepFailed(step, f"the station did not connect again within {within:g} s")
         await asyncio.sleep(SLACK)
-
-
-def active_profile(tool: StationTool) -> int:
-    return tool.endpoint.security_profile or tool.configured.station_security_profile
 
 
 # --- Basic authentication (A00, A01) ---
@@ -296,6 +302,23 @@ async def security_event(tool: StationTool, step: int, *kinds: str, within: floa
     )
 
 
+async def refused_then_good(
+    tool: StationTool, front: TlsFront, attempts: int, certificate: Issued, *, legacy: bool = False
+) -> None:
+    """Steps 1-12 of TC_A_05 / A_06: with NetworkProfileConnectionAttempts ``attempts``, the tool presents
+    ``certificate`` (``legacy``: TLS below 1.2 only) until the station refused a handshake, then the
+    configured certificate: the station boots through the listener."""
+    await set_variable(tool, "before", "OCPPCommCtrlr", "NetworkProfileConnectionAttempts", str(attempts))
+    front.present(certificate, legacy=legacy)
+    try:
+        connections, handshakes = await booting_over_tls(tool, front)
+        await bad_handshake(tool, 3, front, (connections, handshakes))
+    finally:
+        front.present(tool.pki().csms_server)  # 5.
+    await boot_and_status(tool, 10, 12)
+    await connected_over_tls(tool, 4, front, connections, handshakes)
+
+
 @case(
     "TC_A_04_CS",
     "TLS - server-side certificate - Valid certificate",
@@ -309,17 +332,14 @@ async def security_event(tool: StationTool, step: int, *kinds: str, within: floa
         "A00.FR.412",
         "A00.FR.422",
     ),
-    timeout=2 * BOOT_WITHIN,
+    timeout=4 * BOOT_WITHIN,
 )
 async def tc_a_04_cs(tool: StationTool) -> None:
-    front = await tool.endpoint.start_tls()
-    front.present(tool.pki().csms_server)
-    connections, handshakes = await booting_over_tls(tool, front)
-    await boot_and_status(tool, 7, 9)  # 7. / 8.; 9. / 10.
-    await connected_over_tls(
-        tool, 1, front, connections, handshakes
-    )  # 1.-6., judged once the station is back
-    check_suites(2, front, handshakes)
+    async with on_security_profile(tool, tls_profile(tool)) as front:
+        connections, handshakes = await booting_over_tls(tool, front)
+        await boot_and_status(tool, 7, 9)  # 7. / 8.; 9. / 10.
+        await connected_over_tls(tool, 1, front, connections, handshakes)  # 1.-6., once the station is back
+        check_suites(2, front, handshakes)
 
 
 @case(
@@ -327,21 +347,13 @@ async def tc_a_04_cs(tool: StationTool) -> None:
     "TLS - server-side certificate - Invalid certificate",
     use_cases=("A00",),
     requirements=("A00.FR.309", "A00.FR.310", "A00.FR.311", "A00.FR.412", "A00.FR.413", "A00.FR.414"),
-    timeout=2 * BOOT_WITHIN,
+    timeout=4 * BOOT_WITHIN,
 )
 async def tc_a_05_cs(tool: StationTool) -> None:
-    pki = tool.pki()
-    await set_variable(tool, "before", "OCPPCommCtrlr", "NetworkProfileConnectionAttempts", "2")
-    front = await tool.endpoint.start_tls()
-    front.present(pki.untrusted_server)  # 2.: signed by a root the station does not know
-    try:
-        connections, handshakes = await booting_over_tls(tool, front)
-        await bad_handshake(tool, 3, front, (connections, handshakes))
-    finally:
-        front.present(pki.csms_server)  # 5.
-    await boot_and_status(tool, 10, 12)
-    await connected_over_tls(tool, 4, front, connections, handshakes)
-    await security_event(tool, 14, "InvalidCsmsCertificate")
+    async with on_security_profile(tool, tls_profile(tool)) as front:
+        # 2.: a certificate signed by a root the station does not know
+        await refused_then_good(tool, front, 2, tool.pki().untrusted_server)
+        await security_event(tool, 14, "InvalidCsmsCertificate")
 
 
 @case(
@@ -349,21 +361,13 @@ async def tc_a_05_cs(tool: StationTool) -> None:
     "TLS - server-side certificate - TLS version too low",
     use_cases=("A00",),
     requirements=("A00.FR.314", "A00.FR.316", "A00.FR.416", "A00.FR.417", "A00.FR.419"),
-    timeout=2 * BOOT_WITHIN,
+    timeout=4 * BOOT_WITHIN,
 )
 async def tc_a_06_cs(tool: StationTool) -> None:
-    pki = tool.pki()
-    await set_variable(tool, "before", "OCPPCommCtrlr", "NetworkProfileConnectionAttempts", "1")
-    front = await tool.endpoint.start_tls()
-    front.present(pki.csms_server, legacy=True)  # 2.: TLS below 1.2 only
-    try:
-        connections, handshakes = await booting_over_tls(tool, front)
-        await bad_handshake(tool, 3, front, (connections, handshakes))
-    finally:
-        front.present(pki.csms_server)  # 5.
-    await boot_and_status(tool, 10, 12)
-    await connected_over_tls(tool, 4, front, connections, handshakes)
-    await security_event(tool, 14, "StartupOfTheDevice", "ResetOrReboot")  # 16. InvalidTLSVersion is optional
+    async with on_security_profile(tool, tls_profile(tool)) as front:
+        await refused_then_good(tool, front, 1, tool.pki().csms_server, legacy=True)  # 2.: TLS below 1.2 only
+        # 16. InvalidTLSVersion is optional
+        await security_event(tool, 14, "StartupOfTheDevice", "ResetOrReboot")
 
 
 # --- Upgrade the security profile (A05, B09) ---
@@ -441,20 +445,48 @@ async def tc_a_19_cs(tool: StationTool) -> None:
     use_cases=("A05",),
     requirements=("A05.FR.02",),
     features=("AQ-1",),
+    timeout=3 * BOOT_WITHIN,  # set up on profile 1 and back
 )
 async def tc_a_20_cs(tool: StationTool) -> None:
-    kind = en.GetCertificateIdUseEnumType.CSMS_ROOT_CERTIFICATE
-    roots = await tool.send_as(
-        "before",
-        msg.GetInstalledCertificateIdsRequest(certificate_type=[kind]),
-        msg.GetInstalledCertificateIdsResponse,
+    async with on_security_profile(tool, 1):  # an upgrade to profile 2 is from profile 1
+        kind = en.GetCertificateIdUseEnumType.CSMS_ROOT_CERTIFICATE
+        roots = await tool.send_as(
+            "before",
+            msg.GetInstalledCertificateIdsRequest(certificate_type=[kind]),
+            msg.GetInstalledCertificateIdsResponse,
+        )
+        for entry in roots.certificate_hash_data_chain or []:
+            request = msg.DeleteCertificateRequest(certificate_hash_data=entry.certificate_hash_data)
+            await tool.send_as("before", request, msg.DeleteCertificateResponse)
+        front = await tool.endpoint.start_tls()
+        url = front.url(tool.endpoint.settings.path_prefix)
+        response = await tool.send_as(1, network_profile(tool, url, 2), msg.SetNetworkProfileResponse)
+        expect_field(2, response, "status", "Accepted")
+        status = await set_variable(tool, 3, "OCPPCommCtrlr", "NetworkConfigurationPriority", priority(tool))
+        if status != "Rejected":
+            raise StepFailed(
+                4,
+                f"SetVariablesResponse.setVariableResult[0].attributeStatus is {status}, expected Rejected",
+            )
+
+
+@case(
+    "TC_A_21_CS",
+    "Upgrade Charging Station Security Profile - No valid ChargingStationCertificate installed",
+    use_cases=("A05",),
+    requirements=("A05.FR.03",),
+    features=("AQ-1",),
+)
+async def tc_a_21_cs(tool: StationTool) -> None:
+    install = msg.InstallCertificateRequest(
+        certificate_type=en.InstallCertificateUseEnumType.CSMS_ROOT_CERTIFICATE,
+        certificate=tool.pki().csms_root.pem,
     )
-    for entry in roots.certificate_hash_data_chain or []:
-        request = msg.DeleteCertificateRequest(certificate_hash_data=entry.certificate_hash_data)
-        await tool.send_as("before", request, msg.DeleteCertificateResponse)
-    front = await tool.endpoint.start_tls()
+    installed = await tool.send_as("before", install, msg.InstallCertificateResponse)  # a valid CSMS root
+    expect_field("before", installed, "status", "Accepted")
+    front = await listener(tool, 3)  # the ocppCsmsUrl not in use: the wss listener
     url = front.url(tool.endpoint.settings.path_prefix)
-    response = await tool.send_as(1, network_profile(tool, url, 2), msg.SetNetworkProfileResponse)
+    response = await tool.send_as(1, network_profile(tool, url, 3), msg.SetNetworkProfileResponse)
     expect_field(2, response, "status", "Accepted")
     status = await set_variable(tool, 3, "OCPPCommCtrlr", "NetworkConfigurationPriority", priority(tool))
     if status != "Rejected":
@@ -468,12 +500,12 @@ async def tc_a_20_cs(tool: StationTool) -> None:
     "Upgrade Charging Station Security Profile - Downgrade security profile - Rejected",
     use_cases=("A05", "B09"),
     requirements=("B09.FR.04",),
+    timeout=3 * BOOT_WITHIN,  # set up on a TLS profile and back
 )
 async def tc_a_22_cs(tool: StationTool) -> None:
-    profile = active_profile(tool)
-    if profile < 2:
-        raise StepFailed("before", f"the station is on security profile {profile}; the case needs 2 or 3")
-    response = await tool.send_as(
-        1, network_profile(tool, tool.endpoint.url, profile - 1), msg.SetNetworkProfileResponse
-    )
-    expect_field(2, response, "status", "Rejected")
+    async with on_security_profile(tool, max(2, active_profile(tool))):
+        profile = active_profile(tool)
+        response = await tool.send_as(
+            1, network_profile(tool, tool.endpoint.url, profile - 1), msg.SetNetworkProfileResponse
+        )
+        expect_field(2, response, "status", "Rejected")

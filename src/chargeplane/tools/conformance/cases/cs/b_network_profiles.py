@@ -23,14 +23,15 @@ Readings:
 * After each case (outside the verdict) the tool puts back NetworkConfigurationPriority and the variables it
   changed, and resets the station OnIdle when it is connected to the second endpoint, so that it comes
   back to the first one.
-* TC_B_47 / TC_B_50 (a new CSMS root certificate): the tool must itself listen with wss:// (its
-  declaration's TLS settings) and the station run security profile 2 or 3 (SecurityCtrlr.SecurityProfile,
-  read before step 1); the roots and the second address's certificate are PEM files the declaration names
+* TC_B_47 / TC_B_50 (a new CSMS root certificate): the station on security profile 2 (3 when declared so) and,
+  for B_47 (AS-2), AdditionalRootCertificateCheck true: the configuration states of ``station_tls.py``. The
+  roots and the second address's certificate are the PEM files the declaration names
   (``csms_root_certificate_file``, ``csms_root_certificate2_file``, ``alternate_certificate`` /
-  ``alternate_private_key``). The Memory State installs the new root with InstallCertificate (Accepted).
-  TC_B_50's second address presents the certificate signed by the new root; TC_B_47's presents the one of
-  the first address (signed by the old root), so that the station's check fails there and it falls back.
-  Both send step 5's Reset OnIdle in any case (the tables have no note there).
+  ``alternate_private_key``), else the tool's PKI (its CSMS root, the new root it signed, a server certificate
+  of each). The Memory State installs the new root with InstallCertificate (Accepted). The new profile keeps
+  the station's security profile. TC_B_50's second address presents the certificate signed by the new root;
+  TC_B_47's one signed by the old root, so that the station's check fails there and it falls back. Both send
+  step 5's Reset OnIdle in any case (the tables have no note there).
 * TC_B_47 step 11's "GetInstalledCertificatesRequest" is GetInstalledCertificateIdsRequest; 2.0.1 answers
   with hash data, not certificates: the entry must carry the old root's issuerNameHash, issuerKeyHash and
   serialNumber (hex, compared without case or leading zeros) in the hashAlgorithm it names.
@@ -39,6 +40,7 @@ Readings:
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -54,6 +56,12 @@ from chargeplane.tools.conformance.cases.cs.b_device_model import current_value,
 from chargeplane.tools.conformance.checks import StepFailed, expect_field
 from chargeplane.tools.conformance.station_states import BOOT_WITHIN, after_boot
 from chargeplane.tools.conformance.station_steps import CsmsEndpoint, StationTool, alternate_endpoint
+from chargeplane.tools.conformance.station_tls import (
+    active_profile,
+    on_security_profile,
+    root_certificate_check,
+    tls_profile,
+)
 from chargeplane.transport.security import CertificateFiles, TlsSettings
 
 COMM = "OCPPCommCtrlr"
@@ -63,14 +71,16 @@ AUTO_REBOOT_WAIT = 5.0  # seconds the tool waits for a station that reboots by i
 MANY = 10_000  # refusals that outlast any case
 
 
-def profile(tool: StationTool, url: str) -> dt.NetworkConnectionProfileType:
+def profile(
+    tool: StationTool, url: str, security_profile: int | None = None
+) -> dt.NetworkConnectionProfileType:
     configured = tool.configured
     return dt.NetworkConnectionProfileType(
         ocpp_version=en.OCPPVersionEnumType.OCPP20,
         ocpp_transport=en.OCPPTransportEnumType.JSON,
         ocpp_csms_url=url,
         message_timeout=configured.message_timeout,
-        security_profile=configured.security_profile,
+        security_profile=configured.security_profile if security_profile is None else security_profile,
         ocpp_interface=en.OCPPInterfaceEnumType(configured.ocpp_interface),
     )
 
@@ -85,7 +95,9 @@ async def reconnected(endpoint: CsmsEndpoint, since: int, step: int | str, withi
     raise StepFailed(step, f"the station did not connect to {endpoint.url} within {within:g} s")
 
 
-async def set_profile(tool: StationTool, url: str) -> tuple[str | None, int]:
+async def set_profile(
+    tool: StationTool, url: str, security_profile: int | None = None
+) -> tuple[str | None, int]:
     """Steps 1-4: the new profile in the free slot, then its priority first. Returns the previous
     NetworkConfigurationPriority (to put back) and whether step 4 asked for a reboot (1) or not (0)."""
     configured = tool.configured
@@ -96,7 +108,8 @@ async def set_profile(tool: StationTool, url: str) -> tuple[str | None, int]:
         if in_use == str(configured.configuration_slot)
         else configured.configuration_slot
     )
-    request = msg.SetNetworkProfileRequest(configuration_slot=slot, connection_data=profile(tool, url))
+    data = profile(tool, url, security_profile)
+    request = msg.SetNetworkProfileRequest(configuration_slot=slot, connection_data=data)
     response = await tool.send_as(1, request, msg.SetNetworkProfileResponse)
     expect_field(2, response, "status", "Accepted")
     priority = f"{slot},{in_use}" if in_use else str(slot)
@@ -154,7 +167,7 @@ async def tc_b_43_cs(tool: StationTool) -> None:
     "Migrate to new ConnectionProfile - Success - Same CSMS Root",
     use_cases=("B09", "B10"),
     requirements=("B09.FR.01", "B10.FR.01", "B10.FR.04", "B10.FR.06"),
-    timeout=150.0,
+    timeout=150.0 + 4 * BOOT_WITHIN,  # with the configuration states' boots
 )
 async def tc_b_45_cs(tool: StationTool) -> None:
     async with alternate_endpoint(tool.endpoint) as other:
@@ -176,7 +189,7 @@ async def tc_b_45_cs(tool: StationTool) -> None:
     "Migrate to new ConnectionProfile - Fallback mechanism - Same CSMS Root",
     use_cases=("B10",),
     requirements=("B10.FR.03", "B10.FR.04"),
-    timeout=150.0,
+    timeout=150.0 + 4 * BOOT_WITHIN,  # with the configuration states' boots
 )
 async def tc_b_46_cs(tool: StationTool) -> None:
     attempts = await current_value(tool, "before", COMM, ATTEMPTS)
@@ -205,7 +218,7 @@ async def tc_b_46_cs(tool: StationTool) -> None:
     use_cases=("B10",),
     requirements=("B10.FR.07",),
     features=("C-47",),
-    timeout=150.0,
+    timeout=150.0 + 4 * BOOT_WITHIN,  # with the configuration states' boots
 )
 async def tc_b_49_cs(tool: StationTool) -> None:
     wait_minimum = str(tool.configured.retry_backoff_wait_minimum)
@@ -243,19 +256,42 @@ def read_pem(path: str, what: str) -> str:
     return Path(path).read_text(encoding="ascii")
 
 
-async def require_tls_profile(tool: StationTool) -> None:
-    """Prerequisite: the station is connected with security profile 2 or 3."""
-    profile_now = await current_value(tool, "before", "SecurityCtrlr", "SecurityProfile")
-    if profile_now not in ("2", "3") or tool.endpoint.settings.tls is None:
-        raise StepFailed(
-            "before",
-            f"the case needs security profile 2 or 3 over wss:// (SecurityCtrlr.SecurityProfile is {profile_now})",
+@dataclass(frozen=True)
+class NewRoot:
+    """The CSMS roots of TC_B_47 / B_50 and what the second address presents: the declaration's PEM files, or
+    the tool's PKI (its CSMS root, the new root it signed, their server certificates)."""
+
+    old_root: str  # PEM
+    new_root: str  # PEM
+    alternate: TlsSettings | None  # the second address's TLS (None: as the tool's own endpoint)
+
+
+def new_root(tool: StationTool, *, new_server: bool) -> NewRoot:
+    """``new_server``: the second address presents a certificate of the new root (B_50), else of the old one
+    (B_47)."""
+    configured = tool.configured
+    if configured.csms_root_certificate2_file:
+        old = read_pem(configured.csms_root_certificate_file, "csms_root_certificate_file")
+        new = read_pem(configured.csms_root_certificate2_file, "csms_root_certificate2_file")
+        if not new_server:
+            return NewRoot(old, new, None)
+        for path, what in (
+            (configured.alternate_certificate, "alternate_certificate"),
+            (configured.alternate_private_key, "alternate_private_key"),
+        ):
+            read_pem(path, what)  # fail before the station is changed
+        files = CertificateFiles(
+            Path(configured.alternate_certificate), Path(configured.alternate_private_key)
         )
+        return NewRoot(old, new, TlsSettings(certificates=(files,)))
+    pki = tool.pki()
+    server = pki.csms_server_new if new_server else pki.csms_server
+    files = CertificateFiles(*pki.files(server))
+    return NewRoot(pki.csms_root.pem, pki.csms_root_new.pem, TlsSettings(certificates=(files,)))
 
 
-async def install_new_root(tool: StationTool) -> None:
+async def install_new_root(tool: StationTool, pem: str) -> None:
     """Memory State CertificateInstalled: the new CSMS root certificate."""
-    pem = read_pem(tool.configured.csms_root_certificate2_file, "csms_root_certificate2_file")
     request = msg.InstallCertificateRequest(
         certificate_type=en.InstallCertificateUseEnumType.CSMS_ROOT_CERTIFICATE, certificate=pem
     )
@@ -302,49 +338,56 @@ def hash_data(pem: str, algorithm: str) -> tuple[str, str, str]:
     use_cases=("B09", "B10", "M05"),
     requirements=("B10.FR.07", "M05.FR.15", "M05.FR.16"),
     features=("AS-2", "C-47"),
-    timeout=150.0,
+    timeout=150.0 + 4 * BOOT_WITHIN,  # with the configuration states' boots
 )
 async def tc_b_47_cs(tool: StationTool) -> None:
-    await require_tls_profile(tool)
-    old_root = read_pem(tool.configured.csms_root_certificate_file, "csms_root_certificate_file")
-    attempts = await current_value(tool, "before", COMM, ATTEMPTS)
-    result = await set_variables(tool, "before", set_data(COMM, ATTEMPTS, "1"))
-    expect_field("before", result, "setVariableResult[0].attributeStatus", "Accepted")
-    await install_new_root(tool)
-    async with alternate_endpoint(tool.endpoint) as other:  # 7. a certificate signed by the old root
-        previous: str | None = None
-        try:
-            previous, _ = await set_profile(tool, other.url)
-            since = tool.endpoint.connections
-            await reset_on_idle(tool)
-            await reconnected(tool.endpoint, since, 9, BOOT_WITHIN * 2)  # 8. fails, 9. the old profile
-            if other.connections:
-                raise StepFailed(8, "the station accepted a CSMS certificate that its new root does not sign")
-            await after_boot(tool, "Booted/3")  # 10.
-            request = msg.GetInstalledCertificateIdsRequest(
-                certificate_type=[en.GetCertificateIdUseEnumType.CSMS_ROOT_CERTIFICATE]
-            )
-            response = await tool.send_as(11, request, msg.GetInstalledCertificateIdsResponse)
-            expect_field(12, response, "status", "Accepted")
-            chain = (
-                response.certificate_hash_data_chain
-                if isinstance(response.certificate_hash_data_chain, list)
-                else []
-            )
-            found = False
-            for entry in chain:
-                data = entry.certificate_hash_data
-                name, key, serial = hash_data(old_root, str(data.hash_algorithm))
-                found = found or (
-                    entry.certificate_type is en.GetCertificateIdUseEnumType.CSMS_ROOT_CERTIFICATE
-                    and data.issuer_name_hash.lower() == name
-                    and data.issuer_key_hash.lower() == key
-                    and data.serial_number.lower().lstrip("0") == serial.lstrip("0")
+    roots = new_root(tool, new_server=False)
+    tls = tls_profile(tool)
+    async with root_certificate_check(tool), on_security_profile(tool, tls):
+        attempts = await current_value(tool, "before", COMM, ATTEMPTS)
+        result = await set_variables(tool, "before", set_data(COMM, ATTEMPTS, "1"))
+        expect_field("before", result, "setVariableResult[0].attributeStatus", "Accepted")
+        await install_new_root(tool, roots.new_root)
+        # 7. a certificate signed by the old root
+        async with alternate_endpoint(tool.endpoint, roots.alternate) as other:
+            previous: str | None = None
+            try:
+                previous, _ = await set_profile(tool, other.url, active_profile(tool))
+                since = tool.endpoint.connections
+                await reset_on_idle(tool)
+                await reconnected(tool.endpoint, since, 9, BOOT_WITHIN * 2)  # 8. fails, 9. the old profile
+                if other.connections:
+                    raise StepFailed(
+                        8, "the station accepted a CSMS certificate that its new root does not sign"
+                    )
+                await after_boot(tool, "Booted/3")  # 10.
+                request = msg.GetInstalledCertificateIdsRequest(
+                    certificate_type=[en.GetCertificateIdUseEnumType.CSMS_ROOT_CERTIFICATE]
                 )
-            if not found:
-                raise StepFailed(12, "certificateHashDataChain has no entry for the old CSMS root")
-        finally:
-            await put_back(tool, {PRIORITY: previous, ATTEMPTS: attempts})
+                response = await tool.send_as(11, request, msg.GetInstalledCertificateIdsResponse)
+                expect_field(12, response, "status", "Accepted")
+                if not lists_root(response, roots.old_root):
+                    raise StepFailed(12, "certificateHashDataChain has no entry for the old CSMS root")
+            finally:
+                await put_back(tool, {PRIORITY: previous, ATTEMPTS: attempts})
+
+
+def lists_root(response: msg.GetInstalledCertificateIdsResponse, root: str) -> bool:
+    """Whether the answer lists ``root`` (PEM) as a CSMSRootCertificate, in the hash algorithm it names."""
+    chain = (
+        response.certificate_hash_data_chain if isinstance(response.certificate_hash_data_chain, list) else []
+    )
+    for entry in chain:
+        data = entry.certificate_hash_data
+        name, key, serial = hash_data(root, str(data.hash_algorithm))
+        if (
+            entry.certificate_type is en.GetCertificateIdUseEnumType.CSMS_ROOT_CERTIFICATE
+            and data.issuer_name_hash.lower() == name
+            and data.issuer_key_hash.lower() == key
+            and data.serial_number.lower().lstrip("0") == serial.lstrip("0")
+        ):
+            return True
+    return False
 
 
 @case(
@@ -352,27 +395,21 @@ async def tc_b_47_cs(tool: StationTool) -> None:
     "Migrate to new ConnectionProfile - Success - New CSMS Root - New CSMS",
     use_cases=("B10", "M05"),
     requirements=("M05.FR.13",),
-    timeout=150.0,
+    timeout=150.0 + 4 * BOOT_WITHIN,  # with the configuration states' boots
 )
 async def tc_b_50_cs(tool: StationTool) -> None:
-    await require_tls_profile(tool)
-    configured = tool.configured
-    for path, what in (
-        (configured.alternate_certificate, "alternate_certificate"),
-        (configured.alternate_private_key, "alternate_private_key"),
-    ):
-        read_pem(path, what)  # fail before the station is changed
-    await install_new_root(tool)
-    files = CertificateFiles(Path(configured.alternate_certificate), Path(configured.alternate_private_key))
-    async with alternate_endpoint(tool.endpoint, TlsSettings(certificates=(files,))) as other:
-        alternate = StationTool(other, tool.adapter, tool.configured)
-        previous: str | None = None
-        try:
-            previous, _ = await set_profile(tool, other.url)
-            await reset_on_idle(tool)
-            await other.wait_connected(7, BOOT_WITHIN)  # 7. / 8. the certificate of the new root
-            await after_boot(alternate, "Booted/3")  # 9.
-        finally:
-            await back_home(tool, alternate, previous)
-            if not other.is_connected:
-                await put_back(tool, {PRIORITY: previous})
+    roots = new_root(tool, new_server=True)
+    async with on_security_profile(tool, tls_profile(tool)):
+        await install_new_root(tool, roots.new_root)
+        async with alternate_endpoint(tool.endpoint, roots.alternate) as other:
+            alternate = StationTool(other, tool.adapter, tool.configured)
+            previous: str | None = None
+            try:
+                previous, _ = await set_profile(tool, other.url, active_profile(tool))
+                await reset_on_idle(tool)
+                await other.wait_connected(7, BOOT_WITHIN)  # 7. / 8. the certificate of the new root
+                await after_boot(alternate, "Booted/3")  # 9.
+            finally:
+                await back_home(tool, alternate, previous)
+                if not other.is_connected:
+                    await put_back(tool, {PRIORITY: previous})

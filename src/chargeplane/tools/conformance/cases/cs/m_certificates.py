@@ -14,9 +14,11 @@ Readings:
 * TC_M_19_CS's before: every MORootCertificate the station lists is deleted first.
 * TC_M_20_CS: the certificate deleted is the tool's Root 2, installed first when the station does not list it
   (deleting the root the station's own connection depends on would cut the test short).
-* TC_M_30_CS / TC_M_31_CS: the new CSMS root is the PKI's root signed by the old one. The security profile 3
-  certificate renewal of M_30's memory state is not done (the tool plays profile 2). The reconnection must
-  come through the tool's wss listener; the handshake that failed (M_31 step 4) is required.
+* TC_M_09_CS, TC_M_30_CS, TC_M_31_CS: configuration states (``station_tls.py``): AdditionalRootCertificateCheck
+  true, and the station on security profile 2 (3 when declared so) with the tool's old CSMS root as its only
+  one. The new CSMS root is the PKI's root signed by the old one. The security profile 3 certificate renewal
+  of M_30's memory state is not done. The reconnection must come through the tool's wss listener; the
+  handshake that failed (M_31 step 4) is required.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from chargeplane.tools.conformance.checks import StepFailed, expect_absent, expe
 from chargeplane.tools.conformance.pki import Issued, hash_data, same_certificate
 from chargeplane.tools.conformance.station_states import BOOT_WITHIN, after_boot
 from chargeplane.tools.conformance.station_steps import StationTool
+from chargeplane.tools.conformance.station_tls import on_security_profile, root_certificate_check, tls_profile
 
 Use = en.GetCertificateIdUseEnumType
 Install = en.InstallCertificateUseEnumType
@@ -274,16 +277,18 @@ async def tc_m_07_cs(tool: StationTool) -> None:
     use_cases=("M05",),
     requirements=("M05.FR.10", "M05.FR.11"),
     features=("AS-2",),
+    timeout=4 * BOOT_WITHIN,  # the configuration states: two boots each
 )
 async def tc_m_09_cs(tool: StationTool) -> None:
     pki = tool.pki()
-    request = msg.InstallCertificateRequest(
-        certificate_type=Install.CSMS_ROOT_CERTIFICATE,
-        certificate=pki.csms_root_2.pem,  # not signed by the old
-    )
-    response = await tool.send_as(1, request, msg.InstallCertificateResponse)
-    expect_field(2, response, "status", "Rejected")
-    await get_installed_certificates(tool, 3, [(CSMS_ROOT, pki.csms_root, None)])
+    async with root_certificate_check(tool), on_security_profile(tool, tls_profile(tool)):
+        request = msg.InstallCertificateRequest(
+            certificate_type=Install.CSMS_ROOT_CERTIFICATE,
+            certificate=pki.csms_root_2.pem,  # not signed by the old
+        )
+        response = await tool.send_as(1, request, msg.InstallCertificateResponse)
+        expect_field(2, response, "status", "Rejected")
+        await get_installed_certificates(tool, 3, [(CSMS_ROOT, pki.csms_root, None)])
 
 
 async def reconnect_with(tool: StationTool, server: Issued) -> int:
@@ -311,18 +316,21 @@ async def booted_over_tls(tool: StationTool, step: int, connections: int) -> Non
     use_cases=("M05",),
     requirements=("M05.FR.13",),
     features=("AS-2",),
-    timeout=2 * BOOT_WITHIN,
+    timeout=5 * BOOT_WITHIN,  # the configuration states: two boots each
 )
 async def tc_m_30_cs(tool: StationTool) -> None:
     pki = tool.pki()
-    await certificate_installed(tool, "before", Install.CSMS_ROOT_CERTIFICATE, pki.csms_root_new)
-    connections = tool.endpoint.connections
-    await reconnect_with(tool, pki.csms_server_new)  # 1. / 2., then 3. / 4. the handshake with the new root
-    await booted_over_tls(tool, 5, connections)
-    response = await get_installed(tool, 6, CSMS_ROOT)
-    expect_field(7, response, "status", "Accepted")
-    if listed(response, CSMS_ROOT, pki.csms_root):
-        raise StepFailed(7, "the old CSMS root certificate is still listed after the new one was used")
+    async with root_certificate_check(tool), on_security_profile(tool, tls_profile(tool)):
+        await certificate_installed(tool, "before", Install.CSMS_ROOT_CERTIFICATE, pki.csms_root_new)
+        connections = tool.endpoint.connections
+        await reconnect_with(
+            tool, pki.csms_server_new
+        )  # 1. / 2., then 3. / 4. the handshake with the new root
+        await booted_over_tls(tool, 5, connections)
+        response = await get_installed(tool, 6, CSMS_ROOT)
+        expect_field(7, response, "status", "Accepted")
+        if listed(response, CSMS_ROOT, pki.csms_root):
+            raise StepFailed(7, "the old CSMS root certificate is still listed after the new one was used")
 
 
 @case(
@@ -331,15 +339,18 @@ async def tc_m_30_cs(tool: StationTool) -> None:
     use_cases=("M05",),
     requirements=("M05.FR.14",),
     features=("AS-2",),
-    timeout=2 * BOOT_WITHIN,
+    timeout=5 * BOOT_WITHIN,  # the configuration states: two boots each
 )
 async def tc_m_31_cs(tool: StationTool) -> None:
     pki = tool.pki()
-    await certificate_installed(tool, "before", Install.CSMS_ROOT_CERTIFICATE, pki.csms_root_new)
-    connections = tool.endpoint.connections
-    handshakes = await reconnect_with(tool, pki.csms_server)  # 3.: still the old root's server certificate
-    await booted_over_tls(tool, 6, connections)
-    front = tool.endpoint.tls
-    if front is None or not any(not h.ok for h in front.handshakes[handshakes:]):
-        raise StepFailed(4, "no TLS handshake failed: the station did not try the new CSMS root first")
-    await get_installed_certificates(tool, 7, [(CSMS_ROOT, pki.csms_root, None)])
+    async with root_certificate_check(tool), on_security_profile(tool, tls_profile(tool)):
+        await certificate_installed(tool, "before", Install.CSMS_ROOT_CERTIFICATE, pki.csms_root_new)
+        connections = tool.endpoint.connections
+        handshakes = await reconnect_with(
+            tool, pki.csms_server
+        )  # 3.: still the old root's server certificate
+        await booted_over_tls(tool, 6, connections)
+        front = tool.endpoint.tls
+        if front is None or not any(not h.ok for h in front.handshakes[handshakes:]):
+            raise StepFailed(4, "no TLS handshake failed: the station did not try the new CSMS root first")
+        await get_installed_certificates(tool, 7, [(CSMS_ROOT, pki.csms_root, None)])

@@ -8,7 +8,7 @@ Readings:
 * TC_A_02's user name is the station identity followed by "Invalid" (the table's "<Id> +Invalid").
 * TC_A_04 / A_06 / A_19 need the CSMS's wss endpoint: the run's URL when it is wss, else ``tls_url``
   (``--tls-url``), checked against ``ca_file`` (``--ca-file``). Security profile 2 (TLS with Basic auth) is
-  the one used; the tool has no client certificate (profile 3).
+  the one used (profile 3: TC_A_07 / A_08).
 * TC_A_04's TLS checks: version 1.2 or above; of the cipher suites, Part 5 (C-41) asks for both ECDSA ones or
   both RSA ones, so the tool requires one of the two pairs (each tried in a TLS 1.2 handshake of its own);
   key size (EC >= 224 bits, RSA >= 2048; no suite Part 2 allows uses DSA); a serial number; a commonName in the subject. "CN is the FQDN of
@@ -19,6 +19,11 @@ Readings:
 * TC_A_09 / A_10 name the component "SecurityCtrl": read as SecurityCtrlr (Part 2). The new password is the
   one the CSMS sends; the manual action proposes one (a CSMS that makes its own is as good). After a
   successful TC_A_09 the tool puts the configured password back (outside the verdict) for the cases after it.
+* TC_A_07: security profile 3 with the declaration's client certificate (``client_certificate_file``,
+  ``client_private_key_file``) and no password; step 3's suites are all four (both pairs, as its table says).
+* TC_A_08: the invalid client certificates are the ones the tool can make: of a CA the CSMS cannot know, for
+  the station's identity, for another commonName, and expired; each upgrade must be refused (in the TLS
+  handshake, by an HTTP answer, or by closing the connection).
 * TC_A_19 starts from the run's profile (1 for a ws URL, 2 for wss) and raises it by one; the new profile's
   URL is the wss endpoint (the table's <Configured ocppCsmsUrl>), checked as such; the reboot is a Reset of
   any type.
@@ -29,8 +34,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import secrets
 import ssl
+import tempfile
 import urllib.parse
 import warnings
 from collections.abc import AsyncIterator
@@ -40,7 +47,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
 from chargeplane.ocpp.messages.v201 import datatypes as dt
@@ -49,9 +56,10 @@ from chargeplane.ocpp.messages.v201 import messages as msg
 from chargeplane.tools.conformance.adapter import Reset, SendCommand
 from chargeplane.tools.conformance.case import case
 from chargeplane.tools.conformance.checks import StepFailed, expect_field
+from chargeplane.tools.conformance.pki import issue
 from chargeplane.tools.conformance.states import booted
 from chargeplane.tools.conformance.steps import CONNECT_TIMEOUT, CsmsTool
-from chargeplane.transport.security import basic_auth_header
+from chargeplane.transport.security import CertificateFiles, basic_auth_header
 
 OCPP201 = Subprotocol("ocpp2.0.1")
 # Part 2 A00.FR.318 / 319 (ECDSA) and A00.FR.321 / 322 (RSA), OpenSSL names
@@ -164,8 +172,9 @@ async def handshake_works(url: str, context: ssl.SSLContext) -> bool:
         return False
 
 
-async def check_server_tls(tool: CsmsTool, step: int, url: str) -> None:
-    """TC_A_04 step 3 checks (also the handshake of TC_A_06 step 3)."""
+async def check_server_tls(tool: CsmsTool, step: int, url: str, *, every_suite: bool = False) -> None:
+    """TC_A_04 step 3 checks (also the handshake of TC_A_06 step 3); ``every_suite``: both cipher suite pairs
+    (TC_A_07's table asks for all four suites)."""
     ca_file = tool.link.settings.ca_file
     try:
         async with tls_session(step, url, client_context(ca_file)) as session:
@@ -198,6 +207,8 @@ async def check_server_tls(tool: CsmsTool, step: int, url: str) -> None:
         ]
         if all(tried):
             supported.append(pair)
+        elif every_suite:
+            raise StepFailed(step, f"the CSMS does not support the cipher suites {' and '.join(pair)}")
     if not supported:
         raise StepFailed(
             step, f"the CSMS supports neither cipher suite pair {' nor '.join(map(str, CIPHER_PAIRS))}"
@@ -295,6 +306,106 @@ async def tc_a_06(tool: CsmsTool) -> None:
     await check_server_tls(tool, 5, url)  # 3-6
     await reconnect(tool, 8, url=url)  # 7-8
     await booted(tool)  # 9-12
+
+
+def configured_client_certificate(tool: CsmsTool) -> CertificateFiles:
+    """<Configured client certificate> (TC_A_07): the declaration's files."""
+    configured = tool.configured
+    if not configured.client_certificate_file or not configured.client_private_key_file:
+        raise StepFailed(
+            "before",
+            "the declaration names no client certificate (client_certificate_file, client_private_key_file)",
+        )
+    files = CertificateFiles(
+        Path(configured.client_certificate_file), Path(configured.client_private_key_file)
+    )
+    for path in (files.certificate, files.private_key):
+        if not path.is_file():
+            raise StepFailed("before", f"{path}: no such file")
+    return files
+
+
+@case(
+    "TC_A_07_CSMS",
+    "TLS - Client-side certificate - valid certificate",
+    use_cases=("A00",),
+    requirements=("A00.FR.409", "A00.FR.410", "A00.FR.415", "A00.FR.416", "A00.FR.421"),
+    starts_booted=False,
+)
+async def tc_a_07(tool: CsmsTool) -> None:
+    url = tls_url(tool)
+    files = configured_client_certificate(tool)
+    await tool.link.close()
+    await check_server_tls(tool, 3, url, every_suite=True)  # 1-4: the CSMS's side of the handshake
+    settings = tool.link.settings
+    # 5-6: security profile 3, the client certificate and no password
+    tool.link.settings = dataclasses.replace(settings, url=url, password=None, client_certificate=files)
+    await tool.link.connect(6)
+    await booted(tool)  # 7-10
+
+
+@case(
+    "TC_A_08_CSMS",
+    "TLS - Client-side certificate - Invalid certificate",
+    use_cases=("A00",),
+    requirements=("A00.FR.405", "A00.FR.407", "A00.FR.409", "A00.FR.410"),
+    starts_booted=False,
+)
+async def tc_a_08(tool: CsmsTool) -> None:
+    url = tls_url(tool)
+    settings = tool.link.settings
+    await tool.link.close()
+    with tempfile.TemporaryDirectory(prefix="chargeplane-conformance-") as directory:
+        for kind, files in unknown_client_certificates(Path(directory), settings.station_id):
+            context = client_context(settings.ca_file)
+            context.load_cert_chain(files.certificate, files.private_key)
+            refusal = await upgrade_with(tool, 3, url, context)
+            if refusal is None:
+                raise StepFailed(4, f"the CSMS upgraded a connection with {kind}")
+
+
+def unknown_client_certificates(directory: Path, station_id: str) -> list[tuple[str, CertificateFiles]]:
+    """<Configured invalid client certificate>: what the tool can make itself, certificates of CAs the CSMS
+    cannot know: one for the station (its identity as CN), one for another CN, one expired."""
+    root = issue("Conformance unknown client CA", ca=True)
+    now = datetime.datetime.now(datetime.UTC)
+    made = {
+        "an unknown certificate": issue(station_id, root, ca=False),
+        "a certificate of another commonName": issue(f"{station_id}-other", root, ca=False),
+        "an expired certificate": issue(
+            station_id, root, ca=False, not_after=now - datetime.timedelta(days=1)
+        ),
+    }
+    kept = []
+    for n, (kind, leaf) in enumerate(made.items()):
+        certificate, key = directory / f"client{n}.crt", directory / f"client{n}.key"
+        certificate.write_text(leaf.pem + root.pem)
+        key.write_text(leaf.key_pem)
+        kept.append((kind, CertificateFiles(certificate, key)))
+    return kept
+
+
+async def upgrade_with(tool: CsmsTool, step: int, url: str, context: ssl.SSLContext) -> str | None:
+    """One upgrade request over TLS with ``context`` and no password: None when the CSMS upgraded it, else
+    how it refused (the TLS handshake, the HTTP answer, or a closed connection)."""
+    try:
+        async with connect(
+            _uri(url, tool.link.settings.station_id),
+            subprotocols=[OCPP201],
+            ssl=context,
+            open_timeout=CONNECT_TIMEOUT,
+            user_agent_header=None,
+        ) as websocket:
+            await websocket.ping()  # TLS 1.3 refuses a client certificate after the handshake: a round trip
+            return None
+    except InvalidStatus as refused:
+        return f"HTTP {refused.response.status_code}"
+    except (InvalidHandshake, ConnectionClosed) as error:
+        return f"refused ({error})"
+    except ssl.SSLError as error:
+        return f"TLS handshake refused ({error.reason})"
+    except (OSError, TimeoutError) as error:
+        return f"connection closed ({error})"
 
 
 async def password_update(tool: CsmsTool, status: en.SetVariableStatusEnumType) -> str:
