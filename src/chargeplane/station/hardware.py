@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from chargeplane.station.core.model import MeterReading
+from chargeplane.station.core.model import EvChargingNeeds, MeterReading
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,14 @@ class EvseHardware(Meter, Contactor, ConnectorLock, PowerLimiter, Protocol):
 
 @dataclass
 class SimulatedEv:
-    """An EV: battery capacity, state of charge and maximum charging power."""
+    """An EV: battery capacity, state of charge and maximum charging power; with ``needs`` an ISO 15118 EV
+    that states them on plug-in (K15)."""
 
     capacity_wh: float = 60_000.0
     soc: float = 40.0  # percent
     max_power_w: float = 11_000.0
     draws_power: bool = True  # False: behaves like a full or paused car (SuspendedEV)
+    needs: EvChargingNeeds | None = None  # None: a basic (IEC 61851) EV, no high-level communication
 
     def accepted_power(self, offered_w: float) -> float:
         if not self.draws_power or self.soc >= 100.0:

@@ -42,6 +42,7 @@ from chargeplane.station.core.model import (
     CancelDownload,
     CancelUpload,
     DownloadFirmware,
+    EvChargingNeeds,
     Failure,
     OutgoingCall,
     PublishFile,
@@ -484,9 +485,21 @@ class StationRuntime:
 
     # ------------------------------------------------------------------ control (simulated hardware)
     def plug(self, evse_id: int = 1, connector_id: int = 1, ev: SimulatedEv | None = None) -> None:
-        self.hardware.evses[evse_id].ev = ev or SimulatedEv()
+        car = ev or SimulatedEv()
+        self.hardware.evses[evse_id].ev = car
         self.hardware.evses[evse_id].ev_connector = connector_id
         self.core.ev_plugged(evse_id, connector_id, self.clock())
+        if car.needs is not None:
+            self.core.ev_charging_needs(evse_id, car.needs, self.clock())
+        self._pump()
+
+    def ev_charging_needs(self, evse_id: int, needs: EvChargingNeeds) -> None:
+        """The EV at ``evse_id`` states (new) charging needs over ISO 15118 (K15 / K17)."""
+        ev = self.hardware.evses[evse_id].ev
+        if ev is None:
+            raise ValueError(f"no EV at EVSE {evse_id}")
+        ev.needs = needs
+        self.core.ev_charging_needs(evse_id, needs, self.clock())
         self._pump()
 
     def unplug(self, evse_id: int = 1) -> None:
