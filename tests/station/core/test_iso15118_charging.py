@@ -93,6 +93,12 @@ def test_K16_a_new_TxProfile_renegotiates_without_new_needs() -> None:
     periods = [(p.start_period, p.limit) for p in notify.charging_schedule.charging_schedule_period]
     assert periods[:2] == [(0, 8.0), (600, 20.0)]
     assert not rig.of(M.NotifyEVChargingNeedsRequest)  # K16.FR.09
+    # K16.FR.11: the EV draws less from now on: the transaction says so
+    assert [e.trigger_reason for e in rig.events()] == ["ChargingRateChanged"]
+    rig.clear()
+    set_profile(rig, 1, profile(7, "TxProfile", [(0, 8.0), (600, 20.0)], tx=tx, kind="Relative"))
+    assert len(rig.of(M.NotifyEVChargingScheduleRequest)) == 1
+    assert not rig.events()  # the same rate: no event
 
 
 def test_K17_FR_01_new_needs_of_the_EV_are_sent_again() -> None:
@@ -103,6 +109,10 @@ def test_K17_FR_01_new_needs_of_the_EV_are_sent_again() -> None:
     [needs] = rig.of(M.NotifyEVChargingNeedsRequest)
     assert needs.charging_needs.ac_charging_parameters.energy_amount == 5_000
     assert rig.core.ctx.get(Iso15118Charging).sessions[1].phase is Phase.NEEDS_SENT
+    set_profile(rig, 1, profile(7, "TxProfile", [(0, 12.0)], tx=tx, kind="Relative"))
+    [notify] = rig.of(M.NotifyEVChargingScheduleRequest)
+    assert notify.charging_schedule.charging_schedule_period[0].limit == 12.0
+    assert [e.trigger_reason for e in rig.events()] == ["ChargingRateChanged"]  # 16 A before
 
 
 def test_K15_FR_04_rejected_needs_leave_the_EV_on_the_station_limits() -> None:

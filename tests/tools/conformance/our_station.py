@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
+from chargeplane.station.core.model import EvChargingNeeds
 from chargeplane.station.hardware import SimulatedEv
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.tools.conformance.station_adapter import (
@@ -22,6 +23,7 @@ from chargeplane.tools.conformance.station_adapter import (
     PlugIn,
     PowerCycle,
     PresentToken,
+    RenegotiateChargingLimits,
     StationAction,
     StoreCustomerIdentifier,
     Unplug,
@@ -70,6 +72,7 @@ class OurStation:
         self.runtime: StationRuntime | None = None
         self._task: asyncio.Task[None] | None = None
         self._ev_not_ready = False  # EvNotReady: the next PlugIn connects an EV that takes no energy
+        self._renegotiations = 0
 
     async def start(self) -> None:
         self.runtime = StationRuntime(self.settings)
@@ -122,6 +125,11 @@ class OurStation:
                 self.station.fault(action.evse_id, action.faulted)
             case StoreCustomerIdentifier():
                 pass  # our station keeps no data under customer identifiers (C-14, not declared; issue #14)
+            case RenegotiateChargingLimits():
+                # an ISO 15118 EV states new needs: a little less energy each time, leaving in two hours
+                self._renegotiations += 1
+                needs = EvChargingNeeds(30_000.0 - 1_000.0 * self._renegotiations, departure_s=7200)
+                self.station.ev_charging_needs(action.evse_id, needs)
 
     async def _make_idle(self) -> None:
         station = self.station

@@ -34,12 +34,14 @@ from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging.model import Purpose, RateUnit
+from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.ev_schedule import EvLimits, EvPeriod, choose, within
 from chargeplane.station.core.model import EvChargingNeeds, Evse
 from chargeplane.station.core.smart_charging import CTRLR as SMART_CHARGING
 from chargeplane.station.core.smart_charging import SmartCharging
+from chargeplane.station.core.transactions import Transactions
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,9 @@ class Iso15118Charging(Controller):
         at = self.ctx.station_time(now)
         departure = None if needs.departure_s is None else at + timedelta(seconds=needs.departure_s)
         session = Session(needs, departure, evse.meter.energy_wh)
+        earlier = self.sessions.get(evse.id)
+        if earlier is not None:  # K17: what the EV draws now, until the new negotiation ends
+            session.chosen = earlier.chosen
         self.sessions[evse.id] = session
         if evse.tx is not None:
             self._negotiate(evse, session, now)
@@ -197,9 +202,14 @@ class Iso15118Charging(Controller):
             log.warning("EVSE %d: the EV's profile exceeds the schedule offered; not passed on", evse.id)
             session.chosen = None
             return
+        before = session.chosen
         session.chosen = Chosen(start, unit, duration, periods, schedule_id)
         session.notify_pending = True
         self._notify_schedule(evse.id, session, now)
+        if before is not None and evse.tx is not None and _rate(before, start) != (unit, periods[0].limit):
+            # K16.FR.11 / K17: the renegotiation changed what the EV draws now
+            event = TxEvent(TxEventKind.UPDATED, "ChargingRateChanged")
+            self.ctx.get(Transactions).emit(evse, event, now)
 
     def _most_periods(self) -> int:
         model = self.ctx.model
@@ -277,3 +287,14 @@ class Iso15118Charging(Controller):
     # ------------------------------------------------------------------ inspection
     def session(self, evse_id: int) -> Session | None:
         return self.sessions.get(evse_id)
+
+
+def _rate(chosen: Chosen, at: datetime) -> tuple[RateUnit, float]:
+    """The unit and limit of the EV's profile in force at ``at``."""
+    offset = (at - chosen.start).total_seconds()
+    limit = chosen.periods[0].limit
+    for period in chosen.periods:
+        if period.start > offset:
+            break
+        limit = period.limit
+    return chosen.unit, limit

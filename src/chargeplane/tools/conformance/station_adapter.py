@@ -133,6 +133,18 @@ class HardwareFault:
         return f"make a hardware fault of EVSE {self.evse_id} that the station reports ({change})"
 
 
+# Block K, ISO 15118 (K15-K17): the EV states (new) charging needs over ISO 15118
+@dataclass(frozen=True, slots=True)
+class RenegotiateChargingLimits:
+    evse_id: int
+
+    def describe(self) -> str:
+        return (
+            f"make the ISO 15118 EV at EVSE {self.evse_id} renegotiate its charging limits "
+            "(it sends new charging needs)"
+        )
+
+
 StationAction = (
     PlugIn
     | Unplug
@@ -147,6 +159,7 @@ StationAction = (
     | MasterPassStop
     | StoreCustomerIdentifier
     | HardwareFault
+    | RenegotiateChargingLimits
 )
 
 
