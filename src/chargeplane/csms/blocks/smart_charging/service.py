@@ -31,6 +31,7 @@ External limits and EV needs (K11-K17)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -75,6 +76,7 @@ log = logging.getLogger(__name__)
 CSO = "CSO"  # chargingLimitSource of the profiles this CSMS sets
 ALL_SOURCES = ("EMS", "Other", "SO", CSO)
 _TOLERANCE = 0.1  # wire limits carry one decimal
+OFFER_WAIT_S = 10.0  # how long an EV schedule waits for the TxProfile it answers to be stored
 
 
 class ProfileRefused(Unsendable):
@@ -283,6 +285,7 @@ class SmartChargingService:
         self._background: set[asyncio.Task[None]] = set()
         self._ev_needs: dict[tuple[str, int], EvRequest] = {}  # the needs last stated, per (station, EVSE)
         self._ev_needs_handlers: list[EvNeedsHandler] = []
+        self._offers: dict[tuple[str, int], asyncio.Task[None]] = {}  # the TxProfile being sent per EVSE
 
     # -- helpers --------------------------------------------------------------------------------------------
 
@@ -327,10 +330,11 @@ class SmartChargingService:
     def _publish(self, kind: str, station_id: str, data: dict[str, object]) -> None:
         self.events.publish(StationEvent(kind, station_id, data))
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     @staticmethod
     async def _new_id(used: set[int]) -> int:
@@ -787,7 +791,7 @@ class SmartChargingService:
             station_id, version, "NotifyEVChargingNeeds", evse_id, None, data, answer=status
         )
         if status == "Accepted" and running is not None:
-            self._spawn(self._offer_schedule(request))
+            self._offers[(station_id.casefold(), evse_id)] = self._spawn(self._offer_schedule(request))
         return status
 
     async def _delegated(self, request: EvRequest) -> bool:
@@ -875,6 +879,10 @@ class SmartChargingService:
     ) -> str:
         """K15.FR.11/12: Accepted when every period of the EV's schedule stays within the CSMS's composite for
         the EVSE at that time, else Rejected; stored with the answer."""
+        offer = self._offers.get((station_id.casefold(), evse_id))
+        if offer is not None and not offer.done():  # the EV answers our TxProfile: check against it stored
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(offer), OFFER_WAIT_S)
         ev = msgspec.convert(schedule, _Schedule)
         unit = RateUnit(ev.charging_rate_unit)
         start = from_wire(time_base)
