@@ -181,7 +181,11 @@ class Iso15118Charging(Controller):
     def _offer(self, evse: Evse, session: Session, unit: RateUnit, schedule_id: int, now: datetime) -> None:
         """Offer the EV the composite for its EVSE until departure; the EV picks its profile (K15.FR.09:
         checked against the offer), which goes to the CSMS (K15.FR.10; offline: later)."""
-        start = self.ctx.station_time(now).replace(microsecond=0)
+        # from the next whole second: the composite's pieces start at whole seconds, and a transaction that
+        # began within the current one would leave its TxProfile out of the first
+        exact = self.ctx.station_time(now)
+        start = exact.replace(microsecond=0) + (timedelta(seconds=1) if exact.microsecond else timedelta(0))
+        now = now + (start - exact)
         if session.departure is not None:
             duration = max(MIN_OFFER_S, int((session.departure - start).total_seconds()))
         else:
