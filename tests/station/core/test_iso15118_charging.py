@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload
-from chargeplane.ocpp.timestamps import from_wire
+from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging.model import Composite, Interval, RateUnit
 from chargeplane.station.core.ev_schedule import EvLimits, EvPeriod, choose, within
@@ -32,7 +33,8 @@ def answering(status: str) -> Any:
 
 def session_rig(status: str = "Accepted", needs: EvChargingNeeds = NEEDS, **kwargs: Any) -> tuple[Rig, str]:
     """An ISO 15118 EV plugged in with its needs, then authorized: the transaction runs."""
-    rig = make_rig(answer=answering(status), **kwargs)
+    kwargs.setdefault("answer", answering(status))
+    rig = make_rig(**kwargs)
     rig.do("ev_plugged", 1, 1)
     rig.do("ev_charging_needs", 1, needs)
     rig.do("token_presented", "TAG1")
@@ -194,3 +196,45 @@ def test_K15_FR_09_a_profile_above_the_offer_anywhere_is_outside() -> None:
     drops = offer((0, 16.0), (600, 6.0))
     assert not within([EvPeriod(0, 16.0)], drops)  # the drop at 600 s falls inside the EV's one period
     assert within([EvPeriod(0, 16.0), EvPeriod(600, 6.0)], drops)
+
+
+def test_K15_on_ocpp21_the_same_negotiation_with_its_messages() -> None:
+    m21, d21 = v21.messages, v21.datatypes
+
+    def answer(request: Payload, now: datetime) -> Payload | None:
+        if isinstance(request, m21.BootNotificationRequest):
+            return m21.BootNotificationResponse(current_time=to_wire(now), interval=300, status="Accepted")
+        if isinstance(request, m21.NotifyEVChargingNeedsRequest):
+            return m21.NotifyEVChargingNeedsResponse(status="Accepted")
+        if isinstance(request, m21.NotifyEVChargingScheduleRequest):
+            return m21.NotifyEVChargingScheduleResponse(status="Accepted")
+        if isinstance(request, m21.AuthorizeRequest):
+            return m21.AuthorizeResponse(id_token_info=d21.IdTokenInfoType(status="Accepted"))
+        for name in ("StatusNotification", "TransactionEvent", "SecurityEventNotification", "MeterValues"):
+            if type(request).__name__ == f"{name}Request":
+                response: Payload = getattr(m21, f"{name}Response")()
+                return response
+        return None
+
+    rig, tx = session_rig(answer=answer, version=Version.V21)
+    [needs] = rig.of(m21.NotifyEVChargingNeedsRequest)
+    assert needs.charging_needs.ac_charging_parameters.energy_amount == 10_000
+    schedule = d21.ChargingScheduleType(
+        id=2,
+        charging_rate_unit="A",
+        charging_schedule_period=[d21.ChargingSchedulePeriodType(start_period=0, limit=12.0)],
+    )
+    profile21 = d21.ChargingProfileType(
+        id=9,
+        stack_level=0,
+        charging_profile_purpose="TxProfile",
+        charging_profile_kind="Relative",
+        charging_schedule=[schedule],
+        transaction_id=tx,
+    )
+    assert (
+        rig.handle(m21.SetChargingProfileRequest(evse_id=1, charging_profile=profile21)).status == "Accepted"
+    )
+    [notify] = rig.of(m21.NotifyEVChargingScheduleRequest)
+    assert notify.charging_schedule.id == 2
+    assert notify.charging_schedule.charging_schedule_period[0].limit == 12.0
