@@ -56,9 +56,10 @@ class SimulatedEv:
     max_power_w: float = 11_000.0
     draws_power: bool = True  # False: behaves like a full or paused car (SuspendedEV)
     needs: EvChargingNeeds | None = None  # None: a basic (IEC 61851) EV, no high-level communication
+    waits_for_schedule: bool = False  # ISO 15118: no energy before the station agreed a schedule with it
 
     def accepted_power(self, offered_w: float) -> float:
-        if not self.draws_power or self.soc >= 100.0:
+        if not self.draws_power or self.waits_for_schedule or self.soc >= 100.0:
             return 0.0
         taper = 1.0 if self.soc < 80.0 else max(0.1, (100.0 - self.soc) / 20.0)
         return min(offered_w, self.max_power_w * taper)

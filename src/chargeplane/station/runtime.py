@@ -53,6 +53,7 @@ from chargeplane.station.core.model import (
     SetLock,
     SetPowerLimit,
     ShowMessage,
+    StartPowerDelivery,
     UnpublishFile,
     UploadLog,
 )
@@ -486,6 +487,8 @@ class StationRuntime:
     # ------------------------------------------------------------------ control (simulated hardware)
     def plug(self, evse_id: int = 1, connector_id: int = 1, ev: SimulatedEv | None = None) -> None:
         car = ev or SimulatedEv()
+        if car.needs is not None:
+            car.waits_for_schedule = True  # ISO 15118: it charges once it agreed a schedule (K15)
         self.hardware.evses[evse_id].ev = car
         self.hardware.evses[evse_id].ev_connector = connector_id
         self.core.ev_plugged(evse_id, connector_id, self.clock())
@@ -763,6 +766,10 @@ class StationRuntime:
             self.hardware.display.show(action.text)
         elif isinstance(action, SetPowerLimit):
             self.hardware.evses[action.evse_id].set_limit(action.limit_w)
+        elif isinstance(action, StartPowerDelivery):
+            car = self.hardware.evses[action.evse_id].ev
+            if car is not None:
+                car.waits_for_schedule = False
         elif isinstance(action, UploadLog):
             task = asyncio.create_task(self._upload(action))
             self._uploads[action.upload_id] = task

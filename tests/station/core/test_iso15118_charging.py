@@ -13,7 +13,7 @@ from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging.model import Composite, Interval, RateUnit
 from chargeplane.station.core.ev_schedule import EvLimits, EvPeriod, choose, within
 from chargeplane.station.core.iso15118_charging import Iso15118Charging, Phase
-from chargeplane.station.core.model import EvChargingNeeds
+from chargeplane.station.core.model import EvChargingNeeds, StartPowerDelivery
 from tests.station.core.helpers import T0, M, Rig, make_rig, set_var
 from tests.station.core.test_smart_charging import profile, set_profile
 
@@ -121,6 +121,19 @@ def test_K15_FR_04_rejected_needs_leave_the_EV_on_the_station_limits() -> None:
     rig, _ = session_rig("Rejected")
     assert rig.core.ctx.get(Iso15118Charging).sessions[1].phase is Phase.REJECTED
     assert not rig.of(M.NotifyEVChargingScheduleRequest)
+    assert StartPowerDelivery(1) in rig.actions  # the EV may charge, on the station's own limits
+
+
+def test_K15_FR_08_no_TxProfile_within_a_minute_the_EV_goes_on_the_station_limits() -> None:
+    rig, _ = session_rig()
+    assert StartPowerDelivery(1) not in rig.actions  # the EV waits for its schedule
+    rig.advance(59)
+    assert rig.core.ctx.get(Iso15118Charging).sessions[1].phase is Phase.NEEDS_SENT
+    rig.advance(2)
+    assert rig.core.ctx.get(Iso15118Charging).sessions[1].phase is Phase.LOCAL
+    assert StartPowerDelivery(1) in rig.actions
+    [notify] = rig.of(M.NotifyEVChargingScheduleRequest)
+    assert notify.charging_schedule.charging_schedule_period[0].limit == 32.0  # the EV's own maximum
 
 
 def test_K15_FR_15_offline_the_EV_takes_the_TxDefaultProfile_and_its_profile_follows_online() -> None:
@@ -147,6 +160,7 @@ def test_disabled_ISO15118Ctrlr_sends_nothing() -> None:
     rig.do("ev_charging_needs", 1, NEEDS)
     rig.do("token_presented", "TAG1")
     assert not rig.of(M.NotifyEVChargingNeedsRequest)
+    assert StartPowerDelivery(1) in rig.actions  # charged as a basic EV
 
 
 def test_ocpp16_has_no_ISO15118_smart_charging() -> None:

@@ -38,7 +38,7 @@ from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.ev_schedule import EvLimits, EvPeriod, choose, within
-from chargeplane.station.core.model import EvChargingNeeds, Evse
+from chargeplane.station.core.model import EvChargingNeeds, Evse, StartPowerDelivery
 from chargeplane.station.core.smart_charging import CTRLR as SMART_CHARGING
 from chargeplane.station.core.smart_charging import SmartCharging
 from chargeplane.station.core.transactions import Transactions
@@ -49,6 +49,7 @@ CTRLR = "ISO15118Ctrlr"
 MAX_SCHEDULE_ENTRIES = 24
 NO_DEPARTURE_S = 86_400  # the offer without a departure time
 MIN_OFFER_S = 60
+PROFILE_WAIT_S = 60  # K15.FR.08: the CSMS sends its TxProfile within a minute (ISO 15118's own timeout)
 AC_MODES = {1: "AC_single_phase", 2: "AC_two_phase", 3: "AC_three_phase"}
 
 
@@ -79,6 +80,7 @@ class Session:
     phase: Phase = Phase.WAITING_TX
     chosen: Chosen | None = None
     notify_pending: bool = False  # chosen offline: sent once accepted again
+    deadline: datetime | None = None  # waiting for the CSMS's TxProfile until then
 
 
 class Iso15118Charging(Controller):
@@ -105,7 +107,8 @@ class Iso15118Charging(Controller):
     # ------------------------------------------------------------------ the EV
     def ev_needs(self, evse: Evse, needs: EvChargingNeeds, now: datetime) -> None:
         """The EV states its charging needs: on plug-in (K15) or again during the session (K17)."""
-        if not self.enabled:
+        if not self.enabled:  # a basic (IEC 61851) station: the EV charges as soon as it may
+            self.ctx.act(StartPowerDelivery(evse.id))
             return
         at = self.ctx.station_time(now)
         departure = None if needs.departure_s is None else at + timedelta(seconds=needs.departure_s)
@@ -134,6 +137,7 @@ class Iso15118Charging(Controller):
             self._local(evse, session, now)
             return
         session.phase = Phase.NEEDS_SENT
+        session.deadline = now + timedelta(seconds=PROFILE_WAIT_S)
         evse_id = evse.id
 
         def answered(response: Payload, at: datetime) -> None:
@@ -147,6 +151,7 @@ class Iso15118Charging(Controller):
 
     def _local(self, evse: Evse, session: Session, now: datetime) -> None:
         session.phase = Phase.LOCAL
+        session.deadline = None
         unit = RateUnit.WATT if session.needs.dc else RateUnit.AMPERE
         self._offer(evse, session, unit, 1, now)
 
@@ -157,6 +162,8 @@ class Iso15118Charging(Controller):
         status = str(response.status) if isinstance(response, answers) else "Rejected"
         if status == "Rejected":  # K15.FR.04 / K17.FR.04: no schedule from the CSMS
             session.phase = Phase.REJECTED
+            session.deadline = None
+            self.ctx.act(StartPowerDelivery(evse_id))
         # Accepted / Processing (K15.FR.03/05): the TxProfile comes through SetChargingProfile
 
     def profile_installed(self, evse_id: int, now: datetime) -> None:
@@ -176,6 +183,7 @@ class Iso15118Charging(Controller):
         profiles = v201.datatypes.ChargingProfileType | v21.datatypes.ChargingProfileType
         schedule_id = newest.wire.charging_schedule[0].id if isinstance(newest.wire, profiles) else 1
         session.phase = Phase.SCHEDULED
+        session.deadline = None
         self._offer(evse, session, newest.profile.schedule.unit, schedule_id, now)
 
     def _offer(self, evse: Evse, session: Session, unit: RateUnit, schedule_id: int, now: datetime) -> None:
@@ -202,6 +210,7 @@ class Iso15118Charging(Controller):
             needs.phases,
         )
         periods = choose(offer, ev, self._most_periods())
+        self.ctx.act(StartPowerDelivery(evse.id))  # the station's limit (SetPowerLimit) holds it in any case
         if not within(periods, offer):
             log.warning("EVSE %d: the EV's profile exceeds the schedule offered; not passed on", evse.id)
             session.chosen = None
@@ -248,6 +257,18 @@ class Iso15118Charging(Controller):
         """Back online: the profiles the EVs chose offline go to the CSMS (K15.FR.15 then K15.FR.10)."""
         for evse_id, session in self.sessions.items():
             self._notify_schedule(evse_id, session, now)
+
+    def next_deadline(self) -> datetime | None:
+        deadlines = [s.deadline for s in self.sessions.values() if s.deadline is not None]
+        return min(deadlines, default=None)
+
+    def handle_timer(self, now: datetime) -> None:
+        """K15.FR.08: no TxProfile within a minute of the needs: the EV goes on the station's own limits."""
+        for evse_id, session in list(self.sessions.items()):
+            if session.deadline is not None and now >= session.deadline:
+                session.deadline = None
+                if session.phase is Phase.NEEDS_SENT:
+                    self._local(self.ctx.evses[evse_id], session, now)
 
     def connection_opened(self, now: datetime) -> None:
         self.registration_accepted(now)  # a reconnection without a new boot: still accepted

@@ -245,6 +245,14 @@ class SetPowerLimit:
     limit_w: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class StartPowerDelivery:
+    """ISO 15118 (K15-K17): the EV at ``evse_id`` has its schedule (or none is coming): it may take energy
+    (its PowerDeliveryReq)."""
+
+    evse_id: int
+
+
 HardwareAction = (
     SetContactor
     | SetLock
@@ -258,6 +266,7 @@ HardwareAction = (
     | UnpublishFile
     | Reconnect
     | SetPowerLimit
+    | StartPowerDelivery
 )
 
 
