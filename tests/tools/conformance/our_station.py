@@ -20,6 +20,7 @@ from chargeplane.tools.conformance.station_adapter import (
     LeaveParkingBay,
     MakeIdle,
     MasterPassStop,
+    NextEvIso15118,
     PlugIn,
     PowerCycle,
     PresentToken,
@@ -73,6 +74,7 @@ class OurStation:
         self._task: asyncio.Task[None] | None = None
         self._ev_not_ready = False  # EvNotReady: the next PlugIn connects an EV that takes no energy
         self._renegotiations = 0
+        self._iso15118_next = False  # NextEvIso15118: the next PlugIn connects an EV that awaits its schedule
 
     async def start(self) -> None:
         self.runtime = StationRuntime(self.settings)
@@ -96,7 +98,9 @@ class OurStation:
         match action:
             case PlugIn():
                 ev = SimulatedEv(draws_power=False) if self._ev_not_ready else None
-                self._ev_not_ready = False
+                if self._iso15118_next:
+                    ev = SimulatedEv(waits_for_schedule=True)
+                self._ev_not_ready = self._iso15118_next = False
                 self.station.plug(action.evse_id, action.connector_id, ev)
             case Unplug():
                 self.station.unplug(action.evse_id)
@@ -125,6 +129,8 @@ class OurStation:
                 self.station.fault(action.evse_id, action.faulted)
             case StoreCustomerIdentifier():
                 pass  # our station keeps no data under customer identifiers (C-14, not declared; issue #14)
+            case NextEvIso15118():
+                self._iso15118_next = True
             case RenegotiateChargingLimits():
                 # an ISO 15118 EV states new needs: a little less energy each time, leaving in two hours
                 self._renegotiations += 1

@@ -145,6 +145,17 @@ class RenegotiateChargingLimits:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class NextEvIso15118:  # before it connects: the EV speaks ISO 15118 and charges once a schedule is agreed
+    evse_id: int
+
+    def describe(self) -> str:
+        return (
+            f"connect an ISO 15118 EV to EVSE {self.evse_id} next: it takes energy only once it has agreed a "
+            "charging schedule with the station (and states its needs when asked to renegotiate)"
+        )
+
+
 StationAction = (
     PlugIn
     | Unplug
@@ -160,6 +171,7 @@ StationAction = (
     | StoreCustomerIdentifier
     | HardwareFault
     | RenegotiateChargingLimits
+    | NextEvIso15118
 )
 
 

@@ -13,25 +13,47 @@ Readings:
   the station's event with triggerReason ChargingStateChanged and chargingState Charging, since the case
   began: a station may start the energy transfer before the EV's needs (a simulated EV that draws power as
   soon as the contactor closes does).
+* TC_K_56 (offline): the EV is an ISO 15118 one (:class:`NextEvIso15118`: it takes energy once a schedule is
+  agreed) and states its needs (the manual action of RenegotiateChargingLimits) once the station is offline,
+  RetryBackOffWaitMinimum seconds before the tool accepts it again (the table's 90 s is the configured
+  wait); the Memory State's TxDefaultProfile is 6 A (6000 W) for 400 s. Step 5 is an event of the queue the
+  station sends after reconnecting (ChargingStateChanged, Charging, offline).
 * TC_K_57 / TC_K_58 step 7 (optional in the table, expected "probably" / "when it was charging above the new
   limit"): required here, the renegotiation changing the rate both times (10 to 15, 10 to 8).
 """
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
+import msgspec
+
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
+from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.tools.conformance.case import case
-from chargeplane.tools.conformance.cases.cs.k_smart_charging import Purpose, charging_profile, set_profile
+from chargeplane.tools.conformance.cases.cs.k_smart_charging import (
+    MAX_TIME_DEVIATION,
+    Purpose,
+    charging_profile,
+    clear_all,
+    set_profile,
+)
 from chargeplane.tools.conformance.checks import StepFailed, expect_field, expect_present, field_value
-from chargeplane.tools.conformance.station_adapter import RenegotiateChargingLimits
+from chargeplane.tools.conformance.station_adapter import NextEvIso15118, RenegotiateChargingLimits
 from chargeplane.tools.conformance.station_states import (
     TxEvent,
     authorized_local,
+    configuration,
     ev_connected_pre_session,
+    offline_events,
+    offline_settings,
+    receive_queue,
     transaction_events,
     transaction_id,
+    wall_clock,
 )
 from chargeplane.tools.conformance.station_steps import StationTool
 
@@ -140,6 +162,49 @@ async def tc_k_54_cs(tool: StationTool) -> None:
     await ev_needs(tool, 1, en.NotifyEVChargingNeedsStatusEnumType.REJECTED)
     await optional_schedule(tool, 3)
     await charging(tool, 5)
+
+
+@case(
+    "TC_K_56_CS",
+    "Charging with load leveling based on High Level Communication - Offline",
+    use_cases=("K15", "K17"),
+    requirements=("K15.FR.15", "K17.FR.15"),
+    timeout=90.0,
+)
+async def tc_k_56_cs(tool: StationTool) -> None:
+    c = tool.configured
+    wait = c.retry_backoff_wait_minimum
+    async with configuration(tool, "before", offline_settings(tool)):
+        await clear_all(tool)
+        now = wall_clock()
+        default = charging_profile(tool, Purpose.TX_DEFAULT_PROFILE, amps=6.0)
+        schedule = msgspec.structs.replace(
+            default.charging_schedule[0], start_schedule=to_wire(now - MAX_TIME_DEVIATION), duration=400
+        )
+        default = msgspec.structs.replace(
+            default,
+            valid_from=to_wire(now - MAX_TIME_DEVIATION),
+            valid_to=to_wire(now + MAX_TIME_DEVIATION + timedelta(seconds=401)),
+            charging_schedule=[schedule],
+        )
+        await set_profile(tool, "memory", c.evse_id, default)
+        await tool.manual(NextEvIso15118(c.evse_id))
+        await before(tool)
+        await tool.drain()
+        async with tool.offline(1):
+            await tool.manual(RenegotiateChargingLimits(c.evse_id))  # K15.FR.15: no CSMS to ask
+            await asyncio.sleep(wait)
+        reconnected_at = wall_clock()
+        await tool.come_online(2, wait * 4 + 10)
+        await receive_queue(tool, 5)
+        queued = offline_events(tool, reconnected_at)
+        if not any(_charging(e) and e.offline is True for e in queued):
+            raise StepFailed(
+                5, "no queued ChargingStateChanged event (Charging, offline) after the reconnection"
+            )
+        schedules = [m for m in tool.seen if isinstance(m, Schedule)]
+        for notify in schedules:  # step 3 (optional)
+            expect_field(3, notify, "evseId", c.evse_id)
 
 
 @case(
