@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from chargeplane.station.control import execute
 from chargeplane.station.core.model import EvChargingNeeds
 from chargeplane.station.hardware import SimulatedEv
 from tests.station.csms_peer import CsmsBehaviour, call, peer_csms, wait_for
@@ -70,6 +73,14 @@ async def test_K15_K16_K17_ocpp201_csms_negotiates_with_the_stations_ISO15118_EV
             == 6.0
         )
         assert len(behaviour.of("NotifyEVChargingNeeds")) == 1
-        # K17: the EV states new needs
-        station.ev_charging_needs(1, EvChargingNeeds(5_000.0, max_current_a=16.0))
+        # K17: the EV states new needs (the station's command language: 5 kWh, leaving in 30 minutes)
+        await execute(station, "needs 1 5 30")
         await wait_for(lambda: len(behaviour.of("NotifyEVChargingNeeds")) == 2)
+        renewed = behaviour.of("NotifyEVChargingNeeds")[1]["charging_needs"]
+        assert renewed["ac_charging_parameters"]["energy_amount"] == 5_000
+        assert "departure_time" in renewed
+        with pytest.raises(ValueError, match="numbers"):
+            await execute(station, "needs 1 lots")
+        station.unplug(1)
+        with pytest.raises(ValueError, match="no EV"):
+            await execute(station, "needs 1 5")
