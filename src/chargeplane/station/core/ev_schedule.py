@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chargeplane.smart_charging import composite
 from chargeplane.smart_charging.model import Composite, RateUnit
 
 VOLTAGE_V = 230.0  # phase to neutral, as the shared engine converts A <-> W
@@ -97,14 +98,5 @@ def choose(offer: Composite, ev: EvLimits, most_periods: int) -> list[EvPeriod]:
 
 
 def within(periods: list[EvPeriod], offer: Composite) -> bool:
-    """K15.FR.09 / K16.FR.04 / K17.FR.09: every EV period stays at or below the offer wherever they overlap
-    (each change of the offer inside a period counts, not only the one in force at its start)."""
-    ordered = sorted(periods, key=lambda p: p.start)
-    for n, period in enumerate(ordered):
-        if period.start >= offer.duration:
-            continue
-        end = ordered[n + 1].start if n + 1 < len(ordered) else offer.duration
-        points = {period.start} | {i.start for i in offer.intervals if period.start < i.start < end}
-        if any(period.limit > offer.limit_at(t).limit + TOLERANCE for t in points):
-            return False
-    return True
+    """K15.FR.09 / K16.FR.04 / K17.FR.09: the EV's profile stays at or below the offer wherever they overlap."""
+    return composite.within([(p.start, p.limit) for p in periods], offer, TOLERANCE)

@@ -67,7 +67,7 @@ from chargeplane.ocpp.messages.base import dec_hook
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging import wire
-from chargeplane.smart_charging.composite import Fallback, composite_schedule
+from chargeplane.smart_charging.composite import Fallback, composite_schedule, within
 from chargeplane.smart_charging.model import Composite, Interval, Profile, Purpose, RateUnit
 from chargeplane.smart_charging.validation import Capabilities, check_set, replaced
 
@@ -196,22 +196,6 @@ def _stored_model(stored: StoredProfile) -> Profile | None:
 def _differs(a: Composite, b: Composite) -> bool:
     points = sorted({i.start for i in (*a.intervals, *b.intervals)})
     return any(abs(a.limit_at(t).limit - b.limit_at(t).limit) > _TOLERANCE for t in points)
-
-
-def _within(periods: Sequence[_Period], ours: Composite, duration: int) -> bool:
-    """Whether every EV period stays at or below the composite wherever the two overlap (each piece of the
-    composite that begins inside a period counts, not only the one in force at its start)."""
-    ordered = sorted(periods, key=lambda p: p.start_period)
-    for n, period in enumerate(ordered):
-        end = ordered[n + 1].start_period if n + 1 < len(ordered) else duration
-        if period.limit is None or period.start_period >= duration:
-            continue
-        points = {period.start_period} | {
-            i.start for i in ours.intervals if period.start_period < i.start < end
-        }
-        if any(period.limit > ours.limit_at(t).limit + _TOLERANCE for t in points):
-            return False
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -889,11 +873,12 @@ class SmartChargingService:
         starts = [p.start_period for p in ev.charging_schedule_period]
         duration = ev.duration or (max(starts) + 3600)
         ours = await self.own_composite(station_id, version, evse_id, start, max(duration, 1), unit)
-        within = _within(ev.charging_schedule_period, ours, duration)
-        status = "Accepted" if within else "Rejected"
+        periods = [(p.start_period, p.limit) for p in ev.charging_schedule_period]
+        fits = within(periods, ours, _TOLERANCE)
+        status = "Accepted" if fits else "Rejected"
         await self.limit_event(
             station_id, version, "NotifyEVChargingSchedule", evse_id, None, data, answer=status
         )
-        if not within:
+        if not fits:
             self._spawn(self._renegotiate(station_id, evse_id))
         return status

@@ -10,16 +10,21 @@ Readings:
 * TC_K_58 / TC_K_59 step 1, "The CSMS sends a SetChargingProfileRequest": the operator's manual action replaces
   the CSMS's TxProfile of the ISO15118SmartCharging state (its id and stack level) with one period of 6 A
   (6000 W), lower than what the EV was given.
+* A CostUpdated the CSMS sends while the tool waits for a SetChargingProfile (I02, on its own schedule) is
+  answered and passed over.
 * "If the status was Processing, the OCTT waits 60 seconds": ``PROCESSING_WITHIN``; otherwise the usual wait.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
+from chargeplane.ocpp.errors import InternalError
+from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
 from chargeplane.ocpp.messages.v201 import messages as msg
@@ -64,15 +69,31 @@ async def send_needs(tool: CsmsTool, step: int, energy_wh: int = 20_000) -> floa
     return PROCESSING_WITHIN if response.status is NeedsStatus.PROCESSING else DEFAULT_WITHIN
 
 
+async def next_profile(tool: CsmsTool, step: int, within: float) -> Incoming[msg.SetChargingProfileRequest]:
+    """The CSMS's next SetChargingProfile; a CostUpdated it sends meanwhile (I02: the running cost of the
+    transaction, on the tariffs block's own schedule) is answered and passed over."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        left = max(0.1, deadline - asyncio.get_running_loop().time())
+        incoming: Incoming[Payload] = await tool.expect(step, Payload, left)
+        if isinstance(incoming.request, msg.CostUpdatedRequest):
+            incoming.answer(msg.CostUpdatedResponse())
+            continue
+        if not isinstance(incoming.request, msg.SetChargingProfileRequest):
+            incoming.refuse(InternalError("the test case expected SetChargingProfileRequest"))
+            raise StepFailed(
+                step, f"expected a SetChargingProfileRequest, the CSMS sent {type(incoming.request).__name__}"
+            )
+        return cast("Incoming[msg.SetChargingProfileRequest]", incoming)
+
+
 async def tx_profile(
     tool: CsmsTool, step: int, within: float = DEFAULT_WITHIN
 ) -> msg.SetChargingProfileRequest:
     """The CSMS's TxProfile for the tool's transaction (K15.FR.07: at most three schedules, each within
     maxScheduleTuples periods), answered Accepted."""
     assert tool.transaction is not None
-    incoming: Incoming[msg.SetChargingProfileRequest] = await tool.expect(
-        step, msg.SetChargingProfileRequest, within
-    )
+    incoming = await next_profile(tool, step, within)
     request = incoming.request
     expect_field(step, request, "evseId", tool.configured.evse_id)
     expect_field(step, request, "chargingProfile.chargingProfilePurpose", "TxProfile")
