@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chargeplane.smart_charging.composite import Fallback, composite_schedule
+from chargeplane.smart_charging.composite import Fallback, composite_schedule, within
 from chargeplane.smart_charging.model import (
+    Composite,
+    Interval,
     Kind,
     Period,
     Profile,
@@ -311,3 +313,14 @@ def test_K08_composite_matches_the_rules_at_every_second(
     for second in range(duration):
         expected = _reference(profiles, start + timedelta(seconds=second), tx, tx_start, unit)
         assert result.limit_at(second).limit == pytest.approx(expected), f"at second {second}"
+
+
+def test_within_counts_every_piece_of_the_composite_a_period_spans() -> None:
+    offer = Composite(
+        datetime(2026, 1, 1, tzinfo=UTC), 900, RateUnit.AMPERE, (Interval(0, 16.0, 3), Interval(600, 6.0, 3))
+    )
+    assert not within([(0, 16.0)], offer)  # the drop at 600 s falls inside the one period
+    assert within([(0, 16.0), (600, 6.0)], offer)
+    assert within([(0, 16.0), (600, None)], offer)  # a period without a limit says nothing
+    assert within([(0, 16.05), (600, 6.0)], offer, tolerance=0.1)
+    assert within([(0, 6.0), (900, 99.0)], offer)  # after the composite's end: not compared

@@ -25,6 +25,7 @@ class CsmsBehaviour:
     boot_statuses: list[str] = field(default_factory=lambda: ["Accepted"])  # one per boot; the last repeats
     boot_interval: int = 300
     authorize_status: str = "Accepted"
+    ev_needs_status: str = "Accepted"  # the answer to NotifyEVChargingNeeds (K15)
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     stations: list[Any] = field(default_factory=list)
 
@@ -131,6 +132,16 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
         async def on_report_charging_profiles(self, **payload: Any) -> Any:
             self._record("ReportChargingProfiles", payload)
             return result.ReportChargingProfiles()
+
+        @on("NotifyEVChargingNeeds")  # type: ignore[misc]
+        async def on_ev_charging_needs(self, **payload: Any) -> Any:
+            self._record("NotifyEVChargingNeeds", payload)
+            return result.NotifyEVChargingNeeds(status=behaviour.ev_needs_status)
+
+        @on("NotifyEVChargingSchedule")  # type: ignore[misc]
+        async def on_ev_charging_schedule(self, **payload: Any) -> Any:
+            self._record("NotifyEVChargingSchedule", payload)
+            return result.NotifyEVChargingSchedule(status="Accepted")
 
     return PeerCsms
 

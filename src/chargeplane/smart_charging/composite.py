@@ -249,3 +249,19 @@ def station_total(per_evse: Sequence[Composite], station: Composite) -> Composit
             continue
         intervals.append(Interval(offset, limit, cap.number_phases))
     return Composite(station.start, station.duration, station.unit, tuple(intervals))
+
+
+def within(periods: Sequence[tuple[int, float | None]], composite: Composite, tolerance: float = 0.0) -> bool:
+    """Whether a schedule's periods (start offset, limit; None: no limit given) stay at or below ``composite``
+    wherever they overlap: each piece of the composite that begins inside a period counts, not only the one in
+    force at its start (K15.FR.09 on the station, K15.FR.11/12 on the CSMS: an EV's schedule against the
+    schedule it was offered)."""
+    ordered = sorted(periods, key=lambda p: p[0])
+    for n, (start, limit) in enumerate(ordered):
+        if limit is None or start >= composite.duration:
+            continue
+        end = ordered[n + 1][0] if n + 1 < len(ordered) else composite.duration
+        points = {start} | {i.start for i in composite.intervals if start < i.start < end}
+        if any(limit > composite.limit_at(t).limit + tolerance for t in points):
+            return False
+    return True

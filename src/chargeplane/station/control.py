@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from chargeplane.station.core.model import EvChargingNeeds
+
 if TYPE_CHECKING:  # at run time only the objects matter: the CLI reads HELP without loading the runtime
     from chargeplane.station.runtime import StationRuntime
 
@@ -27,6 +29,7 @@ commands (one per line, # starts a comment):
   clear [EVSE]                  the fault ends
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
   limit EVSE WATTS|off          an external system (EMS) limits EVSE (0: the station), or lifts it (K11-K13)
+  needs EVSE KWH [MINUTES]      the ISO 15118 EV at EVSE wants KWH, leaving in MINUTES (K15; again: K17)
   offline                       drop the connection (the station reconnects after back-off)
   wait SECONDS                  let time pass (scenario files)
   status                        EVSE and transaction state
@@ -91,6 +94,9 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         runtime.set_temperature(_celsius(args))
     elif command == "limit":
         runtime.external_limit(*_external_limit(runtime, args))
+    elif command == "needs":
+        evse_id, needs = _needs(runtime, args)
+        runtime.ev_charging_needs(evse_id, needs)
     elif command == "offline":
         await runtime.go_offline()
     elif command == "wait":
@@ -123,6 +129,22 @@ def _external_limit(runtime: StationRuntime, args: list[str]) -> tuple[int, floa
     if not math.isfinite(watts) or watts < 0:
         raise ValueError("limit needs a number of watts (or off)")
     return evse, watts
+
+
+def _needs(runtime: StationRuntime, args: list[str]) -> tuple[int, EvChargingNeeds]:
+    if len(args) not in (2, 3) or not args[0].isdigit():
+        raise ValueError("needs takes an EVSE, the kWh wanted and optionally the minutes until departure")
+    evse = int(args[0])
+    if evse not in runtime.hardware.evses or runtime.hardware.evses[evse].ev is None:
+        raise ValueError(f"no EV connected at EVSE {evse}")
+    try:
+        kwh = float(args[1])
+        minutes = int(args[2]) if len(args) == 3 else None
+    except ValueError:
+        raise ValueError("needs takes numbers: kWh and minutes") from None
+    if not math.isfinite(kwh) or kwh <= 0 or (minutes is not None and minutes <= 0):
+        raise ValueError("needs takes a positive energy and departure")
+    return evse, EvChargingNeeds(kwh * 1000.0, departure_s=None if minutes is None else minutes * 60)
 
 
 def _celsius(args: list[str]) -> float:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from chargeplane.station.core.model import ContractHash, MeterReading
+from chargeplane.station.core.model import ContractHash, EvChargingNeeds, MeterReading
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +80,18 @@ class SimulatedContract:
 @dataclass
 class SimulatedEv:
     """An EV: battery capacity, state of charge and maximum charging power; a Plug & Charge EV has a
-    contract."""
+    contract; with ``needs`` an ISO 15118 EV that states them on plug-in (K15)."""
 
     capacity_wh: float = 60_000.0
     soc: float = 40.0  # percent
     max_power_w: float = 11_000.0
     draws_power: bool = True  # False: behaves like a full or paused car (SuspendedEV)
     contract: SimulatedContract | None = None
+    needs: EvChargingNeeds | None = None  # None: a basic (IEC 61851) EV, no high-level communication
+    waits_for_schedule: bool = False  # ISO 15118: no energy before the station agreed a schedule with it
 
     def accepted_power(self, offered_w: float) -> float:
-        if not self.draws_power or self.soc >= 100.0:
+        if not self.draws_power or self.waits_for_schedule or self.soc >= 100.0:
             return 0.0
         taper = 1.0 if self.soc < 80.0 else max(0.1, (100.0 - self.soc) / 20.0)
         return min(offered_w, self.max_power_w * taper)

@@ -44,6 +44,7 @@ from chargeplane.station.core.model import (
     CancelUpload,
     DownloadFirmware,
     EvCertificateAnswer,
+    EvChargingNeeds,
     Failure,
     OutgoingCall,
     PublishFile,
@@ -54,6 +55,7 @@ from chargeplane.station.core.model import (
     SetLock,
     SetPowerLimit,
     ShowMessage,
+    StartPowerDelivery,
     UnpublishFile,
     UploadLog,
 )
@@ -488,13 +490,16 @@ class StationRuntime:
     # ------------------------------------------------------------------ control (simulated hardware)
     def plug(self, evse_id: int = 1, connector_id: int = 1, ev: SimulatedEv | None = None) -> None:
         """An EV connects. A Plug & Charge EV then talks ISO 15118: it asks for a contract certificate when it
-        has none or it expires soon (M01/M02), else presents its contract (C07)."""
-        ev = ev or SimulatedEv()
-        self.hardware.evses[evse_id].ev = ev
+        has none or it expires soon (M01/M02), else presents its contract (C07); an EV with ``needs`` states
+        them and charges once it agreed a schedule (K15)."""
+        car = ev or SimulatedEv()
+        if car.needs is not None:
+            car.waits_for_schedule = True  # ISO 15118: it charges once it agreed a schedule (K15)
+        self.hardware.evses[evse_id].ev = car
         self.hardware.evses[evse_id].ev_connector = connector_id
         now = self.clock()
         self.core.ev_plugged(evse_id, connector_id, now)
-        contract = ev.contract
+        contract = car.contract
         if contract is not None:
             action = contract.certificate_action(now)
             if action is None:
@@ -504,6 +509,17 @@ class StationRuntime:
             else:
                 exi = base64.b64encode(contract.exi_request).decode()
                 self.core.ev_certificate_request(evse_id, action, exi, now)
+        if car.needs is not None:
+            self.core.ev_charging_needs(evse_id, car.needs, self.clock())
+        self._pump()
+
+    def ev_charging_needs(self, evse_id: int, needs: EvChargingNeeds) -> None:
+        """The EV at ``evse_id`` states (new) charging needs over ISO 15118 (K15 / K17)."""
+        ev = self.hardware.evses[evse_id].ev
+        if ev is None:
+            raise ValueError(f"no EV at EVSE {evse_id}")
+        ev.needs = needs
+        self.core.ev_charging_needs(evse_id, needs, self.clock())
         self._pump()
 
     def unplug(self, evse_id: int = 1) -> None:
@@ -776,6 +792,10 @@ class StationRuntime:
             self.hardware.evses[action.evse_id].set_limit(action.limit_w)
         elif isinstance(action, EvCertificateAnswer):
             self._ev_certificate_answer(action)
+        elif isinstance(action, StartPowerDelivery):
+            car = self.hardware.evses[action.evse_id].ev
+            if car is not None:
+                car.waits_for_schedule = False
         elif isinstance(action, UploadLog):
             task = asyncio.create_task(self._upload(action))
             self._uploads[action.upload_id] = task

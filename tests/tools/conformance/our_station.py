@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from chargeplane.station.core.device_model import ACTUAL, VariableKey
-from chargeplane.station.core.model import ContractHash
+from chargeplane.station.core.model import ContractHash, EvChargingNeeds
 from chargeplane.station.hardware import SimulatedContract, SimulatedEv
 from chargeplane.station.runtime import RuntimeSettings, SqliteStorage, StationRuntime
 from chargeplane.tools.conformance.pki import Issued, hash_data, issue
@@ -29,10 +29,12 @@ from chargeplane.tools.conformance.station_adapter import (
     LeaveParkingBay,
     MakeIdle,
     MasterPassStop,
+    NextEvIso15118,
     PlugIn,
     PlugInIso15118Ev,
     PowerCycle,
     PresentToken,
+    RenegotiateChargingLimits,
     SetUpConnection,
     StationAction,
     StoreCustomerIdentifier,
@@ -115,6 +117,8 @@ class OurStation:
         self._ev_not_ready = False  # EvNotReady: the next PlugIn connects an EV that takes no energy
         self._pki = manufacturer_roots  # the tool's PKI directory: its MO root issues the EV's contract
         self._trust: str | None = None  # SetUpConnection's CSMS root, for the next start
+        self._renegotiations = 0
+        self._iso15118_next = False  # NextEvIso15118: the next PlugIn connects an EV that awaits its schedule
 
     async def start(self) -> None:
         self.runtime = StationRuntime(self.settings)
@@ -141,7 +145,9 @@ class OurStation:
         match action:
             case PlugIn():
                 ev = SimulatedEv(draws_power=False) if self._ev_not_ready else None
-                self._ev_not_ready = False
+                if self._iso15118_next:
+                    ev = SimulatedEv(waits_for_schedule=True)
+                self._ev_not_ready = self._iso15118_next = False
                 self.station.plug(action.evse_id, action.connector_id, ev)
             case PlugInIso15118Ev():
                 ev = SimulatedEv(contract=_contract(action.certificate, self.station.clock(), self._pki))
@@ -183,6 +189,13 @@ class OurStation:
                 await self.stop()
                 self._set_up(action)
                 await self.start()
+            case NextEvIso15118():
+                self._iso15118_next = True
+            case RenegotiateChargingLimits():
+                # an ISO 15118 EV states new needs: a little less energy each time, leaving in two hours
+                self._renegotiations += 1
+                needs = EvChargingNeeds(30_000.0 - 1_000.0 * self._renegotiations, departure_s=7200)
+                self.station.ev_charging_needs(action.evse_id, needs)
 
     def _set_up(self, action: SetUpConnection) -> None:
         """What an installer does: the factory connection (URL, security profile, the CSMS root to trust, the

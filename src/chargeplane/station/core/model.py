@@ -31,6 +31,21 @@ class ContractHash:
 
 
 @dataclass(frozen=True, slots=True)
+class EvChargingNeeds:
+    """K15/K17: what an ISO 15118 EV asks for (its ChargeParameterDiscoveryReq): the energy it wants, its
+    limits, and when it leaves (``departure_s`` seconds after it says so; None: not given)."""
+
+    energy_wh: float
+    max_current_a: float = 32.0
+    min_current_a: float = 6.0
+    max_voltage_v: float = 400.0
+    max_power_w: float | None = None  # DC only
+    departure_s: int | None = None
+    dc: bool = False
+    phases: int = 3
+
+
+@dataclass(frozen=True, slots=True)
 class Token:
     value: str
     type: str = "ISO14443"
@@ -241,6 +256,14 @@ class EvCertificateAnswer:
     exi_response: str
 
 
+@dataclass(frozen=True, slots=True)
+class StartPowerDelivery:
+    """ISO 15118 (K15-K17): the EV at ``evse_id`` has its schedule (or none is coming): it may take energy
+    (its PowerDeliveryReq)."""
+
+    evse_id: int
+
+
 HardwareAction = (
     SetContactor
     | EvCertificateAnswer
@@ -255,6 +278,7 @@ HardwareAction = (
     | UnpublishFile
     | Reconnect
     | SetPowerLimit
+    | StartPowerDelivery
 )
 
 

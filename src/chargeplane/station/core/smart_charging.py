@@ -18,6 +18,7 @@ station answer Rejected (reasonCode Disabled) and ignore a remote-start profile 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,13 +69,15 @@ class Waiting:
 
 
 class SmartCharging(Controller):
-    __slots__ = ("_limits", "installed", "waiting")
+    __slots__ = ("_limits", "installed", "tx_profile_listeners", "waiting")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.installed: list[Installed] = []
         self.waiting: dict[int, Waiting] = {}
         self._limits: dict[int, float | None] = {}  # the limit each EVSE was last told
+        # told (evse id, now) when the CSMS installed a TxProfile for a running transaction (ISO 15118, K15-K17)
+        self.tx_profile_listeners: list[Callable[[int, datetime], None]] = []
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -527,6 +530,9 @@ def set_charging_profile(
             verdict = ctl.set_profile(wire.from_2x(raw, request.evse_id), raw, now)
         except wire.Unconvertible as error:
             verdict = validation.Verdict(False, error.reason, error.detail)
+    if verdict.accepted and str(raw.charging_profile_purpose) == Purpose.TX.value:
+        for listener in ctl.tx_profile_listeners:
+            listener(request.evse_id, now)
     info = (
         ns.StatusInfoType(reason_code=verdict.reason, additional_info=(verdict.detail or "-")[:512])
         if verdict.reason is not None

@@ -54,10 +54,12 @@ from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.firmware import VERSION_KEY, Firmware
 from chargeplane.station.core.iso15118 import Iso15118
+from chargeplane.station.core.iso15118_charging import Iso15118Charging
 from chargeplane.station.core.local_list import LocalList, LocalListController
 from chargeplane.station.core.metering import Metering
 from chargeplane.station.core.model import (
     ContractHash,
+    EvChargingNeeds,
     Evse,
     Failure,
     HardwareAction,
@@ -108,6 +110,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Iso15118,
     TariffCost,
     SmartCharging,
+    Iso15118Charging,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -234,6 +237,11 @@ class StationCore:
 
     def ev_unplugged(self, evse_id: int, now: datetime) -> None:
         self.ctx.get(Transactions).unplugged(self.ctx.evses[evse_id], now)
+        self.ctx.get(Iso15118Charging).unplugged(self.ctx.evses[evse_id])
+
+    def ev_charging_needs(self, evse_id: int, needs: EvChargingNeeds, now: datetime) -> None:
+        """K15 / K17: the ISO 15118 EV at ``evse_id`` states its charging needs (on plug-in, or new ones later)."""
+        self.ctx.get(Iso15118Charging).ev_needs(self.ctx.evses[evse_id], needs, now)
 
     def update_meter(self, evse_id: int, reading: MeterReading, now: datetime) -> None:
         self.ctx.get(Transactions).meter(self.ctx.evses[evse_id], reading, now)

@@ -181,6 +181,29 @@ class ConfigureRootCertificateCheck:
         return f"configure SecurityCtrlr.AdditionalRootCertificateCheck {str(self.enabled).lower()} at the station"
 
 
+# Block K, ISO 15118 (K15-K17): the EV states (new) charging needs over ISO 15118
+@dataclass(frozen=True, slots=True)
+class RenegotiateChargingLimits:
+    evse_id: int
+
+    def describe(self) -> str:
+        return (
+            f"make the ISO 15118 EV at EVSE {self.evse_id} renegotiate its charging limits "
+            "(it sends new charging needs)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NextEvIso15118:  # before it connects: the EV speaks ISO 15118 and charges once a schedule is agreed
+    evse_id: int
+
+    def describe(self) -> str:
+        return (
+            f"connect an ISO 15118 EV to EVSE {self.evse_id} next: it takes energy only once it has agreed a "
+            "charging schedule with the station (and states its needs when asked to renegotiate)"
+        )
+
+
 StationAction = (
     PlugIn
     | Unplug
@@ -198,6 +221,8 @@ StationAction = (
     | HardwareFault
     | SetUpConnection
     | ConfigureRootCertificateCheck
+    | RenegotiateChargingLimits
+    | NextEvIso15118
 )
 
 

@@ -396,6 +396,8 @@ def default_answer(request: Payload, answers: Answers) -> Payload | None:
             return msg.NotifyCustomerInformationResponse()
         case msg.NotifyDisplayMessagesRequest():
             return msg.NotifyDisplayMessagesResponse()
+        case msg.NotifyEVChargingScheduleRequest():  # block K, ISO 15118: every case answers Accepted
+            return msg.NotifyEVChargingScheduleResponse(status=en.GenericStatusEnumType.ACCEPTED)
     return None
 
 

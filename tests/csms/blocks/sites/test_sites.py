@@ -215,3 +215,46 @@ async def test_site_allocation_on_a_16_station_by_connector(database_url: str) -
                     )
                 )
             await _until(lambda: all(station.in_force.get((n, "TxProfile")) == 10.0 for n in (1, 2)))
+
+
+async def test_K15_FR_05_ev_needs_on_a_site_evse_are_the_sites_to_allocate(database_url: str) -> None:
+    """NotifyEVChargingNeeds on an EVSE of a site: Processing, and the site's allocation sends the TxProfile
+    with the EV's maximum current as its need (the smart charging block sends none of its own)."""
+    settings = settings_for(database_url, SitesSettings(min_interval=0.05))
+    async with running(settings) as csms:
+        await csms.add_station("SITE1")
+        await _json(csms, "PUT", "/sites/s1", json=_tree())
+        async with peer(csms.ocpp_url, "SITE1", "2.0.1", station_class=SiteStation) as station:
+            await boot(station, "2.0.1")
+            await _transaction(station, "Started", 1, 0)
+            await _until(lambda: station.tx(1) == 32.0)  # alone on the feeder: the EVSE's limit
+            needs = await station.call(
+                MODULE.call.NotifyEVChargingNeeds(
+                    evse_id=1,
+                    charging_needs={
+                        "requested_energy_transfer": "AC_three_phase",
+                        "departure_time": "2026-12-07T18:00:00Z",
+                        "ac_charging_parameters": {
+                            "energy_amount": 20000,
+                            "ev_min_current": 6,
+                            "ev_max_current": 16,
+                            "ev_max_voltage": 400,
+                        },
+                    },
+                )
+            )
+            assert needs.status == "Processing"
+            await _until(lambda: station.tx(1) == 16.0)
+            allocation = await _json(csms, "GET", "/sites/s1/allocation")
+            assert {s["nodeId"]: s["current"] for s in allocation["evses"]}["e1"] == pytest.approx(16.0)
+            # an EVSE outside every site: the smart charging block's own answer
+            outside = await station.call(
+                MODULE.call.NotifyEVChargingNeeds(
+                    evse_id=4,
+                    charging_needs={
+                        "requested_energy_transfer": "DC",
+                        "dc_charging_parameters": {"ev_max_current": 100, "ev_max_voltage": 500},
+                    },
+                )
+            )
+            assert outside.status == "Rejected"  # no transaction there

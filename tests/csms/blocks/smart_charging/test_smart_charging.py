@@ -6,6 +6,7 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from ocpp.routing import after, on
 
 from chargeplane.csms.blocks.smart_charging.service import SmartChargingService
 from chargeplane.csms.blocks.smart_charging.settings import SmartChargingSettings
+from chargeplane.ocpp.timestamps import from_wire, to_wire
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
 
@@ -30,6 +32,21 @@ async def _received(station: Any, count: int) -> None:
     async with asyncio.timeout(10):
         while True:
             if len(station.received) >= count:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def _tx_profile_stored(csms: RunningCsms, station_id: str, limit: float) -> None:
+    """Until the store holds the station's TxProfile with ``limit`` (stored once the station's answer is in,
+    after the peer saw the request)."""
+
+    def first_limit(profile: dict[str, Any]) -> float:
+        return float(profile["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"])
+
+    async with asyncio.timeout(10):
+        while True:
+            stored = await _json(csms, "GET", f"/stations/{station_id}/charging-profiles")
+            if any(p["purpose"] == "TxProfile" and first_limit(p) == limit for p in stored):
                 return
             await asyncio.sleep(0.05)
 
@@ -349,12 +366,14 @@ async def test_K15_needs_with_a_transaction_get_a_TxProfile_from_the_csms_compos
                 evse={"id": 1, "connector_id": 1},
             )
         )
+        departure = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
         needs = await station.call(
             module.call.NotifyEVChargingNeeds(
                 evse_id=1,
                 max_schedule_tuples=4,
                 charging_needs={
                     "requested_energy_transfer": "AC_three_phase",
+                    "departure_time": to_wire(departure),
                     "ac_charging_parameters": {
                         "energy_amount": 20000,
                         "ev_min_current": 6,
@@ -375,8 +394,15 @@ async def test_K15_needs_with_a_transaction_get_a_TxProfile_from_the_csms_compos
         )
         periods = tx_profile["charging_schedule"][0]["charging_schedule_period"]
         assert periods[0]["limit"] == 16.0  # the TxDefaultProfile's limit: the CSMS's composite
-        stored = await _json(csms, "GET", "/stations/SC5/charging-profiles")
-        assert {p["purpose"] for p in stored} == {"TxDefaultProfile", "TxProfile"}
+        assert 7000 <= tx_profile["charging_schedule"][0]["duration"] <= 7200  # up to the departure
+        await _tx_profile_stored(csms, "SC5", 16.0)
+        # the operator raises the default: renewed needs get it, not the earlier TxProfile's 16 A
+        await _json(
+            csms,
+            "POST",
+            "/stations/SC5/charging-profiles",
+            json={"evseId": 0, "chargingProfile": profile_2x(21, 20.0)},
+        )
         # K17: renewed needs of the transaction replace that TxProfile (same id), not a duplicate.
         renewed = await station.call(
             module.call.NotifyEVChargingNeeds(
@@ -393,34 +419,48 @@ async def test_K15_needs_with_a_transaction_get_a_TxProfile_from_the_csms_compos
             )
         )
         assert renewed.status == "Accepted"
-        await _received(station, 3)
+        await _received(station, 4)
         # Sent at all: a second TxProfile of the transaction at that stack level would have been refused
         # before sending (K01.FR.39).
-        assert station.received[2]["charging_profile"]["id"] == tx_profile["id"]
-        # K15.FR.11/12: 16 A fits the TxProfile; 20 A from the second minute does not.
+        renewed_profile = station.received[3]["charging_profile"]
+        assert renewed_profile["id"] == tx_profile["id"]
+        assert renewed_profile["charging_schedule"][0]["charging_schedule_period"][0]["limit"] == 20.0
+        await _tx_profile_stored(csms, "SC5", 20.0)
+        # K15.FR.11/12: 20 A fits the TxProfile; 25 A from the second minute does not.
         schedule: dict[str, Any] = {
             "id": 1,
             "charging_rate_unit": "A",
             "duration": 600,
-            "charging_schedule_period": [{"start_period": 0, "limit": 16.0}],
+            "charging_schedule_period": [{"start_period": 0, "limit": 20.0}],
         }
-        now = tx_profile["charging_schedule"][0]["start_schedule"]
+        now = renewed_profile["charging_schedule"][0]["start_schedule"]
         ok = await station.call(
             module.call.NotifyEVChargingSchedule(time_base=now, charging_schedule=schedule, evse_id=1)
         )
         assert ok.status == "Accepted"
         schedule["charging_schedule_period"] = [
             {"start_period": 0, "limit": 10.0},
-            {"start_period": 60, "limit": 20.0},
+            {"start_period": 60, "limit": 25.0},
         ]
         over = await station.call(
             module.call.NotifyEVChargingSchedule(time_base=now, charging_schedule=schedule, evse_id=1)
         )
         assert over.status == "Rejected"
+        await _received(station, 5)  # K15.FR.13: a new TxProfile (K16) follows the rejected schedule
+        assert station.received[4]["charging_profile"]["transaction_id"] == "TX-SC5"
     limits = await _json(
         csms, "GET", "/stations/SC5/charging-limits", params={"message": "NotifyEVChargingNeeds"}
     )
     assert (limits["items"][0]["answer"], limits["items"][0]["transactionId"]) == ("Accepted", "TX-SC5")
+    ev = await _json(csms, "GET", "/stations/SC5/ev-charging/TX-SC5")
+    assert (ev["needsCount"], ev["scheduleCount"], ev["energyAmount"]) == (2, 2, 10000.0)
+    assert ev["departureTime"] is None  # the renewed needs gave none
+    assert ev["schedule"]["answer"] == "Rejected"
+    first = await _json(
+        csms, "GET", "/stations/SC5/charging-limits", params={"message": "NotifyEVChargingNeeds"}
+    )
+    assert from_wire(first["items"][1]["data"]["chargingNeeds"]["departureTime"]) == departure
+    await _json(csms, "GET", "/stations/SC5/ev-charging/TX-NONE", status=404)
 
 
 async def test_K09_a_profile_missing_after_a_reconnect_is_resent(database_url: str) -> None:

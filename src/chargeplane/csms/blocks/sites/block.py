@@ -25,6 +25,7 @@ def install(context: BlockContext, settings: SitesSettings) -> None:
         context.clock,
     )
     context.require(ProvisioningService).add_accepted_listener(service.station_accepted)
+    context.require(SmartChargingService).add_ev_needs_handler(service.ev_needs)  # K15: a site's EVSE
     context.routes.extend(api.routes(service))
     context.jobs.extend((service.event_job, service.allocation_job, service.fallback_job))
     context.provide(service)

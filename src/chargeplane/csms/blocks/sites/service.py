@@ -28,7 +28,7 @@ import msgspec
 
 from chargeplane.csms.blocks.sites.repository import EvNeeds, SiteRow, SitesRepository
 from chargeplane.csms.blocks.sites.settings import SitesSettings
-from chargeplane.csms.blocks.smart_charging.service import SmartChargingService
+from chargeplane.csms.blocks.smart_charging.service import EvRequest, SmartChargingService
 from chargeplane.csms.blocks.transactions.queries import TransactionFilter, TransactionQueries
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
@@ -278,6 +278,25 @@ class SitesService:
         await self.repository.put_needs(needs, self.clock.now())
         self._needs[needs.transaction_id] = needs
         self.trigger()
+
+    async def ev_needs(self, request: EvRequest) -> bool:
+        """K15 / K17 on an EVSE of a site (a handler of the smart charging block): the EV's needs become the
+        transaction's site needs (its maximum current for AC, its minimum, its departure; a priority given
+        through the API kept) and the next allocation sends the TxProfile, also when the share is unchanged
+        (K15.FR.07): the station is answered Processing. False: the EVSE is in no site."""
+        key = request.station_id.casefold()
+        leaves = (leaf for live in (await self._live()).values() for leaf in live.leaves.values())
+        if not any(leaf.station_id.casefold() == key and leaf.evse_id == request.evse_id for leaf in leaves):
+            return False
+        earlier = self._needs.get(request.transaction_id)
+        maximum = None if request.dc else request.max_current
+        minimum = 0.0 if maximum is None else min(request.min_current, maximum)
+        priority = 0 if earlier is None else earlier.priority
+        await self.set_needs(
+            EvNeeds(request.transaction_id, maximum, max(0.0, minimum), priority, request.departure)
+        )
+        self._sent.pop((key, request.evse_id), None)
+        return True
 
     # -- the allocation ---------------------------------------------------------------------------------------
 

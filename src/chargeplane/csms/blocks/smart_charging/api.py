@@ -20,7 +20,7 @@ from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.smart_charging.repository import LimitEvent, ReportRecord, StoredProfile
-from chargeplane.csms.blocks.smart_charging.service import Criteria, SmartChargingService
+from chargeplane.csms.blocks.smart_charging.service import Criteria, EvCharging, SmartChargingService
 from chargeplane.smart_charging.model import Composite, RateUnit
 
 PURPOSE = r"\A(ChargingStationMaxProfile|TxDefaultProfile|TxProfile|ChargingStationExternalConstraints)\Z"
@@ -167,6 +167,38 @@ def _limit_out(e: LimitEvent) -> LimitEventOut:
     )
 
 
+class EvChargingOut(msgspec.Struct, rename="camel"):
+    transaction_id: str
+    departure_time: str | None  # the EV's latest needs: when it leaves
+    energy_amount: float | None  # and the energy it wants (Wh)
+    needs: LimitEventOut | None
+    schedule: LimitEventOut | None  # the EV's latest schedule, with the CSMS's verdict (K15.FR.11/12)
+    needs_count: int
+    schedule_count: int
+
+
+def _ev_charging_out(transaction_id: str, found: EvCharging) -> EvChargingOut:
+    departure: str | None = None
+    energy: float | None = None
+    if found.needs is not None:
+        needs = found.needs.data.get("chargingNeeds", {})
+        value = needs.get("departureTime")
+        departure = value if isinstance(value, str) else None
+        for kind in ("acChargingParameters", "dcChargingParameters"):
+            amount = needs.get(kind, {}).get("energyAmount")
+            if isinstance(amount, int | float):
+                energy = float(amount)
+    return EvChargingOut(
+        transaction_id,
+        departure,
+        energy,
+        None if found.needs is None else _limit_out(found.needs),
+        None if found.schedule is None else _limit_out(found.schedule),
+        found.needs_count,
+        found.schedule_count,
+    )
+
+
 def _criteria(data: CriteriaIn) -> Criteria:
     return Criteria(data.id, data.evse_id, data.charging_profile_purpose, data.stack_level)
 
@@ -271,4 +303,26 @@ def routes(service: SmartChargingService) -> list[Any]:
         events, total = await service.limit_events(known_station.station_id, offset, limit, message)
         return Page([_limit_out(e) for e in events], total, offset, limit)
 
-    return [list_profiles, set_profile, clear_profiles, request_report, get_report, composite, limits]
+    @get(
+        "/stations/{station_id:str}/ev-charging/{transaction_id:str}",
+        summary="An ISO 15118 EV's charging needs and chosen schedule in a transaction (K15-K17)",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
+    async def ev_charging(known_station: KnownStation, transaction_id: FromPath[str]) -> EvChargingOut:
+        """The latest NotifyEVChargingNeeds (with its departure time and energy) and NotifyEVChargingSchedule
+        of the transaction, with the CSMS's answers; 404 when the EV stated no needs in it."""
+        found = await service.ev_charging(known_station.station_id, transaction_id)
+        if found.needs is None and found.schedule is None:
+            raise NotFoundException(f"no EV charging needs in transaction {transaction_id}")
+        return _ev_charging_out(transaction_id, found)
+
+    return [
+        list_profiles,
+        set_profile,
+        clear_profiles,
+        request_report,
+        get_report,
+        composite,
+        limits,
+        ev_charging,
+    ]

@@ -309,12 +309,19 @@ class SmartChargingRepository:
         await self.committer.run(execute(sa.insert(charging_limit_events).values(values)))
 
     async def limit_events(
-        self, station_id: str, offset: int, limit: int, message: str | None = None
+        self,
+        station_id: str,
+        offset: int,
+        limit: int,
+        message: str | None = None,
+        transaction_id: str | None = None,
     ) -> tuple[list[LimitEvent], int]:
         c = charging_limit_events.c
         conditions = [c.station_key == station_key(station_id)]
         if message is not None:
             conditions.append(c.message == message)
+        if transaction_id is not None:
+            conditions.append(c.transaction_id == transaction_id)
         query = (
             sa.select(*charging_limit_events.c)
             .where(*conditions)

@@ -21,17 +21,20 @@ Composite schedules (K08)
 External limits and EV needs (K11-K17)
     NotifyChargingLimit / ClearedChargingLimit are recorded. NotifyEVChargingNeeds is Accepted when the
     EVSE has a transaction the CSMS knows (K15.FR.03): the CSMS then sends, in the background, a TxProfile
-    for it built from its composite for the EVSE (K15.FR.07, K15.FR.08); else Rejected (K15.FR.04).
-    NotifyEVChargingSchedule is Accepted when the EV's schedule stays within the CSMS's composite
-    (K15.FR.11), else Rejected (K15.FR.12).
+    for it built from its composite for the EVSE (K15.FR.07, K15.FR.08); Processing when a handler (the
+    sites block, for an EVSE of a site) takes the needs over and sends it (K15.FR.05); else Rejected
+    (K15.FR.04). NotifyEVChargingSchedule is Accepted when the EV's schedule stays within the CSMS's
+    composite (K15.FR.11), else Rejected (K15.FR.12) and a new TxProfile follows (K15.FR.13, K16). Both are
+    stored with the EVSE's transaction: ``/stations/{id}/ev-charging/{transactionId}``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,7 +67,7 @@ from chargeplane.ocpp.messages.base import dec_hook
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging import wire
-from chargeplane.smart_charging.composite import Fallback, composite_schedule
+from chargeplane.smart_charging.composite import Fallback, composite_schedule, within
 from chargeplane.smart_charging.model import Composite, Interval, Profile, Purpose, RateUnit
 from chargeplane.smart_charging.validation import Capabilities, check_set, replaced
 
@@ -73,6 +76,7 @@ log = logging.getLogger(__name__)
 CSO = "CSO"  # chargingLimitSource of the profiles this CSMS sets
 ALL_SOURCES = ("EMS", "Other", "SO", CSO)
 _TOLERANCE = 0.1  # wire limits carry one decimal
+OFFER_WAIT_S = 10.0  # how long an EV schedule waits for the TxProfile it answers to be stored
 
 
 class ProfileRefused(Unsendable):
@@ -194,20 +198,52 @@ def _differs(a: Composite, b: Composite) -> bool:
     return any(abs(a.limit_at(t).limit - b.limit_at(t).limit) > _TOLERANCE for t in points)
 
 
-def _within(periods: Sequence[_Period], ours: Composite, duration: int) -> bool:
-    """Whether every EV period stays at or below the composite wherever the two overlap (each piece of the
-    composite that begins inside a period counts, not only the one in force at its start)."""
-    ordered = sorted(periods, key=lambda p: p.start_period)
-    for n, period in enumerate(ordered):
-        end = ordered[n + 1].start_period if n + 1 < len(ordered) else duration
-        if period.limit is None or period.start_period >= duration:
-            continue
-        points = {period.start_period} | {
-            i.start for i in ours.intervals if period.start_period < i.start < end
-        }
-        if any(period.limit > ours.limit_at(t).limit + _TOLERANCE for t in points):
-            return False
-    return True
+@dataclass(frozen=True, slots=True)
+class EvRequest:
+    """The charging needs an EV stated through its station (NotifyEVChargingNeeds, K15 / K17)."""
+
+    station_id: str
+    version: Version
+    evse_id: int
+    transaction_id: str
+    max_tuples: int | None
+    needs: dict[str, Any]  # chargingNeeds as sent (camelCase)
+
+    @property
+    def dc(self) -> bool:
+        return "dcChargingParameters" in self.needs
+
+    @property
+    def departure(self) -> datetime | None:
+        value = self.needs.get("departureTime")
+        return from_wire(value) if isinstance(value, str) else None
+
+    def _parameters(self) -> dict[str, Any]:
+        found = self.needs.get("dcChargingParameters" if self.dc else "acChargingParameters")
+        return found if isinstance(found, dict) else {}
+
+    @property
+    def max_current(self) -> float | None:
+        value = self._parameters().get("evMaxCurrent")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def min_current(self) -> float:
+        value = self._parameters().get("evMinCurrent")
+        return float(value) if isinstance(value, int | float) else 0.0
+
+
+EvNeedsHandler = Callable[[EvRequest], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class EvCharging:
+    """K15-K17 per transaction: the EV's latest needs and schedule, and how many of each came."""
+
+    needs: LimitEvent | None
+    schedule: LimitEvent | None
+    needs_count: int
+    schedule_count: int
 
 
 class SmartChargingService:
@@ -231,6 +267,9 @@ class SmartChargingService:
         self._reports: dict[tuple[str, int], asyncio.Event] = {}
         self._reconcile: asyncio.Queue[str] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
+        self._ev_needs: dict[tuple[str, int], EvRequest] = {}  # the needs last stated, per (station, EVSE)
+        self._ev_needs_handlers: list[EvNeedsHandler] = []
+        self._offers: dict[tuple[str, int], asyncio.Task[None]] = {}  # the TxProfile being sent per EVSE
 
     # -- helpers --------------------------------------------------------------------------------------------
 
@@ -275,10 +314,11 @@ class SmartChargingService:
     def _publish(self, kind: str, station_id: str, data: dict[str, object]) -> None:
         self.events.publish(StationEvent(kind, station_id, data))
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     @staticmethod
     async def _new_id(used: set[int]) -> int:
@@ -589,11 +629,24 @@ class SmartChargingService:
     # -- K08 composite schedules ----------------------------------------------------------------------------
 
     async def own_composite(
-        self, station_id: str, version: Version, evse_id: int, start: datetime, duration: int, unit: RateUnit
+        self,
+        station_id: str,
+        version: Version,
+        evse_id: int,
+        start: datetime,
+        duration: int,
+        unit: RateUnit,
+        without: int | None = None,
     ) -> Composite:
-        """The composite the CSMS expects on ``evse_id``, from its store (installed profiles only)."""
+        """The composite the CSMS expects on ``evse_id``, from its store (installed profiles only; ``without``:
+        leaving out the profile of that id, one about to be replaced)."""
         stored = await self.repository.profiles(station_id)
-        models = [m for p in stored if p.state != REPORTED if (m := _stored_model(p)) is not None]
+        models = [
+            m
+            for p in stored
+            if p.state != REPORTED and p.profile_id != without
+            if (m := _stored_model(p)) is not None
+        ]
         running = (await self._running(station_id, version)).get(evse_id)
         return composite_schedule(
             models,
@@ -671,11 +724,32 @@ class SmartChargingService:
         )
 
     async def limit_events(
-        self, station_id: str, offset: int, limit: int, message: str | None = None
+        self,
+        station_id: str,
+        offset: int,
+        limit: int,
+        message: str | None = None,
+        transaction_id: str | None = None,
     ) -> tuple[list[LimitEvent], int]:
-        return await self.repository.limit_events(station_id, offset, limit, message)
+        return await self.repository.limit_events(station_id, offset, limit, message, transaction_id)
+
+    async def ev_charging(self, station_id: str, transaction_id: str) -> EvCharging:
+        """What an EV of a transaction stated (its needs) and chose (its schedule), the latest of each."""
+
+        async def latest(message: str) -> tuple[LimitEvent | None, int]:
+            events, total = await self.repository.limit_events(station_id, 0, 1, message, transaction_id)
+            return (events[0] if events else None), total
+
+        needs, needs_count = await latest("NotifyEVChargingNeeds")
+        schedule, schedule_count = await latest("NotifyEVChargingSchedule")
+        return EvCharging(needs, schedule, needs_count, schedule_count)
 
     # -- K15-K17 EV charging needs and schedules ------------------------------------------------------------
+
+    def add_ev_needs_handler(self, handler: EvNeedsHandler) -> None:
+        """``handler`` may take over the EV needs of a transaction (the sites block, for an EVSE of a site): it
+        returns True when it will send the TxProfile itself."""
+        self._ev_needs_handlers.append(handler)
 
     async def ev_charging_needs(
         self,
@@ -686,47 +760,44 @@ class SmartChargingService:
         needs: dict[str, Any],
         data: bytes,
     ) -> str:
-        """K15.FR.03/04: Accepted when the EVSE has a transaction the CSMS knows (a TxProfile follows in the
-        background, K15.FR.07/08), else Rejected. Stored with the answer before it is answered."""
+        """K15.FR.02-05 / K17.FR.02-05: Rejected without a transaction the CSMS knows on the EVSE (no schedule
+        to give, K15.FR.04); Processing when another block (a site's allocation) takes the needs over and
+        sends the TxProfile when it decides (K15.FR.05); else Accepted, the TxProfile following at once in
+        the background (K15.FR.07/08). Stored with the answer (and the departure time) before it is answered;
+        the needs are kept for a renegotiation (K15.FR.13)."""
         running = (await self._running(station_id, version)).get(evse_id)
-        status = "Rejected" if running is None else "Accepted"
+        status = "Rejected"
+        if running is not None:
+            request = EvRequest(station_id, version, evse_id, running.transaction_id, max_tuples, needs)
+            self._ev_needs[(station_id.casefold(), evse_id)] = request
+            status = "Processing" if await self._delegated(request) else "Accepted"
         await self.limit_event(
             station_id, version, "NotifyEVChargingNeeds", evse_id, None, data, answer=status
         )
-        if running is not None:
-            dc = "dcChargingParameters" in needs
-            self._spawn(
-                self._offer_schedule(
-                    station_id, version, evse_id, running.transaction_id, max_tuples, dc, needs
-                )
-            )
+        if status == "Accepted" and running is not None:
+            self._offers[(station_id.casefold(), evse_id)] = self._spawn(self._offer_schedule(request))
         return status
 
-    async def _offer_schedule(
-        self,
-        station_id: str,
-        version: Version,
-        evse_id: int,
-        transaction_id: str,
-        max_tuples: int | None,
-        dc: bool,
-        needs: dict[str, Any],
-    ) -> None:
-        """K15.FR.07: a TxProfile for the transaction, its one schedule the CSMS's composite for the EVSE
-        (W for DC, A for AC) up to the departure time (else a day), within maxScheduleTuples and
-        PeriodsPerSchedule periods."""
+    async def _delegated(self, request: EvRequest) -> bool:
+        for handler in self._ev_needs_handlers:
+            try:
+                if await handler(request):
+                    return True
+            except Exception:
+                log.exception("%s: an EV needs handler failed", request.station_id)
+        return False
+
+    async def _offer_schedule(self, request: EvRequest) -> None:
+        """K15.FR.07: a TxProfile for the transaction, its one schedule (K15.FR.18) the CSMS's composite for
+        the EVSE without its own earlier TxProfile (W for DC, A for AC) up to the departure time (else a
+        day), within maxScheduleTuples and PeriodsPerSchedule periods: the most the EV may take by then."""
+        station_id, version, evse_id = request.station_id, request.version, request.evse_id
         try:
             now = self.clock.now().replace(microsecond=0)
-            departure = needs.get("departureTime")
-            end = from_wire(departure) if isinstance(departure, str) else now + timedelta(days=1)
+            departure = request.departure
+            end = departure if departure is not None and departure > now else now + timedelta(days=1)
             duration = max(60, int((end - now).total_seconds()))
-            unit = RateUnit.WATT if dc else RateUnit.AMPERE
-            composite = await self.own_composite(station_id, version, evse_id, now, duration, unit)
-            most = min(self.settings.max_periods, max_tuples or self.settings.max_periods)
-            periods = [
-                {"startPeriod": start, "limit": limit, "numberPhases": phases}
-                for start, limit, phases in wire.composite_periods(composite)[:most]
-            ]
+            unit = RateUnit.WATT if request.dc else RateUnit.AMPERE
             stored = await self.repository.profiles(station_id)
             # K17 (renegotiation): new needs of the same transaction replace the CSMS's earlier TxProfile
             # (same id, K01.FR.05) rather than meeting it at the same stack level (K01.FR.39).
@@ -735,18 +806,26 @@ class SmartChargingService:
                     p.profile_id
                     for p in stored
                     if p.purpose == Purpose.TX.value
-                    and p.transaction_id == transaction_id
+                    and p.transaction_id == request.transaction_id
                     and p.stack_level == self.settings.max_stack_level
                 ),
                 None,
             )
+            composite = await self.own_composite(
+                station_id, version, evse_id, now, duration, unit, without=earlier
+            )
+            most = min(self.settings.max_periods, request.max_tuples or self.settings.max_periods)
+            periods = [
+                {"startPeriod": start, "limit": limit, "numberPhases": phases}
+                for start, limit, phases in wire.composite_periods(composite)[:most]
+            ]
             profile_id = earlier or await self._new_id({p.profile_id for p in stored})
             profile = {
                 "id": profile_id,
                 "stackLevel": self.settings.max_stack_level,
                 "chargingProfilePurpose": "TxProfile",
                 "chargingProfileKind": "Absolute",
-                "transactionId": transaction_id,
+                "transactionId": request.transaction_id,
                 "chargingSchedule": [
                     {
                         "id": 1,
@@ -761,6 +840,18 @@ class SmartChargingService:
         except Exception:
             log.exception("%s: sending a TxProfile for the EV's charging needs failed", station_id)
 
+    async def _renegotiate(self, station_id: str, evse_id: int) -> None:
+        """K15.FR.13 / K16.FR.08 / K17.FR.13: the EV's schedule went beyond ours: a new TxProfile from the
+        needs it last stated (K16), by whoever gave the first one."""
+        request = self._ev_needs.get((station_id.casefold(), evse_id))
+        if request is None:
+            return
+        running = (await self._running(station_id, request.version)).get(evse_id)
+        if running is None or running.transaction_id != request.transaction_id:
+            return
+        if not await self._delegated(request):
+            await self._offer_schedule(request)
+
     async def ev_charging_schedule(
         self,
         station_id: str,
@@ -772,15 +863,22 @@ class SmartChargingService:
     ) -> str:
         """K15.FR.11/12: Accepted when every period of the EV's schedule stays within the CSMS's composite for
         the EVSE at that time, else Rejected; stored with the answer."""
+        offer = self._offers.get((station_id.casefold(), evse_id))
+        if offer is not None and not offer.done():  # the EV answers our TxProfile: check against it stored
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(offer), OFFER_WAIT_S)
         ev = msgspec.convert(schedule, _Schedule)
         unit = RateUnit(ev.charging_rate_unit)
         start = from_wire(time_base)
         starts = [p.start_period for p in ev.charging_schedule_period]
         duration = ev.duration or (max(starts) + 3600)
         ours = await self.own_composite(station_id, version, evse_id, start, max(duration, 1), unit)
-        within = _within(ev.charging_schedule_period, ours, duration)
-        status = "Accepted" if within else "Rejected"
+        periods = [(p.start_period, p.limit) for p in ev.charging_schedule_period]
+        fits = within(periods, ours, _TOLERANCE)
+        status = "Accepted" if fits else "Rejected"
         await self.limit_event(
             station_id, version, "NotifyEVChargingSchedule", evse_id, None, data, answer=status
         )
+        if not fits:
+            self._spawn(self._renegotiate(station_id, evse_id))
         return status

@@ -1,0 +1,325 @@
+"""ISO 15118 smart charging on the station (2.0.1 / 2.1: K15 load leveling from the EV's charging needs, K16
+renegotiation by the CSMS, K17 renegotiation by the EV). 1.6 has none of it.
+
+An ISO 15118 EV states its charging needs (:class:`~.model.EvChargingNeeds`: energy, limits, departure) on
+plug-in or later (``StationCore.ev_charging_needs``). Once its transaction exists (K15.FR.16: the CSMS then
+knows the driver) the station sends NotifyEVChargingNeeds (K15.FR.01, K17.FR.01; AC or DC parameters,
+K15.FR.06). Accepted or Processing: the CSMS's TxProfile follows, through SetChargingProfile (the
+:class:`~.smart_charging.SmartCharging` block tells us when one for the transaction is installed). The
+station then offers the EV its composite schedule for the EVSE (which includes that TxProfile), the EV picks
+its profile within it (:mod:`.ev_schedule`), the station checks it stays within the offer (K15.FR.09) and
+sends it in NotifyEVChargingSchedule (K15.FR.10), its id the offered schedule's (K15.FR.19). A later TxProfile
+is a renegotiation by the CSMS (K16: no new needs, K16.FR.09); new needs are one by the EV (K17). Rejected:
+the EV charges within the station's own composite, nothing more is sent.
+
+Offline (K15.FR.15, K17.FR.15) the EV gets the station's composite (a TxDefaultProfile if there is one) at
+once; its profile is sent once the CSMS accepted the station again.
+
+Decisions: ISO15118Ctrlr.Enabled false makes the station behave as a basic (IEC 61851) station: no needs
+sent. Without a departure time the offer covers a day.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from chargeplane.ocpp.messages import v21, v201
+from chargeplane.ocpp.messages.base import Payload
+from chargeplane.ocpp.timestamps import to_wire
+from chargeplane.ocpp.versions import Version
+from chargeplane.smart_charging.model import Purpose, RateUnit
+from chargeplane.station.core.adapter import TxEvent, TxEventKind
+from chargeplane.station.core.context import Context, Controller
+from chargeplane.station.core.device_model import StationLayout, VariableDef, var
+from chargeplane.station.core.ev_schedule import EvLimits, EvPeriod, choose, within
+from chargeplane.station.core.model import EvChargingNeeds, Evse, StartPowerDelivery
+from chargeplane.station.core.smart_charging import CTRLR as SMART_CHARGING
+from chargeplane.station.core.smart_charging import SmartCharging
+from chargeplane.station.core.transactions import Transactions
+
+log = logging.getLogger(__name__)
+
+CTRLR = "ISO15118Ctrlr"
+MAX_SCHEDULE_ENTRIES = 24
+NO_DEPARTURE_S = 86_400  # the offer without a departure time
+MIN_OFFER_S = 60
+PROFILE_WAIT_S = 60  # K15.FR.08: the CSMS sends its TxProfile within a minute (ISO 15118's own timeout)
+AC_MODES = {1: "AC_single_phase", 2: "AC_two_phase", 3: "AC_three_phase"}
+
+
+class Phase(enum.Enum):
+    WAITING_TX = "waiting for the transaction"
+    NEEDS_SENT = "needs sent, waiting for the CSMS's TxProfile"
+    SCHEDULED = "charging on the CSMS's TxProfile"
+    REJECTED = "the CSMS gave no schedule: the station's own limits"
+    LOCAL = "offline: the station's own limits"
+
+
+@dataclass(slots=True)
+class Chosen:
+    """The EV's profile: from ``start`` (station time), in ``unit``; ``schedule_id`` the offer's."""
+
+    start: datetime
+    unit: RateUnit
+    duration: int
+    periods: list[EvPeriod]
+    schedule_id: int
+
+
+@dataclass(slots=True)
+class Session:
+    needs: EvChargingNeeds
+    departure: datetime | None  # station time
+    energy_at_wh: float  # the EVSE's meter when the EV gave these needs
+    phase: Phase = Phase.WAITING_TX
+    chosen: Chosen | None = None
+    notify_pending: bool = False  # chosen offline: sent once accepted again
+    deadline: datetime | None = None  # waiting for the CSMS's TxProfile until then
+
+
+class Iso15118Charging(Controller):
+    __slots__ = ("sessions",)
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.sessions: dict[int, Session] = {}
+
+    @staticmethod
+    def variables(layout: StationLayout) -> list[VariableDef]:
+        return [
+            var(CTRLR, "Enabled", "boolean", "true"),
+            var(CTRLR, "MaxScheduleEntries", "integer", str(MAX_SCHEDULE_ENTRIES), "ReadOnly"),
+        ]
+
+    def start(self, now: datetime) -> None:
+        self.ctx.get(SmartCharging).tx_profile_listeners.append(self.profile_installed)
+
+    @property
+    def enabled(self) -> bool:
+        return self.ctx.version is not Version.V16 and self.ctx.model.flag(CTRLR, "Enabled")
+
+    # ------------------------------------------------------------------ the EV
+    def ev_needs(self, evse: Evse, needs: EvChargingNeeds, now: datetime) -> None:
+        """The EV states its charging needs: on plug-in (K15) or again during the session (K17)."""
+        if not self.enabled:  # a basic (IEC 61851) station: the EV charges as soon as it may
+            self.ctx.act(StartPowerDelivery(evse.id))
+            return
+        at = self.ctx.station_time(now)
+        departure = None if needs.departure_s is None else at + timedelta(seconds=needs.departure_s)
+        session = Session(needs, departure, evse.meter.energy_wh)
+        earlier = self.sessions.get(evse.id)
+        if earlier is not None:  # K17: what the EV draws now, until the new negotiation ends
+            session.chosen = earlier.chosen
+        self.sessions[evse.id] = session
+        if evse.tx is not None:
+            self._negotiate(evse, session, now)
+
+    def unplugged(self, evse: Evse) -> None:
+        self.sessions.pop(evse.id, None)
+
+    def transaction_started(self, evse: Evse, now: datetime) -> None:
+        session = self.sessions.get(evse.id)
+        if session is not None and session.phase is Phase.WAITING_TX:
+            self._negotiate(evse, session, now)
+
+    def transaction_ended(self, evse: Evse, now: datetime) -> None:
+        self.sessions.pop(evse.id, None)
+
+    # ------------------------------------------------------------------ the CSMS
+    def _negotiate(self, evse: Evse, session: Session, now: datetime) -> None:
+        if not self.ctx.accepted:  # K15.FR.15 / K17.FR.15
+            self._local(evse, session, now)
+            return
+        session.phase = Phase.NEEDS_SENT
+        session.deadline = now + timedelta(seconds=PROFILE_WAIT_S)
+        evse_id = evse.id
+
+        def answered(response: Payload, at: datetime) -> None:
+            self._answered(evse_id, session, response, at)
+
+        def failed(at: datetime) -> None:
+            if self.sessions.get(evse_id) is session:
+                self._local(evse, session, at)
+
+        self.ctx.send(self._needs_request(evse_id, session), now, answered, on_failure=failed)
+
+    def _local(self, evse: Evse, session: Session, now: datetime) -> None:
+        session.phase = Phase.LOCAL
+        session.deadline = None
+        unit = RateUnit.WATT if session.needs.dc else RateUnit.AMPERE
+        self._offer(evse, session, unit, 1, now)
+
+    def _answered(self, evse_id: int, session: Session, response: Payload, now: datetime) -> None:
+        if self.sessions.get(evse_id) is not session:
+            return  # the EV left, or stated new needs meanwhile
+        answers = v201.messages.NotifyEVChargingNeedsResponse | v21.messages.NotifyEVChargingNeedsResponse
+        status = str(response.status) if isinstance(response, answers) else "Rejected"
+        if status == "Rejected":  # K15.FR.04 / K17.FR.04: no schedule from the CSMS
+            session.phase = Phase.REJECTED
+            session.deadline = None
+            self.ctx.act(StartPowerDelivery(evse_id))
+        # Accepted / Processing (K15.FR.03/05): the TxProfile comes through SetChargingProfile
+
+    def profile_installed(self, evse_id: int, now: datetime) -> None:
+        """A TxProfile for the transaction on ``evse_id`` was accepted: the answer to the EV's needs (K15),
+        or a renegotiation by the CSMS (K16.FR.02/03)."""
+        session = self.sessions.get(evse_id)
+        evse = self.ctx.evses.get(evse_id)
+        if session is None or evse is None or evse.tx is None or session.phase is Phase.WAITING_TX:
+            return
+        smart = self.ctx.get(SmartCharging)
+        mine = [
+            i for i in smart.installed if i.profile.purpose is Purpose.TX and i.profile.evse_id == evse_id
+        ]
+        if not mine:
+            return
+        newest = mine[-1]
+        profiles = v201.datatypes.ChargingProfileType | v21.datatypes.ChargingProfileType
+        schedule_id = newest.wire.charging_schedule[0].id if isinstance(newest.wire, profiles) else 1
+        session.phase = Phase.SCHEDULED
+        session.deadline = None
+        self._offer(evse, session, newest.profile.schedule.unit, schedule_id, now)
+
+    def _offer(self, evse: Evse, session: Session, unit: RateUnit, schedule_id: int, now: datetime) -> None:
+        """Offer the EV the composite for its EVSE until departure; the EV picks its profile (K15.FR.09:
+        checked against the offer), which goes to the CSMS (K15.FR.10; offline: later)."""
+        # from the next whole second: the composite's pieces start at whole seconds, and a transaction that
+        # began within the current one would leave its TxProfile out of the first
+        exact = self.ctx.station_time(now)
+        start = exact.replace(microsecond=0) + (timedelta(seconds=1) if exact.microsecond else timedelta(0))
+        now = now + (start - exact)
+        if session.departure is not None:
+            duration = max(MIN_OFFER_S, int((session.departure - start).total_seconds()))
+        else:
+            duration = NO_DEPARTURE_S
+        offer = self.ctx.get(SmartCharging).composite(evse.id, duration, unit, now)
+        needs = session.needs
+        delivered = max(0.0, evse.meter.energy_wh - session.energy_at_wh)
+        ev = EvLimits(
+            needs.max_current_a,
+            needs.max_power_w,
+            needs.max_voltage_v,
+            needs.energy_wh - delivered,
+            needs.dc,
+            needs.phases,
+        )
+        periods = choose(offer, ev, self._most_periods())
+        self.ctx.act(StartPowerDelivery(evse.id))  # the station's limit (SetPowerLimit) holds it in any case
+        if not within(periods, offer):
+            log.warning("EVSE %d: the EV's profile exceeds the schedule offered; not passed on", evse.id)
+            session.chosen = None
+            return
+        before = session.chosen
+        session.chosen = Chosen(start, unit, duration, periods, schedule_id)
+        session.notify_pending = True
+        self._notify_schedule(evse.id, session, now)
+        if before is not None and evse.tx is not None and _rate(before, start) != (unit, periods[0].limit):
+            # K16.FR.11 / K17: the renegotiation changed what the EV draws now
+            event = TxEvent(TxEventKind.UPDATED, "ChargingRateChanged")
+            self.ctx.get(Transactions).emit(evse, event, now)
+
+    def _most_periods(self) -> int:
+        model = self.ctx.model
+        return max(
+            1,
+            min(
+                model.number(CTRLR, "MaxScheduleEntries"), model.number(SMART_CHARGING, "PeriodsPerSchedule")
+            ),
+        )
+
+    def _notify_schedule(self, evse_id: int, session: Session, now: datetime) -> None:
+        chosen = session.chosen
+        if chosen is None or not session.notify_pending or not self.ctx.accepted:
+            return
+        data: dict[str, Any] = {
+            "timeBase": to_wire(chosen.start),
+            "evseId": evse_id,
+            "chargingSchedule": {
+                "id": chosen.schedule_id,
+                "duration": chosen.duration,
+                "chargingRateUnit": chosen.unit.value,
+                "chargingSchedulePeriod": [
+                    {"startPeriod": p.start, "limit": p.limit} for p in chosen.periods
+                ],
+            },
+        }
+        kind = "NotifyEVChargingScheduleRequest"
+        if self.ctx.send(self._message(kind, data), now):
+            session.notify_pending = False
+
+    def registration_accepted(self, now: datetime) -> None:
+        """Back online: the profiles the EVs chose offline go to the CSMS (K15.FR.15 then K15.FR.10)."""
+        for evse_id, session in self.sessions.items():
+            self._notify_schedule(evse_id, session, now)
+
+    def next_deadline(self) -> datetime | None:
+        deadlines = [s.deadline for s in self.sessions.values() if s.deadline is not None]
+        return min(deadlines, default=None)
+
+    def handle_timer(self, now: datetime) -> None:
+        """K15.FR.08: no TxProfile within a minute of the needs: the EV goes on the station's own limits."""
+        for evse_id, session in list(self.sessions.items()):
+            if session.deadline is not None and now >= session.deadline:
+                session.deadline = None
+                if session.phase is Phase.NEEDS_SENT:
+                    self._local(self.ctx.evses[evse_id], session, now)
+
+    def connection_opened(self, now: datetime) -> None:
+        self.registration_accepted(now)  # a reconnection without a new boot: still accepted
+
+    # ------------------------------------------------------------------ messages
+    def _needs_request(self, evse_id: int, session: Session) -> Payload:
+        needs = session.needs
+        charging: dict[str, Any]
+        if needs.dc:
+            dc: dict[str, Any] = {
+                "evMaxCurrent": round(needs.max_current_a),
+                "evMaxVoltage": round(needs.max_voltage_v),
+                "energyAmount": round(needs.energy_wh),
+            }
+            if needs.max_power_w is not None:
+                dc["evMaxPower"] = round(needs.max_power_w)
+            charging = {"dcChargingParameters": dc, "requestedEnergyTransfer": "DC"}
+        else:
+            ac = {
+                "energyAmount": round(needs.energy_wh),
+                "evMinCurrent": round(needs.min_current_a),
+                "evMaxCurrent": round(needs.max_current_a),
+                "evMaxVoltage": round(needs.max_voltage_v),
+            }
+            mode = AC_MODES.get(needs.phases, "AC_three_phase")
+            charging = {"acChargingParameters": ac, "requestedEnergyTransfer": mode}
+        if session.departure is not None:
+            charging["departureTime"] = to_wire(session.departure.replace(microsecond=0))
+        data = {
+            "evseId": evse_id,
+            "maxScheduleTuples": self._most_periods(),
+            "chargingNeeds": charging,
+        }
+        return self._message("NotifyEVChargingNeedsRequest", data)
+
+    def _message(self, name: str, data: dict[str, Any]) -> Payload:
+        module = v201.messages if self.ctx.version is Version.V201 else v21.messages
+        kind: type[Payload] = getattr(module, name)
+        return msgspec.convert(data, kind)
+
+    # ------------------------------------------------------------------ inspection
+    def session(self, evse_id: int) -> Session | None:
+        return self.sessions.get(evse_id)
+
+
+def _rate(chosen: Chosen, at: datetime) -> tuple[RateUnit, float]:
+    """The unit and limit of the EV's profile in force at ``at``."""
+    offset = (at - chosen.start).total_seconds()
+    limit = chosen.periods[0].limit
+    for period in chosen.periods:
+        if period.start > offset:
+            break
+        limit = period.limit
+    return chosen.unit, limit
