@@ -519,7 +519,7 @@ class SitesService:
             outcome = await self.smart.set_profile(leaf.station_id, leaf.evse_id, profile)
         except Exception as error:  # offline, refused, no answer: tried again at the next pass
             log.warning(
-                "%s EVSE %d: the site's TxProfile was not set: %s", leaf.station_id, leaf.evse_id, error
+                "%s EVSE %d: the site's TxProfile was not set: %r", leaf.station_id, leaf.evse_id, error
             )
             self._sent.pop(key, None)
             return
