@@ -65,3 +65,10 @@ class ScaledClock:
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.scale)
+
+    def reset(self, start: datetime, scale: float) -> None:
+        """Run on from ``start`` (not before now: the time never goes back) at ``scale``: a demo sets up in
+        real time, then jumps to its first event and runs fast."""
+        if scale <= 0:
+            raise ValueError("a ScaledClock's scale is > 0")
+        self.start, self.scale, self._origin = max(start, self.now()), scale, time.monotonic()
