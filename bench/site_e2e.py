@@ -68,11 +68,12 @@ VOLTAGE = 230.0
 PHASES = 3
 DAY = datetime(2026, 12, 8, tzinfo=UTC)  # the simulated day (its date does not matter)
 LEAD = timedelta(minutes=30)  # simulated time before midnight for the fallback profiles to go out
-SAMPLE_S = 300  # TxUpdatedInterval, simulated seconds
+SAMPLE_S = 600  # TxUpdatedInterval, simulated seconds
 # Hourly prices per kWh: cheap at night and midday (sun), peaks in the morning and the evening.
 PRICES = [0.14, 0.13, 0.12, 0.12, 0.13, 0.16, 0.24, 0.32, 0.34, 0.28, 0.20, 0.15]
 PRICES += [0.12, 0.11, 0.13, 0.18, 0.26, 0.34, 0.40, 0.38, 0.30, 0.24, 0.19, 0.16]
 RUNS = ("unmanaged", "allocator", "planner")
+log = logging.getLogger("site_e2e")
 
 
 @dataclass
@@ -177,7 +178,7 @@ async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Out
     grid_a = round(args.grid_kw * 1000 / (PHASES * VOLTAGE), 1)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="site-e2e-") as tmp:
-        sites = SitesSettings(min_interval=0.25, profile_duration=6 * 3600, plan_interval=1800)
+        sites = SitesSettings(min_interval=0.5, profile_duration=6 * 3600, plan_interval=1800)
         csms = Csms(
             CsmsSettings(
                 database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'csms.db'}",
@@ -195,7 +196,7 @@ async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Out
         tasks: list[asyncio.Task[None]] = []
         try:
             async with httpx.AsyncClient(
-                base_url=f"http://{HOST}:{csms.api_port}/api/v1", headers=headers
+                base_url=f"http://{HOST}:{csms.api_port}/api/v1", headers=headers, timeout=60
             ) as api:
 
                 async def call(method: str, url: str, status: int, **kwargs: Any) -> Any:
@@ -221,7 +222,7 @@ async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Out
                             station_id=f"SITE{i:02d}",
                             version=Version.V201,
                             password=PASSWORD,
-                            meter_tick_s=0.05,
+                            meter_tick_s=0.1,
                             time_scale=args.scale,
                             backoff=BackOffSettings(0.2, 0.0, 1),
                             variables={
@@ -240,11 +241,14 @@ async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Out
                     for station in stations:
                         await station.accepted.wait()
                 clock.reset(DAY - LEAD, args.scale)  # the fallbacks go out, then the day begins
+                log.info("%s: set up in %.1f s", name, time.monotonic() - started)
                 await drive(clock, api, stations, plan, call)
+                log.info("%s: the day ran in %.1f s", name, time.monotonic() - started)
                 if name != "unmanaged":
                     await asyncio.sleep(0.5)
                     outcome.plans = csms.blocks.require(SitesService).plans
                 await measure(api, call, args.evses, plan, grid_a, outcome)
+                log.info("%s: measured after %.1f s", name, time.monotonic() - started)
         finally:
             for station in stations:
                 await station.stop()
@@ -433,8 +437,8 @@ async def main_async(args: argparse.Namespace) -> list[Outcome]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--evses", type=int, default=30)
-    parser.add_argument("--grid-kw", type=float, default=120.0)
+    parser.add_argument("--evses", type=int, default=24)
+    parser.add_argument("--grid-kw", type=float, default=100.0)
     parser.add_argument("--scale", type=float, default=1800.0, help="simulated seconds per real second")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", default=",".join(RUNS))
@@ -442,7 +446,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.evses <= 60 or not 60 <= args.scale <= 10_000:
         raise SystemExit("1-60 EVSEs and a scale of 60-10000 keep the run bounded")
-    logging.basicConfig(level=logging.ERROR)
+    logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(name)s %(message)s")
+    log.setLevel(logging.INFO)
     outcomes = asyncio.run(main_async(args))
     plot(outcomes, args.grid_kw, args.png)
     print(report(outcomes, args, "python bench/site_e2e.py " + " ".join(sys.argv[1:])))
