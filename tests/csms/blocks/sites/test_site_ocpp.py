@@ -198,9 +198,7 @@ async def test_site_through_ocpp_holds_the_feeder_and_shifts_energy_to_cheap_hou
                 assert any(limit > 0 for start, limit in periods if 3600 <= start < 3 * 3600)
                 assert all(limit == 0.0 for start, limit in periods if start >= 3 * 3600), starts
             # The EVs stop drawing in the expensive hour; the measured sum stayed within the feeder.
-            await _until(
-                lambda: all(s.hardware.evses[1].power_w == 0.0 for s in stations)  # type: ignore[no-any-return]
-            )
+            await _until(lambda: all(s.hardware.evses[1].power_w == 0.0 for s in stations))
             peak, _ = await _measured_peak(csms, since)
             assert peak <= FEEDER + ROUNDING
             # Without the curve the allocator's shares are back.

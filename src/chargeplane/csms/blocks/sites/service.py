@@ -40,8 +40,11 @@ from chargeplane.csms.blocks.sites.planning import Reported, Session, SitePlan, 
 from chargeplane.csms.blocks.sites.repository import EvNeeds, SiteRow, SitesRepository
 from chargeplane.csms.blocks.sites.settings import SitesSettings
 from chargeplane.csms.blocks.smart_charging.service import SmartChargingService
-from chargeplane.csms.blocks.transactions.queries import TransactionFilter, TransactionQueries
-from chargeplane.csms.blocks.transactions.repository import TransactionRecord
+from chargeplane.csms.blocks.transactions.queries import (
+    TransactionFilter,
+    TransactionQueries,
+    TransactionRecord,
+)
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Invalid, NotFound

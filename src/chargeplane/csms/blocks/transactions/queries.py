@@ -9,11 +9,13 @@ from datetime import datetime
 from chargeplane.csms.blocks.transactions.repository import (
     EventRecord,
     MeterValueRecord,
-    TransactionRecord,
     TransactionRepository,
 )
 from chargeplane.csms.blocks.transactions.repository import (
     TransactionFilter as TransactionFilter,  # re-exported: the filter of find(), for other packages
+)
+from chargeplane.csms.blocks.transactions.repository import (
+    TransactionRecord as TransactionRecord,  # re-exported: what find() returns, for other packages
 )
 from chargeplane.csms.errors import NotFound
 
