@@ -420,8 +420,18 @@ class SitesService:
             last = self._sent.get((leaf.station_id.casefold(), leaf.evse_id))
             return now_limit(wanted[node_id]) - (leaf.fallback if last is None else now_limit(last[0]))
 
-        for node_id in sorted((n for n in transactions if reachable[n]), key=change):
-            await self._push(live.leaves[node_id], transactions[node_id], wanted[node_id], ends[node_id])
+        # Each group at once (a site of many EVSEs must not wait a round trip per EVSE); the raised ones
+        # only once every lowered one is answered.
+        pushed = [n for n in transactions if reachable[n]]
+        changes = {node_id: change(node_id) for node_id in pushed}
+        for lowered in (True, False):
+            await asyncio.gather(
+                *(
+                    self._push(live.leaves[n], transactions[n], wanted[n], ends[n])
+                    for n in pushed
+                    if (changes[n] <= 0) is lowered
+                )
+            )
 
     async def _plan(
         self, live: _Live, records: dict[str, TransactionRecord], demands: list[Demand], now: datetime
