@@ -405,15 +405,16 @@ def report(outcomes: list[Outcome], args: argparse.Namespace, command: str) -> s
         f"(a day in {86400 / args.scale:.0f} s); Current.Import clock-aligned every {SAMPLE_S} simulated seconds.",
         "",
         "| run | peak measured (kW / A per phase) | time above the limit | worst excess | energy / needed | "
-        "sessions served (missed) | cost | vs unmanaged | plans | samples | wall time |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "sessions served (missed) | cost | per kWh | vs unmanaged | plans | samples | wall time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         versus = f"{(o.cost / base.cost - 1) * 100:+.1f} %" if base is not None and base.cost else "-"
         lines.append(
             f"| {o.name} | {o.peak_a * PHASES * VOLTAGE / 1000:.1f} / {o.peak_a:.1f} | "
             f"{o.above_minutes:.0f} min | {o.worst_excess_a:.1f} A | {o.delivered_kwh:.0f} / "
-            f"{o.needed_kwh:.0f} kWh | {o.served}/{o.sessions} ({o.short_kwh:.1f} kWh) | {o.cost:.2f} | {versus} | "
+            f"{o.needed_kwh:.0f} kWh | {o.served}/{o.sessions} ({o.short_kwh:.1f} kWh) | {o.cost:.2f} | "
+            f"{o.cost / o.delivered_kwh if o.delivered_kwh else 0:.3f} | {versus} | "
             f"{o.plans or '-'} | {o.samples} | {o.seconds:.0f} s |"
         )
     for o in outcomes:

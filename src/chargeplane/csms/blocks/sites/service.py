@@ -220,6 +220,7 @@ class SitesService:
         self._fallbacks: asyncio.Queue[str] = asyncio.Queue()
         self.passes = 0  # allocation passes done (tests)
         self.plans = 0  # plans made (tests, bench)
+        self._told: dict[str, dict[str, Reported]] = {}  # per station key: what the EVs told (15118)
 
     # -- the sites --------------------------------------------------------------------------------------------
 
@@ -354,12 +355,17 @@ class SitesService:
         return running
 
     async def _reported(self, station_id: str) -> dict[str, Reported]:
-        """Per transaction, the needs its EV told last over ISO 15118 (NotifyEVChargingNeeds)."""
-        events, _ = await self.smart.limit_events(station_id, 0, 100, "NotifyEVChargingNeeds")
-        found: dict[str, Reported] = {}
-        for event in events:  # newest first: the first seen per transaction wins
-            if event.transaction_id is not None and event.transaction_id not in found:
-                found[event.transaction_id] = reported(event.data)
+        """Per transaction, the needs its EV told last over ISO 15118 (NotifyEVChargingNeeds); read again
+        only after the station sent another (``event_job`` drops the station's entry)."""
+        key = station_id.casefold()
+        found = self._told.get(key)
+        if found is None:
+            events, _ = await self.smart.limit_events(station_id, 0, 100, "NotifyEVChargingNeeds")
+            found = {}
+            for event in events:  # newest first: the first seen per transaction wins
+                if event.transaction_id is not None and event.transaction_id not in found:
+                    found[event.transaction_id] = reported(event.data)
+            self._told[key] = found
         return found
 
     async def allocate_all(self) -> None:
@@ -629,6 +635,8 @@ class SitesService:
                     except TimeoutError:
                         continue
                     if event.kind in TRIGGERS:
+                        if event.data.get("message") == "NotifyEVChargingNeeds":
+                            self._told.pop(event.station_id.casefold(), None)
                         self.trigger()
 
     async def allocation_job(self) -> None:
