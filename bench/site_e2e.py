@@ -178,7 +178,10 @@ async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Out
     grid_a = round(args.grid_kw * 1000 / (PHASES * VOLTAGE), 1)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="site-e2e-") as tmp:
-        sites = SitesSettings(min_interval=0.5, profile_duration=6 * 3600, plan_interval=1800)
+        # A planned rise waits two meter ticks (simulated: 0.1 s real each) after its slot begins.
+        sites = SitesSettings(
+            min_interval=0.5, profile_duration=6 * 3600, plan_interval=1800, raise_delay=0.2 * args.scale
+        )
         csms = Csms(
             CsmsSettings(
                 database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'csms.db'}",

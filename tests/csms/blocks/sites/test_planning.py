@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from chargeplane.csms.blocks.sites.planning import Session, Tariff, make_plan, planning_site, reported
+from chargeplane.csms.blocks.sites.planning import (
+    Session,
+    SitePlan,
+    Tariff,
+    make_plan,
+    planning_site,
+    reported,
+)
 from chargeplane.smart_charging.site import Circuit, Evse, Site
 
 START = datetime(2026, 12, 8, tzinfo=UTC)
@@ -58,6 +65,23 @@ def test_a_departure_during_a_slot_is_not_planned_in_it_and_unknown_needs_fill_t
     periods, end = plan.periods("a", START, START + timedelta(hours=9), 1)
     assert periods == [(START, 16.0)]
     assert end == START + timedelta(hours=2)  # the first period left out
+
+
+def test_a_planned_rise_starts_late_and_a_fall_on_time() -> None:
+    plan = SitePlan(START, START, 3600, {"a": (0.0, 10.0, 5.0, 8.0)}, {"a": 0.0}, {"a": 0.0}, 0.0, "Optimal")
+    periods, end = plan.periods("a", START, START + timedelta(hours=9), 24, raise_delay=30)
+    late = timedelta(seconds=30)
+    hour = timedelta(hours=1)
+    assert periods == [
+        (START, 0.0),
+        (START + hour + late, 10.0),
+        (START + 2 * hour, 5.0),
+        (START + 3 * hour + late, 8.0),
+    ]
+    assert end == START + 4 * hour
+    # At most half a slot late.
+    periods, _ = plan.periods("a", START, START + timedelta(hours=9), 24, raise_delay=7200)
+    assert periods[1] == (START + 1.5 * hour, 10.0)
 
 
 def test_no_plan_outside_the_curve_and_bad_curves_are_refused() -> None:

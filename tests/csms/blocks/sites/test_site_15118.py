@@ -85,10 +85,10 @@ async def test_K15_ev_needs_drive_the_site_plan(database_url: str) -> None:
             )
             assert answer.status == "Accepted"
             # 9 kWh at most 16 A (11 kW) fit the cheap third hour: from this hour's start 0 A, then 13 A in the
-            # third hour, 0 A after.
+            # third hour (the rise raise_delay, 10 s, after its start), 0 A after.
             await _until(lambda: station.periods.get(1, [])[:1] == [(0, 0.0)])
             (_, first), (cheap, limit), (after, last) = station.periods[1]
-            assert (first, cheap, after, last) == (0.0, 7200, 10800, 0.0)
+            assert (first, cheap, after, last) == (0.0, 7210, 10800, 0.0)
             assert limit == pytest.approx(9000 / (3 * 230), abs=0.1)
             plan = await _json(csms, "GET", "/sites/iso/plan")
             (evse,) = plan["evses"]

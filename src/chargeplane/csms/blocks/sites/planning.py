@@ -75,12 +75,15 @@ class SitePlan:
     status: str  # the solver's
 
     def periods(
-        self, node_id: str, now: datetime, until: datetime, most: int
+        self, node_id: str, now: datetime, until: datetime, most: int, raise_delay: float = 0.0
     ) -> tuple[list[tuple[datetime, float]], datetime]:
         """The node's plan from the slot ``now`` is in, as at most ``most`` periods (from, amperes) with
         equal neighbours merged, and when the last one ends (``until`` at the latest, the plan's end, or the
         start of the first period left out). Floored to one decimal, as the wire carries it, so that a
-        period is never above the plan."""
+        period is never above the plan. A rise starts ``raise_delay`` seconds after its slot (at most half
+        a slot): at a slot change the EVSEs that go down do so first, whatever the skew of the stations'
+        clocks and meter ticks, so the tree is not overloaded in between."""
+        delay = timedelta(seconds=min(raise_delay, self.slot_seconds / 2))
         found: list[tuple[datetime, float]] = []
         end = min(until, self.end)
         for index, current in enumerate(self.currents[node_id]):
@@ -94,7 +97,7 @@ class SitePlan:
                 if len(found) == most:
                     end = at
                     break
-                found.append((at, limit))
+                found.append((at + delay if found and limit > found[-1][1] else at, limit))
         return found, end
 
     @property

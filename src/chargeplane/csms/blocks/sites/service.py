@@ -411,7 +411,9 @@ class SitesService:
         until = now.replace(microsecond=0) + timedelta(seconds=self.settings.profile_duration)
         for node_id in transactions:
             if plan is not None and node_id in plan.currents:
-                periods, ends[node_id] = plan.periods(node_id, now, until, self.settings.max_periods)
+                periods, ends[node_id] = plan.periods(
+                    node_id, now, until, self.settings.max_periods, self.settings.raise_delay
+                )
                 wanted[node_id] = tuple((at, limit) for at, limit in periods)
             else:  # wire limits carry one decimal: never above the share
                 wanted[node_id] = ((None, math.floor(allocation.currents[node_id] * 10 + 1e-6) / 10),)

@@ -34,6 +34,13 @@ class SitesSettings:
     plan_time_limit: Annotated[
         float, Doc("seconds the solver may take for a plan with minimum currents (then its best plan so far)")
     ] = 5.0
+    raise_delay: Annotated[
+        float,
+        Doc(
+            "seconds a planned rise starts after its slot (at most half a slot), so that at a slot change the "
+            "EVSEs going down do so first despite the stations' clock skew"
+        ),
+    ] = 10.0
     max_periods: Annotated[
         int, Doc("periods at most in a planned TxProfile (the stations' PeriodsPerSchedule): the first ones")
     ] = 24
@@ -47,5 +54,7 @@ class SitesSettings:
             raise SettingsError("stack_level must be >= 0")
         if self.plan_interval < 0 or self.plan_time_limit <= 0:
             raise SettingsError("plan_interval must be >= 0 and plan_time_limit > 0")
+        if self.raise_delay < 0:
+            raise SettingsError("raise_delay must be >= 0")
         if self.max_periods < 1:
             raise SettingsError("max_periods must be >= 1")
