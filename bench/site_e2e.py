@@ -350,6 +350,7 @@ async def measure(
         outcome.amps.append(total)
         outcome.peak_a = max(outcome.peak_a, total)
         if total > grid_a + 0.05:
+            log.info("%s: %.1f A at %s: %s", outcome.name, total, outcome.times[-1], instants.get(index))
             outcome.above_minutes += SAMPLE_S / 60
             outcome.worst_excess_a = max(outcome.worst_excess_a, total - grid_a)
     outcome.cost = sum(kwh * price for kwh, price in zip(hourly, PRICES, strict=True))
