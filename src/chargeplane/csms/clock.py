@@ -8,6 +8,7 @@ plain function (defaults of records built outside a service).
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -47,3 +48,27 @@ class ManualClock:
         if moment.tzinfo is None:
             raise ValueError("a ManualClock needs timezone-aware times")
         self._now = moment
+
+
+class ScaledClock:
+    """A clock from ``start`` that runs ``scale`` times as fast as the real one (a demo runs a simulated day
+    in minutes; 1: real time from another moment). ``now`` is also the callable a station runtime takes."""
+
+    def __init__(self, start: datetime, scale: float = 1.0) -> None:
+        if start.tzinfo is None:
+            raise ValueError("a ScaledClock needs a timezone-aware start")
+        if scale <= 0:
+            raise ValueError("a ScaledClock's scale is > 0")
+        self.start = start
+        self.scale = scale
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.scale)
+
+    def reset(self, start: datetime, scale: float) -> None:
+        """Run on from ``start`` (not before now: the time never goes back) at ``scale``: a demo sets up in
+        real time, then jumps to its first event and runs fast."""
+        if scale <= 0:
+            raise ValueError("a ScaledClock's scale is > 0")
+        self.start, self.scale, self._origin = max(start, self.now()), scale, time.monotonic()

@@ -61,6 +61,8 @@ class Horizon:
     delay_cost: float = 0.0
     mip_rel_gap: float = 1e-3  # with minimums: how far from the optimum the plan may be (relative)
     time_limit: float = 20.0  # seconds, with minimums: then the best plan found so far
+    # The share of the first slot still ahead (a plan made mid-slot): its energy and cost count that much.
+    first_fraction: float = 1.0
 
     @property
     def slots(self) -> int:
@@ -105,7 +107,10 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
     slots = horizon.slots
     if slots == 0 or horizon.slot_seconds <= 0:
         raise ValueError("the horizon needs slots of a positive length")
+    if not 0 < horizon.first_fraction <= 1:
+        raise ValueError("first_fraction is in (0, 1]")
     hours = horizon.slot_seconds / 3600
+    weight = [horizon.first_fraction if t == 0 else 1.0 for t in range(slots)]  # of each slot still ahead
     prices = [float(price) for price in horizon.prices]
     site_load = _series(horizon.site_load, slots, 0.0, "site_load")
     solar = _series(horizon.solar, slots, 0.0, "solar")
@@ -157,11 +162,11 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
                 lower[x(i, t)] = vehicle.minimum
                 semi.append(x(i, t))
             upper[x(i, t)] = top
-            cost[x(i, t)] = (TIE_BREAK + horizon.delay_cost * hours) * t * kwh_per_amp[i]
+            cost[x(i, t)] = (TIE_BREAK + horizon.delay_cost * hours) * t * kwh_per_amp[i] * weight[t]
         cost[unmet0 + i] = horizon.penalty
     for t in range(slots):
-        cost[import0 + t] = prices[t] * hours / 1000  # per watt over the slot
-        cost[export0 + t] = -feed_in[t] * hours / 1000
+        cost[import0 + t] = prices[t] * hours * weight[t] / 1000  # per watt over the slot
+        cost[export0 + t] = -feed_in[t] * hours * weight[t] / 1000
 
     row_lower: list[float] = []
     row_upper: list[float] = []
@@ -179,7 +184,7 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
 
     # Energy: delivered + unmet >= needed, delivered <= needed.
     for i, vehicle in enumerate(vehicles):
-        delivered = [(x(i, t), kwh_per_amp[i]) for t in range(slots)]
+        delivered = [(x(i, t), kwh_per_amp[i] * weight[t]) for t in range(slots)]
         row([*delivered, (unmet0 + i, 1.0)], vehicle.energy, highspy.kHighsInf)
         row(delivered, -highspy.kHighsInf, vehicle.energy)
     # Circuits per phase and slot (the root's capacity is set per slot below).
@@ -247,12 +252,12 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
             VehiclePlan(
                 evse_id=vehicle.evse_id,
                 currents=currents,
-                energy=sum(currents) * kwh_per_amp[i],
+                energy=sum(c * w for c, w in zip(currents, weight, strict=True)) * kwh_per_amp[i],
                 unmet=max(0.0, solution[unmet0 + i]),
             )
         )
     energy_cost = sum(
-        (prices[t] * solution[import0 + t] - feed_in[t] * solution[export0 + t]) * hours / 1000
+        (prices[t] * solution[import0 + t] - feed_in[t] * solution[export0 + t]) * hours * weight[t] / 1000
         for t in range(slots)
     )
     return Plan(vehicles=tuple(result), cost=energy_cost, status=status)

@@ -397,6 +397,10 @@ class RuntimeSettings:
     client_certificate: CertificateFiles | None = None
     database: str | Path = ":memory:"
     meter_tick_s: float = 1.0
+    # Simulated seconds per real second (a demo runs a day in minutes): the core's deadlines wait that much
+    # less and the simulated meter counts that much more energy per tick. Give the runtime a clock that runs
+    # as fast. 1: real time.
+    time_scale: float = 1.0
     backoff: BackOffSettings = field(default_factory=lambda: BackOffSettings(3.0, 2.0, 5))
     call_timeout: float = 30.0
     variables: dict[tuple[str, str, str | None], str] = field(default_factory=dict)  # site configuration
@@ -944,7 +948,7 @@ class StationRuntime:
                 self._timer = None
             self._timer_at = deadline
             if deadline is not None:
-                delay = max(0.0, (deadline - self.clock()).total_seconds())
+                delay = max(0.0, (deadline - self.clock()).total_seconds()) / self.settings.time_scale
                 self._timer = loop.call_later(delay, self._on_timer)
         if self._meter is None and self._metering():
             self._meter_last = loop.time()
@@ -969,7 +973,7 @@ class StationRuntime:
     def _on_meter(self) -> None:
         self._meter = None
         now = asyncio.get_running_loop().time()
-        elapsed = now - self._meter_last
+        elapsed = (now - self._meter_last) * self.settings.time_scale
         for evse_id, evse in self.hardware.evses.items():
             self.core.update_meter(evse_id, evse.read(elapsed), self.clock())
         self._pump()

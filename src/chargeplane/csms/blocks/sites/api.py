@@ -1,6 +1,6 @@
 """HTTP routes of site energy management: sites (their tree of circuits down to the stations' EVSEs) created,
-replaced, read and deleted; the grid operator's dynamic limit; the EV needs of a transaction; the current
-allocation and load per node. A tree the allocator cannot hold is answered 400 with the reason."""
+replaced, read and deleted; the grid operator's dynamic limit; the site's price curve and forecasts; the EV
+needs of a transaction; the current allocation and load per node; the plan in force. A tree the allocator cannot hold is answered 400 with the reason."""
 
 from __future__ import annotations
 
@@ -18,8 +18,16 @@ from litestar.status_codes import (
 
 from chargeplane.csms.api.app import OPERATOR
 from chargeplane.csms.api.errors import error_responses
+from chargeplane.csms.blocks.sites.planning import SitePlan, Tariff
 from chargeplane.csms.blocks.sites.repository import EvNeeds
 from chargeplane.csms.blocks.sites.service import AllocationView, CircuitNode, SitesService, SiteView
+from chargeplane.csms.errors import NotFound
+
+
+class NoPlan(NotFound):
+    def __init__(self, site_id: str) -> None:
+        super().__init__(f"site {site_id} has no plan now (no price curve covers now)")
+
 
 Amperes = Annotated[float, msgspec.Meta(ge=0, le=100_000)]
 
@@ -28,6 +36,7 @@ class SiteOut(msgspec.Struct, rename="camel"):
     site_id: str
     root: CircuitNode
     grid_limit: list[float] | None  # amperes per phase, the grid operator's; None: none
+    tariff: Tariff | None  # the price curve the site is planned with; None: the allocator alone
 
 
 class GridLimitIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -41,6 +50,7 @@ class EvNeedsIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     minimum: Amperes = 0.0  # minChargingRate: below it the EV is paused rather than charged
     priority: Annotated[int, msgspec.Meta(ge=-1000, le=1000)] = 0
     departure: datetime | None = None
+    energy: Annotated[float, msgspec.Meta(ge=0, le=10_000)] | None = None  # kWh for the whole transaction
 
 
 class ShareOut(msgspec.Struct, rename="camel"):
@@ -61,6 +71,23 @@ class NodeLoadOut(msgspec.Struct, rename="camel"):
     measured: list[float]  # amperes per phase its EVSEs measured lately (Current.Import)
 
 
+class PlannedEvseOut(msgspec.Struct, rename="camel"):
+    node_id: str
+    currents: list[float]  # amperes per phase, one per slot from the plan's start
+    energy: float  # kWh planned from when the plan was made
+    unmet: float  # kWh it will miss by its departure
+
+
+class PlanOut(msgspec.Struct, rename="camel"):
+    site_id: str
+    made_at: datetime
+    start: datetime  # of the first slot
+    slot_seconds: int
+    cost: float  # of the energy imported over the plan
+    status: str  # the solver's
+    evses: list[PlannedEvseOut]
+
+
 class AllocationOut(msgspec.Struct, rename="camel"):
     site_id: str
     allocated_at: datetime | None
@@ -70,7 +97,24 @@ class AllocationOut(msgspec.Struct, rename="camel"):
 
 
 def _site_out(view: SiteView) -> SiteOut:
-    return SiteOut(view.site_id, view.tree, None if view.grid_limit is None else list(view.grid_limit))
+    return SiteOut(
+        view.site_id, view.tree, None if view.grid_limit is None else list(view.grid_limit), view.tariff
+    )
+
+
+def _plan_out(site_id: str, plan: SitePlan) -> PlanOut:
+    return PlanOut(
+        site_id,
+        plan.made_at,
+        plan.start,
+        plan.slot_seconds,
+        round(plan.cost, 4),
+        plan.status,
+        [
+            PlannedEvseOut(node, [round(c, 2) for c in currents], plan.energy[node], plan.unmet[node])
+            for node, currents in plan.currents.items()
+        ],
+    )
 
 
 def _allocation_out(view: AllocationView) -> AllocationOut:
@@ -157,10 +201,48 @@ def routes(service: SitesService) -> list[Any]:
         opt=OPERATOR,
     )
     async def put_needs(transaction_id: FromPath[str], data: JSONBody[EvNeedsIn]) -> None:
-        """Its maximum and minimum current per phase, its priority and departure; allocated again at once."""
+        """Its maximum and minimum current per phase, its priority, departure and the energy it needs in the
+        transaction (kWh; what it got so far is counted off); allocated or planned again at once. Set here,
+        they win over what the EV told over ISO 15118 (NotifyEVChargingNeeds)."""
         await service.set_needs(
-            EvNeeds(transaction_id, data.maximum, data.minimum, data.priority, data.departure)
+            EvNeeds(transaction_id, data.maximum, data.minimum, data.priority, data.departure, data.energy)
         )
+
+    @put(
+        "/sites/{site_id:str}/tariff",
+        summary="Set a site's price curve and forecasts (the planner takes over from the allocator)",
+        responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND),
+        opt=OPERATOR,
+    )
+    async def put_tariff(site_id: FromPath[str], data: JSONBody[Tariff]) -> SiteOut:
+        """Prices per kWh from ``start``, one per slot (``slotSeconds``, an hour by default); optional
+        ``baseLoad`` and ``solar`` forecasts in watts per slot. While the curve covers now, the running
+        sessions are planned over its rest at the least cost, each TxProfile carrying its plan."""
+        return _site_out(await service.set_tariff(site_id, data))
+
+    @delete(
+        "/sites/{site_id:str}/tariff",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Remove a site's price curve (back to the allocator)",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+        opt=OPERATOR,
+    )
+    async def delete_tariff(site_id: FromPath[str]) -> None:
+        await service.set_tariff(site_id, None)
+
+    @get(
+        "/sites/{site_id:str}/plan",
+        summary="A site's plan in force",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
+    async def get_plan(site_id: FromPath[str]) -> PlanOut:
+        """Per EVSE with a session: its current per phase in each slot, the energy planned and what it will
+        miss. 404 when the site is unknown or has no plan now (no price curve covers now: the allocator's
+        shares are in force, see the allocation)."""
+        plan = await service.plan(site_id)
+        if plan is None:
+            raise NoPlan(site_id)
+        return _plan_out(site_id, plan)
 
     @get(
         "/sites/{site_id:str}/allocation",
@@ -172,4 +254,15 @@ def routes(service: SitesService) -> list[Any]:
         station counted at its fallback); per circuit the allocated current and its capacity per phase."""
         return _allocation_out(await service.allocation(site_id))
 
-    return [list_sites, get_site, put_site, delete_site, put_grid_limit, put_needs, get_allocation]
+    return [
+        list_sites,
+        get_site,
+        put_site,
+        delete_site,
+        put_grid_limit,
+        put_tariff,
+        delete_tariff,
+        put_needs,
+        get_allocation,
+        get_plan,
+    ]

@@ -1,4 +1,4 @@
-"""Storage of the sites block: the sites' trees and grid limits, the EV needs per transaction (written from
+"""Storage of the sites block: the sites' trees, grid limits and price curves, the EV needs per transaction (written from
 the HTTP API, not on the OCPP path: one short transaction each)."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ class SiteRow:
     site_id: str
     tree: bytes  # JSON
     grid_limit: tuple[float, float, float] | None
+    tariff: bytes | None = None  # JSON (service.Tariff); None: no prices, the allocator alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class EvNeeds:
     minimum: float
     priority: int
     departure: datetime | None
+    energy: float | None = None  # kWh the EV needs in the transaction; None: unknown
 
 
 class SitesRepository:
@@ -41,6 +43,7 @@ class SitesRepository:
                 r.site_id,
                 r.tree.encode(),
                 None if r.grid_limit is None else tuple(msgspec.json.decode(r.grid_limit)),
+                None if r.tariff is None else r.tariff.encode(),
             )
             for r in rows
         ]
@@ -50,6 +53,7 @@ class SitesRepository:
         values = {
             "tree": row.tree.decode(),
             "grid_limit": None if row.grid_limit is None else msgspec.json.encode(row.grid_limit).decode(),
+            "tariff": None if row.tariff is None else row.tariff.decode(),
             "updated_at": now,
         }
         async with self.engine.begin() as conn:
@@ -68,7 +72,9 @@ class SitesRepository:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(sa.select(site_ev_needs))).all()
         return {
-            r.transaction_id: EvNeeds(r.transaction_id, r.maximum, r.minimum, r.priority, r.departure)
+            r.transaction_id: EvNeeds(
+                r.transaction_id, r.maximum, r.minimum, r.priority, r.departure, r.energy
+            )
             for r in rows
         }
 
@@ -78,6 +84,7 @@ class SitesRepository:
             "minimum": needs.minimum,
             "priority": needs.priority,
             "departure": needs.departure,
+            "energy": needs.energy,
             "updated_at": now,
         }
         key = site_ev_needs.c.transaction_id == needs.transaction_id

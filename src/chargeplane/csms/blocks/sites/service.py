@@ -12,6 +12,16 @@ block's checked SetChargingProfile) that lasts ``profile_duration`` seconds; an 
 re-sent before half of that. When a station's boot is accepted it gets a TxDefaultProfile per EVSE at the
 EVSE's fallback current: an EVSE whose station loses the CSMS falls back to it by itself once its TxProfile
 runs out (its validTo, the end of its schedule), which is what the allocator counts an unreachable station at.
+
+A site with a price curve (:class:`~chargeplane.csms.blocks.sites.planning.Tariff`, set through the API) that
+covers now is planned instead: the running sessions, with their departure times and energy needs (set
+through the API, else what the EV told over ISO 15118 in NotifyEVChargingNeeds, else unknown), are planned
+over the rest of the curve at the least cost (:mod:`~chargeplane.csms.blocks.sites.planning`, HiGHS), and
+each EVSE's TxProfile carries its plan as several periods. The plan fits the same tree the allocator does,
+slot by slot. It is made again when the sessions, their needs, the curve or the grid limit change, and at
+least every ``plan_interval`` seconds (what the EVs really drew corrects the energy still needed); in
+between, the passes re-send it only as the allocation's shares would be (unchanged: not before half a
+``profile_duration``). Without a curve, or when the solver fails, the allocator's shares are sent.
 """
 
 from __future__ import annotations
@@ -26,10 +36,15 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from chargeplane.csms.blocks.sites.planning import Session, SitePlan, Tariff, make_plan, reported
 from chargeplane.csms.blocks.sites.repository import EvNeeds, SiteRow, SitesRepository
 from chargeplane.csms.blocks.sites.settings import SitesSettings
 from chargeplane.csms.blocks.smart_charging.service import EvRequest, SmartChargingService
-from chargeplane.csms.blocks.transactions.queries import TransactionFilter, TransactionQueries
+from chargeplane.csms.blocks.transactions.queries import (
+    TransactionFilter,
+    TransactionQueries,
+    TransactionRecord,
+)
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Invalid, NotFound
@@ -66,6 +81,7 @@ TRIGGERS = frozenset(
         "meter_values",
         "connected",
         "disconnected",
+        "charging_limit.notified",  # NotifyEVChargingNeeds among them: new needs to plan for
     }
 )
 
@@ -141,6 +157,9 @@ class _Live:
     transactions: dict[str, str] = field(default_factory=dict)  # leaf -> running transaction id
     reachable: dict[str, bool] = field(default_factory=dict)  # leaf -> station connected
     allocated_at: datetime | None = None
+    tariff: Tariff | None = None
+    plan: SitePlan | None = None
+    plan_key: object = None  # what the plan was made for: a change plans again
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +167,7 @@ class SiteView:
     site_id: str
     tree: CircuitNode
     grid_limit: tuple[float, float, float] | None
+    tariff: Tariff | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +212,14 @@ class SitesService:
         self._needs: dict[str, EvNeeds] = {}
         self._dirty = asyncio.Event()
         self._has_sites = asyncio.Event()
-        # What was last sent per (station key, evse): (limit, transaction, when), not re-sent unchanged.
-        self._sent: dict[tuple[str, int], tuple[float, str, datetime]] = {}
+        # What was last sent per (station key, evse): (periods, transaction, when), not re-sent unchanged.
+        self._sent: dict[
+            tuple[str, int], tuple[tuple[tuple[datetime | None, float], ...], str, datetime]
+        ] = {}
         self._lock = asyncio.Lock()
         self._fallbacks: asyncio.Queue[str] = asyncio.Queue()
         self.passes = 0  # allocation passes done (tests)
+        self.plans = 0  # plans made (tests, bench)
 
     # -- the sites --------------------------------------------------------------------------------------------
 
@@ -206,7 +229,8 @@ class SitesService:
             for row in await self.repository.all():
                 tree = msgspec.json.decode(row.tree, type=CircuitNode)
                 site, leaves = to_site(tree)
-                loaded[row.site_id] = _Live(row, tree, site, leaves)
+                tariff = None if row.tariff is None else msgspec.json.decode(row.tariff, type=Tariff)
+                loaded[row.site_id] = _Live(row, tree, site, leaves, tariff=tariff)
             self._sites = loaded
             if loaded:
                 self._has_sites.set()
@@ -214,13 +238,16 @@ class SitesService:
         return self._sites
 
     async def sites(self) -> list[SiteView]:
-        return [SiteView(s, live.tree, live.row.grid_limit) for s, live in (await self._live()).items()]
+        return [
+            SiteView(s, live.tree, live.row.grid_limit, live.tariff)
+            for s, live in (await self._live()).items()
+        ]
 
     async def site(self, site_id: str) -> SiteView:
         live = (await self._live()).get(site_id)
         if live is None:
             raise UnknownSite(site_id)
-        return SiteView(site_id, live.tree, live.row.grid_limit)
+        return SiteView(site_id, live.tree, live.row.grid_limit, live.tariff)
 
     async def put_site(self, site_id: str, tree: CircuitNode) -> bool:
         if not SITE_ID.fullmatch(site_id):
@@ -235,9 +262,14 @@ class SitesService:
                 if (leaf.station_id.casefold(), leaf.evse_id) in taken:
                     raise InvalidSite(f"EVSE {leaf.evse_id} of {leaf.station_id} belongs to site {other_id}")
         old = current.get(site_id)
-        row = SiteRow(site_id, msgspec.json.encode(tree), None if old is None else old.row.grid_limit)
+        row = SiteRow(
+            site_id,
+            msgspec.json.encode(tree),
+            None if old is None else old.row.grid_limit,
+            None if old is None else old.row.tariff,
+        )
         created = await self.repository.put(row, self.clock.now())
-        current[site_id] = _Live(row, tree, site, leaves)
+        current[site_id] = _Live(row, tree, site, leaves, tariff=None if old is None else old.tariff)
         self._has_sites.set()
         self._publish(site_id, "site.changed", {})
         for station in {leaf.station_id for leaf in leaves.values()}:
@@ -263,17 +295,39 @@ class SitesService:
             value = per_phase(limit[0] if len(limit) == 1 else limit)
             if any(v < 0 for v in value):
                 raise Invalid("a grid limit is >= 0")
-        live.row = SiteRow(site_id, live.row.tree, value)
+        live.row = SiteRow(site_id, live.row.tree, value, live.row.tariff)
         await self.repository.put(live.row, self.clock.now())
         self._publish(site_id, "site.grid_limit", {"limit": None if value is None else list(value)})
         self.trigger()
-        return SiteView(site_id, live.tree, value)
+        return SiteView(site_id, live.tree, value, live.tariff)
+
+    async def set_tariff(self, site_id: str, tariff: Tariff | None) -> SiteView:
+        """The site's price curve and forecasts (None: none, the allocator alone); planned again at once."""
+        live = (await self._live()).get(site_id)
+        if live is None:
+            raise UnknownSite(site_id)
+        encoded = None if tariff is None else msgspec.json.encode(tariff)
+        live.row = SiteRow(site_id, live.row.tree, live.row.grid_limit, encoded)
+        await self.repository.put(live.row, self.clock.now())
+        live.tariff, live.plan, live.plan_key = tariff, None, None
+        self._publish(site_id, "site.tariff", {"slots": 0 if tariff is None else len(tariff.prices)})
+        self.trigger()
+        return SiteView(site_id, live.tree, live.row.grid_limit, tariff)
+
+    async def plan(self, site_id: str) -> SitePlan | None:
+        """The site's plan in force (None: no price curve covers now, the allocator's shares are sent)."""
+        live = (await self._live()).get(site_id)
+        if live is None:
+            raise UnknownSite(site_id)
+        return live.plan
 
     async def set_needs(self, needs: EvNeeds) -> None:
         if needs.maximum is not None and not 0 <= needs.minimum <= needs.maximum:
             raise Invalid("need 0 <= minimum <= maximum")
         if needs.minimum < 0:
             raise Invalid("minimum is >= 0")
+        if needs.energy is not None and not 0 <= needs.energy <= 10_000:
+            raise Invalid("energy is 0 to 10000 kWh")
         await self._live()
         await self.repository.put_needs(needs, self.clock.now())
         self._needs[needs.transaction_id] = needs
@@ -292,8 +346,9 @@ class SitesService:
         maximum = None if request.dc else request.max_current
         minimum = 0.0 if maximum is None else min(request.min_current, maximum)
         priority = 0 if earlier is None else earlier.priority
+        energy = reported({"chargingNeeds": request.needs}).energy  # kWh, for the planner
         await self.set_needs(
-            EvNeeds(request.transaction_id, maximum, max(0.0, minimum), priority, request.departure)
+            EvNeeds(request.transaction_id, maximum, max(0.0, minimum), priority, request.departure, energy)
         )
         self._sent.pop((key, request.evse_id), None)
         return True
@@ -306,16 +361,16 @@ class SitesService:
     def _publish(self, site_id: str, kind: str, data: dict[str, object]) -> None:
         self.events.publish(StationEvent(kind, site_id, data))
 
-    async def _running(self, station_id: str) -> dict[int, str]:
+    async def _running(self, station_id: str) -> dict[int, TransactionRecord]:
         """The running transactions per EVSE (1.6: per connector, a leaf's ``evseId`` is its connectorId)."""
         records, _ = await self.transactions.find(
             TransactionFilter(station_id=station_id, status="active"), 0, 100
         )
-        running: dict[int, str] = {}
+        running: dict[int, TransactionRecord] = {}
         for r in records:
             evse = r.connector_id if r.ocpp_version == Version.V16.value else r.evse_id
             if evse is not None and r.transaction_id is not None:
-                running[evse] = r.transaction_id
+                running[evse] = r
         return running
 
     async def allocate_all(self) -> None:
@@ -329,9 +384,10 @@ class SitesService:
                     log.exception("site %s: the allocation failed", site_id)
 
     async def _allocate(self, site_id: str, live: _Live) -> None:
-        running: dict[str, dict[int, str]] = {}
+        running: dict[str, dict[int, TransactionRecord]] = {}
         demands: list[Demand] = []
         transactions: dict[str, str] = {}
+        records: dict[str, TransactionRecord] = {}
         reachable: dict[str, bool] = {}
         for node_id, leaf in live.leaves.items():
             key = leaf.station_id.casefold()
@@ -339,10 +395,11 @@ class SitesService:
                 running[key] = await self._running(leaf.station_id)
             online = self.smart.commands.version_of(leaf.station_id) is not None
             reachable[node_id] = online
-            transaction = running[key].get(leaf.evse_id)
-            if transaction is None:
+            record = running[key].get(leaf.evse_id)
+            if record is None or record.transaction_id is None:
                 continue
-            transactions[node_id] = transaction
+            transaction = record.transaction_id
+            transactions[node_id], records[node_id] = transaction, record
             needs = self._needs.get(transaction)
             maximum = leaf.limit if needs is None or needs.maximum is None else needs.maximum
             minimum = 0.0 if needs is None else min(needs.minimum, maximum)
@@ -350,46 +407,140 @@ class SitesService:
             demands.append(Demand(node_id, maximum, minimum, priority, reachable=online))
         allocation = allocate(live.site, demands, live.row.grid_limit)
         live.allocation, live.transactions, live.reachable = allocation, transactions, reachable
-        live.allocated_at = self.clock.now()
+        live.allocated_at = now = self.clock.now()
+        plan = await self._plan(live, records, demands, now)
+        if plan is None:
+            live.plan = None
+        wanted: dict[str, tuple[tuple[datetime | None, float], ...]] = {}
+        ends: dict[str, datetime] = {}
+        until = now.replace(microsecond=0) + timedelta(seconds=self.settings.profile_duration)
+        for node_id in transactions:
+            if plan is not None and node_id in plan.currents:
+                periods, ends[node_id] = plan.periods(
+                    node_id, now, until, self.settings.max_periods, self.settings.raise_delay
+                )
+                wanted[node_id] = tuple((at, limit) for at, limit in periods)
+            else:  # wire limits carry one decimal: never above the share
+                wanted[node_id] = ((None, math.floor(allocation.currents[node_id] * 10 + 1e-6) / 10),)
+                ends[node_id] = until
 
-        # Lowered shares first, raised ones after: between two profiles no circuit carries more than before.
+        # Lowered limits first, raised ones after: between two profiles no circuit carries more than before.
+        def now_limit(periods: Sequence[tuple[datetime | None, float]]) -> float:
+            return next((limit for at, limit in reversed(periods) if at is None or at <= now), periods[0][1])
+
         def change(node_id: str) -> float:
             leaf = live.leaves[node_id]
             last = self._sent.get((leaf.station_id.casefold(), leaf.evse_id))
-            return allocation.currents[node_id] - (leaf.fallback if last is None else last[0])
+            return now_limit(wanted[node_id]) - (leaf.fallback if last is None else now_limit(last[0]))
 
-        for node_id in sorted((n for n in transactions if reachable[n]), key=change):
-            await self._push(live.leaves[node_id], transactions[node_id], allocation.currents[node_id])
+        # Each group at once (a site of many EVSEs must not wait a round trip per EVSE); the raised ones
+        # only once every lowered one is answered.
+        pushed = [n for n in transactions if reachable[n]]
+        changes = {node_id: change(node_id) for node_id in pushed}
+        for lowered in (True, False):
+            await asyncio.gather(
+                *(
+                    self._push(live.leaves[n], transactions[n], wanted[n], ends[n])
+                    for n in pushed
+                    if (changes[n] <= 0) is lowered
+                )
+            )
 
-    async def _push(self, leaf: EvseNode, transaction: str, current: float) -> None:
-        """The EVSE's share as a TxProfile of its transaction (K01), unless the same was sent lately."""
+    async def _plan(
+        self, live: _Live, records: dict[str, TransactionRecord], demands: list[Demand], now: datetime
+    ) -> SitePlan | None:
+        """The site's plan when its price curve covers now: the last one while nothing it was made for
+        changed and it is younger than ``plan_interval``, else a new one (solved in a thread)."""
+        tariff = live.tariff
+        if tariff is None or not tariff.start <= now < tariff.end:
+            return None
+        sessions: list[Session] = []
+        unreachable: dict[str, float] = {}
+        # What the plan depends on besides the energy delivered since: a change plans again at once.
+        depends: list[object] = []
+        for demand in demands:
+            node_id = demand.evse_id
+            leaf = live.leaves[node_id]
+            if not demand.reachable:
+                unreachable[node_id] = leaf.fallback
+                continue
+            record = records[node_id]
+            transaction = str(record.transaction_id)
+            # the needs set through the API, or what the EV told over ISO 15118 (``ev_needs``), else unknown
+            needs = self._needs.get(transaction)
+            maximum, minimum = demand.maximum, demand.minimum
+            energy = None if needs is None else needs.energy
+            departure = None if needs is None else needs.departure
+            depends.append((node_id, transaction, maximum, minimum, energy, departure))
+            if energy is not None:  # still needed: less what the transaction delivered so far
+                energy = max(0.0, energy - (record.energy_wh or 0.0) / 1000)
+            sessions.append(Session(node_id, maximum, minimum, energy, departure))
+        plan_key = (tuple(depends), tuple(sorted(unreachable.items())), live.row.grid_limit, live.row.tariff)
+        last = live.plan
+        interval = timedelta(seconds=self.settings.plan_interval)
+        if last is not None and live.plan_key == plan_key and now - last.made_at < interval:
+            return last
+        try:
+            plan = await asyncio.to_thread(
+                make_plan,
+                live.site,
+                tariff,
+                sessions,
+                unreachable,
+                live.row.grid_limit,
+                now,
+                self.settings.plan_time_limit,
+            )
+        except (RuntimeError, ValueError) as error:
+            log.warning("site %s: no plan, the allocator's shares are sent: %s", live.row.site_id, error)
+            live.plan, live.plan_key = None, None
+            return None
+        live.plan, live.plan_key = plan, plan_key
+        self.plans += 1
+        return plan
+
+    async def _push(
+        self,
+        leaf: EvseNode,
+        transaction: str,
+        periods: tuple[tuple[datetime | None, float], ...],
+        end: datetime,
+    ) -> None:
+        """The EVSE's limits as a TxProfile of its transaction (K01) until ``end``, unless the same was sent
+        lately. ``periods``: (from, amperes); one period from None is a share from now."""
         now = self.clock.now()
         key = (leaf.station_id.casefold(), leaf.evse_id)
-        limit = math.floor(current * 10 + 1e-6) / 10  # wire limits carry one decimal: never above the share
         last = self._sent.get(key)
         fresh = timedelta(seconds=self.settings.profile_duration / 2)
-        if last is not None and last[0] == limit and last[1] == transaction and now - last[2] < fresh:
+        if last is not None and last[0] == periods and last[1] == transaction and now - last[2] < fresh:
             return
         start = now.replace(microsecond=0)
-        lasts = timedelta(seconds=self.settings.profile_duration)
+        first = periods[0][0]
+        if first is not None:  # a plan: from its first slot's start (maybe past), so a slot starts on time
+            start = min(start, first)
         schedule: dict[str, object] = {
             "startSchedule": to_wire(start),
-            "duration": self.settings.profile_duration,
+            "duration": int((end - start).total_seconds()),
         }
-        profile = self._profile(leaf, TX_PROFILE_BASE, "TxProfile", "Absolute", limit, transaction, schedule)
+        wire_periods = [
+            (0 if at is None else max(0, int((at - start).total_seconds())), limit) for at, limit in periods
+        ]
+        profile = self._profile(
+            leaf, TX_PROFILE_BASE, "TxProfile", "Absolute", wire_periods, transaction, schedule
+        )
         # valid only while its schedule lasts: a valid TxProfile keeps the TxDefaultProfile out even after its
         # schedule ends (2.0.1 Part 2 §3.5, 1.6 §3.13.2), and the fallback must apply then
-        profile["validTo"] = to_wire(start + lasts)
+        profile["validTo"] = to_wire(end)
         try:
             outcome = await self.smart.set_profile(leaf.station_id, leaf.evse_id, profile)
         except Exception as error:  # offline, refused, no answer: tried again at the next pass
             log.warning(
-                "%s EVSE %d: the site's TxProfile was not set: %s", leaf.station_id, leaf.evse_id, error
+                "%s EVSE %d: the site's TxProfile was not set: %r", leaf.station_id, leaf.evse_id, error
             )
             self._sent.pop(key, None)
             return
         if outcome.status == "Accepted":
-            self._sent[key] = (limit, transaction, now)
+            self._sent[key] = (periods, transaction, now)
         else:
             self._sent.pop(key, None)
 
@@ -399,15 +550,18 @@ class SitesService:
         base: int,
         purpose: str,
         kind: str,
-        limit: float,
+        periods: Sequence[tuple[int, float]],
         transaction: str | None,
         schedule: dict[str, object],
     ) -> dict[str, object]:
-        """One period of ``limit`` amperes per phase, in the wire form of the station's version (1.6
+        """Periods of (startPeriod, amperes per phase), in the wire form of the station's version (1.6
         csChargingProfiles: one schedule, chargingProfileId, an integer transactionId; 2.x: a list)."""
         body = schedule | {
             "chargingRateUnit": "A",
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit, "numberPhases": len(leaf.phases)}],
+            "chargingSchedulePeriod": [
+                {"startPeriod": start, "limit": limit, "numberPhases": len(leaf.phases)}
+                for start, limit in periods
+            ],
         }
         profile: dict[str, object] = {
             "stackLevel": self.settings.stack_level,
@@ -432,7 +586,13 @@ class SitesService:
                 if leaf.station_id.casefold() != station_id.casefold():
                     continue
                 profile = self._profile(
-                    leaf, FALLBACK_PROFILE_BASE, "TxDefaultProfile", "Relative", leaf.fallback, None, {}
+                    leaf,
+                    FALLBACK_PROFILE_BASE,
+                    "TxDefaultProfile",
+                    "Relative",
+                    [(0, leaf.fallback)],
+                    None,
+                    {},
                 )
                 try:
                     await self.smart.set_profile(leaf.station_id, leaf.evse_id, profile)

@@ -1,5 +1,5 @@
-"""Settings of the sites block (``CHARGEPLANE_SITES_*``): how often the allocation may run and how the
-profiles it sends look."""
+"""Settings of the sites block (``CHARGEPLANE_SITES_*``): how often the allocation and the plan may run and
+how the profiles they send look."""
 
 from __future__ import annotations
 
@@ -24,6 +24,26 @@ class SitesSettings:
         ),
     ] = 600
     stack_level: Annotated[int, Doc("stackLevel of the allocation's TxProfiles and fallback profiles")] = 1
+    plan_interval: Annotated[
+        float,
+        Doc(
+            "seconds at most between two plans of a site with a price curve (sooner when its sessions, "
+            "their needs, the curve or the grid limit change)"
+        ),
+    ] = 300.0
+    plan_time_limit: Annotated[
+        float, Doc("seconds the solver may take for a plan with minimum currents (then its best plan so far)")
+    ] = 5.0
+    raise_delay: Annotated[
+        float,
+        Doc(
+            "seconds a planned rise starts after its slot (at most half a slot), so that at a slot change the "
+            "EVSEs going down do so first despite the stations' clock skew"
+        ),
+    ] = 10.0
+    max_periods: Annotated[
+        int, Doc("periods at most in a planned TxProfile (the stations' PeriodsPerSchedule): the first ones")
+    ] = 24
 
     def __post_init__(self) -> None:
         if self.min_interval < 0:
@@ -32,3 +52,9 @@ class SitesSettings:
             raise SettingsError("profile_duration must be >= 60")
         if self.stack_level < 0:
             raise SettingsError("stack_level must be >= 0")
+        if self.plan_interval < 0 or self.plan_time_limit <= 0:
+            raise SettingsError("plan_interval must be >= 0 and plan_time_limit > 0")
+        if self.raise_delay < 0:
+            raise SettingsError("raise_delay must be >= 0")
+        if self.max_periods < 1:
+            raise SettingsError("max_periods must be >= 1")

@@ -1,5 +1,5 @@
 """What the CSMS keeps of site energy management: each site's tree of circuits (grid connection, feeders,
-the EVSEs of stations at the leaves), its dynamic grid limit, and the EV needs set per transaction."""
+the EVSEs of stations at the leaves), its dynamic grid limit, its price curve and forecasts, and the EV needs set per transaction."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ sites = sa.Table(
     sa.Column("site_id", sa.String(64), primary_key=True),
     sa.Column("tree", sa.Text, nullable=False),  # the root circuit as JSON (see api.CircuitIn)
     sa.Column("grid_limit", sa.Text),  # JSON [l1, l2, l3] amperes: the grid operator's limit, or NULL
+    sa.Column("tariff", sa.Text),  # JSON price curve and forecasts (service.Tariff), or NULL: allocator only
     utc_timestamp("updated_at", nullable=False),
 )
 
@@ -24,5 +25,8 @@ site_ev_needs = sa.Table(
     sa.Column("minimum", sa.Float, nullable=False),  # minChargingRate, amperes per phase
     sa.Column("priority", sa.Integer, nullable=False),
     utc_timestamp("departure"),
+    sa.Column(
+        "energy", sa.Float
+    ),  # kWh the EV needs in this transaction, NULL: unknown (as much as it takes)
     utc_timestamp("updated_at", nullable=False),
 )

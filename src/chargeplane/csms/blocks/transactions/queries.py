@@ -8,6 +8,7 @@ from datetime import datetime
 
 from chargeplane.csms.blocks.transactions.repository import (
     EventRecord,
+    MeterValueRecord,
     TransactionRepository,
 )
 from chargeplane.csms.blocks.transactions.repository import (  # re-exported: what find() and reads return
@@ -17,7 +18,7 @@ from chargeplane.csms.blocks.transactions.repository import (
     TransactionFilter as TransactionFilter,  # re-exported: the filter of find(), for other packages
 )
 from chargeplane.csms.blocks.transactions.repository import (
-    TransactionRecord as TransactionRecord,
+    TransactionRecord as TransactionRecord,  # re-exported: what find() returns, for other packages
 )
 from chargeplane.csms.errors import NotFound
 
