@@ -8,7 +8,6 @@ from datetime import datetime
 
 from chargeplane.csms.blocks.transactions.repository import (
     EventRecord,
-    MeterValueRecord,
     TransactionRepository,
 )
 from chargeplane.csms.blocks.transactions.repository import (  # re-exported: what find() and reads return
