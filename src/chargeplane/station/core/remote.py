@@ -25,6 +25,7 @@ from chargeplane.station.core import (
     reservation,
     smart_charging,
     transactions,
+    tx_resume,
 )
 from chargeplane.station.core.adapter import TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context, Controller, route
@@ -239,6 +240,9 @@ def reset(ctl: Remote, request: v2x.ResetRequestT, now: datetime) -> v2x.ResetRe
     ns = v2x.dialect_of(request)
     if present(request.evse_id) is not None:
         return ns.ResetResponse(status=ns.ResetStatusEnumType.REJECTED)
+    if str(request.type) == "ImmediateAndResume":  # 2.1 B13
+        resumed = ctl.ctx.get(tx_resume.Resumption).reset_and_resume(now)
+        return ns.ResetResponse(status=ns.ResetStatusEnumType(resumed))
     status = ctl.reset(now, on_idle=str(request.type) == "OnIdle", reason="ImmediateReset")
     return ns.ResetResponse(status=ns.ResetStatusEnumType(status))
 
