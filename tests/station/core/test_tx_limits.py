@@ -13,7 +13,8 @@ from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.core.model import MeterReading, SetContactor
-from chargeplane.station.core.tx_limits import limits_of, reached, to_wire as limit_wire
+from chargeplane.station.core.tx_limits import limits_of, reached
+from chargeplane.station.core.tx_limits import to_wire as limit_wire
 from tests.station.core.helpers import Rig, charge, make_rig
 
 M21 = v21.messages
@@ -76,7 +77,8 @@ def test_pure_rules() -> None:
     assert reached({"maxTime": -1}, {"maxTime": None}) == "maxTime"  # E16.FR.10: a negative limit at once
     assert reached({"maxSoC": 80, "maxEnergy": 10}, {"maxSoC": 85, "maxEnergy": 20}) == "maxEnergy"
     wire = limit_wire({"maxEnergy": 5000, "maxTime": 60.0})
-    assert wire.max_time == 60 and wire.max_cost is UNSET
+    assert wire.max_time == 60
+    assert wire.max_cost is UNSET
     assert limits_of(wire) == {"maxEnergy": 5000.0, "maxTime": 60.0}
 
 
@@ -91,7 +93,8 @@ def test_F07_FR_03_E16_FR_03_csms_limit_confirmed_once_with_LimitSet() -> None:
     charge(rig, energy=1000, power=11000)
     rig.do("ev_unplugged", 1)
     later = events(rig)[sent.index(limit_set[0]) + 1 :]
-    assert later and all(e.transaction_info.transaction_limit is UNSET for e in later)  # once
+    assert later
+    assert all(e.transaction_info.transaction_limit is UNSET for e in later)
 
 
 def test_E16_FR_05_energy_limit_suspends_and_E16_FR_14_raising_it_resumes() -> None:
@@ -134,7 +137,8 @@ def test_E16_FR_09_time_limit_from_the_start() -> None:
     assert not [e for e in events(rig) if e.trigger_reason == "TimeLimitReached"]
     rig.advance(2)
     hit = [e for e in events(rig) if e.trigger_reason == "TimeLimitReached"]
-    assert len(hit) == 1 and hit[0].transaction_info.charging_state == "SuspendedEVSE"
+    assert len(hit) == 1
+    assert hit[0].transaction_info.charging_state == "SuspendedEVSE"
 
 
 def test_E16_FR_10_a_limit_already_exceeded_acts_at_once() -> None:
