@@ -99,6 +99,8 @@ class Transactions(Controller):
         self.ctx.get(availability.Availability).update_status(evse, now)
 
     def meter(self, evse: Evse, reading: MeterReading, now: datetime) -> None:
+        if evse.tx is not None and evse.tx.resume_after_reset:
+            return  # B13: going down for the reset; the state before it is what resumes
         evse.meter = reading
         flowing = evse.contactor and reading.power_w > 1.0
         tx = evse.tx

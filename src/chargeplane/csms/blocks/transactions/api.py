@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import get, post
 from litestar.exceptions import ValidationException
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
 from chargeplane.csms.api.app import OPERATOR
@@ -295,7 +295,7 @@ def routes(queries: TransactionQueries, service: TransactionService) -> list[Any
         opt=OPERATOR,
     )
     async def set_remote_start_limit(
-        known_station: KnownStation, remote_start_id: int, data: JSONBody[LimitIn]
+        known_station: KnownStation, remote_start_id: FromPath[int], data: JSONBody[LimitIn]
     ) -> LimitOut:
         """For the transaction of a RequestStartTransaction (its remoteStartId): answered to the event that
         carries the remoteStartId (F07.FR.02), or, if that transaction is active already, to its next event.

@@ -136,8 +136,15 @@ def merge_event(record: TransactionRecord, facts: EventFacts, group_id_token: st
         values["charging_state"] = facts.charging_state
         values["charging_state_at"] = state_at = at
     closed = record.closed_reason is not None and record.status == FINISHED  # by the CSMS, as stale
-    if closed and facts.event_type != ENDED and record.ended_at is not None and at > record.ended_at:
-        # The station shows the transaction goes on (2.1 E17 TxResumed, a boot that was no reboot...).
+    # TxResumed says so whatever its time: it is stamped when the station resumed, before the boot that closed it
+    resumed = facts.trigger_reason == "TxResumed"
+    if (
+        closed
+        and facts.event_type != ENDED
+        and record.ended_at is not None
+        and (at > record.ended_at or resumed)
+    ):
+        # The station shows the transaction goes on (2.1 B13/E17 TxResumed, a boot that was no reboot...).
         values |= {"status": ACTIVE, "ended_at": None, "stop_reason": None, "closed_reason": None}
     if facts.event_type == ENDED:
         values["status"] = FINISHED
