@@ -2,7 +2,8 @@
 
 Owns remote start (F01/F02, with AuthorizeRemoteStart deciding on an Authorize first) and stop (F03),
 UnlockConnector (F05), TriggerMessage (F06) and Reset, immediate or when idle (B11/B12: the reset waits
-for the last transaction), with the reboot it leads to. 1.6 counterparts: §5.11-5.13, §5.17, §5.18.
+for the last transaction), with the reboot it leads to; 2.1 ImmediateAndResume (B13) is :mod:`.tx_resume`'s.
+1.6 counterparts: §5.11-5.13, §5.17, §5.18.
 """
 
 from __future__ import annotations
