@@ -26,6 +26,7 @@ class CsmsBehaviour:
     boot_interval: int = 300
     authorize_status: str = "Accepted"
     ev_needs_status: str = "Accepted"  # the answer to NotifyEVChargingNeeds (K15)
+    start_limit: dict[str, Any] | None = None  # 2.1 F07.FR.02: transactionLimit in the answer to Started
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     stations: list[Any] = field(default_factory=list)
 
@@ -71,6 +72,8 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
         @on("TransactionEvent")  # type: ignore[misc]
         async def on_transaction_event(self, **payload: Any) -> Any:
             self._record("TransactionEvent", payload)
+            if behaviour.start_limit is not None and payload.get("event_type") == "Started":
+                return result.TransactionEvent(transaction_limit=behaviour.start_limit)
             return result.TransactionEvent()
 
         @on("MeterValues")  # type: ignore[misc]

@@ -25,6 +25,7 @@ from chargeplane.station.core import (
     offline_queue,
     tariff_cost,
     transactions,
+    tx_limits,
     tx_rules,
 )
 from chargeplane.station.core.adapter import BootAnswer, IdInfo, Sample, TxEvent, TxEventKind, narrow
@@ -229,7 +230,8 @@ class Adapter2x(Generic[Dialect]):
         )
         queued: Payload = request
         if isinstance(request, v21.messages.TransactionEventRequest):  # I12: tariffId, costDetails
-            queued = ctx.get(tariff_cost.TariffCost).decorate(evse, request, now)
+            limited = ctx.get(tx_limits.TxLimits).decorate(evse, request)  # E16: transactionLimit once
+            queued = ctx.get(tariff_cost.TariffCost).decorate(evse, narrow(limited, type(request)), now)
         tx.seq_no += 1
         if event.kind is not TxEventKind.ENDED:
             ctx.storage.set_state(f"tx:{evse.id}", json.dumps(tx_to_json(tx)))
@@ -243,6 +245,10 @@ class Adapter2x(Generic[Dialect]):
         if not isinstance(request, ns.TransactionEventRequest):
             return
         ctx.get(tariff_cost.TariffCost).answered(request, response, now)  # I02.FR.04, I03.FR.03, I06.FR.03
+        if isinstance(request, v21.messages.TransactionEventRequest):  # E16: cost update, the CSMS's limit
+            ctx.get(tx_limits.TxLimits).answered(
+                request, narrow(response, v21.messages.TransactionEventResponse), now
+            )
         info = present(narrow(response, ns.TransactionEventResponse).id_token_info)
         token = present(request.id_token)
         if info is None or token is None:

@@ -108,6 +108,14 @@ class Transaction:
     invalid_energy_limit_wh: float | None = None  # C15 MaxEnergyOnInvalidId: meter value where to stop
     # J01/J02 TxEndedInterval: the readings kept for the Ended event, as (context, timestamp, samples)
     ended_readings: list[tuple[str, str, list[tuple[str, float, str]]]] = field(default_factory=list)
+    # 2.1 E16/F07 transaction limits, by TransactionLimitType field (maxEnergy Wh, maxCost, maxTime s, maxSoC %)
+    limits: dict[str, float] = field(default_factory=dict)
+    csms_limits: dict[str, float] = field(default_factory=dict)  # E16.FR.04: the driver may not exceed these
+    limits_unsent: bool = False  # the limits go once in the next TransactionEvent (E16.FR.01/03)
+    limit_reached: str | None = None  # the xxxLimitReached trigger that suspended the energy (E16.FR.05)
+    cost_reported: float | None = None  # the CSMS's running cost (E16.FR.15, no local cost)
+    resume_after_reset: bool = False  # B13: a Reset ImmediateAndResume cut it; resumed after the reboot
+    energy_blocked: bool = False  # B13.FR.25 / E17.FR.12: resumed without energy transfer
 
 
 @dataclass(slots=True)
@@ -143,6 +151,7 @@ class Evse:
     next_ended_sample: datetime | None = None  # J02 SampledDataCtrlr.TxEndedInterval
     last_status: dict[int, str] = field(default_factory=dict)
     reservation_used: int | None = None  # H03.FR.09: the reservation the authorization consumed, for the tx
+    resuming: bool = False  # E17/B13: a transaction restored at boot, TxResumed not sent yet
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Owns remote start (F01/F02, with AuthorizeRemoteStart deciding on an Authorize first) and stop (F03),
 UnlockConnector (F05), TriggerMessage (F06) and Reset, immediate or when idle (B11/B12: the reset waits
-for the last transaction), with the reboot it leads to. 1.6 counterparts: §5.11-5.13, §5.17, §5.18.
+for the last transaction), with the reboot it leads to; 2.1 ImmediateAndResume (B13) is :mod:`.tx_resume`'s.
+1.6 counterparts: §5.11-5.13, §5.17, §5.18.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from chargeplane.station.core import (
     reservation,
     smart_charging,
     transactions,
+    tx_resume,
 )
 from chargeplane.station.core.adapter import TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context, Controller, route
@@ -239,6 +241,9 @@ def reset(ctl: Remote, request: v2x.ResetRequestT, now: datetime) -> v2x.ResetRe
     ns = v2x.dialect_of(request)
     if present(request.evse_id) is not None:
         return ns.ResetResponse(status=ns.ResetStatusEnumType.REJECTED)
+    if str(request.type) == "ImmediateAndResume":  # 2.1 B13
+        resumed = ctl.ctx.get(tx_resume.Resumption).reset_and_resume(now)
+        return ns.ResetResponse(status=ns.ResetStatusEnumType(resumed))
     status = ctl.reset(now, on_idle=str(request.type) == "OnIdle", reason="ImmediateReset")
     return ns.ResetResponse(status=ns.ResetStatusEnumType(status))
 

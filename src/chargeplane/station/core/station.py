@@ -83,6 +83,8 @@ from chargeplane.station.core.smart_charging import SmartCharging
 from chargeplane.station.core.storage import Storage
 from chargeplane.station.core.tariff_cost import TariffCost
 from chargeplane.station.core.transactions import Transactions
+from chargeplane.station.core.tx_limits import TxLimits
+from chargeplane.station.core.tx_resume import Resumption
 
 # The blocks of every station, in the order they see connection changes and timers (and their variables
 # appear in reports). The queue loads before transactions recover into it.
@@ -109,6 +111,8 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Certificates,
     Iso15118,
     TariffCost,
+    TxLimits,
+    Resumption,
     SmartCharging,
     Iso15118Charging,
 )
@@ -245,6 +249,7 @@ class StationCore:
 
     def update_meter(self, evse_id: int, reading: MeterReading, now: datetime) -> None:
         self.ctx.get(Transactions).meter(self.ctx.evses[evse_id], reading, now)
+        self.ctx.get(TxLimits).check(self.ctx.evses[evse_id], now)  # E16: energy, SoC, local cost
         self.ctx.get(Monitoring).metered(self.ctx.evses[evse_id], reading, now)
         self.ctx.get(SmartCharging).metered(self.ctx.evses[evse_id], now)
 
@@ -255,6 +260,13 @@ class StationCore:
     def fault(self, evse_id: int, faulted: bool, now: datetime) -> None:
         self.ctx.get(Transactions).fault(self.ctx.evses[evse_id], faulted, now)
         self.ctx.get(Monitoring).problem(self.ctx.evses[evse_id], faulted, now)
+
+    def set_transaction_limit(
+        self, evse_id: int, limits: dict[str, float], now: datetime
+    ) -> dict[str, float]:
+        """E16.FR.01: the driver sets limits (TransactionLimitType names: maxEnergy, maxCost, maxTime, maxSoC)
+        on the transaction of ``evse_id``; returns those taken (supported, capped by the CSMS's)."""
+        return self.ctx.get(TxLimits).set_by_driver(self.ctx.evses[evse_id], limits, now)
 
     def external_limit(
         self, evse_id: int, limit: float | None, unit: str, now: datetime, source: str = "EMS"

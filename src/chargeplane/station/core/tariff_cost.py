@@ -37,6 +37,7 @@ from chargeplane.ocpp.messages import v2x, v21
 from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
+from chargeplane.station.core import tx_limits
 from chargeplane.station.core.adapter import IdInfo, TxEvent, TxEventKind
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
@@ -257,6 +258,22 @@ class TariffCost(Controller):
                 failure_reason=state.failure,
             )
 
+    def cost_now(self, evse: Evse, now: datetime) -> float | None:
+        """The transaction's cost including tax up to ``now`` by the local tariff (E16.FR.16), None when
+        there is no local cost for it (then the CSMS's cost updates count, E16.FR.15)."""
+        tx = evse.tx
+        state = self.running.get(evse.id)
+        if tx is None or state is None or state.transaction_id != tx.id or not self.local_cost:
+            return None
+        at = self.ctx.station_time(now)
+        readings = [*state.readings, Reading(at, evse.meter.energy_wh, evse.flowing)]
+        readings.sort(key=lambda r: r.at)
+        try:
+            spans = [TariffSpan(start, _engine_tariff(t)) for start, t in state.spans]
+            return float(cost(spans, meter_samples(readings)).total.incl_tax)
+        except (ValueError, msgspec.ValidationError):
+            return None  # I12.FR.14: the tariff cannot be computed; no local cost then
+
     def next_deadline(self) -> datetime | None:
         due = [s.next_cost for s in self.running.values() if s.next_cost is not None]
         return min(due) if due else None
@@ -330,8 +347,9 @@ def _readings(request: m21.TransactionEventRequest) -> list[Reading]:
 
 # ---------------------------------------------------------------------- handlers
 def cost_updated(ctl: TariffCost, request: v2x.CostUpdatedRequestT, now: datetime) -> v2x.CostUpdatedResponse:
-    """I02.FR.02/03: answer, and show the running cost."""
+    """I02.FR.02/03: answer, and show the running cost (E16.FR.15: it counts against a cost limit)."""
     ctl.show_running(request.total_cost)
+    ctl.ctx.get(tx_limits.TxLimits).cost_update(request.transaction_id, request.total_cost, now)
     return v2x.dialect_of(request).CostUpdatedResponse()
 
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.versions import Version
-from chargeplane.station.core import availability, offline_queue, reservation, tx_rules
+from chargeplane.station.core import availability, offline_queue, reservation, tx_resume, tx_rules
 from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
@@ -59,13 +59,16 @@ class Transactions(Controller):
         ]
 
     def start(self, now: datetime) -> None:
-        """A transaction still open in storage was cut by a power loss or reboot: end it (E06, B11)."""
+        """A transaction still open in storage was cut by a power loss or reboot: end it (E06, B11), unless
+        it resumes (2.1 B13 / E17)."""
         ctx = self.ctx
         for evse in ctx.evses.values():
             raw = ctx.storage.get_state(f"tx:{evse.id}")
             if raw is None:
                 continue
             evse.tx = tx_from_json(json.loads(raw))
+            if ctx.get(tx_resume.Resumption).restore(evse, now):
+                continue
             reboot = ctx.boot_reason in ("RemoteReset", "LocalReset")
             reason = "Reboot" if reboot else "PowerLoss"
             self._end(evse, now, reason, "ResetCommand" if reboot else "AbnormalCondition")
@@ -75,6 +78,8 @@ class Transactions(Controller):
         if evse.plugged is not None:
             return
         evse.plugged = connector_id
+        if evse.resuming:  # sensed at boot: the resumption reports the state (TxResumed)
+            return
         evse.auth_deadline = None
         self.evaluate(evse, now, "CablePluggedIn")
 
@@ -94,6 +99,8 @@ class Transactions(Controller):
         self.ctx.get(availability.Availability).update_status(evse, now)
 
     def meter(self, evse: Evse, reading: MeterReading, now: datetime) -> None:
+        if evse.tx is not None and evse.tx.resume_after_reset:
+            return  # B13: going down for the reset; the state before it is what resumes
         evse.meter = reading
         flowing = evse.contactor and reading.power_w > 1.0
         tx = evse.tx
@@ -209,10 +216,26 @@ class Transactions(Controller):
         if current is not None and not sent and tx_rules.charging_state(evse) != current.charging_state:
             # the cable plugged into a running transaction (started earlier, or suspended by an EV-side
             # disconnect, E10) is its own trigger (Part 6 EnergyTransferStarted step 3, TC_E_26)
-            kept = ("EnergyLimitReached", "CablePluggedIn")
+            kept = (*tx_rules.LIMIT_TRIGGERS, "CablePluggedIn")
             reason = trigger if trigger in kept else "ChargingStateChanged"
             self.emit(evse, TxEvent(UPDATED, reason), now)
         ctx.get(availability.Availability).update_status(evse, now)
+
+    def resumed(self, evse: Evse, now: datetime) -> None:
+        """B13.FR.22-25 / E17.FR.11-16: a restored transaction takes up its former charging state (the power
+        path closed and the connector locked again unless energy is held), then TxResumed says so."""
+        tx = evse.tx
+        assert tx is not None
+        before = tx.charging_state
+        self._set_contactor(evse, tx_rules.contactor_closed(evse, False, self.ctx.station_operative))
+        if evse.contactor and before in tx_resume.HELD_STATES:  # the EV takes up where it was
+            evse.flowed_since_close = True
+            evse.flowing = before == "Charging"
+        tx.charging_state = None  # E17.FR.14: TxResumed carries its chargingState
+        self.emit(evse, TxEvent(UPDATED, "TxResumed"), now)
+        for controller in self.ctx.controllers:  # the metering samples again
+            controller.transaction_started(evse, now)
+        self.evaluate(evse, now, "TxResumed")
 
     def emit(self, evse: Evse, event: TxEvent, now: datetime) -> None:
         """One transaction message, checked against the transition table, built by the adapter."""

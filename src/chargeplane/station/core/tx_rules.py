@@ -97,10 +97,22 @@ def stop_reason(evse: Evse, stop_points: list[str], stop_on_ev_disconnect: bool)
     return None
 
 
+# 2.1 E16: the trigger reasons of a reached transaction limit
+LIMIT_TRIGGERS = ("CostLimitReached", "EnergyLimitReached", "TimeLimitReached", "SoCLimitReached")
+
+
+def energy_held(evse: Evse) -> bool:
+    """The transaction may not draw energy now: a limit reached (E16.FR.05), or resumed without energy
+    transfer (B13.FR.25 / E17.FR.12)."""
+    tx = evse.tx
+    return tx is not None and (tx.limit_reached is not None or tx.energy_blocked)
+
+
 def contactor_closed(evse: Evse, stopping: bool, station_operative: bool) -> bool:
     """The power path is closed for a connected, authorized EVSE in service that is not stopping."""
     return (
         not stopping
+        and not energy_held(evse)
         and evse.plugged is not None
         and evse.authorized is not None
         and evse.operative

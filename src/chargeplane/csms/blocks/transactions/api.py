@@ -1,4 +1,5 @@
-"""HTTP routes of transactions and metering: transactions (list, detail) and a station's meter values."""
+"""HTTP routes of transactions and metering: transactions (list, detail), a station's meter values, and the
+2.1 transaction limits (E16 on an active transaction, F07 for a remote start)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,25 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import get
+from litestar import get, post
 from litestar.exceptions import ValidationException
-from litestar.params import FromQuery, QueryParameter
-from litestar.status_codes import HTTP_404_NOT_FOUND
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
+from chargeplane.csms.api.app import OPERATOR
 from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
 from chargeplane.csms.blocks.provisioning.api import KnownStation
-from chargeplane.csms.blocks.transactions.queries import TransactionQueries
+from chargeplane.csms.blocks.transactions.queries import TransactionQueries, UnknownTransaction
 from chargeplane.csms.blocks.transactions.repository import (
     EventRecord,
     MeterValueRecord,
     TransactionFilter,
     TransactionRecord,
 )
+from chargeplane.csms.blocks.transactions.service import TransactionService
+from chargeplane.csms.errors import Conflict
+from chargeplane.ocpp.versions import Version
 
 DETAIL_METER_VALUE_LIMIT = 10_000  # sampled values in one transaction's detail
 
@@ -57,6 +62,33 @@ class TransactionOut(msgspec.Struct, rename="camel"):
     offline: bool  # some event was sent offline
     event_count: int
     updated_at: datetime
+    # 2.1 E16: the limits as the station last reported them (maxEnergy Wh, maxCost, maxTime s, maxSoC %), and
+    # those set through the API that the station has not been sent yet
+    transaction_limit: dict[str, float] | None = None
+    limit_request: dict[str, float] | None = None
+
+
+class LimitIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """A TransactionLimitType: at least one of the limits; a limit is changed, never removed (E16.FR.17:
+    raise it out of reach instead)."""
+
+    max_energy: float | None = None  # Wh
+    max_cost: float | None = None  # in the tariff's currency
+    max_time: int | None = None  # s from the start of the transaction (E16.FR.09)
+    max_so_c: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = msgspec.field(default=None, name="maxSoC")
+
+    def wire(self) -> dict[str, float]:
+        found = {k: v for k, v in msgspec.to_builtins(self).items() if v is not None}
+        if not found:
+            raise ValidationException("give at least one of maxEnergy, maxCost, maxTime, maxSoC")
+        return found
+
+
+class LimitOut(msgspec.Struct, rename="camel"):
+    transaction: (
+        int | None
+    )  # the transaction the limit goes to; None: kept for the remote start's transaction
+    limit: dict[str, float]
 
 
 class EventOut(msgspec.Struct, rename="camel"):
@@ -133,6 +165,8 @@ def transaction_out(record: TransactionRecord) -> TransactionOut:
         offline=record.offline,
         event_count=record.event_count,
         updated_at=record.updated_at,
+        transaction_limit=record.transaction_limit,
+        limit_request=record.limit_request,
     )
 
 
@@ -176,7 +210,12 @@ def _check_range(start: datetime | None, end: datetime | None) -> None:
         raise ValidationException("'to' is before 'from'")
 
 
-def routes(queries: TransactionQueries) -> list[Any]:
+class NotLimitable(Conflict):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+
+
+def routes(queries: TransactionQueries, service: TransactionService) -> list[Any]:
     @get("/transactions", summary="List transactions, newest first")
     async def list_transactions(
         station: FromQuery[str | None] = None,
@@ -227,4 +266,42 @@ def routes(queries: TransactionQueries) -> list[Any]:
         )
         return MeterValuePage([meter_value_out(s) for s in samples], offset, limit)
 
-    return [list_transactions, get_transaction, station_meter_values]
+    @post(
+        "/transactions/{key:int}/limit",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Set a limit on an active 2.1 transaction (E16)",
+        responses=error_responses(HTTP_404_NOT_FOUND, HTTP_409_CONFLICT),
+        opt=OPERATOR,
+    )
+    async def set_limit(key: PathId, data: JSONBody[LimitIn]) -> LimitOut:
+        """The limit goes once in the next TransactionEventResponse (E16.FR.02); the station confirms what it
+        supports with a LimitSet event (then in ``transactionLimit``). 409: ended, or not OCPP 2.1."""
+        limit = data.wire()
+        record = await queries.repository.get(key)
+        if record is None:
+            raise UnknownTransaction(key)
+        if record.ocpp_version != Version.V21.value:
+            raise NotLimitable(f"transaction {key} is OCPP {record.ocpp_version}: limits are 2.1")
+        if record.status != "active":
+            raise NotLimitable(f"transaction {key} is {record.status}")
+        await service.request_limit(record, limit)
+        return LimitOut(key, limit)
+
+    @post(
+        "/stations/{station_id:str}/remote-starts/{remote_start_id:int}/limit",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Set the limit of a remote start on a 2.1 station (F07)",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+        opt=OPERATOR,
+    )
+    async def set_remote_start_limit(
+        known_station: KnownStation, remote_start_id: FromPath[int], data: JSONBody[LimitIn]
+    ) -> LimitOut:
+        """For the transaction of a RequestStartTransaction (its remoteStartId): answered to the event that
+        carries the remoteStartId (F07.FR.02), or, if that transaction is active already, to its next event.
+        Send it before the remote start so the first answer has it."""
+        limit = data.wire()
+        key = await service.request_remote_start_limit(known_station.station_id, remote_start_id, limit)
+        return LimitOut(key, limit)
+
+    return [list_transactions, get_transaction, station_meter_values, set_limit, set_remote_start_limit]

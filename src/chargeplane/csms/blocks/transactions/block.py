@@ -30,7 +30,7 @@ def install(context: BlockContext, settings: NoSettings) -> None:
     context.require(AvailabilityService).add_status_listener(service.statuses_reported)
     handlers.register(context.routers, service)
     queries = TransactionQueries(repository)
-    context.routes.extend(api.routes(queries))
+    context.routes.extend(api.routes(queries, service))
     context.provide(service)
     context.provide(queries)  # the reads, for the operator console
 

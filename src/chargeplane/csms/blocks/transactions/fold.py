@@ -105,6 +105,9 @@ class EventFacts:
     meter_stop_wh: float | None = None  # 1.6 meterStop
     tariff_id: str | None = None  # 2.1 transactionInfo.tariffId
     cost_details: dict[str, Any] | None = None  # 2.1 costDetails in wire form (the station's own cost, I12)
+    transaction_limit: dict[str, float] | None = (
+        None  # 2.1 transactionInfo.transactionLimit (E16, wire names)
+    )
 
 
 def _later(a: tuple[datetime, float], b: tuple[datetime | None, float | None]) -> bool:
@@ -133,8 +136,15 @@ def merge_event(record: TransactionRecord, facts: EventFacts, group_id_token: st
         values["charging_state"] = facts.charging_state
         values["charging_state_at"] = state_at = at
     closed = record.closed_reason is not None and record.status == FINISHED  # by the CSMS, as stale
-    if closed and facts.event_type != ENDED and record.ended_at is not None and at > record.ended_at:
-        # The station shows the transaction goes on (2.1 E17 TxResumed, a boot that was no reboot...).
+    # TxResumed says so whatever its time: it is stamped when the station resumed, before the boot that closed it
+    resumed = facts.trigger_reason == "TxResumed"
+    if (
+        closed
+        and facts.event_type != ENDED
+        and record.ended_at is not None
+        and (at > record.ended_at or resumed)
+    ):
+        # The station shows the transaction goes on (2.1 B13/E17 TxResumed, a boot that was no reboot...).
         values |= {"status": ACTIVE, "ended_at": None, "stop_reason": None, "closed_reason": None}
     if facts.event_type == ENDED:
         values["status"] = FINISHED
@@ -159,6 +169,8 @@ def merge_event(record: TransactionRecord, facts: EventFacts, group_id_token: st
         values["remote_start_id"] = facts.remote_start_id
     if facts.reservation_id is not None and record.reservation_id is None:
         values["reservation_id"] = facts.reservation_id
+    if facts.transaction_limit:  # E16.FR.01/03: what the station set or confirmed (a limit is never unset)
+        values["transaction_limit"] = (record.transaction_limit or {}) | facts.transaction_limit
     # Energy.
     readings = [(s.timestamp, wh) for s in facts.samples if (wh := register_wh(s)) is not None]
     if facts.meter_start_wh is not None:

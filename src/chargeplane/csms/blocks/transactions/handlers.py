@@ -99,10 +99,12 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Trans
         )
         if isinstance(request, v21.messages.TransactionEventRequest):
             cost = present(request.cost_details)
+            limit = present(request.transaction_info.transaction_limit)
             facts = dataclasses.replace(
                 facts,
                 tariff_id=present(request.transaction_info.tariff_id),
                 cost_details=msgspec.to_builtins(cost) if cost is not None else None,
+                transaction_limit=msgspec.to_builtins(limit) if limit is not None else None,
             )
         outcome = await service.transaction_event(conn.station_id, version, facts)
         extras = await service.response_extras(conn.station_id, version, facts, outcome)
@@ -115,11 +117,16 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Trans
             if extras.personal_message
             else UNSET
         )
-        return ns.TransactionEventResponse(
+        response = ns.TransactionEventResponse(
             id_token_info=id_token_info(outcome.decision, ns) if outcome.decision is not None else UNSET,
             total_cost=float(extras.total_cost) if extras.total_cost is not None else UNSET,
             updated_personal_message=message,
         )
+        if isinstance(response, v21.messages.TransactionEventResponse) and outcome.limit:
+            # E16.FR.02 / F07.FR.02: the limits the API set, once
+            limit = msgspec.convert(outcome.limit, v21.datatypes.TransactionLimitType, strict=False)
+            response = msgspec.structs.replace(response, transaction_limit=limit)
+        return response
 
     async def meter_values(request: v2x.MeterValuesRequestT, conn: OcppConnection) -> v2x.MeterValuesResponse:
         if request.evse_id < 0:

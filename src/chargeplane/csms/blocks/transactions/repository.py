@@ -20,7 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chargeplane.csms.blocks.transactions.tables import meter_values, transaction_events, transactions
+from chargeplane.csms.blocks.transactions.tables import (
+    meter_values,
+    remote_start_limits,
+    transaction_events,
+    transactions,
+)
 from chargeplane.csms.storage.group_commit import GroupCommitter
 
 T = TypeVar("T")
@@ -61,6 +66,9 @@ class TransactionRecord:
     event_count: int
     created_at: datetime
     updated_at: datetime
+    transaction_limit: dict[str, float] | None = None  # 2.1 E16: as the station last reported it
+    limit_request: dict[str, float] | None = None  # 2.1 E16.FR.02: set by the API, not answered yet
+    limit_request_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +374,82 @@ class TransactionRepository:
             return work(TransactionUnit(connection))
 
         return await self.committer.run(unit_of_work)
+
+    # -- 2.1 transaction limits (E16, F07) ----------------------------------------------------------------
+
+    async def request_limit(self, key: int, limit: dict[str, float], now: datetime) -> None:
+        """E16.FR.02: ``limit`` goes into the next TransactionEventResponse of transaction ``key`` (merged
+        over a request not answered yet)."""
+
+        def work(unit: TransactionUnit) -> None:
+            table = transactions
+            row = unit.connection.execute(sa.select(table.c.limit_request).where(table.c.id == key)).first()
+            merged = (dict(row[0]) if row is not None and row[0] else {}) | limit
+            unit.update(key, {"limit_request": merged, "limit_request_at": now})
+
+        await self.write(work)
+
+    async def limit_answered(self, key: int, requested_at: datetime) -> None:
+        """The request of ``requested_at`` went out; a newer one (set meanwhile) stays for the next event."""
+
+        def work(unit: TransactionUnit) -> None:
+            unit.connection.execute(
+                sa.update(transactions)
+                .where(transactions.c.id == key, transactions.c.limit_request_at == requested_at)
+                .values(limit_request=None, limit_request_at=None)
+            )
+
+        await self.write(work)
+
+    async def request_remote_start_limit(
+        self, station_id: str, remote_start_id: int, limit: dict[str, float], now: datetime
+    ) -> int | None:
+        """F07.FR.02: the limit of a remote start: on its transaction when that is active already (its key is
+        returned), else kept for the first event with the remoteStartId."""
+
+        def work(unit: TransactionUnit) -> int | None:
+            found = unit.connection.execute(
+                sa.select(transactions.c.id).where(
+                    transactions.c.station_id == station_id,
+                    transactions.c.remote_start_id == remote_start_id,
+                    transactions.c.status == "active",
+                )
+            ).first()
+            if found is not None:
+                return int(found[0])
+            table = remote_start_limits
+            where = (table.c.station_id == station_id, table.c.remote_start_id == remote_start_id)
+            row = unit.connection.execute(sa.select(table.c.transaction_limit).where(*where)).first()
+            unit.connection.execute(sa.delete(table).where(*where))
+            merged = (dict(row[0]) if row is not None else {}) | limit
+            unit.connection.execute(
+                sa.insert(table).values(
+                    station_id=station_id,
+                    remote_start_id=remote_start_id,
+                    transaction_limit=merged,
+                    created_at=now,
+                )
+            )
+            return None
+
+        key = await self.write(work)
+        if key is not None:
+            await self.request_limit(key, limit, now)
+        return key
+
+    async def take_remote_start_limit(self, station_id: str, remote_start_id: int) -> dict[str, float] | None:
+        """The limit kept for a remote start, removed (it is answered now)."""
+
+        def work(unit: TransactionUnit) -> dict[str, float] | None:
+            table = remote_start_limits
+            where = (table.c.station_id == station_id, table.c.remote_start_id == remote_start_id)
+            row = unit.connection.execute(sa.select(table.c.transaction_limit).where(*where)).first()
+            if row is None:
+                return None
+            unit.connection.execute(sa.delete(table).where(*where))
+            return dict(row[0])
+
+        return await self.write(work)
 
     # -- reads (the HTTP API) ---------------------------------------------------------------------------
 

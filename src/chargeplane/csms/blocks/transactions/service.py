@@ -51,6 +51,7 @@ from chargeplane.csms.blocks.transactions.repository import (
 )
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
+from chargeplane.ocpp.versions import Version
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ class EventOutcome:
     transaction_id: str
     duplicate: bool
     decision: TokenDecision | None  # what to answer in idTokenInfo / idTagInfo, when a token was presented
+    limit: dict[str, float] | None = (
+        None  # 2.1 E16.FR.02 / F07.FR.02: transactionLimit to answer (wire names)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +222,43 @@ class TransactionService:
         if written.changes is not None:
             await self._close_reservation(station_id, facts)
             await self._follow_remote_start(station_id, written.record, written.changes, facts, answer)
-        return EventOutcome(written.record.id, facts.transaction_id, written.changes is None, answer)
+        to_answer = await self._limit_to_answer(station_id, version, written.record, facts)
+        return EventOutcome(
+            written.record.id, facts.transaction_id, written.changes is None, answer, to_answer
+        )
+
+    async def _limit_to_answer(
+        self, station_id: str, version: str, record: TransactionRecord, facts: EventFacts
+    ) -> dict[str, float] | None:
+        """2.1: the limits the API set, once, in the first answer that can carry them: a remote start's in the
+        answer to the event with its remoteStartId (F07.FR.02), a transaction's in the next one (E16.FR.02).
+        A failure here is logged and never costs the station its answer (the request stays for the next)."""
+        if version != Version.V21.value or facts.event_type == ENDED:
+            return None
+        limit: dict[str, float] = {}
+        try:
+            if facts.remote_start_id is not None:
+                limit |= (
+                    await self.repository.take_remote_start_limit(station_id, facts.remote_start_id) or {}
+                )
+            if record.limit_request and record.limit_request_at is not None:
+                limit |= record.limit_request
+                await self.repository.limit_answered(record.id, record.limit_request_at)
+        except Exception:
+            log.exception("%s: could not read the limits of %s", station_id, facts.transaction_id)
+        return limit or None
+
+    async def request_limit(self, record: TransactionRecord, limit: dict[str, float]) -> None:
+        """E16.FR.02 from the API: into the next TransactionEventResponse of an active 2.1 transaction."""
+        await self.repository.request_limit(record.id, limit, self.clock.now())
+
+    async def request_remote_start_limit(
+        self, station_id: str, remote_start_id: int, limit: dict[str, float]
+    ) -> int | None:
+        """F07.FR.01/02 from the API: the key of the transaction it went to, or None (kept for its start)."""
+        return await self.repository.request_remote_start_limit(
+            station_id, remote_start_id, limit, self.clock.now()
+        )
 
     def _store_event(
         self,

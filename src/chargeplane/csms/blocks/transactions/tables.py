@@ -50,6 +50,11 @@ transactions = sa.Table(
     sa.Column("seq_gaps", sa.JSON, nullable=False),
     sa.Column("offline", sa.Boolean, nullable=False, server_default=sa.false()),  # any event sent offline
     sa.Column("event_count", sa.Integer, nullable=False, server_default="0"),
+    # 2.1 E16: the limits the station last reported (transactionInfo.transactionLimit, wire names), and the
+    # limits the API set that go once into the next TransactionEventResponse (E16.FR.02), with their time.
+    sa.Column("transaction_limit", sa.JSON),
+    sa.Column("limit_request", sa.JSON),
+    utc_timestamp("limit_request_at"),
     utc_timestamp("created_at", nullable=False),
     utc_timestamp("updated_at", nullable=False),
     sa.UniqueConstraint("station_id", "transaction_id", name="uq_transactions_station_transaction"),
@@ -80,6 +85,17 @@ transaction_events = sa.Table(
     utc_timestamp("received_at", nullable=False),
     # Duplicates (retries, E13) are acknowledged without a second row.
     sa.UniqueConstraint("transaction_key", "seq_no", name="uq_transaction_events_transaction_key_seq_no"),
+)
+
+# 2.1 F07: limits for a remote start whose transaction is not known yet; answered to the first
+# TransactionEvent that carries the remoteStartId (F07.FR.02).
+remote_start_limits = sa.Table(
+    "remote_start_limits",
+    metadata,
+    sa.Column("station_id", sa.String(48), primary_key=True),
+    sa.Column("remote_start_id", sa.Integer, primary_key=True),
+    sa.Column("transaction_limit", sa.JSON, nullable=False),
+    utc_timestamp("created_at", nullable=False),
 )
 
 meter_values = sa.Table(
