@@ -83,7 +83,7 @@ async def test_K15_ev_needs_drive_the_site_plan(database_url: str) -> None:
                     },
                 )
             )
-            assert answer.status == "Accepted"
+            assert answer.status == "Processing"  # the sites block takes the needs over (K15.FR.07)
             # 9 kWh at most 16 A (11 kW) fit the cheap third hour: from this hour's start 0 A, then 13 A in the
             # third hour (the rise raise_delay, 10 s, after its start), 0 A after.
             await _until(lambda: station.periods.get(1, [])[:1] == [(0, 0.0)])
@@ -97,7 +97,7 @@ async def test_K15_ev_needs_drive_the_site_plan(database_url: str) -> None:
             assert evse["energy"] == pytest.approx(9.0, rel=1e-3)
             assert evse["unmet"] == pytest.approx(0.0, abs=1e-6)
             assert all(c == 0.0 for c in evse["currents"][3:])  # it left during the fourth hour
-            # Needs set through the API win over the EV's: 3 kWh, maximum 32 A.
+            # Needs set through the API replace the EV's: 3 kWh, maximum 32 A.
             await _json(csms, "PUT", "/site-ev-needs/TX15118", 204, json={"energy": 3.0, "maximum": 32.0})
 
             async with asyncio.timeout(10):
