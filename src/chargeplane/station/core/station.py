@@ -39,6 +39,7 @@ from chargeplane.station.core.adapter import Adapter
 from chargeplane.station.core.adapter2x import ADAPTER_21, ADAPTER_201
 from chargeplane.station.core.adapter16 import ADAPTER_16
 from chargeplane.station.core.authorization import AuthCache, Authorization
+from chargeplane.station.core.local_auth_methods import LocalAuthMethods
 from chargeplane.station.core.availability import Availability
 from chargeplane.station.core.certificates import (
     CSMS_ROOT,
@@ -88,6 +89,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     OfflineQueue,
     Provisioning,
     Authorization,
+    LocalAuthMethods,
     LocalListController,
     Transactions,
     Metering,
@@ -308,6 +310,18 @@ class StationCore:
     ) -> None:
         """C07: an EV presents its ISO 15118 contract certificate (its eMAID and the chain's OCSP data)."""
         self.ctx.get(Authorization).contract_presented(emaid, contract, evse_id, now)
+
+    def start_button(self, evse_id: int, now: datetime) -> None:
+        """C02: the start (and stop) button of ``evse_id`` is pressed."""
+        self.ctx.get(LocalAuthMethods).start_button(evse_id, now)
+
+    def pin_entered(self, pin: str, now: datetime, evse_id: int | None = None) -> None:
+        """C04: a PIN typed on the keypad."""
+        self.ctx.get(LocalAuthMethods).pin_entered(pin, evse_id, now)
+
+    def card_paid(self, now: datetime, evse_id: int | None = None) -> str | None:
+        """C03 / C18: the payment terminal approved a card; the PSP reference when it became a token."""
+        return self.ctx.get(LocalAuthMethods).card_paid(evse_id, now)
 
     # ------------------------------------------------------------------ CSMS-initiated CALLs
     def handled_requests(self) -> list[type[Payload]]:
