@@ -13,7 +13,9 @@ Decisions where the specification leaves the choice to the CSMS:
   its group (so the station recognises it, C16.FR.01-02); :func:`is_master_pass` tells the transactions
   block to refuse it for starting (C16.FR.03).
 * NoAuthorization tokens (C02.FR.02) are always ``Accepted`` and never looked up.
-* KeyCode tokens never appear in clear in the decision log or in log output (C04.FR.04).
+* KeyCode tokens never appear in clear in the decision log or in log output (C04.FR.04). An unknown KeyCode
+  is ``Invalid`` (C04.FR.01) whatever the unknown-token policy: accepting (and recording) any PIN typed would
+  make every guess a valid PIN.
 """
 
 from __future__ import annotations
@@ -250,6 +252,8 @@ class AuthorizationService:
             records = await self.repository.find(id_token, token_type)
             if records:
                 decision = decide(records[0], now, self.settings.master_pass_group)
+            elif token_type == KEY_CODE:  # C04.FR.01: a PIN nobody issued is Invalid, never learnt (guessing)
+                decision = TokenDecision(status=INVALID)
             elif self.settings.unknown_tokens is UnknownTokenPolicy.ACCEPT:
                 decision = TokenDecision(status=ACCEPTED)
                 await self._record_unknown(id_token, token_type or V16_TOKEN_TYPE, now)
