@@ -110,7 +110,8 @@ async def test_C03_paid_card_remote_start_with_central_token_is_not_reauthorized
         station.plug()
         assert station.pay_by_card() is None  # 2.0.1: the terminal's own back office reaches the CSMS
         started = await api.post(
-            f"/stations/{STATION}/remote-start", json={"idToken": "PAY-7F3A", "tokenType": "Central", "evseId": 1}
+            f"/stations/{STATION}/remote-start",
+            json={"idToken": "PAY-7F3A", "tokenType": "Central", "evseId": 1},
         )
         assert started.status_code == 200, started.text
         await until(lambda: station.core.transaction(1) is not None, "the transaction")
@@ -156,7 +157,9 @@ async def _three(api: httpx.AsyncClient) -> list[dict[str, Any]] | None:
 async def test_C04_pin_start_seen_by_the_ocpp_package_csms() -> None:
     behaviour = CsmsBehaviour()
     async with peer_csms(behaviour) as url:
-        settings = RuntimeSettings(url=url, station_id="CS001", database=":memory:", meter_tick_s=0.05, backoff=FAST)
+        settings = RuntimeSettings(
+            url=url, station_id="CS001", database=":memory:", meter_tick_s=0.05, backoff=FAST
+        )
         runtime = StationRuntime(settings)
         task = asyncio.create_task(runtime.run())
         try:

@@ -107,7 +107,9 @@ def test_c04_pin_is_a_key_code_authorized_with_the_csms_and_never_shown() -> Non
     def answer(request: Any, now: Any) -> Any:
         if isinstance(request, M.AuthorizeRequest):
             ok = request.id_token.id_token == "4321"
-            return M.AuthorizeResponse(id_token_info=D.IdTokenInfoType(status="Accepted" if ok else "Invalid"))
+            return M.AuthorizeResponse(
+                id_token_info=D.IdTokenInfoType(status="Accepted" if ok else "Invalid")
+            )
         return None
 
     rig = make_rig(answer=answer)

@@ -168,7 +168,8 @@ class Authorization(Controller):
             and connected
             and self._post_authorize_disabled(token)
         ):
-            ctx.act(ShowMessage(f"{local_auth_methods.shown(token)}: {entry.status}"))  # DisablePostAuthorize: not asked again
+            # DisablePostAuthorize: not asked again
+            ctx.act(ShowMessage(f"{local_auth_methods.shown(token)}: {entry.status}"))
             return
         if connected and not model.flag(AUTH, "DisableRemoteAuthorization"):
             self.send_authorize(evse, token, now)

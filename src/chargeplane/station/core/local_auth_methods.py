@@ -171,4 +171,5 @@ class LocalAuthMethods(Controller):
         holder = self.ctx.get(transactions.Transactions).holder
         idle = [evse for evse in evses.values() if holder(evse) is None and not evse.faulted]
         waiting = [evse for evse in idle if evse.plugged is not None]
-        return (waiting or idle or [None])[0]
+        candidates = waiting or idle
+        return candidates[0] if candidates else None

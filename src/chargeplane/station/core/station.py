@@ -39,7 +39,6 @@ from chargeplane.station.core.adapter import Adapter
 from chargeplane.station.core.adapter2x import ADAPTER_21, ADAPTER_201
 from chargeplane.station.core.adapter16 import ADAPTER_16
 from chargeplane.station.core.authorization import AuthCache, Authorization
-from chargeplane.station.core.local_auth_methods import LocalAuthMethods
 from chargeplane.station.core.availability import Availability
 from chargeplane.station.core.certificates import (
     CSMS_ROOT,
@@ -54,6 +53,7 @@ from chargeplane.station.core.device_model import Definitions, DeviceModel, Stat
 from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.firmware import VERSION_KEY, Firmware
+from chargeplane.station.core.local_auth_methods import LocalAuthMethods
 from chargeplane.station.core.local_list import LocalList, LocalListController
 from chargeplane.station.core.metering import Metering
 from chargeplane.station.core.model import (
