@@ -47,6 +47,8 @@ class Next(enum.Enum):
 
 
 def describe(runtime: StationRuntime) -> str:
+    from chargeplane.station.core.local_auth_methods import loggable  # see TYPE_CHECKING above
+
     core = runtime.core
     temperature = core.model.value("ChargingStation", "Temperature")
     lines = [
@@ -57,7 +59,7 @@ def describe(runtime: StationRuntime) -> str:
         meter = runtime.hardware.evses[evse.id]
         tx = evse.tx
         lines.append(
-            f"  EVSE {evse.id}: plugged={evse.plugged} authorized={evse.authorized.value if evse.authorized else None}"
+            f"  EVSE {evse.id}: plugged={evse.plugged} authorized={loggable(evse.authorized) if evse.authorized else None}"
             f" contactor={evse.contactor} power={meter.power_w:.0f}W energy={meter.energy_wh:.1f}Wh"
             f" limit={'-' if meter.limit_w is None else f'{meter.limit_w:.0f}W'}"
             f" tx={tx.id if tx else None}"

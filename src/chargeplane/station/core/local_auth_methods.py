@@ -51,6 +51,11 @@ def shown(token: Token) -> str:
     return "PIN" if token.type == KEY_CODE else f"Token {token.value}"
 
 
+def loggable(token: Token) -> str:
+    """A token's value as a log line or status output may show it (C04.FR.04: a PIN is hidden)."""
+    return "(PIN)" if token.type == KEY_CODE else token.value
+
+
 class LocalAuthMethods(Controller):
     __slots__ = ("_pin_failures", "_pin_locked_until")
 
