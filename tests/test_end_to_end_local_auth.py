@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from chargeplane.csms.app import Csms
+from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
 from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.ocpp.versions import Version
@@ -28,14 +30,19 @@ FAST = BackOffSettings(0.1, 0.0, 1)
 
 
 @asynccontextmanager
-async def csms_and_station(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, DisplayedStation]]:
+async def csms_and_station(
+    tmp_path: Path, version: Version = Version.V201, direct_payment: bool = True
+) -> AsyncIterator[tuple[httpx.AsyncClient, DisplayedStation]]:
     csms = Csms(
         CsmsSettings(
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
             ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
             api_host="127.0.0.1",
             api_port=0,
-            blocks=(ProvisioningSettings(presence_flush_interval=0.2),),
+            blocks=(
+                ProvisioningSettings(presence_flush_interval=0.2),
+                AuthorizationSettings(direct_payment=direct_payment),
+            ),
         )
     )
     token = await csms.start()
@@ -49,7 +56,7 @@ async def csms_and_station(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncCli
             settings = RuntimeSettings(
                 url=f"ws://127.0.0.1:{csms.server.ports[0]}/ocpp",
                 station_id=STATION,
-                version=Version.V201,
+                version=version,
                 password=PASSWORD,
                 database=tmp_path / "station.db",
                 meter_tick_s=0.2,
@@ -121,6 +128,30 @@ async def test_C03_paid_card_remote_start_with_central_token_is_not_reauthorized
         assert all(d["context"] != "Authorize" for d in logged)  # C03.FR.01
         cache = station.core.ctx.get(_authorization()).cache.entries
         assert all(e.token_type != "Central" for e in cache.values())  # C03.FR.02
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+async def test_C18_21_payment_terminal_direct_payment_our_station_and_csms(
+    tmp_path: Path, accepted: bool
+) -> None:
+    async with csms_and_station(tmp_path, Version.V21, direct_payment=accepted) as (api, station):
+        station.plug()
+        psp_ref = station.pay_by_card()
+        assert psp_ref is not None
+        logged = await until(lambda: decisions(api), "the decision")
+        assert (logged[-1]["idToken"], logged[-1]["tokenType"], logged[-1]["context"]) == (
+            psp_ref,
+            "DirectPayment",
+            "Authorize",
+        )  # C18.FR.04 (PaymentCtrlr.AuthorizationDirectPayment true by default)
+        if not accepted:  # the CSMS does not take ad hoc payments: no charging (C18.FR.07)
+            assert logged[-1]["status"] == "Unknown"
+            await until(lambda: any("Unknown" in text for text in station.shown), "the refusal")
+            assert station.core.transaction(1) is None
+            return
+        await until(lambda: station.core.transaction(1) is not None, "the transaction")
+        found = await until(lambda: transactions(api), "the CSMS's transaction")
+        assert (found[0]["idToken"], found[0]["tokenType"]) == (psp_ref, "DirectPayment")  # C18.FR.06
 
 
 def _authorization() -> Any:
