@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec import UNSET
+
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
@@ -226,3 +228,20 @@ def test_c18_fr_07_refused_direct_payment_does_not_charge() -> None:
     rig.core.card_paid(rig.now)
     rig.pump()
     assert rig.core.transaction(1) is None
+
+
+def test_c02_scenario_cable_first_then_button_updates_with_no_authorization() -> None:
+    """The C02 sequence with TxStartPoint EVConnected: Started on plug-in, then Updated with the
+    NoAuthorization token when the button is pressed."""
+    rig = make_rig()
+    set_var(rig, "AuthCtrlr", "Enabled", "false")
+    assert set_var(rig, "TxCtrlr", "TxStartPoint", "EVConnected") == "Accepted"
+    rig.clear()
+    rig.do("ev_plugged", 1, 1)
+    (started,) = rig.events()
+    assert started.event_type == "Started"
+    assert started.id_token is UNSET
+    rig.do("start_button", 1)
+    updated = rig.events()[1]
+    assert (updated.event_type, updated.trigger_reason) == ("Updated", "Authorized")
+    assert (updated.id_token.id_token, updated.id_token.type) == ("", "NoAuthorization")
