@@ -25,6 +25,9 @@ commands (one per line, # starts a comment):
   plug [EVSE] [CONNECTOR]       an EV is connected (simulated EV: 60 kWh, 40 %, 11 kW)
   unplug [EVSE]                 the EV leaves
   token ID [EVSE]               a card at the reader (no EVSE: the station's reader)
+  button [EVSE]                 the start/stop button (C02: charges without authorization if AuthCtrlr.Enabled is false)
+  pin DIGITS [EVSE]             a PIN typed on the keypad (C04: a KeyCode token, authorized with the CSMS)
+  card [EVSE]                   the payment terminal approves a card (2.1: DirectPayment token, C18)
   fault [EVSE]                  a hardware fault starts
   clear [EVSE]                  the fault ends
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
@@ -47,6 +50,8 @@ class Next(enum.Enum):
 
 
 def describe(runtime: StationRuntime) -> str:
+    from chargeplane.station.core.local_auth_methods import loggable  # see TYPE_CHECKING above
+
     core = runtime.core
     temperature = core.model.value("ChargingStation", "Temperature")
     lines = [
@@ -57,7 +62,7 @@ def describe(runtime: StationRuntime) -> str:
         meter = runtime.hardware.evses[evse.id]
         tx = evse.tx
         lines.append(
-            f"  EVSE {evse.id}: plugged={evse.plugged} authorized={evse.authorized.value if evse.authorized else None}"
+            f"  EVSE {evse.id}: plugged={evse.plugged} authorized={loggable(evse.authorized) if evse.authorized else None}"
             f" contactor={evse.contactor} power={meter.power_w:.0f}W energy={meter.energy_wh:.1f}Wh"
             f" limit={'-' if meter.limit_w is None else f'{meter.limit_w:.0f}W'}"
             f" tx={tx.id if tx else None}"
@@ -78,7 +83,7 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     command, args = words[0].lower(), words[1:]
     numbers = [int(a) for a in args if a.isdigit()]
     evse = numbers[0] if numbers else 1
-    if evse not in runtime.hardware.evses and command in ("plug", "unplug", "fault", "clear"):
+    if evse not in runtime.hardware.evses and command in ("plug", "unplug", "fault", "clear", "button"):
         raise ValueError(f"no EVSE {evse} (this station has {len(runtime.hardware.evses)})")
     if command == "plug":
         runtime.plug(evse, numbers[1] if len(numbers) > 1 else 1)
@@ -88,6 +93,16 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         if not args:
             raise ValueError("token needs an id")
         runtime.present_token(args[0], int(args[1]) if len(args) > 1 else None)
+    elif command == "button":
+        runtime.press_start_button(evse)
+    elif command == "pin":
+        if not args:
+            raise ValueError("pin needs the digits")
+        runtime.enter_pin(args[0], int(args[1]) if len(args) > 1 else None)
+    elif command == "card":
+        psp_ref = runtime.pay_by_card(int(args[0]) if args else None)
+        if psp_ref is not None:
+            out(f"payment reference {psp_ref}")
     elif command in ("fault", "clear"):
         runtime.fault(evse, command == "fault")
     elif command == "temperature":

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from chargeplane.station.core.display_messages import DisplayMessages
+from chargeplane.station.core.local_auth_methods import loggable
 from chargeplane.station.core.model import Registration, Transaction
 from chargeplane.station.runtime import StationRuntime
 
@@ -71,7 +72,7 @@ class EventReporter:
                 else:
                     self.log.info("EVSE %d: EV plugged in (connector %d)", evse.id, evse.plugged)
                 seen.plugged = evse.plugged
-            token = evse.authorized.value if evse.authorized is not None else None
+            token = loggable(evse.authorized) if evse.authorized is not None else None
             if token != seen.authorized:
                 if token is None:
                     self.log.info("EVSE %d: authorization ended", evse.id)

@@ -535,6 +535,22 @@ class StationRuntime:
         self.core.token_presented(token, self.clock(), token_type=token_type, evse_id=evse_id)
         self._pump()
 
+    def press_start_button(self, evse_id: int = 1) -> None:
+        """C02: the simulated start/stop button of ``evse_id``."""
+        self.core.start_button(evse_id, self.clock())
+        self._pump()
+
+    def enter_pin(self, pin: str, evse_id: int | None = None) -> None:
+        """C04: the simulated PIN keypad."""
+        self.core.pin_entered(pin, self.clock(), evse_id=evse_id)
+        self._pump()
+
+    def pay_by_card(self, evse_id: int | None = None) -> str | None:
+        """C03 / C18: the simulated payment terminal approves a card."""
+        psp_ref = self.core.card_paid(self.clock(), evse_id=evse_id)
+        self._pump()
+        return psp_ref
+
     def fault(self, evse_id: int = 1, faulted: bool = True) -> None:
         self.core.fault(evse_id, faulted, self.clock())
         self._pump()

@@ -20,7 +20,7 @@ from chargeplane.ocpp.messages import v2x, v16
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.ocpp.versions import Version
-from chargeplane.station.core import iso15118, local_list, reservation, transactions
+from chargeplane.station.core import iso15118, local_auth_methods, local_list, reservation, transactions
 from chargeplane.station.core.adapter import IdInfo
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
@@ -138,6 +138,8 @@ class Authorization(Controller):
         if evse is None:
             ctx.act(ShowMessage("No EVSE available"))
             return
+        if ctx.get(local_auth_methods.LocalAuthMethods).authorization_off(token, evse, now):
+            return  # AuthCtrlr.Enabled false: no authorization at all (C02)
         current = txs.holder(evse)
         if current is not None and current.same_holder(token):  # E07: the same token ends it locally
             txs.end_authorization(evse, "Local", "StopAuthorized", now)
@@ -166,7 +168,8 @@ class Authorization(Controller):
             and connected
             and self._post_authorize_disabled(token)
         ):
-            ctx.act(ShowMessage(f"Token {value}: {entry.status}"))  # DisablePostAuthorize: not asked again
+            # DisablePostAuthorize: not asked again
+            ctx.act(ShowMessage(f"{local_auth_methods.shown(token)}: {entry.status}"))
             return
         if connected and not model.flag(AUTH, "DisableRemoteAuthorization"):
             self.send_authorize(evse, token, now)
@@ -174,7 +177,7 @@ class Authorization(Controller):
         if entry is None and model.flag(AUTH, "OfflineTxForUnknownIdEnabled"):  # C15.FR.01
             txs.authorize(evse, token, now, "Authorized", offline_unknown=True)
             return
-        ctx.act(ShowMessage(f"Token {value} not authorized"))
+        ctx.act(ShowMessage(f"{local_auth_methods.shown(token)} not authorized"))
 
     def contract_presented(
         self,
@@ -289,6 +292,7 @@ class Authorization(Controller):
             ctx.get(TariffCost).authorized(evse, info, at)  # I01.FR.03 / I04.FR.01 / I08
             known = Token(token.value, token.type, info.group)
             self.remember(known, info, at)
+            ctx.get(local_auth_methods.LocalAuthMethods).token_verdict(token, info.status, at)  # C04.FR.06
             if self.is_master_pass(info.group):  # C16.FR.01 never starts a transaction
                 self._master_pass(at)
                 return
@@ -306,15 +310,15 @@ class Authorization(Controller):
                 txs.authorize(evse, known, at, trigger)
             else:
                 evse.pending_remote_start = None
-                ctx.act(ShowMessage(f"Token {token.value}: {info.status}"))
+                ctx.act(ShowMessage(f"{local_auth_methods.shown(token)}: {info.status}"))
 
         if not ctx.send(ctx.adapter.authorize_request(token, contract, certificate), now, answered):
             ctx.act(ShowMessage("Authorization unavailable"))
 
     def remember(self, token: Token, info: IdInfo, now: datetime) -> None:
         """C10.FR.01-05: cache the latest IdTokenInfo of every token, whatever its status."""
-        if not self.ctx.model.flag(CACHE, "Enabled"):
-            return
+        if not self.ctx.model.flag(CACHE, "Enabled") or not local_auth_methods.cacheable(token.type):
+            return  # C02.FR.03 / C03.FR.02: NoAuthorization and Central stay out
         expiry = from_wire(info.expiry).isoformat() if info.expiry else None
         entry = AuthEntry(token.value, token.type, info.status, expiry, token.group)
         self.cache.store(entry, self.ctx.station_time(now))

@@ -71,7 +71,8 @@ class Remote(Controller):
         if evse.tx is not None:  # F01.FR.13 cable first: the transaction already exists
             tx_id = evse.tx.id
             evse.tx.remote_start_id = remote_start_id
-        if ctx.model.flag("AuthCtrlr", "AuthorizeRemoteStart"):  # F01.FR.01-02
+        # F01.FR.01-02; C03.FR.01: a Central token (e.g. paid at a payment terminal) is never re-asked
+        if ctx.model.flag("AuthCtrlr", "AuthorizeRemoteStart") and token.type != "Central":
             ctx.get(authorization.Authorization).send_authorize(evse, token, now)
         else:
             ctx.get(transactions.Transactions).authorize(evse, token, now, "RemoteStart")

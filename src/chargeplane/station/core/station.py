@@ -55,6 +55,7 @@ from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.firmware import VERSION_KEY, Firmware
 from chargeplane.station.core.iso15118 import Iso15118
 from chargeplane.station.core.iso15118_charging import Iso15118Charging
+from chargeplane.station.core.local_auth_methods import LocalAuthMethods
 from chargeplane.station.core.local_list import LocalList, LocalListController
 from chargeplane.station.core.metering import Metering
 from chargeplane.station.core.model import (
@@ -93,6 +94,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     OfflineQueue,
     Provisioning,
     Authorization,
+    LocalAuthMethods,
     LocalListController,
     Transactions,
     Metering,
@@ -364,6 +366,18 @@ class StationCore:
         """M01/M02: the EV at ``evse_id`` asks for a contract certificate (``Install``) or a new one
         (``Update``); its base64 EXI request goes to the CSMS, the answer comes back as an action."""
         self.ctx.get(Iso15118).ev_certificate(evse_id, action, exi_request, now)
+
+    def start_button(self, evse_id: int, now: datetime) -> None:
+        """C02: the start (and stop) button of ``evse_id`` is pressed."""
+        self.ctx.get(LocalAuthMethods).start_button(evse_id, now)
+
+    def pin_entered(self, pin: str, now: datetime, evse_id: int | None = None) -> None:
+        """C04: a PIN typed on the keypad."""
+        self.ctx.get(LocalAuthMethods).pin_entered(pin, evse_id, now)
+
+    def card_paid(self, now: datetime, evse_id: int | None = None) -> str | None:
+        """C03 / C18: the payment terminal approved a card; the PSP reference when it became a token."""
+        return self.ctx.get(LocalAuthMethods).card_paid(evse_id, now)
 
     # ------------------------------------------------------------------ CSMS-initiated CALLs
     def handled_requests(self) -> list[type[Payload]]:

@@ -224,6 +224,7 @@ async def test_C04_key_code_C02_no_authorization_C06_local_and_gate(csms: Runnin
             assert refused.value.code == "SecurityError"
             await boot(station, version)
             assert (await authorize(station, version, "4321", "KeyCode"))["status"] == "Accepted"  # C04.FR.02
+            assert (await authorize(station, version, "9999", "KeyCode"))["status"] == "Invalid"  # C04.FR.01
             # the same value with another type is another token
             assert (await authorize(station, version, "4321", "ISO14443"))["status"] == "Unknown"
             assert (await authorize(station, version, "", "NoAuthorization"))[
@@ -259,6 +260,9 @@ async def test_C16_master_pass_and_unknown_token_policy_accept(database_url: str
             assert stored.status_code == 200
             assert stored.json()["type"] == "ISO14443"  # 1.6 idTags are recorded as ISO14443 too
             assert stored.json()["localList"] is False
+        guess = await service.authorize("CS-201", "0000", "KeyCode", context="Authorize")
+        assert guess.status == "Invalid"  # C04.FR.01: the ACCEPT policy never learns a PIN
+        assert (await csms.api.get("/api/v1/id-tokens/0000", headers=csms.auth)).status_code == 404
         decision = await service.authorize("CS-16", "BOSS", "ISO14443", context="TransactionEvent")
         assert service.is_master_pass(decision)  # C16.FR.03: the transactions block refuses to start
         assert is_master_pass(decision)

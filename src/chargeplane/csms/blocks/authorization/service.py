@@ -13,7 +13,11 @@ Decisions where the specification leaves the choice to the CSMS:
   its group (so the station recognises it, C16.FR.01-02); :func:`is_master_pass` tells the transactions
   block to refuse it for starting (C16.FR.03).
 * NoAuthorization tokens (C02.FR.02) are always ``Accepted`` and never looked up.
-* KeyCode tokens never appear in clear in the decision log or in log output (C04.FR.04).
+* KeyCode tokens never appear in clear in the decision log or in log output (C04.FR.04). An unknown KeyCode
+  is ``Invalid`` (C04.FR.01) whatever the unknown-token policy: accepting (and recording) any PIN typed would
+  make every guess a valid PIN.
+* DirectPayment tokens (2.1 C18: a card approved by the station's payment terminal) not on record are
+  ``Accepted`` unless ``settings.direct_payment`` is off; an operator blocks one by recording it.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ log = logging.getLogger(__name__)
 
 ACCEPTED, EXPIRED, INVALID, UNKNOWN = "Accepted", "Expired", "Invalid", "Unknown"
 NO_AUTHORIZATION = "NoAuthorization"
+DIRECT_PAYMENT = "DirectPayment"  # 2.1: the value is the payment service provider's reference (C18)
 V16_TOKEN_TYPE = "ISO14443"
 DEFAULT_GROUP_TYPE = "Central"
 _V16_STATUSES = frozenset({"Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"})
@@ -250,6 +255,10 @@ class AuthorizationService:
             records = await self.repository.find(id_token, token_type)
             if records:
                 decision = decide(records[0], now, self.settings.master_pass_group)
+            elif token_type == KEY_CODE:  # C04.FR.01: a PIN nobody issued is Invalid, never learnt (guessing)
+                decision = TokenDecision(status=INVALID)
+            elif token_type == DIRECT_PAYMENT and self.settings.direct_payment:
+                decision = TokenDecision(status=ACCEPTED)  # C18: the PSP approved the card; not recorded
             elif self.settings.unknown_tokens is UnknownTokenPolicy.ACCEPT:
                 decision = TokenDecision(status=ACCEPTED)
                 await self._record_unknown(id_token, token_type or V16_TOKEN_TYPE, now)

@@ -43,6 +43,13 @@ class AuthorizationSettings:
     group_concurrent_transactions: Annotated[
         str, Doc('per group id token, overriding the default: "FLEET=0,STAFF=1" (0: no limit)')
     ] = ""
+    direct_payment: Annotated[
+        bool,
+        Doc(
+            "2.1 C18: accept ad hoc DirectPayment id tokens (a card the payment service provider approved)"
+            " not on record; false: only those on record"
+        ),
+    ] = True
     _group_limits: dict[str, int] = field(init=False, repr=False, compare=False)
 
     # The names these settings had before blocks had their own prefix (CHARGEPLANE_UNKNOWN_TOKENS, ...).
