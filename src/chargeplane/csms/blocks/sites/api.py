@@ -228,6 +228,7 @@ def routes(service: SitesService) -> list[Any]:
         opt=OPERATOR,
     )
     async def delete_tariff(site_id: FromPath[str]) -> None:
+        """The site's price curve removed: its sessions are allocated live again, without a plan."""
         await service.set_tariff(site_id, None)
 
     @get(
