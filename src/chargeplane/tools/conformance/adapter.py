@@ -213,6 +213,14 @@ class SendCommand:
 
 
 @dataclass(frozen=True)
+class TrustContractRoot:  # C07 (TC_C_52_CSMS): the MO root the tool's contract chains end at, trusted by the CSMS
+    certificate: str  # PEM
+
+    def describe(self) -> str:
+        return "trust this MO root certificate for ISO 15118 contract certificate chains"
+
+
+@dataclass(frozen=True)
 class UpdateFirmware:  # L01: UpdateFirmwareRequest (a generic command route of Chargeplane's API)
     request_id: int
     location: str
@@ -366,6 +374,7 @@ ManualAction = (
     | GetLog
     | CustomerInformation
     | SendCommand
+    | TrustContractRoot
     | UpdateFirmware
     | Monitoring
     | SetDisplayMessage
@@ -439,6 +448,7 @@ class ChargeplaneAdapter:
             (configured.valid_idtoken, configured.valid_idtoken_type, "Accepted"),
             (configured.blocked_idtoken, configured.blocked_idtoken_type, "Blocked"),
             (configured.expired_idtoken, configured.expired_idtoken_type, "Expired"),
+            (configured.emaid, "eMAID", "Accepted"),  # C07: the contract certificates' eMAID
         ):
             body = {"idToken": token, "type": token_type, "status": status}
             if await self._request("POST", "/id-tokens", body, ok=(201, 409)) == 409:
@@ -479,6 +489,10 @@ class ChargeplaneAdapter:
                 await self._request("DELETE", f"/reservations/{action.reservation_id}", None)
             case ChangeLocalList():
                 await self._change_local_list(station_id, action)
+            case TrustContractRoot():
+                await self._request(
+                    "POST", "/pki/contract-roots", {"certificate": action.certificate}, ok=(201,)
+                )
             case SendCommand() if (password := _new_password(action)) is not None:
                 # A01: the password rotation route, which keeps the new password pending beside the old
                 await self._request(
@@ -623,6 +637,7 @@ def _route(action: ManualAction) -> tuple[str, dict[str, Any]]:
             | CancelReservation()
             | ChangeLocalList()
             | SendCommand()
+            | TrustContractRoot()
             | ClearDisplayMessage()
             | GetCompositeSchedule()
         ):
@@ -653,6 +668,7 @@ class InteractiveAdapter:
             f"  - id token {configured.valid_idtoken} ({configured.valid_idtoken_type}) is Accepted;\n"
             f"  - id token {configured.blocked_idtoken} is Blocked, {configured.expired_idtoken} is Expired;\n"
             f"  - id token {configured.invalid_idtoken} is unknown;\n"
+            f"  - id token {configured.emaid} (eMAID) is Accepted;\n"
             f"  - id tokens {configured.valid_idtoken} and {configured.valid_idtoken2} are Accepted, of group"
             f" {configured.group_idtoken};\n"
             f"  - id token {configured.masterpass_idtoken} is Accepted, of the master pass group"
@@ -668,6 +684,8 @@ class InteractiveAdapter:
         self._say(
             f"Manual action: make the CSMS {action.describe()} to {station_id} (the tool is waiting for it)."
         )
+        if isinstance(action, TrustContractRoot):
+            self._say(action.certificate)
         if (
             isinstance(action, SendCommand | Monitoring) and action.payload
         ):  # e.g. the certificate it is to install

@@ -121,6 +121,8 @@ class Configured:
     v2g_root_certificate: str = ""
     v2g_sub_ca_certificate: str = ""
     ocsp_responder_url: str = ""
+    # C07 (TC_C_50..52_CSMS): the eMAID the CSMS knows as valid; the tool's contract certificates carry it as CN
+    emaid: str = "DECPLC0NF0000001"
     silence_wait: float = 5.0  # how long the tool waits to see that the station sends nothing, seconds
     # Station cases of offline periods, message retries and meter values: the values the tool sets (short
     # ones keep each case to seconds; a station that needs longer ones gets them from the declaration).

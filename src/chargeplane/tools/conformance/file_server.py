@@ -79,6 +79,29 @@ class _EmbeddedUvicorn(uvicorn.Server):
         yield
 
 
+async def serve_embedded(app: Litestar, host: str) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    """``app`` served on ``host`` at a free port, in this event loop: (server, its task, the port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", log_config=None, lifespan="off", access_log=False)
+    server = _EmbeddedUvicorn(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()  # raises what stopped it
+        await asyncio.sleep(0.01)
+    return server, task, port
+
+
+async def stop_embedded(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(task, 5.0)
+
+
 class FileServer:
     """Started on first use by a case (:meth:`StationTool.file_server`), stopped with the endpoint."""
 
@@ -102,27 +125,10 @@ class FileServer:
         return f"{self.base_url}/logs/upload"
 
     async def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            _app(self.store), log_level="warning", log_config=None, lifespan="off", access_log=False
-        )
-        server = _EmbeddedUvicorn(config)
-        self._server = server
-        self._task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            if self._task.done():
-                self._task.result()  # raises what stopped it
-            await asyncio.sleep(0.01)
+        self._server, self._task, self._port = await serve_embedded(_app(self.store), self.host)
 
     async def stop(self) -> None:
         server, task = self._server, self._task
         self._server = self._task = None
-        if server is None or task is None:
-            return
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 5.0)
+        if server is not None and task is not None:
+            await stop_embedded(server, task)

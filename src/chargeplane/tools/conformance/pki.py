@@ -24,7 +24,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from chargeplane.ocpp.messages.v201 import datatypes as dt
 from chargeplane.ocpp.messages.v201 import enums as en
@@ -65,8 +65,10 @@ def issue(
     hosts: tuple[str, ...] = (),
     not_after: datetime.datetime | None = None,
     code_signing: bool = False,
+    ocsp_url: str | None = None,
 ) -> Issued:
-    """A certificate for ``common_name``, signed by ``issuer`` (self-signed when None)."""
+    """A certificate for ``common_name``, signed by ``issuer`` (self-signed when None); with ``ocsp_url``, it
+    names that OCSP responder (authorityInfoAccess)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
     end = not_after if not_after is not None else now + 365 * DAY
@@ -104,6 +106,11 @@ def issue(
         builder = builder.add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
         )
+    if ocsp_url is not None:
+        access = x509.AccessDescription(
+            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+        )
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
     return Issued(builder.sign(signer, hashes.SHA256()), key)
 
 

@@ -18,6 +18,7 @@ from chargeplane.csms.blocks.pki.settings import PkiSettings
 from chargeplane.csms.clock import ManualClock, utc_now
 from chargeplane.pki.ca import CertificateAuthority, generate_key
 from chargeplane.pki.hashes import hash_data
+from chargeplane.tools.conformance.pki import chain_pem, issue
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
 
@@ -111,3 +112,86 @@ def test_C07_FR_13_to_17_answer_rules() -> None:
     assert contract_answer(accepted, "CertificateExpired")[0].status == "Expired"
     assert contract_answer(accepted, "CertificateRevoked")[0].status == "Invalid"
     assert contract_answer(accepted, "CertChainError") == (TokenDecision(status="Invalid"), "CertChainError")
+
+
+async def contract_pem(csms: RunningCsms, emaid: str) -> tuple[str, str]:
+    """A contract chain from our MO CA in PEM (leaf, sub-CA) as a station passes it on (C07.FR.06), and the
+    leaf's serial; the leaf names our MO CA's OCSP responder."""
+    service = csms.app.blocks.require(PkiService)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, emaid)])
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(name)
+        .sign(generate_key("ec-p256"), hashes.SHA256())
+    )
+    pem = csr.public_bytes(serialization.Encoding.PEM)
+    _, chain = await service.issue(x509.load_pem_x509_csr(pem), "mo", "ContractCertificate", None, "test")
+    text = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in chain)
+    return text, format(chain[0].serial_number, "x")
+
+
+async def authorize_pem(station: Any, version: str, emaid: str, pem: str) -> Any:
+    call = MODULES[version].call
+    return await station.call(call.Authorize(id_token={"id_token": emaid, "type": "eMAID"}, certificate=pem))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_C07_FR_06_pem_chain_checked_by_the_csms(mo_csms: RunningCsms, version: str) -> None:
+    await mo_csms.add_station("PNC2")
+    for emaid, status in ((EMAID, "Accepted"), ("DECPLC7654321", "Blocked")):
+        response = await mo_csms.api.post(
+            "/api/v1/id-tokens",
+            json={"idToken": emaid, "type": "eMAID", "status": status},
+            headers=mo_csms.auth,
+        )
+        assert response.status_code == 201, response.text
+    pem, serial = await contract_pem(mo_csms, EMAID)
+    blocked_pem, _ = await contract_pem(mo_csms, "DECPLC7654321")
+    foreign_root = issue("Foreign MO root", ca=True)
+    foreign_sub = issue("Foreign MO sub-CA", foreign_root, ca=True)
+    foreign = chain_pem(issue(EMAID, foreign_sub, ca=False).certificate, foreign_sub.certificate)
+    service = mo_csms.app.blocks.require(PkiService)
+    async with peer(mo_csms.ocpp_url, "PNC2", version) as station:
+        await boot(station, version)
+        good = await authorize_pem(station, version, EMAID, pem)  # C07.FR.14: our MO root, OCSP good
+        assert (good.certificate_status, good.id_token_info["status"]) == ("Accepted", "Accepted")
+        cancelled = await authorize_pem(station, version, "DECPLC7654321", blocked_pem)  # C07.FR.13
+        assert (cancelled.certificate_status, cancelled.id_token_info["status"]) == (
+            "ContractCancelled",
+            "Blocked",
+        )
+        untrusted = await authorize_pem(station, version, EMAID, foreign)  # C07.FR.17: root not trusted
+        assert (untrusted.certificate_status, untrusted.id_token_info["status"]) == (
+            "CertChainError",
+            "Invalid",
+        )
+        await service.revoke("mo", serial, "keyCompromise")
+        service._ocsp_cache.clear()  # the good answer is cached till its nextUpdate (C07.FR.05)
+        revoked = await authorize_pem(station, version, EMAID, pem)  # C07.FR.16
+        assert (revoked.certificate_status, revoked.id_token_info["status"]) == (
+            "CertificateRevoked",
+            "Invalid",
+        )
+
+
+async def test_contract_roots_api(mo_csms: RunningCsms) -> None:
+    listed = await mo_csms.api.get("/api/v1/pki/contract-roots", headers=mo_csms.auth)
+    assert listed.status_code == 200
+    assert len(listed.json()) == 1  # the root of our own MO CA
+    root = issue("Foreign MO root", ca=True)
+    for _ in range(2):  # twice: one entry
+        added = await mo_csms.api.post(
+            "/api/v1/pki/contract-roots", json={"certificate": root.pem}, headers=mo_csms.auth
+        )
+        assert added.status_code == 201, added.text
+    assert len((await mo_csms.api.get("/api/v1/pki/contract-roots", headers=mo_csms.auth)).json()) == 2
+    leaf = issue("Some leaf", root, ca=False)
+    refused = await mo_csms.api.post(
+        "/api/v1/pki/contract-roots", json={"certificate": leaf.pem}, headers=mo_csms.auth
+    )
+    assert refused.status_code == 400
+    assert service_roots(mo_csms) == 2
+
+
+def service_roots(csms: RunningCsms) -> int:
+    return len(csms.app.blocks.require(PkiService).contract_roots())

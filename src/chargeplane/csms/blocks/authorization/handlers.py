@@ -3,7 +3,8 @@
 2.0.1 and 2.1 share one code path; 1.6 is a thin adapter. A 2.x Authorize with iso15118CertificateHashData
 (C07, ISO 15118 Plug & Charge) has the contract chain checked by OCSP (real-time or cached, C07.FR.05, through
 the PKI block's :attr:`AuthorizationService.contract_check`) and the answer carries ``certificateStatus``
-(C07.FR.13-17). A PEM ``certificate`` alone (C07.FR.06) is not verified here: answered CertChainError.
+(C07.FR.13-17). A PEM ``certificate`` without hash data (C07.FR.06) is validated by the PKI block
+(:attr:`AuthorizationService.contract_chain_check`: chain to a trusted MO / V2G root, then OCSP of the leaf).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from chargeplane.csms.blocks.authorization.service import (
     with_message,
 )
 from chargeplane.ocpp.messages import v2x, v16, v21, v201
+from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.router import Router, register_2x
 from chargeplane.ocpp.versions import Version
 from chargeplane.pki.hashes import HashData
@@ -58,8 +60,13 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Autho
                 )
                 for d in request.iso15118_certificate_hash_data or []
             ]
-            check = service.contract_check
-            chain_status = await check(chain) if chain and check is not None else "CertChainError"
+            check, chain_check = service.contract_check, service.contract_chain_check
+            if chain and check is not None:
+                chain_status = await check(chain)
+            elif (pem := present(request.certificate)) and chain_check is not None:
+                chain_status = await chain_check(pem, token.id_token)
+            else:
+                chain_status = "CertChainError"
             decision, certificate_status = contract_answer(decision, chain_status)
         extras = await service.authorize_extras(conn.station_id, token.id_token, decision)
         decision = with_message(decision, extras)

@@ -62,6 +62,8 @@ V201_TOKEN_MAX = 36
 # (hash data, responder URL) of each certificate of the contract chain -> Accepted | CertificateRevoked |
 # CertChainError (the AuthorizeCertificateStatusEnumType values an OCSP answer can give)
 ContractCheck = Callable[[list[tuple[HashData, str]]], Awaitable[str]]
+# (the PEM contract chain, the eMAID presented) -> an AuthorizeCertificateStatusEnumType value (C07.FR.06)
+ContractChainCheck = Callable[[str, str], Awaitable[str]]
 REJECTED_TOKEN = frozenset({"Blocked", "Expired", "Invalid", "Unknown"})
 
 
@@ -227,6 +229,9 @@ class AuthorizationService:
         # C07.FR.05: the status of an ISO 15118 contract certificate chain from its OCSP data (the PKI block
         # sets it); None: no way to verify, so CertChainError (C07.FR.17)
         self.contract_check: ContractCheck | None = None
+        # C07.FR.06: the status of a contract chain the station could not validate and sent in PEM (the PKI
+        # block sets it: trusted roots, then OCSP); None: CertChainError
+        self.contract_chain_check: ContractChainCheck | None = None
 
     def add_authorize_listener(self, listener: AuthorizeListener) -> None:
         self._authorize_listeners.append(listener)

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 import msgspec
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from litestar import Request, Response, get, post
 from litestar.openapi.spec import (
     OpenAPIFormat,
@@ -76,6 +78,26 @@ class CertificateOut(msgspec.Struct, rename="camel"):
     renewal_requested_at: datetime | None
     issued_at: datetime
     pem: str
+
+
+class ContractRootIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    certificate: Annotated[str, msgspec.Meta(max_length=10_000)]  # PEM, a self-signed MO or V2G root
+
+
+class ContractRootOut(msgspec.Struct, rename="camel"):
+    subject: str
+    sha256: str  # fingerprint, hex
+    not_after: datetime
+    pem: str
+
+
+def _contract_root(root: x509.Certificate) -> ContractRootOut:
+    return ContractRootOut(
+        root.subject.rfc4514_string(),
+        root.fingerprint(hashes.SHA256()).hex(),
+        root.not_valid_after_utc,
+        pem_of(root),
+    )
 
 
 class HashDataIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -377,7 +399,24 @@ def routes(service: PkiService) -> list[Any]:
         )
         return StatusOut(await service.delete(known_station.station_id, hash_data))
 
+    @get("/pki/contract-roots", summary="The roots trusted for contract certificate chains (C07)")
+    async def contract_roots() -> list[ContractRootOut]:
+        """The MO and V2G roots a contract chain sent in Authorize (C07.FR.06) may end at: those added here
+        and the roots of the CSMS's own mo and v2g CAs."""
+        return [_contract_root(root) for root in service.contract_roots()]
+
+    @post(
+        "/pki/contract-roots",
+        summary="Trust an MO or V2G root for contract certificate chains (C07)",
+        responses=error_responses(HTTP_400_BAD_REQUEST),
+    )
+    async def add_contract_root(data: JSONBody[ContractRootIn]) -> ContractRootOut:
+        """A self-signed CA certificate (PEM); adding one already trusted changes nothing."""
+        return _contract_root(service.add_contract_root(data.certificate))
+
     return [
+        contract_roots,
+        add_contract_root,
         authority,
         crl,
         ocsp_post,

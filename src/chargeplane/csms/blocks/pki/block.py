@@ -66,7 +66,9 @@ def install(context: BlockContext, settings: PkiSettings) -> None:
     context.routes.extend(api.routes(service))
     context.jobs.append(service.deliver)
     context.every("pki.renewal", settings.renewal_interval, service.renew)
-    context.require(AuthorizationService).contract_check = service.contract_status  # C07.FR.05
+    authorization = context.require(AuthorizationService)
+    authorization.contract_check = service.contract_status  # C07.FR.05
+    authorization.contract_chain_check = service.contract_chain_status  # C07.FR.06
     context.provide(service)
 
 

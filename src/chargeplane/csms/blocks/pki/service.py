@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
+from chargeplane.csms.blocks.pki.contract_chain import ACCEPTED, CHAIN_ERROR, check_chain, ocsp_url
 from chargeplane.csms.blocks.pki.repository import (
     CertificateRecord,
     InstalledRecord,
@@ -106,6 +107,7 @@ TRIGGER_2X = {
 PKI_PATH = "/api/v1/pki"
 REASONS = {flag.value: flag for flag in x509.ReasonFlags}
 OCSP_CACHE_LIMIT = 10_000
+CONTRACT_ROOTS = "contract-roots"  # under the CA directory: the MO / V2G roots trusted for contracts (C07)
 
 
 class UnknownCertificate(NotFound):
@@ -510,6 +512,52 @@ class PkiService:
             if answer is not ocsp.OCSPCertStatus.GOOD:
                 return "CertChainError"
         return "Accepted"
+
+    # -- C07.FR.06: a contract chain in PEM --------------------------------------------------------------
+
+    def contract_roots(self) -> list[x509.Certificate]:
+        """The roots a contract chain may end at: those the operator added (``contract-roots/`` of the CA
+        directory) and the roots of the CSMS's own mo and v2g CAs."""
+        roots = [
+            x509.load_pem_x509_certificate(path.read_bytes())
+            for path in sorted((self.directory / CONTRACT_ROOTS).glob("*.pem"))
+        ]
+        for kind in ("mo", "v2g"):
+            authority = self.authority(kind)
+            if authority is not None:
+                roots.append(authority.root)
+        return roots
+
+    def add_contract_root(self, pem: str) -> x509.Certificate:
+        """Trust an MO or V2G root for contract chains; kept as ``<sha256>.pem`` (adding it twice is one)."""
+        try:
+            root = x509.load_pem_x509_certificate(pem.strip().encode())
+        except ValueError:
+            raise Invalid("certificate: not a PEM X.509 certificate") from None
+        try:
+            is_ca = root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca or root.issuer != root.subject:
+            raise Invalid("certificate: not a self-signed CA certificate (a root)")
+        folder = self.directory / CONTRACT_ROOTS
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{root.fingerprint(hashes.SHA256()).hex()}.pem").write_text(pem_of(root))
+        return root
+
+    async def contract_chain_status(self, pem: str, emaid: str) -> str:
+        """C07.FR.06 / FR.05: a contract chain sent in PEM checked up to a trusted root (signatures, names,
+        validity, the eMAID), then its leaf by OCSP at the responder the leaf names; CertChainError when it
+        names none (its revocation cannot be verified, C07.FR.17)."""
+        checked = check_chain(pem, emaid, self.contract_roots(), self.clock.now())
+        if checked.status != ACCEPTED:
+            return checked.status
+        assert checked.leaf is not None
+        assert checked.issuer is not None
+        url = ocsp_url(checked.leaf)
+        if url is None:
+            return CHAIN_ERROR
+        return await self.contract_status([(hash_data(checked.leaf, checked.issuer), url)])
 
     async def _fetch_ocsp(self, data: HashData, url: str) -> tuple[bytes, OCSPResponse] | None:
         """A successful OCSP response about the certificate ``data`` names, from the responder at ``url``."""
