@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chargeplane.ocpp.messages import v21
 from chargeplane.smart_charging import validation, wire
 from chargeplane.smart_charging.model import Composite, Interval, RateUnit
 from chargeplane.station.core.ev_schedule import EvLimits, EvPeriod, pick
@@ -17,6 +18,8 @@ from chargeplane.station.core.smart_charging import SmartCharging
 from tests.station.core.helpers import D, M, make_rig, set_var
 from tests.station.core.test_iso15118_charging import answering, session_rig
 from tests.station.core.test_smart_charging import limits, running_rig, set_profile
+from tests.station.core.test_tx_limits import M21, rig21
+from tests.station.core.test_tx_resume import reboot, reset, resume_on
 
 Periods = list[tuple[int, float]]
 
@@ -171,3 +174,37 @@ def test_K15_FR_19_pick_the_most_energy_before_departure_then_the_first_offered(
 
 def test_pick_with_a_single_offer_is_the_EVs_profile_within_it() -> None:
     assert pick([(9, flat(8.0, duration=600))], EV, 24) == (9, [EvPeriod(0, 8.0)])
+
+
+def test_K01_FR_27_the_EVs_pick_outlasts_a_reboot_that_resumes_the_transaction() -> None:
+    rig, _ = rig21()
+    resume_on(rig)
+    rig.do("ev_plugged", 1, 1)
+    rig.do("ev_charging_needs", 1, EvChargingNeeds(10_000.0, max_current_a=32.0, departure_s=7200))
+    rig.do("token_presented", "T1")
+    tx = rig.core.transaction(1)
+    assert tx is not None
+    assert rig.of(M21.NotifyEVChargingNeedsRequest)
+    d21 = v21.datatypes
+    offered = d21.ChargingProfileType(
+        id=20,
+        stack_level=0,
+        charging_profile_purpose="TxProfile",
+        charging_profile_kind="Relative",
+        transaction_id=tx.id,
+        charging_schedule=[
+            d21.ChargingScheduleType(
+                id=i,
+                charging_rate_unit="A",
+                charging_schedule_period=[d21.ChargingSchedulePeriodType(start_period=0, limit=x)],
+            )
+            for i, x in ((1, 6.0), (2, 16.0))
+        ],
+    )
+    assert rig.handle(M21.SetChargingProfileRequest(evse_id=1, charging_profile=offered)).status == "Accepted"
+    assert [a.limit_w for a in limits(rig)] == [4140.0, 11040.0]
+    reset(rig)
+    after = reboot(rig, after_s=5)
+    assert after.core.transaction(1) is not None
+    # the picked 16 A, not the first schedule's 6 A
+    assert after.core.ctx.get(SmartCharging).limit_w(1, after.now) == 11040.0
