@@ -216,15 +216,13 @@ class SmartCharging(Controller):
         if not self.enabled:
             return validation.Verdict(False, "Disabled", "SmartChargingCtrlr.Enabled is false")
         caps = self.caps()
-        tx_id = profile.transaction_id
-        iso15118 = (
-            tx_id is not None and tx_id == self.running().get(profile.evse_id) and self.iso15118_tx(tx_id)
+        verdict = validation.check_set(
+            profile, installed=self.profiles(), running=self.running(), caps=caps, legacy=self.legacy
         )
-        verdict = validation.check_offer(profile, offered, iso15118=iso15118, caps=caps)
-        if verdict.accepted:
-            verdict = validation.check_set(
-                profile, installed=self.profiles(), running=self.running(), caps=caps, legacy=self.legacy
-            )
+        if verdict.accepted:  # the transaction is the EVSE's running one (checked above)
+            tx_id = profile.transaction_id
+            iso15118 = tx_id is not None and self.iso15118_tx(tx_id)
+            verdict = validation.check_offer(profile, offered, iso15118=iso15118, caps=caps)
         if not verdict.accepted:
             return verdict
         if self.legacy:  # 1.6: the connector's running transaction, whose id may still change (local -> real)
