@@ -84,3 +84,32 @@ async def test_K15_K16_K17_ocpp201_csms_negotiates_with_the_stations_ISO15118_EV
         station.unplug(1)
         with pytest.raises(ValueError, match="no EV"):
             await execute(station, "needs 1 5")
+
+
+async def test_K01_FR_34_K15_FR_19_ocpp201_csms_offers_three_schedules_and_the_EV_picks_one() -> None:
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour) as url, running_station(url, variables=EVERY_SECOND) as station:
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        station.plug(1, 1, SimulatedEv(needs=EvChargingNeeds(20_000.0, max_current_a=16.0, departure_s=7200)))
+        station.present_token("ISO1")
+        await wait_for(lambda: behaviour.of("NotifyEVChargingNeeds"))
+        transaction_id = behaviour.of("TransactionEvent")[0]["transaction_info"]["transaction_id"]
+        profile = tx_profile(transaction_id, 6.0)
+        profile["charging_schedule"] += [  # 8 A cannot deliver 20 kWh in two hours, 14 A can
+            {**profile["charging_schedule"][0], "id": 4, "charging_schedule_period": [period(14.0)]},
+            {**profile["charging_schedule"][0], "id": 5, "charging_schedule_period": [period(8.0)]},
+        ]
+        answer = await behaviour.stations[0].call(
+            call.SetChargingProfile(evse_id=1, charging_profile=profile)
+        )
+        assert answer.status == "Accepted"
+        await wait_for(lambda: behaviour.of("NotifyEVChargingSchedule"))
+        [schedule] = behaviour.of("NotifyEVChargingSchedule")
+        assert schedule["charging_schedule"]["id"] == 4
+        assert schedule["charging_schedule"]["charging_schedule_period"][0] == period(14.0)
+        # the station holds the EV to its pick: 14 A on three phases
+        await wait_for(lambda: limited(behaviour.of("TransactionEvent"), 9660.0), within=5)
+
+
+def period(amps: float) -> dict[str, Any]:
+    return {"start_period": 0, "limit": amps}

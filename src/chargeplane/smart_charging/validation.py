@@ -12,6 +12,8 @@ and 2.x take ``legacy`` (1.6):
   needs it (K01.FR.03);
 * 2.x forbids a startSchedule on a Relative profile (K01.FR.41); 1.6 ignores it.
 
+:func:`check_offer` adds the 2.x rule on how many chargingSchedules a profile carries (K01.FR.34).
+
 Pure: no clock, no I/O.
 """
 
@@ -19,9 +21,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from chargeplane.smart_charging.model import Kind, Profile, Purpose, RateUnit
+from chargeplane.smart_charging.model import Kind, Profile, Purpose, RateUnit, Schedule
+
+MAX_SCHEDULES = 3  # ChargingProfileType.chargingSchedule maxItems: the SAScheduleTuples of ISO 15118
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +191,25 @@ def check_set(
         or _check_installed(profile, installed, caps, legacy=legacy)
         or ACCEPTED
     )
+
+
+def check_offer(
+    profile: Profile, schedules: Sequence[tuple[int, Schedule]], *, iso15118: bool, caps: Capabilities
+) -> Verdict:
+    """K01.FR.34 / K15.FR.07: the chargingSchedules of a 2.x profile (``schedules``: id and schedule, the
+    first the one :func:`check_set` saw). One, unless it is the TxProfile of a transaction whose EV sent its
+    needs over ISO 15118 (``iso15118``); then up to three, each valid as a lone one, their ids distinct (the
+    EV names its pick by id, K15.FR.19)."""
+    if len(schedules) <= 1:
+        return ACCEPTED
+    if profile.purpose is not Purpose.TX or not iso15118:
+        return _no("TooManySchedules", "one chargingSchedule without ISO 15118 (K01.FR.34)")
+    if len(schedules) > MAX_SCHEDULES:
+        return _no("TooManySchedules", f"at most {MAX_SCHEDULES} chargingSchedules (K15.FR.07)")
+    if len({schedule_id for schedule_id, _ in schedules}) != len(schedules):
+        return _no("InvalidSchedule", "the chargingSchedule ids are not distinct")
+    for schedule_id, schedule in schedules:
+        verdict = _check_schedule(replace(profile, schedule=schedule), caps, legacy=False)
+        if verdict is not None:
+            return Verdict(False, verdict.reason, f"chargingSchedule {schedule_id}: {verdict.detail}")
+    return ACCEPTED

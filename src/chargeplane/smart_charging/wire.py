@@ -105,9 +105,24 @@ def _period_2x(period: Period2x) -> Period:
     return Period(period.start_period, limit, present(period.number_phases), present(period.phase_to_use))
 
 
+def _schedule_2x(schedule: Schedule2x) -> Schedule:
+    return Schedule(
+        RateUnit(str(schedule.charging_rate_unit)),
+        tuple(_period_2x(p) for p in schedule.charging_schedule_period),
+        present(schedule.duration),
+        _aware(present(schedule.start_schedule), "startSchedule"),
+        present(schedule.min_charging_rate),
+    )
+
+
+def schedules_2x(profile: Profile2x) -> list[tuple[int, Schedule]]:
+    """Every chargingSchedule of the profile with its id: the 2-3 an ISO 15118 EV chooses from (K15.FR.07)."""
+    return [(s.id, _schedule_2x(s)) for s in profile.charging_schedule]
+
+
 def from_2x(profile: Profile2x, evse_id: int) -> Profile:
-    """A 2.0.1 / 2.1 ChargingProfileType set on ``evse_id``. Only the first chargingSchedule is used: more
-    than one is for ISO 15118 schedule selection (K15-K17, K01.FR.34), refused by validation before."""
+    """A 2.0.1 / 2.1 ChargingProfileType set on ``evse_id``, with its first chargingSchedule. More than one
+    is for ISO 15118 schedule selection (K15-K17, K01.FR.34): see :func:`schedules_2x`."""
     name = str(profile.charging_profile_purpose)
     try:
         purpose = Purpose(name)
@@ -115,19 +130,12 @@ def from_2x(profile: Profile2x, evse_id: int) -> Profile:
         raise Unconvertible(
             "UnsupportedPurpose", f"chargingProfilePurpose {name} is not supported"
         ) from error
-    schedule = profile.charging_schedule[0]
     return Profile(
         id=profile.id,
         stack_level=profile.stack_level,
         purpose=purpose,
         kind=_kind(str(profile.charging_profile_kind)),
-        schedule=Schedule(
-            RateUnit(str(schedule.charging_rate_unit)),
-            tuple(_period_2x(p) for p in schedule.charging_schedule_period),
-            present(schedule.duration),
-            _aware(present(schedule.start_schedule), "startSchedule"),
-            present(schedule.min_charging_rate),
-        ),
+        schedule=_schedule_2x(profile.charging_schedule[0]),
         evse_id=evse_id,
         recurrency=_recurrency(_str(present(profile.recurrency_kind))),
         valid_from=_aware(present(profile.valid_from), "validFrom"),

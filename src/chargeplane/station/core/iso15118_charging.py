@@ -8,7 +8,9 @@ K15.FR.06). Accepted or Processing: the CSMS's TxProfile follows, through SetCha
 :class:`~.smart_charging.SmartCharging` block tells us when one for the transaction is installed). The
 station then offers the EV its composite schedule for the EVSE (which includes that TxProfile), the EV picks
 its profile within it (:mod:`.ev_schedule`), the station checks it stays within the offer (K15.FR.09) and
-sends it in NotifyEVChargingSchedule (K15.FR.10), its id the offered schedule's (K15.FR.19). A later TxProfile
+sends it in NotifyEVChargingSchedule (K15.FR.10), its id the offered schedule's (K15.FR.19). A TxProfile with
+two or three chargingSchedules (allowed once the needs went out, K01.FR.34) is one offer per schedule: the EV
+picks one (:func:`.ev_schedule.pick`) and the station enforces it from then on. A later TxProfile
 is a renegotiation by the CSMS (K16: no new needs, K16.FR.09); new needs are one by the EV (K17). Rejected:
 the EV charges within the station's own composite, nothing more is sent.
 
@@ -33,11 +35,11 @@ from chargeplane.ocpp.messages import v21, v201
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
-from chargeplane.smart_charging.model import Purpose, RateUnit
+from chargeplane.smart_charging.model import RateUnit
 from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
-from chargeplane.station.core.ev_schedule import EvLimits, EvPeriod, choose, within
+from chargeplane.station.core.ev_schedule import EvLimits, EvPeriod, pick, within
 from chargeplane.station.core.model import EvChargingNeeds, Evse, StartPowerDelivery
 from chargeplane.station.core.smart_charging import CTRLR as SMART_CHARGING
 from chargeplane.station.core.smart_charging import SmartCharging
@@ -84,11 +86,12 @@ class Session:
 
 
 class Iso15118Charging(Controller):
-    __slots__ = ("sessions",)
+    __slots__ = ("needs_told", "sessions")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.sessions: dict[int, Session] = {}
+        self.needs_told: dict[int, str] = {}  # EVSE -> the transaction the CSMS got NotifyEVChargingNeeds for
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -98,7 +101,9 @@ class Iso15118Charging(Controller):
         ]
 
     def start(self, now: datetime) -> None:
-        self.ctx.get(SmartCharging).tx_profile_listeners.append(self.profile_installed)
+        smart = self.ctx.get(SmartCharging)
+        smart.tx_profile_listeners.append(self.profile_installed)
+        smart.iso15118_tx = lambda transaction_id: transaction_id in self.needs_told.values()
 
     @property
     def enabled(self) -> bool:
@@ -130,6 +135,7 @@ class Iso15118Charging(Controller):
 
     def transaction_ended(self, evse: Evse, now: datetime) -> None:
         self.sessions.pop(evse.id, None)
+        self.needs_told.pop(evse.id, None)
 
     # ------------------------------------------------------------------ the CSMS
     def _negotiate(self, evse: Evse, session: Session, now: datetime) -> None:
@@ -147,13 +153,14 @@ class Iso15118Charging(Controller):
             if self.sessions.get(evse_id) is session:
                 self._local(evse, session, at)
 
-        self.ctx.send(self._needs_request(evse_id, session), now, answered, on_failure=failed)
+        if self.ctx.send(self._needs_request(evse_id, session), now, answered, on_failure=failed) and evse.tx:
+            self.needs_told[evse_id] = evse.tx.id
 
     def _local(self, evse: Evse, session: Session, now: datetime) -> None:
         session.phase = Phase.LOCAL
         session.deadline = None
         unit = RateUnit.WATT if session.needs.dc else RateUnit.AMPERE
-        self._offer(evse, session, unit, 1, now)
+        self._offer(evse, session, unit, now)
 
     def _answered(self, evse_id: int, session: Session, response: Payload, now: datetime) -> None:
         if self.sessions.get(evse_id) is not session:
@@ -173,22 +180,17 @@ class Iso15118Charging(Controller):
         evse = self.ctx.evses.get(evse_id)
         if session is None or evse is None or evse.tx is None or session.phase is Phase.WAITING_TX:
             return
-        smart = self.ctx.get(SmartCharging)
-        mine = [
-            i for i in smart.installed if i.profile.purpose is Purpose.TX and i.profile.evse_id == evse_id
-        ]
-        if not mine:
+        newest = self.ctx.get(SmartCharging).tx_installed(evse_id)
+        if newest is None:
             return
-        newest = mine[-1]
-        profiles = v201.datatypes.ChargingProfileType | v21.datatypes.ChargingProfileType
-        schedule_id = newest.wire.charging_schedule[0].id if isinstance(newest.wire, profiles) else 1
         session.phase = Phase.SCHEDULED
         session.deadline = None
-        self._offer(evse, session, newest.profile.schedule.unit, schedule_id, now)
+        self._offer(evse, session, newest.profile.schedule.unit, now)
 
-    def _offer(self, evse: Evse, session: Session, unit: RateUnit, schedule_id: int, now: datetime) -> None:
-        """Offer the EV the composite for its EVSE until departure; the EV picks its profile (K15.FR.09:
-        checked against the offer), which goes to the CSMS (K15.FR.10; offline: later)."""
+    def _offer(self, evse: Evse, session: Session, unit: RateUnit, now: datetime) -> None:
+        """Offer the EV the composite for its EVSE until departure, one per schedule of its TxProfile; the EV
+        picks one and its profile within it (K15.FR.09: checked against that offer), which goes to the CSMS
+        (K15.FR.10; offline: later); the station enforces the schedule picked (K15.FR.14)."""
         # from the next whole second: the composite's pieces start at whole seconds, and a transaction that
         # began within the current one would leave its TxProfile out of the first
         exact = self.ctx.station_time(now)
@@ -198,7 +200,8 @@ class Iso15118Charging(Controller):
             duration = max(MIN_OFFER_S, int((session.departure - start).total_seconds()))
         else:
             duration = NO_DEPARTURE_S
-        offer = self.ctx.get(SmartCharging).composite(evse.id, duration, unit, now)
+        smart = self.ctx.get(SmartCharging)
+        offers = smart.offers(evse.id, duration, unit, now)
         needs = session.needs
         delivered = max(0.0, evse.meter.energy_wh - session.energy_at_wh)
         ev = EvLimits(
@@ -209,12 +212,14 @@ class Iso15118Charging(Controller):
             needs.dc,
             needs.phases,
         )
-        periods = choose(offer, ev, self._most_periods())
+        schedule_id, periods = pick(offers, ev, self._most_periods())
         self.ctx.act(StartPowerDelivery(evse.id))  # the station's limit (SetPowerLimit) holds it in any case
-        if not within(periods, offer):
+        if not within(periods, dict(offers)[schedule_id]):
             log.warning("EVSE %d: the EV's profile exceeds the schedule offered; not passed on", evse.id)
             session.chosen = None
             return
+        if len(offers) > 1:
+            smart.select_schedule(evse.id, schedule_id, now)
         before = session.chosen
         session.chosen = Chosen(start, unit, duration, periods, schedule_id)
         session.notify_pending = True

@@ -11,6 +11,12 @@ TxProfiles belong to a transaction: one set with RequestStartTransaction / Remot
 the transaction the request starts and is bound to it (K05.FR.03); every TxProfile is removed when its
 transaction ends.
 
+ISO 15118 schedule selection (K01.FR.34, K15.FR.07): the TxProfile of a transaction whose EV sent its needs
+(``iso15118_tx`` says so) may offer the EV two or three chargingSchedules, one composite each
+(:meth:`SmartCharging.offers`). The EV picks one and follows it; the spec gives the station no rule of its own
+for the time before, so it enforces the first schedule (the one a CSMS following K15.FR.18 would send alone)
+until the EV's pick arrives (:meth:`SmartCharging.select_schedule`), then the picked one, kept across a reboot.
+
 Decisions where the spec leaves room: the EVSE's own maximum (``StationLayout.max_power_w``, EVSE 0: the sum
 of the EVSEs) fills the composite where no profile limits it; SmartChargingCtrlr.Enabled false makes the
 station answer Rejected (reasonCode Disabled) and ignore a remote-start profile (K05.FR.04).
@@ -52,11 +58,16 @@ EXTERNAL_ID_BASE = 1_000_000  # the id of an external limit's profile: this plus
 UNITS_16 = {"Current": RateUnit.AMPERE, "Power": RateUnit.WATT}
 
 
+Offered = tuple[tuple[int, Schedule], ...]  # an ISO 15118 TxProfile's chargingSchedules: id and schedule
+
+
 @dataclass(slots=True)
 class Installed:
-    profile: Profile  # version-neutral, what the engine reads
+    profile: Profile  # version-neutral, what the engine reads (its schedule: the one enforced)
     wire: Payload  # as received: v16 ChargingProfile or the 2.x ChargingProfileType
     source: str = CSO  # chargingLimitSource: the CSMS, or the external system of a K11/K12 limit
+    offered: Offered = ()  # more than one: the EV's choice (K15); empty otherwise
+    selected: int | None = None  # the id of the schedule the EV picked (None: not yet, the first applies)
 
 
 @dataclass(slots=True)
@@ -69,7 +80,7 @@ class Waiting:
 
 
 class SmartCharging(Controller):
-    __slots__ = ("_limits", "installed", "tx_profile_listeners", "waiting")
+    __slots__ = ("_limits", "installed", "iso15118_tx", "tx_profile_listeners", "waiting")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -78,6 +89,8 @@ class SmartCharging(Controller):
         self._limits: dict[int, float | None] = {}  # the limit each EVSE was last told
         # told (evse id, now) when the CSMS installed a TxProfile for a running transaction (ISO 15118, K15-K17)
         self.tx_profile_listeners: list[Callable[[int, datetime], None]] = []
+        # whether the CSMS got NotifyEVChargingNeeds for this transaction (K01.FR.34; set by ISO 15118)
+        self.iso15118_tx: Callable[[str], bool] = lambda transaction_id: False
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -139,7 +152,7 @@ class SmartCharging(Controller):
 
     def _save(self) -> None:
         records = [  # an external system's limits are its to send again after a reboot
-            {"evse": i.profile.evse_id, "tx": i.profile.transaction_id, "profile": i.wire}
+            {"evse": i.profile.evse_id, "tx": i.profile.transaction_id, "profile": i.wire, "pick": i.selected}
             for i in self.installed
             if i.source == CSO
         ]
@@ -181,32 +194,66 @@ class SmartCharging(Controller):
                 current is None or profile.transaction_id not in (None, current)
             ):
                 continue
-            self.installed.append(Installed(profile, raw))
+            self.installed.append(self._restored(profile, raw, record.get("pick")))
         self._save()
 
+    @staticmethod
+    def _restored(profile: Profile, raw: Payload, pick: object) -> Installed:
+        """An installed profile read back, with the schedule its EV picked before the reboot."""
+        if not isinstance(raw, Profile2x) or len(raw.charging_schedule) <= 1:
+            return Installed(profile, raw)
+        offered = tuple(wire.schedules_2x(raw))
+        if not isinstance(pick, int) or pick not in dict(offered):
+            return Installed(profile, raw, offered=offered)
+        return Installed(replace(profile, schedule=dict(offered)[pick]), raw, offered=offered, selected=pick)
+
     # ------------------------------------------------------------------ operations
-    def set_profile(self, profile: Profile, raw: Payload, now: datetime) -> validation.Verdict:
-        """K01: check, replace (K01.FR.05 / 1.6 §3.13.1), persist (K01.FR.27) and obey (K01.FR.07)."""
+    def set_profile(
+        self, profile: Profile, raw: Payload, now: datetime, offered: Offered = ()
+    ) -> validation.Verdict:
+        """K01: check, replace (K01.FR.05 / 1.6 §3.13.1), persist (K01.FR.27) and obey (K01.FR.07).
+        ``offered``: all chargingSchedules of a 2.x profile (K01.FR.34)."""
         if not self.enabled:
             return validation.Verdict(False, "Disabled", "SmartChargingCtrlr.Enabled is false")
-        profiles = self.profiles()
-        running = self.running()
+        caps = self.caps()
         verdict = validation.check_set(
-            profile, installed=profiles, running=running, caps=self.caps(), legacy=self.legacy
+            profile, installed=self.profiles(), running=self.running(), caps=caps, legacy=self.legacy
         )
+        if verdict.accepted:  # the transaction is the EVSE's running one (checked above)
+            tx_id = profile.transaction_id
+            iso15118 = tx_id is not None and self.iso15118_tx(tx_id)
+            verdict = validation.check_offer(profile, offered, iso15118=iso15118, caps=caps)
         if not verdict.accepted:
             return verdict
         if self.legacy:  # 1.6: the connector's running transaction, whose id may still change (local -> real)
             profile = replace(profile, transaction_id=None)
-        self._install(profile, raw, now)
+        self._install(profile, raw, now, offered if len(offered) > 1 else ())
         return verdict
 
-    def _install(self, profile: Profile, raw: Payload, now: datetime) -> None:
+    def _install(self, profile: Profile, raw: Payload, now: datetime, offered: Offered = ()) -> None:
         gone = validation.replaced(profile, self.profiles(), legacy=self.legacy)
         self.installed = [i for i in self.installed if i.profile not in gone]
-        self.installed.append(Installed(profile, raw))
+        self.installed.append(Installed(profile, raw, offered=offered))
         self._save()
         self.obey(now)
+
+    def tx_installed(self, evse_id: int) -> Installed | None:
+        """The newest TxProfile of the transaction on ``evse_id``."""
+        mine = [i for i in self.installed if i.profile.purpose is Purpose.TX and i.profile.evse_id == evse_id]
+        return mine[-1] if mine else None
+
+    def select_schedule(self, evse_id: int, schedule_id: int, now: datetime) -> bool:
+        """K15.FR.19: the EV on ``evse_id`` picked the offered schedule ``schedule_id``: enforce it from now on.
+        False: its TxProfile offered no such choice."""
+        installed = self.tx_installed(evse_id)
+        chosen = None if installed is None else dict(installed.offered).get(schedule_id)
+        if installed is None or chosen is None:
+            return False
+        installed.profile = replace(installed.profile, schedule=chosen)
+        installed.selected = schedule_id
+        self._save()
+        self.obey(now)
+        return True
 
     def remote_profile(self, raw: Payload, evse_id: int) -> tuple[Profile | None, validation.Verdict]:
         """The profile of a remote start (``evse_id`` 0: the station picks the EVSE), checked (K05.FR.05)."""
@@ -454,10 +501,37 @@ class SmartCharging(Controller):
             return own
         return station_total([self._composite(e, duration, unit, now) for e in self.ctx.evses], own)
 
-    def _composite(self, evse_id: int, duration: int, unit: RateUnit, now: datetime) -> Composite:
+    def offers(
+        self, evse_id: int, duration: int, unit: RateUnit, now: datetime
+    ) -> list[tuple[int, Composite]]:
+        """What the EV on ``evse_id`` is offered (ISO 15118 SAScheduleTuples, K15.FR.07): the composite of the
+        EVSE with each chargingSchedule of its TxProfile in turn, by schedule id; without a choice, the one
+        composite, with the TxProfile's schedule id (1 without a TxProfile from the CSMS)."""
+        installed = self.tx_installed(evse_id)
+        if installed is None or not installed.offered:
+            schedule_id = 1
+            if installed is not None and isinstance(installed.wire, Profile2x):
+                schedule_id = installed.wire.charging_schedule[0].id
+            return [(schedule_id, self.composite(evse_id, duration, unit, now))]
+        out = []
+        for schedule_id, schedule in installed.offered:
+            profiles = [
+                replace(p, schedule=schedule) if p is installed.profile else p for p in self.profiles()
+            ]
+            out.append((schedule_id, self._composite(evse_id, duration, unit, now, profiles)))
+        return out
+
+    def _composite(
+        self,
+        evse_id: int,
+        duration: int,
+        unit: RateUnit,
+        now: datetime,
+        profiles: list[Profile] | None = None,
+    ) -> Composite:
         tx_id, tx_start = self._transaction(evse_id)
         return composite_schedule(
-            self.profiles(),
+            self.profiles() if profiles is None else profiles,
             start=self.ctx.station_time(now),
             duration=max(1, duration),
             evse_id=evse_id,
@@ -523,13 +597,11 @@ def set_charging_profile(
     """K01."""
     ns = v2x.dialect_of(request)
     raw = request.charging_profile
-    if len(raw.charging_schedule) > 1:  # K01.FR.34: more than one is for ISO 15118 (K15-K17)
-        verdict = validation.Verdict(False, "TooManySchedules", "one chargingSchedule without ISO 15118")
-    else:
-        try:
-            verdict = ctl.set_profile(wire.from_2x(raw, request.evse_id), raw, now)
-        except wire.Unconvertible as error:
-            verdict = validation.Verdict(False, error.reason, error.detail)
+    try:
+        offered = tuple(wire.schedules_2x(raw))  # K01.FR.34: more than one is for ISO 15118 (K15-K17)
+        verdict = ctl.set_profile(wire.from_2x(raw, request.evse_id), raw, now, offered)
+    except wire.Unconvertible as error:
+        verdict = validation.Verdict(False, error.reason, error.detail)
     if verdict.accepted and str(raw.charging_profile_purpose) == Purpose.TX.value:
         for listener in ctl.tx_profile_listeners:
             listener(request.evse_id, now)
