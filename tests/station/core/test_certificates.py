@@ -469,7 +469,9 @@ def test_TC_A_13_A00_FR_428_combined_certificate_stored_for_both_uses() -> None:
     certificates = rig.core.ctx.get(Certificates)
     for kind in ("ChargingStationCertificate", "V2GCertificate"):
         own = certificates.station_certificate(kind, rig.now)
-        assert own is not None and own.leaf == signed.certificate and own.combined
+        assert own is not None
+        assert own.leaf == signed.certificate
+        assert own.combined
     assert certificates.pending == {}
     rig.advance(1)
     assert [a for a in rig.actions if isinstance(a, Reconnect)]  # A02.FR.08: the TLS connection uses it
@@ -513,7 +515,8 @@ def test_certificate_signed_without_type_for_a_station_csr_stays_a_station_certi
     certificates = rig.core.ctx.get(Certificates)
     assert certificates.newest("V2GCertificate") is None
     newest = certificates.newest("ChargingStationCertificate")
-    assert newest is not None and not newest.combined
+    assert newest is not None
+    assert not newest.combined
 
 
 def test_1_6_extended_trigger_sign_charge_point_certificate() -> None:

@@ -31,8 +31,8 @@ Readings where the specification leaves a choice:
   per certificate (and boot).
 * Combined certificate (A00.FR.428, Part 5 ISO-3): the CSMS chooses it with TriggerMessage
   SignCombinedCertificate; the CSR then goes without certificateType (A02.FR.13 applies to separate
-  certificates only) and the signed chain, which may come from either the CSMS or the V2G hierarchy, is stored
-  as both the ChargingStationCertificate and the V2GCertificate. A CertificateSigned without certificateType
+  certificates only) and the signed chain, which passes the hierarchy check of either the CSMS or the V2G
+  certificate above, is stored as both the ChargingStationCertificate and the V2GCertificate. A CertificateSigned without certificateType
   answers the combined request when one waits (else, leniently, the ChargingStationCertificate one). A
   combined certificate is renewed (A03) as combined.
 """
@@ -528,15 +528,19 @@ class Certificates(Controller):
         if not all(issued_by(chain[i], chain[i + 1]) for i in range(len(chain) - 1)):
             return "the certificate chain is broken"
         # a combined certificate may come from either hierarchy (it serves the CSMS and the EV connections)
-        uses = {V2G_CERTIFICATE: (V2G_ROOT,), COMBINED: (CSMS_ROOT, V2G_ROOT)}.get(kind, (CSMS_ROOT,))
-        roots = [root for use in uses for root in self.roots(use)]
-        top = chain[-1]
-        if roots and not any(
-            issued_by(top, root) or top.fingerprint(hashes.SHA256()) == root.fingerprint(hashes.SHA256())
-            for root in roots
-        ):
+        hierarchies = {V2G_CERTIFICATE: (V2G_ROOT,), COMBINED: (CSMS_ROOT, V2G_ROOT)}.get(kind, (CSMS_ROOT,))
+        if not any(self._under(chain[-1], use) for use in hierarchies):
             return "the certificate is not part of the operator's hierarchy"
         return None
+
+    def _under(self, top: x509.Certificate, use: str) -> bool:
+        """Whether a chain's last certificate ends at an installed root of ``use`` (True when the station
+        holds none: it cannot check that hierarchy)."""
+        roots = self.roots(use)
+        return not roots or any(
+            issued_by(top, root) or top.fingerprint(hashes.SHA256()) == root.fingerprint(hashes.SHA256())
+            for root in roots
+        )
 
     def _security_event(self, kind: str, now: datetime, tech_info: str) -> None:
         self.ctx.get(Security).report(kind, now, tech_info)
@@ -606,7 +610,8 @@ class Certificates(Controller):
 
     def _save_own(self) -> None:
         data = [
-            {"kind": c.kind, "chain": c.chain_pem, "key": c.key_pem} | ({"combined": True} if c.combined else {})
+            {"kind": c.kind, "chain": c.chain_pem, "key": c.key_pem}
+            | ({"combined": True} if c.combined else {})
             for c in self.own
         ]
         self.ctx.storage.set_state(_OWN, json.dumps(data))
@@ -688,10 +693,8 @@ def certificate_signed(
     request_id = (
         present(request.request_id) if isinstance(request, v21.messages.CertificateSignedRequest) else None
     )
-    if kind is not None:
-        use = str(kind)
-    else:
-        use = COMBINED if COMBINED in ctl.pending else STATION_CERTIFICATE
+    untyped = COMBINED if COMBINED in ctl.pending else STATION_CERTIFICATE
+    use = str(kind) if kind is not None else untyped
     status = ctl.certificate_signed(request.certificate_chain, use, now, request_id)
     return ns.CertificateSignedResponse(status=ns.CertificateSignedStatusEnumType(status))
 
