@@ -490,12 +490,14 @@ def test_A00_FR_428_combined_certificate_outside_both_hierarchies_rejected() -> 
 
 
 def test_A03_FR_02_combined_certificate_renewed_once_as_combined() -> None:
-    rig = make_rig()
+    storage = MemoryStorage()
+    rig = make_rig(storage=storage)
     root = issue("CSMS root")
     install(rig, "CSMSRootCertificate", root)
     _trigger(rig, "SignCombinedCertificate")
     signed = _sign(_csr(rig), root, not_after=T0 + 40 * DAY)
     assert rig.handle(M.CertificateSignedRequest(certificate_chain=signed.pem)).status == "Accepted"
+    rig = make_rig(storage=storage)  # a restart keeps it combined
     rig.clear()
     rig.advance(11 * 86400)  # within 30 days of expiry: one CSR for both kinds, still without a type
     [renewal] = rig.of(M.SignCertificateRequest)
