@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from msgspec import UNSET
 
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload
@@ -451,6 +452,73 @@ def test_A02_FR_08_profile_3_reconnects_with_the_new_certificate() -> None:
     assert not [a for a in rig.actions if isinstance(a, Reconnect)]
     rig.advance(61)  # once its validity has started
     assert [a for a in rig.actions if isinstance(a, Reconnect)]
+
+
+def test_TC_A_13_A00_FR_428_combined_certificate_stored_for_both_uses() -> None:
+    rig = make_rig()
+    rig.core.model.put(VariableKey("SecurityCtrlr", "SecurityProfile"), "3")
+    install(rig, "CSMSRootCertificate", issue("CSMS root"))
+    v2g_root = issue("V2G root")
+    install(rig, "V2GRootCertificate", v2g_root)
+    _trigger(rig, "SignCombinedCertificate")
+    [request] = rig.of(M.SignCertificateRequest)
+    assert request.certificate_type is UNSET  # one certificate for both connections: no type
+    assert _csr(rig).is_signature_valid
+    signed = _sign(_csr(rig), v2g_root)  # the V2G hierarchy signs it (TC_A_13_CS)
+    assert rig.handle(M.CertificateSignedRequest(certificate_chain=signed.pem)).status == "Accepted"
+    certificates = rig.core.ctx.get(Certificates)
+    for kind in ("ChargingStationCertificate", "V2GCertificate"):
+        own = certificates.station_certificate(kind, rig.now)
+        assert own is not None
+        assert own.leaf == signed.certificate
+        assert own.combined
+    assert certificates.pending == {}
+    rig.advance(1)
+    assert [a for a in rig.actions if isinstance(a, Reconnect)]  # A02.FR.08: the TLS connection uses it
+    [entry] = listed(rig, "V2GCertificateChain").certificate_hash_data_chain
+    assert same_certificate(entry.certificate_hash_data, hash_data(signed.certificate, v2g_root.certificate))
+
+
+def test_A00_FR_428_combined_certificate_outside_both_hierarchies_rejected() -> None:
+    rig = make_rig()
+    install(rig, "CSMSRootCertificate", issue("CSMS root"))
+    install(rig, "V2GRootCertificate", issue("V2G root"))
+    _trigger(rig, "SignCombinedCertificate")
+    signed = _sign(_csr(rig), issue("unknown root"))
+    assert rig.handle(M.CertificateSignedRequest(certificate_chain=signed.pem)).status == "Rejected"
+    assert rig.core.ctx.get(Certificates).own == []
+
+
+def test_A03_FR_02_combined_certificate_renewed_once_as_combined() -> None:
+    storage = MemoryStorage()
+    rig = make_rig(storage=storage)
+    root = issue("CSMS root")
+    install(rig, "CSMSRootCertificate", root)
+    _trigger(rig, "SignCombinedCertificate")
+    signed = _sign(_csr(rig), root, not_after=T0 + 40 * DAY)
+    assert rig.handle(M.CertificateSignedRequest(certificate_chain=signed.pem)).status == "Accepted"
+    rig = make_rig(storage=storage)  # a restart keeps it combined
+    rig.clear()
+    rig.advance(11 * 86400)  # within 30 days of expiry: one CSR for both kinds, still without a type
+    [renewal] = rig.of(M.SignCertificateRequest)
+    assert renewal.certificate_type is UNSET
+    rig.advance(86400)
+    assert len(rig.of(M.SignCertificateRequest)) == 1
+
+
+def test_certificate_signed_without_type_for_a_station_csr_stays_a_station_certificate() -> None:
+    rig = make_rig()
+    root = issue("CSMS root")
+    install(rig, "CSMSRootCertificate", root)
+    _trigger(rig)
+    assert rig.handle(M.CertificateSignedRequest(certificate_chain=_sign(_csr(rig), root).pem)).status == (
+        "Accepted"
+    )
+    certificates = rig.core.ctx.get(Certificates)
+    assert certificates.newest("V2GCertificate") is None
+    newest = certificates.newest("ChargingStationCertificate")
+    assert newest is not None
+    assert not newest.combined
 
 
 def test_1_6_extended_trigger_sign_charge_point_certificate() -> None:

@@ -74,10 +74,6 @@ def test_f06_trigger_transaction_event_and_status() -> None:
     assert rig.handle(M.TriggerMessageRequest(requested_message="TransactionEvent")).status == "Accepted"
     assert rig.events()[0].trigger_reason == "Trigger"
     assert rig.handle(M.TriggerMessageRequest(requested_message="StatusNotification")).status == "Accepted"
-    assert (
-        rig.handle(M.TriggerMessageRequest(requested_message="SignCombinedCertificate")).status
-        == "NotImplemented"
-    )
 
 
 def test_f06_fr_07_triggered_transaction_event_carries_the_charging_state() -> None:

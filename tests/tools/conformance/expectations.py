@@ -72,6 +72,8 @@ STATION_FEATURES = frozenset(
     # Advanced Security: AdditionalRootCertificateCheck (AS-2, a site configuration: the cases turn it on), the
     # CSR resend back-off (AS-3); the last CSMS root may go on profile 1 (AQ-1: on 2 and 3 it stays, M04.FR.03)
     | {"AS-2", "AS-3", "AQ-1"}
+    # ISO 15118: a combined certificate on TriggerMessage SignCombinedCertificate (A00.FR.428)
+    | {"ISO-3"}
 )
 # The certification profiles (Part 5) Chargeplane's station supports besides Core: cases for stations without
 # one ("NOT Smart Charging", TC_K_38_CS) are N/A.

@@ -29,6 +29,12 @@ Readings where the specification leaves a choice:
   and accepts on the other checks.
 * A03: a ChargingStationCertificate or V2GCertificate that expires within 30 days starts a renewal, once
   per certificate (and boot).
+* Combined certificate (A00.FR.428, Part 5 ISO-3): the CSMS chooses it with TriggerMessage
+  SignCombinedCertificate; the CSR then goes without certificateType (A02.FR.13 applies to separate
+  certificates only) and the signed chain, which passes the hierarchy check of either the CSMS or the V2G
+  certificate above, is stored as both the ChargingStationCertificate and the V2GCertificate. A CertificateSigned without certificateType
+  answers the combined request when one waits (else, leniently, the ChargingStationCertificate one). A
+  combined certificate is renewed (A03) as combined.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ OEM_ROOT = "OEMRootCertificate"  # 2.1
 V2G_CHAIN = "V2GCertificateChain"  # GetInstalledCertificateIds only: the station's V2G certificate chain
 STATION_CERTIFICATE = "ChargingStationCertificate"
 V2G_CERTIFICATE = "V2GCertificate"
+COMBINED = "CombinedCertificate"  # internal kind of a signing request for both uses (no certificateType)
 ROOT_USES_2X = {
     Version.V201: frozenset({CSMS_ROOT, MANUFACTURER_ROOT, V2G_ROOT, MO_ROOT}),
     Version.V21: frozenset({CSMS_ROOT, MANUFACTURER_ROOT, V2G_ROOT, MO_ROOT, OEM_ROOT}),
@@ -72,6 +79,7 @@ USE_16 = {"CentralSystemRootCertificate": CSMS_ROOT, "ManufacturerRootCertificat
 USE_TO_16 = {use: name for name, use in USE_16.items()}
 SECURITY = "SecurityCtrlr"
 MAX_ENTRIES = 24  # CertificateEntries' maxLimit
+KEEP = 4  # own certificates kept per kind (the newest and a few fallbacks, A02.FR.10)
 RENEW_BEFORE = timedelta(days=30)  # A03.FR.02: one month before expiry
 _STORE, _OWN, _PROVISIONED = "certificates", "station_certificates", "certificates_provisioned"
 _ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {
@@ -116,6 +124,7 @@ class OwnCertificate:
     kind: str  # ChargingStationCertificate or V2GCertificate
     chain: tuple[x509.Certificate, ...]
     key_pem: str
+    combined: bool = False  # signed for both uses (A00.FR.428): stored once per kind
 
     @property
     def leaf(self) -> x509.Certificate:
@@ -222,7 +231,8 @@ class Certificates(Controller):
                 self._fallback = self.installed[-1]
         raw = ctx.storage.get_state(_OWN)
         for item in json.loads(raw) if raw else []:
-            self.own.append(OwnCertificate(item["kind"], tuple(load_chain(item["chain"])), item["key"]))
+            chain = tuple(load_chain(item["chain"]))
+            self.own.append(OwnCertificate(item["kind"], chain, item["key"], item.get("combined", False)))
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -442,7 +452,8 @@ class Certificates(Controller):
             csr, request_id = pending.csr_pem, pending.request_id
 
             def build(ns: v2x.Dialect) -> v2x.SignCertificateRequest:
-                use = ns.CertificateSigningUseEnumType(kind)
+                # a combined certificate's CSR has no certificateType (one certificate for both uses)
+                use = UNSET if kind == COMBINED else ns.CertificateSigningUseEnumType(kind)
                 if issubclass(ns, v21.Messages):
                     return ns.SignCertificateRequest(csr=csr, certificate_type=use, request_id=request_id)
                 return ns.SignCertificateRequest(csr=csr, certificate_type=use)
@@ -477,11 +488,15 @@ class Certificates(Controller):
             return "Rejected"
         pending = self.pending.pop(kind)
         chain = tuple(load_chain(chain_pem))
-        own = OwnCertificate(kind, chain, pending.key_pem)
-        self.own.insert(0, own)
-        del self.own[4:]  # A02.FR.10: older ones kept a while as fallback, a few at most
+        combined = kind == COMBINED
+        kinds = (STATION_CERTIFICATE, V2G_CERTIFICATE) if combined else (kind,)  # A00.FR.428
+        for use in kinds:
+            self.own.insert(0, OwnCertificate(use, chain, pending.key_pem, combined))
+        # A02.FR.10: older ones kept a while as fallback, a few of each kind at most
+        self.own = [c for i, c in enumerate(self.own) if sum(o.kind == c.kind for o in self.own[:i]) < KEEP]
         self._save_own()
-        if kind == STATION_CERTIFICATE and self.ctx.model.number(SECURITY, "SecurityProfile") == 3:
+        own = self.own[0]
+        if STATION_CERTIFICATE in kinds and self.ctx.model.number(SECURITY, "SecurityProfile") == 3:
             self._switch_at = max(own.leaf.not_valid_before_utc - self.ctx.clock_offset, now)  # A02.FR.08
         return "Accepted"
 
@@ -512,14 +527,20 @@ class Certificates(Controller):
             return "the certificate's CN is not this station's"
         if not all(issued_by(chain[i], chain[i + 1]) for i in range(len(chain) - 1)):
             return "the certificate chain is broken"
-        roots = self.roots(V2G_ROOT if kind == V2G_CERTIFICATE else CSMS_ROOT)
-        top = chain[-1]
-        if roots and not any(
-            issued_by(top, root) or top.fingerprint(hashes.SHA256()) == root.fingerprint(hashes.SHA256())
-            for root in roots
-        ):
+        # a combined certificate may come from either hierarchy (it serves the CSMS and the EV connections)
+        hierarchies = {V2G_CERTIFICATE: (V2G_ROOT,), COMBINED: (CSMS_ROOT, V2G_ROOT)}.get(kind, (CSMS_ROOT,))
+        if not any(self._under(chain[-1], use) for use in hierarchies):
             return "the certificate is not part of the operator's hierarchy"
         return None
+
+    def _under(self, top: x509.Certificate, use: str) -> bool:
+        """Whether a chain's last certificate ends at an installed root of ``use`` (True when the station
+        holds none: it cannot check that hierarchy)."""
+        roots = self.roots(use)
+        return not roots or any(
+            issued_by(top, root) or top.fingerprint(hashes.SHA256()) == root.fingerprint(hashes.SHA256())
+            for root in roots
+        )
 
     def _security_event(self, kind: str, now: datetime, tech_info: str) -> None:
         self.ctx.get(Security).report(kind, now, tech_info)
@@ -554,8 +575,8 @@ class Certificates(Controller):
             if due is not None and due <= now:
                 newest = self._newest(kind)
                 assert newest is not None  # a renewal is due only for a certificate the station has
-                self._renewed_for.add(newest.leaf.serial_number)
-                self.request_signing(kind, now)  # A03.FR.02: a month before it expires
+                self._renewed_for.add(newest.leaf.serial_number)  # a combined one: for both kinds
+                self.request_signing(COMBINED if newest.combined else kind, now)  # A03.FR.02: a month ahead
 
     def newest(self, kind: str) -> OwnCertificate | None:
         """The newest certificate of ``kind`` the station holds (valid or not yet), or None."""
@@ -568,7 +589,7 @@ class Certificates(Controller):
 
     def _renewal_due(self, kind: str) -> datetime | None:
         """When the newest certificate of ``kind`` is to be renewed (once per certificate), or None."""
-        if kind in self.pending or not self.ctx.accepted:
+        if kind in self.pending or COMBINED in self.pending or not self.ctx.accepted:
             return None
         newest = self._newest(kind)
         if newest is None or newest.leaf.serial_number in self._renewed_for:
@@ -588,7 +609,11 @@ class Certificates(Controller):
         self._count()
 
     def _save_own(self) -> None:
-        data = [{"kind": c.kind, "chain": c.chain_pem, "key": c.key_pem} for c in self.own]
+        data = [
+            {"kind": c.kind, "chain": c.chain_pem, "key": c.key_pem}
+            | ({"combined": True} if c.combined else {})
+            for c in self.own
+        ]
         self.ctx.storage.set_state(_OWN, json.dumps(data))
 
 
@@ -661,15 +686,16 @@ def delete_certificate(
 def certificate_signed(
     ctl: Certificates, request: v2x.CertificateSignedRequestT, now: datetime
 ) -> v2x.CertificateSignedResponse:
-    """A02.FR.06-08, A02.FR.16 (certificateType absent: the ChargingStationCertificate)."""
+    """A02.FR.06-08, A02.FR.16 (certificateType absent: the combined certificate when one was requested, else
+    the ChargingStationCertificate)."""
     ns = v2x.dialect_of(request)
     kind = present(request.certificate_type)
     request_id = (
         present(request.request_id) if isinstance(request, v21.messages.CertificateSignedRequest) else None
     )
-    status = ctl.certificate_signed(
-        request.certificate_chain, str(kind) if kind is not None else STATION_CERTIFICATE, now, request_id
-    )
+    untyped = COMBINED if COMBINED in ctl.pending else STATION_CERTIFICATE
+    use = str(kind) if kind is not None else untyped
+    status = ctl.certificate_signed(request.certificate_chain, use, now, request_id)
     return ns.CertificateSignedResponse(status=ns.CertificateSignedStatusEnumType(status))
 
 

@@ -234,7 +234,9 @@ def trigger_message(
 SIGN_TRIGGERS = {
     "SignChargingStationCertificate": (certificates.STATION_CERTIFICATE,),
     "SignV2GCertificate": (certificates.V2G_CERTIFICATE,),
-}  # SignCombinedCertificate: NotImplemented, this station keeps separate certificates (TC_F_27_CS)
+    # A00.FR.428 (ISO-3): one certificate for the CSMS and the ISO 15118 connections, CSR without a type
+    "SignCombinedCertificate": (certificates.COMBINED,),
+}
 
 
 def reset(ctl: Remote, request: v2x.ResetRequestT, now: datetime) -> v2x.ResetResponse:

@@ -39,11 +39,12 @@ def tls_profile(tool: StationTool) -> int:
 
 async def listener(tool: StationTool, profile: int) -> TlsFront:
     """The wss listener as ``profile`` wants it: the CSMS server certificate of the tool's CSMS root; on
-    profile 3 a station certificate of the tool's station CA required."""
+    profile 3 a station certificate of the tool's station CA required, or one of its V2G root (a combined
+    certificate the tool signed, TC_A_13_CS: A00.FR.428 makes it the station's TLS certificate too)."""
     front = await tool.endpoint.start_tls()
     pki = tool.pki()
     front.present(pki.csms_server)
-    front.require_client_certificates(pki.station_ca if profile == 3 else None)
+    front.require_client_certificates(*((pki.station_ca, pki.v2g_root) if profile == 3 else ()))
     return front
 
 

@@ -54,7 +54,7 @@ class TlsFront:
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self._certificate, self._legacy = pki.csms_server, False
-        self._client_ca: Issued | None = None  # profile 3: the CA station certificates must chain to
+        self._client_cas: tuple[Issued, ...] = ()  # profile 3: the CAs station certificates may chain to
         self.context = self._context(pki.csms_server, legacy=False)
 
     def _context(self, certificate: Issued, *, legacy: bool) -> ssl.SSLContext:
@@ -69,10 +69,10 @@ class TlsFront:
         else:
             context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(*self.pki.files(certificate))
-        if self._client_ca is not None:  # profile 3: no handshake without a station certificate of this CA
+        if self._client_cas:  # profile 3: no handshake without a station certificate of these CAs
             context.verify_mode = ssl.CERT_REQUIRED
-            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # the CA is under the CSMS root
-            context.load_verify_locations(cadata=self._client_ca.pem)
+            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # the station CA is under the CSMS root
+            context.load_verify_locations(cadata="".join(ca.pem for ca in self._client_cas))
         return context
 
     def present(self, certificate: Issued, *, legacy: bool = False) -> None:
@@ -80,10 +80,10 @@ class TlsFront:
         self._certificate, self._legacy = certificate, legacy
         self.context = self._context(certificate, legacy=legacy)
 
-    def require_client_certificates(self, ca: Issued | None) -> None:
-        """Security profile 3 from the next handshake on: a station certificate issued by ``ca`` is required
-        (None: profile 2, none asked for)."""
-        self._client_ca = ca
+    def require_client_certificates(self, *cas: Issued) -> None:
+        """Security profile 3 from the next handshake on: a station certificate issued by one of ``cas`` is
+        required (none: profile 2, no certificate asked for)."""
+        self._client_cas = cas
         self.context = self._context(self._certificate, legacy=self._legacy)
 
     @property

@@ -14,7 +14,9 @@ Readings:
 * RenewV2GChargingStationCertificate (A_12): the tool signs with its own V2G root (the V2G chain of its PKI)
   and sends certificateType V2GCertificate; the EVSE is omitted (the tool does not read ISO15118Ctrl.SeccId).
   A station that checks V2G chains against its V2G roots must trust the tool's.
-* TC_A_13_CS (ISO-3): the combined certificate is signed by the tool's V2G root, certificateType omitted.
+* TC_A_13_CS (ISO-3): the combined certificate is signed by the tool's V2G root, certificateType omitted; as
+  it is the station's TLS certificate too (A00.FR.428), the profile 3 listener also takes certificates of the
+  tool's V2G root.
 * TC_A_14_CS: the invalid certificate is one for another key, signed by a root the station does not know.
 * TC_A_15_CS: after the Rejected SignCertificateResponse the station must not send the CSR again within
   ``silence_wait`` (A02.FR.19: no resend of a CSR the CSMS did not accept).

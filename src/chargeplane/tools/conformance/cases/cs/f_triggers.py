@@ -4,8 +4,8 @@
 Readings:
 * Each case depends on the Part 5 station feature of its requested message: C-29.1 MeterValues, C-29.2
   TransactionEvent, C-29.3 LogStatusNotification, C-29.4 FirmwareStatusNotification, C-29.6
-  BootNotification. TC_F_27's "NOT ISO-3" (a station with a combined certificate implements
-  SignCombinedCertificate) cannot be stated as a feature: the case is taken as mandatory.
+  BootNotification. TC_F_27 asks for SignCombinedCertificate, so it applies only to a station without
+  combined certificates (its condition "NOT ISO-3").
 * "For every EVSE" (TC_F_12 / F_14, evse omitted): the tool checks the message of the configured EVSE; the
   others that come are answered and kept.
 * TC_F_13 / F_14 enter EnergyTransferStarted with a local authorization. TC_F_14 asks evse.id to be the
@@ -239,6 +239,7 @@ async def tc_f_26_cs(tool: StationTool) -> None:
     "Trigger message - NotImplemented",
     use_cases=("F06",),
     requirements=("F06.FR.08",),
+    condition="not ISO-3",
 )
 async def tc_f_27_cs(tool: StationTool) -> None:
     await trigger(tool, 1, "SignCombinedCertificate", status="NotImplemented")
