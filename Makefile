@@ -32,8 +32,8 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python scripts/conformance_doc.py --check
 	# Three workers on two cores: much of the suite waits on loopback peers and timers rather than the CPU.
 	# Tests marked serial (sized for one core to themselves) run alone afterwards.
-	$(BIN)/pytest -n 3 -m "not serial" --cov=chargeplane --cov-report=
-	$(BIN)/pytest -m serial --cov=chargeplane --cov-append --cov-report=
+	$(BIN)/pytest -n 3 -m "not serial" --cov=chargeplane --cov-report= --durations=25
+	$(BIN)/pytest -m serial --cov=chargeplane --cov-append --cov-report= --durations=10
 	# The sans-I/O RPC core must stay fully covered (issue #2).
 	$(BIN)/coverage report --show-missing --fail-under=100 \
 		--include='src/chargeplane/ocpp/endpoint.py,src/chargeplane/ocpp/frames.py,src/chargeplane/ocpp/errors.py,src/chargeplane/ocpp/events.py,src/chargeplane/ocpp/router.py,src/chargeplane/ocpp/validation.py,src/chargeplane/ocpp/versions.py,src/chargeplane/ocpp/catalog.py,src/chargeplane/ocpp/timestamps.py'
