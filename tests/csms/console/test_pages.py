@@ -12,10 +12,10 @@ import pytest
 from chargeplane.csms.blocks.sites.service import AllocationView, CircuitNode, EvseNode, NodeShare
 from chargeplane.csms.blocks.transactions.repository import MeterValueRecord, TransactionRecord
 from chargeplane.csms.console.forms import moment
-from chargeplane.csms.console.pages_energy import _power_of, grid_limit_input, tree_rows
+from chargeplane.csms.console.pages_energy import grid_limit_input, tree_rows
 from chargeplane.csms.console.pages_firmware import campaign_input
 from chargeplane.csms.console.pages_transactions import CSV_COLUMNS, csv_row, safe_cell
-from chargeplane.csms.console.views import chart_series
+from chargeplane.csms.console.views import chart_series, latest_power
 from chargeplane.csms.errors import Invalid
 
 AT = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -128,7 +128,7 @@ def test_power_takes_the_latest_total_else_the_phases() -> None:
         _sample("Power.Active.Import", 2500.0, 2, evse_id=2, phase="L2"),
         _sample("Power.Active.Import", 9000.0, -1, evse_id=3),  # too old
     ]
-    assert _power_of(samples, since) == {1: 7000.0, 2: 4500.0}
+    assert latest_power(samples, since, lambda sample: sample.evse_id) == {1: 7000.0, 2: 4500.0}
 
 
 def test_tree_rows_add_up_power_below_each_circuit() -> None:

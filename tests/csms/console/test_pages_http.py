@@ -306,3 +306,58 @@ async def test_transaction_detail_shows_its_cost(csms: RunningCsms, client: http
     assert 'id="tx-stop-reason">Local' in detail.text
     facts = await client.get(f"/fragments/transactions/{key}/facts")  # the live part shows it too
     assert f'id="tx-cost">{total} EUR' in facts.text
+
+
+async def test_overview_shows_faults_power_now_and_open_alerts(
+    csms: RunningCsms, client: httpx.AsyncClient
+) -> None:
+    """Issue #18 item 2: stations faulted, the power of the running sessions now, the open alerts."""
+    await _api(csms, "POST", "/id-tokens", 201, json={"idToken": "TAG-P", "type": "ISO14443"})
+    await csms.add_station("CS1")
+    await sign_in(client, Role.VIEWER)
+    before = (await client.get("/fragments/overview")).text
+    assert 'id="stations-faulted">0<' in before
+    assert 'id="power-now">0.0 kW<' in before
+    assert 'id="open-alerts">0<' in before
+    now = datetime.now(UTC)
+    async with peer(csms.ocpp_url, "CS1", "2.0.1") as station:
+        await boot(station, "2.0.1")
+        await station.call(
+            V201.call.StatusNotification(
+                timestamp=_wire(now), connector_status="Faulted", evse_id=2, connector_id=1
+            )
+        )
+        await station.call(
+            V201.call.TransactionEvent(
+                event_type="Started",
+                timestamp=_wire(now - timedelta(minutes=2)),
+                trigger_reason="Authorized",
+                seq_no=0,
+                transaction_info={"transaction_id": "TX-P", "charging_state": "Charging"},
+                id_token={"id_token": "TAG-P", "type": "ISO14443"},
+                evse={"id": 1, "connector_id": 1},
+            )
+        )
+        for seq, (age, phases) in enumerate(((90, (1000, 1000, 1000)), (30, (2000, 2500, 3000))), start=1):
+            await station.call(
+                V201.call.TransactionEvent(
+                    event_type="Updated",
+                    timestamp=_wire(now - timedelta(seconds=age)),
+                    trigger_reason="MeterValuePeriodic",
+                    seq_no=seq,
+                    transaction_info={"transaction_id": "TX-P"},
+                    meter_value=[
+                        {
+                            "timestamp": _wire(now - timedelta(seconds=age)),
+                            "sampled_value": [
+                                {"value": watts, "measurand": "Power.Active.Import", "phase": phase}
+                                for watts, phase in zip(phases, ("L1-N", "L2-N", "L3-N"), strict=True)
+                            ],
+                        }
+                    ],
+                )
+            )
+        after = (await client.get("/fragments/overview")).text
+    assert 'id="stations-faulted">1<' in after
+    assert 'id="power-now">7.5 kW<' in after, after  # the latest instant's phases added up, not the older one
+    assert 'id="evses-charging">1<' in after

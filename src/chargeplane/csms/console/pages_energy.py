@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -23,7 +23,7 @@ from chargeplane.csms.blocks.sites.service import AllocationView, CircuitNode, N
 from chargeplane.csms.blocks.transactions.queries import MeterValueRecord, TransactionQueries
 from chargeplane.csms.console.forms import needs, refusal, text
 from chargeplane.csms.console.users import Role, Session
-from chargeplane.csms.console.views import POWER, base_value
+from chargeplane.csms.console.views import POWER, latest_power
 from chargeplane.csms.errors import Invalid
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 AnyRequest = Request[Any, Any, Any]
 RECENT = timedelta(minutes=5)  # a power sample older than this is not "now"
 SAMPLES = 5000
-_PHASES = frozenset({"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"})
 _SEPARATORS = re.compile(r"[\s,;/]+")
 Phases = tuple[float, float, float]
 
@@ -52,27 +51,8 @@ class NodeRow:
     share: NodeShare | None  # EVSEs: the allocation
 
 
-def _power_of(samples: list[MeterValueRecord], since: datetime) -> dict[int, float]:
-    """The latest total power per EVSE (W): the value without phase, else its phases added up."""
-    totals: dict[int, tuple[datetime, float]] = {}
-    phases: dict[int, tuple[datetime, dict[str, float]]] = {}
-    for sample in samples:  # oldest first: a later one replaces an earlier one
-        if sample.evse_id is None or sample.timestamp < since or sample.location not in (None, "Outlet"):
-            continue
-        value = base_value(sample)
-        if value is None:
-            continue
-        if sample.phase is None:
-            totals[sample.evse_id] = (sample.timestamp, value)
-        elif sample.phase in _PHASES:
-            at, per_phase = phases.get(sample.evse_id, (sample.timestamp, {}))
-            if sample.timestamp > at:
-                per_phase = {}
-            per_phase[sample.phase] = value
-            phases[sample.evse_id] = (sample.timestamp, per_phase)
-    found = {evse: sum(per_phase.values()) for evse, (_, per_phase) in phases.items()}
-    found.update({evse: value for evse, (_, value) in totals.items()})
-    return found
+def _evse_of(sample: MeterValueRecord) -> int | None:
+    return sample.evse_id
 
 
 def tree_rows(
@@ -160,7 +140,7 @@ class EnergyPages:
             samples = await self.transactions.station_meter_values(
                 station, start=since, end=None, measurand=POWER, offset=0, limit=SAMPLES
             )
-            for evse, watts in _power_of(samples, since).items():
+            for evse, watts in latest_power(samples, since, _evse_of).items():
                 found[station.casefold(), evse] = watts
         return found
 

@@ -3,16 +3,21 @@ calls; no HTTP to itself, no SQL of its own on the blocks' tables)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
-from typing import Any, Protocol
+from datetime import datetime, time, timedelta
+from typing import Any, Protocol, TypeVar
 
 from chargeplane.csms.blocks.availability.service import AvailabilityService
+from chargeplane.csms.blocks.monitoring.service import AlertFilter, MonitoringService
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.blocks.security.service import SecurityEventFilter, SecurityService
-from chargeplane.csms.blocks.transactions.queries import TransactionFilter, TransactionQueries
+from chargeplane.csms.blocks.transactions.queries import (
+    MeterValueRecord,
+    TransactionFilter,
+    TransactionQueries,
+)
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import UnknownStation
 
@@ -21,6 +26,7 @@ MAX_TODAY = 10_000  # transactions of today the overview adds up
 PAGE = 50
 RECENT = 10
 CHART_SAMPLES = 10_000
+RECENT_POWER = timedelta(minutes=5)  # a power sample older than this is not "now"
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 SOC = "SoC"  # percent, as the EV reports it
@@ -51,6 +57,9 @@ class Overview:
     offline: int
     charging: int  # EVSEs with a transaction that is charging
     energy_today_wh: float  # of the transactions started today (UTC)
+    faulted: int = 0  # stations with the station, an EVSE or a connector Faulted
+    power_w: float = 0.0  # the running transactions' latest Power.Active.Import (of the last RECENT_POWER)
+    open_alerts: int = 0  # monitoring alerts not closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,40 @@ def base_value(sample: Sampled) -> float | None:
     if scale is None:
         return None  # varh, kvar...: not what the chart shows
     return sample.value * 10.0 ** (sample.multiplier or 0) * scale
+
+
+class Phased(Sampled, Protocol):
+    @property
+    def location(self) -> str | None: ...
+
+
+K = TypeVar("K")
+S = TypeVar("S", bound=Phased)
+
+
+def latest_power(samples: Iterable[S], since: datetime, key: Callable[[S], K | None]) -> dict[K, float]:
+    """The latest total power (W) per ``key`` (an EVSE, a transaction) of samples given oldest first: the
+    value without a phase, else the phases of the latest instant added up; outlet samples only."""
+    totals: dict[K, float] = {}
+    phases: dict[K, tuple[datetime, dict[str, float]]] = {}
+    for sample in samples:  # oldest first: a later one replaces an earlier one
+        which = key(sample)
+        if which is None or sample.timestamp < since or sample.location not in (None, "Outlet"):
+            continue
+        value = base_value(sample)
+        if value is None:
+            continue
+        if sample.phase is None:
+            totals[which] = value
+        elif sample.phase in _PHASES:
+            at, per_phase = phases.get(which, (sample.timestamp, {}))
+            if sample.timestamp > at:
+                per_phase = {}
+            per_phase[sample.phase] = value
+            phases[which] = (sample.timestamp, per_phase)
+    found = {which: sum(per_phase.values()) for which, (_, per_phase) in phases.items()}
+    found.update(totals)
+    return found
 
 
 def _soc(sample: Sampled) -> float | None:
@@ -110,6 +153,10 @@ def chart_series(samples: Iterable[Sampled]) -> Series:
     return Series(points[ENERGY], points[POWER], sorted(soc.items()))
 
 
+def _transaction_of(sample: MeterValueRecord) -> int | None:
+    return sample.transaction_key
+
+
 def start_of_day(moment: datetime) -> datetime:
     return datetime.combine(moment.date(), time(0), tzinfo=moment.tzinfo)
 
@@ -127,8 +174,10 @@ class ConsoleViews:
         transactions: TransactionQueries,
         commands: CommandService,
         security: SecurityService,
+        monitoring: MonitoringService,
         clock: Clock,
     ) -> None:
+        self.monitoring = monitoring
         self.stations = stations
         self.availability = availability
         self.transactions = transactions
@@ -148,7 +197,14 @@ class ConsoleViews:
         today = TransactionFilter(started_from=start_of_day(self.clock.now()))
         started, _ = await self.transactions.find(today, 0, MAX_TODAY)
         energy = sum(record.energy_wh or 0.0 for record in started if record.status != "refused")
-        return Overview(online, len(records) - online, len(charging), energy)
+        now = self.clock.now()
+        samples = await self.transactions.recent_meter_values(
+            [record.id for record in active], now - RECENT_POWER, POWER, CHART_SAMPLES
+        )
+        power = sum(latest_power(samples, now - RECENT_POWER, _transaction_of).values())
+        _, open_alerts = await self.monitoring.alerts(AlertFilter(state="open"), 0, 1)
+        faulted = await self.availability.faulted_station_count()
+        return Overview(online, len(records) - online, len(charging), energy, faulted, power, open_alerts)
 
     async def station_list(self, search: str = "") -> Sequence[Any]:
         records, _ = await self.stations.list_stations(0, MAX_STATIONS)

@@ -508,6 +508,7 @@ def console_for(context: BlockContext, users: UserStore, api_tokens: TokenStore 
         context.require(TransactionQueries),
         context.require(CommandService),
         context.require(SecurityService),
+        context.require(MonitoringService),
         context.clock,
     )
     stream = EventStream(context.events)

@@ -213,6 +213,14 @@ class AvailabilityRepository:
             rows = (await connection.execute(query)).all()
         return [ConnectorRecord(**row._mapping) for row in rows]
 
+    async def faulted_station_count(self) -> int:
+        """How many stations have the station, an EVSE or a connector Faulted now."""
+        query = sa.select(sa.func.count(sa.distinct(connectors.c.station_key))).where(
+            connectors.c.status == "Faulted"
+        )
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())
+
     async def history(self, station_id: str, offset: int, limit: int) -> tuple[list[HistoryRecord], int]:
         """Newest first."""
         key = station_key(station_id)

@@ -117,6 +117,10 @@ class AvailabilityService:
         """The current status of the station, its EVSEs and connectors."""
         return await self.repository.current(station_id)
 
+    async def faulted_station_count(self) -> int:
+        """Stations with a Faulted status now (the whole station, an EVSE or a connector)."""
+        return await self.repository.faulted_station_count()
+
     async def status_history(
         self, station_id: str, offset: int, limit: int
     ) -> tuple[list[HistoryRecord], int]:

@@ -53,6 +53,12 @@ class TransactionQueries:
         samples = await self.repository.transaction_meter_values(key, meter_value_limit)
         return TransactionDetail(record, events, samples)
 
+    async def recent_meter_values(
+        self, keys: list[int], since: datetime, measurand: str, limit: int
+    ) -> list[MeterValueRecord]:
+        """The ``measurand`` samples of these transactions (by key) since ``since``, oldest first."""
+        return await self.repository.recent_meter_values(keys, since, measurand, limit)
+
     async def station_meter_values(
         self,
         station_id: str,

@@ -514,6 +514,26 @@ class TransactionRepository:
             rows = (await connection.execute(query)).all()
         return [MeterValueRecord(**row._mapping) for row in rows]
 
+    async def recent_meter_values(
+        self, keys: list[int], since: datetime, measurand: str, limit: int
+    ) -> list[MeterValueRecord]:
+        """The ``measurand`` samples of these transactions since ``since``, oldest first."""
+        if not keys:
+            return []
+        query = (
+            sa.select(*_METER_COLUMNS)
+            .where(
+                meter_values.c.transaction_key.in_(keys),
+                meter_values.c.timestamp >= since,
+                meter_values.c.measurand == measurand,
+            )
+            .order_by(meter_values.c.timestamp, meter_values.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [MeterValueRecord(**row._mapping) for row in rows]
+
     async def station_meter_values(
         self,
         station_id: str,
