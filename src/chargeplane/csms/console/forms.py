@@ -18,8 +18,9 @@ def needs(session: Session, role: Role, what: str) -> None:
         raise HTTPException(status_code=HTTP_403_FORBIDDEN, detail=f"{what} needs the {role.value} role")
 
 
-def text(value: object, limit: int = 255) -> str | None:
-    """A form or query field's text, stripped and cut at ``limit``; ``None`` when empty or not text."""
+def text(value: object, limit: int | None = 255) -> str | None:
+    """A form or query field's text, stripped and cut at ``limit`` (``None``: whole, for the block's own
+    check to refuse); ``None`` when empty or not text."""
     return (value.strip()[:limit] or None) if isinstance(value, str) else None
 
 

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.exceptions import HTTPException
-from litestar.status_codes import HTTP_403_FORBIDDEN
 
 from chargeplane.csms.api.errors import http_error
 from chargeplane.csms.api.tokens import Scope, TokenStore
@@ -25,6 +23,7 @@ from chargeplane.csms.blocks.firmware.service import FirmwareService
 from chargeplane.csms.blocks.monitoring.service import AlertFilter, MonitoringService
 from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.security.service import SecurityEventFilter, SecurityService
+from chargeplane.csms.console.forms import needs, offset, text
 from chargeplane.csms.console.users import Role, Session
 from chargeplane.csms.errors import Invalid
 
@@ -65,19 +64,6 @@ class Refused(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-def _needs(session: Session, role: Role, what: str) -> None:
-    if not session.user.role.allows(role):
-        raise HTTPException(status_code=HTTP_403_FORBIDDEN, detail=f"{what} needs the {role.value} role")
-
-
-def _text(value: object) -> str | None:
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
-def _offset(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and len(value) < 10 else 0
 
 
 def csv_items(data: bytes) -> list[dict[str, Any]]:
@@ -188,14 +174,14 @@ class ManagePages:
         @post("/id-tokens", include_in_schema=False)
         async def create_id_token(request: AnyRequest) -> Response[Any]:
             session, form = await console.checked_post(request)
-            _needs(session, Role.OPERATOR, "creating id tokens")
+            needs(session, Role.OPERATOR, "creating id tokens")
             item: dict[str, Any] = {
-                "idToken": _text(form.get("id_token")) or "",
-                "type": _text(form.get("type")) or "ISO14443",
-                "status": _text(form.get("status")) or "Accepted",
+                "idToken": text(form.get("id_token"), None) or "",
+                "type": text(form.get("type"), None) or "ISO14443",
+                "status": text(form.get("status"), None) or "Accepted",
                 "localList": form.get("local_list") == "on",
             }
-            if description := _text(form.get("description")):
+            if description := text(form.get("description"), None):
                 item["description"] = description
 
             async def create() -> None:
@@ -210,8 +196,8 @@ class ManagePages:
         @post("/id-tokens/block", include_in_schema=False)
         async def block_id_token(request: AnyRequest) -> Response[Any]:
             session, form = await console.checked_post(request)
-            _needs(session, Role.OPERATOR, "blocking id tokens")
-            id_token, token_type = _text(form.get("id_token")) or "", _text(form.get("type"))
+            needs(session, Role.OPERATOR, "blocking id tokens")
+            id_token, token_type = text(form.get("id_token"), None) or "", text(form.get("type"), None)
             wanted = "Accepted" if form.get("unblock") == "1" else "Blocked"
 
             async def block() -> None:
@@ -222,7 +208,7 @@ class ManagePages:
         @post("/id-tokens/import", include_in_schema=False)
         async def import_id_tokens(request: AnyRequest) -> Response[Any]:
             session, form = await console.checked_post(request)
-            _needs(session, Role.OPERATOR, "importing id tokens")
+            needs(session, Role.OPERATOR, "importing id tokens")
             upload = form.get("file")
             read = getattr(upload, "read", None)
             if read is None:
@@ -237,18 +223,18 @@ class ManagePages:
 
         @get("/reservations", include_in_schema=False)
         async def reservations(request: AnyRequest) -> Response[Any]:
-            offset = _offset(request.query_params.get("offset"))
+            first = offset(request.query_params.get("offset"))
 
             async def build(session: Session) -> Response[Any]:
                 found, total = await pages.reservations.find(
-                    station_id=None, status=None, offset=offset, limit=PAGE
+                    station_id=None, status=None, offset=first, limit=PAGE
                 )
                 return console.render(
                     "reservations.html",
                     session=session,
                     reservations=found,
                     total=total,
-                    offset=offset,
+                    offset=first,
                     page=PAGE,
                 )
 
@@ -256,19 +242,19 @@ class ManagePages:
 
         @get("/security-events", include_in_schema=False)
         async def security_events(request: AnyRequest) -> Response[Any]:
-            offset = _offset(request.query_params.get("offset"))
-            station_id = _text(request.query_params.get("station"))
+            first = offset(request.query_params.get("offset"))
+            station_id = text(request.query_params.get("station"), None)
             critical = request.query_params.get("critical") == "1"
 
             async def build(session: Session) -> Response[Any]:
                 where = SecurityEventFilter(station_id=station_id, critical=True if critical else None)
-                found, total = await pages.security.find(where, offset, PAGE)
+                found, total = await pages.security.find(where, first, PAGE)
                 return console.render(
                     "security_events.html",
                     session=session,
                     events=found,
                     total=total,
-                    offset=offset,
+                    offset=first,
                     page=PAGE,
                     station=station_id or "",
                     critical=critical,
@@ -278,18 +264,18 @@ class ManagePages:
 
         @get("/alerts", include_in_schema=False)
         async def alerts(request: AnyRequest) -> Response[Any]:
-            offset = _offset(request.query_params.get("offset"))
+            first = offset(request.query_params.get("offset"))
             state = request.query_params.get("state", "open")
             state = state if state in ("open", "closed", "") else "open"
 
             async def build(session: Session) -> Response[Any]:
-                found, total = await pages.monitoring.alerts(AlertFilter(state=state or None), offset, PAGE)
+                found, total = await pages.monitoring.alerts(AlertFilter(state=state or None), first, PAGE)
                 return console.render(
                     "alerts.html",
                     session=session,
                     alerts=found,
                     total=total,
-                    offset=offset,
+                    offset=first,
                     page=PAGE,
                     state=state,
                     message=None,
@@ -300,8 +286,8 @@ class ManagePages:
         @post("/alerts/acknowledge", include_in_schema=False)
         async def acknowledge_alert(request: AnyRequest) -> Response[Any]:
             session, form = await console.checked_post(request)
-            _needs(session, Role.OPERATOR, "acknowledging alerts")
-            which, note = _text(form.get("id")) or "", _text(form.get("note"))
+            needs(session, Role.OPERATOR, "acknowledging alerts")
+            which, note = text(form.get("id"), None) or "", text(form.get("note"), None)
             status, message = 200, None
             if not which.isdigit() or len(which) > 9:
                 status, message = 400, "which alert?"
@@ -355,8 +341,8 @@ class ManagePages:
         async def upload_firmware(request: AnyRequest) -> Response[Any]:
             """The API's upload (stored, hashed and signed with the firmware signing key), from a form."""
             session, form = await console.checked_post(request)
-            _needs(session, Role.OPERATOR, "uploading firmware")
-            name, version = _text(form.get("name")) or "", _text(form.get("version")) or ""
+            needs(session, Role.OPERATOR, "uploading firmware")
+            name, version = text(form.get("name"), None) or "", text(form.get("version"), None) or ""
             upload = form.get("file")
             read = getattr(upload, "read", None)
             if not 1 <= len(name) <= 255 or not 1 <= len(version) <= 50:
@@ -394,7 +380,7 @@ class ManagePages:
         async def api_token_page(
             session: Session, status: int = 200, message: str | None = None, secret: str | None = None
         ) -> Response[str]:
-            _needs(session, Role.ADMIN, "managing API tokens")
+            needs(session, Role.ADMIN, "managing API tokens")
             listed = await pages.api_tokens.all() if pages.api_tokens is not None else []
             response = console.render(
                 "api_tokens.html",
@@ -418,10 +404,10 @@ class ManagePages:
         @post("/api-tokens", include_in_schema=False)
         async def create_api_token(request: AnyRequest) -> Response[Any]:
             session, form = await console.checked_post(request)
-            _needs(session, Role.ADMIN, "managing API tokens")
+            needs(session, Role.ADMIN, "managing API tokens")
             if pages.api_tokens is None:
                 return await api_token_page(session, 409, "this console has no API token store")
-            name, scope = _text(form.get("name")) or "", _text(form.get("scope")) or "read"
+            name, scope = text(form.get("name"), None) or "", text(form.get("scope"), None) or "read"
             if scope not in {s.value for s in Scope}:
                 return await api_token_page(session, 400, f"unknown scope {scope[:20]}")
             try:
@@ -433,8 +419,8 @@ class ManagePages:
         @post("/api-tokens/revoke", include_in_schema=False)
         async def revoke_api_token(request: AnyRequest) -> Response[Any]:
             session, form = await console.checked_post(request)
-            _needs(session, Role.ADMIN, "managing API tokens")
-            which = _text(form.get("id")) or ""
+            needs(session, Role.ADMIN, "managing API tokens")
+            which = text(form.get("id"), None) or ""
             if pages.api_tokens is None or not which.isdigit():
                 return await api_token_page(session, 400, "which token?")
             if not await pages.api_tokens.revoke(which):

@@ -50,6 +50,7 @@ from chargeplane.csms.blocks.reservation.service import ReservationService
 from chargeplane.csms.blocks.security.service import SecurityService
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
 from chargeplane.csms.bus.commands import LocalCommandRouter, initiator
+from chargeplane.csms.console.forms import text
 from chargeplane.csms.console.manage import ManagePages
 from chargeplane.csms.console.panel_pages import PanelPages
 from chargeplane.csms.console.trace import MessageTrace
@@ -124,18 +125,13 @@ def _local_path(target: str | None) -> str:
     return target
 
 
-def _text(value: object) -> str | None:
-    """A form field's text, stripped; ``None`` when it is empty or not text (a file)."""
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
 def _form_int(value: object) -> int | None:
-    text = _text(value)
-    if text is None:
+    digits = text(value, None)
+    if digits is None:
         return None
-    if not text.isdigit() or len(text) > 9:
-        raise HTTPException(status_code=400, detail=f"not a number: {text[:20]}")
-    return int(text)
+    if not digits.isdigit() or len(digits) > 9:
+        raise HTTPException(status_code=400, detail=f"not a number: {digits[:20]}")
+    return int(digits)
 
 
 class Console:
@@ -220,28 +216,28 @@ class Console:
                 raise UnknownStation(station_id)
             sent: SentCommand
             if kind == "remote-start":
-                id_token = _text(form.get("id_token"))
+                id_token = text(form.get("id_token"), None)
                 if id_token is None:
                     raise HTTPException(status_code=400, detail="an id token is needed")
                 data = RemoteStartIn(
                     id_token=id_token,
-                    token_type=_text(form.get("token_type")),
+                    token_type=text(form.get("token_type"), None),
                     evse_id=_form_int(form.get("evse_id")),
                 )
                 sent = await self.commands.remote_start(station, data)
             elif kind == "remote-stop":
-                transaction_id = _text(form.get("transaction_id"))
+                transaction_id = text(form.get("transaction_id"), None)
                 if transaction_id is None:
                     raise HTTPException(status_code=400, detail="a transaction id is needed")
                 sent = await self.commands.remote_stop(station, RemoteStopIn(transaction_id=transaction_id))
             elif kind == "reset":
                 reset = ResetIn(
-                    type=_text(form.get("type")) or "OnIdle", evse_id=_form_int(form.get("evse_id"))
+                    type=text(form.get("type"), None) or "OnIdle", evse_id=_form_int(form.get("evse_id"))
                 )
                 sent = await self.commands.reset(station, reset)
             else:
                 trigger = TriggerIn(
-                    requested_message=_text(form.get("requested_message")) or "Heartbeat",
+                    requested_message=text(form.get("requested_message"), None) or "Heartbeat",
                     evse_id=_form_int(form.get("evse_id")),
                 )
                 sent = await self.commands.trigger(station, trigger)
@@ -260,13 +256,13 @@ class Console:
         Operators and admins only, checked here; the password is generated (profiles 1 and 2) and shown once."""
         if not session.user.role.can_command:
             raise HTTPException(status_code=HTTP_403_FORBIDDEN, detail="viewers cannot register stations")
-        station_id = _text(form.get("station_id")) or ""
+        station_id = text(form.get("station_id"), None) or ""
         if not STATION_ID.match(station_id):
             return 400, "A station id is 1 to 48 letters, digits or * - _ = + | @ .", None
         profile = _form_int(form.get("security_profile")) or 1
         if profile not in (1, 2, 3):
             return 400, "The security profile is 1, 2 or 3.", None
-        description = _text(form.get("description"))
+        description = text(form.get("description"), None)
         if description is not None and len(description) > 200:
             return 400, "The description is at most 200 characters.", None
         try:
@@ -445,7 +441,7 @@ class Console:
             status, message, generated = await console.register_station(session, form)
             created = None
             if status == 201:
-                created = await console.views.stations.get_station(str(_text(form.get("station_id"))))
+                created = await console.views.stations.get_station(str(text(form.get("station_id"), None)))
             response = console.render(
                 "register.html",
                 status,
