@@ -3,6 +3,7 @@ the CSV export, the forms through the blocks' services, viewers refused and CSRF
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -314,6 +315,7 @@ async def test_overview_shows_faults_power_now_and_open_alerts(
     """Issue #18 item 2: stations faulted, the power of the running sessions now, the open alerts."""
     await _api(csms, "POST", "/id-tokens", 201, json={"idToken": "TAG-P", "type": "ISO14443"})
     await csms.add_station("CS1")
+    await _api(csms, "POST", "/alert-rules", 201, json={"name": "all", "maxSeverity": 9})
     await sign_in(client, Role.VIEWER)
     before = (await client.get("/fragments/overview")).text
     assert 'id="stations-faulted">0<' in before
@@ -357,7 +359,29 @@ async def test_overview_shows_faults_power_now_and_open_alerts(
                     ],
                 )
             )
-        after = (await client.get("/fragments/overview")).text
+        await station.call(
+            V201.call.NotifyEvent(
+                generated_at=_wire(now),
+                seq_no=0,
+                event_data=[
+                    {
+                        "event_id": 1,
+                        "timestamp": _wire(now),
+                        "trigger": "Delta",
+                        "actual_value": "Faulted",
+                        "event_notification_type": "HardWiredNotification",
+                        "component": {"name": "EVSE", "evse": {"id": 2}},
+                        "variable": {"name": "AvailabilityState"},
+                    }
+                ],
+            )
+        )
+        async with asyncio.timeout(5):  # the alert is raised by a listener of the stored event
+            while True:
+                after = (await client.get("/fragments/overview")).text
+                if 'id="open-alerts">1<' in after:
+                    break
+                await asyncio.sleep(0.05)
     assert 'id="stations-faulted">1<' in after
     assert 'id="power-now">7.5 kW<' in after, after  # the latest instant's phases added up, not the older one
     assert 'id="evses-charging">1<' in after
