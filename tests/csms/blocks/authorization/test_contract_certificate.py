@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
 from chargeplane.csms.blocks.authorization.service import TokenDecision, contract_answer
@@ -191,6 +193,65 @@ async def test_contract_roots_api(mo_csms: RunningCsms) -> None:
     )
     assert refused.status_code == 400
     assert service_roots(mo_csms) == 2
+    fingerprint = root.certificate.fingerprint(hashes.SHA256()).hex()
+    removed = await mo_csms.api.delete(f"/api/v1/pki/contract-roots/{fingerprint}", headers=mo_csms.auth)
+    assert removed.status_code == 204, removed.text
+    assert service_roots(mo_csms) == 1
+    again = await mo_csms.api.delete(f"/api/v1/pki/contract-roots/{fingerprint}", headers=mo_csms.auth)
+    assert again.status_code == 404
+    own = (await mo_csms.api.get("/api/v1/pki/contract-roots", headers=mo_csms.auth)).json()[0]["sha256"]
+    kept = await mo_csms.api.delete(f"/api/v1/pki/contract-roots/{own}", headers=mo_csms.auth)
+    assert kept.status_code == 409  # our own MO CA's root goes with its CA, not through this route
+    assert service_roots(mo_csms) == 1
+
+
+async def test_C07_FR_17_a_forged_ocsp_answer_is_no_answer(
+    mo_csms: RunningCsms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone between the CSMS and the MO's responder answers "good" for a contract, signed with a key that
+    is not the MO sub-CA's: the CSMS takes it for no answer (RFC 6960 §4.2.2.2) and the chain is not accepted."""
+    pem, _ = await contract_pem(mo_csms, EMAID)
+    leaf, sub = (x509.load_pem_x509_certificate(block.encode() + b"\n") for block in split_pem(pem))
+    impostor_key = generate_key("ec-p256")
+    impostor = (  # the sub-CA's name on another key
+        x509.CertificateBuilder()
+        .subject_name(sub.subject)
+        .issuer_name(sub.subject)
+        .public_key(impostor_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(sub.not_valid_before_utc)
+        .not_valid_after(sub.not_valid_after_utc)
+        .sign(impostor_key, hashes.SHA256())
+    )
+    forged = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=leaf,
+            issuer=sub,
+            algorithm=hashes.SHA256(),
+            cert_status=ocsp.OCSPCertStatus.GOOD,
+            this_update=utc_now(),
+            next_update=None,
+            revocation_time=None,
+            revocation_reason=None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.NAME, impostor)
+        .sign(impostor_key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.DER)
+    )
+    service = mo_csms.app.blocks.require(PkiService)
+    assert await service.contract_chain_status(pem, EMAID) == "Accepted"  # the real responder's answer
+    service._ocsp_cache.clear()
+
+    async def intercepted(url: str, request_der: bytes | None) -> httpx.Response:
+        return httpx.Response(200, content=forged)
+
+    monkeypatch.setattr(service, "_http", intercepted)
+    assert await service.contract_chain_status(pem, EMAID) == "CertChainError"
+
+
+def split_pem(pem: str) -> list[str]:
+    return [part + "-----END CERTIFICATE-----" for part in pem.split("-----END CERTIFICATE-----")[:-1]]
 
 
 def service_roots(csms: RunningCsms) -> int:

@@ -16,6 +16,7 @@ import msgspec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from litestar import Request, Response, get, post
+from litestar import delete as delete_route  # "delete" names the DeleteCertificate route below
 from litestar.openapi.spec import (
     OpenAPIFormat,
     OpenAPIMediaType,
@@ -414,9 +415,20 @@ def routes(service: PkiService) -> list[Any]:
         """A self-signed CA certificate (PEM); adding one already trusted changes nothing."""
         return _contract_root(service.add_contract_root(data.certificate))
 
+    @delete_route(
+        "/pki/contract-roots/{sha256:str}",
+        summary="Stop trusting an added contract root (C07)",
+        responses=error_responses(HTTP_404_NOT_FOUND, HTTP_409_CONFLICT),
+    )
+    async def remove_contract_root(sha256: str) -> None:
+        """The root with this SHA-256 fingerprint (as listed) is no longer trusted for contract chains; a
+        root of the CSMS's own mo or v2g CA cannot be removed here (409)."""
+        service.remove_contract_root(sha256)
+
     return [
         contract_roots,
         add_contract_root,
+        remove_contract_root,
         authority,
         crl,
         ocsp_post,

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,6 +80,7 @@ from chargeplane.pki.ca import (
 )
 from chargeplane.pki.contract import ContractAnswer, ContractCertificateBackend, ContractRequest
 from chargeplane.pki.hashes import HASH_ALGORITHMS, HashData, hash_data, ocsp_request
+from chargeplane.pki.revocation import crl_signed_by, names_issuer, ocsp_signed_by_issuer
 
 if TYPE_CHECKING:  # the type behind cryptography.x509.ocsp.OCSPResponse, an alias mypy cannot use
     from cryptography.hazmat.bindings._rust.ocsp import OCSPResponse
@@ -111,6 +113,10 @@ CONTRACT_ROOTS = "contract-roots"  # under the CA directory: the MO / V2G roots 
 
 
 class UnknownCertificate(NotFound):
+    pass
+
+
+class OwnRoot(Conflict):
     pass
 
 
@@ -208,7 +214,7 @@ class PkiService:
         self.directory: Path = settings.directory()
         self._authorities: dict[str, CertificateAuthority] = {}
         self._queue: asyncio.Queue[_Delivery] = asyncio.Queue()
-        self._ocsp_cache: dict[tuple[HashData, str], _Cached] = {}
+        self._ocsp_cache: dict[tuple[HashData, str, bool], _Cached] = {}
         self.revocation_listeners: list[Callable[[CertificateRecord], Awaitable[None]]] = []  # after a revoke
 
     @property
@@ -478,14 +484,17 @@ class PkiService:
 
     # -- M06: GetCertificateStatus --------------------------------------------------------------------------
 
-    async def certificate_status(self, data: HashData, responder_url: str) -> tuple[str, str | None]:
-        """(Accepted, base64 DER OCSP response) or (Failed, None)."""
+    async def certificate_status(
+        self, data: HashData, responder_url: str, issuer: x509.Certificate | None = None
+    ) -> tuple[str, str | None]:
+        """(Accepted, base64 DER OCSP response) or (Failed, None); ``issuer``: see ``_fetch_ocsp``."""
         now = self.clock.now()
-        key = (data.normalised(), responder_url)
+        # An answer checked against a given issuer is not shared with one that may have been relayed unchecked.
+        key = (data.normalised(), responder_url, issuer is not None)
         cached = self._ocsp_cache.get(key)
         if cached is not None and cached.until > now:
             return "Accepted", cached.response
-        fetched = await self._fetch_ocsp(data, responder_url)
+        fetched = await self._fetch_ocsp(data, responder_url, issuer)
         if fetched is None:
             return "Failed", None
         der, response = fetched
@@ -506,11 +515,9 @@ class PkiService:
             _, encoded = await self.certificate_status(data, url)
             if encoded is None:
                 return "CertChainError"
-            answer = ocsp.load_der_ocsp_response(base64.b64decode(encoded)).certificate_status
-            if answer is ocsp.OCSPCertStatus.REVOKED:
-                return "CertificateRevoked"
-            if answer is not ocsp.OCSPCertStatus.GOOD:
-                return "CertChainError"
+            status = _contract_answer(ocsp.load_der_ocsp_response(base64.b64decode(encoded)))
+            if status != "Accepted":
+                return status
         return "Accepted"
 
     # -- C07.FR.06: a contract chain in PEM --------------------------------------------------------------
@@ -545,6 +552,19 @@ class PkiService:
         (folder / f"{root.fingerprint(hashes.SHA256()).hex()}.pem").write_text(pem_of(root))
         return root
 
+    def remove_contract_root(self, sha256: str) -> None:
+        """Stop trusting a root added for contract chains; the roots of the CSMS's own CAs stay (they go with
+        their CA directory)."""
+        path = self.directory / CONTRACT_ROOTS / f"{sha256.lower()}.pem"
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256.lower()) or not path.is_file():
+            own = {
+                a.root.fingerprint(hashes.SHA256()).hex() for a in map(self.authority, KINDS) if a is not None
+            }
+            if sha256.lower() in own:
+                raise OwnRoot(f"{sha256}: the root of one of the CSMS's own CAs, not an added root")
+            raise UnknownCertificate(f"no added contract root with SHA-256 fingerprint {sha256}")
+        path.unlink()
+
     async def contract_chain_status(self, pem: str, emaid: str) -> str:
         """C07.FR.06 / FR.05: a contract chain sent in PEM checked up to a trusted root (signatures, names,
         validity, the eMAID), then its leaf by OCSP at the responder the leaf names; CertChainError when it
@@ -557,10 +577,33 @@ class PkiService:
         url = ocsp_url(checked.leaf)
         if url is None:
             return CHAIN_ERROR
-        return await self.contract_status([(hash_data(checked.leaf, checked.issuer), url)])
+        # The leaf's issuer was verified up to a trusted root: the OCSP answer must be signed by it or its delegate.
+        _, encoded = await self.certificate_status(
+            hash_data(checked.leaf, checked.issuer), url, checked.issuer
+        )
+        if encoded is None:
+            return CHAIN_ERROR  # no answer the leaf's issuer vouches for (C07.FR.17)
+        return _contract_answer(ocsp.load_der_ocsp_response(base64.b64decode(encoded)))
 
-    async def _fetch_ocsp(self, data: HashData, url: str) -> tuple[bytes, OCSPResponse] | None:
-        """A successful OCSP response about the certificate ``data`` names, from the responder at ``url``."""
+    def known_issuer(self, data: HashData) -> x509.Certificate | None:
+        """The certificate ``data`` names as issuer, when the CSMS holds it: a root or sub-CA of its own CAs, or
+        a trusted contract root."""
+        candidates = list(self.contract_roots())
+        for kind in KINDS:
+            authority = self.authority(kind)
+            if authority is not None:
+                candidates += [authority.root, authority.sub]
+        return next((c for c in candidates if names_issuer(data, c)), None)
+
+    async def _fetch_ocsp(
+        self, data: HashData, url: str, issuer: x509.Certificate | None = None
+    ) -> tuple[bytes, OCSPResponse] | None:
+        """A successful OCSP response about the certificate ``data`` names, from the responder at ``url``.
+
+        When the issuer is known (given, or one the CSMS holds) the response must be signed by it or by a
+        responder it delegated; a response that is not is dropped as forged (logged). An issuer the CSMS does
+        not hold (a sub-CA of someone else's chain) cannot be checked here: that answer is relayed as it is
+        (for M06 the station, which holds the chain, verifies it itself)."""
         try:
             request = ocsp_request(data)
         except (ValueError, KeyError):
@@ -575,6 +618,12 @@ class PkiService:
             if response.serial_number != int(data.serial_number, 16):
                 return None  # not about the certificate asked
         except ValueError:
+            return None
+        issuer = issuer or self.known_issuer(data)
+        if issuer is not None and not ocsp_signed_by_issuer(response, issuer, self.clock.now()):
+            log.warning(
+                "%s: an OCSP response not signed by %s nor a responder it delegated", url, issuer.subject
+            )
             return None
         return answer.content, response
 
@@ -658,6 +707,10 @@ class PkiService:
         digest.update(crl.issuer.public_bytes())
         if digest.finalize().hex() != data.issuer_name_hash.lower():
             return None  # another issuer's list says nothing about this certificate
+        issuer = self.known_issuer(data)
+        if issuer is not None and not crl_signed_by(crl, issuer):
+            log.warning("%s: a CRL not signed by %s", url, issuer.subject)
+            return None
         return crl
 
     # -- M03-M05: the station's CA certificates -------------------------------------------------------------
@@ -762,6 +815,14 @@ class PkiService:
     def _publish(self, kind: str, station_id: str, data: dict[str, object]) -> None:
         if self.events is not None:
             self.events.publish(StationEvent(kind, station_id, data))
+
+
+def _contract_answer(response: OCSPResponse) -> str:
+    """C07: a good certificate is Accepted, a revoked one CertificateRevoked, an unknown one CertChainError."""
+    status = response.certificate_status
+    if status is ocsp.OCSPCertStatus.REVOKED:
+        return "CertificateRevoked"
+    return "Accepted" if status is ocsp.OCSPCertStatus.GOOD else "CertChainError"
 
 
 def _is_root(authority: CertificateAuthority | None, root: HashData) -> bool:
