@@ -85,3 +85,49 @@ def test_unknown_identities_refused_by_admission_spend_the_failure_budget() -> N
     g.refused_unknown("s", 0.0)
     g.refused_unknown("s", 0.0)
     assert g.refuse_source("s", 0.0) == 1
+
+
+def linked(**settings: float) -> tuple[AttackGuard, AttackGuard]:
+    """Two guards (two processes) that tell each other everything at once, as the cluster does over NATS."""
+    a, b = guard(**settings), guard(**settings)
+    a.shared = lambda what, station, source: b.apply(what, station, source, 0.0)
+    b.shared = lambda what, station, source: a.apply(what, station, source, 0.0)
+    return a, b
+
+
+def test_failures_spread_over_two_processes_lock_the_identity_on_both() -> None:
+    a, b = linked(station_failures=4, source_failures=0, source_rate=0)
+    a.failed("CS1", "10.0.0.1", 0.0)
+    b.failed("CS1", "10.0.0.2", 0.0)
+    a.failed("CS1", "10.0.0.3", 0.0)
+    assert a.station_locked("CS1", 0.0) is None
+    assert b.station_locked("CS1", 0.0) is None
+    b.failed("CS1", "10.0.0.4", 0.0)  # the fourth, wherever it lands
+    assert a.station_locked("CS1", 0.1) is not None
+    assert b.station_locked("CS1", 0.1) is not None
+    assert a.counters.failures == b.counters.failures == 4
+
+
+def test_an_operators_unlock_and_a_clearing_success_reach_the_other_process() -> None:
+    a, b = linked(station_failures=2, source_failures=0, source_rate=0)
+    a.failed("CS1", "x", 0.0)
+    a.failed("CS1", "x", 0.0)
+    assert b.station_locked("CS1", 0.1) is not None
+    assert b.unlock(STATION, "CS1") is True
+    assert a.station_locked("CS1", 0.1) is None
+    a.failed("CS2", "y", 0.0)
+    b.succeeded("CS2", "y")  # the right password, on the other process: the failure is forgotten on both
+    assert a.failed("CS2", "y", 0.0) == []
+
+
+def test_only_successes_that_clear_something_are_told() -> None:
+    told: list[tuple[str, str | None, str]] = []
+    g = guard(station_failures=3, source_failures=3, source_rate=0)
+    g.shared = lambda what, station, source: told.append((what, station, source))
+    g.succeeded("CS1", "a")  # nothing to clear: a storm of good connections crosses no cluster
+    assert told == []
+    g.failed("CS1", "a", 0.0)
+    g.succeeded("CS1", "a")
+    assert told == [("failed", "CS1", "a"), ("succeeded", "CS1", "a")]
+    g.apply("some-newer-notice", "CS1", "a", 0.0)  # a newer node's notice is ignored
+    assert told == [("failed", "CS1", "a"), ("succeeded", "CS1", "a")]

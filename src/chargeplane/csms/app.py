@@ -170,6 +170,8 @@ class Csms:
             on_security_event=self._on_security_event,
             on_answered=self._on_answered,
         )
+        if self.cluster is not None:  # one brute-force budget for every node (csms/cluster/guard.py)
+            self.cluster.guard.attach(self.server.guard)
         self.metrics.connections_view = lambda: self.server.connections
         self.metrics.admission_view = self.server.admission
         self.commands = self.cluster.commands if self.cluster is not None else LocalCommandRouter(self.server)

@@ -10,15 +10,22 @@
 
 Failures are counted for any identity, known or not, so that lockouts do not tell which identities exist.
 Every table is bounded (the oldest entries go first). Sans-I/O: ``now`` (seconds, monotonic) is an argument.
+
+Several processes (nodes, ``--workers``) each have a guard; so that an attacker does not get N times the
+attempts by spreading them, a guard tells ``shared`` of every local failure, of a success that cleared a record
+and of an operator's unlock, and applies those of the others through :meth:`AttackGuard.apply` (the CSMS's
+cluster passes them over NATS).
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 STATION, SOURCE = "station", "source"
+FAILED, SUCCEEDED, UNLOCKED = "failed", "succeeded", "unlocked"  # what one guard tells the others
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +93,9 @@ class FailureTracker:
         record.locked_until = now + record.duration
         return Lockout(self.kind, key, record.failures, record.locked_until, record.duration)
 
-    def succeeded(self, key: str) -> None:
-        self._records.pop(key, None)
+    def succeeded(self, key: str) -> bool:
+        """Forget the key's failures; whether it had any."""
+        return self._records.pop(key, None) is not None
 
     def unlock(self, key: str) -> bool:
         """Lift a lockout and forget the key's failures (an operator's decision); whether it was tracked."""
@@ -155,6 +163,8 @@ class AttackGuard:
         self.sources = FailureTracker(SOURCE, s.source_failures, s)
         self.budget = FailureBudget(s.source_rate, s.source_burst, s.max_tracked)
         self.counters = GuardCounters()
+        # (what, station identity or None, source or kind): called for what the other guards must apply
+        self.shared: Callable[[str, str | None, str], None] | None = None
 
     def refuse_source(self, source: str, now: float) -> int | None:
         """Before any work: ``Retry-After`` seconds when this address is locked or out of budget."""
@@ -179,6 +189,11 @@ class AttackGuard:
 
     def failed(self, station_id: str | None, source: str, now: float) -> list[Lockout]:
         """A failed authentication (or TLS handshake: no identity yet); the lockouts it starts."""
+        if self.shared is not None:
+            self.shared(FAILED, station_id, source)
+        return self._failed(station_id, source, now)
+
+    def _failed(self, station_id: str | None, source: str, now: float) -> list[Lockout]:
         self.counters.failures += 1
         self.budget.spend(source, now)
         started = [self.sources.failed(source, now)]
@@ -194,8 +209,11 @@ class AttackGuard:
         self.budget.spend(source, now)
 
     def succeeded(self, station_id: str, source: str) -> None:
-        self.stations.succeeded(station_id.casefold())
-        self.sources.succeeded(source)
+        # Told only when it cleared something: every success of a storm would otherwise cross the cluster.
+        cleared = self.stations.succeeded(station_id.casefold())
+        cleared = self.sources.succeeded(source) or cleared
+        if cleared and self.shared is not None:
+            self.shared(SUCCEEDED, station_id, source)
 
     def lockouts(self, now: float) -> list[Lockout]:
         """The lockouts in force, stations first."""
@@ -203,4 +221,21 @@ class AttackGuard:
 
     def unlock(self, kind: str, key: str) -> bool:
         tracker = self.stations if kind == STATION else self.sources
-        return tracker.unlock(key.casefold() if kind == STATION else key)
+        tracked = tracker.unlock(key.casefold() if kind == STATION else key)
+        if tracked and self.shared is not None:
+            self.shared(UNLOCKED, key, "") if kind == STATION else self.shared(UNLOCKED, None, key)
+        return tracked
+
+    def apply(self, what: str, station_id: str | None, source: str, now: float) -> None:
+        """What another process's guard told (see ``shared``): counted here as if it happened here, without
+        telling anyone again. An unknown ``what`` (a newer node) is ignored."""
+        if what == FAILED:
+            self._failed(station_id, source, now)
+        elif what == SUCCEEDED and station_id is not None:
+            self.stations.succeeded(station_id.casefold())
+            self.sources.succeeded(source)
+        elif what == UNLOCKED:
+            if station_id is not None:
+                self.stations.unlock(station_id.casefold())
+            else:
+                self.sources.unlock(source)

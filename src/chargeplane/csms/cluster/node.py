@@ -13,6 +13,7 @@ from nats.aio.client import Client as Nats
 from chargeplane.csms.bus.commands import ConnectionLookup
 from chargeplane.csms.cluster.commands import ClusterCommandRouter
 from chargeplane.csms.cluster.events import ClusterEventBus
+from chargeplane.csms.cluster.guard import ClusterGuard
 from chargeplane.csms.cluster.leader import LeaderElection
 from chargeplane.csms.cluster.presence import PresenceRegistry
 from chargeplane.transport.connection import OcppConnection
@@ -63,6 +64,7 @@ class ClusterNode:
         self.commands = ClusterCommandRouter(connections, self.presence, call_timeout)
         self.events = ClusterEventBus(node_id)
         self.leader = LeaderElection(node_id, leader_ttl)
+        self.guard = ClusterGuard(node_id)  # the OCPP server's AttackGuard is attached by the app
         self._nats: Nats | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -89,6 +91,7 @@ class ClusterNode:
         await self.events.start(js)
         await self.commands.start(self._nats)
         await self.leader.start(js)
+        await self.guard.start(self._nats)
         log.info("node %s joined the cluster at %s", self.node_id, self.nats_url)
 
     async def stop(self) -> None:
@@ -96,6 +99,7 @@ class ClusterNode:
         if self._nats is None:
             return
         await self.leader.stop()
+        await self.guard.stop()
         await self.commands.stop()
         await self.events.stop()
         await self.presence.stop()
