@@ -195,6 +195,8 @@ class Csms:
         self.provisioning = self.blocks.require(ProvisioningService)
         self.users = UserStore(self.engine, self.clock)
         self.console = console_for(self.blocks, self.users, self.tokens)  # the operator web console at /
+        if self.cluster is not None:
+            self.cluster.guard.attach_logins(self.console.throttle)
         access_log = [DefineMiddleware(AccessLog)] if settings.api_access_log else []
         self.audit_log = AuditLog(self.engine)
         self._api_failures = FailureBudget(rate=1.0, burst=20, max_tracked=10_000)

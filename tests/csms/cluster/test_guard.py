@@ -1,6 +1,7 @@
 """One brute-force budget for the cluster (issue #13): failed logins for one station identity spread over two
 nodes lock it out on both after the same number of failures as on one node; an operator's unlock through one
-node's API lifts it on the other. Needs NATS and PostgreSQL (skipped locally without them, failed in CI)."""
+node's API lifts it on the other; the console's login throttle is shared the same way. Needs NATS and
+PostgreSQL (skipped locally without them, failed in CI)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,8 @@ async def test_failures_on_two_nodes_lock_the_identity_on_both_and_an_unlock_lif
 
         await eventually(lambda: guard.station_locked(station_id, a.app.server.now()) is None, within=5.0)
         assert await attempt(a, station_id, "station-password-0123456789") == 101
+
+        # The console's login throttle (limit 5): guesses on node A count on node B.
+        for _ in range(5):
+            a.app.console.throttle.failed("user:admin", f"address:10.0.0.{secrets.randbelow(200)}")
+        await eventually(lambda: b.app.console.throttle.blocked("user:admin"), within=5.0)

@@ -157,3 +157,20 @@ def test_login_throttle_is_bounded() -> None:
     assert not throttle.blocked("a")  # forgotten first
     assert throttle.blocked("b")
     assert throttle.blocked("c")
+
+
+def test_login_throttles_of_two_nodes_count_each_others_failures_and_successes() -> None:
+    clock = ManualClock(datetime(2026, 12, 7, 8, tzinfo=UTC))
+    a, b = LoginThrottle(clock, limit=3), LoginThrottle(clock, limit=3)
+    a.shared = b.apply  # what the cluster carries over NATS, at once
+    b.shared = a.apply
+    a.failed("user:alice", "address:10.0.0.1")
+    b.failed("user:alice", "address:10.0.0.2")
+    assert not a.blocked("user:alice")
+    a.failed("user:alice", "address:10.0.0.3")  # the third guess, spread over both nodes
+    assert a.blocked("user:alice")
+    assert b.blocked("user:alice")
+    b.succeeded("user:alice")
+    assert not a.blocked("user:alice")
+    a.apply("login-something-newer", ("user:alice",))  # unknown notices change nothing
+    assert not a.blocked("user:alice")

@@ -1,7 +1,7 @@
-"""One brute-force budget for the whole cluster: each node's :class:`AttackGuard` tells the others of its failed
-authentications, of a success that cleared a record and of an operator's unlock, over core NATS (subject
-``chargeplane.guard``), so that an attacker spreading attempts over N nodes (or ``--workers N``) is locked out
-after the same number of failures as on one node.
+"""One brute-force budget for the whole cluster: each node's :class:`AttackGuard` (station logins) and console
+login throttle tell the others of their failed logins, of a success that cleared a record and of an operator's
+unlock, over core NATS (subject ``chargeplane.guard``), so that an attacker spreading attempts over N nodes (or
+``--workers N``) is locked out after the same number of failures as on one node.
 
 Core NATS, not JetStream: a notice matters for the minutes of a lockout, a node that joins later starts
 with a clean table (as after a restart), and a notice lost while NATS reconnects costs at most a few extra
@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
+from typing import Protocol
 
 import msgspec
 from nats.aio.client import Client as Nats
@@ -30,9 +32,18 @@ OUTBOX = 10_000  # notices waiting for NATS at most (under attack the oldest go 
 
 class GuardNotice(msgspec.Struct, frozen=True):
     node: str
-    what: str  # transport.guard FAILED | SUCCEEDED | UNLOCKED
-    station_id: str | None
-    source: str
+    what: str  # transport.guard FAILED | SUCCEEDED | UNLOCKED, or a console login notice (login-...)
+    station_id: str | None = None
+    source: str = ""
+    keys: tuple[str, ...] = ()  # a console login notice's throttle keys
+
+
+class LoginThrottle(Protocol):
+    """The console's login throttle as this module sees it (console/users.py)."""
+
+    shared: Callable[[str, tuple[str, ...]], None] | None
+
+    def apply(self, what: str, keys: tuple[str, ...]) -> None: ...
 
 
 _encoder = msgspec.json.Encoder()
@@ -45,6 +56,7 @@ class ClusterGuard:
     def __init__(self, node_id: str) -> None:
         self.node_id = node_id
         self._guard: AttackGuard | None = None
+        self._logins: LoginThrottle | None = None
         self._nats: Nats | None = None
         self._subscription: Subscription | None = None
         self._outbox: deque[GuardNotice] = deque(maxlen=OUTBOX)
@@ -55,6 +67,11 @@ class ClusterGuard:
         """Share ``guard`` (the OCPP server's) with the cluster."""
         self._guard = guard
         guard.shared = self._tell
+
+    def attach_logins(self, throttle: LoginThrottle) -> None:
+        """Share the console's login throttle with the cluster."""
+        self._logins = throttle
+        throttle.shared = self._tell_login
 
     async def start(self, nats: Nats) -> None:
         self._nats = nats
@@ -73,9 +90,15 @@ class ClusterGuard:
             self._subscription = None
         if self._guard is not None:
             self._guard.shared = None
+        if self._logins is not None:
+            self._logins.shared = None
 
     def _tell(self, what: str, station_id: str | None, source: str) -> None:
         self._outbox.append(GuardNotice(self.node_id, what, station_id, source))
+        self._pending.set()
+
+    def _tell_login(self, what: str, keys: tuple[str, ...]) -> None:
+        self._outbox.append(GuardNotice(self.node_id, what, keys=keys))
         self._pending.set()
 
     async def _publish_loop(self) -> None:
@@ -98,6 +121,12 @@ class ClusterGuard:
         except (msgspec.ValidationError, msgspec.DecodeError):
             log.warning("a malformed guard notice on %s ignored", SUBJECT)
             return
-        if notice.node == self.node_id or self._guard is None:
+        if notice.node == self.node_id:
             return
-        self._guard.apply(notice.what, notice.station_id, notice.source, asyncio.get_running_loop().time())
+        if notice.keys:
+            if self._logins is not None:
+                self._logins.apply(notice.what, notice.keys)
+        elif self._guard is not None:
+            self._guard.apply(
+                notice.what, notice.station_id, notice.source, asyncio.get_running_loop().time()
+            )

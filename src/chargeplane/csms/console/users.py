@@ -22,6 +22,7 @@ import enum
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -229,11 +230,15 @@ class UserStore:
             )
 
 
+LOGIN_FAILED, LOGIN_SUCCEEDED = "login-failed", "login-succeeded"
+
+
 class LoginThrottle:
     """Failed logins counted per username and per client address, in memory: after ``limit`` failures
     within ``window``, that name or address is refused (HTTP 429) until its oldest failure leaves the window.
     A successful login clears the name's count. Bounded: at most ``capacity`` keys are remembered (the
-    oldest are forgotten first)."""
+    oldest are forgotten first). With several nodes, ``shared`` tells the others (csms/cluster/guard.py) and
+    :meth:`apply` counts what they tell, so that spreading guesses over the nodes gains nothing."""
 
     def __init__(
         self, clock: Clock, limit: int = 5, window: timedelta = timedelta(minutes=15), capacity: int = 10_000
@@ -243,6 +248,9 @@ class LoginThrottle:
         self.window = window
         self.capacity = capacity
         self._failures: dict[str, list[datetime]] = {}
+        self.shared: Callable[[str, tuple[str, ...]], None] | None = (
+            None  # (LOGIN_FAILED | LOGIN_SUCCEEDED, keys)
+        )
 
     def _recent(self, key: str, now: datetime) -> list[datetime]:
         kept = [moment for moment in self._failures.get(key, []) if now - moment < self.window]
@@ -257,6 +265,11 @@ class LoginThrottle:
         return any(len(self._recent(key, now)) >= self.limit for key in keys)
 
     def failed(self, *keys: str) -> None:
+        if self.shared is not None:
+            self.shared(LOGIN_FAILED, keys)
+        self._count(keys)
+
+    def _count(self, keys: tuple[str, ...]) -> None:
         now = self.clock.now()
         for key in keys:
             moments = self._recent(key, now)
@@ -266,4 +279,13 @@ class LoginThrottle:
             del self._failures[next(iter(self._failures))]
 
     def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
+        if self._failures.pop(key, None) is not None and self.shared is not None:
+            self.shared(LOGIN_SUCCEEDED, (key,))
+
+    def apply(self, what: str, keys: tuple[str, ...]) -> None:
+        """What another node's throttle told; an unknown ``what`` is ignored."""
+        if what == LOGIN_FAILED:
+            self._count(keys)
+        elif what == LOGIN_SUCCEEDED:
+            for key in keys:
+                self._failures.pop(key, None)
