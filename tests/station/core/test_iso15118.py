@@ -8,7 +8,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from msgspec import UNSET
 
@@ -23,7 +25,6 @@ from tests.station.core.helpers import T0, M, Rig, make_rig, set_var
 from tests.station.core.pki import DAY, issue
 
 EXI = base64.b64encode(b"CertificateInstallationReq").decode()
-OCSP = base64.b64encode(b"\x30\x03\x0a\x01\x00").decode()  # DER-shaped (a SEQUENCE)
 URL = "http://ocsp.example/v2g"
 
 
@@ -82,15 +83,50 @@ def _v2g_chain(rig: Rig) -> tuple[Issued, Issued, Issued]:
         certificate_chain=leaf.pem + sub.pem, certificate_type="V2GCertificate"
     )
     assert rig.handle(signed).status == "Accepted"
+    for certificate, issuer in ((leaf, sub), (sub, root)):
+        ISSUERS[format(certificate.certificate.serial_number, "x")] = (certificate, issuer)
     return root, sub, leaf
+
+
+ISSUERS: dict[str, tuple[Issued, Issued]] = {}  # serial -> (certificate, its issuer), for the OCSP answers
+ANSWERED: dict[str, str] = {}  # serial -> the OCSP response (base64 DER) the CSMS gave
+
+
+def signed_ocsp(certificate: Issued, issuer: Issued, signer: Issued | None = None) -> str:
+    """A "good" OCSP response about ``certificate``, signed by ``signer`` (by default its issuer)."""
+    signer = signer or issuer
+    response = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=certificate.certificate,
+            issuer=issuer.certificate,
+            algorithm=hashes.SHA256(),
+            cert_status=ocsp.OCSPCertStatus.GOOD,
+            this_update=T0,
+            next_update=None,
+            revocation_time=None,
+            revocation_reason=None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, signer.certificate)
+        .sign(signer.key, hashes.SHA256())
+    )
+    return base64.b64encode(response.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def answered(certificate: Issued) -> str:
+    return ANSWERED[format(certificate.certificate.serial_number, "x")]
 
 
 def _ocsp_answer(status: str) -> Callable[[Payload, datetime], Payload | None]:
     def answer(request: Payload, now: datetime) -> Payload | None:
         if not isinstance(request, M.GetCertificateStatusRequest):
             return None
-        if status == "Accepted":
-            return M.GetCertificateStatusResponse(status="Accepted", ocsp_result=OCSP)
+        if status in ("Accepted", "Forged"):
+            serial = request.ocsp_request_data.serial_number
+            certificate, issuer = ISSUERS[serial]
+            forger = issue(issuer.certificate.subject.rfc4514_string()) if status == "Forged" else None
+            ANSWERED[serial] = signed_ocsp(certificate, issuer, forger)
+            return M.GetCertificateStatusResponse(status="Accepted", ocsp_result=ANSWERED[serial])
         return M.GetCertificateStatusResponse(status="Failed")
 
     return answer
@@ -106,8 +142,8 @@ def test_M06_FR_06_07_a_new_v2g_certificate_gets_its_chain_status_cached() -> No
         data = request.ocsp_request_data
         assert same_certificate(data, hash_data(certificate.certificate, issuer.certificate))
     iso = rig.core.ctx.get(Iso15118)
-    assert iso.ocsp_response(format(leaf.certificate.serial_number, "x")) == OCSP
-    assert iso.ocsp_response(format(sub.certificate.serial_number, "x")) == OCSP
+    assert iso.ocsp_response(format(leaf.certificate.serial_number, "x")) == answered(leaf)
+    assert iso.ocsp_response(format(sub.certificate.serial_number, "x")) == answered(sub)
     rig.clear()
     rig.advance(6 * 86400)
     assert rig.of(M.GetCertificateStatusRequest) == []
@@ -126,13 +162,31 @@ def test_M06_FR_04_failed_keeps_nothing_and_retries_later() -> None:
     assert len(rig.of(M.GetCertificateStatusRequest)) == 2
 
 
+def test_M06_FR_08_an_answer_not_signed_by_the_issuer_is_not_cached() -> None:
+    """The station staples the cached answer for EVs: one the certificate's issuer did not sign (a CSMS or a
+    path between that forged it) is treated like a failure and asked again later."""
+    rig = make_rig(answer=_ocsp_answer("Forged"))
+    _, _, leaf = _v2g_chain(rig)
+    rig.advance(1)
+    assert len(rig.of(M.GetCertificateStatusRequest)) == 2
+    assert rig.core.ctx.get(Iso15118).ocsp_response(format(leaf.certificate.serial_number, "x")) is None
+    rig.clear()
+    rig.answer = _ocsp_answer("Accepted")
+    rig.advance(3600 + 1)
+    assert rig.core.ctx.get(Iso15118).ocsp_response(format(leaf.certificate.serial_number, "x")) == answered(
+        leaf
+    )
+
+
 def test_M06_cache_survives_a_restart() -> None:
     storage = MemoryStorage()
     rig = make_rig(storage, answer=_ocsp_answer("Accepted"))
     _, _, leaf = _v2g_chain(rig)
     rig.advance(1)
     again = make_rig(storage)
-    assert again.core.ctx.get(Iso15118).ocsp_response(format(leaf.certificate.serial_number, "x")) == OCSP
+    assert again.core.ctx.get(Iso15118).ocsp_response(
+        format(leaf.certificate.serial_number, "x")
+    ) == answered(leaf)
     again.advance(60)
     assert again.of(M.GetCertificateStatusRequest) == []  # not asked again before the week is over
 
@@ -223,7 +277,9 @@ def test_a_lost_connection_fails_the_waiting_ev_and_retries_the_ocsp_refresh() -
     rig.answer = _ocsp_answer("Accepted")
     rig.do("connection_opened")
     rig.advance(3600 + 1)
-    assert rig.core.ctx.get(Iso15118).ocsp_response(format(leaf.certificate.serial_number, "x")) == OCSP
+    assert rig.core.ctx.get(Iso15118).ocsp_response(format(leaf.certificate.serial_number, "x")) == answered(
+        leaf
+    )
 
 
 def _v2g_chain_unanswered(rig: Rig) -> tuple[Issued, Issued, Issued]:

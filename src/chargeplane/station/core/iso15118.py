@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from chargeplane.ocpp.messages import v2x
 from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.versions import Version
+from chargeplane.pki.revocation import ocsp_signed_by_issuer
 from chargeplane.station.core.certificates import (
     MO_ROOT,
     V2G_CERTIFICATE,
@@ -71,6 +73,7 @@ class StatusRequest:
     issuer_name_hash: str
     issuer_key_hash: str
     responder_url: str
+    issuer: x509.Certificate  # the answer must be signed by it or a responder it delegated
 
 
 class Iso15118(Controller):
@@ -212,7 +215,9 @@ class Iso15118(Controller):
                 continue
             data = hash_data(certificate, issuer, "SHA256")
             found.append(
-                StatusRequest(data.serial_number, "SHA256", data.issuer_name_hash, data.issuer_key_hash, url)
+                StatusRequest(
+                    data.serial_number, "SHA256", data.issuer_name_hash, data.issuer_key_hash, url, issuer
+                )
             )
         return found
 
@@ -235,7 +240,7 @@ class Iso15118(Controller):
             if (
                 str(getattr(response, "status", "")) == "Accepted"
                 and isinstance(result, str)
-                and _der(result)
+                and _vouched(result, request, at)
             ):
                 self.cache[request.serial] = CachedStatus(request.serial, result, at)  # M06.FR.06
             else:
@@ -274,9 +279,13 @@ def responder_url(certificate: x509.Certificate) -> str | None:
     return None
 
 
-def _der(result: str) -> bool:
-    """A base64 value that decodes to something DER-shaped (an ASN.1 SEQUENCE, M06.FR.09)."""
+def _vouched(result: str, request: StatusRequest, now: datetime) -> bool:
+    """Whether the CSMS's answer is a DER OCSP response (M06.FR.08/09) about the certificate asked, signed by
+    its issuer or a responder the issuer delegated: the station staples it for EVs, never a forged one."""
     try:
-        return base64.b64decode(result, validate=True)[:1] == b"\x30"
+        response = ocsp.load_der_ocsp_response(base64.b64decode(result, validate=True))
+        if response.serial_number != int(request.serial, 16):
+            return False
     except ValueError:
         return False
+    return ocsp_signed_by_issuer(response, request.issuer, now)
