@@ -79,7 +79,9 @@ def tree() -> dict[str, object]:
 
 def base_kw(slot: int) -> float:
     hour = 17 + slot * SLOT / 3600
-    return 30 + 25 * max(0.0, math.cos(math.pi * (hour - 24) / 24)) + 80 * math.exp(-(((hour - 19) / 1.3) ** 2))
+    return (
+        30 + 25 * max(0.0, math.cos(math.pi * (hour - 24) / 24)) + 80 * math.exp(-(((hour - 19) / 1.3) ** 2))
+    )
 
 
 def tariff(rng: random.Random) -> dict[str, object]:
@@ -129,7 +131,8 @@ def needs(ev: Ev) -> dict[str, object]:
 
 def session(ev: Ev, bidirectional: bool) -> Session:
     given = msgspec.convert(needs(ev), EvNeedsIn)
-    assert given.v2x is not None and given.maximum is not None
+    assert given.v2x is not None
+    assert given.maximum is not None
     v2x: V2xNeeds = from_soc(
         given.v2x.max_discharge_power, CAPACITY, given.v2x.soc, MIN_SOC, DEPARTURE_SOC, None
     )
@@ -139,7 +142,9 @@ def session(ev: Ev, bidirectional: bool) -> Session:
     return Session(ev.node, given.maximum, 0.0, v2x.wanted / EFFICIENCY, given.departure)
 
 
-def plan_slot(site: Site, curve: Tariff, sessions: list[Session], service: GridServiceWindow | None, now: datetime) -> SitePlan:
+def plan_slot(
+    site: Site, curve: Tariff, sessions: list[Session], service: GridServiceWindow | None, now: datetime
+) -> SitePlan:
     found = make_plan(site, curve, sessions, {}, None, now, 10.0, service)
     assert found is not None
     return found
@@ -220,7 +225,7 @@ def draw(runs: list[Run], prices: list[float], path: Path, caption: str) -> None
     middle.step(hours, v2x.ev_kw, where="post", color="#1f77b4", label="EVs together (negative: discharging)")
     middle.set_ylabel("kW")
     twin = middle.twinx()
-    for node, log in v2x.socs.items():
+    for _node, log in v2x.socs.items():
         twin.plot(hours[: len(log)], log, linewidth=0.8, alpha=0.7)
     twin.axhline(MIN_SOC, color="black", linestyle=":", linewidth=0.8)
     twin.axhline(DEPARTURE_SOC, color="black", linestyle="--", linewidth=0.8)
@@ -231,7 +236,9 @@ def draw(runs: list[Run], prices: list[float], path: Path, caption: str) -> None
     bottom.set_ylabel("price per kWh")
     bottom.set_xlabel("hour (17:00 to 09:00)")
     bottom.grid(alpha=0.3)
-    figure.suptitle("A depot of 10 bidirectional EVs through an evening peak (sites block planner, no stations)")
+    figure.suptitle(
+        "A depot of 10 bidirectional EVs through an evening peak (sites block planner, no stations)"
+    )
     figure.text(0.01, 0.005, caption, fontsize=7)
     figure.tight_layout(rect=(0, 0.03, 1, 1))
     figure.savefig(path, dpi=110)
@@ -247,7 +254,9 @@ def main() -> None:
     prices = msgspec.convert(tariff(random.Random(args.seed)), Tariff).prices
     machine = f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python {platform.python_version()}"
     draw(runs, prices, args.png, f"seed {args.seed}; {EVS} EVs; {machine}; bench/v2x_site.py")
-    print(f"seed {args.seed}: {EVS} EVs, building peak {max(base_kw(s) for s in range(SLOTS)):.1f} kW; {machine}\n")
+    print(
+        f"seed {args.seed}: {EVS} EVs, building peak {max(base_kw(s) for s in range(SLOTS)):.1f} kW; {machine}\n"
+    )
     print(
         "| run | peak at the connection (kW) | limit | slots over | lowest (kW) | EVs at departure SoC | "
         "discharged (kWh) | import cost | lowest SoC | plans | run time (s) |"

@@ -60,9 +60,7 @@ def test_no_discharge_when_the_spread_does_not_pay_the_degradation() -> None:
 def test_the_battery_balance_counts_the_efficiency_both_ways() -> None:
     # 0.9 each way: 16 A for an hour stores 9.936 kWh; the departure needs 9 kWh more than now.
     horizon = Horizon(HOUR, [0.10, 0.50])
-    vehicle = only(
-        plan(site(), [Vehicle("a", 9.0, 16, bidirectional=v2x(efficiency=0.9))], horizon).vehicles
-    )
+    vehicle = only(plan(site(), [Vehicle("a", 9.0, 16, bidirectional=v2x(efficiency=0.9))], horizon).vehicles)
     assert vehicle.currents[0] == pytest.approx(9.0 / 0.9 / WATTS_PER_AMP * 1000)
     assert vehicle.stored[-1] == pytest.approx(29.0)
     assert vehicle.unmet == pytest.approx(0.0)
@@ -80,9 +78,7 @@ def test_peak_shaving_keeps_the_connection_within_its_limit_with_the_base_load()
 
 
 def test_a_soft_peak_threshold_is_shaved_when_its_penalty_outweighs_the_degradation() -> None:
-    horizon = Horizon(
-        HOUR, [0.20, 0.20], site_load=[0.0, 8000.0], peak_threshold=5000.0, peak_penalty=1.0
-    )
+    horizon = Horizon(HOUR, [0.20, 0.20], site_load=[0.0, 8000.0], peak_threshold=5000.0, peak_penalty=1.0)
     vehicle = only(plan(site(), [Vehicle("a", 0.0, 16, bidirectional=v2x())], horizon).vehicles)
     assert vehicle.discharge[1] * WATTS_PER_AMP == pytest.approx(3000.0)
 
@@ -122,7 +118,8 @@ def test_a_charge_only_ev_next_to_a_v2x_one_is_never_discharged() -> None:
         horizon,
     )
     a, b = result.vehicles
-    assert b.discharge == () and b.net == b.currents
+    assert b.discharge == ()
+    assert b.net == b.currents
     assert b.currents == pytest.approx((16.0, 0.0))
     assert a.discharge[1] == pytest.approx(16.0)  # the dear hour's base load, partly covered
 

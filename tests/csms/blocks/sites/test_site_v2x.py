@@ -7,6 +7,8 @@ v2xChargingParameters in NotifyEVChargingNeeds (Q01.FR.03) make it bidirectional
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -80,6 +82,29 @@ async def _site(csms: RunningCsms, hour: datetime, station: str) -> None:
     await _json(csms, "PUT", "/sites/v2x/tariff", json=tariff)
 
 
+@asynccontextmanager
+async def _on_site(
+    database_url: str, station_id: str, version: str
+) -> AsyncIterator[tuple[RunningCsms, Any, datetime]]:
+    """A running CSMS with the site, a booted peer station of ``version`` on it, a transaction started at
+    its EVSE 1 (id ``TX`` + station id); yields the CSMS, the station and the hour the curve starts."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    clock = ScaledClock(hour + timedelta(seconds=10))  # no slot ends during the test
+    settings = settings_for(database_url, SitesSettings(min_interval=0.05, profile_duration=4 * HOUR))
+    async with running(settings, clock) as csms:
+        await csms.add_station(station_id)
+        await _site(csms, hour, station_id)
+        async with peer(csms.ocpp_url, station_id, version, station_class=_recording(version)) as station:
+            await boot(station, version)
+            await _start(station, version, f"TX{station_id}", clock.now())
+            yield csms, station, hour
+
+
+def _discharging(station: Any) -> bool:
+    periods = station.periods.get(1, [])
+    return bool(periods) and _setpoint_at(periods, HOUR) < 0
+
+
 V2X_NEEDS = {
     "v2x": {"maxDischargePower": 11040, "batteryCapacity": 60, "soc": 50, "minSoc": 20, "departureSoc": 50}
 }
@@ -88,125 +113,95 @@ V2X_NEEDS = {
 async def test_Q03_a_v2x_session_on_a_21_station_gets_central_setpoints_and_a_grid_service(
     database_url: str,
 ) -> None:
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    clock = ScaledClock(hour + timedelta(seconds=10))  # no slot ends during the test
-    settings = settings_for(database_url, SitesSettings(min_interval=0.05, profile_duration=4 * HOUR))
-    async with running(settings, clock) as csms:
-        await csms.add_station("V2X21")
-        await _site(csms, hour, "V2X21")
-        async with peer(csms.ocpp_url, "V2X21", "2.1", station_class=_recording("2.1")) as station:
-            await boot(station, "2.1")
-            await _start(station, "2.1", "TXV2X", clock.now())
-            await _json(csms, "PUT", "/site-ev-needs/TXV2X", 204, json=V2X_NEEDS)
-
-            def discharging() -> bool:
-                periods = station.periods.get(1, [])
-                return bool(periods) and _setpoint_at(periods, HOUR) < 0
-
-            await _until(discharging)
-            periods = station.periods[1]
-            assert all(p["operation_mode"] == "CentralSetpoint" for p in periods)
-            # Q03: the setpoint bounded on both sides by itself: limit >= 0, dischargeLimit <= 0.
-            assert all(p["limit"] == max(p["setpoint"], 0) for p in periods)
-            assert all(p["discharge_limit"] == min(p["setpoint"], 0) for p in periods)
-            # Through the peak it gives at least the 8 A the connection cannot carry (the dear hour: up to
-            # the whole base load, 16 A at most), after charging in the cheap first hour.
-            assert -16.0 <= _setpoint_at(periods, HOUR) <= -8.0
-            assert _setpoint_at(periods, 0) > 0
-            plan = await _json(csms, "GET", "/sites/v2x/plan")
-            (evse,) = plan["evses"]
-            assert evse["discharge"][1] >= 8.0 - 1e-6
-            assert evse["stored"][-1] >= 30.0 - 1e-3  # its departure SoC, 50 % of 60 kWh
-            # A grid service: export 5 kW through the third hour; the EV gives 7.2 A then.
-            window = {
-                "start": (hour + timedelta(hours=2)).isoformat(),
-                "end": (hour + timedelta(hours=3)).isoformat(),
-                "exportKw": 5.0,
-            }
-            site = await _json(csms, "PUT", "/sites/v2x/grid-service", json=window)
-            assert site["gridService"]["exportKw"] == 5.0
-            # (a rise from the peak's setpoint: raise_delay after the slot's start)
-            await _until(lambda: _setpoint_at(station.periods[1], 2 * HOUR + 60) < 0)
-            assert _setpoint_at(station.periods[1], 2 * HOUR + 60) == pytest.approx(
-                -5000 / WATTS_PER_AMP, abs=0.11
-            )
-            # Bad windows are 400, an unknown site 404; one the EV cannot give is no plan, with its reason.
-            await _json(csms, "PUT", "/sites/v2x/grid-service", 400, json=window | {"end": window["start"]})
-            await _json(csms, "PUT", "/sites/nowhere/grid-service", 404, json=window)
-            await _json(csms, "PUT", "/sites/v2x/grid-service", json=window | {"exportKw": 50.0})
-            async with asyncio.timeout(10):
-                while True:
-                    answer = await csms.api.get("/api/v1/sites/v2x/plan", headers=csms.auth)
-                    if answer.status_code == 404:
-                        break
-                    await asyncio.sleep(0.05)
-            assert "grid service asks 50000 W" in answer.json()["detail"]
-            await _json(csms, "DELETE", "/sites/v2x/grid-service", 204)
-            assert (await _json(csms, "GET", "/sites/v2x"))["gridService"] is None
+    async with _on_site(database_url, "V2X21", "2.1") as (csms, station, hour):
+        await _json(csms, "PUT", "/site-ev-needs/TXV2X21", 204, json=V2X_NEEDS)
+        await _until(lambda: _discharging(station))
+        periods = station.periods[1]
+        assert all(p["operation_mode"] == "CentralSetpoint" for p in periods)
+        # Q03: the setpoint bounded on both sides by itself: limit >= 0, dischargeLimit <= 0.
+        assert all(p["limit"] == max(p["setpoint"], 0) for p in periods)
+        assert all(p["discharge_limit"] == min(p["setpoint"], 0) for p in periods)
+        # Through the peak it gives at least the 8 A the connection cannot carry (the dear hour: up to
+        # the whole base load, 16 A at most), after charging in the cheap first hour.
+        assert -16.0 <= _setpoint_at(periods, HOUR) <= -8.0
+        assert _setpoint_at(periods, 0) > 0
+        plan = await _json(csms, "GET", "/sites/v2x/plan")
+        (evse,) = plan["evses"]
+        assert evse["discharge"][1] >= 8.0 - 1e-6
+        assert evse["stored"][-1] >= 30.0 - 1e-3  # its departure SoC, 50 % of 60 kWh
+        # A grid service: export 5 kW through the third hour; the EV gives 7.2 A then.
+        window = {
+            "start": (hour + timedelta(hours=2)).isoformat(),
+            "end": (hour + timedelta(hours=3)).isoformat(),
+            "exportKw": 5.0,
+        }
+        site = await _json(csms, "PUT", "/sites/v2x/grid-service", json=window)
+        assert site["gridService"]["exportKw"] == 5.0
+        # (a rise from the peak's setpoint: raise_delay after the slot's start)
+        await _until(lambda: _setpoint_at(station.periods[1], 2 * HOUR + 60) < 0)
+        assert _setpoint_at(station.periods[1], 2 * HOUR + 60) == pytest.approx(
+            -5000 / WATTS_PER_AMP, abs=0.11
+        )
+        # Bad windows are 400, an unknown site 404; one the EV cannot give is no plan, with its reason.
+        await _json(csms, "PUT", "/sites/v2x/grid-service", 400, json=window | {"end": window["start"]})
+        await _json(csms, "PUT", "/sites/nowhere/grid-service", 404, json=window)
+        await _json(csms, "PUT", "/sites/v2x/grid-service", json=window | {"exportKw": 50.0})
+        async with asyncio.timeout(10):
+            while True:
+                answer = await csms.api.get("/api/v1/sites/v2x/plan", headers=csms.auth)
+                if answer.status_code == 404:
+                    break
+                await asyncio.sleep(0.05)
+        assert "grid service asks 50000 W" in answer.json()["detail"]
+        await _json(csms, "DELETE", "/sites/v2x/grid-service", 204)
+        assert (await _json(csms, "GET", "/sites/v2x"))["gridService"] is None
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_v2x_session_on_a_201_station_keeps_charge_only_limits(database_url: str) -> None:
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    clock = ScaledClock(hour + timedelta(seconds=10))
-    settings = settings_for(database_url, SitesSettings(min_interval=0.05, profile_duration=4 * HOUR))
-    async with running(settings, clock) as csms:
-        await csms.add_station("V2X201")
-        await _site(csms, hour, "V2X201")
-        async with peer(csms.ocpp_url, "V2X201", "2.0.1", station_class=_recording("2.0.1")) as station:
-            await boot(station, "2.0.1")
-            await _start(station, "2.0.1", "TX201", clock.now())
-            await _json(csms, "PUT", "/site-ev-needs/TX201", 204, json=V2X_NEEDS | {"energy": 5.0})
-            await _until(lambda: csms_plan_made(station))
-            periods = station.periods[1]
-            assert all("operation_mode" not in p and "setpoint" not in p for p in periods)
-            assert all(p["limit"] >= 0 for p in periods)
-            plan = await _json(csms, "GET", "/sites/v2x/plan")
-            assert plan["evses"][0]["discharge"] == []
-
-
-def csms_plan_made(station: Any) -> bool:
-    return bool(station.periods.get(1)) and station.periods[1][0]["limit"] > 0
+    async with _on_site(database_url, "V2X201", "2.0.1") as (csms, station, _):
+        await _json(csms, "PUT", "/site-ev-needs/TXV2X201", 204, json=V2X_NEEDS | {"energy": 5.0})
+        # Planned with its needs: 5 kWh in the cheap first hour (7.2 A), never a setpoint or a discharge.
+        expected = 5000 / WATTS_PER_AMP
+        await _until(
+            lambda: (
+                abs(_setpoint_at(station.periods.get(1, [{"start_period": 0, "limit": 0}]), 0) - expected)
+                < 0.11
+            )
+        )
+        periods = station.periods[1]
+        assert all("operation_mode" not in p and "setpoint" not in p for p in periods)
+        assert all(p["limit"] >= 0 for p in periods)
+        plan = await _json(csms, "GET", "/sites/v2x/plan")
+        assert plan["evses"][0]["discharge"] == []
+        assert plan["evses"][0]["energy"] == pytest.approx(5.0, rel=1e-3)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_Q01_FR_03_v2x_charging_parameters_make_a_21_ev_bidirectional(database_url: str) -> None:
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    clock = ScaledClock(hour + timedelta(seconds=10))
-    settings = settings_for(database_url, SitesSettings(min_interval=0.05, profile_duration=4 * HOUR))
-    async with running(settings, clock) as csms:
-        await csms.add_station("BPT21")
-        await _site(csms, hour, "BPT21")
-        module = MODULES["2.1"]
-        async with peer(csms.ocpp_url, "BPT21", "2.1", station_class=_recording("2.1")) as station:
-            await boot(station, "2.1")
-            await _start(station, "2.1", "TXBPT", clock.now())
-            answer = await station.call(
-                module.call.NotifyEVChargingNeeds(
-                    evse_id=1,
-                    charging_needs={
-                        "requested_energy_transfer": "AC_BPT",
-                        "available_energy_transfer": ["AC_three_phase", "AC_BPT"],
-                        "control_mode": "ScheduledControl",
-                        "departure_time": (hour + timedelta(hours=4)).isoformat(),
-                        "v2x_charging_parameters": {
-                            "max_charge_power": 11040,
-                            "max_discharge_power": 11040,
-                            "ev_target_energy_request": 2000,
-                            "ev_min_v2x_energy_request": -20000,
-                            "ev_max_energy_request": 30000,
-                        },
+    module = MODULES["2.1"]
+    async with _on_site(database_url, "BPT21", "2.1") as (csms, station, hour):
+        answer = await station.call(
+            module.call.NotifyEVChargingNeeds(
+                evse_id=1,
+                charging_needs={
+                    "requested_energy_transfer": "AC_BPT",
+                    "available_energy_transfer": ["AC_three_phase", "AC_BPT"],
+                    "control_mode": "ScheduledControl",
+                    "departure_time": (hour + timedelta(hours=4)).isoformat(),
+                    "v2x_charging_parameters": {
+                        "max_charge_power": 11040,
+                        "max_discharge_power": 11040,
+                        "ev_target_energy_request": 2000,
+                        "ev_min_v2x_energy_request": -20000,
+                        "ev_max_energy_request": 30000,
                     },
-                )
+                },
             )
-            assert answer.status == "Processing"
-
-            def discharging() -> bool:
-                periods = station.periods.get(1, [])
-                return bool(periods) and _setpoint_at(periods, HOUR) < 0
-
-            await _until(discharging)
-            plan = await _json(csms, "GET", "/sites/v2x/plan")
-            (evse,) = plan["evses"]
-            assert min(evse["stored"]) >= -20.0 - 1e-6  # its V2X floor, relative to its battery now
-            assert evse["stored"][-1] >= 2.0 - 1e-3  # its target energy by departure
+        )
+        assert answer.status == "Processing"
+        await _until(lambda: _discharging(station))
+        plan = await _json(csms, "GET", "/sites/v2x/plan")
+        (evse,) = plan["evses"]
+        assert min(evse["stored"]) >= -20.0 - 1e-6  # its V2X floor, relative to its battery now
+        assert evse["stored"][-1] >= 2.0 - 1e-3  # its target energy by departure

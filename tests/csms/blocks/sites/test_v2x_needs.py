@@ -48,9 +48,19 @@ def test_Q01_FR_03_v2x_needs_from_the_charging_needs_of_a_bidirectional_transfer
     assert (found.max_discharge, found.stored, found.floor, found.capacity) == (7000.0, 0.0, -15.0, 25.0)
     assert found.wanted == 5.0
     # Below its V2X range: the floor is above now (the planner does not discharge it below where it is).
-    assert from_charging_needs(needs | {"v2xChargingParameters": {"maxDischargePower": 7000,
-                                                                   "evMinV2XEnergyRequest": 3000,
-                                                                   "evMaxV2XEnergyRequest": 20000}}) is not None
+    assert (
+        from_charging_needs(
+            needs
+            | {
+                "v2xChargingParameters": {
+                    "maxDischargePower": 7000,
+                    "evMinV2XEnergyRequest": 3000,
+                    "evMaxV2XEnergyRequest": 20000,
+                }
+            }
+        )
+        is not None
+    )
     assert from_charging_needs(needs | {"requestedEnergyTransfer": "DC"}) is None  # charge only
     assert from_charging_needs({"requestedEnergyTransfer": "AC_BPT"}) is None
     no_power = {"requestedEnergyTransfer": "AC_BPT", "v2xChargingParameters": {"evMaxEnergyRequest": 1}}

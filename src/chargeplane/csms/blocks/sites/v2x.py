@@ -7,6 +7,7 @@ carries a planned setpoint (Q03 CentralSetpoint). Pure: no clock, no I/O."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -37,7 +38,9 @@ class V2xNeeds(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
             and self.floor <= self.capacity
             and self.stored <= self.capacity
         ):
-            raise ValueError("V2X needs maxDischarge >= 0, degradation >= 0, floor and stored within capacity")
+            raise ValueError(
+                "V2X needs maxDischarge >= 0, degradation >= 0, floor and stored within capacity"
+            )
 
     @property
     def wanted(self) -> float:
@@ -70,7 +73,7 @@ def from_soc(
     )
 
 
-def from_charging_needs(needs: dict[str, object], degradation: float = BPT_DEGRADATION) -> V2xNeeds | None:
+def from_charging_needs(needs: Mapping[str, object], degradation: float = BPT_DEGRADATION) -> V2xNeeds | None:
     """A 2.1 NotifyEVChargingNeeds' chargingNeeds (wire form) of a bidirectional transfer, relative to the
     battery now: the floor is the energy to its minimum V2X SoC (evMinV2XEnergyRequest, positive when below
     it), the capacity the energy to its maximum SoC (evMaxEnergyRequest, else evMaxV2XEnergyRequest), the
