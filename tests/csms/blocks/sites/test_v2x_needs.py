@@ -110,3 +110,19 @@ def test_a_live_plan_discharges_through_the_peak_and_its_periods_go_negative() -
     window = GridServiceWindow(START, START + timedelta(hours=1), 30.0)
     with pytest.raises(Infeasible, match="grid service"):
         make_plan(_site(), tariff, sessions, {}, None, START, 5.0, window)
+
+
+def test_a_replan_starts_from_where_the_last_plan_took_the_battery() -> None:
+    tariff = Tariff(START, [0.10, 0.50, 0.30], base_load=[0.0, 28 * WATTS_PER_AMP, 0.0])
+    v2x = from_soc(16 * WATTS_PER_AMP, 60.0, 50.0, 20.0, 50.0, None)
+    plan = make_plan(_site(), tariff, [Session("a", 32.0, 0.0, None, None, v2x)], {}, None, START, 5.0)
+    assert plan is not None
+    assert plan.stored_at("a", START) == pytest.approx(30.0)
+    half = plan.stored_at("a", START + timedelta(minutes=30))
+    assert half == pytest.approx((30.0 + plan.stored["a"][0]) / 2)
+    assert plan.stored_at("a", START + timedelta(hours=2)) == pytest.approx(plan.stored["a"][1])
+    assert plan.stored_at("b", START) is None
+    # The departure target (30 kWh) stays where it was, whatever the battery holds now.
+    moved = v2x.advanced(40.0)
+    assert (moved.stored, moved.wanted, moved.floor) == (40.0, 0.0, 12.0)
+    assert v2x.advanced(25.0).wanted == pytest.approx(5.0)

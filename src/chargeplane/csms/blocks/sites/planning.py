@@ -88,6 +88,21 @@ class SitePlan:
     status: str  # the solver's
     discharge: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # per V2X node: A per phase
     stored: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # per V2X node: kWh per slot end
+    initial: Mapping[str, float] = field(default_factory=dict)  # per V2X node: kWh when the plan was made
+
+    def stored_at(self, node_id: str, at: datetime) -> float | None:
+        """The kWh the plan expects in the node's battery at ``at`` (linear within a slot); None: not a V2X
+        node of this plan."""
+        series = self.stored.get(node_id)
+        if series is None:
+            return None
+        step = timedelta(seconds=self.slot_seconds)
+        index = min(len(series) - 1, max(0, (at - self.start) // step))
+        begin = max(self.made_at, self.start + index * step)
+        before = self.initial[node_id] if index == 0 else series[index - 1]
+        end = self.start + (index + 1) * step
+        share = min(1.0, max(0.0, (at - begin) / (end - begin))) if end > begin else 1.0
+        return before + (series[index] - before) * share
 
     def net(self, node_id: str) -> tuple[float, ...]:
         """The node's current per phase per slot, discharge counted negative."""
@@ -233,6 +248,7 @@ def make_plan(
         status=result.status,
         discharge={v.evse_id: v.discharge for v in result.vehicles if v.discharge},
         stored={v.evse_id: v.stored for v in result.vehicles if v.stored},
+        initial={s.node_id: s.v2x.stored for s in sessions if s.v2x is not None},
     )
 
 

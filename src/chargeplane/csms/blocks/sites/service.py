@@ -45,7 +45,12 @@ import msgspec
 from chargeplane.csms.blocks.sites.planning import Session, SitePlan, Tariff, make_plan, reported
 from chargeplane.csms.blocks.sites.repository import EvNeeds, SiteRow, SitesRepository
 from chargeplane.csms.blocks.sites.settings import SitesSettings
-from chargeplane.csms.blocks.sites.v2x import GridServiceWindow, from_charging_needs, setpoint_period
+from chargeplane.csms.blocks.sites.v2x import (
+    GridServiceWindow,
+    V2xNeeds,
+    from_charging_needs,
+    setpoint_period,
+)
 from chargeplane.csms.blocks.smart_charging.service import EvRequest, SmartChargingService
 from chargeplane.csms.blocks.transactions.queries import (
     TransactionFilter,
@@ -168,6 +173,9 @@ class _Live:
     plan: SitePlan | None = None
     plan_key: object = None  # what the plan was made for: a change plans again
     grid_service: GridServiceWindow | None = None
+    # per V2X node: the transaction and the needs as set when the last plan was made (while they stay the
+    # same, the battery is where the plans took it)
+    planned_v2x: dict[str, tuple[str, V2xNeeds]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -505,6 +513,7 @@ class SitesService:
         unreachable: dict[str, float] = {}
         # What the plan depends on besides the energy delivered since: a change plans again at once.
         depends: list[object] = []
+        given: dict[str, tuple[str, V2xNeeds]] = {}  # per V2X node: its transaction and needs as set
         for demand in demands:
             node_id = demand.evse_id
             leaf = live.leaves[node_id]
@@ -525,6 +534,9 @@ class SitesService:
             depends.append((node_id, transaction, maximum, minimum, energy, departure, v2x))
             if energy is not None:  # still needed: less what the transaction delivered so far
                 energy = max(0.0, energy - (record.energy_wh or 0.0) / 1000)
+            if v2x is not None:
+                given[node_id] = (transaction, v2x)
+                v2x = self._battery_now(live, node_id, transaction, v2x, now)
             sessions.append(Session(node_id, maximum, minimum, energy, departure, v2x))
         plan_key = (
             tuple(depends),
@@ -556,8 +568,23 @@ class SitesService:
             return None
         self._plan_errors.pop(live.row.site_id, None)
         live.plan, live.plan_key = plan, plan_key
+        live.planned_v2x = given
         self.plans += 1
         return plan
+
+    @staticmethod
+    def _battery_now(live: _Live, node_id: str, transaction: str, v2x: V2xNeeds, now: datetime) -> V2xNeeds:
+        """A V2X battery as the last plan left it by now, when that plan started from these same needs (or
+        from a plan that did): the needs give the state of charge once, the plans carry it on (the station
+        does not tell the CSMS the energy it exported; its SoC in meter values could correct this later)."""
+        last = live.plan
+        basis = live.planned_v2x.get(node_id)
+        if last is None or basis is None or basis[0] != transaction:
+            return v2x
+        expected = last.stored_at(node_id, now)
+        if expected is None or basis[1] != v2x:  # new needs: a new state of charge to start from
+            return v2x
+        return v2x.advanced(expected)
 
     async def _push(
         self,

@@ -42,6 +42,13 @@ class V2xNeeds(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
                 "V2X needs maxDischarge >= 0, degradation >= 0, floor and stored within capacity"
             )
 
+    def advanced(self, stored: float) -> V2xNeeds:
+        """The same battery and departure target with ``stored`` kWh in it now (within floor and capacity
+        as the plan keeps it)."""
+        now = min(self.capacity, stored)
+        energy = None if self.energy is None else self.stored + self.energy - now
+        return V2xNeeds(self.max_discharge, now, self.capacity, self.floor, energy, self.degradation)
+
     @property
     def wanted(self) -> float:
         """kWh to add to the battery by departure (0 when it holds that already)."""
