@@ -38,6 +38,7 @@ def test_Q01_FR_03_v2x_needs_from_the_charging_needs_of_a_bidirectional_transfer
         "requestedEnergyTransfer": "DC_BPT",
         "v2xChargingParameters": {
             "maxDischargePower": 7000,
+            "maxChargePower": 11000,
             "evTargetEnergyRequest": 5000,
             "evMinV2XEnergyRequest": -15000,
             "evMaxEnergyRequest": 25000,
@@ -47,6 +48,7 @@ def test_Q01_FR_03_v2x_needs_from_the_charging_needs_of_a_bidirectional_transfer
     assert found is not None
     assert (found.max_discharge, found.stored, found.floor, found.capacity) == (7000.0, 0.0, -15.0, 25.0)
     assert found.wanted == 5.0
+    assert found.max_charge == 11000.0
     # Below its V2X range: the floor is above now (the planner does not discharge it below where it is).
     assert (
         from_charging_needs(
@@ -126,3 +128,13 @@ def test_a_replan_starts_from_where_the_last_plan_took_the_battery() -> None:
     moved = v2x.advanced(40.0)
     assert (moved.stored, moved.wanted, moved.floor) == (40.0, 0.0, 12.0)
     assert v2x.advanced(25.0).wanted == pytest.approx(5.0)
+
+
+def test_the_evs_max_charge_power_caps_its_charging_current() -> None:
+    tariff = Tariff(START, [0.10, 0.50])
+    v2x = msgspec.structs.replace(
+        from_soc(11_000, 60.0, 20.0, 20.0, None, None), max_charge=8 * WATTS_PER_AMP
+    )
+    plan = make_plan(_site(), tariff, [Session("a", 32.0, 0.0, None, None, v2x)], {}, None, START, 5.0)
+    assert plan is not None
+    assert max(plan.currents["a"]) == pytest.approx(8.0)

@@ -202,6 +202,8 @@ def make_plan(
         if session.v2x is not None:
             needs = session.v2x
             energy = needs.wanted
+            if needs.max_charge is not None:
+                maximum = min(maximum, needs.max_charge / (VOLTAGE * len(evse.phases)))
             bidirectional = Bidirectional(
                 needs.max_discharge / (VOLTAGE * len(evse.phases)),
                 needs.stored,

@@ -30,10 +30,12 @@ class V2xNeeds(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     floor: float  # kWh it keeps at all times (its minimum SoC for V2X)
     energy: float | None = None  # kWh to add by departure; None: up to its capacity
     degradation: float = BPT_DEGRADATION  # per kWh discharged
+    max_charge: float | None = None  # watts it takes at most, all phases (the EV's maxChargePower); None: any
 
     def __post_init__(self) -> None:
         if not (
             self.max_discharge >= 0
+            and (self.max_charge is None or self.max_charge >= 0)
             and self.degradation >= 0
             and self.floor <= self.capacity
             and self.stored <= self.capacity
@@ -47,7 +49,9 @@ class V2xNeeds(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
         as the plan keeps it)."""
         now = min(self.capacity, stored)
         energy = None if self.energy is None else self.stored + self.energy - now
-        return V2xNeeds(self.max_discharge, now, self.capacity, self.floor, energy, self.degradation)
+        return V2xNeeds(
+            self.max_discharge, now, self.capacity, self.floor, energy, self.degradation, self.max_charge
+        )
 
     @property
     def wanted(self) -> float:
@@ -84,7 +88,7 @@ def from_charging_needs(needs: Mapping[str, object], degradation: float = BPT_DE
     """A 2.1 NotifyEVChargingNeeds' chargingNeeds (wire form) of a bidirectional transfer, relative to the
     battery now: the floor is the energy to its minimum V2X SoC (evMinV2XEnergyRequest, positive when below
     it), the capacity the energy to its maximum SoC (evMaxEnergyRequest, else evMaxV2XEnergyRequest), the
-    departure need its target (evTargetEnergyRequest). None: not a bidirectional transfer, no
+    departure need its target (evTargetEnergyRequest); its charge power at most maxChargePower. None: not a bidirectional transfer, no
     maxDischargePower, or parameters that cannot be read."""
     params = needs.get("v2xChargingParameters")
     if needs.get("requestedEnergyTransfer") not in BIDIRECTIONAL_TRANSFERS or not isinstance(params, dict):
@@ -102,8 +106,10 @@ def from_charging_needs(needs: Mapping[str, object], degradation: float = BPT_DE
     low = wh("evMinV2XEnergyRequest")
     floor = min(top, 0.0 if low is None else low)
     target = wh("evTargetEnergyRequest")
+    charge = params.get("maxChargePower")
+    most = float(charge) if isinstance(charge, int | float) and charge >= 0 else None
     try:
-        return V2xNeeds(float(discharge), 0.0, top, floor, None if target is None else target, degradation)
+        return V2xNeeds(float(discharge), 0.0, top, floor, target, degradation, most)
     except ValueError:
         return None
 
