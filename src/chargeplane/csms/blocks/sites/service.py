@@ -394,10 +394,10 @@ class SitesService:
         minimum = 0.0 if maximum is None else min(request.min_current, maximum)
         priority = 0 if earlier is None else earlier.priority
         energy = reported({"chargingNeeds": request.needs}).energy  # kWh, for the planner
-        # Q01.FR.03: a 2.1 EV in a bidirectional transfer tells its V2X energies; a V2X battery set through
-        # the API wins (as the other needs do), else the EV's.
+        # Q01.FR.03: a 2.1 EV in a bidirectional transfer tells its V2X energies, which replace the earlier
+        # ones as its other needs do; a battery set through the API is kept while the EV tells none.
         v2x = from_charging_needs(request.needs) if request.version is Version.V21 else None
-        if earlier is not None and earlier.v2x is not None:
+        if v2x is None and earlier is not None:
             v2x = earlier.v2x
         await self.set_needs(
             EvNeeds(
