@@ -205,3 +205,22 @@ async def test_Q01_FR_03_v2x_charging_parameters_make_a_21_ev_bidirectional(data
         (evse,) = plan["evses"]
         assert min(evse["stored"]) >= -20.0 - 1e-6  # its V2X floor, relative to its battery now
         assert evse["stored"][-1] >= 2.0 - 1e-3  # its target energy by departure
+        # Renegotiated to charging only (Q02): planned charge-only again, limits instead of setpoints.
+        answer = await station.call(
+            module.call.NotifyEVChargingNeeds(
+                evse_id=1,
+                charging_needs={
+                    "requested_energy_transfer": "AC_three_phase",
+                    "departure_time": (hour + timedelta(hours=4)).isoformat(),
+                    "ac_charging_parameters": {
+                        "energy_amount": 2000,
+                        "ev_min_current": 0,
+                        "ev_max_current": 16,
+                        "ev_max_voltage": 400,
+                    },
+                },
+            )
+        )
+        assert answer.status == "Processing"
+        await _until(lambda: all("setpoint" not in p for p in station.periods[1]))
+        assert (await _json(csms, "GET", "/sites/v2x/plan"))["evses"][0]["discharge"] == []

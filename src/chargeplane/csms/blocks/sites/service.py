@@ -46,6 +46,7 @@ from chargeplane.csms.blocks.sites.planning import Session, SitePlan, Tariff, ma
 from chargeplane.csms.blocks.sites.repository import EvNeeds, SiteRow, SitesRepository
 from chargeplane.csms.blocks.sites.settings import SitesSettings
 from chargeplane.csms.blocks.sites.v2x import (
+    BIDIRECTIONAL_TRANSFERS,
     GridServiceWindow,
     V2xNeeds,
     from_charging_needs,
@@ -395,10 +396,16 @@ class SitesService:
         priority = 0 if earlier is None else earlier.priority
         energy = reported({"chargingNeeds": request.needs}).energy  # kWh, for the planner
         # Q01.FR.03: a 2.1 EV in a bidirectional transfer tells its V2X energies, which replace the earlier
-        # ones as its other needs do; a battery set through the API is kept while the EV tells none.
-        v2x = from_charging_needs(request.needs) if request.version is Version.V21 else None
-        if v2x is None and earlier is not None:
-            v2x = earlier.v2x
+        # ones as its other needs do; a charge-only transfer drops them; a battery set through the API is
+        # kept while the EV tells nothing of it.
+        v2x = None if earlier is None else earlier.v2x
+        if request.version is Version.V21:
+            told = from_charging_needs(request.needs)
+            if (
+                told is not None
+                or request.needs.get("requestedEnergyTransfer") not in BIDIRECTIONAL_TRANSFERS
+            ):
+                v2x = told
         await self.set_needs(
             EvNeeds(
                 request.transaction_id, maximum, max(0.0, minimum), priority, request.departure, energy, v2x
