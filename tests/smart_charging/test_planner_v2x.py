@@ -5,6 +5,8 @@ and the plans that cannot exist, reported with their reason."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chargeplane.smart_charging.planner import (
     Bidirectional,
@@ -15,7 +17,7 @@ from chargeplane.smart_charging.planner import (
     VehiclePlan,
     plan,
 )
-from chargeplane.smart_charging.site import VOLTAGE, Circuit, Evse, Site, per_phase
+from chargeplane.smart_charging.site import PHASES, VOLTAGE, Circuit, Evse, Site, per_phase
 
 HOUR = 3600
 WATTS_PER_AMP = 3 * VOLTAGE  # a three-phase EV: 690 W per ampere per phase
@@ -130,3 +132,99 @@ def test_bad_v2x_parameters_are_refused() -> None:
         plan(site(), [Vehicle("a", 0.0, 16, bidirectional=Bidirectional(16, 70, 60, 10))], horizon)
     with pytest.raises(ValueError, match="grid service"):
         plan(site(), [], Horizon(HOUR, [0.2], services=[GridService(1, 1, 10.0)]))
+
+
+@st.composite
+def v2x_instances(draw: st.DrawFn) -> tuple[Site, list[Vehicle], Horizon]:
+    limit = st.integers(0, 64).map(float)
+    evses = [Evse(f"e{i}", draw(limit), draw(st.sampled_from([(0, 1, 2), (0,), (1,)]))) for i in range(4)]
+    grid = (draw(limit), draw(limit), draw(limit))
+    site_ = Site(Circuit("grid", grid, (Circuit("f", per_phase(draw(limit)), tuple(evses[:2])), *evses[2:])))
+    slots = draw(st.integers(1, 6))
+    vehicles = []
+    for evse in evses:
+        if not draw(st.booleans()):
+            continue
+        arrival = draw(st.integers(0, slots - 1))
+        capacity = draw(st.floats(10, 80, allow_nan=False))
+        stored = draw(st.floats(0, capacity, allow_nan=False))
+        both = None
+        if draw(st.booleans()):
+            both = Bidirectional(
+                draw(limit),
+                stored,
+                capacity,
+                draw(st.floats(0, capacity, allow_nan=False)),
+                draw(st.floats(0.8, 1.0, allow_nan=False)),
+                draw(st.floats(0, 0.2, allow_nan=False)),
+            )
+        vehicles.append(
+            Vehicle(
+                evse.id,
+                energy=draw(st.floats(0, 40, allow_nan=False)),
+                maximum=draw(limit),
+                arrival=arrival,
+                departure=draw(st.integers(arrival, slots)),
+                bidirectional=both,
+            )
+        )
+    series = st.lists(st.floats(0, 20_000, allow_nan=False), min_size=slots, max_size=slots)
+    horizon = Horizon(
+        900,
+        prices=draw(st.lists(st.floats(0, 0.5, allow_nan=False), min_size=slots, max_size=slots)),
+        site_load=draw(series),
+        peak_threshold=draw(st.sampled_from([None, 5000.0])),
+    )
+    return site_, vehicles, horizon
+
+
+@settings(max_examples=50, deadline=None)
+@given(v2x_instances())
+def test_property_a_v2x_plan_holds_every_limit_and_battery(
+    instance: tuple[Site, list[Vehicle], Horizon],
+) -> None:
+    site_, vehicles, horizon = instance
+    try:
+        result = plan(site_, vehicles, horizon)
+    except Infeasible:
+        return  # the base load over the connection beyond what the EVs can give: reported, not planned
+    assert horizon.site_load is not None
+    tol = 1e-5
+    by_evse = {v.evse_id: v for v in vehicles}
+    hours = horizon.slot_seconds / 3600
+    for t in range(horizon.slots):
+        for circuit_id, circuit in site_.circuits.items():
+            for phase in range(PHASES):
+                members = [
+                    vp
+                    for vp in result.vehicles
+                    if circuit_id in site_.paths[vp.evse_id] and phase in site_.evses[vp.evse_id].phases
+                ]
+                net = sum(vp.net[t] for vp in members)
+                cap = circuit.limit[phase]
+                if circuit_id == "grid":
+                    room = cap - horizon.site_load[t] / (PHASES * VOLTAGE)
+                    givers = any(by_evse[vp.evse_id].bidirectional is not None for vp in members)
+                    assert net <= (room if givers else max(0.0, room)) + tol, (t, phase)
+                else:
+                    assert -cap - tol <= net <= cap + tol, (t, circuit_id, phase)
+    for vp in result.vehicles:
+        vehicle = by_evse[vp.evse_id]
+        both = vehicle.bidirectional
+        departure = horizon.slots if vehicle.departure is None else vehicle.departure
+        if both is None:
+            assert vp.discharge == ()
+            continue
+        kwh = VOLTAGE * len(site_.evses[vp.evse_id].phases) * hours / 1000
+        level = both.stored
+        for t in range(horizon.slots):
+            assert vp.discharge[t] <= both.discharge + tol
+            if not vehicle.arrival <= t < departure:
+                assert vp.discharge[t] == pytest.approx(0, abs=tol)
+                assert vp.currents[t] == pytest.approx(0, abs=tol)
+            level += kwh * (vp.currents[t] * both.efficiency - vp.discharge[t] / both.efficiency)
+            assert vp.stored[t] == pytest.approx(level, abs=1e-4)
+            assert min(both.floor, both.stored) - tol <= vp.stored[t] <= both.capacity + tol
+        target = min(both.capacity, both.stored + vehicle.energy)
+        held = both.stored if departure == 0 else vp.stored[departure - 1]
+        assert held + vp.unmet >= target - 1e-4
