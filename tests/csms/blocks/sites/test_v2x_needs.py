@@ -138,3 +138,26 @@ def test_the_evs_max_charge_power_caps_its_charging_current() -> None:
     plan = make_plan(_site(), tariff, [Session("a", 32.0, 0.0, None, None, v2x)], {}, None, START, 5.0)
     assert plan is not None
     assert max(plan.currents["a"]) == pytest.approx(8.0)
+
+
+def test_a_tariff_with_feed_in_and_a_peak_threshold() -> None:
+    curve = msgspec.json.decode(
+        b'{"start": "2026-12-08T16:00:00Z", "prices": [0.3, 0.1], "feedIn": [0.2, 0.05],'
+        b' "peakThreshold": 5000, "peakPenalty": 2}',
+        type=Tariff,
+    )
+    assert (curve.feed_in, curve.peak_threshold, curve.peak_penalty) == ([0.2, 0.05], 5000.0, 2.0)
+    with pytest.raises(msgspec.ValidationError, match="feedIn must not be above"):
+        msgspec.json.decode(
+            b'{"start": "2026-12-08T16:00:00Z", "prices": [0.1], "feedIn": [0.2]}', type=Tariff
+        )
+    with pytest.raises(msgspec.ValidationError, match="feedIn needs one value per price"):
+        msgspec.json.decode(
+            b'{"start": "2026-12-08T16:00:00Z", "prices": [0.1, 0.2], "feedIn": [0]}', type=Tariff
+        )
+    # Exported energy sold at the feed-in tariff: the EV discharges into the grid in the dear hour.
+    sold = Tariff(START, [0.10, 0.50], feed_in=[0.0, 0.45])
+    v2x = from_soc(16 * WATTS_PER_AMP, 60.0, 50.0, 20.0, 50.0, None)
+    plan = make_plan(_site(), sold, [Session("a", 32.0, 0.0, None, None, v2x)], {}, None, START, 5.0)
+    assert plan is not None
+    assert plan.discharge["a"][1] == pytest.approx(16.0)

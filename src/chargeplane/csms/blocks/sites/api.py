@@ -61,7 +61,9 @@ class V2xIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     soc: Percent  # state of charge now
     min_soc: Percent  # it keeps at least this at all times
     departure_soc: Percent | None = None  # it leaves with at least this; None: full
-    degradation_cost: Annotated[float, msgspec.Meta(ge=0, le=1e3)] | None = None  # per kWh discharged
+    degradation_cost: Annotated[float, msgspec.Meta(ge=0, le=1e3)] | None = (
+        None  # per kWh discharged; None: the setting
+    )
 
 
 class EvNeedsIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -248,7 +250,9 @@ def routes(service: SitesService) -> list[Any]:
                 given.soc,
                 given.min_soc,
                 given.departure_soc,
-                given.degradation_cost,
+                service.settings.v2x_degradation
+                if given.degradation_cost is None
+                else given.degradation_cost,
             )
         await service.set_needs(
             EvNeeds(

@@ -400,7 +400,7 @@ class SitesService:
         # kept while the EV tells nothing of it.
         v2x = None if earlier is None else earlier.v2x
         if request.version is Version.V21:
-            told = from_charging_needs(request.needs)
+            told = from_charging_needs(request.needs, self.settings.v2x_degradation)
             if (
                 told is not None
                 or request.needs.get("requestedEnergyTransfer") not in BIDIRECTIONAL_TRANSFERS
