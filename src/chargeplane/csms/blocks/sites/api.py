@@ -1,6 +1,8 @@
 """HTTP routes of site energy management: sites (their tree of circuits down to the stations' EVSEs) created,
 replaced, read and deleted; the grid operator's dynamic limit; the site's price curve and forecasts; the EV
-needs of a transaction; the current allocation and load per node; the plan in force. A tree the allocator cannot hold is answered 400 with the reason."""
+needs of a transaction (a V2X EV's battery too); a grid service window (the site exports at least so many kW); the
+current allocation and load per node; the plan in force, charge and discharge per EVSE. A tree the allocator
+cannot hold is answered 400 with the reason."""
 
 from __future__ import annotations
 
@@ -21,12 +23,14 @@ from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.blocks.sites.planning import SitePlan, Tariff
 from chargeplane.csms.blocks.sites.repository import EvNeeds
 from chargeplane.csms.blocks.sites.service import AllocationView, CircuitNode, SitesService, SiteView
-from chargeplane.csms.errors import NotFound
+from chargeplane.csms.blocks.sites.v2x import GridServiceWindow, V2xNeeds, from_soc
+from chargeplane.csms.errors import Invalid, NotFound
 
 
 class NoPlan(NotFound):
-    def __init__(self, site_id: str) -> None:
-        super().__init__(f"site {site_id} has no plan now (no price curve covers now)")
+    def __init__(self, site_id: str, reason: str | None) -> None:
+        why = "no price curve covers now" if reason is None else f"the last plan failed: {reason}"
+        super().__init__(f"site {site_id} has no plan now ({why})")
 
 
 Amperes = Annotated[float, msgspec.Meta(ge=0, le=100_000)]
@@ -37,6 +41,7 @@ class SiteOut(msgspec.Struct, rename="camel"):
     root: CircuitNode
     grid_limit: list[float] | None  # amperes per phase, the grid operator's; None: none
     tariff: Tariff | None  # the price curve the site is planned with; None: the allocator alone
+    grid_service: GridServiceWindow | None = None  # the export asked of the site; None: none
 
 
 class GridLimitIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -45,12 +50,29 @@ class GridLimitIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     limit: Annotated[list[Amperes], msgspec.Meta(min_length=1, max_length=3)] | None
 
 
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+
+
+class V2xIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """A bidirectional EV's battery: planned both ways on a 2.1 station (charge-only elsewhere)."""
+
+    max_discharge_power: Annotated[float, msgspec.Meta(gt=0, le=1e6)]  # watts, all phases
+    battery_capacity: Annotated[float, msgspec.Meta(gt=0, le=10_000)]  # kWh
+    soc: Percent  # state of charge now
+    min_soc: Percent  # it keeps at least this at all times
+    departure_soc: Percent | None = None  # it leaves with at least this; None: full
+    degradation_cost: Annotated[float, msgspec.Meta(ge=0, le=1e3)] | None = (
+        None  # per kWh discharged; None: the setting
+    )
+
+
 class EvNeedsIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     maximum: Amperes | None = None  # what the EV takes per phase; None: the EVSE's limit
     minimum: Amperes = 0.0  # minChargingRate: below it the EV is paused rather than charged
     priority: Annotated[int, msgspec.Meta(ge=-1000, le=1000)] = 0
     departure: datetime | None = None
     energy: Annotated[float, msgspec.Meta(ge=0, le=10_000)] | None = None  # kWh for the whole transaction
+    v2x: V2xIn | None = None  # it may discharge; None: charge only
 
 
 class ShareOut(msgspec.Struct, rename="camel"):
@@ -74,8 +96,10 @@ class NodeLoadOut(msgspec.Struct, rename="camel"):
 class PlannedEvseOut(msgspec.Struct, rename="camel"):
     node_id: str
     currents: list[float]  # amperes per phase, one per slot from the plan's start
-    energy: float  # kWh planned from when the plan was made
+    energy: float  # kWh planned from when the plan was made (net: discharged energy counted off)
     unmet: float  # kWh it will miss by its departure
+    discharge: list[float] = []  # V2X: amperes per phase given back per slot; empty: charge only
+    stored: list[float] = []  # V2X: kWh in its battery at the end of each slot
 
 
 class PlanOut(msgspec.Struct, rename="camel"):
@@ -98,7 +122,11 @@ class AllocationOut(msgspec.Struct, rename="camel"):
 
 def _site_out(view: SiteView) -> SiteOut:
     return SiteOut(
-        view.site_id, view.tree, None if view.grid_limit is None else list(view.grid_limit), view.tariff
+        view.site_id,
+        view.tree,
+        None if view.grid_limit is None else list(view.grid_limit),
+        view.tariff,
+        view.grid_service,
     )
 
 
@@ -111,7 +139,14 @@ def _plan_out(site_id: str, plan: SitePlan) -> PlanOut:
         round(plan.cost, 4),
         plan.status,
         [
-            PlannedEvseOut(node, [round(c, 2) for c in currents], plan.energy[node], plan.unmet[node])
+            PlannedEvseOut(
+                node,
+                [round(c, 2) for c in currents],
+                plan.energy[node],
+                plan.unmet[node],
+                [round(d, 2) for d in plan.discharge.get(node, ())],
+                [round(e, 3) for e in plan.stored.get(node, ())],
+            )
             for node, currents in plan.currents.items()
         ],
     )
@@ -204,9 +239,49 @@ def routes(service: SitesService) -> list[Any]:
         """Its maximum and minimum current per phase, its priority, departure and the energy it needs in the
         transaction (kWh; what it got so far is counted off); allocated or planned again at once. Set here,
         they win over what the EV told over ISO 15118 (NotifyEVChargingNeeds)."""
+        v2x: V2xNeeds | None = None
+        if data.v2x is not None:
+            given = data.v2x
+            if given.min_soc > (100 if given.departure_soc is None else given.departure_soc):
+                raise Invalid("minSoc must not be above departureSoc")
+            v2x = from_soc(
+                given.max_discharge_power,
+                given.battery_capacity,
+                given.soc,
+                given.min_soc,
+                given.departure_soc,
+                service.settings.v2x_degradation
+                if given.degradation_cost is None
+                else given.degradation_cost,
+            )
         await service.set_needs(
-            EvNeeds(transaction_id, data.maximum, data.minimum, data.priority, data.departure, data.energy)
+            EvNeeds(
+                transaction_id, data.maximum, data.minimum, data.priority, data.departure, data.energy, v2x
+            )
         )
+
+    @put(
+        "/sites/{site_id:str}/grid-service",
+        summary="Ask a site to export at least so many kW over a time window (a grid service setpoint)",
+        responses=error_responses(HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND),
+        opt=OPERATOR,
+    )
+    async def put_grid_service(site_id: FromPath[str], data: JSONBody[GridServiceWindow]) -> SiteOut:
+        """``exportKw`` from ``start`` to ``end``, a constraint of the site's plan (its V2X EVs discharge for
+        it) in every slot the window overlaps; planned again at once. A plan that cannot hold it is not
+        made (``GET .../plan`` tells why) and the allocator's shares are sent meanwhile."""
+        return _site_out(await service.set_grid_service(site_id, data))
+
+    @delete(
+        "/sites/{site_id:str}/grid-service",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Withdraw a site's grid service",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+        opt=OPERATOR,
+    )
+    async def delete_grid_service(site_id: FromPath[str]) -> None:
+        """The site is planned again without it."""
+        await service.set_grid_service(site_id, None)
 
     @put(
         "/sites/{site_id:str}/tariff",
@@ -238,11 +313,11 @@ def routes(service: SitesService) -> list[Any]:
     )
     async def get_plan(site_id: FromPath[str]) -> PlanOut:
         """Per EVSE with a session: its current per phase in each slot, the energy planned and what it will
-        miss. 404 when the site is unknown or has no plan now (no price curve covers now: the allocator's
+        miss; a V2X EV also its discharge per slot and its battery's energy. 404 when the site is unknown or has no plan now (no price curve covers now: the allocator's
         shares are in force, see the allocation)."""
         plan = await service.plan(site_id)
         if plan is None:
-            raise NoPlan(site_id)
+            raise NoPlan(site_id, service.plan_error(site_id))
         return _plan_out(site_id, plan)
 
     @get(
@@ -261,6 +336,8 @@ def routes(service: SitesService) -> list[Any]:
         put_site,
         delete_site,
         put_grid_limit,
+        put_grid_service,
+        delete_grid_service,
         put_tariff,
         delete_tariff,
         put_needs,

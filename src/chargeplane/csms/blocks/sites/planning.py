@@ -7,6 +7,11 @@ dynamic limit at the connection, and an unreachable station counted at its fallb
 (it charges on its own at that current, whatever the plan says). A plan of every slot therefore fits the tree
 as long as the sessions stay the ones it was made for; the sites service plans again when they change.
 
+V2X (issue #16 item 4): a session with :class:`~chargeplane.csms.blocks.sites.v2x.V2xNeeds` may discharge
+(within its battery's floor and capacity, its departure need met), the curve may carry a feed-in tariff and a
+peak threshold, and a grid service window asks the site to export; the plan then holds per EVSE a discharge
+per slot and its periods are the net current (negative: discharge).
+
 Pure: no clock, no I/O (the caller gives ``now``); the solver runs in a thread of the caller's choosing.
 """
 
@@ -14,14 +19,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated
 
 import msgspec
 
+from chargeplane.csms.blocks.sites.v2x import GridServiceWindow, V2xNeeds
 from chargeplane.ocpp.timestamps import from_wire
-from chargeplane.smart_charging.planner import Horizon, Vehicle, plan
+from chargeplane.smart_charging.planner import Bidirectional, Horizon, Vehicle, plan
 from chargeplane.smart_charging.site import VOLTAGE, Circuit, Evse, Site
 
 MAX_SLOTS = 24 * 7  # a week of hourly prices
@@ -39,11 +45,17 @@ class Tariff(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     slot_seconds: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 3600
     base_load: list[Watts] | None = None
     solar: list[Watts] | None = None
+    # per kWh exported (V2X arbitrage sells at it); None: exports earn nothing (nor cost, at negative prices)
+    feed_in: list[Price] | None = None
+    peak_threshold: Watts | None = None  # watts imported above which each kWh costs ``peak_penalty``
+    peak_penalty: Annotated[float, msgspec.Meta(ge=0, le=1e6)] = 1.0
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
             raise ValueError("start needs a UTC offset")
-        for name, series in (("baseLoad", self.base_load), ("solar", self.solar)):
+        if self.feed_in is not None and any(f > p for f, p in zip(self.feed_in, self.prices, strict=False)):
+            raise ValueError("feedIn must not be above the import price of its slot")
+        for name, series in (("baseLoad", self.base_load), ("solar", self.solar), ("feedIn", self.feed_in)):
             if series is not None and len(series) != len(self.prices):
                 raise ValueError(f"{name} needs one value per price ({len(self.prices)})")
 
@@ -61,6 +73,7 @@ class Session:
     minimum: float  # amperes per phase below which it does not charge
     energy: float | None  # kWh it still needs; None: unknown, as much as it takes until it leaves
     departure: datetime | None  # None: stays to the end of the curve
+    v2x: V2xNeeds | None = None  # may discharge (a 2.1 station's bidirectional EV); ``energy`` is then unused
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +86,30 @@ class SitePlan:
     unmet: Mapping[str, float]  # per EVSE node: kWh it will miss
     cost: float  # of the energy the site imports over the plan (the whole site when forecasts are given)
     status: str  # the solver's
+    discharge: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # per V2X node: A per phase
+    stored: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # per V2X node: kWh per slot end
+    initial: Mapping[str, float] = field(default_factory=dict)  # per V2X node: kWh when the plan was made
+
+    def stored_at(self, node_id: str, at: datetime) -> float | None:
+        """The kWh the plan expects in the node's battery at ``at`` (linear within a slot); None: not a V2X
+        node of this plan."""
+        series = self.stored.get(node_id)
+        if series is None:
+            return None
+        step = timedelta(seconds=self.slot_seconds)
+        index = min(len(series) - 1, max(0, (at - self.start) // step))
+        begin = max(self.made_at, self.start + index * step)
+        before = self.initial[node_id] if index == 0 else series[index - 1]
+        end = self.start + (index + 1) * step
+        share = min(1.0, max(0.0, (at - begin) / (end - begin))) if end > begin else 1.0
+        return before + (series[index] - before) * share
+
+    def net(self, node_id: str) -> tuple[float, ...]:
+        """The node's current per phase per slot, discharge counted negative."""
+        given = self.discharge.get(node_id)
+        if given is None:
+            return self.currents[node_id]
+        return tuple(c - d for c, d in zip(self.currents[node_id], given, strict=True))
 
     def periods(
         self, node_id: str, now: datetime, until: datetime, most: int, raise_delay: float = 0.0
@@ -86,7 +123,7 @@ class SitePlan:
         delay = timedelta(seconds=min(raise_delay, self.slot_seconds / 2))
         found: list[tuple[datetime, float]] = []
         end = min(until, self.end)
-        for index, current in enumerate(self.currents[node_id]):
+        for index, current in enumerate(self.net(node_id)):
             at = self.start + timedelta(seconds=index * self.slot_seconds)
             if at + timedelta(seconds=self.slot_seconds) <= now:
                 continue  # over already
@@ -138,9 +175,11 @@ def make_plan(
     grid_limit: Sequence[float] | None,
     now: datetime,
     time_limit: float,
+    service: GridServiceWindow | None = None,
 ) -> SitePlan | None:
     """The plan of ``sessions`` from ``now`` to the end of the curve; None when the curve does not cover
-    ``now`` (the allocator takes over). Raises RuntimeError when the solver finds no plan."""
+    ``now`` (the allocator takes over). Raises RuntimeError when the solver finds no plan (``Infeasible``, a
+    subclass, with the reason when the hard constraints cannot hold)."""
     if not tariff.start <= now < tariff.end:
         return None
     first = int((now - tariff.start).total_seconds() // tariff.slot_seconds)
@@ -159,7 +198,20 @@ def make_plan(
             departure = max(0, min(slots, math.floor(gone)))
         maximum = min(session.maximum, evse.limit)
         energy = session.energy
-        if energy is None:  # as much as it takes while it is there
+        bidirectional = None
+        if session.v2x is not None:
+            needs = session.v2x
+            energy = needs.wanted
+            if needs.max_charge is not None:
+                maximum = min(maximum, needs.max_charge / (VOLTAGE * len(evse.phases)))
+            bidirectional = Bidirectional(
+                needs.max_discharge / (VOLTAGE * len(evse.phases)),
+                needs.stored,
+                needs.capacity,
+                needs.floor,
+                degradation=needs.degradation,
+            )
+        elif energy is None:  # as much as it takes while it is there
             stay = sum(hours_in[: slots if departure is None else departure])
             energy = maximum * len(evse.phases) * VOLTAGE * stay / 1000
         vehicles.append(
@@ -169,16 +221,22 @@ def make_plan(
                 maximum,
                 departure=departure,
                 minimum=min(session.minimum, maximum),
+                bidirectional=bidirectional,
             )
         )
     per_slot = slice(first, None)
+    window = None if service is None else service.slots(slot_start, tariff.slot_seconds, slots)
     horizon = Horizon(
         slot_seconds=tariff.slot_seconds,
         prices=tariff.prices[per_slot],
         site_load=None if tariff.base_load is None else tariff.base_load[per_slot],
         solar=None if tariff.solar is None else tariff.solar[per_slot],
+        feed_in=None if tariff.feed_in is None else tariff.feed_in[per_slot],
         time_limit=time_limit,
         first_fraction=max(ahead, 1e-6),
+        peak_threshold=tariff.peak_threshold,
+        peak_penalty=tariff.peak_penalty,
+        services=[] if window is None else [window],
     )
     result = plan(planning_site(site, unreachable, grid_limit), vehicles, horizon)
     return SitePlan(
@@ -190,6 +248,9 @@ def make_plan(
         unmet={v.evse_id: v.unmet for v in result.vehicles},
         cost=result.cost,
         status=result.status,
+        discharge={v.evse_id: v.discharge for v in result.vehicles if v.discharge},
+        stored={v.evse_id: v.stored for v in result.vehicles if v.stored},
+        initial={s.node_id: s.v2x.stored for s in sessions if s.v2x is not None},
     )
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargeplane.csms.blocks.sites.tables import site_ev_needs, sites
+from chargeplane.csms.blocks.sites.v2x import V2xNeeds
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class SiteRow:
     tree: bytes  # JSON
     grid_limit: tuple[float, float, float] | None
     tariff: bytes | None = None  # JSON (service.Tariff); None: no prices, the allocator alone
+    grid_service: bytes | None = None  # JSON (v2x.GridServiceWindow); None: none asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,7 @@ class EvNeeds:
     priority: int
     departure: datetime | None
     energy: float | None = None  # kWh the EV needs in the transaction; None: unknown
+    v2x: V2xNeeds | None = None  # it may discharge (on a 2.1 station); None: charge only
 
 
 class SitesRepository:
@@ -44,6 +47,7 @@ class SitesRepository:
                 r.tree.encode(),
                 None if r.grid_limit is None else tuple(msgspec.json.decode(r.grid_limit)),
                 None if r.tariff is None else r.tariff.encode(),
+                None if r.grid_service is None else r.grid_service.encode(),
             )
             for r in rows
         ]
@@ -54,6 +58,7 @@ class SitesRepository:
             "tree": row.tree.decode(),
             "grid_limit": None if row.grid_limit is None else msgspec.json.encode(row.grid_limit).decode(),
             "tariff": None if row.tariff is None else row.tariff.decode(),
+            "grid_service": None if row.grid_service is None else row.grid_service.decode(),
             "updated_at": now,
         }
         async with self.engine.begin() as conn:
@@ -73,7 +78,13 @@ class SitesRepository:
             rows = (await conn.execute(sa.select(site_ev_needs))).all()
         return {
             r.transaction_id: EvNeeds(
-                r.transaction_id, r.maximum, r.minimum, r.priority, r.departure, r.energy
+                r.transaction_id,
+                r.maximum,
+                r.minimum,
+                r.priority,
+                r.departure,
+                r.energy,
+                None if r.v2x is None else msgspec.json.decode(r.v2x, type=V2xNeeds),
             )
             for r in rows
         }
@@ -85,6 +96,7 @@ class SitesRepository:
             "priority": needs.priority,
             "departure": needs.departure,
             "energy": needs.energy,
+            "v2x": None if needs.v2x is None else msgspec.json.encode(needs.v2x).decode(),
             "updated_at": now,
         }
         key = site_ev_needs.c.transaction_id == needs.transaction_id

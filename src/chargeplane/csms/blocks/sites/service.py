@@ -22,6 +22,12 @@ slot by slot. It is made again when the sessions, their needs, the curve or the 
 least every ``plan_interval`` seconds (what the EVs really drew corrects the energy still needed); in
 between, the passes re-send it only as the allocation's shares would be (unchanged: not before half a
 ``profile_duration``). Without a curve, or when the solver fails, the allocator's shares are sent.
+
+V2X (issue #16 item 4): a session whose needs carry a battery that may discharge
+(:class:`~chargeplane.csms.blocks.sites.v2x.V2xNeeds`, through the API or a 2.1 EV's NotifyEVChargingNeeds) on a
+2.1 station is planned both ways, and its TxProfile's periods are CentralSetpoint setpoints (Q03; negative:
+discharge); on a 1.6 / 2.0.1 station it is planned charge-only, with limits. A grid service window (the site
+exports at least so many kW) is a constraint of the plan while it lasts.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import logging
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import msgspec
@@ -39,6 +45,13 @@ import msgspec
 from chargeplane.csms.blocks.sites.planning import Session, SitePlan, Tariff, make_plan, reported
 from chargeplane.csms.blocks.sites.repository import EvNeeds, SiteRow, SitesRepository
 from chargeplane.csms.blocks.sites.settings import SitesSettings
+from chargeplane.csms.blocks.sites.v2x import (
+    BIDIRECTIONAL_TRANSFERS,
+    GridServiceWindow,
+    V2xNeeds,
+    from_charging_needs,
+    setpoint_period,
+)
 from chargeplane.csms.blocks.smart_charging.service import EvRequest, SmartChargingService
 from chargeplane.csms.blocks.transactions.queries import (
     TransactionFilter,
@@ -160,6 +173,10 @@ class _Live:
     tariff: Tariff | None = None
     plan: SitePlan | None = None
     plan_key: object = None  # what the plan was made for: a change plans again
+    grid_service: GridServiceWindow | None = None
+    # per V2X node: the transaction and the needs as set when the last plan was made (while they stay the
+    # same, the battery is where the plans took it)
+    planned_v2x: dict[str, tuple[str, V2xNeeds]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +185,7 @@ class SiteView:
     tree: CircuitNode
     grid_limit: tuple[float, float, float] | None
     tariff: Tariff | None = None
+    grid_service: GridServiceWindow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,14 +230,16 @@ class SitesService:
         self._needs: dict[str, EvNeeds] = {}
         self._dirty = asyncio.Event()
         self._has_sites = asyncio.Event()
-        # What was last sent per (station key, evse): (periods, transaction, when), not re-sent unchanged.
+        # What was last sent per (station key, evse): (periods, transaction, when, as setpoints), not re-sent
+        # unchanged.
         self._sent: dict[
-            tuple[str, int], tuple[tuple[tuple[datetime | None, float], ...], str, datetime]
+            tuple[str, int], tuple[tuple[tuple[datetime | None, float], ...], str, datetime, bool]
         ] = {}
         self._lock = asyncio.Lock()
         self._fallbacks: asyncio.Queue[str] = asyncio.Queue()
         self.passes = 0  # allocation passes done (tests)
         self.plans = 0  # plans made (tests, bench)
+        self._plan_errors: dict[str, str] = {}  # per site: why its last plan failed
 
     # -- the sites --------------------------------------------------------------------------------------------
 
@@ -230,7 +250,12 @@ class SitesService:
                 tree = msgspec.json.decode(row.tree, type=CircuitNode)
                 site, leaves = to_site(tree)
                 tariff = None if row.tariff is None else msgspec.json.decode(row.tariff, type=Tariff)
-                loaded[row.site_id] = _Live(row, tree, site, leaves, tariff=tariff)
+                service = (
+                    None
+                    if row.grid_service is None
+                    else msgspec.json.decode(row.grid_service, type=GridServiceWindow)
+                )
+                loaded[row.site_id] = _Live(row, tree, site, leaves, tariff=tariff, grid_service=service)
             self._sites = loaded
             if loaded:
                 self._has_sites.set()
@@ -239,7 +264,7 @@ class SitesService:
 
     async def sites(self) -> list[SiteView]:
         return [
-            SiteView(s, live.tree, live.row.grid_limit, live.tariff)
+            SiteView(s, live.tree, live.row.grid_limit, live.tariff, live.grid_service)
             for s, live in (await self._live()).items()
         ]
 
@@ -247,7 +272,7 @@ class SitesService:
         live = (await self._live()).get(site_id)
         if live is None:
             raise UnknownSite(site_id)
-        return SiteView(site_id, live.tree, live.row.grid_limit, live.tariff)
+        return SiteView(site_id, live.tree, live.row.grid_limit, live.tariff, live.grid_service)
 
     async def put_site(self, site_id: str, tree: CircuitNode) -> bool:
         if not SITE_ID.fullmatch(site_id):
@@ -262,14 +287,17 @@ class SitesService:
                 if (leaf.station_id.casefold(), leaf.evse_id) in taken:
                     raise InvalidSite(f"EVSE {leaf.evse_id} of {leaf.station_id} belongs to site {other_id}")
         old = current.get(site_id)
-        row = SiteRow(
-            site_id,
-            msgspec.json.encode(tree),
-            None if old is None else old.row.grid_limit,
-            None if old is None else old.row.tariff,
-        )
+        encoded = msgspec.json.encode(tree)
+        row = SiteRow(site_id, encoded, None) if old is None else replace(old.row, tree=encoded)
         created = await self.repository.put(row, self.clock.now())
-        current[site_id] = _Live(row, tree, site, leaves, tariff=None if old is None else old.tariff)
+        current[site_id] = _Live(
+            row,
+            tree,
+            site,
+            leaves,
+            tariff=None if old is None else old.tariff,
+            grid_service=None if old is None else old.grid_service,
+        )
         self._has_sites.set()
         self._publish(site_id, "site.changed", {})
         for station in {leaf.station_id for leaf in leaves.values()}:
@@ -295,11 +323,11 @@ class SitesService:
             value = per_phase(limit[0] if len(limit) == 1 else limit)
             if any(v < 0 for v in value):
                 raise Invalid("a grid limit is >= 0")
-        live.row = SiteRow(site_id, live.row.tree, value, live.row.tariff)
+        live.row = replace(live.row, grid_limit=value)
         await self.repository.put(live.row, self.clock.now())
         self._publish(site_id, "site.grid_limit", {"limit": None if value is None else list(value)})
         self.trigger()
-        return SiteView(site_id, live.tree, value, live.tariff)
+        return SiteView(site_id, live.tree, value, live.tariff, live.grid_service)
 
     async def set_tariff(self, site_id: str, tariff: Tariff | None) -> SiteView:
         """The site's price curve and forecasts (None: none, the allocator alone); planned again at once."""
@@ -307,12 +335,32 @@ class SitesService:
         if live is None:
             raise UnknownSite(site_id)
         encoded = None if tariff is None else msgspec.json.encode(tariff)
-        live.row = SiteRow(site_id, live.row.tree, live.row.grid_limit, encoded)
+        live.row = replace(live.row, tariff=encoded)
         await self.repository.put(live.row, self.clock.now())
         live.tariff, live.plan, live.plan_key = tariff, None, None
         self._publish(site_id, "site.tariff", {"slots": 0 if tariff is None else len(tariff.prices)})
         self.trigger()
-        return SiteView(site_id, live.tree, live.row.grid_limit, tariff)
+        return SiteView(site_id, live.tree, live.row.grid_limit, tariff, live.grid_service)
+
+    async def set_grid_service(self, site_id: str, window: GridServiceWindow | None) -> SiteView:
+        """A grid operator's request that the site export at least so many kW over a window (None: none);
+        planned again at once. It binds only a site with a price curve (the planner); a plan that cannot hold
+        it is reported and the allocator's shares are sent meanwhile."""
+        live = (await self._live()).get(site_id)
+        if live is None:
+            raise UnknownSite(site_id)
+        encoded = None if window is None else msgspec.json.encode(window)
+        live.row = replace(live.row, grid_service=encoded)
+        await self.repository.put(live.row, self.clock.now())
+        live.grid_service = window
+        data: dict[str, object] = {} if window is None else {"exportKw": window.export_kw}
+        self._publish(site_id, "site.grid_service", data)
+        self.trigger()
+        return SiteView(site_id, live.tree, live.row.grid_limit, live.tariff, window)
+
+    def plan_error(self, site_id: str) -> str | None:
+        """Why the site's last plan failed (the allocator's shares are sent), None when it did not."""
+        return self._plan_errors.get(site_id)
 
     async def plan(self, site_id: str) -> SitePlan | None:
         """The site's plan in force (None: no price curve covers now, the allocator's shares are sent)."""
@@ -347,8 +395,21 @@ class SitesService:
         minimum = 0.0 if maximum is None else min(request.min_current, maximum)
         priority = 0 if earlier is None else earlier.priority
         energy = reported({"chargingNeeds": request.needs}).energy  # kWh, for the planner
+        # Q01.FR.03: a 2.1 EV in a bidirectional transfer tells its V2X energies, which replace the earlier
+        # ones as its other needs do; a charge-only transfer drops them; a battery set through the API is
+        # kept while the EV tells nothing of it.
+        v2x = None if earlier is None else earlier.v2x
+        if request.version is Version.V21:
+            told = from_charging_needs(request.needs, self.settings.v2x_degradation)
+            if (
+                told is not None
+                or request.needs.get("requestedEnergyTransfer") not in BIDIRECTIONAL_TRANSFERS
+            ):
+                v2x = told
         await self.set_needs(
-            EvNeeds(request.transaction_id, maximum, max(0.0, minimum), priority, request.departure, energy)
+            EvNeeds(
+                request.transaction_id, maximum, max(0.0, minimum), priority, request.departure, energy, v2x
+            )
         )
         self._sent.pop((key, request.evse_id), None)
         return True
@@ -413,6 +474,7 @@ class SitesService:
             live.plan = None
         wanted: dict[str, tuple[tuple[datetime | None, float], ...]] = {}
         ends: dict[str, datetime] = {}
+        setpoints = set() if plan is None else set(plan.discharge)  # V2X nodes: CentralSetpoint periods
         until = now.replace(microsecond=0) + timedelta(seconds=self.settings.profile_duration)
         for node_id in transactions:
             if plan is not None and node_id in plan.currents:
@@ -440,7 +502,7 @@ class SitesService:
         for lowered in (True, False):
             await asyncio.gather(
                 *(
-                    self._push(live.leaves[n], transactions[n], wanted[n], ends[n])
+                    self._push(live.leaves[n], transactions[n], wanted[n], ends[n], n in setpoints)
                     for n in pushed
                     if (changes[n] <= 0) is lowered
                 )
@@ -458,6 +520,7 @@ class SitesService:
         unreachable: dict[str, float] = {}
         # What the plan depends on besides the energy delivered since: a change plans again at once.
         depends: list[object] = []
+        given: dict[str, tuple[str, V2xNeeds]] = {}  # per V2X node: its transaction and needs as set
         for demand in demands:
             node_id = demand.evse_id
             leaf = live.leaves[node_id]
@@ -471,11 +534,24 @@ class SitesService:
             maximum, minimum = demand.maximum, demand.minimum
             energy = None if needs is None else needs.energy
             departure = None if needs is None else needs.departure
-            depends.append((node_id, transaction, maximum, minimum, energy, departure))
+            # V2X only where the station speaks 2.1 (setpoints, Q03): elsewhere it is planned charge-only
+            v2x = None if needs is None else needs.v2x
+            if v2x is not None and self.smart.commands.version_of(leaf.station_id) is not Version.V21:
+                v2x = None
+            depends.append((node_id, transaction, maximum, minimum, energy, departure, v2x))
             if energy is not None:  # still needed: less what the transaction delivered so far
                 energy = max(0.0, energy - (record.energy_wh or 0.0) / 1000)
-            sessions.append(Session(node_id, maximum, minimum, energy, departure))
-        plan_key = (tuple(depends), tuple(sorted(unreachable.items())), live.row.grid_limit, live.row.tariff)
+            if v2x is not None:
+                given[node_id] = (transaction, v2x)
+                v2x = self._battery_now(live, node_id, transaction, v2x, now)
+            sessions.append(Session(node_id, maximum, minimum, energy, departure, v2x))
+        plan_key = (
+            tuple(depends),
+            tuple(sorted(unreachable.items())),
+            live.row.grid_limit,
+            live.row.tariff,
+            live.row.grid_service,
+        )
         last = live.plan
         interval = timedelta(seconds=self.settings.plan_interval)
         if last is not None and live.plan_key == plan_key and now - last.made_at < interval:
@@ -490,14 +566,32 @@ class SitesService:
                 live.row.grid_limit,
                 now,
                 self.settings.plan_time_limit,
+                live.grid_service,
             )
         except (RuntimeError, ValueError) as error:
             log.warning("site %s: no plan, the allocator's shares are sent: %s", live.row.site_id, error)
             live.plan, live.plan_key = None, None
+            self._plan_errors[live.row.site_id] = str(error)
             return None
+        self._plan_errors.pop(live.row.site_id, None)
         live.plan, live.plan_key = plan, plan_key
+        live.planned_v2x = given
         self.plans += 1
         return plan
+
+    @staticmethod
+    def _battery_now(live: _Live, node_id: str, transaction: str, v2x: V2xNeeds, now: datetime) -> V2xNeeds:
+        """A V2X battery as the last plan left it by now, when that plan started from these same needs (or
+        from a plan that did): the needs give the state of charge once, the plans carry it on (the station
+        does not tell the CSMS the energy it exported; its SoC in meter values could correct this later)."""
+        last = live.plan
+        basis = live.planned_v2x.get(node_id)
+        if last is None or basis is None or basis[0] != transaction:
+            return v2x
+        expected = last.stored_at(node_id, now)
+        if expected is None or basis[1] != v2x:  # new needs: a new state of charge to start from
+            return v2x
+        return v2x.advanced(expected)
 
     async def _push(
         self,
@@ -505,14 +599,20 @@ class SitesService:
         transaction: str,
         periods: tuple[tuple[datetime | None, float], ...],
         end: datetime,
+        setpoints: bool = False,
     ) -> None:
         """The EVSE's limits as a TxProfile of its transaction (K01) until ``end``, unless the same was sent
-        lately. ``periods``: (from, amperes); one period from None is a share from now."""
+        lately. ``periods``: (from, amperes); one period from None is a share from now. ``setpoints``: a V2X
+        plan on a 2.1 station, each period a CentralSetpoint (negative: discharge)."""
         now = self.clock.now()
         key = (leaf.station_id.casefold(), leaf.evse_id)
         last = self._sent.get(key)
         fresh = timedelta(seconds=self.settings.profile_duration / 2)
-        if last is not None and last[0] == periods and last[1] == transaction and now - last[2] < fresh:
+        if (
+            last is not None
+            and (last[0], last[1], last[3]) == (periods, transaction, setpoints)
+            and now - last[2] < fresh
+        ):
             return
         start = now.replace(microsecond=0)
         first = periods[0][0]
@@ -526,7 +626,7 @@ class SitesService:
             (0 if at is None else max(0, int((at - start).total_seconds())), limit) for at, limit in periods
         ]
         profile = self._profile(
-            leaf, TX_PROFILE_BASE, "TxProfile", "Absolute", wire_periods, transaction, schedule
+            leaf, TX_PROFILE_BASE, "TxProfile", "Absolute", wire_periods, transaction, schedule, setpoints
         )
         # valid only while its schedule lasts: a valid TxProfile keeps the TxDefaultProfile out even after its
         # schedule ends (2.0.1 Part 2 §3.5, 1.6 §3.13.2), and the fallback must apply then
@@ -540,7 +640,7 @@ class SitesService:
             self._sent.pop(key, None)
             return
         if outcome.status == "Accepted":
-            self._sent[key] = (periods, transaction, now)
+            self._sent[key] = (periods, transaction, now, setpoints)
         else:
             self._sent.pop(key, None)
 
@@ -553,13 +653,18 @@ class SitesService:
         periods: Sequence[tuple[int, float]],
         transaction: str | None,
         schedule: dict[str, object],
+        setpoints: bool = False,
     ) -> dict[str, object]:
         """Periods of (startPeriod, amperes per phase), in the wire form of the station's version (1.6
-        csChargingProfiles: one schedule, chargingProfileId, an integer transactionId; 2.x: a list)."""
+        csChargingProfiles: one schedule, chargingProfileId, an integer transactionId; 2.x: a list);
+        ``setpoints``: 2.1 CentralSetpoint periods (the amperes a setpoint, negative: discharge)."""
+        phases = len(leaf.phases)
         body = schedule | {
             "chargingRateUnit": "A",
             "chargingSchedulePeriod": [
-                {"startPeriod": start, "limit": limit, "numberPhases": len(leaf.phases)}
+                setpoint_period(start, limit, phases)
+                if setpoints
+                else {"startPeriod": start, "limit": limit, "numberPhases": phases}
                 for start, limit in periods
             ],
         }

@@ -44,6 +44,13 @@ class SitesSettings:
     max_periods: Annotated[
         int, Doc("periods at most in a planned TxProfile (the stations' PeriodsPerSchedule): the first ones")
     ] = 24
+    v2x_degradation: Annotated[
+        float,
+        Doc(
+            "cost per kWh a V2X EV discharges (battery wear), when its needs do not give one: it discharges "
+            "only where the energy it replaces is worth more than that plus charging it back"
+        ),
+    ] = 0.05
 
     def __post_init__(self) -> None:
         if self.min_interval < 0:
@@ -58,3 +65,5 @@ class SitesSettings:
             raise SettingsError("raise_delay must be >= 0")
         if self.max_periods < 1:
             raise SettingsError("max_periods must be >= 1")
+        if self.v2x_degradation < 0:
+            raise SettingsError("v2x_degradation must be >= 0")
