@@ -124,6 +124,14 @@ def _control(
     return {"controlId": control_id, "controlType": ctype, "isDefault": True, "setting": setting or VOLT_WATT}
 
 
+async def _holds(station: DerStation, control_id: str) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            if control_id in station.controls:
+                return
+            await asyncio.sleep(0.05)
+
+
 async def _complete(csms: RunningCsms, station_id: str, report_id: int) -> dict[str, Any]:
     async with asyncio.timeout(10):
         while True:
@@ -236,16 +244,15 @@ async def test_site_DER_settings_applied_now_and_on_boot(csms: RunningCsms) -> N
         assert "site-vw" in a.controls
         async with peer(csms.ocpp_url, "SITE-B", "2.1", station_class=DerStation) as b:
             await boot(b, "2.1")
-            async with asyncio.timeout(10):
-                while "site-vw" not in b.controls:
-                    await asyncio.sleep(0.05)
+            await _holds(b, "site-vw")
             state = await _json(csms, "GET", "/sites/der-site/der-controls")
             assert [(x["controlId"], x["siteId"]) for x in state["stations"]["SITE-B"]] == [
                 ("site-vw", "der-site")
             ]
             removed = await _json(csms, "DELETE", "/sites/der-site/der-controls/site-vw")
             assert removed["controls"] == []
-            assert "site-vw" not in a.controls and "site-vw" not in b.controls
+            assert "site-vw" not in a.controls
+            assert "site-vw" not in b.controls
     await _json(csms, "GET", "/sites/nowhere/der-controls", 404)
 
 
