@@ -238,12 +238,11 @@ class DerRepository:
 
     async def report_answered(self, row_id: int, status: str) -> None:
         r = der_reports.c
-        done = status != "Accepted"  # nothing follows a refusal
-        await self.committer.run(
-            lambda connection: connection.execute(
-                sa.update(der_reports).where(r.id == row_id).values(status=status, complete=done)
-            )
-        )
+        values: dict[str, Any] = {"status": status}
+        if status != "Accepted":  # nothing follows a refusal (an accepted one's parts may be in already)
+            values["complete"] = True
+        statement = sa.update(der_reports).where(r.id == row_id).values(**values)
+        await self.committer.run(lambda connection: connection.execute(statement))
 
     async def report_part(
         self, station_id: str, request_id: int, tbc: bool, controls: list[dict[str, Any]], now: datetime
