@@ -189,6 +189,8 @@ async def test_R04_set_query_clear_against_an_ocpp_peer(csms: RunningCsms) -> No
 
 async def test_R05_alarms_and_R04_FR_20_start_stop_are_stored(csms: RunningCsms) -> None:
     await csms.add_station("DER2")
+    rule = {"name": "grid", "maxSeverity": 2, "component": "DCDERCtrlr"}
+    await _json(csms, "POST", "/alert-rules", 201, json=rule)
     async with peer(csms.ocpp_url, "DER2", "2.1") as station:
         await boot(station, "2.1")
         await station.call(
@@ -215,6 +217,15 @@ async def test_R05_alarms_and_R04_FR_20_start_stop_are_stored(csms: RunningCsms)
         ("VoltWatt", "OverVoltage", False),
     ]
     assert (await _json(csms, "GET", "/der-alarms"))["total"] >= 2
+    alerts = (await _json(csms, "GET", "/alerts?stationId=DER2"))["items"]
+    assert [(a["subject"], a["actualValue"], a["state"], a["closedBy"]) for a in alerts] == [
+        (
+            "DCDERCtrlr/DERAlarm",
+            "VoltWatt/OverVoltage",
+            "closed",
+            "cleared",
+        )  # opened by the alarm, closed by its end
+    ]
     notes = await _json(csms, "GET", "/stations/DER2/der-start-stops")
     assert [(n["controlId"], n["started"], n["supersededIds"]) for n in notes["items"]] == [
         ("s1", True, ["s0"])

@@ -1,6 +1,6 @@
 """DER control (2.1 R04, R05), CSMS side: set / get / clear a station's DER controls from the API, reports
-assembled per requestId, alarms and start/stop notices stored, DER controls stated per site and applied to its
-2.1 stations."""
+assembled per requestId, alarms and start/stop notices stored (an alarm also as a monitoring event, for the
+alert rules), DER controls stated per site and applied to its 2.1 stations."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from chargeplane.csms.blocks.declaration import Block, NoSettings
 from chargeplane.csms.blocks.der_control import api, handlers
 from chargeplane.csms.blocks.der_control.repository import DerRepository
 from chargeplane.csms.blocks.der_control.service import DerService
+from chargeplane.csms.blocks.monitoring.service import MonitoringService
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.blocks.sites.service import SitesService
@@ -19,6 +20,7 @@ def install(context: BlockContext, settings: NoSettings) -> None:
         DerRepository(context.engine, context.committer),
         context.require(CommandService),
         context.require(SitesService),
+        context.require(MonitoringService),
         context.events,
         context.clock,
     )
@@ -33,6 +35,6 @@ BLOCK = Block(
     "der_control",
     NoSettings,
     install,
-    requires=("provisioning", "remote_control", "sites"),
+    requires=("provisioning", "remote_control", "sites", "monitoring"),
     summary="R04-R05 DER control (CSMS side, 2.1)",
 )

@@ -313,16 +313,15 @@ class DerRepository:
             return {int(x) for x in rows.scalars()}
 
     # -- notices -------------------------------------------------------------------------------------------
-    async def add_notice(self, station_id: str, kind: str, values: dict[str, Any], now: datetime) -> None:
+    async def add_notice(self, station_id: str, kind: str, values: dict[str, Any], now: datetime) -> int:
         row = {
             "station_key": station_id.casefold(),
             "station_id": station_id,
             "kind": kind,
             "received_at": now,
         }
-        await self.committer.run(
-            lambda connection: connection.execute(sa.insert(der_notices).values(**row, **values))
-        )
+        statement = sa.insert(der_notices).values(**row, **values).returning(der_notices.c.id)
+        return int(await self.committer.run(lambda connection: connection.execute(statement).scalar_one()))
 
     async def notices(
         self, station_id: str | None, kind: str, offset: int, limit: int

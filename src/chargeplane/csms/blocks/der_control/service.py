@@ -5,8 +5,10 @@ ClearDERControl through the CommandService); every answer is kept with the contr
 each control as we set it (with the station's status and what it superseded) and as the station last reported
 it (ReportDERControl parts assembled per requestId; a complete unfiltered report replaces the list). The
 station's NotifyDERAlarm and NotifyDERStartStop are stored and published on the bus (``der.alarm``,
-``der.started`` / ``der.stopped``). The monitoring block's alerts come from its own rules over NotifyEvent,
-with no seam for another block to open one, so DER alarms are listed by this block.
+``der.started`` / ``der.stopped``). Each alarm also goes to the monitoring block as an event of its own
+(component DCDERCtrlr, variable DERAlarm, severity 2, the value ``<controlType>/<gridEventFault>``), so the
+operator's alert rules open an alert for it and its end (alarmEnded) closes that alert; one subject per
+station, as R05 has one alarm at a time whose cause may change (R05.FR.03/04).
 
 Per site (the sites block's tree names the stations), the operator states DER controls; they are applied to
 every 2.1 station of the site when the set changes and after each accepted boot, and the per-station state
@@ -32,6 +34,8 @@ from chargeplane.csms.blocks.der_control.repository import (
     Report,
     StationControl,
 )
+from chargeplane.csms.blocks.monitoring.alerting import Event
+from chargeplane.csms.blocks.monitoring.service import MonitoringService
 from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
 from chargeplane.csms.blocks.sites.service import CircuitNode, SitesService
 from chargeplane.csms.bus.commands import StationOffline
@@ -55,6 +59,8 @@ SETTING_FIELD = {
     "LimitMaxDischarge": "limitMaxDischarge",
 }
 CALL_ERRORS = (CallFailed, CallTimeout, ConnectionLost, StationOffline)
+ALARM_COMPONENT, ALARM_VARIABLE = "DCDERCtrlr", "DERAlarm"
+ALARM_SEVERITY = 2  # Critical: the grid makes the inverter leave what its schedule asks
 
 
 def setting_field(control_type: str) -> str:
@@ -110,12 +116,14 @@ class DerService:
         repository: DerRepository,
         commands: CommandService,
         sites: SitesService,
+        monitoring: MonitoringService,
         events: EventBus,
         clock: Clock,
     ) -> None:
         self.repository = repository
         self.commands = commands
         self.sites = sites
+        self.monitoring = monitoring
         self.events = events
         self.clock = clock
         self._boots: asyncio.Queue[str] = asyncio.Queue()
@@ -227,14 +235,29 @@ class DerService:
         extra_info: str | None,
     ) -> None:
         """R05: stored before it is answered; ``der.alarm`` on the bus."""
+        at = from_wire(timestamp)
         values = {
             "control_type": control_type,
             "grid_event_fault": fault,
             "alarm_ended": ended,
             "extra_info": extra_info,
-            "timestamp": from_wire(timestamp),
+            "timestamp": at,
         }
-        await self.repository.add_notice(station_id, ALARM, values, self.clock.now())
+        row_id = await self.repository.add_notice(station_id, ALARM, values, self.clock.now())
+        event = Event(
+            station_id=station_id,
+            event_id=row_id,
+            timestamp=at,
+            trigger="Alerting",
+            actual_value=f"{control_type}/{fault or ''}",
+            component=ALARM_COMPONENT,
+            variable=ALARM_VARIABLE,
+            severity=ALARM_SEVERITY,
+            cleared=ended,
+            tech_code=fault,
+            tech_info=extra_info,
+        )
+        await self.monitoring.record(station_id, [event])  # the operator's alert rules decide
         data = {"controlType": control_type, "gridEventFault": fault, "alarmEnded": ended}
         self.events.publish(StationEvent("der.alarm", station_id, data))
 
