@@ -70,6 +70,17 @@ def describe(runtime: StationRuntime) -> str:
         )
     from chargeplane.station.core.display_messages import DisplayMessages  # see TYPE_CHECKING above
 
+    der = core.der
+    if der.controls or der.alarm is not None:  # 2.1 DER controls: the grid and the inverter's output
+        inverter, out = der.inverter, der.last
+        output = (
+            "" if out is None else f" P={out.active_w:.0f}W Q={out.reactive_var:.0f}var tripped={out.tripped}"
+        )
+        alarm = f" alarm={der.alarm.control_type.value}" if der.alarm else ""
+        lines.append(
+            f"  DER: {len(der.controls)} control(s) grid={inverter.voltage_v:.1f}V/{inverter.frequency_hz:.2f}Hz"
+            f"{output}{alarm}"
+        )
     display = core.ctx.get(DisplayMessages)
     if display.items:  # O01-O06: what the CSMS's display messages put on the display now
         lines.append(f"  display: {display.shown!r} ({len(display.items)} display message(s))")
