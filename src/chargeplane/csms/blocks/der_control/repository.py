@@ -217,22 +217,7 @@ class DerRepository:
         self, station_id: str, request_id: int, request: dict[str, Any], now: datetime
     ) -> int:
         def unit(connection: sa.Connection) -> int:
-            result = connection.execute(
-                sa.insert(der_reports)
-                .values(
-                    station_key=station_id.casefold(),
-                    station_id=station_id,
-                    request_id=request_id,
-                    request=_json(request),
-                    status=None,
-                    parts=0,
-                    complete=False,
-                    controls="[]",
-                    created_at=now,
-                )
-                .returning(der_reports.c.id)
-            )
-            return int(result.scalar_one())
+            return _new_report(connection, station_id, request_id, request, now)
 
         return await self.committer.run(unit)
 
@@ -261,22 +246,8 @@ class DerRepository:
                 .limit(1)
             ).first()
             if row is None:
-                row_id = connection.execute(
-                    sa.insert(der_reports)
-                    .values(
-                        station_key=key,
-                        station_id=station_id,
-                        request_id=request_id,
-                        request="{}",
-                        status=None,
-                        parts=0,
-                        complete=False,
-                        controls="[]",
-                        created_at=now,
-                    )
-                    .returning(r.id)
-                ).scalar_one()
-                request: dict[str, Any] = {}
+                request: dict[str, Any] = {}  # unrequested: kept all the same
+                row_id = _new_report(connection, station_id, request_id, request, now)
                 so_far: list[dict[str, Any]] = []
                 parts = 0
             else:
@@ -377,6 +348,25 @@ class DerRepository:
         async with self.engine.connect() as connection:
             rows = await connection.execute(sa.select(s.site_id).distinct().order_by(s.site_id))
             return [str(x) for x in rows.scalars()]
+
+
+def _new_report(
+    connection: sa.Connection, station_id: str, request_id: int, request: dict[str, Any], now: datetime
+) -> int:
+    """A report row with no part yet: for our GetDERControl, or for parts with a requestId we never sent."""
+    values = {
+        "station_key": station_id.casefold(),
+        "station_id": station_id,
+        "request_id": request_id,
+        "request": _json(request),
+        "parts": 0,
+        "complete": False,
+        "controls": "[]",
+        "created_at": now,
+    }
+    return int(
+        connection.execute(sa.insert(der_reports).values(**values).returning(der_reports.c.id)).scalar_one()
+    )
 
 
 def _reported(
