@@ -106,9 +106,22 @@ def test_R04_mismatched_setting_or_missing_schedule_is_Rejected() -> None:
     )
     assert rig.handle(wrong).status == "Rejected"
     assert set_curve(rig, "y", "VoltWatt", curve(1, VOLT_WATT), default=False).status == "Rejected"
-    timed_default = curve(1, VOLT_WATT, **scheduled(0, 60))
-    assert set_curve(rig, "z", "VoltWatt", timed_default).status == "Rejected"
+    assert (
+        set_curve(rig, "z", "VoltWatt", curve(1, VOLT_WATT, duration=0), default=False).status == "Rejected"
+    )
     assert rig.core.der.controls == {}
+
+
+def test_R04_FR_10_a_default_with_start_and_duration_is_in_force_within_them_only() -> None:
+    rig = rig21()
+    assert set_curve(rig, "d", "VoltWatt", curve(1, VOLT_WATT, **scheduled(30, 60))).status == "Accepted"
+    der = rig.core.der
+    assert der.in_force(rig.now) == {}
+    rig.advance(30)
+    assert der.in_force(rig.now)[Ctl.VOLT_WATT].id == "d"
+    rig.advance(60)
+    assert der.controls == {}  # deleted after startTime + duration
+    assert rig.of(M21.NotifyDERStartStopRequest) == []  # start/stop notices are for scheduled controls
 
 
 def test_R04_FR_02_R04_FR_03_default_superseded_by_lower_priority_value() -> None:

@@ -109,6 +109,11 @@ class DerCtl:
             return None
         return start + timedelta(seconds=duration)
 
+    def within(self, at: datetime) -> bool:
+        """Not before its start nor at or after its end (a default may carry them: the spec leaves it open)."""
+        start, end = self.start, self.end
+        return (start is None or start <= at) and (end is None or at < end)
+
     def running(self, at: datetime) -> bool:
         """A scheduled control between its start and its end (superseded or not)."""
         start, end = self.start, self.end
@@ -245,9 +250,7 @@ class DerControl(Controller):
         has_duration = present(getattr(setting, "duration", UNSET)) is not None
         if scheduled and (ctype in UNSCHEDULED or not (has_time and has_duration)):
             return _rejected("MissingParam", "a scheduled control needs startTime and duration")
-        if not scheduled and (has_time or has_duration):
-            return _rejected("InvalidValue", "a default control has no startTime or duration")
-        if scheduled and (present(getattr(setting, "duration", UNSET)) or 0) <= 0:
+        if has_duration and (present(getattr(setting, "duration", UNSET)) or 0) <= 0:
             return _rejected("InvalidValue", "duration must be positive")
         at = self.ctx.station_time(now)
         new = DerCtl(request.control_id, ctype, request.is_default, setting, self.received + 1)
@@ -289,7 +292,7 @@ class DerControl(Controller):
         for ctype in {c.type for c in self.controls.values()}:
             candidates = [c for c in self.controls.values() if c.type is ctype and not c.superseded]
             scheduled = [c for c in candidates if not c.is_default and c.running(at)]
-            defaults = [c for c in candidates if c.is_default]
+            defaults = [c for c in candidates if c.is_default and c.within(at)]
             pool = scheduled or defaults
             if pool:
                 chosen[ctype] = min(pool, key=lambda c: (c.priority, -c.received))
@@ -304,8 +307,15 @@ class DerControl(Controller):
             return None
         offset = self.ctx.clock_offset
         moments: list[datetime] = []
+        seen = self.ctx.station_time(self.seen) if self.seen is not None else None
         for c in self.controls.values():
-            for moment in (c.supersede_at, c.start if not c.started else None, c.end):
+            # a scheduled control's start until it is handled; a timed default's start while still ahead
+            start = (
+                c.start
+                if not c.started and (not c.is_default or (seen is not None and c.start and c.start > seen))
+                else None
+            )
+            for moment in (c.supersede_at, start, c.end):
                 if moment is not None:
                     moments.append(moment - offset)
         if self.seen is not None:
