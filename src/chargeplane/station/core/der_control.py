@@ -399,7 +399,8 @@ class DerControl(Controller):
         """The EVSEs' power changed: what they ask of the inverter (charging positive)."""
         if self.enabled:
             self.inverter.requested_w = sum(e.meter.power_w for e in self.ctx.evses.values())
-            self.apply(now)
+            if self.controls or self.alarm is not None:  # without controls it passes the power through
+                self.apply(now)
 
     def apply(self, now: datetime) -> Output:
         """Run the inverter with the controls in force and report a changed deviation (R05.FR.01-04)."""
