@@ -9,7 +9,8 @@ from typing import Any
 
 from ocpp.routing import after, on
 
-from tests.csms.conftest import RunningCsms
+from chargeplane.csms.blocks.der_control.settings import DerControlSettings
+from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
 
 V21 = MODULES["2.1"]
@@ -273,3 +274,23 @@ async def test_2_0_1_station_has_no_DER_control(csms: RunningCsms) -> None:
         await boot(station, "2.0.1")
         answer = await _json(csms, "POST", "/stations/DER3/der-controls", 422, json=_control("x"))
     assert "2.0.1" in str(answer)
+
+
+async def test_site_DER_settings_reach_a_station_added_to_the_site_later(database_url: str) -> None:
+    async with running(settings_for(database_url, DerControlSettings(reconcile_interval=0.2))) as csms:
+        for station_id in ("LATE-A", "LATE-B"):
+            await csms.add_station(station_id)
+        evse = {"id": "n0", "stationId": "LATE-A", "evseId": 1, "limit": 32.0}
+        await _json(csms, "PUT", "/sites/late", json={"id": "grid", "limit": [100.0], "evses": [evse]})
+        body = {"controlType": "VoltWatt", "isDefault": True, "setting": VOLT_WATT}
+        await _json(csms, "PUT", "/sites/late/der-controls/late-vw", json=body)
+        async with peer(csms.ocpp_url, "LATE-B", "2.1", station_class=DerStation) as b:
+            await boot(b, "2.1")
+            await asyncio.sleep(0.5)
+            assert "late-vw" not in b.controls  # not a station of the site
+            evses = [evse, evse | {"id": "n1", "stationId": "LATE-B"}]
+            await _json(csms, "PUT", "/sites/late", json={"id": "grid", "limit": [100.0], "evses": evses})
+            await _holds(b, "late-vw")  # the periodic pass found it lacking
+            b.controls.clear()  # the station forgot it; our record says Accepted: not sent again
+            await asyncio.sleep(0.5)
+            assert b.controls == {}

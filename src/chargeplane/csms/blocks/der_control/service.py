@@ -21,6 +21,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -108,6 +109,14 @@ def _stations_of(tree: CircuitNode) -> list[str]:
         found += [e.station_id for e in node.evses if e.station_id not in found]
         stack += node.circuits
     return sorted(found)
+
+
+ANSWERED = frozenset({"Accepted", "Rejected", "NotSupported", "NotFound"})
+
+
+def _to_send(held: StationControl | None, control: Control) -> bool:
+    """Whether a site's ``control`` still has to go to a station that holds ``held`` from the site."""
+    return held is None or held.control != control or held.status not in ANSWERED
 
 
 class DerService:
@@ -339,6 +348,26 @@ class DerService:
                 continue
             if any(s.casefold() == station_id.casefold() for s in stations):
                 await self._apply([station_id], await self.repository.site_controls(site_id), site_id)
+
+    async def reconcile(self, now: datetime) -> None:
+        """The periodic pass: each site's controls onto its online 2.1 stations that lack them or hold another
+        version of them, or whose last send failed (the station's own refusals are not retried)."""
+        for site_id in await self.repository.sites_with_controls():
+            try:
+                stations = await self._site_stations(site_id)
+            except NotFound:
+                continue  # the site is gone; its controls wait for a site of that name
+            controls = await self.repository.site_controls(site_id)
+            held = {
+                (h.station_id.casefold(), h.control.control_id): h
+                for h in await self.repository.site_station_controls(site_id)
+            }
+            for station_id in stations:
+                lacking = [
+                    c for c in controls if _to_send(held.get((station_id.casefold(), c.control_id)), c)
+                ]
+                if lacking:
+                    await self._apply([station_id], lacking, site_id)
 
     async def boot_job(self) -> None:
         while True:
