@@ -11,8 +11,9 @@ operator's alert rules open an alert for it and its end (alarmEnded) closes that
 station, as R05 has one alarm at a time whose cause may change (R05.FR.03/04).
 
 Per site (the sites block's tree names the stations), the operator states DER controls; they are applied to
-every 2.1 station of the site when the set changes and after each accepted boot, and the per-station state
-(each control's status on each station) is shown.
+every 2.1 station of the site when the set changes and after each accepted boot, and by a periodic pass to
+the online ones that lack them (a station added to the site's tree, a send that failed); the per-station
+state (each control's status on each station) is shown.
 """
 
 from __future__ import annotations
