@@ -266,6 +266,10 @@ async def test_site_DER_settings_applied_now_and_on_boot(csms: RunningCsms) -> N
             assert "site-vw" not in a.controls
             assert "site-vw" not in b.controls
     await _json(csms, "GET", "/sites/nowhere/der-controls", 404)
+    bad = {"controlType": "FreqDroop", "isDefault": True, "setting": {"priority": 1}}
+    refused = await _json(csms, "PUT", "/sites/der-site/der-controls/bad", 422, json=bad)
+    assert "overFreq" in str(refused)  # the schema's complaint, nothing stored
+    assert (await _json(csms, "GET", "/sites/der-site/der-controls"))["controls"] == []
 
 
 async def test_2_0_1_station_has_no_DER_control(csms: RunningCsms) -> None:

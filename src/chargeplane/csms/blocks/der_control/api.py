@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import delete, get, post, put
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
+from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND, HTTP_422_UNPROCESSABLE_ENTITY
 
 from chargeplane.csms.api.app import OPERATOR
 from chargeplane.csms.api.errors import STATION_CALL, error_responses
@@ -296,14 +296,14 @@ def routes(service: DerService) -> list[Any]:
     @put(
         "/sites/{site_id:str}/der-controls/{control_id:str}",
         summary="State a DER control for a site: applied to its 2.1 stations now and after each boot",
-        responses=error_responses(HTTP_404_NOT_FOUND),
+        responses=error_responses(HTTP_404_NOT_FOUND, HTTP_422_UNPROCESSABLE_ENTITY),
         opt=OPERATOR,
     )
     async def put_site_der_control(
         site_id: FromPath[str], control_id: FromPath[ControlId], data: JSONBody[SiteControlIn]
     ) -> SiteStateOut:
         """Sent at once to every 2.1 station of the site that is online (its answer shown per station), to
-        the others after their next accepted boot."""
+        the others after their next accepted boot. 422 for a setting the 2.1 schema refuses."""
         control = Control(control_id, data.control_type.value, data.is_default, data.setting)
         return _site(await service.put_site_control(site_id, control))
 

@@ -44,7 +44,10 @@ from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import NotFound
+from chargeplane.ocpp.catalog import ActionCatalog
+from chargeplane.ocpp.errors import OcppError
 from chargeplane.ocpp.timestamps import from_wire
+from chargeplane.ocpp.validation import decode_payload
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost
 
@@ -65,8 +68,21 @@ ALARM_COMPONENT, ALARM_VARIABLE = "DCDERCtrlr", "DERAlarm"
 ALARM_SEVERITY = 2  # Critical: the grid makes the inverter leave what its schedule asks
 
 
+SET_DECODER = ActionCatalog.for_version(Version.V21).actions["SetDERControl"].request_decoder
+
+
 def setting_field(control_type: str) -> str:
     return SETTING_FIELD.get(control_type, "curve")
+
+
+def _set_payload(control: Control) -> dict[str, Any]:
+    """SetDERControlRequest in wire form: the setting in the field its type uses."""
+    return {
+        "isDefault": control.is_default,
+        "controlId": control.control_id,
+        "controlType": control.control_type,
+        setting_field(control.control_type): control.setting,
+    }
 
 
 class _Answer(msgspec.Struct):
@@ -154,12 +170,7 @@ class DerService:
     async def set_control(self, station_id: str, control: Control, site_id: str | None = None) -> Outcome:
         """R04: SetDERControl; the answer kept with the control (a failed call too, then raised)."""
         station_id = await self._station_21(station_id)
-        payload = {
-            "isDefault": control.is_default,
-            "controlId": control.control_id,
-            "controlType": control.control_type,
-            setting_field(control.control_type): control.setting,
-        }
+        payload = _set_payload(control)
         try:
             answer = await self._send(station_id, "SetDERControl", payload)
         except CALL_ERRORS as error:  # kept: the operator sees the control did not get there
@@ -292,8 +303,13 @@ class DerService:
         return _stations_of((await self.sites.site(site_id)).tree)  # UnknownSite for a missing site
 
     async def put_site_control(self, site_id: str, control: Control) -> SiteState:
-        """The operator states a control for the site: applied to its 2.1 stations online now."""
+        """The operator states a control for the site: applied to its 2.1 stations online now. A setting the
+        2.1 schema refuses is :class:`InvalidCommand` (422), never stored."""
         stations = await self._site_stations(site_id)
+        try:
+            decode_payload(SET_DECODER, msgspec.json.encode(_set_payload(control)), Version.V21)
+        except OcppError as error:
+            raise InvalidCommand(error.code_for(Version.V21), error.description) from None
         await self.repository.put_site_control(site_id, control, self.clock.now())
         await self._apply(stations, [control], site_id)
         return await self.site_state(site_id)
