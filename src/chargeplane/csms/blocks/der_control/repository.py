@@ -233,8 +233,8 @@ class DerRepository:
         self, station_id: str, request_id: int, tbc: bool, controls: list[dict[str, Any]], now: datetime
     ) -> Report:
         """One ReportDERControl: appended to its request's report (an unknown requestId gets a row of its
-        own); with the last part the reported controls become the station's as last reported (an unfiltered
-        report replaces them all)."""
+        own); with the last part the reported controls become the station's as last reported (the report on a
+        GetDERControl of ours without filters replaces them all)."""
         key = station_id.casefold()
         r = der_reports.c
 
@@ -264,7 +264,7 @@ class DerRepository:
                 .values(parts=parts + 1, complete=not tbc, controls=_json(so_far))
             )
             if not tbc:
-                _reported(connection, station_id, so_far, unfiltered=set(request) <= {"requestId"}, now=now)
+                _reported(connection, station_id, so_far, unfiltered=set(request) == {"requestId"}, now=now)
             done = connection.execute(sa.select(der_reports).where(r.id == row_id)).one()
             return _report(done)
 
