@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from chargeplane.ocpp.messages import v201
+from chargeplane.ocpp.messages import v21, v201
+from chargeplane.ocpp.versions import Version
 from chargeplane.station.control import describe, execute
 from chargeplane.station.hardware import SimulatedStation
 from tests.station.core.helpers import make_rig
@@ -90,9 +91,6 @@ async def test_grid_command_moves_the_simulated_grid() -> None:
 
 
 def test_status_shows_the_der_controls_and_the_grid() -> None:
-    from chargeplane.ocpp.messages import v21
-    from chargeplane.ocpp.versions import Version
-
     rig = make_rig(version=Version.V21, online=False)
     runtime: Any = SimpleNamespace(core=rig.core, hardware=SimulatedStation.build("CS", 1))
     assert "DER:" not in describe(runtime)

@@ -9,7 +9,9 @@ from typing import Any
 
 from ocpp.routing import after, on
 
+from chargeplane.csms.blocks.der_control.handlers import flatten
 from chargeplane.csms.blocks.der_control.settings import DerControlSettings
+from chargeplane.ocpp.messages import v21
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
 
@@ -298,3 +300,78 @@ async def test_site_DER_settings_reach_a_station_added_to_the_site_later(databas
             b.controls.clear()  # the station forgot it; our record says Accepted: not sent again
             await asyncio.sleep(0.5)
             assert b.controls == {}
+
+
+def test_R04_FR_31_every_list_of_a_report_is_read_into_one_shape() -> None:
+    d = v21.datatypes
+    pf = d.FixedPFType(priority=1, displacement=0.9, excitation=True)
+    request = v21.messages.ReportDERControlRequest(
+        request_id=1,
+        curve=[
+            d.DERCurveGetType(
+                id="c",
+                curve_type="VoltVar",
+                is_default=True,
+                is_superseded=True,
+                curve=d.DERCurveType(
+                    curve_data=[d.DERCurvePointsType(x=1, y=2)], priority=1, y_unit="PctMaxVar"
+                ),
+            )
+        ],
+        enter_service=[
+            d.EnterServiceGetType(
+                id="e",
+                enter_service=d.EnterServiceType(
+                    priority=1, high_voltage=110, low_voltage=90, high_freq=50.1, low_freq=49.9
+                ),
+            )
+        ],
+        gradient=[
+            d.GradientGetType(id="g", gradient=d.GradientType(priority=1, gradient=1, soft_gradient=1))
+        ],
+        fixed_pf_absorb=[d.FixedPFGetType(id="a", fixed_pf=pf, is_default=False, is_superseded=False)],
+        fixed_pf_inject=[d.FixedPFGetType(id="i", fixed_pf=pf, is_default=True, is_superseded=False)],
+        fixed_var=[
+            d.FixedVarGetType(
+                id="v",
+                fixed_var=d.FixedVarType(priority=1, setpoint=10, unit="PctMaxVar"),
+                is_default=True,
+                is_superseded=False,
+            )
+        ],
+        freq_droop=[
+            d.FreqDroopGetType(
+                id="f",
+                freq_droop=d.FreqDroopType(
+                    priority=1,
+                    over_freq=50.2,
+                    under_freq=49.8,
+                    over_droop=0.05,
+                    under_droop=0.05,
+                    response_time=1,
+                ),
+                is_default=True,
+                is_superseded=False,
+            )
+        ],
+        limit_max_discharge=[
+            d.LimitMaxDischargeGetType(
+                id="l",
+                limit_max_discharge=d.LimitMaxDischargeType(priority=1, pct_max_discharge_power=50),
+                is_default=True,
+                is_superseded=False,
+            )
+        ],
+    )
+    found = {(c["id"], c["controlType"], c["isDefault"], c["isSuperseded"]) for c in flatten(request)}
+    assert found == {
+        ("c", "VoltVar", True, True),
+        ("e", "EnterService", True, False),
+        ("g", "Gradients", True, False),
+        ("a", "FixedPFAbsorb", False, False),
+        ("i", "FixedPFInject", True, False),
+        ("v", "FixedVar", True, False),
+        ("f", "FreqDroop", True, False),
+        ("l", "LimitMaxDischarge", True, False),
+    }
+    assert next(c for c in flatten(request) if c["id"] == "f")["setting"]["overFreq"] == 50.2
