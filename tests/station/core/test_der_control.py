@@ -33,7 +33,7 @@ def answer21(request: Any, now: datetime) -> Any:
         "MeterValues",
     ):
         return getattr(M21, f"{name}Response")()
-    if name in ("TransactionEvent", "SecurityEventNotification"):
+    if name in ("TransactionEvent", "SecurityEventNotification", "NotifyReport"):
         return getattr(M21, f"{name}Response")()
     return None
 
@@ -355,3 +355,18 @@ def test_der_control_is_not_there_on_2_0_1() -> None:
     assert rig.core.der.supported() == set()
     assert not any(t.__name__.startswith("SetDER") for t in rig.core.handled_requests())
     assert isinstance(rig.core.der, DerControl)
+
+
+def test_R01_FR_01_R01_FR_02_DCDERCtrlr_reported_per_EVSE() -> None:
+    rig = make_rig(version=Version.V21, answer=answer21, connectors=(1, 1))
+    component = D21.ComponentVariableType(component=D21.ComponentType(name=CTRLR))
+    answer = rig.handle(M21.GetReportRequest(request_id=5, component_variable=[component]))
+    assert answer.status == "Accepted"
+    reported = [
+        (r.component.evse.id, r.variable.name)
+        for part in rig.of(M21.NotifyReportRequest)
+        for r in part.report_data
+    ]
+    for evse in (1, 2):
+        for variable in ("MaxW", "MaxVar", "MaxVarNeg", "ModesSupported", "InverterManufacturer"):
+            assert (evse, variable) in reported
