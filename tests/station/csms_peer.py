@@ -146,6 +146,21 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
             self._record("NotifyEVChargingSchedule", payload)
             return result.NotifyEVChargingSchedule(status="Accepted")
 
+        @on("ReportDERControl")  # type: ignore[misc]
+        async def on_report_der_control(self, **payload: Any) -> Any:
+            self._record("ReportDERControl", payload)
+            return ocpp.v21.call_result.ReportDERControl()
+
+        @on("NotifyDERAlarm")  # type: ignore[misc]
+        async def on_notify_der_alarm(self, **payload: Any) -> Any:
+            self._record("NotifyDERAlarm", payload)
+            return ocpp.v21.call_result.NotifyDERAlarm()
+
+        @on("NotifyDERStartStop")  # type: ignore[misc]
+        async def on_notify_der_start_stop(self, **payload: Any) -> Any:
+            self._record("NotifyDERStartStop", payload)
+            return ocpp.v21.call_result.NotifyDERStartStop()
+
     return PeerCsms
 
 

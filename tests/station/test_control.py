@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from chargeplane.ocpp.messages import v201
+from chargeplane.ocpp.messages import v21, v201
+from chargeplane.ocpp.versions import Version
 from chargeplane.station.control import describe, execute
 from chargeplane.station.hardware import SimulatedStation
 from tests.station.core.helpers import make_rig
@@ -67,3 +68,41 @@ def test_status_hides_a_pin_C04_FR_04() -> None:
     text = describe(runtime)
     assert "authorized=(PIN)" in text
     assert "8642" not in text
+
+
+class _Grid:
+    """A runtime that records the simulated grid's moves (2.1 DER control, R05)."""
+
+    def __init__(self) -> None:
+        self.hardware = SimulatedStation.build("CS", 1)
+        self.moves: list[tuple[float | None, float | None]] = []
+
+    def set_grid(self, voltage_v: float | None = None, frequency_hz: float | None = None) -> None:
+        self.moves.append((voltage_v, frequency_hz))
+
+
+async def test_grid_command_moves_the_simulated_grid() -> None:
+    runtime: Any = _Grid()
+    await execute(runtime, "grid 253", print)
+    await execute(runtime, "grid 230 50.6", print)
+    assert runtime.moves == [(253.0, None), (230.0, 50.6)]
+    with pytest.raises(ValueError, match="grid needs"):
+        await execute(runtime, "grid high", print)
+
+
+def test_status_shows_the_der_controls_and_the_grid() -> None:
+    rig = make_rig(version=Version.V21, online=False)
+    runtime: Any = SimpleNamespace(core=rig.core, hardware=SimulatedStation.build("CS", 1))
+    assert "DER:" not in describe(runtime)
+    d21 = v21.datatypes
+    curve = d21.DERCurveType(curve_data=[d21.DERCurvePointsType(x=100, y=100)], priority=1, y_unit="PctMaxW")
+    rig.core.der.set(
+        v21.messages.SetDERControlRequest(
+            is_default=True, control_id="vw", control_type="VoltWatt", curve=curve
+        ),
+        rig.now,
+    )
+    rig.core.set_grid(240.0, None, rig.now)
+    assert (
+        "  DER: 1 control(s) grid=240.0V/50.00Hz P=0W Q=0var tripped=False" in describe(runtime).splitlines()
+    )

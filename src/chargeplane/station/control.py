@@ -31,6 +31,7 @@ commands (one per line, # starts a comment):
   fault [EVSE]                  a hardware fault starts
   clear [EVSE]                  the fault ends
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
+  grid VOLTS [HZ]               the grid at the connection point (2.1 DER controls act on it, R05)
   limit EVSE WATTS|off          an external system (EMS) limits EVSE (0: the station), or lifts it (K11-K13)
   needs EVSE KWH [MINUTES]      the ISO 15118 EV at EVSE wants KWH, leaving in MINUTES (K15; again: K17)
   offline                       drop the connection (the station reconnects after back-off)
@@ -69,6 +70,17 @@ def describe(runtime: StationRuntime) -> str:
         )
     from chargeplane.station.core.display_messages import DisplayMessages  # see TYPE_CHECKING above
 
+    der = core.der
+    if der.controls or der.alarm is not None:  # 2.1 DER controls: the grid and the inverter's output
+        inverter, out = der.inverter, der.last
+        output = (
+            "" if out is None else f" P={out.active_w:.0f}W Q={out.reactive_var:.0f}var tripped={out.tripped}"
+        )
+        alarm = f" alarm={der.alarm.control_type.value}" if der.alarm else ""
+        lines.append(
+            f"  DER: {len(der.controls)} control(s) grid={inverter.voltage_v:.1f}V/{inverter.frequency_hz:.2f}Hz"
+            f"{output}{alarm}"
+        )
     display = core.ctx.get(DisplayMessages)
     if display.items:  # O01-O06: what the CSMS's display messages put on the display now
         lines.append(f"  display: {display.shown!r} ({len(display.items)} display message(s))")
@@ -107,6 +119,8 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         runtime.fault(evse, command == "fault")
     elif command == "temperature":
         runtime.set_temperature(_celsius(args))
+    elif command == "grid":
+        runtime.set_grid(*_grid(args))
     elif command == "limit":
         runtime.external_limit(*_external_limit(runtime, args))
     elif command == "needs":
@@ -160,6 +174,13 @@ def _needs(runtime: StationRuntime, args: list[str]) -> tuple[int, EvChargingNee
     if not math.isfinite(kwh) or kwh <= 0 or (minutes is not None and minutes <= 0):
         raise ValueError("needs takes a positive energy and departure")
     return evse, EvChargingNeeds(kwh * 1000.0, departure_s=None if minutes is None else minutes * 60)
+
+
+def _grid(args: list[str]) -> tuple[float, float | None]:
+    try:
+        return float(args[0]), float(args[1]) if len(args) > 1 else None
+    except (IndexError, ValueError):
+        raise ValueError("grid needs a voltage in volts and optionally a frequency in Hz") from None
 
 
 def _celsius(args: list[str]) -> float:

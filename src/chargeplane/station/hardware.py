@@ -155,6 +155,8 @@ class SimulatedStation:
     evses: dict[int, SimulatedEvse]
     display: Display
     temperature_c: float | None = None  # the temperature sensor, once driven (None: the model's default)
+    grid_voltage_v: float | None = None  # the simulated grid at the connection point, once moved (DER, R05)
+    grid_frequency_hz: float | None = None
 
     @classmethod
     def build(cls, station_id: str, evse_count: int, max_power_w: float = 22_080.0) -> SimulatedStation:

@@ -566,6 +566,15 @@ class StationRuntime:
         self.core.set_temperature(celsius, self.clock())
         self._pump()
 
+    def set_grid(self, voltage_v: float | None = None, frequency_hz: float | None = None) -> None:
+        """The simulated grid at the connection point moves (None: unchanged); 2.1 DER controls act on it."""
+        if voltage_v is not None:
+            self.hardware.grid_voltage_v = voltage_v
+        if frequency_hz is not None:
+            self.hardware.grid_frequency_hz = frequency_hz
+        self.core.set_grid(voltage_v, frequency_hz, self.clock())
+        self._pump()
+
     async def go_offline(self) -> None:
         """Drop the connection (the client reconnects after back-off)."""
         if self.client is not None:
@@ -587,6 +596,8 @@ class StationRuntime:
                     self.core.ev_plugged(evse_id, evse.ev_connector, self.clock())
             if self.hardware.temperature_c is not None:  # the sensor still reads what it read
                 self.core.set_temperature(self.hardware.temperature_c, self.clock())
+            hardware = self.hardware  # the grid is where it was
+            self.core.set_grid(hardware.grid_voltage_v, hardware.grid_frequency_hz, self.clock())
 
     async def stop(self) -> None:
         self.quiesce()

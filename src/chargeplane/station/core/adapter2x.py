@@ -21,6 +21,7 @@ from chargeplane.ocpp.messages.v21 import datatypes as d21
 from chargeplane.ocpp.messages.v201 import datatypes as d201
 from chargeplane.station.core import (
     authorization,
+    der_control,
     metering,
     offline_queue,
     tariff_cost,
@@ -53,7 +54,8 @@ class Adapter2x(Generic[Dialect]):
         self.ns: Dialect = ns
 
     def extra_variables(self, layout: StationLayout) -> list[VariableDef]:
-        return []
+        """2.1 only: DCDERCtrlr (R01.FR.01)."""
+        return der_control.variables(layout) if self.ns is v21.Messages else []
 
     def configure(self, model: DeviceModel) -> None:
         """Nothing fixed: TxStartPoint / TxStopPoint are the CSMS's to set."""

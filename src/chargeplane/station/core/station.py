@@ -49,6 +49,8 @@ from chargeplane.station.core.certificates import (
 from chargeplane.station.core.context import Context, Controller, ErasedHandler
 from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
+from chargeplane.station.core.der_control import DerControl
+from chargeplane.station.core.der_inverter import Output as InverterOutput
 from chargeplane.station.core.device_model import Definitions, DeviceModel, StationLayout
 from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.display_messages import DisplayMessages
@@ -117,6 +119,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Resumption,
     SmartCharging,
     Iso15118Charging,
+    DerControl,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -254,10 +257,20 @@ class StationCore:
         self.ctx.get(TxLimits).check(self.ctx.evses[evse_id], now)  # E16: energy, SoC, local cost
         self.ctx.get(Monitoring).metered(self.ctx.evses[evse_id], reading, now)
         self.ctx.get(SmartCharging).metered(self.ctx.evses[evse_id], now)
+        self.ctx.get(DerControl).metered(now)  # R05: what the EVSEs ask of the inverter
 
     def set_temperature(self, celsius: float, now: datetime) -> None:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""
         self.ctx.get(Monitoring).measured_temperature(celsius, now)
+
+    def set_grid(self, voltage_v: float | None, frequency_hz: float | None, now: datetime) -> InverterOutput:
+        """The simulated grid at the connection point (None: unchanged); 2.1 DER controls act on it (R05)."""
+        return self.ctx.get(DerControl).set_grid(voltage_v, frequency_hz, now)
+
+    @property
+    def der(self) -> DerControl:
+        """The DER controls (R04) and the simulated inverter's last output."""
+        return self.ctx.get(DerControl)
 
     def fault(self, evse_id: int, faulted: bool, now: datetime) -> None:
         self.ctx.get(Transactions).fault(self.ctx.evses[evse_id], faulted, now)

@@ -1,0 +1,1 @@
+"""DER control (2.1 R04, R05), CSMS side."""
