@@ -74,6 +74,8 @@ STATION_FEATURES = frozenset(
     | {"AS-2", "AS-3", "AQ-1"}
     # ISO 15118: a combined certificate on TriggerMessage SignCombinedCertificate (A00.FR.428)
     | {"ISO-3"}
+    # block B: reset of one EVSE (C-13, EVSE.AllowReset; B11/B12 with evseId)
+    | {"C-13"}
 )
 # The certification profiles (Part 5) Chargeplane's station supports besides Core: cases for stations without
 # one ("NOT Smart Charging", TC_K_38_CS) are N/A.

@@ -181,3 +181,19 @@ async def test_smart_charging_on_a_station_with_two_evses(
         await ours.stop()
     report = "\n".join(console_line(r) for r in results)
     assert [r.outcome for r in results] == [Outcome.PASS, Outcome.PASS], report
+
+
+async def test_evse_reset_refused_by_a_station_without_it(
+    endpoint: CsmsEndpoint, station: OurStation, configured: Configured
+) -> None:
+    """TC_B_28 / B_29 are N/A for our station, which resets one EVSE (C-13). Built with EVSE.AllowReset false
+    (a manufacturer's ReadOnly setting, B11.FR.10) and declared without C-13, it refuses as they want
+    (B11.FR.09, B12.FR.09)."""
+    model = station.station.core.ctx.model
+    model.put(VariableKey("EVSE", "AllowReset", evse=configured.evse_id), "false", persist=True)
+    declaration = Declaration(STATION_FEATURES - {"C-13"}, configured, {}, STATION_PROFILES)
+    results = await run_station_cases(
+        REGISTRY.select(Side.STATION, ("TC_B_28_CS", "TC_B_29_CS")), endpoint, station, declaration
+    )
+    report = "\n".join(console_line(r) for r in results)
+    assert [r.outcome for r in results] == [Outcome.PASS, Outcome.PASS], report

@@ -152,6 +152,7 @@ class Evse:
     last_status: dict[int, str] = field(default_factory=dict)
     reservation_used: int | None = None  # H03.FR.09: the reservation the authorization consumed, for the tx
     resuming: bool = False  # E17/B13: a transaction restored at boot, TxResumed not sent yet
+    resetting: bool = False  # B11/B12 with evseId: the EVSE restarts on its own (Unavailable meanwhile)
 
 
 @dataclass(frozen=True, slots=True)

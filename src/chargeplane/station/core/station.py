@@ -52,6 +52,7 @@ from chargeplane.station.core.data_transfer import DataTransfer
 from chargeplane.station.core.device_model import Definitions, DeviceModel, StationLayout
 from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.display_messages import DisplayMessages
+from chargeplane.station.core.evse_reset import EvseReset
 from chargeplane.station.core.firmware import VERSION_KEY, Firmware
 from chargeplane.station.core.iso15118 import Iso15118
 from chargeplane.station.core.iso15118_charging import Iso15118Charging
@@ -101,6 +102,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Reservations,
     Availability,
     Remote,
+    EvseReset,
     DataTransfer,
     Security,
     Diagnostics,
