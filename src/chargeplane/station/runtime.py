@@ -551,6 +551,11 @@ class StationRuntime:
         self._pump()
         return psp_ref
 
+    def enrol_customer(self, identifier: str, token: str | None = None, token_type: str = "ISO14443") -> None:
+        """A driver enrols at the station's terminal under a customer identifier (C-14, N09/N10)."""
+        self.core.customer_enrolled(identifier, self.clock(), token, token_type)
+        self._pump()
+
     def fault(self, evse_id: int = 1, faulted: bool = True) -> None:
         self.core.fault(evse_id, faulted, self.clock())
         self._pump()

@@ -76,13 +76,10 @@ STATION_FEATURES = frozenset(
     | {"ISO-3"}
     # block B: reset of one EVSE (C-13, EVSE.AllowReset; B11/B12 with evseId)
     | {"C-13"}
+    # block N: customer information by customer identifier (C-14: a driver's enrolment at the station)
+    | {"C-14"}
 )
 # The certification profiles (Part 5) Chargeplane's station supports besides Core: cases for stations without
 # one ("NOT Smart Charging", TC_K_38_CS) are N/A.
 STATION_PROFILES = frozenset({"Smart Charging"})
-STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
-    {
-        # Block N: customer identifiers (C-14, not declared: the case is N/A; it fails at step 7).
-        "TC_N_62_CS": "the station keeps no data under customer identifiers (C-14); issue #14",
-    }
-)
+STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})

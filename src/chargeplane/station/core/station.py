@@ -261,6 +261,13 @@ class StationCore:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""
         self.ctx.get(Monitoring).measured_temperature(celsius, now)
 
+    def customer_enrolled(
+        self, identifier: str, now: datetime, token: str | None = None, token_type: str = "ISO14443"
+    ) -> None:
+        """C-14: a driver enrols under a customer identifier by local means (optionally with an id token)."""
+        linked = (token, token_type) if token is not None else None
+        self.ctx.get(CustomerInformation).enrol(identifier, linked, now)
+
     def fault(self, evse_id: int, faulted: bool, now: datetime) -> None:
         self.ctx.get(Transactions).fault(self.ctx.evses[evse_id], faulted, now)
         self.ctx.get(Monitoring).problem(self.ctx.evses[evse_id], faulted, now)
