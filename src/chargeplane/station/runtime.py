@@ -412,6 +412,7 @@ class RuntimeSettings:
     manufacturer_roots: tuple[str, ...] = ()
     manufacturer_roots_provider: Callable[[], Sequence[str]] | None = None
     allow_unsigned_firmware: bool = False  # L02: accept a 2.x UpdateFirmware without signature
+    firmware_download_while_charging: bool = False  # Part 5 AQ-7: the hardware downloads during transactions
     publish_host: str = "127.0.0.1"  # L03: where the Local Controller serves the firmware it publishes
 
 
@@ -484,6 +485,7 @@ class StationRuntime:
         factory = settings.manufacturer_roots
         core.firmware.trust_roots = settings.manufacturer_roots_provider or (lambda: factory)
         core.firmware.allow_unsigned = settings.allow_unsigned_firmware
+        core.firmware.download_while_charging = settings.firmware_download_while_charging
         if self.settings.ca_bundle is not None:  # the roots it was set up with: its first CSMS roots (M03)
             try:
                 core.provision_csms_roots(self.settings.ca_bundle.read_text(), self.clock())

@@ -62,9 +62,10 @@ STATION_FEATURES = frozenset(
     # block N, monitoring: hard-wired monitors (AQ-5) and OfflineQueuingSeverity (DM-3)
     | {"AQ-5", "DM-3"}
     # block L: a new UpdateFirmware cancels the update going on (C-60), TriggerMessage
-    # FirmwareStatusNotification (C-29.4); no download while charging (not AQ-7), no installation with
-    # ongoing transactions (not C-43)
-    | {"C-60", "C-29.4"}
+    # FirmwareStatusNotification (C-29.4), AllowNewSessionsPendingFirmwareUpdate (C-20); by default no
+    # download while charging (not AQ-7: a hardware option, see test_against_our_station), no installation
+    # with ongoing transactions (not C-43)
+    | {"C-60", "C-29.4", "C-20"}
     # block O: every message priority (UI-1.x); ASCII and UTF8 of the formats (UI-2.1, UI-2.4)
     | {"UI-1", "UI-1.1", "UI-1.2", "UI-1.3", "UI-2", "UI-2.1", "UI-2.4"}
     # block K: both charging rate units (SmartChargingCtrlr.RateUnit "A,W"), so TC_K_12 / K_42 are N/A

@@ -197,3 +197,46 @@ async def test_evse_reset_refused_by_a_station_without_it(
     )
     report = "\n".join(console_line(r) for r in results)
     assert [r.outcome for r in results] == [Outcome.PASS, Outcome.PASS], report
+
+
+async def _two_evse_firmware_run(
+    endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path, features: frozenset[str], *cases: str
+) -> list[Outcome]:
+    ours = OurStation(
+        endpoint.url, STATION_ID, PASSWORD, tmp_path / "two-evses.db", manufacturer_roots=tmp_path / "pki"
+    )
+    ours.settings = dataclasses.replace(
+        ours.settings, connectors=(1, 1), firmware_download_while_charging="AQ-7" in features
+    )
+    declaration = Declaration(features, dataclasses.replace(configured, evse_count=2), {}, STATION_PROFILES)
+    await ours.start()
+    try:
+        results = await run_station_cases(REGISTRY.select(Side.STATION, cases), endpoint, ours, declaration)
+    finally:
+        await ours.stop()
+    print("\n".join(console_line(r) for r in results))
+    return [r.outcome for r in results]
+
+
+async def test_firmware_update_pending_with_new_sessions_on_two_evses(
+    endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path
+) -> None:
+    """TC_L_12_CS (C-20, HFS-8: more than one EVSE): with AllowNewSessionsPendingFirmwareUpdate true a second
+    session starts while the update waits; the download follows the last transaction."""
+    outcomes = await _two_evse_firmware_run(
+        endpoint, configured, tmp_path, STATION_FEATURES | {"HFS-8"}, "TC_L_12_CS"
+    )
+    assert outcomes == [Outcome.PASS]
+
+
+async def test_firmware_downloaded_while_charging_by_hardware_that_can(
+    endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path
+) -> None:
+    """TC_L_14_CS / TC_L_15_CS are N/A for our station as built (not AQ-7). Built with hardware that downloads
+    while charging (``firmware_download_while_charging``) and declared AQ-7, it downloads and verifies during
+    the transaction and installs once the transactions ended (L01.FR.06, L01.FR.34), with new sessions
+    allowed or not (L01.FR.07)."""
+    outcomes = await _two_evse_firmware_run(
+        endpoint, configured, tmp_path, STATION_FEATURES | {"HFS-8", "AQ-7"}, "TC_L_14_CS", "TC_L_15_CS"
+    )
+    assert outcomes == [Outcome.PASS, Outcome.PASS]

@@ -14,15 +14,16 @@ The steps of one update (each status sent with the request's requestId, L01.FR.0
    L01.FR.02); a request without certificate and signature is Rejected unless the station allows
    non-secure updates (L02; TC_L_18_CS). An update going on is canceled (AcceptedCanceled, L01.FR.24) unless
    it is already rebooting into the new image (Rejected, L01.FR.27).
-2. DownloadScheduled while retrieveDateTime is ahead or a transaction runs (L01.FR.13: this station does
-   not download while charging), then Downloading, Downloaded. A transaction that starts during the
-   download (or between two attempts) pauses it: DownloadPaused (L01.FR.14), Downloading again once the
-   transactions have ended.
+2. DownloadScheduled while retrieveDateTime is ahead or a transaction runs (L01.FR.13: by default this
+   station does not download while charging), then Downloading, Downloaded. A transaction that starts
+   during the download (or between two attempts) pauses it: DownloadPaused (L01.FR.14), Downloading again
+   once the transactions have ended. Hardware that can download while charging
+   (:attr:`Firmware.download_while_charging`, Part 5 AQ-7) downloads at once and is not paused.
 3. The signature (base64; ECDSA, RSA-PSS or RSA PKCS#1 v1.5, over SHA-256 of the whole image) verified with
    the signing certificate's key (L01.FR.04, L01.FR.12): SignatureVerified, or InvalidSignature and the
    security event InvalidFirmwareSignature (L01.FR.03).
 4. InstallScheduled while installDateTime is ahead (L01.FR.16); the installation waits for the transactions
-   to end (L01.FR.06). Meanwhile, unless AllowNewSessionsPendingFirmwareUpdate is true, EVSEs not in use are
+   to end (L01.FR.06), saying so with InstallScheduled (L01.FR.34). Meanwhile, unless AllowNewSessionsPendingFirmwareUpdate is true, EVSEs not in use are
    Unavailable, and so is every EVSE whose transaction ends (L01.FR.07).
 5. Installing (every EVSE Unavailable), then the simulated hardware checks the image (see
    :func:`image_version`): InstallVerificationFailed (L01.FR.29) for what is not a firmware image, else
@@ -175,12 +176,21 @@ class Update:
     download_id: int = 0
     next_at: datetime | None = None
     scheduled_sent: bool = False
+    install_scheduled_sent: bool = False
     version: str | None = None  # of the downloaded image (None: not installable)
     held: set[int] = field(default_factory=set)  # EVSEs this update set Unavailable
 
 
 class Firmware(Controller):
-    __slots__ = ("_next_download", "allow_unsigned", "last_status", "pending_report", "trust_roots", "update")
+    __slots__ = (
+        "_next_download",
+        "allow_unsigned",
+        "download_while_charging",
+        "last_status",
+        "pending_report",
+        "trust_roots",
+        "update",
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -191,6 +201,7 @@ class Firmware(Controller):
         # the trust seam: the PEM ManufacturerRootCertificates signing certificates must chain to
         self.trust_roots: Callable[[], Sequence[str]] = lambda: FACTORY_MANUFACTURER_ROOTS
         self.allow_unsigned = False  # L02: accept a 2.x update without certificate and signature
+        self.download_while_charging = False  # the hardware's AQ-7: downloads go on during transactions
 
     def manufacturer_roots(self) -> list[str]:
         """L01.FR.22: the roots a signing certificate may chain to: those installed (InstallCertificate
@@ -285,6 +296,7 @@ class Firmware(Controller):
         update.phase = INSTALL_SCHEDULED
         if update.install_at is not None and update.install_at > now:
             update.next_at = update.install_at
+            update.install_scheduled_sent = True
             self._notify(update, "InstallScheduled", now)  # L01.FR.16
             return
         self._advance(now)
@@ -321,7 +333,7 @@ class Firmware(Controller):
     def transaction_started(self, evse: Evse, now: datetime) -> None:
         """A download going on (or waiting for its next attempt) pauses for the transaction (L01.FR.14)."""
         update = self.update
-        if update is not None and update.phase in (DOWNLOADING, RETRY):
+        if update is not None and update.phase in (DOWNLOADING, RETRY) and not self.download_while_charging:
             self._pause(update, now)
             self._hold_idle(update, now)
 
@@ -351,6 +363,8 @@ class Firmware(Controller):
         # the transactions' last messages go out first (their end before the download or the reboot)
         settling = not busy and bool(self.ctx.get(OfflineQueue).items)
         if update.phase in (SCHEDULED, RETRY, PAUSED):
+            busy = busy and not self.download_while_charging
+            settling = settling and not self.download_while_charging
             if update.phase == RETRY and update.next_at is not None:
                 return  # the next attempt is not due yet
             if update.phase == SCHEDULED and update.retrieve_at > now:
@@ -374,6 +388,9 @@ class Firmware(Controller):
         if update.phase in (INSTALL_SCHEDULED, INSTALL_WAITING):
             if busy:  # L01.FR.06: wait for the transactions to end
                 update.phase = INSTALL_WAITING
+                if not update.install_scheduled_sent:
+                    update.install_scheduled_sent = True
+                    self._notify(update, "InstallScheduled", now)  # L01.FR.34
                 self._hold_idle(update, now)
                 return
             if settling:
