@@ -199,7 +199,7 @@ async def test_evse_reset_refused_by_a_station_without_it(
     assert [r.outcome for r in results] == [Outcome.PASS, Outcome.PASS], report
 
 
-async def _two_evse_firmware_run(
+async def _two_evse_run(
     endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path, features: frozenset[str], *cases: str
 ) -> list[Outcome]:
     ours = OurStation(
@@ -223,9 +223,7 @@ async def test_firmware_update_pending_with_new_sessions_on_two_evses(
 ) -> None:
     """TC_L_12_CS (C-20, HFS-8: more than one EVSE): with AllowNewSessionsPendingFirmwareUpdate true a second
     session starts while the update waits; the download follows the last transaction."""
-    outcomes = await _two_evse_firmware_run(
-        endpoint, configured, tmp_path, STATION_FEATURES | {"HFS-8"}, "TC_L_12_CS"
-    )
+    outcomes = await _two_evse_run(endpoint, configured, tmp_path, STATION_FEATURES | {"HFS-8"}, "TC_L_12_CS")
     assert outcomes == [Outcome.PASS]
 
 
@@ -236,7 +234,18 @@ async def test_firmware_downloaded_while_charging_by_hardware_that_can(
     while charging (``firmware_download_while_charging``) and declared AQ-7, it downloads and verifies during
     the transaction and installs once the transactions ended (L01.FR.06, L01.FR.34), with new sessions
     allowed or not (L01.FR.07)."""
-    outcomes = await _two_evse_firmware_run(
+    outcomes = await _two_evse_run(
         endpoint, configured, tmp_path, STATION_FEATURES | {"HFS-8", "AQ-7"}, "TC_L_14_CS", "TC_L_15_CS"
+    )
+    assert outcomes == [Outcome.PASS, Outcome.PASS]
+
+
+async def test_resets_on_a_station_with_two_evses(
+    endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path
+) -> None:
+    """TC_B_41_CS (HFS-8): an OnIdle reset waits for the transactions of both EVSEs; TC_B_27_CS resets EVSE 1
+    alone (C-13) on the same station."""
+    outcomes = await _two_evse_run(
+        endpoint, configured, tmp_path, STATION_FEATURES | {"HFS-8"}, "TC_B_41_CS", "TC_B_27_CS"
     )
     assert outcomes == [Outcome.PASS, Outcome.PASS]
