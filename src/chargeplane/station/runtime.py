@@ -413,6 +413,7 @@ class RuntimeSettings:
     manufacturer_roots_provider: Callable[[], Sequence[str]] | None = None
     allow_unsigned_firmware: bool = False  # L02: accept a 2.x UpdateFirmware without signature
     firmware_download_while_charging: bool = False  # Part 5 AQ-7: the hardware downloads during transactions
+    firmware_install_while_charging: bool = False  # Part 5 C-43: it installs (and reboots) during them too
     publish_host: str = "127.0.0.1"  # L03: where the Local Controller serves the firmware it publishes
 
 
@@ -486,6 +487,7 @@ class StationRuntime:
         core.firmware.trust_roots = settings.manufacturer_roots_provider or (lambda: factory)
         core.firmware.allow_unsigned = settings.allow_unsigned_firmware
         core.firmware.download_while_charging = settings.firmware_download_while_charging
+        core.firmware.install_while_charging = settings.firmware_install_while_charging
         if self.settings.ca_bundle is not None:  # the roots it was set up with: its first CSMS roots (M03)
             try:
                 core.provision_csms_roots(self.settings.ca_bundle.read_text(), self.clock())

@@ -399,6 +399,43 @@ def test_AQ_7_a_transaction_does_not_pause_a_download_of_such_hardware(
     assert statuses(rig) == [("Downloading", 9)]
 
 
+def test_C_43_TC_L_16_CS_hardware_that_installs_while_charging_keeps_the_transaction(
+    pki: tuple[Issued, Issued, Issued],
+) -> None:
+    rig = firmware_rig(pki)
+    rig.core.firmware.install_while_charging = True
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "AABBCCDD")
+    charge(rig)
+    tx = rig.core.transaction(1)
+    assert tx is not None
+    rig.clear()
+    rig.handle(update(116, pki[1]))
+    rig.do("download_finished", downloads(rig)[-1].download_id, IMAGE)
+    assert [s for s, _ in statuses(rig)] == [
+        "Downloading",
+        "Downloaded",
+        "SignatureVerified",
+        "Installing",
+        "InstallRebooting",
+    ]
+    assert any(isinstance(a, Reboot) for a in rig.actions)
+    core = StationCore(rig.core.version, rig.storage, rig.now, StationLayout())
+    core.ev_plugged(1, 1, rig.now)  # the runtime senses the cable right after boot
+    after = Rig(core, rig.storage, now=rig.now)
+    after.do("connection_opened")
+    after.advance(1)
+    resumed = after.core.transaction(1)
+    assert resumed is not None
+    assert resumed.id == tx.id  # the same transaction goes on, never ended
+    assert not [e for e in after.events() if e.event_type == "Ended"]
+    assert ("Installed", 116) in statuses(after)
+    assert "FirmwareUpdated" in security_events(after)
+    after.do("ev_unplugged", 1)
+    ended = [e for e in after.events() if e.event_type == "Ended"]
+    assert [e.transaction_info.transaction_id for e in ended] == [tx.id]
+
+
 # ---------------------------------------------------------------------- TriggerMessage (F06)
 def test_L01_FR_25_26_triggered_status_idle_then_the_last_one(pki: tuple[Issued, Issued, Issued]) -> None:
     rig = firmware_rig(pki)

@@ -206,7 +206,10 @@ async def _two_evse_run(
         endpoint.url, STATION_ID, PASSWORD, tmp_path / "two-evses.db", manufacturer_roots=tmp_path / "pki"
     )
     ours.settings = dataclasses.replace(
-        ours.settings, connectors=(1, 1), firmware_download_while_charging="AQ-7" in features
+        ours.settings,
+        connectors=(1, 1),
+        firmware_download_while_charging="AQ-7" in features,
+        firmware_install_while_charging="C-43" in features,
     )
     declaration = Declaration(features, dataclasses.replace(configured, evse_count=2), {}, STATION_PROFILES)
     await ours.start()
@@ -249,3 +252,13 @@ async def test_resets_on_a_station_with_two_evses(
         endpoint, configured, tmp_path, STATION_FEATURES | {"HFS-8"}, "TC_B_41_CS", "TC_B_27_CS"
     )
     assert outcomes == [Outcome.PASS, Outcome.PASS]
+
+
+async def test_firmware_installed_while_charging_by_hardware_that_can(
+    endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path
+) -> None:
+    """TC_L_16_CS (C-43) is N/A for our station as built. Built with hardware that installs while charging
+    (``firmware_install_while_charging``: the controller reboots into the new image while the sessions go on)
+    and declared C-43, it updates with the transaction ongoing, which survives the reboot."""
+    outcomes = await _two_evse_run(endpoint, configured, tmp_path, STATION_FEATURES | {"C-43"}, "TC_L_16_CS")
+    assert outcomes == [Outcome.PASS]

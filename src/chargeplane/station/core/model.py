@@ -114,7 +114,7 @@ class Transaction:
     limits_unsent: bool = False  # the limits go once in the next TransactionEvent (E16.FR.01/03)
     limit_reached: str | None = None  # the xxxLimitReached trigger that suspended the energy (E16.FR.05)
     cost_reported: float | None = None  # the CSMS's running cost (E16.FR.15, no local cost)
-    resume_after_reset: bool = False  # B13: a Reset ImmediateAndResume cut it; resumed after the reboot
+    resume_after_reset: bool = False  # B13 / C-43 firmware: cut by a reboot, resumed after it
     energy_blocked: bool = False  # B13.FR.25 / E17.FR.12: resumed without energy transfer
 
 
