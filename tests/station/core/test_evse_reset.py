@@ -6,7 +6,7 @@ from __future__ import annotations
 from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.core.evse_reset import RESET_TIME
 from chargeplane.station.core.model import Reboot, SetContactor
-from tests.station.core.helpers import M, Rig, charge, make_rig
+from tests.station.core.helpers import D, M, Rig, charge, make_rig
 from tests.station.core.test_tx_limits import M21, events, put, rig21
 
 SECONDS = RESET_TIME.total_seconds()
@@ -135,3 +135,21 @@ def test_B13_FR_14_resumed_suspended_when_energy_transfer_resumption_is_off() ->
     resumed = [e for e in events(rig) if e.trigger_reason == "TxResumed"]
     assert resumed[0].transaction_info.charging_state == "SuspendedEVSE"
     assert SetContactor(1, True) not in rig.actions
+
+
+def reserve(rig: Rig, reservation_id: int) -> str:
+    token = D.IdTokenType(id_token="RES", type="ISO14443")
+    request = M.ReserveNowRequest(
+        id=reservation_id, expiry_date_time="2026-01-01T13:00:00Z", id_token=token, evse_id=1
+    )
+    return str(rig.handle(request).status)
+
+
+def test_B11_FR_05_a_reservation_survives_the_reset_and_none_is_taken_during_it() -> None:
+    rig = make_rig()
+    assert reserve(rig, 5) == "Accepted"
+    rig.handle(M.ResetRequest(type="Immediate", evse_id=1))
+    assert statuses(rig)[-1] == "Unavailable"
+    assert reserve(rig, 6) == "Unavailable"  # a new one while the EVSE resets
+    rig.advance(SECONDS)
+    assert statuses(rig)[-1] == "Reserved"
