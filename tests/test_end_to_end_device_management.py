@@ -196,6 +196,35 @@ async def test_N09_N10_customer_information_report_and_clear_between_our_station
         assert "Authorization Cache" not in (record["data"] or "")
 
 
+async def test_N09_N10_C_14_customer_identifier_report_and_clear_between_our_station_and_our_csms(
+    tmp_path: Path,
+) -> None:
+    """The driver enrolled at the station's terminal under a customer identifier: our CSMS asks by that
+    identifier, our station reports the enrolment and clears it (C-14)."""
+    async with csms_and_station(tmp_path, Version.V201) as (api, station):
+        station.enrol_customer("driver-77", CARD)
+
+        async def complete(request_id: int) -> dict[str, Any] | None:
+            record: dict[str, Any] = (
+                await api.get(f"/stations/E2E1/customer-information/{request_id}")
+            ).json()
+            return record if record["status"] == "complete" else None
+
+        asked = await api.post(
+            "/stations/E2E1/customer-information",
+            json={"report": True, "clear": True, "customerIdentifier": "driver-77"},
+        )
+        assert asked.status_code == 200, asked.text
+        record = await until(lambda: complete(asked.json()["requestId"]), "the customer report")
+        assert "driver-77" in record["data"]
+        assert CARD in record["data"]
+        again = await api.post(
+            "/stations/E2E1/customer-information", json={"report": True, "customerIdentifier": "driver-77"}
+        )
+        record = await until(lambda: complete(again.json()["requestId"]), "the second report")
+        assert "driver-77" not in (record["data"] or "")
+
+
 async def test_desired_configuration_and_custom_report_between_our_station_and_our_csms(
     tmp_path: Path,
 ) -> None:

@@ -121,6 +121,11 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
             self._record("NotifyDisplayMessages", payload)
             return result.NotifyDisplayMessages()
 
+        @on("NotifyCustomerInformation")  # type: ignore[misc]
+        async def on_notify_customer_information(self, **payload: Any) -> Any:
+            self._record("NotifyCustomerInformation", payload)
+            return result.NotifyCustomerInformation()
+
         @on("NotifyChargingLimit")  # type: ignore[misc]
         async def on_notify_charging_limit(self, **payload: Any) -> Any:
             self._record("NotifyChargingLimit", payload)

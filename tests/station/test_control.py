@@ -44,6 +44,9 @@ class _Keys:
         self.calls.append(("card", evse_id))
         return "PSP1"
 
+    def enrol_customer(self, identifier: str, token: str | None = None) -> None:
+        self.calls.append(("enrol", (identifier, token)))
+
 
 async def test_button_pin_and_card_commands_reach_the_runtime() -> None:
     runtime: Any = _Keys()
@@ -58,6 +61,15 @@ async def test_button_pin_and_card_commands_reach_the_runtime() -> None:
         await execute(runtime, "pin", said.append)
     with pytest.raises(ValueError, match="no EVSE 3"):
         await execute(runtime, "button 3", said.append)
+
+
+async def test_enrol_command_enrols_a_customer_C_14() -> None:
+    runtime: Any = _Keys()
+    await execute(runtime, "enrol user-42 CARD1")
+    await execute(runtime, "enrol user-43")
+    assert runtime.calls == [("enrol", ("user-42", "CARD1")), ("enrol", ("user-43", None))]
+    with pytest.raises(ValueError, match="enrol needs"):
+        await execute(runtime, "enrol")
 
 
 def test_status_hides_a_pin_C04_FR_04() -> None:

@@ -72,6 +72,16 @@ def add_station_commands(commands: Any) -> None:
         help="accept a 2.x UpdateFirmware without signing certificate and signature (L02)",
     )
     station.add_argument(
+        "--firmware-download-while-charging",
+        action="store_true",
+        help="simulate hardware that downloads firmware during transactions (Part 5 AQ-7)",
+    )
+    station.add_argument(
+        "--firmware-install-while-charging",
+        action="store_true",
+        help="simulate hardware that installs firmware during transactions, which go on (Part 5 C-43)",
+    )
+    station.add_argument(
         "--scenario", type=Path, help="run the commands of this file, then stop (or keep running: `stay`)"
     )
     station.add_argument(
@@ -226,6 +236,8 @@ async def _station(args: argparse.Namespace) -> int:
         database=args.database or default_station_database(args.station_id),
         manufacturer_roots=manufacturer_roots(args.manufacturer_root, "station"),
         allow_unsigned_firmware=args.allow_unsigned_firmware,
+        firmware_download_while_charging=args.firmware_download_while_charging,
+        firmware_install_while_charging=args.firmware_install_while_charging,
     )
     current_station.set(args.station_id)  # every line this station logs names it
     runtime = StationRuntime(settings)

@@ -28,6 +28,7 @@ commands (one per line, # starts a comment):
   button [EVSE]                 the start/stop button (C02: charges without authorization if AuthCtrlr.Enabled is false)
   pin DIGITS [EVSE]             a PIN typed on the keypad (C04: a KeyCode token, authorized with the CSMS)
   card [EVSE]                   the payment terminal approves a card (2.1: DirectPayment token, C18)
+  enrol CUSTOMER [TOKEN]        a driver enrols at the terminal as CUSTOMER, with the card TOKEN (N09/N10)
   fault [EVSE]                  a hardware fault starts
   clear [EVSE]                  the fault ends
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
@@ -115,6 +116,10 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         psp_ref = runtime.pay_by_card(int(args[0]) if args else None)
         if psp_ref is not None:
             out(f"payment reference {psp_ref}")
+    elif command == "enrol":
+        if not args:
+            raise ValueError("enrol needs a customer identifier")
+        runtime.enrol_customer(args[0], args[1] if len(args) > 1 else None)
     elif command in ("fault", "clear"):
         runtime.fault(evse, command == "fault")
     elif command == "temperature":

@@ -412,6 +412,8 @@ class RuntimeSettings:
     manufacturer_roots: tuple[str, ...] = ()
     manufacturer_roots_provider: Callable[[], Sequence[str]] | None = None
     allow_unsigned_firmware: bool = False  # L02: accept a 2.x UpdateFirmware without signature
+    firmware_download_while_charging: bool = False  # Part 5 AQ-7: the hardware downloads during transactions
+    firmware_install_while_charging: bool = False  # Part 5 C-43: it installs (and reboots) during them too
     publish_host: str = "127.0.0.1"  # L03: where the Local Controller serves the firmware it publishes
 
 
@@ -484,6 +486,8 @@ class StationRuntime:
         factory = settings.manufacturer_roots
         core.firmware.trust_roots = settings.manufacturer_roots_provider or (lambda: factory)
         core.firmware.allow_unsigned = settings.allow_unsigned_firmware
+        core.firmware.download_while_charging = settings.firmware_download_while_charging
+        core.firmware.install_while_charging = settings.firmware_install_while_charging
         if self.settings.ca_bundle is not None:  # the roots it was set up with: its first CSMS roots (M03)
             try:
                 core.provision_csms_roots(self.settings.ca_bundle.read_text(), self.clock())
@@ -550,6 +554,11 @@ class StationRuntime:
         psp_ref = self.core.card_paid(self.clock(), evse_id=evse_id)
         self._pump()
         return psp_ref
+
+    def enrol_customer(self, identifier: str, token: str | None = None, token_type: str = "ISO14443") -> None:
+        """A driver enrols at the station's terminal under a customer identifier (C-14, N09/N10)."""
+        self.core.customer_enrolled(identifier, self.clock(), token, token_type)
+        self._pump()
 
     def fault(self, evse_id: int = 1, faulted: bool = True) -> None:
         self.core.fault(evse_id, faulted, self.clock())

@@ -91,3 +91,41 @@ def test_a_long_report_is_sent_in_parts_of_at_most_512_characters() -> None:
     assert len(parts) > 1
     assert all(len(p) <= 512 for p in parts)
     assert "\n".join(parts).count("line ") == 12
+
+
+# ---------------------------------------------------------------------- customer identifiers (C-14)
+def enrolled_customer() -> object:
+    """CUST1's driver enrolled at the station as "user-42", and CUST1 in the authorization cache."""
+    rig = known_customer()
+    rig.do("customer_enrolled", "user-42", token="CUST1")  # type: ignore[attr-defined]
+    return rig
+
+
+def test_N09_FR_05_by_identifier_reports_the_enrolment_and_its_tokens() -> None:
+    rig = enrolled_customer()
+    answer = rig.handle(customer_information(8, report=True, clear=False, customer_identifier="user-42"))  # type: ignore[attr-defined]
+    assert answer.status == "Accepted"
+    data = "".join(part[3] for part in notified(rig))
+    assert "Enrolled at this station as user-42" in data
+    assert "CUST1 (ISO14443)" in data
+    assert "Authorization Cache: token CUST1" in data
+
+
+def test_N09_FR_06_an_unknown_identifier_has_no_data() -> None:
+    rig = enrolled_customer()
+    rig.handle(customer_information(9, report=True, clear=False, customer_identifier="someone-else"))  # type: ignore[attr-defined]
+    assert [part[3] for part in notified(rig)] == ["No data found for this customer."]
+
+
+def test_N10_FR_03_clear_by_identifier_removes_the_enrolment_and_the_cache_entry() -> None:
+    rig = enrolled_customer()
+    rig.handle(customer_information(10, report=True, clear=True, customer_identifier="user-42"))  # type: ignore[attr-defined]
+    assert "Enrolled at this station as user-42" in notified(rig)[0][3]  # what was there, then cleared
+    rig.clear()  # type: ignore[attr-defined]
+    rig.handle(customer_information(11, report=True, clear=False, customer_identifier="user-42"))  # type: ignore[attr-defined]
+    assert [part[3] for part in notified(rig)] == ["No data found for this customer."]
+    rig.clear()  # type: ignore[attr-defined]
+    rig.handle(customer_information(12, report=True, clear=False, id_token=CARD))  # type: ignore[attr-defined]
+    data = notified(rig)[0][3]
+    assert "Authorization Cache" not in data
+    assert "Local Authorization List" in data  # N10.FR.02: the CSMS's to change

@@ -20,7 +20,7 @@ from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import StationLayout
 from chargeplane.station.core.firmware import certificate_chains, image_version, signature_valid
-from chargeplane.station.core.model import CancelDownload, DownloadFirmware, Reboot
+from chargeplane.station.core.model import CancelDownload, DownloadFirmware, MeterReading, Reboot
 from chargeplane.station.core.station import StationCore
 from chargeplane.tools.conformance.pki import Issued, issue, sign
 from tests.station.core.helpers import D16, M16, T0, D, M, Rig, charge, make_rig, set_var
@@ -359,6 +359,81 @@ def test_L01_FR_06_the_installation_waits_for_a_transaction_started_after_the_do
     rig.do("ev_unplugged", 1)
     rig.advance(1)  # the Ended event went out first
     assert statuses(rig)[-2:] == [("Installing", 8), ("InstallRebooting", 8)]
+
+
+def test_AQ_7_L01_FR_06_34_hardware_that_downloads_while_charging_then_waits_to_install(
+    pki: tuple[Issued, Issued, Issued],
+) -> None:
+    """TC_L_15_CS: downloaded and verified during the transaction, InstallScheduled while it runs, installed
+    once it ended; meanwhile the idle EVSE is Unavailable (L01.FR.07)."""
+    rig = firmware_rig(pki, connectors=(1, 1))
+    rig.core.firmware.download_while_charging = True
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "AABBCCDD")
+    charge(rig)
+    rig.clear()
+    assert rig.handle(update(115, pki[1])).status == "Accepted"
+    assert statuses(rig) == [("Downloading", 115)]  # no DownloadScheduled: it does not wait
+    rig.do("update_meter", 1, MeterReading(energy_wh=2000, power_w=7000))  # charging goes on
+    rig.do("download_finished", downloads(rig)[-1].download_id, IMAGE)
+    assert statuses(rig)[1:] == [("Downloaded", 115), ("SignatureVerified", 115), ("InstallScheduled", 115)]
+    assert (2, "Unavailable") in [
+        (s.evse_id, s.connector_status) for s in rig.of(M.StatusNotificationRequest)
+    ]
+    assert not any(isinstance(a, Reboot) for a in rig.actions)
+    rig.do("ev_unplugged", 1)
+    rig.advance(1)  # the Ended event went out first
+    assert statuses(rig)[-2:] == [("Installing", 115), ("InstallRebooting", 115)]
+
+
+def test_AQ_7_a_transaction_does_not_pause_a_download_of_such_hardware(
+    pki: tuple[Issued, Issued, Issued],
+) -> None:
+    rig = firmware_rig(pki)
+    rig.core.firmware.download_while_charging = True
+    rig.handle(update(9, pki[1]))
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "AABBCCDD")
+    assert rig.core.transaction(1) is not None
+    assert not [a for a in rig.actions if isinstance(a, CancelDownload)]
+    assert statuses(rig) == [("Downloading", 9)]
+
+
+def test_C_43_TC_L_16_CS_hardware_that_installs_while_charging_keeps_the_transaction(
+    pki: tuple[Issued, Issued, Issued],
+) -> None:
+    rig = firmware_rig(pki)
+    rig.core.firmware.install_while_charging = True
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "AABBCCDD")
+    charge(rig)
+    tx = rig.core.transaction(1)
+    assert tx is not None
+    rig.clear()
+    rig.handle(update(116, pki[1]))
+    rig.do("download_finished", downloads(rig)[-1].download_id, IMAGE)
+    assert [s for s, _ in statuses(rig)] == [
+        "Downloading",
+        "Downloaded",
+        "SignatureVerified",
+        "Installing",
+        "InstallRebooting",
+    ]
+    assert any(isinstance(a, Reboot) for a in rig.actions)
+    core = StationCore(rig.core.version, rig.storage, rig.now, StationLayout())
+    core.ev_plugged(1, 1, rig.now)  # the runtime senses the cable right after boot
+    after = Rig(core, rig.storage, now=rig.now)
+    after.do("connection_opened")
+    after.advance(1)
+    resumed = after.core.transaction(1)
+    assert resumed is not None
+    assert resumed.id == tx.id  # the same transaction goes on, never ended
+    assert not [e for e in after.events() if e.event_type == "Ended"]
+    assert ("Installed", 116) in statuses(after)
+    assert "FirmwareUpdated" in security_events(after)
+    after.do("ev_unplugged", 1)
+    ended = [e for e in after.events() if e.event_type == "Ended"]
+    assert [e.transaction_info.transaction_id for e in ended] == [tx.id]
 
 
 # ---------------------------------------------------------------------- TriggerMessage (F06)

@@ -62,9 +62,10 @@ STATION_FEATURES = frozenset(
     # block N, monitoring: hard-wired monitors (AQ-5) and OfflineQueuingSeverity (DM-3)
     | {"AQ-5", "DM-3"}
     # block L: a new UpdateFirmware cancels the update going on (C-60), TriggerMessage
-    # FirmwareStatusNotification (C-29.4); no download while charging (not AQ-7), no installation with
-    # ongoing transactions (not C-43)
-    | {"C-60", "C-29.4"}
+    # FirmwareStatusNotification (C-29.4), AllowNewSessionsPendingFirmwareUpdate (C-20); by default no
+    # download while charging (not AQ-7: a hardware option, see test_against_our_station), no installation
+    # with ongoing transactions (not C-43)
+    | {"C-60", "C-29.4", "C-20"}
     # block O: every message priority (UI-1.x); ASCII and UTF8 of the formats (UI-2.1, UI-2.4)
     | {"UI-1", "UI-1.1", "UI-1.2", "UI-1.3", "UI-2", "UI-2.1", "UI-2.4"}
     # block K: both charging rate units (SmartChargingCtrlr.RateUnit "A,W"), so TC_K_12 / K_42 are N/A
@@ -74,13 +75,12 @@ STATION_FEATURES = frozenset(
     | {"AS-2", "AS-3", "AQ-1"}
     # ISO 15118: a combined certificate on TriggerMessage SignCombinedCertificate (A00.FR.428)
     | {"ISO-3"}
+    # block B: reset of one EVSE (C-13, EVSE.AllowReset; B11/B12 with evseId)
+    | {"C-13"}
+    # block N: customer information by customer identifier (C-14: a driver's enrolment at the station)
+    | {"C-14"}
 )
 # The certification profiles (Part 5) Chargeplane's station supports besides Core: cases for stations without
 # one ("NOT Smart Charging", TC_K_38_CS) are N/A.
 STATION_PROFILES = frozenset({"Smart Charging"})
-STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType(
-    {
-        # Block N: customer identifiers (C-14, not declared: the case is N/A; it fails at step 7).
-        "TC_N_62_CS": "the station keeps no data under customer identifiers (C-14); issue #14",
-    }
-)
+STATION_EXPECTED_FAILURES: MappingProxyType[str, str] = MappingProxyType({})

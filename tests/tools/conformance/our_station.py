@@ -178,7 +178,7 @@ class OurStation:
             case HardwareFault():
                 self.station.fault(action.evse_id, action.faulted)
             case StoreCustomerIdentifier():
-                pass  # our station keeps no data under customer identifiers (C-14, not declared; issue #14)
+                self.station.enrol_customer(action.identifier)  # a driver enrols at the station (C-14)
             case ConfigureRootCertificateCheck():  # a read-only variable: the site configuration, then a boot
                 await self.stop()
                 variables = dict(self.settings.variables)

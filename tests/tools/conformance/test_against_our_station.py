@@ -181,3 +181,84 @@ async def test_smart_charging_on_a_station_with_two_evses(
         await ours.stop()
     report = "\n".join(console_line(r) for r in results)
     assert [r.outcome for r in results] == [Outcome.PASS, Outcome.PASS], report
+
+
+async def test_evse_reset_refused_by_a_station_without_it(
+    endpoint: CsmsEndpoint, station: OurStation, configured: Configured
+) -> None:
+    """TC_B_28 / B_29 are N/A for our station, which resets one EVSE (C-13). Built with EVSE.AllowReset false
+    (a manufacturer's ReadOnly setting, B11.FR.10) and declared without C-13, it refuses as they want
+    (B11.FR.09, B12.FR.09)."""
+    model = station.station.core.ctx.model
+    model.put(VariableKey("EVSE", "AllowReset", evse=configured.evse_id), "false", persist=True)
+    declaration = Declaration(STATION_FEATURES - {"C-13"}, configured, {}, STATION_PROFILES)
+    results = await run_station_cases(
+        REGISTRY.select(Side.STATION, ("TC_B_28_CS", "TC_B_29_CS")), endpoint, station, declaration
+    )
+    report = "\n".join(console_line(r) for r in results)
+    assert [r.outcome for r in results] == [Outcome.PASS, Outcome.PASS], report
+
+
+async def _two_evse_run(
+    endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path, features: frozenset[str], *cases: str
+) -> list[Outcome]:
+    ours = OurStation(
+        endpoint.url, STATION_ID, PASSWORD, tmp_path / "two-evses.db", manufacturer_roots=tmp_path / "pki"
+    )
+    ours.settings = dataclasses.replace(
+        ours.settings,
+        connectors=(1, 1),
+        firmware_download_while_charging="AQ-7" in features,
+        firmware_install_while_charging="C-43" in features,
+    )
+    declaration = Declaration(features, dataclasses.replace(configured, evse_count=2), {}, STATION_PROFILES)
+    await ours.start()
+    try:
+        results = await run_station_cases(REGISTRY.select(Side.STATION, cases), endpoint, ours, declaration)
+    finally:
+        await ours.stop()
+    print("\n".join(console_line(r) for r in results))
+    return [r.outcome for r in results]
+
+
+async def test_firmware_update_pending_with_new_sessions_on_two_evses(
+    endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path
+) -> None:
+    """TC_L_12_CS (C-20, HFS-8: more than one EVSE): with AllowNewSessionsPendingFirmwareUpdate true a second
+    session starts while the update waits; the download follows the last transaction."""
+    outcomes = await _two_evse_run(endpoint, configured, tmp_path, STATION_FEATURES | {"HFS-8"}, "TC_L_12_CS")
+    assert outcomes == [Outcome.PASS]
+
+
+async def test_firmware_downloaded_while_charging_by_hardware_that_can(
+    endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path
+) -> None:
+    """TC_L_14_CS / TC_L_15_CS are N/A for our station as built (not AQ-7). Built with hardware that downloads
+    while charging (``firmware_download_while_charging``) and declared AQ-7, it downloads and verifies during
+    the transaction and installs once the transactions ended (L01.FR.06, L01.FR.34), with new sessions
+    allowed or not (L01.FR.07)."""
+    outcomes = await _two_evse_run(
+        endpoint, configured, tmp_path, STATION_FEATURES | {"HFS-8", "AQ-7"}, "TC_L_14_CS", "TC_L_15_CS"
+    )
+    assert outcomes == [Outcome.PASS, Outcome.PASS]
+
+
+async def test_resets_on_a_station_with_two_evses(
+    endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path
+) -> None:
+    """TC_B_41_CS (HFS-8): an OnIdle reset waits for the transactions of both EVSEs; TC_B_27_CS resets EVSE 1
+    alone (C-13) on the same station."""
+    outcomes = await _two_evse_run(
+        endpoint, configured, tmp_path, STATION_FEATURES | {"HFS-8"}, "TC_B_41_CS", "TC_B_27_CS"
+    )
+    assert outcomes == [Outcome.PASS, Outcome.PASS]
+
+
+async def test_firmware_installed_while_charging_by_hardware_that_can(
+    endpoint: CsmsEndpoint, configured: Configured, tmp_path: Path
+) -> None:
+    """TC_L_16_CS (C-43) is N/A for our station as built. Built with hardware that installs while charging
+    (``firmware_install_while_charging``: the controller reboots into the new image while the sessions go on)
+    and declared C-43, it updates with the transaction ongoing, which survives the reboot."""
+    outcomes = await _two_evse_run(endpoint, configured, tmp_path, STATION_FEATURES | {"C-43"}, "TC_L_16_CS")
+    assert outcomes == [Outcome.PASS]

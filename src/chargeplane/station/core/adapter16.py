@@ -112,7 +112,7 @@ class Adapter16:
         """1.6 §4.9 ChargePointStatus."""
         if evse.faulted:
             return "Faulted"
-        if not evse.operative or not station_operative:
+        if not evse.operative or not station_operative or evse.resetting:
             return "Unavailable"
         if evse.tx is not None:
             if evse.contactor:

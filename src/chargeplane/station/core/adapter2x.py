@@ -136,7 +136,7 @@ class Adapter2x(Generic[Dialect]):
         """G01: the 2.x ConnectorStatusEnumType."""
         if evse.faulted:
             return "Faulted"
-        if not evse.operative or not station_operative:
+        if not evse.operative or not station_operative or evse.resetting:
             return "Unavailable"
         if evse.plugged == connector_id or evse.tx is not None:
             return "Occupied"

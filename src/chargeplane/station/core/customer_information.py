@@ -6,8 +6,15 @@ station holds about an id token: its Authorization Cache entry, its Local Author
 transactions it is part of (ongoing ones, and the transaction messages still queued for the CSMS). Clearing
 (N10.FR.03/06) removes the cache entry; the local list is the CSMS's to change (N10.FR.02), and a transaction
 with its queued messages stays (the CSMS needs them to settle the session: clearing them would lose a
-billable record). Customer identifiers and customer certificates are not stored by this station, so there is
-never data about them.
+billable record).
+
+Customer identifiers (C-14): a driver can enrol at the station by local means (its terminal or app, the
+simulator's :meth:`StationCore.customer_enrolled`) under a customer identifier (a username or contract
+number), linking the id tokens they charge with. The station keeps that enrolment (when, which tokens,
+persisted); it is the data held under the identifier, with what the station holds about each linked token.
+Clearing by identifier (N10.FR.03/06) removes the enrolment and the linked tokens' cache entries (not the
+local list, N10.FR.02). Customer certificates are not stored by this station, so there is never data about
+them.
 
 The report follows the answer as NotifyCustomerInformation parts of at most 512 characters (seqNo from 0,
 tbc on all but the last), one part saying that nothing was found when nothing was (N09.FR.06, N10.FR.04),
@@ -16,6 +23,7 @@ and one saying that the data was cleared after a clear without report (N10.FR.06
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from msgspec import UNSET
@@ -31,10 +39,50 @@ from chargeplane.station.core.offline_queue import OfflineQueue
 MAX_PART = 512  # NotifyCustomerInformationRequest.data
 NO_DATA = "No data found for this customer."
 CLEARED = "The customer's data was cleared."
+ENROLMENTS_KEY = "customer_enrolments"  # storage: {identifier: {"since": ts, "tokens": [[token, type], ...]}}
 
 
 class CustomerInformation(Controller):
     __slots__ = ()
+
+    # ------------------------------------------------------------------ customer identifiers (C-14)
+    def _enrolments(self) -> dict[str, dict[str, object]]:
+        stored = self.ctx.storage.get_state(ENROLMENTS_KEY)
+        loaded = json.loads(stored) if stored else {}
+        return loaded if isinstance(loaded, dict) else {}
+
+    def _save(self, enrolments: dict[str, dict[str, object]]) -> None:
+        self.ctx.storage.set_state(ENROLMENTS_KEY, json.dumps(enrolments) if enrolments else None)
+
+    def enrol(self, identifier: str, token: tuple[str, str] | None, now: datetime) -> None:
+        """A driver enrols (again) under ``identifier`` by local means, optionally linking an id token."""
+        enrolments = self._enrolments()
+        record = enrolments.setdefault(identifier, {"since": self.ctx.ts(now), "tokens": []})
+        tokens = _tokens(record)
+        if token is not None and token not in tokens:
+            tokens.append(token)
+        record["tokens"] = [list(t) for t in tokens]
+        self._save(enrolments)
+
+    def about_identifier(self, identifier: str, now: datetime) -> list[str]:
+        record = self._enrolments().get(identifier)
+        if record is None:
+            return []
+        tokens = _tokens(record)
+        linked = ", ".join(f"{value} ({kind})" for value, kind in tokens) or "none"
+        lines = [f"Enrolled at this station as {identifier} since {record.get('since')}; id tokens: {linked}"]
+        for value, kind in tokens:
+            lines += self.about_token(value, kind, now)
+        return lines
+
+    def clear_identifier(self, identifier: str) -> None:
+        enrolments = self._enrolments()
+        record = enrolments.pop(identifier, None)
+        if record is None:
+            return
+        for value, kind in _tokens(record):
+            self.clear_token(value, kind)
+        self._save(enrolments)
 
     def about_token(self, token: str, token_type: str, now: datetime) -> list[str]:
         """One line per thing the station holds about the token."""
@@ -77,6 +125,12 @@ class CustomerInformation(Controller):
                 )
 
             ctx.send(v2x.with_dialect(ctx.version, build), now)
+
+
+def _tokens(record: dict[str, object]) -> list[tuple[str, str]]:
+    raw = record.get("tokens")
+    items = raw if isinstance(raw, list) else []
+    return [(str(t[0]), str(t[1])) for t in items if isinstance(t, list) and len(t) == 2]
 
 
 def _carries(request: Payload, token: str) -> bool:
@@ -126,9 +180,16 @@ def customer_information(
         return ns.CustomerInformationResponse(status=status.INVALID)  # N09.FR.09
     if not request.report and not request.clear:
         return ns.CustomerInformationResponse(status=status.REJECTED)  # N09.FR.07
-    lines = ctl.about_token(token.id_token, str(token.type), now) if token is not None else []
+    identifier = present(request.customer_identifier)
+    lines: list[str] = []
+    if token is not None:
+        lines = ctl.about_token(token.id_token, str(token.type), now)
+    elif identifier is not None:
+        lines = ctl.about_identifier(identifier, now)
     if request.clear and token is not None:
         ctl.clear_token(token.id_token, str(token.type))
+    elif request.clear and identifier is not None:
+        ctl.clear_identifier(identifier)  # N10.FR.03 / N10.FR.06
     if request.report:
         ctl.notify(request.request_id, lines or [NO_DATA], now)
     else:

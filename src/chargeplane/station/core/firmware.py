@@ -14,15 +14,19 @@ The steps of one update (each status sent with the request's requestId, L01.FR.0
    L01.FR.02); a request without certificate and signature is Rejected unless the station allows
    non-secure updates (L02; TC_L_18_CS). An update going on is canceled (AcceptedCanceled, L01.FR.24) unless
    it is already rebooting into the new image (Rejected, L01.FR.27).
-2. DownloadScheduled while retrieveDateTime is ahead or a transaction runs (L01.FR.13: this station does
-   not download while charging), then Downloading, Downloaded. A transaction that starts during the
-   download (or between two attempts) pauses it: DownloadPaused (L01.FR.14), Downloading again once the
-   transactions have ended.
+2. DownloadScheduled while retrieveDateTime is ahead or a transaction runs (L01.FR.13: by default this
+   station does not download while charging), then Downloading, Downloaded. A transaction that starts
+   during the download (or between two attempts) pauses it: DownloadPaused (L01.FR.14), Downloading again
+   once the transactions have ended. Hardware that can download while charging
+   (:attr:`Firmware.download_while_charging`, Part 5 AQ-7) downloads at once and is not paused.
 3. The signature (base64; ECDSA, RSA-PSS or RSA PKCS#1 v1.5, over SHA-256 of the whole image) verified with
    the signing certificate's key (L01.FR.04, L01.FR.12): SignatureVerified, or InvalidSignature and the
    security event InvalidFirmwareSignature (L01.FR.03).
 4. InstallScheduled while installDateTime is ahead (L01.FR.16); the installation waits for the transactions
-   to end (L01.FR.06). Meanwhile, unless AllowNewSessionsPendingFirmwareUpdate is true, EVSEs not in use are
+   to end (L01.FR.06), saying so with InstallScheduled (L01.FR.34). Hardware whose controller swaps images
+   while the power electronics keep charging (:attr:`Firmware.install_while_charging`, Part 5 C-43; it
+   downloads while charging too) installs at once: the transactions are stored to resume after the reboot
+   into the new image (:mod:`.tx_resume`), their energy uninterrupted. Meanwhile, unless AllowNewSessionsPendingFirmwareUpdate is true, EVSEs not in use are
    Unavailable, and so is every EVSE whose transaction ends (L01.FR.07).
 5. Installing (every EVSE Unavailable), then the simulated hardware checks the image (see
    :func:`image_version`): InstallVerificationFailed (L01.FR.29) for what is not a firmware image, else
@@ -64,7 +68,7 @@ from chargeplane.station.core import availability, security
 from chargeplane.station.core.certificates import Certificates
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
-from chargeplane.station.core.model import CancelDownload, DownloadFirmware, Evse, Reboot
+from chargeplane.station.core.model import CancelDownload, DownloadFirmware, Evse, Reboot, tx_to_json
 from chargeplane.station.core.offline_queue import OfflineQueue
 
 SCHEMES = frozenset({"http", "https"})  # what the runtime downloads from
@@ -175,12 +179,22 @@ class Update:
     download_id: int = 0
     next_at: datetime | None = None
     scheduled_sent: bool = False
+    install_scheduled_sent: bool = False
     version: str | None = None  # of the downloaded image (None: not installable)
     held: set[int] = field(default_factory=set)  # EVSEs this update set Unavailable
 
 
 class Firmware(Controller):
-    __slots__ = ("_next_download", "allow_unsigned", "last_status", "pending_report", "trust_roots", "update")
+    __slots__ = (
+        "_next_download",
+        "allow_unsigned",
+        "download_while_charging",
+        "install_while_charging",
+        "last_status",
+        "pending_report",
+        "trust_roots",
+        "update",
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -191,6 +205,8 @@ class Firmware(Controller):
         # the trust seam: the PEM ManufacturerRootCertificates signing certificates must chain to
         self.trust_roots: Callable[[], Sequence[str]] = lambda: FACTORY_MANUFACTURER_ROOTS
         self.allow_unsigned = False  # L02: accept a 2.x update without certificate and signature
+        self.download_while_charging = False  # the hardware's AQ-7: downloads go on during transactions
+        self.install_while_charging = False  # the hardware's C-43: installs (and reboots) during transactions
 
     def manufacturer_roots(self) -> list[str]:
         """L01.FR.22: the roots a signing certificate may chain to: those installed (InstallCertificate
@@ -285,6 +301,7 @@ class Firmware(Controller):
         update.phase = INSTALL_SCHEDULED
         if update.install_at is not None and update.install_at > now:
             update.next_at = update.install_at
+            update.install_scheduled_sent = True
             self._notify(update, "InstallScheduled", now)  # L01.FR.16
             return
         self._advance(now)
@@ -321,7 +338,7 @@ class Firmware(Controller):
     def transaction_started(self, evse: Evse, now: datetime) -> None:
         """A download going on (or waiting for its next attempt) pauses for the transaction (L01.FR.14)."""
         update = self.update
-        if update is not None and update.phase in (DOWNLOADING, RETRY):
+        if update is not None and update.phase in (DOWNLOADING, RETRY) and not self._downloads_while_charging:
             self._pause(update, now)
             self._hold_idle(update, now)
 
@@ -351,6 +368,8 @@ class Firmware(Controller):
         # the transactions' last messages go out first (their end before the download or the reboot)
         settling = not busy and bool(self.ctx.get(OfflineQueue).items)
         if update.phase in (SCHEDULED, RETRY, PAUSED):
+            busy = busy and not self._downloads_while_charging
+            settling = settling and not self._downloads_while_charging
             if update.phase == RETRY and update.next_at is not None:
                 return  # the next attempt is not due yet
             if update.phase == SCHEDULED and update.retrieve_at > now:
@@ -372,14 +391,24 @@ class Firmware(Controller):
         if update.phase == INSTALL_SCHEDULED and update.next_at is not None:
             return  # installDateTime still ahead
         if update.phase in (INSTALL_SCHEDULED, INSTALL_WAITING):
+            if busy and self.install_while_charging:  # C-43: the transactions go on through the install
+                self._install(update, now)
+                return
             if busy:  # L01.FR.06: wait for the transactions to end
                 update.phase = INSTALL_WAITING
+                if not update.install_scheduled_sent:
+                    update.install_scheduled_sent = True
+                    self._notify(update, "InstallScheduled", now)  # L01.FR.34
                 self._hold_idle(update, now)
                 return
             if settling:
                 update.phase, update.next_at = INSTALL_WAITING, now + SETTLE
                 return
             self._install(update, now)
+
+    @property
+    def _downloads_while_charging(self) -> bool:
+        return self.download_while_charging or self.install_while_charging
 
     def _download(self, update: Update, now: datetime) -> None:
         update.phase, update.next_at = DOWNLOADING, None
@@ -412,6 +441,11 @@ class Firmware(Controller):
         storage.set_state(PENDING_KEY, json.dumps(report))
         storage.set_state(VERSION_KEY, version)
         storage.set_state("boot_reason", "FirmwareUpdate")
+        for evse in self.ctx.evses.values():
+            tx = evse.tx
+            if tx is not None:  # C-43: kept through the reboot (only reached with install_while_charging)
+                tx.resume_after_reset = True
+                storage.set_state(f"tx:{evse.id}", json.dumps(tx_to_json(tx)))
         self.ctx.act(Reboot("FirmwareUpdate"))
 
     def _end(self, update: Update, now: datetime) -> None:

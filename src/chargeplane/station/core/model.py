@@ -114,7 +114,7 @@ class Transaction:
     limits_unsent: bool = False  # the limits go once in the next TransactionEvent (E16.FR.01/03)
     limit_reached: str | None = None  # the xxxLimitReached trigger that suspended the energy (E16.FR.05)
     cost_reported: float | None = None  # the CSMS's running cost (E16.FR.15, no local cost)
-    resume_after_reset: bool = False  # B13: a Reset ImmediateAndResume cut it; resumed after the reboot
+    resume_after_reset: bool = False  # B13 / C-43 firmware: cut by a reboot, resumed after it
     energy_blocked: bool = False  # B13.FR.25 / E17.FR.12: resumed without energy transfer
 
 
@@ -152,6 +152,7 @@ class Evse:
     last_status: dict[int, str] = field(default_factory=dict)
     reservation_used: int | None = None  # H03.FR.09: the reservation the authorization consumed, for the tx
     resuming: bool = False  # E17/B13: a transaction restored at boot, TxResumed not sent yet
+    resetting: bool = False  # B11/B12 with evseId: the EVSE restarts on its own (Unavailable meanwhile)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,11 @@ from chargeplane.station.core import (
     smart_charging,
     transactions,
     tx_resume,
+    tx_rules,
 )
 from chargeplane.station.core.adapter import TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context, Controller, route
+from chargeplane.station.core.evse_reset import EvseReset
 from chargeplane.station.core.model import Evse, Reboot, Registration, SetLock, Token
 
 ID_TAG = "idTag"
@@ -53,7 +55,11 @@ class Remote(Controller):
         reservations = ctx.get(reservation.Reservations)
         if evse_id is not None:
             evse = ctx.evses.get(evse_id)
-            if evse is None or evse.authorized is not None or evse.faulted or not evse.operative:
+            if (
+                evse is None
+                or evse.authorized is not None
+                or not tx_rules.may_start(evse, ctx.station_operative)
+            ):
                 return "Rejected", None, None
             booked = reservations.on(evse.id)
             if booked is not None and not reservation.matches(booked, token):
@@ -240,10 +246,13 @@ SIGN_TRIGGERS = {
 
 
 def reset(ctl: Remote, request: v2x.ResetRequestT, now: datetime) -> v2x.ResetResponse:
-    """B11/B12 (EVSE resets are not supported)."""
+    """B11/B12, of the station or of one EVSE (:mod:`.evse_reset`)."""
     ns = v2x.dialect_of(request)
-    if present(request.evse_id) is not None:
-        return ns.ResetResponse(status=ns.ResetStatusEnumType.REJECTED)
+    evse_id = present(request.evse_id)
+    if evse_id is not None:
+        return ns.ResetResponse(
+            status=ns.ResetStatusEnumType(ctl.ctx.get(EvseReset).request(evse_id, str(request.type), now))
+        )
     if str(request.type) == "ImmediateAndResume":  # 2.1 B13
         resumed = ctl.ctx.get(tx_resume.Resumption).reset_and_resume(now)
         return ns.ResetResponse(status=ns.ResetStatusEnumType(resumed))

@@ -54,7 +54,7 @@ class Reservations(Controller):
 
     def available_for(self, evse: Evse, token: Token | None) -> bool:
         """Free for ``token`` (None: for anyone): in service, idle, and not reserved for somebody else."""
-        if evse.faulted or not evse.operative or not self.ctx.station_operative:
+        if evse.faulted or not evse.operative or evse.resetting or not self.ctx.station_operative:
             return False
         if evse.tx is not None or evse.authorized is not None:
             return False
@@ -92,7 +92,7 @@ class Reservations(Controller):
         ):  # H01.FR.02: the same id on the same EVSE replaces it
             if evse.faulted:
                 return "Faulted"
-            if not evse.operative or not ctx.station_operative:
+            if not evse.operative or evse.resetting or not ctx.station_operative:
                 return "Unavailable"
             if evse.tx is not None or evse.plugged is not None or evse.authorized is not None:
                 return "Occupied"

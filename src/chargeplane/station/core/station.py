@@ -54,6 +54,7 @@ from chargeplane.station.core.der_inverter import Output as InverterOutput
 from chargeplane.station.core.device_model import Definitions, DeviceModel, StationLayout
 from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.display_messages import DisplayMessages
+from chargeplane.station.core.evse_reset import EvseReset
 from chargeplane.station.core.firmware import VERSION_KEY, Firmware
 from chargeplane.station.core.iso15118 import Iso15118
 from chargeplane.station.core.iso15118_charging import Iso15118Charging
@@ -103,6 +104,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Reservations,
     Availability,
     Remote,
+    EvseReset,
     DataTransfer,
     Security,
     Diagnostics,
@@ -271,6 +273,13 @@ class StationCore:
     def der(self) -> DerControl:
         """The DER controls (R04) and the simulated inverter's last output."""
         return self.ctx.get(DerControl)
+
+    def customer_enrolled(
+        self, identifier: str, now: datetime, token: str | None = None, token_type: str = "ISO14443"
+    ) -> None:
+        """C-14: a driver enrols under a customer identifier by local means (optionally with an id token)."""
+        linked = (token, token_type) if token is not None else None
+        self.ctx.get(CustomerInformation).enrol(identifier, linked, now)
 
     def fault(self, evse_id: int, faulted: bool, now: datetime) -> None:
         self.ctx.get(Transactions).fault(self.ctx.evses[evse_id], faulted, now)

@@ -231,8 +231,9 @@ class Transactions(Controller):
         if evse.contactor and before in tx_resume.HELD_STATES:  # the EV takes up where it was
             evse.flowed_since_close = True
             evse.flowing = before == "Charging"
-        tx.charging_state = None  # E17.FR.14: TxResumed carries its chargingState
-        self.emit(evse, TxEvent(UPDATED, "TxResumed"), now)
+        if self.ctx.version is Version.V21:  # 2.0.1 has no TxResumed: the transaction simply goes on
+            tx.charging_state = None  # E17.FR.14: TxResumed carries its chargingState
+            self.emit(evse, TxEvent(UPDATED, "TxResumed"), now)
         for controller in self.ctx.controllers:  # the metering samples again
             controller.transaction_started(evse, now)
         self.evaluate(evse, now, "TxResumed")

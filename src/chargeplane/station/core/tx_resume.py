@@ -6,11 +6,12 @@ interruption lasted is measured from that record); the transaction itself is in 
 (E17.FR.01).
 
 At boot, :meth:`Resumption.restore` decides for each transaction found in storage: one cut by a Reset
-ImmediateAndResume is always resumed (B13.FR.23), another one when the interruption did not last longer than
+ImmediateAndResume (or by the reboot of a firmware installed while charging, C-43) is always resumed
+(B13.FR.23), another one when the interruption did not last longer than
 the timeout (E17.FR.10); else the transactions block ends it as before (E17.FR.20-22). A resumed transaction
 keeps its id and seqNo; once the station knows whether the EV is still there (the hardware reports the cable
 right after boot), :meth:`Resumption.handle_timer` resumes it in its former charging state, without energy
-when TxCtrlr.AllowEnergyTransferResumption is false (B13.FR.25, E17.FR.12), and sends TxResumed
+when TxCtrlr.AllowEnergyTransferResumption is false (B13.FR.25, E17.FR.12), and (2.1) sends TxResumed
 (B13.FR.30, E17.FR.14); an EV gone with TxStopPoint met ends it normally (E17.FR.17).
 """
 

@@ -63,7 +63,7 @@ def conditions(evse: Evse) -> dict[str, bool]:
 
 
 def may_start(evse: Evse, station_operative: bool) -> bool:
-    return evse.operative and station_operative and not evse.faulted
+    return evse.operative and station_operative and not evse.faulted and not evse.resetting
 
 
 def start_due(evse: Evse, start_points: list[str]) -> bool:
@@ -119,6 +119,7 @@ def contactor_closed(evse: Evse, stopping: bool, station_operative: bool) -> boo
         and station_operative
         and not evse.faulted
         and not evse.suspended_invalid
+        and not evse.resetting
     )
 
 

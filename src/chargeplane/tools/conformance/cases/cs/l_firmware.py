@@ -21,8 +21,8 @@ Readings:
   apart).
 * TC_L_10_CS / TC_L_11_CS: the file server holds the first download open until the second UpdateFirmware was
   answered, so that the first update is still downloading.
-* Conditions are the CSV's formulas (``condition=``), but for "HFS-8 > 1" (more than one EVSE), which is
-  not a feature: L_12 and L_14 use the declaration's ``second_evse_id``.
+* Conditions are the CSV's formulas (``condition=``); "HFS-8 > 1" (more than one EVSE) is declared with the
+  feature HFS-8 (as TC_B_41_CS does): L_12 and L_14 use the declaration's ``second_evse_id``.
 * ParkingBayUnoccupied: EVDisconnected (the cable unplugged, the transaction's Ended event if it was still
   running); a station without parking bay sensor has nothing more to report. The connector's status is not
   required to be Available there (a station with a pending update may set it Unavailable).
@@ -539,7 +539,7 @@ async def parking_bay_unoccupied(tool: StationTool, step: int, evse_id: int | No
     "AllowNewSessionsPendingFirmwareUpdate is true",
     use_cases=("L01",),
     requirements=("L01.FR.01", "L01.FR.06", "L01.FR.07", "L01.FR.10", "L01.FR.20"),
-    condition="C-20 and not C-43 and not AQ-7",  # and HFS-8 > 1: the declaration's second_evse_id
+    condition="C-20 and not C-43 and not AQ-7 and HFS-8",  # HFS-8 > 1: the declaration's second_evse_id
     timeout=UPDATE_TIMEOUT,
 )
 async def tc_l_12_cs(tool: StationTool) -> None:
@@ -593,7 +593,7 @@ async def scheduled_or_installing(tool: StationTool, request_id: int) -> bool:
     "AllowNewSessionsPendingFirmwareUpdate is true",
     use_cases=("L01",),
     requirements=("L01.FR.01", "L01.FR.06", "L01.FR.07", "L01.FR.10", "L01.FR.20"),
-    condition="C-20 and not C-43 and AQ-7",  # and HFS-8 > 1: the declaration's second_evse_id
+    condition="C-20 and not C-43 and AQ-7 and HFS-8",  # HFS-8 > 1: the declaration's second_evse_id
     timeout=UPDATE_TIMEOUT + 30.0,
 )
 async def tc_l_14_cs(tool: StationTool) -> None:
