@@ -67,3 +67,40 @@ def test_status_hides_a_pin_C04_FR_04() -> None:
     text = describe(runtime)
     assert "authorized=(PIN)" in text
     assert "8642" not in text
+
+
+class _SwapStation:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.hardware = SimpleNamespace(evses={1: None, 2: None})
+
+    def swap_token(self, token: str, count: int = 1) -> None:
+        self.calls.append(("swap", (token, count)))
+
+    def insert_battery(self, evse_id: int, serial: str, soc: float, soh: float, stock: bool = False) -> bool:
+        self.calls.append(("in", (evse_id, serial, soc, soh, stock)))
+        return evse_id == 1
+
+    def remove_battery(self, evse_id: int) -> bool:
+        self.calls.append(("out", evse_id))
+        return False
+
+
+async def test_S01_S03_swap_and_battery_commands_reach_the_runtime() -> None:
+    runtime: Any = _SwapStation()
+    said: list[str] = []
+    await execute(runtime, "swap CARD1 2", said.append)
+    await execute(runtime, "battery-in 1 B-1 12.5 80", said.append)
+    await execute(runtime, "battery-in 2 B-2 90 stock", said.append)
+    await execute(runtime, "battery-out 2", said.append)
+    assert runtime.calls == [
+        ("swap", ("CARD1", 2)),
+        ("in", (1, "B-1", 12.5, 80.0, False)),
+        ("in", (2, "B-2", 90.0, 100.0, True)),
+        ("out", 2),
+    ]
+    assert said == ["slot 2 did not take the battery", "slot 2 is empty"]
+    with pytest.raises(ValueError, match="percentages"):
+        await execute(runtime, "battery-in 1 B-1 120", said.append)
+    with pytest.raises(ValueError, match="no slot 3"):
+        await execute(runtime, "battery-in 3 B-1 20", said.append)

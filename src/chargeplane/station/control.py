@@ -28,6 +28,10 @@ commands (one per line, # starts a comment):
   button [EVSE]                 the start/stop button (C02: charges without authorization if AuthCtrlr.Enabled is false)
   pin DIGITS [EVSE]             a PIN typed on the keypad (C04: a KeyCode token, authorized with the CSMS)
   card [EVSE]                   the payment terminal approves a card (2.1: DirectPayment token, C18)
+  swap ID [COUNT]               2.1 swap station: a driver's card to swap a set of COUNT batteries (S01)
+  battery-in EVSE SERIAL SOC [SOH] [stock]
+                                a battery into slot EVSE (stock: by the operator, outside a swap; S03, S04)
+  battery-out EVSE              the battery of slot EVSE is taken out (S03)
   fault [EVSE]                  a hardware fault starts
   clear [EVSE]                  the fault ends
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
@@ -103,6 +107,15 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         psp_ref = runtime.pay_by_card(int(args[0]) if args else None)
         if psp_ref is not None:
             out(f"payment reference {psp_ref}")
+    elif command == "swap":
+        if not args:
+            raise ValueError("swap needs an id")
+        runtime.swap_token(args[0], count=int(args[1]) if len(args) > 1 else 1)
+    elif command == "battery-in":
+        _battery_in(runtime, args, out)
+    elif command == "battery-out":
+        if not runtime.remove_battery(evse):
+            out(f"slot {evse} is empty")
     elif command in ("fault", "clear"):
         runtime.fault(evse, command == "fault")
     elif command == "temperature":
@@ -160,6 +173,26 @@ def _needs(runtime: StationRuntime, args: list[str]) -> tuple[int, EvChargingNee
     if not math.isfinite(kwh) or kwh <= 0 or (minutes is not None and minutes <= 0):
         raise ValueError("needs takes a positive energy and departure")
     return evse, EvChargingNeeds(kwh * 1000.0, departure_s=None if minutes is None else minutes * 60)
+
+
+def _battery_in(runtime: StationRuntime, args: list[str], out: Callable[[str], None]) -> None:
+    """battery-in EVSE SERIAL SOC [SOH] [stock]."""
+    stock = bool(args) and args[-1] == "stock"
+    values = args[:-1] if stock else args
+    if len(values) < 3 or not values[0].isdigit():
+        raise ValueError("battery-in needs EVSE SERIAL SOC [SOH] [stock]")
+    try:
+        soc = float(values[2])
+        soh = float(values[3]) if len(values) > 3 else 100.0
+    except ValueError:
+        raise ValueError("SOC and SOH are percentages") from None
+    if not (0 <= soc <= 100 and 0 <= soh <= 100):
+        raise ValueError("SOC and SOH are percentages")
+    evse = int(values[0])
+    if evse not in runtime.hardware.evses:
+        raise ValueError(f"no slot {evse} (this station has {len(runtime.hardware.evses)})")
+    if not runtime.insert_battery(evse, values[1], soc, soh, stock=stock):
+        out(f"slot {evse} did not take the battery")
 
 
 def _celsius(args: list[str]) -> float:
