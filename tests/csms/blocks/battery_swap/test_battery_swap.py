@@ -84,7 +84,8 @@ async def test_S03_FR_01_03_swap_events_kept_with_the_token_and_the_inventory(cs
         }
     ]
     pinned = (await api.get("/api/v1/battery-swaps?requestId=10", headers=auth)).json()["items"][0]
-    assert "4711" not in pinned["idToken"] and pinned["tokenStatus"] == "Accepted"
+    assert "4711" not in pinned["idToken"]
+    assert pinned["tokenStatus"] == "Accepted"
     slots = (await api.get("/api/v1/stations/BSS1/batteries", headers=auth)).json()
     assert [(s["evseId"], s["serialNumber"], s["present"]) for s in slots] == [
         (1, "OLD-1", True),
