@@ -110,6 +110,7 @@ async def _swaps(api: httpx.AsyncClient, station: StationRuntime) -> None:
     assert station.insert_battery(opened.opened[0], "OLD-2", 15.0, 90.0)
     local = await until(lambda: _events_of(api, "CARD-9"), "the local swap's BatteryIn")
     assert local[0]["eventType"] == "BatteryIn"
+
     # S04: the batteries in the slots charge in transactions under BatterySwapCtrlr.IdToken
     async def charging() -> list[dict[str, Any]] | None:
         items: list[dict[str, Any]] = (await api.get("/transactions?station=BSS")).json()["items"]

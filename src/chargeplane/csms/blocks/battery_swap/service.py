@@ -9,7 +9,6 @@ from typing import Any
 
 import msgspec
 
-from chargeplane.csms.blocks.authorization.repository import logged_token
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.availability.calls import InvalidRequest, checked, status_reason
 from chargeplane.csms.blocks.battery_swap.repository import (
@@ -76,7 +75,7 @@ class BatterySwapService:
                 station_id=station_id,
                 request_id=request.request_id,
                 event_type=event_type,
-                id_token=logged_token(token, token_type),
+                id_token=await self.authorization.stored_token(token, token_type),
                 token_type=token_type,
                 token_status=decision.status,
                 battery_data=batteries,
@@ -123,7 +122,10 @@ class BatterySwapService:
             raise InvalidRequest(str(error)) from None
         checked(v21.messages.RequestBatterySwapRequest(request_id=0, id_token=id_token_type))
         request_id = await self.repository.create_request(
-            station_id, logged_token(id_token, token_type), token_type, self.clock.now()
+            station_id,
+            await self.authorization.stored_token(id_token, token_type),
+            token_type,
+            self.clock.now(),
         )
         request = v21.messages.RequestBatterySwapRequest(request_id=request_id, id_token=id_token_type)
         try:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chargeplane.csms.blocks.authorization.service import AuthorizationService, TokenDecision
+from chargeplane.csms.blocks.authorization.service import KEY_CODE, AuthorizationService, TokenDecision
 from chargeplane.csms.blocks.availability.service import StatusReport
 from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.blocks.transactions import supported_limits
@@ -209,6 +209,10 @@ class TransactionService:
 
     async def transaction_event(self, station_id: str, version: str, facts: EventFacts) -> EventOutcome:
         decision = await self._authorize(station_id, facts.id_token, facts.token_type, "TransactionEvent")
+        if facts.id_token is not None and facts.token_type == KEY_CODE:  # C04.FR.04: a PIN never in clear
+            facts = dataclasses.replace(
+                facts, id_token=await self.authorization.stored_token(facts.id_token, facts.token_type)
+            )
         limit, refuse = self._start_check(decision, facts)
         write = EventWrite(
             station_id,
@@ -251,6 +255,10 @@ class TransactionService:
         except Exception:
             log.exception("%s: could not read the limits of %s", station_id, facts.transaction_id)
         return limit or None
+
+    async def stored_token(self, id_token: str, token_type: str | None) -> str:
+        """How a token is stored with the transactions (a KeyCode only as its digest, C04.FR.04)."""
+        return await self.authorization.stored_token(id_token, token_type)
 
     async def check_limit(self, station_id: str, limit: dict[str, float]) -> None:
         """E16.FR.12: :class:`LimitNotSupported` unless the station reports every limit of ``limit``."""

@@ -1,4 +1,5 @@
-"""2.1 battery swapping (S01-S04): swap events, RequestBatterySwap requests, the battery inventory per slot.
+"""2.1 battery swapping (S01-S04): swap events, RequestBatterySwap requests, the battery inventory per slot;
+the key of the KeyCode token digests (C04.FR.04).
 
 Revision ID: 0033_swap
 Revises: 0032_transaction_limits
@@ -61,7 +62,15 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "token_digest_keys",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("key", sa.String(64), nullable=False),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("token_digest_keys")
     op.drop_table("battery_slots")
     op.drop_index("ix_battery_swap_requests_station", table_name="battery_swap_requests")
     op.drop_table("battery_swap_requests")
