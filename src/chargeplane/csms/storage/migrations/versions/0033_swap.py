@@ -61,7 +61,6 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
 
-
     op.create_table(
         "token_digest_keys",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
