@@ -210,9 +210,42 @@ def test_s04_fr_05_battery_eligible_once_charged_to_target_soc() -> None:
     assert rig.core.model.actual(VariableKey("BatteryCartridge", "SoC", evse=2)) == "75"
 
 
+def test_s04_fr_06_charged_to_max_soc_suspends_with_energy_limit_reached() -> None:
+    rig, _ = swap_station(slots=2)
+    put(rig, "BatterySwapCtrlr", "MaxSoc", "80")
+    rig.core.battery_removed(2, rig.now)
+    rig.do("battery_inserted", 2, "LOW", 40.0, 99.0, stock=True)
+    rig.do("update_meter", 2, MeterReading(energy_wh=100.0, power_w=900.0, soc=60.0))
+    rig.clear()
+    rig.do("update_meter", 2, MeterReading(energy_wh=300.0, power_w=900.0, soc=80.0))
+    (suspended,) = rig.of(M21.TransactionEventRequest)
+    assert suspended.event_type == "Updated"
+    assert suspended.trigger_reason == "EnergyLimitReached"
+    assert suspended.transaction_info.charging_state == "SuspendedEVSE"
+    assert rig.core.transaction(2) is not None  # kept alive
+
+
 def test_s04_fr_11_slots_survive_a_reboot_and_charge_in_new_transactions() -> None:
     rig, _ = swap_station(slots=2)
     again = make_rig(storage=rig.storage, connectors=(1, 1), version=Version.V21, answer=Csms())
     assert set(again.core.battery_swap.slots) == {2}  # the accepted boot started its transaction
     started = [e for e in again.of(M21.TransactionEventRequest) if e.event_type == "Started"]
     assert [e.evse.id for e in started] == [2]
+
+
+def test_s04_fr_10_max_soc_never_below_target_soc() -> None:
+    rig, _ = swap_station(slots=1)
+    assert set_var21(rig, "TargetSoc", "90") == "Accepted"  # MaxSoc is 100
+    assert set_var21(rig, "MaxSoc", "80") == "Rejected"
+    assert set_var21(rig, "MaxSoc", "95") == "Accepted"
+    assert set_var21(rig, "TargetSoc", "96") == "Rejected"
+
+
+def set_var21(rig: Rig, variable: str, value: str) -> str:
+    item = D21.SetVariableDataType(
+        attribute_value=value,
+        component=D21.ComponentType(name="BatterySwapCtrlr"),
+        variable=D21.VariableType(name=variable),
+    )
+    response = rig.handle(M21.SetVariablesRequest(set_variable_data=[item]))
+    return str(response.set_variable_result[0].attribute_status)

@@ -10,7 +10,8 @@ slot's AvailabilityState goes out as a NotifyEvent (S03.FR.02/04).
 A battery in a slot charges in a transaction of its own (S04): inserted is plugged in, with the token
 BatterySwapCtrlr.IdToken (Central) or an empty NoAuthorization one (S04.FR.02/03), removed is unplugged
 (S04.FR.07; TxStartPoint / TxStopPoint EVConnected, S04.FR.08/09, are the operator's to set). Its SoC comes
-with the slot's meter readings; at TargetSoc it may be swapped out (S04.FR.05). After a reboot every slot
+with the slot's meter readings; at TargetSoc it may be swapped out (S04.FR.05), at MaxSoc its energy stops
+with EnergyLimitReached, the transaction kept (S04.FR.06). After a reboot every slot
 with a battery starts a new transaction (S04.FR.11). Active only on 2.1 with BatterySwapCtrlr.Enabled.
 """
 
@@ -26,6 +27,7 @@ from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import monitoring, transactions
+from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, VariableKey, var
 from chargeplane.station.core.model import ACCEPTED, Evse, ShowMessage, Token
@@ -34,6 +36,7 @@ CTRLR = "BatterySwapCtrlr"
 CARTRIDGE = "BatteryCartridge"
 STATE_KEY = "battery_swap"
 AWAITING_IN, AWAITING_OUT = "in", "out"
+FULL = "EnergyLimitReached"  # S04.FR.06: the trigger of a battery charged to MaxSoc
 
 
 @dataclass(slots=True)
@@ -90,6 +93,12 @@ class BatterySwap(Controller):
                 var(CARTRIDGE, "SoH", "integer", "0", "ReadOnly", evse=evse, unit="Percent"),
             ]
         return defs
+
+    def start(self, now: datetime) -> None:
+        model = self.ctx.model
+        # S04.FR.10: MaxSoc never below TargetSoc
+        model.validators[(CTRLR, "TargetSoc")] = lambda v: _order(int(v), model.number(CTRLR, "MaxSoc"))
+        model.validators[(CTRLR, "MaxSoc")] = lambda v: _order(model.number(CTRLR, "TargetSoc"), int(v))
 
     # ------------------------------------------------------------------ state
     @property
@@ -219,14 +228,24 @@ class BatterySwap(Controller):
         self._save()
         return battery
 
-    def charged(self, evse: Evse, soc: float | None) -> None:
-        """The slot's meter reports the battery's SoC (S04.FR.04 goes with the transaction's meter values)."""
+    def charged(self, evse: Evse, soc: float | None, now: datetime) -> None:
+        """The slot's meter reports the battery's SoC (S04.FR.04 goes with the transaction's meter values); at
+        MaxSoc the energy stops, the transaction stays (S04.FR.06)."""
         battery = self.slots.get(evse.id)
         if battery is None or soc is None:
             return
         battery.soc = min(soc, 100.0)
         self._cartridge(evse.id, battery)
         self._save()
+        tx = evse.tx
+        if tx is None or tx.limit_reached is not None or battery.soc < self.ctx.model.number(CTRLR, "MaxSoc"):
+            return
+        tx.limit_reached = FULL
+        sent = tx.seq_no
+        txs = self.ctx.get(transactions.Transactions)
+        txs.evaluate(evse, now, FULL)  # the contactor opens: SuspendedEVSE with this trigger
+        if evse.tx is tx and tx.seq_no == sent:  # suspended already: say why
+            txs.emit(evse, TxEvent(TxEventKind.UPDATED, FULL), now)
 
     def _put(self, evse_id: int, battery: Battery, now: datetime) -> None:
         self.slots[evse_id] = battery
@@ -299,6 +318,10 @@ class BatterySwap(Controller):
                 self._event("BatteryOutTimeout", swap, left, now)
         self.session = None
         self._save()
+
+
+def _order(target: int, maximum: int) -> str | None:
+    return None if maximum >= target else "MaxSoc below TargetSoc"  # S04.FR.10
 
 
 # ---------------------------------------------------------------------- handlers

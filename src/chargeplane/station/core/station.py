@@ -256,7 +256,7 @@ class StationCore:
         self.ctx.get(TxLimits).check(self.ctx.evses[evse_id], now)  # E16: energy, SoC, local cost
         self.ctx.get(Monitoring).metered(self.ctx.evses[evse_id], reading, now)
         self.ctx.get(SmartCharging).metered(self.ctx.evses[evse_id], now)
-        self.ctx.get(BatterySwap).charged(self.ctx.evses[evse_id], reading.soc)
+        self.ctx.get(BatterySwap).charged(self.ctx.evses[evse_id], reading.soc, now)
 
     def set_temperature(self, celsius: float, now: datetime) -> None:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""
