@@ -5,75 +5,29 @@ with a card (S01), and the batteries charging in transactions of their own (S04)
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from chargeplane.csms.app import Csms
-from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
-from chargeplane.csms.settings import CsmsSettings
-from chargeplane.ocpp.versions import Version
-from chargeplane.station.runtime import RuntimeSettings, StationRuntime
-from chargeplane.transport.backoff import BackOffSettings
-from chargeplane.transport.server import ServerSettings
+from chargeplane.station.runtime import StationRuntime
+from tests.end_to_end import csms_and_station
 from tests.test_end_to_end_tariff import until
-
-PASSWORD = "e2e-password-0123456789"
 
 
 async def test_S01_S02_S03_S04_swaps_between_our_station_and_our_csms(tmp_path: Path) -> None:
-    csms = Csms(
-        CsmsSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
-            ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
-            api_host="127.0.0.1",
-            api_port=0,
-            blocks=(ProvisioningSettings(presence_flush_interval=0.2),),
-        )
-    )
-    token = await csms.start()
-    assert token is not None
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{csms.api_port}/api/v1", headers={"Authorization": f"Bearer {token}"}
-        ) as api:
-            assert (
-                await api.post("/stations", json={"stationId": "BSS", "password": PASSWORD})
-            ).status_code == 201
-            for body in (
-                {"idToken": "APP-USER", "type": "Central"},
-                {"idToken": "CARD-9", "type": "ISO14443"},
-            ):
-                assert (await api.post("/id-tokens", json=body)).status_code == 201
-            settings = RuntimeSettings(
-                url=f"ws://127.0.0.1:{csms.server.ports[0]}/ocpp",
-                station_id="BSS",
-                version=Version.V21,
-                password=PASSWORD,
-                database=tmp_path / "station.db",
-                connectors=(1, 1, 1, 1),
-                meter_tick_s=0.2,
-                backoff=BackOffSettings(0.1, 0.0, 1),
-                variables={
-                    ("BatterySwapCtrlr", "Enabled", None): "true",
-                    ("BatterySwapCtrlr", "IdToken", None): "BSS-001",
-                    ("TxCtrlr", "TxStartPoint", None): "EVConnected",
-                    ("TxCtrlr", "TxStopPoint", None): "EVConnected",
-                },
-            )
-            station = StationRuntime(settings)
-            task = asyncio.create_task(station.run())
-            try:
-                async with asyncio.timeout(10):
-                    await station.accepted.wait()
-                await _swaps(api, station)
-            finally:
-                await station.stop()
-                await asyncio.wait_for(task, timeout=5)
-    finally:
-        await csms.stop(deadline=1.0)
+    tokens = [{"idToken": "APP-USER", "type": "Central"}, {"idToken": "CARD-9", "type": "ISO14443"}]
+    variables = {
+        ("BatterySwapCtrlr", "Enabled", None): "true",
+        ("BatterySwapCtrlr", "IdToken", None): "BSS-001",
+        ("TxCtrlr", "TxStartPoint", None): "EVConnected",
+        ("TxCtrlr", "TxStopPoint", None): "EVConnected",
+    }
+    async with csms_and_station(tmp_path, "BSS", tokens, connectors=(1, 1, 1, 1), variables=variables) as (
+        api,
+        station,
+    ):
+        await _swaps(api, station)
 
 
 async def _swaps(api: httpx.AsyncClient, station: StationRuntime) -> None:

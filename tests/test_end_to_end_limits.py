@@ -5,70 +5,27 @@ same transaction goes on in the CSMS's store (B13)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from chargeplane.csms.app import Csms
-from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
-from chargeplane.csms.settings import CsmsSettings
-from chargeplane.ocpp.versions import Version
-from chargeplane.station.runtime import RuntimeSettings, StationRuntime
-from chargeplane.transport.backoff import BackOffSettings
-from chargeplane.transport.server import ServerSettings
+from chargeplane.station.runtime import StationRuntime
+from tests.end_to_end import csms_and_station
 from tests.test_end_to_end_tariff import until
 
-PASSWORD = "e2e-password-0123456789"
 CARD = "E2ECARD17"
 
 
 async def run(tmp_path: Path, scenario: Any) -> None:
     """``scenario(api, station)`` against a fresh CSMS and a running 2.1 station E2E17 with resumption on."""
-    csms = Csms(
-        CsmsSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
-            ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
-            api_host="127.0.0.1",
-            api_port=0,
-            blocks=(ProvisioningSettings(presence_flush_interval=0.2),),
-        )
-    )
-    token = await csms.start()
-    assert token is not None
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{csms.api_port}/api/v1", headers={"Authorization": f"Bearer {token}"}
-        ) as api:
-            created = await api.post("/stations", json={"stationId": "E2E17", "password": PASSWORD})
-            assert created.status_code == 201
-            card = {"idToken": CARD, "type": "ISO14443"}
-            assert (await api.post("/id-tokens", json=card)).status_code == 201
-            settings = RuntimeSettings(
-                url=f"ws://127.0.0.1:{csms.server.ports[0]}/ocpp",
-                station_id="E2E17",
-                version=Version.V21,
-                password=PASSWORD,
-                database=tmp_path / "station.db",
-                meter_tick_s=0.2,
-                backoff=BackOffSettings(0.1, 0.0, 1),
-                variables={
-                    ("SampledDataCtrlr", "TxUpdatedInterval", None): "1",  # an event (and answer) each second
-                    ("TxCtrlr", "ResumptionTimeout", None): "60",
-                },
-            )
-            station = StationRuntime(settings)
-            task = asyncio.create_task(station.run())
-            try:
-                async with asyncio.timeout(10):
-                    await station.accepted.wait()
-                await scenario(api, station)
-            finally:
-                await station.stop()
-                await asyncio.wait_for(task, timeout=5)
-    finally:
-        await csms.stop(deadline=1.0)
+    variables = {
+        ("SampledDataCtrlr", "TxUpdatedInterval", None): "1",  # an event (and answer) each second
+        ("TxCtrlr", "ResumptionTimeout", None): "60",
+    }
+    card = {"idToken": CARD, "type": "ISO14443"}
+    async with csms_and_station(tmp_path, "E2E17", [card], variables=variables) as (api, station):
+        await scenario(api, station)
 
 
 async def started(api: httpx.AsyncClient, station: StationRuntime) -> dict[str, Any]:

@@ -41,16 +41,8 @@ class SwapEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class SwapEventRecord:
+class SwapEventRecord(SwapEvent):
     id: int
-    station_id: str
-    request_id: int
-    event_type: str
-    id_token: str
-    token_type: str
-    token_status: str
-    battery_data: list[dict[str, Any]]
-    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,72 @@
+"""Our CSMS and one of our 2.1 station runtimes side by side, for the end-to-end tests (in-process, loopback,
+SQLite): the CSMS started with the station registered, the station run until accepted, both stopped after."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from chargeplane.csms.app import Csms
+from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
+from chargeplane.csms.settings import CsmsSettings
+from chargeplane.ocpp.versions import Version
+from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+from chargeplane.transport.backoff import BackOffSettings
+from chargeplane.transport.server import ServerSettings
+
+PASSWORD = "e2e-password-0123456789"
+
+
+@asynccontextmanager
+async def csms_and_station(
+    tmp_path: Path, station_id: str, tokens: list[dict[str, str]], **station: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, StationRuntime]]:
+    """The API client (base ``/api/v1``, an admin token) and the running station ``station_id`` (with the
+    id tokens ``tokens`` created first); ``station`` adds to or overrides its :class:`RuntimeSettings`."""
+    csms = Csms(
+        CsmsSettings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+            ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
+            api_host="127.0.0.1",
+            api_port=0,
+            blocks=(ProvisioningSettings(presence_flush_interval=0.2),),
+        )
+    )
+    token = await csms.start()
+    assert token is not None
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{csms.api_port}/api/v1", headers={"Authorization": f"Bearer {token}"}
+        ) as api:
+            created = await api.post("/stations", json={"stationId": station_id, "password": PASSWORD})
+            assert created.status_code == 201
+            for body in tokens:
+                assert (await api.post("/id-tokens", json=body)).status_code == 201
+            settings = RuntimeSettings(
+                **{
+                    "url": f"ws://127.0.0.1:{csms.server.ports[0]}/ocpp",
+                    "station_id": station_id,
+                    "version": Version.V21,
+                    "password": PASSWORD,
+                    "database": tmp_path / "station.db",
+                    "meter_tick_s": 0.2,
+                    "backoff": BackOffSettings(0.1, 0.0, 1),
+                }
+                | station
+            )
+            runtime = StationRuntime(settings)
+            task = asyncio.create_task(runtime.run())
+            try:
+                async with asyncio.timeout(10):
+                    await runtime.accepted.wait()
+                yield api, runtime
+            finally:
+                await runtime.stop()
+                await asyncio.wait_for(task, timeout=5)
+    finally:
+        await csms.stop(deadline=1.0)
