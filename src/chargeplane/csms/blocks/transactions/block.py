@@ -3,7 +3,7 @@ their routes; marks reservations used."""
 
 from __future__ import annotations
 
-from chargeplane.csms.blocks.authorization.service import AuthorizationService
+from chargeplane.csms.blocks.authorization.service import KEY_CODE, AuthorizationService
 from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.declaration import Block, NoSettings
@@ -31,7 +31,7 @@ def install(context: BlockContext, settings: NoSettings) -> None:
     context.require(ProvisioningService).add_boot_listener(service.station_rebooted)
     context.require(AvailabilityService).add_status_listener(service.statuses_reported)
     handlers.register(context.routers, service)
-    queries = TransactionQueries(repository)
+    queries = TransactionQueries(repository, lambda pin: service.stored_token(pin, KEY_CODE))
     context.routes.extend(api.routes(queries, service))
     context.provide(service)
     context.provide(queries)  # the reads, for the operator console
