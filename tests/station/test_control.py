@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from chargeplane.ocpp.messages import v201
+from chargeplane.ocpp.versions import Version
 from chargeplane.station.control import describe, execute
+from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.hardware import SimulatedStation
 from tests.station.core.helpers import make_rig
 
@@ -104,3 +106,11 @@ async def test_S01_S03_swap_and_battery_commands_reach_the_runtime() -> None:
         await execute(runtime, "battery-in 1 B-1 120", said.append)
     with pytest.raises(ValueError, match="no slot 3"):
         await execute(runtime, "battery-in 3 B-1 20", said.append)
+
+
+def test_status_lists_the_battery_slots_of_a_swap_station() -> None:
+    rig = make_rig(connectors=(1, 1), version=Version.V21)
+    rig.core.model.put(VariableKey("BatterySwapCtrlr", "Enabled"), "true")
+    rig.core.battery_inserted(2, "BAT-2", 91.0, 99.0, rig.now, stock=True)
+    runtime: Any = SimpleNamespace(core=rig.core, hardware=SimulatedStation.build("CS", 2))
+    assert "battery slots: 2=BAT-2@91%" in describe(runtime)

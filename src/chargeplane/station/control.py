@@ -71,6 +71,14 @@ def describe(runtime: StationRuntime) -> str:
             f" limit={'-' if meter.limit_w is None else f'{meter.limit_w:.0f}W'}"
             f" tx={tx.id if tx else None}"
         )
+    swap = core.battery_swap
+    if swap.enabled:  # S01-S04: what each slot holds and the swap under way
+        held = " ".join(f"{n}={b.serial}@{b.soc:.0f}%" for n, b in sorted(swap.slots.items())) or "none"
+        session = swap.session
+        lines.append(
+            f"  battery slots: {held}"
+            + (f" swap={session.request_id} ({session.phase})" if session is not None else "")
+        )
     from chargeplane.station.core.display_messages import DisplayMessages  # see TYPE_CHECKING above
 
     display = core.ctx.get(DisplayMessages)
