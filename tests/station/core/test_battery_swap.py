@@ -119,6 +119,30 @@ def test_s01_a_refused_token_opens_no_slot() -> None:
     assert not rig.core.battery_inserted(1, "OLD-1", 12.0, 80.0, rig.now)
 
 
+def test_s01_c13_offline_swap_with_a_token_of_the_local_list() -> None:
+    rig, _ = swap_station()
+    rig.handle(
+        M21.SendLocalListRequest(
+            version_number=1,
+            update_type="Full",
+            local_authorization_list=[
+                D21.AuthorizationData(
+                    id_token=D21.IdTokenType(id_token="LOCAL-1", type="ISO14443"),
+                    id_token_info=D21.IdTokenInfoType(status="Accepted"),
+                )
+            ],
+        )
+    )
+    rig.do("connection_closed")
+    rig.clear()
+    rig.do("swap_token", "LOCAL-1")
+    assert rig.of(M21.AuthorizeRequest) == []
+    assert rig.core.battery_swap.session is not None  # LocalAuthorizationOffline (default true)
+    rig.core.battery_swap.session = None
+    rig.do("swap_token", "STRANGER")
+    assert rig.core.battery_swap.session is None  # unknown and offline: refused
+
+
 def test_s01_fr_02_no_battery_in_before_timeout_in_ends_the_authorization() -> None:
     rig, _ = swap_station()
     put(rig, "BatterySwapCtrlr", "Timeout", "30", "In")

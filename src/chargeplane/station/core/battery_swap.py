@@ -26,7 +26,7 @@ from msgspec import UNSET
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.versions import Version
-from chargeplane.station.core import monitoring, transactions
+from chargeplane.station.core import authorization, monitoring, transactions
 from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, VariableKey, var
@@ -142,18 +142,27 @@ class BatterySwap(Controller):
             ctx.act(ShowMessage("No battery available"))
             return
         token = Token(value, token_type)
+        auth = ctx.get(authorization.Authorization)
+
+        def decided(status: str, at: datetime) -> None:
+            if status != ACCEPTED:
+                ctx.act(ShowMessage(f"Swap refused: {status}"))
+            elif self.session is not None or not self.enough(count):  # taken meanwhile
+                ctx.act(ShowMessage("No battery available"))
+            else:
+                request_id = self.next_request_id
+                self.next_request_id += 1
+                self._open(request_id, token, count, at)
+
+        local = auth.local_verdict(token, now)  # C01 as S01 says: the local list and cache first
+        if local is not None:
+            decided(local, now)
+            return
 
         def answered(response: Payload, at: datetime) -> None:
             info = ctx.adapter.authorize_answer(response)
-            if info.status != ACCEPTED:
-                ctx.act(ShowMessage(f"Swap refused: {info.status}"))
-                return
-            if self.session is not None or not self.enough(count):  # taken meanwhile
-                ctx.act(ShowMessage("No battery available"))
-                return
-            request_id = self.next_request_id
-            self.next_request_id += 1
-            self._open(request_id, token, count, at)
+            auth.remember(token, info, at)  # C10: cached like any other answer
+            decided(info.status, at)
 
         if not ctx.send(ctx.adapter.authorize_request(token), now, answered):
             ctx.act(ShowMessage("Authorization unavailable"))
