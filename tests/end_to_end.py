@@ -1,5 +1,6 @@
-"""What the end-to-end tests between our CSMS and our station share: a fresh CSMS on loopback (SQLite) with an
-API client holding its first token, and a running station runtime."""
+"""What the end-to-end tests between our CSMS and our station share (in-process, loopback, SQLite): a fresh
+CSMS with an API client holding its first token, a running station runtime, and both at once with the station
+registered and its id tokens created."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from chargeplane.csms.app import Csms
 from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.settings import CsmsSettings
+from chargeplane.ocpp.versions import Version
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
+from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.server import ServerSettings
+
+PASSWORD = "e2e-password-0123456789"
 
 
 @asynccontextmanager
@@ -52,3 +58,30 @@ async def running_station(settings: RuntimeSettings) -> AsyncIterator[StationRun
     finally:
         await station.stop()
         await asyncio.wait_for(task, timeout=5)
+
+
+@asynccontextmanager
+async def csms_and_station(
+    tmp_path: Path, station_id: str, tokens: list[dict[str, str]], **station: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, StationRuntime]]:
+    """The API client and the running 2.1 station ``station_id`` (registered with :data:`PASSWORD`, the id
+    tokens ``tokens`` created first); ``station`` adds to or overrides its :class:`RuntimeSettings`."""
+    async with csms_and_api(tmp_path) as (csms, api):
+        created = await api.post("/stations", json={"stationId": station_id, "password": PASSWORD})
+        assert created.status_code == 201
+        for body in tokens:
+            assert (await api.post("/id-tokens", json=body)).status_code == 201
+        settings = RuntimeSettings(
+            **{
+                "url": f"ws://127.0.0.1:{csms.server.ports[0]}/ocpp",
+                "station_id": station_id,
+                "version": Version.V21,
+                "password": PASSWORD,
+                "database": tmp_path / "station.db",
+                "meter_tick_s": 0.2,
+                "backoff": BackOffSettings(0.1, 0.0, 1),
+            }
+            | station
+        )
+        async with running_station(settings) as runtime:
+            yield api, runtime

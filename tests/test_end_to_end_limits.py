@@ -10,38 +10,22 @@ from typing import Any
 
 import httpx
 
-from chargeplane.ocpp.versions import Version
-from chargeplane.station.runtime import RuntimeSettings, StationRuntime
-from chargeplane.transport.backoff import BackOffSettings
-from tests.end_to_end import csms_and_api, running_station
+from chargeplane.station.runtime import StationRuntime
+from tests.end_to_end import csms_and_station
 from tests.test_end_to_end_tariff import until
 
-PASSWORD = "e2e-password-0123456789"
 CARD = "E2ECARD17"
 
 
 async def run(tmp_path: Path, scenario: Any) -> None:
     """``scenario(api, station)`` against a fresh CSMS and a running 2.1 station E2E17 with resumption on."""
-    async with csms_and_api(tmp_path) as (csms, api):
-        created = await api.post("/stations", json={"stationId": "E2E17", "password": PASSWORD})
-        assert created.status_code == 201
-        card = {"idToken": CARD, "type": "ISO14443"}
-        assert (await api.post("/id-tokens", json=card)).status_code == 201
-        settings = RuntimeSettings(
-            url=f"ws://127.0.0.1:{csms.server.ports[0]}/ocpp",
-            station_id="E2E17",
-            version=Version.V21,
-            password=PASSWORD,
-            database=tmp_path / "station.db",
-            meter_tick_s=0.2,
-            backoff=BackOffSettings(0.1, 0.0, 1),
-            variables={
-                ("SampledDataCtrlr", "TxUpdatedInterval", None): "1",  # an event (and answer) each second
-                ("TxCtrlr", "ResumptionTimeout", None): "60",
-            },
-        )
-        async with running_station(settings) as station:
-            await scenario(api, station)
+    variables = {
+        ("SampledDataCtrlr", "TxUpdatedInterval", None): "1",  # an event (and answer) each second
+        ("TxCtrlr", "ResumptionTimeout", None): "60",
+    }
+    card = {"idToken": CARD, "type": "ISO14443"}
+    async with csms_and_station(tmp_path, "E2E17", [card], variables=variables) as (api, station):
+        await scenario(api, station)
 
 
 async def started(api: httpx.AsyncClient, station: StationRuntime) -> dict[str, Any]:

@@ -166,7 +166,16 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
             self._record("NotifyDERStartStop", payload)
             return ocpp.v21.call_result.NotifyDERStartStop()
 
-    return PeerCsms
+    if module is not ocpp.v21:
+        return PeerCsms
+
+    class PeerCsms21(PeerCsms):  # type: ignore[misc,valid-type]
+        @on("BatterySwap")  # type: ignore[misc]
+        async def on_battery_swap(self, **payload: Any) -> Any:
+            self._record("BatterySwap", payload)
+            return result.BatterySwap()
+
+    return PeerCsms21
 
 
 @asynccontextmanager

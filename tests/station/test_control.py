@@ -10,6 +10,7 @@ import pytest
 from chargeplane.ocpp.messages import v21, v201
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.control import describe, execute
+from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.hardware import SimulatedStation
 from tests.station.core.helpers import make_rig
 
@@ -118,3 +119,48 @@ def test_status_shows_the_der_controls_and_the_grid() -> None:
     assert (
         "  DER: 1 control(s) grid=240.0V/50.00Hz P=0W Q=0var tripped=False" in describe(runtime).splitlines()
     )
+
+
+class _SwapStation:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.hardware = SimpleNamespace(evses={1: None, 2: None})
+
+    def swap_token(self, token: str, count: int = 1) -> None:
+        self.calls.append(("swap", (token, count)))
+
+    def insert_battery(self, evse_id: int, serial: str, soc: float, soh: float, stock: bool = False) -> bool:
+        self.calls.append(("in", (evse_id, serial, soc, soh, stock)))
+        return evse_id == 1
+
+    def remove_battery(self, evse_id: int) -> bool:
+        self.calls.append(("out", evse_id))
+        return False
+
+
+async def test_S01_S03_swap_and_battery_commands_reach_the_runtime() -> None:
+    runtime: Any = _SwapStation()
+    said: list[str] = []
+    await execute(runtime, "swap CARD1 2", said.append)
+    await execute(runtime, "battery-in 1 B-1 12.5 80", said.append)
+    await execute(runtime, "battery-in 2 B-2 90 stock", said.append)
+    await execute(runtime, "battery-out 2", said.append)
+    assert runtime.calls == [
+        ("swap", ("CARD1", 2)),
+        ("in", (1, "B-1", 12.5, 80.0, False)),
+        ("in", (2, "B-2", 90.0, 100.0, True)),
+        ("out", 2),
+    ]
+    assert said == ["slot 2 did not take the battery", "slot 2 is empty"]
+    with pytest.raises(ValueError, match="percentages"):
+        await execute(runtime, "battery-in 1 B-1 120", said.append)
+    with pytest.raises(ValueError, match="no slot 3"):
+        await execute(runtime, "battery-in 3 B-1 20", said.append)
+
+
+def test_status_lists_the_battery_slots_of_a_swap_station() -> None:
+    rig = make_rig(connectors=(1, 1), version=Version.V21)
+    rig.core.model.put(VariableKey("BatterySwapCtrlr", "Enabled"), "true")
+    rig.core.battery_inserted(2, "BAT-2", 91.0, 99.0, rig.now, stock=True)
+    runtime: Any = SimpleNamespace(core=rig.core, hardware=SimulatedStation.build("CS", 2))
+    assert "battery slots: 2=BAT-2@91%" in describe(runtime)

@@ -29,6 +29,11 @@ commands (one per line, # starts a comment):
   pin DIGITS [EVSE]             a PIN typed on the keypad (C04: a KeyCode token, authorized with the CSMS)
   card [EVSE]                   the payment terminal approves a card (2.1: DirectPayment token, C18)
   enrol CUSTOMER [TOKEN]        a driver enrols at the terminal as CUSTOMER, with the card TOKEN (N09/N10)
+
+  swap ID [COUNT]               2.1 swap station: a driver's card to swap a set of COUNT batteries (S01)
+  battery-in EVSE SERIAL SOC [SOH] [stock]
+                                a battery into slot EVSE (stock: by the operator, outside a swap; S03, S04)
+  battery-out EVSE              the battery of slot EVSE is taken out (S03)
   fault [EVSE]                  a hardware fault starts
   clear [EVSE]                  the fault ends
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
@@ -68,6 +73,14 @@ def describe(runtime: StationRuntime) -> str:
             f" contactor={evse.contactor} power={meter.power_w:.0f}W energy={meter.energy_wh:.1f}Wh"
             f" limit={'-' if meter.limit_w is None else f'{meter.limit_w:.0f}W'}"
             f" tx={tx.id if tx else None}"
+        )
+    swap = core.battery_swap
+    if swap.enabled:  # S01-S04: what each slot holds and the swap under way
+        held = " ".join(f"{n}={b.serial}@{b.soc:.0f}%" for n, b in sorted(swap.slots.items())) or "none"
+        session = swap.session
+        lines.append(
+            f"  battery slots: {held}"
+            + (f" swap={session.request_id} ({session.phase})" if session is not None else "")
         )
     from chargeplane.station.core.display_messages import DisplayMessages  # see TYPE_CHECKING above
 
@@ -120,6 +133,16 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         if not args:
             raise ValueError("enrol needs a customer identifier")
         runtime.enrol_customer(args[0], args[1] if len(args) > 1 else None)
+
+    elif command == "swap":
+        if not args:
+            raise ValueError("swap needs an id")
+        runtime.swap_token(args[0], count=int(args[1]) if len(args) > 1 else 1)
+    elif command == "battery-in":
+        _battery_in(runtime, args, out)
+    elif command == "battery-out":
+        if not runtime.remove_battery(evse):
+            out(f"slot {evse} is empty")
     elif command in ("fault", "clear"):
         runtime.fault(evse, command == "fault")
     elif command == "temperature":
@@ -186,6 +209,26 @@ def _grid(args: list[str]) -> tuple[float, float | None]:
         return float(args[0]), float(args[1]) if len(args) > 1 else None
     except (IndexError, ValueError):
         raise ValueError("grid needs a voltage in volts and optionally a frequency in Hz") from None
+
+
+def _battery_in(runtime: StationRuntime, args: list[str], out: Callable[[str], None]) -> None:
+    """battery-in EVSE SERIAL SOC [SOH] [stock]."""
+    stock = bool(args) and args[-1] == "stock"
+    values = args[:-1] if stock else args
+    if len(values) < 3 or not values[0].isdigit():
+        raise ValueError("battery-in needs EVSE SERIAL SOC [SOH] [stock]")
+    try:
+        soc = float(values[2])
+        soh = float(values[3]) if len(values) > 3 else 100.0
+    except ValueError:
+        raise ValueError("SOC and SOH are percentages") from None
+    if not (0 <= soc <= 100 and 0 <= soh <= 100):
+        raise ValueError("SOC and SOH are percentages")
+    evse = int(values[0])
+    if evse not in runtime.hardware.evses:
+        raise ValueError(f"no slot {evse} (this station has {len(runtime.hardware.evses)})")
+    if not runtime.insert_battery(evse, values[1], soc, soh, stock=stock):
+        out(f"slot {evse} did not take the battery")
 
 
 def _celsius(args: list[str]) -> float:

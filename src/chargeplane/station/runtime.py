@@ -560,6 +560,30 @@ class StationRuntime:
         self.core.customer_enrolled(identifier, self.clock(), token, token_type)
         self._pump()
 
+    def swap_token(self, token: str, token_type: str = "ISO14443", count: int = 1) -> None:
+        """S01: a driver presents a token at the swap station to swap a set of ``count`` batteries."""
+        self.core.swap_token(token, self.clock(), token_type=token_type, count=count)
+        self._pump()
+
+    def insert_battery(
+        self, evse_id: int, serial: str, soc: float, soh: float = 100.0, stock: bool = False
+    ) -> bool:
+        """S03: a battery (2 kWh, charged at up to 1 kW) goes into slot ``evse_id`` (``stock``: by the operator,
+        outside any swap); False: the slot did not take it."""
+        taken = self.core.battery_inserted(evse_id, serial, soc, soh, self.clock(), stock=stock)
+        if taken:
+            self.hardware.evses[evse_id].ev = SimulatedEv(capacity_wh=2_000.0, soc=soc, max_power_w=1_000.0)
+        self._pump()
+        return taken
+
+    def remove_battery(self, evse_id: int) -> bool:
+        """S03 / S04.FR.07: the battery of slot ``evse_id`` is taken out; False: the slot was empty."""
+        battery = self.core.battery_removed(evse_id, self.clock())
+        if battery is not None:
+            self.hardware.evses[evse_id].ev = None
+        self._pump()
+        return battery is not None
+
     def fault(self, evse_id: int = 1, faulted: bool = True) -> None:
         self.core.fault(evse_id, faulted, self.clock())
         self._pump()

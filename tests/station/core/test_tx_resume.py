@@ -104,6 +104,31 @@ def test_E17_FR_10_14_power_loss_within_the_timeout_resumes() -> None:
     assert resumed[0].transaction_info.charging_state == "Charging"  # E17.FR.11
 
 
+def test_E17_FR_18_energy_resumes_after_a_random_delay_within_the_range() -> None:
+    rig, _ = rig21()
+    resume_on(rig, timeout="60")
+    put(rig, "TxCtrlr", "EnergyTransferResumptionRandomRange", "30")
+    charging(rig)
+    rig.advance(25)
+    after = reboot(rig, after_s=30)
+    resumed = [e for e in events(after) if e.trigger_reason == "TxResumed"]
+    assert resumed[0].transaction_info.charging_state == "SuspendedEVSE"  # no energy yet
+    assert SetContactor(1, True) not in after.actions
+    after.advance(30)  # at most the range later
+    assert SetContactor(1, True) in after.actions
+    charge(after, energy=1200, power=11000)
+    assert after.core.transaction(1).charging_state == "Charging"  # type: ignore[union-attr]
+
+
+def test_E17_FR_18_no_delay_by_default() -> None:
+    rig, _ = rig21()
+    resume_on(rig, timeout="60")
+    charging(rig)
+    rig.advance(25)
+    after = reboot(rig, after_s=30)
+    assert SetContactor(1, True) in after.actions
+
+
 def test_E17_FR_20_21_power_loss_beyond_the_timeout_ends() -> None:
     rig, _ = rig21()
     resume_on(rig, timeout="60")

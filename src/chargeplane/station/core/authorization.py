@@ -243,6 +243,22 @@ class Authorization(Controller):
                 return evse
         return next(iter(evses.values()), None)  # a busy EVSE: still good for a master pass
 
+    def local_verdict(self, token: Token, now: datetime) -> str | None:
+        """What the station decides on ``token`` without the CSMS (C12 / C13 local pre-authorization and
+        offline authorization from the local list or the cache; a stored refusal not asked again, C14.FR.03):
+        the status, or None when the CSMS is to be asked (for a use that starts no transaction: S01)."""
+        entry = self._local_entry(token, now)
+        if entry is None:
+            return None
+        connected = self.ctx.accepted
+        model = self.ctx.model
+        local_ok = (connected and model.flag(AUTH, "LocalPreAuthorize")) or (
+            not connected and model.flag(AUTH, "LocalAuthorizationOffline")
+        )
+        if entry.status == ACCEPTED:
+            return ACCEPTED if local_ok else None
+        return entry.status if connected and self._post_authorize_disabled(token) else None
+
     def _local_entry(self, token: Token, now: datetime) -> AuthEntry | None:
         """C13/C14 the Local Authorization List first, then C10-C12 the cache."""
         ctx = self.ctx

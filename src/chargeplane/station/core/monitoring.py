@@ -368,6 +368,21 @@ class Monitoring(Controller):
         )
         self._report([event], now)
 
+    def hardwired(self, key: VariableKey, value: str, now: datetime) -> None:
+        """A value the station reports whatever the monitors (S03.FR.02/04: a battery slot's
+        AvailabilityState): put into the model and sent as a Delta hard-wired notification, severity 8,
+        whatever the monitoring level (a requirement, not a monitor); queued while offline."""
+        if self.ctx.version is Version.V16:
+            return
+        self.ctx.model.put(key, value)
+        self._event_id += 1
+        event = Event(self._event_id, self.ctx.ts(now), "Delta", value, False, key, None, HARD_NOTE, 8, None)
+        if self.ctx.accepted:
+            self._send([event], now)
+        else:
+            self.queued.append(event)
+            del self.queued[:-MAX_QUEUED]
+
     # ------------------------------------------------------------------ timer
     def next_deadline(self) -> datetime | None:
         if self._dirty and self._clock is not None:

@@ -40,6 +40,7 @@ from chargeplane.station.core.adapter2x import ADAPTER_21, ADAPTER_201
 from chargeplane.station.core.adapter16 import ADAPTER_16
 from chargeplane.station.core.authorization import AuthCache, Authorization
 from chargeplane.station.core.availability import Availability
+from chargeplane.station.core.battery_swap import Battery, BatterySwap
 from chargeplane.station.core.certificates import (
     CSMS_ROOT,
     STATION_CERTIFICATE,
@@ -122,6 +123,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     SmartCharging,
     Iso15118Charging,
     DerControl,
+    BatterySwap,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -260,6 +262,8 @@ class StationCore:
         self.ctx.get(Monitoring).metered(self.ctx.evses[evse_id], reading, now)
         self.ctx.get(SmartCharging).metered(self.ctx.evses[evse_id], now)
         self.ctx.get(DerControl).metered(now)  # R05: what the EVSEs ask of the inverter
+
+        self.ctx.get(BatterySwap).charged(self.ctx.evses[evse_id], reading.soc, now)
 
     def set_temperature(self, celsius: float, now: datetime) -> None:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""
@@ -400,6 +404,26 @@ class StationCore:
     def card_paid(self, now: datetime, evse_id: int | None = None) -> str | None:
         """C03 / C18: the payment terminal approved a card; the PSP reference when it became a token."""
         return self.ctx.get(LocalAuthMethods).card_paid(evse_id, now)
+
+    @property
+    def battery_swap(self) -> BatterySwap:
+        """S01-S04: the swap station's slots and the running swap."""
+        return self.ctx.get(BatterySwap)
+
+    def swap_token(self, value: str, now: datetime, token_type: str = "ISO14443", count: int = 1) -> None:
+        """S01: a driver presents a token at the swap station to swap a set of ``count`` batteries."""
+        self.ctx.get(BatterySwap).token_presented(value, token_type, count, now)
+
+    def battery_inserted(
+        self, evse_id: int, serial: str, soc: float, soh: float, now: datetime, *, stock: bool = False
+    ) -> bool:
+        """S03: a battery goes into slot ``evse_id`` (``stock``: by the operator, outside any swap)."""
+        swap, battery = self.ctx.get(BatterySwap), Battery(serial, soc, soh)
+        return swap.stock(evse_id, battery, now) if stock else swap.inserted(evse_id, battery, now)
+
+    def battery_removed(self, evse_id: int, now: datetime) -> Battery | None:
+        """S03 / S04.FR.07: the battery of slot ``evse_id`` is taken out."""
+        return self.ctx.get(BatterySwap).removed(evse_id, now)
 
     # ------------------------------------------------------------------ CSMS-initiated CALLs
     def handled_requests(self) -> list[type[Payload]]:

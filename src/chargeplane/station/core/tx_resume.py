@@ -12,12 +12,17 @@ the timeout (E17.FR.10); else the transactions block ends it as before (E17.FR.2
 keeps its id and seqNo; once the station knows whether the EV is still there (the hardware reports the cable
 right after boot), :meth:`Resumption.handle_timer` resumes it in its former charging state, without energy
 when TxCtrlr.AllowEnergyTransferResumption is false (B13.FR.25, E17.FR.12), and (2.1) sends TxResumed
-(B13.FR.30, E17.FR.14); an EV gone with TxStopPoint met ends it normally (E17.FR.17).
+(B13.FR.30, E17.FR.14); an EV gone with TxStopPoint met ends it normally (E17.FR.17). After a power loss
+(not a B13 reset) a transaction that was Charging gets its energy back only after a random delay of at most
+TxCtrlr.EnergyTransferResumptionRandomRange seconds (E17.FR.18), so that a whole area does not draw power at
+the same instant; until then it is resumed SuspendedEVSE. The delay is drawn from a generator seeded with the
+serial number and the boot time: every station its own, yet a test sees the same one each run.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 from chargeplane.ocpp.timestamps import from_wire, to_wire
@@ -35,12 +40,13 @@ HELD_STATES = ("Charging", "SuspendedEV")  # states with energy transfer (possib
 
 
 class Resumption(Controller):
-    __slots__ = ("_alive", "_due")
+    __slots__ = ("_alive", "_due", "_release")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._alive: datetime | None = None  # when "up" was last recorded
         self._due: datetime | None = None  # restored transactions wait for their TxResumed
+        self._release: dict[int, datetime] = {}  # E17.FR.18: EVSE -> when its energy may flow again
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -48,6 +54,7 @@ class Resumption(Controller):
         return [
             var(TX, "ResumptionTimeout", "integer", "0", unit="s", min_limit=0),
             var(TX, "AllowEnergyTransferResumption", "boolean", "true"),
+            var(TX, "EnergyTransferResumptionRandomRange", "integer", "0", unit="s", min_limit=0),
         ]
 
     @property
@@ -89,9 +96,15 @@ class Resumption(Controller):
             timeout = self.ctx.model.number(TX, "ResumptionTimeout")
             if now - from_wire(alive) > timedelta(seconds=timeout):
                 return False  # E17.FR.20: interrupted too long
-        tx.resume_after_reset = False
+        after_reset, tx.resume_after_reset = tx.resume_after_reset, False
         if tx.charging_state in HELD_STATES and not self.ctx.model.flag(TX, "AllowEnergyTransferResumption"):
             tx.energy_blocked = True  # B13.FR.25 / E17.FR.12: SuspendedEVSE
+        elif tx.charging_state == "Charging" and not after_reset:
+            spread = self.ctx.model.number(TX, "EnergyTransferResumptionRandomRange")
+            if spread > 0:  # E17.FR.18
+                draw = random.Random(f"{self.ctx.layout.serial_number}:{to_wire(now)}:{evse.id}")
+                tx.energy_blocked = True
+                self._release[evse.id] = now + timedelta(seconds=draw.uniform(0, spread))
         evse.authorized = tx.token  # the transaction's authorization survives the reboot
         evse.resuming = True
         self._due = now
@@ -121,6 +134,7 @@ class Resumption(Controller):
 
     def next_deadline(self) -> datetime | None:
         due = [self._due] if self._due is not None else []
+        due += self._release.values()
         if self.enabled and any(e.tx is not None for e in self.ctx.evses.values()):
             # never recorded yet (resumption just turned on): at once
             due.append(
@@ -129,6 +143,13 @@ class Resumption(Controller):
         return min(due, default=None)
 
     def handle_timer(self, now: datetime) -> None:
+        for evse_id, at in list(self._release.items()):
+            if at <= now:  # E17.FR.18: the random delay is over, the energy flows again
+                del self._release[evse_id]
+                evse = self.ctx.evses[evse_id]
+                if evse.tx is not None and evse.tx.energy_blocked:
+                    evse.tx.energy_blocked = False
+                    self.ctx.get(transactions.Transactions).evaluate(evse, now, "ChargingStateChanged")
         if self._due is not None and self._due <= now:
             self._due = None
             for evse in self.ctx.evses.values():

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from chargeplane.csms.app import Csms
-from chargeplane.csms.blocks.authorization.repository import TokenRecord, logged_token
+from chargeplane.csms.blocks.authorization.repository import TokenRecord, token_digest
 from chargeplane.csms.blocks.authorization.service import (
     AuthorizationService,
     TokenDecision,
@@ -150,10 +150,13 @@ def test_C01_FR_10_id_token_info_for_both_2x_versions_and_1_6() -> None:
     assert id_token_info(TokenDecision("Accepted", language2="en"), v21.Messages).language2 is msgspec.UNSET
 
 
-def test_C04_FR_04_key_codes_are_not_logged_in_clear() -> None:
-    assert logged_token("1234", "KeyCode") != "1234"
-    assert logged_token("1234", "KeyCode").startswith("sha256:")
-    assert logged_token("AB12", "ISO14443") == "AB12"
+def test_C04_FR_04_key_codes_are_stored_as_a_keyed_digest() -> None:
+    key, other_key = b"k" * 32, b"o" * 32
+    assert token_digest("1234", "KeyCode", key).startswith("hmac:")
+    assert token_digest("1234", "KeyCode", key) == token_digest("1234", "KeyCode", key)  # lookups work
+    assert token_digest("1234", "KeyCode", key) != token_digest("1234", "KeyCode", other_key)  # salted
+    assert token_digest("1235", "KeyCode", key) != token_digest("1234", "KeyCode", key)
+    assert token_digest("AB12", "ISO14443", key) == "AB12"
 
 
 # -- Authorize from peer stations ------------------------------------------------------------------------

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ocpp.routing import on
+from ocpp.v21 import ChargePoint as ChargePoint21
+from ocpp.v21 import call_result as result21
+
 from chargeplane.csms.blocks.transactions.fold import EventFacts, merge_event
 from tests.csms.blocks.transactions.test_transactions import (
     T0,
@@ -14,7 +18,30 @@ from tests.csms.blocks.transactions.test_transactions import (
     tx_event,
 )
 from tests.csms.conftest import RunningCsms
-from tests.csms.peers import boot
+from tests.csms.peers import boot, peer
+
+
+class LimitedStation(ChargePoint21):  # type: ignore[misc]
+    """Reports TxCtrlr.SupportedLimits when asked (E16.FR.12); ``supported`` None: no such variable."""
+
+    supported: str | None = "maxEnergy,maxTime,maxCost"
+
+    @on("GetVariables")  # type: ignore[misc]
+    def get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        self.asked = getattr(self, "asked", 0) + 1
+        item = get_variable_data[0]
+        if self.supported is None:
+            answer = {"attribute_status": "UnknownVariable"}
+        else:
+            answer = {"attribute_status": "Accepted", "attribute_value": self.supported}
+        return result21.GetVariables(
+            get_variable_result=[{"component": item["component"], "variable": item["variable"]} | answer]
+        )
+
+
+async def limited(csms: RunningCsms, station_id: str) -> Any:
+    await csms.add_station(station_id)
+    return peer(csms.ocpp_url, station_id, "2.1", station_class=LimitedStation)
 
 
 async def post(csms: RunningCsms, path: str, body: dict[str, Any]) -> Any:
@@ -22,7 +49,7 @@ async def post(csms: RunningCsms, path: str, body: dict[str, Any]) -> Any:
 
 
 async def test_E16_FR_02_api_limit_answered_once_and_the_confirmation_stored(csms: RunningCsms) -> None:
-    async with await connected(csms, "LIM1", "2.1") as station:
+    async with await limited(csms, "LIM1") as station:
         await boot(station, "2.1")
         await station.call(tx_event("2.1", "Started", 0, 0, info={"charging_state": "Charging"}))
         key = (await only_transaction(csms, "LIM1"))["transaction"]["id"]
@@ -47,7 +74,7 @@ async def test_E16_FR_02_api_limit_answered_once_and_the_confirmation_stored(csm
 async def test_F07_FR_02_remote_start_limit_answered_to_the_event_with_its_remote_start_id(
     csms: RunningCsms,
 ) -> None:
-    async with await connected(csms, "LIM2", "2.1") as station:
+    async with await limited(csms, "LIM2") as station:
         await boot(station, "2.1")
         kept = await post(csms, "/stations/LIM2/remote-starts/42/limit", {"maxCost": 12.5})
         assert kept.status_code == 202, kept.text
@@ -61,6 +88,33 @@ async def test_F07_FR_02_remote_start_limit_answered_to_the_event_with_its_remot
         assert again.json()["transaction"] is not None  # on the running transaction now
         later = await station.call(tx_event("2.1", "Updated", 1, 2, transaction_id="RS42"))
         assert later.transaction_limit == {"max_cost": 20}
+
+
+async def test_E16_FR_12_only_limits_in_supported_limits_are_sent(csms: RunningCsms) -> None:
+    async with await limited(csms, "LIM4") as station:
+        await boot(station, "2.1")
+        await station.call(tx_event("2.1", "Started", 0, 0, info={"charging_state": "Charging"}))
+        key = (await only_transaction(csms, "LIM4"))["transaction"]["id"]
+        refused = await post(csms, f"/transactions/{key}/limit", {"maxEnergy": 10, "maxSoC": 80})
+        assert refused.status_code == 409
+        assert "maxSoC" in refused.text
+        assert "SupportedLimits" in refused.text
+        assert station.asked == 1
+        taken = await post(csms, f"/transactions/{key}/limit", {"maxEnergy": 10})
+        assert taken.status_code == 202, taken.text
+        assert station.asked == 1  # the inventory kept the answer
+        remote = await post(csms, "/stations/LIM4/remote-starts/9/limit", {"maxSoC": 90})
+        assert remote.status_code == 409
+        first = await station.call(tx_event("2.1", "Updated", 1, 10))
+        assert first.transaction_limit == {"max_energy": 10}
+    async with await limited(csms, "LIM5") as station:
+        station.supported = None
+        await boot(station, "2.1")
+        await station.call(tx_event("2.1", "Started", 0, 0))
+        key = (await only_transaction(csms, "LIM5"))["transaction"]["id"]
+        unknown = await post(csms, f"/transactions/{key}/limit", {"maxEnergy": 10})
+        assert unknown.status_code == 409
+        assert "unknown" in unknown.text
 
 
 async def test_limits_are_21_only(csms: RunningCsms) -> None:

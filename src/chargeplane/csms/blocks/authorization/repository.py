@@ -10,6 +10,8 @@ engine.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +25,7 @@ from chargeplane.csms.blocks.authorization.tables import (
     id_tokens,
     local_list_entries,
     local_lists,
+    token_digest_keys,
 )
 from chargeplane.csms.storage.group_commit import GroupCommitter, execute, insert_absent
 
@@ -90,9 +93,17 @@ def station_key(station_id: str) -> str:
 
 
 def logged_token(id_token: str, token_type: str | None) -> str:
-    """What the log keeps of a token: KeyCode tokens (PIN codes) only as a digest (C04.FR.04)."""
+    """The plain digest earlier versions logged KeyCode tokens as: kept to find their old log rows."""
     if token_type == KEY_CODE:
         return "sha256:" + hashlib.sha256(token_key(id_token).encode()).hexdigest()[:24]
+    return id_token
+
+
+def token_digest(id_token: str, token_type: str | None, key: bytes) -> str:
+    """What the CSMS stores of a token: KeyCode tokens (PIN codes) only as a digest keyed with the CSMS's own
+    secret (C04.FR.04), the same for the same PIN so that lookups still work; other tokens as they are."""
+    if token_type == KEY_CODE:
+        return "hmac:" + hmac.new(key, token_key(id_token).encode(), hashlib.sha256).hexdigest()[:32]
     return id_token
 
 
@@ -100,6 +111,7 @@ class AuthorizationRepository:
     def __init__(self, engine: AsyncEngine, committer: GroupCommitter) -> None:
         self.engine = engine
         self.committer = committer
+        self._digest_key: bytes | None = None
 
     # -- id tokens --------------------------------------------------------------------------------------
 
@@ -206,16 +218,38 @@ class AuthorizationRepository:
                 created = len(inserts)
         return created, updated
 
+    # -- KeyCode digests ---------------------------------------------------------------------------------
+
+    async def digest_key(self) -> bytes:
+        """The key of :func:`token_digest`: made at random once per database, then read (and kept)."""
+        if self._digest_key is None:
+            row = token_digest_keys.c.id == 1
+            await self.committer.run(
+                insert_absent(token_digest_keys, {"id": 1, "key": secrets.token_hex(32)}, row)
+            )
+            async with self.engine.connect() as connection:
+                stored = (
+                    await connection.execute(sa.select(token_digest_keys.c.key).where(row))
+                ).scalar_one()
+            self._digest_key = bytes.fromhex(stored)
+        return self._digest_key
+
+    async def stored_token(self, id_token: str, token_type: str | None) -> str:
+        if token_type != KEY_CODE:
+            return id_token
+        return token_digest(id_token, token_type, await self.digest_key())
+
     # -- decision log -----------------------------------------------------------------------------------
 
     async def log_decision(
         self, station_id: str, id_token: str, token_type: str | None, context: str, status: str, at: datetime
     ) -> None:
+        stored = await self.stored_token(id_token, token_type)
         await self.committer.run(
             execute(
                 sa.insert(authorization_log).values(
                     station_id=station_id,
-                    id_token=logged_token(id_token, token_type),
+                    id_token=stored,
                     token_type=token_type,
                     context=context,
                     status=status,
@@ -231,7 +265,8 @@ class AuthorizationRepository:
         if station_id is not None:
             conditions.append(authorization_log.c.station_id == station_id)
         if id_token is not None:
-            conditions.append(authorization_log.c.id_token.in_([id_token, logged_token(id_token, KEY_CODE)]))
+            digests = [await self.stored_token(id_token, KEY_CODE), logged_token(id_token, KEY_CODE)]
+            conditions.append(authorization_log.c.id_token.in_([id_token, *digests]))
         query = (
             sa.select(authorization_log)
             .where(*conditions)

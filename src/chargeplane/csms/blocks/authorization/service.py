@@ -35,7 +35,6 @@ from chargeplane.csms.blocks.authorization.repository import (
     AuthorizationRepository,
     LogRecord,
     TokenRecord,
-    logged_token,
 )
 from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
 from chargeplane.csms.bus.events import EventBus, StationEvent
@@ -270,7 +269,7 @@ class AuthorizationService:
             else:
                 decision = TokenDecision(status=UNKNOWN)
         await self.repository.log_decision(station_id, id_token, token_type, context, decision.status, now)
-        shown = logged_token(id_token, token_type)
+        shown = await self.repository.stored_token(id_token, token_type)
         log.debug("%s %s %s (%s): %s", station_id, context, shown, token_type, decision.status)
         self.events.publish(
             StationEvent(
@@ -286,6 +285,10 @@ class AuthorizationService:
             )
         )
         return decision
+
+    async def stored_token(self, id_token: str, token_type: str | None) -> str:
+        """What the CSMS may store or show of a token: a KeyCode (PIN) only as its keyed digest (C04.FR.04)."""
+        return await self.repository.stored_token(id_token, token_type)
 
     def is_master_pass(self, decision: TokenDecision) -> bool:
         return is_master_pass(decision)

@@ -43,7 +43,7 @@ authorization_log = sa.Table(
     metadata,
     sa.Column("id", _BigId, primary_key=True, autoincrement=True),
     sa.Column("station_id", sa.String(48), nullable=False),
-    # KeyCode tokens are never stored in clear here (C04.FR.04): see ``repository.logged_token``.
+    # KeyCode tokens are never stored in clear here (C04.FR.04): see ``repository.token_digest``.
     sa.Column("id_token", sa.String(255), nullable=False),
     sa.Column("token_type", sa.String(20)),  # None for 1.6
     sa.Column("context", sa.String(32), nullable=False),  # Authorize, TransactionEvent, StartTransaction...
@@ -52,6 +52,15 @@ authorization_log = sa.Table(
     sa.Index("ix_authorization_log_station_id_at", "station_id", "at"),
     sa.Index("ix_authorization_log_id_token_at", "id_token", "at"),
     sa.Index("ix_authorization_log_at", "at"),
+)
+
+# The CSMS's own random key of the KeyCode token digests (one row, made on first use): a PIN has so few
+# values that a plain hash of it is no protection; a keyed one (HMAC) still lets equal PINs be looked up.
+token_digest_keys = sa.Table(
+    "token_digest_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.String(64), nullable=False),
 )
 
 # The local authorization list as the CSMS last had it accepted by each station (D01): its version and

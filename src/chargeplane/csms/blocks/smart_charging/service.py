@@ -43,6 +43,7 @@ import msgspec
 
 from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
+from chargeplane.csms.blocks.smart_charging import resume
 from chargeplane.csms.blocks.smart_charging.repository import (
     COMPLETE,
     DRIFT,
@@ -57,7 +58,9 @@ from chargeplane.csms.blocks.smart_charging.repository import (
     StoredProfile,
 )
 from chargeplane.csms.blocks.smart_charging.settings import SmartChargingSettings
+from chargeplane.csms.blocks.transactions.fold import EventFacts
 from chargeplane.csms.blocks.transactions.queries import TransactionFilter, TransactionQueries
+from chargeplane.csms.blocks.transactions.service import EventOutcome, ResponseExtras
 from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
@@ -270,6 +273,8 @@ class SmartChargingService:
         self._ev_needs: dict[tuple[str, int], EvRequest] = {}  # the needs last stated, per (station, EVSE)
         self._ev_needs_handlers: list[EvNeedsHandler] = []
         self._offers: dict[tuple[str, int], asyncio.Task[None]] = {}  # the TxProfile being sent per EVSE
+        # E17.FR.15: whether a station keeps its TxProfiles over a reboot (the block sets it)
+        self.tx_profiles_persist: resume.Persistence | None = None
 
     # -- helpers --------------------------------------------------------------------------------------------
 
@@ -619,6 +624,19 @@ class SmartChargingService:
         if self.settings.resend_on_drift:
             for profile in missing:
                 self._spawn(self._resend(station_id, profile))
+
+    async def transaction_event(
+        self, station_id: str, version: str, facts: EventFacts, outcome: EventOutcome
+    ) -> ResponseExtras | None:
+        """E17.FR.15: a transaction resumed after a reboot gets its TxProfiles again (in the background,
+        after the answer), unless the station keeps them (ChargingProfilePersistence[TxProfile])."""
+        if facts.trigger_reason != resume.TX_RESUMED:
+            return None
+        if self.tx_profiles_persist is not None and await self.tx_profiles_persist(station_id):
+            return None
+        for profile in resume.to_resend(await self.repository.profiles(station_id), facts.transaction_id):
+            self._spawn(self._resend(station_id, profile))
+        return None
 
     async def _resend(self, station_id: str, profile: StoredProfile) -> None:
         try:

@@ -226,7 +226,8 @@ def routes(queries: TransactionQueries, service: TransactionService) -> list[Any
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[TransactionOut]:
-        """Transactions of every station or one, by status, token or start time (``from``, ``to``)."""
+        """Transactions of every station or one, by status, token or start time (``from``, ``to``). A KeyCode
+        (PIN) token is stored only as a digest: ``idToken`` finds it by its PIN as well."""
         _check_range(started_from, started_to)
         where = TransactionFilter(station, status, id_token, started_from, started_to)
         records, total = await queries.find(where, offset, limit)
@@ -275,7 +276,8 @@ def routes(queries: TransactionQueries, service: TransactionService) -> list[Any
     )
     async def set_limit(key: PathId, data: JSONBody[LimitIn]) -> LimitOut:
         """The limit goes once in the next TransactionEventResponse (E16.FR.02); the station confirms what it
-        supports with a LimitSet event (then in ``transactionLimit``). 409: ended, or not OCPP 2.1."""
+        supports with a LimitSet event (then in ``transactionLimit``). 409: ended, not OCPP 2.1, or a limit
+        the station does not report in TxCtrlr.SupportedLimits (E16.FR.12)."""
         limit = data.wire()
         record = await queries.repository.get(key)
         if record is None:
@@ -291,7 +293,7 @@ def routes(queries: TransactionQueries, service: TransactionService) -> list[Any
         "/stations/{station_id:str}/remote-starts/{remote_start_id:int}/limit",
         status_code=HTTP_202_ACCEPTED,
         summary="Set the limit of a remote start on a 2.1 station (F07)",
-        responses=error_responses(HTTP_404_NOT_FOUND),
+        responses=error_responses(HTTP_404_NOT_FOUND, HTTP_409_CONFLICT),
         opt=OPERATOR,
     )
     async def set_remote_start_limit(
@@ -299,7 +301,8 @@ def routes(queries: TransactionQueries, service: TransactionService) -> list[Any
     ) -> LimitOut:
         """For the transaction of a RequestStartTransaction (its remoteStartId): answered to the event that
         carries the remoteStartId (F07.FR.02), or, if that transaction is active already, to its next event.
-        Send it before the remote start so the first answer has it."""
+        Send it before the remote start so the first answer has it. 409: a limit the station does not report in
+        TxCtrlr.SupportedLimits (E16.FR.12)."""
         limit = data.wire()
         key = await service.request_remote_start_limit(known_station.station_id, remote_start_id, limit)
         return LimitOut(key, limit)

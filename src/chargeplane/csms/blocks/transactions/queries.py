@@ -3,6 +3,8 @@ keeps the message handling)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,13 +37,19 @@ class TransactionDetail:
 
 
 class TransactionQueries:
-    def __init__(self, repository: TransactionRepository) -> None:
+    def __init__(
+        self, repository: TransactionRepository, pin_digest: Callable[[str], Awaitable[str]] | None = None
+    ) -> None:
         self.repository = repository
+        self._pin_digest = pin_digest  # C04.FR.04: how a KeyCode token is stored
 
     async def find(
         self, where: TransactionFilter, offset: int, limit: int
     ) -> tuple[list[TransactionRecord], int]:
-        """Transactions, newest first, and how many match."""
+        """Transactions, newest first, and how many match; a token filter also finds a KeyCode (PIN) token,
+        stored only as its digest."""
+        if where.id_token is not None and where.id_token_digest is None and self._pin_digest is not None:
+            where = dataclasses.replace(where, id_token_digest=await self._pin_digest(where.id_token))
         return await self.repository.page(where, offset, limit)
 
     async def detail(self, key: int, meter_value_limit: int) -> TransactionDetail:

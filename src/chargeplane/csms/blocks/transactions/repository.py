@@ -123,6 +123,7 @@ class TransactionFilter:
     id_token: str | None = None
     started_from: datetime | None = None
     started_to: datetime | None = None
+    id_token_digest: str | None = None  # the token's KeyCode digest: a PIN is stored only so (C04.FR.04)
 
 
 _EVENT_COLUMNS = [c for c in transaction_events.c if c.name not in ("id", "transaction_key")]
@@ -468,7 +469,8 @@ class TransactionRepository:
         if where.status is not None:
             conditions.append(transactions.c.status == where.status)
         if where.id_token is not None:
-            conditions.append(transactions.c.id_token == where.id_token)
+            values = [where.id_token] + ([where.id_token_digest] if where.id_token_digest else [])
+            conditions.append(transactions.c.id_token.in_(values))
         if where.started_from is not None:
             conditions.append(transactions.c.started_at >= where.started_from)
         if where.started_to is not None:

@@ -20,9 +20,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chargeplane.csms.blocks.authorization.service import AuthorizationService, TokenDecision
+from chargeplane.csms.blocks.authorization.service import KEY_CODE, AuthorizationService, TokenDecision
 from chargeplane.csms.blocks.availability.service import StatusReport
 from chargeplane.csms.blocks.remote_control.service import CommandService
+from chargeplane.csms.blocks.transactions import supported_limits
 from chargeplane.csms.blocks.transactions.concurrency import REFUSED, Start, admit, needs_check
 from chargeplane.csms.blocks.transactions.event_writer import (
     EventWrite,
@@ -49,6 +50,7 @@ from chargeplane.csms.blocks.transactions.repository import (
     TransactionUnit,
     close_stale,
 )
+from chargeplane.csms.blocks.transactions.supported_limits import SupportedLimits
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.ocpp.versions import Version
@@ -117,6 +119,7 @@ class TransactionService:
         clock: Clock,
         reservation_used: Callable[[str, int], Awaitable[bool]] | None = None,
         commands: CommandService | None = None,
+        supported_limits: SupportedLimits | None = None,
     ) -> None:
         self.repository = repository
         self.authorization = authorization
@@ -124,6 +127,7 @@ class TransactionService:
         self.clock = clock
         self._reservation_used = reservation_used
         self._commands = commands
+        self._supported_limits = supported_limits
         self._event_writer = TransactionEventWriter()
         self._meter_values_writer = MeterValuesWriter()
         self._event_listeners: list[EventListener] = []
@@ -205,6 +209,10 @@ class TransactionService:
 
     async def transaction_event(self, station_id: str, version: str, facts: EventFacts) -> EventOutcome:
         decision = await self._authorize(station_id, facts.id_token, facts.token_type, "TransactionEvent")
+        if facts.id_token is not None and facts.token_type == KEY_CODE:  # C04.FR.04: a PIN never in clear
+            facts = dataclasses.replace(
+                facts, id_token=await self.authorization.stored_token(facts.id_token, facts.token_type)
+            )
         limit, refuse = self._start_check(decision, facts)
         write = EventWrite(
             station_id,
@@ -248,14 +256,25 @@ class TransactionService:
             log.exception("%s: could not read the limits of %s", station_id, facts.transaction_id)
         return limit or None
 
+    async def stored_token(self, id_token: str, token_type: str | None) -> str:
+        """How a token is stored with the transactions (a KeyCode only as its digest, C04.FR.04)."""
+        return await self.authorization.stored_token(id_token, token_type)
+
+    async def check_limit(self, station_id: str, limit: dict[str, float]) -> None:
+        """E16.FR.12: :class:`LimitNotSupported` unless the station reports every limit of ``limit``."""
+        if self._supported_limits is not None:
+            supported_limits.check(limit, await self._supported_limits(station_id))
+
     async def request_limit(self, record: TransactionRecord, limit: dict[str, float]) -> None:
         """E16.FR.02 from the API: into the next TransactionEventResponse of an active 2.1 transaction."""
+        await self.check_limit(record.station_id, limit)
         await self.repository.request_limit(record.id, limit, self.clock.now())
 
     async def request_remote_start_limit(
         self, station_id: str, remote_start_id: int, limit: dict[str, float]
     ) -> int | None:
         """F07.FR.01/02 from the API: the key of the transaction it went to, or None (kept for its start)."""
+        await self.check_limit(station_id, limit)
         return await self.repository.request_remote_start_limit(
             station_id, remote_start_id, limit, self.clock.now()
         )
