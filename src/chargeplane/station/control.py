@@ -26,6 +26,7 @@ commands (one per line, # starts a comment):
   unplug [EVSE]                 the EV leaves
   token ID [EVSE]               a card at the reader (no EVSE: the station's reader)
   button [EVSE]                 the start/stop button (C02: charges without authorization if AuthCtrlr.Enabled is false)
+  priority [EVSE]               the priority charging button (K22: on / off for the running transaction)
   pin DIGITS [EVSE]             a PIN typed on the keypad (C04: a KeyCode token, authorized with the CSMS)
   card [EVSE]                   the payment terminal approves a card (2.1: DirectPayment token, C18)
   fault [EVSE]                  a hardware fault starts
@@ -83,7 +84,14 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     command, args = words[0].lower(), words[1:]
     numbers = [int(a) for a in args if a.isdigit()]
     evse = numbers[0] if numbers else 1
-    if evse not in runtime.hardware.evses and command in ("plug", "unplug", "fault", "clear", "button"):
+    if evse not in runtime.hardware.evses and command in (
+        "plug",
+        "unplug",
+        "fault",
+        "clear",
+        "button",
+        "priority",
+    ):
         raise ValueError(f"no EVSE {evse} (this station has {len(runtime.hardware.evses)})")
     if command == "plug":
         runtime.plug(evse, numbers[1] if len(numbers) > 1 else 1)
@@ -95,6 +103,8 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         runtime.present_token(args[0], int(args[1]) if len(args) > 1 else None)
     elif command == "button":
         runtime.press_start_button(evse)
+    elif command == "priority":
+        out("priority charging on" if runtime.press_priority_button(evse) else "priority charging off")
     elif command == "pin":
         if not args:
             raise ValueError("pin needs the digits")
