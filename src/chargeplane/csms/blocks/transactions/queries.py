@@ -3,6 +3,7 @@ keeps the message handling)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,9 +35,25 @@ class TransactionDetail:
     meter_values: list[MeterValueRecord]
 
 
+# What another block adds to a transaction's API view: (station id, transactionId) -> a msgspec-encodable
+# value, or None when it has nothing to say about this transaction.
+SectionProvider = Callable[[str, str], Awaitable[object | None]]
+
+
 class TransactionQueries:
     def __init__(self, repository: TransactionRepository) -> None:
         self.repository = repository
+        self.sections: dict[str, SectionProvider] = {}
+
+    def add_section(self, name: str, provider: SectionProvider) -> None:
+        """A block that keeps something per transaction (e.g. priority charging) shows it in the view."""
+        self.sections[name] = provider
+
+    async def sections_of(self, station_id: str, transaction_id: str | None) -> dict[str, object]:
+        if transaction_id is None:
+            return {}
+        found = {name: await provider(station_id, transaction_id) for name, provider in self.sections.items()}
+        return {name: value for name, value in found.items() if value is not None}
 
     async def find(
         self, where: TransactionFilter, offset: int, limit: int

@@ -1,0 +1,165 @@
+"""2.1 dynamic charging profiles (K28) and priority charging (K21/K22) on the CSMS, driven by an ``ocpp``
+(PyPI) 2.1 station, on SQLite and PostgreSQL (the ``csms`` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ocpp.routing import on
+
+from tests.csms.conftest import RunningCsms
+from tests.csms.peers import MODULES, boot, peer
+
+V21 = "2.1"
+module = MODULES[V21]
+
+
+async def _json(csms: RunningCsms, method: str, url: str, status: int = 200, **kwargs: Any) -> Any:
+    response = await csms.api.request(method, f"/api/v1{url}", headers=csms.auth, **kwargs)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def dynamic_profile(profile_id: int, limit: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": profile_id,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Dynamic",
+        "chargingSchedule": [
+            {"id": 1, "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}]}
+        ],
+        **extra,
+    }
+
+
+class DynamicStation(module.ChargePoint):  # type: ignore[misc,name-defined]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.updates: list[dict[str, Any]] = []
+        self.priority: list[dict[str, Any]] = []
+
+    @on("SetChargingProfile")
+    def set_profile(self, **_: Any) -> Any:
+        return module.call_result.SetChargingProfile(status="Accepted")
+
+    @on("UpdateDynamicSchedule")
+    def update(self, charging_profile_id: int, schedule_update: dict[str, Any], **_: Any) -> Any:
+        self.updates.append({"id": charging_profile_id, **schedule_update})
+        return module.call_result.UpdateDynamicSchedule(status="Accepted")
+
+    @on("UsePriorityCharging")
+    def use_priority(self, transaction_id: str, activate: bool, **_: Any) -> Any:
+        self.priority.append({"transaction_id": transaction_id, "activate": activate})
+        if transaction_id != "TX-P1":
+            return module.call_result.UsePriorityCharging(
+                status="Rejected", status_info={"reason_code": "TxNotFound"}
+            )
+        return module.call_result.UsePriorityCharging(status="Accepted")
+
+
+async def test_K28_FR_07_12_pull_answered_from_the_operator_values_and_update_pushed(
+    csms: RunningCsms,
+) -> None:
+    await csms.add_station("DY1")
+    async with peer(csms.ocpp_url, "DY1", V21, station_class=DynamicStation) as station:
+        await boot(station, V21)
+        # K28.FR.12: no such profile in the store.
+        refused = await station.call(module.call.PullDynamicScheduleUpdate(charging_profile_id=41))
+        assert (refused.status, refused.status_info["reason_code"]) == ("Rejected", "InvalidProfile")
+        await _json(
+            csms, "PUT", "/stations/DY1/dynamic-schedules/41", 404, json={"scheduleUpdate": {"limit": 1.0}}
+        )
+        answer = await _json(
+            csms,
+            "POST",
+            "/stations/DY1/charging-profiles",
+            json={"evseId": 0, "chargingProfile": dynamic_profile(41, 11000.0, dynUpdateInterval=60)},
+        )
+        assert answer["status"] == "Accepted"
+        # without operator values: the profile's own
+        own = await station.call(module.call.PullDynamicScheduleUpdate(charging_profile_id=41))
+        assert (own.status, own.schedule_update) == ("Accepted", {"limit": 11000.0})
+        # the operator's values, stored only (the next pull gets them) ...
+        stored = await _json(
+            csms,
+            "PUT",
+            "/stations/DY1/dynamic-schedules/41",
+            json={"scheduleUpdate": {"limit": 7000.0, "setpoint": 5000.0}, "send": False},
+        )
+        assert (stored["status"], stored["scheduleUpdate"]["limit"]) == (None, 7000.0)
+        assert station.updates == []
+        pulled = await station.call(module.call.PullDynamicScheduleUpdate(charging_profile_id=41))
+        assert pulled.status == "Accepted"  # K28.FR.07
+        assert pulled.schedule_update == {"limit": 7000.0, "setpoint": 5000.0}
+        # ... or pushed with UpdateDynamicSchedule (K28 scenario 1)
+        pushed = await _json(
+            csms, "PUT", "/stations/DY1/dynamic-schedules/41", json={"scheduleUpdate": {"limit": 3000.0}}
+        )
+        assert (pushed["status"], pushed["pulls"]) == ("Accepted", 1)
+        assert station.updates == [{"id": 41, "limit": 3000.0}]
+        [listed] = await _json(csms, "GET", "/stations/DY1/dynamic-schedules")
+        assert listed["scheduleUpdate"] == {"limit": 3000.0}
+        # the store follows what the station took, so reconciliation sees no drift
+        [profile] = await _json(csms, "GET", "/stations/DY1/charging-profiles")
+        assert (
+            profile["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"] == 3000.0
+        )
+        # a profile that is not Dynamic is no target (K28.FR.12)
+        absolute = {**dynamic_profile(42, 5.0), "chargingProfileKind": "Absolute", "stackLevel": 1}
+        absolute["chargingSchedule"][0]["startSchedule"] = "2026-12-07T00:00:00Z"
+        await _json(
+            csms, "POST", "/stations/DY1/charging-profiles", json={"evseId": 0, "chargingProfile": absolute}
+        )
+        not_dynamic = await station.call(module.call.PullDynamicScheduleUpdate(charging_profile_id=42))
+        assert not_dynamic.status == "Rejected"
+
+
+async def test_K21_use_priority_charging_and_K22_notice_shown_in_the_transaction_view(
+    csms: RunningCsms,
+) -> None:
+    await csms.add_station("PR1")
+    async with peer(csms.ocpp_url, "PR1", V21, station_class=DynamicStation) as station:
+        await boot(station, V21)
+        await station.call(
+            module.call.TransactionEvent(
+                event_type="Started",
+                timestamp="2026-12-07T10:00:00Z",
+                trigger_reason="CablePluggedIn",
+                seq_no=0,
+                transaction_info={"transaction_id": "TX-P1"},
+                evse={"id": 1, "connector_id": 1},
+            )
+        )
+        answer = await _json(csms, "POST", "/stations/PR1/transactions/TX-P1/priority-charging", json={})
+        assert answer == {"status": "Accepted", "reasonCode": None}
+        rejected = await _json(
+            csms, "POST", "/stations/PR1/transactions/NOPE/priority-charging", json={"activate": True}
+        )
+        assert rejected == {"status": "Rejected", "reasonCode": "TxNotFound"}
+        assert station.priority[0] == {"transaction_id": "TX-P1", "activate": True}
+        await _json(csms, "GET", "/stations/PR1/transactions/TX-P1/priority-charging", 404)
+        # K21.FR.09 / K22.FR.06: the notices are answered and stored
+        assert (
+            await station.call(module.call.NotifyPriorityCharging(transaction_id="TX-P1", activated=True))
+            is not None
+        )
+        await station.call(module.call.NotifyPriorityCharging(transaction_id="TX-P1", activated=False))
+        await station.call(module.call.NotifyPriorityCharging(transaction_id="TX-P1", activated=True))
+        state = await _json(csms, "GET", "/stations/PR1/transactions/TX-P1/priority-charging")
+        assert state["active"] is True
+        assert [n["activated"] for n in state["notices"]] == [True, False, True]
+        page = await _json(csms, "GET", "/transactions", params={"stationId": "PR1"})
+        key = page["items"][0]["id"]
+        detail = await _json(csms, "GET", f"/transactions/{key}")
+        assert detail["sections"]["priorityCharging"]["active"] is True
+
+
+async def test_K21_priority_charging_is_2_1_only(csms: RunningCsms) -> None:
+    await csms.add_station("PR2")
+    async with peer(csms.ocpp_url, "PR2", "2.0.1") as station:
+        await boot(station, "2.0.1")
+        refused = await _json(csms, "POST", "/stations/PR2/transactions/T/priority-charging", 422, json={})
+        assert refused["extra"]["code"] == "NotSupportedByVersion"
+        await asyncio.sleep(0)
