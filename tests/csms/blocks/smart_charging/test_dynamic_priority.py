@@ -150,7 +150,7 @@ async def test_K21_use_priority_charging_and_K22_notice_shown_in_the_transaction
         state = await _json(csms, "GET", "/stations/PR1/transactions/TX-P1/priority-charging")
         assert state["active"] is True
         assert [n["activated"] for n in state["notices"]] == [True, False, True]
-        page = await _json(csms, "GET", "/transactions", params={"stationId": "PR1"})
+        page = await _json(csms, "GET", "/transactions", params={"station": "PR1"})
         key = page["items"][0]["id"]
         detail = await _json(csms, "GET", f"/transactions/{key}")
         assert detail["sections"]["priorityCharging"]["active"] is True
