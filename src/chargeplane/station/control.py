@@ -33,7 +33,9 @@ commands (one per line, # starts a comment):
   clear [EVSE]                  the fault ends
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
   limit EVSE WATTS|off          an external system (EMS) limits EVSE (0: the station), or lifts it (K11-K13)
-  needs EVSE KWH [MINUTES]      the ISO 15118 EV at EVSE wants KWH, leaving in MINUTES (K15; again: K17)
+  needs EVSE KWH [MINUTES] [scheduled|dynamic]
+                                the ISO 15118 EV at EVSE wants KWH, leaving in MINUTES (K15; again: K17);
+                                scheduled / dynamic: an ISO 15118-20 EV in that control mode (K18-K20)
   offline                       drop the connection (the station reconnects after back-off)
   wait SECONDS                  let time pass (scenario files)
   status                        EVSE and transaction state
@@ -156,7 +158,13 @@ def _external_limit(runtime: StationRuntime, args: list[str]) -> tuple[int, floa
     return evse, watts
 
 
+CONTROL_MODES = {"scheduled": "ScheduledControl", "dynamic": "DynamicControl"}  # ISO 15118-20 (K18/K19)
+
+
 def _needs(runtime: StationRuntime, args: list[str]) -> tuple[int, EvChargingNeeds]:
+    mode = CONTROL_MODES.get(args[-1].lower()) if args else None
+    if mode is not None:
+        args = args[:-1]
     if len(args) not in (2, 3) or not args[0].isdigit():
         raise ValueError("needs takes an EVSE, the kWh wanted and optionally the minutes until departure")
     evse = int(args[0])
@@ -169,7 +177,8 @@ def _needs(runtime: StationRuntime, args: list[str]) -> tuple[int, EvChargingNee
         raise ValueError("needs takes numbers: kWh and minutes") from None
     if not math.isfinite(kwh) or kwh <= 0 or (minutes is not None and minutes <= 0):
         raise ValueError("needs takes a positive energy and departure")
-    return evse, EvChargingNeeds(kwh * 1000.0, departure_s=None if minutes is None else minutes * 60)
+    departure = None if minutes is None else minutes * 60
+    return evse, EvChargingNeeds(kwh * 1000.0, departure_s=departure, control_mode=mode)
 
 
 def _celsius(args: list[str]) -> float:

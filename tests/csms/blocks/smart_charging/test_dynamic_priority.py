@@ -163,3 +163,48 @@ async def test_K21_priority_charging_is_2_1_only(csms: RunningCsms) -> None:
         refused = await _json(csms, "POST", "/stations/PR2/transactions/T/priority-charging", 422, json={})
         assert refused["extra"]["code"] == "NotSupportedByVersion"
         await asyncio.sleep(0)
+
+
+async def test_K18_FR_04_K19_ISO_15118_20_needs_get_NoChargingProfile_or_a_TxProfile(
+    csms: RunningCsms,
+) -> None:
+    await csms.add_station("IS20")
+    async with peer(csms.ocpp_url, "IS20", V21, station_class=DynamicStation) as station:
+        await boot(station, V21)
+        needs = {
+            "requested_energy_transfer": "AC_three_phase",
+            "control_mode": "DynamicControl",
+            "v2x_charging_parameters": {
+                "max_charge_current": 16,
+                "min_charge_current": 6,
+                "ev_target_energy_request": 20000,
+            },
+        }
+        no_tx = await station.call(module.call.NotifyEVChargingNeeds(evse_id=1, charging_needs=needs))
+        assert no_tx.status == "NoChargingProfile"  # K19.FR.04, not Rejected (K19.FR.15 would end it)
+        await station.call(
+            module.call.TransactionEvent(
+                event_type="Started",
+                timestamp="2026-12-07T10:00:00Z",
+                trigger_reason="CablePluggedIn",
+                seq_no=0,
+                transaction_info={"transaction_id": "TX-20"},
+                evse={"id": 1, "connector_id": 1},
+            )
+        )
+        accepted = await station.call(module.call.NotifyEVChargingNeeds(evse_id=1, charging_needs=needs))
+        assert accepted.status == "Accepted"  # K19.FR.03
+
+        async def tx_profile() -> list[dict[str, Any]]:
+            profiles = await _json(csms, "GET", "/stations/IS20/charging-profiles")
+            return [p for p in profiles if p["purpose"] == "TxProfile"]
+
+        async with asyncio.timeout(10):
+            while not await tx_profile():
+                await asyncio.sleep(0.05)
+        [profile] = await tx_profile()
+        assert len(profile["chargingProfile"]["chargingSchedule"]) == 1  # K19.FR.07: one schedule
+        assert (
+            profile["chargingProfile"]["chargingSchedule"][0]["chargingRateUnit"] == "A"
+        )  # AC from the -20 needs
+        assert profile["transactionId"] == "TX-20"

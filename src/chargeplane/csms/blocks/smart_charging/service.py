@@ -211,7 +211,15 @@ class EvRequest:
 
     @property
     def dc(self) -> bool:
+        if "v2xChargingParameters" in self.needs:  # ISO 15118-20 (2.1 K18/K19): the transfer mode says
+            return str(self.needs.get("requestedEnergyTransfer", "")).startswith("DC")
         return "dcChargingParameters" in self.needs
+
+    @property
+    def control_mode(self) -> str | None:
+        """2.1 K18/K19: ScheduledControl or DynamicControl for an ISO 15118-20 EV; None for ISO 15118-2."""
+        value = self.needs.get("controlMode")
+        return value if isinstance(value, str) else None
 
     @property
     def departure(self) -> datetime | None:
@@ -219,6 +227,9 @@ class EvRequest:
         return from_wire(value) if isinstance(value, str) else None
 
     def _parameters(self) -> dict[str, Any]:
+        v2x = self.needs.get("v2xChargingParameters")
+        if isinstance(v2x, dict):  # K18.FR.06 / K19.FR.06: the -20 names, read as the -2 ones
+            return {"evMaxCurrent": v2x.get("maxChargeCurrent"), "evMinCurrent": v2x.get("minChargeCurrent")}
         found = self.needs.get("dcChargingParameters" if self.dc else "acChargingParameters")
         return found if isinstance(found, dict) else {}
 
@@ -766,7 +777,9 @@ class SmartChargingService:
         the background (K15.FR.07/08). Stored with the answer (and the departure time) before it is answered;
         the needs are kept for a renegotiation (K15.FR.13)."""
         running = (await self._running(station_id, version)).get(evse_id)
-        status = "Rejected"
+        # K18.FR.04 / K19.FR.04: an ISO 15118-20 EV gets NoChargingProfile (Rejected would refuse its energy
+        # transfer and end the transaction, K19.FR.15/16)
+        status = "NoChargingProfile" if isinstance(needs.get("controlMode"), str) else "Rejected"
         if running is not None:
             request = EvRequest(station_id, version, evse_id, running.transaction_id, max_tuples, needs)
             self._ev_needs[(station_id.casefold(), evse_id)] = request

@@ -1,4 +1,5 @@
-"""2.1 dynamic charging profiles (K28: the values a station pulls) and priority charging notices (K21/K22).
+"""2.1 dynamic charging profiles (K28: the values a station pulls) and priority charging notices (K21/K22);
+the answer to NotifyEVChargingNeeds may be NoChargingProfile (K18.FR.04, 17 characters).
 
 Revision ID: 0033_dynprio
 Revises: 0032_transaction_limits
@@ -19,6 +20,8 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("charging_limit_events") as batch:
+        batch.alter_column("answer", existing_type=sa.String(length=16), type_=sa.String(length=20))
     op.create_table(
         "dynamic_schedules",
         sa.Column("station_key", sa.String(length=48), nullable=False),
@@ -50,3 +53,5 @@ def downgrade() -> None:
     op.drop_index("ix_priority_charging_events_tx", table_name="priority_charging_events")
     op.drop_table("priority_charging_events")
     op.drop_table("dynamic_schedules")
+    with op.batch_alter_table("charging_limit_events") as batch:
+        batch.alter_column("answer", existing_type=sa.String(length=20), type_=sa.String(length=16))
