@@ -59,7 +59,9 @@ charging_limit_events = sa.Table(
     sa.Column("evse_id", sa.Integer),
     sa.Column("source", sa.String(20)),  # chargingLimitSource
     sa.Column("transaction_id", sa.String(36)),  # the EVSE's running transaction, when the CSMS knows it
-    sa.Column("answer", sa.String(20)),  # the status this CSMS answered with (NotifyEV*; 2.1 NoChargingProfile)
+    sa.Column(
+        "answer", sa.String(20)
+    ),  # the status this CSMS answered with (NotifyEV*; 2.1 NoChargingProfile)
     sa.Column("data", sa.Text, nullable=False),  # the request as wire JSON
     utc_timestamp("received_at", nullable=False),
     sa.Index("ix_charging_limit_events_station", "station_key", "id"),
