@@ -102,3 +102,78 @@ async def test_K21_remote_priority_and_K22_the_priority_button() -> None:
         await wait_for(lambda: limited(tx_events(), 3000.0), within=5)
         await wait_for(lambda: len(behaviour.of("NotifyPriorityCharging")) == 2, within=5)
         assert behaviour.of("NotifyPriorityCharging")[1]["activated"] is False  # K22.FR.05
+
+
+async def test_K19_K20_ISO_15118_20_dynamic_control_with_an_ocpp21_csms() -> None:
+    behaviour = CsmsBehaviour()
+    async with (
+        peer_csms(behaviour, "ocpp2.1") as url,
+        running_station(url, version=Version.V21, variables=EVERY_SECOND) as station,
+    ):
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        station.plug(1, 1)
+        station.present_token("ISO20")
+        await wait_for(lambda: behaviour.of("TransactionEvent"))
+        await execute(station, "needs 1 20 60 dynamic")  # an ISO 15118-20 EV in dynamic control mode
+        await wait_for(lambda: behaviour.of("NotifyEVChargingNeeds"))
+        needs = behaviour.of("NotifyEVChargingNeeds")[0]["charging_needs"]
+        assert needs["control_mode"] == "DynamicControl"  # K19.FR.01
+        assert needs["v2x_charging_parameters"]["ev_target_energy_request"] == 20_000  # K19.FR.06
+        transaction_id = behaviour.of("TransactionEvent")[0]["transaction_info"]["transaction_id"]
+        tx_profile = {
+            "id": 19,
+            "stack_level": 1,
+            "charging_profile_purpose": "TxProfile",
+            "charging_profile_kind": "Relative",
+            "transaction_id": transaction_id,
+            "charging_schedule": [
+                {
+                    "id": 4,
+                    "charging_rate_unit": "W",
+                    "charging_schedule_period": [{"start_period": 0, "limit": 5000.0}],
+                }
+            ],
+        }
+        csms = behaviour.stations[0]
+        assert (
+            await csms.call(call21.SetChargingProfile(evse_id=1, charging_profile=tx_profile))
+        ).status == "Accepted"
+        await wait_for(lambda: behaviour.of("NotifyEVChargingSchedule"))
+        [schedule] = behaviour.of("NotifyEVChargingSchedule")  # K19.FR.10: the CSMS's schedule
+        assert schedule["selected_charging_schedule_id"] == 4
+        assert schedule["charging_schedule"]["charging_schedule_period"][0]["limit"] == 5000.0
+        await execute(station, "needs 1 10 30 dynamic")  # K20.FR.01: new needs go out again
+        await wait_for(lambda: len(behaviour.of("NotifyEVChargingNeeds")) == 2)
+        renewed = behaviour.of("NotifyEVChargingNeeds")[1]["charging_needs"]
+        assert renewed["v2x_charging_parameters"]["ev_target_energy_request"] == 10_000
+
+
+async def test_K27_local_generation_and_K29_external_values_into_the_csms_dynamic_profile() -> None:
+    behaviour = CsmsBehaviour()
+    async with (
+        peer_csms(behaviour, "ocpp2.1") as url,
+        running_station(url, version=Version.V21, variables=EVERY_SECOND) as station,
+    ):
+        tx_events = await charging(behaviour, station, "EMS21")
+        csms = behaviour.stations[0]
+        external = dynamic_default(3000.0)
+        external["charging_schedule"][0]["charging_schedule_period"][0]["operation_mode"] = "ExternalLimits"
+        assert (
+            await csms.call(call21.SetChargingProfile(evse_id=1, charging_profile=external))
+        ).status == "Accepted"
+        await wait_for(lambda: limited(tx_events(), 3000.0), within=5)
+        await execute(station, "limit 1 2000")  # K29.FR.03/05: the EMS value lands in the CSMS's profile
+        await wait_for(lambda: limited(tx_events(), 2000.0), within=5)
+        [notify] = behaviour.of("NotifyChargingLimit")
+        assert notify["charging_limit"]["charging_limit_source"] == "EMS"
+        await execute(station, "generation 0 1500")  # K27: 1.5 kW of solar on top
+        await wait_for(lambda: limited(tx_events(), 3500.0), within=5)
+        solar = behaviour.of("NotifyChargingLimit")[-1]
+        assert solar["charging_limit"]["is_local_generation"] is True  # K27.FR.03
+        reported = await csms.call(
+            call21.GetChargingProfiles(
+                request_id=5, charging_profile={"charging_profile_purpose": "LocalGeneration"}
+            )
+        )
+        assert reported.status == "Accepted"  # K27.FR.02
+        await wait_for(lambda: behaviour.of("ReportChargingProfiles"), within=5)

@@ -33,6 +33,7 @@ commands (one per line, # starts a comment):
   clear [EVSE]                  the fault ends
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
   limit EVSE WATTS|off          an external system (EMS) limits EVSE (0: the station), or lifts it (K11-K13)
+  generation EVSE WATTS|off      an EMS reports local generation for EVSE (0: the station): added on top (2.1 K27)
   needs EVSE KWH [MINUTES] [scheduled|dynamic]
                                 the ISO 15118 EV at EVSE wants KWH, leaving in MINUTES (K15; again: K17);
                                 scheduled / dynamic: an ISO 15118-20 EV in that control mode (K18-K20)
@@ -121,6 +122,8 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         runtime.set_temperature(_celsius(args))
     elif command == "limit":
         runtime.external_limit(*_external_limit(runtime, args))
+    elif command == "generation":
+        runtime.local_generation(*_external_limit(runtime, args))
     elif command == "needs":
         evse_id, needs = _needs(runtime, args)
         runtime.ev_charging_needs(evse_id, needs)

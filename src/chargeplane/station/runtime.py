@@ -560,14 +560,6 @@ class StationRuntime:
         self.core.external_limit(evse_id, limit, unit, self.clock(), source)
         self._pump()
 
-    def external_dynamic_limit(
-        self, evse_id: int, limit: float | None, unit: str = "W", source: str = "EMS"
-    ) -> bool:
-        """K29: an external system's single value, into a Dynamic profile."""
-        taken = self.core.external_dynamic_limit(evse_id, limit, unit, self.clock(), source)
-        self._pump()
-        return taken
-
     def local_generation(self, evse_id: int, capacity: float | None, unit: str = "W") -> None:
         """K27: an EMS reports locally generated capacity (None: none any more)."""
         self.core.local_generation(evse_id, capacity, unit, self.clock())

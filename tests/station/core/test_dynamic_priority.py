@@ -216,7 +216,7 @@ def test_K29_FR_03_05_06_external_value_lands_in_the_csms_dynamic_profile_with_e
     set21(rig, 1, profile21(limit=9000.0, mode="ExternalLimits"))
     rig.sent.clear()
     rig.advance(10)
-    rig.do("external_dynamic_limit", 1, 3000.0, "W")
+    rig.do("external_limit", 1, 3000.0, "W")
     assert limit_now(rig) == 3000.0
     kept = stored(rig, 1)
     assert kept.charging_schedule[0].charging_schedule_period[0].limit == 3000.0
@@ -225,7 +225,7 @@ def test_K29_FR_03_05_06_external_value_lands_in_the_csms_dynamic_profile_with_e
 
 def test_K29_FR_04_external_value_becomes_a_dynamic_external_constraints_profile_and_is_notified() -> None:
     rig, _ = running21()
-    rig.do("external_dynamic_limit", 0, 6000.0, "W")
+    rig.do("external_limit", 0, 6000.0, "W")
     [notify] = rig.of(M21.NotifyChargingLimitRequest)
     assert notify.charging_limit.charging_limit_source == "EMS"
     assert limit_now(rig) == 6000.0
@@ -243,8 +243,7 @@ def test_K29_FR_04_external_value_becomes_a_dynamic_external_constraints_profile
 def test_K29_external_constraints_disallowed_value_ignored() -> None:
     rig, _ = running21()
     rig.core.ctx.model.put(VariableKey("SmartChargingCtrlr", "ExternalConstraintsProfileDisallowed"), "true")
-    assert rig.core.external_dynamic_limit(0, 6000.0, "W", rig.now) is False
-    rig.pump()
+    rig.do("external_limit", 0, 6000.0, "W")
     assert rig.of(M21.NotifyChargingLimitRequest) == []
     answer = rig.handle(
         M21.GetChargingProfilesRequest(request_id=4, charging_profile=D21.ChargingProfileCriterionType())

@@ -278,15 +278,12 @@ class StationCore:
         self, evse_id: int, limit: float | None, unit: str, now: datetime, source: str = "EMS"
     ) -> None:
         """K11-K13: an external system limits EVSE ``evse_id`` (0: the station) to ``limit`` in ``unit``
-        ("A" or "W"); None lifts its limit."""
+        ("A" or "W"); None lifts its limit. 2.1 K29: into the CSMS's Dynamic profiles that wait for it, else
+        a Dynamic external constraint (none when ExternalConstraintsProfileDisallowed)."""
+        if self.ctx.version is Version.V21:
+            self.ctx.get(DynamicSchedules).external_value(evse_id, limit, RateUnit(unit), now, source)
+            return
         self.ctx.get(SmartCharging).external_limit(evse_id, limit, RateUnit(unit), now, source)
-
-    def external_dynamic_limit(
-        self, evse_id: int, limit: float | None, unit: str, now: datetime, source: str = "EMS"
-    ) -> bool:
-        """K29: an external system's single value for EVSE ``evse_id`` (0: the station): into the CSMS's
-        Dynamic profiles that wait for it, else an external constraint; False: disallowed, ignored."""
-        return self.ctx.get(DynamicSchedules).external_value(evse_id, limit, RateUnit(unit), now, source)
 
     def local_generation(
         self, evse_id: int, capacity: float | None, unit: str, now: datetime, source: str = "EMS"
