@@ -4,17 +4,30 @@ simulated EV's power, as the meter values report it, follows."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import ocpp.v21
 
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.control import execute
+from chargeplane.station.runtime import StationRuntime
 from tests.station.csms_peer import CsmsBehaviour, peer_csms, wait_for
 from tests.station.test_runtime import running_station
 from tests.station.test_smart_charging_runtime import EV_MAX_W, EVERY_SECOND, charging, limited
 
 call21 = ocpp.v21.call
+
+
+@asynccontextmanager
+async def station21(behaviour: CsmsBehaviour) -> AsyncIterator[StationRuntime]:
+    """Our 2.1 station runtime (meter values each second) connected to an ``ocpp`` 2.1 CSMS."""
+    async with (
+        peer_csms(behaviour, "ocpp2.1") as url,
+        running_station(url, version=Version.V21, variables=EVERY_SECOND) as station,
+    ):
+        yield station
 
 
 def dynamic_default(limit: float, **extra: Any) -> dict[str, Any]:
@@ -36,10 +49,7 @@ def dynamic_default(limit: float, **extra: Any) -> dict[str, Any]:
 
 async def test_K28_FR_10_the_station_pulls_every_interval_and_takes_pushed_updates() -> None:
     behaviour = CsmsBehaviour(dynamic_update={"limit": 4000.0})
-    async with (
-        peer_csms(behaviour, "ocpp2.1") as url,
-        running_station(url, version=Version.V21, variables=EVERY_SECOND) as station,
-    ):
+    async with station21(behaviour) as station:
         tx_events = await charging(behaviour, station, "DYN1")
         csms = behaviour.stations[0]
         answer = await csms.call(
@@ -68,10 +78,7 @@ async def test_K28_FR_10_the_station_pulls_every_interval_and_takes_pushed_updat
 
 async def test_K21_remote_priority_and_K22_the_priority_button() -> None:
     behaviour = CsmsBehaviour()
-    async with (
-        peer_csms(behaviour, "ocpp2.1") as url,
-        running_station(url, version=Version.V21, variables=EVERY_SECOND) as station,
-    ):
+    async with station21(behaviour) as station:
         tx_events = await charging(behaviour, station, "PRIO1")
         csms = behaviour.stations[0]
         transaction_id = tx_events()[0]["transaction_info"]["transaction_id"]
@@ -106,10 +113,7 @@ async def test_K21_remote_priority_and_K22_the_priority_button() -> None:
 
 async def test_K19_K20_ISO_15118_20_dynamic_control_with_an_ocpp21_csms() -> None:
     behaviour = CsmsBehaviour()
-    async with (
-        peer_csms(behaviour, "ocpp2.1") as url,
-        running_station(url, version=Version.V21, variables=EVERY_SECOND) as station,
-    ):
+    async with station21(behaviour) as station:
         await wait_for(lambda: behaviour.of("StatusNotification"))
         station.plug(1, 1)
         station.present_token("ISO20")
@@ -150,10 +154,7 @@ async def test_K19_K20_ISO_15118_20_dynamic_control_with_an_ocpp21_csms() -> Non
 
 async def test_K27_local_generation_and_K29_external_values_into_the_csms_dynamic_profile() -> None:
     behaviour = CsmsBehaviour()
-    async with (
-        peer_csms(behaviour, "ocpp2.1") as url,
-        running_station(url, version=Version.V21, variables=EVERY_SECOND) as station,
-    ):
+    async with station21(behaviour) as station:
         tx_events = await charging(behaviour, station, "EMS21")
         csms = behaviour.stations[0]
         external = dynamic_default(3000.0)

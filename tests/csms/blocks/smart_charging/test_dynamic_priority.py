@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from ocpp.routing import on
@@ -34,6 +36,29 @@ def dynamic_profile(profile_id: int, limit: float, **extra: Any) -> dict[str, An
     }
 
 
+@asynccontextmanager
+async def booted(csms: RunningCsms, station_id: str) -> AsyncIterator[Any]:
+    """A registered ``ocpp`` 2.1 station, connected and booted (Accepted)."""
+    await csms.add_station(station_id)
+    async with peer(csms.ocpp_url, station_id, V21, station_class=DynamicStation) as station:
+        await boot(station, V21)
+        yield station
+
+
+async def started(station: Any, transaction_id: str) -> None:
+    """The peer station's transaction on EVSE 1 begins (TransactionEvent Started)."""
+    await station.call(
+        module.call.TransactionEvent(
+            event_type="Started",
+            timestamp="2026-12-07T10:00:00Z",
+            trigger_reason="CablePluggedIn",
+            seq_no=0,
+            transaction_info={"transaction_id": transaction_id},
+            evse={"id": 1, "connector_id": 1},
+        )
+    )
+
+
 class DynamicStation(module.ChargePoint):  # type: ignore[misc,name-defined]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -62,9 +87,7 @@ class DynamicStation(module.ChargePoint):  # type: ignore[misc,name-defined]
 async def test_K28_FR_07_12_pull_answered_from_the_operator_values_and_update_pushed(
     csms: RunningCsms,
 ) -> None:
-    await csms.add_station("DY1")
-    async with peer(csms.ocpp_url, "DY1", V21, station_class=DynamicStation) as station:
-        await boot(station, V21)
+    async with booted(csms, "DY1") as station:
         # K28.FR.12: no such profile in the store.
         refused = await station.call(module.call.PullDynamicScheduleUpdate(charging_profile_id=41))
         assert (refused.status, refused.status_info["reason_code"]) == ("Rejected", "InvalidProfile")
@@ -119,19 +142,8 @@ async def test_K28_FR_07_12_pull_answered_from_the_operator_values_and_update_pu
 async def test_K21_use_priority_charging_and_K22_notice_shown_in_the_transaction_view(
     csms: RunningCsms,
 ) -> None:
-    await csms.add_station("PR1")
-    async with peer(csms.ocpp_url, "PR1", V21, station_class=DynamicStation) as station:
-        await boot(station, V21)
-        await station.call(
-            module.call.TransactionEvent(
-                event_type="Started",
-                timestamp="2026-12-07T10:00:00Z",
-                trigger_reason="CablePluggedIn",
-                seq_no=0,
-                transaction_info={"transaction_id": "TX-P1"},
-                evse={"id": 1, "connector_id": 1},
-            )
-        )
+    async with booted(csms, "PR1") as station:
+        await started(station, "TX-P1")
         answer = await _json(csms, "POST", "/stations/PR1/transactions/TX-P1/priority-charging", json={})
         assert answer == {"status": "Accepted", "reasonCode": None}
         rejected = await _json(
@@ -168,9 +180,7 @@ async def test_K21_priority_charging_is_2_1_only(csms: RunningCsms) -> None:
 async def test_K18_FR_04_K19_ISO_15118_20_needs_get_NoChargingProfile_or_a_TxProfile(
     csms: RunningCsms,
 ) -> None:
-    await csms.add_station("IS20")
-    async with peer(csms.ocpp_url, "IS20", V21, station_class=DynamicStation) as station:
-        await boot(station, V21)
+    async with booted(csms, "IS20") as station:
         needs = {
             "requested_energy_transfer": "AC_three_phase",
             "control_mode": "DynamicControl",
@@ -182,16 +192,7 @@ async def test_K18_FR_04_K19_ISO_15118_20_needs_get_NoChargingProfile_or_a_TxPro
         }
         no_tx = await station.call(module.call.NotifyEVChargingNeeds(evse_id=1, charging_needs=needs))
         assert no_tx.status == "NoChargingProfile"  # K19.FR.04, not Rejected (K19.FR.15 would end it)
-        await station.call(
-            module.call.TransactionEvent(
-                event_type="Started",
-                timestamp="2026-12-07T10:00:00Z",
-                trigger_reason="CablePluggedIn",
-                seq_no=0,
-                transaction_info={"transaction_id": "TX-20"},
-                evse={"id": 1, "connector_id": 1},
-            )
-        )
+        await started(station, "TX-20")
         accepted = await station.call(module.call.NotifyEVChargingNeeds(evse_id=1, charging_needs=needs))
         assert accepted.status == "Accepted"  # K19.FR.03
 
