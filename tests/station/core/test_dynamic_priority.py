@@ -221,6 +221,8 @@ def test_K29_FR_03_05_06_external_value_lands_in_the_csms_dynamic_profile_with_e
     kept = stored(rig, 1)
     assert kept.charging_schedule[0].charging_schedule_period[0].limit == 3000.0
     assert from_wire(str(kept.dyn_update_time)) == rig.now  # K29.FR.06
+    rig.do("external_limit", 1, 10.0, "A")  # in amperes: into the profile's watts (3 phases, 230 V)
+    assert limit_now(rig) == 6900.0
 
 
 def test_K29_FR_04_external_value_becomes_a_dynamic_external_constraints_profile_and_is_notified() -> None:

@@ -37,6 +37,7 @@ from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.ocpp.versions import Version
+from chargeplane.smart_charging.composite import MAINS
 from chargeplane.smart_charging.model import Kind, Period, Profile, Purpose, RateUnit, Schedule
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
@@ -168,10 +169,10 @@ class DynamicSchedules(Controller):
         targets = [i for i in self._smart.installed if self._external_target(i, evse_id)]
         if targets and limit is not None:
             for installed in targets:
-                before = installed.profile.schedule.periods[0].limit
-                value = limit if unit is installed.profile.schedule.unit else None
-                if value is None:
-                    continue  # a value in the other unit: the profile keeps its own
+                period = installed.profile.schedule.periods[0]
+                before = period.limit
+                # in the profile's own unit (A per phase <-> W over the period's phases, at 230 V)
+                value = MAINS.to_unit(limit, unit, period.phases, installed.profile.schedule.unit)
                 self.apply(installed, ChargingScheduleUpdate(limit=value), now)
                 if self._significant(before, value):
                     self._smart._notify_limit(installed.profile, source, now)
