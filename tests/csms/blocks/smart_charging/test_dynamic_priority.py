@@ -94,6 +94,19 @@ async def test_K28_FR_07_12_pull_answered_from_the_operator_values_and_update_pu
         await _json(
             csms, "PUT", "/stations/DY1/dynamic-schedules/41", 404, json={"scheduleUpdate": {"limit": 1.0}}
         )
+        # K01.FR.122: what the station would refuse is refused before sending
+        relative_with_interval = {
+            **dynamic_profile(40, 1.0, dynUpdateInterval=5),
+            "chargingProfileKind": "Relative",
+        }
+        refused_set = await _json(
+            csms,
+            "POST",
+            "/stations/DY1/charging-profiles",
+            422,
+            json={"evseId": 0, "chargingProfile": relative_with_interval},
+        )
+        assert refused_set["extra"]["code"] == "InvalidProfile"
         answer = await _json(
             csms,
             "POST",

@@ -66,7 +66,7 @@ from chargeplane.ocpp.messages import v16, v21, v201
 from chargeplane.ocpp.messages.base import dec_hook
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
-from chargeplane.smart_charging import wire
+from chargeplane.smart_charging import rules21, wire
 from chargeplane.smart_charging.composite import Fallback, composite_schedule, within
 from chargeplane.smart_charging.model import Composite, Interval, Profile, Purpose, RateUnit
 from chargeplane.smart_charging.validation import Capabilities, check_set, replaced
@@ -179,6 +179,10 @@ def to_model(version: Version, evse_id: int, profile: dict[str, Any]) -> Profile
     try:
         if isinstance(typed, v16.datatypes.ChargingProfile):
             return wire.from_16(typed, evse_id)
+        if isinstance(typed, v21.datatypes.ChargingProfileType):  # 2.1: K01.FR.122, K28.FR.01, K01.FR.71
+            refusal = rules21.check_21(typed, rules21.Capabilities21(True, rules21.ADDITIONAL_PURPOSES))
+            if refusal is not None:
+                raise ProfileRefused(refusal.reason or "InvalidProfile", refusal.detail or "")
         if wire.schedule_count(typed) > 1:  # K01.FR.34: only with ISO 15118 schedule selection
             raise ProfileRefused("TooManySchedules", "more than one chargingSchedule (K01.FR.34)")
         return wire.from_2x(typed, evse_id)
