@@ -106,9 +106,7 @@ class DynamicSchedules(Controller):
         )
         installed.wire = raw
         self._tried.pop(installed.profile.id, None)
-        smart = self._smart
-        smart._save()
-        smart.obey(now)
+        self._smart.changed(now)
 
     # ------------------------------------------------------------------ pulling (K28.FR.10)
     def _due(self, installed: Installed) -> datetime | None:
@@ -175,8 +173,7 @@ class DynamicSchedules(Controller):
                 value = MAINS.to_unit(limit, unit, period.phases, installed.profile.schedule.unit)
                 self.apply(installed, ChargingScheduleUpdate(limit=value), now)
                 if self._significant(before, value):
-                    self._smart._notify_limit(installed.profile, source, now)
-                    self._smart._rate_changed(evse_id, now)
+                    self._smart.limit_notified(installed.profile, evse_id, source, now)
             return True
         if self.ctx.model.flag(CTRLR, "ExternalConstraintsProfileDisallowed"):
             return False
@@ -209,10 +206,9 @@ class DynamicSchedules(Controller):
         old = self.find(profile_id)
         smart.installed = [i for i in smart.installed if i.profile.id != profile_id]
         if capacity is None:
-            smart._save()
-            smart.obey(now)
+            smart.changed(now)
             if old is not None:
-                smart._cleared(evse_id, old.source, now)
+                smart.limit_cleared(evse_id, old.source, now)
             return
         at = self.ctx.station_time(now).replace(microsecond=0)
         profile = Profile(
@@ -225,8 +221,7 @@ class DynamicSchedules(Controller):
         )
         raw = self._generation_wire(profile, now)
         smart.installed.append(Installed(profile, raw, source))
-        smart._save()
-        smart.obey(now)
+        smart.changed(now)
         before = None if old is None else old.profile.schedule.periods[0].limit
         if before is None or self._significant(before, capacity):
             self._notify_generation(raw, evse_id, source, now)

@@ -165,6 +165,21 @@ class SmartCharging(Controller):
             VariableKey(CTRLR, "Entries", variable_instance="ChargingProfiles"), str(len(self.installed))
         )
 
+    def changed(self, now: datetime) -> None:
+        """Another block changed an installed profile in place (2.1 dynamic values): persist it and obey."""
+        self._save()
+        self.obey(now)
+
+    def limit_notified(self, profile: Profile, evse_id: int, source: str, now: datetime) -> None:
+        """A limit from outside changed significantly: NotifyChargingLimit (K11.FR.02, also 2.1 K29) and
+        ChargingRateChanged for the transactions on ``evse_id`` (K11.FR.04)."""
+        self._notify_limit(profile, source, now)
+        self._rate_changed(evse_id, now)
+
+    def limit_cleared(self, evse_id: int, source: str, now: datetime) -> None:
+        """K13: an external system lifted its limit on ``evse_id``."""
+        self._cleared(evse_id, source, now)
+
     def _wire_type(self) -> type[Payload]:
         if self.legacy:
             return v16.datatypes.ChargingProfile
