@@ -74,6 +74,10 @@ class DynamicStation(module.ChargePoint):  # type: ignore[misc,name-defined]
         self.updates.append({"id": charging_profile_id, **schedule_update})
         return module.call_result.UpdateDynamicSchedule(status="Accepted")
 
+    @on("GetCompositeSchedule")
+    def composite(self, duration: int, evse_id: int, **_: Any) -> Any:
+        return module.call_result.GetCompositeSchedule(status="Rejected")
+
     @on("UsePriorityCharging")
     def use_priority(self, transaction_id: str, activate: bool, **_: Any) -> Any:
         self.priority.append({"transaction_id": transaction_id, "activate": activate})
@@ -179,6 +183,25 @@ async def test_K21_use_priority_charging_and_K22_notice_shown_in_the_transaction
         key = page["items"][0]["id"]
         detail = await _json(csms, "GET", f"/transactions/{key}")
         assert detail["sections"]["priorityCharging"]["active"] is True
+        # the CSMS's own composite follows: the PriorityCharging profile in place of the TxDefaultProfile
+        for profile_id, purpose, limit in (
+            (71, "TxDefaultProfile", 3000.0),
+            (72, "PriorityCharging", 9000.0),
+        ):
+            body = {**dynamic_profile(profile_id, limit), "chargingProfilePurpose": purpose}
+            body["chargingProfileKind"] = "Relative"
+            await _json(
+                csms, "POST", "/stations/PR1/charging-profiles", json={"evseId": 0, "chargingProfile": body}
+            )
+
+        async def csms_limit() -> float:
+            params = {"evseId": 1, "duration": 60, "unit": "W"}
+            view = await _json(csms, "GET", "/stations/PR1/composite-schedule", params=params)
+            return float(view["csms"]["chargingSchedulePeriod"][0]["limit"])
+
+        assert await csms_limit() == 9000.0
+        await station.call(module.call.NotifyPriorityCharging(transaction_id="TX-P1", activated=False))
+        assert await csms_limit() == 3000.0
 
 
 async def test_K21_priority_charging_is_2_1_only(csms: RunningCsms) -> None:

@@ -34,10 +34,12 @@ def install(context: BlockContext, settings: SmartChargingSettings) -> None:
     context.routes.extend(api.routes(service))
     context.jobs.append(service.reconcile_job)
     context.provide(service)
-    _install_dynamic(context, repository)
+    _install_dynamic(context, service, repository)
 
 
-def _install_dynamic(context: BlockContext, repository: SmartChargingRepository) -> None:
+def _install_dynamic(
+    context: BlockContext, service: SmartChargingService, repository: SmartChargingRepository
+) -> None:
     """2.1 K28 dynamic schedules and K21/K22 priority charging."""
     dynamic = DynamicChargingService(
         DynamicRepository(context.engine, context.committer),
@@ -54,6 +56,12 @@ def _install_dynamic(context: BlockContext, repository: SmartChargingRepository)
         return None if view is None else dynamic_api.priority_state_out(transaction_id, view)
 
     context.require(TransactionQueries).add_section("priorityCharging", priority_section)
+
+    async def priority_active(station_id: str, transaction_id: str) -> bool:
+        view = await dynamic.priority(station_id, transaction_id)
+        return view is not None and view.active
+
+    service.priority_tx = priority_active  # the CSMS's own composite follows the station's notices (K08)
     context.provide(dynamic)
 
 

@@ -261,6 +261,10 @@ class EvCharging:
     schedule_count: int
 
 
+async def _never(station_id: str, transaction_id: str) -> bool:
+    return False
+
+
 class SmartChargingService:
     def __init__(
         self,
@@ -285,6 +289,8 @@ class SmartChargingService:
         self._ev_needs: dict[tuple[str, int], EvRequest] = {}  # the needs last stated, per (station, EVSE)
         self._ev_needs_handlers: list[EvNeedsHandler] = []
         self._offers: dict[tuple[str, int], asyncio.Task[None]] = {}  # the TxProfile being sent per EVSE
+        # whether (station, transaction) charges with priority (2.1 K21/K22; set by the dynamic part)
+        self.priority_tx: Callable[[str, str], Awaitable[bool]] = _never
 
     # -- helpers --------------------------------------------------------------------------------------------
 
@@ -663,6 +669,7 @@ class SmartChargingService:
             if (m := _stored_model(p)) is not None
         ]
         running = (await self._running(station_id, version)).get(evse_id)
+        priority = running is not None and await self.priority_tx(station_id, running.transaction_id)
         return composite_schedule(
             models,
             start=start,
@@ -672,6 +679,7 @@ class SmartChargingService:
             fallback=self._fallback(),
             transaction_id=None if running is None else running.transaction_id,
             transaction_start=None if running is None else running.started_at,
+            priority=priority,  # 2.1 K21/K22: the station said it charges the transaction with priority
         )
 
     async def composite(self, station_id: str, evse_id: int, duration: int, unit: RateUnit) -> CompositeView:
