@@ -72,13 +72,11 @@ def test_from_2x_both_dialects(ns: type[v201.Messages] | type[v21.Messages]) -> 
     assert model.schedule.start == T0
 
 
-def test_from_21_unsupported_purpose_kind_and_period_without_limit() -> None:
-    with pytest.raises(Unconvertible) as purpose:
-        from_2x(profile_2x(v21.Messages, "PriorityCharging"), 0)  # type: ignore[arg-type]
-    assert purpose.value.reason == "UnsupportedPurpose"
-    with pytest.raises(Unconvertible) as kind:
-        from_2x(profile_2x(v21.Messages, "TxDefaultProfile", "Dynamic"), 0)  # type: ignore[arg-type]
-    assert kind.value.reason == "UnsupportedKind"
+def test_from_21_priority_purpose_dynamic_kind_and_unsupported_period_without_limit() -> None:
+    priority = from_2x(profile_2x(v21.Messages, "PriorityCharging"), 0)  # type: ignore[arg-type]
+    assert priority.purpose is Purpose.PRIORITY_CHARGING
+    dynamic = from_2x(profile_2x(v21.Messages, "TxDefaultProfile", "Dynamic"), 0)  # type: ignore[arg-type]
+    assert dynamic.kind is Kind.DYNAMIC
     n = v21.datatypes
     setpoint_only = n.ChargingProfileType(
         id=1,

@@ -27,6 +27,7 @@ class CsmsBehaviour:
     authorize_status: str = "Accepted"
     ev_needs_status: str = "Accepted"  # the answer to NotifyEVChargingNeeds (K15)
     start_limit: dict[str, Any] | None = None  # 2.1 F07.FR.02: transactionLimit in the answer to Started
+    dynamic_update: dict[str, Any] | None = None  # 2.1 K28.FR.07: what PullDynamicScheduleUpdate answers
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     stations: list[Any] = field(default_factory=list)
 
@@ -174,6 +175,20 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
         async def on_battery_swap(self, **payload: Any) -> Any:
             self._record("BatterySwap", payload)
             return result.BatterySwap()
+
+        @on("PullDynamicScheduleUpdate")  # type: ignore[misc]
+        async def on_pull_dynamic(self, **payload: Any) -> Any:
+            self._record("PullDynamicScheduleUpdate", payload)
+            if behaviour.dynamic_update is None:
+                return result.PullDynamicScheduleUpdate(status="Rejected")
+            return result.PullDynamicScheduleUpdate(
+                status="Accepted", schedule_update=behaviour.dynamic_update
+            )
+
+        @on("NotifyPriorityCharging")  # type: ignore[misc]
+        async def on_notify_priority(self, **payload: Any) -> Any:
+            self._record("NotifyPriorityCharging", payload)
+            return result.NotifyPriorityCharging()
 
     return PeerCsms21
 

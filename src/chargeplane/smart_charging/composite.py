@@ -56,7 +56,7 @@ def occurrence_start(profile: Profile, at: datetime, anchor: datetime) -> dateti
     schedule = profile.schedule
     if profile.kind is Kind.RELATIVE:
         base = anchor
-    elif profile.kind is Kind.ABSOLUTE:
+    elif profile.kind in (Kind.ABSOLUTE, Kind.DYNAMIC):  # Dynamic: in force from receipt (K28.FR.02)
         base = schedule.start if schedule.start is not None else anchor
     else:
         if schedule.start is None or profile.recurrency is None or at < schedule.start:
@@ -148,13 +148,17 @@ def limit_at(
     anchor: datetime,
     transaction_id: str | None = None,
     electrical: Electrical = MAINS,
+    priority: bool = False,
 ) -> tuple[float, int]:
-    """The composite limit at one instant (in ``unit``) and the phases it assumes."""
+    """The composite limit at one instant (in ``unit``) and the phases it assumes. ``priority``: the
+    transaction charges with priority (2.1 K21/K22), its PriorityCharging profile replaces Tx(Default)."""
     chosen = [lead for layer in _layers(profiles, evse_id) if (lead := _leading(layer, at, anchor))]
     if evse_id != 0:
-        tx, default = _transaction_layers(profiles, evse_id, transaction_id)
-        overruled = any(is_valid(p, at) for p in tx)  # the TxDefaultProfiles do not count then
-        lead = _leading(tx, at, anchor) if overruled else _leading(default, at, anchor)
+        lead = _priority_lead(profiles, evse_id, at, anchor) if priority else None
+        if lead is None:
+            tx, default = _transaction_layers(profiles, evse_id, transaction_id)
+            overruled = any(is_valid(p, at) for p in tx)  # the TxDefaultProfiles do not count then
+            lead = _leading(tx, at, anchor) if overruled else _leading(default, at, anchor)
         if lead is not None:
             chosen.append(lead)
     if not chosen:
@@ -163,7 +167,34 @@ def limit_at(
         electrical.to_unit(period.limit, profile.schedule.unit, period.phases, unit)
         for profile, period in chosen
     ]
-    return min(limits), min(period.phases for _, period in chosen)
+    phases = min(period.phases for _, period in chosen)
+    return min(limits) + _generation(profiles, evse_id, at, anchor, unit, electrical), phases
+
+
+def _priority_lead(
+    profiles: Sequence[Profile], evse_id: int, at: datetime, anchor: datetime
+) -> tuple[Profile, Period] | None:
+    """K21.FR.04 / K22.FR.02: the PriorityCharging profile of the EVSE or of EVSE 0 in force at ``at``."""
+    mine = [p for p in profiles if p.purpose is Purpose.PRIORITY_CHARGING and p.evse_id in (0, evse_id)]
+    return _leading(mine, at, anchor)
+
+
+def _generation(
+    profiles: Sequence[Profile],
+    evse_id: int,
+    at: datetime,
+    anchor: datetime,
+    unit: RateUnit,
+    electrical: Electrical,
+) -> float:
+    """SC.01 / K08.FR.04 (2.1), K27: the capacity of a LocalGeneration profile (of the EVSE, or of EVSE 0)
+    comes on top of the merged limit."""
+    mine = [p for p in profiles if p.purpose is Purpose.LOCAL_GENERATION and p.evse_id in (0, evse_id)]
+    lead = _leading(mine, at, anchor)
+    if lead is None:
+        return 0.0
+    profile, period = lead
+    return electrical.to_unit(period.limit, profile.schedule.unit, period.phases, unit)
 
 
 def _change_points(profile: Profile, start: datetime, end: datetime, anchor: datetime) -> Iterator[datetime]:
@@ -202,12 +233,13 @@ def composite_schedule(
     transaction_id: str | None = None,
     transaction_start: datetime | None = None,
     electrical: Electrical = MAINS,
+    priority: bool = False,
 ) -> Composite:
     """The composite schedule of ``evse_id`` (0: the station) from ``start`` for ``duration`` seconds.
 
     ``profiles`` are the profiles installed on the station (any EVSE, any purpose); those that do not apply
     to this EVSE or transaction are ignored. A Relative profile counts from ``transaction_start`` (else from
-    ``start``)."""
+    ``start``). ``priority``: see :func:`limit_at`."""
     start = start.replace(microsecond=0)
     end = start + timedelta(seconds=duration)
     anchor = transaction_start if transaction_start is not None else start
@@ -228,6 +260,7 @@ def composite_schedule(
             anchor=anchor,
             transaction_id=transaction_id,
             electrical=electrical,
+            priority=priority,
         )
         if intervals and intervals[-1].limit == limit and intervals[-1].number_phases == phases:
             continue

@@ -17,12 +17,15 @@ class Purpose(enum.Enum):
     TX_DEFAULT = "TxDefaultProfile"
     TX = "TxProfile"
     EXTERNAL_CONSTRAINTS = "ChargingStationExternalConstraints"
+    PRIORITY_CHARGING = "PriorityCharging"  # 2.1 K21/K22: replaces Tx(Default) while activated
+    LOCAL_GENERATION = "LocalGeneration"  # 2.1 K27: capacity added on top of the composite (SC.01)
 
 
 class Kind(enum.Enum):
     ABSOLUTE = "Absolute"
     RECURRING = "Recurring"
     RELATIVE = "Relative"
+    DYNAMIC = "Dynamic"  # 2.1 K28/K29: one period from startPeriod 0, its values updated in place
 
 
 class Recurrency(enum.Enum):

@@ -132,6 +132,10 @@ def _check_schedule(profile: Profile, caps: Capabilities, *, legacy: bool) -> Ve
                 return _no("InvalidValue", "phaseToUse only with numberPhases 1 (K01.FR.19)")
             if not caps.phase_switching:
                 return _no("NoPhaseSwitching", "the EVSE cannot switch phases (K01.FR.48)")
+    if profile.kind is Kind.DYNAMIC and len(periods) != 1:
+        return _no("InvalidSchedule", "a Dynamic profile has one period from 0 (K28.FR.01-03)")
+    if profile.purpose is Purpose.PRIORITY_CHARGING and schedule.duration is not None:
+        return _no("InvalidSchedule", "a PriorityCharging schedule has no duration (K01.FR.70)")
     if schedule.duration is not None and schedule.duration <= 0:
         return _no("InvalidValue", "duration is positive")
     if profile.kind in (Kind.ABSOLUTE, Kind.RECURRING) and schedule.start is None:
@@ -202,6 +206,8 @@ def check_offer(
     EV names its pick by id, K15.FR.19)."""
     if len(schedules) <= 1:
         return ACCEPTED
+    if profile.kind is Kind.DYNAMIC:
+        return _no("InvalidSchedule", "a Dynamic profile has one chargingSchedule (K28.FR.01)")
     if profile.purpose is not Purpose.TX or not iso15118:
         return _no("TooManySchedules", "one chargingSchedule without ISO 15118 (K01.FR.34)")
     if len(schedules) > MAX_SCHEDULES:

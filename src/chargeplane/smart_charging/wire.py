@@ -50,7 +50,7 @@ class Unconvertible(ValueError):
 def _kind(name: str) -> Kind:
     try:
         return Kind(name)
-    except ValueError as error:  # 2.1 Dynamic: set by an external controller, not from a fixed schedule
+    except ValueError as error:  # not a kind of OCPP (the schemas keep this from happening)
         raise Unconvertible("UnsupportedKind", f"chargingProfileKind {name} is not supported") from error
 
 
@@ -126,7 +126,7 @@ def from_2x(profile: Profile2x, evse_id: int) -> Profile:
     name = str(profile.charging_profile_purpose)
     try:
         purpose = Purpose(name)
-    except ValueError as error:  # 2.1 PriorityCharging, LocalGeneration
+    except ValueError as error:  # not a purpose of OCPP (the schemas keep this from happening)
         raise Unconvertible(
             "UnsupportedPurpose", f"chargingProfilePurpose {name} is not supported"
         ) from error

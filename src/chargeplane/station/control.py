@@ -26,6 +26,7 @@ commands (one per line, # starts a comment):
   unplug [EVSE]                 the EV leaves
   token ID [EVSE]               a card at the reader (no EVSE: the station's reader)
   button [EVSE]                 the start/stop button (C02: charges without authorization if AuthCtrlr.Enabled is false)
+  priority [EVSE]               the priority charging button (K22: on / off for the running transaction)
   pin DIGITS [EVSE]             a PIN typed on the keypad (C04: a KeyCode token, authorized with the CSMS)
   card [EVSE]                   the payment terminal approves a card (2.1: DirectPayment token, C18)
   enrol CUSTOMER [TOKEN]        a driver enrols at the terminal as CUSTOMER, with the card TOKEN (N09/N10)
@@ -39,7 +40,10 @@ commands (one per line, # starts a comment):
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
   grid VOLTS [HZ]               the grid at the connection point (2.1 DER controls act on it, R05)
   limit EVSE WATTS|off          an external system (EMS) limits EVSE (0: the station), or lifts it (K11-K13)
-  needs EVSE KWH [MINUTES]      the ISO 15118 EV at EVSE wants KWH, leaving in MINUTES (K15; again: K17)
+  generation EVSE WATTS|off      an EMS reports local generation for EVSE (0: the station): added on top (2.1 K27)
+  needs EVSE KWH [MINUTES] [scheduled|dynamic]
+                                the ISO 15118 EV at EVSE wants KWH, leaving in MINUTES (K15; again: K17);
+                                scheduled / dynamic: an ISO 15118-20 EV in that control mode (K18-K20)
   offline                       drop the connection (the station reconnects after back-off)
   wait SECONDS                  let time pass (scenario files)
   status                        EVSE and transaction state
@@ -109,7 +113,14 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     command, args = words[0].lower(), words[1:]
     numbers = [int(a) for a in args if a.isdigit()]
     evse = numbers[0] if numbers else 1
-    if evse not in runtime.hardware.evses and command in ("plug", "unplug", "fault", "clear", "button"):
+    if evse not in runtime.hardware.evses and command in (
+        "plug",
+        "unplug",
+        "fault",
+        "clear",
+        "button",
+        "priority",
+    ):
         raise ValueError(f"no EVSE {evse} (this station has {len(runtime.hardware.evses)})")
     if command == "plug":
         runtime.plug(evse, numbers[1] if len(numbers) > 1 else 1)
@@ -121,6 +132,8 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         runtime.present_token(args[0], int(args[1]) if len(args) > 1 else None)
     elif command == "button":
         runtime.press_start_button(evse)
+    elif command == "priority":
+        out("priority charging on" if runtime.press_priority_button(evse) else "priority charging off")
     elif command == "pin":
         if not args:
             raise ValueError("pin needs the digits")
@@ -151,6 +164,8 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         runtime.set_grid(*_grid(args))
     elif command == "limit":
         runtime.external_limit(*_external_limit(runtime, args))
+    elif command == "generation":
+        runtime.local_generation(*_external_limit(runtime, args))
     elif command == "needs":
         evse_id, needs = _needs(runtime, args)
         runtime.ev_charging_needs(evse_id, needs)
@@ -188,7 +203,13 @@ def _external_limit(runtime: StationRuntime, args: list[str]) -> tuple[int, floa
     return evse, watts
 
 
+CONTROL_MODES = {"scheduled": "ScheduledControl", "dynamic": "DynamicControl"}  # ISO 15118-20 (K18/K19)
+
+
 def _needs(runtime: StationRuntime, args: list[str]) -> tuple[int, EvChargingNeeds]:
+    mode = CONTROL_MODES.get(args[-1].lower()) if args else None
+    if mode is not None:
+        args = args[:-1]
     if len(args) not in (2, 3) or not args[0].isdigit():
         raise ValueError("needs takes an EVSE, the kWh wanted and optionally the minutes until departure")
     evse = int(args[0])
@@ -201,7 +222,8 @@ def _needs(runtime: StationRuntime, args: list[str]) -> tuple[int, EvChargingNee
         raise ValueError("needs takes numbers: kWh and minutes") from None
     if not math.isfinite(kwh) or kwh <= 0 or (minutes is not None and minutes <= 0):
         raise ValueError("needs takes a positive energy and departure")
-    return evse, EvChargingNeeds(kwh * 1000.0, departure_s=None if minutes is None else minutes * 60)
+    departure = None if minutes is None else minutes * 60
+    return evse, EvChargingNeeds(kwh * 1000.0, departure_s=departure, control_mode=mode)
 
 
 def _grid(args: list[str]) -> tuple[float, float | None]:

@@ -593,6 +593,17 @@ class StationRuntime:
         self.core.external_limit(evse_id, limit, unit, self.clock(), source)
         self._pump()
 
+    def local_generation(self, evse_id: int, capacity: float | None, unit: str = "W") -> None:
+        """K27: an EMS reports locally generated capacity (None: none any more)."""
+        self.core.local_generation(evse_id, capacity, unit, self.clock())
+        self._pump()
+
+    def press_priority_button(self, evse_id: int = 1) -> bool:
+        """K22: the simulated priority charging button of ``evse_id`` (toggles)."""
+        on = self.core.priority_button(evse_id, self.clock())
+        self._pump()
+        return on
+
     def set_temperature(self, celsius: float) -> None:
         """The station's temperature sensor reads ``celsius`` (ChargingStation.Temperature, monitored)."""
         self.hardware.temperature_c = celsius

@@ -12,6 +12,7 @@ import pytest
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
+from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.core.model import MeterReading, SetPowerLimit
 from chargeplane.station.core.storage import MemoryStorage
 from tests.station.core.helpers import D16, M16, T0, D, M, Rig, make_rig, rig16, set_var
@@ -382,7 +383,8 @@ def test_K01_ocpp21_set_and_composite_and_unsupported_purpose() -> None:
         v21.messages.SetChargingProfileRequest(evse_id=0, charging_profile=p21("TxDefaultProfile"))
     )
     assert ok.status == "Accepted"
-    bad = rig.handle(
+    rig.core.ctx.model.put(VariableKey("SmartChargingCtrlr", "SupportedAdditionalPurposes"), "")
+    bad = rig.handle(  # K01.FR.120
         v21.messages.SetChargingProfileRequest(evse_id=0, charging_profile=p21("PriorityCharging"))
     )
     assert (bad.status, bad.status_info.reason_code) == ("Rejected", "UnsupportedPurpose")

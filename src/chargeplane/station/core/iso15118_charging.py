@@ -17,6 +17,14 @@ the EV charges within the station's own composite, nothing more is sent.
 Offline (K15.FR.15, K17.FR.15) the EV gets the station's composite (a TxDefaultProfile if there is one) at
 once; its profile is sent once the CSMS accepted the station again.
 
+ISO 15118-20 (2.1 K18-K20; an EV whose needs carry a ``control_mode``): the needs go out with that controlMode
+and V2XChargingParameters (K18.FR.01/06, K19.FR.01/06); NoChargingProfile is the CSMS's "no schedule"
+(K18.FR.04, K19.FR.04: the station's own limits, K18.FR.15 / K19.FR.11). In scheduled control mode the flow
+is K15's, the NotifyEVChargingSchedule naming the schedule the EV picked (K18.FR.10). In dynamic control mode
+the EV follows the station's limit: its own profile is disregarded and the CSMS's schedule goes back in
+NotifyEVChargingSchedule (K19.FR.10); Rejected means the CSMS refuses the requested energy transfer, and the
+transaction ends (K19.FR.15/16). New needs during the session renegotiate (K20.FR.01-04).
+
 Decisions: ISO15118Ctrlr.Enabled false makes the station behave as a basic (IEC 61851) station: no needs
 sent. Without a departure time the offer covers a day.
 """
@@ -35,7 +43,7 @@ from chargeplane.ocpp.messages import v21, v201
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
-from chargeplane.smart_charging.model import RateUnit
+from chargeplane.smart_charging.model import Composite, RateUnit
 from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
@@ -53,6 +61,9 @@ NO_DEPARTURE_S = 86_400  # the offer without a departure time
 MIN_OFFER_S = 60
 PROFILE_WAIT_S = 60  # K15.FR.08: the CSMS sends its TxProfile within a minute (ISO 15118's own timeout)
 AC_MODES = {1: "AC_single_phase", 2: "AC_two_phase", 3: "AC_three_phase"}
+DYNAMIC_CONTROL = "DynamicControl"  # ISO 15118-20 control modes (2.1 ControlModeEnumType)
+SCHEDULED_CONTROL = "ScheduledControl"
+NO_CHARGING_PROFILE = "NoChargingProfile"  # K18.FR.04 / K19.FR.04
 
 
 class Phase(enum.Enum):
@@ -167,7 +178,11 @@ class Iso15118Charging(Controller):
             return  # the EV left, or stated new needs meanwhile
         answers = v201.messages.NotifyEVChargingNeedsResponse | v21.messages.NotifyEVChargingNeedsResponse
         status = str(response.status) if isinstance(response, answers) else "Rejected"
-        if status == "Rejected":  # K15.FR.04 / K17.FR.04: no schedule from the CSMS
+        if status == "Rejected" and session.needs.control_mode == DYNAMIC_CONTROL:
+            evse = self.ctx.evses[evse_id]  # K19.FR.15/16: the requested energy transfer is refused
+            self.ctx.get(Transactions).force_stop(evse, "ReqEnergyTransferRejected", "AbnormalCondition", now)
+            return
+        if status in ("Rejected", NO_CHARGING_PROFILE):  # K15.FR.04 / K17.FR.04, K18.FR.04 / K19.FR.04
             session.phase = Phase.REJECTED
             session.deadline = None
             self.ctx.act(StartPowerDelivery(evse_id))
@@ -213,6 +228,8 @@ class Iso15118Charging(Controller):
             needs.phases,
         )
         schedule_id, periods = pick(offers, ev, self._most_periods())
+        if needs.control_mode == DYNAMIC_CONTROL:  # K19.FR.10: the CSMS's schedule, not the EV's profile
+            schedule_id, periods = _as_given(offers[0])
         self.ctx.act(StartPowerDelivery(evse.id))  # the station's limit (SetPowerLimit) holds it in any case
         if not within(periods, dict(offers)[schedule_id]):
             log.warning("EVSE %d: the EV's profile exceeds the schedule offered; not passed on", evse.id)
@@ -254,6 +271,8 @@ class Iso15118Charging(Controller):
                 ],
             },
         }
+        if session.needs.control_mode is not None and self.ctx.version is Version.V21:
+            data["selectedChargingScheduleId"] = chosen.schedule_id  # K18.FR.10, K19.FR.10
         kind = "NotifyEVChargingScheduleRequest"
         if self.ctx.send(self._message(kind, data), now):
             session.notify_pending = False
@@ -300,6 +319,8 @@ class Iso15118Charging(Controller):
             }
             mode = AC_MODES.get(needs.phases, "AC_three_phase")
             charging = {"acChargingParameters": ac, "requestedEnergyTransfer": mode}
+        if needs.control_mode is not None and self.ctx.version is Version.V21:
+            _iso15118_20(charging, needs)
         if session.departure is not None:
             charging["departureTime"] = to_wire(session.departure.replace(microsecond=0))
         data = {
@@ -328,3 +349,25 @@ def _rate(chosen: Chosen, at: datetime) -> tuple[RateUnit, float]:
             break
         limit = period.limit
     return chosen.unit, limit
+
+
+def _iso15118_20(charging: dict[str, Any], needs: EvChargingNeeds) -> None:
+    """K18.FR.06 / K19.FR.06: an ISO 15118-20 EV's needs as V2XChargingParameters, with its controlMode."""
+    charging.pop("acChargingParameters", None)
+    charging.pop("dcChargingParameters", None)
+    parameters: dict[str, Any] = {
+        "maxChargeCurrent": round(needs.max_current_a),
+        "minChargeCurrent": round(needs.min_current_a),
+        "maxVoltage": round(needs.max_voltage_v),
+        "evTargetEnergyRequest": round(needs.energy_wh),  # K20.FR.01: the new amount on new needs
+    }
+    if needs.max_power_w is not None:
+        parameters["maxChargePower"] = round(needs.max_power_w)
+    charging["v2xChargingParameters"] = parameters
+    charging["controlMode"] = needs.control_mode
+
+
+def _as_given(offer: tuple[int, Composite]) -> tuple[int, list[EvPeriod]]:
+    """K19.FR.10: the schedule offered (the CSMS's, within the station's caps) as the one the EV follows."""
+    schedule_id, composite = offer
+    return schedule_id, [EvPeriod(i.start, i.limit) for i in composite.intervals]

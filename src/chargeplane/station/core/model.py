@@ -43,6 +43,8 @@ class EvChargingNeeds:
     departure_s: int | None = None
     dc: bool = False
     phases: int = 3
+    # 2.1 K18/K19: ISO 15118-20 "ScheduledControl" or "DynamicControl"; None: ISO 15118-2 (K15)
+    control_mode: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from msgspec import UNSET
@@ -36,7 +36,7 @@ from chargeplane.ocpp.messages import v2x, v16, v21, v201
 from chargeplane.ocpp.messages.base import Payload, dec_hook, present
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
-from chargeplane.smart_charging import validation, wire
+from chargeplane.smart_charging import rules21, validation, wire
 from chargeplane.smart_charging.composite import Fallback, composite_schedule, limit_at, station_total
 from chargeplane.smart_charging.model import Composite, Kind, Period, Profile, Purpose, RateUnit, Schedule
 from chargeplane.smart_charging.wire import Profile2x, Schedule2x
@@ -58,6 +58,8 @@ EXTERNAL_ID_BASE = 1_000_000  # the id of an external limit's profile: this plus
 UNITS_16 = {"Current": RateUnit.AMPERE, "Power": RateUnit.WATT}
 
 
+# one wire profile type at a time (mypy checks the 2.x handler body per dialect)
+Profile2xT = TypeVar("Profile2xT", v201.datatypes.ChargingProfileType, v21.datatypes.ChargingProfileType)
 Offered = tuple[tuple[int, Schedule], ...]  # an ISO 15118 TxProfile's chargingSchedules: id and schedule
 
 
@@ -80,7 +82,7 @@ class Waiting:
 
 
 class SmartCharging(Controller):
-    __slots__ = ("_limits", "installed", "iso15118_tx", "tx_profile_listeners", "waiting")
+    __slots__ = ("_limits", "installed", "iso15118_tx", "priority_tx", "tx_profile_listeners", "waiting")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -91,6 +93,8 @@ class SmartCharging(Controller):
         self.tx_profile_listeners: list[Callable[[int, datetime], None]] = []
         # whether the CSMS got NotifyEVChargingNeeds for this transaction (K01.FR.34; set by ISO 15118)
         self.iso15118_tx: Callable[[str], bool] = lambda transaction_id: False
+        # whether this transaction charges with priority (2.1 K21/K22; set by the priority charging block)
+        self.priority_tx: Callable[[str], bool] = lambda transaction_id: False
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -160,6 +164,21 @@ class SmartCharging(Controller):
         self.ctx.model.put(
             VariableKey(CTRLR, "Entries", variable_instance="ChargingProfiles"), str(len(self.installed))
         )
+
+    def changed(self, now: datetime) -> None:
+        """Another block changed an installed profile in place (2.1 dynamic values): persist it and obey."""
+        self._save()
+        self.obey(now)
+
+    def limit_notified(self, profile: Profile, evse_id: int, source: str, now: datetime) -> None:
+        """A limit from outside changed significantly: NotifyChargingLimit (K11.FR.02, also 2.1 K29) and
+        ChargingRateChanged for the transactions on ``evse_id`` (K11.FR.04)."""
+        self._notify_limit(profile, source, now)
+        self._rate_changed(evse_id, now)
+
+    def limit_cleared(self, evse_id: int, source: str, now: datetime) -> None:
+        """K13: an external system lifted its limit on ``evse_id``."""
+        self._cleared(evse_id, source, now)
 
     def _wire_type(self) -> type[Payload]:
         if self.legacy:
@@ -236,6 +255,23 @@ class SmartCharging(Controller):
         self.installed.append(Installed(profile, raw, offered=offered))
         self._save()
         self.obey(now)
+
+    def check_21(self, raw: Profile2xT, now: datetime) -> Profile2xT | validation.Verdict:
+        """The 2.1 rules of :mod:`~chargeplane.smart_charging.rules21` (a refusal), else the profile to
+        keep: a Dynamic one stamped with dynUpdateTime when it came without (K28.FR.05)."""
+        if not isinstance(raw, v21.datatypes.ChargingProfileType):
+            return raw
+        model = self.ctx.model
+        caps = rules21.Capabilities21(
+            dynamic_profiles=model.flag(CTRLR, "SupportsDynamicProfiles"),
+            additional_purposes=frozenset(model.members(CTRLR, "SupportedAdditionalPurposes")),
+        )
+        refusal = rules21.check_21(raw, caps)
+        if refusal is not None:
+            return refusal
+        if str(raw.charging_profile_kind) == Kind.DYNAMIC.value and present(raw.dyn_update_time) is None:
+            return msgspec.structs.replace(raw, dyn_update_time=self.ctx.ts(now))
+        return raw
 
     def tx_installed(self, evse_id: int) -> Installed | None:
         """The newest TxProfile of the transaction on ``evse_id``."""
@@ -376,7 +412,8 @@ class SmartCharging(Controller):
             id=profile_id,
             stack_level=0,
             purpose=Purpose.EXTERNAL_CONSTRAINTS,
-            kind=Kind.ABSOLUTE,
+            # K29.FR.04: in 2.1 a single value from outside is a Dynamic profile (K11.FR.06: Absolute before)
+            kind=Kind.DYNAMIC if self.ctx.version is Version.V21 else Kind.ABSOLUTE,
             schedule=Schedule(unit, (Period(0, limit),), None, at.replace(microsecond=0)),
             evse_id=evse_id,
         )
@@ -414,11 +451,14 @@ class SmartCharging(Controller):
                 id=profile.id,
                 stack_level=0,
                 charging_profile_purpose=ns.ChargingProfilePurposeEnumType.CHARGING_STATION_EXTERNAL_CONSTRAINTS,
-                charging_profile_kind=ns.ChargingProfileKindEnumType.ABSOLUTE,
+                charging_profile_kind=ns.ChargingProfileKindEnumType(profile.kind.value),
                 charging_schedule=[narrow(self._schedule_2x(ns, profile), ns.ChargingScheduleType)],
             )
 
-        return v2x.with_dialect(self.ctx.version, build)
+        built = v2x.with_dialect(self.ctx.version, build)
+        if isinstance(built, v21.datatypes.ChargingProfileType) and profile.kind is Kind.DYNAMIC:
+            return msgspec.structs.replace(built, dyn_update_time=start)  # K29.FR.06: updated now
+        return built
 
     @staticmethod
     def _schedule_2x(ns: v2x.Dialect, profile: Profile) -> Schedule2x:
@@ -539,6 +579,7 @@ class SmartCharging(Controller):
             fallback=self._fallback(evse_id),
             transaction_id=tx_id,
             transaction_start=tx_start,
+            priority=tx_id is not None and self.priority_tx(tx_id),
         )
 
     def limit_w(self, evse_id: int, now: datetime) -> float | None:
@@ -556,6 +597,7 @@ class SmartCharging(Controller):
             fallback=fallback,
             anchor=tx_start or at,
             transaction_id=tx_id,
+            priority=tx_id is not None and self.priority_tx(tx_id),
         )
         return None if limit >= fallback.limit else round(limit, 1)
 
@@ -598,8 +640,13 @@ def set_charging_profile(
     ns = v2x.dialect_of(request)
     raw = request.charging_profile
     try:
-        offered = tuple(wire.schedules_2x(raw))  # K01.FR.34: more than one is for ISO 15118 (K15-K17)
-        verdict = ctl.set_profile(wire.from_2x(raw, request.evse_id), raw, now, offered)
+        refusal = ctl.check_21(raw, now)
+        if isinstance(refusal, validation.Verdict):
+            verdict = refusal
+        else:
+            raw = refusal
+            offered = tuple(wire.schedules_2x(raw))  # K01.FR.34: more than one is for ISO 15118 (K15-K17)
+            verdict = ctl.set_profile(wire.from_2x(raw, request.evse_id), raw, now, offered)
     except wire.Unconvertible as error:
         verdict = validation.Verdict(False, error.reason, error.detail)
     if verdict.accepted and str(raw.charging_profile_purpose) == Purpose.TX.value:

@@ -55,6 +55,7 @@ from chargeplane.station.core.der_inverter import Output as InverterOutput
 from chargeplane.station.core.device_model import Definitions, DeviceModel, StationLayout
 from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.display_messages import DisplayMessages
+from chargeplane.station.core.dynamic_schedule import DynamicSchedules
 from chargeplane.station.core.evse_reset import EvseReset
 from chargeplane.station.core.firmware import VERSION_KEY, Firmware
 from chargeplane.station.core.iso15118 import Iso15118
@@ -77,6 +78,7 @@ from chargeplane.station.core.model import (
 from chargeplane.station.core.monitoring import Monitoring
 from chargeplane.station.core.network import NetworkProfiles
 from chargeplane.station.core.offline_queue import OfflineQueue, Queued
+from chargeplane.station.core.priority_charging import PriorityCharging
 from chargeplane.station.core.provisioning import Provisioning
 from chargeplane.station.core.publish import PURPOSE as PUBLISH
 from chargeplane.station.core.publish import FirmwarePublisher
@@ -124,6 +126,8 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Iso15118Charging,
     DerControl,
     BatterySwap,
+    DynamicSchedules,
+    PriorityCharging,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -300,8 +304,22 @@ class StationCore:
         self, evse_id: int, limit: float | None, unit: str, now: datetime, source: str = "EMS"
     ) -> None:
         """K11-K13: an external system limits EVSE ``evse_id`` (0: the station) to ``limit`` in ``unit``
-        ("A" or "W"); None lifts its limit."""
+        ("A" or "W"); None lifts its limit. 2.1 K29: into the CSMS's Dynamic profiles that wait for it, else
+        a Dynamic external constraint (none when ExternalConstraintsProfileDisallowed)."""
+        if self.ctx.version is Version.V21:
+            self.ctx.get(DynamicSchedules).external_value(evse_id, limit, RateUnit(unit), now, source)
+            return
         self.ctx.get(SmartCharging).external_limit(evse_id, limit, RateUnit(unit), now, source)
+
+    def local_generation(
+        self, evse_id: int, capacity: float | None, unit: str, now: datetime, source: str = "EMS"
+    ) -> None:
+        """K27: locally generated capacity for EVSE ``evse_id`` (0: the station); None: none any more."""
+        self.ctx.get(DynamicSchedules).local_generation(evse_id, capacity, RateUnit(unit), now, source)
+
+    def priority_button(self, evse_id: int, now: datetime) -> bool:
+        """K22: the driver presses the priority charging button of ``evse_id`` (a toggle); True: on."""
+        return self.ctx.get(PriorityCharging).button(evse_id, now)
 
     def next_url(self, factory_url: str) -> str:
         """The CSMS URL of the next connection attempt (B10: the priority of the network profiles)."""

@@ -23,7 +23,10 @@ from chargeplane.csms.blocks.smart_charging.repository import LimitEvent, Report
 from chargeplane.csms.blocks.smart_charging.service import Criteria, EvCharging, SmartChargingService
 from chargeplane.smart_charging.model import Composite, RateUnit
 
-PURPOSE = r"\A(ChargingStationMaxProfile|TxDefaultProfile|TxProfile|ChargingStationExternalConstraints)\Z"
+PURPOSE = (
+    r"\A(ChargingStationMaxProfile|TxDefaultProfile|TxProfile|ChargingStationExternalConstraints"
+    r"|PriorityCharging|LocalGeneration)\Z"
+)
 UNIT = r"\A(A|W)\Z"
 SOURCE = r"\A(EMS|Other|SO|CSO)\Z"
 MESSAGE = r"\A(NotifyChargingLimit|ClearedChargingLimit|NotifyEVChargingNeeds|NotifyEVChargingSchedule)\Z"

@@ -69,7 +69,7 @@ from chargeplane.ocpp.messages import v16, v21, v201
 from chargeplane.ocpp.messages.base import dec_hook
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
-from chargeplane.smart_charging import wire
+from chargeplane.smart_charging import rules21, wire
 from chargeplane.smart_charging.composite import Fallback, composite_schedule, within
 from chargeplane.smart_charging.model import Composite, Interval, Profile, Purpose, RateUnit
 from chargeplane.smart_charging.validation import Capabilities, check_set, replaced
@@ -182,6 +182,10 @@ def to_model(version: Version, evse_id: int, profile: dict[str, Any]) -> Profile
     try:
         if isinstance(typed, v16.datatypes.ChargingProfile):
             return wire.from_16(typed, evse_id)
+        if isinstance(typed, v21.datatypes.ChargingProfileType):  # 2.1: K01.FR.122, K28.FR.01, K01.FR.71
+            refusal = rules21.check_21(typed, rules21.Capabilities21(True, rules21.ADDITIONAL_PURPOSES))
+            if refusal is not None:
+                raise ProfileRefused(refusal.reason or "InvalidProfile", refusal.detail or "")
         if wire.schedule_count(typed) > 1:  # K01.FR.34: only with ISO 15118 schedule selection
             raise ProfileRefused("TooManySchedules", "more than one chargingSchedule (K01.FR.34)")
         return wire.from_2x(typed, evse_id)
@@ -214,7 +218,15 @@ class EvRequest:
 
     @property
     def dc(self) -> bool:
+        if "v2xChargingParameters" in self.needs:  # ISO 15118-20 (2.1 K18/K19): the transfer mode says
+            return str(self.needs.get("requestedEnergyTransfer", "")).startswith("DC")
         return "dcChargingParameters" in self.needs
+
+    @property
+    def control_mode(self) -> str | None:
+        """2.1 K18/K19: ScheduledControl or DynamicControl for an ISO 15118-20 EV; None for ISO 15118-2."""
+        value = self.needs.get("controlMode")
+        return value if isinstance(value, str) else None
 
     @property
     def departure(self) -> datetime | None:
@@ -222,6 +234,9 @@ class EvRequest:
         return from_wire(value) if isinstance(value, str) else None
 
     def _parameters(self) -> dict[str, Any]:
+        v2x = self.needs.get("v2xChargingParameters")
+        if isinstance(v2x, dict):  # K18.FR.06 / K19.FR.06: the -20 names, read as the -2 ones
+            return {"evMaxCurrent": v2x.get("maxChargeCurrent"), "evMinCurrent": v2x.get("minChargeCurrent")}
         found = self.needs.get("dcChargingParameters" if self.dc else "acChargingParameters")
         return found if isinstance(found, dict) else {}
 
@@ -247,6 +262,10 @@ class EvCharging:
     schedule: LimitEvent | None
     needs_count: int
     schedule_count: int
+
+
+async def _never(station_id: str, transaction_id: str) -> bool:
+    return False
 
 
 class SmartChargingService:
@@ -275,6 +294,8 @@ class SmartChargingService:
         self._offers: dict[tuple[str, int], asyncio.Task[None]] = {}  # the TxProfile being sent per EVSE
         # E17.FR.15: whether a station keeps its TxProfiles over a reboot (the block sets it)
         self.tx_profiles_persist: resume.Persistence | None = None
+        # whether (station, transaction) charges with priority (2.1 K21/K22; set by the dynamic part)
+        self.priority_tx: Callable[[str, str], Awaitable[bool]] = _never
 
     # -- helpers --------------------------------------------------------------------------------------------
 
@@ -666,6 +687,7 @@ class SmartChargingService:
             if (m := _stored_model(p)) is not None
         ]
         running = (await self._running(station_id, version)).get(evse_id)
+        priority = running is not None and await self.priority_tx(station_id, running.transaction_id)
         return composite_schedule(
             models,
             start=start,
@@ -675,6 +697,7 @@ class SmartChargingService:
             fallback=self._fallback(),
             transaction_id=None if running is None else running.transaction_id,
             transaction_start=None if running is None else running.started_at,
+            priority=priority,  # 2.1 K21/K22: the station said it charges the transaction with priority
         )
 
     async def composite(self, station_id: str, evse_id: int, duration: int, unit: RateUnit) -> CompositeView:
@@ -784,7 +807,9 @@ class SmartChargingService:
         the background (K15.FR.07/08). Stored with the answer (and the departure time) before it is answered;
         the needs are kept for a renegotiation (K15.FR.13)."""
         running = (await self._running(station_id, version)).get(evse_id)
-        status = "Rejected"
+        # K18.FR.04 / K19.FR.04: an ISO 15118-20 EV gets NoChargingProfile (Rejected would refuse its energy
+        # transfer and end the transaction, K19.FR.15/16)
+        status = "NoChargingProfile" if isinstance(needs.get("controlMode"), str) else "Rejected"
         if running is not None:
             request = EvRequest(station_id, version, evse_id, running.transaction_id, max_tuples, needs)
             self._ev_needs[(station_id.casefold(), evse_id)] = request

@@ -59,8 +59,34 @@ charging_limit_events = sa.Table(
     sa.Column("evse_id", sa.Integer),
     sa.Column("source", sa.String(20)),  # chargingLimitSource
     sa.Column("transaction_id", sa.String(36)),  # the EVSE's running transaction, when the CSMS knows it
-    sa.Column("answer", sa.String(16)),  # the status this CSMS answered with (NotifyEV*)
+    sa.Column(
+        "answer", sa.String(20)
+    ),  # the status this CSMS answered with (NotifyEV*; 2.1 NoChargingProfile)
     sa.Column("data", sa.Text, nullable=False),  # the request as wire JSON
     utc_timestamp("received_at", nullable=False),
     sa.Index("ix_charging_limit_events_station", "station_key", "id"),
+)
+
+# 2.1 K28: the values the operator set for a station's Dynamic profile, what PullDynamicScheduleUpdate answers
+dynamic_schedules = sa.Table(
+    "dynamic_schedules",
+    metadata,
+    sa.Column("station_key", sa.String(48), primary_key=True),
+    sa.Column("profile_id", sa.Integer, primary_key=True),  # the Dynamic chargingProfile's id
+    sa.Column("schedule_update", sa.Text, nullable=False),  # ChargingScheduleUpdateType as wire JSON
+    utc_timestamp("updated_at", nullable=False),  # when the operator set it
+    utc_timestamp("pulled_at"),  # the station's last PullDynamicScheduleUpdate
+    sa.Column("pulls", sa.Integer, nullable=False),
+)
+
+# 2.1 K21/K22: NotifyPriorityCharging, per transaction
+priority_charging_events = sa.Table(
+    "priority_charging_events",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("station_key", sa.String(48), nullable=False),
+    sa.Column("transaction_id", sa.String(36), nullable=False),
+    sa.Column("activated", sa.Boolean, nullable=False),
+    utc_timestamp("received_at", nullable=False),
+    sa.Index("ix_priority_charging_events_tx", "station_key", "transaction_id", "id"),
 )

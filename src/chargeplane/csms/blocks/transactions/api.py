@@ -123,6 +123,8 @@ class TransactionDetail(msgspec.Struct, rename="camel"):
     transaction: TransactionOut
     events: list[EventOut]
     meter_values: list[MeterValueOut]
+    # what other blocks keep of the transaction, by name (e.g. priorityCharging, 2.1 K21/K22)
+    sections: dict[str, Any] = {}
 
 
 class MeterValuePage(msgspec.Struct, rename="camel"):
@@ -241,10 +243,12 @@ def routes(queries: TransactionQueries, service: TransactionService) -> list[Any
     async def get_transaction(key: PathId) -> TransactionDetail:
         """The transaction by its CSMS key, its events and its sampled values (at most 10,000)."""
         detail = await queries.detail(key, DETAIL_METER_VALUE_LIMIT)
+        record = detail.transaction
         return TransactionDetail(
-            transaction_out(detail.transaction),
+            transaction_out(record),
             [event_out(e) for e in detail.events],
             [meter_value_out(s) for s in detail.meter_values],
+            await queries.sections_of(record.station_id, record.transaction_id),
         )
 
     @get(

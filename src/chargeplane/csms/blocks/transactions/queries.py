@@ -36,12 +36,28 @@ class TransactionDetail:
     meter_values: list[MeterValueRecord]
 
 
+# What another block adds to a transaction's API view: (station id, transactionId) -> a msgspec-encodable
+# value, or None when it has nothing to say about this transaction.
+SectionProvider = Callable[[str, str], Awaitable[object | None]]
+
+
 class TransactionQueries:
     def __init__(
         self, repository: TransactionRepository, pin_digest: Callable[[str], Awaitable[str]] | None = None
     ) -> None:
         self.repository = repository
         self._pin_digest = pin_digest  # C04.FR.04: how a KeyCode token is stored
+        self.sections: dict[str, SectionProvider] = {}
+
+    def add_section(self, name: str, provider: SectionProvider) -> None:
+        """A block that keeps something per transaction (e.g. priority charging) shows it in the view."""
+        self.sections[name] = provider
+
+    async def sections_of(self, station_id: str, transaction_id: str | None) -> dict[str, object]:
+        if transaction_id is None:
+            return {}
+        found = {name: await provider(station_id, transaction_id) for name, provider in self.sections.items()}
+        return {name: value for name, value in found.items() if value is not None}
 
     async def find(
         self, where: TransactionFilter, offset: int, limit: int
