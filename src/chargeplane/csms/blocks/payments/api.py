@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Response, get, post, put
 from litestar.enums import MediaType, RequestEncodingType
-from litestar.params import Body, JSONBody, QueryParameter
+from litestar.params import Body, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import (
     HTTP_200_OK,
     HTTP_400_BAD_REQUEST,
@@ -30,7 +30,9 @@ from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.errors import Unsendable
 
 Amount = Annotated[str, msgspec.Meta(pattern=r"^\d{1,9}(\.\d{1,2})?$")]
-EvseId = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+EvseId = Annotated[int, PathParameter(ge=1, le=1000)]
+IdToken = Annotated[str, PathParameter(min_length=1, max_length=255)]
+ReceiptId = Annotated[str, PathParameter(min_length=1, max_length=50)]
 
 
 class PaymentOut(msgspec.Struct, rename="camel"):
@@ -64,7 +66,7 @@ class KioskPaymentIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True)
     psp_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=36)]  # an IdTokenType value
     amount: Amount
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")] = "EUR"
-    evse_id: EvseId | None = None
+    evse_id: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
     card_bin: Annotated[str, msgspec.Meta(pattern=r"^\d{6,8}$")] | None = None
     card_last4: Annotated[str, msgspec.Meta(pattern=r"^\d{4}$")] | None = None
 
@@ -133,7 +135,9 @@ def routes(service: PaymentService) -> list[Any]:
     @get("/payments", summary="Payments, newest first")
     async def list_payments(
         station_id: Annotated[str | None, QueryParameter(name="stationId")] = None,
-        status: str | None = None,
+        status: Annotated[
+            str | None, QueryParameter(pattern=r"\A(Authorized|Settled|Canceled|Rejected|Failed|Refunded)\Z")
+        ] = None,
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[PaymentOut]:
@@ -200,7 +204,7 @@ def routes(service: PaymentService) -> list[Any]:
         return payment_out(await service.refund(payment_id, Decimal(data.amount)))
 
     @put("/prepaid-accounts/{id_token:str}", summary="Set a prepaid token's balance (C17)")
-    async def set_balance(id_token: str, data: JSONBody[BalanceIn]) -> BalanceOut:
+    async def set_balance(id_token: IdToken, data: JSONBody[BalanceIn]) -> BalanceOut:
         """The token is then never cached, NoCredit without a positive balance, and its transactions are
         limited to the balance (maxCost); their cost is taken off it."""
         await service.set_balance(id_token, Decimal(data.balance), data.currency)
@@ -212,7 +216,7 @@ def routes(service: PaymentService) -> list[Any]:
         summary="A prepaid token's balance",
         responses=error_responses(HTTP_404_NOT_FOUND),
     )
-    async def get_balance(id_token: str) -> BalanceOut:
+    async def get_balance(id_token: IdToken) -> BalanceOut:
         """What is left on the account."""
         balance, currency = await service.balance(id_token)
         return BalanceOut(id_token, str(balance), currency)
@@ -266,7 +270,7 @@ def routes(service: PaymentService) -> list[Any]:
         )
 
     @get("/pay/receipts/{receipt_id:str}", opt=PUBLIC, include_in_schema=False)
-    async def receipt_page(receipt_id: str) -> Response[str]:
+    async def receipt_page(receipt_id: ReceiptId) -> Response[str]:
         """The driver's receipt (C21: the URL the CSMS answers in NotifySettlement)."""
         try:
             payment = await service.by_receipt(receipt_id)

@@ -438,15 +438,24 @@ class PaymentService:
         self, station_id: str, facts: EventFacts, outcome: EventOutcome
     ) -> ResponseExtras | None:
         """C17.FR.03 maxCost = the balance once (the first event with the token); the cost charged at the end."""
-        if facts.id_token is None or facts.token_type == DIRECT_PAYMENT:
+        if facts.token_type == DIRECT_PAYMENT:
+            return None
+        if facts.event_type == "Ended":  # the Ended event need not carry the token: the cost record has it
+            try:
+                record = (await self.tariffs.receipt(outcome.transaction_key)).record
+            except NoCost:
+                return None
+            if (
+                record.id_token is not None
+                and record.total_incl_tax
+                and await self.repository.balance(record.id_token)
+            ):
+                await self.repository.charge(record.id_token, record.total_incl_tax, self.clock.now())
+            return None
+        if facts.id_token is None:
             return None
         found = await self.repository.balance(facts.id_token)
         if found is None:
-            return None
-        if facts.event_type == "Ended":
-            cost = await self._running_cost(outcome.transaction_key)
-            if cost:
-                await self.repository.charge(facts.id_token, cost, self.clock.now())
             return None
         if outcome.decision is not None and outcome.decision.status == "Accepted" and found[0] > 0:
             return ResponseExtras(transaction_limit={"maxCost": float(found[0])})
