@@ -125,17 +125,21 @@ async def test_C21_settled_stored_against_transaction_with_csms_receipt(csms: Ru
             )
         )
     # C21 (ReceiptByCSMS): the CSMS answers with its receipt URL
-    assert answer.receipt_url is not None and "/api/v1/pay/receipts/" in answer.receipt_url
+    assert answer.receipt_url is not None
+    assert "/api/v1/pay/receipts/" in answer.receipt_url
     page = await _json(csms, "GET", "/payments?stationId=CS1")
     (payment,) = page["items"]
     assert (payment["pspRef"], payment["status"], payment["source"]) == ("PSP-1", "Settled", "terminal")
     assert (payment["authorized"], payment["captured"], payment["settledBy"]) == ("30.00", "0.60", "station")
-    assert payment["transactionId"] == "TX-1" and payment["vatNumber"] == "DE123456789"
+    assert payment["transactionId"] == "TX-1"
+    assert payment["vatNumber"] == "DE123456789"
     assert payment["costUrl"] is not None
     key = int(payment["costUrl"].split("/")[-2])
     assert [p["pspRef"] for p in await _json(csms, "GET", f"/transactions/{key}/payments")] == ["PSP-1"]
     receipt = await csms.api.get(answer.receipt_url.split(str(csms.api.base_url).rstrip("/"))[-1])
-    assert receipt.status_code == 200 and "0.60" in receipt.text and "TX-1" in receipt.text
+    assert receipt.status_code == 200
+    assert "0.60" in receipt.text
+    assert "TX-1" in receipt.text
 
 
 async def test_C19_FR_02_canceled_before_start_and_C22_rejected_alerted_and_retried(
@@ -167,10 +171,12 @@ async def test_C19_FR_02_canceled_before_start_and_C22_rejected_alerted_and_retr
     canceled = (await _json(csms, "GET", "/payments?status=Canceled"))["items"]
     assert [p["pspRef"] for p in canceled] == ["PSP-C"]
     (rejected,) = (await _json(csms, "GET", "/payments?status=Rejected"))["items"]
-    assert rejected["statusInfo"] == "card expired" and rejected["receiptUrl"] is None
+    assert rejected["statusInfo"] == "card expired"
+    assert rejected["receiptUrl"] is None
     assert rejected["nextAttemptAt"] is not None
     alert = next(e for e in kinds if e.kind == "payment.settlement_failed")
-    assert alert.data["pspRef"] == "PSP-R" and alert.data["status"] == "Rejected"
+    assert alert.data["pspRef"] == "PSP-R"
+    assert alert.data["status"] == "Rejected"
     # C22: the CSO captures again with the PSP reference once the retry is due
     service = service_of(csms)
     await service.tick(datetime.now(UTC))
@@ -194,7 +200,8 @@ async def test_C18_FR_09_FR_10_vat_number_validation(csms: RunningCsms) -> None:
         malformed = await station.call(ocpp.v21.call.VatNumberValidation(vat_number="DE12", evse_id=1))
         foreign = await station.call(ocpp.v21.call.VatNumberValidation(vat_number="ZZ123456789"))
     assert (good.status, good.evse_id, good.vat_number) == ("Accepted", 2, "NL 1234.56789-B01")
-    assert good.company["name"] == "Acme BV" and good.company["postal_code"] == "6811AA"
+    assert good.company["name"] == "Acme BV"
+    assert good.company["postal_code"] == "6811AA"
     assert (unknown.status, unknown.company) == ("Rejected", None)
     assert (malformed.status, malformed.evse_id) == ("Rejected", 1)
     assert "not a DE VAT number" in malformed.status_info["additional_info"]
@@ -210,7 +217,8 @@ async def test_C24_kiosk_payment_started_limited_increased_and_captured(csms: Ru
         await _json(csms, "POST", "/payments/kiosk", 409, json=body)  # the same PSP reference twice
         # C24.FR.01: RequestStartTransaction with the PSP reference as a DirectPayment token
         (start,) = station.starts
-        assert start["id_token"]["id_token"] == "KIOSK-7" and start["id_token"]["type"] == "DirectPayment"
+        assert start["id_token"]["id_token"] == "KIOSK-7"
+        assert start["id_token"]["type"] == "DirectPayment"
         assert start["id_token"]["additional_info"] == [
             {"additional_id_token": "4242", "type": "cardLast4Digits"}
         ]
@@ -258,14 +266,17 @@ async def test_C25_qr_page_notifies_station_and_starts_with_payment_token(csms: 
     async with peer(csms.ocpp_url, "CS1", "2.1", station_class=Station) as station:
         await boot(station, "2.1")
         page = await csms.api.get(path)  # public: no bearer token
-        assert page.status_code == 200 and "<form" in page.text
+        assert page.status_code == 200
+        assert "<form" in page.text
         assert station.web_payments == [(2, 300)]  # C25.FR.21
         declined = await csms.api.post(path, data={"card": DECLINED_CARD})
-        assert declined.status_code == 400 and station.starts == []  # C25.FR.08-like: nothing starts
+        assert declined.status_code == 400
+        assert station.starts == []
         paid = await csms.api.post(path, data={"card": VISA})
         assert paid.status_code == 200, paid.text
         (start,) = station.starts  # C25.FR.23
-        assert start["id_token"]["type"] == "DirectPayment" and start["evse_id"] == 2
+        assert start["id_token"]["type"] == "DirectPayment"
+        assert start["evse_id"] == 2
         psp_ref = start["id_token"]["id_token"]
         assert provider_of(csms).held[psp_ref] == 50
         started = await station.call(
@@ -307,9 +318,8 @@ async def test_C17_prepaid_balance_no_credit_and_max_cost(csms: RunningCsms) -> 
         assert broke.id_token_info["cache_expiry_date_time"] is not None
         await _json(csms, "PUT", "/prepaid-accounts/PRE-1", json={"balance": "3.00"})
         ok = await station.call(ocpp.v21.call.Authorize(id_token=token))
-        assert (
-            ok.id_token_info["status"] == "Accepted" and ok.id_token_info["cache_expiry_date_time"]
-        )  # C17.FR.01
+        assert ok.id_token_info["status"] == "Accepted"
+        assert ok.id_token_info["cache_expiry_date_time"]
         started = await station.call(event("Started", 0, 0, 0, id_token=token, trigger="Authorized"))
         assert started.transaction_limit == {"max_cost": 3.0}  # C17.FR.03
         await station.call(
