@@ -143,7 +143,7 @@ async def test_C18_21_payment_terminal_direct_payment_our_station_and_csms(
             psp_ref,
             "DirectPayment",
             "Authorize",
-        )  # C18.FR.04 (PaymentCtrlr.AuthorizationDirectPayment true by default)
+        )  # C18.FR.04 (PaymentCtrlr.AuthorizeDirectPayment true by default)
         if not accepted:  # the CSMS does not take ad hoc payments: no charging (C18.FR.07)
             assert logged[-1]["status"] == "Unknown"
             await until(lambda: any("Unknown" in text for text in station.shown), "the refusal")
