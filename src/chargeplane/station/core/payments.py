@@ -299,6 +299,9 @@ class Payments(Controller):
     def registration_accepted(self, now: datetime) -> None:
         self._flush(now)
 
+    def connection_opened(self, now: datetime) -> None:
+        self._flush(now)  # back online after an earlier accepted boot
+
     # ------------------------------------------------------------------ C23: incremental authorization
     def check_increase(self, evse: Evse, cost: float | None, now: datetime) -> None:
         """C23.FR.01/02: the cost nears the held amount: ask the terminal for more, raise maxCost."""
