@@ -28,6 +28,8 @@ commands (one per line, # starts a comment):
   button [EVSE]                 the start/stop button (C02: charges without authorization if AuthCtrlr.Enabled is false)
   pin DIGITS [EVSE]             a PIN typed on the keypad (C04: a KeyCode token, authorized with the CSMS)
   card [EVSE]                   the payment terminal approves a card (2.1: DirectPayment token, C18)
+  cancel-payment [EVSE]         the driver cancels on the terminal: released (C19), or the transaction ends (C20)
+  vat NUMBER [EVSE]             the driver enters a VAT number for the receipt (2.1: VatNumberValidation, C18.FR.08)
   fault [EVSE]                  a hardware fault starts
   clear [EVSE]                  the fault ends
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
@@ -103,6 +105,12 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         psp_ref = runtime.pay_by_card(int(args[0]) if args else None)
         if psp_ref is not None:
             out(f"payment reference {psp_ref}")
+    elif command == "cancel-payment":
+        runtime.cancel_payment(int(args[0]) if args else None)
+    elif command == "vat":
+        if not args:
+            raise ValueError("vat needs the number")
+        runtime.enter_vat_number(args[0], int(args[1]) if len(args) > 1 else None)
     elif command in ("fault", "clear"):
         runtime.fault(evse, command == "fault")
     elif command == "temperature":

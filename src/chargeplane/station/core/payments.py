@@ -60,6 +60,7 @@ class TerminalSession:
     ending: bool = False  # Ended sent, waiting for the CSMS's totalCost
     increase_declined: bool = False
     raised_at_cost: float | None = None  # one raise per cost reading
+    energy_wh: float = 0.0  # delivered, known at the Ended event
 
 
 @dataclass(slots=True)
@@ -198,8 +199,10 @@ class Payments(Controller):
         if session is None:
             return
         session.ending = True
-        if evse.tx is not None and evse.tx.cost_reported is not None:
-            session.last_cost = evse.tx.cost_reported
+        if evse.tx is not None:
+            session.energy_wh = evse.meter.energy_wh - evse.tx.meter_start_wh
+            if evse.tx.cost_reported is not None:
+                session.last_cost = evse.tx.cost_reported
         details = present(request.cost_details)
         if details is not None and details.failure_to_calculate is not True:
             total = details.total_cost.total
@@ -207,12 +210,7 @@ class Payments(Controller):
                 present(total.incl_tax) if present(total.incl_tax) is not None else present(total.excl_tax)
             )
             if local is not None:
-                self._settle(
-                    session,
-                    float(local),
-                    evse.meter.energy_wh - (evse.tx.meter_start_wh if evse.tx else 0.0),
-                    now,
-                )
+                self._settle(session, float(local), now)
                 return
         self._save()
 
@@ -233,15 +231,13 @@ class Payments(Controller):
                 session.last_cost = total
             return
         if session.ending:
-            self._settle(session, total if total is not None else session.last_cost or 0.0, None, now)
+            self._settle(session, total if total is not None else session.last_cost or 0.0, now)
 
     # ------------------------------------------------------------------ C20-C22: settlement
-    def _settle(
-        self, session: TerminalSession, amount: float, energy_wh: float | None, now: datetime
-    ) -> None:
+    def _settle(self, session: TerminalSession, amount: float, now: datetime) -> None:
         self.sessions.pop(session.psp_ref, None)
         amount = _money(max(0.0, amount))
-        if amount == 0 and not energy_wh:
+        if amount == 0 and session.energy_wh <= 0:
             self.terminal.released.append(session.psp_ref)  # C20.FR.04
             self.ctx.act(ShowMessage("Nothing to pay: amount released"))
             self._notify(session, CANCELED, 0.0, now)  # C20.FR.05
