@@ -31,7 +31,7 @@ FAST = BackOffSettings(0.1, 0.0, 1)
 
 @asynccontextmanager
 async def csms_and_station(
-    tmp_path: Path, version: Version = Version.V201, direct_payment: bool = True
+    tmp_path: Path, version: Version = Version.V201, direct_payment: bool = True, *blocks: object
 ) -> AsyncIterator[tuple[httpx.AsyncClient, DisplayedStation]]:
     csms = Csms(
         CsmsSettings(
@@ -42,6 +42,7 @@ async def csms_and_station(
             blocks=(
                 ProvisioningSettings(presence_flush_interval=0.2),
                 AuthorizationSettings(direct_payment=direct_payment),
+                *blocks,
             ),
         )
     )

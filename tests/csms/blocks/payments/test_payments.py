@@ -19,10 +19,11 @@ from chargeplane.csms.blocks.payments.service import PaymentService
 from chargeplane.csms.blocks.payments.settings import PaymentsSettings
 from chargeplane.csms.blocks.payments.vat import Company, TestVatValidator
 from chargeplane.csms.blocks.tariffs.settings import TariffsSettings
+from tests.csms.blocks.tariffs.test_tariffs import at
+from tests.csms.blocks.tariffs.test_tariffs import event as tariff_event
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import boot, peer
 
-T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 VISA = "4111111111111111"
 FLAT_TARIFF = {"tariffId": "flat", "currency": "EUR", "energy": {"prices": [{"priceKwh": 0.30}]}}
 
@@ -37,10 +38,6 @@ async def csms(database_url: str) -> AsyncIterator[RunningCsms]:
     async with running(settings) as running_csms:
         await running_csms.add_station("CS1")
         yield running_csms
-
-
-def at(seconds: float) -> str:
-    return (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
 
 
 async def _json(csms: RunningCsms, method: str, url: str, status: int = 200, **kwargs: Any) -> Any:
@@ -77,22 +74,8 @@ class Station(ocpp.v21.ChargePoint):  # type: ignore[misc]
         return ocpp.v21.call_result.RequestStartTransaction(status=self.start_status)
 
 
-def meter(seconds: float, wh: float) -> list[dict[str, Any]]:
-    value = {"value": wh, "measurand": "Energy.Active.Import.Register", "unit_of_measure": {"unit": "Wh"}}
-    return [{"timestamp": at(seconds), "sampled_value": [value]}]
-
-
 def event(kind: str, seq: int, seconds: float, wh: float, **fields: Any) -> Any:
-    return ocpp.v21.call.TransactionEvent(
-        event_type=kind,
-        timestamp=at(seconds),
-        trigger_reason=fields.pop("trigger", "MeterValuePeriodic"),
-        seq_no=seq,
-        transaction_info={"transaction_id": "TX-1", "charging_state": "Charging"} | fields.pop("info", {}),
-        evse={"id": 1, "connector_id": 1},
-        meter_value=meter(seconds, wh),
-        **fields,
-    )
+    return tariff_event("2.1", kind, seq, seconds, wh, **fields)
 
 
 async def test_C21_settled_stored_against_transaction_with_csms_receipt(csms: RunningCsms) -> None:
