@@ -224,6 +224,11 @@ async def test_C24_kiosk_payment_started_limited_increased_and_captured(csms: Ru
         # C23 (by the CSMS): 4.50 EUR > 5.00 - 1.00: the provider raises the amount by 5.00
         raised = await station.call(event("Updated", 2, 1200, 15000))
         assert raised.transaction_limit == {"max_cost": 10.0}
+        other = {**body, "pspRef": "KIOSK-8"}
+        unused = await _json(csms, "POST", "/payments/kiosk", json=other)  # the driver never plugs in
+        canceled = await _json(csms, "POST", f"/payments/{unused['id']}/cancel", json={"reason": "left"})
+        assert (canceled["status"], canceled["statusInfo"]) == ("Canceled", "canceled by the operator: left")
+        await _json(csms, "POST", f"/payments/{unused['id']}/cancel", 409, json={})
         ended = await station.call(
             event("Ended", 3, 1800, 20000, trigger="StopAuthorized", info={"stopped_reason": "Local"})
         )
@@ -310,3 +315,4 @@ async def test_C17_prepaid_balance_no_credit_and_max_cost(csms: RunningCsms) -> 
         )
     assert (await _json(csms, "GET", "/prepaid-accounts/PRE-1"))["balance"] == "1.50"
     await _json(csms, "GET", "/prepaid-accounts/NOBODY", 404)
+    await _json(csms, "PUT", "/prepaid-accounts/NOBODY", 404, json={"balance": "1"})

@@ -71,6 +71,10 @@ class KioskPaymentIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True)
     card_last4: Annotated[str, msgspec.Meta(pattern=r"^\d{4}$")] | None = None
 
 
+class CancelIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
 class RefundIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     amount: Amount
 
@@ -188,9 +192,9 @@ def routes(service: PaymentService) -> list[Any]:
         responses=error_responses(HTTP_404_NOT_FOUND, HTTP_409_CONFLICT),
         opt=OPERATOR,
     )
-    async def cancel_payment(payment_id: PathId) -> PaymentOut:
-        """The provider releases the amount; the payment becomes Canceled."""
-        return payment_out(await service.cancel(payment_id))
+    async def cancel_payment(payment_id: PathId, data: JSONBody[CancelIn]) -> PaymentOut:
+        """The provider releases the amount; the payment becomes Canceled (the reason in its statusInfo)."""
+        return payment_out(await service.cancel(payment_id, data.reason))
 
     @post(
         "/payments/{payment_id:int}/refund",
@@ -203,9 +207,13 @@ def routes(service: PaymentService) -> list[Any]:
         """At most what was captured, less earlier refunds; 400 when the provider declines."""
         return payment_out(await service.refund(payment_id, Decimal(data.amount)))
 
-    @put("/prepaid-accounts/{id_token:str}", summary="Set a prepaid token's balance (C17)")
+    @put(
+        "/prepaid-accounts/{id_token:str}",
+        summary="Set a prepaid token's balance (C17)",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
     async def set_balance(id_token: IdToken, data: JSONBody[BalanceIn]) -> BalanceOut:
-        """The token is then never cached, NoCredit without a positive balance, and its transactions are
+        """404 for a token the CSMS does not know. The token is then never cached, NoCredit without a positive balance, and its transactions are
         limited to the balance (maxCost); their cost is taken off it."""
         await service.set_balance(id_token, Decimal(data.balance), data.currency)
         balance, currency = await service.balance(id_token)

@@ -42,6 +42,7 @@ def install(context: BlockContext, settings: PaymentsSettings) -> None:
         context.commands,
         context.require(TariffService),
         context.require(DeviceModelService),
+        context.require(AuthorizationService),
         context.events,
         context.clock,
         lambda: context.api_base_url(settings.public_url),

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,7 +31,11 @@ from typing import Any
 
 from msgspec import UNSET
 
-from chargeplane.csms.blocks.authorization.service import TokenDecision
+from chargeplane.csms.blocks.authorization.service import (
+    AmbiguousToken,
+    AuthorizationService,
+    TokenDecision,
+)
 from chargeplane.csms.blocks.device_model.service import DeviceModelService
 from chargeplane.csms.blocks.payments import vat
 from chargeplane.csms.blocks.payments.provider import (
@@ -110,6 +115,7 @@ class PaymentService:
         router: CommandRouter,
         tariffs: TariffService,
         device_model: DeviceModelService,
+        authorization: AuthorizationService,
         events: EventBus,
         clock: Clock,
         base_url: Callable[[], str],
@@ -122,6 +128,7 @@ class PaymentService:
         self.router = router
         self.tariffs = tariffs
         self.device_model = device_model
+        self.authorization = authorization
         self.events = events
         self.clock = clock
         self.base_url = base_url  # the API's port is known only once it listens
@@ -268,14 +275,14 @@ class PaymentService:
             payment.id, {"status": CANCELED, "status_info": why[:500]}, self.clock.now()
         )
 
-    async def cancel(self, payment_id: int) -> PaymentRecord:
+    async def cancel(self, payment_id: int, reason: str | None) -> PaymentRecord:
         """The operator cancels a pre-authorisation that has no transaction (C19)."""
         payment = await self.get(payment_id)
         if payment.status != AUTHORIZED or payment.transaction_id is not None:
             raise Conflict(
                 f"payment {payment_id} is {payment.status}, with transaction {payment.transaction_id}"
             )
-        return await self._release(payment, "canceled by the operator")
+        return await self._release(payment, f"canceled by the operator: {reason or 'no reason given'}")
 
     async def refund(self, payment_id: int, amount: Decimal) -> PaymentRecord:
         payment = await self.get(payment_id)
@@ -297,6 +304,9 @@ class PaymentService:
     # -- C17: prepaid balances ---------------------------------------------------------------------------
 
     async def set_balance(self, id_token: str, balance: Decimal, currency: str) -> None:
+        """The balance of a token the authorization block knows (UnknownToken otherwise)."""
+        with suppress(AmbiguousToken):  # the value exists under several types: the account is the value's
+            await self.authorization.get_token(id_token, None)
         await self.repository.set_balance(id_token, _money(balance), currency, self.clock.now())
 
     async def balance(self, id_token: str) -> tuple[Decimal, str]:
