@@ -21,9 +21,9 @@
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
 import secrets
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
