@@ -20,7 +20,14 @@ async def test_C21_C18_FR_08_terminal_payment_settled_with_vat_number() -> None:
         assert psp_ref is not None
         await wait_for(lambda: any(e["event_type"] == "Started" for e in events(behaviour)))
         started = next(e for e in events(behaviour) if e.get("id_token"))
-        assert started["id_token"] == {"id_token": psp_ref, "type": "DirectPayment"}
+        assert started["id_token"] == {
+            "id_token": psp_ref,
+            "type": "DirectPayment",
+            "additional_info": [  # C18.FR.06: PaymentCtrlr.PaymentDetails
+                {"additional_id_token": "411111", "type": "CardBin"},
+                {"additional_id_token": "1111", "type": "CardLast4Digits"},
+            ],
+        }
         assert started["transaction_info"]["transaction_limit"] == {"max_cost": 50.0}  # C18.FR.06
         station.enter_vat_number("DE123456789", 1)
         await wait_for(lambda: behaviour.of("VatNumberValidation"))

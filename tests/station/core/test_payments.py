@@ -80,7 +80,7 @@ def test_paymentctrlr_variables_of_the_appendix() -> None:
     model = rig.core.model
     assert model.flag("PaymentCtrlr", "AuthorizeDirectPayment")
     assert model.value("PaymentCtrlr", "AuthorizationAmount") == "50"
-    assert model.members("PaymentCtrlr", "PaymentDetails") == ["cardBin", "cardLast4Digits"]
+    assert model.members("PaymentCtrlr", "PaymentDetails") == ["CardBin", "CardLast4Digits"]
     assert not model.flag("PaymentCtrlr", "SettlementByCSMS")
     assert model.flag("PaymentCtrlr", "ReceiptByCSMS")
 
@@ -91,6 +91,10 @@ def test_C18_FR_01_FR_06_started_carries_max_cost_of_the_authorization_amount() 
     started = rig.of(M21.TransactionEventRequest)[0]
     assert (started.event_type, started.id_token.id_token) == ("Started", psp_ref)
     assert started.transaction_info.transaction_limit.max_cost == 20
+    details = [(i.type, i.additional_id_token) for i in started.id_token.additional_info]
+    assert details == [("CardBin", "411111"), ("CardLast4Digits", "1111")]  # PaymentDetails
+    (asked,) = rig.of(M21.AuthorizeRequest)  # C18.FR.04: the details in the Authorize too
+    assert len(asked.id_token.additional_info) == 2
 
 
 def test_C21_settled_with_the_csms_total_and_its_receipt_shown() -> None:

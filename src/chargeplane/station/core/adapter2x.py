@@ -37,10 +37,13 @@ from chargeplane.station.core.model import ACCEPTED, ContractHash, Evse, Token, 
 SAMPLED = "SampledDataCtrlr"
 
 
-def _id_token(token: Token) -> dict[str, str]:
+def _id_token(token: Token) -> dict[str, object]:
     """An IdTokenType on the wire; converted (and checked) by msgspec because its ``type`` is an enum in
     2.0.1 and any string in 2.1."""
-    return {"idToken": token.value, "type": token.type}
+    wire: dict[str, object] = {"idToken": token.value, "type": token.type}
+    if token.details:  # C18.FR.04/06: the payment details in additionalInfo
+        wire["additionalInfo"] = [{"additionalIdToken": v, "type": kind} for kind, v in token.details]
+    return wire
 
 
 def _content(message: d201.MessageContentType | d21.MessageContentType | UnsetType) -> str | None:

@@ -150,7 +150,9 @@ class LocalAuthMethods(Controller):
             ctx.act(ShowMessage("Payment terminal disabled"))
             return None
         psp_ref = "PSP" + secrets.token_hex(8).upper()
-        token = Token(psp_ref, DIRECT_PAYMENT)
+        from chargeplane.station.core.payments import card_details  # it imports transactions
+
+        token = Token(psp_ref, DIRECT_PAYMENT, details=card_details(ctx.model))
         evse = self._free_evse(evse_id)
         if evse is None:
             ctx.act(ShowMessage("No EVSE available: payment cancelled"))

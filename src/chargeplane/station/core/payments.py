@@ -38,12 +38,20 @@ from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import transactions, tx_limits
 from chargeplane.station.core.context import Context, Controller, route
-from chargeplane.station.core.device_model import StationLayout, VariableDef, var
+from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef, var
 from chargeplane.station.core.model import Evse, ShowMessage, Token
 
 PAYMENT = "PaymentCtrlr"
 DIRECT_PAYMENT = "DirectPayment"
-DETAILS = "cardBin,cardLast4Digits"
+# what the simulated terminal can tell of a card (2.1 appendix, additionalInfo types of ad hoc payments)
+SIMULATED_CARD = {
+    "CardBin": "411111",
+    "CardLast4Digits": "1111",
+    "PaymentBrand": "Visa",
+    "ReadingMethod": "Contactless",
+    "PaymentRecognition": "Credit",
+}
+DETAILS = ",".join(SIMULATED_CARD)
 SETTLED, CANCELED, REJECTED, FAILED = "Settled", "Canceled", "Rejected", "Failed"
 _STATE = "payments"
 
@@ -98,7 +106,7 @@ class Payments(Controller):
             var(PAYMENT, "AuthorizationAmount", "decimal", "50", min_limit=0),
             var(PAYMENT, "IncrementalAuthorizationAmount", "decimal", "25", min_limit=0),
             var(PAYMENT, "IncrementalAuthorizationThreshold", "decimal", "5", min_limit=0),
-            var(PAYMENT, "PaymentDetails", "MemberList", DETAILS, values_list=DETAILS),
+            var(PAYMENT, "PaymentDetails", "MemberList", "CardBin,CardLast4Digits", values_list=DETAILS),
             var(PAYMENT, "SettlementByCSMS", "boolean", "false"),
             var(PAYMENT, "ReceiptByCSMS", "boolean", "true"),
             var(PAYMENT, "ReceiptServerUrl", "string", "https://receipts.terminal.example/"),
@@ -367,6 +375,15 @@ class Payments(Controller):
             if until <= now:
                 del self.web_holds[evse_id]
                 self.ctx.act(ShowMessage("Web payment timed out: EVSE free"))
+
+
+def card_details(model: DeviceModel) -> tuple[tuple[str, str], ...]:
+    """C18.FR.04/06: the card's details that PaymentCtrlr.PaymentDetails asks for, as additionalInfo."""
+    return tuple(
+        (kind, SIMULATED_CARD[kind])
+        for kind in model.members(PAYMENT, "PaymentDetails")
+        if kind in SIMULATED_CARD
+    )
 
 
 def _decode(wire: dict[str, Any]) -> v21.messages.NotifySettlementRequest:

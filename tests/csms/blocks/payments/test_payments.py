@@ -203,7 +203,7 @@ async def test_C24_kiosk_payment_started_limited_increased_and_captured(csms: Ru
         assert start["id_token"]["id_token"] == "KIOSK-7"
         assert start["id_token"]["type"] == "DirectPayment"
         assert start["id_token"]["additional_info"] == [
-            {"additional_id_token": "4242", "type": "cardLast4Digits"}
+            {"additional_id_token": "4242", "type": "CardLast4Digits"}
         ]
         assert start["evse_id"] == 1
         token = {"id_token": "KIOSK-7", "type": "DirectPayment"}

@@ -245,7 +245,7 @@ class PaymentService:
     async def _start(self, payment: PaymentRecord) -> PaymentRecord:
         additional = [
             v21.datatypes.AdditionalInfoType(additional_id_token=value, type=kind)
-            for kind, value in (("cardBin", payment.card_bin), ("cardLast4Digits", payment.card_last4))
+            for kind, value in (("CardBin", payment.card_bin), ("CardLast4Digits", payment.card_last4))
             if value
         ]
         request = v21.messages.RequestStartTransactionRequest(
