@@ -29,6 +29,7 @@ commands (one per line, # starts a comment):
   pin DIGITS [EVSE]             a PIN typed on the keypad (C04: a KeyCode token, authorized with the CSMS)
   card [EVSE]                   the payment terminal approves a card (2.1: DirectPayment token, C18)
   cancel-payment [EVSE]         the driver cancels on the terminal: released (C19), or the transaction ends (C20)
+  qr [EVSE]                     the URL the dynamic QR code of EVSE shows now (2.1 WebPaymentsCtrlr, C25)
   vat NUMBER [EVSE]             the driver enters a VAT number for the receipt (2.1: VatNumberValidation, C18.FR.08)
   fault [EVSE]                  a hardware fault starts
   clear [EVSE]                  the fault ends
@@ -107,6 +108,8 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
             out(f"payment reference {psp_ref}")
     elif command == "cancel-payment":
         runtime.cancel_payment(int(args[0]) if args else None)
+    elif command == "qr":
+        out(runtime.payment_url(evse) or "web payments are off")
     elif command == "vat":
         if not args:
             raise ValueError("vat needs the number")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from msgspec import UNSET
 
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.timestamps import to_wire
+from chargeplane.ocpp.totp import totp_v1
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.core.model import ShowMessage
@@ -256,3 +257,24 @@ def test_C19_settlement_made_offline_waits_for_the_next_accepted_boot() -> None:
     rig.advance(1)
     (canceled,) = settlements(rig)
     assert canceled.psp_ref == psp_ref
+
+
+def test_C25_FR_01_FR_50_52_dynamic_qr_url_from_the_template() -> None:
+    rig, _ = rig21()
+    assert rig.core.payment_url(1, rig.now, "CS9") is None  # WebPaymentsCtrlr.Enabled false
+    model = rig.core.model
+    for name, value in (
+        ("URLTemplate", "https://pay.example/{chargingstationid}/{evse}/{totp}/{version}"),
+        ("SharedSecret", "secret-1"),
+        ("ValidityTime", "30"),
+        ("Length", "10"),
+        ("Enabled", "true"),
+    ):
+        model.put(VariableKey("WebPaymentsCtrlr", name), value, persist=True)
+    url = rig.core.payment_url(2, rig.now, "CS9")
+    assert url is None  # no EVSE 2
+    url = rig.core.payment_url(1, rig.now, "CS9")
+    assert url is not None
+    code = totp_v1("secret-1", rig.now.timestamp(), 30, 10)
+    assert url == f"https://pay.example/CS9/1/{code}/v1"
+    assert rig.core.payment_url(1, rig.now + timedelta(seconds=30), "CS9") != url  # a new code per interval

@@ -35,6 +35,7 @@ from msgspec import UNSET, convert, to_builtins
 
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload, present
+from chargeplane.ocpp.totp import VERSION_1, totp_v1
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import transactions, tx_limits
 from chargeplane.station.core.context import Context, Controller, route
@@ -42,6 +43,7 @@ from chargeplane.station.core.device_model import DeviceModel, StationLayout, Va
 from chargeplane.station.core.model import Evse, ShowMessage, Token
 
 PAYMENT = "PaymentCtrlr"
+WEB = "WebPaymentsCtrlr"
 DIRECT_PAYMENT = "DirectPayment"
 # what the simulated terminal can tell of a card (2.1 appendix, additionalInfo types of ad hoc payments)
 SIMULATED_CARD = {
@@ -114,6 +116,13 @@ class Payments(Controller):
             var(PAYMENT, "PaymentServiceProvider", "string", "Simulated PSP", "ReadOnly"),
             var(PAYMENT, "VendorName", "string", "Chargeplane", "ReadOnly"),
             var(PAYMENT, "Model", "string", "Simulated terminal", "ReadOnly"),
+            # C25 dynamic QR code (the CSMS sets the template and the secret)
+            var(WEB, "Enabled", "boolean", "false"),
+            var(WEB, "URLTemplate", "string", ""),
+            var(WEB, "TOTPVersion", "OptionList", VERSION_1, values_list=VERSION_1),
+            var(WEB, "ValidityTime", "integer", "60", min_limit=6, max_limit=3600),
+            var(WEB, "SharedSecret", "string", "", "WriteOnly"),
+            var(WEB, "Length", "integer", "8", min_limit=6, max_limit=32),
         ]
 
     def _amount(self, variable: str) -> float:
@@ -355,6 +364,28 @@ class Payments(Controller):
         )
         if not ctx.send(request, now, answered):
             ctx.act(ShowMessage("VAT number cannot be checked now"))
+
+    # ------------------------------------------------------------------ C25: the dynamic QR code
+    def payment_url(self, evse_id: int, now: datetime, identity: str | None = None) -> str | None:
+        """C25.FR.01/50-52: the URL of the QR code shown for ``evse_id`` now, None when web payments are
+        off or not configured. ``identity`` when SecurityCtrlr.Identity is not set."""
+        model = self.ctx.model
+        template = model.value(WEB, "URLTemplate")
+        secret = model.value(WEB, "SharedSecret")
+        station = model.value("SecurityCtrlr", "Identity") or identity or ""
+        if not model.flag(WEB, "Enabled") or not template or not secret or evse_id not in self.ctx.evses:
+            return None
+        if model.value(WEB, "TOTPVersion") != VERSION_1:
+            return None
+        validity = max(6, model.number(WEB, "ValidityTime"))
+        code = totp_v1(
+            secret, self.ctx.station_time(now).timestamp(), validity, max(6, model.number(WEB, "Length"))
+        )
+        fills = {"chargingstationid": station, "evse": str(evse_id), "totp": code, "version": VERSION_1}
+        url = template
+        for name, value in fills.items():
+            url = url.replace("{" + name + "}", value)
+        return url
 
     # ------------------------------------------------------------------ C25: web payment started
     def held_for_web(self, evse: Evse, now: datetime) -> bool:

@@ -390,6 +390,10 @@ class StationCore:
         """The driver enters a VAT number on the terminal (C18.FR.08: VatNumberValidation)."""
         self.ctx.get(Payments).vat_number_entered(vat_number, evse_id, now)
 
+    def payment_url(self, evse_id: int, now: datetime, identity: str | None = None) -> str | None:
+        """C25: the dynamic QR code's URL for ``evse_id`` now (None: web payments off)."""
+        return self.ctx.get(Payments).payment_url(evse_id, now, identity)
+
     @property
     def payment_terminal(self) -> Terminal:
         """The simulated terminal: what its PSP answers next, what it released and settled."""
