@@ -19,6 +19,7 @@ from chargeplane.csms.blocks.payments.service import PaymentService
 from chargeplane.csms.blocks.payments.settings import PaymentsSettings
 from chargeplane.csms.blocks.payments.vat import Company, TestVatValidator
 from chargeplane.csms.blocks.tariffs.settings import TariffsSettings
+from chargeplane.ocpp.totp import totp_v1
 from tests.csms.blocks.tariffs.test_tariffs import at
 from tests.csms.blocks.tariffs.test_tariffs import event as tariff_event
 from tests.csms.conftest import RunningCsms, running, settings_for
@@ -62,11 +63,21 @@ class Station(ocpp.v21.ChargePoint):  # type: ignore[misc]
         self.web_payments: list[tuple[int, int]] = []
         self.starts: list[dict[str, Any]] = []
         self.start_status = "Accepted"
+        self.variables: dict[str, str] = {}
 
     @on("NotifyWebPaymentStarted")
     def web_payment_started(self, evse_id: int, timeout: int, **_: Any) -> Any:
         self.web_payments.append((evse_id, timeout))
         return ocpp.v21.call_result.NotifyWebPaymentStarted()
+
+    @on("SetVariables")
+    def set_variables(self, set_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        self.variables.update({d["variable"]["name"]: d["attribute_value"] for d in set_variable_data})
+        results = [
+            {"attribute_status": "Accepted", "component": d["component"], "variable": d["variable"]}
+            for d in set_variable_data
+        ]
+        return ocpp.v21.call_result.SetVariables(set_variable_result=results)
 
     @on("RequestStartTransaction")
     def request_start(self, id_token: dict[str, Any], remote_start_id: int, **kw: Any) -> Any:
@@ -316,3 +327,39 @@ async def test_C17_prepaid_balance_no_credit_and_max_cost(csms: RunningCsms) -> 
     assert (await _json(csms, "GET", "/prepaid-accounts/PRE-1"))["balance"] == "1.50"
     await _json(csms, "GET", "/prepaid-accounts/NOBODY", 404)
     await _json(csms, "PUT", "/prepaid-accounts/NOBODY", 404, json={"balance": "1"})
+
+
+async def test_C25_FR_07_FR_08_FR_50_dynamic_qr_code_checked_before_payment(database_url: str) -> None:
+    settings = settings_for(database_url, PaymentsSettings(web_payment_secret="master-secret"))
+    async with running(settings) as csms:
+        await csms.add_station("CS1")
+        async with peer(csms.ocpp_url, "CS1", "2.1", station_class=Station) as station:
+            await boot(station, "2.1")
+            statuses = await _json(csms, "POST", "/stations/CS1/web-payments/dynamic-qr", json={})
+            assert set(statuses.values()) == {"Accepted"}
+            secret = service_of(csms).shared_secret("CS1")
+            assert secret is not None
+            assert station.variables["SharedSecret"] == secret
+            assert station.variables["URLTemplate"].endswith(
+                "/api/v1/pay/{chargingstationid}/{evse}/{totp}/{version}"
+            )
+            assert (station.variables["TOTPVersion"], station.variables["Enabled"]) == ("v1", "true")
+            log = await _json(csms, "GET", "/commands?station=CS1&action=SetVariables")
+            assert log["items"]
+            assert secret not in str(log)  # the command log hides it
+            forged = await csms.api.get("/api/v1/pay/CS1/1/AAAAAAAA/v1")
+            assert forged.status_code == 403  # C25.FR.08: no page, no payment
+            assert station.web_payments == []
+            code = totp_v1(secret, datetime.now(UTC).timestamp(), 60, 8)
+            path = f"/api/v1/pay/CS1/1/{code}/v1"
+            page = await csms.api.get(path, params={"maxcost": "20", "maxenergy": "20000"})  # C25.FR.59
+            assert page.status_code == 200, page.text
+            assert "20.00 EUR are reserved" in page.text
+            assert station.web_payments == [(1, 300)]
+            paid = await csms.api.post(path, params={"maxcost": "20"}, data={"card": VISA})
+            assert paid.status_code == 200, paid.text
+            (start,) = station.starts
+            assert provider_of(csms).held[start["id_token"]["id_token"]] == 20
+            assert (
+                await csms.api.post(path.removesuffix("/v1") + "/v2", data={"card": VISA})
+            ).status_code == 403

@@ -25,7 +25,12 @@ from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
 from chargeplane.csms.blocks.payments.provider import Card
 from chargeplane.csms.blocks.payments.repository import PaymentRecord
-from chargeplane.csms.blocks.payments.service import PaymentDeclined, PaymentService, UnknownPayment
+from chargeplane.csms.blocks.payments.service import (
+    InvalidCode,
+    PaymentDeclined,
+    PaymentService,
+    UnknownPayment,
+)
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.errors import Unsendable
 
@@ -33,6 +38,17 @@ Amount = Annotated[str, msgspec.Meta(pattern=r"^\d{1,9}(\.\d{1,2})?$")]
 EvseId = Annotated[int, PathParameter(ge=1, le=1000)]
 IdToken = Annotated[str, PathParameter(min_length=1, max_length=255)]
 ReceiptId = Annotated[str, PathParameter(min_length=1, max_length=50)]
+Code = Annotated[str, PathParameter(min_length=1, max_length=64)]
+# C25.FR.59: the driver's maximum cost from the QR code's URL (maxenergy / maxtime are accepted and ignored)
+MaxCost = Annotated[str | None, QueryParameter(pattern=r"\A\d{1,9}(\.\d{1,2})?\Z")]
+FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _amount(service: PaymentService, maxcost: str | None) -> Decimal:
+    """What is pre-authorised: the setting, or less when the driver asked for a lower maximum cost."""
+    ceiling = Decimal(service.settings.authorization_amount)
+    chosen = min(ceiling, Decimal(maxcost)) if maxcost is not None and Decimal(maxcost) > 0 else ceiling
+    return chosen.quantize(Decimal("0.01"))
 
 
 class PaymentOut(msgspec.Struct, rename="camel"):
@@ -73,6 +89,10 @@ class KioskPaymentIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True)
 
 class CancelIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class DynamicQrIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    enabled: bool = True
 
 
 class RefundIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -238,34 +258,41 @@ def routes(service: PaymentService) -> list[Any]:
         """What the static QR code on the EVSE encodes."""
         return PageUrlOut(service.page_url(known_station.station_id, evse_id))
 
+    @post(
+        "/stations/{station_id:str}/web-payments/dynamic-qr",
+        status_code=HTTP_200_OK,
+        summary="Set up the station's dynamic QR code for our payment page (C25)",
+        responses=error_responses(*STATION_CALL),
+        opt=OPERATOR,
+    )
+    async def configure_dynamic_qr(
+        known_station: KnownStation, data: JSONBody[DynamicQrIn]
+    ) -> dict[str, str]:
+        """SetVariables WebPaymentsCtrlr: URL template, TOTP v1, validity, length, the station's shared secret
+        (derived from web_payment_secret, hidden in the command log) and Enabled; each variable's status.
+        422 NotConfigured without web_payment_secret."""
+        return await service.configure_dynamic_qr(known_station.station_id, data.enabled)
+
     # -- the driver's pages (public) -------------------------------------------------------------------
 
-    @get("/pay/{station_id:str}/{evse_id:int}", opt=PUBLIC, include_in_schema=False)
-    async def payment_page(known_station: KnownStation, evse_id: EvseId) -> Response[str]:
-        """C25: the page of the QR code; the station is told a payment started (C25.FR.21)."""
-        station = known_station.station_id
+    async def page(station: str, evse_id: int, maxcost: str | None) -> Response[str]:
         try:
             await service.web_payment_started(station, evse_id)
         except Unsendable as error:
             return _page("Payment not possible", f"<p>{html.escape(error.description)}</p>", 422)
+        amount = _amount(service, maxcost)
         form = (
-            f"<p>Station {html.escape(station)}, EVSE {evse_id}: {html.escape(service.settings.authorization_amount)}"
-            f" {html.escape(service.settings.currency)} are reserved on your card and the cost is charged.</p>"
+            f"<p>Station {html.escape(station)}, EVSE {evse_id}: {amount} "
+            f"{html.escape(service.settings.currency)} are reserved on your card and the cost is charged.</p>"
             "<form method='post'><label>Card number <input name='card' inputmode='numeric' "
             "autocomplete='cc-number' required></label><button>Pay and start</button></form>"
         )
         return _page("Pay for charging", form)
 
-    @post("/pay/{station_id:str}/{evse_id:int}", opt=PUBLIC, include_in_schema=False)
-    async def pay(
-        known_station: KnownStation,
-        evse_id: EvseId,
-        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> Response[str]:
-        """The card is pre-authorised by the provider, then the transaction starts (C25.FR.23)."""
+    async def paid(station: str, evse_id: int, data: dict[str, str], maxcost: str | None) -> Response[str]:
         number = "".join(ch for ch in data.get("card", "") if ch.isdigit())
         try:
-            payment = await service.pay(known_station.station_id, evse_id, Card(number), "web")
+            payment = await service.pay(station, evse_id, Card(number), "web", _amount(service, maxcost))
         except PaymentDeclined as error:
             return _page("Payment declined", f"<p>{html.escape(str(error))}</p>", HTTP_400_BAD_REQUEST)
         except Unsendable as error:
@@ -276,6 +303,50 @@ def routes(service: PaymentService) -> list[Any]:
             "Charging starts",
             f"<p>Payment reference {html.escape(payment.psp_ref)}. Plug in your vehicle.</p>",
         )
+
+    def refused(error: InvalidCode) -> Response[str]:  # C25.FR.08: no payment, no start
+        return _page("QR code not valid", f"<p>{html.escape(str(error))}. Scan the code again.</p>", 403)
+
+    @get("/pay/{station_id:str}/{evse_id:int}", opt=PUBLIC, include_in_schema=False)
+    async def payment_page(
+        known_station: KnownStation, evse_id: EvseId, maxcost: MaxCost = None
+    ) -> Response[str]:
+        """C25 static QR code: the page; the station is told a payment started (C25.FR.21)."""
+        return await page(known_station.station_id, evse_id, maxcost)
+
+    @post("/pay/{station_id:str}/{evse_id:int}", opt=PUBLIC, include_in_schema=False)
+    async def pay(
+        known_station: KnownStation, evse_id: EvseId, data: FormBody, maxcost: MaxCost = None
+    ) -> Response[str]:
+        """The card is pre-authorised by the provider, then the transaction starts (C25.FR.23)."""
+        return await paid(known_station.station_id, evse_id, data, maxcost)
+
+    @get("/pay/{station_id:str}/{evse_id:int}/{totp:str}/{version:str}", opt=PUBLIC, include_in_schema=False)
+    async def dynamic_payment_page(
+        known_station: KnownStation, evse_id: EvseId, totp: Code, version: Code, maxcost: MaxCost = None
+    ) -> Response[str]:
+        """C25 dynamic QR code: the one-time password checked first (C25.FR.07/08), then the page (C25.FR.09)."""
+        try:
+            service.check_code(known_station.station_id, totp, version)
+        except InvalidCode as error:
+            return refused(error)
+        return await page(known_station.station_id, evse_id, maxcost)
+
+    @post("/pay/{station_id:str}/{evse_id:int}/{totp:str}/{version:str}", opt=PUBLIC, include_in_schema=False)
+    async def dynamic_pay(
+        known_station: KnownStation,
+        evse_id: EvseId,
+        totp: Code,
+        version: Code,
+        data: FormBody,
+        maxcost: MaxCost = None,
+    ) -> Response[str]:
+        """The code again (still good while the page may be open), then as the static page."""
+        try:
+            service.check_code(known_station.station_id, totp, version, intervals=service.code_intervals())
+        except InvalidCode as error:
+            return refused(error)
+        return await paid(known_station.station_id, evse_id, data, maxcost)
 
     @get("/pay/receipts/{receipt_id:str}", opt=PUBLIC, include_in_schema=False)
     async def receipt_page(receipt_id: ReceiptId) -> Response[str]:
@@ -310,5 +381,8 @@ def routes(service: PaymentService) -> list[Any]:
         payment_page_url,
         payment_page,
         pay,
+        dynamic_payment_page,
+        dynamic_pay,
+        configure_dynamic_qr,
         receipt_page,
     ]

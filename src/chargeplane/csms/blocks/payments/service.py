@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 from collections.abc import Callable
@@ -55,6 +57,7 @@ from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Conflict, Invalid, NotFound, Unsendable
 from chargeplane.ocpp.messages import v21
+from chargeplane.ocpp.totp import VERSION_1, matches_v1
 from chargeplane.ocpp.versions import Version
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,10 @@ _CENT = Decimal("0.01")
 class UnknownPayment(NotFound):
     def __init__(self, key: object) -> None:
         super().__init__(f"no payment {key}")
+
+
+class InvalidCode(Invalid):
+    """C25.FR.08: the one-time password of a dynamic QR code does not check out."""
 
 
 class PaymentDeclined(Invalid):
@@ -161,6 +168,67 @@ class PaymentService:
 
     def receipt_url(self, payment: PaymentRecord) -> str:
         return f"{self.base_url().rstrip('/')}/api/v1/pay/receipts/{payment.receipt_id}"
+
+    # -- C25 dynamic QR codes ----------------------------------------------------------------------------
+
+    def shared_secret(self, station_id: str) -> str | None:
+        """The station's WebPaymentsCtrlr.SharedSecret, derived from ``web_payment_secret`` (never stored)."""
+        master = self.settings.web_payment_secret
+        if not master:
+            return None
+        digest = hmac.new(master.encode(), station_id.casefold().encode(), hashlib.sha256).hexdigest()
+        return digest[:32]
+
+    async def configure_dynamic_qr(self, station_id: str, enabled: bool) -> dict[str, str]:
+        """Sets the station's WebPaymentsCtrlr for QR codes pointing at our payment page (C25.FR.50-52);
+        the command log shows the request without the secret. Returns each variable's status."""
+        self._version_21(station_id)
+        secret = self.shared_secret(station_id)
+        if secret is None:
+            raise Unsendable("NotConfigured", "the payments block has no web_payment_secret")
+        template = (
+            f"{self.base_url().rstrip('/')}/api/v1/pay/{{chargingstationid}}/{{evse}}/{{totp}}/{{version}}"
+        )
+        values = {
+            "URLTemplate": template,
+            "TOTPVersion": VERSION_1,
+            "ValidityTime": str(self.settings.totp_validity),
+            "Length": str(self.settings.totp_length),
+            "SharedSecret": secret,
+            "Enabled": "true" if enabled else "false",
+        }
+
+        def request(shown: dict[str, str]) -> v21.messages.SetVariablesRequest:
+            return v21.messages.SetVariablesRequest(
+                set_variable_data=[
+                    v21.datatypes.SetVariableDataType(
+                        attribute_value=value,
+                        component=v21.datatypes.ComponentType(name="WebPaymentsCtrlr"),
+                        variable=v21.datatypes.VariableType(name=name),
+                    )
+                    for name, value in shown.items()
+                ]
+            )
+
+        response = await self.commands.send(
+            station_id, request(values), logged=request(values | {"SharedSecret": "(hidden)"})
+        )
+        assert isinstance(response, v21.messages.SetVariablesResponse)
+        return {str(r.variable.name): str(r.attribute_status) for r in response.set_variable_result}
+
+    def check_code(self, station_id: str, code: str, version: str, *, intervals: int = 1) -> None:
+        """C25.FR.07/08: the QR code's one-time password, now or ``intervals`` validity periods ago."""
+        secret = self.shared_secret(station_id)
+        if secret is None or version != VERSION_1:
+            raise InvalidCode("dynamic QR codes are not in use")
+        now = self.clock.now().timestamp()
+        validity, length = self.settings.totp_validity, self.settings.totp_length
+        if not matches_v1(code, secret, now, validity, length, intervals):
+            raise InvalidCode("this QR code has expired or is not genuine")
+
+    def code_intervals(self) -> int:
+        """How far back a code stays good while the driver pays (the page is open at most the timeout)."""
+        return 1 + -(-self.settings.web_payment_timeout // self.settings.totp_validity)
 
     # -- C24 / C25: payments the CSMS pre-authorises -----------------------------------------------------
 

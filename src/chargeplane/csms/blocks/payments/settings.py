@@ -47,6 +47,15 @@ class PaymentsSettings:
         str | None,
         Doc("the API's base URL as drivers reach it (payment pages, receipts); default: the API's address"),
     ] = None
+    web_payment_secret: Annotated[
+        str | None,
+        Doc(
+            "the secret from which each station's WebPaymentsCtrlr.SharedSecret is derived for dynamic QR codes "
+            "(C25 TOTP); unset: only static QR codes"
+        ),
+    ] = None
+    totp_validity: Annotated[int, Doc("seconds a dynamic QR code's one-time password is valid (6-3600)")] = 60
+    totp_length: Annotated[int, Doc("characters of a dynamic QR code's one-time password (at least 6)")] = 8
     settlement_retries: Annotated[
         int, Doc("how often a failed settlement is captured again through the provider (C22)")
     ] = 3
