@@ -14,6 +14,7 @@ import pytest
 from ocpp.routing import on
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
+from chargeplane.csms.blocks.authorization.settings import AuthorizationSettings
 from chargeplane.csms.blocks.payments.provider import DECLINED_CARD, TestProvider
 from chargeplane.csms.blocks.payments.service import PaymentService
 from chargeplane.csms.blocks.payments.settings import PaymentsSettings
@@ -363,3 +364,22 @@ async def test_C25_FR_07_FR_08_FR_50_dynamic_qr_code_checked_before_payment(data
             assert (
                 await csms.api.post(path.removesuffix("/v1") + "/v2", data={"card": VISA})
             ).status_code == 403
+
+
+async def test_C24_a_held_payment_token_is_accepted_even_without_ad_hoc_tokens(database_url: str) -> None:
+    settings = settings_for(database_url, AuthorizationSettings(direct_payment=False))
+    async with running(settings) as csms:
+        await csms.add_station("CS1")
+        async with peer(csms.ocpp_url, "CS1", "2.1", station_class=Station) as station:
+            await boot(station, "2.1")
+            body = {"stationId": "CS1", "pspRef": "KIOSK-9", "amount": "9.00"}
+            await _json(csms, "POST", "/payments/kiosk", json=body)
+            held = await station.call(
+                ocpp.v21.call.Authorize(id_token={"id_token": "KIOSK-9", "type": "DirectPayment"})
+            )
+            stranger = await station.call(
+                ocpp.v21.call.Authorize(id_token={"id_token": "PSP-X", "type": "DirectPayment"})
+            )
+    assert held.id_token_info["status"] == "Accepted"  # AuthorizeRemoteStart on a kiosk payment
+    assert held.id_token_info["cache_expiry_date_time"] is not None
+    assert stranger.id_token_info["status"] == "Unknown"

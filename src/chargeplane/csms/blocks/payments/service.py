@@ -386,7 +386,13 @@ class PaymentService:
     async def on_decision(
         self, station_id: str, id_token: str, token_type: str | None, decision: TokenDecision
     ) -> TokenDecision:
-        """C17.FR.01/02: a prepaid token is never cached; without a positive balance it is NoCredit."""
+        """C17.FR.01/02: a prepaid token is never cached; without a positive balance it is NoCredit. A
+        DirectPayment token of a payment the CSMS holds (kiosk, web) is Accepted while the payment is."""
+        if token_type == DIRECT_PAYMENT:
+            held = await self.repository.by_psp_ref(id_token)
+            if held is not None and held.source in CSMS_HELD and held.status == AUTHORIZED:
+                return replace(decision, status="Accepted", cache_expiry=self.clock.now())
+            return decision
         if decision.status != "Accepted":
             return decision
         found = await self.repository.balance(id_token)
