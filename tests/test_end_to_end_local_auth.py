@@ -31,7 +31,7 @@ FAST = BackOffSettings(0.1, 0.0, 1)
 
 @asynccontextmanager
 async def csms_and_station(
-    tmp_path: Path, version: Version = Version.V201, direct_payment: bool = True
+    tmp_path: Path, version: Version = Version.V201, direct_payment: bool = True, *blocks: object
 ) -> AsyncIterator[tuple[httpx.AsyncClient, DisplayedStation]]:
     csms = Csms(
         CsmsSettings(
@@ -42,6 +42,7 @@ async def csms_and_station(
             blocks=(
                 ProvisioningSettings(presence_flush_interval=0.2),
                 AuthorizationSettings(direct_payment=direct_payment),
+                *blocks,
             ),
         )
     )
@@ -143,7 +144,7 @@ async def test_C18_21_payment_terminal_direct_payment_our_station_and_csms(
             psp_ref,
             "DirectPayment",
             "Authorize",
-        )  # C18.FR.04 (PaymentCtrlr.AuthorizationDirectPayment true by default)
+        )  # C18.FR.04 (PaymentCtrlr.AuthorizeDirectPayment true by default)
         if not accepted:  # the CSMS does not take ad hoc payments: no charging (C18.FR.07)
             assert logged[-1]["status"] == "Unknown"
             await until(lambda: any("Unknown" in text for text in station.shown), "the refusal")

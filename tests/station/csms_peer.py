@@ -28,6 +28,9 @@ class CsmsBehaviour:
     ev_needs_status: str = "Accepted"  # the answer to NotifyEVChargingNeeds (K15)
     start_limit: dict[str, Any] | None = None  # 2.1 F07.FR.02: transactionLimit in the answer to Started
     dynamic_update: dict[str, Any] | None = None  # 2.1 K28.FR.07: what PullDynamicScheduleUpdate answers
+    receipt_url: str | None = None  # 2.1 C21: the answer to NotifySettlement
+    end_total: float | None = None  # totalCost in the answer to an Ended event (I03)
+    vat_status: str = "Accepted"  # 2.1 C18.FR.09: the answer to VatNumberValidation
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     stations: list[Any] = field(default_factory=list)
 
@@ -75,6 +78,8 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
             self._record("TransactionEvent", payload)
             if behaviour.start_limit is not None and payload.get("event_type") == "Started":
                 return result.TransactionEvent(transaction_limit=behaviour.start_limit)
+            if behaviour.end_total is not None and payload.get("event_type") == "Ended":
+                return result.TransactionEvent(total_cost=behaviour.end_total)
             return result.TransactionEvent()
 
         @on("MeterValues")  # type: ignore[misc]
@@ -189,6 +194,20 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
         async def on_notify_priority(self, **payload: Any) -> Any:
             self._record("NotifyPriorityCharging", payload)
             return result.NotifyPriorityCharging()
+
+        @on("NotifySettlement")  # type: ignore[misc]
+        async def on_notify_settlement(self, **payload: Any) -> Any:
+            self._record("NotifySettlement", payload)
+            return result.NotifySettlement(receipt_url=behaviour.receipt_url)
+
+        @on("VatNumberValidation")  # type: ignore[misc]
+        async def on_vat_number_validation(self, **payload: Any) -> Any:
+            self._record("VatNumberValidation", payload)
+            return result.VatNumberValidation(
+                vat_number=payload["vat_number"],
+                evse_id=payload.get("evse_id"),
+                status=behaviour.vat_status,
+            )
 
     return PeerCsms21
 

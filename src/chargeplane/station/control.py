@@ -35,6 +35,10 @@ commands (one per line, # starts a comment):
   battery-in EVSE SERIAL SOC [SOH] [stock]
                                 a battery into slot EVSE (stock: by the operator, outside a swap; S03, S04)
   battery-out EVSE              the battery of slot EVSE is taken out (S03)
+
+  cancel-payment [EVSE]         the driver cancels on the terminal: released (C19), or the transaction ends (C20)
+  qr [EVSE]                     the URL the dynamic QR code of EVSE shows now (2.1 WebPaymentsCtrlr, C25)
+  vat NUMBER [EVSE]             the driver enters a VAT number for the receipt (2.1: VatNumberValidation, C18.FR.08)
   fault [EVSE]                  a hardware fault starts
   clear [EVSE]                  the fault ends
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
@@ -156,6 +160,15 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     elif command == "battery-out":
         if not runtime.remove_battery(evse):
             out(f"slot {evse} is empty")
+
+    elif command == "cancel-payment":
+        runtime.cancel_payment(int(args[0]) if args else None)
+    elif command == "qr":
+        out(runtime.payment_url(evse) or "web payments are off")
+    elif command == "vat":
+        if not args:
+            raise ValueError("vat needs the number")
+        runtime.enter_vat_number(args[0], int(args[1]) if len(args) > 1 else None)
     elif command in ("fault", "clear"):
         runtime.fault(evse, command == "fault")
     elif command == "temperature":

@@ -584,6 +584,20 @@ class StationRuntime:
         self._pump()
         return battery is not None
 
+    def cancel_payment(self, evse_id: int | None = None) -> None:
+        """C19 / C20: the driver cancels the payment on the simulated terminal."""
+        self.core.payment_canceled(self.clock(), evse_id=evse_id)
+        self._pump()
+
+    def payment_url(self, evse_id: int = 1) -> str | None:
+        """C25: the URL the EVSE's dynamic QR code shows now."""
+        return self.core.payment_url(evse_id, self.clock(), self.settings.station_id)
+
+    def enter_vat_number(self, vat_number: str, evse_id: int | None = None) -> None:
+        """C18.FR.08: the driver enters a VAT number on the simulated terminal."""
+        self.core.vat_number_entered(vat_number, self.clock(), evse_id=evse_id)
+        self._pump()
+
     def fault(self, evse_id: int = 1, faulted: bool = True) -> None:
         self.core.fault(evse_id, faulted, self.clock())
         self._pump()

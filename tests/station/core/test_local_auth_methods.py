@@ -191,7 +191,7 @@ def _rig21(status: str = "Accepted", direct_payment: str = "true") -> Any:
     variable = D21.SetVariableDataType(
         attribute_value=direct_payment,
         component=D21.ComponentType(name="PaymentCtrlr"),
-        variable=D21.VariableType(name="AuthorizationDirectPayment"),
+        variable=D21.VariableType(name="AuthorizeDirectPayment"),
     )
     result = rig.handle(M21.SetVariablesRequest(set_variable_data=[variable])).set_variable_result[0]
     assert result.attribute_status == "Accepted"

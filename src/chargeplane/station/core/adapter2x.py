@@ -24,6 +24,7 @@ from chargeplane.station.core import (
     der_control,
     metering,
     offline_queue,
+    payments,
     tariff_cost,
     transactions,
     tx_limits,
@@ -37,10 +38,13 @@ from chargeplane.station.core.model import ACCEPTED, ContractHash, Evse, Token, 
 SAMPLED = "SampledDataCtrlr"
 
 
-def _id_token(token: Token) -> dict[str, str]:
+def _id_token(token: Token) -> dict[str, object]:
     """An IdTokenType on the wire; converted (and checked) by msgspec because its ``type`` is an enum in
     2.0.1 and any string in 2.1."""
-    return {"idToken": token.value, "type": token.type}
+    wire: dict[str, object] = {"idToken": token.value, "type": token.type}
+    if token.details:  # C18.FR.04/06: the payment details in additionalInfo
+        wire["additionalInfo"] = [{"additionalIdToken": v, "type": kind} for kind, v in token.details]
+    return wire
 
 
 def _content(message: d201.MessageContentType | d21.MessageContentType | UnsetType) -> str | None:
@@ -232,8 +236,11 @@ class Adapter2x(Generic[Dialect]):
         )
         queued: Payload = request
         if isinstance(request, v21.messages.TransactionEventRequest):  # I12: tariffId, costDetails
+            terminal = ctx.get(payments.Payments)
+            terminal.before_event(evse, request)  # C18.FR.06: maxCost = the amount the card holds
             limited = ctx.get(tx_limits.TxLimits).decorate(evse, request)  # E16: transactionLimit once
             queued = ctx.get(tariff_cost.TariffCost).decorate(evse, narrow(limited, type(request)), now)
+            terminal.after_event(evse, queued, now)  # C20-C22: settled with the local cost
         tx.seq_no += 1
         if event.kind is not TxEventKind.ENDED:
             ctx.storage.set_state(f"tx:{evse.id}", json.dumps(tx_to_json(tx)))
@@ -248,9 +255,9 @@ class Adapter2x(Generic[Dialect]):
             return
         ctx.get(tariff_cost.TariffCost).answered(request, response, now)  # I02.FR.04, I03.FR.03, I06.FR.03
         if isinstance(request, v21.messages.TransactionEventRequest):  # E16: cost update, the CSMS's limit
-            ctx.get(tx_limits.TxLimits).answered(
-                request, narrow(response, v21.messages.TransactionEventResponse), now
-            )
+            answer = narrow(response, v21.messages.TransactionEventResponse)
+            ctx.get(tx_limits.TxLimits).answered(request, answer, now)
+            ctx.get(payments.Payments).answered(request, answer, now)  # C21: the CSMS's final cost
         info = present(narrow(response, ns.TransactionEventResponse).id_token_info)
         token = present(request.id_token)
         if info is None or token is None:

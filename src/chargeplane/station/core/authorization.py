@@ -306,7 +306,7 @@ class Authorization(Controller):
             language = info.language if info.status == ACCEPTED else None
             ctx.get(DisplayMessages).driver_language(evse.id, language, at)  # O01.FR.08
             ctx.get(TariffCost).authorized(evse, info, at)  # I01.FR.03 / I04.FR.01 / I08
-            known = Token(token.value, token.type, info.group)
+            known = Token(token.value, token.type, info.group, token.details)
             self.remember(known, info, at)
             ctx.get(local_auth_methods.LocalAuthMethods).token_verdict(token, info.status, at)  # C04.FR.06
             if self.is_master_pass(info.group):  # C16.FR.01 never starts a transaction

@@ -28,7 +28,7 @@ from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef
-from chargeplane.station.core.model import Evse, HardwareAction, OutgoingCall, Registration
+from chargeplane.station.core.model import Evse, HardwareAction, OutgoingCall, Registration, Token
 from chargeplane.station.core.storage import Storage
 
 if TYPE_CHECKING:
@@ -176,6 +176,9 @@ class Controller:
 
     def registration_accepted(self, now: datetime) -> None:
         """The CSMS accepted a boot (after the statuses of B01.FR.05 and the queued transaction messages)."""
+
+    def authorization_ended(self, evse: Evse, token: Token, now: datetime) -> None:
+        """The authorization of ``evse`` for ``token`` ended without a transaction (driver, timeout)."""
 
     def transaction_started(self, evse: Evse, now: datetime) -> None:
         """A transaction started on ``evse`` (its Started event is out)."""

@@ -12,7 +12,7 @@ C04 PIN keypad), and the token types whose IdTokenInfo never enters the Authoriz
   with a Central token (RequestStartTransaction): nothing goes from the station on a card read. The station
   never asks Authorize about a Central token (C03.FR.01, see ``remote``).
 * C18 (2.1): an approved card yields a DirectPayment token whose value is the PSP reference; Authorize is
-  sent only when ``PaymentCtrlr.AuthorizationDirectPayment`` is true (C18.FR.04), otherwise the EVSE is
+  sent only when ``PaymentCtrlr.AuthorizeDirectPayment`` is true (C18.FR.04), otherwise the EVSE is
   authorized locally (C18.FR.03).
 * C02.FR.03 / C03.FR.02 / C05.FR.02: NoAuthorization and Central IdTokenInfo is never cached.
 """
@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core import transactions
 from chargeplane.station.core.context import Context, Controller
-from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.model import Evse, ShowMessage, Token
 
 AUTH = "AuthCtrlr"
@@ -63,14 +62,6 @@ class LocalAuthMethods(Controller):
         super().__init__(ctx)
         self._pin_failures = 0
         self._pin_locked_until: datetime | None = None
-
-    @staticmethod
-    def variables(layout: StationLayout) -> list[VariableDef]:
-        # The simulated payment terminal (2.1 Part 2 PaymentCtrlr, C18); only what this station uses.
-        return [
-            var(PAYMENT, "Enabled", "boolean", "true"),
-            var(PAYMENT, "AuthorizationDirectPayment", "boolean", "true"),
-        ]
 
     # ------------------------------------------------------------------ C02 start button
     def start_button(self, evse_id: int, now: datetime) -> None:
@@ -123,6 +114,11 @@ class LocalAuthMethods(Controller):
 
     def token_verdict(self, token: Token, status: str, now: datetime) -> None:
         """Count wrong PINs (C04.FR.06): after PIN_FREE_ATTEMPTS, lock for PIN_LOCK_S, doubling each time."""
+        if token.type == DIRECT_PAYMENT:
+            from chargeplane.station.core.payments import Payments  # it imports transactions
+
+            self.ctx.get(Payments).refused(token, status)  # C18.FR.07
+            return
         if token.type != KEY_CODE:
             return
         if status == "Accepted":
@@ -154,17 +150,22 @@ class LocalAuthMethods(Controller):
             ctx.act(ShowMessage("Payment terminal disabled"))
             return None
         psp_ref = "PSP" + secrets.token_hex(8).upper()
-        token = Token(psp_ref, DIRECT_PAYMENT)
+        from chargeplane.station.core.payments import card_details  # it imports transactions
+
+        token = Token(psp_ref, DIRECT_PAYMENT, details=card_details(ctx.model))
         evse = self._free_evse(evse_id)
         if evse is None:
             ctx.act(ShowMessage("No EVSE available: payment cancelled"))
             return None
-        if not ctx.model.flag(PAYMENT, "AuthorizationDirectPayment"):
+        from chargeplane.station.core.payments import Payments  # it imports transactions
+
+        ctx.get(Payments).card_authorized(psp_ref, evse)  # C18.FR.01: AuthorizationAmount held
+        if not ctx.model.flag(PAYMENT, "AuthorizeDirectPayment"):
             ctx.get(transactions.Transactions).authorize(evse, token, now, "Authorized")  # C18.FR.03
         elif ctx.accepted:
             ctx.get(Authorization).send_authorize(evse, token, now)  # C18.FR.04
         else:  # the CSMS must approve and cannot: the terminal releases the amount (C18.FR.07)
-            ctx.act(ShowMessage("Payment not authorized: cancelled"))
+            ctx.get(Payments).refused(token, "Unknown")
             return None
         return psp_ref
 

@@ -52,6 +52,8 @@ class Token:
     value: str
     type: str = "ISO14443"
     group: str | None = None
+    # additionalInfo as (type, value): a DirectPayment's card details (2.1 C18.FR.04/06, PaymentDetails)
+    details: tuple[tuple[str, str], ...] = ()
 
     def same_holder(self, other: Token) -> bool:
         """C01/C09: the same token, or two tokens of the same non-empty group."""
@@ -296,7 +298,10 @@ HardwareAction = (
 
 def tx_to_json(tx: Transaction) -> dict[str, Any]:
     data = {f.name: getattr(tx, f.name) for f in fields(tx)}
-    data["token"] = None if tx.token is None else [tx.token.value, tx.token.type, tx.token.group]
+    token = tx.token
+    data["token"] = (
+        None if token is None else [token.value, token.type, token.group, [list(d) for d in token.details]]
+    )
     return data
 
 
@@ -306,5 +311,6 @@ def tx_from_json(data: dict[str, Any]) -> Transaction:
     tx = Transaction(**data)
     tx.ended_readings = [(c, t, [(m, v, u) for m, v, u in s]) for c, t, s in readings]
     if token is not None:
-        tx.token = Token(token[0], token[1], token[2])
+        details = tuple((kind, value) for kind, value in token[3]) if len(token) > 3 else ()
+        tx.token = Token(token[0], token[1], token[2], details)
     return tx

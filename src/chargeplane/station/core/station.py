@@ -78,6 +78,7 @@ from chargeplane.station.core.model import (
 from chargeplane.station.core.monitoring import Monitoring
 from chargeplane.station.core.network import NetworkProfiles
 from chargeplane.station.core.offline_queue import OfflineQueue, Queued
+from chargeplane.station.core.payments import Payments, Terminal
 from chargeplane.station.core.priority_charging import PriorityCharging
 from chargeplane.station.core.provisioning import Provisioning
 from chargeplane.station.core.publish import PURPOSE as PUBLISH
@@ -121,6 +122,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Iso15118,
     TariffCost,
     TxLimits,
+    Payments,
     Resumption,
     SmartCharging,
     Iso15118Charging,
@@ -444,6 +446,23 @@ class StationCore:
         return self.ctx.get(BatterySwap).removed(evse_id, now)
 
     # ------------------------------------------------------------------ CSMS-initiated CALLs
+    def payment_canceled(self, now: datetime, evse_id: int | None = None) -> None:
+        """The driver cancels the payment on the terminal (C19 before the transaction, C20 after)."""
+        self.ctx.get(Payments).cancel(evse_id, now)
+
+    def vat_number_entered(self, vat_number: str, now: datetime, evse_id: int | None = None) -> None:
+        """The driver enters a VAT number on the terminal (C18.FR.08: VatNumberValidation)."""
+        self.ctx.get(Payments).vat_number_entered(vat_number, evse_id, now)
+
+    def payment_url(self, evse_id: int, now: datetime, identity: str | None = None) -> str | None:
+        """C25: the dynamic QR code's URL for ``evse_id`` now (None: web payments off)."""
+        return self.ctx.get(Payments).payment_url(evse_id, now, identity)
+
+    @property
+    def payment_terminal(self) -> Terminal:
+        """The simulated terminal: what its PSP answers next, what it released and settled."""
+        return self.ctx.get(Payments).terminal
+
     def handled_requests(self) -> list[type[Payload]]:
         return list(self._table)
 

@@ -129,6 +129,13 @@ class Transactions(Controller):
             ctx.act(ShowMessage("EVSE busy"))
             evse.pending_remote_start = None
             return
+        from chargeplane.station.core.payments import Payments  # it imports this module
+
+        if evse.pending_remote_start is not None:
+            ctx.get(Payments).remote_start(evse)  # C25.FR.22: the CSMS starts the paid session
+        elif ctx.get(Payments).held_for_web(evse, now):
+            ctx.act(ShowMessage("Payment in progress on the web"))  # C25.FR.22
+            return
         booked = ctx.get(reservation.Reservations).on(evse.id)
         if booked is not None and not reservation.matches(booked, token):
             ctx.act(
@@ -152,12 +159,16 @@ class Transactions(Controller):
         self.evaluate(evse, now, trigger)
 
     def end_authorization(self, evse: Evse, reason: str, trigger: str, now: datetime) -> None:
+        ended = evse.authorized if evse.tx is None else None
         evse.authorized = None
         evse.auth_deadline = None
         evse.deauth = (reason, trigger)
         self.evaluate(evse, now, trigger)
         if evse.tx is None and evse.plugged is None:
             evse.deauth = None
+        if ended is not None and evse.tx is None:  # C19: no transaction came of it
+            for controller in self.ctx.controllers:
+                controller.authorization_ended(evse, ended, now)
 
     def force_stop(self, evse: Evse, reason: str, trigger: str, now: datetime) -> None:
         """End the running transaction now with (stoppedReason, triggerReason)."""

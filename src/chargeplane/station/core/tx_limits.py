@@ -102,6 +102,13 @@ class TxLimits(Controller):
             self._announce(evse, now)
         return kept
 
+    def raise_limit(self, evse: Evse, name: str, value: float, now: datetime) -> None:
+        """The station's own raise of a limit (C23.FR.02: the terminal holds more), in a LimitSet event."""
+        if evse.tx is None:
+            return
+        evse.tx.limits[name] = value
+        self._announce(evse, now)
+
     def _announce(self, evse: Evse, now: datetime) -> None:
         assert evse.tx is not None
         evse.tx.limits_unsent = True
@@ -164,11 +171,17 @@ class TxLimits(Controller):
 
     def check(self, evse: Evse, now: datetime) -> None:
         """Suspend or end at the first limit reached (E16.FR.05/06); resume once none is (E16.FR.14)."""
+        from chargeplane.station.core.payments import Payments  # it imports this module
+
         tx = evse.tx
         if tx is None or not tx.limits:
             return
         txs = self.ctx.get(transactions.Transactions)
-        hit = reached(tx.limits, self.used(evse, now))
+        used = self.used(evse, now)
+        self.ctx.get(Payments).check_increase(evse, used["maxCost"], now)  # C23: before the limit is hit
+        if evse.tx is not tx:
+            return
+        hit = reached(tx.limits, used)
         if hit is None:
             if tx.limit_reached is not None:
                 tx.limit_reached = None

@@ -109,6 +109,9 @@ class AuthorizeExtras:
 
 # Asked for every Authorize decision: (station id, id token, the decision); None adds nothing.
 AuthorizeListener = Callable[[str, str, TokenDecision], Awaitable[AuthorizeExtras | None]]
+# Asked for every decision on a token (Authorize, TransactionEvent): (station id, id token, token type, the
+# decision so far) -> the decision (the payments block: C17 prepaid balance, NoCredit and no caching).
+DecisionFilter = Callable[[str, str, str | None, TokenDecision], Awaitable[TokenDecision]]
 
 
 class TokenExists(Conflict):
@@ -225,6 +228,7 @@ class AuthorizationService:
         self.events = events
         self.clock = clock
         self._authorize_listeners: list[AuthorizeListener] = []
+        self._decision_filters: list[DecisionFilter] = []
         # C07.FR.05: the status of an ISO 15118 contract certificate chain from its OCSP data (the PKI block
         # sets it); None: no way to verify, so CertChainError (C07.FR.17)
         self.contract_check: ContractCheck | None = None
@@ -234,6 +238,9 @@ class AuthorizationService:
 
     def add_authorize_listener(self, listener: AuthorizeListener) -> None:
         self._authorize_listeners.append(listener)
+
+    def add_decision_filter(self, decision_filter: DecisionFilter) -> None:
+        self._decision_filters.append(decision_filter)
 
     async def authorize_extras(
         self, station_id: str, id_token: str, decision: TokenDecision
@@ -268,6 +275,8 @@ class AuthorizationService:
                 await self._record_unknown(id_token, token_type or V16_TOKEN_TYPE, now)
             else:
                 decision = TokenDecision(status=UNKNOWN)
+        for decision_filter in self._decision_filters:
+            decision = await decision_filter(station_id, id_token, token_type, decision)
         await self.repository.log_decision(station_id, id_token, token_type, context, decision.status, now)
         shown = await self.repository.stored_token(id_token, token_type)
         log.debug("%s %s %s (%s): %s", station_id, context, shown, token_type, decision.status)

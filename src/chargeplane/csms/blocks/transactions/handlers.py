@@ -122,9 +122,10 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Trans
             total_cost=float(extras.total_cost) if extras.total_cost is not None else UNSET,
             updated_personal_message=message,
         )
-        if isinstance(response, v21.messages.TransactionEventResponse) and outcome.limit:
-            # E16.FR.02 / F07.FR.02: the limits the API set, once
-            limit = msgspec.convert(outcome.limit, v21.datatypes.TransactionLimitType, strict=False)
+        # E16.FR.02 / F07.FR.02: the limits the API set, once; a block's (payments) under the API's
+        limits = (extras.transaction_limit or {}) | (outcome.limit or {})
+        if isinstance(response, v21.messages.TransactionEventResponse) and limits:
+            limit = msgspec.convert(limits, v21.datatypes.TransactionLimitType, strict=False)
             response = msgspec.structs.replace(response, transaction_limit=limit)
         return response
 

@@ -79,6 +79,8 @@ class ResponseExtras:
     total_cost: Decimal | None = None
     personal_message: str | None = None
     language: str | None = None
+    # 2.1 transactionLimit to answer (the payments block: C17.FR.03 prepaid credit, C23 raised, C24.FR.02)
+    transaction_limit: dict[str, float] | None = None
 
 
 # Told of every transaction event once it is committed (station id, OCPP version, the event, its outcome).
@@ -148,6 +150,7 @@ class TransactionService:
                     extras.total_cost if extras.total_cost is not None else merged.total_cost,
                     extras.personal_message or merged.personal_message,
                     extras.language or merged.language,
+                    extras.transaction_limit or merged.transaction_limit,
                 )
         return merged
 
