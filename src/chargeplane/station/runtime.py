@@ -54,6 +54,7 @@ from chargeplane.station.core.model import (
     SetContactor,
     SetLock,
     SetPowerLimit,
+    SetPowerSetpoint,
     ShowMessage,
     StartPowerDelivery,
     UnpublishFile,
@@ -566,6 +567,16 @@ class StationRuntime:
         self.core.set_temperature(celsius, self.clock())
         self._pump()
 
+    def set_grid_frequency(self, hz: float) -> None:
+        """The simulated grid's frequency, read by every EVSE's meter (V2X frequency support, Q08)."""
+        for evse in self.hardware.evses.values():
+            evse.frequency_hz = hz
+
+    def upstream_load(self, load_w: float) -> None:
+        """The upstream (building) meter reads ``load_w`` (V2X local load balancing, Q09)."""
+        self.core.upstream_load(load_w, self.clock())
+        self._pump()
+
     async def go_offline(self) -> None:
         """Drop the connection (the client reconnects after back-off)."""
         if self.client is not None:
@@ -810,6 +821,8 @@ class StationRuntime:
             self.hardware.display.show(action.text)
         elif isinstance(action, SetPowerLimit):
             self.hardware.evses[action.evse_id].set_limit(action.limit_w)
+        elif isinstance(action, SetPowerSetpoint):
+            self.hardware.evses[action.evse_id].set_setpoint(action.setpoint_w, action.sleep)
         elif isinstance(action, EvCertificateAnswer):
             self._ev_certificate_answer(action)
         elif isinstance(action, StartPowerDelivery):

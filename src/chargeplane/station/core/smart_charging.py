@@ -80,7 +80,7 @@ class Waiting:
 
 
 class SmartCharging(Controller):
-    __slots__ = ("_limits", "installed", "iso15118_tx", "tx_profile_listeners", "waiting")
+    __slots__ = ("_limits", "installed", "iso15118_tx", "profile_checks", "tx_profile_listeners", "waiting")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -91,6 +91,8 @@ class SmartCharging(Controller):
         self.tx_profile_listeners: list[Callable[[int, datetime], None]] = []
         # whether the CSMS got NotifyEVChargingNeeds for this transaction (K01.FR.34; set by ISO 15118)
         self.iso15118_tx: Callable[[str], bool] = lambda transaction_id: False
+        # further checks of a 2.x profile (raw, evse id) before the K01 ones: V2X periods (block Q)
+        self.profile_checks: list[Callable[[Payload, int], validation.Verdict | None]] = []
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -597,9 +599,11 @@ def set_charging_profile(
     """K01."""
     ns = v2x.dialect_of(request)
     raw = request.charging_profile
+    refusals = (check(raw, request.evse_id) for check in ctl.profile_checks)
     try:
         offered = tuple(wire.schedules_2x(raw))  # K01.FR.34: more than one is for ISO 15118 (K15-K17)
-        verdict = ctl.set_profile(wire.from_2x(raw, request.evse_id), raw, now, offered)
+        refused = next((r for r in refusals if r is not None), None)
+        verdict = refused or ctl.set_profile(wire.from_2x(raw, request.evse_id), raw, now, offered)
     except wire.Unconvertible as error:
         verdict = validation.Verdict(False, error.reason, error.detail)
     if verdict.accepted and str(raw.charging_profile_purpose) == Purpose.TX.value:

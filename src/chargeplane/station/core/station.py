@@ -86,6 +86,7 @@ from chargeplane.station.core.tariff_cost import TariffCost
 from chargeplane.station.core.transactions import Transactions
 from chargeplane.station.core.tx_limits import TxLimits
 from chargeplane.station.core.tx_resume import Resumption
+from chargeplane.station.core.v2x import V2x
 
 # The blocks of every station, in the order they see connection changes and timers (and their variables
 # appear in reports). The queue loads before transactions recover into it.
@@ -117,6 +118,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     Resumption,
     SmartCharging,
     Iso15118Charging,
+    V2x,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -254,6 +256,11 @@ class StationCore:
         self.ctx.get(TxLimits).check(self.ctx.evses[evse_id], now)  # E16: energy, SoC, local cost
         self.ctx.get(Monitoring).metered(self.ctx.evses[evse_id], reading, now)
         self.ctx.get(SmartCharging).metered(self.ctx.evses[evse_id], now)
+        self.ctx.get(V2x).metered(self.ctx.evses[evse_id], now)
+
+    def upstream_load(self, load_w: float, now: datetime) -> None:
+        """The upstream (building) meter reads ``load_w`` (V2X local load balancing, Q09)."""
+        self.ctx.get(V2x).upstream_load(load_w, now)
 
     def set_temperature(self, celsius: float, now: datetime) -> None:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""
