@@ -81,7 +81,8 @@ def test_Q09_FR_01_FR_02_load_balancing_needs_support_and_thresholds() -> None:
     without = check_period(
         period, watts=True, supported=frozenset({OperationMode.CHARGING_ONLY}), load_balancing=LB
     )
-    assert without is not None and without.reason == "UnsupportedParam"
+    assert without is not None
+    assert without.reason == "UnsupportedParam"
 
 
 def test_Q09_FR_04_the_spec_example_keeps_the_load_between_11_kW_and_minus_6_kW() -> None:

@@ -27,6 +27,7 @@ class CsmsBehaviour:
     authorize_status: str = "Accepted"
     ev_needs_status: str = "Accepted"  # the answer to NotifyEVChargingNeeds (K15)
     start_limit: dict[str, Any] | None = None  # 2.1 F07.FR.02: transactionLimit in the answer to Started
+    allowed_energy_transfer: list[str] | None = None  # 2.1 Q01.FR.01: in the Authorize answer
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     stations: list[Any] = field(default_factory=list)
 
@@ -67,6 +68,11 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
         @on("Authorize")  # type: ignore[misc]
         async def on_authorize(self, **payload: Any) -> Any:
             self._record("Authorize", payload)
+            if behaviour.allowed_energy_transfer is not None:
+                return result.Authorize(
+                    id_token_info={"status": behaviour.authorize_status},
+                    allowed_energy_transfer=behaviour.allowed_energy_transfer,
+                )
             return result.Authorize(id_token_info={"status": behaviour.authorize_status})
 
         @on("TransactionEvent")  # type: ignore[misc]
