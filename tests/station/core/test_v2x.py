@@ -341,3 +341,19 @@ def test_Q12_3_invalidAfterOfflineDuration_keeps_the_fallback() -> None:
     meter(rig)
     assert setpoints(rig)[-1].setpoint_w is None
     assert all(i.profile.id != 2 for i in rig.core.ctx.get(SmartCharging).installed)
+
+
+def test_Q10_FR_04_FR_05_transaction_events_say_evseSleep_while_the_EVSE_sleeps() -> None:
+    rig, tx = session()
+    set_profile(rig, profile([period(operation_mode="Idle", evse_sleep=True)], tx=tx))
+    meter(rig)
+    rig.clear()
+    rig.advance(61)
+    [asleep] = [e for e in rig.of(M21.TransactionEventRequest) if e.trigger_reason == "MeterValuePeriodic"]
+    assert asleep.evse_sleep is True
+    assert set_profile(rig, profile([central(1000.0)], tx=tx)).status == "Accepted"  # a new profile wakes it
+    meter(rig)
+    rig.clear()
+    rig.advance(61)
+    [awake] = [e for e in rig.of(M21.TransactionEventRequest) if e.trigger_reason == "MeterValuePeriodic"]
+    assert awake.evse_sleep is msgspec.UNSET

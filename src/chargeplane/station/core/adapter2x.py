@@ -28,6 +28,7 @@ from chargeplane.station.core import (
     tx_limits,
     tx_rules,
 )
+from chargeplane.station.core import v2x as v2x_control
 from chargeplane.station.core.adapter import BootAnswer, IdInfo, Sample, TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef
@@ -232,6 +233,8 @@ class Adapter2x(Generic[Dialect]):
         if isinstance(request, v21.messages.TransactionEventRequest):  # I12: tariffId, costDetails
             limited = ctx.get(tx_limits.TxLimits).decorate(evse, request)  # E16: transactionLimit once
             queued = ctx.get(tariff_cost.TariffCost).decorate(evse, narrow(limited, type(request)), now)
+            if ctx.get(v2x_control.V2x).sleeping(evse.id):  # Q10.FR.04
+                queued = msgspec.structs.replace(narrow(queued, type(request)), evse_sleep=True)
         tx.seq_no += 1
         if event.kind is not TxEventKind.ENDED:
             ctx.storage.set_state(f"tx:{evse.id}", json.dumps(tx_to_json(tx)))
