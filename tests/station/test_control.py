@@ -67,3 +67,28 @@ def test_status_hides_a_pin_C04_FR_04() -> None:
     text = describe(runtime)
     assert "authorized=(PIN)" in text
     assert "8642" not in text
+
+
+class _Grid:
+    """A runtime that records the V2X inputs (Q08 frequency, Q09 upstream load)."""
+
+    def __init__(self) -> None:
+        self.hardware = SimulatedStation.build("CS", 1)
+        self.calls: list[tuple[str, float]] = []
+
+    def set_grid_frequency(self, hz: float) -> None:
+        self.calls.append(("frequency", hz))
+
+    def upstream_load(self, load_w: float) -> None:
+        self.calls.append(("load", load_w))
+
+
+async def test_frequency_and_load_commands_reach_the_runtime() -> None:
+    runtime: Any = _Grid()
+    await execute(runtime, "frequency 49.95", print)
+    await execute(runtime, "load -3000", print)
+    assert runtime.calls == [("frequency", 49.95), ("load", -3000.0)]
+    with pytest.raises(ValueError, match="frequency needs"):
+        await execute(runtime, "frequency -1", print)
+    with pytest.raises(ValueError, match="load needs"):
+        await execute(runtime, "load lots", print)

@@ -33,6 +33,8 @@ commands (one per line, # starts a comment):
   temperature CELSIUS           the station's temperature sensor reads CELSIUS (monitored, N07)
   limit EVSE WATTS|off          an external system (EMS) limits EVSE (0: the station), or lifts it (K11-K13)
   needs EVSE KWH [MINUTES]      the ISO 15118 EV at EVSE wants KWH, leaving in MINUTES (K15; again: K17)
+  frequency HZ                  the simulated grid's frequency (V2X LocalFrequency, Q08)
+  load WATTS                    the upstream (building) meter's power (V2X LocalLoadBalancing, Q09)
   offline                       drop the connection (the station reconnects after back-off)
   wait SECONDS                  let time pass (scenario files)
   status                        EVSE and transaction state
@@ -112,6 +114,10 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     elif command == "needs":
         evse_id, needs = _needs(runtime, args)
         runtime.ev_charging_needs(evse_id, needs)
+    elif command == "frequency":
+        runtime.set_grid_frequency(_number(args, "frequency needs hertz", positive=True))
+    elif command == "load":
+        runtime.upstream_load(_number(args, "load needs watts (negative: feeding in)"))
     elif command == "offline":
         await runtime.go_offline()
     elif command == "wait":
@@ -160,6 +166,16 @@ def _needs(runtime: StationRuntime, args: list[str]) -> tuple[int, EvChargingNee
     if not math.isfinite(kwh) or kwh <= 0 or (minutes is not None and minutes <= 0):
         raise ValueError("needs takes a positive energy and departure")
     return evse, EvChargingNeeds(kwh * 1000.0, departure_s=None if minutes is None else minutes * 60)
+
+
+def _number(args: list[str], complaint: str, *, positive: bool = False) -> float:
+    try:
+        value = float(args[0]) if len(args) == 1 else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or (positive and value <= 0):
+        raise ValueError(complaint)
+    return value
 
 
 def _celsius(args: list[str]) -> float:

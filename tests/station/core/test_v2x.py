@@ -357,3 +357,15 @@ def test_Q10_FR_04_FR_05_transaction_events_say_evseSleep_while_the_EVSE_sleeps(
     rig.advance(61)
     [awake] = [e for e in rig.of(M21.TransactionEventRequest) if e.trigger_reason == "MeterValuePeriodic"]
     assert awake.evse_sleep is msgspec.UNSET
+
+
+def test_Q05_FR_01_an_external_setpoint_drives_an_ExternalSetpoint_period_within_its_limits() -> None:
+    rig, tx = session()
+    external = period(operation_mode="ExternalSetpoint", discharge_limit=-2000.0, limit=5000.0)
+    assert set_profile(rig, profile([external], tx=tx)).status == "Accepted"
+    meter(rig)
+    assert not setpoints(rig)  # no external setpoint yet: charging within the limit
+    rig.do("external_setpoint", -3000.0)
+    assert setpoints(rig)[-1].setpoint_w == -2000.0  # V2X.04: capped by dischargeLimit
+    rig.do("external_setpoint", None)
+    assert setpoints(rig)[-1].setpoint_w is None

@@ -262,6 +262,10 @@ class StationCore:
         """The upstream (building) meter reads ``load_w`` (V2X local load balancing, Q09)."""
         self.ctx.get(V2x).upstream_load(load_w, now)
 
+    def external_setpoint(self, setpoint_w: float | None, now: datetime) -> None:
+        """An external system's (EMS) setpoint for V2X ExternalSetpoint periods (Q05.FR.01; None: none)."""
+        self.ctx.get(V2x).external(setpoint_w, now)
+
     def set_temperature(self, celsius: float, now: datetime) -> None:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""
         self.ctx.get(Monitoring).measured_temperature(celsius, now)
