@@ -11,7 +11,6 @@ always capped by ``limit`` and ``dischargeLimit`` (V2X.03 / V2X.04, Q09.FR.05).
 
 from __future__ import annotations
 
-import enum
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,17 +18,8 @@ from dataclasses import dataclass
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import present
 
-
-class OperationMode(enum.Enum):
-    CHARGING_ONLY = "ChargingOnly"
-    CENTRAL_SETPOINT = "CentralSetpoint"
-    EXTERNAL_SETPOINT = "ExternalSetpoint"
-    EXTERNAL_LIMITS = "ExternalLimits"
-    CENTRAL_FREQUENCY = "CentralFrequency"
-    LOCAL_FREQUENCY = "LocalFrequency"
-    LOCAL_LOAD_BALANCING = "LocalLoadBalancing"
-    IDLE = "Idle"
-
+# the modes as the 2.1 schemas name them (Part 2 Q §2.2)
+OperationMode = v21.enums.OperationModeEnumType
 
 ALL_MODES = tuple(OperationMode)
 # Q01.FR.31: the modes every V2X station supports at least
