@@ -369,3 +369,18 @@ def test_Q05_FR_01_an_external_setpoint_drives_an_ExternalSetpoint_period_within
     assert setpoints(rig)[-1].setpoint_w == -2000.0  # V2X.04: capped by dischargeLimit
     rig.do("external_setpoint", None)
     assert setpoints(rig)[-1].setpoint_w is None
+
+
+def test_Q01_FR_30_FR_31_FR_32_the_device_model_lists_modes_and_transfers() -> None:
+    rig, _ = session()
+    model = rig.core.model
+    modes = set(model.members("V2XChargingCtrlr", "SupportedOperationModes"))
+    assert {"ChargingOnly", "CentralSetpoint", "CentralFrequency"} <= modes
+    assert "AC_BPT" in model.members("V2XChargingCtrlr", "SupportedEnergyTransferModes")
+
+
+def test_V2XChargingCtrlr_Enabled_false_refuses_V2X_periods() -> None:
+    rig, tx = session()
+    put(rig, "Enabled", "false")
+    answer = set_profile(rig, profile([central(-1000.0)], tx=tx))
+    assert (answer.status, answer.status_info.reason_code) == ("Rejected", "UnsupportedParam")

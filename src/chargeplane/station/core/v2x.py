@@ -60,6 +60,7 @@ LOAD_BALANCING = "LocalLoadBalancing"
 EXPORT_MEASURANDS = "Energy.Active.Export.Register,Power.Active.Export"
 AC_TRANSFERS = "AC_single_phase,AC_two_phase,AC_three_phase,AC_BPT"
 DC_TRANSFERS = "DC,DC_BPT"
+DC_CONNECTORS = ("cCCS", "cG105", "cChaoJi", "cGBT-DC", "cMCS")  # ConnectorEnumType values of DC plugs
 TARGET_PURPOSES = (Purpose.TX.value, Purpose.TX_DEFAULT.value)
 
 
@@ -110,7 +111,7 @@ class V2x(Controller):
     def variables(layout: StationLayout) -> list[VariableDef]:
         ro = "ReadOnly"
         modes = ",".join(m.value for m in rules.ALL_MODES)
-        transfers = DC_TRANSFERS if layout.max_power_w > 50_000 else AC_TRANSFERS
+        transfers = DC_TRANSFERS if layout.connector_type.startswith(DC_CONNECTORS) else AC_TRANSFERS
         per_mode = [
             var(CTRLR, "TxUpdatedMeasurands", "MemberList", EXPORT_MEASURANDS, variable_instance=mode.value,
                 values_list=MEASURANDS)
