@@ -12,7 +12,13 @@ from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import VariableKey
-from chargeplane.station.core.model import EvChargingNeeds, MeterReading, SetPowerSetpoint, V2xAbility
+from chargeplane.station.core.model import (
+    EvChargingNeeds,
+    MeterReading,
+    SetPowerLimit,
+    SetPowerSetpoint,
+    V2xAbility,
+)
 from chargeplane.station.core.smart_charging import SmartCharging
 from chargeplane.station.core.v2x import V2x
 from tests.station.core.helpers import T0, Rig, make_rig
@@ -384,3 +390,19 @@ def test_V2XChargingCtrlr_Enabled_false_refuses_V2X_periods() -> None:
     put(rig, "Enabled", "false")
     answer = set_profile(rig, profile([central(-1000.0)], tx=tx))
     assert (answer.status, answer.status_info.reason_code) == ("Rejected", "UnsupportedParam")
+
+
+def test_K01_Q11_a_charging_limit_past_its_maxOfflineDuration_sits_out_until_online() -> None:
+    rig, tx = session()
+    set_profile(rig, profile([period(limit=11000.0)], id=1, purpose="TxDefaultProfile", level=1), evse_id=0)
+    capped = profile([period(limit=3000.0)], id=2, level=2, tx=tx, max_offline_duration=60)
+    assert set_profile(rig, capped).status == "Accepted"
+    limits = [a for a in rig.actions if isinstance(a, SetPowerLimit)]
+    assert limits[-1].limit_w == 3000.0
+    rig.do("connection_closed")
+    rig.advance(61)
+    limits = [a for a in rig.actions if isinstance(a, SetPowerLimit)]
+    assert limits[-1].limit_w == 11000.0
+    rig.do("connection_opened")
+    limits = [a for a in rig.actions if isinstance(a, SetPowerLimit)]
+    assert limits[-1].limit_w == 3000.0

@@ -137,7 +137,9 @@ class V2x(Controller):
         return self.ctx.version is Version.V21 and self.ctx.model.flag(CTRLR, "Enabled")
 
     def start(self, now: datetime) -> None:
-        self.ctx.get(SmartCharging).profile_checks.append(self.check_profile)
+        smart = self.ctx.get(SmartCharging)
+        smart.profile_checks.append(self.check_profile)
+        smart.suspended = self._suspended
         iso = self.ctx.get(Iso15118Charging)
         iso.needs_extras.append(self.decorate_needs)
         iso.needs_answered.append(self.needs_answered)
@@ -413,6 +415,7 @@ class V2x(Controller):
         """Q12: back online, the profiles that only waited for the connection count again."""
         self.offline_since = None
         self._expired.clear()
+        self.ctx.get(SmartCharging).obey(now)
         self._evaluate_all(now)
 
     def _offline_expiries(self) -> list[tuple[datetime, Installed]]:
@@ -450,6 +453,7 @@ class V2x(Controller):
             ):
                 smart.clear(installed.profile.id, None, None, None, now)  # Q12 #3: never again
         if changed:
+            smart.obey(now)  # the limit without the profiles that sit out now
             self._evaluate_all(now)
 
 
