@@ -167,3 +167,38 @@ async def test_Q08_afrr_signal_goes_out_and_V2X_is_21_only(csms: RunningCsms) ->
         await boot(old, "2.0.1")
         refused = await api(csms, "POST", "/stations/VX4/v2x/afrr-signal", {"timestamp": at(0), "signal": 1})
         assert refused.status_code == 422
+
+
+async def test_Q01_FR_04_FR_07_a_bidirectional_request_is_accepted_only_when_allowed(
+    csms: RunningCsms,
+) -> None:
+    await add_token(csms, "V2X-5")
+    await api(
+        csms, "PUT", "/v2x/allowed/token/V2X-5", {"allowedEnergyTransfer": ["AC_three_phase", "AC_BPT"]}
+    )
+    token = {"id_token": "V2X-5", "type": "ISO14443"}
+    async with await connected(csms, "VX5") as station:
+        await boot(station, "2.1")
+        bpt = {
+            "requested_energy_transfer": "AC_BPT",
+            "v2x_charging_parameters": {"max_discharge_power": 5000.0},
+        }
+        await station.call(
+            tx_event("2.1", "Started", 0, 0, evse={"id": 1, "connector_id": 1}, id_token=token)
+        )
+        answer = await station.call(call.NotifyEVChargingNeeds(evse_id=1, charging_needs=bpt))
+        assert answer.status in ("Accepted", "Processing")  # Q01.FR.07
+        other = {"id_token": "NOBODY", "type": "ISO14443"}
+        await station.call(
+            tx_event(
+                "2.1",
+                "Started",
+                0,
+                1,
+                transaction_id="TX-2",
+                evse={"id": 2, "connector_id": 1},
+                id_token=other,
+            )
+        )
+        refused = await station.call(call.NotifyEVChargingNeeds(evse_id=2, charging_needs=bpt))
+        assert refused.status == "Rejected"  # Q01.FR.04

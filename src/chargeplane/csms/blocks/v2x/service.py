@@ -129,10 +129,12 @@ class V2xService:
 
     # -- what the stations tell ------------------------------------------------------------------------------
     async def on_ev_needs(self, request: EvRequest) -> bool:
-        """Keep a 2.1 EV's V2X needs with its transaction (never takes the needs over: False)."""
+        """Keep a 2.1 EV's V2X needs with its transaction; False (Rejected, Q01.FR.04) when it asks for a
+        bidirectional transfer the transaction was not allowed, else True (Accepted / Processing, Q01.FR.07)."""
         needs = request.needs
         if request.version is not Version.V21:
-            return False
+            return True
+        requested = str(needs.get("requestedEnergyTransfer") or "") or None
         available = needs.get("availableEnergyTransfer")
         parameters = needs.get("v2xChargingParameters")
         await self.repository.update_session(
@@ -140,12 +142,20 @@ class V2xService:
             request.transaction_id,
             self.clock.now(),
             evse_id=request.evse_id,
-            requested=str(needs.get("requestedEnergyTransfer") or "") or None,
+            requested=requested,
             available=tuple(str(a) for a in available) if isinstance(available, list) else (),
             parameters=parameters if isinstance(parameters, dict) else None,
         )
-        self._publish("v2x.needs", request.station_id, {"transactionId": request.transaction_id})
-        return False
+        session = await self.repository.session(request.station_id, request.transaction_id)
+        allowed = () if session is None or session.allowed is None else session.allowed
+        verdict = requested not in rules.BIDIRECTIONAL_TRANSFERS or requested in allowed
+        data: dict[str, object] = {
+            "transactionId": request.transaction_id,
+            "requested": requested,
+            "accepted": verdict,
+        }
+        self._publish("v2x.needs", request.station_id, data)
+        return verdict
 
     async def on_transaction_event(
         self, station_id: str, version: str, facts: EventFacts, outcome: EventOutcome
