@@ -406,3 +406,12 @@ def test_K01_Q11_a_charging_limit_past_its_maxOfflineDuration_sits_out_until_onl
     rig.do("connection_opened")
     limits = [a for a in rig.actions if isinstance(a, SetPowerLimit)]
     assert limits[-1].limit_w == 3000.0
+
+
+def test_Q01_FR_02_the_started_event_carries_the_EVCCID_of_an_ISO_15118_20_EV() -> None:
+    ability = V2xAbility(max_discharge_power_w=5000.0, evccid="0A1B2C3D4E5F")
+    rig, _ = session(needs=EvChargingNeeds(10_000.0, v2x=ability))
+    started = next(e for e in rig.of(M21.TransactionEventRequest) if e.id_token is not msgspec.UNSET)
+    assert started.event_type == "Started"
+    [info] = started.id_token.additional_info
+    assert (info.additional_id_token, info.type) == ("0A1B2C3D4E5F", "EVCCID")

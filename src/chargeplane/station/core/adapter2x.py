@@ -233,8 +233,7 @@ class Adapter2x(Generic[Dialect]):
         if isinstance(request, v21.messages.TransactionEventRequest):  # I12: tariffId, costDetails
             limited = ctx.get(tx_limits.TxLimits).decorate(evse, request)  # E16: transactionLimit once
             queued = ctx.get(tariff_cost.TariffCost).decorate(evse, narrow(limited, type(request)), now)
-            if ctx.get(v2x_control.V2x).sleeping(evse.id):  # Q10.FR.04
-                queued = msgspec.structs.replace(narrow(queued, type(request)), evse_sleep=True)
+            queued = ctx.get(v2x_control.V2x).decorate(evse, narrow(queued, type(request)))
         tx.seq_no += 1
         if event.kind is not TxEventKind.ENDED:
             ctx.storage.set_state(f"tx:{evse.id}", json.dumps(tx_to_json(tx)))

@@ -53,6 +53,7 @@ class V2xAbility:
     max_discharge_power_w: float
     min_discharge_power_w: float = 0.0
     max_charge_power_w: float | None = None
+    evccid: str | None = None  # its ISO 15118 EVCC id (Q01.FR.02)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import msgspec
 from msgspec import UNSET
 
 from chargeplane.ocpp.messages import v21
@@ -363,6 +364,24 @@ class V2x(Controller):
             return
         self.targets[action.evse_id] = action
         self.ctx.act(action)
+
+    def decorate(
+        self, evse: Evse, request: v21.messages.TransactionEventRequest
+    ) -> v21.messages.TransactionEventRequest:
+        """Q10.FR.04: evseSleep while the EVSE sleeps; Q01.FR.02: the EV's EVCCID with the token that starts
+        an ISO 15118-20 transaction, for the CSMS to decide on V2X."""
+        if self.sleeping(evse.id):
+            request = msgspec.structs.replace(request, evse_sleep=True)
+        session = self.ctx.get(Iso15118Charging).session(evse.id)
+        token = present(request.id_token)
+        ability = None if session is None else session.needs.v2x
+        if token is not None and ability is not None and ability.evccid and request.event_type == "Started":
+            extra = v21.datatypes.AdditionalInfoType(additional_id_token=ability.evccid, type="EVCCID")
+            token = msgspec.structs.replace(
+                token, additional_info=[*(present(token.additional_info) or []), extra]
+            )
+            request = msgspec.structs.replace(request, id_token=token)
+        return request
 
     def sleeping(self, evse_id: int) -> bool:
         """Q10.FR.04: whether the EVSE's electronics are off (evseSleep in its TransactionEvents)."""
