@@ -3,8 +3,9 @@
 into 1.6 ``ChargingSchedule`` (GetCompositeSchedule.conf) and 2.x ``CompositeScheduleType`` (K08).
 
 What the model cannot hold is refused with :class:`Unconvertible` (the caller answers Rejected with its
-reason): 2.1 purposes and periods of V2X / ISO 15118-20 (a period without ``limit``), timestamps that do not
-parse. Pure: no clock, no I/O.
+reason): 2.1 purposes and kinds it lacks, a period with neither ``limit`` nor a V2X field, timestamps that do
+not parse. A 2.1 V2X period without ``limit`` (block Q: a setpoint, a frequency curve, Idle) caps no charging:
+its limit is infinite, and :mod:`.v2x` works its target out. Pure: no clock, no I/O.
 """
 
 from __future__ import annotations
