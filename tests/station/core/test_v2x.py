@@ -22,6 +22,7 @@ from chargeplane.station.core.model import (
 from chargeplane.station.core.smart_charging import SmartCharging
 from chargeplane.station.core.v2x import V2x
 from tests.station.core.helpers import T0, Rig, make_rig
+from tests.station.core.test_tx_resume import reboot, resume_on
 
 M21 = v21.messages
 D21 = v21.datatypes
@@ -415,3 +416,14 @@ def test_Q01_FR_02_the_started_event_carries_the_EVCCID_of_an_ISO_15118_20_EV() 
     assert started.event_type == "Started"
     [info] = started.id_token.additional_info
     assert (info.additional_id_token, info.type) == ("0A1B2C3D4E5F", "EVCCID")
+
+
+def test_Q01_the_allowed_transfers_survive_a_reset_and_resume_with_the_transaction() -> None:
+    rig, tx = session()
+    resume_on(rig)
+    assert rig.handle(M21.ResetRequest(type="ImmediateAndResume")).status == "Accepted"
+    after = reboot(rig, after_s=10)
+    resumed = after.core.transaction(1)
+    assert resumed is not None
+    assert resumed.id == tx
+    assert after.core.ctx.get(V2x).may_discharge(1)

@@ -32,6 +32,7 @@ allowed until NotifyAllowedEnergyTransfer.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -56,6 +57,7 @@ from chargeplane.station.core.smart_charging import Installed, SmartCharging
 from chargeplane.station.core.transactions import Transactions
 
 CTRLR = "V2XChargingCtrlr"
+STATE_KEY = "v2x_allowed"
 SMART = "SmartChargingCtrlr"
 LOAD_BALANCING = "LocalLoadBalancing"
 EXPORT_MEASURANDS = "Energy.Active.Export.Register,Power.Active.Export"
@@ -80,6 +82,7 @@ class V2x(Controller):
         "_expired",
         "_frequency_used",
         "_mode_of_target",
+        "_restored",
         "allowed",
         "external_setpoint",
         "frequency_hz",
@@ -107,6 +110,7 @@ class V2x(Controller):
         self.offline_since: datetime | None = None
         self._expired: set[int] = set()  # profiles whose maxOfflineDuration ran out in this offline period
         self._mode_of_target: dict[int, OperationMode | None] = {}
+        self._restored: dict[str, tuple[str, ...]] = {}  # transaction id -> allowed, read back after a reboot
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -137,7 +141,33 @@ class V2x(Controller):
     def enabled(self) -> bool:
         return self.ctx.version is Version.V21 and self.ctx.model.flag(CTRLR, "Enabled")
 
+    def _save(self) -> None:
+        """The allowed transfers of running transactions survive a reboot with them (B13 resumption)."""
+        data = {
+            evse.tx.id: list(self.allowed[evse.id])
+            for evse in self.ctx.evses.values()
+            if evse.tx is not None and evse.id in self.allowed
+        }
+        self.ctx.storage.set_state(STATE_KEY, json.dumps(data) if data else None)
+
+    def _load(self) -> None:
+        text = self.ctx.storage.get_state(STATE_KEY)
+        try:
+            data = json.loads(text) if text else {}
+            self._restored = {str(tx): tuple(str(t) for t in transfers) for tx, transfers in data.items()}
+        except (ValueError, TypeError, AttributeError):
+            self._restored = {}  # unreadable: nothing bidirectional until the CSMS says so again
+
+    def _allowed_of(self, evse_id: int) -> tuple[str, ...]:
+        """The session's allowed transfers; after a reboot those its resumed transaction had."""
+        found = self.allowed.get(evse_id)
+        if found is not None:
+            return found
+        evse = self.ctx.evses.get(evse_id)
+        return () if evse is None or evse.tx is None else self._restored.get(evse.tx.id, ())
+
     def start(self, now: datetime) -> None:
+        self._load()
         smart = self.ctx.get(SmartCharging)
         smart.profile_checks.append(self.check_profile)
         smart.suspended = self._suspended
@@ -198,9 +228,10 @@ class V2x(Controller):
         if isinstance(response, v21.messages.AuthorizeResponse):
             allowed = present(response.allowed_energy_transfer)
             self.allowed[evse.id] = tuple(str(a) for a in allowed or ())
+            self._save()
 
     def may_discharge(self, evse_id: int) -> bool:
-        return self.enabled and bool(rules.BIDIRECTIONAL_TRANSFERS & set(self.allowed.get(evse_id, ())))
+        return self.enabled and bool(rules.BIDIRECTIONAL_TRANSFERS & set(self._allowed_of(evse_id)))
 
     def allow(self, transaction_id: str, allowed: list[str], now: datetime) -> bool:
         """Q02.FR.05/06: a new allowedEnergyTransfer for a running transaction; False: no such transaction."""
@@ -210,6 +241,7 @@ class V2x(Controller):
         if evse is None:
             return False
         self.allowed[evse.id] = tuple(allowed)
+        self._save()
         iso = self.ctx.get(Iso15118Charging)
         session = iso.session(evse.id)
         if session is not None and session.needs.v2x is not None:
@@ -223,7 +255,7 @@ class V2x(Controller):
         """The transfer an EV asks for: bidirectional when it can and it is allowed, else charging only."""
         default = "DC" if needs.dc else AC_MODES.get(needs.phases, "AC_three_phase")
         bidirectional = "DC_BPT" if needs.dc else "AC_BPT"
-        if needs.v2x is not None and self.enabled and bidirectional in self.allowed.get(evse_id, ()):
+        if needs.v2x is not None and self.enabled and bidirectional in self._allowed_of(evse_id):
             return bidirectional
         return default
 
@@ -420,8 +452,12 @@ class V2x(Controller):
         return True
 
     # ------------------------------------------------------------------ hooks
+    def transaction_started(self, evse: Evse, now: datetime) -> None:
+        self._save()
+
     def transaction_ended(self, evse: Evse, now: datetime) -> None:
-        self.allowed.pop(evse.id, None)
+        if self.allowed.pop(evse.id, None) is not None:
+            self._save()
         self.requested.pop(evse.id, None)
         self._frequency_used.pop(evse.id, None)
         self._tell(SetPowerSetpoint(evse.id, None), None)
