@@ -202,3 +202,8 @@ async def test_Q01_FR_04_FR_07_a_bidirectional_request_is_accepted_only_when_all
         )
         refused = await station.call(call.NotifyEVChargingNeeds(evse_id=2, charging_needs=bpt))
         assert refused.status == "Rejected"  # Q01.FR.04
+
+
+async def test_a_station_list_needs_a_registered_station(csms: RunningCsms) -> None:
+    body = {"allowedEnergyTransfer": ["AC_BPT"]}
+    assert (await api(csms, "PUT", "/v2x/allowed/station/NOBODY", body)).status_code == 404

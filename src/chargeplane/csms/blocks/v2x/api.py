@@ -99,13 +99,13 @@ def routes(service: V2xService) -> list[Any]:
     @put(
         "/v2x/allowed/{kind:str}/{subject:str}",
         summary="The energy transfers an id token or a station may use (Q01 allowedEnergyTransfer)",
-        responses=error_responses(),
+        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def put_allowed(
         kind: FromPath[Scope], subject: FromPath[Subject], data: JSONBody[AllowedIn]
     ) -> AllowedOut:
         """``kind`` token (the id token as presented) or station (its id). A 2.1 station's Authorize answer
-        carries the token's list, else its station's, else none (Q01.FR.08)."""
+        carries the token's list, else its station's, else none (Q01.FR.08). 404: no such station."""
         return _allowed_out(await service.set_allowed(kind, subject, data.allowed_energy_transfer))
 
     @get("/v2x/allowed", summary="Every allowed energy transfer list")

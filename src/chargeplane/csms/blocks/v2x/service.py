@@ -96,7 +96,10 @@ class V2xService:
 
     # -- V2X authorization (Q01) ---------------------------------------------------------------------------
     async def set_allowed(self, scope: str, subject: str, transfers: list[str]) -> AllowedRecord:
-        subject = subject.casefold() if scope == STATION else subject
+        """A station's list needs a registered station (:class:`UnknownStation` otherwise)."""
+        if scope == STATION:
+            registered, _ = await self.commands.station(subject)
+            subject = registered.casefold()
         now = self.clock.now()
         await self.repository.put_allowed(scope, subject, tuple(transfers), now)
         return AllowedRecord(scope, subject, tuple(transfers), now)
