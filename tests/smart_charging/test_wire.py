@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from chargeplane.ocpp.messages import v16, v21, v201
@@ -92,8 +94,14 @@ def test_from_21_priority_purpose_dynamic_kind_and_unsupported_period_without_li
             )
         ],
     )
+    # a V2X period (block Q) caps no charging of its own: its setpoint is the V2X rules' business
+    assert from_2x(setpoint_only, 0).schedule.periods[0].limit == math.inf
+    schedule = setpoint_only.charging_schedule[0]
+    empty = msgspec.structs.replace(
+        schedule, charging_schedule_period=[n.ChargingSchedulePeriodType(start_period=0)]
+    )
     with pytest.raises(Unconvertible) as period:
-        from_2x(setpoint_only, 0)
+        from_2x(msgspec.structs.replace(setpoint_only, charging_schedule=[empty]), 0)
     assert period.value.reason == "UnsupportedPeriod"
 
 

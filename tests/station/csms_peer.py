@@ -31,6 +31,8 @@ class CsmsBehaviour:
     receipt_url: str | None = None  # 2.1 C21: the answer to NotifySettlement
     end_total: float | None = None  # totalCost in the answer to an Ended event (I03)
     vat_status: str = "Accepted"  # 2.1 C18.FR.09: the answer to VatNumberValidation
+
+    allowed_energy_transfer: list[str] | None = None  # 2.1 Q01.FR.01: in the Authorize answer
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     stations: list[Any] = field(default_factory=list)
 
@@ -71,6 +73,11 @@ def make_csms_class(behaviour: CsmsBehaviour, base: type[Any] = ocpp.v201.Charge
         @on("Authorize")  # type: ignore[misc]
         async def on_authorize(self, **payload: Any) -> Any:
             self._record("Authorize", payload)
+            if behaviour.allowed_energy_transfer is not None:
+                return result.Authorize(
+                    id_token_info={"status": behaviour.authorize_status},
+                    allowed_energy_transfer=behaviour.allowed_energy_transfer,
+                )
             return result.Authorize(id_token_info={"status": behaviour.authorize_status})
 
         @on("TransactionEvent")  # type: ignore[misc]

@@ -164,3 +164,30 @@ def test_status_lists_the_battery_slots_of_a_swap_station() -> None:
     rig.core.battery_inserted(2, "BAT-2", 91.0, 99.0, rig.now, stock=True)
     runtime: Any = SimpleNamespace(core=rig.core, hardware=SimulatedStation.build("CS", 2))
     assert "battery slots: 2=BAT-2@91%" in describe(runtime)
+
+
+class _V2xInputs:
+    """A runtime that records the V2X inputs (Q08 frequency, Q09 upstream load)."""
+
+    def __init__(self) -> None:
+        self.hardware = SimulatedStation.build("CS", 1)
+        self.calls: list[tuple[str, float]] = []
+
+    def set_grid(self, voltage_v: float | None = None, frequency_hz: float | None = None) -> None:
+        assert voltage_v is None
+        assert frequency_hz is not None
+        self.calls.append(("frequency", frequency_hz))
+
+    def upstream_load(self, load_w: float) -> None:
+        self.calls.append(("load", load_w))
+
+
+async def test_frequency_and_load_commands_reach_the_runtime() -> None:
+    runtime: Any = _V2xInputs()
+    await execute(runtime, "frequency 49.95", print)
+    await execute(runtime, "load -3000", print)
+    assert runtime.calls == [("frequency", 49.95), ("load", -3000.0)]
+    with pytest.raises(ValueError, match="frequency needs"):
+        await execute(runtime, "frequency -1", print)
+    with pytest.raises(ValueError, match="load needs"):
+        await execute(runtime, "load lots", print)

@@ -247,13 +247,13 @@ async def test_B12_immediate_reset_delivers_ended_before_the_reboot_and_senses_t
 
 
 async def test_not_implemented_block_answers_not_supported() -> None:
-    # every 2.0.1 request has a handler now; 2.1's V2X block (issue #16) not yet
+    # every 2.0.1 request has a handler now; of 2.1, DER control (block R) not yet
     behaviour = CsmsBehaviour()
     async with peer_csms(behaviour, "ocpp2.1") as url, running_station(url, version=Version.V21):
         await wait_for(lambda: behaviour.of("StatusNotification"))
-        signal = call21.AFRRSignal(signal=0, timestamp="2026-12-07T08:00:00Z")
+        request = call21.ClearDERControl(is_default=True)
         with pytest.raises(NotSupportedError):  # no handler registered: the endpoint answers NotSupported
-            await behaviour.stations[0].call(signal, suppress=False)
+            await behaviour.stations[0].call(request, suppress=False)
 
 
 async def test_ocpp21_session_same_code_path() -> None:

@@ -161,6 +161,9 @@ def limit_at(
             lead = _leading(tx, at, anchor) if overruled else _leading(default, at, anchor)
         if lead is not None:
             chosen.append(lead)
+    chosen = [
+        lead for lead in chosen if math.isfinite(lead[1].limit)
+    ]  # a V2X period without limit caps nothing
     if not chosen:
         return electrical.to_unit(fallback.limit, fallback.unit, fallback.phases, unit), fallback.phases
     limits = [

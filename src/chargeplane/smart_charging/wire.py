@@ -3,18 +3,21 @@
 into 1.6 ``ChargingSchedule`` (GetCompositeSchedule.conf) and 2.x ``CompositeScheduleType`` (K08).
 
 What the model cannot hold is refused with :class:`Unconvertible` (the caller answers Rejected with its
-reason): 2.1 purposes and periods of V2X / ISO 15118-20 (a period without ``limit``), timestamps that do not
-parse. Pure: no clock, no I/O.
+reason): 2.1 purposes and kinds it lacks, a period with neither ``limit`` nor a V2X field, timestamps that do
+not parse. A 2.1 V2X period without ``limit`` (block Q: a setpoint, a frequency curve, Idle) caps no charging:
+its limit is infinite, and :mod:`.v2x` works its target out. Pure: no clock, no I/O.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import TypeAlias
 
 from chargeplane.ocpp.messages import v16, v21, v201
 from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.timestamps import from_wire, to_wire
+from chargeplane.smart_charging import v2x
 from chargeplane.smart_charging.model import (
     Composite,
     Kind,
@@ -100,7 +103,9 @@ def _aware(text: str | None, what: str) -> datetime | None:
 
 def _period_2x(period: Period2x) -> Period:
     limit = present(period.limit)
-    if limit is None:  # 2.1: a setpoint / discharge-only period (V2X, not modelled)
+    if limit is None and isinstance(period, v21.datatypes.ChargingSchedulePeriodType) and v2x.is_v2x(period):
+        limit = math.inf  # 2.1 V2X (block Q): no charging cap of its own; its target is ``v2x``'s business
+    if limit is None:
         raise Unconvertible("UnsupportedPeriod", "a chargingSchedulePeriod without limit is not supported")
     return Period(period.start_period, limit, present(period.number_phases), present(period.phase_to_use))
 

@@ -48,6 +48,8 @@ commands (one per line, # starts a comment):
   needs EVSE KWH [MINUTES] [scheduled|dynamic]
                                 the ISO 15118 EV at EVSE wants KWH, leaving in MINUTES (K15; again: K17);
                                 scheduled / dynamic: an ISO 15118-20 EV in that control mode (K18-K20)
+  frequency HZ                  the grid's frequency alone (as grid; V2X LocalFrequency, Q08)
+  load WATTS                    the upstream (building) meter's power (V2X LocalLoadBalancing, Q09)
   offline                       drop the connection (the station reconnects after back-off)
   wait SECONDS                  let time pass (scenario files)
   status                        EVSE and transaction state
@@ -182,6 +184,10 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     elif command == "needs":
         evse_id, needs = _needs(runtime, args)
         runtime.ev_charging_needs(evse_id, needs)
+    elif command == "frequency":
+        runtime.set_grid(frequency_hz=_number(args, "frequency needs hertz", positive=True))
+    elif command == "load":
+        runtime.upstream_load(_number(args, "load needs watts (negative: feeding in)"))
     elif command == "offline":
         await runtime.go_offline()
     elif command == "wait":
@@ -264,6 +270,16 @@ def _battery_in(runtime: StationRuntime, args: list[str], out: Callable[[str], N
         raise ValueError(f"no slot {evse} (this station has {len(runtime.hardware.evses)})")
     if not runtime.insert_battery(evse, values[1], soc, soh, stock=stock):
         out(f"slot {evse} did not take the battery")
+
+
+def _number(args: list[str], complaint: str, *, positive: bool = False) -> float:
+    try:
+        value = float(args[0]) if len(args) == 1 else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or (positive and value <= 0):
+        raise ValueError(complaint)
+    return value
 
 
 def _celsius(args: list[str]) -> float:

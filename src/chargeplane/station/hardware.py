@@ -42,6 +42,10 @@ class PowerLimiter(Protocol):
         """Offer the EV at most ``limit_w`` (None: the EVSE's maximum): smart charging."""
         ...
 
+    def set_setpoint(self, setpoint_w: float | None, sleep: bool) -> None:
+        """V2X: the EV follows ``setpoint_w`` (negative: it discharges; None: the limit alone)."""
+        ...
+
 
 class EvseHardware(Meter, Contactor, ConnectorLock, PowerLimiter, Protocol):
     """One EVSE: meter, contactor, connector locks and the power it offers."""
@@ -89,6 +93,8 @@ class SimulatedEv:
     contract: SimulatedContract | None = None
     needs: EvChargingNeeds | None = None  # None: a basic (IEC 61851) EV, no high-level communication
     waits_for_schedule: bool = False  # ISO 15118: no energy before the station agreed a schedule with it
+    max_discharge_w: float = 0.0  # V2X: what it can give back (0: a unidirectional EV)
+    min_soc: float = 20.0  # V2X: it stops discharging there
 
     def accepted_power(self, offered_w: float) -> float:
         if not self.draws_power or self.waits_for_schedule or self.soc >= 100.0:
@@ -96,8 +102,15 @@ class SimulatedEv:
         taper = 1.0 if self.soc < 80.0 else max(0.1, (100.0 - self.soc) / 20.0)
         return min(offered_w, self.max_power_w * taper)
 
+    def dischargeable_power(self, asked_w: float) -> float:
+        """V2X: what it gives back when asked for ``asked_w``."""
+        if self.waits_for_schedule or self.soc <= self.min_soc:
+            return 0.0
+        return min(asked_w, self.max_discharge_w)
+
     def charge(self, energy_wh: float) -> None:
-        self.soc = min(100.0, self.soc + 100.0 * energy_wh / self.capacity_wh)
+        """Energy in (negative: out, V2X); the state of charge moves both ways."""
+        self.soc = max(0.0, min(100.0, self.soc + 100.0 * energy_wh / self.capacity_wh))
 
 
 @dataclass
@@ -111,22 +124,44 @@ class SimulatedEvse:
     power_w: float = 0.0
     ev_connector: int = 1  # the connector the EV is plugged into (a reboot reads it back)
     limit_w: float | None = None  # smart charging: what the station's composite schedule allows
+    setpoint_w: float | None = None  # V2X: the power the EV follows (negative: discharging)
+    sleeping: bool = False  # V2X Idle with evseSleep: the power electronics off
+    energy_export_wh: float = 0.0
+    frequency_hz: float = 50.0  # the simulated grid's frequency (settable, V2X frequency support)
 
     def offered_w(self) -> float:
         """What the EVSE offers the EV: its maximum, capped by the charging limit."""
         return self.max_power_w if self.limit_w is None else min(self.max_power_w, self.limit_w)
 
+    def _power(self) -> float:
+        if not self.closed or self.ev is None or self.sleeping:
+            return 0.0
+        offered = self.offered_w()
+        if self.setpoint_w is None:
+            return self.ev.accepted_power(offered)
+        if self.setpoint_w >= 0:
+            return self.ev.accepted_power(min(offered, self.setpoint_w))
+        return -self.ev.dischargeable_power(min(-self.setpoint_w, self.max_power_w))
+
     def read(self, elapsed_s: float) -> MeterReading:
-        power = 0.0
-        if self.closed and self.ev is not None:
-            power = self.ev.accepted_power(self.offered_w())
+        power = self._power()
         delivered = power * max(0.0, elapsed_s) / 3600.0
-        self.energy_wh += delivered
+        if delivered >= 0:
+            self.energy_wh += delivered
+        else:
+            self.energy_export_wh -= delivered
         if self.ev is not None:
             self.ev.charge(delivered)
         self.power_w = power
         soc = self.ev.soc if self.ev is not None else None
-        return MeterReading(round(self.energy_wh, 3), round(power, 1), self.voltage_v, soc)
+        return MeterReading(
+            round(self.energy_wh, 3),
+            round(power, 1),
+            self.voltage_v,
+            soc,
+            round(self.energy_export_wh, 3),
+            self.frequency_hz,
+        )
 
     def set_closed(self, closed: bool) -> None:
         self.closed = closed
@@ -136,6 +171,10 @@ class SimulatedEvse:
 
     def set_limit(self, limit_w: float | None) -> None:
         self.limit_w = limit_w
+
+    def set_setpoint(self, setpoint_w: float | None, sleep: bool) -> None:
+        self.setpoint_w = setpoint_w
+        self.sleeping = sleep
 
 
 class LogDisplay:

@@ -54,6 +54,7 @@ from chargeplane.station.core.model import (
     SetContactor,
     SetLock,
     SetPowerLimit,
+    SetPowerSetpoint,
     ShowMessage,
     StartPowerDelivery,
     UnpublishFile,
@@ -630,7 +631,15 @@ class StationRuntime:
             self.hardware.grid_voltage_v = voltage_v
         if frequency_hz is not None:
             self.hardware.grid_frequency_hz = frequency_hz
+            for (
+                evse
+            ) in self.hardware.evses.values():  # every EVSE's meter reads it (V2X frequency support, Q08)
+                evse.frequency_hz = frequency_hz
         self.core.set_grid(voltage_v, frequency_hz, self.clock())
+
+    def upstream_load(self, load_w: float) -> None:
+        """The upstream (building) meter reads ``load_w`` (V2X local load balancing, Q09)."""
+        self.core.upstream_load(load_w, self.clock())
         self._pump()
 
     async def go_offline(self) -> None:
@@ -879,6 +888,8 @@ class StationRuntime:
             self.hardware.display.show(action.text)
         elif isinstance(action, SetPowerLimit):
             self.hardware.evses[action.evse_id].set_limit(action.limit_w)
+        elif isinstance(action, SetPowerSetpoint):
+            self.hardware.evses[action.evse_id].set_setpoint(action.setpoint_w, action.sleep)
         elif isinstance(action, EvCertificateAnswer):
             self._ev_certificate_answer(action)
         elif isinstance(action, StartPowerDelivery):

@@ -30,6 +30,7 @@ from chargeplane.station.core import (
     tx_limits,
     tx_rules,
 )
+from chargeplane.station.core import v2x as v2x_control
 from chargeplane.station.core.adapter import BootAnswer, IdInfo, Sample, TxEvent, TxEventKind, narrow
 from chargeplane.station.core.context import Context
 from chargeplane.station.core.device_model import DeviceModel, StationLayout, VariableDef
@@ -240,6 +241,7 @@ class Adapter2x(Generic[Dialect]):
             terminal.before_event(evse, request)  # C18.FR.06: maxCost = the amount the card holds
             limited = ctx.get(tx_limits.TxLimits).decorate(evse, request)  # E16: transactionLimit once
             queued = ctx.get(tariff_cost.TariffCost).decorate(evse, narrow(limited, type(request)), now)
+            queued = ctx.get(v2x_control.V2x).decorate(evse, narrow(queued, type(request)))
             terminal.after_event(evse, queued, now)  # C20-C22: settled with the local cost
         tx.seq_no += 1
         if event.kind is not TxEventKind.ENDED:

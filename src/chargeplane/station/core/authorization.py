@@ -36,6 +36,7 @@ from chargeplane.station.core.model import (
 )
 from chargeplane.station.core.storage import Storage
 from chargeplane.station.core.tariff_cost import TariffCost
+from chargeplane.station.core.v2x import V2x
 
 AUTH = "AuthCtrlr"
 CACHE = "AuthCacheCtrlr"
@@ -306,6 +307,7 @@ class Authorization(Controller):
             language = info.language if info.status == ACCEPTED else None
             ctx.get(DisplayMessages).driver_language(evse.id, language, at)  # O01.FR.08
             ctx.get(TariffCost).authorized(evse, info, at)  # I01.FR.03 / I04.FR.01 / I08
+            ctx.get(V2x).authorized(evse, response, at)  # Q01.FR.01: allowedEnergyTransfer
             known = Token(token.value, token.type, info.group, token.details)
             self.remember(known, info, at)
             ctx.get(local_auth_methods.LocalAuthMethods).token_verdict(token, info.status, at)  # C04.FR.06

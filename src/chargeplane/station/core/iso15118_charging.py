@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -97,12 +98,15 @@ class Session:
 
 
 class Iso15118Charging(Controller):
-    __slots__ = ("needs_told", "sessions")
+    __slots__ = ("needs_answered", "needs_extras", "needs_told", "sessions")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.sessions: dict[int, Session] = {}
         self.needs_told: dict[int, str] = {}  # EVSE -> the transaction the CSMS got NotifyEVChargingNeeds for
+        # 2.1 V2X (block Q): what adds to the chargingNeeds of an EVSE, who hears the CSMS's answer
+        self.needs_extras: list[Callable[[int, EvChargingNeeds, dict[str, Any]], None]] = []
+        self.needs_answered: list[Callable[[int, str, datetime], None]] = []
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -186,6 +190,8 @@ class Iso15118Charging(Controller):
             session.phase = Phase.REJECTED
             session.deadline = None
             self.ctx.act(StartPowerDelivery(evse_id))
+        for listener in self.needs_answered:
+            listener(evse_id, status, now)
         # Accepted / Processing (K15.FR.03/05): the TxProfile comes through SetChargingProfile
 
     def profile_installed(self, evse_id: int, now: datetime) -> None:
@@ -323,6 +329,9 @@ class Iso15118Charging(Controller):
             _iso15118_20(charging, needs)
         if session.departure is not None:
             charging["departureTime"] = to_wire(session.departure.replace(microsecond=0))
+        if self.ctx.version is Version.V21:
+            for extra in self.needs_extras:
+                extra(evse_id, needs, charging)
         data = {
             "evseId": evse_id,
             "maxScheduleTuples": self._most_periods(),

@@ -8,6 +8,7 @@ AlignedDataCtrlr variables. The adapter turns samples into the version's MeterVa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from chargeplane.ocpp.messages.base import Payload
@@ -17,7 +18,10 @@ from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.model import Evse
 
-MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC,Energy.Active.Import.Interval"
+MEASURANDS = (
+    "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC,Energy.Active.Import.Interval,"
+    "Energy.Active.Export.Register,Power.Active.Export,Frequency"
+)
 SAMPLED = "SampledDataCtrlr"
 ALIGNED = "AlignedDataCtrlr"
 ENERGY = "Energy.Active.Import.Register"
@@ -50,6 +54,12 @@ def samples(evse: Evse, measurands: list[str] | tuple[str, ...], supply_phases: 
             value, unit = (reading.power_w / (reading.voltage_v * phases) if reading.voltage_v else 0.0), "A"
         elif measurand == "SoC" and reading.soc is not None:
             value, unit = reading.soc, "Percent"
+        elif measurand == "Energy.Active.Export.Register":  # V2X: what the EV gave back
+            value, unit = reading.energy_export_wh, "Wh"
+        elif measurand == "Power.Active.Export":
+            value, unit = max(0.0, -reading.power_w), "W"
+        elif measurand == "Frequency" and reading.frequency_hz is not None:
+            value, unit = reading.frequency_hz, "Hz"
         else:
             continue
         found.append((measurand, round(value, 3), unit))
@@ -57,10 +67,18 @@ def samples(evse: Evse, measurands: list[str] | tuple[str, ...], supply_phases: 
 
 
 class Metering(Controller):
-    __slots__ = ("_aligned_for", "_ended_aligned_for", "_next_aligned", "_next_ended_aligned")
+    __slots__ = (
+        "_aligned_for",
+        "_ended_aligned_for",
+        "_next_aligned",
+        "_next_ended_aligned",
+        "extra_measurands",
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
+        # measurands an EVSE adds to TxUpdatedMeasurands now (V2X: per operation mode, Q01.FR.35)
+        self.extra_measurands: Callable[[Evse], tuple[str, ...]] = lambda evse: ()
         self._next_aligned: datetime | None = None
         self._aligned_for = 0  # the AlignedDataCtrlr.Interval _next_aligned was computed with
         self._next_ended_aligned: datetime | None = None  # AlignedDataCtrlr.TxEndedInterval
@@ -150,6 +168,7 @@ class Metering(Controller):
             return
         self.transaction_started(evse, now)
         measurands = tuple(model.members(SAMPLED, "TxUpdatedMeasurands"))
+        measurands += tuple(m for m in self.extra_measurands(evse) if m not in measurands)
         if measurands:
             event = TxEvent(
                 TxEventKind.UPDATED, "MeterValuePeriodic", context="Sample.Periodic", measurands=measurands

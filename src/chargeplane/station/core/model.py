@@ -45,6 +45,17 @@ class EvChargingNeeds:
     phases: int = 3
     # 2.1 K18/K19: ISO 15118-20 "ScheduledControl" or "DynamicControl"; None: ISO 15118-2 (K15)
     control_mode: str | None = None
+    v2x: V2xAbility | None = None  # an ISO 15118-20 EV that can discharge (block Q)
+
+
+@dataclass(frozen=True, slots=True)
+class V2xAbility:
+    """Q01: what a bidirectional EV tells of itself (its V2X charging parameters, W)."""
+
+    max_discharge_power_w: float
+    min_discharge_power_w: float = 0.0
+    max_charge_power_w: float | None = None
+    evccid: str | None = None  # its ISO 15118 EVCC id (Q01.FR.02)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +98,11 @@ def token_key(token: str, token_type: str) -> str:
 @dataclass(frozen=True, slots=True)
 class MeterReading:
     energy_wh: float = 0.0
-    power_w: float = 0.0
+    power_w: float = 0.0  # negative while the EV discharges (V2X)
     voltage_v: float = 230.0
     soc: float | None = None
+    energy_export_wh: float = 0.0  # Energy.Active.Export.Register: what the EV gave back (V2X)
+    frequency_hz: float | None = None  # the grid frequency at the meter (V2X frequency support, Q08)
 
 
 @dataclass(slots=True)
@@ -260,6 +273,16 @@ class SetPowerLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class SetPowerSetpoint:
+    """V2X (block Q): the EV at ``evse_id`` follows ``setpoint_w`` (negative: it discharges; None: no
+    setpoint, it charges within the limit); ``sleep``: the EVSE's power electronics off (Q10.FR.03)."""
+
+    evse_id: int
+    setpoint_w: float | None
+    sleep: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class EvCertificateAnswer:
     """M01/M02: what the CSMS answered for the EV's contract certificate request, for the EV (its ISO 15118
     CertificateInstallationRes / CertificateUpdateRes, base64 EXI; accepted False: tell the EV it failed)."""
@@ -292,6 +315,7 @@ HardwareAction = (
     | UnpublishFile
     | Reconnect
     | SetPowerLimit
+    | SetPowerSetpoint
     | StartPowerDelivery
 )
 

@@ -82,7 +82,16 @@ class Waiting:
 
 
 class SmartCharging(Controller):
-    __slots__ = ("_limits", "installed", "iso15118_tx", "priority_tx", "tx_profile_listeners", "waiting")
+    __slots__ = (
+        "_limits",
+        "installed",
+        "iso15118_tx",
+        "priority_tx",
+        "profile_checks",
+        "suspended",
+        "tx_profile_listeners",
+        "waiting",
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -95,6 +104,10 @@ class SmartCharging(Controller):
         self.iso15118_tx: Callable[[str], bool] = lambda transaction_id: False
         # whether this transaction charges with priority (2.1 K21/K22; set by the priority charging block)
         self.priority_tx: Callable[[str], bool] = lambda transaction_id: False
+        # further checks of a 2.x profile (raw, evse id) before the K01 ones: V2X periods (block Q)
+        self.profile_checks: list[Callable[[Payload, int], validation.Verdict | None]] = []
+        # whether an installed profile sits out now (2.1 maxOfflineDuration passed offline, K01 / Q11)
+        self.suspended: Callable[[Installed, datetime], bool] = lambda installed, now: False
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -153,6 +166,10 @@ class SmartCharging(Controller):
 
     def profiles(self) -> list[Profile]:
         return [i.profile for i in self.installed]
+
+    def in_force(self, now: datetime) -> list[Profile]:
+        """The profiles that count for the limit now (the installed ones less those sitting out offline)."""
+        return [i.profile for i in self.installed if not self.suspended(i, now)]
 
     def _save(self) -> None:
         records = [  # an external system's limits are its to send again after a reboot
@@ -571,7 +588,7 @@ class SmartCharging(Controller):
     ) -> Composite:
         tx_id, tx_start = self._transaction(evse_id)
         return composite_schedule(
-            self.profiles() if profiles is None else profiles,
+            self.in_force(now) if profiles is None else profiles,
             start=self.ctx.station_time(now),
             duration=max(1, duration),
             evse_id=evse_id,
@@ -590,7 +607,7 @@ class SmartCharging(Controller):
         tx_id, tx_start = self._transaction(evse_id)
         fallback = self._fallback(evse_id)
         limit, _ = limit_at(
-            self.profiles(),
+            self.in_force(now),
             at,
             evse_id=evse_id,
             unit=RateUnit.WATT,
@@ -646,7 +663,9 @@ def set_charging_profile(
         else:
             raw = refusal
             offered = tuple(wire.schedules_2x(raw))  # K01.FR.34: more than one is for ISO 15118 (K15-K17)
-            verdict = ctl.set_profile(wire.from_2x(raw, request.evse_id), raw, now, offered)
+            refusals = (check(raw, request.evse_id) for check in ctl.profile_checks)  # V2X periods (Q)
+            refused = next((r for r in refusals if r is not None), None)
+            verdict = refused or ctl.set_profile(wire.from_2x(raw, request.evse_id), raw, now, offered)
     except wire.Unconvertible as error:
         verdict = validation.Verdict(False, error.reason, error.detail)
     if verdict.accepted and str(raw.charging_profile_purpose) == Purpose.TX.value:

@@ -93,6 +93,7 @@ from chargeplane.station.core.tariff_cost import TariffCost
 from chargeplane.station.core.transactions import Transactions
 from chargeplane.station.core.tx_limits import TxLimits
 from chargeplane.station.core.tx_resume import Resumption
+from chargeplane.station.core.v2x import V2x
 
 # The blocks of every station, in the order they see connection changes and timers (and their variables
 # appear in reports). The queue loads before transactions recover into it.
@@ -130,6 +131,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     BatterySwap,
     DynamicSchedules,
     PriorityCharging,
+    V2x,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -270,6 +272,16 @@ class StationCore:
         self.ctx.get(DerControl).metered(now)  # R05: what the EVSEs ask of the inverter
 
         self.ctx.get(BatterySwap).charged(self.ctx.evses[evse_id], reading.soc, now)
+
+        self.ctx.get(V2x).metered(self.ctx.evses[evse_id], now)
+
+    def upstream_load(self, load_w: float, now: datetime) -> None:
+        """The upstream (building) meter reads ``load_w`` (V2X local load balancing, Q09)."""
+        self.ctx.get(V2x).upstream_load(load_w, now)
+
+    def external_setpoint(self, setpoint_w: float | None, now: datetime) -> None:
+        """An external system's (EMS) setpoint for V2X ExternalSetpoint periods (Q05.FR.01; None: none)."""
+        self.ctx.get(V2x).external(setpoint_w, now)
 
     def set_temperature(self, celsius: float, now: datetime) -> None:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""

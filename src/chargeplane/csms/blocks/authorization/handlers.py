@@ -71,20 +71,18 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Autho
         extras = await service.authorize_extras(conn.station_id, token.id_token, decision)
         decision = with_message(decision, extras)
         info = id_token_info(decision, ns)
-        if issubclass(ns, v21.Messages) and extras.tariff is not None:
-            tariff = msgspec.convert(extras.tariff, v21.datatypes.TariffType)
-            if certificate_status is not None:
-                return ns.AuthorizeResponse(
-                    id_token_info=info,
-                    tariff=tariff,
-                    certificate_status=ns.AuthorizeCertificateStatusEnumType(certificate_status),
-                )
-            return ns.AuthorizeResponse(id_token_info=info, tariff=tariff)
+        response = ns.AuthorizeResponse(id_token_info=info)
         if certificate_status is not None:
-            return ns.AuthorizeResponse(
-                id_token_info=info,
-                certificate_status=ns.AuthorizeCertificateStatusEnumType(certificate_status),
+            response = msgspec.structs.replace(
+                response, certificate_status=ns.AuthorizeCertificateStatusEnumType(certificate_status)
             )
-        return ns.AuthorizeResponse(id_token_info=info)
+        if isinstance(response, v21.messages.AuthorizeResponse):
+            if extras.tariff is not None:
+                tariff = msgspec.convert(extras.tariff, v21.datatypes.TariffType)
+                response = msgspec.structs.replace(response, tariff=tariff)
+            if extras.allowed_energy_transfer and decision.status == "Accepted":  # Q01.FR.01
+                allowed = [v21.enums.EnergyTransferModeEnumType(m) for m in extras.allowed_energy_transfer]
+                response = msgspec.structs.replace(response, allowed_energy_transfer=allowed)
+        return response
 
     register_2x(routers, (v201.messages.AuthorizeRequest, v21.messages.AuthorizeRequest), authorize)

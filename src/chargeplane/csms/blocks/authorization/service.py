@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, overload
 
@@ -105,6 +105,11 @@ class AuthorizeExtras:
     personal_message: str | None = None
     language: str | None = None
     tariff: dict[str, Any] | None = None  # a 2.1 TariffType in wire form
+    allowed_energy_transfer: tuple[str, ...] | None = None  # 2.1 Q01.FR.01 (the v2x block)
+
+
+def astuple_shallow(extras: AuthorizeExtras) -> tuple[Any, ...]:
+    return tuple(getattr(extras, f.name) for f in fields(extras))
 
 
 # Asked for every Authorize decision: (station id, id token, the decision); None adds nothing.
@@ -245,12 +250,19 @@ class AuthorizationService:
     async def authorize_extras(
         self, station_id: str, id_token: str, decision: TokenDecision
     ) -> AuthorizeExtras:
-        """The listeners' additions to an Authorize answer (the first one that adds something wins)."""
+        """The listeners' additions to an Authorize answer, merged (for each field the first listener that
+        gives it wins)."""
+        merged = AuthorizeExtras()
         for listener in self._authorize_listeners:
             extras = await listener(station_id, id_token, decision)
             if extras is not None:
-                return extras
-        return AuthorizeExtras()
+                merged = AuthorizeExtras(
+                    *(
+                        mine if mine is not None else theirs
+                        for mine, theirs in zip(astuple_shallow(merged), astuple_shallow(extras), strict=True)
+                    )
+                )
+        return merged
 
     # -- decisions --------------------------------------------------------------------------------------
 

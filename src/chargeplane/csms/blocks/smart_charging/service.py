@@ -291,6 +291,7 @@ class SmartChargingService:
         self._background: set[asyncio.Task[None]] = set()
         self._ev_needs: dict[tuple[str, int], EvRequest] = {}  # the needs last stated, per (station, EVSE)
         self._ev_needs_handlers: list[EvNeedsHandler] = []
+        self._ev_needs_checks: list[EvNeedsHandler] = []  # False: the needs are refused (2.1 Q01.FR.04)
         self._offers: dict[tuple[str, int], asyncio.Task[None]] = {}  # the TxProfile being sent per EVSE
         # E17.FR.15: whether a station keeps its TxProfiles over a reboot (the block sets it)
         self.tx_profiles_persist: resume.Persistence | None = None
@@ -787,6 +788,10 @@ class SmartChargingService:
 
     # -- K15-K17 EV charging needs and schedules ------------------------------------------------------------
 
+    def add_ev_needs_check(self, check: EvNeedsHandler) -> None:
+        """``check`` may refuse an EV's needs (the v2x block: a transfer not allowed, Q01.FR.04): Rejected."""
+        self._ev_needs_checks.append(check)
+
     def add_ev_needs_handler(self, handler: EvNeedsHandler) -> None:
         """``handler`` may take over the EV needs of a transaction (the sites block, for an EVSE of a site): it
         returns True when it will send the TxProfile itself."""
@@ -812,8 +817,9 @@ class SmartChargingService:
         status = "NoChargingProfile" if isinstance(needs.get("controlMode"), str) else "Rejected"
         if running is not None:
             request = EvRequest(station_id, version, evse_id, running.transaction_id, max_tuples, needs)
-            self._ev_needs[(station_id.casefold(), evse_id)] = request
-            status = "Processing" if await self._delegated(request) else "Accepted"
+            if all([await check(request) for check in self._ev_needs_checks]):
+                self._ev_needs[(station_id.casefold(), evse_id)] = request
+                status = "Processing" if await self._delegated(request) else "Accepted"
         await self.limit_event(
             station_id, version, "NotifyEVChargingNeeds", evse_id, None, data, answer=status
         )

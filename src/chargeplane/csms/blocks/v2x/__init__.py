@@ -1,0 +1,1 @@
+"""V2X (2.1 block Q), CSMS side."""
