@@ -10,10 +10,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-from ocpp.exceptions import NotSupportedError
-from ocpp.v21 import call as call21
-
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.runtime import LatencyHistogram, RuntimeSettings, StationRuntime
 from chargeplane.transport.backoff import BackOffSettings
@@ -244,16 +240,6 @@ async def test_B12_immediate_reset_delivers_ended_before_the_reboot_and_senses_t
         ]
         assert ended
         assert ended[0] < second_boot
-
-
-async def test_not_implemented_block_answers_not_supported() -> None:
-    # every 2.0.1 request has a handler now; of 2.1, DER control (block R) not yet
-    behaviour = CsmsBehaviour()
-    async with peer_csms(behaviour, "ocpp2.1") as url, running_station(url, version=Version.V21):
-        await wait_for(lambda: behaviour.of("StatusNotification"))
-        request = call21.ClearDERControl(is_default=True)
-        with pytest.raises(NotSupportedError):  # no handler registered: the endpoint answers NotSupported
-            await behaviour.stations[0].call(request, suppress=False)
 
 
 async def test_ocpp21_session_same_code_path() -> None:

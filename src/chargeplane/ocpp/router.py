@@ -78,6 +78,11 @@ class Router(Generic[C]):
         """The actions with a handler: give this to the endpoint so that the others get NotSupported."""
         return self._handled
 
+    @property
+    def consumed_sends(self) -> frozenset[str]:
+        """The 2.1 SEND actions with a consumer (never answered, so not among ``handled_actions``)."""
+        return frozenset(self._send_handlers)
+
     def register(
         self, request_type: type[R], handler: Callable[[R, C], Payload | Awaitable[Payload]]
     ) -> None:
