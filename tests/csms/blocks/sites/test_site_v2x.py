@@ -93,6 +93,9 @@ async def _on_site(
     settings = settings_for(database_url, SitesSettings(min_interval=0.05, profile_duration=4 * HOUR))
     async with running(settings, clock) as csms:
         await csms.add_station(station_id)
+        if version == "2.1":  # Q01: the operator allows this station's sessions to discharge
+            allowed = {"allowedEnergyTransfer": ["AC_three_phase", "AC_BPT"]}
+            await _json(csms, "PUT", f"/v2x/allowed/station/{station_id}", json=allowed)
         await _site(csms, hour, station_id)
         async with peer(csms.ocpp_url, station_id, version, station_class=_recording(version)) as station:
             await boot(station, version)
