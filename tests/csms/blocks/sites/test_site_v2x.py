@@ -63,7 +63,7 @@ async def _start(station: Any, version: str, transaction: str, now: datetime) ->
 def _setpoint_at(periods: list[dict[str, Any]], second: int) -> float:
     """The setpoint in force ``second`` into the schedule (a limit before the V2X needs are known)."""
     period = [p for p in periods if p["start_period"] <= second][-1]
-    return float(period.get("setpoint", period["limit"]))
+    return float(period["setpoint"] if "setpoint" in period else period["limit"])
 
 
 async def _site(csms: RunningCsms, hour: datetime, station: str) -> None:
@@ -121,9 +121,8 @@ async def test_Q03_a_v2x_session_on_a_21_station_gets_central_setpoints_and_a_gr
         await _until(lambda: _discharging(station))
         periods = station.periods[1]
         assert all(p["operation_mode"] == "CentralSetpoint" for p in periods)
-        # Q03: the setpoint bounded on both sides by itself: limit >= 0, dischargeLimit <= 0.
-        assert all(p["limit"] == max(p["setpoint"], 0) for p in periods)
-        assert all(p["discharge_limit"] == min(p["setpoint"], 0) for p in periods)
+        # Q03.FR.02: the setpoint alone, no limit nor dischargeLimit.
+        assert all("limit" not in p and "discharge_limit" not in p for p in periods)
         # Through the peak it gives at least the 8 A the connection cannot carry (the dear hour: up to
         # the whole base load, 16 A at most), after charging in the cheap first hour.
         assert -16.0 <= _setpoint_at(periods, HOUR) <= -8.0

@@ -81,16 +81,13 @@ def test_a_grid_service_window_covers_every_slot_it_overlaps() -> None:
         )
 
 
-def test_Q03_FR_01_a_setpoint_period() -> None:
+def test_Q03_FR_01_02_a_setpoint_period_without_limits() -> None:
     assert setpoint_period(60, -7.5, 3) == {
         "startPeriod": 60,
         "operationMode": "CentralSetpoint",
         "setpoint": -7.5,
-        "limit": 0.0,
-        "dischargeLimit": -7.5,
         "numberPhases": 3,
     }
-    assert setpoint_period(0, 10.0, 1)["dischargeLimit"] == 0.0
 
 
 def _site() -> Site:

@@ -140,14 +140,11 @@ class GridServiceWindow(msgspec.Struct, rename="camel", forbid_unknown_fields=Tr
 
 def setpoint_period(start: int, amperes: float, phases: int) -> dict[str, object]:
     """A 2.1 chargingSchedulePeriod of a planned V2X slot: operationMode CentralSetpoint (Q03.FR.01), the
-    setpoint in amperes per phase (negative: discharge), with the charge limit and the dischargeLimit (<= 0)
-    at the setpoint on its side and at 0 on the other, so the station follows the plan without overshoot
-    (limits the operation modes table of 2.1 Part 2 lists as optional with a setpoint)."""
+    setpoint in amperes per phase (negative: discharge); no limit nor dischargeLimit (Q03.FR.02: the
+    setpoint alone says what to do)."""
     return {
         "startPeriod": start,
         "operationMode": "CentralSetpoint",
         "setpoint": amperes,
-        "limit": max(amperes, 0.0),
-        "dischargeLimit": min(amperes, 0.0),
         "numberPhases": phases,
     }
