@@ -7,6 +7,29 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import migrated_databases
+
+# The longest tests (mostly waiting on a station's timers): run first, so that the parallel workers of
+# `make test` (xdist's "load" scheduling deals the first tests out round robin) take them on at once rather than
+# one worker finishing them alone at the end.
+LONG_FIRST = (
+    "tests/csms/api/test_fuzz.py::",
+    "tests/tools/conformance/test_against_our_station.py::",
+    "tests/tools/conformance/test_scripted_station.py::",
+    "tests/tools/conformance/test_against_chargeplane.py::",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The LONG_FIRST tests before the others; each group in its collection order (the same on every worker)."""
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Each process (xdist worker) removes the migrated templates it made (``tests/migrated_databases.py``)."""
+    migrated_databases.remove_templates()
+
 
 @pytest.fixture
 def restore_root_logger() -> Iterator[None]:

@@ -18,6 +18,7 @@ from chargeplane.ocpp.versions import Version
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.server import ServerSettings
+from tests import migrated_databases
 from tests.test_end_to_end_tariff import until
 
 PASSWORD = "e2e-password-0123456789"
@@ -28,7 +29,7 @@ async def run(tmp_path: Path, scenario: Any) -> None:
     """``scenario(api, station)`` against a fresh CSMS and a running 2.1 station E2E17 with resumption on."""
     csms = Csms(
         CsmsSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+            database_url=migrated_databases.sqlite_url(tmp_path),
             ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
             api_host="127.0.0.1",
             api_port=0,

@@ -122,7 +122,9 @@ class ScriptedStation:
         await asyncio.sleep(0.2)  # the manual action returns first, as a person's would
         tls = action.security_profile >= 2
         if tls:
-            self.certificates["CSMSRootCertificate"] = [x509.load_pem_x509_certificate(action.csms_root.encode())]
+            self.certificates["CSMSRootCertificate"] = [
+                x509.load_pem_x509_certificate(action.csms_root.encode())
+            ]
         self.url, self.security_profile, self.pending_url = action.url, action.security_profile, None
         await self._restart(self._client(PASSWORD, trust=tls))
         await self._booted(en.BootReasonEnumType.POWER_UP, "StartupOfTheDevice")

@@ -1,0 +1,177 @@
+"""Databases already at the head revision for tests, copied from a template migrated once per process.
+
+Migrating a fresh database through every Alembic revision costs far more than starting the CSMS on one that is
+already at head (migrate() then finds nothing to do), and most tests build a CSMS on a fresh database. So each
+process (one per xdist worker) migrates one template, with the product's own ``migrate()``, on first use:
+
+- SQLite: a file in a private temporary directory, copied into the test's directory;
+- PostgreSQL: a database ``chargeplane_tpl_<worker>_<unix time>_<random>``, from which each test's database is
+  created with ``CREATE DATABASE ... TEMPLATE`` (a file-level copy; the template must have no open connection,
+  hence the engine is disposed after migrating).
+
+The templates are removed at the end of the session (``tests/conftest.py``); templates and test databases that
+a crashed run left behind are dropped once they are a few hours old. Tests of the migrations themselves keep
+migrating from empty databases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from chargeplane.csms.storage.engine import create_engine
+from chargeplane.csms.storage.migrate import migrate
+
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "CHARGEPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TEMPLATE_PREFIX = "chargeplane_tpl_"
+TEST_PREFIX = "chargeplane_test_"
+# Databases of these prefixes whose name says they were created longer ago than this belong to a dead run.
+LEFTOVER_AGE = 6 * 3600.0
+_STAMPED = re.compile(rf"^(?:{TEMPLATE_PREFIX}\w+_|{TEST_PREFIX})(\d{{10}})_[0-9a-f]+$")
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_sqlite_template: Path | None = None
+_postgres_template: str | None = None
+
+
+def _run(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion on its own loop in a helper thread: callable from sync code and from
+    inside a running loop (an async fixture) alike. The callers are once-per-process set-up and tear-down."""
+    result: list[T] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(_awaited(make)))
+        except BaseException as error:  # handed to the caller's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=target, name="migrated-template")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
+    return await make()
+
+
+async def _migrate_url(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()  # no connection left open: the file is whole, the template copyable
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def sqlite_url(directory: Path, name: str = "csms.db") -> str:
+    """The URL of ``directory / name``, a copy of this process's migrated SQLite template."""
+    global _sqlite_template
+    with _lock:
+        if _sqlite_template is None:
+            path = Path(tempfile.mkdtemp(prefix=f"chargeplane-tpl-{_worker()}-")) / "template.db"
+            _run(lambda: _migrate_url(f"sqlite+aiosqlite:///{path}"))
+            _sqlite_template = path
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_sqlite_template, directory / name)
+    return f"sqlite+aiosqlite:///{directory / name}"
+
+
+def _asyncpg_url(name: str) -> str:
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+def stamped_name(prefix: str) -> str:
+    """A unique database name that carries its creation time, so that a later run can tell a leftover."""
+    return f"{prefix}{int(time.time())}_{secrets.token_hex(5)}"
+
+
+def is_leftover(name: str, now: float) -> bool:
+    match = _STAMPED.match(name)
+    return match is not None and now - int(match.group(1)) > LEFTOVER_AGE
+
+
+async def _admin_execute(*statements: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
+    try:
+        for statement in statements:
+            await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+async def _drop_leftovers() -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
+    try:
+        rows = await admin.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'chargeplane\\_tpl\\_%' "
+            "OR datname LIKE 'chargeplane\\_test\\_%'"
+        )
+        now = time.time()
+        for row in rows:
+            name: str = row["datname"]
+            if is_leftover(name, now):
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _build_postgres_template() -> str:
+    await _drop_leftovers()
+    name = stamped_name(f"{TEMPLATE_PREFIX}{_worker()}_")
+    await _admin_execute(f'CREATE DATABASE "{name}"')
+    await _migrate_url(_asyncpg_url(name))
+    return name
+
+
+async def postgres_database(*, migrated: bool = True) -> str:
+    """A new database (a copy of the migrated template, or empty); its SQLAlchemy URL. PostgreSQL must be
+    reachable (the caller checks)."""
+    global _postgres_template
+    name = stamped_name(TEST_PREFIX)
+    if not migrated:
+        await _admin_execute(f'CREATE DATABASE "{name}"')
+        return _asyncpg_url(name)
+    with _lock:
+        if _postgres_template is None:
+            _postgres_template = _run(_build_postgres_template)
+        template = _postgres_template
+    await _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return _asyncpg_url(name)
+
+
+def remove_templates() -> None:
+    """At session end: this process's templates, if it made any."""
+    global _sqlite_template, _postgres_template
+    with _lock:
+        if _sqlite_template is not None:
+            shutil.rmtree(_sqlite_template.parent, ignore_errors=True)
+            _sqlite_template = None
+        if _postgres_template is not None:
+            name = _postgres_template
+            _postgres_template = None
+            _run(lambda: _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
