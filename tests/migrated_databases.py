@@ -9,9 +9,12 @@ process (one per xdist worker) migrates one template, with the product's own ``m
   created with ``CREATE DATABASE ... TEMPLATE`` (a file-level copy; the template must have no open connection,
   hence the engine is disposed after migrating).
 
-The templates are removed at the end of the session (``tests/conftest.py``); templates and test databases that
-a crashed run left behind are dropped once they are a few hours old. Tests of the migrations themselves keep
-migrating from empty databases.
+A test's PostgreSQL database is dropped with others, DROP_BATCH at a time, not alone at its end: every DROP
+DATABASE makes PostgreSQL write a checkpoint of the whole cluster, which on a busy machine took seconds per test;
+the drops of a batch come one after the other with little to write in between. The templates and the
+databases still waiting are removed at the end of the session (``tests/conftest.py``); templates and test
+databases that a crashed run left behind are dropped once they are a few hours old. Tests of the migrations
+themselves keep migrating from empty databases.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ TEMPLATE_PREFIX = "chargeplane_tpl_"
 TEST_PREFIX = "chargeplane_test_"
 # Databases of these prefixes whose name says they were created longer ago than this belong to a dead run.
 LEFTOVER_AGE = 6 * 3600.0
+DROP_BATCH = 16  # test databases (of some 8 MB each, the system catalogs) left to drop together
 _STAMPED = re.compile(rf"^(?:{TEMPLATE_PREFIX}\w+_|{TEST_PREFIX})(\d{{10}})_[0-9a-f]+$")
 
 T = TypeVar("T")
@@ -45,6 +49,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _sqlite_template: Path | None = None
 _postgres_template: str | None = None
+_to_drop: list[str] = []  # this process's finished test databases
 
 
 def _run(make: Callable[[], Awaitable[T]]) -> T:
@@ -164,14 +169,31 @@ async def postgres_database(*, migrated: bool = True) -> str:
     return _asyncpg_url(name)
 
 
+def _drop_statements(names: list[str]) -> list[str]:
+    return [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names]
+
+
+async def release_postgres_database(url: str) -> None:
+    """A test is done with its database: dropped with the next batch (FORCE: whatever is still connected)."""
+    _to_drop.append(url.rsplit("/", 1)[1])
+    if len(_to_drop) >= DROP_BATCH:
+        names = _to_drop[:]
+        del _to_drop[:]
+        await _admin_execute(*_drop_statements(names))
+
+
 def remove_templates() -> None:
-    """At session end: this process's templates, if it made any."""
+    """At session end: this process's templates, if it made any, and the test databases not dropped yet."""
     global _sqlite_template, _postgres_template
     with _lock:
         if _sqlite_template is not None:
             shutil.rmtree(_sqlite_template.parent, ignore_errors=True)
             _sqlite_template = None
+        names = _to_drop[:]
+        del _to_drop[:]
         if _postgres_template is not None:
-            name = _postgres_template
+            names.append(_postgres_template)
             _postgres_template = None
-            _run(lambda: _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if names:
+            statements = _drop_statements(names)
+            _run(lambda: _admin_execute(*statements))

@@ -46,14 +46,8 @@ async def _create_postgres_database(*, migrated: bool = False) -> str | None:
 
 
 async def _drop_postgres_database(url: str) -> None:
-    import asyncpg
-
-    name = url.rsplit("/", 1)[1]
-    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    """Dropped with the next batch of finished test databases (``tests/migrated_databases.py`` says why)."""
+    await migrated_databases.release_postgres_database(url)
 
 
 @dataclass
