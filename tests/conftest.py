@@ -9,9 +9,9 @@ import pytest
 
 from tests import migrated_databases
 
-# The longest tests (mostly waiting on a station's timers): run first, so that the parallel workers of
-# `make test` (xdist's "load" scheduling deals the first tests out round robin) take them on at once rather than
-# one worker finishing them alone at the end.
+# The longest tests (mostly waiting on a station's timers) run first: under `make test` (xdist, --dist worksteal)
+# the worker that starts with them keeps them while the others take over its short tests, instead of one worker
+# still running a long module when the rest are done.
 LONG_FIRST = (
     "tests/csms/api/test_fuzz.py::",
     "tests/tools/conformance/test_against_our_station.py::",

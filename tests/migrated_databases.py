@@ -9,24 +9,25 @@ process (one per xdist worker) migrates one template, with the product's own ``m
   created with ``CREATE DATABASE ... TEMPLATE`` (a file-level copy; the template must have no open connection,
   hence the engine is disposed after migrating).
 
-A test's PostgreSQL database is dropped with others, DROP_BATCH at a time, not alone at its end: every DROP
-DATABASE makes PostgreSQL write a checkpoint of the whole cluster, which on a busy machine took seconds per test;
-the drops of a batch come one after the other with little to write in between. The templates and the
-databases still waiting are removed at the end of the session (``tests/conftest.py``); templates and test
-databases that a crashed run left behind are dropped once they are a few hours old. Tests of the migrations
-themselves keep migrating from empty databases.
+A test's PostgreSQL database is dropped by a thread of its own while the next tests run: every DROP DATABASE
+makes PostgreSQL write a checkpoint of the whole cluster, which on a busy machine took seconds per test when the
+test's teardown waited for it. At the end of the session (``tests/conftest.py``) the drops still queued are
+waited for and the templates removed; templates and test databases that a crashed run left behind are dropped
+once they are a few hours old. Tests of the migrations themselves keep migrating from empty databases.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import re
 import secrets
 import shutil
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -41,7 +42,6 @@ TEMPLATE_PREFIX = "chargeplane_tpl_"
 TEST_PREFIX = "chargeplane_test_"
 # Databases of these prefixes whose name says they were created longer ago than this belong to a dead run.
 LEFTOVER_AGE = 6 * 3600.0
-DROP_BATCH = 16  # test databases (of some 8 MB each, the system catalogs) left to drop together
 _STAMPED = re.compile(rf"^(?:{TEMPLATE_PREFIX}\w+_|{TEST_PREFIX})(\d{{10}})_[0-9a-f]+$")
 
 T = TypeVar("T")
@@ -49,7 +49,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _sqlite_template: Path | None = None
 _postgres_template: str | None = None
-_to_drop: list[str] = []  # this process's finished test databases
+_dropper: _Dropper | None = None
 
 
 def _run(make: Callable[[], Awaitable[T]]) -> T:
@@ -169,31 +169,57 @@ async def postgres_database(*, migrated: bool = True) -> str:
     return _asyncpg_url(name)
 
 
-def _drop_statements(names: list[str]) -> list[str]:
-    return [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names]
+class _Dropper:
+    """Drops the databases it is given, one after the other, in a thread of its own."""
+
+    def __init__(self) -> None:
+        self._names: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.failures: list[str] = []
+        self._thread = threading.Thread(target=self._drain, name="test-database-dropper", daemon=True)
+        self._thread.start()
+
+    def drop(self, name: str) -> None:
+        self._names.put(name)
+
+    def finish(self) -> None:
+        """Returns once every database given before is dropped."""
+        self._names.put(None)
+        self._thread.join()
+
+    def _drain(self) -> None:
+        while (name := self._names.get()) is not None:
+            try:
+                asyncio.run(_admin_execute(_drop_statement(name)))
+            except Exception as error:  # reported at the end; a later run drops it as a leftover
+                self.failures.append(f"{name}: {error}")
 
 
-async def release_postgres_database(url: str) -> None:
-    """A test is done with its database: dropped with the next batch (FORCE: whatever is still connected)."""
-    _to_drop.append(url.rsplit("/", 1)[1])
-    if len(_to_drop) >= DROP_BATCH:
-        names = _to_drop[:]
-        del _to_drop[:]
-        await _admin_execute(*_drop_statements(names))
+def _drop_statement(name: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'  # FORCE: whatever the test left connected
+
+
+def release_postgres_database(url: str) -> None:
+    """A test is done with its database: dropped in the background."""
+    global _dropper
+    with _lock:
+        if _dropper is None:
+            _dropper = _Dropper()
+        _dropper.drop(url.rsplit("/", 1)[1])
 
 
 def remove_templates() -> None:
-    """At session end: this process's templates, if it made any, and the test databases not dropped yet."""
-    global _sqlite_template, _postgres_template
+    """At session end: the test databases still queued for dropping, then this process's templates."""
+    global _sqlite_template, _postgres_template, _dropper
     with _lock:
+        if _dropper is not None:
+            _dropper.finish()
+            if _dropper.failures:
+                warnings.warn("test databases not dropped: " + "; ".join(_dropper.failures), stacklevel=1)
+            _dropper = None
         if _sqlite_template is not None:
             shutil.rmtree(_sqlite_template.parent, ignore_errors=True)
             _sqlite_template = None
-        names = _to_drop[:]
-        del _to_drop[:]
         if _postgres_template is not None:
-            names.append(_postgres_template)
+            name = _postgres_template
             _postgres_template = None
-        if names:
-            statements = _drop_statements(names)
-            _run(lambda: _admin_execute(*statements))
+            _run(lambda: _admin_execute(_drop_statement(name)))

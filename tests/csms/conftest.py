@@ -46,8 +46,8 @@ async def _create_postgres_database(*, migrated: bool = False) -> str | None:
 
 
 async def _drop_postgres_database(url: str) -> None:
-    """Dropped with the next batch of finished test databases (``tests/migrated_databases.py`` says why)."""
-    await migrated_databases.release_postgres_database(url)
+    """Dropped in the background while the next tests run (``tests/migrated_databases.py`` says why)."""
+    migrated_databases.release_postgres_database(url)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -15,6 +16,7 @@ from chargeplane.csms.storage.engine import create_engine
 from chargeplane.csms.storage.migrate import head_revision, migrate
 from chargeplane.csms.storage.schema import full_metadata
 from tests import migrated_databases
+from tests.csms.conftest import _create_postgres_database
 
 
 def _revision_and_differences(connection: sa.Connection) -> tuple[str | None, list[object]]:
@@ -62,3 +64,19 @@ def test_only_stamped_databases_older_than_the_limit_are_leftovers() -> None:
     # names without a time (older runs, other tools) are never taken for leftovers
     assert not migrated_databases.is_leftover("chargeplane_test_3bf53f599fed", later)
     assert not migrated_databases.is_leftover("chargeplane", later)
+
+
+async def test_a_released_postgres_database_is_dropped_in_the_background() -> None:
+    url = await _create_postgres_database(migrated=False)
+    if url is None:
+        pytest.skip("PostgreSQL not reachable (required in CI)")
+    name = url.rsplit("/", 1)[1]
+    dropper = migrated_databases._Dropper()
+    dropper.drop(name)
+    dropper.finish()  # waits for the drop
+    admin = await asyncpg.connect(migrated_databases.POSTGRES_ADMIN_DSN, timeout=3)
+    try:
+        assert await admin.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name) == 0
+    finally:
+        await admin.close()
+    assert dropper.failures == []
