@@ -9,18 +9,18 @@ process (one per xdist worker) migrates one template, with the product's own ``m
   created with ``CREATE DATABASE ... TEMPLATE`` (a file-level copy; the template must have no open connection,
   hence the engine is disposed after migrating).
 
-A test's PostgreSQL database is dropped by a thread of its own while the next tests run: every DROP DATABASE
-makes PostgreSQL write a checkpoint of the whole cluster, which on a busy machine took seconds per test when the
-test's teardown waited for it. At the end of the session (``tests/conftest.py``) the drops still queued are
-waited for and the templates removed; templates and test databases that a crashed run left behind are dropped
-once they are a few hours old. Tests of the migrations themselves keep migrating from empty databases.
+PostgreSQL's side runs in a thread of its own while the tests run: it prepares the copy the next test takes and
+drops the databases tests are done with (every DROP DATABASE makes PostgreSQL write a checkpoint of the whole
+cluster, which on a busy machine took seconds per test when the test's teardown waited for it). At the end of
+the session (``tests/conftest.py``) the queued work is waited for and the templates removed; templates and test
+databases that a crashed run left behind are dropped once they are a few hours old. Tests of the migrations
+themselves keep migrating from empty databases.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import re
 import secrets
 import shutil
@@ -29,6 +29,7 @@ import threading
 import time
 import warnings
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -48,8 +49,7 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _sqlite_template: Path | None = None
-_postgres_template: str | None = None
-_dropper: _Dropper | None = None
+_postgres: _PostgresDatabases | None = None
 
 
 def _run(make: Callable[[], Awaitable[T]]) -> T:
@@ -153,73 +153,76 @@ async def _build_postgres_template() -> str:
     return name
 
 
-async def postgres_database(*, migrated: bool = True) -> str:
-    """A new database (a copy of the migrated template, or empty); its SQLAlchemy URL. PostgreSQL must be
-    reachable (the caller checks)."""
-    global _postgres_template
-    name = stamped_name(TEST_PREFIX)
-    if not migrated:
-        await _admin_execute(f'CREATE DATABASE "{name}"')
-        return _asyncpg_url(name)
-    with _lock:
-        if _postgres_template is None:
-            _postgres_template = _run(_build_postgres_template)
-        template = _postgres_template
-    await _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    return _asyncpg_url(name)
-
-
-class _Dropper:
-    """Drops the databases it is given, one after the other, in a thread of its own."""
-
-    def __init__(self) -> None:
-        self._names: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self.failures: list[str] = []
-        self._thread = threading.Thread(target=self._drain, name="test-database-dropper", daemon=True)
-        self._thread.start()
-
-    def drop(self, name: str) -> None:
-        self._names.put(name)
-
-    def finish(self) -> None:
-        """Returns once every database given before is dropped."""
-        self._names.put(None)
-        self._thread.join()
-
-    def _drain(self) -> None:
-        while (name := self._names.get()) is not None:
-            try:
-                asyncio.run(_admin_execute(_drop_statement(name)))
-            except Exception as error:  # reported at the end; a later run drops it as a leftover
-                self.failures.append(f"{name}: {error}")
-
-
 def _drop_statement(name: str) -> str:
     return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'  # FORCE: whatever the test left connected
 
 
-def release_postgres_database(url: str) -> None:
-    """A test is done with its database: dropped in the background."""
-    global _dropper
+class _PostgresDatabases:
+    """One thread that, in order, migrates the template, prepares the copy the next test will take, and drops
+    the databases tests are done with: the tests wait for none of it but the copy they take."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-databases")
+        self._template: Future[str] = self._executor.submit(asyncio.run, _build_postgres_template())
+        self._next: Future[str] = self._executor.submit(self._copy)
+        self._drops: list[tuple[str, Future[None]]] = []
+
+    def _copy(self) -> str:
+        name = stamped_name(TEST_PREFIX)
+        template = self._template.result()
+        asyncio.run(_admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        return name
+
+    async def take(self) -> str:
+        """The prepared copy (waited for if need be); the next one is started at once."""
+        taken, self._next = self._next, self._executor.submit(self._copy)
+        return await asyncio.wrap_future(taken)
+
+    def drop(self, name: str) -> None:
+        self._drops.append((name, self._executor.submit(asyncio.run, _admin_execute(_drop_statement(name)))))
+
+    def finish(self) -> list[str]:
+        """Once the queued work is done: the copy no test took and the template dropped; what failed."""
+        for spare in (self._next, self._template):
+            if spare.exception() is None:
+                self.drop(spare.result())
+        self._executor.shutdown(wait=True)
+        return [f"{name}: {done.exception()}" for name, done in self._drops if done.exception() is not None]
+
+
+async def postgres_database(*, migrated: bool = True) -> str:
+    """A new database (a copy of the migrated template, or empty); its SQLAlchemy URL. PostgreSQL must be
+    reachable (the caller checks)."""
+    global _postgres
+    if not migrated:
+        name = stamped_name(TEST_PREFIX)
+        await _admin_execute(f'CREATE DATABASE "{name}"')
+        return _asyncpg_url(name)
     with _lock:
-        if _dropper is None:
-            _dropper = _Dropper()
-        _dropper.drop(url.rsplit("/", 1)[1])
+        if _postgres is None:
+            _postgres = _PostgresDatabases()
+        databases = _postgres
+    return _asyncpg_url(await databases.take())
+
+
+def release_postgres_database(url: str) -> None:
+    """A test is done with its database: dropped in the background (a later test's set-up does not wait)."""
+    global _postgres
+    with _lock:
+        if _postgres is None:
+            _postgres = _PostgresDatabases()
+        _postgres.drop(url.rsplit("/", 1)[1])
 
 
 def remove_templates() -> None:
-    """At session end: the test databases still queued for dropping, then this process's templates."""
-    global _sqlite_template, _postgres_template, _dropper
+    """At session end: this process's SQLite template; its PostgreSQL one and the test databases not dropped."""
+    global _sqlite_template, _postgres
     with _lock:
-        if _dropper is not None:
-            _dropper.finish()
-            if _dropper.failures:
-                warnings.warn("test databases not dropped: " + "; ".join(_dropper.failures), stacklevel=1)
-            _dropper = None
         if _sqlite_template is not None:
             shutil.rmtree(_sqlite_template.parent, ignore_errors=True)
             _sqlite_template = None
-        if _postgres_template is not None:
-            name = _postgres_template
-            _postgres_template = None
-            _run(lambda: _admin_execute(_drop_statement(name)))
+        if _postgres is not None:
+            failures = _postgres.finish()
+            _postgres = None
+            if failures:  # left for a later run to drop as leftovers
+                warnings.warn("test databases not dropped: " + "; ".join(failures), stacklevel=1)

@@ -3,6 +3,7 @@ are exactly at head, and migrate() leaves a database at head alone without runni
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import asyncpg
@@ -66,17 +67,30 @@ def test_only_stamped_databases_older_than_the_limit_are_leftovers() -> None:
     assert not migrated_databases.is_leftover("chargeplane", later)
 
 
-async def test_a_released_postgres_database_is_dropped_in_the_background() -> None:
-    url = await _create_postgres_database(migrated=False)
-    if url is None:
+async def test_released_postgres_databases_are_dropped_and_the_rest_at_the_end() -> None:
+    """A copy is prepared ahead for the next test; released databases, that copy and the template are dropped
+    by the session's end (here: a private set, finished at once)."""
+    probe = await _create_postgres_database(migrated=False)  # an empty one: PostgreSQL is there
+    if probe is None:
         pytest.skip("PostgreSQL not reachable (required in CI)")
-    name = url.rsplit("/", 1)[1]
-    dropper = migrated_databases._Dropper()
-    dropper.drop(name)
-    dropper.finish()  # waits for the drop
+    databases = migrated_databases._PostgresDatabases()
+    first = await databases.take()
+    databases.drop(first)
+    second = await databases.take()  # not released: the test's own clean-up drops it
+    spare = await asyncio.wrap_future(databases._next)  # prepared for a test that never comes
+    template = databases._template.result()
     admin = await asyncpg.connect(migrated_databases.POSTGRES_ADMIN_DSN, timeout=3)
     try:
-        assert await admin.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name) == 0
+        assert second not in (first, spare)
+        assert await _existing(admin, first, second, spare, template) == {second, spare, template}
+        assert databases.finish() == []
+        assert await _existing(admin, first, second, spare, template) == {second}
     finally:
+        for name in (second, probe.rsplit("/", 1)[1]):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    assert dropper.failures == []
+
+
+async def _existing(admin: asyncpg.Connection, *names: str) -> set[str]:
+    rows = await admin.fetch("SELECT datname FROM pg_database WHERE datname = ANY($1::text[])", list(names))
+    return {row["datname"] for row in rows}
