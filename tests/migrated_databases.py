@@ -28,10 +28,8 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
 
 from chargeplane.csms.storage.engine import create_engine
 from chargeplane.csms.storage.migrate import migrate
@@ -45,35 +43,9 @@ TEST_PREFIX = "chargeplane_test_"
 LEFTOVER_AGE = 6 * 3600.0
 _STAMPED = re.compile(rf"^(?:{TEMPLATE_PREFIX}\w+_|{TEST_PREFIX})(\d{{10}})_[0-9a-f]+$")
 
-T = TypeVar("T")
-
 _lock = threading.Lock()
 _sqlite_template: Path | None = None
 _postgres: _PostgresDatabases | None = None
-
-
-def _run(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine to completion on its own loop in a helper thread: callable from sync code and from
-    inside a running loop (an async fixture) alike. The callers are once-per-process set-up and tear-down."""
-    result: list[T] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(asyncio.run(_awaited(make)))
-        except BaseException as error:  # handed to the caller's thread
-            errors.append(error)
-
-    thread = threading.Thread(target=target, name="migrated-template")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return result[0]
-
-
-async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
-    return await make()
 
 
 async def _migrate_url(url: str) -> None:
@@ -94,7 +66,9 @@ def sqlite_url(directory: Path, name: str = "csms.db") -> str:
     with _lock:
         if _sqlite_template is None:
             path = Path(tempfile.mkdtemp(prefix=f"chargeplane-tpl-{_worker()}-")) / "template.db"
-            _run(lambda: _migrate_url(f"sqlite+aiosqlite:///{path}"))
+            # a loop of its own in another thread: callable from sync code and from inside a running loop alike
+            with ThreadPoolExecutor(max_workers=1) as thread:
+                thread.submit(asyncio.run, _migrate_url(f"sqlite+aiosqlite:///{path}")).result()
             _sqlite_template = path
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(_sqlite_template, directory / name)
