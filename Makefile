@@ -32,7 +32,9 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python scripts/conformance_doc.py --check
 	# Three workers on two cores: much of the suite waits on loopback peers and timers rather than the CPU.
 	# Tests marked serial (sized for one core to themselves) run alone afterwards.
-	$(BIN)/pytest -n 3 -m "not serial" --cov=chargeplane --cov-report= --durations=25
+	# worksteal: the longest tests come first (tests/conftest.py LONG_FIRST) and stay with the worker that has
+	# them, the others take over its short ones when they run out, so that no worker finishes long after the rest.
+	$(BIN)/pytest -n 3 --dist worksteal -m "not serial" --cov=chargeplane --cov-report= --durations=25
 	$(BIN)/pytest -m serial --cov=chargeplane --cov-append --cov-report= --durations=10
 	# The sans-I/O RPC core must stay fully covered (issue #2).
 	$(BIN)/coverage report --show-missing --fail-under=100 \

@@ -3,9 +3,47 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
+
+from tests import migrated_databases
+
+# The longest tests (mostly waiting on a station's timers or fuzzing the API). Under `make test` (xdist,
+# --dist worksteal) each worker is first dealt one contiguous share of the collection; every share starts with
+# its part of these, so that they run at once on every worker rather than last, and the short tests at the end
+# of the shares are what idle workers take over.
+LONG_FIRST = (
+    "tests/csms/api/test_fuzz.py::",
+    "tests/tools/conformance/test_against_our_station.py::",
+    "tests/tools/conformance/test_scripted_station.py::",
+    "tests/tools/conformance/test_against_chargeplane.py::",
+)
+
+
+@pytest.hookimpl(trylast=True)  # after the deselection by marker (-m "not serial"): the final list
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each worker's share (cut as xdist's worksteal cuts it) begins with its round-robin part of the LONG_FIRST
+    tests; the order is otherwise kept, and is the same on every worker, as xdist requires."""
+    long = [item for item in items if item.nodeid.startswith(LONG_FIRST)]
+    short = [item for item in items if not item.nodeid.startswith(LONG_FIRST)]
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    ordered: list[pytest.Item] = []
+    left = len(items)
+    for worker in range(workers):
+        share = left // (workers - worker)  # worksteal's first deal: len(pending) // nodes still to serve
+        left -= share
+        firsts = long[worker::workers]
+        cut = max(share - len(firsts), 0)
+        ordered += firsts + short[:cut]
+        short = short[cut:]
+    items[:] = ordered + short
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Each process (xdist worker) removes the migrated templates it made (``tests/migrated_databases.py``)."""
+    migrated_databases.remove_templates()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from chargeplane.ocpp.versions import Version
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.server import ServerSettings
+from tests import migrated_databases
 
 PASSWORD = "e2e-password-0123456789"
 
@@ -28,7 +29,7 @@ async def csms_and_api(tmp_path: Path, *blocks: object) -> AsyncIterator[tuple[C
     """A CSMS (presence flushed every 0.2 s, plus ``blocks``' settings) and an admin client of its API."""
     csms = Csms(
         CsmsSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+            database_url=migrated_databases.sqlite_url(tmp_path),
             ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
             api_host="127.0.0.1",
             api_port=0,

@@ -33,6 +33,7 @@ from chargeplane.station.core.model import UploadLog
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.server import ServerSettings
+from tests import migrated_databases
 
 PASSWORD = "e2e-password-0123456789"
 CARD = "E2ECARD01"
@@ -59,7 +60,7 @@ async def csms_and_station(
     and accepted."""
     csms = Csms(
         CsmsSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+            database_url=migrated_databases.sqlite_url(tmp_path),
             ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
             api_host="127.0.0.1",
             api_port=0,

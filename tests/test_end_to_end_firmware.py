@@ -45,6 +45,7 @@ from chargeplane.station.runtime import (
 )
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.server import ServerSettings
+from tests import migrated_databases
 from tests.test_end_to_end_device_management import until
 
 STATIONS = 50
@@ -94,7 +95,7 @@ async def our_csms(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, str
     stations' OCPP URL."""
     csms = Csms(
         CsmsSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+            database_url=migrated_databases.sqlite_url(tmp_path),
             # no load shedding: on the shared test machine the loop may run late, 50 boots must all get in
             ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None, admission_max_lag=None),
             api_host="127.0.0.1",

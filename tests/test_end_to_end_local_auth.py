@@ -21,6 +21,7 @@ from chargeplane.ocpp.versions import Version
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.server import ServerSettings
+from tests import migrated_databases
 from tests.station.csms_peer import CsmsBehaviour, peer_csms, wait_for
 from tests.test_end_to_end_tariff import DisplayedStation, until
 
@@ -35,7 +36,7 @@ async def csms_and_station(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, DisplayedStation]]:
     csms = Csms(
         CsmsSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+            database_url=migrated_databases.sqlite_url(tmp_path),
             ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
             api_host="127.0.0.1",
             api_port=0,

@@ -28,6 +28,7 @@ from chargeplane.pki.ca import CertificateAuthority
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.security import TlsSettings, client_tls_context
+from tests import migrated_databases
 from tests.csms.conftest import PASSWORD, RunningCsms, basic_auth, running, settings_for
 from tests.transport import certs
 
@@ -56,7 +57,7 @@ async def test_security_journey_profile_1_to_3_renewal_revocation(tmp_path: Path
     tls_root = certs.make_ca(tmp_path, "csms-tls-root")  # the CSMS's TLS CA: the CSMSRootCertificate
     server = certs.issue(tls_root, tmp_path, "localhost", server=True)
     settings = settings_for(
-        f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+        migrated_databases.sqlite_url(tmp_path),
         PkiSettings(ca_dir=tmp_path / "ca"),
         SecurityUpgradeSettings(csms_root_file=tls_root.path, step_timeout=20.0),
     )

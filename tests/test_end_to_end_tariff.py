@@ -23,6 +23,7 @@ from chargeplane.station.core.model import ShowMessage
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.server import ServerSettings
+from tests import migrated_databases
 
 PASSWORD = "e2e-password-0123456789"
 CARD = "E2ECARD02"
@@ -79,7 +80,7 @@ def time_of_day_tariff(now: datetime) -> dict[str, Any]:
 async def test_I07_I12_our_21_station_and_our_csms_agree_on_a_time_of_day_cost(tmp_path: Path) -> None:
     csms = Csms(
         CsmsSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+            database_url=migrated_databases.sqlite_url(tmp_path),
             ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None),
             api_host="127.0.0.1",
             api_port=0,

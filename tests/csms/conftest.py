@@ -1,6 +1,7 @@
 """A running CSMS (OCPP server + API app + database) for integration tests, on SQLite and on PostgreSQL.
 
-Every test that takes ``csms`` runs twice: on an SQLite file and on a fresh PostgreSQL database on loopback.
+Every test that takes ``csms`` runs twice: on an SQLite file and on a fresh PostgreSQL database on loopback, both
+already migrated (copies of a template migrated once per worker: ``tests/migrated_databases.py``).
 Without a reachable PostgreSQL the second run is skipped locally, and fails in CI (CI=true).
 """
 
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import os
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,15 +24,15 @@ from chargeplane.csms.blocks.reservation.settings import ReservationSettings
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.transport.server import ServerSettings
+from tests import migrated_databases
 
-POSTGRES_ADMIN_DSN = os.environ.get(
-    "CHARGEPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+POSTGRES_ADMIN_DSN = migrated_databases.POSTGRES_ADMIN_DSN
 PASSWORD = "station-password-0123456789"
 
 
-async def _create_postgres_database() -> str | None:
-    """A new empty database; its SQLAlchemy URL, or ``None`` when PostgreSQL is not reachable."""
+async def _create_postgres_database(*, migrated: bool = False) -> str | None:
+    """A new database, empty or (``migrated``) a copy of the migrated template (``tests/migrated_databases``);
+    its SQLAlchemy URL, or ``None`` when PostgreSQL is not reachable."""
     try:
         import asyncpg
 
@@ -41,24 +41,13 @@ async def _create_postgres_database() -> str | None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required in CI but not reachable at {POSTGRES_ADMIN_DSN}: {error}")
         return None
-    name = f"chargeplane_test_{secrets.token_hex(6)}"
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{name}"
+    await admin.close()
+    return await migrated_databases.postgres_database(migrated=migrated)
 
 
 async def _drop_postgres_database(url: str) -> None:
-    import asyncpg
-
-    name = url.rsplit("/", 1)[1]
-    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    """Dropped in the background while the next tests run (``tests/migrated_databases.py`` says why)."""
+    migrated_databases.release_postgres_database(url)
 
 
 @dataclass
@@ -89,10 +78,26 @@ def basic_auth(station_id: str, password: str = PASSWORD) -> dict[str, str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
+    """A database already at the head revision (a copy of a template migrated once per worker)."""
+    async for url in _database(request.param, tmp_path, migrated=True):
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database, for the tests of the migrations themselves."""
+    async for url in _database(request.param, tmp_path, migrated=False):
+        yield url
+
+
+async def _database(kind: str, directory: Path, *, migrated: bool) -> AsyncIterator[str]:
+    if kind == "sqlite":
+        if migrated:
+            yield migrated_databases.sqlite_url(directory)
+        else:
+            yield f"sqlite+aiosqlite:///{directory / 'csms.db'}"
         return
-    url = await _create_postgres_database()
+    url = await _create_postgres_database(migrated=migrated)
     if url is None:
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_DSN} (required in CI)")
     try:

@@ -20,6 +20,7 @@ from chargeplane.csms.settings import CsmsSettings, UnknownStationPolicy, Unknow
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.fleet import FleetSettings, run_fleet
 from chargeplane.transport.server import ServerSettings
+from tests import migrated_databases
 
 STATIONS = 1000
 
@@ -31,7 +32,7 @@ STATIONS = 1000
 async def test_fleet_of_1000_stations_runs_without_protocol_errors(tmp_path: Path) -> None:
     csms = Csms(
         CsmsSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+            database_url=migrated_databases.sqlite_url(tmp_path),
             ocpp=ServerSettings(
                 host="127.0.0.1",
                 port=0,

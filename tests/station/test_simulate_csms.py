@@ -16,13 +16,14 @@ from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.settings import CsmsSettings
 from chargeplane.station.commands import run_command
 from chargeplane.transport.server import ServerSettings
+from tests import migrated_databases
 
 
 async def shared_card_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str], runs: int) -> dict[str, Any]:
     """Our CSMS with default policies; ``simulate --register`` ``runs`` times; the last run's summary."""
     csms = Csms(
         CsmsSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+            database_url=migrated_databases.sqlite_url(tmp_path),
             ocpp=ServerSettings(host="127.0.0.1", port=0, tls_port=None, admission_max_lag=None),
             api_port=0,
             blocks=(ProvisioningSettings(presence_flush_interval=0.2),),

@@ -11,11 +11,12 @@ import pytest
 
 from chargeplane.cli import _serve_settings, build_parser
 from chargeplane.logs import JsonFormatter, TextFormatter
+from tests import migrated_databases
 from tests.csms.conftest import running, settings_for
 
 
 def sqlite(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
+    return migrated_databases.sqlite_url(tmp_path)
 
 
 async def test_each_request_is_one_line_with_method_path_status_and_time(

@@ -34,8 +34,8 @@ def nats_url() -> str:
 
 @pytest.fixture
 async def shared_database() -> AsyncIterator[str]:
-    """One new PostgreSQL database for all the nodes of a test."""
-    url = await _create_postgres_database()
+    """One new PostgreSQL database (already migrated) for all the nodes of a test."""
+    url = await _create_postgres_database(migrated=True)
     if url is None:
         pytest.skip("PostgreSQL not reachable (required in CI): the nodes share one database")
     try:

@@ -11,6 +11,7 @@ import httpx
 
 from chargeplane.csms.app import Csms
 from chargeplane.csms.console.users import Role
+from tests import migrated_databases
 from tests.csms.conftest import RunningCsms, running, settings_for
 
 PASSWORDS = {
@@ -56,6 +57,6 @@ async def sign_in(client: httpx.AsyncClient, role: Role) -> str:
 @asynccontextmanager
 async def sqlite_csms(directory: Path, *blocks: object) -> AsyncIterator[RunningCsms]:
     """A running CSMS on SQLite with the console accounts: the pages are tested here, the database elsewhere."""
-    async with running(settings_for(f"sqlite+aiosqlite:///{directory / 'csms.db'}", *blocks)) as csms:
+    async with running(settings_for(migrated_databases.sqlite_url(directory), *blocks)) as csms:
         await add_users(csms.app)
         yield csms

@@ -23,6 +23,7 @@ from chargeplane.csms.console.users import Role
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.runtime import RuntimeSettings, StationRuntime
 from chargeplane.transport.backoff import BackOffSettings
+from tests import migrated_databases
 from tests.csms.conftest import PASSWORD, RunningCsms, running, settings_for
 from tests.csms.console.helpers import PASSWORDS, add_users
 
@@ -59,7 +60,7 @@ def chromium() -> Iterator[Path]:
 @pytest.fixture
 async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
     """SQLite only: the browser tests test the console, the database is tested elsewhere."""
-    async with running(settings_for(f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}")) as running_csms:
+    async with running(settings_for(migrated_databases.sqlite_url(tmp_path))) as running_csms:
         await add_users(running_csms.app)
         yield running_csms
 

@@ -20,6 +20,7 @@ from chargeplane.csms.console.command_panel import (
 )
 from chargeplane.csms.console.users import Role
 from chargeplane.ocpp.versions import Version
+from tests import migrated_databases
 from tests.csms.blocks.remote_control.test_remote_control import STATIONS
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.console.helpers import add_users, sign_in
@@ -324,7 +325,7 @@ async def test_call_error_and_offline_are_shown(csms: RunningCsms, client: httpx
 
 
 async def test_a_station_that_does_not_answer_in_time_is_shown(tmp_path: Path) -> None:
-    settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}", ocpp_call_timeout=0.3)
+    settings = settings_for(migrated_databases.sqlite_url(tmp_path), ocpp_call_timeout=0.3)
     async with running(settings) as csms, httpx.AsyncClient(base_url=str(csms.api.base_url)) as client:
         await add_users(csms.app)
         await csms.add_station("CS1")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -30,6 +31,12 @@ BLOCK_ORDER = [
     "0007_data_transfer",
     "0008_api_tokens",
 ]
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """These tests migrate from nothing: an empty database, not the migrated copy the other tests get."""
+    return empty_database_url
 
 
 def _differences(connection: sa.Connection) -> list[Any]:

@@ -26,6 +26,7 @@ from chargeplane.tools.conformance.adapter import ChargeplaneAdapter
 from chargeplane.tools.conformance.declaration import Configured
 from chargeplane.tools.conformance.runner import load_cases
 from chargeplane.transport.security import CertificateFiles, TlsSettings
+from tests import migrated_databases
 from tests.csms.blocks.pki.contract_fake import FakeContractService
 from tests.csms.conftest import PASSWORD, RunningCsms, settings_for
 from tests.transport import certs
@@ -38,7 +39,7 @@ STATION_ID = "CONFORMANCE-1"
 @pytest.fixture
 async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
     # A short Pending interval so that TC_B_02 does not wait a minute; the master pass group of the C16 cases.
-    database = f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
+    database = migrated_databases.sqlite_url(tmp_path)
     master_pass = AuthorizationSettings(master_pass_group=Configured().master_pass_group_id)
     # The CSMS's CA (A02 cases): station and V2G sub-CAs of the organisation the tool's CSRs name.
     for kind in ("station", "v2g"):

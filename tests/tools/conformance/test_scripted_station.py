@@ -30,7 +30,11 @@ from chargeplane.tools.conformance.declaration import Configured, Declaration
 from chargeplane.tools.conformance.pki import hash_data, issue
 from chargeplane.tools.conformance.report import Outcome, console_line
 from chargeplane.tools.conformance.runner import load_cases, run_station_cases
-from chargeplane.tools.conformance.station_adapter import StationAction, StoreCustomerIdentifier
+from chargeplane.tools.conformance.station_adapter import (
+    SetUpConnection,
+    StationAction,
+    StoreCustomerIdentifier,
+)
 from chargeplane.tools.conformance.station_steps import CsmsEndpoint, ListenSettings
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.client import ClientSettings, OcppClient
@@ -109,6 +113,21 @@ class ScriptedStation:
     async def perform(self, action: StationAction) -> None:
         if isinstance(action, StoreCustomerIdentifier):
             self.customers.add(action.identifier)
+        elif isinstance(action, SetUpConnection):  # the installer's set-up: after TC_A_22_CS, profile 1 again
+            self.later(self._set_up(action))
+
+    async def _set_up(self, action: SetUpConnection) -> None:
+        """The station set up to connect to ``action.url`` on its profile, trusting the root it is given only,
+        then started again (without this, the tool's clean-up after a TLS case waits for a boot in vain)."""
+        await asyncio.sleep(0.2)  # the manual action returns first, as a person's would
+        tls = action.security_profile >= 2
+        if tls:
+            self.certificates["CSMSRootCertificate"] = [
+                x509.load_pem_x509_certificate(action.csms_root.encode())
+            ]
+        self.url, self.security_profile, self.pending_url = action.url, action.security_profile, None
+        await self._restart(self._client(PASSWORD, trust=tls))
+        await self._booted(en.BootReasonEnumType.POWER_UP, "StartupOfTheDevice")
 
     def later(self, job: object) -> asyncio.Task[None]:
         assert asyncio.iscoroutine(job)
@@ -150,9 +169,12 @@ class ScriptedStation:
             await self._restart(self._client(PASSWORD, trust=True))
         else:
             await self.client.disconnect()
+        await self._booted(en.BootReasonEnumType.REMOTE_RESET, "ResetOrReboot")
+
+    async def _booted(self, reason: en.BootReasonEnumType, event: str) -> None:
         boot = msg.BootNotificationRequest(
             charging_station=dt.ChargingStationType(model="Scripted", vendor_name="Chargeplane"),
-            reason=en.BootReasonEnumType.REMOTE_RESET,
+            reason=reason,
         )
         await self.call(boot)
         status = msg.StatusNotificationRequest(
@@ -162,7 +184,7 @@ class ScriptedStation:
             connector_id=1,
         )
         await self.call(status)
-        await self.call(msg.SecurityEventNotificationRequest(type="ResetOrReboot", timestamp=utc_now()))
+        await self.call(msg.SecurityEventNotificationRequest(type=event, timestamp=utc_now()))
 
     async def call(self, request: Payload) -> None:
         await self.client.call(request)

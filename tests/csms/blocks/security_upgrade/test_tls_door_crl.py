@@ -18,6 +18,7 @@ from chargeplane.csms.blocks.security_upgrade.settings import SecurityUpgradeSet
 from chargeplane.csms.clock import utc_now
 from chargeplane.pki.ca import CertificateAuthority, generate_key
 from chargeplane.transport.security import CertificateFiles, TlsSettings, client_tls_context
+from tests import migrated_databases
 from tests.csms.blocks.pki.test_pki import ORG
 from tests.csms.blocks.pki.test_profile3 import _csr, _files
 from tests.csms.conftest import running, settings_for
@@ -31,7 +32,7 @@ async def test_a_revocation_by_the_cli_reaches_the_tls_door_at_the_next_crl_relo
     server_ca = certs.make_ca(tmp_path, "server-root")
     server = certs.issue(server_ca, tmp_path, "localhost", server=True)
     settings = settings_for(
-        f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+        migrated_databases.sqlite_url(tmp_path),
         PkiSettings(ca_dir=tmp_path / "ca"),
         SecurityUpgradeSettings(crl_refresh_interval=3600.0),  # the test runs the reload itself
     )
