@@ -20,9 +20,12 @@ K27: an external value of locally generated capacity becomes a LocalGeneration p
 by GetChargingProfiles (K27.FR.02), added on top of the composite (SC.01) and notified with
 isLocalGeneration true (K27.FR.03/04).
 
-Decisions: the values of a dynamic update other than ``limit`` (setpoints, discharge limits) are kept in the
-wire profile (reported as received) but the engine obeys only ``limit``; an update without a limit keeps
-the limit in force. A pull that gets no answer or a refusal is tried again an interval later.
+Decisions: the values of a dynamic update other than ``limit`` are kept in the wire profile (reported as
+received); the charging cap obeys ``limit``, and a V2X period's setpoint, setpointReactive and dischargeLimit
+are read from the wire profile by :mod:`~chargeplane.station.core.v2x`, re-evaluated at once (Q04, Q07); an
+update without a limit keeps the limit in force. A Dynamic profile with chargingSchedule.duration lapses
+duration seconds after its last update (:func:`~chargeplane.smart_charging.wire.dynamic_start`, Q05.FR.07):
+the next valid profile applies. A pull that gets no answer or a refusal is tried again an interval later.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.ocpp.versions import Version
+from chargeplane.smart_charging import wire
 from chargeplane.smart_charging.composite import MAINS
 from chargeplane.smart_charging.model import Kind, Period, Profile, Purpose, RateUnit, Schedule
 from chargeplane.station.core.context import Context, Controller, route
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.smart_charging import CTRLR, EXTERNAL_ID_BASE, Installed, SmartCharging
+from chargeplane.station.core.v2x import V2x
 
 ChargingScheduleUpdate = v21.datatypes.ChargingScheduleUpdateType
 GENERATION_ID_BASE = EXTERNAL_ID_BASE + 500_000  # the id of a local generation profile: this plus the EVSE id
@@ -101,12 +106,15 @@ class DynamicSchedules(Controller):
         limit = present(period.limit)
         old = installed.profile.schedule.periods[0]
         new_period = old if limit is None else replace(old, limit=limit)
-        installed.profile = replace(
-            installed.profile, schedule=replace(installed.profile.schedule, periods=(new_period,))
-        )
+        schedule = replace(installed.profile.schedule, periods=(new_period,))
+        if schedule.duration is not None:  # Q05.FR.07: duration counts again from this update
+            schedule = replace(schedule, start=wire.dynamic_start(raw))
+        installed.profile = replace(installed.profile, schedule=schedule)
         installed.wire = raw
         self._tried.pop(installed.profile.id, None)
         self._smart.changed(now)
+        # Q04 / Q07 / Q05.FR.03: a V2X period's new setpoint is the EVSE's target at once
+        self.ctx.get(V2x).evaluate_all(now)
 
     # ------------------------------------------------------------------ pulling (K28.FR.10)
     def _due(self, installed: Installed) -> datetime | None:

@@ -429,14 +429,14 @@ class V2x(Controller):
     def upstream_load(self, load_w: float, now: datetime) -> None:
         """Q09.FR.03: the upstream (building) meter's power, positive when consuming."""
         self.load_w = load_w
-        self._evaluate_all(now)
+        self.evaluate_all(now)
 
     def external(self, setpoint_w: float | None, now: datetime) -> None:
         """Q05.FR.01: the external system's setpoint for ExternalSetpoint periods."""
         self.external_setpoint = setpoint_w
-        self._evaluate_all(now)
+        self.evaluate_all(now)
 
-    def _evaluate_all(self, now: datetime) -> None:
+    def evaluate_all(self, now: datetime) -> None:
         for evse in self.ctx.evses.values():
             self.evaluate(evse, now)
 
@@ -471,7 +471,7 @@ class V2x(Controller):
         self.offline_since = None
         self._expired.clear()
         self.ctx.get(SmartCharging).obey(now)
-        self._evaluate_all(now)
+        self.evaluate_all(now)
 
     def _offline_expiries(self) -> list[tuple[datetime, Installed]]:
         if self.offline_since is None:
@@ -509,7 +509,7 @@ class V2x(Controller):
                 smart.clear(installed.profile.id, None, None, None, now)  # Q12 #3: never again
         if changed:
             smart.obey(now)  # the limit without the profiles that sit out now
-            self._evaluate_all(now)
+            self.evaluate_all(now)
 
 
 # ---------------------------------------------------------------------- 2.1 handlers

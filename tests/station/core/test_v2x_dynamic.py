@@ -1,0 +1,93 @@
+"""V2X with dynamic profiles on the station (2.1 Q04, Q05.FR.07, Q07): a Dynamic TxProfile / TxDefaultProfile
+whose one period has a V2X operation mode follows the setpoints of UpdateDynamicSchedule at once and lapses
+chargingSchedule.duration seconds after its last update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chargeplane.ocpp.messages import v21
+from chargeplane.station.core.model import SetPowerSetpoint
+from chargeplane.station.core.smart_charging import SmartCharging
+from tests.station.core.test_v2x import central, meter, period, profile, session, set_profile, setpoints
+
+M21 = v21.messages
+D21 = v21.datatypes
+
+
+def dynamic(periods: list[D21.ChargingSchedulePeriodType], duration: int | None = None, **extra: Any) -> Any:
+    raw = profile(periods, **extra)
+    schedule = raw.charging_schedule[0]
+    if duration is not None:
+        schedule = v21.datatypes.ChargingScheduleType(
+            id=schedule.id,
+            charging_rate_unit=schedule.charging_rate_unit,
+            charging_schedule_period=schedule.charging_schedule_period,
+            duration=duration,
+        )
+    return D21.ChargingProfileType(
+        id=raw.id,
+        stack_level=raw.stack_level,
+        charging_profile_purpose=raw.charging_profile_purpose,
+        charging_profile_kind="Dynamic",
+        transaction_id=raw.transaction_id,
+        charging_schedule=[schedule],
+    )
+
+
+def update(rig: Any, profile_id: int = 1, **values: Any) -> Any:
+    return rig.handle(
+        M21.UpdateDynamicScheduleRequest(
+            charging_profile_id=profile_id, schedule_update=D21.ChargingScheduleUpdateType(**values)
+        )
+    )
+
+
+def test_Q04_dynamic_central_setpoint_update_changes_the_target_at_once() -> None:
+    rig, tx = session()
+    assert set_profile(rig, dynamic([central(-3000.0)], tx=tx)).status == "Accepted"
+    meter(rig)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -3000.0)
+    assert update(rig, setpoint=4000.0).status == "Accepted"
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, 4000.0)  # no meter reading needed
+
+
+def test_Q07_central_frequency_dynamic_setpoint_followed_and_dynUpdateTime_stamped() -> None:
+    rig, tx = session()
+    freq = period(operation_mode="CentralFrequency", setpoint=1000.0)
+    assert set_profile(rig, dynamic([freq], tx=tx)).status == "Accepted"
+    meter(rig)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, 1000.0)
+    rig.advance(5)
+    assert update(rig, setpoint=-2500.0, setpoint_reactive=300.0).status == "Accepted"
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -2500.0)
+    [installed] = rig.core.ctx.get(SmartCharging).installed
+    wire_period = installed.wire.charging_schedule[0].charging_schedule_period[0]
+    assert (wire_period.setpoint, wire_period.setpoint_reactive) == (-2500.0, 300.0)
+    assert installed.wire.dyn_update_time == rig.core.ctx.ts(rig.now)  # K28.FR.09
+
+
+def test_Q04_update_setpoint_stays_within_its_discharge_limit_V2X_04() -> None:
+    rig, tx = session()
+    set_profile(rig, dynamic([central(-1000.0)], tx=tx))
+    update(rig, setpoint=-9000.0, discharge_limit=-4000.0)
+    meter(rig)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -4000.0)
+
+
+def test_Q05_FR_07_dynamic_profile_lapses_duration_after_its_last_update_then_next_level_applies() -> None:
+    rig, tx = session()
+    set_profile(rig, profile([central(2000.0)], id=2, level=0, tx=tx))
+    set_profile(rig, dynamic([central(-3000.0)], duration=60, tx=tx, level=1))
+    meter(rig)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -3000.0)
+    rig.advance(50)
+    update(rig, setpoint=-3500.0)  # duration counts again from here
+    rig.advance(50)
+    meter(rig)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -3500.0)
+    rig.advance(15)  # 65 s after the last update: the Dynamic profile is no longer valid
+    meter(rig)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, 2000.0)
+    update(rig, setpoint=-1000.0)  # a late update brings it back
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -1000.0)
