@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from chargeplane.ocpp.messages import v21
+from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.core.model import SetPowerSetpoint
 from chargeplane.station.core.smart_charging import SmartCharging
 from tests.station.core.test_v2x import central, meter, period, profile, session, set_profile, setpoints
@@ -91,3 +92,85 @@ def test_Q05_FR_07_dynamic_profile_lapses_duration_after_its_last_update_then_ne
     assert setpoints(rig)[-1] == SetPowerSetpoint(1, 2000.0)
     update(rig, setpoint=-1000.0)  # a late update brings it back
     assert setpoints(rig)[-1] == SetPowerSetpoint(1, -1000.0)
+
+
+# ---------------------------------------------------------------------- Q06 external setpoint profile
+def notices(rig: Any) -> list[Any]:
+    return rig.of(M21.NotifyChargingLimitRequest)
+
+
+def ems(rig: Any, setpoint: float | None, evse_id: int = 1, **extra: Any) -> bool:
+    """The EMS gives ``setpoint`` W; the core's answer (False: refused)."""
+    taken: bool = rig.core.external_setpoint(setpoint, rig.now, evse_id=evse_id, **extra)
+    rig.pump()
+    return taken
+
+
+def test_Q06_FR_04_06_07_11_external_setpoint_becomes_a_dynamic_external_constraints_profile() -> None:
+    rig, _ = session()
+    assert ems(rig, -2000.0, 1, reactive=100.0)
+    [installed] = rig.core.ctx.get(SmartCharging).installed
+    raw = installed.wire
+    assert (raw.charging_profile_purpose, raw.charging_profile_kind) == (
+        "ChargingStationExternalConstraints",
+        "Dynamic",
+    )
+    wire_period = raw.charging_schedule[0].charging_schedule_period[0]
+    assert (wire_period.operation_mode, wire_period.setpoint, wire_period.setpoint_reactive) == (
+        "ExternalSetpoint",
+        -2000.0,
+        100.0,
+    )
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -2000.0)
+    [notice] = notices(rig)  # Q06.FR.11: source EMS with the one-period schedule
+    assert (notice.charging_limit.charging_limit_source, notice.evse_id) == ("EMS", 1)
+    assert notice.charging_schedule[0].charging_schedule_period[0].setpoint == -2000.0
+    rig.advance(3)
+    ems(rig, -2010.0, 1)  # Q06.FR.06/07: in place, not significant
+    raw = rig.core.ctx.get(SmartCharging).installed[0].wire
+    assert raw.charging_schedule[0].charging_schedule_period[0].setpoint == -2010.0
+    assert raw.dyn_update_time == rig.core.ctx.ts(rig.now)
+    assert len(notices(rig)) == 1
+    ems(rig, 3000.0, 1)  # Q06.FR.12: a significant change
+    assert len(notices(rig)) == 2
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, 3000.0)
+    ems(rig, None, 1)
+    assert rig.core.ctx.get(SmartCharging).installed == []
+    assert rig.of(M21.ClearedChargingLimitRequest)[-1].charging_limit_source == "EMS"
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, None)
+
+
+def test_Q06_FR_08_external_setpoint_refused_when_external_constraints_are_disallowed() -> None:
+    rig, _ = session()
+    rig.core.model.put(VariableKey("SmartChargingCtrlr", "ExternalConstraintsProfileDisallowed"), "true")
+    assert not ems(rig, -2000.0, 1)
+    assert rig.core.ctx.get(SmartCharging).installed == []
+    assert notices(rig) == []
+
+
+def test_Q05_FR_03_05_external_setpoint_lands_in_the_csms_dynamic_ExternalSetpoint_period() -> None:
+    rig, tx = session()
+    external = period(operation_mode="ExternalSetpoint", limit=6000.0, discharge_limit=-6000.0)
+    assert set_profile(rig, dynamic([external], tx=tx)).status == "Accepted"
+    rig.advance(2)
+    assert ems(rig, -9000.0, 1)
+    [installed] = rig.core.ctx.get(SmartCharging).installed  # no profile of its own (Q05)
+    assert installed.wire.charging_schedule[0].charging_schedule_period[0].setpoint == -9000.0
+    assert installed.wire.dyn_update_time == rig.core.ctx.ts(rig.now)  # Q05.FR.05
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -6000.0)  # V2X.04: not below dischargeLimit
+
+
+def test_Q06_FR_21_22_SetpointPriority_decides_between_external_and_csms_setpoints() -> None:
+    rig, tx = session()
+    set_profile(rig, profile([central(1500.0)], tx=tx))
+    ems(rig, -1000.0, 1)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -1000.0)  # Q06.FR.21: by default the external one
+    rig.core.model.put(VariableKey("SmartChargingCtrlr", "SetpointPriority"), "CSMS")
+    meter(rig)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, 1500.0)  # Q06.FR.22
+
+
+def test_Q06_FR_31_station_wide_external_setpoint_drives_the_one_session() -> None:
+    rig, _ = session()
+    ems(rig, -3000.0, 0)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -3000.0)  # one session: all of it

@@ -16,6 +16,13 @@ Every applied update stamps dynUpdateTime (K28.FR.09, K29.FR.06), is kept in the
 by GetChargingProfiles, persisted with it, and obeyed by the composite at once. An external change bigger
 than LimitChangeSignificance is reported with NotifyChargingLimit (K29 scenario step 4, as in K11).
 
+Q06: an external system's single setpoint (``StationCore.external_setpoint``) lands in the CSMS's Dynamic
+Tx(Default) profiles whose period is ExternalSetpoint (Q05.FR.03/05), else becomes a Dynamic
+ChargingStationExternalConstraints profile with one ExternalSetpoint period (Q06.FR.04/06/07), refused when
+ExternalConstraintsProfileDisallowed (Q06.FR.08), notified with its schedule (Q06.FR.11/12); which setpoint
+wins against a CSMS setpoint is SmartChargingCtrlr.SetpointPriority's choice (Q06.FR.20-22, in
+:mod:`~chargeplane.station.core.v2x`).
+
 K27: an external value of locally generated capacity becomes a LocalGeneration profile (K27.FR.01), reported
 by GetChargingProfiles (K27.FR.02), added on top of the composite (SC.01) and notified with
 isLocalGeneration true (K27.FR.03/04).
@@ -30,6 +37,7 @@ the next valid profile applies. A pull that gets no answer or a refusal is tried
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -50,7 +58,11 @@ from chargeplane.station.core.v2x import V2x
 
 ChargingScheduleUpdate = v21.datatypes.ChargingScheduleUpdateType
 GENERATION_ID_BASE = EXTERNAL_ID_BASE + 500_000  # the id of a local generation profile: this plus the EVSE id
+SETPOINT_ID_BASE = (
+    EXTERNAL_ID_BASE + 400_000
+)  # the id of an external setpoint profile (Q06): plus the EVSE id
 EXTERNAL_LIMITS = "ExternalLimits"
+EXTERNAL_SETPOINT = "ExternalSetpoint"
 # the update's fields that land on the one period (the wire names of ChargingScheduleUpdateType)
 UPDATE_FIELDS = tuple(f for f in ChargingScheduleUpdate.__struct_fields__ if f != "custom_data")
 
@@ -80,6 +92,8 @@ class DynamicSchedules(Controller):
             var(CTRLR, "SupportsDynamicProfiles", "boolean", "true", ro),
             var(CTRLR, "SupportedAdditionalPurposes", "MemberList", purposes, ro, values_list=purposes),
             var(CTRLR, "ExternalConstraintsProfileDisallowed", "boolean", "false"),
+            # Q06.FR.20-22: whose setpoint wins when an external ExternalSetpoint meets a CSMS setpoint
+            var(CTRLR, "SetpointPriority", "OptionList", "ExternalSystem", values_list="ExternalSystem,CSMS"),
         ]
 
     @property
@@ -189,14 +203,117 @@ class DynamicSchedules(Controller):
         return True
 
     @staticmethod
-    def _external_target(installed: Installed, evse_id: int) -> bool:
+    def _external_target(installed: Installed, evse_id: int, mode: str = EXTERNAL_LIMITS) -> bool:
         raw = _wire(installed)
         if raw is None or installed.profile.kind is not Kind.DYNAMIC:
             return False
         if installed.profile.purpose not in (Purpose.TX, Purpose.TX_DEFAULT):
             return False
-        mode = present(raw.charging_schedule[0].charging_schedule_period[0].operation_mode)
-        return str(mode) == EXTERNAL_LIMITS and installed.profile.evse_id in (0, evse_id)
+        found = present(raw.charging_schedule[0].charging_schedule_period[0].operation_mode)
+        return str(found) == mode and installed.profile.evse_id in (0, evse_id)
+
+    def external_setpoint(
+        self, evse_id: int, setpoint_w: float | None, reactive: float | None, now: datetime, source: str
+    ) -> bool:
+        """An external system's (EMS) single setpoint in W for EVSE ``evse_id`` (0: the station), with its
+        reactive setpoint; None: it gives none any more. Q05.FR.03/05: the CSMS's Dynamic Tx(Default)
+        profiles there whose period is ExternalSetpoint take it (Absolute / Relative ones read it at every
+        evaluation, Q05.FR.01); else, unless ExternalConstraintsProfileDisallowed (Q06.FR.08: False,
+        refused), it is a Dynamic ChargingStationExternalConstraints profile with one ExternalSetpoint
+        period (Q06.FR.04/06/07), notified to the CSMS (Q06.FR.11/12)."""
+        v2x = self.ctx.get(V2x)
+        v2x.external(setpoint_w, now)  # Q05.FR.01 for the non-Dynamic ExternalSetpoint periods
+        targets = [i for i in self._smart.installed if self._external_target(i, evse_id, EXTERNAL_SETPOINT)]
+        if targets:
+            if setpoint_w is not None:
+                for installed in targets:
+                    unit = installed.profile.schedule.unit
+                    phases = installed.profile.schedule.periods[0].phases
+                    value = MAINS.to_unit(setpoint_w, RateUnit.WATT, phases, unit)
+                    update = ChargingScheduleUpdate(
+                        setpoint=value, setpoint_reactive=UNSET if reactive is None else reactive
+                    )
+                    self.apply(installed, update, now)
+            return True
+        if self.ctx.model.flag(CTRLR, "ExternalConstraintsProfileDisallowed"):
+            return False
+        self._external_setpoint_profile(evse_id, setpoint_w, reactive, now, source)
+        return True
+
+    def _external_setpoint_profile(
+        self, evse_id: int, setpoint_w: float | None, reactive: float | None, now: datetime, source: str
+    ) -> None:
+        smart = self._smart
+        profile_id = SETPOINT_ID_BASE + evse_id
+        old = self.find(profile_id)
+        if setpoint_w is None:
+            if old is not None:
+                smart.installed = [i for i in smart.installed if i.profile.id != profile_id]
+                smart.changed(now)
+                smart.limit_cleared(evse_id, old.source, now)
+                self.ctx.get(V2x).evaluate_all(now)
+            return
+        update = ChargingScheduleUpdate(
+            setpoint=setpoint_w, setpoint_reactive=UNSET if reactive is None else reactive
+        )
+        if old is not None:
+            raw_old = _wire(old)
+            period = None if raw_old is None else raw_old.charging_schedule[0].charging_schedule_period[0]
+            previous = None if period is None else present(period.setpoint)
+            self.apply(old, update, now)  # Q06.FR.06/07: the value in place, dynUpdateTime now
+            if previous is None or self._significant(previous, setpoint_w):  # Q06.FR.12
+                self._notify_setpoint(old, evse_id, source, now)
+            return
+        at = self.ctx.station_time(now).replace(microsecond=0)
+        profile = Profile(
+            id=profile_id,
+            stack_level=0,
+            purpose=Purpose.EXTERNAL_CONSTRAINTS,
+            kind=Kind.DYNAMIC,
+            schedule=Schedule(RateUnit.WATT, (Period(0, math.inf),), None, at),  # no cap of its own
+            evse_id=evse_id,
+        )
+        raw = v21.datatypes.ChargingProfileType(
+            id=profile_id,
+            stack_level=0,
+            charging_profile_purpose=v21.enums.ChargingProfilePurposeEnumType.CHARGING_STATION_EXTERNAL_CONSTRAINTS,
+            charging_profile_kind=v21.enums.ChargingProfileKindEnumType.DYNAMIC,
+            dyn_update_time=self.ctx.ts(now),
+            charging_schedule=[
+                v21.datatypes.ChargingScheduleType(
+                    id=1,
+                    charging_rate_unit=v21.enums.ChargingRateUnitEnumType.W,
+                    charging_schedule_period=[
+                        v21.datatypes.ChargingSchedulePeriodType(
+                            start_period=0,
+                            operation_mode=v21.enums.OperationModeEnumType.EXTERNAL_SETPOINT,
+                            setpoint=setpoint_w,
+                            setpoint_reactive=UNSET if reactive is None else reactive,
+                        )
+                    ],
+                )
+            ],
+        )
+        installed = Installed(profile, raw, source)
+        smart.installed.append(installed)
+        smart.changed(now)
+        self.ctx.get(V2x).evaluate_all(now)
+        self._notify_setpoint(installed, evse_id, source, now)  # Q06.FR.11
+
+    def _notify_setpoint(self, installed: Installed, evse_id: int, source: str, now: datetime) -> None:
+        """Q06.FR.11/12: NotifyChargingLimit from the EMS with the profile's one-period schedule (the 2.1
+        schema has no isDynamic field: the schedule's single period says it)."""
+        raw = _wire(installed)
+        if raw is None:
+            return
+        self.ctx.send(
+            v21.messages.NotifyChargingLimitRequest(
+                charging_limit=v21.datatypes.ChargingLimitType(charging_limit_source=source),
+                evse_id=evse_id,
+                charging_schedule=list(raw.charging_schedule),
+            ),
+            now,
+        )
 
     def _significant(self, before: float, after: float) -> bool:
         significance = float(self.ctx.model.value(CTRLR, "LimitChangeSignificance") or 0)

@@ -279,9 +279,23 @@ class StationCore:
         """The upstream (building) meter reads ``load_w`` (V2X local load balancing, Q09)."""
         self.ctx.get(V2x).upstream_load(load_w, now)
 
-    def external_setpoint(self, setpoint_w: float | None, now: datetime) -> None:
-        """An external system's (EMS) setpoint for V2X ExternalSetpoint periods (Q05.FR.01; None: none)."""
-        self.ctx.get(V2x).external(setpoint_w, now)
+    def external_setpoint(
+        self,
+        setpoint_w: float | None,
+        now: datetime,
+        *,
+        evse_id: int = 0,
+        reactive: float | None = None,
+        source: str = "EMS",
+    ) -> bool:
+        """An external system's (EMS) setpoint in W for EVSE ``evse_id`` (0: the station; None: none any
+        more): the CSMS's ExternalSetpoint periods take it (Q05), else on 2.1 it is an external constraints
+        profile (Q06). False: refused (ExternalConstraintsProfileDisallowed, Q06.FR.08)."""
+        if self.ctx.version is not Version.V21:
+            self.ctx.get(V2x).external(setpoint_w, now)
+            return True
+        dynamic = self.ctx.get(DynamicSchedules)
+        return dynamic.external_setpoint(evse_id, setpoint_w, reactive, now, source)
 
     def set_temperature(self, celsius: float, now: datetime) -> None:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""

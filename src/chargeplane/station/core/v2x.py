@@ -57,6 +57,7 @@ from chargeplane.station.core.smart_charging import Installed, SmartCharging
 from chargeplane.station.core.transactions import Transactions
 
 CTRLR = "V2XChargingCtrlr"
+EXTERNAL_SETPOINT = OperationMode.EXTERNAL_SETPOINT.value
 STATE_KEY = "v2x_allowed"
 SMART = "SmartChargingCtrlr"
 LOAD_BALANCING = "LocalLoadBalancing"
@@ -75,6 +76,7 @@ class Active:
     period: V2xPeriod
     unit: RateUnit
     phases: int
+    share: int = 1  # an external setpoint for EVSE 0 is shared by this many EVSEs (Q06.FR.31)
 
 
 class V2x(Controller):
@@ -331,6 +333,59 @@ class V2x(Controller):
             installed, rules.from_wire(wire_period), RateUnit(str(schedule.charging_rate_unit)), phases
         )
 
+    def external_active(self, evse: Evse, now: datetime) -> Active | None:
+        """Q06.FR.04: the ExternalSetpoint period of a ChargingStationExternalConstraints profile in force on
+        ``evse`` (its own before the station's), while it has a transaction."""
+        if evse.tx is None:
+            return None
+        at = self.ctx.station_time(now)
+        found: list[tuple[Installed, v21.datatypes.ChargingScheduleType]] = []
+        for installed in self.ctx.get(SmartCharging).installed:
+            raw = installed.wire
+            profile = installed.profile
+            if (
+                profile.purpose is not Purpose.EXTERNAL_CONSTRAINTS
+                or profile.evse_id not in (0, evse.id)
+                or not isinstance(raw, v21.datatypes.ChargingProfileType)
+                or period_at(profile, at, at) is None
+            ):
+                continue
+            schedule = raw.charging_schedule[0]
+            if any(
+                str(present(p.operation_mode)) == EXTERNAL_SETPOINT for p in schedule.charging_schedule_period
+            ):
+                found.append((installed, schedule))
+        if not found:
+            return None
+        installed, schedule = max(found, key=lambda f: (f[0].profile.evse_id, f[0].profile.stack_level))
+        period = period_at(installed.profile, at, at)
+        assert period is not None
+        wire_period = next(p for p in schedule.charging_schedule_period if p.start_period == period.start)
+        if str(present(wire_period.operation_mode)) != EXTERNAL_SETPOINT:
+            return None
+        phases = present(wire_period.number_phases) or self.ctx.layout.supply_phases
+        sharing = sum(1 for e in self.ctx.evses.values() if e.tx is not None)
+        return Active(
+            installed,
+            rules.from_wire(wire_period),
+            RateUnit(str(schedule.charging_rate_unit)),
+            phases,
+            sharing if installed.profile.evse_id == 0 else 1,
+        )
+
+    def _in_force(self, evse: Evse, now: datetime) -> tuple[Active | None, bool]:
+        """The period whose target the EVSE follows, and whether it is the external system's. Q06.FR.21:
+        the external setpoint wins unless SmartChargingCtrlr.SetpointPriority is CSMS and the CSMS's period
+        sets a setpoint itself (Q06.FR.22)."""
+        active = self.active(evse, now)
+        external = self.external_active(evse, now)
+        if external is None:
+            return active, False
+        csms_first = self.ctx.model.value(SMART, "SetpointPriority") == "CSMS"
+        if active is not None and active.period.controls_setpoint and csms_first:
+            return active, False
+        return external, True
+
     def mode(self, evse: Evse, now: datetime) -> OperationMode | None:
         active = self.active(evse, now)
         return None if active is None else active.period.mode
@@ -347,7 +402,7 @@ class V2x(Controller):
     # ------------------------------------------------------------------ the target
     def evaluate(self, evse: Evse, now: datetime) -> None:
         """Work the target of ``evse`` out again and tell the hardware when it changed."""
-        active = self.active(evse, now) if self.enabled else None
+        active, external = self._in_force(evse, now) if self.enabled else (None, False)
         if active is None:
             self._tell(SetPowerSetpoint(evse.id, None), None)
             return
@@ -365,11 +420,14 @@ class V2x(Controller):
             frequency_hz=self._frequency_used.get(evse.id),
             afrr_signal=self.signal,
             load_w=self.load_w,
-            external_setpoint=self.external_setpoint,
+            # the external profile holds the EMS's value itself; the plain value feeds Q05 periods
+            external_setpoint=None if external else self.external_setpoint,
             previous=None if previous is None or previous.setpoint_w is None else
             electrical.to_unit(previous.setpoint_w, RateUnit.WATT, active.phases, active.unit),
         )  # fmt: skip
         value = rules.target(period, inputs, self.load_balancing())
+        if value is not None and active.share > 1:  # Q06.FR.31: EVSE 0's setpoint over its sessions
+            value /= active.share
         watts = (
             None if value is None else electrical.to_unit(value, active.unit, active.phases, RateUnit.WATT)
         )
