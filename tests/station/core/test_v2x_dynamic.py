@@ -174,3 +174,10 @@ def test_Q06_FR_31_station_wide_external_setpoint_drives_the_one_session() -> No
     rig, _ = session()
     ems(rig, -3000.0, 0)
     assert setpoints(rig)[-1] == SetPowerSetpoint(1, -3000.0)  # one session: all of it
+
+
+def test_Q06_V2X_04_external_setpoint_stays_within_the_csms_discharge_limit() -> None:
+    rig, tx = session()
+    set_profile(rig, profile([central(1000.0, discharge_limit=-1500.0)], tx=tx))
+    ems(rig, -4000.0, 1)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -1500.0)

@@ -235,6 +235,8 @@ class DynamicSchedules(Controller):
                     )
                     self.apply(installed, update, now)
             return True
+        if v2x.takes_external_setpoint(evse_id, now):  # Q05.FR.01: the CSMS's period takes it as it is
+            return True
         if self.ctx.model.flag(CTRLR, "ExternalConstraintsProfileDisallowed"):
             return False
         self._external_setpoint_profile(evse_id, setpoint_w, reactive, now, source)

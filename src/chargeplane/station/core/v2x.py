@@ -33,7 +33,7 @@ allowed until NotifyAllowedEnergyTransfer.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import msgspec
@@ -384,7 +384,24 @@ class V2x(Controller):
         csms_first = self.ctx.model.value(SMART, "SetpointPriority") == "CSMS"
         if active is not None and active.period.controls_setpoint and csms_first:
             return active, False
+        if active is not None and active.unit is external.unit:  # V2X.03/04: within the CSMS's limits
+            period = external.period
+            limits = [v for v in (period.limit, active.period.limit) if v is not None]
+            floors = [v for v in (period.discharge_limit, active.period.discharge_limit) if v is not None]
+            capped = replace(
+                period, limit=min(limits, default=None), discharge_limit=max(floors, default=None)
+            )
+            external = replace(external, period=capped)
         return external, True
+
+    def takes_external_setpoint(self, evse_id: int, now: datetime) -> bool:
+        """Q05.FR.01: a CSMS period in force on ``evse_id`` (0: any EVSE) waits for the external setpoint."""
+        return any(
+            (active := self.active(evse, now)) is not None
+            and active.period.mode is OperationMode.EXTERNAL_SETPOINT
+            for evse in self.ctx.evses.values()
+            if evse_id in (0, evse.id)
+        )
 
     def mode(self, evse: Evse, now: datetime) -> OperationMode | None:
         active = self.active(evse, now)
