@@ -8,12 +8,17 @@ from typing import Any
 
 from chargeplane.ocpp.messages import v21
 from chargeplane.station.core.device_model import VariableKey
-from chargeplane.station.core.model import SetPowerSetpoint
+from chargeplane.station.core.model import EvChargingNeeds, SetPowerSetpoint, V2xAbility
 from chargeplane.station.core.smart_charging import SmartCharging
 from tests.station.core.test_v2x import central, meter, period, profile, session, set_profile, setpoints
 
 M21 = v21.messages
 D21 = v21.datatypes
+V2X_NEEDS_WITH_ID = EvChargingNeeds(
+    10_000.0,
+    control_mode="DynamicControl",
+    v2x=V2xAbility(max_discharge_power_w=7_000.0, evccid="WMI0000000042"),
+)
 
 
 def dynamic(periods: list[D21.ChargingSchedulePeriodType], duration: int | None = None, **extra: Any) -> Any:
@@ -181,3 +186,42 @@ def test_Q06_V2X_04_external_setpoint_stays_within_the_csms_discharge_limit() ->
     set_profile(rig, profile([central(1000.0, discharge_limit=-1500.0)], tx=tx))
     ems(rig, -4000.0, 1)
     assert setpoints(rig)[-1] == SetPowerSetpoint(1, -1500.0)
+
+
+# ---------------------------------------------------------------------- Q01.FR.33/34/36
+def sampled(event: Any) -> set[str]:
+    return {str(s.measurand) for value in event.meter_value for s in value.sampled_value}
+
+
+def test_Q01_FR_33_34_per_mode_measurands_in_the_started_and_ended_events() -> None:
+    rig, _ = session(allowed=["AC_three_phase", "AC_BPT"])
+    set_profile(rig, profile([central(-1000.0)], purpose="TxDefaultProfile", level=2), evse_id=1)
+    rig.do("ev_unplugged", 1)  # ends the first session; the next one starts under the V2X default
+    ended = [e for e in rig.of(M21.TransactionEventRequest) if e.event_type == "Ended"]
+    assert "Energy.Active.Export.Register" in sampled(ended[-1])  # Q01.FR.34
+    rig.clear()
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "TAG1")
+    started = [e for e in rig.of(M21.TransactionEventRequest) if e.event_type == "Started"]
+    assert "Energy.Active.Export.Register" in sampled(started[-1])  # Q01.FR.33
+
+
+def test_Q01_FR_33_no_per_mode_measurands_while_charging_only() -> None:
+    rig, _ = session()
+    started = [e for e in rig.of(M21.TransactionEventRequest) if e.event_type == "Started"]
+    assert "Energy.Active.Export.Register" not in sampled(started[-1])
+
+
+def test_Q01_FR_36_ConnectedEV_variables_follow_the_ISO_15118_EV() -> None:
+    rig, _ = session(needs=V2X_NEEDS_WITH_ID)
+
+    def value(name: str, instance: str | None = None) -> str:
+        return rig.core.model.value("ConnectedEV", name, instance, evse=1)
+
+    assert value("Available") == "true"
+    assert value("VehicleId") == "WMI0000000042"
+    assert value("ProtocolAgreed") == "urn:iso:std:iso:15118:-20:AC,1,0"
+    assert value("ProtocolSupportedByEV", "2") == "urn:iso:15118:2:2013:MsgDef,2,0"
+    assert value("VehicleCertificate", "Leaf") == ""
+    rig.do("ev_unplugged", 1)
+    assert (value("Available"), value("VehicleId"), value("ProtocolAgreed")) == ("false", "", "")

@@ -47,6 +47,7 @@ from chargeplane.station.core.certificates import (
     Certificates,
     OwnCertificate,
 )
+from chargeplane.station.core.connected_ev import ConnectedEv
 from chargeplane.station.core.context import Context, Controller, ErasedHandler
 from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
@@ -132,6 +133,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     DynamicSchedules,
     PriorityCharging,
     V2x,
+    ConnectedEv,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -259,9 +261,11 @@ class StationCore:
     def ev_unplugged(self, evse_id: int, now: datetime) -> None:
         self.ctx.get(Transactions).unplugged(self.ctx.evses[evse_id], now)
         self.ctx.get(Iso15118Charging).unplugged(self.ctx.evses[evse_id])
+        self.ctx.get(ConnectedEv).disconnected(self.ctx.evses[evse_id])
 
     def ev_charging_needs(self, evse_id: int, needs: EvChargingNeeds, now: datetime) -> None:
         """K15 / K17: the ISO 15118 EV at ``evse_id`` states its charging needs (on plug-in, or new ones later)."""
+        self.ctx.get(ConnectedEv).connected(self.ctx.evses[evse_id], needs)  # Q01.FR.36
         self.ctx.get(Iso15118Charging).ev_needs(self.ctx.evses[evse_id], needs, now)
 
     def update_meter(self, evse_id: int, reading: MeterReading, now: datetime) -> None:

@@ -61,7 +61,8 @@ EXTERNAL_SETPOINT = OperationMode.EXTERNAL_SETPOINT.value
 STATE_KEY = "v2x_allowed"
 SMART = "SmartChargingCtrlr"
 LOAD_BALANCING = "LocalLoadBalancing"
-EXPORT_MEASURANDS = "Energy.Active.Export.Register,Power.Active.Export"
+EXPORT_REGISTER = "Energy.Active.Export.Register"
+EXPORT_MEASURANDS = f"{EXPORT_REGISTER},Power.Active.Export"
 AC_TRANSFERS = "AC_single_phase,AC_two_phase,AC_three_phase,AC_BPT"
 DC_TRANSFERS = "DC,DC_BPT"
 DC_CONNECTORS = ("cCCS", "cG105", "cChaoJi", "cGBT-DC", "cMCS")  # ConnectorEnumType values of DC plugs
@@ -120,11 +121,15 @@ class V2x(Controller):
         modes = ",".join(m.value for m in rules.ALL_MODES)
         transfers = DC_TRANSFERS if layout.connector_type.startswith(DC_CONNECTORS) else AC_TRANSFERS
         per_mode = [
-            var(CTRLR, "TxUpdatedMeasurands", "MemberList", EXPORT_MEASURANDS, variable_instance=mode.value,
-                values_list=MEASURANDS)
+            var(CTRLR, name, "MemberList", default, variable_instance=mode.value, values_list=MEASURANDS)
+            for name, default in (
+                ("TxStartedMeasurands", EXPORT_REGISTER),  # Q01.FR.33
+                ("TxUpdatedMeasurands", EXPORT_MEASURANDS),  # Q01.FR.35
+                ("TxEndedMeasurands", EXPORT_REGISTER),  # Q01.FR.34
+            )
             for mode in rules.ALL_MODES
             if mode is not OperationMode.CHARGING_ONLY
-        ]  # fmt: skip
+        ]
         thresholds = [
             var(CTRLR, LOAD_BALANCING, "decimal", "", variable_instance=name, unit="W")
             for name in ("UpperThreshold", "LowerThreshold", "UpperOffset", "LowerOffset")
@@ -407,13 +412,20 @@ class V2x(Controller):
         active = self.active(evse, now)
         return None if active is None else active.period.mode
 
-    def measurands(self, evse: Evse) -> tuple[str, ...]:
-        """Q01.FR.35: V2XChargingCtrlr.TxUpdatedMeasurands of the operation mode in force."""
+    def measurands(self, evse: Evse, variable: str, now: datetime) -> tuple[str, ...]:
+        """Q01.FR.33-35: V2XChargingCtrlr's ``variable`` (TxStarted / TxUpdated / TxEndedMeasurands) of the
+        operation mode in force on ``evse`` (the one its target was last worked out with, else the period
+        in force now: a Started event comes before the first target)."""
+        if not self.enabled:
+            return ()
         target = self.targets.get(evse.id)
         mode = self._mode_of_target.get(evse.id) if target is not None else None
+        if mode is None:
+            active, _ = self._in_force(evse, now)
+            mode = None if active is None else active.period.mode
         if mode is None or mode is OperationMode.CHARGING_ONLY:
             return ()
-        value = self.ctx.model.value(CTRLR, "TxUpdatedMeasurands", mode.value)
+        value = self.ctx.model.value(CTRLR, variable, mode.value)
         return tuple(m.strip() for m in value.split(",") if m.strip())
 
     # ------------------------------------------------------------------ the target
