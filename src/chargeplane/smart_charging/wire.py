@@ -130,7 +130,9 @@ def dynamic_start(profile: Profile2x) -> datetime | None:
     """Where a Dynamic profile's chargingSchedule.duration counts from: its last update (dynUpdateTime), so
     that it lapses when no update came within duration (K28 scenario, Q04 step 4, Q05.FR.07); None: from
     receipt (a 2.0.1 profile or one not stamped yet)."""
-    stamp = present(profile.dyn_update_time) if isinstance(profile, v21.datatypes.ChargingProfileType) else None
+    stamp = (
+        present(profile.dyn_update_time) if isinstance(profile, v21.datatypes.ChargingProfileType) else None
+    )
     return None if stamp is None else _aware(stamp, "dynUpdateTime")
 
 

@@ -120,10 +120,10 @@ class DynamicSchedules(Controller):
         limit = present(period.limit)
         old = installed.profile.schedule.periods[0]
         new_period = old if limit is None else replace(old, limit=limit)
-        schedule = replace(installed.profile.schedule, periods=(new_period,))
-        if schedule.duration is not None:  # Q05.FR.07: duration counts again from this update
-            schedule = replace(schedule, start=wire.dynamic_start(raw))
-        installed.profile = replace(installed.profile, schedule=schedule)
+        kept = replace(installed.profile.schedule, periods=(new_period,))
+        if kept.duration is not None:  # Q05.FR.07: duration counts again from this update
+            kept = replace(kept, start=wire.dynamic_start(raw))
+        installed.profile = replace(installed.profile, schedule=kept)
         installed.wire = raw
         self._tried.pop(installed.profile.id, None)
         self._smart.changed(now)
