@@ -10,18 +10,25 @@ from ocpp.v21 import call as call21
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.model import EvChargingNeeds, V2xAbility
 from chargeplane.station.hardware import SimulatedEv
+from chargeplane.station.runtime import StationRuntime
 from tests.station.csms_peer import CsmsBehaviour, peer_csms, wait_for
 from tests.station.test_runtime import events, running_station
 
+ALLOWED = ["AC_three_phase", "AC_BPT"]
+
+
+async def discharging_ev_started(behaviour: CsmsBehaviour, station: StationRuntime) -> None:
+    """An EV that can discharge plugged in on EVSE 1 and its transaction Started (the token allowed V2X)."""
+    await wait_for(lambda: behaviour.of("StatusNotification"))
+    station.plug(1, ev=SimulatedEv(soc=60.0, max_discharge_w=7000.0, capacity_wh=1000.0))
+    station.present_token("V2XTAG", 1)
+    await wait_for(lambda: any(e["event_type"] == "Started" for e in events(behaviour)))
+
 
 async def test_Q04_the_ocpp_package_CSMS_moves_our_station_setpoint_with_UpdateDynamicSchedule() -> None:
-    behaviour = CsmsBehaviour(allowed_energy_transfer=["AC_three_phase", "AC_BPT"])
+    behaviour = CsmsBehaviour(allowed_energy_transfer=ALLOWED)
     async with peer_csms(behaviour, "ocpp2.1") as url, running_station(url, version=Version.V21) as station:
-        await wait_for(lambda: behaviour.of("StatusNotification"))
-        ev = SimulatedEv(soc=60.0, max_discharge_w=7000.0, capacity_wh=1000.0)
-        station.plug(1, ev=ev)
-        station.present_token("V2XTAG", 1)
-        await wait_for(lambda: any(e["event_type"] == "Started" for e in events(behaviour)))
+        await discharging_ev_started(behaviour, station)
         csms = behaviour.stations[0]
         tx = events(behaviour)[0]["transaction_info"]["transaction_id"]
         profile = {
@@ -55,13 +62,9 @@ async def test_Q04_the_ocpp_package_CSMS_moves_our_station_setpoint_with_UpdateD
 
 
 async def test_Q06_Q01_FR_36_EMS_setpoint_notified_to_the_ocpp_CSMS_and_ConnectedEV_readable() -> None:
-    behaviour = CsmsBehaviour(allowed_energy_transfer=["AC_three_phase", "AC_BPT"])
+    behaviour = CsmsBehaviour(allowed_energy_transfer=ALLOWED)
     async with peer_csms(behaviour, "ocpp2.1") as url, running_station(url, version=Version.V21) as station:
-        await wait_for(lambda: behaviour.of("StatusNotification"))
-        ev = SimulatedEv(soc=60.0, max_discharge_w=7000.0, capacity_wh=1000.0)
-        station.plug(1, ev=ev)
-        station.present_token("V2XTAG", 1)
-        await wait_for(lambda: any(e["event_type"] == "Started" for e in events(behaviour)))
+        await discharging_ev_started(behaviour, station)
         assert station.external_setpoint(1, -2500.0, reactive=200.0)
         await wait_for(lambda: station.hardware.evses[1].power_w == -2500.0, within=5.0)
         await wait_for(lambda: behaviour.of("NotifyChargingLimit"))
@@ -99,7 +102,7 @@ async def test_Q06_Q01_FR_36_EMS_setpoint_notified_to_the_ocpp_CSMS_and_Connecte
 
 
 async def test_Q01_FR_36_the_ocpp_CSMS_reads_the_ISO_15118_EV_from_ConnectedEV() -> None:
-    behaviour = CsmsBehaviour(allowed_energy_transfer=["AC_three_phase", "AC_BPT"])
+    behaviour = CsmsBehaviour(allowed_energy_transfer=ALLOWED)
     async with peer_csms(behaviour, "ocpp2.1") as url, running_station(url, version=Version.V21) as station:
         await wait_for(lambda: behaviour.of("StatusNotification"))
         needs = EvChargingNeeds(

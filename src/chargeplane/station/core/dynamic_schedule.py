@@ -266,36 +266,16 @@ class DynamicSchedules(Controller):
             if previous is None or self._significant(previous, setpoint_w):  # Q06.FR.12
                 self._notify_setpoint(old, evse_id, source, now)
             return
-        at = self.ctx.station_time(now).replace(microsecond=0)
-        profile = Profile(
-            id=profile_id,
-            stack_level=0,
-            purpose=Purpose.EXTERNAL_CONSTRAINTS,
-            kind=Kind.DYNAMIC,
-            schedule=Schedule(RateUnit.WATT, (Period(0, math.inf),), None, at),  # no cap of its own
-            evse_id=evse_id,
+        profile = self._station_profile(
+            profile_id, Purpose.EXTERNAL_CONSTRAINTS, RateUnit.WATT, math.inf, evse_id, now
         )
-        raw = v21.datatypes.ChargingProfileType(
-            id=profile_id,
-            stack_level=0,
-            charging_profile_purpose=v21.enums.ChargingProfilePurposeEnumType.CHARGING_STATION_EXTERNAL_CONSTRAINTS,
-            charging_profile_kind=v21.enums.ChargingProfileKindEnumType.DYNAMIC,
-            dyn_update_time=self.ctx.ts(now),
-            charging_schedule=[
-                v21.datatypes.ChargingScheduleType(
-                    id=1,
-                    charging_rate_unit=v21.enums.ChargingRateUnitEnumType.W,
-                    charging_schedule_period=[
-                        v21.datatypes.ChargingSchedulePeriodType(
-                            start_period=0,
-                            operation_mode=v21.enums.OperationModeEnumType.EXTERNAL_SETPOINT,
-                            setpoint=setpoint_w,
-                            setpoint_reactive=UNSET if reactive is None else reactive,
-                        )
-                    ],
-                )
-            ],
-        )
+        setpoint = v21.datatypes.ChargingSchedulePeriodType(
+            start_period=0,
+            operation_mode=v21.enums.OperationModeEnumType.EXTERNAL_SETPOINT,
+            setpoint=setpoint_w,
+            setpoint_reactive=UNSET if reactive is None else reactive,
+        )  # no limit: no cap of its own
+        raw = self._one_period_wire(profile, setpoint, now)
         installed = Installed(profile, raw, source)
         smart.installed.append(installed)
         smart.changed(now)
@@ -337,15 +317,7 @@ class DynamicSchedules(Controller):
             if old is not None:
                 smart.limit_cleared(evse_id, old.source, now)
             return
-        at = self.ctx.station_time(now).replace(microsecond=0)
-        profile = Profile(
-            id=profile_id,
-            stack_level=0,
-            purpose=Purpose.LOCAL_GENERATION,
-            kind=Kind.DYNAMIC,
-            schedule=Schedule(unit, (Period(0, capacity),), None, at),
-            evse_id=evse_id,
-        )
+        profile = self._station_profile(profile_id, Purpose.LOCAL_GENERATION, unit, capacity, evse_id, now)
         raw = self._generation_wire(profile, now)
         smart.installed.append(Installed(profile, raw, source))
         smart.changed(now)
@@ -353,25 +325,43 @@ class DynamicSchedules(Controller):
         if before is None or self._significant(before, capacity):
             self._notify_generation(raw, evse_id, source, now)
 
+    def _station_profile(
+        self, profile_id: int, purpose: Purpose, unit: RateUnit, limit: float, evse_id: int, now: datetime
+    ) -> Profile:
+        """A Dynamic profile of the station's own making (an external system's value), in force from now."""
+        at = self.ctx.station_time(now).replace(microsecond=0)
+        return Profile(
+            id=profile_id,
+            stack_level=0,
+            purpose=purpose,
+            kind=Kind.DYNAMIC,
+            schedule=Schedule(unit, (Period(0, limit),), None, at),
+            evse_id=evse_id,
+        )
+
     def _generation_wire(self, profile: Profile, now: datetime) -> v21.datatypes.ChargingProfileType:
-        period = profile.schedule.periods[0]
+        period = v21.datatypes.ChargingSchedulePeriodType(
+            start_period=0,
+            limit=profile.schedule.periods[0].limit,
+            operation_mode=v21.enums.OperationModeEnumType.EXTERNAL_LIMITS,
+        )
+        return self._one_period_wire(profile, period, now)
+
+    def _one_period_wire(
+        self, profile: Profile, period: v21.datatypes.ChargingSchedulePeriodType, now: datetime
+    ) -> v21.datatypes.ChargingProfileType:
+        """``profile`` as reported (2.1): Dynamic, its one ``period``, updated now."""
         return v21.datatypes.ChargingProfileType(
             id=profile.id,
             stack_level=0,
-            charging_profile_purpose=v21.enums.ChargingProfilePurposeEnumType.LOCAL_GENERATION,
+            charging_profile_purpose=v21.enums.ChargingProfilePurposeEnumType(profile.purpose.value),
             charging_profile_kind=v21.enums.ChargingProfileKindEnumType.DYNAMIC,
             dyn_update_time=self.ctx.ts(now),
             charging_schedule=[
                 v21.datatypes.ChargingScheduleType(
                     id=1,
                     charging_rate_unit=v21.enums.ChargingRateUnitEnumType(profile.schedule.unit.value),
-                    charging_schedule_period=[
-                        v21.datatypes.ChargingSchedulePeriodType(
-                            start_period=0,
-                            limit=period.limit,
-                            operation_mode=v21.enums.OperationModeEnumType.EXTERNAL_LIMITS,
-                        )
-                    ],
+                    charging_schedule_period=[period],
                 )
             ],
         )
