@@ -77,12 +77,13 @@ def is_dynamic(installed: Installed) -> bool:
 
 
 class DynamicSchedules(Controller):
-    __slots__ = ("_in_flight", "_tried")
+    __slots__ = ("_in_flight", "_lapsed", "_tried")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._tried: dict[int, datetime] = {}  # profile id -> when we last pulled (our clock)
         self._in_flight: set[int] = set()
+        self._lapsed: set[tuple[int, datetime]] = set()  # (profile id, lapse) already obeyed
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -145,15 +146,33 @@ class DynamicSchedules(Controller):
         tried = self._tried.get(installed.profile.id)
         return due if tried is None else max(due, tried + step)
 
+    def _lapses(self) -> list[tuple[int, datetime]]:
+        """Q05.FR.07: when (our clock) each Dynamic profile with a duration lapses, unless updated first."""
+        out = []
+        for installed in self._smart.installed:
+            schedule = installed.profile.schedule
+            if installed.profile.kind is Kind.DYNAMIC and schedule.duration and schedule.start:
+                end = schedule.start + timedelta(seconds=schedule.duration) - self.ctx.clock_offset
+                out.append((installed.profile.id, end))
+        return out
+
     def next_deadline(self) -> datetime | None:
         if self.ctx.version is not Version.V21:
             return None
         dues = [d for i in self._smart.installed if (d := self._due(i)) is not None]
+        dues += [lapse[1] for lapse in self._lapses() if lapse not in self._lapsed]
         return min(dues) if dues else None
 
     def handle_timer(self, now: datetime) -> None:
         if self.ctx.version is not Version.V21:
             return
+        lapses = self._lapses()
+        self._lapsed &= set(lapses)  # forget the ones of profiles updated or gone
+        lapsed = [lapse for lapse in lapses if lapse[1] <= now and lapse not in self._lapsed]
+        if lapsed:  # the next valid profile takes over now, not at the next meter reading
+            self._lapsed.update(lapsed)
+            self._smart.obey(now)
+            self.ctx.get(V2x).evaluate_all(now)
         for installed in list(self._smart.installed):
             due = self._due(installed)
             profile_id = installed.profile.id
