@@ -5,9 +5,11 @@ ConnectedEV component read with GetVariables (Q01.FR.36)."""
 
 from __future__ import annotations
 
+import pytest
 from ocpp.v21 import call as call21
 
 from chargeplane.ocpp.versions import Version
+from chargeplane.station.control import execute
 from chargeplane.station.core.model import EvChargingNeeds, V2xAbility
 from chargeplane.station.hardware import SimulatedEv
 from chargeplane.station.runtime import StationRuntime
@@ -65,7 +67,7 @@ async def test_Q06_Q01_FR_36_EMS_setpoint_notified_to_the_ocpp_CSMS_and_Connecte
     behaviour = CsmsBehaviour(allowed_energy_transfer=ALLOWED)
     async with peer_csms(behaviour, "ocpp2.1") as url, running_station(url, version=Version.V21) as station:
         await discharging_ev_started(behaviour, station)
-        assert station.external_setpoint(1, -2500.0, reactive=200.0)
+        await execute(station, "setpoint 1 -2500 200")  # the console: an EMS setpoint with its reactive part
         await wait_for(lambda: station.hardware.evses[1].power_w == -2500.0, within=5.0)
         await wait_for(lambda: behaviour.of("NotifyChargingLimit"))
         [notice] = behaviour.of("NotifyChargingLimit")  # Q06.FR.11
@@ -126,3 +128,27 @@ async def test_Q01_FR_36_the_ocpp_CSMS_reads_the_ISO_15118_EV_from_ConnectedEV()
             "VehicleId": "WMI0000000099",
             "ProtocolAgreed": "urn:iso:std:iso:15118:-20:AC,1,0",
         }
+
+
+async def test_Q06_FR_08_the_console_setpoint_refused_when_external_constraints_are_disallowed() -> None:
+    behaviour = CsmsBehaviour(allowed_energy_transfer=ALLOWED)
+    async with peer_csms(behaviour, "ocpp2.1") as url, running_station(url, version=Version.V21) as station:
+        await discharging_ev_started(behaviour, station)
+        await behaviour.stations[0].call(
+            call21.SetVariables(
+                set_variable_data=[
+                    {
+                        "component": {"name": "SmartChargingCtrlr"},
+                        "variable": {"name": "ExternalConstraintsProfileDisallowed"},
+                        "attribute_value": "true",
+                    }
+                ]
+            )
+        )
+        said: list[str] = []
+        await execute(station, "setpoint 0 -2000", said.append)
+        assert said
+        assert "refused" in said[0]
+        with pytest.raises(ValueError, match="setpoint needs"):
+            await execute(station, "setpoint one 5")
+        assert behaviour.of("NotifyChargingLimit") == []
