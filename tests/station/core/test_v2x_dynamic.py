@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from chargeplane.ocpp.messages import v21
+from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.core.model import EvChargingNeeds, SetPowerSetpoint, V2xAbility
 from chargeplane.station.core.smart_charging import SmartCharging
-from tests.station.core.test_v2x import central, meter, period, profile, session, set_profile, setpoints
+from tests.station.core.helpers import make_rig
+from tests.station.core.test_v2x import Csms, central, meter, period, profile, session, set_profile, setpoints
 
 M21 = v21.messages
 D21 = v21.datatypes
@@ -174,10 +176,13 @@ def test_Q06_FR_21_22_SetpointPriority_decides_between_external_and_csms_setpoin
     assert setpoints(rig)[-1] == SetPowerSetpoint(1, 1500.0)  # Q06.FR.22
 
 
-def test_Q06_FR_31_station_wide_external_setpoint_drives_the_one_session() -> None:
-    rig, _ = session()
+def test_Q06_FR_31_station_wide_external_setpoint_shared_by_the_sessions() -> None:
+    rig = make_rig(connectors=(1, 1), version=Version.V21, answer=Csms(["AC_three_phase", "AC_BPT"]))
+    for evse_id, card in ((1, "TAG1"), (2, "TAG2")):
+        rig.do("ev_plugged", evse_id, 1)
+        rig.do("token_presented", card, evse_id=evse_id)
     ems(rig, -3000.0, 0)
-    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -3000.0)  # one session: all of it
+    assert {a.evse_id: a.setpoint_w for a in setpoints(rig)[-2:]} == {1: -1500.0, 2: -1500.0}
 
 
 def test_Q06_V2X_04_external_setpoint_stays_within_the_csms_discharge_limit() -> None:

@@ -25,8 +25,15 @@ Offline (Q11/Q12, K01 maxOfflineDuration): a profile whose maxOfflineDuration ha
 dropped leaves the choice of the V2X period (the next stack level applies); back online it counts again,
 unless invalidAfterOfflineDuration: then it was removed when its time ran out.
 
+External control (Q06): an EMS's ExternalSetpoint in a ChargingStationExternalConstraints profile (made by
+:mod:`~chargeplane.station.core.dynamic_schedule`) wins over the CSMS's setpoint unless
+SmartChargingCtrlr.SetpointPriority is CSMS (Q06.FR.20-22), kept within the CSMS period's limit and
+dischargeLimit when both are in the same unit (V2X.03/04); set on EVSE 0 it is shared equally by the EVSEs with
+a transaction (Q06.FR.31).
+
 Decisions: measurands of V2XChargingCtrlr.TxUpdatedMeasurands[<mode>] default to the export register and
-export power for every mode but ChargingOnly; without allowedEnergyTransfer (Q01.FR.08) nothing bidirectional is
+export power for every mode but ChargingOnly, TxStarted / TxEndedMeasurands[<mode>] to the export register
+(Q01.FR.33/34; the mode of the Started event is the period in force then, before any target); without allowedEnergyTransfer (Q01.FR.08) nothing bidirectional is
 allowed until NotifyAllowedEnergyTransfer.
 """
 
