@@ -15,6 +15,9 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
+from msgspec import UNSET
+
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import present
 
@@ -117,8 +120,10 @@ def check_period(
     watts: bool,
     supported: frozenset[OperationMode],
     load_balancing: LoadBalancing | None,
+    check_thresholds: bool = True,
 ) -> Refusal | None:
-    """The station's checks of one period (``watts``: chargingRateUnit W). None: acceptable."""
+    """The station's checks of one period (``watts``: chargingRateUnit W). None: acceptable.
+    ``check_thresholds`` False: the LocalLoadBalancing thresholds are the station's business (the CSMS)."""
     where = f"period at {period.start} s"
     mode = period.mode
     if mode not in supported:  # Q09.FR.01, and the same rule for every mode the station lacks
@@ -137,8 +142,10 @@ def check_period(
             return Refusal("NoFreqWattCurve", f"{where}: v2xBaseline and 2+ v2xFreqWattCurve points needed")
         if not watts:  # Q08.FR.05
             return Refusal("InvalidSchedule", f"{where}: LocalFrequency needs chargingRateUnit W")
-    if mode is OperationMode.LOCAL_LOAD_BALANCING and (
-        load_balancing is None or load_balancing.upper_threshold <= load_balancing.lower_threshold
+    if (
+        mode is OperationMode.LOCAL_LOAD_BALANCING
+        and check_thresholds
+        and (load_balancing is None or load_balancing.upper_threshold <= load_balancing.lower_threshold)
     ):  # Q09.FR.02
         return Refusal("MissingDevModelInfo", f"{where}: V2X load-balancing thresholds and offsets not set")
     if mode is OperationMode.CHARGING_ONLY:
@@ -157,6 +164,41 @@ def check_period(
         ):
             return Refusal("InvalidSchedule", f"{where}: setpoint outside dischargeLimit .. limit")
     return None
+
+
+def check_update(
+    period: v21.datatypes.ChargingSchedulePeriodType,
+    update: v21.datatypes.ChargingScheduleUpdateType,
+    *,
+    watts: bool,
+) -> Refusal | None:
+    """The CSMS's dynamic update (UpdateDynamicSchedule, a pull's answer) of a Dynamic profile's one
+    ``period``, Q04 / Q07: a central mode's period takes setpoints only, never limit / dischargeLimit
+    (Q03.FR.02, which Q04 and Q07 follow); ChargingOnly takes no setpoint nor dischargeLimit; Idle and
+    LocalFrequency take no values at all (Q10.FR.02, Q08.FR.04); the period as updated must pass the
+    station's checks (V2X.05: the setpoint within dischargeLimit .. limit). None: acceptable."""
+    fields = [
+        f
+        for f in msgspec.structs.fields(update)
+        if f.name != "custom_data" and getattr(update, f.name) is not UNSET
+    ]
+    given = {f.name: getattr(update, f.name) for f in fields}
+    names = sorted(f.encode_name for f in fields)
+    mode = from_wire(period).mode
+    if mode in (OperationMode.CENTRAL_SETPOINT, OperationMode.CENTRAL_FREQUENCY):
+        limits = [n for n in names if n.startswith(("limit", "dischargeLimit"))]
+        if limits:  # Q03.FR.02
+            return Refusal("InvalidValue", f"{mode.value}: the CSMS sends no {', '.join(limits)}")
+    if mode is OperationMode.CHARGING_ONLY:
+        extra = [n for n in names if n.startswith(("setpoint", "dischargeLimit"))]
+        if extra:
+            return Refusal("InvalidValue", f"ChargingOnly: no {', '.join(extra)}")
+    if mode in (OperationMode.IDLE, OperationMode.LOCAL_FREQUENCY) and names:
+        return Refusal("InvalidValue", f"{mode.value}: no {', '.join(names)}")
+    merged = from_wire(msgspec.structs.replace(period, **given))
+    return check_period(
+        merged, watts=watts, supported=frozenset(OperationMode), load_balancing=None, check_thresholds=False
+    )
 
 
 def interpolate(curve: Sequence[tuple[float, float]], x: float) -> float:

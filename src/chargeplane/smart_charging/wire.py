@@ -11,6 +11,7 @@ its limit is infinite, and :mod:`.v2x` works its target out. Pure: no clock, no 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime
 from typing import TypeAlias
 
@@ -125,6 +126,16 @@ def schedules_2x(profile: Profile2x) -> list[tuple[int, Schedule]]:
     return [(s.id, _schedule_2x(s)) for s in profile.charging_schedule]
 
 
+def dynamic_start(profile: Profile2x) -> datetime | None:
+    """Where a Dynamic profile's chargingSchedule.duration counts from: its last update (dynUpdateTime), so
+    that it lapses when no update came within duration (K28 scenario, Q04 step 4, Q05.FR.07); None: from
+    receipt (a 2.0.1 profile or one not stamped yet)."""
+    stamp = (
+        present(profile.dyn_update_time) if isinstance(profile, v21.datatypes.ChargingProfileType) else None
+    )
+    return None if stamp is None else _aware(stamp, "dynUpdateTime")
+
+
 def from_2x(profile: Profile2x, evse_id: int) -> Profile:
     """A 2.0.1 / 2.1 ChargingProfileType set on ``evse_id``, with its first chargingSchedule. More than one
     is for ISO 15118 schedule selection (K15-K17, K01.FR.34): see :func:`schedules_2x`."""
@@ -135,12 +146,16 @@ def from_2x(profile: Profile2x, evse_id: int) -> Profile:
         raise Unconvertible(
             "UnsupportedPurpose", f"chargingProfilePurpose {name} is not supported"
         ) from error
+    kind = _kind(str(profile.charging_profile_kind))
+    schedule = _schedule_2x(profile.charging_schedule[0])
+    if kind is Kind.DYNAMIC and schedule.duration is not None:
+        schedule = replace(schedule, start=dynamic_start(profile))
     return Profile(
         id=profile.id,
         stack_level=profile.stack_level,
         purpose=purpose,
-        kind=_kind(str(profile.charging_profile_kind)),
-        schedule=_schedule_2x(profile.charging_schedule[0]),
+        kind=kind,
+        schedule=schedule,
         evse_id=evse_id,
         recurrency=_recurrency(_str(present(profile.recurrency_kind))),
         valid_from=_aware(present(profile.valid_from), "validFrom"),

@@ -50,6 +50,8 @@ commands (one per line, # starts a comment):
                                 scheduled / dynamic: an ISO 15118-20 EV in that control mode (K18-K20)
   frequency HZ                  the grid's frequency alone (as grid; V2X LocalFrequency, Q08)
   load WATTS                    the upstream (building) meter's power (V2X LocalLoadBalancing, Q09)
+  setpoint EVSE WATTS|off [VAR] an EMS's V2X setpoint for EVSE (0: the station; negative: discharge), with its
+                                reactive setpoint VAR, or none any more (2.1 Q05/Q06)
   offline                       drop the connection (the station reconnects after back-off)
   wait SECONDS                  let time pass (scenario files)
   status                        EVSE and transaction state
@@ -188,6 +190,10 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
         runtime.set_grid(frequency_hz=_number(args, "frequency needs hertz", positive=True))
     elif command == "load":
         runtime.upstream_load(_number(args, "load needs watts (negative: feeding in)"))
+    elif command == "setpoint":
+        evse_id, setpoint, reactive = _setpoint(args)
+        if not runtime.external_setpoint(evse_id, setpoint, reactive):
+            out("refused: SmartChargingCtrlr.ExternalConstraintsProfileDisallowed is true (Q06.FR.08)")
     elif command == "offline":
         await runtime.go_offline()
     elif command == "wait":
@@ -280,6 +286,17 @@ def _number(args: list[str], complaint: str, *, positive: bool = False) -> float
     if not math.isfinite(value) or (positive and value <= 0):
         raise ValueError(complaint)
     return value
+
+
+def _setpoint(args: list[str]) -> tuple[int, float | None, float | None]:
+    """``EVSE WATTS|off [VAR]`` of the setpoint command."""
+    complaint = "setpoint needs EVSE and WATTS (or off), then optionally the reactive VAR"
+    if len(args) not in (2, 3) or not args[0].isdigit():
+        raise ValueError(complaint)
+    if args[1] == "off":
+        return int(args[0]), None, None
+    reactive = _number(args[2:], complaint) if len(args) == 3 else None
+    return int(args[0]), _number(args[1:2], complaint), reactive
 
 
 def _celsius(args: list[str]) -> float:

@@ -637,6 +637,16 @@ class StationRuntime:
                 evse.frequency_hz = frequency_hz
         self.core.set_grid(voltage_v, frequency_hz, self.clock())
 
+    def external_setpoint(
+        self, evse_id: int, setpoint_w: float | None, reactive: float | None = None, source: str = "EMS"
+    ) -> bool:
+        """An EMS's setpoint in W (Q05/Q06; None: none any more). False: refused (Q06.FR.08)."""
+        taken = self.core.external_setpoint(
+            setpoint_w, self.clock(), evse_id=evse_id, reactive=reactive, source=source
+        )
+        self._pump()
+        return taken
+
     def upstream_load(self, load_w: float) -> None:
         """The upstream (building) meter reads ``load_w`` (V2X local load balancing, Q09)."""
         self.core.upstream_load(load_w, self.clock())

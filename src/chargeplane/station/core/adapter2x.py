@@ -214,7 +214,8 @@ class Adapter2x(Generic[Dialect]):
         measurands = event.measurands
         if measurands is None and event.kind is not TxEventKind.UPDATED:
             which = "TxStartedMeasurands" if event.kind is TxEventKind.STARTED else "TxEndedMeasurands"
-            measurands = tuple(ctx.model.members(SAMPLED, which))
+            own = tuple(ctx.model.members(SAMPLED, which))
+            measurands = ctx.get(metering.Metering).with_extra(evse, which, own, now)  # V2X: Q01.FR.33/34
         value = None
         if measurands:
             found = metering.samples(evse, measurands, ctx.layout.supply_phases)

@@ -77,8 +77,9 @@ class Metering(Controller):
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        # measurands an EVSE adds to TxUpdatedMeasurands now (V2X: per operation mode, Q01.FR.35)
-        self.extra_measurands: Callable[[Evse], tuple[str, ...]] = lambda evse: ()
+        # measurands an EVSE adds now to SampledDataCtrlr's Tx{Started,Updated,Ended}Measurands (the variable
+        # named): V2X per operation mode, Q01.FR.33-35
+        self.extra_measurands: Callable[[Evse, str, datetime], tuple[str, ...]] = lambda evse, variable, now: ()
         self._next_aligned: datetime | None = None
         self._aligned_for = 0  # the AlignedDataCtrlr.Interval _next_aligned was computed with
         self._next_ended_aligned: datetime | None = None  # AlignedDataCtrlr.TxEndedInterval
@@ -117,6 +118,13 @@ class Metering(Controller):
         found = samples(evse, measurands, ctx.layout.supply_phases)
         return ctx.adapter.meter_value(found, context, ctx.ts(now)) if found else None
 
+    def with_extra(
+        self, evse: Evse, variable: str, measurands: tuple[str, ...], now: datetime
+    ) -> tuple[str, ...]:
+        """``measurands`` (of SampledDataCtrlr ``variable``) and what the EVSE adds now, once each."""
+        extra = self.extra_measurands(evse, variable, now)
+        return measurands + tuple(m for m in extra if m not in measurands)
+
     def transaction_started(self, evse: Evse, now: datetime) -> None:
         interval = self.ctx.model.number(SAMPLED, "TxUpdatedInterval")
         evse.next_sample = now + timedelta(seconds=interval) if interval > 0 else None
@@ -132,7 +140,10 @@ class Metering(Controller):
         ctx = self.ctx
         if evse.tx is None:
             return
-        found = samples(evse, ctx.model.members(component, "TxEndedMeasurands"), ctx.layout.supply_phases)
+        measurands = tuple(ctx.model.members(component, "TxEndedMeasurands"))
+        if component == SAMPLED:
+            measurands = self.with_extra(evse, "TxEndedMeasurands", measurands, now)
+        found = samples(evse, measurands, ctx.layout.supply_phases)
         if found:
             evse.tx.ended_readings.append((context, ctx.ts(now), found))
 
@@ -167,8 +178,8 @@ class Metering(Controller):
             evse.next_sample = None
             return
         self.transaction_started(evse, now)
-        measurands = tuple(model.members(SAMPLED, "TxUpdatedMeasurands"))
-        measurands += tuple(m for m in self.extra_measurands(evse) if m not in measurands)
+        own = tuple(model.members(SAMPLED, "TxUpdatedMeasurands"))
+        measurands = self.with_extra(evse, "TxUpdatedMeasurands", own, now)
         if measurands:
             event = TxEvent(
                 TxEventKind.UPDATED, "MeterValuePeriodic", context="Sample.Periodic", measurands=measurands

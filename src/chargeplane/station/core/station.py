@@ -47,6 +47,7 @@ from chargeplane.station.core.certificates import (
     Certificates,
     OwnCertificate,
 )
+from chargeplane.station.core.connected_ev import ConnectedEv
 from chargeplane.station.core.context import Context, Controller, ErasedHandler
 from chargeplane.station.core.customer_information import CustomerInformation
 from chargeplane.station.core.data_transfer import DataTransfer
@@ -132,6 +133,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     DynamicSchedules,
     PriorityCharging,
     V2x,
+    ConnectedEv,
 )
 for _index, _kind in enumerate(CONTROLLERS):
     _kind.index = _index
@@ -259,9 +261,11 @@ class StationCore:
     def ev_unplugged(self, evse_id: int, now: datetime) -> None:
         self.ctx.get(Transactions).unplugged(self.ctx.evses[evse_id], now)
         self.ctx.get(Iso15118Charging).unplugged(self.ctx.evses[evse_id])
+        self.ctx.get(ConnectedEv).disconnected(self.ctx.evses[evse_id])
 
     def ev_charging_needs(self, evse_id: int, needs: EvChargingNeeds, now: datetime) -> None:
         """K15 / K17: the ISO 15118 EV at ``evse_id`` states its charging needs (on plug-in, or new ones later)."""
+        self.ctx.get(ConnectedEv).connected(self.ctx.evses[evse_id], needs)  # Q01.FR.36
         self.ctx.get(Iso15118Charging).ev_needs(self.ctx.evses[evse_id], needs, now)
 
     def update_meter(self, evse_id: int, reading: MeterReading, now: datetime) -> None:
@@ -279,9 +283,23 @@ class StationCore:
         """The upstream (building) meter reads ``load_w`` (V2X local load balancing, Q09)."""
         self.ctx.get(V2x).upstream_load(load_w, now)
 
-    def external_setpoint(self, setpoint_w: float | None, now: datetime) -> None:
-        """An external system's (EMS) setpoint for V2X ExternalSetpoint periods (Q05.FR.01; None: none)."""
-        self.ctx.get(V2x).external(setpoint_w, now)
+    def external_setpoint(
+        self,
+        setpoint_w: float | None,
+        now: datetime,
+        *,
+        evse_id: int = 0,
+        reactive: float | None = None,
+        source: str = "EMS",
+    ) -> bool:
+        """An external system's (EMS) setpoint in W for EVSE ``evse_id`` (0: the station; None: none any
+        more): the CSMS's ExternalSetpoint periods take it (Q05), else on 2.1 it is an external constraints
+        profile (Q06). False: refused (ExternalConstraintsProfileDisallowed, Q06.FR.08)."""
+        if self.ctx.version is not Version.V21:
+            self.ctx.get(V2x).external(setpoint_w, now)
+            return True
+        dynamic = self.ctx.get(DynamicSchedules)
+        return dynamic.external_setpoint(evse_id, setpoint_w, reactive, now, source)
 
     def set_temperature(self, celsius: float, now: datetime) -> None:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""

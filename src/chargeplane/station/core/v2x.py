@@ -25,15 +25,22 @@ Offline (Q11/Q12, K01 maxOfflineDuration): a profile whose maxOfflineDuration ha
 dropped leaves the choice of the V2X period (the next stack level applies); back online it counts again,
 unless invalidAfterOfflineDuration: then it was removed when its time ran out.
 
+External control (Q06): an EMS's ExternalSetpoint in a ChargingStationExternalConstraints profile (made by
+:mod:`~chargeplane.station.core.dynamic_schedule`) wins over the CSMS's setpoint unless
+SmartChargingCtrlr.SetpointPriority is CSMS (Q06.FR.20-22), kept within the CSMS period's limit and
+dischargeLimit when both are in the same unit (V2X.03/04); set on EVSE 0 it is shared equally by the EVSEs with
+a transaction (Q06.FR.31).
+
 Decisions: measurands of V2XChargingCtrlr.TxUpdatedMeasurands[<mode>] default to the export register and
-export power for every mode but ChargingOnly; without allowedEnergyTransfer (Q01.FR.08) nothing bidirectional is
+export power for every mode but ChargingOnly, TxStarted / TxEndedMeasurands[<mode>] to the export register
+(Q01.FR.33/34; the mode of the Started event is the period in force then, before any target); without allowedEnergyTransfer (Q01.FR.08) nothing bidirectional is
 allowed until NotifyAllowedEnergyTransfer.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import msgspec
@@ -57,10 +64,12 @@ from chargeplane.station.core.smart_charging import Installed, SmartCharging
 from chargeplane.station.core.transactions import Transactions
 
 CTRLR = "V2XChargingCtrlr"
+EXTERNAL_SETPOINT = OperationMode.EXTERNAL_SETPOINT.value
 STATE_KEY = "v2x_allowed"
 SMART = "SmartChargingCtrlr"
 LOAD_BALANCING = "LocalLoadBalancing"
-EXPORT_MEASURANDS = "Energy.Active.Export.Register,Power.Active.Export"
+EXPORT_REGISTER = "Energy.Active.Export.Register"
+EXPORT_MEASURANDS = f"{EXPORT_REGISTER},Power.Active.Export"
 AC_TRANSFERS = "AC_single_phase,AC_two_phase,AC_three_phase,AC_BPT"
 DC_TRANSFERS = "DC,DC_BPT"
 DC_CONNECTORS = ("cCCS", "cG105", "cChaoJi", "cGBT-DC", "cMCS")  # ConnectorEnumType values of DC plugs
@@ -75,6 +84,7 @@ class Active:
     period: V2xPeriod
     unit: RateUnit
     phases: int
+    share: int = 1  # an external setpoint for EVSE 0 is shared by this many EVSEs (Q06.FR.31)
 
 
 class V2x(Controller):
@@ -118,11 +128,15 @@ class V2x(Controller):
         modes = ",".join(m.value for m in rules.ALL_MODES)
         transfers = DC_TRANSFERS if layout.connector_type.startswith(DC_CONNECTORS) else AC_TRANSFERS
         per_mode = [
-            var(CTRLR, "TxUpdatedMeasurands", "MemberList", EXPORT_MEASURANDS, variable_instance=mode.value,
-                values_list=MEASURANDS)
+            var(CTRLR, name, "MemberList", default, variable_instance=mode.value, values_list=MEASURANDS)
+            for name, default in (
+                ("TxStartedMeasurands", EXPORT_REGISTER),  # Q01.FR.33
+                ("TxUpdatedMeasurands", EXPORT_MEASURANDS),  # Q01.FR.35
+                ("TxEndedMeasurands", EXPORT_REGISTER),  # Q01.FR.34
+            )
             for mode in rules.ALL_MODES
             if mode is not OperationMode.CHARGING_ONLY
-        ]  # fmt: skip
+        ]
         thresholds = [
             var(CTRLR, LOAD_BALANCING, "decimal", "", variable_instance=name, unit="W")
             for name in ("UpperThreshold", "LowerThreshold", "UpperOffset", "LowerOffset")
@@ -331,23 +345,100 @@ class V2x(Controller):
             installed, rules.from_wire(wire_period), RateUnit(str(schedule.charging_rate_unit)), phases
         )
 
+    def external_active(self, evse: Evse, now: datetime) -> Active | None:
+        """Q06.FR.04: the ExternalSetpoint period of a ChargingStationExternalConstraints profile in force on
+        ``evse`` (its own before the station's), while it has a transaction."""
+        if evse.tx is None:
+            return None
+        at = self.ctx.station_time(now)
+        found: list[tuple[Installed, v21.datatypes.ChargingScheduleType]] = []
+        for installed in self.ctx.get(SmartCharging).installed:
+            raw = installed.wire
+            profile = installed.profile
+            if (
+                profile.purpose is not Purpose.EXTERNAL_CONSTRAINTS
+                or profile.evse_id not in (0, evse.id)
+                or not isinstance(raw, v21.datatypes.ChargingProfileType)
+                or period_at(profile, at, at) is None
+            ):
+                continue
+            schedule = raw.charging_schedule[0]
+            if any(
+                str(present(p.operation_mode)) == EXTERNAL_SETPOINT for p in schedule.charging_schedule_period
+            ):
+                found.append((installed, schedule))
+        if not found:
+            return None
+        installed, schedule = max(found, key=lambda f: (f[0].profile.evse_id, f[0].profile.stack_level))
+        period = period_at(installed.profile, at, at)
+        assert period is not None
+        wire_period = next(p for p in schedule.charging_schedule_period if p.start_period == period.start)
+        if str(present(wire_period.operation_mode)) != EXTERNAL_SETPOINT:
+            return None
+        phases = present(wire_period.number_phases) or self.ctx.layout.supply_phases
+        sharing = sum(1 for e in self.ctx.evses.values() if e.tx is not None)
+        return Active(
+            installed,
+            rules.from_wire(wire_period),
+            RateUnit(str(schedule.charging_rate_unit)),
+            phases,
+            sharing if installed.profile.evse_id == 0 else 1,
+        )
+
+    def _in_force(self, evse: Evse, now: datetime) -> tuple[Active | None, bool]:
+        """The period whose target the EVSE follows, and whether it is the external system's. Q06.FR.21:
+        the external setpoint wins unless SmartChargingCtrlr.SetpointPriority is CSMS and the CSMS's period
+        sets a setpoint itself (Q06.FR.22)."""
+        active = self.active(evse, now)
+        external = self.external_active(evse, now)
+        if external is None:
+            return active, False
+        csms_first = self.ctx.model.value(SMART, "SetpointPriority") == "CSMS"
+        if active is not None and active.period.controls_setpoint and csms_first:
+            return active, False
+        if active is not None and active.unit is external.unit:  # V2X.03/04: within the CSMS's limits
+            period = external.period
+            limits = [v for v in (period.limit, active.period.limit) if v is not None]
+            floors = [v for v in (period.discharge_limit, active.period.discharge_limit) if v is not None]
+            capped = replace(
+                period, limit=min(limits, default=None), discharge_limit=max(floors, default=None)
+            )
+            external = replace(external, period=capped)
+        return external, True
+
+    def takes_external_setpoint(self, evse_id: int, now: datetime) -> bool:
+        """Q05.FR.01: a CSMS period in force on ``evse_id`` (0: any EVSE) waits for the external setpoint."""
+        return any(
+            (active := self.active(evse, now)) is not None
+            and active.period.mode is OperationMode.EXTERNAL_SETPOINT
+            for evse in self.ctx.evses.values()
+            if evse_id in (0, evse.id)
+        )
+
     def mode(self, evse: Evse, now: datetime) -> OperationMode | None:
         active = self.active(evse, now)
         return None if active is None else active.period.mode
 
-    def measurands(self, evse: Evse) -> tuple[str, ...]:
-        """Q01.FR.35: V2XChargingCtrlr.TxUpdatedMeasurands of the operation mode in force."""
+    def measurands(self, evse: Evse, variable: str, now: datetime) -> tuple[str, ...]:
+        """Q01.FR.33-35: V2XChargingCtrlr's ``variable`` (TxStarted / TxUpdated / TxEndedMeasurands) of the
+        operation mode in force on ``evse`` (the one its target was last worked out with, else the period
+        in force now: a Started event comes before the first target)."""
+        if not self.enabled:
+            return ()
         target = self.targets.get(evse.id)
         mode = self._mode_of_target.get(evse.id) if target is not None else None
+        if mode is None:
+            active, _ = self._in_force(evse, now)
+            mode = None if active is None else active.period.mode
         if mode is None or mode is OperationMode.CHARGING_ONLY:
             return ()
-        value = self.ctx.model.value(CTRLR, "TxUpdatedMeasurands", mode.value)
+        value = self.ctx.model.value(CTRLR, variable, mode.value)
         return tuple(m.strip() for m in value.split(",") if m.strip())
 
     # ------------------------------------------------------------------ the target
     def evaluate(self, evse: Evse, now: datetime) -> None:
         """Work the target of ``evse`` out again and tell the hardware when it changed."""
-        active = self.active(evse, now) if self.enabled else None
+        active, external = self._in_force(evse, now) if self.enabled else (None, False)
         if active is None:
             self._tell(SetPowerSetpoint(evse.id, None), None)
             return
@@ -365,11 +456,14 @@ class V2x(Controller):
             frequency_hz=self._frequency_used.get(evse.id),
             afrr_signal=self.signal,
             load_w=self.load_w,
-            external_setpoint=self.external_setpoint,
+            # the external profile holds the EMS's value itself; the plain value feeds Q05 periods
+            external_setpoint=None if external else self.external_setpoint,
             previous=None if previous is None or previous.setpoint_w is None else
             electrical.to_unit(previous.setpoint_w, RateUnit.WATT, active.phases, active.unit),
         )  # fmt: skip
         value = rules.target(period, inputs, self.load_balancing())
+        if value is not None and active.share > 1:  # Q06.FR.31: EVSE 0's setpoint over its sessions
+            value /= active.share
         watts = (
             None if value is None else electrical.to_unit(value, active.unit, active.phases, RateUnit.WATT)
         )
@@ -429,14 +523,14 @@ class V2x(Controller):
     def upstream_load(self, load_w: float, now: datetime) -> None:
         """Q09.FR.03: the upstream (building) meter's power, positive when consuming."""
         self.load_w = load_w
-        self._evaluate_all(now)
+        self.evaluate_all(now)
 
     def external(self, setpoint_w: float | None, now: datetime) -> None:
         """Q05.FR.01: the external system's setpoint for ExternalSetpoint periods."""
         self.external_setpoint = setpoint_w
-        self._evaluate_all(now)
+        self.evaluate_all(now)
 
-    def _evaluate_all(self, now: datetime) -> None:
+    def evaluate_all(self, now: datetime) -> None:
         for evse in self.ctx.evses.values():
             self.evaluate(evse, now)
 
@@ -471,7 +565,7 @@ class V2x(Controller):
         self.offline_since = None
         self._expired.clear()
         self.ctx.get(SmartCharging).obey(now)
-        self._evaluate_all(now)
+        self.evaluate_all(now)
 
     def _offline_expiries(self) -> list[tuple[datetime, Installed]]:
         if self.offline_since is None:
@@ -509,7 +603,7 @@ class V2x(Controller):
                 smart.clear(installed.profile.id, None, None, None, now)  # Q12 #3: never again
         if changed:
             smart.obey(now)  # the limit without the profiles that sit out now
-            self._evaluate_all(now)
+            self.evaluate_all(now)
 
 
 # ---------------------------------------------------------------------- 2.1 handlers

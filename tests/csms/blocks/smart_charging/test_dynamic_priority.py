@@ -126,13 +126,13 @@ async def test_K28_FR_07_12_pull_answered_from_the_operator_values_and_update_pu
             csms,
             "PUT",
             "/stations/DY1/dynamic-schedules/41",
-            json={"scheduleUpdate": {"limit": 7000.0, "setpoint": 5000.0}, "send": False},
+            json={"scheduleUpdate": {"limit": 7000.0, "limit_L2": 6000.0}, "send": False},
         )
         assert (stored["status"], stored["scheduleUpdate"]["limit"]) == (None, 7000.0)
         assert station.updates == []
         pulled = await station.call(module.call.PullDynamicScheduleUpdate(charging_profile_id=41))
         assert pulled.status == "Accepted"  # K28.FR.07
-        assert pulled.schedule_update == {"limit": 7000.0, "setpoint": 5000.0}
+        assert pulled.schedule_update == {"limit": 7000.0, "limit_l2": 6000.0}  # the peer snake-cases
         # ... or pushed with UpdateDynamicSchedule (K28 scenario 1)
         pushed = await _json(
             csms, "PUT", "/stations/DY1/dynamic-schedules/41", json={"scheduleUpdate": {"limit": 3000.0}}

@@ -17,6 +17,11 @@ Priority charging
     priority is on show in the transaction's API view (``sections.priorityCharging``) and under
     ``GET /stations/{id}/transactions/{transactionId}/priority-charging``.
 
+V2X (Q04, Q07): the values of a Dynamic profile whose period has a V2X operation mode are checked against
+it before they are stored or sent (:func:`chargeplane.smart_charging.v2x.check_update`): a CentralSetpoint /
+CentralFrequency period gets setpoints only, never limit / dischargeLimit (Q03.FR.02), and the setpoint
+stays within the period's dischargeLimit .. limit (V2X.05); a refusal is HTTP 400 with its reason.
+
 Decision: the site allocation does not feed the pulled values (the sites block sets TxProfiles of its own;
 a Dynamic profile is the operator's or an external system's).
 """
@@ -41,10 +46,11 @@ from chargeplane.csms.blocks.smart_charging.service import NotSupported
 from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
-from chargeplane.csms.errors import NotFound
+from chargeplane.csms.errors import Invalid, NotFound
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
+from chargeplane.smart_charging import v2x as v2x_rules
 
 DYNAMIC = "Dynamic"
 INVALID_PROFILE = "InvalidProfile"
@@ -56,6 +62,23 @@ UPDATE_NAMES = frozenset(
 
 class NoDynamicProfile(NotFound):
     """The store holds no Dynamic profile with this id for the station."""
+
+
+class UpdateRefused(Invalid):
+    """The values do not fit the profile's period (its V2X operation mode, Q03.FR.02 / Q04 / Q07)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+def check_values(stored: StoredProfile, update: v21.datatypes.ChargingScheduleUpdateType) -> None:
+    """The operator's values against the stored profile's one period (:func:`v2x_rules.check_update`)."""
+    schedule = stored.profile["chargingSchedule"][0]
+    period = msgspec.convert(schedule["chargingSchedulePeriod"][0], v21.datatypes.ChargingSchedulePeriodType)
+    refusal = v2x_rules.check_update(period, update, watts=schedule.get("chargingRateUnit") == "W")
+    if refusal is not None:
+        raise UpdateRefused(refusal.reason, refusal.detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +175,7 @@ class DynamicChargingService:
             raise NoDynamicProfile(
                 f"station {station_id} holds no Dynamic profile {profile_id} as far as the CSMS knows"
             )
+        check_values(stored, update)
         wire_update = _wire_update(update)
         await self.repository.set_values(station_id, profile_id, wire_update, self.clock.now())
         status: str | None = None

@@ -23,7 +23,7 @@ from chargeplane.csms.api.pages import PathId
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.smart_charging.api import SetProfileOut, profile_out
 from chargeplane.csms.blocks.v2x.repository import AllowedRecord
-from chargeplane.csms.blocks.v2x.service import Answer, SetpointPeriod, V2xService
+from chargeplane.csms.blocks.v2x.service import Answer, ExternalControl, SetpointPeriod, V2xService
 from chargeplane.ocpp.messages.v21.enums import EnergyTransferModeEnumType
 
 Transfer = Annotated[
@@ -74,6 +74,14 @@ class SetpointIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     duration: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
+class ExternalControlOut(msgspec.Struct, rename="camel"):
+    source: str | None
+    evse_id: int
+    operation_mode: str  # ExternalSetpoint | ExternalLimits
+    period: dict[str, Any]  # setpoint, setpointReactive, limit, dischargeLimit as notified
+    received_at: datetime
+
+
 class V2xOut(msgspec.Struct, rename="camel"):
     transaction_key: int
     station_id: str
@@ -85,10 +93,18 @@ class V2xOut(msgspec.Struct, rename="camel"):
     v2x_charging_parameters: dict[str, Any] | None
     energy_exported_wh: float
     power_w: float | None
+    external_control: ExternalControlOut | None  # Q06: an EMS controls the EVSE (its last notice)
 
 
 def _allowed_out(record: AllowedRecord) -> AllowedOut:
     return AllowedOut(record.scope, record.subject, list(record.transfers), record.updated_at)
+
+
+def _external_out(external: ExternalControl | None) -> ExternalControlOut | None:
+    if external is None:
+        return None
+    e = external
+    return ExternalControlOut(e.source, e.evse_id, e.operation_mode, e.period, e.received_at)
 
 
 def _answer_out(answer: Answer) -> AnswerOut:
@@ -189,6 +205,7 @@ def routes(service: V2xService) -> list[Any]:
             None if s is None else s.parameters,
             round(view.energy_exported_wh, 3),
             None if s is None else s.power_w,
+            _external_out(view.external),
         )
 
     return [

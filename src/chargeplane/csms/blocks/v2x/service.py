@@ -42,6 +42,8 @@ TOKEN = "token"
 STATION = "station"
 EXPORT = "Energy.Active.Export.Register"
 POWER = "Power.Active.Import"
+EXTERNAL_MODES = frozenset({"ExternalSetpoint", "ExternalLimits"})
+EXTERNAL_LOOKBACK = 50  # the station's latest limit events looked at for an external system's control
 
 
 class NotAllowed(Conflict):
@@ -65,9 +67,21 @@ class SetpointPeriod:
 
 
 @dataclass(frozen=True, slots=True)
+class ExternalControl:
+    """Q06.FR.10-12: what an external system (EMS) last told the station for the EVSE, as notified."""
+
+    source: str | None
+    evse_id: int
+    operation_mode: str
+    period: dict[str, Any]  # the notified schedule's first period (setpoint, setpointReactive, limits)
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionView:
     transaction: TransactionRecord
     session: SessionRecord | None
+    external: ExternalControl | None = None
 
     @property
     def energy_exported_wh(self) -> float:
@@ -218,7 +232,30 @@ class V2xService:
         session = None
         if record.transaction_id is not None:
             session = await self.repository.session(record.station_id, record.transaction_id)
-        return TransactionView(record, session)
+        external = None
+        if record.status == "active" and record.evse_id is not None:
+            external = await self.external_control(record.station_id, record.evse_id)
+        return TransactionView(record, session, external)
+
+    async def external_control(self, station_id: str, evse_id: int) -> ExternalControl | None:
+        """Q06: the station's latest NotifyChargingLimit for ``evse_id`` or the whole station (EVSE 0) whose
+        schedule is an external system's V2X control (ExternalSetpoint / ExternalLimits), unless a
+        ClearedChargingLimit came after it."""
+        events, _ = await self.smart_charging.limit_events(station_id, 0, EXTERNAL_LOOKBACK)
+        for event in events:  # newest first
+            if event.evse_id not in (0, evse_id, None):
+                continue
+            if event.message == "ClearedChargingLimit":
+                return None
+            if event.message != "NotifyChargingLimit":
+                continue
+            schedules = event.data.get("chargingSchedule") or []
+            periods = schedules[0].get("chargingSchedulePeriod") or [] if schedules else []
+            mode = periods[0].get("operationMode") if periods else None
+            if mode in EXTERNAL_MODES:
+                period = {k: v for k, v in periods[0].items() if k != "startPeriod"}
+                return ExternalControl(event.source, event.evse_id or 0, mode, period, event.received_at)
+        return None
 
     async def central_setpoint(
         self, key: int, profile_id: int, stack_level: int, periods: list[SetpointPeriod], duration: int | None
