@@ -315,14 +315,17 @@ def test_C25_FR_56_57_58_driver_maxima_as_query_parameters_when_supported() -> N
     rig, _ = rig21()
     web_payments(rig, "https://pay.example/{chargingstationid}/{evse}/{totp}/{version}")
     url = rig.core.payment_url(1, rig.now, "CS9", {"maxtime": 1800, "maxenergy": 20000, "maxcost": 12.5})
-    assert url is not None and url.endswith("/v1?maxtime=1800&maxenergy=20000&maxcost=12.50")
+    assert url is not None
+    assert url.endswith("/v1?maxtime=1800&maxenergy=20000&maxcost=12.50")
     supported = VariableKey("WebPaymentsCtrlr", "URLParameters")
     rig.core.model.put(supported, "maxenergy")  # C25.FR.03: only those the station lists
     url = rig.core.payment_url(1, rig.now, "CS9", {"maxtime": 1800, "maxenergy": 20000})
-    assert url is not None and url.endswith("/v1?maxenergy=20000")
+    assert url is not None
+    assert url.endswith("/v1?maxenergy=20000")
     rig.core.model.put(supported, "")
     url = rig.core.payment_url(1, rig.now, "CS9", {"maxtime": 1800})
-    assert url is not None and "?" not in url
+    assert url is not None
+    assert "?" not in url
 
 
 def paid_remote_start(rig: Rig, psp_ref: str = "PSP-WEB") -> None:
@@ -346,7 +349,8 @@ def test_C25_FR_04_maxtime_of_the_qr_code_limits_the_paid_transaction() -> None:
     charge(rig, energy=0, power=11000)
     events = rig.of(M21.TransactionEventRequest)
     limits = [e.transaction_info.transaction_limit for e in events if e.transaction_info.transaction_limit]
-    assert len(limits) == 1 and limits[0].max_time == 600  # once (E16 / C25.FR.04 note)
+    assert len(limits) == 1
+    assert limits[0].max_time == 600
     rig.advance(601)
     triggers = [e.trigger_reason for e in rig.of(M21.TransactionEventRequest)]
     assert "TimeLimitReached" in triggers  # enforced

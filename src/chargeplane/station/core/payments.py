@@ -416,7 +416,10 @@ class Payments(Controller):
         if model.value(WEB, "TOTPVersion") != VERSION_1:
             return None
         station = (
-            model.value(WEB, "ChargingStationId") or model.value("SecurityCtrlr", "Identity") or identity or ""
+            model.value(WEB, "ChargingStationId")
+            or model.value("SecurityCtrlr", "Identity")
+            or identity
+            or ""
         )
         roaming = model.value(WEB, "RoamingEvseId", evse=evse_id)
         if "{roamingevseid}" in template and not roaming:
