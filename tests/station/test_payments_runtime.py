@@ -99,7 +99,9 @@ async def test_C25_FR_53_roaming_evse_id_and_C25_FR_04_05_qr_maxima_set_over_ocp
         assert url_shown.endswith("/v1?maxtime=900&maxenergy=7000")  # C25.FR.56/57
         await csms.call(call21.NotifyWebPaymentStarted(evse_id=1, timeout=60))
         token = {"id_token": "PSP-QR-1", "type": "DirectPayment"}
-        started = await csms.call(call21.RequestStartTransaction(id_token=token, remote_start_id=4, evse_id=1))
+        started = await csms.call(
+            call21.RequestStartTransaction(id_token=token, remote_start_id=4, evse_id=1)
+        )
         assert started.status == "Accepted"
         station.plug(1)
         await wait_for(lambda: any("transaction_limit" in e["transaction_info"] for e in events(behaviour)))
