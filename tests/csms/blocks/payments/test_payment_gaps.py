@@ -5,11 +5,15 @@ terminal's card details kept masked (C18.FR.04/06)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
 
 import ocpp.v21
+import pytest
 from ocpp.routing import on
 
+from chargeplane.csms.blocks.payments.receipt_display import ReceiptDisplay, ReceiptNotice
 from tests.csms.blocks.payments.test_payments import (
     FLAT_TARIFF,
     VISA,
@@ -134,3 +138,42 @@ async def test_C18_FR_04_FR_06_terminal_card_details_stored_without_the_card_num
         "ReadingMethod": "Contactless",
     }
     assert "4111111111111111" not in str(await _json(csms, "GET", f"/payments/{payment['id']}"))
+
+
+class _Inventory:
+    def __init__(self, values: dict[str, str]) -> None:
+        self.known = values
+
+    async def values(self, station_id: str, keys: list[str]) -> dict[str, tuple[str | None, datetime]]:
+        now = datetime.now(UTC)
+        return {key: (self.known[key], now) for key in keys if key in self.known}
+
+
+class _Display:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def set_message(self, station_id: str, info: dict[str, Any]) -> Any:
+        self.sent.append(info)
+        return SimpleNamespace(status="Accepted")
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        ({"DisplayMessageCtrlr/Available:Actual": "false"}, None),  # no display: nothing sent
+        ({"DisplayMessageCtrlr/Enabled:Actual": "false"}, None),
+        ({"DisplayMessageCtrlr/SupportedFormats:Actual": "ASCII,URI"}, "URI"),
+        ({"DisplayMessageCtrlr/SupportedFormats:Actual": "ASCII"}, "ASCII"),
+        ({"DisplayMessageCtrlr/SupportedFormats:Actual": "HTML"}, None),
+    ],
+)
+async def test_C25_FR_41_receipt_only_to_a_display_that_can_show_it(
+    reported: dict[str, str], expected: str | None
+) -> None:
+    display = _Display()
+    clock: Any = SimpleNamespace(now=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    receipts = ReceiptDisplay(cast(Any, display), cast(Any, _Inventory(reported)), clock, 300)
+    status = await receipts.send(ReceiptNotice("CS1", "https://csms.example/r/1"))
+    assert [m["message"]["format"] for m in display.sent] == ([expected] if expected else [])
+    assert status == ("Accepted" if expected else None)
