@@ -191,3 +191,22 @@ async def test_frequency_and_load_commands_reach_the_runtime() -> None:
         await execute(runtime, "frequency -1", print)
     with pytest.raises(ValueError, match="load needs"):
         await execute(runtime, "load lots", print)
+
+
+async def test_qr_command_passes_the_driver_maxima_C25_FR_03() -> None:
+    asked: list[tuple[int, dict[str, float]]] = []
+
+    class _Qr:
+        hardware = SimulatedStation.build("CS", 2)
+
+        def payment_url(self, evse_id: int, limits: dict[str, float]) -> str:
+            asked.append((evse_id, limits))
+            return "https://pay.example/x"
+
+    said: list[str] = []
+    runtime: Any = _Qr()
+    await execute(runtime, "qr 2 maxtime=600 maxenergy=20000", said.append)
+    assert asked == [(2, {"maxtime": 600.0, "maxenergy": 20000.0})]
+    assert said == ["https://pay.example/x"]
+    with pytest.raises(ValueError, match="maxtime needs a number"):
+        await execute(runtime, "qr 1 maxtime=soon", said.append)

@@ -68,3 +68,42 @@ async def test_C19_FR_02_cancel_before_plug_in_and_C25_FR_27_web_payment_hold() 
         await wait_for(lambda: any(e.get("id_token") for e in events(behaviour)))
         tokens = [e["id_token"]["id_token"] for e in events(behaviour) if e.get("id_token")]
         assert tokens == ["PSP-WEB-1"]  # the local card did not start while the payment was open
+
+
+async def test_C25_FR_53_roaming_evse_id_and_C25_FR_04_05_qr_maxima_set_over_ocpp_and_enforced() -> None:
+    behaviour = CsmsBehaviour()
+    async with peer_csms(behaviour, "ocpp2.1") as url, running_station(url, version=Version.V21) as station:
+        await wait_for(lambda: behaviour.of("StatusNotification"))
+        csms = behaviour.stations[0]
+
+        def setting(variable: str, value: str, evse: int | None = None) -> dict[str, object]:
+            component: dict[str, object] = {"name": "WebPaymentsCtrlr"}
+            if evse is not None:
+                component["evse"] = {"id": evse}
+            return {"component": component, "variable": {"name": variable}, "attribute_value": value}
+
+        answer = await csms.call(
+            call21.SetVariables(
+                set_variable_data=[
+                    setting("URLTemplate", "https://emsp.example/{roamingevseid}/{totp}/{version}"),
+                    setting("SharedSecret", "s3cret"),
+                    setting("RoamingEvseId", "NL-CPO-E1", evse=1),
+                    setting("Enabled", "true"),
+                ]
+            )
+        )
+        assert {r["attribute_status"] for r in answer.set_variable_result} == {"Accepted"}
+        url_shown = station.payment_url(1, {"maxtime": 900, "maxenergy": 7000})
+        assert url_shown is not None
+        assert url_shown.startswith("https://emsp.example/NL-CPO-E1/")  # C25.FR.53
+        assert url_shown.endswith("/v1?maxtime=900&maxenergy=7000")  # C25.FR.56/57
+        await csms.call(call21.NotifyWebPaymentStarted(evse_id=1, timeout=60))
+        token = {"id_token": "PSP-QR-1", "type": "DirectPayment"}
+        started = await csms.call(
+            call21.RequestStartTransaction(id_token=token, remote_start_id=4, evse_id=1)
+        )
+        assert started.status == "Accepted"
+        station.plug(1)
+        await wait_for(lambda: any("transaction_limit" in e["transaction_info"] for e in events(behaviour)))
+        limited = [e for e in events(behaviour) if "transaction_limit" in e["transaction_info"]]
+        assert limited[0]["transaction_info"]["transaction_limit"] == {"max_energy": 7000, "max_time": 900}

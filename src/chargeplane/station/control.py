@@ -37,7 +37,9 @@ commands (one per line, # starts a comment):
   battery-out EVSE              the battery of slot EVSE is taken out (S03)
 
   cancel-payment [EVSE]         the driver cancels on the terminal: released (C19), or the transaction ends (C20)
-  qr [EVSE]                     the URL the dynamic QR code of EVSE shows now (2.1 WebPaymentsCtrlr, C25)
+  qr [EVSE] [maxtime=S] [maxenergy=WH] [maxcost=C]
+                                the URL the dynamic QR code of EVSE shows now (2.1 WebPaymentsCtrlr, C25),
+                                with the driver's maximums (enforced on the paid transaction, C25.FR.04-06)
   vat NUMBER [EVSE]             the driver enters a VAT number for the receipt (2.1: VatNumberValidation, C18.FR.08)
   fault [EVSE]                  a hardware fault starts
   clear [EVSE]                  the fault ends
@@ -113,6 +115,19 @@ def describe(runtime: StationRuntime) -> str:
     return "\n".join(lines)
 
 
+def _qr_limits(args: list[str]) -> dict[str, float]:
+    """``maxtime=600 maxenergy=20000``: the driver's maximums for the QR code (C25.FR.03)."""
+    limits: dict[str, float] = {}
+    for arg in args:
+        if "=" in arg:
+            name, _, value = arg.partition("=")
+            try:
+                limits[name.lower()] = float(value)
+            except ValueError:
+                raise ValueError(f"{name} needs a number, not {value!r}") from None
+    return limits
+
+
 async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None] = print) -> Next:
     """Run one command line; raises ValueError on a bad command."""
     words = shlex.split(line.split("#", 1)[0])
@@ -168,7 +183,7 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     elif command == "cancel-payment":
         runtime.cancel_payment(int(args[0]) if args else None)
     elif command == "qr":
-        out(runtime.payment_url(evse) or "web payments are off")
+        out(runtime.payment_url(evse, _qr_limits(args)) or "web payments are off")
     elif command == "vat":
         if not args:
             raise ValueError("vat needs the number")

@@ -590,9 +590,9 @@ class StationRuntime:
         self.core.payment_canceled(self.clock(), evse_id=evse_id)
         self._pump()
 
-    def payment_url(self, evse_id: int = 1) -> str | None:
-        """C25: the URL the EVSE's dynamic QR code shows now."""
-        return self.core.payment_url(evse_id, self.clock(), self.settings.station_id)
+    def payment_url(self, evse_id: int = 1, limits: dict[str, float] | None = None) -> str | None:
+        """C25: the URL the EVSE's dynamic QR code shows now, with the driver's maximums (C25.FR.03-06)."""
+        return self.core.payment_url(evse_id, self.clock(), self.settings.station_id, limits)
 
     def enter_vat_number(self, vat_number: str, evse_id: int | None = None) -> None:
         """C18.FR.08: the driver enters a VAT number on the simulated terminal."""

@@ -273,3 +273,32 @@ def set_var21(rig: Rig, variable: str, value: str) -> str:
     )
     response = rig.handle(M21.SetVariablesRequest(set_variable_data=[item]))
     return str(response.set_variable_result[0].attribute_status)
+
+
+def slot_status(rig: Rig, slot: int) -> str | None:
+    return rig.core.model.actual(VariableKey("Connector", "SlotStatus", evse=slot, connector=1))
+
+
+def test_connector_slot_status_open_while_a_swap_waits_locked_after_faulted_on_a_fault() -> None:
+    rig, _ = swap_station(slots=3)
+    assert [slot_status(rig, n) for n in (1, 2, 3)] == ["Locked"] * 3
+    rig.do("swap_token", "DRIVER")
+    assert slot_status(rig, 1) == "Open"  # opened for the returned battery (S01.FR.01)
+    rig.do("battery_inserted", 1, "OLD-1", 12.0, 80.0)
+    offered = rig.core.battery_swap.session.offered  # type: ignore[union-attr]
+    assert slot_status(rig, 1) == "Locked"
+    assert [slot_status(rig, n) for n in offered] == ["Open"]  # the charged battery to take (S03)
+    rig.core.battery_removed(offered[0], rig.now)
+    assert [slot_status(rig, n) for n in (1, 2, 3)] == ["Locked"] * 3
+    rig.core.fault(2, True, rig.now)
+    assert slot_status(rig, 2) == "Faulted"
+    rig.core.fault(2, False, rig.now)
+    assert slot_status(rig, 2) == "Locked"
+
+
+def test_connector_slot_status_locked_again_when_the_swap_times_out() -> None:
+    rig, _ = swap_station(slots=2)
+    rig.do("swap_token", "DRIVER")
+    assert slot_status(rig, 1) == "Open"
+    rig.advance(61)  # BatterySwapCtrlr.Timeout[In]
+    assert slot_status(rig, 1) == "Locked"

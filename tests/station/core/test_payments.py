@@ -278,3 +278,109 @@ def test_C25_FR_01_FR_50_52_dynamic_qr_url_from_the_template() -> None:
     code = totp_v1("secret-1", rig.now.timestamp(), 30, 10)
     assert url == f"https://pay.example/CS9/1/{code}/v1"
     assert rig.core.payment_url(1, rig.now + timedelta(seconds=30), "CS9") != url  # a new code per interval
+
+
+def web_payments(rig: Rig, template: str) -> None:
+    model = rig.core.model
+    for name, value in (
+        ("URLTemplate", template),
+        ("SharedSecret", "secret-1"),
+        ("ValidityTime", "30"),
+        ("Length", "8"),
+        ("Enabled", "true"),
+    ):
+        model.put(VariableKey("WebPaymentsCtrlr", name), value, persist=True)
+
+
+def test_C25_FR_53_roaming_evse_id_of_the_evse_replaces_its_placeholder() -> None:
+    rig, _ = rig21()
+    web_payments(rig, "https://emsp.example/{roamingevseid}/{totp}/{version}")
+    assert rig.core.payment_url(1, rig.now, "CS9") is None  # no RoamingEvseId set: no URL to decode
+    key = VariableKey("WebPaymentsCtrlr", "RoamingEvseId", evse=1)
+    assert rig.core.model.get(key, None).status == "Accepted"  # a variable of the EVSE tier
+    rig.core.model.put(key, "NL*CPO*E123", persist=True)
+    code = totp_v1("secret-1", rig.now.timestamp(), 30, 8)
+    assert rig.core.payment_url(1, rig.now, "CS9") == f"https://emsp.example/NL%2ACPO%2AE123/{code}/v1"
+
+
+def test_C25_FR_51_charging_station_id_variable_before_the_identity() -> None:
+    rig, _ = rig21()
+    web_payments(rig, "https://pay.example/{chargingstationid}/{evse}/{totp}/{version}")
+    assert (rig.core.payment_url(1, rig.now, "CS9") or "").startswith("https://pay.example/CS9/1/")
+    rig.core.model.put(VariableKey("WebPaymentsCtrlr", "ChargingStationId"), "QR-9", persist=True)
+    assert (rig.core.payment_url(1, rig.now, "CS9") or "").startswith("https://pay.example/QR-9/1/")
+
+
+def test_C25_FR_56_57_58_driver_maxima_as_query_parameters_when_supported() -> None:
+    rig, _ = rig21()
+    web_payments(rig, "https://pay.example/{chargingstationid}/{evse}/{totp}/{version}")
+    url = rig.core.payment_url(1, rig.now, "CS9", {"maxtime": 1800, "maxenergy": 20000, "maxcost": 12.5})
+    assert url is not None
+    assert url.endswith("/v1?maxtime=1800&maxenergy=20000&maxcost=12.50")
+    supported = VariableKey("WebPaymentsCtrlr", "URLParameters")
+    rig.core.model.put(supported, "maxenergy")  # C25.FR.03: only those the station lists
+    url = rig.core.payment_url(1, rig.now, "CS9", {"maxtime": 1800, "maxenergy": 20000})
+    assert url is not None
+    assert url.endswith("/v1?maxenergy=20000")
+    rig.core.model.put(supported, "")
+    url = rig.core.payment_url(1, rig.now, "CS9", {"maxtime": 1800})
+    assert url is not None
+    assert "?" not in url
+
+
+def paid_remote_start(rig: Rig, psp_ref: str = "PSP-WEB") -> None:
+    rig.handle(M21.NotifyWebPaymentStartedRequest(evse_id=1, timeout=120))
+    started = rig.handle(
+        M21.RequestStartTransactionRequest(
+            id_token=D21.IdTokenType(id_token=psp_ref, type="DirectPayment"), remote_start_id=5, evse_id=1
+        )
+    )
+    assert started.status == "Accepted"
+    rig.pump()
+
+
+def test_C25_FR_04_maxtime_of_the_qr_code_limits_the_paid_transaction() -> None:
+    rig, _ = rig21()
+    web_payments(rig, "https://pay.example/{chargingstationid}/{evse}/{totp}/{version}")
+    assert rig.core.payment_url(1, rig.now, "CS9", {"maxtime": 600})
+    rig.advance(40)  # past the code's validity: the driver is on the page (NotifyWebPaymentStarted)
+    paid_remote_start(rig)
+    rig.do("ev_plugged", 1, 1)
+    charge(rig, energy=0, power=11000)
+    events = rig.of(M21.TransactionEventRequest)
+    limits = [e.transaction_info.transaction_limit for e in events if e.transaction_info.transaction_limit]
+    assert len(limits) == 1
+    assert limits[0].max_time == 600
+    rig.advance(601)
+    triggers = [e.trigger_reason for e in rig.of(M21.TransactionEventRequest)]
+    assert "TimeLimitReached" in triggers  # enforced
+
+
+def test_C25_FR_05_maxenergy_of_the_qr_code_stops_the_energy() -> None:
+    rig, _ = rig21()
+    web_payments(rig, "https://pay.example/{chargingstationid}/{evse}/{totp}/{version}")
+    assert rig.core.payment_url(1, rig.now, "CS9", {"maxenergy": 5000})
+    paid_remote_start(rig)
+    rig.do("ev_plugged", 1, 1)
+    charge(rig, energy=0, power=11000)
+    sent = [e.transaction_info.transaction_limit for e in rig.of(M21.TransactionEventRequest)]
+    assert [limit.max_energy for limit in sent if limit] == [5000]
+    charge(rig, energy=5000, power=11000)
+    assert "EnergyLimitReached" in [e.trigger_reason for e in rig.of(M21.TransactionEventRequest)]
+
+
+def test_C25_FR_04_limits_not_taken_by_a_local_start_or_a_stale_code() -> None:
+    rig, _ = rig21()
+    web_payments(rig, "https://pay.example/{chargingstationid}/{evse}/{totp}/{version}")
+    assert rig.core.payment_url(1, rig.now, "CS9", {"maxtime": 600})
+    rig.advance(31)  # the code is stale and no driver started paying
+    started = rig.handle(
+        M21.RequestStartTransactionRequest(
+            id_token=D21.IdTokenType(id_token="PSP-X", type="DirectPayment"), remote_start_id=6, evse_id=1
+        )
+    )
+    assert started.status == "Accepted"
+    rig.pump()
+    rig.do("ev_plugged", 1, 1)
+    charge(rig, energy=0, power=11000)
+    assert not any(e.transaction_info.transaction_limit for e in rig.of(M21.TransactionEventRequest))

@@ -13,6 +13,9 @@ BatterySwapCtrlr.IdToken (Central) or an empty NoAuthorization one (S04.FR.02/03
 with the slot's meter readings; at TargetSoc it may be swapped out (S04.FR.05), at MaxSoc its energy stops
 with EnergyLimitReached, the transaction kept (S04.FR.06). After a reboot every slot
 with a battery starts a new transaction (S04.FR.11). Active only on 2.1 with BatterySwapCtrlr.Enabled.
+
+Each slot's door is its Connector's SlotStatus (2.1 appendix): Open while the slot waits for a returned
+battery or offers a charged one to take, Faulted while the EVSE has a fault, else Locked.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ CTRLR = "BatterySwapCtrlr"
 CARTRIDGE = "BatteryCartridge"
 STATE_KEY = "battery_swap"
 AWAITING_IN, AWAITING_OUT = "in", "out"
+OPEN, LOCKED, FAULTED = "Open", "Locked", "Faulted"  # Connector.SlotStatus values
 FULL = "EnergyLimitReached"  # S04.FR.06: the trigger of a battery charged to MaxSoc
 
 
@@ -91,6 +95,16 @@ class BatterySwap(Controller):
                 var(CARTRIDGE, "Available", "boolean", "false", "ReadOnly", evse=evse),
                 var(CARTRIDGE, "SoC", "integer", "0", "ReadOnly", evse=evse, unit="Percent"),
                 var(CARTRIDGE, "SoH", "integer", "0", "ReadOnly", evse=evse, unit="Percent"),
+                var(
+                    "Connector",
+                    "SlotStatus",
+                    "OptionList",
+                    LOCKED,
+                    "ReadOnly",
+                    evse=evse,
+                    connector=1,
+                    values_list=f"{OPEN},{LOCKED},{FAULTED}",
+                ),
             ]
         return defs
 
@@ -99,6 +113,21 @@ class BatterySwap(Controller):
         # S04.FR.10: MaxSoc never below TargetSoc
         model.validators[(CTRLR, "TargetSoc")] = lambda v: _order(int(v), model.number(CTRLR, "MaxSoc"))
         model.validators[(CTRLR, "MaxSoc")] = lambda v: _order(model.number(CTRLR, "TargetSoc"), int(v))
+        self.refresh_slots()
+
+    def refresh_slots(self) -> None:
+        """Connector.SlotStatus of every slot from the swap under way and the EVSE's fault."""
+        swap = self.session
+        opened: set[int] = set()
+        if swap is not None and swap.phase == AWAITING_IN:
+            opened = set(swap.opened) - set(swap.inserted)
+        elif swap is not None:
+            opened = {n for n in swap.offered if n not in swap.taken}
+        for n, evse in self.ctx.evses.items():
+            status = FAULTED if evse.faulted else OPEN if n in opened else LOCKED
+            key = VariableKey("Connector", "SlotStatus", evse=n, connector=1)
+            if self.ctx.model.actual(key) != status:
+                self.ctx.model.put(key, status)
 
     # ------------------------------------------------------------------ state
     @property
@@ -124,6 +153,7 @@ class BatterySwap(Controller):
         return len(self.eligible()) >= count and len(self.empty()) >= count
 
     def _save(self) -> None:
+        self.refresh_slots()  # every change of the swap or the slots is saved
         data = {
             "slots": {str(n): asdict(b) for n, b in self.slots.items()},
             "session": None if self.session is None else asdict(self.session),

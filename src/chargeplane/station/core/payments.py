@@ -18,6 +18,11 @@ the PaymentCtrlr device-model variables.
   (C23.FR.01/02); declined, the station stops at the limit it has.
 * C18.FR.08: a VAT number the driver enters is checked with VatNumberValidation; an accepted one (and its
   company) goes into the settlement.
+* C25.FR.50-53: the QR code's URL fills {chargingstationid} (WebPaymentsCtrlr.ChargingStationId, else
+  SecurityCtrlr.Identity), {evse}, {roamingevseid} (the EVSE's WebPaymentsCtrlr.RoamingEvseId), {totp} and
+  {version}. C25.FR.03-06/56-58: the driver's maximum time / energy / cost go on as query parameters when
+  WebPaymentsCtrlr.URLParameters lists them; the transaction the CSMS then starts on that EVSE with a
+  DirectPayment token carries them as its transactionLimit and stops there (E16).
 * C25.FR.22/27: NotifyWebPaymentStarted is answered empty; the display says a payment is in progress and the
   EVSE accepts no local authorization for ``timeout`` seconds or until the CSMS's RequestStartTransaction.
 
@@ -30,6 +35,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from msgspec import UNSET, convert, to_builtins
 
@@ -56,6 +62,9 @@ SIMULATED_CARD = {
 DETAILS = ",".join(SIMULATED_CARD)
 SETTLED, CANCELED, REJECTED, FAILED = "Settled", "Canceled", "Rejected", "Failed"
 _STATE = "payments"
+# C25.FR.56-58: query parameter of the QR code's URL -> the transaction limit it becomes (E16)
+URL_LIMITS = {"maxtime": "maxTime", "maxenergy": "maxEnergy", "maxcost": "maxCost"}
+URL_PARAMETERS = ",".join(URL_LIMITS)
 
 
 @dataclass(slots=True)
@@ -88,7 +97,7 @@ def _money(value: float) -> float:
 
 
 class Payments(Controller):
-    __slots__ = ("outbox", "sessions", "terminal", "web_holds")
+    __slots__ = ("armed_limits", "outbox", "qr_limits", "sessions", "terminal", "web_holds")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -96,6 +105,9 @@ class Payments(Controller):
         self.outbox: list[dict[str, Any]] = []  # NotifySettlement requests (wire JSON) not sent yet
         self.terminal = Terminal()
         self.web_holds: dict[int, datetime] = {}
+        # C25.FR.04-06: the driver's limits of the QR code shown per EVSE, until the code is stale
+        self.qr_limits: dict[int, tuple[dict[str, float], datetime]] = {}
+        self.armed_limits: dict[int, dict[str, float]] = {}  # the CSMS started that payment: next tx
 
     @staticmethod
     def variables(layout: StationLayout) -> list[VariableDef]:
@@ -123,6 +135,10 @@ class Payments(Controller):
             var(WEB, "ValidityTime", "integer", "60", min_limit=6, max_limit=3600),
             var(WEB, "SharedSecret", "string", "", "WriteOnly"),
             var(WEB, "Length", "integer", "8", min_limit=6, max_limit=32),
+            var(WEB, "URLParameters", "MemberList", URL_PARAMETERS, "ReadOnly", values_list=URL_PARAMETERS),
+            var(WEB, "ChargingStationId", "string", ""),  # empty: SecurityCtrlr.Identity (appendix)
+            # C25: per EVSE, for a URL pointing to an external party (the CSMS sets it)
+            *(var(WEB, "RoamingEvseId", "string", "", evse=n) for n in range(1, len(layout.connectors) + 1)),
         ]
 
     def _amount(self, variable: str) -> float:
@@ -197,7 +213,9 @@ class Payments(Controller):
         return None
 
     def before_event(self, evse: Evse, request: v21.messages.TransactionEventRequest) -> None:
-        """C18.FR.06: the event that first carries the card's token carries maxCost = the amount held."""
+        """C18.FR.06: the event that first carries the card's token carries maxCost = the amount held.
+        C25.FR.04-06: the limits the driver chose for the QR code, in the paid transaction's first event."""
+        self._apply_qr_limits(evse)
         session = self._session_of(evse)
         tx = evse.tx
         if session is None or tx is None or session.transaction_id is not None:
@@ -207,6 +225,19 @@ class Payments(Controller):
             tx.limits["maxCost"] = min(tx.limits.get("maxCost", session.authorized), session.authorized)
             tx.limits_unsent = True
         self._save()
+
+    def _apply_qr_limits(self, evse: Evse) -> None:
+        tx = evse.tx
+        if tx is None or tx.token is None or tx.token.type != DIRECT_PAYMENT:
+            return
+        chosen = self.armed_limits.pop(evse.id, None)
+        if not chosen:
+            return
+        supported = self.ctx.get(tx_limits.TxLimits).supported()
+        for name, value in chosen.items():
+            if name in supported:
+                tx.limits[name] = min(value, tx.limits.get(name, value))
+                tx.limits_unsent = True
 
     def after_event(self, evse: Evse, request: Payload, now: datetime) -> None:
         """At the Ended event: settle now with the local cost (I12 costDetails), else wait for the answer."""
@@ -366,26 +397,65 @@ class Payments(Controller):
             ctx.act(ShowMessage("VAT number cannot be checked now"))
 
     # ------------------------------------------------------------------ C25: the dynamic QR code
-    def payment_url(self, evse_id: int, now: datetime, identity: str | None = None) -> str | None:
-        """C25.FR.01/50-52: the URL of the QR code shown for ``evse_id`` now, None when web payments are
-        off or not configured. ``identity`` when SecurityCtrlr.Identity is not set."""
+    def payment_url(
+        self,
+        evse_id: int,
+        now: datetime,
+        identity: str | None = None,
+        limits: dict[str, float] | None = None,
+    ) -> str | None:
+        """C25.FR.01/50-53: the URL of the QR code shown for ``evse_id`` now, None when web payments are
+        off or not configured (or the template names a roaming EVSE id the EVSE has not). ``identity`` when
+        SecurityCtrlr.Identity is not set. ``limits``: the driver's maximum (by URL parameter name: maxtime
+        in s, maxenergy in Wh, maxcost), appended when supported (C25.FR.03-06/56-58) and then enforced."""
         model = self.ctx.model
         template = model.value(WEB, "URLTemplate")
         secret = model.value(WEB, "SharedSecret")
-        station = model.value("SecurityCtrlr", "Identity") or identity or ""
         if not model.flag(WEB, "Enabled") or not template or not secret or evse_id not in self.ctx.evses:
             return None
         if model.value(WEB, "TOTPVersion") != VERSION_1:
             return None
+        station = (
+            model.value(WEB, "ChargingStationId")
+            or model.value("SecurityCtrlr", "Identity")
+            or identity
+            or ""
+        )
+        roaming = model.value(WEB, "RoamingEvseId", evse=evse_id)
+        if "{roamingevseid}" in template and not roaming:
+            return None  # C25.FR.53: nothing to put there, a URL the external party cannot decode
         validity = max(6, model.number(WEB, "ValidityTime"))
         code = totp_v1(
             secret, self.ctx.station_time(now).timestamp(), validity, max(6, model.number(WEB, "Length"))
         )
-        fills = {"chargingstationid": station, "evse": str(evse_id), "totp": code, "version": VERSION_1}
+        fills = {
+            "chargingstationid": station,  # C25.FR.51
+            "evse": str(evse_id),  # C25.FR.52
+            "roamingevseid": roaming,  # C25.FR.53
+            "totp": code,
+            "version": VERSION_1,
+        }
         url = template
         for name, value in fills.items():
-            url = url.replace("{" + name + "}", value)
+            url = url.replace("{" + name + "}", quote(value, safe=""))
+        chosen = self._url_limits(limits or {})
+        if chosen:
+            query = urlencode({name: _number(value) for name, value in chosen.items()})
+            url += ("&" if "?" in url else "?") + query
+        limit_names = {URL_LIMITS[name]: value for name, value in chosen.items()}
+        if limit_names:
+            self.qr_limits[evse_id] = (limit_names, now + timedelta(seconds=validity))
+        else:
+            self.qr_limits.pop(evse_id, None)
         return url
+
+    def _url_limits(self, limits: dict[str, float]) -> dict[str, float]:
+        """The driver's limits WebPaymentsCtrlr.URLParameters supports (C25.FR.03), positive ones only."""
+        supported = set(self.ctx.model.members(WEB, "URLParameters"))
+        unknown = set(limits) - set(URL_LIMITS)
+        if unknown:
+            raise ValueError(f"no URL parameter {', '.join(sorted(unknown))} (maxtime, maxenergy, maxcost)")
+        return {name: value for name, value in limits.items() if name in supported and value > 0}
 
     # ------------------------------------------------------------------ C25: web payment started
     def held_for_web(self, evse: Evse, now: datetime) -> bool:
@@ -393,10 +463,14 @@ class Payments(Controller):
         until = self.web_holds.get(evse.id) or self.web_holds.get(0)
         return until is not None and now < until
 
-    def remote_start(self, evse: Evse) -> None:
-        """The CSMS's RequestStartTransaction ends the hold (C25.FR.22)."""
+    def remote_start(self, evse: Evse, token: Token, now: datetime) -> None:
+        """The CSMS's RequestStartTransaction ends the hold (C25.FR.22); a paid one (DirectPayment) takes
+        the limits of the EVSE's QR code still valid (C25.FR.04-06)."""
         self.web_holds.pop(evse.id, None)
         self.web_holds.pop(0, None)
+        chosen = self.qr_limits.pop(evse.id, None)
+        if chosen is not None and token.type == DIRECT_PAYMENT and now < chosen[1]:
+            self.armed_limits[evse.id] = chosen[0]
 
     def next_deadline(self) -> datetime | None:
         return min(self.web_holds.values(), default=None)
@@ -417,6 +491,10 @@ def card_details(model: DeviceModel) -> tuple[tuple[str, str], ...]:
     )
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
 def _decode(wire: dict[str, Any]) -> v21.messages.NotifySettlementRequest:
     return convert(wire, v21.messages.NotifySettlementRequest)
 
@@ -426,7 +504,11 @@ def notify_web_payment_started(
 ) -> v21.messages.NotifyWebPaymentStartedResponse:
     """C25.FR.27 answered without parameters; C25.FR.22 the EVSE held for ``timeout`` seconds."""
     if request.evse_id == 0 or request.evse_id in ctl.ctx.evses:
-        ctl.web_holds[request.evse_id] = now + timedelta(seconds=max(0, request.timeout))
+        until = now + timedelta(seconds=max(0, request.timeout))
+        ctl.web_holds[request.evse_id] = until
+        for evse_id, (limits, valid) in list(ctl.qr_limits.items()):  # the driver pays: the limits wait
+            if request.evse_id in (0, evse_id):
+                ctl.qr_limits[evse_id] = (limits, max(valid, until))
         ctl.ctx.act(ShowMessage("Payment in progress"))
     return v21.messages.NotifyWebPaymentStartedResponse()
 

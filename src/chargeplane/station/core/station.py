@@ -324,6 +324,7 @@ class StationCore:
     def fault(self, evse_id: int, faulted: bool, now: datetime) -> None:
         self.ctx.get(Transactions).fault(self.ctx.evses[evse_id], faulted, now)
         self.ctx.get(Monitoring).problem(self.ctx.evses[evse_id], faulted, now)
+        self.ctx.get(BatterySwap).refresh_slots()  # a faulted slot's door
 
     def set_transaction_limit(
         self, evse_id: int, limits: dict[str, float], now: datetime
@@ -484,9 +485,16 @@ class StationCore:
         """The driver enters a VAT number on the terminal (C18.FR.08: VatNumberValidation)."""
         self.ctx.get(Payments).vat_number_entered(vat_number, evse_id, now)
 
-    def payment_url(self, evse_id: int, now: datetime, identity: str | None = None) -> str | None:
-        """C25: the dynamic QR code's URL for ``evse_id`` now (None: web payments off)."""
-        return self.ctx.get(Payments).payment_url(evse_id, now, identity)
+    def payment_url(
+        self,
+        evse_id: int,
+        now: datetime,
+        identity: str | None = None,
+        limits: dict[str, float] | None = None,
+    ) -> str | None:
+        """C25: the dynamic QR code's URL for ``evse_id`` now (None: web payments off), with the driver's
+        maximum time / energy / cost (``maxtime`` / ``maxenergy`` / ``maxcost``) when supported."""
+        return self.ctx.get(Payments).payment_url(evse_id, now, identity, limits)
 
     @property
     def payment_terminal(self) -> Terminal:

@@ -132,7 +132,7 @@ class Transactions(Controller):
         from chargeplane.station.core.payments import Payments  # it imports this module
 
         if evse.pending_remote_start is not None:
-            ctx.get(Payments).remote_start(evse)  # C25.FR.22: the CSMS starts the paid session
+            ctx.get(Payments).remote_start(evse, token, now)  # C25.FR.22: the CSMS starts the paid session
         elif ctx.get(Payments).held_for_web(evse, now):
             ctx.act(ShowMessage("Payment in progress on the web"))  # C25.FR.22
             return

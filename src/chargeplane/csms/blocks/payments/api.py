@@ -39,9 +39,29 @@ EvseId = Annotated[int, PathParameter(ge=1, le=1000)]
 IdToken = Annotated[str, PathParameter(min_length=1, max_length=255)]
 ReceiptId = Annotated[str, PathParameter(min_length=1, max_length=50)]
 Code = Annotated[str, PathParameter(min_length=1, max_length=64)]
-# C25.FR.59: the driver's maximum cost from the QR code's URL (maxenergy / maxtime are accepted and ignored)
+# C25.FR.59: the driver's maximum cost, energy (Wh) and time (s) from the QR code's URL
 MaxCost = Annotated[str | None, QueryParameter(pattern=r"\A\d{1,9}(\.\d{1,2})?\Z")]
+MaxEnergy = Annotated[str | None, QueryParameter(pattern=r"\A\d{1,9}(\.\d{1,3})?\Z")]
+MaxTime = Annotated[str | None, QueryParameter(pattern=r"\A\d{1,9}\Z")]
 FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+class DriverMaxima(msgspec.Struct, frozen=True):
+    """The QR code URL's query parameters (C25.FR.56-59)."""
+
+    maxcost: str | None = None
+    maxenergy: str | None = None
+    maxtime: str | None = None
+
+    def limits(self) -> dict[str, float]:
+        """maxEnergy / maxTime as transaction limits (E16 wire names); zero is no limit."""
+        found = {"maxEnergy": self.maxenergy, "maxTime": self.maxtime}
+        return {name: float(value) for name, value in found.items() if value is not None and float(value) > 0}
+
+    def shown(self) -> str:
+        parts = [f"at most {float(v) / 1000:g} kWh" for v in (self.maxenergy,) if v and float(v) > 0]
+        parts += [f"at most {int(v) // 60} min {int(v) % 60} s" for v in (self.maxtime,) if v and int(v) > 0]
+        return f"<p>Charging stops {html.escape(' and '.join(parts))}.</p>" if parts else ""
 
 
 def _amount(service: PaymentService, maxcost: str | None) -> Decimal:
@@ -73,7 +93,10 @@ class PaymentOut(msgspec.Struct, rename="camel"):
     cost_url: str | None  # the tariffs block's receipt of the transaction's cost
     vat_number: str | None
     vat_company: dict[str, Any] | None
+    card_bin: str | None
     card_last4: str | None
+    card_details: dict[str, str] | None  # the terminal's PaymentDetails (C18.FR.04/06), masked
+    driver_limits: dict[str, float] | None  # maxEnergy / maxTime of the QR code (C25.FR.59)
     created_at: datetime
 
 
@@ -141,7 +164,10 @@ def payment_out(p: PaymentRecord) -> PaymentOut:
         cost_url=f"/api/v1/transactions/{p.transaction_key}/cost" if p.transaction_key is not None else None,
         vat_number=p.vat_number,
         vat_company=p.vat_company,
+        card_bin=p.card_bin,
         card_last4=p.card_last4,
+        card_details=p.card_details,
+        driver_limits=p.driver_limits,
         created_at=p.created_at,
     )
 
@@ -275,24 +301,26 @@ def routes(service: PaymentService) -> list[Any]:
 
     # -- the driver's pages (public) -------------------------------------------------------------------
 
-    async def page(station: str, evse_id: int, maxcost: str | None) -> Response[str]:
+    async def page(station: str, evse_id: int, maxima: DriverMaxima) -> Response[str]:
         try:
             await service.web_payment_started(station, evse_id)
         except Unsendable as error:
             return _page("Payment not possible", f"<p>{html.escape(error.description)}</p>", 422)
-        amount = _amount(service, maxcost)
+        amount = _amount(service, maxima.maxcost)
         form = (
             f"<p>Station {html.escape(station)}, EVSE {evse_id}: {amount} "
             f"{html.escape(service.settings.currency)} are reserved on your card and the cost is charged.</p>"
+            f"{maxima.shown()}"
             "<form method='post'><label>Card number <input name='card' inputmode='numeric' "
             "autocomplete='cc-number' required></label><button>Pay and start</button></form>"
         )
         return _page("Pay for charging", form)
 
-    async def paid(station: str, evse_id: int, data: dict[str, str], maxcost: str | None) -> Response[str]:
+    async def paid(station: str, evse_id: int, data: dict[str, str], maxima: DriverMaxima) -> Response[str]:
         number = "".join(ch for ch in data.get("card", "") if ch.isdigit())
+        amount = _amount(service, maxima.maxcost)
         try:
-            payment = await service.pay(station, evse_id, Card(number), "web", _amount(service, maxcost))
+            payment = await service.pay(station, evse_id, Card(number), "web", amount, maxima.limits())
         except PaymentDeclined as error:
             return _page("Payment declined", f"<p>{html.escape(str(error))}</p>", HTTP_400_BAD_REQUEST)
         except Unsendable as error:
@@ -309,28 +337,43 @@ def routes(service: PaymentService) -> list[Any]:
 
     @get("/pay/{station_id:str}/{evse_id:int}", opt=PUBLIC, include_in_schema=False)
     async def payment_page(
-        known_station: KnownStation, evse_id: EvseId, maxcost: MaxCost = None
+        known_station: KnownStation,
+        evse_id: EvseId,
+        maxcost: MaxCost = None,
+        maxenergy: MaxEnergy = None,
+        maxtime: MaxTime = None,
     ) -> Response[str]:
         """C25 static QR code: the page; the station is told a payment started (C25.FR.21)."""
-        return await page(known_station.station_id, evse_id, maxcost)
+        return await page(known_station.station_id, evse_id, DriverMaxima(maxcost, maxenergy, maxtime))
 
     @post("/pay/{station_id:str}/{evse_id:int}", opt=PUBLIC, include_in_schema=False)
     async def pay(
-        known_station: KnownStation, evse_id: EvseId, data: FormBody, maxcost: MaxCost = None
+        known_station: KnownStation,
+        evse_id: EvseId,
+        data: FormBody,
+        maxcost: MaxCost = None,
+        maxenergy: MaxEnergy = None,
+        maxtime: MaxTime = None,
     ) -> Response[str]:
         """The card is pre-authorised by the provider, then the transaction starts (C25.FR.23)."""
-        return await paid(known_station.station_id, evse_id, data, maxcost)
+        return await paid(known_station.station_id, evse_id, data, DriverMaxima(maxcost, maxenergy, maxtime))
 
     @get("/pay/{station_id:str}/{evse_id:int}/{totp:str}/{version:str}", opt=PUBLIC, include_in_schema=False)
     async def dynamic_payment_page(
-        known_station: KnownStation, evse_id: EvseId, totp: Code, version: Code, maxcost: MaxCost = None
+        known_station: KnownStation,
+        evse_id: EvseId,
+        totp: Code,
+        version: Code,
+        maxcost: MaxCost = None,
+        maxenergy: MaxEnergy = None,
+        maxtime: MaxTime = None,
     ) -> Response[str]:
         """C25 dynamic QR code: the one-time password checked first (C25.FR.07/08), then the page (C25.FR.09)."""
         try:
             service.check_code(known_station.station_id, totp, version)
         except InvalidCode as error:
             return refused(error)
-        return await page(known_station.station_id, evse_id, maxcost)
+        return await page(known_station.station_id, evse_id, DriverMaxima(maxcost, maxenergy, maxtime))
 
     @post("/pay/{station_id:str}/{evse_id:int}/{totp:str}/{version:str}", opt=PUBLIC, include_in_schema=False)
     async def dynamic_pay(
@@ -340,13 +383,15 @@ def routes(service: PaymentService) -> list[Any]:
         version: Code,
         data: FormBody,
         maxcost: MaxCost = None,
+        maxenergy: MaxEnergy = None,
+        maxtime: MaxTime = None,
     ) -> Response[str]:
         """The code again (still good while the page may be open), then as the static page."""
         try:
             service.check_code(known_station.station_id, totp, version, intervals=service.code_intervals())
         except InvalidCode as error:
             return refused(error)
-        return await paid(known_station.station_id, evse_id, data, maxcost)
+        return await paid(known_station.station_id, evse_id, data, DriverMaxima(maxcost, maxenergy, maxtime))
 
     @get("/pay/receipts/{receipt_id:str}", opt=PUBLIC, include_in_schema=False)
     async def receipt_page(receipt_id: ReceiptId) -> Response[str]:

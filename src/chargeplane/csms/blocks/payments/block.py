@@ -9,8 +9,10 @@ from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.declaration import Block
 from chargeplane.csms.blocks.device_model.service import DeviceModelService
+from chargeplane.csms.blocks.display_messages.service import DisplayMessageService
 from chargeplane.csms.blocks.payments import api, handlers
 from chargeplane.csms.blocks.payments.provider import PaymentProvider, TestProvider, load_factory
+from chargeplane.csms.blocks.payments.receipt_display import ReceiptDisplay
 from chargeplane.csms.blocks.payments.repository import PaymentRepository
 from chargeplane.csms.blocks.payments.service import PaymentService
 from chargeplane.csms.blocks.payments.settings import PaymentsSettings
@@ -33,6 +35,12 @@ def validator_of(settings: PaymentsSettings) -> VatValidator:
 
 
 def install(context: BlockContext, settings: PaymentsSettings) -> None:
+    receipts = ReceiptDisplay(
+        context.require(DisplayMessageService),
+        context.require(DeviceModelService),
+        context.clock,
+        settings.receipt_display_time,
+    )
     service = PaymentService(
         PaymentRepository(context.engine, context.committer),
         settings,
@@ -46,6 +54,7 @@ def install(context: BlockContext, settings: PaymentsSettings) -> None:
         context.events,
         context.clock,
         lambda: context.api_base_url(settings.public_url),
+        receipts,
     )
     handlers.register(context.routers, service)
     context.require(AuthorizationService).add_decision_filter(service.on_decision)
@@ -53,6 +62,7 @@ def install(context: BlockContext, settings: PaymentsSettings) -> None:
     context.every(
         "payments.settlement_retries", min(max(settings.retry_interval / 4, 1.0), 60.0), service.tick
     )
+    context.jobs.append(receipts.run)  # C24.FR.11 / C25.FR.41 after the answer
     context.routes.extend(api.routes(service))
     context.provide(service)
 
@@ -61,6 +71,13 @@ BLOCK = Block(
     "payments",
     PaymentsSettings,
     install,
-    requires=("authorization", "transactions", "tariffs", "remote_control", "device_model"),
+    requires=(
+        "authorization",
+        "transactions",
+        "tariffs",
+        "remote_control",
+        "device_model",
+        "display_messages",
+    ),
     summary="C17, C19-C25 (CSMS side)",
 )

@@ -42,6 +42,8 @@ class PaymentRecord:
     vat_company: dict[str, Any] | None
     card_bin: str | None
     card_last4: str | None
+    card_details: dict[str, str] | None  # C18.FR.04/06 additionalInfo of the terminal, masked
+    driver_limits: dict[str, float] | None  # C25.FR.59 maxEnergy / maxTime the driver asked for
     attempts: int
     next_attempt_at: datetime | None
     settlement_time: datetime | None

@@ -14,6 +14,10 @@
 * A Rejected or Failed settlement is published as an alert (``payment.settlement_failed``, on the event bus:
   SSE, webhooks) and captured again through the provider, ``settlement_retries`` times with a doubling
   interval (C22 remark: the CSO may capture with the PSP reference).
+* C25.FR.59: the driver's maxenergy / maxtime of the QR code's URL are kept with the payment and answered
+  with maxCost as the transaction's limits, once (C25.FR.24).
+* A terminal payment keeps the card details of the id token's additionalInfo (C18.FR.04/06), masked.
+* The receipt URL of a payment the CSMS settled goes to the station's display (C24.FR.11, C25.FR.41).
 * C17: a token with a prepaid account is never cached (cacheExpiryDateTime now), NoCredit without a positive
   balance, and its transaction gets maxCost = the balance once; the final cost is taken off the balance.
 """
@@ -46,8 +50,10 @@ from chargeplane.csms.blocks.payments.provider import (
     ProviderResult,
     ProviderUnavailable,
 )
+from chargeplane.csms.blocks.payments.receipt_display import ReceiptDisplay
 from chargeplane.csms.blocks.payments.repository import PaymentRecord, PaymentRepository
 from chargeplane.csms.blocks.payments.settings import PaymentsSettings
+from chargeplane.csms.blocks.payments.terminal_card import masked_card_details
 from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.blocks.tariffs.service import NoCost, TariffService
 from chargeplane.csms.blocks.transactions.fold import EventFacts
@@ -126,6 +132,7 @@ class PaymentService:
         events: EventBus,
         clock: Clock,
         base_url: Callable[[], str],
+        receipts: ReceiptDisplay,
     ) -> None:
         self.repository = repository
         self.settings = settings
@@ -139,6 +146,7 @@ class PaymentService:
         self.events = events
         self.clock = clock
         self.base_url = base_url  # the API's port is known only once it listens
+        self.receipts = receipts
 
     # -- reading ----------------------------------------------------------------------------------------
 
@@ -252,9 +260,16 @@ class PaymentService:
             log.info("%s: NotifyWebPaymentStarted not delivered: %s", station_id, error)
 
     async def pay(
-        self, station_id: str, evse_id: int | None, card: Card, source: str, amount: Decimal | None = None
+        self,
+        station_id: str,
+        evse_id: int | None,
+        card: Card,
+        source: str,
+        amount: Decimal | None = None,
+        limits: dict[str, float] | None = None,
     ) -> PaymentRecord:
-        """Pre-authorise on the card through the provider and start the transaction (C24.FR.01, C25.FR.23)."""
+        """Pre-authorise on the card through the provider and start the transaction (C24.FR.01, C25.FR.23);
+        ``limits``: the driver's maxEnergy / maxTime (C25.FR.59), answered with maxCost."""
         self._version_21(station_id)
         amount = _money(amount if amount is not None else Decimal(self.settings.authorization_amount))
         try:
@@ -275,6 +290,7 @@ class PaymentService:
                 "authorized_amount": amount,
                 "card_bin": card.bin,
                 "card_last4": card.last4,
+                "driver_limits": limits or None,
             },
             now,
         )
@@ -431,6 +447,7 @@ class PaymentService:
         """C18.FR.06: a station's terminal payment, first seen in its transaction (maxCost: what it holds)."""
         assert facts.id_token is not None
         held = (facts.transaction_limit or {}).get("maxCost")
+        card = masked_card_details(facts.token_info)
         return await self.repository.insert(
             station_id,
             {
@@ -440,6 +457,9 @@ class PaymentService:
                 "status": AUTHORIZED,
                 "authorized_amount": _money(Decimal(str(held))) if held is not None else None,
                 "transaction_id": facts.transaction_id,
+                "card_bin": card.get("CardBin"),
+                "card_last4": card.get("CardLast4Digits"),
+                "card_details": card or None,
             },
             self.clock.now(),
         )
@@ -465,7 +485,8 @@ class PaymentService:
             return None
         if not payment.limit_sent:  # C24.FR.02 / C25.FR.24: maxCost = what the card holds, once
             await self.repository.update(payment.id, {"limit_sent": True}, now)
-            return ResponseExtras(transaction_limit={"maxCost": float(payment.authorized_amount)})
+            limits = {**(payment.driver_limits or {}), "maxCost": float(payment.authorized_amount)}
+            return ResponseExtras(transaction_limit=limits)  # with the driver's maxima (C25.FR.59)
         return await self._maybe_raise(payment, outcome)
 
     async def _maybe_raise(self, payment: PaymentRecord, outcome: EventOutcome) -> ResponseExtras | None:
@@ -582,6 +603,8 @@ class PaymentService:
                     "payment.settled", payment.station_id, {"pspRef": payment.psp_ref, "amount": str(amount)}
                 )
             )
+            # C24.FR.11 / C25.FR.41: the provider's receipt, else our receipt page
+            self.receipts.show(settled.station_id, settled.receipt_url or self.receipt_url(settled))
             return settled
         status = FAILED if result is None else REJECTED
         return await self._failed(payment, status, amount, why or status, attempts, "csms")

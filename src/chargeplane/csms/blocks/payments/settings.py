@@ -62,3 +62,10 @@ class PaymentsSettings:
     retry_interval: Annotated[
         float, Doc("seconds before the first retry of a failed settlement; doubles after each")
     ] = 300.0
+    receipt_display_time: Annotated[
+        int,
+        Doc(
+            "seconds the receipt's URL stays on the station's display after the CSMS settled a kiosk, QR or "
+            "terminal payment (SetDisplayMessage, C24.FR.11 / C25.FR.41); 0: not displayed"
+        ),
+    ] = 300

@@ -36,6 +36,10 @@ payments = sa.Table(
     sa.Column("vat_company", sa.JSON),
     sa.Column("card_bin", sa.String(8)),
     sa.Column("card_last4", sa.String(4)),
+    # C18.FR.04/06: the terminal's additionalInfo (PaymentBrand, ReadingMethod, ...; never a full number)
+    sa.Column("card_details", sa.JSON),
+    # C25.FR.59: the driver's maxEnergy (Wh) / maxTime (s) from the QR code's URL, sent with maxCost
+    sa.Column("driver_limits", sa.JSON),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),  # captures tried by the CSMS (C22)
     utc_timestamp("next_attempt_at"),
     utc_timestamp("settlement_time"),

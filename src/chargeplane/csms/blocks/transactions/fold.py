@@ -108,6 +108,7 @@ class EventFacts:
     transaction_limit: dict[str, float] | None = (
         None  # 2.1 transactionInfo.transactionLimit (E16, wire names)
     )
+    token_info: dict[str, str] | None = None  # the idToken's additionalInfo: type -> additionalIdToken
 
 
 def _later(a: tuple[datetime, float], b: tuple[datetime | None, float | None]) -> bool:

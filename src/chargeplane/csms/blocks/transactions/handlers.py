@@ -69,6 +69,15 @@ def samples_v2x(meter_values: list[MeterValue] | UnsetType) -> list[Sample]:
     return samples
 
 
+def _token_info(
+    token: v201.datatypes.IdTokenType | v21.datatypes.IdTokenType | None,
+) -> dict[str, str] | None:
+    """The idToken's additionalInfo (a terminal's card details, C18.FR.06), by type."""
+    if token is None or not token.additional_info:
+        return None
+    return {str(i.type): i.additional_id_token for i in token.additional_info}
+
+
 def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: TransactionService) -> None:
     async def transaction_event(
         request: v2x.TransactionEventRequestT, conn: OcppConnection
@@ -91,6 +100,7 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Trans
             connector_id=present(evse.connector_id) if evse is not None else None,
             id_token=token.id_token if token is not None else None,
             token_type=str(token.type) if token is not None else None,
+            token_info=_token_info(token),
             charging_state=_text(info.charging_state),
             stopped_reason=_text(info.stopped_reason),
             remote_start_id=present(info.remote_start_id),
