@@ -5,8 +5,8 @@ seconds: here 300, five times the aligned interval)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime
-from typing import Any
 
 from chargeplane.csms.clock import ScaledClock
 from chargeplane.station.hardware import SimulatedEv
@@ -58,8 +58,8 @@ async def test_J01_a_clock_aligned_register_is_read_at_its_instant_under_a_compr
             await station.stop()
             await asyncio.wait_for(task, timeout=5)
     registers = _clock_registers(behaviour)
-    steps: list[Any] = []
-    for (t0, wh0), (t1, wh1) in zip(registers, registers[1:], strict=False):
+    steps: list[float | None] = []
+    for (t0, wh0), (t1, wh1) in itertools.pairwise(registers):
         seconds = (t1 - t0).total_seconds()
         steps.append((wh1 - wh0) / (POWER_W * seconds / 3600) if seconds > 0 else None)
     # charging at a steady power, every aligned interval shows its energy (a stale register: 0, then a jump)
