@@ -36,6 +36,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,6 +173,22 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
+def caller(api: httpx.AsyncClient) -> Callable[..., Awaitable[Any]]:
+    """``call(method, url, status, **kwargs)``: the answer's JSON (None when empty), RuntimeError on another
+    status than ``status``."""
+
+    async def call(method: str, url: str, status: int, **kwargs: Any) -> Any:
+        try:
+            response = await api.request(method, url, **kwargs)
+        except httpx.TransportError:  # a kept-alive connection closed under it: once more
+            response = await api.request(method, url, **kwargs)
+        if response.status_code != status:
+            raise RuntimeError(f"{method} {url}: {response.status_code} {response.text}")
+        return response.json() if response.text else None
+
+    return call
+
+
 async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Outcome:
     outcome = Outcome(name)
     clock = ScaledClock(DAY - LEAD - timedelta(hours=1), 1.0)  # real time while it sets up
@@ -201,15 +218,7 @@ async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Out
             async with httpx.AsyncClient(
                 base_url=f"http://{HOST}:{csms.api_port}/api/v1", headers=headers, timeout=60
             ) as api:
-
-                async def call(method: str, url: str, status: int, **kwargs: Any) -> Any:
-                    try:
-                        response = await api.request(method, url, **kwargs)
-                    except httpx.TransportError:  # a kept-alive connection closed under it: once more
-                        response = await api.request(method, url, **kwargs)
-                    if response.status_code != status:
-                        raise RuntimeError(f"{method} {url}: {response.status_code} {response.text}")
-                    return response.json() if response.text else None
+                call = caller(api)
 
                 async def register(i: int) -> None:
                     body = {"stationId": f"SITE{i:02d}", "password": PASSWORD}

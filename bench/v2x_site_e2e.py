@@ -8,7 +8,9 @@ Our CSMS runs in this process (temporary SQLite file, loopback) with a :class:`S
 answer's allowedEnergyTransfer, Q01.FR.01), the site is the tree, the prices and the building's forecast of
 ``bench/v2x_site.py`` (``PUT /sites/depot``, ``PUT /sites/depot/tariff``). At 17:00 every EV is plugged in and
 its card presented; once its transaction runs, the driver tells the CSMS its needs with its V2X battery
-(``PUT /site-ev-needs/{transactionId}``, ``v2x``); the sites block plans the sessions both ways and sends
+(``PUT /site-ev-needs/{transactionId}``, ``v2x``), and again every hour with its state of charge then (as an
+ISO 15118-20 EV renegotiating: the CSMS otherwise carries the battery from its own plans, and what a
+station delivers late or early would never be made up); the sites block plans the sessions both ways and sends
 each station a TxProfile of CentralSetpoint periods (Q03.FR.01), under which the station's simulated EV
 charges or discharges. At its departure (06:30-08:30) the card ends the session and the EV leaves.
 
@@ -33,7 +35,7 @@ import random
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless
 
 import matplotlib.pyplot as plt
+from site_e2e import caller, pages
 from station_fleet import machine
 from v2x_site import (
     CAPACITY,
@@ -81,6 +84,7 @@ BENCH = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 PASSWORD = "v2x-e2e-password-0123456789"
 TICK_S = 0.05  # real seconds between two meter readings of a station (36 simulated seconds at 720x)
+RETELL = timedelta(hours=1)  # how often the EV's needs (its SoC) go to the CSMS again
 LEAD = timedelta(minutes=30)  # simulated time before 17:00 for the fallback profiles to go out
 RUNS = ("v2x", "charge-only")
 ALLOWED = {"allowedEnergyTransfer": ["AC_three_phase", "AC_BPT"]}
@@ -98,7 +102,7 @@ class Car:
     ev: Ev  # from v2x_site.fleet: starting SoC, departure
     battery: SimulatedEv
     transaction: str | None = None
-    told: bool = False
+    told_at: datetime | None = None  # when the needs last went to the CSMS
     left: bool = False
     soc_at_departure: float | None = None
 
@@ -191,15 +195,7 @@ async def run_night(name: str, args: argparse.Namespace) -> Outcome:
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=60,
             ) as api:
-
-                async def call(method: str, url: str, status: int, **kwargs: Any) -> Any:
-                    try:
-                        response = await api.request(method, url, **kwargs)
-                    except httpx.TransportError:  # a kept-alive connection closed under it: once more
-                        response = await api.request(method, url, **kwargs)
-                    if response.status_code != status:
-                        raise RuntimeError(f"{method} {url}: {response.status_code} {response.text}")
-                    return response.json() if response.text else None
+                call = caller(api)
 
                 for k in range(len(cars)):
                     await call(
@@ -275,10 +271,17 @@ async def drive(
             tx = station.core.evses[1].tx
             if car.transaction is None and tx is not None:
                 car.transaction = tx.id
-            if car.transaction is not None and not car.told:
-                body = needs(car.ev) if name == "v2x" else charge_only_needs(car.ev)
+            if (
+                car.transaction is not None
+                and not car.left
+                and (car.told_at is None or now >= car.told_at + RETELL)
+            ):
+                # V2X: the EV's state of charge now, the CSMS plans from it (else from its own plans' bookkeeping);
+                # charge-only: the energy is the transaction's whole (the CSMS counts off what it delivered)
+                ev = replace(car.ev, soc=round(car.battery.soc, 2))
+                body = needs(ev) if name == "v2x" else charge_only_needs(car.ev)
                 await call("PUT", f"/site-ev-needs/{car.transaction}", 204, json=body)
-                car.told = True
+                car.told_at = now
             if not car.left and car.ev.departure <= now:
                 car.soc_at_departure = car.battery.soc
                 station.present_token(f"CARD{k:02d}")
@@ -308,15 +311,6 @@ async def planned_kw(call: Any, now: datetime) -> float | None:
         if 0 <= index < len(evse["discharge"]):
             amps -= evse["discharge"][index]
     return amps * PHASES * VOLTAGE / 1000
-
-
-async def pages(call: Any, url: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    while True:
-        page = await call("GET", url, 200, params=params | {"offset": len(found)})
-        found += page["items"]
-        if len(page["items"]) < params["limit"]:
-            return found
 
 
 def register_at(readings: list[tuple[float, float]], second: float) -> float:
