@@ -189,6 +189,38 @@ def caller(api: httpx.AsyncClient) -> Callable[..., Awaitable[Any]]:
     return call
 
 
+def aligned_station(
+    csms: Csms,
+    station_id: str,
+    version: Version,
+    password: str,
+    tick_s: float,
+    scale: float,
+    clock: ScaledClock,
+    interval_s: int,
+    measurands: str,
+) -> StationRuntime:
+    """One of our simulated stations on ``csms`` at ``scale``x, reading its meter every ``tick_s`` real
+    seconds, sampling ``measurands`` clock-aligned every ``interval_s`` simulated seconds (no periodic ones)."""
+    return StationRuntime(
+        RuntimeSettings(
+            url=f"ws://{HOST}:{csms.server.ports[0]}/ocpp",
+            station_id=station_id,
+            version=version,
+            password=password,
+            meter_tick_s=tick_s,
+            time_scale=scale,
+            backoff=BackOffSettings(0.2, 0.0, 1),
+            variables={
+                ("SampledDataCtrlr", "TxUpdatedInterval", None): "0",
+                ("AlignedDataCtrlr", "Interval", None): str(interval_s),
+                ("AlignedDataCtrlr", "Measurands", None): measurands,
+            },
+        ),
+        clock=clock.now,
+    )
+
+
 async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Outcome:
     outcome = Outcome(name)
     clock = ScaledClock(DAY - LEAD - timedelta(hours=1), 1.0)  # real time while it sets up
@@ -232,25 +264,10 @@ async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Out
                     tariff = {"start": DAY.isoformat(), "prices": PRICES}
                     await call("PUT", "/sites/depot/tariff", 200, json=tariff)
                 for i in range(args.evses):
-                    station = StationRuntime(
-                        RuntimeSettings(
-                            url=f"ws://{HOST}:{csms.server.ports[0]}/ocpp",
-                            station_id=f"SITE{i:02d}",
-                            version=Version.V201,
-                            password=PASSWORD,
-                            meter_tick_s=0.1,
-                            time_scale=args.scale,
-                            backoff=BackOffSettings(0.2, 0.0, 1),
-                            variables={
-                                ("SampledDataCtrlr", "TxUpdatedInterval", None): "0",
-                                ("AlignedDataCtrlr", "Interval", None): str(SAMPLE_S),
-                                ("AlignedDataCtrlr", "Measurands", None): (
-                                    "Energy.Active.Import.Register,Current.Import"
-                                ),
-                            },
-                        ),
-                        clock=clock.now,
-                    )
+                    station = aligned_station(
+                        csms, f"SITE{i:02d}", Version.V201, PASSWORD, 0.1, args.scale, clock,
+                        SAMPLE_S, "Energy.Active.Import.Register,Current.Import",
+                    )  # fmt: skip
                     stations.append(station)
                     tasks.append(asyncio.create_task(station.run()))
                 async with asyncio.timeout(60):

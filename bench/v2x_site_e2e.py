@@ -46,7 +46,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless
 
 import matplotlib.pyplot as plt
-from site_e2e import caller, pages
+from site_e2e import aligned_station, caller, pages
 from station_fleet import machine
 from v2x_site import (
     CAPACITY,
@@ -76,8 +76,7 @@ from chargeplane.csms.settings import CsmsSettings
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging.site import PHASES, VOLTAGE
 from chargeplane.station.hardware import SimulatedEv
-from chargeplane.station.runtime import RuntimeSettings, StationRuntime
-from chargeplane.transport.backoff import BackOffSettings
+from chargeplane.station.runtime import StationRuntime
 from chargeplane.transport.server import ServerSettings
 
 BENCH = Path(__file__).resolve().parent
@@ -209,25 +208,10 @@ async def run_night(name: str, args: argparse.Namespace) -> Outcome:
                 await call("PUT", "/sites/depot", 200, json=site)
                 await call("PUT", "/sites/depot/tariff", 200, json=curve)
                 for k in range(len(cars)):
-                    station = StationRuntime(
-                        RuntimeSettings(
-                            url=f"ws://{HOST}:{csms.server.ports[0]}/ocpp",
-                            station_id=station_id(k),
-                            version=Version.V21,
-                            password=PASSWORD,
-                            meter_tick_s=TICK_S,
-                            time_scale=args.scale,
-                            backoff=BackOffSettings(0.2, 0.0, 1),
-                            variables={
-                                ("SampledDataCtrlr", "TxUpdatedInterval", None): "0",
-                                ("AlignedDataCtrlr", "Interval", None): str(SLOT),
-                                ("AlignedDataCtrlr", "Measurands", None): (
-                                    "Energy.Active.Import.Register,Energy.Active.Export.Register"
-                                ),
-                            },
-                        ),
-                        clock=clock.now,
-                    )
+                    station = aligned_station(
+                        csms, station_id(k), Version.V21, PASSWORD, TICK_S, args.scale, clock,
+                        SLOT, "Energy.Active.Import.Register,Energy.Active.Export.Register",
+                    )  # fmt: skip
                     stations.append(station)
                     tasks.append(asyncio.create_task(station.run()))
                 async with asyncio.timeout(60):
