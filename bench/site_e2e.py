@@ -36,6 +36,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,6 +173,54 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
+def caller(api: httpx.AsyncClient) -> Callable[..., Awaitable[Any]]:
+    """``call(method, url, status, **kwargs)``: the answer's JSON (None when empty), RuntimeError on another
+    status than ``status``."""
+
+    async def call(method: str, url: str, status: int, **kwargs: Any) -> Any:
+        try:
+            response = await api.request(method, url, **kwargs)
+        except httpx.TransportError:  # a kept-alive connection closed under it: once more
+            response = await api.request(method, url, **kwargs)
+        if response.status_code != status:
+            raise RuntimeError(f"{method} {url}: {response.status_code} {response.text}")
+        return response.json() if response.text else None
+
+    return call
+
+
+def aligned_station(
+    csms: Csms,
+    station_id: str,
+    version: Version,
+    password: str,
+    tick_s: float,
+    scale: float,
+    clock: ScaledClock,
+    interval_s: int,
+    measurands: str,
+) -> StationRuntime:
+    """One of our simulated stations on ``csms`` at ``scale``x, reading its meter every ``tick_s`` real
+    seconds, sampling ``measurands`` clock-aligned every ``interval_s`` simulated seconds (no periodic ones)."""
+    return StationRuntime(
+        RuntimeSettings(
+            url=f"ws://{HOST}:{csms.server.ports[0]}/ocpp",
+            station_id=station_id,
+            version=version,
+            password=password,
+            meter_tick_s=tick_s,
+            time_scale=scale,
+            backoff=BackOffSettings(0.2, 0.0, 1),
+            variables={
+                ("SampledDataCtrlr", "TxUpdatedInterval", None): "0",
+                ("AlignedDataCtrlr", "Interval", None): str(interval_s),
+                ("AlignedDataCtrlr", "Measurands", None): measurands,
+            },
+        ),
+        clock=clock.now,
+    )
+
+
 async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Outcome:
     outcome = Outcome(name)
     clock = ScaledClock(DAY - LEAD - timedelta(hours=1), 1.0)  # real time while it sets up
@@ -201,15 +250,7 @@ async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Out
             async with httpx.AsyncClient(
                 base_url=f"http://{HOST}:{csms.api_port}/api/v1", headers=headers, timeout=60
             ) as api:
-
-                async def call(method: str, url: str, status: int, **kwargs: Any) -> Any:
-                    try:
-                        response = await api.request(method, url, **kwargs)
-                    except httpx.TransportError:  # a kept-alive connection closed under it: once more
-                        response = await api.request(method, url, **kwargs)
-                    if response.status_code != status:
-                        raise RuntimeError(f"{method} {url}: {response.status_code} {response.text}")
-                    return response.json() if response.text else None
+                call = caller(api)
 
                 async def register(i: int) -> None:
                     body = {"stationId": f"SITE{i:02d}", "password": PASSWORD}
@@ -223,25 +264,10 @@ async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Out
                     tariff = {"start": DAY.isoformat(), "prices": PRICES}
                     await call("PUT", "/sites/depot/tariff", 200, json=tariff)
                 for i in range(args.evses):
-                    station = StationRuntime(
-                        RuntimeSettings(
-                            url=f"ws://{HOST}:{csms.server.ports[0]}/ocpp",
-                            station_id=f"SITE{i:02d}",
-                            version=Version.V201,
-                            password=PASSWORD,
-                            meter_tick_s=0.1,
-                            time_scale=args.scale,
-                            backoff=BackOffSettings(0.2, 0.0, 1),
-                            variables={
-                                ("SampledDataCtrlr", "TxUpdatedInterval", None): "0",
-                                ("AlignedDataCtrlr", "Interval", None): str(SAMPLE_S),
-                                ("AlignedDataCtrlr", "Measurands", None): (
-                                    "Energy.Active.Import.Register,Current.Import"
-                                ),
-                            },
-                        ),
-                        clock=clock.now,
-                    )
+                    station = aligned_station(
+                        csms, f"SITE{i:02d}", Version.V201, PASSWORD, 0.1, args.scale, clock,
+                        SAMPLE_S, "Energy.Active.Import.Register,Current.Import",
+                    )  # fmt: skip
                     stations.append(station)
                     tasks.append(asyncio.create_task(station.run()))
                 async with asyncio.timeout(60):

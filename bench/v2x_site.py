@@ -13,10 +13,8 @@ every hour and at each departure from the state reached (each EV follows its pla
 energy it charged times the efficiency, less what it discharged over the efficiency). The same fleet
 charge-only (no V2X) is run for comparison.
 
-End-to-end swap (once the v2x branch's 2.1 station discharges): :func:`plan_slot` is the only call to the
-planner; an end-to-end variant PUTs :func:`tree`, :func:`tariff`, :func:`needs` and :data:`GRID_SERVICE` to a
-running CSMS, starts 2.1 simulated stations with the same EVs, and reads ``GET /sites/{id}/plan`` and the
-stations' meter values instead of following the plan here.
+Through OCPP: ``bench/v2x_site_e2e.py`` PUTs :func:`tree`, :func:`tariff` and :func:`needs` to a running CSMS,
+starts 2.1 simulated stations with the same EVs and measures the site from the stations' meter values.
 
 Writes ``bench/v2x_site.png`` and prints a Markdown section for bench/RESULTS.md. Bounded: 64 slots, about
 20 plans; a few seconds.

@@ -143,7 +143,9 @@ class SimulatedEvse:
             return self.ev.accepted_power(min(offered, self.setpoint_w))
         return -self.ev.dischargeable_power(min(-self.setpoint_w, self.max_power_w))
 
-    def read(self, elapsed_s: float) -> MeterReading:
+    def advance(self, elapsed_s: float) -> None:
+        """Count the energy of the last ``elapsed_s`` seconds at the power the EVSE's state gives now: call
+        it before the state changes (contactor, limit, setpoint) so each stretch counts at its own power."""
         power = self._power()
         delivered = power * max(0.0, elapsed_s) / 3600.0
         if delivered >= 0:
@@ -153,6 +155,10 @@ class SimulatedEvse:
         if self.ev is not None:
             self.ev.charge(delivered)
         self.power_w = power
+
+    def read(self, elapsed_s: float) -> MeterReading:
+        self.advance(elapsed_s)
+        power = self.power_w
         soc = self.ev.soc if self.ev is not None else None
         return MeterReading(
             round(self.energy_wh, 3),

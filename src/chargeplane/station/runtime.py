@@ -890,6 +890,8 @@ class StationRuntime:
         self._pump()
 
     def _apply(self, action: object) -> None:
+        if isinstance(action, SetContactor | SetPowerLimit | SetPowerSetpoint) and self._meter is not None:
+            self._settle_meters()
         if isinstance(action, SetContactor):
             self.hardware.evses[action.evse_id].set_closed(action.closed)
         elif isinstance(action, SetLock):
@@ -1066,6 +1068,10 @@ class StationRuntime:
         now = self.clock()
         deadline = self.core.next_deadline()
         if deadline is not None and deadline <= now:
+            if self._meter is not None:
+                # what the deadline samples (clock-aligned, periodic, ended) is the register now, not the one
+                # of the last tick (a tick is meter_tick_s * time_scale simulated seconds: a minute at 720x)
+                self._read_meters()
             self.core.handle_timer(now)
         self._pump()
 
@@ -1078,9 +1084,28 @@ class StationRuntime:
 
     def _on_meter(self) -> None:
         self._meter = None
+        self._read_meters()
+        if (
+            self._running and self._metering()
+        ):  # the next tick counts from this reading (not from _arm's time)
+            self._meter = asyncio.get_running_loop().call_later(self.settings.meter_tick_s, self._on_meter)
+        self._pump()
+
+    def _elapsed(self) -> float:
+        """Simulated seconds since the meters last counted; from now on they count from now."""
         now = asyncio.get_running_loop().time()
         elapsed = (now - self._meter_last) * self.settings.time_scale
+        self._meter_last = now
+        return elapsed
+
+    def _read_meters(self) -> None:
+        elapsed = self._elapsed()
         for evse_id, evse in self.hardware.evses.items():
             self.core.update_meter(evse_id, evse.read(elapsed), self.clock())
-        self._pump()
-        self._meter_last = now
+
+    def _settle_meters(self) -> None:
+        """Count every EVSE's energy up to now at the power in force, before an action changes it (else the
+        next tick would count the whole stretch since the last one at the new power)."""
+        elapsed = self._elapsed()
+        for evse in self.hardware.evses.values():
+            evse.advance(elapsed)
