@@ -229,3 +229,36 @@ def test_property_the_plan_never_exceeds_a_limit(instance: tuple[Site, list[Vehi
                 assert current == pytest.approx(0, abs=tolerance)
         assert vp.energy <= vehicle.energy + 1e-6
         assert vp.energy + vp.unmet == pytest.approx(vehicle.energy, abs=1e-5)
+
+
+def test_a_model_presolve_gives_up_on_is_solved_without_it() -> None:
+    """Found by the property test: HiGHS's presolve answered "Solve error" for this site (two semi-continuous
+    EVs, a grid limit open in one slot only); the plan is solved again without presolve."""
+    grid = Circuit(
+        "grid",
+        (0.0, 14.0, 0.0),
+        (
+            Circuit(
+                "f",
+                (0.0, 14.0, 0.0),
+                (
+                    Evse("e0", 0.0, (0, 1, 2), 0.0),
+                    Evse("e1", 0.0, (0, 1, 2), 0.0),
+                    Evse("e2", 14.0, (1,), 0.0),
+                ),
+            ),
+            Evse("e3", 0.0, (0, 1, 2), 0.0),
+            Evse("e4", 6.0, (1,), 0.0),
+        ),
+    )
+    vehicles = [Vehicle("e2", 3.0, 14.0, 0, 4, 6.0), Vehicle("e4", 1.0, 6.0, 0, 4, 6.0)]
+    horizon = Horizon(
+        900, prices=[0.0] * 5, grid_limit=[0, 0, 0, 14.0, 0], site_load=[0, 0, 0, 1.0, 0], solar=[0.0] * 5
+    )
+    result = plan(Site(grid), vehicles, horizon)
+    e2, e4 = result.vehicles
+    assert e4.currents == (0.0, 0.0, 0.0, 6.0, 0.0)  # only the open slot, at its minimum
+    assert (
+        e2.currents[3] + e4.currents[3] <= 14.0 - 1.0 / (3 * 230) + 1e-6
+    )  # the phase's share of the base load
+    assert all(c == 0.0 for c in e2.currents[:3] + e2.currents[4:])

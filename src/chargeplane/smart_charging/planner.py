@@ -371,6 +371,11 @@ def plan(site: Site, vehicles: Sequence[Vehicle], horizon: Horizon) -> Plan:
         highs.setOptionValue("mip_rel_gap", horizon.mip_rel_gap)
         highs.setOptionValue("time_limit", horizon.time_limit)
     highs.run()
+    if highs.getModelStatus() == highspy.HighsModelStatus.kSolveError:
+        # HiGHS's presolve gives up on some degenerate semi-continuous models (the property test found one:
+        # test_a_model_presolve_gives_up_on_is_solved_without_it); without presolve they solve.
+        highs.setOptionValue("presolve", "off")
+        highs.run()
     model_status = highs.getModelStatus()
     status = highs.modelStatusToString(model_status)
     found = highs.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible

@@ -118,7 +118,8 @@ async def test_the_docs_page_loads_only_assets_the_product_serves(csms: RunningC
 
 
 async def test_the_openapi_document_is_served_without_a_token(csms: RunningCsms) -> None:
-    response = await csms.api.get("/schema/openapi.json")
+    # Built on first request: a few seconds for the whole API on a loaded machine (httpx waits 5 s by default).
+    response = await csms.api.get("/schema/openapi.json", timeout=60)
     assert response.status_code == 200
     assert isinstance(response.json()["paths"], dict)
 

@@ -203,7 +203,8 @@ async def test_the_tool_takes_the_station_offline_and_leaves_a_call_unanswered(t
         second = await tool.expect("test", msg.HeartbeatRequest, within=5.0)
         assert held.reply.done()
         assert isinstance(held.reply.exception(), InternalError)  # the late CALLERROR the station ignores
-        assert second.received_at - held.received_at >= 1.0  # the station waited its call timeout
+        # The station waited its call timeout (1 s from its send, which is a little before the tool got it).
+        assert second.received_at - held.received_at >= 0.9
         tool.answer_default(second)
     finally:
         await station.stop()

@@ -135,6 +135,16 @@ async def _holds(station: DerStation, control_id: str) -> None:
             await asyncio.sleep(0.05)
 
 
+async def _site_state_with(csms: RunningCsms, station_id: str) -> dict[str, Any]:
+    """The site's DER state once it lists a control for ``station_id``."""
+    async with asyncio.timeout(10):
+        while True:
+            state: dict[str, Any] = await _json(csms, "GET", "/sites/der-site/der-controls")
+            if state["stations"][station_id]:
+                return state
+            await asyncio.sleep(0.05)
+
+
 async def _complete(csms: RunningCsms, station_id: str, report_id: int) -> dict[str, Any]:
     async with asyncio.timeout(10):
         while True:
@@ -259,7 +269,8 @@ async def test_site_DER_settings_applied_now_and_on_boot(csms: RunningCsms) -> N
         async with peer(csms.ocpp_url, "SITE-B", "2.1", station_class=DerStation) as b:
             await boot(b, "2.1")
             await _holds(b, "site-vw")
-            state = await _json(csms, "GET", "/sites/der-site/der-controls")
+            # The station holds it as soon as it answered; the CSMS records the answer just after.
+            state = await _site_state_with(csms, "SITE-B")
             assert [(x["controlId"], x["siteId"]) for x in state["stations"]["SITE-B"]] == [
                 ("site-vw", "der-site")
             ]
