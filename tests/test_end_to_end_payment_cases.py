@@ -15,6 +15,7 @@ import httpx
 from chargeplane.csms.blocks.payments.settings import PaymentsSettings
 from chargeplane.csms.blocks.tariffs.settings import TariffsSettings
 from chargeplane.station.core.payments import Payments
+from chargeplane.station.hardware import SimulatedEv
 from tests.end_to_end import csms_and_station
 from tests.test_end_to_end_payments import TARIFF
 from tests.test_end_to_end_tariff import until
@@ -22,6 +23,15 @@ from tests.test_end_to_end_tariff import until
 STATION = "E2EPAY21"
 CARD = "4111111111111111"  # Luhn-valid: the test provider approves it
 FAST_COST = TariffsSettings(cost_updated_interval=0)
+# I02: the running cost answers every TransactionEvent Updated, sent every second (deadlines follow the
+# station's clock, real time here; time_scale 30 makes each meter tick count 30 times the energy): a 250 W EV
+# then costs about 0.15 a second, so a limit of some tens of cents is reached within seconds
+RUNNING_COST = TariffsSettings(cost_updated_interval=0, running_cost_in_response=True)
+OFTEN = {"variables": {("SampledDataCtrlr", "TxUpdatedInterval", None): "1"}, "time_scale": 30.0}
+
+
+def slow_ev() -> SimulatedEv:
+    return SimulatedEv(max_power_w=250.0)
 
 
 async def with_tariff(api: httpx.AsyncClient) -> None:
@@ -64,7 +74,10 @@ async def test_C25_dynamic_qr_paid_on_the_csms_page_starts_limited_and_is_captur
         assert payment["driverLimits"] == {"maxEnergy": 100.0}
         station.plug()  # C25.FR.23: the RequestStartTransaction with the DirectPayment token was accepted
         tx = await until(lambda: station.core.transaction(1), "the transaction")
-        assert tx.token is not None and (tx.token.value, tx.token.type) == (payment["pspRef"], "DirectPayment")
+        assert tx.token is not None and (tx.token.value, tx.token.type) == (
+            payment["pspRef"],
+            "DirectPayment",
+        )
         await until(lambda: tx.limit_reached, "the energy limit of the QR code (C25.FR.04)")
         assert tx.limits.get("maxEnergy") == 100.0
         energy = station.hardware.evses[1].energy_wh
@@ -78,3 +91,104 @@ async def test_C25_dynamic_qr_paid_on_the_csms_page_starts_limited_and_is_captur
     assert Decimal(settled["captured"]) == Decimal(cost["totalInclTax"]) > 0
     assert receipt.status_code == 200
     assert settled["captured"] in receipt.text
+
+
+async def test_C24_kiosk_payment_started_C23_raised_as_the_cost_nears_it(tmp_path: Path) -> None:
+    # a 0.50 hold raised by 1.00 once the cost passes 0.20 (C23.FR.01): within two seconds
+    rules = PaymentsSettings(incremental_amount="1.00", incremental_threshold="0.30", receipt_display_time=0)
+    blocks = (rules, RUNNING_COST)
+    async with csms_and_station(tmp_path, STATION, [], blocks=blocks, **OFTEN) as (api, station):
+        await with_tariff(api)
+        station.plug(ev=slow_ev())
+        kiosk = {
+            "stationId": STATION,
+            "evseId": 1,
+            "pspRef": "KIOSK-PSP-1",
+            "amount": "0.50",
+            "cardLast4": "1111",
+        }
+        started = await api.post("/payments/kiosk", json=kiosk)  # C24.FR.01
+        assert started.status_code == 200, started.text
+        assert started.json()["status"] == "Authorized"
+        tx = await until(lambda: station.core.transaction(1), "the transaction")
+        assert tx.token is not None and (tx.token.value, tx.token.type) == ("KIOSK-PSP-1", "DirectPayment")
+        await until(lambda: tx.limits.get("maxCost") == 0.5, "maxCost = the kiosk's amount (C24.FR.02)")
+        await until(lambda: tx.limits.get("maxCost") == 1.5, "maxCost raised by the CSMS (C23)")
+        station.unplug()
+        settled = await until(lambda: payment_in(api, "Settled"), "the capture (C24.FR.10)")
+        cost = (await api.get(settled["costUrl"].removeprefix("/api/v1"))).json()
+    assert Decimal(settled["authorized"]) >= Decimal("1.50")  # raised (C23.FR.01), maybe more than once
+    assert (settled["source"], settled["settledBy"], settled["cardLast4"]) == ("kiosk", "csms", "1111")
+    assert (
+        Decimal(settled["authorized"])
+        >= Decimal(settled["captured"])
+        == Decimal(cost["totalInclTax"])
+        > Decimal("0.20")
+    )
+
+
+async def test_C17_prepaid_balance_is_the_limit_and_is_debited(tmp_path: Path) -> None:
+    card = {"idToken": "PREPAID-1", "type": "ISO14443"}
+    blocks = (PaymentsSettings(), RUNNING_COST)
+    async with csms_and_station(tmp_path, STATION, [card], blocks=blocks, **OFTEN) as (api, station):
+        await with_tariff(api)
+        funded = await api.put("/prepaid-accounts/PREPAID-1", json={"balance": "0.50"})
+        assert funded.status_code == 200, funded.text
+        station.plug(ev=slow_ev())
+        station.present_token("PREPAID-1")
+        tx = await until(lambda: station.core.transaction(1), "the transaction")
+        await until(lambda: tx.limits.get("maxCost") == 0.5, "maxCost = the balance (C17.FR.03)")
+        await until(lambda: tx.limit_reached, "the cost limit reached")
+        reached = tx.limit_reached
+        station.unplug()
+        await until(lambda: station.core.transaction(1) is None, "the end")
+
+        async def debited() -> dict[str, Any] | None:
+            account: dict[str, Any] = (await api.get("/prepaid-accounts/PREPAID-1")).json()
+            return account if Decimal(account["balance"]) < Decimal("0.50") else None
+
+        account = await until(debited, "the cost taken off the balance (C17)")
+        ended = (await api.get(f"/transactions?stationId={STATION}")).json()["items"][0]
+        cost = (await api.get(f"/transactions/{ended['id']}/cost")).json()
+    assert reached == "CostLimitReached"
+    assert Decimal(account["balance"]) == Decimal("0.50") - Decimal(cost["totalInclTax"])
+    assert Decimal("0.50") <= Decimal(cost["totalInclTax"]) <= Decimal("0.70")  # at the balance (+ a second)
+
+
+async def test_C19_canceled_on_the_terminal_before_the_start_is_released(tmp_path: Path) -> None:
+    async with csms_and_station(tmp_path, STATION, [], blocks=(PaymentsSettings(),)) as (api, station):
+        psp_ref = station.pay_by_card()
+        assert psp_ref is not None
+        await until(lambda: station.core.ctx.evses[1].authorized is not None, "the card authorised")
+        station.cancel_payment()
+        canceled = await until(lambda: payment_in(api, "Canceled"), "NotifySettlement Canceled (C19.FR.02)")
+    assert station.core.payment_terminal.released == [psp_ref]  # C19.FR.01
+    assert station.core.transaction(1) is None
+    assert (canceled["pspRef"], canceled["settledBy"], canceled["transactionId"]) == (
+        psp_ref,
+        "station",
+        None,
+    )
+
+
+async def test_C20_canceled_on_the_terminal_after_the_start_ends_it_without_cost(tmp_path: Path) -> None:
+    blocks = (PaymentsSettings(), FAST_COST)
+    async with csms_and_station(tmp_path, STATION, [], blocks=blocks) as (api, station):
+        await with_tariff(api)  # priced, yet nothing is delivered before the driver cancels
+        psp_ref = station.pay_by_card()
+        assert psp_ref is not None
+        station.plug(ev=SimulatedEv(draws_power=False))
+        tx = await until(lambda: station.core.transaction(1), "the transaction")
+        station.cancel_payment()  # C20.FR.01: the transaction ends, StopAuthorized
+        await until(lambda: station.core.transaction(1) is None, "the transaction ended")
+        canceled = await until(lambda: payment_in(api, "Canceled"), "NotifySettlement Canceled (C20.FR.05)")
+        ended = (await api.get(f"/transactions?stationId={STATION}")).json()["items"][0]
+        cost = (await api.get(f"/transactions/{ended['id']}/cost")).json()
+    assert (ended["transactionId"], ended["status"], ended["stopReason"]) == (tx.id, "ended", "Local")
+    assert Decimal(cost["totalInclTax"]) == 0  # C20.FR.03: the CSMS's totalCost 0
+    assert station.core.payment_terminal.released == [psp_ref]  # C20.FR.04
+    assert (canceled["pspRef"], canceled["transactionId"], canceled["settledBy"]) == (
+        psp_ref,
+        tx.id,
+        "station",
+    )
