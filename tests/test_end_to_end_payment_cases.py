@@ -60,7 +60,8 @@ async def test_C25_dynamic_qr_paid_on_the_csms_page_starts_limited_and_is_captur
         assert set(configured.json().values()) == {"Accepted"}, configured.text  # C25.FR.50
         url = station.payment_url(1, {"maxenergy": 100})  # the driver wants at most 0.1 kWh (C25.FR.04)
         assert url is not None
-        assert url.startswith(f"{api.base_url}pay/{STATION}/1/") and url.endswith("?maxenergy=100")
+        assert url.startswith(f"{api.base_url}pay/{STATION}/1/")
+        assert url.endswith("?maxenergy=100")
         async with httpx.AsyncClient() as phone:  # the driver's phone: no API token
             page = await phone.get(url)  # C25.FR.07/09: the code checks out, the page is shown
             assert page.status_code == 200, page.text
@@ -74,7 +75,8 @@ async def test_C25_dynamic_qr_paid_on_the_csms_page_starts_limited_and_is_captur
         assert payment["driverLimits"] == {"maxEnergy": 100.0}
         station.plug()  # C25.FR.23: the RequestStartTransaction with the DirectPayment token was accepted
         tx = await until(lambda: station.core.transaction(1), "the transaction")
-        assert tx.token is not None and (tx.token.value, tx.token.type) == (
+        assert tx.token is not None
+        assert (tx.token.value, tx.token.type) == (
             payment["pspRef"],
             "DirectPayment",
         )
@@ -111,7 +113,8 @@ async def test_C24_kiosk_payment_started_C23_raised_as_the_cost_nears_it(tmp_pat
         assert started.status_code == 200, started.text
         assert started.json()["status"] == "Authorized"
         tx = await until(lambda: station.core.transaction(1), "the transaction")
-        assert tx.token is not None and (tx.token.value, tx.token.type) == ("KIOSK-PSP-1", "DirectPayment")
+        assert tx.token is not None
+        assert (tx.token.value, tx.token.type) == ("KIOSK-PSP-1", "DirectPayment")
         await until(lambda: tx.limits.get("maxCost") == 0.5, "maxCost = the kiosk's amount (C24.FR.02)")
         await until(lambda: tx.limits.get("maxCost") == 1.5, "maxCost raised by the CSMS (C23)")
         station.unplug()
