@@ -195,3 +195,23 @@ async def test_C20_canceled_on_the_terminal_after_the_start_ends_it_without_cost
         tx.id,
         "station",
     )
+
+
+async def test_C25_paid_but_never_plugged_in_the_csms_releases_the_pre_authorisation(tmp_path: Path) -> None:
+    # TxStartPoint PowerPathClosed: at EVConnectionTimeOut the station drops the remote start and says
+    # nothing, so the CSMS releases after start_timeout (checked every second with retry_interval 4)
+    rules = PaymentsSettings(web_payment_secret="e2e-web-secret", start_timeout=2, retry_interval=4.0)
+    timeout = {("TxCtrlr", "EVConnectionTimeOut", None): "1"}
+    async with csms_and_station(tmp_path, STATION, [], blocks=(rules,), variables=timeout) as (api, station):
+        assert (await api.post(f"/stations/{STATION}/web-payments/dynamic-qr", json={})).status_code == 200
+        url = station.payment_url(1)
+        assert url is not None
+        async with httpx.AsyncClient() as phone:
+            assert (await phone.get(url)).status_code == 200
+            assert (await phone.post(url, data={"card": CARD})).status_code == 200
+        assert await payment_in(api, "Authorized") is not None
+        await until(lambda: station.core.ctx.evses[1].authorized is None, "the remote start dropped")
+        released = await until(lambda: payment_in(api, "Canceled"), "the pre-authorisation released", 10)
+    assert station.core.transaction(1) is None
+    assert released["transactionId"] is None
+    assert "no transaction started" in released["statusInfo"]
