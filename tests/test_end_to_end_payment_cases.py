@@ -14,6 +14,7 @@ import httpx
 
 from chargeplane.csms.blocks.payments.settings import PaymentsSettings
 from chargeplane.csms.blocks.tariffs.settings import TariffsSettings
+from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.payments import Payments
 from chargeplane.station.hardware import SimulatedEv
 from tests.end_to_end import csms_and_station
@@ -86,8 +87,15 @@ async def test_C25_dynamic_qr_paid_on_the_csms_page_starts_limited_and_is_captur
         station.unplug()
         settled = await until(lambda: payment_in(api, "Settled"), "the capture (C25.FR.40)")
         cost = (await api.get(settled["costUrl"].removeprefix("/api/v1"))).json()
+        receipt_url = f"{api.base_url}pay/receipts/{settled['receiptId']}"
+
+        def on_display() -> bool:  # C25.FR.41: SetDisplayMessage with the receipt's URL
+            items = station.core.ctx.get(DisplayMessages).items.values()
+            return any(text == receipt_url for item in items for _, _, text in item.contents)
+
+        await until(on_display, "the receipt's URL on the station's display")
         async with httpx.AsyncClient() as phone:
-            receipt = await phone.get(f"{api.base_url}pay/receipts/{settled['receiptId']}")
+            receipt = await phone.get(receipt_url)
     assert energy < 120  # stopped at the driver's maximum (a meter tick of slack)
     assert settled["settledBy"] == "csms"
     assert Decimal(settled["captured"]) == Decimal(cost["totalInclTax"]) > 0
