@@ -182,6 +182,19 @@ async def test_C19_canceled_on_the_terminal_before_the_start_is_released(tmp_pat
     )
 
 
+async def test_C19_ev_never_connected_after_the_card_is_released(tmp_path: Path) -> None:
+    timeout = {("TxCtrlr", "EVConnectionTimeOut", None): "1"}  # C19.FR.01: or EVConnectionTimeOut occurs
+    async with csms_and_station(tmp_path, STATION, [], blocks=(PaymentsSettings(),), variables=timeout) as (
+        api,
+        station,
+    ):
+        psp_ref = station.pay_by_card()
+        assert psp_ref is not None
+        canceled = await until(lambda: payment_in(api, "Canceled"), "NotifySettlement Canceled (C19.FR.02)")
+    assert station.core.payment_terminal.released == [psp_ref]
+    assert (canceled["pspRef"], canceled["transactionId"]) == (psp_ref, None)
+
+
 async def test_C20_canceled_on_the_terminal_after_the_start_ends_it_without_cost(tmp_path: Path) -> None:
     blocks = (PaymentsSettings(), FAST_COST)
     async with csms_and_station(tmp_path, STATION, [], blocks=blocks) as (api, station):
