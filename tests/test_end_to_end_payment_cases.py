@@ -159,9 +159,14 @@ async def test_C17_prepaid_balance_is_the_limit_and_is_debited(tmp_path: Path) -
             return account if Decimal(account["balance"]) < Decimal("0.50") else None
 
         account = await until(debited, "the cost taken off the balance (C17)")
+        asked = station.calls_sent
+        station.present_token("PREPAID-1")  # C17.FR.02/05: no credit left, not cached: asked and refused
+        await until(lambda: station.calls_sent > asked and station.in_flight == 0, "the Authorize answered")
+        refused = station.core.ctx.evses[1].authorized
         ended = (await api.get(f"/transactions?stationId={STATION}")).json()["items"][0]
         cost = (await api.get(f"/transactions/{ended['id']}/cost")).json()
     assert reached == "CostLimitReached"
+    assert refused is None
     assert Decimal(account["balance"]) == Decimal("0.50") - Decimal(cost["totalInclTax"])
     assert Decimal("0.50") <= Decimal(cost["totalInclTax"]) <= Decimal("0.70")  # at the balance (+ a second)
 
