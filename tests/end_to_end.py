@@ -63,11 +63,16 @@ async def running_station(settings: RuntimeSettings) -> AsyncIterator[StationRun
 
 @asynccontextmanager
 async def csms_and_station(
-    tmp_path: Path, station_id: str, tokens: list[dict[str, str]], **station: Any
+    tmp_path: Path,
+    station_id: str,
+    tokens: list[dict[str, str]],
+    blocks: tuple[object, ...] = (),
+    **station: Any,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, StationRuntime]]:
     """The API client and the running 2.1 station ``station_id`` (registered with :data:`PASSWORD`, the id
-    tokens ``tokens`` created first); ``station`` adds to or overrides its :class:`RuntimeSettings`."""
-    async with csms_and_api(tmp_path) as (csms, api):
+    tokens ``tokens`` created first); ``blocks``: settings of CSMS blocks; ``station`` adds to or overrides
+    its :class:`RuntimeSettings`."""
+    async with csms_and_api(tmp_path, *blocks) as (csms, api):
         created = await api.post("/stations", json={"stationId": station_id, "password": PASSWORD})
         assert created.status_code == 201
         for body in tokens:

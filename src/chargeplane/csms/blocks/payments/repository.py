@@ -153,6 +153,19 @@ class PaymentRepository:
             rows = (await connection.execute(query)).all()
         return [PaymentRecord.of(row) for row in rows]
 
+    async def unstarted(self, sources: tuple[str, ...], created_before: datetime) -> list[PaymentRecord]:
+        """Pre-authorisations of ``sources`` still without a transaction, made before ``created_before``."""
+        query = sa.select(payments).where(
+            payments.c.status == "Authorized",
+            payments.c.source.in_(sources),
+            payments.c.transaction_key.is_(None),
+            payments.c.transaction_id.is_(None),
+            payments.c.created_at <= created_before,
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [PaymentRecord.of(row) for row in rows]
+
     # -- C17 prepaid balances --------------------------------------------------------------------------
 
     async def balance(self, id_token: str) -> tuple[Decimal, str] | None:

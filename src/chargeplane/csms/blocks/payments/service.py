@@ -645,7 +645,8 @@ class PaymentService:
         return record
 
     async def tick(self, now: datetime) -> None:
-        """Capture again the failed settlements that are due (C22)."""
+        """Capture again the failed settlements that are due (C22); release what never got a transaction."""
+        await self._release_unstarted(now)
         for payment in await self.repository.due_retries(now):
             if payment.settlement_amount is None:
                 continue
@@ -653,6 +654,20 @@ class PaymentService:
                 await self._settle(payment, payment.settlement_amount)
             except Exception:
                 log.exception("payment %s: retry failed", payment.psp_ref)
+
+    async def _release_unstarted(self, now: datetime) -> None:
+        """A web or kiosk payment whose remote start came to nothing: with a TxStartPoint after Authorized the
+        station ends the authorization at EVConnectionTimeOut without any message (C20.FR.02 covers only a
+        started transaction), so the CSMS releases the amount itself after ``start_timeout`` (as C19)."""
+        timeout = self.settings.start_timeout
+        if timeout <= 0:
+            return
+        before = now - timedelta(seconds=timeout)
+        for payment in await self.repository.unstarted(tuple(sorted(CSMS_HELD)), before):
+            try:
+                await self._release(payment, f"no transaction started within {timeout} s: released")
+            except Exception:
+                log.exception("payment %s: release failed", payment.psp_ref)
 
     # -- NotifySettlement (C19-C22) ----------------------------------------------------------------------
 

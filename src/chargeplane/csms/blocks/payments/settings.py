@@ -43,6 +43,14 @@ class PaymentsSettings:
         int,
         Doc("seconds the EVSE is held for a driver on the payment page (NotifyWebPaymentStarted, C25.FR.21)"),
     ] = 300
+    start_timeout: Annotated[
+        int,
+        Doc(
+            "seconds a web or kiosk payment waits for its transaction; none by then (the driver never plugged "
+            "in and the station's EVConnectionTimeOut passed, so it sent nothing) and the pre-authorisation is "
+            "released; 0: held until an operator cancels it"
+        ),
+    ] = 300
     public_url: Annotated[
         str | None,
         Doc("the API's base URL as drivers reach it (payment pages, receipts); default: the API's address"),
