@@ -18,7 +18,7 @@ m21 = v21.messages
 
 
 def _item(
-    control_id: str, control_type: str, default: bool, superseded: bool, setting: Any
+    control_id: str, control_type: str, default: bool, superseded: bool, setting: msgspec.Struct
 ) -> dict[str, Any]:
     return {
         "id": control_id,

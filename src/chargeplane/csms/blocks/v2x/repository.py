@@ -40,7 +40,7 @@ def _split(text: str | None) -> tuple[str, ...]:
     return tuple(t for t in (text or "").split(",") if t)
 
 
-def _session(row: Any) -> SessionRecord:
+def _session(row: sa.Row[Any]) -> SessionRecord:
     return SessionRecord(
         row.station_key,
         row.transaction_id,
