@@ -54,7 +54,12 @@ async def test_R04_R05_our_station_with_our_csms(tmp_path: Path) -> None:
         )
         async with running_station(settings) as station:
             await until(lambda: "site-vw" in station.core.der.controls, "the site's control on boot")
-            site = await _get(api, "/sites/home/der-controls")
+
+            async def recorded() -> dict[str, Any] | None:  # the CSMS records the answer just after it came
+                site = await _get(api, "/sites/home/der-controls")
+                return site if site["stations"]["E2EDER"] else None
+
+            site = await until(recorded, "the station's answer recorded")
             assert [(c["controlId"], c["status"]) for c in site["stations"]["E2EDER"]] == [
                 ("site-vw", "Accepted")
             ]

@@ -70,6 +70,11 @@ async def test_S02_S03_remote_swap_with_the_ocpp_package_csms() -> None:
 
         await wait_for(lambda: (2, "Available") in slot_states())
         assert (1, "Occupied") in slot_states()  # S03.FR.02
+
+        def started_slots() -> set[int]:
+            return {e["evse"]["id"] for e in behaviour.of("TransactionEvent") if e["event_type"] == "Started"}
+
+        await wait_for(lambda: len(started_slots()) == 3)  # the returned battery's transaction may come last
         sent = behaviour.of("TransactionEvent")
         started = {
             e["evse"]["id"]: e["transaction_info"]["transaction_id"]
