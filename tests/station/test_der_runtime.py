@@ -29,7 +29,8 @@ async def test_R04_R05_der_controls_with_the_ocpp_package_as_csms() -> None:
             call21.SetDERControl(is_default=True, control_id="hf", control_type="HFMayTrip", curve=VOLT_WATT)
         )
         assert refused.status == "NotSupported"  # R04.FR.01: not in DCDERCtrlr.ModesSupported
-        start = datetime.now(UTC) + timedelta(seconds=0.5)
+        # Far enough ahead that the control is still to come when it arrives on a loaded machine.
+        start = datetime.now(UTC) + timedelta(seconds=2)
         droop = {
             "priority": 1,
             "over_freq": 50.2,
@@ -46,7 +47,7 @@ async def test_R04_R05_der_controls_with_the_ocpp_package_as_csms() -> None:
             )
         )
         assert scheduled.status == "Accepted"
-        await wait_for(lambda: len(behaviour.of("NotifyDERStartStop")) == 2)
+        await wait_for(lambda: len(behaviour.of("NotifyDERStartStop")) == 2, within=15.0)
         assert [(n["control_id"], n["started"]) for n in behaviour.of("NotifyDERStartStop")] == [
             ("fd", True),
             ("fd", False),
@@ -69,9 +70,9 @@ async def test_R04_R05_der_controls_with_the_ocpp_package_as_csms() -> None:
                 curve={"priority": 1, "y_unit": "Not_Applicable", "curve_data": [{"x": 50.5, "y": 0}]},
             )
         )
-        await wait_for(lambda: behaviour.of("NotifyDERAlarm"))
+        await wait_for(lambda: behaviour.of("NotifyDERAlarm"), within=15.0)
         alarm = behaviour.of("NotifyDERAlarm")[0]
         assert (alarm["control_type"], alarm["grid_event_fault"]) == ("HFMustTrip", "OverFrequency")
         station.set_grid(None, 50.0)
-        await wait_for(lambda: len(behaviour.of("NotifyDERAlarm")) == 2)
+        await wait_for(lambda: len(behaviour.of("NotifyDERAlarm")) == 2, within=15.0)
         assert behaviour.of("NotifyDERAlarm")[1]["alarm_ended"] is True  # R05.FR.02

@@ -631,11 +631,10 @@ class StationRuntime:
             self.hardware.grid_voltage_v = voltage_v
         if frequency_hz is not None:
             self.hardware.grid_frequency_hz = frequency_hz
-            for (
-                evse
-            ) in self.hardware.evses.values():  # every EVSE's meter reads it (V2X frequency support, Q08)
+            for evse in self.hardware.evses.values():  # every EVSE's meter reads it (V2X frequency, Q08)
                 evse.frequency_hz = frequency_hz
         self.core.set_grid(voltage_v, frequency_hz, self.clock())
+        self._pump()  # a trip or its end is a NotifyDERAlarm to send now, not at the next meter tick
 
     def external_setpoint(
         self, evse_id: int, setpoint_w: float | None, reactive: float | None = None, source: str = "EMS"
