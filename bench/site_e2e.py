@@ -173,6 +173,20 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
+def bench_csms(tmp: str, clock: ScaledClock, sites: SitesSettings) -> Csms:
+    """Our CSMS for a site demo: SQLite in ``tmp``, loopback, no load shedding, heartbeats out of the way."""
+    return Csms(
+        CsmsSettings(
+            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'csms.db'}",
+            ocpp=ServerSettings(host=HOST, port=0, tls_port=None, admission_max_lag=None),
+            api_host=HOST,
+            api_port=0,
+            blocks=(ProvisioningSettings(heartbeat_interval=86_400), sites),
+        ),
+        clock,
+    )
+
+
 def caller(api: httpx.AsyncClient) -> Callable[..., Awaitable[Any]]:
     """``call(method, url, status, **kwargs)``: the answer's JSON (None when empty), RuntimeError on another
     status than ``status``."""
@@ -231,16 +245,7 @@ async def run_day(name: str, args: argparse.Namespace, plan: list[Visit]) -> Out
         sites = SitesSettings(
             min_interval=0.5, profile_duration=6 * 3600, plan_interval=1800, raise_delay=0.2 * args.scale
         )
-        csms = Csms(
-            CsmsSettings(
-                database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'csms.db'}",
-                ocpp=ServerSettings(host=HOST, port=0, tls_port=None, admission_max_lag=None),
-                api_host=HOST,
-                api_port=0,
-                blocks=(ProvisioningSettings(heartbeat_interval=86_400), sites),
-            ),
-            clock,
-        )
+        csms = bench_csms(tmp, clock, sites)
         token = await csms.start()
         assert token is not None
         headers = {"Authorization": f"Bearer {token}"}

@@ -46,7 +46,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless
 
 import matplotlib.pyplot as plt
-from site_e2e import aligned_station, caller, pages
+from site_e2e import aligned_station, bench_csms, caller, pages
 from station_fleet import machine
 from v2x_site import (
     CAPACITY,
@@ -67,17 +67,13 @@ from v2x_site import (
     tree,
 )
 
-from chargeplane.csms.app import Csms
-from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.blocks.sites.service import SitesService
 from chargeplane.csms.blocks.sites.settings import SitesSettings
 from chargeplane.csms.clock import ScaledClock
-from chargeplane.csms.settings import CsmsSettings
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging.site import PHASES, VOLTAGE
 from chargeplane.station.hardware import SimulatedEv
 from chargeplane.station.runtime import StationRuntime
-from chargeplane.transport.server import ServerSettings
 
 BENCH = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -174,16 +170,7 @@ async def run_night(name: str, args: argparse.Namespace) -> Outcome:
             plan_interval=3600,
             raise_delay=2 * TICK_S * args.scale,
         )
-        csms = Csms(
-            CsmsSettings(
-                database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'csms.db'}",
-                ocpp=ServerSettings(host=HOST, port=0, tls_port=None, admission_max_lag=None),
-                api_host=HOST,
-                api_port=0,
-                blocks=(ProvisioningSettings(heartbeat_interval=86_400), sites),
-            ),
-            clock,
-        )
+        csms = bench_csms(tmp, clock, sites)
         token = await csms.start()
         assert token is not None
         stations: list[StationRuntime] = []
