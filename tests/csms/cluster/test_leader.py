@@ -162,6 +162,25 @@ async def test_a_leader_whose_lease_was_taken_steps_down(
     assert _leaders(two_nodes) == [b.node_id]
 
 
+async def test_a_leader_that_stops_after_its_lease_was_taken_leaves_the_new_lease_alone(
+    two_nodes: tuple[LeaderElection, LeaderElection],
+) -> None:
+    """CI once failed here: a node paused past its TTL (NATS reconnecting) still held its old revision when
+    stopped; the compare-and-delete of the lease found b's revision and NATS refused it with a bare
+    BadRequestError (wrong last sequence), which escaped the node's shutdown."""
+    a, b = two_nodes
+    assert a.is_leader
+    kv = b._bucket()
+    await kv.delete("leader")
+    await b.attempt()  # b leads; a has not noticed yet
+    assert b.is_leader
+    await a.stop()  # must not raise, and must not delete b's lease
+    entry = await kv.get("leader")
+    assert entry.value == b.node_id.encode()
+    await b.attempt()
+    assert b.is_leader
+
+
 async def test_two_cluster_nodes_one_leader_and_a_takeover_within_the_ttl(nats_url: str) -> None:
     """Through ClusterNode (as the CSMS wires it): one of two nodes runs the job; when it stops, the other."""
     run = secrets.token_hex(3)

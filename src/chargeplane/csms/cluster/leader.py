@@ -19,13 +19,15 @@ only take over once the key is gone: two leaders cannot overlap as long as the c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
+import nats.errors
 from nats.js.client import JetStreamContext
-from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+
+from chargeplane.csms.cluster.kv import delete_if_unchanged
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,10 @@ class LeaderElection:
         revision = self._revision
         if revision is not None and self._kv is not None:
             self._lose("stopping")
-            with contextlib.suppress(KeyWrongLastSequenceError, NotFoundError, asyncio.TimeoutError):
-                await self._kv.delete(KEY, last=revision)
+            try:
+                await delete_if_unchanged(self._kv, KEY, revision)
+            except nats.errors.Error:  # NATS away: the lease runs out with the bucket's TTL instead
+                log.warning("leader lease of node %s not handed back: NATS unavailable", self.node_id)
 
     def abandon(self) -> None:
         """Stop renewing without handing the lease back, as a node that died (tests of the takeover)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,8 @@ import msgspec
 from nats.js.client import JetStreamContext
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
+
+from chargeplane.csms.cluster.kv import delete_if_unchanged
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,7 @@ class PresenceRegistry:
         held = self._held.pop(key, None)
         if held is None:
             return
-        with contextlib.suppress(KeyWrongLastSequenceError, NotFoundError, asyncio.TimeoutError):
-            await self._bucket().delete(key, last=held[1])
+        await delete_if_unchanged(self._bucket(), key, held[1])
         mirrored = self._mirror.get(key)
         if mirrored is not None and mirrored.entry.node == self.node_id:
             del self._mirror[key]
