@@ -420,7 +420,7 @@ def routes(service: PkiService) -> list[Any]:
         summary="Stop trusting an added contract root (C07)",
         responses=error_responses(HTTP_404_NOT_FOUND, HTTP_409_CONFLICT),
     )
-    async def remove_contract_root(sha256: str) -> None:
+    async def remove_contract_root(sha256: FromPath[str]) -> None:
         """The root with this SHA-256 fingerprint (as listed) is no longer trusted for contract chains; a
         root of the CSMS's own mo or v2g CA cannot be removed here (409)."""
         service.remove_contract_root(sha256)
