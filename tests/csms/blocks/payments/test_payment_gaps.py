@@ -23,6 +23,7 @@ from tests.csms.blocks.payments.test_payments import (
     event,
     provider_of,
 )
+from tests.csms.blocks.remote_control.test_remote_control import eventually
 from tests.csms.conftest import RunningCsms
 from tests.csms.peers import boot, peer
 
@@ -88,10 +89,19 @@ async def test_C24_FR_11_C25_FR_41_receipt_url_sent_to_the_display_after_the_csm
         await station.call(
             event("Ended", 1, 600, 10000, trigger="StopAuthorized", info={"stopped_reason": "Local"})
         )
-        for _ in range(100):  # sent after the answer, by the block's background job
-            if station.displayed:
+        await eventually(
+            lambda: bool(station.displayed), within=15
+        )  # sent after the answer, in the background
+
+        async def answer_recorded() -> list[str]:
+            requests = await _json(csms, "GET", "/stations/CS1/display-messages/requests")
+            return [r["status"] for r in requests["items"]]
+
+        for _ in range(300):  # the station's answer is stored once it arrives
+            if await answer_recorded() == ["Accepted"]:
                 break
             await asyncio.sleep(0.05)
+        assert await answer_recorded() == ["Accepted"]  # recorded by display_messages
     settled = await _json(csms, "GET", f"/payments/{payment['id']}")
     assert settled["status"] == "Settled"
     (message,) = station.displayed
@@ -99,8 +109,6 @@ async def test_C24_FR_11_C25_FR_41_receipt_url_sent_to_the_display_after_the_csm
     assert message["message"]["format"] == "UTF8"  # SupportedFormats not reported: plain text
     assert "transaction_id" not in message  # the transaction is over (O02 would drop the message at once)
     assert message["end_date_time"] > message["start_date_time"]
-    requests = await _json(csms, "GET", "/stations/CS1/display-messages/requests")
-    assert [r["status"] for r in requests["items"]] == ["Accepted"]  # recorded by display_messages
 
 
 async def test_C18_FR_04_FR_06_terminal_card_details_stored_without_the_card_number(

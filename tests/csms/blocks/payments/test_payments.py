@@ -259,6 +259,47 @@ async def test_C24_kiosk_payment_started_limited_increased_and_captured(csms: Ru
     await _json(csms, "POST", f"/payments/{payment['id']}/refund", 400, json={"amount": "5.50"})
 
 
+async def test_C24_a_transaction_after_its_payment_was_released_is_reported_not_captured(
+    csms: RunningCsms,
+) -> None:
+    """A kiosk payment released after start_timeout whose transaction's events arrive late (a station that was
+    offline): the released amount cannot be captured, so the operator is told at the start and the cost is
+    left as a failed settlement without retries."""
+    await _json(csms, "POST", "/tariffs", 201, json={"tariff": FLAT_TARIFF, "default": True})
+    async with (
+        csms.app.events.subscribe() as events,
+        peer(csms.ocpp_url, "CS1", "2.1", station_class=Station) as station,
+    ):
+        await boot(station, "2.1")
+        body = {"stationId": "CS1", "evseId": 1, "pspRef": "KIOSK-LATE", "amount": "5.00"}
+        payment = await _json(csms, "POST", "/payments/kiosk", json=body)
+        service = service_of(csms)
+        await service.tick(datetime.now(UTC) + timedelta(hours=1))  # past start_timeout: released
+        released = await _json(csms, "GET", f"/payments/{payment['id']}")
+        assert released["status"] == "Canceled"
+        token = {"id_token": "KIOSK-LATE", "type": "DirectPayment"}
+        started = await station.call(event("Started", 0, 0, 0, id_token=token, trigger="RemoteStart"))
+        assert started.transaction_limit is None  # no maxCost from a released amount
+        await station.call(event("Updated", 1, 600, 5000))
+        await station.call(
+            event("Ended", 2, 1800, 20000, trigger="StopAuthorized", info={"stopped_reason": "Local"})
+        )
+        kinds = []
+        while not events.empty():
+            kinds.append(events.get_nowait())
+    assert ("cancel", "KIOSK-LATE") in [call[:2] for call in provider_of(csms).calls]
+    assert not [call for call in provider_of(csms).calls if call[0] == "capture"]
+    uncovered = next(e for e in kinds if e.kind == "payment.uncovered_transaction")
+    assert uncovered.data["pspRef"] == "KIOSK-LATE"
+    alert = next(e for e in kinds if e.kind == "payment.settlement_failed")
+    assert (alert.data["amount"], alert.data["retry"]) == ("6.00", None)
+    after = await _json(csms, "GET", f"/payments/{payment['id']}")
+    assert (after["status"], after["nextAttemptAt"], after["transactionId"]) == ("Failed", None, "TX-1")
+    assert "not captured" in after["statusInfo"]
+    await service.tick(datetime.now(UTC) + timedelta(days=1))
+    assert not [call for call in provider_of(csms).calls if call[0] == "capture"]  # nothing to retry
+
+
 async def test_C25_qr_page_notifies_station_and_starts_with_payment_token(csms: RunningCsms) -> None:
     url = (await _json(csms, "GET", "/stations/CS1/evses/2/payment-page"))["url"]
     assert url.endswith("/api/v1/pay/CS1/2")

@@ -474,6 +474,12 @@ class PaymentService:
                 {"transaction_id": facts.transaction_id, "transaction_key": outcome.transaction_key},
                 now,
             )
+            if payment.status == CANCELED and payment.source in CSMS_HELD:
+                self._publish_uncovered(payment, facts)
+        if payment.status == CANCELED and payment.source in CSMS_HELD:
+            if facts.event_type == "Ended":
+                await self._uncollected(payment, await self._final_cost(outcome, facts))
+            return None
         if payment.source not in CSMS_HELD:
             if facts.event_type == "Ended" and await self._settlement_by_csms(payment.station_id):
                 await self._settle(payment, await self._final_cost(outcome, facts))  # C21, third scenario
@@ -488,6 +494,53 @@ class PaymentService:
             limits = {**(payment.driver_limits or {}), "maxCost": float(payment.authorized_amount)}
             return ResponseExtras(transaction_limit=limits)  # with the driver's maxima (C25.FR.59)
         return await self._maybe_raise(payment, outcome)
+
+    def _publish_uncovered(self, payment: PaymentRecord, facts: EventFacts) -> None:
+        """A transaction started with a payment the CSMS had already released (its events came after
+        ``start_timeout``, e.g. from a station that was offline, or the operator cancelled it): nothing
+        covers the charge any more, so the operator is told at once (the CSMS does not stop a driver's
+        charge on its own)."""
+        self.events.publish(
+            StationEvent(
+                "payment.uncovered_transaction",
+                payment.station_id,
+                {"pspRef": payment.psp_ref, "transactionId": facts.transaction_id},
+            )
+        )
+
+    async def _uncollected(self, payment: PaymentRecord, amount: Decimal) -> None:
+        """The end of a transaction whose pre-authorisation was released before it: a released amount cannot be
+        captured, so the cost is recorded as a failed settlement without retries, for the operator to collect
+        (C22's alert, not its retry)."""
+        amount = _money(amount)
+        if amount <= 0:
+            return
+        why = f"pre-authorisation released before the transaction ({payment.status_info or 'canceled'}): not captured"
+        record = await self.repository.update(
+            payment.id,
+            {
+                "status": FAILED,
+                "settlement_amount": amount,
+                "settled_by": "csms",
+                "status_info": why[:500],
+                "next_attempt_at": None,
+            },
+            self.clock.now(),
+        )
+        self.events.publish(
+            StationEvent(
+                "payment.settlement_failed",
+                record.station_id,
+                {
+                    "pspRef": record.psp_ref,
+                    "transactionId": record.transaction_id,
+                    "status": FAILED,
+                    "amount": str(amount),
+                    "reason": why,
+                    "retry": None,
+                },
+            )
+        )
 
     async def _maybe_raise(self, payment: PaymentRecord, outcome: EventOutcome) -> ResponseExtras | None:
         """C23 done by the CSMS: the cost nears the authorised amount, so the provider is asked for more."""
