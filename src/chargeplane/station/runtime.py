@@ -516,7 +516,7 @@ class StationRuntime:
                     contract.emaid, contract.chain, now, evse_id, contract.certificate_pem
                 )
             else:
-                exi = base64.b64encode(contract.exi_request).decode()
+                exi = base64.b64encode(contract.certificate_request()).decode()
                 self.core.ev_certificate_request(evse_id, action, exi, now)
         if car.needs is not None:
             self.core.ev_charging_needs(evse_id, car.needs, self.clock())
@@ -951,8 +951,7 @@ class StationRuntime:
         if contract is None:
             return  # the EV left meanwhile
         now = self.clock()
-        contract.certificate_answer(answer.action, answer.accepted, answer.exi_response, now)
-        if answer.accepted:
+        if contract.certificate_answer(answer.action, answer.accepted, answer.exi_response, now):
             self.core.contract_presented(
                 contract.emaid, contract.chain, now, answer.evse_id, contract.certificate_pem
             )
