@@ -114,7 +114,7 @@ def new_emaid() -> str:
     return EMAID_PREFIX + secrets.token_hex(5).upper()[:9]
 
 
-def oem_key(
+def _oem_key(
     certificate: x509.Certificate, now: datetime, oem_cas: Sequence[x509.Certificate]
 ) -> ec.EllipticCurvePublicKey:
     """The OEM provisioning certificate's key, once the certificate is fit: a secp256r1 key, valid ``now``,
@@ -205,7 +205,7 @@ def _checked_request(
         certificate = x509.load_der_x509_certificate(body.oem_provisioning_cert)
     except ValueError:
         raise _Refused(INVALID_CERTIFICATE, "OEMProvisioningCert is not an X.509 certificate") from None
-    key = oem_key(certificate, now, oem_cas)
+    key = _oem_key(certificate, now, oem_cas)
     problem = signature_problem(message.signature, signed_elements(body), key)
     if problem is not None:
         raise _Refused(INVALID_SIGNATURE, problem)
