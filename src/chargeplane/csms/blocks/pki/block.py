@@ -64,6 +64,7 @@ def install(context: BlockContext, settings: PkiSettings) -> None:
     )
     if settings.test_v2g_pki:  # development and tests: the CSMS's own CAs answer M01 (needs the service)
         service.contracts = test_v2g_pki.backend(service, settings)
+        context.jobs.append(test_v2g_pki.start_codec)
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(service))
     context.jobs.append(service.deliver)

@@ -5,6 +5,9 @@ certificate the CA issues, so that its OCSP responder and CRL know them (C07 che
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from cryptography import x509
 
 from chargeplane.csms.blocks.pki.service import PkiService
@@ -12,6 +15,9 @@ from chargeplane.csms.blocks.pki.settings import PkiSettings
 from chargeplane.csms.settings import SettingsError
 from chargeplane.pki.ca import CertificateAuthority
 from chargeplane.pki.dev_v2g_pki import IssueError, TestV2gPki
+from chargeplane.pki.v2g_exi import ExiError, start
+
+log = logging.getLogger(__name__)
 
 SOURCE = "test-v2g-pki"  # the certificates' source in the inventory (at most 16 characters)
 SA_PROVISIONING = "SAProvisioningCertificate"
@@ -52,3 +58,11 @@ def oem_cas(settings: PkiSettings) -> list[x509.Certificate]:
 
 def backend(service: PkiService, settings: PkiSettings) -> TestV2gPki:
     return TestV2gPki(ServiceIssuers(service), service.clock.now, oem_cas(settings))
+
+
+async def start_codec() -> None:
+    """A background job: the EXI codec's JVM starts with the CSMS (seconds), not in the EV's 5 s for M01."""
+    try:
+        await asyncio.to_thread(start)
+    except ExiError as error:
+        log.warning("test V2G PKI: %s; it answers Failed until the codec can run", error)
