@@ -53,7 +53,7 @@ async def test_M01_C07_ev_gets_its_contract_from_the_test_v2g_pki_and_authorizes
     contract = SimulatedContract("", provisioning=EvProvisioning.generate((v2g.root,), utc_now()))
     ev = SimulatedEv(contract=contract)
     async with csms_and_station(tmp_path, STATION, [], blocks=(pki,), variables=CENTRAL) as (api, runtime):
-        runtime.plug(1, 1, ev)  # no contract: Get15118EVCertificate Install with a signed request (M01)
+        runtime.plug(1, 1, ev)  # no contract: Get15118EVCertificate Install with a signed request (M01.FR.01)
         await until(lambda: contract.installed or contract.refusals, "the EV took or refused its answer", 60)
         assert contract.refusals == []
         installed = contract.installed

@@ -232,3 +232,15 @@ def test_provisioning_certificate_is_der_of_the_pcid() -> None:
     ev = EvProvisioning.generate((), NOW)
     der = ev.certificate.public_bytes(serialization.Encoding.DER)
     assert x509.load_der_x509_certificate(der).subject.rfc4514_string() == "CN=DECPLSIMEV00000001"
+
+
+async def test_M01_test_pki_without_a_codec_answers_service_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chargeplane.pki import v2g_exi
+
+    monkeypatch.setattr(v2g_exi, "_JVM", v2g_exi._Jvm())  # a process whose JVM has not started
+    monkeypatch.setattr(v2g_exi, "unavailable", lambda: "no java on the PATH")
+    answer = await TestV2gPki(CaIssuers(tmp_path), lambda: NOW).certificate(_ask(b"\x80\x98\x02"))
+    assert (answer.accepted, answer.reason) == (False, "ServiceUnavailable")
+    assert answer.detail == "the EXI codec cannot run: no java on the PATH"

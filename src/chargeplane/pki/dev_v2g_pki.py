@@ -38,6 +38,7 @@ from chargeplane.pki.v2g_exi import (
     CertificateChain,
     CertificateInstallationReq,
     CertificateInstallationRes,
+    CodecUnavailable,
     ExiError,
     RootCertificateId,
     V2gMessage,
@@ -60,6 +61,7 @@ INVALID_SIGNATURE = "InvalidSignature"
 NO_TRUSTED_ROOT = "NoTrustedRoot"
 NOT_SUPPORTED = "NotSupported"
 NO_CONTRACT = "NoContractCert"
+UNAVAILABLE = "ServiceUnavailable"
 
 
 class IssueError(Exception):
@@ -154,6 +156,12 @@ class TestV2gPki:
         except _Refused as refused:
             log.info("%s: test V2G PKI refused the request: %s", request.station_id, refused.detail)
             return ContractAnswer(False, "", reason=refused.reason, detail=refused.detail)
+        except CodecUnavailable as error:
+            log.warning("test V2G PKI: %s", error)
+            return ContractAnswer(False, "", reason=UNAVAILABLE, detail=str(error))
+        except ExiError as error:  # our own response did not encode
+            log.error("%s: test V2G PKI: %s", request.station_id, error)
+            return ContractAnswer(False, "", reason=NO_CONTRACT, detail="the response could not be encoded")
         return ContractAnswer(True, base64.b64encode(exi).decode())
 
     async def _answer(self, request: ContractRequest) -> bytes:
@@ -196,6 +204,8 @@ def _checked_request(
     """The decoded request, its body and its OEM provisioning key, once its certificate and signature are checked."""
     try:
         message = decode_message(raw)
+    except CodecUnavailable:
+        raise
     except ExiError as error:
         raise _Refused(INVALID_EXI, str(error)[:200]) from None
     body = message.body

@@ -37,6 +37,10 @@ class ExiError(Exception):
     """Not an ISO 15118-2 stream this module understands (or the codec is not there)."""
 
 
+class CodecUnavailable(ExiError):
+    """The codec cannot run here (no java, jar or py4j): no fault of the stream."""
+
+
 # -- the messages -------------------------------------------------------------------------------------------
 
 
@@ -162,7 +166,7 @@ class _Jvm:
     def _start(self) -> _JavaCodec:
         reason = unavailable()
         if reason is not None:
-            raise ExiError(f"the EXI codec cannot run: {reason}")
+            raise CodecUnavailable(f"the EXI codec cannot run: {reason}")
         from py4j.java_gateway import JavaGateway  # type: ignore[import-untyped]
 
         logging.getLogger("py4j").setLevel(logging.WARNING)
