@@ -155,7 +155,10 @@ async def test_M01_test_pki_issues_a_contract_the_ev_installs(tmp_path: Path) ->
     assert isinstance(public, ec.EllipticCurvePublicKey)
     assert public.public_numbers() == contract.key.public_key().public_numbers()
     assert contract.pem().count("BEGIN CERTIFICATE") == 2
-    again = await backend.certificate(_ask(ev.request()))  # one SA certificate, a new contract each time
+    # one SA certificate, a new contract each time; M02 Update with an installation request is served alike
+    again = await backend.certificate(
+        ContractRequest("CS1", MSG_DEF, "Update", _ask(ev.request()).exi_request)
+    )
     assert ev.install(base64.b64decode(again.exi_response), NOW).emaid != contract.emaid
 
 
@@ -244,3 +247,23 @@ async def test_M01_test_pki_without_a_codec_answers_service_unavailable(
     answer = await TestV2gPki(CaIssuers(tmp_path), lambda: NOW).certificate(_ask(b"\x80\x98\x02"))
     assert (answer.accepted, answer.reason) == (False, "ServiceUnavailable")
     assert answer.detail == "the EXI codec cannot run: no java on the PATH"
+
+
+async def test_M01_the_evs_root_list_may_write_the_v2g_root_name_its_own_way(tmp_path: Path) -> None:
+    issuers = CaIssuers(tmp_path)
+    ev = EvProvisioning.generate((issuers.v2g.root,), NOW)
+    message = decode_message(ev.request())
+    body = message.body
+    assert isinstance(body, CertificateInstallationReq)
+    root = issuers.v2g.root
+    backend = TestV2gPki(issuers, lambda: NOW)
+    for name, serial, accepted in (
+        ("cn=V2G Root CA, o=Test V2G", root.serial_number, True),  # the other order, case, spaces
+        ("/O=Test V2G/CN=V2G Root CA", root.serial_number, True),  # OpenSSL's one-line form
+        ("CN=V2G Root CA,O=Test V2G", root.serial_number + 1, False),  # another certificate of that name
+        ("CN=Another Root,O=Test V2G", root.serial_number, False),
+    ):
+        listed = dataclasses.replace(body, root_certificate_ids=(RootCertificateId(name, serial),))
+        request = dataclasses.replace(message, body=listed, signature=sign(signed_elements(listed), ev.key))
+        answer = await backend.certificate(_ask(encode_message(request)))
+        assert (answer.accepted, answer.reason) == (accepted, None if accepted else "NoTrustedRoot"), name

@@ -83,9 +83,12 @@ class _Signer:
     chain: list[x509.Certificate]  # leaf, sub-CA(s), V2G root
     key: ec.EllipticCurvePrivateKey
 
-    def root_id(self) -> RootCertificateId:
+    def trusted_by(self, ids: Sequence[RootCertificateId]) -> bool:
+        """Whether the EV's ListOfRootCertificateIDs names this chain's V2G root: its serial and its name, the
+        name's attributes compared in either order and case (EVs write X509IssuerName in more than one way)."""
         root = self.chain[-1]
-        return RootCertificateId(root.subject.rfc4514_string(), root.serial_number)
+        name = _name_parts(root.subject.rfc4514_string())
+        return any(i.serial_number == root.serial_number and _name_parts(i.issuer_name) == name for i in ids)
 
     def provisioning_chain(self) -> CertificateChain:
         leaf, *subs = [c.public_bytes(_DER) for c in self.chain[:-1]]
@@ -97,6 +100,12 @@ class _Refused(Exception):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+
+
+def _name_parts(name: str) -> frozenset[str]:
+    """A distinguished name's attributes (``CN=x``), normalised: separators of RFC 4514 or OpenSSL's slashes."""
+    parts = name.replace("/", ",").split(",")
+    return frozenset(p.strip().casefold().replace(" = ", "=") for p in parts if p.strip())
 
 
 def _csr(
@@ -173,7 +182,7 @@ class TestV2gPki:
             raise _Refused(INVALID_EXI, "exiRequest is not base64") from None
         message, body, oem = await asyncio.to_thread(_checked_request, raw, self.clock(), self.oem_cas)
         signer = await self._sa_signer()
-        if signer.root_id() not in body.root_certificate_ids:
+        if not signer.trusted_by(body.root_certificate_ids):
             raise _Refused(NO_TRUSTED_ROOT, "the EV trusts no V2G root this PKI signs under")
         contract_key = ec.generate_private_key(CURVE)
         try:
