@@ -16,6 +16,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The ISO 15118-2 EXI codec of the test V2G PKI: only the EXICodec.jar of this package is used (its own
+	# Python dependencies pin versions ours conflict with, hence --no-deps); it runs on java (17) through py4j.
+	$(BIN)/python -m pip install --quiet --no-deps iso15118==0.31.2
 	touch $@
 
 run: $(VENV)/.installed

@@ -54,3 +54,17 @@ def restore_root_logger() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def exi_codec() -> None:
+    """The ISO 15118-2 EXI codec (EXIficient in a JVM, one per test process, started here once): skipped
+    locally when java, the jar or py4j is missing, failed in CI (CI=true), where it is required."""
+    from chargeplane.pki import v2g_exi
+
+    reason = v2g_exi.unavailable()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the EXI codec is required in CI: {reason}")
+        pytest.skip(f"no EXI codec (required in CI): {reason}")
+    v2g_exi.start()

@@ -9,12 +9,17 @@ charge).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from chargeplane.pki.hashes import hash_data
+from chargeplane.station.core.iso15118 import responder_url
 from chargeplane.station.core.model import ContractHash, EvChargingNeeds, MeterReading
+from chargeplane.station.ev_contract import ContractRefused, EvProvisioning, InstalledContract
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +63,13 @@ CONTRACT_LIFETIME = timedelta(days=730)
 @dataclass
 class SimulatedContract:
     """An ISO 15118 Plug & Charge EV's contract: its eMAID, the OCSP data of its contract certificate chain
-    and the chain itself (presented at authorization, C07), until when its contract certificate holds (None: it has none yet), and
-    the EXI request it sends for one. The EXI is opaque to the station (it only forwards it), so the simulated
-    EV sends bytes of its own and takes an Accepted answer as its new contract certificate."""
+    and the chain itself (presented at authorization, C07), until when its contract certificate holds (None: it
+    has none yet), and the EXI request it sends for one (M01/M02).
+
+    With ``provisioning`` (its OEM provisioning certificate and key) it is a real ISO 15118-2 EV: it sends a
+    signed CertificateInstallationReq and installs only a CertificateInstallationRes it can verify and decrypt
+    (:mod:`chargeplane.station.ev_contract`), whose contract certificate it then presents. Without, the EXI is
+    opaque: it sends bytes of its own and takes an Accepted answer as its new contract certificate."""
 
     emaid: str
     chain: tuple[ContractHash, ...] = ()
@@ -68,6 +77,9 @@ class SimulatedContract:
     exi_request: bytes = b"chargeplane simulated EV: certificate request"
     certificate_pem: str | None = None  # its contract certificate chain, leaf first (C07.FR.06 / FR.08)
     answers: list[tuple[str, bool, str]] = field(default_factory=list)  # (action, accepted, exiResponse)
+    provisioning: EvProvisioning | None = None
+    installed: InstalledContract | None = None  # with provisioning: the contract it verified and decrypted
+    refusals: list[str] = field(default_factory=list)  # with provisioning: why it refused an Accepted answer
 
     def certificate_action(self, now: datetime) -> str | None:
         """M01 ``Install`` without a contract certificate, M02 ``Update`` when it expires soon, else None."""
@@ -75,10 +87,45 @@ class SimulatedContract:
             return "Install"
         return "Update" if self.valid_until - now <= UPDATE_BEFORE else None
 
-    def certificate_answer(self, action: str, accepted: bool, exi_response: str, now: datetime) -> None:
+    def certificate_request(self) -> bytes:
+        """The EXI it sends: a signed CertificateInstallationReq with ``provisioning``, else its own bytes."""
+        return self.exi_request if self.provisioning is None else self.provisioning.request()
+
+    def certificate_answer(self, action: str, accepted: bool, exi_response: str, now: datetime) -> bool:
+        """The CSMS's answer reaches the EV; whether it now holds a new contract certificate."""
         self.answers.append((action, accepted, exi_response))
-        if accepted:
+        if not accepted:
+            return False
+        if self.provisioning is None:
             self.valid_until = now + CONTRACT_LIFETIME
+            return True
+        try:
+            contract = self.provisioning.install(base64.b64decode(exi_response), now)
+        except (ContractRefused, binascii.Error) as error:
+            log.info("simulated EV refused its contract certificate: %s", error)
+            self.refusals.append(str(error))
+            return False
+        self._hold(contract)
+        return True
+
+    def _hold(self, contract: InstalledContract) -> None:
+        leaf, *subs = contract.chain
+        self.installed = contract
+        self.emaid = contract.emaid
+        self.certificate_pem = contract.pem()
+        self.valid_until = leaf.not_valid_after_utc
+        url = responder_url(leaf)
+        if url is None or not subs:
+            self.chain = ()
+            return
+        data = hash_data(
+            leaf, subs[0]
+        )  # C07.FR.02: the leaf's OCSP data (its sub-CA's issuer is not in hand)
+        self.chain = (
+            ContractHash(
+                data.hash_algorithm, data.issuer_name_hash, data.issuer_key_hash, data.serial_number, url
+            ),
+        )
 
 
 @dataclass

@@ -23,7 +23,7 @@ import sqlite3
 import ssl
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,7 +62,7 @@ from chargeplane.station.core.model import (
 )
 from chargeplane.station.core.station import StationCore, handler_table
 from chargeplane.station.core.storage import QueuedRecord, Storage
-from chargeplane.station.hardware import SimulatedEv, SimulatedStation
+from chargeplane.station.hardware import SimulatedContract, SimulatedEv, SimulatedStation
 from chargeplane.transport.backoff import BackOffSettings
 from chargeplane.transport.client import ClientSettings, ConnectionState, Credentials, OcppClient
 from chargeplane.transport.connection import CallFailed, CallTimeout, ConnectionLost, OcppConnection
@@ -515,8 +515,10 @@ class StationRuntime:
                 self.core.contract_presented(
                     contract.emaid, contract.chain, now, evse_id, contract.certificate_pem
                 )
+            elif contract.provisioning is not None:  # real EXI: the codec's calls go to a worker thread
+                self._background(self._ev_certificate_request(evse_id, action, contract))
             else:
-                exi = base64.b64encode(contract.exi_request).decode()
+                exi = base64.b64encode(contract.certificate_request()).decode()
                 self.core.ev_certificate_request(evse_id, action, exi, now)
         if car.needs is not None:
             self.core.ev_charging_needs(evse_id, car.needs, self.clock())
@@ -950,13 +952,39 @@ class StationRuntime:
         contract = ev.contract if ev is not None else None
         if contract is None:
             return  # the EV left meanwhile
+        if contract.provisioning is not None and answer.accepted:  # it decodes and verifies the EXI
+            self._background(self._ev_installs(answer, contract))
+        elif contract.certificate_answer(answer.action, answer.accepted, answer.exi_response, self.clock()):
+            self._present(contract, answer.evse_id)
+
+    def _present(self, contract: SimulatedContract, evse_id: int) -> None:
+        """With its new contract certificate the EV authorizes (C07); the Authorize goes out now."""
         now = self.clock()
-        contract.certificate_answer(answer.action, answer.accepted, answer.exi_response, now)
-        if answer.accepted:
-            self.core.contract_presented(
-                contract.emaid, contract.chain, now, answer.evse_id, contract.certificate_pem
-            )
-            self._pump()  # the Authorize it made goes out now
+        self.core.contract_presented(contract.emaid, contract.chain, now, evse_id, contract.certificate_pem)
+        self._pump()
+
+    async def _ev_certificate_request(self, evse_id: int, action: str, contract: SimulatedContract) -> None:
+        """M01/M02 of an EV with its OEM provisioning certificate: its signed EXI request, made off the loop."""
+        exi = await asyncio.to_thread(contract.certificate_request)
+        ev = self.hardware.evses[evse_id].ev
+        if ev is None or ev.contract is not contract:
+            return  # it left meanwhile
+        self.core.ev_certificate_request(evse_id, action, base64.b64encode(exi).decode(), self.clock())
+        self._pump()
+
+    async def _ev_installs(self, answer: EvCertificateAnswer, contract: SimulatedContract) -> None:
+        now = self.clock()
+        held = await asyncio.to_thread(
+            contract.certificate_answer, answer.action, answer.accepted, answer.exi_response, now
+        )
+        ev = self.hardware.evses[answer.evse_id].ev
+        if held and ev is not None and ev.contract is contract:  # still plugged in
+            self._present(contract, answer.evse_id)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _upload(self, action: UploadLog) -> None:
         """One attempt of a log upload (N01): HTTP(S) POST, multipart form data naming the file (N01.FR.19),

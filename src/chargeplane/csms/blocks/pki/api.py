@@ -74,7 +74,7 @@ class CertificateOut(msgspec.Struct, rename="camel"):
     status: str  # issued | revoked
     revoked_at: datetime | None
     revocation_reason: str | None
-    source: str  # ocpp (SignCertificate) | cli
+    source: str  # ocpp (SignCertificate) | cli | test-v2g-pki (the built-in test V2G PKI, M01)
     delivery_status: str | None  # the station's CertificateSigned answer: Accepted | Rejected | failed
     renewal_requested_at: datetime | None
     issued_at: datetime

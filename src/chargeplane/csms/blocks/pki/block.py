@@ -10,7 +10,7 @@ from typing import cast
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
 from chargeplane.csms.blocks.context import BlockContext
 from chargeplane.csms.blocks.declaration import Block
-from chargeplane.csms.blocks.pki import api, contract_service, handlers
+from chargeplane.csms.blocks.pki import api, contract_service, handlers, test_v2g_pki
 from chargeplane.csms.blocks.pki.repository import PkiRepository
 from chargeplane.csms.blocks.pki.service import PkiService
 from chargeplane.csms.blocks.pki.settings import PkiSettings
@@ -62,6 +62,9 @@ def install(context: BlockContext, settings: PkiSettings) -> None:
         external=None if settings.external_ca is None else {"station": load_external_ca(settings)},
         contracts=load_contract_backend(settings),
     )
+    if settings.test_v2g_pki:  # development and tests: the CSMS's own CAs answer M01 (needs the service)
+        service.contracts = test_v2g_pki.backend(service, settings)
+        context.jobs.append(test_v2g_pki.start_codec)
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(service))
     context.jobs.append(service.deliver)

@@ -92,6 +92,24 @@ class PkiSettings:
         Doc("seconds to wait for the contract-certificate service (ISO 15118-2 gives the EV 5 s in all)"),
     ] = 4.0
 
+    test_v2g_pki: Annotated[
+        bool,
+        Doc(
+            "DEVELOPMENT AND TESTS ONLY: answer Get15118EVCertificate (M01) with the built-in test V2G PKI, "
+            "which decodes the EV's ISO 15118-2 CertificateInstallationReq (EXI; needs java, py4j and the "
+            "iso15118 package's EXICodec.jar), issues a contract certificate from the mo CA and signs the "
+            "response with an SA provisioning certificate from the v2g CA; not with contract_backend or "
+            "contract_service_url"
+        ),
+    ] = False
+    test_v2g_pki_oem_cas: Annotated[
+        Path | None,
+        Doc(
+            "with test_v2g_pki: a PEM file of the OEM CA certificates that issue the EVs' provisioning "
+            "certificates; a request whose OEMProvisioningCert none of them issued is refused (default: any OEM)"
+        ),
+    ] = None
+
     def __post_init__(self) -> None:
         if self.certificate_days < 1:
             raise SettingsError("certificate_days must be >= 1")
@@ -107,6 +125,10 @@ class PkiSettings:
             raise SettingsError("contract_service_url must start with http:// or https://")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("public_url must start with http:// or https://")
+        if self.test_v2g_pki and (self.contract_backend is not None or url is not None):
+            raise SettingsError(
+                "test_v2g_pki is a contract backend: not with contract_backend or contract_service_url"
+            )
         for name in ("external_ca", "contract_backend"):
             value = getattr(self, name)
             if value is not None and ":" not in value:

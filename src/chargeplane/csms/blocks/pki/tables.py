@@ -26,7 +26,7 @@ pki_certificates = sa.Table(
     utc_timestamp("revoked_at"),
     sa.Column("revocation_reason", sa.String(32)),
     sa.Column("pem", sa.Text, nullable=False),
-    sa.Column("source", sa.String(16), nullable=False),  # ocpp | cli
+    sa.Column("source", sa.String(16), nullable=False),  # ocpp | cli | test-v2g-pki
     sa.Column("delivery_status", sa.String(32)),  # CertificateSigned's answer: Accepted | Rejected | failed
     utc_timestamp("renewal_requested_at"),  # when the renewal job triggered a new CSR for it
     utc_timestamp("issued_at", nullable=False),
