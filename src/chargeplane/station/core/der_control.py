@@ -516,15 +516,10 @@ class DerControl(Controller):
 
     def decorate_needs(self, evse_id: int, needs: EvChargingNeeds, charging: dict[str, Any]) -> None:
         """R02.FR.01 / R03.FR.01: an AC_BPT_DER EV's inverter nameplate and the DER controls it supports in
-        derChargingParameters; its AC_BPT transfer is the DER one (the V2X block set the transfer first)."""
+        derChargingParameters (the V2X block asks for AC_BPT_DER for it)."""
         ability = needs.der
         if ability is None or not self.enabled:
             return
-        if charging.get("requestedEnergyTransfer") == "AC_BPT":
-            charging["requestedEnergyTransfer"] = "AC_BPT_DER"
-        available = charging.get("availableEnergyTransfer")
-        if isinstance(available, list) and "AC_BPT_DER" not in available:
-            charging["availableEnergyTransfer"] = [*available, "AC_BPT_DER"]
         supported = [c for c in ability.supported if c in Ctl.__members__.values()]
         parameters: dict[str, Any] = {
             "evOverExcitedMaxDischargePower": ability.max_discharge_w,
