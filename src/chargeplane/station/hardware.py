@@ -10,7 +10,7 @@ charge).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -106,7 +106,9 @@ class SimulatedEvInverter:
     inverter: Inverter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.inverter = Inverter(ev_rating(self.ability))
+        ability = self.ability  # its own nameplate: MaxW is its largest active power either way
+        rating = ev_rating(ability)
+        self.inverter = Inverter(replace(rating, max_w=max(ability.max_charge_w, ability.max_discharge_w)))
 
     def receive(self, controls: tuple[tuple[str, bytes], ...]) -> None:
         self.controls = {

@@ -497,10 +497,14 @@ class DerControl(Controller):
             return
         if alarm is not None:
             self.ev_alarms[evse.id] = alarm
-            self._notify_alarm(Cause(Ctl(alarm[0]), _fault(alarm[1])), False, now)
+            self._notify_alarm(
+                Cause(Ctl(alarm[0]), _fault(alarm[1])), False, now, f"EV inverter, EVSE {evse.id}"
+            )
         elif previous is not None:
             del self.ev_alarms[evse.id]
-            self._notify_alarm(Cause(Ctl(previous[0]), _fault(previous[1])), True, now)
+            self._notify_alarm(
+                Cause(Ctl(previous[0]), _fault(previous[1])), True, now, f"EV inverter, EVSE {evse.id}"
+            )
 
     # ------------------------------------------------------------------ the EV's inverter (R02/R03)
     def ev_connected(self, evse: Evse, needs: EvChargingNeeds, now: datetime) -> None:
@@ -561,18 +565,25 @@ class DerControl(Controller):
         modes = self._ac_modes(evse)
         return ev, {t: s for t, s in settings.items() if t not in ev and t in modes}
 
+    def _executing(
+        self, evse: int, settings: dict[Ctl, Setting]
+    ) -> tuple[dict[Ctl, Setting], dict[Ctl, Setting], Rating]:
+        """:meth:`_split`, and the rating the station's part applies to: the EVSE's DC inverter (R01), or the
+        AC EV's inverter whose power the station caps (R03: e.g. a share of EVMaximumDischargePower)."""
+        ev_part, own = self._split(evse, settings)
+        ability = self.ev_abilities.get(evse)
+        return ev_part, own, self._rating(evse) if ability is None else ev_rating(ability)
+
     def _flow(self, settings: dict[Ctl, Setting]) -> None:
         """R01/R03: cap each EVSE's power by what its inverter lets through, and hand each AC_BPT_DER EV
         its controls (R02.FR.03); only changes are acted on."""
         for evse in self.ctx.evses:
-            ev_part, own = self._split(evse, settings)
-            ability = self.ev_abilities.get(evse)
-            if ability is not None:
+            ev_part, own, rating = self._executing(evse, settings)
+            if evse in self.ev_abilities:
                 handed = tuple(sorted((t.value, wire(s)) for t, s in ev_part.items()))
                 if self.ev_sent.get(evse) != handed:
                     self.ev_sent[evse] = handed
                     self.ctx.act(EvDerControls(evse, handed))
-            rating = self._rating(evse) if ability is None else ev_rating(ability)
             envelope = self.inverter.envelope(own, rating)
             if envelope != self.limits.get(evse, UNCAPPED):
                 if envelope == UNCAPPED:
@@ -583,6 +594,18 @@ class DerControl(Controller):
                     SetInverterLimits(evse, _finite(envelope.max_charge_w), _finite(envelope.max_discharge_w))
                 )
 
+    def _deviation(self, settings: dict[Ctl, Setting]) -> Cause | None:
+        """R05.FR.01: the control that bites on what an EVSE asks of the inverter executing for it (its DC
+        inverter, or the station's emulation for an AC EV's), the first EVSE's that has one."""
+        for evse_id, evse in self.ctx.evses.items():
+            _, own, rating = self._executing(evse_id, settings)
+            meter = evse.meter
+            asked = meter.power_w if meter.uncapped_w is None else meter.uncapped_w
+            _, cause = self.inverter.limit(own, asked, rating)
+            if cause is not None:
+                return cause
+        return None
+
     def apply(self, now: datetime) -> Output:
         """Run the inverter with the controls in force, cap the EVSEs by it and report a changed deviation
         (R05.FR.01-04); the controls handed to EVs are theirs to report."""
@@ -591,25 +614,29 @@ class DerControl(Controller):
         own = {t: s for t, s in settings.items() if t not in handed}
         out = self.inverter.step(own, now)
         self.last, self.seen = out, now
-        if self.enabled:
-            self._flow(settings)
-        if not self.enabled or out.cause == self.alarm:
+        if not self.enabled:
             return out
-        previous, self.alarm = self.alarm, out.cause
-        if out.cause is not None:  # R05.FR.01, R05.FR.03: a new cause takes over, no end of the old one
-            self._notify_alarm(out.cause, False, now)
+        self._flow(settings)
+        cause = out.cause if out.tripped else self._deviation(settings)
+        if cause == self.alarm:
+            return out
+        previous, self.alarm = self.alarm, cause
+        if cause is not None:  # R05.FR.01, R05.FR.03: a new cause takes over, no end of the old one
+            self._notify_alarm(cause, False, now)
         elif previous is not None:  # R05.FR.02
             self._notify_alarm(previous, True, now)
         self._save()
         return out
 
-    def _notify_alarm(self, cause: Cause, ended: bool, now: datetime) -> None:
+    def _notify_alarm(
+        self, cause: Cause, ended: bool, now: datetime, source: str = "station inverter"
+    ) -> None:
         request = m21.NotifyDERAlarmRequest(
             control_type=cause.control_type,
             grid_event_fault=cause.fault if cause.fault is not None else UNSET,
             alarm_ended=True if ended else UNSET,
             timestamp=self.ctx.ts(now),
-            extra_info=f"V={self.inverter.voltage_v:.1f} f={self.inverter.frequency_hz:.2f}",
+            extra_info=f"{source}: V={self.inverter.voltage_v:.1f} f={self.inverter.frequency_hz:.2f}",
         )
         self.ctx.send(request, now)
 
