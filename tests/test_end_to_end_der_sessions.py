@@ -7,7 +7,8 @@ what the EV lacks (LimitMaxDischarge as 50 % of the EV's maximum discharge power
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,18 @@ async def _get(api: httpx.AsyncClient, url: str) -> Any:
     response = await api.get(url)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+@asynccontextmanager
+async def under_der(
+    tmp_path: Path, *controls: tuple[str, str, dict[str, Any]]
+) -> AsyncIterator[tuple[httpx.AsyncClient, StationRuntime]]:
+    """Our CSMS and our running 2.1 station, with ``controls`` (id, type, setting) set through the API."""
+    card = {"idToken": CARD, "type": "ISO14443"}
+    async with csms_and_station(tmp_path, STATION, [card], variables=VARIABLES) as (api, station):
+        for control in controls:
+            await set_control(api, *control)
+        yield api, station
 
 
 async def set_control(api: httpx.AsyncClient, control_id: str, kind: str, setting: dict[str, Any]) -> None:
@@ -91,11 +104,12 @@ def alarms(api: httpx.AsyncClient, count: int) -> Callable[[], Awaitable[list[di
 async def test_R01_station_inverter_caps_discharge_volt_watt_and_trip_and_keeps_controls_over_a_restart(
     tmp_path: Path,
 ) -> None:
-    card = {"idToken": CARD, "type": "ISO14443"}
-    async with csms_and_station(tmp_path, STATION, [card], variables=VARIABLES) as (api, station):
-        await set_control(api, "half", "LimitMaxDischarge", HALF)
-        await set_control(api, "vw", "VoltWatt", VOLT_WATT)
-        await set_control(api, "hv", "HVMustTrip", HV_TRIP)
+    controls = (
+        ("half", "LimitMaxDischarge", HALF),
+        ("vw", "VoltWatt", VOLT_WATT),
+        ("hv", "HVMustTrip", HV_TRIP),
+    )
+    async with under_der(tmp_path, *controls) as (api, station):
         rating = float(station.core.ctx.model.value(CTRLR, "MaxW", evse=1))  # R01.FR.01: the nameplate
         ev = SimulatedEv(soc=80.0, max_discharge_w=rating, capacity_wh=100_000.0)
         key = await discharge(api, station, ev, -rating)
@@ -140,9 +154,7 @@ def der_ev(supported: tuple[str, ...]) -> SimulatedEv:
 
 
 async def test_R02_EV_inverter_takes_its_controls_and_its_alarm_reaches_the_csms(tmp_path: Path) -> None:
-    card = {"idToken": CARD, "type": "ISO14443"}
-    async with csms_and_station(tmp_path, STATION, [card], variables=VARIABLES) as (api, station):
-        await set_control(api, "vw", "VoltWatt", VOLT_WATT)
+    async with under_der(tmp_path, ("vw", "VoltWatt", VOLT_WATT)) as (api, station):
         ev = der_ev(("VoltWatt", "HVMustTrip"))
         key = await discharge(api, station, ev, -8_000.0)
 
@@ -178,10 +190,10 @@ def handed_to(ev: SimulatedEv) -> list[str]:
 async def test_R03_hybrid_station_emulates_limit_max_discharge_the_EV_executes_volt_watt(
     tmp_path: Path,
 ) -> None:
-    card = {"idToken": CARD, "type": "ISO14443"}
-    async with csms_and_station(tmp_path, STATION, [card], variables=VARIABLES) as (api, station):
-        await set_control(api, "vw", "VoltWatt", VOLT_WATT)
-        await set_control(api, "half", "LimitMaxDischarge", HALF)
+    async with under_der(tmp_path, ("vw", "VoltWatt", VOLT_WATT), ("half", "LimitMaxDischarge", HALF)) as (
+        api,
+        station,
+    ):
         ev = der_ev(("VoltWatt",))  # no LimitMaxDischarge in the EV: the station emulates it (R03.FR.04)
         key = await discharge(api, station, ev, -8_000.0)
         await until(power_in_csms(api, key, -5_000.0), "50 % of the EV's maximum discharge power")

@@ -13,6 +13,7 @@ from ocpp.routing import after, on
 from chargeplane.csms.blocks.der_control.handlers import flatten
 from chargeplane.csms.blocks.der_control.settings import DerControlSettings
 from chargeplane.ocpp.messages import v21
+from tests.csms.blocks.smart_charging.test_dynamic_priority import started
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
 
@@ -396,16 +397,7 @@ async def test_R02_FR_01_an_EVs_der_charging_parameters_are_kept_per_transaction
     async with peer(csms.ocpp_url, "DEREV", "2.1", station_class=DerStation) as station:
         await boot(station, "2.1")
         for transaction_id, supported in (("TX-D1", ["VoltWatt"]), ("TX-D2", ["VoltWatt", "HVMustTrip"])):
-            await station.call(
-                V21.call.TransactionEvent(
-                    event_type="Started",
-                    timestamp="2026-12-07T10:00:00Z",
-                    trigger_reason="CablePluggedIn",
-                    seq_no=0,
-                    transaction_info={"transaction_id": transaction_id},
-                    evse={"id": 1, "connector_id": 1},
-                )
-            )
+            await started(station, transaction_id)
             needs = {
                 "requested_energy_transfer": "AC_BPT_DER",
                 "control_mode": "DynamicControl",
