@@ -129,6 +129,10 @@ async def test_R01_station_inverter_caps_discharge_volt_watt_and_trip_and_keeps_
         await station.stop()
         async with running_station(station.settings) as again:  # R01.FR.03: the controls persist
             assert set(again.core.der.controls) == {"half", "vw", "hv"}
+            cap = again.hardware.evses[1]
+            await until(
+                lambda: cap.cap.max_discharge_w == rating / 2, "the cap in force again after the boot"
+            )
             query = (await api.post(f"/stations/{STATION}/der-controls/query", json={})).json()
 
             async def complete() -> dict[str, Any] | None:

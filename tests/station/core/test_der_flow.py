@@ -194,6 +194,12 @@ def test_R02_FR_03_R03_FR_04_FR_05_FR_06_the_EV_takes_what_it_supports_the_stati
     assert rig.of(M21.NotifyDERAlarmRequest) == []  # the VoltWatt deviation is the EV's to report
     rig.do("ev_unplugged", 1)
     assert caps(rig)[-1] == SetInverterLimits(1, 4_400.0, 4_400.0)  # the EVSE's DC inverter: VoltWatt binds
+    rig.clear()
+    rig.do("ev_plugged", 1, 1)
+    rig.do("ev_charging_needs", 1, DER_NEEDS)  # the next DER EV gets the controls it supports too
+    assert [[kind for kind, _ in a.controls] for a in rig.actions if isinstance(a, EvDerControls)] == [
+        ["VoltWatt"]
+    ]
 
 
 def test_R02_the_EV_inverters_alarm_becomes_NotifyDERAlarm_and_its_end_too() -> None:

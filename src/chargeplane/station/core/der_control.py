@@ -512,6 +512,7 @@ class DerControl(Controller):
         it supports (R02.FR.03, R03.FR.05), the station emulates the rest it can (R03.FR.04)."""
         if not self.enabled:
             return
+        self.ev_sent.pop(evse.id, None)  # an EV that states its needs gets its controls (again)
         if needs.der is None:
             self.ev_abilities.pop(evse.id, None)
         else:
