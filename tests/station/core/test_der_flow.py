@@ -236,3 +236,19 @@ def test_simulated_EVSE_meters_the_capped_power_and_the_EV_inverter_applies_its_
     evse.voltage_v = 230.0
     reading = evse.read(1.0)
     assert (reading.power_w, reading.ev_der_alarm) == (-5_000.0, None)
+
+
+def test_R01_freq_watt_reduces_power_with_the_frequency_and_an_LFMustTrip_stops_it() -> None:
+    rig = rig21()
+    freq_watt = curve(1, [(50.2, 100.0), (51.0, 25.0)])  # Hz -> % MaxW
+    set_curve(rig, "fw", "FreqWatt", freq_watt)
+    set_curve(rig, "lf", "LFMustTrip", curve(1, [(49.0, 0.0)], "Not_Applicable"))
+    rig.do("set_grid", None, 51.0)
+    assert caps(rig)[-1] == SetInverterLimits(1, 5_500.0, 5_500.0)  # 25 % of 22 kW each way
+    rig.do("update_meter", 1, MeterReading(power_w=5_500.0, uncapped_w=11_000.0))
+    alarm = rig.of(M21.NotifyDERAlarmRequest)[-1]
+    assert (alarm.control_type, alarm.grid_event_fault) == ("FreqWatt", "OverFrequency")
+    rig.do("set_grid", None, 48.5)
+    assert caps(rig)[-1] == SetInverterLimits(1, 0.0, 0.0)
+    trip = rig.of(M21.NotifyDERAlarmRequest)[-1]
+    assert (trip.control_type, trip.grid_event_fault) == ("LFMustTrip", "UnderFrequency")
