@@ -116,9 +116,8 @@ def test_status_shows_the_der_controls_and_the_grid() -> None:
         rig.now,
     )
     rig.core.set_grid(240.0, None, rig.now)
-    assert (
-        "  DER: 1 control(s) grid=240.0V/50.00Hz P=0W Q=0var tripped=False" in describe(runtime).splitlines()
-    )
+    line = "  DER: 1 control(s) grid=240.0V/50.00Hz P=0W Q=0var tripped=False EVSE 1 <= 22000/-22000W"
+    assert line in describe(runtime).splitlines()  # the VoltWatt curve's 100 % of MaxW caps EVSE 1 both ways
 
 
 class _SwapStation:

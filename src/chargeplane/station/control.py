@@ -105,9 +105,13 @@ def describe(runtime: StationRuntime) -> str:
             "" if out is None else f" P={out.active_w:.0f}W Q={out.reactive_var:.0f}var tripped={out.tripped}"
         )
         alarm = f" alarm={der.alarm.control_type.value}" if der.alarm else ""
+        caps = "".join(  # R01/R03: what each EVSE's inverter lets through
+            f" EVSE {evse} <= {cap.max_charge_w:.0f}/-{cap.max_discharge_w:.0f}W"
+            for evse, cap in der.limits.items()
+        )
         lines.append(
             f"  DER: {len(der.controls)} control(s) grid={inverter.voltage_v:.1f}V/{inverter.frequency_hz:.2f}Hz"
-            f"{output}{alarm}"
+            f"{output}{alarm}{caps}"
         )
     display = core.ctx.get(DisplayMessages)
     if display.items:  # O01-O06: what the CSMS's display messages put on the display now

@@ -12,13 +12,17 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import msgspec
+
 from chargeplane.pki.hashes import hash_data
+from chargeplane.station.core.der_control import ev_rating, setting_type
+from chargeplane.station.core.der_inverter import UNCAPPED, Cause, Ctl, Envelope, Inverter, Setting
 from chargeplane.station.core.iso15118 import responder_url
-from chargeplane.station.core.model import ContractHash, EvChargingNeeds, MeterReading
+from chargeplane.station.core.model import ContractHash, EvChargingNeeds, EvDerAbility, MeterReading
 from chargeplane.station.ev_contract import ContractRefused, EvProvisioning, InstalledContract
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,11 @@ class PowerLimiter(Protocol):
 
     def set_setpoint(self, setpoint_w: float | None, sleep: bool) -> None:
         """V2X: the EV follows ``setpoint_w`` (negative: it discharges; None: the limit alone)."""
+        ...
+
+    def set_inverter(self, max_charge_w: float | None, max_discharge_w: float | None) -> None:
+        """2.1 R01/R03: the inverter lets at most this through each way under the DER controls (None: no
+        cap): the power that flows and is metered."""
         ...
 
 
@@ -128,6 +137,47 @@ class SimulatedContract:
         )
 
 
+EV_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # the EV inverter's clock counts metered seconds from here
+
+
+@dataclass
+class SimulatedEvInverter:
+    """R02/R03: the inverter of an AC_BPT_DER EV (what it can do is in its needs): it executes the DER
+    controls the station handed it (ISO 15118-20 ChargeParameterDiscoveryRes) on the grid at the EVSE, on a
+    clock of metered seconds; its alarm (a control making it deviate) rides on the meter reading."""
+
+    ability: EvDerAbility
+    controls: dict[Ctl, Setting] = field(default_factory=dict)
+    clock_s: float = 0.0
+    cause: Cause | None = None
+    inverter: Inverter = field(init=False)
+
+    def __post_init__(self) -> None:
+        ability = self.ability  # its own nameplate: MaxW is its largest active power either way
+        rating = ev_rating(ability)
+        self.inverter = Inverter(replace(rating, max_w=max(ability.max_charge_w, ability.max_discharge_w)))
+
+    def receive(self, controls: tuple[tuple[str, bytes], ...]) -> None:
+        self.controls = {
+            Ctl(kind): msgspec.json.decode(raw, type=setting_type(Ctl(kind))[1]) for kind, raw in controls
+        }
+
+    def apply(self, requested_w: float, voltage_v: float, frequency_hz: float) -> float:
+        """What the EV's inverter exchanges when its EV asks ``requested_w`` on this grid."""
+        inverter = self.inverter
+        inverter.voltage_v, inverter.frequency_hz, inverter.requested_w = voltage_v, frequency_hz, requested_w
+        out = inverter.step(self.controls, EV_EPOCH + timedelta(seconds=self.clock_s))
+        self.cause = out.cause
+        return out.active_w
+
+    @property
+    def alarm(self) -> tuple[str, str | None] | None:
+        cause = self.cause
+        if cause is None:
+            return None
+        return cause.control_type.value, None if cause.fault is None else cause.fault.value
+
+
 @dataclass
 class SimulatedEv:
     """An EV: battery capacity, state of charge and maximum charging power; a Plug & Charge EV has a
@@ -142,6 +192,11 @@ class SimulatedEv:
     waits_for_schedule: bool = False  # ISO 15118: no energy before the station agreed a schedule with it
     max_discharge_w: float = 0.0  # V2X: what it can give back (0: a unidirectional EV)
     min_soc: float = 20.0  # V2X: it stops discharging there
+    inverter: SimulatedEvInverter | None = None  # R02/R03: its own (AC_BPT_DER) inverter, from its needs
+
+    def __post_init__(self) -> None:
+        if self.inverter is None and self.needs is not None and self.needs.der is not None:
+            self.inverter = SimulatedEvInverter(self.needs.der)
 
     def accepted_power(self, offered_w: float) -> float:
         if not self.draws_power or self.waits_for_schedule or self.soc >= 100.0:
@@ -175,12 +230,14 @@ class SimulatedEvse:
     sleeping: bool = False  # V2X Idle with evseSleep: the power electronics off
     energy_export_wh: float = 0.0
     frequency_hz: float = 50.0  # the simulated grid's frequency (settable, V2X frequency support)
+    cap: Envelope = UNCAPPED  # R01/R03: what the station's DER inverter lets through each way
+    uncapped_w: float = 0.0  # what would flow without that cap
 
     def offered_w(self) -> float:
         """What the EVSE offers the EV: its maximum, capped by the charging limit."""
         return self.max_power_w if self.limit_w is None else min(self.max_power_w, self.limit_w)
 
-    def _power(self) -> float:
+    def _asked(self) -> float:
         if not self.closed or self.ev is None or self.sleeping:
             return 0.0
         offered = self.offered_w()
@@ -190,9 +247,20 @@ class SimulatedEvse:
             return self.ev.accepted_power(min(offered, self.setpoint_w))
         return -self.ev.dischargeable_power(min(-self.setpoint_w, self.max_power_w))
 
+    def _power(self) -> float:
+        """What the EV asks, through its own inverter if it has one (R02), capped by the station's (R01/R03)."""
+        asked = self._asked()
+        inverter = self.ev.inverter if self.ev is not None else None
+        if inverter is not None:
+            asked = inverter.apply(asked, self.voltage_v, self.frequency_hz)
+        self.uncapped_w = asked
+        return self.cap.clamp(asked)
+
     def advance(self, elapsed_s: float) -> None:
         """Count the energy of the last ``elapsed_s`` seconds at the power the EVSE's state gives now: call
         it before the state changes (contactor, limit, setpoint) so each stretch counts at its own power."""
+        if self.ev is not None and self.ev.inverter is not None:
+            self.ev.inverter.clock_s += max(0.0, elapsed_s)
         power = self._power()
         delivered = power * max(0.0, elapsed_s) / 3600.0
         if delivered >= 0:
@@ -214,6 +282,8 @@ class SimulatedEvse:
             soc,
             round(self.energy_export_wh, 3),
             self.frequency_hz,
+            round(self.uncapped_w, 1),
+            None if self.ev is None or self.ev.inverter is None else self.ev.inverter.alarm,
         )
 
     def set_closed(self, closed: bool) -> None:
@@ -228,6 +298,17 @@ class SimulatedEvse:
     def set_setpoint(self, setpoint_w: float | None, sleep: bool) -> None:
         self.setpoint_w = setpoint_w
         self.sleeping = sleep
+
+    def set_inverter(self, max_charge_w: float | None, max_discharge_w: float | None) -> None:
+        inf = float("inf")
+        self.cap = Envelope(
+            inf if max_charge_w is None else max_charge_w, inf if max_discharge_w is None else max_discharge_w
+        )
+
+    def der_controls(self, controls: tuple[tuple[str, bytes], ...]) -> None:
+        """R02.FR.03: the controls for the EV's own inverter (an EV without one ignores them)."""
+        if self.ev is not None and self.ev.inverter is not None:
+            self.ev.inverter.receive(controls)
 
 
 class LogDisplay:

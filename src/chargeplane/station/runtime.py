@@ -45,6 +45,7 @@ from chargeplane.station.core.model import (
     DownloadFirmware,
     EvCertificateAnswer,
     EvChargingNeeds,
+    EvDerControls,
     Failure,
     OutgoingCall,
     PublishFile,
@@ -52,6 +53,7 @@ from chargeplane.station.core.model import (
     Reconnect,
     Registration,
     SetContactor,
+    SetInverterLimits,
     SetLock,
     SetPowerLimit,
     SetPowerSetpoint,
@@ -631,6 +633,8 @@ class StationRuntime:
         """The simulated grid at the connection point moves (None: unchanged); 2.1 DER controls act on it."""
         if voltage_v is not None:
             self.hardware.grid_voltage_v = voltage_v
+            for evse in self.hardware.evses.values():  # every EVSE's meter and an EV's inverter see it (R02)
+                evse.voltage_v = voltage_v
         if frequency_hz is not None:
             self.hardware.grid_frequency_hz = frequency_hz
             for evse in self.hardware.evses.values():  # every EVSE's meter reads it (V2X frequency, Q08)
@@ -891,7 +895,12 @@ class StationRuntime:
         self._pump()
 
     def _apply(self, action: object) -> None:
-        if isinstance(action, SetContactor | SetPowerLimit | SetPowerSetpoint) and self._meter is not None:
+        if (
+            isinstance(
+                action, SetContactor | SetPowerLimit | SetPowerSetpoint | SetInverterLimits | EvDerControls
+            )
+            and self._meter is not None
+        ):
             self._settle_meters()
         if isinstance(action, SetContactor):
             self.hardware.evses[action.evse_id].set_closed(action.closed)
@@ -903,6 +912,10 @@ class StationRuntime:
             self.hardware.evses[action.evse_id].set_limit(action.limit_w)
         elif isinstance(action, SetPowerSetpoint):
             self.hardware.evses[action.evse_id].set_setpoint(action.setpoint_w, action.sleep)
+        elif isinstance(action, SetInverterLimits):
+            self.hardware.evses[action.evse_id].set_inverter(action.max_charge_w, action.max_discharge_w)
+        elif isinstance(action, EvDerControls):
+            self.hardware.evses[action.evse_id].der_controls(action.controls)
         elif isinstance(action, EvCertificateAnswer):
             self._ev_certificate_answer(action)
         elif isinstance(action, StartPowerDelivery):

@@ -77,10 +77,10 @@ def test_R04_FR_01_unsupported_type_is_NotSupported() -> None:
     assert cleared.status == "NotSupported"  # R04.FR.36 / R04.FR.43
 
 
-def set_dc_der(rig: Rig, variable: str, value: str) -> str:
+def set_dc_der(rig: Rig, variable: str, value: str, component: str = CTRLR) -> str:
     data = D21.SetVariableDataType(
         attribute_value=value,
-        component=D21.ComponentType(name=CTRLR, evse=D21.EVSEType(id=1)),
+        component=D21.ComponentType(name=component, evse=D21.EVSEType(id=1)),
         variable=D21.VariableType(name=variable),
     )
     answer = rig.handle(M21.SetVariablesRequest(set_variable_data=[data]))
@@ -91,6 +91,8 @@ def test_R04_FR_01_type_left_out_of_modes_supported_is_NotSupported() -> None:
     rig = rig21()
     assert set_curve(rig, "a", "VoltWatt", curve(1, VOLT_WATT)).status == "Accepted"
     assert set_dc_der(rig, "ModesSupported", "VoltVar,HVMustTrip") == "Accepted"
+    assert set_curve(rig, "b", "VoltWatt", curve(1, VOLT_WATT)).status == "Accepted"  # emulated for AC EVs
+    assert set_dc_der(rig, "ModesSupported", "HVMustTrip", "ACDERCtrlr") == "Accepted"
     assert set_curve(rig, "b", "VoltWatt", curve(1, VOLT_WATT)).status == "NotSupported"
     assert set_dc_der(rig, "Enabled", "false") == "Accepted"
     assert set_curve(rig, "c", "VoltVar", curve(1, VOLT_WATT, "PctMaxVar")).status == "NotSupported"

@@ -21,6 +21,7 @@ are skipped on 2.0.1 (not in its catalog).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,10 +34,30 @@ from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.context import Context, Controller, route
-from chargeplane.station.core.der_inverter import SIMULATED, Cause, Ctl, Inverter, Output, Rating, Setting
+from chargeplane.station.core.der_inverter import (
+    SIMULATED,
+    UNCAPPED,
+    Cause,
+    Ctl,
+    Envelope,
+    Fault,
+    Inverter,
+    Output,
+    Rating,
+    Setting,
+)
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
+from chargeplane.station.core.iso15118_charging import Iso15118Charging
+from chargeplane.station.core.model import (
+    EvChargingNeeds,
+    EvDerAbility,
+    EvDerControls,
+    Evse,
+    SetInverterLimits,
+)
 
 CTRLR = "DCDERCtrlr"
+AC_CTRLR = "ACDERCtrlr"
 STATE_KEY = "der_controls"
 PER_REPORT = 24  # controls per ReportDERControlRequest (the schema's cap of each list)
 m21 = v21.messages
@@ -74,6 +95,17 @@ FIELDS: dict[Ctl, tuple[str, type[Setting]]] = {
 SETTING_FIELDS = ("curve", *(name for name, _ in FIELDS.values()))
 # types whose setting has no startTime / duration: defaults only
 UNSCHEDULED = frozenset({Ctl.ENTER_SERVICE, Ctl.GRADIENTS})
+# R03.FR.03: what the station emulates for an AC EV's inverter by capping the power it grants the EV (its
+# EVSEMaximumDischargePower and EVSETargetActivePower): the controls that only limit active power or stop it
+EMULATED_AC = (
+    Ctl.LIMIT_MAX_DISCHARGE,
+    Ctl.VOLT_WATT,
+    Ctl.FREQ_WATT,
+    Ctl.HV_MUST_TRIP,
+    Ctl.LV_MUST_TRIP,
+    Ctl.HF_MUST_TRIP,
+    Ctl.LF_MUST_TRIP,
+)
 
 
 def setting_type(ctype: Ctl) -> tuple[str, type[Setting]]:
@@ -173,12 +205,45 @@ def variables(layout: StationLayout) -> list[VariableDef]:
             var(CTRLR, "InverterSwVersion", "string", "1.0", **ro),
             var(CTRLR, "InverterHwVersion", "string", "1.0", **ro),
             var(CTRLR, "ReactiveSusceptance", "decimal", "0", unit="s", **ro),
+            var(CTRLR, "MaxV", "decimal", str(round(rating.v_nom * 1.1, 1)), unit="V", **ro),
+            var(CTRLR, "MinV", "decimal", str(round(rating.v_nom * 0.9, 1)), unit="V", **ro),
+            var(CTRLR, "InverterSerialNumber", "string", f"SIM-{evse:04d}", **ro),
+            # R03.FR.03: the controls emulated for an AC_BPT_DER EV's inverter
+            var(
+                AC_CTRLR,
+                "ModesSupported",
+                "MemberList",
+                ",".join(c.value for c in EMULATED_AC),
+                evse=evse,
+                values_list=",".join(c.value for c in EMULATED_AC),
+            ),
         ]
     return out
 
 
+def ev_rating(ability: EvDerAbility) -> Rating:
+    """An AC EV's inverter as the station sees it: its nameplate from derChargingParameters (R03: e.g.
+    LimitMaxDischarge is a share of the EV's maximum discharge power)."""
+    return Rating(ability.max_discharge_w, ability.max_var, ability.nominal_voltage_v)
+
+
+def wire(setting: Setting) -> bytes:
+    return msgspec.json.encode(setting)
+
+
 class DerControl(Controller):
-    __slots__ = ("alarm", "controls", "inverter", "last", "received", "seen")
+    __slots__ = (
+        "alarm",
+        "controls",
+        "ev_abilities",
+        "ev_alarms",
+        "ev_sent",
+        "inverter",
+        "last",
+        "limits",
+        "received",
+        "seen",
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -188,15 +253,21 @@ class DerControl(Controller):
         self.alarm: Cause | None = None  # the alarm last reported (R05.FR.03/04: one at a time)
         self.last: Output | None = None
         self.seen: datetime | None = None  # the core time of the last inverter step
+        self.limits: dict[int, Envelope] = {}  # EVSE -> the cap last given its hardware (absent: none)
+        self.ev_abilities: dict[int, EvDerAbility] = {}  # EVSE -> the AC_BPT_DER EV's inverter (R02/R03)
+        self.ev_sent: dict[int, tuple[tuple[str, bytes], ...]] = {}  # EVSE -> the controls handed its EV
+        self.ev_alarms: dict[int, tuple[str, str | None]] = {}  # EVSE -> the EV inverter's alarm reported
 
     # ------------------------------------------------------------------ state
     @property
     def enabled(self) -> bool:
         return self.ctx.version is Version.V21
 
-    def _rating(self) -> Rating:
+    def _rating(self, evse: int = 1) -> Rating:
+        """R01.FR.01: the DC inverter's nameplate of ``evse`` as its DCDERCtrlr variables state it."""
+
         def number(name: str, default: float) -> float:
-            value = self.ctx.model.value(CTRLR, name, evse=1) if self.enabled else None
+            value = self.ctx.model.value(CTRLR, name, evse=evse) if self.enabled else None
             try:
                 return float(value) if value else default
             except ValueError:
@@ -206,6 +277,7 @@ class DerControl(Controller):
         return Rating(number("MaxW", base.max_w), number("MaxVar", base.max_var), number("VNom", base.v_nom))
 
     def start(self, now: datetime) -> None:
+        self.ctx.get(Iso15118Charging).needs_extras.append(self.decorate_needs)
         saved = self.ctx.storage.get_state(STATE_KEY)
         if saved:  # R01.FR.03: they survive a reboot
             data = json.loads(saved)
@@ -225,15 +297,24 @@ class DerControl(Controller):
         self.ctx.storage.set_state(STATE_KEY, json.dumps(data) if self.controls or alarm else None)
 
     def supported(self) -> set[Ctl]:
-        """R04.FR.01: the union of ModesSupported over the EVSEs whose DC inverter is enabled."""
+        """R04.FR.01: the union of ModesSupported over the EVSEs whose DC inverter is enabled, and of the
+        controls emulated for AC EVs (ACDERCtrlr, R03.FR.03)."""
         out: set[Ctl] = set()
-        model = self.ctx.model
         for evse in self.ctx.evses:
-            if model.value(CTRLR, "Enabled", evse=evse) != "true":
-                continue
-            modes = model.value(CTRLR, "ModesSupported", evse=evse) or ""
-            out |= {Ctl(m) for m in modes.split(",") if m in Ctl.__members__.values()}
+            out |= self._dc_modes(evse) | self._ac_modes(evse)
         return out
+
+    def _modes(self, component: str, evse: int) -> set[Ctl]:
+        modes = self.ctx.model.value(component, "ModesSupported", evse=evse) or ""
+        return {Ctl(m) for m in modes.split(",") if m in Ctl.__members__.values()}
+
+    def _dc_modes(self, evse: int) -> set[Ctl]:
+        if self.ctx.model.value(CTRLR, "Enabled", evse=evse) != "true":
+            return set()
+        return self._modes(CTRLR, evse)
+
+    def _ac_modes(self, evse: int) -> set[Ctl]:
+        return self._modes(AC_CTRLR, evse)
 
     # ------------------------------------------------------------------ set (R04.FR.01-08)
     def set(self, request: m21.SetDERControlRequest, now: datetime) -> m21.SetDERControlResponse:
@@ -395,34 +476,168 @@ class DerControl(Controller):
             self.inverter.frequency_hz = frequency_hz
         return self.apply(now)
 
-    def metered(self, now: datetime) -> None:
-        """The EVSEs' power changed: what they ask of the inverter (charging positive)."""
+    def metered(self, evse: Evse, now: datetime) -> None:
+        """The EVSEs' power changed: what they ask of the inverter (charging positive, before its cap), and
+        the alarm of the EV's own inverter on ``evse`` (R02: reported as the station's NotifyDERAlarm)."""
+        if not self.enabled:
+            return
+        self.inverter.requested_w = sum(
+            e.meter.power_w if e.meter.uncapped_w is None else e.meter.uncapped_w
+            for e in self.ctx.evses.values()
+        )
+        self._ev_alarm(evse, now)
+        if self.controls or self.alarm is not None or self.limits:  # no controls: the power passes through
+            self.apply(now)
+
+    def _ev_alarm(self, evse: Evse, now: datetime) -> None:
+        """R05.FR.01/02 for the EV's inverter: a new alarm it raises, or the end of the last one."""
+        alarm = evse.meter.ev_der_alarm
+        previous = self.ev_alarms.get(evse.id)
+        if alarm == previous:
+            return
+        if alarm is not None:
+            self.ev_alarms[evse.id] = alarm
+            self._notify_alarm(
+                Cause(Ctl(alarm[0]), _fault(alarm[1])), False, now, f"EV inverter, EVSE {evse.id}"
+            )
+        elif previous is not None:
+            del self.ev_alarms[evse.id]
+            self._notify_alarm(
+                Cause(Ctl(previous[0]), _fault(previous[1])), True, now, f"EV inverter, EVSE {evse.id}"
+            )
+
+    # ------------------------------------------------------------------ the EV's inverter (R02/R03)
+    def ev_connected(self, evse: Evse, needs: EvChargingNeeds, now: datetime) -> None:
+        """An ISO 15118-20 EV told its needs: with an inverter of its own (AC_BPT_DER) it takes the controls
+        it supports (R02.FR.03, R03.FR.05), the station emulates the rest it can (R03.FR.04)."""
+        if not self.enabled:
+            return
+        self.ev_sent.pop(evse.id, None)  # an EV that states its needs gets its controls (again)
+        if needs.der is None:
+            self.ev_abilities.pop(evse.id, None)
+        else:
+            self.ev_abilities[evse.id] = needs.der
+        self.apply(now)
+
+    def decorate_needs(self, evse_id: int, needs: EvChargingNeeds, charging: dict[str, Any]) -> None:
+        """R02.FR.01 / R03.FR.01: an AC_BPT_DER EV's inverter nameplate and the DER controls it supports in
+        derChargingParameters (the V2X block asks for AC_BPT_DER for it)."""
+        ability = needs.der
+        if ability is None or not self.enabled:
+            return
+        supported = [c for c in ability.supported if c in Ctl.__members__.values()]
+        parameters: dict[str, Any] = {
+            "evOverExcitedMaxDischargePower": ability.max_discharge_w,
+            "evOverExcitedPowerFactor": ability.over_excited_pf,
+            "evUnderExcitedMaxDischargePower": ability.max_discharge_w,
+            "evUnderExcitedPowerFactor": ability.under_excited_pf,
+            "maxApparentPower": max(ability.max_charge_w, ability.max_discharge_w),
+            "maxChargeApparentPower": ability.max_charge_w,
+            "maxDischargeApparentPower": ability.max_discharge_w,
+            "maxChargeReactivePower": ability.max_var,
+            "maxDischargeReactivePower": ability.max_var,
+            "nominalVoltage": ability.nominal_voltage_v,
+            "evInverterManufacturer": ability.manufacturer,
+            "evInverterModel": ability.model,
+        }
+        if supported:
+            parameters["evSupportedDERControl"] = supported
+        charging["derChargingParameters"] = parameters
+
+    def ev_left(self, evse: Evse, now: datetime) -> None:
+        if self.ev_abilities.pop(evse.id, None) is None and evse.id not in self.ev_alarms:
+            return
+        self.ev_sent.pop(evse.id, None)
+        self.ev_alarms.pop(evse.id, None)  # the EV's inverter went with it: its alarm ends unreported
         if self.enabled:
-            self.inverter.requested_w = sum(e.meter.power_w for e in self.ctx.evses.values())
-            if self.controls or self.alarm is not None:  # without controls it passes the power through
-                self.apply(now)
+            self.apply(now)
+
+    def _split(
+        self, evse: int, settings: dict[Ctl, Setting]
+    ) -> tuple[dict[Ctl, Setting], dict[Ctl, Setting]]:
+        """What ``evse``'s EV executes and what the station executes, of the controls in force: an EV with
+        its own inverter takes those it supports (R03.FR.05), the station those in ACDERCtrlr.ModesSupported
+        (R03.FR.03/04); otherwise the EVSE's DC inverter takes those in DCDERCtrlr.ModesSupported (R01)."""
+        ability = self.ev_abilities.get(evse)
+        if ability is None:
+            modes = self._dc_modes(evse)
+            return {}, {t: s for t, s in settings.items() if t in modes}
+        ev = {t: s for t, s in settings.items() if t.value in ability.supported}
+        modes = self._ac_modes(evse)
+        return ev, {t: s for t, s in settings.items() if t not in ev and t in modes}
+
+    def _executing(
+        self, evse: int, settings: dict[Ctl, Setting]
+    ) -> tuple[dict[Ctl, Setting], dict[Ctl, Setting], Rating]:
+        """:meth:`_split`, and the rating the station's part applies to: the EVSE's DC inverter (R01), or the
+        AC EV's inverter whose power the station caps (R03: e.g. a share of EVMaximumDischargePower)."""
+        ev_part, own = self._split(evse, settings)
+        ability = self.ev_abilities.get(evse)
+        return ev_part, own, self._rating(evse) if ability is None else ev_rating(ability)
+
+    def _flow(self, settings: dict[Ctl, Setting]) -> None:
+        """R01/R03: cap each EVSE's power by what its inverter lets through, and hand each AC_BPT_DER EV
+        its controls (R02.FR.03); only changes are acted on."""
+        for evse in self.ctx.evses:
+            ev_part, own, rating = self._executing(evse, settings)
+            if evse in self.ev_abilities:
+                handed = tuple(sorted((t.value, wire(s)) for t, s in ev_part.items()))
+                if self.ev_sent.get(evse) != handed:
+                    self.ev_sent[evse] = handed
+                    self.ctx.act(EvDerControls(evse, handed))
+            envelope = self.inverter.envelope(own, rating)
+            if envelope != self.limits.get(evse, UNCAPPED):
+                if envelope == UNCAPPED:
+                    del self.limits[evse]
+                else:
+                    self.limits[evse] = envelope
+                self.ctx.act(
+                    SetInverterLimits(evse, _finite(envelope.max_charge_w), _finite(envelope.max_discharge_w))
+                )
+
+    def _deviation(self, settings: dict[Ctl, Setting]) -> Cause | None:
+        """R05.FR.01: the control that bites on what an EVSE asks of the inverter executing for it (its DC
+        inverter, or the station's emulation for an AC EV's), the first EVSE's that has one."""
+        for evse_id, evse in self.ctx.evses.items():
+            _, own, rating = self._executing(evse_id, settings)
+            meter = evse.meter
+            asked = meter.power_w if meter.uncapped_w is None else meter.uncapped_w
+            _, cause = self.inverter.limit(own, asked, rating)
+            if cause is not None:
+                return cause
+        return None
 
     def apply(self, now: datetime) -> Output:
-        """Run the inverter with the controls in force and report a changed deviation (R05.FR.01-04)."""
-        out = self.inverter.step(self.settings(self.ctx.station_time(now)), now)
+        """Run the inverter with the controls in force, cap the EVSEs by it and report a changed deviation
+        (R05.FR.01-04); the controls handed to EVs are theirs to report."""
+        settings = self.settings(self.ctx.station_time(now))
+        handed = {t for evse in self.ev_abilities for t in self._split(evse, settings)[0]}
+        own = {t: s for t, s in settings.items() if t not in handed}
+        out = self.inverter.step(own, now)
         self.last, self.seen = out, now
-        if not self.enabled or out.cause == self.alarm:
+        if not self.enabled:
             return out
-        previous, self.alarm = self.alarm, out.cause
-        if out.cause is not None:  # R05.FR.01, R05.FR.03: a new cause takes over, no end of the old one
-            self._notify_alarm(out.cause, False, now)
+        self._flow(settings)
+        cause = out.cause if out.tripped else self._deviation(settings)
+        if cause == self.alarm:
+            return out
+        previous, self.alarm = self.alarm, cause
+        if cause is not None:  # R05.FR.01, R05.FR.03: a new cause takes over, no end of the old one
+            self._notify_alarm(cause, False, now)
         elif previous is not None:  # R05.FR.02
             self._notify_alarm(previous, True, now)
         self._save()
         return out
 
-    def _notify_alarm(self, cause: Cause, ended: bool, now: datetime) -> None:
+    def _notify_alarm(
+        self, cause: Cause, ended: bool, now: datetime, source: str = "station inverter"
+    ) -> None:
         request = m21.NotifyDERAlarmRequest(
             control_type=cause.control_type,
             grid_event_fault=cause.fault if cause.fault is not None else UNSET,
             alarm_ended=True if ended else UNSET,
             timestamp=self.ctx.ts(now),
-            extra_info=f"V={self.inverter.voltage_v:.1f} f={self.inverter.frequency_hz:.2f}",
+            extra_info=f"{source}: V={self.inverter.voltage_v:.1f} f={self.inverter.frequency_hz:.2f}",
         )
         self.ctx.send(request, now)
 
@@ -443,12 +658,16 @@ class DerControl(Controller):
             self.ctx.send(_report(request_id, part, index < len(parts) - 1), now)
 
 
+def _finite(watts: float) -> float | None:
+    return None if math.isinf(watts) else round(watts, 1)
+
+
 def _ctl(value: str | None) -> Ctl | None:
     return Ctl(value) if value is not None else None
 
 
-def _fault(value: str | None) -> v21.enums.GridEventFaultEnumType | None:
-    return v21.enums.GridEventFaultEnumType(value) if value else None
+def _fault(value: str | None) -> Fault | None:
+    return Fault(value) if value else None
 
 
 def _rejected(reason: str, text: str) -> m21.SetDERControlResponse:

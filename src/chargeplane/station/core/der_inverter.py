@@ -87,6 +87,20 @@ class Cause:
 
 
 @dataclass(frozen=True, slots=True)
+class Envelope:
+    """What an inverter lets through at most, each way, in W (inf: no DER cap): the power that flows."""
+
+    max_charge_w: float
+    max_discharge_w: float
+
+    def clamp(self, power_w: float) -> float:
+        return max(-self.max_discharge_w, min(self.max_charge_w, power_w))
+
+
+UNCAPPED = Envelope(math.inf, math.inf)
+
+
+@dataclass(frozen=True, slots=True)
 class Output:
     active_w: float
     reactive_var: float
@@ -195,24 +209,41 @@ class Inverter:
         return min(moments) if moments else None
 
     # ------------------------------------------------------------------ power
-    def _scale(self, value: float, unit: Unit) -> float:
-        """A setpoint or curve y in ``unit`` as vars (reactive) or watts (the Pct*W units)."""
+    def _scale(self, value: float, unit: Unit, rating: Rating | None = None) -> float:
+        """A setpoint or curve y in ``unit`` as vars (reactive) or watts (the Pct*W units) of ``rating``."""
+        rating = rating or self.rating
         if unit in (Unit.PCT_MAX_W, Unit.PCT_W_AVAIL):
-            return value * self.rating.max_w / 100.0
+            return value * rating.max_w / 100.0
         if unit in (Unit.PCT_MAX_VAR, Unit.PCT_VAR_AVAIL):
-            return value * self.rating.max_var / 100.0
+            return value * rating.max_var / 100.0
         return value
 
+    def envelope(self, controls: Mapping[Ctl, Setting], rating: Rating) -> Envelope:
+        """The most an inverter of ``rating`` lets through each way under ``controls`` on the grid as it is
+        now (the trip state as the last :meth:`step` left it): tripped, nothing (the must-trip curves); else
+        the VoltWatt / FreqWatt curves' limit both ways and LimitMaxDischarge's share of the rating for
+        discharging, as :meth:`limit` applies them to an unbounded request each way."""
+        if self.tripped_by is not None and self.tripped_by.control_type in controls:
+            return Envelope(0.0, 0.0)
+        charge, _ = self.limit(controls, math.inf, rating)
+        discharge, _ = self.limit(controls, -math.inf, rating)
+        return Envelope(charge, -discharge)
+
     def _active(self, controls: Mapping[Ctl, Setting]) -> tuple[float, Cause | None]:
+        return self.limit(controls, self.requested_w, self.rating)
+
+    def limit(
+        self, controls: Mapping[Ctl, Setting], requested_w: float, rating: Rating
+    ) -> tuple[float, Cause | None]:
         """The active power after the power-limiting controls; the cause of the last one that bit."""
-        power = self.requested_w
+        power = requested_w
         cause: Cause | None = None
         over_v = Fault.OVER_VOLTAGE if self.voltage_pct > 100.0 else Fault.UNDER_VOLTAGE
         over_f = Fault.OVER_FREQUENCY if self.frequency_hz > self.rating.f_nom else Fault.UNDER_FREQUENCY
         droop = controls.get(Ctl.FREQ_DROOP)
         if isinstance(droop, Dt.FreqDroopType):
             # over-frequency: less export / more import; under-frequency: the reverse (per-unit droop)
-            f_nom, max_w = self.rating.f_nom, self.rating.max_w
+            f_nom, max_w = rating.f_nom, rating.max_w
             shift = 0.0
             if self.frequency_hz > droop.over_freq and droop.over_droop > 0:
                 shift = (self.frequency_hz - droop.over_freq) / (f_nom * droop.over_droop) * max_w
@@ -227,15 +258,15 @@ class Inverter:
         ):
             curve = controls.get(ctype)
             if isinstance(curve, Dt.DERCurveType):
-                limit = max(0.0, self._scale(interpolate(curve.curve_data, measured), curve.y_unit))
+                limit = max(0.0, self._scale(interpolate(curve.curve_data, measured), curve.y_unit, rating))
                 if abs(power) > limit:
                     power = math.copysign(limit, power)
                     cause = Cause(ctype, fault)
         discharge = controls.get(Ctl.LIMIT_MAX_DISCHARGE)
         if isinstance(discharge, Dt.LimitMaxDischargeType):
             pct = present(discharge.pct_max_discharge_power)
-            if pct is not None and power < -pct * self.rating.max_w / 100.0:
-                power = -pct * self.rating.max_w / 100.0
+            if pct is not None and power < -pct * rating.max_w / 100.0:
+                power = -pct * rating.max_w / 100.0
                 cause = Cause(Ctl.LIMIT_MAX_DISCHARGE, None)
         return power, cause
 

@@ -46,6 +46,23 @@ class EvChargingNeeds:
     # 2.1 K18/K19: ISO 15118-20 "ScheduledControl" or "DynamicControl"; None: ISO 15118-2 (K15)
     control_mode: str | None = None
     v2x: V2xAbility | None = None  # an ISO 15118-20 EV that can discharge (block Q)
+    der: EvDerAbility | None = None  # 2.1 R02/R03: an AC_BPT_DER EV with its own inverter
+
+
+@dataclass(frozen=True, slots=True)
+class EvDerAbility:
+    """R02/R03: the inverter of an ISO 15118-20 AC_BPT_DER EV: the DER controls it executes itself and its
+    nameplate (what goes into derChargingParameters, W / VA / var / V)."""
+
+    supported: tuple[str, ...]  # DERControlEnumType values
+    max_discharge_w: float = 11_000.0
+    max_charge_w: float = 11_000.0
+    max_var: float = 5_000.0
+    over_excited_pf: float = 0.9
+    under_excited_pf: float = 0.9
+    nominal_voltage_v: float = 230.0
+    manufacturer: str = "Chargeplane"
+    model: str = "SimEvInverter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +120,10 @@ class MeterReading:
     soc: float | None = None
     energy_export_wh: float = 0.0  # Energy.Active.Export.Register: what the EV gave back (V2X)
     frequency_hz: float | None = None  # the grid frequency at the meter (V2X frequency support, Q08)
+    # 2.1 R01-R03: what the EVSE would exchange without the station's DER cap (the inverter's request;
+    # None: the same as power_w), and the DER alarm the EV's own inverter raises (controlType, fault)
+    uncapped_w: float | None = None
+    ev_der_alarm: tuple[str, str | None] | None = None
 
 
 @dataclass(slots=True)
@@ -301,6 +322,25 @@ class StartPowerDelivery:
     evse_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class SetInverterLimits:
+    """2.1 R01/R03: the DER controls the station executes cap what the EVSE exchanges (W each way; None: no
+    cap that way): the inverter's output, so the power that flows and is metered."""
+
+    evse_id: int
+    max_charge_w: float | None
+    max_discharge_w: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EvDerControls:
+    """2.1 R02.FR.03 / R03.FR.06: the DER controls in force that the EV at ``evse_id`` executes itself, for
+    its inverter (ISO 15118-20 ChargeParameterDiscoveryRes), as (controlType, setting in wire JSON)."""
+
+    evse_id: int
+    controls: tuple[tuple[str, bytes], ...]
+
+
 HardwareAction = (
     SetContactor
     | EvCertificateAnswer
@@ -317,6 +357,8 @@ HardwareAction = (
     | SetPowerLimit
     | SetPowerSetpoint
     | StartPowerDelivery
+    | SetInverterLimits
+    | EvDerControls
 )
 
 

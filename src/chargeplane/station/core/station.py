@@ -262,18 +262,20 @@ class StationCore:
         self.ctx.get(Transactions).unplugged(self.ctx.evses[evse_id], now)
         self.ctx.get(Iso15118Charging).unplugged(self.ctx.evses[evse_id])
         self.ctx.get(ConnectedEv).disconnected(self.ctx.evses[evse_id])
+        self.ctx.get(DerControl).ev_left(self.ctx.evses[evse_id], now)
 
     def ev_charging_needs(self, evse_id: int, needs: EvChargingNeeds, now: datetime) -> None:
         """K15 / K17: the ISO 15118 EV at ``evse_id`` states its charging needs (on plug-in, or new ones later)."""
         self.ctx.get(ConnectedEv).connected(self.ctx.evses[evse_id], needs)  # Q01.FR.36
         self.ctx.get(Iso15118Charging).ev_needs(self.ctx.evses[evse_id], needs, now)
+        self.ctx.get(DerControl).ev_connected(self.ctx.evses[evse_id], needs, now)  # R02/R03
 
     def update_meter(self, evse_id: int, reading: MeterReading, now: datetime) -> None:
         self.ctx.get(Transactions).meter(self.ctx.evses[evse_id], reading, now)
         self.ctx.get(TxLimits).check(self.ctx.evses[evse_id], now)  # E16: energy, SoC, local cost
         self.ctx.get(Monitoring).metered(self.ctx.evses[evse_id], reading, now)
         self.ctx.get(SmartCharging).metered(self.ctx.evses[evse_id], now)
-        self.ctx.get(DerControl).metered(now)  # R05: what the EVSEs ask of the inverter
+        self.ctx.get(DerControl).metered(self.ctx.evses[evse_id], now)  # R01-R05: the inverter and its cap
 
         self.ctx.get(BatterySwap).charged(self.ctx.evses[evse_id], reading.soc, now)
 

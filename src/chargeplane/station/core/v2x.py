@@ -269,7 +269,10 @@ class V2x(Controller):
         """The transfer an EV asks for: bidirectional when it can and it is allowed, else charging only."""
         default = "DC" if needs.dc else AC_MODES.get(needs.phases, "AC_three_phase")
         bidirectional = "DC_BPT" if needs.dc else "AC_BPT"
-        if needs.v2x is not None and self.enabled and bidirectional in self._allowed_of(evse_id):
+        allowed = self._allowed_of(evse_id)
+        if needs.v2x is not None and self.enabled and needs.der is not None and "AC_BPT_DER" in allowed:
+            return "AC_BPT_DER"  # R02/R03: an EV with its own inverter, under DER control
+        if needs.v2x is not None and self.enabled and bidirectional in allowed:
             return bidirectional
         return default
 
@@ -281,7 +284,8 @@ class V2x(Controller):
         requested = self._transfer_for(evse_id, needs)
         self.requested[evse_id] = requested
         charging["requestedEnergyTransfer"] = requested
-        charging["availableEnergyTransfer"] = [default, "DC_BPT" if needs.dc else "AC_BPT"]
+        available = [default, "DC_BPT" if needs.dc else "AC_BPT"]
+        charging["availableEnergyTransfer"] = [*available, "AC_BPT_DER"] if needs.der else available
         charging["controlMode"] = "DynamicControl"
         parameters: dict[str, float] = {
             "maxDischargePower": needs.v2x.max_discharge_power_w,

@@ -1,6 +1,7 @@
 """DER control on the CSMS side (2.1 R04, R05) against peer stations of the ``ocpp`` package: set, query and
 clear from the API, reports assembled per requestId, alarms and start/stop notices stored, DER settings per
-site applied to the site's 2.1 stations (now and on boot); 2.0.1 has no DER control; SQLite and PostgreSQL."""
+site applied to the site's 2.1 stations (now and on boot), an EV's derChargingParameters kept per transaction
+(R02.FR.01); 2.0.1 has no DER control; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ocpp.routing import after, on
 from chargeplane.csms.blocks.der_control.handlers import flatten
 from chargeplane.csms.blocks.der_control.settings import DerControlSettings
 from chargeplane.ocpp.messages import v21
+from tests.csms.blocks.smart_charging.test_dynamic_priority import started
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
 
@@ -386,3 +388,44 @@ def test_R04_FR_31_every_list_of_a_report_is_read_into_one_shape() -> None:
         ("l", "LimitMaxDischarge", True, False),
     }
     assert next(c for c in flatten(request) if c["id"] == "f")["setting"]["overFreq"] == 50.2
+
+
+async def test_R02_FR_01_an_EVs_der_charging_parameters_are_kept_per_transaction(csms: RunningCsms) -> None:
+    await csms.add_station("DEREV")
+    allowed = {"allowedEnergyTransfer": ["AC_three_phase", "AC_BPT_DER"]}  # Q01: else the needs are refused
+    await _json(csms, "PUT", "/v2x/allowed/station/DEREV", json=allowed)
+    async with peer(csms.ocpp_url, "DEREV", "2.1", station_class=DerStation) as station:
+        await boot(station, "2.1")
+        for transaction_id, supported in (("TX-D1", ["VoltWatt"]), ("TX-D2", ["VoltWatt", "HVMustTrip"])):
+            await started(station, transaction_id)
+            needs = {
+                "requested_energy_transfer": "AC_BPT_DER",
+                "control_mode": "DynamicControl",
+                "v2x_charging_parameters": {"max_charge_current": 16, "max_discharge_power": 9000},
+                "der_charging_parameters": {  # the package's camelCase would write evSupportedDerControl
+                    "evSupportedDERControl": supported,
+                    "maxDischargeApparentPower": 9000,
+                    "evInverterManufacturer": "Peer",
+                },
+            }
+            answer = await station.call(V21.call.NotifyEVChargingNeeds(evse_id=1, charging_needs=needs))
+            assert answer.status in ("Accepted", "Processing")  # the DER parameters refuse nothing
+            await station.call(
+                V21.call.TransactionEvent(
+                    event_type="Ended",
+                    timestamp="2026-12-07T10:30:00Z",
+                    trigger_reason="EVDeparted",
+                    seq_no=1,
+                    transaction_info={"transaction_id": transaction_id},
+                )
+            )
+    page = await _json(csms, "GET", "/stations/DEREV/der-ev-parameters")
+    assert page["total"] == 2
+    [one] = (await _json(csms, "GET", "/stations/DEREV/der-ev-parameters?transactionId=TX-D2"))["items"]
+    assert (one["transactionId"], one["evseId"], one["energyTransfer"]) == ("TX-D2", 1, "AC_BPT_DER")
+    assert one["derChargingParameters"] == {
+        "evSupportedDERControl": ["VoltWatt", "HVMustTrip"],
+        "maxDischargeApparentPower": 9000,
+        "evInverterManufacturer": "Peer",
+    }
+    await _json(csms, "GET", "/stations/NOPE/der-ev-parameters", 404)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import delete, get, post, put
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND, HTTP_422_UNPROCESSABLE_ENTITY
 
 from chargeplane.csms.api.app import OPERATOR
@@ -18,6 +18,7 @@ from chargeplane.csms.blocks.der_control.repository import (
     ALARM,
     START_STOP,
     Control,
+    EvParameters,
     Notice,
     Report,
     StationControl,
@@ -186,6 +187,24 @@ def _site(state: SiteState) -> SiteStateOut:
     return SiteStateOut(state.site_id, [_control(c) for c in state.controls], stations)
 
 
+class EvParametersOut(msgspec.Struct, rename="camel"):
+    station_id: str
+    transaction_id: str
+    evse_id: int
+    energy_transfer: str | None
+    der_charging_parameters: dict[str, Any]
+    received_at: datetime
+
+
+def _ev_parameters(p: EvParameters) -> EvParametersOut:
+    return EvParametersOut(
+        p.station_id, p.transaction_id, p.evse_id, p.energy_transfer, p.parameters, p.received_at
+    )
+
+
+TransactionId = Annotated[str | None, QueryParameter(name="transactionId", min_length=1, max_length=36)]
+
+
 def routes(service: DerService) -> list[Any]:
     @post(
         "/stations/{station_id:str}/der-controls",
@@ -285,6 +304,23 @@ def routes(service: DerService) -> list[Any]:
         return Page([_notice(n) for n in items], total, offset, limit)
 
     @get(
+        "/stations/{station_id:str}/der-ev-parameters",
+        summary="The DER parameters of the station's EVs with their own inverter (R02/R03), newest first",
+        responses=error_responses(HTTP_404_NOT_FOUND),
+    )
+    async def station_der_ev_parameters(
+        known_station: KnownStation,
+        transaction_id: TransactionId = None,
+        offset: Offset = 0,
+        limit: Limit = 100,
+    ) -> Page[EvParametersOut]:
+        """Per transaction, the derChargingParameters of the EV's latest NotifyEVChargingNeeds (the EV
+        inverter's nameplate and the DER controls it supports) and the energy transfer it asked for;
+        ``transactionId`` picks one transaction."""
+        items, total = await service.ev_parameters(known_station.station_id, transaction_id, offset, limit)
+        return Page([_ev_parameters(p) for p in items], total, offset, limit)
+
+    @get(
         "/sites/{site_id:str}/der-controls",
         summary="A site's DER controls and their state on each station of the site",
         responses=error_responses(HTTP_404_NOT_FOUND),
@@ -329,6 +365,7 @@ def routes(service: DerService) -> list[Any]:
         station_der_alarms,
         der_alarms,
         station_der_start_stops,
+        station_der_ev_parameters,
         site_der_controls,
         put_site_der_control,
         delete_site_der_control,

@@ -1,4 +1,4 @@
-"""DER control (2.1 R04, R05), CSMS side: set / get / clear a station's DER controls from the API, reports
+"""DER control (2.1 R02-R05), CSMS side: the derChargingParameters of EVs with their own inverter kept; set / get / clear a station's DER controls from the API, reports
 assembled per requestId, alarms and start/stop notices stored (an alarm also as a monitoring event, for the
 alert rules), DER controls stated per site and applied to its 2.1 stations."""
 
@@ -14,6 +14,7 @@ from chargeplane.csms.blocks.monitoring.service import MonitoringService
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.blocks.remote_control.service import CommandService
 from chargeplane.csms.blocks.sites.service import SitesService
+from chargeplane.csms.blocks.smart_charging.service import SmartChargingService
 
 
 def install(context: BlockContext, settings: DerControlSettings) -> None:
@@ -27,6 +28,7 @@ def install(context: BlockContext, settings: DerControlSettings) -> None:
     )
     handlers.register(context.routers, service)
     context.require(ProvisioningService).add_accepted_listener(service.station_accepted)
+    context.require(SmartChargingService).add_ev_needs_check(service.on_ev_needs)  # R02.FR.01
     context.routes.extend(api.routes(service))
     context.jobs.append(service.boot_job)
     context.every("der_control.reconcile", settings.reconcile_interval, service.reconcile)
@@ -37,6 +39,6 @@ BLOCK = Block(
     "der_control",
     DerControlSettings,
     install,
-    requires=("provisioning", "remote_control", "sites", "monitoring"),
-    summary="R04-R05 DER control (CSMS side, 2.1)",
+    requires=("provisioning", "remote_control", "sites", "monitoring", "smart_charging"),
+    summary="R02-R05 DER control (CSMS side, 2.1)",
 )

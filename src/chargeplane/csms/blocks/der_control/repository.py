@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargeplane.csms.blocks.der_control.tables import (
     der_controls,
+    der_ev_parameters,
     der_notices,
     der_reports,
     site_der_controls,
@@ -77,6 +78,18 @@ class Notice:
     superseded_ids: tuple[str, ...]
     extra_info: str | None
     timestamp: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EvParameters:
+    """R02.FR.01: what an AC_BPT_DER EV stated of its inverter in a transaction (the latest)."""
+
+    station_id: str
+    transaction_id: str
+    evse_id: int
+    energy_transfer: str | None
+    parameters: dict[str, Any]  # derChargingParameters in wire form
     received_at: datetime
 
 
@@ -307,6 +320,58 @@ class DerRepository:
                 sa.select(der_notices).where(*where).order_by(n.id.desc()).offset(offset).limit(limit)
             )
             return [_notice(r) for r in rows], int(total)
+
+    # -- the EVs' inverters (R02/R03) -----------------------------------------------------------------------
+    async def put_ev_parameters(self, record: EvParameters) -> None:
+        key = record.station_id.casefold()
+        e = der_ev_parameters.c
+        values = {
+            "station_id": record.station_id,
+            "evse_id": record.evse_id,
+            "energy_transfer": record.energy_transfer,
+            "parameters": _json(record.parameters),
+            "received_at": record.received_at,
+        }
+
+        def unit(connection: sa.Connection) -> None:
+            where = (e.station_key == key, e.transaction_id == record.transaction_id)
+            if connection.execute(sa.update(der_ev_parameters).where(*where).values(**values)).rowcount == 0:
+                connection.execute(
+                    sa.insert(der_ev_parameters).values(
+                        station_key=key, transaction_id=record.transaction_id, **values
+                    )
+                )
+
+        await self.committer.run(unit)
+
+    async def ev_parameters(
+        self, station_id: str, transaction_id: str | None, offset: int, limit: int
+    ) -> tuple[list[EvParameters], int]:
+        e = der_ev_parameters.c
+        where = [e.station_key == station_id.casefold()]
+        if transaction_id is not None:
+            where.append(e.transaction_id == transaction_id)
+        async with self.engine.connect() as connection:
+            total = (await connection.execute(sa.select(sa.func.count()).where(*where))).scalar_one()
+            rows = await connection.execute(
+                sa.select(der_ev_parameters)
+                .where(*where)
+                .order_by(e.received_at.desc(), e.transaction_id)
+                .offset(offset)
+                .limit(limit)
+            )
+            items = [
+                EvParameters(
+                    r.station_id,
+                    r.transaction_id,
+                    r.evse_id,
+                    r.energy_transfer,
+                    json.loads(r.parameters),
+                    r.received_at,
+                )
+                for r in rows
+            ]
+            return items, int(total)
 
     # -- site settings -------------------------------------------------------------------------------------
     async def put_site_control(self, site_id: str, control: Control, now: datetime) -> None:

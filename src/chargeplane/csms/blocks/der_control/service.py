@@ -14,6 +14,11 @@ Per site (the sites block's tree names the stations), the operator states DER co
 every 2.1 station of the site when the set changes and after each accepted boot, and by a periodic pass to
 the online ones that lack them (a station added to the site's tree, a send that failed); the per-station
 state (each control's status on each station) is shown.
+
+An AC_BPT_DER EV has an inverter of its own: its station states the inverter's nameplate and the DER controls
+it supports in the derChargingParameters of NotifyEVChargingNeeds (R02.FR.01 / R03.FR.01); the latest per
+transaction is kept (``der.ev_parameters`` event) and shown. The CSMS refuses no needs for them (the spec
+sets no rule on their values).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from chargeplane.csms.blocks.der_control.repository import (
     START_STOP,
     Control,
     DerRepository,
+    EvParameters,
     Notice,
     Report,
     StationControl,
@@ -40,6 +46,7 @@ from chargeplane.csms.blocks.monitoring.alerting import Event
 from chargeplane.csms.blocks.monitoring.service import MonitoringService
 from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
 from chargeplane.csms.blocks.sites.service import CircuitNode, SitesService
+from chargeplane.csms.blocks.smart_charging.service import EvRequest
 from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
@@ -236,6 +243,36 @@ class DerService:
         self, station_id: str | None, kind: str, offset: int, limit: int
     ) -> tuple[list[Notice], int]:
         return await self.repository.notices(station_id, kind, offset, limit)
+
+    # ------------------------------------------------------------------ the EVs' inverters (R02/R03)
+    async def on_ev_needs(self, request: EvRequest) -> bool:
+        """R02.FR.01: keep an EV's derChargingParameters with its transaction; never refuses the needs."""
+        parameters = request.needs.get("derChargingParameters")
+        if request.version is not Version.V21 or not isinstance(parameters, dict):
+            return True
+        transfer = request.needs.get("requestedEnergyTransfer")
+        record = EvParameters(
+            request.station_id,
+            request.transaction_id,
+            request.evse_id,
+            str(transfer) if transfer is not None else None,
+            parameters,
+            self.clock.now(),
+        )
+        await self.repository.put_ev_parameters(record)
+        supported = parameters.get("evSupportedDERControl")
+        data = {
+            "transactionId": request.transaction_id,
+            "evseId": request.evse_id,
+            "evSupportedDERControl": supported if isinstance(supported, list) else [],
+        }
+        self.events.publish(StationEvent("der.ev_parameters", request.station_id, data))
+        return True
+
+    async def ev_parameters(
+        self, station_id: str, transaction_id: str | None, offset: int, limit: int
+    ) -> tuple[list[EvParameters], int]:
+        return await self.repository.ev_parameters(station_id, transaction_id, offset, limit)
 
     # ------------------------------------------------------------------ what stations send
     async def report_part(

@@ -1,6 +1,6 @@
 """What the CSMS keeps of DER control (2.1 R04, R05): the controls per station (as we set them, as the station
 last reported them), the GetDERControl reports, the alarms and start/stop notices, and the controls an
-operator states per site."""
+operator states per site, and the DER parameters of EVs with an inverter of their own (R02/R03)."""
 
 from __future__ import annotations
 
@@ -77,4 +77,19 @@ site_der_controls = sa.Table(
     sa.Column("setting", sa.Text, nullable=False),
     utc_timestamp("updated_at", nullable=False),
     sa.PrimaryKeyConstraint("site_id", "control_id"),
+)
+
+# R02.FR.01 / R03.FR.01: an AC_BPT_DER EV's derChargingParameters from its NotifyEVChargingNeeds, the latest
+# per transaction (its inverter's nameplate and the DER controls it supports)
+der_ev_parameters = sa.Table(
+    "der_ev_parameters",
+    metadata,
+    sa.Column("station_key", sa.String(48), nullable=False),
+    sa.Column("station_id", sa.String(48), nullable=False),
+    sa.Column("transaction_id", sa.String(36), nullable=False),
+    sa.Column("evse_id", sa.Integer, nullable=False),
+    sa.Column("energy_transfer", sa.String(32)),  # requestedEnergyTransfer of those needs
+    sa.Column("parameters", sa.Text, nullable=False),  # derChargingParameters, wire JSON
+    utc_timestamp("received_at", nullable=False),
+    sa.PrimaryKeyConstraint("station_key", "transaction_id"),
 )
