@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from chargeplane.ocpp.messages import v21
 from chargeplane.station.core.model import ContractHash, EvChargingNeeds, MeterReading
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class EvseHardware(Meter, Contactor, ConnectorLock, PowerLimiter, Protocol):
 
 UPDATE_BEFORE = timedelta(days=30)  # a simulated EV renews its contract certificate this long before expiry
 CONTRACT_LIFETIME = timedelta(days=730)
+
+
+PriceSchedule = v21.datatypes.AbsolutePriceScheduleType | v21.datatypes.PriceLevelScheduleType
 
 
 @dataclass
@@ -95,6 +99,8 @@ class SimulatedEv:
     waits_for_schedule: bool = False  # ISO 15118: no energy before the station agreed a schedule with it
     max_discharge_w: float = 0.0  # V2X: what it can give back (0: a unidirectional EV)
     min_soc: float = 20.0  # V2X: it stops discharging there
+    # ISO 15118-20: the price schedule the station handed it (K19.FR.09), by the chargingSchedule's id
+    prices: dict[int, PriceSchedule] = field(default_factory=dict)
 
     def accepted_power(self, offered_w: float) -> float:
         if not self.draws_power or self.waits_for_schedule or self.soc >= 100.0:

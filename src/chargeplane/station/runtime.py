@@ -46,6 +46,7 @@ from chargeplane.station.core.model import (
     EvCertificateAnswer,
     EvChargingNeeds,
     Failure,
+    OfferPrices,
     OutgoingCall,
     PublishFile,
     Reboot,
@@ -907,6 +908,10 @@ class StationRuntime:
             car = self.hardware.evses[action.evse_id].ev
             if car is not None:
                 car.waits_for_schedule = False
+        elif isinstance(action, OfferPrices):
+            ev = self.hardware.evses[action.evse_id].ev
+            if ev is not None:
+                ev.prices[action.schedule_id] = action.prices
         elif isinstance(action, UploadLog):
             task = asyncio.create_task(self._upload(action))
             self._uploads[action.upload_id] = task

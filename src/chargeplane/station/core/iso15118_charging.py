@@ -24,6 +24,12 @@ is K15's, the NotifyEVChargingSchedule naming the schedule the EV picked (K18.FR
 the EV follows the station's limit: its own profile is disregarded and the CSMS's schedule goes back in
 NotifyEVChargingSchedule (K19.FR.10); Rejected means the CSMS refuses the requested energy transfer, and the
 transaction ends (K19.FR.15/16). New needs during the session renegotiate (K20.FR.01-04).
+A TxProfile for such a transaction that comes before the CSMS answered the EV's first needs is out of
+sequence: Rejected with InvalidMessageSequence (K18.FR.17, K19.FR.13; taken once answered, or when the station
+was offline and never sent them). The price schedule (absolutePriceSchedule / priceLevelSchedule) of the
+CSMS's chargingSchedule goes to the EV with the offer (:class:`~.model.OfferPrices`; K19.FR.09 in dynamic
+control, K18.FR.07 for each schedule in scheduled control); our simulated EV keeps it but does not price its
+choice.
 
 Decisions: ISO15118Ctrlr.Enabled false makes the station behave as a basic (IEC 61851) station: no needs
 sent. Without a departure time the offer covers a day.
@@ -41,15 +47,16 @@ from typing import Any
 import msgspec
 
 from chargeplane.ocpp.messages import v21, v201
-from chargeplane.ocpp.messages.base import Payload
+from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
-from chargeplane.smart_charging.model import Composite, RateUnit
+from chargeplane.smart_charging.model import Composite, Purpose, RateUnit
+from chargeplane.smart_charging.validation import Verdict
 from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.ev_schedule import EvLimits, EvPeriod, pick, within
-from chargeplane.station.core.model import EvChargingNeeds, Evse, StartPowerDelivery
+from chargeplane.station.core.model import EvChargingNeeds, Evse, OfferPrices, StartPowerDelivery
 from chargeplane.station.core.smart_charging import CTRLR as SMART_CHARGING
 from chargeplane.station.core.smart_charging import SmartCharging
 from chargeplane.station.core.transactions import Transactions
@@ -65,6 +72,7 @@ AC_MODES = {1: "AC_single_phase", 2: "AC_two_phase", 3: "AC_three_phase"}
 DYNAMIC_CONTROL = "DynamicControl"  # ISO 15118-20 control modes (2.1 ControlModeEnumType)
 SCHEDULED_CONTROL = "ScheduledControl"
 NO_CHARGING_PROFILE = "NoChargingProfile"  # K18.FR.04 / K19.FR.04
+TOO_EARLY = "InvalidMessageSequence"  # K18.FR.17 / K19.FR.13
 
 
 class Phase(enum.Enum):
@@ -98,12 +106,13 @@ class Session:
 
 
 class Iso15118Charging(Controller):
-    __slots__ = ("needs_answered", "needs_extras", "needs_told", "sessions")
+    __slots__ = ("needs_answered", "needs_extras", "needs_heard", "needs_told", "sessions")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.sessions: dict[int, Session] = {}
         self.needs_told: dict[int, str] = {}  # EVSE -> the transaction the CSMS got NotifyEVChargingNeeds for
+        self.needs_heard: dict[int, str] = {}  # EVSE -> the transaction whose needs the CSMS answered
         # 2.1 V2X (block Q): what adds to the chargingNeeds of an EVSE, who hears the CSMS's answer
         self.needs_extras: list[Callable[[int, EvChargingNeeds, dict[str, Any]], None]] = []
         self.needs_answered: list[Callable[[int, str, datetime], None]] = []
@@ -118,6 +127,7 @@ class Iso15118Charging(Controller):
     def start(self, now: datetime) -> None:
         smart = self.ctx.get(SmartCharging)
         smart.tx_profile_listeners.append(self.profile_installed)
+        smart.profile_checks.append(self._too_early)
         smart.iso15118_tx = lambda transaction_id: transaction_id in self.needs_told.values()
 
     @property
@@ -151,6 +161,23 @@ class Iso15118Charging(Controller):
     def transaction_ended(self, evse: Evse, now: datetime) -> None:
         self.sessions.pop(evse.id, None)
         self.needs_told.pop(evse.id, None)
+        self.needs_heard.pop(evse.id, None)
+
+    def _too_early(self, raw: Payload, evse_id: int) -> Verdict | None:
+        """K18.FR.17 / K19.FR.13: a TxProfile for the transaction of an ISO 15118-20 EV whose first charging
+        needs the CSMS has not had yet (they wait to go out, or wait for their answer): Rejected,
+        InvalidMessageSequence. Offline (the needs are never sent) and after the answer it is taken."""
+        if not isinstance(raw, v21.datatypes.ChargingProfileType):
+            return None
+        evse = self.ctx.evses.get(evse_id)
+        session = self.sessions.get(evse_id)
+        if evse is None or evse.tx is None or session is None or session.needs.control_mode is None:
+            return None
+        if str(raw.charging_profile_purpose) != Purpose.TX.value or present(raw.transaction_id) != evse.tx.id:
+            return None
+        if session.phase is not Phase.NEEDS_SENT or self.needs_heard.get(evse_id) == evse.tx.id:
+            return None
+        return Verdict(False, TOO_EARLY, "the EV's charging needs have not reached the CSMS yet")
 
     # ------------------------------------------------------------------ the CSMS
     def _negotiate(self, evse: Evse, session: Session, now: datetime) -> None:
@@ -182,6 +209,9 @@ class Iso15118Charging(Controller):
             return  # the EV left, or stated new needs meanwhile
         answers = v201.messages.NotifyEVChargingNeedsResponse | v21.messages.NotifyEVChargingNeedsResponse
         status = str(response.status) if isinstance(response, answers) else "Rejected"
+        evse_tx = self.ctx.evses[evse_id].tx
+        if evse_tx is not None:
+            self.needs_heard[evse_id] = evse_tx.id
         if status == "Rejected" and session.needs.control_mode == DYNAMIC_CONTROL:
             evse = self.ctx.evses[evse_id]  # K19.FR.15/16: the requested energy transfer is refused
             self.ctx.get(Transactions).force_stop(evse, "ReqEnergyTransferRejected", "AbnormalCondition", now)
@@ -236,6 +266,13 @@ class Iso15118Charging(Controller):
         schedule_id, periods = pick(offers, ev, self._most_periods())
         if needs.control_mode == DYNAMIC_CONTROL:  # K19.FR.10: the CSMS's schedule, not the EV's profile
             schedule_id, periods = _as_given(offers[0])
+        if needs.control_mode is not None:  # ISO 15118-20: ScheduleExchangeRes carries the prices
+            self._offer_prices(
+                evse.id,
+                [o[0] for o in offers[:1]]
+                if needs.control_mode == DYNAMIC_CONTROL
+                else [o[0] for o in offers],
+            )
         self.ctx.act(StartPowerDelivery(evse.id))  # the station's limit (SetPowerLimit) holds it in any case
         if not within(periods, dict(offers)[schedule_id]):
             log.warning("EVSE %d: the EV's profile exceeds the schedule offered; not passed on", evse.id)
@@ -251,6 +288,18 @@ class Iso15118Charging(Controller):
             # K16.FR.11 / K17: the renegotiation changed what the EV draws now
             event = TxEvent(TxEventKind.UPDATED, "ChargingRateChanged")
             self.ctx.get(Transactions).emit(evse, event, now)
+
+    def _offer_prices(self, evse_id: int, schedule_ids: list[int]) -> None:
+        """K19.FR.09 (dynamic control: the one schedule's prices, no schedule) / K18.FR.07 (scheduled: each
+        offered schedule's): the absolutePriceSchedule or priceLevelSchedule of the CSMS's TxProfile."""
+        installed = self.ctx.get(SmartCharging).tx_installed(evse_id)
+        raw = None if installed is None else installed.wire
+        if not isinstance(raw, v21.datatypes.ChargingProfileType):
+            return
+        for schedule in raw.charging_schedule:
+            prices = present(schedule.absolute_price_schedule) or present(schedule.price_level_schedule)
+            if schedule.id in schedule_ids and prices is not None:
+                self.ctx.act(OfferPrices(evse_id, schedule.id, prices))
 
     def _most_periods(self) -> int:
         model = self.ctx.model
