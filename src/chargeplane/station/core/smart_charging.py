@@ -476,13 +476,13 @@ class SmartCharging(Controller):
         if isinstance(built, v21.datatypes.ChargingProfileType) and profile.kind is Kind.DYNAMIC:
             # K29 scenario 1: its one period says the limit is the external system's (ExternalLimits)
             schedule = built.charging_schedule[0]
-            period = msgspec.structs.replace(
+            external = msgspec.structs.replace(
                 schedule.charging_schedule_period[0],
                 operation_mode=v21.enums.OperationModeEnumType.EXTERNAL_LIMITS,
             )
             return msgspec.structs.replace(
                 built,
-                charging_schedule=[msgspec.structs.replace(schedule, charging_schedule_period=[period])],
+                charging_schedule=[msgspec.structs.replace(schedule, charging_schedule_period=[external])],
                 dyn_update_time=start,  # K29.FR.06: updated now
             )
         return built
