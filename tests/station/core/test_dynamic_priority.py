@@ -387,3 +387,18 @@ def test_K01_FR_101_offline_dynamic_profile_sits_out_and_is_pulled_again_online(
     rig.advance(1)
     assert len(rig.of(M21.PullDynamicScheduleUpdateRequest)) > pulls  # an overdue pull goes out
     assert limit_now(rig) == PULLED_LIMIT  # K01.FR.102 / K28.FR.08: back, with fresh values
+
+
+# ---------------------------------------------------------------------- K24-K26 EMS as Local Controller
+def test_K24_K26_max_profile_from_a_local_controller_is_charging_rate_changed() -> None:
+    rig, tx = running21()
+    rig.sent.clear()
+    set21(rig, 0, profile21(1, purpose="ChargingStationMaxProfile", kind="Absolute", limit=8000.0))
+    [event] = [e for e in rig.of(M21.TransactionEventRequest) if e.trigger_reason == "ChargingRateChanged"]
+    assert event.transaction_info.transaction_id == tx
+    rig.sent.clear()
+    set21(rig, 0, profile21(1, purpose="ChargingStationMaxProfile", kind="Absolute", limit=8040.0))
+    assert rig.of(M21.TransactionEventRequest) == []  # 0.5 %: within LimitChangeSignificance (1 %)
+    set21(rig, 0, profile21(1, purpose="ChargingStationMaxProfile", kind="Absolute", limit=4000.0))
+    assert [e.trigger_reason for e in rig.of(M21.TransactionEventRequest)] == ["ChargingRateChanged"]
+    assert rig.of(M21.NotifyChargingLimitRequest) == []  # the Local Controller notifies, not the station
