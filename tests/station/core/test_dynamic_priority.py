@@ -16,7 +16,7 @@ from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.core.model import SetPowerLimit, ShowMessage
 from chargeplane.station.core.priority_charging import PriorityCharging
 from chargeplane.station.core.storage import MemoryStorage
-from tests.station.core.helpers import T0, Rig, make_rig
+from tests.station.core.helpers import T0, Rig, make_rig, set_var
 
 M21 = v21.messages
 D21 = v21.datatypes
@@ -402,3 +402,19 @@ def test_K24_K26_max_profile_from_a_local_controller_is_charging_rate_changed() 
     set21(rig, 0, profile21(1, purpose="ChargingStationMaxProfile", kind="Absolute", limit=4000.0))
     assert [e.trigger_reason for e in rig.of(M21.TransactionEventRequest)] == ["ChargingRateChanged"]
     assert rig.of(M21.NotifyChargingLimitRequest) == []  # the Local Controller notifies, not the station
+
+
+def test_K23_K27_external_control_signals_disabled_ignores_the_EMS_but_lets_it_lift_its_limit() -> None:
+    rig, _ = running21()
+    rig.do("external_limit", 0, 6000.0, "W")
+    assert limit_now(rig) == 6000.0
+    assert set_var(rig, "SmartChargingCtrlr", "ExternalControlSignalsEnabled", "false") == "Accepted"
+    rig.sent.clear()
+    rig.do("external_limit", 0, 2000.0, "W")
+    rig.do("local_generation", 0, 3000.0, "W")
+    assert rig.core.external_setpoint(-4000.0, rig.now, evse_id=1) is False
+    assert limit_now(rig) == 6000.0  # the new values are ignored
+    assert rig.of(M21.NotifyChargingLimitRequest) == []
+    rig.do("external_limit", 0, None, "W")  # lifting passes
+    assert limit_now(rig) != 6000.0
+    assert len(rig.of(M21.ClearedChargingLimitRequest)) == 1

@@ -128,7 +128,8 @@ class SmartCharging(Controller):
                 max_limit=MAX_PROFILES,
             ),
             var(CTRLR, "LimitChangeSignificance", "decimal", "1.0", unit="Percent"),
-            var(CTRLR, "ExternalControlSignalsEnabled", "boolean", "false", ro),
+            # whether an external system's (EMS) limits count (K23/K27 prerequisite; StationCore reads it)
+            var(CTRLR, "ExternalControlSignalsEnabled", "boolean", "true"),
             var(CTRLR, "ACPhaseSwitchingSupported", "boolean", "false", ro),
             var(CTRLR, "NotifyChargingLimitWithSchedules", "boolean", "false"),
         ]
