@@ -1,7 +1,7 @@
 """Round trip between OUR 2.1 station runtime and OUR CSMS (in-process, loopback, SQLite), through the HTTP API:
 an ISO 15118-20 EV in scheduled control mode (K18) and in dynamic control mode (K19) states its needs, the CSMS
 answers with a TxProfile built from its composite, and the EV's schedule comes back; new needs in the middle of
-the session bring a new profile (K20)."""
+the session, from the EV or given at the station, bring a new profile (K20)."""
 
 from __future__ import annotations
 
@@ -39,15 +39,30 @@ async def ev_charging(api: httpx.AsyncClient, transaction_id: str) -> dict[str, 
     return answer.json() if answer.status_code == 200 else None
 
 
-async def schedules(api: httpx.AsyncClient, count: int, transaction_id: str) -> dict[str, Any] | None:
-    """The EV charging view once ``count`` NotifyEVChargingSchedule of the transaction arrived."""
+async def schedules(
+    api: httpx.AsyncClient, count: int, transaction_id: str, longest: int | None = None
+) -> dict[str, Any] | None:
+    """The EV charging view once ``count`` NotifyEVChargingSchedule of the transaction arrived (the latest
+    lasting at most ``longest`` seconds, when given)."""
     view = await ev_charging(api, transaction_id)
-    return view if view is not None and view["scheduleCount"] >= count else None
+    if view is None or view["scheduleCount"] < count:
+        return None
+    duration = view["schedule"]["data"]["chargingSchedule"].get("duration")
+    return view if longest is None or (duration is not None and duration <= longest) else None
 
 
 async def tx_profiles(api: httpx.AsyncClient, transaction_id: str) -> list[dict[str, Any]]:
     stored: list[dict[str, Any]] = (await api.get(f"/stations/{STATION}/charging-profiles")).json()
     return [p for p in stored if p["transactionId"] == transaction_id]
+
+
+async def stored_within(api: httpx.AsyncClient, transaction_id: str, longest: int) -> dict[str, Any] | None:
+    """The transaction's one stored TxProfile once its schedule lasts at most ``longest`` seconds (the store
+    follows the station's SetChargingProfile answer, which may come after the EV's schedule)."""
+    found = await tx_profiles(api, transaction_id)
+    if len(found) == 1 and found[0]["chargingProfile"]["chargingSchedule"][0]["duration"] <= longest:
+        return found[0]
+    return None
 
 
 async def test_K18_scheduled_control_needs_profile_and_the_EVs_chosen_schedule(tmp_path: Path) -> None:
@@ -61,7 +76,9 @@ async def test_K18_scheduled_control_needs_profile_and_the_EVs_chosen_schedule(t
         assert charging_needs["controlMode"] == "ScheduledControl"  # K18.FR.01
         assert "v2xChargingParameters" in charging_needs  # K18.FR.06: instead of AC / DC parameters
         assert "acChargingParameters" not in charging_needs
-        [profile] = await tx_profiles(api, transaction_id)  # K18.FR.07: a TxProfile for the transaction
+        [profile] = await until(
+            lambda: tx_profiles(api, transaction_id), "the TxProfile stored"
+        )  # K18.FR.07: a TxProfile for the transaction
         assert profile["purpose"] == "TxProfile"
         assert len(profile["chargingProfile"]["chargingSchedule"]) <= 3
         offered = {s["id"] for s in profile["chargingProfile"]["chargingSchedule"]}
@@ -86,7 +103,7 @@ async def test_K19_dynamic_control_the_csms_schedule_comes_back_and_the_EV_follo
         view = await until(lambda: schedules(api, 1, transaction_id), "the schedule sent back (K19.FR.10)")
         assert view["needs"]["answer"] == "Accepted"  # K19.FR.03
         assert view["needs"]["data"]["chargingNeeds"]["controlMode"] == "DynamicControl"  # K19.FR.01
-        [profile] = await tx_profiles(api, transaction_id)
+        [profile] = await until(lambda: tx_profiles(api, transaction_id), "the TxProfile stored")
         [csms_schedule] = profile["chargingProfile"]["chargingSchedule"]  # K19.FR.07: one chargingSchedule
         data = view["schedule"]["data"]
         # K19.FR.10: the CSMS's schedule, with its id, not the EV's fastest profile
@@ -104,24 +121,31 @@ async def test_K20_new_energy_needs_mid_session_bring_a_new_profile(tmp_path: Pa
         first = EvChargingNeeds(30_000.0, departure_s=4 * 3600, control_mode="DynamicControl")
         transaction_id = await iso15118_20_transaction(api, station, first)
         await until(lambda: schedules(api, 1, transaction_id), "the first schedule")
-        [before] = await tx_profiles(api, transaction_id)
+        [before] = await until(lambda: tx_profiles(api, transaction_id), "the TxProfile stored")
         # K20 scenario 2: the EV gives a new target energy and an earlier departure in the charge loop
         station.ev_charging_needs(
             1, EvChargingNeeds(8_000.0, departure_s=1200, control_mode="DynamicControl")
         )
-        view = await until(lambda: schedules(api, 2, transaction_id), "the schedule after the new needs")
+        view = await until(
+            lambda: schedules(api, 2, transaction_id, 1200), "the schedule after the new needs (K20.FR.04)"
+        )
         assert view["needsCount"] == 2  # K20.FR.01: NotifyEVChargingNeeds again
         needs = view["needs"]["data"]["chargingNeeds"]
         assert needs["v2xChargingParameters"]["evTargetEnergyRequest"] == 8_000
         assert view["energyAmount"] == 8_000.0  # the view reads the ISO 15118-20 parameters too
         assert view["departureTime"] == needs["departureTime"]
         # K20.FR.03: the CSMS computed a new profile (up to the new departure) and sent it
-        [after] = await tx_profiles(api, transaction_id)
+        after = await until(lambda: stored_within(api, transaction_id, 1200), "the new TxProfile stored")
         assert after["id"] == before["id"]  # replaced (K01.FR.05), not stacked
         duration_before = before["chargingProfile"]["chargingSchedule"][0]["duration"]
-        duration_after = after["chargingProfile"]["chargingSchedule"][0]["duration"]
-        assert duration_after < duration_before
-        assert duration_after <= 1200
-        assert view["schedule"]["data"]["chargingSchedule"]["duration"] <= 1200  # K20.FR.04: followed
+        assert after["chargingProfile"]["chargingSchedule"][0]["duration"] < duration_before
+        # K20 scenario 3: the driver gives the station an earlier departure; the station states it
+        assert station.change_departure(1, 600) is True
+        view = await until(
+            lambda: schedules(api, 3, transaction_id, 600), "the schedule after the new departure"
+        )
+        assert view["needsCount"] == 3
+        assert view["departureTime"] < needs["departureTime"]
+        await until(lambda: stored_within(api, transaction_id, 600), "the TxProfile up to the new departure")
 
     await run(tmp_path, scenario)

@@ -532,6 +532,16 @@ class StationRuntime:
         self.core.ev_charging_needs(evse_id, needs, self.clock())
         self._pump()
 
+    def change_departure(self, evse_id: int, departure_s: int) -> bool:
+        """K20 scenario 3: the driver enters a new departure (seconds from now) at the station for the
+        ISO 15118-20 EV in dynamic control at ``evse_id``; False: no such EV there."""
+        needs = self.core.departure_changed(evse_id, departure_s, self.clock())
+        ev = self.hardware.evses[evse_id].ev
+        if needs is not None and ev is not None:
+            ev.needs = needs  # the station told the EV (ChargeLoopRes)
+        self._pump()
+        return needs is not None
+
     def unplug(self, evse_id: int = 1) -> None:
         self.hardware.evses[evse_id].ev = None
         self.core.ev_unplugged(evse_id, self.clock())

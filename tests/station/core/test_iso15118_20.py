@@ -11,7 +11,7 @@ from msgspec import UNSET
 
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.model import EvChargingNeeds, OfferPrices, SetPowerLimit
-from tests.station.core.helpers import Rig, make_rig
+from tests.station.core.helpers import Rig, charge, make_rig
 from tests.station.core.test_dynamic_priority import D21, M21, answer21, profile21, set21
 
 
@@ -182,3 +182,20 @@ def test_K19_FR_09_the_price_schedule_goes_to_the_EV_and_K18_FR_07_one_per_offer
     rig, tx = session("DynamicControl")
     set21(rig, 1, tx_profile(tx, [4000.0]))  # no prices from the CSMS: nothing to hand over
     assert [a for a in rig.actions if isinstance(a, OfferPrices)] == []
+
+
+def test_K20_scenario_3_new_departure_at_the_station_is_stated_as_new_needs() -> None:
+    rig, tx = session("DynamicControl")
+    set21(rig, 1, tx_profile(tx, [4000.0]))
+    charge(rig, 1, energy=rig.core.ctx.evses[1].meter.energy_wh + 5_000.0)  # 5 kWh delivered meanwhile
+    needs = rig.core.departure_changed(1, 900, rig.now)
+    rig.pump()
+    assert needs is not None
+    assert (needs.departure_s, needs.energy_wh) == (900, 15_000.0)  # what it still wants
+    sent = rig.of(M21.NotifyEVChargingNeedsRequest)
+    assert len(sent) == 2  # K20.FR.01
+    assert sent[1].charging_needs.v2x_charging_parameters.ev_target_energy_request == 15_000
+    assert sent[1].charging_needs.departure_time != sent[0].charging_needs.departure_time
+    rig, _ = session("ScheduledControl")  # scheduled control: the EV itself renegotiates (K20.FR.02)
+    assert rig.core.departure_changed(1, 900, rig.now) is None
+    assert len(rig.of(M21.NotifyEVChargingNeedsRequest)) == 1

@@ -23,7 +23,8 @@ and V2XChargingParameters (K18.FR.01/06, K19.FR.01/06); NoChargingProfile is the
 is K15's, the NotifyEVChargingSchedule naming the schedule the EV picked (K18.FR.10). In dynamic control mode
 the EV follows the station's limit: its own profile is disregarded and the CSMS's schedule goes back in
 NotifyEVChargingSchedule (K19.FR.10); Rejected means the CSMS refuses the requested energy transfer, and the
-transaction ends (K19.FR.15/16). New needs during the session renegotiate (K20.FR.01-04).
+transaction ends (K19.FR.15/16). New needs during the session renegotiate (K20.FR.01-04), also when the
+driver gives the station a new departure in dynamic control (K20 scenario 3, :meth:`Iso15118Charging.new_departure`).
 A TxProfile for such a transaction that comes before the CSMS answered the EV's first needs is out of
 sequence: Rejected with InvalidMessageSequence (K18.FR.17, K19.FR.13; taken once answered, or when the station
 was offline and never sent them). The price schedule (absolutePriceSchedule / priceLevelSchedule) of the
@@ -40,7 +41,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -149,6 +150,19 @@ class Iso15118Charging(Controller):
         self.sessions[evse.id] = session
         if evse.tx is not None:
             self._negotiate(evse, session, now)
+
+    def new_departure(self, evse_id: int, departure_s: int) -> EvChargingNeeds | None:
+        """K20 scenario 3: the driver gives the station a new departure (``departure_s`` seconds from now)
+        for an ISO 15118-20 EV in dynamic control mode: its needs with that departure and the energy it
+        still wants, which the station hands the EV (ChargeLoopRes) and then states like the EV's own
+        (K20.FR.01). None: no such session on the EVSE."""
+        session = self.sessions.get(evse_id)
+        evse = self.ctx.evses.get(evse_id)
+        if session is None or evse is None or session.needs.control_mode != DYNAMIC_CONTROL:
+            return None
+        delivered = max(0.0, evse.meter.energy_wh - session.energy_at_wh)
+        left = max(0.0, session.needs.energy_wh - delivered)
+        return replace(session.needs, departure_s=departure_s, energy_wh=left)
 
     def unplugged(self, evse: Evse) -> None:
         self.sessions.pop(evse.id, None)

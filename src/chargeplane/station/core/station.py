@@ -269,6 +269,14 @@ class StationCore:
         self.ctx.get(ConnectedEv).connected(self.ctx.evses[evse_id], needs)  # Q01.FR.36
         self.ctx.get(Iso15118Charging).ev_needs(self.ctx.evses[evse_id], needs, now)
 
+    def departure_changed(self, evse_id: int, departure_s: int, now: datetime) -> EvChargingNeeds | None:
+        """K20 scenario 3: the driver sets a new departure at the station for the ISO 15118-20 EV (dynamic
+        control) at ``evse_id``; the needs it now states (None: no such EV there, nothing sent)."""
+        needs = self.ctx.get(Iso15118Charging).new_departure(evse_id, departure_s)
+        if needs is not None:
+            self.ev_charging_needs(evse_id, needs, now)
+        return needs
+
     def update_meter(self, evse_id: int, reading: MeterReading, now: datetime) -> None:
         self.ctx.get(Transactions).meter(self.ctx.evses[evse_id], reading, now)
         self.ctx.get(TxLimits).check(self.ctx.evses[evse_id], now)  # E16: energy, SoC, local cost
