@@ -44,6 +44,23 @@ def limit_of(station: StationRuntime) -> float | None:
     return station.hardware.evses[1].limit_w
 
 
+async def install(api: httpx.AsyncClient, *bodies: dict[str, Any]) -> None:
+    """SetChargingProfile through the API, each Accepted by the station."""
+    for body in bodies:
+        answer = await api.post("/stations/E2E17/charging-profiles", json=body)
+        assert answer.json()["status"] == "Accepted", answer.text
+
+
+async def priority_on_hand(api: httpx.AsyncClient, station: StationRuntime, first_id: int) -> None:
+    """A 3 kW TxDefaultProfile in force and a 9 kW PriorityCharging profile installed (K21/K22)."""
+    await install(
+        api,
+        profile(first_id, "TxDefaultProfile", "Relative", 3000.0),
+        profile(first_id + 1, "PriorityCharging", "Relative", 9000.0),
+    )
+    await until(lambda: limit_of(station) == 3000.0, "the TxDefaultProfile's limit")
+
+
 async def test_K28_dynamic_values_pulled_and_pushed_from_our_csms(tmp_path: Path) -> None:
     async def scenario(api: httpx.AsyncClient, station: StationRuntime) -> None:
         await started(api, station)
@@ -75,14 +92,7 @@ async def test_K21_priority_charging_through_our_csms(tmp_path: Path) -> None:
         transaction_id = transaction["transactionId"]
         url = f"/stations/E2E17/transactions/{transaction_id}/priority-charging"
         assert (await api.post(url, json={})).json()["status"] == "NoProfile"  # K21.FR.01
-        for body in (
-            profile(61, "TxDefaultProfile", "Relative", 3000.0),
-            profile(62, "PriorityCharging", "Relative", 9000.0),
-        ):
-            assert (await api.post("/stations/E2E17/charging-profiles", json=body)).json()[
-                "status"
-            ] == "Accepted"
-        await until(lambda: limit_of(station) == 3000.0, "the TxDefaultProfile's limit")
+        await priority_on_hand(api, station, 61)
         assert (await api.post(url, json={"activate": True})).json()["status"] == "Accepted"
         await until(lambda: limit_of(station) == 9000.0, "the PriorityCharging profile's limit (K21.FR.04)")
 
@@ -108,14 +118,7 @@ async def test_K22_priority_button_at_the_station_reaches_our_csms(tmp_path: Pat
         transaction_id = (await started(api, station))["transactionId"]
         assert station.press_priority_button() is False  # K22.FR.01: no PriorityCharging profile
         assert station.hardware.display.text == NO_PROFILE_TEXT  # the driver is told
-        for body in (
-            profile(71, "TxDefaultProfile", "Relative", 3000.0),
-            profile(72, "PriorityCharging", "Relative", 9000.0),
-        ):
-            assert (await api.post("/stations/E2E17/charging-profiles", json=body)).json()[
-                "status"
-            ] == "Accepted"
-        await until(lambda: limit_of(station) == 3000.0, "the TxDefaultProfile's limit")
+        await priority_on_hand(api, station, 71)
         assert station.press_priority_button() is True  # K22.FR.02
         await until(lambda: limit_of(station) == 9000.0, "the PriorityCharging profile's limit")
 
@@ -177,8 +180,7 @@ async def test_K23_to_K27_ems_limits_and_local_generation_reach_our_csms(tmp_pat
         notices = len(await limit_events(api, "NotifyChargingLimit"))
         max_profile = profile(81, "ChargingStationMaxProfile", "Absolute", 4500.0)
         max_profile["chargingProfile"]["chargingSchedule"][0]["startSchedule"] = "2020-01-01T00:00:00Z"
-        answer = await api.post("/stations/E2E17/charging-profiles", json=max_profile)
-        assert answer.json()["status"] == "Accepted", answer.text
+        await install(api, max_profile)
         await until(lambda: limit_of(station) == 4500.0, "the Local Controller's maximum")
         await until(
             lambda: _more(rate_changes(api, key), before), "ChargingRateChanged for the LC's profile (K24 7)"
@@ -187,10 +189,7 @@ async def test_K23_to_K27_ems_limits_and_local_generation_reach_our_csms(tmp_pat
         cleared = await api.post("/stations/E2E17/charging-profiles/clear", json={"id": 81})
         assert cleared.json()["status"] == "Accepted"
         # K27 (scenario 2): 2 kW of local generation on top of a 5 kW TxDefaultProfile, then 1 kW
-        tx_default = profile(82, "TxDefaultProfile", "Relative", 5000.0)
-        assert (await api.post("/stations/E2E17/charging-profiles", json=tx_default)).json()[
-            "status"
-        ] == "Accepted"
+        await install(api, profile(82, "TxDefaultProfile", "Relative", 5000.0))
         await until(lambda: limit_of(station) == 5000.0, "the TxDefaultProfile's 5 kW")
         station.local_generation(0, 2000.0)
         await until(lambda: limit_of(station) == 7000.0, "5 kW plus 2 kW generated (K27 3b)")
@@ -227,8 +226,7 @@ async def test_K29_external_values_in_our_csms_dynamic_profile_with_external_lim
         dynamic["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]["operationMode"] = (
             "ExternalLimits"
         )
-        answer = await api.post("/stations/E2E17/charging-profiles", json=dynamic)
-        assert answer.json()["status"] == "Accepted", answer.text  # K29 scenario 2, steps 1-2
+        await install(api, dynamic)  # K29 scenario 2, steps 1-2
         await until(lambda: limit_of(station) == 8000.0, "the CSMS's Dynamic profile's first limit")
         [first] = [p for p in await reported(api) if p["id"] == 91]
         station.external_limit(0, 5000.0)  # the EMS's value lands in the CSMS's profile (K29.FR.03/05)
