@@ -20,10 +20,11 @@ STATION = "E2E17"
 
 
 async def iso15118_20_transaction(
-    api: httpx.AsyncClient, station: StationRuntime, needs: EvChargingNeeds
+    api: httpx.AsyncClient, station: StationRuntime, needs: EvChargingNeeds, needs_after_s: float = 0.0
 ) -> str:
-    """An ISO 15118-20 EV plugged in and authorized; its transaction id once the CSMS has it."""
-    station.plug(1, 1, SimulatedEv(needs=needs))
+    """An ISO 15118-20 EV plugged in (stating ``needs`` ``needs_after_s`` after) and authorized; its
+    transaction id once the CSMS has it."""
+    station.plug(1, 1, SimulatedEv(needs=needs, needs_after_s=needs_after_s))
     station.present_token(CARD)
 
     async def known() -> str | None:
@@ -65,10 +66,34 @@ async def stored_within(api: httpx.AsyncClient, transaction_id: str, longest: in
     return None
 
 
+def profile_for(transaction_id: str, watts: float) -> dict[str, Any]:
+    return {
+        "evseId": 1,
+        "chargingProfile": {
+            "id": 181,
+            "stackLevel": 1,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "transactionId": transaction_id,
+            "chargingSchedule": [
+                {
+                    "id": 1,
+                    "chargingRateUnit": "W",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": watts}],
+                }
+            ],
+        },
+    }
+
+
 async def test_K18_scheduled_control_needs_profile_and_the_EVs_chosen_schedule(tmp_path: Path) -> None:
     async def scenario(api: httpx.AsyncClient, station: StationRuntime) -> None:
         needs = EvChargingNeeds(20_000.0, departure_s=3600, control_mode="ScheduledControl")
-        transaction_id = await iso15118_20_transaction(api, station, needs)
+        transaction_id = await iso15118_20_transaction(api, station, needs, needs_after_s=2.0)
+        # K18.FR.17: a TxProfile right after the transaction started, before the EV's needs: out of sequence
+        early = profile_for(transaction_id, 4000.0)
+        answer = (await api.post(f"/stations/{STATION}/charging-profiles", json=early)).json()
+        assert (answer["status"], answer["reasonCode"]) == ("Rejected", "InvalidMessageSeq")
         view = await until(lambda: schedules(api, 1, transaction_id), "the EV's schedule (K18.FR.10)")
         sent_needs = view["needs"]
         assert sent_needs["answer"] == "Accepted"  # K18.FR.03

@@ -96,6 +96,7 @@ class SimulatedEv:
     draws_power: bool = True  # False: behaves like a full or paused car (SuspendedEV)
     contract: SimulatedContract | None = None
     needs: EvChargingNeeds | None = None  # None: a basic (IEC 61851) EV, no high-level communication
+    needs_after_s: float = 0.0  # seconds after plug-in it states them (0: at once)
     waits_for_schedule: bool = False  # ISO 15118: no energy before the station agreed a schedule with it
     max_discharge_w: float = 0.0  # V2X: what it can give back (0: a unidirectional EV)
     min_soc: float = 20.0  # V2X: it stops discharging there

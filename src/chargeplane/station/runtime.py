@@ -519,9 +519,17 @@ class StationRuntime:
             else:
                 exi = base64.b64encode(contract.exi_request).decode()
                 self.core.ev_certificate_request(evse_id, action, exi, now)
-        if car.needs is not None:
+        if car.needs is not None and car.needs.control_mode is not None:  # ISO 15118-20: service agreed
+            self.core.ev_hlc_started(evse_id, car.needs.control_mode, now)
+        if car.needs is not None and car.needs_after_s > 0:  # its ScheduleExchangeReq comes later
+            asyncio.get_running_loop().call_later(car.needs_after_s, self._late_needs, evse_id, car)
+        elif car.needs is not None:
             self.core.ev_charging_needs(evse_id, car.needs, self.clock())
         self._pump()
+
+    def _late_needs(self, evse_id: int, car: SimulatedEv) -> None:
+        if self.hardware.evses[evse_id].ev is car and car.needs is not None:  # still there
+            self.ev_charging_needs(evse_id, car.needs)
 
     def ev_charging_needs(self, evse_id: int, needs: EvChargingNeeds) -> None:
         """The EV at ``evse_id`` states (new) charging needs over ISO 15118 (K15 / K17)."""
@@ -536,9 +544,9 @@ class StationRuntime:
         """K20 scenario 3: the driver enters a new departure (seconds from now) at the station for the
         ISO 15118-20 EV in dynamic control at ``evse_id``; False: no such EV there."""
         needs = self.core.departure_changed(evse_id, departure_s, self.clock())
-        ev = self.hardware.evses[evse_id].ev
-        if needs is not None and ev is not None:
-            ev.needs = needs  # the station told the EV (ChargeLoopRes)
+        evse = self.hardware.evses.get(evse_id)
+        if needs is not None and evse is not None and evse.ev is not None:
+            evse.ev.needs = needs  # the station told the EV (ChargeLoopRes)
         self._pump()
         return needs is not None
 

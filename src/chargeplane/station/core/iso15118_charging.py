@@ -25,9 +25,10 @@ the EV follows the station's limit: its own profile is disregarded and the CSMS'
 NotifyEVChargingSchedule (K19.FR.10); Rejected means the CSMS refuses the requested energy transfer, and the
 transaction ends (K19.FR.15/16). New needs during the session renegotiate (K20.FR.01-04), also when the
 driver gives the station a new departure in dynamic control (K20 scenario 3, :meth:`Iso15118Charging.new_departure`).
-A TxProfile for such a transaction that comes before the CSMS answered the EV's first needs is out of
-sequence: Rejected with InvalidMessageSequence (K18.FR.17, K19.FR.13; taken once answered, or when the station
-was offline and never sent them). The price schedule (absolutePriceSchedule / priceLevelSchedule) of the
+An ISO 15118-20 EV announces itself (``StationCore.ev_hlc_started``: its service and control mode agreed)
+before it states its needs; a TxProfile for its running transaction in between is out of sequence: Rejected
+with InvalidMessageSeq (K18.FR.17, K19.FR.13; the spec's InvalidMessageSequence is longer than the schema's
+20 characters), taken once the needs went out. The price schedule (absolutePriceSchedule / priceLevelSchedule) of the
 CSMS's chargingSchedule goes to the EV with the offer (:class:`~.model.OfferPrices`; K19.FR.09 in dynamic
 control, K18.FR.07 for each schedule in scheduled control); our simulated EV keeps it but does not price its
 choice.
@@ -73,7 +74,9 @@ AC_MODES = {1: "AC_single_phase", 2: "AC_two_phase", 3: "AC_three_phase"}
 DYNAMIC_CONTROL = "DynamicControl"  # ISO 15118-20 control modes (2.1 ControlModeEnumType)
 SCHEDULED_CONTROL = "ScheduledControl"
 NO_CHARGING_PROFILE = "NoChargingProfile"  # K18.FR.04 / K19.FR.04
-TOO_EARLY = "InvalidMessageSequence"  # K18.FR.17 / K19.FR.13
+# K18.FR.17 / K19.FR.13 name InvalidMessageSequence, which the 2.1 schema (reasonCode: 20 characters at most)
+# cannot carry; K15.FR.17's InvalidMessageSeq (the appendix's reason code) fits
+TOO_EARLY = "InvalidMessageSeq"
 
 
 class Phase(enum.Enum):
@@ -107,13 +110,14 @@ class Session:
 
 
 class Iso15118Charging(Controller):
-    __slots__ = ("needs_answered", "needs_extras", "needs_heard", "needs_told", "sessions")
+    __slots__ = ("announced", "needs_answered", "needs_extras", "needs_told", "sessions")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.sessions: dict[int, Session] = {}
         self.needs_told: dict[int, str] = {}  # EVSE -> the transaction the CSMS got NotifyEVChargingNeeds for
-        self.needs_heard: dict[int, str] = {}  # EVSE -> the transaction whose needs the CSMS answered
+        # EVSE -> the control mode of the ISO 15118-20 EV there that has not stated its needs yet
+        self.announced: dict[int, str] = {}
         # 2.1 V2X (block Q): what adds to the chargingNeeds of an EVSE, who hears the CSMS's answer
         self.needs_extras: list[Callable[[int, EvChargingNeeds, dict[str, Any]], None]] = []
         self.needs_answered: list[Callable[[int, str, datetime], None]] = []
@@ -144,6 +148,7 @@ class Iso15118Charging(Controller):
         at = self.ctx.station_time(now)
         departure = None if needs.departure_s is None else at + timedelta(seconds=needs.departure_s)
         session = Session(needs, departure, evse.meter.energy_wh)
+        self.announced.pop(evse.id, None)
         earlier = self.sessions.get(evse.id)
         if earlier is not None:  # K17: what the EV draws now, until the new negotiation ends
             session.chosen = earlier.chosen
@@ -166,6 +171,7 @@ class Iso15118Charging(Controller):
 
     def unplugged(self, evse: Evse) -> None:
         self.sessions.pop(evse.id, None)
+        self.announced.pop(evse.id, None)
 
     def transaction_started(self, evse: Evse, now: datetime) -> None:
         session = self.sessions.get(evse.id)
@@ -175,23 +181,26 @@ class Iso15118Charging(Controller):
     def transaction_ended(self, evse: Evse, now: datetime) -> None:
         self.sessions.pop(evse.id, None)
         self.needs_told.pop(evse.id, None)
-        self.needs_heard.pop(evse.id, None)
+
+    def hlc_started(self, evse: Evse, control_mode: str) -> None:
+        """An ISO 15118-20 EV at ``evse`` agreed its service and ``control_mode`` (its ServiceSelectionReq);
+        its needs (ScheduleExchangeReq) follow."""
+        if self.enabled and evse.id not in self.sessions:
+            self.announced[evse.id] = control_mode
 
     def _too_early(self, raw: Payload, evse_id: int) -> Verdict | None:
-        """K18.FR.17 / K19.FR.13: a TxProfile for the transaction of an ISO 15118-20 EV whose first charging
-        needs the CSMS has not had yet (they wait to go out, or wait for their answer): Rejected,
-        InvalidMessageSequence. Offline (the needs are never sent) and after the answer it is taken."""
-        if not isinstance(raw, v21.datatypes.ChargingProfileType):
-            return None
+        """K18.FR.17 / K19.FR.13: a TxProfile for the running transaction of an ISO 15118-20 EV that has not
+        stated its needs yet, so that no NotifyEVChargingNeeds went out: Rejected (the CSMS sends its
+        profile again on the needs). Once the needs went out the profile is taken, even before their
+        answer: the CSMS may send it on receiving them."""
         evse = self.ctx.evses.get(evse_id)
-        session = self.sessions.get(evse_id)
-        if evse is None or evse.tx is None or session is None or session.needs.control_mode is None:
+        if not isinstance(raw, v21.datatypes.ChargingProfileType) or evse is None or evse.tx is None:
             return None
         if str(raw.charging_profile_purpose) != Purpose.TX.value or present(raw.transaction_id) != evse.tx.id:
             return None
-        if session.phase is not Phase.NEEDS_SENT or self.needs_heard.get(evse_id) == evse.tx.id:
+        if evse_id not in self.announced:
             return None
-        return Verdict(False, TOO_EARLY, "the EV's charging needs have not reached the CSMS yet")
+        return Verdict(False, TOO_EARLY, "the EV has not stated its charging needs yet")
 
     # ------------------------------------------------------------------ the CSMS
     def _negotiate(self, evse: Evse, session: Session, now: datetime) -> None:
@@ -223,9 +232,6 @@ class Iso15118Charging(Controller):
             return  # the EV left, or stated new needs meanwhile
         answers = v201.messages.NotifyEVChargingNeedsResponse | v21.messages.NotifyEVChargingNeedsResponse
         status = str(response.status) if isinstance(response, answers) else "Rejected"
-        evse_tx = self.ctx.evses[evse_id].tx
-        if evse_tx is not None:
-            self.needs_heard[evse_id] = evse_tx.id
         if status == "Rejected" and session.needs.control_mode == DYNAMIC_CONTROL:
             evse = self.ctx.evses[evse_id]  # K19.FR.15/16: the requested energy transfer is refused
             self.ctx.get(Transactions).force_stop(evse, "ReqEnergyTransferRejected", "AbnormalCondition", now)

@@ -264,6 +264,11 @@ class StationCore:
         self.ctx.get(Iso15118Charging).unplugged(self.ctx.evses[evse_id])
         self.ctx.get(ConnectedEv).disconnected(self.ctx.evses[evse_id])
 
+    def ev_hlc_started(self, evse_id: int, control_mode: str, now: datetime) -> None:
+        """2.1 K18/K19: the ISO 15118-20 EV at ``evse_id`` agreed ``control_mode`` (ScheduledControl /
+        DynamicControl) and will state its needs; a TxProfile before them is out of sequence."""
+        self.ctx.get(Iso15118Charging).hlc_started(self.ctx.evses[evse_id], control_mode)
+
     def ev_charging_needs(self, evse_id: int, needs: EvChargingNeeds, now: datetime) -> None:
         """K15 / K17: the ISO 15118 EV at ``evse_id`` states its charging needs (on plug-in, or new ones later)."""
         self.ctx.get(ConnectedEv).connected(self.ctx.evses[evse_id], needs)  # Q01.FR.36
