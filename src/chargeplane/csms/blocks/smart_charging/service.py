@@ -12,7 +12,8 @@ Reports and reconciliation (K09; 2.x only: 1.6 has no GetChargingProfiles, its s
     GetChargingProfiles is answered by ReportChargingProfiles parts, assembled per requestId. After a 2.x
     boot answered Accepted (a reconnect), the CSMS asks for every profile and compares the complete report
     with the store: a stored profile the station no longer holds, or holds differently, is marked ``drift``
-    (and re-sent when ``resend_on_drift``); a profile only the station has is stored as ``reported``.
+    (and re-sent when ``resend_on_drift``); a profile only the station has is stored as ``reported``. A
+    Dynamic profile's values change at the station (K28, K29): they are no drift (:func:`held_alike`).
 
 Composite schedules (K08)
     GetCompositeSchedule from the station next to the composite the CSMS computes from its store with the
