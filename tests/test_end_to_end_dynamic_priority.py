@@ -16,7 +16,9 @@ import httpx
 from chargeplane.ocpp.timestamps import from_wire
 from chargeplane.station.core.priority_charging import NO_PROFILE_TEXT
 from chargeplane.station.runtime import StationRuntime
-from tests.test_end_to_end_limits import run, started
+from chargeplane.transport.backoff import BackOffSettings
+from tests.end_to_end import csms_and_station
+from tests.test_end_to_end_limits import CARD, run, started
 from tests.test_end_to_end_tariff import until
 
 
@@ -246,3 +248,24 @@ async def test_K29_external_values_in_our_csms_dynamic_profile_with_external_lim
         assert len(await limit_events(api, "NotifyChargingLimit")) == 1
 
     await run(tmp_path, scenario)
+
+
+async def test_K21_offline_priority_falls_back_past_max_offline_duration_and_back_online(
+    tmp_path: Path,
+) -> None:
+    """The K21 remark (K01.FR.101/102): a PriorityCharging profile with maxOfflineDuration at a higher stack
+    level gives way offline to the one without, and is used again once the station is back online."""
+    card = {"idToken": CARD, "type": "ISO14443"}
+    slow_return = BackOffSettings(4.0, 0.0, 1)  # the station stays offline for about 4 s
+    async with csms_and_station(tmp_path, "E2E17", [card], backoff=slow_return) as (api, station):
+        transaction_id = (await started(api, station))["transactionId"]
+        await priority_on_hand(api, station, 101)
+        online_only = profile(103, "PriorityCharging", "Relative", 12000.0, maxOfflineDuration=1)
+        online_only["chargingProfile"]["stackLevel"] = 1
+        await install(api, online_only)
+        url = f"/stations/E2E17/transactions/{transaction_id}/priority-charging"
+        assert (await api.post(url, json={"activate": True})).json()["status"] == "Accepted"
+        await until(lambda: limit_of(station) == 12000.0, "the online PriorityCharging profile")
+        await station.go_offline()
+        await until(lambda: limit_of(station) == 9000.0, "offline past maxOfflineDuration (K01.FR.101)")
+        await until(lambda: limit_of(station) == 12000.0, "online again (K01.FR.102)", seconds=20.0)
