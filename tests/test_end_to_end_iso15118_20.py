@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 
 from chargeplane.station.core.model import EvChargingNeeds
 from chargeplane.station.hardware import SimulatedEv
@@ -64,6 +65,23 @@ async def stored_within(api: httpx.AsyncClient, transaction_id: str, longest: in
     if len(found) == 1 and found[0]["chargingProfile"]["chargingSchedule"][0]["duration"] <= longest:
         return found[0]
     return None
+
+
+PRICES: dict[str, Any] = {
+    "timeAnchor": "2026-01-01T00:00:00Z",
+    "priceScheduleID": 5,
+    "currency": "EUR",
+    "language": "en",
+    "priceAlgorithm": "urn:iso:std:iso:15118:-20:PriceAlgorithm:1-Power",
+    "priceRuleStacks": [
+        {
+            "duration": 3600,
+            "priceRule": [
+                {"energyFee": {"exponent": -2, "value": 25}, "powerRangeStart": {"exponent": 0, "value": 0}}
+            ],
+        }
+    ],
+}
 
 
 def profile_for(transaction_id: str, watts: float) -> dict[str, Any]:
@@ -137,6 +155,18 @@ async def test_K19_dynamic_control_the_csms_schedule_comes_back_and_the_EV_follo
         first_limit = csms_schedule["chargingSchedulePeriod"][0]["limit"]
         assert data["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] == first_limit
         assert view["schedule"]["answer"] == "Accepted"
+        # K16 with K19.FR.09: the operator's new TxProfile carries a price schedule, which the EV gets
+        priced = profile_for(transaction_id, 4000.0)
+        priced["chargingProfile"] |= {"id": profile["id"], "stackLevel": profile["stackLevel"]}
+        priced["chargingProfile"]["chargingSchedule"][0]["absolutePriceSchedule"] = PRICES
+        answer = (await api.post(f"/stations/{STATION}/charging-profiles", json=priced)).json()
+        assert answer["status"] == "Accepted", answer
+        await until(lambda: station.hardware.evses[1].limit_w == 4000.0, "the EV held to the new limit")
+        ev = station.hardware.evses[1].ev
+        assert ev is not None
+        [(schedule_id, prices)] = ev.prices.items()
+        assert schedule_id == 1
+        assert msgspec.to_builtins(prices) == PRICES
 
     await run(tmp_path, scenario)
 
