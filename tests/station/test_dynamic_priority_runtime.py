@@ -150,6 +150,13 @@ async def test_K19_K20_ISO_15118_20_dynamic_control_with_an_ocpp21_csms() -> Non
         await wait_for(lambda: len(behaviour.of("NotifyEVChargingNeeds")) == 2)
         renewed = behaviour.of("NotifyEVChargingNeeds")[1]["charging_needs"]
         assert renewed["v2x_charging_parameters"]["ev_target_energy_request"] == 10_000
+        await execute(station, "departure 1 10")  # K20 scenario 3: the driver's new departure at the station
+        await wait_for(lambda: len(behaviour.of("NotifyEVChargingNeeds")) == 3)
+        latest = behaviour.of("NotifyEVChargingNeeds")[2]["charging_needs"]
+        assert latest["departure_time"] < renewed["departure_time"]
+        shown: list[str] = []
+        await execute(station, "departure 2 10", shown.append)
+        assert shown == ["no ISO 15118-20 EV in dynamic control at EVSE 2"]
 
 
 async def test_K27_local_generation_and_K29_external_values_into_the_csms_dynamic_profile() -> None:

@@ -50,6 +50,8 @@ commands (one per line, # starts a comment):
   needs EVSE KWH [MINUTES] [scheduled|dynamic]
                                 the ISO 15118 EV at EVSE wants KWH, leaving in MINUTES (K15; again: K17);
                                 scheduled / dynamic: an ISO 15118-20 EV in that control mode (K18-K20)
+  departure EVSE MINUTES        the driver gives the station a new departure for the ISO 15118-20 EV in
+                                dynamic control at EVSE (K20 scenario 3: new needs go out)
   frequency HZ                  the grid's frequency alone (as grid; V2X LocalFrequency, Q08)
   load WATTS                    the upstream (building) meter's power (V2X LocalLoadBalancing, Q09)
   setpoint EVSE WATTS|off [VAR] an EMS's V2X setpoint for EVSE (0: the station; negative: discharge), with its
@@ -205,6 +207,11 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     elif command == "needs":
         evse_id, needs = _needs(runtime, args)
         runtime.ev_charging_needs(evse_id, needs)
+    elif command == "departure":
+        if len(numbers) != 2 or len(args) != 2:
+            raise ValueError("departure needs an EVSE and minutes")
+        if not runtime.change_departure(numbers[0], numbers[1] * 60):
+            out(f"no ISO 15118-20 EV in dynamic control at EVSE {numbers[0]}")
     elif command == "frequency":
         runtime.set_grid(frequency_hz=_number(args, "frequency needs hertz", positive=True))
     elif command == "load":
@@ -212,7 +219,10 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     elif command == "setpoint":
         evse_id, setpoint, reactive = _setpoint(args)
         if not runtime.external_setpoint(evse_id, setpoint, reactive):
-            out("refused: SmartChargingCtrlr.ExternalConstraintsProfileDisallowed is true (Q06.FR.08)")
+            out(
+                "refused: SmartChargingCtrlr.ExternalControlSignalsEnabled is false or"
+                " ExternalConstraintsProfileDisallowed is true (Q06.FR.08)"
+            )
     elif command == "offline":
         await runtime.go_offline()
     elif command == "wait":

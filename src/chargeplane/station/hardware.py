@@ -18,6 +18,7 @@ from typing import Protocol
 
 import msgspec
 
+from chargeplane.ocpp.messages import v21
 from chargeplane.pki.hashes import hash_data
 from chargeplane.station.core.der_control import ev_rating, setting_type
 from chargeplane.station.core.der_inverter import UNCAPPED, Cause, Ctl, Envelope, Inverter, Setting
@@ -67,6 +68,9 @@ class EvseHardware(Meter, Contactor, ConnectorLock, PowerLimiter, Protocol):
 
 UPDATE_BEFORE = timedelta(days=30)  # a simulated EV renews its contract certificate this long before expiry
 CONTRACT_LIFETIME = timedelta(days=730)
+
+
+PriceSchedule = v21.datatypes.AbsolutePriceScheduleType | v21.datatypes.PriceLevelScheduleType
 
 
 @dataclass
@@ -189,10 +193,13 @@ class SimulatedEv:
     draws_power: bool = True  # False: behaves like a full or paused car (SuspendedEV)
     contract: SimulatedContract | None = None
     needs: EvChargingNeeds | None = None  # None: a basic (IEC 61851) EV, no high-level communication
+    needs_after_s: float = 0.0  # seconds after plug-in it states them (0: at once)
     waits_for_schedule: bool = False  # ISO 15118: no energy before the station agreed a schedule with it
     max_discharge_w: float = 0.0  # V2X: what it can give back (0: a unidirectional EV)
     min_soc: float = 20.0  # V2X: it stops discharging there
     inverter: SimulatedEvInverter | None = None  # R02/R03: its own (AC_BPT_DER) inverter, from its needs
+    # ISO 15118-20: the price schedule the station handed it (K19.FR.09), by the chargingSchedule's id
+    prices: dict[int, PriceSchedule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.inverter is None and self.needs is not None and self.needs.der is not None:

@@ -47,6 +47,7 @@ from chargeplane.station.core.model import (
     EvChargingNeeds,
     EvDerControls,
     Failure,
+    OfferPrices,
     OutgoingCall,
     PublishFile,
     Reboot,
@@ -522,9 +523,17 @@ class StationRuntime:
             else:
                 exi = base64.b64encode(contract.certificate_request()).decode()
                 self.core.ev_certificate_request(evse_id, action, exi, now)
-        if car.needs is not None:
+        if car.needs is not None and car.needs.control_mode is not None:  # ISO 15118-20: service agreed
+            self.core.ev_hlc_started(evse_id, car.needs.control_mode, now)
+        if car.needs is not None and car.needs_after_s > 0:  # its ScheduleExchangeReq comes later
+            asyncio.get_running_loop().call_later(car.needs_after_s, self._late_needs, evse_id, car)
+        elif car.needs is not None:
             self.core.ev_charging_needs(evse_id, car.needs, self.clock())
         self._pump()
+
+    def _late_needs(self, evse_id: int, car: SimulatedEv) -> None:
+        if self.hardware.evses[evse_id].ev is car and car.needs is not None:  # still there
+            self.ev_charging_needs(evse_id, car.needs)
 
     def ev_charging_needs(self, evse_id: int, needs: EvChargingNeeds) -> None:
         """The EV at ``evse_id`` states (new) charging needs over ISO 15118 (K15 / K17)."""
@@ -534,6 +543,16 @@ class StationRuntime:
         ev.needs = needs
         self.core.ev_charging_needs(evse_id, needs, self.clock())
         self._pump()
+
+    def change_departure(self, evse_id: int, departure_s: int) -> bool:
+        """K20 scenario 3: the driver enters a new departure (seconds from now) at the station for the
+        ISO 15118-20 EV in dynamic control at ``evse_id``; False: no such EV there."""
+        needs = self.core.departure_changed(evse_id, departure_s, self.clock())
+        evse = self.hardware.evses.get(evse_id)
+        if needs is not None and evse is not None and evse.ev is not None:
+            evse.ev.needs = needs  # the station told the EV (ChargeLoopRes)
+        self._pump()
+        return needs is not None
 
     def unplug(self, evse_id: int = 1) -> None:
         self.hardware.evses[evse_id].ev = None
@@ -922,6 +941,10 @@ class StationRuntime:
             car = self.hardware.evses[action.evse_id].ev
             if car is not None:
                 car.waits_for_schedule = False
+        elif isinstance(action, OfferPrices):
+            ev = self.hardware.evses[action.evse_id].ev
+            if ev is not None:
+                ev.prices[action.schedule_id] = action.prices
         elif isinstance(action, UploadLog):
             task = asyncio.create_task(self._upload(action))
             self._uploads[action.upload_id] = task

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chargeplane.ocpp.messages import v16, v201
+from chargeplane.ocpp.messages import v16, v21, v201
 from chargeplane.ocpp.messages.base import Payload
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
@@ -172,14 +172,16 @@ def make_rig(
 
 
 def set_var(rig: Rig, component: str, variable: str, value: str, instance: str | None = None) -> str:
+    """SetVariables in the rig's 2.x dialect; the attribute status."""
+    m, d = (v21.messages, v21.datatypes) if rig.core.ctx.version is Version.V21 else (M, D)
     variable_type = (
-        D.VariableType(name=variable, instance=instance) if instance else D.VariableType(name=variable)
+        d.VariableType(name=variable, instance=instance) if instance else d.VariableType(name=variable)
     )
     response = rig.handle(
-        M.SetVariablesRequest(
+        m.SetVariablesRequest(
             set_variable_data=[
-                D.SetVariableDataType(
-                    attribute_value=value, component=D.ComponentType(name=component), variable=variable_type
+                d.SetVariableDataType(
+                    attribute_value=value, component=d.ComponentType(name=component), variable=variable_type
                 )
             ]
         )

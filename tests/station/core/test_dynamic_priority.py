@@ -6,13 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
+from msgspec import UNSET
+
 from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.core.model import SetPowerLimit, ShowMessage
+from chargeplane.station.core.priority_charging import PriorityCharging
 from chargeplane.station.core.storage import MemoryStorage
-from tests.station.core.helpers import T0, Rig, make_rig
+from tests.station.core.helpers import T0, Rig, make_rig, set_var
 
 M21 = v21.messages
 D21 = v21.datatypes
@@ -240,6 +244,9 @@ def test_K29_FR_04_external_value_becomes_a_dynamic_external_constraints_profile
         "ChargingStationExternalConstraints",
         "Dynamic",
     )
+    [period] = external.charging_schedule[0].charging_schedule_period  # K29.FR.01/02, scenario 1
+    assert (period.start_period, period.limit, period.operation_mode) == (0, 6000.0, "ExternalLimits")
+    assert external.dyn_update_time is not UNSET
 
 
 def test_K29_external_constraints_disallowed_value_ignored() -> None:
@@ -343,3 +350,71 @@ def test_K22_offline_notice_queued_until_accepted_again() -> None:
     rig.do("connection_opened")
     [notify] = rig.of(M21.NotifyPriorityChargingRequest)
     assert (notify.transaction_id, notify.activated) == (tx, True)
+
+
+# ---------------------------------------------------------------------- maxOfflineDuration (K01.FR.101/102)
+def test_K21_remark_K01_FR_101_offline_priority_falls_back_to_the_lower_priority_profile() -> None:
+    rig, tx = running21()
+    set21(rig, 0, profile21(1, kind="Relative", limit=3000.0))
+    set21(rig, 0, profile21(2, purpose="PriorityCharging", kind="Relative", limit=6000.0))
+    online_only = profile21(
+        3, purpose="PriorityCharging", kind="Relative", limit=9000.0, max_offline_duration=60
+    )
+    set21(rig, 0, msgspec.structs.replace(online_only, stack_level=1))
+    assert use(rig, tx).status == "Accepted"
+    assert limit_now(rig) == 9000.0
+    rig.do("connection_closed")
+    rig.advance(59)
+    assert limit_now(rig) == 9000.0  # not yet offline for maxOfflineDuration
+    rig.advance(2)
+    assert limit_now(rig) == 6000.0  # K01.FR.101: the safer PriorityCharging profile without one
+    assert rig.core.ctx.get(PriorityCharging).active == {1: tx}  # still charging with priority
+    rig.do("connection_opened")
+    assert limit_now(rig) == 9000.0  # K01.FR.102: valid again once online
+
+
+def test_K01_FR_101_offline_dynamic_profile_sits_out_and_is_pulled_again_online() -> None:
+    rig, _ = running21()
+    set21(rig, 0, profile21(1, kind="Relative", limit=3000.0))
+    dynamic = profile21(2, limit=9000.0, dyn_update_interval=30, max_offline_duration=60)
+    set21(rig, 0, msgspec.structs.replace(dynamic, stack_level=1))
+    assert limit_now(rig) == 9000.0
+    rig.do("connection_closed")
+    rig.advance(61)
+    assert limit_now(rig) == 3000.0  # its values are stale: the lower profile applies
+    pulls = len(rig.of(M21.PullDynamicScheduleUpdateRequest))
+    rig.do("connection_opened")
+    rig.advance(1)
+    assert len(rig.of(M21.PullDynamicScheduleUpdateRequest)) > pulls  # an overdue pull goes out
+    assert limit_now(rig) == PULLED_LIMIT  # K01.FR.102 / K28.FR.08: back, with fresh values
+
+
+# ---------------------------------------------------------------------- K24-K26 EMS as Local Controller
+def test_K24_K26_max_profile_from_a_local_controller_is_charging_rate_changed() -> None:
+    rig, tx = running21()
+    rig.sent.clear()
+    set21(rig, 0, profile21(1, purpose="ChargingStationMaxProfile", kind="Absolute", limit=8000.0))
+    [event] = [e for e in rig.of(M21.TransactionEventRequest) if e.trigger_reason == "ChargingRateChanged"]
+    assert event.transaction_info.transaction_id == tx
+    rig.sent.clear()
+    set21(rig, 0, profile21(1, purpose="ChargingStationMaxProfile", kind="Absolute", limit=8040.0))
+    assert rig.of(M21.TransactionEventRequest) == []  # 0.5 %: within LimitChangeSignificance (1 %)
+    set21(rig, 0, profile21(1, purpose="ChargingStationMaxProfile", kind="Absolute", limit=4000.0))
+    assert [e.trigger_reason for e in rig.of(M21.TransactionEventRequest)] == ["ChargingRateChanged"]
+    assert rig.of(M21.NotifyChargingLimitRequest) == []  # the Local Controller notifies, not the station
+
+
+def test_K23_K27_external_control_signals_disabled_ignores_the_EMS_but_lets_it_lift_its_limit() -> None:
+    rig, _ = running21()
+    rig.do("external_limit", 0, 6000.0, "W")
+    assert limit_now(rig) == 6000.0
+    assert set_var(rig, "SmartChargingCtrlr", "ExternalControlSignalsEnabled", "false") == "Accepted"
+    rig.sent.clear()
+    rig.do("external_limit", 0, 2000.0, "W")
+    rig.do("local_generation", 0, 3000.0, "W")
+    assert rig.core.external_setpoint(-4000.0, rig.now, evse_id=1) is False
+    assert limit_now(rig) == 6000.0  # the new values are ignored
+    assert rig.of(M21.NotifyChargingLimitRequest) == []
+    rig.do("external_limit", 0, None, "W")  # lifting passes
+    assert limit_now(rig) != 6000.0
+    assert len(rig.of(M21.ClearedChargingLimitRequest)) == 1

@@ -32,7 +32,10 @@ received); the charging cap obeys ``limit``, and a V2X period's setpoint, setpoi
 are read from the wire profile by :mod:`~chargeplane.station.core.v2x`, re-evaluated at once (Q04, Q07); an
 update without a limit keeps the limit in force. A Dynamic profile with chargingSchedule.duration lapses
 duration seconds after its last update (:func:`~chargeplane.smart_charging.wire.dynamic_start`, Q05.FR.07):
-the next valid profile applies. A pull that gets no answer or a refusal is tried again an interval later.
+the next valid profile applies. A pull that gets no answer or a refusal is tried again an interval later;
+one missed offline goes out as soon as the station is online again. Offline longer than a Dynamic (or
+PriorityCharging) profile's maxOfflineDuration the profile sits out and the next valid one applies
+(K01.FR.101/102, the K21 remark; :mod:`~chargeplane.station.core.v2x` keeps the offline clock).
 """
 
 from __future__ import annotations
@@ -180,6 +183,15 @@ class DynamicSchedules(Controller):
                 continue
             self._tried[profile_id] = now
             self._pull(profile_id, now)
+
+    def connection_opened(self, now: datetime) -> None:
+        if self.ctx.accepted:  # back online, still accepted (no new boot needed)
+            self.registration_accepted(now)
+
+    def registration_accepted(self, now: datetime) -> None:
+        """Back online: a pull missed offline is due at once, not an interval after the failed try (the
+        values are stale; a profile that sat out offline, K01.FR.102, is obeyed again with fresh ones)."""
+        self._tried.clear()
 
     def _pull(self, profile_id: int, now: datetime) -> None:
         def answered(response: Payload, at: datetime) -> None:

@@ -23,7 +23,15 @@ and V2XChargingParameters (K18.FR.01/06, K19.FR.01/06); NoChargingProfile is the
 is K15's, the NotifyEVChargingSchedule naming the schedule the EV picked (K18.FR.10). In dynamic control mode
 the EV follows the station's limit: its own profile is disregarded and the CSMS's schedule goes back in
 NotifyEVChargingSchedule (K19.FR.10); Rejected means the CSMS refuses the requested energy transfer, and the
-transaction ends (K19.FR.15/16). New needs during the session renegotiate (K20.FR.01-04).
+transaction ends (K19.FR.15/16). New needs during the session renegotiate (K20.FR.01-04), also when the
+driver gives the station a new departure in dynamic control (K20 scenario 3, :meth:`Iso15118Charging.new_departure`).
+An ISO 15118-20 EV announces itself (``StationCore.ev_hlc_started``: its service and control mode agreed)
+before it states its needs; a TxProfile for its running transaction in between is out of sequence: Rejected
+with InvalidMessageSeq (K18.FR.17, K19.FR.13; the spec's InvalidMessageSequence is longer than the schema's
+20 characters), taken once the needs went out. The price schedule (absolutePriceSchedule / priceLevelSchedule) of the
+CSMS's chargingSchedule goes to the EV with the offer (:class:`~.model.OfferPrices`; K19.FR.09 in dynamic
+control, K18.FR.07 for each schedule in scheduled control); our simulated EV keeps it but does not price its
+choice.
 
 Decisions: ISO15118Ctrlr.Enabled false makes the station behave as a basic (IEC 61851) station: no needs
 sent. Without a departure time the offer covers a day.
@@ -34,22 +42,23 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from chargeplane.ocpp.messages import v21, v201
-from chargeplane.ocpp.messages.base import Payload
+from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
-from chargeplane.smart_charging.model import Composite, RateUnit
+from chargeplane.smart_charging.model import Composite, Purpose, RateUnit
+from chargeplane.smart_charging.validation import Verdict
 from chargeplane.station.core.adapter import TxEvent, TxEventKind
 from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.device_model import StationLayout, VariableDef, var
 from chargeplane.station.core.ev_schedule import EvLimits, EvPeriod, pick, within
-from chargeplane.station.core.model import EvChargingNeeds, Evse, StartPowerDelivery
+from chargeplane.station.core.model import EvChargingNeeds, Evse, OfferPrices, StartPowerDelivery
 from chargeplane.station.core.smart_charging import CTRLR as SMART_CHARGING
 from chargeplane.station.core.smart_charging import SmartCharging
 from chargeplane.station.core.transactions import Transactions
@@ -65,6 +74,9 @@ AC_MODES = {1: "AC_single_phase", 2: "AC_two_phase", 3: "AC_three_phase"}
 DYNAMIC_CONTROL = "DynamicControl"  # ISO 15118-20 control modes (2.1 ControlModeEnumType)
 SCHEDULED_CONTROL = "ScheduledControl"
 NO_CHARGING_PROFILE = "NoChargingProfile"  # K18.FR.04 / K19.FR.04
+# K18.FR.17 / K19.FR.13 name InvalidMessageSequence, which the 2.1 schema (reasonCode: 20 characters at most)
+# cannot carry; K15.FR.17's InvalidMessageSeq (the appendix's reason code) fits
+TOO_EARLY = "InvalidMessageSeq"
 
 
 class Phase(enum.Enum):
@@ -98,12 +110,14 @@ class Session:
 
 
 class Iso15118Charging(Controller):
-    __slots__ = ("needs_answered", "needs_extras", "needs_told", "sessions")
+    __slots__ = ("announced", "needs_answered", "needs_extras", "needs_told", "sessions")
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.sessions: dict[int, Session] = {}
         self.needs_told: dict[int, str] = {}  # EVSE -> the transaction the CSMS got NotifyEVChargingNeeds for
+        # EVSE -> the control mode of the ISO 15118-20 EV there that has not stated its needs yet
+        self.announced: dict[int, str] = {}
         # 2.1 V2X (block Q): what adds to the chargingNeeds of an EVSE, who hears the CSMS's answer
         self.needs_extras: list[Callable[[int, EvChargingNeeds, dict[str, Any]], None]] = []
         self.needs_answered: list[Callable[[int, str, datetime], None]] = []
@@ -118,6 +132,7 @@ class Iso15118Charging(Controller):
     def start(self, now: datetime) -> None:
         smart = self.ctx.get(SmartCharging)
         smart.tx_profile_listeners.append(self.profile_installed)
+        smart.profile_checks.append(self._too_early)
         smart.iso15118_tx = lambda transaction_id: transaction_id in self.needs_told.values()
 
     @property
@@ -133,6 +148,7 @@ class Iso15118Charging(Controller):
         at = self.ctx.station_time(now)
         departure = None if needs.departure_s is None else at + timedelta(seconds=needs.departure_s)
         session = Session(needs, departure, evse.meter.energy_wh)
+        self.announced.pop(evse.id, None)
         earlier = self.sessions.get(evse.id)
         if earlier is not None:  # K17: what the EV draws now, until the new negotiation ends
             session.chosen = earlier.chosen
@@ -140,8 +156,22 @@ class Iso15118Charging(Controller):
         if evse.tx is not None:
             self._negotiate(evse, session, now)
 
+    def new_departure(self, evse_id: int, departure_s: int) -> EvChargingNeeds | None:
+        """K20 scenario 3: the driver gives the station a new departure (``departure_s`` seconds from now)
+        for an ISO 15118-20 EV in dynamic control mode: its needs with that departure and the energy it
+        still wants, which the station hands the EV (ChargeLoopRes) and then states like the EV's own
+        (K20.FR.01). None: no such session on the EVSE."""
+        session = self.sessions.get(evse_id)
+        evse = self.ctx.evses.get(evse_id)
+        if session is None or evse is None or session.needs.control_mode != DYNAMIC_CONTROL:
+            return None
+        delivered = max(0.0, evse.meter.energy_wh - session.energy_at_wh)
+        left = max(0.0, session.needs.energy_wh - delivered)
+        return replace(session.needs, departure_s=departure_s, energy_wh=left)
+
     def unplugged(self, evse: Evse) -> None:
         self.sessions.pop(evse.id, None)
+        self.announced.pop(evse.id, None)
 
     def transaction_started(self, evse: Evse, now: datetime) -> None:
         session = self.sessions.get(evse.id)
@@ -151,6 +181,26 @@ class Iso15118Charging(Controller):
     def transaction_ended(self, evse: Evse, now: datetime) -> None:
         self.sessions.pop(evse.id, None)
         self.needs_told.pop(evse.id, None)
+
+    def hlc_started(self, evse: Evse, control_mode: str) -> None:
+        """An ISO 15118-20 EV at ``evse`` agreed its service and ``control_mode`` (its ServiceSelectionReq);
+        its needs (ScheduleExchangeReq) follow."""
+        if self.enabled and evse.id not in self.sessions:
+            self.announced[evse.id] = control_mode
+
+    def _too_early(self, raw: Payload, evse_id: int) -> Verdict | None:
+        """K18.FR.17 / K19.FR.13: a TxProfile for the running transaction of an ISO 15118-20 EV that has not
+        stated its needs yet, so that no NotifyEVChargingNeeds went out: Rejected (the CSMS sends its
+        profile again on the needs). Once the needs went out the profile is taken, even before their
+        answer: the CSMS may send it on receiving them."""
+        evse = self.ctx.evses.get(evse_id)
+        if not isinstance(raw, v21.datatypes.ChargingProfileType) or evse is None or evse.tx is None:
+            return None
+        if str(raw.charging_profile_purpose) != Purpose.TX.value or present(raw.transaction_id) != evse.tx.id:
+            return None
+        if evse_id not in self.announced:
+            return None
+        return Verdict(False, TOO_EARLY, "the EV has not stated its charging needs yet")
 
     # ------------------------------------------------------------------ the CSMS
     def _negotiate(self, evse: Evse, session: Session, now: datetime) -> None:
@@ -236,6 +286,13 @@ class Iso15118Charging(Controller):
         schedule_id, periods = pick(offers, ev, self._most_periods())
         if needs.control_mode == DYNAMIC_CONTROL:  # K19.FR.10: the CSMS's schedule, not the EV's profile
             schedule_id, periods = _as_given(offers[0])
+        if needs.control_mode is not None:  # ISO 15118-20: ScheduleExchangeRes carries the prices
+            self._offer_prices(
+                evse.id,
+                [o[0] for o in offers[:1]]
+                if needs.control_mode == DYNAMIC_CONTROL
+                else [o[0] for o in offers],
+            )
         self.ctx.act(StartPowerDelivery(evse.id))  # the station's limit (SetPowerLimit) holds it in any case
         if not within(periods, dict(offers)[schedule_id]):
             log.warning("EVSE %d: the EV's profile exceeds the schedule offered; not passed on", evse.id)
@@ -251,6 +308,18 @@ class Iso15118Charging(Controller):
             # K16.FR.11 / K17: the renegotiation changed what the EV draws now
             event = TxEvent(TxEventKind.UPDATED, "ChargingRateChanged")
             self.ctx.get(Transactions).emit(evse, event, now)
+
+    def _offer_prices(self, evse_id: int, schedule_ids: list[int]) -> None:
+        """K19.FR.09 (dynamic control: the one schedule's prices, no schedule) / K18.FR.07 (scheduled: each
+        offered schedule's): the absolutePriceSchedule or priceLevelSchedule of the CSMS's TxProfile."""
+        installed = self.ctx.get(SmartCharging).tx_installed(evse_id)
+        raw = None if installed is None else installed.wire
+        if not isinstance(raw, v21.datatypes.ChargingProfileType):
+            return
+        for schedule in raw.charging_schedule:
+            prices = present(schedule.absolute_price_schedule) or present(schedule.price_level_schedule)
+            if schedule.id in schedule_ids and prices is not None:
+                self.ctx.act(OfferPrices(evse_id, schedule.id, prices))
 
     def _most_periods(self) -> int:
         model = self.ctx.model

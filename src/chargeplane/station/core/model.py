@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import Payload
 
 
@@ -341,6 +342,16 @@ class EvDerControls:
     controls: tuple[tuple[str, bytes], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class OfferPrices:
+    """ISO 15118-20 (2.1 K18.FR.07, K19.FR.09): the price schedule of the CSMS's chargingSchedule
+    ``schedule_id`` that the EV at ``evse_id`` gets with its ScheduleExchangeRes."""
+
+    evse_id: int
+    schedule_id: int
+    prices: v21.datatypes.AbsolutePriceScheduleType | v21.datatypes.PriceLevelScheduleType
+
+
 HardwareAction = (
     SetContactor
     | EvCertificateAnswer
@@ -359,6 +370,7 @@ HardwareAction = (
     | StartPowerDelivery
     | SetInverterLimits
     | EvDerControls
+    | OfferPrices
 )
 
 

@@ -128,7 +128,8 @@ class SmartCharging(Controller):
                 max_limit=MAX_PROFILES,
             ),
             var(CTRLR, "LimitChangeSignificance", "decimal", "1.0", unit="Percent"),
-            var(CTRLR, "ExternalControlSignalsEnabled", "boolean", "false", ro),
+            # whether an external system's (EMS) limits count (K23/K27 prerequisite; StationCore reads it)
+            var(CTRLR, "ExternalControlSignalsEnabled", "boolean", "true"),
             var(CTRLR, "ACPhaseSwitchingSupported", "boolean", "false", ro),
             var(CTRLR, "NotifyChargingLimitWithSchedules", "boolean", "false"),
         ]
@@ -474,7 +475,17 @@ class SmartCharging(Controller):
 
         built = v2x.with_dialect(self.ctx.version, build)
         if isinstance(built, v21.datatypes.ChargingProfileType) and profile.kind is Kind.DYNAMIC:
-            return msgspec.structs.replace(built, dyn_update_time=start)  # K29.FR.06: updated now
+            # K29 scenario 1: its one period says the limit is the external system's (ExternalLimits)
+            schedule = built.charging_schedule[0]
+            external = msgspec.structs.replace(
+                schedule.charging_schedule_period[0],
+                operation_mode=v21.enums.OperationModeEnumType.EXTERNAL_LIMITS,
+            )
+            return msgspec.structs.replace(
+                built,
+                charging_schedule=[msgspec.structs.replace(schedule, charging_schedule_period=[external])],
+                dyn_update_time=start,  # K29.FR.06: updated now
+            )
         return built
 
     @staticmethod
@@ -618,6 +629,23 @@ class SmartCharging(Controller):
         )
         return None if limit >= fallback.limit else round(limit, 1)
 
+    def told(self) -> dict[int, float | None]:
+        """The limit each EVSE was last told."""
+        return dict(self._limits)
+
+    def max_profile_changed(self, before: dict[int, float | None], now: datetime) -> None:
+        """K24-K26 (an EMS as Local Controller sets ChargingStationMaxProfiles, K14.FR.05): a running
+        transaction whose limit the new profile moved by more than LimitChangeSignificance gets
+        ChargingRateChanged. ``before``: :meth:`told` before the profile was set."""
+        significance = float(self.ctx.model.value(CTRLR, "LimitChangeSignificance") or 0)
+        for evse_id in self.ctx.evses:
+            old, new = before.get(evse_id), self._limits.get(evse_id)
+            if old == new:
+                continue
+            if old is not None and new is not None and abs(new - old) <= abs(old) * significance / 100:
+                continue
+            self._rate_changed(evse_id, now)  # the EVSE's running transaction, if any
+
     def obey(self, now: datetime) -> None:
         """Tell the hardware of every EVSE whose limit changed."""
         for evse_id in self.ctx.evses:
@@ -656,6 +684,7 @@ def set_charging_profile(
     """K01."""
     ns = v2x.dialect_of(request)
     raw = request.charging_profile
+    before = ctl.told()
     try:
         refusal = ctl.check_21(raw, now)
         if isinstance(refusal, validation.Verdict):
@@ -671,6 +700,8 @@ def set_charging_profile(
     if verdict.accepted and str(raw.charging_profile_purpose) == Purpose.TX.value:
         for listener in ctl.tx_profile_listeners:
             listener(request.evse_id, now)
+    if verdict.accepted and str(raw.charging_profile_purpose) == Purpose.CHARGING_STATION_MAX.value:
+        ctl.max_profile_changed(before, now)
     info = (
         ns.StatusInfoType(reason_code=verdict.reason, additional_info=(verdict.detail or "-")[:512])
         if verdict.reason is not None

@@ -88,6 +88,7 @@ from chargeplane.station.core.registration import Registrar
 from chargeplane.station.core.remote import Remote
 from chargeplane.station.core.reservation import Reservations
 from chargeplane.station.core.security import Security
+from chargeplane.station.core.smart_charging import CTRLR as SMART_CHARGING
 from chargeplane.station.core.smart_charging import SmartCharging
 from chargeplane.station.core.storage import Storage
 from chargeplane.station.core.tariff_cost import TariffCost
@@ -264,11 +265,24 @@ class StationCore:
         self.ctx.get(ConnectedEv).disconnected(self.ctx.evses[evse_id])
         self.ctx.get(DerControl).ev_left(self.ctx.evses[evse_id], now)
 
+    def ev_hlc_started(self, evse_id: int, control_mode: str, now: datetime) -> None:
+        """2.1 K18/K19: the ISO 15118-20 EV at ``evse_id`` agreed ``control_mode`` (ScheduledControl /
+        DynamicControl) and will state its needs; a TxProfile before them is out of sequence."""
+        self.ctx.get(Iso15118Charging).hlc_started(self.ctx.evses[evse_id], control_mode)
+
     def ev_charging_needs(self, evse_id: int, needs: EvChargingNeeds, now: datetime) -> None:
         """K15 / K17: the ISO 15118 EV at ``evse_id`` states its charging needs (on plug-in, or new ones later)."""
         self.ctx.get(ConnectedEv).connected(self.ctx.evses[evse_id], needs)  # Q01.FR.36
         self.ctx.get(Iso15118Charging).ev_needs(self.ctx.evses[evse_id], needs, now)
         self.ctx.get(DerControl).ev_connected(self.ctx.evses[evse_id], needs, now)  # R02/R03
+
+    def departure_changed(self, evse_id: int, departure_s: int, now: datetime) -> EvChargingNeeds | None:
+        """K20 scenario 3: the driver sets a new departure at the station for the ISO 15118-20 EV (dynamic
+        control) at ``evse_id``; the needs it now states (None: no such EV there, nothing sent)."""
+        needs = self.ctx.get(Iso15118Charging).new_departure(evse_id, departure_s)
+        if needs is not None:
+            self.ev_charging_needs(evse_id, needs, now)
+        return needs
 
     def update_meter(self, evse_id: int, reading: MeterReading, now: datetime) -> None:
         self.ctx.get(Transactions).meter(self.ctx.evses[evse_id], reading, now)
@@ -296,7 +310,10 @@ class StationCore:
     ) -> bool:
         """An external system's (EMS) setpoint in W for EVSE ``evse_id`` (0: the station; None: none any
         more): the CSMS's ExternalSetpoint periods take it (Q05), else on 2.1 it is an external constraints
-        profile (Q06). False: refused (ExternalConstraintsProfileDisallowed, Q06.FR.08)."""
+        profile (Q06). False: refused (ExternalConstraintsProfileDisallowed, Q06.FR.08, or external control
+        signals disabled)."""
+        if not self._external_signals(setpoint_w):
+            return False
         if self.ctx.version is not Version.V21:
             self.ctx.get(V2x).external(setpoint_w, now)
             return True
@@ -341,15 +358,27 @@ class StationCore:
         """K11-K13: an external system limits EVSE ``evse_id`` (0: the station) to ``limit`` in ``unit``
         ("A" or "W"); None lifts its limit. 2.1 K29: into the CSMS's Dynamic profiles that wait for it, else
         a Dynamic external constraint (none when ExternalConstraintsProfileDisallowed)."""
+        if not self._external_signals(limit):
+            return
         if self.ctx.version is Version.V21:
             self.ctx.get(DynamicSchedules).external_value(evse_id, limit, RateUnit(unit), now, source)
             return
         self.ctx.get(SmartCharging).external_limit(evse_id, limit, RateUnit(unit), now, source)
 
+    def _external_signals(self, value: float | None) -> bool:
+        """SmartChargingCtrlr.ExternalControlSignalsEnabled (2.x; the prerequisite of K11, K23, K27, Q05/Q06):
+        false makes the station ignore an external system's new values; lifting one (None) still passes, so
+        that no stale external limit stays. 1.6 has no such key: its external limits always count."""
+        if self.ctx.version is Version.V16 or value is None:
+            return True
+        return self.ctx.model.flag(SMART_CHARGING, "ExternalControlSignalsEnabled")
+
     def local_generation(
         self, evse_id: int, capacity: float | None, unit: str, now: datetime, source: str = "EMS"
     ) -> None:
         """K27: locally generated capacity for EVSE ``evse_id`` (0: the station); None: none any more."""
+        if not self._external_signals(capacity):
+            return
         self.ctx.get(DynamicSchedules).local_generation(evse_id, capacity, RateUnit(unit), now, source)
 
     def priority_button(self, evse_id: int, now: datetime) -> bool:

@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from ocpp.routing import on
 
+from chargeplane.csms.blocks.smart_charging.service import held_alike
+from chargeplane.smart_charging.model import Kind, Period, Profile, Purpose, RateUnit, Schedule
 from tests.csms.conftest import RunningCsms
 from tests.csms.peers import MODULES, boot, peer
 
@@ -248,3 +252,20 @@ async def test_K18_FR_04_K19_ISO_15118_20_needs_get_NoChargingProfile_or_a_TxPro
             profile["chargingProfile"]["chargingSchedule"][0]["chargingRateUnit"] == "A"
         )  # AC from the -20 needs
         assert profile["transactionId"] == "TX-20"
+
+
+def test_K09_K29_a_dynamic_profile_whose_values_the_station_changed_is_no_drift() -> None:
+    period = Period(0, 8000.0)
+    schedule = Schedule(RateUnit.WATT, (period,), None, datetime(2026, 1, 1, tzinfo=UTC))
+    stored = Profile(91, 0, Purpose.TX_DEFAULT, Kind.DYNAMIC, schedule, evse_id=0)
+    # an external system's value (K29.FR.05) and its update time (the schedule's start moves with it)
+    updated = replace(
+        stored,
+        schedule=replace(schedule, periods=(Period(0, 5000.0),), start=datetime(2026, 1, 2, tzinfo=UTC)),
+    )
+    assert held_alike(updated, stored)
+    assert not held_alike(replace(updated, stack_level=1), stored)  # anything else still counts
+    absolute = replace(stored, kind=Kind.ABSOLUTE)
+    assert not held_alike(replace(updated, kind=Kind.ABSOLUTE), absolute)  # values count there
+    assert held_alike(absolute, absolute)
+    assert not held_alike(None, stored)

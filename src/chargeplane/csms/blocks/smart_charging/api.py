@@ -173,11 +173,18 @@ def _limit_out(e: LimitEvent) -> LimitEventOut:
 class EvChargingOut(msgspec.Struct, rename="camel"):
     transaction_id: str
     departure_time: str | None  # the EV's latest needs: when it leaves
-    energy_amount: float | None  # and the energy it wants (Wh)
+    energy_amount: float | None  # and the energy it wants (Wh; ISO 15118-20: its evTargetEnergyRequest)
     needs: LimitEventOut | None
     schedule: LimitEventOut | None  # the EV's latest schedule, with the CSMS's verdict (K15.FR.11/12)
     needs_count: int
     schedule_count: int
+
+
+ENERGY_FIELDS = (
+    ("acChargingParameters", "energyAmount"),
+    ("dcChargingParameters", "energyAmount"),
+    ("v2xChargingParameters", "evTargetEnergyRequest"),
+)
 
 
 def _ev_charging_out(transaction_id: str, found: EvCharging) -> EvChargingOut:
@@ -187,8 +194,9 @@ def _ev_charging_out(transaction_id: str, found: EvCharging) -> EvChargingOut:
         needs = found.needs.data.get("chargingNeeds", {})
         value = needs.get("departureTime")
         departure = value if isinstance(value, str) else None
-        for kind in ("acChargingParameters", "dcChargingParameters"):
-            amount = needs.get(kind, {}).get("energyAmount")
+        # K15 (AC / DC energyAmount) or K18-K20 (ISO 15118-20: V2X evTargetEnergyRequest)
+        for kind, field in ENERGY_FIELDS:
+            amount = needs.get(kind, {}).get(field)
             if isinstance(amount, int | float):
                 energy = float(amount)
     return EvChargingOut(

@@ -331,8 +331,10 @@ class SmartChargingRepository:
         )
         count = sa.select(sa.func.count()).select_from(charging_limit_events).where(*conditions)
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+            # counted first: events only come, so the page read after holds at least what was counted (a
+            # caller that waits for the count then reads the newest event gets that event, not an older one)
             total = int((await connection.execute(count)).scalar_one())
+            rows = (await connection.execute(query)).all()
         events = [
             LimitEvent(
                 r.id,

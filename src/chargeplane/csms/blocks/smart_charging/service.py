@@ -12,7 +12,8 @@ Reports and reconciliation (K09; 2.x only: 1.6 has no GetChargingProfiles, its s
     GetChargingProfiles is answered by ReportChargingProfiles parts, assembled per requestId. After a 2.x
     boot answered Accepted (a reconnect), the CSMS asks for every profile and compares the complete report
     with the store: a stored profile the station no longer holds, or holds differently, is marked ``drift``
-    (and re-sent when ``resend_on_drift``); a profile only the station has is stored as ``reported``.
+    (and re-sent when ``resend_on_drift``); a profile only the station has is stored as ``reported``. A
+    Dynamic profile's values change at the station (K28, K29): they are no drift (:func:`held_alike`).
 
 Composite schedules (K08)
     GetCompositeSchedule from the station next to the composite the CSMS computes from its store with the
@@ -35,7 +36,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,7 +72,7 @@ from chargeplane.ocpp.timestamps import from_wire, to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging import rules21, wire
 from chargeplane.smart_charging.composite import Fallback, composite_schedule, within
-from chargeplane.smart_charging.model import Composite, Interval, Profile, Purpose, RateUnit
+from chargeplane.smart_charging.model import Composite, Interval, Kind, Profile, Purpose, RateUnit
 from chargeplane.smart_charging.validation import Capabilities, check_set, replaced
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,24 @@ def _stored_model(stored: StoredProfile) -> Profile | None:
         return to_model(Version(stored.version), stored.evse_id, stored.profile)
     except (Unsendable, ValueError):
         return None  # a profile the engine cannot hold (2.1 V2X) takes no part in the rules
+
+
+def held_alike(on_station: Profile | None, stored: Profile | None) -> bool:
+    """K09 reconciliation: the station holds the stored profile as it was set. A Dynamic profile's values
+    (the one period's limit, and the schedule's start that counts from its last update) change at the
+    station by design -- K28 pushes and pulls, K29 an external system's values in an ExternalLimits period --
+    and are no drift."""
+    if on_station is None or stored is None:
+        return False
+    if on_station.kind is Kind.DYNAMIC and stored.kind is Kind.DYNAMIC:
+        return _values_aside(on_station) == _values_aside(stored)
+    return on_station == stored
+
+
+def _values_aside(profile: Profile) -> Profile:
+    schedule = profile.schedule
+    periods = tuple(replace(p, limit=0.0) for p in schedule.periods)
+    return replace(profile, schedule=replace(schedule, periods=periods, start=None))
 
 
 def _differs(a: Composite, b: Composite) -> bool:
@@ -609,7 +628,7 @@ class SmartChargingService:
             if found is None:
                 states[profile.profile_id] = (DRIFT, "not on the station")
                 missing.append(profile)
-            elif found[1] is None or found[1] != _stored_model(profile):
+            elif not held_alike(found[1], _stored_model(profile)):
                 states[profile.profile_id] = (DRIFT, "the station holds it differently")
             else:
                 states[profile.profile_id] = (INSTALLED, None)
