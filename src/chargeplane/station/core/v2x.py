@@ -91,6 +91,8 @@ class V2x(Controller):
     __slots__ = (
         "_expired",
         "_frequency_used",
+        "_load_reading",
+        "_load_used",
         "_mode_of_target",
         "_restored",
         "allowed",
@@ -115,6 +117,8 @@ class V2x(Controller):
         ] = []  # aFRR signals waiting for their timestamp (station time)
         self.signal: int | None = None  # the aFRR signal in force
         self.load_w: float | None = None  # the upstream meter (Q09)
+        self._load_reading = 0  # how many upstream readings came in
+        self._load_used: dict[int, int] = {}  # the reading each EVSE's load-balancing target last corrected
         self.external_setpoint: float | None = None  # an external system's (Q05.FR.01)
         self.targets: dict[int, SetPowerSetpoint] = {}
         self.offline_since: datetime | None = None
@@ -450,12 +454,19 @@ class V2x(Controller):
                 self.frequency_hz is not None and abs(self.frequency_hz - used) >= threshold
             ):  # Q08.FR.06 at the start, Q08.FR.07 on a change past the threshold
                 self._frequency_used[evse.id] = self.frequency_hz
+        load_w = self.load_w
+        if period.mode is OperationMode.LOCAL_LOAD_BALANCING:
+            # Q09.FR.04: each upstream reading corrects the setpoint once (a meter tick in between
+            # would add the same correction again to a target the reading does not yet reflect)
+            if self._load_used.get(evse.id) == self._load_reading:
+                load_w = None
+            self._load_used[evse.id] = self._load_reading
         electrical = Electrical(evse.meter.voltage_v or 230.0)
         previous = self.targets.get(evse.id)
         inputs = rules.Inputs(
             frequency_hz=self._frequency_used.get(evse.id),
             afrr_signal=self.signal,
-            load_w=self.load_w,
+            load_w=load_w,
             # the external profile holds the EMS's value itself; the plain value feeds Q05 periods
             external_setpoint=None if external else self.external_setpoint,
             previous=None if previous is None or previous.setpoint_w is None else
@@ -523,6 +534,7 @@ class V2x(Controller):
     def upstream_load(self, load_w: float, now: datetime) -> None:
         """Q09.FR.03: the upstream (building) meter's power, positive when consuming."""
         self.load_w = load_w
+        self._load_reading += 1
         self.evaluate_all(now)
 
     def external(self, setpoint_w: float | None, now: datetime) -> None:
@@ -554,6 +566,7 @@ class V2x(Controller):
             self._save()
         self.requested.pop(evse.id, None)
         self._frequency_used.pop(evse.id, None)
+        self._load_used.pop(evse.id, None)
         self._tell(SetPowerSetpoint(evse.id, None), None)
 
     def connection_closed(self, now: datetime) -> None:

@@ -5,7 +5,9 @@ NotifyEVChargingNeeds) and the energy it gave back (Energy.Active.Export.Registe
 
 Decisions: a token's own list wins over its station's; neither: allowedEnergyTransfer is left out (Q01.FR.08).
 A discharging setpoint is refused (409) unless the transaction was allowed a bidirectional transfer, so the
-CSMS never asks for what it did not grant.
+CSMS never asks for what it did not grant. A central setpoint clears the transaction's TxProfiles above it that
+have no V2X period (the CSMS's own answer to an ISO 15118 EV's needs sits at the highest stack level and would
+hide the setpoint for good).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from chargeplane.csms.blocks.authorization.service import AuthorizeExtras, TokenDecision
 from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
 from chargeplane.csms.blocks.smart_charging.service import (
+    Criteria,
     EvRequest,
     ProfileRefused,
     SetOutcome,
@@ -35,6 +38,7 @@ from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging import v2x as rules
+from chargeplane.smart_charging.model import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -302,10 +306,37 @@ class V2xService:
             "transactionId": record.transaction_id,
             "chargingSchedule": [schedule],
         }
+        await self._clear_shadowing(record.station_id, record.transaction_id, profile_id, stack_level)
         return await self.smart_charging.set_profile(record.station_id, record.evse_id, profile)
+
+    async def _clear_shadowing(
+        self, station_id: str, transaction_id: str, profile_id: int, stack_level: int
+    ) -> None:
+        """The transaction's TxProfiles above ``stack_level`` without a V2X period (the CSMS's own K15 offer
+        for an ISO 15118 EV's needs, at the highest stack level) would keep the station from ever following
+        the setpoint (K01: the highest stack level in force wins): cleared first."""
+        for stored in await self.smart_charging.profiles(station_id):
+            if (
+                stored.purpose == Purpose.TX.value
+                and stored.transaction_id == transaction_id
+                and stored.stack_level > stack_level
+                and stored.profile_id != profile_id
+                and not _has_v2x_period(stored.profile)
+            ):
+                await self.smart_charging.clear_profiles(station_id, Criteria(profile_id=stored.profile_id))
 
     def _publish(self, kind: str, station_id: str, data: dict[str, object]) -> None:
         self.events.publish(StationEvent(kind, station_id, data))
+
+
+def _has_v2x_period(profile: dict[str, Any]) -> bool:
+    """Whether a stored 2.x wire profile has a period with an operation mode other than ChargingOnly."""
+    return any(
+        period.get("operationMode", rules.OperationMode.CHARGING_ONLY.value)
+        != rules.OperationMode.CHARGING_ONLY.value
+        for schedule in profile.get("chargingSchedule") or []
+        for period in schedule.get("chargingSchedulePeriod") or []
+    )
 
 
 def _answer(response: object) -> Answer:
