@@ -139,6 +139,13 @@ class V2xService:
                 return mine
         return await self.repository.allowed_one(STATION, station_id.casefold())
 
+    async def bidirectional(self, station_id: str, transaction_id: str) -> bool:
+        """Whether the transaction was allowed a bidirectional transfer (its Authorize answer's list, else a
+        NotifyAllowedEnergyTransfer the station accepted): what may discharge its EV (Q01 / Q02)."""
+        session = await self.repository.session(station_id, transaction_id)
+        allowed = () if session is None or session.allowed is None else session.allowed
+        return bool(rules.BIDIRECTIONAL_TRANSFERS & set(allowed))
+
     async def on_authorize(
         self, station_id: str, id_token: str, decision: TokenDecision
     ) -> AuthorizeExtras | None:
@@ -274,8 +281,8 @@ class V2xService:
             raise NotV2x(
                 "NotSupportedByVersion", f"transaction {key} is OCPP {record.ocpp_version}; V2X is 2.1"
             )
-        allowed = () if view.session is None or view.session.allowed is None else view.session.allowed
-        if any(p.setpoint_w < 0 for p in periods) and not rules.BIDIRECTIONAL_TRANSFERS & set(allowed):
+        discharging = any(p.setpoint_w < 0 for p in periods)
+        if discharging and not await self.bidirectional(record.station_id, record.transaction_id):
             raise NotAllowed(f"transaction {key} was allowed no bidirectional energy transfer")
         for period in periods:
             refusal = rules.check_period(
