@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from chargeplane.station.core.external_v2x import ExternalPeriod
 from chargeplane.station.core.model import EvChargingNeeds, V2xAbility
 from chargeplane.station.core.smart_charging import SmartCharging
 from chargeplane.station.core.v2x import V2x
@@ -29,7 +30,8 @@ from tests.test_end_to_end_tariff import until
 STATION = "E2EQX"
 CARD = "E2EV2XQX"
 BIDIRECTIONAL = ["AC_three_phase", "AC_BPT"]
-SAMPLING = {("SampledDataCtrlr", "TxUpdatedInterval", None): "1"}  # a meter value each second
+Variables = dict[tuple[str, str, str | None], str]
+SAMPLING: Variables = {("SampledDataCtrlr", "TxUpdatedInterval", None): "1"}  # a meter value each second
 
 
 @asynccontextmanager
@@ -37,7 +39,7 @@ async def v2x_session(
     tmp_path: Path,
     allowed: list[str] | None = BIDIRECTIONAL,
     ev: SimulatedEv | None = None,
-    variables: dict[tuple[str, str, str | None], str] | None = None,
+    variables: Variables | None = None,
     **station: Any,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, StationRuntime, dict[str, Any]]]:
     """The API, the running station and its transaction (charging) of a bidirectional EV on EVSE 1, the
@@ -171,7 +173,7 @@ async def test_Q02_charging_only_first_then_NotifyAllowedEnergyTransfer_enables_
         assert [p["id"] for p in kept if p["purpose"] == "TxProfile"] == [72]  # the offer gave way
 
 
-EXTERNAL_ONLY = {
+EXTERNAL_ONLY: Variables = {
     ("SmartChargingCtrlr", "ExternalConstraintsProfileDisallowed", None): "true",  # Q05 prerequisite
 }
 
@@ -321,7 +323,7 @@ async def test_Q08_local_frequency_follows_the_simulated_grid(tmp_path: Path) ->
         await csms_power_is(api, tx, 2500.0)
 
 
-LOAD_BALANCING = {
+LOAD_BALANCING: Variables = {
     ("V2XChargingCtrlr", "LocalLoadBalancing", "UpperThreshold"): "10000",
     ("V2XChargingCtrlr", "LocalLoadBalancing", "LowerThreshold"): "0",
     ("V2XChargingCtrlr", "LocalLoadBalancing", "UpperOffset"): "-1000",
@@ -432,3 +434,59 @@ async def test_Q12_invalidAfterOfflineDuration_keeps_charging_only_back_online(t
         kept = [i.profile.id for i in station.core.ctx.get(SmartCharging).installed]
         assert 120 in kept
         assert 121 not in kept
+
+
+async def test_Q06_external_limits_with_dischargeLimit_and_an_external_schedule(tmp_path: Path) -> None:
+    async with v2x_session(tmp_path) as (api, station, tx):
+        central = profile(130, [{"startPeriod": 0, "operationMode": "CentralSetpoint", "setpoint": -5000.0}])
+        assert (await install(api, central))["status"] == "Accepted"
+        await power_is(station, -5000.0, "the CSMS's discharging setpoint")
+        # Q06.FR.02/05: the EMS's single limits: discharging no deeper than its dischargeLimit
+        assert station.external_limits(1, 3000.0, -2000.0)
+        await power_is(station, -2000.0, "the setpoint held at the EMS's dischargeLimit")
+        await csms_power_is(api, tx, -2000.0)
+
+        async def notified(mode: str, field: str, value: float) -> dict[str, Any] | None:
+            view: dict[str, Any] = (await api.get(f"/transactions/{tx['id']}/v2x")).json()
+            control: dict[str, Any] | None = view["externalControl"]
+            if control is None or control["operationMode"] != mode:
+                return None
+            return control if control["period"].get(field) == value else None
+
+        # Q06.FR.11: the CSMS learns of it (NotifyChargingLimit from the EMS)
+        control = await until(lambda: notified("ExternalLimits", "dischargeLimit", -2000.0), "the notice")
+        assert control["period"]["limit"] == 3000.0
+        assert control["source"] == "EMS"
+        # its limit caps charging too
+        charge = profile(131, [{"startPeriod": 0, "operationMode": "CentralSetpoint", "setpoint": 6000.0}])
+        assert (await install(api, charge | {"stackLevel": 2}))["status"] == "Accepted"
+        await power_is(station, 3000.0, "charging capped by the EMS's limit")
+        # Q06.FR.12: a significant change is notified again
+        assert station.external_limits(1, 4000.0, -1000.0)
+        await power_is(station, 4000.0, "the EMS's raised limit")
+        await until(lambda: notified("ExternalLimits", "limit", 4000.0), "the changed limits notified")
+        # Q06.FR.03/10: a schedule of setpoints from the EMS, notified as received
+        periods = [ExternalPeriod(0, setpoint=-800.0), ExternalPeriod(2, setpoint=1500.0)]
+        assert station.external_schedule(1, "ExternalSetpoint", periods)
+        await power_is(station, -800.0, "the EMS schedule's first setpoint")
+        await csms_power_is(api, tx, -800.0)
+        await power_is(station, 1500.0, "the EMS schedule's second period", 6.0)
+        await until(lambda: notified("ExternalSetpoint", "setpoint", -800.0), "the schedule notified")
+
+
+async def test_setpoint_per_phase_and_reactive_honoured_by_the_simulated_EVSE(tmp_path: Path) -> None:
+    async with v2x_session(tmp_path) as (api, station, tx):
+        phased = {
+            "startPeriod": 0,
+            "operationMode": "CentralSetpoint",
+            "setpoint": -3000.0,  # L1, as setpoint_L2 and _L3 are given
+            "setpoint_L2": -2000.0,
+            "setpoint_L3": -1000.0,
+            "setpointReactive": 500.0,
+        }
+        assert (await install(api, profile(140, [phased])))["status"] == "Accepted"
+        await power_is(station, -6000.0, "discharging at the phases' sum")
+        evse = station.hardware.evses[1]
+        assert evse.phase_power_w == (-3000.0, -2000.0, -1000.0)
+        assert evse.reactive_var == 500.0
+        await csms_power_is(api, tx, -6000.0)

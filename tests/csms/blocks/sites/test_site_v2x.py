@@ -105,8 +105,8 @@ async def _on_site(
     async with running(settings, clock) as csms:
         await csms.add_station(station_id)
         if version == "2.1" and allowed:  # Q01: the operator allows this station's sessions to discharge
-            allowed = {"allowedEnergyTransfer": ["AC_three_phase", "AC_BPT"]}
-            await _json(csms, "PUT", f"/v2x/allowed/station/{station_id}", json=allowed)
+            transfers = {"allowedEnergyTransfer": ["AC_three_phase", "AC_BPT"]}
+            await _json(csms, "PUT", f"/v2x/allowed/station/{station_id}", json=transfers)
         await _site(csms, hour, station_id)
         async with peer(csms.ocpp_url, station_id, version, station_class=_recording(version)) as station:
             await boot(station, version)
@@ -268,7 +268,7 @@ async def test_a_v2x_battery_starts_from_the_latest_SoC_meter_value(database_url
             found: float | None = plan["evses"][0]["storedAtStart"]
             return found
 
-        assert await until(start, "a V2X plan") == pytest.approx(30.0)  # the needs' 50 %
+        assert await until(start, "a V2X plan", 60.0) == pytest.approx(30.0)  # the needs' 50 %
         sample = {"value": 25.0, "measurand": "SoC", "unit_of_measure": {"unit": "Percent"}}
         await station.call(
             module.call.TransactionEvent(
@@ -286,4 +286,4 @@ async def test_a_v2x_battery_starts_from_the_latest_SoC_meter_value(database_url
         async def from_reading() -> bool:  # 25 % of 60 kWh
             return await start() == pytest.approx(15.0)
 
-        await until(from_reading, "a plan from the SoC reading")
+        await until(from_reading, "a plan from the SoC reading", 60.0)
