@@ -38,7 +38,7 @@ from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import present
 from chargeplane.smart_charging import wire
 from chargeplane.smart_charging.model import Kind, Purpose
-from chargeplane.station.core.context import Controller
+from chargeplane.station.core.context import Context, Controller
 from chargeplane.station.core.dynamic_schedule import DynamicSchedules
 from chargeplane.station.core.smart_charging import CTRLR, EXTERNAL_ID_BASE, Installed, SmartCharging
 from chargeplane.station.core.v2x import V2x
@@ -136,7 +136,7 @@ class ExternalV2x(Controller):
         before = None if old is None else _values(old)
         self._install(raw, evse_id, source, now)
         if before is None or self._significant(before, (limit, discharge_limit)):  # Q06.FR.11/12
-            self._notify(raw, evse_id, source, now)
+            notify_external(self.ctx, raw, evse_id, source, now)
         return True
 
     def schedule(
@@ -166,7 +166,7 @@ class ExternalV2x(Controller):
             now,
         )
         self._install(raw, evse_id, source, now)
-        self._notify(raw, evse_id, source, now)
+        notify_external(self.ctx, raw, evse_id, source, now)
         return True
 
     # ------------------------------------------------------------------ helpers
@@ -211,19 +211,6 @@ class ExternalV2x(Controller):
         smart.limit_cleared(evse_id, old.source, now)  # K13
         self.ctx.get(V2x).evaluate_all(now)
 
-    def _notify(
-        self, raw: v21.datatypes.ChargingProfileType, evse_id: int, source: str, now: datetime
-    ) -> None:
-        """Q06.FR.10/11: NotifyChargingLimit from the EMS with the schedule as received."""
-        self.ctx.send(
-            v21.messages.NotifyChargingLimitRequest(
-                charging_limit=v21.datatypes.ChargingLimitType(charging_limit_source=source),
-                evse_id=evse_id,
-                charging_schedule=list(raw.charging_schedule),
-            ),
-            now,
-        )
-
     def _significant(
         self, before: tuple[float | None, float | None], after: tuple[float | None, float | None]
     ) -> bool:
@@ -235,6 +222,21 @@ class ExternalV2x(Controller):
             if old is not None and new is not None and abs(new - old) > abs(old) * significance / 100:
                 return True
         return False
+
+
+def notify_external(
+    ctx: Context, raw: v21.datatypes.ChargingProfileType, evse_id: int, source: str, now: datetime
+) -> None:
+    """Q06.FR.10/11/12: NotifyChargingLimit from the external system with the schedule as received (the
+    2.1 schema has no isDynamic: a Dynamic profile's single period says it)."""
+    ctx.send(
+        v21.messages.NotifyChargingLimitRequest(
+            charging_limit=v21.datatypes.ChargingLimitType(charging_limit_source=source),
+            evse_id=evse_id,
+            charging_schedule=list(raw.charging_schedule),
+        ),
+        now,
+    )
 
 
 def _waits_for_limits(installed: Installed, evse_id: int) -> bool:
