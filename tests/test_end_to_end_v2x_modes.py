@@ -380,13 +380,19 @@ async def test_Q10_idle_with_evse_sleep_stops_the_power_and_says_so(tmp_path: Pa
         await csms_power_is(api, tx, 0.0)
         assert station.hardware.evses[1].sleeping  # Q10.FR.03
 
-        # Q10.FR.04: its TransactionEvents say evseSleep (the 2.x adapter decorates them with this)
         assert station.core.ctx.get(V2x).sleeping(1)
+
+        async def sleep_shown(sleeping: bool) -> bool:  # Q10.FR.04: evseSleep in its TransactionEvents
+            view: dict[str, Any] = (await api.get(f"/transactions/{tx['id']}/v2x")).json()
+            return bool(view["evseSleep"] is sleeping)
+
+        await until(lambda: sleep_shown(True), "the CSMS showing the EVSE asleep")
         # Q10.FR.03: a new profile wakes it: the Idle one cleared, the setpoint is back
         cleared = await api.post(f"/stations/{STATION}/charging-profiles/clear", json={"id": 111})
         assert cleared.status_code == 200, cleared.text
         await power_is(station, -3000.0, "discharging again once the Idle profile is gone")
         assert not station.hardware.evses[1].sleeping
+        await until(lambda: sleep_shown(False), "the CSMS showing the EVSE awake")
 
 
 OFFLINE = BackOffSettings(4.0, 0.0, 1)  # the station stays offline for 4 s after it loses the connection

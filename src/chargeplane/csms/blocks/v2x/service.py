@@ -205,6 +205,10 @@ class V2xService:
         ]
         if powers:
             values["power_w"] = max(powers, key=lambda s: s.timestamp).value
+        # Q10.FR.04: evseSleep is said while the EVSE sleeps; an event with other V2X facts and without it
+        # says it is awake (not every event is written for that alone)
+        if facts.evse_sleep or values:
+            values["evse_sleep"] = bool(facts.evse_sleep)
         if values:
             await self.repository.update_session(station_id, facts.transaction_id, self.clock.now(), **values)
         return None
