@@ -86,14 +86,14 @@ def check(mode: Mode, periods: Sequence[ExternalPeriod]) -> str | None:
     """What is wrong with an EMS schedule (None: nothing): starts ascending from 0, a dischargeLimit <= 0,
     a limit >= 0, a setpoint for each ExternalSetpoint period."""
     if not periods or periods[0].start != 0:
-        return "the first period starts at 0"
+        return "the first period must start at 0"
     if any(b.start <= a.start for a, b in itertools.pairwise(periods)):
-        return "periods start in ascending order"
+        return "periods must start in ascending order"
     for p in periods:
         if p.discharge_limit is not None and p.discharge_limit > 0:
-            return "a dischargeLimit is 0 or negative"
+            return "a dischargeLimit must be 0 or negative"
         if p.limit is not None and p.limit < 0:
-            return "a limit is 0 or positive"
+            return "a limit must be 0 or positive"
         if mode is EXTERNAL_SETPOINT and p.setpoint is None:
             return "an ExternalSetpoint period needs a setpoint"
     return None
