@@ -263,9 +263,9 @@ async def test_a_v2x_battery_starts_from_the_latest_SoC_meter_value(database_url
     async with _on_site(database_url, "SOC21", "2.1", plan_interval=0) as (csms, station, hour):
         await _json(csms, "PUT", "/site-ev-needs/TXSOC21", 204, json=V2X_NEEDS)  # 50 % of 60 kWh
 
-        async def start() -> float | None:
-            plan = await _json(csms, "GET", "/sites/v2x/plan")
-            found: float | None = plan["evses"][0]["storedAtStart"]
+        async def start() -> float | None:  # None: no plan with the EVSE yet
+            evses = (await _json(csms, "GET", "/sites/v2x/plan"))["evses"]
+            found: float | None = evses[0]["storedAtStart"] if evses else None
             return found
 
         assert await until(start, "a V2X plan", 60.0) == pytest.approx(30.0)  # the needs' 50 %
