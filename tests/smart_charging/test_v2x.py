@@ -15,6 +15,8 @@ from chargeplane.smart_charging.v2x import (
     check_period,
     interpolate,
     load_delta,
+    phase_setpoints,
+    reactive,
     target,
 )
 
@@ -124,3 +126,48 @@ def test_a_V2X_period_without_limit_leaves_the_composite_to_the_other_profiles()
     assert alone == 22_000.0
     capped, _ = limit_at([v2x, cap], at, evse_id=1, unit=RateUnit.WATT, fallback=fallback, anchor=at)
     assert capped == 7000.0
+
+
+def test_setpoint_L2_L3_make_setpoint_phase_L1_each_phase_within_its_own_bounds() -> None:
+    per_phase = V2xPeriod(
+        0,
+        OperationMode.CENTRAL_SETPOINT,
+        setpoint=-2000.0,
+        setpoint_l2=-1000.0,
+        setpoint_l3=500.0,
+        discharge_limit=-1500.0,
+        discharge_limit_l2=-1500.0,
+        discharge_limit_l3=-1500.0,
+    )
+    assert phase_setpoints(per_phase) == (-1500.0, -1000.0, 500.0)  # L1 held at its dischargeLimit
+    assert target(per_phase, Inputs()) == -2000.0  # the sum of the phases
+    # a sum limit without L2 / L3 values is a third per phase
+    summed = V2xPeriod(0, OperationMode.CENTRAL_SETPOINT, setpoint=3000.0, setpoint_l2=0.0, setpoint_l3=0.0,
+                       limit=3000.0)  # fmt: skip
+    assert phase_setpoints(summed) == (1000.0, 0.0, 0.0)
+    # without both L2 and L3 the setpoint is the sum
+    assert (
+        phase_setpoints(V2xPeriod(0, OperationMode.CENTRAL_SETPOINT, setpoint=1.0, setpoint_l2=1.0)) is None
+    )
+
+
+def test_setpointReactive_is_the_sum_of_its_phases_and_an_external_systems_for_ExternalSetpoint() -> None:
+    central = V2xPeriod(0, OperationMode.CENTRAL_SETPOINT, setpoint=0.0, setpoint_reactive=300.0)
+    assert reactive(central) == 300.0
+    phased = V2xPeriod(0, OperationMode.CENTRAL_SETPOINT, setpoint=0.0, setpoint_reactive=100.0,
+                       setpoint_reactive_l2=200.0, setpoint_reactive_l3=-50.0)  # fmt: skip
+    assert reactive(phased) == 250.0
+    external = V2xPeriod(0, OperationMode.EXTERNAL_SETPOINT, setpoint_reactive=10.0)
+    assert reactive(external, 700.0) == 700.0  # Q05.FR.01
+    assert reactive(external) == 10.0
+    assert reactive(V2xPeriod(0, OperationMode.IDLE)) is None
+
+
+def test_Q08_FR_04_Q10_FR_02_Q02_FR_02_the_L2_L3_variants_count_too() -> None:
+    idle = V2xPeriod(0, OperationMode.IDLE, setpoint_l2=1.0)
+    assert refused(idle) == "InvalidSchedule"
+    only = V2xPeriod(0, OperationMode.CHARGING_ONLY, limit=1000.0, discharge_limit_l3=-100.0)
+    assert refused(only) == "InvalidSchedule"
+    reactive_only = V2xPeriod(0, OperationMode.CHARGING_ONLY, limit=1000.0, setpoint_reactive=5.0)
+    assert refused(reactive_only) == "InvalidSchedule"
+    assert refused(V2xPeriod(0, OperationMode.CHARGING_ONLY, limit=1000.0, limit_l2=300.0)) is None

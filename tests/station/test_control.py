@@ -180,6 +180,29 @@ class _V2xInputs:
     def upstream_load(self, load_w: float) -> None:
         self.calls.append(("load", load_w))
 
+    def external_limits(self, evse_id: int, limit: float | None, discharge: float | None) -> bool:
+        self.calls.append(("v2xlimits", (evse_id, limit, discharge)))
+        return evse_id != 9  # 9: refused (Q06.FR.08)
+
+
+async def test_v2xlimits_command_gives_an_EMS_limits_Q06_FR_02() -> None:
+    runtime: Any = _V2xInputs()
+    said: list[str] = []
+    await execute(runtime, "v2xlimits 1 3000 -2000", said.append)
+    await execute(runtime, "v2xlimits 0 - -1500", said.append)
+    await execute(runtime, "v2xlimits 1 off", said.append)
+    assert runtime.calls == [
+        ("v2xlimits", (1, 3000.0, -2000.0)),
+        ("v2xlimits", (0, None, -1500.0)),
+        ("v2xlimits", (1, None, None)),
+    ]
+    assert said == []
+    await execute(runtime, "v2xlimits 9 1000 -", said.append)
+    assert said == ["refused: SmartChargingCtrlr.ExternalConstraintsProfileDisallowed is true (Q06.FR.08)"]
+    for wrong in ("v2xlimits", "v2xlimits 1 - -", "v2xlimits 1 1000 500", "v2xlimits x 1 -1"):
+        with pytest.raises(ValueError, match="v2xlimits needs"):
+            await execute(runtime, wrong, print)
+
 
 async def test_frequency_and_load_commands_reach_the_runtime() -> None:
     runtime: Any = _V2xInputs()

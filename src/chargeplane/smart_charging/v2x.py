@@ -35,7 +35,9 @@ BIDIRECTIONAL_TRANSFERS = frozenset({"AC_BPT", "AC_BPT_DER", "DC_BPT", "DC_ACDP_
 
 @dataclass(frozen=True, slots=True)
 class V2xPeriod:
-    """One chargingSchedulePeriod as far as V2X is concerned (the L2/L3 values are not modelled)."""
+    """One chargingSchedulePeriod as far as V2X is concerned. With its _L2 and _L3 values a field is phase
+    L1's, else the sum of all phases (the 2.1 schema's rule for setpoint, setpointReactive, limit and
+    dischargeLimit)."""
 
     start: int
     mode: OperationMode = OperationMode.CHARGING_ONLY
@@ -48,6 +50,14 @@ class V2xPeriod:
     signal_watt: tuple[tuple[float, float], ...] = ()  # (aFRR signal, W)
     preconditioning: bool | None = None
     evse_sleep: bool = False
+    setpoint_l2: float | None = None
+    setpoint_l3: float | None = None
+    setpoint_reactive_l2: float | None = None
+    setpoint_reactive_l3: float | None = None
+    limit_l2: float | None = None
+    limit_l3: float | None = None
+    discharge_limit_l2: float | None = None
+    discharge_limit_l3: float | None = None
 
     @property
     def controls_setpoint(self) -> bool:
@@ -97,6 +107,14 @@ def from_wire(period: v21.datatypes.ChargingSchedulePeriodType) -> V2xPeriod:
         signal_watt=tuple(sorted((float(p.signal), p.power) for p in signals)),
         preconditioning=present(period.preconditioning_request),
         evse_sleep=bool(present(period.evse_sleep)),
+        setpoint_l2=present(period.setpoint_l2),
+        setpoint_l3=present(period.setpoint_l3),
+        setpoint_reactive_l2=present(period.setpoint_reactive_l2),
+        setpoint_reactive_l3=present(period.setpoint_reactive_l3),
+        limit_l2=present(period.limit_l2),
+        limit_l3=present(period.limit_l3),
+        discharge_limit_l2=present(period.discharge_limit_l2),
+        discharge_limit_l3=present(period.discharge_limit_l3),
     )
 
 
@@ -128,11 +146,19 @@ def check_period(
     mode = period.mode
     if mode not in supported:  # Q09.FR.01, and the same rule for every mode the station lacks
         return Refusal("UnsupportedParam", f"{where}: operationMode {mode.value} is not supported")
-    fields = {
+    fields = {  # Q08.FR.04 / Q10.FR.02 name the L2 / L3 variants too
         "limit": period.limit,
+        "limit_L2": period.limit_l2,
+        "limit_L3": period.limit_l3,
         "dischargeLimit": period.discharge_limit,
+        "dischargeLimit_L2": period.discharge_limit_l2,
+        "dischargeLimit_L3": period.discharge_limit_l3,
         "setpoint": period.setpoint,
+        "setpoint_L2": period.setpoint_l2,
+        "setpoint_L3": period.setpoint_l3,
         "setpointReactive": period.setpoint_reactive,
+        "setpointReactive_L2": period.setpoint_reactive_l2,
+        "setpointReactive_L3": period.setpoint_reactive_l3,
     }
     given = [name for name, value in fields.items() if value is not None]
     if mode in (OperationMode.IDLE, OperationMode.LOCAL_FREQUENCY) and given:  # Q10.FR.02, Q08.FR.04
@@ -151,8 +177,9 @@ def check_period(
     if mode is OperationMode.CHARGING_ONLY:
         if period.limit is None:  # limits and setpoints per operation mode: limit required
             return Refusal("InvalidSchedule", f"{where}: ChargingOnly needs a limit")
-        if period.discharge_limit is not None or period.setpoint is not None:
-            return Refusal("InvalidSchedule", f"{where}: ChargingOnly has no dischargeLimit nor setpoint")
+        extra = [n for n in given if n.startswith(("dischargeLimit", "setpoint"))]
+        if extra:  # Q02.FR.02, with the L2 / L3 variants
+            return Refusal("InvalidSchedule", f"{where}: ChargingOnly has no {', '.join(extra)}")
     if mode in (OperationMode.CENTRAL_SETPOINT, OperationMode.CENTRAL_FREQUENCY) and period.setpoint is None:
         return Refusal("InvalidSchedule", f"{where}: {mode.value} needs a setpoint")
     if period.limit is not None and period.limit < 0:
@@ -229,6 +256,58 @@ def cap(value: float, period: V2xPeriod) -> float:
     return value
 
 
+Phases = tuple[float, float, float]
+
+
+def _per_phase(l1: float | None, l2: float | None, l3: float | None) -> Phases | None:
+    """Three phase values when L2 and L3 are given (L1 the field itself), else None."""
+    if l1 is None or l2 is None or l3 is None:
+        return None
+    return (l1, l2, l3)
+
+
+def _phase_bounds(first: float | None, l2: float | None, l3: float | None) -> tuple[float | None, ...]:
+    """A limit (or dischargeLimit) per phase: its L1 / L2 / L3 values, else a third of the sum each."""
+    given = _per_phase(first, l2, l3)
+    if given is not None:
+        return given
+    return (None,) * 3 if first is None else (first / 3,) * 3
+
+
+def phase_setpoints(period: V2xPeriod) -> Phases | None:
+    """A central mode's setpoint per phase when the period gives setpoint_L2 and _L3 (setpoint is then L1),
+    each kept within its phase's limit and dischargeLimit (V2X.03/04); None: one setpoint for the sum."""
+    if period.mode not in (OperationMode.CENTRAL_SETPOINT, OperationMode.CENTRAL_FREQUENCY):
+        return None
+    given = _per_phase(period.setpoint, period.setpoint_l2, period.setpoint_l3)
+    if given is None:
+        return None
+    highs = _phase_bounds(period.limit, period.limit_l2, period.limit_l3)
+    lows = _phase_bounds(period.discharge_limit, period.discharge_limit_l2, period.discharge_limit_l3)
+    out = []
+    for value, high, low in zip(given, highs, lows, strict=True):
+        value = value if high is None else min(value, high)
+        out.append(value if low is None else max(value, low))
+    return (out[0], out[1], out[2])
+
+
+def reactive(period: V2xPeriod, external: float | None = None) -> float | None:
+    """The reactive setpoint (sum of the phases; positive inductive) the period asks for: setpointReactive,
+    plus its _L2 / _L3 values when given; an ExternalSetpoint period's from the external system when it gave
+    one (Q05.FR.01). None: none (Idle and LocalFrequency have none, Q08.FR.01 / Q10.FR.01)."""
+    if period.mode is OperationMode.EXTERNAL_SETPOINT and external is not None:
+        return external
+    if period.mode not in (
+        OperationMode.CENTRAL_SETPOINT,
+        OperationMode.CENTRAL_FREQUENCY,
+        OperationMode.EXTERNAL_SETPOINT,
+        OperationMode.LOCAL_LOAD_BALANCING,
+    ):
+        return None
+    phases = _per_phase(period.setpoint_reactive, period.setpoint_reactive_l2, period.setpoint_reactive_l3)
+    return period.setpoint_reactive if phases is None else sum(phases)
+
+
 def target(period: V2xPeriod, inputs: Inputs, load_balancing: LoadBalancing | None = None) -> float | None:
     """The signed power (or current) target of ``period`` in its schedule's unit; None: no target, the
     EV charges as the limits allow (ChargingOnly, ExternalLimits, an external setpoint not given yet)."""
@@ -236,6 +315,9 @@ def target(period: V2xPeriod, inputs: Inputs, load_balancing: LoadBalancing | No
     if mode is OperationMode.IDLE:
         return 0.0
     if mode in (OperationMode.CENTRAL_SETPOINT, OperationMode.CENTRAL_FREQUENCY):
+        phases = phase_setpoints(period)
+        if phases is not None:  # setpoint_L2 / _L3: the sum of the phases' (each within its own bounds)
+            return sum(phases)
         return None if period.setpoint is None else cap(period.setpoint, period)
     if mode is OperationMode.EXTERNAL_SETPOINT:  # Q05.FR.01
         value = inputs.external_setpoint if inputs.external_setpoint is not None else period.setpoint

@@ -56,6 +56,9 @@ commands (one per line, # starts a comment):
   load WATTS                    the upstream (building) meter's power (V2X LocalLoadBalancing, Q09)
   setpoint EVSE WATTS|off [VAR] an EMS's V2X setpoint for EVSE (0: the station; negative: discharge), with its
                                 reactive setpoint VAR, or none any more (2.1 Q05/Q06)
+  v2xlimits EVSE WATTS|- DISCHARGE|- | off
+                                an EMS's V2X limits for EVSE (0: the station): charging at most WATTS,
+                                discharging at most DISCHARGE (negative W); '-': none; off: lifted (Q05/Q06)
   offline                       drop the connection (the station reconnects after back-off)
   wait SECONDS                  let time pass (scenario files)
   status                        EVSE and transaction state
@@ -70,6 +73,13 @@ class Next(enum.Enum):
     CONTINUE = "continue"
     STAY = "stay"  # stop reading commands, keep the station running
     QUIT = "quit"  # stop the station
+
+
+# An external system's value the station would not take (K23/K27/Q05/Q06 prerequisites, Q06.FR.08).
+EXTERNAL_REFUSED = (
+    "refused: SmartChargingCtrlr.ExternalControlSignalsEnabled is false or"
+    " ExternalConstraintsProfileDisallowed is true (Q06.FR.08)"
+)
 
 
 def describe(runtime: StationRuntime) -> str:
@@ -219,10 +229,11 @@ async def execute(runtime: StationRuntime, line: str, out: Callable[[str], None]
     elif command == "setpoint":
         evse_id, setpoint, reactive = _setpoint(args)
         if not runtime.external_setpoint(evse_id, setpoint, reactive):
-            out(
-                "refused: SmartChargingCtrlr.ExternalControlSignalsEnabled is false or"
-                " ExternalConstraintsProfileDisallowed is true (Q06.FR.08)"
-            )
+            out(EXTERNAL_REFUSED)
+    elif command == "v2xlimits":
+        evse_id, limit, discharge = _v2x_limits(args)
+        if not runtime.external_limits(evse_id, limit, discharge):
+            out(EXTERNAL_REFUSED)
     elif command == "offline":
         await runtime.go_offline()
     elif command == "wait":
@@ -326,6 +337,22 @@ def _setpoint(args: list[str]) -> tuple[int, float | None, float | None]:
         return int(args[0]), None, None
     reactive = _number(args[2:], complaint) if len(args) == 3 else None
     return int(args[0]), _number(args[1:2], complaint), reactive
+
+
+def _v2x_limits(args: list[str]) -> tuple[int, float | None, float | None]:
+    """``EVSE WATTS|- DISCHARGE|-`` or ``EVSE off`` of the v2xlimits command."""
+    complaint = "v2xlimits needs EVSE, then WATTS (or -) and DISCHARGE <= 0 (or -), or off"
+    if not args or not args[0].isdigit():
+        raise ValueError(complaint)
+    if args[1:] == ["off"]:
+        return int(args[0]), None, None
+    if len(args) != 3 or args[1:] == ["-", "-"]:
+        raise ValueError(complaint)
+    limit = None if args[1] == "-" else _number(args[1:2], complaint)
+    discharge = None if args[2] == "-" else _number(args[2:3], complaint)
+    if (limit is not None and limit < 0) or (discharge is not None and discharge > 0):
+        raise ValueError(complaint)
+    return int(args[0]), limit, discharge
 
 
 def _celsius(args: list[str]) -> float:

@@ -52,8 +52,15 @@ class PowerLimiter(Protocol):
         """Offer the EV at most ``limit_w`` (None: the EVSE's maximum): smart charging."""
         ...
 
-    def set_setpoint(self, setpoint_w: float | None, sleep: bool) -> None:
-        """V2X: the EV follows ``setpoint_w`` (negative: it discharges; None: the limit alone)."""
+    def set_setpoint(
+        self,
+        setpoint_w: float | None,
+        sleep: bool,
+        phases_w: tuple[float, float, float] | None = None,
+        reactive_var: float | None = None,
+    ) -> None:
+        """V2X: the EV follows ``setpoint_w`` (negative: it discharges; None: the limit alone), split over
+        L1..L3 as ``phases_w`` when given, and the reactive power ``reactive_var`` (setpointReactive)."""
         ...
 
     def set_inverter(self, max_charge_w: float | None, max_discharge_w: float | None) -> None:
@@ -239,6 +246,9 @@ class SimulatedEvse:
     frequency_hz: float = 50.0  # the simulated grid's frequency (settable, V2X frequency support)
     cap: Envelope = UNCAPPED  # R01/R03: what the station's DER inverter lets through each way
     uncapped_w: float = 0.0  # what would flow without that cap
+    # V2X: the setpoint per phase (setpoint_L2/L3)
+    phase_setpoints_w: tuple[float, float, float] | None = None
+    reactive_setpoint_var: float | None = None  # V2X: setpointReactive to follow (positive: inductive)
 
     def offered_w(self) -> float:
         """What the EVSE offers the EV: its maximum, capped by the charging limit."""
@@ -302,9 +312,33 @@ class SimulatedEvse:
     def set_limit(self, limit_w: float | None) -> None:
         self.limit_w = limit_w
 
-    def set_setpoint(self, setpoint_w: float | None, sleep: bool) -> None:
+    def set_setpoint(
+        self,
+        setpoint_w: float | None,
+        sleep: bool,
+        phases_w: tuple[float, float, float] | None = None,
+        reactive_var: float | None = None,
+    ) -> None:
         self.setpoint_w = setpoint_w
         self.sleeping = sleep
+        self.phase_setpoints_w = phases_w
+        self.reactive_setpoint_var = reactive_var
+
+    @property
+    def phase_power_w(self) -> tuple[float, float, float]:
+        """The power per phase L1..L3: as the setpoint splits it when per phase, else evenly."""
+        split = self.phase_setpoints_w
+        total = sum(split) if split is not None else 0.0
+        if split is None or total == 0.0:
+            return (self.power_w / 3, self.power_w / 3, self.power_w / 3)
+        ratio = self.power_w / total  # the EV may give or take less than asked: every phase in proportion
+        return (split[0] * ratio, split[1] * ratio, split[2] * ratio)
+
+    @property
+    def reactive_var(self) -> float:
+        """The reactive power the EV exchanges: its setpoint while it is connected and working, else 0."""
+        working = self.closed and self.ev is not None and not self.sleeping
+        return (self.reactive_setpoint_var or 0.0) if working else 0.0
 
     def set_inverter(self, max_charge_w: float | None, max_discharge_w: float | None) -> None:
         inf = float("inf")

@@ -39,6 +39,7 @@ from chargeplane.ocpp.messages.base import Payload, present
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version
 from chargeplane.station.core.device_model import StationLayout, VariableKey
+from chargeplane.station.core.external_v2x import ExternalPeriod
 from chargeplane.station.core.model import (
     CancelDownload,
     CancelUpload,
@@ -671,6 +672,22 @@ class StationRuntime:
         self._pump()
         return taken
 
+    def external_limits(
+        self, evse_id: int, limit: float | None, discharge_limit: float | None, source: str = "EMS"
+    ) -> bool:
+        """An EMS's charging limit and dischargeLimit in W (Q05/Q06; both None: lifted). False: refused."""
+        taken = self.core.external_limits(evse_id, limit, discharge_limit, self.clock(), source)
+        self._pump()
+        return taken
+
+    def external_schedule(
+        self, evse_id: int, mode: str, periods: list[ExternalPeriod], source: str = "EMS"
+    ) -> bool:
+        """An EMS's schedule of ExternalLimits / ExternalSetpoint periods from now (Q06.FR.01/03)."""
+        taken = self.core.external_schedule(evse_id, mode, periods, self.clock(), source)
+        self._pump()
+        return taken
+
     def upstream_load(self, load_w: float) -> None:
         """The upstream (building) meter reads ``load_w`` (V2X local load balancing, Q09)."""
         self.core.upstream_load(load_w, self.clock())
@@ -930,7 +947,9 @@ class StationRuntime:
         elif isinstance(action, SetPowerLimit):
             self.hardware.evses[action.evse_id].set_limit(action.limit_w)
         elif isinstance(action, SetPowerSetpoint):
-            self.hardware.evses[action.evse_id].set_setpoint(action.setpoint_w, action.sleep)
+            self.hardware.evses[action.evse_id].set_setpoint(
+                action.setpoint_w, action.sleep, action.phases_w, action.reactive_var
+            )
         elif isinstance(action, SetInverterLimits):
             self.hardware.evses[action.evse_id].set_inverter(action.max_charge_w, action.max_discharge_w)
         elif isinstance(action, EvDerControls):

@@ -427,3 +427,16 @@ def test_Q01_the_allowed_transfers_survive_a_reset_and_resume_with_the_transacti
     assert resumed is not None
     assert resumed.id == tx
     assert after.core.ctx.get(V2x).may_discharge(1)
+
+
+def test_setpoint_L2_L3_and_setpointReactive_reach_the_hardware() -> None:
+    rig, tx = session()
+    phased = central(-3000.0, setpoint_l2=-2000.0, setpoint_l3=-1000.0, setpoint_reactive=400.0)
+    assert set_profile(rig, profile([phased], tx=tx)).status == "Accepted"
+    meter(rig)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -6000.0, False, (-3000.0, -2000.0, -1000.0), 400.0)
+    # the EV can give 4.5 kW only: every phase in proportion
+    needs = EvChargingNeeds(10_000.0, v2x=V2xAbility(max_discharge_power_w=4_500.0))
+    rig.do("ev_charging_needs", 1, needs)
+    meter(rig)
+    assert setpoints(rig)[-1] == SetPowerSetpoint(1, -4500.0, False, (-2250.0, -1500.0, -750.0), 400.0)

@@ -297,11 +297,15 @@ class SetPowerLimit:
 @dataclass(frozen=True, slots=True)
 class SetPowerSetpoint:
     """V2X (block Q): the EV at ``evse_id`` follows ``setpoint_w`` (negative: it discharges; None: no
-    setpoint, it charges within the limit); ``sleep``: the EVSE's power electronics off (Q10.FR.03)."""
+    setpoint, it charges within the limit); ``sleep``: the EVSE's power electronics off (Q10.FR.03);
+    ``phases_w``: how the setpoint splits over L1..L3 when the period gave setpoint_L2 / _L3; ``reactive_var``:
+    the reactive power to follow (setpointReactive, the sum of the phases; positive: inductive)."""
 
     evse_id: int
     setpoint_w: float | None
     sleep: bool = False
+    phases_w: tuple[float, float, float] | None = None
+    reactive_var: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

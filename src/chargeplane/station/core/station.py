@@ -58,6 +58,7 @@ from chargeplane.station.core.diagnostics import Diagnostics
 from chargeplane.station.core.display_messages import DisplayMessages
 from chargeplane.station.core.dynamic_schedule import DynamicSchedules
 from chargeplane.station.core.evse_reset import EvseReset
+from chargeplane.station.core.external_v2x import ExternalPeriod, ExternalV2x
 from chargeplane.station.core.firmware import VERSION_KEY, Firmware
 from chargeplane.station.core.iso15118 import Iso15118
 from chargeplane.station.core.iso15118_charging import Iso15118Charging
@@ -134,6 +135,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     DynamicSchedules,
     PriorityCharging,
     V2x,
+    ExternalV2x,
     ConnectedEv,
 )
 for _index, _kind in enumerate(CONTROLLERS):
@@ -314,11 +316,40 @@ class StationCore:
         signals disabled)."""
         if not self._external_signals(setpoint_w):
             return False
+        v2x = self.ctx.get(V2x)
+        v2x.external_reactive = reactive  # Q05.FR.01: with the setpoint, read at the next evaluation
         if self.ctx.version is not Version.V21:
-            self.ctx.get(V2x).external(setpoint_w, now)
+            v2x.external(setpoint_w, now)
             return True
         dynamic = self.ctx.get(DynamicSchedules)
         return dynamic.external_setpoint(evse_id, setpoint_w, reactive, now, source)
+
+    def external_limits(
+        self,
+        evse_id: int,
+        limit: float | None,
+        discharge_limit: float | None,
+        now: datetime,
+        source: str = "EMS",
+    ) -> bool:
+        """2.1: an external system's (EMS) charging limit and dischargeLimit in W for EVSE ``evse_id`` (0:
+        the station; both None: lifted), into the CSMS's Dynamic ExternalLimits periods (Q05.FR.02/06), else
+        an external constraints profile (Q06.FR.02/05). False: refused (Q06.FR.08, or external control
+        signals disabled) or not 2.1."""
+        if self.ctx.version is not Version.V21:
+            return False
+        if not self._external_signals(limit if limit is not None else discharge_limit):
+            return False
+        return self.ctx.get(ExternalV2x).limits(evse_id, limit, discharge_limit, now, source)
+
+    def external_schedule(
+        self, evse_id: int, mode: str, periods: list[ExternalPeriod], now: datetime, source: str = "EMS"
+    ) -> bool:
+        """2.1: an external system's schedule from now of ExternalLimits or ExternalSetpoint periods (Q06.FR.01
+        / 03; empty: none any more). False: refused (Q06.FR.08) or not 2.1; ValueError: a malformed one."""
+        if self.ctx.version is not Version.V21:
+            return False
+        return self.ctx.get(ExternalV2x).schedule(evse_id, mode, periods, now, source)
 
     def set_temperature(self, celsius: float, now: datetime) -> None:
         """The station's temperature sensor (ChargingStation.Temperature, watched by monitors, N07)."""

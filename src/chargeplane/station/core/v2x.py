@@ -40,6 +40,7 @@ allowed until NotifyAllowedEnergyTransfer.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -91,9 +92,12 @@ class V2x(Controller):
     __slots__ = (
         "_expired",
         "_frequency_used",
+        "_load_reading",
+        "_load_used",
         "_mode_of_target",
         "_restored",
         "allowed",
+        "external_reactive",
         "external_setpoint",
         "frequency_hz",
         "load_w",
@@ -115,7 +119,10 @@ class V2x(Controller):
         ] = []  # aFRR signals waiting for their timestamp (station time)
         self.signal: int | None = None  # the aFRR signal in force
         self.load_w: float | None = None  # the upstream meter (Q09)
+        self._load_reading = 0  # how many upstream readings came in
+        self._load_used: dict[int, int] = {}  # the reading each EVSE's load-balancing target last corrected
         self.external_setpoint: float | None = None  # an external system's (Q05.FR.01)
+        self.external_reactive: float | None = None  # and its reactive setpoint
         self.targets: dict[int, SetPowerSetpoint] = {}
         self.offline_since: datetime | None = None
         self._expired: set[int] = set()  # profiles whose maxOfflineDuration ran out in this offline period
@@ -389,6 +396,37 @@ class V2x(Controller):
             sharing if installed.profile.evse_id == 0 else 1,
         )
 
+    def external_floor(self, evse: Evse, now: datetime) -> float | None:
+        """Q06.FR.05 / Q06.FR.30: the dischargeLimit (W, <= 0) of the external system's ExternalLimits periods
+        in force on ``evse`` (a ChargingStationExternalConstraints profile of its own or of EVSE 0, the
+        latter shared equally by the EVSEs with a transaction); the tightest; None: none."""
+        at = self.ctx.station_time(now)
+        sharing = max(1, sum(1 for e in self.ctx.evses.values() if e.tx is not None))
+        floors: list[float] = []
+        for installed in self.ctx.get(SmartCharging).installed:
+            raw, profile = installed.wire, installed.profile
+            if (
+                profile.purpose is not Purpose.EXTERNAL_CONSTRAINTS
+                or profile.evse_id not in (0, evse.id)
+                or not isinstance(raw, v21.datatypes.ChargingProfileType)
+            ):
+                continue
+            period = period_at(profile, at, at)
+            schedule = raw.charging_schedule[0]
+            found = None if period is None else next(
+                (p for p in schedule.charging_schedule_period if p.start_period == period.start), None
+            )  # fmt: skip
+            if found is None or str(present(found.operation_mode)) != OperationMode.EXTERNAL_LIMITS.value:
+                continue
+            floor = present(found.discharge_limit)
+            if floor is None:
+                continue
+            unit = RateUnit(str(schedule.charging_rate_unit))
+            phases = present(found.number_phases) or self.ctx.layout.supply_phases
+            watts = Electrical(evse.meter.voltage_v or 230.0).to_unit(floor, unit, phases, RateUnit.WATT)
+            floors.append(watts / sharing if profile.evse_id == 0 else watts)
+        return max(floors, default=None)
+
     def _in_force(self, evse: Evse, now: datetime) -> tuple[Active | None, bool]:
         """The period whose target the EVSE follows, and whether it is the external system's. Q06.FR.21:
         the external setpoint wins unless SmartChargingCtrlr.SetpointPriority is CSMS and the CSMS's period
@@ -454,12 +492,19 @@ class V2x(Controller):
                 self.frequency_hz is not None and abs(self.frequency_hz - used) >= threshold
             ):  # Q08.FR.06 at the start, Q08.FR.07 on a change past the threshold
                 self._frequency_used[evse.id] = self.frequency_hz
+        load_w = self.load_w
+        if period.mode is OperationMode.LOCAL_LOAD_BALANCING:
+            # Q09.FR.04: each upstream reading corrects the setpoint once (a meter tick in between
+            # would add the same correction again to a target the reading does not yet reflect)
+            if self._load_used.get(evse.id) == self._load_reading:
+                load_w = None
+            self._load_used[evse.id] = self._load_reading
         electrical = Electrical(evse.meter.voltage_v or 230.0)
         previous = self.targets.get(evse.id)
         inputs = rules.Inputs(
             frequency_hz=self._frequency_used.get(evse.id),
             afrr_signal=self.signal,
-            load_w=self.load_w,
+            load_w=load_w,
             # the external profile holds the EMS's value itself; the plain value feeds Q05 periods
             external_setpoint=None if external else self.external_setpoint,
             previous=None if previous is None or previous.setpoint_w is None else
@@ -472,13 +517,39 @@ class V2x(Controller):
             None if value is None else electrical.to_unit(value, active.unit, active.phases, RateUnit.WATT)
         )
         if watts is not None and watts < 0:
-            watts = max(watts, -self._ev_discharge_w(evse.id)) if self.may_discharge(evse.id) else 0.0
+            floor = self.external_floor(evse, now)  # Q06.FR.05/30: the EMS's dischargeLimit
+            watts = max(watts, -self._ev_discharge_w(evse.id), -math.inf if floor is None else floor)
+            watts = watts if self.may_discharge(evse.id) else 0.0
         sleep = (
             period.mode is OperationMode.IDLE
             and period.evse_sleep
             and self.ctx.model.flag(SMART, "SupportsEvseSleep")
         )
-        self._tell(SetPowerSetpoint(evse.id, None if watts is None else round(watts, 1), sleep), period.mode)
+        final = None if watts is None else round(watts, 1)
+        action = SetPowerSetpoint(
+            evse.id, final, sleep, *self._phases_and_reactive(active, electrical, final)
+        )
+        self._tell(action, period.mode)
+
+    def _phases_and_reactive(
+        self, active: Active, electrical: Electrical, watts: float | None
+    ) -> tuple[tuple[float, float, float] | None, float | None]:
+        """The period's setpoint per phase (setpoint_L2 / _L3, scaled to the final ``watts``) and its
+        reactive setpoint (setpointReactive and its L2 / L3 values; an external system's for ExternalSetpoint),
+        in W / var; Q05.FR.01, V2X.03/04 per phase."""
+        period = active.period
+        split = rules.phase_setpoints(period)
+        phases = None
+        if split is not None and watts is not None:
+            per = [electrical.to_unit(v, active.unit, 1, RateUnit.WATT) for v in split]
+            total = sum(per)
+            scale = (
+                0.0 if total == 0.0 else watts / total
+            )  # an EV's cap or a refused discharge: in proportion
+            phases = (round(per[0] * scale, 1), round(per[1] * scale, 1), round(per[2] * scale, 1))
+        var_ = rules.reactive(period, self.external_reactive)
+        var_w = None if var_ is None else electrical.to_unit(var_, active.unit, active.phases, RateUnit.WATT)
+        return phases, None if var_w is None else round(var_w, 1)
 
     def _ev_discharge_w(self, evse_id: int) -> float:
         """What the EV said it can give (its V2X charging parameters); unknown: no cap of ours."""
@@ -527,6 +598,7 @@ class V2x(Controller):
     def upstream_load(self, load_w: float, now: datetime) -> None:
         """Q09.FR.03: the upstream (building) meter's power, positive when consuming."""
         self.load_w = load_w
+        self._load_reading += 1
         self.evaluate_all(now)
 
     def external(self, setpoint_w: float | None, now: datetime) -> None:
@@ -558,6 +630,7 @@ class V2x(Controller):
             self._save()
         self.requested.pop(evse.id, None)
         self._frequency_used.pop(evse.id, None)
+        self._load_used.pop(evse.id, None)
         self._tell(SetPowerSetpoint(evse.id, None), None)
 
     def connection_closed(self, now: datetime) -> None:

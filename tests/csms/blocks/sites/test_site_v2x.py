@@ -22,6 +22,7 @@ from chargeplane.smart_charging.site import VOLTAGE
 from tests.csms.blocks.sites.test_sites import _json, _until
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
+from tests.test_end_to_end_tariff import until
 
 WATTS_PER_AMP = 3 * VOLTAGE
 HOUR = 3600
@@ -44,7 +45,15 @@ def _recording(version: str) -> Any:
                 self.periods[evse_id] = schedule["charging_schedule_period"]
             return module.call_result.SetChargingProfile(status="Accepted")
 
-    return Recording
+    if version != "2.1":
+        return Recording
+
+    class Recording21(Recording):
+        @on("NotifyAllowedEnergyTransfer")
+        def allowed(self, **_: Any) -> Any:  # Q02.FR.06
+            return module.call_result.NotifyAllowedEnergyTransfer(status="Accepted")
+
+    return Recording21
 
 
 async def _start(station: Any, version: str, transaction: str, now: datetime) -> None:
@@ -84,18 +93,20 @@ async def _site(csms: RunningCsms, hour: datetime, station: str) -> None:
 
 @asynccontextmanager
 async def _on_site(
-    database_url: str, station_id: str, version: str
+    database_url: str, station_id: str, version: str, allowed: bool = True, plan_interval: float = 900
 ) -> AsyncIterator[tuple[RunningCsms, Any, datetime]]:
     """A running CSMS with the site, a booted peer station of ``version`` on it, a transaction started at
-    its EVSE 1 (id ``TX`` + station id); yields the CSMS, the station and the hour the curve starts."""
+    its EVSE 1 (id ``TX`` + station id); yields the CSMS, the station and the hour the curve starts.
+    ``allowed``: on 2.1 the station's sessions are allowed a bidirectional transfer."""
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     clock = ScaledClock(hour + timedelta(seconds=10))  # no slot ends during the test
-    settings = settings_for(database_url, SitesSettings(min_interval=0.05, profile_duration=4 * HOUR))
+    sites = SitesSettings(min_interval=0.05, profile_duration=4 * HOUR, plan_interval=plan_interval)
+    settings = settings_for(database_url, sites)
     async with running(settings, clock) as csms:
         await csms.add_station(station_id)
-        if version == "2.1":  # Q01: the operator allows this station's sessions to discharge
-            allowed = {"allowedEnergyTransfer": ["AC_three_phase", "AC_BPT"]}
-            await _json(csms, "PUT", f"/v2x/allowed/station/{station_id}", json=allowed)
+        if version == "2.1" and allowed:  # Q01: the operator allows this station's sessions to discharge
+            transfers = {"allowedEnergyTransfer": ["AC_three_phase", "AC_BPT"]}
+            await _json(csms, "PUT", f"/v2x/allowed/station/{station_id}", json=transfers)
         await _site(csms, hour, station_id)
         async with peer(csms.ocpp_url, station_id, version, station_class=_recording(version)) as station:
             await boot(station, version)
@@ -226,3 +237,53 @@ async def test_Q01_FR_03_v2x_charging_parameters_make_a_21_ev_bidirectional(data
         assert answer.status == "Processing"
         await _until(lambda: all("setpoint" not in p for p in station.periods[1]))
         assert (await _json(csms, "GET", "/sites/v2x/plan"))["evses"][0]["discharge"] == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_Q01_Q02_v2x_needs_without_a_bidirectional_transfer_allowed_are_planned_charge_only(
+    database_url: str,
+) -> None:
+    async with _on_site(database_url, "NOBPT", "2.1", allowed=False) as (csms, station, _):
+        await _json(csms, "PUT", "/site-ev-needs/TXNOBPT", 204, json=V2X_NEEDS)
+        # flagged V2X by the operator, but the transaction may only charge: limits, no discharge
+        await _until(lambda: bool(station.periods.get(1)))
+        assert all("setpoint" not in p and p["limit"] >= 0 for p in station.periods[1])
+        assert (await _json(csms, "GET", "/sites/v2x/plan"))["evses"][0]["discharge"] == []
+        # Q02: the CSMS allows it mid-session; the next plan discharges through the peak
+        body = {"transactionId": "TXNOBPT", "allowedEnergyTransfer": ["AC_three_phase", "AC_BPT"]}
+        answer = await _json(csms, "POST", "/stations/NOBPT/v2x/allowed-energy-transfer", json=body)
+        assert answer["status"] == "Accepted"
+        await _until(lambda: _discharging(station))
+        assert all(p["operation_mode"] == "CentralSetpoint" for p in station.periods[1])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_v2x_battery_starts_from_the_latest_SoC_meter_value(database_url: str) -> None:
+    module = MODULES["2.1"]
+    async with _on_site(database_url, "SOC21", "2.1", plan_interval=0) as (csms, station, hour):
+        await _json(csms, "PUT", "/site-ev-needs/TXSOC21", 204, json=V2X_NEEDS)  # 50 % of 60 kWh
+
+        async def start() -> float | None:  # None: no plan with the EVSE yet
+            evses = (await _json(csms, "GET", "/sites/v2x/plan"))["evses"]
+            found: float | None = evses[0]["storedAtStart"] if evses else None
+            return found
+
+        assert await until(start, "a V2X plan", 60.0) == pytest.approx(30.0)  # the needs' 50 %
+        sample = {"value": 25.0, "measurand": "SoC", "unit_of_measure": {"unit": "Percent"}}
+        await station.call(
+            module.call.TransactionEvent(
+                event_type="Updated",
+                timestamp=(hour + timedelta(seconds=20)).isoformat(),
+                trigger_reason="MeterValuePeriodic",
+                seq_no=1,
+                transaction_info={"transaction_id": "TXSOC21"},
+                meter_value=[
+                    {"timestamp": (hour + timedelta(seconds=20)).isoformat(), "sampled_value": [sample]}
+                ],
+            )
+        )
+
+        async def from_reading() -> bool:  # 25 % of 60 kWh
+            return await start() == pytest.approx(15.0)
+
+        await until(from_reading, "a plan from the SoC reading", 60.0)

@@ -33,6 +33,22 @@ def test_v2x_needs_from_states_of_charge() -> None:
         from_soc(11_000, 0.0, 50.0, 20.0, None, None)
 
 
+def test_a_soc_reading_places_the_battery_of_needs_given_in_states_of_charge_only() -> None:
+    needs = from_soc(11_000, 60.0, 50.0, 20.0, 80.0, None)
+    read = needs.at_soc(25.0)
+    assert read is not None
+    assert (read.stored, read.floor, read.capacity) == (15.0, 12.0, 60.0)
+    assert read.wanted == pytest.approx(33.0)  # the departure target (80 %) kept
+    assert needs.at_soc(101.0) is None
+    relative = {
+        "requestedEnergyTransfer": "AC_BPT",
+        "v2xChargingParameters": {"maxDischargePower": 11_000, "evMaxEnergyRequest": 30_000},
+    }
+    told = from_charging_needs(relative)
+    assert told is not None
+    assert told.at_soc(25.0) is None  # relative energies: a percentage has no place on them
+
+
 def test_Q01_FR_03_v2x_needs_from_the_charging_needs_of_a_bidirectional_transfer() -> None:
     needs = {
         "requestedEnergyTransfer": "DC_BPT",

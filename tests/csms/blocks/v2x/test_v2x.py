@@ -38,6 +38,11 @@ class V2xStation(ocpp.v21.ChargePoint):  # type: ignore[misc]
         self.received.append(("SetChargingProfile", payload))
         return result.SetChargingProfile(status="Accepted")
 
+    @on("ClearChargingProfile")  # type: ignore[misc]
+    async def on_clear(self, **payload: Any) -> Any:
+        self.received.append(("ClearChargingProfile", payload))
+        return result.ClearChargingProfile(status="Accepted")
+
 
 def v2x_station(station_id: str) -> Any:
     class Station(V2xStation):
@@ -130,6 +135,10 @@ async def test_Q02_Q03_session_view_allowed_transfer_and_central_setpoint(csms: 
         period = payload["charging_profile"]["charging_schedule"][0]["charging_schedule_period"][0]
         assert period == {"start_period": 0, "operation_mode": "CentralSetpoint", "setpoint": -4000.0}
         assert "limit" not in period  # Q03.FR.02
+        # only the K15 offer (a TxProfile above ours without a V2X period) is cleared, never ours
+        offers = {p["charging_profile"]["id"] for p in of(station, "SetChargingProfile")} - {77}
+        cleared = {p["charging_profile_id"] for p in of(station, "ClearChargingProfile")}
+        assert cleared <= offers
 
         late = {"profileId": 78, "periods": [{"startPeriod": 60, "setpoint": 1000.0}]}  # no period at 0
         assert (await api(csms, "POST", f"/transactions/{key}/v2x/setpoint", late)).status_code == 422

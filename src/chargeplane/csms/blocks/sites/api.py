@@ -100,6 +100,7 @@ class PlannedEvseOut(msgspec.Struct, rename="camel"):
     unmet: float  # kWh it will miss by its departure
     discharge: list[float] = []  # V2X: amperes per phase given back per slot; empty: charge only
     stored: list[float] = []  # V2X: kWh in its battery at the end of each slot
+    stored_at_start: float | None = None  # V2X: kWh in its battery when the plan was made (a SoC reading's)
 
 
 class PlanOut(msgspec.Struct, rename="camel"):
@@ -146,6 +147,7 @@ def _plan_out(site_id: str, plan: SitePlan) -> PlanOut:
                 plan.unmet[node],
                 [round(d, 2) for d in plan.discharge.get(node, ())],
                 [round(e, 3) for e in plan.stored.get(node, ())],
+                None if (first := plan.initial.get(node)) is None else round(first, 3),
             )
             for node, currents in plan.currents.items()
         ],

@@ -13,6 +13,7 @@ from chargeplane.csms.blocks.sites.service import SitesService
 from chargeplane.csms.blocks.sites.settings import SitesSettings
 from chargeplane.csms.blocks.smart_charging.service import SmartChargingService
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries
+from chargeplane.csms.blocks.v2x.service import V2xService
 
 
 def install(context: BlockContext, settings: SitesSettings) -> None:
@@ -23,6 +24,7 @@ def install(context: BlockContext, settings: SitesSettings) -> None:
         settings,
         context.events,
         context.clock,
+        context.require(V2xService).bidirectional,
     )
     context.require(ProvisioningService).add_accepted_listener(service.station_accepted)
     context.require(SmartChargingService).add_ev_needs_handler(service.ev_needs)  # K15: a site's EVSE
@@ -35,6 +37,6 @@ BLOCK = Block(
     "sites",
     SitesSettings,
     install,
-    requires=("provisioning", "smart_charging", "transactions"),
+    requires=("provisioning", "smart_charging", "transactions", "v2x"),
     summary="site energy management (CSMS side)",
 )

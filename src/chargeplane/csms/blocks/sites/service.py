@@ -26,7 +26,10 @@ between, the passes re-send it only as the allocation's shares would be (unchang
 V2X (issue #16 item 4): a session whose needs carry a battery that may discharge
 (:class:`~chargeplane.csms.blocks.sites.v2x.V2xNeeds`, through the API or a 2.1 EV's NotifyEVChargingNeeds) on a
 2.1 station is planned both ways, and its TxProfile's periods are CentralSetpoint setpoints (Q03; negative:
-discharge); on a 1.6 / 2.0.1 station it is planned charge-only, with limits. A grid service window (the site
+discharge); on a 1.6 / 2.0.1 station it is planned charge-only, with limits, and so is a transaction the v2x
+block has allowed no bidirectional transfer (Q01: its Authorize answer, else NotifyAllowedEnergyTransfer, Q02).
+The battery starts from the transaction's latest SoC meter value when its needs came in states of charge (the
+API's) and one was read in the last ``SOC_WINDOW``; else as the needs, or the last plan, leave it. A grid service window (the site
 exports at least so many kW) is a constraint of the plan while it lasts.
 """
 
@@ -36,7 +39,7 @@ import asyncio
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -86,6 +89,8 @@ SITE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MAX_AMPERES = 100_000.0
 WIRE_PHASES = ("L1", "L2", "L3")
 MEASURED_WINDOW = timedelta(minutes=5)
+SOC_WINDOW = timedelta(minutes=15)  # an older SoC reading is not used (the plans carry the battery on)
+SOC_SAMPLES = 1000  # the most SoC samples read to find the latest one in the window
 TRIGGERS = frozenset(
     {
         "transaction.started",
@@ -95,6 +100,7 @@ TRIGGERS = frozenset(
         "connected",
         "disconnected",
         "charging_limit.notified",  # NotifyEVChargingNeeds among them: new needs to plan for
+        "v2x.allowed",  # NotifyAllowedEnergyTransfer (Q02): a session may become bidirectional
     }
 )
 
@@ -219,10 +225,14 @@ class SitesService:
         settings: SitesSettings,
         events: EventBus,
         clock: Clock,
+        bidirectional: Callable[[str, str], Awaitable[bool]],
     ) -> None:
+        """``bidirectional(station_id, transaction_id)``: whether the transaction may discharge (the v2x
+        block's allowed energy transfer)."""
         self.repository = repository
         self.smart = smart
         self.transactions = transactions
+        self.bidirectional = bidirectional
         self.settings = settings
         self.events = events
         self.clock = clock
@@ -538,12 +548,16 @@ class SitesService:
             v2x = None if needs is None else needs.v2x
             if v2x is not None and self.smart.commands.version_of(leaf.station_id) is not Version.V21:
                 v2x = None
+            if v2x is not None and not await self.bidirectional(leaf.station_id, transaction):
+                v2x = None  # Q01 / Q02: no bidirectional transfer allowed (yet): charge-only
             depends.append((node_id, transaction, maximum, minimum, energy, departure, v2x))
             if energy is not None:  # still needed: less what the transaction delivered so far
                 energy = max(0.0, energy - (record.energy_wh or 0.0) / 1000)
             if v2x is not None:
                 given[node_id] = (transaction, v2x)
-                v2x = self._battery_now(live, node_id, transaction, v2x, now)
+                soc = await self._latest_soc(record, now)
+                measured = None if soc is None else v2x.at_soc(soc)
+                v2x = measured or self._battery_now(live, node_id, transaction, v2x, now)
             sessions.append(Session(node_id, maximum, minimum, energy, departure, v2x))
         plan_key = (
             tuple(depends),
@@ -578,6 +592,13 @@ class SitesService:
         live.planned_v2x = given
         self.plans += 1
         return plan
+
+    async def _latest_soc(self, record: TransactionRecord, now: datetime) -> float | None:
+        """The transaction's latest SoC meter value (percent) of the last ``SOC_WINDOW``; None: none."""
+        since = max(record.started_at, now - SOC_WINDOW)
+        samples = await self.transactions.recent_meter_values([record.id], since, "SoC", SOC_SAMPLES)
+        values = [s.value for s in samples if s.value is not None and s.phase is None]
+        return values[-1] if values else None
 
     @staticmethod
     def _battery_now(live: _Live, node_id: str, transaction: str, v2x: V2xNeeds, now: datetime) -> V2xNeeds:

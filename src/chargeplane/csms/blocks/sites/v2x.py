@@ -31,6 +31,9 @@ class V2xNeeds(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     energy: float | None = None  # kWh to add by departure; None: up to its capacity
     degradation: float = BPT_DEGRADATION  # per kWh discharged
     max_charge: float | None = None  # watts it takes at most, all phases (the EV's maxChargePower); None: any
+    # kWh of a full battery on this origin when the needs came in states of charge (the API): a SoC reading
+    # in percent is then ``percent_of * soc / 100`` kWh stored; None: relative energies (ISO 15118 needs)
+    percent_of: float | None = None
 
     def __post_init__(self) -> None:
         if not (
@@ -50,8 +53,22 @@ class V2xNeeds(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
         now = min(self.capacity, stored)
         energy = None if self.energy is None else self.stored + self.energy - now
         return V2xNeeds(
-            self.max_discharge, now, self.capacity, self.floor, energy, self.degradation, self.max_charge
+            self.max_discharge,
+            now,
+            self.capacity,
+            self.floor,
+            energy,
+            self.degradation,
+            self.max_charge,
+            self.percent_of,
         )
+
+    def at_soc(self, soc: float) -> V2xNeeds | None:
+        """The same battery holding ``soc`` percent now (a SoC meter value), its departure target kept;
+        None: these needs are relative energies, a percentage cannot be placed on them."""
+        if self.percent_of is None or not 0 <= soc <= 100:
+            return None
+        return self.advanced(self.percent_of * soc / 100)
 
     @property
     def wanted(self) -> float:
@@ -81,6 +98,7 @@ def from_soc(
         capacity * min_soc / 100,
         None if departure_soc is None else capacity * departure_soc / 100 - stored,
         BPT_DEGRADATION if degradation is None else degradation,
+        percent_of=capacity,
     )
 
 

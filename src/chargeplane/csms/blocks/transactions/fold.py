@@ -109,6 +109,7 @@ class EventFacts:
         None  # 2.1 transactionInfo.transactionLimit (E16, wire names)
     )
     token_info: dict[str, str] | None = None  # the idToken's additionalInfo: type -> additionalIdToken
+    evse_sleep: bool | None = None  # 2.1 evseSleep: the EVSE's electronics are off (Q10.FR.04)
 
 
 def _later(a: tuple[datetime, float], b: tuple[datetime | None, float | None]) -> bool:

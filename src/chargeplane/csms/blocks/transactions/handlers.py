@@ -115,6 +115,7 @@ def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: Trans
                 tariff_id=present(request.transaction_info.tariff_id),
                 cost_details=msgspec.to_builtins(cost) if cost is not None else None,
                 transaction_limit=msgspec.to_builtins(limit) if limit is not None else None,
+                evse_sleep=present(request.evse_sleep),
             )
         outcome = await service.transaction_event(conn.station_id, version, facts)
         extras = await service.response_extras(conn.station_id, version, facts, outcome)

@@ -94,6 +94,7 @@ class V2xOut(msgspec.Struct, rename="camel"):
     energy_exported_wh: float
     power_w: float | None
     external_control: ExternalControlOut | None  # Q06: an EMS controls the EVSE (its last notice)
+    evse_sleep: bool  # Q10.FR.04: the station said its EVSE's electronics are off
 
 
 def _allowed_out(record: AllowedRecord) -> AllowedOut:
@@ -206,6 +207,7 @@ def routes(service: V2xService) -> list[Any]:
             round(view.energy_exported_wh, 3),
             None if s is None else s.power_w,
             _external_out(view.external),
+            s is not None and s.evse_sleep,
         )
 
     return [

@@ -34,6 +34,7 @@ class SessionRecord:
     export_last_wh: float | None
     power_w: float | None
     updated_at: datetime
+    evse_sleep: bool = False  # Q10.FR.04: its EVSE sleeps (the latest event that said anything)
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -53,6 +54,7 @@ def _session(row: sa.Row[Any]) -> SessionRecord:
         row.export_last_wh,
         row.power_w,
         row.updated_at,
+        bool(row.evse_sleep),
     )
 
 

@@ -5,7 +5,9 @@ NotifyEVChargingNeeds) and the energy it gave back (Energy.Active.Export.Registe
 
 Decisions: a token's own list wins over its station's; neither: allowedEnergyTransfer is left out (Q01.FR.08).
 A discharging setpoint is refused (409) unless the transaction was allowed a bidirectional transfer, so the
-CSMS never asks for what it did not grant.
+CSMS never asks for what it did not grant. A central setpoint clears the transaction's TxProfiles above it that
+have no V2X period (the CSMS's own answer to an ISO 15118 EV's needs sits at the highest stack level and would
+hide the setpoint for good).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from chargeplane.csms.blocks.authorization.service import AuthorizeExtras, TokenDecision
 from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
 from chargeplane.csms.blocks.smart_charging.service import (
+    Criteria,
     EvRequest,
     ProfileRefused,
     SetOutcome,
@@ -35,6 +38,7 @@ from chargeplane.ocpp.messages.base import present
 from chargeplane.ocpp.timestamps import to_wire
 from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging import v2x as rules
+from chargeplane.smart_charging.model import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +139,13 @@ class V2xService:
                 return mine
         return await self.repository.allowed_one(STATION, station_id.casefold())
 
+    async def bidirectional(self, station_id: str, transaction_id: str) -> bool:
+        """Whether the transaction was allowed a bidirectional transfer (its Authorize answer's list, else a
+        NotifyAllowedEnergyTransfer the station accepted): what may discharge its EV (Q01 / Q02)."""
+        session = await self.repository.session(station_id, transaction_id)
+        allowed = () if session is None or session.allowed is None else session.allowed
+        return bool(rules.BIDIRECTIONAL_TRANSFERS & set(allowed))
+
     async def on_authorize(
         self, station_id: str, id_token: str, decision: TokenDecision
     ) -> AuthorizeExtras | None:
@@ -194,6 +205,10 @@ class V2xService:
         ]
         if powers:
             values["power_w"] = max(powers, key=lambda s: s.timestamp).value
+        # Q10.FR.04: evseSleep is said while the EVSE sleeps; an event with other V2X facts and without it
+        # says it is awake (not every event is written for that alone)
+        if facts.evse_sleep or values:
+            values["evse_sleep"] = bool(facts.evse_sleep)
         if values:
             await self.repository.update_session(station_id, facts.transaction_id, self.clock.now(), **values)
         return None
@@ -270,8 +285,8 @@ class V2xService:
             raise NotV2x(
                 "NotSupportedByVersion", f"transaction {key} is OCPP {record.ocpp_version}; V2X is 2.1"
             )
-        allowed = () if view.session is None or view.session.allowed is None else view.session.allowed
-        if any(p.setpoint_w < 0 for p in periods) and not rules.BIDIRECTIONAL_TRANSFERS & set(allowed):
+        discharging = any(p.setpoint_w < 0 for p in periods)
+        if discharging and not await self.bidirectional(record.station_id, record.transaction_id):
             raise NotAllowed(f"transaction {key} was allowed no bidirectional energy transfer")
         for period in periods:
             refusal = rules.check_period(
@@ -302,10 +317,37 @@ class V2xService:
             "transactionId": record.transaction_id,
             "chargingSchedule": [schedule],
         }
+        await self._clear_shadowing(record.station_id, record.transaction_id, profile_id, stack_level)
         return await self.smart_charging.set_profile(record.station_id, record.evse_id, profile)
+
+    async def _clear_shadowing(
+        self, station_id: str, transaction_id: str, profile_id: int, stack_level: int
+    ) -> None:
+        """The transaction's TxProfiles above ``stack_level`` without a V2X period (the CSMS's own K15 offer
+        for an ISO 15118 EV's needs, at the highest stack level) would keep the station from ever following
+        the setpoint (K01: the highest stack level in force wins): cleared first."""
+        for stored in await self.smart_charging.profiles(station_id):
+            if (
+                stored.purpose == Purpose.TX.value
+                and stored.transaction_id == transaction_id
+                and stored.stack_level > stack_level
+                and stored.profile_id != profile_id
+                and not _has_v2x_period(stored.profile)
+            ):
+                await self.smart_charging.clear_profiles(station_id, Criteria(profile_id=stored.profile_id))
 
     def _publish(self, kind: str, station_id: str, data: dict[str, object]) -> None:
         self.events.publish(StationEvent(kind, station_id, data))
+
+
+def _has_v2x_period(profile: dict[str, Any]) -> bool:
+    """Whether a stored 2.x wire profile has a period with an operation mode other than ChargingOnly."""
+    return any(
+        period.get("operationMode", rules.OperationMode.CHARGING_ONLY.value)
+        != rules.OperationMode.CHARGING_ONLY.value
+        for schedule in profile.get("chargingSchedule") or []
+        for period in schedule.get("chargingSchedulePeriod") or []
+    )
 
 
 def _answer(response: object) -> Answer:

@@ -32,5 +32,6 @@ v2x_sessions = sa.Table(
     sa.Column("export_start_wh", sa.Float),  # the first Energy.Active.Export.Register of the transaction
     sa.Column("export_last_wh", sa.Float),  # the latest
     sa.Column("power_w", sa.Float),  # the latest Power.Active.Import (negative: discharging)
+    sa.Column("evse_sleep", sa.Boolean),  # Q10.FR.04: the latest event said evseSleep (None: never)
     utc_timestamp("updated_at", nullable=False),
 )
