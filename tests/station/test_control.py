@@ -9,7 +9,7 @@ import pytest
 
 from chargeplane.ocpp.messages import v21, v201
 from chargeplane.ocpp.versions import Version
-from chargeplane.station.control import describe, execute
+from chargeplane.station.control import EXTERNAL_REFUSED, describe, execute
 from chargeplane.station.core.device_model import VariableKey
 from chargeplane.station.hardware import SimulatedStation
 from tests.station.core.helpers import make_rig
@@ -198,7 +198,7 @@ async def test_v2xlimits_command_gives_an_EMS_limits_Q06_FR_02() -> None:
     ]
     assert said == []
     await execute(runtime, "v2xlimits 9 1000 -", said.append)
-    assert said == ["refused: SmartChargingCtrlr.ExternalConstraintsProfileDisallowed is true (Q06.FR.08)"]
+    assert said == [EXTERNAL_REFUSED]
     for wrong in ("v2xlimits", "v2xlimits 1 - -", "v2xlimits 1 1000 500", "v2xlimits x 1 -1"):
         with pytest.raises(ValueError, match="v2xlimits needs"):
             await execute(runtime, wrong, print)

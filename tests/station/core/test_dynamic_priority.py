@@ -413,6 +413,8 @@ def test_K23_K27_external_control_signals_disabled_ignores_the_EMS_but_lets_it_l
     rig.do("external_limit", 0, 2000.0, "W")
     rig.do("local_generation", 0, 3000.0, "W")
     assert rig.core.external_setpoint(-4000.0, rig.now, evse_id=1) is False
+    assert rig.core.external_limits(1, 3000.0, -2000.0, rig.now) is False  # Q06: EMS limits too
+    assert rig.core.external_limits(1, None, None, rig.now) is True  # lifting them passes
     assert limit_now(rig) == 6000.0  # the new values are ignored
     assert rig.of(M21.NotifyChargingLimitRequest) == []
     rig.do("external_limit", 0, None, "W")  # lifting passes
