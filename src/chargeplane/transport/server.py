@@ -53,7 +53,7 @@ from chargeplane.ocpp.catalog import CSMS
 from chargeplane.ocpp.endpoint import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, RpcEndpoint
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version, negotiate
-from chargeplane.transport.admission import AdmissionControl
+from chargeplane.transport.admission import AdaptiveRate, AdmissionControl
 from chargeplane.transport.connection import AnswerListener, EventListener, OcppConnection
 from chargeplane.transport.guard import STATION, AttackGuard, GuardSettings, Lockout
 from chargeplane.transport.security import (
@@ -111,8 +111,26 @@ class ServerSettings:
     compression: Annotated[bool, Doc("offer permessage-deflate (RFC 7692); costs memory per connection")] = (
         False
     )
-    admission_rate: Annotated[float, Doc("new connections per second")] = 200.0
+    admission_rate: Annotated[
+        float, Doc("new connections per second to start from, and the floor of the adaptive rate")
+    ] = 200.0
     admission_burst: Annotated[int, Doc("new connections in a burst above the rate")] = 400
+    admission_max_rate: Annotated[
+        float,
+        Doc(
+            "new connections per second at most: the rate grows towards it while the server keeps up "
+            "(event-loop lag and database backlog under their targets); 0: a fixed admission_rate"
+        ),
+    ] = 5000.0
+    admission_target_lag: Annotated[
+        float, Doc("event-loop lag (seconds) above which the adaptive admission rate backs off")
+    ] = 0.1
+    admission_max_backlog: Annotated[
+        int, Doc("database writes queued above which the adaptive admission rate backs off")
+    ] = 2000
+    admission_max_opening: Annotated[
+        int, Doc("opening handshakes (password checks included) in progress at most; 0: no cap")
+    ] = 256
     admission_max_lag: Annotated[
         float | None,
         Doc("refuse new connections while the event loop runs this many seconds late; none: off"),
@@ -194,6 +212,7 @@ class _Handshake:
     admission: AdmissionControl
     profile: SecurityProfile | None = None
     released: bool = False
+    opening: bool = True  # the opening handshake (authentication) is still going on
     pending_password: bool = False  # authenticated with StationSecurity.pending_password_hash
 
 
@@ -230,7 +249,15 @@ class OcppServer:
             settings.admission_burst,
             settings.max_connections,
             settings.admission_max_lag,
+            adaptive=AdaptiveRate(
+                settings.admission_max_rate, settings.admission_target_lag, settings.admission_max_backlog
+            )
+            if settings.admission_max_rate > 0
+            else None,
+            max_opening=settings.admission_max_opening or None,
         )
+        # The database writer's backlog (units queued), a signal of the adaptive rate; set by the CSMS.
+        self.writer_backlog: Callable[[], int] = lambda: 0
         # Unknown identities get their own small budget, so strangers cannot spend the stations' one.
         self.unknown_admission = (
             AdmissionControl(
@@ -273,7 +300,8 @@ class OcppServer:
 
     async def start(self) -> None:
         settings = self.settings
-        if settings.admission_max_lag is not None and self._lag_watch is None:
+        watch = settings.admission_max_lag is not None or self.admission.adaptive is not None
+        if watch and self._lag_watch is None:
             self._lag_watch = asyncio.create_task(self._watch_lag(), name="admission-lag")
         if settings.port is not None:
             self._servers.append(await self._listen(settings.port, None))
@@ -360,12 +388,14 @@ class OcppServer:
         return asyncio.get_running_loop().time()
 
     async def _watch_lag(self, interval: float = 0.1) -> None:
-        """Feed admission control with the event loop's lag: how late a short sleep wakes up."""
+        """Feed admission control with the event loop's lag (how late a short sleep wakes up) and the
+        database writer's backlog."""
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
             await asyncio.sleep(interval)
-            self.admission.observe_lag(max(0.0, loop.time() - started - interval))
+            now = loop.time()
+            self.admission.observe(now, max(0.0, now - started - interval), self.writer_backlog())
 
     async def _listen(self, port: int, context: ssl.SSLContext | None) -> Server:
         """A listener; TLS is set up by :class:`_TlsServerConnection` (not by asyncio's server) so that a
@@ -472,7 +502,10 @@ class OcppServer:
         handshake = _Handshake(station_id, version, admission)
         self._handshakes[connection] = handshake
         connection.connection_lost_waiter.add_done_callback(lambda _: self._release(connection))
-        failure = await self._authenticate(connection, credentials, handshake, security)
+        try:
+            failure = await self._authenticate(connection, credentials, handshake, security)
+        finally:
+            self._opened(handshake)
         if failure is None:
             self.guard.succeeded(station_id, source)
             return None
@@ -650,10 +683,17 @@ class OcppServer:
         self._check_seconds = 0.8 * self._check_seconds + 0.2 * (time.perf_counter() - started)
         return verified
 
+    @staticmethod
+    def _opened(handshake: _Handshake) -> None:
+        if handshake.opening:
+            handshake.opening = False
+            handshake.admission.opened()
+
     def _release(self, connection: ServerConnection) -> None:
         handshake = self._handshakes.pop(connection, None)
         if handshake is not None and not handshake.released:
             handshake.released = True
+            self._opened(handshake)
             handshake.admission.release()
 
     async def _security_event(self, event: SecurityEvent) -> None:
