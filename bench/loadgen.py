@@ -269,8 +269,11 @@ def authorization(station_id: str) -> dict[str, str]:
 
 
 async def open_connection(url: str, station: Station, stats: Stats, deadline: float) -> None:
-    """Connect, retrying on 503 (after Retry-After plus up to 100% jitter) and on socket errors."""
+    """Connect, retrying on 503 (after Retry-After plus up to 100% jitter) and on socket errors; no attempt
+    starts after the deadline (a station still waiting for its turn then fails)."""
     while True:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{station.station_id} could not connect in time")
         try:
             station.ws = await connect(
                 f"{url}/{station.station_id}",
