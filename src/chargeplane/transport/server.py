@@ -655,6 +655,8 @@ class OcppServer:
         if await self._password_matches(station_id, security.password_hash, password):
             return None
         pending = security.pending_password_hash  # A01: the new password, not yet confirmed by a connection
+        if pending is None and security.pending_lookup is not None:
+            pending = await security.pending_lookup()
         if pending is not None and await self._password_matches(station_id, pending, password):
             handshake.pending_password = True
             return None

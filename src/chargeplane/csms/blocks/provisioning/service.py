@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -101,12 +102,12 @@ class ProvisioningService:
         if record is None:
             return None
         self._hand_on(record)
-        pending = await self.pending_password(record.station_id) if self.pending_password else None
+        pending = self.pending_password
         return StationSecurity(
             SecurityProfile(record.security_profile),
             record.password_hash,
             V16KeyEncoding(record.v16_key_encoding),
-            pending,
+            pending_lookup=functools.partial(pending, record.station_id) if pending is not None else None,
         )
 
     # -- operator actions -------------------------------------------------------------------------------
