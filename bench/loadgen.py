@@ -600,11 +600,11 @@ async def cmd_storm(args: argparse.Namespace) -> dict[str, Any]:
     live = make_stations(args.live, args.prefix + "live-", "transaction", start=args.stations)
     started = time.monotonic()
     deadline = started + args.connect_timeout
+    live_up = await bring_up(  # first: a few, and the storm means nothing without them
+        args.url, live, stats, concurrency=args.connect_concurrency, deadline=deadline, transaction=True
+    )
     up = await bring_up(
         args.url, stations, stats, concurrency=args.connect_concurrency, deadline=deadline, evses=args.evses
-    )
-    live_up = await bring_up(
-        args.url, live, stats, concurrency=args.connect_concurrency, deadline=deadline, transaction=True
     )
     emit(
         {
@@ -663,7 +663,8 @@ async def cmd_storm(args: argparse.Namespace) -> dict[str, Any]:
     total = time.monotonic() - t0
     await asyncio.sleep(0.5)
     storming = False
-    await asyncio.wait(live_tasks, timeout=5)
+    if live_tasks:
+        await asyncio.wait(live_tasks, timeout=5)
     drop(up)
     drop(live_up)
     online_at.sort()
