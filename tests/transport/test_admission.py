@@ -71,15 +71,16 @@ def test_tokens_earned_before_a_rate_change_are_kept_at_the_old_rate() -> None:
     assert admit_all(admission, 0.4, 60) == 25
 
 
-def test_handshakes_in_progress_are_capped() -> None:
+def test_requests_in_progress_are_capped_before_any_work() -> None:
     admission = AdmissionControl(rate=1000.0, burst=100, max_connections=1000, max_opening=2)
-    assert admit_all(admission, 0.0, 2) == 2
-    refused = admission.try_admit(0.0)
+    assert [admission.begin(), admission.begin()] == [None, None]
+    refused = admission.begin()
     assert refused is not None
     assert (refused.kind, refused.retry_after) == ("opening", 1)
-    admission.opened()  # one handshake is over: its place is free, the connection still counts
-    assert admission.try_admit(0.0) is None
-    assert (admission.opening, admission.connections) == (2, 3)
+    assert admission.try_admit(0.0) is None  # the cap is on requests begun, not on connections admitted
+    admission.opened()  # one handshake is over: its place is free
+    assert admission.begin() is None
+    assert (admission.opening, admission.connections) == (2, 1)
     for _ in range(5):
         admission.opened()
     assert admission.opening == 0

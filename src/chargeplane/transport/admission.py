@@ -3,9 +3,11 @@ and load shedding.
 
 After an outage every station reconnects at once. Accepting them all as fast as they come would starve the
 live connections of CPU (TLS handshakes, password checks, boot storms), so the server admits new connections
-through a token bucket (bursts up to ``burst``), at most ``max_connections`` in all and at most
-``max_opening`` whose opening handshake (password check included) is still going on, and answers the rest
-with HTTP 503 and a ``Retry-After``; stations retry with their back-off (2.0.1 Part 4 §5.3).
+through a token bucket (bursts up to ``burst``) and at most ``max_connections`` in all, and answers the
+rest with HTTP 503 and a ``Retry-After``; stations retry with their back-off (2.0.1 Part 4 §5.3). Before any
+of that, and before the server does any work for a request (the station's database read, its password
+check), at most ``max_opening`` requests may be in progress (:meth:`AdmissionControl.begin`): in a storm the
+others get an immediate 503 instead of queueing for the database until their opening handshake times out.
 
 A fixed rate suits one machine and not another: too slow for a fast one (10,000 stations at 200/s take 50 s
 whatever the CPU), too fast for a slow or busy one (the admitted stations' boots pile up faster than they are
@@ -80,7 +82,7 @@ class AdmissionControl:
         self._updated: float | None = None
         self._held_back = False  # the bucket refused someone (or ran dry) since the last report
         self.connections = 0
-        self.opening = 0  # admitted connections whose opening handshake is still going on
+        self.opening = 0  # requests begun whose opening handshake is still going on
         self.lag = 0.0  # seconds; the recent event-loop lag (a decaying maximum), see observe
         self.backlog = 0  # the writer's backlog at the last report
         self.refusals: dict[str, int] = {}  # refusals so far by Refusal.kind (for /metrics)
@@ -106,19 +108,28 @@ class AdmissionControl:
         """Tokens the bucket holds at most: the burst, or a tenth of a second at a higher adapted rate."""
         return max(float(self.burst), self.rate / 10)
 
+    def begin(self) -> Refusal | None:
+        """A request arrives, before any work is done for it: go on (``None``; then :meth:`opened` once its
+        opening handshake is over, however it ends), or say why not."""
+        if self.max_opening is not None and self.opening >= self.max_opening:
+            return self._count(Refusal("too many handshakes in progress", retry_after=1, kind="opening"))
+        self.opening += 1
+        return None
+
     def try_admit(self, now: float) -> Refusal | None:
-        """Admit one new connection (``None``), or say why not. An admitted one must be :meth:`release`\\ d,
-        and :meth:`opened` once its opening handshake is over."""
+        """Admit one new connection (``None``), or say why not. An admitted one must be :meth:`release`\\ d."""
         refusal = self._refusal(now)
         if refusal is not None:
-            self.refusals[refusal.kind] = self.refusals.get(refusal.kind, 0) + 1
-            return refusal
+            return self._count(refusal)
         self._tokens -= 1
         if self._tokens < 1:
             self._held_back = True
         self.connections += 1
-        self.opening += 1
         return None
+
+    def _count(self, refusal: Refusal) -> Refusal:
+        self.refusals[refusal.kind] = self.refusals.get(refusal.kind, 0) + 1
+        return refusal
 
     def _refusal(self, now: float) -> Refusal | None:
         self._refill(now)
@@ -132,8 +143,6 @@ class AdmissionControl:
             return Refusal(
                 "server busy", retry_after=min(30, max(1, math.ceil(2 * self.lag))), kind="overload"
             )
-        if self.max_opening is not None and self.opening >= self.max_opening:
-            return Refusal("too many handshakes in progress", retry_after=1, kind="opening")
         if self._tokens < 1:
             self._held_back = True
             return Refusal(
@@ -144,7 +153,7 @@ class AdmissionControl:
         return None
 
     def opened(self) -> None:
-        """The opening handshake of an admitted connection is over (accepted or refused)."""
+        """The opening handshake of a request :meth:`begin` let go on is over (accepted or refused)."""
         if self.opening > 0:
             self.opening -= 1
 

@@ -6,8 +6,9 @@ Each upgrade request goes through, in order and before any WebSocket upgrade:
    (2.0.1 Part 4 §3.1.1): 404 for another path, 400 for a malformed identity;
 2. the subprotocol: the newest of ``ocpp2.1``, ``ocpp2.0.1``, ``ocpp1.6`` offered by both sides; 400 when
    there is none in common (or none offered and no default is configured);
-3. admission control: 503 with ``Retry-After`` beyond the connection rate or count (after the identity
-   is looked up, see below);
+3. admission control: 503 with ``Retry-After`` at once, before the identity is looked up, while
+   ``admission_max_opening`` handshakes are in progress; then beyond the (adaptive) connection rate or
+   count (after the identity is looked up, see below);
 4. authentication by the station's security profile (:mod:`chargeplane.transport.security`): 401, logged
    as a security event with the remote address. An unknown station gets the same 401 after the same work
    (a dummy password check), so that neither status nor time tells which identities exist; with
@@ -129,7 +130,11 @@ class ServerSettings:
         int, Doc("database writes queued above which the adaptive admission rate backs off")
     ] = 2000
     admission_max_opening: Annotated[
-        int, Doc("opening handshakes (password checks included) in progress at most; 0: no cap")
+        int,
+        Doc(
+            "opening handshakes in progress at most (from the request, before the station is looked up, to "
+            "the end of its password check); more get 503 at once; 0: no cap"
+        ),
     ] = 256
     admission_max_lag: Annotated[
         float | None,
@@ -212,7 +217,6 @@ class _Handshake:
     admission: AdmissionControl
     profile: SecurityProfile | None = None
     released: bool = False
-    opening: bool = True  # the opening handshake (authentication) is still going on
     pending_password: bool = False  # authenticated with StationSecurity.pending_password_hash
 
 
@@ -480,6 +484,26 @@ class OcppServer:
             return _retry_later(
                 connection, http.HTTPStatus.TOO_MANY_REQUESTS, "Too many failed attempts\n", wait
             )
+        busy = self.admission.begin()  # the same for every identity: it tells nothing about which exist
+        if busy is not None:
+            return _retry_later(
+                connection, http.HTTPStatus.SERVICE_UNAVAILABLE, busy.reason + "\n", busy.retry_after
+            )
+        try:
+            return await self._admit(connection, request, station_id, version, source, remote)
+        finally:
+            self.admission.opened()
+
+    async def _admit(
+        self,
+        connection: ServerConnection,
+        request: Request,
+        station_id: str,
+        version: Version,
+        source: str,
+        remote: str,
+    ) -> Response | None:
+        """Steps 3 and 4 of the handshake: look the station up, admit it, authenticate it."""
         security = await self.directory.security_for(station_id)
         credentials = parse_basic_auth(request.headers.get("Authorization"))
         if self._locked_out(station_id, credentials, security):
@@ -502,10 +526,7 @@ class OcppServer:
         handshake = _Handshake(station_id, version, admission)
         self._handshakes[connection] = handshake
         connection.connection_lost_waiter.add_done_callback(lambda _: self._release(connection))
-        try:
-            failure = await self._authenticate(connection, credentials, handshake, security)
-        finally:
-            self._opened(handshake)
+        failure = await self._authenticate(connection, credentials, handshake, security)
         if failure is None:
             self.guard.succeeded(station_id, source)
             return None
@@ -685,17 +706,10 @@ class OcppServer:
         self._check_seconds = 0.8 * self._check_seconds + 0.2 * (time.perf_counter() - started)
         return verified
 
-    @staticmethod
-    def _opened(handshake: _Handshake) -> None:
-        if handshake.opening:
-            handshake.opening = False
-            handshake.admission.opened()
-
     def _release(self, connection: ServerConnection) -> None:
         handshake = self._handshakes.pop(connection, None)
         if handshake is not None and not handshake.released:
             handshake.released = True
-            self._opened(handshake)
             handshake.admission.release()
 
     async def _security_event(self, event: SecurityEvent) -> None:
