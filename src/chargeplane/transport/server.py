@@ -145,6 +145,13 @@ class ServerSettings:
         bool, Doc("development only, loopback only: unknown stations connect without credentials")
     ] = False
     open_timeout: Annotated[float, Doc("seconds a WebSocket opening handshake may take")] = 10.0
+    listen_backlog: Annotated[
+        int,
+        Doc(
+            "TCP connections the kernel queues until the server accepts them (capped by net.core.somaxconn); "
+            "in a reconnection storm a short queue drops connections before they reach admission control"
+        ),
+    ] = 4096
     reuse_port: Annotated[
         bool,
         Doc(
@@ -420,6 +427,7 @@ class OcppServer:
             close_timeout=settings.close_timeout,
             server_header=None,
             reuse_port=settings.reuse_port,
+            backlog=settings.listen_backlog,
         )
 
     @property
