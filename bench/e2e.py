@@ -63,6 +63,7 @@ BIG_ADMISSION = {
     "CHARGEPLANE_OCPP_ADMISSION_RATE": "1e9",
     "CHARGEPLANE_OCPP_ADMISSION_BURST": "1000000",
     "CHARGEPLANE_OCPP_MAX_CONNECTIONS": "100000",
+    "CHARGEPLANE_OCPP_ADMISSION_MAX_OPENING": "0",
 }
 MESSAGE_TYPES = ("heartbeat", "status", "transaction", "metervalues")
 PASSWORD = "bench-password-0123456789"  # HTTP Basic auth of the registered stations (idle, storm)

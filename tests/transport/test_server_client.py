@@ -438,6 +438,14 @@ async def test_the_adaptive_rate_hears_the_writer_backlog_and_backs_off() -> Non
         assert admission.rate < 1000.0 * 0.7**2
 
 
+async def test_a_base_rate_above_the_adaptive_ceiling_is_a_fixed_rate() -> None:
+    """A configuration from before the adaptive rate (e.g. admission_rate=100000 to keep it out of the way)
+    keeps working: nothing to adapt."""
+    async with running_server(Directory(), admission_rate=100_000.0, admission_max_rate=5000.0) as harness:
+        assert harness.server.admission.adaptive is None
+        assert harness.server.admission.rate == 100_000.0
+
+
 def block_the_loop(seconds: float) -> None:
     """A synchronous stall of the calling (event loop) thread."""
     time.sleep(seconds)

@@ -120,7 +120,8 @@ class ServerSettings:
         float,
         Doc(
             "new connections per second at most: the rate grows towards it while the server keeps up "
-            "(event-loop lag and database backlog under their targets); 0: a fixed admission_rate"
+            "(event-loop lag and database backlog under their targets); 0 (or at most admission_rate): a "
+            "fixed admission_rate"
         ),
     ] = 5000.0
     admission_target_lag: Annotated[
@@ -263,8 +264,8 @@ class OcppServer:
             adaptive=AdaptiveRate(
                 settings.admission_max_rate, settings.admission_target_lag, settings.admission_max_backlog
             )
-            if settings.admission_max_rate > 0
-            else None,
+            if settings.admission_max_rate > settings.admission_rate
+            else None,  # nothing to adapt: a fixed rate
             max_opening=settings.admission_max_opening or None,
         )
         # The database writer's backlog (units queued), a signal of the adaptive rate; set by the CSMS.
