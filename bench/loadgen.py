@@ -39,13 +39,15 @@ Subcommands (each prints JSON on stdout; progress on stderr):
   their TCP connection at once and reconnect (boot, StatusNotification per EVSE). Prints the time until all
   are Accepted and online, how many handshakes were refused (503), and the live sessions' latency.
 
-Run ``.venv/bin/python bench/loadgen.py run --help``. Loopback only. Not a test.
+With ``--password`` every station authenticates with HTTP Basic auth (security profile 1), its identity as
+the user name. Run ``.venv/bin/python bench/loadgen.py run --help``. Loopback only. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -256,12 +258,26 @@ def ok(answer: str) -> bool:
 # -- connecting -----------------------------------------------------------------------------------------
 
 
+PASSWORD: str | None = None  # --password: every station sends HTTP Basic auth (security profile 1)
+
+
+def authorization(station_id: str) -> dict[str, str]:
+    if PASSWORD is None:
+        return {}
+    token = base64.b64encode(f"{station_id}:{PASSWORD}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
 async def open_connection(url: str, station: Station, stats: Stats, deadline: float) -> None:
-    """Connect, retrying on 503 (after Retry-After plus up to 100% jitter) and on socket errors."""
+    """Connect, retrying on 503 (after Retry-After plus up to 100% jitter) and on socket errors; no attempt
+    starts after the deadline (a station still waiting for its turn then fails)."""
     while True:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{station.station_id} could not connect in time")
         try:
             station.ws = await connect(
                 f"{url}/{station.station_id}",
+                additional_headers=authorization(station.station_id),
                 subprotocols=[station.subprotocol],
                 compression=None,
                 ping_interval=None,  # keepalive is the server's job here; keeps the client cheap
@@ -584,11 +600,11 @@ async def cmd_storm(args: argparse.Namespace) -> dict[str, Any]:
     live = make_stations(args.live, args.prefix + "live-", "transaction", start=args.stations)
     started = time.monotonic()
     deadline = started + args.connect_timeout
+    live_up = await bring_up(  # first: a few, and the storm means nothing without them
+        args.url, live, stats, concurrency=args.connect_concurrency, deadline=deadline, transaction=True
+    )
     up = await bring_up(
         args.url, stations, stats, concurrency=args.connect_concurrency, deadline=deadline, evses=args.evses
-    )
-    live_up = await bring_up(
-        args.url, live, stats, concurrency=args.connect_concurrency, deadline=deadline, transaction=True
     )
     emit(
         {
@@ -647,7 +663,8 @@ async def cmd_storm(args: argparse.Namespace) -> dict[str, Any]:
     total = time.monotonic() - t0
     await asyncio.sleep(0.5)
     storming = False
-    await asyncio.wait(live_tasks, timeout=5)
+    if live_tasks:
+        await asyncio.wait(live_tasks, timeout=5)
     drop(up)
     drop(live_up)
     online_at.sort()
@@ -686,6 +703,7 @@ def main() -> int:
     common.add_argument("--prefix", default="lg-", help="station id prefix (unique per run)")
     common.add_argument("--connect-concurrency", type=int, default=200)
     common.add_argument("--connect-timeout", type=float, default=120.0, help="seconds to bring stations up")
+    common.add_argument("--password", help="HTTP Basic auth password of every station (profile 1)")
     run = commands.add_parser("run", parents=[common], help="closed or open loop load")
     run.add_argument("--mix", choices=sorted(PATTERNS), default="transaction")
     run.add_argument("--rate", type=float, default=0.0, help="open loop at this total rate (0: closed loop)")
@@ -698,6 +716,8 @@ def main() -> int:
     storm.add_argument("--live", type=int, default=5)
     storm.add_argument("--storm-timeout", type=float, default=180.0)
     args = parser.parse_args()
+    global PASSWORD
+    PASSWORD = args.password
     handler = {"run": cmd_run, "hold": cmd_hold, "storm": cmd_storm}[args.command]
     with contextlib.suppress(KeyboardInterrupt):
         emit(asyncio.run(handler(args)))

@@ -69,6 +69,7 @@ def start_csms(directory: Path, args: argparse.Namespace) -> tuple[subprocess.Po
         os.environ,
         CHARGEPLANE_OCPP_ADMISSION_RATE="100000",
         CHARGEPLANE_OCPP_ADMISSION_BURST="100000",
+        CHARGEPLANE_OCPP_ADMISSION_MAX_OPENING="0",
         CHARGEPLANE_OCPP_MAX_CONNECTIONS=str(args.stations + 1000),
         CHARGEPLANE_HEARTBEAT_INTERVAL=str(args.heartbeat),
         CHARGEPLANE_UNKNOWN_TOKENS="accept",

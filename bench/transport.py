@@ -267,6 +267,7 @@ async def server_main(args: argparse.Namespace) -> None:
             max_message_size=MAX_SIZE,
             admission_rate=ADMISSION_RATE,
             admission_burst=ADMISSION_BURST,
+            admission_max_opening=0,
             max_connections=100_000,
         )
         ocpp = OcppServer(settings, App(), Directory())

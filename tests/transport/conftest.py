@@ -115,6 +115,7 @@ async def running_server(
     settings.setdefault("port", 0)
     settings.setdefault("tls_port", 0)
     settings.setdefault("admission_max_lag", None)  # load shedding only where a test asks for it
+    settings.setdefault("admission_max_rate", 0.0)  # a fixed rate, unless a test asks for the adaptive one
     app = app or FakeCsms()
     directory = directory or Directory()
     events: list[SecurityEvent] = []

@@ -104,20 +104,20 @@ def test_client_certificate_identity_checks() -> None:  # A00.FR.402-403
 
 def test_admission_sheds_load_while_the_event_loop_lags() -> None:
     admission = AdmissionControl(rate=1000.0, burst=1000, max_connections=1000, max_lag=0.5)
-    admission.observe_lag(0.01)
+    admission.observe(0.0, 0.01)
     assert admission.try_admit(0.0) is None
-    admission.observe_lag(1.2)  # a spike counts at once
+    admission.observe(0.0, 1.2)  # a spike counts at once
     refused = admission.try_admit(0.0)
     assert refused is not None
     assert refused.reason == "server busy"
     assert refused.retry_after == 3  # twice the lag, rounded up
-    admission.observe_lag(0.0)  # one quiet tick is not enough: the figure decays by a fifth per tick
+    admission.observe(0.0, 0.0)  # one quiet tick is not enough: the figure decays by a fifth per tick
     assert admission.try_admit(0.0) is not None
     for _ in range(4):
-        admission.observe_lag(0.0)
+        admission.observe(0.0, 0.0)
     assert admission.lag == pytest.approx(1.2 * 0.8**5)
     assert admission.try_admit(0.0) is None  # 0.39 s: below the threshold again
-    admission.observe_lag(100.0)
+    admission.observe(0.0, 100.0)
     refused = admission.try_admit(0.0)
     assert refused is not None
     assert refused.retry_after == 30  # capped
@@ -168,13 +168,13 @@ def test_admission_counts_its_refusals_by_kind() -> None:
     refused = admission.try_admit(0.0)  # no token left
     assert refused is not None
     assert refused.kind == "rate"
-    admission.observe_lag(2.0)
+    admission.observe(0.0, 2.0)
     busy = admission.try_admit(5.0)
     assert busy is not None
     assert busy.kind == "overload"
-    admission.observe_lag(0.0)
+    admission.observe(0.0, 0.0)
     for _ in range(20):
-        admission.observe_lag(0.0)
+        admission.observe(0.0, 0.0)
     assert admission.try_admit(10.0) is None
     full = admission.try_admit(20.0)
     assert full is not None

@@ -386,6 +386,66 @@ async def test_a_lagging_event_loop_sheds_new_connections_with_503() -> None:
         )
 
 
+async def test_handshakes_in_progress_beyond_the_cap_get_503_and_free_their_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #19: at most admission_max_opening handshakes check passwords at once; a finished one (accepted
+    or refused) frees its place at once, not when its connection ends."""
+    directory = Directory({"CS1": protected(), "CS2": protected()})
+    async with running_server(directory, admission_max_opening=1) as harness:
+        server = harness.server
+        checking, go_on = asyncio.Event(), asyncio.Event()
+        verify = server._verify
+
+        async def slow_verify(password: bytes, stored: str) -> bool:
+            checking.set()
+            await go_on.wait()
+            return await verify(password, stored)
+
+        monkeypatch.setattr(server, "_verify", slow_verify)
+        first = asyncio.create_task(
+            status_of(harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1"))
+        )
+        await asyncio.wait_for(checking.wait(), 5)
+        assert server.admission.opening == 1
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(
+                harness.url + "/CS2", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS2")
+            ):
+                pass
+        assert refused.value.response.status_code == 503
+        assert refused.value.response.headers["Retry-After"] == "1"
+        assert b"too many handshakes in progress" in refused.value.response.body
+        go_on.set()
+        assert await first == 101
+        wrong = await status_of(
+            harness.url + "/CS2", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS2", "x" * 16)
+        )
+        assert wrong == 401
+        assert server.admission.opening == 0
+        assert server.admission.refusals == {"opening": 1}
+
+
+async def test_the_adaptive_rate_hears_the_writer_backlog_and_backs_off() -> None:
+    async with running_server(
+        Directory(), admission_rate=10.0, admission_max_rate=1000.0, admission_max_backlog=5
+    ) as harness:
+        admission = harness.server.admission
+        admission.rate = 1000.0  # as if it had grown
+        harness.server.writer_backlog = lambda: 6
+        await asyncio.sleep(0.35)  # a few reports of the lag watch, ten a second
+        assert admission.backlog == 6
+        assert admission.rate < 1000.0 * 0.7**2
+
+
+async def test_a_base_rate_above_the_adaptive_ceiling_is_a_fixed_rate() -> None:
+    """A configuration from before the adaptive rate (e.g. admission_rate=100000 to keep it out of the way)
+    keeps working: nothing to adapt."""
+    async with running_server(Directory(), admission_rate=100_000.0, admission_max_rate=5000.0) as harness:
+        assert harness.server.admission.adaptive is None
+        assert harness.server.admission.rate == 100_000.0
+
+
 def block_the_loop(seconds: float) -> None:
     """A synchronous stall of the calling (event loop) thread."""
     time.sleep(seconds)

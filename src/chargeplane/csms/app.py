@@ -179,6 +179,7 @@ class Csms:
         # (and, on SQLite, its single writer connection instead of contending for the write lock).
         self.committer = GroupCommitter(self.engine, writers=settings.database_writers or None)
         self.committer.observer = self.metrics.batch
+        self.server.writer_backlog = lambda: self.committer.backlog  # a signal of adaptive admission
         self.metrics.committer_view = self.committer
         self.blocks = BlockContext(
             settings, self.engine, self.events, self.commands, self.routers, self.committer, self.clock

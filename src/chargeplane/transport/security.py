@@ -28,7 +28,7 @@ import secrets
 import ssl
 import tempfile
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,6 +201,8 @@ class StationSecurity:
     # A01 password rotation: a new password sent to the station, accepted beside the current one until the
     # station has connected with it
     pending_password_hash: str | None = None
+    # ... or where to read it, asked only when the current password does not match (most never need it)
+    pending_lookup: Callable[[], Awaitable[str | None]] | None = None
 
 
 # -- TLS --------------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ Each upgrade request goes through, in order and before any WebSocket upgrade:
    (2.0.1 Part 4 §3.1.1): 404 for another path, 400 for a malformed identity;
 2. the subprotocol: the newest of ``ocpp2.1``, ``ocpp2.0.1``, ``ocpp1.6`` offered by both sides; 400 when
    there is none in common (or none offered and no default is configured);
-3. admission control: 503 with ``Retry-After`` beyond the connection rate or count (after the identity
-   is looked up, see below);
+3. admission control: 503 with ``Retry-After`` at once, before the identity is looked up, while
+   ``admission_max_opening`` handshakes are in progress; then beyond the (adaptive) connection rate or
+   count (after the identity is looked up, see below);
 4. authentication by the station's security profile (:mod:`chargeplane.transport.security`): 401, logged
    as a security event with the remote address. An unknown station gets the same 401 after the same work
    (a dummy password check), so that neither status nor time tells which identities exist; with
@@ -53,7 +54,7 @@ from chargeplane.ocpp.catalog import CSMS
 from chargeplane.ocpp.endpoint import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, RpcEndpoint
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version, negotiate
-from chargeplane.transport.admission import AdmissionControl
+from chargeplane.transport.admission import AdaptiveRate, AdmissionControl
 from chargeplane.transport.connection import AnswerListener, EventListener, OcppConnection
 from chargeplane.transport.guard import STATION, AttackGuard, GuardSettings, Lockout
 from chargeplane.transport.security import (
@@ -111,8 +112,31 @@ class ServerSettings:
     compression: Annotated[bool, Doc("offer permessage-deflate (RFC 7692); costs memory per connection")] = (
         False
     )
-    admission_rate: Annotated[float, Doc("new connections per second")] = 200.0
+    admission_rate: Annotated[
+        float, Doc("new connections per second to start from, and the floor of the adaptive rate")
+    ] = 200.0
     admission_burst: Annotated[int, Doc("new connections in a burst above the rate")] = 400
+    admission_max_rate: Annotated[
+        float,
+        Doc(
+            "new connections per second at most: the rate grows towards it while the server keeps up "
+            "(event-loop lag and database backlog under their targets); 0 (or at most admission_rate): a "
+            "fixed admission_rate"
+        ),
+    ] = 5000.0
+    admission_target_lag: Annotated[
+        float, Doc("event-loop lag (seconds) above which the adaptive admission rate backs off")
+    ] = 0.1
+    admission_max_backlog: Annotated[
+        int, Doc("database writes queued above which the adaptive admission rate backs off")
+    ] = 2000
+    admission_max_opening: Annotated[
+        int,
+        Doc(
+            "opening handshakes in progress at most (from the request, before the station is looked up, to "
+            "the end of its password check); more get 503 at once; 0: no cap"
+        ),
+    ] = 256
     admission_max_lag: Annotated[
         float | None,
         Doc("refuse new connections while the event loop runs this many seconds late; none: off"),
@@ -122,6 +146,13 @@ class ServerSettings:
         bool, Doc("development only, loopback only: unknown stations connect without credentials")
     ] = False
     open_timeout: Annotated[float, Doc("seconds a WebSocket opening handshake may take")] = 10.0
+    listen_backlog: Annotated[
+        int,
+        Doc(
+            "TCP connections the kernel queues until the server accepts them (capped by net.core.somaxconn); "
+            "in a reconnection storm a short queue drops connections before they reach admission control"
+        ),
+    ] = 4096
     reuse_port: Annotated[
         bool,
         Doc(
@@ -230,7 +261,15 @@ class OcppServer:
             settings.admission_burst,
             settings.max_connections,
             settings.admission_max_lag,
+            adaptive=AdaptiveRate(
+                settings.admission_max_rate, settings.admission_target_lag, settings.admission_max_backlog
+            )
+            if settings.admission_max_rate > settings.admission_rate
+            else None,  # nothing to adapt: a fixed rate
+            max_opening=settings.admission_max_opening or None,
         )
+        # The database writer's backlog (units queued), a signal of the adaptive rate; set by the CSMS.
+        self.writer_backlog: Callable[[], int] = lambda: 0
         # Unknown identities get their own small budget, so strangers cannot spend the stations' one.
         self.unknown_admission = (
             AdmissionControl(
@@ -273,7 +312,8 @@ class OcppServer:
 
     async def start(self) -> None:
         settings = self.settings
-        if settings.admission_max_lag is not None and self._lag_watch is None:
+        watch = settings.admission_max_lag is not None or self.admission.adaptive is not None
+        if watch and self._lag_watch is None:
             self._lag_watch = asyncio.create_task(self._watch_lag(), name="admission-lag")
         if settings.port is not None:
             self._servers.append(await self._listen(settings.port, None))
@@ -360,12 +400,14 @@ class OcppServer:
         return asyncio.get_running_loop().time()
 
     async def _watch_lag(self, interval: float = 0.1) -> None:
-        """Feed admission control with the event loop's lag: how late a short sleep wakes up."""
+        """Feed admission control with the event loop's lag (how late a short sleep wakes up) and the
+        database writer's backlog."""
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
             await asyncio.sleep(interval)
-            self.admission.observe_lag(max(0.0, loop.time() - started - interval))
+            now = loop.time()
+            self.admission.observe(now, max(0.0, now - started - interval), self.writer_backlog())
 
     async def _listen(self, port: int, context: ssl.SSLContext | None) -> Server:
         """A listener; TLS is set up by :class:`_TlsServerConnection` (not by asyncio's server) so that a
@@ -386,6 +428,7 @@ class OcppServer:
             close_timeout=settings.close_timeout,
             server_header=None,
             reuse_port=settings.reuse_port,
+            backlog=settings.listen_backlog,
         )
 
     @property
@@ -450,6 +493,26 @@ class OcppServer:
             return _retry_later(
                 connection, http.HTTPStatus.TOO_MANY_REQUESTS, "Too many failed attempts\n", wait
             )
+        busy = self.admission.begin()  # the same for every identity: it tells nothing about which exist
+        if busy is not None:
+            return _retry_later(
+                connection, http.HTTPStatus.SERVICE_UNAVAILABLE, busy.reason + "\n", busy.retry_after
+            )
+        try:
+            return await self._admit(connection, request, station_id, version, source, remote)
+        finally:
+            self.admission.opened()
+
+    async def _admit(
+        self,
+        connection: ServerConnection,
+        request: Request,
+        station_id: str,
+        version: Version,
+        source: str,
+        remote: str,
+    ) -> Response | None:
+        """Steps 3 and 4 of the handshake: look the station up, admit it, authenticate it."""
         security = await self.directory.security_for(station_id)
         credentials = parse_basic_auth(request.headers.get("Authorization"))
         if self._locked_out(station_id, credentials, security):
@@ -622,6 +685,8 @@ class OcppServer:
         if await self._password_matches(station_id, security.password_hash, password):
             return None
         pending = security.pending_password_hash  # A01: the new password, not yet confirmed by a connection
+        if pending is None and security.pending_lookup is not None:
+            pending = await security.pending_lookup()
         if pending is not None and await self._password_matches(station_id, pending, password):
             handshake.pending_password = True
             return None

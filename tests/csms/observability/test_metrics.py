@@ -159,6 +159,8 @@ async def test_admission_refusals_and_failed_handshakes_by_reason(database_url: 
         text = await scrape(csms)
     assert value(text, "chargeplane_admission_refusals_total", reason="rate") == 1
     assert value(text, "chargeplane_admission_refusals_total", reason="limit") == 0
+    assert value(text, "chargeplane_admission_refusals_total", reason="opening") == 0
+    assert value(text, "chargeplane_admission_rate") >= 0.001  # the base rate, or above it once adapted
     failures = [
         v for (name, _), v in samples(text).items() if name == "chargeplane_ocpp_handshake_failures_total"
     ]
@@ -240,7 +242,7 @@ def test_every_metric_is_documented() -> None:
     """docs/METRICS.md names every metric family of the registry, with each of its labels."""
     text = (REPO / "docs" / "METRICS.md").read_text()
     metrics = CsmsMetrics()
-    metrics.admission_view = SimpleNamespace(refusals={}, lag=0.0)
+    metrics.admission_view = SimpleNamespace(refusals={}, lag=0.0, rate=200.0)
     metrics.committer_view = SimpleNamespace(batches=0, units=0, fallbacks=0)
     metrics.handled(Version.V201, "Heartbeat", "result", 0.001)  # one child of each labelled metric
     metrics.answered("Heartbeat", 0.001)

@@ -63,6 +63,7 @@ class ConnectionView(Protocol):
 class AdmissionView(Protocol):
     refusals: dict[str, int]
     lag: float
+    rate: float
 
 
 class CommitterView(Protocol):
@@ -215,11 +216,13 @@ class StateCollector(Collector):
         refusals = CounterMetricFamily(
             f"{PREFIX}_admission_refusals",
             "new OCPP connections refused by admission control (HTTP 503), by reason: limit (max_connections),"
-            " overload (event-loop lag above admission_max_lag), rate (admission_rate / admission_burst)",
+            " opening (admission_max_opening handshakes in progress), overload (event-loop lag above"
+            " admission_max_lag), rate (the admission rate / admission_burst)",
             labels=("reason",),
         )
         admission = metrics.admission_view
-        seen = dict.fromkeys(("limit", "overload", "rate"), 0) | (admission.refusals if admission else {})
+        kinds = ("limit", "opening", "overload", "rate")
+        seen = dict.fromkeys(kinds, 0) | (admission.refusals if admission else {})
         for reason, count in sorted(seen.items()):
             refusals.add_metric((reason,), count)
         yield refusals
@@ -228,6 +231,11 @@ class StateCollector(Collector):
                 f"{PREFIX}_admission_lag_seconds",
                 "the event-loop lag admission control sheds load on (decaying maximum)",
                 value=admission.lag,
+            )
+            yield GaugeMetricFamily(
+                f"{PREFIX}_admission_rate",
+                "new OCPP connections per second admission control allows now (adapts to the load)",
+                value=admission.rate,
             )
         committer = metrics.committer_view
         if committer is not None:

@@ -172,6 +172,11 @@ class GroupCommitter:
         # Told (units in the batch, seconds from its start to its COMMIT) after every committed batch.
         self.observer: Callable[[int, float], None] | None = None
 
+    @property
+    def backlog(self) -> int:
+        """Units of work and batch items queued, not yet taken by a writer."""
+        return len(self._queue)
+
     async def run(self, work: Work[T]) -> T:
         """Run ``work`` in a database transaction; return its result once that transaction is committed.
 

@@ -10,6 +10,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from chargeplane.csms.app import Csms
+from chargeplane.csms.blocks.provisioning.repository import StationRecord
 from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 from chargeplane.csms.clock import ManualClock
 from tests.csms.conftest import PASSWORD, RunningCsms, basic_auth, settings_for
@@ -156,3 +157,37 @@ async def test_G02_FR_03_presence_job_writes_last_seen_at_the_clock_time(databas
         assert record.created_at == datetime(2026, 1, 1, tzinfo=UTC)
     finally:
         await app.stop(deadline=1.0)
+
+
+async def test_a_connecting_station_is_read_once_for_its_password_session_and_first_boot(
+    csms: RunningCsms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #19: the record read for the password check is handed on to the session and the first boot."""
+    await csms.add_station("CS9")
+    provisioning = csms.app.provisioning
+    reads: list[str] = []
+    get = provisioning.repository.get
+
+    async def counted(station_id: str) -> StationRecord | None:
+        reads.append(station_id)
+        return await get(station_id)
+
+    monkeypatch.setattr(provisioning.repository, "get", counted)
+    async with peer(csms.ocpp_url, "CS9", "2.0.1") as station:
+        assert (await boot(station, "2.0.1")).status == "Accepted"
+        assert reads == ["CS9"]
+        assert (await boot(station, "2.0.1")).status == "Accepted"  # a later boot reads the record again
+        assert reads == ["CS9", "CS9"]
+
+
+async def test_a_change_through_the_service_drops_a_record_handed_on(csms: RunningCsms) -> None:
+    await csms.add_station("CS8")
+    provisioning = csms.app.provisioning
+    await provisioning.security_for("CS8")  # read for a password check, handed on
+    await provisioning.update_station("CS8", None, {"registration_status": "Rejected"})
+    assert provisioning._handed_on("CS8") is None  # the next step reads the changed record
+    await provisioning.security_for("CS8")
+    handed = provisioning._handed_on("CS8")
+    assert handed is not None
+    assert handed.registration_status == "Rejected"
+    assert provisioning._handed_on("CS8") is None  # used once

@@ -254,7 +254,9 @@ class DesiredConfigurationService:
             station_id = await self._queue.waiting.get()
             self._queue.queued.discard(station_id)
             try:
-                await self.apply(station_id)
+                await self._apply(station_id)
+            except StationOffline:  # gone before its turn: its next accepted boot schedules it again
+                log.info("%s: offline before its desired configuration was applied", station_id)
             except Exception:
                 log.exception("%s: applying the desired configuration failed", station_id)
             finally:
@@ -263,18 +265,25 @@ class DesiredConfigurationService:
     async def apply(self, station_id: str, force: bool = False) -> StationDrift:
         """Read the station's values of its desired targets and write those that differ (``force``: write them
         all, unread); record the answers. Raises :class:`StationOffline` when it is not connected."""
+        await self._apply(station_id, force)
+        return await self.drift(station_id)
+
+    async def _apply(self, station_id: str, force: bool = False) -> None:
+        """:meth:`apply` without the drift report (the background job after a boot discards it). A station
+        none of whose groups wants anything of its kind costs one read, not a round of CALLs and reads."""
         version = self.commands.version_of(station_id)
         if version is None:
             raise StationOffline(station_id)
         lock = self._locks.setdefault(station_id.casefold(), asyncio.Lock())
         async with lock:
             effective = await self.effective(station_id)
-            if version is Version.V16:
-                await self._apply16(station_id, [e for e in effective if e.setting.kind == KEY16], force)
-            else:
-                await self._apply2x(station_id, [e for e in effective if e.setting.kind == VARIABLE], force)
+            kind = KEY16 if version is Version.V16 else VARIABLE
+            wanted = [e for e in effective if e.setting.kind == kind]
+            if wanted and version is Version.V16:
+                await self._apply16(station_id, wanted, force)
+            elif wanted:
+                await self._apply2x(station_id, wanted, force)
         self.events.publish(StationEvent("desired_configuration.applied", station_id, {}))
-        return await self.drift(station_id)
 
     async def _per_message(self, station_id: str) -> tuple[int, int]:
         """How many items a Get / SetVariables may carry: ItemsPerMessageGet/SetVariables when the inventory

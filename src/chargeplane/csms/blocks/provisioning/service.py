@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +30,10 @@ from chargeplane.transport.security import (
 log = logging.getLogger(__name__)
 
 BootListener = Callable[[str, datetime], Awaitable[None]]  # station id, when the CSMS got the boot
+# A connecting station's record is read once (for its password check) and handed on to the opening of its
+# session and to its first boot, which come within milliseconds, instead of being read three times. A record
+# older than this is read again (the longest a change made on another node may go unseen by a handshake).
+HANDOFF_SECONDS = 5.0
 
 
 class StationExists(Conflict):
@@ -54,6 +60,24 @@ class ProvisioningService:
         self._accepted_listeners: list[Callable[[str], None]] = []
         # A01: where a password rotation keeps the new password's hash while it is pending (a later block)
         self.pending_password: Callable[[str], Awaitable[str | None]] | None = None
+        self._handed: dict[str, tuple[float, StationRecord]] = {}  # by station key: (monotonic, record)
+
+    def _hand_on(self, record: StationRecord) -> None:
+        if len(self._handed) > 50_000:  # handshakes that never opened a session: forget the stale ones
+            now = time.monotonic()
+            self._handed = {k: v for k, v in self._handed.items() if now - v[0] < HANDOFF_SECONDS}
+        self._handed[record.station_id.casefold()] = (time.monotonic(), record)
+
+    def _handed_on(self, station_id: str) -> StationRecord | None:
+        """The record read moments ago for this station's connection (taken: used once), or ``None``."""
+        handed = self._handed.pop(station_id.casefold(), None)
+        if handed is None or time.monotonic() - handed[0] > HANDOFF_SECONDS:
+            return None
+        return handed[1]
+
+    def _forget(self, station_id: str) -> None:
+        """A write through this service: a record handed on before it is stale."""
+        self._handed.pop(station_id.casefold(), None)
 
     # -- reads ------------------------------------------------------------------------------------------
 
@@ -77,12 +101,13 @@ class ProvisioningService:
         record = await self.repository.get(station_id)
         if record is None:
             return None
-        pending = await self.pending_password(record.station_id) if self.pending_password else None
+        self._hand_on(record)
+        pending = self.pending_password
         return StationSecurity(
             SecurityProfile(record.security_profile),
             record.password_hash,
             V16KeyEncoding(record.v16_key_encoding),
-            pending,
+            pending_lookup=functools.partial(pending, record.station_id) if pending is not None else None,
         )
 
     # -- operator actions -------------------------------------------------------------------------------
@@ -125,6 +150,7 @@ class ProvisioningService:
         self, station_id: str, password: str | None, values: Mapping[str, object]
     ) -> StationRecord:
         """Set the password (when given) and the stored fields in ``values``; the station as it is now."""
+        self._forget(station_id)
         if password is not None:
             await self.set_password(station_id, password)
         if values and not await self.repository.update(station_id, self.clock.now(), **values):
@@ -132,11 +158,13 @@ class ProvisioningService:
         return await self._existing(station_id)
 
     async def delete_station(self, station_id: str) -> None:
+        self._forget(station_id)
         if not await self.repository.delete(station_id):
             raise UnknownStation(station_id)
 
     async def set_password(self, station_id: str, password: str) -> None:
         check_password_rules(password, Version.V21)
+        self._forget(station_id)
         if not await self.repository.update(
             station_id, self.clock.now(), password_hash=hash_password(password)
         ):
@@ -144,6 +172,7 @@ class ProvisioningService:
 
     async def set_password_hash(self, station_id: str, password_hash: str) -> None:
         """A password already checked and hashed (A01: a rotated one the station has connected with)."""
+        self._forget(station_id)
         if not await self.repository.update(station_id, self.clock.now(), password_hash=password_hash):
             raise UnknownStation(station_id)
 
@@ -151,7 +180,9 @@ class ProvisioningService:
 
     async def open_session(self, connection: OcppConnection) -> StationSession:
         """Start a connection's session from the stored registration status and mark the station online."""
-        record = await self.repository.get(connection.station_id)
+        record = self._handed_on(connection.station_id) or await self.repository.get(connection.station_id)
+        if record is not None:
+            self._hand_on(record)  # for the first boot
         status = (
             record.registration_status if record is not None and record.last_boot_at is not None else None
         )
@@ -197,7 +228,9 @@ class ProvisioningService:
         """B01-B03: persist the boot data, decide Accepted/Pending/Rejected, and open the gate accordingly."""
         station_id = connection.station_id
         now = self.clock.now()
-        record = await self.repository.get(station_id)
+        session = connection.state
+        first = not isinstance(session, StationSession) or not session.booted
+        record = (self._handed_on(station_id) if first else None) or await self.repository.get(station_id)
         if record is None:
             record = await self._auto_register(station_id)
         if record is None:
@@ -205,10 +238,8 @@ class ProvisioningService:
         else:
             await self.repository.record_boot(station_id, boot, now)
             status = record.registration_status
-        session = connection.state
         # A reboot: the first boot of this connection (a boot repeated on a live connection was asked for by
         # TriggerMessage, which 2.x also says as its reason) of a station the CSMS knows.
-        first = not isinstance(session, StationSession) or not session.booted
         if record is not None and first and boot.reason != "Triggered":
             await self._rebooted(station_id, now)
         if isinstance(session, StationSession):
