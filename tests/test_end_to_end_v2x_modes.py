@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,21 @@ async def test_Q02_charging_only_first_then_NotifyAllowedEnergyTransfer_enables_
         await csms_power_is(api, tx, -3000.0)
         kept = (await api.get(f"/stations/{STATION}/charging-profiles")).json()
         assert [p["id"] for p in kept if p["purpose"] == "TxProfile"] == [72]  # the offer gave way
+        # K17 after the setpoint: the EV states new needs; the CSMS answers NoChargingProfile (the V2X profile
+        # stays its schedule) instead of an offer of plain limits above it that would hide the setpoint
+        url = f"/stations/{STATION}/charging-limits?message=NotifyEVChargingNeeds"
+        before = (await api.get(url)).json()["total"]
+        station.ev_charging_needs(1, replace(needs, energy_wh=25_000.0))
+
+        async def answered() -> str | None:
+            page: dict[str, Any] = (await api.get(url)).json()
+            return str(page["items"][0]["answer"]) if page["total"] > before else None
+
+        assert await until(answered, "the CSMS's answer to the renegotiated needs") == "NoChargingProfile"
+        await asyncio.sleep(1)  # nothing else follows in the background
+        await power_is(station, -3000.0, "still discharging at the central setpoint after K17")
+        again = (await api.get(f"/stations/{STATION}/charging-profiles")).json()
+        assert [p["id"] for p in again if p["purpose"] == "TxProfile"] == [72]
 
 
 EXTERNAL_ONLY: Variables = {

@@ -12,8 +12,9 @@ always capped by ``limit`` and ``dischargeLimit`` (V2X.03 / V2X.04, Q09.FR.05).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from msgspec import UNSET
@@ -129,6 +130,16 @@ def is_v2x(period: v21.datatypes.ChargingSchedulePeriodType) -> bool:
             period.v2x_baseline,
             period.v2x_freq_watt_curve,
         )
+    )
+
+
+def has_v2x_period(profile: Mapping[str, Any]) -> bool:
+    """Whether a 2.x wire profile (camelCase JSON) has a period with an operation mode other than ChargingOnly:
+    an operator's V2X schedule, which an offer of plain limits must not hide."""
+    return any(
+        period.get("operationMode", OperationMode.CHARGING_ONLY.value) != OperationMode.CHARGING_ONLY.value
+        for schedule in profile.get("chargingSchedule") or []
+        for period in schedule.get("chargingSchedulePeriod") or []
     )
 
 

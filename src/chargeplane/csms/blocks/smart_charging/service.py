@@ -73,6 +73,7 @@ from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging import rules21, wire
 from chargeplane.smart_charging.composite import Fallback, composite_schedule, within
 from chargeplane.smart_charging.model import Composite, Interval, Kind, Profile, Purpose, RateUnit
+from chargeplane.smart_charging.v2x import has_v2x_period
 from chargeplane.smart_charging.validation import Capabilities, check_set, replaced
 
 log = logging.getLogger(__name__)
@@ -838,7 +839,13 @@ class SmartChargingService:
             request = EvRequest(station_id, version, evse_id, running.transaction_id, max_tuples, needs)
             if all([await check(request) for check in self._ev_needs_checks]):
                 self._ev_needs[(station_id.casefold(), evse_id)] = request
-                status = "Processing" if await self._delegated(request) else "Accepted"
+                # Q03/Q04 with K17/K20: the operator's V2X profile stays the transaction's schedule (an offer
+                # of plain limits above it would hide its setpoints): NoChargingProfile, no new profile from us
+                keep_v2x = status == "NoChargingProfile" and _holds_v2x(
+                    await self.repository.profiles(station_id), running.transaction_id
+                )
+                if not keep_v2x:
+                    status = "Processing" if await self._delegated(request) else "Accepted"
         await self.limit_event(
             station_id, version, "NotifyEVChargingNeeds", evse_id, None, data, answer=status
         )
@@ -867,6 +874,8 @@ class SmartChargingService:
             duration = max(60, int((end - now).total_seconds()))
             unit = RateUnit.WATT if request.dc else RateUnit.AMPERE
             stored = await self.repository.profiles(station_id)
+            if _holds_v2x(stored, request.transaction_id):
+                return  # K15.FR.13 with a V2X profile in force: see notify_ev_charging_needs
             # K17 (renegotiation): new needs of the same transaction replace the CSMS's earlier TxProfile
             # (same id, K01.FR.05) rather than meeting it at the same stack level (K01.FR.39).
             earlier = next(
@@ -920,6 +929,14 @@ class SmartChargingService:
         if not await self._delegated(request):
             await self._offer_schedule(request)
 
+    async def offer_settled(self, station_id: str, evse_id: int) -> None:
+        """Wait (at most OFFER_WAIT_S) for a TxProfile this CSMS is sending in answer to the EV's needs on the
+        EVSE, so that a profile meant to go above it is not overtaken by it (a V2X setpoint, Q03/Q04)."""
+        offer = self._offers.get((station_id.casefold(), evse_id))
+        if offer is not None and not offer.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(offer), OFFER_WAIT_S)
+
     async def ev_charging_schedule(
         self,
         station_id: str,
@@ -931,10 +948,7 @@ class SmartChargingService:
     ) -> str:
         """K15.FR.11/12: Accepted when every period of the EV's schedule stays within the CSMS's composite for
         the EVSE at that time, else Rejected; stored with the answer."""
-        offer = self._offers.get((station_id.casefold(), evse_id))
-        if offer is not None and not offer.done():  # the EV answers our TxProfile: check against it stored
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(offer), OFFER_WAIT_S)
+        await self.offer_settled(station_id, evse_id)  # the EV answers our TxProfile: check against it stored
         ev = msgspec.convert(schedule, _Schedule)
         unit = RateUnit(ev.charging_rate_unit)
         start = from_wire(time_base)
@@ -950,3 +964,11 @@ class SmartChargingService:
         if not fits:
             self._spawn(self._renegotiate(station_id, evse_id))
         return status
+
+
+def _holds_v2x(stored: Sequence[StoredProfile], transaction_id: str | None) -> bool:
+    """Whether the transaction holds a TxProfile with V2X periods (an operator's CentralSetpoint, ...)."""
+    return any(
+        p.purpose == Purpose.TX.value and p.transaction_id == transaction_id and has_v2x_period(p.profile)
+        for p in stored
+    )

@@ -317,6 +317,8 @@ class V2xService:
             "transactionId": record.transaction_id,
             "chargingSchedule": [schedule],
         }
+        # the CSMS's own answer to the EV's needs may still be on its way: it would land above the setpoint
+        await self.smart_charging.offer_settled(record.station_id, record.evse_id)
         await self._clear_shadowing(record.station_id, record.transaction_id, profile_id, stack_level)
         return await self.smart_charging.set_profile(record.station_id, record.evse_id, profile)
 
@@ -332,22 +334,12 @@ class V2xService:
                 and stored.transaction_id == transaction_id
                 and stored.stack_level > stack_level
                 and stored.profile_id != profile_id
-                and not _has_v2x_period(stored.profile)
+                and not rules.has_v2x_period(stored.profile)
             ):
                 await self.smart_charging.clear_profiles(station_id, Criteria(profile_id=stored.profile_id))
 
     def _publish(self, kind: str, station_id: str, data: dict[str, object]) -> None:
         self.events.publish(StationEvent(kind, station_id, data))
-
-
-def _has_v2x_period(profile: dict[str, Any]) -> bool:
-    """Whether a stored 2.x wire profile has a period with an operation mode other than ChargingOnly."""
-    return any(
-        period.get("operationMode", rules.OperationMode.CHARGING_ONLY.value)
-        != rules.OperationMode.CHARGING_ONLY.value
-        for schedule in profile.get("chargingSchedule") or []
-        for period in schedule.get("chargingSchedulePeriod") or []
-    )
 
 
 def _answer(response: object) -> Answer:
