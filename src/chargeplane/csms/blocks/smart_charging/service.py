@@ -839,13 +839,14 @@ class SmartChargingService:
             request = EvRequest(station_id, version, evse_id, running.transaction_id, max_tuples, needs)
             if all([await check(request) for check in self._ev_needs_checks]):
                 self._ev_needs[(station_id.casefold(), evse_id)] = request
-                # Q03/Q04 with K17/K20: the operator's V2X profile stays the transaction's schedule (an offer
-                # of plain limits above it would hide its setpoints): NoChargingProfile, no new profile from us
-                keep_v2x = status == "NoChargingProfile" and _holds_v2x(
+                if await self._delegated(request):  # a site's planner answers with its own profile
+                    status = "Processing"
+                elif status != "NoChargingProfile" or not _holds_v2x(
                     await self.repository.profiles(station_id), running.transaction_id
-                )
-                if not keep_v2x:
-                    status = "Processing" if await self._delegated(request) else "Accepted"
+                ):
+                    status = "Accepted"
+                # else Q03/Q04 with K17/K20: the operator's V2X profile stays the transaction's schedule (an
+                # offer of plain limits above it would hide its setpoints): NoChargingProfile, none from us
         await self.limit_event(
             station_id, version, "NotifyEVChargingNeeds", evse_id, None, data, answer=status
         )
