@@ -314,19 +314,10 @@ class DynamicSchedules(Controller):
         self._notify_setpoint(installed, evse_id, source, now)  # Q06.FR.11
 
     def _notify_setpoint(self, installed: Installed, evse_id: int, source: str, now: datetime) -> None:
-        """Q06.FR.11/12: NotifyChargingLimit from the EMS with the profile's one-period schedule (the 2.1
-        schema has no isDynamic field: the schedule's single period says it)."""
+        """Q06.FR.11/12: the EMS's setpoint profile told to the CSMS."""
         raw = _wire(installed)
-        if raw is None:
-            return
-        self.ctx.send(
-            v21.messages.NotifyChargingLimitRequest(
-                charging_limit=v21.datatypes.ChargingLimitType(charging_limit_source=source),
-                evse_id=evse_id,
-                charging_schedule=list(raw.charging_schedule),
-            ),
-            now,
-        )
+        if raw is not None:
+            notify_external(self.ctx, raw, evse_id, source, now)
 
     def _significant(self, before: float, after: float) -> bool:
         significance = float(self.ctx.model.value(CTRLR, "LimitChangeSignificance") or 0)
@@ -432,3 +423,18 @@ def update_dynamic_schedule(
 
 
 DynamicSchedules.on_2x = (route("UpdateDynamicSchedule", update_dynamic_schedule),)
+
+
+def notify_external(
+    ctx: Context, raw: v21.datatypes.ChargingProfileType, evse_id: int, source: str, now: datetime
+) -> None:
+    """Q06.FR.10/11/12: NotifyChargingLimit from an external system with its profile's schedule as received
+    (the 2.1 schema has no isDynamic: a Dynamic profile's single period says it)."""
+    ctx.send(
+        v21.messages.NotifyChargingLimitRequest(
+            charging_limit=v21.datatypes.ChargingLimitType(charging_limit_source=source),
+            evse_id=evse_id,
+            charging_schedule=list(raw.charging_schedule),
+        ),
+        now,
+    )

@@ -38,8 +38,8 @@ from chargeplane.ocpp.messages import v21
 from chargeplane.ocpp.messages.base import present
 from chargeplane.smart_charging import wire
 from chargeplane.smart_charging.model import Kind, Purpose
-from chargeplane.station.core.context import Context, Controller
-from chargeplane.station.core.dynamic_schedule import DynamicSchedules
+from chargeplane.station.core.context import Controller
+from chargeplane.station.core.dynamic_schedule import DynamicSchedules, notify_external
 from chargeplane.station.core.smart_charging import CTRLR, EXTERNAL_ID_BASE, Installed, SmartCharging
 from chargeplane.station.core.v2x import V2x
 
@@ -222,21 +222,6 @@ class ExternalV2x(Controller):
             if old is not None and new is not None and abs(new - old) > abs(old) * significance / 100:
                 return True
         return False
-
-
-def notify_external(
-    ctx: Context, raw: v21.datatypes.ChargingProfileType, evse_id: int, source: str, now: datetime
-) -> None:
-    """Q06.FR.10/11/12: NotifyChargingLimit from the external system with the schedule as received (the
-    2.1 schema has no isDynamic: a Dynamic profile's single period says it)."""
-    ctx.send(
-        v21.messages.NotifyChargingLimitRequest(
-            charging_limit=v21.datatypes.ChargingLimitType(charging_limit_source=source),
-            evse_id=evse_id,
-            charging_schedule=list(raw.charging_schedule),
-        ),
-        now,
-    )
 
 
 def _waits_for_limits(installed: Installed, evse_id: int) -> bool:
