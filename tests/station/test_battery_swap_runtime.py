@@ -74,7 +74,11 @@ async def test_S02_S03_remote_swap_with_the_ocpp_package_csms() -> None:
         def started_slots() -> set[int]:
             return {e["evse"]["id"] for e in behaviour.of("TransactionEvent") if e["event_type"] == "Started"}
 
-        await wait_for(lambda: len(started_slots()) == 3)  # the returned battery's transaction may come last
+        def ended_count() -> int:
+            return sum(e["event_type"] == "Ended" for e in behaviour.of("TransactionEvent"))
+
+        # The returned battery's transaction may come last, the taken battery's Ended after it: wait for both.
+        await wait_for(lambda: len(started_slots()) == 3 and ended_count() >= 1)
         sent = behaviour.of("TransactionEvent")
         started = {
             e["evse"]["id"]: e["transaction_info"]["transaction_id"]
