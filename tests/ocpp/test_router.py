@@ -333,6 +333,8 @@ async def test_send_consumers_refuse_what_is_no_send_drop_the_unconsumed_and_log
         raise RuntimeError("consumer broke")
 
     r.register_send(v21.messages.NotifyPeriodicEventStream, failing)
+    assert r.consumed_sends == {"NotifyPeriodicEventStream"}  # the endpoint takes them as no unknown action
+    assert "NotifyPeriodicEventStream" not in r.handled_actions  # never answered
     await r.consume("NotifyPeriodicEventStream", stream, "CS1")
     assert "consumer of NotifyPeriodicEventStream failed" in caplog.text
 
