@@ -20,9 +20,10 @@ from chargeplane.transport.security import (
     SecurityProfile,
     StationSecurity,
     client_tls_context,
+    hash_generated_password,
 )
 from tests.transport import certs
-from tests.transport.conftest import Directory, Harness, Pki, protected, running_server
+from tests.transport.conftest import PASSWORD, Directory, Harness, Pki, protected, running_server
 from tests.transport.test_server_client import basic
 
 SUB = {"subprotocols": ["ocpp2.0.1"]}
@@ -280,3 +281,25 @@ async def test_refusals_before_the_password_check_still_take_a_check(hashes: lis
         assert len(hashes) == 1
         assert hashes[0] != directory.stations["CS2"].password_hash
         assert harness.security_events[0].reason == "profile 2 requires TLS"
+
+
+async def test_a_wrong_password_for_a_generated_one_takes_as_long_as_a_check(hashes: list[str]) -> None:
+    """A generated password's hash is checked in microseconds; a refusal of a wrong one waits as long as a
+    scrypt check, so that it is not told apart from an unknown identity (checked against the dummy hash)."""
+    generated = StationSecurity(SecurityProfile.BASIC_AUTH, hash_generated_password(PASSWORD))
+    async with running_server(
+        Directory({"CS1": generated}), source_failure_rate=0, lockout_station_failures=0
+    ) as harness:
+        assert (await answer(harness.url + "/CS1", additional_headers=basic("CS1")))[0] == 101
+        timings: dict[str, list[float]] = {"NOPE": [], "CS1": []}
+        for _ in range(5):
+            for station in timings:
+                started = time.perf_counter()
+                refused = await answer(
+                    harness.url + f"/{station}", additional_headers=basic(station, "wrong-password-0")
+                )
+                timings[station].append(time.perf_counter() - started)
+                assert refused[0] == 401
+        medians = {station: sorted(values)[2] for station, values in timings.items()}
+        assert abs(medians["NOPE"] - medians["CS1"]) < 0.5 * max(medians.values())
+        assert [stored.startswith("sha256$") for stored in hashes] == [True] + [False, True] * 5

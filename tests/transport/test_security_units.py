@@ -16,7 +16,9 @@ from chargeplane.transport.security import (
     check_client_certificate,
     check_password_rules,
     generate_password,
+    hash_generated_password,
     hash_password,
+    is_costly_to_verify,
     parse_basic_auth,
     subject_of,
     verify_password,
@@ -32,6 +34,21 @@ def test_passwords_are_stored_as_salted_hashes() -> None:
     assert not verify_password(b"s3cret-password-17", first)
     assert not verify_password(b"x", "md5$whatever")
     assert not verify_password(b"x", "garbage")
+
+
+def test_a_generated_password_is_stored_as_a_salted_sha256_checked_without_a_kdf() -> None:
+    password = generate_password(Version.V201)
+    first, second = hash_generated_password(password), hash_generated_password(password)
+    assert first != second
+    assert first.startswith("sha256$")
+    assert password not in first
+    assert verify_password(password.encode(), first)
+    assert not verify_password(password.encode()[:-1], first)
+    assert not verify_password(password.encode(), first[:-2] + ("00" if first[-2:] != "00" else "11"))
+    assert not verify_password(password.encode(), "sha256$zz$00")  # not hex
+    assert not verify_password(password.encode(), "sha256$00")
+    assert not is_costly_to_verify(first)
+    assert is_costly_to_verify(hash_password(password))  # an operator's password: scrypt, in a thread
 
 
 @pytest.mark.parametrize(

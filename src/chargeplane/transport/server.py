@@ -66,6 +66,7 @@ from chargeplane.transport.security import (
     VerifiedPasswordCache,
     check_client_certificate,
     hash_password,
+    is_costly_to_verify,
     parse_basic_auth,
     presented_certificate,
     server_tls_context,
@@ -709,7 +710,14 @@ class OcppServer:
 
     async def _verify(self, password: bytes, stored: str) -> bool:
         """A password check in a worker thread; its duration feeds :attr:`_check_seconds` (how long a
-        refusal without a check waits, so that its time does not tell it apart)."""
+        refusal without a check waits, so that its time does not tell it apart). A generated password's hash
+        is checked at once, and a mismatch waits as long as a check: a wrong password for a station whose
+        password was generated must not be told apart from one for an unknown identity."""
+        if not is_costly_to_verify(stored):
+            if verify_password(password, stored):
+                return True
+            await asyncio.sleep(self._check_seconds)
+            return False
         started = time.perf_counter()
         verified = await asyncio.to_thread(verify_password, password, stored)
         self._check_seconds = 0.8 * self._check_seconds + 0.2 * (time.perf_counter() - started)

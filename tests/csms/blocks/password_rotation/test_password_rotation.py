@@ -115,6 +115,9 @@ async def test_A01_FR_03_new_password_pending_until_used_then_old_retired(
         body = response.json()
         assert (body["status"], body["stationStatus"], body["pending"]) == ("accepted", "Accepted", True)
         [new] = station.received
+        pending = await csms.app.blocks.require(PasswordRotationService).repository.pending_hash(station_id)
+        assert pending is not None
+        assert pending.startswith("sha256$")
     assert new not in response.text  # never answered (A01.FR.09)
     logged = await csms.api.get(f"/api/v1/commands?station={station_id}", headers=csms.auth)
     assert logged.status_code == 200, logged.text
@@ -165,6 +168,9 @@ async def test_operator_password_checked_against_the_version_rules(csms: Running
         good = await _rotate(csms, "ROTOP", {"password": chosen})
         assert good.status_code == 200, good.text
         assert station.received == [chosen]
+        pending = await csms.app.blocks.require(PasswordRotationService).repository.pending_hash("ROTOP")
+        assert pending is not None
+        assert pending.startswith("scrypt$")
 
 
 async def test_offline_or_unknown_station(csms: RunningCsms) -> None:

@@ -115,6 +115,14 @@ async def test_station_api_errors(csms: RunningCsms) -> None:
     created = await api.post("/api/v1/stations", json={"stationId": "CS7"}, headers=auth)
     assert created.status_code == 201
     assert len(created.json()["generatedPassword"]) == 40  # shown once
+    generated = await csms.app.provisioning.security_for("CS7")
+    assert generated is not None
+    assert (generated.password_hash or "").startswith("sha256$")
+    chosen = await csms.add_station("CS9")
+    assert "generatedPassword" not in chosen or chosen["generatedPassword"] is None
+    operator = await csms.app.provisioning.security_for("CS9")
+    assert operator is not None
+    assert (operator.password_hash or "").startswith("scrypt$")
     assert (await api.post("/api/v1/stations", json={"stationId": "CS7"}, headers=auth)).status_code == 409
     assert (await api.post("/api/v1/stations", json={"stationId": "bad:id"}, headers=auth)).status_code == 400
     short = await api.post("/api/v1/stations", json={"stationId": "CS8", "password": "short"}, headers=auth)
@@ -125,7 +133,7 @@ async def test_station_api_errors(csms: RunningCsms) -> None:
     assert (await api.delete("/api/v1/stations/CS7", headers=auth)).status_code == 204
     assert (await api.delete("/api/v1/stations/CS7", headers=auth)).status_code == 404
     page = (await api.get("/api/v1/stations?limit=10", headers=auth)).json()
-    assert page["total"] == 0
+    assert page["total"] == 1  # CS9
 
 
 async def _call_error(station: object, request: object) -> str:

@@ -35,7 +35,12 @@ from chargeplane.ocpp.redaction import (
 )  # what the command log shows of the password (it hides it anyway)
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import CallFailed, OcppConnection
-from chargeplane.transport.security import check_password_rules, generate_password, hash_password
+from chargeplane.transport.security import (
+    check_password_rules,
+    generate_password,
+    hash_generated_password,
+    hash_password,
+)
 
 log = logging.getLogger(__name__)
 EVENT = "ReconfigurationOfSecurityParameters"
@@ -97,10 +102,11 @@ class PasswordRotationService:
         version = self.commands.version_of(station_id)
         if version is None:
             raise StationOffline(station_id)
+        generated = password is None
         if password is None:
             password = generate_password(version)
         check_password_rules(password, version)
-        pending = hash_password(password)
+        pending = hash_generated_password(password) if generated else hash_password(password)
         await self.repository.start(station_id, pending, self.clock.now())
         try:
             response = await self.commands.send(

@@ -24,6 +24,7 @@ from chargeplane.transport.security import (
     V16KeyEncoding,
     check_password_rules,
     generate_password,
+    hash_generated_password,
     hash_password,
 )
 
@@ -136,7 +137,13 @@ class ProvisioningService:
             station_id,
             registration_status=registration_status or self.settings.default_registration_status,
             security_profile=security_profile,
-            password_hash=hash_password(password) if password is not None else None,
+            password_hash=(
+                hash_generated_password(generated)
+                if generated is not None
+                else hash_password(password)
+                if password is not None
+                else None
+            ),
             v16_key_encoding=V16KeyEncoding(v16_key_encoding).value,
             heartbeat_interval=heartbeat_interval,
             description=description,
