@@ -37,6 +37,9 @@ from chargeplane.csms.storage.migrate import migrate
 POSTGRES_ADMIN_DSN = os.environ.get(
     "CHARGEPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+# A loaded machine (three test workers on two cores) can take seconds to accept a connection: a reachable
+# server must not fail a test by its speed.
+ADMIN_CONNECT_TIMEOUT = 30.0
 TEMPLATE_PREFIX = "chargeplane_tpl_"
 TEST_PREFIX = "chargeplane_test_"
 # Databases of these prefixes whose name says they were created longer ago than this belong to a dead run.
@@ -93,7 +96,7 @@ def is_leftover(name: str, now: float) -> bool:
 async def _admin_execute(*statements: str) -> None:
     import asyncpg
 
-    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=ADMIN_CONNECT_TIMEOUT)
     try:
         for statement in statements:
             await admin.execute(statement)
@@ -104,7 +107,7 @@ async def _admin_execute(*statements: str) -> None:
 async def _drop_leftovers() -> None:
     import asyncpg
 
-    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=ADMIN_CONNECT_TIMEOUT)
     try:
         rows = await admin.fetch(
             "SELECT datname FROM pg_database WHERE datname LIKE 'chargeplane\\_tpl\\_%' "

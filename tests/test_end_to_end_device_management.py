@@ -75,7 +75,7 @@ async def csms_and_station(
     try:
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{csms.api_port}/api/v1", headers=headers
+            base_url=f"http://127.0.0.1:{csms.api_port}/api/v1", headers=headers, timeout=30.0
         ) as api:
             created = await api.post("/stations", json={"stationId": "E2E1", "password": PASSWORD})
             assert created.status_code == 201, created.text

@@ -51,7 +51,9 @@ async def csms_and_station(
     assert token is not None
     try:
         async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{csms.api_port}/api/v1", headers={"Authorization": f"Bearer {token}"}
+            base_url=f"http://127.0.0.1:{csms.api_port}/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30.0,  # calls that wait on a station can take more than 5 s on a loaded machine
         ) as api:
             created = await api.post("/stations", json={"stationId": STATION, "password": PASSWORD})
             assert created.status_code == 201, created.text

@@ -94,7 +94,9 @@ async def test_I07_I12_our_21_station_and_our_csms_agree_on_a_time_of_day_cost(t
     assert token is not None
     try:
         async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{csms.api_port}/api/v1", headers={"Authorization": f"Bearer {token}"}
+            base_url=f"http://127.0.0.1:{csms.api_port}/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30.0,  # calls that wait on a station can take more than 5 s on a loaded machine
         ) as api:
             assert (
                 await api.post("/stations", json={"stationId": "E2E2", "password": PASSWORD})

@@ -36,7 +36,7 @@ async def _create_postgres_database(*, migrated: bool = False) -> str | None:
     try:
         import asyncpg
 
-        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=migrated_databases.ADMIN_CONNECT_TIMEOUT)
     except (OSError, Exception) as error:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required in CI but not reachable at {POSTGRES_ADMIN_DSN}: {error}")
@@ -138,7 +138,8 @@ async def running(settings: CsmsSettings, clock: Clock | None = None) -> AsyncIt
     token = await app.start()
     assert token is not None
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.api_port}") as client:
+        # 30 s: an API call that waits on a station can take more than httpx's 5 s on a loaded machine
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.api_port}", timeout=30.0) as client:
             yield RunningCsms(app, client, token)
     finally:
         await app.stop(deadline=1.0)

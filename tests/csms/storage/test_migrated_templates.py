@@ -79,7 +79,9 @@ async def test_released_postgres_databases_are_dropped_and_the_rest_at_the_end()
     second = await databases.take()  # not released: the test's own clean-up drops it
     spare = await asyncio.wrap_future(databases._next)  # prepared for a test that never comes
     template = databases._template.result()
-    admin = await asyncpg.connect(migrated_databases.POSTGRES_ADMIN_DSN, timeout=3)
+    admin = await asyncpg.connect(
+        migrated_databases.POSTGRES_ADMIN_DSN, timeout=migrated_databases.ADMIN_CONNECT_TIMEOUT
+    )
     try:
         assert second not in (first, spare)
         assert await _existing(admin, first, second, spare, template) == {second, spare, template}

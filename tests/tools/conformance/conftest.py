@@ -66,7 +66,7 @@ async def csms(tmp_path: Path) -> AsyncIterator[RunningCsms]:
     token = await app.start()
     assert token is not None
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.api_port}") as client:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.api_port}", timeout=30.0) as client:
             yield RunningCsms(app, client, token)
     finally:
         await app.stop(deadline=1.0)
