@@ -497,7 +497,9 @@ async def test_Q06_external_limits_with_dischargeLimit_and_an_external_schedule(
 
 
 async def test_setpoint_per_phase_and_reactive_honoured_by_the_simulated_EVSE(tmp_path: Path) -> None:
-    async with v2x_session(tmp_path) as (api, station, tx):
+    measurands = "Energy.Active.Import.Register,Power.Active.Import,Power.Reactive.Import"
+    metered: Variables = {("SampledDataCtrlr", "TxUpdatedMeasurands", None): measurands}
+    async with v2x_session(tmp_path, variables=metered) as (api, station, tx):
         phased = {
             "startPeriod": 0,
             "operationMode": "CentralSetpoint",
@@ -512,3 +514,10 @@ async def test_setpoint_per_phase_and_reactive_honoured_by_the_simulated_EVSE(tm
         assert evse.phase_power_w == (-3000.0, -2000.0, -1000.0)
         assert evse.reactive_var == 500.0
         await csms_power_is(api, tx, -6000.0)
+
+        async def reactive_stored() -> bool:  # metered as the station samples it, stored by the CSMS
+            query = {"measurand": "Power.Reactive.Import", "limit": 1000}
+            page = (await api.get(f"/stations/{STATION}/meter-values", params=query)).json()
+            return any(s["value"] == 500.0 and s["unit"] == "var" for s in page["items"])
+
+        await until(reactive_stored, "the reactive power metered")

@@ -301,6 +301,7 @@ class SimulatedEvse:
             self.frequency_hz,
             round(self.uncapped_w, 1),
             None if self.ev is None or self.ev.inverter is None else self.ev.inverter.alarm,
+            round(self.reactive_var, 1),
         )
 
     def set_closed(self, closed: bool) -> None:

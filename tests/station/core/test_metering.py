@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chargeplane.station.core.model import MeterReading
 from tests.station.core.helpers import M, charge, make_rig, set_var
 
 
@@ -18,6 +19,27 @@ def test_j02_periodic_meter_values_during_transaction() -> None:
     sampled = {s.measurand: s.value for s in periodic.meter_value[0].sampled_value}
     assert sampled == {"Energy.Active.Import.Register": 100.0, "Power.Active.Import": 7000.0}
     assert periodic.meter_value[0].sampled_value[0].context == "Sample.Periodic"
+
+
+def test_j02_reactive_power_metered_import_when_inductive_export_when_capacitive() -> None:
+    """The reactive power an EV exchanges (a V2X setpointReactive it follows) as Power.Reactive.Import /
+    Export: each measurand carries its direction's magnitude (var), the other side 0."""
+    rig = make_rig()
+    set_var(rig, "SampledDataCtrlr", "TxUpdatedInterval", "60")
+    measurands = "Energy.Active.Import.Register,Power.Reactive.Import,Power.Reactive.Export"
+    set_var(rig, "SampledDataCtrlr", "TxUpdatedMeasurands", measurands)
+    rig.do("ev_plugged", 1, 1)
+    rig.do("token_presented", "T1")
+    for reactive, expected in ((-400.0, (0.0, 400.0)), (250.0, (250.0, 0.0))):
+        rig.do("update_meter", 1, MeterReading(energy_wh=100.0, power_w=7000.0, reactive_var=reactive))
+        rig.clear()
+        rig.advance(60)
+        (periodic,) = rig.events()
+        sampled = {
+            s.measurand: (s.value, s.unit_of_measure.unit) for s in periodic.meter_value[0].sampled_value
+        }
+        assert sampled["Power.Reactive.Import"] == (expected[0], "var")
+        assert sampled["Power.Reactive.Export"] == (expected[1], "var")
 
 
 def test_j01_clock_aligned_meter_values_when_idle() -> None:

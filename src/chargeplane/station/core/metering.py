@@ -20,7 +20,7 @@ from chargeplane.station.core.model import Evse
 
 MEASURANDS = (
     "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC,Energy.Active.Import.Interval,"
-    "Energy.Active.Export.Register,Power.Active.Export,Frequency"
+    "Energy.Active.Export.Register,Power.Active.Export,Frequency,Power.Reactive.Import,Power.Reactive.Export"
 )
 SAMPLED = "SampledDataCtrlr"
 ALIGNED = "AlignedDataCtrlr"
@@ -58,6 +58,10 @@ def samples(evse: Evse, measurands: list[str] | tuple[str, ...], supply_phases: 
             value, unit = reading.energy_export_wh, "Wh"
         elif measurand == "Power.Active.Export":
             value, unit = max(0.0, -reading.power_w), "W"
+        elif measurand == "Power.Reactive.Import":  # inductive: the EV takes reactive power
+            value, unit = max(0.0, reading.reactive_var), "var"
+        elif measurand == "Power.Reactive.Export":  # capacitive: the EV gives reactive power
+            value, unit = max(0.0, -reading.reactive_var), "var"
         elif measurand == "Frequency" and reading.frequency_hz is not None:
             value, unit = reading.frequency_hz, "Hz"
         else:

@@ -125,6 +125,8 @@ class MeterReading:
     # None: the same as power_w), and the DER alarm the EV's own inverter raises (controlType, fault)
     uncapped_w: float | None = None
     ev_der_alarm: tuple[str, str | None] | None = None
+    # V2X setpointReactive followed (Q03): positive inductive (the EV takes reactive power), negative capacitive
+    reactive_var: float = 0.0
 
 
 @dataclass(slots=True)
