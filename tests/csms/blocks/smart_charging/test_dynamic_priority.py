@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -12,7 +12,12 @@ from typing import Any
 
 from ocpp.routing import on
 
-from chargeplane.csms.blocks.smart_charging.service import held_alike
+from chargeplane.csms.blocks.smart_charging.service import (
+    EvRequest,
+    SmartChargingService,
+    StoredProfile,
+    held_alike,
+)
 from chargeplane.smart_charging.model import Kind, Period, Profile, Purpose, RateUnit, Schedule
 from tests.csms.conftest import RunningCsms
 from tests.csms.peers import MODULES, boot, peer
@@ -252,6 +257,50 @@ async def test_K18_FR_04_K19_ISO_15118_20_needs_get_NoChargingProfile_or_a_TxPro
             profile["chargingProfile"]["chargingSchedule"][0]["chargingRateUnit"] == "A"
         )  # AC from the -20 needs
         assert profile["transactionId"] == "TX-20"
+
+
+async def test_a_block_keeping_the_schedule_gets_an_ISO_15118_20_EV_NoChargingProfile_and_no_offer(
+    csms: RunningCsms,
+) -> None:
+    """The blocks that keep a transaction's schedule (the v2x block: a V2X TxProfile in force, Q03/Q04 with
+    K17/K20) are asked before the CSMS offers a TxProfile: kept, an ISO 15118-20 EV is answered
+    NoChargingProfile, an ISO 15118-2 EV Accepted, and no TxProfile is sent for either."""
+    asked: list[tuple[str, int]] = []
+    asked_twice = asyncio.Event()
+
+    def keeper(request: EvRequest, stored: Sequence[StoredProfile]) -> bool:
+        asked.append((request.transaction_id, len(stored)))
+        if len(asked) == 2:
+            asked_twice.set()
+        return True
+
+    csms.app.blocks.require(SmartChargingService).add_schedule_keeper(keeper)
+    async with booted(csms, "KEPT") as station:
+        await started(station, "TX-KEPT")
+        needs_20 = {
+            "requested_energy_transfer": "AC_three_phase",
+            "control_mode": "ScheduledControl",
+            "v2x_charging_parameters": {"max_charge_current": 16, "min_charge_current": 6},
+        }
+        answer = await station.call(module.call.NotifyEVChargingNeeds(evse_id=1, charging_needs=needs_20))
+        assert answer.status == "NoChargingProfile"
+        assert asked == [("TX-KEPT", 0)]  # with the station's stored profiles (none yet)
+        needs_2 = {
+            "requested_energy_transfer": "AC_three_phase",
+            "ac_charging_parameters": {
+                "energy_amount": 20000,
+                "ev_min_current": 6,
+                "ev_max_current": 16,
+                "ev_max_voltage": 400,
+            },
+        }
+        answer = await station.call(module.call.NotifyEVChargingNeeds(evse_id=1, charging_needs=needs_2))
+        assert answer.status == "Accepted"  # K15.FR.02: a -2 EV has no NoChargingProfile
+        # the offer in the background asks again, and sends nothing
+        await asyncio.wait_for(asked_twice.wait(), 10)
+        assert asked[1] == ("TX-KEPT", 0)
+        profiles = await _json(csms, "GET", "/stations/KEPT/charging-profiles")
+        assert [p for p in profiles if p["purpose"] == "TxProfile"] == []
 
 
 def test_K09_K29_a_dynamic_profile_whose_values_the_station_changed_is_no_drift() -> None:

@@ -4,11 +4,15 @@ setpoint TxProfile (Q03), the EV's V2X parameters and the energy exported in the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import ocpp.v21
 from ocpp.routing import on
 
+from chargeplane.csms.blocks.smart_charging.service import EvRequest, StoredProfile
+from chargeplane.csms.blocks.v2x.service import V2xService
+from chargeplane.ocpp.versions import Version
 from tests.csms.blocks.transactions.test_transactions import add_token, at, only_transaction, tx_event
 from tests.csms.conftest import RunningCsms
 from tests.csms.peers import boot, peer
@@ -216,3 +220,24 @@ async def test_Q01_FR_04_FR_07_a_bidirectional_request_is_accepted_only_when_all
 async def test_a_station_list_needs_a_registered_station(csms: RunningCsms) -> None:
     body = {"allowedEnergyTransfer": ["AC_BPT"]}
     assert (await api(csms, "PUT", "/v2x/allowed/station/NOBODY", body)).status_code == 404
+
+
+def _stored(transaction_id: str, purpose: str, *modes: str) -> StoredProfile:
+    periods = [{"startPeriod": 60 * i, "limit": 8000.0, "operationMode": m} for i, m in enumerate(modes)]
+    profile = {"id": 7, "chargingSchedule": [{"id": 1, "chargingSchedulePeriod": periods}]}
+    at_ = datetime(2026, 12, 7, tzinfo=UTC)
+    return StoredProfile(
+        7, 1, purpose, 1, transaction_id, None, None, "2.1", profile, "Accepted", None, "csms", at_
+    )
+
+
+def test_Q03_Q04_a_V2X_TxProfile_in_force_keeps_the_transactions_schedule() -> None:
+    """The v2x block's schedule keeper: the smart charging block offers no TxProfile for new EV needs (K17/K20)
+    while the transaction holds a TxProfile with a V2X period."""
+    request = EvRequest("CS1", Version.V21, 1, "TX1", None, {"controlMode": "DynamicControl"})
+    keeps = V2xService.keeps_schedule
+    assert keeps(request, [_stored("TX1", "TxProfile", "ChargingOnly", "CentralSetpoint")])
+    assert not keeps(request, [])
+    assert not keeps(request, [_stored("TX1", "TxProfile", "ChargingOnly")])  # the CSMS's own offer
+    assert not keeps(request, [_stored("TX2", "TxProfile", "CentralSetpoint")])  # another transaction's
+    assert not keeps(request, [_stored("TX1", "TxDefaultProfile", "CentralSetpoint")])

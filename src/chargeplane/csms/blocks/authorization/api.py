@@ -14,9 +14,9 @@ from litestar.openapi.spec import Reference
 from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.authorization.local_list import LocalListService, SyncResult
 from chargeplane.csms.blocks.authorization.repository import LogRecord, TokenRecord
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
@@ -244,8 +244,8 @@ def routes(service: AuthorizationService, local_lists: LocalListService) -> list
         limit: Limit = 100,
     ) -> Page[IdTokenOut]:
         """Stored id tokens, optionally by status or group."""
-        records, total = await service.list_tokens(status=status, group=group, offset=offset, limit=limit)
-        return Page([token_out(r) for r in records], total, offset, limit)
+        found = await service.list_tokens(status=status, group=group, offset=offset, limit=limit)
+        return paged(token_out, found, offset, limit)
 
     @post(
         "/id-tokens",
@@ -257,7 +257,7 @@ def routes(service: AuthorizationService, local_lists: LocalListService) -> list
         """A token stations may present (C01); 409 if the token (value and type) exists."""
         return token_out(await service.create_token(token_values(data)))
 
-    @get("/id-tokens/{id_token:str}", summary="One id token", responses=error_responses(HTTP_404_NOT_FOUND))
+    @get_or_404("/id-tokens/{id_token:str}", summary="One id token")
     async def get_token(
         id_token: FromPath[str], token_type: Annotated[str | None, QueryParameter(name="type")] = None
     ) -> IdTokenOut:
@@ -327,27 +327,17 @@ def routes(service: AuthorizationService, local_lists: LocalListService) -> list
         limit: Limit = 100,
     ) -> Page[LogOut]:
         """Each Authorize decision and token check, with the station and the answer."""
-        records, total = await service.decision_log(
+        found = await service.decision_log(
             station_id=station_id, id_token=id_token, offset=offset, limit=limit
         )
-        return Page([log_out(r) for r in records], total, offset, limit)
+        return paged(log_out, found, offset, limit)
 
-    @post(
-        "/stations/{station_id:str}/local-list",
-        status_code=HTTP_200_OK,
-        summary="Send the local list (D01)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
-    )
+    @station_call("/stations/{station_id:str}/local-list", summary="Send the local list (D01)")
     async def sync_local_list(known_station: KnownStation, data: JSONBody[LocalListSync]) -> SyncOut:
         """Sends SendLocalList: the changes since the version the station has, or the full list (``full``)."""
         return sync_out(await local_lists.sync_local_list(known_station.station_id, data.full))
 
-    @get(
-        "/stations/{station_id:str}/local-list",
-        summary="The local list on record for a station",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/stations/{station_id:str}/local-list", summary="The local list on record for a station")
     async def local_list(known_station: KnownStation) -> LocalListOut:
         """The version and size of the list last sent to the station (0: none)."""
         summary = await local_lists.summary(known_station.station_id)
@@ -356,11 +346,10 @@ def routes(service: AuthorizationService, local_lists: LocalListService) -> list
         version, entries, updated_at = summary
         return LocalListOut(known_station.station_id, version, entries, updated_at)
 
-    @get(
+    @station_call(
         "/stations/{station_id:str}/local-list/station-version",
         summary="Ask the station its list version (D02)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
+        method="GET",
     )
     async def station_version(known_station: KnownStation) -> StationVersionOut:
         """Sends GetLocalListVersion and answers the station's version (0: no list)."""

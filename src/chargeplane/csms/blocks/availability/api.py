@@ -6,13 +6,10 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import get, post
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Count, Limit, Offset, Page
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.availability.repository import ConnectorRecord, HistoryRecord
 from chargeplane.csms.blocks.availability.service import AvailabilityService
 from chargeplane.csms.blocks.provisioning.api import KnownStation
@@ -73,34 +70,26 @@ def _history_out(record: HistoryRecord) -> HistoryOut:
 
 
 def routes(service: AvailabilityService) -> list[Any]:
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/connectors",
         summary="Current status of the station, its EVSEs and connectors",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_connectors(known_station: KnownStation) -> ConnectorList:
         """The last reported status of each EVSE and connector (StatusNotification, NotifyEvent)."""
         records = await service.connectors(known_station.station_id)
         return ConnectorList(known_station.station_id, [_connector_out(r) for r in records])
 
-    @get(
-        "/stations/{station_id:str}/status-history",
-        summary="Every reported status, newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/stations/{station_id:str}/status-history", summary="Every reported status, newest first")
     async def status_history(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[HistoryOut]:
         """Each status the station reported, as received."""
-        records, total = await service.status_history(known_station.station_id, offset, limit)
-        return Page([_history_out(r) for r in records], total, offset, limit)
+        found = await service.status_history(known_station.station_id, offset, limit)
+        return paged(_history_out, found, offset, limit)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/availability",
-        status_code=HTTP_200_OK,
         summary="ChangeAvailability: make the station, an EVSE or a connector (in)operative",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def change_availability(
         known_station: KnownStation, data: JSONBody[AvailabilityIn]

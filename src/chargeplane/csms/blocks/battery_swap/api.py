@@ -6,13 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import get, post
+from litestar import get
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.battery_swap.repository import SlotRecord, SwapEventRecord, SwapRequestRecord
 from chargeplane.csms.blocks.battery_swap.service import BatterySwapService
 from chargeplane.csms.blocks.provisioning.api import KnownStation
@@ -120,26 +119,21 @@ def routes(service: BatterySwapService) -> list[Any]:
         limit: Limit = 100,
     ) -> Page[SwapEventOut]:
         """Every station's swap events, or one station's; ``requestId`` gives the events of one swap."""
-        records, total = await service.find(
-            station_id=station_id, request_id=request_id, offset=offset, limit=limit
-        )
-        return Page([event_out(r) for r in records], total, offset, limit)
+        found = await service.find(station_id=station_id, request_id=request_id, offset=offset, limit=limit)
+        return paged(event_out, found, offset, limit)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/batteries",
         summary="The battery last reported in each slot of a swap station",
-        responses=error_responses(404),
     )
     async def list_batteries(known_station: KnownStation) -> list[SlotOut]:
         """Per slot (EVSE) the battery its last swap event reported; ``present`` false: it was taken out."""
         return [slot_out(s) for s in await service.inventory(known_station.station_id)]
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/battery-swaps",
-        status_code=HTTP_201_CREATED,
         summary="Ask a swap station to swap for a driver (RequestBatterySwap)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
+        status_code=HTTP_201_CREATED,
     )
     async def request_swap(known_station: KnownStation, data: JSONBody[SwapRequestIn]) -> SwapRequestResult:
         """S02: 409 unless the token is accepted (S02.FR.03) and the station speaks 2.1; the stored request's

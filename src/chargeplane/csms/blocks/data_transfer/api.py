@@ -6,13 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import get, post
+from litestar import get
 from litestar.params import JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.routes import paged, station_call
 from chargeplane.csms.blocks.data_transfer.repository import TransferRecord
 from chargeplane.csms.blocks.data_transfer.service import DataTransferService
 from chargeplane.csms.blocks.provisioning.api import KnownStation
@@ -62,12 +60,9 @@ def _transfer_out(record: TransferRecord) -> TransferOut:
 
 
 def routes(service: DataTransferService) -> list[Any]:
-    @post(
+    @station_call(
         "/stations/{station_id:str}/data-transfer",
-        status_code=HTTP_200_OK,
         summary="Send DataTransfer to a station: the station's answer",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def send_data_transfer(
         known_station: KnownStation, data: JSONBody[DataTransferIn]
@@ -83,7 +78,6 @@ def routes(service: DataTransferService) -> list[Any]:
         limit: Limit = 100,
     ) -> Page[TransferOut]:
         """Every DataTransfer received from or sent to stations."""
-        records, total = await service.find(station_id, offset, limit)
-        return Page([_transfer_out(r) for r in records], total, offset, limit)
+        return paged(_transfer_out, await service.find(station_id, offset, limit), offset, limit)
 
     return [send_data_transfer, list_data_transfers]

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import delete, get, post, put
+from litestar import delete, get, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND, HTTP_422_UNPROCESSABLE_ENTITY
 
 from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.der_control.repository import (
     ALARM,
     START_STOP,
@@ -206,12 +207,9 @@ TransactionId = Annotated[str | None, QueryParameter(name="transactionId", min_l
 
 
 def routes(service: DerService) -> list[Any]:
-    @post(
+    @station_call(
         "/stations/{station_id:str}/der-controls",
-        status_code=HTTP_200_OK,
         summary="Set a DER control on a 2.1 station (R04 SetDERControl)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def set_der_control(known_station: KnownStation, data: JSONBody[ControlIn]) -> OutcomeOut:
         """Sends SetDERControl; ``status`` is the station's (NotSupported: a type its DCDERCtrlr does not
@@ -219,25 +217,21 @@ def routes(service: DerService) -> list[Any]:
         schema refuses."""
         return _outcome(await service.set_control(known_station.station_id, data.control()))
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/der-controls",
         summary="A station's DER controls, as set by the CSMS and as last reported",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_der_controls(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[StationControlOut]:
         """Each control with our SetDERControl's answer (``status``) and whether the station's last report
         named it (POST .../query to refresh)."""
-        items, total = await service.controls(known_station.station_id, offset, limit)
-        return Page([_station_control(i) for i in items], total, offset, limit)
+        found = await service.controls(known_station.station_id, offset, limit)
+        return paged(_station_control, found, offset, limit)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/der-controls/query",
-        status_code=HTTP_200_OK,
         summary="Ask a 2.1 station for its DER controls (R04 GetDERControl)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def query_der_controls(known_station: KnownStation, data: JSONBody[QueryIn]) -> ReportOut:
         """Sends GetDERControl with the filters given (none: all); the ReportDERControl parts follow: GET
@@ -248,21 +242,17 @@ def routes(service: DerService) -> list[Any]:
         )
         return _report(report)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/der-controls/reports/{report_id:int}",
         summary="One DER control report with the controls reported so far",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def one_der_report(known_station: KnownStation, report_id: PathId) -> ReportOut:
         """The answer to the GetDERControl and the controls of its ReportDERControl parts, in order."""
         return _report(await service.report(known_station.station_id, report_id))
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/der-controls/clear",
-        status_code=HTTP_200_OK,
         summary="Clear DER controls on a 2.1 station by id, type or all of a kind (R04 ClearDERControl)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def clear_der_controls(known_station: KnownStation, data: JSONBody[ClearIn]) -> OutcomeOut:
         """Sends ClearDERControl; Accepted or NotFound forget the matching controls, NotSupported: the
@@ -273,40 +263,36 @@ def routes(service: DerService) -> list[Any]:
         )
         return _outcome(outcome)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/der-alarms",
         summary="A station's DER alarms (R05 NotifyDERAlarm), newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def station_der_alarms(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[NoticeOut]:
         """Each alarm as the station reported it: the control type, the grid fault, and its end."""
-        items, total = await service.notices(known_station.station_id, ALARM, offset, limit)
-        return Page([_notice(n) for n in items], total, offset, limit)
+        found = await service.notices(known_station.station_id, ALARM, offset, limit)
+        return paged(_notice, found, offset, limit)
 
     @get("/der-alarms", summary="The DER alarms of every station, newest first")
     async def der_alarms(offset: Offset = 0, limit: Limit = 100) -> Page[NoticeOut]:
         """Every NotifyDERAlarm received (R05)."""
-        items, total = await service.notices(None, ALARM, offset, limit)
-        return Page([_notice(n) for n in items], total, offset, limit)
+        return paged(_notice, await service.notices(None, ALARM, offset, limit), offset, limit)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/der-start-stops",
         summary="A station's DER control starts and stops (R04 NotifyDERStartStop), newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def station_der_start_stops(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[NoticeOut]:
         """Each scheduled control's start (with the ids it superseded) and stop."""
-        items, total = await service.notices(known_station.station_id, START_STOP, offset, limit)
-        return Page([_notice(n) for n in items], total, offset, limit)
+        found = await service.notices(known_station.station_id, START_STOP, offset, limit)
+        return paged(_notice, found, offset, limit)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/der-ev-parameters",
         summary="The DER parameters of the station's EVs with their own inverter (R02/R03), newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def station_der_ev_parameters(
         known_station: KnownStation,
@@ -317,13 +303,12 @@ def routes(service: DerService) -> list[Any]:
         """Per transaction, the derChargingParameters of the EV's latest NotifyEVChargingNeeds (the EV
         inverter's nameplate and the DER controls it supports) and the energy transfer it asked for;
         ``transactionId`` picks one transaction."""
-        items, total = await service.ev_parameters(known_station.station_id, transaction_id, offset, limit)
-        return Page([_ev_parameters(p) for p in items], total, offset, limit)
+        found = await service.ev_parameters(known_station.station_id, transaction_id, offset, limit)
+        return paged(_ev_parameters, found, offset, limit)
 
-    @get(
+    @get_or_404(
         "/sites/{site_id:str}/der-controls",
         summary="A site's DER controls and their state on each station of the site",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def site_der_controls(site_id: FromPath[str]) -> SiteStateOut:
         """The controls stated for the site and, per station, the answer of each (as set by the CSMS)."""

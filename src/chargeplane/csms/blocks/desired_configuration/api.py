@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import delete, get, post, put
+from litestar import delete, put
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_404_NOT_FOUND
+from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_404_NOT_FOUND
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.errors import error_responses
+from chargeplane.csms.api.routes import get_or_404, station_call
 from chargeplane.csms.blocks.desired_configuration.repository import KEY16, Setting
 from chargeplane.csms.blocks.desired_configuration.service import (
     STATES,
@@ -134,11 +134,7 @@ def _station_out(drift: StationDrift) -> StationDriftOut:
 
 
 def routes(service: DesiredConfigurationService) -> list[Any]:
-    @get(
-        "/groups/{name:str}/desired-configuration",
-        summary="A group's desired configuration",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/groups/{name:str}/desired-configuration", summary="A group's desired configuration")
     async def get_desired(name: FromPath[str]) -> DesiredSet:
         """The variables (2.0.1 / 2.1) and 1.6 keys the group's stations must have."""
         return _desired_set(await service.desired(name))
@@ -168,10 +164,8 @@ def routes(service: DesiredConfigurationService) -> list[Any]:
         """The stations keep the values they have; the CSMS stops asking for them."""
         await service.set_desired(name, [])
 
-    @get(
-        "/groups/{name:str}/drift",
-        summary="Where a group's stations stand against its desired configuration",
-        responses=error_responses(HTTP_404_NOT_FOUND),
+    @get_or_404(
+        "/groups/{name:str}/drift", summary="Where a group's stations stand against its desired configuration"
     )
     async def group_drift(name: FromPath[str]) -> GroupDriftOut:
         """Per member, the targets whose value this group decides (not those a group of higher priority
@@ -184,22 +178,18 @@ def routes(service: DesiredConfigurationService) -> list[Any]:
                 totals[state] += count
         return GroupDriftOut((await service.groups.get(name)).name, totals, stations)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/desired-configuration",
         summary="A station's desired configuration and its drift",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def station_drift(known_station: KnownStation) -> StationDriftOut:
         """Every target its groups decide (conflicts settled), with the last known value, the station's last
         answer and the state."""
         return _station_out(await service.drift(known_station.station_id))
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/desired-configuration/apply",
-        status_code=HTTP_200_OK,
         summary="Apply a station's desired configuration now",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def apply(known_station: KnownStation, data: JSONBody[ApplyIn]) -> StationDriftOut:
         """Reads the station's values and writes those that differ (``force``: writes them all); answers with the

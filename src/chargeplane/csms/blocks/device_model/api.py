@@ -9,14 +9,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.device_model import wire
 from chargeplane.csms.blocks.device_model.repository import (
     ChangeRecord,
@@ -139,12 +136,9 @@ def _change_out(record: ChangeRecord) -> ChangeOut:
 
 
 def routes(service: DeviceModelService) -> list[Any]:
-    @post(
+    @station_call(
         "/stations/{station_id:str}/reports",
-        status_code=HTTP_200_OK,
         summary="Ask a station for a device model report (B07 GetBaseReport, B08 GetReport)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def request_report(known_station: KnownStation, data: JSONBody[ReportIn]) -> ReportOut:
         """Answers once the station answered the request; the report's parts follow as NotifyReport, and its
@@ -159,23 +153,17 @@ def routes(service: DeviceModelService) -> list[Any]:
         )
         return _report_out(await service.request_report(known_station.station_id, request))
 
-    @get(
-        "/stations/{station_id:str}/reports",
-        summary="A station's device model reports, newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
+    @get_or_404(
+        "/stations/{station_id:str}/reports", summary="A station's device model reports, newest first"
     )
     async def list_reports(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[ReportOut]:
         """The reports the CSMS asked for and those the station sent unasked, with their progress."""
-        records, total = await service.reports(known_station.station_id, offset, limit)
-        return Page([_report_out(r) for r in records], total, offset, limit)
+        found = await service.reports(known_station.station_id, offset, limit)
+        return paged(_report_out, found, offset, limit)
 
-    @get(
-        "/stations/{station_id:str}/reports/{request_id:int}",
-        summary="One device model report",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/stations/{station_id:str}/reports/{request_id:int}", summary="One device model report")
     async def one_report(known_station: KnownStation, request_id: FromPath[int]) -> ReportOut:
         """A report by its requestId; 404 when the station has no such report."""
         record = await service.report(known_station.station_id, request_id)
@@ -183,12 +171,8 @@ def routes(service: DeviceModelService) -> list[Any]:
             raise NotFoundException(f"no report {request_id} of {known_station.station_id}")
         return _report_out(record)
 
-    @post(
-        "/stations/{station_id:str}/variables/get",
-        status_code=HTTP_200_OK,
-        summary="Read variables of a station (B06 GetVariables)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
+    @station_call(
+        "/stations/{station_id:str}/variables/get", summary="Read variables of a station (B06 GetVariables)"
     )
     async def get_variables(
         known_station: KnownStation, data: JSONBody[GetVariablesIn]
@@ -196,12 +180,8 @@ def routes(service: DeviceModelService) -> list[Any]:
         """The station's results; Accepted values are stored in the inventory."""
         return await service.get_variables(known_station.station_id, data.get_variable_data)
 
-    @post(
-        "/stations/{station_id:str}/variables/set",
-        status_code=HTTP_200_OK,
-        summary="Write variables of a station (B05 SetVariables)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
+    @station_call(
+        "/stations/{station_id:str}/variables/set", summary="Write variables of a station (B05 SetVariables)"
     )
     async def set_variables(
         known_station: KnownStation, data: JSONBody[SetVariablesIn]
@@ -209,10 +189,8 @@ def routes(service: DeviceModelService) -> list[Any]:
         """The station's results; values it took (Accepted, RebootRequired) are stored in the inventory."""
         return await service.set_variables(known_station.station_id, data.set_variable_data)
 
-    @get(
-        "/stations/{station_id:str}/variables",
-        summary="A station's device model as the CSMS knows it",
-        responses=error_responses(HTTP_404_NOT_FOUND),
+    @get_or_404(
+        "/stations/{station_id:str}/variables", summary="A station's device model as the CSMS knows it"
     )
     async def list_variables(
         known_station: KnownStation,
@@ -224,13 +202,12 @@ def routes(service: DeviceModelService) -> list[Any]:
     ) -> Page[VariableOut]:
         """One entry per component, variable and attribute type, from reports and Get/SetVariables."""
         where = VariableFilter(component, variable, evse_id)
-        records, total = await service.variables(known_station.station_id, where, offset, limit)
-        return Page([_variable_out(r) for r in records], total, offset, limit)
+        found = await service.variables(known_station.station_id, where, offset, limit)
+        return paged(_variable_out, found, offset, limit)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/variables/history",
         summary="Changes of a station's variable values, newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def variable_history(
         known_station: KnownStation,
@@ -239,8 +216,8 @@ def routes(service: DeviceModelService) -> list[Any]:
         limit: Limit = 100,
     ) -> Page[ChangeOut]:
         """Every value change seen (first value included), with what brought it; ``key`` as in the inventory."""
-        records, total = await service.changes(known_station.station_id, key, offset, limit)
-        return Page([_change_out(r) for r in records], total, offset, limit)
+        found = await service.changes(known_station.station_id, key, offset, limit)
+        return paged(_change_out, found, offset, limit)
 
     return [
         request_report,

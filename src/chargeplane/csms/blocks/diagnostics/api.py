@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get, post, route
+from litestar import Request, get, route
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi.spec import (
     OpenAPIFormat,
@@ -25,7 +25,6 @@ from litestar.openapi.spec import (
 from litestar.params import FromPath, JSONBody
 from litestar.response import File
 from litestar.status_codes import (
-    HTTP_200_OK,
     HTTP_201_CREATED,
     HTTP_400_BAD_REQUEST,
     HTTP_404_NOT_FOUND,
@@ -33,9 +32,10 @@ from litestar.status_codes import (
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
 )
 
-from chargeplane.csms.api.app import OPERATOR, PUBLIC
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.app import PUBLIC
+from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.diagnostics.repository import CustomerRecord, LogRecord
 from chargeplane.csms.blocks.diagnostics.service import CustomerQuery, DiagnosticsService, LogRequest
 from chargeplane.csms.blocks.diagnostics.uploads import BadUpload, UploadTooLarge
@@ -242,12 +242,9 @@ def _customer_out(record: CustomerRecord, with_data: bool) -> CustomerInformatio
 
 
 def routes(service: DiagnosticsService) -> list[Any]:
-    @post(
+    @station_call(
         "/stations/{station_id:str}/logs",
-        status_code=HTTP_200_OK,
         summary="Ask a station to upload a log (N01 GetLog; 1.6 GetDiagnostics)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def request_log(known_station: KnownStation, data: JSONBody[LogRequestIn]) -> LogOut:
         """Answers once the station answered. The station uploads to a one-time URL of this API; its
@@ -264,15 +261,10 @@ def routes(service: DiagnosticsService) -> list[Any]:
         )
         return _log_out(await service.request_log(known_station.station_id, request))
 
-    @get(
-        "/stations/{station_id:str}/logs",
-        summary="A station's log requests, newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/stations/{station_id:str}/logs", summary="A station's log requests, newest first")
     async def list_logs(known_station: KnownStation, offset: Offset = 0, limit: Limit = 100) -> Page[LogOut]:
         """Each request with the station's answer, its notifications and the uploaded file, if any."""
-        records, total = await service.logs(known_station.station_id, offset, limit)
-        return Page([_log_out(r) for r in records], total, offset, limit)
+        return paged(_log_out, await service.logs(known_station.station_id, offset, limit), offset, limit)
 
     @get(
         "/logs/{log_id:int}/file",
@@ -350,12 +342,9 @@ def routes(service: DiagnosticsService) -> list[Any]:
         """As the upload URL itself, for stations that append the file name to every location they get."""
         return await receive(token, request, filename)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/customer-information",
-        status_code=HTTP_200_OK,
         summary="Ask a station for a customer's data, or to clear it (N09, N10 CustomerInformation)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def request_customer_information(
         known_station: KnownStation, data: JSONBody[CustomerInformationIn]
@@ -387,22 +376,20 @@ def routes(service: DiagnosticsService) -> list[Any]:
         record = await service.request_customer_information(known_station.station_id, query)
         return _customer_out(record, with_data=True)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/customer-information",
         summary="A station's customer-information requests, newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_customer_information(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[CustomerInformationOut]:
         """The requests with their progress, without the reports' data (GET one request for it)."""
-        records, total = await service.customer_records(known_station.station_id, offset, limit)
-        return Page([_customer_out(r, with_data=False) for r in records], total, offset, limit)
+        found = await service.customer_records(known_station.station_id, offset, limit)
+        return paged(lambda r: _customer_out(r, with_data=False), found, offset, limit)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/customer-information/{request_id:int}",
         summary="One customer-information request with the station's report",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def one_customer_information(
         known_station: KnownStation, request_id: PathId

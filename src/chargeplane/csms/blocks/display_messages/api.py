@@ -7,13 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import delete, get, post
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.display_messages.repository import HeldMessage, RequestRecord
 from chargeplane.csms.blocks.display_messages.service import DisplayMessageService, Query
 from chargeplane.csms.blocks.provisioning.api import KnownStation
@@ -122,12 +119,9 @@ def _request_out(record: RequestRecord) -> RequestOut:
 
 
 def routes(service: DisplayMessageService) -> list[Any]:
-    @post(
+    @station_call(
         "/stations/{station_id:str}/display-messages",
-        status_code=HTTP_200_OK,
         summary="Set (or replace) a display message on a station (O01, O02, O06 SetDisplayMessage)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def set_display_message(known_station: KnownStation, data: JSONBody[MessageIn]) -> RequestOut:
         """Sends SetDisplayMessage; the answer holds the station's status. Without ``id`` the next free id
@@ -136,24 +130,19 @@ def routes(service: DisplayMessageService) -> list[Any]:
         record = await service.set_message(known_station.station_id, wire_info(data))
         return _request_out(record)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/display-messages",
         summary="The display messages a station holds, as far as the CSMS knows",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_display_messages(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[HeldOut]:
         """Accepted messages we set, and those the station's last report named (POST .../query to refresh)."""
-        held, total = await service.held(known_station.station_id, offset, limit)
-        return Page([_held_out(h) for h in held], total, offset, limit)
+        return paged(_held_out, await service.held(known_station.station_id, offset, limit), offset, limit)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/display-messages/query",
-        status_code=HTTP_200_OK,
         summary="Ask a station which display messages it holds (O03, O04 GetDisplayMessages)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def query_display_messages(known_station: KnownStation, data: JSONBody[QueryIn]) -> RequestOut:
         """Sends GetDisplayMessages with the given filters (none: all). The station's report follows in
@@ -163,34 +152,30 @@ def routes(service: DisplayMessageService) -> list[Any]:
         )
         return _request_out(record)
 
-    @delete(
+    @station_call(
         "/stations/{station_id:str}/display-messages/{message_id:int}",
-        status_code=HTTP_200_OK,
         summary="Clear a display message on a station (O05 ClearDisplayMessage)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
+        method="DELETE",
     )
     async def clear_display_message(known_station: KnownStation, message_id: PathId) -> RequestOut:
         """Sends ClearDisplayMessage; ``status`` is Accepted or Unknown (no such message on the station)."""
         record = await service.clear_message(known_station.station_id, message_id)
         return _request_out(record)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/display-messages/requests",
         summary="A station's display-message requests, newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_display_message_requests(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[RequestOut]:
         """Every Set/Get/ClearDisplayMessage sent, with the station's answer (reports: GET one request)."""
-        records, total = await service.requests(known_station.station_id, offset, limit)
-        return Page([_request_out(r) for r in records], total, offset, limit)
+        found = await service.requests(known_station.station_id, offset, limit)
+        return paged(_request_out, found, offset, limit)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/display-messages/requests/{request_id:int}",
         summary="One display-message request with the station's report",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def one_display_message_request(known_station: KnownStation, request_id: PathId) -> RequestOut:
         """The answer and, for GetDisplayMessages, the reported messages in the order of their parts."""

@@ -24,8 +24,9 @@ from litestar.status_codes import (
 )
 
 from chargeplane.csms.api.app import OPERATOR, PUBLIC
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.diagnostics.api import FileOperation, UploadOperation, disposition_filename
 from chargeplane.csms.blocks.diagnostics.uploads import BadUpload, UploadTooLarge
 from chargeplane.csms.blocks.firmware.campaigns import (
@@ -401,14 +402,9 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
     @get("/firmware", summary="The firmware images, newest first")
     async def list_images(offset: Offset = 0, limit: Limit = 100) -> Page[ImageOut]:
         """Each image with its hashes, signature and signing certificate."""
-        records, total = await service.images(offset, limit)
-        return Page([_image_out(r) for r in records], total, offset, limit)
+        return paged(_image_out, await service.images(offset, limit), offset, limit)
 
-    @get(
-        "/firmware/{firmware_id:int}",
-        summary="One firmware image",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/firmware/{firmware_id:int}", summary="One firmware image")
     async def one_image(firmware_id: PathId) -> ImageOut:
         """The image's record (404 when there is none)."""
         return _image_out(await service.image(firmware_id))
@@ -499,12 +495,9 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
 
     # -- stations -------------------------------------------------------------------------------------------
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/firmware/update",
-        status_code=HTTP_200_OK,
         summary="Update a station's firmware (L01 UpdateFirmware; 1.6 UpdateFirmware or SignedUpdateFirmware)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def update_firmware(known_station: KnownStation, data: JSONBody[UpdateIn]) -> UpdateOut:
         """Answers once the station answered; its FirmwareStatusNotifications show in the update's record. The
@@ -525,10 +518,9 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
         )
         return _update_out(await service.update_firmware(known_station.station_id, options))
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/firmware",
         summary="A station's firmware: its version and its updates, newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def station_firmware(known_station: KnownStation, limit: Limit = 20) -> StationFirmwareOut:
         """The version from its last BootNotification, the latest ``limit`` updates with their status
@@ -542,24 +534,20 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
             _events_out(found.unmatched),
         )
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/firmware/updates",
         summary="A station's firmware updates, newest first, page by page",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_updates(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[UpdateOut]:
         """Each update with the station's answer and every status notification about it."""
-        records, total = await service.updates(known_station.station_id, offset, limit)
-        return Page([_update_out(r) for r in records], total, offset, limit)
+        found = await service.updates(known_station.station_id, offset, limit)
+        return paged(_update_out, found, offset, limit)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/firmware/publish",
-        status_code=HTTP_200_OK,
         summary="Ask a local controller to publish an image (L03 PublishFirmware)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def publish(known_station: KnownStation, data: JSONBody[PublishIn]) -> PublicationOut:
         """Answers once the station answered; its PublishFirmwareStatusNotifications (with the published
@@ -569,28 +557,24 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
         )
         return _publication_out(record)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/firmware/unpublish",
-        status_code=HTTP_200_OK,
         summary="Stop a local controller publishing an image (L04 UnpublishFirmware)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def unpublish(known_station: KnownStation, data: JSONBody[UnpublishIn]) -> UnpublishOut:
         """By the image's MD5 checksum; the station's answer."""
         return UnpublishOut(await service.unpublish_firmware(known_station.station_id, data.firmware_id))
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/firmware/publications",
         summary="A local controller's publications, newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def publications(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[PublicationOut]:
         """Each PublishFirmware with the station's answer and notifications."""
-        records, total = await service.publications(known_station.station_id, offset, limit)
-        return Page([_publication_out(r) for r in records], total, offset, limit)
+        found = await service.publications(known_station.station_id, offset, limit)
+        return paged(_publication_out, found, offset, limit)
 
     # -- campaigns ------------------------------------------------------------------------------------------
 
@@ -612,14 +596,10 @@ def routes(service: FirmwareService, campaigns: CampaignService) -> list[Any]:
     @get("/firmware/campaigns", summary="The rollout campaigns, newest first")
     async def list_campaigns(offset: Offset = 0, limit: Limit = 100) -> Page[CampaignOut]:
         """Without the per-station progress (GET one campaign for it)."""
-        records, total = await campaigns.campaigns(offset, limit)
-        return Page([_campaign_out(r, full=False) for r in records], total, offset, limit)
+        found = await campaigns.campaigns(offset, limit)
+        return paged(lambda r: _campaign_out(r, full=False), found, offset, limit)
 
-    @get(
-        "/firmware/campaigns/{campaign_id:int}",
-        summary="One campaign with its live progress",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/firmware/campaigns/{campaign_id:int}", summary="One campaign with its live progress")
     async def one_campaign(campaign_id: PathId) -> CampaignOut:
         """Each station's state, batch and outcome, and the counts per state."""
         record, updates = await campaigns.progress(campaign_id)

@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_40
 
 from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.routes import get_or_404, paged
 from chargeplane.csms.blocks.groups.repository import GroupRecord
 from chargeplane.csms.blocks.groups.service import StationGroupService
 from chargeplane.csms.blocks.provisioning.api import KnownStation
@@ -70,10 +71,9 @@ def routes(service: StationGroupService) -> list[Any]:
     @get("/groups", summary="List station groups")
     async def list_groups(offset: Offset = 0, limit: Limit = 100) -> Page[GroupOut]:
         """Groups by name, with their member counts."""
-        records, total = await service.list_groups(offset, limit)
-        return Page([_out(r) for r in records], total, offset, limit)
+        return paged(_out, await service.list_groups(offset, limit), offset, limit)
 
-    @get("/groups/{name:str}", summary="One station group", responses=error_responses(HTTP_404_NOT_FOUND))
+    @get_or_404("/groups/{name:str}", summary="One station group")
     async def get_group(name: FromPath[str]) -> GroupOut:
         """404 when there is no such group."""
         return _out(await service.get(name))
@@ -98,15 +98,11 @@ def routes(service: StationGroupService) -> list[Any]:
         """The stations stay; what the group asked of them (desired configuration) goes with it."""
         await service.delete(name)
 
-    @get(
-        "/groups/{name:str}/members",
-        summary="The stations of a group",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/groups/{name:str}/members", summary="The stations of a group")
     async def list_members(name: FromPath[str], offset: Offset = 0, limit: Limit = 100) -> Page[MemberOut]:
         """In station id order."""
-        records, total = await service.member_page(name, offset, limit)
-        return Page([MemberOut(r.station_id, r.added_at) for r in records], total, offset, limit)
+        found = await service.member_page(name, offset, limit)
+        return paged(lambda r: MemberOut(r.station_id, r.added_at), found, offset, limit)
 
     @put(
         "/groups/{name:str}/members/{station_id:str}",
@@ -129,11 +125,7 @@ def routes(service: StationGroupService) -> list[Any]:
         """404 when there is no such group or the station is not in it."""
         await service.remove_member(name, station_id)
 
-    @get(
-        "/stations/{station_id:str}/groups",
-        summary="The groups of a station",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/stations/{station_id:str}/groups", summary="The groups of a station")
     async def station_groups(known_station: KnownStation) -> list[GroupOut]:
         """Highest priority first, then by name: the order that settles conflicts between them."""
         return [_out(r) for r in await service.groups_of(known_station.station_id)]

@@ -17,8 +17,9 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_404_NOT_FOUND
 
 from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import INT32_MAX, Limit, Offset, Page, PathId
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.device_model import wire as dm
 from chargeplane.csms.blocks.monitoring import wire
 from chargeplane.csms.blocks.monitoring.alerting import Rule
@@ -282,12 +283,9 @@ def _alert_out(alert: AlertRecord) -> AlertOut:
 
 
 def station_routes(service: MonitoringService) -> list[Any]:
-    @post(
+    @station_call(
         "/stations/{station_id:str}/monitoring/monitors",
-        status_code=HTTP_200_OK,
         summary="Set monitors on a station (N04 SetVariableMonitoring)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def set_monitors(
         known_station: KnownStation, data: JSONBody[SetMonitorsIn]
@@ -298,12 +296,9 @@ def station_routes(service: MonitoringService) -> list[Any]:
         items = [_monitor_data(item) for item in data.set_monitoring_data]
         return await service.set_monitors(known_station.station_id, items)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/monitoring/clear",
-        status_code=HTTP_200_OK,
         summary="Clear monitors of a station by id (N06 ClearVariableMonitoring)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def clear_monitors(
         known_station: KnownStation, data: JSONBody[ClearMonitorsIn]
@@ -312,43 +307,32 @@ def station_routes(service: MonitoringService) -> list[Any]:
         station's limits ask (N06.FR.04)."""
         return await service.clear_monitors(known_station.station_id, data.ids)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/monitoring/base",
-        status_code=HTTP_200_OK,
         summary="Set a station's monitoring base (N03 SetMonitoringBase)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def set_base(known_station: KnownStation, data: JSONBody[BaseIn]) -> wire.StatusAnswer:
         """All, FactoryDefault (custom monitors removed) or HardWiredOnly (only hard-wired monitors stay);
         ask for a monitoring report afterwards to see what the station holds."""
         return await service.set_base(known_station.station_id, data.monitoring_base)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/monitoring/level",
-        status_code=HTTP_200_OK,
         summary="Set a station's monitoring level (N05 SetMonitoringLevel)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def set_level(known_station: KnownStation, data: JSONBody[LevelIn]) -> wire.StatusAnswer:
         """The station reports only events of monitors with this severity or a more severe one (0-9)."""
         return await service.set_level(known_station.station_id, data.severity)
 
-    @get(
-        "/stations/{station_id:str}/monitoring",
-        summary="A station's monitoring level and base",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/stations/{station_id:str}/monitoring", summary="A station's monitoring level and base")
     async def station_monitoring(known_station: KnownStation) -> StationMonitoringOut:
         """What the station last accepted (null: nothing through this CSMS)."""
         state = await service.station(known_station.station_id)
         return StationMonitoringOut(state.level, state.base)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/monitoring/monitors",
         summary="The monitors a station holds, as the CSMS knows them",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_monitors(
         known_station: KnownStation,
@@ -362,15 +346,12 @@ def station_routes(service: MonitoringService) -> list[Any]:
         """From the station's answers to SetVariableMonitoring / ClearVariableMonitoring / SetMonitoringBase
         and its monitoring reports, by monitor id."""
         where = MonitorFilter(component, variable, evse_id, monitor_type)
-        records, total = await service.monitors(known_station.station_id, where, offset, limit)
-        return Page([_monitor_out(r) for r in records], total, offset, limit)
+        found = await service.monitors(known_station.station_id, where, offset, limit)
+        return paged(_monitor_out, found, offset, limit)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/monitoring/reports",
-        status_code=HTTP_200_OK,
         summary="Ask a station for a monitoring report (N02 GetMonitoringReport)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def request_report(known_station: KnownStation, data: JSONBody[ReportIn]) -> ReportOut:
         """Answers once the station answered; the report's parts follow as NotifyMonitoringReport and its
@@ -379,22 +360,19 @@ def station_routes(service: MonitoringService) -> list[Any]:
         criteria = ReportCriteria(tuple(data.monitoring_criteria), tuple(data.component_variable))
         return _report_out(await service.request_report(known_station.station_id, criteria))
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/monitoring/reports",
         summary="A station's monitoring reports, newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_reports(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100
     ) -> Page[ReportOut]:
         """The reports the CSMS asked for and those the station sent unasked, with their progress."""
-        records, total = await service.reports(known_station.station_id, offset, limit)
-        return Page([_report_out(r) for r in records], total, offset, limit)
+        found = await service.reports(known_station.station_id, offset, limit)
+        return paged(_report_out, found, offset, limit)
 
-    @get(
-        "/stations/{station_id:str}/monitoring/reports/{request_id:int}",
-        summary="One monitoring report",
-        responses=error_responses(HTTP_404_NOT_FOUND),
+    @get_or_404(
+        "/stations/{station_id:str}/monitoring/reports/{request_id:int}", summary="One monitoring report"
     )
     async def one_report(known_station: KnownStation, request_id: RequestId) -> ReportOut:
         """A report by its requestId; 404 when the station has no such report."""
@@ -403,10 +381,9 @@ def station_routes(service: MonitoringService) -> list[Any]:
             raise NotFound(f"no monitoring report {request_id} of {known_station.station_id}")
         return _report_out(record)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/monitoring/events",
         summary="A station's events (NotifyEvent), newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_events(
         known_station: KnownStation,
@@ -420,8 +397,7 @@ def station_routes(service: MonitoringService) -> list[Any]:
         """Every eventData the station sent (alerting, delta, periodic; monitor-triggered or hard-wired), with
         the severity of the monitor that fired where the event does not carry it (2.0.1)."""
         where = EventFilter(known_station.station_id, component, variable, max_severity, cleared)
-        records, total = await service.events_of(where, offset, limit)
-        return Page([_event_out(r) for r in records], total, offset, limit)
+        return paged(_event_out, await service.events_of(where, offset, limit), offset, limit)
 
     return [
         set_monitors,
@@ -450,10 +426,9 @@ def alert_routes(service: MonitoringService) -> list[Any]:
         """Opened by an event that matched a rule; closed by the station's ``cleared`` event about the same
         variable (and monitor) or by an operator's acknowledgement."""
         where = AlertFilter(station_id, alert_state, rule_id, max_severity)
-        records, total = await service.alerts(where, offset, limit)
-        return Page([_alert_out(r) for r in records], total, offset, limit)
+        return paged(_alert_out, await service.alerts(where, offset, limit), offset, limit)
 
-    @get("/alerts/{alert_id:int}", summary="One alert", responses=error_responses(HTTP_404_NOT_FOUND))
+    @get_or_404("/alerts/{alert_id:int}", summary="One alert")
     async def one_alert(alert_id: PathId) -> AlertOut:
         """404 when there is no such alert."""
         return _alert_out(await service.alert(alert_id))
@@ -473,8 +448,7 @@ def alert_routes(service: MonitoringService) -> list[Any]:
     @get("/alert-rules", summary="Alert rules")
     async def list_rules(offset: Offset = 0, limit: Limit = 100) -> Page[RuleOut]:
         """By id."""
-        rules, total = await service.rules(offset, limit)
-        return Page([_rule_out(r) for r in rules], total, offset, limit)
+        return paged(_rule_out, await service.rules(offset, limit), offset, limit)
 
     @post(
         "/alert-rules",
@@ -489,9 +463,7 @@ def alert_routes(service: MonitoringService) -> list[Any]:
         )
         return _rule_out(rule)
 
-    @get(
-        "/alert-rules/{rule_id:int}", summary="One alert rule", responses=error_responses(HTTP_404_NOT_FOUND)
-    )
+    @get_or_404("/alert-rules/{rule_id:int}", summary="One alert rule")
     async def one_rule(rule_id: PathId) -> RuleOut:
         """404 when there is no such rule."""
         return _rule_out(await service.rule(rule_id))
@@ -556,21 +528,17 @@ def _stream_out(r: StreamRecord) -> StreamOut:
 
 
 def stream_routes(streams: StreamService) -> list[Any]:
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/monitoring/streams",
         summary="A station's periodic event streams (2.1 N11-N15)",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_streams(known_station: KnownStation) -> list[StreamOut]:
         """The streams the station opened (its values are stored as the monitor's Periodic events)."""
         return [_stream_out(r) for r in await streams.streams(known_station.station_id)]
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/monitoring/streams/refresh",
-        status_code=HTTP_200_OK,
         summary="Ask a station which periodic event streams are open (N12 GetPeriodicEventStream)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def refresh_streams(
         known_station: KnownStation, data: JSONBody[RefreshStreamsIn]
@@ -578,12 +546,9 @@ def stream_routes(streams: StreamService) -> list[Any]:
         """What the station answers replaces what this CSMS knew: the streams it does not list are closed."""
         return [_stream_out(r) for r in await streams.refresh(known_station.station_id)]
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/monitoring/streams/{stream_id:int}/adjust",
-        status_code=HTTP_200_OK,
         summary="Change how often a periodic event stream is flushed (N14 AdjustPeriodicEventStream)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def adjust_stream(
         known_station: KnownStation, stream_id: PathId, data: JSONBody[AdjustStreamIn]

@@ -6,12 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import get, post
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND
+from litestar.status_codes import HTTP_400_BAD_REQUEST
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.routes import get_or_404, station_call
 from chargeplane.csms.blocks.password_rotation.repository import RotationRecord
 from chargeplane.csms.blocks.password_rotation.service import PasswordRotationService
 from chargeplane.csms.blocks.provisioning.api import KnownStation
@@ -50,12 +48,10 @@ def _out(record: RotationRecord) -> RotationOut:
 
 
 def routes(service: PasswordRotationService) -> list[Any]:
-    @post(
+    @station_call(
         "/stations/{station_id:str}/password-rotation",
-        status_code=HTTP_200_OK,
         summary="Give a station a new Basic-auth password (A01)",
-        responses=error_responses(HTTP_400_BAD_REQUEST, *STATION_CALL),
-        opt=OPERATOR,
+        also=(HTTP_400_BAD_REQUEST,),
     )
     async def rotate_password(known_station: KnownStation, data: JSONBody[RotationIn]) -> RotationOut:
         """Sends a new password (SetVariables SecurityCtrlr.BasicAuthPassword; 1.6 ChangeConfiguration
@@ -65,10 +61,8 @@ def routes(service: PasswordRotationService) -> list[Any]:
         a station on security profile 3 (no password) or a given password against the version's rules."""
         return _out(await service.rotate(known_station.station_id, data.password))
 
-    @get(
-        "/stations/{station_id:str}/password-rotation",
-        summary="The station's latest password rotation",
-        responses=error_responses(HTTP_404_NOT_FOUND),
+    @get_or_404(
+        "/stations/{station_id:str}/password-rotation", summary="The station's latest password rotation"
     )
     async def get_rotation(known_station: KnownStation) -> RotationOut:
         """Its state (see the POST); 404 when the station never had one."""

@@ -21,8 +21,9 @@ from litestar.status_codes import (
 )
 
 from chargeplane.csms.api.app import OPERATOR, PUBLIC
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.payments.provider import Card
 from chargeplane.csms.blocks.payments.repository import PaymentRecord
 from chargeplane.csms.blocks.payments.service import (
@@ -192,30 +193,22 @@ def routes(service: PaymentService) -> list[Any]:
         limit: Limit = 100,
     ) -> Page[PaymentOut]:
         """Every payment the CSMS holds or was told of: authorised, captured, its settlement."""
-        records, total = await service.find(station_id, status, offset, limit)
-        return Page([payment_out(r) for r in records], total, offset, limit)
+        return paged(payment_out, await service.find(station_id, status, offset, limit), offset, limit)
 
-    @get("/payments/{payment_id:int}", summary="One payment", responses=error_responses(HTTP_404_NOT_FOUND))
+    @get_or_404("/payments/{payment_id:int}", summary="One payment")
     async def get_payment(payment_id: PathId) -> PaymentOut:
         """A payment with its authorised and captured amounts, status and settlement."""
         return payment_out(await service.get(payment_id))
 
-    @get(
-        "/transactions/{key:int}/payments",
-        summary="The payments of a transaction",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/transactions/{key:int}/payments", summary="The payments of a transaction")
     async def transaction_payments(key: PathId) -> list[PaymentOut]:
         """Authorised, captured, status and settlement of each payment of the transaction, with the link to
         its cost receipt (costUrl)."""
         return [payment_out(p) for p in await service.of_transaction(key)]
 
-    @post(
+    @station_call(
         "/payments/kiosk",
-        status_code=HTTP_200_OK,
         summary="A stand-alone payment terminal's approved payment: start the transaction (C24)",
-        responses=error_responses(HTTP_409_CONFLICT, *STATION_CALL),
-        opt=OPERATOR,
     )
     async def kiosk_payment(data: JSONBody[KioskPaymentIn]) -> PaymentOut:
         """RequestStartTransaction with the PSP reference as a DirectPayment id token (C24.FR.01); its
@@ -265,31 +258,23 @@ def routes(service: PaymentService) -> list[Any]:
         balance, currency = await service.balance(id_token)
         return BalanceOut(id_token, str(balance), currency)
 
-    @get(
-        "/prepaid-accounts/{id_token:str}",
-        summary="A prepaid token's balance",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/prepaid-accounts/{id_token:str}", summary="A prepaid token's balance")
     async def get_balance(id_token: IdToken) -> BalanceOut:
         """What is left on the account."""
         balance, currency = await service.balance(id_token)
         return BalanceOut(id_token, str(balance), currency)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/evses/{evse_id:int}/payment-page",
         summary="The URL of an EVSE's payment page (its QR code, C25)",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def payment_page_url(known_station: KnownStation, evse_id: EvseId) -> PageUrlOut:
         """What the static QR code on the EVSE encodes."""
         return PageUrlOut(service.page_url(known_station.station_id, evse_id))
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/web-payments/dynamic-qr",
-        status_code=HTTP_200_OK,
         summary="Set up the station's dynamic QR code for our payment page (C25)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def configure_dynamic_qr(
         known_station: KnownStation, data: JSONBody[DynamicQrIn]

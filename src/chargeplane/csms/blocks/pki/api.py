@@ -29,9 +29,10 @@ from litestar.openapi.spec import (
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
-from chargeplane.csms.api.app import OPERATOR, PUBLIC
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.app import PUBLIC
+from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.pki.repository import CertificateRecord, InstalledRecord
 from chargeplane.csms.blocks.pki.service import KINDS, REASONS, PkiService, pem_of
 from chargeplane.csms.blocks.provisioning.api import KnownStation
@@ -304,8 +305,8 @@ def routes(service: PkiService) -> list[Any]:
     ) -> Page[CertificateOut]:
         """Every certificate the built-in CA issued (SignCertificate, ``chargeplane ca issue``), of one
         station with ``stationId``."""
-        records, total = await service.repository.certificates(station_id, offset, limit)
-        return Page([_certificate_out(r) for r in records], total, offset, limit)
+        found = await service.repository.certificates(station_id, offset, limit)
+        return paged(_certificate_out, found, offset, limit)
 
     @post(
         "/pki/{kind:str}/certificates/{serial:str}/revoke",
@@ -319,10 +320,9 @@ def routes(service: PkiService) -> list[Any]:
         _check_kind(kind)
         return _certificate_out(await service.revoke(kind, serial, data.reason))
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/certificates",
         summary="A station's certificates: issued by us and installed",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def inventory(known_station: KnownStation) -> InventoryOut:
         """The certificates our CA issued to the station (newest first), the certificates it reported
@@ -347,24 +347,18 @@ def routes(service: PkiService) -> list[Any]:
             [OperationOut(r.action, r.detail, r.status, r.sent_at) for r in found.operations],
         )
 
-    @post(
-        "/stations/{station_id:str}/certificates/renew",
-        summary="Ask the station for a new certificate (A02)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
-        status_code=200,
+    @station_call(
+        "/stations/{station_id:str}/certificates/renew", summary="Ask the station for a new certificate (A02)"
     )
     async def renew(known_station: KnownStation, data: JSONBody[RenewIn]) -> StatusOut:
         """TriggerMessage SignChargingStationCertificate / SignV2GCertificate (2.x) or ExtendedTriggerMessage
         SignChargePointCertificate (1.6); the station then sends a CSR, which the CA signs."""
         return StatusOut(await service.trigger(known_station.station_id, data.certificate_type))
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/certificates/install",
         summary="Install a CA certificate on the station (M05)",
-        responses=error_responses(*STATION_CALL, HTTP_400_BAD_REQUEST),
-        opt=OPERATOR,
-        status_code=200,
+        also=(HTTP_400_BAD_REQUEST,),
     )
     async def install(known_station: KnownStation, data: JSONBody[InstallIn]) -> StatusOut:
         """InstallCertificate; the 1.6 types are CentralSystemRootCertificate and ManufacturerRootCertificate.
@@ -373,24 +367,17 @@ def routes(service: PkiService) -> list[Any]:
             await service.install(known_station.station_id, data.certificate_type, data.certificate)
         )
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/certificates/query",
         summary="Ask the station which CA certificates it holds (M03)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
-        status_code=200,
     )
     async def query(known_station: KnownStation, data: JSONBody[QueryIn]) -> StatusOut:
         """GetInstalledCertificateIds for the types given (all when none); the answer replaces the inventory
         rows of those types. 1.6 asks one type per request: both in turn when none is given."""
         return StatusOut(await service.query_installed(known_station.station_id, data.certificate_types))
 
-    @post(
-        "/stations/{station_id:str}/certificates/delete",
-        summary="Delete a certificate on the station (M04)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
-        status_code=200,
+    @station_call(
+        "/stations/{station_id:str}/certificates/delete", summary="Delete a certificate on the station (M04)"
     )
     async def delete(known_station: KnownStation, data: JSONBody[HashDataIn]) -> StatusOut:
         """DeleteCertificate with the hash data (as the station reported it, M04.FR.07); an accepted delete

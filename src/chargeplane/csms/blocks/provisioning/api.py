@@ -15,6 +15,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_404_NOT_FOUND, HTTP_409
 
 from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import INT32_MAX, Limit, Offset, Page
+from chargeplane.csms.api.routes import get_or_404, paged
 from chargeplane.csms.blocks.provisioning.repository import StationRecord
 from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 from chargeplane.csms.errors import UnknownStation
@@ -95,8 +96,7 @@ def routes(service: ProvisioningService) -> list[Any]:
     @get("/stations", summary="List stations")
     async def list_stations(offset: Offset = 0, limit: Limit = 100) -> Page[StationOut]:
         """Registered stations with their registration, security profile, boot data and presence."""
-        records, total = await service.list_stations(offset, limit)
-        return Page([station_out(r) for r in records], total, offset, limit)
+        return paged(station_out, await service.list_stations(offset, limit), offset, limit)
 
     @post(
         "/stations",
@@ -118,7 +118,7 @@ def routes(service: ProvisioningService) -> list[Any]:
         )
         return station_out(record, generated)
 
-    @get("/stations/{station_id:str}", summary="One station", responses=error_responses(HTTP_404_NOT_FOUND))
+    @get_or_404("/stations/{station_id:str}", summary="One station")
     async def get_station(known_station: KnownStation) -> StationOut:
         """The station's record: registration, security, boot data, connection and presence."""
         return station_out(known_station)

@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_200_OK
 from chargeplane.csms.api.app import OPERATOR, RawJsonOperation
 from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.routes import paged, station_call
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.remote_control.convenience import (
     RemoteStartIn,
@@ -119,64 +120,37 @@ def routes(service: CommandService, commands: StationCommands) -> list[Any]:
         limit: Limit = 100,
     ) -> Page[CommandLogOut]:
         """Every CSMS-initiated CALL with its request, answer or error and duration."""
-        records, total = await service.command_log(
-            station_id=station, action=action, offset=offset, limit=limit
-        )
-        return Page([command_log_out(r) for r in records], total, offset, limit)
+        found = await service.command_log(station_id=station, action=action, offset=offset, limit=limit)
+        return paged(command_log_out, found, offset, limit)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/remote-start",
-        status_code=HTTP_200_OK,
         summary="Remote start (F01/F02; 1.6 RemoteStartTransaction)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def remote_start(known_station: KnownStation, data: JSONBody[RemoteStartIn]) -> CommandOut:
         """RequestStartTransaction (2.x) or RemoteStartTransaction (1.6), built for the station's version; with no
         tokenType, the stored token's type."""
         return out(await commands.remote_start(known_station, data))
 
-    @post(
-        "/stations/{station_id:str}/remote-stop",
-        status_code=HTTP_200_OK,
-        summary="Remote stop (F03; 1.6 RemoteStopTransaction)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
+    @station_call(
+        "/stations/{station_id:str}/remote-stop", summary="Remote stop (F03; 1.6 RemoteStopTransaction)"
     )
     async def remote_stop(known_station: KnownStation, data: JSONBody[RemoteStopIn]) -> CommandOut:
         """RequestStopTransaction (2.x) or RemoteStopTransaction (1.6)."""
         return out(await commands.remote_stop(known_station, data))
 
-    @post(
-        "/stations/{station_id:str}/unlock",
-        status_code=HTTP_200_OK,
-        summary="Unlock a connector (F05)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
-    )
+    @station_call("/stations/{station_id:str}/unlock", summary="Unlock a connector (F05)")
     async def unlock(known_station: KnownStation, data: JSONBody[UnlockIn]) -> CommandOut:
         """UnlockConnector; 2.x needs ``evseId``; on 1.6 the connector is the EVSE."""
         return out(await commands.unlock(known_station, data))
 
-    @post(
-        "/stations/{station_id:str}/reset",
-        status_code=HTTP_200_OK,
-        summary="Reset (B11/B12)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
-    )
+    @station_call("/stations/{station_id:str}/reset", summary="Reset (B11/B12)")
     async def reset(known_station: KnownStation, data: JSONBody[ResetIn]) -> CommandOut:
         """Reset translated to the station's version: Immediate / OnIdle (2.x, ImmediateAndResume on 2.1),
         Hard / Soft (1.6); a value with no equivalent is refused with 422."""
         return out(await commands.reset(known_station, data))
 
-    @post(
-        "/stations/{station_id:str}/trigger",
-        status_code=HTTP_200_OK,
-        summary="Trigger a message (F06)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
-    )
+    @station_call("/stations/{station_id:str}/trigger", summary="Trigger a message (F06)")
     async def trigger(known_station: KnownStation, data: JSONBody[TriggerIn]) -> CommandOut:
         """TriggerMessage (1.6 ExtendedTriggerMessage for the security extension's messages), translated per
         version."""

@@ -11,13 +11,10 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import msgspec
-from litestar import get, post
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.routes import get_or_404, station_call
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.remote_control.convenience import NO_EQUIVALENT
 from chargeplane.csms.blocks.remote_control.service import CommandService, InvalidCommand
@@ -97,12 +94,9 @@ def _entry(
 
 
 def routes(service: CommandService) -> list[Any]:
-    @post(
+    @station_call(
         "/stations/{station_id:str}/network-profiles",
-        status_code=HTTP_200_OK,
         summary="Set a network connection profile (B09 SetNetworkProfile)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def set_network_profile(
         known_station: KnownStation, data: JSONBody[NetworkProfileIn]
@@ -123,10 +117,9 @@ def routes(service: CommandService) -> list[Any]:
         request = msgspec.json.encode(msgspec.to_builtins(sent.request)).decode()
         return _entry(request, response, "ok", None, service.clock.now())
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/network-profiles",
         summary="The network profiles sent to a station, newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_network_profiles(
         known_station: KnownStation, offset: Offset = 0, limit: Limit = 100

@@ -6,14 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import delete, get, post
+from litestar import get
 from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_404_NOT_FOUND
+from litestar.status_codes import HTTP_201_CREATED
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Count, Limit, Offset, Page, PathId
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.reservation.repository import NewReservation, ReservationRecord
 from chargeplane.csms.blocks.reservation.service import ReservationService, StationAnswer
@@ -81,24 +80,18 @@ def routes(service: ReservationService) -> list[Any]:
         limit: Limit = 100,
     ) -> Page[ReservationOut]:
         """Reservations of every station, or of one (``stationId``), optionally by status."""
-        records, total = await service.find(station_id=station_id, status=status, offset=offset, limit=limit)
-        return Page([reservation_out(r) for r in records], total, offset, limit)
+        found = await service.find(station_id=station_id, status=status, offset=offset, limit=limit)
+        return paged(reservation_out, found, offset, limit)
 
-    @get(
-        "/reservations/{reservation_id:int}",
-        summary="One reservation",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/reservations/{reservation_id:int}", summary="One reservation")
     async def get_reservation(reservation_id: PathId) -> ReservationOut:
         """The reservation with this id (the OCPP reservation id)."""
         return reservation_out(await service.get(reservation_id))
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/reservations",
-        status_code=HTTP_201_CREATED,
         summary="Reserve (ReserveNow): the stored reservation and the station's answer",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
+        status_code=HTTP_201_CREATED,
     )
     async def create_reservation(
         known_station: KnownStation, data: JSONBody[ReservationIn]
@@ -121,12 +114,10 @@ def routes(service: ReservationService) -> list[Any]:
         )
         return _result(record, answer)
 
-    @delete(
+    @station_call(
         "/reservations/{reservation_id:int}",
-        status_code=HTTP_200_OK,
         summary="Cancel a reservation (CancelReservation): the reservation and the station's answer",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
+        method="DELETE",
     )
     async def cancel_reservation(reservation_id: PathId) -> ReservationResult:
         """Sends CancelReservation (H02); 409 when the reservation is no longer active."""

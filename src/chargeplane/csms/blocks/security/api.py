@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.routes import get_or_404, paged
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.security.catalog import is_critical
 from chargeplane.csms.blocks.security.repository import SecurityEventFilter, SecurityEventRecord
@@ -65,8 +66,7 @@ def _event_out(record: SecurityEventRecord) -> SecurityEventOut:
 
 def routes(service: SecurityService) -> list[Any]:
     async def page(where: SecurityEventFilter, offset: int, limit: int) -> Page[SecurityEventOut]:
-        records, total = await service.find(where, offset, limit)
-        return Page([_event_out(r) for r in records], total, offset, limit)
+        return paged(_event_out, await service.find(where, offset, limit), offset, limit)
 
     @get("/security-events", summary="Security events of stations and of the CSMS, newest first")
     async def list_security_events(
@@ -102,10 +102,8 @@ def routes(service: SecurityService) -> list[Any]:
             for c in await service.counts(where)
         ]
 
-    @get(
-        "/stations/{station_id:str}/security-events",
-        summary="One station's security events, newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
+    @get_or_404(
+        "/stations/{station_id:str}/security-events", summary="One station's security events, newest first"
     )
     async def station_security_events(
         known_station: KnownStation,

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import get, post
+from litestar import post
 from litestar.params import JSONBody
 from litestar.status_codes import (
     HTTP_202_ACCEPTED,
@@ -18,6 +18,7 @@ from litestar.status_codes import (
 
 from chargeplane.csms.api.app import OPERATOR
 from chargeplane.csms.api.errors import error_responses
+from chargeplane.csms.api.routes import get_or_404
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.security_upgrade.repository import Step, UpgradeRecord
 from chargeplane.csms.blocks.security_upgrade.service import SecurityUpgradeService
@@ -87,10 +88,9 @@ def routes(service: SecurityUpgradeService) -> list[Any]:
         )
         return _out(record)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/security-profile-upgrade",
         summary="The station's latest security profile upgrade",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def get_upgrade(known_station: KnownStation) -> UpgradeOut:
         """Its steps and their state (see the POST); 404 when the station never had one."""

@@ -20,6 +20,7 @@ from litestar.status_codes import (
 
 from chargeplane.csms.api.app import OPERATOR
 from chargeplane.csms.api.errors import error_responses
+from chargeplane.csms.api.routes import get_or_404
 from chargeplane.csms.blocks.sites.planning import SitePlan, Tariff
 from chargeplane.csms.blocks.sites.repository import EvNeeds
 from chargeplane.csms.blocks.sites.service import AllocationView, CircuitNode, SitesService, SiteView
@@ -190,7 +191,7 @@ def routes(service: SitesService) -> list[Any]:
         """Every site with its tree and dynamic grid limit, by id."""
         return [_site_out(v) for v in await service.sites()]
 
-    @get("/sites/{site_id:str}", summary="A site", responses=error_responses(HTTP_404_NOT_FOUND))
+    @get_or_404("/sites/{site_id:str}", summary="A site")
     async def get_site(site_id: FromPath[str]) -> SiteOut:
         """The site's tree of circuits and EVSEs and its dynamic grid limit."""
         return _site_out(await service.site(site_id))
@@ -308,11 +309,7 @@ def routes(service: SitesService) -> list[Any]:
         """The site's price curve removed: its sessions are allocated live again, without a plan."""
         await service.set_tariff(site_id, None)
 
-    @get(
-        "/sites/{site_id:str}/plan",
-        summary="A site's plan in force",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/sites/{site_id:str}/plan", summary="A site's plan in force")
     async def get_plan(site_id: FromPath[str]) -> PlanOut:
         """Per EVSE with a session: its current per phase in each slot, the energy planned and what it will
         miss; a V2X EV also its discharge per slot and its battery's energy. 404 when the site is unknown or has no plan now (no price curve covers now: the allocator's
@@ -322,11 +319,7 @@ def routes(service: SitesService) -> list[Any]:
             raise NoPlan(site_id, service.plan_error(site_id))
         return _plan_out(site_id, plan)
 
-    @get(
-        "/sites/{site_id:str}/allocation",
-        summary="A site's current allocation and load per node",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/sites/{site_id:str}/allocation", summary="A site's current allocation and load per node")
     async def get_allocation(site_id: FromPath[str]) -> AllocationOut:
         """Per EVSE its running transaction, whether its station is reachable and its share (an unreachable
         station counted at its fallback); per circuit the allocated current and its capacity per phase."""

@@ -10,14 +10,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND, HTTP_422_UNPROCESSABLE_ENTITY
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.smart_charging.repository import LimitEvent, ReportRecord, StoredProfile
 from chargeplane.csms.blocks.smart_charging.service import Criteria, EvCharging, SmartChargingService
@@ -215,22 +212,18 @@ def _criteria(data: CriteriaIn) -> Criteria:
 
 
 def routes(service: SmartChargingService) -> list[Any]:
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/charging-profiles",
         summary="The charging profiles a station holds, as the CSMS knows them",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_profiles(known_station: KnownStation) -> list[ProfileOut]:
         """Set by this CSMS and accepted (``installed``), found different or missing on the station at the last
         reconciliation (``drift``), or only reported by the station (``reported``)."""
         return [profile_out(p) for p in await service.profiles(known_station.station_id)]
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/charging-profiles",
-        status_code=HTTP_200_OK,
         summary="Set a charging profile (K01 SetChargingProfile; 1.6 with connectorId)",
-        responses=error_responses(*STATION_CALL, HTTP_422_UNPROCESSABLE_ENTITY),
-        opt=OPERATOR,
     )
     async def set_profile(known_station: KnownStation, data: JSONBody[SetProfileIn]) -> SetProfileOut:
         """Checked first with the rules the station applies (K01.FR.*) against the store and the running
@@ -240,24 +233,18 @@ def routes(service: SmartChargingService) -> list[Any]:
             outcome.status, outcome.reason, None if outcome.profile is None else profile_out(outcome.profile)
         )
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/charging-profiles/clear",
-        status_code=HTTP_200_OK,
         summary="Clear charging profiles by id or criteria (K10 ClearChargingProfile)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def clear_profiles(known_station: KnownStation, data: JSONBody[CriteriaIn]) -> ClearOut:
         """When the station accepts, the stored profiles that match leave the store."""
         outcome = await service.clear_profiles(known_station.station_id, _criteria(data))
         return ClearOut(outcome.status, list(outcome.removed))
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/charging-profiles/report",
-        status_code=HTTP_200_OK,
         summary="Ask a 2.x station for its charging profiles (K09 GetChargingProfiles)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def request_report(known_station: KnownStation, data: JSONBody[ReportIn]) -> ReportOut:
         """Waits up to ``wait`` seconds for the last ReportChargingProfiles; the report is read later by its
@@ -266,10 +253,9 @@ def routes(service: SmartChargingService) -> list[Any]:
         record = await service.request_report(known_station.station_id, criteria, wait=data.wait)
         return _report_out(record)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/charging-profiles/reports/{request_id:int}",
         summary="A charging profile report, its parts assembled",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def get_report(known_station: KnownStation, request_id: FromPath[int]) -> ReportOut:
         """The GetChargingProfiles of ``requestId`` with every ReportChargingProfiles part received so far."""
@@ -278,11 +264,10 @@ def routes(service: SmartChargingService) -> list[Any]:
             raise NotFoundException(f"no report {request_id}")
         return _report_out(record)
 
-    @get(
+    @station_call(
         "/stations/{station_id:str}/composite-schedule",
         summary="The station's composite schedule next to the CSMS's (K08 GetCompositeSchedule)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
+        method="GET",
     )
     async def composite(
         known_station: KnownStation,
@@ -299,10 +284,9 @@ def routes(service: SmartChargingService) -> list[Any]:
             view.drift,
         )
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/charging-limits",
         summary="External limits and EV charging needs / schedules a station notified (K11-K17), newest first",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def limits(
         known_station: KnownStation,
@@ -311,13 +295,12 @@ def routes(service: SmartChargingService) -> list[Any]:
         message: Annotated[str | None, QueryParameter(pattern=MESSAGE)] = None,
     ) -> Page[LimitEventOut]:
         """Each notification as the station sent it, with the EVSE's transaction and what the CSMS answered."""
-        events, total = await service.limit_events(known_station.station_id, offset, limit, message)
-        return Page([_limit_out(e) for e in events], total, offset, limit)
+        found = await service.limit_events(known_station.station_id, offset, limit, message)
+        return paged(_limit_out, found, offset, limit)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/ev-charging/{transaction_id:str}",
         summary="An ISO 15118 EV's charging needs and chosen schedule in a transaction (K15-K17)",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def ev_charging(known_station: KnownStation, transaction_id: FromPath[str]) -> EvChargingOut:
         """The latest NotifyEVChargingNeeds (with its departure time and energy) and NotifyEVChargingSchedule

@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from litestar import get, post, put
+from litestar import put
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
+from litestar.status_codes import HTTP_200_OK
 
 from chargeplane.csms.api.app import OPERATOR
 from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.routes import get_or_404, station_call
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.smart_charging.dynamic import DynamicChargingService, PriorityView
 from chargeplane.csms.blocks.smart_charging.dynamic_repository import DynamicValues
@@ -76,10 +77,9 @@ def priority_state_out(transaction_id: str, view: PriorityView) -> PriorityState
 
 
 def routes(service: DynamicChargingService) -> list[object]:
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/dynamic-schedules",
         summary="The values set for a station's Dynamic charging profiles (K28)",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def list_dynamic(known_station: KnownStation) -> list[DynamicOut]:
         """What each Dynamic profile's PullDynamicScheduleUpdate is answered with, and when it was pulled."""
@@ -102,12 +102,9 @@ def routes(service: DynamicChargingService) -> list[object]:
         )
         return dynamic_out(outcome.stored, outcome.status, outcome.reason)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/transactions/{transaction_id:str}/priority-charging",
         summary="Ask the station to charge a transaction with priority, or to stop (K21)",
-        status_code=HTTP_200_OK,
-        opt=OPERATOR,
-        responses=error_responses(*STATION_CALL),
     )
     async def use_priority(
         known_station: KnownStation, transaction_id: FromPath[TransactionId], data: JSONBody[PriorityIn]
@@ -117,10 +114,9 @@ def routes(service: DynamicChargingService) -> list[object]:
         status, reason = await service.use_priority(known_station.station_id, transaction_id, data.activate)
         return PriorityOut(status, reason)
 
-    @get(
+    @get_or_404(
         "/stations/{station_id:str}/transactions/{transaction_id:str}/priority-charging",
         summary="Whether a transaction charges with priority, from the station's notices (K21/K22)",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def priority(
         known_station: KnownStation, transaction_id: FromPath[TransactionId]

@@ -56,8 +56,8 @@ from chargeplane.csms.blocks.smart_charging.repository import (
     ReportedProfile,
     ReportRecord,
     SmartChargingRepository,
-    StoredProfile,
 )
+from chargeplane.csms.blocks.smart_charging.repository import StoredProfile as StoredProfile  # for keepers
 from chargeplane.csms.blocks.smart_charging.settings import SmartChargingSettings
 from chargeplane.csms.blocks.transactions.fold import EventFacts
 from chargeplane.csms.blocks.transactions.queries import TransactionFilter, TransactionQueries
@@ -73,7 +73,6 @@ from chargeplane.ocpp.versions import Version
 from chargeplane.smart_charging import rules21, wire
 from chargeplane.smart_charging.composite import Fallback, composite_schedule, within
 from chargeplane.smart_charging.model import Composite, Interval, Kind, Profile, Purpose, RateUnit
-from chargeplane.smart_charging.v2x import has_v2x_period
 from chargeplane.smart_charging.validation import Capabilities, check_set, replaced
 
 log = logging.getLogger(__name__)
@@ -272,6 +271,9 @@ class EvRequest:
 
 
 EvNeedsHandler = Callable[[EvRequest], Awaitable[bool]]
+# True: the transaction keeps the schedule it holds, the CSMS offers no TxProfile for the EV's needs (the v2x
+# block: an operator's V2X TxProfile is in force, Q03/Q04 with K17/K20); given the station's stored profiles.
+ScheduleKeeper = Callable[[EvRequest, Sequence[StoredProfile]], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +314,7 @@ class SmartChargingService:
         self._ev_needs: dict[tuple[str, int], EvRequest] = {}  # the needs last stated, per (station, EVSE)
         self._ev_needs_handlers: list[EvNeedsHandler] = []
         self._ev_needs_checks: list[EvNeedsHandler] = []  # False: the needs are refused (2.1 Q01.FR.04)
+        self._schedule_keepers: list[ScheduleKeeper] = []
         self._offers: dict[tuple[str, int], asyncio.Task[None]] = {}  # the TxProfile being sent per EVSE
         # E17.FR.15: whether a station keeps its TxProfiles over a reboot (the block sets it)
         self.tx_profiles_persist: resume.Persistence | None = None
@@ -817,6 +820,14 @@ class SmartChargingService:
         returns True when it will send the TxProfile itself."""
         self._ev_needs_handlers.append(handler)
 
+    def add_schedule_keeper(self, keeper: ScheduleKeeper) -> None:
+        """``keeper`` may keep a transaction's schedule as it is: no TxProfile from the CSMS for its EV's needs
+        (nor a renegotiation, K15.FR.13); an ISO 15118-20 EV is answered NoChargingProfile, not Accepted."""
+        self._schedule_keepers.append(keeper)
+
+    def _keeps_schedule(self, request: EvRequest, stored: Sequence[StoredProfile]) -> bool:
+        return any(keeper(request, stored) for keeper in self._schedule_keepers)
+
     async def ev_charging_needs(
         self,
         station_id: str,
@@ -841,12 +852,12 @@ class SmartChargingService:
                 self._ev_needs[(station_id.casefold(), evse_id)] = request
                 if await self._delegated(request):  # a site's planner answers with its own profile
                     status = "Processing"
-                elif status != "NoChargingProfile" or not _holds_v2x(
-                    await self.repository.profiles(station_id), running.transaction_id
+                elif status != "NoChargingProfile" or not self._keeps_schedule(
+                    request, await self.repository.profiles(station_id)
                 ):
                     status = "Accepted"
-                # else Q03/Q04 with K17/K20: the operator's V2X profile stays the transaction's schedule (an
-                # offer of plain limits above it would hide its setpoints): NoChargingProfile, none from us
+                # else a block keeps the transaction's schedule (the v2x block: an operator's V2X profile):
+                # NoChargingProfile, none from us
         await self.limit_event(
             station_id, version, "NotifyEVChargingNeeds", evse_id, None, data, answer=status
         )
@@ -875,8 +886,8 @@ class SmartChargingService:
             duration = max(60, int((end - now).total_seconds()))
             unit = RateUnit.WATT if request.dc else RateUnit.AMPERE
             stored = await self.repository.profiles(station_id)
-            if _holds_v2x(stored, request.transaction_id):
-                return  # K15.FR.13 with a V2X profile in force: see notify_ev_charging_needs
+            if self._keeps_schedule(request, stored):
+                return  # K15.FR.13 with the schedule kept by a block: see ev_charging_needs
             # K17 (renegotiation): new needs of the same transaction replace the CSMS's earlier TxProfile
             # (same id, K01.FR.05) rather than meeting it at the same stack level (K01.FR.39).
             earlier = next(
@@ -965,11 +976,3 @@ class SmartChargingService:
         if not fits:
             self._spawn(self._renegotiate(station_id, evse_id))
         return status
-
-
-def _holds_v2x(stored: Sequence[StoredProfile], transaction_id: str | None) -> bool:
-    """Whether the transaction holds a TxProfile with V2X periods (an operator's CentralSetpoint, ...)."""
-    return any(
-        p.purpose == Purpose.TX.value and p.transaction_id == transaction_id and has_v2x_period(p.profile)
-        for p in stored
-    )

@@ -10,7 +10,6 @@ import msgspec
 from litestar import delete, get, post, put
 from litestar.params import FromQuery, JSONBody, PathParameter
 from litestar.status_codes import (
-    HTTP_200_OK,
     HTTP_201_CREATED,
     HTTP_204_NO_CONTENT,
     HTTP_400_BAD_REQUEST,
@@ -18,9 +17,9 @@ from litestar.status_codes import (
     HTTP_409_CONFLICT,
 )
 
-from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
+from chargeplane.csms.api.routes import get_or_404, paged, station_call
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.tariffs.repository import TariffRecord
 from chargeplane.csms.blocks.tariffs.service import Receipt, TariffInput, TariffService
@@ -138,10 +137,9 @@ def routes(service: TariffService) -> list[Any]:
     @get("/tariffs", summary="The tariffs, by id")
     async def list_tariffs(offset: Offset = 0, limit: Limit = 100) -> Page[TariffOut]:
         """Every tariff with its tokens and groups."""
-        records, total = await service.all(offset, limit)
-        return Page([_tariff_out(r) for r in records], total, offset, limit)
+        return paged(_tariff_out, await service.all(offset, limit), offset, limit)
 
-    @get("/tariffs/{tariff_id:str}", summary="One tariff", responses=error_responses(HTTP_404_NOT_FOUND))
+    @get_or_404("/tariffs/{tariff_id:str}", summary="One tariff")
     async def one_tariff(tariff_id: TariffId) -> TariffOut:
         """The tariff with its tokens and groups."""
         return _tariff_out(await service.get(tariff_id))
@@ -165,35 +163,26 @@ def routes(service: TariffService) -> list[Any]:
         """Its tokens and groups fall back to the default tariff."""
         await service.delete(tariff_id)
 
-    @get(
-        "/transactions/{key:int}/cost",
-        summary="A transaction's cost: the receipt",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/transactions/{key:int}/cost", summary="A transaction's cost: the receipt")
     async def transaction_cost(key: PathId) -> ReceiptOut:
         """The CSMS's calculation (final once the transaction ended, else up to its last event) per component
         with taxes and charging periods, the tariffs in force, and a 2.1 station's own costDetails with any
         mismatch. 404 for a transaction without a tariff."""
         return _receipt_out(await service.receipt(key))
 
-    @post(
+    @station_call(
         "/transactions/{key:int}/tariff",
-        status_code=HTTP_200_OK,
         summary="Change an ongoing transaction's tariff (2.1 I11 ChangeTransactionTariff)",
-        responses=error_responses(*STATION_CALL, HTTP_400_BAD_REQUEST),
-        opt=OPERATOR,
+        also=(HTTP_400_BAD_REQUEST,),
     )
     async def change_transaction_tariff(key: PathId, data: JSONBody[ChangeTariffIn]) -> dict[str, Any]:
         """The station's answer; accepted, the CSMS prices the transaction with the new tariff from now on. 422
         for a 2.0.1 station (no such message)."""
         return await service.change_transaction_tariff(key, data.tariff_id)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/tariffs/default",
-        status_code=HTTP_200_OK,
         summary="Install a stored tariff as a station's default tariff (2.1 I07 SetDefaultTariff)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def set_default_tariff(
         known_station: KnownStation, data: JSONBody[DefaultTariffIn]
@@ -202,22 +191,18 @@ def routes(service: TariffService) -> list[Any]:
         ``evseId`` 0: every EVSE. 422 for a 1.6 / 2.0.1 station."""
         return await service.set_default(known_station.station_id, data.tariff_id, data.evse_id)
 
-    @get(
+    @station_call(
         "/stations/{station_id:str}/tariffs",
         summary="The tariffs a station holds (2.1 I09 GetTariffs)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
+        method="GET",
     )
     async def get_station_tariffs(known_station: KnownStation, evse_id: FromQuery[int] = 0) -> dict[str, Any]:
         """Asks the station (GetTariffs): its status and tariff assignments. ``evse_id`` 0: all EVSEs."""
         return await service.get_tariffs(known_station.station_id, evse_id)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/tariffs/clear",
-        status_code=HTTP_200_OK,
         summary="Clear tariffs on a station (2.1 I10 ClearTariffs)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def clear_station_tariffs(
         known_station: KnownStation, data: JSONBody[ClearTariffsIn]

@@ -15,6 +15,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_404_NOT_FOUND, HTTP_40
 from chargeplane.csms.api.app import OPERATOR
 from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Limit, Offset, Page, PathId
+from chargeplane.csms.api.routes import get_or_404, paged
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries, UnknownTransaction
 from chargeplane.csms.blocks.transactions.repository import (
@@ -232,14 +233,9 @@ def routes(queries: TransactionQueries, service: TransactionService) -> list[Any
         (PIN) token is stored only as a digest: ``idToken`` finds it by its PIN as well."""
         _check_range(started_from, started_to)
         where = TransactionFilter(station, status, id_token, started_from, started_to)
-        records, total = await queries.find(where, offset, limit)
-        return Page([transaction_out(r) for r in records], total, offset, limit)
+        return paged(transaction_out, await queries.find(where, offset, limit), offset, limit)
 
-    @get(
-        "/transactions/{key:int}",
-        summary="One transaction with its events and meter values",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/transactions/{key:int}", summary="One transaction with its events and meter values")
     async def get_transaction(key: PathId) -> TransactionDetail:
         """The transaction by its CSMS key, its events and its sampled values (at most 10,000)."""
         detail = await queries.detail(key, DETAIL_METER_VALUE_LIMIT)
@@ -251,11 +247,7 @@ def routes(queries: TransactionQueries, service: TransactionService) -> list[Any
             await queries.sections_of(record.station_id, record.transaction_id),
         )
 
-    @get(
-        "/stations/{station_id:str}/meter-values",
-        summary="A station's sampled values over time",
-        responses=error_responses(HTTP_404_NOT_FOUND),
-    )
+    @get_or_404("/stations/{station_id:str}/meter-values", summary="A station's sampled values over time")
     async def station_meter_values(
         known_station: KnownStation,
         start: Annotated[datetime | None, QueryParameter(name="from")] = None,

@@ -18,8 +18,9 @@ from litestar.status_codes import (
 )
 
 from chargeplane.csms.api.app import OPERATOR
-from chargeplane.csms.api.errors import STATION_CALL, error_responses
+from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import PathId
+from chargeplane.csms.api.routes import get_or_404, station_call
 from chargeplane.csms.blocks.provisioning.api import KnownStation
 from chargeplane.csms.blocks.smart_charging.api import SetProfileOut, profile_out
 from chargeplane.csms.blocks.v2x.repository import AllowedRecord
@@ -140,12 +141,9 @@ def routes(service: V2xService) -> list[Any]:
         """404 when there is none."""
         await service.delete_allowed(kind, subject)
 
-    @post(
+    @station_call(
         "/stations/{station_id:str}/v2x/allowed-energy-transfer",
-        status_code=HTTP_200_OK,
         summary="Change the energy transfers of a running transaction (Q02 NotifyAllowedEnergyTransfer)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
     )
     async def notify_allowed(known_station: KnownStation, data: JSONBody[NotifyAllowedIn]) -> AnswerOut:
         """Sends NotifyAllowedEnergyTransfer; the station renegotiates with its EV (Q02.FR.06). 422: not 2.1."""
@@ -154,12 +152,8 @@ def routes(service: V2xService) -> list[Any]:
         )
         return _answer_out(answer)
 
-    @post(
-        "/stations/{station_id:str}/v2x/afrr-signal",
-        status_code=HTTP_200_OK,
-        summary="Send an aFRR signal (Q08 AFRRSignal)",
-        responses=error_responses(*STATION_CALL),
-        opt=OPERATOR,
+    @station_call(
+        "/stations/{station_id:str}/v2x/afrr-signal", summary="Send an aFRR signal (Q08 AFRRSignal)"
     )
     async def afrr_signal(known_station: KnownStation, data: JSONBody[AfrrIn]) -> AnswerOut:
         """Rejected NoSignalWattCurve by a station with no LocalFrequency period with a signal curve in force
@@ -185,10 +179,9 @@ def routes(service: V2xService) -> list[Any]:
             outcome.status, outcome.reason, None if outcome.profile is None else profile_out(outcome.profile)
         )
 
-    @get(
+    @get_or_404(
         "/transactions/{key:int}/v2x",
         summary="A transaction's V2X view: transfers, the EV's V2X parameters, energy exported",
-        responses=error_responses(HTTP_404_NOT_FOUND),
     )
     async def transaction_v2x(key: PathId) -> V2xOut:
         """From the station's NotifyEVChargingNeeds and the transaction's meter values

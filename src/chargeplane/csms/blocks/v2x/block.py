@@ -28,6 +28,7 @@ def install(context: BlockContext, settings: NoSettings) -> None:
     context.require(AuthorizationService).add_authorize_listener(service.on_authorize)
     context.require(TransactionService).add_event_listener(service.on_transaction_event)
     smart_charging.add_ev_needs_check(service.on_ev_needs)
+    smart_charging.add_schedule_keeper(service.keeps_schedule)  # a V2X TxProfile stays (Q03/Q04)
     context.routes.extend(api.routes(service))
     context.provide(service)
 

@@ -13,6 +13,7 @@ hide the setpoint for good).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from chargeplane.csms.blocks.smart_charging.service import (
     ProfileRefused,
     SetOutcome,
     SmartChargingService,
+    StoredProfile,
 )
 from chargeplane.csms.blocks.transactions.fold import EventFacts
 from chargeplane.csms.blocks.transactions.queries import TransactionQueries, TransactionRecord
@@ -184,6 +186,19 @@ class V2xService:
         }
         self._publish("v2x.needs", request.station_id, data)
         return verdict
+
+    @staticmethod
+    def keeps_schedule(request: EvRequest, stored: Sequence[StoredProfile]) -> bool:
+        """While the transaction holds a TxProfile with V2X periods (an operator's central setpoint, Q03/Q04),
+        it stays the transaction's schedule: an offer of plain limits for the EV's new needs (K17/K20) would sit
+        above it and hide its setpoints. The smart charging block then offers none (an ISO 15118-20 EV is
+        answered NoChargingProfile)."""
+        return any(
+            p.purpose == Purpose.TX.value
+            and p.transaction_id == request.transaction_id
+            and rules.has_v2x_period(p.profile)
+            for p in stored
+        )
 
     async def on_transaction_event(
         self, station_id: str, version: str, facts: EventFacts, outcome: EventOutcome

@@ -19,6 +19,7 @@ from litestar.status_codes import (
 from chargeplane.csms.api.app import ADMIN
 from chargeplane.csms.api.errors import error_responses
 from chargeplane.csms.api.pages import Count, Limit, Offset, Page, PathId
+from chargeplane.csms.api.routes import paged
 from chargeplane.csms.blocks.webhooks.repository import Delivery, Webhook
 from chargeplane.csms.blocks.webhooks.service import WebhookService
 
@@ -107,8 +108,7 @@ def routes(service: WebhookService) -> list[Any]:
     @get("/webhooks/dead-letters", summary="Deliveries given up after the last attempt", opt=ADMIN)
     async def dead_letters(offset: Offset = 0, limit: Limit = 100) -> Page[DeadLetterOut]:
         """Each with the event, the number of attempts and the last error."""
-        records, total = await service.dead_letters(limit, offset)
-        return Page([_dead_out(r) for r in records], total, offset, limit)
+        return paged(_dead_out, await service.dead_letters(limit, offset), offset, limit)
 
     @post(
         "/webhooks/dead-letters/retry",
