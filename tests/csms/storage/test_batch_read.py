@@ -16,24 +16,21 @@ from chargeplane.csms.storage.driver import dbapi_cursor, positional
 from chargeplane.csms.storage.engine import create_engine
 
 _metadata = sa.MetaData()
-items = sa.Table(
-    "br_items",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("note", sa.String(32), nullable=False),
+notes = sa.Table(
+    "br_notes", _metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("note", sa.Text)
 )
+ROWS = [{"id": key, "note": f"n{key}"} for key in range(300)]
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A database holding notes 0-299."""
     engine = create_engine(database_url)
     async with engine.begin() as connection:
         await connection.run_sync(_metadata.create_all)
-        await connection.execute(sa.insert(items), [{"id": key, "note": f"n{key}"} for key in range(300)])
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
+        await connection.execute(sa.insert(notes), ROWS)
+    yield engine
+    await engine.dispose()
 
 
 class Notes:
@@ -51,7 +48,7 @@ class Notes:
         cursor = dbapi_cursor(connection)
         try:
             cursor.execute(
-                positional(connection.dialect, f"SELECT id, note FROM br_items WHERE id IN ({marks})"),
+                positional(connection.dialect, f"SELECT id, note FROM br_notes WHERE id IN ({marks})"),
                 tuple(keys),
             )
             return {int(key): str(note) for key, note in cursor.fetchall()}
@@ -105,7 +102,7 @@ async def test_a_read_sees_what_was_committed_before_it_was_asked_for(engine: As
     try:
         assert await reader.get(1) == "n1"
         async with engine.begin() as connection:
-            await connection.execute(sa.update(items).where(items.c.id == 1).values(note="changed"))
+            await connection.execute(sa.update(notes).where(notes.c.id == 1).values(note="changed"))
         assert await reader.get(1) == "changed"
     finally:
         reader.close()
