@@ -29,7 +29,9 @@ current_station: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 REPEAT_WINDOW = 60.0  # seconds
 FORMATS = ("text", "json")
 # Libraries that narrate their own start-up at INFO: only their warnings are worth a line.
-QUIET_LOGGERS = ("alembic.runtime.plugins",)
+# websockets' server says "connection open" / "connection closed" at INFO for every connection, without the
+# station: two records per station coming online (issue #19); its warnings and errors still come through.
+QUIET_LOGGERS = ("alembic.runtime.plugins", "websockets.server")
 
 
 class StationFilter(logging.Filter):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chargeplane.transport.admission import AdaptiveRate, AdmissionControl
+from chargeplane.transport.admission import AdaptiveRate, AdmissionControl, Refusal
 
 ADAPTIVE = AdaptiveRate(max_rate=1000.0, target_lag=0.1, max_backlog=100)
 
@@ -96,3 +96,18 @@ def test_settings_are_checked() -> None:
         AdmissionControl(rate=100.0, burst=1, max_connections=1, adaptive=AdaptiveRate(50, 0.1, 1))
     with pytest.raises(ValueError, match="max_opening"):
         AdmissionControl(rate=1.0, burst=1, max_connections=1, max_opening=0)
+
+
+def test_a_rate_wait_within_the_limit_takes_a_token_on_credit_in_arrival_order() -> None:
+    """Issue #19 (admission_opening_wait): beyond the burst a station waits its turn at the rate instead of
+    a 503 that brings every refused station back after the same second."""
+    admission = AdmissionControl(rate=10.0, burst=2, max_connections=1000)
+    assert [admission.admit_within(0.0, 0.25) for _ in range(2)] == [0.0, 0.0]  # the burst
+    waits = [admission.admit_within(0.0, 0.25) for _ in range(3)]
+    assert waits[:2] == pytest.approx([0.1, 0.2])  # one after the other at 10/s
+    refused = waits[2]  # 0.3 s: longer than allowed
+    assert isinstance(refused, Refusal)
+    assert refused.kind == "rate"
+    assert admission.connections == 4
+    assert admission.try_admit(0.0) is not None  # no wait allowed: refused as before
+    assert admission.admit_within(0.25, 0.25) == pytest.approx(0.05)  # the debt is paid back at the rate

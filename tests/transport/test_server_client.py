@@ -774,3 +774,25 @@ async def test_A01_client_reconnects_at_once_with_the_password_it_is_given_now()
         finally:
             await client.stop()
             await asyncio.wait_for(task, 5)
+
+
+async def test_with_an_opening_wait_requests_beyond_the_cap_and_the_rate_wait_their_turn() -> None:
+    """Issue #19 (admission_opening_wait): a request beyond admission_max_opening waits for a handshake in
+    progress to end, and a registered station beyond the rate waits its turn, instead of a 503."""
+    directory = Directory({f"CS{i}": protected() for i in range(8)})
+    async with running_server(
+        directory, admission_rate=20.0, admission_burst=2, admission_max_opening=2, admission_opening_wait=5.0
+    ) as harness:
+        statuses = await asyncio.gather(
+            *(
+                status_of(
+                    harness.url + f"/CS{i}", subprotocols=["ocpp2.0.1"], additional_headers=basic(f"CS{i}")
+                )
+                for i in range(8)
+            )
+        )
+        assert statuses == [101] * 8
+        admission = harness.server.admission
+        assert admission.refusals.get("rate", 0) == 0
+        assert admission.opening == 0  # every place handed on came back
+        assert not harness.server._opening_queue

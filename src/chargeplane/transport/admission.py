@@ -118,14 +118,27 @@ class AdmissionControl:
 
     def try_admit(self, now: float) -> Refusal | None:
         """Admit one new connection (``None``), or say why not. An admitted one must be :meth:`release`\\ d."""
+        admitted = self.admit_within(now, 0.0)
+        return admitted if isinstance(admitted, Refusal) else None
+
+    def admit_within(self, now: float, max_wait: float) -> Refusal | float:
+        """Admit one new connection after at most ``max_wait`` seconds: the seconds to wait before it goes on
+        (its token is taken now: the bucket goes into debt, so the connections waiting go on one after the
+        other at the rate, in arrival order), or say why not (the rate refuses only a wait longer than
+        ``max_wait``). An admitted one must be :meth:`release`\\ d."""
         refusal = self._refusal(now)
+        wait = 0.0
+        if refusal is not None and refusal.kind == "rate":
+            wait = (1 - self._tokens) / self.rate
+            if wait <= max_wait:
+                refusal = None
         if refusal is not None:
             return self._count(refusal)
         self._tokens -= 1
         if self._tokens < 1:
             self._held_back = True
         self.connections += 1
-        return None
+        return wait
 
     def _count(self, refusal: Refusal) -> Refusal:
         self.refusals[refusal.kind] = self.refusals.get(refusal.kind, 0) + 1

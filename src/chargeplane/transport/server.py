@@ -6,8 +6,9 @@ Each upgrade request goes through, in order and before any WebSocket upgrade:
    (2.0.1 Part 4 §3.1.1): 404 for another path, 400 for a malformed identity;
 2. the subprotocol: the newest of ``ocpp2.1``, ``ocpp2.0.1``, ``ocpp1.6`` offered by both sides; 400 when
    there is none in common (or none offered and no default is configured);
-3. admission control: 503 with ``Retry-After`` at once, before the identity is looked up, while
-   ``admission_max_opening`` handshakes are in progress; then beyond the (adaptive) connection rate or
+3. admission control: 503 with ``Retry-After``, before the identity is looked up, while
+   ``admission_max_opening`` handshakes are in progress (after waiting up to ``admission_opening_wait``
+   for one of them to end, in arrival order); then beyond the (adaptive) connection rate or
    count (after the identity is looked up, see below);
 4. authentication by the station's security profile (:mod:`chargeplane.transport.security`): 401, logged
    as a security event with the remote address. An unknown station gets the same 401 after the same work
@@ -29,6 +30,7 @@ spec is silent; keeping the old one would lock out a station whose old TCP conne
 from __future__ import annotations
 
 import asyncio
+import collections
 import http
 import ipaddress
 import logging
@@ -54,7 +56,7 @@ from chargeplane.ocpp.catalog import CSMS
 from chargeplane.ocpp.endpoint import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, RpcEndpoint
 from chargeplane.ocpp.router import Router
 from chargeplane.ocpp.versions import Version, negotiate
-from chargeplane.transport.admission import AdaptiveRate, AdmissionControl
+from chargeplane.transport.admission import AdaptiveRate, AdmissionControl, Refusal
 from chargeplane.transport.connection import AnswerListener, EventListener, OcppConnection
 from chargeplane.transport.guard import STATION, AttackGuard, GuardSettings, Lockout
 from chargeplane.transport.security import (
@@ -138,6 +140,15 @@ class ServerSettings:
             "the end of its password check); more get 503 at once; 0: no cap"
         ),
     ] = 256
+    admission_opening_wait: Annotated[
+        float,
+        Doc(
+            "seconds a request beyond admission_max_opening waits (in arrival order, at no cost) for a "
+            "handshake in progress to end, and a registered station beyond the admission rate waits its "
+            "turn at the rate, before either gets 503; 0: 503 at once (a storm's refused stations then "
+            "come back together after Retry-After)"
+        ),
+    ] = 0.0
     admission_max_lag: Annotated[
         float | None,
         Doc("refuse new connections while the event loop runs this many seconds late; none: off"),
@@ -298,6 +309,8 @@ class OcppServer:
         self._tls_tasks: set[asyncio.Task[None]] = set()
         self._handshakes: dict[ServerConnection, _Handshake] = {}
         self._connections: dict[str, OcppConnection] = {}
+        # requests waiting for a place among the handshakes in progress (admission_opening_wait)
+        self._opening_queue: collections.deque[asyncio.Future[None]] = collections.deque()
         self._servers: list[Server] = []
         self._client_crl: bytes | None = None
         self._tls_context: ssl.SSLContext | None = None  # the current one; a new handshake switches to it
@@ -495,14 +508,46 @@ class OcppServer:
                 connection, http.HTTPStatus.TOO_MANY_REQUESTS, "Too many failed attempts\n", wait
             )
         busy = self.admission.begin()  # the same for every identity: it tells nothing about which exist
-        if busy is not None:
+        if busy is not None and not await self._opening_handed_on():
             return _retry_later(
                 connection, http.HTTPStatus.SERVICE_UNAVAILABLE, busy.reason + "\n", busy.retry_after
             )
         try:
             return await self._admit(connection, request, station_id, version, source, remote)
         finally:
-            self.admission.opened()
+            self._opening_over()
+
+    async def _opening_handed_on(self) -> bool:
+        """Wait (at most ``admission_opening_wait``) for a handshake in progress to hand its place on to this
+        request; whether it did. A storm's requests beyond the cap queue in arrival order instead of all
+        coming back with their 503 after the same second (a herd that left the server idle in between)."""
+        wait = self.settings.admission_opening_wait
+        if wait <= 0 or len(self._opening_queue) >= self.settings.max_connections:
+            return False
+        place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._opening_queue.append(place)
+        try:
+            await asyncio.wait((place,), timeout=wait)
+        except BaseException:  # cancelled (the client went away, shutdown): a place handed on moves on
+            if place.done():
+                self._opening_over()
+            place.cancel()
+            raise
+        if place.done():
+            return True
+        place.cancel()  # skipped by the next hand-over
+        return False
+
+    def _opening_over(self) -> None:
+        """A handshake let go on by admission is over: its place goes to the longest-waiting request, if any
+        (the count of handshakes in progress stays), else it is freed."""
+        queue = self._opening_queue
+        while queue:
+            place = queue.popleft()
+            if not place.done():
+                place.set_result(None)
+                return
+        self.admission.opened()
 
     async def _admit(
         self,
@@ -523,7 +568,10 @@ class OcppServer:
             return _unauthorized(connection)
         known = security is not None or self.settings.allow_unauthenticated
         admission = self.admission if known else self.unknown_admission
-        refusal = admission.try_admit(self.now())
+        # Known stations wait their turn at the rate for as long as one waits for a handshake in progress
+        # (a 503 would bring them back all together after a second); strangers are refused at once.
+        admitted = admission.admit_within(self.now(), self.settings.admission_opening_wait if known else 0.0)
+        refusal = admitted if isinstance(admitted, Refusal) else None
         if refusal is not None:
             if not known:
                 self.guard.refused_unknown(source, self.now())
@@ -536,6 +584,8 @@ class OcppServer:
         handshake = _Handshake(station_id, version, admission)
         self._handshakes[connection] = handshake
         connection.connection_lost_waiter.add_done_callback(lambda _: self._release(connection))
+        if isinstance(admitted, float) and admitted > 0:
+            await asyncio.sleep(admitted)
         failure = await self._authenticate(connection, credentials, handshake, security)
         if failure is None:
             self.guard.succeeded(station_id, source)

@@ -97,6 +97,29 @@ class RowCodec:
         return dict(zip(self.names, values, strict=True))
 
 
+class Updates:
+    """``UPDATE <table> SET <columns> WHERE <key> = ?`` for each set of columns asked for, built once, with the
+    conversions of its parameters (the columns' values, then the key)."""
+
+    __slots__ = ("_built", "_dialect", "_key", "_table")
+
+    def __init__(self, table: sa.Table, key: str, dialect: sa.Dialect) -> None:
+        self._table = table
+        self._key = key
+        self._dialect = dialect
+        self._built: dict[tuple[str, ...], tuple[str, RowCodec]] = {}
+
+    def __call__(self, columns: tuple[str, ...]) -> tuple[str, RowCodec]:
+        built = self._built.get(columns)
+        if built is None:
+            assignments = ", ".join(f"{name} = ?" for name in columns)
+            sql = positional(
+                self._dialect, f"UPDATE {self._table.name} SET {assignments} WHERE {self._key} = ?"
+            )
+            built = self._built[columns] = (sql, RowCodec(self._table, (*columns, self._key), self._dialect))
+        return built
+
+
 def _none_memoized(process: Processor) -> Processor:
     """A JSON column's bind conversion with None (stored as JSON ``null``, as Core stores it) computed once."""
     null = process(None)

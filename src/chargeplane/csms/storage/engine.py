@@ -9,6 +9,7 @@ locked"); the group committer's batches keep the number of transactions low.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,16 @@ def create_sync_sqlite_engine(url: sa.URL) -> sa.Engine:
     engine = sa.create_engine(url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0)
     sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def sqlite_file_thread(engine: AsyncEngine, name: str) -> tuple[sa.Engine, ThreadPoolExecutor] | None:
+    """For an SQLite file: a synchronous engine on it and one thread to use it from (the group committer's
+    batches, the batch reader's reads: a whole batch in one hop instead of aiosqlite's per statement), else
+    ``None`` (PostgreSQL; an in-memory database only the async engine reaches)."""
+    url = engine.url
+    if engine.dialect.name != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return create_sync_sqlite_engine(url), ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -70,6 +70,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chargeplane.csms.storage.engine import sqlite_file_thread
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -159,12 +161,9 @@ class GroupCommitter:
         # An SQLite file: a synchronous engine on the same file, used only by the committer's thread.
         self._sync_engine: sa.Engine | None = None
         self._executor: ThreadPoolExecutor | None = None
-        url = engine.url
-        if engine.dialect.name == "sqlite" and url.database and url.database != ":memory:":
-            from chargeplane.csms.storage.engine import create_sync_sqlite_engine
-
-            self._sync_engine = create_sync_sqlite_engine(url)
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
+        thread = sqlite_file_thread(engine, "group-commit")
+        if thread is not None:
+            self._sync_engine, self._executor = thread
         # Counters for tests, benchmarks and /metrics.
         self.batches = 0
         self.units = 0

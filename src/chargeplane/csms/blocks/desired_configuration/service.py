@@ -62,6 +62,7 @@ _REFUSALS = frozenset(
     {"Rejected", "UnknownComponent", "UnknownVariable", "NotSupportedAttributeType", "NotSupported"}
 )
 _TAKEN = frozenset({"Accepted", "RebootRequired"})
+_BATCH = 500  # queued stations whose groups are read together
 _CHUNK = 20  # items per Get/SetVariables and keys per GetConfiguration: within what stations commonly take
 _SEND_ERRORS = (StationOffline, CallError, Conflict, Busy, Unsendable)
 
@@ -175,19 +176,23 @@ class DesiredConfigurationService:
             for station_id in change.station_ids:
                 self.schedule(station_id)
 
-    async def effective(self, station_id: str) -> list[Effective]:
-        """What the station's groups ask of it, conflicts settled (the module's docstring)."""
-        groups = await self.groups.groups_of(station_id)  # highest priority first, then by name
-        settings = await self.repository.settings([g.name for g in groups])
+    async def effective(self, station_id: str, groups: list[str] | None = None) -> list[Effective]:
+        """What the station's groups ask of it, conflicts settled (the module's docstring); ``groups``: the
+        names of the station's groups as just read, in their order (else read here)."""
+        if groups is None:  # highest priority first, then by name
+            groups = [group.name for group in await self.groups.groups_of(station_id)]
+        if not groups:
+            return []
+        settings = await self.repository.settings(groups)
         chosen: dict[tuple[str, str], Effective] = {}
         for group in groups:
-            for setting in settings[group.name.casefold()]:
+            for setting in settings[group.casefold()]:
                 key = (setting.kind, setting.target)
                 winner = chosen.get(key)
                 if winner is None:
-                    chosen[key] = Effective(setting, group.name)
+                    chosen[key] = Effective(setting, group)
                 elif winner.setting.value != setting.value:
-                    chosen[key] = Effective(winner.setting, winner.group, (*winner.overridden, group.name))
+                    chosen[key] = Effective(winner.setting, winner.group, (*winner.overridden, group))
         return [chosen[key] for key in sorted(chosen)]
 
     # -- drift ----------------------------------------------------------------------------------------------
@@ -249,18 +254,31 @@ class DesiredConfigurationService:
         await self._queue.waiting.join()
 
     async def work(self) -> None:
-        """The background job: one application at a time, in the order they were asked for."""
+        """The background job: one application at a time, in the order they were asked for. The stations
+        queued meanwhile (a storm's accepted boots) have their groups read together: a station in no group
+        costs nothing more (issue #19)."""
+        waiting = self._queue.waiting
         while True:
-            station_id = await self._queue.waiting.get()
-            self._queue.queued.discard(station_id)
+            batch = [await waiting.get()]
+            while not waiting.empty() and len(batch) < _BATCH:
+                batch.append(waiting.get_nowait())
+            self._queue.queued.difference_update(batch)
             try:
-                await self._apply(station_id)
-            except StationOffline:  # gone before its turn: its next accepted boot schedules it again
-                log.info("%s: offline before its desired configuration was applied", station_id)
+                groups: dict[str, list[str]] | None = await self.groups.group_names_of(batch)
             except Exception:
-                log.exception("%s: applying the desired configuration failed", station_id)
-            finally:
-                self._queue.waiting.task_done()
+                log.exception("reading the groups of %d stations failed", len(batch))
+                groups = None  # each station reads its own
+            for station_id in batch:
+                try:
+                    await self._apply(
+                        station_id, groups=None if groups is None else groups[station_id.casefold()]
+                    )
+                except StationOffline:  # gone before its turn: its next accepted boot schedules it again
+                    log.info("%s: offline before its desired configuration was applied", station_id)
+                except Exception:
+                    log.exception("%s: applying the desired configuration failed", station_id)
+                finally:
+                    waiting.task_done()
 
     async def apply(self, station_id: str, force: bool = False) -> StationDrift:
         """Read the station's values of its desired targets and write those that differ (``force``: write them
@@ -268,15 +286,16 @@ class DesiredConfigurationService:
         await self._apply(station_id, force)
         return await self.drift(station_id)
 
-    async def _apply(self, station_id: str, force: bool = False) -> None:
+    async def _apply(self, station_id: str, force: bool = False, groups: list[str] | None = None) -> None:
         """:meth:`apply` without the drift report (the background job after a boot discards it). A station
-        none of whose groups wants anything of its kind costs one read, not a round of CALLs and reads."""
+        none of whose groups wants anything of its kind costs one read, not a round of CALLs and reads;
+        ``groups``: the station's groups as just read (else read here)."""
         version = self.commands.version_of(station_id)
         if version is None:
             raise StationOffline(station_id)
         lock = self._locks.setdefault(station_id.casefold(), asyncio.Lock())
         async with lock:
-            effective = await self.effective(station_id)
+            effective = await self.effective(station_id, groups)
             kind = KEY16 if version is Version.V16 else VARIABLE
             wanted = [e for e in effective if e.setting.kind == kind]
             if wanted and version is Version.V16:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -161,3 +162,23 @@ class GroupRepository:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [_group(r) for r in rows]
+
+    async def groups_of_many(self, station_ids: Sequence[str]) -> dict[str, list[GroupRecord]]:
+        """:meth:`groups_of` for many stations in one read, by casefolded station id (a station in no group:
+        an empty list)."""
+        keys = sorted({station_id.casefold() for station_id in station_ids})
+        found: dict[str, list[GroupRecord]] = {key: [] for key in keys}
+        if not keys:
+            return found
+        query = (
+            sa.select(_m.station_key, *_COLUMNS)
+            .select_from(station_groups.join(station_group_members, _m.group_id == _g.id))
+            .where(_m.station_key.in_(keys))
+            .order_by(_m.station_key, _g.priority.desc(), _g.name_key)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        for row in rows:
+            group = GroupRecord(row.name, row.description, row.priority, int(row.members), row.created_at)
+            found[row.station_key].append(group)
+        return found

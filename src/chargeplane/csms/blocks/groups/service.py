@@ -5,7 +5,7 @@ station's groups ask differently (the higher wins; equal priorities: the name th
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from chargeplane.csms.blocks.groups.repository import GroupRecord, GroupRepository, MemberRecord
@@ -124,3 +124,9 @@ class StationGroupService:
     async def groups_of(self, station_id: str) -> list[GroupRecord]:
         """A station's groups, highest priority first (then by name): the order that settles conflicts."""
         return await self.repository.groups_of(station_id)
+
+    async def group_names_of(self, station_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The names of each station's groups in :meth:`groups_of`'s order, for many stations in one read, by
+        casefolded station id (a station in no group: an empty list)."""
+        found = await self.repository.groups_of_many(station_ids)
+        return {key: [group.name for group in groups] for key, groups in found.items()}

@@ -11,9 +11,9 @@ from chargeplane.csms.blocks.provisioning.settings import ProvisioningSettings
 
 
 def install(context: BlockContext, settings: ProvisioningSettings) -> None:
-    service = ProvisioningService(
-        StationRepository(context.engine, context.committer), settings, context.events, context.clock
-    )
+    repository = StationRepository(context.engine, context.committer)
+    service = ProvisioningService(repository, settings, context.events, context.clock)
+    context.on_stop.append(repository.close)
     handlers.register(context.routers, service)
     context.routes.extend(api.routes(service))
     context.dependencies[api.STATION_DEPENDENCY] = api.known_station(service)

@@ -146,6 +146,16 @@ class SmartChargingRepository:
         async with self.engine.connect() as connection:
             return [_profile(row) for row in (await connection.execute(query)).all()]
 
+    async def stations_with_profiles(self, station_ids: Sequence[str]) -> set[str]:
+        """The keys of those of ``station_ids`` that have a profile in the store (one read)."""
+        keys = sorted({station_key(station_id) for station_id in station_ids})
+        if not keys:
+            return set()
+        c = charging_profiles.c
+        query = sa.select(c.station_key).where(c.station_key.in_(keys)).distinct()
+        async with self.engine.connect() as connection:
+            return set((await connection.execute(query)).scalars())
+
     async def install(self, station_id: str, profile: StoredProfile, replaced: Iterable[int]) -> None:
         """An accepted SetChargingProfile: the profiles it replaced leave the store, it takes their place."""
         key = station_key(station_id)

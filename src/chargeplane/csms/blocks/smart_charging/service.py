@@ -56,6 +56,7 @@ from chargeplane.csms.blocks.smart_charging.repository import (
     ReportedProfile,
     ReportRecord,
     SmartChargingRepository,
+    station_key,
 )
 from chargeplane.csms.blocks.smart_charging.repository import StoredProfile as StoredProfile  # for keepers
 from chargeplane.csms.blocks.smart_charging.settings import SmartChargingSettings
@@ -80,6 +81,7 @@ log = logging.getLogger(__name__)
 CSO = "CSO"  # chargingLimitSource of the profiles this CSMS sets
 ALL_SOURCES = ("EMS", "Other", "SO", CSO)
 _TOLERANCE = 0.1  # wire limits carry one decimal
+_RECONCILE_BATCH = 500  # queued stations looked up together
 OFFER_WAIT_S = 10.0  # how long an EV schedule waits for the TxProfile it answers to be stored
 
 
@@ -593,16 +595,26 @@ class SmartChargingService:
             self._reconcile.put_nowait(station_id)
 
     async def reconcile_job(self) -> None:
+        """Nothing stored, nothing to compare: a station the CSMS never gave a profile is not asked. The
+        stations queued meanwhile (a storm's accepted boots) are looked up together (issue #19)."""
+        queue = self._reconcile
         while True:
-            station_id = await self._reconcile.get()
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < _RECONCILE_BATCH:
+                batch.append(queue.get_nowait())
             try:
-                # Nothing stored, nothing to compare: a station the CSMS never gave a profile is not asked.
-                if await self.repository.profiles(station_id):
-                    await self.request_report(station_id, Criteria(), reconcile=True)
+                holding = await self.repository.stations_with_profiles(batch)
             except Exception:
-                log.exception("%s: reconciling the charging profiles failed", station_id)
-            finally:
-                self._reconcile.task_done()
+                log.exception("reading which of %d stations hold charging profiles failed", len(batch))
+                holding = set()
+            for station_id in batch:
+                try:
+                    if station_key(station_id) in holding:
+                        await self.request_report(station_id, Criteria(), reconcile=True)
+                except Exception:
+                    log.exception("%s: reconciling the charging profiles failed", station_id)
+                finally:
+                    queue.task_done()
 
     async def settle(self) -> None:
         """Wait until the queued reconciliations were sent (tests)."""

@@ -46,7 +46,7 @@ from chargeplane.csms.blocks.transactions.repository import (
     close_stale,
 )
 from chargeplane.csms.blocks.transactions.tables import meter_values, transaction_events, transactions
-from chargeplane.csms.storage.driver import PerDialect, RowCodec, dbapi_cursor, positional
+from chargeplane.csms.storage.driver import PerDialect, RowCodec, Updates, dbapi_cursor, positional
 
 log = logging.getLogger(__name__)
 
@@ -147,16 +147,8 @@ class _Statements:
         self.find = positional(
             dialect, f"SELECT {returning} FROM transactions WHERE station_id = ? AND transaction_id = ?{lock}"
         )
-        self._updates: dict[tuple[str, ...], tuple[str, RowCodec]] = {}
-
-    def update(self, columns: tuple[str, ...]) -> tuple[str, RowCodec]:
-        """``UPDATE transactions SET <columns> WHERE id = ?`` and the conversions of its parameters."""
-        statement = self._updates.get(columns)
-        if statement is None:
-            assignments = ", ".join(f"{name} = ?" for name in columns)
-            sql = positional(self.dialect, f"UPDATE transactions SET {assignments} WHERE id = ?")
-            statement = self._updates[columns] = (sql, RowCodec(transactions, (*columns, "id"), self.dialect))
-        return statement
+        # ``UPDATE transactions SET <columns> WHERE id = ?`` and the conversions of its parameters
+        self.update = Updates(transactions, "id", dialect)
 
 
 _statements = PerDialect(_Statements)

@@ -1,0 +1,108 @@
+"""The batch reader (issue #19): reads by key asked for together share one statement, each caller gets its own
+row (or ``None``), a failed read fails only its own callers, and a read sees what was committed before it was
+asked for. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chargeplane.csms.storage.batch_read import BatchReader
+from chargeplane.csms.storage.driver import dbapi_cursor, positional
+from chargeplane.csms.storage.engine import create_engine
+
+_metadata = sa.MetaData()
+notes = sa.Table(
+    "br_notes", _metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("note", sa.Text)
+)
+ROWS = [{"id": key, "note": f"n{key}"} for key in range(300)]
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A database holding notes 0-299."""
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(_metadata.create_all)
+        await connection.execute(sa.insert(notes), ROWS)
+    yield engine
+    await engine.dispose()
+
+
+class Notes:
+    """A fetch function that records the keys of each statement it runs."""
+
+    def __init__(self) -> None:
+        self.statements: list[list[int]] = []
+        self.fail = False
+
+    def __call__(self, connection: sa.Connection, keys: Sequence[int]) -> dict[int, str]:
+        self.statements.append(list(keys))
+        if self.fail:
+            raise RuntimeError("the database is gone")
+        marks = ", ".join("?" * len(keys))
+        cursor = dbapi_cursor(connection)
+        try:
+            cursor.execute(
+                positional(connection.dialect, f"SELECT id, note FROM br_notes WHERE id IN ({marks})"),
+                tuple(keys),
+            )
+            return {int(key): str(note) for key, note in cursor.fetchall()}
+        finally:
+            cursor.close()
+
+
+async def test_keys_asked_for_together_are_read_by_one_statement_each_caller_gets_its_row(
+    engine: AsyncEngine,
+) -> None:
+    fetch = Notes()
+    reader = BatchReader(engine, fetch)
+    try:
+        keys = [*range(0, 300, 3), 7, 7, 1000]  # a key asked for twice, a key without a row
+        found = await asyncio.gather(*(reader.get(key) for key in keys))
+        assert found == [f"n{key}" if key < 300 else None for key in keys]
+        assert len(fetch.statements) == 1
+        assert sorted(fetch.statements[0]) == sorted(set(keys))  # each key read once
+    finally:
+        reader.close()
+
+
+async def test_a_batch_is_bounded_and_keys_queued_behind_a_read_go_into_the_next(engine: AsyncEngine) -> None:
+    fetch = Notes()
+    reader = BatchReader(engine, fetch, max_batch=50)
+    try:
+        found = await asyncio.gather(*(reader.get(key) for key in range(120)))
+        assert found == [f"n{key}" for key in range(120)]
+        assert [len(keys) for keys in fetch.statements] == [50, 50, 20]
+        assert await reader.get(5) == "n5"  # idle again: a read of its own
+        assert fetch.statements[-1] == [5]
+    finally:
+        reader.close()
+
+
+async def test_a_failed_read_fails_its_callers_and_the_next_read_works(engine: AsyncEngine) -> None:
+    fetch = Notes()
+    reader = BatchReader(engine, fetch)
+    try:
+        fetch.fail = True
+        outcomes = await asyncio.gather(reader.get(1), reader.get(2), return_exceptions=True)
+        assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
+        fetch.fail = False
+        assert await reader.get(1) == "n1"
+    finally:
+        reader.close()
+
+
+async def test_a_read_sees_what_was_committed_before_it_was_asked_for(engine: AsyncEngine) -> None:
+    reader = BatchReader(engine, Notes())
+    try:
+        assert await reader.get(1) == "n1"
+        async with engine.begin() as connection:
+            await connection.execute(sa.update(notes).where(notes.c.id == 1).values(note="changed"))
+        assert await reader.get(1) == "changed"
+    finally:
+        reader.close()
