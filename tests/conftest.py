@@ -8,7 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import migrated_databases
+from tests import migrated_databases, parsed_signatures
+
+parsed_signatures.install()  # each process parses a handler's signature once, not once per CSMS a test starts
 
 # The longest tests (mostly waiting on a station's timers or fuzzing the API). Under `make test` (xdist,
 # --dist worksteal) each worker is first dealt one contiguous share of the collection; every share starts with

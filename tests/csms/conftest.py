@@ -30,18 +30,31 @@ POSTGRES_ADMIN_DSN = migrated_databases.POSTGRES_ADMIN_DSN
 PASSWORD = "station-password-0123456789"
 
 
+_postgres_reachable: bool | None = None  # asked once per process: each test's copy is made in the background
+
+
 async def _create_postgres_database(*, migrated: bool = False) -> str | None:
     """A new database, empty or (``migrated``) a copy of the migrated template (``tests/migrated_databases``);
     its SQLAlchemy URL, or ``None`` when PostgreSQL is not reachable."""
-    try:
-        import asyncpg
+    global _postgres_reachable
+    if _postgres_reachable is None:
+        try:
+            import asyncpg
 
-        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=migrated_databases.ADMIN_CONNECT_TIMEOUT)
-    except (OSError, Exception) as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI but not reachable at {POSTGRES_ADMIN_DSN}: {error}")
+            admin = await asyncpg.connect(
+                POSTGRES_ADMIN_DSN, timeout=migrated_databases.ADMIN_CONNECT_TIMEOUT
+            )
+        except (OSError, Exception) as error:
+            if os.environ.get("CI") == "true":
+                pytest.fail(
+                    f"PostgreSQL is required in CI but not reachable at {POSTGRES_ADMIN_DSN}: {error}"
+                )
+            _postgres_reachable = False
+        else:
+            await admin.close()
+            _postgres_reachable = True
+    if not _postgres_reachable:
         return None
-    await admin.close()
     return await migrated_databases.postgres_database(migrated=migrated)
 
 

@@ -35,6 +35,7 @@ PASSWORD = "a-long-password-456789"
 # Our station's factory connection profile is slot 0, slot 1 is free (TC_A_19_CS writes the wss profile there).
 CONFIGURED = Configured(
     boot_interval=2,
+    retry_backoff_wait_minimum=2,  # the offline cases wait for reconnections of this interval (default 3 s)
     ev_connection_timeout=3,
     reservation_expiry=3,
     silence_wait=2.0,
