@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 from chargeplane.ocpp.catalog import STATION
@@ -796,3 +798,32 @@ async def test_with_an_opening_wait_requests_beyond_the_cap_and_the_rate_wait_th
         assert admission.refusals.get("rate", 0) == 0
         assert admission.opening == 0  # every place handed on came back
         assert not harness.server._opening_queue
+
+
+async def test_handshakes_leave_no_reference_cycle_through_the_server_connection() -> None:
+    """A refused or accepted handshake's server connection is freed by reference counting, not left to the
+    garbage collector: a storm's thousands of refused handshakes had it pause the event loop for seconds
+    (websockets' select_subprotocol callback closes over the connection: not used)."""
+    async with running_server(Directory({"CS1": protected()})) as harness:
+        gc.collect()
+        wrong = basic("CS1", "wrong-password-1")
+        for _ in range(3):
+            assert (
+                await status_of(harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=wrong)
+                == 401
+            )
+        async with connect(harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1")):
+            pass
+        for _ in range(500):  # the accepted connection's handler ends
+            if not harness.server.connections:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)  # the refused connections' transports closed
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            gc.collect()
+            cyclic = [o for o in gc.garbage if type(o) is ServerConnection]  # (weak proxies fail isinstance)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+        assert cyclic == []

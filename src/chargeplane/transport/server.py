@@ -40,7 +40,7 @@ import ssl
 import time
 import urllib.parse
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Protocol, cast
 
@@ -433,7 +433,6 @@ class OcppServer:
             port,
             create_connection=_tls_connection_class(self, context) if context is not None else None,
             process_request=self._process_request,
-            select_subprotocol=self._select_subprotocol,
             compression="deflate" if settings.compression else None,
             ping_interval=settings.ping_interval,
             ping_timeout=settings.ping_timeout,
@@ -583,6 +582,12 @@ class OcppServer:
             )
         handshake = _Handshake(station_id, version, admission)
         self._handshakes[connection] = handshake
+        if "Sec-WebSocket-Protocol" in request.headers:
+            # The negotiated version, the one subprotocol websockets may pick among those offered; none
+            # offered: the configured default, nothing echoed. (Not a select_subprotocol callback: websockets
+            # wraps one in a closure over the connection, a reference cycle per connection that only the
+            # garbage collector frees: seconds of pauses after a storm's thousands of refused handshakes.)
+            connection.protocol.available_subprotocols = [Subprotocol(version.subprotocol)]
         connection.connection_lost_waiter.add_done_callback(lambda _: self._release(connection))
         if isinstance(admitted, float) and admitted > 0:
             await asyncio.sleep(admitted)
@@ -635,14 +640,6 @@ class OcppServer:
         await self._security_event(
             SecurityEvent(LOCKOUT_EVENT, station_id if lockout.kind == STATION else "", remote, reason)
         )
-
-    def _select_subprotocol(
-        self, connection: ServerConnection, offered: Sequence[Subprotocol]
-    ) -> Subprotocol | None:
-        handshake = self._handshakes.get(connection)
-        if handshake is None or handshake.version.subprotocol not in offered:
-            return None  # no header offered: the configured default applies without echoing one
-        return Subprotocol(handshake.version.subprotocol)
 
     def _station_id(self, path: str) -> str | None:
         route = path.split("?", 1)[0]
