@@ -50,6 +50,7 @@ from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Busy, Conflict, Invalid, Unsendable
+from chargeplane.csms.queues import with_queued
 from chargeplane.ocpp.versions import Version
 from chargeplane.transport.connection import CallError
 
@@ -259,9 +260,7 @@ class DesiredConfigurationService:
         costs nothing more (issue #19)."""
         waiting = self._queue.waiting
         while True:
-            batch = [await waiting.get()]
-            while not waiting.empty() and len(batch) < _BATCH:
-                batch.append(waiting.get_nowait())
+            batch = with_queued(await waiting.get(), waiting, _BATCH)
             self._queue.queued.difference_update(batch)
             try:
                 groups: dict[str, list[str]] | None = await self.groups.group_names_of(batch)

@@ -41,7 +41,7 @@ _MEMBERS = (
 _COLUMNS = (_g.name, _g.description, _g.priority, _MEMBERS, _g.created_at)
 
 
-def _group(row: sa.Row[Any, Any, Any, Any, Any]) -> GroupRecord:
+def _group(row: sa.Row[*tuple[Any, ...]]) -> GroupRecord:  # the group columns, whatever else the row holds
     return GroupRecord(row.name, row.description, row.priority, int(row.members), row.created_at)
 
 
@@ -153,19 +153,11 @@ class GroupRepository:
 
     async def groups_of(self, station_id: str) -> list[GroupRecord]:
         """Highest priority first, then by name."""
-        query = (
-            sa.select(*_COLUMNS)
-            .select_from(station_groups.join(station_group_members, _m.group_id == _g.id))
-            .where(_m.station_key == station_id.casefold())
-            .order_by(_g.priority.desc(), _g.name_key)
-        )
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return [_group(r) for r in rows]
+        return (await self.groups_of_many((station_id,)))[station_id.casefold()]
 
     async def groups_of_many(self, station_ids: Sequence[str]) -> dict[str, list[GroupRecord]]:
-        """:meth:`groups_of` for many stations in one read, by casefolded station id (a station in no group:
-        an empty list)."""
+        """Each station's groups, highest priority first, then by name, for many stations in one read, by
+        casefolded station id (a station in no group: an empty list)."""
         keys = sorted({station_id.casefold() for station_id in station_ids})
         found: dict[str, list[GroupRecord]] = {key: [] for key in keys}
         if not keys:
@@ -179,6 +171,5 @@ class GroupRepository:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         for row in rows:
-            group = GroupRecord(row.name, row.description, row.priority, int(row.members), row.created_at)
-            found[row.station_key].append(group)
+            found[row.station_key].append(_group(row))
         return found

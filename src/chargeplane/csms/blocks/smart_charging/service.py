@@ -67,6 +67,7 @@ from chargeplane.csms.bus.commands import StationOffline
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import UnknownStation, Unsendable
+from chargeplane.csms.queues import with_queued
 from chargeplane.ocpp.messages import v16, v21, v201
 from chargeplane.ocpp.messages.base import dec_hook
 from chargeplane.ocpp.timestamps import from_wire, to_wire
@@ -599,9 +600,7 @@ class SmartChargingService:
         stations queued meanwhile (a storm's accepted boots) are looked up together (issue #19)."""
         queue = self._reconcile
         while True:
-            batch = [await queue.get()]
-            while not queue.empty() and len(batch) < _RECONCILE_BATCH:
-                batch.append(queue.get_nowait())
+            batch = with_queued(await queue.get(), queue, _RECONCILE_BATCH)
             try:
                 holding = await self.repository.stations_with_profiles(batch)
             except Exception:

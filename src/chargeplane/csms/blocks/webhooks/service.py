@@ -39,6 +39,7 @@ from chargeplane.csms.blocks.webhooks.settings import WebhooksSettings
 from chargeplane.csms.bus.events import EventBus, StationEvent
 from chargeplane.csms.clock import Clock
 from chargeplane.csms.errors import Invalid, NotFound
+from chargeplane.csms.queues import with_queued
 
 log = logging.getLogger(__name__)
 _RECHECK = 1.0  # seconds: how often the collector looks for webhooks registered elsewhere
@@ -163,9 +164,7 @@ class WebhookService:
                             self._listening.clear()
                             break  # the last one was removed: stop listening
                         continue
-                    batch = [event]
-                    while not queue.empty():
-                        batch.append(queue.get_nowait())
+                    batch = with_queued(event, queue)
                     try:
                         await self.enqueue(batch)
                     except Exception:
