@@ -696,7 +696,7 @@ def render(params: Params, command: str, results: dict[str, Any], elapsed: float
             "rate from 200 connections/s up to 5,000/s while its event-loop lag stays under 0.1 s and its "
             "database writer's backlog under 2,000; at most 256 handshakes in progress; no new connections "
             "while the loop lags by more than 0.5 s); the baseline has neither. Meanwhile 5 live sessions (not "
-            "dropped) each send a TransactionEvent every 100 ms. Server CPU: from the drop until all are back.",
+            "dropped; in a load-client process of their own) each send a TransactionEvent every 100 ms. Server CPU: from the drop until all are back.",
             "",
             "| server | stations | all online (s) | half online (s) | server CPU s | 503 refusals | retried | "
             "failures | live p50 ms | live p99 ms | live max ms |",
@@ -852,7 +852,7 @@ def main() -> int:
     section = render(params, command, results, elapsed)
     print(section)
     results["machine"] = machine() | {"command": command, "elapsed_s": f"{elapsed:.0f}"}
-    json_path = args.json or (None if args.quick else RESULTS_JSON)
+    json_path = args.json or (None if args.quick or args.no_write else RESULTS_JSON)
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=2), encoding="utf-8")
         log(f"wrote the raw results to {json_path}")

@@ -37,7 +37,9 @@ Subcommands (each prints JSON on stdout; progress on stderr):
 - ``storm``: connects K stations (boot + one StatusNotification per EVSE) and L live ones, prints ready, waits
   for ``{"cmd": "go"}``; then the live stations send a TransactionEvent every 100 ms while all K stations drop
   their TCP connection at once and reconnect (boot, StatusNotification per EVSE). Prints the time until all
-  are Accepted and online, how many handshakes were refused (503), and the live sessions' latency.
+  are Accepted and online, how many handshakes were refused (503), and the live sessions' latency. The live
+  stations run in a child process (``live``), so that the reconnecting thousands keeping this process's event
+  loop busy do not count in the live latency.
 
 With ``--password`` every station authenticates with HTTP Basic auth (security profile 1), its identity as
 the user name. Run ``.venv/bin/python bench/loadgen.py run --help``. Loopback only. Not a test.
@@ -593,16 +595,110 @@ async def cmd_hold(args: argparse.Namespace) -> dict[str, Any]:
 # -- storm: drop and reconnect at once ------------------------------------------------------------------
 
 
+async def cmd_live(args: argparse.Namespace) -> dict[str, Any]:
+    """The live sessions of a storm, in a process of their own (started by ``storm``): the storm's thousands of
+    reconnecting stations busy the load client's own event loop, which would otherwise count in the live
+    latency. Brings its stations up (transaction started), prints ready; on ``go`` each sends a
+    TransactionEvent every 100 ms until ``stop``, then prints the latencies."""
+    commands = await read_commands()
+    stats = Stats()
+    live = make_stations(args.stations, args.prefix, "transaction", start=args.start)
+    deadline = time.monotonic() + args.connect_timeout
+    up = await bring_up(
+        args.url, live, stats, concurrency=args.connect_concurrency, deadline=deadline, transaction=True
+    )
+    emit(
+        {"event": "ready", "live": len(up), "failures": stats.failures, "first_failure": stats.first_failure}
+    )
+    while (await commands.get())["cmd"] != "go":
+        pass
+    latencies: list[float] = []
+    sessions = [asyncio.create_task(live_session(station, latencies, stats)) for station in up]
+    while (await commands.get())["cmd"] != "stop":
+        pass
+    for session in sessions:
+        session.cancel()
+    await asyncio.gather(*sessions, return_exceptions=True)
+    drop(up)
+    return {
+        "event": "done",
+        "calls": len(latencies),
+        "failures": stats.failures,
+        "first_failure": stats.first_failure,
+        **percentiles(latencies),
+    }
+
+
+async def live_session(station: Station, latencies: list[float], stats: Stats) -> None:
+    """A TransactionEvent every 100 ms (from one send to the next), each latency recorded."""
+    while True:
+        sent = time.perf_counter()
+        if not await timed_call(station, UPDATED_201, latencies, stats, "live: "):
+            return
+        await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - sent)))
+
+
+class LiveProcess:
+    """``loadgen.py live`` as a child process driven with JSON lines."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, args: argparse.Namespace) -> LiveProcess:
+        argv = [sys.executable, __file__, "live", "--url", args.url, "--stations", str(args.live)]
+        argv += ["--prefix", args.prefix + "live-", "--start", str(args.stations)]
+        argv += ["--connect-timeout", str(args.connect_timeout)]
+        if PASSWORD is not None:
+            argv += ["--password", PASSWORD]
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
+        return cls(process)
+
+    async def read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"live sessions' process exited ({await self.process.wait()})")
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    async def send(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"cmd": command}).encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def close(self) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+
+
 async def cmd_storm(args: argparse.Namespace) -> dict[str, Any]:
     commands = await read_commands()
     stats = Stats()
     stations = make_stations(args.stations, args.prefix, "heartbeat")
-    live = make_stations(args.live, args.prefix + "live-", "transaction", start=args.stations)
     started = time.monotonic()
     deadline = started + args.connect_timeout
-    live_up = await bring_up(  # first: a few, and the storm means nothing without them
-        args.url, live, stats, concurrency=args.connect_concurrency, deadline=deadline, transaction=True
-    )
+    live = await LiveProcess.start(args)  # first: a few, and the storm means nothing without them
+    try:
+        return await _storm(args, commands, stats, stations, live, started, deadline)
+    finally:
+        await live.close()
+
+
+async def _storm(
+    args: argparse.Namespace,
+    commands: asyncio.Queue[dict[str, Any]],
+    stats: Stats,
+    stations: list[Station],
+    live: LiveProcess,
+    started: float,
+    deadline: float,
+) -> dict[str, Any]:
+    live_ready = await live.read()
     up = await bring_up(
         args.url, stations, stats, concurrency=args.connect_concurrency, deadline=deadline, evses=args.evses
     )
@@ -610,29 +706,19 @@ async def cmd_storm(args: argparse.Namespace) -> dict[str, Any]:
         {
             "event": "ready",
             "connected": len(up),
-            "live": len(live_up),
+            "live": live_ready["live"],
             "elapsed_s": time.monotonic() - started,
             "refused": stats.refused,
-            "failures": stats.failures,
-            "first_failure": stats.first_failure,
+            "failures": stats.failures + live_ready["failures"],
+            "first_failure": stats.first_failure or live_ready["first_failure"],
         }
     )
     while (await commands.get())["cmd"] != "go":
         pass
 
-    live_latencies: list[float] = []
-    storming = True
-
-    async def live_session(station: Station) -> None:
-        while storming:
-            sent = time.perf_counter()
-            if not await timed_call(station, UPDATED_201, live_latencies, stats, "live: "):
-                return
-            await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - sent)))
-
     storm_stats = Stats()
     online_at: list[float] = []
-    live_tasks = [asyncio.create_task(live_session(station)) for station in live_up]
+    await live.send("go")
     await asyncio.sleep(0.5)  # live latency before the storm is part of the sample
     t0 = time.monotonic()
     drop(up)
@@ -662,11 +748,9 @@ async def cmd_storm(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.gather(*(reconnect(station) for station in up))
     total = time.monotonic() - t0
     await asyncio.sleep(0.5)
-    storming = False
-    if live_tasks:
-        await asyncio.wait(live_tasks, timeout=5)
+    await live.send("stop")
+    lived = await live.read()
     drop(up)
-    drop(live_up)
     online_at.sort()
     return {
         "event": "done",
@@ -679,9 +763,9 @@ async def cmd_storm(args: argparse.Namespace) -> dict[str, Any]:
         "retried": storm_stats.retried,
         "failures": storm_stats.failures,
         "first_failure": storm_stats.first_failure,
-        "live_calls": len(live_latencies),
-        "live_failures": stats.failures,
-        **{f"live_{key}": value for key, value in percentiles(live_latencies).items()},
+        "live_calls": lived["calls"],
+        "live_failures": lived["failures"],
+        **{f"live_{key}": lived[key] for key in ("p50_ms", "p99_ms", "p999_ms", "max_ms")},
     }
 
 
@@ -715,10 +799,12 @@ def main() -> int:
     storm.add_argument("--evses", type=int, default=2)
     storm.add_argument("--live", type=int, default=5)
     storm.add_argument("--storm-timeout", type=float, default=180.0)
+    live = commands.add_parser("live", parents=[common], help="a storm's live sessions (started by storm)")
+    live.add_argument("--start", type=int, default=0, help="index of the first station")
     args = parser.parse_args()
     global PASSWORD
     PASSWORD = args.password
-    handler = {"run": cmd_run, "hold": cmd_hold, "storm": cmd_storm}[args.command]
+    handler = {"run": cmd_run, "hold": cmd_hold, "storm": cmd_storm, "live": cmd_live}[args.command]
     with contextlib.suppress(KeyboardInterrupt):
         emit(asyncio.run(handler(args)))
     return 0

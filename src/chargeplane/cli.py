@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import logging
 import os
 import signal
@@ -203,24 +202,9 @@ def _serve_settings(args: argparse.Namespace) -> CsmsSettings:
     return settings
 
 
-def _tune_garbage_collector() -> None:
-    """Fewer, cheaper full collections for a long-running server.
-
-    A server's heap is mostly long-lived (modules, schemas, every connection's state) and CPython rescans it
-    all in each full collection: about 200 ms with 1,000 stations on a slow VM, every few seconds under load,
-    which was most of the TransactionEvent p99 on PostgreSQL. What exists after start-up is frozen out of the
-    collector, and young collections run every 50,000 allocations instead of 700 (so that fewer short-lived
-    objects are promoted into the old generation). Cycles are still collected.
-    ``CHARGEPLANE_GC=default`` keeps CPython's settings."""
-    if os.environ.get("CHARGEPLANE_GC", "").lower() == "default":
-        return
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
 async def _serve(args: argparse.Namespace) -> int:
     from chargeplane.csms.app import Csms, PortInUse
+    from chargeplane.csms.collector import CollectorPacing
     from chargeplane.csms.workers import CONFIG_ERROR, refusal, watch_parent, worker_settings
 
     settings = _serve_settings(args)
@@ -242,7 +226,8 @@ async def _serve(args: argparse.Namespace) -> int:
         else:
             await csms.stop(deadline=0)
         return 1
-    _tune_garbage_collector()
+    collector = CollectorPacing()
+    collector.start()
     stop = asyncio.Event()
     if args.worker_index is not None:  # the supervisor printed the banner and the token
         parent_watch = asyncio.create_task(watch_parent(os.getppid(), stop))
@@ -256,6 +241,7 @@ async def _serve(args: argparse.Namespace) -> int:
     if args.worker_index is not None:
         parent_watch.cancel()
     print("stopping...", file=sys.stderr, flush=True)
+    await collector.stop()
     await csms.stop()
     return 0
 

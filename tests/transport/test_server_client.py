@@ -15,6 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
+from websockets.server import ServerProtocol
 
 from chargeplane.ocpp.catalog import STATION
 from chargeplane.ocpp.messages import v16, v21, v201
@@ -388,6 +389,26 @@ async def test_a_lagging_event_loop_sheds_new_connections_with_503() -> None:
         )
 
 
+async def a_handshake_held(
+    monkeypatch: pytest.MonkeyPatch, harness: Any
+) -> tuple[asyncio.Task[int], asyncio.Event]:
+    """CS1's handshake, held in its password check until the event returned is set (its task: the status)."""
+    checking, go_on = asyncio.Event(), asyncio.Event()
+    verify = harness.server._verify
+
+    async def slow_verify(password: bytes, stored: str) -> bool:
+        checking.set()
+        await go_on.wait()
+        return bool(await verify(password, stored))
+
+    monkeypatch.setattr(harness.server, "_verify", slow_verify)
+    first = asyncio.create_task(
+        status_of(harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1"))
+    )
+    await asyncio.wait_for(checking.wait(), 5)
+    return first, go_on
+
+
 async def test_handshakes_in_progress_beyond_the_cap_get_503_and_free_their_place(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -396,19 +417,7 @@ async def test_handshakes_in_progress_beyond_the_cap_get_503_and_free_their_plac
     directory = Directory({"CS1": protected(), "CS2": protected()})
     async with running_server(directory, admission_max_opening=1) as harness:
         server = harness.server
-        checking, go_on = asyncio.Event(), asyncio.Event()
-        verify = server._verify
-
-        async def slow_verify(password: bytes, stored: str) -> bool:
-            checking.set()
-            await go_on.wait()
-            return await verify(password, stored)
-
-        monkeypatch.setattr(server, "_verify", slow_verify)
-        first = asyncio.create_task(
-            status_of(harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1"))
-        )
-        await asyncio.wait_for(checking.wait(), 5)
+        first, go_on = await a_handshake_held(monkeypatch, harness)
         assert server.admission.opening == 1
         with pytest.raises(InvalidStatus) as refused:
             async with connect(
@@ -426,6 +435,48 @@ async def test_handshakes_in_progress_beyond_the_cap_get_503_and_free_their_plac
         assert wrong == 401
         assert server.admission.opening == 0
         assert server.admission.refusals == {"opening": 1}
+
+
+async def test_a_connection_arriving_while_handshakes_are_at_their_cap_is_refused_before_parsing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #19: while admission_max_opening handshakes are in progress, a new connection's request is read
+    to the end of its head (here split over two writes) and answered with the same 503 as before, without
+    websockets parsing it or our request processing running (a storm's waves of refused requests kept the
+    event loop busy)."""
+    directory = Directory({"CS1": protected(), "CS2": protected()})
+    async with running_server(directory, admission_max_opening=1) as harness:
+        server = harness.server
+        first, go_on = await a_handshake_held(monkeypatch, harness)
+        processed = 0
+        process = server._process_request
+
+        async def counted(connection: ServerConnection, request: Any) -> Any:
+            nonlocal processed
+            processed += 1
+            return await process(connection, request)
+
+        monkeypatch.setattr(server, "_process_request", counted)
+        port = int(harness.url.split(":")[2].split("/")[0])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = (
+            b"GET /ocpp/CS2 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Protocol: ocpp2.0.1\r\n\r\n"
+        )
+        writer.write(head[:-3])
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(head[-3:])
+        answer = await asyncio.wait_for(reader.read(), 5)  # up to the server's close
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        assert b"\r\nRetry-After: 1\r\n" in answer
+        assert answer.endswith(b"\r\n\r\ntoo many handshakes in progress\n")
+        assert processed == 0
+        assert server.admission.refusals == {"opening": 1}
+        go_on.set()
+        assert await first == 101
 
 
 async def test_the_adaptive_rate_hears_the_writer_backlog_and_backs_off() -> None:
@@ -798,6 +849,41 @@ async def test_with_an_opening_wait_requests_beyond_the_cap_and_the_rate_wait_th
         assert admission.refusals.get("rate", 0) == 0
         assert admission.opening == 0  # every place handed on came back
         assert not harness.server._opening_queue
+
+
+async def test_a_lost_connection_leaves_its_protocol_to_reference_counting() -> None:
+    """A station whose TCP connection drops (no closing handshake) and refused handshakes leave none of
+    websockets' protocol objects in a reference cycle (its parser generator and the EOFError's traceback):
+    a storm's thousands of them made the collector pause the event loop."""
+    async with running_server(Directory({"CS1": protected()})) as harness:
+        gc.collect()
+        wrong = basic("CS1", "wrong-password-1")
+        for _ in range(3):
+            status = await status_of(
+                harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=wrong
+            )
+            assert status == 401
+        client = await connect(
+            harness.url + "/CS1", subprotocols=["ocpp2.0.1"], additional_headers=basic("CS1")
+        )
+        for _ in range(500):
+            if harness.server.connections:
+                break
+            await asyncio.sleep(0.01)
+        client.transport.abort()  # a power cut at the station: no closing handshake
+        for _ in range(500):
+            if not harness.server.connections:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            gc.collect()
+            cyclic = [type(o).__name__ for o in gc.garbage if type(o) is ServerProtocol]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+        assert cyclic == []
 
 
 async def test_handshakes_leave_no_reference_cycle_through_the_server_connection() -> None:

@@ -41,7 +41,7 @@ CONTAINERS = {(CsmsSettings, "ocpp"), (CsmsSettings, "blocks"), (ServerSettings,
 # Process-wide variables read outside the settings dataclasses (listed in the reference too).
 PROCESS_VARIABLES = {
     "CHARGEPLANE_LOG_FORMAT": "text or json log lines (also --log-format)",
-    "CHARGEPLANE_GC": "default: keep CPython's garbage-collector settings (serve tunes them otherwise)",
+    "CHARGEPLANE_GC": "default: keep CPython's garbage-collector settings (serve paces them otherwise: csms/collector.py)",
     "CHARGEPLANE_EVENT_LOOP": "asyncio: the default event loop instead of uvloop",
     "CHARGEPLANE_DATA_DIR": "where `chargeplane station` keeps its state and the CSMS the logs stations upload (default "
     "~/.local/share/chargeplane)",

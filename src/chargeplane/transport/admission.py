@@ -35,6 +35,9 @@ class Refusal:
     kind: str = "other"  # a short fixed name of the reason (a metrics label): limit, opening, overload, rate
 
 
+_TOO_MANY_OPENING = Refusal("too many handshakes in progress", retry_after=1, kind="opening")
+
+
 @dataclass(frozen=True, slots=True)
 class AdaptiveRate:
     """How the admission rate follows the load. The floor is the base rate given to :class:`AdmissionControl`."""
@@ -112,8 +115,18 @@ class AdmissionControl:
         """A request arrives, before any work is done for it: go on (``None``; then :meth:`opened` once its
         opening handshake is over, however it ends), or say why not."""
         if self.max_opening is not None and self.opening >= self.max_opening:
-            return self._count(Refusal("too many handshakes in progress", retry_after=1, kind="opening"))
+            return self._count(_TOO_MANY_OPENING)
         self.opening += 1
+        return None
+
+    def saturated(self) -> Refusal | None:
+        """Why a connection is refused as it arrives, before its request is read (counted as refused), or
+        None: handshakes in progress at the cap (``begin`` would refuse it), or the loop lagging past
+        ``max_lag`` (as any admission would)."""
+        if self.max_opening is not None and self.opening >= self.max_opening:
+            return self._count(_TOO_MANY_OPENING)
+        if self.max_lag is not None and self.lag > self.max_lag:
+            return self._count(self._overload())
         return None
 
     def try_admit(self, now: float) -> Refusal | None:
@@ -153,9 +166,7 @@ class AdmissionControl:
                 kind="limit",
             )
         if self.max_lag is not None and self.lag > self.max_lag:
-            return Refusal(
-                "server busy", retry_after=min(30, max(1, math.ceil(2 * self.lag))), kind="overload"
-            )
+            return self._overload()
         if self._tokens < 1:
             self._held_back = True
             return Refusal(
@@ -164,6 +175,9 @@ class AdmissionControl:
                 kind="rate",
             )
         return None
+
+    def _overload(self) -> Refusal:
+        return Refusal("server busy", retry_after=min(30, max(1, math.ceil(2 * self.lag))), kind="overload")
 
     def opened(self) -> None:
         """The opening handshake of a request :meth:`begin` let go on is over (accepted or refused)."""

@@ -431,7 +431,9 @@ class OcppServer:
             self._handle,
             settings.host,
             port,
-            create_connection=_tls_connection_class(self, context) if context is not None else None,
+            create_connection=(
+                _tls_connection_class(self, context) if context is not None else _plain_connection_class(self)
+            ),
             process_request=self._process_request,
             compression="deflate" if settings.compression else None,
             ping_interval=settings.ping_interval,
@@ -515,6 +517,15 @@ class OcppServer:
             return await self._admit(connection, request, station_id, version, source, remote)
         finally:
             self._opening_over()
+
+    def refusal_on_arrival(self) -> Refusal | None:
+        """Why a connection just accepted is refused before anything of its request is read: handshakes in
+        progress at their cap, or the event loop lagging past ``admission_max_lag`` (what admission control
+        would answer once the request is parsed, whoever sends it). None while requests beyond the cap wait
+        for a place (``admission_opening_wait``)."""
+        if self.settings.admission_opening_wait > 0:
+            return None
+        return self.admission.saturated()
 
     async def _opening_handed_on(self) -> bool:
         """Wait (at most ``admission_opening_wait``) for a handshake in progress to hand its place on to this
@@ -893,6 +904,95 @@ def _tls_reason(error: ssl.SSLError) -> str:
     return f"TLS handshake refused: {error.reason or error}"
 
 
+class _Connection(ServerConnection):
+    """A WebSocket connection whose protocol objects are freed by reference counting once it is lost.
+
+    websockets' sans-I/O protocol parses with a generator that holds the protocol (a reference cycle), and an
+    abrupt end leaves an EOFError whose traceback holds the parser's frame: every lost connection (15 objects)
+    waited for the garbage collector, and a reconnection storm's thousands of them made its generation 1 and
+    2 collections pause the event loop for half a second and more. Once the TCP connection is lost nothing is
+    parsed any more (the protocol's reader is at EOF and refuses data), so the generator is closed and the
+    traceback dropped; the exception itself stays (the cause websockets gives ConnectionClosed)."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.release_protocol()
+
+    def release_protocol(self) -> None:
+        protocol = self.protocol
+        protocol.parser.close()
+        if protocol.parser_exc is not None:
+            protocol.parser_exc.__traceback__ = None
+
+
+_HEAD_END = b"\r\n\r\n"
+_MAX_REFUSED_HEAD = 16 * 1024  # bytes of a refused request read (and dropped) at most before giving up on it
+
+
+def _busy_answer(refusal: Refusal) -> bytes:
+    body = (refusal.reason + "\n").encode()
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        f"Retry-After: {refusal.retry_after}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _plain_connection_class(server: OcppServer) -> type[ServerConnection]:
+    """A ws:// connection, refused on arrival while admission control would refuse its request anyway.
+
+    In a reconnection storm the refused requests came back in waves (each after its Retry-After), a thousand
+    at a time; websockets parsing each request and building each 503 kept the event loop busy for a second
+    at a time, and every live session waited. Refused on arrival, a request is only read up to the end of
+    its head (and dropped) before a fixed 503 goes out: a few microseconds instead of a few hundred, and
+    the same answer (status, ``Retry-After``, reason) as the refusal it replaces."""
+
+    class PlainServerConnection(_Connection):
+        _refused: bytes | None = None  # the answer of a connection refused on arrival, until it is sent
+        _tail = b""  # the last bytes of the refused request read so far (its head's end may straddle reads)
+        _read = 0
+        _timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            refusal = server.refusal_on_arrival()
+            if refusal is None:
+                super().connection_made(transport)
+                return
+            self.transport = cast(asyncio.Transport, transport)
+            self._refused = _busy_answer(refusal)
+            self._timer = self.loop.call_later(server.settings.open_timeout, self.transport.abort)
+
+        def data_received(self, data: bytes) -> None:
+            if self._refused is None:
+                super().data_received(data)
+                return
+            self._read += len(data)
+            seen, self._tail = self._tail + data, (self._tail + data)[-3:]
+            if _HEAD_END in seen:
+                self.transport.write(self._refused)
+                self.transport.close()
+            elif self._read > _MAX_REFUSED_HEAD:
+                self.transport.abort()
+
+        def eof_received(self) -> None:
+            if self._refused is None:
+                super().eof_received()
+            # refused: returning None closes the transport
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._refused is None:
+                super().connection_lost(exc)
+                return
+            if self._timer is not None:
+                self._timer.cancel()
+            self.release_protocol()
+
+    return PlainServerConnection
+
+
 def _tls_connection_class(server: OcppServer, context: ssl.SSLContext) -> type[ServerConnection]:
     """A WebSocket connection that first does its TLS handshake itself (``loop.start_tls``).
 
@@ -901,7 +1001,7 @@ def _tls_connection_class(server: OcppServer, context: ssl.SSLContext) -> type[S
     locked out (or out of its failure budget) is dropped at once, before any TLS work.
     """
 
-    class TlsServerConnection(ServerConnection):
+    class TlsServerConnection(_Connection):
         _ready = False
         _early: list[bytes] | None = None
         _early_eof = False
@@ -910,7 +1010,10 @@ def _tls_connection_class(server: OcppServer, context: ssl.SSLContext) -> type[S
             raw = cast(asyncio.Transport, transport)
             peer = raw.get_extra_info("peername")
             host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
-            if server.guard.refuse_source(host, server.now()) is not None:
+            # Dropped before any TLS work: a source locked out, or a request admission would refuse anyway
+            # (a TLS handshake costs more than the 503 it would lead to; the station retries as after any
+            # failed connection).
+            if server.guard.refuse_source(host, server.now()) is not None or server.refusal_on_arrival():
                 raw.abort()
                 return
             raw.pause_reading()
@@ -966,6 +1069,8 @@ def _tls_connection_class(server: OcppServer, context: ssl.SSLContext) -> type[S
         def connection_lost(self, exc: Exception | None) -> None:
             if self._ready:
                 super().connection_lost(exc)
+            else:
+                self.release_protocol()
 
     return TlsServerConnection
 

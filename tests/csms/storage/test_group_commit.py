@@ -174,6 +174,34 @@ async def test_units_run_in_queue_order_and_see_earlier_writes(engine: AsyncEngi
     assert counts == list(range(10))
 
 
+async def test_urgent_units_join_the_next_batch_ahead_of_the_queue(sqlite_engine: AsyncEngine) -> None:
+    """A live session's TransactionEvent is queued urgent: with a storm's writes waiting (more than a batch
+    holds), it goes into the very next batch, before them."""
+    committer = GroupCommitter(sqlite_engine, writers=1, max_batch=4)
+    release = threading.Event()
+    order: list[int] = []
+
+    def step(key: int) -> Callable[[sa.Connection], int]:
+        def work(connection: sa.Connection) -> int:
+            if key == 0:
+                release.wait(10)  # the batch in progress while the others queue up
+            order.append(key)
+            return key
+
+        return work
+
+    gate = asyncio.ensure_future(committer.run(step(0)))
+    await asyncio.sleep(0.05)
+    queued = [asyncio.ensure_future(committer.run(step(key))) for key in range(1, 9)]
+    urgent = asyncio.ensure_future(committer.run(step(100), urgent=True))
+    await asyncio.sleep(0.05)
+    assert committer.backlog == 9
+    release.set()
+    await asyncio.gather(gate, urgent, *queued)
+    assert order == [0, 100, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert committer.batches == 4  # [0], [100, 1, 2, 3], [4..7], [8]
+
+
 async def test_a_cancelled_caller_is_not_written(engine: AsyncEngine) -> None:
     committer = GroupCommitter(engine, writers=1)
     gone = asyncio.ensure_future(committer.run(insert(3)))

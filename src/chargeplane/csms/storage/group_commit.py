@@ -21,8 +21,12 @@ call. Units must therefore touch nothing but the database (their effects are und
 may run more than once; they see the uncommitted writes of the units before them in the batch, exactly as if
 the units had run one after the other.
 
-Ordering: units run in the order they were queued (per writer). A station has at most one outstanding CALL,
-so two units of one station are never queued at the same time.
+Ordering: units run in the order they were queued (per writer), except that *urgent* ones go first: a unit
+or item queued with ``urgent=True`` joins the next batch ahead of everything else waiting. The transaction
+block marks its TransactionEvents and meter values urgent: in a reconnection storm thousands of boots,
+presence and status writes queue up, and a live charging session's event must not wait behind them. A station
+has at most one outstanding CALL, so two units of one station are never queued at the same time and the
+reordering never swaps two writes of one station's messages.
 
 Batch writers: a hot message type may instead hand a plain value to a :class:`BatchWriter`
 (:meth:`GroupCommitter.run_batched`). All the items of one writer in a batch are written by one call, after the
@@ -156,6 +160,7 @@ class GroupCommitter:
         self.writers = writers if writers is not None else (1 if engine.dialect.name == "sqlite" else 4)
         self.max_batch = max_batch
         self._queue: collections.deque[_Item[Any]] = collections.deque()
+        self._urgent: collections.deque[_Item[Any]] = collections.deque()  # taken before _queue
         self._running = 0  # writer tasks that will still look at the queue
         self._tasks: set[asyncio.Task[None]] = set()  # strong references while they run
         # An SQLite file: a synchronous engine on the same file, used only by the committer's thread.
@@ -174,24 +179,27 @@ class GroupCommitter:
     @property
     def backlog(self) -> int:
         """Units of work and batch items queued, not yet taken by a writer."""
-        return len(self._queue)
+        return len(self._queue) + len(self._urgent)
 
-    async def run(self, work: Work[T]) -> T:
+    async def run(self, work: Work[T], *, urgent: bool = False) -> T:
         """Run ``work`` in a database transaction; return its result once that transaction is committed.
 
-        Raises what ``work`` raised (then nothing of it was committed), or the commit's error.
+        Raises what ``work`` raised (then nothing of it was committed), or the commit's error. ``urgent``:
+        into the next batch ahead of the units queued without it (see Ordering above).
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        return await self._submit(_Item(future, work=work))
+        return await self._submit(_Item(future, work=work), urgent)
 
-    async def run_batched(self, writer: BatchWriter[I_contra, T], item: I_contra) -> T:
+    async def run_batched(
+        self, writer: BatchWriter[I_contra, T], item: I_contra, *, urgent: bool = False
+    ) -> T:
         """Have ``writer`` write ``item`` together with the other items of its batch; return the item's
         result once the batch's transaction is committed (raises as :meth:`run` does)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        return await self._submit(_Item(future, writer=writer, value=item))
+        return await self._submit(_Item(future, writer=writer, value=item), urgent)
 
-    async def _submit(self, item: _Item[T]) -> T:
-        self._queue.append(item)
+    async def _submit(self, item: _Item[T], urgent: bool) -> T:
+        (self._urgent if urgent else self._queue).append(item)
         if self._running < self.writers:
             self._running += 1
             task = asyncio.create_task(self._writer(), name="group-commit")
@@ -213,12 +221,12 @@ class GroupCommitter:
             await lease.release()
 
     async def _drain_batches(self, lease: _Lease) -> None:
-        queue = self._queue
+        urgent, queue = self._urgent, self._queue
         await asyncio.sleep(0)  # let the units that are ready in this loop iteration join the first batch
-        while queue:
+        while urgent or queue:
             batch: list[_Item[Any]] = []
-            while queue and len(batch) < self.max_batch:
-                item = queue.popleft()
+            while (urgent or queue) and len(batch) < self.max_batch:
+                item = (urgent or queue).popleft()
                 if not item.future.done():  # a caller that went away (cancelled) needs no write
                     batch.append(item)
             if batch:

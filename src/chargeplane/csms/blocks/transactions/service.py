@@ -226,7 +226,8 @@ class TransactionService:
             limit=limit,
             refuse=refuse,
         )
-        written = await self.repository.committer.run_batched(self._event_writer, write)
+        # urgent: a charging session waits for the answer; a storm's boots and presence writes can wait
+        written = await self.repository.committer.run_batched(self._event_writer, write, urgent=True)
         self._publish_closed(written.closed)
         self._publish(station_id, written.record, facts, written.changes)
         answer = self._answer(decision, facts, written.busy)
@@ -560,7 +561,7 @@ class TransactionService:
     ) -> None:
         """J01 / 1.6 MeterValues: stored per sampled value, linked to the transaction when one is named."""
         write = MeterValuesWrite(station_id, transaction_id, samples, evse_id, connector_id, self.clock.now())
-        record = await self.repository.committer.run_batched(self._meter_values_writer, write)
+        record = await self.repository.committer.run_batched(self._meter_values_writer, write, urgent=True)
         if transaction_id is not None and record is None:
             log.warning("%s: meter values for unknown transaction %s", station_id, transaction_id)
         self._publish_meter_values(
