@@ -87,6 +87,22 @@ def test_requests_in_progress_are_capped_before_any_work() -> None:
     assert admission.refusals == {"opening": 1}
 
 
+def test_arrivals_are_refused_once_those_in_progress_and_arriving_fill_the_cap_or_the_loop_lags() -> None:
+    admission = AdmissionControl(rate=1000.0, burst=100, max_connections=1000, max_lag=0.5, max_opening=3)
+    assert admission.begin() is None
+    assert admission.saturated(arriving=1) is None  # 1 in progress + 1 let in this turn: room for a third
+    refused = admission.saturated(arriving=2)
+    assert refused is not None
+    assert (refused.kind, refused.reason) == ("opening", "too many handshakes in progress")
+    admission.opened()
+    assert admission.saturated(arriving=2) is None
+    admission.observe(1.0, late=0.8)
+    shed = admission.saturated()
+    assert shed is not None
+    assert (shed.kind, shed.retry_after) == ("overload", 2)
+    assert admission.refusals == {"opening": 1, "overload": 1}
+
+
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="max_rate"):
         AdaptiveRate(max_rate=0, target_lag=0.1, max_backlog=1)

@@ -119,11 +119,11 @@ class AdmissionControl:
         self.opening += 1
         return None
 
-    def saturated(self) -> Refusal | None:
+    def saturated(self, arriving: int = 0) -> Refusal | None:
         """Why a connection is refused as it arrives, before its request is read (counted as refused), or
-        None: handshakes in progress at the cap (``begin`` would refuse it), or the loop lagging past
-        ``max_lag`` (as any admission would)."""
-        if self.max_opening is not None and self.opening >= self.max_opening:
+        None: handshakes in progress, with the ``arriving`` connections whose requests have not reached
+        :meth:`begin` yet, at the cap, or the loop lagging past ``max_lag`` (as any admission would)."""
+        if self.max_opening is not None and self.opening + arriving >= self.max_opening:
             return self._count(_TOO_MANY_OPENING)
         if self.max_lag is not None and self.lag > self.max_lag:
             return self._count(self._overload())

@@ -311,6 +311,10 @@ class OcppServer:
         self._connections: dict[str, OcppConnection] = {}
         # requests waiting for a place among the handshakes in progress (admission_opening_wait)
         self._opening_queue: collections.deque[asyncio.Future[None]] = collections.deque()
+        # Connections let in on arrival in this turn of the event loop: a burst of them arrives at once, before
+        # any of their requests reaches admission, and counts against admission_max_opening. Only this turn's:
+        # connections that never send a request must not hold places (open_timeout ends them).
+        self._arrived_now = 0
         self._servers: list[Server] = []
         self._client_crl: bytes | None = None
         self._tls_context: ssl.SSLContext | None = None  # the current one; a new handshake switches to it
@@ -520,12 +524,20 @@ class OcppServer:
 
     def refusal_on_arrival(self) -> Refusal | None:
         """Why a connection just accepted is refused before anything of its request is read: handshakes in
-        progress at their cap, or the event loop lagging past ``admission_max_lag`` (what admission control
-        would answer once the request is parsed, whoever sends it). None while requests beyond the cap wait
-        for a place (``admission_opening_wait``)."""
+        progress, with those let in on arrival in this turn of the loop, at their cap, or the event loop
+        lagging past ``admission_max_lag`` (what admission control would answer once the request is parsed,
+        whoever sends it). Never while requests beyond the cap wait for a place (``admission_opening_wait``)."""
         if self.settings.admission_opening_wait > 0:
             return None
-        return self.admission.saturated()
+        refusal = self.admission.saturated(arriving=self._arrived_now)
+        if refusal is None:
+            self._arrived_now += 1
+            if self._arrived_now == 1:
+                asyncio.get_running_loop().call_soon(self._next_turn)
+        return refusal
+
+    def _next_turn(self) -> None:
+        self._arrived_now = 0
 
     async def _opening_handed_on(self) -> bool:
         """Wait (at most ``admission_opening_wait``) for a handshake in progress to hand its place on to this
