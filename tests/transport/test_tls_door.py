@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from websockets.exceptions import ConnectionClosed, InvalidMessage
@@ -20,7 +21,7 @@ from chargeplane.transport.security import (
 )
 from tests.transport import certs
 from tests.transport.conftest import PASSWORD, Directory, FakeCsms, Harness, Pki, running_server
-from tests.transport.test_server_client import basic, status_of
+from tests.transport.test_server_client import a_handshake_held, basic, status_of
 
 
 def crl_of(authority: certs.Authority, revoked: list[int]) -> bytes:
@@ -113,3 +114,26 @@ async def test_the_profile_a_station_authenticated_with(pki: Pki) -> None:
             )
             == 401
         )
+
+
+async def test_a_connection_arriving_while_handshakes_are_at_their_cap_is_dropped_before_tls(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #19: with admission_max_opening handshakes in progress a wss:// connection is dropped as it
+    arrives, before any TLS work (which costs more than the 503 it would lead to), and counted as refused;
+    once the handshake in progress is over the next one goes through."""
+    directory = Directory(
+        {
+            "CS1": StationSecurity(SecurityProfile.BASIC_AUTH, hash_password(PASSWORD)),
+            "CSP2": StationSecurity(SecurityProfile.TLS_BASIC_AUTH, hash_password(PASSWORD)),
+        }
+    )
+    async with running_server(directory, tls=pki.tls, admission_max_opening=1) as harness:
+        first, go_on = await a_handshake_held(monkeypatch, harness)
+        started = asyncio.get_running_loop().time()
+        assert await attempt(harness, pki, "CSP2", None, password=True) == 0
+        assert asyncio.get_running_loop().time() - started < 2  # dropped at once, no handshake timeout
+        assert harness.server.admission.refusals == {"opening": 1}
+        go_on.set()
+        assert await first == 101
+        assert await attempt(harness, pki, "CSP2", None, password=True) == 101
