@@ -2,6 +2,10 @@
 
 Each upgrade request goes through, in order and before any WebSocket upgrade:
 
+0. on arrival, before its request is read: while ``admission_max_opening`` handshakes are in progress
+   (counting the connections let in on arrival in the same turn of the event loop) or the loop lags past
+   ``admission_max_lag``, a ws:// connection is answered with the fixed 503 of step 3 and a wss:// one is
+   dropped before any TLS work (without ``admission_opening_wait`` only: with it, they wait at step 3);
 1. the path: ``<prefix>/<stationId>``, the identity percent-decoded and checked as an identifierString
    (2.0.1 Part 4 §3.1.1): 404 for another path, 400 for a malformed identity;
 2. the subprotocol: the newest of ``ocpp2.1``, ``ocpp2.0.1``, ``ocpp1.6`` offered by both sides; 400 when
@@ -137,7 +141,8 @@ class ServerSettings:
         int,
         Doc(
             "opening handshakes in progress at most (from the request, before the station is looked up, to "
-            "the end of its password check); more get 503 at once; 0: no cap"
+            "the end of its password check); more get 503 at once, on arrival before their request is parsed "
+            "(wss://: dropped before TLS); 0: no cap"
         ),
     ] = 256
     admission_opening_wait: Annotated[
