@@ -11,12 +11,16 @@ while a storm comes in (the keys queued behind a running read go into the next o
 read runs in the reader's own thread on a plain ``sqlite3`` connection (WAL: it does not wait for the
 committer's writes); elsewhere through ``AsyncConnection.run_sync``. A read sees what was committed before it
 started, which is at or after the moment it was asked for: never older than a read of its own would have been.
+
+The background jobs after accepted boots (a station's groups, whether it holds charging profiles) read a
+batch of stations with :meth:`BatchReader.get_many`: their Core query runs in the reader's thread on the
+synchronous connection, without the async bridge's hops per statement (issue #19).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
@@ -50,11 +54,28 @@ class BatchReader(Generic[K, V]):
 
     async def get(self, key: K) -> V | None:
         """The row of ``key`` as ``fetch`` makes it, or ``None``; raises what the read raised."""
+        future = self._ask(key)
+        self._start()
+        return await future
+
+    async def get_many(self, keys: Iterable[K]) -> dict[K, V | None]:
+        """The row of each key (``None``: none), read with the keys others ask for meanwhile; raises what a
+        read raised."""
+        futures = {key: self._ask(key) for key in keys}
+        if not futures:
+            return {}
+        self._start()
+        rows = await asyncio.gather(*futures.values())
+        return dict(zip(futures, rows, strict=True))
+
+    def _ask(self, key: K) -> asyncio.Future[V | None]:
         future: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append(future)
+        return future
+
+    def _start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._drain(), name="batch-read")
-        return await future
 
     async def _drain(self) -> None:
         try:
