@@ -125,3 +125,19 @@ async def test_a_read_sees_what_was_committed_before_it_was_asked_for(engine: As
         assert await reader.get(1) == "changed"
     finally:
         reader.close()
+
+
+async def test_on_sqlite_the_reader_thread_keeps_its_connection_between_reads(engine: AsyncEngine) -> None:
+    reader = BatchReader(engine, Notes())
+    if reader._sync_engine is None:
+        reader.close()
+        pytest.skip("the reader's own thread and connection are SQLite's")
+    checkouts: list[object] = []
+    sa.event.listen(reader._sync_engine, "checkout", lambda *_: checkouts.append(None))
+    try:
+        assert [await reader.get(key) for key in (1, 2, 3)] == ["n1", "n2", "n3"]
+        assert len(checkouts) == 1  # a pool checkout (and reset) per read cost a third of a small read
+        reader.close()
+        assert await reader.get(4) == "n4"  # released by close, yet usable: it comes back
+    finally:
+        reader.close()
