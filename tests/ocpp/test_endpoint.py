@@ -196,6 +196,23 @@ def test_default_message_ids_are_unique_and_at_most_36_chars() -> None:  # Part 
     assert other.send_call(fakes.PingRequest(), now=0.0) not in ids
 
 
+def test_the_random_prefix_of_the_message_ids_is_drawn_with_the_first_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # #19: a connection that sends nothing costs no draw (a system call)
+    drawn: list[int] = []
+
+    def token_hex(size: int) -> str:
+        drawn.append(size)
+        return "ab" * size
+
+    monkeypatch.setattr("secrets.token_hex", token_hex)
+    station = RpcEndpoint(Version.V201, STATION, catalog=fakes.CATALOG)
+    assert drawn == []
+    ids = [station.send_call(fakes.PingRequest(), now=0.0) for _ in range(2)]
+    assert ids == ["abababababab-1", "abababababab-2"]
+    assert drawn == [6]
+
+
 def test_role_may_only_send_its_own_direction() -> None:
     station = make(role=STATION)
     with pytest.raises(LocalProtocolError, match="a ChargingStation does not send Reset"):

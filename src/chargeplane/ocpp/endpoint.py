@@ -435,12 +435,17 @@ class RpcEndpoint:
 
 
 def _counter_ids() -> Callable[[], str]:
-    """Message ids ``<12 random hex>-<counter>``: unique on the connection, unlikely to repeat across them."""
-    prefix = secrets.token_hex(6)
+    """Message ids ``<12 random hex>-<counter>``: unique on the connection, unlikely to repeat across them.
+
+    The prefix is drawn with the first id: most of a CSMS's connections send nothing in their first minutes,
+    and the draw is a system call that gave up the GIL in the middle of every handshake (#19)."""
+    prefix = ""
     counter = 0
 
     def next_id() -> str:
-        nonlocal counter
+        nonlocal counter, prefix
+        if not prefix:
+            prefix = secrets.token_hex(6)
         counter += 1
         return f"{prefix}-{counter}"
 

@@ -71,6 +71,25 @@ async def test_keys_asked_for_together_are_read_by_one_statement_each_caller_get
         reader.close()
 
 
+async def test_many_keys_of_one_caller_share_the_read_of_the_keys_others_ask_for_meanwhile(
+    engine: AsyncEngine,
+) -> None:
+    fetch = Notes()
+    reader = BatchReader(engine, fetch)
+    try:
+        many, one = await asyncio.gather(reader.get_many([4, 5, 1000]), reader.get(6))
+        assert many == {4: "n4", 5: "n5", 1000: None}  # a key without a row: None
+        assert one == "n6"
+        assert [sorted(keys) for keys in fetch.statements] == [[4, 5, 6, 1000]]
+        assert await reader.get_many([]) == {}
+        assert len(fetch.statements) == 1  # nothing asked, nothing read
+        fetch.fail = True
+        with pytest.raises(RuntimeError):
+            await reader.get_many([1, 2])
+    finally:
+        reader.close()
+
+
 async def test_a_batch_is_bounded_and_keys_queued_behind_a_read_go_into_the_next(engine: AsyncEngine) -> None:
     fetch = Notes()
     reader = BatchReader(engine, fetch, max_batch=50)
@@ -104,5 +123,21 @@ async def test_a_read_sees_what_was_committed_before_it_was_asked_for(engine: As
         async with engine.begin() as connection:
             await connection.execute(sa.update(notes).where(notes.c.id == 1).values(note="changed"))
         assert await reader.get(1) == "changed"
+    finally:
+        reader.close()
+
+
+async def test_on_sqlite_the_reader_thread_keeps_its_connection_between_reads(engine: AsyncEngine) -> None:
+    reader = BatchReader(engine, Notes())
+    if reader._sync_engine is None:
+        reader.close()
+        pytest.skip("the reader's own thread and connection are SQLite's")
+    checkouts: list[object] = []
+    sa.event.listen(reader._sync_engine, "checkout", lambda *_: checkouts.append(None))
+    try:
+        assert [await reader.get(key) for key in (1, 2, 3)] == ["n1", "n2", "n3"]
+        assert len(checkouts) == 1  # a pool checkout (and reset) per read cost a third of a small read
+        reader.close()
+        assert await reader.get(4) == "n4"  # released by close, yet usable: it comes back
     finally:
         reader.close()

@@ -11,12 +11,16 @@ while a storm comes in (the keys queued behind a running read go into the next o
 read runs in the reader's own thread on a plain ``sqlite3`` connection (WAL: it does not wait for the
 committer's writes); elsewhere through ``AsyncConnection.run_sync``. A read sees what was committed before it
 started, which is at or after the moment it was asked for: never older than a read of its own would have been.
+
+The background jobs after accepted boots (a station's groups, whether it holds charging profiles) read a
+batch of stations with :meth:`BatchReader.get_many`: their Core query runs in the reader's thread on the
+synchronous connection, without the async bridge's hops per statement (issue #19).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
@@ -43,6 +47,7 @@ class BatchReader(Generic[K, V]):
         self._task: asyncio.Task[None] | None = None
         self._sync_engine: sa.Engine | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._connection: sa.Connection | None = None  # the thread's, kept between reads (only it uses it)
         thread = sqlite_file_thread(engine, "batch-read")
         if thread is not None:
             self._sync_engine, self._executor = thread
@@ -50,11 +55,28 @@ class BatchReader(Generic[K, V]):
 
     async def get(self, key: K) -> V | None:
         """The row of ``key`` as ``fetch`` makes it, or ``None``; raises what the read raised."""
+        future = self._ask(key)
+        self._start()
+        return await future
+
+    async def get_many(self, keys: Iterable[K]) -> dict[K, V | None]:
+        """The row of each key (``None``: none), read with the keys others ask for meanwhile; raises what a
+        read raised."""
+        futures = {key: self._ask(key) for key in keys}
+        if not futures:
+            return {}
+        self._start()
+        rows = await asyncio.gather(*futures.values())
+        return dict(zip(futures, rows, strict=True))
+
+    def _ask(self, key: K) -> asyncio.Future[V | None]:
         future: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append(future)
+        return future
+
+    def _start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._drain(), name="batch-read")
-        return await future
 
     async def _drain(self) -> None:
         try:
@@ -88,11 +110,28 @@ class BatchReader(Generic[K, V]):
             return await connection.run_sync(self.fetch, keys)
 
     def _read_sync(self, keys: Sequence[K]) -> Mapping[K, V]:
+        """In the reader's thread, on the connection it keeps: taking one from the pool and giving it back
+        (with its reset) cost a third of a read of a few keys (#19)."""
         assert self._sync_engine is not None
-        with self._sync_engine.connect() as connection:
-            return self.fetch(connection, keys)
+        if self._connection is None:
+            self._connection = self._sync_engine.connect()
+        try:
+            return self.fetch(self._connection, keys)
+        except BaseException:
+            self._drop()  # whatever state the failure left it in: the next read starts afresh
+            raise
+        finally:
+            if self._connection is not None:
+                self._connection.rollback()  # the read ends: the next one sees what was committed since
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
     def close(self) -> None:
-        """Release the SQLite thread's connection (the reader stays usable: it comes back)."""
-        if self._sync_engine is not None:
+        """Release the SQLite thread's connection (the reader stays usable: it comes back); in the thread,
+        after the read it may be running."""
+        if self._executor is not None and self._sync_engine is not None:
+            self._executor.submit(self._drop).result()
             self._sync_engine.dispose()

@@ -199,3 +199,16 @@ async def test_a_change_through_the_service_drops_a_record_handed_on(csms: Runni
     assert handed is not None
     assert handed.registration_status == "Rejected"
     assert provisioning._handed_on("CS8") is None  # used once
+
+
+async def test_an_accepted_boot_logs_no_info_line_a_pending_one_does(
+    csms: RunningCsms, caplog: pytest.LogCaptureFixture
+) -> None:  # #19: a fleet coming back wrote a line per station
+    caplog.set_level("INFO", logger="chargeplane.csms.blocks.provisioning.service")
+    await csms.add_station("CS10")
+    await csms.add_station("CS11", registrationStatus="Pending")
+    for station_id, status in (("CS10", "Accepted"), ("CS11", "Pending")):
+        async with peer(csms.ocpp_url, station_id, "2.0.1") as station:
+            assert (await boot(station, "2.0.1")).status == status
+    booted = [r.getMessage() for r in caplog.records if "booted" in r.getMessage() and r.levelname == "INFO"]
+    assert [line.split()[0] for line in booted] == ["CS11"]

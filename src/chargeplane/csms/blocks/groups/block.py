@@ -12,9 +12,9 @@ from chargeplane.csms.blocks.provisioning.service import ProvisioningService
 
 
 def install(context: BlockContext, settings: NoSettings) -> None:
-    service = StationGroupService(
-        GroupRepository(context.engine), context.require(ProvisioningService), context.clock
-    )
+    repository = GroupRepository(context.engine)
+    service = StationGroupService(repository, context.require(ProvisioningService), context.clock)
+    context.on_stop.append(repository.close)
     context.routes.extend(api.routes(service))
     context.provide(service)
 

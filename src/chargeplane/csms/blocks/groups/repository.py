@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargeplane.csms.blocks.groups.tables import station_group_members, station_groups
+from chargeplane.csms.storage.batch_read import BatchReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,8 @@ def _group(row: sa.Row[*tuple[Any, ...]]) -> GroupRecord:  # the group columns, 
 class GroupRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # read after every accepted boot (the desired configuration): many stations' reads share one
+        self._groups: BatchReader[str, list[GroupRecord]] = BatchReader(engine, _groups_of)
 
     async def create(self, name: str, description: str | None, priority: int, now: datetime) -> bool:
         """False when a group of that name (casefolded) exists."""
@@ -158,18 +161,25 @@ class GroupRepository:
     async def groups_of_many(self, station_ids: Sequence[str]) -> dict[str, list[GroupRecord]]:
         """Each station's groups, highest priority first, then by name, for many stations in one read, by
         casefolded station id (a station in no group: an empty list)."""
-        keys = sorted({station_id.casefold() for station_id in station_ids})
-        found: dict[str, list[GroupRecord]] = {key: [] for key in keys}
-        if not keys:
-            return found
-        query = (
-            sa.select(_m.station_key, *_COLUMNS)
-            .select_from(station_groups.join(station_group_members, _m.group_id == _g.id))
-            .where(_m.station_key.in_(keys))
-            .order_by(_m.station_key, _g.priority.desc(), _g.name_key)
-        )
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        for row in rows:
-            found[row.station_key].append(_group(row))
-        return found
+        found = await self._groups.get_many(sorted({station_id.casefold() for station_id in station_ids}))
+        return {key: groups or [] for key, groups in found.items()}
+
+    def close(self) -> None:
+        self._groups.close()
+
+
+# Built once: building it per read cost more than running it (the keys are an expanding parameter).
+_GROUPS_OF = (
+    sa.select(_m.station_key, *_COLUMNS)
+    .select_from(station_groups.join(station_group_members, _m.group_id == _g.id))
+    .where(_m.station_key.in_(sa.bindparam("keys", expanding=True)))
+    .order_by(_m.station_key, _g.priority.desc(), _g.name_key)
+)
+
+
+def _groups_of(connection: sa.Connection, keys: Sequence[str]) -> dict[str, list[GroupRecord]]:
+    """The :class:`BatchReader`'s read: the groups of the stations with these keys (those in none left out)."""
+    found: dict[str, list[GroupRecord]] = {}
+    for row in connection.execute(_GROUPS_OF, {"keys": list(keys)}):
+        found.setdefault(row.station_key, []).append(_group(row))
+    return found

@@ -261,7 +261,18 @@ class ProvisioningService:
             if status == ACCEPTED
             else self.settings.boot_retry_interval
         )
-        log.info("%s booted (%s, %s %s): %s", station_id, boot.reason, boot.vendor, boot.model, status)
+        # An accepted boot is the everyday case, and its data is in the station record and the bus's boot
+        # event: a line each was 10,000 lines and a few percent of the event loop's time for a fleet coming
+        # back (#19). Pending and Rejected boots, which want attention, keep theirs.
+        log.log(
+            logging.DEBUG if status == ACCEPTED else logging.INFO,
+            "%s booted (%s, %s %s): %s",
+            station_id,
+            boot.reason,
+            boot.vendor,
+            boot.model,
+            status,
+        )
         self.events.publish(
             StationEvent(
                 "boot",

@@ -22,6 +22,7 @@ from chargeplane.csms.blocks.transactions.service import TransactionService
 
 def install(context: BlockContext, settings: SmartChargingSettings) -> None:
     repository = SmartChargingRepository(context.engine, context.committer)
+    context.on_stop.append(repository.close)
     service = SmartChargingService(
         repository,
         context.require(CommandService),
