@@ -4,6 +4,7 @@ SQLAlchemy Core paths write. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -139,6 +140,33 @@ async def test_E01_a_gap_filled_later_is_not_taken_for_a_repeat(engine: AsyncEng
     assert [r.changes is not None for r in results] == [True, True, False]
     assert results[1].changes is not None
     assert results[1].changes["seq_gaps"] == []
+
+
+async def test_a_batch_of_many_known_and_new_transactions_gives_each_event_its_own(
+    engine: AsyncEngine,
+) -> None:
+    """More transactions than one statement reads on SQLite (the reads are padded to a few sizes), known and
+    unknown ones interleaved; a repeated event still marks its transaction updated."""
+    await write_together(
+        engine, [event(f"CS{i}", f"TX{i}", 0, event_type="Started") for i in range(0, 150, 2)]
+    )
+    later = NOW + timedelta(minutes=1)
+    writes = [dataclasses.replace(event(f"CS{i}", f"TX{i}", 1, wh=float(i)), now=later) for i in range(150)]
+    results = await write_together(engine, writes)
+    assert [(r.record.station_id, r.record.transaction_id) for r in results] == [
+        (f"CS{i}", f"TX{i}") for i in range(150)
+    ]
+    assert [r.record.event_count for r in results] == [1 - i % 2 for i in range(150)]  # the odd ones are new
+    assert all(r.changes is not None for r in results)
+    repeated = await write_together(
+        engine, [dataclasses.replace(writes[7], now=later + timedelta(minutes=1))]
+    )
+    assert repeated[0].changes is None
+    repository = TransactionRepository(engine, GroupCommitter(engine))
+    record = await repository.get(results[7].record.id)
+    assert record is not None
+    assert (record.event_count, record.last_register_wh) == (1, 7.0)
+    assert record.updated_at == later + timedelta(minutes=1)
 
 
 async def test_E05_busy_token_is_reported_only_over_its_limit(engine: AsyncEngine) -> None:
