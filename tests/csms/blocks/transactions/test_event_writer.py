@@ -253,6 +253,29 @@ def test_sqlite_timestamps_use_sqlalchemys_text_and_refuse_naive_values() -> Non
         bind(datetime(2025, 3, 1))
 
 
+def test_postgresql_timestamps_are_aware_utc_and_naive_values_refused() -> None:
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    from chargeplane.csms.storage.metadata import UtcDateTime
+
+    dialect = asyncpg.dialect()
+    bind = UtcDateTime().bind_processor(dialect)
+    result = UtcDateTime().result_processor(dialect, None)
+    assert bind is not None
+    assert result is not None
+    elsewhere = datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5)))
+    for value in (T0, NOW, elsewhere):
+        assert bind(value) == value
+        assert bind(value).tzinfo is UTC
+        assert result(value) == value
+        assert result(value).tzinfo is UTC
+    assert result(datetime(2025, 3, 1, 12)) == T0  # a naive value read back is taken as UTC
+    assert bind(None) is None
+    assert result(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        bind(datetime(2025, 3, 1))
+
+
 async def test_J01_meter_values_batched_together_fold_into_their_transaction(engine: AsyncEngine) -> None:
     await write_together(engine, [event("CS1", "TX1", 0, event_type="Started", wh=1000.0)])
     committer = GroupCommitter(engine, writers=1)
