@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -230,50 +231,42 @@ def _facts_at(write: EventWrite, at: datetime) -> EventFacts:
     )
 
 
-def test_sqlite_timestamps_use_sqlalchemys_text_and_refuse_naive_values() -> None:
-    from sqlalchemy.dialects import sqlite
+ELSEWHERE = datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5)))
 
+
+def _timestamp_processors(dialect: sa.Dialect) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """The bind and result conversions of a UTC timestamp column; both must take None as NULL."""
     from chargeplane.csms.storage.metadata import UtcDateTime
 
-    dialect = sqlite.dialect()
     bind = UtcDateTime().bind_processor(dialect)
     result = UtcDateTime().result_processor(dialect, None)
     assert bind is not None
     assert result is not None
-    core = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert (bind(None), result(None)) == (None, None)
+    with pytest.raises(ValueError, match="naive"):
+        bind(datetime(2025, 3, 1))
+    return bind, result
+
+
+def test_sqlite_timestamps_use_sqlalchemys_text_and_refuse_naive_values() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    bind, result = _timestamp_processors(sqlite.dialect())
+    core = sa.DateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
     assert core is not None
-    for value in (T0, NOW, datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5)))):
+    for value in (T0, NOW, ELSEWHERE):
         assert bind(value) == core(value.astimezone(UTC).replace(tzinfo=None))
         assert result(bind(value)) == value
         assert result(bind(value)).tzinfo is UTC
     assert result("2025-03-01 12:00:00") == T0  # text without microseconds, as older rows may hold
-    assert bind(None) is None
-    assert result(None) is None
-    with pytest.raises(ValueError, match="naive"):
-        bind(datetime(2025, 3, 1))
 
 
 def test_postgresql_timestamps_are_aware_utc_and_naive_values_refused() -> None:
-    from sqlalchemy.dialects.postgresql import asyncpg
-
-    from chargeplane.csms.storage.metadata import UtcDateTime
-
-    dialect = asyncpg.dialect()
-    bind = UtcDateTime().bind_processor(dialect)
-    result = UtcDateTime().result_processor(dialect, None)
-    assert bind is not None
-    assert result is not None
-    elsewhere = datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5)))
-    for value in (T0, NOW, elsewhere):
-        assert bind(value) == value
-        assert bind(value).tzinfo is UTC
-        assert result(value) == value
-        assert result(value).tzinfo is UTC
+    bind, result = _timestamp_processors(sa.make_url("postgresql+asyncpg://").get_dialect()())
+    for value in (T0, NOW, ELSEWHERE):
+        assert bind(value) == result(value) == value
+        assert bind(value).tzinfo is result(value).tzinfo is UTC
     assert result(datetime(2025, 3, 1, 12)) == T0  # a naive value read back is taken as UTC
-    assert bind(None) is None
-    assert result(None) is None
-    with pytest.raises(ValueError, match="naive"):
-        bind(datetime(2025, 3, 1))
 
 
 async def test_J01_meter_values_batched_together_fold_into_their_transaction(engine: AsyncEngine) -> None:
