@@ -207,7 +207,9 @@ class TransactionEventWriter:
         """Every transaction of the batch, created if unknown, as stored before the batch.
 
         PostgreSQL: one upsert of them all (it locks the rows). SQLite: the known ones are read (a read costs
-        less than a write, and their rows are updated anyway), only the unknown ones are inserted."""
+        less than a write, and their rows are updated anyway), only the unknown ones are inserted; the read
+        stays true until the batch writes, as SQLite serves one process, whose committer is the only writer
+        of these rows (pysqlite opens the transaction only at the first write)."""
         first: dict[tuple[str, str], EventWrite] = {}
         for item in items:
             first.setdefault((item.station_id, item.facts.transaction_id), item)
