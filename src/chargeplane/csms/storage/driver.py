@@ -84,6 +84,10 @@ class RowCodec:
     def result(self, row: Sequence[Any], description: Sequence[Sequence[Any]]) -> dict[str, Any]:
         """A driver row (in ``names`` order) as Python values by column name; ``description`` is the cursor's
         (some drivers' conversions depend on the type code it reports)."""
+        return dict(zip(self.names, self.values(row, description), strict=True))
+
+    def values(self, row: Sequence[Any], description: Sequence[Sequence[Any]]) -> list[Any]:
+        """A driver row as Python values in the same order (:meth:`result` without the names)."""
         if self._results is None:
             results: list[tuple[int, Processor]] = []
             for index, (column_type, column) in enumerate(zip(self._types, description, strict=True)):
@@ -93,8 +97,10 @@ class RowCodec:
             self._results = tuple(results)
         values = list(row)
         for index, process in self._results:
-            values[index] = process(values[index])
-        return dict(zip(self.names, values, strict=True))
+            value = values[index]
+            if value is not None:  # every conversion here maps None to None (SQL NULL)
+                values[index] = process(value)
+        return values
 
 
 class Updates:

@@ -33,11 +33,15 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
     def bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":
             return _sqlite_text
+        if self.impl_instance.bind_processor(dialect) is None:  # the driver takes aware datetimes (asyncpg)
+            return _aware_utc  # process_bind_param without SQLAlchemy's wrapper, and as is when in UTC
         return super().bind_processor(dialect)
 
     def result_processor(self, dialect: sa.Dialect, coltype: Any) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":
             return _sqlite_datetime
+        if self.impl_instance.result_processor(dialect, coltype) is None:
+            return _as_utc
         return super().result_processor(dialect, coltype)
 
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
@@ -72,6 +76,23 @@ def _sqlite_text(value: datetime | None) -> str | None:
         # Equal instants in other zones share the entry: the text is always of the UTC time.
         text = _SQLITE_TEXT[value] = value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]  # no "+00:00"
     return text
+
+
+def _aware_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is UTC:  # every instant the CSMS makes or reads off the wire
+        return value
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC)
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    assert isinstance(value, datetime)
+    if value.tzinfo is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _sqlite_datetime(value: str | None) -> datetime | None:

@@ -4,16 +4,22 @@ the final totalCost, the receipt, the 2.1 local-cost commands and a station's co
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from ocpp.routing import on
 
 from chargeplane.csms.blocks.authorization.service import AuthorizationService
+from chargeplane.csms.blocks.tariffs.repository import TariffRepository
 from chargeplane.csms.blocks.tariffs.service import TariffService
 from chargeplane.csms.blocks.tariffs.settings import TariffsSettings, TariffText
+from chargeplane.csms.blocks.transactions.fold import EventFacts
+from chargeplane.csms.blocks.transactions.service import EventOutcome
+from chargeplane.csms.bus.events import EventBus
+from chargeplane.csms.clock import ManualClock
 from tests.csms.conftest import RunningCsms, running, settings_for
 from tests.csms.peers import MODULES, boot, peer
 
@@ -274,3 +280,27 @@ async def test_I01_FR_02_I08_tariff_text_and_driver_tariff_when_the_station_calc
             answer = await station.call(MODULES["2.1"].call.Authorize(id_token=token))
             assert answer.id_token_info["personal_message"]["content"] == "0.40 EUR/kWh 08-18h, else 0.25"
             assert answer.tariff["tariff_id"] == "office"  # I08: the driver's tariff for local calculation
+
+
+async def test_events_that_find_the_tariff_answer_out_of_date_together_read_it_once() -> None:
+    """Whether anything is to be priced is read at most every few seconds; under load every station's next
+    event arrived while the first read was on its way, and each read it again."""
+
+    class Repository:
+        reads = 0
+
+        async def anything_to_price(self) -> bool:
+            self.reads += 1
+            await asyncio.sleep(0.01)
+            return False
+
+    repository = Repository()
+    unused: Any = None
+    service = TariffService(
+        cast(TariffRepository, repository), TariffsSettings(), unused, unused, EventBus(), ManualClock(T0)
+    )
+    facts = EventFacts(transaction_id="TX-1", event_type="Updated", timestamp=T0, seq_no=1)
+    outcome = EventOutcome(transaction_key=1, transaction_id="TX-1", duplicate=False, decision=None)
+    answers = await asyncio.gather(*(service.on_event(f"CS{i}", "2.0.1", facts, outcome) for i in range(50)))
+    assert answers == [None] * 50  # nothing to price
+    assert repository.reads == 1

@@ -4,8 +4,10 @@ SQLAlchemy Core paths write. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import dataclasses
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -141,6 +143,33 @@ async def test_E01_a_gap_filled_later_is_not_taken_for_a_repeat(engine: AsyncEng
     assert results[1].changes["seq_gaps"] == []
 
 
+async def test_a_batch_of_many_known_and_new_transactions_gives_each_event_its_own(
+    engine: AsyncEngine,
+) -> None:
+    """More transactions than one statement reads on SQLite (the reads are padded to a few sizes), known and
+    unknown ones interleaved; a repeated event still marks its transaction updated."""
+    await write_together(
+        engine, [event(f"CS{i}", f"TX{i}", 0, event_type="Started") for i in range(0, 150, 2)]
+    )
+    later = NOW + timedelta(minutes=1)
+    writes = [dataclasses.replace(event(f"CS{i}", f"TX{i}", 1, wh=float(i)), now=later) for i in range(150)]
+    results = await write_together(engine, writes)
+    assert [(r.record.station_id, r.record.transaction_id) for r in results] == [
+        (f"CS{i}", f"TX{i}") for i in range(150)
+    ]
+    assert [r.record.event_count for r in results] == [1 - i % 2 for i in range(150)]  # the odd ones are new
+    assert all(r.changes is not None for r in results)
+    repeated = await write_together(
+        engine, [dataclasses.replace(writes[7], now=later + timedelta(minutes=1))]
+    )
+    assert repeated[0].changes is None
+    repository = TransactionRepository(engine, GroupCommitter(engine))
+    record = await repository.get(results[7].record.id)
+    assert record is not None
+    assert (record.event_count, record.last_register_wh) == (1, 7.0)
+    assert record.updated_at == later + timedelta(minutes=1)
+
+
 async def test_E05_busy_token_is_reported_only_over_its_limit(engine: AsyncEngine) -> None:
     await write_together(engine, [event("CS1", "TX1", 0, event_type="Started", id_token="TOKEN")])
     results = await write_together(
@@ -202,27 +231,42 @@ def _facts_at(write: EventWrite, at: datetime) -> EventFacts:
     )
 
 
-def test_sqlite_timestamps_use_sqlalchemys_text_and_refuse_naive_values() -> None:
-    from sqlalchemy.dialects import sqlite
+ELSEWHERE = datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5)))
 
+
+def _timestamp_processors(dialect: sa.Dialect) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """The bind and result conversions of a UTC timestamp column; both must take None as NULL."""
     from chargeplane.csms.storage.metadata import UtcDateTime
 
-    dialect = sqlite.dialect()
     bind = UtcDateTime().bind_processor(dialect)
     result = UtcDateTime().result_processor(dialect, None)
     assert bind is not None
     assert result is not None
-    core = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert (bind(None), result(None)) == (None, None)
+    with pytest.raises(ValueError, match="naive"):
+        bind(datetime(2025, 3, 1))
+    return bind, result
+
+
+def test_sqlite_timestamps_use_sqlalchemys_text_and_refuse_naive_values() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    bind, result = _timestamp_processors(sqlite.dialect())
+    core = sa.DateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
     assert core is not None
-    for value in (T0, NOW, datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5)))):
+    for value in (T0, NOW, ELSEWHERE):
         assert bind(value) == core(value.astimezone(UTC).replace(tzinfo=None))
         assert result(bind(value)) == value
         assert result(bind(value)).tzinfo is UTC
     assert result("2025-03-01 12:00:00") == T0  # text without microseconds, as older rows may hold
-    assert bind(None) is None
-    assert result(None) is None
-    with pytest.raises(ValueError, match="naive"):
-        bind(datetime(2025, 3, 1))
+
+
+def test_postgresql_timestamps_are_aware_utc_and_naive_values_refused() -> None:
+    bind, result = _timestamp_processors(sa.make_url("postgresql+asyncpg://").get_dialect()())
+    for value in (T0, NOW, ELSEWHERE):
+        assert bind(value) == result(value) == value
+        assert bind(value).tzinfo is result(value).tzinfo is UTC
+    assert result(datetime(2025, 3, 1, 12)) == T0  # a naive value read back is taken as UTC
 
 
 async def test_J01_meter_values_batched_together_fold_into_their_transaction(engine: AsyncEngine) -> None:

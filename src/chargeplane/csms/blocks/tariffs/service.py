@@ -23,6 +23,7 @@ compared with the CSMS's: a difference beyond ``mismatch_tolerance`` is recorded
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -178,14 +179,22 @@ class TariffService:
         self.tz: tzinfo = UTC if settings.time_zone == "UTC" else ZoneInfo(settings.time_zone)
         self.tolerance = Decimal(settings.mismatch_tolerance)
         self._any_tariff: tuple[float, bool] | None = None  # (monotonic time, whether any tariff exists)
+        self._any_tariff_read = asyncio.Lock()
 
     async def _anything_to_price(self) -> bool:
         """Whether any tariff exists or any ongoing transaction has one (read at most every few seconds: it
         spares each event of a CSMS without tariffs its look-ups; this node's own changes count at once)."""
-        now = time.monotonic()
-        if self._any_tariff is None or now - self._any_tariff[0] > _ANY_TARIFF_TTL:
-            self._any_tariff = (now, await self.repository.anything_to_price())
-        return self._any_tariff[1]
+        known = self._any_tariff
+        if known is not None and time.monotonic() - known[0] <= _ANY_TARIFF_TTL:
+            return known[1]
+        # One read for all the events that find the answer out of date together: under load hundreds of them
+        # (every station's next event) did each read it while the first read was on its way.
+        async with self._any_tariff_read:
+            known = self._any_tariff
+            now = time.monotonic()
+            if known is None or now - known[0] > _ANY_TARIFF_TTL:
+                known = self._any_tariff = (now, await self.repository.anything_to_price())
+            return known[1]
 
     # -- the operator's tariffs ------------------------------------------------------------------------------
 

@@ -5,8 +5,9 @@ Every 2.x TransactionEvent of a group-commit batch (see ``storage/group_commit.p
 of them is answered. Per batch, whatever its size:
 
 1. the batch's transactions are upserted (created if unknown) and their rows returned and locked: one
-   statement per transaction on SQLite (in-process, cheap), one ``unnest`` statement on PostgreSQL (one round
-   trip), in a fixed order so that parallel writers cannot deadlock;
+   ``unnest`` statement on PostgreSQL (one round trip), in a fixed order so that parallel writers cannot
+   deadlock; on SQLite (one writer) the known ones are read with a statement per 64 and only the unknown
+   ones inserted (a read costs less than an upsert, which wrote each row once more);
 2. each event is checked against the seqNo bookkeeping (a repeated event changes nothing, E01.FR.07 / E13)
    and folded into its transaction in memory (``fold.merge_event``), in queue order, so two events of one
    transaction in one batch see each other;
@@ -50,7 +51,12 @@ from chargeplane.csms.storage.driver import PerDialect, RowCodec, Updates, dbapi
 
 log = logging.getLogger(__name__)
 
-_ROW = tuple(column.name for column in transactions.c)
+# Read in the order of the record's fields, which then takes the converted row as it is.
+_ROW = tuple(field.name for field in dataclasses.fields(TransactionRecord))
+_GAPS = _ROW.index("seq_gaps")
+# SQLite reads the batch's transactions with statements of these sizes (padded with keys that match nothing):
+# one statement per size, so that the driver's statement cache keeps them prepared.
+_FIND_SIZES = (1, 4, 16, 64)
 _KEY = ("station_id", "transaction_id", "ocpp_version", "started_at", "created_at", "updated_at")
 _EVENT = (  # the order of the rows _fold appends
     "transaction_key",
@@ -147,6 +153,11 @@ class _Statements:
         self.find = positional(
             dialect, f"SELECT {returning} FROM transactions WHERE station_id = ? AND transaction_id = ?{lock}"
         )
+        self.find_many = {
+            size: f"SELECT {', '.join(f't.{name}' for name in _ROW)} FROM (VALUES {', '.join(['(?, ?)'] * size)}) "
+            "AS k CROSS JOIN transactions AS t ON t.station_id = k.column1 AND t.transaction_id = k.column2"
+            for size in _FIND_SIZES
+        }  # SQLite only (VALUES column names); CROSS JOIN: the keys first, each looked up by the unique index
         # ``UPDATE transactions SET <columns> WHERE id = ?`` and the conversions of its parameters
         self.update = Updates(transactions, "id", dialect)
 
@@ -177,6 +188,8 @@ class TransactionEventWriter:
                     updates[record.id] = updates.get(record.id, {}) | changed
                     if key in repeated:  # the next event of this transaction in the batch builds on this one
                         records[key] = dataclasses.replace(record, **changed)
+                else:  # a repeated event stores nothing, but the transaction was heard of
+                    updates[record.id] = updates.get(record.id, {}) | {"updated_at": item.now}
                 results.append(EventWritten(record, changes, False))
             self._insert_events(cursor, sql, events)
             _insert_samples(cursor, sql, samples)
@@ -191,12 +204,24 @@ class TransactionEventWriter:
     def _upsert(
         cursor: Any, sql: _Statements, items: Sequence[EventWrite]
     ) -> dict[tuple[str, str], TransactionRecord]:
-        """Every transaction of the batch, created if unknown, as stored before the batch."""
+        """Every transaction of the batch, created if unknown, as stored before the batch.
+
+        PostgreSQL: one upsert of them all (it locks the rows). SQLite: the known ones are read (a read costs
+        less than a write, and their rows are updated anyway), only the unknown ones are inserted; the read
+        stays true until the batch writes, as SQLite serves one process, whose committer is the only writer
+        of these rows (pysqlite opens the transaction only at the first write)."""
         first: dict[tuple[str, str], EventWrite] = {}
         for item in items:
             first.setdefault((item.station_id, item.facts.transaction_id), item)
+        keys = sorted(first)  # one lock order for every writer
+        records: dict[tuple[str, str], TransactionRecord] = {}
+        if not sql.postgresql:
+            for record in _find(cursor, sql, keys):
+                assert record.transaction_id is not None
+                records[(record.station_id, record.transaction_id)] = record
+            keys = [key for key in keys if key not in records]
         parameters = []
-        for station, transaction in sorted(first):  # one lock order for every writer
+        for station, transaction in keys:
             item = first[(station, transaction)]
             values = (station, transaction, item.version, item.facts.timestamp, item.now, item.now)
             parameters.append(sql.key.bind(values))
@@ -208,9 +233,8 @@ class TransactionEventWriter:
             for parameter in parameters:
                 cursor.execute(sql.upsert, parameter)
                 rows.append(cursor.fetchone())
-        records: dict[tuple[str, str], TransactionRecord] = {}
         for row in rows:
-            record = _record(sql.row.result(row, cursor.description))
+            record = _record(sql.row.values(row, cursor.description))
             assert record.transaction_id is not None
             records[(record.station_id, record.transaction_id)] = record
         return records
@@ -293,7 +317,7 @@ class MeterValuesWriter:
                     if key not in records:
                         cursor.execute(sql.find, key)
                         row = cursor.fetchone()
-                        records[key] = _record(sql.row.result(row, cursor.description)) if row else None
+                        records[key] = _record(sql.row.values(row, cursor.description)) if row else None
                     record = records[key]
                     if record is not None:
                         changed = merge_readings(record, item.samples) | {"updated_at": item.now}
@@ -356,9 +380,24 @@ def _admit(connection: sa.Connection, items: Sequence[EventWrite], results: list
             results[i] = dataclasses.replace(written, changes=changes, busy=over)
 
 
-def _record(values: dict[str, Any]) -> TransactionRecord:
-    values["seq_gaps"] = [list(gap) for gap in values["seq_gaps"] or []]
-    return TransactionRecord(**values)
+def _record(values: list[Any]) -> TransactionRecord:
+    gaps = values[_GAPS]
+    values[_GAPS] = [list(gap) for gap in gaps] if gaps else []
+    return TransactionRecord(*values)
+
+
+def _find(cursor: Any, sql: _Statements, keys: list[tuple[str, str]]) -> list[TransactionRecord]:
+    """SQLite: the stored transactions among ``keys`` (station id, transaction id)."""
+    found: list[TransactionRecord] = []
+    start = 0
+    while start < len(keys):
+        size = next((size for size in _FIND_SIZES if size >= len(keys) - start), _FIND_SIZES[-1])
+        chunk = keys[start : start + size]
+        parameters = [value for key in chunk for value in key] + [None, None] * (size - len(chunk))
+        cursor.execute(sql.find_many[size], parameters)
+        found.extend(_record(sql.row.values(row, cursor.description)) for row in cursor.fetchall())
+        start += size
+    return found
 
 
 def _sample_rows(

@@ -120,12 +120,11 @@ def merge_event(record: TransactionRecord, facts: EventFacts, group_id_token: st
     """The column changes one new (not repeated) event makes to its transaction (see the module docstring)."""
     at = facts.timestamp
     first, last, gaps = track_seq(record.first_seq_no, record.last_seq_no, record.seq_gaps, facts.seq_no)
-    values: dict[str, Any] = {
-        "first_seq_no": first,
-        "last_seq_no": last,
-        "seq_gaps": gaps,
-        "event_count": record.event_count + 1,
-    }
+    values: dict[str, Any] = {"last_seq_no": last, "event_count": record.event_count + 1}
+    if first != record.first_seq_no:
+        values["first_seq_no"] = first
+    if gaps != record.seq_gaps:  # unchanged for events in order: no JSON to write
+        values["seq_gaps"] = gaps
     if facts.offline:
         values["offline"] = True
     if facts.event_type == STARTED:

@@ -47,23 +47,27 @@ MeterValue = TypeVar("MeterValue", v201.datatypes.MeterValueType, v21.datatypes.
 def samples_v2x(meter_values: list[MeterValue] | UnsetType) -> list[Sample]:
     """The sampled values of 2.x MeterValueType elements (J02.FR.02, J02.FR.18: one timestamp for all)."""
     samples: list[Sample] = []
-    for meter_value in present(meter_values) or ():
+    if meter_values is UNSET:
+        return samples
+    # The hot path of a TransactionEvent: optional fields are tested against UNSET here rather than through
+    # present() / _text(), a few function calls less for each of some 30 fields of an event.
+    for meter_value in meter_values:
         timestamp = from_wire(meter_value.timestamp)
         for sampled in meter_value.sampled_value:
-            unit = present(sampled.unit_of_measure)
-            signed = present(sampled.signed_meter_value)
+            unit = sampled.unit_of_measure
+            signed = sampled.signed_meter_value
             value = float(sampled.value)
             samples.append(
                 Sample(
                     timestamp=timestamp,
-                    measurand=_text(sampled.measurand) or ENERGY_REGISTER,
+                    measurand=ENERGY_REGISTER if sampled.measurand is UNSET else str(sampled.measurand),
                     value=value if math.isfinite(value) else None,
-                    phase=_text(sampled.phase),
-                    location=_text(sampled.location),
-                    context=_text(sampled.context),
-                    unit=_text(unit.unit) if unit is not None else None,
-                    multiplier=present(unit.multiplier) if unit is not None else None,
-                    signed_data=msgspec.to_builtins(signed) if signed is not None else None,
+                    phase=None if sampled.phase is UNSET else str(sampled.phase),
+                    location=None if sampled.location is UNSET else str(sampled.location),
+                    context=None if sampled.context is UNSET else str(sampled.context),
+                    unit=None if unit is UNSET or unit.unit is UNSET else str(unit.unit),
+                    multiplier=None if unit is UNSET or unit.multiplier is UNSET else unit.multiplier,
+                    signed_data=None if signed is UNSET else msgspec.to_builtins(signed),
                 )
             )
     return samples
@@ -78,12 +82,15 @@ def _token_info(
     return {str(i.type): i.additional_id_token for i in token.additional_info}
 
 
+_V201, _V21 = Version.V201.value, Version.V21.value  # read once: an enum member's value is a property
+
+
 def _register_v2x(routers: dict[Version, Router[OcppConnection]], service: TransactionService) -> None:
     async def transaction_event(
         request: v2x.TransactionEventRequestT, conn: OcppConnection
     ) -> v2x.TransactionEventResponse:
         ns = v2x.dialect_of(request)
-        version = Version.V201.value if issubclass(ns, v201.Messages) else Version.V21.value
+        version = _V201 if issubclass(ns, v201.Messages) else _V21
         info = request.transaction_info
         evse = present(request.evse)
         if evse is not None and evse.id <= 0:

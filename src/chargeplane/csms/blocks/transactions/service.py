@@ -482,10 +482,11 @@ class TransactionService:
     ) -> None:
         """A remotely started transaction that failed right away is noted against its command (the API had
         reported the command Accepted). 2.x: found by its remoteStartId; 1.6: by its idTag, shortly before."""
+        v16 = record.ocpp_version == "1.6"
+        remote_start_id = changes.get("remote_start_id", record.remote_start_id)
+        if self._commands is None or (remote_start_id is None and not v16):
+            return  # before the state is built: most events are of transactions no remote start asked for
         state = dataclasses.replace(record, **changes)
-        v16 = state.ocpp_version == "1.6"
-        if self._commands is None or (state.remote_start_id is None and not v16):
-            return
         answered = None
         if answer is not None and facts.event_type == STARTED:  # as the station got it
             answered = answer.v16_status() if v16 else answer.status
