@@ -119,6 +119,13 @@ def test_wire_timestamps() -> None:
     with pytest.raises(ValueError, match="without offset"):
         from_wire("2024-05-01T12:00:00")
     assert from_wire(utc_now()).tzinfo is not None
+    # RFC 3339 allows a lower-case z, which Python's own parser refuses: read by the slower path
+    assert from_wire("2024-05-01t12:00:00z") == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert from_wire("2024-05-01t13:00:00.5+01:00") == datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=UTC)
+    with pytest.raises(ValueError, match="without offset"):
+        from_wire("2024-05-01t12:00:00")
+    with pytest.raises(ValueError, match="isoformat"):
+        from_wire("not a time")
 
 
 def test_decode_payload_reports_broken_json_as_formatviolation() -> None:
