@@ -322,10 +322,10 @@ def throughput(server: Server, params: Params, label: str) -> dict[str, Any]:
         opened = loadgen_run(server, prefix=f"{label}-o{size}-", rate=f"{half:.1f}", **common)
         rows[str(size)] = {"closed": closed, "open": opened}
         log(
-            f"  {label} {size:5} stations: max {closed['rate']:7.0f} TE/s (p50 {closed['p50_ms']:.1f} ms, "
-            f"p99 {closed['p99_ms']:.1f} ms, {closed['server_cpu_us_per_msg']:.0f} us CPU/msg); open loop "
-            f"at {half:.0f}/s: {opened['rate']:.0f}/s, p50 {opened['p50_ms']:.1f} ms, p99 "
-            f"{opened['p99_ms']:.1f} ms, p99.9 {opened['p999_ms']:.1f} ms"
+            f"  {label} {size:5} stations: max {closed['rate']:7.0f} TE/s (p50 {fmt(closed['p50_ms'])} ms, "
+            f"p99 {fmt(closed['p99_ms'])} ms, {fmt(closed['server_cpu_us_per_msg'], 0)} us CPU/msg); open "
+            f"loop at {half:.0f}/s: {opened['rate']:.0f}/s, p50 {fmt(opened['p50_ms'])} ms, p99 "
+            f"{fmt(opened['p99_ms'])} ms, p99.9 {fmt(opened['p999_ms'])} ms"
         )
     return rows
 
