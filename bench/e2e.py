@@ -694,7 +694,7 @@ def render(params: Params, command: str, results: dict[str, Any], elapsed: float
             "boot is answered with an error starts again after 1-2 s (retried), as a station does. Ours runs "
             "with registered stations (HTTP Basic auth, profile 1) and its default admission control (adaptive "
             "rate from 200 connections/s up to 5,000/s while its event-loop lag stays under 0.1 s and its "
-            "database writer's backlog under 2,000; at most 256 handshakes in progress; no new connections "
+            "database writer's backlog under 2,000; at most 256 handshakes in progress, a request beyond them waiting up to 5 s for a place; no new connections "
             "while the loop lags by more than 0.5 s); the baseline has neither. Meanwhile 5 live sessions (not "
             "dropped; in a load-client process of their own) each send a TransactionEvent every 100 ms. Server CPU: from the drop until all are back.",
             "",

@@ -349,7 +349,10 @@ async def test_dead_connection_is_detected_by_ping_timeout() -> None:
 
 async def test_burst_beyond_the_rate_gets_503_with_retry_after() -> None:
     async with running_server(
-        Directory({f"CS{i}": protected() for i in range(20)}), admission_rate=2.0, admission_burst=5
+        Directory({f"CS{i}": protected() for i in range(20)}),
+        admission_rate=2.0,
+        admission_burst=5,
+        admission_opening_wait=0,  # 503 at once (by default a registered station waits its turn)
     ) as harness:
 
         async def one(i: int) -> tuple[int, str | None]:
@@ -415,7 +418,7 @@ async def test_handshakes_in_progress_beyond_the_cap_get_503_and_free_their_plac
     """Issue #19: at most admission_max_opening handshakes check passwords at once; a finished one (accepted
     or refused) frees its place at once, not when its connection ends."""
     directory = Directory({"CS1": protected(), "CS2": protected()})
-    async with running_server(directory, admission_max_opening=1) as harness:
+    async with running_server(directory, admission_max_opening=1, admission_opening_wait=0) as harness:
         server = harness.server
         first, go_on = await a_handshake_held(monkeypatch, harness)
         assert server.admission.opening == 1
@@ -445,7 +448,7 @@ async def test_a_connection_arriving_while_handshakes_are_at_their_cap_is_refuse
     websockets parsing it or our request processing running (a storm's waves of refused requests kept the
     event loop busy)."""
     directory = Directory({"CS1": protected(), "CS2": protected()})
-    async with running_server(directory, admission_max_opening=1) as harness:
+    async with running_server(directory, admission_max_opening=1, admission_opening_wait=0) as harness:
         server = harness.server
         first, go_on = await a_handshake_held(monkeypatch, harness)
         processed = 0

@@ -128,7 +128,9 @@ async def test_a_connection_arriving_while_handshakes_are_at_their_cap_is_droppe
             "CSP2": StationSecurity(SecurityProfile.TLS_BASIC_AUTH, hash_password(PASSWORD)),
         }
     )
-    async with running_server(directory, tls=pki.tls, admission_max_opening=1) as harness:
+    async with running_server(
+        directory, tls=pki.tls, admission_max_opening=1, admission_opening_wait=0
+    ) as harness:
         first, go_on = await a_handshake_held(monkeypatch, harness)
         started = asyncio.get_running_loop().time()
         assert await attempt(harness, pki, "CSP2", None, password=True) == 0

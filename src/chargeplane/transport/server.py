@@ -150,10 +150,11 @@ class ServerSettings:
         Doc(
             "seconds a request beyond admission_max_opening waits (in arrival order, at no cost) for a "
             "handshake in progress to end, and a registered station beyond the admission rate waits its "
-            "turn at the rate, before either gets 503; 0: 503 at once (a storm's refused stations then "
-            "come back together after Retry-After)"
+            "turn at the rate, before either gets 503; 0: 503 at once, on arrival beyond the cap (a storm's "
+            "refused stations then come back together after Retry-After: twice as long to bring a 5,000 "
+            "station storm back, bench/RESULTS.md)"
         ),
-    ] = 0.0
+    ] = 5.0
     admission_max_lag: Annotated[
         float | None,
         Doc("refuse new connections while the event loop runs this many seconds late; none: off"),
