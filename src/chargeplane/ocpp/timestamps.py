@@ -23,7 +23,7 @@ def from_wire(text: str) -> datetime:
     """An aware datetime from any valid RFC 3339 ``date-time`` (``Z`` or offset, any fraction digits)."""
     try:
         # Python >= 3.11 reads the usual forms itself (``Z``, offsets, fractions cut to microseconds) at a
-        # fraction of the cost of the normalisation below, which stays for the rest (lower-case ``t``/``z``).
+        # fraction of the cost of the normalisation below, which stays for the rest (a lower-case ``z``).
         parsed = datetime.fromisoformat(text)
     except ValueError:
         parsed = _normalized(text)

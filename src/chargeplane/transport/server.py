@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import http
 import ipaddress
 import logging
@@ -947,6 +948,7 @@ _HEAD_END = b"\r\n\r\n"
 _MAX_REFUSED_HEAD = 16 * 1024  # bytes of a refused request read (and dropped) at most before giving up on it
 
 
+@functools.cache  # a few distinct refusals (the cap; the overload's Retry-After of 1-30 s)
 def _busy_answer(refusal: Refusal) -> bytes:
     body = (refusal.reason + "\n").encode()
     head = (
@@ -988,7 +990,8 @@ def _plain_connection_class(server: OcppServer) -> type[ServerConnection]:
                 super().data_received(data)
                 return
             self._read += len(data)
-            seen, self._tail = self._tail + data, (self._tail + data)[-3:]
+            seen = self._tail + data
+            self._tail = seen[-3:]
             if _HEAD_END in seen:
                 self.transport.write(self._refused)
                 self.transport.close()

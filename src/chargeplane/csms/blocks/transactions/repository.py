@@ -26,7 +26,7 @@ from chargeplane.csms.blocks.transactions.tables import (
     transaction_events,
     transactions,
 )
-from chargeplane.csms.storage.driver import dbapi_cursor, positional
+from chargeplane.csms.storage.driver import PerDialect, dbapi_cursor, positional
 from chargeplane.csms.storage.group_commit import GroupCommitter
 
 T = TypeVar("T")
@@ -332,16 +332,19 @@ class Stale:
         return cls(station_id, REPLACED_ON_EVSE, started_at, evse_id, started_before=started_at, keep=key)
 
 
+_ANY_ACTIVE = PerDialect(
+    lambda dialect: positional(
+        dialect, "SELECT 1 FROM transactions WHERE station_id = ? AND status = 'active' LIMIT 1"
+    )
+)
+
+
 def _any_active(connection: sa.Connection, station_id: str) -> bool:
     """Whether the station has an active transaction (driver level: a few microseconds, where the Core
     UPDATE ... RETURNING below costs about a millisecond of CPU to build and run)."""
-    sql = positional(
-        connection.dialect,
-        "SELECT 1 FROM transactions WHERE station_id = ? AND status = 'active' LIMIT 1",
-    )
     cursor = dbapi_cursor(connection)
     try:
-        cursor.execute(sql, (station_id,))
+        cursor.execute(_ANY_ACTIVE(connection.dialect), (station_id,))
         return cursor.fetchone() is not None
     finally:
         cursor.close()
